@@ -1,0 +1,1 @@
+"""Pure domain rules: dataclasses and functions, no I/O, no web or database imports."""

@@ -1,0 +1,72 @@
+"""The error tree every layer speaks.
+
+Domain errors know nothing of HTTP or terminals; each adapter maps them once
+(``web/errors.py`` to a status and a JSON body, ``cli.py`` to a message and an
+exit code, the SDK back to exceptions of the same names).
+
+    BastionError                 code "error"
+     ├── NotFound                "not_found"        (also: another workspace's object)
+     ├── PermissionDenied        "forbidden"        (a known object, too weak a role)
+     ├── Unauthenticated         "unauthenticated"  (no or bad credentials)
+     ├── Conflict                "conflict"         (state forbids it: already done, duplicate)
+     ├── RateLimited             "rate_limited"
+     ├── PayloadTooLarge         "payload_too_large"
+     └── InvalidInput            "invalid_input"    (bad request content)
+          ├── InvalidConfig      "invalid_config"   (a project's labelling config)
+          └── InvalidAnswer      "invalid_answer"   (an annotation result)
+
+A message names what was wrong (file, line, field). ``details`` carries
+machine-readable specifics (for example the list of rejected lines).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BastionError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(BastionError):
+    code = "not_found"
+
+
+class PermissionDenied(BastionError):
+    code = "forbidden"
+
+
+class Unauthenticated(BastionError):
+    code = "unauthenticated"
+
+
+class Conflict(BastionError):
+    code = "conflict"
+
+
+class RateLimited(BastionError):
+    code = "rate_limited"
+
+
+class PayloadTooLarge(BastionError):
+    code = "payload_too_large"
+
+
+class InvalidInput(BastionError):
+    code = "invalid_input"
+
+
+class InvalidConfig(InvalidInput):
+    code = "invalid_config"
+
+
+class InvalidAnswer(InvalidInput):
+    code = "invalid_answer"
