@@ -1,0 +1,63 @@
+"""Redaction: annotators never see what they do not need to.
+
+Pure functions and small classes, no storage and no web: detectors
+(:mod:`.detectors`, :mod:`.credentials`), client dictionaries
+(:mod:`.dictionary`), consistent pseudonyms behind a keyed-hash vault
+(:mod:`.pseudonyms`), offset maps and re-identification (:mod:`.offsets`), and
+the project policy with :func:`redact_item` (:mod:`.policy`). The optional
+Presidio detector lives in :mod:`.presidio` and is imported only on demand.
+"""
+
+from bastion.redaction.detectors import Detector, EntityType, Match, builtin_detectors, detect, resolve_overlaps
+from bastion.redaction.dictionary import ClientDictionary
+from bastion.redaction.offsets import Edit, OffsetMap, apply_replacements, reidentify
+from bastion.redaction.policy import (
+    Finding,
+    NerSettings,
+    RedactionPolicy,
+    RedactionResult,
+    Redactor,
+    compile_policy,
+    load_policy,
+    redact_item,
+)
+from bastion.redaction.pseudonyms import (
+    PSEUDONYM_PATTERN,
+    InMemoryVault,
+    Pseudonym,
+    Pseudonymizer,
+    Vault,
+    keyed_hash,
+    label_for,
+    normalise_value,
+)
+
+__all__ = [
+    "PSEUDONYM_PATTERN",
+    "ClientDictionary",
+    "Detector",
+    "Edit",
+    "EntityType",
+    "Finding",
+    "InMemoryVault",
+    "Match",
+    "NerSettings",
+    "OffsetMap",
+    "Pseudonym",
+    "Pseudonymizer",
+    "RedactionPolicy",
+    "RedactionResult",
+    "Redactor",
+    "Vault",
+    "apply_replacements",
+    "builtin_detectors",
+    "compile_policy",
+    "detect",
+    "keyed_hash",
+    "label_for",
+    "load_policy",
+    "normalise_value",
+    "redact_item",
+    "reidentify",
+    "resolve_overlaps",
+]
