@@ -134,9 +134,15 @@ class GenericSecretDetector:
             if len(value) >= 6 and has_letter and (has_digit or has_symbol) and not value.isdigit():
                 return 0.85
             return 0.0
-        if len(value) >= 16 and has_letter and has_digit and shannon_entropy(value) >= 3.0:
+        if len(value) >= 16 and has_letter and has_digit and shannon_entropy(value) >= 3.0 and not _is_identifier(value):
             return 0.85
         return 0.0
+
+
+def _is_identifier(value: str) -> bool:
+    """``created_at_timestamp_v2``, ``user-profile.v10``: words joined by separators, not random."""
+    parts = [p for p in re.split(r"[_\-.:/]", value) if p]
+    return len(parts) > 1 and all((p.isalpha() and (p.islower() or p.istitle() or p.isupper())) or len(p) <= 3 for p in parts)
 
 
 _PEM_BEGIN = re.compile(r"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----")
@@ -203,7 +209,7 @@ def _b64url_json(segment: str) -> object:
 
 
 _URL_USERINFO = re.compile(
-    r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://(?P<userinfo>[^\s/?#@:\"'<>]{1,128}:[^\s/?#@\"'<>]{1,256}|[A-Za-z0-9_\-.~]{16,256})@(?=[A-Za-z0-9\[])"
+    r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://(?P<userinfo>[^\s/?#@:\"'<>]{0,128}:[^\s/?#@\"'<>]{1,256}|[A-Za-z0-9_\-.~]{16,256})@(?=[A-Za-z0-9\[])"
 )
 
 

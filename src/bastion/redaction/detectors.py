@@ -71,6 +71,10 @@ class Match:
     detector: str = ""
     canonical: str | None = None  # the dictionary term a fuzzy/inflected match stands for
 
+    def __post_init__(self) -> None:
+        if type(self.entity_type) is not str:
+            object.__setattr__(self, "entity_type", str(self.entity_type))  # EntityType -> plain "email"
+
     def overlaps(self, other: Match) -> bool:
         return self.start < other.end and other.start < self.end
 

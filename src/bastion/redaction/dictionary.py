@@ -145,7 +145,7 @@ class ClientDictionary:
             for hit in self._lookup(token):
                 matches.append(self._match(text, start, end, hit))
             # ...and a one-word term split in two ("Blue-whistle", "blue whistle").
-            if i + 1 < len(tokens) and _FLEXIBLE_GAP.fullmatch(text, end, tokens[i + 1][0]):
+            if i + 1 < len(tokens) and self._may_join(text, tokens[i], tokens[i + 1]):
                 for hit in self._lookup_exact(token + tokens[i + 1][2]):
                     matches.append(self._match(text, start, tokens[i + 1][1], hit))
             for term, position in self._multi_candidates(token):
@@ -158,6 +158,19 @@ class ClientDictionary:
                 if found is not None:
                     matches.append(found)
         return resolve_overlaps(matches)
+
+    @staticmethod
+    def _may_join(text: str, left: tuple[int, int, str], right: tuple[int, int, str]) -> bool:
+        """Two tokens may spell one term across a hyphen or underscore, or a space between capitals.
+
+        "a blue whistle" in prose is not the codename "Bluewhistle"; "Blue Whistle" is.
+        """
+        gap = text[left[1] : right[0]]
+        if not _FLEXIBLE_GAP.fullmatch(gap):
+            return False
+        if not gap.isspace():
+            return True
+        return text[left[0]].isupper() and text[right[0]].isupper()
 
     def _match(self, text: str, start: int, end: int, hit: _Hit) -> Match:
         if hit.distance:

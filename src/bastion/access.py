@@ -1,0 +1,196 @@
+"""THE access choke point: who may do what, in which workspace.
+
+Every service call runs with an ``Actor`` and asks this module before it reads or
+writes workspace data. Nothing else checks roles or filters by workspace.
+
+Decisions:
+
+* A workspace the actor is not a member of does not exist for them: every
+  action there raises ``NotFound`` (HTTP 404), exactly as for an id that was
+  never made. Platform admins manage the deployment (users, workspaces,
+  memberships) but are not members of client workspaces by being admins: they
+  see no client content unless a workspace makes them a member.
+* A member whose role lacks the action gets ``PermissionDenied`` (HTTP 403).
+* Object-level rules sit here too: an annotator sees only tasks they were
+  leased (or annotated, or skipped) and only their own annotations.
+* A read-only API token may perform only actions marked as reads.
+
+The role × action table is ``POLICY``, written once; docs/permissions.md is
+generated from it and a test keeps them equal.
+
+The trap: a service that fetches an object by id must fetch it *within the
+actor's workspaces* (``Access.workspace_ids``) and then call ``require``; a
+lookup by bare id followed by a role check would leak existence across
+workspaces through 403-versus-404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import select
+
+from .domain.errors import NotFound, PermissionDenied
+from .domain.workspaces import Role
+from .storage import schema
+
+
+class Action(Enum):
+    """Actions on a workspace's data. Value: (name, is a read, description)."""
+
+    WORKSPACE_READ = ("workspace.read", True, "See the workspace's name and your role in it")
+    WORKSPACE_DELETE = ("workspace.delete", False, "Delete the workspace and crypto-shred its data")
+    MEMBER_READ = ("member.read", True, "List the workspace's members and their roles")
+    MEMBER_MANAGE = ("member.manage", False, "Add and remove members, change their roles")
+    PROJECT_READ = ("project.read", True, "See projects, their labelling configs and counts")
+    PROJECT_MANAGE = ("project.manage", False, "Create, change and delete projects")
+    TASK_IMPORT = ("task.import", False, "Import tasks into a project")
+    TASK_BROWSE = ("task.browse", True, "List and read any task of the workspace")
+    TASK_WORK = ("task.work", False, "Lease tasks from the queue, read them, annotate and skip")
+    ANNOTATION_BROWSE = ("annotation.browse", True, "Read every annotation of the workspace")
+    EXPORT = ("export", True, "Export a project's tasks and annotations")
+    AUDIT_READ = ("audit.read", True, "Read the audit log and its signed checkpoints")
+
+    def __init__(self, label: str, is_read: bool, description: str) -> None:
+        self.label = label
+        self.is_read = is_read
+        self.description = description
+
+
+_ALL = frozenset(Action)
+
+POLICY: dict[Role, frozenset[Action]] = {
+    Role.OWNER: _ALL,
+    Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ},
+    Role.REVIEWER: frozenset(
+        {
+            Action.WORKSPACE_READ,
+            Action.PROJECT_READ,
+            Action.TASK_BROWSE,
+            Action.TASK_WORK,
+            Action.ANNOTATION_BROWSE,
+        }
+    ),
+    Role.ANNOTATOR: frozenset({Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK}),
+    Role.AUDITOR: frozenset(
+        {Action.WORKSPACE_READ, Action.MEMBER_READ, Action.PROJECT_READ, Action.AUDIT_READ}
+    ),
+}
+
+# Deployment-level actions, not tied to one workspace: platform admins only.
+ADMIN_ACTIONS = frozenset({"user.manage", "workspace.create", "workspace.list_all"})
+# Workspace actions a platform admin may take without being a member (no content).
+ADMIN_WORKSPACE_ACTIONS = frozenset(
+    {Action.WORKSPACE_READ, Action.WORKSPACE_DELETE, Action.MEMBER_READ, Action.MEMBER_MANAGE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking. Built once per request (web/auth.py) or command (cli.py)."""
+
+    kind: str  # "user" | "system"
+    user_id: str
+    email: str = ""
+    is_admin: bool = False
+    read_only: bool = False
+    via: str = "token"  # token | session | cli
+
+    @classmethod
+    def system(cls) -> "Actor":
+        """The local operator running admin commands (CLI on the server)."""
+        return cls(kind="system", user_id="system", email="", is_admin=True, via="cli")
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == "system"
+
+
+class Access:
+    """Access decisions for one actor within one transaction."""
+
+    __slots__ = ("actor", "_conn", "_roles")
+
+    def __init__(self, actor: Actor, conn) -> None:
+        self.actor = actor
+        self._conn = conn
+        self._roles: dict[str, Role] | None = None
+
+    @property
+    def roles(self) -> dict[str, Role]:
+        if self._roles is None:
+            if self.actor.is_system:
+                self._roles = {}
+            else:
+                rows = self._conn.execute(
+                    select(schema.memberships.c.workspace_id, schema.memberships.c.role).where(
+                        schema.memberships.c.user_id == self.actor.user_id
+                    )
+                ).all()
+                self._roles = {ws: Role(role) for ws, role in rows}
+        return self._roles
+
+    def role(self, workspace_id: str) -> Role | None:
+        return self.roles.get(workspace_id)
+
+    def allows(self, action: Action, workspace_id: str) -> bool:
+        try:
+            self.require(action, workspace_id)
+        except (NotFound, PermissionDenied):
+            return False
+        return True
+
+    def require(self, action: Action, workspace_id: str, *, what: str = "workspace") -> Role | None:
+        """Allow ``action`` in ``workspace_id`` or raise NotFound / PermissionDenied."""
+        actor = self.actor
+        if actor.read_only and not action.is_read:
+            raise PermissionDenied("this API token is read-only")
+        if actor.is_system:
+            return None
+        role = self.roles.get(workspace_id)
+        if role is None:
+            if actor.is_admin and action in ADMIN_WORKSPACE_ACTIONS:
+                return None
+            raise NotFound(f"{what} not found")
+        if action not in POLICY[role]:
+            if actor.is_admin and action in ADMIN_WORKSPACE_ACTIONS:
+                return role
+            raise PermissionDenied(f"your role ({role}) may not {action.description.lower()}")
+        return role
+
+    def require_admin(self, action: str) -> None:
+        if action not in ADMIN_ACTIONS:
+            raise ValueError(action)
+        if self.actor.read_only:
+            raise PermissionDenied("this API token is read-only")
+        if not self.actor.is_admin:
+            raise PermissionDenied("only platform admins may do this")
+
+    def workspace_ids(self, action: Action | None = None) -> list[str]:
+        """Workspaces where the actor may take ``action`` (all memberships if None)."""
+        if action is None:
+            return list(self.roles)
+        return [ws for ws, role in self.roles.items() if action in POLICY[role]]
+
+    def can_browse(self, workspace_id: str) -> bool:
+        """May read any task/annotation of the workspace (not only their own)."""
+        if self.actor.is_system:
+            return True
+        role = self.roles.get(workspace_id)
+        return role is not None and Action.TASK_BROWSE in POLICY[role]
+
+    def require_task_visible(self, workspace_id: str, has_assignment: bool) -> None:
+        """Tasks: browsers see all; workers see only tasks handed to them."""
+        if self.can_browse(workspace_id):
+            return
+        self.require(Action.TASK_WORK, workspace_id, what="task")
+        if not has_assignment:
+            raise PermissionDenied("this task was not assigned to you")
+
+
+def policy_table() -> list[tuple[str, str, list[str]]]:
+    """(action, description, roles allowed) rows, for docs and tests."""
+    return [
+        (a.label, a.description, [r.value for r in Role if a in POLICY[r]]) for a in Action
+    ]

@@ -1,0 +1,469 @@
+"""The ``bastion`` command line: local administration in-process, and the server.
+
+Commands translate: parse arguments, call one service with the local operator's
+actor (``Actor.system()``), print. Errors print one line and exit non-zero —
+no traceback (``BASTION_DEBUG=1`` shows it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .access import Actor
+from .domain.errors import BastionError
+from .settings import Settings
+
+app = typer.Typer(help="Bastion: a self-hosted human-data platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+user_app = typer.Typer(help="People.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
+member_app = typer.Typer(help="Workspace members.", no_args_is_help=True)
+project_app = typer.Typer(help="Projects.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(member_app, name="member")
+app.add_typer(project_app, name="project")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env BASTION_DATA_DIR).")]
+DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", help="Database URL (env BASTION_DATABASE_URL).")]
+
+
+class _State:
+    data_dir: Path | None = None
+    database_url: str | None = None
+
+
+_state = _State()
+
+
+@app.callback()
+def main_options(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+):
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+    _state.data_dir = data_dir
+    _state.database_url = database_url
+
+
+def settings(data_dir: Path | None = None, database_url: str | None = None) -> Settings:
+    overrides = {}
+    if data_dir or _state.data_dir:
+        overrides["data_dir"] = data_dir or _state.data_dir
+    if database_url or _state.database_url:
+        overrides["database_url"] = database_url or _state.database_url
+    return Settings(**overrides)
+
+
+def runtime(data_dir=None, database_url=None, migrate_schema: str = "never"):
+    from .services.runtime import Runtime
+
+    return Runtime.open(settings(data_dir, database_url), migrate_schema=migrate_schema)
+
+
+def context(rt):
+    from .services.context import Context
+
+    return Context(rt, Actor.system())
+
+
+def _user_id(ctx, email: str) -> str:
+    from .domain.errors import NotFound
+    from .services import users
+
+    user = users.find_user_by_email(ctx, email)
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return user.id
+
+
+# -- setup and server ----------------------------------------------------------
+
+
+@app.command()
+def init(data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Create or upgrade the database schema, the keyring and the master key."""
+    rt = runtime(data_dir, database_url, migrate_schema="always")
+    out.print(f"database ready: {_redact(rt.db.url)}")
+    out.print(f"keyring: {_redact(rt.keyring.url)} (provider: {rt.keyring.provider.name})")
+    rt.close()
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _export_env(s: Settings) -> None:
+    os.environ["BASTION_DATA_DIR"] = str(s.data_dir)
+    if s.database_url:
+        os.environ["BASTION_DATABASE_URL"] = s.database_url
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Run the web server (the schema is created on an empty database)."""
+    import uvicorn
+
+    s = settings(data_dir, database_url)
+    runtime(data_dir, database_url, migrate_schema="if-empty").close()
+    _export_env(s)
+    out.print(f"Bastion {__version__} on http://{host}:{port}/")
+    uvicorn.run("bastion.web.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
+                log_level=s.log_level, access_log=False, proxy_headers=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Set up the demo data only.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Set up (idempotently) a demo workspace with people and projects, then serve it."""
+    from .demo import setup_demo
+
+    rt = runtime(data_dir, database_url, migrate_schema="always")
+    logins = setup_demo(rt)
+    rt.close()
+    url = f"http://{host}:{port}/"
+    table = Table(title="Demo logins", show_lines=False)
+    for col in ("role", "e-mail", "password"):
+        table.add_column(col)
+    for login in logins:
+        table.add_row(login.role, login.email, login.password)
+    out.print(table)
+    out.print(f"Open {url} and sign in.")
+    if not no_serve:
+        serve(host=host, port=port, workers=1, data_dir=data_dir, database_url=database_url)
+
+
+# -- people and tokens -----------------------------------------------------------
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    admin: Annotated[bool, typer.Option("--admin", help="Make a platform admin.")] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Create a person (without --password-stdin they sign in only with API tokens)."""
+    from .services import users
+
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    rt = runtime(data_dir, database_url)
+    user = users.create_user(context(rt), email, name=name, password=password, is_admin=admin)
+    out.print(user.id)
+
+
+@user_app.command("list")
+def user_list(data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """List people."""
+    from .services import users
+
+    rt = runtime(data_dir, database_url)
+    table = Table("id", "e-mail", "name", "admin")
+    for user in users.list_users(context(rt)):
+        table.add_row(user.id, user.email, user.name, "yes" if user.is_admin else "")
+    out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "",
+    scope: Annotated[str, typer.Option(help="full or read.")] = "full",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Create an API token for a person; prints the token alone (it is shown only once)."""
+    from .services import users
+
+    rt = runtime(data_dir, database_url)
+    ctx = context(rt)
+    secret, _token = users.create_token(ctx, _user_id(ctx, email), name=name, scope=scope)
+    print(secret)
+
+
+@token_app.command("list")
+def token_list(email: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """List a person's tokens."""
+    from .services import users
+
+    rt = runtime(data_dir, database_url)
+    ctx = context(rt)
+    table = Table("id", "name", "scope", "created", "last used", "revoked")
+    for t in users.list_tokens(ctx, _user_id(ctx, email)):
+        table.add_row(t.id, t.name, t.scope, _when(t.created_at), _when(t.last_used_at), _when(t.revoked_at))
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Revoke a token by its id."""
+    from .services import users
+
+    rt = runtime(data_dir, database_url)
+    users.revoke_token(context(rt), token_id)
+    out.print(f"revoked {token_id}")
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- workspaces, members, projects -------------------------------------------------
+
+
+@workspace_app.command("create")
+def workspace_create(
+    name: str,
+    owner: Annotated[Optional[str], typer.Option(help="Owner's e-mail.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Create a workspace; prints its id."""
+    from .services import workspaces
+
+    rt = runtime(data_dir, database_url)
+    out.print(workspaces.create_workspace(context(rt), name, owner=owner).id)
+
+
+@workspace_app.command("list")
+def workspace_list(data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """List workspaces."""
+    from .services import workspaces
+
+    rt = runtime(data_dir, database_url)
+    table = Table("id", "name", "created")
+    for ws in workspaces.list_workspaces(context(rt)):
+        table.add_row(ws.id, ws.name, _when(ws.created_at))
+    out.print(table)
+
+
+@workspace_app.command("delete")
+def workspace_delete(
+    workspace_id: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: this destroys the data for good.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Delete a workspace and crypto-shred its data."""
+    from .services import workspaces
+
+    if not yes:
+        raise BastionError("deleting a workspace destroys its data for good; add --yes to confirm")
+    rt = runtime(data_dir, database_url)
+    keys = workspaces.delete_workspace(context(rt), workspace_id)
+    out.print(f"deleted {workspace_id}; {keys} data key(s) destroyed")
+
+
+@member_app.command("add")
+def member_add(
+    workspace_id: str,
+    email: str,
+    role: Annotated[str, typer.Option(help="owner, manager, reviewer, annotator or auditor.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Add a person to a workspace with a role (or change their role)."""
+    from .services import workspaces
+
+    rt = runtime(data_dir, database_url)
+    member = workspaces.add_member(context(rt), workspace_id, email, role)
+    out.print(f"{member.email} is {member.role.value} of {workspace_id}")
+
+
+def _load_config(path: Path):
+    from .domain.errors import InvalidConfig
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidConfig(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+        return orjson.loads(text)
+    except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
+        raise InvalidConfig(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}") from exc
+
+
+@project_app.command("create")
+def project_create(
+    workspace_id: str,
+    config: Annotated[Path, typer.Option(help="Labelling config file (JSON or YAML).")],
+    name: Annotated[Optional[str], typer.Option(help="Project name (default: the file's name).")] = None,
+    overlap: Annotated[Optional[int], typer.Option(help="Distinct annotators per task.")] = None,
+    lease_seconds: Annotated[Optional[int], typer.Option(help="How long a lease lasts.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Create a project from a config file; prints its id."""
+    from .services import projects
+
+    raw = _load_config(config)
+    settings_in = {k: v for k, v in {"overlap": overlap, "lease_seconds": lease_seconds}.items() if v is not None}
+    if isinstance(raw, dict) and "config" in raw and "type" not in raw:  # {"name", "config", "settings"} form
+        name = name or raw.get("name")
+        settings_in = {**(raw.get("settings") or {}), **settings_in}
+        raw = raw["config"]
+    rt = runtime(data_dir, database_url)
+    project = projects.create_project(context(rt), workspace_id, name=name or config.stem, config=raw,
+                                      settings=settings_in or None)
+    out.print(project.id)
+
+
+@project_app.command("list")
+def project_list(workspace_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """List a workspace's projects with their counts."""
+    from .services import projects
+
+    rt = runtime(data_dir, database_url)
+    table = Table("id", "name", "type", "tasks", "done", "annotations")
+    for p in projects.list_projects(context(rt), workspace_id):
+        table.add_row(p.id, p.name, p.task_type, str(p.counts.tasks), str(p.counts.done), str(p.counts.annotations))
+    out.print(table)
+
+
+# -- import and export -----------------------------------------------------------
+
+
+def _count_lines(path: Path) -> int | None:
+    if path.stat().st_size > 2 * 1024**3:
+        return None
+    count = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            count += block.count(b"\n")
+    return count
+
+
+@app.command("import")
+def import_(
+    project_id: str,
+    file: Path,
+    format: Annotated[Optional[str], typer.Option("--format", help="jsonl, json, csv or parquet (default: by extension).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Write nothing if any line is bad.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Tasks per transaction.")] = 5000,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Import tasks from a file, with a progress bar and a per-line error report."""
+    from .domain.errors import InvalidInput
+    from .services import imports
+    from .sources import detect_format, iter_file
+
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    fmt = detect_format(file.name, format)
+    if fmt not in ("jsonl", "json", "csv", "parquet"):
+        raise InvalidInput(f"--format: {fmt!r} is not one of jsonl, json, csv, parquet")
+    rt = runtime(data_dir, database_url)
+    total = _count_lines(file) if fmt in ("jsonl", "csv") else None
+    with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as progress:
+        bar = progress.add_task("import", total=total)
+        report = imports.import_tasks(
+            context(rt), project_id, lambda: iter_file(file, fmt), strict=strict,
+            batch_size=batch_size, progress=lambda n: progress.advance(bar, n),
+        )
+    for r in report.rejected:
+        err.print(f"{file}:{r['line']}: {r['error']}", markup=False, highlight=False)
+    if report.rejected_count > len(report.rejected):
+        err.print(f"… and {report.rejected_count - len(report.rejected)} more rejected lines")
+    if strict and report.rejected_count:
+        err.print(f"[red]nothing imported[/red]: {report.rejected_count} bad line(s) (--strict)")
+        raise typer.Exit(1)
+    out.print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "
+              f"rejected {report.rejected_count}")
+    if report.rejected_count:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_(
+    project_id: str,
+    format: Annotated[str, typer.Option("--format", help="Export format (jsonl, json).")] = "jsonl",
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.")] = None,
+    annotated_only: Annotated[bool, typer.Option("--annotated-only", help="Only tasks with annotations.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Stream a project's tasks and annotations to a file or stdout."""
+    from .services import exports
+
+    rt = runtime(data_dir, database_url)
+    export = exports.start_export(context(rt), project_id, fmt=format, annotated_only=annotated_only)
+    if out_file is None:
+        sink = sys.stdout.buffer
+        for chunk in export.chunks():
+            sink.write(chunk)
+        sink.flush()
+        return
+    tmp = out_file.with_name(out_file.name + ".partial")
+    with tmp.open("wb") as fh:
+        for chunk in export.chunks():
+            fh.write(chunk)
+    tmp.replace(out_file)
+    err.print(f"wrote {out_file}")
+
+
+def main() -> None:
+    debug = os.environ.get("BASTION_DEBUG") == "1"
+    try:
+        app()
+    except BastionError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # a database that is down, a disk that is full…
+        if debug:
+            raise
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, (SQLAlchemyError, OSError)):
+            err.print(f"[red]error:[/red] {type(exc).__name__}: {str(exc).splitlines()[0]}", highlight=False)
+            sys.exit(1)
+        raise
+
+
+if __name__ == "__main__":
+    main()

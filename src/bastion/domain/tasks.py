@@ -1,0 +1,74 @@
+"""Tasks: one item to label. Parsing of imported items lives here (pure, no I/O)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+ITEM_KEYS = frozenset({"data", "external_id", "meta", "predictions", "priority"})
+MAX_EXTERNAL_ID = 500
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInput:
+    """A validated imported item."""
+
+    data: dict
+    external_id: str | None
+    meta: dict | None
+    predictions: list | None
+    priority: int
+
+
+def parse_item(obj: Any) -> TaskInput:
+    """Validate one imported item; raises ValueError with a message naming the field."""
+    if not isinstance(obj, dict):
+        raise ValueError('an item must be a JSON object like {"data": {...}}')
+    unknown = obj.keys() - ITEM_KEYS
+    if unknown:
+        raise ValueError(f"{sorted(unknown)[0]}: unknown key (allowed: {', '.join(sorted(ITEM_KEYS))})")
+    data = obj.get("data")
+    if not isinstance(data, dict):
+        raise ValueError("data: required, a JSON object")
+    external_id = obj.get("external_id")
+    if external_id is not None:
+        if isinstance(external_id, int) and not isinstance(external_id, bool):
+            external_id = str(external_id)
+        if not isinstance(external_id, str) or not external_id or len(external_id) > MAX_EXTERNAL_ID:
+            raise ValueError(f"external_id: a non-empty string of at most {MAX_EXTERNAL_ID} characters")
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError("meta: must be a JSON object")
+    predictions = obj.get("predictions")
+    if predictions is not None:
+        if isinstance(predictions, dict):
+            predictions = [predictions]
+        if not isinstance(predictions, list):
+            raise ValueError("predictions: must be a list of results")
+    priority = obj.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not -1000 <= priority <= 1000:
+        raise ValueError("priority: an integer from -1000 to 1000")
+    return TaskInput(data, external_id, meta, predictions, priority)
+
+
+def content_digest(item: TaskInput) -> bytes:
+    """Stable digest of an item's content, the dedupe key when it has no external id."""
+    return hashlib.sha256(orjson.dumps(item.data, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: str
+    project_id: str
+    workspace_id: str
+    data: dict
+    external_id: str | None
+    meta: dict | None
+    predictions: list | None
+    priority: int
+    annotation_count: int
+    done: bool
+    created_at: int

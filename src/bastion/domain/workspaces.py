@@ -1,0 +1,32 @@
+"""Workspaces (tenants), their members and roles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    REVIEWER = "reviewer"
+    ANNOTATOR = "annotator"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    id: str
+    name: str
+    created_at: int
+    role: Role | None = None  # the caller's role, when listed for a caller
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    workspace_id: str
+    user_id: str
+    email: str
+    name: str
+    role: Role
+    created_at: int

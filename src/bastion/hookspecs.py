@@ -1,0 +1,20 @@
+"""Plugin hooks (pluggy). Built-ins register through them exactly like third-party packages.
+
+A package extends Bastion by exposing an entry point in the ``bastion`` group that
+names a module implementing some of these hooks (decorated with
+``bastion.plugins.hookimpl``). docs/plugins.md has an example of each.
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("bastion")
+
+
+@hookspec
+def bastion_task_types():
+    """Return a list of TaskType objects this plugin provides."""
+
+
+@hookspec
+def bastion_key_providers():
+    """Return a dict of key provider name -> factory(settings) returning a KeyProvider."""

@@ -1,0 +1,121 @@
+"""Submitting and reading annotations.
+
+Submitting validates the result against the project's task type, consumes the
+caller's lease (or a free slot, for people allowed to work without one), and
+writes the sealed result — all in one transaction with its audit record. The
+unique (task, person) constraints make a second annotation by the same person
+impossible even under concurrent requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import ids
+from ..access import Action
+from ..domain.errors import Conflict, InvalidInput, PermissionDenied
+from ..storage import schema
+from .context import Context, Unit
+from .projects import bump_counts
+from .queue import _set_assignment, take_slot
+from .tasks import find_task_row
+
+T = schema.tasks
+A = schema.assignments
+N = schema.annotations
+MAX_LEAD_TIME_MS = 7 * 24 * 3600 * 1000
+
+
+def annotation_dict(u: Unit, row, key_id: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "task_id": row.task_id,
+        "project_id": row.project_id,
+        "user_id": row.user_id,
+        "result": u.sealer(row.workspace_id, key_id).open_json("annotations", row.id, "result", row.result),
+        "lead_time_ms": row.lead_time_ms,
+        "created_at": row.created_at,
+    }
+
+
+def submit_annotation(
+    ctx: Context, task_id: str, result: Any, *, lead_time_ms: int | None = None
+) -> dict[str, Any]:
+    """Record the caller's result for a task."""
+    if lead_time_ms is not None and (
+        not isinstance(lead_time_ms, int) or isinstance(lead_time_ms, bool)
+        or not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS
+    ):
+        raise InvalidInput(f"lead_time_ms: an integer from 0 to {MAX_LEAD_TIME_MS}")
+    me = ctx.actor.user_id
+    with ctx.write() as w:
+        found = find_task_row(w, task_id)
+        task, ws = found.row, found.row.workspace_id
+        w.access.require(Action.TASK_WORK, ws, what="task")
+        mine = w.execute(
+            select(A.c.id, A.c.state).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == me)
+        ).first()
+        if mine is None and not w.access.can_browse(ws):
+            raise PermissionDenied("this task was not assigned to you")
+        if mine is not None and mine.state == "submitted":
+            raise Conflict("you have already annotated this task")
+
+        task_type = ctx.rt.task_types.get(found.task_type)
+        sealer = w.sealer(ws, found.key_id)
+        config = task_type.parse_config(sealer.open_json("projects", task.project_id, "config", found.config))
+        data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
+        normalised = task_type.validate_result(config, data, result)
+
+        # Consume the lease with a guarded transition, so a concurrent reclaim of the
+        # same lease cannot also give its slot back.
+        consumed = mine is not None and mine.state == "leased" and bool(
+            w.execute(
+                update(A).where(A.c.workspace_id == ws, A.c.id == mine.id, A.c.state == "leased")
+                .values(state="submitted", updated_at=w.now)
+            ).rowcount
+        )
+        completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed)
+        if completed is None:
+            raise Conflict("this task already has all the annotations it needs")
+        if not consumed:
+            _set_assignment(w, ws, task.project_id, task_id, me, "submitted", w.now)
+        annotation_id = ids.new_id("ann")
+        try:
+            w.execute(
+                insert(N).values(
+                    workspace_id=ws, id=annotation_id, project_id=task.project_id, task_id=task_id, user_id=me,
+                    result=sealer.seal_json("annotations", annotation_id, "result", normalised),
+                    lead_time_ms=lead_time_ms, created_at=w.now,
+                )
+            )
+        except IntegrityError as exc:  # a concurrent submit by the same person won the race
+            raise Conflict("you have already annotated this task") from exc
+        bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
+        w.audit(ws, "annotation.submitted", annotation_id, task=task_id)
+        return {
+            "id": annotation_id, "task_id": task_id, "project_id": task.project_id, "user_id": me,
+            "result": normalised, "lead_time_ms": lead_time_ms, "created_at": w.now,
+        }
+
+
+def list_annotations(ctx: Context, task_id: str) -> list[dict[str, Any]]:
+    """A task's annotations: all of them for browsers, only the caller's own for workers."""
+    with ctx.write() as w:
+        found = find_task_row(w, task_id)
+        ws = found.row.workspace_id
+        query = select(N).where(N.c.workspace_id == ws, N.c.task_id == task_id)
+        if not w.access.can_browse(ws):
+            w.access.require(Action.TASK_WORK, ws, what="task")
+            query = query.where(N.c.user_id == ctx.actor.user_id)
+            assigned = w.execute(
+                select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == ctx.actor.user_id)
+            ).first()
+            w.access.require_task_visible(ws, assigned is not None)
+        rows = w.execute(query.order_by(N.c.id)).all()
+        items = [annotation_dict(w, row, found.key_id) for row in rows]
+        if items:
+            w.audit(ws, "annotations.read", task_id, count=len(items))
+        return items

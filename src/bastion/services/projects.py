@@ -1,0 +1,195 @@
+"""Projects: create, read, change, delete; their counters.
+
+A project's labelling config is sealed with the project's own data key (labels
+and instructions can name unreleased products). Each project has its own data
+key so that deleting a project crypto-shreds it without touching the rest of the
+workspace.
+
+Counters (tasks, done, annotations, skips) are kept in ``project_counters``:
+``COUNTERS_SHARDS`` rows per project, one picked at random per update and summed
+on read, so concurrent submits on PostgreSQL do not all wait on one row lock.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from sqlalchemy import case, delete, func, insert, select, update
+
+from .. import ids
+from ..access import Action
+from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.projects import Counts, Project, ProjectSettings, check_name, parse_settings
+from ..storage import schema
+from .context import Context, Unit
+
+P = schema.projects
+C = schema.project_counters
+T = schema.tasks
+COUNTER_SHARDS = 8
+
+
+def _settings(row) -> ProjectSettings:
+    return ProjectSettings(overlap=row.overlap, lease_seconds=row.lease_seconds, priority=row.priority)
+
+
+def _project(u: Unit, row, counts: Counts | None = None) -> Project:
+    config = u.sealer(row.workspace_id, row.key_id).open_json("projects", row.id, "config", row.config)
+    return Project(
+        id=row.id, workspace_id=row.workspace_id, name=row.name, task_type=row.task_type,
+        config=config, settings=_settings(row), key_id=row.key_id, created_at=row.created_at,
+        updated_at=row.updated_at, counts=counts or Counts(),
+    )
+
+
+def load_project(u: Unit, project_id: str, action: Action) -> Project:
+    """The project, if the actor may take ``action`` on it; NotFound across workspaces."""
+    query = select(P).where(P.c.id == project_id)
+    if not u.actor.is_system:
+        query = query.where(P.c.workspace_id.in_(u.access.workspace_ids()))
+    row = u.execute(query).first()
+    if row is None:
+        raise NotFound("project not found")
+    u.access.require(action, row.workspace_id, what="project")
+    return _project(u, row)
+
+
+def counts_of(u: Unit, workspace_id: str, project_ids: list[str]) -> dict[str, Counts]:
+    if not project_ids:
+        return {}
+    rows = u.execute(
+        select(C.c.project_id, func.sum(C.c.tasks), func.sum(C.c.done), func.sum(C.c.annotations), func.sum(C.c.skips))
+        .where(C.c.workspace_id == workspace_id, C.c.project_id.in_(project_ids))
+        .group_by(C.c.project_id)
+    ).all()
+    return {r[0]: Counts(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows}
+
+
+def bump_counts(u: Unit, workspace_id: str, project_id: str, **deltas: int) -> None:
+    values = {name: getattr(C.c, name) + delta for name, delta in deltas.items() if delta}
+    if values:
+        u.execute(
+            update(C)
+            .where(C.c.workspace_id == workspace_id, C.c.project_id == project_id,
+                   C.c.shard == random.randrange(COUNTER_SHARDS))
+            .values(**values)
+        )
+
+
+def create_project(
+    ctx: Context, workspace_id: str, *, name: str, config: Any, settings: Any = None
+) -> Project:
+    """Create a project with a validated labelling config; makes its data key."""
+    name = check_name(name)
+    task_type, parsed = ctx.rt.task_types.parse_config(config)
+    proj_settings = parse_settings(settings)
+    with ctx.read() as r:  # check before making a key, so a refusal leaves nothing behind
+        r.access.require(Action.PROJECT_MANAGE, workspace_id)
+    project_id = ids.new_id("prj")
+    key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
+    try:
+        with ctx.write() as w:
+            w.access.require(Action.PROJECT_MANAGE, workspace_id)
+            sealer = w.sealer(workspace_id, key_id)
+            config_json = parsed.model_dump(mode="json")
+            w.execute(
+                insert(P).values(
+                    workspace_id=workspace_id, id=project_id, name=name, task_type=task_type.name,
+                    key_id=key_id, config=sealer.seal_json("projects", project_id, "config", config_json),
+                    overlap=proj_settings.overlap, lease_seconds=proj_settings.lease_seconds,
+                    priority=proj_settings.priority, created_at=w.now, updated_at=w.now,
+                    created_by=None if ctx.actor.is_system else ctx.actor.user_id,
+                )
+            )
+            w.execute(
+                insert(C),
+                [{"workspace_id": workspace_id, "project_id": project_id, "shard": i} for i in range(COUNTER_SHARDS)],
+            )
+            w.audit(workspace_id, "project.created", project_id, task_type=task_type.name,
+                    **proj_settings.model_dump())
+            return Project(project_id, workspace_id, name, task_type.name, config_json, proj_settings,
+                           key_id, w.now, w.now)
+    except BaseException:
+        ctx.rt.keyring.destroy(workspace_id, project_id)
+        raise
+
+
+def list_projects(ctx: Context, workspace_id: str) -> list[Project]:
+    with ctx.read() as r:
+        r.access.require(Action.PROJECT_READ, workspace_id)
+        rows = r.execute(select(P).where(P.c.workspace_id == workspace_id).order_by(P.c.id)).all()
+        counts = counts_of(r, workspace_id, [row.id for row in rows])
+        return [_project(r, row, counts.get(row.id)) for row in rows]
+
+
+def get_project(ctx: Context, project_id: str) -> Project:
+    with ctx.read() as r:
+        project = load_project(r, project_id, Action.PROJECT_READ)
+        counts = counts_of(r, project.workspace_id, [project.id]).get(project.id, Counts())
+        return _with_counts(project, counts)
+
+
+def _with_counts(project: Project, counts: Counts) -> Project:
+    from dataclasses import replace
+
+    return replace(project, counts=counts)
+
+
+def update_project(
+    ctx: Context, project_id: str, *, name: str | None = None, config: Any = None, settings: Any = None
+) -> Project:
+    """Change a project's name, config or settings. Changing overlap re-derives 'done'."""
+    with ctx.write() as w:
+        project = load_project(w, project_id, Action.PROJECT_MANAGE)
+        values: dict[str, Any] = {}
+        changed: list[str] = []
+        if name is not None:
+            values["name"] = check_name(name)
+            changed.append("name")
+        if config is not None:
+            task_type, parsed = ctx.rt.task_types.parse_config(config)
+            if task_type.name != project.task_type:
+                has_tasks = w.execute(
+                    select(T.c.id).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id).limit(1)
+                ).first()
+                if has_tasks:
+                    raise Conflict("config.type: the task type cannot change once the project has tasks")
+                values["task_type"] = task_type.name
+            sealer = w.sealer(project.workspace_id, project.key_id)
+            values["config"] = sealer.seal_json("projects", project.id, "config", parsed.model_dump(mode="json"))
+            values["config_version"] = P.c.config_version + 1
+            changed.append("config")
+        new_settings = parse_settings(settings, project.settings) if settings is not None else project.settings
+        if settings is not None:
+            values.update(new_settings.model_dump())
+            changed.append("settings")
+        if not values:
+            raise InvalidInput("nothing to change: give name, config or settings")
+        values["updated_at"] = w.now
+        w.execute(update(P).where(P.c.workspace_id == project.workspace_id, P.c.id == project.id).values(**values))
+        if new_settings.overlap != project.settings.overlap:
+            _rederive_done(w, project.workspace_id, project.id, new_settings.overlap)
+        w.audit(project.workspace_id, "project.updated", project.id, changed=changed, **new_settings.model_dump())
+    return get_project(ctx, project_id)
+
+
+def _rederive_done(w: Unit, workspace_id: str, project_id: str, overlap: int) -> None:
+    scope = (T.c.workspace_id == workspace_id, T.c.project_id == project_id)
+    w.execute(update(T).where(*scope).values(done=case((T.c.annotation_count >= overlap, True), else_=False)))
+    done = w.execute(select(func.count()).select_from(T).where(*scope, T.c.done.is_(True))).scalar_one()
+    w.execute(update(C).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id).values(done=0))
+    w.execute(
+        update(C).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id, C.c.shard == 0).values(done=done)
+    )
+
+
+def delete_project(ctx: Context, project_id: str) -> None:
+    """Crypto-shred a project: destroy its data key, then delete its rows."""
+    with ctx.read() as r:
+        project = load_project(r, project_id, Action.PROJECT_MANAGE)
+    ctx.rt.keyring.destroy(project.workspace_id, project.id)
+    with ctx.write() as w:
+        w.access.require(Action.PROJECT_MANAGE, project.workspace_id, what="project")
+        w.execute(delete(P).where(P.c.workspace_id == project.workspace_id, P.c.id == project.id))
+        w.audit(project.workspace_id, "project.deleted", project.id)

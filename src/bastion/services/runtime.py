@@ -1,0 +1,48 @@
+"""The runtime: everything a process needs to serve requests, built once from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.errors import BastionError
+from ..settings import Settings
+from ..storage import migrate
+from ..storage.database import Database
+from ..storage.keyring import Keyring
+from ..tasktypes import TaskTypes, installed
+
+
+class SchemaNotReady(BastionError):
+    code = "schema_not_ready"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    task_types: TaskTypes
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> "Runtime":
+        """Open the database and keyring.
+
+        ``migrate_schema``: "always" (init, demo), "if-empty" (serve) or "never".
+        A database behind the code's schema is refused unless migrating "always".
+        """
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(settings.resolved_database_url)
+        state = migrate.status(db)
+        if state != "current":
+            if migrate_schema == "always" or (migrate_schema == "if-empty" and state == "empty"):
+                migrate.upgrade(db)
+            elif state == "empty":
+                raise SchemaNotReady("the database has no schema yet: run `bastion init`")
+            else:
+                raise SchemaNotReady("the database schema is older than this version: run `bastion init`")
+        keyring = Keyring.open(settings, create=migrate_schema != "never")
+        return cls(settings=settings, db=db, keyring=keyring, task_types=installed())
+
+    def close(self) -> None:
+        self.db.dispose()
+        self.keyring.dispose()

@@ -1,0 +1,109 @@
+"""Reading tasks: one by id, or a project's tasks page by page (keyset paging).
+
+Workers (annotators) see only tasks handed to them, and only what they need to
+label (data and predictions, not the client's ``meta``). Every read of task
+content by a person is audited (``task.read``, ``tasks.listed``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, select
+
+from ..access import Action
+from ..domain.errors import InvalidInput, NotFound
+from ..storage import schema
+from .context import Context, Unit
+from .projects import load_project
+
+T = schema.tasks
+A = schema.assignments
+P = schema.projects
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A task row joined with what reading it needs (its project's key and overlap)."""
+
+    row: Any
+    key_id: str
+    overlap: int
+    task_type: str
+    config: bytes
+
+
+def find_task_row(u: Unit, task_id: str) -> TaskRow:
+    """The task and its project, within the actor's workspaces; NotFound otherwise."""
+    query = (
+        select(T, P.c.key_id, P.c.overlap, P.c.task_type, P.c.config)
+        .join(P, and_(P.c.workspace_id == T.c.workspace_id, P.c.id == T.c.project_id))
+        .where(T.c.id == task_id)
+    )
+    if not u.actor.is_system:
+        query = query.where(T.c.workspace_id.in_(u.access.workspace_ids()))
+    row = u.execute(query).first()
+    if row is None:
+        raise NotFound("task not found")
+    return TaskRow(row, row.key_id, row.overlap, row.task_type, row.config)
+
+
+def task_dict(u: Unit, row: Any, key_id: str, *, full: bool) -> dict[str, Any]:
+    """Decrypt a task row into its API shape; ``full`` adds meta and counters."""
+    sealer = u.sealer(row.workspace_id, key_id)
+    body = sealer.open_json("tasks", row.id, "payload", row.payload)
+    out: dict[str, Any] = {
+        "id": row.id,
+        "project_id": row.project_id,
+        "data": body["data"],
+        "predictions": sealer.open_json("tasks", row.id, "predictions", row.predictions)
+        if row.predictions is not None else [],
+    }
+    if full:
+        out.update(
+            external_id=body.get("external_id"),
+            meta=body.get("meta"),
+            priority=row.priority,
+            annotation_count=row.annotation_count,
+            done=bool(row.done),
+            created_at=row.created_at,
+        )
+    return out
+
+
+def get_task(ctx: Context, task_id: str) -> dict[str, Any]:
+    with ctx.write() as w:
+        found = find_task_row(w, task_id)
+        ws = found.row.workspace_id
+        full = w.access.can_browse(ws)
+        if not full:
+            assigned = w.execute(
+                select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id,
+                                     A.c.user_id == ctx.actor.user_id)
+            ).first()
+            w.access.require_task_visible(ws, assigned is not None)
+        task = task_dict(w, found.row, found.key_id, full=full)
+        w.audit(ws, "task.read", task_id)
+        return task
+
+
+def list_tasks(ctx: Context, project_id: str, *, cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
+    """A page of a project's tasks in id order; ``next_cursor`` continues it."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInput(f"limit: from 1 to {MAX_PAGE}")
+    if cursor is not None and (not isinstance(cursor, str) or len(cursor) > 60):
+        raise InvalidInput("cursor: not a cursor returned by this API")
+    with ctx.write() as w:
+        project = load_project(w, project_id, Action.TASK_BROWSE)
+        query = select(T).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id)
+        if cursor:
+            query = query.where(T.c.id > cursor)
+        rows = w.execute(query.order_by(T.c.id).limit(limit + 1)).all()
+        page = rows[:limit]
+        items = [task_dict(w, row, project.key_id, full=True) for row in page]
+        if items:
+            w.audit(project.workspace_id, "tasks.listed", project.id, count=len(items),
+                    first=items[0]["id"], last=items[-1]["id"])
+        return {"items": items, "next_cursor": page[-1].id if len(rows) > limit else None}

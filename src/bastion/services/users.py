@@ -1,0 +1,265 @@
+"""People, passwords, API tokens and browser sessions.
+
+Secrets are never stored: passwords as argon2id hashes, API tokens and session
+cookies as SHA-256 digests (they are 256-bit random, so a fast hash is enough).
+A token is shown once, when created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import and_, func, insert, select, update
+
+from .. import ids
+from ..access import Actor
+from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from ..domain.users import ApiToken, User, check_password, normalise_email
+from ..storage import schema
+from .context import Context
+from .runtime import Runtime
+
+_hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
+_DUMMY_HASH = _hasher.hash("not a real password, used to even out timing")
+TOKEN_PREFIX = "bst_"
+LAST_USED_RESOLUTION_MS = 60_000
+
+u = schema.users
+t = schema.api_tokens
+s = schema.web_sessions
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _user(row) -> User:
+    return User(row.id, row.email, row.name, bool(row.is_admin), bool(row.is_active), row.created_at)
+
+
+def create_user(
+    ctx: Context, email: str, *, name: str = "", password: str | None = None, is_admin: bool = False
+) -> User:
+    """Create a person (platform admins, or the local operator)."""
+    email = normalise_email(email)
+    if password is not None:
+        check_password(password)
+    if len(name) > 200:
+        raise InvalidInput("name: at most 200 characters")
+    with ctx.write() as w:
+        w.access.require_admin("user.manage")
+        if w.execute(select(u.c.id).where(u.c.email == email)).first():
+            raise Conflict(f"email: a user with e-mail {email} already exists")
+        user_id = ids.new_id("usr")
+        w.execute(
+            insert(u).values(
+                id=user_id,
+                email=email,
+                name=name.strip(),
+                password_hash=_hasher.hash(password) if password else None,
+                is_admin=is_admin,
+                is_active=True,
+                created_at=w.now,
+            )
+        )
+        return _user(w.execute(select(u).where(u.c.id == user_id)).one())
+
+
+def find_user_by_email(ctx: Context, email: str) -> User | None:
+    with ctx.read() as r:
+        row = r.execute(select(u).where(u.c.email == normalise_email(email))).first()
+        return _user(row) if row else None
+
+
+def get_user(ctx: Context, user_id: str) -> User:
+    with ctx.read() as r:
+        row = r.execute(select(u).where(u.c.id == user_id)).first()
+    if row is None:
+        raise NotFound("user not found")
+    return _user(row)
+
+
+def list_users(ctx: Context) -> list[User]:
+    with ctx.read() as r:
+        r.access.require_admin("user.manage")
+        return [_user(row) for row in r.execute(select(u).order_by(u.c.email)).all()]
+
+
+def set_password(ctx: Context, user_id: str, new_password: str, *, old_password: str | None = None) -> None:
+    """Change a password; ends every session of that person."""
+    check_password(new_password)
+    with ctx.write() as w:
+        if ctx.actor.user_id != user_id:
+            w.access.require_admin("user.manage")
+        row = w.execute(select(u.c.password_hash).where(u.c.id == user_id)).first()
+        if row is None:
+            raise NotFound("user not found")
+        if ctx.actor.user_id == user_id and not ctx.actor.is_system:
+            if old_password is None or not _verify(row.password_hash, old_password):
+                raise PermissionDenied("the current password is wrong")
+        w.execute(
+            update(u)
+            .where(u.c.id == user_id)
+            .values(password_hash=_hasher.hash(new_password), sessions_valid_after=w.now)
+        )
+        w.execute(s.delete().where(s.c.user_id == user_id))
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def authenticate(rt: Runtime, email: str, password: str) -> User:
+    """Check an e-mail and password; raises Unauthenticated (same message either way)."""
+    try:
+        email = normalise_email(email)
+    except InvalidInput:
+        email = ""
+    with rt.db.transaction(write=False) as tx:
+        row = tx.execute(select(u).where(u.c.email == email)).first()
+    stored = row.password_hash if row is not None and row.is_active else None
+    if not _verify(stored, password):
+        raise Unauthenticated("wrong e-mail or password")
+    return _user(row)
+
+
+# -- API tokens --------------------------------------------------------------
+
+
+def create_token(ctx: Context, user_id: str, *, name: str = "", scope: str = "full") -> tuple[str, ApiToken]:
+    """Create an API token for a person; returns the secret (shown once) and its record."""
+    if scope not in ("full", "read"):
+        raise InvalidInput("scope: 'full' or 'read'")
+    if len(name) > 200:
+        raise InvalidInput("name: at most 200 characters")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with ctx.write() as w:
+        if ctx.actor.user_id != user_id:
+            w.access.require_admin("user.manage")
+        elif ctx.actor.read_only:
+            raise PermissionDenied("this API token is read-only")
+        if w.execute(select(u.c.id).where(u.c.id == user_id)).first() is None:
+            raise NotFound("user not found")
+        token_id = ids.new_id("tok")
+        w.execute(
+            insert(t).values(
+                id=token_id, user_id=user_id, name=name, token_hash=_digest(secret),
+                scope=scope, created_at=w.now,
+            )
+        )
+        return secret, ApiToken(token_id, user_id, name, scope, w.now, None, None)
+
+
+def list_tokens(ctx: Context, user_id: str) -> list[ApiToken]:
+    with ctx.read() as r:
+        if ctx.actor.user_id != user_id:
+            r.access.require_admin("user.manage")
+        rows = r.execute(select(t).where(t.c.user_id == user_id).order_by(t.c.id)).all()
+    return [
+        ApiToken(x.id, x.user_id, x.name, x.scope, x.created_at, x.last_used_at, x.revoked_at)
+        for x in rows
+    ]
+
+
+def revoke_token(ctx: Context, token_id: str) -> None:
+    with ctx.write() as w:
+        row = w.execute(select(t.c.user_id, t.c.revoked_at).where(t.c.id == token_id)).first()
+        if row is None or (row.user_id != ctx.actor.user_id and not ctx.actor.is_admin):
+            raise NotFound("token not found")
+        if ctx.actor.read_only:
+            raise PermissionDenied("this API token is read-only")
+        if row.revoked_at is None:
+            w.execute(update(t).where(t.c.id == token_id).values(revoked_at=w.now))
+
+
+def resolve_token(rt: Runtime, secret: str) -> Actor:
+    """The actor an API token stands for; Unauthenticated if unknown, revoked or inactive."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        raise Unauthenticated("invalid API token")
+    with rt.db.transaction(write=False) as tx:
+        row = tx.execute(
+            select(t.c.id, t.c.scope, t.c.revoked_at, t.c.last_used_at, u.c.id.label("user_id"),
+                   u.c.email, u.c.is_admin, u.c.is_active)
+            .join(u, u.c.id == t.c.user_id)
+            .where(t.c.token_hash == _digest(secret))
+        ).first()
+    if row is None or row.revoked_at is not None or not row.is_active:
+        raise Unauthenticated("invalid or revoked API token")
+    if row.last_used_at is None or tx.now - row.last_used_at > LAST_USED_RESOLUTION_MS:
+        with rt.db.transaction(write=True) as wtx:
+            wtx.execute(update(t).where(t.c.id == row.id).values(last_used_at=wtx.now))
+    return Actor(
+        kind="user", user_id=row.user_id, email=row.email, is_admin=bool(row.is_admin),
+        read_only=row.scope == "read", via="token",
+    )
+
+
+# -- browser sessions ----------------------------------------------------------
+
+
+def create_session(rt: Runtime, user: User) -> tuple[str, str]:
+    """Start a browser session; returns (cookie secret, CSRF token)."""
+    secret = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    with rt.db.transaction(write=True) as tx:
+        tx.execute(
+            insert(s).values(
+                id=_digest(secret), user_id=user.id, csrf_token=csrf, created_at=tx.now,
+                expires_at=tx.now + rt.settings.session_seconds * 1000,
+            )
+        )
+        # Housekeeping: expired sessions of this person go now.
+        tx.execute(s.delete().where(and_(s.c.user_id == user.id, s.c.expires_at < tx.now)))
+    return secret, csrf
+
+
+def resolve_session(rt: Runtime, secret: str) -> tuple[Actor, str]:
+    """The actor and CSRF token of a session cookie; Unauthenticated when not valid."""
+    if not secret or len(secret) > 100:
+        raise Unauthenticated("not signed in")
+    with rt.db.transaction(write=False) as tx:
+        row = tx.execute(
+            select(s.c.id, s.c.csrf_token, s.c.expires_at, s.c.created_at, u.c.id.label("user_id"),
+                   u.c.email, u.c.is_admin, u.c.is_active, u.c.sessions_valid_after)
+            .join(u, u.c.id == s.c.user_id)
+            .where(s.c.id == _digest(secret))
+        ).first()
+    if (
+        row is None
+        or row.expires_at < tx.now
+        or not row.is_active
+        or row.created_at < row.sessions_valid_after
+    ):
+        raise Unauthenticated("your session has ended; sign in again")
+    # Sliding expiry, refreshed at most once a minute.
+    new_expiry = tx.now + rt.settings.session_seconds * 1000
+    if new_expiry - row.expires_at > LAST_USED_RESOLUTION_MS:
+        with rt.db.transaction(write=True) as wtx:
+            wtx.execute(update(s).where(s.c.id == row.id).values(expires_at=new_expiry))
+    actor = Actor(kind="user", user_id=row.user_id, email=row.email, is_admin=bool(row.is_admin), via="session")
+    return actor, row.csrf_token
+
+
+def end_session(rt: Runtime, secret: str) -> None:
+    with rt.db.transaction(write=True) as tx:
+        tx.execute(s.delete().where(s.c.id == _digest(secret)))
+
+
+def end_all_sessions(ctx: Context, user_id: str) -> None:
+    """Sign a person out everywhere (their browser sessions)."""
+    with ctx.write() as w:
+        if ctx.actor.user_id != user_id:
+            w.access.require_admin("user.manage")
+        w.execute(update(u).where(u.c.id == user_id).values(sessions_valid_after=w.now))
+        w.execute(s.delete().where(s.c.user_id == user_id))
+
+
+def count_users(rt: Runtime) -> int:
+    with rt.db.transaction(write=False) as tx:
+        return tx.execute(select(func.count()).select_from(u)).scalar_one()

@@ -1,0 +1,161 @@
+"""Workspaces (tenants) and their members.
+
+Deleting a workspace crypto-shreds it: its data keys are destroyed in the
+keyring first, then its rows are deleted. Once the keys are gone nothing sealed
+with them can be read again, from this database or from any copy of it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, insert, select, update
+
+from .. import ids
+from ..access import Action
+from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.projects import check_name
+from ..domain.users import normalise_email
+from ..domain.workspaces import Member, Role, Workspace
+from ..storage import schema
+from .context import Context
+
+W = schema.workspaces
+M = schema.memberships
+U = schema.users
+
+
+def _role(value) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidInput(
+            f"role: {value!r} is not a role (one of: {', '.join(r.value for r in Role)})"
+        ) from None
+
+
+def _find_user(w, user_ref: str, what: str = "user"):
+    if "@" in user_ref:
+        row = w.execute(select(U.c.id, U.c.email, U.c.name).where(U.c.email == normalise_email(user_ref))).first()
+    else:
+        row = w.execute(select(U.c.id, U.c.email, U.c.name).where(U.c.id == user_ref)).first()
+    if row is None:
+        raise NotFound(f"{what}: user not found")
+    return row
+
+
+def create_workspace(ctx: Context, name: str, *, owner: str | None = None) -> Workspace:
+    """Create a workspace (platform admins). ``owner`` (id or e-mail) defaults to the creator."""
+    name = check_name(name)
+    with ctx.write() as w:
+        w.access.require_admin("workspace.create")
+        if owner is not None:
+            owner = _find_user(w, owner, "owner").id
+        elif not ctx.actor.is_system:
+            owner = ctx.actor.user_id
+        ws_id = ids.new_id("ws")
+        w.execute(insert(W).values(id=ws_id, name=name, created_at=w.now, created_by=ctx.actor.user_id))
+        if owner is not None:
+            w.execute(insert(M).values(workspace_id=ws_id, user_id=owner, role=Role.OWNER.value, created_at=w.now))
+        w.audit(ws_id, "workspace.created", ws_id, name_length=len(name), owner=owner)
+        return Workspace(ws_id, name, w.now, Role.OWNER if owner == ctx.actor.user_id else None)
+
+
+def list_workspaces(ctx: Context) -> list[Workspace]:
+    """The caller's workspaces (platform admins and the operator: all of them)."""
+    with ctx.read() as r:
+        if ctx.actor.is_admin:
+            rows = r.execute(select(W).order_by(W.c.id)).all()
+        else:
+            ws_ids = r.access.workspace_ids()
+            if not ws_ids:
+                return []
+            rows = r.execute(select(W).where(W.c.id.in_(ws_ids)).order_by(W.c.id)).all()
+        return [Workspace(x.id, x.name, x.created_at, r.access.role(x.id)) for x in rows]
+
+
+def get_workspace(ctx: Context, workspace_id: str) -> Workspace:
+    with ctx.read() as r:
+        r.access.require(Action.WORKSPACE_READ, workspace_id)
+        row = r.execute(select(W).where(W.c.id == workspace_id)).first()
+        if row is None:
+            raise NotFound("workspace not found")
+        return Workspace(row.id, row.name, row.created_at, r.access.role(row.id))
+
+
+def delete_workspace(ctx: Context, workspace_id: str) -> int:
+    """Crypto-shred a workspace: destroy its keys, then delete its rows. Returns keys destroyed."""
+    with ctx.read() as r:
+        r.access.require(Action.WORKSPACE_DELETE, workspace_id)
+        if r.execute(select(W.c.id).where(W.c.id == workspace_id)).first() is None:
+            raise NotFound("workspace not found")
+    # Keys first: if the row deletion below failed, the data would already be unreadable.
+    destroyed = ctx.rt.keyring.destroy(workspace_id)
+    with ctx.write() as w:
+        w.access.require(Action.WORKSPACE_DELETE, workspace_id)
+        w.execute(delete(W).where(W.c.id == workspace_id))
+    return destroyed
+
+
+def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Member:
+    """Add a person (by id or e-mail) with a role, or change the role of a member."""
+    role_v = _role(role)
+    with ctx.write() as w:
+        w.access.require(Action.MEMBER_MANAGE, workspace_id)
+        acting_role = w.access.role(workspace_id)
+        if role_v is Role.OWNER and acting_role not in (Role.OWNER, None):
+            raise InvalidInput("role: only owners and platform admins may make owners")
+        user = _find_user(w, user_ref)
+        existing = w.execute(
+            select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id)
+        ).first()
+        if existing is None:
+            w.execute(insert(M).values(workspace_id=workspace_id, user_id=user.id, role=role_v.value, created_at=w.now))
+            w.audit(workspace_id, "member.added", user.id, role=role_v.value)
+        elif existing.role != role_v.value:
+            if existing.role == Role.OWNER.value and acting_role not in (Role.OWNER, None):
+                raise InvalidInput("role: only owners and platform admins may change an owner's role")
+            _keep_an_owner(w, workspace_id, user.id, role_v)
+            w.execute(
+                update(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id).values(role=role_v.value)
+            )
+            w.audit(workspace_id, "member.role_changed", user.id, role=role_v.value, previous=existing.role)
+        return Member(workspace_id, user.id, user.email, user.name, role_v, w.now)
+
+
+def remove_member(ctx: Context, workspace_id: str, user_id: str) -> None:
+    with ctx.write() as w:
+        w.access.require(Action.MEMBER_MANAGE, workspace_id)
+        row = w.execute(select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == user_id)).first()
+        if row is None:
+            raise NotFound("member not found")
+        if row.role == Role.OWNER.value and w.access.role(workspace_id) not in (Role.OWNER, None):
+            raise InvalidInput("only owners and platform admins may remove an owner")
+        _keep_an_owner(w, workspace_id, user_id, None)
+        w.execute(delete(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user_id))
+        w.audit(workspace_id, "member.removed", user_id, role=row.role)
+
+
+def _keep_an_owner(w, workspace_id: str, user_id: str, new_role: Role | None) -> None:
+    owners = w.execute(
+        select(M.c.user_id).where(M.c.workspace_id == workspace_id, M.c.role == Role.OWNER.value)
+    ).scalars().all()
+    if owners == [user_id] and new_role is not Role.OWNER:
+        raise Conflict("a workspace keeps at least one owner")
+
+
+def list_members(ctx: Context, workspace_id: str) -> list[Member]:
+    with ctx.read() as r:
+        r.access.require(Action.MEMBER_READ, workspace_id)
+        rows = r.execute(
+            select(M.c.user_id, M.c.role, M.c.created_at, U.c.email, U.c.name)
+            .join(U, U.c.id == M.c.user_id)
+            .where(M.c.workspace_id == workspace_id)
+            .order_by(U.c.email)
+        ).all()
+    return [Member(workspace_id, x.user_id, x.email, x.name, Role(x.role), x.created_at) for x in rows]
+
+
+def allowed_actions(ctx: Context, workspace_id: str) -> frozenset[Action]:
+    """What the caller may do in a workspace (for showing the right buttons; services still check)."""
+    with ctx.read() as r:
+        r.access.require(Action.WORKSPACE_READ, workspace_id)
+        return frozenset(a for a in Action if r.access.allows(a, workspace_id))

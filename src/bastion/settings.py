@@ -1,0 +1,93 @@
+"""Deployment settings, read from flags, the environment (``BASTION_*``) and defaults.
+
+Every setting is documented in docs/configuration.md (a test checks that). The
+data directory holds the SQLite database (when no database URL is given), the
+keyring and the master key file by default, and uploaded files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BASTION_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./bastion-data"),
+        description="Directory for the SQLite database, keyring, master key and uploaded files.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database (postgresql://… to scale out); "
+        "default: SQLite file bastion.db in the data directory.",
+    )
+    keyring_url: str | None = Field(
+        default=None,
+        description="Database URL of the keyring holding wrapped data keys, kept apart from "
+        "the data; default: SQLite file keyring.db in the data directory.",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="Path of the master key file (key-encryption key); default: master.key in "
+        "the data directory. Ignored when master_key is set.",
+    )
+    master_key: str | None = Field(
+        default=None,
+        description="The master key itself (64 hex digits), for deployments that inject it.",
+    )
+    key_provider: str = Field(
+        default="file",
+        description="Key provider wrapping data keys: 'file' (master key file), 'passphrase' "
+        "(key derived from BASTION_PASSPHRASE), or a plugin's name.",
+    )
+    passphrase: str | None = Field(
+        default=None, description="Passphrase for the 'passphrase' key provider."
+    )
+    max_body_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        description="Largest request body accepted; larger ones answer 413.",
+    )
+    session_seconds: int = Field(
+        default=12 * 3600, description="Lifetime of a browser session after its last use."
+    )
+    cookie_secure: bool | None = Field(
+        default=None,
+        description="Send the session cookie only over HTTPS; default: on when the request "
+        "arrived over HTTPS.",
+    )
+    public_url: str | None = Field(
+        default=None, description="External URL of this deployment, used in audit checkpoints."
+    )
+    log_level: str = Field(default="info", description="Server log level.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'bastion.db').resolve()}"
+
+    @property
+    def resolved_keyring_url(self) -> str:
+        if self.keyring_url:
+            return normalise_database_url(self.keyring_url)
+        return f"sqlite:///{(self.data_dir / 'keyring.db').resolve()}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or (self.data_dir / "master.key")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+def normalise_database_url(url: str) -> str:
+    """Map ``postgresql://`` and ``postgres://`` to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

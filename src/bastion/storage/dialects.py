@@ -1,0 +1,99 @@
+"""Where SQLite and PostgreSQL differ, and nowhere else.
+
+* Transactions: SQLite write transactions start with ``BEGIN IMMEDIATE`` (take
+  the write lock up front, so two writers never deadlock upgrading a read lock)
+  and are serialised inside a process by a lock, so in-process waiters queue on
+  the lock instead of SQLite's sleeping busy handler. PostgreSQL uses plain
+  READ COMMITTED transactions and row locks.
+* Row-level security settings: PostgreSQL gets ``set_config('app.user_id' …)``
+  and ``set_config('app.workspace_ids' …)`` local to each transaction (never
+  session-wide: pooled connections would carry them to the next request).
+* Claiming a queue row: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the
+  write lock already excludes every other claimer.
+* Bulk insert: ``executemany`` on SQLite, ``COPY`` into a temporary table then
+  ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+
+class Dialect:
+    name = "generic"
+    skip_locked = ""
+
+    def set_scope(self, conn: Connection, user_id: str, workspace_ids: str) -> None:
+        """Bind the row-level security scope to the current transaction."""
+
+    def insert_ignore(
+        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
+        conflict: Sequence[str],
+    ) -> int:
+        raise NotImplementedError
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    skip_locked = ""
+
+    def insert_ignore(self, conn, table, columns, rows, conflict):
+        if not rows:
+            return 0
+        placeholders = ", ".join("?" for _ in columns)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+        )
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.executemany(sql, rows)
+            return cursor.rowcount
+        finally:
+            cursor.close()
+
+
+class PostgresDialect(Dialect):
+    name = "postgresql"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def set_scope(self, conn, user_id, workspace_ids):
+        conn.exec_driver_sql(
+            "SELECT set_config('app.user_id', %(u)s, true), "
+            "set_config('app.workspace_ids', %(w)s, true)",
+            {"u": user_id, "w": workspace_ids},
+        )
+
+    def insert_ignore(self, conn, table, columns, rows, conflict):
+        if not rows:
+            return 0
+        raw = conn.connection.driver_connection
+        cols = ", ".join(columns)
+        staging = f"_staging_{table}"
+        with raw.cursor() as cur:
+            cur.execute(
+                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            cur.execute(f"TRUNCATE {staging}")
+            with cur.copy(f"COPY {staging} ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} "
+                f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
+            )
+            inserted = cur.rowcount
+            cur.execute(f"TRUNCATE {staging}")
+            return inserted
+
+
+def for_name(name: str) -> Dialect:
+    if name == "sqlite":
+        return SQLiteDialect()
+    if name == "postgresql":
+        return PostgresDialect()
+    raise ValueError(f"unsupported database dialect {name!r} (use SQLite or PostgreSQL)")

@@ -1,0 +1,281 @@
+"""The keyring: wrapped data keys, kept apart from the data.
+
+Each workspace has data keys (one per project, plus one for workspace-level
+records); each is 256 random bits, stored only wrapped by the key provider's
+key-encryption key, in a database of its own (by default ``keyring.db`` in the
+data directory; ``BASTION_KEYRING_URL`` elsewhere). A backup or dump of the data
+database therefore holds no usable key, and destroying a key row is
+crypto-shredding: every ciphertext made with it becomes noise, including copies
+in backups, free pages and WAL files of the data database.
+
+Unwrapped keys are cached per process (unwrapping on every request would cost a
+keyring query). The keyring SQLite file runs with ``secure_delete`` so that a
+destroyed key is overwritten, and its WAL is truncated after every destruction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+
+from .. import ids
+from ..domain.errors import BastionError, NotFound
+from .database import now_ms
+from .keyproviders import (
+    FileKeyProvider,
+    KeyProvider,
+    KeyProviderError,
+    PassphraseKeyProvider,
+    create_master_key_file,
+)
+
+keyring_metadata = MetaData()
+
+data_keys = Table(
+    "data_keys",
+    keyring_metadata,
+    Column("id", String(40), primary_key=True),
+    Column("workspace_id", String(40), nullable=False, index=True),
+    Column("project_id", String(40), nullable=True, index=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("kek_id", String(64), nullable=False),
+    Column("provider", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+keyring_meta = Table(
+    "keyring_meta",
+    keyring_metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+)
+
+
+class KeyDestroyed(BastionError):
+    code = "key_destroyed"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyMaterial:
+    key_id: str
+    workspace_id: str
+    aead: AESGCM
+    index_key: bytes
+
+
+class Keyring:
+    def __init__(self, url: str, provider: KeyProvider) -> None:
+        self.url = url
+        self.provider = provider
+        self.engine = _make_engine(url)
+        keyring_metadata.create_all(self.engine)
+        self._cache: dict[str, KeyMaterial] = {}
+        self._lock = threading.Lock()
+
+    # -- construction ---------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings, *, create: bool = False) -> "Keyring":
+        """Open the keyring the settings describe; ``create`` makes a master key file."""
+        url = settings.resolved_keyring_url
+        if settings.key_provider == "passphrase":
+            engine = _make_engine(url)
+            keyring_metadata.create_all(engine)
+            salt = _meta_value(engine, "scrypt_salt", create=lambda: os.urandom(16))
+            engine.dispose()
+            return cls(url, PassphraseKeyProvider(settings.passphrase or "", salt))
+        if settings.key_provider == "file":
+            if settings.master_key:
+                return cls(url, FileKeyProvider.from_hex(settings.master_key))
+            path = Path(settings.resolved_master_key_file)
+            if create:
+                create_master_key_file(path)
+            return cls(url, FileKeyProvider.from_file(path))
+        from ..plugins import key_provider_factory
+
+        factory = key_provider_factory(settings.key_provider)
+        return cls(url, factory(settings))
+
+    # -- keys -----------------------------------------------------------------
+
+    def create_key(self, workspace_id: str, project_id: str | None = None) -> str:
+        key_id = ids.new_id("key")
+        key = os.urandom(32)
+        wrapped = self.provider.wrap(key, key_id.encode())
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(data_keys).values(
+                    id=key_id,
+                    workspace_id=workspace_id,
+                    project_id=project_id,
+                    wrapped=wrapped,
+                    kek_id=self.provider.kek_id,
+                    provider=self.provider.name,
+                    created_at=now_ms(),
+                )
+            )
+        return key_id
+
+    def material(self, workspace_id: str, key_id: str) -> KeyMaterial:
+        found = self._cache.get(key_id)
+        if found is not None:
+            if found.workspace_id != workspace_id:
+                raise KeyDestroyed("ciphertext was sealed for another workspace")
+            return found
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(data_keys.c.workspace_id, data_keys.c.wrapped).where(data_keys.c.id == key_id)
+            ).first()
+        if row is None:
+            raise KeyDestroyed(f"data key {key_id} does not exist (destroyed or never made)")
+        if row.workspace_id != workspace_id:
+            raise KeyDestroyed("ciphertext was sealed for another workspace")
+        key = self.provider.unwrap(row.wrapped, key_id.encode())
+        material = KeyMaterial(
+            key_id=key_id,
+            workspace_id=workspace_id,
+            aead=AESGCM(key),
+            index_key=hmac.new(key, b"bastion-index-key", hashlib.sha256).digest(),
+        )
+        with self._lock:
+            self._cache[key_id] = material
+        return material
+
+    def keys_of(self, workspace_id: str) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(data_keys.c.id, data_keys.c.project_id, data_keys.c.created_at, data_keys.c.kek_id)
+                .where(data_keys.c.workspace_id == workspace_id)
+                .order_by(data_keys.c.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def destroy(self, workspace_id: str, project_id: str | None = None) -> int:
+        """Destroy a workspace's keys (all of them, or one project's): crypto-shredding."""
+        stmt = delete(data_keys).where(data_keys.c.workspace_id == workspace_id)
+        if project_id is not None:
+            stmt = stmt.where(data_keys.c.project_id == project_id)
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                select(data_keys.c.id).where(stmt.whereclause)  # type: ignore[arg-type]
+            ).scalars().all()
+            conn.execute(stmt)
+        with self._lock:
+            for key_id in gone:
+                self._cache.pop(key_id, None)
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(gone)
+
+    def rewrap(self, new_provider: KeyProvider) -> int:
+        """Re-wrap every data key under a new key-encryption key (data untouched)."""
+        count = 0
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(data_keys.c.id, data_keys.c.wrapped)).all()
+            for row in rows:
+                key = self.provider.unwrap(row.wrapped, row.id.encode())
+                conn.execute(
+                    update(data_keys)
+                    .where(data_keys.c.id == row.id)
+                    .values(
+                        wrapped=new_provider.wrap(key, row.id.encode()),
+                        kek_id=new_provider.kek_id,
+                        provider=new_provider.name,
+                    )
+                )
+                count += 1
+        self.provider = new_provider
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return count
+
+    def check(self) -> int:
+        """Unwrap every key once; raises KeyProviderError if the KEK does not match."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(data_keys.c.id, data_keys.c.wrapped)).all()
+        for row in rows:
+            self.provider.unwrap(row.wrapped, row.id.encode())
+        return len(rows)
+
+    def forget_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def require_key(keyring: Keyring, workspace_id: str, key_id: str) -> KeyMaterial:
+    try:
+        return keyring.material(workspace_id, key_id)
+    except KeyDestroyed as exc:
+        raise NotFound("the data of this object has been destroyed") from exc
+
+
+def _make_engine(url: str):
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:
+            cur = dbapi_connection.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA secure_delete=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        if path and path != ":memory:":
+            _restrict_mode(Path(path))
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _restrict_mode(path: Path) -> None:
+    if not path.exists():
+        path.touch(mode=0o600)
+    else:
+        path.chmod(0o600)
+
+
+def _meta_value(engine, name: str, *, create) -> bytes:
+    with engine.begin() as conn:
+        value = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == name)).scalar()
+        if value is None:
+            value = create()
+            conn.execute(insert(keyring_meta).values(name=name, value=value))
+        return value
+
+
+__all__ = [
+    "KeyDestroyed",
+    "KeyMaterial",
+    "KeyProviderError",
+    "Keyring",
+    "require_key",
+]

@@ -1,0 +1,292 @@
+"""The database schema: SQLAlchemy Core tables on one ``MetaData``.
+
+Invariants a newcomer must keep:
+
+* Every workspace-owned table carries ``workspace_id`` and its primary and
+  foreign keys include it. The database itself then refuses a task that points at
+  another workspace's project, PostgreSQL row-level security keys on the column,
+  and a sharded deployment distributes by it.
+* Client content (task payloads, predictions, gold answers, results, labelling
+  configs) is stored only as ciphertext (``LargeBinary`` columns sealed by
+  ``storage/crypto.py``). Clear columns are metadata needed for queries; the list
+  is in docs/security.md.
+* Timestamps are integers: Unix epoch milliseconds (UTC). They compare the same
+  on both databases and cost nothing to parse on hot paths.
+* Counters that pages show (tasks, done, annotations) are kept incrementally in
+  ``project_counters`` (several shard rows per project, summed on read, so
+  concurrent submits do not queue on one hot row).
+
+Schema changes go through an Alembic migration in ``storage/migrations``; a test
+checks that the migrations produce exactly this metadata.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+ID = String(40)
+ROLE = String(16)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("password_hash", String(200), nullable=True),
+    Column("is_admin", Boolean, nullable=False, server_default=text("false")),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", BigInteger, nullable=False),
+    # Sessions and tokens issued before this instant are void (logout everywhere,
+    # password change).
+    Column("sessions_valid_after", BigInteger, nullable=False, server_default=text("0")),
+)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", ID, nullable=True),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("role", ROLE, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "user_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint(
+        "role IN ('owner', 'manager', 'reviewer', 'annotator', 'auditor')", name="role"
+    ),
+    Index("ix_memberships_user_id", "user_id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scope", String(16), nullable=False, server_default="full"),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint("scope IN ('full', 'read')", name="scope"),
+    Index("ix_api_tokens_user_id", "user_id"),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # The id is the SHA-256 of the cookie's secret; the secret itself is never stored.
+    Column("id", String(64), primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index("ix_web_sessions_user_id", "user_id"),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("task_type", String(64), nullable=False),
+    Column("key_id", ID, nullable=False),
+    Column("config", LargeBinary, nullable=False),  # sealed JSON
+    Column("config_version", Integer, nullable=False, server_default=text("1")),
+    Column("overlap", Integer, nullable=False, server_default=text("1")),
+    Column("lease_seconds", Integer, nullable=False, server_default=text("1800")),
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("created_by", ID, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    CheckConstraint("overlap >= 1 AND overlap <= 100", name="overlap"),
+    CheckConstraint("lease_seconds >= 10", name="lease_seconds"),
+    Index("ix_projects_id", "id", unique=True),
+)
+
+project_counters = Table(
+    "project_counters",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("shard", SmallInteger, nullable=False),
+    Column("tasks", BigInteger, nullable=False, server_default=text("0")),
+    Column("done", BigInteger, nullable=False, server_default=text("0")),
+    Column("annotations", BigInteger, nullable=False, server_default=text("0")),
+    Column("skips", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("workspace_id", "project_id", "shard"),
+    ForeignKeyConstraint(
+        ["workspace_id", "project_id"],
+        ["projects.workspace_id", "projects.id"],
+        ondelete="CASCADE",
+    ),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    # Keyed hash (HMAC with the project's index key) of the external id, or of the
+    # content when there is none: makes re-imports idempotent without storing
+    # the external id in clear.
+    Column("dedupe_key", LargeBinary(16), nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # sealed {"data", "meta", "external_id"}
+    Column("predictions", LargeBinary, nullable=True),  # sealed list
+    Column("priority", Integer, nullable=False, server_default=text("0")),
+    Column("annotation_count", Integer, nullable=False, server_default=text("0")),
+    Column("lease_count", Integer, nullable=False, server_default=text("0")),
+    Column("done", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(
+        ["workspace_id", "project_id"],
+        ["projects.workspace_id", "projects.id"],
+        ondelete="CASCADE",
+    ),
+    CheckConstraint("annotation_count >= 0 AND lease_count >= 0", name="counts"),
+    UniqueConstraint("workspace_id", "project_id", "dedupe_key", name="uq_tasks_dedupe"),
+    Index("ix_tasks_project", "workspace_id", "project_id", "id"),
+    # The queue's index: only open tasks, in the order they are handed out. Its
+    # size is the number of open tasks, and the next-task query reads its head.
+    Index(
+        "ix_tasks_queue",
+        "workspace_id",
+        "project_id",
+        text("priority DESC"),
+        "id",
+        sqlite_where=text("done = 0"),
+        postgresql_where=text("NOT done"),
+    ),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("task_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    # leased: holds one of the task's overlap slots until expires_at;
+    # submitted: annotated; skipped: the user passed; expired: lease reclaimed.
+    Column("state", String(10), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(
+        ["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint("state IN ('leased', 'submitted', 'skipped', 'expired')", name="state"),
+    UniqueConstraint("workspace_id", "task_id", "user_id", name="uq_assignments_task_user"),
+    Index("ix_assignments_user", "workspace_id", "project_id", "user_id", "state"),
+    Index(
+        "ix_assignments_expiry",
+        "workspace_id",
+        "project_id",
+        "expires_at",
+        sqlite_where=text("state = 'leased'"),
+        postgresql_where=text("state = 'leased'"),
+    ),
+)
+
+annotations = Table(
+    "annotations",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("task_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("result", LargeBinary, nullable=False),  # sealed JSON
+    Column("lead_time_ms", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(
+        ["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "task_id", "user_id", name="uq_annotations_task_user"),
+    Index("ix_annotations_project_task", "workspace_id", "project_id", "task_id"),
+    Index("ix_annotations_user", "workspace_id", "user_id", "id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    # Position in the workspace's Merkle tree; set when the event is integrated.
+    Column("seq", BigInteger, nullable=True),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", ID, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(80), nullable=True),
+    Column("details", Text, nullable=False, server_default="{}"),
+    Column("leaf_hash", LargeBinary(32), nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "seq", name="uq_audit_events_seq"),
+    Index(
+        "ix_audit_events_pending",
+        "workspace_id",
+        "id",
+        sqlite_where=text("seq IS NULL"),
+        postgresql_where=text("seq IS NULL"),
+    ),
+)
+
+WORKSPACE_TABLES = (
+    "memberships",
+    "projects",
+    "project_counters",
+    "tasks",
+    "assignments",
+    "annotations",
+    "audit_events",
+)

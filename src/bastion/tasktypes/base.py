@@ -1,0 +1,152 @@
+"""Task types are plugins: each owns its config schema, result validation, widget and exports.
+
+A task type is an object with:
+
+* ``name`` (the config's ``type``), ``title``, ``description``;
+* ``config_model`` — a pydantic model with ``extra="forbid"`` (unknown keys are
+  errors, named by their path: ``labels[2].hotkey: …``);
+* ``check_data(config, data)`` — is an imported item usable (its fields present)?
+* ``validate_result(config, data, result)`` — the normalised result, or
+  ``InvalidAnswer`` naming the field;
+* ``template_dir`` holding ``widget.html`` (a Jinja partial rendered inside the
+  labelling form) and ``static/widget.js`` (a small vanilla
+  module, progressively enhanced, keyboard first).
+
+Built-ins register through the ``bastion_task_types`` hook like any other
+package, so adding a type never touches the core.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..domain.errors import InvalidAnswer, InvalidConfig
+
+
+def error_path(loc: tuple[Any, ...], root: str = "") -> str:
+    """('labels', 2, 'hotkey') -> 'labels[2].hotkey' (pydantic's union tags dropped)."""
+    out = root
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and (part.startswith(("str", "function-", "tagged-union")) or "[" in part):
+            continue  # pydantic's names for union members, not a user's key
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(root)"
+
+
+def describe_validation_error(exc: ValidationError, root: str = "") -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:5]:
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        loc = tuple(err["loc"])
+        parts.append(f"{error_path(loc, root)}: {msg}" if loc or root else msg)
+    more = len(exc.errors()) - 5
+    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
+
+
+class TaskType:
+    name: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_model: ClassVar[type[BaseModel]]
+    # Directory of the package defining the type (widget.html / widget.js live there).
+    package_dir: ClassVar[Path]
+
+    @property
+    def template_dir(self) -> Path:
+        return self.package_dir
+
+    @property
+    def static_dir(self) -> Path:
+        """Served at /static/tasktypes/<name>/ (only this folder, never the code)."""
+        return self.package_dir / "static"
+
+    def parse_config(self, raw: Any) -> BaseModel:
+        if not isinstance(raw, dict):
+            raise InvalidConfig("config: must be a JSON object")
+        try:
+            return self.config_model.model_validate(raw)
+        except ValidationError as exc:
+            raise InvalidConfig(describe_validation_error(exc, "")) from exc
+
+    def check_data(self, config: Any, data: dict) -> str | None:
+        """Return why an imported item cannot be labelled with this config, or None."""
+        return None
+
+    def validate_result(self, config: Any, data: dict, result: Any) -> dict:
+        raise NotImplementedError
+
+    def validate_prediction(self, config: Any, data: dict, prediction: Any) -> dict:
+        try:
+            return self.validate_result(config, data, prediction)
+        except InvalidAnswer as exc:
+            raise InvalidAnswer(f"predictions: {exc.message}") from exc
+
+    def result_from_form(self, config: Any, form: Any) -> Any:
+        """The result posted by the widget's form (default: JSON in a ``result`` field)."""
+        import orjson
+
+        raw = form.get("result")
+        if not raw:
+            raise InvalidAnswer("result: nothing was submitted")
+        try:
+            return orjson.loads(str(raw))
+        except orjson.JSONDecodeError as exc:
+            raise InvalidAnswer("result: not valid JSON") from exc
+
+    def widget_context(self, config: Any, data: dict) -> dict:
+        """Extra template variables for the widget (derived views of the data)."""
+        return {}
+
+
+class TaskTypes:
+    """The registry of installed task types, keyed by name."""
+
+    def __init__(self, types: list[TaskType]) -> None:
+        self._types: dict[str, TaskType] = {}
+        for tt in types:
+            if tt.name in self._types:
+                raise RuntimeError(f"two plugins define task type {tt.name!r}")
+            self._types[tt.name] = tt
+
+    def get(self, name: str) -> TaskType:
+        try:
+            return self._types[name]
+        except KeyError:
+            known = ", ".join(sorted(self._types))
+            raise InvalidConfig(f"type: unknown task type {name!r} (known: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._types)
+
+    def __iter__(self):
+        return iter(self._types.values())
+
+    def parse_config(self, raw: Any) -> tuple[TaskType, BaseModel]:
+        if not isinstance(raw, dict):
+            raise InvalidConfig("config: must be a JSON object")
+        name = raw.get("type")
+        if not isinstance(name, str):
+            raise InvalidConfig("type: required (one of: " + ", ".join(self.names()) + ")")
+        tt = self.get(name)
+        return tt, tt.parse_config(raw)
+
+
+@functools.cache
+def installed() -> TaskTypes:
+    from ..plugins import plugin_manager
+
+    types: list[TaskType] = []
+    for provided in plugin_manager().hook.bastion_task_types():
+        types.extend(provided or [])
+    return TaskTypes(types)

@@ -1,0 +1,24 @@
+// Classification widget: a label's hotkey (1-9, 0, or the key set in the config)
+// selects it (toggles it when several labels may be chosen).
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    var t = event.target;
+    if (t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && /^(text|search|email|password|number)$/i.test(t.type)))) return;
+    var form = document.getElementById("label-form");
+    if (!form) return;
+    var key = event.key.length === 1 ? event.key.toLowerCase() : "";
+    if (!key) return;
+    var inputs = form.querySelectorAll("input[data-hotkey]");
+    for (var i = 0; i < inputs.length; i++) {
+      if (inputs[i].getAttribute("data-hotkey").toLowerCase() === key) {
+        event.preventDefault();
+        var input = inputs[i];
+        input.checked = input.type === "checkbox" ? !input.checked : true;
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+        return;
+      }
+    }
+  });
+})();

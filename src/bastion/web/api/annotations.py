@@ -1,0 +1,24 @@
+"""/api/v1 annotations: submit and read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from ...services import annotations as svc
+from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .models import AnnotationIn, AnnotationOut
+
+router = APIRouter(tags=["annotations"], responses=COMMON_ERRORS)
+
+
+@router.post("/tasks/{task_id}/annotations", response_model=AnnotationOut, status_code=201,
+             responses=error_docs(409))
+def submit_annotation(task_id: str, body: AnnotationIn, ctx: Ctx):
+    """Submit your result for a task (validated against the project's config)."""
+    return to_json(svc.submit_annotation(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms), 201)
+
+
+@router.get("/tasks/{task_id}/annotations", response_model=list[AnnotationOut])
+def list_annotations(task_id: str, ctx: Ctx):
+    """A task's annotations (annotators: only their own)."""
+    return to_json(svc.list_annotations(ctx, task_id))

@@ -1,0 +1,170 @@
+"""Request and response bodies of the JSON API (pydantic; they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WorkspaceIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    owner: str | None = Field(default=None, max_length=320, description="Owner's user id or e-mail; default: you.")
+
+
+class WorkspaceOut(BaseModel):
+    id: str
+    name: str
+    created_at: int
+    role: str | None
+
+
+class MemberIn(Strict):
+    user: str = Field(min_length=1, max_length=320, description="User id or e-mail.")
+    role: Literal["owner", "manager", "reviewer", "annotator", "auditor"]
+
+
+class MemberOut(BaseModel):
+    user_id: str
+    email: str
+    name: str
+    role: str
+    created_at: int
+
+
+class ProjectSettingsIn(Strict):
+    overlap: int | None = Field(default=None, ge=1, le=100)
+    lease_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
+    priority: int | None = Field(default=None, ge=-1000, le=1000)
+
+
+class ProjectIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any] = Field(description="Labelling config: {'type': 'classification', …}")
+    settings: ProjectSettingsIn | None = None
+
+
+class ProjectPatch(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    config: dict[str, Any] | None = None
+    settings: ProjectSettingsIn | None = None
+
+
+class CountsOut(BaseModel):
+    tasks: int
+    done: int
+    remaining: int
+    annotations: int
+    skips: int
+
+
+class ProjectSettingsOut(BaseModel):
+    overlap: int
+    lease_seconds: int
+    priority: int
+
+
+class ProjectOut(BaseModel):
+    id: str
+    workspace_id: str
+    name: str
+    task_type: str
+    config: dict[str, Any]
+    settings: ProjectSettingsOut
+    counts: CountsOut
+    created_at: int
+    updated_at: int
+
+
+class RejectedLine(BaseModel):
+    line: int
+    error: str
+
+
+class ImportOut(BaseModel):
+    imported: int
+    duplicates: int
+    rejected_count: int
+    rejected: list[RejectedLine]
+    import_id: str
+
+
+class LeaseOut(BaseModel):
+    expires_at: int
+
+
+class TaskOut(BaseModel):
+    id: str
+    project_id: str
+    data: dict[str, Any]
+    predictions: list[Any]
+    external_id: str | None = None
+    meta: dict[str, Any] | None = None
+    priority: int | None = None
+    annotation_count: int | None = None
+    done: bool | None = None
+    created_at: int | None = None
+    lease: LeaseOut | None = None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskOut]
+    next_cursor: str | None
+
+
+class AnnotationIn(Strict):
+    result: Any = Field(description="The answer, in the shape the project's task type defines.")
+    lead_time_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
+
+
+class AnnotationOut(BaseModel):
+    id: str
+    task_id: str
+    project_id: str
+    user_id: str
+    result: Any
+    lead_time_ms: int | None
+    created_at: int
+
+
+class TokenIn(Strict):
+    name: str = Field(default="", max_length=200)
+    scope: Literal["full", "read"] = "full"
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    scope: str
+    created_at: int
+    last_used_at: int | None
+    revoked_at: int | None
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="The secret, shown only this once.")
+
+
+class UserIn(Strict):
+    email: str = Field(min_length=3, max_length=320)
+    name: str = Field(default="", max_length=200)
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    is_admin: bool = False
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    name: str
+    is_admin: bool
+    is_active: bool
+    created_at: int
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    workspaces: list[WorkspaceOut]

@@ -1,0 +1,66 @@
+"""/api/v1 people: who am I, my API tokens, users (platform admins)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ...domain.users import ApiToken, User
+from ...services import users as svc
+from ...services import workspaces as ws_svc
+from .common import COMMON_ERRORS, Ctx, error_docs
+from .models import MeOut, TokenCreated, TokenIn, TokenOut, UserIn, UserOut, WorkspaceOut
+
+router = APIRouter(tags=["people"], responses=COMMON_ERRORS)
+
+
+def _user(u: User) -> UserOut:
+    return UserOut(id=u.id, email=u.email, name=u.name, is_admin=u.is_admin, is_active=u.is_active,
+                   created_at=u.created_at)
+
+
+def _token(t: ApiToken) -> TokenOut:
+    return TokenOut(id=t.id, name=t.name, scope=t.scope, created_at=t.created_at,
+                    last_used_at=t.last_used_at, revoked_at=t.revoked_at)
+
+
+@router.get("/me", response_model=MeOut)
+def me(ctx: Ctx):
+    """The signed-in person and their workspaces."""
+    user = svc.get_user(ctx, ctx.actor.user_id)
+    workspaces = [
+        WorkspaceOut(id=w.id, name=w.name, created_at=w.created_at, role=w.role.value if w.role else None)
+        for w in ws_svc.list_workspaces(ctx)
+    ]
+    return MeOut(user=_user(user), workspaces=workspaces)
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+def list_tokens(ctx: Ctx):
+    """Your API tokens (secrets are never shown again)."""
+    return [_token(t) for t in svc.list_tokens(ctx, ctx.actor.user_id)]
+
+
+@router.post("/tokens", response_model=TokenCreated, status_code=201)
+def create_token(body: TokenIn, ctx: Ctx):
+    """Create an API token for yourself; the secret is in this response only."""
+    secret, token = svc.create_token(ctx, ctx.actor.user_id, name=body.name, scope=body.scope)
+    return TokenCreated(token=secret, **_token(token).model_dump())
+
+
+@router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
+def revoke_token(token_id: str, ctx: Ctx):
+    svc.revoke_token(ctx, token_id)
+    return Response(status_code=204)
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(ctx: Ctx):
+    """Everyone (platform admins)."""
+    return [_user(u) for u in svc.list_users(ctx)]
+
+
+@router.post("/users", response_model=UserOut, status_code=201, responses=error_docs(409))
+def create_user(body: UserIn, ctx: Ctx):
+    """Create a person (platform admins)."""
+    return _user(svc.create_user(ctx, body.email, name=body.name, password=body.password, is_admin=body.is_admin))

@@ -1,0 +1,76 @@
+"""/api/v1 projects: create, read, change, delete, export."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response, StreamingResponse
+
+from ...domain.projects import Project
+from ...services import exports
+from ...services import projects as svc
+from .common import COMMON_ERRORS, Ctx, error_docs
+from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
+
+router = APIRouter(tags=["projects"], responses=COMMON_ERRORS)
+
+
+def project_out(p: Project) -> ProjectOut:
+    c = p.counts
+    return ProjectOut(
+        id=p.id, workspace_id=p.workspace_id, name=p.name, task_type=p.task_type, config=p.config,
+        settings=ProjectSettingsOut(**p.settings.model_dump()),
+        counts=CountsOut(tasks=c.tasks, done=c.done, remaining=c.remaining, annotations=c.annotations, skips=c.skips),
+        created_at=p.created_at, updated_at=p.updated_at,
+    )
+
+
+@router.get("/workspaces/{workspace_id}/projects", response_model=list[ProjectOut])
+def list_projects(workspace_id: str, ctx: Ctx):
+    return [project_out(p) for p in svc.list_projects(ctx, workspace_id)]
+
+
+@router.post("/workspaces/{workspace_id}/projects", response_model=ProjectOut, status_code=201)
+def create_project(workspace_id: str, body: ProjectIn, ctx: Ctx):
+    """Create a project; the config is validated against its task type."""
+    settings = body.settings.model_dump(exclude_none=True) if body.settings else None
+    return project_out(svc.create_project(ctx, workspace_id, name=body.name, config=body.config, settings=settings))
+
+
+@router.get("/projects/{project_id}", response_model=ProjectOut)
+def get_project(project_id: str, ctx: Ctx):
+    return project_out(svc.get_project(ctx, project_id))
+
+
+@router.patch("/projects/{project_id}", response_model=ProjectOut, responses=error_docs(409))
+def update_project(project_id: str, body: ProjectPatch, ctx: Ctx):
+    settings = body.settings.model_dump(exclude_none=True) if body.settings else None
+    return project_out(svc.update_project(ctx, project_id, name=body.name, config=body.config, settings=settings))
+
+
+@router.delete("/projects/{project_id}", status_code=204, response_class=Response)
+def delete_project(project_id: str, ctx: Ctx):
+    """Delete a project: its data key is destroyed (crypto-shredding), then its rows."""
+    svc.delete_project(ctx, project_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/projects/{project_id}/export",
+    response_class=StreamingResponse,
+    responses={200: {"description": "The dataset, streamed.",
+                     "content": {"application/x-ndjson": {}, "application/json": {}}}},
+)
+def export_project(
+    project_id: str,
+    ctx: Ctx,
+    format: Literal["jsonl", "json"] = Query("jsonl", description="Export format."),
+    annotated_only: bool = Query(False, description="Only tasks with at least one annotation."),
+):
+    """Stream the project's tasks with their annotations."""
+    export = exports.start_export(ctx, project_id, fmt=format, annotated_only=annotated_only)
+    return StreamingResponse(
+        export.chunks(), media_type=export.format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+    )

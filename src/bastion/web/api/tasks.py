@@ -1,0 +1,135 @@
+"""/api/v1 tasks: import, list, read; the queue (next, skip)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ...domain.errors import BastionError
+from ...services import imports, queue, tasks
+from ...sources import iter_bytes, iter_jsonl
+from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .models import ImportOut, TaskOut, TaskPage
+
+router = APIRouter(tags=["tasks"], responses=COMMON_ERRORS)
+
+FORMATS_BY_TYPE = {
+    "application/json": "json",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/jsonlines": "jsonl",
+    "text/csv": "csv",
+    "application/vnd.apache.parquet": "parquet",
+}
+STREAM_LINES = 2000
+
+_item_schema = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {"type": "object"},
+        "external_id": {"type": "string"},
+        "meta": {"type": "object"},
+        "predictions": {"type": "array"},
+        "priority": {"type": "integer"},
+    },
+}
+
+
+class UnsupportedMediaType(BastionError):
+    code = "unsupported_media_type"
+
+
+@router.post(
+    "/projects/{project_id}/tasks",
+    response_model=ImportOut,
+    responses=error_docs(413, 415),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "array", "items": _item_schema}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
+async def import_tasks(
+    project_id: str,
+    request: Request,
+    ctx: Ctx,
+    strict: bool = Query(False, description="Write nothing if any line is bad."),
+):
+    """Import tasks: a JSON array, JSON Lines (streamed), CSV or Parquet.
+
+    Answers counts and the lines that were rejected, with their line numbers.
+    """
+    media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    fmt = FORMATS_BY_TYPE.get(media)
+    if fmt is None:
+        return to_json({"error": {"code": "unsupported_media_type",
+                                  "message": f"Content-Type {media!r} is not importable "
+                                             f"(use one of: {', '.join(FORMATS_BY_TYPE)})"}}, 415)
+    if fmt == "jsonl" and not strict:
+        importer = await run_in_threadpool(imports.Importer, ctx, project_id)
+        pending: list[bytes] = []
+        rest = b""
+        next_line = 1
+        async for chunk in request.stream():
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            pending.extend(lines)
+            if len(pending) >= STREAM_LINES:
+                batch, pending = pending, []
+                await run_in_threadpool(importer.add, list(iter_jsonl(batch, start=next_line)))
+                next_line += len(batch)
+        if rest:
+            pending.append(rest)
+        if pending:
+            await run_in_threadpool(importer.add, list(iter_jsonl(pending, start=next_line)))
+        report = await run_in_threadpool(importer.finish)
+    else:
+        body = await request.body()
+        report = await run_in_threadpool(
+            imports.import_tasks, ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict
+        )
+    return to_json(report.as_dict())
+
+
+@router.get("/projects/{project_id}/tasks", response_model=TaskPage)
+def list_tasks(
+    project_id: str,
+    ctx: Ctx,
+    cursor: str | None = Query(None, max_length=60, description="next_cursor of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+):
+    """A page of a project's tasks (managers, reviewers)."""
+    return to_json(tasks.list_tasks(ctx, project_id, cursor=cursor, limit=limit))
+
+
+@router.get("/tasks/{task_id}", response_model=TaskOut)
+def get_task(task_id: str, ctx: Ctx):
+    """One task. Annotators may read only tasks handed to them."""
+    return to_json(tasks.get_task(ctx, task_id))
+
+
+@router.post(
+    "/projects/{project_id}/next",
+    response_model=TaskOut,
+    responses={204: {"description": "No task is left for you in this project."}},
+)
+def next_task(project_id: str, ctx: Ctx):
+    """Lease your next task (the same one again while you hold it)."""
+    task = queue.next_task(ctx, project_id)
+    if task is None:
+        return Response(status_code=204)
+    return to_json(task)
+
+
+@router.post("/tasks/{task_id}/skip", status_code=204, response_class=Response, responses=error_docs(409))
+def skip_task(task_id: str, ctx: Ctx):
+    """Give back a task you hold; it will not be offered to you again."""
+    queue.skip_task(ctx, task_id)
+    return Response(status_code=204)

@@ -1,0 +1,74 @@
+"""Request → Context: who is asking (bearer token or session cookie), checked once.
+
+API calls authenticate with ``Authorization: Bearer <token>``, or with the browser
+session cookie — then every state-changing request must carry the session's CSRF
+token in ``X-CSRF-Token`` (pages send it as a form field instead).
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Request
+
+from ..domain.errors import PermissionDenied, Unauthenticated
+from ..services import users
+from ..services.context import Context
+
+SESSION_COOKIE = "bastion_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(Exception):
+    """A page needs a signed-in person; the handler redirects to the login form."""
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+    return value.strip()
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def api_context(request: Request) -> Context:
+    """FastAPI dependency for /api/v1 routes."""
+    rt = request.app.state.rt
+    token = _bearer(request)
+    if token is not None:
+        actor = users.resolve_token(rt, token)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise Unauthenticated("sign in, or send 'Authorization: Bearer <token>'")
+        actor, csrf = users.resolve_session(rt, cookie)
+        if request.method not in SAFE_METHODS and not csrf_matches(csrf, request.headers.get(CSRF_HEADER)):
+            raise PermissionDenied("missing or wrong CSRF token (send the X-CSRF-Token header)")
+    request.state.actor = actor
+    return Context(rt, actor)
+
+
+def page_session(request: Request) -> tuple[Context, str]:
+    """FastAPI dependency for pages: (context, CSRF token) or a redirect to /login."""
+    rt = request.app.state.rt
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise LoginRequired()
+    try:
+        actor, csrf = users.resolve_session(rt, cookie)
+    except Unauthenticated:
+        raise LoginRequired() from None
+    request.state.actor = actor
+    return Context(rt, actor), csrf
+
+
+def require_form_csrf(csrf: str, given: str | None) -> None:
+    if not csrf_matches(csrf, given):
+        raise PermissionDenied("this form has expired or did not come from Bastion; reload the page")

@@ -1,0 +1,30 @@
+"""Markdown for untrusted text (instructions, conversation turns): rendered safely.
+
+CommonMark with raw HTML disabled (``<script>`` and friends come out as text),
+markdown-it's link validation (no ``javascript:``, ``vbscript:``, ``file:`` or
+non-image ``data:`` URLs), and links forced to ``rel="noopener noreferrer nofollow"``.
+The page's Content-Security-Policy is the second wall: no inline script runs
+even if something slipped through.
+"""
+
+from __future__ import annotations
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+
+def _link_open(tokens, idx, options, env):
+    tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
+    tokens[idx].attrSet("target", "_blank")
+    return _md.renderer.renderToken(tokens, idx, options, env)
+
+
+_md.add_render_rule("link_open", _link_open)
+
+
+def render_markdown(text: str | None) -> Markup:
+    if not text:
+        return Markup("")
+    return Markup(_md.render(text))

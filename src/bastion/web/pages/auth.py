@@ -1,0 +1,74 @@
+"""Sign in and out (session cookie, CSRF-protected forms)."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse
+
+from ...domain.errors import Unauthenticated
+from ...services import users
+from ..auth import SESSION_COOKIE, csrf_matches, page_session, require_form_csrf
+from .common import render
+
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF_COOKIE = "bastion_login_csrf"
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths: never redirect to another host after login."""
+    if not value or not value.startswith("/") or value.startswith("//") or urlsplit(value).netloc:
+        return "/"
+    return value
+
+
+def _secure(request: Request) -> bool:
+    configured = request.app.state.rt.settings.cookie_secure
+    return configured if configured is not None else request.url.scheme == "https"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None):
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", csrf_token=token, next=_safe_next(next), error=None)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    email: str = Form("", max_length=320),
+    password: str = Form("", max_length=1024),
+    csrf_token: str = Form("", max_length=200),
+    next: str = Form("/", max_length=2000),
+):
+    rt = request.app.state.rt
+    if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
+        return render(request, "login.html", status_code=403, csrf_token=csrf_token, next=_safe_next(next),
+                      error="This form expired; please try again.")
+    try:
+        user = users.authenticate(rt, email, password)
+    except Unauthenticated as exc:
+        return render(request, "login.html", status_code=401, csrf_token=csrf_token, next=_safe_next(next),
+                      error=str(exc))
+    secret, _csrf = users.create_session(rt, user)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE, secret, httponly=True, samesite="lax", secure=_secure(request),
+        max_age=rt.settings.session_seconds,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: str = Form("", max_length=200)):
+    _ctx, csrf = page_session(request)
+    require_form_csrf(csrf, csrf_token)
+    users.end_session(request.app.state.rt, request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response

@@ -1,0 +1,134 @@
+"""Project pages: overview with counts, import by upload, export links, and labelling."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.responses import RedirectResponse
+
+from ...access import Action
+from ...domain.errors import BastionError, InvalidAnswer, InvalidInput, PayloadTooLarge
+from ...services import annotations, imports, projects, queue, workspaces
+from ...sources import detect_format, iter_bytes
+from ..auth import page_session, require_form_csrf
+from .common import render
+
+router = APIRouter(include_in_schema=False)
+Session = Annotated[tuple, Depends(page_session)]
+
+
+def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None, error=None, status=200):
+    project = projects.get_project(ctx, project_id)
+    allowed = workspaces.allowed_actions(ctx, project.workspace_id)
+    return render(
+        request, "project.html", status_code=status, project=project, allowed=allowed, Action=Action,
+        csrf_token=csrf, report=report, error=error,
+    )
+
+
+@router.get("/projects/{project_id}")
+def project_page(request: Request, project_id: str, session: Session):
+    ctx, csrf = session
+    return _project_page(request, ctx, csrf, project_id)
+
+
+@router.post("/projects/{project_id}/import")
+async def import_upload(
+    request: Request,
+    project_id: str,
+    session: Session,
+    file: UploadFile,
+    csrf_token: str = Form("", max_length=200),
+    strict: bool = Form(False),
+):
+    ctx, csrf = session
+    require_form_csrf(csrf, csrf_token)
+    limit = request.app.state.rt.settings.max_body_bytes
+    body = await file.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"the file is larger than {limit} bytes")
+    fmt = detect_format(file.filename or "upload.jsonl")
+    try:
+        report = await run_in_threadpool(
+            imports.import_tasks, ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict
+        )
+    except InvalidInput as exc:
+        return await run_in_threadpool(_project_page, request, ctx, csrf, project_id, None, exc.message, 422)
+    return await run_in_threadpool(_project_page, request, ctx, csrf, project_id, report)
+
+
+# -- labelling ---------------------------------------------------------------
+
+
+def _label_view(request: Request, ctx, csrf: str, project_id: str, *, error: str | None = None, status: int = 200):
+    project = projects.get_project(ctx, project_id)
+    task = queue.next_task(ctx, project_id)
+    tt = ctx.rt.task_types.get(project.task_type)
+    config = tt.parse_config(project.config)
+    context = dict(
+        project=project, config=config, task=task, csrf_token=csrf, error=error,
+        widget=f"tasktypes/{tt.name}/widget.html", widget_script=f"/static/tasktypes/{tt.name}/widget.js",
+        view=tt.widget_context(config, task["data"]) if task else {}, shown_at=int(time.time() * 1000),
+    )
+    name = "_task.html" if request.headers.get("hx-request") else "label.html"
+    return render(request, name, status_code=status, **context)
+
+
+@router.get("/projects/{project_id}/label")
+def label_page(request: Request, project_id: str, session: Session):
+    ctx, csrf = session
+    return _label_view(request, ctx, csrf, project_id)
+
+
+def _after_post(request: Request, ctx, csrf, project_id: str, error: str | None = None):
+    if request.headers.get("hx-request"):
+        return _label_view(request, ctx, csrf, project_id, error=error, status=200)
+    if error:
+        return _label_view(request, ctx, csrf, project_id, error=error, status=422)
+    return RedirectResponse(f"/projects/{project_id}/label", status_code=303)
+
+
+def _lead_time(form: FormData) -> int | None:
+    try:
+        shown = int(str(form.get("shown_at", "")))
+    except ValueError:
+        return None
+    return max(0, min(int(time.time() * 1000) - shown, annotations.MAX_LEAD_TIME_MS))
+
+
+@router.post("/projects/{project_id}/label")
+async def submit_label(request: Request, project_id: str, session: Session):
+    ctx, csrf = session
+    form = await request.form()
+    require_form_csrf(csrf, str(form.get("csrf_token", "")))
+    task_id = str(form.get("task_id", ""))
+
+    def work():
+        project = projects.get_project(ctx, project_id)
+        tt = ctx.rt.task_types.get(project.task_type)
+        config = tt.parse_config(project.config)
+        try:
+            result = tt.result_from_form(config, form)
+            annotations.submit_annotation(ctx, task_id, result, lead_time_ms=_lead_time(form))
+        except InvalidAnswer as exc:
+            return _after_post(request, ctx, csrf, project_id, error=exc.message)
+        except BastionError as exc:
+            if exc.code in ("conflict",):
+                return _after_post(request, ctx, csrf, project_id, error=exc.message)
+            raise
+        return _after_post(request, ctx, csrf, project_id)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/projects/{project_id}/skip")
+def skip(request: Request, project_id: str, session: Session, task_id: str = Form(..., max_length=60),
+         csrf_token: str = Form("", max_length=200)):
+    ctx, csrf = session
+    require_form_csrf(csrf, csrf_token)
+    queue.skip_task(ctx, task_id)
+    return _after_post(request, ctx, csrf, project_id)

@@ -1,0 +1,9 @@
+"""All page routes, gathered."""
+
+from fastapi import APIRouter
+
+from . import auth, home, projects
+
+router = APIRouter(include_in_schema=False)
+for _module in (auth, home, projects):
+    router.include_router(_module.router)

@@ -1,0 +1,37 @@
+// Bastion pages: keyboard shortcuts shared by every labelling widget.
+// Enter submits the task (Ctrl/Cmd+Enter inside text fields), S skips it.
+// Widgets add their own keys in /static/tasktypes/<type>/widget.js.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    if (!target) return false;
+    var tag = target.tagName;
+    return tag === "TEXTAREA" || tag === "SELECT" ||
+      (tag === "INPUT" && !/^(radio|checkbox|button|submit|hidden)$/i.test(target.type)) ||
+      target.isContentEditable;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.defaultPrevented) return;
+    var form = document.getElementById("label-form");
+    if (!form) return;
+    var inText = typing(event.target);
+    if (event.key === "Enter" && (!inText || event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+      return;
+    }
+    if (inText || event.ctrlKey || event.metaKey) return;
+    if (event.key === "s" || event.key === "S") {
+      var skip = document.getElementById("skip-form");
+      if (skip) { event.preventDefault(); skip.requestSubmit(); }
+    }
+  });
+
+  // Keep focus on the task after htmx swaps in the next one.
+  document.addEventListener("htmx:afterSwap", function () {
+    var task = document.getElementById("task");
+    if (task) { task.setAttribute("tabindex", "-1"); task.focus({ preventScroll: false }); }
+  });
+})();
