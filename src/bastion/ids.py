@@ -32,14 +32,18 @@ def new_id(prefix: str) -> str:
 
 
 def new_ids(prefix: str, count: int) -> list[str]:
-    """Return ``count`` new ids at once (one random read, one encoding call)."""
+    """Return ``count`` new ids at once, in increasing order (one random read, one encoding).
+
+    The random parts are sorted, so ids follow the order of the items they are
+    made for (an import keeps its file order) while each stays unguessable.
+    """
     if count <= 0:
         return []
     stamp = _stamp().hex()
     rand = os.urandom(_RANDOM_BYTES * count).hex()
     head = f"{prefix}_{stamp}"
     step = 2 * _RANDOM_BYTES
-    return [head + rand[i : i + step] for i in range(0, len(rand), step)]
+    return [head + part for part in sorted(rand[i : i + step] for i in range(0, len(rand), step))]
 
 
 def has_prefix(value: object, prefix: str) -> bool:

@@ -61,7 +61,8 @@ def reclaim_expired(u: Unit, workspace_id: str, project_id: str, limit: int = RE
     return len(rows)
 
 
-def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int, user_id: str) -> str | None:
+def candidate_query(workspace_id: str, project_id: str, overlap: int, user_id: str, *, skip_locked: bool):
+    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched."""
     touched = exists().where(
         A.c.workspace_id == T.c.workspace_id, A.c.task_id == T.c.id,
         A.c.user_id == user_id, A.c.state != "expired",
@@ -78,8 +79,12 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int, user_i
         .order_by(T.c.priority.desc(), T.c.id)
         .limit(1)
     )
-    if u.tx.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=T)
+    return query.with_for_update(skip_locked=True, of=T) if skip_locked else query
+
+
+def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int, user_id: str) -> str | None:
+    query = candidate_query(workspace_id, project_id, overlap, user_id,
+                            skip_locked=u.tx.dialect.name == "postgresql")
     return u.execute(query).scalar()
 
 

@@ -1,0 +1,98 @@
+"""Tenant isolation over every route: a caller of workspace A gets 404 for B's ids, never data.
+
+The routes come from the OpenAPI document, so a new route is covered the day it
+is added. Each path parameter is filled with an id of workspace B (or of its
+people and tokens), and every role of workspace A calls it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from factories import ROLES, make_side
+
+ALLOWED = {404}
+
+
+def _ids_of_b(rt, client, b):
+    owner = b.headers("owner")
+    task = client.post(f"/api/v1/projects/{b.project_id}/next", headers=b.headers("annotator")).json()
+    ann = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=b.headers("annotator"),
+                      json={"result": {"label": "pos"}}).json()
+    token = client.get("/api/v1/tokens", headers=owner).json()[0]
+    return {
+        "workspace_id": b.workspace_id,
+        "project_id": b.project_id,
+        "task_id": task["id"],
+        "annotation_id": ann["id"],
+        "user_id": b.users["annotator"],
+        "token_id": token["id"],
+    }
+
+
+def _bodies(method: str, path: str):
+    if path.endswith("/members"):
+        return {"user": "x@example.com", "role": "annotator"}
+    if path.endswith("/projects"):
+        return {"name": "n", "config": {"type": "classification", "labels": ["a"]}}
+    if path.endswith("/annotations"):
+        return {"result": {"label": "pos"}}
+    if method == "patch":
+        return {"name": "renamed"}
+    return None
+
+
+def test_every_route_hides_other_workspaces(client, rt):
+    a = make_side(rt, "a", n_tasks=2)
+    b = make_side(rt, "b", n_tasks=2)
+    ids = _ids_of_b(rt, client, b)
+    spec = client.get("/api/v1/openapi.json").json()
+    checked = 0
+    for path, methods in spec["paths"].items():
+        params = re.findall(r"{(\w+)}", path)
+        if not params:
+            continue
+        for method in methods:
+            url = path
+            for p in params:
+                assert p in ids, f"no foreign id for path parameter {p} of {path}: add it to this test"
+                url = url.replace("{" + p + "}", ids[p])
+            for role in ROLES:
+                kwargs = {"headers": a.headers(role)}
+                body = _bodies(method, path)
+                if path.endswith("/tasks") and method == "post":
+                    kwargs["content"] = b'{"data": {"text": "x"}}\n'
+                    kwargs["headers"] = {**kwargs["headers"], "Content-Type": "application/x-ndjson"}
+                elif body is not None:
+                    kwargs["json"] = body
+                r = client.request(method.upper(), url, **kwargs)
+                if path.startswith("/api/v1/workspaces/{workspace_id}/members/") and method == "delete":
+                    pass
+                assert r.status_code in ALLOWED, f"{role} {method.upper()} {url} -> {r.status_code} {r.text[:200]}"
+                assert b.workspace_id.encode() not in r.content or r.status_code == 404
+                checked += 1
+    assert checked >= 5 * 15
+    # Nothing of B changed.
+    project = client.get(f"/api/v1/projects/{b.project_id}", headers=b.headers("owner")).json()
+    assert project["name"] == "Project b" and project["counts"]["tasks"] == 2
+
+
+def test_outsider_sees_empty_lists(client, rt):
+    make_side(rt, "x", n_tasks=1)
+    from factories import make_token, make_user
+
+    outsider = make_user(rt, "nobody@example.com")
+    headers = {"Authorization": f"Bearer {make_token(rt, outsider.id)}"}
+    assert client.get("/api/v1/workspaces", headers=headers).json() == []
+    assert client.get("/api/v1/me", headers=headers).json()["workspaces"] == []
+
+
+@pytest.mark.parametrize(
+    "role,expected",
+    [("owner", 200), ("manager", 200), ("reviewer", 200), ("annotator", 403), ("auditor", 403)],
+)
+def test_roles_on_task_listing(client, rt, role, expected):
+    side = make_side(rt, "roles", n_tasks=1)
+    assert client.get(f"/api/v1/projects/{side.project_id}/tasks", headers=side.headers(role)).status_code == expected
