@@ -9,9 +9,28 @@ Modules, inside out:
     verify      the offline verifier a client runs with public material only
     errors      the audit error tree (all under ``InvalidInput``)
 
-Nothing here does I/O except :func:`verify_log` reading a JSONL export; the
-database keeps, per workspace, the entries, the :class:`Frontier` and the
-signed checkpoints (see the integration notes in ``verify``'s docstring).
+Nothing here touches the database; :func:`verify_log` reads a JSONL export.
+
+Integration (what storage keeps per workspace)
+    * The entries, keyed by ``(workspace, seq)``; ideally their canonical bytes
+      (:func:`leaf_bytes`) as written, so an export replays them verbatim.
+    * The log state: ``size`` and the frontier (:meth:`Frontier.to_bytes`,
+      32 bytes per set bit of ``size``). Appending is one short write
+      transaction that is serialised per workspace: read the state, set
+      ``seq = size``, ``frontier.append(leaf_hash(entry))``, insert the entry
+      and store the new state together, or not at all.
+    * Signed checkpoints, keyed by ``(workspace, size)``: sign
+      ``frontier.root()`` every K entries (K bounds how precisely an edited
+      entry can be located) and whenever a log is exported. Never sign two
+      roots for one size.
+    * Optionally the node table :class:`TreeNodes` models (``(level, index) →
+      hash``, written once per completed subtree) to serve proofs in O(log n)
+      lookups; without it, proofs hash the leaf range.
+    * An export is the JSONL lines, the latest checkpoint's saved JSON form
+      and the intermediate checkpoints. Keys: the signer key string
+      (``PRIVATE+KEY+…``) is a secret setting; the verifier key string is
+      published; the key name is the deployment, the origin
+      ``<deployment>/<workspace id>``.
 """
 
 from bastion.audit._time import format_timestamp, parse_timestamp

@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime
 
 _PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
-_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def format_timestamp(moment: datetime) -> str:
@@ -31,14 +30,16 @@ def parse_timestamp(text: str) -> datetime:
     """Parse the canonical form; raise ``ValueError`` for anything else."""
     if not isinstance(text, str) or not _PATTERN.fullmatch(text):
         raise ValueError(f"timestamp {text!r} is not of the form 2026-11-27T21:45:54.123456Z")
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    # The pattern fixed the shape; fromisoformat (C, ~20x faster than
+    # strptime) checks the calendar (no 30 February, no hour 24).
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 def is_canonical_timestamp(text: object) -> bool:
     if not isinstance(text, str) or not _PATTERN.fullmatch(text):
         return False
     try:
-        datetime.strptime(text, _FORMAT)
+        datetime.fromisoformat(text[:-1])
     except ValueError:
         return False
     return True
