@@ -101,7 +101,9 @@ def bench_sign_and_proofs(count: int) -> None:
     for i in range(1000):
         inclusion_proof((i * 7919) % count, count, nodes)
         consistency_proof(max(1, (i * 104729) % count), count, nodes)
-    figure("inclusion + consistency proof from node table", (time.perf_counter() - start), "ms each")
+    figure(
+        "inclusion + consistency proof from node table", (time.perf_counter() - start), "ms each"
+    )
     start = time.perf_counter()
     inclusion_proof(count // 3, count, leaves)
     figure("inclusion proof from bare leaf hashes", time.perf_counter() - start, "s")
@@ -121,10 +123,12 @@ def bench_verify(count: int, every: int) -> None:
                 out.write(line + b"\n")
                 frontier.append(hash_leaf(line))
                 if (seq + 1) % every == 0 or seq + 1 == count:
-                    notes.append(
-                        sign_checkpoint(key, NAME, ORIGIN, seq + 1, frontier.root(), T0)
-                    )
-        figure(f"write {count} entry export + {len(notes)} checkpoints", time.perf_counter() - start, "s")
+                    notes.append(sign_checkpoint(key, NAME, ORIGIN, seq + 1, frontier.root(), T0))
+        figure(
+            f"write {count} entry export + {len(notes)} checkpoints",
+            time.perf_counter() - start,
+            "s",
+        )
         figure("export size", os.path.getsize(path) / 2**20, "MiB")
 
         start = time.perf_counter()
@@ -139,7 +143,11 @@ def bench_verify(count: int, every: int) -> None:
         elapsed = time.perf_counter() - start
         assert report.ok and len(report.sizes_checked) == len(notes)
         figure(f"verify {count} entries, {len(notes)} checkpoints", elapsed, "s")
-    figure("peak resident memory so far (writer + verifier)", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "MiB")
+    figure(
+        "peak resident memory so far (writer + verifier)",
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "MiB",
+    )
 
 
 def main() -> None:

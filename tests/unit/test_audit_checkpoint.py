@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bastion.audit.checkpoint import (
     Checkpoint,
@@ -40,7 +42,9 @@ from bastion.audit.notes import (
 )
 from bastion.domain.errors import InvalidInput
 
-GO = json.loads((Path(__file__).parents[1] / "fixtures" / "audit" / "note_vectors.json").read_text())
+GO = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "audit" / "note_vectors.json").read_text()
+)
 NAME = "bastion.example"
 ORIGIN = "bastion.example/ws_alpha"
 ROOT = hash_leaf(b"some root")
@@ -48,21 +52,21 @@ WHEN = datetime(2026, 11, 27, 21, 45, 54, 123456, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def key():  # type: ignore[no-untyped-def]
+def key() -> Ed25519PrivateKey:
     return generate_signing_key()
 
 
 @pytest.fixture(scope="module")
-def verifier(key) -> str:  # type: ignore[no-untyped-def]
+def verifier(key: Ed25519PrivateKey) -> str:
     return verifier_key_string(NAME, key)
 
 
 @pytest.fixture(scope="module")
-def note(key) -> str:  # type: ignore[no-untyped-def]
+def note(key: Ed25519PrivateKey) -> str:
     return sign_checkpoint(key, NAME, ORIGIN, 300, ROOT, WHEN)
 
 
-def resign_body(note: str, key, name: str = NAME) -> str:  # type: ignore[no-untyped-def]
+def resign_body(note: str, key: Ed25519PrivateKey, name: str = NAME) -> str:
     """Sign the body of ``note`` again with another key."""
     body = note[: note.rfind("\n\n") + 1]
     return sign_note(body, name, key)
@@ -137,7 +141,7 @@ def test_malformed_signer_keys_are_rejected(text: str) -> None:
         parse_signer_key(text)
 
 
-def test_signer_key_round_trip(key) -> None:  # type: ignore[no-untyped-def]
+def test_signer_key_round_trip(key: Ed25519PrivateKey) -> None:
     name, restored = parse_signer_key(signer_key_string(NAME, key))
     assert name == NAME
     assert verifier_key_string(name, restored) == verifier_key_string(NAME, key)
@@ -161,7 +165,7 @@ def test_checkpoint_text_has_the_tlog_checkpoint_shape(note: str) -> None:
     assert len(blob) == 4 + 64
 
 
-def test_sign_then_verify_round_trip(note: str, verifier: str, key) -> None:  # type: ignore[no-untyped-def]
+def test_sign_then_verify_round_trip(note: str, verifier: str, key: Ed25519PrivateKey) -> None:
     cp = parse_and_verify_checkpoint(note, verifier)
     assert (cp.origin, cp.size, cp.root, cp.timestamp) == (ORIGIN, 300, ROOT, WHEN)
     assert cp.note == note
@@ -171,14 +175,16 @@ def test_sign_then_verify_round_trip(note: str, verifier: str, key) -> None:  # 
     assert signature_blob[:4] == compute_key_id(NAME, key.public_key())
 
 
-def test_timestamp_is_normalised_to_utc(key, verifier: str) -> None:  # type: ignore[no-untyped-def]
+def test_timestamp_is_normalised_to_utc(key: Ed25519PrivateKey, verifier: str) -> None:
     local = WHEN.astimezone(timezone(timedelta(hours=5, minutes=30)))
     cp = parse_and_verify_checkpoint(sign_checkpoint(key, NAME, ORIGIN, 1, ROOT, local), verifier)
     assert cp.timestamp == WHEN and cp.timestamp.tzinfo == UTC
 
 
-def test_empty_tree_checkpoint(key, verifier: str) -> None:  # type: ignore[no-untyped-def]
-    cp = parse_and_verify_checkpoint(sign_checkpoint(key, NAME, ORIGIN, 0, EMPTY_ROOT, WHEN), verifier)
+def test_empty_tree_checkpoint(key: Ed25519PrivateKey, verifier: str) -> None:
+    cp = parse_and_verify_checkpoint(
+        sign_checkpoint(key, NAME, ORIGIN, 0, EMPTY_ROOT, WHEN), verifier
+    )
     assert cp.size == 0 and cp.root == EMPTY_ROOT
 
 
@@ -205,14 +211,14 @@ def test_origin_helpers() -> None:
         {"timestamp": datetime(2026, 1, 1)},  # naive
     ],
 )
-def test_sign_checkpoint_rejects_bad_fields(key, kwargs: dict) -> None:  # type: ignore[no-untyped-def]
+def test_sign_checkpoint_rejects_bad_fields(key: Ed25519PrivateKey, kwargs: dict) -> None:
     args = {"origin": ORIGIN, "size": 3, "root": ROOT, "timestamp": WHEN} | kwargs
     with pytest.raises(MalformedCheckpoint):
         sign_checkpoint(key, NAME, **args)
 
 
 @pytest.mark.parametrize("name", ["", "with space", "a+b", "tab\tname"])
-def test_sign_checkpoint_rejects_bad_key_names(key, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_sign_checkpoint_rejects_bad_key_names(key: Ed25519PrivateKey, name: str) -> None:
     with pytest.raises(InvalidKey):
         sign_checkpoint(key, name, ORIGIN, 3, ROOT, WHEN)
 
@@ -233,8 +239,8 @@ def test_checkpoint_signed_by_another_key_is_rejected(note: str, verifier: str) 
 
 
 def test_forged_signature_reusing_the_trusted_key_id_is_rejected(
-    note: str, verifier: str, key
-) -> None:  # type: ignore[no-untyped-def]
+    note: str, verifier: str, key: Ed25519PrivateKey
+) -> None:
     forger = generate_signing_key()
     body = note[: note.rfind("\n\n") + 1]
     key_id = compute_key_id(NAME, key.public_key())
@@ -281,8 +287,8 @@ def test_altered_signature_bytes_are_rejected(note: str, verifier: str) -> None:
 
 
 def test_extra_witness_signatures_are_ignored_but_ours_must_verify(
-    note: str, verifier: str, key
-) -> None:  # type: ignore[no-untyped-def]
+    note: str, verifier: str, key: Ed25519PrivateKey
+) -> None:
     witness = generate_signing_key()
     body = note[: note.rfind("\n\n") + 1]
     witness_line = resign_body(note, witness, "witness.example").split("\n\n")[1]
@@ -317,7 +323,9 @@ def test_extra_witness_signatures_are_ignored_but_ours_must_verify(
         (lambda n: "x" * 70000 + n, "larger than"),
     ],
 )
-def test_malformed_notes_give_clear_errors(note: str, verifier: str, transform, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_notes_give_clear_errors(
+    note: str, verifier: str, transform: Callable[[str], str], message: str
+) -> None:
     with pytest.raises(MalformedCheckpoint, match=message):
         parse_and_verify_checkpoint(transform(note), verifier)
 
@@ -331,25 +339,40 @@ def test_invalid_utf8_is_malformed(note: str, verifier: str) -> None:
     "body,message",
     [
         ("bastion.example/ws_alpha\n300\n", "lines"),
-        ("bastion.example/ws_alpha\n0300\n{root}\ntimestamp 2026-11-27T21:45:54.123456Z\n", "leading zeros"),
-        ("bastion.example/ws_alpha\n-3\n{root}\ntimestamp 2026-11-27T21:45:54.123456Z\n", "decimal"),
+        (
+            "bastion.example/ws_alpha\n0300\n{root}\ntimestamp 2026-11-27T21:45:54.123456Z\n",
+            "leading zeros",
+        ),
+        (
+            "bastion.example/ws_alpha\n-3\n{root}\ntimestamp 2026-11-27T21:45:54.123456Z\n",
+            "decimal",
+        ),
         ("bastion.example/ws_alpha\n3\nAAAA\ntimestamp 2026-11-27T21:45:54.123456Z\n", "32"),
         ("bastion.example/ws_alpha\n3\n{root}\nwhen 2026-11-27T21:45:54.123456Z\n", "timestamp"),
         ("bastion.example/ws_alpha\n3\n{root}\ntimestamp 2026-11-27T21:45:54Z\n", "timestamp"),
-        ("bastion.example/ws_alpha\n3\n{root}\ntimestamp 2026-11-27T21:45:54.123456Z\nextra\n", "lines"),
+        (
+            "bastion.example/ws_alpha\n3\n{root}\ntimestamp 2026-11-27T21:45:54.123456Z\nextra\n",
+            "lines",
+        ),
         ("bastion example\n3\n{root}\ntimestamp 2026-11-27T21:45:54.123456Z\n", "origin"),
     ],
 )
 def test_signed_but_malformed_checkpoint_bodies_are_rejected(
-    key, verifier: str, body: str, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    key: Ed25519PrivateKey, verifier: str, body: str, message: str
+) -> None:
     text = body.replace("{root}", base64.b64encode(ROOT).decode())
     with pytest.raises(MalformedCheckpoint, match=message):
         parse_and_verify_checkpoint(sign_note(text, NAME, key), verifier)
 
 
 def test_errors_are_invalid_input_with_distinct_codes() -> None:
-    classes = [MalformedCheckpoint, UnknownCheckpointKey, BadCheckpointSignature, CheckpointMismatch, InvalidKey]
+    classes = [
+        MalformedCheckpoint,
+        UnknownCheckpointKey,
+        BadCheckpointSignature,
+        CheckpointMismatch,
+        InvalidKey,
+    ]
     for cls in classes:
         assert issubclass(cls, CheckpointError) and issubclass(cls, InvalidInput)
     assert len({cls.code for cls in classes}) == len(classes)
@@ -397,7 +420,7 @@ def test_json_copies_that_disagree_are_reported(
     assert field in caught.value.details
 
 
-def test_json_form_trusts_only_the_note(note: str, verifier: str, key) -> None:  # type: ignore[no-untyped-def]
+def test_json_form_trusts_only_the_note(note: str, verifier: str, key: Ed25519PrivateKey) -> None:
     forger = generate_signing_key()
     forged_note = resign_body(note.replace("\n300\n", "\n301\n"), forger)
     saved = checkpoint_to_json(note) | {"note": forged_note, "size": 301}
@@ -408,4 +431,4 @@ def test_json_form_trusts_only_the_note(note: str, verifier: str, key) -> None: 
 @pytest.mark.parametrize("data", [b"not json", "[]", {"origin": ORIGIN}, {"note": 3}])
 def test_json_form_without_a_note_is_malformed(verifier: str, data: object) -> None:
     with pytest.raises(MalformedCheckpoint):
-        checkpoint_from_json(data, verifier)  # type: ignore[arg-type]
+        checkpoint_from_json(data, verifier)

@@ -140,7 +140,12 @@ CONSISTENCY_LAYOUTS = [
     (7, 8, [(0, 6), (0, 7), (1, 2), (2, 0)], None),
     (10, 15, [(1, 4), (1, 5), (0, 14), (1, 6), (3, 0)], (2, 4)),
     (24, 31, [(3, 2), (0, 30), (1, 14), (2, 6), (4, 0)], (1, 4)),
-    (81, 95, [(0, 80), (0, 81), (1, 41), (2, 21), (0, 94), (1, 46), (2, 22), (4, 4), (6, 0)], (4, 7)),
+    (
+        81,
+        95,
+        [(0, 80), (0, 81), (1, 41), (2, 21), (0, 94), (1, 46), (2, 22), (4, 4), (6, 0)],
+        (4, 7),
+    ),
 ]
 
 
@@ -361,14 +366,18 @@ def assert_consistency_rejects_corruptions(
     assert not accepted, f"accepted corrupted consistency proofs: {accepted}"
 
 
-@pytest.mark.parametrize("case", VECTORS["inclusion"][1:], ids=lambda c: f"{c['index']}-{c['size']}")
+@pytest.mark.parametrize(
+    "case", VECTORS["inclusion"][1:], ids=lambda c: f"{c['index']}-{c['size']}"
+)
 def test_golden_inclusion_proofs_reject_corruptions(case: dict) -> None:
     index, size = case["index"], case["size"]
     proof = [bytes.fromhex(h) for h in case["proof_hex"]]
     assert_inclusion_rejects_corruptions(index, size, LEAF_HASHES[index], proof, ROOTS[size - 1])
 
 
-@pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: f"{c['old_size']}-{c['new_size']}")
+@pytest.mark.parametrize(
+    "case", VECTORS["consistency"], ids=lambda c: f"{c['old_size']}-{c['new_size']}"
+)
 def test_golden_consistency_proofs_reject_corruptions(case: dict) -> None:
     old, new = case["old_size"], case["new_size"]
     proof = [bytes.fromhex(h) for h in case["proof_hex"]]

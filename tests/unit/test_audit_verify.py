@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bastion.audit import (
     AuditEntry,
@@ -19,9 +20,11 @@ from bastion.audit import (
     CheckpointError,
     Frontier,
     InvalidAuditEntry,
+    Problem,
     ProblemKind,
     ProofError,
     TreeNodes,
+    VerifyReport,
     checkpoint_to_json,
     consistency_proof,
     entry_line,
@@ -39,6 +42,7 @@ from bastion.audit import (
     verify_log,
 )
 from bastion.audit.merkle import EMPTY_ROOT
+from bastion.domain.errors import InvalidInput
 
 NAME = "bastion.example"
 WS = "ws_alpha"
@@ -50,6 +54,9 @@ SIZE = 300
 EVERY = 16
 ACTIONS = ["task.shown", "annotation.submitted", "review.approved", "member.invited"]
 
+Log = list[dict[str, Any]]
+Notes = dict[int, str]
+
 
 def make_entry(seq: int, workspace: str = WS, salt: str = "") -> dict[str, Any]:
     return {
@@ -60,7 +67,12 @@ def make_entry(seq: int, workspace: str = WS, salt: str = "") -> dict[str, Any]:
         "actor": "system" if seq % 7 == 0 else f"usr_{seq % 5}",
         "action": ACTIONS[seq % len(ACTIONS)],
         "target": None if seq % 11 == 0 else f"tsk_{seq // 3}",
-        "details": {"n": seq, "label": f"étiquette {salt}{seq}", "score": seq / 8, "tags": ["a", None, True]},
+        "details": {
+            "n": seq,
+            "label": f"étiquette {salt}{seq}",
+            "score": seq / 8,
+            "tags": ["a", None, True],
+        },
     }
 
 
@@ -68,7 +80,9 @@ def make_log(n: int, workspace: str = WS, salt: str = "") -> list[dict[str, Any]
     return [make_entry(i, workspace, salt) for i in range(n)]
 
 
-def sign_sizes(key, entries: list[dict], sizes: set[int], origin: str = ORIGIN) -> dict[int, str]:  # type: ignore[no-untyped-def]
+def sign_sizes(
+    key: Ed25519PrivateKey, entries: Log, sizes: set[int], origin: str = ORIGIN
+) -> Notes:
     notes = {}
     frontier = Frontier()
     if 0 in sizes:
@@ -81,7 +95,7 @@ def sign_sizes(key, entries: list[dict], sizes: set[int], origin: str = ORIGIN) 
     return notes
 
 
-def lines_of(entries: list[dict]) -> list[bytes]:
+def lines_of(entries: Log) -> list[bytes]:
     return [entry_line(e) for e in entries]
 
 
@@ -91,41 +105,41 @@ def write(tmp_path: Path, lines: list[bytes], name: str = "audit.jsonl") -> Path
     return path
 
 
-def only(report, kind: ProblemKind):  # type: ignore[no-untyped-def]
+def only(report: VerifyReport, kind: ProblemKind) -> Problem:
     found = [p for p in report.problems if p.kind == kind]
     assert found, f"no {kind} in {[(p.kind, p.message) for p in report.problems]}"
     return found[0]
 
 
 @pytest.fixture(scope="module")
-def key():  # type: ignore[no-untyped-def]
+def key() -> Ed25519PrivateKey:
     return generate_signing_key()
 
 
 @pytest.fixture(scope="module")
-def verifier(key) -> str:  # type: ignore[no-untyped-def]
+def verifier(key: Ed25519PrivateKey) -> str:
     return verifier_key_string(NAME, key)
 
 
 @pytest.fixture(scope="module")
-def entries() -> list[dict[str, Any]]:
+def entries() -> Log:
     return make_log(SIZE)
 
 
 @pytest.fixture(scope="module")
-def notes(key, entries) -> dict[int, str]:  # type: ignore[no-untyped-def]
+def notes(key: Ed25519PrivateKey, entries: Log) -> Notes:
     """Checkpoints every 16 entries and at 300, as the deployment would sign them."""
     return sign_sizes(key, entries, {*range(EVERY, SIZE + 1, EVERY), SIZE})
 
 
 @pytest.fixture(scope="module")
-def dense_notes(key, entries) -> dict[int, str]:  # type: ignore[no-untyped-def]
+def dense_notes(key: Ed25519PrivateKey, entries: Log) -> Notes:
     """A checkpoint at every size: locates an edit to the entry."""
     return sign_sizes(key, entries, set(range(1, SIZE + 1)))
 
 
-def check(lines_or_entries, notes: dict[int, str], verifier: str, **kwargs):  # type: ignore[no-untyped-def]
-    return verify_log(lines_or_entries, notes[SIZE], verifier, checkpoints=list(notes.values()), **kwargs)
+def check(source: Any, notes: Notes, verifier: str, **kwargs: Any) -> VerifyReport:
+    return verify_log(source, notes[SIZE], verifier, checkpoints=list(notes.values()), **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -133,7 +147,9 @@ def check(lines_or_entries, notes: dict[int, str], verifier: str, **kwargs):  # 
 # ---------------------------------------------------------------------------
 
 
-def test_untampered_jsonl_export_verifies(tmp_path: Path, entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_untampered_jsonl_export_verifies(
+    tmp_path: Path, entries: Log, notes: Notes, verifier: str
+) -> None:
     path = write(tmp_path, lines_of(entries))
     report = check(path, notes, verifier, previous_checkpoint=notes[160], origin=ORIGIN)
     assert report.ok, report.problems
@@ -146,10 +162,12 @@ def test_untampered_jsonl_export_verifies(tmp_path: Path, entries, notes, verifi
     report.raise_for_problems()
 
 
-@pytest.mark.parametrize("form", ["dicts", "entries", "lines", "str lines", "json checkpoint", "files"])
+@pytest.mark.parametrize(
+    "form", ["dicts", "entries", "lines", "str lines", "json checkpoint", "files"]
+)
 def test_untampered_log_verifies_in_every_input_form(
-    tmp_path: Path, entries, notes, verifier, form: str
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, entries: Log, notes: Notes, verifier: str, form: str
+) -> None:
     checkpoint: Any = notes[SIZE]
     source: Any = entries
     if form == "entries":
@@ -169,12 +187,16 @@ def test_untampered_log_verifies_in_every_input_form(
     assert report.sizes_checked == [SIZE]
 
 
-def test_empty_log_verifies_against_an_empty_checkpoint(key, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_empty_log_verifies_against_an_empty_checkpoint(
+    key: Ed25519PrivateKey, verifier: str
+) -> None:
     report = verify_log([], sign_sizes(key, [], {0})[0], verifier)
     assert report.ok and report.sizes_checked == [0] and report.entries_read == 0
 
 
-def test_entries_past_the_checkpoint_are_a_warning(key, entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_entries_past_the_checkpoint_are_a_warning(
+    key: Ed25519PrivateKey, entries: Log, notes: Notes, verifier: str
+) -> None:
     longer = entries + [make_entry(seq) for seq in range(SIZE, SIZE + 10)]
     report = check(longer, notes, verifier)
     assert report.ok
@@ -199,7 +221,9 @@ EDITS = {
 
 
 @pytest.mark.parametrize("field", sorted(EDITS))
-def test_edited_entry_is_located_in_its_checkpoint_window(entries, notes, verifier, field: str) -> None:  # type: ignore[no-untyped-def]
+def test_edited_entry_is_located_in_its_checkpoint_window(
+    entries: Log, notes: Notes, verifier: str, field: str
+) -> None:
     tampered = list(entries)
     tampered[137] = entries[137] | {field: EDITS[field]}
     report = check(lines_of(tampered), notes, verifier)
@@ -213,8 +237,8 @@ def test_edited_entry_is_located_in_its_checkpoint_window(entries, notes, verifi
 
 @pytest.mark.parametrize("field", sorted(EDITS))
 def test_edited_entry_is_located_exactly_with_a_checkpoint_per_entry(
-    entries, dense_notes, verifier, field: str
-) -> None:  # type: ignore[no-untyped-def]
+    entries: Log, dense_notes: Notes, verifier: str, field: str
+) -> None:
     tampered = list(entries)
     tampered[137] = entries[137] | {field: EDITS[field]}
     report = check(lines_of(tampered), dense_notes, verifier)
@@ -223,7 +247,9 @@ def test_edited_entry_is_located_exactly_with_a_checkpoint_per_entry(
     assert report.first_error == problem
 
 
-def test_edited_entry_with_only_the_latest_checkpoint_names_the_whole_range(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_edited_entry_with_only_the_latest_checkpoint_names_the_whole_range(
+    entries: Log, notes: Notes, verifier: str
+) -> None:
     tampered = list(entries)
     tampered[137] = entries[137] | {"actor": "usr_x"}
     report = verify_log(tampered, notes[SIZE], verifier)
@@ -232,7 +258,7 @@ def test_edited_entry_with_only_the_latest_checkpoint_names_the_whole_range(entr
     assert report.verified_size == 0
 
 
-def test_edited_seq_is_located_exactly(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_edited_seq_is_located_exactly(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = list(entries)
     tampered[137] = entries[137] | {"seq": 500}
     report = check(lines_of(tampered), notes, verifier)
@@ -241,7 +267,7 @@ def test_edited_seq_is_located_exactly(entries, notes, verifier) -> None:  # typ
     assert report.first_error == problem
 
 
-def test_edited_workspace_is_located_exactly(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_edited_workspace_is_located_exactly(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = list(entries)
     tampered[137] = entries[137] | {"workspace": OTHER_WS}
     report = check(lines_of(tampered), notes, verifier)
@@ -250,7 +276,7 @@ def test_edited_workspace_is_located_exactly(entries, notes, verifier) -> None: 
     assert report.first_error == problem
 
 
-def test_edited_entry_made_invalid_is_named(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_edited_entry_made_invalid_is_named(entries: Log, notes: Notes, verifier: str) -> None:
     lines = lines_of(entries)
     # Written the way an editor would: sorted and compact, but not a valid entry.
     edited = entries[20] | {"at": "2026-11-27 21:45:54"}
@@ -265,7 +291,7 @@ def test_edited_entry_made_invalid_is_named(entries, notes, verifier) -> None:  
 # ---------------------------------------------------------------------------
 
 
-def test_deleted_entry_is_a_seq_gap(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_entry_is_a_seq_gap(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = entries[:100] + entries[101:]
     report = check(lines_of(tampered), notes, verifier)
     problem = only(report, ProblemKind.SEQ_GAP)
@@ -274,20 +300,22 @@ def test_deleted_entry_is_a_seq_gap(entries, notes, verifier) -> None:  # type: 
     assert ProblemKind.ROOT_MISMATCH in report.kinds()
 
 
-def test_deleted_range_is_a_seq_gap_naming_the_range(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_deleted_range_is_a_seq_gap_naming_the_range(
+    entries: Log, notes: Notes, verifier: str
+) -> None:
     tampered = entries[:100] + entries[105:]
     problem = only(check(tampered, notes, verifier), ProblemKind.SEQ_GAP)
     assert (problem.line, problem.first_seq, problem.last_seq) == (101, 100, 104)
 
 
-def test_inserted_entry_with_a_new_seq(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_inserted_entry_with_a_new_seq(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = entries[:138] + [make_entry(999)] + entries[138:]
     report = check(lines_of(tampered), notes, verifier)
     problem = only(report, ProblemKind.SEQ_ORDER)
     assert (problem.line, problem.seq) == (139, 138)
 
 
-def test_inserted_entry_taking_an_existing_seq(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_inserted_entry_taking_an_existing_seq(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = entries[:138] + [make_entry(138, salt="x")] + entries[138:]
     report = check(lines_of(tampered), notes, verifier)
     problem = only(report, ProblemKind.SEQ_DUPLICATE)
@@ -295,7 +323,7 @@ def test_inserted_entry_taking_an_existing_seq(entries, notes, verifier) -> None
     assert "lines 139 and 140" in problem.message
 
 
-def test_inserted_entry_with_the_rest_renumbered(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_inserted_entry_with_the_rest_renumbered(entries: Log, notes: Notes, verifier: str) -> None:
     forged = make_entry(138, salt="x")
     renumbered = [e | {"seq": e["seq"] + 1} for e in entries[138:]]
     tampered = entries[:138] + [forged] + renumbered
@@ -306,7 +334,7 @@ def test_inserted_entry_with_the_rest_renumbered(entries, notes, verifier) -> No
     assert not report.ok
 
 
-def test_reordered_entries(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_reordered_entries(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = list(entries)
     tampered[50], tampered[51] = entries[51], entries[50]
     report = check(lines_of(tampered), notes, verifier)
@@ -316,7 +344,7 @@ def test_reordered_entries(entries, notes, verifier) -> None:  # type: ignore[no
     assert report.first_error == problem
 
 
-def test_duplicated_entry(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_duplicated_entry(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = entries[:71] + [entries[70]] + entries[71:]
     report = check(lines_of(tampered), notes, verifier)
     problem = only(report, ProblemKind.SEQ_DUPLICATE)
@@ -324,7 +352,7 @@ def test_duplicated_entry(entries, notes, verifier) -> None:  # type: ignore[no-
     assert report.first_error == problem
 
 
-def test_truncated_log(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_log(entries: Log, notes: Notes, verifier: str) -> None:
     report = check(lines_of(entries[:250]), notes, verifier)
     problem = only(report, ProblemKind.TRUNCATED)
     assert (problem.line, problem.seq, problem.first_seq, problem.last_seq) == (251, 250, 250, 299)
@@ -334,7 +362,7 @@ def test_truncated_log(entries, notes, verifier) -> None:  # type: ignore[no-unt
     assert ProblemKind.ROOT_MISMATCH not in report.kinds()
 
 
-def test_last_entry_removed_is_truncation(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_last_entry_removed_is_truncation(entries: Log, notes: Notes, verifier: str) -> None:
     report = verify_log(entries[:-1], notes[SIZE], verifier)
     assert only(report, ProblemKind.TRUNCATED).seq == 299
     assert not report.ok
@@ -345,7 +373,7 @@ def test_last_entry_removed_is_truncation(entries, notes, verifier) -> None:  # 
 # ---------------------------------------------------------------------------
 
 
-def test_entry_moved_in_from_another_workspace(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_entry_moved_in_from_another_workspace(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = list(entries)
     tampered[90] = make_entry(90, OTHER_WS)
     report = check(lines_of(tampered), notes, verifier)
@@ -355,13 +383,15 @@ def test_entry_moved_in_from_another_workspace(entries, notes, verifier) -> None
     assert only(report, ProblemKind.ROOT_MISMATCH).first_seq == 80
 
 
-def test_entry_appended_from_another_workspace(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_entry_appended_from_another_workspace(entries: Log, notes: Notes, verifier: str) -> None:
     report = check(entries + [make_entry(SIZE, OTHER_WS)], notes, verifier)
     assert only(report, ProblemKind.WRONG_WORKSPACE).line == 301
     assert not report.ok
 
 
-def test_checkpoint_of_another_workspace_is_refused(key, entries, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_checkpoint_of_another_workspace_is_refused(
+    key: Ed25519PrivateKey, entries: Log, verifier: str
+) -> None:
     foreign = sign_sizes(key, entries, {SIZE}, origin=OTHER_ORIGIN)[SIZE]
     pinned = verify_log(entries, foreign, verifier, origin=ORIGIN)
     assert only(pinned, ProblemKind.ORIGIN_MISMATCH)
@@ -373,7 +403,9 @@ def test_checkpoint_of_another_workspace_is_refused(key, entries, verifier) -> N
     assert [p.line for p in wrong] == list(range(1, SIZE + 1))
 
 
-def test_whole_log_of_another_workspace_with_its_own_checkpoint(key, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_whole_log_of_another_workspace_with_its_own_checkpoint(
+    key: Ed25519PrivateKey, verifier: str
+) -> None:
     other = make_log(40, OTHER_WS)
     note = sign_sizes(key, other, {40}, origin=OTHER_ORIGIN)[40]
     # Valid for ws_beta, so only pinning the origin catches the swap.
@@ -387,7 +419,7 @@ def test_whole_log_of_another_workspace_with_its_own_checkpoint(key, verifier) -
 # ---------------------------------------------------------------------------
 
 
-def test_recomputed_root_under_a_forged_checkpoint_is_refused(entries, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_recomputed_root_under_a_forged_checkpoint_is_refused(entries: Log, verifier: str) -> None:
     tampered = list(entries)
     tampered[5] = entries[5] | {"actor": "usr_cover_up"}
     forger = generate_signing_key()
@@ -401,14 +433,16 @@ def test_recomputed_root_under_a_forged_checkpoint_is_refused(entries, verifier)
         report.raise_for_problems()
 
 
-def test_forged_checkpoint_among_good_ones_is_reported(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_forged_checkpoint_among_good_ones_is_reported(
+    entries: Log, notes: Notes, verifier: str
+) -> None:
     forged = sign_sizes(generate_signing_key(), entries, {SIZE})[SIZE]
     report = verify_log(entries, forged, verifier, checkpoints=[notes[160]])
     assert not report.ok
     assert only(report, ProblemKind.UNKNOWN_KEY).message.startswith("checkpoint:")
 
 
-def test_checkpoint_with_altered_root_is_refused(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_checkpoint_with_altered_root_is_refused(entries: Log, notes: Notes, verifier: str) -> None:
     note = notes[SIZE]
     root_line = note.split("\n")[2]
     other_root = checkpoint_to_json(notes[272])["root"]
@@ -418,7 +452,9 @@ def test_checkpoint_with_altered_root_is_refused(entries, notes, verifier) -> No
     assert report.sizes_checked == []
 
 
-def test_saved_checkpoint_with_altered_root_copy_is_reported(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_saved_checkpoint_with_altered_root_copy_is_reported(
+    entries: Log, notes: Notes, verifier: str
+) -> None:
     saved = checkpoint_to_json(notes[SIZE]) | {"root": checkpoint_to_json(notes[16])["root"]}
     report = verify_log(entries, saved, verifier)
     assert not report.ok
@@ -427,19 +463,21 @@ def test_saved_checkpoint_with_altered_root_copy_is_reported(entries, notes, ver
     assert report.sizes_checked == [SIZE] and report.verified_size == SIZE
 
 
-def test_malformed_checkpoint_is_reported(entries, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_checkpoint_is_reported(entries: Log, verifier: str) -> None:
     report = verify_log(entries, "not a note", verifier)
     assert not report.ok and only(report, ProblemKind.CHECKPOINT_MALFORMED)
 
 
-def test_previous_checkpoint_must_be_signed_by_the_same_key(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_previous_checkpoint_must_be_signed_by_the_same_key(
+    entries: Log, notes: Notes, verifier: str
+) -> None:
     other_key = sign_sizes(generate_signing_key(), entries, {200})[200]
     report = check(entries, notes, verifier, previous_checkpoint=other_key)
     assert not report.ok
     assert only(report, ProblemKind.UNKNOWN_KEY).message.startswith("previous checkpoint:")
 
 
-def test_malformed_verifier_key_or_origin_raises(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_verifier_key_or_origin_raises(entries: Log, notes: Notes, verifier: str) -> None:
     with pytest.raises(CheckpointError):
         verify_log(entries, notes[SIZE], "not+a+key")
     with pytest.raises(CheckpointError):
@@ -452,12 +490,14 @@ def test_malformed_verifier_key_or_origin_raises(entries, notes, verifier) -> No
 
 
 @pytest.fixture(scope="module")
-def branch_b(entries) -> list[dict[str, Any]]:
+def branch_b(entries: Log) -> Log:
     """Shares the first 200 entries with ``entries``, then diverges."""
     return entries[:200] + [make_entry(seq, salt="b") for seq in range(200, SIZE)]
 
 
-def test_fork_against_a_saved_smaller_checkpoint(key, entries, branch_b, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_fork_against_a_saved_smaller_checkpoint(
+    key: Ed25519PrivateKey, entries: Log, branch_b: Log, verifier: str
+) -> None:
     a = sign_sizes(key, entries, {250, SIZE})
     b = sign_sizes(key, branch_b, {250, SIZE})
     # Both histories verify on their own...
@@ -471,7 +511,9 @@ def test_fork_against_a_saved_smaller_checkpoint(key, entries, branch_b, verifie
     assert ProblemKind.ROOT_MISMATCH not in report.kinds()
 
 
-def test_fork_at_the_same_size(key, entries, branch_b, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_fork_at_the_same_size(
+    key: Ed25519PrivateKey, entries: Log, branch_b: Log, verifier: str
+) -> None:
     a = sign_sizes(key, entries, {SIZE})[SIZE]
     b = sign_sizes(key, branch_b, {SIZE})[SIZE]
     report = verify_log(branch_b, b, verifier, previous_checkpoint=a)
@@ -479,14 +521,18 @@ def test_fork_at_the_same_size(key, entries, branch_b, verifier) -> None:  # typ
     assert not report.ok
 
 
-def test_fork_among_listed_checkpoints(key, entries, branch_b, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_fork_among_listed_checkpoints(
+    key: Ed25519PrivateKey, entries: Log, branch_b: Log, verifier: str
+) -> None:
     a = sign_sizes(key, entries, {240})[240]
     b = sign_sizes(key, branch_b, {SIZE})[SIZE]
     report = verify_log(branch_b, b, verifier, checkpoints=[a])
     assert only(report, ProblemKind.FORK).size == 240
 
 
-def test_rollback_to_an_older_log(key, entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_rollback_to_an_older_log(
+    key: Ed25519PrivateKey, entries: Log, notes: Notes, verifier: str
+) -> None:
     report = verify_log(entries[:208], notes[208], verifier, previous_checkpoint=notes[SIZE])
     problem = only(report, ProblemKind.ROLLBACK)
     assert problem.size == SIZE and (problem.first_seq, problem.last_seq) == (208, 299)
@@ -494,14 +540,14 @@ def test_rollback_to_an_older_log(key, entries, notes, verifier) -> None:  # typ
     assert not report.ok
 
 
-def test_rollback_of_the_checkpoint_only(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_rollback_of_the_checkpoint_only(entries: Log, notes: Notes, verifier: str) -> None:
     # The server still has the entries but hands out an old head.
     report = verify_log(entries, notes[208], verifier, previous_checkpoint=notes[SIZE])
     assert only(report, ProblemKind.ROLLBACK)
     assert not report.ok
 
 
-def test_consistent_previous_checkpoint_passes(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_consistent_previous_checkpoint_passes(entries: Log, notes: Notes, verifier: str) -> None:
     for size in (16, 208, SIZE):
         assert verify_log(entries, notes[SIZE], verifier, previous_checkpoint=notes[size]).ok
 
@@ -511,7 +557,9 @@ def test_consistent_previous_checkpoint_passes(entries, notes, verifier) -> None
 # ---------------------------------------------------------------------------
 
 
-def test_unparseable_and_blank_lines(tmp_path: Path, entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_unparseable_and_blank_lines(
+    tmp_path: Path, entries: Log, notes: Notes, verifier: str
+) -> None:
     lines = lines_of(entries)
     lines[41] = b"{not json\n"
     lines[60] = b"\n"
@@ -523,7 +571,7 @@ def test_unparseable_and_blank_lines(tmp_path: Path, entries, notes, verifier) -
     assert report.first_error is malformed[0]
 
 
-def test_reformatted_line_is_not_canonical(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_reformatted_line_is_not_canonical(entries: Log, notes: Notes, verifier: str) -> None:
     lines = lines_of(entries)
     lines[10] = orjson.dumps(entries[10], option=orjson.OPT_INDENT_2).replace(b"\n", b" ") + b"\n"
     report = check(lines, notes, verifier)
@@ -532,7 +580,7 @@ def test_reformatted_line_is_not_canonical(entries, notes, verifier) -> None:  #
     assert ProblemKind.ROOT_MISMATCH not in report.kinds() and not report.ok
 
 
-def test_duplicate_key_trick_is_caught(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_key_trick_is_caught(entries: Log, notes: Notes, verifier: str) -> None:
     lines = lines_of(entries)
     genuine = lines[10]
     # A reader grepping the line sees the first action; a JSON parser keeps the last.
@@ -541,7 +589,7 @@ def test_duplicate_key_trick_is_caught(entries, notes, verifier) -> None:  # typ
     assert only(report, ProblemKind.NON_CANONICAL).line == 11
 
 
-def test_problem_flood_is_capped(key, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_problem_flood_is_capped(key: Ed25519PrivateKey, verifier: str) -> None:
     log = make_log(1200)
     note = sign_sizes(key, log, {1200}, origin=OTHER_ORIGIN)[1200]
     report = verify_log(log, note, verifier)
@@ -549,7 +597,7 @@ def test_problem_flood_is_capped(key, verifier) -> None:  # type: ignore[no-unty
     assert len([p for p in report.problems if p.kind == ProblemKind.WRONG_WORKSPACE]) == 1000
 
 
-def test_report_serialises(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_report_serialises(entries: Log, notes: Notes, verifier: str) -> None:
     report = check(entries[:100] + entries[101:], notes, verifier)
     data = orjson.loads(orjson.dumps(report.to_dict()))
     assert data["ok"] is False
@@ -564,7 +612,7 @@ def test_report_serialises(entries, notes, verifier) -> None:  # type: ignore[no
 # ---------------------------------------------------------------------------
 
 
-def test_inclusion_proof_for_an_entry(entries, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_inclusion_proof_for_an_entry(entries: Log, notes: Notes, verifier: str) -> None:
     nodes = TreeNodes(leaf_hash(e) for e in entries)
     proof = inclusion_proof(137, SIZE, nodes)
     cp = verify_inclusion(entries[137], proof, notes[SIZE], verifier, origin=ORIGIN)
@@ -584,7 +632,9 @@ def test_inclusion_proof_for_an_entry(entries, notes, verifier) -> None:  # type
         verify_inclusion(entries[137], proof, forged, verifier)
 
 
-def test_consistency_proof_between_checkpoints(key, entries, branch_b, notes, verifier) -> None:  # type: ignore[no-untyped-def]
+def test_consistency_proof_between_checkpoints(
+    key: Ed25519PrivateKey, entries: Log, branch_b: Log, notes: Notes, verifier: str
+) -> None:
     nodes = TreeNodes(leaf_hash(e) for e in entries)
     proof = consistency_proof(208, SIZE, nodes)
     assert verify_consistency(notes[208], notes[SIZE], proof, verifier).size == SIZE
@@ -608,7 +658,9 @@ def test_leaf_bytes_are_the_sorted_compact_json_of_the_whole_entry() -> None:
     entry = make_entry(3)
     data = leaf_bytes(entry)
     assert data == orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
-    assert data.startswith(b'{"action":"member.invited","actor":"usr_3","at":"2026-11-27T21:45:57.123459Z"')
+    assert data.startswith(
+        b'{"action":"member.invited","actor":"usr_3","at":"2026-11-27T21:45:57.123459Z"'
+    )
     assert b" " not in data.replace(b"\xc3\xa9tiquette 3", b"")
     assert entry_line(entry) == data + b"\n"
     assert leaf_hash(entry) == hashlib.sha256(b"\x00" + data).digest()
@@ -679,3 +731,31 @@ def test_parse_entry_line_requires_the_canonical_form() -> None:
         parse_entry_line(b"{")
     with pytest.raises(InvalidAuditEntry):
         parse_entry_line(b"[1]")
+
+
+def test_public_surface() -> None:
+    import bastion.audit as audit
+
+    assert audit.__all__ == sorted(set(audit.__all__))
+    for name in audit.__all__:
+        assert getattr(audit, name) is not None, name
+    required = {
+        "AuditEntry",
+        "Checkpoint",
+        "Frontier",
+        "VerifyReport",
+        "consistency_proof",
+        "inclusion_proof",
+        "leaf_bytes",
+        "leaf_hash",
+        "parse_and_verify_checkpoint",
+        "sign_checkpoint",
+        "verify_consistency",
+        "verify_consistency_proof",
+        "verify_inclusion",
+        "verify_inclusion_proof",
+        "verify_log",
+    }
+    assert required <= set(audit.__all__)
+    for name in ("AuditVerificationError", "CheckpointError", "InvalidAuditEntry", "ProofError"):
+        assert issubclass(getattr(audit, name), InvalidInput)

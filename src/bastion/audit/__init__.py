@@ -103,9 +103,6 @@ from bastion.audit.verify import (
 )
 
 __all__ = [
-    "EMPTY_ROOT",
-    "ENTRY_FIELDS",
-    "HASH_SIZE",
     "AuditEntry",
     "AuditError",
     "AuditVerificationError",
@@ -113,7 +110,10 @@ __all__ = [
     "Checkpoint",
     "CheckpointError",
     "CheckpointMismatch",
+    "EMPTY_ROOT",
+    "ENTRY_FIELDS",
     "Frontier",
+    "HASH_SIZE",
     "InvalidAuditEntry",
     "InvalidKey",
     "InvalidProofRequest",

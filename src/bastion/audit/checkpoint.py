@@ -142,7 +142,11 @@ def _parse_body(text: str) -> tuple[str, int, bytes, datetime]:
         )
     origin, size_text, root_text, stamp_line = lines
     check_origin(origin)
-    if not size_text.isascii() or not size_text.isdigit() or (size_text != "0" and size_text[0] == "0"):
+    if (
+        not size_text.isascii()
+        or not size_text.isdigit()
+        or (size_text != "0" and size_text[0] == "0")
+    ):
         raise MalformedCheckpoint(f"tree size {size_text!r} is not a decimal without leading zeros")
     root = b64decode_strict(root_text, "root hash")
     if len(root) != HASH_SIZE:
@@ -164,9 +168,7 @@ def resolve_verifier_key(verifier_key: str | VerifierKey) -> VerifierKey:
     raise InvalidKey("a verifier key is a VerifierKey or its string form")
 
 
-def parse_and_verify_checkpoint(
-    text: str | bytes, verifier_key: str | VerifierKey
-) -> Checkpoint:
+def parse_and_verify_checkpoint(text: str | bytes, verifier_key: str | VerifierKey) -> Checkpoint:
     """Verify the note's signature with the trusted key, then parse the checkpoint.
 
     Raises :class:`MalformedCheckpoint`, :class:`UnknownCheckpointKey` or
@@ -215,9 +217,7 @@ def checkpoint_from_json(
         raise MalformedCheckpoint('a saved checkpoint is a JSON object with a "note" string')
     checkpoint = parse_and_verify_checkpoint(data["note"], verifier_key)
     trusted = checkpoint.to_json()
-    differing = [
-        name for name in _JSON_COPIES if name in data and data[name] != trusted[name]
-    ]
+    differing = [name for name in _JSON_COPIES if name in data and data[name] != trusted[name]]
     # bool is an int: a size of true must not pass for 1.
     if "size" in data and type(data["size"]) is not int and "size" not in differing:
         differing.append("size")

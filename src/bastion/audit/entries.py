@@ -98,7 +98,10 @@ def _json_problem(value: Any, path: str, depth: int) -> str | None:
             if problem:
                 return problem
         return None
-    return f"{path}: {kind.__name__} is not a JSON value (convert it to str, int, float, bool, None, list or dict)"
+    return (
+        f"{path}: {kind.__name__} is not a JSON value"
+        " (convert it to str, int, float, bool, None, list or dict)"
+    )
 
 
 def find_entry_problem(obj: Any, *, deep: bool = True) -> str | None:

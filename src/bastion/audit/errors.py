@@ -4,18 +4,18 @@ All of them describe bad input (an entry that cannot be logged, a proof or a
 checkpoint that does not verify, key material that does not parse), so they
 hang under ``InvalidInput`` and adapters map them like any other bad request:
 
-    InvalidInput                        (bastion.domain.errors)
-     └── AuditError                     "audit_error"
-          ├── InvalidAuditEntry         "invalid_audit_entry"      (not a loggable entry / not JSON-safe)
-          ├── InvalidProofRequest       "invalid_proof_request"    (index or sizes out of range)
-          ├── ProofError                "invalid_proof"            (an inclusion/consistency proof fails)
-          ├── AuditVerificationError    "audit_verification_failed" (a verified log has problems)
-          └── CheckpointError           "invalid_checkpoint"
-               ├── InvalidKey           "invalid_key"              (a key string does not parse)
-               ├── MalformedCheckpoint  "malformed_checkpoint"     (not a signed note / checkpoint)
-               ├── UnknownCheckpointKey "unknown_checkpoint_key"   (no signature by the trusted key)
+    InvalidInput (bastion.domain.errors)
+     └── AuditError                   "audit_error"
+          ├── InvalidAuditEntry       "invalid_audit_entry"        not a loggable entry
+          ├── InvalidProofRequest     "invalid_proof_request"      index or sizes out of range
+          ├── ProofError              "invalid_proof"              a proof does not verify
+          ├── AuditVerificationError  "audit_verification_failed"  a checked log has problems
+          └── CheckpointError         "invalid_checkpoint"
+               ├── InvalidKey             "invalid_key"             a key string does not parse
+               ├── MalformedCheckpoint    "malformed_checkpoint"    not a checkpoint note
+               ├── UnknownCheckpointKey   "unknown_checkpoint_key"  not signed by the key
                ├── BadCheckpointSignature "bad_checkpoint_signature"
-               └── CheckpointMismatch   "checkpoint_mismatch"      (saved copies disagree with the note)
+               └── CheckpointMismatch     "checkpoint_mismatch"     saved copies disagree
 
 A verification failure is never reported as success: functions that check
 something either return the checked object or raise one of these.

@@ -344,9 +344,7 @@ def range_hash(source: SubtreeSource, start: int, end: int) -> bytes:
 def frontier_at(size: int, source: SubtreeSource | Sequence[bytes]) -> Frontier:
     """The frontier of the first ``size`` leaves, read from a source (for rebuilding state)."""
     src = _as_source(source, size)
-    return Frontier.from_hashes(
-        size, [src.subtree_hash(a, b) for a, b in _perfect_ranges(0, size)]
-    )
+    return Frontier.from_hashes(size, [src.subtree_hash(a, b) for a, b in _perfect_ranges(0, size)])
 
 
 # ---------------------------------------------------------------------------
@@ -359,9 +357,7 @@ def _check_size(value: int, what: str) -> None:
         raise InvalidProofRequest(f"{what} must be a non-negative integer, got {value!r}")
 
 
-def inclusion_proof(
-    index: int, size: int, source: SubtreeSource | Sequence[bytes]
-) -> list[bytes]:
+def inclusion_proof(index: int, size: int, source: SubtreeSource | Sequence[bytes]) -> list[bytes]:
     """The audit path for leaf ``index`` in the tree of the first ``size`` leaves."""
     _check_size(index, "leaf index")
     _check_size(size, "tree size")

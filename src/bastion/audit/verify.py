@@ -105,9 +105,7 @@ MAX_LINE_PROBLEMS = 1000
 _SORT_KEYS = orjson.OPT_SORT_KEYS
 
 CheckpointInput = str | bytes | Mapping[str, Any] | Checkpoint | os.PathLike[str]
-EntriesInput = (
-    str | os.PathLike[str] | Iterable[Mapping[str, Any] | AuditEntry | bytes | str]
-)
+EntriesInput = str | os.PathLike[str] | Iterable[Mapping[str, Any] | AuditEntry | bytes | str]
 
 
 class ProblemKind(StrEnum):
@@ -241,7 +239,9 @@ def _read_checkpoint(value: CheckpointInput, key: VerifierKey) -> Checkpoint:
         if value.lstrip().startswith("{"):
             return checkpoint_from_json(value, key)
         return parse_and_verify_checkpoint(value, key)
-    raise MalformedCheckpoint(f"a checkpoint is note text or its JSON form, got {type(value).__name__}")
+    raise MalformedCheckpoint(
+        f"a checkpoint is note text or its JSON form, got {type(value).__name__}"
+    )
 
 
 def _load_checkpoint(
@@ -448,16 +448,34 @@ def verify_log(
             try:
                 obj = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
-                report(Problem(ProblemKind.MALFORMED_LINE, f"line {line} is not JSON: {exc}", line=line, seq=index))
+                report(
+                    Problem(
+                        ProblemKind.MALFORMED_LINE,
+                        f"line {line} is not JSON: {exc}",
+                        line=line,
+                        seq=index,
+                    )
+                )
                 obj = None
             else:
                 problem = find_entry_problem(obj, deep=False)
                 if problem:
-                    report(Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {problem}", line=line, seq=index))
+                    report(
+                        Problem(
+                            ProblemKind.INVALID_ENTRY,
+                            f"line {line}: {problem}",
+                            line=line,
+                            seq=index,
+                        )
+                    )
                 try:
                     canonical = orjson.dumps(obj, option=_SORT_KEYS)
                 except orjson.JSONEncodeError as exc:  # e.g. an escaped lone surrogate
-                    report(Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {exc}", line=line, seq=index))
+                    report(
+                        Problem(
+                            ProblemKind.INVALID_ENTRY, f"line {line}: {exc}", line=line, seq=index
+                        )
+                    )
                     obj = None
                 if canonical is not None and canonical != raw:
                     report(
@@ -476,13 +494,21 @@ def verify_log(
                 obj = dict(obj)
             problem = find_entry_problem(obj)
             if problem:
-                report(Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {problem}", line=line, seq=index))
+                report(
+                    Problem(
+                        ProblemKind.INVALID_ENTRY, f"entry {line}: {problem}", line=line, seq=index
+                    )
+                )
             try:
                 leaf = hash_leaf(orjson.dumps(obj, option=_SORT_KEYS))
             except (orjson.JSONEncodeError, TypeError) as exc:
                 leaf = hash_leaf(repr(obj).encode("utf-8", "replace"))
                 if not problem:
-                    report(Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {exc}", line=line, seq=index))
+                    report(
+                        Problem(
+                            ProblemKind.INVALID_ENTRY, f"entry {line}: {exc}", line=line, seq=index
+                        )
+                    )
                 obj = None
 
         seq = None
@@ -717,7 +743,8 @@ def verify_consistency(
         raise CheckpointError(f"checkpoints are for different logs: {old.origin!r}, {new.origin!r}")
     if old.size > new.size:
         raise ProofError(
-            f"rollback: the new checkpoint (size {new.size}) is older than the old one (size {old.size})"
+            f"rollback: the new checkpoint (size {new.size}) is older than"
+            f" the old one (size {old.size})"
         )
     try:
         verify_consistency_proof(old.size, new.size, old.root, new.root, _proof_hashes(proof))
