@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -345,6 +345,73 @@ class _SeqTracker:
         )
 
 
+Report = Callable[[Problem], None]
+
+
+def _read_line(item: bytes | str, line: int, report: Report) -> tuple[Any, bytes]:
+    """Parse one exported line; return the object (``None`` if unusable) and its leaf hash."""
+    raw = item.encode("utf-8") if isinstance(item, str) else item
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        report(
+            Problem(
+                ProblemKind.MALFORMED_LINE,
+                f"line {line} is not JSON: {exc}",
+                line=line,
+                seq=line - 1,
+            )
+        )
+        return None, hash_leaf(raw)
+    problem = find_entry_problem(obj, deep=False)
+    if problem:
+        report(
+            Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {problem}", line=line, seq=line - 1)
+        )
+    try:
+        canonical = orjson.dumps(obj, option=_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        report(Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {exc}", line=line, seq=line - 1))
+        return None, hash_leaf(raw)
+    if canonical != raw:
+        report(
+            Problem(
+                ProblemKind.NON_CANONICAL,
+                f"line {line} is not in canonical form (sorted keys, no spaces, no duplicate"
+                " keys): it is not the exported line as signed",
+                line=line,
+                seq=line - 1,
+            )
+        )
+    # The leaf is the canonical encoding of what was parsed; a reformatted line
+    # is reported above but still checked for content.
+    return obj, hash_leaf(canonical)
+
+
+def _read_object(item: Any, line: int, report: Report) -> tuple[Any, bytes]:
+    """Check one entry given as a mapping or ``AuditEntry``; return it and its leaf hash."""
+    obj = item.to_dict() if isinstance(item, AuditEntry) else item
+    if isinstance(obj, Mapping) and type(obj) is not dict:
+        obj = dict(obj)
+    problem = find_entry_problem(obj)
+    if problem:
+        report(
+            Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {problem}", line=line, seq=line - 1)
+        )
+    try:
+        return obj, hash_leaf(orjson.dumps(obj, option=_SORT_KEYS))
+    except (orjson.JSONEncodeError, TypeError) as exc:
+        if not problem:
+            report(
+                Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {exc}", line=line, seq=line - 1)
+            )
+        # No faithful leaf exists; any stand-in keeps the positions of the
+        # following entries, and the roots will not match.
+        return None, hash_leaf(repr(obj).encode("utf-8", "replace"))
+
+
 # ---------------------------------------------------------------------------
 # verify_log
 # ---------------------------------------------------------------------------
@@ -439,77 +506,10 @@ def verify_log(
 
     for index, item in enumerate(_items(entries)):
         line = index + 1
-        obj: Any = None
-        canonical: bytes | None = None
         if isinstance(item, (bytes, str)):
-            raw = item.encode("utf-8") if isinstance(item, str) else item
-            if raw.endswith(b"\n"):
-                raw = raw[:-1]
-            try:
-                obj = orjson.loads(raw)
-            except orjson.JSONDecodeError as exc:
-                report(
-                    Problem(
-                        ProblemKind.MALFORMED_LINE,
-                        f"line {line} is not JSON: {exc}",
-                        line=line,
-                        seq=index,
-                    )
-                )
-                obj = None
-            else:
-                problem = find_entry_problem(obj, deep=False)
-                if problem:
-                    report(
-                        Problem(
-                            ProblemKind.INVALID_ENTRY,
-                            f"line {line}: {problem}",
-                            line=line,
-                            seq=index,
-                        )
-                    )
-                try:
-                    canonical = orjson.dumps(obj, option=_SORT_KEYS)
-                except orjson.JSONEncodeError as exc:  # e.g. an escaped lone surrogate
-                    report(
-                        Problem(
-                            ProblemKind.INVALID_ENTRY, f"line {line}: {exc}", line=line, seq=index
-                        )
-                    )
-                    obj = None
-                if canonical is not None and canonical != raw:
-                    report(
-                        Problem(
-                            ProblemKind.NON_CANONICAL,
-                            f"line {line} is not in canonical form (sorted keys, no spaces, no"
-                            " duplicate keys): it is not the exported line as signed",
-                            line=line,
-                            seq=index,
-                        )
-                    )
-            leaf = hash_leaf(canonical if canonical is not None else raw)
+            obj, leaf = _read_line(item, line, report)
         else:
-            obj = item.to_dict() if isinstance(item, AuditEntry) else item
-            if isinstance(obj, Mapping) and type(obj) is not dict:
-                obj = dict(obj)
-            problem = find_entry_problem(obj)
-            if problem:
-                report(
-                    Problem(
-                        ProblemKind.INVALID_ENTRY, f"entry {line}: {problem}", line=line, seq=index
-                    )
-                )
-            try:
-                leaf = hash_leaf(orjson.dumps(obj, option=_SORT_KEYS))
-            except (orjson.JSONEncodeError, TypeError) as exc:
-                leaf = hash_leaf(repr(obj).encode("utf-8", "replace"))
-                if not problem:
-                    report(
-                        Problem(
-                            ProblemKind.INVALID_ENTRY, f"entry {line}: {exc}", line=line, seq=index
-                        )
-                    )
-                obj = None
+            obj, leaf = _read_object(item, line, report)
 
         seq = None
         if type(obj) is dict:
