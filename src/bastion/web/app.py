@@ -51,9 +51,10 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
             tx.conn.exec_driver_sql("SELECT 1")
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Task types' folders first: the /static mount would otherwise answer their paths.
     for tt in rt.task_types:
         app.mount(f"/static/tasktypes/{tt.name}", StaticFiles(directory=tt.static_dir), name=f"tt-{tt.name}")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     app.add_middleware(LimitsMiddleware, max_body_bytes=rt.settings.max_body_bytes)
     logging.getLogger("bastion").setLevel(rt.settings.log_level.upper())

@@ -32,7 +32,7 @@ def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {s: {"model": ErrorResponse, "description": names.get(s, "Error")} for s in statuses}
 
 
-COMMON_ERRORS = error_docs(401, 403, 404, 422)
+COMMON_ERRORS = error_docs(400, 401, 403, 404, 422)
 
 
 def to_json(content: Any, status_code: int = 200) -> Response:

@@ -1,0 +1,62 @@
+"""An annotator labels three tasks with the keyboard; the manager's export contains them."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from playwright.sync_api import expect
+
+from bastion.services import workspaces
+from factories import add_tasks, make_project, make_user, system
+
+PASSWORD = "browser-test-password"
+
+
+@pytest.fixture
+def db_kind():
+    return "sqlite"  # the browser journey needs one database; storage is covered elsewhere
+
+
+def _login(page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
+    manager = make_user(rt, "boss@example.com", password=PASSWORD)
+    annotator = make_user(rt, "ann@example.com", password=PASSWORD)
+    ws = workspaces.create_workspace(system(rt), "Browser WS", owner=manager.id)
+    workspaces.add_member(system(rt), ws.id, annotator.id, "annotator")
+    project = make_project(rt, ws.id, name="Sentiment", config={
+        "type": "classification", "field": "text", "labels": ["pos", "neg", "neutral"],
+        "instructions": "Pick the **sentiment**. <script>alert(1)</script>"})
+    add_tasks(rt, project.id, 5, prefix="<b>untrusted</b>")
+
+    _login(page, live_url, "ann@example.com")
+    page.click(f"a[href='/projects/{project.id}/label']")
+    assert page.locator(".instructions strong").inner_text() == "sentiment"
+    assert "<script>" in page.locator(".instructions").inner_text()  # shown as text, never run
+    seen = []
+    for key in ("1", "2", "3"):
+        task = page.locator("#task")
+        task_id = task.get_attribute("data-task-id")
+        assert "<b>untrusted</b>" in page.locator("#task-text").inner_text()  # escaped, not bold
+        seen.append(task_id)
+        page.keyboard.press(key)
+        page.keyboard.press("Enter")
+        expect(page.locator("#task")).not_to_have_attribute("data-task-id", task_id)
+    assert len(set(seen)) == 3
+
+    page.context.clear_cookies()
+    _login(page, live_url, "boss@example.com")
+    page.goto(f"{live_url}/projects/{project.id}")
+    assert page.locator("#count-annotations").inner_text() == "3"
+    with page.expect_download() as download:
+        page.click("#export-jsonl")
+    with open(download.value.path(), "rb") as fh:
+        rows = [orjson.loads(line) for line in fh.read().splitlines()]
+    labelled = {row["id"]: row["annotations"][0]["result"]["label"] for row in rows if row["annotations"]}
+    assert labelled == dict(zip(seen, ["pos", "neg", "neutral"]))
