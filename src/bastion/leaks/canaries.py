@@ -12,14 +12,17 @@ person): a person's name, a figure, a date and a place.
 
 A leak is matched on the facts, not the words: the figure with or without
 thousands separators, the date in any common order and spelling, the family
-name and the place as words. A recipient is identified when at least two of
-the four facts match (one alone can collide: 9,000 figures shared by 1,000
-people); the chance that another recipient's facts show up by accident is
-reported as ``p_value``.
+name and the place as words. Each recipient's ``p_value`` bounds the chance
+that some other recipient's facts would match as well by accident (the product
+of the facts' odds: 1 in 1,600 family names, 9,000 figures, 336 dates, 750
+places, times the number of recipients); a recipient is identified below
+``MAX_P_VALUE``. One fact alone never identifies anyone among many recipients
+(9,000 figures shared by 1,000 people collide); two or three usually do.
 
 Invariants: nothing is stored (facts are recomputed from the secret);
-templates must be approved by an owner before they can be rendered; the name
-and place lists are invented words, so a fact never points at a real person.
+templates must be approved by an owner before they can be rendered. Names and
+places are assembled from invented parts; a part-built name may happen to
+exist, but the combination with the other facts is fictitious by construction.
 """
 
 from __future__ import annotations
@@ -34,25 +37,29 @@ from bastion.domain.errors import InvalidConfig
 from bastion.redaction.pseudonyms import check_secret
 
 PLACEHOLDERS = ("name", "figure", "date", "place")
-MIN_FACTS = 2
+MAX_P_VALUE = 1e-3  # identified when another recipient would match this well less often than this
 
 _GIVEN = (
     "Arlo Bryn Calla Dace Elowen Fenna Garin Hollis Ines Jorah Kestra Linnea Maelis Nerys Odell Perrin Quill "
     "Rosalind Sorrel Tamsin Ulric Vesna Wrenna Xavi Yorick Zelda Anouk Bastian Corin Delphine Emrys Faye Gideon "
     "Hesper Isolde Jarvis Kaia Lorcan Mireille Niamh Osric Philippa Rowan Saoirse Thaddeus Una Valen Wilhelmina"
 ).split()
-_FAMILY = (
-    "Quellbrook Penwarden Ashcombe Brindlemoor Carrowgate Dunmerrow Elverstone Fallowmere Glenhaven Harrowby "
-    "Inchbrook Jessamyn Kettlewell Larkspur Marrowick Nettlefold Oakhurst Pellinore Quarrington Ravensworth "
-    "Saltmarsh Thistlewood Underhay Vantongeren Whitmarsh Yarrowby Zennor Abernethy Blackwater Coldharbour "
-    "Dewhurst Eskdale Foxhollow Greyhaven Hollowell Ivybridge Juniperhill Knightwood Lowther Moorcroft "
-    "Northcott Ormsby Pendragon Quenby Rookwood Stormcliffe Tidewell Umberleigh Vellacott Windermere"
+# Family names and places are built from two parts: 1,600 family names and 750 places.
+_FAMILY_HEADS = (
+    "Quell Pen Ash Brindle Carrow Dun Elver Fallow Glen Harrow Inch Kettle Lark Marrow Nettle Oak Pell Quarr Raven "
+    "Salt Thistle Under Whit Yarrow Aber Black Cold Dew Esk Fox Grey Hollo Ivy Juniper Knight Low Moor North Orms Rook"
 ).split()
-_PLACES = (
-    "Eastmere Tarnhollow Norwick Brackenfold Caldermouth Dunhaven Elmstead Farrowdale Gorsebrook Heathcombe "
-    "Ironbridge Kingsmere Lathbury Merrowgate Northfleet Oxenholme Pelsworth Quarrydale Redmarley Stonecross "
-    "Thornbury Upwell Vexford Wendlebury Yelverton Ashwold Briarcliff Coldstream Dorrington Eversleigh"
+_FAMILY_TAILS = (
+    "brook warden combe moor gate merrow stone mere haven by well spur wick fold hurst ington worth marsh wood hay "
+    "tongue ridge cott leigh dale thorpe field ford ham ley stow bury shaw croft holt den wold hope cliffe more"
 ).split()
+_FAMILY = [head + tail for head in _FAMILY_HEADS for tail in _FAMILY_TAILS]
+_PLACE_HEADS = (
+    "East Tarn Nor Bracken Calder Dun Elm Farrow Gorse Heath Iron Kings Lath Merrow North Oxen Pels Quarry Red "
+    "Stone Thorn Up Vex Wendle Yelver Ash Briar Cold Dorr Evers"
+).split()
+_PLACE_TAILS = "mere hollow wick fold mouth haven stead dale brook combe bridge bury gate fleet holme worth ton cross well ford cliffe stream ington sley by".split()
+_PLACES = [head + tail for head in _PLACE_HEADS for tail in _PLACE_TAILS]
 _MONTHS = (
     "january february march april may june july august september october november december"
 ).split()
@@ -115,7 +122,7 @@ class CanaryMatch:
 
     @property
     def is_identified(self) -> bool:
-        return len(self.facts) >= MIN_FACTS
+        return self.p_value <= MAX_P_VALUE
 
 
 def canary_fact(secret: bytes, canary_id: str, person_id: str) -> CanaryFact:
@@ -178,13 +185,13 @@ def match_canary(
             facts.append("place")
         if facts:
             found.append(CanaryMatch(person, tuple(facts), _chance(facts, len(people))))
-    found.sort(key=lambda m: (-len(m.facts), m.p_value, m.person_id))
+    found.sort(key=lambda m: (m.p_value, -len(m.facts), m.person_id))
     return found
 
 
 def _chance(facts: list[str], recipients: int) -> float:
     """Upper bound on the chance that one of the other recipients matches these facts by accident."""
-    space = {"name": len(_FAMILY), "figure": 9000, "date": 12 * 28, "place": len(_PLACES)}
+    space = {"name": len(set(_FAMILY)), "figure": 9000, "date": 12 * 28, "place": len(set(_PLACES))}
     probability = 1.0
     for fact in facts:
         probability /= space[fact]

@@ -126,7 +126,24 @@ class _Prepared:
     folded: Folded
     tokens: Tokens
     slots: tuple[Slot, ...]
-    forms: dict[tuple[int, int], tuple[str, str]] = field(default_factory=dict)
+    # Every slot region in folded coordinates, in text order: (start, end, canonical form, alternate form).
+    regions: list[tuple[int, int, str, str]] = field(default_factory=list)
+    region_starts: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.regions:
+            for slot in self.slots:
+                for region in slot.regions:
+                    self.regions.append(
+                        (
+                            self.folded.position(region.start),
+                            self.folded.position(region.end),
+                            fold_form(region.canonical),
+                            fold_form(region.alternate),
+                        )
+                    )
+            self.regions.sort()
+            self.region_starts = [r[0] for r in self.regions]
 
 
 class SourceIndex:
@@ -196,8 +213,8 @@ def trace_leak(
     key = slot_key_material(secret)
 
     sources: list[SourceMatch] = []
-    raw_readings: dict[tuple[int, str], set[int]] = defaultdict(set)
-    slot_kinds: dict[tuple[int, str], str] = {}
+    raw_readings: dict[tuple[int, int, str], set[int]] = defaultdict(set)  # (item, slot start, slot key)
+    slot_kinds: dict[str, str] = {}
     for excerpt_index, excerpt in enumerate(texts):
         folded = fold(clean_excerpt(excerpt))
         tokens = tokenize(folded.text)
@@ -210,15 +227,15 @@ def trace_leak(
         for slot in ready.slots:
             form = read_slot(ready, slot, alignment, folded.text, tokens)
             if form is not None:
-                raw_readings[(position, slot.key)].add(form)
-                slot_kinds[(position, slot.key)] = slot.kind.value
+                raw_readings[(position, slot.start, slot.key)].add(form)
+                slot_kinds[slot.key] = slot.kind.value
 
     if not sources:
         return TraceReport("no_source", (), (), (), (), alpha)
 
     readings = [
-        SlotReading(index.items[p].task_id, index.items[p].field_path, slot_key, slot_kinds[(p, slot_key)], next(iter(forms)))
-        for (p, slot_key), forms in sorted(raw_readings.items())
+        SlotReading(index.items[p].task_id, index.items[p].field_path, slot_key, slot_kinds[slot_key], next(iter(forms)))
+        for (p, _, slot_key), forms in sorted(raw_readings.items())
         if len(forms) == 1  # read differently in two excerpts: ambiguous, dropped
     ]
     scores = score_recipients(index, readings, key)
@@ -248,60 +265,89 @@ def _locate(index: SourceIndex, tokens: Tokens, min_coverage: float) -> tuple[in
 def read_slot(ready: _Prepared, slot: Slot, alignment: Alignment, excerpt: str, excerpt_tokens: Tokens) -> int | None:
     """Which form of ``slot`` the excerpt shows: 0, 1, or None when it cannot tell."""
     forms = set()
-    for number, region in enumerate(slot.regions):
-        form = _read_region(ready, (slot.start, number), region, alignment, excerpt, excerpt_tokens)
+    for region in slot.regions:
+        form = _read_region(ready, region, alignment, excerpt, excerpt_tokens)
         if form is not None:
             forms.add(form)
     return forms.pop() if len(forms) == 1 else None
 
 
-def _read_region(
-    ready: _Prepared,
-    cache_key: tuple[int, int],
-    region: Region,
-    alignment: Alignment,
-    excerpt: str,
-    excerpt_tokens: Tokens,
-) -> int | None:
+def _read_region(ready: _Prepared, region: Region, alignment: Alignment, excerpt: str, excerpt_tokens: Tokens) -> int | None:
     folded = ready.folded
     start = folded.position(region.start)
     end = folded.position(region.end)
-    canonical_tokens = ready.tokens
-    left = _anchor(canonical_tokens, alignment, start, before=True)
-    right = _anchor(canonical_tokens, alignment, end, before=False)
-    if left is None or right is None:
+    tokens = ready.tokens
+    left = _anchor(tokens, alignment, start, before=True)
+    right = _anchor(tokens, alignment, end, before=False)
+    # At the very start or end of the item there is no word to anchor on: the
+    # excerpt's own start or end serves, if the item also starts or ends there.
+    if left is None and _last_token_ending_by(tokens, start) < 0 and right is not None:
+        left_end, seen_start = 0, 0
+    elif left is not None:
+        left_end, seen_start = tokens.ends[left], excerpt_tokens.ends[alignment.partner[left]]
+    else:
         return None
-    left_end = canonical_tokens.ends[left]
-    right_start = canonical_tokens.starts[right]
-    seen = excerpt[excerpt_tokens.ends[alignment.partner[left]] : excerpt_tokens.starts[alignment.partner[right]]]
-    forms = ready.forms.get(cache_key)
-    if forms is None:
-        forms = (fold_form(region.canonical), fold_form(region.alternate))
-        ready.forms[cache_key] = forms
-    before = folded.text[left_end:start]
-    after = folded.text[end:right_start]
-    expected = (before + forms[0] + after, before + forms[1] + after)
-    limit = max(len(expected[0]), len(expected[1])) // 3 + 2
-    distances = [edit_distance(seen, candidate, limit) for candidate in expected]
-    if distances[0] == distances[1] or min(distances) > limit - 1:
+    if right is None and _first_token_starting_from(tokens, end) >= len(tokens.values) and left is not None:
+        right_start, seen_end = len(folded.text), len(excerpt)
+    elif right is not None:
+        right_start, seen_end = tokens.starts[right], excerpt_tokens.starts[alignment.partner[right]]
+    else:
+        return None
+    seen = excerpt[seen_start:seen_end]
+    own = (fold_form(region.canonical), fold_form(region.alternate))
+    befores = _contexts(ready, left_end, start)
+    afters = _contexts(ready, end, right_start)
+    longest = max(len(b) for b in befores) + max(len(f) for f in own) + max(len(a) for a in afters)
+    if len(seen) > longest + 12:
+        return None  # the anchors are far apart in the excerpt: something else is in between
+    limit = longest // 3 + 2
+    distances = [
+        min(edit_distance(seen, b + form + a, limit) for b in befores for a in afters)
+        for form in own
+    ]
+    if distances[0] == distances[1] or min(distances) >= limit:
         return None
     return 0 if distances[0] < distances[1] else 1
 
 
+def _contexts(ready: _Prepared, start: int, end: int) -> list[str]:
+    """The folded canonical text between two positions, with each neighbouring slot in either form."""
+    import bisect
+
+    text = ready.folded.text
+    first = bisect.bisect_left(ready.region_starts, start)
+    inside = []
+    for region in ready.regions[first:]:
+        if region[0] >= end:
+            break
+        if region[1] <= end:
+            inside.append(region)
+    if not inside or len(inside) > 3:
+        return [text[start:end]]
+    out = [""]
+    cursor = start
+    for region_start, region_end, canonical, alternate in inside:
+        gap = text[cursor:region_start]
+        out = [prefix + gap + form for prefix in out for form in (canonical, alternate)]
+        cursor = region_end
+    return [prefix + text[cursor:end] for prefix in out]
+
+
 def _anchor(tokens: Tokens, alignment: Alignment, position: int, *, before: bool) -> int | None:
-    """The nearest aligned canonical token wholly before (or after) a folded position."""
-    if before:
-        i = _last_token_ending_by(tokens, position)
-        while i >= 0 and position - tokens.ends[i] <= _ANCHOR_REACH:
-            if alignment.partner[i] >= 0 and alignment.block[i] >= 2:
-                return i
-            i -= 1
-        return None
-    i = _first_token_starting_from(tokens, position)
-    while i < len(tokens.values) and tokens.starts[i] - position <= _ANCHOR_REACH:
-        if alignment.partner[i] >= 0 and alignment.block[i] >= 2:
+    """The nearest reliably aligned canonical token wholly before (or after) a folded position.
+
+    A lone punctuation mark matched on its own is too easily a coincidence; a
+    word, or anything inside a longer matched run, is trusted.
+    """
+    step = -1 if before else 1
+    i = _last_token_ending_by(tokens, position) if before else _first_token_starting_from(tokens, position)
+    while 0 <= i < len(tokens.values):
+        distance = position - tokens.ends[i] if before else tokens.starts[i] - position
+        if distance > _ANCHOR_REACH:
+            return None
+        if alignment.partner[i] >= 0 and (alignment.block[i] >= 2 or tokens.values[i][0].isalnum()):
             return i
-        i += 1
+        i += step
     return None
 
 

@@ -315,7 +315,7 @@ def _synonym_slots(text: str) -> list[Slot]:
         found = m.group()
         alternate, condition = _SYNONYM_TABLE[found.lower()]
         at_start = _is_sentence_start(text, m.start())
-        if found[0].isupper() and not at_start:
+        if found[0].isupper() and (not at_start or _next_word_is_capitalised(text, m.end())):
             continue  # a title or a name ("Toward Safer Systems"), not prose
         if found.isupper() and len(found) > 1:
             continue
@@ -374,7 +374,7 @@ def _spelling_slots(text: str) -> list[Slot]:
 
 def _spelling(text: str, m: re.Match[str], start: int, end: int, current: str, alternate: str) -> Slot | None:
     word = m.group()
-    if word[0].isupper() and not _is_sentence_start(text, m.start()):
+    if word[0].isupper() and (not _is_sentence_start(text, m.start()) or _next_word_is_capitalised(text, m.end())):
         return None  # "World Health Organization", "Labor Day": a name
     if word.isupper():
         return None
@@ -474,7 +474,7 @@ def find_slots(
     for kind in SlotKind:  # a fixed order, so ties resolve the same way every time
         if kind in settings.kinds:
             candidates.extend(finders[kind]())
-    blocked = _Intervals([*excluded_ranges(text), *((a, b) for a, b in protected if b > a)])
+    blocked = _Intervals([*excluded_ranges(text), *((a, b) for a, b in protected if b >= a)])
     taken = _Intervals([])
     chosen = []
     for slot in sorted(candidates, key=lambda s: (s.start, s.end)):
@@ -497,7 +497,8 @@ class _Intervals:
         self.spans = list(spans)
 
     def overlaps(self, start: int, end: int) -> bool:
-        return any(a < end and start < b for a, b in self.spans)
+        # An empty range is a point (a zero-width label): it blocks a region that strictly contains it.
+        return any((a < end and start < b) or (a == b and start < a < end) for a, b in self.spans)
 
     def add(self, start: int, end: int) -> None:
         self.spans.append((start, end))
@@ -511,6 +512,11 @@ def _match_case(source: str, replacement: str) -> str:
     if source[:1].isupper():
         return replacement[:1].upper() + replacement[1:]
     return replacement
+
+
+def _next_word_is_capitalised(text: str, position: int) -> bool:
+    following = re.match(r"[ \t]+([^\W\d_])", text[position : position + 8])
+    return following is not None and following.group(1).isupper()
 
 
 def _is_sentence_start(text: str, position: int) -> bool:
