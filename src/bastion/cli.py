@@ -74,10 +74,16 @@ def settings(data_dir: Path | None = None, database_url: str | None = None) -> S
     return Settings(**overrides)
 
 
+_open_runtimes: list = []
+
+
 def runtime(data_dir=None, database_url=None, migrate_schema: str = "never"):
+    """Open the runtime for this command; ``main`` closes it when the command ends."""
     from .services.runtime import Runtime
 
-    return Runtime.open(settings(data_dir, database_url), migrate_schema=migrate_schema)
+    rt = Runtime.open(settings(data_dir, database_url), migrate_schema=migrate_schema)
+    _open_runtimes.append(rt)
+    return rt
 
 
 def context(rt):
@@ -105,7 +111,6 @@ def init(data_dir: DataDir = None, database_url: DatabaseUrl = None):
     rt = runtime(data_dir, database_url, migrate_schema="always")
     out.print(f"database ready: {_redact(rt.db.url)}")
     out.print(f"keyring: {_redact(rt.keyring.url)} (provider: {rt.keyring.provider.name})")
-    rt.close()
 
 
 def _redact(url: str) -> str:
@@ -152,7 +157,6 @@ def demo(
 
     rt = runtime(data_dir, database_url, migrate_schema="always")
     logins = setup_demo(rt)
-    rt.close()
     url = f"http://{host}:{port}/"
     table = Table(title="Demo logins", show_lines=False)
     for col in ("role", "e-mail", "password"):
@@ -463,6 +467,9 @@ def main() -> None:
             err.print(f"[red]error:[/red] {type(exc).__name__}: {str(exc).splitlines()[0]}", highlight=False)
             sys.exit(1)
         raise
+    finally:
+        while _open_runtimes:
+            _open_runtimes.pop().close()
 
 
 if __name__ == "__main__":

@@ -43,9 +43,18 @@ class ClassificationConfig(BaseModel):
     @field_validator("labels", mode="before")
     @classmethod
     def _labels_as_objects(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"value": v} if isinstance(v, str) else v for v in value]
-        return value
+        if not isinstance(value, list):
+            return value
+        out = []
+        for i, v in enumerate(value):
+            if isinstance(v, str):
+                out.append({"value": v})
+            elif isinstance(v, dict):
+                out.append(v)
+            else:
+                hint = " (YAML reads yes/no/on/off as booleans: quote them)" if isinstance(v, bool) else ""
+                raise ValueError(f"labels[{i}]: must be a string or an object {{value, hotkey, description}}{hint}")
+        return out
 
     @model_validator(mode="after")
     def _distinct(self) -> "ClassificationConfig":

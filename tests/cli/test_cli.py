@@ -1,0 +1,121 @@
+"""The command line, in-process: happy paths and one-line errors (no tracebacks)."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+from dataclasses import dataclass
+
+import orjson
+import pytest
+
+from bastion.cli import main
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(tmp_path, database_url, monkeypatch, capsys):
+    """Run ``bastion.cli.main`` in-process (its error mapping included), capturing output."""
+    monkeypatch.setenv("BASTION_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BASTION_DATABASE_URL", database_url)
+    monkeypatch.delenv("BASTION_MASTER_KEY", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def run(*args, input=None, ok=True) -> Result:
+        monkeypatch.setattr(sys, "argv", ["bastion", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(input or ""))
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        result = Result(code, captured.out, captured.err)
+        if ok:
+            assert code == 0, (args, result)
+        return result
+
+    return run
+
+
+def test_setup_import_export(cli, tmp_path):
+    cli("init")
+    key = tmp_path / "data" / "master.key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    cli("user", "create", "owner@example.com", "--name", "Owner")
+    cli("user", "create", "worker@example.com", "--password-stdin", input="a long enough password\n")
+    token = cli("token", "create", "owner@example.com", "--name", "ci").stdout.strip()
+    assert token.startswith("bst_") and "\n" not in token
+    assert "ci" in cli("token", "list", "owner@example.com").stdout
+    ws = cli("workspace", "create", "Acme", "--owner", "owner@example.com").stdout.strip()
+    assert ws.startswith("ws_")
+    cli("member", "add", ws, "worker@example.com", "--role", "annotator")
+    config = tmp_path / "config.yaml"
+    config.write_text("type: classification\nfield: text\nlabels: [yes, no]\n")
+    result = cli("project", "create", ws, "--config", str(config), ok=False)
+    assert "labels[0]: must be a string" in result.stderr and "quote them" in result.stderr
+    config.write_text("type: classification\nfield: text\nlabels: ['yes', 'no']\n")
+    project = cli("project", "create", ws, "--config", str(config), "--name", "Triage", "--overlap", "2").stdout.strip()
+    assert project.startswith("prj_")
+
+    data = tmp_path / "tasks.jsonl"
+    data.write_text("\n".join(orjson.dumps({"data": {"text": f"t{i}"}, "external_id": str(i)}).decode() for i in range(50)))
+    result = cli("import", project, str(data))
+    assert "imported 50" in result.stdout
+    result = cli("import", project, str(data))
+    assert "imported 0, skipped 50 duplicate(s)" in result.stdout
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"data": {"text": "fine"}}\n{"data": {"txt": "x"}}\nnot json\n')
+    result = cli("import", project, str(bad), "--strict", ok=False)
+    assert result.exit_code == 1
+    assert f"{bad}:2: data.text: missing" in result.stderr and f"{bad}:3: not valid JSON" in result.stderr
+    assert "nothing imported" in result.stderr
+    result = cli("import", project, str(bad), ok=False)
+    assert result.exit_code == 1 and "imported 1" in result.stdout
+
+    out = tmp_path / "export.jsonl"
+    cli("export", project, "--out", str(out))
+    rows = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert len(rows) == 51 and rows[0]["data"] == {"text": "t0"}
+    streamed = cli("export", project, "--format", "json").stdout
+    assert len(orjson.loads(streamed)) == 51
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("import", "prj_missing", "nofile.jsonl"), "nofile.jsonl: no such file"),
+        (("export", "prj_00000000000000000000000000000000"), "error: project not found"),
+        (("member", "add", "ws_x", "nobody@example.com", "--role", "annotator"), "user not found"),
+        (("user", "create", "not-an-email"), "is not an e-mail address"),
+        (("workspace", "delete", "ws_x"), "add --yes to confirm"),
+    ],
+)
+def test_errors_are_one_line(cli, args, message):
+    cli("init")
+    result = cli(*args, ok=False)
+    assert result.exit_code != 0
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_bad_config_file_names_the_problem(cli, tmp_path):
+    cli("init")
+    cli("user", "create", "o@example.com")
+    ws = cli("workspace", "create", "W", "--owner", "o@example.com").stdout.strip()
+    broken = tmp_path / "c.json"
+    broken.write_text('{"type": "classification", "labels": ["a", "a"]}')
+    result = cli("project", "create", ws, "--config", str(broken), ok=False)
+    assert "labels[1].value: duplicate label 'a'" in result.stderr
+    broken.write_text("{nope")
+    result = cli("project", "create", ws, "--config", str(broken), ok=False)
+    assert "not valid JSON" in result.stderr

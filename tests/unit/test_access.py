@@ -1,0 +1,27 @@
+"""The role x action table, as data: each role's reach, and read-only tokens."""
+
+import pytest
+
+from bastion.access import ADMIN_WORKSPACE_ACTIONS, POLICY, Action, Actor
+from bastion.domain.workspaces import Role
+
+
+def test_owner_can_do_everything_and_auditor_never_sees_content():
+    assert POLICY[Role.OWNER] == frozenset(Action)
+    content = {Action.TASK_BROWSE, Action.TASK_WORK, Action.ANNOTATION_BROWSE, Action.EXPORT}
+    assert not POLICY[Role.AUDITOR] & content
+    assert not ADMIN_WORKSPACE_ACTIONS & content
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_every_role_reads_its_workspace(role):
+    assert Action.WORKSPACE_READ in POLICY[role]
+
+
+def test_annotators_only_work():
+    assert POLICY[Role.ANNOTATOR] == {Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK}
+
+
+def test_system_actor():
+    actor = Actor.system()
+    assert actor.is_system and actor.is_admin and not actor.read_only
