@@ -52,9 +52,9 @@ def test_policy_defaults() -> None:
     ("raw", "path"),
     [
         ({"detectors": ["email", "telepathy"]}, "redaction.detectors[1]"),
-        ({"dictionaries": {"Code Name": ["x"]}}, "redaction.dictionaries"),
-        ({"dictionaries": {"email": ["x"]}}, "redaction.dictionaries"),
-        ({"dictionaries": {"codename": ["---"]}}, "redaction.dictionaries"),
+        ({"dictionaries": {"Code Name": ["x"]}}, "redaction.dictionaries.Code Name (key)"),
+        ({"dictionaries": {"email": ["x"]}}, "redaction.dictionaries.email (key)"),
+        ({"dictionaries": {"codename": ["Falcon", "---"]}}, "redaction.dictionaries.codename[1]"),
         ({"review_below": 1.5}, "redaction.review_below"),
         ({"fields": ["messages[.content"]}, "redaction.fields"),
         ({"colour": "blue"}, "redaction.colour"),

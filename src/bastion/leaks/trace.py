@@ -44,6 +44,7 @@ are the answer there.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -312,8 +313,6 @@ def _read_region(ready: _Prepared, region: Region, alignment: Alignment, excerpt
 
 def _contexts(ready: _Prepared, start: int, end: int) -> list[str]:
     """The folded canonical text between two positions, with each neighbouring slot in either form."""
-    import bisect
-
     text = ready.folded.text
     first = bisect.bisect_left(ready.region_starts, start)
     inside = []
@@ -352,14 +351,10 @@ def _anchor(tokens: Tokens, alignment: Alignment, position: int, *, before: bool
 
 
 def _last_token_ending_by(tokens: Tokens, position: int) -> int:
-    import bisect
-
     return bisect.bisect_right(tokens.ends, position) - 1
 
 
 def _first_token_starting_from(tokens: Tokens, position: int) -> int:
-    import bisect
-
     return bisect.bisect_left(tokens.starts, position)
 
 

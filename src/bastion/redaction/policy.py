@@ -36,9 +36,9 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bastion.domain.errors import InvalidConfig
 from bastion.redaction.detectors import Detector, EntityType, Match, builtin_detectors, resolve_overlaps
@@ -62,6 +62,24 @@ class NerSettings(BaseModel):
     min_score: float = Field(0.4, ge=0.0, le=1.0)
 
 
+def _check_kind(kind: str) -> str:
+    if not _KIND.match(kind):
+        raise ValueError(f"dictionary kind {kind!r} must be lower-case letters, digits and underscores")
+    if kind in {t.value for t in EntityType}:
+        raise ValueError(f"dictionary kind {kind!r} is a built-in detector type")
+    return kind
+
+
+def _check_term(term: str) -> str:
+    if not any(ch.isalnum() for ch in term):
+        raise ValueError(f"dictionary term {term!r} has no letters or digits")
+    return term
+
+
+DictionaryKind = Annotated[str, AfterValidator(_check_kind)]
+DictionaryTerm = Annotated[str, AfterValidator(_check_term)]
+
+
 class RedactionPolicy(BaseModel):
     """What a project hides from annotators (``redaction`` in the project config)."""
 
@@ -69,7 +87,7 @@ class RedactionPolicy(BaseModel):
 
     enabled: bool = True
     detectors: tuple[EntityType, ...] = tuple(EntityType)
-    dictionaries: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    dictionaries: dict[DictionaryKind, tuple[DictionaryTerm, ...]] = Field(default_factory=dict)
     fuzzy: bool = True
     allow_words: tuple[str, ...] = ()
     allow_values: tuple[str, ...] = ()
@@ -77,20 +95,6 @@ class RedactionPolicy(BaseModel):
     fields: tuple[str, ...] | None = None
     exclude_fields: tuple[str, ...] = ()
     ner: NerSettings | None = None
-
-    @field_validator("dictionaries")
-    @classmethod
-    def _check_dictionaries(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-        builtin = {t.value for t in EntityType}
-        for kind, terms in value.items():
-            if not _KIND.match(kind):
-                raise ValueError(f"dictionary kind {kind!r} must be lower-case letters, digits and underscores")
-            if kind in builtin:
-                raise ValueError(f"dictionary kind {kind!r} is a built-in detector type")
-            for term in terms:
-                if not any(ch.isalnum() for ch in term):
-                    raise ValueError(f"dictionary term {term!r} in {kind!r} has no letters or digits")
-        return value
 
     @field_validator("fields", "exclude_fields")
     @classmethod
@@ -123,7 +127,12 @@ def load_policy(raw: Mapping[str, Any] | None, *, path: str = "redaction") -> Re
 def _error_path(prefix: str, loc: Sequence[int | str]) -> str:
     out = prefix
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            out += " (key)"  # pydantic's marker for "the dict key itself was invalid"
+        else:
+            out += f".{part}"
     return out
 
 
