@@ -1,11 +1,6 @@
 """Shared fixtures: a fresh database per test, on SQLite and (when reachable) PostgreSQL.
 
-PostgreSQL is used when ``BASTION_TEST_DATABASE_URL`` names a server, or one
-answers on 127.0.0.1:5432 (trust auth, database ``test``). Without one, the
-PostgreSQL variants skip with the reason — except under ``CI=true``, where a
-missing server fails the run: CI must exercise both databases.
-
-Each test gets its own database, copied from a template migrated once per
+Which databases are reachable is decided in ``environment.py``. Each test gets its own database, copied from a template migrated once per
 session (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL).
 """
 
@@ -18,45 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bastion.settings import Settings
-
-MASTER_KEY = "11" * 32
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get("BASTION_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _pg_reachable() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-        return None
-    except Exception as exc:  # any failure means "not usable here"
-        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}: {exc}".splitlines()[0]
-
-
-_PG_PROBLEM = _pg_reachable()
-
-
-def require_postgres() -> None:
-    if _PG_PROBLEM:
-        if IN_CI:
-            pytest.fail(f"CI must run the PostgreSQL tests: {_PG_PROBLEM}")
-        pytest.skip(_PG_PROBLEM)
-
-
-def _pg_url(dbname: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(PG_ADMIN_URL).set(database=dbname).render_as_string(hide_password=False)
-
-
-def _pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
+from environment import make_settings, pg_admin, pg_url, require_postgres
 
 
 @pytest.fixture(scope="session")
@@ -80,17 +37,13 @@ def pg_template():
     from bastion.storage.database import Database
 
     name = f"bastion_tpl_{os.getpid()}"
-    _pg_admin(f"DROP DATABASE IF EXISTS {name}")
-    _pg_admin(f"CREATE DATABASE {name}")
-    db = Database(_pg_url(name))
+    pg_admin(f"DROP DATABASE IF EXISTS {name}")
+    pg_admin(f"CREATE DATABASE {name}")
+    db = Database(pg_url(name))
     migrate.upgrade(db)
     db.dispose()
     yield name
-    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
-def make_settings(tmp_path: Path, database_url: str | None, **extra) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, master_key=MASTER_KEY, **extra)
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -110,9 +63,9 @@ def database_url(db_kind, tmp_path, request):
         return
     template = request.getfixturevalue("pg_template")
     name = f"bastion_t_{uuid.uuid4().hex[:12]}"
-    _pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield _pg_url(name)
-    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield pg_url(name)
+    pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def test_body_limit_answers_413(tmp_path, database_url):
 
     from bastion.services.runtime import Runtime
     from bastion.web.app import create_app
-    from conftest import make_settings
+    from environment import make_settings
 
     rt = Runtime.open(make_settings(tmp_path, database_url, max_body_bytes=1000), migrate_schema="never")
     side = make_side(rt, "big", n_tasks=0)

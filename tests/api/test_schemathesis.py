@@ -31,7 +31,7 @@ def sqlite_rt(tmp_path, sqlite_template):
     import shutil
 
     from bastion.services.runtime import Runtime
-    from conftest import make_settings
+    from environment import make_settings
 
     target = tmp_path / "data" / "bastion.db"
     target.parent.mkdir(parents=True)

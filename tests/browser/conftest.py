@@ -15,7 +15,7 @@ import time
 import pytest
 import uvicorn
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+from environment import IN_CI
 
 CHROMIUM = os.environ.get("BASTION_CHROMIUM", "/usr/bin/chromium")
 

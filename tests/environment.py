@@ -1,0 +1,60 @@
+"""The test environment: which databases are reachable, and settings for a test's data directory.
+
+PostgreSQL is used when ``BASTION_TEST_DATABASE_URL`` names a server, or one
+answers on 127.0.0.1:5432 (trust auth, database ``test``). Without one, the
+PostgreSQL variants skip with the reason — except under ``CI=true``, where a
+missing server fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bastion.settings import Settings
+
+MASTER_KEY = "11" * 32
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_ADMIN_URL = os.environ.get("BASTION_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_reachable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return None
+    except Exception as exc:  # any failure means "not usable here"
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}: {exc}".splitlines()[0]
+
+
+PG_PROBLEM = pg_reachable()
+
+
+def require_postgres() -> None:
+    if PG_PROBLEM:
+        if IN_CI:
+            pytest.fail(f"CI must run the PostgreSQL tests: {PG_PROBLEM}")
+        pytest.skip(PG_PROBLEM)
+
+
+def pg_url(dbname: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_ADMIN_URL).set(database=dbname).render_as_string(hide_password=False)
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def make_settings(tmp_path: Path, database_url: str | None, **extra) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, master_key=MASTER_KEY, **extra)
+
+
