@@ -53,7 +53,8 @@ from typing import Literal
 
 from bastion.domain.errors import InvalidInput
 from bastion.leaks.alignment import Alignment, Folded, Tokens, align, clean_excerpt, fold, fold_form, shingles, tokenize
-from bastion.leaks.variants import DEFAULT_SETTINGS, Region, Slot, VariantSettings, find_slots, slot_bit, slot_key_material
+from bastion.leaks.slots import DEFAULT_SETTINGS, Region, Slot, VariantSettings, find_slots
+from bastion.leaks.variants import slot_bit, slot_key_material
 from bastion.redaction.editdistance import edit_distance
 
 DEFAULT_ALPHA = 1e-4
