@@ -94,13 +94,14 @@ def run_cases(corpus: Corpus, people: list[str], attack: str, cases: int, rng: r
 
 
 def print_table(title: str, rows: list[dict]) -> None:
-    print(f"\n{title}")
+    print(f"\n{title}", flush=True)
     print(f"{'attack':18} {'cases':>6} {'top-1':>7} {'conclusive':>11} {'false acc.':>11} {'slots read':>11} {'read ok':>8} {'ms/case':>8}")
     for row in rows:
         accuracy = "-" if row["reading_accuracy"] is None else f"{row['reading_accuracy']:.1%}"
         print(
             f"{row['attack']:18} {row['cases']:6d} {row['top1_rate']:7.1%} {row['conclusive_rate']:11.1%} "
-            f"{row['false_accusation_rate']:11.2e} {row['slots_read_per_case']:11.1f} {accuracy:>8} {row['ms_per_case']:8.1f}"
+            f"{row['false_accusation_rate']:11.2e} {row['slots_read_per_case']:11.1f} {accuracy:>8} {row['ms_per_case']:8.1f}",
+            flush=True,
         )
 
 
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "ordinary": {"items": args.items, "words_per_item": plain.words_per_item, "slots_per_item": plain.slots_per_item},
     }
     print(f"rich prose: {rich.words_per_item:.0f} words, {rich.slots_per_item:.1f} slots per item; "
-          f"ordinary prose: {plain.words_per_item:.0f} words, {plain.slots_per_item:.1f} slots per item")  # fmt: skip
+          f"ordinary prose: {plain.words_per_item:.0f} words, {plain.slots_per_item:.1f} slots per item", flush=True)  # fmt: skip
 
     rows = [run_cases(rich, people, attack, args.cases, rng, recipients="few") for attack in ATTACKS]
     print_table("1. one item, 2-5 recipients (rich prose)", rows)

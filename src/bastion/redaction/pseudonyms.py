@@ -95,9 +95,13 @@ def normalise_value(label: str, value: str) -> str:
 
 
 def keyed_hash(secret: bytes, label: str, normalised: str) -> str:
-    """HMAC-SHA256 (hex) of the label and normalised value under the workspace secret."""
+    """HMAC-SHA256 (hex) of the label and normalised value under the workspace secret.
+
+    The message is domain-separated, so the same secret can key variant slots
+    and canaries without any of their outputs colliding with a vault key.
+    """
     check_secret(secret)
-    message = label.encode("utf-8") + b"\x1f" + normalised.encode("utf-8")
+    message = b"bastion/redaction/pseudonym/v1\x1f" + label.encode("utf-8") + b"\x1f" + normalised.encode("utf-8")
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
