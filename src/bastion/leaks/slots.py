@@ -131,7 +131,11 @@ _PRONOUN_FORWARD = [
 ]  # fmt: skip
 # "we have" contracts only before a past participle ("we've seen", not "we've a car").
 _PERFECT = [("we have", "we've"), ("they have", "they've"), ("you have", "you've"), ("i have", "i've")]
-_PARTICIPLE_AFTER = re.compile(r" (?:[a-z]+(?:ed|en|wn|ne|ught|un|ung|ade|aid|ent|eld|ood|ept|elt|ost|ound|ome)|been|had|done|made|said|set|put|run|got|let|read|cut|hit)\b")
+_PARTICIPLE_AFTER = re.compile(
+    r" (?:[a-z]{3,}(?<!e)ed|been|done|made|said|seen|taken|given|written|known|shown|grown|found|built|sent|spent"
+    r"|brought|bought|thought|taught|caught|left|lost|kept|met|paid|told|won|begun|chosen|spoken|broken|driven"
+    r"|eaten|fallen|forgotten|got|gotten|had|heard|held|hidden|led|meant|sold|stood|understood|become|come|gone)\b"
+)
 _PRONOUN_BOTH = [
     ("we are", "we're"), ("they are", "they're"), ("you are", "you're"), ("i am", "i'm"),
     ("we will", "we'll"), ("they will", "they'll"), ("you will", "you'll"), ("i will", "i'll"), ("it will", "it'll"),
