@@ -108,10 +108,10 @@ def code_ratings(
     annotator_array = annotator_array[keep]
     value_array = as_array(value_raw[keep])
 
-    tasks_unique, task_codes = np.unique(task_array, return_inverse=True)
-    annotators_unique, annotator_codes = np.unique(annotator_array, return_inverse=True)
+    tasks_unique, task_codes = factorize(task_array)
+    annotators_unique, annotator_codes = factorize(annotator_array)
     if categories is None:
-        domain, value_codes = np.unique(value_array, return_inverse=True)
+        domain, value_codes = factorize(value_array)
     else:
         domain = as_array(categories)
         if np.unique(domain).size != domain.size:
@@ -139,6 +139,25 @@ def code_ratings(
         categories=domain,
         source_rows=np.flatnonzero(keep)[order],
     )
+
+
+def factorize(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique values and the code of each element (``np.unique`` semantics).
+
+    Integer ids in a compact range take a counting path, O(n + range) with no sort —
+    the common case of database ids — and anything else goes through ``np.unique``.
+    """
+    if array.dtype.kind in "iu" and array.size:
+        low = int(array.min())
+        span = int(array.max()) - low + 1
+        if span <= 4 * array.size + 1024:
+            shifted = (array - low).astype(np.intp)
+            present = np.bincount(shifted, minlength=span) > 0
+            code_of = np.cumsum(present) - 1
+            uniques = (np.flatnonzero(present) + low).astype(array.dtype)
+            return uniques, code_of[shifted]
+    uniques, codes = np.unique(array, return_inverse=True)
+    return uniques, codes.ravel()
 
 
 def _codes_in_domain(values: np.ndarray, domain: np.ndarray) -> np.ndarray:

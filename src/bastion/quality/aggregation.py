@@ -114,23 +114,24 @@ def one_coin_dawid_skene(
 
 
 class _DawidSkene:
-    """EM state for the full model. Rows are grouped twice: by task (E-step) and by
-    (annotator, given label) (M-step), each group summed with one reduceat."""
+    """EM state for the full model.
+
+    Posteriors are held class-major, shape (K, n_tasks), so that reductions over classes
+    run along contiguous rows and each step is K vectorised passes over the labels: the
+    E-step sums each label's log-confusion per task (reduceat over the task-sorted rows),
+    the M-step scatters posteriors into the small (annotator, given label) x K table.
+    """
 
     def __init__(self, table: LabelTable) -> None:
         self.table = table
         k = table.n_classes
         self.cell = table.worker * k + table.label  # (annotator, given label) cell per row
-        order = np.argsort(self.cell, kind="stable")
-        sorted_cell = self.cell[order]
-        self.cell_starts = np.concatenate(([0], np.flatnonzero(sorted_cell[1:] != sorted_cell[:-1]) + 1))
-        self.cell_ids = sorted_cell[self.cell_starts]
-        self.task_by_cell = table.task[order]
+        self.cell_ids = np.flatnonzero(np.bincount(self.cell, minlength=table.n_workers * k))
 
     def fit(self, max_iterations: int, tolerance: float) -> CategoricalAggregation:
         table = self.table
-        posteriors = table.vote_shares()
-        priors = posteriors.mean(axis=0)
+        posteriors = np.ascontiguousarray(table.vote_shares().T)
+        priors = posteriors.mean(axis=1)
         confusion, counts = self.m_step(posteriors)
         loss = -np.inf
         iterations = 0
@@ -138,7 +139,7 @@ class _DawidSkene:
         for iterations in range(1, max_iterations + 1):
             priors = np.maximum(priors, EPS)
             posteriors = self.e_step(confusion, priors)
-            priors = posteriors.mean(axis=0)
+            priors = posteriors.mean(axis=1)
             confusion, counts = self.m_step(posteriors)
             new_loss = self.lower_bound(posteriors, np.maximum(priors, EPS), confusion, counts)
             if new_loss - loss < tolerance:
@@ -149,7 +150,7 @@ class _DawidSkene:
         return finish(
             "dawid_skene",
             table,
-            posteriors,
+            np.ascontiguousarray(posteriors.T),
             n_iterations=iterations,
             converged=converged,
             parameters={"confusion": confusion.reshape(table.n_workers, k, k), "priors": priors},
@@ -159,20 +160,30 @@ class _DawidSkene:
         """Confusion rows per (annotator, given label) cell, normalised per true class."""
         table = self.table
         k = table.n_classes
-        counts = np.zeros((table.n_workers * k, k))
-        counts[self.cell_ids] = np.add.reduceat(posteriors[self.task_by_cell], self.cell_starts, axis=0)
+        n_cells = table.n_workers * k
+        counts = np.empty((n_cells, k))
+        for c in range(k):  # K passes over the labels, each one bincount
+            counts[:, c] = np.bincount(self.cell, posteriors[c][table.task], minlength=n_cells)
         confusion = np.zeros_like(counts)
         # Only cells an annotator used exist (as in crowd-kit); the floor applies to them.
         confusion[self.cell_ids] = np.maximum(counts[self.cell_ids], EPS)
         confusion = confusion.reshape(table.n_workers, k, k)
         confusion /= confusion.sum(axis=1, keepdims=True)
-        return confusion.reshape(table.n_workers * k, k), counts
+        return confusion.reshape(n_cells, k), counts
 
     def e_step(self, confusion: np.ndarray, priors: np.ndarray) -> np.ndarray:
+        table = self.table
+        k = table.n_classes
         log_confusion = np.zeros_like(confusion)
         log_confusion[self.cell_ids] = np.log(confusion[self.cell_ids])
-        log_scores = self.table.per_task_sum(log_confusion[self.cell]) + np.log(priors)
-        return softmax_rows(log_scores)
+        log_confusion = np.ascontiguousarray(log_confusion.T)
+        scores = np.empty((k, table.n_tasks))
+        for c in range(k):
+            scores[c] = np.add.reduceat(log_confusion[c][self.cell], table.task_starts) + np.log(priors[c])
+        scores -= scores.max(axis=0)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=0)
+        return scores
 
     def lower_bound(self, posteriors: np.ndarray, priors: np.ndarray, confusion: np.ndarray, counts: np.ndarray) -> float:
         """Expected complete-data log-likelihood plus posterior entropy, per label.
@@ -190,17 +201,18 @@ class _DawidSkene:
 class _OneCoin:
     """EM state for the one-coin model. With one accuracy per annotator the E-step is
     O(rows), not O(rows x K): every class gets the "wrong" log-probability, and the class
-    actually given gets the difference added."""
+    actually given gets the difference added. Posteriors are class-major (K, n_tasks)."""
 
     def __init__(self, table: LabelTable) -> None:
         self.table = table
         self.per_worker = np.bincount(table.worker, minlength=table.n_workers).astype(np.float64)
-        self.task_class = table.task * table.n_classes + table.label
+        self.class_task = table.label * table.n_tasks + table.task
+        self.per_task = np.diff(np.append(table.task_starts, table.n)).astype(np.float64)
 
     def fit(self, max_iterations: int, tolerance: float) -> CategoricalAggregation:
         table = self.table
-        posteriors = table.vote_shares()
-        priors = posteriors.mean(axis=0)
+        posteriors = np.ascontiguousarray(table.vote_shares().T)
+        priors = posteriors.mean(axis=1)
         accuracy = self.m_step(posteriors)
         loss = -np.inf
         iterations = 0
@@ -208,7 +220,7 @@ class _OneCoin:
         for iterations in range(1, max_iterations + 1):
             priors = np.maximum(priors, EPS)
             posteriors = self.e_step(accuracy, priors)
-            priors = posteriors.mean(axis=0)
+            priors = posteriors.mean(axis=1)
             accuracy = self.m_step(posteriors)
             new_loss = self.lower_bound(posteriors, np.maximum(priors, EPS), accuracy)
             if new_loss - loss < tolerance:
@@ -218,7 +230,7 @@ class _OneCoin:
         return finish(
             "one_coin_dawid_skene",
             table,
-            posteriors,
+            np.ascontiguousarray(posteriors.T),
             n_iterations=iterations,
             converged=converged,
             parameters={"accuracy": accuracy, "priors": priors},
@@ -226,7 +238,7 @@ class _OneCoin:
 
     def m_step(self, posteriors: np.ndarray) -> np.ndarray:
         table = self.table
-        given = posteriors[table.task, table.label]
+        given = posteriors.ravel()[self.class_task]
         return np.bincount(table.worker, given, minlength=table.n_workers) / np.maximum(self.per_worker, 1)
 
     def log_right_wrong(self, accuracy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,19 +251,23 @@ class _OneCoin:
         table = self.table
         k = table.n_classes
         log_right, log_wrong = self.log_right_wrong(accuracy)
-        base = np.bincount(table.task, log_wrong[table.worker], minlength=table.n_tasks)
-        bonus = np.bincount(
-            self.task_class, (log_right - log_wrong)[table.worker], minlength=table.n_tasks * k
-        ).reshape(table.n_tasks, k)
-        return softmax_rows(bonus + base[:, None] + np.log(priors))
+        base = np.add.reduceat(log_wrong[table.worker], table.task_starts)
+        scores = np.bincount(
+            self.class_task, (log_right - log_wrong)[table.worker], minlength=k * table.n_tasks
+        ).reshape(k, table.n_tasks)
+        scores += base
+        scores += np.log(priors)[:, None]
+        scores -= scores.max(axis=0)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=0)
+        return scores
 
     def lower_bound(self, posteriors: np.ndarray, priors: np.ndarray, accuracy: np.ndarray) -> float:
         table = self.table
         log_right, log_wrong = self.log_right_wrong(accuracy)
-        given = posteriors[table.task, table.label]
+        given = posteriors.ravel()[self.class_task]
         joint = float(np.sum(given * log_right[table.worker] + (1 - given) * log_wrong[table.worker]))
-        per_task = np.diff(np.append(table.task_starts, table.n)).astype(np.float64)
-        joint += float(np.sum((per_task @ posteriors) * np.log(priors)))
+        joint += float(np.sum((posteriors @ self.per_task) * np.log(priors)))
         floored = np.maximum(posteriors, EPS)
         entropy = -float(np.sum(floored * np.log(floored)))
         return (joint + entropy) / table.n
