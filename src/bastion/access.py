@@ -189,8 +189,6 @@ class Access:
             raise PermissionDenied("this task was not assigned to you")
 
 
-def policy_table() -> list[tuple[str, str, list[str]]]:
-    """(action, description, roles allowed) rows, for docs and tests."""
-    return [
-        (a.label, a.description, [r.value for r in Role if a in POLICY[r]]) for a in Action
-    ]
+def policy_table_roles(action: Action) -> list[str]:
+    """The roles allowed ``action``, in rank order (docs/permissions.md is checked against this)."""
+    return [r.value for r in Role if action in POLICY[r]]
