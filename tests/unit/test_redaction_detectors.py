@@ -201,9 +201,9 @@ def test_long_text_stays_fast() -> None:
         "user jane.doe@example.com retried order ORD-2024-558812 three times. Version v2.14.3 fixed it. "
     )
     text = chunk * (50_000 // len(chunk) + 1) + " api_key=f3a9c1e7b2d84f6a9e0c5b7d1a2e3f40"
-    started = time.perf_counter()
+    started = time.process_time()
     found = detect(text)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert found[-1].entity_type == "generic_secret"
     assert elapsed < 2.0, elapsed
 
