@@ -96,6 +96,7 @@ class Actor:
     is_admin: bool = False
     read_only: bool = False
     via: str = "token"  # token | session | cli
+    token_id: str | None = None
 
     @classmethod
     def system(cls) -> "Actor":

@@ -12,11 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import orjson
-
-from .. import ids
 from ..access import Access, Actor
-from ..storage import schema
 from ..storage.crypto import Sealer
 from ..storage.database import Tx
 from ..storage.keyring import require_key
@@ -26,7 +22,7 @@ from .runtime import Runtime
 class Unit:
     """One service call's transaction, with the actor's access decisions."""
 
-    __slots__ = ("tx", "rt", "actor", "access", "_sealers")
+    __slots__ = ("tx", "rt", "actor", "access", "_sealers", "_events")
 
     def __init__(self, tx: Tx, rt: Runtime, actor: Actor) -> None:
         self.tx = tx
@@ -34,9 +30,13 @@ class Unit:
         self.actor = actor
         self.access = Access(actor, tx.conn)
         self._sealers: dict[str, Sealer] = {}
+        self._events: list = []
         if rt.db.dialect.name == "postgresql":
-            scope = "*" if actor.is_system else ",".join(self.access.roles)
-            tx.set_scope(actor.user_id, scope)
+            # Row-level security: who asks first (their memberships are readable), then
+            # the workspaces they belong to. Both are local to this transaction.
+            tx.set_scope(actor.user_id, "*" if actor.is_system else "")
+            if not actor.is_system:
+                tx.set_scope(actor.user_id, ",".join(self.access.roles))
 
     @property
     def conn(self):
@@ -58,18 +58,22 @@ class Unit:
         return sealer
 
     def audit(self, workspace_id: str, action: str, target: str | None = None, **details) -> None:
-        """Append an audit event in this transaction (no task content in ``details``)."""
-        self.tx.execute(
-            schema.audit_events.insert().values(
-                workspace_id=workspace_id,
-                id=ids.new_id("aud"),
-                at=self.tx.now,
-                actor=self.actor.user_id,
-                action=action,
-                target=target,
-                details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),
-            )
-        )
+        """Record an audit event; it is appended to the log just before this transaction commits.
+
+        ``details`` hold metadata only (counts, ids, settings), never task content.
+        """
+        from .audit import PendingEvent
+
+        if self.actor.token_id:
+            details["token"] = self.actor.token_id
+        self._events.append(PendingEvent(workspace_id, self.tx.now, self.actor.user_id, action, target, details))
+
+    def flush_audit(self) -> None:
+        if self._events:
+            from .audit import append_events
+
+            events, self._events = self._events, []
+            append_events(self, events)
 
 
 class Context:
@@ -82,7 +86,9 @@ class Context:
     @contextmanager
     def write(self) -> Iterator[Unit]:
         with self.rt.db.transaction(write=True) as tx:
-            yield Unit(tx, self.rt, self.actor)
+            unit = Unit(tx, self.rt, self.actor)
+            yield unit
+            unit.flush_audit()
 
     @contextmanager
     def read(self) -> Iterator[Unit]:

@@ -196,7 +196,7 @@ def resolve_token(rt: Runtime, secret: str) -> Actor:
             wtx.execute(update(t).where(t.c.id == row.id).values(last_used_at=wtx.now))
     return Actor(
         kind="user", user_id=row.user_id, email=row.email, is_admin=bool(row.is_admin),
-        read_only=row.scope == "read", via="token",
+        read_only=row.scope == "read", via="token", token_id=row.id,
     )
 
 

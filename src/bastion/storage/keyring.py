@@ -161,6 +161,31 @@ class Keyring:
             self._cache[key_id] = material
         return material
 
+    def audit_signer(self, default_name: str):
+        """The deployment's Ed25519 key that signs audit checkpoints: (name, private key).
+
+        Made on first use and kept wrapped by the key provider, like the data keys.
+        The name is fixed when the key is made (it is part of the published key).
+        """
+        from ..audit import notes
+
+        with self._lock:
+            cached = getattr(self, "_signer", None)
+        if cached is not None:
+            return cached
+        with self.engine.begin() as conn:
+            wrapped = conn.execute(
+                select(keyring_meta.c.value).where(keyring_meta.c.name == "audit_signer")
+            ).scalar()
+            if wrapped is None:
+                text = notes.signer_key_string(default_name, notes.generate_signing_key())
+                wrapped = self.provider.wrap(text.encode(), b"audit-signer")
+                conn.execute(insert(keyring_meta).values(name="audit_signer", value=wrapped))
+        signer = notes.parse_signer_key(self.provider.unwrap(wrapped, b"audit-signer").decode())
+        with self._lock:
+            self._signer = signer
+        return signer
+
     def keys_of(self, workspace_id: str) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -205,6 +230,15 @@ class Keyring:
                     )
                 )
                 count += 1
+            signer = conn.execute(
+                select(keyring_meta.c.value).where(keyring_meta.c.name == "audit_signer")
+            ).scalar()
+            if signer is not None:
+                conn.execute(
+                    update(keyring_meta)
+                    .where(keyring_meta.c.name == "audit_signer")
+                    .values(value=new_provider.wrap(self.provider.unwrap(signer, b"audit-signer"), b"audit-signer"))
+                )
         self.provider = new_provider
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:

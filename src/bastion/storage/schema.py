@@ -260,25 +260,75 @@ audit_events = Table(
     "audit_events",
     metadata,
     Column("workspace_id", ID, nullable=False),
+    # Position in the workspace's Merkle tree (RFC 6962 leaf index), gapless from 0.
+    Column("seq", BigInteger, nullable=False),
     Column("id", ID, nullable=False),
-    # Position in the workspace's Merkle tree; set when the event is integrated.
-    Column("seq", BigInteger, nullable=True),
     Column("at", BigInteger, nullable=False),
     Column("actor", ID, nullable=False),
     Column("action", String(64), nullable=False),
     Column("target", String(80), nullable=True),
-    Column("details", Text, nullable=False, server_default="{}"),
-    Column("leaf_hash", LargeBinary(32), nullable=True),
-    PrimaryKeyConstraint("workspace_id", "id"),
+    # The canonical JSON of the whole entry: the Merkle leaf data, exported verbatim.
+    Column("leaf", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "seq"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
-    UniqueConstraint("workspace_id", "seq", name="uq_audit_events_seq"),
-    Index(
-        "ix_audit_events_pending",
-        "workspace_id",
-        "id",
-        sqlite_where=text("seq IS NULL"),
-        postgresql_where=text("seq IS NULL"),
-    ),
+    Index("ix_audit_events_target", "workspace_id", "target"),
+)
+
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("size", BigInteger, nullable=False, server_default=text("0")),
+    Column("frontier", LargeBinary, nullable=False),  # concatenated subtree roots
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+# Completed subtree hashes at levels 4, 8, 12, … (perfect subtrees of 16, 256, 4096 …
+# leaves), so a proof needs O(log n) small reads instead of hashing the whole log.
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "level", "idx"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),  # the signed note, verbatim
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "size"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+# What remains of a deleted workspace: who deleted it, when, and the final signed
+# checkpoint of its audit log (its last entry records the deletion).
+workspace_tombstones = Table(
+    "workspace_tombstones",
+    metadata,
+    Column("workspace_id", ID, primary_key=True),
+    Column("deleted_at", BigInteger, nullable=False),
+    Column("deleted_by", ID, nullable=False),
+    Column("final_checkpoint", Text, nullable=False),
+)
+
+# Failed sign-ins per account and per address, for rate limiting across processes.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("subject", String(400), nullable=False),  # "email:…" or "address:…"
+    Column("window_start", BigInteger, nullable=False),
+    Column("count", Integer, nullable=False),
+    PrimaryKeyConstraint("subject"),
 )
 
 WORKSPACE_TABLES = (
@@ -289,4 +339,7 @@ WORKSPACE_TABLES = (
     "assignments",
     "annotations",
     "audit_events",
+    "audit_heads",
+    "audit_nodes",
+    "audit_checkpoints",
 )

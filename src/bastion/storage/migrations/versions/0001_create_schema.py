@@ -1,5 +1,6 @@
 """Create the schema: users, workspaces, memberships, tokens, sessions, projects, tasks,
-assignments, annotations and audit events.
+assignments, annotations, the audit log (events, heads, nodes, checkpoints, tombstones)
+and sign-in rate limiting.
 
 Revision ID: 0001
 Revises:
@@ -52,19 +53,56 @@ def upgrade() -> None:
     op.create_index('ix_api_tokens_user_id', 'api_tokens', ['user_id'], unique=False)
     op.create_table('audit_events',
     sa.Column('workspace_id', sa.String(length=40), nullable=False),
+    sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('seq', sa.BigInteger(), nullable=True),
     sa.Column('at', sa.BigInteger(), nullable=False),
     sa.Column('actor', sa.String(length=40), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('target', sa.String(length=80), nullable=True),
-    sa.Column('details', sa.Text(), server_default='{}', nullable=False),
-    sa.Column('leaf_hash', sa.LargeBinary(length=32), nullable=True),
+    sa.Column('leaf', sa.LargeBinary(), nullable=False),
+    sa.Column('leaf_hash', sa.LargeBinary(length=32), nullable=False),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_audit_events_workspace_id_workspaces'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_audit_events')),
-    sa.UniqueConstraint('workspace_id', 'seq', name='uq_audit_events_seq')
+    sa.PrimaryKeyConstraint('workspace_id', 'seq', name=op.f('pk_audit_events'))
     )
-    op.create_index('ix_audit_events_pending', 'audit_events', ['workspace_id', 'id'], unique=False, sqlite_where=sa.text('seq IS NULL'), postgresql_where=sa.text('seq IS NULL'))
+    op.create_index('ix_audit_events_target', 'audit_events', ['workspace_id', 'target'], unique=False)
+    op.create_table('audit_heads',
+    sa.Column('workspace_id', sa.String(length=40), nullable=False),
+    sa.Column('size', sa.BigInteger(), server_default=sa.text('0'), nullable=False),
+    sa.Column('frontier', sa.LargeBinary(), nullable=False),
+    sa.Column('updated_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_audit_heads_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('workspace_id', name=op.f('pk_audit_heads'))
+    )
+    op.create_table('audit_nodes',
+    sa.Column('workspace_id', sa.String(length=40), nullable=False),
+    sa.Column('level', sa.SmallInteger(), nullable=False),
+    sa.Column('idx', sa.BigInteger(), nullable=False),
+    sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_audit_nodes_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('workspace_id', 'level', 'idx', name=op.f('pk_audit_nodes'))
+    )
+    op.create_table('audit_checkpoints',
+    sa.Column('workspace_id', sa.String(length=40), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_audit_checkpoints_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('workspace_id', 'size', name=op.f('pk_audit_checkpoints'))
+    )
+    op.create_table('workspace_tombstones',
+    sa.Column('workspace_id', sa.String(length=40), nullable=False),
+    sa.Column('deleted_at', sa.BigInteger(), nullable=False),
+    sa.Column('deleted_by', sa.String(length=40), nullable=False),
+    sa.Column('final_checkpoint', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('workspace_id', name=op.f('pk_workspace_tombstones'))
+    )
+    op.create_table('login_failures',
+    sa.Column('subject', sa.String(length=400), nullable=False),
+    sa.Column('window_start', sa.BigInteger(), nullable=False),
+    sa.Column('count', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('subject', name=op.f('pk_login_failures'))
+    )
+
     op.create_table('memberships',
     sa.Column('workspace_id', sa.String(length=40), nullable=False),
     sa.Column('user_id', sa.String(length=40), nullable=False),
@@ -189,7 +227,12 @@ def downgrade() -> None:
     op.drop_table('projects')
     op.drop_index('ix_memberships_user_id', table_name='memberships')
     op.drop_table('memberships')
-    op.drop_index('ix_audit_events_pending', table_name='audit_events')
+    op.drop_table('login_failures')
+    op.drop_table('workspace_tombstones')
+    op.drop_table('audit_checkpoints')
+    op.drop_table('audit_nodes')
+    op.drop_table('audit_heads')
+    op.drop_index('ix_audit_events_target', table_name='audit_events')
     op.drop_table('audit_events')
     op.drop_index('ix_api_tokens_user_id', table_name='api_tokens')
     op.drop_table('api_tokens')
