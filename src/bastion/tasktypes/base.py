@@ -8,9 +8,22 @@ A task type is an object with:
 * ``check_data(config, data)`` — is an imported item usable (its fields present)?
 * ``validate_result(config, data, result)`` — the normalised result, or
   ``InvalidAnswer`` naming the field;
+* ``result_from_form(config, form)`` — the result the widget's form posted;
+* ``widget_context(config, data, task_id=…, user_id=…)`` — derived views for the
+  widget; it knows who is looking, so per-person randomisation (the order in
+  which responses are shown) is decided there, deterministically;
+* ``file_fields(config)`` — the ``data`` keys that hold references to sealed
+  files (images), so imports can store the files they name;
+* ``row_kinds`` — the training row kinds it exports (``sft``, ``dpo``, …) and
+  ``documents`` — whole-file formats (``coco``, ``conll``), see
+  ``services/exports.py``;
 * ``template_dir`` holding ``widget.html`` (a Jinja partial rendered inside the
   labelling form) and ``static/widget.js`` (a small vanilla
   module, progressively enhanced, keyboard first).
+
+The trap: results are stored as ``validate_result`` returns them, so it must
+normalise (sort, dedupe, fill derived fields) — exports and agreement read
+them as they are, and the widget is only one of the clients that posts them.
 
 Built-ins register through the ``bastion_task_types`` hook like any other
 package, so adding a type never touches the core.
@@ -19,6 +32,7 @@ package, so adding a type never touches the core.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -104,9 +118,26 @@ class TaskType:
         except orjson.JSONDecodeError as exc:
             raise InvalidAnswer("result: not valid JSON") from exc
 
-    def widget_context(self, config: Any, data: dict) -> dict:
-        """Extra template variables for the widget (derived views of the data)."""
+    def widget_context(self, config: Any, data: dict, *, task_id: str = "", user_id: str = "",
+                       predictions: list | None = None) -> dict:
+        """Extra template variables for the widget (derived views of the data).
+
+        ``task_id`` and ``user_id`` say which task is shown to whom, for
+        per-person choices that must be repeatable (see ``_order.shown_order``);
+        ``predictions`` are the task's pre-annotations, to start the widget from.
+        """
         return {}
+
+    def file_fields(self, config: Any) -> tuple[str, ...]:
+        """Keys of ``data`` holding sealed file references (``fil_…``)."""
+        return ()
+
+    # Training exports. ``row_kinds`` maps a row kind (``sft``, ``dpo``, ``spacy``)
+    # to ``fn(config, task, annotation, options) -> iterable of rows``;
+    # ``documents`` maps a whole-file format (``coco``, ``conll``) to
+    # ``fn(config, tasks, options) -> iterator of bytes``.
+    row_kinds: ClassVar[dict[str, Callable[..., Iterable[dict]]]] = {}
+    documents: ClassVar[dict[str, Callable[..., Iterator[bytes]]]] = {}
 
 
 class TaskTypes:

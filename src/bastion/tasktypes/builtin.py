@@ -6,5 +6,11 @@ from ..plugins import hookimpl
 @hookimpl
 def bastion_task_types():
     from .classification import Classification
+    from .image import Image
+    from .preference import Preference
+    from .ranking import Ranking
+    from .rubric import Rubric
+    from .spans import Spans
+    from .writing import Writing
 
-    return [Classification()]
+    return [Classification(), Spans(), Preference(), Ranking(), Writing(), Rubric(), Image()]

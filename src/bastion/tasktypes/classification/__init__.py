@@ -3,11 +3,15 @@
 Config::
 
     {"type": "classification", "field": "text", "labels": ["positive", "negative"],
-     "multiple": false, "instructions": "markdown"}
+     "multiple": false, "other": {"value": "other", "hotkey": "o"}, "instructions": "markdown"}
 
 Labels may be strings or objects ``{"value", "hotkey", "description"}``; labels
-without a hotkey get 1…9, then 0, in order. Results are ``{"label": "…"}`` for
-single choice and ``{"labels": […]}`` (distinct, in config order) for multiple.
+without a hotkey get 1…9, then 0, in order; a description shows on hover.
+``other`` (``true`` or a label object) adds a choice that needs a free text.
+Results are ``{"label": "…"}`` for single choice and ``{"labels": […]}``
+(distinct, in config order) for multiple; with ``other`` chosen the result also
+carries ``"other_text"``. The trap: ``other_text`` is only ever present with the
+other label — a stray text without it is refused, never silently dropped.
 """
 
 from __future__ import annotations
@@ -18,17 +22,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...domain.errors import InvalidAnswer
+from .._labels import Label, check_labels, labels_as_objects
 from ..base import TaskType
 
-DEFAULT_HOTKEYS = "1234567890"
-
-
-class Label(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    value: str = Field(min_length=1, max_length=200)
-    hotkey: str | None = Field(default=None, min_length=1, max_length=1)
-    description: str = Field(default="", max_length=2000)
+MAX_OTHER_TEXT = 2000
 
 
 class ClassificationConfig(BaseModel):
@@ -38,44 +35,36 @@ class ClassificationConfig(BaseModel):
     field: str = Field(default="text", min_length=1, max_length=100)
     labels: list[Label] = Field(min_length=1, max_length=200)
     multiple: bool = False
+    other: Label | None = None
     instructions: str = Field(default="", max_length=100_000)
 
     @field_validator("labels", mode="before")
     @classmethod
     def _labels_as_objects(cls, value: Any) -> Any:
-        if not isinstance(value, list):
-            return value
-        out = []
-        for i, v in enumerate(value):
-            if isinstance(v, str):
-                out.append({"value": v})
-            elif isinstance(v, dict):
-                out.append(v)
-            else:
-                hint = " (YAML reads yes/no/on/off as booleans: quote them)" if isinstance(v, bool) else ""
-                raise ValueError(f"labels[{i}]: must be a string or an object {{value, hotkey, description}}{hint}")
-        return out
+        return labels_as_objects(value)
+
+    @field_validator("other", mode="before")
+    @classmethod
+    def _other(cls, value: Any) -> Any:
+        if value is True:
+            return {"value": "other", "hotkey": "o"}
+        if value is False:
+            return None
+        if isinstance(value, str):
+            return {"value": value}
+        return value
 
     @model_validator(mode="after")
     def _distinct(self) -> "ClassificationConfig":
-        seen: dict[str, int] = {}
-        for i, label in enumerate(self.labels):
-            if label.value in seen:
-                raise ValueError(f"labels[{i}].value: duplicate label {label.value!r}")
-            seen[label.value] = i
-        keys: dict[str, int] = {}
-        for i, label in enumerate(self.labels):
-            if label.hotkey is not None:
-                key = label.hotkey.lower()
-                if key in keys:
-                    raise ValueError(f"labels[{i}].hotkey: duplicate key {label.hotkey!r}")
-                if key in ("s", "\n", " "):
-                    raise ValueError(f"labels[{i}].hotkey: {label.hotkey!r} is reserved (skip/submit)")
-                keys[key] = i
-        free = (k for k in DEFAULT_HOTKEYS if k not in keys)
-        for label in self.labels:
-            if label.hotkey is None:
-                label.hotkey = next(free, None)
+        taken: dict[str, str] = {}
+        if self.other is not None:
+            if self.other.value in self.values():
+                raise ValueError(f"other.value: {self.other.value!r} is also a label")
+            if self.other.hotkey is not None:
+                if self.other.hotkey.lower() in ("s", "\n", " "):
+                    raise ValueError(f"other.hotkey: {self.other.hotkey!r} is reserved (skip/submit)")
+                taken[self.other.hotkey.lower()] = "other"
+        check_labels(self.labels, "labels", taken=taken)
         return self
 
     def values(self) -> list[str]:
@@ -101,10 +90,14 @@ class Classification(TaskType):
         if not isinstance(result, dict):
             raise InvalidAnswer("result: must be a JSON object")
         allowed = config.values()
+        other = config.other.value if config.other else None
+        if other is not None:
+            allowed = [*allowed, other]
+        key = "labels" if config.multiple else "label"
+        extra = set(result) - {key, "other_text"}
+        if extra:
+            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected {key!r})")
         if config.multiple:
-            extra = set(result) - {"labels"}
-            if extra:
-                raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected 'labels')")
             labels = result.get("labels")
             if not isinstance(labels, list) or not labels:
                 raise InvalidAnswer("result.labels: must be a non-empty list of labels")
@@ -114,27 +107,42 @@ class Classification(TaskType):
             if len(set(labels)) != len(labels):
                 raise InvalidAnswer("result.labels: a label is repeated")
             chosen = set(labels)
-            return {"labels": [v for v in allowed if v in chosen]}
-        extra = set(result) - {"label"}
-        if extra:
-            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected 'label')")
-        label = result.get("label")
-        if not isinstance(label, str):
-            raise InvalidAnswer("result.label: required, one of the project's labels")
-        if label not in allowed:
-            raise InvalidAnswer(f"result.label: {label!r} is not a label of this project")
-        return {"label": label}
+            out: dict[str, Any] = {"labels": [v for v in allowed if v in chosen]}
+        else:
+            label = result.get("label")
+            if not isinstance(label, str):
+                raise InvalidAnswer("result.label: required, one of the project's labels")
+            if label not in allowed:
+                raise InvalidAnswer(f"result.label: {label!r} is not a label of this project")
+            chosen = {label}
+            out = {"label": label}
+        text = result.get("other_text")
+        if other is not None and other in chosen:
+            if not isinstance(text, str) or not text.strip():
+                raise InvalidAnswer(f"result.other_text: say what {other!r} is (a short text)")
+            if len(text) > MAX_OTHER_TEXT:
+                raise InvalidAnswer(f"result.other_text: longer than {MAX_OTHER_TEXT} characters")
+            out["other_text"] = text.strip()
+        elif text not in (None, ""):
+            raise InvalidAnswer("result.other_text: only with the 'other' label")
+        return out
 
     def result_from_form(self, config: ClassificationConfig, form: Any) -> dict:
+        other = config.other.value if config.other else None
         if config.multiple:
             chosen = [str(v) for v in form.getlist("labels")]
             if not chosen:
                 raise InvalidAnswer("choose at least one label")
-            return {"labels": chosen}
-        label = form.get("label")
-        if not label:
-            raise InvalidAnswer("choose a label")
-        return {"label": str(label)}
+            out: dict[str, Any] = {"labels": chosen}
+        else:
+            label = form.get("label")
+            if not label:
+                raise InvalidAnswer("choose a label")
+            chosen = [str(label)]
+            out = {"label": str(label)}
+        if other is not None and other in chosen:
+            out["other_text"] = str(form.get("other_text", ""))
+        return out
 
-    def widget_context(self, config: ClassificationConfig, data: dict) -> dict:
+    def widget_context(self, config: ClassificationConfig, data: dict, **_: Any) -> dict:
         return {"text": data.get(config.field, "")}

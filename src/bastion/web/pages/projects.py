@@ -72,7 +72,9 @@ def _label_view(request: Request, ctx, csrf: str, project_id: str, *, error: str
     context = dict(
         project=project, config=config, task=task, csrf_token=csrf, error=error,
         widget=f"tasktypes/{tt.name}/widget.html", widget_script=f"/static/tasktypes/{tt.name}/widget.js",
-        view=tt.widget_context(config, task["data"]) if task else {}, shown_at=int(time.time() * 1000),
+        view=tt.widget_context(config, task["data"], task_id=task["id"], user_id=ctx.actor.user_id,
+                               predictions=task["predictions"]) if task else {},
+        shown_at=int(time.time() * 1000),
     )
     name = "_task.html" if request.headers.get("hx-request") else "label.html"
     return render(request, name, status_code=status, **context)

@@ -1,11 +1,18 @@
 // Classification widget: a label's hotkey (1-9, 0, or the key set in the config)
-// selects it (toggles it when several labels may be chosen).
+// selects it (toggles it when several labels may be chosen). Choosing "other"
+// moves the focus to its free-text field; Escape leaves the field.
 (function () {
   "use strict";
+  function typing(t) {
+    return t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && /^(text|search|email|password|number)$/i.test(t.type)));
+  }
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     var t = event.target;
-    if (t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && /^(text|search|email|password|number)$/i.test(t.type)))) return;
+    if (typing(t)) {
+      if (event.key === "Escape") { t.blur(); event.preventDefault(); }
+      return;
+    }
     var form = document.getElementById("label-form");
     if (!form) return;
     var key = event.key.length === 1 ? event.key.toLowerCase() : "";
@@ -17,6 +24,10 @@
         var input = inputs[i];
         input.checked = input.type === "checkbox" ? !input.checked : true;
         input.dispatchEvent(new Event("change", { bubbles: true }));
+        if (input.id === "other-choice" && input.checked) {
+          var text = document.getElementById("other-text");
+          if (text) text.focus();
+        }
         return;
       }
     }

@@ -1,0 +1,195 @@
+"""Image: classify an image and/or draw labelled bounding boxes on it.
+
+Config::
+
+    {"type": "image", "field": "image",
+     "box_labels": ["car", {"value": "sign", "hotkey": "g"}],
+     "image_labels": ["day", "night"], "multiple": false, "instructions": "…"}
+
+``data[field]`` is a sealed file reference (``fil_…``) made by ``bastion
+import --files DIR`` or ``POST /api/v1/projects/{p}/files``: the server never
+fetches a URL (no SSRF), so a path or URL there is refused at import with a
+pointer to those two ways in. ``data.width`` and ``data.height`` (pixels) are
+optional; when present, boxes must lie inside them.
+
+Result (pixels of the original image, ``x, y`` the top-left corner)::
+
+    {"boxes": [{"x": 100, "y": 152, "w": 120, "h": 59, "label": "car"}], "label": "day"}
+
+``boxes`` is present when the config has ``box_labels``; ``label`` (or
+``labels`` when ``multiple``) when it has ``image_labels``. Coordinates are
+rounded to 0.01 px. The trap: the widget draws on a scaled copy of the image —
+it converts to the image's own pixels before posting, never screen pixels.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ...domain.errors import InvalidAnswer
+from .._labels import Label, check_labels, labels_as_objects
+from ..base import TaskType
+from . import exports
+
+FILE_REF = re.compile(r"^fil_[0-9a-z]{10,60}$")
+MAX_BOXES = 2000
+RESERVED = frozenset({"n", "[", "]"})
+
+
+class ImageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["image"]
+    field: str = Field(default="image", min_length=1, max_length=100)
+    box_labels: list[Label] = Field(default_factory=list, max_length=100)
+    image_labels: list[Label] = Field(default_factory=list, max_length=100)
+    multiple: bool = False
+    instructions: str = Field(default="", max_length=100_000)
+
+    @field_validator("box_labels", "image_labels", mode="before")
+    @classmethod
+    def _as_objects(cls, value: Any, info) -> Any:
+        return labels_as_objects(value, info.field_name)
+
+    @model_validator(mode="after")
+    def _labels(self) -> "ImageConfig":
+        if not self.box_labels and not self.image_labels:
+            raise ValueError("box_labels: give box_labels (to draw boxes), image_labels (to classify), or both")
+        taken: dict[str, str] = {}
+        check_labels(self.box_labels, "box_labels", RESERVED, taken)
+        check_labels(self.image_labels, "image_labels", RESERVED, taken)
+        return self
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) < 1e7
+
+
+def _clean(v: float) -> int | float:
+    r = round(float(v), 2)
+    return int(r) if r.is_integer() else r
+
+
+class Image(TaskType):
+    name = "image"
+    title = "Image"
+    description = "Classify images and draw labelled bounding boxes."
+    config_model = ImageConfig
+    package_dir = Path(__file__).parent
+    documents = {"coco": exports.coco_document}
+
+    def file_fields(self, config: ImageConfig) -> tuple[str, ...]:
+        return (config.field,)
+
+    def check_data(self, config: ImageConfig, data: dict) -> str | None:
+        ref = data.get(config.field)
+        if not isinstance(ref, str):
+            return f"data.{config.field}: missing (a file reference fil_…)"
+        if not FILE_REF.match(ref):
+            return (f"data.{config.field}: {ref[:80]!r} is not a stored file; import images with "
+                    "`bastion import PROJECT FILE --files DIR` or upload them to "
+                    "POST /api/v1/projects/{project}/files (URLs are never fetched)")
+        for key in ("width", "height"):
+            v = data.get(key)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= 100_000):
+                return f"data.{key}: must be a whole number of pixels"
+        return None
+
+    def validate_result(self, config: ImageConfig, data: dict, result: Any) -> dict:
+        if not isinstance(result, dict):
+            raise InvalidAnswer("result: must be a JSON object")
+        allowed = {"boxes"} if config.box_labels else set()
+        if config.image_labels:
+            allowed.add("labels" if config.multiple else "label")
+        extra = set(result) - allowed
+        if extra:
+            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected {', '.join(sorted(allowed))})")
+        out: dict[str, Any] = {}
+        if config.box_labels:
+            out["boxes"] = self._boxes(config, data, result.get("boxes"))
+        if config.image_labels:
+            values = [label.value for label in config.image_labels]
+            if config.multiple:
+                labels = result.get("labels")
+                if not isinstance(labels, list) or not labels:
+                    raise InvalidAnswer("result.labels: must be a non-empty list of image labels")
+                for i, label in enumerate(labels):
+                    if label not in values:
+                        raise InvalidAnswer(f"result.labels[{i}]: {label!r} is not an image label of this project")
+                out["labels"] = [v for v in values if v in set(labels)]
+            else:
+                label = result.get("label")
+                if label not in values:
+                    raise InvalidAnswer(f"result.label: required, one of {', '.join(values)}")
+                out["label"] = label
+        return out
+
+    def _boxes(self, config: ImageConfig, data: dict, boxes: Any) -> list[dict]:
+        if boxes is None:
+            boxes = []
+        if not isinstance(boxes, list):
+            raise InvalidAnswer("result.boxes: must be a list of {x, y, w, h, label}")
+        if len(boxes) > MAX_BOXES:
+            raise InvalidAnswer(f"result.boxes: more than {MAX_BOXES} boxes")
+        labels = {label.value for label in config.box_labels}
+        width, height = data.get("width"), data.get("height")
+        out = []
+        for i, box in enumerate(boxes):
+            where = f"result.boxes[{i}]"
+            if not isinstance(box, dict):
+                raise InvalidAnswer(f"{where}: must be an object {{x, y, w, h, label}}")
+            unknown = set(box) - {"x", "y", "w", "h", "label"}
+            if unknown:
+                raise InvalidAnswer(f"{where}.{sorted(unknown)[0]}: unknown key")
+            for key in ("x", "y", "w", "h"):
+                if not _number(box.get(key)):
+                    raise InvalidAnswer(f"{where}.{key}: required, a number of pixels")
+            x, y, w, h = (float(box[k]) for k in ("x", "y", "w", "h"))
+            if x < 0 or y < 0:
+                raise InvalidAnswer(f"{where}: starts outside the image (x and y must be >= 0)")
+            if w <= 0 or h <= 0:
+                raise InvalidAnswer(f"{where}: w and h must be more than 0")
+            if isinstance(width, int) and x + w > width + 0.5:
+                raise InvalidAnswer(f"{where}: x + w = {x + w:g} is past the image's width ({width})")
+            if isinstance(height, int) and y + h > height + 0.5:
+                raise InvalidAnswer(f"{where}: y + h = {y + h:g} is past the image's height ({height})")
+            if box.get("label") not in labels:
+                raise InvalidAnswer(f"{where}.label: {box.get('label')!r} is not a box label of this project")
+            out.append({"x": _clean(x), "y": _clean(y), "w": _clean(w), "h": _clean(h), "label": box["label"]})
+        return out
+
+    def result_from_form(self, config: ImageConfig, form: Any) -> dict:
+        """Boxes come as JSON from the widget (``result``); image labels as plain fields."""
+        out: dict[str, Any] = {}
+        if config.box_labels:
+            out = super().result_from_form(config, form) if form.get("result") else {"boxes": []}
+            if not isinstance(out, dict):
+                raise InvalidAnswer("result: must be a JSON object")
+        if config.image_labels:
+            if config.multiple:
+                out["labels"] = [str(v) for v in form.getlist("labels")]
+                if not out["labels"]:
+                    raise InvalidAnswer("choose at least one image label")
+            else:
+                if not form.get("label"):
+                    raise InvalidAnswer("choose an image label")
+                out["label"] = str(form.get("label"))
+        return out
+
+    def widget_context(self, config: ImageConfig, data: dict, *, task_id: str = "", predictions: list | None = None,
+                       **_: Any) -> dict:
+        pred = (predictions or [{}])[0] if predictions else {}
+        ref = data.get(config.field, "")
+        initial: dict[str, Any] = {}
+        if config.box_labels:
+            initial["boxes"] = pred.get("boxes") or []
+        picked = [pred["label"]] if pred.get("label") else list(pred.get("labels") or [])
+        return {
+            "src": f"/api/v1/tasks/{task_id}/files/{ref}" if FILE_REF.match(str(ref)) else "",
+            "initial": initial,
+            "picked": picked,
+        }

@@ -1,0 +1,192 @@
+"""Preference: a prompt (or a conversation) and two responses; which one is better, and how much.
+
+Config::
+
+    {"type": "preference", "responses_field": "responses",
+     "allow_tie": true, "strength": true, "rationale": "optional",
+     "criteria": [{"value": "helpfulness", "description": "…"}, "honesty", "harmlessness"],
+     "randomize": true, "instructions": "…"}
+
+Result (response indices are those of ``data.responses``, never screen positions)::
+
+    {"preferred": 1, "strength": "clear", "criteria": {"helpfulness": 1, "honesty": "tie"},
+     "rationale": "…", "shown_order": [1, 0]}
+
+``preferred`` is 0, 1 or ``"tie"``; ``strength`` (slight | clear | strong) is
+present unless it is a tie. ``shown_order`` lists the response indices in the
+order the annotator saw them (left, right), drawn per (task, person) — so the
+screen position of the preferred response is ``shown_order.index(preferred)``,
+and position bias can be measured and undone. The trap: the form posts screen
+letters (A = left); ``result_from_form`` translates them through the order it
+was shown, and an API client posts indices directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ...domain.errors import InvalidAnswer
+from .. import _conversation as conv
+from .._export import STRENGTHS
+from .._labels import Label, labels_as_objects
+from .._order import check_shown_order, shown_order
+from ..base import TaskType
+from . import exports
+
+MAX_RATIONALE = 20_000
+LETTERS = "AB"
+
+
+class PreferenceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["preference"]
+    prompt_field: str | None = Field(default=None, min_length=1, max_length=100)
+    responses_field: str = Field(default="responses", min_length=1, max_length=100)
+    allow_tie: bool = True
+    strength: bool = True
+    criteria: list[Label] = Field(default_factory=list, max_length=20)
+    rationale: Literal["off", "optional", "required"] = "optional"
+    randomize: bool = True
+    instructions: str = Field(default="", max_length=100_000)
+
+    @field_validator("criteria", mode="before")
+    @classmethod
+    def _as_objects(cls, value: Any) -> Any:
+        return labels_as_objects(value, "criteria")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "PreferenceConfig":
+        seen: set[str] = set()
+        for i, c in enumerate(self.criteria):
+            if c.value in seen:
+                raise ValueError(f"criteria[{i}].value: duplicate criterion {c.value!r}")
+            seen.add(c.value)
+            if c.hotkey is not None:
+                raise ValueError(f"criteria[{i}].hotkey: criteria have no keys (A, B, T and 1–3 are the widget's)")
+        return self
+
+
+def _choice(value: Any, allow_tie: bool, where: str) -> int | str:
+    if value == "tie" and allow_tie:
+        return "tie"
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1):
+        return value
+    tie = ' or "tie"' if allow_tie else ""
+    raise InvalidAnswer(f"{where}: must be 0 or 1 (the index of a response){tie}")
+
+
+class Preference(TaskType):
+    name = "preference"
+    title = "Preference"
+    description = "Compare two responses to a prompt: which is better, by how much, and why."
+    config_model = PreferenceConfig
+    package_dir = Path(__file__).parent
+    row_kinds = {"dpo": exports.dpo_rows, "sft": exports.sft_rows}
+
+    def check_data(self, config: PreferenceConfig, data: dict) -> str | None:
+        return conv.check_prompt(data, config.prompt_field) or conv.check_string_list(
+            data.get(config.responses_field), config.responses_field, low=2, high=2)
+
+    def validate_result(self, config: PreferenceConfig, data: dict, result: Any) -> dict:
+        if not isinstance(result, dict):
+            raise InvalidAnswer("result: must be a JSON object")
+        extra = set(result) - {"preferred", "strength", "criteria", "rationale", "shown_order"}
+        if extra:
+            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key")
+        if "preferred" not in result:
+            raise InvalidAnswer("result.preferred: required (0, 1" + (' or "tie")' if config.allow_tie else ")"))
+        preferred = _choice(result["preferred"], config.allow_tie, "result.preferred")
+        out: dict[str, Any] = {"preferred": preferred}
+        strength = result.get("strength")
+        if preferred == "tie":
+            if strength is not None:
+                raise InvalidAnswer("result.strength: a tie has no strength")
+        elif config.strength:
+            if strength not in STRENGTHS:
+                raise InvalidAnswer(f"result.strength: required, one of {', '.join(STRENGTHS)}")
+            out["strength"] = strength
+        elif strength is not None:
+            raise InvalidAnswer("result.strength: this project does not ask for a strength")
+        criteria = result.get("criteria") or {}
+        if not isinstance(criteria, dict):
+            raise InvalidAnswer("result.criteria: must be an object {criterion: 0 | 1 | \"tie\"}")
+        names = [c.value for c in config.criteria]
+        for key in criteria:
+            if key not in names:
+                raise InvalidAnswer(f"result.criteria.{key}: not a criterion of this project")
+        if config.criteria:
+            out["criteria"] = {}
+            for name in names:
+                if name not in criteria:
+                    raise InvalidAnswer(f"result.criteria.{name}: required (which response is better on it)")
+                out["criteria"][name] = _choice(criteria[name], True, f"result.criteria.{name}")
+        rationale = result.get("rationale")
+        if rationale is not None and not isinstance(rationale, str):
+            raise InvalidAnswer("result.rationale: must be a string")
+        rationale = (rationale or "").strip()
+        if config.rationale == "off" and rationale:
+            raise InvalidAnswer("result.rationale: this project does not ask for a rationale")
+        if config.rationale == "required" and not rationale:
+            raise InvalidAnswer("result.rationale: required — say why")
+        if len(rationale) > MAX_RATIONALE:
+            raise InvalidAnswer(f"result.rationale: longer than {MAX_RATIONALE} characters")
+        if rationale:
+            out["rationale"] = rationale
+        if result.get("shown_order") is not None:
+            out["shown_order"] = check_shown_order(result["shown_order"], 2)
+        return out
+
+    def result_from_form(self, config: PreferenceConfig, form: Any) -> dict:
+        try:
+            order = [int(v) for v in str(form.get("shown_order", "0,1")).split(",")]
+        except ValueError:
+            raise InvalidAnswer("shown_order: not the order this page showed (reload the page)") from None
+        if sorted(order) != [0, 1]:
+            raise InvalidAnswer("shown_order: not the order this page showed (reload the page)")
+
+        def index(letter: Any, what: str) -> int | str:
+            if letter == "tie":
+                return "tie"
+            if letter in ("A", "B"):
+                return order[LETTERS.index(letter)]
+            raise InvalidAnswer(what)
+
+        out: dict[str, Any] = {
+            "preferred": index(form.get("choice"), "choose A, B" + (" or tie" if config.allow_tie else "")),
+            "shown_order": order,
+        }
+        if form.get("strength"):
+            out["strength"] = str(form.get("strength"))
+        if config.criteria:
+            out["criteria"] = {}
+            for i, c in enumerate(config.criteria):
+                out["criteria"][c.value] = index(form.get(f"criterion_{i}"), f"criteria: choose A, B or tie for {c.value!r}")
+        if config.rationale != "off":
+            out["rationale"] = str(form.get("rationale", ""))
+        return out
+
+    def widget_context(self, config: PreferenceConfig, data: dict, *, task_id: str = "", user_id: str = "",
+                       predictions: list | None = None) -> dict:
+        responses = data.get(config.responses_field) or []
+        order = shown_order(len(responses), task_id, user_id) if config.randomize else list(range(len(responses)))
+        pred = (predictions or [{}])[0] if predictions else {}
+
+        def letter(value: Any) -> str | None:
+            if value == "tie":
+                return "tie"
+            return LETTERS[order.index(value)] if value in order else None
+
+        return {
+            "turns": conv.turns(data, config.prompt_field),
+            "order": order,
+            "order_text": ",".join(map(str, order)),
+            "shown": [{"letter": LETTERS[pos], "index": i, "text": responses[i]} for pos, i in enumerate(order)],
+            "pred_choice": letter(pred.get("preferred")),
+            "pred_strength": pred.get("strength"),
+            "pred_criteria": {k: letter(v) for k, v in (pred.get("criteria") or {}).items()},
+            "pred_rationale": pred.get("rationale", ""),
+        }

@@ -1,0 +1,117 @@
+"""Ranking: order 2–9 responses to a prompt, best first; ties optional.
+
+Config::
+
+    {"type": "ranking", "responses_field": "responses", "allow_ties": false,
+     "randomize": true, "instructions": "…"}
+
+Result (indices are those of ``data.responses``)::
+
+    {"ranks": [2, 1, 4, 3], "shown_order": [3, 0, 2, 1]}
+
+``ranks[i]`` is the rank of response ``i``: 1 is the best; tied responses
+share a rank, and ranks are dense (1, 2, 2, 3). ``shown_order`` lists the
+response indices in the order the annotator first saw them (top to bottom),
+drawn per (task, person) so position bias can be measured. The trap: the
+widget posts one rank per *original* response (``rank_<index>``), whatever the
+screen order, so moving cards around never changes which response a rank is for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...domain.errors import InvalidAnswer
+from .. import _conversation as conv
+from .._order import check_shown_order, shown_order
+from ..base import TaskType
+from . import exports
+
+MIN_RESPONSES, MAX_RESPONSES = 2, 9
+
+
+class RankingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["ranking"]
+    prompt_field: str | None = Field(default=None, min_length=1, max_length=100)
+    responses_field: str = Field(default="responses", min_length=1, max_length=100)
+    allow_ties: bool = False
+    randomize: bool = True
+    instructions: str = Field(default="", max_length=100_000)
+
+
+def dense(ranks: list[int]) -> list[int]:
+    """Ranks renumbered 1, 2, 3… keeping order and ties."""
+    levels = {r: i + 1 for i, r in enumerate(sorted(set(ranks)))}
+    return [levels[r] for r in ranks]
+
+
+class Ranking(TaskType):
+    name = "ranking"
+    title = "Ranking"
+    description = "Order several responses to a prompt from best to worst."
+    config_model = RankingConfig
+    package_dir = Path(__file__).parent
+    row_kinds = {"dpo": exports.dpo_rows, "sft": exports.sft_rows}
+
+    def check_data(self, config: RankingConfig, data: dict) -> str | None:
+        return conv.check_prompt(data, config.prompt_field) or conv.check_string_list(
+            data.get(config.responses_field), config.responses_field, low=MIN_RESPONSES, high=MAX_RESPONSES)
+
+    def validate_result(self, config: RankingConfig, data: dict, result: Any) -> dict:
+        if not isinstance(result, dict):
+            raise InvalidAnswer("result: must be a JSON object")
+        extra = set(result) - {"ranks", "shown_order"}
+        if extra:
+            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected 'ranks')")
+        responses = data.get(config.responses_field)
+        n = len(responses) if isinstance(responses, list) else 0
+        ranks = result.get("ranks")
+        if not isinstance(ranks, list):
+            raise InvalidAnswer(f"result.ranks: required, one rank per response ({n})")
+        if len(ranks) != n:
+            raise InvalidAnswer(f"result.ranks: {len(ranks)} ranks for {n} responses")
+        for i, r in enumerate(ranks):
+            if not isinstance(r, int) or isinstance(r, bool) or not 1 <= r <= n:
+                raise InvalidAnswer(f"result.ranks[{i}]: must be a whole number from 1 to {n}")
+        if not config.allow_ties and len(set(ranks)) != n:
+            raise InvalidAnswer("result.ranks: two responses share a rank, and this project does not allow ties")
+        out: dict[str, Any] = {"ranks": dense(ranks)}
+        if result.get("shown_order") is not None:
+            out["shown_order"] = check_shown_order(result["shown_order"], n)
+        return out
+
+    def result_from_form(self, config: RankingConfig, form: Any) -> dict:
+        try:
+            order = [int(v) for v in str(form.get("shown_order", "")).split(",")]
+        except ValueError:
+            raise InvalidAnswer("shown_order: not the order this page showed (reload the page)") from None
+        ranks = []
+        for i in range(len(order)):
+            raw = str(form.get(f"rank_{i}", "")).strip()
+            if not raw:
+                raise InvalidAnswer("rank every response (drag them, or press their numbers, best first)")
+            try:
+                ranks.append(int(raw))
+            except ValueError:
+                raise InvalidAnswer(f"rank_{i}: not a rank") from None
+        return {"ranks": ranks, "shown_order": order}
+
+    def widget_context(self, config: RankingConfig, data: dict, *, task_id: str = "", user_id: str = "",
+                       predictions: list | None = None) -> dict:
+        responses = data.get(config.responses_field) or []
+        n = len(responses)
+        order = shown_order(n, task_id, user_id) if config.randomize else list(range(n))
+        pred = (predictions or [{}])[0] if predictions else {}
+        pred_ranks = pred.get("ranks") if isinstance(pred.get("ranks"), list) and len(pred["ranks"]) == n else None
+        return {
+            "turns": conv.turns(data, config.prompt_field),
+            "order_text": ",".join(map(str, order)),
+            "n": n,
+            "shown": [{"number": pos + 1, "index": i, "text": responses[i],
+                       "rank": pred_ranks[i] if pred_ranks else None} for pos, i in enumerate(order)],
+        }

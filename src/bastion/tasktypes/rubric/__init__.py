@@ -1,0 +1,218 @@
+"""Rubric: grade a model response (or a whole conversation) on criteria from the config.
+
+Config::
+
+    {"type": "rubric", "response_field": "response",
+     "scale": {"min": 1, "max": 5},
+     "criteria": [
+        {"name": "accuracy", "description": "Facts and code are correct"},
+        {"name": "safety", "scale": ["pass", "fail"], "comment": "required"}],
+     "instructions": "…"}
+
+Each criterion has a scale — whole numbers ``{"min", "max"}`` (at most 10
+steps) or a list of named grades (``["pass", "fail"]``) — taken from the
+criterion or else the config's ``scale``; and a ``comment`` that is ``off``,
+``optional`` (default) or ``required``. With ``response_field: null`` the
+whole conversation is graded instead of one response.
+
+Result (criteria in config order)::
+
+    {"scores": {"accuracy": 4, "safety": "pass"}, "comments": {"safety": "…"}}
+
+The trap: numeric grades are numbers in results (``4``, not ``"4"``) — the
+form posts strings, and ``result_from_form`` converts them by the scale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ...domain.errors import InvalidAnswer
+from .. import _conversation as conv
+from ..base import TaskType
+
+MAX_COMMENT = 10_000
+
+
+class NumericScale(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min: int = Field(ge=-100, le=100)
+    max: int = Field(ge=-100, le=100)
+
+    @model_validator(mode="after")
+    def _range(self) -> "NumericScale":
+        if not self.min < self.max:
+            raise ValueError("max: must be more than min")
+        if self.max - self.min > 9:
+            raise ValueError("max: at most 10 steps (one key each)")
+        return self
+
+
+Scale = NumericScale | list[str]
+
+
+def grades(scale: Scale) -> list[int | str]:
+    if isinstance(scale, NumericScale):
+        return list(range(scale.min, scale.max + 1))
+    return list(scale)
+
+
+def hotkeys(scale: Scale) -> list[str]:
+    values = grades(scale)
+    if all(isinstance(v, int) and 0 <= v <= 9 for v in values):
+        return [str(v) for v in values]
+    return [str(i + 1) if i < 9 else "0" for i in range(len(values))]
+
+
+class Criterion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+    scale: Scale | None = None
+    comment: Literal["off", "optional", "required"] = "optional"
+
+    @field_validator("scale")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            _check_named(value)
+        return value
+
+
+def _check_named(value: list[str]) -> None:
+    if not 2 <= len(value) <= 10:
+        raise ValueError("from 2 to 10 named grades")
+    if len(set(value)) != len(value):
+        raise ValueError("a grade is repeated")
+    if any(not v.strip() for v in value):
+        raise ValueError("a grade is empty")
+
+
+class RubricConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["rubric"]
+    prompt_field: str | None = Field(default=None, min_length=1, max_length=100)
+    response_field: str | None = Field(default="response", min_length=1, max_length=100)
+    scale: Scale = Field(default_factory=lambda: NumericScale(min=1, max=5))
+    criteria: list[Criterion] = Field(min_length=1, max_length=30)
+    instructions: str = Field(default="", max_length=100_000)
+
+    @field_validator("criteria", mode="before")
+    @classmethod
+    def _as_objects(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("scale")
+    @classmethod
+    def _named(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            _check_named(value)
+        return value
+
+    @model_validator(mode="after")
+    def _fill(self) -> "RubricConfig":
+        seen: set[str] = set()
+        for i, c in enumerate(self.criteria):
+            if c.name in seen:
+                raise ValueError(f"criteria[{i}].name: duplicate criterion {c.name!r}")
+            seen.add(c.name)
+            if c.scale is None:
+                c.scale = self.scale
+        return self
+
+
+class Rubric(TaskType):
+    name = "rubric"
+    title = "Rubric"
+    description = "Grade a response (or a conversation) on each criterion of a rubric."
+    config_model = RubricConfig
+    package_dir = Path(__file__).parent
+
+    def check_data(self, config: RubricConfig, data: dict) -> str | None:
+        problem = conv.check_prompt(data, config.prompt_field)
+        if problem:
+            return problem
+        if config.response_field is not None:
+            value = data.get(config.response_field)
+            if not isinstance(value, str):
+                return f"data.{config.response_field}: missing or not a string (the response to grade)"
+        return None
+
+    def validate_result(self, config: RubricConfig, data: dict, result: Any) -> dict:
+        if not isinstance(result, dict):
+            raise InvalidAnswer("result: must be a JSON object")
+        extra = set(result) - {"scores", "comments"}
+        if extra:
+            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected 'scores', 'comments')")
+        scores = result.get("scores")
+        if not isinstance(scores, dict):
+            raise InvalidAnswer("result.scores: required, {criterion: grade}")
+        comments = result.get("comments") or {}
+        if not isinstance(comments, dict):
+            raise InvalidAnswer("result.comments: must be {criterion: text}")
+        names = [c.name for c in config.criteria]
+        for key in [*scores, *comments]:
+            if key not in names:
+                raise InvalidAnswer(f"result.{'scores' if key in scores else 'comments'}.{key}: not a criterion of this project")
+        out_scores: dict[str, Any] = {}
+        out_comments: dict[str, str] = {}
+        for c in config.criteria:
+            allowed = grades(c.scale)
+            value = scores.get(c.name)
+            if value is None:
+                raise InvalidAnswer(f"result.scores.{c.name}: required, one of {allowed}")
+            if isinstance(value, bool) or value not in allowed or type(value) is not type(allowed[0]):
+                raise InvalidAnswer(f"result.scores.{c.name}: {value!r} is not on the scale {allowed}")
+            out_scores[c.name] = value
+            text = comments.get(c.name)
+            if text is not None and not isinstance(text, str):
+                raise InvalidAnswer(f"result.comments.{c.name}: must be a string")
+            text = (text or "").strip()
+            if c.comment == "required" and not text:
+                raise InvalidAnswer(f"result.comments.{c.name}: required — say why")
+            if c.comment == "off" and text:
+                raise InvalidAnswer(f"result.comments.{c.name}: this criterion takes no comment")
+            if len(text) > MAX_COMMENT:
+                raise InvalidAnswer(f"result.comments.{c.name}: longer than {MAX_COMMENT} characters")
+            if text:
+                out_comments[c.name] = text
+        out: dict[str, Any] = {"scores": out_scores}
+        if out_comments:
+            out["comments"] = out_comments
+        return out
+
+    def result_from_form(self, config: RubricConfig, form: Any) -> dict:
+        scores: dict[str, Any] = {}
+        comments: dict[str, str] = {}
+        for i, c in enumerate(config.criteria):
+            raw = form.get(f"score_{i}")
+            if raw in (None, ""):
+                raise InvalidAnswer(f"grade {c.name!r}")
+            scores[c.name] = int(raw) if isinstance(c.scale, NumericScale) and str(raw).lstrip("-").isdigit() else str(raw)
+            text = form.get(f"comment_{i}")
+            if text:
+                comments[c.name] = str(text)
+        return {"scores": scores, "comments": comments}
+
+    def widget_context(self, config: RubricConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
+        pred = (predictions or [{}])[0] if predictions else {}
+        scores = pred.get("scores") or {}
+        comments = pred.get("comments") or {}
+        return {
+            "turns": conv.turns(data, config.prompt_field),
+            "response": data.get(config.response_field) if config.response_field else None,
+            "criteria": [
+                {"name": c.name, "description": c.description, "comment": c.comment,
+                 "grades": [{"value": v, "key": k} for v, k in zip(grades(c.scale), hotkeys(c.scale))],
+                 "picked": scores.get(c.name), "text": comments.get(c.name, "")}
+                for c in config.criteria
+            ],
+        }

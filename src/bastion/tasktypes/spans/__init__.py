@@ -1,0 +1,174 @@
+"""Spans: mark named entities / extractions in a text, by character offsets.
+
+Config::
+
+    {"type": "spans", "field": "text",
+     "labels": ["PERSON", {"value": "ORG", "hotkey": "o", "description": "Companies, agencies"}],
+     "allow_overlap": false, "relations": ["works_for", "located_in"], "instructions": "…"}
+
+Result::
+
+    {"spans": [{"start": 0, "end": 18, "label": "ORG", "text": "Halvorsen Maritime"}],
+     "relations": [{"from": 0, "to": 1, "label": "located_in"}]}
+
+Offsets count Unicode code points of ``data[field]`` (Python string indices —
+what JavaScript calls code points, not UTF-16 units), ``end`` exclusive.
+Results are normalised: spans sorted by (start, end, label) without repeats,
+``text`` filled in from the document (a ``text`` sent by the client must match
+it: that catches offsets computed on another version of the text), and
+relations re-pointed at the sorted spans. The trap: relation indices refer to
+the spans *as sent*; sorting must carry them along, never re-read them after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ...domain.errors import InvalidAnswer
+from .._labels import Label, check_labels, labels_as_objects
+from ..base import TaskType
+from . import exports
+
+MAX_SPANS = 20_000
+MAX_RELATIONS = 20_000
+
+
+class SpansConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["spans"]
+    field: str = Field(default="text", min_length=1, max_length=100)
+    labels: list[Label] = Field(min_length=1, max_length=100)
+    allow_overlap: bool = False
+    relations: list[Label] = Field(default_factory=list, max_length=100)
+    instructions: str = Field(default="", max_length=100_000)
+
+    @field_validator("labels", "relations", mode="before")
+    @classmethod
+    def _as_objects(cls, value: Any, info) -> Any:
+        return labels_as_objects(value, info.field_name)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "SpansConfig":
+        check_labels(self.labels, "labels")
+        seen: set[str] = set()
+        for i, rel in enumerate(self.relations):
+            if rel.value in seen:
+                raise ValueError(f"relations[{i}].value: duplicate relation {rel.value!r}")
+            seen.add(rel.value)
+            rel.hotkey = None  # relations are chosen from a list, not by key
+        return self
+
+    def values(self) -> list[str]:
+        return [label.value for label in self.labels]
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Spans(TaskType):
+    name = "spans"
+    title = "Spans"
+    description = "Mark entities or extractions in a text, by character offsets."
+    config_model = SpansConfig
+    package_dir = Path(__file__).parent
+    row_kinds = {"spacy": exports.spacy_rows}
+    documents = {"conll": exports.conll_document}
+
+    def check_data(self, config: SpansConfig, data: dict) -> str | None:
+        value = data.get(config.field)
+        if value is None:
+            return f"data.{config.field}: missing (the project's config labels this field)"
+        if not isinstance(value, str):
+            return f"data.{config.field}: must be a string"
+        return None
+
+    def validate_result(self, config: SpansConfig, data: dict, result: Any) -> dict:
+        if not isinstance(result, dict):
+            raise InvalidAnswer("result: must be a JSON object")
+        extra = set(result) - {"spans", "relations"}
+        if extra:
+            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected 'spans', 'relations')")
+        text = data.get(config.field)
+        if not isinstance(text, str):
+            raise InvalidAnswer(f"data.{config.field}: the task has no text to mark")
+        spans = result.get("spans")
+        if not isinstance(spans, list):
+            raise InvalidAnswer("result.spans: required, a list of {start, end, label} (may be empty)")
+        if len(spans) > MAX_SPANS:
+            raise InvalidAnswer(f"result.spans: more than {MAX_SPANS} spans")
+        labels = set(config.values())
+        n = len(text)
+        checked: list[tuple[int, int, str]] = []
+        for i, span in enumerate(spans):
+            where = f"result.spans[{i}]"
+            if not isinstance(span, dict):
+                raise InvalidAnswer(f"{where}: must be an object {{start, end, label}}")
+            unknown = set(span) - {"start", "end", "label", "text"}
+            if unknown:
+                raise InvalidAnswer(f"{where}.{sorted(unknown)[0]}: unknown key")
+            start, end, label = span.get("start"), span.get("end"), span.get("label")
+            if not _int(start) or not _int(end):
+                raise InvalidAnswer(f"{where}: start and end must be integers")
+            if not 0 <= start < end <= n:
+                raise InvalidAnswer(f"{where}: offsets {start}..{end} out of range (the text has {n} characters; "
+                                    "0 <= start < end <= length)")
+            if label not in labels:
+                raise InvalidAnswer(f"{where}.label: {label!r} is not a label of this project")
+            if "text" in span and span["text"] != text[start:end]:
+                raise InvalidAnswer(f"{where}.text: does not match the document at {start}..{end} "
+                                    f"({text[start:end][:40]!r})")
+            checked.append((start, end, label))
+        order = sorted(range(len(checked)), key=lambda i: checked[i])
+        position: dict[tuple[int, int, str], int] = {}
+        normal: list[tuple[int, int, str]] = []
+        for i in order:
+            if checked[i] not in position:
+                position[checked[i]] = len(normal)
+                normal.append(checked[i])
+        if not config.allow_overlap:
+            for a, b in zip(normal, normal[1:]):
+                if b[0] < a[1]:
+                    raise InvalidAnswer(
+                        f"result.spans: {a[0]}..{a[1]} ({a[2]}) and {b[0]}..{b[1]} ({b[2]}) overlap, "
+                        "and this project does not allow overlapping spans")
+        out: dict[str, Any] = {
+            "spans": [{"start": s, "end": e, "label": lab, "text": text[s:e]} for s, e, lab in normal]
+        }
+        relations = result.get("relations")
+        if config.relations:
+            out["relations"] = self._relations(config, relations or [], checked, position)
+        elif relations:
+            raise InvalidAnswer("result.relations: this project has no relations")
+        return out
+
+    def _relations(self, config: SpansConfig, relations: Any, checked, position) -> list[dict]:
+        if not isinstance(relations, list):
+            raise InvalidAnswer("result.relations: must be a list of {from, to, label}")
+        if len(relations) > MAX_RELATIONS:
+            raise InvalidAnswer(f"result.relations: more than {MAX_RELATIONS}")
+        names = {r.value for r in config.relations}
+        out: set[tuple[int, int, str]] = set()
+        for i, rel in enumerate(relations):
+            where = f"result.relations[{i}]"
+            if not isinstance(rel, dict) or set(rel) != {"from", "to", "label"}:
+                raise InvalidAnswer(f"{where}: must be an object {{from, to, label}}")
+            a, b = rel["from"], rel["to"]
+            for key, v in (("from", a), ("to", b)):
+                if not _int(v) or not 0 <= v < len(checked):
+                    raise InvalidAnswer(f"{where}.{key}: must be the index of one of the {len(checked)} spans")
+            if rel["label"] not in names:
+                raise InvalidAnswer(f"{where}.label: {rel['label']!r} is not a relation of this project")
+            fa, fb = position[checked[a]], position[checked[b]]
+            if fa == fb:
+                raise InvalidAnswer(f"{where}: a span cannot relate to itself")
+            out.add((fa, fb, rel["label"]))
+        return [{"from": a, "to": b, "label": lab} for a, b, lab in sorted(out)]
+
+    def widget_context(self, config: SpansConfig, data: dict, **_: Any) -> dict:
+        text = data.get(config.field, "")
+        return {"text": text, "length": len(text)}

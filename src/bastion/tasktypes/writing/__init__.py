@@ -1,0 +1,132 @@
+"""Writing (SFT): an expert writes the ideal next assistant turn, or improves a draft.
+
+Config::
+
+    {"type": "writing", "min_length": 200, "max_length": 20000,
+     "checklist": ["No invented facts or sources", "Answers every part of the question"],
+     "instructions": "…"}
+
+Result::
+
+    {"text": "…", "draft": "…", "diff": "--- draft\\n+++ text\\n@@ …", "checklist": ["…", "…"]}
+
+The widget starts from the task's prediction (``{"text": …}``) when it has
+one; the result then keeps that ``draft`` and a unified ``diff`` from it to the
+final text (computed here with ``difflib``, line by line), so how much the
+expert changed is measurable. ``checklist`` holds the items the writer
+confirmed — all of them, or the result is refused. ``text`` is stripped of
+leading and trailing whitespace, and ``min_length`` counts characters after that.
+The trap: the diff is recomputed from ``draft`` and ``text`` on every submit;
+a ``diff`` sent by a client is never trusted.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ...domain.errors import InvalidAnswer
+from .. import _conversation as conv
+from ..base import TaskType
+from . import exports
+
+HARD_MAX = 200_000
+
+
+class WritingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["writing"]
+    prompt_field: str | None = Field(default=None, min_length=1, max_length=100)
+    min_length: int = Field(default=1, ge=1, le=HARD_MAX)
+    max_length: int = Field(default=50_000, ge=1, le=HARD_MAX)
+    checklist: list[str] = Field(default_factory=list, max_length=30)
+    instructions: str = Field(default="", max_length=100_000)
+
+    @field_validator("checklist")
+    @classmethod
+    def _items(cls, value: list[str]) -> list[str]:
+        for i, item in enumerate(value):
+            if not item.strip():
+                raise ValueError(f"checklist[{i}]: empty item")
+            if len(item) > 500:
+                raise ValueError(f"checklist[{i}]: longer than 500 characters")
+        if len(set(value)) != len(value):
+            raise ValueError("checklist: an item is repeated")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "WritingConfig":
+        if self.min_length > self.max_length:
+            raise ValueError(f"min_length: {self.min_length} is more than max_length ({self.max_length})")
+        return self
+
+
+def unified_diff(draft: str, text: str) -> str:
+    lines = difflib.unified_diff(draft.splitlines(keepends=True), text.splitlines(keepends=True),
+                                 fromfile="draft", tofile="text", n=2)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+class Writing(TaskType):
+    name = "writing"
+    title = "Writing"
+    description = "Write the ideal assistant reply to a prompt or conversation, or improve a draft."
+    config_model = WritingConfig
+    package_dir = Path(__file__).parent
+    row_kinds = {"sft": exports.sft_rows}
+
+    def check_data(self, config: WritingConfig, data: dict) -> str | None:
+        return conv.check_prompt(data, config.prompt_field)
+
+    def validate_result(self, config: WritingConfig, data: dict, result: Any) -> dict:
+        if not isinstance(result, dict):
+            raise InvalidAnswer("result: must be a JSON object")
+        extra = set(result) - {"text", "draft", "diff", "checklist"}
+        if extra:
+            raise InvalidAnswer(f"result.{sorted(extra)[0]}: unknown key (expected 'text')")
+        text = result.get("text")
+        if not isinstance(text, str):
+            raise InvalidAnswer("result.text: required, the answer")
+        text = text.replace("\r\n", "\n").strip()
+        if len(text) < config.min_length:
+            raise InvalidAnswer(f"result.text: {len(text)} characters; write at least {config.min_length}")
+        if len(text) > config.max_length:
+            raise InvalidAnswer(f"result.text: {len(text)} characters; at most {config.max_length}")
+        out: dict[str, Any] = {"text": text}
+        draft = result.get("draft")
+        if draft is not None:
+            if not isinstance(draft, str) or len(draft) > HARD_MAX:
+                raise InvalidAnswer("result.draft: must be the draft's text")
+            draft = draft.replace("\r\n", "\n")
+            if draft.strip():
+                out["draft"] = draft
+                out["diff"] = unified_diff(draft.strip() + "\n", text + "\n")
+        confirmed = result.get("checklist", [])
+        if not isinstance(confirmed, list) or not all(isinstance(c, str) for c in confirmed):
+            raise InvalidAnswer("result.checklist: must be the list of confirmed items")
+        for item in confirmed:
+            if item not in config.checklist:
+                raise InvalidAnswer(f"result.checklist: {item[:60]!r} is not an item of this project's checklist")
+        missing = [item for item in config.checklist if item not in confirmed]
+        if missing:
+            raise InvalidAnswer(f"result.checklist: confirm {missing[0]!r}")
+        if config.checklist:
+            out["checklist"] = list(config.checklist)
+        return out
+
+    def result_from_form(self, config: WritingConfig, form: Any) -> dict:
+        out: dict[str, Any] = {"text": str(form.get("text", ""))}
+        if form.get("draft"):
+            out["draft"] = str(form.get("draft"))
+        picked = {str(v) for v in form.getlist("checklist")}
+        out["checklist"] = [item for i, item in enumerate(config.checklist) if str(i) in picked]
+        return out
+
+    def widget_context(self, config: WritingConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
+        pred = (predictions or [{}])[0] if predictions else {}
+        draft = pred.get("text") if isinstance(pred.get("text"), str) else ""
+        return {"turns": conv.turns(data, config.prompt_field), "draft": draft}
