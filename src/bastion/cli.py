@@ -108,9 +108,23 @@ def _user_id(ctx, email: str) -> str:
 
 
 @app.command()
-def init(data_dir: DataDir = None, database_url: DatabaseUrl = None):
+def init(
+    app_role: Annotated[Optional[str], typer.Option("--app-role", help="PostgreSQL: grant data access to this role, which the server then connects as (row-level security applies to it).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
     """Create or upgrade the database schema, the keyring and the master key."""
     rt = runtime(data_dir, database_url, migrate_schema="always")
+    if app_role:
+        from .domain.errors import InvalidInput
+        from .storage import rls
+
+        if rt.db.is_sqlite:
+            raise InvalidInput("--app-role is for PostgreSQL (SQLite has no roles)")
+        with rt.db.engine.begin() as conn:
+            for statement in rls.grant_sql(app_role):
+                conn.exec_driver_sql(statement)
+        out.print(f"granted data access to role {app_role}")
     out.print(f"database ready: {_redact(rt.db.url)}")
     out.print(f"keyring: {_redact(rt.keyring.url)} (provider: {rt.keyring.provider.name})")
 

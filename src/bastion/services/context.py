@@ -34,9 +34,9 @@ class Unit:
         if rt.db.dialect.name == "postgresql":
             # Row-level security: who asks first (their memberships are readable), then
             # the workspaces they belong to. Both are local to this transaction.
-            tx.set_scope(actor.user_id, "*" if actor.is_system else "")
+            tx.set_scope(actor.user_id, "*" if actor.is_system else "", actor.is_admin)
             if not actor.is_system:
-                tx.set_scope(actor.user_id, ",".join(self.access.roles))
+                tx.set_scope(actor.user_id, ",".join(self.access.roles), actor.is_admin)
 
     @property
     def conn(self):

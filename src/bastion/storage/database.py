@@ -49,8 +49,8 @@ class Tx:
     def execute(self, statement: Any, params: Any = None):
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
-    def set_scope(self, user_id: str, workspace_ids: str) -> None:
-        self.db.dialect.set_scope(self.conn, user_id, workspace_ids)
+    def set_scope(self, user_id: str, workspace_ids: str, is_admin: bool = False) -> None:
+        self.db.dialect.set_scope(self.conn, user_id, workspace_ids, is_admin)
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after_commit.append(fn)

@@ -26,7 +26,7 @@ class Dialect:
     name = "generic"
     skip_locked = ""
 
-    def set_scope(self, conn: Connection, user_id: str, workspace_ids: str) -> None:
+    def set_scope(self, conn: Connection, user_id: str, workspace_ids: str, is_admin: bool = False) -> None:
         """Bind the row-level security scope to the current transaction."""
 
     def insert_ignore(
@@ -60,11 +60,11 @@ class PostgresDialect(Dialect):
     name = "postgresql"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def set_scope(self, conn, user_id, workspace_ids):
+    def set_scope(self, conn, user_id, workspace_ids, is_admin=False):
         conn.exec_driver_sql(
             "SELECT set_config('app.user_id', %(u)s, true), "
-            "set_config('app.workspace_ids', %(w)s, true)",
-            {"u": user_id, "w": workspace_ids},
+            "set_config('app.workspace_ids', %(w)s, true), set_config('app.is_admin', %(a)s, true)",
+            {"u": user_id, "w": workspace_ids, "a": "on" if is_admin else "off"},
         )
 
     def insert_ignore(self, conn, table, columns, rows, conflict):

@@ -9,6 +9,8 @@ Revises:
 from alembic import op
 import sqlalchemy as sa
 
+from bastion.storage import rls
+
 
 revision = '0001'
 down_revision = None
@@ -209,6 +211,8 @@ def upgrade() -> None:
     op.create_index('ix_assignments_expiry', 'assignments', ['workspace_id', 'project_id', 'expires_at'], unique=False, sqlite_where=sa.text("state = 'leased'"), postgresql_where=sa.text("state = 'leased'"))
     op.create_index('ix_assignments_user', 'assignments', ['workspace_id', 'project_id', 'user_id', 'state'], unique=False)
 
+    rls.enable(op, ["workspaces", "memberships", "projects", "project_counters", "tasks", "assignments",
+                    "annotations", "audit_events", "audit_heads", "audit_nodes", "audit_checkpoints"])
 
 def downgrade() -> None:
     op.drop_index('ix_assignments_user', table_name='assignments')
