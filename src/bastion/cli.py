@@ -208,6 +208,17 @@ def user_create(
     out.print(user.id)
 
 
+@user_app.command("set-password")
+def user_set_password(email: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Set a person's password from stdin; ends all their browser sessions."""
+    from .services import users
+
+    rt = runtime(data_dir, database_url)
+    ctx = context(rt)
+    users.set_password(ctx, _user_id(ctx, email), sys.stdin.readline().rstrip("\n"))
+    out.print(f"password of {email} changed; their sessions ended")
+
+
 @user_app.command("list")
 def user_list(data_dir: DataDir = None, database_url: DatabaseUrl = None):
     """List people."""

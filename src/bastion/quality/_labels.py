@@ -8,8 +8,8 @@ Conventions shared by all methods (README.md has the details):
 
 - classes are the sorted distinct labels; ``posteriors[:, k]`` is class ``k``;
 - the aggregated label is the first class of highest posterior in that sorted order
-  (the deterministic tie rule; it is also crowd-kit's, whose ``idxmax`` takes the first
-  column of a label-sorted frame);
+  (the deterministic tie rule; crowd-kit's depends on its frame's column order, which
+  follows label frequency, so tied tasks may differ from it);
 - ``skills`` is each annotator's *expected accuracy* under the fitted posteriors: the
   mean, over the annotator's labels, of the posterior probability of the label given.
   Method-specific parameters (confusion matrices, abilities, ...) are in ``parameters``.

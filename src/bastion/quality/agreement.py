@@ -79,6 +79,7 @@ def krippendorff_alpha(
     """
     _check_level(level)
     ratings = code_ratings(tasks, annotators, values, categories=categories)
+    _check_order(ratings, level, categories)
     return _alpha(_TaskCounts.of(ratings), level)
 
 
@@ -220,6 +221,7 @@ def agreement_report(
     """
     _check_level(level)
     ratings = code_ratings(tasks, annotators, values, categories=categories)
+    _check_order(ratings, level, categories)
     counts = _TaskCounts.of(ratings)
     return AgreementReport(
         level=level,
@@ -325,6 +327,12 @@ def _kappa_from_confusion(confusion: np.ndarray, weights: Weights) -> Score:
 def _check_level(level: str) -> None:
     if level not in LEVELS:
         raise InvalidInput(f"unknown level of measurement {level!r}; use one of {', '.join(LEVELS)}")
+
+
+def _check_order(ratings: Ratings, level: str, categories: Any) -> None:
+    # Alphabetical order is almost never the intended order of ordinal words.
+    if level == "ordinal" and categories is None and ratings.categories.dtype.kind not in "iufb":
+        raise InvalidInput("ordinal alpha on non-numeric values needs the ordered categories")
 
 
 def _numeric_domain(categories: np.ndarray, level: str) -> np.ndarray:

@@ -1,19 +1,35 @@
-"""Exporting a project: a stream of tasks with their annotations.
+"""Exporting a project: a stream of tasks with their annotations, or training-ready rows.
 
-``start_export`` checks access and records the export in the audit log before
-the first byte; the returned object then streams pages read by keyset (task id
-order), each page in its own short read transaction, so an export of a million
-tasks neither holds one long transaction nor builds the file in memory.
+``start_export`` checks access, validates every option and records the export
+in the audit log before the first byte; the returned object then streams pages
+read by keyset (task id order), each page in its own short read transaction,
+so an export of a million tasks neither holds one long transaction nor builds
+the file in memory.
 
-Formats are writers from task records to bytes; ``jsonl`` (one task per line,
-lossless) and ``json`` (one array) are built in, task types add their own.
+The pipeline is records → (split, filters) → rows → encoder:
+
+* records: ``{"id", "external_id", "data", "meta", "predictions", …,
+  "annotations": [{"id", "user_id", "result", …}]}`` — one per task;
+* rows: the lossless rows (``jsonl``/``json``: one per task, or one per
+  annotation with ``--per annotation``), or a task type's training rows
+  (``sft``, ``dpo``, ``spacy``: one or more per annotation);
+* encoders: JSON Lines, a JSON array, or Parquet (``--rows`` picks which rows);
+* documents: whole-file formats a type owns (``coco``, ``conll``).
+
+Splits are decided per *task* (a keyed hash of the seed and the task id), never
+per row: every DPO pair, every annotation of one prompt lands in the same split,
+so validation never sees a training prompt. That is the trap a row-level random
+split falls into. The hash makes a split stable across runs and across
+``--part`` passes, and independent of the order or size of the export.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -22,6 +38,7 @@ from sqlalchemy import select
 from ..access import Action
 from ..domain.errors import InvalidInput
 from ..storage import schema
+from ..tasktypes._export import STRENGTHS, ExportOptions
 from .annotations import annotation_dict
 from .context import Context
 from .projects import Project, load_project
@@ -30,13 +47,17 @@ from .tasks import task_dict
 T = schema.tasks
 N = schema.annotations
 PAGE = 2000
+ROW_GROUP = 5000
 
 
-def _jsonl(records: Iterator[dict]) -> Iterator[bytes]:
+# -- encoders -------------------------------------------------------------------
+
+
+def _jsonl(rows: Iterator[dict]) -> Iterator[bytes]:
     dumps = orjson.dumps
     buf: list[bytes] = []
-    for record in records:
-        buf.append(dumps(record))
+    for row in rows:
+        buf.append(dumps(row))
         if len(buf) >= 500:
             yield b"\n".join(buf) + b"\n"
             buf = []
@@ -44,14 +65,126 @@ def _jsonl(records: Iterator[dict]) -> Iterator[bytes]:
         yield b"\n".join(buf) + b"\n"
 
 
-def _json_array(records: Iterator[dict]) -> Iterator[bytes]:
+def _json_array(rows: Iterator[dict]) -> Iterator[bytes]:
     first = True
     yield b"["
-    for chunk in _jsonl(records):
+    for chunk in _jsonl(rows):
         lines = chunk.rstrip(b"\n").split(b"\n")
         yield (b"" if first else b",\n") + b",\n".join(lines)
         first = False
     yield b"]\n"
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file that hands its bytes to the stream as they are written."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        data = bytes(b)
+        self.parts.append(data)
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def drain(self) -> bytes:
+        out, self.parts = b"".join(self.parts), []
+        return out
+
+
+def _parquet_type(key: str, value: Any):
+    import pyarrow as pa
+
+    messages = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+    if key in ("prompt", "chosen", "rejected", "completion", "messages"):
+        return messages if isinstance(value, list) else pa.string()
+    if key in ("tie", "done"):
+        return pa.bool_()
+    if key in ("priority", "annotation_count", "created_at", "lead_time_ms"):
+        return pa.int64()
+    return pa.string()
+
+
+JSON_COLUMNS = ("data", "meta", "predictions", "result")
+
+
+def _lossless_parquet_row(row: dict) -> dict:
+    """Lossless rows for Parquet: free-form JSON parts become JSON text columns."""
+    out = {k: (orjson.dumps(v).decode() if k in JSON_COLUMNS and v is not None else v) for k, v in row.items()}
+    if "annotations" in out:
+        out["annotations"] = [_lossless_parquet_row(a) for a in out["annotations"]]
+    if "annotation" in out:
+        out["annotation"] = _lossless_parquet_row(out["annotation"])
+    return out
+
+
+def _lossless_schema(first: dict):
+    import pyarrow as pa
+
+    annotation = pa.struct([("id", pa.string()), ("task_id", pa.string()), ("project_id", pa.string()),
+                            ("user_id", pa.string()), ("result", pa.string()), ("lead_time_ms", pa.int64()),
+                            ("created_at", pa.int64())])
+    fields = []
+    for key in first:
+        if key == "annotations":
+            fields.append((key, pa.list_(annotation)))
+        elif key == "annotation":
+            fields.append((key, annotation))
+        else:
+            fields.append((key, _parquet_type(key, None)))
+    return pa.schema(fields)
+
+
+def _parquet(rows: Iterator[dict], lossless: bool) -> Iterator[bytes]:
+    """Parquet, one row group per ``ROW_GROUP`` rows, bytes yielded as each group is written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = _Sink()
+    writer = None
+    schema_ = None
+    batch: list[dict] = []
+    count = 0
+
+    def flush() -> bytes:
+        nonlocal writer, schema_
+        if schema_ is None:
+            first = batch[0]
+            schema_ = _lossless_schema(first) if lossless else pa.schema(
+                [(k, _parquet_type(k, v)) for k, v in first.items()])
+            writer = pq.ParquetWriter(sink, schema_, compression="zstd")
+        try:
+            table = pa.Table.from_pylist(batch, schema=schema_)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
+            raise InvalidInput(
+                f"parquet: row {count - len(batch) + 1}… does not fit the columns of the first rows ({exc}); "
+                "a mix of prompt strings and conversations needs --chat conversational") from exc
+        writer.write_table(table)
+        batch.clear()
+        return sink.drain()
+
+    for row in rows:
+        batch.append(_lossless_parquet_row(row) if lossless else row)
+        count += 1
+        if len(batch) >= ROW_GROUP:
+            yield flush()
+    if batch:
+        yield flush()
+    if writer is None:  # no rows: an empty file still has the lossless columns
+        schema_ = _lossless_schema({"id": "", "external_id": None}) if lossless else pa.schema([])
+        writer = pq.ParquetWriter(sink, schema_)
+    writer.close()
+    yield sink.drain()
+
+
+# -- formats --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -59,13 +192,105 @@ class ExportFormat:
     name: str
     media_type: str
     extension: str
-    write: Callable[[Iterator[dict]], Iterator[bytes]]
+    rows: str | None  # the row kind it encodes ("lossless", "sft", …); None for documents
+    encode: Callable[[Iterator[dict]], Iterator[bytes]] | None = None
+    description: str = ""
 
 
 FORMATS: dict[str, ExportFormat] = {
-    "jsonl": ExportFormat("jsonl", "application/x-ndjson", "jsonl", _jsonl),
-    "json": ExportFormat("json", "application/json", "json", _json_array),
+    "jsonl": ExportFormat("jsonl", "application/x-ndjson", "jsonl", "lossless", _jsonl,
+                          "every task with its annotations and metadata, one per line (lossless)"),
+    "json": ExportFormat("json", "application/json", "json", "lossless", _json_array, "the same as one JSON array"),
+    "sft": ExportFormat("sft", "application/x-ndjson", "sft.jsonl", "sft", _jsonl,
+                        "TRL SFT rows: {messages} or {prompt, completion}"),
+    "dpo": ExportFormat("dpo", "application/x-ndjson", "dpo.jsonl", "dpo", _jsonl,
+                        "TRL preference rows {prompt, chosen, rejected}"),
+    "spacy": ExportFormat("spacy", "application/x-ndjson", "spacy.jsonl", "spacy", _jsonl,
+                          "spaCy-style {text, entities: [[start, end, label]]}"),
+    "parquet": ExportFormat("parquet", "application/vnd.apache.parquet", "parquet", "lossless", None,
+                            "the rows chosen by --rows as Apache Parquet"),
+    "coco": ExportFormat("coco", "application/json", "coco.json", None, None, "COCO object-detection JSON"),
+    "conll": ExportFormat("conll", "text/plain; charset=utf-8", "conll", None, None, "CoNLL-2003 BIO tags"),
 }
+PARQUET_ROWS = ("jsonl", "sft", "dpo")
+PER = ("annotation", "task")
+CHAT = ("auto", "conversational", "standard")
+SFT_FORMS = ("messages", "prompt-completion")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Named parts with fractions (the rest is ``train``), decided per task by a seeded hash."""
+
+    parts: tuple[tuple[str, float], ...]
+    seed: int = 0
+
+    def part_of(self, task_id: str) -> str:
+        digest = hashlib.sha256(f"bastion/split/1|{self.seed}|{task_id}".encode()).digest()
+        u = int.from_bytes(digest[:8], "big") / 2**64
+        edge = 0.0
+        for name, fraction in self.parts:
+            edge += fraction
+            if u < edge:
+                return name
+        return "train"
+
+    def names(self) -> list[str]:
+        return ["train", *(name for name, _ in self.parts)]
+
+
+def parse_split(text: str | None, seed: int = 0) -> Split | None:
+    """``"validation=0.1"`` or ``"validation=0.1,test=0.05"``; the rest is ``train``."""
+    if text is None or not text.strip():
+        return None
+    parts: list[tuple[str, float]] = []
+    for piece in text.split(","):
+        name, sep, value = piece.strip().partition("=")
+        name = name.strip()
+        if not sep or not name.replace("_", "").replace("-", "").isalnum() or len(name) > 40:
+            raise InvalidInput(f"split: {piece.strip()!r} is not NAME=FRACTION (e.g. validation=0.1)")
+        if name == "train" or name in dict(parts):
+            raise InvalidInput(f"split: {name!r} is named twice (train is what is left)")
+        try:
+            fraction = float(value)
+        except ValueError:
+            raise InvalidInput(f"split: {value.strip()!r} is not a fraction (e.g. 0.1)") from None
+        if not 0 < fraction < 1:
+            raise InvalidInput(f"split: {name}={value.strip()}: a fraction between 0 and 1")
+        parts.append((name, fraction))
+    if sum(f for _, f in parts) >= 1:
+        raise InvalidInput("split: the fractions add up to 1 or more (nothing left for train)")
+    return Split(tuple(parts), seed)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Everything the person exporting chose; ``start_export`` validates it."""
+
+    fmt: str = "jsonl"
+    annotated_only: bool = False
+    per: str | None = None  # None: the format's own (task for lossless rows, annotation otherwise)
+    rows: str = "jsonl"  # parquet only: jsonl | sft | dpo
+    split: str | None = None
+    seed: int = 0
+    part: str | None = None
+    chat: str = "auto"
+    sft_form: str = "messages"
+    min_strength: str | None = None
+    include_ties: bool = False
+    with_ids: bool = False
+    accepted_only: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
+
+
+def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidInput(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+
+
+# -- the export -----------------------------------------------------------------
 
 
 @dataclass
@@ -73,11 +298,20 @@ class Export:
     ctx: Context
     project: Project
     format: ExportFormat
-    annotated_only: bool
+    request: ExportRequest
+    split: Split | None
+    options: ExportOptions
 
     @property
     def filename(self) -> str:
-        return f"{self.project.id}.{self.format.extension}"
+        part = f"-{self.request.part}" if self.request.part else ""
+        return f"{self.project.id}{part}.{self.format.extension}"
+
+    @property
+    def row_kind(self) -> str | None:
+        if self.format.name == "parquet":
+            return "lossless" if self.request.rows == "jsonl" else self.request.rows
+        return self.format.rows
 
     def records(self) -> Iterator[dict[str, Any]]:
         ws, pid = self.project.workspace_id, self.project.id
@@ -88,7 +322,7 @@ class Export:
                 query = select(T).where(T.c.workspace_id == ws, T.c.project_id == pid)
                 if after is not None:
                     query = query.where(T.c.id > after)
-                if self.annotated_only:
+                if self.request.annotated_only:
                     query = query.where(T.c.annotation_count > 0)
                 rows = r.execute(query.order_by(T.c.id).limit(PAGE)).all()
                 if not rows:
@@ -102,22 +336,135 @@ class Export:
                     by_task[ann.task_id].append(annotation_dict(r, ann, self.project.key_id))
                 page = []
                 for row in rows:
+                    if self.split and self.request.part and self.split.part_of(row.id) != self.request.part:
+                        continue
                     record = task_dict(r, row, self.project.key_id, full=True)
-                    record["annotations"] = by_task.get(row.id, [])
+                    record["annotations"] = self._kept(by_task.get(row.id, []))
                     page.append(record)
             yield from page
             after = rows[-1].id
 
+    def _kept(self, annotations: list[dict]) -> list[dict]:
+        if not self.request.accepted_only:
+            return annotations
+        return [a for a in annotations if (a.get("review") or {}).get("status") in ("accepted", "corrected")]
+
+    def rows(self, records: Iterator[dict]) -> Iterator[dict]:
+        kind = self.row_kind
+        split = self.split
+        if kind == "lossless":
+            for record in records:
+                extra = {"split": split.part_of(record["id"])} if split else {}
+                if self.options.per == "task":
+                    yield {**record, **extra}
+                    continue
+                task = {k: v for k, v in record.items() if k != "annotations"}
+                for ann in record["annotations"]:
+                    yield {**task, "annotation": ann, **extra}
+            return
+        task_type = self.ctx.rt.task_types.get(self.project.task_type)
+        config = task_type.parse_config(self.project.config)
+        make = task_type.row_kinds[kind]
+        for record in records:
+            extra = {"split": split.part_of(record["id"])} if split else {}
+            for ann in record["annotations"]:
+                for row in make(config, record, ann, self.options):
+                    yield {**row, **extra}
+
     def chunks(self) -> Iterator[bytes]:
-        return self.format.write(self.records())
+        fmt = self.format
+        if fmt.rows is None:
+            task_type = self.ctx.rt.task_types.get(self.project.task_type)
+            config = task_type.parse_config(self.project.config)
+            records = self.records()
+            if fmt.name == "coco":
+                records = self._with_file_facts(records)
+            return task_type.documents[fmt.name](config, records, self.options)
+        rows = self.rows(self.records())
+        if fmt.name == "parquet":
+            return _parquet(rows, lossless=self.row_kind == "lossless")
+        return fmt.encode(rows)
+
+    def _with_file_facts(self, records: Iterator[dict]) -> Iterator[dict]:
+        from .files import MEDIA_EXTENSIONS, file_facts
+
+        task_type = self.ctx.rt.task_types.get(self.project.task_type)
+        fields = task_type.file_fields(task_type.parse_config(self.project.config))
+        batch: list[dict] = []
+
+        def release():
+            refs = [r["data"].get(f) for r in batch for f in fields if isinstance(r["data"].get(f), str)]
+            facts = file_facts(self.ctx, self.project.id, refs)
+            for record in batch:
+                fact = facts.get(record["data"].get(fields[0])) if fields else None
+                if fact is not None:
+                    record["file_extension"] = MEDIA_EXTENSIONS.get(fact.media_type, "")
+                    record["file_width"], record["file_height"] = fact.width, fact.height
+            out = list(batch)
+            batch.clear()
+            return out
+
+        for record in records:
+            batch.append(record)
+            if len(batch) >= 500:
+                yield from release()
+        if batch:
+            yield from release()
 
 
-def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated_only: bool = False) -> Export:
-    """Authorise and audit an export; iterate ``.chunks()`` for the bytes."""
-    writer = FORMATS.get(fmt)
+def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated_only: bool = False,
+                 request: ExportRequest | None = None) -> Export:
+    """Authorise, validate and audit an export; iterate ``.chunks()`` for the bytes."""
+    req = request or ExportRequest(fmt=fmt, annotated_only=annotated_only)
+    writer = FORMATS.get(req.fmt)
     if writer is None:
-        raise InvalidInput(f"format: unknown export format {fmt!r} (one of: {', '.join(sorted(FORMATS))})")
+        raise InvalidInput(f"format: unknown export format {req.fmt!r} (one of: {', '.join(FORMATS)})")
+    if req.per is not None:
+        _check_choice("per", req.per, PER)
+    _check_choice("chat", req.chat, CHAT)
+    _check_choice("sft_form", req.sft_form, SFT_FORMS)
+    _check_choice("rows", req.rows, PARQUET_ROWS)
+    if req.rows != "jsonl" and req.fmt != "parquet":
+        raise InvalidInput("rows: only with format parquet (the other formats are their rows)")
+    if req.min_strength is not None:
+        _check_choice("dpo_min_strength", req.min_strength, STRENGTHS)
+    split = parse_split(req.split, req.seed)
+    if req.part is not None:
+        if split is None:
+            raise InvalidInput("part: needs a split (e.g. split=validation=0.1)")
+        _check_choice("part", req.part, tuple(split.names()))
+    if req.accepted_only and "reviews" not in schema.metadata.tables:
+        raise InvalidInput("accepted_only: annotations are not reviewed yet (the review workflow is not built); "
+                           "export without it")
     with ctx.write() as w:
         project = load_project(w, project_id, Action.EXPORT)
-        w.audit(project.workspace_id, "project.exported", project.id, format=fmt, annotated_only=annotated_only)
-    return Export(ctx, project, writer, annotated_only)
+        task_type = ctx.rt.task_types.get(project.task_type)
+        row_kind = ("lossless" if req.rows == "jsonl" else req.rows) if req.fmt == "parquet" else writer.rows
+        if writer.rows is None:
+            if req.fmt not in task_type.documents:
+                raise InvalidInput(f"format: {project.task_type} projects have no {req.fmt} export "
+                                   f"({_formats_of(task_type)})")
+            if split is not None and req.part is None:
+                raise InvalidInput(f"split: a {req.fmt} file has no place for a split column; "
+                                   "export one part at a time (part=train, part=validation…)")
+        elif row_kind != "lossless" and row_kind not in task_type.row_kinds:
+            raise InvalidInput(f"format: {project.task_type} projects have no {row_kind} rows ({_formats_of(task_type)})")
+        if req.per == "task" and writer.rows is None:
+            raise InvalidInput(f"per: {req.fmt} documents hold one entry per annotation; use per=annotation")
+        if req.per == "task" and row_kind not in ("lossless", None):
+            raise InvalidInput(f"per: one {row_kind} row per task needs the annotations aggregated first; "
+                               "aggregation comes with the quality settings and is not built yet: use per=annotation")
+        w.audit(project.workspace_id, "project.exported", project.id, **req.describe())
+    per = req.per or ("task" if row_kind == "lossless" else "annotation")
+    options = ExportOptions(per=per, chat=req.chat, sft_form=req.sft_form, min_strength=req.min_strength,
+                            include_ties=req.include_ties, with_ids=req.with_ids)
+    return Export(ctx, project, writer, req, split, options)
+
+
+def _formats_of(task_type) -> str:
+    kinds = ["jsonl", "json", "parquet", *task_type.row_kinds, *task_type.documents]
+    return "it has: " + ", ".join(kinds)
+
+
+def with_part(request: ExportRequest, part: str) -> ExportRequest:
+    return replace(request, part=part)

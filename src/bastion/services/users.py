@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, insert, select, update
 
 from .. import ids
 from ..access import Actor
-from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
 from ..domain.users import ApiToken, User, check_password, normalise_email
 from ..storage import schema
 from .context import Context
@@ -106,6 +106,7 @@ def set_password(ctx: Context, user_id: str, new_password: str, *, old_password:
             .values(password_hash=_hasher.hash(new_password), sessions_valid_after=w.now)
         )
         w.execute(s.delete().where(s.c.user_id == user_id))
+        record_for_person(w, user_id, "auth.password_changed", user_id)
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -153,6 +154,7 @@ def create_token(ctx: Context, user_id: str, *, name: str = "", scope: str = "fu
                 scope=scope, created_at=w.now,
             )
         )
+        record_for_person(w, user_id, "token.created", token_id, scope=scope)
         return secret, ApiToken(token_id, user_id, name, scope, w.now, None, None)
 
 
@@ -176,6 +178,7 @@ def revoke_token(ctx: Context, token_id: str) -> None:
             raise PermissionDenied("this API token is read-only")
         if row.revoked_at is None:
             w.execute(update(t).where(t.c.id == token_id).values(revoked_at=w.now))
+            record_for_person(w, row.user_id, "token.revoked", token_id)
 
 
 def resolve_token(rt: Runtime, secret: str) -> Actor:
@@ -246,18 +249,78 @@ def resolve_session(rt: Runtime, secret: str) -> tuple[Actor, str]:
     return actor, row.csrf_token
 
 
-def end_session(rt: Runtime, secret: str) -> None:
-    with rt.db.transaction(write=True) as tx:
-        tx.execute(s.delete().where(s.c.id == _digest(secret)))
-
-
 def end_all_sessions(ctx: Context, user_id: str) -> None:
-    """Sign a person out everywhere (their browser sessions)."""
+    """Sign a person out everywhere (every browser session ends)."""
     with ctx.write() as w:
         if ctx.actor.user_id != user_id:
             w.access.require_admin("user.manage")
         w.execute(update(u).where(u.c.id == user_id).values(sessions_valid_after=w.now))
         w.execute(s.delete().where(s.c.user_id == user_id))
+        record_for_person(w, user_id, "auth.logout", user_id)
+
+
+def record_for_person(w, user_id: str, action: str, target: str | None = None, **details) -> None:
+    """Audit a person-level event in every workspace they belong to (each client sees it)."""
+    for workspace_id in w.execute(
+        select(schema.memberships.c.workspace_id).where(schema.memberships.c.user_id == user_id)
+    ).scalars().all():
+        w.audit(workspace_id, action, target, **details)
+
+
+# -- signing in, rate limited ----------------------------------------------------
+
+LOGIN_WINDOW_MS = 15 * 60 * 1000
+MAX_FAILURES = {"email": 5, "address": 50}
+f = schema.login_failures
+
+
+def _subjects(email: str, address: str | None) -> list[str]:
+    out = [f"email:{email}"]
+    if address:
+        out.append(f"address:{address}")
+    return out
+
+
+def sign_in(rt: Runtime, email: str, password: str, address: str | None = None) -> User:
+    """Password sign-in, limited per account and per address, audited either way."""
+    try:
+        key = normalise_email(email)
+    except InvalidInput:
+        key = (email or "").strip().lower()[:320]
+    subjects = _subjects(key, address)
+    with rt.db.transaction(write=False) as tx:
+        cutoff = tx.now - LOGIN_WINDOW_MS
+        for row in tx.execute(select(f).where(f.c.subject.in_(subjects))).all():
+            kind = row.subject.split(":", 1)[0]
+            if row.window_start > cutoff and row.count >= MAX_FAILURES[kind]:
+                minutes = max(1, (row.window_start + LOGIN_WINDOW_MS - tx.now) // 60000 + 1)
+                raise RateLimited(f"too many failed sign-ins; try again in {minutes} minute(s)")
+    try:
+        user = authenticate(rt, email, password)
+    except Unauthenticated:
+        _record_failure(rt, subjects, key, address)
+        raise
+    actor = Actor(kind="user", user_id=user.id, email=user.email, is_admin=user.is_admin, via="session")
+    with Context(rt, actor).write() as w:
+        w.execute(f.delete().where(f.c.subject == subjects[0]))
+        record_for_person(w, user.id, "auth.login", user.id, address=address)
+    return user
+
+
+def _record_failure(rt: Runtime, subjects: list[str], email: str, address: str | None) -> None:
+    with rt.db.transaction(write=True) as tx:
+        cutoff = tx.now - LOGIN_WINDOW_MS
+        for subject in subjects:
+            bumped = tx.execute(update(f).where(f.c.subject == subject, f.c.window_start > cutoff)
+                                .values(count=f.c.count + 1)).rowcount
+            if not bumped:
+                tx.execute(f.delete().where(f.c.subject == subject))
+                tx.execute(insert(f).values(subject=subject, window_start=tx.now, count=1))
+        row = tx.execute(select(u.c.id, u.c.email, u.c.is_admin).where(u.c.email == email)).first()
+    if row is not None:  # a known person: their workspaces see the failed attempt
+        actor = Actor(kind="user", user_id=row.id, email=row.email, is_admin=bool(row.is_admin), via="session")
+        with Context(rt, actor).write() as w:
+            record_for_person(w, row.id, "auth.login_failed", row.id, address=address)
 
 
 def count_users(rt: Runtime) -> int:

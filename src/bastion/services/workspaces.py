@@ -16,6 +16,7 @@ from ..domain.projects import check_name
 from ..domain.users import normalise_email
 from ..domain.workspaces import Member, Role, Workspace
 from ..storage import schema
+from .audit import checkpoint_now
 from .context import Context
 
 W = schema.workspaces
@@ -91,8 +92,28 @@ def delete_workspace(ctx: Context, workspace_id: str) -> int:
     destroyed = ctx.rt.keyring.destroy(workspace_id)
     with ctx.write() as w:
         w.access.require(Action.WORKSPACE_DELETE, workspace_id)
+        # The log's last entry records the deletion; its final signed checkpoint outlives
+        # the workspace in a tombstone, so the client can prove how its log ended.
+        w.audit(workspace_id, "workspace.deleted", workspace_id, keys_destroyed=destroyed)
+        w.flush_audit()
+        final = checkpoint_now(w, workspace_id)
+        w.execute(insert(schema.workspace_tombstones).values(
+            workspace_id=workspace_id, deleted_at=w.now, deleted_by=ctx.actor.user_id, final_checkpoint=final))
         w.execute(delete(W).where(W.c.id == workspace_id))
     return destroyed
+
+
+def get_tombstone(ctx: Context, workspace_id: str) -> dict:
+    """What remains of a deleted workspace: when, by whom, and its log's final checkpoint."""
+    with ctx.read() as r:
+        row = r.execute(select(schema.workspace_tombstones)
+                        .where(schema.workspace_tombstones.c.workspace_id == workspace_id)).first()
+    if row is None:
+        raise NotFound("no deleted workspace with this id")
+    from ..audit import checkpoint_to_json
+
+    return {"workspace_id": row.workspace_id, "deleted_at": row.deleted_at, "deleted_by": row.deleted_by,
+            "final_checkpoint": checkpoint_to_json(row.final_checkpoint)}
 
 
 def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Member:

@@ -331,6 +331,33 @@ login_failures = Table(
     PrimaryKeyConstraint("subject"),
 )
 
+# Sealed files (images) that tasks reference by id (``fil_…``). The bytes live on
+# disk (or a blob store) under <data_dir>/files/<workspace>/<file id>, sealed with
+# the project's data key; this row says what they are. ``digest`` is a keyed hash
+# of the plaintext, so storing the same file twice in a project reuses the first.
+files = Table(
+    "files",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("digest", LargeBinary(16), nullable=False),
+    Column("media_type", String(40), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("width", Integer, nullable=True),
+    Column("height", Integer, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", ID, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(
+        ["workspace_id", "project_id"],
+        ["projects.workspace_id", "projects.id"],
+        ondelete="CASCADE",
+    ),
+    CheckConstraint("size_bytes >= 0", name="size_bytes"),
+    UniqueConstraint("workspace_id", "project_id", "digest", name="uq_files_digest"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -342,4 +369,5 @@ WORKSPACE_TABLES = (
     "audit_heads",
     "audit_nodes",
     "audit_checkpoints",
+    "files",
 )

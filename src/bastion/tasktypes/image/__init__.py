@@ -35,7 +35,7 @@ from .._labels import Label, check_labels, labels_as_objects
 from ..base import TaskType
 from . import exports
 
-FILE_REF = re.compile(r"^fil_[0-9a-z]{10,60}$")
+FILE_REF = re.compile(r"^fil_[0-9a-f]{32}$")
 MAX_BOXES = 2000
 RESERVED = frozenset({"n", "[", "]"})
 

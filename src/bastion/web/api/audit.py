@@ -95,3 +95,18 @@ def consistency_proof(workspace_id: str, ctx: Ctx, old_size: int = Query(..., ge
                       new_size: int | None = Query(None, ge=1)):
     """Proof that the tree of ``new_size`` entries extends the one of ``old_size``."""
     return to_json(audit.consistency(ctx, workspace_id, old_size, new_size))
+
+
+class TombstoneOut(BaseModel):
+    workspace_id: str
+    deleted_at: int
+    deleted_by: str
+    final_checkpoint: CheckpointOut
+
+
+@router.get("/audit/tombstones/{workspace_id}", response_model=TombstoneOut)
+def tombstone(workspace_id: str, ctx: Ctx):
+    """A deleted workspace's record: when, by whom, and the final signed checkpoint of its log."""
+    from ...services import workspaces
+
+    return to_json(workspaces.get_tombstone(ctx, workspace_id))

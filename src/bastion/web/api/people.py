@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import Field
 from starlette.responses import Response
 
 from ...domain.users import ApiToken, User
 from ...services import users as svc
 from ...services import workspaces as ws_svc
 from .common import COMMON_ERRORS, Ctx, error_docs
-from .models import MeOut, TokenCreated, TokenIn, TokenOut, UserIn, UserOut, WorkspaceOut
+from .models import MeOut, Strict, TokenCreated, TokenIn, TokenOut, UserIn, UserOut, WorkspaceOut
 
 router = APIRouter(tags=["people"], responses=COMMON_ERRORS)
 
@@ -33,6 +34,18 @@ def me(ctx: Ctx):
         for w in ws_svc.list_workspaces(ctx)
     ]
     return MeOut(user=_user(user), workspaces=workspaces)
+
+
+class PasswordIn(Strict):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=10, max_length=1024)
+
+
+@router.post("/me/password", status_code=204, response_class=Response)
+def change_password(body: PasswordIn, ctx: Ctx):
+    """Change your password; every browser session of yours ends."""
+    svc.set_password(ctx, ctx.actor.user_id, body.new_password, old_password=body.current_password)
+    return Response(status_code=204)
 
 
 @router.get("/tokens", response_model=list[TokenOut])

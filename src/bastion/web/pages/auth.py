@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse
 
-from ...domain.errors import Unauthenticated
+from ...domain.errors import RateLimited, Unauthenticated
 from ...services import users
 from ..auth import SESSION_COOKIE, csrf_matches, page_session, require_form_csrf
 from .common import render
@@ -49,10 +49,12 @@ def login(
     if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
         return render(request, "login.html", status_code=403, csrf_token=csrf_token, next=_safe_next(next),
                       error="This form expired; please try again.")
+    address = request.client.host if request.client else None
     try:
-        user = users.authenticate(rt, email, password)
-    except Unauthenticated as exc:
-        return render(request, "login.html", status_code=401, csrf_token=csrf_token, next=_safe_next(next),
+        user = users.sign_in(rt, email, password, address)
+    except (Unauthenticated, RateLimited) as exc:
+        status = 429 if isinstance(exc, RateLimited) else 401
+        return render(request, "login.html", status_code=status, csrf_token=csrf_token, next=_safe_next(next),
                       error=str(exc))
     secret, _csrf = users.create_session(rt, user)
     response = RedirectResponse(_safe_next(next), status_code=303)
@@ -66,9 +68,10 @@ def login(
 
 @router.post("/logout")
 def logout(request: Request, csrf_token: str = Form("", max_length=200)):
-    _ctx, csrf = page_session(request)
+    """Sign out — everywhere: every session of this person ends."""
+    ctx, csrf = page_session(request)
     require_form_csrf(csrf, csrf_token)
-    users.end_session(request.app.state.rt, request.cookies.get(SESSION_COOKIE, ""))
+    users.end_all_sessions(ctx, ctx.actor.user_id)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

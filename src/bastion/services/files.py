@@ -1,0 +1,334 @@
+"""Files (images) that tasks refer to: sealed at rest, checked on the way in, served to who may see the task.
+
+A task never holds an image, only a reference (``data.image = "fil_…"``). The
+bytes are sealed with the project's data key (AES-GCM, bound to the workspace,
+the table ``files``, the file id and the column ``content``) and kept by a
+blob store — on disk under ``<data_dir>/files/<workspace>/<file id>``, written
+to a temporary name and renamed, so a crash never leaves half a file under a
+real name. The ``files`` row says what the bytes are (type, size, pixels) and
+holds a keyed hash of them, so storing the same image twice in a project
+gives back the first id (re-imports stay idempotent).
+
+Two ways in, and only two: ``store_file`` (the upload endpoint; the CLI's
+``import --files DIR``, through ``FileReferences``). The server never fetches a
+URL — a reference that is not a stored file is refused at import (no SSRF).
+Content is checked by its magic bytes (PNG, JPEG, WebP, GIF), never by a name
+or a declared type, and bounded by ``MAX_FILE_BYTES``.
+
+Reading goes through a task: ``read_task_file(ctx, task_id, file_id)`` answers
+only if the caller may read the task (the rule of ``tasks.get_task``) and the
+task's data names that file — an annotator cannot walk a project's files by id.
+
+The traps: deleting a project destroys its key, which makes its files
+unreadable (crypto-shredding) even while the sealed bytes linger on disk; and a
+blob is written *before* its row commits, so a failed transaction removes the
+blob it wrote, never one that an earlier import stored.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from .. import ids
+from ..access import Action
+from ..domain.errors import InvalidInput, NotFound, PayloadTooLarge
+from ..sources import BadLine, Item
+from ..storage import schema
+from .context import Context
+from .projects import load_project
+from .tasks import find_task_row
+
+F = schema.files
+A = schema.assignments
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MEDIA_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    id: str
+    project_id: str
+    media_type: str
+    size_bytes: int
+    width: int | None
+    height: int | None
+    reused: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "project_id": self.project_id, "media_type": self.media_type,
+                "size_bytes": self.size_bytes, "width": self.width, "height": self.height, "reused": self.reused}
+
+
+# -- content checks -------------------------------------------------------------
+
+
+def sniff(content: bytes) -> tuple[str, int | None, int | None]:
+    """(media type, width, height) from the magic bytes; InvalidInput for anything else."""
+    head = content[:32]
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(content) >= 24 and content[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", content[16:24])
+        return "image/png", w, h
+    if head.startswith(b"GIF87a") or head.startswith(b"GIF89a"):
+        w, h = struct.unpack("<HH", content[6:10]) if len(content) >= 10 else (None, None)
+        return "image/gif", w, h
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ("image/webp", *_webp_size(content))
+    if head.startswith(b"\xff\xd8\xff"):
+        return ("image/jpeg", *_jpeg_size(content))
+    raise InvalidInput("not an image Bastion accepts (PNG, JPEG, WebP or GIF, recognised by content)")
+
+
+def _webp_size(c: bytes) -> tuple[int | None, int | None]:
+    kind = c[12:16]
+    try:
+        if kind == b"VP8 " and c[23:26] == b"\x9d\x01\x2a":
+            w, h = struct.unpack("<HH", c[26:30])
+            return w & 0x3FFF, h & 0x3FFF
+        if kind == b"VP8L" and c[20:21] == b"\x2f":
+            b = int.from_bytes(c[21:25], "little")
+            return (b & 0x3FFF) + 1, ((b >> 14) & 0x3FFF) + 1
+        if kind == b"VP8X":
+            return int.from_bytes(c[24:27], "little") + 1, int.from_bytes(c[27:30], "little") + 1
+    except struct.error:
+        pass
+    return None, None
+
+
+def _jpeg_size(c: bytes) -> tuple[int | None, int | None]:
+    i = 2
+    while i + 9 < len(c):
+        if c[i] != 0xFF:
+            return None, None
+        marker = c[i + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = int.from_bytes(c[i + 2 : i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            h, w = struct.unpack(">HH", c[i + 5 : i + 9])
+            return w, h
+        i += 2 + length
+    return None, None
+
+
+def check_content(content: bytes) -> tuple[str, int | None, int | None]:
+    if len(content) > MAX_FILE_BYTES:
+        raise PayloadTooLarge(f"the file is larger than {MAX_FILE_BYTES} bytes")
+    if not content:
+        raise InvalidInput("the file is empty")
+    return sniff(content)
+
+
+# -- the blob store ---------------------------------------------------------------
+
+
+class DiskBlobs:
+    """Sealed blobs on the local disk: ``<root>/<workspace>/<file id>``, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, workspace_id: str, file_id: str) -> Path:
+        # Both ids are ours (prefixed hex), so they never walk out of the root.
+        if not (ids.has_prefix(workspace_id, "ws") and ids.has_prefix(file_id, "fil")):
+            raise NotFound("file not found")
+        return self.root / workspace_id / file_id
+
+    def put(self, workspace_id: str, file_id: str, sealed: bytes) -> None:
+        path = self._path(workspace_id, file_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{file_id}.{os.getpid()}.partial")
+        with open(tmp, "wb") as fh:
+            fh.write(sealed)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def get(self, workspace_id: str, file_id: str) -> bytes:
+        try:
+            return self._path(workspace_id, file_id).read_bytes()
+        except FileNotFoundError:
+            raise NotFound("the file's content is missing from the blob store") from None
+
+    def exists(self, workspace_id: str, file_id: str) -> bool:
+        return self._path(workspace_id, file_id).exists()
+
+    def delete(self, workspace_id: str, file_id: str) -> None:
+        try:
+            self._path(workspace_id, file_id).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def blobs(ctx: Context) -> DiskBlobs:
+    return DiskBlobs(ctx.rt.settings.files_dir)
+
+
+# -- storing and reading ----------------------------------------------------------
+
+
+def _stored(row, reused: bool) -> StoredFile:
+    return StoredFile(row.id, row.project_id, row.media_type, row.size_bytes, row.width, row.height, reused)
+
+
+def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
+    """Check, seal and keep a file for a project; the same bytes again give the same id."""
+    media_type, width, height = check_content(content)
+    store = blobs(ctx)
+    written: str | None = None
+    try:
+        with ctx.write() as w:
+            project = load_project(w, project_id, Action.TASK_IMPORT)
+            ws = project.workspace_id
+            sealer = w.sealer(ws, project.key_id)
+            digest = sealer.index_hash("file", project.id, content)
+            row = w.execute(select(F).where(F.c.workspace_id == ws, F.c.project_id == project.id,
+                                            F.c.digest == digest)).first()
+            if row is not None:
+                if not store.exists(ws, row.id):  # the row outlived its blob: put it back
+                    store.put(ws, row.id, sealer.seal("files", row.id, "content", content))
+                return _stored(row, reused=True)
+            file_id = ids.new_id("fil")
+            store.put(ws, file_id, sealer.seal("files", file_id, "content", content))
+            written = f"{ws}/{file_id}"
+            w.execute(insert(F).values(
+                workspace_id=ws, id=file_id, project_id=project.id, digest=digest, media_type=media_type,
+                size_bytes=len(content), width=width, height=height, created_at=w.now,
+                created_by=None if ctx.actor.is_system else ctx.actor.user_id,
+            ))
+            w.audit(ws, "file.stored", file_id, project=project.id, media_type=media_type, size_bytes=len(content))
+            stored = StoredFile(file_id, project.id, media_type, len(content), width, height)
+        written = None
+        return stored
+    finally:
+        if written is not None:  # the transaction failed after the blob was written
+            ws, file_id = written.split("/")
+            store.delete(ws, file_id)
+
+
+def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str]:
+    """The plaintext of a file a task refers to, for people who may read that task."""
+    with ctx.write() as w:
+        found = find_task_row(w, task_id)
+        task, ws = found.row, found.row.workspace_id
+        if not w.access.can_browse(ws):
+            assigned = w.execute(
+                select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == ctx.actor.user_id)
+            ).first()
+            w.access.require_task_visible(ws, assigned is not None)
+        sealer = w.sealer(ws, found.key_id)
+        data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
+        task_type = ctx.rt.task_types.get(found.task_type)
+        config = task_type.parse_config(sealer.open_json("projects", task.project_id, "config", found.config))
+        if file_id not in {data.get(f) for f in task_type.file_fields(config)}:
+            raise NotFound("file not found")
+        row = w.execute(select(F).where(F.c.workspace_id == ws, F.c.id == file_id,
+                                        F.c.project_id == task.project_id)).first()
+        if row is None:
+            raise NotFound("file not found")
+        content = sealer.open("files", file_id, "content", blobs(ctx).get(ws, file_id))
+        w.audit(ws, "file.read", file_id, task=task_id)
+        return content, row.media_type
+
+
+def file_facts(ctx: Context, project_id: str, file_ids: list[str]) -> dict[str, StoredFile]:
+    """What exports need about a project's files (type, pixels), by id."""
+    if not file_ids:
+        return {}
+    with ctx.read() as r:
+        project = load_project(r, project_id, Action.EXPORT)
+        rows = r.execute(select(F).where(F.c.workspace_id == project.workspace_id, F.c.project_id == project.id,
+                                         F.c.id.in_(file_ids))).all()
+    return {row.id: _stored(row, True) for row in rows}
+
+
+# -- imports that name files --------------------------------------------------------
+
+
+class FileReferences:
+    """Rewrites imported items whose file fields name paths under ``base_dir`` into stored ids.
+
+    Call it (``refs()``) for a fresh iterable of items, as ``imports.import_tasks``
+    expects. In ``dry_run`` passes (strict imports validate everything first)
+    files are checked but not stored. A bad path becomes a ``BadLine`` for that
+    line, so the import reports it as ``FILE:LINE``.
+    """
+
+    def __init__(self, ctx: Context, project_id: str, base_dir: Path, items: Callable[[], Iterable[Item]],
+                 *, strict: bool = False) -> None:
+        with ctx.read() as r:
+            project = load_project(r, project_id, Action.TASK_IMPORT)
+        task_type = ctx.rt.task_types.get(project.task_type)
+        self.fields = task_type.file_fields(task_type.parse_config(project.config))
+        if not self.fields:
+            raise InvalidInput(f"--files: {project.task_type} tasks do not refer to files")
+        self.ctx = ctx
+        self.project_id = project_id
+        self.base = base_dir.resolve()
+        if not self.base.is_dir():
+            raise InvalidInput(f"--files: {base_dir}: not a directory")
+        self.items = items
+        self.passes = 0
+        self.strict = strict
+        self.stored = 0
+
+    def __call__(self) -> Iterator[Item]:
+        dry_run = self.strict and self.passes == 0
+        self.passes += 1
+        for line, obj in self.items():
+            yield line, self._rewrite(obj, dry_run)
+
+    def _rewrite(self, obj: Any, dry_run: bool) -> Any:
+        if not isinstance(obj, dict) or not isinstance(obj.get("data"), dict):
+            return obj  # the importer reports the shape problem
+        data = dict(obj["data"])
+        for field in self.fields:
+            ref = data.get(field)
+            if not isinstance(ref, str) or ids.has_prefix(ref, "fil"):
+                continue
+            try:
+                content = self._read(field, ref)
+                if dry_run:
+                    check_content(content)
+                    data[field] = ids.new_id("fil")
+                    continue
+                stored = store_file(self.ctx, self.project_id, content)
+            except (InvalidInput, PayloadTooLarge) as exc:
+                return BadLine(f"data.{field}: {ref[:200]}: {exc.message}")
+            self.stored += 0 if stored.reused else 1
+            data[field] = stored.id
+            if len(self.fields) == 1:
+                if "width" not in data and stored.width:
+                    data["width"] = stored.width
+                if "height" not in data and stored.height:
+                    data["height"] = stored.height
+        return {**obj, "data": data}
+
+    def _read(self, field: str, ref: str) -> bytes:
+        if "://" in ref or ref.startswith(("/", "\\")) or ":" in ref[:3]:
+            raise InvalidInput("must be a path relative to --files (URLs and absolute paths are refused)")
+        path = (self.base / ref).resolve()
+        if not path.is_relative_to(self.base):
+            raise InvalidInput("leads outside the --files directory")
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise PayloadTooLarge(f"larger than {MAX_FILE_BYTES} bytes")
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise InvalidInput("no such file under the --files directory") from None
+        except IsADirectoryError:
+            raise InvalidInput("is a directory") from None
+        except OSError as exc:
+            raise InvalidInput(f"cannot read ({exc.strerror})") from None
