@@ -32,12 +32,14 @@ workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 member_app = typer.Typer(help="Workspace members.", no_args_is_help=True)
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(member_app, name="member")
 app.add_typer(project_app, name="project")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -359,17 +361,29 @@ def _load_config(path: Path):
 @project_app.command("create")
 def project_create(
     workspace_id: str,
-    config: Annotated[Path, typer.Option(help="Labelling config file (JSON or YAML).")],
+    config: Annotated[Optional[Path], typer.Option(help="Labelling config file (JSON or YAML).")] = None,
+    template: Annotated[Optional[str], typer.Option(
+        help="Start from a ready config instead of a file: classification, spans, preference, ranking, "
+             "writing, rubric or image.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Project name (default: the file's name).")] = None,
     overlap: Annotated[Optional[int], typer.Option(help="Distinct annotators per task.")] = None,
     lease_seconds: Annotated[Optional[int], typer.Option(help="How long a lease lasts.")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
-    """Create a project from a config file; prints its id."""
+    """Create a project from a config file or a template; prints its id."""
+    from .domain.errors import InvalidConfig
     from .services import projects
+    from .tasktypes.templates import template_config
 
-    raw = _load_config(config)
+    if (config is None) == (template is None):
+        raise InvalidConfig("give either --config FILE or --template TYPE")
+    if template is not None:
+        raw = template_config(template)
+        name = name or template.capitalize()
+        config = Path(template)
+    else:
+        raw = _load_config(config)
     settings_in = {k: v for k, v in {"overlap": overlap, "lease_seconds": lease_seconds}.items() if v is not None}
     if isinstance(raw, dict) and "config" in raw and "type" not in raw:  # {"name", "config", "settings"} form
         name = name or raw.get("name")
@@ -413,6 +427,8 @@ def import_(
     format: Annotated[Optional[str], typer.Option("--format", help="jsonl, json, csv or parquet (default: by extension).")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Write nothing if any line is bad.")] = False,
     batch_size: Annotated[int, typer.Option(help="Tasks per transaction.")] = 5000,
+    files: Annotated[Optional[Path], typer.Option(
+        "--files", help="Directory of the images the tasks name (paths relative to it); they are sealed into the file store.")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
@@ -431,8 +447,13 @@ def import_(
     with Progress(TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as progress:
         bar = progress.add_task("import", total=total)
+        source = lambda: iter_file(file, fmt)  # noqa: E731
+        if files is not None:
+            from .services.files import FileReferences
+
+            source = FileReferences(context(rt), project_id, files, source, strict=strict)
         report = imports.import_tasks(
-            context(rt), project_id, lambda: iter_file(file, fmt), strict=strict,
+            context(rt), project_id, source, strict=strict,
             batch_size=batch_size, progress=lambda n: progress.advance(bar, n),
         )
     for r in report.rejected:
@@ -451,29 +472,66 @@ def import_(
 @app.command("export")
 def export_(
     project_id: str,
-    format: Annotated[str, typer.Option("--format", help="Export format (jsonl, json).")] = "jsonl",
-    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here instead of stdout.")] = None,
+    format: Annotated[str, typer.Option(
+        "--format", help="jsonl, json, parquet, sft, dpo, spacy, coco or conll (see docs/task-types.md).")] = "jsonl",
+    out_file: Annotated[Optional[Path], typer.Option(
+        "--out", help="Write here instead of stdout; a name with {split} writes one file per part of --split.")] = None,
     annotated_only: Annotated[bool, typer.Option("--annotated-only", help="Only tasks with annotations.")] = False,
+    per: Annotated[Optional[str], typer.Option(
+        "--per", help="annotation or task: one row per annotation, or per task with all its annotations.")] = None,
+    rows: Annotated[str, typer.Option("--rows", help="With --format parquet: jsonl, sft or dpo rows.")] = "jsonl",
+    split: Annotated[Optional[str], typer.Option(
+        "--split", help="Parts besides train, e.g. validation=0.1 or validation=0.1,test=0.1 (decided per task).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
+    part: Annotated[Optional[str], typer.Option("--part", help="Export only this part of the split.")] = None,
+    chat: Annotated[str, typer.Option(
+        "--chat", help="auto, conversational or standard: prompts as chat turns or as strings.")] = "auto",
+    sft_form: Annotated[str, typer.Option("--sft-form", help="messages or prompt-completion.")] = "messages",
+    dpo_min_strength: Annotated[Optional[str], typer.Option(
+        "--dpo-min-strength", help="Leave out preference pairs weaker than slight, clear or strong.")] = None,
+    include_ties: Annotated[bool, typer.Option("--include-ties", help="Keep ties as DPO rows marked tie.")] = False,
+    with_ids: Annotated[bool, typer.Option("--with-ids", help="Add task_id, annotation_id and external_id columns.")] = False,
+    accepted_only: Annotated[bool, typer.Option(
+        "--accepted-only", help="Only accepted or corrected annotations (needs the review workflow).")] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
-    """Stream a project's tasks and annotations to a file or stdout."""
+    """Stream a project's tasks and annotations, or training rows, to a file or stdout."""
+    from .domain.errors import InvalidInput
     from .services import exports
 
     rt = runtime(data_dir, database_url)
-    export = exports.start_export(context(rt), project_id, fmt=format, annotated_only=annotated_only)
-    if out_file is None:
-        sink = sys.stdout.buffer
-        for chunk in export.chunks():
-            sink.write(chunk)
-        sink.flush()
-        return
-    tmp = out_file.with_name(out_file.name + ".partial")
-    with tmp.open("wb") as fh:
-        for chunk in export.chunks():
-            fh.write(chunk)
-    tmp.replace(out_file)
-    err.print(f"wrote {out_file}")
+    request = exports.ExportRequest(
+        fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
+        chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
+        with_ids=with_ids, accepted_only=accepted_only,
+    )
+    if out_file is not None and "{split}" in out_file.name:
+        parsed = exports.parse_split(split, seed)
+        if parsed is None:
+            raise InvalidInput("--out: {split} in the name needs --split")
+        targets = [(out_file.with_name(out_file.name.replace("{split}", name)), exports.with_part(request, name))
+                   for name in parsed.names() if part is None or name == part]
+    else:
+        targets = [(out_file, request)]
+    started = [(target, exports.start_export(context(rt), project_id, request=req)) for target, req in targets]
+    for target, export in started:
+        if target is None:
+            sink = sys.stdout.buffer
+            for chunk in export.chunks():
+                sink.write(chunk)
+            sink.flush()
+            continue
+        tmp = target.with_name(target.name + ".partial")
+        try:
+            with tmp.open("wb") as fh:
+                for chunk in export.chunks():
+                    fh.write(chunk)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        tmp.replace(target)
+        err.print(f"wrote {target}")
 
 
 # -- audit ------------------------------------------------------------------------
@@ -568,6 +626,50 @@ def audit_verify(
     else:
         err.print("[red]FAILED[/red]: the log does not verify")
         raise typer.Exit(1)
+
+
+# -- keys -------------------------------------------------------------------------
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    new_passphrase_stdin: Annotated[bool, typer.Option("--new-passphrase-stdin", help="Passphrase provider: read the new passphrase from stdin.")] = False,
+    new_master_key_stdin: Annotated[bool, typer.Option("--new-master-key-stdin", help="Injected master key: read the new key (64 hex digits) from stdin.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Re-wrap every data key under a new master key; client data is not rewritten."""
+    from .services import keys
+
+    secret = sys.stdin.readline().strip() if (new_passphrase_stdin or new_master_key_stdin) else None
+    rt = runtime(data_dir, database_url)
+    count = keys.rotate_master_key(context(rt), new_passphrase=secret if new_passphrase_stdin else None,
+                                   new_master_key=secret if new_master_key_stdin else None)
+    out.print(f"re-wrapped {count} data key(s) under master key {rt.keyring.provider.kek_id}")
+
+
+@keys_app.command("new-data-keys")
+def keys_new_data_keys(
+    workspace_id: str,
+    reencrypt: Annotated[bool, typer.Option("--reencrypt", help="Also re-seal existing data under the new keys and destroy the old ones.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Start new data keys for a workspace's projects (old keys stay for reading, unless --reencrypt)."""
+    from .services import keys
+
+    rt = runtime(data_dir, database_url)
+    ctx = context(rt)
+    project_ids = keys.start_new_data_keys(ctx, workspace_id)
+    out.print(f"new data keys for {len(project_ids)} project(s)")
+    if reencrypt:
+        with Progress(TextColumn("re-encrypting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=err, transient=True, disable=not err.is_terminal) as progress:
+            bar = progress.add_task("re-encrypt", total=None)
+            for project_id in project_ids:
+                done = keys.reencrypt_project(ctx, project_id, progress=lambda n: progress.advance(bar, n))
+                out.print(f"{project_id}: re-sealed {done['tasks']} task(s), {done['annotations']} annotation(s); "
+                          f"destroyed {len(done['retired_keys'])} old key(s)")
 
 
 def main() -> None:

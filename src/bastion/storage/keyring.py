@@ -110,7 +110,9 @@ class Keyring:
             path = Path(settings.resolved_master_key_file)
             if create:
                 create_master_key_file(path)
-            return cls(url, FileKeyProvider.from_file(path))
+            keyring = cls(url, FileKeyProvider.from_file(path))
+            keyring._finish_interrupted_rotation(path)
+            return keyring
         from ..plugins import key_provider_factory
 
         factory = key_provider_factory(settings.key_provider)
@@ -213,6 +215,19 @@ class Keyring:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(gone)
 
+    def destroy_key(self, workspace_id: str, key_id: str) -> bool:
+        """Destroy one retired data key (after its data was re-encrypted under a newer one)."""
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                delete(data_keys).where(data_keys.c.workspace_id == workspace_id, data_keys.c.id == key_id)
+            ).rowcount
+        with self._lock:
+            self._cache.pop(key_id, None)
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return bool(gone)
+
     def rewrap(self, new_provider: KeyProvider) -> int:
         """Re-wrap every data key under a new key-encryption key (data untouched)."""
         count = 0
@@ -252,6 +267,21 @@ class Keyring:
         for row in rows:
             self.provider.unwrap(row.wrapped, row.id.encode())
         return len(rows)
+
+    def _finish_interrupted_rotation(self, path: Path) -> None:
+        """A rotation writes ``master.key.next`` before re-wrapping: finish or undo it."""
+        pending = path.with_name(path.name + ".next")
+        if not pending.exists():
+            return
+        try:
+            self.check()
+        except KeyProviderError:
+            candidate = FileKeyProvider.from_file(pending)
+            self.provider = candidate
+            self.check()  # raises if neither key opens the keyring
+            os.replace(pending, path)
+            return
+        pending.unlink()  # the keyring was never re-wrapped: the old key stays
 
     def forget_cache(self) -> None:
         with self._lock:
@@ -295,6 +325,12 @@ def _restrict_mode(path: Path) -> None:
         path.touch(mode=0o600)
     else:
         path.chmod(0o600)
+
+
+def set_meta(engine, name: str, value: bytes) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(keyring_meta).where(keyring_meta.c.name == name))
+        conn.execute(insert(keyring_meta).values(name=name, value=value))
 
 
 def _meta_value(engine, name: str, *, create) -> bytes:

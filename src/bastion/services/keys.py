@@ -1,0 +1,160 @@
+"""Key operations: rotate the master key, start new data keys, re-encrypt, retire old keys.
+
+* ``rotate_master_key`` re-wraps every data key (and the audit signing key)
+  under a new key-encryption key. No client data is rewritten. For the file
+  provider the new key is written to ``master.key.next`` first, then the keyring
+  is re-wrapped in one transaction, then the file is renamed over
+  ``master.key``; ``Keyring.open`` finishes a rotation a crash interrupted.
+* ``start_new_data_keys`` gives each project of a workspace a fresh data key:
+  new writes use it, old ciphertexts still open with the old keys (a sealed
+  value names its key).
+* ``reencrypt_project`` re-seals a project's rows under its current key in
+  bounded batches, then destroys the keys no row uses any more.
+
+Every operation is recorded in the affected workspaces' audit logs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from ..access import Action
+from ..domain.errors import InvalidInput
+from ..storage import schema
+from ..storage.crypto import key_id_of
+from ..storage.keyproviders import FileKeyProvider, PassphraseKeyProvider
+from .context import Context
+from .projects import load_project
+
+P = schema.projects
+T = schema.tasks
+N = schema.annotations
+BATCH = 1000
+
+
+def _record(ctx: Context, action: str, **details) -> None:
+    with ctx.write() as w:
+        for workspace_id in w.execute(select(schema.workspaces.c.id)).scalars().all():
+            w.audit(workspace_id, action, None, **details)
+
+
+def rotate_master_key(ctx: Context, *, new_passphrase: str | None = None, new_master_key: str | None = None) -> int:
+    """Re-wrap every data key under a new master key (operator only). Returns keys re-wrapped.
+
+    File provider: a new key file is made — unless the key is injected with
+    ``BASTION_MASTER_KEY``, in which case the new key is given (``new_master_key``)
+    and the operator updates the injected value afterwards.
+    """
+    if not ctx.actor.is_system:
+        raise InvalidInput("rotating the master key is a local operator command (bastion keys rotate)")
+    settings = ctx.rt.settings
+    keyring = ctx.rt.keyring
+    old_kek = keyring.provider.kek_id
+    if settings.key_provider == "passphrase":
+        if not new_passphrase:
+            raise InvalidInput("the passphrase provider needs the new passphrase")
+        from ..storage.keyring import set_meta
+
+        salt = os.urandom(16)
+        provider = PassphraseKeyProvider(new_passphrase, salt)
+        count = keyring.rewrap(provider)
+        set_meta(keyring.engine, "scrypt_salt", salt)
+    elif settings.key_provider == "file":
+        if settings.master_key:
+            if not new_master_key:
+                raise InvalidInput("the master key is injected with BASTION_MASTER_KEY: give the new one "
+                                   "(--new-master-key-stdin), then update BASTION_MASTER_KEY")
+            count = keyring.rewrap(FileKeyProvider.from_hex(new_master_key))
+            _record(ctx, "keys.master_rotated", previous=old_kek, current=keyring.provider.kek_id, keys=count)
+            return count
+        path = Path(settings.resolved_master_key_file)
+        pending = path.with_name(path.name + ".next")
+        new_hex = secrets.token_hex(32)
+        fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(new_hex + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        count = keyring.rewrap(FileKeyProvider.from_hex(new_hex))
+        os.replace(pending, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    else:
+        raise InvalidInput(f"key provider {settings.key_provider!r} rotates its key itself; nothing to do here")
+    _record(ctx, "keys.master_rotated", previous=old_kek, current=keyring.provider.kek_id, keys=count)
+    return count
+
+
+def start_new_data_keys(ctx: Context, workspace_id: str) -> list[str]:
+    """A fresh data key for every project of the workspace; returns the project ids."""
+    with ctx.read() as r:
+        r.access.require(Action.PROJECT_MANAGE, workspace_id)
+        project_ids = r.execute(select(P.c.id).where(P.c.workspace_id == workspace_id)).scalars().all()
+    for project_id in project_ids:
+        key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
+        with ctx.write() as w:
+            w.access.require(Action.PROJECT_MANAGE, workspace_id)
+            w.execute(update(P).where(P.c.workspace_id == workspace_id, P.c.id == project_id).values(key_id=key_id))
+            w.audit(workspace_id, "keys.data_key_started", project_id, key=key_id)
+    return project_ids
+
+
+def reencrypt_project(ctx: Context, project_id: str, progress: Callable[[int], None] | None = None) -> dict:
+    """Re-seal every value of a project under its current key, then destroy unused older keys."""
+    with ctx.read() as r:
+        project = load_project(r, project_id, Action.PROJECT_MANAGE)
+    ws, current = project.workspace_id, project.key_id
+    counts = {"tasks": 0, "annotations": 0, "config": 0}
+
+    with ctx.write() as w:
+        row = w.execute(select(P.c.config).where(P.c.workspace_id == ws, P.c.id == project_id)).one()
+        if key_id_of(row.config) != current:
+            sealer = w.sealer(ws, current)
+            plain = sealer.open("projects", project_id, "config", row.config)
+            w.execute(update(P).where(P.c.workspace_id == ws, P.c.id == project_id)
+                      .values(config=sealer.seal("projects", project_id, "config", plain)))
+            counts["config"] = 1
+
+    def sweep(table, columns: tuple[str, ...], key: str) -> None:
+        after = ""
+        while True:
+            with ctx.write() as w:
+                w.access.require(Action.PROJECT_MANAGE, ws, what="project")
+                sealer = w.sealer(ws, current)
+                rows = w.execute(
+                    select(table.c.id, *(table.c[c] for c in columns))
+                    .where(table.c.workspace_id == ws, table.c.project_id == project_id, table.c.id > after)
+                    .order_by(table.c.id).limit(BATCH)
+                ).all()
+                if not rows:
+                    return
+                for row in rows:
+                    values = {}
+                    for column in columns:
+                        blob = getattr(row, column)
+                        if blob is not None and key_id_of(blob) != current:
+                            values[column] = sealer.seal(table.name, row.id, column,
+                                                         sealer.open(table.name, row.id, column, blob))
+                    if values:
+                        w.execute(update(table).where(table.c.workspace_id == ws, table.c.id == row.id).values(**values))
+                        counts[key] += 1
+                after = rows[-1].id
+            if progress:
+                progress(len(rows))
+
+    sweep(T, ("payload", "predictions"), "tasks")
+    sweep(N, ("result",), "annotations")
+    retired = [k["id"] for k in ctx.rt.keyring.keys_of(ws) if k["project_id"] == project_id and k["id"] != current]
+    for key_id in retired:
+        ctx.rt.keyring.destroy_key(ws, key_id)
+    with ctx.write() as w:
+        w.audit(ws, "keys.reencrypted", project_id, key=current, retired=retired, **counts)
+    return {**counts, "retired_keys": retired}
