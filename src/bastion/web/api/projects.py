@@ -60,16 +60,36 @@ def delete_project(project_id: str, ctx: Ctx):
     "/projects/{project_id}/export",
     response_class=StreamingResponse,
     responses={200: {"description": "The dataset, streamed.",
-                     "content": {"application/x-ndjson": {}, "application/json": {}}}},
+                     "content": {"application/x-ndjson": {}, "application/json": {},
+                                 "application/vnd.apache.parquet": {}, "text/plain": {}}}},
 )
 def export_project(
     project_id: str,
     ctx: Ctx,
-    format: Literal["jsonl", "json"] = Query("jsonl", description="Export format."),
+    format: Literal["jsonl", "json", "parquet", "sft", "dpo", "spacy", "coco", "conll"] = Query(
+        "jsonl", description="Export format (docs/task-types.md lists which types have which)."),
     annotated_only: bool = Query(False, description="Only tasks with at least one annotation."),
+    per: Literal["annotation", "task"] | None = Query(
+        None, description="One row per annotation, or per task with all its annotations."),
+    rows: Literal["jsonl", "sft", "dpo"] = Query("jsonl", description="With format=parquet: which rows."),
+    split: str | None = Query(None, max_length=200, description="Parts besides train, e.g. validation=0.1."),
+    seed: int = Query(0, description="Seed of the split."),
+    part: str | None = Query(None, max_length=40, description="Only this part of the split."),
+    chat: Literal["auto", "conversational", "standard"] = Query("auto", description="Prompts as turns or strings."),
+    sft_form: Literal["messages", "prompt-completion"] = Query("messages", description="SFT row form."),
+    dpo_min_strength: Literal["slight", "clear", "strong"] | None = Query(
+        None, description="Leave out preference pairs weaker than this."),
+    include_ties: bool = Query(False, description="Keep ties as DPO rows marked tie."),
+    with_ids: bool = Query(False, description="Add task_id, annotation_id and external_id."),
+    accepted_only: bool = Query(False, description="Only accepted annotations (needs the review workflow)."),
 ):
-    """Stream the project's tasks with their annotations."""
-    export = exports.start_export(ctx, project_id, fmt=format, annotated_only=annotated_only)
+    """Stream the project's tasks with their annotations, or training-ready rows."""
+    request = exports.ExportRequest(
+        fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
+        chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
+        with_ids=with_ids, accepted_only=accepted_only,
+    )
+    export = exports.start_export(ctx, project_id, request=request)
     return StreamingResponse(
         export.chunks(), media_type=export.format.media_type,
         headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
