@@ -628,6 +628,32 @@ def audit_verify(
         raise typer.Exit(1)
 
 
+# -- backups -----------------------------------------------------------------------
+
+
+@app.command("backup")
+def backup_(out_file: Path, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Write a backup of the data (database and sealed files) — never the keys."""
+    from .services import backups
+
+    manifest = backups.backup(runtime(data_dir, database_url), out_file)
+    out.print(f"wrote {out_file} (schema {manifest['schema']}); back up the keyring and master key separately")
+
+
+@app.command("restore")
+def restore_(
+    backup_file: Path,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing database.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Restore a backup into the data directory / database (the keyring must be there already)."""
+    from .services import backups
+
+    manifest = backups.restore(settings(data_dir, database_url), backup_file, force=force)
+    out.print(f"restored {backup_file} (taken {_when(manifest['created_at'])})")
+
+
 # -- keys -------------------------------------------------------------------------
 
 

@@ -1,0 +1,121 @@
+"""Backups of the data, without the keys: ``bastion backup`` / ``bastion restore``.
+
+A backup is a tar file holding a consistent copy of the database (SQLite's
+online backup API, or ``pg_dump`` for PostgreSQL) and the sealed files of the
+blob store. It never holds the keyring or the master key: a stolen backup
+alone opens nothing, and a workspace deleted after the backup was taken stays
+unreadable even if the backup is restored (its keys are gone from the keyring).
+Back up the keyring and the master key separately, to a different place.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from .. import __version__
+from ..domain.errors import Conflict, InvalidInput
+from ..storage import migrate
+from .runtime import Runtime
+
+MANIFEST = "bastion-backup.json"
+
+
+def _pg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def backup(rt: Runtime, out: Path) -> dict:
+    """Write a backup tar to ``out`` (atomically). Returns the manifest."""
+    if out.exists():
+        raise Conflict(f"{out} exists; choose a new file")
+    work = Path(tempfile.mkdtemp(prefix="bastion-backup-"))
+    try:
+        manifest = {"format": 1, "version": __version__, "created_at": int(time.time() * 1000),
+                    "schema": migrate.current_revision(rt.db), "database": rt.db.dialect.name}
+        if rt.db.is_sqlite:
+            source = sqlite3.connect(make_url(rt.db.url).database)
+            target = sqlite3.connect(work / "bastion.db")
+            with target:
+                source.backup(target)
+            source.close()
+            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL
+            target.close()
+            db_member = "bastion.db"
+        else:
+            dump = work / "database.pgdump"
+            done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(dump),
+                                   "--dbname", _pg_dsn(rt.db.url)], capture_output=True, text=True)
+            if done.returncode != 0:
+                raise InvalidInput(f"pg_dump failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}")
+            db_member = "database.pgdump"
+        manifest["database_file"] = db_member
+        partial = out.with_name(out.name + ".partial")
+        with tarfile.open(partial, "w") as tar:
+            data = json.dumps(manifest, indent=1).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            tar.add(work / db_member, arcname=db_member)
+            files = rt.settings.files_dir
+            if files.is_dir():
+                tar.add(files, arcname="files")
+        partial.replace(out)
+        return manifest
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
+    """Restore a backup into the configured database and data directory."""
+    if not source.is_file():
+        raise InvalidInput(f"{source}: no such file")
+    try:
+        tar = tarfile.open(source, "r")
+    except tarfile.TarError as exc:
+        raise InvalidInput(f"{source}: not a Bastion backup ({exc})") from exc
+    with tar:
+        try:
+            manifest = json.loads(tar.extractfile(MANIFEST).read())
+        except (KeyError, AttributeError, ValueError) as exc:
+            raise InvalidInput(f"{source}: not a Bastion backup (no {MANIFEST})") from exc
+        work = Path(tempfile.mkdtemp(prefix="bastion-restore-"))
+        try:
+            tar.extractall(work, filter="data")
+            url = rt_settings.resolved_database_url
+            is_sqlite = url.startswith("sqlite")
+            if is_sqlite != (manifest["database"] == "sqlite"):
+                raise InvalidInput(f"this backup is of a {manifest['database']} database; "
+                                   f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}")
+            if is_sqlite:
+                target = Path(make_url(url).database)
+                if target.exists() and not force:
+                    raise Conflict(f"{target} exists; restore into an empty data directory, or add --force")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                for suffix in ("-wal", "-shm"):
+                    Path(str(target) + suffix).unlink(missing_ok=True)
+                shutil.copyfile(work / manifest["database_file"], target)
+            else:
+                done = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname",
+                                       _pg_dsn(url), str(work / manifest["database_file"])],
+                                      capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise InvalidInput(f"pg_restore failed: {done.stderr.strip().splitlines()[-1]}")
+            files = work / "files"
+            if files.is_dir():
+                destination = rt_settings.files_dir
+                if destination.exists():
+                    shutil.rmtree(destination)
+                shutil.copytree(files, destination)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return manifest

@@ -1,0 +1,110 @@
+"""A plaintext canary put into tasks, predictions and annotations appears in no file, dump or log.
+
+And after a workspace is deleted, a copy of the data taken before the deletion,
+restored with every key the deployment still holds, opens none of its records.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bastion.services import backups, workspaces
+from bastion.services.runtime import Runtime
+from bastion.storage import schema
+from bastion.storage.crypto import Sealer
+from bastion.storage.keyring import KeyDestroyed
+from factories import make_side, make_project, system
+
+CANARY = "CANARY-5e1f0c-PLAINTEXT"
+
+
+def _seed(rt, client):
+    side = make_side(rt, "can", n_tasks=0)
+    project = make_project(rt, side.workspace_id, name="canary", config={
+        "type": "classification", "labels": [CANARY, "other"], "instructions": CANARY})
+    body = (f'{{"data": {{"text": "{CANARY} in data"}}, "external_id": "{CANARY}-ext", "meta": {{"m": "{CANARY}"}},'
+            f' "predictions": [{{"label": "{CANARY}"}}]}}\n').encode()
+    r = client.post(f"/api/v1/projects/{project.id}/tasks", content=body,
+                    headers={**side.headers("manager"), "Content-Type": "application/x-ndjson"})
+    assert r.json()["imported"] == 1
+    task = client.post(f"/api/v1/projects/{project.id}/next", headers=side.headers("annotator")).json()
+    assert task["data"]["text"].startswith(CANARY)
+    r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=side.headers("annotator"),
+                    json={"result": {"label": CANARY}})
+    assert r.status_code == 201
+    r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=side.headers("manager"),
+                    json={"result": {"label": f"{CANARY}-not-a-label"}})
+    assert r.status_code == 422  # a rejected result: the error names it to the caller, never to the log
+    return side, project
+
+
+def _files_in(path: Path):
+    return [p for p in path.rglob("*") if p.is_file()]
+
+
+def test_canary_is_nowhere_at_rest(client, rt, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    side, project = _seed(rt, client)
+    data_dir = rt.settings.data_dir
+    copy = tmp_path / "raw-copy"
+    shutil.copytree(data_dir, copy)  # a raw copy, WAL included
+    backup = tmp_path / "backup.tar"
+    backups.backup(rt, backup)
+    places = _files_in(copy) + [backup]
+    if rt.db.is_sqlite:
+        assert {"bastion.db", "keyring.db"} <= {p.name for p in places}
+    else:
+        dump = tmp_path / "dump.sql"
+        url = make_url(rt.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        subprocess.run(["pg_dump", "--dbname", url, "--file", str(dump)], check=True)
+        places.append(dump)
+    needle = CANARY.encode()
+    for place in places:
+        assert needle not in place.read_bytes(), f"canary found in {place}"
+    assert CANARY not in caplog.text
+    # ... while the owner still reads it back.
+    assert client.get(f"/api/v1/projects/{project.id}/export", headers=side.headers("owner")).text.count(CANARY) >= 4
+
+
+def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_path):
+    side, project = _seed(rt, client)
+    keep = make_side(rt, "keep", n_tasks=1)
+    backup = tmp_path / "before-deletion.tar"
+    backups.backup(rt, backup)
+    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id)
+
+    restored_settings = rt.settings.model_copy(update={"data_dir": tmp_path / "restored"})
+    if rt.db.is_sqlite:
+        restored_settings = restored_settings.model_copy(update={"database_url": None, "keyring_url": rt.settings.resolved_keyring_url})
+    else:
+        restored_settings = restored_settings.model_copy(update={"keyring_url": rt.settings.resolved_keyring_url})
+    backups.restore(restored_settings, backup, force=True)
+    restored = Runtime.open(restored_settings, migrate_schema="never")
+    try:
+        with restored.db.transaction(write=False) as tx:
+            rows = tx.execute(select(schema.tasks).where(schema.tasks.c.workspace_id == side.workspace_id)).all()
+            results = tx.execute(select(schema.annotations).where(schema.annotations.c.workspace_id == side.workspace_id)).all()
+        assert rows and results  # the rows are back…
+        opened = 0
+        for key in [project.key_id] + [k["id"] for k in restored.keyring.keys_of(side.workspace_id)]:
+            for row in rows:
+                try:
+                    Sealer(restored.keyring, side.workspace_id, key).open("tasks", row.id, "payload", row.payload)
+                    opened += 1
+                except KeyDestroyed:
+                    pass
+        assert opened == 0  # …but not one of them opens with the keys the deployment holds
+        # The other workspace restored intact.
+        from bastion.services import tasks
+
+        assert tasks.list_tasks(system(restored), keep.project_id)["items"][0]["data"] == {"text": "keep 0"}
+    finally:
+        restored.close()
+    # The running deployment answers 404 for the deleted workspace's objects.
+    assert client.get(f"/api/v1/projects/{project.id}", headers=side.headers("owner")).status_code == 404
