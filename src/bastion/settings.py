@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         default=None, description="External URL of this deployment, used in audit checkpoints."
     )
     log_level: str = Field(default="info", description="Server log level.")
+    checkpoint_seconds: int = Field(
+        default=60, ge=0,
+        description="How often the server signs audit checkpoints for logs that grew (0: never by timer).",
+    )
 
     @property
     def resolved_database_url(self) -> str:

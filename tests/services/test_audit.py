@@ -112,3 +112,15 @@ def test_who_may_read_the_log(rt):
     with pytest.raises(NotFound):
         audit.latest_checkpoint(a.ctx(rt, "owner"), b.workspace_id)
     assert audit.count_entries(system(rt), a.workspace_id) > 0
+
+
+def test_the_timer_signs_logs_that_grew(rt):
+    from bastion.services.audit import sign_pending_checkpoints
+
+    a = make_side(rt, "ta", n_tasks=1)
+    make_side(rt, "tb", n_tasks=1)
+    assert sign_pending_checkpoints(rt) == 2
+    assert sign_pending_checkpoints(rt) == 0
+    add_tasks(rt, a.project_id, 1, start=50)
+    assert sign_pending_checkpoints(rt) == 1
+    assert audit.list_checkpoints(a.ctx(rt, "owner"), a.workspace_id)[-1]["size"] == audit.count_entries(system(rt), a.workspace_id)

@@ -178,6 +178,23 @@ def checkpoint_now(u: Unit, workspace_id: str) -> str | None:
     return _store_checkpoint(u, workspace_id, frontier.size, frontier.root())
 
 
+def sign_pending_checkpoints(rt) -> int:
+    """Sign a checkpoint for every workspace whose log grew since its last one (server timer)."""
+    from ..access import Actor
+
+    ctx = Context(rt, Actor.system())
+    with ctx.read() as r:
+        latest = (select(K.c.workspace_id, func.max(K.c.size).label("size")).group_by(K.c.workspace_id)).subquery()
+        stale = r.execute(
+            select(H.c.workspace_id).outerjoin(latest, latest.c.workspace_id == H.c.workspace_id)
+            .where(H.c.size > func.coalesce(latest.c.size, 0))
+        ).scalars().all()
+    for workspace_id in stale:
+        with ctx.write() as w:
+            checkpoint_now(w, workspace_id)
+    return len(stale)
+
+
 # -- reading -------------------------------------------------------------------
 
 

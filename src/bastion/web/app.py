@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -21,11 +23,39 @@ from .pages.common import STATIC_DIR
 API_PREFIX = "/api/v1"
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Background duty of a server: sign audit checkpoints for logs that grew."""
+    rt = app.state.rt
+    stop = threading.Event()
+
+    def sign_periodically() -> None:
+        from ..services.audit import sign_pending_checkpoints
+
+        while not stop.wait(rt.settings.checkpoint_seconds):
+            try:
+                sign_pending_checkpoints(rt)
+            except Exception:  # a database blip must not kill the timer
+                logging.getLogger("bastion.audit").exception("signing checkpoints failed")
+
+    thread = None
+    if rt.settings.checkpoint_seconds > 0:
+        thread = threading.Thread(target=sign_periodically, name="bastion-checkpoints", daemon=True)
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join(5)
+
+
 def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> FastAPI:
     """Build the app around a runtime (opened from settings when not given)."""
     if rt is None:
         rt = Runtime.open(settings or Settings())
     app = FastAPI(
+        lifespan=_lifespan,
         title="Bastion",
         version=__version__,
         description="Self-hosted human-data platform: labelling behind encryption, walls and a verifiable audit log.",
