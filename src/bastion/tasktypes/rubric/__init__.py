@@ -46,9 +46,9 @@ class NumericScale(BaseModel):
     @model_validator(mode="after")
     def _range(self) -> "NumericScale":
         if not self.min < self.max:
-            raise ValueError("max: must be more than min")
+            raise ValueError("max must be more than min")
         if self.max - self.min > 9:
-            raise ValueError("max: at most 10 steps (one key each)")
+            raise ValueError("at most 10 grades from min to max (one key each)")
         return self
 
 

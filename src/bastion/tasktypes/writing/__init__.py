@@ -118,6 +118,14 @@ class Writing(TaskType):
             out["checklist"] = list(config.checklist)
         return out
 
+    def validate_prediction(self, config: WritingConfig, data: dict, prediction: Any) -> dict:
+        """A prediction is a draft to improve: ``{"text"}``, held to no length or checklist."""
+        if not isinstance(prediction, dict) or set(prediction) != {"text"} or not isinstance(prediction["text"], str):
+            raise InvalidAnswer('predictions: a draft is {"text": "…"}')
+        if len(prediction["text"]) > HARD_MAX:
+            raise InvalidAnswer(f"predictions: a draft longer than {HARD_MAX} characters")
+        return {"text": prediction["text"].replace("\r\n", "\n")}
+
     def result_from_form(self, config: WritingConfig, form: Any) -> dict:
         out: dict[str, Any] = {"text": str(form.get("text", ""))}
         if form.get("draft"):
