@@ -119,3 +119,27 @@ def test_bad_config_file_names_the_problem(cli, tmp_path):
     broken.write_text("{nope")
     result = cli("project", "create", ws, "--config", str(broken), ok=False)
     assert "not valid JSON" in result.stderr
+
+
+def test_audit_export_and_offline_verify(cli, tmp_path):
+    cli("init")
+    cli("user", "create", "o@example.com")
+    ws = cli("workspace", "create", "Audited", "--owner", "o@example.com").stdout.strip()
+    for i in range(3):
+        cli("user", "create", f"m{i}@example.com")
+        cli("member", "add", ws, f"m{i}@example.com", "--role", "annotator")
+    key = tmp_path / "key.pub"
+    key.write_text(cli("audit", "public-key").stdout)
+    log, cp, cps = tmp_path / "audit.jsonl", tmp_path / "cp.json", tmp_path / "cps.json"
+    cli("audit", "export", ws, "--out", str(log), "--checkpoint-out", str(cp), "--checkpoints-out", str(cps))
+    ok = cli("audit", "verify", "--file", str(log), "--checkpoint", str(cp), "--public-key", str(key),
+             "--checkpoints", str(cps), "--workspace", ws)
+    assert ok.stdout.startswith("OK:")
+    assert cli("audit", "verify", ws).stdout.startswith("OK:")
+    lines = log.read_bytes().splitlines()
+    log.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # truncated
+    bad = cli("audit", "verify", "--file", str(log), "--checkpoint", str(cp), "--public-key", str(key), ok=False)
+    assert bad.exit_code == 1 and "FAILED" in bad.stderr and "truncated" in bad.stderr
+    other = cli("audit", "verify", "--file", str(log), "--checkpoint", str(cp), "--public-key", str(key),
+                "--workspace", "ws_someone_else", ok=False)
+    assert other.exit_code == 1
