@@ -339,11 +339,12 @@
     w.spans.push(span);
     sortSpans(w);
     w.lastEnd = span.end;
-    w.sel = null;
+    var fromKeys = !!w.sel;
     w.mouse = null;
     w.picked = null;
     render(w); save(w);
-    window.getSelection().removeAllRanges();
+    // A keyboard selection stays on the span (Delete undoes, arrows go on from it).
+    if (fromKeys) showSelection(w); else window.getSelection().removeAllRanges();
     say(w, "Marked “" + excerpt(w, span) + "” as " + label + ".");
   }
 
@@ -353,6 +354,7 @@
     if (gone.indexOf(w.picked) >= 0) w.picked = null;
     if (quiet) return;
     render(w); save(w);
+    if (w.sel) showSelection(w);
     say(w, "Removed " + gone.length + " span" + (gone.length > 1 ? "s" : "") + ".");
   }
 
