@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bastion.domain.errors import InvalidConfig
 from bastion.leaks.simulation import generate_items
 from bastion.leaks.variants import (
     SlotKind,
@@ -15,6 +16,7 @@ from bastion.leaks.variants import (
     apply_bits,
     codeword,
     find_slots,
+    load_variant_settings,
     render_variant,
 )
 
@@ -138,6 +140,15 @@ def test_settings_opt_out_and_kinds() -> None:
     assert [s.kind for s in find_slots(text, settings=only)] == [SlotKind.SYNONYM]
     variant = render_variant(text, secret=SECRET, person_id="p", task_id="t", settings=VariantSettings(enabled=False))
     assert variant.text == text and variant.offsets.is_identity
+
+
+def test_variant_settings_from_project_config() -> None:
+    assert load_variant_settings({"kinds": ["synonym", "dash"]}).kinds == {SlotKind.SYNONYM, SlotKind.DASH}
+    assert load_variant_settings(None).enabled
+    with pytest.raises(InvalidConfig) as caught:
+        load_variant_settings({"kinds": ["homoglyphs"], "colour": 1})
+    assert {p["path"] for p in caught.value.details} >= {"leak_tracing.variants.colour"}
+    assert any(p["path"].startswith("leak_tracing.variants.kinds") for p in caught.value.details)
 
 
 # --------------------------------------------------------------------------- keyed choice

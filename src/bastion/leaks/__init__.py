@@ -32,6 +32,7 @@ from bastion.leaks.variants import (
     apply_bits,
     codeword,
     find_slots,
+    load_variant_settings,
     render_variant,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "canary_fact",
     "codeword",
     "find_slots",
+    "load_variant_settings",
     "match_canary",
     "render_canary",
     "render_variant",

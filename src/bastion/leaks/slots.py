@@ -32,12 +32,14 @@ display time and at trace time; keep the protected ranges with the item.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from bastion.domain.errors import InvalidConfig
 from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN
 
 
@@ -62,6 +64,19 @@ class VariantSettings(BaseModel):
 
 
 DEFAULT_SETTINGS = VariantSettings()
+
+
+def load_variant_settings(raw: Mapping[str, Any] | None, *, path: str = "leak_tracing.variants") -> VariantSettings:
+    """Validate a project's variant settings; errors are :class:`InvalidConfig` naming the field path."""
+    try:
+        return VariantSettings.model_validate(raw or {})
+    except ValidationError as exc:
+        problems = [
+            {"path": path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]), "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
+        raise InvalidConfig(f"invalid variant settings: {summary}", details=problems) from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bastion.leaks.slots import DEFAULT_SETTINGS, Region, Slot, SlotKind, VariantSettings, find_slots
+from bastion.leaks.slots import DEFAULT_SETTINGS, Region, Slot, SlotKind, VariantSettings, find_slots, load_variant_settings
 from bastion.redaction.offsets import OffsetMap, apply_replacements
 from bastion.redaction.pseudonyms import check_secret
 
@@ -53,6 +53,7 @@ __all__ = [
     "apply_bits",
     "codeword",
     "find_slots",
+    "load_variant_settings",
     "render_variant",
     "slot_bit",
     "slot_key_material",
