@@ -90,9 +90,13 @@
     var r = R;
     if (!r || !document.body.contains(r.list)) return;
     if (event.ctrlKey || event.metaKey || event.defaultPrevented) return;
-    var t = event.target;
-    if (t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || (t.tagName === "INPUT" && t.type !== "hidden"))) return;
-    var list = cards(r), key = event.key;
+    var t = event.target, key = event.key;
+    // The rank menus are the widget's own: the placing keys work from them too
+    // (the browser focuses one when a submit finds a response unranked).
+    var inMenu = t && t.tagName === "SELECT" && r.list.contains(t);
+    if (inMenu && !/^[1-9=]$/.test(key) && key !== "Backspace") return;
+    if (!inMenu && t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || (t.tagName === "INPUT" && t.type !== "hidden"))) return;
+    var list = cards(r);
     var at = r.focus ? list.indexOf(r.focus) : -1;
     if (event.altKey) {
       if ((key === "ArrowUp" || key === "ArrowDown") && r.focus) {
