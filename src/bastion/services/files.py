@@ -185,12 +185,12 @@ def _stored(row, reused: bool) -> StoredFile:
 
 def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
     """Check, seal and keep a file for a project; the same bytes again give the same id."""
-    media_type, width, height = check_content(content)
     store = blobs(ctx)
     written: str | None = None
     try:
         with ctx.write() as w:
-            project = load_project(w, project_id, Action.TASK_IMPORT)
+            project = load_project(w, project_id, Action.TASK_IMPORT)  # first: 404 before any other answer
+            media_type, width, height = check_content(content)
             ws = project.workspace_id
             sealer = w.sealer(ws, project.key_id)
             digest = sealer.index_hash("file", project.id, content)

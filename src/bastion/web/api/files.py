@@ -21,13 +21,15 @@ router = APIRouter(tags=["files"], responses=COMMON_ERRORS)
 
 
 @router.post("/projects/{project_id}/files", status_code=201, responses=error_docs(413))
-async def upload_file(project_id: str, file: UploadFile, ctx: Ctx):
+async def upload_file(project_id: str, ctx: Ctx, file: UploadFile | None = None):
     """Store an image (PNG, JPEG, WebP or GIF) for the project's tasks; answers its reference.
 
     Put the returned ``id`` in a task's data (``{"image": "fil_…"}``). The same
     bytes uploaded again answer the same id (``"reused": true``).
     """
-    content = await file.read(svc.MAX_FILE_BYTES + 1)
+    # The file is optional here so that a project the caller cannot see answers 404
+    # before the body is judged; an empty or missing file is refused by the service.
+    content = await file.read(svc.MAX_FILE_BYTES + 1) if file is not None else b""
     if len(content) > svc.MAX_FILE_BYTES:
         raise PayloadTooLarge(f"the file is larger than {svc.MAX_FILE_BYTES} bytes")
     stored = await run_in_threadpool(svc.store_file, ctx, project_id, content)
