@@ -347,7 +347,12 @@ class Export:
     def _kept(self, annotations: list[dict]) -> list[dict]:
         if not self.request.accepted_only:
             return annotations
-        return [a for a in annotations if (a.get("review") or {}).get("status") in ("accepted", "corrected")]
+        # The hook for the review workflow: annotations will carry their review's
+        # outcome. Until they do, say so rather than silently export nothing.
+        for a in annotations:
+            if "review" not in a:
+                raise InvalidInput("accepted_only: annotations do not carry their review yet")
+        return [a for a in annotations if (a["review"] or {}).get("status") in ("accepted", "corrected")]
 
     def rows(self, records: Iterator[dict]) -> Iterator[dict]:
         kind = self.row_kind
