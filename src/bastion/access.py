@@ -51,6 +51,8 @@ class Action(Enum):
     ANNOTATION_BROWSE = ("annotation.browse", True, "Read every annotation of the workspace")
     EXPORT = ("export", True, "Export a project's tasks and annotations")
     AUDIT_READ = ("audit.read", True, "Read the audit log and its signed checkpoints")
+    WALLS_READ = ("walls.read", True, "See the conflict graph, exclusions and why a member may or may not see data")
+    WALLS_MANAGE = ("walls.manage", False, "Declare competitors and excluded affiliations")
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
         self.label = label
@@ -62,7 +64,7 @@ _ALL = frozenset(Action)
 
 POLICY: dict[Role, frozenset[Action]] = {
     Role.OWNER: _ALL,
-    Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ},
+    Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ, Action.WALLS_MANAGE},
     Role.REVIEWER: frozenset(
         {
             Action.WORKSPACE_READ,
@@ -74,16 +76,34 @@ POLICY: dict[Role, frozenset[Action]] = {
     ),
     Role.ANNOTATOR: frozenset({Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK}),
     Role.AUDITOR: frozenset(
-        {Action.WORKSPACE_READ, Action.MEMBER_READ, Action.PROJECT_READ, Action.AUDIT_READ}
+        {Action.WORKSPACE_READ, Action.MEMBER_READ, Action.PROJECT_READ, Action.AUDIT_READ, Action.WALLS_READ}
     ),
 }
 
 # Deployment-level actions, not tied to one workspace: platform admins only.
-ADMIN_ACTIONS = frozenset({"user.manage", "workspace.create", "workspace.list_all"})
+ADMIN_ACTIONS = frozenset({"user.manage", "workspace.create", "workspace.list_all", "workforce.manage"})
 # Workspace actions a platform admin may take without being a member (no content).
 ADMIN_WORKSPACE_ACTIONS = frozenset(
-    {Action.WORKSPACE_READ, Action.WORKSPACE_DELETE, Action.MEMBER_READ, Action.MEMBER_MANAGE}
+    {Action.WORKSPACE_READ, Action.WORKSPACE_DELETE, Action.MEMBER_READ, Action.MEMBER_MANAGE, Action.WALLS_READ}
 )
+
+
+class WallDenied(PermissionDenied):
+    """Access refused by a conflict-of-interest wall or an excluded affiliation (HTTP 403).
+
+    The refusal itself is audited in the workspace's log, in a transaction of its
+    own (the refused one rolls back): see ``services/context.py``.
+    """
+
+    def __init__(self, workspace_id: str, decision) -> None:
+        kinds = {r.kind for r in decision.reasons}
+        what = "an excluded affiliation" if kinds == {"excluded"} else "a conflict-of-interest wall"
+        super().__init__(
+            f"access refused by {what}: " + "; ".join(r.message for r in decision.reasons),
+            details={"reasons": [r.kind for r in decision.reasons]},
+        )
+        self.workspace_id = workspace_id
+        self.decision = decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +200,48 @@ class Access:
             return True
         role = self.roles.get(workspace_id)
         return role is not None and Action.TASK_BROWSE in POLICY[role]
+
+    def content_allowed(self, workspace_id: str, now: int) -> bool:
+        """The wall decision without binding or recording anything (to route, not to show)."""
+        if self.actor.is_system:
+            return True
+        from .domain.walls import decide
+        from .storage import workforce
+
+        user = self.actor.user_id
+        return decide(
+            workspace_id, workforce.history_of(self._conn, user), workforce.edges_of(self._conn, workspace_id),
+            workforce.affiliations_of(self._conn, user), workforce.exclusions_of(self._conn, workspace_id), now,
+        ).allowed
+
+    def require_content(self, workspace_id: str, now: int, dialect, audit) -> None:
+        """The conflict-of-interest rule, at every point where a person is shown data.
+
+        Loads the person's history and affiliations and the workspace's conflict
+        edges and exclusions under a lock on the person (see storage/workforce.py),
+        decides with ``domain.walls.decide``, and records the access: the first one
+        binds (audited), later ones refresh the last-access time that cooling-off
+        periods count from. Applies to every human, platform admins included; the
+        local operator (system actor) has no history.
+        """
+        if self.actor.is_system:
+            return
+        from .domain.walls import decide
+        from .storage import workforce
+
+        user = self.actor.user_id
+        workforce.lock_person(self._conn, user)
+        history = workforce.history_of(self._conn, user)
+        decision = decide(
+            workspace_id, history, workforce.edges_of(self._conn, workspace_id),
+            workforce.affiliations_of(self._conn, user), workforce.exclusions_of(self._conn, workspace_id), now,
+        )
+        if not decision.allowed:
+            raise WallDenied(workspace_id, decision)
+        workforce.record_access(self._conn, dialect, user, workspace_id, now, new=decision.binds)
+        if decision.binds:
+            audit(workspace_id, "wall.bound", user,
+                  lifted=[edge.other(workspace_id) for edge in decision.lifted])
 
     def require_task_visible(self, workspace_id: str, has_assignment: bool) -> None:
         """Tasks: browsers see all; workers see only tasks handed to them."""

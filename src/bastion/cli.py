@@ -33,6 +33,9 @@ member_app = typer.Typer(help="Workspace members.", no_args_is_help=True)
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+walls_app = typer.Typer(help="Conflict-of-interest walls.", no_args_is_help=True)
+person_app = typer.Typer(help="People's affiliations and history.", no_args_is_help=True)
+skills_app = typer.Typer(help="Skills.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(workspace_app, name="workspace")
@@ -40,6 +43,9 @@ app.add_typer(member_app, name="member")
 app.add_typer(project_app, name="project")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(walls_app, name="walls")
+app.add_typer(person_app, name="person")
+app.add_typer(skills_app, name="skills")
 
 out = Console()
 err = Console(stderr=True)
@@ -696,6 +702,195 @@ def keys_new_data_keys(
                 done = keys.reencrypt_project(ctx, project_id, progress=lambda n: progress.advance(bar, n))
                 out.print(f"{project_id}: re-sealed {done['tasks']} task(s), {done['annotations']} annotation(s); "
                           f"destroyed {len(done['retired_keys'])} old key(s)")
+
+
+# -- the workforce: walls, people, skills ------------------------------------------
+
+
+def _date_ms(value: str | None, what: str) -> int | None:
+    if value is None:
+        return None
+    import datetime as dt
+
+    from .domain.errors import InvalidInput
+
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{what}: {value!r} is not a date like 2025-06-30") from exc
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() * 1000)
+
+
+@walls_app.command("add-conflict")
+def walls_add_conflict(
+    workspace_id: str,
+    competitor_id: str,
+    cooling_off_days: Annotated[Optional[float], typer.Option("--cooling-off-days", help="Days after the last access before the wall lifts (default: never).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Declare that two workspaces compete: nobody who saw one's data may see the other's."""
+    from .services import workforce
+
+    result = workforce.add_conflict(context(runtime(data_dir, database_url)), workspace_id, competitor_id,
+                                    cooling_off_days=cooling_off_days)
+    out.print(f"conflict {workspace_id} ⟷ {competitor_id} " + ("added" if result["added"] else "already declared"))
+
+
+@walls_app.command("remove-conflict")
+def walls_remove_conflict(workspace_id: str, competitor_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Remove a conflict (the wall lifts; both workspaces' logs record it)."""
+    from .services import workforce
+
+    workforce.remove_conflict(context(runtime(data_dir, database_url)), workspace_id, competitor_id)
+    out.print(f"conflict {workspace_id} ⟷ {competitor_id} removed")
+
+
+@walls_app.command("group")
+def walls_group(
+    name: str,
+    workspace_ids: Annotated[list[str], typer.Argument(help="Workspaces of the sector group.")],
+    cooling_off_days: Annotated[Optional[float], typer.Option("--cooling-off-days", help="Days before a wall of this group lifts.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Create (or extend) a sector group: every pair of its workspaces conflicts."""
+    from .domain.errors import Conflict
+    from .services import workforce
+
+    ctx = context(runtime(data_dir, database_url))
+    try:
+        workforce.create_group(ctx, name, cooling_off_days=cooling_off_days)
+    except Conflict:
+        pass  # extending an existing group
+    added = sum(workforce.add_to_group(ctx, name, ws) for ws in workspace_ids)
+    out.print(f"group {name!r}: {added} new conflict(s)")
+
+
+@walls_app.command("exclude")
+def walls_exclude(
+    workspace_id: str,
+    org: str,
+    kind: Annotated[Optional[str], typer.Option(help="Only this kind of tie (employer, investor, …); default: any.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Exclude everyone affiliated with an organisation from a workspace."""
+    from .services import workforce
+
+    released = workforce.add_exclusion(context(runtime(data_dir, database_url)), workspace_id, org, kind)
+    out.print(f"{workspace_id} excludes {org}" + (f" ({kind})" if kind else "") + f"; {released} open lease(s) ended")
+
+
+@walls_app.command("declare")
+def walls_declare(
+    email: str,
+    workspace_id: str,
+    approved_by: Annotated[str, typer.Option("--approved-by", help="Who at the client approved binding this person.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Bind a person to one side of a conflict up front (the client's approval is recorded)."""
+    from .services import workforce
+
+    workforce.declare_side(context(runtime(data_dir, database_url)), email, workspace_id, approved_by=approved_by)
+    out.print(f"{email} is bound to {workspace_id}")
+
+
+@walls_app.command("prior")
+def walls_prior(
+    email: str,
+    workspace_id: str,
+    since: Annotated[Optional[str], typer.Option(help="Start date (YYYY-MM-DD).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="End date (YYYY-MM-DD); cooling-off counts from here.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Record that a person worked for a client before (it walls them like an access)."""
+    from .services import workforce
+
+    workforce.record_prior_employment(context(runtime(data_dir, database_url)), email, workspace_id,
+                                      since=_date_ms(since, "--since"), until=_date_ms(until, "--until"))
+    out.print(f"prior work of {email} for {workspace_id} recorded")
+
+
+@walls_app.command("explain")
+def walls_explain(email: str, workspace_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Why a person may or may not see a workspace's data: which edge, which history, since when."""
+    from .services import workforce
+
+    result = workforce.explain(context(runtime(data_dir, database_url)), email, workspace_id)
+    verdict = "[green]ALLOWED[/green]" if result["allowed"] else "[red]DENIED[/red]"
+    out.print(f"{verdict} {result['email']} → {workspace_id} (member: {result['member_role'] or 'no'})")
+    for reason in result["reasons"]:
+        line = f"  {reason['kind']}: {reason['message']}"
+        if "edge" in reason:
+            cooling = reason["edge"]["cooling_off_ms"]
+            line += f" — edge with {reason['edge']['other_workspace']} ({reason['edge']['source']}, " + \
+                (f"cooling-off {cooling / 86400000:g} days" if cooling is not None else "never lifts") + ")"
+        if "history" in reason:
+            line += f" — history since {_when(reason['history']['first_at'])}, last {_when(reason['history']['last_at'])}"
+        if "lifts_at" in reason:
+            line += f" — lifts at {_when(reason['lifts_at'])}"
+        out.print(line, highlight=False)
+    for other in result["lifted"]:
+        out.print(f"  lifted: the wall with {other} has cooled off", highlight=False)
+
+
+@person_app.command("affiliate")
+def person_affiliate(
+    email: str,
+    org: str,
+    kind: Annotated[str, typer.Option(help="employer, investor, contractor, advisor, board, family or other.")],
+    since: Annotated[Optional[str], typer.Option(help="Start date (YYYY-MM-DD).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="End date (YYYY-MM-DD).")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Record a person's tie to an organisation; workspaces that exclude it lose them at once."""
+    from .services import workforce
+
+    result = workforce.add_affiliation(context(runtime(data_dir, database_url)), email, org, kind,
+                                       since=_date_ms(since, "--since"), until=_date_ms(until, "--until"))
+    out.print(f"{email}: {kind} of {org}; {result['released_leases']} open lease(s) ended")
+
+
+@person_app.command("show")
+def person_show(email: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """A person's history, affiliations and skills."""
+    from .services import workforce
+
+    ctx = context(runtime(data_dir, database_url))
+    table = Table("history: workspace", "source", "since", "last access")
+    for h in workforce.history(ctx, email):
+        table.add_row(h["workspace_id"], h["source"], _when(h["first_at"]), _when(h["last_at"]))
+    out.print(table)
+    table = Table("affiliation", "kind", "since", "until")
+    for a in workforce.list_affiliations(ctx, email):
+        table.add_row(a["org"], a["kind"], _when(a["since"]), _when(a["until"]))
+    out.print(table)
+    table = Table("skill", "level", "source")
+    for sk in workforce.list_skills(ctx, email):
+        table.add_row(sk["skill"], str(sk["level"]), sk["source"])
+    out.print(table)
+
+
+@skills_app.command("grant")
+def skills_grant(email: str, skill: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Grant a skill, like history:3."""
+    from .services import workforce
+
+    granted = workforce.grant_skill(context(runtime(data_dir, database_url)), email, skill)
+    out.print(f"{email}: {granted['skill']} level {granted['level']}")
+
+
+@skills_app.command("revoke")
+def skills_revoke(email: str, skill: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Take a skill away."""
+    from .services import workforce
+
+    workforce.revoke_skill(context(runtime(data_dir, database_url)), email, skill)
+    out.print(f"{email}: {skill} revoked")
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ QUERIES = {  # required query parameters, so that requests reach the access chec
     "exclusions:delete": {"org": "Acme"},
 }
 # Person- and deployment-level routes (not objects of a workspace): a non-admin gets 403 or 404.
-NOT_WORKSPACE_OBJECTS = ("/api/v1/conflict-groups/",)
+NOT_WORKSPACE_OBJECTS = ("/api/v1/conflict-groups/", "/api/v1/users/")
 
 
 def _ids_of_b(rt, client, b):
@@ -45,6 +45,8 @@ def _ids_of_b(rt, client, b):
 
 
 def _bodies(method: str, path: str):
+    if path.endswith("/members") and "conflict-groups" in path:
+        return {"workspace_id": "ws_x"}
     if path.endswith("/members"):
         return {"user": "x@example.com", "role": "annotator"}
     if path.endswith("/projects"):

@@ -2,16 +2,70 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidInput
 
 
+_SKILL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}(:[0-9]{1,2})?$")
+
+
+def parse_skill(text: str) -> tuple[str, int]:
+    """'law.contracts:2' -> ('law.contracts', 2); a bare name means level 1."""
+    if not isinstance(text, str) or not _SKILL.match(text):
+        raise ValueError(f"{text!r} is not a skill like 'history:3' (lower-case name, optional level 0-10)")
+    name, _, level = text.partition(":")
+    value = int(level) if level else 1
+    if value > 10:
+        raise ValueError(f"{text!r}: levels go from 0 to 10")
+    return name, value
+
+
+class SkillRequirement(BaseModel):
+    """Skills a person needs to work on a project: every one of ``all``, at least one of ``any``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    all: list[str] = Field(default_factory=list, max_length=20)
+    any: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("all", "any")
+    @classmethod
+    def _skills(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parse_skill(item)
+        return value
+
+    def met_by(self, held: dict[str, int]) -> bool:
+        def has(text: str) -> bool:
+            name, level = parse_skill(text)
+            return held.get(name, -1) >= level
+
+        return all(has(s) for s in self.all) and (not self.any or any(has(s) for s in self.any))
+
+
+class Qualification(BaseModel):
+    """This project is a qualification test: its gold tasks grade people, passing grants a skill."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grants: str = Field(description="The skill granted on passing, like 'history:3'.")
+    pass_score: float = Field(default=0.8, gt=0, le=1, description="Share of gold answers to get right.")
+    retake_after_days: int = Field(default=7, ge=0, le=365, description="Wait after failing before a retake.")
+
+    @field_validator("grants")
+    @classmethod
+    def _grants(cls, value: str) -> str:
+        parse_skill(value)
+        return value
+
+
 class ProjectSettings(BaseModel):
-    """Queue and quality settings (clear metadata; the config itself is sealed)."""
+    """Queue, routing and need-to-know settings (clear metadata; the config itself is sealed)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -20,6 +74,14 @@ class ProjectSettings(BaseModel):
         default=1800, ge=10, le=7 * 24 * 3600, description="How long a leased task stays reserved."
     )
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher is served first.")
+    required_skills: SkillRequirement = Field(default_factory=SkillRequirement)
+    max_tasks_per_person: int | None = Field(
+        default=None, ge=1, description="Need-to-know cap: tasks one person may ever be shown."
+    )
+    max_tasks_per_day: int | None = Field(
+        default=None, ge=1, description="Need-to-know cap: tasks one person may be shown in 24 hours."
+    )
+    qualification: Qualification | None = None
 
 
 def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSettings:
@@ -29,7 +91,7 @@ def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSett
         return base or ProjectSettings()
     if not isinstance(raw, dict):
         raise InvalidInput("settings: must be a JSON object")
-    merged = {**(base.model_dump() if base else {}), **raw}
+    merged = {**(base.model_dump(exclude_none=True) if base else {}), **raw}
     try:
         return ProjectSettings.model_validate(merged)
     except ValidationError as exc:

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-ITEM_KEYS = frozenset({"data", "external_id", "meta", "predictions", "priority"})
+ITEM_KEYS = frozenset({"data", "external_id", "meta", "predictions", "priority", "gold"})
 MAX_EXTERNAL_ID = 500
 
 
@@ -21,6 +21,7 @@ class TaskInput:
     meta: dict | None
     predictions: list | None
     priority: int
+    gold: Any = None  # the known answer of a gold task (a result of the project's task type)
 
 
 def parse_item(obj: Any) -> TaskInput:
@@ -51,7 +52,10 @@ def parse_item(obj: Any) -> TaskInput:
     priority = obj.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool) or not -1000 <= priority <= 1000:
         raise ValueError("priority: an integer from -1000 to 1000")
-    return TaskInput(data, external_id, meta, predictions, priority)
+    gold = obj.get("gold")
+    if gold is not None and not isinstance(gold, dict):
+        raise ValueError("gold: must be a result object (the known answer)")
+    return TaskInput(data, external_id, meta, predictions, priority, gold)
 
 
 def content_digest(item: TaskInput) -> bytes:

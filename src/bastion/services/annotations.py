@@ -19,7 +19,7 @@ from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
 from ..storage import schema
 from .context import Context, Unit
-from .projects import bump_counts
+from .projects import bump_counts, load_project
 from .queue import _set_assignment, take_slot
 from .tasks import find_task_row
 
@@ -52,9 +52,11 @@ def submit_annotation(
         raise InvalidInput(f"lead_time_ms: an integer from 0 to {MAX_LEAD_TIME_MS}")
     me = ctx.actor.user_id
     with ctx.write() as w:
+        w.hold_person()
         found = find_task_row(w, task_id)
         task, ws = found.row, found.row.workspace_id
         w.access.require(Action.TASK_WORK, ws, what="task")
+        w.see_content(ws)
         mine = w.execute(
             select(A.c.id, A.c.state).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == me)
         ).first()
@@ -77,7 +79,8 @@ def submit_annotation(
                 .values(state="submitted", updated_at=w.now)
             ).rowcount
         )
-        completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed)
+        qualification = found.is_qualification
+        completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=qualification)
         if completed is None:
             raise Conflict("this task already has all the annotations it needs")
         if not consumed:
@@ -95,6 +98,10 @@ def submit_annotation(
             raise Conflict("you have already annotated this task") from exc
         bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
         w.audit(ws, "annotation.submitted", annotation_id, task=task_id)
+        if qualification:
+            from .qualification import grade_if_complete
+
+            grade_if_complete(w, load_project(w, task.project_id, Action.TASK_WORK), me, task_type, config)
         return {
             "id": annotation_id, "task_id": task_id, "project_id": task.project_id, "user_id": me,
             "result": normalised, "lead_time_ms": lead_time_ms, "created_at": w.now,
@@ -104,6 +111,7 @@ def submit_annotation(
 def list_annotations(ctx: Context, task_id: str) -> list[dict[str, Any]]:
     """A task's annotations: all of them for browsers, only the caller's own for workers."""
     with ctx.write() as w:
+        w.hold_person()
         found = find_task_row(w, task_id)
         ws = found.row.workspace_id
         query = select(N).where(N.c.workspace_id == ws, N.c.task_id == task_id)
@@ -114,6 +122,7 @@ def list_annotations(ctx: Context, task_id: str) -> list[dict[str, Any]]:
                 select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == ctx.actor.user_id)
             ).first()
             w.access.require_task_visible(ws, assigned is not None)
+        w.see_content(ws)
         rows = w.execute(query.order_by(N.c.id)).all()
         items = [annotation_dict(w, row, found.key_id) for row in rows]
         if items:

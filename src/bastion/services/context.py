@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..access import Access, Actor
+from ..access import Access, Actor, WallDenied
 from ..storage.crypto import Sealer
 from ..storage.database import Tx
 from ..storage.keyring import require_key
@@ -68,6 +68,17 @@ class Unit:
             details["token"] = self.actor.token_id
         self._events.append(PendingEvent(workspace_id, self.tx.now, self.actor.user_id, action, target, details))
 
+    def hold_person(self) -> None:
+        """Take the person's wall lock first (before any task row), so locks always come in one order."""
+        if not self.actor.is_system:
+            from ..storage.workforce import lock_person
+
+            lock_person(self.tx.conn, self.actor.user_id)
+
+    def see_content(self, workspace_id: str) -> None:
+        """This person is about to be shown the workspace's data: walls decide (access.py)."""
+        self.access.require_content(workspace_id, self.tx.now, self.tx.dialect, self.audit)
+
     def flush_audit(self) -> None:
         if self._events:
             from .audit import append_events
@@ -85,13 +96,26 @@ class Context:
 
     @contextmanager
     def write(self) -> Iterator[Unit]:
+        try:
+            with self.rt.db.transaction(write=True) as tx:
+                unit = Unit(tx, self.rt, self.actor)
+                yield unit
+                unit.flush_audit()
+        except WallDenied as denied:
+            self._record_denial(denied)
+            raise
+
+    def _record_denial(self, denied: WallDenied) -> None:
+        """A refused access rolled back with its transaction; its record must not."""
         with self.rt.db.transaction(write=True) as tx:
             unit = Unit(tx, self.rt, self.actor)
-            yield unit
+            unit.audit(denied.workspace_id, "wall.denied", self.actor.user_id,
+                       reasons=[r.kind for r in denied.decision.reasons])
             unit.flush_audit()
 
     @contextmanager
     def read(self) -> Iterator[Unit]:
+        """A read-only transaction: no audit events, no wall decisions (they write)."""
         with self.rt.db.transaction(write=False) as tx:
             yield Unit(tx, self.rt, self.actor)
 

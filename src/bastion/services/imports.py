@@ -33,7 +33,7 @@ MAX_REJECTED_REPORTED = 1000
 MAX_ITEM_BYTES = 10 * 1024 * 1024
 
 TASK_COLUMNS = (
-    "workspace_id", "id", "project_id", "dedupe_key", "payload", "predictions", "priority",
+    "workspace_id", "id", "project_id", "dedupe_key", "payload", "predictions", "gold", "is_gold", "priority",
     "annotation_count", "lease_count", "done", "created_at",
 )
 
@@ -96,7 +96,13 @@ class _Validator:
                 ]
             except InvalidAnswer as exc:
                 return exc.message
-            item = TaskInput(item.data, item.external_id, item.meta, normalised, item.priority)
+            item = TaskInput(item.data, item.external_id, item.meta, normalised, item.priority, item.gold)
+        if item.gold is not None:
+            try:
+                gold = self.task_type.validate_result(self.config, item.data, item.gold)
+            except InvalidAnswer as exc:
+                return f"gold: {exc.message}"
+            item = TaskInput(item.data, item.external_id, item.meta, item.predictions, item.priority, gold)
         return item
 
 
@@ -187,6 +193,7 @@ def _write_batch(ctx: Context, project, batch: list[tuple[int, TaskInput]], repo
         task_ids = ids.new_ids("tsk", len(batch))
         payloads: list[tuple[str, bytes]] = []
         preds: list[tuple[str, bytes]] = []
+        golds: list[tuple[str, bytes]] = []
         dedupes: list[bytes] = []
         dumps = orjson.dumps
         for task_id, (line, item) in zip(task_ids, batch):
@@ -201,11 +208,15 @@ def _write_batch(ctx: Context, project, batch: list[tuple[int, TaskInput]], repo
             payloads.append((task_id, dumps(body)))
             if item.predictions:
                 preds.append((task_id, dumps(item.predictions)))
+            if item.gold is not None:
+                golds.append((task_id, dumps(item.gold)))
         sealed = sealer.seal_many("tasks", "payload", payloads)
         sealed_preds = dict(zip((p[0] for p in preds), sealer.seal_many("tasks", "predictions", preds)))
+        sealed_golds = dict(zip((g[0] for g in golds), sealer.seal_many("tasks", "gold", golds)))
         now = w.now
         rows = [
-            (ws, task_id, project.id, dedupe, blob, sealed_preds.get(task_id), item.priority, 0, 0, False, now)
+            (ws, task_id, project.id, dedupe, blob, sealed_preds.get(task_id), sealed_golds.get(task_id),
+             task_id in sealed_golds, item.priority, 0, 0, False, now)
             for task_id, dedupe, blob, (_, item) in zip(task_ids, dedupes, sealed, batch)
         ]
         inserted = w.tx.dialect.insert_ignore(

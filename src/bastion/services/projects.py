@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import orjson
 from sqlalchemy import case, delete, func, insert, select, update
 
 from .. import ids
@@ -31,7 +32,22 @@ COUNTER_SHARDS = 8
 
 
 def _settings(row) -> ProjectSettings:
-    return ProjectSettings(overlap=row.overlap, lease_seconds=row.lease_seconds, priority=row.priority)
+    return ProjectSettings(
+        overlap=row.overlap, lease_seconds=row.lease_seconds, priority=row.priority,
+        required_skills=orjson.loads(row.required_skills or "{}"),
+        max_tasks_per_person=row.max_tasks_per_person, max_tasks_per_day=row.max_tasks_per_day,
+        qualification=orjson.loads(row.qualification) if row.qualification else None,
+    )
+
+
+def settings_columns(settings: ProjectSettings) -> dict[str, Any]:
+    """The settings as the projects table stores them."""
+    return {
+        "overlap": settings.overlap, "lease_seconds": settings.lease_seconds, "priority": settings.priority,
+        "required_skills": orjson.dumps(settings.required_skills.model_dump()).decode(),
+        "max_tasks_per_person": settings.max_tasks_per_person, "max_tasks_per_day": settings.max_tasks_per_day,
+        "qualification": orjson.dumps(settings.qualification.model_dump()).decode() if settings.qualification else None,
+    }
 
 
 def _project(u: Unit, row, counts: Counts | None = None) -> Project:
@@ -97,8 +113,7 @@ def create_project(
                 insert(P).values(
                     workspace_id=workspace_id, id=project_id, name=name, task_type=task_type.name,
                     key_id=key_id, config=sealer.seal_json("projects", project_id, "config", config_json),
-                    overlap=proj_settings.overlap, lease_seconds=proj_settings.lease_seconds,
-                    priority=proj_settings.priority, created_at=w.now, updated_at=w.now,
+                    **settings_columns(proj_settings), created_at=w.now, updated_at=w.now,
                     created_by=None if ctx.actor.is_system else ctx.actor.user_id,
                 )
             )
@@ -107,7 +122,7 @@ def create_project(
                 [{"workspace_id": workspace_id, "project_id": project_id, "shard": i} for i in range(COUNTER_SHARDS)],
             )
             w.audit(workspace_id, "project.created", project_id, task_type=task_type.name,
-                    **proj_settings.model_dump())
+                    settings=proj_settings.model_dump(mode="json"))
             return Project(project_id, workspace_id, name, task_type.name, config_json, proj_settings,
                            key_id, w.now, w.now)
     except BaseException:
@@ -162,7 +177,7 @@ def update_project(
             changed.append("config")
         new_settings = parse_settings(settings, project.settings) if settings is not None else project.settings
         if settings is not None:
-            values.update(new_settings.model_dump())
+            values.update(settings_columns(new_settings))
             changed.append("settings")
         if not values:
             raise InvalidInput("nothing to change: give name, config or settings")
@@ -170,7 +185,8 @@ def update_project(
         w.execute(update(P).where(P.c.workspace_id == project.workspace_id, P.c.id == project.id).values(**values))
         if new_settings.overlap != project.settings.overlap:
             _rederive_done(w, project.workspace_id, project.id, new_settings.overlap)
-        w.audit(project.workspace_id, "project.updated", project.id, changed=changed, **new_settings.model_dump())
+        w.audit(project.workspace_id, "project.updated", project.id, changed=changed,
+                settings=new_settings.model_dump(mode="json"))
     return get_project(ctx, project_id)
 
 

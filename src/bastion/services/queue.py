@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, exists, false, insert, select, update
+from sqlalchemy import case, exists, false, func, insert, select, update
 
 from .. import ids
 from ..access import Action
@@ -37,6 +37,7 @@ from .tasks import find_task_row, task_dict
 T = schema.tasks
 A = schema.assignments
 RECLAIM_BATCH = 100
+DAY_MS = 24 * 3600 * 1000
 CLAIM_ATTEMPTS = 8
 
 
@@ -61,28 +62,23 @@ def reclaim_expired(u: Unit, workspace_id: str, project_id: str, limit: int = RE
     return len(rows)
 
 
-def candidate_query(workspace_id: str, project_id: str, overlap: int, user_id: str, *, skip_locked: bool):
-    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched."""
+def candidate_query(workspace_id: str, project_id: str, overlap: int | None, user_id: str, *, skip_locked: bool):
+    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched.
+
+    ``overlap=None`` (qualification tests): every task is for everyone, in order.
+    """
     touched = exists().where(
         A.c.workspace_id == T.c.workspace_id, A.c.task_id == T.c.id,
         A.c.user_id == user_id, A.c.state != "expired",
     )
-    query = (
-        select(T.c.id)
-        .where(
-            T.c.workspace_id == workspace_id,
-            T.c.project_id == project_id,
-            T.c.done == false(),
-            T.c.annotation_count + T.c.lease_count < overlap,
-            ~touched,
-        )
-        .order_by(T.c.priority.desc(), T.c.id)
-        .limit(1)
-    )
+    conditions = [T.c.workspace_id == workspace_id, T.c.project_id == project_id, ~touched]
+    if overlap is not None:
+        conditions += [T.c.done == false(), T.c.annotation_count + T.c.lease_count < overlap]
+    query = select(T.c.id).where(*conditions).order_by(T.c.priority.desc(), T.c.id).limit(1)
     return query.with_for_update(skip_locked=True, of=T) if skip_locked else query
 
 
-def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int, user_id: str) -> str | None:
+def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None, user_id: str) -> str | None:
     query = candidate_query(workspace_id, project_id, overlap, user_id,
                             skip_locked=u.tx.dialect.name == "postgresql")
     return u.execute(query).scalar()
@@ -93,6 +89,7 @@ def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
     with ctx.write() as w:
         project = load_project(w, project_id, Action.TASK_WORK)
         ws, me = project.workspace_id, ctx.actor.user_id
+        w.hold_person()
         lease_ms = project.settings.lease_seconds * 1000
         held = w.execute(
             select(A.c.id, A.c.task_id, A.c.expires_at)
@@ -107,16 +104,19 @@ def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
         if renewed:
             task_id, expires_at = held.task_id, w.now + lease_ms
         else:
+            if not may_work_on(w, project, me):
+                return None
             reclaim_expired(w, ws, project.id)
             task_id = None
+            unlimited = project.settings.qualification is not None
             for _ in range(CLAIM_ATTEMPTS):
-                candidate = _candidate(w, ws, project.id, project.overlap, me)
+                candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
                 if candidate is None:
                     return None
+                guard = [] if unlimited else [T.c.annotation_count + T.c.lease_count < project.overlap]
                 taken = w.execute(
                     update(T)
-                    .where(T.c.workspace_id == ws, T.c.id == candidate,
-                           T.c.annotation_count + T.c.lease_count < project.overlap)
+                    .where(T.c.workspace_id == ws, T.c.id == candidate, *guard)
                     .values(lease_count=T.c.lease_count + 1)
                 ).rowcount
                 if taken:
@@ -126,11 +126,42 @@ def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
                 return None
             expires_at = w.now + lease_ms
             _set_assignment(w, ws, project.id, task_id, me, "leased", expires_at)
+        w.see_content(ws)  # walls and exclusions decide before anything is shown
         found = find_task_row(w, task_id)
         task = task_dict(w, found.row, found.key_id, full=False)
         task["lease"] = {"expires_at": expires_at}
         w.audit(ws, "task.shown", task_id, via="queue")
         return task
+
+
+def may_work_on(w: Unit, project, user_id: str) -> bool:
+    """Routing and need-to-know: skills, caps and qualification state (walls are decided on showing).
+
+    Raises PermissionDenied when skills are missing (the person can act on that);
+    returns False when they simply have nothing more to do here (cap reached, test done).
+    """
+    from .qualification import may_take
+    from .workforce import skills_of
+
+    rules = project.settings
+    if rules.required_skills.all or rules.required_skills.any:
+        if not rules.required_skills.met_by(skills_of(w, user_id)):
+            wanted = rules.required_skills
+            raise PermissionDenied(
+                "this project needs skills: " + ", ".join(
+                    [*(f"{s}" for s in wanted.all), *([f"one of {', '.join(wanted.any)}"] if wanted.any else [])]))
+    if rules.qualification is not None and not may_take(w, project, user_id):
+        return False
+    mine = (A.c.workspace_id == project.workspace_id, A.c.project_id == project.id, A.c.user_id == user_id)
+    if rules.max_tasks_per_person is not None:
+        seen = w.execute(select(func.count()).select_from(A).where(*mine)).scalar_one()
+        if seen >= rules.max_tasks_per_person:
+            return False
+    if rules.max_tasks_per_day is not None:
+        today = w.execute(select(func.count()).select_from(A).where(*mine, A.c.created_at > w.now - DAY_MS)).scalar_one()
+        if today >= rules.max_tasks_per_day:
+            return False
+    return True
 
 
 def _set_assignment(w: Unit, ws: str, project_id: str, task_id: str, user_id: str, state: str, expires_at: int) -> None:
@@ -146,6 +177,36 @@ def _set_assignment(w: Unit, ws: str, project_id: str, task_id: str, user_id: st
                 user_id=user_id, state=state, expires_at=expires_at, created_at=w.now, updated_at=w.now,
             )
         )
+
+
+def next_any(ctx: Context) -> dict[str, Any] | None:
+    """The caller's next task across every project they may work on.
+
+    A lease the caller holds comes first (anywhere). Otherwise projects are tried
+    by project priority, then age; within a project, task priority then age.
+    Projects whose skills the caller lacks, whose workspace is walled off for
+    them, or where a cap or a finished test leaves nothing, are passed over.
+    """
+    P = schema.projects
+    with ctx.read() as r:
+        workspace_ids = r.access.workspace_ids(Action.TASK_WORK)
+        if not workspace_ids:
+            return None
+        held = r.execute(select(A.c.project_id).where(
+            A.c.workspace_id.in_(workspace_ids), A.c.user_id == ctx.actor.user_id, A.c.state == "leased",
+        ).order_by(A.c.id).limit(1)).scalar()
+        rows = r.execute(select(P.c.id, P.c.workspace_id).where(P.c.workspace_id.in_(workspace_ids))
+                         .order_by(P.c.priority.desc(), P.c.id)).all()
+        open_walls = {ws: r.access.content_allowed(ws, r.now) for ws in {row.workspace_id for row in rows}}
+    order = ([held] if held else []) + [row.id for row in rows if open_walls[row.workspace_id] and row.id != held]
+    for project_id in order:
+        try:
+            task = next_task(ctx, project_id)
+        except PermissionDenied:
+            continue  # skills missing, or a wall raised since the check above
+        if task is not None:
+            return task
+    return None
 
 
 def skip_task(ctx: Context, task_id: str) -> None:
@@ -173,14 +234,17 @@ def skip_task(ctx: Context, task_id: str) -> None:
         w.audit(ws, "task.skipped", task_id)
 
 
-def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool) -> bool | None:
+def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, unlimited: bool = False) -> bool | None:
     """Count one more annotation on a task; True if that completed it, None if it is full."""
     new_count = T.c.annotation_count + 1
     stmt = update(T).where(T.c.workspace_id == ws, T.c.id == task_id)
     if had_lease:
         stmt = stmt.values(lease_count=T.c.lease_count - 1)
-    else:
+    elif not unlimited:
         stmt = stmt.where(T.c.annotation_count + T.c.lease_count < overlap)
+    if unlimited:  # a qualification test: everyone answers every task; it is never "done"
+        row = w.execute(stmt.values(annotation_count=new_count).returning(T.c.annotation_count)).first()
+        return None if row is None else False
     row = w.execute(
         stmt.values(annotation_count=new_count, done=case((new_count >= overlap, True), else_=False))
         .returning(T.c.annotation_count, T.c.done)

@@ -33,12 +33,13 @@ class TaskRow:
     overlap: int
     task_type: str
     config: bytes
+    is_qualification: bool = False
 
 
 def find_task_row(u: Unit, task_id: str) -> TaskRow:
     """The task and its project, within the actor's workspaces; NotFound otherwise."""
     query = (
-        select(T, P.c.key_id, P.c.overlap, P.c.task_type, P.c.config)
+        select(T, P.c.key_id, P.c.overlap, P.c.task_type, P.c.config, P.c.qualification)
         .join(P, and_(P.c.workspace_id == T.c.workspace_id, P.c.id == T.c.project_id))
         .where(T.c.id == task_id)
     )
@@ -47,7 +48,7 @@ def find_task_row(u: Unit, task_id: str) -> TaskRow:
     row = u.execute(query).first()
     if row is None:
         raise NotFound("task not found")
-    return TaskRow(row, row.key_id, row.overlap, row.task_type, row.config)
+    return TaskRow(row, row.key_id, row.overlap, row.task_type, row.config, row.qualification is not None)
 
 
 def task_dict(u: Unit, row: Any, key_id: str, *, full: bool) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def task_dict(u: Unit, row: Any, key_id: str, *, full: bool) -> dict[str, Any]:
 
 def get_task(ctx: Context, task_id: str) -> dict[str, Any]:
     with ctx.write() as w:
+        w.hold_person()
         found = find_task_row(w, task_id)
         ws = found.row.workspace_id
         full = w.access.can_browse(ws)
@@ -84,6 +86,7 @@ def get_task(ctx: Context, task_id: str) -> dict[str, Any]:
                                      A.c.user_id == ctx.actor.user_id)
             ).first()
             w.access.require_task_visible(ws, assigned is not None)
+        w.see_content(ws)
         task = task_dict(w, found.row, found.key_id, full=full)
         w.audit(ws, "task.read", task_id)
         return task
@@ -97,6 +100,7 @@ def list_tasks(ctx: Context, project_id: str, *, cursor: str | None = None, limi
         raise InvalidInput("cursor: not a cursor returned by this API")
     with ctx.write() as w:
         project = load_project(w, project_id, Action.TASK_BROWSE)
+        w.see_content(project.workspace_id)
         query = select(T).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id)
         if cursor:
             query = query.where(T.c.id > cursor)

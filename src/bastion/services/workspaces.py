@@ -125,6 +125,10 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Mem
         if role_v is Role.OWNER and acting_role not in (Role.OWNER, None):
             raise InvalidInput("role: only owners and platform admins may make owners")
         user = _find_user(w, user_ref)
+        from .workforce import is_excluded
+
+        if is_excluded(w, user.id, workspace_id):
+            raise Conflict("this person holds an affiliation this workspace excludes; they cannot be a member")
         existing = w.execute(
             select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id)
         ).first()

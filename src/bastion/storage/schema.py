@@ -136,6 +136,13 @@ projects = Table(
     Column("overlap", Integer, nullable=False, server_default=text("1")),
     Column("lease_seconds", Integer, nullable=False, server_default=text("1800")),
     Column("priority", Integer, nullable=False, server_default=text("0")),
+    # Routing and need-to-know (clear metadata): required skills as JSON
+    # {"all": ["history:3"], "any": [...]}, caps on what one person may see,
+    # and, for a qualification test, the skill it grants (JSON).
+    Column("required_skills", Text, nullable=False, server_default="{}"),
+    Column("max_tasks_per_person", Integer, nullable=True),
+    Column("max_tasks_per_day", Integer, nullable=True),
+    Column("qualification", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("created_by", ID, nullable=True),
@@ -176,6 +183,8 @@ tasks = Table(
     Column("dedupe_key", LargeBinary(16), nullable=False),
     Column("payload", LargeBinary, nullable=False),  # sealed {"data", "meta", "external_id"}
     Column("predictions", LargeBinary, nullable=True),  # sealed list
+    Column("gold", LargeBinary, nullable=True),  # sealed known answer (gold tasks only)
+    Column("is_gold", Boolean, nullable=False, server_default=text("false")),
     Column("priority", Integer, nullable=False, server_default=text("0")),
     Column("annotation_count", Integer, nullable=False, server_default=text("0")),
     Column("lease_count", Integer, nullable=False, server_default=text("0")),
@@ -358,6 +367,118 @@ files = Table(
     UniqueConstraint("workspace_id", "project_id", "digest", name="uq_files_digest"),
 )
 
+# -- the workforce: walls, affiliations, skills ---------------------------------
+# Person-level rows (history, affiliations, skills) span workspaces by nature; they
+# are read only through the access module and hold no client content.
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("workspace_a", ID, nullable=False),
+    Column("workspace_b", ID, nullable=False),  # workspace_a < workspace_b: one row per edge
+    Column("cooling_off_ms", BigInteger, nullable=True),  # NULL: the wall never lifts
+    Column("source", String(120), nullable=False),  # "declared" or "group:<id>"
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", ID, nullable=False),
+    PrimaryKeyConstraint("workspace_a", "workspace_b"),
+    ForeignKeyConstraint(["workspace_a"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_b"], ["workspaces.id"], ondelete="CASCADE"),
+    CheckConstraint("workspace_a < workspace_b", name="ordered"),
+    Index("ix_conflicts_workspace_b", "workspace_b"),
+)
+
+conflict_groups = Table(
+    "conflict_groups",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("cooling_off_ms", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+conflict_group_members = Table(
+    "conflict_group_members",
+    metadata,
+    Column("group_id", ID, nullable=False),
+    Column("workspace_id", ID, nullable=False),
+    PrimaryKeyConstraint("group_id", "workspace_id"),
+    ForeignKeyConstraint(["group_id"], ["conflict_groups.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+person_history = Table(
+    "person_history",
+    metadata,
+    Column("user_id", ID, nullable=False),
+    # Not a foreign key: history outlives a deleted workspace (the wall it made stays).
+    Column("workspace_id", ID, nullable=False),
+    Column("first_at", BigInteger, nullable=False),
+    Column("last_at", BigInteger, nullable=False),
+    Column("source", String(16), nullable=False),  # access | declared | prior
+    Column("approved_by", String(200), nullable=True),
+    PrimaryKeyConstraint("user_id", "workspace_id"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint("source IN ('access', 'declared', 'prior')", name="source"),
+    Index("ix_person_history_workspace", "workspace_id"),
+)
+
+affiliations = Table(
+    "affiliations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("org", String(200), nullable=False),
+    Column("org_key", String(200), nullable=False),  # normalised for matching
+    Column("kind", String(32), nullable=False),
+    Column("since", BigInteger, nullable=True),
+    Column("until", BigInteger, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index("ix_affiliations_user", "user_id"),
+    Index("ix_affiliations_org", "org_key"),
+)
+
+workspace_exclusions = Table(
+    "workspace_exclusions",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("org_key", String(200), nullable=False),
+    Column("kind", String(32), nullable=False, server_default=""),  # "": any kind of tie
+    Column("org", String(200), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "org_key", "kind"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+skills = Table(
+    "skills",
+    metadata,
+    Column("user_id", ID, nullable=False),
+    Column("skill", String(100), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("source", String(120), nullable=False),  # "granted" or "qualification:<project id>"
+    Column("granted_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "skill"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint("level >= 0 AND level <= 10", name="level"),
+)
+
+qualification_results = Table(
+    "qualification_results",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("correct", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("taken_at", BigInteger, nullable=False),
+    Column("retake_after", BigInteger, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "project_id", "user_id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -370,4 +491,6 @@ WORKSPACE_TABLES = (
     "audit_nodes",
     "audit_checkpoints",
     "files",
+    "workspace_exclusions",
+    "qualification_results",
 )

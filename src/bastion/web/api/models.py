@@ -36,10 +36,25 @@ class MemberOut(BaseModel):
     created_at: int
 
 
+class SkillRequirementModel(Strict):
+    all: list[str] = Field(default_factory=list, max_length=20, description="Skills like 'history:3', all required.")
+    any: list[str] = Field(default_factory=list, max_length=20, description="At least one of these.")
+
+
+class QualificationModel(Strict):
+    grants: str = Field(description="Skill granted on passing, like 'history:3'.")
+    pass_score: float = Field(default=0.8, gt=0, le=1)
+    retake_after_days: int = Field(default=7, ge=0, le=365)
+
+
 class ProjectSettingsIn(Strict):
     overlap: int | None = Field(default=None, ge=1, le=100)
     lease_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
     priority: int | None = Field(default=None, ge=-1000, le=1000)
+    required_skills: SkillRequirementModel | None = None
+    max_tasks_per_person: int | None = Field(default=None, ge=1)
+    max_tasks_per_day: int | None = Field(default=None, ge=1)
+    qualification: QualificationModel | None = None
 
 
 class ProjectIn(Strict):
@@ -66,6 +81,10 @@ class ProjectSettingsOut(BaseModel):
     overlap: int
     lease_seconds: int
     priority: int
+    required_skills: SkillRequirementModel
+    max_tasks_per_person: int | None
+    max_tasks_per_day: int | None
+    qualification: QualificationModel | None
 
 
 class ProjectOut(BaseModel):

@@ -34,7 +34,7 @@ def list_projects(workspace_id: str, ctx: Ctx):
 @router.post("/workspaces/{workspace_id}/projects", response_model=ProjectOut, status_code=201)
 def create_project(workspace_id: str, body: ProjectIn, ctx: Ctx):
     """Create a project; the config is validated against its task type."""
-    settings = body.settings.model_dump(exclude_none=True) if body.settings else None
+    settings = body.settings.model_dump(exclude_unset=True) if body.settings else None
     return project_out(svc.create_project(ctx, workspace_id, name=body.name, config=body.config, settings=settings))
 
 
@@ -45,7 +45,7 @@ def get_project(project_id: str, ctx: Ctx):
 
 @router.patch("/projects/{project_id}", response_model=ProjectOut, responses=error_docs(409))
 def update_project(project_id: str, body: ProjectPatch, ctx: Ctx):
-    settings = body.settings.model_dump(exclude_none=True) if body.settings else None
+    settings = body.settings.model_dump(exclude_unset=True) if body.settings else None
     return project_out(svc.update_project(ctx, project_id, name=body.name, config=body.config, settings=settings))
 
 

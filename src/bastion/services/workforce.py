@@ -1,0 +1,404 @@
+"""The expert workforce: conflicts between workspaces, people's history and affiliations,
+exclusions, skills, and explanations of every wall decision.
+
+Who does what:
+
+* a workspace **owner** declares its competitors (``add_conflict``) and the
+  affiliations it excludes (``add_exclusion``);
+* a **platform admin** groups competing workspaces into sector groups, records
+  people's affiliations, prior employment and declared sides (with the client's
+  approval), and grants skills;
+* the decision itself is made in ``access.py`` (``Access.require_content``)
+  from ``domain/walls.py`` — nothing here decides access.
+
+Every change is audited in the logs of the workspaces it affects, so a client
+sees every wall that is raised or lifted on its side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import ids
+from ..access import Action
+from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.projects import parse_skill
+from ..domain.users import normalise_email
+from ..domain.walls import Affiliation, Exclusion, decide, is_live, normalise_org
+from ..storage import schema, workforce
+from .context import Context, Unit
+
+C = schema.conflicts
+G = schema.conflict_groups
+GM = schema.conflict_group_members
+HIS = schema.person_history
+AFF = schema.affiliations
+EXC = schema.workspace_exclusions
+SK = schema.skills
+M = schema.memberships
+U = schema.users
+A = schema.assignments
+T = schema.tasks
+DAY_MS = 24 * 3600 * 1000
+KINDS = ("employer", "investor", "contractor", "advisor", "board", "family", "other")
+
+
+def _person(w: Unit, ref: str):
+    if "@" in ref:
+        row = w.execute(select(U.c.id, U.c.email).where(U.c.email == normalise_email(ref))).first()
+    else:
+        row = w.execute(select(U.c.id, U.c.email).where(U.c.id == ref)).first()
+    if row is None:
+        raise NotFound("person not found")
+    return row
+
+
+def _person_for(w: Unit, ref: str):
+    """A person the caller may manage: themselves, or anyone for platform admins (else not found)."""
+    row = _person(w, ref)
+    if row.id != w.actor.user_id and not w.actor.is_admin:
+        raise NotFound("person not found")
+    return row
+
+
+def _member_workspaces(w: Unit, user_id: str) -> list[str]:
+    return w.execute(select(M.c.workspace_id).where(M.c.user_id == user_id)).scalars().all()
+
+
+def _cooling_ms(days: float | None) -> int | None:
+    if days is None:
+        return None
+    if days < 0 or days > 36500:
+        raise InvalidInput("cooling_off_days: from 0 to 36500 (or none: the wall never lifts)")
+    return int(days * DAY_MS)
+
+
+def _both_sides(w: Unit, a: str, b: str, cooling_ms: int | None) -> list[str]:
+    """People with live history on both a and b (an edge between them would put them on both sides)."""
+    from ..domain.walls import Edge
+
+    edge = Edge(*sorted((a, b)), cooling_off_ms=cooling_ms)
+    rows = w.execute(select(HIS).where(HIS.c.workspace_id.in_((a, b)))).all()
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        from ..domain.walls import History
+
+        if is_live(History(row.workspace_id, row.first_at, row.last_at, row.source), edge, w.now):
+            seen.setdefault(row.user_id, set()).add(row.workspace_id)
+    return sorted(u for u, sides in seen.items() if len(sides) == 2)
+
+
+def _insert_edge(w: Unit, a: str, b: str, cooling_ms: int | None, source: str) -> bool:
+    if a == b:
+        raise InvalidInput("a workspace cannot conflict with itself")
+    lo, hi = sorted((a, b))
+    both = _both_sides(w, lo, hi, cooling_ms)
+    if both:
+        raise Conflict(f"{len(both)} person(s) have worked on both workspaces recently; the wall would put them on "
+                       "both sides. Resolve their access first (bastion walls explain).", details={"people": both})
+    if w.execute(select(C.c.source).where(C.c.workspace_a == lo, C.c.workspace_b == hi)).first():
+        return False
+    try:
+        with w.conn.begin_nested():
+            w.execute(insert(C).values(workspace_a=lo, workspace_b=hi, cooling_off_ms=cooling_ms, source=source,
+                                       created_at=w.now, created_by=w.actor.user_id))
+    except IntegrityError as exc:
+        raise NotFound("workspace not found") from exc
+    for ws in (lo, hi):
+        w.audit(ws, "wall.conflict_added", lo if ws == hi else hi, cooling_off_ms=cooling_ms, source=source)
+    return True
+
+
+def add_conflict(ctx: Context, workspace_id: str, competitor_id: str, *, cooling_off_days: float | None = None) -> dict:
+    """Declare that a workspace competes with another (owners of the first; platform admins)."""
+    cooling = _cooling_ms(cooling_off_days)
+    with ctx.write() as w:
+        if not ctx.actor.is_admin:
+            w.access.require(Action.WALLS_MANAGE, workspace_id)
+        added = _insert_edge(w, workspace_id, competitor_id, cooling, "declared")
+    return {"workspace": workspace_id, "competitor": competitor_id, "added": added, "cooling_off_ms": cooling}
+
+
+def remove_conflict(ctx: Context, workspace_id: str, competitor_id: str) -> None:
+    """Remove a declared conflict — the wall lifts, and both workspaces' logs say so."""
+    lo, hi = sorted((workspace_id, competitor_id))
+    with ctx.write() as w:
+        if not ctx.actor.is_admin:
+            w.access.require(Action.WALLS_MANAGE, workspace_id)
+        gone = w.execute(delete(C).where(C.c.workspace_a == lo, C.c.workspace_b == hi)).rowcount
+        if not gone:
+            raise NotFound("no such conflict")
+        for ws in (lo, hi):
+            w.audit(ws, "wall.conflict_removed", lo if ws == hi else hi)
+
+
+def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
+    with ctx.read() as r:
+        r.access.require(Action.WALLS_READ, workspace_id)
+        edges = workforce.edges_of(r.conn, workspace_id)
+    return [{"competitor": e.other(workspace_id), "cooling_off_ms": e.cooling_off_ms, "source": e.source,
+             "since": e.since} for e in edges]
+
+
+def create_group(ctx: Context, name: str, *, cooling_off_days: float | None = None) -> str:
+    """A sector group: every pair of its workspaces conflicts (platform admins)."""
+    if not name or len(name) > 200:
+        raise InvalidInput("name: 1 to 200 characters")
+    with ctx.write() as w:
+        w.access.require_admin("workforce.manage")
+        if w.execute(select(G.c.id).where(G.c.name == name)).first():
+            raise Conflict(f"name: a group named {name!r} exists")
+        group_id = ids.new_id("grp")
+        w.execute(insert(G).values(id=group_id, name=name, cooling_off_ms=_cooling_ms(cooling_off_days), created_at=w.now))
+        return group_id
+
+
+def add_to_group(ctx: Context, group_ref: str, workspace_id: str) -> int:
+    """Add a workspace to a sector group: it now conflicts with every other member."""
+    with ctx.write() as w:
+        w.access.require_admin("workforce.manage")
+        group = w.execute(select(G).where(or_(G.c.id == group_ref, G.c.name == group_ref))).first()
+        if group is None:
+            raise NotFound("group not found")
+        members = w.execute(select(GM.c.workspace_id).where(GM.c.group_id == group.id)).scalars().all()
+        if workspace_id in members:
+            return 0
+        try:
+            with w.conn.begin_nested():
+                w.execute(insert(GM).values(group_id=group.id, workspace_id=workspace_id))
+        except IntegrityError as exc:
+            raise NotFound("workspace not found") from exc
+        added = sum(_insert_edge(w, workspace_id, other, group.cooling_off_ms, f"group:{group.id}") for other in members)
+        return added
+
+
+# -- people: history, affiliations, declared sides ---------------------------------
+
+
+def _history_entry(w: Unit, user_id: str, workspace_id: str, source: str, first_at: int, last_at: int,
+                   approved_by: str | None) -> None:
+    workforce.lock_person(w.conn, user_id)
+    history = workforce.history_of(w.conn, user_id)
+    decision = decide(workspace_id, history, workforce.edges_of(w.conn, workspace_id), (), (), w.now)
+    if not decision.allowed:
+        raise Conflict("this person already has live history on a conflicting workspace: "
+                       + "; ".join(r.message for r in decision.reasons))
+    w.execute(delete(HIS).where(HIS.c.user_id == user_id, HIS.c.workspace_id == workspace_id))
+    w.execute(insert(HIS).values(user_id=user_id, workspace_id=workspace_id, first_at=first_at, last_at=last_at,
+                                 source=source, approved_by=approved_by))
+
+
+def declare_side(ctx: Context, person: str, workspace_id: str, *, approved_by: str) -> None:
+    """Bind a person to one side of a conflict up front, with the client's approval recorded."""
+    if not approved_by or len(approved_by) > 200:
+        raise InvalidInput("approved_by: who at the client approved this (1 to 200 characters)")
+    with ctx.write() as w:
+        w.access.require_admin("workforce.manage")
+        row = _person(w, person)
+        _history_entry(w, row.id, workspace_id, "declared", w.now, w.now, approved_by)
+        w.audit(workspace_id, "wall.side_declared", row.id, approved_by=approved_by)
+
+
+def record_prior_employment(ctx: Context, person: str, workspace_id: str, *, since: int | None, until: int | None) -> None:
+    """Enter prior work for a client as history (its cooling-off counts from ``until``)."""
+    with ctx.write() as w:
+        w.access.require_admin("workforce.manage")
+        row = _person(w, person)
+        end = until if until is not None else w.now
+        _history_entry(w, row.id, workspace_id, "prior", since if since is not None else end, end, None)
+        if w.execute(select(schema.workspaces.c.id).where(schema.workspaces.c.id == workspace_id)).first():
+            w.audit(workspace_id, "wall.prior_recorded", row.id, until=end)
+
+
+def history(ctx: Context, person: str) -> list[dict]:
+    with ctx.read() as r:
+        row = _person_for(r, person)
+        rows = r.execute(select(HIS).where(HIS.c.user_id == row.id).order_by(HIS.c.first_at)).all()
+    return [{"workspace_id": h.workspace_id, "first_at": h.first_at, "last_at": h.last_at, "source": h.source,
+             "approved_by": h.approved_by} for h in rows]
+
+
+def add_affiliation(ctx: Context, person: str, org: str, kind: str, *, since: int | None = None,
+                    until: int | None = None) -> dict:
+    """Record a tie (employer, investor, …). Workspaces excluding it lose the person at once."""
+    if kind not in KINDS:
+        raise InvalidInput(f"kind: one of {', '.join(KINDS)}")
+    if not org or not org.strip() or len(org) > 200:
+        raise InvalidInput("org: the organisation's name (1 to 200 characters)")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("until: must be after since")
+    with ctx.write() as w:
+        row = _person_for(w, person)
+        if ctx.actor.read_only:
+            w.access.require_admin("workforce.manage")
+        aff_id = ids.new_id("aff")
+        w.execute(insert(AFF).values(id=aff_id, user_id=row.id, org=org.strip(), org_key=normalise_org(org), kind=kind,
+                                     since=since, until=until, created_at=w.now))
+        tie = Affiliation(org, kind, since, until)
+        released = 0
+        for workspace_id in _member_workspaces(w, row.id):
+            w.audit(workspace_id, "person.affiliation_added", row.id, org=org.strip(), kind=kind)
+            if tie.current(w.now) and any(e.matches(tie) for e in workforce.exclusions_of(w.conn, workspace_id)):
+                released += release_leases(w, row.id, workspace_id, reason="excluded affiliation")
+        return {"id": aff_id, "released_leases": released}
+
+
+def list_affiliations(ctx: Context, person: str) -> list[dict]:
+    with ctx.read() as r:
+        row = _person_for(r, person)
+        rows = r.execute(select(AFF).where(AFF.c.user_id == row.id).order_by(AFF.c.id)).all()
+    return [{"id": a.id, "org": a.org, "kind": a.kind, "since": a.since, "until": a.until} for a in rows]
+
+
+def release_leases(w: Unit, user_id: str, workspace_id: str, *, reason: str) -> int:
+    """End a person's open leases in a workspace now: their slots return to the pool."""
+    rows = w.execute(select(A.c.id, A.c.task_id).where(
+        A.c.workspace_id == workspace_id, A.c.user_id == user_id, A.c.state == "leased")).all()
+    for row in rows:
+        if w.execute(update(A).where(A.c.workspace_id == workspace_id, A.c.id == row.id, A.c.state == "leased")
+                     .values(state="expired", updated_at=w.now)).rowcount:
+            w.execute(update(T).where(T.c.workspace_id == workspace_id, T.c.id == row.task_id)
+                      .values(lease_count=T.c.lease_count - 1))
+    if rows:
+        w.audit(workspace_id, "wall.leases_released", user_id, count=len(rows), reason=reason)
+    return len(rows)
+
+
+def add_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = None) -> int:
+    """Exclude everyone tied to an organisation (optionally only one kind of tie)."""
+    if kind is not None and kind not in KINDS:
+        raise InvalidInput(f"kind: one of {', '.join(KINDS)} (or none: any tie)")
+    if not org or not org.strip() or len(org) > 200:
+        raise InvalidInput("org: the organisation's name (1 to 200 characters)")
+    with ctx.write() as w:
+        w.access.require(Action.WALLS_MANAGE, workspace_id)
+        w.tx.dialect.insert_ignore(w.conn, "workspace_exclusions",
+                                   ("workspace_id", "org_key", "kind", "org", "created_at"),
+                                   [(workspace_id, normalise_org(org), kind or "", org.strip(), w.now)],
+                                   ("workspace_id", "org_key", "kind"))
+        w.audit(workspace_id, "wall.exclusion_added", None, org=org.strip(), kind=kind)
+        rule = Exclusion(org, kind)
+        released = 0
+        members = w.execute(select(M.c.user_id).where(M.c.workspace_id == workspace_id)).scalars().all()
+        for user_id in members:
+            if any(a.current(w.now) and rule.matches(a) for a in workforce.affiliations_of(w.conn, user_id)):
+                released += release_leases(w, user_id, workspace_id, reason="excluded affiliation")
+        return released
+
+
+def remove_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = None) -> None:
+    with ctx.write() as w:
+        w.access.require(Action.WALLS_MANAGE, workspace_id)
+        gone = w.execute(delete(EXC).where(EXC.c.workspace_id == workspace_id, EXC.c.org_key == normalise_org(org),
+                                           EXC.c.kind == (kind or ""))).rowcount
+        if not gone:
+            raise NotFound("no such exclusion")
+        w.audit(workspace_id, "wall.exclusion_removed", None, org=org, kind=kind)
+
+
+def list_exclusions(ctx: Context, workspace_id: str) -> list[dict]:
+    with ctx.read() as r:
+        r.access.require(Action.WALLS_READ, workspace_id)
+        return [{"org": e.org, "kind": e.kind} for e in workforce.exclusions_of(r.conn, workspace_id)]
+
+
+def is_excluded(w: Unit, user_id: str, workspace_id: str) -> bool:
+    rules = workforce.exclusions_of(w.conn, workspace_id)
+    return any(a.current(w.now) and rule.matches(a) for rule in rules for a in workforce.affiliations_of(w.conn, user_id))
+
+
+# -- explanations ------------------------------------------------------------------
+
+
+def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
+    """Why may (or may not) this person see this workspace's data — which edge, which history, since when."""
+    with ctx.read() as r:
+        row = _person(r, person)
+        if not ctx.actor.is_admin:
+            if row.id == ctx.actor.user_id:
+                r.access.require(Action.WORKSPACE_READ, workspace_id)  # your own case, in your workspaces only
+            else:
+                r.access.require(Action.WALLS_READ, workspace_id)
+        history_rows = workforce.history_of(r.conn, row.id)
+        edges = workforce.edges_of(r.conn, workspace_id)
+        affs = workforce.affiliations_of(r.conn, row.id)
+        rules = workforce.exclusions_of(r.conn, workspace_id)
+        member = r.execute(select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == row.id)).scalar()
+        decision = decide(workspace_id, history_rows, edges, affs, rules, r.now)
+    reasons = []
+    for reason in decision.reasons:
+        item: dict[str, Any] = {"kind": reason.kind, "message": reason.message}
+        if reason.edge is not None:
+            item["edge"] = {"other_workspace": reason.edge.other(workspace_id), "since": reason.edge.since,
+                            "cooling_off_ms": reason.edge.cooling_off_ms, "source": reason.edge.source}
+        if reason.history is not None:
+            h = reason.history
+            item["history"] = {"workspace_id": h.workspace_id, "first_at": h.first_at, "last_at": h.last_at,
+                               "source": h.source}
+            if reason.edge is not None and reason.edge.cooling_off_ms is not None:
+                item["lifts_at"] = h.last_at + reason.edge.cooling_off_ms
+        if reason.affiliation is not None:
+            a = reason.affiliation
+            item["affiliation"] = {"org": a.org, "kind": a.kind, "since": a.since, "until": a.until}
+        reasons.append(item)
+    return {
+        "person": row.id, "email": row.email, "workspace_id": workspace_id, "member_role": member,
+        "allowed": decision.allowed and member is not None,
+        "walls_allow": decision.allowed,
+        "reasons": reasons if member is not None else
+        [{"kind": "not_member", "message": "not a member of this workspace"}] + reasons,
+        "lifted": [e.other(workspace_id) for e in decision.lifted],
+    }
+
+
+# -- skills ----------------------------------------------------------------------
+
+
+def grant_skill(ctx: Context, person: str, skill: str, *, source: str = "granted") -> dict:
+    try:
+        name, level = parse_skill(skill)
+    except ValueError as exc:
+        raise InvalidInput(f"skill: {exc}") from exc
+    with ctx.write() as w:
+        if source == "granted":
+            w.access.require_admin("workforce.manage")
+        row = _person(w, person)
+        w.execute(delete(SK).where(SK.c.user_id == row.id, SK.c.skill == name))
+        w.execute(insert(SK).values(user_id=row.id, skill=name, level=level, source=source, granted_at=w.now))
+        for workspace_id in _member_workspaces(w, row.id):
+            w.audit(workspace_id, "person.skill_granted", row.id, skill=name, level=level, source=source)
+        return {"skill": name, "level": level}
+
+
+def revoke_skill(ctx: Context, person: str, skill: str) -> None:
+    name = skill.split(":", 1)[0]
+    with ctx.write() as w:
+        w.access.require_admin("workforce.manage")
+        row = _person(w, person)
+        if not w.execute(delete(SK).where(SK.c.user_id == row.id, SK.c.skill == name)).rowcount:
+            raise NotFound("this person does not hold that skill")
+        for workspace_id in _member_workspaces(w, row.id):
+            w.audit(workspace_id, "person.skill_revoked", row.id, skill=name)
+
+
+def skills_of(w: Unit, user_id: str) -> dict[str, int]:
+    return dict(w.execute(select(SK.c.skill, SK.c.level).where(SK.c.user_id == user_id)).all())
+
+
+def list_skills(ctx: Context, person: str) -> list[dict]:
+    with ctx.read() as r:
+        row = _person_for(r, person)
+        rows = r.execute(select(SK).where(SK.c.user_id == row.id).order_by(SK.c.skill)).all()
+    return [{"skill": s.skill, "level": s.level, "source": s.source, "granted_at": s.granted_at} for s in rows]
+
+
+__all__ = [
+    "add_affiliation", "add_conflict", "add_exclusion", "add_to_group", "create_group", "declare_side", "explain",
+    "grant_skill", "history", "is_excluded", "list_affiliations", "list_conflicts", "list_exclusions", "list_skills",
+    "record_prior_employment", "release_leases", "remove_conflict", "remove_exclusion", "revoke_skill", "skills_of",
+]
+
+
