@@ -443,6 +443,7 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
                            "export without it")
     with ctx.write() as w:
         project = load_project(w, project_id, Action.EXPORT)
+        w.see_content(project.workspace_id)  # walls decide before any data leaves
         task_type = ctx.rt.task_types.get(project.task_type)
         row_kind = ("lossless" if req.rows == "jsonl" else req.rows) if req.fmt == "parquet" else writer.rows
         if writer.rows is None:

@@ -106,6 +106,10 @@ class TaskType:
         except InvalidAnswer as exc:
             raise InvalidAnswer(f"predictions: {exc.message}") from exc
 
+    def gold_score(self, config: Any, data: dict, result: dict, gold: dict) -> float:
+        """How right ``result`` is against a gold answer, from 0 to 1 (default: exact match)."""
+        return 1.0 if result == gold else 0.0
+
     def result_from_form(self, config: Any, form: Any) -> Any:
         """The result posted by the widget's form (default: JSON in a ``result`` field)."""
         import orjson
