@@ -106,7 +106,7 @@ def _insert_edge(w: Unit, a: str, b: str, cooling_ms: int | None, source: str) -
             w.execute(insert(C).values(workspace_a=lo, workspace_b=hi, cooling_off_ms=cooling_ms, source=source,
                                        created_at=w.now, created_by=w.actor.user_id))
     except IntegrityError as exc:
-        raise NotFound("workspace not found") from exc
+        raise NotFound("competitor: workspace not found") from exc
     for ws in (lo, hi):
         w.audit(ws, "wall.conflict_added", lo if ws == hi else hi, cooling_off_ms=cooling_ms, source=source)
     return True

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse
 
 from ...access import Action
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput, PayloadTooLarge
-from ...services import annotations, imports, projects, queue, workspaces
+from ...services import annotations, imports, projects, qualification, queue, workspaces
 from ...sources import detect_format, iter_bytes
 from ..auth import page_session, require_form_csrf
 from .common import render
@@ -24,9 +24,10 @@ Session = Annotated[tuple, Depends(page_session)]
 def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None, error=None, status=200):
     project = projects.get_project(ctx, project_id)
     allowed = workspaces.allowed_actions(ctx, project.workspace_id)
+    results = qualification.results(ctx, project_id) if project.settings.qualification else None
     return render(
         request, "project.html", status_code=status, project=project, allowed=allowed, Action=Action,
-        csrf_token=csrf, report=report, error=error,
+        csrf_token=csrf, report=report, error=error, qualification_results=results,
     )
 
 

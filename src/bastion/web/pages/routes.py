@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from . import auth, home, projects
+from . import auth, home, projects, walls
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, home, projects):
+for _module in (auth, home, projects, walls):
     router.include_router(_module.router)
