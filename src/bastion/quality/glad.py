@@ -59,11 +59,12 @@ def glad(
 
 def softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) without overflow."""
-    return np.logaddexp(0.0, x)
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(x, 0.0)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.exp(-softplus(-x))
+    """1 / (1 + exp(-x)) without overflow (via tanh)."""
+    return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
 class _Glad:
@@ -102,7 +103,7 @@ class _Glad:
         )
 
     def logits(self) -> np.ndarray:
-        return self.alpha[self.table.worker] * np.exp(self.beta[self.table.task])
+        return self.alpha[self.table.worker] * np.exp(self.beta)[self.table.task]
 
     def e_step(self) -> np.ndarray:
         table = self.table
@@ -126,7 +127,7 @@ class _Glad:
         w, t = table.worker, table.task
         for _ in range(max_rounds):
             # Abilities: Q is concave in each alpha_w; one Newton step per annotator.
-            easiness = np.exp(self.beta[t])
+            easiness = np.exp(self.beta)[t]
             x = self.alpha[w] * easiness
             s = sigmoid(x)
             grad_alpha = np.bincount(w, (given - s) * easiness, minlength=table.n_workers) - (self.alpha - 1.0)
@@ -134,7 +135,7 @@ class _Glad:
             self.alpha -= grad_alpha / hess_alpha
             # Easiness: Newton on each beta_t, falling back to the Fisher curvature where
             # Q is locally convex, with steps capped so exp(beta) cannot overflow.
-            x = self.alpha[w] * np.exp(self.beta[t])
+            x = self.alpha[w] * np.exp(self.beta)[t]
             s = sigmoid(x)
             residual = (given - s) * x
             grad_beta = np.bincount(t, residual, minlength=table.n_tasks) - (self.beta - 1.0)

@@ -95,6 +95,7 @@ def wilson_intervals(successes: Any, n: Any, confidence: float = 0.95) -> tuple[
     denominator = 1.0 + z2 / safe_n
     centre = (p + z2 / (2.0 * safe_n)) / denominator
     halfwidth = z / denominator * np.sqrt(p * (1.0 - p) / safe_n + z2 / (4.0 * safe_n * safe_n))
-    low = np.where(has_data, np.clip(centre - halfwidth, 0.0, 1.0), 0.0)
-    high = np.where(has_data, np.clip(centre + halfwidth, 0.0, 1.0), 1.0)
+    # At k = 0 (k = n) the bound is exactly 0 (1); rounding would leave 1e-17 behind.
+    low = np.where(has_data & (k > 0), np.clip(centre - halfwidth, 0.0, 1.0), 0.0)
+    high = np.where(has_data & (k < total), np.clip(centre + halfwidth, 0.0, 1.0), 1.0)
     return low, high

@@ -6,12 +6,13 @@ classes are uniform. Fitted by EM, by default with the variational-Bayes M-step
 (Beta(0.5, 0.5) prior on spamming, symmetric Dirichlet(10) on ``theta``), 50 iterations,
 as crowd-kit 1.4.2 does.
 
-Per row with ``a = spam_w * theta_w[y]`` and ``b = a + (1 - spam_w)``::
+Per label with ``a = spam_w * theta_w[y]`` and ``b = a + (1 - spam_w)``::
 
-    log P(labels of t, true = c) = sum_rows log a + sum_{rows with y = c} log(b / a) - log K
+    log P(labels of t, true = c) = sum_labels log a + sum_{labels with y = c} log(b / a) - log K
 
-so the E-step is O(rows) with two ``bincount`` calls; the posterior that a row was
-given knowingly is ``q[t, y] * (1 - spam_w) / b``.
+so the E-step is O(labels), with ``a`` and ``b`` looked up from the small (annotator,
+label) table; the posterior that a label was given knowingly is
+``q[t, y] * (1 - spam_w) / b``, and one ``bincount`` per step gathers the counts.
 
 Seeding: restart ``r`` draws its initial parameters from ``RandomState(seed + r)`` as
 ``1 + 1.5 * U[0, 1)`` and normalises them, rows in order of the annotators' first
@@ -119,8 +120,10 @@ class _Mace:
         self.table = table
         self.method = method
         k = table.n_classes
-        self.task_class = table.task * k + table.label
-        self.worker_class = table.worker * k + table.label
+        self.class_task = table.label * table.n_tasks + table.task
+        self.cell = table.worker * k + table.label
+        self.cell_count = np.bincount(self.cell, minlength=table.n_workers * k).reshape(table.n_workers, k).astype(float)
+        self.worker_count = self.cell_count.sum(axis=1)
         self.worker_rank = table.first_appearance_rank(table.worker, table.n_workers, source_rows)
         self.class_rank = table.first_appearance_rank(table.label, k, source_rows)
         self.spam_prior = np.array([spam_prior[0], spam_prior[1]], dtype=np.float64)
@@ -137,45 +140,46 @@ class _Mace:
         theta = theta_draw[self.worker_rank][:, self.class_rank]
         return spam / spam.sum(axis=1, keepdims=True), theta / theta.sum(axis=1, keepdims=True)
 
-    def log_gold(self, spam: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Joint log-probability of each task's labels and each true class."""
+    def log_gold(self, spam: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Joint log-probability of each task's labels and each true class, class-major
+        (K, n_tasks), and the per-cell chance that a label given there was known.
+
+        Every per-label quantity depends only on the (annotator, label) cell, so logs are
+        taken on the small cell table and gathered, never per label.
+        """
         table = self.table
-        w = table.worker
-        knows = spam[w, 1]
-        spams = spam[w, 0] * theta[w, table.label]
-        either = spams + knows
-        base = np.bincount(table.task, np.log(spams), minlength=table.n_tasks)
-        bonus = np.bincount(self.task_class, np.log(either) - np.log(spams), minlength=table.n_tasks * table.n_classes)
-        log_gold = bonus.reshape(table.n_tasks, table.n_classes) + base[:, None] - np.log(table.n_classes)
-        return log_gold, knows, either
+        spams = spam[:, 0:1] * theta  # P(label y | spamming) weight, per cell
+        either = spams + spam[:, 1:2]  # P(label y | true class y)
+        log_spams = np.log(spams).ravel()
+        log_ratio = (np.log(either) - np.log(spams)).ravel()
+        base = np.add.reduceat(log_spams[self.cell], table.task_starts)
+        log_gold = np.bincount(
+            self.class_task, log_ratio[self.cell], minlength=table.n_classes * table.n_tasks
+        ).reshape(table.n_classes, table.n_tasks)
+        log_gold += base - np.log(table.n_classes)
+        return log_gold, (spam[:, 1:2] / either).ravel()
 
     def posteriors(self, spam: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        log_gold, _, _ = self.log_gold(spam, theta)
-        shifted = np.exp(log_gold - log_gold.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        log_gold, _ = self.log_gold(spam, theta)
+        shifted = np.exp(log_gold - log_gold.max(axis=0))
+        shifted /= shifted.sum(axis=0)
+        return np.ascontiguousarray(shifted.T)
 
     def e_step(self, spam: np.ndarray, theta: np.ndarray) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
         table = self.table
-        log_gold, knows, either = self.log_gold(spam, theta)
-        top = log_gold.max(axis=1)
-        instance = np.exp(log_gold - top[:, None]).sum(axis=1)
-        log_instance = top + np.log(instance)
+        k = table.n_classes
+        log_gold, known_share = self.log_gold(spam, theta)
+        top = log_gold.max(axis=0)
+        log_instance = top + np.log(np.exp(log_gold - top).sum(axis=0))
         # crowd-kit adds 1e-8 to each task's marginal before the log; keep that definition.
         log_likelihood = float(np.sum(np.log(np.exp(log_instance) + 1e-8)))
-        posterior_given = np.exp(log_gold[table.task, table.label] - log_instance[table.task])
-        knowing = posterior_given * knows / either
-        spamming = 1.0 - knowing
-        k = table.n_classes
-        knowing_counts = np.stack(
-            [
-                np.bincount(table.worker, spamming, minlength=table.n_workers),
-                np.bincount(table.worker, knowing, minlength=table.n_workers),
-            ],
-            axis=1,
-        )
-        strategy_counts = np.bincount(self.worker_class, spamming, minlength=table.n_workers * k).reshape(
-            table.n_workers, k
-        )
+        posterior_given = np.exp(log_gold.ravel()[self.class_task] - log_instance[table.task])
+        knowing = posterior_given * known_share[self.cell]
+        # One bincount gives both counts: a label is either known or spammed.
+        knowing_per_cell = np.bincount(self.cell, knowing, minlength=table.n_workers * k).reshape(table.n_workers, k)
+        strategy_counts = self.cell_count - knowing_per_cell
+        knowing_per_worker = knowing_per_cell.sum(axis=1)
+        knowing_counts = np.stack([self.worker_count - knowing_per_worker, knowing_per_worker], axis=1)
         return log_likelihood, (knowing_counts, strategy_counts)
 
     def m_step(self, knowing_counts: np.ndarray, strategy_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
