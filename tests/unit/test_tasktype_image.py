@@ -58,3 +58,14 @@ def test_config_needs_something_to_label_and_free_keys():
     with pytest.raises(InvalidConfig, match=r"image_labels\[0\].hotkey: duplicate key"):
         TT.parse_config({"type": "image", "box_labels": [{"value": "car", "hotkey": "c"}],
                          "image_labels": [{"value": "city", "hotkey": "c"}]})
+
+
+def test_predictions_may_be_partial():
+    c = config(image_labels=["day", "night"])
+    box = {"x": 1, "y": 2, "w": 3, "h": 4, "label": "car"}
+    assert TT.validate_prediction(c, DATA, {"boxes": [box]}) == {"boxes": [box]}
+    assert TT.validate_prediction(c, DATA, {"boxes": [], "label": "day"}) == {"boxes": [], "label": "day"}
+    with pytest.raises(InvalidAnswer, match="predictions: result.boxes\\[0\\].label"):
+        TT.validate_prediction(c, DATA, {"boxes": [dict(box, label="boat")]})
+    with pytest.raises(InvalidAnswer, match="predictions: result.label"):
+        TT.validate_prediction(c, DATA, {"boxes": [], "label": "dusk"})

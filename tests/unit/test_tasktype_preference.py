@@ -90,3 +90,14 @@ def test_data_and_config_checks():
         TT.parse_config({"type": "preference", "criteria": ["a", "a"]})
     with pytest.raises(InvalidConfig, match="rationale: Input should be"):
         TT.parse_config({"type": "preference", "rationale": "sometimes"})
+
+
+def test_predictions_may_be_partial():
+    c = config()
+    assert TT.validate_prediction(c, DATA, {"preferred": 1}) == {"preferred": 1}
+    assert TT.validate_prediction(c, DATA, {"preferred": 0, "criteria": {"honesty": 1}}) == {
+        "preferred": 0, "criteria": {"honesty": 1}}
+    with pytest.raises(InvalidAnswer, match="predictions: result.preferred"):
+        TT.validate_prediction(c, DATA, {"preferred": 7})
+    with pytest.raises(InvalidAnswer, match="predictions: result.criteria.wit"):
+        TT.validate_prediction(c, DATA, {"preferred": 0, "criteria": {"wit": 1}})

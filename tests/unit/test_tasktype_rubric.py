@@ -50,3 +50,9 @@ def test_config_and_data():
     whole = TT.parse_config({"type": "rubric", "criteria": ["a"], "response_field": None})
     assert TT.check_data(whole, {"conversation": [{"role": "user", "content": "q"},
                                                   {"role": "assistant", "content": "a"}]}) is None
+
+
+def test_predictions_may_grade_some_criteria():
+    assert TT.validate_prediction(config(), DATA, {"scores": {"accuracy": 2}}) == {"scores": {"accuracy": 2}}
+    with pytest.raises(InvalidAnswer, match="predictions: result.scores.accuracy: 9"):
+        TT.validate_prediction(config(), DATA, {"scores": {"accuracy": 9}})

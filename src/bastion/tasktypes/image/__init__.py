@@ -162,6 +162,24 @@ class Image(TaskType):
             out.append({"x": _clean(x), "y": _clean(y), "w": _clean(w), "h": _clean(h), "label": box["label"]})
         return out
 
+    def validate_prediction(self, config: ImageConfig, data: dict, prediction: Any) -> dict:
+        """Pre-annotations may be partial: boxes without an image label, or the reverse."""
+        if not isinstance(prediction, dict):
+            raise InvalidAnswer("predictions: must be a JSON object")
+        out: dict[str, Any] = {}
+        try:
+            if "boxes" in prediction or config.box_labels:
+                if not config.box_labels:
+                    raise InvalidAnswer("result.boxes: this project has no box labels")
+                out["boxes"] = self._boxes(config, data, prediction.get("boxes"))
+            rest = {k: v for k, v in prediction.items() if k != "boxes"}
+            if rest:
+                labelled = self.validate_result(config, data, {**rest, "boxes": []} if config.box_labels else rest)
+                out.update({k: v for k, v in labelled.items() if k != "boxes"})
+        except InvalidAnswer as exc:
+            raise InvalidAnswer(f"predictions: {exc.message}") from exc
+        return out
+
     def result_from_form(self, config: ImageConfig, form: Any) -> dict:
         """Boxes come as JSON from the widget (``result``); image labels as plain fields."""
         out: dict[str, Any] = {}

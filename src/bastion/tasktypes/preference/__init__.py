@@ -140,6 +140,26 @@ class Preference(TaskType):
             out["shown_order"] = check_shown_order(result["shown_order"], 2)
         return out
 
+    def validate_prediction(self, config: PreferenceConfig, data: dict, prediction: Any) -> dict:
+        """Pre-annotations may be partial (a model's choice without strength or criteria)."""
+        if not isinstance(prediction, dict):
+            raise InvalidAnswer("predictions: must be a JSON object")
+        try:
+            full = dict(prediction)
+            if config.strength and full.get("preferred") not in (None, "tie") and "strength" not in full:
+                full["strength"] = "slight"
+            names = [c.value for c in config.criteria]
+            full["criteria"] = {n: (full.get("criteria") or {}).get(n, "tie") for n in names} | (full.get("criteria") or {})
+            if config.rationale == "required" and not full.get("rationale"):
+                full["rationale"] = "-"
+            checked = self.validate_result(config, data, full)
+        except InvalidAnswer as exc:
+            raise InvalidAnswer(f"predictions: {exc.message}") from exc
+        out = {k: v for k, v in checked.items() if k in prediction}
+        if "criteria" in prediction:
+            out["criteria"] = {k: v for k, v in checked.get("criteria", {}).items() if k in prediction["criteria"]}
+        return out
+
     def result_from_form(self, config: PreferenceConfig, form: Any) -> dict:
         try:
             order = [int(v) for v in str(form.get("shown_order", "0,1")).split(",")]

@@ -189,6 +189,29 @@ class Rubric(TaskType):
             out["comments"] = out_comments
         return out
 
+    def validate_prediction(self, config: RubricConfig, data: dict, prediction: Any) -> dict:
+        """Pre-annotations may grade only some criteria, without comments."""
+        if not isinstance(prediction, dict):
+            raise InvalidAnswer("predictions: must be a JSON object")
+        scores = prediction.get("scores") or {}
+        comments = prediction.get("comments") or {}
+        if not isinstance(scores, dict) or not isinstance(comments, dict):
+            raise InvalidAnswer("predictions: scores and comments are objects {criterion: …}")
+        full_scores = {c.name: scores.get(c.name, grades(c.scale)[0]) for c in config.criteria} | scores
+        full_comments = {c.name: comments.get(c.name) or ("-" if c.comment == "required" else None)
+                         for c in config.criteria if comments.get(c.name) or c.comment == "required"}
+        try:
+            checked = self.validate_result(config, data, {**{k: v for k, v in prediction.items()
+                                                              if k not in ("scores", "comments")},
+                                                           "scores": full_scores, "comments": full_comments})
+        except InvalidAnswer as exc:
+            raise InvalidAnswer(f"predictions: {exc.message}") from exc
+        out: dict[str, Any] = {"scores": {k: v for k, v in checked["scores"].items() if k in scores}}
+        kept = {k: v for k, v in checked.get("comments", {}).items() if k in comments}
+        if kept:
+            out["comments"] = kept
+        return out
+
     def result_from_form(self, config: RubricConfig, form: Any) -> dict:
         scores: dict[str, Any] = {}
         comments: dict[str, str] = {}
