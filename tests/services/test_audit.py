@@ -32,7 +32,7 @@ def test_actions_are_recorded_in_order_without_content(rt):
     actions = [e["action"] for _, e in entries]
     assert actions[:1] == ["workspace.created"]
     assert "project.created" in actions and "tasks.imported" in actions
-    assert actions[-2:] == ["task.shown", "annotation.submitted"]
+    assert actions[-3:] == ["wall.bound", "task.shown", "annotation.submitted"]
     shown = entries[-2][1]
     assert shown["actor"] == side.users["annotator"] and shown["target"] == task["id"]
     assert "token" not in shown["details"]  # service call, not an API token
@@ -47,7 +47,8 @@ def test_a_failed_action_leaves_no_audit_record(rt):
     task = queue.next_task(ctx, side.project_id)
     with pytest.raises(Exception):
         annotations.submit_annotation(ctx, task["id"], {"label": "not a label"})
-    assert len(_entries(rt, side.workspace_id)) == before + 1  # only task.shown
+    added = [e["action"] for _, e in _entries(rt, side.workspace_id)[before:]]
+    assert added == ["wall.bound", "task.shown"]  # the lease was recorded; the refused result was not
 
 
 def test_checkpoint_proofs_and_offline_verification(rt, monkeypatch):
