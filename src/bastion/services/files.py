@@ -228,6 +228,7 @@ def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str
                 select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == ctx.actor.user_id)
             ).first()
             w.access.require_task_visible(ws, assigned is not None)
+        w.see_content(ws)  # walls decide before an image is shown, as for the task itself
         sealer = w.sealer(ws, found.key_id)
         data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
         task_type = ctx.rt.task_types.get(found.task_type)
