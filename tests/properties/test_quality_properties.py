@@ -46,7 +46,7 @@ def long_tables(draw, max_tasks: int = 12, max_annotators: int = 5, max_values: 
     """Rows (task, annotator, value); values may be None; pairs may repeat (last wins)."""
     n_rows = draw(st.integers(0, max_tasks * max_annotators))
     values = (
-        st.one_of(st.none(), st.sampled_from([0.5, 1.0, 2.0, 3.5, 7.0, 10.0][:max_values + 2]))
+        st.one_of(st.none(), st.sampled_from([0.5, 1.0, 2.0, 3.5, 7.0, 10.0][: max_values + 2]))
         if numeric
         else st.one_of(st.none(), st.integers(0, max_values - 1))
     )
@@ -99,9 +99,7 @@ def reference_fleiss(rows):
     units = reference_units(rows)
     if not units:
         return None
-    observed = sum(
-        sum(c * (c - 1) for c in Counter(u).values()) / (len(u) * (len(u) - 1)) for u in units
-    ) / len(units)
+    observed = sum(sum(c * (c - 1) for c in Counter(u).values()) / (len(u) * (len(u) - 1)) for u in units) / len(units)
     totals = Counter(v for u in units for v in u)
     n = sum(totals.values())
     expected = sum((c / n) ** 2 for c in totals.values())
@@ -421,7 +419,9 @@ def test_majority_vote_equals_counting(rows) -> None:
     table = deduplicated(rows)
     tasks, annotators, labels = columns(rows)
     result = majority_vote(tasks, annotators, labels)
-    for task, label, confidence in zip(result.tasks.tolist(), result.labels.tolist(), result.confidence.tolist(), strict=True):
+    for task, label, confidence in zip(
+        result.tasks.tolist(), result.labels.tolist(), result.confidence.tolist(), strict=True
+    ):
         counts = Counter(table[task].values())
         top = max(counts.values())
         assert label == min(v for v, c in counts.items() if c == top)  # tie rule: sorts first

@@ -35,8 +35,8 @@ METHODS = {
 }
 
 
-def run(method, case: dict, **options):
-    return method(case["tasks"], case["annotators"], case["labels"], **options)
+def run(aggregate, case: dict, **options):
+    return aggregate(case["tasks"], case["annotators"], case["labels"], **options)
 
 
 @pytest.mark.parametrize("case", CATEGORICAL)
@@ -91,7 +91,9 @@ def test_majority_vote_tie_goes_to_the_class_that_sorts_first() -> None:
     assert result.labels.tolist() == ["cat", "dog"]
     assert result.confidence.tolist() == [0.5, 0.5]
     # Input order does not matter.
-    shuffled = majority_vote(["t2", "t1", "t2", "t1", "t2", "t2"], ["d", "b", "c", "a", "b", "a"], ["dog", "cat", "emu", "dog", "dog", "emu"])
+    shuffled = majority_vote(
+        ["t2", "t1", "t2", "t1", "t2", "t2"], ["d", "b", "c", "a", "b", "a"], ["dog", "cat", "emu", "dog", "dog", "emu"]
+    )
     assert shuffled.labels.tolist() == ["cat", "dog"]
 
 
@@ -193,9 +195,12 @@ def test_mace_em_variant_runs() -> None:
 
 def test_digamma_known_values() -> None:
     euler_gamma = 0.5772156649015329
-    values = digamma(np.array([1.0, 0.5, 10.0, 123.456]))
-    expected = [-euler_gamma, -euler_gamma - 2 * np.log(2), 2.251752589066721, 4.811479045617966]
+    harmonic_99 = sum(1 / k for k in range(1, 100))
+    values = digamma(np.array([1.0, 0.5, 10.0, 100.0]))
+    expected = [-euler_gamma, -euler_gamma - 2 * np.log(2), 2.251752589066721, harmonic_99 - euler_gamma]
     np.testing.assert_allclose(values, expected, rtol=0, atol=1e-13)
+    x = np.linspace(0.05, 30.0, 200)  # the recurrence psi(x + 1) = psi(x) + 1 / x across the switch at 10
+    np.testing.assert_allclose(digamma(x + 1) - digamma(x), 1 / x, rtol=0, atol=1e-12)
 
 
 # ------------------------------------------------------------------ Bradley–Terry

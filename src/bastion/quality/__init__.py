@@ -5,6 +5,17 @@ project's annotations as a long table (task, annotator, value) and calls these.
 README.md beside this file gives the formulas, tie rules and degenerate-case rules.
 """
 
+from bastion.quality.aggregation import (
+    BradleyTerryResult,
+    CategoricalAggregation,
+    bradley_terry,
+    dawid_skene,
+    glad,
+    mace,
+    majority_vote,
+    one_coin_dawid_skene,
+    pairs_from_rankings,
+)
 from bastion.quality.agreement import (
     AgreementReport,
     LabelAgreement,
@@ -16,17 +27,6 @@ from bastion.quality.agreement import (
     pairwise_agreement,
     per_label_agreement,
     percent_agreement,
-)
-from bastion.quality.aggregation import (
-    BradleyTerryResult,
-    CategoricalAggregation,
-    bradley_terry,
-    dawid_skene,
-    glad,
-    mace,
-    majority_vote,
-    one_coin_dawid_skene,
-    pairs_from_rankings,
 )
 from bastion.quality.intervals import Interval, wilson_interval, wilson_intervals
 from bastion.quality.preferences import PreferenceAgreement, canonical_choices, preference_agreement

@@ -55,11 +55,8 @@ def missing_mask(values: Any) -> np.ndarray:
     if array.dtype.kind == "f":
         return np.isnan(array)
     if array.dtype.kind == "O":
-        return np.fromiter(
-            (v is None or (isinstance(v, float) and v != v) for v in array.ravel()),
-            dtype=bool,
-            count=array.size,
-        ).reshape(array.shape)
+        # Element-wise comparisons run in C: None equals None, and only NaN differs from itself.
+        return np.equal(array, None) | np.not_equal(array, array)
     return np.zeros(array.shape, dtype=bool)
 
 
@@ -90,9 +87,7 @@ def code_ratings(
     and for weighted kappa); values outside it are an :class:`InvalidInput`.
     """
     task_array = np.asarray(tasks) if isinstance(tasks, np.ndarray) else np.asarray(list(tasks))
-    annotator_array = (
-        np.asarray(annotators) if isinstance(annotators, np.ndarray) else np.asarray(list(annotators))
-    )
+    annotator_array = np.asarray(annotators) if isinstance(annotators, np.ndarray) else np.asarray(list(annotators))
     value_raw = values if isinstance(values, np.ndarray) else np.asarray(list(values), dtype=object)
     if not (task_array.shape[0] == annotator_array.shape[0] == value_raw.shape[0]):
         raise InvalidInput(

@@ -42,7 +42,6 @@ from bastion.quality._labels import (
     empty_result,
     finish,
     single_class_result,
-    softmax_rows,
 )
 from bastion.quality.bradley_terry import BradleyTerryResult, bradley_terry, pairs_from_rankings
 from bastion.quality.glad import glad
@@ -185,7 +184,9 @@ class _DawidSkene:
         scores /= scores.sum(axis=0)
         return scores
 
-    def lower_bound(self, posteriors: np.ndarray, priors: np.ndarray, confusion: np.ndarray, counts: np.ndarray) -> float:
+    def lower_bound(
+        self, posteriors: np.ndarray, priors: np.ndarray, confusion: np.ndarray, counts: np.ndarray
+    ) -> float:
         """Expected complete-data log-likelihood plus posterior entropy, per label.
 
         As in crowd-kit, the class prior enters once per *label*, not once per task.

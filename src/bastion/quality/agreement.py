@@ -331,7 +331,12 @@ def _check_level(level: str) -> None:
 
 def _check_order(ratings: Ratings, level: str, categories: Any) -> None:
     # Alphabetical order is almost never the intended order of ordinal words.
-    if level == "ordinal" and categories is None and ratings.categories.size and ratings.categories.dtype.kind not in "iufb":
+    if (
+        level == "ordinal"
+        and categories is None
+        and ratings.categories.size
+        and ratings.categories.dtype.kind not in "iufb"
+    ):
         raise InvalidInput("ordinal alpha on non-numeric values needs the ordered categories")
 
 

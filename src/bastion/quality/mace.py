@@ -102,7 +102,8 @@ def digamma(x: np.ndarray) -> np.ndarray:
     inverse_square = 1.0 / (x * x)
     series = inverse_square * (
         1.0 / 12
-        - inverse_square * (1.0 / 120 - inverse_square * (1.0 / 252 - inverse_square * (1.0 / 240 - inverse_square / 132)))
+        - inverse_square
+        * (1.0 / 120 - inverse_square * (1.0 / 252 - inverse_square * (1.0 / 240 - inverse_square / 132)))
     )
     return result + np.log(x) - 0.5 / x - series
 
@@ -122,7 +123,9 @@ class _Mace:
         k = table.n_classes
         self.class_task = table.label * table.n_tasks + table.task
         self.cell = table.worker * k + table.label
-        self.cell_count = np.bincount(self.cell, minlength=table.n_workers * k).reshape(table.n_workers, k).astype(float)
+        self.cell_count = (
+            np.bincount(self.cell, minlength=table.n_workers * k).reshape(table.n_workers, k).astype(float)
+        )
         self.worker_count = self.cell_count.sum(axis=1)
         self.worker_rank = table.first_appearance_rank(table.worker, table.n_workers, source_rows)
         self.class_rank = table.first_appearance_rank(table.label, k, source_rows)

@@ -54,8 +54,7 @@ def positions_from_orders(order_a: Any, order_b: Any) -> tuple[np.ndarray, np.nd
     b = np.asarray(list(order_b))
     if np.unique(a).size != a.size or np.unique(b).size != b.size:
         raise InvalidInput("an ordering lists each candidate once")
-    common, at_a, at_b = np.intersect1d(a, b, return_indices=True)
-    del common
+    _, at_a, at_b = np.intersect1d(a, b, return_indices=True)
     return at_a.astype(np.float64), at_b.astype(np.float64)
 
 

@@ -81,7 +81,7 @@ def span_agreement(spans_a: Any, spans_b: Any, *, mode: Mode = "strict") -> Span
     task_b, start_b, end_b, label_b = _columns(spans_b)
 
     # Shared codes for tasks and labels so that both sides compare as integers.
-    tasks, task_codes = np.unique(_joined(task_a, task_b), return_inverse=True)
+    _, task_codes = np.unique(_joined(task_a, task_b), return_inverse=True)
     labels, label_codes = np.unique(_joined(label_a, label_b), return_inverse=True)
     task_codes, label_codes = task_codes.ravel(), label_codes.ravel()
     n_a = task_a.size
