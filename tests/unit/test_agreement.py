@@ -368,3 +368,11 @@ def test_numpy_and_list_inputs_agree() -> None:
     as_arrays = krippendorff_alpha(np.array(case["tasks"]), np.array(case["annotators"]), values, level="interval")
     as_lists = krippendorff_alpha(case["tasks"], case["annotators"], case["values"], level="interval")
     assert as_arrays == as_lists
+
+
+def test_report_for_interval_data_has_no_per_label_rows() -> None:
+    case = FIXTURES["alpha"][2]
+    report = agreement_report(case["tasks"], case["annotators"], case["values"], level="interval")
+    assert report.per_label == []
+    assert report.krippendorff_alpha.value == pytest.approx(case["alpha"]["interval"], abs=TOLERANCE)
+    assert report.n_annotators == len(set(case["annotators"]))
