@@ -29,11 +29,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import select
-
 from .domain.errors import NotFound, PermissionDenied
 from .domain.workspaces import Role
-from .storage import schema
+from .storage.queue_store import MEMBERSHIPS
 
 
 class Action(Enum):
@@ -131,11 +129,12 @@ class Actor:
 class Access:
     """Access decisions for one actor within one transaction."""
 
-    __slots__ = ("actor", "_conn", "_roles")
+    __slots__ = ("actor", "_tx", "_conn", "_roles")
 
-    def __init__(self, actor: Actor, conn) -> None:
+    def __init__(self, actor: Actor, tx) -> None:
         self.actor = actor
-        self._conn = conn
+        self._tx = tx
+        self._conn = tx.conn
         self._roles: dict[str, Role] | None = None
 
     @property
@@ -144,11 +143,7 @@ class Access:
             if self.actor.is_system:
                 self._roles = {}
             else:
-                rows = self._conn.execute(
-                    select(schema.memberships.c.workspace_id, schema.memberships.c.role).where(
-                        schema.memberships.c.user_id == self.actor.user_id
-                    )
-                ).all()
+                rows = MEMBERSHIPS.rows(self._tx, user=self.actor.user_id)
                 self._roles = {ws: Role(role) for ws, role in rows}
         return self._roles
 

@@ -7,6 +7,7 @@ restored with every key the deployment still holds, opens none of its records.
 from __future__ import annotations
 
 import logging
+import uuid
 import shutil
 import subprocess
 from pathlib import Path
@@ -79,11 +80,17 @@ def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_p
     backups.backup(rt, backup)
     workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id)
 
-    restored_settings = rt.settings.model_copy(update={"data_dir": tmp_path / "restored"})
+    # Restored elsewhere (a copy of the data), with the keyring the deployment holds now.
+    restored_settings = rt.settings.model_copy(update={"data_dir": tmp_path / "restored",
+                                                       "keyring_url": rt.settings.resolved_keyring_url})
     if rt.db.is_sqlite:
-        restored_settings = restored_settings.model_copy(update={"database_url": None, "keyring_url": rt.settings.resolved_keyring_url})
+        restored_settings = restored_settings.model_copy(update={"database_url": None})
     else:
-        restored_settings = restored_settings.model_copy(update={"keyring_url": rt.settings.resolved_keyring_url})
+        from environment import pg_admin, pg_url
+
+        copy_name = f"restored_{uuid.uuid4().hex[:10]}"
+        pg_admin(f"CREATE DATABASE {copy_name}")
+        restored_settings = restored_settings.model_copy(update={"database_url": pg_url(copy_name)})
     backups.restore(restored_settings, backup, force=True)
     restored = Runtime.open(restored_settings, migrate_schema="never")
     try:
@@ -106,5 +113,7 @@ def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_p
         assert tasks.list_tasks(system(restored), keep.project_id)["items"][0]["data"] == {"text": "keep 0"}
     finally:
         restored.close()
+        if not rt.db.is_sqlite:
+            pg_admin(f"DROP DATABASE IF EXISTS {copy_name} WITH (FORCE)")
     # The running deployment answers 404 for the deleted workspace's objects.
     assert client.get(f"/api/v1/projects/{project.id}", headers=side.headers("owner")).status_code == 404

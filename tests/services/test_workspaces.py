@@ -127,3 +127,17 @@ def test_ciphertext_moved_between_records_fails(rt):
         sealer.open("tasks", a.id, "predictions", a.payload)  # another column
     with pytest.raises(KeyDestroyed):
         sealer.open("tasks", a.id, "payload", c.payload)  # another workspace's key
+
+
+def test_a_key_destroyed_by_another_process_stops_working_here(rt, monkeypatch):
+    from bastion.storage.keyring import Keyring
+
+    side = make_side(rt, "proc", n_tasks=1)
+    owner = side.ctx(rt, "owner")
+    assert projects.get_project(owner, side.project_id).config  # opened and cached in this process
+    other_process = Keyring(rt.keyring.url, rt.keyring.provider)
+    other_process.destroy(side.workspace_id)
+    other_process.dispose()
+    monkeypatch.setattr(Keyring, "RECHECK_SECONDS", 0.0)
+    with pytest.raises(NotFound, match="destroyed"):
+        projects.get_project(owner, side.project_id)

@@ -17,10 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
+from ..storage import queue_store as qs
 from ..storage import schema
 from .context import Context, Unit
-from .projects import bump_counts, load_project
-from .queue import _set_assignment, take_slot
+from .projects import bump_counts, config_of, load_project
+from .queue import take_slot
 from .tasks import find_task_row
 
 T = schema.tasks
@@ -54,47 +55,38 @@ def submit_annotation(
     with ctx.write() as w:
         w.hold_person()
         found = find_task_row(w, task_id)
-        task, ws = found.row, found.row.workspace_id
+        task, ws = found, found.workspace_id
         w.access.require(Action.TASK_WORK, ws, what="task")
         w.see_content(ws)
-        mine = w.execute(
-            select(A.c.id, A.c.state).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == me)
-        ).first()
+        mine = qs.MINE.one(w.tx, ws=ws, task=task_id, user=me)
         if mine is None and not w.access.can_browse(ws):
             raise PermissionDenied("this task was not assigned to you")
-        if mine is not None and mine.state == "submitted":
+        if mine is not None and mine[1] == "submitted":
             raise Conflict("you have already annotated this task")
 
         task_type = ctx.rt.task_types.get(found.task_type)
         sealer = w.sealer(ws, found.key_id)
-        config = task_type.parse_config(sealer.open_json("projects", task.project_id, "config", found.config))
+        config = config_of(w, found)
         data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
         normalised = task_type.validate_result(config, data, result)
 
         # Consume the lease with a guarded transition, so a concurrent reclaim of the
         # same lease cannot also give its slot back.
-        consumed = mine is not None and mine.state == "leased" and bool(
-            w.execute(
-                update(A).where(A.c.workspace_id == ws, A.c.id == mine.id, A.c.state == "leased")
-                .values(state="submitted", updated_at=w.now)
-            ).rowcount
-        )
+        consumed = mine is not None and mine[1] == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine[0], now=w.now))
         qualification = found.is_qualification
         completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=qualification)
         if completed is None:
             raise Conflict("this task already has all the annotations it needs")
         if not consumed:
-            _set_assignment(w, ws, task.project_id, task_id, me, "submitted", w.now)
+            qs.set_assignment(w.tx, ws, task.project_id, task_id, me, "submitted", w.now)
         annotation_id = ids.new_id("ann")
         try:
-            w.execute(
-                insert(N).values(
-                    workspace_id=ws, id=annotation_id, project_id=task.project_id, task_id=task_id, user_id=me,
-                    result=sealer.seal_json("annotations", annotation_id, "result", normalised),
-                    lead_time_ms=lead_time_ms, created_at=w.now,
-                )
+            qs.INSERT_ANNOTATION.run(
+                w.tx, ws=ws, id=annotation_id, project=task.project_id, task=task_id, user=me,
+                result=sealer.seal_json("annotations", annotation_id, "result", normalised),
+                lead=lead_time_ms, now=w.now,
             )
-        except IntegrityError as exc:  # a concurrent submit by the same person won the race
+        except w.tx.db.integrity_errors as exc:  # a concurrent submit by the same person won the race
             raise Conflict("you have already annotated this task") from exc
         bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
         w.audit(ws, "annotation.submitted", annotation_id, task=task_id)
@@ -113,7 +105,7 @@ def list_annotations(ctx: Context, task_id: str) -> list[dict[str, Any]]:
     with ctx.write() as w:
         w.hold_person()
         found = find_task_row(w, task_id)
-        ws = found.row.workspace_id
+        ws = found.workspace_id
         query = select(N).where(N.c.workspace_id == ws, N.c.task_id == task_id)
         if not w.access.can_browse(ws):
             w.access.require(Action.TASK_WORK, ws, what="task")

@@ -28,7 +28,7 @@ class Unit:
         self.tx = tx
         self.rt = rt
         self.actor = actor
-        self.access = Access(actor, tx.conn)
+        self.access = Access(actor, tx)
         self._sealers: dict[str, Sealer] = {}
         self._events: list = []
         if rt.db.dialect.name == "postgresql":

@@ -222,7 +222,7 @@ def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str
     """The plaintext of a file a task refers to, for people who may read that task."""
     with ctx.write() as w:
         found = find_task_row(w, task_id)
-        task, ws = found.row, found.row.workspace_id
+        task, ws = found, found.workspace_id
         if not w.access.can_browse(ws):
             assigned = w.execute(
                 select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == ctx.actor.user_id)

@@ -23,6 +23,8 @@ from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.projects import Counts, Project, ProjectSettings, check_name, parse_settings
 from ..storage import schema
+from ..storage.crypto import key_id_of
+from ..storage.queue_store import BUMP_COUNTS, project_record
 from .context import Context, Unit
 
 P = schema.projects
@@ -59,16 +61,47 @@ def _project(u: Unit, row, counts: Counts | None = None) -> Project:
     )
 
 
+# Decrypted, validated projects by (id, key, config version, last change): the hot path
+# reads the row every time (access and existence are always checked against the
+# database) but opens and validates the config once per version.
+_CACHE: dict[tuple, Project] = {}
+_CACHE_LIMIT = 2048
+
+
 def load_project(u: Unit, project_id: str, action: Action) -> Project:
     """The project, if the actor may take ``action`` on it; NotFound across workspaces."""
-    query = select(P).where(P.c.id == project_id)
-    if not u.actor.is_system:
-        query = query.where(P.c.workspace_id.in_(u.access.workspace_ids()))
-    row = u.execute(query).first()
+    row = project_record(u.tx, project_id, None if u.actor.is_system else u.actor.user_id)
     if row is None:
         raise NotFound("project not found")
     u.access.require(action, row.workspace_id, what="project")
-    return _project(u, row)
+    key = (row.id, row.key_id, row.config_version, row.updated_at)
+    project = _CACHE.get(key)
+    if project is not None:
+        u.sealer(row.workspace_id, row.key_id)  # the key must still exist: no plaintext outlives a shred
+    else:
+        project = _project(u, row)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = project
+    return project
+
+
+_PARSED: dict[tuple, Any] = {}
+
+
+def config_of(u: Unit, record) -> Any:
+    """A task's project config, opened and validated once per config version (``record``: a TaskRecord)."""
+    key = (record.project_id, key_id_of(record.config), record.config_version)
+    parsed = _PARSED.get(key)
+    if parsed is not None:
+        u.sealer(record.workspace_id, record.key_id)  # the key must still exist
+    else:
+        raw = u.sealer(record.workspace_id, record.key_id).open_json("projects", record.project_id, "config", record.config)
+        parsed = u.rt.task_types.get(record.task_type).parse_config(raw)
+        if len(_PARSED) >= _CACHE_LIMIT:
+            _PARSED.clear()
+        _PARSED[key] = parsed
+    return parsed
 
 
 def counts_of(u: Unit, workspace_id: str, project_ids: list[str]) -> dict[str, Counts]:
@@ -82,15 +115,11 @@ def counts_of(u: Unit, workspace_id: str, project_ids: list[str]) -> dict[str, C
     return {r[0]: Counts(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows}
 
 
-def bump_counts(u: Unit, workspace_id: str, project_id: str, **deltas: int) -> None:
-    values = {name: getattr(C.c, name) + delta for name, delta in deltas.items() if delta}
-    if values:
-        u.execute(
-            update(C)
-            .where(C.c.workspace_id == workspace_id, C.c.project_id == project_id,
-                   C.c.shard == random.randrange(COUNTER_SHARDS))
-            .values(**values)
-        )
+def bump_counts(u: Unit, workspace_id: str, project_id: str, *, tasks: int = 0, done: int = 0,
+                annotations: int = 0, skips: int = 0) -> None:
+    if tasks or done or annotations or skips:
+        BUMP_COUNTS.run(u.tx, ws=workspace_id, project=project_id, shard=random.randrange(COUNTER_SHARDS),
+                        tasks=tasks, done=done, annotations=annotations, skips=skips)
 
 
 def create_project(

@@ -29,6 +29,7 @@ from sqlalchemy import case, exists, false, func, insert, select, update
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, PermissionDenied
+from ..storage import queue_store as qs
 from ..storage import schema
 from .context import Context, Unit
 from .projects import bump_counts, load_project
@@ -43,22 +44,10 @@ CLAIM_ATTEMPTS = 8
 
 def reclaim_expired(u: Unit, workspace_id: str, project_id: str, limit: int = RECLAIM_BATCH) -> int:
     """Return expired leases' slots to the pool (a bounded batch)."""
-    rows = u.execute(
-        select(A.c.id, A.c.task_id)
-        .where(A.c.workspace_id == workspace_id, A.c.project_id == project_id,
-               A.c.state == "leased", A.c.expires_at < u.now)
-        .limit(limit)
-    ).all()
-    for row in rows:
-        changed = u.execute(
-            update(A).where(A.c.workspace_id == workspace_id, A.c.id == row.id, A.c.state == "leased")
-            .values(state="expired", updated_at=u.now)
-        ).rowcount
-        if changed:
-            u.execute(
-                update(T).where(T.c.workspace_id == workspace_id, T.c.id == row.task_id)
-                .values(lease_count=T.c.lease_count - 1)
-            )
+    rows = qs.EXPIRED.rows(u.tx, ws=workspace_id, project=project_id, now=u.now, limit=limit)
+    for assignment_id, task_id in rows:
+        if qs.EXPIRE.run(u.tx, ws=workspace_id, id=assignment_id, now=u.now):
+            qs.RELEASE_SLOT.run(u.tx, ws=workspace_id, id=task_id)
     return len(rows)
 
 
@@ -79,9 +68,9 @@ def candidate_query(workspace_id: str, project_id: str, overlap: int | None, use
 
 
 def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None, user_id: str) -> str | None:
-    query = candidate_query(workspace_id, project_id, overlap, user_id,
-                            skip_locked=u.tx.dialect.name == "postgresql")
-    return u.execute(query).scalar()
+    if overlap is None:
+        return qs.CANDIDATE_ANY.scalar(u.tx, ws=workspace_id, project=project_id, user=user_id)
+    return qs.CANDIDATE.scalar(u.tx, ws=workspace_id, project=project_id, user=user_id, overlap=overlap)
 
 
 def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
@@ -91,18 +80,11 @@ def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
         ws, me = project.workspace_id, ctx.actor.user_id
         w.hold_person()
         lease_ms = project.settings.lease_seconds * 1000
-        held = w.execute(
-            select(A.c.id, A.c.task_id, A.c.expires_at)
-            .where(A.c.workspace_id == ws, A.c.project_id == project.id, A.c.user_id == me, A.c.state == "leased")
-            .order_by(A.c.id).limit(1)
-        ).first()
+        held = qs.HELD.one(w.tx, ws=ws, project=project.id, user=me)
         # The caller's own lease (even if past its expiry, its slot is still counted): renew it.
-        renewed = held is not None and w.execute(
-            update(A).where(A.c.workspace_id == ws, A.c.id == held.id, A.c.state == "leased")
-            .values(expires_at=w.now + lease_ms, updated_at=w.now)
-        ).rowcount
+        renewed = held is not None and qs.RENEW.run(w.tx, ws=ws, id=held[0], expires=w.now + lease_ms, now=w.now)
         if renewed:
-            task_id, expires_at = held.task_id, w.now + lease_ms
+            task_id, expires_at = held[1], w.now + lease_ms
         else:
             if not may_work_on(w, project, me):
                 return None
@@ -113,22 +95,18 @@ def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
                 candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
                 if candidate is None:
                     return None
-                guard = [] if unlimited else [T.c.annotation_count + T.c.lease_count < project.overlap]
-                taken = w.execute(
-                    update(T)
-                    .where(T.c.workspace_id == ws, T.c.id == candidate, *guard)
-                    .values(lease_count=T.c.lease_count + 1)
-                ).rowcount
+                taken = (qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate) if unlimited
+                         else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap))
                 if taken:
                     task_id = candidate
                     break
             if task_id is None:
                 return None
             expires_at = w.now + lease_ms
-            _set_assignment(w, ws, project.id, task_id, me, "leased", expires_at)
+            qs.set_assignment(w.tx, ws, project.id, task_id, me, "leased", expires_at)
         w.see_content(ws)  # walls and exclusions decide before anything is shown
         found = find_task_row(w, task_id)
-        task = task_dict(w, found.row, found.key_id, full=False)
+        task = task_dict(w, found, found.key_id, full=False)
         task["lease"] = {"expires_at": expires_at}
         w.audit(ws, "task.shown", task_id, via="queue")
         return task
@@ -162,21 +140,6 @@ def may_work_on(w: Unit, project, user_id: str) -> bool:
         if today >= rules.max_tasks_per_day:
             return False
     return True
-
-
-def _set_assignment(w: Unit, ws: str, project_id: str, task_id: str, user_id: str, state: str, expires_at: int) -> None:
-    """Insert the (task, person) assignment, or move an expired/skipped one to ``state``."""
-    updated = w.execute(
-        update(A).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == user_id)
-        .values(state=state, expires_at=expires_at, updated_at=w.now)
-    ).rowcount
-    if not updated:
-        w.execute(
-            insert(A).values(
-                workspace_id=ws, id=ids.new_id("asg"), project_id=project_id, task_id=task_id,
-                user_id=user_id, state=state, expires_at=expires_at, created_at=w.now, updated_at=w.now,
-            )
-        )
 
 
 def next_any(ctx: Context) -> dict[str, Any] | None:
@@ -213,7 +176,7 @@ def skip_task(ctx: Context, task_id: str) -> None:
     """Give a leased task back; it is not offered to the caller again."""
     with ctx.write() as w:
         found = find_task_row(w, task_id)
-        ws = found.row.workspace_id
+        ws = found.workspace_id
         w.access.require(Action.TASK_WORK, ws, what="task")
         mine = w.execute(
             select(A.c.id, A.c.state).where(A.c.workspace_id == ws, A.c.task_id == task_id,
@@ -230,28 +193,24 @@ def skip_task(ctx: Context, task_id: str) -> None:
             raise Conflict(f"this task is not leased to you (it is {mine.state})")
         w.execute(update(T).where(T.c.workspace_id == ws, T.c.id == task_id)
                   .values(lease_count=T.c.lease_count - 1))
-        bump_counts(w, ws, found.row.project_id, skips=1)
+        bump_counts(w, ws, found.project_id, skips=1)
         w.audit(ws, "task.skipped", task_id)
 
 
 def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, unlimited: bool = False) -> bool | None:
     """Count one more annotation on a task; True if that completed it, None if it is full."""
-    new_count = T.c.annotation_count + 1
-    stmt = update(T).where(T.c.workspace_id == ws, T.c.id == task_id)
-    if had_lease:
-        stmt = stmt.values(lease_count=T.c.lease_count - 1)
-    elif not unlimited:
-        stmt = stmt.where(T.c.annotation_count + T.c.lease_count < overlap)
     if unlimited:  # a qualification test: everyone answers every task; it is never "done"
-        row = w.execute(stmt.values(annotation_count=new_count).returning(T.c.annotation_count)).first()
+        if had_lease:
+            qs.RELEASE_SLOT.run(w.tx, ws=ws, id=task_id)
+        row = qs.COUNT_ANY.one(w.tx, ws=ws, id=task_id)
         return None if row is None else False
-    row = w.execute(
-        stmt.values(annotation_count=new_count, done=case((new_count >= overlap, True), else_=False))
-        .returning(T.c.annotation_count, T.c.done)
-    ).first()
+    statement = qs.COUNT_SLOT_LEASED if had_lease else qs.COUNT_SLOT_FREE
+    row = statement.one(w.tx, ws=ws, id=task_id, overlap=overlap, yes=True, no=False)
     if row is None:
         return None
-    return bool(row.done) and row.annotation_count - 1 < overlap
+    count, done = row
+    return bool(done) and count - 1 < overlap
+
 
 
 __all__ = ["next_task", "skip_task", "reclaim_expired", "take_slot"]

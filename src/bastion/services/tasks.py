@@ -7,7 +7,6 @@ content by a person is audited (``task.read``, ``tasks.listed``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select
@@ -15,6 +14,7 @@ from sqlalchemy import and_, select
 from ..access import Action
 from ..domain.errors import InvalidInput, NotFound
 from ..storage import schema
+from ..storage.queue_store import TaskRecord, task_record
 from .context import Context, Unit
 from .projects import load_project
 
@@ -24,31 +24,12 @@ P = schema.projects
 MAX_PAGE = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class TaskRow:
-    """A task row joined with what reading it needs (its project's key and overlap)."""
-
-    row: Any
-    key_id: str
-    overlap: int
-    task_type: str
-    config: bytes
-    is_qualification: bool = False
-
-
-def find_task_row(u: Unit, task_id: str) -> TaskRow:
+def find_task_row(u: Unit, task_id: str) -> TaskRecord:
     """The task and its project, within the actor's workspaces; NotFound otherwise."""
-    query = (
-        select(T, P.c.key_id, P.c.overlap, P.c.task_type, P.c.config, P.c.qualification)
-        .join(P, and_(P.c.workspace_id == T.c.workspace_id, P.c.id == T.c.project_id))
-        .where(T.c.id == task_id)
-    )
-    if not u.actor.is_system:
-        query = query.where(T.c.workspace_id.in_(u.access.workspace_ids()))
-    row = u.execute(query).first()
-    if row is None:
+    found = task_record(u.tx, task_id, None if u.actor.is_system else u.actor.user_id)
+    if found is None:
         raise NotFound("task not found")
-    return TaskRow(row, row.key_id, row.overlap, row.task_type, row.config, row.qualification is not None)
+    return found
 
 
 def task_dict(u: Unit, row: Any, key_id: str, *, full: bool) -> dict[str, Any]:
@@ -78,7 +59,7 @@ def get_task(ctx: Context, task_id: str) -> dict[str, Any]:
     with ctx.write() as w:
         w.hold_person()
         found = find_task_row(w, task_id)
-        ws = found.row.workspace_id
+        ws = found.workspace_id
         full = w.access.can_browse(ws)
         if not full:
             assigned = w.execute(
@@ -87,7 +68,7 @@ def get_task(ctx: Context, task_id: str) -> dict[str, Any]:
             ).first()
             w.access.require_task_visible(ws, assigned is not None)
         w.see_content(ws)
-        task = task_dict(w, found.row, found.key_id, full=full)
+        task = task_dict(w, found, found.key_id, full=full)
         w.audit(ws, "task.read", task_id)
         return task
 

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
@@ -35,7 +36,7 @@ def now_ms() -> int:
 class Tx:
     """One open transaction."""
 
-    __slots__ = ("conn", "db", "now", "write", "_after_commit")
+    __slots__ = ("conn", "db", "now", "write", "_after_commit", "_raw")
 
     def __init__(self, conn: Connection, db: "Database", write: bool) -> None:
         self.conn = conn
@@ -43,6 +44,14 @@ class Tx:
         self.now = now_ms()
         self.write = write
         self._after_commit: list[Callable[[], None]] = []
+        self._raw = None
+
+    @property
+    def raw(self):
+        """The driver's own connection, in this transaction (for ``storage/fast.py``)."""
+        if self._raw is None:
+            self._raw = self.conn.connection.driver_connection
+        return self._raw
 
     @property
     def dialect(self) -> dialects.Dialect:
@@ -200,6 +209,8 @@ class Database:
             )
             self._writer = None
         self.dialect = dialects.for_name(self.engine.dialect.name)
+        # The driver's own integrity errors, for statements run outside SQLAlchemy (fast.py).
+        self.integrity_errors = (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Tx]:

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,7 @@ class Keyring:
         self.engine = _make_engine(url)
         keyring_metadata.create_all(self.engine)
         self._cache: dict[str, KeyMaterial] = {}
+        self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
 
     # -- construction ---------------------------------------------------------
@@ -138,11 +140,24 @@ class Keyring:
             )
         return key_id
 
+    # Unwrapped keys are re-checked against the keyring this often, so a key destroyed
+    # by another server process stops working here within that time.
+    RECHECK_SECONDS = 30.0
+
     def material(self, workspace_id: str, key_id: str) -> KeyMaterial:
         found = self._cache.get(key_id)
         if found is not None:
             if found.workspace_id != workspace_id:
                 raise KeyDestroyed("ciphertext was sealed for another workspace")
+            if time.monotonic() - self._checked.get(key_id, 0.0) < self.RECHECK_SECONDS:
+                return found
+            with self.engine.connect() as conn:
+                alive = conn.execute(select(data_keys.c.id).where(data_keys.c.id == key_id)).first()
+            if alive is None:
+                with self._lock:
+                    self._cache.pop(key_id, None)
+                raise KeyDestroyed(f"data key {key_id} has been destroyed")
+            self._checked[key_id] = time.monotonic()
             return found
         with self.engine.connect() as conn:
             row = conn.execute(
@@ -161,6 +176,7 @@ class Keyring:
         )
         with self._lock:
             self._cache[key_id] = material
+            self._checked[key_id] = time.monotonic()
         return material
 
     def audit_signer(self, default_name: str):
