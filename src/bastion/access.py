@@ -205,11 +205,11 @@ class Access:
 
         user = self.actor.user_id
         return decide(
-            workspace_id, workforce.history_of(self._conn, user), workforce.edges_of(self._conn, workspace_id),
-            workforce.affiliations_of(self._conn, user), workforce.exclusions_of(self._conn, workspace_id), now,
+            workspace_id, workforce.history_of(self._tx, user), workforce.edges_of(self._tx, workspace_id),
+            workforce.affiliations_of(self._tx, user), workforce.exclusions_of(self._tx, workspace_id), now,
         ).allowed
 
-    def require_content(self, workspace_id: str, now: int, dialect, audit) -> None:
+    def require_content(self, workspace_id: str, now: int, audit) -> None:
         """The conflict-of-interest rule, at every point where a person is shown data.
 
         Loads the person's history and affiliations and the workspace's conflict
@@ -225,15 +225,15 @@ class Access:
         from .storage import workforce
 
         user = self.actor.user_id
-        workforce.lock_person(self._conn, user)
-        history = workforce.history_of(self._conn, user)
+        workforce.lock_person(self._tx, user)
+        history = workforce.history_of(self._tx, user)
         decision = decide(
-            workspace_id, history, workforce.edges_of(self._conn, workspace_id),
-            workforce.affiliations_of(self._conn, user), workforce.exclusions_of(self._conn, workspace_id), now,
+            workspace_id, history, workforce.edges_of(self._tx, workspace_id),
+            workforce.affiliations_of(self._tx, user), workforce.exclusions_of(self._tx, workspace_id), now,
         )
         if not decision.allowed:
             raise WallDenied(workspace_id, decision)
-        workforce.record_access(self._conn, dialect, user, workspace_id, now, new=decision.binds)
+        workforce.record_access(self._tx, user, workspace_id, now, new=decision.binds)
         if decision.binds:
             audit(workspace_id, "wall.bound", user,
                   lifted=[edge.other(workspace_id) for edge in decision.lifted])

@@ -46,7 +46,7 @@ from ..audit import (
 )
 from ..audit.merkle import HASH_SIZE
 from ..domain.errors import InvalidInput, NotFound
-from ..storage import schema
+from ..storage import audit_store, schema
 from .context import Context, Unit
 
 E = schema.audit_events
@@ -92,19 +92,8 @@ def _timestamp(ms: int) -> str:
 
 
 def _load_head(u: Unit, workspace_id: str, *, lock: bool) -> Frontier:
-    query = select(H.c.size, H.c.frontier).where(H.c.workspace_id == workspace_id)
-    if lock and u.tx.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = u.execute(query).first()
-    if row is None:
-        if not lock:
-            return Frontier()
-        u.tx.dialect.insert_ignore(
-            u.conn, "audit_heads", ("workspace_id", "size", "frontier", "updated_at"),
-            [(workspace_id, 0, b"", u.now)], ("workspace_id",),
-        )
-        row = u.execute(query).first()
-    return Frontier.from_bytes(row.size, row.frontier)
+    found = audit_store.head(u.tx, workspace_id, lock=lock)
+    return Frontier() if found is None else Frontier.from_bytes(*found)
 
 
 def append_events(u: Unit, events: list[PendingEvent]) -> None:
@@ -144,11 +133,10 @@ def _append(u: Unit, workspace_id: str, events: list[PendingEvent]) -> None:
         size += 1
         if size % CHECKPOINT_EVERY == 0:
             checkpoints.append((size, Frontier.from_hashes(size, nodes).root()))
-    u.execute(insert(E), rows)
+    audit_store.INSERT_EVENT.many(u.tx, rows)
     if node_rows:
-        u.execute(insert(N), node_rows)
-    u.execute(update(H).where(H.c.workspace_id == workspace_id)
-              .values(size=size, frontier=b"".join(nodes), updated_at=u.now))
+        audit_store.INSERT_NODE.many(u.tx, node_rows)
+    audit_store.SET_HEAD.run(u.tx, ws=workspace_id, size=size, frontier=b"".join(nodes), now=u.now)
     for cp_size, root in checkpoints:
         _store_checkpoint(u, workspace_id, cp_size, root)
 

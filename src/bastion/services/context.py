@@ -73,11 +73,11 @@ class Unit:
         if not self.actor.is_system:
             from ..storage.workforce import lock_person
 
-            lock_person(self.tx.conn, self.actor.user_id)
+            lock_person(self.tx, self.actor.user_id)
 
     def see_content(self, workspace_id: str) -> None:
         """This person is about to be shown the workspace's data: walls decide (access.py)."""
-        self.access.require_content(workspace_id, self.tx.now, self.tx.dialect, self.audit)
+        self.access.require_content(workspace_id, self.tx.now, self.audit)
 
     def flush_audit(self) -> None:
         if self._events:

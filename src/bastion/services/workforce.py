@@ -138,7 +138,7 @@ def remove_conflict(ctx: Context, workspace_id: str, competitor_id: str) -> None
 def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
     with ctx.read() as r:
         r.access.require(Action.WALLS_READ, workspace_id)
-        edges = workforce.edges_of(r.conn, workspace_id)
+        edges = workforce.edges_of(r.tx, workspace_id)
     return [{"competitor": e.other(workspace_id), "cooling_off_ms": e.cooling_off_ms, "source": e.source,
              "since": e.since} for e in edges]
 
@@ -180,9 +180,9 @@ def add_to_group(ctx: Context, group_ref: str, workspace_id: str) -> int:
 
 def _history_entry(w: Unit, user_id: str, workspace_id: str, source: str, first_at: int, last_at: int,
                    approved_by: str | None) -> None:
-    workforce.lock_person(w.conn, user_id)
-    history = workforce.history_of(w.conn, user_id)
-    decision = decide(workspace_id, history, workforce.edges_of(w.conn, workspace_id), (), (), w.now)
+    workforce.lock_person(w.tx, user_id)
+    history = workforce.history_of(w.tx, user_id)
+    decision = decide(workspace_id, history, workforce.edges_of(w.tx, workspace_id), (), (), w.now)
     if not decision.allowed:
         raise Conflict("this person already has live history on a conflicting workspace: "
                        + "; ".join(r.message for r in decision.reasons))
@@ -241,7 +241,7 @@ def add_affiliation(ctx: Context, person: str, org: str, kind: str, *, since: in
         released = 0
         for workspace_id in _member_workspaces(w, row.id):
             w.audit(workspace_id, "person.affiliation_added", row.id, org=org.strip(), kind=kind)
-            if tie.current(w.now) and any(e.matches(tie) for e in workforce.exclusions_of(w.conn, workspace_id)):
+            if tie.current(w.now) and any(e.matches(tie) for e in workforce.exclusions_of(w.tx, workspace_id)):
                 released += release_leases(w, row.id, workspace_id, reason="excluded affiliation")
         return {"id": aff_id, "released_leases": released}
 
@@ -284,7 +284,7 @@ def add_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = 
         released = 0
         members = w.execute(select(M.c.user_id).where(M.c.workspace_id == workspace_id)).scalars().all()
         for user_id in members:
-            if any(a.current(w.now) and rule.matches(a) for a in workforce.affiliations_of(w.conn, user_id)):
+            if any(a.current(w.now) and rule.matches(a) for a in workforce.affiliations_of(w.tx, user_id)):
                 released += release_leases(w, user_id, workspace_id, reason="excluded affiliation")
         return released
 
@@ -302,12 +302,12 @@ def remove_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None
 def list_exclusions(ctx: Context, workspace_id: str) -> list[dict]:
     with ctx.read() as r:
         r.access.require(Action.WALLS_READ, workspace_id)
-        return [{"org": e.org, "kind": e.kind} for e in workforce.exclusions_of(r.conn, workspace_id)]
+        return [{"org": e.org, "kind": e.kind} for e in workforce.exclusions_of(r.tx, workspace_id)]
 
 
 def is_excluded(w: Unit, user_id: str, workspace_id: str) -> bool:
-    rules = workforce.exclusions_of(w.conn, workspace_id)
-    return any(a.current(w.now) and rule.matches(a) for rule in rules for a in workforce.affiliations_of(w.conn, user_id))
+    rules = workforce.exclusions_of(w.tx, workspace_id)
+    return any(a.current(w.now) and rule.matches(a) for rule in rules for a in workforce.affiliations_of(w.tx, user_id))
 
 
 # -- explanations ------------------------------------------------------------------
@@ -322,10 +322,10 @@ def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
                 r.access.require(Action.WORKSPACE_READ, workspace_id)  # your own case, in your workspaces only
             else:
                 r.access.require(Action.WALLS_READ, workspace_id)
-        history_rows = workforce.history_of(r.conn, row.id)
-        edges = workforce.edges_of(r.conn, workspace_id)
-        affs = workforce.affiliations_of(r.conn, row.id)
-        rules = workforce.exclusions_of(r.conn, workspace_id)
+        history_rows = workforce.history_of(r.tx, row.id)
+        edges = workforce.edges_of(r.tx, workspace_id)
+        affs = workforce.affiliations_of(r.tx, row.id)
+        rules = workforce.exclusions_of(r.tx, workspace_id)
         member = r.execute(select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == row.id)).scalar()
         decision = decide(workspace_id, history_rows, edges, affs, rules, r.now)
     reasons = []

@@ -5,52 +5,51 @@
 transaction already holds. Two concurrent first accesses by one person to two
 conflicting workspaces — on any number of server processes — therefore run one
 after the other, and the second sees the history the first wrote.
+
+These run on every data access, so they are driver-level statements (``fast.py``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
-
 from ..domain.walls import Affiliation, Edge, Exclusion, History
-from . import schema
+from .fast import Statement
 
-C = schema.conflicts
-HIS = schema.person_history
-AFF = schema.affiliations
-EXC = schema.workspace_exclusions
-
-
-def lock_person(conn, user_id: str) -> None:
-    query = select(schema.users.c.id).where(schema.users.c.id == user_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    conn.execute(query)
-
-
-def history_of(conn, user_id: str) -> dict[str, History]:
-    rows = conn.execute(select(HIS).where(HIS.c.user_id == user_id)).all()
-    return {r.workspace_id: History(r.workspace_id, r.first_at, r.last_at, r.source) for r in rows}
+LOCK_PERSON = Statement("SELECT id FROM users WHERE id = :user FOR UPDATE")
+HISTORY = Statement("SELECT workspace_id, first_at, last_at, source FROM person_history WHERE user_id = :user")
+EDGES = Statement(
+    "SELECT workspace_a, workspace_b, cooling_off_ms, created_at, source FROM conflicts WHERE workspace_a = :ws "
+    "UNION ALL SELECT workspace_a, workspace_b, cooling_off_ms, created_at, source FROM conflicts "
+    "WHERE workspace_b = :ws"
+)
+AFFILIATIONS = Statement("SELECT org, kind, since, until FROM affiliations WHERE user_id = :user ORDER BY id")
+EXCLUSIONS = Statement("SELECT org, kind FROM workspace_exclusions WHERE workspace_id = :ws")
+TOUCH = Statement("UPDATE person_history SET last_at = :now WHERE user_id = :user AND workspace_id = :ws")
+BIND = Statement(
+    "INSERT INTO person_history (user_id, workspace_id, first_at, last_at, source) "
+    "VALUES (:user, :ws, :now, :now, 'access') ON CONFLICT (user_id, workspace_id) DO NOTHING"
+)
 
 
-def edges_of(conn, workspace_id: str) -> list[Edge]:
-    rows = conn.execute(select(C).where(or_(C.c.workspace_a == workspace_id, C.c.workspace_b == workspace_id))).all()
-    return [Edge(r.workspace_a, r.workspace_b, r.cooling_off_ms, r.created_at, r.source) for r in rows]
+def lock_person(tx, user_id: str) -> None:
+    if not tx.db.is_sqlite:  # SQLite: the transaction already holds the database write lock
+        LOCK_PERSON.run(tx, user=user_id)
 
 
-def affiliations_of(conn, user_id: str) -> list[Affiliation]:
-    rows = conn.execute(select(AFF).where(AFF.c.user_id == user_id).order_by(AFF.c.id)).all()
-    return [Affiliation(r.org, r.kind, r.since, r.until) for r in rows]
+def history_of(tx, user_id: str) -> dict[str, History]:
+    return {ws: History(ws, first, last, source) for ws, first, last, source in HISTORY.rows(tx, user=user_id)}
 
 
-def exclusions_of(conn, workspace_id: str) -> list[Exclusion]:
-    rows = conn.execute(select(EXC).where(EXC.c.workspace_id == workspace_id)).all()
-    return [Exclusion(r.org, r.kind or None) for r in rows]
+def edges_of(tx, workspace_id: str) -> list[Edge]:
+    return [Edge(a, b, cooling, since, source) for a, b, cooling, since, source in EDGES.rows(tx, ws=workspace_id)]
 
 
-def record_access(conn, dialect, user_id: str, workspace_id: str, now: int, *, new: bool) -> None:
-    if new:
-        dialect.insert_ignore(conn, "person_history", ("user_id", "workspace_id", "first_at", "last_at", "source"),
-                              [(user_id, workspace_id, now, now, "access")], ("user_id", "workspace_id"))
-    else:
-        conn.execute(update(HIS).where(HIS.c.user_id == user_id, HIS.c.workspace_id == workspace_id)
-                     .values(last_at=now))
+def affiliations_of(tx, user_id: str) -> list[Affiliation]:
+    return [Affiliation(org, kind, since, until) for org, kind, since, until in AFFILIATIONS.rows(tx, user=user_id)]
+
+
+def exclusions_of(tx, workspace_id: str) -> list[Exclusion]:
+    return [Exclusion(org, kind or None) for org, kind in EXCLUSIONS.rows(tx, ws=workspace_id)]
+
+
+def record_access(tx, user_id: str, workspace_id: str, now: int, *, new: bool) -> None:
+    (BIND if new else TOUCH).run(tx, user=user_id, ws=workspace_id, now=now)
