@@ -149,3 +149,18 @@ def test_security_headers_everywhere(client, path):
     assert r.status_code == 200
     assert "default-src 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_submit_and_next_in_one_step(client, rt):
+    side = make_side(rt, "sn", n_tasks=2, settings={"overlap": 1})
+    ann = side.headers("annotator")
+    first = client.post(f"/api/v1/projects/{side.project_id}/next", headers=ann).json()
+    r = client.post(f"/api/v1/tasks/{first['id']}/submit-and-next", headers=ann, json={"result": {"label": "neg"}})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["annotation"]["result"] == {"label": "neg"} and body["next"]["id"] != first["id"]
+    r = client.post(f"/api/v1/tasks/{body['next']['id']}/submit-and-next", headers=ann, json={"result": {"label": "x"}})
+    assert r.status_code == 422  # a bad result leases nothing and records nothing
+    r = client.post(f"/api/v1/tasks/{body['next']['id']}/submit-and-next", headers=ann, json={"result": {"label": "pos"}})
+    assert r.json()["next"] is None
+    assert client.get(f"/api/v1/projects/{side.project_id}", headers=ann).json()["counts"]["annotations"] == 2

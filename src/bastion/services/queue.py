@@ -76,40 +76,45 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None,
 def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
     """Lease the caller's next task of the project, or None when none is left for them."""
     with ctx.write() as w:
-        project = load_project(w, project_id, Action.TASK_WORK)
-        ws, me = project.workspace_id, ctx.actor.user_id
-        w.hold_person()
-        lease_ms = project.settings.lease_seconds * 1000
-        held = qs.HELD.one(w.tx, ws=ws, project=project.id, user=me)
-        # The caller's own lease (even if past its expiry, its slot is still counted): renew it.
-        renewed = held is not None and qs.RENEW.run(w.tx, ws=ws, id=held[0], expires=w.now + lease_ms, now=w.now)
-        if renewed:
-            task_id, expires_at = held[1], w.now + lease_ms
-        else:
-            if not may_work_on(w, project, me):
+        return lease_next(w, project_id)
+
+
+def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
+    """``next_task`` inside an open transaction (also used right after a submit)."""
+    project = load_project(w, project_id, Action.TASK_WORK)
+    ws, me = project.workspace_id, w.actor.user_id
+    w.hold_person()
+    lease_ms = project.settings.lease_seconds * 1000
+    held = qs.HELD.one(w.tx, ws=ws, project=project.id, user=me)
+    # The caller's own lease (even if past its expiry, its slot is still counted): renew it.
+    renewed = held is not None and qs.RENEW.run(w.tx, ws=ws, id=held[0], expires=w.now + lease_ms, now=w.now)
+    if renewed:
+        task_id, expires_at = held[1], w.now + lease_ms
+    else:
+        if not may_work_on(w, project, me):
+            return None
+        reclaim_expired(w, ws, project.id)
+        task_id = None
+        unlimited = project.settings.qualification is not None
+        for _ in range(CLAIM_ATTEMPTS):
+            candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
+            if candidate is None:
                 return None
-            reclaim_expired(w, ws, project.id)
-            task_id = None
-            unlimited = project.settings.qualification is not None
-            for _ in range(CLAIM_ATTEMPTS):
-                candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
-                if candidate is None:
-                    return None
-                taken = (qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate) if unlimited
-                         else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap))
-                if taken:
-                    task_id = candidate
-                    break
-            if task_id is None:
-                return None
-            expires_at = w.now + lease_ms
-            qs.set_assignment(w.tx, ws, project.id, task_id, me, "leased", expires_at)
-        w.see_content(ws)  # walls and exclusions decide before anything is shown
-        found = find_task_row(w, task_id)
-        task = task_dict(w, found, found.key_id, full=False)
-        task["lease"] = {"expires_at": expires_at}
-        w.audit(ws, "task.shown", task_id, via="queue")
-        return task
+            taken = (qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate) if unlimited
+                     else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap))
+            if taken:
+                task_id = candidate
+                break
+        if task_id is None:
+            return None
+        expires_at = w.now + lease_ms
+        qs.set_assignment(w.tx, ws, project.id, task_id, me, "leased", expires_at)
+    w.see_content(ws)  # walls and exclusions decide before anything is shown
+    found = find_task_row(w, task_id)
+    task = task_dict(w, found, found.key_id, full=False)
+    task["lease"] = {"expires_at": expires_at}
+    w.audit(ws, "task.shown", task_id, via="queue")
+    return task
 
 
 def may_work_on(w: Unit, project, user_id: str) -> bool:

@@ -19,6 +19,7 @@ from ..access import Actor
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
 from ..domain.users import ApiToken, User, check_password, normalise_email
 from ..storage import schema
+from ..storage.fast import Statement
 from .context import Context
 from .runtime import Runtime
 
@@ -30,6 +31,12 @@ LAST_USED_RESOLUTION_MS = 60_000
 u = schema.users
 t = schema.api_tokens
 s = schema.web_sessions
+# Every API request resolves its token: a driver-level statement (storage/fast.py).
+TOKEN = Statement(
+    "SELECT t.id, t.scope, t.revoked_at, t.last_used_at, u.id, u.email, u.is_admin, u.is_active "
+    "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash"
+)
+TOKEN_USED = Statement("UPDATE api_tokens SET last_used_at = :now WHERE id = :id")
 
 
 def _digest(secret: str) -> str:
@@ -186,20 +193,18 @@ def resolve_token(rt: Runtime, secret: str) -> Actor:
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         raise Unauthenticated("invalid API token")
     with rt.db.transaction(write=False) as tx:
-        row = tx.execute(
-            select(t.c.id, t.c.scope, t.c.revoked_at, t.c.last_used_at, u.c.id.label("user_id"),
-                   u.c.email, u.c.is_admin, u.c.is_active)
-            .join(u, u.c.id == t.c.user_id)
-            .where(t.c.token_hash == _digest(secret))
-        ).first()
-    if row is None or row.revoked_at is not None or not row.is_active:
+        row = TOKEN.one(tx, hash=_digest(secret))
+    if row is None:
         raise Unauthenticated("invalid or revoked API token")
-    if row.last_used_at is None or tx.now - row.last_used_at > LAST_USED_RESOLUTION_MS:
+    token_id, scope, revoked_at, last_used_at, user_id, email, is_admin, is_active = row
+    if revoked_at is not None or not is_active:
+        raise Unauthenticated("invalid or revoked API token")
+    if last_used_at is None or tx.now - last_used_at > LAST_USED_RESOLUTION_MS:
         with rt.db.transaction(write=True) as wtx:
-            wtx.execute(update(t).where(t.c.id == row.id).values(last_used_at=wtx.now))
+            TOKEN_USED.run(wtx, id=token_id, now=wtx.now)
     return Actor(
-        kind="user", user_id=row.user_id, email=row.email, is_admin=bool(row.is_admin),
-        read_only=row.scope == "read", via="token", token_id=row.id,
+        kind="user", user_id=user_id, email=email, is_admin=bool(is_admin),
+        read_only=scope == "read", via="token", token_id=token_id,
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from ...services import annotations as svc
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
-from .models import AnnotationIn, AnnotationOut
+from .models import AnnotationIn, AnnotationOut, TaskOut
 
 router = APIRouter(tags=["annotations"], responses=COMMON_ERRORS)
 
@@ -16,6 +17,18 @@ router = APIRouter(tags=["annotations"], responses=COMMON_ERRORS)
 def submit_annotation(task_id: str, body: AnnotationIn, ctx: Ctx):
     """Submit your result for a task (validated against the project's config)."""
     return to_json(svc.submit_annotation(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms), 201)
+
+
+class SubmittedAndNext(BaseModel):
+    annotation: AnnotationOut
+    next: TaskOut | None = Field(description="Your next task of the same project (null when none is left).")
+
+
+@router.post("/tasks/{task_id}/submit-and-next", response_model=SubmittedAndNext, responses=error_docs(409))
+def submit_and_next(task_id: str, body: AnnotationIn, ctx: Ctx):
+    """Submit your result and lease your next task of the project, in one transaction (one durable commit)."""
+    annotation, task = svc.submit_and_next(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms)
+    return to_json({"annotation": annotation, "next": task})
 
 
 @router.get("/tasks/{task_id}/annotations", response_model=list[AnnotationOut])
