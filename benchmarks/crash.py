@@ -477,7 +477,10 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     result = run(args.cycles, import_tasks=args.import_tasks, clients=args.clients, seed=args.seed,
                  load_tasks=args.load_tasks, lease_check_every=args.lease_check_every)
+    import bastion
+
     result["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    result["bastion_code"] = str(Path(bastion.__file__).parent)
     result["load"] = [round(x, 2) for x in load_before] + [round(x, 2) for x in os.getloadavg()]
     result["command"] = " ".join(["python -m benchmarks.crash", *(argv if argv is not None else sys.argv[1:])])
     (ROOT / "results").mkdir(exist_ok=True)

@@ -77,7 +77,10 @@ def machine() -> dict:
                                 text=True, check=False).stdout.strip()
     except OSError:
         commit = ""
+    import bastion
+
     return {
+        "bastion_code": str(Path(bastion.__file__).parent),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(), "memory_gib": round(mem_kib / 1024 / 1024, 1),
         "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "commit": commit,

@@ -1,0 +1,1 @@
+"""Side-by-side runs against other labelling tools, installed apart and never committed."""

@@ -1,0 +1,1 @@
+"""Label Studio, stock, beside Bastion (see run.py and README.md)."""
