@@ -51,7 +51,7 @@ def _bodies(method: str, path: str):
         return {"user": "x@example.com", "role": "annotator"}
     if path.endswith("/projects"):
         return {"name": "n", "config": {"type": "classification", "labels": ["a"]}}
-    if path.endswith("/annotations"):
+    if path.endswith(("/annotations", "/submit-and-next")):
         return {"result": {"label": "pos"}}
     if path.endswith("/conflicts"):
         return {"competitor": "ws_x"}
