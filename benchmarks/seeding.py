@@ -100,7 +100,7 @@ def annotate_in_bulk(rt, world: World, project_id: str, *, labels=("billing", "b
     from bastion import ids
     from bastion.storage import schema
 
-    T, A = schema.tasks, schema.assignments
+    T = schema.tasks
     ws = world.workspace_id
     user = world.annotator_ids[0]
     ctx = system(rt)

@@ -31,13 +31,9 @@ Prints a table with the target beside each figure and writes
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +45,7 @@ import httpx
 import orjson
 
 from . import seeding
+from .machine import describe as machine
 from .servers import MemoryWatch, Server, postgres_database, rss_bytes, server_env, timed_cli
 from .workload import BastionProtocol, download, run_annotators, write_tasks
 
@@ -64,28 +61,6 @@ SIZES = {
               "annotate_seconds": 3.0, "clients": (1, 8, 64), "export": (10_000, 20_000)},
 }
 OVERLAP = 2
-
-
-def machine() -> dict:
-    mem_kib = 0
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            if line.startswith("MemTotal:"):
-                mem_kib = int(line.split()[1])
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT.parent, capture_output=True,
-                                text=True, check=False).stdout.strip()
-    except OSError:
-        commit = ""
-    import bastion
-
-    return {
-        "bastion_code": str(Path(bastion.__file__).parent),
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(), "memory_gib": round(mem_kib / 1024 / 1024, 1),
-        "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "commit": commit,
-        "load_before": [round(x, 2) for x in os.getloadavg()],
-    }
 
 
 class Run:

@@ -43,7 +43,7 @@ import orjson
 
 from ... import seeding
 from ...servers import MemoryWatch, Server, free_port
-from ...suite import machine
+from ...machine import describe as machine
 from ...workload import BastionProtocol, Response, download, run_annotators, task_line
 
 HERE = Path(__file__).resolve().parent
