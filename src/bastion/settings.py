@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         default=None, description="External URL of this deployment, used in audit checkpoints."
     )
     log_level: str = Field(default="info", description="Server log level.")
+    sqlite_cache_mb: int = Field(
+        default=64, ge=2, le=65536,
+        description="SQLite page cache per connection, in MiB (bulk imports from the CLI use at least 256).",
+    )
     checkpoint_seconds: int = Field(
         default=60, ge=0,
         description="How often the server signs audit checkpoints for logs that grew (0: never by timer).",

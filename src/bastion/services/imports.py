@@ -14,6 +14,7 @@ batch; SQLite inserts with ``executemany``, PostgreSQL with ``COPY``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +26,10 @@ from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.tasks import TaskInput, content_digest, parse_item
 from ..sources import BadLine, Item
 from ..storage import schema
+from ..storage.crypto import Sealer
 from .context import Context, Unit
 from .projects import bump_counts, load_project
 
-DEFAULT_BATCH = 5000
 MAX_REJECTED_REPORTED = 1000
 MAX_ITEM_BYTES = 10 * 1024 * 1024
 
@@ -36,6 +37,7 @@ TASK_COLUMNS = (
     "workspace_id", "id", "project_id", "dedupe_key", "payload", "predictions", "gold", "is_gold", "priority",
     "annotation_count", "lease_count", "done", "created_at",
 )
+DEFAULT_BATCH = 10_000
 
 
 @dataclass
@@ -126,6 +128,9 @@ class Importer:
         self.progress = progress
         self.report = ImportReport(import_id=ids.new_id("imp"))
         self._batch: list[tuple[int, TaskInput]] = []
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bastion-import")
+        self._pending: Future | None = None
+        self._pending_size = 0
 
     def check(self, items: Iterable[Item]) -> bool:
         """Validate only (strict mode's first pass); True when every line is good."""
@@ -149,13 +154,30 @@ class Importer:
     def finish(self) -> ImportReport:
         if self._batch:
             self._flush()
+        self._drain()
         return self.report
 
     def _flush(self) -> None:
+        """Prepare this batch here while the previous one is written by the writer thread.
+
+        Sealing and hashing (Python, holding the GIL) overlap with SQLite's inserts
+        (which release it); at most one batch waits, so memory stays bounded.
+        """
         batch, self._batch = self._batch, []
-        _write_batch(self.ctx, self.project, batch, self.report)
-        if self.progress:
-            self.progress(len(batch))
+        rows = _prepare_rows(self.ctx, self.project, batch)
+        self._drain()
+        self._pending = self._writer.submit(_insert_rows, self.ctx, self.project, rows, self.report)
+        self._pending_size = len(batch)
+
+    def _drain(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # re-raises a failed batch here, before anything else is written
+            if self.progress:
+                self.progress(self._pending_size)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
 
 
 def import_tasks(
@@ -174,59 +196,70 @@ def import_tasks(
     nothing is written unless every line is good.
     """
     importer = Importer(ctx, project_id, batch_size=batch_size, progress=progress)
-    if strict:
-        if not callable(items):
-            raise TypeError("strict import needs a callable returning the items")
-        if not importer.check(items_or_error(iter(items()))):
-            return importer.report
-    source = items() if callable(items) else items
-    importer.add(items_or_error(iter(source)))
-    return importer.finish()
+    try:
+        if strict:
+            if not callable(items):
+                raise TypeError("strict import needs a callable returning the items")
+            if not importer.check(items_or_error(iter(items()))):
+                return importer.report
+        source = items() if callable(items) else items
+        importer.add(items_or_error(iter(source)))
+        return importer.finish()
+    finally:
+        importer.close()
 
 
-def _write_batch(ctx: Context, project, batch: list[tuple[int, TaskInput]], report: ImportReport) -> None:
+def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]]) -> list[tuple]:
+    """Ids, keyed dedupe hashes and sealed payloads for a batch (CPU only, no transaction)."""
+    ws, pid = project.workspace_id, project.id
+    sealer = Sealer(ctx.rt.keyring, ws, project.key_id)
+    task_ids = ids.new_ids("tsk", len(batch))
+    payloads: list[tuple[str, bytes]] = []
+    preds: list[tuple[str, bytes]] = []
+    golds: list[tuple[str, bytes]] = []
+    dedupes: list[bytes] = []
+    dumps = orjson.dumps
+    dedupe = sealer.index_hash
+    for task_id, (_line, item) in zip(task_ids, batch):
+        body = {"data": item.data}
+        if item.external_id is not None:
+            body["external_id"] = item.external_id
+            dedupes.append(dedupe(b"external_id", pid, item.external_id))
+        else:
+            dedupes.append(dedupe(b"content", pid, content_digest(item)))
+        if item.meta is not None:
+            body["meta"] = item.meta
+        payloads.append((task_id, dumps(body)))
+        if item.predictions:
+            preds.append((task_id, dumps(item.predictions)))
+        if item.gold is not None:
+            golds.append((task_id, dumps(item.gold)))
+    sealed = sealer.seal_many("tasks", "payload", payloads)
+    sealed_preds = dict(zip((p[0] for p in preds), sealer.seal_many("tasks", "predictions", preds)))
+    sealed_golds = dict(zip((g[0] for g in golds), sealer.seal_many("tasks", "gold", golds)))
+    return [
+        (ws, task_id, pid, key, blob, sealed_preds.get(task_id), sealed_golds.get(task_id),
+         task_id in sealed_golds, item.priority, 0, 0, False)
+        for task_id, key, blob, (_, item) in zip(task_ids, dedupes, sealed, batch)
+    ]
+
+
+def _insert_rows(ctx: Context, project, rows: list[tuple], report: ImportReport) -> int:
+    """One atomic batch: the rows, the counters and the audit record commit together."""
     ws = project.workspace_id
     with ctx.write() as w:
         # Re-checked in every batch's own transaction: a role revoked mid-import stops it.
         w.access.require(Action.TASK_IMPORT, ws, what="project")
-        sealer = w.sealer(ws, project.key_id)
-        task_ids = ids.new_ids("tsk", len(batch))
-        payloads: list[tuple[str, bytes]] = []
-        preds: list[tuple[str, bytes]] = []
-        golds: list[tuple[str, bytes]] = []
-        dedupes: list[bytes] = []
-        dumps = orjson.dumps
-        for task_id, (line, item) in zip(task_ids, batch):
-            body = {"data": item.data}
-            if item.external_id is not None:
-                body["external_id"] = item.external_id
-                dedupes.append(sealer.index_hash("external_id", project.id, item.external_id))
-            else:
-                dedupes.append(sealer.index_hash("content", project.id, content_digest(item)))
-            if item.meta is not None:
-                body["meta"] = item.meta
-            payloads.append((task_id, dumps(body)))
-            if item.predictions:
-                preds.append((task_id, dumps(item.predictions)))
-            if item.gold is not None:
-                golds.append((task_id, dumps(item.gold)))
-        sealed = sealer.seal_many("tasks", "payload", payloads)
-        sealed_preds = dict(zip((p[0] for p in preds), sealer.seal_many("tasks", "predictions", preds)))
-        sealed_golds = dict(zip((g[0] for g in golds), sealer.seal_many("tasks", "gold", golds)))
         now = w.now
-        rows = [
-            (ws, task_id, project.id, dedupe, blob, sealed_preds.get(task_id), sealed_golds.get(task_id),
-             task_id in sealed_golds, item.priority, 0, 0, False, now)
-            for task_id, dedupe, blob, (_, item) in zip(task_ids, dedupes, sealed, batch)
-        ]
         inserted = w.tx.dialect.insert_ignore(
-            w.conn, "tasks", TASK_COLUMNS, rows, ("workspace_id", "project_id", "dedupe_key")
+            w.conn, "tasks", TASK_COLUMNS, [row + (now,) for row in rows], ("workspace_id", "dedupe_key")
         )
         bump_counts(w, ws, project.id, tasks=inserted)
         w.audit(ws, "tasks.imported", project.id, import_id=report.import_id, imported=inserted,
                 duplicates=len(rows) - inserted)
     report.imported += inserted
     report.duplicates += len(rows) - inserted
+    return inserted
 
 
 def items_or_error(items: Iterator[Item]) -> Iterator[Item]:

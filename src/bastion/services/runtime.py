@@ -31,7 +31,7 @@ class Runtime:
         A database behind the code's schema is refused unless migrating "always".
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url, sqlite_cache_mb=settings.sqlite_cache_mb)
         state = migrate.status(db)
         if state != "current":
             if migrate_schema == "always" or (migrate_schema == "if-empty" and state == "empty"):

@@ -17,7 +17,6 @@ to seal: both are part of what is authenticated.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 from collections.abc import Iterable
 
@@ -101,13 +100,18 @@ class Sealer:
         return orjson.loads(self.open(table, record_id, column, sealed))
 
     def index_hash(self, *parts: str | bytes) -> bytes:
-        """A keyed 16-byte hash for equality lookups on values that stay secret."""
-        mac = hmac.new(self.material.index_key, digestmod=hashlib.sha256)
+        """A keyed 16-byte hash for equality lookups on values that stay secret.
+
+        Keyed BLAKE2b (a PRF when keyed) with the index key derived from the data
+        key: never a bare hash of the value, and a different key per project.
+        Each part is length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+        """
+        message = bytearray()
         for part in parts:
             data = part.encode() if isinstance(part, str) else part
-            mac.update(len(data).to_bytes(4, "big"))
-            mac.update(data)
-        return mac.digest()[:16]
+            message += len(data).to_bytes(4, "big")
+            message += data
+        return hashlib.blake2b(message, key=self.material.index_key, digest_size=16).digest()
 
 
 def key_id_of(sealed: bytes) -> str:

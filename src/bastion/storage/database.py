@@ -190,7 +190,7 @@ class _GroupCommitWriter:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False, sqlite_cache_mb: int = 64) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -201,7 +201,7 @@ class Database:
                 max_overflow=48,
                 echo=echo,
             )
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, sqlite_cache_mb)
             self._writer: _GroupCommitWriter | None = _GroupCommitWriter(self.engine)
         else:
             self.engine = create_engine(
@@ -234,7 +234,7 @@ class Database:
         self.engine.dispose()
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
@@ -243,7 +243,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA cache_size=-16000")
+        cur.execute(f"PRAGMA cache_size={-1024 * cache_mb}")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 

@@ -197,7 +197,9 @@ tasks = Table(
         ondelete="CASCADE",
     ),
     CheckConstraint("annotation_count >= 0 AND lease_count >= 0", name="counts"),
-    UniqueConstraint("workspace_id", "project_id", "dedupe_key", name="uq_tasks_dedupe"),
+    # The keyed hash covers the project (and is made with the project's own key), so it is
+    # unique per workspace; a narrow key keeps this randomly-ordered index small.
+    UniqueConstraint("workspace_id", "dedupe_key", name="uq_tasks_dedupe"),
     Index("ix_tasks_project", "workspace_id", "project_id", "id"),
     # The queue's index: only open tasks, in the order they are handed out. Its
     # size is the number of open tasks, and the next-task query reads its head.

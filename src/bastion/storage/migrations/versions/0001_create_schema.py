@@ -172,7 +172,7 @@ def upgrade() -> None:
     sa.CheckConstraint('annotation_count >= 0 AND lease_count >= 0', name=op.f('ck_tasks_counts')),
     sa.ForeignKeyConstraint(['workspace_id', 'project_id'], ['projects.workspace_id', 'projects.id'], name=op.f('fk_tasks_workspace_id_project_id_projects'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_tasks')),
-    sa.UniqueConstraint('workspace_id', 'project_id', 'dedupe_key', name='uq_tasks_dedupe')
+    sa.UniqueConstraint('workspace_id', 'dedupe_key', name='uq_tasks_dedupe')
     )
     op.create_index('ix_tasks_project', 'tasks', ['workspace_id', 'project_id', 'id'], unique=False)
     op.create_index('ix_tasks_queue', 'tasks', ['workspace_id', 'project_id', sa.text('priority DESC'), 'id'], unique=False, sqlite_where=sa.text('done = 0'), postgresql_where=sa.text('NOT done'))
