@@ -1,11 +1,11 @@
 """Nothing lost under kill -9: SIGKILL ``bastion serve`` at random moments, restart, check.
 
-    python -m benchmarks.crash [--cycles 200] [--seed N] [--import-tasks 20000] [--clients 8]
+    python -m benchmarks.crash [--cycles 200] [--seed N] [--import-tasks 30000] [--clients 8]
 
 One ``bastion serve`` process on a fresh SQLite data directory. Cycles alternate:
 
 * **import** — a new project; a JSON Lines import of ``--import-tasks`` tasks in one
-  HTTP request (several batches of 5,000, each its own transaction); SIGKILL at a
+  HTTP request (several of the import service's batches, each its own transaction); SIGKILL at a
   random moment of it (drawn over the time an uncut import takes, measured first). After the restart: the tasks that are there are
   exactly the whole batches whose ``tasks.imported`` audit events committed (same
   transaction: a half batch would show as a difference), the project's counters
@@ -416,7 +416,7 @@ def _chunks(path: Path, size: int = 256 * 1024):
             yield chunk
 
 
-def run(cycles: int, *, import_tasks: int = 20_000, clients: int = 8, seed: int = 1, load_tasks: int = 20_000,
+def run(cycles: int, *, import_tasks: int = 30_000, clients: int = 8, seed: int = 1, load_tasks: int = 20_000,
         lease_check_every: int = 50, work: Path | None = None, verbose: bool = True) -> dict:
     """Run the harness; returns the report (see ``Report.as_dict``)."""
     own_work = work is None
@@ -446,7 +446,9 @@ def run(cycles: int, *, import_tasks: int = 20_000, clients: int = 8, seed: int 
         harness.integrity_check()
         harness.audit_verify()
         result = harness.report.as_dict()
-        result.update({"seed": seed, "import_tasks": import_tasks, "clients": clients, "lease_seconds": LEASE_SECONDS,
+        from bastion.services.imports import DEFAULT_BATCH
+
+        result.update({"seed": seed, "import_tasks": import_tasks, "import_batch": DEFAULT_BATCH, "clients": clients, "lease_seconds": LEASE_SECONDS,
                        "overlap": OVERLAP, "seconds": round(time.perf_counter() - started, 1),
                        "import_estimate_s": round(harness.import_estimate_s, 3),
                        "synchronous": _synchronous(harness.rt)})
@@ -469,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--import-tasks", type=int, default=20_000)
+    parser.add_argument("--import-tasks", type=int, default=30_000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--load-tasks", type=int, default=20_000)
     parser.add_argument("--lease-check-every", type=int, default=50)

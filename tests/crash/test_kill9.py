@@ -15,7 +15,7 @@ from benchmarks.crash import run
 
 @pytest.mark.slow
 def test_kill9_during_imports_and_annotation(tmp_path):
-    result = run(6, import_tasks=12_000, clients=4, load_tasks=2000, seed=7, work=tmp_path, verbose=False)
+    result = run(6, import_tasks=25_000, clients=4, load_tasks=2000, seed=7, work=tmp_path, verbose=False)
     assert result["cycles"] == 6 and result["restarts"] == 7
     assert result["integrity_checks"] == 7 and result["lease_checks"] == 1
     assert result["audit_verified_workspaces"] == 1
