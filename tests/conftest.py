@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bastion.settings import Settings
 from environment import make_settings, pg_admin, pg_url, require_postgres
 
 

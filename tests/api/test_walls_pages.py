@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 
 from bastion.services import queue, users, workspaces
 from factories import make_side, make_user, system

@@ -45,7 +45,7 @@ def test_order_four_responses_with_the_keyboard(rt, live_url, page):
     for index in wanted[:3]:
         page.keyboard.press(number_of[index])
     expect(page.locator(".rank-card").first).to_have_attribute("data-index", "0")
-    expect(page.locator(f"select[name=rank_2]")).to_have_value("4")  # the last one fell into place
+    expect(page.locator("select[name=rank_2]")).to_have_value("4")  # the last one fell into place
     page.keyboard.press("Enter")
     expect(page.locator("#queue-empty")).to_be_visible()
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bastion.domain.errors import Conflict, NotFound, PermissionDenied
 from bastion.services import annotations, projects, queue
 from bastion.storage import schema
-from factories import add_tasks, as_user, make_project, make_side, make_user, system
+from factories import as_user, make_side, make_user, system
 from bastion.services import workspaces
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from bastion.access import WallDenied
 from bastion.domain.errors import Conflict, PermissionDenied
-from bastion.services import annotations, imports, projects, queue, tasks, workforce, workspaces
+from bastion.services import annotations, imports, queue, tasks, workforce, workspaces
 from bastion.storage import schema
 from factories import add_tasks, as_user, make_project, make_side, make_user, system
 

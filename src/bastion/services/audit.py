@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 
 from .. import ids
 from ..access import Action

@@ -33,16 +33,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 
 from ..access import Action
 from ..domain.errors import InvalidInput
 from ..storage import schema
+from ..storage.export_store import ANNOTATED_TASKS_PAGE, ANNOTATIONS_IN_RANGE, TASKS_PAGE
 from ..tasktypes._export import STRENGTHS, ExportOptions
-from .annotations import annotation_dict
 from .context import Context
 from .projects import Project, load_project
-from .tasks import task_dict
 
 T = schema.tasks
 N = schema.annotations
@@ -315,34 +313,41 @@ class Export:
 
     def records(self) -> Iterator[dict[str, Any]]:
         ws, pid = self.project.workspace_id, self.project.id
-        after: str | None = None
+        page_query = ANNOTATED_TASKS_PAGE if self.request.annotated_only else TASKS_PAGE
+        after = ""
+        loads = orjson.loads
+        split, part = self.split, self.request.part
         while True:
             with self.ctx.read() as r:
                 r.access.require(Action.EXPORT, ws, what="project")
-                query = select(T).where(T.c.workspace_id == ws, T.c.project_id == pid)
-                if after is not None:
-                    query = query.where(T.c.id > after)
-                if self.request.annotated_only:
-                    query = query.where(T.c.annotation_count > 0)
-                rows = r.execute(query.order_by(T.c.id).limit(PAGE)).all()
+                rows = page_query.rows(r.tx, ws=ws, project=pid, after=after, limit=PAGE)
                 if not rows:
                     return
+                sealer = r.sealer(ws, self.project.key_id)
+                open_ = sealer.open
                 by_task: dict[str, list] = defaultdict(list)
-                for ann in r.execute(
-                    select(N).where(N.c.workspace_id == ws, N.c.project_id == pid,
-                                    N.c.task_id >= rows[0].id, N.c.task_id <= rows[-1].id)
-                    .order_by(N.c.task_id, N.c.id)
-                ).all():
-                    by_task[ann.task_id].append(annotation_dict(r, ann, self.project.key_id))
+                for ann_id, task_id, user_id, result, lead, created in ANNOTATIONS_IN_RANGE.rows(
+                        r.tx, ws=ws, project=pid, first=rows[0][0], last=rows[-1][0]):
+                    by_task[task_id].append({
+                        "id": ann_id, "task_id": task_id, "project_id": pid, "user_id": user_id,
+                        "result": loads(open_("annotations", ann_id, "result", result)),
+                        "lead_time_ms": lead, "created_at": created,
+                    })
                 page = []
-                for row in rows:
-                    if self.split and self.request.part and self.split.part_of(row.id) != self.request.part:
+                for task_id, payload, predictions, priority, count, done, created in rows:
+                    if split and part and split.part_of(task_id) != part:
                         continue
-                    record = task_dict(r, row, self.project.key_id, full=True)
-                    record["annotations"] = self._kept(by_task.get(row.id, []))
-                    page.append(record)
+                    body = loads(open_("tasks", task_id, "payload", payload))
+                    page.append({
+                        "id": task_id, "project_id": pid, "data": body["data"],
+                        "predictions": loads(open_("tasks", task_id, "predictions", predictions))
+                        if predictions is not None else [],
+                        "external_id": body.get("external_id"), "meta": body.get("meta"), "priority": priority,
+                        "annotation_count": count, "done": bool(done), "created_at": created,
+                        "annotations": self._kept(by_task.get(task_id, [])),
+                    })
             yield from page
-            after = rows[-1].id
+            after = rows[-1][0]
 
     def _kept(self, annotations: list[dict]) -> list[dict]:
         if not self.request.accepted_only:

@@ -25,9 +25,8 @@ from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.tasks import TaskInput, content_digest, parse_item
 from ..sources import BadLine, Item
-from ..storage import schema
 from ..storage.crypto import Sealer
-from .context import Context, Unit
+from .context import Context
 from .projects import bump_counts, load_project
 
 MAX_REJECTED_REPORTED = 1000

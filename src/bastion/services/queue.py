@@ -24,9 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import case, exists, false, func, insert, select, update
+from sqlalchemy import exists, false, func, select, update
 
-from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, PermissionDenied
 from ..storage import queue_store as qs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 
 from ..access import Action
 from ..domain.errors import InvalidInput, NotFound
