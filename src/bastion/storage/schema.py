@@ -27,6 +27,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -143,6 +144,8 @@ projects = Table(
     Column("max_tasks_per_person", Integer, nullable=True),
     Column("max_tasks_per_day", Integer, nullable=True),
     Column("qualification", Text, nullable=True),
+    # Quality control (JSON): gold rate, feedback, auto-pause, review mode.
+    Column("quality", Text, nullable=False, server_default="{}"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("created_by", ID, nullable=True),
@@ -203,6 +206,16 @@ tasks = Table(
     Index("ix_tasks_project", "workspace_id", "project_id", "id"),
     # The queue's index: only open tasks, in the order they are handed out. Its
     # size is the number of open tasks, and the next-task query reads its head.
+    # Gold tasks leave the queue index at import (they are never "open"); the gold
+    # mixer reads them through this small index instead.
+    Index(
+        "ix_tasks_gold",
+        "workspace_id",
+        "project_id",
+        "id",
+        sqlite_where=text("is_gold = 1"),
+        postgresql_where=text("is_gold"),
+    ),
     Index(
         "ix_tasks_queue",
         "workspace_id",
@@ -256,6 +269,10 @@ annotations = Table(
     Column("user_id", ID, nullable=False),
     Column("result", LargeBinary, nullable=False),  # sealed JSON
     Column("lead_time_ms", BigInteger, nullable=True),
+    # Review: none (not sampled) | pending | accepted | rejected | corrected.
+    Column("review_status", String(10), nullable=False, server_default="none"),
+    # Gold tasks: how right the answer was (0..1), computed at submit.
+    Column("gold_score", Float, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(
@@ -264,6 +281,14 @@ annotations = Table(
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
     UniqueConstraint("workspace_id", "task_id", "user_id", name="uq_annotations_task_user"),
     Index("ix_annotations_project_task", "workspace_id", "project_id", "task_id"),
+    Index(
+        "ix_annotations_review",
+        "workspace_id",
+        "project_id",
+        "id",
+        sqlite_where=text("review_status = 'pending'"),
+        postgresql_where=text("review_status = 'pending'"),
+    ),
     Index("ix_annotations_user", "workspace_id", "user_id", "id"),
 )
 
@@ -367,6 +392,56 @@ files = Table(
     ),
     CheckConstraint("size_bytes >= 0", name="size_bytes"),
     UniqueConstraint("workspace_id", "project_id", "digest", name="uq_files_digest"),
+)
+
+# -- quality: reviews, review leases, pauses -------------------------------------
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("task_id", ID, nullable=False),
+    Column("annotation_id", ID, nullable=False),
+    Column("reviewer_id", ID, nullable=False),
+    Column("decision", String(10), nullable=False),
+    Column("comment", LargeBinary, nullable=True),  # sealed text
+    Column("correction", LargeBinary, nullable=True),  # sealed result: a new version; the original stays
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "annotation_id"], ["annotations.workspace_id", "annotations.id"],
+                         ondelete="CASCADE"),
+    ForeignKeyConstraint(["reviewer_id"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint("decision IN ('accepted', 'rejected', 'corrected')", name="decision"),
+    Index("ix_reviews_annotation", "workspace_id", "annotation_id"),
+)
+
+review_leases = Table(
+    "review_leases",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("annotation_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("reviewer_id", ID, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "annotation_id"),  # one reviewer at a time
+    ForeignKeyConstraint(["workspace_id", "annotation_id"], ["annotations.workspace_id", "annotations.id"],
+                         ondelete="CASCADE"),
+    Index("ix_review_leases_reviewer", "workspace_id", "project_id", "reviewer_id"),
+)
+
+annotator_pauses = Table(
+    "annotator_pauses",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("paused_at", BigInteger, nullable=False),
+    Column("reason", String(300), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id", "user_id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )
 
 # -- the workforce: walls, affiliations, skills ---------------------------------
@@ -495,4 +570,7 @@ WORKSPACE_TABLES = (
     "files",
     "workspace_exclusions",
     "qualification_results",
+    "reviews",
+    "review_leases",
+    "annotator_pauses",
 )
