@@ -47,6 +47,9 @@ class Action(Enum):
     TASK_BROWSE = ("task.browse", True, "List and read any task of the workspace")
     TASK_WORK = ("task.work", False, "Lease tasks from the queue, read them, annotate and skip")
     ANNOTATION_BROWSE = ("annotation.browse", True, "Read every annotation of the workspace")
+    ANNOTATION_REVIEW = ("annotation.review", False, "Review annotations: accept, reject with a comment, or correct")
+    QUALITY_READ = ("quality.read", True, "See agreement, accuracy on gold, aggregation and throughput")
+    QUALITY_MANAGE = ("quality.manage", False, "Lift an annotator's automatic pause")
     EXPORT = ("export", True, "Export a project's tasks and annotations")
     AUDIT_READ = ("audit.read", True, "Read the audit log and its signed checkpoints")
     WALLS_READ = ("walls.read", True, "See the conflict graph, exclusions and why a member may or may not see data")
@@ -70,6 +73,8 @@ POLICY: dict[Role, frozenset[Action]] = {
             Action.TASK_BROWSE,
             Action.TASK_WORK,
             Action.ANNOTATION_BROWSE,
+            Action.ANNOTATION_REVIEW,
+            Action.QUALITY_READ,
         }
     ),
     Role.ANNOTATOR: frozenset({Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK}),

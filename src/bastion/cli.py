@@ -504,7 +504,9 @@ def export_(
     include_ties: Annotated[bool, typer.Option("--include-ties", help="Keep ties as DPO rows marked tie.")] = False,
     with_ids: Annotated[bool, typer.Option("--with-ids", help="Add task_id, annotation_id and external_id columns.")] = False,
     accepted_only: Annotated[bool, typer.Option(
-        "--accepted-only", help="Only accepted or corrected annotations (needs the review workflow).")] = False,
+        "--accepted-only", help="Only accepted or corrected annotations (a correction replaces the result).")] = False,
+    aggregate: Annotated[Optional[str], typer.Option(
+        "--aggregate", help="Add each task's aggregated answer: mv, ds, onecoin, glad, mace (or bt for rankings).")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
@@ -516,7 +518,7 @@ def export_(
     request = exports.ExportRequest(
         fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
         chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
-        with_ids=with_ids, accepted_only=accepted_only,
+        with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate,
     )
     if out_file is not None and "{split}" in out_file.name:
         parsed = exports.parse_split(split, seed)
@@ -664,6 +666,45 @@ def restore_(
 
     manifest = backups.restore(settings(data_dir, database_url), backup_file, force=force)
     out.print(f"restored {backup_file} (taken {_when(manifest['created_at'])})")
+
+
+# -- quality --------------------------------------------------------------------------
+
+
+@app.command("quality")
+def quality_(
+    project_id: str,
+    method: Annotated[str, typer.Option("--method", help="Aggregation: mv, ds, onecoin, glad or mace.")] = "ds",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """A project's agreement, accuracy on gold, aggregation and throughput."""
+    from .services import quality
+
+    report = quality.quality_report(context(runtime(data_dir, database_url)), project_id, method=method)
+    if as_json:
+        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    agreement = report["agreement"]
+    out.print(f"[bold]{project_id}[/bold] ({report['task_type']}): {report['annotations']} annotations, "
+              f"{report['gold_answers']} gold answers", highlight=False)
+    out.print(f"agreement: {agreement.get('summary') or agreement.get('note') or agreement['kind']}", highlight=False)
+    if "aggregation" in report:
+        agg = report["aggregation"]
+        out.print(f"aggregation ({agg['method']}): {agg['tasks']} tasks, mean confidence {agg['mean_confidence']}, "
+                  f"{agg['low_confidence_tasks']} below 0.7", highlight=False)
+    if report["gold_accuracy"]:
+        table = Table("annotator", "gold answers", "accuracy", "95% interval")
+        for row in report["gold_accuracy"]:
+            table.add_row(row["email"] or row["user_id"], str(row["gold_answers"]), f"{row['accuracy']:.2f}",
+                          f"{row['low']:.2f}–{row['high']:.2f}")
+        out.print(table)
+    review = report["review"]
+    out.print(f"review: {review['pending']} pending, {review['accepted']} accepted, {review['rejected']} rejected, "
+              f"{review['corrected']} corrected", highlight=False)
+    for pause in report["pauses"]:
+        out.print(f"paused: {pause['email'] or pause['user_id']} — {pause['reason']}", highlight=False)
 
 
 # -- keys -------------------------------------------------------------------------

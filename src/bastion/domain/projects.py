@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -64,6 +64,21 @@ class Qualification(BaseModel):
         return value
 
 
+class QualitySettings(BaseModel):
+    """Gold tasks, feedback, auto-pause and review (docs/quality.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gold_rate: float = Field(default=0.0, ge=0, le=1, description="Share of served tasks that are gold tasks.")
+    gold_feedback: bool = Field(default=False, description="Show the expected answer after a gold task.")
+    pause_below: float | None = Field(
+        default=None, ge=0, le=1, description="Pause people whose gold accuracy falls below this."
+    )
+    pause_after: int = Field(default=10, ge=1, le=10_000, description="Gold answers before the pause rule applies.")
+    review: Literal["none", "sample", "all"] = Field(default="none", description="Which annotations are reviewed.")
+    review_fraction: float = Field(default=0.1, gt=0, le=1, description="Share reviewed when review is 'sample'.")
+
+
 class ProjectSettings(BaseModel):
     """Queue, routing and need-to-know settings (clear metadata; the config itself is sealed)."""
 
@@ -82,6 +97,7 @@ class ProjectSettings(BaseModel):
         default=None, ge=1, description="Need-to-know cap: tasks one person may be shown in 24 hours."
     )
     qualification: Qualification | None = None
+    quality: QualitySettings = Field(default_factory=QualitySettings)
 
 
 def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSettings:
@@ -92,6 +108,8 @@ def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSett
     if not isinstance(raw, dict):
         raise InvalidInput("settings: must be a JSON object")
     merged = {**(base.model_dump(exclude_none=True) if base else {}), **raw}
+    if base is not None and isinstance(raw.get("quality"), dict):  # a partial change keeps the rest
+        merged["quality"] = {**base.quality.model_dump(), **raw["quality"]}
     try:
         return ProjectSettings.model_validate(merged)
     except ValidationError as exc:

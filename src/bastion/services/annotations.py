@@ -9,6 +9,7 @@ impossible even under concurrent requests.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import select
@@ -90,30 +91,72 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
     # same lease cannot also give its slot back.
     consumed = mine is not None and mine[1] == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine[0], now=w.now))
     qualification = found.is_qualification
-    completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=qualification)
+    project = load_project(w, task.project_id, Action.TASK_WORK)
+    # Gold tasks are for everyone (no overlap) and are graded on the spot.
+    unlimited = qualification or bool(found.is_gold)
+    completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=unlimited)
     if completed is None:
         raise Conflict("this task already has all the annotations it needs")
     if not consumed:
         qs.set_assignment(w.tx, ws, task.project_id, task_id, me, "submitted", w.now)
     annotation_id = ids.new_id("ann")
+    gold = gold_score = None
+    if found.is_gold and found.gold is not None:
+        gold = sealer.open_json("tasks", task_id, "gold", found.gold)
+        gold_score = float(task_type.gold_score(config, data, normalised, gold))
+    review = review_status(project.settings.quality, annotation_id, is_gold=bool(found.is_gold))
     try:
         qs.INSERT_ANNOTATION.run(
             w.tx, ws=ws, id=annotation_id, project=task.project_id, task=task_id, user=me,
             result=sealer.seal_json("annotations", annotation_id, "result", normalised),
-            lead=lead_time_ms, now=w.now,
+            lead=lead_time_ms, review=review, gold_score=gold_score, now=w.now,
         )
     except w.tx.db.integrity_errors as exc:  # a concurrent submit by the same person won the race
         raise Conflict("you have already annotated this task") from exc
-    bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
+    if not found.is_gold:  # gold answers are calibration, not among the project's annotations
+        bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
     w.audit(ws, "annotation.submitted", annotation_id, task=task_id)
     if qualification:
         from .qualification import grade_if_complete
 
-        grade_if_complete(w, load_project(w, task.project_id, Action.TASK_WORK), me, task_type, config)
-    return {
+        grade_if_complete(w, project, me, task_type, config)
+    out = {
         "id": annotation_id, "task_id": task_id, "project_id": task.project_id, "user_id": me,
         "result": normalised, "lead_time_ms": lead_time_ms, "created_at": w.now,
     }
+    if gold_score is not None:
+        quality = project.settings.quality
+        if quality.gold_feedback:
+            out["feedback"] = {"expected": gold, "score": round(gold_score, 4)}
+        if quality.pause_below is not None:
+            pause_if_below(w, project, me)
+    return out
+
+
+def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:
+    """Whether a new annotation waits for review: all, none, or a stable sample by its id."""
+    if is_gold or quality.review == "none":
+        return "none"
+    if quality.review == "all":
+        return "pending"
+    draw = int.from_bytes(hashlib.sha256(annotation_id.encode()).digest()[:8], "big") / 2**64
+    return "pending" if draw < quality.review_fraction else "none"
+
+
+def pause_if_below(w: Unit, project, user_id: str) -> bool:
+    """Auto-pause: after K gold answers, accuracy below the threshold stops the person's work here."""
+    quality = project.settings.quality
+    count, total = qs.GOLD_STATS.one(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
+    if count < quality.pause_after or total / count >= quality.pause_below:
+        return False
+    reason = f"accuracy {total / count:.2f} on {count} gold tasks, below {quality.pause_below:.2f}"
+    if qs.PAUSE.run(w.tx, ws=project.workspace_id, project=project.id, user=user_id, now=w.now, reason=reason):
+        from .workforce import release_leases
+
+        release_leases(w, user_id, project.workspace_id, reason="paused", project_id=project.id)
+        w.audit(project.workspace_id, "quality.paused", user_id, project=project.id, accuracy=round(total / count, 4),
+                gold_answers=count)
+    return True
 
 
 def list_annotations(ctx: Context, task_id: str) -> list[dict[str, Any]]:

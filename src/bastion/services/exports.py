@@ -38,6 +38,8 @@ from ..access import Action
 from ..domain.errors import InvalidInput
 from ..storage import schema
 from ..storage.export_store import ANNOTATED_TASKS_PAGE, ANNOTATIONS_IN_RANGE, TASKS_PAGE
+from ..storage.review_store import REVIEWS_IN_RANGE
+from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
 from .context import Context
 from .projects import Project, load_project
@@ -278,6 +280,7 @@ class ExportRequest:
     include_ties: bool = False
     with_ids: bool = False
     accepted_only: bool = False
+    aggregate: str | None = None  # mv | ds | onecoin | glad | mace | bt: one aggregated answer per task
 
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
@@ -317,6 +320,7 @@ class Export:
         after = ""
         loads = orjson.loads
         split, part = self.split, self.request.part
+        aggregated = self._aggregated() if self.request.aggregate else None
         while True:
             with self.ctx.read() as r:
                 r.access.require(Action.EXPORT, ws, what="project")
@@ -325,39 +329,68 @@ class Export:
                     return
                 sealer = r.sealer(ws, self.project.key_id)
                 open_ = sealer.open
+                first, last = rows[0][0], rows[-1][0]
+                reviews: dict[str, dict] = {}
+                for review in review_dicts(r, ws, self.project.key_id, REVIEWS_IN_RANGE.rows(
+                        r.tx, ws=ws, project=pid, first=first, last=last)):
+                    reviews[review["annotation_id"]] = review  # the latest decision wins
                 by_task: dict[str, list] = defaultdict(list)
-                for ann_id, task_id, user_id, result, lead, created in ANNOTATIONS_IN_RANGE.rows(
-                        r.tx, ws=ws, project=pid, first=rows[0][0], last=rows[-1][0]):
-                    by_task[task_id].append({
+                for ann_id, task_id, user_id, result, lead, created, status, gold_score in ANNOTATIONS_IN_RANGE.rows(
+                        r.tx, ws=ws, project=pid, first=first, last=last):
+                    review = reviews.get(ann_id)
+                    item = {
                         "id": ann_id, "task_id": task_id, "project_id": pid, "user_id": user_id,
                         "result": loads(open_("annotations", ann_id, "result", result)),
                         "lead_time_ms": lead, "created_at": created,
-                    })
+                        "review": {"status": status} if review is None else {
+                            "status": status, "reviewer_id": review["reviewer_id"], "comment": review["comment"],
+                            "correction": review["correction"], "reviewed_at": review["created_at"]},
+                    }
+                    if gold_score is not None:
+                        item["gold_score"] = gold_score
+                    by_task[task_id].append(item)
                 page = []
-                for task_id, payload, predictions, priority, count, done, created in rows:
+                for task_id, payload, predictions, priority, count, done, created, is_gold, gold in rows:
                     if split and part and split.part_of(task_id) != part:
                         continue
                     body = loads(open_("tasks", task_id, "payload", payload))
-                    page.append({
+                    record = {
                         "id": task_id, "project_id": pid, "data": body["data"],
                         "predictions": loads(open_("tasks", task_id, "predictions", predictions))
                         if predictions is not None else [],
                         "external_id": body.get("external_id"), "meta": body.get("meta"), "priority": priority,
                         "annotation_count": count, "done": bool(done), "created_at": created,
                         "annotations": self._kept(by_task.get(task_id, [])),
-                    })
+                    }
+                    if is_gold:
+                        record["gold"] = loads(open_("tasks", task_id, "gold", gold))
+                    if aggregated is not None:
+                        record["aggregate"] = aggregated.get(task_id)
+                    page.append(record)
             yield from page
             after = rows[-1][0]
 
+    def _aggregated(self) -> dict[str, dict]:
+        """One answer per task for the whole project (aggregation needs every label at once)."""
+        from .quality import _annotations, _usable, aggregate
+
+        with self.ctx.read() as r:
+            r.access.require(Action.EXPORT, self.project.workspace_id, what="project")
+            annotations = _usable(_annotations(r, self.project))
+        return aggregate(self.project.task_type, self.project.config, annotations, self.request.aggregate)
+
     def _kept(self, annotations: list[dict]) -> list[dict]:
+        """Only accepted (or corrected) annotations when asked; a correction replaces the result."""
         if not self.request.accepted_only:
             return annotations
-        # The hook for the review workflow: annotations will carry their review's
-        # outcome. Until they do, say so rather than silently export nothing.
+        kept = []
         for a in annotations:
-            if "review" not in a:
-                raise InvalidInput("accepted_only: annotations do not carry their review yet")
-        return [a for a in annotations if (a["review"] or {}).get("status") in ("accepted", "corrected")]
+            status = a["review"]["status"]
+            if status == "accepted":
+                kept.append(a)
+            elif status == "corrected":
+                kept.append({**a, "result": a["review"]["correction"], "original_result": a["result"]})
+        return kept
 
     def rows(self, records: Iterator[dict]) -> Iterator[dict]:
         kind = self.row_kind
@@ -443,9 +476,10 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         if split is None:
             raise InvalidInput("part: needs a split (e.g. split=validation=0.1)")
         _check_choice("part", req.part, tuple(split.names()))
-    if req.accepted_only and "reviews" not in schema.metadata.tables:
-        raise InvalidInput("accepted_only: annotations are not reviewed yet (the review workflow is not built); "
-                           "export without it")
+    if req.aggregate is not None:
+        from .quality import AGGREGATORS
+
+        _check_choice("aggregate", req.aggregate, (*AGGREGATORS, "bt"))
     with ctx.write() as w:
         project = load_project(w, project_id, Action.EXPORT)
         w.see_content(project.workspace_id)  # walls decide before any data leaves
@@ -463,8 +497,8 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         if req.per == "task" and writer.rows is None:
             raise InvalidInput(f"per: {req.fmt} documents hold one entry per annotation; use per=annotation")
         if req.per == "task" and row_kind not in ("lossless", None):
-            raise InvalidInput(f"per: one {row_kind} row per task needs the annotations aggregated first; "
-                               "aggregation comes with the quality settings and is not built yet: use per=annotation")
+            raise InvalidInput(f"per: {row_kind} rows are made from annotations; for one row per task, export "
+                               "jsonl with aggregate=mv|ds|… (each task carries its aggregated answer)")
         w.audit(project.workspace_id, "project.exported", project.id, **req.describe())
     per = req.per or ("task" if row_kind == "lossless" else "annotation")
     options = ExportOptions(per=per, chat=req.chat, sft_form=req.sft_form, min_strength=req.min_strength,

@@ -236,9 +236,11 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]]) -> 
     sealed = sealer.seal_many("tasks", "payload", payloads)
     sealed_preds = dict(zip((p[0] for p in preds), sealer.seal_many("tasks", "predictions", preds)))
     sealed_golds = dict(zip((g[0] for g in golds), sealer.seal_many("tasks", "gold", golds)))
+    # Gold tasks are stored "done": they never enter the open-task queue index; the
+    # gold mixer serves them through ix_tasks_gold instead (services/queue.py).
     return [
         (ws, task_id, pid, key, blob, sealed_preds.get(task_id), sealed_golds.get(task_id),
-         task_id in sealed_golds, item.priority, 0, 0, False)
+         task_id in sealed_golds, item.priority, 0, 0, task_id in sealed_golds)
         for task_id, key, blob, (_, item) in zip(task_ids, dedupes, sealed, batch)
     ]
 
@@ -250,10 +252,14 @@ def _insert_rows(ctx: Context, project, rows: list[tuple], report: ImportReport)
         # Re-checked in every batch's own transaction: a role revoked mid-import stops it.
         w.access.require(Action.TASK_IMPORT, ws, what="project")
         now = w.now
-        inserted = w.tx.dialect.insert_ignore(
-            w.conn, "tasks", TASK_COLUMNS, [row + (now,) for row in rows], ("workspace_id", "dedupe_key")
-        )
-        bump_counts(w, ws, project.id, tasks=inserted)
+        regular = [row + (now,) for row in rows if not row[7]]
+        gold = [row + (now,) for row in rows if row[7]]
+        inserted = w.tx.dialect.insert_ignore(w.conn, "tasks", TASK_COLUMNS, regular, ("workspace_id", "dedupe_key"))
+        if gold:  # gold tasks are calibration items: not counted among the project's tasks
+            inserted_gold = w.tx.dialect.insert_ignore(w.conn, "tasks", TASK_COLUMNS, gold,
+                                                       ("workspace_id", "dedupe_key"))
+            inserted += inserted_gold
+        bump_counts(w, ws, project.id, tasks=inserted - (inserted_gold if gold else 0))
         w.audit(ws, "tasks.imported", project.id, import_id=report.import_id, imported=inserted,
                 duplicates=len(rows) - inserted)
     report.imported += inserted

@@ -39,6 +39,7 @@ def _settings(row) -> ProjectSettings:
         required_skills=orjson.loads(row.required_skills or "{}"),
         max_tasks_per_person=row.max_tasks_per_person, max_tasks_per_day=row.max_tasks_per_day,
         qualification=orjson.loads(row.qualification) if row.qualification else None,
+        quality=orjson.loads(row.quality or "{}"),
     )
 
 
@@ -49,6 +50,7 @@ def settings_columns(settings: ProjectSettings) -> dict[str, Any]:
         "required_skills": orjson.dumps(settings.required_skills.model_dump()).decode(),
         "max_tasks_per_person": settings.max_tasks_per_person, "max_tasks_per_day": settings.max_tasks_per_day,
         "qualification": orjson.dumps(settings.qualification.model_dump()).decode() if settings.qualification else None,
+        "quality": orjson.dumps(settings.quality.model_dump()).decode(),
     }
 
 

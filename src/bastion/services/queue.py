@@ -22,6 +22,7 @@ Design note — see docs/queue.md for the diagram.
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from sqlalchemy import exists, false, func, select, update
@@ -95,7 +96,13 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
         reclaim_expired(w, ws, project.id)
         task_id = None
         unlimited = project.settings.qualification is not None
-        for _ in range(CLAIM_ATTEMPTS):
+        gold_rate = project.settings.quality.gold_rate
+        if not unlimited and gold_rate and random.random() < gold_rate:
+            # Mix a gold task in: served like any other, never marked as one.
+            gold = qs.GOLD_CANDIDATE.scalar(w.tx, ws=ws, project=project.id, user=me)
+            if gold is not None and qs.TAKE_ANY.run(w.tx, ws=ws, id=gold):
+                task_id = gold
+        for _ in range(0 if task_id else CLAIM_ATTEMPTS):
             candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
             if candidate is None:
                 return None
@@ -126,6 +133,9 @@ def may_work_on(w: Unit, project, user_id: str) -> bool:
     from .workforce import skills_of
 
     rules = project.settings
+    paused = qs.PAUSED.scalar(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
+    if paused is not None:
+        raise PermissionDenied(f"your work on this project is paused ({paused}); a manager can lift the pause")
     if rules.required_skills.all or rules.required_skills.any:
         if not rules.required_skills.met_by(skills_of(w, user_id)):
             wanted = rules.required_skills

@@ -253,10 +253,13 @@ def list_affiliations(ctx: Context, person: str) -> list[dict]:
     return [{"id": a.id, "org": a.org, "kind": a.kind, "since": a.since, "until": a.until} for a in rows]
 
 
-def release_leases(w: Unit, user_id: str, workspace_id: str, *, reason: str) -> int:
-    """End a person's open leases in a workspace now: their slots return to the pool."""
-    rows = w.execute(select(A.c.id, A.c.task_id).where(
-        A.c.workspace_id == workspace_id, A.c.user_id == user_id, A.c.state == "leased")).all()
+def release_leases(w: Unit, user_id: str, workspace_id: str, *, reason: str, project_id: str | None = None) -> int:
+    """End a person's open leases in a workspace (or one project) now: their slots return to the pool."""
+    query = select(A.c.id, A.c.task_id).where(
+        A.c.workspace_id == workspace_id, A.c.user_id == user_id, A.c.state == "leased")
+    if project_id is not None:
+        query = query.where(A.c.project_id == project_id)
+    rows = w.execute(query).all()
     for row in rows:
         if w.execute(update(A).where(A.c.workspace_id == workspace_id, A.c.id == row.id, A.c.state == "leased")
                      .values(state="expired", updated_at=w.now)).rowcount:

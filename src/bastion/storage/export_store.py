@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .fast import Statement
 
-_TASK_COLUMNS = "id, payload, predictions, priority, annotation_count, done, created_at"
+_TASK_COLUMNS = "id, payload, predictions, priority, annotation_count, done, created_at, is_gold, gold"
 TASKS_PAGE = Statement(
     f"SELECT {_TASK_COLUMNS} FROM tasks WHERE workspace_id = :ws AND project_id = :project AND id > :after "
     "ORDER BY id LIMIT :limit"
@@ -19,7 +19,7 @@ ANNOTATED_TASKS_PAGE = Statement(
     "AND annotation_count > 0 ORDER BY id LIMIT :limit"
 )
 ANNOTATIONS_IN_RANGE = Statement(
-    "SELECT id, task_id, user_id, result, lead_time_ms, created_at FROM annotations "
+    "SELECT id, task_id, user_id, result, lead_time_ms, created_at, review_status, gold_score FROM annotations "
     "WHERE workspace_id = :ws AND project_id = :project AND task_id >= :first AND task_id <= :last "
     "ORDER BY task_id, id"
 )

@@ -32,6 +32,8 @@ class TaskRecord(NamedTuple):
     config: bytes
     is_qualification: bool
     config_version: int
+    is_gold: bool
+    gold: bytes | None
 
 
 def task_record(tx, task_id: str, user_id: str | None) -> TaskRecord | None:
@@ -103,19 +105,37 @@ COUNT_ANY = Statement(
     "RETURNING annotation_count"
 )
 INSERT_ANNOTATION = Statement(
-    "INSERT INTO annotations (workspace_id, id, project_id, task_id, user_id, result, lead_time_ms, created_at) "
-    "VALUES (:ws, :id, :project, :task, :user, :result, :lead, :now)"
+    "INSERT INTO annotations (workspace_id, id, project_id, task_id, user_id, result, lead_time_ms, review_status, "
+    "gold_score, created_at) VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now)"
+)
+GOLD_CANDIDATE = Statement(
+    f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold = 1 AND {_TOUCHED} "
+    "ORDER BY t.id LIMIT 1",
+    postgresql=f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold "
+    f"AND {_TOUCHED} ORDER BY t.id LIMIT 1",
+)
+PAUSED = Statement(
+    "SELECT reason FROM annotator_pauses WHERE workspace_id = :ws AND project_id = :project AND user_id = :user"
+)
+GOLD_STATS = Statement(
+    "SELECT count(*), coalesce(sum(gold_score), 0) FROM annotations WHERE workspace_id = :ws "
+    "AND project_id = :project AND user_id = :user AND gold_score IS NOT NULL"
+)
+PAUSE = Statement(
+    "INSERT INTO annotator_pauses (workspace_id, project_id, user_id, paused_at, reason) "
+    "VALUES (:ws, :project, :user, :now, :reason) ON CONFLICT (workspace_id, project_id, user_id) DO NOTHING"
 )
 TASK_ROW = Statement(
     "SELECT t.workspace_id, t.id, t.project_id, t.payload, t.predictions, t.priority, t.annotation_count, t.done, "
-    "t.created_at, p.key_id, p.overlap, p.task_type, p.config, p.qualification IS NOT NULL, p.config_version "
-    "FROM tasks t JOIN projects p ON p.workspace_id = t.workspace_id AND p.id = t.project_id "
+    "t.created_at, p.key_id, p.overlap, p.task_type, p.config, p.qualification IS NOT NULL, p.config_version, "
+    "t.is_gold, t.gold FROM tasks t JOIN projects p ON p.workspace_id = t.workspace_id AND p.id = t.project_id "
     "WHERE t.id = :id AND t.workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = :user)"
 )
 TASK_ROW_ANY = Statement(  # the local operator: every workspace
     "SELECT t.workspace_id, t.id, t.project_id, t.payload, t.predictions, t.priority, t.annotation_count, t.done, "
-    "t.created_at, p.key_id, p.overlap, p.task_type, p.config, p.qualification IS NOT NULL, p.config_version "
-    "FROM tasks t JOIN projects p ON p.workspace_id = t.workspace_id AND p.id = t.project_id WHERE t.id = :id"
+    "t.created_at, p.key_id, p.overlap, p.task_type, p.config, p.qualification IS NOT NULL, p.config_version, "
+    "t.is_gold, t.gold FROM tasks t JOIN projects p ON p.workspace_id = t.workspace_id AND p.id = t.project_id "
+    "WHERE t.id = :id"
 )
 BUMP_COUNTS = Statement(
     "UPDATE project_counters SET tasks = tasks + :tasks, done = done + :done, annotations = annotations + :annotations, "
@@ -131,13 +151,13 @@ def set_assignment(tx, ws: str, project_id: str, task_id: str, user_id: str, sta
 
 PROJECT_ROW = Statement(
     "SELECT workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, priority, "
-    "required_skills, max_tasks_per_person, max_tasks_per_day, qualification, created_at, updated_at FROM projects "
-    "WHERE id = :id AND workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = :user)"
+    "required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, created_at, updated_at "
+    "FROM projects WHERE id = :id AND workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = :user)"
 )
 PROJECT_ROW_ANY = Statement(
     "SELECT workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, priority, "
-    "required_skills, max_tasks_per_person, max_tasks_per_day, qualification, created_at, updated_at FROM projects "
-    "WHERE id = :id"
+    "required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, created_at, updated_at "
+    "FROM projects WHERE id = :id"
 )
 
 
@@ -156,6 +176,7 @@ class ProjectRecord(NamedTuple):
     max_tasks_per_person: int | None
     max_tasks_per_day: int | None
     qualification: str | None
+    quality: str
     created_at: int
     updated_at: int
 

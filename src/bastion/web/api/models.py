@@ -47,6 +47,15 @@ class QualificationModel(Strict):
     retake_after_days: int = Field(default=7, ge=0, le=365)
 
 
+class QualitySettingsModel(Strict):
+    gold_rate: float = Field(default=0.0, ge=0, le=1, description="Share of served tasks that are gold tasks.")
+    gold_feedback: bool = False
+    pause_below: float | None = Field(default=None, ge=0, le=1)
+    pause_after: int = Field(default=10, ge=1, le=10_000)
+    review: Literal["none", "sample", "all"] = "none"
+    review_fraction: float = Field(default=0.1, gt=0, le=1)
+
+
 class ProjectSettingsIn(Strict):
     overlap: int | None = Field(default=None, ge=1, le=100)
     lease_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
@@ -55,6 +64,7 @@ class ProjectSettingsIn(Strict):
     max_tasks_per_person: int | None = Field(default=None, ge=1)
     max_tasks_per_day: int | None = Field(default=None, ge=1)
     qualification: QualificationModel | None = None
+    quality: QualitySettingsModel | None = None
 
 
 class ProjectIn(Strict):
@@ -85,6 +95,7 @@ class ProjectSettingsOut(BaseModel):
     max_tasks_per_person: int | None
     max_tasks_per_day: int | None
     qualification: QualificationModel | None
+    quality: QualitySettingsModel
 
 
 class ProjectOut(BaseModel):

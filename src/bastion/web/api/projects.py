@@ -81,13 +81,15 @@ def export_project(
         None, description="Leave out preference pairs weaker than this."),
     include_ties: bool = Query(False, description="Keep ties as DPO rows marked tie."),
     with_ids: bool = Query(False, description="Add task_id, annotation_id and external_id."),
-    accepted_only: bool = Query(False, description="Only accepted annotations (needs the review workflow)."),
+    accepted_only: bool = Query(False, description="Only accepted or corrected annotations."),
+    aggregate: Literal["mv", "ds", "onecoin", "glad", "mace", "bt"] | None = Query(
+        None, description="Add each task's aggregated answer (one row per task with per=task)."),
 ):
     """Stream the project's tasks with their annotations, or training-ready rows."""
     request = exports.ExportRequest(
         fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
         chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
-        with_ids=with_ids, accepted_only=accepted_only,
+        with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate,
     )
     export = exports.start_export(ctx, project_id, request=request)
     return StreamingResponse(
