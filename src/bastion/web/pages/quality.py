@@ -1,0 +1,93 @@
+"""Quality pages: the project's quality dashboard and the reviewer's queue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse
+
+from ...domain.errors import BastionError
+from ...services import projects, quality, reviews
+from ..auth import page_session, require_form_csrf
+from .common import render
+
+router = APIRouter(include_in_schema=False)
+Session = Annotated[tuple, Depends(page_session)]
+
+
+def bars(values: list[float], *, width: int = 600, height: int = 120) -> list[dict]:
+    """Rectangles for a small server-side SVG bar chart (no script, no inline style)."""
+    top = max(values) if values and max(values) > 0 else 1
+    step = width / max(len(values), 1)
+    out = []
+    for i, value in enumerate(values):
+        h = round(height * value / top, 1)
+        out.append({"x": round(i * step + 1, 1), "y": round(height - h, 1), "w": round(max(step - 2, 1), 1),
+                    "h": h, "value": value})
+    return out
+
+
+@router.get("/projects/{project_id}/quality")
+def quality_page(request: Request, project_id: str, session: Session, method: str = "ds"):
+    ctx, csrf = session
+    if method not in quality.AGGREGATORS:
+        method = "ds"
+    project = projects.get_project(ctx, project_id)
+    report = quality.quality_report(ctx, project_id, method=method)
+    days = report["throughput"]["last_30_days"]
+    confusion = report.get("aggregation", {}).get("confusion")
+    heat = None
+    if confusion:
+        peak = max((v for row in confusion["matrix"] for v in row), default=0) or 1
+        heat = [[(v, min(9, int(9 * v / peak))) for v in row] for row in confusion["matrix"]]
+    return render(request, "quality.html", project=project, report=report, method=method, csrf_token=csrf,
+                  chart=bars([d["annotations"] for d in days]), heat=heat)
+
+
+@router.get("/projects/{project_id}/review")
+def review_page(request: Request, project_id: str, session: Session):
+    ctx, csrf = session
+    project = projects.get_project(ctx, project_id)
+    item = reviews.review_next(ctx, project_id)
+    return _review_view(request, project, item, csrf)
+
+
+def _review_view(request, project, item, csrf, error=None, status=200):
+    pretty = (lambda value: orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    name = "_review.html" if request.headers.get("hx-request") else "review.html"
+    return render(request, name, status_code=status, project=project, item=item, csrf_token=csrf, error=error,
+                  pretty=pretty)
+
+
+@router.post("/projects/{project_id}/review")
+async def review_submit(request: Request, project_id: str, session: Session):
+    ctx, csrf = session
+    form = await request.form()
+    require_form_csrf(csrf, str(form.get("csrf_token", "")))
+
+    def work():
+        project = projects.get_project(ctx, project_id)
+        decision = str(form.get("decision", ""))
+        correction = None
+        if decision == "correct":
+            try:
+                correction = orjson.loads(str(form.get("correction", "")))
+            except orjson.JSONDecodeError:
+                item = reviews.review_next(ctx, project_id)
+                return _review_view(request, project, item, csrf, error="correction: not valid JSON", status=422)
+        try:
+            reviews.review_annotation(ctx, str(form.get("annotation_id", "")), decision,
+                                      comment=str(form.get("comment", "")) or None, correction=correction)
+        except BastionError as exc:
+            if exc.code in ("not_found", "forbidden"):
+                raise
+            item = reviews.review_next(ctx, project_id)
+            return _review_view(request, project, item, csrf, error=exc.message, status=422)
+        if request.headers.get("hx-request"):
+            return _review_view(request, project, reviews.review_next(ctx, project_id), csrf)
+        return RedirectResponse(f"/projects/{project_id}/review", status_code=303)
+
+    return await run_in_threadpool(work)

@@ -1,0 +1,62 @@
+"""A reviewer works the review queue with the keyboard; the quality page renders its figures."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from bastion.services import annotations, imports, queue, workspaces
+from factories import as_user, make_project, make_user, system
+
+PASSWORD = "review-test-password"
+
+
+@pytest.fixture
+def db_kind():
+    return "sqlite"
+
+
+def _login(page, base, email):
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page):
+    owner = make_user(rt, "owner.rq@example.com", password=PASSWORD)
+    reviewer = make_user(rt, "rev.rq@example.com", password=PASSWORD)
+    ws = workspaces.create_workspace(system(rt), "Review WS", owner=owner.id)
+    workspaces.add_member(system(rt), ws.id, reviewer.id, "reviewer")
+    project = make_project(rt, ws.id, name="Reviewed", settings={"overlap": 2, "quality": {"review": "all"}})
+    imports.import_tasks(system(rt), project.id, [(i, {"data": {"text": f"text {i}"}}) for i in range(1, 4)])
+    workers = []
+    for i in range(2):
+        user = make_user(rt, f"w{i}.rq@example.com")
+        workspaces.add_member(system(rt), ws.id, user.id, "annotator")
+        workers.append(user)
+        while (task := queue.next_task(as_user(rt, user.id), project.id)) is not None:
+            annotations.submit_annotation(as_user(rt, user.id), task["id"], {"label": "pos" if i else "neg"})
+
+    _login(page, live_url, reviewer.email)
+    page.goto(f"{live_url}/projects/{project.id}/review")
+    first = page.locator("#review").get_attribute("data-annotation-id")
+    page.keyboard.press("a")
+    page.keyboard.press("Enter")
+    expect(page.locator("#review")).not_to_have_attribute("data-annotation-id", first)
+    second = page.locator("#review").get_attribute("data-annotation-id")
+    page.keyboard.press("r")  # focus moves to the comment
+    page.keyboard.type("Please read the guideline on sarcasm.")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#review")).not_to_have_attribute("data-annotation-id", second)
+
+    page.context.clear_cookies()
+    _login(page, live_url, owner.email)
+    page.goto(f"{live_url}/projects/{project.id}")
+    page.click("#quality-link")
+    expect(page.locator("#agreement .summary")).to_contain_text("α = ")
+    expect(page.locator("#throughput svg rect")).to_have_count(30)
+    assert "Accepted" in page.locator("dl.counts").inner_text()
+    assert page.locator("dl.counts dd").nth(3).inner_text() == "1"  # accepted
+    assert page.locator("dl.counts dd").nth(4).inner_text() == "1"  # rejected
