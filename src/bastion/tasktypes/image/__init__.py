@@ -99,6 +99,11 @@ class Image(TaskType):
                 return f"data.{key}: must be a whole number of pixels"
         return None
 
+    def gold_score(self, config, data: dict, result: dict, gold: dict) -> float:
+        from .._gold import boxes
+
+        return boxes(result, gold)
+
     def validate_result(self, config: ImageConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):
             raise InvalidAnswer("result: must be a JSON object")

@@ -91,6 +91,11 @@ class Preference(TaskType):
         return conv.check_prompt(data, config.prompt_field) or conv.check_string_list(
             data.get(config.responses_field), config.responses_field, low=2, high=2)
 
+    def gold_score(self, config, data: dict, result: dict, gold: dict) -> float:
+        from .._gold import choice
+
+        return choice(result, gold, "preferred")
+
     def validate_result(self, config: PreferenceConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):
             raise InvalidAnswer("result: must be a JSON object")

@@ -62,6 +62,11 @@ class Ranking(TaskType):
         return conv.check_prompt(data, config.prompt_field) or conv.check_string_list(
             data.get(config.responses_field), config.responses_field, low=MIN_RESPONSES, high=MAX_RESPONSES)
 
+    def gold_score(self, config, data: dict, result: dict, gold: dict) -> float:
+        from .._gold import ranks
+
+        return ranks(result, gold)
+
     def validate_result(self, config: RankingConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):
             raise InvalidAnswer("result: must be a JSON object")

@@ -146,6 +146,15 @@ class Rubric(TaskType):
                 return f"data.{config.response_field}: missing or not a string (the response to grade)"
         return None
 
+    def gold_score(self, config: "RubricConfig", data: dict, result: dict, gold: dict) -> float:
+        from .._gold import rubric
+
+        scales = {}
+        for criterion in config.criteria:
+            scale = criterion.scale or config.scale
+            scales[criterion.name] = (scale.min, scale.max) if isinstance(scale, NumericScale) else None
+        return rubric(result, gold, scales)
+
     def validate_result(self, config: RubricConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):
             raise InvalidAnswer("result: must be a JSON object")
