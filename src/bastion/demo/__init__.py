@@ -73,8 +73,11 @@ def demo_projects() -> list[dict]:
                     "invasive, whatever its topic."
                 ),
             },
-            "settings": {"overlap": 2},
+            "settings": {"overlap": 2, "quality": {"gold_rate": 0.1, "gold_feedback": True,
+                                                   "review": "sample", "review_fraction": 0.2}},
             "labels": labels["labels"],
+            # The last 20 requests become gold tasks (their intended label is the known answer).
+            "gold": {key: labels["answers"][key] for key in sorted(labels["answers"])[-20:]},
         },
         {
             "name": "News and contract entities",
@@ -179,6 +182,16 @@ def demo_projects() -> list[dict]:
     ]
 
 
+def _with_gold(source, answers: dict[str, str]):
+    def items():
+        for line, item in source():
+            if isinstance(item, dict) and item.get("external_id") in answers:
+                item = {**item, "gold": {"label": answers[item["external_id"]]}}
+            yield line, item
+
+    return items
+
+
 def setup_demo(rt: Runtime) -> list[DemoLogin]:
     ctx = Context(rt, Actor.system())
     passwords = _passwords(rt.settings.data_dir / "demo-logins.txt")
@@ -199,6 +212,8 @@ def setup_demo(rt: Runtime) -> list[DemoLogin]:
             ctx, ws.id, name=spec["name"], config=spec["config"], settings=spec["settings"]
         )
         source = lambda path=DATA / spec["file"]: iter_file(path, "jsonl")  # noqa: E731
+        if spec.get("gold"):
+            source = _with_gold(source, spec["gold"])
         if spec.get("files"):  # images go into the sealed file store; tasks get their ids
             source = FileReferences(ctx, project.id, DATA, source)
         imports.import_tasks(ctx, project.id, source)
