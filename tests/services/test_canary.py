@@ -45,6 +45,20 @@ def _seed(rt, client):
     return side, project
 
 
+def _png_with_canary() -> bytes:
+    """A valid 2x2 PNG carrying the canary in a text chunk."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00" + b"\xff\x00\x00" * 2 + b"\x00" + b"\x00\xff\x00" * 2)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"tEXt", b"Comment\x00" + CANARY.encode())
+            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+
+
 def _files_in(path: Path):
     return [p for p in path.rglob("*") if p.is_file()]
 
@@ -52,12 +66,16 @@ def _files_in(path: Path):
 def test_canary_is_nowhere_at_rest(client, rt, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     side, project = _seed(rt, client)
+    upload = client.post(f"/api/v1/projects/{project.id}/files", headers=side.headers("manager"),
+                         files={"file": ("canary.png", _png_with_canary(), "image/png")})
+    assert upload.status_code == 201, upload.text
     data_dir = rt.settings.data_dir
     copy = tmp_path / "raw-copy"
     shutil.copytree(data_dir, copy)  # a raw copy, WAL included
     backup = tmp_path / "backup.tar"
     backups.backup(rt, backup)
     places = _files_in(copy) + [backup]
+    assert any(p.parent.name == side.workspace_id for p in places)  # the sealed file is in the copy
     if rt.db.is_sqlite:
         assert {"bastion.db", "keyring.db"} <= {p.name for p in places}
     else:
