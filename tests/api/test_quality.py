@@ -45,6 +45,8 @@ def test_gold_tasks_are_mixed_in_and_look_like_any_other(client, rt):
     report = client.get(f"/api/v1/projects/{project.id}/quality", headers=side.headers("manager")).json()
     (row,) = report["gold_accuracy"]
     assert row["gold_answers"] == 2 and row["accuracy"] == 0.0 and 0 <= row["low"] <= row["high"] <= 1
+    assert row["per_label"] == [{"label": "pos", "gold_answers": 2, "mean_score": 0.0, "accuracy": 0.0,
+                                 "low": row["low"], "high": row["high"]}]
 
 
 def test_gold_feedback_and_auto_pause(client, rt):

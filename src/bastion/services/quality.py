@@ -70,7 +70,7 @@ def _annotations(u: Unit, project) -> list[dict[str, Any]]:
     sealer = u.sealer(project.workspace_id, project.key_id)
     rows = u.execute(
         select(N.c.id, N.c.task_id, N.c.user_id, N.c.result, N.c.gold_score, N.c.lead_time_ms, N.c.created_at,
-               N.c.review_status, T.c.is_gold)
+               N.c.review_status, T.c.is_gold, T.c.gold)
         .join(T, (T.c.workspace_id == N.c.workspace_id) & (T.c.id == N.c.task_id))
         .where(N.c.workspace_id == project.workspace_id, N.c.project_id == project.id)
         .order_by(N.c.task_id, N.c.id)
@@ -79,7 +79,8 @@ def _annotations(u: Unit, project) -> list[dict[str, Any]]:
         {"id": r.id, "task": r.task_id, "user": r.user_id,
          "result": sealer.open_json("annotations", r.id, "result", r.result), "gold_score": r.gold_score,
          "lead_time_ms": r.lead_time_ms, "created_at": r.created_at, "review": r.review_status,
-         "is_gold": bool(r.is_gold)}
+         "is_gold": bool(r.is_gold),
+         "gold": sealer.open_json("tasks", r.task_id, "gold", r.gold) if r.is_gold and r.gold is not None else None}
         for r in rows
     ]
 
@@ -262,18 +263,37 @@ def _rubric_agreement(config: dict, annotations: list[dict]) -> dict[str, Any]:
     return {"kind": "rubric", "criteria": criteria}
 
 
+def _accuracy(scores: list[float]) -> dict[str, Any]:
+    correct = sum(1 for s in scores if s >= 0.999)
+    interval = wilson_interval(correct, len(scores))
+    return {"gold_answers": len(scores), "mean_score": round(statistics.fmean(scores), 4),
+            "accuracy": round(correct / len(scores), 4), "low": round(interval.low, 4), "high": round(interval.high, 4)}
+
+
+def _gold_label(gold: dict | None) -> str | None:
+    """The gold answer's label, for per-label accuracy (categorical answers only)."""
+    if not gold:
+        return None
+    for key in ("label", "preferred"):
+        if key in gold:
+            return str(gold[key])
+    return None
+
+
 def _gold_accuracy(annotations: list[dict], emails: dict[str, str]) -> list[dict[str, Any]]:
+    """Each annotator's accuracy on gold, with a Wilson interval — overall and per gold label."""
     by_user: dict[str, list[float]] = defaultdict(list)
+    by_user_label: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for a in annotations:
         if a["gold_score"] is not None:
             by_user[a["user"]].append(a["gold_score"])
+            label = _gold_label(a["gold"])
+            if label is not None:
+                by_user_label[a["user"]][label].append(a["gold_score"])
     out = []
     for user, scores in sorted(by_user.items()):
-        correct = sum(1 for s in scores if s >= 0.999)
-        interval = wilson_interval(correct, len(scores))
-        out.append({"user_id": user, "email": emails.get(user), "gold_answers": len(scores),
-                    "mean_score": round(statistics.fmean(scores), 4), "accuracy": round(correct / len(scores), 4),
-                    "low": round(interval.low, 4), "high": round(interval.high, 4)})
+        per_label = [{"label": label, **_accuracy(values)} for label, values in sorted(by_user_label[user].items())]
+        out.append({"user_id": user, "email": emails.get(user), **_accuracy(scores), "per_label": per_label})
     return out
 
 
