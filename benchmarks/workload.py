@@ -225,7 +225,9 @@ async def _annotator(name: str, base_url: str, token: str, proto, result: LoadRe
                     return
                 if r.status != 200:
                     result.failures.append(f"next {r.status} {r.body[:200]!r}")
-                    return
+                    if r.status < 500:
+                        return  # refused (auth, not found): asking again will not help
+                    continue  # a server error: this client goes on, as a person would retry
                 took_next = time.perf_counter() - start
                 task_id = proto.task_id_of(r)
                 method, path, body = proto.submit_request(task_id)
