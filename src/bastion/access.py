@@ -54,6 +54,11 @@ class Action(Enum):
     AUDIT_READ = ("audit.read", True, "Read the audit log and its signed checkpoints")
     WALLS_READ = ("walls.read", True, "See the conflict graph, exclusions and why a member may or may not see data")
     WALLS_MANAGE = ("walls.manage", False, "Declare competitors and excluded affiliations")
+    REDACTION_REIDENTIFY = ("redaction.reidentify", False,
+                            "Re-identify redacted values: a task's original text, or an export with them")
+    REDACTION_REVIEW = ("redaction.review", False, "Review the items redaction held and release them to the queue")
+    CANARY_MANAGE = ("canary.manage", False, "Create, approve and retire canary items and see who was issued them")
+    LEAKS_TRACE = ("leaks.trace", True, "Trace a leaked text back to the people who were shown it")
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
         self.label = label
@@ -65,7 +70,10 @@ _ALL = frozenset(Action)
 
 POLICY: dict[Role, frozenset[Action]] = {
     Role.OWNER: _ALL,
-    Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ, Action.WALLS_MANAGE},
+    Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ, Action.WALLS_MANAGE,
+                          # need-to-know: the originals, canaries and who saw what stay with owners
+                          Action.REDACTION_REIDENTIFY, Action.REDACTION_REVIEW, Action.CANARY_MANAGE,
+                          Action.LEAKS_TRACE},
     Role.REVIEWER: frozenset(
         {
             Action.WORKSPACE_READ,

@@ -36,6 +36,7 @@ keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 walls_app = typer.Typer(help="Conflict-of-interest walls.", no_args_is_help=True)
 person_app = typer.Typer(help="People's affiliations and history.", no_args_is_help=True)
 skills_app = typer.Typer(help="Skills.", no_args_is_help=True)
+held_app = typer.Typer(help="Items redaction held for an owner's review.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(workspace_app, name="workspace")
@@ -46,6 +47,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(walls_app, name="walls")
 app.add_typer(person_app, name="person")
 app.add_typer(skills_app, name="skills")
+app.add_typer(held_app, name="held")
 
 out = Console()
 err = Console(stderr=True)
@@ -507,6 +509,8 @@ def export_(
         "--accepted-only", help="Only accepted or corrected annotations (a correction replaces the result).")] = False,
     aggregate: Annotated[Optional[str], typer.Option(
         "--aggregate", help="Add each task's aggregated answer: mv, ds, onecoin, glad, mace (or bt for rankings).")] = None,
+    reidentify: Annotated[bool, typer.Option(
+        "--reidentify", help="Restore redacted values (the original text; spans mapped onto it). Audited.")] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
@@ -518,7 +522,7 @@ def export_(
     request = exports.ExportRequest(
         fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
         chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
-        with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate,
+        with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate, reidentify=reidentify,
     )
     if out_file is not None and "{split}" in out_file.name:
         parsed = exports.parse_split(split, seed)
@@ -546,6 +550,81 @@ def export_(
             raise
         tmp.replace(target)
         err.print(f"wrote {target}")
+
+
+# -- need-to-know: held items, leak tracing ------------------------------------------
+
+
+@held_app.command("list")
+def held_list(project_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Items redaction held for review: ids and reasons (never their text)."""
+    from .services import redaction
+
+    ctx = context(runtime(data_dir, database_url))
+    table = Table("task", "reasons", "findings")
+    cursor = ""
+    while True:
+        page = redaction.list_held(ctx, project_id, after=cursor, limit=1000)
+        for item in page["items"]:
+            table.add_row(item["task_id"], "; ".join(item["reasons"]), str(item["findings"]))
+        if page["next_cursor"] is None:
+            break
+        cursor = page["next_cursor"]
+    out.print(table)
+
+
+@held_app.command("release")
+def held_release(task_ids: list[str], data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Let held items into the queue (audited)."""
+    from .services import redaction
+
+    ctx = context(runtime(data_dir, database_url))
+    for task_id in task_ids:
+        redaction.release_held(ctx, task_id)
+        out.print(f"{task_id}: released")
+
+
+@app.command("trace")
+def trace_(
+    project_id: str,
+    files: Annotated[list[Path], typer.Argument(help="Leaked text files; several pool their evidence.")],
+    alpha: Annotated[float, typer.Option(
+        "--alpha", help="Name someone only if an innocent would match this well with a lower probability.")] = 1e-4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Trace leaked text back to the people who were shown it: a verdict and a ranking."""
+    from .domain.errors import InvalidInput
+    from .services import leaks
+
+    texts = []
+    for path in files:
+        try:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from exc
+    report = leaks.trace(context(runtime(data_dir, database_url)), project_id, texts, alpha=alpha)
+    if as_json:
+        out.print_json(orjson.dumps(report).decode())
+        return
+    out.print(f"verdict: {report['verdict']}", highlight=False)
+    out.print(report["message"], highlight=False)
+    for source in report["sources"]:
+        out.print(f"source: {files[source['excerpt']]} -> task {source['task_id']} ({source['field']}), "
+                  f"{source['coverage']:.0%} of the excerpt aligned, {source['recipients']} recipient(s)",
+                  highlight=False)
+    if report["ranking"]:
+        table = Table("person", "e-mail", "slots matched", "p (this person)", "p (an innocent does as well)")
+        for row in report["ranking"]:
+            table.add_row(row["user_id"], row["email"] or "", f"{row['matched']}/{row['observed']}",
+                          f"{row['p_value']:.2e}", f"{row['p_innocent_as_good']:.2e}")
+        out.print(table)
+    for match in report["canaries"]:
+        out.print(f"canary {match['canary_id']}: {match['email'] or match['user_id']} — facts {', '.join(match['facts'])}, "
+                  f"p={match['p_value']:.2e}{' (identified)' if match['identified'] else ''}", highlight=False)
+    if report["suspects"]:
+        out.print("suspects: " + ", ".join(report["suspects"]), highlight=False)
 
 
 # -- audit ------------------------------------------------------------------------

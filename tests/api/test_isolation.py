@@ -30,6 +30,8 @@ def _ids_of_b(rt, client, b):
     ann = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=b.headers("annotator"),
                       json={"result": {"label": "pos"}}).json()
     token = client.get("/api/v1/tokens", headers=owner).json()[0]
+    canary = client.post(f"/api/v1/projects/{b.project_id}/canaries", headers=owner,
+                         json={"data": {"text": "{name} {figure} {date} {place}"}}).json()
     return {
         "workspace_id": b.workspace_id,
         "project_id": b.project_id,
@@ -41,6 +43,7 @@ def _ids_of_b(rt, client, b):
         "competitor_id": b.workspace_id,
         "group_id": "grp_" + "0" * 32,
         "skill": "history",
+        "canary_id": canary["id"],
     }
 
 
@@ -65,6 +68,12 @@ def _bodies(method: str, path: str):
         return {"skill": "law"}
     if path.endswith("/members") and "conflict-groups" in path:
         return {"workspace_id": "ws_x"}
+    if path.endswith("/review"):
+        return {"decision": "accept"}
+    if path.endswith("/canaries") and method == "post":
+        return {"data": {"text": "{name} {figure} {date} {place}"}}
+    if path.endswith("/trace"):
+        return {"excerpts": ["leaked text"]}
     if method == "patch":
         return {"name": "renamed"}
     return None

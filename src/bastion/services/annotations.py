@@ -20,6 +20,7 @@ from ..domain.errors import Conflict, InvalidInput, PermissionDenied
 from ..storage import queue_store as qs
 from ..storage import schema
 from .context import Context, Unit
+from .leaks import annotations_as_shown, answer_canary, viewed_by
 from .projects import bump_counts, config_of, load_project
 from .queue import lease_next, take_slot
 from .tasks import find_task_row
@@ -85,7 +86,12 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
     sealer = w.sealer(ws, found.key_id)
     config = config_of(w, found)
     data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
-    normalised = task_type.validate_result(config, data, result)
+    # What this person was shown (services/leaks.py): offsets on their variant map back to the
+    # canonical text before validation; a canary's answer is kept apart, never an annotation.
+    view = viewed_by(w, found, task_type, config, data)
+    if view.is_canary:
+        return answer_canary(w, found, view, task_type, config, data, result, lead_time_ms, mine)
+    normalised = task_type.validate_result(config, data, view.to_canonical(result))
 
     # Consume the lease with a guarded transition, so a concurrent reclaim of the
     # same lease cannot also give its slot back.
@@ -130,7 +136,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
             out["feedback"] = {"expected": gold, "score": round(gold_score, 4)}
         if quality.pause_below is not None:
             pause_if_below(w, project, me)
-    return out
+    return view.annotation_as_shown(out)
 
 
 def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:
@@ -175,7 +181,7 @@ def list_annotations(ctx: Context, task_id: str) -> list[dict[str, Any]]:
             w.access.require_task_visible(ws, assigned is not None)
         w.see_content(ws)
         rows = w.execute(query.order_by(N.c.id)).all()
-        items = [annotation_dict(w, row, found.key_id) for row in rows]
+        items = annotations_as_shown(w, found, [annotation_dict(w, row, found.key_id) for row in rows])
         if items:
             w.audit(ws, "annotations.read", task_id, count=len(items))
         return items

@@ -42,6 +42,7 @@ from ..storage.review_store import REVIEWS_IN_RANGE
 from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
 from .context import Context
+from .redaction import reidentify_records, require_reidentify
 from .projects import Project, load_project
 
 T = schema.tasks
@@ -281,6 +282,7 @@ class ExportRequest:
     with_ids: bool = False
     accepted_only: bool = False
     aggregate: str | None = None  # mv | ds | onecoin | glad | mace | bt: one aggregated answer per task
+    reidentify: bool = False  # owners: redacted values restored (services/redaction.py); audited with the export
 
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
@@ -367,6 +369,9 @@ class Export:
                     if aggregated is not None:
                         record["aggregate"] = aggregated.get(task_id)
                     page.append(record)
+                if self.request.reidentify:
+                    task_type = self.ctx.rt.task_types.get(self.project.task_type)
+                    reidentify_records(r, self.project, task_type, task_type.parse_config(self.project.config), page)
             yield from page
             after = rows[-1][0]
 
@@ -482,6 +487,8 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         _check_choice("aggregate", req.aggregate, (*AGGREGATORS, "bt"))
     with ctx.write() as w:
         project = load_project(w, project_id, Action.EXPORT)
+        if req.reidentify:
+            require_reidentify(w, project.workspace_id)
         w.see_content(project.workspace_id)  # walls decide before any data leaves
         task_type = ctx.rt.task_types.get(project.task_type)
         row_kind = ("lossless" if req.rows == "jsonl" else req.rows) if req.fmt == "parquet" else writer.rows

@@ -27,6 +27,7 @@ from ..domain.tasks import TaskInput, content_digest, parse_item
 from ..sources import BadLine, Item
 from ..storage.crypto import Sealer
 from .context import Context
+from . import redaction
 from .projects import bump_counts, load_project
 
 MAX_REJECTED_REPORTED = 1000
@@ -34,7 +35,7 @@ MAX_ITEM_BYTES = 10 * 1024 * 1024
 
 TASK_COLUMNS = (
     "workspace_id", "id", "project_id", "dedupe_key", "payload", "predictions", "gold", "is_gold", "priority",
-    "annotation_count", "lease_count", "done", "created_at",
+    "annotation_count", "lease_count", "done", "held", "created_at",
 )
 DEFAULT_BATCH = 10_000
 
@@ -163,9 +164,9 @@ class Importer:
         (which release it); at most one batch waits, so memory stays bounded.
         """
         batch, self._batch = self._batch, []
-        rows = _prepare_rows(self.ctx, self.project, batch)
+        rows, records = _prepare_rows(self.ctx, self.project, batch, self.validator)
         self._drain()
-        self._pending = self._writer.submit(_insert_rows, self.ctx, self.project, rows, self.report)
+        self._pending = self._writer.submit(_insert_rows, self.ctx, self.project, rows, self.report, records)
         self._pending_size = len(batch)
 
     def _drain(self) -> None:
@@ -208,8 +209,18 @@ def import_tasks(
         importer.close()
 
 
-def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]]) -> list[tuple]:
-    """Ids, keyed dedupe hashes and sealed payloads for a batch (CPU only, no transaction)."""
+def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]],
+                  validator: _Validator) -> tuple[list[tuple], dict[str, bytes]]:
+    """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed.
+
+    CPU only, no transaction — except when the project redacts and the batch holds
+    values never seen before: their pseudonyms are numbered in one short transaction.
+    """
+    # Redaction comes first: nothing human-facing is ever made from the original text.
+    redacted = redaction.redact_batch(ctx, project, validator.task_type, validator.config, batch)
+    if redacted is not None:
+        batch = redacted.batch
+    held = redacted.held if redacted is not None else [False] * len(batch)
     ws, pid = project.workspace_id, project.id
     sealer = Sealer(ctx.rt.keyring, ws, project.key_id)
     task_ids = ids.new_ids("tsk", len(batch))
@@ -238,14 +249,17 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]]) -> 
     sealed_golds = dict(zip((g[0] for g in golds), sealer.seal_many("tasks", "gold", golds)))
     # Gold tasks are stored "done": they never enter the open-task queue index; the
     # gold mixer serves them through ix_tasks_gold instead (services/queue.py).
-    return [
+    # Held items are stored "done" too, until an owner releases them (services/redaction.py).
+    rows = [
         (ws, task_id, pid, key, blob, sealed_preds.get(task_id), sealed_golds.get(task_id),
-         task_id in sealed_golds, item.priority, 0, 0, task_id in sealed_golds)
-        for task_id, key, blob, (_, item) in zip(task_ids, dedupes, sealed, batch)
+         task_id in sealed_golds, item.priority, 0, 0, task_id in sealed_golds or is_held, is_held)
+        for task_id, key, blob, (_, item), is_held in zip(task_ids, dedupes, sealed, batch, held)
     ]
+    return rows, redacted.sealed_records(sealer, task_ids) if redacted is not None else {}
 
 
-def _insert_rows(ctx: Context, project, rows: list[tuple], report: ImportReport) -> int:
+def _insert_rows(ctx: Context, project, rows: list[tuple], report: ImportReport,
+                 records: dict[str, bytes] | None = None) -> int:
     """One atomic batch: the rows, the counters and the audit record commit together."""
     ws = project.workspace_id
     with ctx.write() as w:
@@ -260,6 +274,8 @@ def _insert_rows(ctx: Context, project, rows: list[tuple], report: ImportReport)
                                                        ("workspace_id", "dedupe_key"))
             inserted += inserted_gold
         bump_counts(w, ws, project.id, tasks=inserted - (inserted_gold if gold else 0))
+        if records:
+            redaction.store_records(w, project, records)
         w.audit(ws, "tasks.imported", project.id, import_id=report.import_id, imported=inserted,
                 duplicates=len(rows) - inserted)
     report.imported += inserted

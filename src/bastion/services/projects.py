@@ -16,7 +16,7 @@ import random
 from typing import Any
 
 import orjson
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, or_, select, update
 
 from .. import ids
 from ..access import Action
@@ -25,6 +25,7 @@ from ..domain.projects import Counts, Project, ProjectSettings, check_name, pars
 from ..storage import schema
 from ..storage.crypto import key_id_of
 from ..storage.queue_store import BUMP_COUNTS, project_record
+from ..tasktypes.base import CONFIG_SECTIONS
 from .context import Context, Unit
 
 P = schema.projects
@@ -133,6 +134,8 @@ def create_project(
     proj_settings = parse_settings(settings)
     with ctx.read() as r:  # check before making a key, so a refusal leaves nothing behind
         r.access.require(Action.PROJECT_MANAGE, workspace_id)
+        if isinstance(config, dict) and any(config.get(k) is not None for k in CONFIG_SECTIONS):
+            r.access.require(Action.REDACTION_REVIEW, workspace_id)  # need-to-know sections: owners
     project_id = ids.new_id("prj")
     key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
     try:
@@ -166,14 +169,30 @@ def list_projects(ctx: Context, workspace_id: str) -> list[Project]:
         r.access.require(Action.PROJECT_READ, workspace_id)
         rows = r.execute(select(P).where(P.c.workspace_id == workspace_id).order_by(P.c.id)).all()
         counts = counts_of(r, workspace_id, [row.id for row in rows])
-        return [_project(r, row, counts.get(row.id)) for row in rows]
+        return [as_seen(r, _project(r, row, counts.get(row.id))) for row in rows]
 
 
 def get_project(ctx: Context, project_id: str) -> Project:
     with ctx.read() as r:
         project = load_project(r, project_id, Action.PROJECT_READ)
         counts = counts_of(r, project.workspace_id, [project.id]).get(project.id, Counts())
-        return _with_counts(project, counts)
+        return as_seen(r, _with_counts(project, counts))
+
+
+def as_seen(u: Unit, project: Project) -> Project:
+    """The project as its reader may see it: the need-to-know sections of its config are for owners.
+
+    ``redaction`` lists the client's codenames and people; ``leak_tracing`` says how
+    people are fingerprinted. Annotators, reviewers, managers and auditors read the
+    config without them (and a manager's change to the config keeps them as they are).
+    """
+    if not any(k in project.config for k in CONFIG_SECTIONS) or u.actor.is_system:
+        return project
+    if u.access.allows(Action.REDACTION_REVIEW, project.workspace_id):
+        return project
+    from dataclasses import replace
+
+    return replace(project, config={k: v for k, v in project.config.items() if k not in CONFIG_SECTIONS})
 
 
 def _with_counts(project: Project, counts: Counts) -> Project:
@@ -194,6 +213,10 @@ def update_project(
             values["name"] = check_name(name)
             changed.append("name")
         if config is not None:
+            if isinstance(config, dict) and not w.access.allows(Action.REDACTION_REVIEW, project.workspace_id):
+                if any(config.get(k) is not None for k in CONFIG_SECTIONS):
+                    w.access.require(Action.REDACTION_REVIEW, project.workspace_id, what="project")
+                config = {**config, **{k: project.config[k] for k in CONFIG_SECTIONS if k in project.config}}
             task_type, parsed = ctx.rt.task_types.parse_config(config)
             if task_type.name != project.task_type:
                 has_tasks = w.execute(
@@ -223,8 +246,11 @@ def update_project(
 
 def _rederive_done(w: Unit, workspace_id: str, project_id: str, overlap: int) -> None:
     scope = (T.c.workspace_id == workspace_id, T.c.project_id == project_id)
-    w.execute(update(T).where(*scope).values(done=case((T.c.annotation_count >= overlap, True), else_=False)))
-    done = w.execute(select(func.count()).select_from(T).where(*scope, T.c.done.is_(True))).scalar_one()
+    # Held items, canaries and gold tasks are stored done (out of the queue index) and stay so.
+    apart = or_(T.c.held.is_(True), T.c.is_canary.is_(True), T.c.is_gold.is_(True))
+    w.execute(update(T).where(*scope).values(
+        done=case((or_(T.c.annotation_count >= overlap, apart), True), else_=False)))
+    done = w.execute(select(func.count()).select_from(T).where(*scope, T.c.done.is_(True), ~apart)).scalar_one()
     w.execute(update(C).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id).values(done=0))
     w.execute(
         update(C).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id, C.c.shard == 0).values(done=done)

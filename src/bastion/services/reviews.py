@@ -22,6 +22,7 @@ from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..storage import review_store as rs
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
+from .leaks import annotations_as_shown, viewed_by
 from .tasks import find_task_row, task_dict
 
 DECISIONS = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
@@ -101,10 +102,13 @@ def review_next(ctx: Context, project_id: str) -> dict[str, Any] | None:
             schema.annotations.c.workspace_id == ws, schema.annotations.c.task_id == row[3],
             schema.annotations.c.id != annotation_id)).scalars().all()
         w.audit(ws, "review.shown", annotation_id, task=row[3])
+        # Offsets as this reviewer sees the text: their own variant (services/leaks.py).
+        shown = annotations_as_shown(w, found, [annotation, *(
+            _annotation_dict(w, _annotation(w, other), project.key_id) for other in others)])
         return {
-            "annotation": annotation,
+            "annotation": shown[0],
             "task": task_dict(w, found, found.key_id, full=True),
-            "other_annotations": [_annotation_dict(w, _annotation(w, other), project.key_id) for other in others],
+            "other_annotations": shown[1:],
             "annotator": annotator_record(w, ws, project.id, row[4]),
             "lease": {"expires_at": expires},
         }
@@ -141,7 +145,9 @@ def review_annotation(ctx: Context, annotation_id: str, decision: str, *, commen
         if status == "corrected":
             task_type = ctx.rt.task_types.get(project.task_type)
             data = sealer.open_json("tasks", task_id, "payload", found.payload)["data"]
-            normalised = task_type.validate_result(config_of(w, found), data, correction)
+            config = config_of(w, found)
+            view = viewed_by(w, found, task_type, config, data)  # corrected on the reviewer's own variant
+            normalised = task_type.validate_result(config, data, view.to_canonical(correction))
         if not rs.SET_STATUS.run(w.tx, ws=ws, id=annotation_id, status=status):
             raise Conflict(f"this annotation was already reviewed ({row[7]})")
         review_id = ids.new_id("rev")

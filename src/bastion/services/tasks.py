@@ -16,6 +16,7 @@ from ..domain.errors import InvalidInput, NotFound
 from ..storage import schema
 from ..storage.queue_store import TaskRecord, task_record
 from .context import Context, Unit
+from .leaks import present_task
 from .projects import load_project
 
 T = schema.tasks
@@ -32,8 +33,12 @@ def find_task_row(u: Unit, task_id: str) -> TaskRecord:
     return found
 
 
-def task_dict(u: Unit, row: Any, key_id: str, *, full: bool) -> dict[str, Any]:
-    """Decrypt a task row into its API shape; ``full`` adds meta and counters."""
+def task_dict(u: Unit, row: Any, key_id: str, *, full: bool, config: Any = None) -> dict[str, Any]:
+    """Decrypt a task row into its API shape, as the asking person is shown it; ``full`` adds meta and counters.
+
+    Shown means: the person's own variant of every text (services/leaks.py); a
+    held item only to owners, a canary only to its recipients.
+    """
     sealer = u.sealer(row.workspace_id, key_id)
     body = sealer.open_json("tasks", row.id, "payload", row.payload)
     out: dict[str, Any] = {
@@ -52,7 +57,7 @@ def task_dict(u: Unit, row: Any, key_id: str, *, full: bool) -> dict[str, Any]:
             done=bool(row.done),
             created_at=row.created_at,
         )
-    return out
+    return present_task(u, row, out, key_id=key_id, config=config)
 
 
 def get_task(ctx: Context, task_id: str) -> dict[str, Any]:
@@ -82,12 +87,15 @@ def list_tasks(ctx: Context, project_id: str, *, cursor: str | None = None, limi
     with ctx.write() as w:
         project = load_project(w, project_id, Action.TASK_BROWSE)
         w.see_content(project.workspace_id)
-        query = select(T).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id)
+        # Canaries are not the project's items; held ones wait for an owner (GET …/held).
+        query = select(T).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id,
+                                T.c.is_canary.is_(False), T.c.held.is_(False))
         if cursor:
             query = query.where(T.c.id > cursor)
         rows = w.execute(query.order_by(T.c.id).limit(limit + 1)).all()
         page = rows[:limit]
-        items = [task_dict(w, row, project.key_id, full=True) for row in page]
+        config = ctx.rt.task_types.get(project.task_type).parse_config(project.config)
+        items = [task_dict(w, row, project.key_id, full=True, config=config) for row in page]
         if items:
             w.audit(project.workspace_id, "tasks.listed", project.id, count=len(items),
                     first=items[0]["id"], last=items[-1]["id"])

@@ -10,9 +10,11 @@ from __future__ import annotations
 from .fast import Statement
 
 _TASK_COLUMNS = "id, payload, predictions, priority, annotation_count, done, created_at, is_gold, gold"
-TASKS_PAGE = Statement(
+TASKS_PAGE = Statement(  # canaries are not the project's items (services/leaks.py)
     f"SELECT {_TASK_COLUMNS} FROM tasks WHERE workspace_id = :ws AND project_id = :project AND id > :after "
-    "ORDER BY id LIMIT :limit"
+    "AND is_canary = 0 ORDER BY id LIMIT :limit",
+    postgresql=f"SELECT {_TASK_COLUMNS} FROM tasks WHERE workspace_id = :ws AND project_id = :project "
+    "AND id > :after AND NOT is_canary ORDER BY id LIMIT :limit",
 )
 ANNOTATED_TASKS_PAGE = Statement(
     f"SELECT {_TASK_COLUMNS} FROM tasks WHERE workspace_id = :ws AND project_id = :project AND id > :after "

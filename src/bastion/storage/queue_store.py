@@ -67,9 +67,11 @@ CANDIDATE = Statement(
     f"AND t.annotation_count + t.lease_count < :overlap AND {_TOUCHED} ORDER BY t.priority DESC, t.id LIMIT 1 "
     "FOR UPDATE OF t SKIP LOCKED",
 )
-CANDIDATE_ANY = Statement(  # qualification tests: every task is for everyone
-    f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND {_TOUCHED} "
-    "ORDER BY t.priority DESC, t.id LIMIT 1",
+CANDIDATE_ANY = Statement(  # qualification tests: every task is for everyone (but held ones and canaries)
+    f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.held = 0 "
+    f"AND t.is_canary = 0 AND {_TOUCHED} ORDER BY t.priority DESC, t.id LIMIT 1",
+    postgresql=f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND NOT t.held "
+    f"AND NOT t.is_canary AND {_TOUCHED} ORDER BY t.priority DESC, t.id LIMIT 1",
 )
 TAKE_SLOT = Statement(
     "UPDATE tasks SET lease_count = lease_count + 1 WHERE workspace_id = :ws AND id = :id "
@@ -109,10 +111,10 @@ INSERT_ANNOTATION = Statement(
     "gold_score, created_at) VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now)"
 )
 GOLD_CANDIDATE = Statement(
-    f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold = 1 AND {_TOUCHED} "
-    "ORDER BY t.id LIMIT 1",
+    f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold = 1 "
+    f"AND t.held = 0 AND {_TOUCHED} ORDER BY t.id LIMIT 1",
     postgresql=f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold "
-    f"AND {_TOUCHED} ORDER BY t.id LIMIT 1",
+    f"AND NOT t.held AND {_TOUCHED} ORDER BY t.id LIMIT 1",
 )
 PAUSED = Statement(
     "SELECT reason FROM annotator_pauses WHERE workspace_id = :ws AND project_id = :project AND user_id = :user"

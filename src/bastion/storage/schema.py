@@ -193,6 +193,12 @@ tasks = Table(
     Column("lease_count", Integer, nullable=False, server_default=text("0")),
     Column("done", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", BigInteger, nullable=False),
+    # Need-to-know (storage/redaction_store.py): an item held by redaction for an
+    # owner's review, and a canary (an owner-approved synthetic item rendered per
+    # recipient). Both are inserted with done = true, so they never enter
+    # ix_tasks_queue; releasing a held item re-derives done.
+    Column("held", Boolean, nullable=False, server_default=text("false")),
+    Column("is_canary", Boolean, nullable=False, server_default=text("false")),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(
         ["workspace_id", "project_id"],
@@ -215,6 +221,14 @@ tasks = Table(
         "id",
         sqlite_where=text("is_gold = 1"),
         postgresql_where=text("is_gold"),
+    ),
+    Index(
+        "ix_tasks_held",
+        "workspace_id",
+        "project_id",
+        "id",
+        sqlite_where=text("held = 1"),
+        postgresql_where=text("held"),
     ),
     Index(
         "ix_tasks_queue",
@@ -444,6 +458,96 @@ annotator_pauses = Table(
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )
 
+# -- need-to-know: redaction vault, held items, canaries --------------------------
+# See storage/redaction_store.py. Originals and results are sealed with the
+# project's data key; the vault is indexed by a keyed hash (HMAC under a secret
+# derived from the workspace's own key), never by a bare hash of the value.
+
+pseudonyms = Table(
+    "pseudonyms",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("key_hash", String(64), nullable=False),  # HMAC-SHA256 hex of (label, normalised value)
+    Column("label", String(40), nullable=False),  # PERSON, CODENAME, EMAIL, ...
+    Column("number", Integer, nullable=False),
+    Column("original", LargeBinary, nullable=False),  # sealed: the value first seen
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(
+        ["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"
+    ),
+    UniqueConstraint("workspace_id", "project_id", "key_hash", name="uq_pseudonyms_key"),
+    UniqueConstraint("workspace_id", "project_id", "label", "number", name="uq_pseudonyms_token"),
+)
+
+# The last number handed out per (project, label): allocation locks this row, so
+# concurrent imports never give two values one number or one value two numbers.
+pseudonym_counters = Table(
+    "pseudonym_counters",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("label", String(40), nullable=False),
+    Column("last", Integer, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("workspace_id", "project_id", "label"),
+    ForeignKeyConstraint(
+        ["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"
+    ),
+)
+
+# One row per redacted (or held) task: its findings with their originals and the
+# offset map of every changed field, sealed (owner-only: re-identification).
+task_redactions = Table(
+    "task_redactions",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),  # the task's id
+    Column("project_id", ID, nullable=False),
+    Column("record", LargeBinary, nullable=False),  # sealed JSON
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
+)
+
+# A canary's template is its task row (is_canary, payload with placeholders).
+canaries = Table(
+    "canaries",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),  # the canary task's id
+    Column("project_id", ID, nullable=False),
+    Column("state", String(10), nullable=False),  # draft | approved | retired
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("approved_by", ID, nullable=True),
+    Column("approved_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
+    CheckConstraint("state IN ('draft', 'approved', 'retired')", name="state"),
+    Index("ix_canaries_project", "workspace_id", "project_id", "state"),
+)
+
+# Who was issued which canary (the fact itself is recomputed from the secret).
+canary_issues = Table(
+    "canary_issues",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("canary_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("answered_at", BigInteger, nullable=True),
+    Column("result", LargeBinary, nullable=True),  # sealed: what the recipient submitted (never an annotation)
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "canary_id"], ["canaries.workspace_id", "canaries.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "canary_id", "user_id", name="uq_canary_issues_recipient"),
+    Index("ix_canary_issues_user", "workspace_id", "project_id", "user_id"),
+)
+
 # -- the workforce: walls, affiliations, skills ---------------------------------
 # Person-level rows (history, affiliations, skills) span workspaces by nature; they
 # are read only through the access module and hold no client content.
@@ -573,4 +677,9 @@ WORKSPACE_TABLES = (
     "reviews",
     "review_leases",
     "annotator_pauses",
+    "pseudonyms",
+    "pseudonym_counters",
+    "task_redactions",
+    "canaries",
+    "canary_issues",
 )

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_serializer
 
 from ..domain.errors import InvalidAnswer, InvalidConfig
 
@@ -68,6 +68,42 @@ def describe_validation_error(exc: ValidationError, root: str = "") -> str:
     return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
+CONFIG_SECTIONS = ("redaction", "leak_tracing")
+
+
+def check_config_sections(raw: dict) -> None:
+    """Validate the sections shared by every task type (errors name their field path)."""
+    from ..leaks.settings import load_leak_tracing
+    from ..redaction.policy import load_policy
+
+    if raw.get("redaction") is not None:
+        if not isinstance(raw["redaction"], dict):
+            raise InvalidConfig("redaction: must be an object")
+        load_policy(raw["redaction"])
+    if raw.get("leak_tracing") is not None:
+        load_leak_tracing(raw["leak_tracing"])
+
+
+class _Sections(BaseModel):
+    redaction: dict[str, Any] | None = None
+    leak_tracing: dict[str, Any] | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in CONFIG_SECTIONS:
+                if data.get(key) is None:
+                    data.pop(key, None)
+        return data
+
+
+@functools.cache
+def _with_sections(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` plus the shared sections (a subclass, so validators and isinstance still hold)."""
+    return type(model.__name__, (model, _Sections), {"__module__": model.__module__})
+
+
 class TaskType:
     name: ClassVar[str]
     title: ClassVar[str]
@@ -86,12 +122,27 @@ class TaskType:
         return self.package_dir / "static"
 
     def parse_config(self, raw: Any) -> BaseModel:
+        """The validated config; the sections every type shares (``redaction``, ``leak_tracing``) ride along.
+
+        They are validated here, once for every type, by their own loaders, and
+        kept in the model (``config.redaction``, ``config.leak_tracing``: the raw
+        dicts, or None) so that the stored config keeps them.
+        """
         if not isinstance(raw, dict):
             raise InvalidConfig("config: must be a JSON object")
+        check_config_sections(raw)
         try:
-            return self.config_model.model_validate(raw)
+            return _with_sections(self.config_model).model_validate(raw)
         except ValidationError as exc:
             raise InvalidConfig(describe_validation_error(exc, "")) from exc
+
+    def span_field(self, config: Any) -> str | None:
+        """The ``data`` key whose text results point into by character offsets (``{"spans": [{start, end}]}``).
+
+        Offsets are mapped between the text a person was shown (a variant, a
+        redacted text) and the stored one; None when results carry no offsets.
+        """
+        return None
 
     def check_data(self, config: Any, data: dict) -> str | None:
         """Return why an imported item cannot be labelled with this config, or None."""

@@ -14,7 +14,7 @@ from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
 from . import errors
-from .api import annotations, audit, files, people, projects, quality, tasks, workforce, workspaces
+from .api import annotations, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .auth import LoginRequired
 from .middleware import LimitsMiddleware
 from .pages import routes as pages
@@ -70,7 +70,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
     async def _login(request, exc):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
-    for module in (workspaces, projects, tasks, annotations, people, audit, files, workforce, quality):
+    for module in (workspaces, projects, tasks, annotations, people, audit, files, workforce, quality, leaks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
 

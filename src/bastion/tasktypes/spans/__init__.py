@@ -169,6 +169,9 @@ class Spans(TaskType):
             out.add((fa, fb, rel["label"]))
         return [{"from": a, "to": b, "label": lab} for a, b, lab in sorted(out)]
 
+    def span_field(self, config: SpansConfig) -> str:
+        return config.field
+
     def widget_context(self, config: SpansConfig, data: dict, **_: Any) -> dict:
         text = data.get(config.field, "")
         return {"text": text, "length": len(text)}

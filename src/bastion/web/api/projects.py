@@ -84,12 +84,13 @@ def export_project(
     accepted_only: bool = Query(False, description="Only accepted or corrected annotations."),
     aggregate: Literal["mv", "ds", "onecoin", "glad", "mace", "bt"] | None = Query(
         None, description="Add each task's aggregated answer (one row per task with per=task)."),
+    reidentify: bool = Query(False, description="Owners: redacted values restored (audited with the export)."),
 ):
     """Stream the project's tasks with their annotations, or training-ready rows."""
     request = exports.ExportRequest(
         fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
         chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
-        with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate,
+        with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate, reidentify=reidentify,
     )
     export = exports.start_export(ctx, project_id, request=request)
     return StreamingResponse(

@@ -1,0 +1,274 @@
+"""Redaction at import, the vault, held items and re-identification, on both databases."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from bastion.domain.errors import InvalidConfig, InvalidInput, NotFound, PermissionDenied
+from bastion.services import annotations, audit, exports, imports, keys, projects, queue, redaction, tasks
+from bastion.storage import schema
+from factories import as_user, make_side, make_user, system
+
+POLICY = {"dictionaries": {"codename": ["Nightjar", "Kestrel Prime"], "person": ["Dana Whitlock"]}}
+SPANS = {"type": "spans", "labels": ["PERSON", "TOPIC"], "redaction": POLICY,
+         "leak_tracing": {"variants": {"enabled": False}}}
+NON_OWNERS = ("manager", "reviewer", "annotator", "auditor")
+
+
+def _project(rt, side, config=None, settings=None, name="Redacted"):
+    return projects.create_project(system(rt), side.workspace_id, name=name, config=config or SPANS,
+                                   settings=settings)
+
+
+def _import(rt, project_id, items):
+    report = imports.import_tasks(system(rt), project_id, list(enumerate(items, start=1)))
+    assert report.rejected == [], report.rejected
+    return report
+
+
+def _stored(rt, project_id):
+    with rt.db.transaction(write=False) as tx:
+        return tx.execute(select(schema.tasks).where(schema.tasks.c.project_id == project_id)
+                          .order_by(schema.tasks.c.id)).all()
+
+
+def _audit_actions(rt, side):
+    entries = audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=1000)["items"]
+    return [(e["action"], e["target"], e["actor"]) for e in entries]
+
+
+def test_import_stores_redacted_text_with_consistent_pseudonyms(rt):
+    side = make_side(rt, "red", n_tasks=0)
+    project = _project(rt, side)
+    _import(rt, project.id, [
+        {"data": {"text": "Dana Whitlock mailed jane.doe@example.com about Nightjar."}, "external_id": "a"},
+        {"data": {"text": "NIGHTJAR's lead is Dana Whitlock; cc JANE.DOE@example.com and bob@example.org."},
+         "external_id": "b"},
+    ])
+    # A second import (a new batch, a new process cache) keeps the same numbers.
+    redaction._known.clear()
+    _import(rt, project.id, [{"data": {"text": "Kestrel Prime replaces Nightjar, says bob@example.org."},
+                              "external_id": "c"}])
+    texts = [t["data"]["text"] for t in tasks.list_tasks(side.ctx(rt, "manager"), project.id)["items"]]
+    assert texts == [
+        "[PERSON_1] mailed [EMAIL_1] about [CODENAME_1].",
+        "[CODENAME_1]'s lead is [PERSON_1]; cc [EMAIL_1] and [EMAIL_2].",
+        "[CODENAME_2] replaces [CODENAME_1], says [EMAIL_2].",
+    ]
+    # At rest: ciphertext only, and the vault's index is a keyed hash, not a hash of the value.
+    with rt.db.transaction(write=False) as tx:
+        vault = tx.execute(select(schema.pseudonyms).where(schema.pseudonyms.c.project_id == project.id)).all()
+    assert sorted((r.label, r.number) for r in vault) == [
+        ("CODENAME", 1), ("CODENAME", 2), ("EMAIL", 1), ("EMAIL", 2), ("PERSON", 1)]
+    for row in vault:
+        assert b"example" not in row.original and b"Nightjar" not in row.original
+        for value in ("jane.doe@example.com", "nightjar", "dana whitlock"):
+            assert row.key_hash != hashlib.sha256(value.encode()).hexdigest()
+    for row in _stored(rt, project.id):
+        assert b"Whitlock" not in row.payload and b"example.com" not in row.payload
+
+
+def test_pseudonym_allocation_is_atomic_across_concurrent_imports(rt):
+    side = make_side(rt, "race", n_tasks=0)
+    project = _project(rt, side)
+    people = [f"p{i}@example.com" for i in range(30)]
+    errors = []
+
+    def run(offset: int) -> None:
+        try:
+            items = [{"data": {"text": f"write to {people[(i + offset) % 30]} and {people[(i * 7) % 30]}"}}
+                     for i in range(40)]
+            imports.import_tasks(system(rt), project.id, list(enumerate(items, start=1)), batch_size=5)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    redaction._known.clear()
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with rt.db.transaction(write=False) as tx:
+        rows = tx.execute(select(schema.pseudonyms.c.label, schema.pseudonyms.c.number)
+                          .where(schema.pseudonyms.c.project_id == project.id)).all()
+    assert sorted(n for _, n in rows) == list(range(1, 31))  # 30 values, 30 numbers, no gap, no repeat
+    seen: dict[str, set[str]] = {}
+    for task in tasks.list_tasks(side.ctx(rt, "owner"), project.id, limit=1000)["items"]:
+        shown = redaction.reidentify_task(side.ctx(rt, "owner"), task["id"])
+        for finding in shown["findings"]:
+            seen.setdefault(finding["original"], set()).add(finding["pseudonym"])
+    assert all(len(tokens) == 1 for tokens in seen.values())  # one value, one pseudonym
+    assert len({next(iter(t)) for t in seen.values()}) == 30  # one pseudonym, one value
+
+
+def test_predictions_follow_the_redacted_text(rt):
+    side = make_side(rt, "pred", n_tasks=0)
+    project = _project(rt, side)
+    text = "Yesterday Dana Whitlock presented Nightjar to the board."
+    _import(rt, project.id, [{"data": {"text": text}, "predictions": [{"spans": [
+        {"start": 10, "end": 23, "label": "PERSON"}, {"start": 34, "end": 42, "label": "TOPIC"},
+        {"start": 50, "end": 55, "label": "TOPIC"}]}]}])
+    task = tasks.list_tasks(side.ctx(rt, "owner"), project.id)["items"][0]
+    assert task["data"]["text"] == "Yesterday [PERSON_1] presented [CODENAME_1] to the board."
+    assert task["predictions"][0]["spans"] == [
+        {"start": 10, "end": 20, "label": "PERSON", "text": "[PERSON_1]"},
+        {"start": 31, "end": 43, "label": "TOPIC", "text": "[CODENAME_1]"},
+        {"start": 51, "end": 56, "label": "TOPIC", "text": "board"},
+    ]
+    original = redaction.reidentify_task(side.ctx(rt, "owner"), task["id"])
+    assert original["data"]["text"] == text
+    assert [s["text"] for s in original["predictions"][0]["spans"]] == ["Dana Whitlock", "Nightjar", "board"]
+
+
+def test_low_confidence_findings_hold_the_item_until_an_owner_releases_it(rt):
+    side = make_side(rt, "held", n_tasks=0)
+    project = _project(rt, side)
+    _import(rt, project.id, [
+        {"data": {"text": "Plain text about the weather."}, "external_id": "plain"},
+        {"data": {"text": "The token eyJub3RqdXN0.eyJhYmNkZWZn.c2ln was in the log."}, "external_id": "odd"},
+    ])
+    odd = [r for r in _stored(rt, project.id) if r.held]
+    assert len(odd) == 1 and odd[0].done  # stored done: out of the queue index
+    annotator = side.ctx(rt, "annotator")
+    first = queue.next_task(annotator, project.id)
+    assert first["data"]["text"] == "Plain text about the weather."
+    annotations.submit_annotation(annotator, first["id"], {"spans": []})
+    assert queue.next_task(annotator, project.id) is None  # the held item is never leased
+    # Everyone but owners: 403 on the list and the release, and the item does not exist for them.
+    for role in NON_OWNERS:
+        with pytest.raises(PermissionDenied):
+            redaction.list_held(side.ctx(rt, role), project.id)
+        with pytest.raises(PermissionDenied):
+            redaction.release_held(side.ctx(rt, role), odd[0].id)
+    with pytest.raises(NotFound):
+        tasks.get_task(side.ctx(rt, "manager"), odd[0].id)
+    assert [t["data"]["text"] for t in tasks.list_tasks(side.ctx(rt, "manager"), project.id)["items"]] == [
+        "Plain text about the weather."]
+    page = redaction.list_held(side.ctx(rt, "owner"), project.id)
+    assert [i["task_id"] for i in page["items"]] == [odd[0].id]
+    assert "low-confidence jwt in text" in page["items"][0]["reasons"][0]
+    assert "eyJ" not in orjson.dumps(page).decode()  # ids and reasons, never the text
+    redaction.release_held(side.ctx(rt, "owner"), odd[0].id)
+    with pytest.raises(InvalidInput, match="not held"):
+        redaction.release_held(side.ctx(rt, "owner"), odd[0].id)
+    released = queue.next_task(annotator, project.id)
+    assert released["id"] == odd[0].id
+    assert released["data"]["text"] == "The token [TOKEN_1] was in the log."  # redacted all the same
+    assert ("task.released", odd[0].id, side.users["owner"]) in _audit_actions(rt, side)
+    # Changing the overlap re-derives "done", and keeps held items, canaries and gold out of the queue.
+    _import(rt, project.id, [{"data": {"text": "Another eyJub3RqdXN0.eyJhYmNkZWZn.c2lu token."}}])
+    projects.update_project(side.ctx(rt, "owner"), project.id, settings={"overlap": 2})
+    assert queue.next_task(side.ctx(rt, "reviewer"), project.id)["id"] in {first["id"], odd[0].id}
+
+
+def test_only_owners_reidentify_and_every_time_is_audited(rt):
+    side = make_side(rt, "reid", n_tasks=0)
+    project = _project(rt, side)
+    _import(rt, project.id, [{"data": {"text": "Ask Dana Whitlock about Nightjar."}}])
+    task_id = _stored(rt, project.id)[0].id
+    for role in NON_OWNERS:
+        with pytest.raises(PermissionDenied):
+            redaction.reidentify_task(side.ctx(rt, role), task_id)
+        with pytest.raises(PermissionDenied):
+            exports.start_export(side.ctx(rt, role), project.id, request=exports.ExportRequest(reidentify=True))
+    outsider = make_user(rt, "outsider.reid@example.com")
+    with pytest.raises(NotFound):
+        redaction.reidentify_task(as_user(rt, outsider.id), task_id)
+    shown = redaction.reidentify_task(side.ctx(rt, "owner"), task_id)
+    assert shown["data"]["text"] == "Ask Dana Whitlock about Nightjar."
+    assert shown["redacted_data"]["text"] == "Ask [PERSON_1] about [CODENAME_1]."
+    assert {(f["pseudonym"], f["original"]) for f in shown["findings"]} == {
+        ("[PERSON_1]", "Dana Whitlock"), ("[CODENAME_1]", "Nightjar")}
+    redaction.reidentify_task(side.ctx(rt, "owner"), task_id)
+    assert _audit_actions(rt, side).count(("task.reidentified", task_id, side.users["owner"])) == 2
+    # A read-only token of an owner may not re-identify either.
+    with pytest.raises(PermissionDenied):
+        redaction.reidentify_task(as_user(rt, side.users["owner"], read_only=True), task_id)
+
+
+def test_export_with_reidentify_restores_text_and_maps_spans_back(rt):
+    side = make_side(rt, "exp", n_tasks=0)
+    project = _project(rt, side)
+    text = "Dana Whitlock said Nightjar ships in May; write to press@example.com."
+    _import(rt, project.id, [{"data": {"text": text}}])
+    annotator = side.ctx(rt, "annotator")
+    task = queue.next_task(annotator, project.id)
+    shown = task["data"]["text"]
+    assert shown == "[PERSON_1] said [CODENAME_1] ships in May; write to [EMAIL_1]."
+    spans = [{"start": shown.index("[PERSON_1]"), "end": shown.index("[PERSON_1]") + 10, "label": "PERSON"},
+             {"start": shown.index("May"), "end": shown.index("May") + 3, "label": "TOPIC"}]
+    annotations.submit_annotation(annotator, task["id"], {"spans": spans})
+
+    def export(ctx, **options):
+        request = exports.ExportRequest(**options)
+        return [orjson.loads(line) for line in b"".join(exports.start_export(ctx, project.id, request=request)
+                                                        .chunks()).splitlines()]
+
+    plain = export(side.ctx(rt, "manager"))[0]
+    assert plain["data"]["text"] == shown  # consistent on the redacted text
+    assert [(s["start"], s["end"], s["text"]) for s in plain["annotations"][0]["result"]["spans"]] == [
+        (0, 10, "[PERSON_1]"), (shown.index("May"), shown.index("May") + 3, "May")]
+    restored = export(side.ctx(rt, "owner"), reidentify=True)[0]
+    assert restored["data"]["text"] == text
+    assert [(s["start"], s["end"], s["text"]) for s in restored["annotations"][0]["result"]["spans"]] == [
+        (0, 13, "Dana Whitlock"), (text.index("May"), text.index("May") + 3, "May")]
+    spacy = export(side.ctx(rt, "owner"), fmt="spacy", reidentify=True)[0]
+    assert spacy["text"] == text
+    entries = [e for e in audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=1000)["items"]
+               if e["action"] == "project.exported"]
+    assert [e["details"].get("reidentify") for e in entries] == [None, True, True]
+
+
+def test_the_policy_is_checked_and_only_owners_read_or_change_it(rt):
+    side = make_side(rt, "pol", n_tasks=0)
+    with pytest.raises(InvalidConfig, match=r"redaction\.detectors\[0\]"):
+        _project(rt, side, config={**SPANS, "redaction": {"detectors": ["emails"]}})
+    with pytest.raises(InvalidConfig, match="leak_tracing.canary_rate"):
+        _project(rt, side, config={**SPANS, "leak_tracing": {"canary_rate": 0.9}})
+    with pytest.raises(PermissionDenied):
+        projects.create_project(side.ctx(rt, "manager"), side.workspace_id, name="x", config=SPANS)
+    project = projects.create_project(side.ctx(rt, "owner"), side.workspace_id, name="x", config=SPANS)
+    assert projects.get_project(side.ctx(rt, "owner"), project.id).config["redaction"] == POLICY
+    for role in NON_OWNERS:
+        config = projects.get_project(side.ctx(rt, role), project.id).config
+        assert "redaction" not in config and "leak_tracing" not in config, role
+        assert "Nightjar" not in orjson.dumps(config).decode()
+    # A manager's change keeps the sections; trying to change them is refused.
+    changed = {k: v for k, v in SPANS.items() if k not in ("redaction", "leak_tracing")}
+    projects.update_project(side.ctx(rt, "manager"), project.id, config={**changed, "instructions": "Mark them."})
+    full = projects.get_project(side.ctx(rt, "owner"), project.id).config
+    assert full["redaction"] == POLICY and full["instructions"] == "Mark them."
+    with pytest.raises(PermissionDenied):
+        projects.update_project(side.ctx(rt, "manager"), project.id, config={**changed, "redaction": {}})
+
+
+def test_reencryption_keeps_the_vault_and_records_readable(rt):
+    side = make_side(rt, "rekey", n_tasks=0)
+    project = _project(rt, side)
+    _import(rt, project.id, [{"data": {"text": "Dana Whitlock on Nightjar."}}])
+    task_id = _stored(rt, project.id)[0].id
+    keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id)
+    done = keys.reencrypt_project(side.ctx(rt, "owner"), project.id)
+    assert done["pseudonyms"] == 2 and done["task_redactions"] == 1 and done["retired_keys"]
+    rt.keyring.forget_cache()
+    assert redaction.reidentify_task(side.ctx(rt, "owner"), task_id)["data"]["text"] == "Dana Whitlock on Nightjar."
+    redaction._known.clear()
+    _import(rt, project.id, [{"data": {"text": "Nightjar again, and Dana Whitlock."}}])
+    texts = [t["data"]["text"] for t in tasks.list_tasks(side.ctx(rt, "owner"), project.id)["items"]]
+    assert texts[-1] == "[CODENAME_1] again, and [PERSON_1]."
+
+
+def test_a_project_without_a_policy_is_stored_as_imported(rt):
+    side = make_side(rt, "none", n_tasks=0)
+    project = _project(rt, side, config={"type": "classification", "labels": ["a", "b"]})
+    _import(rt, project.id, [{"data": {"text": "Dana Whitlock, jane@example.com"}}])
+    assert tasks.list_tasks(side.ctx(rt, "owner"), project.id)["items"][0]["data"]["text"] == \
+        "Dana Whitlock, jane@example.com"
+    with rt.db.transaction(write=False) as tx:
+        assert tx.execute(select(schema.task_redactions)).all() == []
