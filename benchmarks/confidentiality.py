@@ -1,6 +1,6 @@
 """What encryption and the audit log cost: same run, with and without.
 
-    python -m benchmarks.confidentiality [--tasks 100000] [--cycles 500]
+    python -m benchmarks.confidentiality [--tasks 100000] [--cycles 500] [--rounds 3]
 
 1. Import N tasks into SQLite, with sealing on, then with sealing replaced by an
    identity function (the same code path otherwise).
@@ -118,14 +118,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--cycles", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3, help="Alternating sealed/plain rounds (medians reported).")
     args = parser.parse_args()
 
-    sealed_import = import_run(args.tasks)
-    with sealing_off():
-        plain_import = import_run(args.tasks)
-    sealed_loop, sealed_cpu = loop_run(args.cycles)
-    with sealing_off():
-        plain_loop, plain_cpu = loop_run(args.cycles)
+    # Alternate sealed and plain runs (ABAB…) and take medians: the machine's load and
+    # its disk's fsync latency drift over a run, and both sides must see the same drift.
+    imports_sealed, imports_plain, loops_sealed, loops_plain, cpus_sealed, cpus_plain = [], [], [], [], [], []
+    for _ in range(args.rounds):
+        imports_sealed.append(import_run(args.tasks))
+        with sealing_off():
+            imports_plain.append(import_run(args.tasks))
+        times, cpu = loop_run(args.cycles)
+        loops_sealed.extend(times)
+        cpus_sealed.append(cpu)
+        with sealing_off():
+            times, cpu = loop_run(args.cycles)
+        loops_plain.extend(times)
+        cpus_plain.append(cpu)
+    sealed_import, plain_import = statistics.median(imports_sealed), statistics.median(imports_plain)
+    sealed_loop, plain_loop = loops_sealed, loops_plain
+    sealed_cpu, plain_cpu = statistics.median(cpus_sealed), statistics.median(cpus_plain)
     audit_figures = audit_run(args.cycles)
 
     def ms(values):
