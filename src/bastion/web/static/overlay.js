@@ -12,7 +12,7 @@
   }
 
   function draw() {
-    var el = document.getElementById("overlay");
+    var el = document.querySelector(".overlay[data-overlay]");
     if (!el || el.dataset.drawn === "1") return;
     var text = escapeXml(el.getAttribute("data-overlay") || "");
     var svg = '<svg xmlns="http://www.w3.org/2000/svg" width="420" height="180">' +
