@@ -163,7 +163,7 @@ def _phrase_pattern(phrase: str) -> str:
     return r"\s".join(re.escape(word).replace("'", _APOSTROPHE) for word in phrase.split(" "))
 
 
-def _contraction_slots(text: str, apostrophe: str) -> list[Slot]:
+def _contraction_table() -> tuple[dict[str, tuple[str, str]], re.Pattern[str]]:
     table: dict[str, tuple[str, str]] = {}  # lower form -> (alternate, role)
     for expanded, contracted in _NEGATIONS:
         table[expanded] = (contracted, "expand-neg")
@@ -180,6 +180,15 @@ def _contraction_slots(text: str, apostrophe: str) -> list[Slot]:
         r"(?<![\w'’])(?:" + "|".join(_phrase_pattern(p) for p in sorted(table, key=len, reverse=True)) + r")(?![\w'’])",
         re.IGNORECASE,
     )
+    return table, pattern
+
+
+# Built once: slots are found every time a new item is shown, on the labelling hot path.
+_CONTRACTIONS, _CONTRACTION_PATTERN = _contraction_table()
+
+
+def _contraction_slots(text: str, apostrophe: str) -> list[Slot]:
+    table, pattern = _CONTRACTIONS, _CONTRACTION_PATTERN
     slots = []
     for m in pattern.finditer(text):
         found = m.group()
