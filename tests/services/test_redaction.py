@@ -167,6 +167,18 @@ def test_low_confidence_findings_hold_the_item_until_an_owner_releases_it(rt):
     assert queue.next_task(side.ctx(rt, "reviewer"), project.id)["id"] in {first["id"], odd[0].id}
 
 
+def test_predictions_cut_by_a_redacted_value_hold_the_item(rt):
+    side = make_side(rt, "cut", n_tasks=0)
+    project = _project(rt, side)
+    # "Dana" and "Whitlock" labelled apart: both become [PERSON_1], so the two spans would overlap.
+    _import(rt, project.id, [{"data": {"text": "Dana Whitlock signed."}, "predictions": [{"spans": [
+        {"start": 0, "end": 4, "label": "PERSON"}, {"start": 5, "end": 13, "label": "TOPIC"}]}]}])
+    (row,) = _stored(rt, project.id)
+    assert row.held and row.predictions is None
+    (item,) = redaction.list_held(side.ctx(rt, "owner"), project.id)["items"]
+    assert item["reasons"][0].startswith("predictions[0]: no longer valid after redaction")
+
+
 def test_only_owners_reidentify_and_every_time_is_audited(rt):
     side = make_side(rt, "reid", n_tasks=0)
     project = _project(rt, side)
@@ -214,6 +226,9 @@ def test_export_with_reidentify_restores_text_and_maps_spans_back(rt):
     assert plain["data"]["text"] == shown  # consistent on the redacted text
     assert [(s["start"], s["end"], s["text"]) for s in plain["annotations"][0]["result"]["spans"]] == [
         (0, 10, "[PERSON_1]"), (shown.index("May"), shown.index("May") + 3, "May")]
+    view = redaction.reidentify_task(side.ctx(rt, "owner"), task["id"])
+    assert [(s["start"], s["end"], s["text"]) for s in view["annotations"][0]["result"]["spans"]] == [
+        (0, 13, "Dana Whitlock"), (text.index("May"), text.index("May") + 3, "May")]
     restored = export(side.ctx(rt, "owner"), reidentify=True)[0]
     assert restored["data"]["text"] == text
     assert [(s["start"], s["end"], s["text"]) for s in restored["annotations"][0]["result"]["spans"]] == [

@@ -41,12 +41,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from sqlalchemy import select
+
 from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.tasks import TaskInput
 from ..redaction import OffsetMap, Pseudonymizer, Redactor, compile_policy, load_policy
 from ..redaction.pseudonyms import PSEUDONYM_PATTERN
 from ..storage import redaction_store as store
+from ..storage import schema
 from ..storage.crypto import Sealer
 from ..storage.workspace_secret import project_secret
 from .context import Context, Unit
@@ -281,7 +284,7 @@ def release_held(ctx: Context, task_id: str) -> dict[str, Any]:
 
 
 def reidentify_task(ctx: Context, task_id: str) -> dict[str, Any]:
-    """One task as it was imported, with what redaction found (owners; audited)."""
+    """One task as it was imported, with what redaction found and its annotations on the original text (owners; audited)."""
     with ctx.write() as w:
         found = find_task_row(w, task_id)
         ws = found.workspace_id
@@ -300,9 +303,18 @@ def reidentify_task(ctx: Context, task_id: str) -> dict[str, Any]:
                        if found.predictions is not None else [])
         data = restore_data(body["data"], record)
         held = store.task_flags(w.tx, ws, task_id)[0]
+        N = schema.annotations
+        annotations = [
+            {"id": row.id, "user_id": row.user_id, "created_at": row.created_at,
+             "result": restorer.answer(sealer.open_json("annotations", row.id, "result", row.result), record,
+                                       span_field, data)}
+            for row in w.execute(select(N.c.id, N.c.user_id, N.c.result, N.c.created_at).where(
+                N.c.workspace_id == ws, N.c.task_id == task_id).order_by(N.c.id)).all()
+        ]
         out = {
             "id": task_id, "project_id": found.project_id, "data": data, "redacted_data": body["data"],
             "predictions": [restorer.answer(p, record, span_field, data) for p in predictions],
+            "annotations": annotations,
             "findings": record.get("findings", []), "held": held, "held_reasons": record.get("held_reasons", []),
         }
         w.audit(ws, "task.reidentified", task_id, findings=len(out["findings"]))

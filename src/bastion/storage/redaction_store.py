@@ -244,7 +244,7 @@ def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> d
         seen[task_id].add(user_id)
     for target, actor in tx.execute(select(E.c.target, E.c.actor).where(
             E.c.workspace_id == workspace_id, E.c.target.in_(task_ids),
-            E.c.action.in_(("task.shown", "task.read", "task.reidentified")))).all():
+            E.c.action.in_(("task.shown", "task.read")))).all():
         seen[target].add(actor)
     N = schema.annotations
     reviewed = dict(tx.execute(select(N.c.id, N.c.task_id).where(

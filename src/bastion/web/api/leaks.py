@@ -37,6 +37,7 @@ class ReidentifiedOut(BaseModel):
     data: dict[str, Any] = Field(description="The data as imported, before redaction.")
     redacted_data: dict[str, Any] = Field(description="The data as stored and shown (pseudonyms).")
     predictions: list[Any]
+    annotations: list[dict[str, Any]] = Field(description="The task's annotations, spans mapped onto the original text.")
     findings: list[dict[str, Any]]
     held: bool
     held_reasons: list[str]
