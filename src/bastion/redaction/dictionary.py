@@ -103,6 +103,7 @@ class ClientDictionary:
         self._allow = {normalise_token(w) for w in allow_words} | COMMON_WORDS
         self._index = _Index()
         self._cache: dict[str, tuple[_Hit, ...]] = {}
+        self._multi_cache: dict[str, tuple[tuple[Term, int], ...]] = {}
         self.terms: list[Term] = []
         seen: set[tuple[str, ...]] = set()
         for kind, values in terms.items():
@@ -232,7 +233,12 @@ class ClientDictionary:
                 out.append((candidate, distance))
         return out
 
-    def _multi_candidates(self, token: str) -> list[tuple[Term, int]]:
+    def _multi_candidates(self, token: str) -> tuple[tuple[Term, int], ...]:
+        # Cached per token like _lookup: the fuzzy neighbourhood is the costly part, and
+        # ordinary words recur in every text.
+        cached = self._multi_cache.get(token)
+        if cached is not None:
+            return cached
         index = self._index.multi_by_token
         found = list(index.get(token, ()))
         for form, _ in _forms(token):
@@ -241,7 +247,11 @@ class ClientDictionary:
         if self.fuzzy and self._may_be_fuzzy(token):
             for joined, _distance in self._fuzzy(token):
                 found.extend(index.get(joined, ()))
-        return found
+        result = tuple(found)
+        if len(self._multi_cache) > 200_000:
+            self._multi_cache.clear()
+        self._multi_cache[token] = result
+        return result
 
     def _verify_multi(self, text: str, tokens: list[tuple[int, int, str]], first: int, term: Term) -> Match | None:
         count = len(term.tokens)
