@@ -69,7 +69,7 @@ def describe(directory: str | None = None) -> dict:
         "disk_total_gib": round(disk.total / 2**30), "disk_free_gib": round(disk.free / 2**30),
         **fsync_latency(directory),
         "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-        "commit": commit, "bastion_code": str(Path(bastion.__file__).parent),
+        "repo_head": commit, "bastion_code": str(Path(bastion.__file__).parent),
         "load_before": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -1,10 +1,11 @@
 """Where the time goes: py-spy on the server under the annotate load, and on the CLI import.
 
-    python -m benchmarks.profile [--clients 64] [--seconds 15] [--import-tasks 1000000]
+    python -m benchmarks.profile [--clients 64] [--seconds 15] [--import-tasks 1000000] [--export-tasks 100000]
 
 Needs py-spy in the environment (``pip install py-spy``; a profiling tool, not a
 dependency of the project). Samples the ``bastion serve`` process while N clients
-loop next + submit, and the ``bastion import`` process of a generated file, then
+loop next + submit and while it streams an export, and the ``bastion import``
+process of a generated file, then
 prints the functions with the most samples — on the CPU (``--idle`` off) and
 including waits (``--idle`` on: lock and fsync waits show up there) — grouped by
 the frame they end in and by what they pass through. Writes the collapsed stacks
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -132,6 +134,32 @@ def profile_import(work: Path, n: int) -> None:
     show(f"CLI import of {n:,} tasks ({time.perf_counter() - start:.1f} s under the profiler)", summarise(out))
 
 
+def profile_export(work: Path, n: int) -> None:
+    from .workload import download
+
+    settings = seeding.settings_for(work / "export")
+    rt = seeding.open_runtime(settings)
+    world = seeding.make_world(rt, annotators=1)
+    project = seeding.add_project(rt, world, "Export", overlap=1)
+    seeding.import_file(rt, project, write_tasks(work / f"export-{n}.jsonl", n))
+    seeding.annotate_in_bulk(rt, world, project)
+    rt.close()
+    server = Server(settings.data_dir, name="profile-export")
+    server.start()
+    try:
+        out = RESULTS / f"profile-export-{n}.txt"
+        spy = record(server.pid, 600, out, idle=False)
+        time.sleep(0.5)
+        got = download(f"{server.url}/api/v1/projects/{project}/export?format=jsonl",
+                       {"Authorization": f"Bearer {world.owner_token}"}, work / "export.out")
+        spy.send_signal(signal.SIGINT)  # py-spy stops and writes what it sampled
+        spy.wait()
+    finally:
+        server.stop()
+    if out.exists():
+        show(f"server, export of {n:,} annotated tasks as JSON Lines ({got.total_s:.1f} s)", summarise(out))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,7 +167,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks in the annotated project")
     parser.add_argument("--import-tasks", type=int, default=1_000_000)
-    parser.add_argument("--only", default="annotate,import")
+    parser.add_argument("--export-tasks", type=int, default=100_000)
+    parser.add_argument("--only", default="annotate,import,export")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bastion-profile-"))
@@ -148,6 +177,8 @@ def main() -> None:
             profile_annotate(work, args.clients, args.seconds, args.tasks)
         if "import" in args.only:
             profile_import(work, args.import_tasks)
+        if "export" in args.only:
+            profile_export(work, args.export_tasks)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
