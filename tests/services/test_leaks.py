@@ -164,6 +164,7 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
     assert approved["state"] == "approved" and approved["approved_by"] == side.users["owner"]
     with pytest.raises(Conflict):
         leaks.set_canary_state(side.ctx(rt, "owner"), canary["id"], "approved")
+    assert queue.next_task(side.ctx(rt, "owner"), project.id)["id"] != canary["id"]  # owners know them already
 
     secret = workspace_secret(rt.keyring, side.workspace_id)
     shown = {}
