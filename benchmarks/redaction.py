@@ -30,7 +30,13 @@ from collections import Counter
 from pathlib import Path
 
 from bastion.leaks.simulation import generate_items
-from bastion.redaction import EntityType, InMemoryVault, compile_policy, load_policy, redact_item
+from bastion.redaction import (
+    EntityType,
+    InMemoryVault,
+    compile_policy,
+    load_policy,
+    redact_item,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "redaction"

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from factories import make_side, make_user, system
 
 from bastion.leaks.simulation import ATTACKS, CANARY_TEXT, generate_items
 from bastion.services import imports, projects, workspaces
-from factories import make_side, make_user, system
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "redaction"
 PASSWORD = "need to know password"

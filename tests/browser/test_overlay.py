@@ -12,13 +12,13 @@ import re
 
 import orjson
 import pytest
+from factories import make_project, make_user, system
 from playwright.sync_api import expect
 
 from bastion.leaks.simulation import generate_items
 from bastion.leaks.variants import render_variant
 from bastion.services import exports, imports, workspaces
 from bastion.storage.workspace_secret import workspace_secret
-from factories import make_project, make_user, system
 
 PASSWORD = "browser-test-password"
 WORD = re.compile(r"\w+(?:['\u2019.\-]\w+)*|\S")  # the spans widget's word steps

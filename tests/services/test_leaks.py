@@ -11,17 +11,32 @@ import re
 
 import orjson
 import pytest
+from factories import as_user, make_side, make_user, system
 from sqlalchemy import func, select
 
 from bastion.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.leaks.canaries import canary_fact
-from bastion.leaks.simulation import ATTACKS, CANARY_TEXT, generate_items, paraphrase, paraphrase_canary
+from bastion.leaks.simulation import (
+    ATTACKS,
+    CANARY_TEXT,
+    generate_items,
+    paraphrase,
+    paraphrase_canary,
+)
 from bastion.leaks.slots import find_slots
 from bastion.leaks.variants import render_variant
-from bastion.services import annotations, exports, imports, leaks, projects, queue, tasks, workspaces
+from bastion.services import (
+    annotations,
+    exports,
+    imports,
+    leaks,
+    projects,
+    queue,
+    tasks,
+    workspaces,
+)
 from bastion.storage import schema
 from bastion.storage.workspace_secret import workspace_key_id, workspace_secret
-from factories import as_user, make_side, make_user, system
 
 NON_OWNERS = ("manager", "reviewer", "annotator", "auditor")
 SPANS = {"type": "spans", "labels": ["THING", "PHRASE"]}

@@ -7,12 +7,27 @@ import threading
 
 import orjson
 import pytest
+from factories import as_user, make_side, make_user, system
 from sqlalchemy import select
 
-from bastion.domain.errors import InvalidConfig, InvalidInput, NotFound, PermissionDenied
-from bastion.services import annotations, audit, exports, imports, keys, projects, queue, redaction, tasks
+from bastion.domain.errors import (
+    InvalidConfig,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+from bastion.services import (
+    annotations,
+    audit,
+    exports,
+    imports,
+    keys,
+    projects,
+    queue,
+    redaction,
+    tasks,
+)
 from bastion.storage import schema
-from factories import as_user, make_side, make_user, system
 
 POLICY = {"dictionaries": {"codename": ["Nightjar", "Kestrel Prime"], "person": ["Dana Whitlock"]}}
 SPANS = {"type": "spans", "labels": ["PERSON", "TOPIC"], "redaction": POLICY,
@@ -84,7 +99,7 @@ def test_pseudonym_allocation_is_atomic_across_concurrent_imports(rt):
             items = [{"data": {"text": f"write to {people[(i + offset) % 30]} and {people[(i * 7) % 30]}"}}
                      for i in range(40)]
             imports.import_tasks(system(rt), project.id, list(enumerate(items, start=1)), batch_size=5)
-        except Exception as exc:  # reported below
+        except Exception as exc:  # noqa: BLE001 - any failure in a thread is reported after the join
             errors.append(exc)
 
     redaction._known.clear()

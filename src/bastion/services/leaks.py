@@ -51,7 +51,13 @@ from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidAnswer, InvalidInput, NotFound
 from ..leaks.canaries import PLACEHOLDERS, canary_fact, match_canary
-from ..leaks.settings import DEFAULT_LEAK_TRACING, LeakTracingSettings, iter_text_fields, load_leak_tracing, replace_fields
+from ..leaks.settings import (
+    DEFAULT_LEAK_TRACING,
+    LeakTracingSettings,
+    iter_text_fields,
+    load_leak_tracing,
+    replace_fields,
+)
 from ..leaks.slots import Slot, VariantSettings, find_slots
 from ..leaks.trace import DEFAULT_ALPHA, SourceIndex, SourceItem, trace_leak
 from ..leaks.variants import Variant, apply_bits, codeword
@@ -303,7 +309,7 @@ def annotations_as_shown(u: Unit, found, items: list[dict]) -> list[dict]:
     """A task's annotations as the asking person sees them (their variant; a canary: their answer)."""
     if u.actor.is_system:
         return items
-    held, is_canary, _ = store.task_flags(u.tx, found.workspace_id, found.id)
+    _held, is_canary, _ = store.task_flags(u.tx, found.workspace_id, found.id)
     if is_canary:
         return _canary_answers(u, found)
     task_type = u.rt.task_types.get(found.task_type)

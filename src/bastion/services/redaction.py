@@ -423,6 +423,15 @@ def redaction_summary(ctx: Context, project_id: str) -> dict[str, Any]:
 
 
 __all__ = [
-    "RedactedBatch", "list_held", "policy_of", "reidentify_records", "reidentify_task", "redact_batch",
-    "redaction_summary", "release_held", "require_reidentify", "restore_data", "store_records",
+    "RedactedBatch",
+    "list_held",
+    "policy_of",
+    "redact_batch",
+    "redaction_summary",
+    "reidentify_records",
+    "reidentify_task",
+    "release_held",
+    "require_reidentify",
+    "restore_data",
+    "store_records",
 ]

@@ -270,7 +270,17 @@ def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> d
 
 
 __all__ = [
-    "NewValue", "allocate", "find_numbers", "find_originals", "insert_records", "records_between",
-    "record_of", "task_flags", "held_tasks", "release_task", "approved_canaries", "recipients_of_canaries",
+    "NewValue",
+    "allocate",
+    "approved_canaries",
+    "find_numbers",
+    "find_originals",
+    "held_tasks",
+    "insert_records",
+    "recipients_of_canaries",
+    "record_of",
+    "records_between",
+    "release_task",
+    "task_flags",
     "viewers_of",
 ]
