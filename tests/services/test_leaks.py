@@ -83,12 +83,15 @@ def test_each_person_sees_their_own_variant_and_spans_map_back_exactly(rt):
         shown = task["data"]["text"]
         shown_texts[person] = shown
         assert tasks.get_task(ctx, task_id)["data"]["text"] == shown  # the same person sees the same variant
-        # Words outside slots, and one whole slot region shown in its alternate form.
-        spans = [{"start": shown.index(m.group()), "end": shown.index(m.group()) + len(m.group()),
-                  "label": "THING", "text": m.group()} for m in words[:5]]
-        expected = [(m.start(), m.end(), m.group()) for m in words[:5]]
         variant = render_variant(canonical, secret=secret, person_id=person, task_id=task_id, field_path="text")
         assert variant.text == shown  # what the core computes for this person is what they were shown
+        # Words outside slots (where this person sees them), and one whole slot region in its alternate form.
+        spans = []
+        for m in words[:5]:
+            start, end = variant.to_variant(m.start(), m.end())
+            assert shown[start:end] == m.group()
+            spans.append({"start": start, "end": end, "label": "THING", "text": m.group()})
+        expected = [(m.start(), m.end(), m.group()) for m in words[:5]]
         flipped = [slot for slot, bit in zip(variant.slots, variant.bits, strict=True)
                    if bit and len(slot.regions) == 1 and slot.regions[0].alternate[0].isalpha()]
         region = flipped[0].regions[0]
