@@ -55,3 +55,20 @@ def test_every_type_grades_its_own_gold_as_right():
         config = tt.parse_config(raw)
         result = tt.validate_result(config, data, answer)
         assert tt.gold_score(config, data, result, result) == 1.0, name
+
+
+def test_spans_type_grades_by_f1_not_exact_match():
+    spans_type = installed().get("spans")
+    gold = {"spans": [{"start": 0, "end": 4, "label": "ORG"}, {"start": 10, "end": 14, "label": "PER"}]}
+    half = {"spans": [{"start": 0, "end": 4, "label": "ORG"}]}
+    assert spans_type.gold_score(None, {}, half, gold) == pytest.approx(2 / 3)
+    assert spans_type.gold_score(None, {}, gold, gold) == 1.0
+
+
+def test_image_label_and_boxes_both_count():
+    box = {"x": 10, "y": 10, "w": 20, "h": 20, "label": "car"}
+    gold = {"label": "street", "boxes": [box]}
+    assert _gold.boxes({"label": "street", "boxes": [box]}, gold) == 1.0
+    assert _gold.boxes({"label": "beach", "boxes": [box]}, gold) == 0.5
+    assert _gold.boxes({"label": "street", "boxes": []}, gold) == 0.5
+    assert _gold.boxes({"label": "beach"}, {"label": "street"}) == 0.0

@@ -52,11 +52,19 @@ def rubric(result: dict, gold: dict, scales: dict[str, Any]) -> float:
 
 
 def boxes(result: dict, gold: dict, threshold: float = 0.5) -> float:
-    """Boxes: F1 of boxes matched to gold boxes of the same label at IoU ≥ 0.5 (greedy by IoU)."""
-    mine, expected = result.get("boxes", []), gold.get("boxes", [])
-    if not mine and not expected:
+    """Images: the mean of the image label's exact match and the F1 of boxes matched to
+    gold boxes of the same label at IoU ≥ 0.5 (greedy by IoU), over the parts the gold has."""
+    parts = []
+    if "label" in gold or "labels" in gold:
         labels_ok = result.get("label") == gold.get("label") and result.get("labels") == gold.get("labels")
-        return 1.0 if labels_ok else 0.0
+        parts.append(1.0 if labels_ok else 0.0)
+    mine, expected = result.get("boxes", []), gold.get("boxes", [])
+    if mine or expected:
+        parts.append(_box_f1(mine, expected, threshold))
+    return 1.0 if not parts else round(sum(parts) / len(parts), 6)
+
+
+def _box_f1(mine: list, expected: list, threshold: float) -> float:
     pairs = sorted(((iou(a, b), i, j) for i, a in enumerate(mine) for j, b in enumerate(expected)
                     if a["label"] == b["label"]), reverse=True)
     used_a, used_b, matched = set(), set(), 0

@@ -169,6 +169,11 @@ class Spans(TaskType):
             out.add((fa, fb, rel["label"]))
         return [{"from": a, "to": b, "label": lab} for a, b, lab in sorted(out)]
 
+    def gold_score(self, config: SpansConfig, data: dict, result: dict, gold: dict) -> float:
+        from .._gold import spans
+
+        return spans(result, gold)
+
     def span_field(self, config: SpansConfig) -> str:
         return config.field
 
