@@ -73,13 +73,12 @@ def test_lossless_rows_per_task_and_per_annotation(rt):
 
 
 @pytest.mark.parametrize("request_,message", [
-    (ExportRequest(fmt="dpo", per="task"), "per: one dpo row per task needs the annotations aggregated"),
+    (ExportRequest(fmt="dpo", per="task"), "per: dpo rows are made from annotations"),
     (ExportRequest(fmt="coco"), "format: preference projects have no coco export"),
     (ExportRequest(fmt="sft", rows="dpo"), "rows: only with format parquet"),
     (ExportRequest(fmt="dpo", min_strength="huge"), "dpo_min_strength: 'huge' is not one of"),
     (ExportRequest(fmt="dpo", part="validation"), "part: needs a split"),
     (ExportRequest(fmt="dpo", split="validation=0.1", part="test"), "part: 'test' is not one of train, validation"),
-    (ExportRequest(fmt="dpo", accepted_only=True), "accepted_only: annotations are not reviewed yet"),
     (ExportRequest(fmt="xml"), "format: unknown export format 'xml'"),
 ])
 def test_refusals_are_clear_and_happen_before_any_byte(rt, request_, message):
@@ -87,6 +86,12 @@ def test_refusals_are_clear_and_happen_before_any_byte(rt, request_, message):
     with pytest.raises(InvalidInput) as info:
         exports.start_export(system(rt), project.id, request=request_)
     assert message in info.value.message
+
+
+def test_accepted_only_training_rows_hold_only_accepted_annotations(rt):
+    project, *_ = _project(rt, PREFERENCE, preference_items(2), [[{"preferred": 0, "strength": "clear"}]] * 2)
+    assert len(_rows(exports.start_export(system(rt), project.id, request=ExportRequest(fmt="dpo")))) == 2
+    assert _rows(exports.start_export(system(rt), project.id, request=ExportRequest(fmt="dpo", accepted_only=True))) == []
 
 
 def test_export_api_streams_training_rows(client, rt):
