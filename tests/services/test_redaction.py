@@ -96,8 +96,9 @@ def test_pseudonym_allocation_is_atomic_across_concurrent_imports(rt):
 
     def run(offset: int) -> None:
         try:
-            items = [{"data": {"text": f"write to {people[(i + offset) % 30]} and {people[(i * 7) % 30]}"}}
-                     for i in range(40)]
+            # The same values in every thread (the vault race), in items of their own (no duplicate tasks).
+            items = [{"data": {"text": f"write to {people[(i + offset) % 30]} and {people[(i * 7) % 30]}"},
+                      "external_id": f"t{offset}-{i}"} for i in range(40)]
             imports.import_tasks(system(rt), project.id, list(enumerate(items, start=1)), batch_size=5)
         except Exception as exc:  # noqa: BLE001 - any failure in a thread is reported after the join
             errors.append(exc)
