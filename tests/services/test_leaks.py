@@ -199,12 +199,13 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
         assert annotations.list_annotations(ctx, canary["id"]) == [answer]  # looks like any other task
         assert queue.next_task(ctx, project.id)["id"] != canary["id"]  # once per person
     assert shown[people[0]] != shown[people[1]]
-    # Not an annotation: no row, no count, no export, no listing; others do not even see it.
+    # Not an annotation: no row, no export, no listing; others do not even see it.
     with rt.db.transaction(write=False) as tx:
         assert tx.execute(select(func.count()).select_from(schema.annotations)
                           .where(schema.annotations.c.task_id == canary["id"])).scalar_one() == 0
     counts = projects.get_project(side.ctx(rt, "owner"), project.id).counts
-    assert counts.tasks == 3 and counts.annotations == 1
+    assert counts.tasks == 3 and counts.done == 0
+    assert counts.annotations == 3  # 1 real, 2 canary answers: the counter must not give a canary away
     exported = b"".join(exports.start_export(side.ctx(rt, "owner"), project.id).chunks())
     assert canary["id"].encode() not in exported and b"Pilot summary" not in exported
     assert canary["id"] not in {t["id"] for t in tasks.list_tasks(side.ctx(rt, "manager"), project.id)["items"]}
@@ -262,13 +263,16 @@ def test_trace_names_the_leaker_among_the_recipients_and_nobody_on_weak_evidence
     # An unrelated text: inconclusive, no source.
     report = leaks.trace(owner, project.id, ["Minutes of the allotment society: the marrows won again this year."])
     assert report == {**report, "verdict": "inconclusive", "source_found": False, "suspects": [], "ranking": []}
-    # Evidence accumulates: a few words of each item are weak alone, strong together.
-    short = [" ".join(copies[guilty][t].split()[:30]) for t in sorted(copies[guilty])]
+    # Evidence accumulates: two sentences of each item are weak alone, strong together.
+    short = [" ".join(re.split(r"(?<=[.!?])\s+", copies[guilty][t])[:2]) for t in sorted(copies[guilty])]
     alone = [leaks.trace(owner, project.id, [s]) for s in short]
     pooled = leaks.trace(owner, project.id, short)
     assert pooled["slots_read"] == sum(r["slots_read"] for r in alone)
-    assert pooled["ranking"][0]["user_id"] == guilty
-    assert pooled["ranking"][0]["p_value"] <= min(r["ranking"][0]["p_value"] for r in alone if r["ranking"])
+    mine = [next(s for s in r["ranking"] if s["user_id"] == guilty) for r in alone if r["ranking"]]
+    top = pooled["ranking"][0]
+    assert top["user_id"] == guilty
+    assert (top["observed"], top["matched"]) == (sum(s["observed"] for s in mine), sum(s["matched"] for s in mine))
+    assert top["p_value"] < max(s["p_value"] for s in mine)
 
 
 def test_only_owners_trace_and_tracing_is_audited(rt):

@@ -16,7 +16,8 @@ Three layers (``bastion.leaks`` holds the pure cores):
    with a fictitious fact of their own. A submission on a canary is checked
    like any result (the person sees nothing different) but is **not an
    annotation**: it is kept, sealed, on the canary's issue row, and never
-   reaches annotations, counters, review, agreement or exports.
+   reaches annotations, review, agreement or exports (only the project's
+   annotation counter moves, as it would for a real one).
 3. **The overlay**: :func:`overlay_for` gives the labelling page the faint
    tiled person id and time.
 
@@ -66,7 +67,7 @@ from ..storage import redaction_store as store
 from ..storage import schema
 from ..storage.workspace_secret import workspace_secret
 from .context import Context, Unit
-from .projects import config_of, load_project
+from .projects import bump_counts, config_of, load_project
 
 T = schema.tasks
 MAX_EXCERPTS = 50
@@ -504,6 +505,9 @@ def answer_canary(w: Unit, found, view: View, task_type, config, data: Any, resu
     if issue is not None:
         sealed = w.sealer(ws, found.key_id).seal_json("canary_issues", issue[0], "result", out)
         store.ANSWER_CANARY.run(w.tx, ws=ws, canary=found.id, user=me, now=w.now, result=sealed)
+    # The project's annotation counter moves as for any submission: annotators read it, and a
+    # counter that stood still would give the canary away (the canary API counts the answers).
+    bump_counts(w, ws, found.project_id, annotations=1)
     w.audit(ws, "canary.answered", found.id)
     return out
 
