@@ -7,6 +7,7 @@ A token is shown once, when created.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
@@ -24,7 +25,15 @@ from .context import Context
 from .runtime import Runtime
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
-_DUMMY_HASH = _hasher.hash("not a real password, used to even out timing")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when there is no account (evens out timing); made on first use,
+    since each argon2id hash briefly takes 64 MiB."""
+    return _hasher.hash("not a real password, used to even out timing")
+
+
 TOKEN_PREFIX = "bst_"
 LAST_USED_RESOLUTION_MS = 60_000
 
@@ -118,7 +127,7 @@ def set_password(ctx: Context, user_id: str, new_password: str, *, old_password:
 
 def _verify(stored: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

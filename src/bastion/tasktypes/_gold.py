@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..quality import rank_correlation, span_agreement
-
 
 def choice(result: dict, gold: dict, key: str) -> float:
     """Pairwise choice: the same response preferred (a tie against a choice scores half)."""
@@ -23,6 +21,8 @@ def ranks(result: dict, gold: dict) -> float:
     """Rank correlation mapped to [0, 1]: (τ-b + 1) / 2; identical orders score 1."""
     if result.get("ranks") == gold.get("ranks"):
         return 1.0
+    from ..quality import rank_correlation  # numpy: loaded when a gold ranking is graded
+
     tau = rank_correlation(result["ranks"], gold["ranks"]).kendall_tau_b.value
     return 0.0 if tau is None else round((tau + 1) / 2, 6)
 
@@ -33,6 +33,8 @@ def spans(result: dict, gold: dict) -> float:
     expected = [(0, s["start"], s["end"], s["label"]) for s in gold.get("spans", [])]
     if not mine and not expected:
         return 1.0
+    from ..quality import span_agreement
+
     f1 = span_agreement(expected, mine, mode="strict").overall.f1.value
     return 0.0 if f1 is None else float(f1)
 

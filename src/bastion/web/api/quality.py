@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ...services import quality, reviews
+from ...services import reviews
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import Strict
 
@@ -43,6 +43,8 @@ class ReviewItemOut(BaseModel):
 def quality_report(project_id: str, ctx: Ctx,
                    method: Literal["mv", "ds", "onecoin", "glad", "mace"] = Query("ds", description="Aggregation.")):
     """Agreement (with its meaning in words), accuracy on gold, aggregation, throughput, pauses."""
+    from ...services import quality  # numpy and the estimators load on first use
+
     return to_json(quality.quality_report(ctx, project_id, method=method))
 
 
@@ -72,5 +74,7 @@ def feedback(workspace_id: str, ctx: Ctx, limit: int = Query(100, ge=1, le=1000)
 @router.delete("/projects/{project_id}/pauses/{user_id}", status_code=204, response_class=Response)
 def lift_pause(project_id: str, user_id: str, ctx: Ctx):
     """Let an automatically paused annotator work on the project again (managers)."""
+    from ...services import quality
+
     quality.lift_pause(ctx, project_id, user_id)
     return Response(status_code=204)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
 from ...domain.errors import BastionError
-from ...services import projects, quality, reviews
+from ...services import projects, reviews
 from ..auth import page_session, require_form_csrf
 from .common import render
 
@@ -33,6 +33,8 @@ def bars(values: list[float], *, width: int = 600, height: int = 120) -> list[di
 @router.get("/projects/{project_id}/quality")
 def quality_page(request: Request, project_id: str, session: Session, method: str = "ds"):
     ctx, csrf = session
+    from ...services import quality  # numpy and the estimators load on first use
+
     if method not in quality.AGGREGATORS:
         method = "ds"
     project = projects.get_project(ctx, project_id)
