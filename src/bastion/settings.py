@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="info", description="Server log level.")
     sqlite_cache_mb: int = Field(
-        default=64, ge=2, le=65536,
+        default=32, ge=2, le=65536,
         description="SQLite page cache per connection, in MiB (bulk imports from the CLI use at least 256).",
     )
     checkpoint_seconds: int = Field(

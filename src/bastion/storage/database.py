@@ -190,7 +190,7 @@ class _GroupCommitWriter:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False, sqlite_cache_mb: int = 64) -> None:
+    def __init__(self, url: str, *, pool_size: int = 8, echo: bool = False, sqlite_cache_mb: int = 32) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
