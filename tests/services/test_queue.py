@@ -148,18 +148,132 @@ def test_overlap_change_rederives_done(rt):
     assert queue.next_task(ctx, side.project_id) is None
 
 
-def test_queue_uses_the_open_task_index(rt):
-    """The next-task query reads ix_tasks_queue (cost independent of project size)."""
-    side = make_side(rt, "ix", n_tasks=3)
-    from bastion.services.queue import candidate_query
-
-    query = candidate_query(side.workspace_id, side.project_id, 1, side.users["annotator"],
-                            skip_locked=rt.db.dialect.name == "postgresql")
+def _plan(rt, sql: str, params: dict) -> str:
     with rt.db.transaction() as tx:
-        sql = str(query.compile(dialect=tx.conn.dialect, compile_kwargs={"literal_binds": True}))
-        if rt.db.dialect.name == "sqlite":
-            plan = tx.conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
-        else:
-            tx.conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-            plan = tx.conn.exec_driver_sql("EXPLAIN " + sql).all()
-    assert any("ix_tasks_queue" in str(row) for row in plan), plan
+        if rt.db.is_sqlite:
+            return str(tx.raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
+        tx.raw.execute("SET LOCAL enable_seqscan = off")
+        return str(tx.raw.execute("EXPLAIN " + sql, params).fetchall())
+
+
+def test_queue_statements_read_their_indexes(rt):
+    """The next-task scans read ix_tasks_queue in its order (no sort of the project's open tasks),
+    the held-lease lookup reads the person's assignments (not every assignment of the workspace)."""
+    from bastion.storage import queue_store as qs
+
+    make_side(rt, "ix", n_tasks=3)
+    params = {"ws": "ws_x", "project": "prj_x", "user": "usr_x", "overlap": 2, "priority": 0, "id": "tsk_x",
+              "now": 0, "limit": 10}
+    for statements in (qs.PEEK, qs.CLAIM):
+        for start, statement in statements.items():
+            plan = _plan(rt, statement.sqlite if rt.db.is_sqlite else statement.postgresql, params)
+            assert "ix_tasks_queue" in plan, (start, plan)
+            assert "TEMP B-TREE" not in plan and "Sort" not in plan, (start, plan)
+    if not rt.db.is_sqlite:
+        return  # PostgreSQL's planner picks from table statistics; an empty table says nothing
+    for statement, index in ((qs.HELD, "ix_assignments_user"), (qs.EXPIRED, "ix_assignments_expiry")):
+        plan = _plan(rt, statement.sqlite if rt.db.is_sqlite else statement.postgresql, params)
+        assert index in plan, plan
+
+
+def _expected_next(rt, project_id: str, user_id: str) -> str | None:
+    """The spec, computed apart from the queue's SQL: the caller's live lease, else the first
+    open task (priority desc, id) with a free slot that the caller has not touched."""
+    T, A, P = schema.tasks, schema.assignments, schema.projects
+    with system(rt).read() as r:
+        overlap = r.execute(select(P.c.overlap).where(P.c.id == project_id)).scalar_one()
+        mine = {row.task_id: row.state for row in r.execute(
+            select(A.c.task_id, A.c.state).where(A.c.project_id == project_id, A.c.user_id == user_id))}
+        leased = sorted(task for task, state in mine.items() if state == "leased")
+        if leased:
+            return leased[0]
+        rows = r.execute(select(T.c.id, T.c.priority, T.c.annotation_count, T.c.lease_count, T.c.done)
+                         .where(T.c.project_id == project_id)).all()
+    open_ = [(-row.priority, row.id) for row in rows
+             if not row.done and row.annotation_count + row.lease_count < overlap
+             and mine.get(row.id, "expired") == "expired"]
+    return min(open_)[1] if open_ else None
+
+
+def test_next_resumes_its_scan_but_serves_whatever_reopened_first(rt, settings):
+    """Each person's scan resumes where it stopped (services/queue.py); whatever can put a task
+    back before that point — another person's skip or expired lease, an import, a raised
+    priority, a raised overlap, done from a second server — must still be served in order.
+    A seeded random run checks every next call against the queue's definition."""
+    import random
+
+    from bastion.services import imports
+    from bastion.services.runtime import Runtime
+
+    other_rt = Runtime.open(settings, migrate_schema="never")  # a second server on the same database
+    try:
+        side = make_side(rt, "mk", n_tasks=0, settings={"overlap": 2})
+        pid = side.project_id
+        me, peer = _annotators(rt, side, 2)
+        mine, theirs = as_user(rt, me), as_user(other_rt, peer)
+        serial = iter(range(10**6))
+
+        def add(n: int, priorities=(0,)) -> None:
+            items = [(i + 1, {"data": {"text": f"item {next(serial)}"}, "priority": rnd.choice(priorities)})
+                     for i in range(n)]
+            imports.import_tasks(system(other_rt), pid, items)
+
+        def step(ctx, user_id, then: str) -> None:
+            expected = _expected_next(rt, pid, user_id)
+            task = queue.next_task(ctx, pid)
+            assert (task or {}).get("id") == expected, then
+            if task is None:
+                return
+            if then == "submit":
+                annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
+            elif then == "skip":
+                queue.skip_task(ctx, task["id"])
+            elif then == "expire":  # the lease runs out; the next call of anyone reclaims it
+                with system(other_rt).write() as w:
+                    w.execute(schema.assignments.update().where(
+                        schema.assignments.c.task_id == task["id"], schema.assignments.c.user_id == user_id,
+                    ).values(expires_at=0))
+
+        rnd = random.Random(20261128)
+        add(40, priorities=(0, 0, 0, 1))
+        marks_used = 0
+        for i in range(260):
+            roll = rnd.random()
+            if roll < 0.55:
+                step(mine, me, "submit")
+                marks_used += (side.workspace_id, pid, me) in rt.queue_marks
+            elif roll < 0.75:
+                step(theirs, peer, rnd.choice(["submit", "skip", "expire"]))
+            elif roll < 0.82:
+                step(mine, me, "skip")
+            elif roll < 0.90:
+                add(rnd.randint(1, 4), priorities=(-1, 0, 1, 2))
+            elif roll < 0.97:
+                with system(other_rt).write() as w:  # a raised priority (no API yet: the row itself)
+                    T = schema.tasks
+                    ids_ = w.execute(select(T.c.id).where(T.c.project_id == pid, T.c.done.is_(False))).scalars().all()
+                    if ids_:
+                        w.execute(T.update().where(T.c.id == rnd.choice(ids_)).values(priority=T.c.priority + 3))
+            elif i > 150:
+                projects.update_project(side.ctx(other_rt, "manager"), pid, settings={"overlap": 3})
+        while _expected_next(rt, pid, me) is not None:  # drain: the end of the queue is reached in order too
+            step(mine, me, "submit")
+        assert queue.next_task(mine, pid) is None
+        assert marks_used > 50  # the resumed scan was exercised, not only the fallback
+    finally:
+        other_rt.close()
+
+
+def test_a_deleted_project_takes_its_queue_epoch_along(rt):
+    """The epoch row goes with its project; an expired lease in a cascade does not recreate it."""
+    side = make_side(rt, "del", n_tasks=3)
+    queue.next_task(side.ctx(rt, "annotator"), side.project_id)
+    with system(rt).read() as r:
+        assert r.execute(select(schema.queue_epochs.c.epoch).where(
+            schema.queue_epochs.c.project_id == side.project_id)).scalar_one() == 1  # the import bumped it
+    projects.delete_project(side.ctx(rt, "owner"), side.project_id)
+    with system(rt).read() as r:
+        assert r.execute(select(schema.queue_epochs).where(
+            schema.queue_epochs.c.project_id == side.project_id)).first() is None
+
+

@@ -25,6 +25,7 @@ from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.tasks import TaskInput, content_digest, parse_item
 from ..sources import BadLine, Item
+from ..storage import queue_store as qs
 from ..storage.crypto import Sealer
 from .context import Context
 from . import redaction
@@ -274,6 +275,8 @@ def _insert_rows(ctx: Context, project, rows: list[tuple], report: ImportReport,
                                                        ("workspace_id", "dedupe_key"))
             inserted += inserted_gold
         bump_counts(w, ws, project.id, tasks=inserted - (inserted_gold if gold else 0))
+        if inserted:  # new tasks may sort before where someone's queue scan stands
+            qs.BUMP_EPOCH.run(w.tx, ws=ws, project=project.id)
         if records:
             redaction.store_records(w, project, records)
         w.audit(ws, "tasks.imported", project.id, import_id=report.import_id, imported=inserted,

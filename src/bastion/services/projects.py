@@ -155,6 +155,7 @@ def create_project(
                 insert(C),
                 [{"workspace_id": workspace_id, "project_id": project_id, "shard": i} for i in range(COUNTER_SHARDS)],
             )
+            w.execute(insert(schema.queue_epochs).values(workspace_id=workspace_id, project_id=project_id))
             w.audit(workspace_id, "project.created", project_id, task_type=task_type.name,
                     settings=proj_settings.model_dump(mode="json"))
             return Project(project_id, workspace_id, name, task_type.name, config_json, proj_settings,

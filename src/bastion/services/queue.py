@@ -12,7 +12,9 @@ Design note — see docs/queue.md for the diagram.
   skipped | expired.
 * The next-task query reads the head of ``ix_tasks_queue`` (open tasks only, in
   priority then id order), so its cost does not grow with the project's size;
-  it skips tasks the caller already touched (one index probe each).
+  it skips tasks the caller already touched (one index probe each), starting
+  from where the caller's previous scan ended while the project's queue epoch
+  says nothing before that point reopened (``_candidate``).
 * PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``; SQLite serialises writers
   (``BEGIN IMMEDIATE`` + a process lock), so no two claims interleave.
 * Expired leases are reclaimed lazily by every ``next`` call of the project (a
@@ -25,7 +27,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import exists, false, func, select, update
+from sqlalchemy import func, select, update
 
 from ..access import Action
 from ..domain.errors import Conflict, PermissionDenied
@@ -52,26 +54,43 @@ def reclaim_expired(u: Unit, workspace_id: str, project_id: str, limit: int = RE
     return len(rows)
 
 
-def candidate_query(workspace_id: str, project_id: str, overlap: int | None, user_id: str, *, skip_locked: bool):
-    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched.
-
-    ``overlap=None`` (qualification tests): every task is for everyone, in order.
-    """
-    touched = exists().where(
-        A.c.workspace_id == T.c.workspace_id, A.c.task_id == T.c.id,
-        A.c.user_id == user_id, A.c.state != "expired",
-    )
-    conditions = [T.c.workspace_id == workspace_id, T.c.project_id == project_id, ~touched]
-    if overlap is not None:
-        conditions += [T.c.done == false(), T.c.annotation_count + T.c.lease_count < overlap]
-    query = select(T.c.id).where(*conditions).order_by(T.c.priority.desc(), T.c.id).limit(1)
-    return query.with_for_update(skip_locked=True, of=T) if skip_locked else query
+MARKS_LIMIT = 100_000
 
 
 def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None, user_id: str) -> str | None:
+    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched.
+
+    The scan starts where the person's previous one ended (their *mark*) while the
+    project's queue epoch is unchanged: nothing before the mark can have become a
+    candidate for them without bumping it (storage/queue_store.py). Without that, a
+    person who keeps half of an overlap-2 project's tasks open would walk past all
+    of them on every call. A mark is a hint: a scan from it that finds nothing falls
+    back to the head. ``overlap=None`` (qualification tests): every task is for
+    everyone, in order.
+    """
+    tx = u.tx
     if overlap is None:
-        return qs.CANDIDATE_ANY.scalar(u.tx, ws=workspace_id, project=project_id, user=user_id)
-    return qs.CANDIDATE.scalar(u.tx, ws=workspace_id, project=project_id, user=user_id, overlap=overlap)
+        return qs.CANDIDATE_ANY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
+    marks, key = u.rt.queue_marks, (workspace_id, project_id, user_id)
+    epoch = qs.EPOCH.scalar(tx, ws=workspace_id, project=project_id)
+    mark = marks.get(key)
+    start = mark[1] if mark is not None and epoch is not None and mark[0] == epoch else None
+    # A plain read (on PostgreSQL it also sees rows others are claiming, so the mark
+    # never moves past a task that still has a slot for this person).
+    found = qs.first_open(tx, workspace_id, project_id, user_id, overlap, start)
+    if found is None and start is not None:
+        found = qs.first_open(tx, workspace_id, project_id, user_id, overlap, None)
+    if found is None:
+        marks.pop(key, None)
+        return None
+    if epoch is not None:
+        if len(marks) >= MARKS_LIMIT:
+            marks.clear()
+        marks[key] = (epoch, tuple(found))
+    if tx.db.is_sqlite:  # one writer at a time: what was read is what is taken
+        return found[1]
+    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, tuple(found), lock=True)
+    return None if claimed is None else claimed[1]
 
 
 def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:

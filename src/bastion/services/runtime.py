@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..domain.errors import BastionError
 from ..settings import Settings
@@ -22,6 +22,8 @@ class Runtime:
     db: Database
     keyring: Keyring
     task_types: TaskTypes
+    # Where each person's last next-task scan ended, per project (services/queue.py).
+    queue_marks: dict = field(default_factory=dict)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> "Runtime":

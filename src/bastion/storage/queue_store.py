@@ -41,9 +41,10 @@ def task_record(tx, task_id: str, user_id: str | None) -> TaskRecord | None:
     row = TASK_ROW.one(tx, id=task_id, user=user_id) if user_id is not None else TASK_ROW_ANY.one(tx, id=task_id)
     return None if row is None else TaskRecord(*row)
 
-HELD = Statement(
-    "SELECT id, task_id FROM assignments WHERE workspace_id = :ws AND project_id = :project "
-    "AND user_id = :user AND state = 'leased' ORDER BY id LIMIT 1"
+_HELD = ("SELECT id, task_id FROM assignments WHERE workspace_id = :ws AND project_id = :project "
+         "AND user_id = :user AND state = 'leased' ORDER BY {} LIMIT 1")
+HELD = Statement(  # "+id": keeps SQLite on ix_assignments_user (ordering by the key would walk the workspace's rows)
+    _HELD.format("+id"), postgresql=_HELD.format("id"),
 )
 RENEW = Statement(
     "UPDATE assignments SET expires_at = :expires, updated_at = :now "
@@ -60,13 +61,6 @@ EXPIRE = Statement(
 RELEASE_SLOT = Statement("UPDATE tasks SET lease_count = lease_count - 1 WHERE workspace_id = :ws AND id = :id")
 _TOUCHED = ("NOT EXISTS (SELECT 1 FROM assignments a WHERE a.workspace_id = t.workspace_id AND a.task_id = t.id "
             "AND a.user_id = :user AND a.state <> 'expired')")
-CANDIDATE = Statement(
-    "SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.done = 0 "
-    f"AND t.annotation_count + t.lease_count < :overlap AND {_TOUCHED} ORDER BY t.priority DESC, t.id LIMIT 1",
-    postgresql="SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND NOT t.done "
-    f"AND t.annotation_count + t.lease_count < :overlap AND {_TOUCHED} ORDER BY t.priority DESC, t.id LIMIT 1 "
-    "FOR UPDATE OF t SKIP LOCKED",
-)
 CANDIDATE_ANY = Statement(  # qualification tests: every task is for everyone (but held ones and canaries)
     f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.held = 0 "
     f"AND t.is_canary = 0 AND {_TOUCHED} ORDER BY t.priority DESC, t.id LIMIT 1",
@@ -190,3 +184,95 @@ def project_record(tx, project_id: str, user_id: str | None) -> ProjectRecord | 
 
 
 MEMBERSHIPS = Statement("SELECT workspace_id, role FROM memberships WHERE user_id = :user")
+
+
+# -- the queue's epoch ----------------------------------------------------------------
+# A person's next-task scan starts where their previous one ended (services/queue.py),
+# which is right only while no task before that point can have become a candidate
+# for them again. Everything that can do so bumps the project's epoch in its own
+# transaction: these triggers for row changes (whatever code path makes them), and
+# ``BUMP_EPOCH`` for imports (a trigger per inserted row would cost a write per task).
+# The bump is an UPDATE, never an insert: a cascade deleting a project must not
+# recreate its row. Deleted assignments (qualification retakes, which never use a
+# starting point) do not bump.
+_REOPENED = ("NEW.annotation_count + NEW.lease_count < OLD.annotation_count + OLD.lease_count "
+             "OR (OLD.done AND NOT NEW.done) OR NEW.priority > OLD.priority")
+_EXPIRED = "OLD.state <> 'expired' AND NEW.state = 'expired'"
+_RAISED = "NEW.overlap > OLD.overlap"
+_TRIGGERS = (  # name, table, columns, condition, project id column
+    ("queue_epoch_tasks", "tasks", "annotation_count, lease_count, done, priority", _REOPENED, "project_id"),
+    ("queue_epoch_assignments", "assignments", "state", _EXPIRED, "project_id"),
+    ("queue_epoch_projects", "projects", "overlap", _RAISED, "id"),
+)
+_BUMP = "UPDATE queue_epochs SET epoch = epoch + 1 WHERE workspace_id = {ws} AND project_id = {project}"
+
+
+def epoch_trigger_sql(dialect: str) -> list[str]:
+    """Statements creating the epoch triggers (run by migration 0006)."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {name} AFTER UPDATE OF {columns} ON {table} FOR EACH ROW WHEN {condition} "
+            f"BEGIN {_BUMP.format(ws='NEW.workspace_id', project=f'NEW.{project}')}; END"
+            for name, table, columns, condition, project in _TRIGGERS
+        ]
+    statements = []
+    for name, table, columns, condition, project in _TRIGGERS:
+        function = f"bastion_{name}"
+        statements += [
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"{_BUMP.format(ws='NEW.workspace_id', project=f'NEW.{project}')}; RETURN NULL; END $$",
+            f"CREATE TRIGGER {name} AFTER UPDATE OF {columns} ON {table} FOR EACH ROW WHEN ({condition}) "
+            f"EXECUTE FUNCTION {function}()",
+        ]
+    return statements
+
+
+def drop_epoch_trigger_sql(dialect: str) -> list[str]:
+    statements = [f"DROP TRIGGER IF EXISTS {name}" + ("" if dialect == "sqlite" else f" ON {table}")
+                  for name, table, *_ in _TRIGGERS]
+    if dialect != "sqlite":
+        statements += [f"DROP FUNCTION IF EXISTS bastion_{name}()" for name, *_ in _TRIGGERS]
+    return statements
+
+
+EPOCH = Statement("SELECT epoch FROM queue_epochs WHERE workspace_id = :ws AND project_id = :project")
+BUMP_EPOCH = Statement(_BUMP.format(ws=":ws", project=":project"))
+
+# The next-task scan in pieces, so that it can start at a (priority, id) point: the
+# tasks of the same priority from that id on, then those of lower priority. Each is
+# one range of ix_tasks_queue (an OR of both would not be on SQLite).
+_OPEN = ("SELECT t.priority, t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project "
+         "AND {done} AND t.annotation_count + t.lease_count < :overlap AND " + _TOUCHED + " {start} ORDER BY {order} "
+         "LIMIT 1")
+_STARTS = {
+    "first": ("", "t.priority DESC, t.id"),
+    "same": ("AND t.priority = :priority AND t.id >= :id", "t.id"),
+    "below": ("AND t.priority < :priority", "t.priority DESC, t.id"),
+}
+
+
+def _open_statement(start: str, *, lock: bool) -> Statement:
+    where, order = _STARTS[start]
+    sqlite = _OPEN.format(done="t.done = 0", start=where, order=order)
+    postgresql = _OPEN.format(done="NOT t.done", start=where, order=order)
+    return Statement(sqlite, postgresql=postgresql + (" FOR UPDATE OF t SKIP LOCKED" if lock else ""))
+
+
+PEEK = {start: _open_statement(start, lock=False) for start in _STARTS}
+CLAIM = {start: _open_statement(start, lock=True) for start in _STARTS}
+
+
+def first_open(tx, ws: str, project: str, user: str, overlap: int, start: tuple[int, str] | None,
+               *, lock: bool = False) -> tuple[int, str] | None:
+    """The first candidate (priority, id) for ``user`` at or after ``start`` (None: from the head).
+
+    ``lock`` (PostgreSQL): claim it ``FOR UPDATE SKIP LOCKED``; without, a plain read
+    that sees rows other transactions are claiming.
+    """
+    statements = CLAIM if lock else PEEK
+    params = {"ws": ws, "project": project, "user": user, "overlap": overlap}
+    if start is None:
+        return statements["first"].one(tx, **params)
+    priority, task_id = start
+    return (statements["same"].one(tx, priority=priority, id=task_id, **params)
+            or statements["below"].one(tx, priority=priority, **params))

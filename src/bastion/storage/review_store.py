@@ -57,9 +57,10 @@ HISTORY = Statement(
     "sum(CASE WHEN gold_score IS NOT NULL THEN 1 ELSE 0 END), coalesce(sum(gold_score), 0) "
     "FROM annotations WHERE workspace_id = :ws AND project_id = :project AND user_id = :user"
 )
-REVIEWS_OF = Statement(
-    "SELECT annotation_id, reviewer_id, decision, comment, correction, created_at, id FROM reviews "
-    "WHERE workspace_id = :ws AND annotation_id = :annotation ORDER BY id"
+_REVIEWS_OF = ("SELECT annotation_id, reviewer_id, decision, comment, correction, created_at, id FROM reviews "
+               "WHERE workspace_id = :ws AND annotation_id = :annotation ORDER BY {}")
+REVIEWS_OF = Statement(  # "+id": keeps SQLite on ix_reviews_annotation (not a walk of the workspace's reviews)
+    _REVIEWS_OF.format("+id"), postgresql=_REVIEWS_OF.format("id"),
 )
 REVIEWS_IN_RANGE = Statement(
     "SELECT annotation_id, reviewer_id, decision, comment, correction, created_at, id FROM reviews "

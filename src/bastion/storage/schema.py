@@ -174,6 +174,25 @@ project_counters = Table(
     ),
 )
 
+# The queue's epoch per project: bumped (by triggers, storage/queue_store.py) in the
+# same transaction as anything that can make a task a candidate again for someone —
+# a slot freed, a task reopened, a priority raised, a lease expired, the overlap
+# raised — and by every import batch. A person's next-task scan starts from where
+# their previous one ended while the epoch is unchanged (services/queue.py).
+queue_epochs = Table(
+    "queue_epochs",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("epoch", BigInteger, nullable=False, server_default=text("0")),
+    PrimaryKeyConstraint("workspace_id", "project_id"),
+    ForeignKeyConstraint(
+        ["workspace_id", "project_id"],
+        ["projects.workspace_id", "projects.id"],
+        ondelete="CASCADE",
+    ),
+)
+
 tasks = Table(
     "tasks",
     metadata,
@@ -429,6 +448,7 @@ reviews = Table(
     ForeignKeyConstraint(["reviewer_id"], ["users.id"], ondelete="CASCADE"),
     CheckConstraint("decision IN ('accepted', 'rejected', 'corrected')", name="decision"),
     Index("ix_reviews_annotation", "workspace_id", "annotation_id"),
+    Index("ix_reviews_task", "workspace_id", "project_id", "task_id"),  # exports read them by task range
 )
 
 review_leases = Table(
@@ -664,6 +684,7 @@ WORKSPACE_TABLES = (
     "memberships",
     "projects",
     "project_counters",
+    "queue_epochs",
     "tasks",
     "assignments",
     "annotations",

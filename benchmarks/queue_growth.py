@@ -1,0 +1,74 @@
+"""Does a person's next-task call slow down as they work through a project?
+
+    python -m benchmarks.queue_growth [--tasks 20000] [--overlap 2] [--db sqlite|postgresql]
+
+One annotator works alone through an overlap-2 project (in-process service
+calls, next then submit): every task they finish stays open for a second
+person, so a scan from the head of the queue would walk past all of them. The
+next call's median is printed for each fifth of the run; flat is the target.
+PostgreSQL: ``--database-url`` (default the local test server), a fresh
+database per run (dropped after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=20_000)
+    parser.add_argument("--overlap", type=int, default=2)
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+
+    import psycopg
+
+    from bastion.services import annotations, queue
+    from bastion.services.runtime import Runtime
+    from bastion.settings import Settings
+    from factories import add_tasks, make_side
+
+    kwargs = {"data_dir": Path(tempfile.mkdtemp(prefix="bastion-qgrowth-")), "master_key": "33" * 32}
+    name = None
+    if args.db == "postgresql":
+        name = f"bastion_qgrowth_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        kwargs["database_url"] = f"{args.server}/{name}"
+    rt = Runtime.open(Settings(**kwargs), migrate_schema="always")
+    try:
+        side = make_side(rt, "growth", n_tasks=0, settings={"overlap": args.overlap})
+        add_tasks(rt, side.project_id, args.tasks)
+        ctx = side.ctx(rt, "annotator")
+        fifth = max(1, args.tasks // 5)
+        times: list[float] = []
+        print(f"{args.db}: {args.tasks} tasks, overlap {args.overlap}, one annotator")
+        print(f"{'done':>8}  {'next p50 ms':>11}  {'next p99 ms':>11}")
+        for i in range(args.tasks):
+            start = time.perf_counter()
+            task = queue.next_task(ctx, side.project_id)
+            times.append(time.perf_counter() - start)
+            annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
+            if (i + 1) % fifth == 0:
+                cuts = statistics.quantiles(times, n=100)
+                print(f"{i + 1:>8}  {1000 * statistics.median(times):>11.2f}  {1000 * cuts[98]:>11.2f}", flush=True)
+                times = []
+    finally:
+        rt.close()
+        if name is not None:
+            with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
