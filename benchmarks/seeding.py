@@ -51,6 +51,7 @@ class World:
     annotator_ids: list[str] = field(default_factory=list)
     annotator_tokens: list[str] = field(default_factory=list)
     projects: dict[str, str] = field(default_factory=dict)  # name -> id
+    owner_session: str = ""  # a browser session's cookie value, for the page timings
 
 
 def make_world(rt, *, annotators: int, tag: str = "bench") -> World:
@@ -61,6 +62,7 @@ def make_world(rt, *, annotators: int, tag: str = "bench") -> World:
     owner = users.create_user(ctx, f"owner.{tag}@example.com", name="Owner")
     ws = workspaces.create_workspace(ctx, f"Benchmark {tag}", owner=owner.id)
     world = World(ws.id, owner.id, users.create_token(ctx, owner.id, name="bench")[0])
+    world.owner_session = users.create_session(rt, owner)[0]
     for i in range(annotators):
         person = users.create_user(ctx, f"a{i}.{tag}@example.com", name=f"Annotator {i}")
         workspaces.add_member(ctx, ws.id, person.id, "annotator")

@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -43,6 +44,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+from sqlalchemy import func, select
 
 from . import seeding
 from .machine import describe as machine
@@ -142,6 +144,9 @@ class Run:
                                    "bytes": files[n].stat().st_size}
                     print(f"  import {n:>9,} in one HTTP request: {seconds:.2f} s ({n / seconds:,.0f} tasks/s), "
                           f"server peak RSS {watch.peak_bytes / MB:.0f} MB (idle {idle / MB:.0f} MB)", flush=True)
+                    out[str(n)]["pages_ms"] = pages = _time_pages(server.url, world, project, settings)
+                    print(f"  pages at {n:,} tasks (median of 5, ms): "
+                          + ", ".join(f"{k} {v}" for k, v in pages.items()), flush=True)
             finally:
                 server.stop()
         self.results["memory"] = out
@@ -229,6 +234,41 @@ class Run:
                     server.stop()
                 out[str(n)] = entry
         self.results["export"] = out
+
+
+PAGES = ("home", "project", "data browser, first", "data browser, middle")
+
+
+def _time_pages(url: str, world, project: str, settings) -> dict[str, float]:
+    """Median time (ms, 5 tries after one warm-up) of each page a manager opens, over HTTP with a
+    browser session. The middle page's cursor is read from the database (setup, not timed)."""
+    from bastion.storage import schema
+
+    rt = seeding.open_runtime(settings)
+    try:
+        with seeding.system(rt).read() as r:
+            total = r.execute(select(func.count()).select_from(schema.tasks)
+                              .where(schema.tasks.c.project_id == project)).scalar_one()
+            middle = r.execute(select(schema.tasks.c.id).where(schema.tasks.c.project_id == project)
+                               .order_by(schema.tasks.c.id).offset(total // 2).limit(1)).scalar_one()
+    finally:
+        rt.close()
+    paths = dict(zip(PAGES, ("/", f"/projects/{project}", f"/projects/{project}/tasks",
+                             f"/projects/{project}/tasks?cursor={middle}")))
+    out = {}
+    with httpx.Client(base_url=url, cookies={"bastion_session": world.owner_session}, timeout=60) as client:
+        for name, path in paths.items():
+            times = []
+            for attempt in range(6):
+                start = time.perf_counter()
+                r = client.get(path)
+                elapsed = time.perf_counter() - start
+                if r.status_code != 200:
+                    raise RuntimeError(f"page {path}: {r.status_code} {r.text[:300]}")
+                if attempt:
+                    times.append(elapsed)
+            out[name] = round(1000 * statistics.median(times), 1)
+    return out
 
 
 def _file_chunks(path: Path, size: int = 1 << 20):
@@ -322,6 +362,10 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         rows.append(_row(f"  server peak RSS through {n:,}", f"{entry['server_peak_rss_mb']} MB",
                          "≤ 250 MB" if n == 1_000_000 else "",
                          judged(entry["server_peak_rss_mb"] <= 250) if n == 1_000_000 else None))
+        for page, ms in entry.get("pages_ms", {}).items():
+            big = n == 1_000_000 and page == "project"
+            rows.append(_row(f"  page: {page} ({n:,} tasks)", f"{ms} ms", "≤ 200 ms" if big else "",
+                             judged(ms <= 200) if big else None))
     ann = results.get("annotate", {})
     for key, entry in ann.items():
         if not isinstance(entry, dict):

@@ -60,3 +60,22 @@ def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
         rows = [orjson.loads(line) for line in fh.read().splitlines()]
     labelled = {row["id"]: row["annotations"][0]["result"]["label"] for row in rows if row["annotations"]}
     assert labelled == dict(zip(seen, ["pos", "neg", "neutral"]))
+
+
+def test_manager_browses_the_tasks_page_by_page(rt, live_url, page):
+    manager = make_user(rt, "browse.boss@example.com", password=PASSWORD)
+    ws = workspaces.create_workspace(system(rt), "Browse WS", owner=manager.id)
+    project = make_project(rt, ws.id, name="Browse", config={
+        "type": "classification", "field": "text", "labels": ["pos", "neg"]})
+    add_tasks(rt, project.id, 60, prefix="<i>row</i>")
+    _login(page, live_url, "browse.boss@example.com")
+    page.goto(f"{live_url}/projects/{project.id}")
+    page.click("#browse-link")
+    rows = page.locator("#task-table tbody tr")
+    expect(rows).to_have_count(50)
+    assert "<i>row</i>" in rows.first.inner_text()  # shown as text
+    first_page = rows.first.locator("code").inner_text()
+    page.click("#next-page")
+    expect(rows).to_have_count(10)
+    assert rows.first.locator("code").inner_text() > first_page
+    assert page.locator("#next-page").count() == 0

@@ -5,14 +5,16 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+import orjson
+
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
 from ...access import Action
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput, PayloadTooLarge
-from ...services import annotations, imports, leaks, projects, qualification, queue, workspaces
+from ...services import annotations, imports, leaks, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
 from ..auth import page_session, require_form_csrf
 from .common import render
@@ -35,6 +37,33 @@ def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None
 def project_page(request: Request, project_id: str, session: Session):
     ctx, csrf = session
     return _project_page(request, ctx, csrf, project_id)
+
+
+BROWSE_PAGE = 50
+
+
+def _preview(data, limit: int = 160) -> str:
+    """The first text of a task's data, shortened (the data browser shows one line per task)."""
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, str) and value.strip():
+                text = " ".join(value.split())
+                return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = orjson.dumps(data).decode()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@router.get("/projects/{project_id}/tasks")
+def browse_page(request: Request, project_id: str, session: Session,
+                cursor: str | None = Query(None, max_length=60)):
+    """The data browser: the project's tasks in id order, a page at a time (keyset: the same cost
+    at any depth), for those who may browse them (the access module decides; reads are audited)."""
+    ctx, _ = session
+    project = projects.get_project(ctx, project_id)
+    page = tasks.list_tasks(ctx, project_id, cursor=cursor, limit=BROWSE_PAGE)
+    rows = [{**item, "preview": _preview(item["data"])} for item in page["items"]]
+    return render(request, "tasks.html", project=project, rows=rows, cursor=cursor,
+                  next_cursor=page["next_cursor"])
 
 
 @router.post("/projects/{project_id}/import")

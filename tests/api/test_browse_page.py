@@ -1,0 +1,74 @@
+"""The data browser page: keyset pages of a project's tasks, for those who may browse them."""
+
+from __future__ import annotations
+
+import re
+
+from bastion.services import audit, users, workspaces
+from factories import add_tasks, make_side, make_user, system
+
+PASSWORD = "browse password long"
+
+
+def _sign_in(client, rt, email):
+    user = users.authenticate(rt, email, PASSWORD)
+    secret, _ = users.create_session(rt, user)
+    client.cookies.set("bastion_session", secret)
+
+
+def _member(rt, side, role):
+    person = make_user(rt, f"{role}.{side.workspace_id[-8:]}@example.com", password=PASSWORD)
+    workspaces.add_member(system(rt), side.workspace_id, person.id, role)
+    return person
+
+
+def test_manager_pages_through_every_task_once(client, rt):
+    side = make_side(rt, "br", n_tasks=0)
+    add_tasks(rt, side.project_id, 120, prefix="row")
+    manager = _member(rt, side, "manager")
+    _sign_in(client, rt, manager.email)
+    project_page = client.get(f"/projects/{side.project_id}")
+    assert 'id="browse-link"' in project_page.text
+    seen, url = [], f"/projects/{side.project_id}/tasks"
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        ids = re.findall(r"<code>(tsk_\w+)</code>", page.text)
+        assert len(ids) <= 50
+        seen += ids
+        found = re.search(r'id="next-page" href="([^"]+)"', page.text)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert len(seen) == 120 and len(set(seen)) == 120 and seen == sorted(seen)
+    assert "row 0" in client.get(f"/projects/{side.project_id}/tasks").text
+    # Reading tasks is on the record.
+    events = audit.list_entries(system(rt), side.workspace_id, limit=1000)["items"]
+    assert sum(e.get("action") == "tasks.listed" for e in events) >= 3, events[-1]
+    client.cookies.clear()
+
+
+def test_the_page_escapes_task_text(client, rt):
+    side = make_side(rt, "esc", n_tasks=0)
+    from bastion.services import imports
+
+    imports.import_tasks(system(rt), side.project_id, [(1, {"data": {"text": "<script>alert(1)</script> hi"}})])
+    manager = _member(rt, side, "manager")
+    _sign_in(client, rt, manager.email)
+    page = client.get(f"/projects/{side.project_id}/tasks")
+    assert "<script>alert(1)" not in page.text and "&lt;script&gt;alert(1)" in page.text
+    client.cookies.clear()
+
+
+def test_only_roles_that_may_browse_see_it(client, rt):
+    side, other = make_side(rt, "rol", n_tasks=3), make_side(rt, "oth", n_tasks=3)
+    for role, status in (("owner", 200), ("manager", 200), ("reviewer", 200), ("annotator", 403),
+                         ("auditor", 403)):
+        person = _member(rt, side, role)
+        _sign_in(client, rt, person.email)
+        assert client.get(f"/projects/{side.project_id}/tasks").status_code == status, role
+        # Another workspace's project does not exist for them.
+        assert client.get(f"/projects/{other.project_id}/tasks").status_code == 404, role
+    too_long = "x" * 61
+    r = client.get(f"/projects/{side.project_id}/tasks", params={"cursor": too_long})
+    assert r.status_code == 422 and "cursor" in r.text
+    client.cookies.clear()
+    assert client.get(f"/projects/{side.project_id}/tasks", follow_redirects=False).status_code in (303, 401)
