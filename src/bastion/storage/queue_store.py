@@ -241,8 +241,11 @@ BUMP_EPOCH = Statement(_BUMP.format(ws=":ws", project=":project"))
 # The next-task scan in pieces, so that it can start at a (priority, id) point: the
 # tasks of the same priority from that id on, then those of lower priority. Each is
 # one range of ix_tasks_queue (an OR of both would not be on SQLite).
+# "OFFSET 0" keeps PostgreSQL from turning the NOT EXISTS into an anti-join, which with
+# stale statistics (right after an import) reads every assignment of the person once per
+# call; as a subplan it is one index probe per task looked at, as on SQLite.
 _OPEN = ("SELECT t.priority, t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project "
-         "AND {done} AND t.annotation_count + t.lease_count < :overlap AND " + _TOUCHED + " {start} ORDER BY {order} "
+         "AND {done} AND t.annotation_count + t.lease_count < :overlap AND {touched} {start} ORDER BY {order} "
          "LIMIT 1")
 _STARTS = {
     "first": ("", "t.priority DESC, t.id"),
@@ -253,8 +256,8 @@ _STARTS = {
 
 def _open_statement(start: str, *, lock: bool) -> Statement:
     where, order = _STARTS[start]
-    sqlite = _OPEN.format(done="t.done = 0", start=where, order=order)
-    postgresql = _OPEN.format(done="NOT t.done", start=where, order=order)
+    sqlite = _OPEN.format(done="t.done = 0", touched=_TOUCHED, start=where, order=order)
+    postgresql = _OPEN.format(done="NOT t.done", touched=_TOUCHED[:-1] + " OFFSET 0)", start=where, order=order)
     return Statement(sqlite, postgresql=postgresql + (" FOR UPDATE OF t SKIP LOCKED" if lock else ""))
 
 
