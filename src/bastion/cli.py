@@ -163,7 +163,10 @@ def serve(
     import uvicorn
 
     s = settings(data_dir, database_url)
-    runtime(data_dir, database_url, migrate_schema="if-empty").close()
+    rt = runtime(data_dir, database_url, migrate_schema="if-empty")
+    for warning in rt.db.server_warnings():
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+    rt.close()
     _export_env(s)
     out.print(f"Bastion {__version__} on http://{host}:{port}/")
     uvicorn.run("bastion.web.asgi:app_factory", factory=True, host=host, port=port, workers=workers,

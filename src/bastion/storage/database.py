@@ -233,6 +233,18 @@ class Database:
             self._writer.dispose()
         self.engine.dispose()
 
+    def server_warnings(self) -> list[str]:
+        """What in the database server's setup will hurt Bastion (PostgreSQL: autovacuum off)."""
+        if self.is_sqlite:
+            return []
+        with self.engine.connect() as conn:
+            autovacuum = conn.exec_driver_sql("SHOW autovacuum").scalar()
+        if autovacuum != "off":
+            return []
+        return ["PostgreSQL's autovacuum is off: every lease and submit leaves dead index entries and the "
+                "planner's statistics go stale, so the next-task and lease lookups slow down as work goes on "
+                "(see docs/benchmarks.md). Turn it on (autovacuum = on) or run VACUUM ANALYZE on a schedule."]
+
 
 def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     @event.listens_for(engine, "connect")
