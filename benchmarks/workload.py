@@ -292,7 +292,7 @@ def download(url: str, headers: dict[str, str], path: Path, *, timeout: float = 
     first = None
     size = 0
     with httpx.stream("GET", url, headers=headers, timeout=timeout) as r, path.open("wb") as fh:
-        for chunk in r.iter_raw(1 << 20):
+        for chunk in r.iter_raw():  # as received (a chunk size would buffer up to it: not the first byte)
             if first is None and chunk:
                 first = time.perf_counter() - start
             size += len(chunk)

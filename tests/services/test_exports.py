@@ -151,3 +151,22 @@ def test_cli_writes_one_file_per_part_and_templates_work(rt, cli, tmp_path):
     assert created.task_type == "rubric" and created.name == "Rubric"
     code, _, err = cli("project", "create", project.workspace_id, "--template", "poetry")
     assert code == 1 and "no template 'poetry'" in err
+
+
+def test_growing_pages_export_every_task_once_in_order(rt, monkeypatch):
+    """Pages grow from FIRST_PAGE to PAGE (an early first byte); across their boundaries every task
+    comes out once, in id order, with its own annotations — and JSON Lines' first chunk is small."""
+    monkeypatch.setattr(exports, "FIRST_PAGE", 3)
+    monkeypatch.setattr(exports, "PAGE", 40)
+    config = {"type": "classification", "field": "text", "labels": ["a", "b"]}
+    items = [{"external_id": f"e{i}", "data": {"text": f"text {i}"}} for i in range(90)]
+    results = [[{"label": "a"}] if i % 3 == 0 else [] for i in range(90)]
+    project, owner, by_external = _project(rt, config, items, results)
+    export = exports.start_export(as_user(rt, owner.id), project.id, fmt="jsonl")
+    chunks = list(export.chunks())
+    assert chunks[0].count(b"\n") == 50  # the first chunk leaves early
+    rows = [orjson.loads(line) for line in b"".join(chunks).splitlines()]
+    assert [r["id"] for r in rows] == sorted(by_external.values())
+    labelled = {r["external_id"] for r in rows if r["annotations"]}
+    assert labelled == {f"e{i}" for i in range(0, 90, 3)}
+    assert all(a["task_id"] == r["id"] for r in rows for a in r["annotations"])

@@ -48,6 +48,7 @@ from .projects import Project, load_project
 T = schema.tasks
 N = schema.annotations
 PAGE = 2000
+FIRST_PAGE = 100  # pages grow from this to PAGE: the first bytes leave after a small read
 ROW_GROUP = 5000
 
 
@@ -57,11 +58,12 @@ ROW_GROUP = 5000
 def _jsonl(rows: Iterator[dict]) -> Iterator[bytes]:
     dumps = orjson.dumps
     buf: list[bytes] = []
+    flush_at = 50  # the first chunk early (first byte), then 500 rows a chunk
     for row in rows:
         buf.append(dumps(row))
-        if len(buf) >= 500:
+        if len(buf) >= flush_at:
             yield b"\n".join(buf) + b"\n"
-            buf = []
+            buf, flush_at = [], 500
     if buf:
         yield b"\n".join(buf) + b"\n"
 
@@ -323,10 +325,12 @@ class Export:
         loads = orjson.loads
         split, part = self.split, self.request.part
         aggregated = self._aggregated() if self.request.aggregate else None
+        limit = FIRST_PAGE
         while True:
             with self.ctx.read() as r:
                 r.access.require(Action.EXPORT, ws, what="project")
-                rows = page_query.rows(r.tx, ws=ws, project=pid, after=after, limit=PAGE)
+                rows = page_query.rows(r.tx, ws=ws, project=pid, after=after, limit=limit)
+                limit = min(PAGE, limit * 2)
                 if not rows:
                     return
                 sealer = r.sealer(ws, self.project.key_id)
