@@ -89,9 +89,10 @@ def list_tasks(ctx: Context, project_id: str, *, cursor: str | None = None, limi
         w.see_content(project.workspace_id)
         # Canaries are not the project's items; held ones wait for an owner (GET …/held).
         query = select(T).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id,
-                                T.c.is_canary.is_(False), T.c.held.is_(False))
-        if cursor:
-            query = query.where(T.c.id > cursor)
+                                T.c.is_canary.is_(False), T.c.held.is_(False),
+                                # Always a range on ix_tasks_project: without one PostgreSQL may walk
+                                # the workspace's primary key (every project's tasks) for the first page.
+                                T.c.id > (cursor or ""))
         rows = w.execute(query.order_by(T.c.id).limit(limit + 1)).all()
         page = rows[:limit]
         config = ctx.rt.task_types.get(project.task_type).parse_config(project.config)
