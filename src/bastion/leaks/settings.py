@@ -24,17 +24,15 @@ would read the wrong bits.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bastion.domain.errors import InvalidConfig
+from bastion.domain.fieldpaths import check_paths, selected
 from bastion.leaks.slots import VariantSettings
 
-_PATH_SEGMENT = r"(?:[A-Za-z_][A-Za-z0-9_\-]*|\*)(?:\[\])*"
-_PATH = re.compile(rf"^{_PATH_SEGMENT}(?:\.{_PATH_SEGMENT})*$")
 MAX_CANARY_RATE = 0.2
 
 
@@ -53,10 +51,7 @@ class LeakTracingSettings(BaseModel):
     @field_validator("fields", "exclude_fields")
     @classmethod
     def _check_paths(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        for path in value or ():
-            if not _PATH.match(path):
-                raise ValueError(f"field path {path!r} must look like 'messages[].content' or 'meta.*'")
-        return value
+        return check_paths(value)
 
     @property
     def variant_settings(self) -> VariantSettings:
@@ -123,27 +118,4 @@ def replace_fields(data: Any, replacements: Mapping[str, str]) -> Any:
 
 
 def _selected(settings: LeakTracingSettings, segments: tuple[str, ...]) -> bool:
-    if any(_prefix_matches(p, segments) for p in settings.exclude_fields):
-        return False
-    if settings.fields is None:
-        return True
-    return any(_prefix_matches(p, segments) for p in settings.fields)
-
-
-def _prefix_matches(pattern: str, segments: tuple[str, ...]) -> bool:
-    wanted = pattern.split(".")
-    if len(wanted) > len(segments):
-        return False
-    for want, have in zip(wanted, segments, strict=False):
-        want_key, want_brackets = _split_brackets(want)
-        have_key, have_brackets = _split_brackets(have)
-        if want_key not in ("*", have_key):
-            return False
-        if want_brackets and want_brackets != have_brackets:
-            return False
-    return True
-
-
-def _split_brackets(segment: str) -> tuple[str, int]:
-    key = segment.rstrip("[]")
-    return key, (len(segment) - len(key)) // 2
+    return selected(settings.fields, settings.exclude_fields, segments)

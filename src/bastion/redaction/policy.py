@@ -41,14 +41,13 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bastion.domain.errors import InvalidConfig
+from bastion.domain.fieldpaths import check_paths, selected
 from bastion.redaction.detectors import Detector, EntityType, Match, builtin_detectors, resolve_overlaps
 from bastion.redaction.dictionary import ClientDictionary
 from bastion.redaction.offsets import OffsetMap, apply_replacements
 from bastion.redaction.pseudonyms import Pseudonymizer, Vault
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_PATH_SEGMENT = r"(?:[A-Za-z_][A-Za-z0-9_\-]*|\*)(?:\[\])*"
-_PATH = re.compile(rf"^{_PATH_SEGMENT}(?:\.{_PATH_SEGMENT})*$")
 
 
 class NerSettings(BaseModel):
@@ -99,10 +98,7 @@ class RedactionPolicy(BaseModel):
     @field_validator("fields", "exclude_fields")
     @classmethod
     def _check_paths(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        for path in value or ():
-            if not _PATH.match(path):
-                raise ValueError(f"field path {path!r} must look like 'messages[].content' or 'meta.*'")
-        return value
+        return check_paths(value)
 
     @model_validator(mode="after")
     def _check_detectors_unique(self) -> RedactionPolicy:
@@ -262,39 +258,11 @@ class Redactor:
         return result
 
     def _selected(self, segments: tuple[str, ...]) -> bool:
-        if any(_prefix_matches(p, segments) for p in self.policy.exclude_fields):
-            return False
-        if self.policy.fields is None:
-            return True
-        return any(_prefix_matches(p, segments) for p in self.policy.fields)
+        return selected(self.policy.fields, self.policy.exclude_fields, segments)
 
 
 def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
-
-
-def _prefix_matches(pattern: str, segments: tuple[str, ...]) -> bool:
-    """Does ``pattern`` select the field at ``segments`` (or a field above it)?
-
-    A pattern segment without ``[]`` matches the key whatever list nesting it has
-    (``messages`` covers ``messages[]``); with ``[]`` the nesting must agree.
-    """
-    wanted = pattern.split(".")
-    if len(wanted) > len(segments):
-        return False
-    for want, have in zip(wanted, segments, strict=False):
-        want_key, want_brackets = _split_brackets(want)
-        have_key, have_brackets = _split_brackets(have)
-        if want_key not in ("*", have_key):
-            return False
-        if want_brackets and want_brackets != have_brackets:
-            return False
-    return True
-
-
-def _split_brackets(segment: str) -> tuple[str, int]:
-    key = segment.rstrip("[]")
-    return key, (len(segment) - len(key)) // 2
 
 
 _COMPILED: OrderedDict[str, Redactor] = OrderedDict()
