@@ -48,6 +48,11 @@ def browser():
 
 
 @pytest.fixture
+def db_kind():
+    return "sqlite"  # the browser journeys need one database; storage is covered on both elsewhere
+
+
+@pytest.fixture
 def page(browser):
     context = browser.new_context()
     page = context.new_page()

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import orjson
-import pytest
 from playwright.sync_api import expect
 
 from bastion.services import workspaces
 from factories import add_tasks, make_project, make_user, system
-
-PASSWORD = "browser-test-password"
-
-
-@pytest.fixture
-def db_kind():
-    return "sqlite"  # the browser journey needs one database; storage is covered elsewhere
-
-
-def _login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+from browser_support import PASSWORD, login
 
 
 def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
@@ -35,7 +20,7 @@ def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
         "instructions": "Pick the **sentiment**. <script>alert(1)</script>"})
     add_tasks(rt, project.id, 5, prefix="<b>untrusted</b>")
 
-    _login(page, live_url, "ann@example.com")
+    login(page, live_url, "ann@example.com")
     page.click(f"a[href='/projects/{project.id}/label']")
     assert page.locator(".instructions strong").inner_text() == "sentiment"
     assert "<script>" in page.locator(".instructions").inner_text()  # shown as text, never run
@@ -51,7 +36,7 @@ def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
     assert len(set(seen)) == 3
 
     page.context.clear_cookies()
-    _login(page, live_url, "boss@example.com")
+    login(page, live_url, "boss@example.com")
     page.goto(f"{live_url}/projects/{project.id}")
     assert page.locator("#count-annotations").inner_text() == "3"
     with page.expect_download() as download:
@@ -68,7 +53,7 @@ def test_manager_browses_the_tasks_page_by_page(rt, live_url, page):
     project = make_project(rt, ws.id, name="Browse", config={
         "type": "classification", "field": "text", "labels": ["pos", "neg"]})
     add_tasks(rt, project.id, 60, prefix="<i>row</i>")
-    _login(page, live_url, "browse.boss@example.com")
+    login(page, live_url, "browse.boss@example.com")
     page.goto(f"{live_url}/projects/{project.id}")
     page.click("#browse-link")
     rows = page.locator("#task-table tbody tr")

@@ -11,8 +11,8 @@ import json
 import re
 
 import orjson
-import pytest
 from factories import make_project, make_user, system
+from browser_support import PASSWORD, login
 from playwright.sync_api import expect
 
 from bastion.leaks.simulation import generate_items
@@ -20,21 +20,7 @@ from bastion.leaks.variants import render_variant
 from bastion.services import exports, imports, workspaces
 from bastion.storage.workspace_secret import workspace_secret
 
-PASSWORD = "browser-test-password"
 WORD = re.compile(r"\w+(?:['\u2019.\-]\w+)*|\S")  # the spans widget's word steps
-
-
-@pytest.fixture
-def db_kind():
-    return "sqlite"
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_overlay_and_variant_are_shown_and_spans_land_on_the_canonical_text(rt, live_url, page):

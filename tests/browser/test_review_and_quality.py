@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
 from bastion.services import annotations, imports, queue, workspaces
 from factories import as_user, make_project, make_user, system
-
-PASSWORD = "review-test-password"
-
-
-@pytest.fixture
-def db_kind():
-    return "sqlite"
-
-
-def _login(page, base, email):
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+from browser_support import PASSWORD, login
 
 
 def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page):
@@ -39,7 +24,7 @@ def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page)
         while (task := queue.next_task(as_user(rt, user.id), project.id)) is not None:
             annotations.submit_annotation(as_user(rt, user.id), task["id"], {"label": "pos" if i else "neg"})
 
-    _login(page, live_url, reviewer.email)
+    login(page, live_url, reviewer.email)
     page.goto(f"{live_url}/projects/{project.id}/review")
     first = page.locator("#review").get_attribute("data-annotation-id")
     page.keyboard.press("a")
@@ -52,7 +37,7 @@ def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page)
     expect(page.locator("#review")).not_to_have_attribute("data-annotation-id", second)
 
     page.context.clear_cookies()
-    _login(page, live_url, owner.email)
+    login(page, live_url, owner.email)
     page.goto(f"{live_url}/projects/{project.id}")
     page.click("#quality-link")
     expect(page.locator("#agreement .summary")).to_contain_text("α = ")

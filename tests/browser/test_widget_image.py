@@ -12,22 +12,9 @@ from bastion.services import exports, files, imports, workspaces
 from bastion.services.exports import ExportRequest
 from bastion.tasktypes.templates import TEMPLATES
 from factories import make_project, make_user, system
+from browser_support import PASSWORD, login
 
-PASSWORD = "browser-test-password"
 PNG = (Path(__file__).resolve().parents[2] / "src" / "bastion" / "demo" / "data" / "images" / "meadow_house.png").read_bytes()
-
-
-@pytest.fixture
-def db_kind():
-    return "sqlite"
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_draw_a_box_and_export_coco(rt, live_url, page, tmp_path):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import orjson
-import pytest
 from playwright.sync_api import expect
 
 from bastion.services import exports, imports, workspaces
@@ -11,21 +10,7 @@ from bastion.services.exports import ExportRequest
 from bastion.tasktypes._order import shown_order
 from bastion.tasktypes.templates import TEMPLATES
 from factories import make_project, make_user, system
-
-PASSWORD = "browser-test-password"
-
-
-@pytest.fixture
-def db_kind():
-    return "sqlite"
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+from browser_support import PASSWORD, login
 
 
 def test_choose_b_clearly_and_say_why(rt, live_url, page):

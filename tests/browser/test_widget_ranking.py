@@ -3,27 +3,12 @@
 from __future__ import annotations
 
 import orjson
-import pytest
 from playwright.sync_api import expect
 
 from bastion.services import exports, imports, workspaces
 from bastion.services.exports import ExportRequest
 from factories import make_project, make_user, system
-
-PASSWORD = "browser-test-password"
-
-
-@pytest.fixture
-def db_kind():
-    return "sqlite"
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+from browser_support import PASSWORD, login
 
 
 def test_order_four_responses_with_the_keyboard(rt, live_url, page):

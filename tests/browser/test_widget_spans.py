@@ -5,28 +5,14 @@ from __future__ import annotations
 import time
 
 import orjson
-import pytest
 from playwright.sync_api import expect
 
 from bastion.services import exports, imports, workspaces
 from bastion.tasktypes.templates import TEMPLATES
 from factories import make_project, make_user, system
+from browser_support import PASSWORD, login
 
-PASSWORD = "browser-test-password"
 TEXT = "Halvorsen Maritime said on Tuesday it would close its shipyard in Bergen by the end of 2026. "
-
-
-@pytest.fixture
-def db_kind():
-    return "sqlite"
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_label_spans_with_the_keyboard_in_a_long_document(rt, live_url, page):
