@@ -2,51 +2,15 @@
 
 from __future__ import annotations
 
-import io
-import sys
-from dataclasses import dataclass
 
 import orjson
-import pytest
 
 from bastion.access import Actor
-from bastion.cli import main
 from bastion.leaks.simulation import generate_items
 from bastion.services import queue
 from bastion.services.context import Context
 from bastion.services.runtime import Runtime
 from bastion.settings import Settings
-
-
-@dataclass
-class Result:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(tmp_path, database_url, monkeypatch, capsys):
-    monkeypatch.setenv("BASTION_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("BASTION_DATABASE_URL", database_url)
-    monkeypatch.delenv("BASTION_MASTER_KEY", raising=False)
-    monkeypatch.setenv("COLUMNS", "250")
-
-    def run(*args, ok=True) -> Result:
-        monkeypatch.setattr(sys, "argv", ["bastion", *args])
-        monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        captured = capsys.readouterr()
-        result = Result(code, captured.out, captured.err)
-        if ok:
-            assert code == 0, (args, result)
-        return result
-
-    return run
 
 
 def test_trace_export_reidentify_and_held_items(cli, tmp_path):
