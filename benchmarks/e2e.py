@@ -25,16 +25,17 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import orjson
 
+from .servers import postgres_database
+
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
-PG_ADMIN = os.environ.get("BASTION_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def bastion(env: dict, *args: str, stdin: str | None = None) -> str:
@@ -75,14 +76,9 @@ def pct(values: list[float], p: float) -> float:
 def run(db: str, n_tasks: int, n_annotators: int, overlap: int, port: int) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bastion-e2e-"))
     env = {**os.environ, "BASTION_DATA_DIR": str(work / "data")}
-    dbname = None
-    if db == "postgresql":
-        import psycopg
-
-        dbname = f"bastion_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {dbname}")
-        env["BASTION_DATABASE_URL"] = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
+    cleanup = ExitStack()
+    if db == "postgresql":  # a fresh database; the server connects as the app role (docs/security.md)
+        env["BASTION_DATABASE_URL"] = cleanup.enter_context(postgres_database())
     try:
         bastion(env, "init")
         bastion(env, "user", "create", "owner@example.com")
@@ -180,11 +176,7 @@ def run(db: str, n_tasks: int, n_annotators: int, overlap: int, port: int) -> di
         }
         return result
     finally:
-        if dbname:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
+        cleanup.close()
 
 
 def main() -> None:

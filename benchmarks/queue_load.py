@@ -29,14 +29,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent
-PG_ADMIN = os.environ.get("BASTION_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 OVERLAP = 2
 
 
@@ -46,18 +45,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _settings(db: str, work: Path):
+def _settings(work: Path, database_url: str | None):
     from bastion.settings import Settings
 
-    url = None
-    if db == "postgresql":
-        import psycopg
-
-        name = f"bastion_load_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    return Settings(data_dir=work / "data", database_url=url, master_key="33" * 32, checkpoint_seconds=0)
+    return Settings(data_dir=work / "data", database_url=database_url, master_key="33" * 32, checkpoint_seconds=0)
 
 
 def build_world(settings, clients: int, tasks: int, walls: bool) -> dict:
@@ -90,10 +81,10 @@ def build_world(settings, clients: int, tasks: int, walls: bool) -> dict:
             workforce.add_affiliation(ctx, user.id, "Rival Labs", "employer")
         people.append({"id": user.id, "token": users.create_token(ctx, user.id)[0],
                        "skilled": (not walls) or i % 2 == 0, "excluded": walls and i % 20 == 7})
-    with rt.db.transaction() as tx:
+    with ctx.write() as w:  # the operator's scope: every workspace (row-level security)
         from bastion.storage import schema
 
-        tx.execute(schema.memberships.insert(), [
+        w.execute(schema.memberships.insert(), [
             {"workspace_id": ws[name], "user_id": p["id"], "role": "annotator", "created_at": 0}
             for i, p in enumerate(people) for name in ("AC", "BC", "ABC")[i % 3]])
     rt.close()
@@ -179,12 +170,14 @@ def drive(world: dict, urls: list[str]) -> dict:
 
 
 def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
+    from bastion.access import Actor
+    from bastion.services.context import Context
     from bastion.services.runtime import Runtime
     from bastion.storage import schema
     from sqlalchemy import select
 
     rt = Runtime.open(settings, migrate_schema="never")
-    with rt.db.transaction(write=False) as tx:
+    with Context(rt, Actor.system()).read() as tx:  # the operator's scope: every workspace
         anns = tx.execute(select(schema.annotations.c.id, schema.annotations.c.task_id, schema.annotations.c.user_id,
                                  schema.annotations.c.workspace_id)).all()
         tasks = tx.execute(select(schema.tasks.c.id, schema.tasks.c.workspace_id, schema.tasks.c.annotation_count,
@@ -211,28 +204,27 @@ def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
 
 
 def run(db: str, clients: int, tasks: int, servers: int, walls: bool) -> dict:
+    from .servers import postgres_database
+
     work = Path(tempfile.mkdtemp(prefix="bastion-load-"))
-    settings = _settings(db, work)
     try:
-        world = build_world(settings, clients, tasks, walls)
-        procs, urls = serve(settings, servers)
-        try:
-            figures = drive(world, urls)
-        finally:
-            for proc in procs:
-                proc.terminate()
-            for proc in procs:
-                proc.wait(30)
-        invariants = check(settings, world, figures.pop("acknowledged"), walls)
+        with ExitStack() as stack:
+            url = stack.enter_context(postgres_database("bastion_load")) if db == "postgresql" else None
+            settings = _settings(work, url)
+            world = build_world(settings, clients, tasks, walls)
+            procs, urls = serve(settings, servers)
+            try:
+                figures = drive(world, urls)
+            finally:
+                for proc in procs:
+                    proc.terminate()
+                for proc in procs:
+                    proc.wait(30)
+            invariants = check(settings, world, figures.pop("acknowledged"), walls)
         return {"db": db, "walls_and_skills": walls, "clients": clients, "servers": servers,
                 "tasks": 3 * tasks, **figures, **invariants}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        if settings.database_url:
-            import psycopg
-
-            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {settings.database_url.rsplit('/', 1)[1]} WITH (FORCE)")
 
 
 INVARIANTS = ("tasks_over_overlap", "double_annotations", "wall_violations", "excluded_in_c", "unskilled_in_c",

@@ -7,8 +7,10 @@
   ``/proc/<pid>/status`` — ``VmHWM`` (the kernel's own high-water mark, so no peak
   between two samples is missed) for each process, sampled every 50 ms so that
   worker processes that come and go are seen too.
-* ``postgres_database``: a fresh database on the benchmark PostgreSQL server,
-  dropped afterwards.
+* ``postgres_database``: a fresh database on the benchmark PostgreSQL server, set
+  up as docs/security.md deploys it (``init_database``: ``bastion init
+  --app-role`` run as the owner), yielding the URL of the ordinary role the
+  servers connect as — row-level security applies to them; dropped afterwards.
 * ``bastion_cli``: run one CLI command in a subprocess and return its output.
 """
 
@@ -217,18 +219,66 @@ class Server:
         self.stop()
 
 
+APP_ROLE = "bastion_app"
+
+_CREATE_ROLE = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
+    CREATE ROLE "{role}" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;  -- another process made it first
+END $$
+"""
+
+
+def ensure_app_role(admin_url: str, role: str = APP_ROLE) -> None:
+    """The application's ordinary role (docs/security.md: ``createuser bastion_app``), made if missing.
+
+    Safe when several processes start at once. A role of that name that is a
+    superuser, bypasses row-level security or creates databases is refused: the
+    tests and benchmarks would then prove nothing about row-level security.
+    """
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(_CREATE_ROLE.format(role=role))
+        flags = conn.execute("SELECT rolsuper, rolbypassrls, rolcreatedb, rolcanlogin FROM pg_roles "
+                             "WHERE rolname = %s", (role,)).fetchone()
+    if flags != (False, False, False, True):
+        raise RuntimeError(f"PostgreSQL role {role} must be an ordinary login role (no superuser, no BYPASSRLS, "
+                           f"no CREATEDB); it has rolsuper, rolbypassrls, rolcreatedb, rolcanlogin = {flags}")
+
+
+def as_role(url: str, role: str) -> str:
+    """The same database URL, connecting as another role (trust auth: no password)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(username=role, password=None).render_as_string(hide_password=False)
+
+
+def init_database(owner_url: str, role: str = APP_ROLE) -> str:
+    """Migrate a database as its owner and grant ``role`` data access — the documented
+    ``bastion init --app-role`` itself, in a subprocess. Returns the URL to connect as ``role``."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bastion-init-") as data:  # init's keyring: not needed after
+        bastion_cli(server_env(Path(data), owner_url), "init", "--app-role", role)
+    return as_role(owner_url, role)
+
+
 @contextmanager
-def postgres_database(prefix: str = "bastion_bench"):
-    """Yield the URL of a fresh PostgreSQL database; drop it afterwards."""
+def postgres_database(prefix: str = "bastion_bench", admin_url: str = PG_ADMIN):
+    """Yield the app role's URL of a fresh database, set up as documented; drop it afterwards."""
     import psycopg
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+    ensure_app_role(admin_url)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+        yield init_database(admin_url.rsplit("/", 1)[0] + "/" + name)
     finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

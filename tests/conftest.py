@@ -1,7 +1,10 @@
 """Shared fixtures: a fresh database per test, on SQLite and (when reachable) PostgreSQL.
 
 Which databases are reachable is decided in ``environment.py``. Each test gets its own database, copied from a template migrated once per
-session (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL).
+session (a file copy on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL). On PostgreSQL the
+template is set up by the documented ``bastion init --app-role bastion_app`` as the owner, and
+``database_url`` connects as ``bastion_app``: row-level security applies to every test, as in a
+deployment.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bastion.settings import Settings
-from environment import make_settings, pg_admin, pg_url, require_postgres
+from environment import PG_ADMIN_URL, make_settings, pg_admin, pg_url, require_postgres
 
 
 @pytest.fixture(scope="session")
@@ -34,15 +37,13 @@ def sqlite_template(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pg_template():
     require_postgres()
-    from bastion.storage import migrate
-    from bastion.storage.database import Database
+    from benchmarks.servers import ensure_app_role, init_database
 
     name = f"bastion_tpl_{os.getpid()}"
+    ensure_app_role(PG_ADMIN_URL)
     pg_admin(f"DROP DATABASE IF EXISTS {name}")
     pg_admin(f"CREATE DATABASE {name}")
-    db = Database(pg_url(name))
-    migrate.upgrade(db)
-    db.dispose()
+    init_database(pg_url(name))  # as the owner, exactly as docs/security.md deploys it
     yield name
     pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
@@ -62,10 +63,12 @@ def database_url(db_kind, tmp_path, request):
         shutil.copy(request.getfixturevalue("sqlite_template"), target)
         yield f"sqlite:///{target}"
         return
+    from benchmarks.servers import APP_ROLE, as_role
+
     template = request.getfixturevalue("pg_template")
     name = f"bastion_t_{uuid.uuid4().hex[:12]}"
     pg_admin(f"CREATE DATABASE {name} TEMPLATE {template}")
-    yield pg_url(name)
+    yield as_role(pg_url(name), APP_ROLE)
     pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

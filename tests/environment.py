@@ -4,6 +4,13 @@ PostgreSQL is used when ``BASTION_TEST_DATABASE_URL`` names a server, or one
 answers on 127.0.0.1:5432 (trust auth, database ``test``). Without one, the
 PostgreSQL variants skip with the reason — except under ``CI=true``, where a
 missing server fails the run.
+
+Roles, as docs/security.md deploys Bastion: the URL above (``postgres``) is the
+administrator and the owner of every test database — it creates them and runs
+``bastion init --app-role bastion_app`` on the template. Everything the tests run
+(runtimes, the CLI, servers) connects as ``bastion_app``, an ordinary role that
+row-level security applies to. A test that needs the owner asks for
+``owner_url`` and says why.
 """
 
 from __future__ import annotations
@@ -45,6 +52,13 @@ def pg_url(dbname: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(PG_ADMIN_URL).set(database=dbname).render_as_string(hide_password=False)
+
+
+def owner_url(url: str) -> str:
+    """The owner's URL of a test database (migrations, pg_dump/pg_restore: see docs/security.md)."""
+    from sqlalchemy.engine import make_url
+
+    return pg_url(make_url(url).database)
 
 
 def pg_admin(sql: str) -> None:

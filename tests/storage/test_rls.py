@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 
 from bastion.services import annotations, queue
 from bastion.services.context import Unit
-from bastion.services.runtime import Runtime
-from bastion.storage import rls, schema
-from environment import make_settings, pg_admin
+from bastion.storage import schema
 from factories import as_user, make_side
-
-APP_ROLE = "bastion_app_test"
 
 
 @pytest.fixture
@@ -28,36 +23,29 @@ def db_kind():
     return "postgresql"
 
 
-@pytest.fixture
-def app_rt(database_url, tmp_path):
-    pg_admin(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
-             f"THEN CREATE ROLE {APP_ROLE} LOGIN; END IF; END $$")
-    import psycopg
-
-    with psycopg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False),
-                         autocommit=True) as conn:
-        for statement in rls.grant_sql(APP_ROLE):
-            conn.execute(statement)
-    app_url = make_url(database_url).set(username=APP_ROLE).render_as_string(hide_password=False)
-    runtime = Runtime.open(make_settings(tmp_path, app_url), migrate_schema="never")
-    yield runtime
-    runtime.close()
+def test_the_runtime_connects_as_an_ordinary_role(rt):
+    """Every test runtime (and so the CLI's and the servers') is subject to row-level security."""
+    with rt.db.engine.connect() as conn:
+        flags = conn.exec_driver_sql(
+            "SELECT rolsuper, rolbypassrls, rolcreatedb FROM pg_roles WHERE rolname = current_user").one()
+        owns = conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+                                    "AND tableowner = current_user").scalar()
+    assert tuple(flags) == (False, False, False)
+    assert owns == 0  # not the tables' owner either
 
 
-def test_the_application_works_under_rls(app_rt):
-    side = make_side(app_rt, "app", n_tasks=3)
-    ctx = side.ctx(app_rt, "annotator")
+def test_the_application_works_under_rls(rt):
+    side = make_side(rt, "app", n_tasks=3)
+    ctx = side.ctx(rt, "annotator")
     task = queue.next_task(ctx, side.project_id)
     annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
-    with app_rt.db.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").one() == (False, False)
 
 
-def test_no_scope_sees_nothing_and_foreign_rows_never_come_back(app_rt):
-    a = make_side(app_rt, "ra", n_tasks=3)
-    b = make_side(app_rt, "rb", n_tasks=4)
+def test_no_scope_sees_nothing_and_foreign_rows_never_come_back(rt):
+    a = make_side(rt, "ra", n_tasks=3)
+    b = make_side(rt, "rb", n_tasks=4)
     T = schema.tasks
-    with app_rt.db.engine.connect() as conn:
+    with rt.db.engine.connect() as conn:
         with conn.begin():
             assert conn.execute(select(func.count()).select_from(T)).scalar() == 0  # nothing set
             assert conn.execute(select(func.count()).select_from(schema.audit_events)).scalar() == 0
@@ -70,8 +58,8 @@ def test_no_scope_sees_nothing_and_foreign_rows_never_come_back(app_rt):
             assert conn.execute(select(func.count()).select_from(T)).scalar() == 0
 
     # A service unit of an A member, querying B's task by id with the app's own filter removed.
-    with app_rt.db.transaction(write=False) as tx:
-        unit = Unit(tx, app_rt, as_user(app_rt, a.users["owner"]).actor)
+    with rt.db.transaction(write=False) as tx:
+        unit = Unit(tx, rt, as_user(rt, a.users["owner"]).actor)
         b_ids = []
         assert unit.execute(select(T.c.id).where(T.c.workspace_id == b.workspace_id)).all() == []
         assert unit.execute(select(func.count()).select_from(T)).scalar() == 3
@@ -80,15 +68,15 @@ def test_no_scope_sees_nothing_and_foreign_rows_never_come_back(app_rt):
 
     # Writes into another workspace are refused by the policy's WITH CHECK.
     with pytest.raises(Exception, match="row-level security"):
-        with app_rt.db.transaction() as tx:
-            unit = Unit(tx, app_rt, as_user(app_rt, a.users["owner"]).actor)
+        with rt.db.transaction() as tx:
+            unit = Unit(tx, rt, as_user(rt, a.users["owner"]).actor)
             unit.execute(schema.project_counters.update()
                          .where(schema.project_counters.c.workspace_id == a.workspace_id)
                          .values(workspace_id=b.workspace_id))
 
 
-def test_every_workspace_table_has_forced_rls(app_rt):
-    with app_rt.db.engine.connect() as conn:
+def test_every_workspace_table_has_forced_rls(rt):
+    with rt.db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY(%(t)s)",
             {"t": list(schema.WORKSPACE_TABLES) + ["workspaces"]},
