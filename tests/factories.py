@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bastion.access import Actor
@@ -14,6 +16,19 @@ CLASSIFICATION = {"type": "classification", "field": "text", "labels": ["pos", "
 
 def system(rt) -> Context:
     return Context(rt, Actor.system())
+
+
+@contextmanager
+def operator_tx(rt, *, write: bool = True) -> Iterator:
+    """A transaction in the local operator's scope, for tests that read or edit rows directly.
+
+    PostgreSQL's row-level security shows nothing to a transaction that sets no
+    scope (the tests connect as the app role), so a bare ``rt.db.transaction()``
+    would see empty tables; this one sees every workspace, as the CLI does.
+    """
+    ctx = system(rt)
+    with (ctx.write() if write else ctx.read()) as unit:
+        yield unit.tx
 
 
 def as_user(rt, user_id: str, *, read_only: bool = False, is_admin: bool = False) -> Context:

@@ -251,6 +251,14 @@ class Access:
             audit(workspace_id, "wall.bound", user,
                   lifted=[edge.other(workspace_id) for edge in decision.lifted])
 
+    def require_tombstone(self, readers: frozenset[str]) -> None:
+        """A deleted workspace's tombstone: for its recorded readers (the owners and auditors at
+        deletion, and whoever deleted it), platform admins and the operator; to anyone else it
+        does not exist (NotFound), like the workspace itself."""
+        actor = self.actor
+        if not (actor.is_system or actor.is_admin or actor.user_id in readers):
+            raise NotFound("no deleted workspace with this id")
+
     def require_task_visible(self, workspace_id: str, has_assignment: bool) -> None:
         """Tasks: browsers see all; workers see only tasks handed to them."""
         if self.can_browse(workspace_id):

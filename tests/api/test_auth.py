@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bastion.services import users, workspaces
 from bastion.storage import schema
-from factories import make_side, make_user, system
+from factories import make_side, make_user, operator_tx, system
 
 PASSWORD = "a good long password"
 
@@ -22,7 +22,7 @@ def _login(client, email, password):
 
 
 def _actions(rt, ws):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
                             .order_by(schema.audit_events.c.seq)).scalars().all()
     return [orjson.loads(x)["action"] for x in leaves]
@@ -82,7 +82,7 @@ def test_token_events_carry_the_token_id(client, rt):
     side = make_side(rt, "tk", n_tasks=1)
     r = client.post(f"/api/v1/projects/{side.project_id}/next", headers=side.headers("annotator"))
     assert r.status_code == 200
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         leaf = tx.execute(select(schema.audit_events.c.leaf).where(
             schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.action == "task.shown")
         ).scalar_one()

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bastion.services import workspaces
 from bastion.storage import schema
 from bastion.web.app import create_app
-from factories import make_side, make_token, make_user, system
+from factories import make_side, make_token, make_user, operator_tx, system
 
 CLIENTS = 12
 TASKS = 60
@@ -81,7 +81,7 @@ def test_parallel_annotators_never_exceed_overlap(rt, live_server):
     for t in threads:
         t.join(120)
     assert not errors, errors[:5]
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         stored = tx.execute(select(schema.annotations.c.id, schema.annotations.c.task_id,
                                    schema.annotations.c.user_id)).all()
         tasks = tx.execute(select(schema.tasks.c.id, schema.tasks.c.annotation_count,

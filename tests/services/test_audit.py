@@ -12,11 +12,11 @@ from bastion.audit import verify_consistency, verify_inclusion, verify_log
 from bastion.domain.errors import NotFound, PermissionDenied
 from bastion.services import annotations, audit, queue
 from bastion.storage import schema
-from factories import add_tasks, make_side, system
+from factories import add_tasks, make_side, operator_tx, system
 
 
 def _entries(rt, ws):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         rows = tx.execute(select(schema.audit_events.c.seq, schema.audit_events.c.leaf)
                           .where(schema.audit_events.c.workspace_id == ws).order_by("seq")).all()
     return [(row.seq, orjson.loads(row.leaf)) for row in rows]
@@ -89,7 +89,7 @@ def test_tampering_in_the_database_is_detected(rt):
     audit.latest_checkpoint(owner, side.workspace_id)  # the client saved this
     report, _ = audit.verify_stored(owner, side.workspace_id)
     assert report.ok
-    with rt.db.transaction() as tx:
+    with operator_tx(rt) as tx:
         leaf = tx.execute(select(schema.audit_events.c.leaf).where(
             schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.seq == 1)).scalar_one()
         forged = leaf.replace(b'"member.added"', b'"member.removed"')

@@ -10,6 +10,7 @@ import logging
 import uuid
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select
@@ -20,7 +21,8 @@ from bastion.services.runtime import Runtime
 from bastion.storage import schema
 from bastion.storage.crypto import Sealer
 from bastion.storage.keyring import KeyDestroyed
-from factories import make_side, make_project, system
+from environment import owner_url
+from factories import make_project, make_side, operator_tx, system
 
 CANARY = "CANARY-5e1f0c-PLAINTEXT"
 
@@ -59,6 +61,22 @@ def _png_with_canary() -> bytes:
             + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
 
 
+@contextmanager
+def _backup_runtime(rt):
+    """The runtime ``bastion backup`` runs with. On PostgreSQL that is the owner (a superuser here):
+    pg_dump refuses a role that row-level security applies to, such as the app role the tests
+    connect as (docs/security.md)."""
+    if rt.db.is_sqlite:
+        yield rt
+        return
+    owner = Runtime.open(rt.settings.model_copy(update={"database_url": owner_url(rt.settings.database_url)}),
+                         migrate_schema="never")
+    try:
+        yield owner
+    finally:
+        owner.close()
+
+
 def _files_in(path: Path):
     return [p for p in path.rglob("*") if p.is_file()]
 
@@ -73,14 +91,15 @@ def test_canary_is_nowhere_at_rest(client, rt, tmp_path, caplog):
     copy = tmp_path / "raw-copy"
     shutil.copytree(data_dir, copy)  # a raw copy, WAL included
     backup = tmp_path / "backup.tar"
-    backups.backup(rt, backup)
+    with _backup_runtime(rt) as owner:
+        backups.backup(owner, backup)
     places = _files_in(copy) + [backup]
     assert any(p.parent.name == side.workspace_id for p in places)  # the sealed file is in the copy
     if rt.db.is_sqlite:
         assert {"bastion.db", "keyring.db"} <= {p.name for p in places}
     else:
         dump = tmp_path / "dump.sql"
-        url = make_url(rt.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+        url = make_url(owner_url(rt.db.url)).set(drivername="postgresql").render_as_string(hide_password=False)
         subprocess.run(["pg_dump", "--dbname", url, "--file", str(dump)], check=True)
         places.append(dump)
     needle = CANARY.encode()
@@ -95,7 +114,8 @@ def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_p
     side, project = _seed(rt, client)
     keep = make_side(rt, "keep", n_tasks=1)
     backup = tmp_path / "before-deletion.tar"
-    backups.backup(rt, backup)
+    with _backup_runtime(rt) as owner:
+        backups.backup(owner, backup)
     workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id)
 
     # Restored elsewhere (a copy of the data), with the keyring the deployment holds now.
@@ -104,15 +124,18 @@ def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_p
     if rt.db.is_sqlite:
         restored_settings = restored_settings.model_copy(update={"database_url": None})
     else:
+        from benchmarks.servers import APP_ROLE, as_role
         from environment import pg_admin, pg_url
 
         copy_name = f"restored_{uuid.uuid4().hex[:10]}"
         pg_admin(f"CREATE DATABASE {copy_name}")
         restored_settings = restored_settings.model_copy(update={"database_url": pg_url(copy_name)})
-    backups.restore(restored_settings, backup, force=True)
+    backups.restore(restored_settings, backup, force=True)  # as the owner (pg_restore, like pg_dump, needs it)
+    if not rt.db.is_sqlite:  # the restored deployment runs as the app role again: its grants came back too
+        restored_settings = restored_settings.model_copy(update={"database_url": as_role(pg_url(copy_name), APP_ROLE)})
     restored = Runtime.open(restored_settings, migrate_schema="never")
     try:
-        with restored.db.transaction(write=False) as tx:
+        with operator_tx(restored, write=False) as tx:
             rows = tx.execute(select(schema.tasks).where(schema.tasks.c.workspace_id == side.workspace_id)).all()
             results = tx.execute(select(schema.annotations).where(schema.annotations.c.workspace_id == side.workspace_id)).all()
         assert rows and results  # the rows are back…

@@ -13,11 +13,11 @@ from bastion.domain.errors import NotFound, PermissionDenied
 from bastion.services import imports, projects
 from bastion.sources import iter_bytes, iter_file
 from bastion.storage import schema
-from factories import make_side, system
+from factories import make_side, operator_tx, system
 
 
 def _count(rt) -> int:
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         return tx.execute(select(func.count()).select_from(schema.tasks)).scalar_one()
 
 
@@ -114,7 +114,7 @@ def test_payload_is_sealed_at_rest(rt):
     canary = "CANARY-7f3a-plaintext"
     imports.import_tasks(side.ctx(rt, "manager"), side.project_id,
                          [(1, {"data": {"text": canary}, "external_id": "ext-CANARY", "meta": {"m": canary}})])
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         rows = tx.execute(select(schema.tasks)).all()
     for row in rows:
         for value in row:

@@ -13,7 +13,7 @@ from bastion.settings import Settings
 from bastion.storage import schema
 from bastion.storage.crypto import key_id_of
 from bastion.storage.keyproviders import KeyProviderError
-from factories import make_side, system
+from factories import make_side, operator_tx, system
 
 
 @pytest.fixture
@@ -93,7 +93,7 @@ def test_new_data_keys_and_reencryption(rt):
     task = queue.next_task(ctx, side.project_id)
     annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
     old_key = projects.get_project(system(rt), side.project_id).key_id
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         old_rows = tx.execute(select(schema.tasks.c.id, schema.tasks.c.payload)).all()
     keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id)
     new_key = projects.get_project(system(rt), side.project_id).key_id
@@ -102,13 +102,13 @@ def test_new_data_keys_and_reencryption(rt):
     assert _first_task(rt, side.project_id)["data"]["text"].startswith("dk")
     second = queue.next_task(ctx, side.project_id)
     done = annotations.submit_annotation(ctx, second["id"], {"label": "neg"})
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         blob = tx.execute(select(schema.annotations.c.result).where(schema.annotations.c.id == done["id"])).scalar_one()
     assert key_id_of(blob) == new_key
 
     result = keys.reencrypt_project(side.ctx(rt, "owner"), side.project_id)
     assert result["tasks"] == 3 and result["annotations"] == 1 and result["retired_keys"] == [old_key]
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         blobs = tx.execute(select(schema.tasks.c.payload)).scalars().all()
     assert {key_id_of(b) for b in blobs} == {new_key}
     rt.keyring.forget_cache()

@@ -11,7 +11,7 @@ import re
 
 import orjson
 import pytest
-from factories import as_user, make_side, make_user, system
+from factories import as_user, make_side, make_user, operator_tx, system
 from sqlalchemy import func, select
 
 from bastion.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -124,7 +124,7 @@ def _stored_result(rt, task_id, person):
 
 
 def _project_of(rt, task_id):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         return tx.execute(select(schema.tasks.c.project_id).where(schema.tasks.c.id == task_id)).scalar_one()
 
 
@@ -200,7 +200,7 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
         assert queue.next_task(ctx, project.id)["id"] != canary["id"]  # once per person
     assert shown[people[0]] != shown[people[1]]
     # Not an annotation: no row, no export, no listing; others do not even see it.
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         assert tx.execute(select(func.count()).select_from(schema.annotations)
                           .where(schema.annotations.c.task_id == canary["id"])).scalar_one() == 0
     counts = projects.get_project(side.ctx(rt, "owner"), project.id).counts

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bastion.domain.errors import Conflict, NotFound, PermissionDenied
 from bastion.services import annotations, projects, queue
 from bastion.storage import schema
-from factories import as_user, make_side, make_user, system
+from factories import as_user, make_side, make_user, operator_tx, system
 from bastion.services import workspaces
 
 
@@ -42,7 +42,7 @@ def test_overlap_is_never_exceeded_and_nobody_annotates_twice(rt):
             done.append((uid, task["id"]))
     assert len(done) == 4  # 2 tasks x overlap 2
     assert len(set(done)) == 4
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         counts = tx.execute(select(schema.tasks.c.annotation_count, schema.tasks.c.done)).all()
     assert all(c == (2, True) for c in counts)
     project = projects.get_project(system(rt), side.project_id)
@@ -59,7 +59,7 @@ def test_lease_blocks_others_until_it_expires(rt):
     task = queue.next_task(as_user(rt, w1), side.project_id)
     assert queue.next_task(as_user(rt, w2), side.project_id) is None
     # Expire the lease in the database (no sleeping in tests).
-    with rt.db.transaction() as tx:
+    with operator_tx(rt) as tx:
         tx.execute(schema.assignments.update().values(expires_at=0))
     again = queue.next_task(as_user(rt, w2), side.project_id)
     assert again is not None and again["id"] == task["id"]
@@ -73,10 +73,10 @@ def test_late_submit_on_unreclaimed_lease_counts(rt):
     side = make_side(rt, "late", n_tasks=1, settings={"overlap": 1, "lease_seconds": 10})
     (w1,) = _annotators(rt, side, 1)
     task = queue.next_task(as_user(rt, w1), side.project_id)
-    with rt.db.transaction() as tx:
+    with operator_tx(rt) as tx:
         tx.execute(schema.assignments.update().values(expires_at=0))
     annotations.submit_annotation(as_user(rt, w1), task["id"], {"label": "pos"})
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         row = tx.execute(select(schema.tasks.c.annotation_count, schema.tasks.c.lease_count)).one()
     assert tuple(row) == (1, 0)
 
@@ -149,7 +149,7 @@ def test_overlap_change_rederives_done(rt):
 
 
 def _plan(rt, sql: str, params: dict) -> str:
-    with rt.db.transaction() as tx:
+    with operator_tx(rt) as tx:
         if rt.db.is_sqlite:
             return str(tx.raw.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall())
         tx.raw.execute("SET LOCAL enable_seqscan = off")

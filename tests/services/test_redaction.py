@@ -7,7 +7,7 @@ import threading
 
 import orjson
 import pytest
-from factories import as_user, make_side, make_user, system
+from factories import as_user, make_side, make_user, operator_tx, system
 from sqlalchemy import select
 
 from bastion.domain.errors import (
@@ -47,7 +47,7 @@ def _import(rt, project_id, items):
 
 
 def _stored(rt, project_id):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         return tx.execute(select(schema.tasks).where(schema.tasks.c.project_id == project_id)
                           .order_by(schema.tasks.c.id)).all()
 
@@ -76,7 +76,7 @@ def test_import_stores_redacted_text_with_consistent_pseudonyms(rt):
         "[CODENAME_2] replaces [CODENAME_1], says [EMAIL_2].",
     ]
     # At rest: ciphertext only, and the vault's index is a keyed hash, not a hash of the value.
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         vault = tx.execute(select(schema.pseudonyms).where(schema.pseudonyms.c.project_id == project.id)).all()
     assert sorted((r.label, r.number) for r in vault) == [
         ("CODENAME", 1), ("CODENAME", 2), ("EMAIL", 1), ("EMAIL", 2), ("PERSON", 1)]
@@ -110,7 +110,7 @@ def test_pseudonym_allocation_is_atomic_across_concurrent_imports(rt):
     for t in threads:
         t.join()
     assert errors == []
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         rows = tx.execute(select(schema.pseudonyms.c.label, schema.pseudonyms.c.number)
                           .where(schema.pseudonyms.c.project_id == project.id)).all()
     assert sorted(n for _, n in rows) == list(range(1, 31))  # 30 values, 30 numbers, no gap, no repeat
@@ -301,5 +301,5 @@ def test_a_project_without_a_policy_is_stored_as_imported(rt):
     _import(rt, project.id, [{"data": {"text": "Dana Whitlock, jane@example.com"}}])
     assert tasks.list_tasks(side.ctx(rt, "owner"), project.id)["items"][0]["data"]["text"] == \
         "Dana Whitlock, jane@example.com"
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         assert tx.execute(select(schema.task_redactions)).all() == []

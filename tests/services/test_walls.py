@@ -12,7 +12,7 @@ from bastion.access import WallDenied
 from bastion.domain.errors import Conflict, PermissionDenied
 from bastion.services import annotations, imports, queue, tasks, workforce, workspaces
 from bastion.storage import schema
-from factories import add_tasks, as_user, make_project, make_side, make_user, system
+from factories import add_tasks, as_user, make_project, make_side, make_user, operator_tx, system
 
 
 def _member(rt, side, email, role="annotator", admin=False):
@@ -22,7 +22,7 @@ def _member(rt, side, email, role="annotator", admin=False):
 
 
 def _actions(rt, ws):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
                             .order_by(schema.audit_events.c.seq)).scalars().all()
     return [orjson.loads(x)["action"] for x in leaves]
@@ -84,7 +84,7 @@ def test_cooling_off_lifts_with_an_audit_event(rt):
         queue.next_task(as_user(rt, expert.id), b.project_id)
     explained = workforce.explain(system(rt), expert.id, b.workspace_id)
     assert explained["reasons"][0]["lifts_at"] > 0
-    with rt.db.transaction() as tx:  # thirty-one days pass
+    with operator_tx(rt) as tx:  # thirty-one days pass
         tx.execute(update(schema.person_history).values(last_at=schema.person_history.c.last_at - 31 * 86400_000))
     assert queue.next_task(as_user(rt, expert.id), b.project_id) is not None
     bound = [orjson.loads(x) for x in _leaves(rt, b.workspace_id) if b"wall.bound" in x][-1]
@@ -94,7 +94,7 @@ def test_cooling_off_lifts_with_an_audit_event(rt):
 
 
 def _leaves(rt, ws):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         return tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
                           .order_by(schema.audit_events.c.seq)).scalars().all()
 
@@ -136,7 +136,7 @@ def test_excluded_affiliations(rt):
     assert task is not None
     result = workforce.add_affiliation(system(rt), person.email, "rival capital", "investor")
     assert result["released_leases"] == 1  # the open lease ended in the same request
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         assert tx.execute(select(schema.tasks.c.lease_count).where(schema.tasks.c.id == task["id"])).scalar() == 0
     with pytest.raises(WallDenied, match="excluded affiliation"):
         queue.next_task(ctx, lab.project_id)
@@ -159,7 +159,7 @@ def test_need_to_know_caps(rt):
         annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
         seen.append(task["id"])
     assert len(seen) == 2  # the daily cap first
-    with rt.db.transaction() as tx:
+    with operator_tx(rt) as tx:
         tx.execute(update(schema.assignments).values(created_at=0))  # a day later
     while (task := queue.next_task(ctx, side.project_id)) is not None:
         annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
@@ -209,7 +209,7 @@ def test_qualification_test_grants_a_skill(rt, monkeypatch):
     own = qualification.results(as_user(rt, people[1].id), test.id)
     assert [r["email"] for r in own] == ["cand1@example.com"]
     assert queue.next_task(as_user(rt, people[1].id), test.id) is None  # retake blocked for now
-    with rt.db.transaction() as tx:
+    with operator_tx(rt) as tx:
         tx.execute(update(schema.qualification_results).values(retake_after=0))
     assert queue.next_task(as_user(rt, people[1].id), test.id) is not None  # the retake starts afresh
 
@@ -249,7 +249,7 @@ def test_a_thousand_concurrent_first_accesses(rt):
     for i in range(people):
         user = make_user(rt, f"racer{i}@example.com")
         ids.append(user.id)
-    with rt.db.transaction() as tx:
+    with operator_tx(rt) as tx:
         tx.execute(schema.memberships.insert(), [
             {"workspace_id": ws, "user_id": uid, "role": "annotator", "created_at": 0}
             for uid in ids for ws in (a.workspace_id, b.workspace_id)])
@@ -269,7 +269,7 @@ def test_a_thousand_concurrent_first_accesses(rt):
     for uid, _, ok in outcomes:
         wins[uid] = wins.get(uid, 0) + ok
     assert all(count == 1 for count in wins.values()), [u for u, c in wins.items() if c != 1][:5]
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         rows = tx.execute(select(schema.person_history.c.user_id, schema.person_history.c.workspace_id)
                           .where(schema.person_history.c.workspace_id.in_((a.workspace_id, b.workspace_id)))).all()
     per_person: dict[str, set] = {}

@@ -10,7 +10,7 @@ from bastion.services import projects, workspaces
 from bastion.storage import schema
 from bastion.storage.crypto import Sealer
 from bastion.storage.keyring import KeyDestroyed
-from factories import CLASSIFICATION, add_tasks, as_user, make_side, make_user, system
+from factories import CLASSIFICATION, add_tasks, as_user, make_side, make_user, operator_tx, system
 
 
 def test_roles_manage_projects(rt):
@@ -78,7 +78,7 @@ def test_outsiders_and_admins_see_no_content(rt):
 def test_delete_workspace_shreds_its_keys(rt):
     side = make_side(rt, "del", n_tasks=3)
     other = make_side(rt, "keep", n_tasks=1)
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         saved = tx.execute(select(schema.tasks).where(schema.tasks.c.workspace_id == side.workspace_id)).all()
     project = projects.get_project(system(rt), side.project_id)
     with pytest.raises(PermissionDenied):
@@ -94,7 +94,7 @@ def test_delete_workspace_shreds_its_keys(rt):
             sealer = Sealer(rt.keyring, other.workspace_id, key["id"])
             with pytest.raises(Exception):
                 sealer.open("tasks", row.id, "payload", row.payload)
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         assert tx.execute(select(schema.tasks.c.id).where(schema.tasks.c.workspace_id == side.workspace_id)).all() == []
     assert projects.get_project(other.ctx(rt, "owner"), other.project_id).counts.tasks == 1
 
@@ -113,7 +113,7 @@ def test_delete_project_shreds_only_that_project(rt):
 def test_ciphertext_moved_between_records_fails(rt):
     side = make_side(rt, "sw", n_tasks=2)
     other = make_side(rt, "sw2", n_tasks=1)
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         a, b = tx.execute(select(schema.tasks).where(schema.tasks.c.workspace_id == side.workspace_id)).all()
         (c,) = tx.execute(select(schema.tasks).where(schema.tasks.c.workspace_id == other.workspace_id)).all()
     key = projects.get_project(system(rt), side.project_id).key_id

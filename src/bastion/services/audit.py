@@ -101,8 +101,9 @@ def append_events(u: Unit, events: list[PendingEvent]) -> None:
     by_workspace: dict[str, list[PendingEvent]] = {}
     for event in events:
         by_workspace.setdefault(event.workspace_id, []).append(event)
-    for workspace_id in sorted(by_workspace):  # a fixed order: no lock-order deadlocks
-        _append(u, workspace_id, by_workspace[workspace_id])
+    with u.audit_scope(by_workspace):
+        for workspace_id in sorted(by_workspace):  # a fixed order: no lock-order deadlocks
+            _append(u, workspace_id, by_workspace[workspace_id])
 
 
 def _append(u: Unit, workspace_id: str, events: list[PendingEvent]) -> None:
@@ -155,6 +156,11 @@ def _store_checkpoint(u: Unit, workspace_id: str, size: int, root: bytes) -> str
 
 def checkpoint_now(u: Unit, workspace_id: str) -> str | None:
     """Sign the current head unless it is already signed; returns the latest note."""
+    with u.audit_scope((workspace_id,)):
+        return _checkpoint_now(u, workspace_id)
+
+
+def _checkpoint_now(u: Unit, workspace_id: str) -> str | None:
     frontier = _load_head(u, workspace_id, lock=False)
     latest = u.execute(
         select(K.c.size, K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size.desc()).limit(1)

@@ -6,6 +6,11 @@ blob store. It never holds the keyring or the master key: a stolen backup
 alone opens nothing, and a workspace deleted after the backup was taken stays
 unreadable even if the backup is restored (its keys are gone from the keyring).
 Back up the keyring and the master key separately, to a different place.
+
+On PostgreSQL, ``pg_dump`` refuses to dump a table whose row-level security
+policies would hide rows from it (rather than write a partial backup), so both
+commands run as a role those policies do not apply to — a superuser, or the
+tables' owner with ``BYPASSRLS`` — never as the app role (docs/security.md).
 """
 
 from __future__ import annotations
@@ -34,6 +39,16 @@ def _pg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _tool_failed(tool: str, stderr: str, returncode: int) -> InvalidInput:
+    """pg_dump/pg_restore's own error line (not its last line: that is often the query it ran)."""
+    lines = [line.strip() for line in stderr.strip().splitlines()]
+    message = next((line for line in lines if "error:" in line), lines[-1] if lines else f"exit code {returncode}")
+    if "row-level security" in stderr:
+        message += (" — on PostgreSQL, back up and restore as a role row-level security does not apply to "
+                    "(a superuser, or the owner with BYPASSRLS: --database-url), not as the app role")
+    return InvalidInput(f"{tool} failed: {message}")
+
+
 def backup(rt: Runtime, out: Path) -> dict:
     """Write a backup tar to ``out`` (atomically). Returns the manifest."""
     if out.exists():
@@ -56,7 +71,7 @@ def backup(rt: Runtime, out: Path) -> dict:
             done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(dump),
                                    "--dbname", _pg_dsn(rt.db.url)], capture_output=True, text=True)
             if done.returncode != 0:
-                raise InvalidInput(f"pg_dump failed: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}")
+                raise _tool_failed("pg_dump", done.stderr, done.returncode)
             db_member = "database.pgdump"
         manifest["database_file"] = db_member
         partial = out.with_name(out.name + ".partial")
@@ -109,7 +124,7 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
                                        _pg_dsn(url), str(work / manifest["database_file"])],
                                       capture_output=True, text=True)
                 if done.returncode != 0:
-                    raise InvalidInput(f"pg_restore failed: {done.stderr.strip().splitlines()[-1]}")
+                    raise _tool_failed("pg_restore", done.stderr, done.returncode)
             files = work / "files"
             if files.is_dir():
                 destination = rt_settings.files_dir

@@ -22,7 +22,7 @@ from .runtime import Runtime
 class Unit:
     """One service call's transaction, with the actor's access decisions."""
 
-    __slots__ = ("tx", "rt", "actor", "access", "_sealers", "_events")
+    __slots__ = ("tx", "rt", "actor", "access", "_sealers", "_events", "_scope")
 
     def __init__(self, tx: Tx, rt: Runtime, actor: Actor) -> None:
         self.tx = tx
@@ -31,12 +31,14 @@ class Unit:
         self.access = Access(actor, tx)
         self._sealers: dict[str, Sealer] = {}
         self._events: list = []
+        self._scope: frozenset[str] | None = None  # the workspaces RLS shows; None: all (or SQLite)
         if rt.db.dialect.name == "postgresql":
             # Row-level security: who asks first (their memberships are readable), then
             # the workspaces they belong to. Both are local to this transaction.
             tx.set_scope(actor.user_id, "*" if actor.is_system else "", actor.is_admin)
             if not actor.is_system:
-                tx.set_scope(actor.user_id, ",".join(self.access.roles), actor.is_admin)
+                self._scope = frozenset(self.access.roles)
+                tx.set_scope(actor.user_id, ",".join(self._scope), actor.is_admin)
 
     @property
     def conn(self):
@@ -78,6 +80,35 @@ class Unit:
     def see_content(self, workspace_id: str) -> None:
         """This person is about to be shown the workspace's data: walls decide (access.py)."""
         self.access.require_content(workspace_id, self.tx.now, self.audit)
+
+    def audit_scope(self, workspace_ids):
+        """Within the block, this transaction may extend (and sign) these workspaces' audit logs.
+
+        The service has already decided the action (an admin creating a workspace,
+        an owner declaring a competitor: the other side's log records it too). On
+        PostgreSQL, logs outside the caller's row-level security scope are opened
+        for the block only — their heads and checkpoints, never their entries
+        (``storage/rls.py``). Nothing is set when every log is in scope.
+        """
+        outside = () if self._scope is None else sorted(set(workspace_ids) - self._scope)
+        return self._widened("app.audit_workspace_ids", outside)
+
+    def wall_check_scope(self, workspace_ids):
+        """Within the block, people's history on these workspaces is readable (a wall check
+        made for someone else, which the service has authorised: see ``storage/rls.py``)."""
+        needed = self._scope is not None and not self.actor.is_admin
+        return self._widened("app.wall_workspace_ids", sorted(set(workspace_ids)) if needed else ())
+
+    @contextmanager
+    def _widened(self, setting: str, workspace_ids) -> Iterator[None]:
+        if not workspace_ids:
+            yield
+            return
+        self.tx.dialect.set_widening(self.conn, setting, ",".join(workspace_ids))
+        try:
+            yield
+        finally:  # closed even when the service catches an error and goes on
+            self.tx.dialect.set_widening(self.conn, setting, "")
 
     def flush_audit(self) -> None:
         if self._events:

@@ -95,7 +95,8 @@ def _insert_edge(w: Unit, a: str, b: str, cooling_ms: int | None, source: str) -
     if a == b:
         raise InvalidInput("a workspace cannot conflict with itself")
     lo, hi = sorted((a, b))
-    both = _both_sides(w, lo, hi, cooling_ms)
+    with w.wall_check_scope((lo, hi)):  # everyone's history on both ends, not only the caller's
+        both = _both_sides(w, lo, hi, cooling_ms)
     if both:
         raise Conflict(f"{len(both)} person(s) have worked on both workspaces recently; the wall would put them on "
                        "both sides. Resolve their access first (bastion walls explain).", details={"people": both})
@@ -325,8 +326,9 @@ def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
                 r.access.require(Action.WORKSPACE_READ, workspace_id)  # your own case, in your workspaces only
             else:
                 r.access.require(Action.WALLS_READ, workspace_id)
-        history_rows = workforce.history_of(r.tx, row.id)
         edges = workforce.edges_of(r.tx, workspace_id)
+        with r.wall_check_scope([workspace_id, *(e.other(workspace_id) for e in edges)]):
+            history_rows = workforce.history_of(r.tx, row.id)
         affs = workforce.affiliations_of(r.tx, row.id)
         rules = workforce.exclusions_of(r.tx, workspace_id)
         member = r.execute(select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == row.id)).scalar()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 
 from .. import ids
-from ..access import Action
+from ..access import Action, policy_table_roles
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.projects import check_name
 from ..domain.users import normalise_email
@@ -99,6 +99,14 @@ def delete_workspace(ctx: Context, workspace_id: str) -> int:
         final = checkpoint_now(w, workspace_id)
         w.execute(insert(schema.workspace_tombstones).values(
             workspace_id=workspace_id, deleted_at=w.now, deleted_by=ctx.actor.user_id, final_checkpoint=final))
+        # Who may still read the tombstone once the memberships are gone: those who could read the log.
+        readers = set(w.execute(select(M.c.user_id).where(
+            M.c.workspace_id == workspace_id, M.c.role.in_(policy_table_roles(Action.AUDIT_READ)))).scalars())
+        if not ctx.actor.is_system:
+            readers.add(ctx.actor.user_id)
+        if readers:
+            w.execute(insert(schema.workspace_tombstone_readers),
+                      [{"workspace_id": workspace_id, "user_id": user_id} for user_id in sorted(readers)])
         w.execute(delete(W).where(W.c.id == workspace_id))
     return destroyed
 
@@ -108,8 +116,11 @@ def get_tombstone(ctx: Context, workspace_id: str) -> dict:
     with ctx.read() as r:
         row = r.execute(select(schema.workspace_tombstones)
                         .where(schema.workspace_tombstones.c.workspace_id == workspace_id)).first()
-    if row is None:
-        raise NotFound("no deleted workspace with this id")
+        if row is None:
+            raise NotFound("no deleted workspace with this id")
+        R = schema.workspace_tombstone_readers
+        r.access.require_tombstone(frozenset(
+            r.execute(select(R.c.user_id).where(R.c.workspace_id == workspace_id)).scalars()))
     from ..audit import checkpoint_to_json
 
     return {"workspace_id": row.workspace_id, "deleted_at": row.deleted_at, "deleted_by": row.deleted_by,

@@ -7,7 +7,8 @@
   READ COMMITTED transactions and row locks.
 * Row-level security settings: PostgreSQL gets ``set_config('app.user_id' …)``
   and ``set_config('app.workspace_ids' …)`` local to each transaction (never
-  session-wide: pooled connections would carry them to the next request).
+  session-wide: pooled connections would carry them to the next request), and
+  the two narrow widenings a service opens for a moment (``storage/rls.py``).
 * Claiming a queue row: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the
   write lock already excludes every other claimer.
 * Bulk insert: ``executemany`` on SQLite, ``COPY`` into a temporary table then
@@ -28,6 +29,9 @@ class Dialect:
 
     def set_scope(self, conn: Connection, user_id: str, workspace_ids: str, is_admin: bool = False) -> None:
         """Bind the row-level security scope to the current transaction."""
+
+    def set_widening(self, conn: Connection, setting: str, workspace_ids: str) -> None:
+        """Open one of row-level security's widenings to these workspaces ('' closes it)."""
 
     def insert_ignore(
         self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
@@ -66,6 +70,13 @@ class PostgresDialect(Dialect):
             "set_config('app.workspace_ids', %(w)s, true), set_config('app.is_admin', %(a)s, true)",
             {"u": user_id, "w": workspace_ids, "a": "on" if is_admin else "off"},
         )
+
+    def set_widening(self, conn, setting, workspace_ids):
+        from psycopg.pq import TransactionStatus
+
+        if not workspace_ids and conn.connection.driver_connection.info.transaction_status == TransactionStatus.INERROR:
+            return  # a failed statement: the transaction only rolls back now, and the setting with it
+        conn.exec_driver_sql("SELECT set_config(%(s)s, %(w)s, true)", {"s": setting, "w": workspace_ids})
 
     def insert_ignore(self, conn, table, columns, rows, conflict):
         if not rows:

@@ -9,9 +9,55 @@ nothing.
 
 ``app.workspace_ids = '*'`` is the local operator's scope (CLI admin commands
 and background jobs). Platform admins (``app.is_admin = 'on'``) additionally see
-the ``workspaces`` and ``memberships`` rows — names and roles, never content.
-A person's own memberships are readable through ``app.user_id`` so the access
-module can load them before the workspace scope is known.
+the ``workspaces`` and ``memberships`` rows — names and roles, never content —
+and the wall configuration their workforce operations need (conflicts, sector
+groups, exclusions, people's history). A person's own memberships are readable
+through ``app.user_id`` so the access module can load them before the workspace
+scope is known.
+
+Which table is which (``policies_0007`` adds the policies the first migrations
+lacked; ``tests/storage/test_rls.py`` checks every table is in one group):
+
+* **Per workspace** (policy ``tenant``): every table in ``schema.WORKSPACE_TABLES``
+  and ``workspaces``; ``conflicts`` (an edge is seen from either end, and by
+  admins); ``conflict_group_members`` (a workspace's own sector group, and
+  admins); ``workspace_tombstones`` (while the workspace lives, then only its
+  recorded readers — the owners and auditors at deletion and whoever deleted it
+  — admins and the operator).
+* **Per person** (policy ``person``): ``person_history`` — a person's own rows
+  (their transactions load them for every wall decision), platform admins and the
+  operator, nothing else; ``workspace_tombstone_readers`` likewise.
+* **Deployment tables the app role reads unrestricted**, holding no client
+  content: ``users``, ``web_sessions``, ``api_tokens`` and ``login_failures``
+  (sign-in and token checks look them up before anyone is known); ``skills``
+  and ``affiliations`` (routing and exclusion checks read *any* member's or
+  candidate's ties: an owner adding a member or excluding an organisation must
+  see them, and a per-person policy would make those checks fail open);
+  ``conflict_groups`` (sector names; which workspaces belong is per workspace).
+
+Two narrow widenings, for writes and checks the service has already decided
+(``Unit.audit_scope`` and ``Unit.wall_check_scope``), each a transaction-local
+setting set just before and cleared just after:
+
+* ``app.audit_workspace_ids`` — appending to an audit log outside the caller's
+  scope: an admin creating a workspace (not a member of it), an owner declaring
+  a competitor (the other side's log records it too), an admin adding a
+  workspace to a sector group. It opens those logs' *heads and checkpoints*
+  (the size and Merkle frontier the append extends, the signed tree heads) and
+  lets entries and tree nodes be *inserted*; the entries themselves stay
+  unreadable. Chosen over a ``SECURITY DEFINER`` append function: the append
+  (Merkle frontier, canonical JSON, Ed25519 checkpoint signatures) is Python and
+  stays one code path on both databases; a definer function owned by the
+  migration owner would also run under ``FORCE ROW LEVEL SECURITY`` and need its
+  own scope, and a superuser owner would make it a bypass of everything.
+* ``app.wall_workspace_ids`` — reading people's history on these workspaces for
+  a wall check made on someone else's behalf: an owner declaring a competitor
+  (who has worked on both sides?) and an owner or auditor explaining a member's
+  walls (their history on the workspace and its competitors).
+
+The app role can set any of these settings itself: RLS stops a query that
+forgot its filter, not a compromised application — that is what the access
+module, the walls and the audit log's signatures are for.
 
 Pitfalls handled (docs/security.md):
 
@@ -19,9 +65,15 @@ Pitfalls handled (docs/security.md):
   so they vanish at commit/rollback and never leak to the next request.
 * Owners and superusers: ``FORCE ROW LEVEL SECURITY`` makes the owner obey the
   policies; superusers and ``BYPASSRLS`` roles never do — the application must
-  connect as an ordinary role (``bastion init --app-role``).
+  connect as an ordinary role (``bastion init --app-role``). The tests do.
+* Wall decisions read a person's *whole* history across workspaces under that
+  person's scope; a policy keyed on the workspace would hide the history of
+  workspaces they left and make walls fail open. Hence the per-person policy.
 * Views would run with their owner's rights and bypass RLS: Bastion defines none.
 * Foreign-key cascades bypass RLS by design (deleting a workspace removes its rows).
+* Backups: ``pg_dump`` refuses tables whose policies would hide rows from it, so
+  ``bastion backup``/``restore`` on PostgreSQL run as a superuser or a
+  ``BYPASSRLS`` role, never as the app role.
 """
 
 from __future__ import annotations
@@ -35,6 +87,19 @@ $$
 """
 
 ADMIN = "coalesce(current_setting('app.is_admin', true), '') = 'on'"
+OPERATOR = "coalesce(current_setting('app.workspace_ids', true), '') = '*'"
+ME = "user_id = current_setting('app.user_id', true)"
+
+# The two widenings (see above): one function each, so a policy reads as what it allows.
+WIDENING_FUNCTIONS = [
+    f"""
+CREATE OR REPLACE FUNCTION {name}(ws text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT ws = ANY (string_to_array(nullif(current_setting('{setting}', true), ''), ','))
+$$
+""" for name, setting in (("bastion_may_audit", "app.audit_workspace_ids"),
+                          ("bastion_may_check_walls", "app.wall_workspace_ids"))
+]
 
 
 def policy_sql(table: str) -> list[str]:
@@ -63,6 +128,50 @@ def enable(op, tables: list[str]) -> None:
             op.execute(statement)
 
 
+def _policy(table: str, name: str, using: str | None, check: str | None, command: str = "ALL") -> str:
+    clauses = (f" USING ({using})" if using else "") + (f" WITH CHECK ({check})" if check else "")
+    return f"CREATE POLICY {name} ON {table} FOR {command}{clauses}"
+
+
+def _force(table: str) -> list[str]:
+    return [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY", f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"]
+
+
+def policies_0007() -> list[str]:
+    """Migration 0007: the audit and wall-check widenings, and policies for the tables that had none."""
+    reader = ("EXISTS (SELECT 1 FROM workspace_tombstone_readers r WHERE r.workspace_id = "
+              "workspace_tombstones.workspace_id AND r.user_id = current_setting('app.user_id', true))")
+    person = f"{ME} OR {ADMIN} OR {OPERATOR}"
+    statements = list(WIDENING_FUNCTIONS)
+    # Audit logs outside the caller's scope: heads and checkpoints read and written, entries only appended.
+    for table in ("audit_heads", "audit_checkpoints"):
+        statements.append(_policy(table, "audit_append", "bastion_may_audit(workspace_id)",
+                                  "bastion_may_audit(workspace_id)"))
+    for table in ("audit_events", "audit_nodes"):
+        statements.append(_policy(table, "audit_append", None, "bastion_may_audit(workspace_id)", "INSERT"))
+    # Per person.
+    statements += _force("person_history")
+    statements.append(_policy("person_history", "person", person, person))
+    statements.append(_policy("person_history", "wall_check", "bastion_may_check_walls(workspace_id)", None,
+                              "SELECT"))
+    statements += _force("workspace_tombstone_readers")
+    statements.append(_policy("workspace_tombstone_readers", "person", f"{person} OR bastion_can_see(workspace_id)",
+                              f"{ADMIN} OR bastion_can_see(workspace_id)"))
+    # Per workspace.
+    statements += _force("workspace_tombstones")
+    statements.append(_policy("workspace_tombstones", "tenant", f"bastion_can_see(workspace_id) OR {ADMIN} OR {reader}",
+                              f"bastion_can_see(workspace_id) OR {ADMIN}"))
+    statements += _force("conflicts")
+    edge = f"bastion_can_see(workspace_a) OR bastion_can_see(workspace_b) OR {ADMIN}"
+    statements.append(_policy("conflicts", "tenant", edge, edge))
+    statements += _force("conflict_group_members")
+    group = f"bastion_can_see(workspace_id) OR {ADMIN}"
+    statements.append(_policy("conflict_group_members", "tenant", group, group))
+    # Exclusions: admins read them too (walls.read is theirs; adding a person's tie checks every workspace's).
+    statements.append(_policy("workspace_exclusions", "admin_read", ADMIN, None, "SELECT"))
+    return statements
+
+
 def grant_sql(role: str) -> list[str]:
     """Privileges for the application's role: data, not ownership (run as the owner)."""
     quoted = '"' + role.replace('"', '""') + '"'
@@ -71,4 +180,6 @@ def grant_sql(role: str) -> list[str]:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted}",
         f"GRANT EXECUTE ON FUNCTION bastion_can_see(text) TO {quoted}",
+        f"GRANT EXECUTE ON FUNCTION bastion_may_audit(text) TO {quoted}",
+        f"GRANT EXECUTE ON FUNCTION bastion_may_check_walls(text) TO {quoted}",
     ]

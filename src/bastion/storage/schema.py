@@ -390,6 +390,19 @@ workspace_tombstones = Table(
     Column("final_checkpoint", Text, nullable=False),
 )
 
+# Who may read a tombstone once the workspace (and its memberships) are gone: the
+# owners and auditors at deletion, and whoever deleted it (services/workspaces.py).
+workspace_tombstone_readers = Table(
+    "workspace_tombstone_readers",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "user_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspace_tombstones.workspace_id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index("ix_workspace_tombstone_readers_user_id", "user_id"),
+)
+
 # Failed sign-ins per account and per address, for rate limiting across processes.
 login_failures = Table(
     "login_failures",
