@@ -99,6 +99,22 @@ def test_delete_workspace_shreds_its_keys(rt):
     assert projects.get_project(other.ctx(rt, "owner"), other.project_id).counts.tasks == 1
 
 
+def test_a_tombstone_is_read_only_by_those_who_could_read_the_log(rt):
+    """Once deleted, a workspace's tombstone is for its owners and auditors at the time, whoever
+    deleted it, platform admins and the operator; to anyone else it does not exist."""
+    gone, other, by_admin = make_side(rt, "tg", 1), make_side(rt, "to", 0), make_side(rt, "ta", 0)
+    admin = as_user(rt, make_user(rt, "stones@example.com", admin=True).id, is_admin=True)
+    workspaces.delete_workspace(gone.ctx(rt, "owner"), gone.workspace_id)
+    workspaces.delete_workspace(admin, by_admin.workspace_id)  # an admin who was no member
+    for ctx in (gone.ctx(rt, "owner"), gone.ctx(rt, "auditor"), admin, system(rt)):
+        assert workspaces.get_tombstone(ctx, gone.workspace_id)["deleted_by"] == gone.users["owner"]
+    for ctx in (gone.ctx(rt, "manager"), gone.ctx(rt, "reviewer"), gone.ctx(rt, "annotator"), other.ctx(rt, "owner")):
+        with pytest.raises(NotFound, match="no deleted workspace"):
+            workspaces.get_tombstone(ctx, gone.workspace_id)
+    assert workspaces.get_tombstone(by_admin.ctx(rt, "owner"), by_admin.workspace_id)["deleted_by"] == admin.actor.user_id
+    assert workspaces.get_tombstone(admin, by_admin.workspace_id)["final_checkpoint"]["size"] > 0
+
+
 def test_delete_project_shreds_only_that_project(rt):
     side = make_side(rt, "dp", n_tasks=2)
     second = projects.create_project(side.ctx(rt, "manager"), side.workspace_id, name="two", config=CLASSIFICATION)

@@ -100,6 +100,23 @@ class Unit:
         return self._widened("app.wall_workspace_ids", sorted(set(workspace_ids)) if needed else ())
 
     @contextmanager
+    def acting_in(self, workspace_ids) -> Iterator[None]:
+        """Within the block, row-level security also shows these workspaces' rows: for a write the
+        service has decided in a workspace the caller is not a member of (a platform admin records
+        a person's tie, and that person's open leases there end). Wrap exactly that write."""
+        outside = () if self._scope is None else sorted(set(workspace_ids) - self._scope)
+        if not outside:
+            yield
+            return
+        actor = self.actor
+        self.tx.set_scope(actor.user_id, ",".join(sorted(self._scope | set(outside))), actor.is_admin)
+        try:
+            yield
+        finally:
+            if self.tx.usable:
+                self.tx.set_scope(actor.user_id, ",".join(self._scope), actor.is_admin)
+
+    @contextmanager
     def _widened(self, setting: str, workspace_ids) -> Iterator[None]:
         if not workspace_ids:
             yield
@@ -108,7 +125,8 @@ class Unit:
         try:
             yield
         finally:  # closed even when the service catches an error and goes on
-            self.tx.dialect.set_widening(self.conn, setting, "")
+            if self.tx.usable:  # else the transaction only rolls back, taking the setting with it
+                self.tx.dialect.set_widening(self.conn, setting, "")
 
     def flush_audit(self) -> None:
         if self._events:

@@ -63,6 +63,11 @@ class Tx:
     def set_scope(self, user_id: str, workspace_ids: str, is_admin: bool = False) -> None:
         self.db.dialect.set_scope(self.conn, user_id, workspace_ids, is_admin)
 
+    @property
+    def usable(self) -> bool:
+        """False after a failed statement (PostgreSQL): only a rollback is left."""
+        return self.db.dialect.is_usable(self.conn)
+
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after_commit.append(fn)
 

@@ -39,6 +39,10 @@ class Dialect:
     ) -> int:
         raise NotImplementedError
 
+    def is_usable(self, conn: Connection) -> bool:
+        """Whether the transaction can still run statements (PostgreSQL: none after a failed one)."""
+        return True
+
 
 class SQLiteDialect(Dialect):
     name = "sqlite"
@@ -71,11 +75,12 @@ class PostgresDialect(Dialect):
             {"u": user_id, "w": workspace_ids, "a": "on" if is_admin else "off"},
         )
 
-    def set_widening(self, conn, setting, workspace_ids):
+    def is_usable(self, conn):
         from psycopg.pq import TransactionStatus
 
-        if not workspace_ids and conn.connection.driver_connection.info.transaction_status == TransactionStatus.INERROR:
-            return  # a failed statement: the transaction only rolls back now, and the setting with it
+        return conn.connection.driver_connection.info.transaction_status != TransactionStatus.INERROR
+
+    def set_widening(self, conn, setting, workspace_ids):
         conn.exec_driver_sql("SELECT set_config(%(s)s, %(w)s, true)", {"s": setting, "w": workspace_ids})
 
     def insert_ignore(self, conn, table, columns, rows, conflict):
