@@ -14,7 +14,7 @@ from bastion.access import WallDenied
 from bastion.domain.errors import Conflict, InvalidInput
 from bastion.services import annotations, backups, queue, workforce, workspaces
 from bastion.services.context import Unit
-from bastion.storage import schema
+from bastion.storage import rls, schema
 from factories import as_user, make_side, make_token, make_user, operator_tx, system
 
 
@@ -78,14 +78,19 @@ def test_no_scope_sees_nothing_and_foreign_rows_never_come_back(rt):
                          .values(workspace_id=b.workspace_id))
 
 
-def test_every_workspace_table_has_forced_rls(rt):
+def test_every_table_has_a_row_security_decision_and_rls_is_forced_where_it_applies(rt):
+    """A new table fails here until storage/rls.py says whose rows it holds."""
+    groups = [set(schema.WORKSPACE_TABLES) | {"workspaces"}, set(rls.PER_WORKSPACE), set(rls.PER_PERSON),
+              set(rls.UNRESTRICTED)]
     with rt.db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY(%(t)s)",
-            {"t": list(schema.WORKSPACE_TABLES) + ["workspaces"]},
-        ).all()
-    assert {r.relname for r in rows} == set(schema.WORKSPACE_TABLES) | {"workspaces"}
-    assert all(r.relrowsecurity and r.relforcerowsecurity for r in rows), rows
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'").all()
+    tables = {r.relname for r in rows}
+    assert tables == set(schema.metadata.tables) | {"alembic_version"}
+    assert sorted(sum((sorted(g) for g in groups), [])) == sorted(tables)  # each table in exactly one group
+    forced = {r.relname for r in rows if r.relrowsecurity and r.relforcerowsecurity}
+    assert forced == tables - set(rls.UNRESTRICTED)
 
 
 # -- per-person tables: history, tombstones; conflicts and sector groups -------------------

@@ -15,8 +15,9 @@ groups, exclusions, people's history). A person's own memberships are readable
 through ``app.user_id`` so the access module can load them before the workspace
 scope is known.
 
-Which table is which (``policies_0007`` adds the policies the first migrations
-lacked; ``tests/storage/test_rls.py`` checks every table is in one group):
+Which table is which (the tuples below; ``policies_0007`` adds the policies the
+first migrations lacked; ``tests/storage/test_rls.py`` checks that every table is
+in exactly one group and that RLS is forced on all but the last):
 
 * **Per workspace** (policy ``tenant``): every table in ``schema.WORKSPACE_TABLES``
   and ``workspaces``; ``conflicts`` (an edge is seen from either end, and by
@@ -85,6 +86,12 @@ LANGUAGE sql STABLE AS $$
       OR ws = ANY (string_to_array(nullif(current_setting('app.workspace_ids', true), ''), ','))
 $$
 """
+
+# Besides schema.WORKSPACE_TABLES and ``workspaces``:
+PER_WORKSPACE = ("conflicts", "conflict_group_members", "workspace_tombstones")
+PER_PERSON = ("person_history", "workspace_tombstone_readers")
+UNRESTRICTED = ("users", "web_sessions", "api_tokens", "login_failures", "skills", "affiliations",
+                "conflict_groups", "alembic_version")
 
 ADMIN = "coalesce(current_setting('app.is_admin', true), '') = 'on'"
 OPERATOR = "coalesce(current_setting('app.workspace_ids', true), '') = '*'"
