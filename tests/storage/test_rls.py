@@ -1,7 +1,10 @@
 """PostgreSQL row-level security: with the application's own filters removed, no foreign row comes back.
 
-The application connects as an ordinary role (not the tables' owner, not a
-superuser), exactly as docs/security.md tells operators to deploy it.
+Every test connects as the ordinary role ``bastion_app`` (not the tables' owner,
+not a superuser), exactly as docs/security.md tells operators to deploy it; the
+first tests here make sure of that. Then: the per-workspace and per-person
+policies (storage/rls.py), walls that still refuse, the actions that write into
+another workspace's audit log, and the backup that needs another role.
 """
 
 from __future__ import annotations
@@ -35,6 +38,25 @@ def test_the_runtime_connects_as_an_ordinary_role(rt):
                                     "AND tableowner = current_user").scalar()
     assert tuple(flags) == (False, False, False)
     assert owns == 0  # not the tables' owner either
+
+
+def test_the_servers_the_benchmarks_and_load_tests_start_connect_as_the_app_role():
+    """``benchmarks.servers.postgres_database`` (the load test, the suite, e2e): the same documented setup."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from benchmarks.servers import APP_ROLE, postgres_database
+    from environment import PG_ADMIN_URL, require_postgres
+
+    require_postgres()
+    with postgres_database("bastion_roles", PG_ADMIN_URL) as url:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn) as conn:
+            flags = conn.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
+                                 "WHERE rolname = current_user").fetchone()
+            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
+    assert flags == (APP_ROLE, False, False)
+    assert tables > 0  # migrated by its owner
 
 
 def test_the_application_works_under_rls(rt):

@@ -20,8 +20,8 @@ first migrations lacked; ``tests/storage/test_rls.py`` checks that every table i
 in exactly one group and that RLS is forced on all but the last):
 
 * **Per workspace** (policy ``tenant``): every table in ``schema.WORKSPACE_TABLES``
-  and ``workspaces``; ``conflicts`` (an edge is seen from either end, and by
-  admins); ``conflict_group_members`` (a workspace's own sector group, and
+  and ``workspaces`` (admins also read ``workspace_exclusions``: walls.read is
+  theirs); ``conflicts`` (an edge is seen from either end, and by admins); ``conflict_group_members`` (a workspace's own sector group, and
   admins); ``workspace_tombstones`` (while the workspace lives, then only its
   recorded readers — the owners and auditors at deletion and whoever deleted it
   — admins and the operator).
@@ -55,6 +55,12 @@ setting set just before and cleared just after:
   a wall check made on someone else's behalf: an owner declaring a competitor
   (who has worked on both sides?) and an owner or auditor explaining a member's
   walls (their history on the workspace and its competitors).
+
+One write goes further (``Unit.acting_in``): when a platform admin records a
+person's tie that a workspace excludes, that person's open leases there end in
+the same request although the admin is no member — the transaction's scope
+includes that workspace for the lease release alone (its assignments and task
+counters), then returns to the caller's.
 
 The app role can set any of these settings itself: RLS stops a query that
 forgot its filter, not a compromised application — that is what the access
