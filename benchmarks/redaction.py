@@ -40,18 +40,11 @@ from collections import Counter
 from pathlib import Path
 
 from bastion.leaks.simulation import generate_items
-from bastion.redaction import (
-    EntityType,
-    InMemoryVault,
-    compile_policy,
-    load_policy,
-    redact_item,
-)
+from bastion.redaction import EntityType, compile_policy, load_policy, redact_item
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "redaction"
 RESULTS = ROOT / "benchmarks" / "results" / "redaction.json"
-SECRET = b"benchmark-redaction-secret-00001"
 
 
 def corpus() -> list[dict]:
@@ -99,10 +92,9 @@ def speed(items: int = 400) -> dict:
     dictionary = json.loads((FIXTURES / "dictionary.json").read_text(encoding="utf-8"))
     redactor = compile_policy(load_policy({"dictionaries": dictionary}))
     texts = generate_items(items, seed=3, plain_share=0.5)
-    vault = InMemoryVault()
     started = time.perf_counter()
     for text in texts:
-        redact_item({"text": text}, redactor, vault, SECRET)
+        redact_item({"text": text}, redactor)
     elapsed = time.perf_counter() - started
     return {"items": items, "words_per_item": statistics.mean(len(t.split()) for t in texts),
             "items_per_second": items / elapsed, "ms_per_item": 1000 * elapsed / items}
