@@ -13,16 +13,19 @@ from bastion.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from bastion.leaks.simulation import generate_items
 from bastion.services import (
     annotations,
     audit,
     exports,
     imports,
     keys,
+    leaks,
     projects,
     queue,
     redaction,
     tasks,
+    workspaces,
 )
 from bastion.storage import schema
 
@@ -331,3 +334,24 @@ def test_pseudonyms_are_numbered_per_task_across_fields_predictions_and_gold(rt)
     (restored_gold,) = [row for row in restored if row["id"] == gold.id]
     assert restored_gold["gold"]["other_text"] == "Dana Whitlock, not Priya Raghunathan"
     assert restored_gold["data"]["body"] == "Priya Raghunathan wrote to bob@example.com."
+
+
+def test_a_leak_of_one_of_two_tasks_alike_after_redaction_is_traced_to_its_recipient(rt):
+    # Per-task numbers make tasks that differ only in redacted values the same canonical text.
+    side = make_side(rt, "alike", n_tasks=0)
+    project = _project(rt, side, config={**SPANS, "leak_tracing": {"variants": {"enabled": True}}})
+    (prose,) = generate_items(1, seed=21)
+    _import(rt, project.id, [{"data": {"text": f"{prose}\n\nWrite to {who}@example.com."}, "external_id": who}
+                             for who in ("jane", "bob")])
+    copies = {}
+    for i in range(2):
+        person = make_user(rt, f"reader{i}.alike@example.com")
+        workspaces.add_member(system(rt), side.workspace_id, person.id, "annotator")
+        task = queue.next_task(as_user(rt, person.id), project.id)
+        copies[person.id] = (task["id"], task["data"]["text"])
+    first, second = (t["data"]["text"] for t in tasks.list_tasks(system(rt), project.id)["items"])  # canonical
+    assert first == second and first.endswith("Write to [EMAIL_1].")
+    for guilty, (task_id, text) in copies.items():
+        report = leaks.trace(side.ctx(rt, "owner"), project.id, [text])
+        assert report["verdict"] == "conclusive" and report["suspects"] == [guilty], report
+        assert task_id in {s["task_id"] for s in report["sources"]}
