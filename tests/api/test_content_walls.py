@@ -119,7 +119,6 @@ def test_people_bound_to_a_competitor_never_read_b_content(client, rt):
     workspaces.add_member(system(rt), b.workspace_id, control.id, "owner")
     control = _read_everything(client, rt, control, ids, explain_user=b.users["annotator"])
     leaking = {name for name, r in control if MARK in r.text}
-    print([(n, r.status_code, r.text[:300]) for n, r in control if n.startswith("page")])
     # The marker is there to find: B's own (bound) owner reads it through these routes.
     assert {"GET /api/v1/projects/{project_id}", "GET /api/v1/workspaces/{workspace_id}/projects",
             "GET /api/v1/projects/{project_id}/canaries", "GET /api/v1/canaries/{canary_id}",
@@ -145,3 +144,54 @@ def test_a_walled_read_is_refused_and_recorded(client, rt):
     log = audit.list_entries(system(rt), b.workspace_id, limit=1000)["items"]
     refusals = [e for e in log if e["action"] == "wall.denied" and e["actor"] == owner_b.id]
     assert len(refusals) == 4
+
+
+def _sections(html):
+    return {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+        r'data-workspace="([^"]+)" data-wall="([^"]*)">(.*?)</section>', html, re.S)}
+
+
+def test_the_home_page_lists_metadata_binds_nobody_and_marks_walls(client, rt):
+    a, b, ids = _world(rt)
+    both = _attackers(rt, a, b)["annotator of both"]
+    fresh = make_user(rt, "fresh@example.com", password=PASSWORD)
+    for side in (a, b):
+        workspaces.add_member(system(rt), side.workspace_id, fresh.id, "annotator")
+    _sign_in(client, rt, both.email)
+    home = _sections(client.get("/").text)
+    state, html = home[b.workspace_id]
+    assert state == "walled" and "Launch" in html and "Walled off" in html  # listed: metadata
+    assert f"/projects/{ids['project_id']}" not in html  # no link, no Label button
+    assert home[a.workspace_id][0] == "bound" and f"/projects/{a.project_id}/label" in home[a.workspace_id][1]
+    _sign_in(client, rt, fresh.email)
+    home = _sections(client.get("/").text)
+    assert {home[a.workspace_id][0], home[b.workspace_id][0]} == {"choose"}
+    assert f"/projects/{ids['project_id']}/label" in home[b.workspace_id][1]
+    assert _history(rt, fresh.id) == set()  # listing both bound them to neither
+    client.cookies.clear()
+
+
+def test_a_first_access_in_the_browser_is_a_deliberate_post(client, rt):
+    a, b, ids = _world(rt)
+    fresh = make_user(rt, "chooser@example.com", password=PASSWORD)
+    for side in (a, b):
+        workspaces.add_member(system(rt), side.workspace_id, fresh.id, "manager")
+    secret, csrf = users.create_session(rt, users.authenticate(rt, fresh.email, PASSWORD))
+    client.cookies.set("bastion_session", secret)
+    page = client.get(f"/projects/{ids['project_id']}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and 'id="first-access"' in page.text and MARK not in page.text
+    assert f'action="/workspaces/{b.workspace_id}/open"' in page.text
+    api = client.get(f"/api/v1/projects/{ids['project_id']}")  # the API, with the session cookie: no binding either
+    assert api.status_code == 403 and api.json()["error"]["code"] == "first_access"
+    bad = client.post(f"/workspaces/{b.workspace_id}/open", data={"csrf_token": "forged", "next": "/"},
+                      follow_redirects=False)
+    assert bad.status_code == 403 and _history(rt, fresh.id) == set()
+    opened = client.post(f"/workspaces/{b.workspace_id}/open", follow_redirects=False,
+                         data={"csrf_token": csrf, "next": "//elsewhere.example/x"})
+    assert opened.status_code == 303 and opened.headers["location"] == "/"  # never off-site
+    assert _history(rt, fresh.id) == {b.workspace_id}
+    assert MARK in client.get(f"/projects/{ids['project_id']}", headers={"Accept": "text/html"}).text
+    walled = client.post(f"/workspaces/{a.workspace_id}/open", data={"csrf_token": csrf, "next": "/"},
+                         follow_redirects=False)
+    assert walled.status_code == 403 and _history(rt, fresh.id) == {b.workspace_id}
+    client.cookies.clear()
