@@ -136,14 +136,15 @@ def test_a_walled_read_is_refused_and_recorded(client, rt):
     owner_b = _attackers(rt, a, b)["owner of B"]
     headers = {"Authorization": f"Bearer {make_token(rt, owner_b.id)}"}
     for url in (f"/api/v1/projects/{ids['project_id']}", f"/api/v1/workspaces/{b.workspace_id}/projects",
-                f"/api/v1/projects/{ids['project_id']}/canaries", f"/api/v1/canaries/{ids['canary_id']}"):
+                f"/api/v1/projects/{ids['project_id']}/canaries", f"/api/v1/canaries/{ids['canary_id']}",
+                f"/api/v1/projects/{ids['project_id']}/held"):
         r = client.get(url, headers=headers)
         assert r.status_code == 403 and r.json()["error"]["details"]["reasons"] == ["wall"], (url, r.text)
     from bastion.services import audit
 
     log = audit.list_entries(system(rt), b.workspace_id, limit=1000)["items"]
     refusals = [e for e in log if e["action"] == "wall.denied" and e["actor"] == owner_b.id]
-    assert len(refusals) == 4
+    assert len(refusals) == 5
 
 
 def _sections(html):
