@@ -171,7 +171,10 @@ def test_no_seeded_secret_or_codename_reaches_an_annotator(client, rt):
                                        "csrf_token": token, "next": "/"}).status_code == 200
     client.get("/")
     client.get(f"/projects/{pages_project.id}")
-    view = client.get(f"/projects/{pages_project.id}/label")
+    view = client.get(f"/projects/{pages_project.id}/label")  # a Start button: a GET leases nothing
+    assert 'id="start-form"' in view.text and 'data-task-id="' not in view.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', view.text).group(1)
+    view = client.post(f"/projects/{pages_project.id}/next", data={"csrf_token": csrf}, headers={"HX-Request": "true"})
     labelled = 0
     while 'data-task-id="' in view.text:
         task_id = re.search(r'data-task-id="([^"]+)"', view.text).group(1)

@@ -201,6 +201,7 @@ def list_held(ctx: Context, project_id: str, *, after: str = "", limit: int = 10
     with ctx.read() as r:
         project = load_project(r, project_id, Action.REDACTION_REVIEW)
         ws = project.workspace_id
+        r.see_content(ws)  # a review queue: what redaction found, in which of the client's fields
         rows = store.held_tasks(r.tx, ws, project.id, after, limit + 1)
         sealer = r.sealer(ws, project.key_id)
         items = []
