@@ -263,7 +263,7 @@ def _time_pages(url: str, world, project: str, settings) -> dict[str, float]:
                 start = time.perf_counter()
                 r = client.get(path)
                 elapsed = time.perf_counter() - start
-                if r.status_code != 200:
+                if r.status_code != 200 or 'id="first-access"' in r.text:
                     raise RuntimeError(f"page {path}: {r.status_code} {r.text[:300]}")
                 if attempt:
                     times.append(elapsed)

@@ -14,6 +14,13 @@ Decisions:
 * Object-level rules sit here too: an annotator sees only tasks they were
   leased (or annotated, or skipped) and only their own annotations.
 * A read-only API token may perform only actions marked as reads.
+* Walls (``require_content``) apply wherever a person is shown client content —
+  project configs, canaries, tasks, annotations, reviews, files, exports, quality
+  reports; metadata (workspace and project names, task types, counts, members,
+  the audit log) is decided by role alone. The first access to a workspace's
+  content binds the person to it, and only a request that may change state binds
+  (``FirstAccessRequired`` otherwise): a page view or a link another site makes the
+  browser follow never chooses a side for someone (docs/walls.md).
 
 The role × action table is ``POLICY``, written once; docs/permissions.md is
 generated from it and a test keeps them equal.
@@ -117,6 +124,28 @@ class WallDenied(PermissionDenied):
         self.decision = decision
 
 
+class FirstAccessRequired(PermissionDenied):
+    """Showing this workspace's content would bind the person to it, and this request may not bind (HTTP 403).
+
+    Binding chooses a side, so only a state-changing request makes it: a form POST
+    carrying its CSRF token, or an API call (a bearer token cannot be sent by another
+    site). A GET in a browser session — which a cross-site link can trigger, the
+    SameSite=Lax cookie going with it — is answered with this instead; pages offer a
+    button that opens the workspace (``POST /workspaces/{ws}/open``).
+    """
+
+    code = "first_access"
+
+    def __init__(self, workspace_id: str) -> None:
+        super().__init__(
+            "this is your first look at this workspace's data, and opening it binds you to this client "
+            "(its competitors' data is then walled off for you): open it with a deliberate action "
+            "(the workspace's Open button, or any API call with a token)",
+            details={"workspace_id": workspace_id},
+        )
+        self.workspace_id = workspace_id
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who is asking. Built once per request (web/auth.py) or command (cli.py)."""
@@ -209,20 +238,25 @@ class Access:
         role = self.roles.get(workspace_id)
         return role is not None and Action.TASK_BROWSE in POLICY[role]
 
-    def content_allowed(self, workspace_id: str, now: int) -> bool:
-        """The wall decision without binding or recording anything (to route, not to show)."""
-        if self.actor.is_system:
-            return True
-        from .domain.walls import decide
+    def decide_content(self, workspace_id: str, now: int):
+        """The wall decision (``domain.walls.Decision``) without a lock, binding or record: read paths
+        decide with it, and bind apart when it says ``binds`` (``services/context.py``)."""
+        from .domain.walls import Decision, decide
         from .storage import workforce
 
+        if self.actor.is_system:
+            return Decision(True)
         user = self.actor.user_id
         return decide(
             workspace_id, workforce.history_of(self._tx, user), workforce.edges_of(self._tx, workspace_id),
             workforce.affiliations_of(self._tx, user), workforce.exclusions_of(self._tx, workspace_id), now,
-        ).allowed
+        )
 
-    def require_content(self, workspace_id: str, now: int, audit) -> None:
+    def content_allowed(self, workspace_id: str, now: int) -> bool:
+        """The wall decision without binding or recording anything (to route, not to show)."""
+        return self.decide_content(workspace_id, now).allowed
+
+    def require_content(self, workspace_id: str, now: int, audit, *, may_bind: bool = True) -> None:
         """The conflict-of-interest rule, at every point where a person is shown data.
 
         Loads the person's history and affiliations and the workspace's conflict
@@ -230,7 +264,8 @@ class Access:
         decides with ``domain.walls.decide``, and records the access: the first one
         binds (audited), later ones refresh the last-access time that cooling-off
         periods count from. Applies to every human, platform admins included; the
-        local operator (system actor) has no history.
+        local operator (system actor) has no history. ``may_bind=False`` (a GET in a
+        browser session): a first access raises ``FirstAccessRequired`` instead of binding.
         """
         if self.actor.is_system:
             return
@@ -246,6 +281,8 @@ class Access:
         )
         if not decision.allowed:
             raise WallDenied(workspace_id, decision)
+        if decision.binds and not may_bind:
+            raise FirstAccessRequired(workspace_id)
         workforce.record_access(self._tx, user, workspace_id, now, new=decision.binds)
         if decision.binds:
             audit(workspace_id, "wall.bound", user,

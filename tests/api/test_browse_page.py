@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bastion.services import audit, users, workspaces
-from factories import add_tasks, make_side, make_user, system
+from bastion.services import audit, content, users, workspaces
+from factories import add_tasks, as_user, make_side, make_user, system
 
 PASSWORD = "browse password long"
 
@@ -17,8 +17,10 @@ def _sign_in(client, rt, email):
 
 
 def _member(rt, side, role):
+    """A member who has opened the workspace (a page view may not be their first access: it would bind them)."""
     person = make_user(rt, f"{role}.{side.workspace_id[-8:]}@example.com", password=PASSWORD)
     workspaces.add_member(system(rt), side.workspace_id, person.id, role)
+    content.open_workspace(as_user(rt, person.id), side.workspace_id)
     return person
 
 

@@ -18,7 +18,7 @@ import pytest
 from factories import make_side, make_user, system
 
 from bastion.leaks.simulation import ATTACKS, CANARY_TEXT, generate_items
-from bastion.services import imports, projects, workspaces
+from bastion.services import imports, projects, users, workspaces
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "redaction"
 PASSWORD = "need to know password"
@@ -171,7 +171,10 @@ def test_no_seeded_secret_or_codename_reaches_an_annotator(client, rt):
                                        "csrf_token": token, "next": "/"}).status_code == 200
     client.get("/")
     client.get(f"/projects/{pages_project.id}")
-    view = client.get(f"/projects/{pages_project.id}/label")
+    view = client.get(f"/projects/{pages_project.id}/label")  # a Start button: a GET leases nothing
+    assert 'id="start-form"' in view.text and 'data-task-id="' not in view.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', view.text).group(1)
+    view = client.post(f"/projects/{pages_project.id}/next", data={"csrf_token": csrf}, headers={"HX-Request": "true"})
     labelled = 0
     while 'data-task-id="' in view.text:
         task_id = re.search(r'data-task-id="([^"]+)"', view.text).group(1)
@@ -245,3 +248,99 @@ def test_the_redaction_policy_is_not_in_the_config_others_read(client, rt, role)
     listed = client.get(f"/api/v1/workspaces/{side.workspace_id}/projects", headers=side.headers(role)).text
     assert "Bluewhistle" not in listed
     assert "Bluewhistle" in client.get(f"/api/v1/projects/{project.id}", headers=side.headers("owner")).text
+
+
+# -- pseudonyms are not an oracle ----------------------------------------------------------
+
+ORACLE_POLICY = {"dictionaries": {"codename": ["Nightjar", "Bluewhistle", "Kestrel Prime"],
+                                  "person": ["Dana Whitlock", "Priya Raghunathan"]}}
+
+
+def _guesses(value: str) -> list[dict]:
+    """A manager's guesses about ``value``: the whole text of a real task, and a question with a prediction."""
+    question = f"Who owns {value}? Ask Dana Whitlock about {value}."
+    return [
+        {"data": {"text": f"Dana Whitlock will ship {value} in May. {value} is late."}},
+        {"data": {"text": question}, "predictions": [{"spans": [
+            {"start": question.index(value), "end": question.index(value) + len(value), "label": "TOPIC"},
+            {"start": question.index("Dana"), "end": question.index("Dana") + 13, "label": "PERSON"}]}]},
+    ]
+
+
+def _what_a_manager_reads(client, headers, project_id: str, before: set[str], counts: dict, report: dict) -> dict:
+    """Everything a manager can read about one import, its own ids and times taken out."""
+    listed = client.get(f"/api/v1/projects/{project_id}/tasks?limit=1000", headers=headers).json()["items"]
+    new = sorted(t["id"] for t in listed if t["id"] not in before)
+    names = {task_id: f"task-{i}" for i, task_id in enumerate(new)}
+
+    def neutral(value):
+        if isinstance(value, dict):
+            return {k: neutral(v) for k, v in value.items() if k not in ("created_at", "updated_at", "import_id")}
+        if isinstance(value, list):
+            return [neutral(v) for v in value]
+        if isinstance(value, str):
+            for task_id, name in names.items():
+                value = value.replace(task_id, name)
+        return value
+
+    exported = [orjson.loads(line) for line in client.get(f"/api/v1/projects/{project_id}/export?format=jsonl",
+                                                           headers=headers).content.splitlines()]
+    page = client.get(f"/projects/{project_id}/tasks").text
+    rows = re.findall(r"<tr><td><code>(tsk_\w+)</code>(.*?)</tr>", page, re.S)
+    project = client.get(f"/api/v1/projects/{project_id}", headers=headers).json()
+    return neutral({
+        "report": report,
+        "listed": [t for t in listed if t["id"] in names],
+        "read": [client.get(f"/api/v1/tasks/{task_id}", headers=headers).json() for task_id in new],
+        "exported": [row for row in exported if row["id"] in names],
+        "browse_page": [row for task_id, row in rows if task_id in names],
+        "counts": {k: project["counts"][k] - counts[k] for k in counts},  # what the import added
+    })
+
+
+def test_a_guess_imported_by_a_manager_links_to_nothing_they_can_read(client, rt):
+    """A manager may import but not re-identify. They import guesses about "Nightjar" (in the data)
+    and the same guesses about "Bluewhistle" (in no task): had a guess linked to a real task — the
+    same pseudonym, a duplicate, a number counting the values already stored — what they read about
+    the two imports would differ."""
+    side = make_side(rt, "oracle", n_tasks=0)
+    project = projects.create_project(system(rt), side.workspace_id, name="Oracle", config={
+        "type": "spans", "labels": ["PERSON", "TOPIC"], "redaction": ORACLE_POLICY,
+        "leak_tracing": {"variants": {"enabled": False}}})
+    real = [{"data": {"text": "Kestrel Prime is on track, says Priya Raghunathan."}},
+            {"data": {"text": "Dana Whitlock will ship Nightjar in May. Nightjar is late."}}]
+    assert imports.import_tasks(system(rt), project.id, list(enumerate(real, start=1))).imported == 2
+    manager = make_user(rt, "manager.oracle.page@example.com", password=PASSWORD)
+    workspaces.add_member(system(rt), side.workspace_id, manager.id, "manager")
+    headers = {"Authorization": f"Bearer {_token(rt, manager.id)}"}
+    client.cookies.set("bastion_session", users.create_session(rt, manager)[0])
+    try:
+        views, ids = {}, {}
+        for value in ("Nightjar", "Bluewhistle"):
+            before = {t["id"] for t in client.get(f"/api/v1/projects/{project.id}/tasks?limit=1000",
+                                                  headers=headers).json()["items"]}
+            counts = client.get(f"/api/v1/projects/{project.id}", headers=headers).json()["counts"]
+            r = client.post(f"/api/v1/projects/{project.id}/tasks", headers=headers, json=_guesses(value))
+            assert r.status_code == 200, r.text
+            views[value] = _what_a_manager_reads(client, headers, project.id, before, counts, r.json())
+            ids[value] = sorted({t["id"] for t in client.get(f"/api/v1/projects/{project.id}/tasks?limit=1000",
+                                                             headers=headers).json()["items"]} - before)
+        seen = views["Nightjar"]
+        assert seen["report"]["imported"] == 2 and seen["counts"]["tasks"] == 2
+        assert all(len(seen[k]) == 2 for k in ("listed", "read", "exported", "browse_page"))
+        assert "Who owns [CODENAME_1]? Ask [PERSON_1] about [CODENAME_1]." in seen["browse_page"][1]
+        assert seen["read"][1]["predictions"][0]["spans"][0]["text"] == "[CODENAME_1]"
+        assert views["Nightjar"] == views["Bluewhistle"]
+        # Re-running one's own import is still idempotent.
+        again = client.post(f"/api/v1/projects/{project.id}/tasks", headers=headers, json=_guesses("Nightjar"))
+        assert (again.json()["imported"], again.json()["duplicates"]) == (0, 2)
+    finally:
+        client.cookies.clear()
+    # The control: the two imports do differ, for an owner who re-identifies them.
+    owner = side.ctx(rt, "owner")
+    from bastion.services import redaction
+
+    texts = {value: [redaction.reidentify_task(owner, task_id)["data"]["text"] for task_id in ids[value]]
+             for value in ids}
+    assert "Dana Whitlock will ship Nightjar in May. Nightjar is late." in texts["Nightjar"]
+    assert "Dana Whitlock will ship Bluewhistle in May. Bluewhistle is late." in texts["Bluewhistle"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from playwright.sync_api import expect
 
 from bastion.services import workspaces
 from factories import add_tasks, make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, open_project
 
 
 def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
@@ -22,6 +24,10 @@ def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
 
     login(page, live_url, "ann@example.com")
     page.click(f"a[href='/projects/{project.id}/label']")
+    expect(page.locator("#start-form")).to_be_visible()  # the link leases nothing: Start is a form POST
+    assert page.locator(".instructions").count() == 0  # not opened yet: no content shown
+    page.keyboard.press("Enter")
+    expect(page.locator("#task")).to_have_attribute("data-task-id", re.compile("tsk_"))
     assert page.locator(".instructions strong").inner_text() == "sentiment"
     assert "<script>" in page.locator(".instructions").inner_text()  # shown as text, never run
     seen = []
@@ -37,7 +43,7 @@ def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
 
     page.context.clear_cookies()
     login(page, live_url, "boss@example.com")
-    page.goto(f"{live_url}/projects/{project.id}")
+    open_project(page, live_url, project.id)
     assert page.locator("#count-annotations").inner_text() == "3"
     with page.expect_download() as download:
         page.click("#export-jsonl")
@@ -54,7 +60,7 @@ def test_manager_browses_the_tasks_page_by_page(rt, live_url, page):
         "type": "classification", "field": "text", "labels": ["pos", "neg"]})
     add_tasks(rt, project.id, 60, prefix="<i>row</i>")
     login(page, live_url, "browse.boss@example.com")
-    page.goto(f"{live_url}/projects/{project.id}")
+    open_project(page, live_url, project.id)
     page.click("#browse-link")
     rows = page.locator("#task-table tbody tr")
     expect(rows).to_have_count(50)

@@ -12,7 +12,7 @@ import re
 
 import orjson
 from factories import make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, start_labelling
 from playwright.sync_api import expect
 
 from bastion.leaks.simulation import generate_items
@@ -35,7 +35,7 @@ def test_overlay_and_variant_are_shown_and_spans_land_on_the_canonical_text(rt, 
                                                   (2, {"data": {"text": second}, "external_id": "second"})])
 
     login(page, live_url, "annotator.ov@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     overlay = page.locator(".overlay[data-overlay]")
     expect(overlay).to_have_attribute("data-overlay", re.compile(re.escape(annotator.id) + r" · \d{4}-\d\d-\d\d"))
     background = overlay.evaluate("el => getComputedStyle(el).backgroundImage")
@@ -90,7 +90,7 @@ def test_a_project_can_turn_the_overlay_off(rt, live_url, page):
     text = generate_items(1, seed=2)[0]
     imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": text}})])
     login(page, live_url, "annotator.off@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     expect(page.locator("#task-text")).to_be_visible()
     expect(page.locator(".overlay[data-overlay]")).to_have_count(0)
     assert page.locator("#task-text").inner_text().split() == text.split()  # the canonical text, untouched

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from bastion.services import annotations, imports, queue, workspaces
 from factories import as_user, make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, open_project
 
 
 def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page):
@@ -26,6 +28,9 @@ def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page)
 
     login(page, live_url, reviewer.email)
     page.goto(f"{live_url}/projects/{project.id}/review")
+    expect(page.locator("#review-start")).to_be_visible()  # the page leases nothing: Start is a form POST
+    page.keyboard.press("Enter")
+    expect(page.locator("#review")).to_have_attribute("data-annotation-id", re.compile("ann_"))
     first = page.locator("#review").get_attribute("data-annotation-id")
     page.keyboard.press("a")
     page.keyboard.press("Enter")
@@ -38,7 +43,7 @@ def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page)
 
     page.context.clear_cookies()
     login(page, live_url, owner.email)
-    page.goto(f"{live_url}/projects/{project.id}")
+    open_project(page, live_url, project.id)
     page.click("#quality-link")
     expect(page.locator("#agreement .summary")).to_contain_text("α = ")
     expect(page.locator("#throughput svg rect")).to_have_count(30)

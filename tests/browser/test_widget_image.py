@@ -12,7 +12,7 @@ from bastion.services import exports, files, imports, workspaces
 from bastion.services.exports import ExportRequest
 from bastion.tasktypes.templates import TEMPLATES
 from factories import make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, start_labelling
 
 PNG = (Path(__file__).resolve().parents[2] / "src" / "bastion" / "demo" / "data" / "images" / "meadow_house.png").read_bytes()
 
@@ -29,7 +29,7 @@ def test_draw_a_box_and_export_coco(rt, live_url, page, tmp_path):
                                                        "external_id": "img-1"})])
 
     login(page, live_url, "ann@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     image = page.locator("#task-image")
     expect(image).to_have_js_property("naturalWidth", 320)
     box = image.bounding_box()

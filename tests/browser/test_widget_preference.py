@@ -10,7 +10,7 @@ from bastion.services.exports import ExportRequest
 from bastion.tasktypes._order import shown_order
 from bastion.tasktypes.templates import TEMPLATES
 from factories import make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, start_labelling
 
 
 def test_choose_b_clearly_and_say_why(rt, live_url, page):
@@ -29,7 +29,7 @@ def test_choose_b_clearly_and_say_why(rt, live_url, page):
                                                        "external_id": "pair-1"})])
 
     login(page, live_url, "ann@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     expect(page.locator(".turn")).to_have_count(3)
     expect(page.locator(".turn").nth(2)).to_contain_text("<script>alert(1)</script>")  # text, not markup
     expect(page.locator("#pair pre code")).to_have_count(1)  # the code block renders as code

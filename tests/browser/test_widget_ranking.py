@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from bastion.services import exports, imports, workspaces
 from bastion.services.exports import ExportRequest
 from factories import make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, start_labelling
 
 
 def test_order_four_responses_with_the_keyboard(rt, live_url, page):
@@ -19,7 +19,7 @@ def test_order_four_responses_with_the_keyboard(rt, live_url, page):
     imports.import_tasks(system(rt), project.id, [(1, {"data": {"prompt": "Name a golden retriever puppy",
                                                                  "responses": responses}, "external_id": "r1"})])
     login(page, live_url, "owner@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     cards = page.locator(".rank-card")
     expect(cards).to_have_count(4)
     number_of = {int(cards.nth(i).get_attribute("data-index")): cards.nth(i).get_attribute("data-number") for i in range(4)}

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from bastion.services import exports, imports, workspaces
 from bastion.tasktypes.templates import TEMPLATES
 from factories import make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, start_labelling
 
 
 def test_grade_a_response_with_the_keyboard(rt, live_url, page):
@@ -20,7 +20,7 @@ def test_grade_a_response_with_the_keyboard(rt, live_url, page):
         "response": "**Mount Everest**, 8,849 m above sea level."}, "external_id": "g1"})])
 
     login(page, live_url, "owner@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     expect(page.locator(".turn.graded strong")).to_have_text("Mount Everest")
     for key in ("4", "5", "3"):  # accuracy, helpfulness, clarity: each moves on to the next
         page.keyboard.press(key)

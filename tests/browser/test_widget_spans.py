@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from bastion.services import exports, imports, workspaces
 from bastion.tasktypes.templates import TEMPLATES
 from factories import make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, start_labelling
 
 TEXT = "Halvorsen Maritime said on Tuesday it would close its shipyard in Bergen by the end of 2026. "
 
@@ -23,7 +23,7 @@ def test_label_spans_with_the_keyboard_in_a_long_document(rt, live_url, page):
     imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": long_text}, "external_id": "long"})])
 
     login(page, live_url, "owner@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     expect(page.locator("#span-count")).to_have_text("(0)")
     started = time.monotonic()
     page.keyboard.press("ArrowRight")  # "Halvorsen"

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from bastion.services import exports, imports, workspaces
 from bastion.services.exports import ExportRequest
 from factories import make_project, make_user, system
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, start_labelling
 
 
 def test_write_an_answer_from_a_draft(rt, live_url, page):
@@ -22,7 +22,7 @@ def test_write_an_answer_from_a_draft(rt, live_url, page):
         "predictions": [{"text": draft}], "external_id": "w1"})])
 
     login(page, live_url, "owner@example.com")
-    page.goto(f"{live_url}/projects/{project.id}/label")
+    start_labelling(page, live_url, project.id)
     expect(page.locator("#answer")).to_have_value(draft)
     page.keyboard.press("e")
     page.keyboard.press("Control+End")

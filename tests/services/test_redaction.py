@@ -1,9 +1,6 @@
-"""Redaction at import, the vault, held items and re-identification, on both databases."""
+"""Redaction at import, pseudonyms per task, held items and re-identification, on both databases."""
 
 from __future__ import annotations
-
-import hashlib
-import threading
 
 import orjson
 import pytest
@@ -16,16 +13,19 @@ from bastion.domain.errors import (
     NotFound,
     PermissionDenied,
 )
+from bastion.leaks.simulation import generate_items
 from bastion.services import (
     annotations,
     audit,
     exports,
     imports,
     keys,
+    leaks,
     projects,
     queue,
     redaction,
     tasks,
+    workspaces,
 )
 from bastion.storage import schema
 
@@ -57,70 +57,50 @@ def _audit_actions(rt, side):
     return [(e["action"], e["target"], e["actor"]) for e in entries]
 
 
-def test_import_stores_redacted_text_with_consistent_pseudonyms(rt):
+def test_import_stores_redacted_text_numbered_per_task(rt):
     side = make_side(rt, "red", n_tasks=0)
     project = _project(rt, side)
     _import(rt, project.id, [
         {"data": {"text": "Dana Whitlock mailed jane.doe@example.com about Nightjar."}, "external_id": "a"},
-        {"data": {"text": "NIGHTJAR's lead is Dana Whitlock; cc JANE.DOE@example.com and bob@example.org."},
+        {"data": {"text": "NIGHTJAR's lead is Dana Whitlock; cc bob@example.org and JANE.DOE@example.com."},
          "external_id": "b"},
     ])
-    # A second import (a new batch, a new process cache) keeps the same numbers.
-    redaction._known.clear()
     _import(rt, project.id, [{"data": {"text": "Kestrel Prime replaces Nightjar, says bob@example.org."},
                               "external_id": "c"}])
     texts = [t["data"]["text"] for t in tasks.list_tasks(side.ctx(rt, "manager"), project.id)["items"]]
     assert texts == [
         "[PERSON_1] mailed [EMAIL_1] about [CODENAME_1].",
         "[CODENAME_1]'s lead is [PERSON_1]; cc [EMAIL_1] and [EMAIL_2].",
-        "[CODENAME_2] replaces [CODENAME_1], says [EMAIL_2].",
+        "[CODENAME_1] replaces [CODENAME_2], says [EMAIL_1].",
     ]
-    # At rest: ciphertext only, and the vault's index is a keyed hash, not a hash of the value.
-    with operator_tx(rt, write=False) as tx:
-        vault = tx.execute(select(schema.pseudonyms).where(schema.pseudonyms.c.project_id == project.id)).all()
-    assert sorted((r.label, r.number) for r in vault) == [
-        ("CODENAME", 1), ("CODENAME", 2), ("EMAIL", 1), ("EMAIL", 2), ("PERSON", 1)]
-    for row in vault:
-        assert b"example" not in row.original and b"Nightjar" not in row.original
-        for value in ("jane.doe@example.com", "nightjar", "dana whitlock"):
-            assert row.key_hash != hashlib.sha256(value.encode()).hexdigest()
+    # At rest: ciphertext only, the payloads and the records alike.
     for row in _stored(rt, project.id):
-        assert b"Whitlock" not in row.payload and b"example.com" not in row.payload
-
-
-def test_pseudonym_allocation_is_atomic_across_concurrent_imports(rt):
-    side = make_side(rt, "race", n_tasks=0)
-    project = _project(rt, side)
-    people = [f"p{i}@example.com" for i in range(30)]
-    errors = []
-
-    def run(offset: int) -> None:
-        try:
-            # The same values in every thread (the vault race), in items of their own (no duplicate tasks).
-            items = [{"data": {"text": f"write to {people[(i + offset) % 30]} and {people[(i * 7) % 30]}"},
-                      "external_id": f"t{offset}-{i}"} for i in range(40)]
-            imports.import_tasks(system(rt), project.id, list(enumerate(items, start=1)), batch_size=5)
-        except Exception as exc:  # noqa: BLE001 - any failure in a thread is reported after the join
-            errors.append(exc)
-
-    redaction._known.clear()
-    threads = [threading.Thread(target=run, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+        assert b"Whitlock" not in row.payload and b"example" not in row.payload
     with operator_tx(rt, write=False) as tx:
-        rows = tx.execute(select(schema.pseudonyms.c.label, schema.pseudonyms.c.number)
-                          .where(schema.pseudonyms.c.project_id == project.id)).all()
-    assert sorted(n for _, n in rows) == list(range(1, 31))  # 30 values, 30 numbers, no gap, no repeat
-    seen: dict[str, set[str]] = {}
-    for task in tasks.list_tasks(side.ctx(rt, "owner"), project.id, limit=1000)["items"]:
-        shown = redaction.reidentify_task(side.ctx(rt, "owner"), task["id"])
-        for finding in shown["findings"]:
-            seen.setdefault(finding["original"], set()).add(finding["pseudonym"])
-    assert all(len(tokens) == 1 for tokens in seen.values())  # one value, one pseudonym
-    assert len({next(iter(t)) for t in seen.values()}) == 30  # one pseudonym, one value
+        records = tx.execute(select(schema.task_redactions.c.record)
+                             .where(schema.task_redactions.c.project_id == project.id)).scalars().all()
+    assert len(records) == 3 and not any(b"Nightjar" in r or b"example" in r for r in records)
+    # Each task re-identifies from its own record: the same token, different values.
+    owner = side.ctx(rt, "owner")
+    restored = [redaction.reidentify_task(owner, row.id) for row in _stored(rt, project.id)]
+    assert [{f["pseudonym"]: f["original"] for f in r["findings"] if f["pseudonym"] == "[EMAIL_1]"}
+            for r in restored] == [{"[EMAIL_1]": "jane.doe@example.com"}, {"[EMAIL_1]": "bob@example.org"},
+                                   {"[EMAIL_1]": "bob@example.org"}]
+    assert restored[1]["data"]["text"] == \
+        "NIGHTJAR's lead is Dana Whitlock; cc bob@example.org and JANE.DOE@example.com."
+
+
+def test_two_items_that_differ_only_in_redacted_values_stay_two_tasks(rt):
+    side = make_side(rt, "dup", n_tasks=0)
+    project = _project(rt, side)
+    items = [{"data": {"text": "Write to jane@example.com."}}, {"data": {"text": "Write to bob@example.com."}}]
+    report = _import(rt, project.id, items)
+    assert (report.imported, report.duplicates) == (2, 0)
+    assert [t["data"]["text"] for t in tasks.list_tasks(side.ctx(rt, "owner"), project.id)["items"]] == \
+        ["Write to [EMAIL_1]."] * 2
+    # Re-running the import adds nothing (the same person: see the manager's guess in tests/api).
+    again = _import(rt, project.id, items)
+    assert (again.imported, again.duplicates) == (0, 2)
 
 
 def test_predictions_follow_the_redacted_text(rt):
@@ -286,10 +266,9 @@ def test_reencryption_keeps_the_vault_and_records_readable(rt):
     task_id = _stored(rt, project.id)[0].id
     keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id)
     done = keys.reencrypt_project(side.ctx(rt, "owner"), project.id)
-    assert done["pseudonyms"] == 2 and done["task_redactions"] == 1 and done["retired_keys"]
+    assert done["task_redactions"] == 1 and done["retired_keys"]
     rt.keyring.forget_cache()
     assert redaction.reidentify_task(side.ctx(rt, "owner"), task_id)["data"]["text"] == "Dana Whitlock on Nightjar."
-    redaction._known.clear()
     _import(rt, project.id, [{"data": {"text": "Nightjar again, and Dana Whitlock."}}])
     texts = [t["data"]["text"] for t in tasks.list_tasks(side.ctx(rt, "owner"), project.id)["items"]]
     assert texts[-1] == "[CODENAME_1] again, and [PERSON_1]."
@@ -303,3 +282,76 @@ def test_a_project_without_a_policy_is_stored_as_imported(rt):
         "Dana Whitlock, jane@example.com"
     with operator_tx(rt, write=False) as tx:
         assert tx.execute(select(schema.task_redactions)).all() == []
+
+
+POLICY_MORE = {"dictionaries": {**POLICY["dictionaries"], "person": ["Dana Whitlock", "Priya Raghunathan"]}}
+OTHER = {"type": "classification", "field": "body", "labels": ["memo"], "other": True, "redaction": POLICY_MORE,
+         "leak_tracing": {"variants": {"enabled": False}}}
+
+
+def test_an_annotator_cannot_link_two_tasks_by_their_pseudonyms(rt):
+    side = make_side(rt, "link", n_tasks=0)
+    project = _project(rt, side, config={**SPANS, "redaction": POLICY_MORE})
+    # The same person in the first and the third task, another in the second.
+    _import(rt, project.id, [
+        {"data": {"text": "Dana Whitlock reviewed Nightjar."}, "external_id": "a"},
+        {"data": {"text": "Priya Raghunathan reviewed Nightjar."}, "external_id": "b"},
+        {"data": {"text": "Dana Whitlock reviewed Kestrel Prime."}, "external_id": "c"},
+    ])
+    annotator = side.ctx(rt, "annotator")
+    served = []
+    while (task := queue.next_task(annotator, project.id)) is not None:
+        served.append(task["data"]["text"])
+        annotations.submit_annotation(annotator, task["id"], {"spans": []})
+    assert served == ["[PERSON_1] reviewed [CODENAME_1]."] * 3
+
+
+def test_pseudonyms_are_numbered_per_task_across_fields_predictions_and_gold(rt):
+    side = make_side(rt, "num", n_tasks=0)
+    project = _project(rt, side, config=OTHER)
+    _import(rt, project.id, [
+        {"data": {"title": "Nightjar memo", "body": "Dana Whitlock wrote to jane@example.com about Nightjar."},
+         "predictions": [{"label": "other", "other_text": "Kestrel Prime and Nightjar, per jane@example.com"}],
+         "external_id": "memo"},
+        {"data": {"title": "Kestrel Prime memo", "body": "Priya Raghunathan wrote to bob@example.com."},
+         "gold": {"label": "other", "other_text": "Dana Whitlock, not Priya Raghunathan"}, "external_id": "gold"},
+    ])
+    memo, gold = _stored(rt, project.id)
+    owner = side.ctx(rt, "owner")
+    task = tasks.get_task(owner, memo.id)
+    assert task["data"] == {"title": "[CODENAME_1] memo", "body": "[PERSON_1] wrote to [EMAIL_1] about [CODENAME_1]."}
+    assert task["predictions"] == [{"label": "other", "other_text": "[CODENAME_2] and [CODENAME_1], per [EMAIL_1]"}]
+    rows = [orjson.loads(line) for line in b"".join(exports.start_export(
+        owner, project.id, request=exports.ExportRequest()).chunks()).splitlines()]
+    (shown_gold,) = [row for row in rows if row["id"] == gold.id]
+    assert shown_gold["data"] == {"title": "[CODENAME_1] memo", "body": "[PERSON_1] wrote to [EMAIL_1]."}
+    assert shown_gold["gold"] == {"label": "other", "other_text": "[PERSON_2], not [PERSON_1]"}
+    # Owners get the values back: each task's own numbers, from its own record.
+    original = redaction.reidentify_task(owner, memo.id)
+    assert original["predictions"] == [{"label": "other", "other_text": "Kestrel Prime and Nightjar, per jane@example.com"}]
+    restored = [orjson.loads(line) for line in b"".join(exports.start_export(
+        owner, project.id, request=exports.ExportRequest(reidentify=True)).chunks()).splitlines()]
+    (restored_gold,) = [row for row in restored if row["id"] == gold.id]
+    assert restored_gold["gold"]["other_text"] == "Dana Whitlock, not Priya Raghunathan"
+    assert restored_gold["data"]["body"] == "Priya Raghunathan wrote to bob@example.com."
+
+
+def test_a_leak_of_one_of_two_tasks_alike_after_redaction_is_traced_to_its_recipient(rt):
+    # Per-task numbers make tasks that differ only in redacted values the same canonical text.
+    side = make_side(rt, "alike", n_tasks=0)
+    project = _project(rt, side, config={**SPANS, "leak_tracing": {"variants": {"enabled": True}}})
+    (prose,) = generate_items(1, seed=21)
+    _import(rt, project.id, [{"data": {"text": f"{prose}\n\nWrite to {who}@example.com."}, "external_id": who}
+                             for who in ("jane", "bob")])
+    copies = {}
+    for i in range(2):
+        person = make_user(rt, f"reader{i}.alike@example.com")
+        workspaces.add_member(system(rt), side.workspace_id, person.id, "annotator")
+        task = queue.next_task(as_user(rt, person.id), project.id)
+        copies[person.id] = (task["id"], task["data"]["text"])
+    first, second = (t["data"]["text"] for t in tasks.list_tasks(system(rt), project.id)["items"])  # canonical
+    assert first == second and first.endswith("Write to [EMAIL_1].")
+    for guilty, (task_id, text) in copies.items():
+        report = leaks.trace(side.ctx(rt, "owner"), project.id, [text])
+        assert report["verdict"] == "conclusive" and report["suspects"] == [guilty], report
+        assert task_id in {s["task_id"] for s in report["sources"]}

@@ -165,7 +165,8 @@ def test_walls_still_refuse_as_the_app_role_after_leaving_the_other_side(rt):
     with pytest.raises(WallDenied):
         queue.next_task(as_user(rt, expert.id), b.project_id)
     explained = workforce.explain(b.ctx(rt, "owner"), expert.email, b.workspace_id)  # B's owner is not in A
-    assert not explained["walls_allow"] and explained["reasons"][0]["history"]["workspace_id"] == a.workspace_id
+    assert not explained["walls_allow"] and explained["reasons"][0]["kind"] == "wall"
+    assert explained["reasons"][0]["edge"]["other_workspace"] == a.workspace_id
     # And an owner cannot declare a conflict that would put someone on both sides of it.
     c = make_side(rt, "lc", 1)
     workspaces.add_member(system(rt), c.workspace_id, expert.id, "annotator")

@@ -197,3 +197,15 @@ def test_bad_alpha_and_duplicate_items_are_refused() -> None:
         trace_leak("x", _index(), SECRET, alpha=0)
     with pytest.raises(InvalidInput):
         SourceIndex([SourceItem("t", "a", ()), SourceItem("t", "b", ())])
+
+
+def test_items_with_one_text_are_all_sources_and_the_leak_is_traced_to_its_own() -> None:
+    # Tasks that differ only in redacted values share their canonical text (pseudonyms are per task).
+    text = _items()[0]
+    index = SourceIndex(SourceItem(f"same-{i}", text, (PEOPLE[i],)) for i in range(6))
+    for i in (0, 5):  # the first and one past the candidates' limit
+        variant = render_variant(text, secret=SECRET, person_id=PEOPLE[i], task_id=f"same-{i}")
+        report = trace_leak(variant.text, index, SECRET)
+        assert {s.task_id for s in report.sources} == {f"same-{k}" for k in range(6)}
+        assert all(s.runner_up == s.coverage for s in report.sources)  # ambiguous, and said so
+        assert report.suspects == (PEOPLE[i],)

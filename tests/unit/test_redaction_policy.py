@@ -1,4 +1,4 @@
-"""Redaction policy, redact_item, pseudonym consistency, offset maps and re-identification."""
+"""Redaction policy, redact_item, pseudonyms numbered per task, offset maps and re-identification."""
 
 from __future__ import annotations
 
@@ -10,21 +10,19 @@ import pytest
 from bastion.domain.errors import InvalidConfig, InvalidInput
 from bastion.redaction import (
     Edit,
-    InMemoryVault,
     OffsetMap,
     Pseudonymizer,
     RedactionPolicy,
     Redactor,
     apply_replacements,
-    keyed_hash,
     load_policy,
     normalise_value,
     redact_item,
     reidentify,
 )
 from bastion.redaction.presidio import PresidioDetector
+from bastion.redaction.pseudonyms import check_secret
 
-SECRET = b"workspace-secret-for-tests-0001"
 CONVERSATION = {
     "id": "item-1",
     "meta": {"source": "Dana Whitlock's export", "rows": 3},
@@ -77,8 +75,7 @@ def test_policy_path_prefix_is_configurable() -> None:
 
 
 def test_redacts_every_string_field_with_consistent_pseudonyms() -> None:
-    vault = InMemoryVault()
-    result = redact_item(CONVERSATION, _policy(), vault, SECRET)
+    result = redact_item(CONVERSATION, _policy())
     messages = result.data["messages"]
     assert messages[0]["content"] == "[PERSON_1] here: is [CODENAME_1] ready? Mail [EMAIL_1]."
     assert messages[1]["content"] == "[CODENAME_1]'s eval is done; I told [EMAIL_1] and [PERSON_1]."
@@ -89,16 +86,33 @@ def test_redacts_every_string_field_with_consistent_pseudonyms() -> None:
     assert set(result.offsets) == {"meta.source", "messages[0].content", "messages[1].content"}
 
 
-def test_same_value_same_pseudonym_across_items_of_a_project() -> None:
-    vault = InMemoryVault()
-    first = redact_item({"text": "write to a@example.com or b@example.com"}, _policy(), vault, SECRET)
-    second = redact_item({"text": "b@example.com then A@EXAMPLE.COM"}, _policy(), vault, SECRET)
+def test_every_item_is_numbered_afresh() -> None:
+    # The trap: numbers kept across items would tell whoever sees two items (or imports a
+    # guess) that they share a value. Here the second item's numbers know nothing of the first.
+    alone = redact_item({"text": "c@example.com and Falcon"}, _policy())
+    first = redact_item({"text": "write to a@example.com or b@example.com"}, _policy())
+    second = redact_item({"text": "b@example.com then A@EXAMPLE.COM"}, _policy())
     assert first.data["text"] == "write to [EMAIL_1] or [EMAIL_2]"
-    assert second.data["text"] == "[EMAIL_2] then [EMAIL_1]"
+    assert second.data["text"] == "[EMAIL_1] then [EMAIL_2]"
+    after_others = redact_item({"text": "c@example.com and Falcon"}, _policy())
+    assert alone.data == after_others.data == {"text": "[EMAIL_1] and [CODENAME_1]"}
+
+
+def test_one_pseudonymizer_shares_the_numbers_of_one_task() -> None:
+    pseudonyms = Pseudonymizer()
+    data = redact_item({"text": "Falcon, ask b@example.com"}, _policy(), pseudonyms)
+    redactor = Redactor(_policy())
+    rationale, _, findings = redactor.redact_text("a@example.com, not B@example.com, on FALCON", pseudonyms, "gold.rationale")
+    assert data.data["text"] == "[CODENAME_1], ask [EMAIL_1]"
+    assert rationale == "[EMAIL_2], not [EMAIL_1], on [CODENAME_1]"
+    assert [f.field for f in findings] == ["gold.rationale"] * 3
+    assert len(pseudonyms) == 3
+    assert pseudonyms.find_original("[EMAIL_1]") == "b@example.com"  # the value first seen
+    assert pseudonyms.find_original("[EMAIL_3]") is None
 
 
 def test_numbers_are_per_type() -> None:
-    result = redact_item({"t": "x@example.com 192.0.2.1 y@example.com"}, _policy(), InMemoryVault(), SECRET)
+    result = redact_item({"t": "x@example.com 192.0.2.1 y@example.com"}, _policy())
     assert result.data["t"] == "[EMAIL_1] [IP_1] [EMAIL_2]"
 
 
@@ -117,48 +131,38 @@ def test_spellings_of_one_value_normalise_together(label: str, spellings: list[s
 
 
 def test_fuzzy_and_inflected_matches_share_the_terms_pseudonym() -> None:
-    result = redact_item({"t": "Falcon, Flacon and FALCONS"}, _policy(), InMemoryVault(), SECRET)
+    result = redact_item({"t": "Falcon, Flacon and FALCONS"}, _policy())
     assert result.data["t"] == "[CODENAME_1], [CODENAME_1] and [CODENAME_1]"
-
-
-def test_vault_is_indexed_by_a_keyed_hash_never_the_value() -> None:
-    vault = InMemoryVault()
-    Pseudonymizer(vault, SECRET).pseudonym_for("email", "jane@example.com")
-    (key,) = vault._numbers  # the index as a storage layer would persist it
-    assert "jane" not in key
-    assert key == keyed_hash(SECRET, "EMAIL", "jane@example.com")
-    assert key != keyed_hash(b"another-workspace-secret-0002", "EMAIL", "jane@example.com")
-    assert key != keyed_hash(SECRET, "PERSON", "jane@example.com")  # the type is part of the key
 
 
 def test_short_secret_is_refused() -> None:
     with pytest.raises(InvalidConfig):
-        Pseudonymizer(InMemoryVault(), b"short")
+        check_secret(b"short")
 
 
 def test_field_selection_and_exclusion() -> None:
     data = {"prompt": "x@example.com", "messages": [{"role": "x@example.com", "content": "x@example.com"}], "meta": {"a": "x@example.com", "b": ["x@example.com"]}}
-    only = redact_item(data, _policy(fields=["messages[].content", "meta.*"]), InMemoryVault(), SECRET).data
+    only = redact_item(data, _policy(fields=["messages[].content", "meta.*"])).data
     assert only["prompt"] == "x@example.com"
     assert only["messages"][0] == {"role": "x@example.com", "content": "[EMAIL_1]"}
     assert only["meta"] == {"a": "[EMAIL_1]", "b": ["[EMAIL_1]"]}
-    excluded = redact_item(data, _policy(exclude_fields=["meta.b", "messages"]), InMemoryVault(), SECRET).data
+    excluded = redact_item(data, _policy(exclude_fields=["meta.b", "messages"])).data
     assert excluded["meta"] == {"a": "[EMAIL_1]", "b": ["x@example.com"]}
     assert excluded["messages"][0]["content"] == "x@example.com"
 
 
 def test_detectors_can_be_switched_off() -> None:
-    result = redact_item({"t": "x@example.com 192.0.2.1"}, _policy(detectors=["ip_address"]), InMemoryVault(), SECRET)
+    result = redact_item({"t": "x@example.com 192.0.2.1"}, _policy(detectors=["ip_address"]))
     assert result.data["t"] == "x@example.com [IP_1]"
 
 
 def test_allow_values_are_never_redacted() -> None:
-    result = redact_item({"t": "support@example.com x@example.com"}, _policy(allow_values=["Support@example.com"]), InMemoryVault(), SECRET)
+    result = redact_item({"t": "support@example.com x@example.com"}, _policy(allow_values=["Support@example.com"]))
     assert result.data["t"] == "support@example.com [EMAIL_1]"
 
 
 def test_low_confidence_finding_holds_the_item_with_a_reason() -> None:
-    result = redact_item({"t": "token eyJub3Rqc29u.eyJhYmNkZWZn.c2ln"}, _policy(), InMemoryVault(), SECRET)
+    result = redact_item({"t": "token eyJub3Rqc29u.eyJhYmNkZWZn.c2ln"}, _policy())
     assert result.held
     assert "jwt" in result.reason and "t" in result.reason
     assert result.data["t"] == "token [TOKEN_1]"  # held items are redacted all the same
@@ -166,18 +170,18 @@ def test_low_confidence_finding_holds_the_item_with_a_reason() -> None:
 
 def test_threshold_decides_what_is_held() -> None:
     text = {"t": "Flacon"}  # a fuzzy match, confidence 0.8
-    assert not redact_item(text, _policy(review_below=0.5), InMemoryVault(), SECRET).held
-    assert redact_item(text, _policy(review_below=0.85), InMemoryVault(), SECRET).held
+    assert not redact_item(text, _policy(review_below=0.5)).held
+    assert redact_item(text, _policy(review_below=0.85)).held
 
 
 def test_disabled_policy_returns_the_data_unchanged() -> None:
-    result = redact_item(CONVERSATION, _policy(enabled=False), InMemoryVault(), SECRET)
+    result = redact_item(CONVERSATION, _policy(enabled=False))
     assert result.data == CONVERSATION and result.data is not CONVERSATION
     assert result.findings == [] and result.offsets == {}
 
 
 def test_findings_locate_the_original_and_the_pseudonym() -> None:
-    result = redact_item(CONVERSATION, _policy(), InMemoryVault(), SECRET)
+    result = redact_item(CONVERSATION, _policy())
     original = CONVERSATION["messages"][1]["content"]
     redacted = result.data["messages"][1]["content"]
     for finding in (f for f in result.findings if f.field == "messages[1].content"):
@@ -187,7 +191,7 @@ def test_findings_locate_the_original_and_the_pseudonym() -> None:
 
 def test_compiled_policy_is_reused() -> None:
     redactor = Redactor(_policy())
-    assert redact_item({"t": "Falcon"}, redactor, InMemoryVault(), SECRET).data == {"t": "[CODENAME_1]"}
+    assert redact_item({"t": "Falcon"}, redactor).data == {"t": "[CODENAME_1]"}
 
 
 # --------------------------------------------------------------------------- offsets
@@ -195,7 +199,7 @@ def test_compiled_policy_is_reused() -> None:
 
 def test_spans_map_back_to_the_original() -> None:
     original = "Ask Dana Whitlock about Falcon today."
-    result = redact_item({"t": original}, _policy(), InMemoryVault(), SECRET)
+    result = redact_item({"t": original}, _policy())
     redacted = result.data["t"]
     offsets = result.offsets["t"]
     assert redacted == "Ask [PERSON_1] about [CODENAME_1] today."
@@ -250,13 +254,14 @@ def test_positions_outside_the_text_are_refused() -> None:
         OffsetMap.identity(5).to_target(3, 2)
 
 
-def test_reidentify_from_the_vault_and_from_findings() -> None:
-    vault = InMemoryVault()
-    result = redact_item(CONVERSATION, _policy(), vault, SECRET)
+def test_reidentify_from_the_tasks_pseudonyms_and_from_findings() -> None:
+    pseudonyms = Pseudonymizer()
+    result = redact_item(CONVERSATION, _policy(), pseudonyms)
     redacted = result.data["messages"][0]["content"]
-    assert reidentify(redacted, vault) == "Dana Whitlock here: is Falcon ready? Mail dana@example.com."
+    assert reidentify(redacted, pseudonyms) == "Dana Whitlock here: is Falcon ready? Mail dana@example.com."
     assert reidentify(redacted, result.findings) == CONVERSATION["messages"][0]["content"]
-    assert reidentify("unknown [PERSON_9]", vault) == "unknown [PERSON_9]"
+    assert reidentify("unknown [PERSON_9]", pseudonyms) == "unknown [PERSON_9]"
+    assert reidentify("unknown [PERSON_9]", result.findings) == "unknown [PERSON_9]"
 
 
 # --------------------------------------------------------------------------- optional Presidio
@@ -275,7 +280,7 @@ def test_presidio_adapter_maps_results_to_matches() -> None:
     detector = PresidioDetector(["PERSON"], analyzer=FakeAnalyzer())
     (match,) = detector.detect("Met Ada Lovelace today")
     assert (match.entity_type, match.text, match.confidence) == ("person", "Ada Lovelace", 0.85)
-    result = redact_item({"t": "Met Ada Lovelace today"}, Redactor(load_policy({}), detectors=[detector]), InMemoryVault(), SECRET)
+    result = redact_item({"t": "Met Ada Lovelace today"}, Redactor(load_policy({}), detectors=[detector]))
     assert result.data["t"] == "Met [PERSON_1] today"
 
 

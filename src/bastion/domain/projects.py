@@ -153,3 +153,18 @@ class Project:
     @property
     def overlap(self) -> int:
         return self.settings.overlap
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    """A project's metadata — what role alone decides, walls aside: no config, no settings.
+
+    Pages that list several workspaces show these, so listing never binds anyone to a
+    client; the config (labels, instructions, fields) is content and passes the wall.
+    """
+
+    id: str
+    workspace_id: str
+    name: str
+    task_type: str
+    counts: Counts = field(default_factory=Counts)

@@ -11,7 +11,10 @@ and the people each was shown to):
 
 (a) Candidate items are found by shared word trigrams, then aligned token by
 token (:mod:`bastion.leaks.alignment`); the best item that covers at least half
-of the excerpt is its source.
+of the excerpt is its source. Items with the same canonical text (tasks that
+differ only in redacted values: pseudonyms are numbered per task) tie, and every
+one of them is a source: each is read against its own recipients' codewords, so
+the leak is traced to whichever of them it came from.
 
 (b) For every slot of the item, the text between the nearest aligned words on
 either side is compared with the two forms (edit distance, with the same
@@ -191,12 +194,16 @@ class SourceIndex:
         return ready
 
     def candidates(self, excerpt: Tokens, limit: int = 3) -> list[int]:
+        """The ``limit`` items sharing most trigrams with the excerpt, and every item tied with the last."""
         counts: dict[int, int] = defaultdict(int)
         for shingle in shingles(excerpt):
             for position in self._by_shingle.get(shingle, ()):
                 counts[position] += 1
         ranked = sorted(counts.items(), key=lambda kv: -kv[1])
-        return [position for position, count in ranked[:limit] if count >= 2]
+        if len(ranked) > limit:
+            cut = ranked[limit - 1][1]
+            ranked = [(position, count) for position, count in ranked if count >= cut]
+        return [position for position, count in ranked if count >= 2]
 
 
 def trace_leak(
@@ -220,17 +227,14 @@ def trace_leak(
     for excerpt_index, excerpt in enumerate(texts):
         folded = fold(clean_excerpt(excerpt))
         tokens = tokenize(folded.text)
-        located = _locate(index, tokens, min_coverage)
-        if located is None:
-            continue
-        position, alignment, coverage, runner_up = located
-        ready = index.prepared(position)
-        sources.append(SourceMatch(excerpt_index, ready.item.task_id, ready.item.field_path, coverage, runner_up))
-        for slot in ready.slots:
-            form = read_slot(ready, slot, alignment, folded.text, tokens)
-            if form is not None:
-                raw_readings[(position, slot.start, slot.key)].add(form)
-                slot_kinds[slot.key] = slot.kind.value
+        for position, alignment, coverage, runner_up in _locate(index, tokens, min_coverage):
+            ready = index.prepared(position)
+            sources.append(SourceMatch(excerpt_index, ready.item.task_id, ready.item.field_path, coverage, runner_up))
+            for slot in ready.slots:
+                form = read_slot(ready, slot, alignment, folded.text, tokens)
+                if form is not None:
+                    raw_readings[(position, slot.start, slot.key)].add(form)
+                    slot_kinds[slot.key] = slot.kind.value
 
     if not sources:
         return TraceReport("no_source", (), (), (), (), alpha)
@@ -246,22 +250,31 @@ def trace_leak(
     return TraceReport(verdict, tuple(sources), tuple(readings), tuple(scores), suspects, alpha)
 
 
-def _locate(index: SourceIndex, tokens: Tokens, min_coverage: float) -> tuple[int, Alignment, float, float] | None:
+def _locate(index: SourceIndex, tokens: Tokens, min_coverage: float) -> list[tuple[int, Alignment, float, float]]:
+    """The excerpt's source: the best-covering item, or every item tied for best; with the runner-up's coverage.
+
+    An innocent's bits are independent of the leak in every tied item alike, so
+    reading each against its own recipients keeps the test exact.
+    """
     if not tokens.values:
-        return None
-    best: tuple[int, Alignment, float] | None = None
-    runner_up = 0.0
+        return []
+    aligned: list[tuple[int, Alignment, float]] = []
+    by_text: dict[str, Alignment] = {}  # items with the same text align the same way: align once
     for position in index.candidates(tokens):
-        alignment = align(index.prepared(position).tokens, tokens)
-        coverage = alignment.matched / len(tokens.values)
-        if best is None or coverage > best[2]:
-            runner_up = best[2] if best else 0.0
-            best = (position, alignment, coverage)
-        else:
-            runner_up = max(runner_up, coverage)
-    if best is None or best[2] < min_coverage:
-        return None
-    return best[0], best[1], best[2], runner_up
+        ready = index.prepared(position)
+        alignment = by_text.get(ready.folded.text)
+        if alignment is None:
+            alignment = by_text[ready.folded.text] = align(ready.tokens, tokens)
+        aligned.append((position, alignment, alignment.matched / len(tokens.values)))
+    if not aligned:
+        return []
+    best = max(coverage for _, _, coverage in aligned)
+    if best < min_coverage:
+        return []
+    tied = [entry for entry in aligned if entry[2] == best]
+    others = [coverage for _, _, coverage in aligned if coverage < best]
+    runner_up = best if len(tied) > 1 else max(others, default=0.0)
+    return [(position, alignment, coverage, runner_up) for position, alignment, coverage in tied]
 
 
 def read_slot(ready: _Prepared, slot: Slot, alignment: Alignment, excerpt: str, excerpt_tokens: Tokens) -> int | None:

@@ -2,7 +2,7 @@
 
 Pure functions and small classes, no storage and no web: detectors
 (:mod:`.detectors`, :mod:`.credentials`), client dictionaries
-(:mod:`.dictionary`), consistent pseudonyms behind a keyed-hash vault
+(:mod:`.dictionary`), pseudonyms numbered per task
 (:mod:`.pseudonyms`), offset maps and re-identification (:mod:`.offsets`), and
 the project policy with :func:`redact_item` (:mod:`.policy`). The optional
 Presidio detector lives in :mod:`.presidio` and is imported only on demand.
@@ -21,16 +21,7 @@ from bastion.redaction.policy import (
     load_policy,
     redact_item,
 )
-from bastion.redaction.pseudonyms import (
-    PSEUDONYM_PATTERN,
-    InMemoryVault,
-    Pseudonym,
-    Pseudonymizer,
-    Vault,
-    keyed_hash,
-    label_for,
-    normalise_value,
-)
+from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN, Pseudonym, Pseudonymizer, label_for, normalise_value
 
 __all__ = [
     "PSEUDONYM_PATTERN",
@@ -39,7 +30,6 @@ __all__ = [
     "Edit",
     "EntityType",
     "Finding",
-    "InMemoryVault",
     "Match",
     "NerSettings",
     "OffsetMap",
@@ -48,12 +38,10 @@ __all__ = [
     "RedactionPolicy",
     "RedactionResult",
     "Redactor",
-    "Vault",
     "apply_replacements",
     "builtin_detectors",
     "compile_policy",
     "detect",
-    "keyed_hash",
     "label_for",
     "load_policy",
     "normalise_value",

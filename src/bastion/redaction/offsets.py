@@ -24,12 +24,13 @@ falls strictly inside an edit (spans inside unchanged text shift exactly).
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bastion.domain.errors import InvalidInput
-from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN, Vault
+from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN, Pseudonymizer
 
 Side = Literal["start", "end"]
 
@@ -189,34 +190,29 @@ class _Identified(Protocol):
     original: str
 
 
-def reidentify(text: str, source: Vault | Iterable[_Identified]) -> str:
+def reidentify(text: str, source: Pseudonymizer | Iterable[_Identified]) -> str:
     """Replace every pseudonym token in ``text`` by the value it stands for.
 
-    ``source`` is the project's vault (any pseudonym it knows) or the findings of
-    a redaction (objects with ``pseudonym`` and ``original``). Tokens neither
-    knows are left as they are. Owner-only: the result is the confidential text.
+    ``source`` is the task's :class:`Pseudonymizer` or the findings of its
+    redaction (objects with ``pseudonym`` and ``original``): pseudonyms are
+    numbered per task, so a token means something only in its own task. Tokens
+    the source does not know are left as they are. Owner-only: the result is
+    the confidential text.
 
     Trap: a text that already contained a literal ``[PERSON_1]`` before redaction
     is indistinguishable from a pseudonym here; map spans with the offset map,
     not by re-parsing tokens, when exactness matters.
     """
-    if isinstance(source, Vault):
-        vault = source
-
-        def lookup(label: str, number: int, token: str) -> str | None:
-            return vault.find_original(label, number)
-
+    if isinstance(source, Pseudonymizer):
+        lookup = source.find_original
     else:
         known: dict[str, str] = {}
         for finding in source:
             known.setdefault(finding.pseudonym, finding.original)
+        lookup = known.get
 
-        def lookup(label: str, number: int, token: str) -> str | None:
-            return known.get(token)
-
-    def replace(match: object) -> str:
-        token = match.group(0)  # type: ignore[attr-defined]
-        original = lookup(match.group("label"), int(match.group("number")), token)  # type: ignore[attr-defined]
-        return token if original is None else original
+    def replace(match: re.Match[str]) -> str:
+        original = lookup(match.group(0))
+        return match.group(0) if original is None else original
 
     return PSEUDONYM_PATTERN.sub(replace, text)

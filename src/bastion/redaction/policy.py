@@ -17,6 +17,9 @@ The policy lives in a project's config under ``redaction``::
 conversation ``[{"role", "content"}, ...]``), replaces every finding in every
 selected string by its pseudonym, and returns the redacted copy with one offset
 map per changed field and the findings (owner-only: they hold the originals).
+One item is one task: its pseudonyms are numbered afresh (``.pseudonyms``), and
+a caller that redacts the task's predictions and gold answer too passes the
+same :class:`Pseudonymizer` so they share the numbers.
 
 Held items: every finding is redacted, whatever its confidence; a finding below
 ``review_below`` additionally marks the item **held**, so an owner looks at it
@@ -45,7 +48,7 @@ from bastion.domain.fieldpaths import check_paths, selected
 from bastion.redaction.detectors import Detector, EntityType, Match, builtin_detectors, resolve_overlaps
 from bastion.redaction.dictionary import ClientDictionary
 from bastion.redaction.offsets import OffsetMap, apply_replacements
-from bastion.redaction.pseudonyms import Pseudonymizer, Vault
+from bastion.redaction.pseudonyms import Pseudonymizer
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -227,10 +230,11 @@ class Redactor:
             )
         return redacted, offsets, findings
 
-    def redact_item(self, data: Mapping[str, Any], vault: Vault, secret: bytes) -> RedactionResult:
+    def redact_item(self, data: Mapping[str, Any], pseudonyms: Pseudonymizer | None = None) -> RedactionResult:
+        """Redact one task's data; ``pseudonyms`` numbers its values (a new one when not given)."""
         if not self.policy.enabled:
             return RedactionResult(data=copy.deepcopy(dict(data)))
-        pseudonyms = Pseudonymizer(vault, secret)
+        pseudonyms = Pseudonymizer() if pseudonyms is None else pseudonyms
         result = RedactionResult(data=None)
 
         def visit(value: Any, concrete: str, segments: tuple[str, ...]) -> Any:
@@ -286,11 +290,10 @@ def compile_policy(policy: RedactionPolicy) -> Redactor:
 def redact_item(
     data: Mapping[str, Any],
     policy: RedactionPolicy | Redactor,
-    vault: Vault,
-    secret: bytes,
+    pseudonyms: Pseudonymizer | None = None,
 ) -> RedactionResult:
     """Redact one item's data under ``policy``; see the module docstring for the rules."""
     redactor = policy if isinstance(policy, Redactor) else compile_policy(policy)
-    return redactor.redact_item(data, vault, secret)
+    return redactor.redact_item(data, pseudonyms)
 
 

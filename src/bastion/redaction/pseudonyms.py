@@ -1,32 +1,33 @@
-"""Typed, consistent pseudonyms: ``[PERSON_3]``, ``[CODENAME_1]``, ``[EMAIL_2]``.
+"""Typed pseudonyms, numbered per task: ``[PERSON_1]``, ``[CODENAME_1]``, ``[EMAIL_2]``.
 
 Invariants:
 
-* One value, one pseudonym, throughout a project: the value is normalised for its
-  type (case-folded e-mail and names, digits of a card, compact upper-case IBAN,
-  canonical IP, the dictionary term a fuzzy or inflected match stands for) and
-  the pair (label, normalised value) is looked up in the project's vault.
-* The vault is indexed by a **keyed** hash: HMAC-SHA256 under a per-workspace
-  secret. A bare SHA-256 of an e-mail address or a card number is reversible by
-  brute force over the small space of plausible values; an HMAC is not without
-  the secret, so a database dump of the index reveals nothing.
-* Numbers are allocated per label, in order of first appearance, by the vault
-  (which must do it atomically: two imports racing on the same value must get
-  the same number; see :class:`Vault`).
+* One value, one pseudonym, throughout a **task** (every field of its data, its
+  predictions and its gold answer): the value is normalised for its type
+  (case-folded e-mail and names, digits of a card, compact upper-case IBAN,
+  canonical IP, the dictionary term a fuzzy or inflected match stands for), and
+  the pair (label, normalised value) is numbered per label in order of first
+  appearance by the task's own :class:`Pseudonymizer`.
+* Nothing carries over from one task to another: a number says only "the first
+  (second, …) value of this type in this task". So ``[CODENAME_1]`` in two tasks
+  links them no more than the word "it" does.
 
-The original value is stored by the caller's vault (encrypted at rest: that is
-the storage layer's job) so an owner can re-identify a pseudonym later.
+The trap this avoids: numbers kept per project (one value, one pseudonym across
+tasks) are an oracle. Whoever may import but not re-identify imports a guess
+("Nightjar") and compares the pseudonym it gets with those of the stored tasks;
+whoever sees two tasks learns that they name the same person; and the number a
+new value gets counts the values already stored.
+
+The mapping back (pseudonym -> original) is the task's own record, kept by the
+caller (sealed: that is the storage layer's job) so an owner can re-identify.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from bastion.domain.errors import InvalidConfig
 
@@ -94,18 +95,8 @@ def normalise_value(label: str, value: str) -> str:
     return " ".join(re.findall(r"[^\W_]+", folded))
 
 
-def keyed_hash(secret: bytes, label: str, normalised: str) -> str:
-    """HMAC-SHA256 (hex) of the label and normalised value under the workspace secret.
-
-    The message is domain-separated, so the same secret can key variant slots
-    and canaries without any of their outputs colliding with a vault key.
-    """
-    check_secret(secret)
-    message = b"bastion/redaction/pseudonym/v1\x1f" + label.encode("utf-8") + b"\x1f" + normalised.encode("utf-8")
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
 def check_secret(secret: bytes) -> None:
+    """Refuse a secret too short to key anything (leak tracing keys variants and canaries with one)."""
     if not isinstance(secret, bytes | bytearray) or len(secret) < MIN_SECRET_BYTES:
         raise InvalidConfig(f"the workspace secret must be at least {MIN_SECRET_BYTES} random bytes")
 
@@ -123,70 +114,28 @@ class Pseudonym:
         return self.token
 
 
-@runtime_checkable
-class Vault(Protocol):
-    """Where a project keeps its pseudonym mapping (encrypted by the implementation).
-
-    ``key`` is always :func:`keyed_hash` output, never a raw value.
-    """
-
-    def find_number(self, key: str) -> int | None:
-        """The number already bound to ``key``, or None."""
-        ...
-
-    def allocate(self, key: str, label: str, original: str) -> int:
-        """Bind ``key`` to the next free number for ``label`` and store ``original``.
-
-        Must be atomic and idempotent: if ``key`` is already bound (for example by a
-        concurrent import), return that number instead of allocating another.
-        """
-        ...
-
-    def find_original(self, label: str, number: int) -> str | None:
-        """The original value behind ``[label_number]``, for an owner re-identifying."""
-        ...
-
-
-class InMemoryVault:
-    """A :class:`Vault` in a dict, for tests and one-off runs (nothing is encrypted)."""
+class Pseudonymizer:
+    """Hands out the pseudonyms of one task; make a new one for every task."""
 
     def __init__(self) -> None:
-        self._numbers: dict[str, int] = {}
-        self._next: dict[str, int] = {}
-        self._originals: dict[tuple[str, int], str] = {}
-
-    def find_number(self, key: str) -> int | None:
-        return self._numbers.get(key)
-
-    def allocate(self, key: str, label: str, original: str) -> int:
-        existing = self._numbers.get(key)
-        if existing is not None:
-            return existing
-        number = self._next.get(label, 0) + 1
-        self._next[label] = number
-        self._numbers[key] = number
-        self._originals[(label, number)] = original
-        return number
-
-    def find_original(self, label: str, number: int) -> str | None:
-        return self._originals.get((label, number))
-
-    def __len__(self) -> int:
-        return len(self._numbers)
-
-
-class Pseudonymizer:
-    """Hands out pseudonyms for one project: a vault plus the workspace secret."""
-
-    def __init__(self, vault: Vault, secret: bytes) -> None:
-        check_secret(secret)
-        self._vault = vault
-        self._secret = bytes(secret)
+        self._numbers: dict[tuple[str, str], int] = {}
+        self._last: dict[str, int] = {}
+        self._originals: dict[str, str] = {}
 
     def pseudonym_for(self, entity_type: str, value: str) -> Pseudonym:
         label = label_for(entity_type)
-        key = keyed_hash(self._secret, label, normalise_value(label, value))
-        number = self._vault.find_number(key)
+        key = (label, normalise_value(label, value))
+        number = self._numbers.get(key)
         if number is None:
-            number = self._vault.allocate(key, label, value)
+            number = self._last.get(label, 0) + 1
+            self._last[label] = number
+            self._numbers[key] = number
+            self._originals[f"[{label}_{number}]"] = value
         return Pseudonym(label, number)
+
+    def find_original(self, token: str) -> str | None:
+        """The value first seen behind ``token`` in this task, or None."""
+        return self._originals.get(token)
+
+    def __len__(self) -> int:
+        return len(self._numbers)

@@ -12,6 +12,13 @@ signs one if the log has grown), and periodically by the server. They are what
 a client saves and later checks the log against — offline, with nothing but the
 published key (``bastion audit verify --file``).
 
+Reading the log is itself recorded (``audit.read``, with what was read), once per
+read request — except when the log's newest entry already is this person's
+``audit.read``: then nothing happened since they last read it, and the record
+stands for the repeat. A client polling an unchanged log therefore adds nothing,
+and one paging through the log with small pages always reaches its end (a record
+per page would keep adding entries behind it).
+
 The trap: an entry's leaf is its canonical JSON, stored verbatim in ``leaf``.
 Never rebuild leaves from the other columns when exporting; export ``leaf``.
 """
@@ -196,11 +203,21 @@ def _require(u: Unit, workspace_id: str) -> None:
     u.access.require(Action.AUDIT_READ, workspace_id)
 
 
+def _record_read(w: Unit, workspace_id: str, what: str) -> None:
+    """``audit.read`` in the log being read, unless its newest entry is already this person's (module docstring)."""
+    last = w.execute(select(E.c.actor, E.c.action).where(E.c.workspace_id == workspace_id)
+                     .order_by(E.c.seq.desc()).limit(1)).first()
+    if last is not None and last.action == "audit.read" and last.actor == w.actor.user_id:
+        return
+    w.audit(workspace_id, "audit.read", None, what=what)
+
+
 def list_entries(ctx: Context, workspace_id: str, *, after: int = -1, limit: int = 100) -> dict[str, Any]:
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit: from 1 to {MAX_PAGE}")
-    with ctx.read() as r:
+    with ctx.write() as r:
         _require(r, workspace_id)
+        _record_read(r, workspace_id, "entries")
         rows = r.execute(
             select(E.c.seq, E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq > after)
             .order_by(E.c.seq).limit(limit + 1)
@@ -210,9 +227,10 @@ def list_entries(ctx: Context, workspace_id: str, *, after: int = -1, limit: int
 
 
 def iter_export(ctx: Context, workspace_id: str) -> Iterator[bytes]:
-    """The log as JSON Lines, each line the stored leaf (authorised before the first byte)."""
-    with ctx.read() as r:
-        _require(r, workspace_id)
+    """The log as JSON Lines, each line the stored leaf (authorised, and recorded, before the first byte)."""
+    with ctx.write() as w:
+        _require(w, workspace_id)
+        _record_read(w, workspace_id, "export")
 
     def lines() -> Iterator[bytes]:
         after = -1
@@ -235,6 +253,8 @@ def latest_checkpoint(ctx: Context, workspace_id: str) -> dict[str, Any]:
     """The latest signed checkpoint (signing the current head first if it has grown)."""
     with ctx.write() as w:
         _require(w, workspace_id)
+        _record_read(w, workspace_id, "checkpoint")
+        w.flush_audit()  # the read is in the log first, so the checkpoint covers it (a poller stops growing it)
         note = checkpoint_now(w, workspace_id)
     if note is None:
         raise NotFound("this workspace's audit log is empty")
@@ -242,8 +262,9 @@ def latest_checkpoint(ctx: Context, workspace_id: str) -> dict[str, Any]:
 
 
 def list_checkpoints(ctx: Context, workspace_id: str) -> list[dict[str, Any]]:
-    with ctx.read() as r:
+    with ctx.write() as r:
         _require(r, workspace_id)
+        _record_read(r, workspace_id, "checkpoints")
         notes = r.execute(select(K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size)).scalars().all()
     return [checkpoint_to_json(n) for n in notes]
 
@@ -281,8 +302,9 @@ def _size(u: Unit, workspace_id: str) -> int:
 
 
 def inclusion(ctx: Context, workspace_id: str, seq: int, size: int | None = None) -> dict[str, Any]:
-    with ctx.read() as r:
+    with ctx.write() as r:
         _require(r, workspace_id)
+        _record_read(r, workspace_id, "inclusion")
         head = _size(r, workspace_id)
         size = head if size is None else size
         if not 0 <= seq < size <= head:
@@ -294,8 +316,9 @@ def inclusion(ctx: Context, workspace_id: str, seq: int, size: int | None = None
 
 
 def consistency(ctx: Context, workspace_id: str, old_size: int, new_size: int | None = None) -> dict[str, Any]:
-    with ctx.read() as r:
+    with ctx.write() as r:
         _require(r, workspace_id)
+        _record_read(r, workspace_id, "consistency")
         head = _size(r, workspace_id)
         new_size = head if new_size is None else new_size
         if not 0 < old_size <= new_size <= head:

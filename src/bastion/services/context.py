@@ -5,6 +5,17 @@
 for the workspace data keys and the audit recorder. Everything a service does
 happens through it, so the access check, the write and its audit record commit
 or roll back together.
+
+``with ctx.read() as r:`` is a read-only transaction: it records no audit events,
+but it passes the wall like a write does (``Unit.see_content``): it decides
+without writing, and only when the decision binds (a first access) or the
+person's last-access time there is over a minute old does it write, in a short
+transaction of its own, under the person's lock, deciding again — then the read
+goes on. A refusal in either kind of unit is recorded (``wall.denied``) in a
+transaction of its own, since the refused one rolls back.
+
+``Context.may_bind`` is False for GET requests of a browser session (``web/auth.py``):
+such a request never binds a person to a workspace (``FirstAccessRequired``).
 """
 
 from __future__ import annotations
@@ -12,22 +23,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..access import Access, Actor, WallDenied
+from ..access import Access, Actor, FirstAccessRequired, WallDenied
 from ..storage.crypto import Sealer
 from ..storage.database import Tx
 from ..storage.keyring import require_key
 from .runtime import Runtime
 
 
+# A read refreshes the person's last access to a workspace (what cooling-off periods count
+# from) when it is older than this, so read paths write at most once a minute per person.
+TOUCH_EVERY_MS = 60_000
+
+
 class Unit:
     """One service call's transaction, with the actor's access decisions."""
 
-    __slots__ = ("tx", "rt", "actor", "access", "_sealers", "_events", "_scope")
+    __slots__ = ("tx", "rt", "actor", "access", "may_bind", "_sealers", "_events", "_scope")
 
-    def __init__(self, tx: Tx, rt: Runtime, actor: Actor) -> None:
+    def __init__(self, tx: Tx, rt: Runtime, actor: Actor, *, may_bind: bool = True) -> None:
         self.tx = tx
         self.rt = rt
         self.actor = actor
+        self.may_bind = may_bind
         self.access = Access(actor, tx)
         self._sealers: dict[str, Sealer] = {}
         self._events: list = []
@@ -78,8 +95,40 @@ class Unit:
             lock_person(self.tx, self.actor.user_id)
 
     def see_content(self, workspace_id: str) -> None:
-        """This person is about to be shown the workspace's data: walls decide (access.py)."""
-        self.access.require_content(workspace_id, self.tx.now, self.audit)
+        """This person is about to be shown the workspace's data: walls decide (access.py).
+
+        In a write unit the decision is made under the person's lock and recorded in
+        this transaction. In a read unit it is made without writing; a first access
+        (or a stale last-access time) is recorded apart first (``_record_access_apart``).
+        """
+        if self.actor.is_system:
+            return
+        if self.tx.write:
+            self.access.require_content(workspace_id, self.tx.now, self.audit, may_bind=self.may_bind)
+            return
+        decision = self.access.decide_content(workspace_id, self.tx.now)
+        if not decision.allowed:
+            raise WallDenied(workspace_id, decision)
+        if decision.binds:
+            if not self.may_bind:
+                raise FirstAccessRequired(workspace_id)
+            self._record_access_apart(workspace_id)
+            return
+        mine = next((r.history for r in decision.reasons if r.kind == "bound"), None)
+        if mine is not None and mine.last_at + TOUCH_EVERY_MS < self.tx.now:
+            self._record_access_apart(workspace_id)
+
+    def _record_access_apart(self, workspace_id: str) -> None:
+        """Bind (or refresh) in a short write transaction of its own, deciding again under the lock.
+
+        A read transaction holds no lock a writer waits for (WAL on SQLite; plain reads on
+        PostgreSQL), so the write cannot wait on the read around it. A refusal here (a wall
+        raised meanwhile) propagates as WallDenied and is recorded by ``Context.read``.
+        """
+        with self.rt.db.transaction(write=True) as tx:
+            unit = Unit(tx, self.rt, self.actor, may_bind=self.may_bind)
+            unit.access.require_content(workspace_id, tx.now, unit.audit, may_bind=self.may_bind)
+            unit.flush_audit()
 
     def audit_scope(self, workspace_ids):
         """Within the block, this transaction may extend (and sign) these workspaces' audit logs.
@@ -137,17 +186,20 @@ class Unit:
 
 
 class Context:
-    __slots__ = ("rt", "actor")
+    """Who is asking, and whether this request may bind them to a workspace (see the module docstring)."""
 
-    def __init__(self, rt: Runtime, actor: Actor) -> None:
+    __slots__ = ("rt", "actor", "may_bind")
+
+    def __init__(self, rt: Runtime, actor: Actor, *, may_bind: bool = True) -> None:
         self.rt = rt
         self.actor = actor
+        self.may_bind = may_bind
 
     @contextmanager
     def write(self) -> Iterator[Unit]:
         try:
             with self.rt.db.transaction(write=True) as tx:
-                unit = Unit(tx, self.rt, self.actor)
+                unit = Unit(tx, self.rt, self.actor, may_bind=self.may_bind)
                 yield unit
                 unit.flush_audit()
         except WallDenied as denied:
@@ -164,9 +216,13 @@ class Context:
 
     @contextmanager
     def read(self) -> Iterator[Unit]:
-        """A read-only transaction: no audit events, no wall decisions (they write)."""
-        with self.rt.db.transaction(write=False) as tx:
-            yield Unit(tx, self.rt, self.actor)
+        """A read-only transaction: no audit events; walls decide without writing (``Unit.see_content``)."""
+        try:
+            with self.rt.db.transaction(write=False) as tx:
+                yield Unit(tx, self.rt, self.actor, may_bind=self.may_bind)
+        except WallDenied as denied:
+            self._record_denial(denied)
+            raise
 
     def as_actor(self, actor: Actor) -> "Context":
-        return Context(self.rt, actor)
+        return Context(self.rt, actor, may_bind=self.may_bind)

@@ -7,6 +7,12 @@ is missing. Lines that cannot be imported are reported with their line number
 and never stop the rest — unless ``strict``, where a first pass validates
 everything and nothing is written if any line is bad.
 
+The trap in a project that redacts: content is the item *as imported* (two items
+that differ only in redacted values stay two tasks), and an item without an
+``external_id`` is a duplicate only of one the same person imported. Otherwise
+"duplicates: 1" would tell whoever imports a guess of a redacted text (a manager,
+who may import but not re-identify) that the guess is right.
+
 Speed: no per-row ORM objects; ids, nonces and ciphertexts are made in bulk per
 batch; SQLite inserts with ``executemany``, PostgreSQL with ``COPY``.
 """
@@ -212,13 +218,10 @@ def import_tasks(
 
 def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]],
                   validator: _Validator) -> tuple[list[tuple], dict[str, bytes]]:
-    """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed.
-
-    CPU only, no transaction — except when the project redacts and the batch holds
-    values never seen before: their pseudonyms are numbered in one short transaction.
-    """
+    """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed. CPU only."""
     # Redaction comes first: nothing human-facing is ever made from the original text.
-    redacted = redaction.redact_batch(ctx, project, validator.task_type, validator.config, batch)
+    redacted = redaction.redact_batch(project, validator.task_type, validator.config, batch)
+    originals = batch
     if redacted is not None:
         batch = redacted.batch
     held = redacted.held if redacted is not None else [False] * len(batch)
@@ -231,11 +234,13 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]],
     dedupes: list[bytes] = []
     dumps = orjson.dumps
     dedupe = sealer.index_hash
-    for task_id, (_line, item) in zip(task_ids, batch):
+    for task_id, (_line, item), (_, original) in zip(task_ids, batch, originals):
         body = {"data": item.data}
         if item.external_id is not None:
             body["external_id"] = item.external_id
             dedupes.append(dedupe(b"external_id", pid, item.external_id))
+        elif redacted is not None:
+            dedupes.append(dedupe(b"content-by", pid, ctx.actor.user_id, content_digest(original)))
         else:
             dedupes.append(dedupe(b"content", pid, content_digest(item)))
         if item.meta is not None:

@@ -153,10 +153,9 @@ def reencrypt_project(ctx: Context, project_id: str, progress: Callable[[int], N
     sweep(T, ("payload", "predictions", "gold"), "tasks")
     sweep(N, ("result",), "annotations")
     # Everything else sealed with the project's key: an old key is destroyed below, so a table
-    # left out here would become unreadable (reviews; the redaction vault and records; canaries).
-    counts.update(reviews=0, pseudonyms=0, task_redactions=0, canary_issues=0)
+    # left out here would become unreadable (reviews; the redaction records; canaries).
+    counts.update(reviews=0, task_redactions=0, canary_issues=0)
     sweep(schema.reviews, ("comment", "correction"), "reviews")
-    sweep(schema.pseudonyms, ("original",), "pseudonyms")
     sweep(schema.task_redactions, ("record",), "task_redactions")
     sweep(schema.canary_issues, ("result",), "canary_issues")
     retired = [k["id"] for k in ctx.rt.keyring.keys_of(ws) if k["project_id"] == project_id and k["id"] != current]

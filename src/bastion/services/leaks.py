@@ -410,6 +410,7 @@ def set_canary_state(ctx: Context, canary_id: str, state: str) -> dict[str, Any]
         raise InvalidInput("state: approved or retired")
     with ctx.write() as w:
         row = _canary_row(w, canary_id, Action.CANARY_MANAGE)
+        w.see_content(row.workspace_id)  # the answer carries the canary's text
         C = schema.canaries
         scope = (C.c.workspace_id == row.workspace_id, C.c.id == canary_id)
         if state == "approved":
@@ -428,18 +429,22 @@ def set_canary_state(ctx: Context, canary_id: str, state: str) -> dict[str, Any]
 
 
 def list_canaries(ctx: Context, project_id: str) -> list[dict[str, Any]]:
-    with ctx.read() as r:
-        project = load_project(r, project_id, Action.CANARY_MANAGE)
+    """A project's canaries with their texts (owners; walled, audited as ``canaries.listed``)."""
+    with ctx.write() as w:
+        project = load_project(w, project_id, Action.CANARY_MANAGE)
+        w.see_content(project.workspace_id)
         C = schema.canaries
-        ids_ = r.execute(C.select().with_only_columns(C.c.id).where(
+        ids_ = w.execute(C.select().with_only_columns(C.c.id).where(
             C.c.workspace_id == project.workspace_id, C.c.project_id == project.id).order_by(C.c.id)).scalars().all()
-        return [_canary_out(r, project.workspace_id, canary_id) for canary_id in ids_]
+        w.audit(project.workspace_id, "canaries.listed", project.id, count=len(ids_))
+        return [_canary_out(w, project.workspace_id, canary_id) for canary_id in ids_]
 
 
 def get_canary(ctx: Context, canary_id: str) -> dict[str, Any]:
     """A canary with its recipients and the fact each was given (owners: to probe a model for them)."""
     with ctx.write() as w:
         row = _canary_row(w, canary_id, Action.CANARY_MANAGE)
+        w.see_content(row.workspace_id)
         out = _canary_out(w, row.workspace_id, canary_id)
         secret = workspace_secret(w.rt.keyring, row.workspace_id)
         recipients = store.recipients_of_canaries(w.tx, row.workspace_id, [canary_id])[canary_id]

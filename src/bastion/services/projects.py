@@ -5,6 +5,15 @@ and instructions can name unreleased products). Each project has its own data
 key so that deleting a project crypto-shreds it without touching the rest of the
 workspace.
 
+A project's config is client content: every read of it passes the wall
+(``Unit.see_content``) and the explicit ones (``get_project``, ``list_projects``:
+the API, the project page, the CLI) are audited. Its id, name, task type and
+counts are metadata (``list_project_summaries``: the home page lists them across a
+person's workspaces without binding them to any). Pages that work on a project
+(labelling, review, browsing, quality) load it with ``project_for_work``: walled,
+in a read transaction, unaudited — what they show is audited by the lease, review
+or listing they serve.
+
 Counters (tasks, done, annotations, skips) are kept in ``project_counters``:
 ``COUNTERS_SHARDS`` rows per project, one picked at random per update and summed
 on read, so concurrent submits on PostgreSQL do not all wait on one row lock.
@@ -21,7 +30,7 @@ from sqlalchemy import case, delete, func, insert, or_, select, update
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound
-from ..domain.projects import Counts, Project, ProjectSettings, check_name, parse_settings
+from ..domain.projects import Counts, Project, ProjectSettings, ProjectSummary, check_name, parse_settings
 from ..storage import schema
 from ..storage.crypto import key_id_of
 from ..storage.queue_store import BUMP_COUNTS, project_record
@@ -166,18 +175,60 @@ def create_project(
 
 
 def list_projects(ctx: Context, workspace_id: str) -> list[Project]:
-    with ctx.read() as r:
-        r.access.require(Action.PROJECT_READ, workspace_id)
-        rows = r.execute(select(P).where(P.c.workspace_id == workspace_id).order_by(P.c.id)).all()
-        counts = counts_of(r, workspace_id, [row.id for row in rows])
-        return [as_seen(r, _project(r, row, counts.get(row.id))) for row in rows]
+    """The workspace's projects with their configs (content: walled, audited as ``projects.listed``)."""
+    with ctx.write() as w:
+        w.access.require(Action.PROJECT_READ, workspace_id)
+        w.see_content(workspace_id)
+        rows = w.execute(select(P).where(P.c.workspace_id == workspace_id).order_by(P.c.id)).all()
+        counts = counts_of(w, workspace_id, [row.id for row in rows])
+        w.audit(workspace_id, "projects.listed", workspace_id, count=len(rows))
+        return [as_seen(w, _project(w, row, counts.get(row.id))) for row in rows]
 
 
 def get_project(ctx: Context, project_id: str) -> Project:
+    """A project with its config and counts (content: walled, audited as ``project.read``)."""
+    with ctx.write() as w:
+        project = load_project(w, project_id, Action.PROJECT_READ)
+        w.see_content(project.workspace_id)
+        counts = counts_of(w, project.workspace_id, [project.id]).get(project.id, Counts())
+        w.audit(project.workspace_id, "project.read", project.id)
+        return as_seen(w, _with_counts(project, counts))
+
+
+def project_for_work(ctx: Context, project_id: str, action: Action) -> Project:
+    """The project a page works on (labelling, review, browsing, quality), if the actor may take ``action``.
+
+    Walled like every read of the config, but in a read transaction and not audited:
+    the labelling and review pages load it on every submit, and what they show is
+    audited by the lease, review or listing itself.
+    """
     with ctx.read() as r:
-        project = load_project(r, project_id, Action.PROJECT_READ)
+        project = load_project(r, project_id, action)
+        r.see_content(project.workspace_id)
         counts = counts_of(r, project.workspace_id, [project.id]).get(project.id, Counts())
         return as_seen(r, _with_counts(project, counts))
+
+
+def list_project_summaries(ctx: Context, workspace_id: str) -> list[ProjectSummary]:
+    """The workspace's projects as metadata (name, task type, counts): decided by role, never walled or binding."""
+    with ctx.read() as r:
+        r.access.require(Action.PROJECT_READ, workspace_id)
+        rows = r.execute(select(P.c.id, P.c.name, P.c.task_type).where(P.c.workspace_id == workspace_id)
+                         .order_by(P.c.id)).all()
+        counts = counts_of(r, workspace_id, [row.id for row in rows])
+    return [ProjectSummary(row.id, workspace_id, row.name, row.task_type, counts.get(row.id, Counts()))
+            for row in rows]
+
+
+def get_project_summary(ctx: Context, project_id: str) -> ProjectSummary:
+    """One project as metadata (for a page that cannot show its config yet: a first access, a wall)."""
+    with ctx.read() as r:
+        row = project_record(r.tx, project_id, None if r.actor.is_system else r.actor.user_id)
+        if row is None:
+            raise NotFound("project not found")
+        r.access.require(Action.PROJECT_READ, row.workspace_id, what="project")
+        counts = counts_of(r, row.workspace_id, [row.id]).get(row.id, Counts())
+    return ProjectSummary(row.id, row.workspace_id, row.name, row.task_type, counts)
 
 
 def as_seen(u: Unit, project: Project) -> Project:
@@ -208,6 +259,7 @@ def update_project(
     """Change a project's name, config or settings. Changing overlap re-derives 'done'."""
     with ctx.write() as w:
         project = load_project(w, project_id, Action.PROJECT_MANAGE)
+        w.see_content(project.workspace_id)  # the answer is the config
         values: dict[str, Any] = {}
         changed: list[str] = []
         if name is not None:

@@ -144,6 +144,30 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     return task
 
 
+def held_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
+    """The task the caller holds in the project, shown again as it is — nothing leased, renewed or bound.
+
+    For the labelling page's GET (a link another site can make the browser follow):
+    the wall is decided without binding (the lease bound the person already), the
+    lease is left as it is, and the showing is audited (``task.shown``, via "page").
+    None when the caller holds no live lease here.
+    """
+    with ctx.write() as w:
+        project = load_project(w, project_id, Action.TASK_WORK)
+        ws = project.workspace_id
+        w.see_content(ws)
+        held = w.execute(select(A.c.task_id, A.c.expires_at).where(
+            A.c.workspace_id == ws, A.c.project_id == project.id, A.c.user_id == ctx.actor.user_id,
+            A.c.state == "leased", A.c.expires_at > w.now).order_by(A.c.id).limit(1)).first()
+        if held is None:
+            return None
+        found = find_task_row(w, held.task_id)
+        task = task_dict(w, found, found.key_id, full=False)
+        task["lease"] = {"expires_at": held.expires_at}
+        w.audit(ws, "task.shown", held.task_id, via="page")
+        return task
+
+
 def may_work_on(w: Unit, project, user_id: str) -> bool:
     """Routing and need-to-know: skills, caps and qualification state (walls are decided on showing).
 
@@ -248,5 +272,5 @@ def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, 
 
 
 
-__all__ = ["next_task", "skip_task", "reclaim_expired", "take_slot"]
+__all__ = ["held_task", "next_task", "skip_task", "reclaim_expired", "take_slot"]
 

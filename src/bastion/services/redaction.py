@@ -2,20 +2,25 @@
 
 A project whose config has a ``redaction`` section (``bastion.redaction.policy``)
 is redacted at import, before anything is sealed: the stored ``data`` is the
-redacted text, with typed, consistent pseudonyms (``[PERSON_3]``), and nothing
-human-facing is ever made from the original. What redaction found goes, sealed
-with the project's key, to places only owners read:
+redacted text, with typed pseudonyms (``[PERSON_1]``), and nothing human-facing
+is ever made from the original.
 
-* the vault (``pseudonyms``): one row per distinct value, indexed by a keyed
-  hash, holding the value first seen — so one value has one pseudonym
-  throughout the project;
-* the task's record (``task_redactions``): its findings with their originals
-  and the offset map of every changed field — so the original text is rebuilt
-  exactly, and span annotations made on the redacted text map back onto it.
+Pseudonyms are numbered per task, in order of first appearance, the same in
+every field of its data, its predictions and its gold answer — and nothing
+carries over to another task. Numbers kept per project would be an oracle: a
+manager (who may import but not re-identify) imports a guess and compares its
+pseudonym with the stored ones, and an annotator who sees two tasks learns they
+name the same person. So what redaction found goes, sealed with the project's
+key, to the one place only owners read: the task's record (``task_redactions``),
+its findings with their originals and the offset map of every changed field —
+so the original text is rebuilt exactly, span annotations made on the redacted
+text map back onto it, and pseudonyms typed in free text are read with the
+task's own numbers.
 
 Predictions and gold answers follow their item: span offsets are mapped onto
 the redacted text (and their ``text`` re-derived); their free-text fields
-(``text``, ``other_text``, ``rationale``, …) are redacted with the same vault.
+(``text``, ``other_text``, ``rationale``, …) are redacted with the task's
+numbers.
 
 Held items: a finding below the policy's ``review_below`` holds the item. It is
 stored redacted, with ``held`` and ``done`` set (so it never enters the queue
@@ -26,17 +31,12 @@ Re-identification — a task's original text (``reidentify_task``) or an export
 with ``reidentify`` — is for owners only (``redaction.reidentify``) and is
 audited every time.
 
-Speed, and the trap it avoids: allocating pseudonyms one value at a time would
-cost a transaction per new value. A batch is redacted once with provisional
-numbers while the new values are collected, their numbers are allocated in one
-short transaction (``storage/redaction_store.allocate``), and only the items
-that used a provisional number are redacted again. The process keeps the
-numbers it has seen (they never change for a project).
+Speed: redacting a batch is CPU work on the items alone — no lookup, no
+transaction, no state shared between imports.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -51,18 +51,12 @@ from ..redaction.pseudonyms import PSEUDONYM_PATTERN
 from ..storage import redaction_store as store
 from ..storage import schema
 from ..storage.crypto import Sealer
-from ..storage.workspace_secret import project_secret
 from .context import Context, Unit
 from .projects import load_project
 from .tasks import find_task_row
 
 FREE_TEXT_KEYS = frozenset({"text", "other_text", "rationale", "comment", "comments", "notes", "explanation",
                             "content", "completion", "response", "answer"})
-VAULT_PURPOSE = "redaction-vault"
-_PROVISIONAL = 999_999_999
-_KNOWN_LIMIT = 200_000
-_known: dict[tuple[str, str], dict[str, int]] = {}
-_known_lock = threading.Lock()
 
 
 def policy_of(config: Any):
@@ -92,62 +86,13 @@ class RedactedBatch:
         }
 
 
-class _BatchVault:
-    """A Vault for one pass over a batch: known numbers, and provisional ones for new values."""
-
-    def __init__(self, known: dict[str, int]) -> None:
-        self.known = known
-        self.pending: dict[str, store.NewValue] = {}
-        self.used_provisional = False
-
-    def find_number(self, key: str) -> int | None:
-        return self.known.get(key)
-
-    def allocate(self, key: str, label: str, original: str) -> int:
-        self.pending.setdefault(key, store.NewValue(key, label, original))
-        self.used_provisional = True
-        return _PROVISIONAL
-
-    def find_original(self, label: str, number: int) -> str | None:
-        return None
-
-
-def _known_numbers(workspace_id: str, project_id: str) -> dict[str, int]:
-    with _known_lock:
-        if sum(len(v) for v in _known.values()) > _KNOWN_LIMIT:
-            _known.clear()
-        return _known.setdefault((workspace_id, project_id), {})
-
-
-def redact_batch(ctx: Context, project, task_type, config, batch: list[tuple[int, TaskInput]]) -> RedactedBatch | None:
-    """Redact a validated batch under the project's policy (None when it has none)."""
+def redact_batch(project, task_type, config, batch: list[tuple[int, TaskInput]]) -> RedactedBatch | None:
+    """Redact a validated batch under the project's policy (None when it has none); each item numbered afresh."""
     redactor = policy_of(config)
     if redactor is None:
         return None
-    ws, pid = project.workspace_id, project.id
-    secret = project_secret(ctx.rt.keyring, ws, pid, VAULT_PURPOSE)
-    known = _known_numbers(ws, pid)
     span_field = task_type.span_field(config)
-    out: list[Any] = [None] * len(batch)
-    redo: list[int] = []
-    pending: dict[str, store.NewValue] = {}
-    for i, (_line, item) in enumerate(batch):
-        vault = _BatchVault(known)
-        out[i] = _redact_item(redactor, vault, secret, task_type, config, span_field, item)
-        if vault.used_provisional:
-            redo.append(i)
-            pending.update(vault.pending)
-    if pending:
-        with ctx.write() as w:
-            w.access.require(Action.TASK_IMPORT, ws, what="project")
-            numbers = store.allocate(w.tx, w.sealer(ws, project.key_id), ws, pid, pending.values())
-        with _known_lock:
-            known.update(numbers)
-        for i in redo:
-            vault = _BatchVault(known)
-            out[i] = _redact_item(redactor, vault, secret, task_type, config, span_field, batch[i][1])
-            if vault.used_provisional:  # cannot happen: every value of the item is numbered now
-                raise RuntimeError("redaction: a value was left without a pseudonym")
+    out = [_redact_item(redactor, task_type, config, span_field, item) for _line, item in batch]
     return RedactedBatch(
         batch=[(line, item) for (line, _), (item, _, _) in zip(batch, out, strict=True)],
         held=[held for _, held, _ in out],
@@ -155,10 +100,10 @@ def redact_batch(ctx: Context, project, task_type, config, batch: list[tuple[int
     )
 
 
-def _redact_item(redactor: Redactor, vault, secret: bytes, task_type, config, span_field: str | None,
+def _redact_item(redactor: Redactor, task_type, config, span_field: str | None,
                  item: TaskInput) -> tuple[TaskInput, bool, dict | None]:
-    result = redactor.redact_item(item.data, vault, secret)
-    pseudonyms = Pseudonymizer(vault, secret)
+    pseudonyms = Pseudonymizer()  # this task's numbers: its data first, then its predictions and gold
+    result = redactor.redact_item(item.data, pseudonyms)
     findings = [_finding_json(f) for f in result.findings]
     reasons = list(result.held_reasons)
     offsets = result.offsets
@@ -256,6 +201,7 @@ def list_held(ctx: Context, project_id: str, *, after: str = "", limit: int = 10
     with ctx.read() as r:
         project = load_project(r, project_id, Action.REDACTION_REVIEW)
         ws = project.workspace_id
+        r.see_content(ws)  # a review queue: what redaction found, in which of the client's fields
         rows = store.held_tasks(r.tx, ws, project.id, after, limit + 1)
         sealer = r.sealer(ws, project.key_id)
         items = []
@@ -298,22 +244,21 @@ def reidentify_task(ctx: Context, task_id: str) -> dict[str, Any]:
         from .projects import config_of
 
         span_field = task_type.span_field(config_of(w, found))
-        restorer = _Restorer(w, sealer, ws, found.project_id)
         predictions = (sealer.open_json("tasks", task_id, "predictions", found.predictions)
                        if found.predictions is not None else [])
         data = restore_data(body["data"], record)
+        restorer = _Restorer(record, span_field, data)
         held = store.task_flags(w.tx, ws, task_id)[0]
         N = schema.annotations
         annotations = [
             {"id": row.id, "user_id": row.user_id, "created_at": row.created_at,
-             "result": restorer.answer(sealer.open_json("annotations", row.id, "result", row.result), record,
-                                       span_field, data)}
+             "result": restorer.answer(sealer.open_json("annotations", row.id, "result", row.result))}
             for row in w.execute(select(N.c.id, N.c.user_id, N.c.result, N.c.created_at).where(
                 N.c.workspace_id == ws, N.c.task_id == task_id).order_by(N.c.id)).all()
         ]
         out = {
             "id": task_id, "project_id": found.project_id, "data": data, "redacted_data": body["data"],
-            "predictions": [restorer.answer(p, record, span_field, data) for p in predictions],
+            "predictions": [restorer.answer(p) for p in predictions],
             "annotations": annotations,
             "findings": record.get("findings", []), "held": held, "held_reasons": record.get("held_reasons", []),
         }
@@ -349,21 +294,28 @@ def restore_data(data: Any, record: Mapping[str, Any]) -> Any:
 
 
 class _Restorer:
-    """Re-identifies results: spans map back by offsets, pseudonyms in free text by the vault."""
+    """Re-identifies one task's results: spans map back by offsets, pseudonyms in free text by its findings.
 
-    def __init__(self, u: Unit, sealer: Sealer, workspace_id: str, project_id: str) -> None:
-        self.u, self.sealer, self.ws, self.project_id = u, sealer, workspace_id, project_id
-        self.cache: dict[tuple[str, int], str | None] = {}
+    A token means something only in its own task (numbers are per task), so only
+    the task's own record is read; a token it does not know stays as it is.
+    """
 
-    def answer(self, answer: Any, record: Mapping[str, Any], span_field: str | None, original_data: Any) -> Any:
-        offsets = {p: OffsetMap.from_json(m) for p, m in record.get("offsets", {}).items()}
-        mapped = _map_spans(answer, span_field, offsets, to_redacted=False)
-        if mapped is not answer and span_field and isinstance(original_data, dict):
-            text = original_data.get(span_field)
-            if isinstance(text, str):
-                mapped["spans"] = [
-                    {**s, "text": text[s["start"]:s["end"]]} if isinstance(s, dict) and isinstance(s.get("start"), int)
-                    and isinstance(s.get("end"), int) else s for s in mapped["spans"]]
+    def __init__(self, record: Mapping[str, Any], span_field: str | None, original_data: Any) -> None:
+        self.offsets = {p: OffsetMap.from_json(m) for p, m in record.get("offsets", {}).items()}
+        self.originals: dict[str, str] = {}
+        for finding in record.get("findings", []):
+            self.originals.setdefault(finding["pseudonym"], finding["original"])
+        self.span_field = span_field
+        text = original_data.get(span_field) if span_field and isinstance(original_data, dict) else None
+        self.text = text if isinstance(text, str) else None
+
+    def answer(self, answer: Any) -> Any:
+        mapped = _map_spans(answer, self.span_field, self.offsets, to_redacted=False)
+        if mapped is not answer and self.text is not None:
+            text = self.text
+            mapped["spans"] = [
+                {**s, "text": text[s["start"]:s["end"]]} if isinstance(s, dict) and isinstance(s.get("start"), int)
+                and isinstance(s.get("end"), int) else s for s in mapped["spans"]]
         return self._tokens(mapped)
 
     def _tokens(self, value: Any) -> Any:
@@ -371,19 +323,8 @@ class _Restorer:
             return {k: (v if k == "spans" else self._tokens(v)) for k, v in value.items()}
         if isinstance(value, list):
             return [self._tokens(v) for v in value]
-        if isinstance(value, str) and "[" in value:
-            tokens = {(m.group("label"), int(m.group("number"))) for m in PSEUDONYM_PATTERN.finditer(value)}
-            missing = [t for t in tokens if t not in self.cache]
-            if missing:
-                found = store.find_originals(self.u.tx, self.sealer, self.ws, self.project_id, missing)
-                for token in missing:
-                    self.cache[token] = found.get(token)
-
-            def swap(m) -> str:
-                original = self.cache.get((m.group("label"), int(m.group("number"))))
-                return m.group(0) if original is None else original
-
-            return PSEUDONYM_PATTERN.sub(swap, value)
+        if isinstance(value, str) and "[" in value and self.originals:
+            return PSEUDONYM_PATTERN.sub(lambda m: self.originals.get(m.group(0), m.group(0)), value)
         return value
 
 
@@ -397,29 +338,22 @@ def reidentify_records(u: Unit, project, task_type, config, page: list[dict]) ->
     records = {task_id: sealer.open_json("task_redactions", task_id, "record", blob)
                for task_id, blob in store.records_between(u.tx, ws, project.id, page[0]["id"], page[-1]["id"])}
     span_field = task_type.span_field(config)
-    restorer = _Restorer(u, sealer, ws, project.id)
     for row in page:
         record = records.get(row["id"], {})
         row["data"] = restore_data(row["data"], record)
-        row["predictions"] = [restorer.answer(p, record, span_field, row["data"]) for p in row.get("predictions") or []]
+        restorer = _Restorer(record, span_field, row["data"])
+        row["predictions"] = [restorer.answer(p) for p in row.get("predictions") or []]
         if row.get("gold") is not None:
-            row["gold"] = restorer.answer(row["gold"], record, span_field, row["data"])
+            row["gold"] = restorer.answer(row["gold"])
         for annotation in row.get("annotations") or []:
-            annotation["result"] = restorer.answer(annotation["result"], record, span_field, row["data"])
+            annotation["result"] = restorer.answer(annotation["result"])
             review = annotation.get("review") or {}
             if review.get("correction") is not None:
-                review["correction"] = restorer.answer(review["correction"], record, span_field, row["data"])
+                review["correction"] = restorer.answer(review["correction"])
 
 
 def require_reidentify(u: Unit, workspace_id: str) -> None:
     u.access.require(Action.REDACTION_REIDENTIFY, workspace_id, what="project")
-
-
-def redaction_summary(ctx: Context, project_id: str) -> dict[str, Any]:
-    """How many pseudonyms of each kind a project has (owners): counts only."""
-    with ctx.read() as r:
-        project = load_project(r, project_id, Action.REDACTION_REVIEW)
-        return {"pseudonyms": store.count_pseudonyms(r.tx, project.workspace_id, project.id)}
 
 
 __all__ = [
@@ -427,7 +361,6 @@ __all__ = [
     "list_held",
     "policy_of",
     "redact_batch",
-    "redaction_summary",
     "reidentify_records",
     "reidentify_task",
     "release_held",

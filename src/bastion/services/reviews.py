@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..storage import review_store as rs
+from ..storage import schema
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
 from .leaks import annotations_as_shown, viewed_by
@@ -91,27 +94,48 @@ def review_next(ctx: Context, project_id: str) -> dict[str, Any] | None:
             if annotation_id is None:
                 return None
         w.see_content(ws)
-        row = _annotation(w, annotation_id)
-        found = find_task_row(w, row[3])
-        annotation = _annotation_dict(w, row, project.key_id)
-        from sqlalchemy import select
+        return _review_item(w, project, annotation_id, expires)
 
-        from ..storage import schema
 
-        others = w.execute(select(schema.annotations.c.id).where(
-            schema.annotations.c.workspace_id == ws, schema.annotations.c.task_id == row[3],
-            schema.annotations.c.id != annotation_id)).scalars().all()
-        w.audit(ws, "review.shown", annotation_id, task=row[3])
-        # Offsets as this reviewer sees the text: their own variant (services/leaks.py).
-        shown = annotations_as_shown(w, found, [annotation, *(
-            _annotation_dict(w, _annotation(w, other), project.key_id) for other in others)])
-        return {
-            "annotation": shown[0],
-            "task": task_dict(w, found, found.key_id, full=True),
-            "other_annotations": shown[1:],
-            "annotator": annotator_record(w, ws, project.id, row[4]),
-            "lease": {"expires_at": expires},
-        }
+def held_review(ctx: Context, project_id: str) -> dict[str, Any] | None:
+    """The annotation the caller holds for review, shown again as it is — nothing leased, renewed or bound.
+
+    For the review page's GET (a link another site can make the browser follow): the
+    wall is decided without binding, the lease is left as it is, and the showing is
+    audited (``review.shown``). None when the caller holds no live review lease here.
+    """
+    L = schema.review_leases
+    with ctx.write() as w:
+        project = load_project(w, project_id, Action.ANNOTATION_REVIEW)
+        w.see_content(project.workspace_id)
+        held = w.execute(select(L.c.annotation_id, L.c.expires_at).where(
+            L.c.workspace_id == project.workspace_id, L.c.project_id == project.id,
+            L.c.reviewer_id == ctx.actor.user_id, L.c.expires_at > w.now).order_by(L.c.annotation_id).limit(1)).first()
+        if held is None:
+            return None
+        return _review_item(w, project, held.annotation_id, held.expires_at)
+
+
+def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str, Any]:
+    """What a reviewer is shown of one annotation (audited as ``review.shown``)."""
+    ws = project.workspace_id
+    row = _annotation(w, annotation_id)
+    found = find_task_row(w, row[3])
+    annotation = _annotation_dict(w, row, project.key_id)
+    others = w.execute(select(schema.annotations.c.id).where(
+        schema.annotations.c.workspace_id == ws, schema.annotations.c.task_id == row[3],
+        schema.annotations.c.id != annotation_id)).scalars().all()
+    w.audit(ws, "review.shown", annotation_id, task=row[3])
+    # Offsets as this reviewer sees the text: their own variant (services/leaks.py).
+    shown = annotations_as_shown(w, found, [annotation, *(
+        _annotation_dict(w, _annotation(w, other), project.key_id) for other in others)])
+    return {
+        "annotation": shown[0],
+        "task": task_dict(w, found, found.key_id, full=True),
+        "other_annotations": shown[1:],
+        "annotator": annotator_record(w, ws, project.id, row[4]),
+        "lease": {"expires_at": expires},
+    }
 
 
 def review_annotation(ctx: Context, annotation_id: str, decision: str, *, comment: str | None = None,
@@ -169,11 +193,12 @@ def review_annotation(ctx: Context, annotation_id: str, decision: str, *, commen
 
 
 def my_feedback(ctx: Context, workspace_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
-    """What reviewers and gold tasks said about the caller's own work in a workspace."""
+    """What reviewers and gold tasks said about the caller's own work in a workspace (walled; audited)."""
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit: from 1 to 1000")
     with ctx.write() as w:
         w.access.require(Action.TASK_WORK, workspace_id)
+        w.see_content(workspace_id)  # comments, corrections and gold answers are the client's content
         rows = rs.FEEDBACK.rows(w.tx, ws=workspace_id, user=ctx.actor.user_id, limit=limit)
         out = []
         for ann_id, project_id, task_id, status, gold_score, created in rows:
@@ -191,4 +216,5 @@ def my_feedback(ctx: Context, workspace_id: str, *, limit: int = 100) -> list[di
                     item["expected"] = w.sealer(workspace_id, found.key_id).open_json("tasks", task_id, "gold",
                                                                                         found.gold)
             out.append(item)
+        w.audit(workspace_id, "feedback.read", ctx.actor.user_id, count=len(out))
         return out

@@ -319,37 +319,44 @@ def is_excluded(w: Unit, user_id: str, workspace_id: str) -> bool:
 
 
 def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
-    """Why may (or may not) this person see this workspace's data — which edge, which history, since when."""
-    with ctx.read() as r:
-        row = _person(r, person)
-        if not ctx.actor.is_admin:
-            if row.id == ctx.actor.user_id:
-                r.access.require(Action.WORKSPACE_READ, workspace_id)  # your own case, in your workspaces only
-            else:
-                r.access.require(Action.WALLS_READ, workspace_id)
-        edges = workforce.edges_of(r.tx, workspace_id)
-        with r.wall_check_scope([workspace_id, *(e.other(workspace_id) for e in edges)]):
-            history_rows = workforce.history_of(r.tx, row.id)
-        affs = workforce.affiliations_of(r.tx, row.id)
-        rules = workforce.exclusions_of(r.tx, workspace_id)
-        member = r.execute(select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == row.id)).scalar()
-        decision = decide(workspace_id, history_rows, edges, affs, rules, r.now)
-    reasons = []
-    for reason in decision.reasons:
-        item: dict[str, Any] = {"kind": reason.kind, "message": reason.message}
-        if reason.edge is not None:
-            item["edge"] = {"other_workspace": reason.edge.other(workspace_id), "since": reason.edge.since,
-                            "cooling_off_ms": reason.edge.cooling_off_ms, "source": reason.edge.source}
-        if reason.history is not None:
-            h = reason.history
-            item["history"] = {"workspace_id": h.workspace_id, "first_at": h.first_at, "last_at": h.last_at,
-                               "source": h.source}
-            if reason.edge is not None and reason.edge.cooling_off_ms is not None:
-                item["lifts_at"] = h.last_at + reason.edge.cooling_off_ms
-        if reason.affiliation is not None:
-            a = reason.affiliation
-            item["affiliation"] = {"org": a.org, "kind": a.kind, "since": a.since, "until": a.until}
-        reasons.append(item)
+    """Why may (or may not) this person see this workspace's data — which edge, which history, since when.
+
+    Who may ask about whom, and what they learn (docs/walls.md, "Explanations"):
+
+    * platform admins, about anyone, and a person about themselves (in a workspace
+      they belong to): the whole decision, history dates included;
+    * the workspace's wall readers (owners, managers, auditors), about its **members**
+      only: each reason's kind, the edge (the competitor A's own conflict list names),
+      when a cooling-off wall lifts and the excluded tie — never when or how the
+      person came to work for the other side (history entries, dates, sources);
+    * about anyone else — a stranger, an unknown e-mail or id — the same 404 as for a
+      person who does not exist, whatever the caller's role.
+
+    Every answer is audited in the workspace's log (``wall.explained``: whom, allowed).
+    """
+    with ctx.write() as w:
+        actor = ctx.actor
+        # The workspace first: outside it, nothing about people is told.
+        w.access.require(Action.WORKSPACE_READ, workspace_id)
+        if not w.execute(select(schema.workspaces.c.id).where(schema.workspaces.c.id == workspace_id)).first():
+            raise NotFound("workspace not found")  # platform admins pass the role check for any id
+        row = _person_or_none(w, person)
+        full = actor.is_admin or (row is not None and row.id == actor.user_id)
+        member = None if row is None else w.execute(
+            select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == row.id)).scalar()
+        if not full:
+            w.access.require(Action.WALLS_READ, workspace_id)
+            if member is None:
+                raise NotFound("person not found")  # unknown and non-member alike
+        if row is None:
+            raise NotFound("person not found")
+        edges = workforce.edges_of(w.tx, workspace_id)
+        with w.wall_check_scope([workspace_id, *(e.other(workspace_id) for e in edges)]):
+            history = workforce.history_of(w.tx, row.id)
+        decision = decide(workspace_id, history, edges, workforce.affiliations_of(w.tx, row.id),
+                          workforce.exclusions_of(w.tx, workspace_id), w.now)
+        w.audit(workspace_id, "wall.explained", row.id, allowed=decision.allowed and member is not None)
+    reasons = [_reason_out(reason, workspace_id, full) for reason in decision.reasons]
     return {
         "person": row.id, "email": row.email, "workspace_id": workspace_id, "member_role": member,
         "allowed": decision.allowed and member is not None,
@@ -358,6 +365,36 @@ def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
         [{"kind": "not_member", "message": "not a member of this workspace"}] + reasons,
         "lifted": [e.other(workspace_id) for e in decision.lifted],
     }
+
+
+def _person_or_none(w: Unit, ref: str):
+    try:
+        return _person(w, ref)
+    except NotFound:
+        return None
+
+
+def _reason_out(reason, workspace_id: str, full: bool) -> dict[str, Any]:
+    """One reason of an explanation; ``full`` adds what only admins and the person may see."""
+    item: dict[str, Any] = {"kind": reason.kind, "message": reason.message}
+    if reason.edge is not None:
+        item["edge"] = {"other_workspace": reason.edge.other(workspace_id), "since": reason.edge.since,
+                        "cooling_off_ms": reason.edge.cooling_off_ms, "source": reason.edge.source}
+    if reason.history is not None:
+        h = reason.history
+        if reason.edge is not None and reason.edge.cooling_off_ms is not None:
+            item["lifts_at"] = h.last_at + reason.edge.cooling_off_ms
+        if full or h.workspace_id == workspace_id:
+            item["history"] = {"workspace_id": h.workspace_id, "first_at": h.first_at, "last_at": h.last_at,
+                               "source": h.source}
+        elif reason.kind == "wall":
+            item["message"] = "has worked on a conflicting workspace (the other side of this edge)"
+    if reason.affiliation is not None:
+        a = reason.affiliation
+        item["affiliation"] = {"org": a.org, "kind": a.kind}
+        if full:
+            item["affiliation"].update(since=a.since, until=a.until)
+    return item
 
 
 # -- skills ----------------------------------------------------------------------

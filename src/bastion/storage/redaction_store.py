@@ -1,123 +1,26 @@
-"""Storage of need-to-know: the pseudonym vault, per-task redaction records, held items, canaries.
+"""Storage of need-to-know: per-task redaction records, held items, canaries, who was shown what.
 
-The vault maps (label, normalised value) to a number per project, so one value
-has one pseudonym throughout the project. Its rows are found by ``key_hash`` —
-an HMAC under a secret derived from the workspace's key
-(``storage/workspace_secret.py``), never a bare hash of the value — and hold the
-original value sealed with the project's data key.
-
-Allocation is atomic: :func:`allocate` takes the ``pseudonym_counters`` rows of
-the labels it needs, in label order (so two allocators never deadlock), then
-looks the keys up again (on PostgreSQL another import may have committed them
-while we waited), numbers only what is still missing and inserts it. Under the
-counter row's lock nobody else can number that label, so a value never gets
-two numbers and a number never names two values. SQLite serialises writers
-anyway.
+A redacted task's record (``task_redactions``) holds its findings with their
+originals and the offset map of every changed field, sealed with the project's
+data key: it is the task's only mapping from pseudonyms back to values (they are
+numbered per task, so no project-wide vault exists to be compared against).
 
 Every statement names ``workspace_id`` first (row-level security keys on it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import select, update
 
-from .. import ids
 from . import schema
 from .fast import Statement
 
-V = schema.pseudonyms
-VC = schema.pseudonym_counters
 R = schema.task_redactions
 T = schema.tasks
 C = schema.canaries
 CI = schema.canary_issues
-LOOKUP_CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class NewValue:
-    key_hash: str
-    label: str
-    original: str
-
-
-def find_numbers(tx, workspace_id: str, project_id: str, keys: Iterable[str]) -> dict[str, int]:
-    """The numbers already bound to these keys (missing keys are absent from the answer)."""
-    keys = list(dict.fromkeys(keys))
-    found: dict[str, int] = {}
-    for i in range(0, len(keys), LOOKUP_CHUNK):
-        chunk = keys[i : i + LOOKUP_CHUNK]
-        rows = tx.execute(
-            select(V.c.key_hash, V.c.number).where(
-                V.c.workspace_id == workspace_id, V.c.project_id == project_id, V.c.key_hash.in_(chunk))
-        ).all()
-        found.update({row.key_hash: row.number for row in rows})
-    return found
-
-
-def allocate(tx, sealer, workspace_id: str, project_id: str, values: Iterable[NewValue]) -> dict[str, int]:
-    """Bind every value's key to a number (its existing one if already bound); returns key -> number."""
-    wanted: dict[str, NewValue] = {}
-    for value in values:
-        wanted.setdefault(value.key_hash, value)
-    if not wanted:
-        return {}
-    labels = sorted({v.label for v in wanted.values()})
-    scope = (VC.c.workspace_id == workspace_id, VC.c.project_id == project_id)
-    tx.dialect.insert_ignore(tx.conn, "pseudonym_counters", ("workspace_id", "project_id", "label", "last"),
-                             [(workspace_id, project_id, label, 0) for label in labels],
-                             ("workspace_id", "project_id", "label"))
-    last: dict[str, int] = {}
-    for label in labels:  # lock in a fixed order
-        last[label] = tx.execute(
-            update(VC).where(*scope, VC.c.label == label).values(last=VC.c.last).returning(VC.c.last)
-        ).scalar_one()
-    numbers = find_numbers(tx, workspace_id, project_id, wanted)
-    rows = []
-    for key, value in wanted.items():
-        if key in numbers:
-            continue
-        last[value.label] += 1
-        number = last[value.label]
-        numbers[key] = number
-        row_id = ids.new_id("pse")
-        rows.append({
-            "workspace_id": workspace_id, "id": row_id, "project_id": project_id, "key_hash": key,
-            "label": value.label, "number": number, "created_at": tx.now,
-            "original": sealer.seal("pseudonyms", row_id, "original", value.original.encode("utf-8")),
-        })
-    if rows:
-        tx.execute(insert(V), rows)
-        for label in labels:
-            tx.execute(update(VC).where(*scope, VC.c.label == label).values(last=last[label]))
-    return numbers
-
-
-def find_originals(tx, sealer, workspace_id: str, project_id: str, tokens: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
-    """The original values behind ``(label, number)`` pseudonyms (owner-only: the caller decides)."""
-    tokens = list(dict.fromkeys(tokens))
-    out: dict[tuple[str, int], str] = {}
-    for i in range(0, len(tokens), LOOKUP_CHUNK):
-        chunk = tokens[i : i + LOOKUP_CHUNK]
-        rows = tx.execute(
-            select(V.c.id, V.c.label, V.c.number, V.c.original).where(
-                V.c.workspace_id == workspace_id, V.c.project_id == project_id,
-                tuple_(V.c.label, V.c.number).in_(chunk))
-        ).all()
-        for row in rows:
-            out[(row.label, row.number)] = sealer.open("pseudonyms", row.id, "original", row.original).decode("utf-8")
-    return out
-
-
-def count_pseudonyms(tx, workspace_id: str, project_id: str) -> dict[str, int]:
-    rows = tx.execute(
-        select(V.c.label, func.count()).where(V.c.workspace_id == workspace_id, V.c.project_id == project_id)
-        .group_by(V.c.label)
-    ).all()
-    return {label: int(n) for label, n in rows}
 
 
 # -- per-task records ---------------------------------------------------------------
@@ -270,11 +173,7 @@ def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> d
 
 
 __all__ = [
-    "NewValue",
-    "allocate",
     "approved_canaries",
-    "find_numbers",
-    "find_originals",
     "held_tasks",
     "insert_records",
     "recipients_of_canaries",

@@ -15,9 +15,10 @@ groups, exclusions, people's history). A person's own memberships are readable
 through ``app.user_id`` so the access module can load them before the workspace
 scope is known.
 
-Which table is which (the tuples below; ``policies_0007`` adds the policies the
-first migrations lacked; ``tests/storage/test_rls.py`` checks that every table is
-in exactly one group and that RLS is forced on all but the last):
+Which table is which (the tuples below; ``widening_and_person_policies`` adds
+the policies the first migrations lacked; ``tests/storage/test_rls.py`` checks
+that every table is in exactly one group and that RLS is forced on all but the
+last):
 
 * **Per workspace** (policy ``tenant``): every table in ``schema.WORKSPACE_TABLES``
   and ``workspaces`` (admins also read ``workspace_exclusions``: walls.read is
@@ -150,8 +151,8 @@ def _force(table: str) -> list[str]:
     return [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY", f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"]
 
 
-def policies_0007() -> list[str]:
-    """Migration 0007: the audit and wall-check widenings, and policies for the tables that had none."""
+def widening_and_person_policies() -> list[str]:
+    """Migration ``add_person_row_security``: the widenings, and policies for the tables that had none."""
     reader = ("EXISTS (SELECT 1 FROM workspace_tombstone_readers r WHERE r.workspace_id = "
               "workspace_tombstones.workspace_id AND r.user_id = current_setting('app.user_id', true))")
     person = f"{ME} OR {ADMIN} OR {OPERATOR}"

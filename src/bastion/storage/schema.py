@@ -491,44 +491,10 @@ annotator_pauses = Table(
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )
 
-# -- need-to-know: redaction vault, held items, canaries --------------------------
+# -- need-to-know: redaction records, held items, canaries --------------------------
 # See storage/redaction_store.py. Originals and results are sealed with the
-# project's data key; the vault is indexed by a keyed hash (HMAC under a secret
-# derived from the workspace's own key), never by a bare hash of the value.
-
-pseudonyms = Table(
-    "pseudonyms",
-    metadata,
-    Column("workspace_id", ID, nullable=False),
-    Column("id", ID, nullable=False),
-    Column("project_id", ID, nullable=False),
-    Column("key_hash", String(64), nullable=False),  # HMAC-SHA256 hex of (label, normalised value)
-    Column("label", String(40), nullable=False),  # PERSON, CODENAME, EMAIL, ...
-    Column("number", Integer, nullable=False),
-    Column("original", LargeBinary, nullable=False),  # sealed: the value first seen
-    Column("created_at", BigInteger, nullable=False),
-    PrimaryKeyConstraint("workspace_id", "id"),
-    ForeignKeyConstraint(
-        ["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"
-    ),
-    UniqueConstraint("workspace_id", "project_id", "key_hash", name="uq_pseudonyms_key"),
-    UniqueConstraint("workspace_id", "project_id", "label", "number", name="uq_pseudonyms_token"),
-)
-
-# The last number handed out per (project, label): allocation locks this row, so
-# concurrent imports never give two values one number or one value two numbers.
-pseudonym_counters = Table(
-    "pseudonym_counters",
-    metadata,
-    Column("workspace_id", ID, nullable=False),
-    Column("project_id", ID, nullable=False),
-    Column("label", String(40), nullable=False),
-    Column("last", Integer, nullable=False, server_default=text("0")),
-    PrimaryKeyConstraint("workspace_id", "project_id", "label"),
-    ForeignKeyConstraint(
-        ["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"
-    ),
-)
+# project's data key. Pseudonyms are numbered per task, so a task's record is its
+# only mapping back to the values: there is no project-wide vault.
 
 # One row per redacted (or held) task: its findings with their originals and the
 # offset map of every changed field, sealed (owner-only: re-identification).
@@ -711,8 +677,6 @@ WORKSPACE_TABLES = (
     "reviews",
     "review_leases",
     "annotator_pauses",
-    "pseudonyms",
-    "pseudonym_counters",
     "task_redactions",
     "canaries",
     "canary_issues",

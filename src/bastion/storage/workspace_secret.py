@@ -1,4 +1,4 @@
-"""The workspace secret: keys variant slots, canary facts and the pseudonym vault's index.
+"""The workspace secret: keys variant slots and canary facts (leak tracing).
 
 Each workspace has one 32-byte secret, derived (HMAC-SHA256, domain-separated)
 from a data key of its own in the keyring: a key bound to no project, whose id
@@ -8,8 +8,7 @@ is derived from the workspace id. So:
   have one winner (the key id is the primary key of ``data_keys``);
 * it is wrapped by the key provider like every data key: rotating the master
   key re-wraps it; deleting the workspace destroys it with the others
-  (crypto-shredding) — nothing shown before can be attributed afterwards, and
-  the vault's index no longer links values to anything;
+  (crypto-shredding) — nothing shown before can be attributed afterwards;
 * it never leaves the server: no API, page or export returns it, and
   annotators never touch anything derived from it other than the variant
   they are shown.
@@ -49,12 +48,6 @@ def workspace_secret(keyring: Keyring, workspace_id: str) -> bytes:
         _create(keyring, workspace_id, key_id)
         material = keyring.material(workspace_id, key_id)
     return hmac.new(material.index_key, _DERIVE + b"|" + workspace_id.encode(), hashlib.sha256).digest()
-
-
-def project_secret(keyring: Keyring, workspace_id: str, project_id: str, purpose: str) -> bytes:
-    """A secret for one purpose in one project (the vault index), derived from the workspace secret."""
-    base = workspace_secret(keyring, workspace_id)
-    return hmac.new(base, f"bastion/{purpose}/v1|{project_id}".encode(), hashlib.sha256).digest()
 
 
 def _create(keyring: Keyring, workspace_id: str, key_id: str) -> None:

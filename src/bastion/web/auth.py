@@ -3,6 +3,11 @@
 API calls authenticate with ``Authorization: Bearer <token>``, or with the browser
 session cookie — then every state-changing request must carry the session's CSRF
 token in ``X-CSRF-Token`` (pages send it as a form field instead).
+
+A safe-method request (GET, HEAD) of a browser session gets a context that may not
+bind the person to a workspace (``Context.may_bind``): a cross-site top-level link
+carries the SameSite=Lax cookie, and must not choose a client for anyone. Bearer
+tokens cannot be sent by another site, so token requests bind on first access.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def api_context(request: Request) -> Context:
         if request.method not in SAFE_METHODS and not csrf_matches(csrf, request.headers.get(CSRF_HEADER)):
             raise PermissionDenied("missing or wrong CSRF token (send the X-CSRF-Token header)")
     request.state.actor = actor
-    return Context(rt, actor)
+    return Context(rt, actor, may_bind=token is not None or request.method not in SAFE_METHODS)
 
 
 def page_session(request: Request) -> tuple[Context, str]:
@@ -66,7 +71,8 @@ def page_session(request: Request) -> tuple[Context, str]:
     except Unauthenticated:
         raise LoginRequired() from None
     request.state.actor = actor
-    return Context(rt, actor), csrf
+    request.state.csrf = csrf  # for pages rendered by the error handlers (a first access offers a form)
+    return Context(rt, actor, may_bind=request.method not in SAFE_METHODS), csrf
 
 
 def require_form_csrf(csrf: str, given: str | None) -> None:

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ..access import FirstAccessRequired
 from ..domain import errors as e
 from ..tasktypes.base import error_path
 
@@ -54,6 +55,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(e.BastionError)
     async def _domain(request: Request, exc: e.BastionError):
         status = status_of(exc)
+        if isinstance(exc, FirstAccessRequired) and wants_html(request) and getattr(request.state, "csrf", None):
+            from starlette.concurrency import run_in_threadpool
+
+            from .pages.common import first_access_page
+
+            return await run_in_threadpool(first_access_page, request, exc.workspace_id)
         if wants_html(request):
             from .pages.common import error_page
 

@@ -45,3 +45,20 @@ def render(request: Request, name: str, status_code: int = 200, **context):
 
 def error_page(request: Request, status: int, message: str):
     return render(request, "error.html", status_code=status, status=status, message=message)
+
+
+def first_access_page(request: Request, workspace_id: str):
+    """A page view that would be the person's first look at a workspace's content: offer the Open button.
+
+    The view itself may not bind them (a link from another site could have brought
+    them here); the button's form POST does (``POST /workspaces/{ws}/open``).
+    """
+    from ...services import workspaces
+    from ...services.context import Context
+
+    ctx = Context(request.app.state.rt, request.state.actor, may_bind=False)
+    workspace = workspaces.get_workspace(ctx, workspace_id)
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # 200: an ordinary page offering a choice (the JSON API answers 403 first_access).
+    return render(request, "first_access.html", ws=workspace, next=here,
+                  csrf_token=request.state.csrf)

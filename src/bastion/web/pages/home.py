@@ -1,14 +1,21 @@
-"""The start page: my workspaces and their projects."""
+"""The start page: my workspaces and their projects (metadata only); opening a workspace's content.
+
+The start page lists every workspace of the person, so it shows metadata alone and
+binds them to none (services/content.py): a workspace walled off for them is marked,
+its projects listed without links or Label buttons.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import RedirectResponse
 
 from ...access import Action
-from ...services import projects, workspaces
-from ..auth import page_session
+from ...services import content, projects, workspaces
+from ..auth import page_session, require_form_csrf
 from .common import render
 
 router = APIRouter(include_in_schema=False)
@@ -19,10 +26,28 @@ Session = Annotated[tuple, Depends(page_session)]
 def home(request: Request, session: Session):
     ctx, csrf = session
     rows = []
-    for ws in workspaces.list_workspaces(ctx):
+    mine = workspaces.list_workspaces(ctx)
+    states = content.wall_states(ctx, [ws.id for ws in mine if ws.role is not None])
+    for ws in mine:
         if ws.role is None:  # admins see every workspace's name, but no content
-            rows.append((ws, [], frozenset()))
+            rows.append((ws, [], frozenset(), None))
             continue
         allowed = workspaces.allowed_actions(ctx, ws.id)
-        rows.append((ws, projects.list_projects(ctx, ws.id), allowed))
-    return render(request, "home.html", workspaces=rows, csrf_token=csrf, Action=Action)
+        rows.append((ws, projects.list_project_summaries(ctx, ws.id), allowed, states.get(ws.id)))
+    return render(request, "home.html", workspaces=rows, csrf_token=csrf, Action=Action, states=content)
+
+
+def _same_site_path(value: str, fallback: str) -> str:
+    if not value.startswith("/") or value.startswith("//") or urlsplit(value).netloc:
+        return fallback
+    return value
+
+
+@router.post("/workspaces/{workspace_id}/open")
+def open_workspace(request: Request, workspace_id: str, session: Session,
+                   csrf_token: str = Form("", max_length=200), next: str = Form("/", max_length=2000)):
+    """The Open button: a deliberate first access to the workspace's content (binds; walls decide)."""
+    ctx, csrf = session
+    require_form_csrf(csrf, csrf_token)
+    content.open_workspace(ctx, workspace_id)
+    return RedirectResponse(_same_site_path(next, "/"), status_code=303)

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
-from ...access import Action
+from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput, PayloadTooLarge
 from ...services import annotations, imports, leaks, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
@@ -59,7 +59,7 @@ def browse_page(request: Request, project_id: str, session: Session,
     """The data browser: the project's tasks in id order, a page at a time (keyset: the same cost
     at any depth), for those who may browse them (the access module decides; reads are audited)."""
     ctx, _ = session
-    project = projects.get_project(ctx, project_id)
+    project = projects.project_for_work(ctx, project_id, Action.TASK_BROWSE)
     page = tasks.list_tasks(ctx, project_id, cursor=cursor, limit=BROWSE_PAGE)
     rows = [{**item, "preview": _preview(item["data"])} for item in page["items"]]
     return render(request, "tasks.html", project=project, rows=rows, cursor=cursor,
@@ -92,15 +92,34 @@ async def import_upload(
 
 
 # -- labelling ---------------------------------------------------------------
+#
+# GET /projects/{p}/label shows, and changes nothing: the task the person holds, or a
+# Start button. A link from another site opens it with the session cookie, so it must
+# not lease (a lease binds the person to this client). Leasing is a form POST with the
+# CSRF token: Start (POST …/next), and each submit or skip, which leases the next task
+# (htmx swaps it in; without script, a 303 back to the GET shows it).
 
 
-def _label_view(request: Request, ctx, csrf: str, project_id: str, *, error: str | None = None, status: int = 200):
-    project = projects.get_project(ctx, project_id)
-    task = queue.next_task(ctx, project_id)
+def _label_view(request: Request, ctx, csrf: str, project_id: str, *, lease: bool, error: str | None = None,
+                status: int = 200, finished: bool = False):
+    """The labelling view. ``lease``: in a POST, lease (or renew) the next task; else show what is held."""
+    if lease:
+        task = queue.next_task(ctx, project_id)  # binds on a first access: this is a POST
+        project = projects.project_for_work(ctx, project_id, Action.TASK_WORK)
+    else:
+        try:
+            project = projects.project_for_work(ctx, project_id, Action.TASK_WORK)
+        except FirstAccessRequired:
+            # Not opened yet: the name and the Start button only (Start binds, deliberately).
+            return render(request, "label.html", status_code=status, project=projects.get_project_summary(
+                ctx, project_id), config=None, task=None, finished=False, csrf_token=csrf, error=error,
+                first_access=True, widget=None, widget_script=None, view={}, shown_at=0, overlay=None)
+        task = queue.held_task(ctx, project_id)
     tt = ctx.rt.task_types.get(project.task_type)
     config = tt.parse_config(project.config)
     context = dict(
-        project=project, config=config, task=task, csrf_token=csrf, error=error,
+        project=project, config=config, task=task, csrf_token=csrf, error=error, finished=lease or finished,
+        first_access=False,
         widget=f"tasktypes/{tt.name}/widget.html", widget_script=f"/static/tasktypes/{tt.name}/widget.js",
         view=tt.widget_context(config, task["data"], task_id=task["id"], user_id=ctx.actor.user_id,
                                predictions=task["predictions"]) if task else {},
@@ -112,17 +131,31 @@ def _label_view(request: Request, ctx, csrf: str, project_id: str, *, error: str
 
 
 @router.get("/projects/{project_id}/label")
-def label_page(request: Request, project_id: str, session: Session):
+def label_page(request: Request, project_id: str, session: Session, finished: bool = False):
+    """The task you hold in this project, or a Start button (read-only: nothing is leased or bound).
+
+    ``finished``: the last submit found nothing more for you (says "All done" instead of Start).
+    """
     ctx, csrf = session
-    return _label_view(request, ctx, csrf, project_id)
+    return _label_view(request, ctx, csrf, project_id, lease=False, finished=finished)
+
+
+@router.post("/projects/{project_id}/next")
+def start_labelling(request: Request, project_id: str, session: Session,
+                    csrf_token: str = Form("", max_length=200)):
+    """Start: lease your next task (the first one binds you to this client), then show it."""
+    ctx, csrf = session
+    require_form_csrf(csrf, csrf_token)
+    return _after_post(request, ctx, csrf, project_id)
 
 
 def _after_post(request: Request, ctx, csrf, project_id: str, error: str | None = None):
     if request.headers.get("hx-request"):
-        return _label_view(request, ctx, csrf, project_id, error=error, status=200)
+        return _label_view(request, ctx, csrf, project_id, lease=True, error=error, status=200)
     if error:
-        return _label_view(request, ctx, csrf, project_id, error=error, status=422)
-    return RedirectResponse(f"/projects/{project_id}/label", status_code=303)
+        return _label_view(request, ctx, csrf, project_id, lease=True, error=error, status=422)
+    leased = queue.next_task(ctx, project_id)  # lease the next one here, in the POST; the GET only shows it
+    return RedirectResponse(f"/projects/{project_id}/label" + ("" if leased else "?finished=1"), status_code=303)
 
 
 def _lead_time(form: FormData) -> int | None:
@@ -141,7 +174,7 @@ async def submit_label(request: Request, project_id: str, session: Session):
     task_id = str(form.get("task_id", ""))
 
     def work():
-        project = projects.get_project(ctx, project_id)
+        project = projects.project_for_work(ctx, project_id, Action.TASK_WORK)
         tt = ctx.rt.task_types.get(project.task_type)
         config = tt.parse_config(project.config)
         try:

@@ -1,14 +1,20 @@
-"""Quality pages: the project's quality dashboard and the reviewer's queue."""
+"""Quality pages: the project's quality dashboard and the reviewer's queue.
+
+GET /projects/{p}/review shows, and changes nothing: the annotation the reviewer
+holds, or a Start button. Leasing is a form POST with the CSRF token (Start, and
+each decision, which leases the next one), as on the labelling page.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
+from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError
 from ...services import projects, reviews
 from ..auth import page_session, require_form_csrf
@@ -37,7 +43,7 @@ def quality_page(request: Request, project_id: str, session: Session, method: st
 
     if method not in quality.AGGREGATORS:
         method = "ds"
-    project = projects.get_project(ctx, project_id)
+    project = projects.project_for_work(ctx, project_id, Action.QUALITY_READ)
     report = quality.quality_report(ctx, project_id, method=method)
     days = report["throughput"]["last_30_days"]
     confusion = report.get("aggregation", {}).get("confusion")
@@ -50,18 +56,34 @@ def quality_page(request: Request, project_id: str, session: Session, method: st
 
 
 @router.get("/projects/{project_id}/review")
-def review_page(request: Request, project_id: str, session: Session):
+def review_page(request: Request, project_id: str, session: Session, finished: bool = False):
+    """The annotation you hold for review, or a Start button (read-only: nothing is leased or bound)."""
     ctx, csrf = session
-    project = projects.get_project(ctx, project_id)
+    try:
+        project = projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW)
+    except FirstAccessRequired:
+        return _review_view(request, projects.get_project_summary(ctx, project_id), None, csrf, first_access=True)
+    item = reviews.held_review(ctx, project_id)
+    return _review_view(request, project, item, csrf, finished=finished)
+
+
+@router.post("/projects/{project_id}/review/next")
+def review_start(request: Request, project_id: str, session: Session, csrf_token: str = Form("", max_length=200)):
+    """Start: lease the next annotation waiting for review (the first one binds you to this client)."""
+    ctx, csrf = session
+    require_form_csrf(csrf, csrf_token)
     item = reviews.review_next(ctx, project_id)
-    return _review_view(request, project, item, csrf)
+    if request.headers.get("hx-request"):
+        return _review_view(request, projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW), item,
+                            csrf, finished=True)
+    return RedirectResponse(f"/projects/{project_id}/review" + ("" if item else "?finished=1"), status_code=303)
 
 
-def _review_view(request, project, item, csrf, error=None, status=200):
+def _review_view(request, project, item, csrf, error=None, status=200, *, finished=False, first_access=False):
     pretty = (lambda value: orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
     name = "_review.html" if request.headers.get("hx-request") else "review.html"
     return render(request, name, status_code=status, project=project, item=item, csrf_token=csrf, error=error,
-                  pretty=pretty)
+                  pretty=pretty, finished=finished, first_access=first_access)
 
 
 @router.post("/projects/{project_id}/review")
@@ -71,7 +93,7 @@ async def review_submit(request: Request, project_id: str, session: Session):
     require_form_csrf(csrf, str(form.get("csrf_token", "")))
 
     def work():
-        project = projects.get_project(ctx, project_id)
+        project = projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW)
         decision = str(form.get("decision", ""))
         correction = None
         if decision == "correct":
@@ -79,7 +101,8 @@ async def review_submit(request: Request, project_id: str, session: Session):
                 correction = orjson.loads(str(form.get("correction", "")))
             except orjson.JSONDecodeError:
                 item = reviews.review_next(ctx, project_id)
-                return _review_view(request, project, item, csrf, error="correction: not valid JSON", status=422)
+                return _review_view(request, project, item, csrf, error="correction: not valid JSON", status=422,
+                                    finished=True)
         try:
             reviews.review_annotation(ctx, str(form.get("annotation_id", "")), decision,
                                       comment=str(form.get("comment", "")) or None, correction=correction)
@@ -87,9 +110,10 @@ async def review_submit(request: Request, project_id: str, session: Session):
             if exc.code in ("not_found", "forbidden"):
                 raise
             item = reviews.review_next(ctx, project_id)
-            return _review_view(request, project, item, csrf, error=exc.message, status=422)
+            return _review_view(request, project, item, csrf, error=exc.message, status=422, finished=True)
+        item = reviews.review_next(ctx, project_id)  # the next one is leased here, in the POST
         if request.headers.get("hx-request"):
-            return _review_view(request, project, reviews.review_next(ctx, project_id), csrf)
-        return RedirectResponse(f"/projects/{project_id}/review", status_code=303)
+            return _review_view(request, project, item, csrf, finished=True)
+        return RedirectResponse(f"/projects/{project_id}/review" + ("" if item else "?finished=1"), status_code=303)
 
     return await run_in_threadpool(work)

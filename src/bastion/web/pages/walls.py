@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
 from ...access import Action
-from ...domain.errors import BastionError
+from ...domain.errors import BastionError, NotFound
 from ...services import users, workforce, workspaces
 from ..auth import page_session, require_form_csrf
 from .common import render
@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
 
 
-def _walls_page(request, ctx, csrf, workspace_id, *, explanation=None, error=None, status=200):
+def _walls_page(request, ctx, csrf, workspace_id, *, explanation=None, error=None, status=200, person=""):
     ws = workspaces.get_workspace(ctx, workspace_id)
     allowed = workspaces.allowed_actions(ctx, workspace_id)
     conflicts = workforce.list_conflicts(ctx, workspace_id) if Action.WALLS_READ in allowed else []
@@ -26,14 +26,20 @@ def _walls_page(request, ctx, csrf, workspace_id, *, explanation=None, error=Non
     members = workspaces.list_members(ctx, workspace_id) if Action.MEMBER_READ in allowed else []
     return render(request, "walls.html", status_code=status, ws=ws, allowed=allowed, Action=Action,
                   conflicts=conflicts, exclusions=exclusions, members=members, explanation=explanation,
-                  error=error, csrf_token=csrf)
+                  error=error, csrf_token=csrf, person=person)
 
 
 @router.get("/workspaces/{workspace_id}/walls")
 def walls_page(request: Request, workspace_id: str, session: Session, person: str | None = None):
     ctx, csrf = session
-    explanation = workforce.explain(ctx, person, workspace_id) if person else None
-    return _walls_page(request, ctx, csrf, workspace_id, explanation=explanation)
+    if not person:
+        return _walls_page(request, ctx, csrf, workspace_id)
+    workspaces.get_workspace(ctx, workspace_id)  # 404 for a workspace you are not in, before anything else
+    try:
+        explanation = workforce.explain(ctx, person[:320], workspace_id)
+    except NotFound as exc:  # a stranger and an unknown person read alike
+        return _walls_page(request, ctx, csrf, workspace_id, error=exc.message, status=404, person=person[:320])
+    return _walls_page(request, ctx, csrf, workspace_id, explanation=explanation, person=explanation["email"])
 
 
 @router.post("/workspaces/{workspace_id}/walls")

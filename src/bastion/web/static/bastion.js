@@ -1,5 +1,6 @@
 // Bastion pages: keyboard shortcuts shared by every labelling widget.
-// Enter submits the task (Ctrl/Cmd+Enter inside text fields), S skips it.
+// Enter submits the task (Ctrl/Cmd+Enter inside text fields), S skips it; where no task is
+// held yet, Enter presses Start (leasing is a form POST: a link never leases).
 // Widgets add their own keys in /static/tasktypes/<type>/widget.js.
 (function () {
   "use strict";
@@ -15,7 +16,15 @@
   document.addEventListener("keydown", function (event) {
     if (event.altKey || event.defaultPrevented) return;
     var form = document.getElementById("label-form");
-    if (!form) return;
+    if (!form) {
+      var start = document.getElementById("start-form");
+      if (start && event.key === "Enter" && !typing(event.target) && !event.ctrlKey && !event.metaKey &&
+          !(event.target && (event.target.tagName === "A" || event.target.tagName === "BUTTON"))) {
+        event.preventDefault();
+        start.requestSubmit();
+      }
+      return;
+    }
     var inText = typing(event.target);
     if (event.key === "Enter" && (!inText || event.ctrlKey || event.metaKey)) {
       event.preventDefault();

@@ -2,8 +2,8 @@
 read them), conflicts and sector-group members; let audit logs outside the caller's scope
 be extended, and people's history be read for wall checks, when a service opens them.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from alembic import op
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from bastion.storage import rls
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
@@ -31,7 +31,7 @@ def upgrade() -> None:
     op.execute("INSERT INTO workspace_tombstone_readers (workspace_id, user_id) SELECT t.workspace_id, t.deleted_by "
                "FROM workspace_tombstones t JOIN users u ON u.id = t.deleted_by")
     if op.get_bind().dialect.name == "postgresql":
-        for statement in rls.policies_0007():
+        for statement in rls.widening_and_person_policies():
             op.execute(statement)
 
 

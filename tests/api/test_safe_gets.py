@@ -1,0 +1,97 @@
+"""No GET changes state: a link another site makes the browser follow must not lease, bind or renew.
+
+Every page route and every API route that answers GET — enumerated from the app and
+its OpenAPI document, so a route added tomorrow is covered — is called in a signed-in
+browser session (SameSite=Lax cookies go with a cross-site top-level navigation) by
+a member in every role, by one holding a lease and by one who never opened the
+workspace. No row changes except the audit log's, the session's sliding expiry and
+the last-access time of a workspace the person is already bound to (a page view is
+a view: cooling-off periods count from it; docs/walls.md).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from bastion.services import annotations, leaks, projects, queue, users, workspaces
+from bastion.storage import schema
+from factories import ROLES, as_user, make_side, make_user, operator_tx, system
+from page_routes import page_gets
+
+PASSWORD = "safe gets password"
+IGNORED_TABLES = {"audit_events", "audit_heads", "audit_nodes", "audit_checkpoints"}
+IGNORED_COLUMNS = {("web_sessions", "expires_at"), ("person_history", "last_at")}
+QUERIES = {
+    "/api/v1/workspaces/{workspace_id}/audit/proof/inclusion": {"seq": 0},
+    "/api/v1/workspaces/{workspace_id}/audit/proof/consistency": {"old_size": 1},
+}
+
+
+def _state(rt) -> dict[str, list[tuple]]:
+    out = {}
+    with operator_tx(rt, write=False) as tx:
+        for table in schema.metadata.sorted_tables:
+            if table.name in IGNORED_TABLES:
+                continue
+            columns = [c for c in table.columns if (table.name, c.name) not in IGNORED_COLUMNS]
+            out[table.name] = sorted(tx.execute(select(*columns)).all(), key=repr)
+    return out
+
+
+def _changes(before, after) -> dict[str, tuple]:
+    return {name: (set(before[name]) - set(after[name]), set(after[name]) - set(before[name]))
+            for name in before if before[name] != after[name]}
+
+
+def _gets(client, ids):
+    spec = client.get("/api/v1/openapi.json").json()
+    paths = [p for p, methods in spec["paths"].items() if "get" in methods] + page_gets(client.app)
+    for path in paths:
+        if path in ("/login",):
+            continue
+        url = path
+        for name in re.findall(r"{(\w+)}", path):
+            assert name in ids, f"no id for path parameter {name} of {path}: add one to this test"
+            url = url.replace("{" + name + "}", ids[name])
+        params = dict(QUERIES.get(path, {}))
+        if path.endswith("/walls/explain") or path.endswith("/walls"):
+            params["user" if path.startswith("/api/") else "person"] = ids["user_id"]
+        yield path, url, params
+
+
+@pytest.mark.parametrize("who", [*ROLES, "holding a lease", "never opened it"])
+def test_no_get_changes_anything(client, rt, who):
+    side = make_side(rt, "safe", 4, settings={"quality": {"review": "all"}})
+    worker = side.ctx(rt, "annotator")
+    task = queue.next_task(worker, side.project_id)
+    annotation = annotations.submit_annotation(worker, task["id"], {"label": "pos"})
+    canary = leaks.create_canary(side.ctx(rt, "owner"), side.project_id,
+                                 {"text": "{name} {figure} {date} {place}"})
+    if who in ROLES:
+        person = make_user(rt, f"{who}.member@example.com", password=PASSWORD)
+        workspaces.add_member(system(rt), side.workspace_id, person.id, who)
+        projects.get_project(as_user(rt, person.id), side.project_id)  # opened: bound to the workspace
+    else:
+        person = make_user(rt, f"{who.split()[0]}.member@example.com", password=PASSWORD)
+        workspaces.add_member(system(rt), side.workspace_id, person.id, "annotator")
+        if who == "holding a lease":
+            assert queue.next_task(as_user(rt, person.id), side.project_id) is not None
+    ids = {"workspace_id": side.workspace_id, "project_id": side.project_id, "task_id": task["id"],
+           "annotation_id": annotation["id"], "user_id": person.id, "token_id": "tok_" + "0" * 32,
+           "file_id": "fil_" + "0" * 32, "competitor_id": side.workspace_id, "group_id": "grp_" + "0" * 32,
+           "skill": "history", "canary_id": canary["id"]}
+    secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
+    client.cookies.set("bastion_session", secret)
+    checked = 0
+    for path, url, params in _gets(client, ids):
+        before = _state(rt)
+        r = client.get(url, params=params, headers={"Accept": "text/html"}, follow_redirects=False)
+        assert r.status_code < 500, f"{who}: GET {url} -> {r.status_code} {r.text[:200]}"
+        changed = _changes(before, _state(rt))
+        assert not changed, f"{who}: GET {path} ({r.status_code}) changed {changed}"
+        checked += 1
+    client.cookies.clear()
+    assert checked >= 40
