@@ -1,4 +1,4 @@
-// Verify a Bastion audit export with Node.js alone (v20+, no packages).
+// Verify a Bastion audit export with Node.js alone (v18 or later, no packages).
 // usage: node verify-audit.mjs AUDIT.jsonl CHECKPOINT.json KEY
 //   AUDIT.jsonl      GET /api/v1/workspaces/{ws}/audit/export
 //   CHECKPOINT.json  GET /api/v1/workspaces/{ws}/audit/checkpoint
@@ -11,7 +11,7 @@ const sha256 = (...parts) => createHash("sha256").update(Buffer.concat(parts)).d
 
 // RFC 8785: members sorted by UTF-16 code units (what sort() compares), primitives as JSON.stringify.
 function jcs(value) {
-  if (typeof value === "string" && !value.isWellFormed()) throw new Error("lone surrogate");
+  if (typeof value === "string" && /\p{Cs}/u.test(value)) throw new Error("a lone surrogate is not JSON text");
   if (value === null || typeof value !== "object") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(jcs).join(",")}]`;
   return `{${Object.keys(value).sort().map((k) => `${jcs(k)}:${jcs(value[k])}`).join(",")}}`;

@@ -26,10 +26,10 @@ NODE = shutil.which("node")
 
 def _node_problem() -> str | None:
     if NODE is None:
-        return "node is not installed (the Node.js audit verifier needs v20 or later)"
+        return "node is not installed (the Node.js audit verifier needs v18 or later)"
     version = subprocess.run([NODE, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    if int(version.lstrip("v").split(".")[0]) < 20:
-        return f"node {version} is older than v20 (String.prototype.isWellFormed)"
+    if int(version.lstrip("v").split(".")[0]) < 18:
+        return f"node {version} is older than v18"
     return None
 
 
@@ -124,6 +124,8 @@ def test_node_rejects_tampered_copies(node, exported):
         "legacy_edit": (edited(legacy, b'"action":"member.added"', b'"action":"member.blocked"'), "not the signed root"),
         # the same entry in another spelling (orjson's floats): not canonical
         "respelled": (edited(last, b"1e+23", b"1e23"), "not in RFC 8785 canonical form"),
+        # text that is no Unicode string (what JSON.parse lets through)
+        "surrogate": (edited(last, b'"Euro Sign"', b'"Euro \\ud800Sign"'), "lone surrogate"),
         "deleted": ([line for i, line in enumerate(lines) if i != 2], "the checkpoint signs"),
         "reordered": ([*lines[:2], lines[3], lines[2], *lines[4:]], "has seq 3, expected 2"),
         "truncated": (lines[:-1], "the checkpoint signs"),
