@@ -219,7 +219,7 @@ def _is_plain(value: Any) -> bool:
     double holds exactly, and with member names whose order is the same by
     code point and by UTF-16 code unit; strings are escaped alike. The pure
     Python JCS encoder costs about 20 µs an entry; most entries (ids, counts)
-    take this path instead. tests/properties/test_audit_jcs.py checks the two agree.
+    take this path instead. tests/properties/test_audit_jcs_properties.py checks the two agree.
     """
     kind = type(value)
     if kind is str or kind is bool or value is None:
