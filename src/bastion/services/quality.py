@@ -364,6 +364,11 @@ def _aggregate_rankings(annotations: list[dict]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def agreement_summary(u: Unit, project) -> dict[str, Any]:
+    """The agreement figures of the quality report, read in ``u`` (an export's manifest carries them)."""
+    return _agreement(project.task_type, project.config, _usable(_annotations(u, project)))
+
+
 def quality_report(ctx: Context, project_id: str, *, method: str = "ds") -> dict[str, Any]:
     """Everything the quality page shows, as JSON (numbers or null with a reason; never NaN)."""
     with ctx.write() as w:
