@@ -79,6 +79,15 @@ def test_the_manifest_is_a_signed_datasheet_of_the_file(rt):
     assert {"byte length", "SHA-256", "rows", "tasks", "annotations", "annotations per annotator"} <= set(report.checked)
 
 
+def test_a_huge_project_ends_its_export_without_agreement_figures(rt, monkeypatch):
+    monkeypatch.setattr(exports, "QUALITY_MAX_ANNOTATIONS", 11)
+    side, project = _labelled(rt, "big")
+    export, data = _export(side.ctx(rt, "owner"), project.id)
+    assert export.manifest["quality"]["kind"] == "not_computed"
+    assert "12 annotations" in export.manifest["quality"]["note"]
+    assert verify_export(export.manifest, [data], audit.public_key(rt)).ok
+
+
 def test_the_redaction_policy_is_described_never_listed(rt):
     side, project = _labelled(rt, "rp")
     export, _ = _export(side.ctx(rt, "manager"), project.id)  # managers may not read the policy itself

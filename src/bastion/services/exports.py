@@ -62,12 +62,15 @@ from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
 from .context import Context
 from .redaction import reidentify_records, require_reidentify
-from .projects import Project, load_project
+from .projects import Project, counts_of, load_project
 
 T = schema.tasks
 N = schema.annotations
 X = schema.exports
 PAGE = 2000
+# The manifest's agreement figures decrypt every annotation of the project at once (as the
+# quality report does); past this many an export ends without them instead of holding them all.
+QUALITY_MAX_ANNOTATIONS = 200_000
 FIRST_PAGE = 100  # pages grow from this to PAGE: the first bytes leave after a small read
 ROW_GROUP = 5000
 
@@ -549,7 +552,14 @@ class Export:
         ws = self.project.workspace_id
         with self.ctx.read() as r:  # the heavy read outside the write transaction
             r.access.require(Action.EXPORT, ws, what="project")
-            quality = agreement_summary(r, self.project)
+            stored = counts_of(r, ws, [self.project.id]).get(self.project.id)
+            if stored is not None and stored.annotations > QUALITY_MAX_ANNOTATIONS:
+                quality = {"kind": "not_computed", "note": (
+                    f"the project holds {stored.annotations} annotations: agreement over more than"
+                    f" {QUALITY_MAX_ANNOTATIONS} is not computed when an export ends; the quality report"
+                    " (GET /api/v1/projects/{project_id}/quality) computes it")}
+            else:
+                quality = agreement_summary(r, self.project)
         tally = self.tally
         counts = {"rows": tally.rows, "tasks": tally.tasks, "annotations": tally.annotations,
                   "per_annotator": dict(sorted(tally.per_annotator.items()))}
