@@ -62,14 +62,14 @@ from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
 from .context import Context
 from .redaction import reidentify_records, require_reidentify
-from .projects import Project, counts_of, load_project
+from .projects import Project, load_project
 
 T = schema.tasks
 N = schema.annotations
 X = schema.exports
 PAGE = 2000
-# The manifest's agreement figures decrypt every annotation of the project at once (as the
-# quality report does); past this many an export ends without them instead of holding them all.
+# The manifest's agreement figures are computed from the exported answers, kept as they
+# stream by; past this many the export stops keeping them (bounded memory) and says so.
 QUALITY_MAX_ANNOTATIONS = 200_000
 FIRST_PAGE = 100  # pages grow from this to PAGE: the first bytes leave after a small read
 ROW_GROUP = 5000
@@ -323,17 +323,26 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 @dataclass
 class _Tally:
-    """What the file holds, counted as it is made (the manifest's ``counts``)."""
+    """What the file holds, counted as it is made (the manifest's ``counts``), and the
+    answers its agreement figures are computed from (``None``: not kept)."""
 
     rows: int | None = 0
     tasks: int = 0
     annotations: int = 0
     per_annotator: Counter = field(default_factory=Counter)
+    answers: list[dict] | None = None
 
-    def add(self, annotations: list[dict]) -> None:
+    def add(self, record: dict, annotations: list[dict]) -> None:
         self.annotations += len(annotations)
         for annotation in annotations:
             self.per_annotator[annotation["user_id"]] += 1
+        if self.answers is not None:
+            if self.annotations > QUALITY_MAX_ANNOTATIONS:
+                self.answers = None  # bounded memory: the manifest says the figures were not computed
+                return
+            self.answers.extend({"task": a["task_id"], "user": a["user_id"], "result": a["result"],
+                                 "is_gold": "gold" in record, "review": a["review"]["status"]}
+                                for a in annotations)
 
 
 @dataclass
@@ -455,14 +464,14 @@ class Export:
                 if self.options.per == "task":
                     tally.rows += 1
                     tally.tasks += 1
-                    tally.add(annotations)
+                    tally.add(record, annotations)
                     yield {**record, **extra}
                     continue
                 task = {k: v for k, v in record.items() if k != "annotations"}
                 tally.tasks += 1 if annotations else 0
                 for ann in annotations:
                     tally.rows += 1
-                    tally.add([ann])
+                    tally.add(record, [ann])
                     yield {**task, "annotation": ann, **extra}
             return
         task_type = self.ctx.rt.task_types.get(self.project.task_type)
@@ -478,7 +487,7 @@ class Export:
                     tally.rows += 1
                     yield {**row, **extra}
                 if made:
-                    tally.add([ann])
+                    tally.add(record, [ann])
                     used = True
             tally.tasks += used
 
@@ -487,7 +496,7 @@ class Export:
         self.tally.rows = None
         for record in records:
             self.tally.tasks += 1
-            self.tally.add(record["annotations"])
+            self.tally.add(record, record["annotations"])
             yield record
 
     def chunks(self) -> Iterator[bytes]:
@@ -547,20 +556,18 @@ class Export:
 
     def _sign_manifest(self, sha256: str, size: int) -> dict[str, Any]:
         from .audit import signer
-        from .quality import agreement_summary
+        from .quality import AGREEMENT_TYPES, agreement_of
 
         ws = self.project.workspace_id
-        with self.ctx.read() as r:  # the heavy read outside the write transaction
-            r.access.require(Action.EXPORT, ws, what="project")
-            stored = counts_of(r, ws, [self.project.id]).get(self.project.id)
-            if stored is not None and stored.annotations > QUALITY_MAX_ANNOTATIONS:
-                quality = {"kind": "not_computed", "note": (
-                    f"the project holds {stored.annotations} annotations: agreement over more than"
-                    f" {QUALITY_MAX_ANNOTATIONS} is not computed when an export ends; the quality report"
-                    " (GET /api/v1/projects/{project_id}/quality) computes it")}
-            else:
-                quality = agreement_summary(r, self.project)
         tally = self.tally
+        if tally.answers is not None or self.project.task_type not in AGREEMENT_TYPES:
+            quality = agreement_of(self.project.task_type, self.project.config, tally.answers or [])
+        else:
+            quality = {"kind": "not_computed", "note": (
+                f"the export holds {tally.annotations} annotations: agreement over more than"
+                f" {QUALITY_MAX_ANNOTATIONS} is not computed while exporting; the quality report"
+                " (GET /api/v1/projects/{project_id}/quality) computes it for the project")}
+        tally.answers = None
         counts = {"rows": tally.rows, "tasks": tally.tasks, "annotations": tally.annotations,
                   "per_annotator": dict(sorted(tally.per_annotator.items()))}
         with self.ctx.write() as w:
@@ -721,6 +728,10 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         export = Export(ctx, project, writer, req, split, ExportOptions(
             per=per, chat=req.chat, sft_form=req.sft_form, min_strength=req.min_strength,
             include_ties=req.include_ties, with_ids=req.with_ids), id=export_id)
+        from .quality import AGREEMENT_TYPES
+
+        if project.task_type in AGREEMENT_TYPES:
+            export.tally.answers = []
         export.facts = _facts(ctx, w, project, writer, req, export_id, per, row_kind, checkpoint, export.filename)
     return export
 
