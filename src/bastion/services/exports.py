@@ -54,12 +54,12 @@ from ..audit import checkpoint_to_json, format_timestamp
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
 from ..storage import schema
-from ..storage.workspace_secret import project_secret
-from ..tasktypes.base import CONFIG_SECTIONS
 from ..storage.export_store import ANNOTATED_TASKS_PAGE, ANNOTATIONS_IN_RANGE, TASKS_PAGE
 from ..storage.review_store import REVIEWS_IN_RANGE
+from ..storage.workspace_secret import project_secret
 from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
+from ..tasktypes.base import CONFIG_SECTIONS
 from .context import Context
 from .redaction import reidentify_records, require_reidentify
 from .projects import Project, load_project
@@ -539,7 +539,6 @@ class Export:
         if batch:
             yield from release()
 
-
     def stream(self) -> Iterator[bytes]:
         """The file's bytes; after the last one the manifest is signed and stored (``self.manifest``)."""
         digest, size, finished = hashlib.sha256(), 0, False
@@ -670,7 +669,8 @@ def get_manifest(ctx: Context, export_id: str) -> dict[str, Any]:
 
 def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated_only: bool = False,
                  request: ExportRequest | None = None) -> Export:
-    """Authorise, validate and audit an export; iterate ``.chunks()`` for the bytes."""
+    """Authorise, validate, record and audit an export; iterate ``.stream()`` for the bytes (and,
+    after the last one, the signed manifest), or ``.chunks()`` for the bytes alone."""
     req = request or ExportRequest(fmt=fmt, annotated_only=annotated_only)
     writer = FORMATS.get(req.fmt)
     if writer is None:
