@@ -497,7 +497,8 @@ class _ExportGroup(TyperGroup):
 
 
 export_app = typer.Typer(cls=_ExportGroup, no_args_is_help=True,
-                         help="Export a project (bastion export PROJECT …), check a file against its manifest.")
+                         help="Export a project: bastion export PROJECT [OPTIONS] (its options: bastion export"
+                              " project --help). Check a file against its signed manifest: bastion export verify.")
 app.add_typer(export_app, name="export")
 
 
