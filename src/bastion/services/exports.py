@@ -56,7 +56,7 @@ from ..domain.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, 
 from ..storage import schema
 from ..storage.export_store import ANNOTATED_TASKS_PAGE, ANNOTATIONS_IN_RANGE, TASKS_PAGE
 from ..storage.review_store import REVIEWS_IN_RANGE
-from ..storage.workspace_secret import project_secret
+from ..storage.workspace_secret import workspace_secret
 from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
 from ..tasktypes.base import CONFIG_SECTIONS
@@ -618,7 +618,8 @@ def _policy_facts(ctx: Context, project: Project, reidentify: bool) -> dict[str,
     policy = load_policy(raw).model_dump(mode="json")
     if not policy.get("enabled", True):
         return None
-    secret = project_secret(ctx.rt.keyring, project.workspace_id, project.id, "export-manifest-policy")
+    base = workspace_secret(ctx.rt.keyring, project.workspace_id)
+    secret = hmac.new(base, f"bastion/export-manifest-policy/v1|{project.id}".encode(), hashlib.sha256).digest()
     settings = dict(policy)
     settings["dictionaries"] = {kind: len(terms) for kind, terms in sorted(policy["dictionaries"].items())}
     settings["allow_words"] = len(policy["allow_words"])
