@@ -125,4 +125,3 @@ def test_the_timer_signs_logs_that_grew(rt):
     add_tasks(rt, a.project_id, 1, start=50)
     assert sign_pending_checkpoints(rt) == 1
     assert audit.list_checkpoints(a.ctx(rt, "owner"), a.workspace_id)[-1]["size"] == audit.count_entries(system(rt), a.workspace_id)
-
