@@ -111,6 +111,7 @@ def _write(folder: Path, name: str, lines: list[bytes]) -> str:
 def test_node_rejects_tampered_copies(node, exported):
     folder, lines, _ = exported
     last = next(i for i, line in enumerate(lines) if b'"action":"vectors.recorded"' in line)
+    signed = orjson.loads((folder / "checkpoint.json").read_bytes())["size"]
     legacy = next(i for i, line in enumerate(lines) if b'"v":2' not in line and b'"action":"member.added"' in line)
 
     def edited(seq: int, old: bytes, new: bytes) -> list[bytes]:
@@ -128,7 +129,7 @@ def test_node_rejects_tampered_copies(node, exported):
         "surrogate": (edited(last, b'"Euro Sign"', b'"Euro \\ud800Sign"'), "lone surrogate"),
         "deleted": ([line for i, line in enumerate(lines) if i != 2], "the checkpoint signs"),
         "reordered": ([*lines[:2], lines[3], lines[2], *lines[4:]], "has seq 3, expected 2"),
-        "truncated": (lines[:-1], "the checkpoint signs"),
+        "truncated": (lines[:signed - 1], "the checkpoint signs"),
     }
     for name, (tampered, message) in cases.items():
         result = run(node, folder, log=_write(folder, f"{name}.jsonl", tampered))
