@@ -199,6 +199,12 @@ def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
             store.delete(ws, file_id)
 
 
+def require_upload_target(ctx: Context, project_id: str) -> None:
+    """NotFound or PermissionDenied unless the caller may store files for the project (answered before a bad body)."""
+    with ctx.read() as r:
+        load_project(r, project_id, Action.TASK_IMPORT)
+
+
 def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str]:
     """The plaintext of a file a task refers to, for people who may read that task."""
     with ctx.write() as w:
