@@ -201,7 +201,7 @@ def _clean_png(c: bytes, limits: ImageLimits) -> tuple[int, int, bytes]:
             raise _PNG("the file ends before its IEND chunk", pos)
         length, kind = struct.unpack(">I4s", c[pos : pos + 8])
         if not kind.isalpha() or not kind.isascii():
-            raise _PNG(f"chunk type {kind!r} is not four letters", pos)
+            raise _PNG(f"chunk type 0x{kind.hex()} is not four letters", pos)
         end = pos + 12 + length
         if length > 0x7FFFFFFF or end > n:
             raise _PNG(f"the {kind.decode()} chunk runs past the end of the file", pos)
@@ -398,10 +398,14 @@ def _riff_chunks(c: bytes, pos: int, end: int) -> list[tuple[bytes, bytes, int]]
         (size,) = struct.unpack("<I", c[pos + 4 : pos + 8])
         stop = pos + 8 + size + (size & 1)
         if stop > end:
-            raise _WEBP(f"the {kind!r} chunk runs past the RIFF size", pos)
+            raise _WEBP(f"the {_fourcc(kind)} chunk runs past the RIFF size", pos)
         chunks.append((kind, c[pos + 8 : pos + 8 + size], pos))
         pos = stop
     return chunks
+
+
+def _fourcc(kind: bytes) -> str:
+    return repr(kind.decode("ascii")) if kind.isascii() and kind.decode("ascii").isprintable() else f"0x{kind.hex()}"
 
 
 def _riff_chunk(kind: bytes, data: bytes) -> bytes:
@@ -441,7 +445,7 @@ def _clean_webp(c: bytes, limits: ImageLimits) -> tuple[int, int, bytes]:
     elif first == b"VP8X":
         w, h, kept = _clean_vp8x(data, chunks[1:], limits, at)
     else:
-        raise _WEBP(f"the first chunk is {first!r}, not VP8, VP8L or VP8X", at)
+        raise _WEBP(f"the first chunk is {_fourcc(first)}, not VP8, VP8L or VP8X", at)
     body = b"WEBP" + b"".join(kept)
     return w, h, b"RIFF" + struct.pack("<I", len(body)) + body
 
