@@ -285,7 +285,7 @@ def webp_animated(webp: bytes, canary: bytes = CANARY) -> bytes:
     w, h = int.from_bytes(header[4:7], "little") + 1, int.from_bytes(header[7:10], "little") + 1
     frame_header = b"\x00" * 6 + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little") + b"\x64\x00\x00\x00"
     images = [riff_chunk(k, d) for k, d in chunks if k in (b"ALPH", b"VP8 ", b"VP8L")]
-    frame = frame_header + riff_chunk(b"UNKN", canary) + b"".join(images)
+    frame = frame_header + b"".join(images) + riff_chunk(b"UNKN", canary)  # unknown chunks follow the bitstream
     flags = header[0] | 0x02 | 0x08
     rest = [c for c in chunks[1:] if c[0] not in (b"ALPH", b"VP8 ", b"VP8L")]
     return webp_from([(b"VP8X", bytes([flags]) + header[1:]), *rest, (b"ANIM", b"\xff\xff\xff\xff\x00\x00"),
