@@ -164,3 +164,21 @@ def test_upload_errors_are_clear_and_name_the_field(client, rt, image_project):
     assert client.post(url, headers=other, files={"file": ("x.png", S.PNG)}).status_code == 404
     assert client.post(url, headers=other, content=b"junk").status_code == 404
     assert client.post(url, files={"file": ("x.png", S.PNG)}).status_code == 401
+
+
+def test_the_annotator_gets_the_picture_not_the_metadata(client, rt, image_project):
+    owner, ws, project = image_project
+    ann = make_user(rt, "ann.uploads@example.com")
+    workspaces.add_member(system(rt), ws.id, ann.id, "annotator")
+    owner_h = {"Authorization": f"Bearer {make_token(rt, owner.id)}"}
+    ann_h = {"Authorization": f"Bearer {make_token(rt, ann.id)}"}
+    for content in (S.jpeg_with_metadata(S.JPEG), S.png_with_metadata(S.PNG), S.webp_with_metadata(S.WEBP_LOSSY),
+                    S.gif_with_metadata(S.GIF)):
+        r = client.post(f"/api/v1/projects/{project.id}/files", headers=owner_h, files={"file": ("photo", content)})
+        assert r.status_code == 201, r.text
+        client.post(f"/api/v1/projects/{project.id}/tasks", json=[{"data": {"image": r.json()["id"]}}], headers=owner_h)
+        task = client.post(f"/api/v1/projects/{project.id}/next", headers=ann_h).json()
+        got = client.get(f"/api/v1/tasks/{task['id']}/files/{task['data']['image']}", headers=ann_h)
+        assert got.status_code == 200 and got.content and S.CANARY not in got.content
+        assert len(got.content) == r.json()["size_bytes"] < len(content)
+        client.post(f"/api/v1/tasks/{task['id']}/skip", headers=ann_h)
