@@ -13,7 +13,7 @@ import base64
 import image_samples as S
 from bastion.services import files, imports, workspaces
 from bastion.tasktypes.templates import TEMPLATES
-from browser_support import PASSWORD, login
+from browser_support import PASSWORD, login, open_project
 from factories import make_project, make_user, system
 
 DECODE = """async ([url, original]) => {
@@ -56,6 +56,7 @@ def test_every_format_decodes_to_the_same_pixels_without_its_metadata(rt, live_u
     task_of = {t["external_id"]: t["id"] for t in _tasks(rt, project.id)}
 
     login(page, live_url, "owner@example.com")
+    open_project(page, live_url, project.id)  # the owner's first look at the workspace's content is a POST
     for name, content in SAMPLES.items():
         url = f"{live_url}/api/v1/tasks/{task_of[name]}/files/{stored[name].id}"
         got = page.evaluate(DECODE, [url, base64.b64encode(content).decode()])
