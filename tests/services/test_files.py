@@ -194,6 +194,16 @@ SAMPLES = {
 DIRTY = {kind: (add(base), media, size) for kind, (base, add, media, size) in SAMPLES.items()}
 
 
+def _kept(rt, project, file_id) -> bytes:
+    """The plaintext of the sealed blob, opened with the project's key (what is at rest, not what is served)."""
+    from bastion.access import Action
+
+    with system(rt).write() as w:
+        found = projects.load_project(w, project.id, Action.TASK_IMPORT)
+        sealed = files.blobs(system(rt)).get(found.workspace_id, file_id)
+        return w.sealer(found.workspace_id, found.key_id).open("files", file_id, "content", sealed)
+
+
 def _served(rt, project, ann, file_id):
     imports.import_tasks(system(rt), project.id, [(1, {"data": {"image": file_id}})])
     task = queue.next_task(as_user(rt, ann.id), project.id)
@@ -208,7 +218,9 @@ def test_metadata_never_reaches_the_annotator(setup, kind):
     dirty, media_type, size = DIRTY[kind]
     assert S.CANARY in dirty
     stored = files.store_file(system(rt), project.id, dirty)
+    kept = _kept(rt, project, stored.id)
     content, media = _served(rt, project, ann, stored.id)
+    assert content == kept  # served as stored
     assert S.CANARY not in content and S.CANARY.decode().encode("utf-16-le") not in content
     assert media == media_type and (stored.width, stored.height) == size and stored.size_bytes == len(content)
     assert files.clean_image(content, files.ImageLimits()).content == content  # well-formed, nothing left to strip
@@ -234,6 +246,7 @@ def test_a_file_stored_before_cleaning_is_served_clean(setup, monkeypatch):
     with monkeypatch.context() as m:  # store as the earlier version did: the bytes as given
         m.setattr(files, "clean_image", lambda content, limits: files.CleanImage("image/jpeg", 48, 32, content))
         stored = files.store_file(system(rt), project.id, dirty)
+    assert S.CANARY in _kept(rt, project, stored.id)  # at rest, as the earlier version kept it
     content, _ = _served(rt, project, ann, stored.id)
     assert S.CANARY not in content and content == files.clean_image(dirty, files.ImageLimits()).content
 
