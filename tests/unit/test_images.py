@@ -147,8 +147,8 @@ def test_a_50000_squared_zlib_bomb_is_refused_from_its_header_without_inflating(
     def refuse(*args, **kwargs):
         raise AssertionError("the pixel data was inflated")
 
-    monkeypatch.setattr(images.zlib, "decompress", refuse)
-    monkeypatch.setattr(images.zlib, "decompressobj", refuse)
+    monkeypatch.setattr(images.png.zlib, "decompress", refuse)
+    monkeypatch.setattr(images.png.zlib, "decompressobj", refuse)
     with pytest.raises(PayloadTooLarge, match=r"50000×50000 pixels \(its pixel data would inflate to 2,500,050,000"):
         clean_image(bomb, LIMITS)
 

@@ -14,7 +14,7 @@ Two ways in, and only two: ``store_file`` (the upload endpoint; the CLI's
 URL — a reference that is not a stored file is refused at import (no SSRF).
 Content is checked by its magic bytes (PNG, JPEG, WebP, GIF), never by a name
 or a declared type, and bounded by ``MAX_FILE_BYTES``; then it is cleaned
-(``domain/images.py``): its structure checked, its pixel count capped from the
+(``domain/images/``): its structure checked, its pixel count capped from the
 header (``max_image_side_px``, ``max_image_pixels``), its metadata (EXIF, XMP,
 IPTC, comments, text chunks, thumbnails, trailers) dropped without re-encoding.
 Only the cleaned image is kept — the digest, the size and the sealed blob are
