@@ -1,8 +1,8 @@
 """Add the exports table: each export's status and, once its last byte has left, its
 signed manifest (sealed).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 
 from alembic import op
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from bastion.storage import rls
 
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
