@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 import orjson
 import typer
 import yaml
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -486,7 +487,28 @@ def import_(
         raise typer.Exit(1)
 
 
-@app.command("export")
+class _ExportGroup(TyperGroup):
+    """``bastion export PROJECT …`` exports; ``verify`` and ``manifest`` are subcommands beside it."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["project", *args]  # a project id: the export itself
+        return super().parse_args(ctx, args)
+
+
+export_app = typer.Typer(cls=_ExportGroup, no_args_is_help=True,
+                         help="Export a project: bastion export PROJECT [OPTIONS] (its options: bastion export"
+                              " project --help). Check a file against its signed manifest: bastion export verify.")
+app.add_typer(export_app, name="export")
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
+    tmp.replace(path)
+
+
+@export_app.command("project", hidden=True)
 def export_(
     project_id: str,
     format: Annotated[str, typer.Option(
@@ -514,10 +536,12 @@ def export_(
         "--aggregate", help="Add each task's aggregated answer: mv, ds, onecoin, glad, mace (or bt for rankings).")] = None,
     reidentify: Annotated[bool, typer.Option(
         "--reidentify", help="Restore redacted values (the original text; spans mapped onto it). Audited.")] = False,
+    manifest_file: Annotated[Optional[Path], typer.Option(
+        "--manifest", help="Write the signed manifest here (default with --out: FILE.manifest.json beside it).")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
-    """Stream a project's tasks and annotations, or training rows, to a file or stdout."""
+    """Stream a project's tasks and annotations, or training rows, to a file or stdout, with a signed manifest."""
     from .domain.errors import InvalidInput
     from .services import exports
 
@@ -531,28 +555,95 @@ def export_(
         parsed = exports.parse_split(split, seed)
         if parsed is None:
             raise InvalidInput("--out: {split} in the name needs --split")
-        targets = [(out_file.with_name(out_file.name.replace("{split}", name)), exports.with_part(request, name))
+        targets = [(out_file.with_name(out_file.name.replace("{split}", name)), exports.with_part(request, name), name)
                    for name in parsed.names() if part is None or name == part]
+        if manifest_file is not None and "{split}" not in manifest_file.name:
+            raise InvalidInput("--manifest: with one file per part, name the manifests with {split} too")
     else:
-        targets = [(out_file, request)]
-    started = [(target, exports.start_export(context(rt), project_id, request=req)) for target, req in targets]
-    for target, export in started:
-        if target is None:
-            sink = sys.stdout.buffer
-            for chunk in export.chunks():
-                sink.write(chunk)
-            sink.flush()
-            continue
+        targets = [(out_file, request, None)]
+    started = [(target, exports.start_export(context(rt), project_id, request=req), name)
+               for target, req, name in targets]
+    for position, (target, export, name) in enumerate(started):
+        try:
+            _export_one(target, export, name, manifest_file)
+        except BaseException:
+            for _, later, _ in started[position + 1:]:
+                later.abandon()  # recorded as incomplete, not left "streaming"
+            raise
+
+
+def _export_one(target: Path | None, export, name: str | None, manifest_file: Path | None) -> None:
+    """One file (or stdout) and its manifest beside it (or where --manifest says)."""
+    manifest = (manifest_file.with_name(manifest_file.name.replace("{split}", name or "")) if manifest_file
+                else target.with_name(target.name + ".manifest.json") if target is not None else None)
+    if target is None:
+        sink = sys.stdout.buffer
+        for chunk in export.stream():
+            sink.write(chunk)
+        sink.flush()
+    else:
         tmp = target.with_name(target.name + ".partial")
         try:
             with tmp.open("wb") as fh:
-                for chunk in export.chunks():
+                for chunk in export.stream():
                     fh.write(chunk)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         tmp.replace(target)
         err.print(f"wrote {target}")
+    if manifest is not None and export.manifest is not None:
+        _write_manifest(manifest, export.manifest)
+        err.print(f"wrote {manifest} (export {export.id})")
+    else:
+        err.print(f"export {export.id}: its signed manifest is stored (bastion export manifest {export.id})")
+
+
+@export_app.command("verify")
+def export_verify(
+    file: Annotated[Path, typer.Argument(help="The exported file.")],
+    manifest: Annotated[Path, typer.Option("--manifest", help="Its signed manifest (FILE.manifest.json).")],
+    public_key: Annotated[Path, typer.Option(
+        "--public-key", help="File holding the deployment's published key (bastion audit public-key).")],
+):
+    """Check an exported file offline: the manifest's signature, the file's length and SHA-256, its counts."""
+    from .domain.errors import InvalidInput
+    from .domain.manifests import verify_export
+
+    document = _read_json(manifest, "manifest")
+    try:
+        key = public_key.read_text().strip()
+        handle = file.open("rb")
+    except OSError as exc:
+        raise InvalidInput(f"{exc.filename}: cannot read ({exc.strerror})") from exc
+    with handle:
+        report = verify_export(document, iter(lambda: handle.read(1 << 20), b""), key)
+    for what in report.checked:
+        out.print(f"ok {what}", markup=False, highlight=False)
+    for problem in report.problems:
+        err.print(f"[red]error[/red] {problem}", markup=True, highlight=False)
+    if not report.ok:
+        err.print(f"[red]{file} does not match its manifest[/red]")
+        raise typer.Exit(1)
+    out.print(f"verified: {file} is export {document.get('export_id')}, as signed", highlight=False)
+
+
+@export_app.command("manifest")
+def export_manifest(
+    export_id: str,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Write it here instead of stdout.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Print an export's signed manifest (stored after its last byte)."""
+    from .services import exports
+
+    document = exports.get_manifest(context(runtime(data_dir, database_url)), export_id)
+    if out_file is None:
+        sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    _write_manifest(out_file, document)
+    err.print(f"wrote {out_file}")
 
 
 # -- need-to-know: held items, leak tracing ------------------------------------------

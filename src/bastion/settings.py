@@ -71,6 +71,14 @@ class Settings(BaseSettings):
         default=60, ge=0,
         description="How often the server signs audit checkpoints for logs that grew (0: never by timer).",
     )
+    max_image_side_px: int = Field(
+        default=20_000, ge=1, le=0x7FFFFFFF,
+        description="Widest and tallest image accepted, in pixels (read from the header before anything is stored).",
+    )
+    max_image_pixels: int = Field(
+        default=100_000_000, ge=1,
+        description="Most pixels (width × height) an image may have; also bounds what a PNG inflates to.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

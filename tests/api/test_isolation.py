@@ -32,6 +32,7 @@ def _ids_of_b(rt, client, b):
     token = client.get("/api/v1/tokens", headers=owner).json()[0]
     canary = client.post(f"/api/v1/projects/{b.project_id}/canaries", headers=owner,
                          json={"data": {"text": "{name} {figure} {date} {place}"}}).json()
+    export = client.get(f"/api/v1/projects/{b.project_id}/export", headers=owner)
     return {
         "workspace_id": b.workspace_id,
         "project_id": b.project_id,
@@ -44,6 +45,7 @@ def _ids_of_b(rt, client, b):
         "group_id": "grp_" + "0" * 32,
         "skill": "history",
         "canary_id": canary["id"],
+        "export_id": export.headers["x-bastion-export-id"],
     }
 
 

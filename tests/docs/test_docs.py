@@ -78,3 +78,10 @@ def test_readme_names_the_test_command_ci_runs():
     assert "pip install '.[test]' && pytest" in readme
     assert "pip install '.[test]' && pytest" in ci
     assert "pip install . && bastion demo" in readme
+
+
+def test_the_node_audit_verifier_in_the_docs_is_the_tested_script():
+    text = read("security.md")
+    marker = "<!-- The block below is docs/verify-audit.mjs"
+    block = text[text.index(marker):].split("```js\n", 1)[1].split("```\n", 1)[0]
+    assert block == read("verify-audit.mjs")

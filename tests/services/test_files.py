@@ -12,16 +12,11 @@ from bastion.domain.errors import InvalidInput, NotFound, PayloadTooLarge, Permi
 from bastion.services import files, imports, projects, queue, tasks, workspaces
 from bastion.sources import iter_file
 from factories import as_user, make_user, system
+import image_samples as S
 
 IMAGES = Path(__file__).resolve().parents[2] / "src" / "bastion" / "demo" / "data" / "images"
 PNG = (IMAGES / "single_tree.png").read_bytes()
 IMAGE_CONFIG = {"type": "image", "box_labels": ["car", "tree"]}
-
-
-def jpeg(width: int, height: int) -> bytes:
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
 
 
 @pytest.fixture
@@ -36,17 +31,23 @@ def setup(rt):
     return rt, ws, project, owner, ann, other
 
 
-def test_sniffing_by_content():
-    assert files.sniff(PNG) == ("image/png", 320, 240)
-    assert files.sniff(jpeg(640, 480)) == ("image/jpeg", 640, 480)
-    assert files.sniff(b"GIF89a" + struct.pack("<HH", 7, 9) + b"\x00" * 10) == ("image/gif", 7, 9)
-    webp = b"RIFF" + b"\x00" * 4 + b"WEBPVP8X" + b"\x00" * 8 + (99).to_bytes(3, "little") + (49).to_bytes(3, "little")
-    assert files.sniff(webp) == ("image/webp", 100, 50)
+def facts(image):
+    return image.media_type, image.width, image.height
+
+
+def test_checked_by_content_and_size():
+    limits = files.ImageLimits()
+    assert facts(files.check_content(PNG, limits)) == ("image/png", 320, 240)
+    assert facts(files.check_content(S.JPEG, limits)) == ("image/jpeg", 48, 32)
+    assert facts(files.check_content(S.GIF, limits)) == ("image/gif", 12, 8)
+    assert facts(files.check_content(S.WEBP_LOSSLESS, limits)) == ("image/webp", 48, 32)
     for bad in (b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"%PDF-1.7", b"\x89PNG but not"):
         with pytest.raises(InvalidInput, match="PNG, JPEG, WebP or GIF"):
-            files.sniff(bad)
+            files.check_content(bad, limits)
+    with pytest.raises(InvalidInput, match="empty"):
+        files.check_content(b"", limits)
     with pytest.raises(PayloadTooLarge):
-        files.check_content(PNG + b"\x00" * files.MAX_FILE_BYTES)
+        files.check_content(PNG + b"\x00" * files.MAX_FILE_BYTES, limits)
 
 
 def test_stored_sealed_deduplicated_and_read_through_a_task(setup):
@@ -72,7 +73,7 @@ def test_stored_sealed_deduplicated_and_read_through_a_task(setup):
     with pytest.raises(NotFound):
         files.read_task_file(as_user(rt, stranger.id), task["id"], stored.id)
     # a file id the task does not name is not reachable through it
-    second = files.store_file(system(rt), project.id, jpeg(10, 10))
+    second = files.store_file(system(rt), project.id, S.JPEG)
     with pytest.raises(NotFound):
         files.read_task_file(as_user(rt, owner.id), task["id"], second.id)
 
@@ -180,3 +181,110 @@ def test_upload_and_read_over_http(client, rt):
     assert got.headers["content-type"] == "image/png" and got.headers["cache-control"] == "private, no-store"
     assert client.get(f"/api/v1/tasks/{task['id']}/files/fil_{'0' * 32}", headers=ann_h).status_code == 404
     assert client.get(f"/api/v1/tasks/{task['id']}/files/{ref}").status_code == 401
+
+
+# -- metadata, sizes -------------------------------------------------------------------------------
+
+SAMPLES = {
+    "png": (S.PNG, S.png_with_metadata, "image/png", (320, 240)),
+    "jpeg": (S.JPEG, S.jpeg_with_metadata, "image/jpeg", (48, 32)),
+    "webp": (S.WEBP_LOSSY, S.webp_with_metadata, "image/webp", (48, 32)),
+    "gif": (S.GIF, S.gif_with_metadata, "image/gif", (12, 8)),
+}
+DIRTY = {kind: (add(base), media, size) for kind, (base, add, media, size) in SAMPLES.items()}
+
+
+def _kept(rt, project, file_id) -> bytes:
+    """The plaintext of the sealed blob, opened with the project's key (what is at rest, not what is served)."""
+    from bastion.access import Action
+
+    with system(rt).write() as w:
+        found = projects.load_project(w, project.id, Action.TASK_IMPORT)
+        sealed = files.blobs(system(rt)).get(found.workspace_id, file_id)
+        return w.sealer(found.workspace_id, found.key_id).open("files", file_id, "content", sealed)
+
+
+def _served(rt, project, ann, file_id):
+    imports.import_tasks(system(rt), project.id, [(1, {"data": {"image": file_id}})])
+    task = queue.next_task(as_user(rt, ann.id), project.id)
+    return files.read_task_file(as_user(rt, ann.id), task["id"], file_id)
+
+
+@pytest.mark.parametrize("kind", sorted(DIRTY))
+def test_metadata_never_reaches_the_annotator(setup, kind):
+    """A client's image with a codename, a name and GPS coordinates in every metadata place: the annotator
+    gets the picture, the same size, without any of it; what is stored is what is served."""
+    rt, ws, project, owner, ann, other = setup
+    dirty, media_type, size = DIRTY[kind]
+    assert S.CANARY in dirty
+    stored = files.store_file(system(rt), project.id, dirty)
+    kept = _kept(rt, project, stored.id)
+    content, media = _served(rt, project, ann, stored.id)
+    assert content == kept  # served as stored
+    assert S.CANARY not in content and S.CANARY.decode().encode("utf-16-le") not in content
+    assert media == media_type and (stored.width, stored.height) == size and stored.size_bytes == len(content)
+    assert files.clean_image(content, files.ImageLimits()).content == content  # well-formed, nothing left to strip
+    # the same picture with other metadata (or none) is the same stored file
+    base, add_metadata, *_ = SAMPLES[kind]
+    again = files.store_file(system(rt), project.id, add_metadata(base, b"another camera, another person"))
+    assert again.id == stored.id and again.reused
+
+
+def test_the_stored_png_still_decodes_to_the_same_pixels(setup):
+    rt, ws, project, owner, ann, other = setup
+    stored = files.store_file(system(rt), project.id, DIRTY["png"][0])
+    content, _ = _served(rt, project, ann, stored.id)
+    assert S.png_pixels(content) == S.png_pixels(S.PNG)
+    kinds = [k for k, _ in S.png_chunks(content)]
+    assert b"eXIf" in kinds and [k for k in kinds if k != b"eXIf"] == [k for k, _ in S.png_chunks(S.PNG)]
+
+
+def test_a_file_stored_before_cleaning_is_served_clean(setup, monkeypatch):
+    """Files kept by an earlier version (metadata sealed with them) lose it on the way out."""
+    rt, ws, project, owner, ann, other = setup
+    dirty = DIRTY["jpeg"][0]
+    with monkeypatch.context() as m:  # store as the earlier version did: the bytes as given
+        m.setattr(files, "clean_image", lambda content, limits: files.CleanImage("image/jpeg", 48, 32, content))
+        stored = files.store_file(system(rt), project.id, dirty)
+    assert S.CANARY in _kept(rt, project, stored.id)  # at rest, as the earlier version kept it
+    content, _ = _served(rt, project, ann, stored.id)
+    assert S.CANARY not in content and content == files.clean_image(dirty, files.ImageLimits()).content
+
+
+def test_oversized_images_are_refused_before_anything_is_stored(setup):
+    rt, ws, project, *_ = setup
+    bomb = S.png_header(50_000, 50_000, S.zlib_bomb(50_000, 50_000), color=0)
+    for content in (bomb, S.png_header(2**31 - 1, 2**31 - 1), S.png_header(20_001, 10)):
+        with pytest.raises(PayloadTooLarge, match="max_image_side_px"):
+            files.store_file(system(rt), project.id, content)
+    assert not (rt.settings.files_dir / ws.id).exists()
+
+
+def test_the_caps_are_settings(setup, monkeypatch):
+    rt, ws, project, *_ = setup
+    monkeypatch.setattr(rt.settings, "max_image_side_px", 300)
+    with pytest.raises(PayloadTooLarge, match=r"320×240 pixels \(.*\); at most 300 pixels a side"):
+        files.store_file(system(rt), project.id, S.PNG)
+    monkeypatch.setattr(rt.settings, "max_image_side_px", 320)
+    monkeypatch.setattr(rt.settings, "max_image_pixels", 320 * 240 - 1)
+    with pytest.raises(PayloadTooLarge, match="76,799 pixels in all"):
+        files.store_file(system(rt), project.id, S.PNG)
+    monkeypatch.setattr(rt.settings, "max_image_pixels", 320 * 240)
+    assert files.store_file(system(rt), project.id, S.PNG).width == 320
+
+
+def test_malformed_images_are_refused_at_import_with_the_line(setup, tmp_path):
+    rt, ws, project, *_ = setup
+    (tmp_path / "cut.png").write_bytes(S.PNG[:-12])
+    (tmp_path / "huge.png").write_bytes(S.png_from([(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)),
+                                                    (b"IDAT", b"x"), (b"IEND", b"")]))
+    (tmp_path / "dirty.jpg").write_bytes(DIRTY["jpeg"][0])
+    lines = [{"data": {"image": "cut.png"}}, {"data": {"image": "huge.png"}}, {"data": {"image": "dirty.jpg"}}]
+    refs = files.FileReferences(system(rt), project.id, tmp_path, lambda: list(enumerate(lines, 1)))
+    report = imports.import_tasks(system(rt), project.id, refs)
+    errors = {r["line"]: r["error"] for r in report.rejected}
+    assert "not a well-formed PNG image: the file ends before its IEND chunk" in errors[1]
+    assert "30000×30000 pixels" in errors[2]
+    assert report.imported == 1
+    (only,) = tasks.list_tasks(system(rt), project.id)["items"]
+    assert (only["data"]["width"], only["data"]["height"]) == (48, 32)

@@ -3,7 +3,7 @@
 Modules, inside out:
 
     merkle      hashing, tree heads, inclusion/consistency proofs, the Frontier
-    entries     the audit entry and its canonical encoding (the leaf data)
+    entries     the audit entry and its canonical encoding (RFC 8785; the leaf data)
     notes       Ed25519 signed notes and key strings (C2SP signed-note)
     checkpoint  signed tree heads (C2SP tlog-checkpoint) and their saved JSON form
     verify      the offline verifier a client runs with public material only
@@ -45,7 +45,11 @@ from bastion.audit.checkpoint import (
 )
 from bastion.audit.entries import (
     ENTRY_FIELDS,
+    FORMAT_FIELD,
+    JCS_FORMAT,
+    LEGACY_FORMAT,
     AuditEntry,
+    canonical_bytes,
     entry_line,
     find_entry_problem,
     leaf_bytes,
@@ -112,11 +116,14 @@ __all__ = [
     "CheckpointMismatch",
     "EMPTY_ROOT",
     "ENTRY_FIELDS",
+    "FORMAT_FIELD",
     "Frontier",
     "HASH_SIZE",
     "InvalidAuditEntry",
     "InvalidKey",
     "InvalidProofRequest",
+    "JCS_FORMAT",
+    "LEGACY_FORMAT",
     "LeafHashList",
     "MalformedCheckpoint",
     "Problem",
@@ -127,6 +134,7 @@ __all__ = [
     "UnknownCheckpointKey",
     "VerifierKey",
     "VerifyReport",
+    "canonical_bytes",
     "checkpoint_from_json",
     "checkpoint_origin",
     "checkpoint_to_json",

@@ -14,9 +14,12 @@ What is checked, in order
     1. Every checkpoint's signature, with the one trusted key, before anything
        in it is used; its origin must be the log being checked.
     2. Per line: it parses, it is a well-formed entry, it is in canonical form
-       (the exact bytes the server hashed; this rules out duplicate-key tricks
-       where a reader and the verifier see different values), and its
-       ``workspace`` is the one the checkpoint origin names.
+       (the exact bytes the server hashed, re-encoded from the parsed entry:
+       RFC 8785 for entries with ``"v": 2``, the legacy sorted-keys form for
+       entries without; this rules out duplicate-key tricks where a reader and
+       the verifier see different values), and its ``workspace`` is the one
+       the checkpoint origin names. Legacy and RFC 8785 entries may follow
+       each other in one log.
     3. The ``seq`` run 0, 1, 2, … The first break is classified: a missing seq
        is a ``seq_gap`` (deleted entry), a repeated one a ``seq_duplicate``, a
        seq that shows up later a ``seq_order`` (reordered), a lone wrong value
@@ -82,9 +85,16 @@ from bastion.audit.checkpoint import (
     resolve_verifier_key,
     workspace_of_origin,
 )
-from bastion.audit.entries import AuditEntry, find_entry_problem, leaf_hash
+from bastion.audit.entries import (
+    FORMAT_FIELD,
+    AuditEntry,
+    canonical_bytes,
+    find_entry_problem,
+    leaf_hash,
+)
 from bastion.audit.errors import (
     AuditVerificationError,
+    InvalidAuditEntry,
     BadCheckpointSignature,
     CheckpointError,
     CheckpointMismatch,
@@ -102,7 +112,6 @@ from bastion.audit.merkle import (
 from bastion.audit.notes import VerifierKey
 
 MAX_LINE_PROBLEMS = 1000
-_SORT_KEYS = orjson.OPT_SORT_KEYS
 
 CheckpointInput = str | bytes | Mapping[str, Any] | Checkpoint | os.PathLike[str]
 EntriesInput = str | os.PathLike[str] | Iterable[Mapping[str, Any] | AuditEntry | bytes | str]
@@ -371,16 +380,21 @@ def _read_line(item: bytes | str, line: int, report: Report) -> tuple[Any, bytes
             Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {problem}", line=line, seq=line - 1)
         )
     try:
-        canonical = orjson.dumps(obj, option=_SORT_KEYS)
-    except orjson.JSONEncodeError as exc:
+        canonical = canonical_bytes(obj)
+    except InvalidAuditEntry as exc:
         report(Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {exc}", line=line, seq=line - 1))
         return None, hash_leaf(raw)
     if canonical != raw:
+        spelling = (
+            "RFC 8785"
+            if type(obj) is dict and FORMAT_FIELD in obj
+            else "sorted keys, no spaces"
+        )
         report(
             Problem(
                 ProblemKind.NON_CANONICAL,
-                f"line {line} is not in canonical form (sorted keys, no spaces, no duplicate"
-                " keys): it is not the exported line as signed",
+                f"line {line} is not in canonical form ({spelling}, no duplicate keys): it is"
+                " not the exported line as signed",
                 line=line,
                 seq=line - 1,
             )
@@ -401,8 +415,8 @@ def _read_object(item: Any, line: int, report: Report) -> tuple[Any, bytes]:
             Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {problem}", line=line, seq=line - 1)
         )
     try:
-        return obj, hash_leaf(orjson.dumps(obj, option=_SORT_KEYS))
-    except (orjson.JSONEncodeError, TypeError) as exc:
+        return obj, hash_leaf(canonical_bytes(obj))
+    except InvalidAuditEntry as exc:
         if not problem:
             report(
                 Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {exc}", line=line, seq=line - 1)

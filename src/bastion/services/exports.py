@@ -21,33 +21,56 @@ per row: every DPO pair, every annotation of one prompt lands in the same split,
 so validation never sees a training prompt. That is the trap a row-level random
 split falls into. The hash makes a split stable across runs and across
 ``--part`` passes, and independent of the order or size of the export.
+
+Every export has an id (``exp_…``) and a signed manifest (``domain/manifests.py``).
+``start_export`` records the export, audits it and signs an audit checkpoint
+that covers that record, in one transaction. ``Export.stream()`` hashes and
+counts the bytes as they leave; after the last one it signs the manifest with
+the deployment's audit key, stores it sealed with the project's key and audits
+``export.manifest_created``. A stream that stops early (the client went away,
+an error) gets no manifest: the export is recorded ``incomplete`` with the bytes
+it handed out and ``export.incomplete`` is audited — a signature must never
+vouch for part of a file. (``chunks()`` is the bare stream, without any of it.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
-from collections import defaultdict
+import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import insert, select, update
 
+from .. import ids
 from ..access import Action
-from ..domain.errors import InvalidInput
+from ..audit import checkpoint_to_json, format_timestamp
+from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
 from ..storage import schema
 from ..storage.export_store import ANNOTATED_TASKS_PAGE, ANNOTATIONS_IN_RANGE, TASKS_PAGE
 from ..storage.review_store import REVIEWS_IN_RANGE
+from ..storage.workspace_secret import workspace_secret
 from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
+from ..tasktypes.base import CONFIG_SECTIONS
 from .context import Context
 from .redaction import reidentify_records, require_reidentify
 from .projects import Project, load_project
 
 T = schema.tasks
 N = schema.annotations
+X = schema.exports
 PAGE = 2000
+# The manifest's agreement figures are computed from the exported answers, kept as they
+# stream by; past this many the export stops keeping them (bounded memory) and says so.
+QUALITY_MAX_ANNOTATIONS = 200_000
 FIRST_PAGE = 100  # pages grow from this to PAGE: the first bytes leave after a small read
 ROW_GROUP = 5000
 
@@ -299,6 +322,30 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 
 @dataclass
+class _Tally:
+    """What the file holds, counted as it is made (the manifest's ``counts``), and the
+    answers its agreement figures are computed from (``None``: not kept)."""
+
+    rows: int | None = 0
+    tasks: int = 0
+    annotations: int = 0
+    per_annotator: Counter = field(default_factory=Counter)
+    answers: list[dict] | None = None
+
+    def add(self, record: dict, annotations: list[dict]) -> None:
+        self.annotations += len(annotations)
+        for annotation in annotations:
+            self.per_annotator[annotation["user_id"]] += 1
+        if self.answers is not None:
+            if self.annotations > QUALITY_MAX_ANNOTATIONS:
+                self.answers = None  # bounded memory: the manifest says the figures were not computed
+                return
+            self.answers.extend({"task": a["task_id"], "user": a["user_id"], "result": a["result"],
+                                 "is_gold": "gold" in record, "review": a["review"]["status"]}
+                                for a in annotations)
+
+
+@dataclass
 class Export:
     ctx: Context
     project: Project
@@ -306,6 +353,10 @@ class Export:
     request: ExportRequest
     split: Split | None
     options: ExportOptions
+    id: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)  # the manifest's parts known at the start
+    tally: _Tally = field(default_factory=_Tally)
+    manifest: dict[str, Any] | None = None  # signed when the stream ends
 
     @property
     def filename(self) -> str:
@@ -402,16 +453,25 @@ class Export:
         return kept
 
     def rows(self, records: Iterator[dict]) -> Iterator[dict]:
+        """The rows of the file, counted: a task or annotation counts when a row came of it."""
         kind = self.row_kind
         split = self.split
+        tally = self.tally
         if kind == "lossless":
             for record in records:
                 extra = {"split": split.part_of(record["id"])} if split else {}
+                annotations = record["annotations"]
                 if self.options.per == "task":
+                    tally.rows += 1
+                    tally.tasks += 1
+                    tally.add(record, annotations)
                     yield {**record, **extra}
                     continue
                 task = {k: v for k, v in record.items() if k != "annotations"}
-                for ann in record["annotations"]:
+                tally.tasks += 1 if annotations else 0
+                for ann in annotations:
+                    tally.rows += 1
+                    tally.add(record, [ann])
                     yield {**task, "annotation": ann, **extra}
             return
         task_type = self.ctx.rt.task_types.get(self.project.task_type)
@@ -419,16 +479,32 @@ class Export:
         make = task_type.row_kinds[kind]
         for record in records:
             extra = {"split": split.part_of(record["id"])} if split else {}
+            used = False
             for ann in record["annotations"]:
+                made = 0
                 for row in make(config, record, ann, self.options):
+                    made += 1
+                    tally.rows += 1
                     yield {**row, **extra}
+                if made:
+                    tally.add(record, [ann])
+                    used = True
+            tally.tasks += used
+
+    def _counted(self, records: Iterator[dict]) -> Iterator[dict]:
+        """Documents (coco, conll) have no rows: every task and annotation read counts."""
+        self.tally.rows = None
+        for record in records:
+            self.tally.tasks += 1
+            self.tally.add(record, record["annotations"])
+            yield record
 
     def chunks(self) -> Iterator[bytes]:
         fmt = self.format
         if fmt.rows is None:
             task_type = self.ctx.rt.task_types.get(self.project.task_type)
             config = task_type.parse_config(self.project.config)
-            records = self.records()
+            records = self._counted(self.records())
             if fmt.name == "coco":
                 records = self._with_file_facts(records)
             return task_type.documents[fmt.name](config, records, self.options)
@@ -463,10 +539,139 @@ class Export:
         if batch:
             yield from release()
 
+    def stream(self) -> Iterator[bytes]:
+        """The file's bytes; after the last one the manifest is signed and stored (``self.manifest``)."""
+        digest, size, finished = hashlib.sha256(), 0, False
+        try:
+            for chunk in self.chunks():
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+            self.manifest = self._sign_manifest(digest.hexdigest(), size)
+            finished = True
+        finally:
+            if not finished:
+                self._record_incomplete(size)
+
+    def _sign_manifest(self, sha256: str, size: int) -> dict[str, Any]:
+        from .audit import signer
+        from .quality import AGREEMENT_TYPES, agreement_of
+
+        ws = self.project.workspace_id
+        tally = self.tally
+        if tally.answers is not None or self.project.task_type not in AGREEMENT_TYPES:
+            quality = agreement_of(self.project.task_type, self.project.config, tally.answers or [])
+        else:
+            quality = {"kind": "not_computed", "note": (
+                f"the export holds {tally.annotations} annotations: agreement over more than"
+                f" {QUALITY_MAX_ANNOTATIONS} is not computed while exporting; the quality report"
+                " (GET /api/v1/projects/{project_id}/quality) computes it for the project")}
+        tally.answers = None
+        counts = {"rows": tally.rows, "tasks": tally.tasks, "annotations": tally.annotations,
+                  "per_annotator": dict(sorted(tally.per_annotator.items()))}
+        with self.ctx.write() as w:
+            w.access.require(Action.EXPORT, ws, what="project")
+            body = {**self.facts, "counts": counts, "annotators": sorted(tally.per_annotator),
+                    "quality": quality, "file": {"bytes": size, "sha256": sha256},
+                    "completed_at": _stamp(w.now)}
+            name, key = signer(self.ctx.rt)
+            manifest = sign_manifest(body, name, key)
+            sealed = w.sealer(ws, self.project.key_id).seal_json("exports", self.id, "manifest", manifest)
+            w.execute(update(X).where(X.c.workspace_id == ws, X.c.id == self.id).values(
+                status="complete", bytes_sent=size, finished_at=w.now, manifest=sealed))
+            w.audit(ws, "export.manifest_created", self.id, project=self.project.id, bytes=size, sha256=sha256,
+                    rows=tally.rows, annotations=tally.annotations)
+        return manifest
+
+    def abandon(self) -> None:
+        """An export that will not be streamed after all: recorded incomplete, no manifest."""
+        self._record_incomplete(0)
+
+    def _record_incomplete(self, size: int) -> None:
+        """The stream stopped before its end: no manifest; say so on the record and in the log."""
+        ws = self.project.workspace_id
+        try:
+            with self.ctx.write() as w:
+                w.execute(update(X).where(X.c.workspace_id == ws, X.c.id == self.id, X.c.status == "streaming")
+                          .values(status="incomplete", bytes_sent=size, finished_at=w.now))
+                w.audit(ws, "export.incomplete", self.id, project=self.project.id, bytes_sent=size)
+        except Exception:  # noqa: BLE001 — called while the stream unwinds: never raise over its cause
+            logging.getLogger("bastion.exports").exception("recording incomplete export %s failed", self.id)
+
+
+def _stamp(ms: int) -> str:
+    return format_timestamp(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+def _policy_facts(ctx: Context, project: Project, reidentify: bool) -> dict[str, Any] | None:
+    """The redaction policy in force: its settings with the client's terms counted, never listed.
+
+    The digest is keyed (HMAC-SHA256 with a secret of the project): equal digests mean
+    the same policy, yet someone who reads manifests but not the policy (a manager)
+    cannot confirm a guessed codename by hashing candidate policies.
+    """
+    raw = project.config.get("redaction")
+    if raw is None:
+        return None
+    from ..redaction import load_policy
+
+    policy = load_policy(raw).model_dump(mode="json")
+    if not policy.get("enabled", True):
+        return None
+    base = workspace_secret(ctx.rt.keyring, project.workspace_id)
+    secret = hmac.new(base, f"bastion/export-manifest-policy/v1|{project.id}".encode(), hashlib.sha256).digest()
+    settings = dict(policy)
+    settings["dictionaries"] = {kind: len(terms) for kind, terms in sorted(policy["dictionaries"].items())}
+    settings["allow_words"] = len(policy["allow_words"])
+    settings["allow_values"] = len(policy["allow_values"])
+    return {"policy_digest": "hmac-sha256:" + hmac.new(secret, canonical_json(policy), hashlib.sha256).hexdigest(),
+            "settings": settings, "reidentified": reidentify}
+
+
+def _facts(ctx: Context, w, project: Project, writer: ExportFormat, req: ExportRequest, export_id: str,
+           per: str, row_kind: str | None, checkpoint: str, filename: str) -> dict[str, Any]:
+    version = w.execute(select(schema.projects.c.config_version).where(
+        schema.projects.c.workspace_id == project.workspace_id, schema.projects.c.id == project.id)).scalar_one()
+    shared = {k: v for k, v in project.config.items() if k not in CONFIG_SECTIONS}
+    return {
+        "type": MANIFEST_TYPE, "version": MANIFEST_VERSION, "export_id": export_id,
+        "workspace_id": project.workspace_id,
+        "project": {
+            "id": project.id, "name": project.name, "task_type": project.task_type, "config_version": version,
+            # RFC 8785 of the config as every reader of the project sees it (owner-only sections left out)
+            "config_sha256": hashlib.sha256(canonical_json(shared)).hexdigest(),
+            "guidelines": None,  # no guideline documents yet: the instructions are part of the config
+        },
+        "format": {"name": writer.name, "media_type": writer.media_type, "filename": filename,
+                   "rows": row_kind, "per": per, "options": req.describe()},
+        "redaction": _policy_facts(ctx, project, req.reidentify),
+        "audit_checkpoint": checkpoint_to_json(checkpoint),
+        "created_at": _stamp(w.now), "created_by": ctx.actor.user_id,
+    }
+
+
+def get_manifest(ctx: Context, export_id: str) -> dict[str, Any]:
+    """An export's signed manifest (those who may export the project); 409 until it exists."""
+    with ctx.read() as r:
+        row = r.execute(select(X.c.workspace_id, X.c.status, X.c.bytes_sent, X.c.manifest, schema.projects.c.key_id)
+                        .join(schema.projects, (schema.projects.c.workspace_id == X.c.workspace_id)
+                              & (schema.projects.c.id == X.c.project_id))
+                        .where(X.c.id == export_id)).first()
+        if row is None:
+            raise NotFound("export not found")
+        r.access.require(Action.EXPORT, row.workspace_id, what="export")
+        if row.status == "streaming":
+            raise Conflict(f"export {export_id} is still streaming: its manifest is signed after the last byte")
+        if row.status != "complete":
+            raise Conflict(f"export {export_id} did not finish (the stream stopped after {row.bytes_sent} bytes):"
+                           " no manifest was signed for it; export again")
+        return r.sealer(row.workspace_id, row.key_id).open_json("exports", export_id, "manifest", row.manifest)
+
 
 def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated_only: bool = False,
                  request: ExportRequest | None = None) -> Export:
-    """Authorise, validate and audit an export; iterate ``.chunks()`` for the bytes."""
+    """Authorise, validate, record and audit an export; iterate ``.stream()`` for the bytes (and,
+    after the last one, the signed manifest), or ``.chunks()`` for the bytes alone."""
     req = request or ExportRequest(fmt=fmt, annotated_only=annotated_only)
     writer = FORMATS.get(req.fmt)
     if writer is None:
@@ -510,11 +715,26 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         if req.per == "task" and row_kind not in ("lossless", None):
             raise InvalidInput(f"per: {row_kind} rows are made from annotations; for one row per task, export "
                                "jsonl with aggregate=mv|ds|… (each task carries its aggregated answer)")
-        w.audit(project.workspace_id, "project.exported", project.id, **req.describe())
-    per = req.per or ("task" if row_kind == "lossless" else "annotation")
-    options = ExportOptions(per=per, chat=req.chat, sft_form=req.sft_form, min_strength=req.min_strength,
-                            include_ties=req.include_ties, with_ids=req.with_ids)
-    return Export(ctx, project, writer, req, split, options)
+        export_id = ids.new_id("exp")
+        w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())
+        w.execute(insert(X).values(workspace_id=project.workspace_id, id=export_id, project_id=project.id,
+                                   format=req.fmt, created_by=ctx.actor.user_id, created_at=w.now,
+                                   status="streaming"))
+        # The checkpoint the export is cut at covers its own record in the log.
+        w.flush_audit()
+        from .audit import checkpoint_now
+
+        checkpoint = checkpoint_now(w, project.workspace_id)
+        per = req.per or ("task" if row_kind == "lossless" else "annotation")
+        export = Export(ctx, project, writer, req, split, ExportOptions(
+            per=per, chat=req.chat, sft_form=req.sft_form, min_strength=req.min_strength,
+            include_ties=req.include_ties, with_ids=req.with_ids), id=export_id)
+        from .quality import AGREEMENT_TYPES
+
+        if project.task_type in AGREEMENT_TYPES:
+            export.tally.answers = []
+        export.facts = _facts(ctx, w, project, writer, req, export_id, per, row_kind, checkpoint, export.filename)
+    return export
 
 
 def _formats_of(task_type) -> str:

@@ -13,22 +13,31 @@ Two ways in, and only two: ``store_file`` (the upload endpoint; the CLI's
 ``import --files DIR``, through ``FileReferences``). The server never fetches a
 URL — a reference that is not a stored file is refused at import (no SSRF).
 Content is checked by its magic bytes (PNG, JPEG, WebP, GIF), never by a name
-or a declared type, and bounded by ``MAX_FILE_BYTES``.
+or a declared type, and bounded by ``MAX_FILE_BYTES``; then it is cleaned
+(``domain/images/``): its structure checked, its pixel count capped from the
+header (``max_image_side_px``, ``max_image_pixels``), its metadata (EXIF, XMP,
+IPTC, comments, text chunks, thumbnails, trailers) dropped without re-encoding.
+Only the cleaned image is kept — the digest, the size and the sealed blob are
+all of it; the bytes as uploaded are not kept anywhere, so there is no original
+to re-identify anybody from. Upload routes hand the bytes over from memory
+(``web/uploads.py``): nothing of an upload is written to disk in clear.
 
 Reading goes through a task: ``read_task_file(ctx, task_id, file_id)`` answers
 only if the caller may read the task (the rule of ``tasks.get_task``) and the
 task's data names that file — an annotator cannot walk a project's files by id.
 
-The traps: deleting a project destroys its key, which makes its files
-unreadable (crypto-shredding) even while the sealed bytes linger on disk; and a
-blob is written *before* its row commits, so a failed transaction removes the
-blob it wrote, never one that an earlier import stored.
+The traps: files stored before cleaning existed still hold their metadata
+under the seal, so ``read_task_file`` cleans on the way out too (cleaning is
+idempotent: a clean file comes out byte for byte); deleting a project destroys
+its key, which makes its files unreadable (crypto-shredding) even while the
+sealed bytes linger on disk; and a blob is written *before* its row commits, so
+a failed transaction removes the blob it wrote, never one that an earlier
+import stored.
 """
 
 from __future__ import annotations
 
 import os
-import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +47,8 @@ from sqlalchemy import insert, select
 
 from .. import ids
 from ..access import Action
-from ..domain.errors import InvalidInput, NotFound, PayloadTooLarge
+from ..domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from ..domain.images import CleanImage, ImageLimits, clean_image
 from ..sources import BadLine, Item
 from ..storage import schema
 from .context import Context
@@ -69,61 +79,18 @@ class StoredFile:
 # -- content checks -------------------------------------------------------------
 
 
-def sniff(content: bytes) -> tuple[str, int | None, int | None]:
-    """(media type, width, height) from the magic bytes; InvalidInput for anything else."""
-    head = content[:32]
-    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(content) >= 24 and content[12:16] == b"IHDR":
-        w, h = struct.unpack(">II", content[16:24])
-        return "image/png", w, h
-    if head.startswith(b"GIF87a") or head.startswith(b"GIF89a"):
-        w, h = struct.unpack("<HH", content[6:10]) if len(content) >= 10 else (None, None)
-        return "image/gif", w, h
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return ("image/webp", *_webp_size(content))
-    if head.startswith(b"\xff\xd8\xff"):
-        return ("image/jpeg", *_jpeg_size(content))
-    raise InvalidInput("not an image Bastion accepts (PNG, JPEG, WebP or GIF, recognised by content)")
+def image_limits(ctx: Context) -> ImageLimits:
+    settings = ctx.rt.settings
+    return ImageLimits(max_side_px=settings.max_image_side_px, max_pixels=settings.max_image_pixels)
 
 
-def _webp_size(c: bytes) -> tuple[int | None, int | None]:
-    kind = c[12:16]
-    try:
-        if kind == b"VP8 " and c[23:26] == b"\x9d\x01\x2a":
-            w, h = struct.unpack("<HH", c[26:30])
-            return w & 0x3FFF, h & 0x3FFF
-        if kind == b"VP8L" and c[20:21] == b"\x2f":
-            b = int.from_bytes(c[21:25], "little")
-            return (b & 0x3FFF) + 1, ((b >> 14) & 0x3FFF) + 1
-        if kind == b"VP8X":
-            return int.from_bytes(c[24:27], "little") + 1, int.from_bytes(c[27:30], "little") + 1
-    except struct.error:
-        pass
-    return None, None
-
-
-def _jpeg_size(c: bytes) -> tuple[int | None, int | None]:
-    i = 2
-    while i + 9 < len(c):
-        if c[i] != 0xFF:
-            return None, None
-        marker = c[i + 1]
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        length = int.from_bytes(c[i + 2 : i + 4], "big")
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", c[i + 5 : i + 9])
-            return w, h
-        i += 2 + length
-    return None, None
-
-
-def check_content(content: bytes) -> tuple[str, int | None, int | None]:
+def check_content(content: bytes, limits: ImageLimits) -> CleanImage:
+    """The upload's size, then its format, structure and pixel count; the image without its metadata."""
     if len(content) > MAX_FILE_BYTES:
         raise PayloadTooLarge(f"the file is larger than {MAX_FILE_BYTES} bytes")
     if not content:
         raise InvalidInput("the file is empty")
-    return sniff(content)
+    return clean_image(content, limits)
 
 
 # -- the blob store ---------------------------------------------------------------
@@ -184,38 +151,58 @@ def _stored(row, reused: bool) -> StoredFile:
 
 
 def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
-    """Check, seal and keep a file for a project; the same bytes again give the same id."""
+    """Check, clean (no metadata) and seal a file for a project; the same picture again gives the same id.
+
+    What is stored, hashed for deduplication and later served is the cleaned
+    image; the bytes as uploaded are not kept.
+    """
     store = blobs(ctx)
+    # Cleaning is CPU work on up to MAX_FILE_BYTES: done before the transaction, its verdict given inside it,
+    # after the project is found (a project the caller cannot see answers 404 whatever the file).
+    image: CleanImage | InvalidInput | PayloadTooLarge
+    try:
+        image = check_content(content, image_limits(ctx))
+    except (InvalidInput, PayloadTooLarge) as exc:
+        image = exc
     written: str | None = None
     try:
         with ctx.write() as w:
             project = load_project(w, project_id, Action.TASK_IMPORT)  # first: 404 before any other answer
-            media_type, width, height = check_content(content)
+            if not isinstance(image, CleanImage):
+                raise image
+            kept = image.content
             ws = project.workspace_id
             sealer = w.sealer(ws, project.key_id)
-            digest = sealer.index_hash("file", project.id, content)
+            digest = sealer.index_hash("file", project.id, kept)
             row = w.execute(select(F).where(F.c.workspace_id == ws, F.c.project_id == project.id,
                                             F.c.digest == digest)).first()
             if row is not None:
                 if not store.exists(ws, row.id):  # the row outlived its blob: put it back
-                    store.put(ws, row.id, sealer.seal("files", row.id, "content", content))
+                    store.put(ws, row.id, sealer.seal("files", row.id, "content", kept))
                 return _stored(row, reused=True)
             file_id = ids.new_id("fil")
-            store.put(ws, file_id, sealer.seal("files", file_id, "content", content))
+            store.put(ws, file_id, sealer.seal("files", file_id, "content", kept))
             written = f"{ws}/{file_id}"
             w.execute(insert(F).values(
-                workspace_id=ws, id=file_id, project_id=project.id, digest=digest, media_type=media_type,
-                size_bytes=len(content), width=width, height=height, created_at=w.now,
+                workspace_id=ws, id=file_id, project_id=project.id, digest=digest, media_type=image.media_type,
+                size_bytes=len(kept), width=image.width, height=image.height, created_at=w.now,
                 created_by=None if ctx.actor.is_system else ctx.actor.user_id,
             ))
-            w.audit(ws, "file.stored", file_id, project=project.id, media_type=media_type, size_bytes=len(content))
-            stored = StoredFile(file_id, project.id, media_type, len(content), width, height)
+            w.audit(ws, "file.stored", file_id, project=project.id, media_type=image.media_type,
+                    size_bytes=len(kept), metadata_bytes_dropped=len(content) - len(kept))
+            stored = StoredFile(file_id, project.id, image.media_type, len(kept), image.width, image.height)
         written = None
         return stored
     finally:
         if written is not None:  # the transaction failed after the blob was written
             ws, file_id = written.split("/")
             store.delete(ws, file_id)
+
+
+def require_upload_target(ctx: Context, project_id: str) -> None:
+    """NotFound or PermissionDenied unless the caller may store files for the project (answered before a bad body)."""
+    with ctx.read() as r:
+        load_project(r, project_id, Action.TASK_IMPORT)
 
 
 def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str]:
@@ -240,6 +227,10 @@ def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str
         if row is None:
             raise NotFound("file not found")
         content = sealer.open("files", file_id, "content", blobs(ctx).get(ws, file_id))
+        try:  # a file stored before uploads were cleaned loses its metadata here; a clean one comes out as is
+            content = clean_image(content, image_limits(ctx)).content
+        except (InvalidInput, PayloadTooLarge) as exc:
+            raise Conflict(f"the stored file cannot be shown: {exc.message}") from None
         w.audit(ws, "file.read", file_id, task=task_id)
         return content, row.media_type
 
@@ -284,6 +275,7 @@ class FileReferences:
         self.passes = 0
         self.strict = strict
         self.stored = 0
+        self.limits = image_limits(ctx)
 
     def __call__(self) -> Iterator[Item]:
         dry_run = self.strict and self.passes == 0
@@ -302,7 +294,7 @@ class FileReferences:
             try:
                 content = self._read(field, ref)
                 if dry_run:
-                    check_content(content)
+                    check_content(content, self.limits)
                     data[field] = ids.new_id("fil")
                     continue
                 stored = store_file(self.ctx, self.project_id, content)

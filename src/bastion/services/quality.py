@@ -364,6 +364,16 @@ def _aggregate_rankings(annotations: list[dict]) -> dict[str, dict[str, Any]]:
     return out
 
 
+# The types whose answers ``_agreement`` compares (the others answer {"kind": "none"}).
+AGREEMENT_TYPES = frozenset({"classification", "image", "preference", "ranking", "spans", "rubric"})
+
+
+def agreement_of(task_type: str, config: dict, annotations: list[dict]) -> dict[str, Any]:
+    """The quality report's agreement figures over given annotations (an export's manifest uses the
+    exported ones): each ``{"task", "user", "result", "is_gold", "review"}``."""
+    return _agreement(task_type, config, _usable(annotations))
+
+
 def quality_report(ctx: Context, project_id: str, *, method: str = "ds") -> dict[str, Any]:
     """Everything the quality page shows, as JSON (numbers or null with a reason; never NaN)."""
     with ctx.write() as w:

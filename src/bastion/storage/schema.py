@@ -659,6 +659,28 @@ qualification_results = Table(
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )
 
+# One row per export: made when it starts (status "streaming"), and when its last byte
+# has left either "complete" with its signed manifest (sealed JSON, project key) or
+# "incomplete" with the bytes handed out (no manifest is ever signed for part of a file).
+exports = Table(
+    "exports",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("created_by", ID, nullable=False),  # usr_… or "system"
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("bytes_sent", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    Column("manifest", LargeBinary, nullable=True),  # sealed JSON
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    CheckConstraint("status IN ('streaming', 'complete', 'incomplete')", name="status"),
+    Index("ix_exports_id", "id", unique=True),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -680,4 +702,5 @@ WORKSPACE_TABLES = (
     "task_redactions",
     "canaries",
     "canary_issues",
+    "exports",
 )

@@ -1,7 +1,9 @@
 """/api/v1 files: upload an image for a project's tasks; read a task's image.
 
-Uploads are multipart (``file``), checked by content and size, sealed and
-answered with the reference tasks then use (``{"id": "fil_…"}``). Reading goes
+Uploads are multipart (``file``), read into memory by ``web/uploads.py``
+(never spooled to a temporary file), checked by content and size, cleaned of
+their metadata, sealed and answered with the reference tasks then use
+(``{"id": "fil_…"}``). Reading goes
 through the task, with the task's visibility rule; the answer is the image's
 bytes with ``Cache-Control: private, no-store`` (client data stays off shared
 and disk caches).
@@ -9,30 +11,36 @@ and disk caches).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, UploadFile
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ...domain.errors import PayloadTooLarge
+from ...domain.errors import InvalidInput, PayloadTooLarge
 from ...services import files as svc
+from ..uploads import openapi_body, read_upload
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 
 router = APIRouter(tags=["files"], responses=COMMON_ERRORS)
 
 
-@router.post("/projects/{project_id}/files", status_code=201, responses=error_docs(413))
-async def upload_file(project_id: str, ctx: Ctx, file: UploadFile | None = None):
+@router.post(
+    "/projects/{project_id}/files", status_code=201, responses=error_docs(413),
+    openapi_extra=openapi_body("file", "The image: PNG, JPEG, WebP or GIF, at most 20 MiB."),
+)
+async def upload_file(project_id: str, ctx: Ctx, request: Request):
     """Store an image (PNG, JPEG, WebP or GIF) for the project's tasks; answers its reference.
 
-    Put the returned ``id`` in a task's data (``{"image": "fil_…"}``). The same
-    bytes uploaded again answer the same id (``"reused": true``).
+    Put the returned ``id`` in a task's data (``{"image": "fil_…"}``). Its
+    metadata (EXIF, XMP, IPTC, comments, text chunks) is dropped, the pixels
+    are kept as they are. The same picture uploaded again answers the same id
+    (``"reused": true``).
     """
-    # The file is optional here so that a project the caller cannot see answers 404
-    # before the body is judged; an empty or missing file is refused by the service.
-    content = await file.read(svc.MAX_FILE_BYTES + 1) if file is not None else b""
-    if len(content) > svc.MAX_FILE_BYTES:
-        raise PayloadTooLarge(f"the file is larger than {svc.MAX_FILE_BYTES} bytes")
-    stored = await run_in_threadpool(svc.store_file, ctx, project_id, content)
+    try:
+        upload = await read_upload(request, "file", svc.MAX_FILE_BYTES)
+    except (InvalidInput, PayloadTooLarge):
+        await run_in_threadpool(svc.require_upload_target, ctx, project_id)  # 404 or 403 before the body's fault
+        raise
+    stored = await run_in_threadpool(svc.store_file, ctx, project_id, upload.content)
     return to_json(stored.as_dict(), status_code=200 if stored.reused else 201)
 
 

@@ -1,16 +1,18 @@
-"""/api/v1 projects: create, read, change, delete, export."""
+"""/api/v1 projects: create, read, change, delete, export (and each export's signed manifest)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Literal
 
+import anyio
 from fastapi import APIRouter, Query
 from starlette.responses import Response, StreamingResponse
 
 from ...domain.projects import Project
 from ...services import exports
 from ...services import projects as svc
-from .common import COMMON_ERRORS, Ctx, error_docs
+from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
 
 router = APIRouter(tags=["projects"], responses=COMMON_ERRORS)
@@ -93,7 +95,29 @@ def export_project(
         with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate, reidentify=reidentify,
     )
     export = exports.start_export(ctx, project_id, request=request)
+    manifest = f"/api/v1/exports/{export.id}/manifest"
     return StreamingResponse(
-        export.chunks(), media_type=export.format.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+        _closing(export.stream()), media_type=export.format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename}"',
+                 "X-Bastion-Export-Id": export.id, "Link": f'<{manifest}>; rel="describedby"'},
     )
+
+
+async def _closing(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Each chunk made in a worker thread; a stream the client left is closed at once (no manifest)."""
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(chunks.close)
+
+
+@router.get("/exports/{export_id}/manifest", response_model=dict[str, Any], responses=error_docs(409))
+def export_manifest(export_id: str, ctx: Ctx):
+    """An export's signed manifest (its datasheet), stored after its last byte; 409 before that,
+    or when the stream stopped early. Check it with `bastion export verify`."""
+    return to_json(exports.get_manifest(ctx, export_id))

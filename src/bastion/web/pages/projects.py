@@ -7,16 +7,17 @@ from typing import Annotated
 
 import orjson
 
-from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
 from ...access import Action, FirstAccessRequired
-from ...domain.errors import BastionError, InvalidAnswer, InvalidInput, PayloadTooLarge
+from ...domain.errors import BastionError, InvalidAnswer, InvalidInput
 from ...services import annotations, imports, leaks, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
 from ..auth import page_session, require_form_csrf
+from ..uploads import read_upload
 from .common import render
 
 router = APIRouter(include_in_schema=False)
@@ -67,21 +68,14 @@ def browse_page(request: Request, project_id: str, session: Session,
 
 
 @router.post("/projects/{project_id}/import")
-async def import_upload(
-    request: Request,
-    project_id: str,
-    session: Session,
-    file: UploadFile,
-    csrf_token: str = Form("", max_length=200),
-    strict: bool = Form(False),
-):
+async def import_upload(request: Request, project_id: str, session: Session):
+    # The file is read into memory by read_upload, never spooled to disk (an UploadFile or Form
+    # parameter would spool parts over 1 MiB to a temporary file, in clear): see web/uploads.py.
     ctx, csrf = session
-    require_form_csrf(csrf, csrf_token)
-    limit = request.app.state.rt.settings.max_body_bytes
-    body = await file.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"the file is larger than {limit} bytes")
-    fmt = detect_format(file.filename or "upload.jsonl")
+    upload = await read_upload(request, "file", request.app.state.rt.settings.max_body_bytes)
+    require_form_csrf(csrf, upload.fields.get("csrf_token", ""))
+    body, strict = upload.content, upload.flag("strict")
+    fmt = detect_format(upload.filename or "upload.jsonl")
     try:
         report = await run_in_threadpool(
             imports.import_tasks, ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict

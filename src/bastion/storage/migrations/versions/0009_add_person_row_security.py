@@ -2,8 +2,8 @@
 read them), conflicts and sector-group members; let audit logs outside the caller's scope
 be extended, and people's history be read for wall checks, when a service opens them.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from alembic import op
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from bastion.storage import rls
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
