@@ -98,3 +98,13 @@ def make_world(rt) -> World:
     admin = make_user(rt, "admin@example.com", admin=True)
     outsider = make_user(rt, "outsider@example.com")
     return World(a, b, admin.id, make_token(rt, admin.id), outsider.id, make_token(rt, outsider.id))
+
+
+def make_export(ctx, project_id: str) -> str:
+    """A finished export of a project (its signed manifest is stored): its id."""
+    from bastion.services import exports
+
+    export = exports.start_export(ctx, project_id)
+    for _ in export.stream():
+        pass
+    return export.id

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bastion.services import annotations, leaks, queue, reviews, users, workforce, workspaces
 from bastion.storage import schema
-from factories import add_tasks, as_user, make_project, make_side, make_token, make_user, operator_tx, system
+from factories import add_tasks, as_user, make_export, make_project, make_side, make_token, make_user, operator_tx, system
 from page_routes import page_gets
 
 MARK = "zebraquartz"
@@ -48,9 +48,10 @@ def _world(rt):
         "workspace_id": b.workspace_id, "project_id": project.id, "task_id": done[1]["task_id"],
         "annotation_id": done[1]["id"], "user_id": b.users["annotator"], "token_id": "tok_" + "0" * 32,
         "file_id": "fil_" + "0" * 32, "competitor_id": a.workspace_id, "group_id": "grp_" + "0" * 32,
-        "skill": "history", "canary_id": canary["id"],
+        "skill": "history", "canary_id": canary["id"], "export_id": make_export(b.ctx(rt, "owner"), project.id),
     }
     return a, b, ids
+
 
 
 def _attackers(rt, a, b):

@@ -18,11 +18,12 @@ from sqlalchemy import select
 
 from bastion.services import annotations, leaks, projects, queue, users, workspaces
 from bastion.storage import schema
-from factories import ROLES, as_user, make_side, make_user, operator_tx, system
+from factories import ROLES, as_user, make_export, make_side, make_user, operator_tx, system
 from page_routes import page_gets
 
 PASSWORD = "safe gets password"
-IGNORED_TABLES = {"audit_events", "audit_heads", "audit_nodes", "audit_checkpoints"}
+# Records of reads: the audit log, and the export records (with their manifests) that an export GET writes.
+IGNORED_TABLES = {"audit_events", "audit_heads", "audit_nodes", "audit_checkpoints", "exports"}
 IGNORED_COLUMNS = {("web_sessions", "expires_at"), ("person_history", "last_at")}
 QUERIES = {
     "/api/v1/workspaces/{workspace_id}/audit/proof/inclusion": {"seq": 0},
@@ -82,7 +83,8 @@ def test_no_get_changes_anything(client, rt, who):
     ids = {"workspace_id": side.workspace_id, "project_id": side.project_id, "task_id": task["id"],
            "annotation_id": annotation["id"], "user_id": person.id, "token_id": "tok_" + "0" * 32,
            "file_id": "fil_" + "0" * 32, "competitor_id": side.workspace_id, "group_id": "grp_" + "0" * 32,
-           "skill": "history", "canary_id": canary["id"]}
+           "skill": "history", "canary_id": canary["id"],
+           "export_id": make_export(side.ctx(rt, "owner"), side.project_id)}
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
     client.cookies.set("bastion_session", secret)
     checked = 0

@@ -660,6 +660,7 @@ def get_manifest(ctx: Context, export_id: str) -> dict[str, Any]:
         if row is None:
             raise NotFound("export not found")
         r.access.require(Action.EXPORT, row.workspace_id, what="export")
+        r.see_content(row.workspace_id)  # counts, annotators and quality figures are the client's
         if row.status == "streaming":
             raise Conflict(f"export {export_id} is still streaming: its manifest is signed after the last byte")
         if row.status != "complete":
