@@ -209,3 +209,12 @@ def test_failed_sign_ins_leave_no_typed_secret_in_the_database(client, rt):
     with rt.db.transaction(write=False) as tx:
         subjects = tx.execute(select(schema.login_failures.c.subject)).scalars().all()
     assert subjects and all(re.fullmatch(r"(email|address|password):[0-9a-f]{64}", s) for s in subjects)
+
+
+def test_a_read_only_token_cannot_change_the_password(client, rt):
+    person = make_user(rt, "reader.pw@example.com", password=PASSWORD)
+    token = users.create_token(system(rt), person.id, scope="read")[0]
+    r = client.post("/api/v1/me/password", headers={"Authorization": f"Bearer {token}"},
+                    json={"current_password": PASSWORD, "new_password": "taken over by a reader"})
+    assert r.status_code == 403
+    assert users.authenticate(rt, person.email, PASSWORD).id == person.id
