@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select, update
 
 from .. import ids
 from ..access import Action
-from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import check_name
 from ..domain.users import normalise_email
 from ..domain.workspaces import Member, Role, Workspace
@@ -123,7 +123,7 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Mem
         w.access.require(Action.MEMBER_MANAGE, workspace_id)
         acting_role = w.access.role(workspace_id)
         if role_v is Role.OWNER and acting_role not in (Role.OWNER, None):
-            raise InvalidInput("role: only owners and platform admins may make owners")
+            raise PermissionDenied("only owners and platform admins may make owners")
         user = _find_user(w, user_ref)
         from .workforce import is_excluded
 
@@ -137,7 +137,7 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Mem
             w.audit(workspace_id, "member.added", user.id, role=role_v.value)
         elif existing.role != role_v.value:
             if existing.role == Role.OWNER.value and acting_role not in (Role.OWNER, None):
-                raise InvalidInput("role: only owners and platform admins may change an owner's role")
+                raise PermissionDenied("only owners and platform admins may change an owner's role")
             _keep_an_owner(w, workspace_id, user.id, role_v)
             w.execute(
                 update(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id).values(role=role_v.value)
@@ -153,7 +153,7 @@ def remove_member(ctx: Context, workspace_id: str, user_id: str) -> None:
         if row is None:
             raise NotFound("member not found")
         if row.role == Role.OWNER.value and w.access.role(workspace_id) not in (Role.OWNER, None):
-            raise InvalidInput("only owners and platform admins may remove an owner")
+            raise PermissionDenied("only owners and platform admins may remove an owner")
         _keep_an_owner(w, workspace_id, user_id, None)
         w.execute(delete(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user_id))
         w.audit(workspace_id, "member.removed", user_id, role=row.role)
