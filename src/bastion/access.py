@@ -98,6 +98,10 @@ ADMIN_WORKSPACE_ACTIONS = frozenset(
     {Action.WORKSPACE_READ, Action.WORKSPACE_DELETE, Action.MEMBER_READ, Action.MEMBER_MANAGE, Action.WALLS_READ}
 )
 
+# A deleted workspace's tombstone (when, by whom, its log's final signed checkpoint) is
+# read by platform admins and by the people who held one of these roles at deletion.
+TOMBSTONE_READERS = frozenset({Role.OWNER, Role.AUDITOR})
+
 
 class WallDenied(PermissionDenied):
     """Access refused by a conflict-of-interest wall or an excluded affiliation (HTTP 403).
@@ -195,6 +199,14 @@ class Access:
             raise PermissionDenied("this API token is read-only")
         if not self.actor.is_admin:
             raise PermissionDenied("only platform admins may do this")
+
+    def require_tombstone(self, role_at_deletion: str | None) -> None:
+        """A deleted workspace's tombstone: NotFound (as if never deleted) unless the actor is a
+        platform admin or held a ``TOMBSTONE_READERS`` role when it was deleted."""
+        if self.actor.is_admin:
+            return
+        if role_at_deletion is None or Role(role_at_deletion) not in TOMBSTONE_READERS:
+            raise NotFound("no deleted workspace with this id")
 
     def workspace_ids(self, action: Action | None = None) -> list[str]:
         """Workspaces where the actor may take ``action`` (all memberships if None)."""

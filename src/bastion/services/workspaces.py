@@ -1,8 +1,11 @@
 """Workspaces (tenants) and their members.
 
 Deleting a workspace crypto-shreds it: its data keys are destroyed in the
-keyring first, then its rows are deleted. Once the keys are gone nothing sealed
-with them can be read again, from this database or from any copy of it.
+keyring first, then its rows are deleted, then the folder of its files. Once the
+keys are gone nothing sealed with them can be read again, from this database or
+from any copy of it. What remains is a tombstone (when, by whom, the log's final
+signed checkpoint), readable by platform admins and by the people who were the
+workspace's owners or auditors at deletion (``access.TOMBSTONE_READERS``).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select, update
 
 from .. import ids
-from ..access import Action
+from ..access import TOMBSTONE_READERS, Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import check_name
 from ..domain.users import normalise_email
@@ -99,17 +102,38 @@ def delete_workspace(ctx: Context, workspace_id: str) -> int:
         final = checkpoint_now(w, workspace_id)
         w.execute(insert(schema.workspace_tombstones).values(
             workspace_id=workspace_id, deleted_at=w.now, deleted_by=ctx.actor.user_id, final_checkpoint=final))
+        _record_tombstone_readers(w, workspace_id)
         w.execute(delete(W).where(W.c.id == workspace_id))
+    # The files' bytes are sealed with the keys destroyed above; their folder (names, sizes) goes too.
+    from .files import blobs
+
+    blobs(ctx).delete_workspace(workspace_id)
     return destroyed
 
 
+def _record_tombstone_readers(w, workspace_id: str) -> None:
+    """Who may read the tombstone: the members holding a ``TOMBSTONE_READERS`` role now."""
+    rows = w.execute(select(M.c.user_id, M.c.role).where(
+        M.c.workspace_id == workspace_id, M.c.role.in_([r.value for r in TOMBSTONE_READERS]))).all()
+    if rows:
+        w.execute(insert(schema.tombstone_readers),
+                  [{"workspace_id": workspace_id, "user_id": x.user_id, "role": x.role} for x in rows])
+
+
 def get_tombstone(ctx: Context, workspace_id: str) -> dict:
-    """What remains of a deleted workspace: when, by whom, and its log's final checkpoint."""
+    """What remains of a deleted workspace: when, by whom, and its log's final checkpoint.
+
+    Platform admins, and the people who were its owners or auditors when it was deleted,
+    read it; to everyone else it answers NotFound, as for a workspace never deleted.
+    """
+    R = schema.tombstone_readers
     with ctx.read() as r:
         row = r.execute(select(schema.workspace_tombstones)
                         .where(schema.workspace_tombstones.c.workspace_id == workspace_id)).first()
-    if row is None:
-        raise NotFound("no deleted workspace with this id")
+        if row is None:
+            raise NotFound("no deleted workspace with this id")
+        r.access.require_tombstone(r.execute(select(R.c.role).where(
+            R.c.workspace_id == workspace_id, R.c.user_id == ctx.actor.user_id)).scalar())
     from ..audit import checkpoint_to_json
 
     return {"workspace_id": row.workspace_id, "deleted_at": row.deleted_at, "deleted_by": row.deleted_by,

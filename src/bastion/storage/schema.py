@@ -390,11 +390,29 @@ workspace_tombstones = Table(
     Column("final_checkpoint", Text, nullable=False),
 )
 
-# Failed sign-ins per account and per address, for rate limiting across processes.
+# Who may read a tombstone besides platform admins: the workspace's owners and
+# auditors when it was deleted (access.TOMBSTONE_READERS). Like the tombstones, it
+# outlives the workspace, so it is not a workspace table (no row-level security:
+# no transaction is ever scoped to a deleted workspace).
+tombstone_readers = Table(
+    "tombstone_readers",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("role", String(16), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "user_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspace_tombstones.workspace_id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index("ix_tombstone_readers_user_id", "user_id"),
+)
+
+# Attempts per subject (sign-ins per account and per address, password changes per
+# person), for rate limiting across processes: services/users.py.
 login_failures = Table(
     "login_failures",
     metadata,
-    Column("subject", String(400), nullable=False),  # "email:…" or "address:…"
+    # "<kind>:<hex HMAC-SHA256 of the normalised value>" — never what was typed.
+    Column("subject", String(400), nullable=False),
     Column("window_start", BigInteger, nullable=False),
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint("subject"),
