@@ -218,3 +218,26 @@ def test_a_read_only_token_cannot_change_the_password(client, rt):
                     json={"current_password": PASSWORD, "new_password": "taken over by a reader"})
     assert r.status_code == 403
     assert users.authenticate(rt, person.email, PASSWORD).id == person.id
+
+
+def test_the_counters_key_lives_in_the_keyring_and_survives_rotation(rt):
+    from bastion.services import keys
+    from bastion.storage.keyproviders import FileKeyProvider, KeyProviderError
+    from bastion.storage.keyring import Keyring
+    from environment import MASTER_KEY
+
+    before = rt.keyring.deployment_secret("attempt-subjects")
+    assert before not in _database_text(rt).encode("latin-1") and before.hex() not in _database_text(rt)
+    new_key = "22" * 32
+    keys.rotate_master_key(system(rt), new_master_key=new_key)
+    reopened = Keyring(rt.keyring.url, FileKeyProvider.from_hex(new_key))
+    try:
+        assert reopened.deployment_secret("attempt-subjects") == before  # re-wrapped, not remade
+    finally:
+        reopened.dispose()
+    stale = Keyring(rt.keyring.url, FileKeyProvider.from_hex(MASTER_KEY))
+    try:
+        with pytest.raises(KeyProviderError):
+            stale.deployment_secret("attempt-subjects")
+    finally:
+        stale.dispose()

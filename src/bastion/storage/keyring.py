@@ -47,6 +47,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import ids
 from ..domain.errors import BastionError, NotFound
 from .database import now_ms
+from .datadir import private_sqlite_files
 from .keyproviders import (
     FileKeyProvider,
     KeyProvider,
@@ -364,7 +365,7 @@ def _make_engine(url: str):
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_files(Path(path))  # 0600, and so its -wal and -shm
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -376,17 +377,8 @@ def _make_engine(url: str):
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        if path and path != ":memory:":
-            _restrict_mode(Path(path))
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _restrict_mode(path: Path) -> None:
-    if not path.exists():
-        path.touch(mode=0o600)
-    else:
-        path.chmod(0o600)
 
 
 def set_meta(engine, name: str, value: bytes) -> None:
