@@ -27,9 +27,7 @@ blob it wrote, never one that an earlier import stored.
 
 from __future__ import annotations
 
-import logging
 import os
-import shutil
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -178,6 +176,9 @@ class DiskBlobs:
         """Remove a deleted workspace's folder (its files' names and sizes would outlive it)."""
         if not (ids.has_prefix(workspace_id, "ws") and workspace_id[3:].isalnum()):  # one name, no path
             raise NotFound("workspace not found")
+        import logging
+        import shutil
+
         folder = self.root / workspace_id
         try:
             shutil.rmtree(folder)
