@@ -146,7 +146,7 @@ class DiskBlobs:
         self.root.mkdir(mode=0o700, exist_ok=True)  # folders only for this user, like the keyring
         path.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = path.with_name(f".{file_id}.{os.getpid()}.partial")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        with open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as fh:  # owner only
             fh.write(sealed)
             fh.flush()
             os.fsync(fh.fileno())
