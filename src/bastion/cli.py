@@ -364,10 +364,17 @@ def _load_config(path: Path):
         raise InvalidConfig(f"{path}: cannot read ({exc.strerror})") from exc
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            return yaml.safe_load(text)
-        return orjson.loads(text)
+            loaded = yaml.safe_load(text)
+        else:
+            loaded = orjson.loads(text)
     except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
         raise InvalidConfig(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}") from exc
+    from .domain.text import MESSAGE, find_nul
+
+    where = find_nul(loaded)
+    if where is not None:
+        raise InvalidConfig(f"{path}: {where or 'the file'}: {MESSAGE}")
+    return loaded
 
 
 @project_app.command("create")
@@ -1113,8 +1120,55 @@ def skills_revoke(email: str, skill: str, data_dir: DataDir = None, database_url
     out.print(f"{email}: {skill} revoked")
 
 
+def _nul_argument(argv: list[str]) -> str | None:
+    """The name of the first argument or option whose value holds NUL (domain/text.py), else None.
+
+    Arguments from a shell cannot hold NUL; arguments given in-process can, and would
+    reach PostgreSQL, which cannot store it. Named from the command tree, like click would.
+    """
+    from typer.core import TyperArgument
+
+    from .domain.text import NUL
+
+    if not any(NUL in arg for arg in argv):
+        return None
+    command = typer.main.get_command(app)
+    positional, i = 0, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("-") and len(arg) > 1:
+            name, eq, inline = arg.partition("=")
+            option = next((p for p in command.params if name in getattr(p, "opts", ())), None)
+            takes_value = option is not None and not (option.is_flag or option.count)
+            value = inline if eq else (argv[i + 1] if takes_value and i + 1 < len(argv) else "")
+            if NUL in name or NUL in value:
+                return name.replace(NUL, "\\0")
+            i += 1 if eq or not takes_value else 2
+            continue
+        sub = getattr(command, "commands", {}).get(arg)
+        if sub is not None:
+            command, positional = sub, 0
+        else:
+            if NUL in arg:
+                arguments = [p for p in command.params if isinstance(p, TyperArgument)]
+                if not arguments:
+                    return f"argument {i + 1}"
+                return arguments[min(positional, len(arguments) - 1)].name.upper()
+            positional += 1
+        i += 1
+    return "an argument"
+
+
 def main() -> None:
     debug = os.environ.get("BASTION_DEBUG") == "1"
+    bad = _nul_argument(sys.argv[1:])
+    if bad is not None:
+        from rich.markup import escape
+
+        from .domain.text import MESSAGE
+
+        err.print(f"[red]error:[/red] {escape(bad)}: {MESSAGE}", highlight=False)
+        sys.exit(2)
     try:
         app()
     except BastionError as exc:

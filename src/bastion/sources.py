@@ -8,6 +8,9 @@ is bounded by the request size limit; use JSON Lines for big files).
 CSV: the header names the fields of ``data``; the columns ``external_id`` and
 ``priority`` are taken as those keys instead. Parquet: each row's columns the
 same way, or a ``data`` column holding a JSON object (struct) per row.
+
+An item holding the NUL character anywhere (a value or a key) is a bad line naming
+where: PostgreSQL cannot store it, and it is text nobody means (domain/text.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from typing import IO, Any
 
 import orjson
 
+from .domain.text import MESSAGE as NUL_MESSAGE
+from .domain.text import find_nul
+
 SPECIAL_COLUMNS = ("external_id", "priority")
 
 
@@ -32,15 +38,28 @@ class BadLine:
 Item = tuple[int, Any]
 
 
+# JSON can only carry a NUL as this escape (a raw one is invalid JSON), so text without
+# it needs no walk: items are checked only when their bytes hold it (domain/text.py).
+_NUL_ESCAPE = b"\\u0000"
+
+
+def _refuse_nul(item: Any) -> Any:
+    """The item, or a BadLine naming where it holds a NUL."""
+    where = find_nul(item)
+    return item if where is None else BadLine(f"{where or 'item'}: {NUL_MESSAGE}")
+
+
 def iter_jsonl(lines: Iterable[bytes], start: int = 1) -> Iterator[Item]:
     for number, raw in enumerate(lines, start=start):
         text = raw.strip()
         if not text:
             continue
         try:
-            yield number, orjson.loads(text)
+            item = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
             yield number, BadLine(f"not valid JSON: {exc}")
+            continue
+        yield number, _refuse_nul(item) if _NUL_ESCAPE in text else item
 
 
 def iter_json_document(body: bytes) -> Iterator[Item]:
@@ -54,6 +73,8 @@ def iter_json_document(body: bytes) -> Iterator[Item]:
     if not isinstance(value, list):
         yield 1, BadLine("expected a JSON array of items (or JSON Lines)")
         return
+    if _NUL_ESCAPE in body:
+        value = [_refuse_nul(item) for item in value]
     yield from enumerate(value, start=1)
 
 
@@ -84,7 +105,7 @@ def iter_csv(text_lines: Iterable[str]) -> Iterator[Item]:
         if None in row:
             yield line, BadLine("more fields than the header names")
             continue
-        yield line, _row_item(row)
+        yield line, _refuse_nul(_row_item(row))
 
 
 def iter_parquet(path: Path | IO[bytes], batch_rows: int = 10_000) -> Iterator[Item]:
@@ -99,7 +120,7 @@ def iter_parquet(path: Path | IO[bytes], batch_rows: int = 10_000) -> Iterator[I
     for batch in parquet.iter_batches(batch_size=batch_rows):
         for row in batch.to_pylist():
             number += 1
-            yield number, _row_item(row)
+            yield number, _refuse_nul(_row_item(row))
 
 
 def detect_format(name: str, explicit: str | None = None) -> str:

@@ -48,7 +48,7 @@ def test_members_and_owners(rt):
     newcomer = make_user(rt, "new@example.com")
     manager = side.ctx(rt, "manager")
     workspaces.add_member(manager, side.workspace_id, "new@example.com", "annotator")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(PermissionDenied):  # only owners make owners (docs/permissions.md)
         workspaces.add_member(manager, side.workspace_id, newcomer.id, "owner")
     with pytest.raises(PermissionDenied):
         workspaces.add_member(side.ctx(rt, "annotator"), side.workspace_id, newcomer.id, "manager")

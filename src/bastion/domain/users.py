@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import InvalidInput
+from .text import MESSAGE, NUL
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -18,6 +19,8 @@ def normalise_email(value: str) -> str:
 
 
 def check_password(password: str) -> None:
+    if NUL in password:
+        raise InvalidInput(f"password: {MESSAGE}")
     if len(password) < 10:
         raise InvalidInput("password: use at least 10 characters")
     if len(password) > 1024:

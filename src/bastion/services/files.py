@@ -110,9 +110,10 @@ class DiskBlobs:
 
     def put(self, workspace_id: str, file_id: str, sealed: bytes) -> None:
         path = self._path(workspace_id, file_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, exist_ok=True)  # folders only for this user, like the keyring
+        path.parent.mkdir(mode=0o700, exist_ok=True)
         tmp = path.with_name(f".{file_id}.{os.getpid()}.partial")
-        with open(tmp, "wb") as fh:
+        with open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as fh:  # owner only
             fh.write(sealed)
             fh.flush()
             os.fsync(fh.fileno())
@@ -137,6 +138,21 @@ class DiskBlobs:
             self._path(workspace_id, file_id).unlink()
         except FileNotFoundError:
             pass
+
+    def delete_workspace(self, workspace_id: str) -> None:
+        """Remove a deleted workspace's folder (its files' names and sizes would outlive it)."""
+        if not (ids.has_prefix(workspace_id, "ws") and workspace_id[3:].isalnum()):  # one name, no path
+            raise NotFound("workspace not found")
+        import logging
+        import shutil
+
+        folder = self.root / workspace_id
+        try:
+            shutil.rmtree(folder)
+        except FileNotFoundError:
+            pass  # it never stored a file
+        except OSError as exc:  # the workspace is gone already; say what is left behind
+            logging.getLogger("bastion.files").warning("could not remove %s: %s", folder, exc)
 
 
 def blobs(ctx: Context) -> DiskBlobs:

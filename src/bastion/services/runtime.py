@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..domain.errors import BastionError
 from ..settings import Settings
-from ..storage import migrate
+from ..storage import datadir, migrate
 from ..storage.database import Database
 from ..storage.keyring import Keyring
 from ..tasktypes import TaskTypes, installed
@@ -32,7 +32,7 @@ class Runtime:
         ``migrate_schema``: "always" (init, demo), "if-empty" (serve) or "never".
         A database behind the code's schema is refused unless migrating "always".
         """
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        datadir.prepare(settings)  # folders 0700 (the database files: storage/datadir.py)
         db = Database(settings.resolved_database_url, sqlite_cache_mb=settings.sqlite_cache_mb)
         state = migrate.status(db)
         if state != "current":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import secrets
 
 from argon2 import PasswordHasher
@@ -105,24 +106,59 @@ def list_users(ctx: Context) -> list[User]:
 
 
 def set_password(ctx: Context, user_id: str, new_password: str, *, old_password: str | None = None) -> None:
-    """Change a password; ends every session of that person."""
+    """Change a password; ends every session of that person.
+
+    A person changing their own password proves the current one. Those proofs are
+    password guesses too (a stolen session or token could brute-force it), so they
+    are limited like sign-ins: one attempt reserved per person before the check,
+    ``MAX_FAILURES["password"]`` per window, wrong ones and the lockout audited.
+    Platform admins and the local operator set other people's passwords unchecked.
+    """
     check_password(new_password)
-    with ctx.write() as w:
-        if ctx.actor.user_id != user_id:
+    if ctx.actor.user_id != user_id or ctx.actor.is_system:
+        with ctx.write() as w:
             w.access.require_admin("user.manage")
-        row = w.execute(select(u.c.password_hash).where(u.c.id == user_id)).first()
-        if row is None:
-            raise NotFound("user not found")
-        if ctx.actor.user_id == user_id and not ctx.actor.is_system:
-            if old_password is None or not _verify(row.password_hash, old_password):
-                raise PermissionDenied("the current password is wrong")
-        w.execute(
-            update(u)
-            .where(u.c.id == user_id)
-            .values(password_hash=_hasher.hash(new_password), sessions_valid_after=w.now)
-        )
-        w.execute(s.delete().where(s.c.user_id == user_id))
-        record_for_person(w, user_id, "auth.password_changed", user_id)
+            if w.execute(select(u.c.id).where(u.c.id == user_id)).first() is None:
+                raise NotFound("user not found")
+            _store_password(w, user_id, new_password)
+        return
+    if ctx.actor.read_only:
+        raise PermissionDenied("this API token is read-only")
+    if not old_password:
+        raise PermissionDenied("the current password is wrong")
+    subject = _subject(ctx.rt, "password", user_id)
+    counts, now = _reserve(ctx.rt, [("password", subject)])
+    if _over_limit(counts):
+        if counts["password"][0] == MAX_FAILURES["password"] + 1:  # the first refusal of this window
+            with ctx.write() as w:
+                record_for_person(w, user_id, "auth.password_change_locked", user_id)
+        raise RateLimited("too many wrong current passwords; try again in "
+                          f"{_minutes_left(counts, now)} minute(s)")
+    with ctx.read() as r:
+        row = r.execute(select(u.c.password_hash).where(u.c.id == user_id)).first()
+    if row is None:
+        raise NotFound("user not found")
+    if not _verify(row.password_hash, old_password):
+        with ctx.write() as w:
+            record_for_person(w, user_id, "auth.password_change_failed", user_id)
+        raise PermissionDenied("the current password is wrong")
+    with ctx.write() as w:
+        changed = _store_password(w, user_id, new_password, replacing=row.password_hash)
+        if not changed:
+            raise Conflict("the password was changed meanwhile; try again with the new one")
+        w.execute(f.delete().where(f.c.subject == subject))
+
+
+def _store_password(w, user_id: str, new_password: str, *, replacing: str | None = None) -> bool:
+    """Set the hash, end every session, audit. ``replacing``: only if the hash is still this one."""
+    stmt = update(u).where(u.c.id == user_id)
+    if replacing is not None:
+        stmt = stmt.where(u.c.password_hash == replacing)
+    if not w.execute(stmt.values(password_hash=_hasher.hash(new_password), sessions_valid_after=w.now)).rowcount:
+        return False
+    w.execute(s.delete().where(s.c.user_id == user_id))
+    record_for_person(w, user_id, "auth.password_changed", user_id)
+    return True
 
 
 def _verify(stored: str | None, password: str) -> bool:
@@ -282,59 +318,99 @@ def record_for_person(w, user_id: str, action: str, target: str | None = None, *
 
 
 # -- signing in, rate limited ----------------------------------------------------
+#
+# Counters of attempts per subject, in the database (every server process shares
+# them): per account (the e-mail typed) and per address for sign-ins, per person for
+# password changes. A subject is stored as a keyed hash (HMAC-SHA256 under a
+# deployment secret held in the keyring, never in this database) of its normalised
+# value: whatever was typed into the e-mail field — a password, often — never
+# reaches the database.
+#
+# The trap: reading a count, checking the password and writing the failure after
+# lets parallel guesses all pass the count. An attempt is reserved first instead —
+# one UPSERT that raises the counter and returns it, in its own short transaction,
+# before any argon2 work — so at most MAX_FAILURES attempts per window are checked.
 
 LOGIN_WINDOW_MS = 15 * 60 * 1000
-MAX_FAILURES = {"email": 5, "address": 50}
+MAX_FAILURES = {"email": 5, "address": 50, "password": 5}
 f = schema.login_failures
+RESERVE = Statement(
+    "INSERT INTO login_failures (subject, window_start, count) VALUES (:subject, :now, 1) "
+    "ON CONFLICT (subject) DO UPDATE SET "
+    "count = CASE WHEN login_failures.window_start > :cutoff THEN login_failures.count + 1 ELSE 1 END, "
+    "window_start = CASE WHEN login_failures.window_start > :cutoff "
+    "THEN login_failures.window_start ELSE :now END "
+    "RETURNING count, window_start"
+)
+# A successful sign-in gives its address's attempt back: only failures use up an address.
+REFUND = Statement("UPDATE login_failures SET count = count - 1 WHERE subject = :subject AND count > 0")
 
 
-def _subjects(email: str, address: str | None) -> list[str]:
-    out = [f"email:{email}"]
-    if address:
-        out.append(f"address:{address}")
-    return out
+def _subject(rt: Runtime, kind: str, value: str) -> str:
+    key = rt.keyring.deployment_secret("attempt-subjects")
+    digest = hmac.new(key, f"{kind}|{value}".encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return f"{kind}:{digest}"
+
+
+def _email_key(email: str) -> str:
+    try:
+        return normalise_email(email)
+    except InvalidInput:
+        return (email or "").strip().lower()[:320]
+
+
+def _reserve(rt: Runtime, subjects: list[tuple[str, str]]) -> tuple[dict[str, tuple[int, int]], int]:
+    """Reserve one attempt on each counter; ({kind: (count, window start)}, now)."""
+    with rt.db.transaction(write=True) as tx:
+        cutoff = tx.now - LOGIN_WINDOW_MS
+        counts = {kind: tuple(RESERVE.one(tx, subject=subject, now=tx.now, cutoff=cutoff))
+                  for kind, subject in subjects}
+    return counts, tx.now
+
+
+def _over_limit(counts: dict[str, tuple[int, int]]) -> bool:
+    return any(count > MAX_FAILURES[kind] for kind, (count, _start) in counts.items())
+
+
+def _minutes_left(counts: dict[str, tuple[int, int]], now: int) -> int:
+    ends = max(start + LOGIN_WINDOW_MS for kind, (count, start) in counts.items() if count > MAX_FAILURES[kind])
+    return max(1, (ends - now) // 60000 + 1)
 
 
 def sign_in(rt: Runtime, email: str, password: str, address: str | None = None) -> User:
     """Password sign-in, limited per account and per address, audited either way."""
-    try:
-        key = normalise_email(email)
-    except InvalidInput:
-        key = (email or "").strip().lower()[:320]
-    subjects = _subjects(key, address)
-    with rt.db.transaction(write=False) as tx:
-        cutoff = tx.now - LOGIN_WINDOW_MS
-        for row in tx.execute(select(f).where(f.c.subject.in_(subjects))).all():
-            kind = row.subject.split(":", 1)[0]
-            if row.window_start > cutoff and row.count >= MAX_FAILURES[kind]:
-                minutes = max(1, (row.window_start + LOGIN_WINDOW_MS - tx.now) // 60000 + 1)
-                raise RateLimited(f"too many failed sign-ins; try again in {minutes} minute(s)")
+    key = _email_key(email)
+    account = _subject(rt, "email", key)
+    subjects = [("email", account)]
+    if address:
+        subjects.append(("address", _subject(rt, "address", address)))
+    counts, now = _reserve(rt, subjects)
+    if _over_limit(counts):
+        if counts["email"][0] == MAX_FAILURES["email"] + 1:  # the first refusal of this window
+            _audit_account(rt, key, "auth.login_locked", address)
+        raise RateLimited(f"too many failed sign-ins; try again in {_minutes_left(counts, now)} minute(s)")
     try:
         user = authenticate(rt, email, password)
     except Unauthenticated:
-        _record_failure(rt, subjects, key, address)
+        _audit_account(rt, key, "auth.login_failed", address)
         raise
     actor = Actor(kind="user", user_id=user.id, email=user.email, is_admin=user.is_admin, via="session")
     with Context(rt, actor).write() as w:
-        w.execute(f.delete().where(f.c.subject == subjects[0]))
+        w.execute(f.delete().where(f.c.subject == account))
+        if address:
+            REFUND.run(w.tx, subject=subjects[1][1])
         record_for_person(w, user.id, "auth.login", user.id, address=address)
     return user
 
 
-def _record_failure(rt: Runtime, subjects: list[str], email: str, address: str | None) -> None:
-    with rt.db.transaction(write=True) as tx:
-        cutoff = tx.now - LOGIN_WINDOW_MS
-        for subject in subjects:
-            bumped = tx.execute(update(f).where(f.c.subject == subject, f.c.window_start > cutoff)
-                                .values(count=f.c.count + 1)).rowcount
-            if not bumped:
-                tx.execute(f.delete().where(f.c.subject == subject))
-                tx.execute(insert(f).values(subject=subject, window_start=tx.now, count=1))
+def _audit_account(rt: Runtime, email: str, action: str, address: str | None) -> None:
+    """A known person's workspaces see what happened to their account (nothing is recorded otherwise)."""
+    with rt.db.transaction(write=False) as tx:
         row = tx.execute(select(u.c.id, u.c.email, u.c.is_admin).where(u.c.email == email)).first()
-    if row is not None:  # a known person: their workspaces see the failed attempt
+    if row is not None:
         actor = Actor(kind="user", user_id=row.id, email=row.email, is_admin=bool(row.is_admin), via="session")
         with Context(rt, actor).write() as w:
-            record_for_person(w, row.id, "auth.login_failed", row.id, address=address)
+            record_for_person(w, row.id, action, row.id, address=address)
 
 
 def count_users(rt: Runtime) -> int:

@@ -1,8 +1,11 @@
 """Workspaces (tenants) and their members.
 
 Deleting a workspace crypto-shreds it: its data keys are destroyed in the
-keyring first, then its rows are deleted. Once the keys are gone nothing sealed
-with them can be read again, from this database or from any copy of it.
+keyring first, then its rows are deleted, then the folder of its files. Once the
+keys are gone nothing sealed with them can be read again, from this database or
+from any copy of it. What remains is a tombstone (when, by whom, the log's final
+signed checkpoint), readable by platform admins and by the people who were the
+workspace's owners or auditors at deletion, and by whoever deleted it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 
 from .. import ids
 from ..access import Action, policy_table_roles
-from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import check_name
 from ..domain.users import normalise_email
 from ..domain.workspaces import Member, Role, Workspace
@@ -108,11 +111,19 @@ def delete_workspace(ctx: Context, workspace_id: str) -> int:
             w.execute(insert(schema.workspace_tombstone_readers),
                       [{"workspace_id": workspace_id, "user_id": user_id} for user_id in sorted(readers)])
         w.execute(delete(W).where(W.c.id == workspace_id))
+    # The files' bytes are sealed with the keys destroyed above; their folder (names, sizes) goes too.
+    from .files import blobs
+
+    blobs(ctx).delete_workspace(workspace_id)
     return destroyed
 
 
 def get_tombstone(ctx: Context, workspace_id: str) -> dict:
-    """What remains of a deleted workspace: when, by whom, and its log's final checkpoint."""
+    """What remains of a deleted workspace: when, by whom, and its log's final checkpoint.
+
+    Platform admins, and the people who were its owners or auditors when it was deleted,
+    read it; to everyone else it answers NotFound, as for a workspace never deleted.
+    """
     with ctx.read() as r:
         row = r.execute(select(schema.workspace_tombstones)
                         .where(schema.workspace_tombstones.c.workspace_id == workspace_id)).first()
@@ -134,7 +145,7 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Mem
         w.access.require(Action.MEMBER_MANAGE, workspace_id)
         acting_role = w.access.role(workspace_id)
         if role_v is Role.OWNER and acting_role not in (Role.OWNER, None):
-            raise InvalidInput("role: only owners and platform admins may make owners")
+            raise PermissionDenied("only owners and platform admins may make owners")
         user = _find_user(w, user_ref)
         from .workforce import is_excluded
 
@@ -148,7 +159,7 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Mem
             w.audit(workspace_id, "member.added", user.id, role=role_v.value)
         elif existing.role != role_v.value:
             if existing.role == Role.OWNER.value and acting_role not in (Role.OWNER, None):
-                raise InvalidInput("role: only owners and platform admins may change an owner's role")
+                raise PermissionDenied("only owners and platform admins may change an owner's role")
             _keep_an_owner(w, workspace_id, user.id, role_v)
             w.execute(
                 update(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id).values(role=role_v.value)
@@ -164,7 +175,7 @@ def remove_member(ctx: Context, workspace_id: str, user_id: str) -> None:
         if row is None:
             raise NotFound("member not found")
         if row.role == Role.OWNER.value and w.access.role(workspace_id) not in (Role.OWNER, None):
-            raise InvalidInput("only owners and platform admins may remove an owner")
+            raise PermissionDenied("only owners and platform admins may remove an owner")
         _keep_an_owner(w, workspace_id, user_id, None)
         w.execute(delete(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user_id))
         w.audit(workspace_id, "member.removed", user_id, role=row.role)

@@ -7,7 +7,7 @@ ms) and callbacks to run after a successful commit.
 
 SQLite setup (every connection): WAL journal, ``synchronous=FULL`` (an
 acknowledged write survives power loss), foreign keys on, a busy timeout for
-other processes. Python's sqlite3 transaction handling is switched off and
+other processes; the file and its ``-wal``/``-shm`` are 0600 (``datadir.py``). Python's sqlite3 transaction handling is switched off and
 ``BEGIN``/``BEGIN IMMEDIATE`` are issued explicitly (see ``dialects.py``).
 Write transactions of one process share commits (group commit, below): under
 load, one fsync makes many of them durable at once.
@@ -19,14 +19,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from . import dialects
+from .datadir import private_sqlite_files
 
 
 def now_ms() -> int:
@@ -199,6 +201,9 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
+            path = make_url(url).database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                private_sqlite_files(Path(path))  # 0600 before SQLite derives -wal/-shm from it
             self.engine = create_engine(
                 url,
                 connect_args={"check_same_thread": False, "timeout": 30},

@@ -8,6 +8,10 @@ database therefore holds no usable key, and destroying a key row is
 crypto-shredding: every ciphertext made with it becomes noise, including copies
 in backups, free pages and WAL files of the data database.
 
+The keyring also keeps the deployment's own secrets, wrapped the same way: the
+key that signs audit checkpoints, and keys for keyed hashes (the sign-in limits
+store only a keyed hash of what was typed into the e-mail field).
+
 Unwrapped keys are cached per process (unwrapping on every request would cost a
 keyring query). The keyring SQLite file runs with ``secure_delete`` so that a
 destroyed key is overwritten, and its WAL is truncated after every destruction.
@@ -38,10 +42,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from .. import ids
 from ..domain.errors import BastionError, NotFound
 from .database import now_ms
+from .datadir import private_sqlite_files
 from .keyproviders import (
     FileKeyProvider,
     KeyProvider,
@@ -72,6 +78,10 @@ keyring_meta = Table(
 )
 
 
+# keyring_meta rows holding deployment secrets (wrapped): "secret:<purpose>".
+SECRET_PREFIX = "secret:"
+
+
 class KeyDestroyed(BastionError):
     code = "key_destroyed"
 
@@ -92,6 +102,7 @@ class Keyring:
         keyring_metadata.create_all(self.engine)
         self._cache: dict[str, KeyMaterial] = {}
         self._checked: dict[str, float] = {}
+        self._secrets: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     # -- construction ---------------------------------------------------------
@@ -204,6 +215,34 @@ class Keyring:
             self._signer = signer
         return signer
 
+    def deployment_secret(self, purpose: str) -> bytes:
+        """A 32-byte secret of the deployment for one purpose (keyed hashes), made on first use.
+
+        Kept wrapped by the key provider in the keyring, like the data keys: never in
+        the data database, re-wrapped by key rotation, and the same in every server
+        process (two processes racing to make it have one winner: the name is the key).
+        """
+        with self._lock:
+            cached = self._secrets.get(purpose)
+        if cached is not None:
+            return cached
+        name, context = SECRET_PREFIX + purpose, (SECRET_PREFIX + purpose).encode()
+        with self.engine.connect() as conn:
+            wrapped = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == name)).scalar()
+        if wrapped is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(keyring_meta).values(
+                        name=name, value=self.provider.wrap(os.urandom(32), context)))
+            except IntegrityError:
+                pass  # another process made it first: theirs is the one
+            with self.engine.connect() as conn:
+                wrapped = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == name)).scalar_one()
+        secret = self.provider.unwrap(wrapped, context)
+        with self._lock:
+            self._secrets[purpose] = secret
+        return secret
+
     def keys_of(self, workspace_id: str) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -261,6 +300,14 @@ class Keyring:
                     )
                 )
                 count += 1
+            for name, wrapped in conn.execute(
+                select(keyring_meta.c.name, keyring_meta.c.value).where(keyring_meta.c.name.startswith(SECRET_PREFIX))
+            ).all():
+                conn.execute(
+                    update(keyring_meta)
+                    .where(keyring_meta.c.name == name)
+                    .values(value=new_provider.wrap(self.provider.unwrap(wrapped, name.encode()), name.encode()))
+                )
             signer = conn.execute(
                 select(keyring_meta.c.value).where(keyring_meta.c.name == "audit_signer")
             ).scalar()
@@ -318,7 +365,7 @@ def _make_engine(url: str):
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_files(Path(path))  # 0600, and so its -wal and -shm
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -330,17 +377,8 @@ def _make_engine(url: str):
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        if path and path != ":memory:":
-            _restrict_mode(Path(path))
         return engine
     return create_engine(url, pool_pre_ping=True)
-
-
-def _restrict_mode(path: Path) -> None:
-    if not path.exists():
-        path.touch(mode=0o600)
-    else:
-        path.chmod(0o600)
 
 
 def set_meta(engine, name: str, value: bytes) -> None:

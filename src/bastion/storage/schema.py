@@ -403,11 +403,13 @@ workspace_tombstone_readers = Table(
     Index("ix_workspace_tombstone_readers_user_id", "user_id"),
 )
 
-# Failed sign-ins per account and per address, for rate limiting across processes.
+# Attempts per subject (sign-ins per account and per address, password changes per
+# person), for rate limiting across processes: services/users.py.
 login_failures = Table(
     "login_failures",
     metadata,
-    Column("subject", String(400), nullable=False),  # "email:…" or "address:…"
+    # "<kind>:<hex HMAC-SHA256 of the normalised value>" — never what was typed.
+    Column("subject", String(400), nullable=False),
     Column("window_start", BigInteger, nullable=False),
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint("subject"),

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
@@ -16,6 +16,7 @@ from ..settings import Settings
 from . import errors
 from .api import annotations, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .auth import LoginRequired
+from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
@@ -62,6 +63,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_nul)],  # no NUL in path, query or form fields (web/inputs.py)
     )
     app.state.rt = rt
     errors.install(app)

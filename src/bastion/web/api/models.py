@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from ...domain.text import MESSAGE, find_nul
 
 
 class Strict(BaseModel):
+    """Every request body: unknown keys refused, and no string in it — nested JSON included — holds NUL."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        where = find_nul(value)
+        if where is not None:
+            raise PydanticCustomError("nul_character", MESSAGE + (f" (at {where})" if where else ""))
+        return value
 
 
 class WorkspaceIn(Strict):

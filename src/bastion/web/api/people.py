@@ -41,9 +41,10 @@ class PasswordIn(Strict):
     new_password: str = Field(min_length=10, max_length=1024)
 
 
-@router.post("/me/password", status_code=204, response_class=Response)
+@router.post("/me/password", status_code=204, response_class=Response, responses=error_docs(429))
 def change_password(body: PasswordIn, ctx: Ctx):
-    """Change your password; every browser session of yours ends."""
+    """Change your password; every browser session of yours ends. Wrong current passwords are limited
+    (5 per 15 minutes, then 429)."""
     svc.set_password(ctx, ctx.actor.user_id, body.new_password, old_password=body.current_password)
     return Response(status_code=204)
 
