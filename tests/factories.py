@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from bastion.access import Actor
-from bastion.services import imports, projects, users, workspaces
+from bastion.services import approvals, imports, projects, users, workspaces
 from bastion.services.context import Context
 
 ROLES = ("owner", "manager", "reviewer", "annotator", "auditor")
@@ -54,6 +54,27 @@ def add_tasks(rt, project_id: str, n: int, *, start: int = 0, prefix: str = "ite
     return imports.import_tasks(system(rt), project_id, items)
 
 
+def co_owner(rt, workspace_id: str) -> str:
+    """A second owner of the workspace (made once), who approves two-person operations."""
+    email = f"co-owner.{workspace_id}@example.com"
+    user = users.find_user_by_email(system(rt), email) or make_user(rt, email)
+    workspaces.add_member(system(rt), workspace_id, user.id, "owner")
+    return user.id
+
+
+def approval(rt, workspace_id: str, kind: str, params: dict | None = None, *, requester: str,
+             approver: str | None = None, admins: bool = False, reason: str = "needed for the test") -> str:
+    """A real two-person approval: ``requester`` asks, a second owner (or ``approver``) approves; returns its id.
+
+    ``admins``: the request and decision are platform admins' (group walls, deleting a workspace one does not own).
+    """
+    asked = approvals.request(as_user(rt, requester, is_admin=admins), workspace_id, kind, params or {}, reason)
+    decider = approver or (make_user(rt, f"admin2.{asked['id']}@example.com", admin=True).id if admins
+                           else co_owner(rt, workspace_id))
+    approvals.decide(as_user(rt, decider, is_admin=admins), asked["id"], approve=True)
+    return asked["id"]
+
+
 @dataclass
 class Side:
     """One workspace with a member in every role, their tokens and a project with tasks."""
@@ -68,6 +89,10 @@ class Side:
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def approval(self, rt, kind: str, params: dict | None = None, *, requester: str = "owner") -> str:
+        """A two-person approval of ``kind`` in this workspace, requested by the member in ``requester``'s role."""
+        return approval(rt, self.workspace_id, kind, params, requester=self.users[requester])
 
 
 @dataclass

@@ -66,6 +66,10 @@ class Action(Enum):
     REDACTION_REVIEW = ("redaction.review", False, "Review the items redaction held and release them to the queue")
     CANARY_MANAGE = ("canary.manage", False, "Create, approve and retire canary items and see who was issued them")
     LEAKS_TRACE = ("leaks.trace", True, "Trace a leaked text back to the people who were shown it")
+    APPROVAL_REQUEST = ("approval.request", False,
+                        "Ask a second owner to approve an operation that can leak or destroy the workspace's data "
+                        "(and see the requests)")
+    APPROVAL_DECIDE = ("approval.decide", False, "Approve or refuse another owner's request")
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
         self.label = label
@@ -80,7 +84,9 @@ POLICY: dict[Role, frozenset[Action]] = {
     Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ, Action.WALLS_MANAGE,
                           # need-to-know: the originals, canaries and who saw what stay with owners
                           Action.REDACTION_REIDENTIFY, Action.REDACTION_REVIEW, Action.CANARY_MANAGE,
-                          Action.LEAKS_TRACE},
+                          Action.LEAKS_TRACE,
+                          # two-person approval is between owners (services/approvals.py)
+                          Action.APPROVAL_REQUEST, Action.APPROVAL_DECIDE},
     Role.REVIEWER: frozenset(
         {
             Action.WORKSPACE_READ,
@@ -248,7 +254,7 @@ class Access:
             return Decision(True)
         user = self.actor.user_id
         return decide(
-            workspace_id, workforce.history_of(self._tx, user), workforce.edges_of(self._tx, workspace_id),
+            workspace_id, workforce.history_of(self._tx, user), workforce.edges_of(self._tx, workspace_id, now),
             workforce.affiliations_of(self._tx, user), workforce.exclusions_of(self._tx, workspace_id), now,
         )
 
@@ -276,7 +282,7 @@ class Access:
         workforce.lock_person(self._tx, user)
         history = workforce.history_of(self._tx, user)
         decision = decide(
-            workspace_id, history, workforce.edges_of(self._tx, workspace_id),
+            workspace_id, history, workforce.edges_of(self._tx, workspace_id, now),
             workforce.affiliations_of(self._tx, user), workforce.exclusions_of(self._tx, workspace_id), now,
         )
         if not decision.allowed:

@@ -7,6 +7,7 @@ no traceback (``BASTION_DEBUG=1`` shows it).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ walls_app = typer.Typer(help="Conflict-of-interest walls.", no_args_is_help=True
 person_app = typer.Typer(help="People's affiliations and history.", no_args_is_help=True)
 skills_app = typer.Typer(help="Skills.", no_args_is_help=True)
 held_app = typer.Typer(help="Items redaction held for an owner's review.", no_args_is_help=True)
+approval_app = typer.Typer(help="Two-person approval, as a person (their API token).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(workspace_app, name="workspace")
@@ -49,12 +51,15 @@ app.add_typer(walls_app, name="walls")
 app.add_typer(person_app, name="person")
 app.add_typer(skills_app, name="skills")
 app.add_typer(held_app, name="held")
+app.add_typer(approval_app, name="approval")
 
 out = Console()
 err = Console(stderr=True)
 
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env BASTION_DATA_DIR).")]
 DatabaseUrl = Annotated[Optional[str], typer.Option("--database-url", help="Database URL (env BASTION_DATABASE_URL).")]
+ApprovalOpt = Annotated[Optional[str], typer.Option(
+    "--approval", help="A two-person approval (apr_…) to use and link in the log (the local operator needs none).")]
 
 
 class _State:
@@ -326,6 +331,7 @@ def workspace_list(data_dir: DataDir = None, database_url: DatabaseUrl = None):
 def workspace_delete(
     workspace_id: str,
     yes: Annotated[bool, typer.Option("--yes", help="Confirm: this destroys the data for good.")] = False,
+    approval: ApprovalOpt = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
@@ -335,7 +341,7 @@ def workspace_delete(
     if not yes:
         raise BastionError("deleting a workspace destroys its data for good; add --yes to confirm")
     rt = runtime(data_dir, database_url)
-    keys = workspaces.delete_workspace(context(rt), workspace_id)
+    keys = workspaces.delete_workspace(context(rt), workspace_id, approval=approval)
     out.print(f"deleted {workspace_id}; {keys} data key(s) destroyed")
 
 
@@ -344,6 +350,7 @@ def member_add(
     workspace_id: str,
     email: str,
     role: Annotated[str, typer.Option(help="owner, manager, reviewer, annotator or auditor.")],
+    approval: ApprovalOpt = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
@@ -351,7 +358,7 @@ def member_add(
     from .services import workspaces
 
     rt = runtime(data_dir, database_url)
-    member = workspaces.add_member(context(rt), workspace_id, email, role)
+    member = workspaces.add_member(context(rt), workspace_id, email, role, approval=approval)
     out.print(f"{member.email} is {member.role.value} of {workspace_id}")
 
 
@@ -545,6 +552,7 @@ def export_(
         "--reidentify", help="Restore redacted values (the original text; spans mapped onto it). Audited.")] = False,
     manifest_file: Annotated[Optional[Path], typer.Option(
         "--manifest", help="Write the signed manifest here (default with --out: FILE.manifest.json beside it).")] = None,
+    approval: ApprovalOpt = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ):
@@ -568,8 +576,9 @@ def export_(
             raise InvalidInput("--manifest: with one file per part, name the manifests with {split} too")
     else:
         targets = [(out_file, request, None)]
-    started = [(target, exports.start_export(context(rt), project_id, request=req), name)
-               for target, req, name in targets]
+    # An approval is used once: by the first part's export (the operator needs none for the others).
+    started = [(target, exports.start_export(context(rt), project_id, request=dataclasses.replace(
+        req, approval=approval if i == 0 else None)), name) for i, (target, req, name) in enumerate(targets)]
     for position, (target, export, name) in enumerate(started):
         try:
             _export_one(target, export, name, manifest_file)
@@ -964,13 +973,51 @@ def walls_add_conflict(
     out.print(f"conflict {workspace_id} ⟷ {competitor_id} " + ("added" if result["added"] else "already declared"))
 
 
+def _withdrawal(result: dict) -> str:
+    held = f"; still held by {', '.join(result['other_holders'])}" if result["other_holders"] else ""
+    return f"{result['holder']} withdraws its wall with {result['competitor']}, effective {_when(result['effective_at'])}{held}"
+
+
 @walls_app.command("remove-conflict")
-def walls_remove_conflict(workspace_id: str, competitor_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
-    """Remove a conflict (the wall lifts; both workspaces' logs record it)."""
+def walls_remove_conflict(workspace_id: str, competitor_id: str, approval: ApprovalOpt = None,
+                          data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Withdraw WORKSPACE_ID's declared wall: it falls after the waiting period, unless another holder keeps it."""
     from .services import workforce
 
-    workforce.remove_conflict(context(runtime(data_dir, database_url)), workspace_id, competitor_id)
-    out.print(f"conflict {workspace_id} ⟷ {competitor_id} removed")
+    result = workforce.remove_conflict(context(runtime(data_dir, database_url)), workspace_id, competitor_id,
+                                       approval=approval)
+    out.print(_withdrawal(result))
+
+
+@walls_app.command("consent")
+def walls_consent(workspace_id: str, competitor_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """WORKSPACE_ID agrees to COMPETITOR_ID's scheduled withdrawal: it takes effect now."""
+    from .services import workforce
+
+    result = workforce.consent_removal(context(runtime(data_dir, database_url)), workspace_id, competitor_id)
+    out.print(_withdrawal({**result, "competitor": workspace_id}))
+
+
+@walls_app.command("ungroup")
+def walls_ungroup(group: str, workspace_id: str, approval: ApprovalOpt = None, data_dir: DataDir = None,
+                  database_url: DatabaseUrl = None):
+    """Take a workspace out of a sector group: its walls with the group fall after the waiting period."""
+    from .services import workforce
+
+    result = workforce.remove_from_group(context(runtime(data_dir, database_url)), group, workspace_id,
+                                         approval=approval)
+    out.print(f"{workspace_id} left group {result['group']}")
+    for item in result["withdrawn"]:
+        out.print(_withdrawal(item))
+
+
+@walls_app.command("delete-group")
+def walls_delete_group(group: str, data_dir: DataDir = None, database_url: DatabaseUrl = None):
+    """Delete an empty sector group."""
+    from .services import workforce
+
+    workforce.delete_group(context(runtime(data_dir, database_url)), group)
+    out.print(f"group {group!r} deleted")
 
 
 @walls_app.command("group")
@@ -1157,6 +1204,97 @@ def _nul_argument(argv: list[str]) -> str | None:
             positional += 1
         i += 1
     return "an argument"
+
+
+# -- two-person approval -----------------------------------------------------------
+
+TokenStdin = Annotated[bool, typer.Option(
+    "--token-stdin", help="Read your API token from stdin (default: the BASTION_TOKEN environment variable).")]
+
+
+def _person(rt, token_stdin: bool, *, required: bool = True):
+    """The person whose API token is given: requests and decisions are a person's, never the operator's."""
+    from .services import users
+    from .services.context import Context
+
+    token = sys.stdin.readline().strip() if token_stdin else os.environ.get("BASTION_TOKEN", "").strip()
+    if not token:
+        if not required:
+            return context(rt)
+        raise BastionError("this is a person's act: give your API token (BASTION_TOKEN or --token-stdin)")
+    return Context(rt, users.resolve_token(rt, token))
+
+
+def _approval_line(a: dict) -> str:
+    params = " ".join(f"{k}={v}" for k, v in a["params"].items())
+    return f"{a['id']}  {a['state']}  {a['kind']} {params}".rstrip()
+
+
+@approval_app.command("request")
+def approval_request(
+    workspace_id: str,
+    kind: Annotated[str, typer.Argument(help="wall.remove, redaction.reidentify, canary.list, member.add_competitor, "
+                                             "workspace.delete, keys.rotate, keys.reencrypt or approval.disable.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (written into the audit log).")],
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", help="What it is for, as name=id (repeat): task=tsk_…, project=prj_…, competitor=ws_…")] = None,
+    token_stdin: TokenStdin = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """Ask a second owner to approve one operation; prints the request's id."""
+    from .domain.errors import InvalidInput
+    from .services import approvals
+
+    params = {}
+    for item in param or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise InvalidInput(f"--param: {item!r} is not name=id")
+        params[name] = value
+    rt = runtime(data_dir, database_url)
+    out.print(approvals.request(_person(rt, token_stdin), workspace_id, kind, params, reason)["id"])
+
+
+@approval_app.command("list")
+def approval_list(
+    workspace_id: str,
+    state: Annotated[Optional[str], typer.Option("--state", help="pending, approved, refused, used or expired.")] = None,
+    token_stdin: TokenStdin = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+):
+    """A workspace's requests, newest first (as the operator, or as a person with a token)."""
+    from .services import approvals
+
+    rt = runtime(data_dir, database_url)
+    for item in approvals.list_approvals(_person(rt, token_stdin, required=False), workspace_id, state=state):
+        out.print(_approval_line(item), highlight=False)
+
+
+def _decide(approval_id: str, approve: bool, note: str | None, token_stdin: bool, data_dir, database_url) -> None:
+    from .services import approvals
+
+    rt = runtime(data_dir, database_url)
+    out.print(_approval_line(approvals.decide(_person(rt, token_stdin), approval_id, approve=approve, note=note)),
+              highlight=False)
+
+
+Note = Annotated[Optional[str], typer.Option("--note", help="A note on the decision (written into the audit log).")]
+
+
+@approval_app.command("approve")
+def approval_approve(approval_id: str, note: Note = None, token_stdin: TokenStdin = False, data_dir: DataDir = None,
+                     database_url: DatabaseUrl = None):
+    """Approve another person's request (you hold the same authority and did not make it)."""
+    _decide(approval_id, True, note, token_stdin, data_dir, database_url)
+
+
+@approval_app.command("refuse")
+def approval_refuse(approval_id: str, note: Note = None, token_stdin: TokenStdin = False, data_dir: DataDir = None,
+                    database_url: DatabaseUrl = None):
+    """Refuse another person's request."""
+    _decide(approval_id, False, note, token_stdin, data_dir, database_url)
 
 
 def main() -> None:

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
         default=100_000_000, ge=1,
         description="Most pixels (width × height) an image may have; also bounds what a PNG inflates to.",
     )
+    wall_removal_wait_days: float = Field(
+        default=7, ge=0, le=3650,
+        description="Days between an approved withdrawal of a conflict-of-interest wall and the wall falling "
+        "(0: at once); the other side may keep it meanwhile by declaring it, or consent to lift it now.",
+    )
+    approval_window_hours: float = Field(
+        default=24, gt=0, le=720,
+        description="Hours a two-person approval request may wait for its decision, and an approval for its use.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -93,7 +93,8 @@ def test_token_events_carry_the_token_id(client, rt):
 def test_deleted_workspace_leaves_a_signed_tombstone(client, rt):
     side = make_side(rt, "tb", n_tasks=1)
     saved = client.get(f"/api/v1/workspaces/{side.workspace_id}/audit/checkpoint", headers=side.headers("owner")).json()
-    assert client.delete(f"/api/v1/workspaces/{side.workspace_id}", headers=side.headers("owner")).status_code == 204
+    assert client.delete(f"/api/v1/workspaces/{side.workspace_id}", headers=side.headers("owner"),
+                         params={"approval": side.approval(rt, "workspace.delete")}).status_code == 204
     stone = client.get(f"/api/v1/audit/tombstones/{side.workspace_id}", headers=side.headers("owner")).json()
     assert stone["deleted_by"] == side.users["owner"]
     final = stone["final_checkpoint"]

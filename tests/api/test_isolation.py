@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from bastion.services import approvals
 from factories import ROLES, make_side
 
 ALLOWED = {404}
@@ -46,6 +47,7 @@ def _ids_of_b(rt, client, b):
         "skill": "history",
         "canary_id": canary["id"],
         "export_id": export.headers["x-bastion-export-id"],
+        "approval_id": approvals.request(b.ctx(rt, "owner"), b.workspace_id, "workspace.delete", {}, "pending")["id"],
     }
 
 
@@ -74,6 +76,10 @@ def _bodies(method: str, path: str):
         return {"decision": "accept"}
     if path.endswith("/canaries") and method == "post":
         return {"data": {"text": "{name} {figure} {date} {place}"}}
+    if path.endswith("/approvals") and method == "post":
+        return {"kind": "workspace.delete", "params": {}, "reason": "x"}
+    if path.endswith("/two-person-approval") and method == "put":
+        return {"enabled": False}
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if method == "patch":

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from factories import make_side, make_user, system
+from factories import approval, make_side, make_user, system
 
 from bastion.leaks.simulation import ATTACKS, CANARY_TEXT, generate_items
 from bastion.services import imports, projects, users, workspaces
@@ -62,16 +62,22 @@ def test_owner_only_routes_answer_403_to_every_other_role_and_404_elsewhere(clie
             assert r.status_code == 404, (method, path, "other workspace", role, r.text)
     # Owners: every route works (in an order that keeps each meaningful).
     owner = a.headers("owner")
-    shown = client.get(f"/api/v1/tasks/{task_id}/reidentified", headers=owner)
+    # (the two-person operations with a second owner's approval each: tests/api/test_approvals.py covers them)
+    shown = client.get(f"/api/v1/tasks/{task_id}/reidentified", headers=owner,
+                       params={"approval": a.approval(rt, "redaction.reidentify", {"task": task_id})})
     assert shown.status_code == 200 and shown.json()["data"]["text"].startswith("Falcon token")
-    assert client.get(f"/api/v1/projects/{project.id}/export?reidentify=true", headers=owner).json()["data"]["text"] \
+    assert client.get(f"/api/v1/projects/{project.id}/export", headers=owner, params={
+        "reidentify": "true", "approval": a.approval(rt, "redaction.reidentify", {"project": project.id})}
+    ).json()["data"]["text"] \
         .startswith("Falcon")
     assert client.post(f"/api/v1/tasks/{task_id}/release", headers=owner).json() == {"task_id": task_id, "held": False}
     assert client.post(f"/api/v1/tasks/{task_id}/release", headers=owner).status_code == 422
-    assert [c["id"] for c in client.get(f"/api/v1/projects/{project.id}/canaries", headers=owner).json()] == [canary_id]
+    assert [c["id"] for c in client.get(f"/api/v1/projects/{project.id}/canaries", headers=owner, params={
+        "approval": a.approval(rt, "canary.list", {"project": project.id})}).json()] == [canary_id]
     assert client.post(f"/api/v1/canaries/{canary_id}/approve", headers=owner).json()["state"] == "approved"
     assert client.post(f"/api/v1/canaries/{canary_id}/approve", headers=owner).status_code == 409
-    assert client.get(f"/api/v1/canaries/{canary_id}", headers=owner).json()["recipients"] == []
+    assert client.get(f"/api/v1/canaries/{canary_id}", headers=owner, params={
+        "approval": a.approval(rt, "canary.list", {"canary": canary_id})}).json()["recipients"] == []
     assert client.post(f"/api/v1/canaries/{canary_id}/retire", headers=owner).json()["state"] == "retired"
     r = client.post(f"/api/v1/projects/{project.id}/trace", headers=owner, json={"excerpts": ["unrelated words"]})
     assert r.status_code == 200 and r.json()["verdict"] == "inconclusive" and r.json()["suspects"] == []
@@ -233,8 +239,9 @@ def test_no_seeded_secret_or_codename_reaches_an_annotator(client, rt):
     assert leaks_found == []
     # The same values, as a control, are in what the owner exports with re-identification.
     owner_token = _token(rt, owner.id)
-    restored = client.get(f"/api/v1/projects/{api_project.id}/export?reidentify=true",
-                          headers={"Authorization": f"Bearer {owner_token}"}).text
+    allowed = approval(rt, ws.id, "redaction.reidentify", {"project": api_project.id}, requester=owner.id)
+    restored = client.get(f"/api/v1/projects/{api_project.id}/export", headers={"Authorization": f"Bearer {owner_token}"},
+                          params={"reidentify": "true", "approval": allowed}).text
     assert sum(1 for line in lines[half:] for e in line["entities"] if e["value"] in restored) >= 10
 
 

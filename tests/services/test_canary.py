@@ -116,7 +116,8 @@ def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_p
     backup = tmp_path / "before-deletion.tar"
     with _backup_runtime(rt) as owner:
         backups.backup(owner, backup)
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id)
+    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id,
+                                approval=side.approval(rt, "workspace.delete"))
 
     # Restored elsewhere (a copy of the data), with the keyring the deployment holds now.
     restored_settings = rt.settings.model_copy(update={"data_dir": tmp_path / "restored",

@@ -95,7 +95,7 @@ def test_new_data_keys_and_reencryption(rt):
     old_key = projects.get_project(system(rt), side.project_id).key_id
     with operator_tx(rt, write=False) as tx:
         old_rows = tx.execute(select(schema.tasks.c.id, schema.tasks.c.payload)).all()
-    keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id)
+    keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "keys.rotate"))
     new_key = projects.get_project(system(rt), side.project_id).key_id
     assert new_key != old_key
     # Old data still reads (old key kept); new writes use the new key.
@@ -106,7 +106,8 @@ def test_new_data_keys_and_reencryption(rt):
         blob = tx.execute(select(schema.annotations.c.result).where(schema.annotations.c.id == done["id"])).scalar_one()
     assert key_id_of(blob) == new_key
 
-    result = keys.reencrypt_project(side.ctx(rt, "owner"), side.project_id)
+    result = keys.reencrypt_project(side.ctx(rt, "owner"), side.project_id,
+                                    approval=side.approval(rt, "keys.reencrypt", {"project": side.project_id}))
     assert result["tasks"] == 3 and result["annotations"] == 1 and result["retired_keys"] == [old_key]
     with operator_tx(rt, write=False) as tx:
         blobs = tx.execute(select(schema.tasks.c.payload)).scalars().all()

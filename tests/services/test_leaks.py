@@ -146,7 +146,8 @@ def test_the_workspace_secret_is_made_once_and_shredded_with_the_workspace(rt):
     other = make_side(rt, "sec2", n_tasks=0)
     assert workspace_secret(rt.keyring, other.workspace_id) != first
     assert workspace_key_id(side.workspace_id) in {k["id"] for k in rt.keyring.keys_of(side.workspace_id)}
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id)
+    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id,
+                                approval=side.approval(rt, "workspace.delete"))
     assert rt.keyring.keys_of(side.workspace_id) == []
 
 
@@ -213,7 +214,8 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
         tasks.get_task(side.ctx(rt, "manager"), canary["id"])
     with pytest.raises(PermissionDenied, match="not assigned to you"):  # like any task not handed to them
         tasks.get_task(as_user(rt, people[2]), canary["id"])
-    detail = leaks.get_canary(side.ctx(rt, "owner"), canary["id"])
+    detail = leaks.get_canary(side.ctx(rt, "owner"), canary["id"],
+                              approval=side.approval(rt, "canary.list", {"canary": canary["id"]}))
     assert {r["user_id"] for r in detail["recipients"]} == set(people[:2])
     assert detail["issued"] == 2 and detail["answered"] == 2
     # A paraphrase of one recipient's copy names that recipient.

@@ -57,6 +57,12 @@ def _audit_actions(rt, side):
     return [(e["action"], e["target"], e["actor"]) for e in entries]
 
 
+
+def _reidentify(rt, side, task_id):
+    """An owner sees a task's originals: a two-person operation, so with a real approval each time."""
+    approval = side.approval(rt, "redaction.reidentify", {"task": task_id})
+    return redaction.reidentify_task(side.ctx(rt, "owner"), task_id, approval=approval)
+
 def test_import_stores_redacted_text_numbered_per_task(rt):
     side = make_side(rt, "red", n_tasks=0)
     project = _project(rt, side)
@@ -82,7 +88,7 @@ def test_import_stores_redacted_text_numbered_per_task(rt):
     assert len(records) == 3 and not any(b"Nightjar" in r or b"example" in r for r in records)
     # Each task re-identifies from its own record: the same token, different values.
     owner = side.ctx(rt, "owner")
-    restored = [redaction.reidentify_task(owner, row.id) for row in _stored(rt, project.id)]
+    restored = [_reidentify(rt, side, row.id) for row in _stored(rt, project.id)]
     assert [{f["pseudonym"]: f["original"] for f in r["findings"] if f["pseudonym"] == "[EMAIL_1]"}
             for r in restored] == [{"[EMAIL_1]": "jane.doe@example.com"}, {"[EMAIL_1]": "bob@example.org"},
                                    {"[EMAIL_1]": "bob@example.org"}]
@@ -117,7 +123,7 @@ def test_predictions_follow_the_redacted_text(rt):
         {"start": 31, "end": 43, "label": "TOPIC", "text": "[CODENAME_1]"},
         {"start": 51, "end": 56, "label": "TOPIC", "text": "board"},
     ]
-    original = redaction.reidentify_task(side.ctx(rt, "owner"), task["id"])
+    original = _reidentify(rt, side, task["id"])
     assert original["data"]["text"] == text
     assert [s["text"] for s in original["predictions"][0]["spans"]] == ["Dana Whitlock", "Nightjar", "board"]
 
@@ -188,12 +194,12 @@ def test_only_owners_reidentify_and_every_time_is_audited(rt):
     outsider = make_user(rt, "outsider.reid@example.com")
     with pytest.raises(NotFound):
         redaction.reidentify_task(as_user(rt, outsider.id), task_id)
-    shown = redaction.reidentify_task(side.ctx(rt, "owner"), task_id)
+    shown = _reidentify(rt, side, task_id)
     assert shown["data"]["text"] == "Ask Dana Whitlock about Nightjar."
     assert shown["redacted_data"]["text"] == "Ask [PERSON_1] about [CODENAME_1]."
     assert {(f["pseudonym"], f["original"]) for f in shown["findings"]} == {
         ("[PERSON_1]", "Dana Whitlock"), ("[CODENAME_1]", "Nightjar")}
-    redaction.reidentify_task(side.ctx(rt, "owner"), task_id)
+    _reidentify(rt, side, task_id)
     assert _audit_actions(rt, side).count(("task.reidentified", task_id, side.users["owner"])) == 2
     # A read-only token of an owner may not re-identify either.
     with pytest.raises(PermissionDenied):
@@ -222,14 +228,16 @@ def test_export_with_reidentify_restores_text_and_maps_spans_back(rt):
     assert plain["data"]["text"] == shown  # consistent on the redacted text
     assert [(s["start"], s["end"], s["text"]) for s in plain["annotations"][0]["result"]["spans"]] == [
         (0, 10, "[PERSON_1]"), (shown.index("May"), shown.index("May") + 3, "May")]
-    view = redaction.reidentify_task(side.ctx(rt, "owner"), task["id"])
+    view = _reidentify(rt, side, task["id"])
     assert [(s["start"], s["end"], s["text"]) for s in view["annotations"][0]["result"]["spans"]] == [
         (0, 13, "Dana Whitlock"), (text.index("May"), text.index("May") + 3, "May")]
-    restored = export(side.ctx(rt, "owner"), reidentify=True)[0]
+    restored = export(side.ctx(rt, "owner"), reidentify=True,
+                      approval=side.approval(rt, "redaction.reidentify", {"project": project.id}))[0]
     assert restored["data"]["text"] == text
     assert [(s["start"], s["end"], s["text"]) for s in restored["annotations"][0]["result"]["spans"]] == [
         (0, 13, "Dana Whitlock"), (text.index("May"), text.index("May") + 3, "May")]
-    spacy = export(side.ctx(rt, "owner"), fmt="spacy", reidentify=True)[0]
+    spacy = export(side.ctx(rt, "owner"), fmt="spacy", reidentify=True,
+                   approval=side.approval(rt, "redaction.reidentify", {"project": project.id}))[0]
     assert spacy["text"] == text
     entries = [e for e in audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=1000)["items"]
                if e["action"] == "project.exported"]
@@ -264,11 +272,12 @@ def test_reencryption_keeps_the_vault_and_records_readable(rt):
     project = _project(rt, side)
     _import(rt, project.id, [{"data": {"text": "Dana Whitlock on Nightjar."}}])
     task_id = _stored(rt, project.id)[0].id
-    keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id)
-    done = keys.reencrypt_project(side.ctx(rt, "owner"), project.id)
+    keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "keys.rotate"))
+    done = keys.reencrypt_project(side.ctx(rt, "owner"), project.id,
+                                  approval=side.approval(rt, "keys.reencrypt", {"project": project.id}))
     assert done["task_redactions"] == 1 and done["retired_keys"]
     rt.keyring.forget_cache()
-    assert redaction.reidentify_task(side.ctx(rt, "owner"), task_id)["data"]["text"] == "Dana Whitlock on Nightjar."
+    assert _reidentify(rt, side, task_id)["data"]["text"] == "Dana Whitlock on Nightjar."
     _import(rt, project.id, [{"data": {"text": "Nightjar again, and Dana Whitlock."}}])
     texts = [t["data"]["text"] for t in tasks.list_tasks(side.ctx(rt, "owner"), project.id)["items"]]
     assert texts[-1] == "[CODENAME_1] again, and [PERSON_1]."
@@ -327,10 +336,11 @@ def test_pseudonyms_are_numbered_per_task_across_fields_predictions_and_gold(rt)
     assert shown_gold["data"] == {"title": "[CODENAME_1] memo", "body": "[PERSON_1] wrote to [EMAIL_1]."}
     assert shown_gold["gold"] == {"label": "other", "other_text": "[PERSON_2], not [PERSON_1]"}
     # Owners get the values back: each task's own numbers, from its own record.
-    original = redaction.reidentify_task(owner, memo.id)
+    original = _reidentify(rt, side, memo.id)
     assert original["predictions"] == [{"label": "other", "other_text": "Kestrel Prime and Nightjar, per jane@example.com"}]
     restored = [orjson.loads(line) for line in b"".join(exports.start_export(
-        owner, project.id, request=exports.ExportRequest(reidentify=True)).chunks()).splitlines()]
+        owner, project.id, request=exports.ExportRequest(reidentify=True, approval=side.approval(
+            rt, "redaction.reidentify", {"project": project.id}))).chunks()).splitlines()]
     (restored_gold,) = [row for row in restored if row["id"] == gold.id]
     assert restored_gold["gold"]["other_text"] == "Dana Whitlock, not Priya Raghunathan"
     assert restored_gold["data"]["body"] == "Priya Raghunathan wrote to bob@example.com."

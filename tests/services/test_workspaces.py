@@ -83,7 +83,8 @@ def test_delete_workspace_shreds_its_keys(rt):
     project = projects.get_project(system(rt), side.project_id)
     with pytest.raises(PermissionDenied):
         workspaces.delete_workspace(side.ctx(rt, "manager"), side.workspace_id)
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id)
+    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id,
+                                approval=side.approval(rt, "workspace.delete"))
     assert rt.keyring.keys_of(side.workspace_id) == []
     rt.keyring.forget_cache()
     # A copy of the rows taken before the deletion opens with no key the deployment holds.

@@ -7,6 +7,7 @@ exit code, the SDK back to exceptions of the same names).
     BastionError                 code "error"
      ├── NotFound                "not_found"        (also: another workspace's object)
      ├── PermissionDenied        "forbidden"        (a known object, too weak a role)
+     │    └── ApprovalRequired   "approval_required" (needs a second person's approval first)
      ├── Unauthenticated         "unauthenticated"  (no or bad credentials)
      ├── Conflict                "conflict"         (state forbids it: already done, duplicate)
      ├── RateLimited             "rate_limited"
@@ -42,6 +43,12 @@ class NotFound(BastionError):
 
 class PermissionDenied(BastionError):
     code = "forbidden"
+
+
+class ApprovalRequired(PermissionDenied):
+    """The operation needs two-person approval (or break-glass); ``details`` say which and why not."""
+
+    code = "approval_required"
 
 
 class Unauthenticated(BastionError):

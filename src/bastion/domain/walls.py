@@ -14,6 +14,11 @@ both sides, the first access binds. Independently, a workspace may exclude
 affiliations (organisation, optionally a kind such as ``investor``): a person
 holding such an affiliation, current at that moment, sees none of its data.
 
+An edge is held up by *declarations* (``Declaration``): the workspace that declared
+it, the other side if it declared it too, sector groups. ``combine`` turns those
+holding at an instant into edges; a withdrawal only takes away its own holder, and
+only once its scheduled instant has passed.
+
 ``decide`` is the one decision function; the access module loads the slice of
 state it needs (the person's history and affiliations, the workspace's edges
 and exclusions) inside the transaction, under a lock on the person, and calls it.
@@ -43,10 +48,59 @@ class Edge:
     b: str
     cooling_off_ms: int | None = None  # None: the wall never lifts
     since: int = 0
-    source: str = "declared"  # "declared" by an owner, or "group:<name>" from a sector group
+    source: str = "declared"  # "declared" by an owner, or "group:<id>" from a sector group
+    holders: tuple[str, ...] = ()  # who holds it up: declaring workspaces' ids, "group:<id>"
+    lifts_at: int | None = None  # every holder's withdrawal is scheduled: the wall falls at this instant
 
     def other(self, workspace_id: str) -> str:
         return self.b if workspace_id == self.a else self.a
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """One holder of a wall: the workspace that declared it, or a sector group ("group:<id>").
+
+    An edge stands while any of its declarations holds. A withdrawal is never
+    immediate by default: it is scheduled (``lifts_at``) and the declaration holds
+    until then.
+    """
+
+    a: str
+    b: str
+    holder: str
+    cooling_off_ms: int | None = None
+    since: int = 0
+    lifts_at: int | None = None
+
+    @property
+    def is_group(self) -> bool:
+        return self.holder.startswith("group:")
+
+    def holds(self, now: int) -> bool:
+        return self.lifts_at is None or now < self.lifts_at
+
+
+def combine(declarations: Iterable[Declaration], now: int) -> list[Edge]:
+    """The edges standing at ``now``: one per pair, as strict as its strictest holding declaration.
+
+    Cooling-off: never (None) if any holder says never, else the longest. ``lifts_at``
+    is set only when every holder's withdrawal is scheduled (the latest of them).
+    """
+    pairs: dict[tuple[str, str], list[Declaration]] = {}
+    for declaration in declarations:
+        if declaration.holds(now):
+            pairs.setdefault((declaration.a, declaration.b), []).append(declaration)
+    edges = []
+    for (a, b), held in pairs.items():
+        held.sort(key=lambda d: (d.is_group, d.holder))
+        coolings = [d.cooling_off_ms for d in held]
+        cooling = None if None in coolings else max(c for c in coolings if c is not None)
+        scheduled = [d.lifts_at for d in held if d.lifts_at is not None]
+        declared = [d for d in held if not d.is_group]
+        edges.append(Edge(a, b, cooling, min(d.since for d in held),
+                          "declared" if declared else held[0].holder, tuple(d.holder for d in held),
+                          max(scheduled) if len(scheduled) == len(held) else None))
+    return edges
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ from ..storage.workspace_secret import workspace_secret
 from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
 from ..tasktypes.base import CONFIG_SECTIONS
+from . import approvals
 from .context import Context
 from .redaction import reidentify_records, require_reidentify
 from .projects import Project, load_project
@@ -308,9 +309,13 @@ class ExportRequest:
     accepted_only: bool = False
     aggregate: str | None = None  # mv | ds | onecoin | glad | mace | bt: one aggregated answer per task
     reidentify: bool = False  # owners: redacted values restored (services/redaction.py); audited with the export
+    approval: str | None = None  # reidentify: the two-person approval to use (services/approvals.py)
+    break_glass: str | None = None  # reidentify without one: the reason (every owner is alerted)
 
     def describe(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, False)}
+        """The chosen options (for the log and the manifest); the approval is recorded by its own events."""
+        return {k: v for k, v in self.__dict__.items()
+                if v not in (None, False) and k not in ("approval", "break_glass")}
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -699,6 +704,8 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         project = load_project(w, project_id, Action.EXPORT)
         if req.reidentify:
             require_reidentify(w, project.workspace_id)
+            approvals.consume(w, "redaction.reidentify", project.workspace_id, {"project": project.id},
+                              approval_id=req.approval, break_glass=req.break_glass)
         w.see_content(project.workspace_id)  # walls decide before any data leaves
         task_type = ctx.rt.task_types.get(project.task_type)
         row_kind = ("lossless" if req.rows == "jsonl" else req.rows) if req.fmt == "parquet" else writer.rows

@@ -28,6 +28,7 @@ from ..domain.errors import InvalidInput
 from ..storage import schema
 from ..storage.crypto import key_id_of
 from ..storage.keyproviders import FileKeyProvider, PassphraseKeyProvider
+from . import approvals
 from .context import Context
 from .projects import load_project
 
@@ -93,10 +94,12 @@ def rotate_master_key(ctx: Context, *, new_passphrase: str | None = None, new_ma
     return count
 
 
-def start_new_data_keys(ctx: Context, workspace_id: str) -> list[str]:
-    """A fresh data key for every project of the workspace; returns the project ids."""
-    with ctx.read() as r:
+def start_new_data_keys(ctx: Context, workspace_id: str, *, approval: str | None = None,
+                        break_glass: str | None = None) -> list[str]:
+    """A fresh data key for every project of the workspace; returns the project ids (two-person approval)."""
+    with ctx.write() as r:
         r.access.require(Action.PROJECT_MANAGE, workspace_id)
+        approvals.consume(r, "keys.rotate", workspace_id, {}, approval_id=approval, break_glass=break_glass)
         project_ids = r.execute(select(P.c.id).where(P.c.workspace_id == workspace_id)).scalars().all()
     for project_id in project_ids:
         key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
@@ -107,10 +110,13 @@ def start_new_data_keys(ctx: Context, workspace_id: str) -> list[str]:
     return project_ids
 
 
-def reencrypt_project(ctx: Context, project_id: str, progress: Callable[[int], None] | None = None) -> dict:
-    """Re-seal every value of a project under its current key, then destroy unused older keys."""
-    with ctx.read() as r:
+def reencrypt_project(ctx: Context, project_id: str, progress: Callable[[int], None] | None = None, *,
+                      approval: str | None = None, break_glass: str | None = None) -> dict:
+    """Re-seal every value of a project under its current key, then destroy unused older keys (two-person approval)."""
+    with ctx.write() as r:
         project = load_project(r, project_id, Action.PROJECT_MANAGE)
+        approvals.consume(r, "keys.reencrypt", project.workspace_id, {"project": project_id}, approval_id=approval,
+                          break_glass=break_glass)
     ws, current = project.workspace_id, project.key_id
     counts = {"tasks": 0, "annotations": 0, "config": 0}
 

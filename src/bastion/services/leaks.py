@@ -66,6 +66,7 @@ from ..storage import queue_store as qs
 from ..storage import redaction_store as store
 from ..storage import schema
 from ..storage.workspace_secret import workspace_secret
+from . import approvals
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
 
@@ -428,10 +429,14 @@ def set_canary_state(ctx: Context, canary_id: str, state: str) -> dict[str, Any]
         return _canary_out(w, row.workspace_id, canary_id)
 
 
-def list_canaries(ctx: Context, project_id: str) -> list[dict[str, Any]]:
-    """A project's canaries with their texts (owners; walled, audited as ``canaries.listed``)."""
+def list_canaries(ctx: Context, project_id: str, *, approval: str | None = None,
+                  break_glass: str | None = None) -> list[dict[str, Any]]:
+    """A project's canaries with their texts (owners, with two-person approval: services/approvals.py; walled,
+    audited as ``canaries.listed``)."""
     with ctx.write() as w:
         project = load_project(w, project_id, Action.CANARY_MANAGE)
+        approvals.consume(w, "canary.list", project.workspace_id, {"project": project.id}, approval_id=approval,
+                          break_glass=break_glass)
         w.see_content(project.workspace_id)
         C = schema.canaries
         ids_ = w.execute(C.select().with_only_columns(C.c.id).where(
@@ -440,10 +445,16 @@ def list_canaries(ctx: Context, project_id: str) -> list[dict[str, Any]]:
         return [_canary_out(w, project.workspace_id, canary_id) for canary_id in ids_]
 
 
-def get_canary(ctx: Context, canary_id: str) -> dict[str, Any]:
-    """A canary with its recipients and the fact each was given (owners: to probe a model for them)."""
+def get_canary(ctx: Context, canary_id: str, *, approval: str | None = None,
+               break_glass: str | None = None) -> dict[str, Any]:
+    """A canary with its recipients and the fact each was given (owners: to probe a model for them).
+
+    With two-person approval (services/approvals.py).
+    """
     with ctx.write() as w:
         row = _canary_row(w, canary_id, Action.CANARY_MANAGE)
+        approvals.consume(w, "canary.list", row.workspace_id, {"canary": canary_id}, approval_id=approval,
+                          break_glass=break_glass)
         w.see_content(row.workspace_id)
         out = _canary_out(w, row.workspace_id, canary_id)
         secret = workspace_secret(w.rt.keyring, row.workspace_id)

@@ -51,6 +51,7 @@ from ..redaction.pseudonyms import PSEUDONYM_PATTERN
 from ..storage import redaction_store as store
 from ..storage import schema
 from ..storage.crypto import Sealer
+from . import approvals
 from .context import Context, Unit
 from .projects import load_project
 from .tasks import find_task_row
@@ -229,12 +230,18 @@ def release_held(ctx: Context, task_id: str) -> dict[str, Any]:
 # -- re-identification ----------------------------------------------------------------
 
 
-def reidentify_task(ctx: Context, task_id: str) -> dict[str, Any]:
-    """One task as it was imported, with what redaction found and its annotations on the original text (owners; audited)."""
+def reidentify_task(ctx: Context, task_id: str, *, approval: str | None = None,
+                    break_glass: str | None = None) -> dict[str, Any]:
+    """One task as it was imported, with what redaction found and its annotations on the original text.
+
+    Owners, with two-person approval (services/approvals.py); audited.
+    """
     with ctx.write() as w:
         found = find_task_row(w, task_id)
         ws = found.workspace_id
         w.access.require(Action.REDACTION_REIDENTIFY, ws, what="task")
+        approvals.consume(w, "redaction.reidentify", ws, {"task": task_id}, approval_id=approval,
+                          break_glass=break_glass)
         w.see_content(ws)
         sealer = w.sealer(ws, found.key_id)
         body = sealer.open_json("tasks", task_id, "payload", found.payload)

@@ -5,6 +5,14 @@ Who does what:
 
 * a workspace **owner** declares its competitors (``add_conflict``) and the
   affiliations it excludes (``add_exclusion``);
+* a wall is lifted only by whoever holds it up (one ``conflict_declarations`` row
+  per holder): the declaring workspace withdraws its own declaration
+  (``remove_conflict``: two-person approval, then a waiting period — or the other
+  side's consent, ``consent_removal``); a sector group's wall goes only when a
+  platform admin takes a workspace out of the group (``remove_from_group``). A
+  wall held by both sides stands until both have withdrawn. Withdrawals take
+  effect by time alone: a row whose ``lifts_at`` has passed no longer holds
+  (``storage/workforce.py`` filters it) and the pair's next change deletes it;
 * a **platform admin** groups competing workspaces into sector groups, records
   people's affiliations, prior employment and declared sides (with the client's
   approval), and grants skills;
@@ -24,14 +32,15 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import ids
 from ..access import Action
-from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import parse_skill
 from ..domain.users import normalise_email
-from ..domain.walls import Affiliation, Exclusion, decide, is_live, normalise_org
+from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, History, combine, decide, is_live, normalise_org
 from ..storage import schema, workforce
+from . import approvals
 from .context import Context, Unit
 
-C = schema.conflicts
+D = schema.conflict_declarations
 G = schema.conflict_groups
 GM = schema.conflict_group_members
 HIS = schema.person_history
@@ -78,70 +87,179 @@ def _cooling_ms(days: float | None) -> int | None:
 
 def _both_sides(w: Unit, a: str, b: str, cooling_ms: int | None) -> list[str]:
     """People with live history on both a and b (an edge between them would put them on both sides)."""
-    from ..domain.walls import Edge
-
     edge = Edge(*sorted((a, b)), cooling_off_ms=cooling_ms)
     rows = w.execute(select(HIS).where(HIS.c.workspace_id.in_((a, b)))).all()
     seen: dict[str, set[str]] = {}
     for row in rows:
-        from ..domain.walls import History
-
         if is_live(History(row.workspace_id, row.first_at, row.last_at, row.source), edge, w.now):
             seen.setdefault(row.user_id, set()).add(row.workspace_id)
     return sorted(u for u, sides in seen.items() if len(sides) == 2)
 
 
-def _insert_edge(w: Unit, a: str, b: str, cooling_ms: int | None, source: str) -> bool:
+def _pair(a: str, b: str) -> tuple[str, str]:
     if a == b:
         raise InvalidInput("a workspace cannot conflict with itself")
     lo, hi = sorted((a, b))
+    return lo, hi
+
+
+def _declarations(w: Unit, lo: str, hi: str) -> list[Declaration]:
+    """The pair's holders; withdrawals whose instant has passed are deleted first (they no longer hold)."""
+    w.execute(delete(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.lifts_at <= w.now))
+    rows = w.execute(select(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi).order_by(D.c.holder)).all()
+    return [Declaration(r.workspace_a, r.workspace_b, r.holder, r.cooling_off_ms, r.created_at, r.lifts_at)
+            for r in rows]
+
+
+def _both_logs(w: Unit, lo: str, hi: str, action: str, **details) -> None:
+    for ws in (lo, hi):
+        w.audit(ws, action, lo if ws == hi else hi, **details)
+
+
+def _hold(w: Unit, a: str, b: str, holder: str, cooling_ms: int | None) -> bool:
+    """``holder`` holds the wall between a and b (again). False if it held it already, unscheduled."""
+    lo, hi = _pair(a, b)
+    existing = _declarations(w, lo, hi)
+    mine = next((d for d in existing if d.holder == holder), None)
+    if mine is not None and mine.lifts_at is None:
+        return False
+    others = [d for d in existing if d.holder != holder]
+    cooling = mine.cooling_off_ms if mine is not None else cooling_ms
+    after = combine([*others, Declaration(lo, hi, holder, cooling, w.now)], w.now)[0]
     with w.wall_check_scope((lo, hi)):  # everyone's history on both ends, not only the caller's
-        both = _both_sides(w, lo, hi, cooling_ms)
+        both = _both_sides(w, lo, hi, after.cooling_off_ms)
     if both:
         raise Conflict(f"{len(both)} person(s) have worked on both workspaces recently; the wall would put them on "
                        "both sides. Resolve their access first (bastion walls explain).", details={"people": both})
-    if w.execute(select(C.c.source).where(C.c.workspace_a == lo, C.c.workspace_b == hi)).first():
-        return False
+    if mine is not None:  # a scheduled withdrawal is called off: the declaration holds again
+        w.execute(update(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == holder)
+                  .values(lifts_at=None))
+        _both_logs(w, lo, hi, "wall.removal_cancelled", holder=holder, was_due=mine.lifts_at)
+        return True
     try:
         with w.conn.begin_nested():
-            w.execute(insert(C).values(workspace_a=lo, workspace_b=hi, cooling_off_ms=cooling_ms, source=source,
+            w.execute(insert(D).values(workspace_a=lo, workspace_b=hi, holder=holder, cooling_off_ms=cooling_ms,
                                        created_at=w.now, created_by=w.actor.user_id))
     except IntegrityError as exc:
         raise NotFound("competitor: workspace not found") from exc
-    for ws in (lo, hi):
-        w.audit(ws, "wall.conflict_added", lo if ws == hi else hi, cooling_off_ms=cooling_ms, source=source)
+    _both_logs(w, lo, hi, "wall.conflict_added", cooling_off_ms=cooling_ms,
+               source="declared" if not holder.startswith("group:") else holder, holder=holder)
     return True
 
 
+def _withdraw(w: Unit, lo: str, hi: str, holder: str, *, approval: str | None) -> dict:
+    """Schedule ``holder``'s withdrawal after the waiting period (at once if it is 0); both logs say when."""
+    wait_ms = int(w.rt.settings.wall_removal_wait_days * DAY_MS)
+    effective_at = w.now + wait_ms
+    others = [d.holder for d in _declarations(w, lo, hi) if d.holder != holder and d.lifts_at is None]
+    if wait_ms == 0:
+        w.execute(delete(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == holder))
+        _both_logs(w, lo, hi, "wall.conflict_removed", holder=holder, approval=approval, still_held_by=others)
+    else:
+        w.execute(update(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == holder)
+                  .values(lifts_at=effective_at))
+        _both_logs(w, lo, hi, "wall.removal_scheduled", holder=holder, lifts_at=effective_at, approval=approval,
+                   still_held_by=others)
+    return {"holder": holder, "effective_at": effective_at, "other_holders": others}
+
+
 def add_conflict(ctx: Context, workspace_id: str, competitor_id: str, *, cooling_off_days: float | None = None) -> dict:
-    """Declare that a workspace competes with another (owners of the first; platform admins)."""
+    """Declare that a workspace competes with another (owners of the first; platform admins).
+
+    Declaring again calls off this workspace's scheduled withdrawal; declaring a
+    wall the other side is withdrawing keeps it standing (it is now held by both).
+    """
     cooling = _cooling_ms(cooling_off_days)
     with ctx.write() as w:
         if not ctx.actor.is_admin:
             w.access.require(Action.WALLS_MANAGE, workspace_id)
-        added = _insert_edge(w, workspace_id, competitor_id, cooling, "declared")
+        added = _hold(w, workspace_id, competitor_id, workspace_id, cooling)
     return {"workspace": workspace_id, "competitor": competitor_id, "added": added, "cooling_off_ms": cooling}
 
 
-def remove_conflict(ctx: Context, workspace_id: str, competitor_id: str) -> None:
-    """Remove a declared conflict — the wall lifts, and both workspaces' logs say so."""
-    lo, hi = sorted((workspace_id, competitor_id))
+def remove_conflict(ctx: Context, workspace_id: str, competitor_id: str, *, approval: str | None = None,
+                    break_glass: str | None = None) -> dict:
+    """Withdraw this workspace's declaration of a wall: owners, with two-person approval; it falls after the wait.
+
+    Only the declaring workspace withdraws its declaration (a wall the other side or
+    a sector group holds: 403). The wall stands until every holder has withdrawn
+    and each withdrawal's waiting period has passed — or the other side consents.
+    """
     with ctx.write() as w:
-        if not ctx.actor.is_admin:
-            w.access.require(Action.WALLS_MANAGE, workspace_id)
-        gone = w.execute(delete(C).where(C.c.workspace_a == lo, C.c.workspace_b == hi)).rowcount
-        if not gone:
-            raise NotFound("no such conflict")
-        for ws in (lo, hi):
-            w.audit(ws, "wall.conflict_removed", lo if ws == hi else hi)
+        w.access.require(Action.WALLS_MANAGE, workspace_id)
+        lo, hi = sorted((workspace_id, competitor_id))
+        held = _declarations(w, lo, hi) if lo != hi else []
+        mine = next((d for d in held if d.holder == workspace_id), None)
+        if mine is None:
+            if not held:
+                raise NotFound("no such conflict")
+            if any(not d.is_group for d in held):
+                raise PermissionDenied("this wall was declared by the other workspace: only its owners can withdraw "
+                                       "their declaration (you may consent when they do)")
+            raise PermissionDenied("this wall comes from a sector group: only a platform admin removes it, by taking "
+                                   "a workspace out of the group")
+        if mine.lifts_at is not None:
+            raise Conflict(f"this workspace's withdrawal is already scheduled (effective at {mine.lifts_at})")
+        used = approvals.consume(w, "wall.remove", workspace_id, {"competitor": competitor_id},
+                                 approval_id=approval, break_glass=break_glass)
+        return {"workspace": workspace_id, "competitor": competitor_id,
+                **_withdraw(w, lo, hi, workspace_id, approval=used)}
+
+
+def consent_removal(ctx: Context, workspace_id: str, competitor_id: str) -> dict:
+    """The other side's owner agrees to the competitor's scheduled withdrawal: it takes effect now."""
+    with ctx.write() as w:
+        w.access.require(Action.WALLS_MANAGE, workspace_id)
+        lo, hi = sorted((workspace_id, competitor_id))
+        held = _declarations(w, lo, hi) if lo != hi else []
+        theirs = next((d for d in held if d.holder == competitor_id), None)
+        if theirs is None:
+            raise NotFound("that workspace holds no wall with this one")
+        if theirs.lifts_at is None:
+            raise Conflict("that workspace has not withdrawn its declaration: there is nothing to consent to")
+        w.execute(delete(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == competitor_id))
+        others = [d.holder for d in held if d.holder != competitor_id]
+        _both_logs(w, lo, hi, "wall.removal_consented", holder=competitor_id, consented_by=workspace_id,
+                   was_due=theirs.lifts_at, still_held_by=others)
+        return {"workspace": workspace_id, "competitor": competitor_id, "holder": competitor_id,
+                "effective_at": w.now, "other_holders": others}
 
 
 def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
+    """The walls standing around a workspace: who holds each, and when a scheduled withdrawal takes effect."""
     with ctx.read() as r:
         r.access.require(Action.WALLS_READ, workspace_id)
         edges = workforce.edges_of(r.tx, workspace_id)
+        rows = r.execute(select(D.c.workspace_a, D.c.workspace_b, D.c.holder, D.c.lifts_at).where(
+            or_(D.c.workspace_a == workspace_id, D.c.workspace_b == workspace_id),
+            D.c.lifts_at.is_not(None), D.c.lifts_at > r.now)).all()
+    scheduled = {(row.workspace_a, row.workspace_b, row.holder): row.lifts_at for row in rows}
     return [{"competitor": e.other(workspace_id), "cooling_off_ms": e.cooling_off_ms, "source": e.source,
-             "since": e.since} for e in edges]
+             "since": e.since, "lifts_at": e.lifts_at,
+             "holders": [{"holder": h, "withdrawal_effective_at": scheduled.get((e.a, e.b, h))} for h in e.holders]}
+            for e in edges]
+
+
+def competitor_ties(w: Unit, user_id: str, workspace_id: str) -> list[str]:
+    """The competitors of a workspace that a person belongs to or holds live history with."""
+    edges = workforce.edges_of(w.tx, workspace_id)
+    if not edges:
+        return []
+    others = sorted({edge.other(workspace_id) for edge in edges})
+    # The person's standing with the competitors, which whoever adds them cannot see otherwise (row-level
+    # security): this one query reads the competitors' memberships, and their history with them.
+    with w.acting_in(others):
+        member_of = set(w.execute(select(M.c.workspace_id).where(
+            M.c.user_id == user_id, M.c.workspace_id.in_(others))).scalars().all())
+    with w.wall_check_scope(others):
+        past = workforce.history_of(w.tx, user_id)
+    ties = []
+    for edge in edges:
+        other = edge.other(workspace_id)
+        history = past.get(other)
+        if other in member_of or (history is not None and is_live(history, edge, w.now)):
+            ties.append(other)
+    return sorted(ties)
 
 
 def create_group(ctx: Context, name: str, *, cooling_off_days: float | None = None) -> str:
@@ -157,13 +275,18 @@ def create_group(ctx: Context, name: str, *, cooling_off_days: float | None = No
         return group_id
 
 
+def _group(w: Unit, group_ref: str):
+    group = w.execute(select(G).where(or_(G.c.id == group_ref, G.c.name == group_ref))).first()
+    if group is None:
+        raise NotFound("group not found")
+    return group
+
+
 def add_to_group(ctx: Context, group_ref: str, workspace_id: str) -> int:
     """Add a workspace to a sector group: it now conflicts with every other member."""
     with ctx.write() as w:
         w.access.require_admin("workforce.manage")
-        group = w.execute(select(G).where(or_(G.c.id == group_ref, G.c.name == group_ref))).first()
-        if group is None:
-            raise NotFound("group not found")
+        group = _group(w, group_ref)
         members = w.execute(select(GM.c.workspace_id).where(GM.c.group_id == group.id)).scalars().all()
         if workspace_id in members:
             return 0
@@ -172,8 +295,46 @@ def add_to_group(ctx: Context, group_ref: str, workspace_id: str) -> int:
                 w.execute(insert(GM).values(group_id=group.id, workspace_id=workspace_id))
         except IntegrityError as exc:
             raise NotFound("workspace not found") from exc
-        added = sum(_insert_edge(w, workspace_id, other, group.cooling_off_ms, f"group:{group.id}") for other in members)
-        return added
+        return sum(_hold(w, workspace_id, other, f"group:{group.id}", group.cooling_off_ms) for other in members)
+
+
+def remove_from_group(ctx: Context, group_ref: str, workspace_id: str, *, approval: str | None = None,
+                      break_glass: str | None = None) -> dict:
+    """Take a workspace out of a sector group (platform admins, two-person approval among admins).
+
+    Its walls with the group's other members are withdrawn like a declaration:
+    they fall after the waiting period, unless another holder keeps them.
+    """
+    with ctx.write() as w:
+        w.access.require_admin("workforce.manage")
+        group = _group(w, group_ref)
+        members = w.execute(select(GM.c.workspace_id).where(GM.c.group_id == group.id)).scalars().all()
+        if workspace_id not in members:
+            raise NotFound("this workspace is not in the group")
+        holder = f"group:{group.id}"
+        used = approvals.consume(w, "wall.remove", workspace_id, {"group": group.id},
+                                 approval_id=approval, break_glass=break_glass)
+        w.execute(delete(GM).where(GM.c.group_id == group.id, GM.c.workspace_id == workspace_id))
+        w.audit(workspace_id, "wall.group_left", group.id, approval=used)
+        withdrawn = []
+        for other in members:
+            if other == workspace_id:
+                continue
+            lo, hi = _pair(workspace_id, other)
+            if any(d.holder == holder and d.lifts_at is None for d in _declarations(w, lo, hi)):
+                withdrawn.append({"competitor": other, **_withdraw(w, lo, hi, holder, approval=used)})
+        return {"group": group.id, "workspace": workspace_id, "withdrawn": withdrawn}
+
+
+def delete_group(ctx: Context, group_ref: str) -> None:
+    """Delete an empty sector group (platform admins): its walls go only with its workspaces, one by one."""
+    with ctx.write() as w:
+        w.access.require_admin("workforce.manage")
+        group = _group(w, group_ref)
+        if w.execute(select(GM.c.workspace_id).where(GM.c.group_id == group.id)).first() is not None:
+            raise Conflict("this group still has workspaces: take each out first (each with two-person approval; "
+                           "bastion walls ungroup)")
+        w.execute(delete(G).where(G.c.id == group.id))
 
 
 # -- people: history, affiliations, declared sides ---------------------------------
@@ -439,9 +600,10 @@ def list_skills(ctx: Context, person: str) -> list[dict]:
 
 
 __all__ = [
-    "add_affiliation", "add_conflict", "add_exclusion", "add_to_group", "create_group", "declare_side", "explain",
-    "grant_skill", "history", "is_excluded", "list_affiliations", "list_conflicts", "list_exclusions", "list_skills",
-    "record_prior_employment", "release_leases", "remove_conflict", "remove_exclusion", "revoke_skill", "skills_of",
+    "add_affiliation", "add_conflict", "add_exclusion", "add_to_group", "competitor_ties", "consent_removal",
+    "create_group", "declare_side", "delete_group", "explain", "grant_skill", "history", "is_excluded",
+    "list_affiliations", "list_conflicts", "list_exclusions", "list_skills", "record_prior_employment",
+    "release_leases", "remove_conflict", "remove_exclusion", "remove_from_group", "revoke_skill", "skills_of",
 ]
 
 

@@ -19,6 +19,7 @@ from ..domain.projects import check_name
 from ..domain.users import normalise_email
 from ..domain.workspaces import Member, Role, Workspace
 from ..storage import schema
+from . import approvals
 from .audit import checkpoint_now
 from .context import Context
 
@@ -85,12 +86,17 @@ def get_workspace(ctx: Context, workspace_id: str) -> Workspace:
         return Workspace(row.id, row.name, row.created_at, r.access.role(row.id))
 
 
-def delete_workspace(ctx: Context, workspace_id: str) -> int:
-    """Crypto-shred a workspace: destroy its keys, then delete its rows. Returns keys destroyed."""
-    with ctx.read() as r:
+def delete_workspace(ctx: Context, workspace_id: str, *, approval: str | None = None,
+                     break_glass: str | None = None) -> int:
+    """Crypto-shred a workspace: destroy its keys, then delete its rows. Returns keys destroyed.
+
+    A two-person operation (services/approvals.py): the approval is used up before any key is destroyed.
+    """
+    with ctx.write() as r:
         r.access.require(Action.WORKSPACE_DELETE, workspace_id)
         if r.execute(select(W.c.id).where(W.c.id == workspace_id)).first() is None:
             raise NotFound("workspace not found")
+        approvals.consume(r, "workspace.delete", workspace_id, {}, approval_id=approval, break_glass=break_glass)
     # Keys first: if the row deletion below failed, the data would already be unreadable.
     destroyed = ctx.rt.keyring.destroy(workspace_id)
     with ctx.write() as w:
@@ -138,8 +144,12 @@ def get_tombstone(ctx: Context, workspace_id: str) -> dict:
             "final_checkpoint": checkpoint_to_json(row.final_checkpoint)}
 
 
-def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Member:
-    """Add a person (by id or e-mail) with a role, or change the role of a member."""
+def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str, *, approval: str | None = None,
+               break_glass: str | None = None) -> Member:
+    """Add a person (by id or e-mail) with a role, or change the role of a member.
+
+    Adding someone tied to a competitor is a two-person operation (services/approvals.py).
+    """
     role_v = _role(role)
     with ctx.write() as w:
         w.access.require(Action.MEMBER_MANAGE, workspace_id)
@@ -155,6 +165,8 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str) -> Mem
             select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id)
         ).first()
         if existing is None:
+            approvals.check_new_member(w, workspace_id, user.id, role_v.value, approval_id=approval,
+                                       break_glass=break_glass)
             w.execute(insert(M).values(workspace_id=workspace_id, user_id=user.id, role=role_v.value, created_at=w.now))
             w.audit(workspace_id, "member.added", user.id, role=role_v.value)
         elif existing.role != role_v.value:

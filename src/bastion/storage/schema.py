@@ -77,6 +77,9 @@ workspaces = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", ID, nullable=True),
+    # Operations that can leak or destroy the workspace wholesale need a second owner's
+    # approval (services/approvals.py); turned off only through an approved request.
+    Column("two_person_approval", Boolean, nullable=False, server_default=text("true")),
 )
 
 memberships = Table(
@@ -553,20 +556,25 @@ canary_issues = Table(
 # Person-level rows (history, affiliations, skills) span workspaces by nature; they
 # are read only through the access module and hold no client content.
 
-conflicts = Table(
-    "conflicts",
+conflict_declarations = Table(
+    "conflict_declarations",
     metadata,
+    # One row per holder of a wall: the edge (workspace_a, workspace_b) stands while any
+    # holder's row holds (``storage/workforce.py`` reads them, ``domain/walls.py`` combines).
     Column("workspace_a", ID, nullable=False),
-    Column("workspace_b", ID, nullable=False),  # workspace_a < workspace_b: one row per edge
+    Column("workspace_b", ID, nullable=False),  # workspace_a < workspace_b
+    Column("holder", String(60), nullable=False),  # the declaring workspace's id, or "group:<group id>"
     Column("cooling_off_ms", BigInteger, nullable=True),  # NULL: the wall never lifts
-    Column("source", String(120), nullable=False),  # "declared" or "group:<id>"
     Column("created_at", BigInteger, nullable=False),
     Column("created_by", ID, nullable=False),
-    PrimaryKeyConstraint("workspace_a", "workspace_b"),
+    # A withdrawal scheduled for this instant (approved, waiting); NULL: holds until withdrawn.
+    # Rows whose instant has passed are ignored on read and deleted by the pair's next change.
+    Column("lifts_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("workspace_a", "workspace_b", "holder"),
     ForeignKeyConstraint(["workspace_a"], ["workspaces.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["workspace_b"], ["workspaces.id"], ondelete="CASCADE"),
     CheckConstraint("workspace_a < workspace_b", name="ordered"),
-    Index("ix_conflicts_workspace_b", "workspace_b"),
+    Index("ix_conflict_declarations_workspace_b", "workspace_b"),
 )
 
 conflict_groups = Table(
@@ -683,6 +691,53 @@ exports = Table(
     Index("ix_exports_id", "id", unique=True),
 )
 
+# -- two-person approval, alerts ------------------------------------------------
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("kind", String(40), nullable=False),  # services/approvals.py KINDS
+    # Canonical JSON of the operation's ids and settings (metadata, never client content).
+    Column("params", Text, nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("authority", String(8), nullable=False),  # owners | admins: who may request and decide
+    Column("state", String(12), nullable=False),
+    Column("requested_by", ID, nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # to decide, then (once approved) to use
+    Column("decided_by", ID, nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("decision_note", String(500), nullable=True),
+    Column("used_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["requested_by"], ["users.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["decided_by"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint("state IN ('pending', 'approved', 'refused', 'used', 'expired')", name="state"),
+    CheckConstraint("authority IN ('owners', 'admins')", name="authority"),
+    Index("ix_approvals_state", "workspace_id", "state"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    # A person's inbox (break-glass uses, requests awaiting them, decisions on theirs). Person-level
+    # like person_history: read only as its owner, metadata only.
+    Column("user_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    # Not a foreign key: an alert about a workspace outlives its deletion (break-glass deletions).
+    Column("workspace_id", ID, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("message", String(600), nullable=False),
+    Column("subject", ID, nullable=True),  # the approval it is about, if any
+    Column("created_at", BigInteger, nullable=False),
+    Column("read_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("user_id", "id"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -705,4 +760,5 @@ WORKSPACE_TABLES = (
     "canaries",
     "canary_issues",
     "exports",
+    "approvals",
 )

@@ -11,15 +11,19 @@ These run on every data access, so they are driver-level statements (``fast.py``
 
 from __future__ import annotations
 
-from ..domain.walls import Affiliation, Edge, Exclusion, History
+from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, History, combine
 from .fast import Statement
 
 LOCK_PERSON = Statement("SELECT id FROM users WHERE id = :user FOR UPDATE")
 HISTORY = Statement("SELECT workspace_id, first_at, last_at, source FROM person_history WHERE user_id = :user")
+# One indexed query for every holder of every wall touching a workspace (the primary key
+# serves workspace_a, ix_conflict_declarations_workspace_b the other side); withdrawals whose
+# instant has passed no longer hold, so nothing needs to run when a wall falls.
 EDGES = Statement(
-    "SELECT workspace_a, workspace_b, cooling_off_ms, created_at, source FROM conflicts WHERE workspace_a = :ws "
-    "UNION ALL SELECT workspace_a, workspace_b, cooling_off_ms, created_at, source FROM conflicts "
-    "WHERE workspace_b = :ws"
+    "SELECT workspace_a, workspace_b, holder, cooling_off_ms, created_at, lifts_at FROM conflict_declarations "
+    "WHERE workspace_a = :ws AND (lifts_at IS NULL OR lifts_at > :now) "
+    "UNION ALL SELECT workspace_a, workspace_b, holder, cooling_off_ms, created_at, lifts_at "
+    "FROM conflict_declarations WHERE workspace_b = :ws AND (lifts_at IS NULL OR lifts_at > :now)"
 )
 AFFILIATIONS = Statement("SELECT org, kind, since, until FROM affiliations WHERE user_id = :user ORDER BY id")
 EXCLUSIONS = Statement("SELECT org, kind FROM workspace_exclusions WHERE workspace_id = :ws")
@@ -39,8 +43,11 @@ def history_of(tx, user_id: str) -> dict[str, History]:
     return {ws: History(ws, first, last, source) for ws, first, last, source in HISTORY.rows(tx, user=user_id)}
 
 
-def edges_of(tx, workspace_id: str) -> list[Edge]:
-    return [Edge(a, b, cooling, since, source) for a, b, cooling, since, source in EDGES.rows(tx, ws=workspace_id)]
+def edges_of(tx, workspace_id: str, now: int | None = None) -> list[Edge]:
+    """The walls standing around a workspace at ``now`` (the transaction's instant by default)."""
+    now = tx.now if now is None else now
+    return combine((Declaration(a, b, holder, cooling, since, lifts_at)
+                    for a, b, holder, cooling, since, lifts_at in EDGES.rows(tx, ws=workspace_id, now=now)), now)
 
 
 def affiliations_of(tx, user_id: str) -> list[Affiliation]:

@@ -14,7 +14,7 @@ from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
 from . import errors
-from .api import annotations, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
+from .api import annotations, approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .auth import LoginRequired
 from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
@@ -72,7 +72,8 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
     async def _login(request, exc):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
-    for module in (workspaces, projects, tasks, annotations, people, audit, files, workforce, quality, leaks):
+    for module in (workspaces, projects, tasks, annotations, people, audit, files, workforce, quality, leaks,
+                   approvals):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pages.router)
 

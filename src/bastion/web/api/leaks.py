@@ -13,6 +13,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ...services import leaks, redaction
+from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import Strict
 
@@ -97,15 +98,15 @@ def release_held(task_id: str, ctx: Ctx):
 
 
 @router.get("/tasks/{task_id}/reidentified", response_model=ReidentifiedOut)
-def reidentified_task(task_id: str, ctx: Ctx):
-    """One task as imported, with what redaction found (owners; every call is audited)."""
-    return to_json(redaction.reidentify_task(ctx, task_id))
+def reidentified_task(task_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None):
+    """One task as imported, with what redaction found (owners, two-person approval; every call is audited)."""
+    return to_json(redaction.reidentify_task(ctx, task_id, approval=approval, break_glass=break_glass))
 
 
 @router.get("/projects/{project_id}/canaries", response_model=list[CanaryOut])
-def list_canaries(project_id: str, ctx: Ctx):
-    """A project's canaries (owners)."""
-    return to_json(leaks.list_canaries(ctx, project_id))
+def list_canaries(project_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None):
+    """A project's canaries (owners, two-person approval)."""
+    return to_json(leaks.list_canaries(ctx, project_id, approval=approval, break_glass=break_glass))
 
 
 @router.post("/projects/{project_id}/canaries", response_model=CanaryOut, status_code=201)
@@ -115,9 +116,10 @@ def create_canary(project_id: str, body: CanaryIn, ctx: Ctx):
 
 
 @router.get("/canaries/{canary_id}", response_model=CanaryOut)
-def get_canary(canary_id: str, ctx: Ctx):
-    """A canary with its recipients and each one's facts, to probe a suspect model for (owners; audited)."""
-    return to_json(leaks.get_canary(ctx, canary_id))
+def get_canary(canary_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None):
+    """A canary with its recipients and each one's facts, to probe a suspect model for (owners, two-person
+    approval; audited)."""
+    return to_json(leaks.get_canary(ctx, canary_id, approval=approval, break_glass=break_glass))
 
 
 @router.post("/canaries/{canary_id}/approve", response_model=CanaryOut, responses=error_docs(409))

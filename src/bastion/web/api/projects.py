@@ -12,6 +12,7 @@ from starlette.responses import Response, StreamingResponse
 from ...domain.projects import Project
 from ...services import exports
 from ...services import projects as svc
+from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
 
@@ -87,12 +88,15 @@ def export_project(
     aggregate: Literal["mv", "ds", "onecoin", "glad", "mace", "bt"] | None = Query(
         None, description="Add each task's aggregated answer (one row per task with per=task)."),
     reidentify: bool = Query(False, description="Owners: redacted values restored (audited with the export)."),
+    approval: ApprovalQuery = None,
+    break_glass: BreakGlassQuery = None,
 ):
     """Stream the project's tasks with their annotations, or training-ready rows."""
     request = exports.ExportRequest(
         fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
         chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
         with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate, reidentify=reidentify,
+        approval=approval, break_glass=break_glass,
     )
     export = exports.start_export(ctx, project_id, request=request)
     manifest = f"/api/v1/exports/{export.id}/manifest"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ...services import qualification, queue, workforce
+from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import Strict, TaskOut
 
@@ -21,11 +22,26 @@ class ConflictIn(Strict):
     cooling_off_days: float | None = Field(default=None, ge=0, le=36500, description="None: the wall never lifts.")
 
 
+class HolderOut(BaseModel):
+    holder: str = Field(description="The declaring workspace's id, or group:<id>.")
+    withdrawal_effective_at: int | None = Field(description="A scheduled withdrawal of this holder (epoch ms).")
+
+
 class ConflictOut(BaseModel):
     competitor: str
     cooling_off_ms: int | None
     source: str
     since: int
+    lifts_at: int | None = Field(description="Every holder has withdrawn: the wall falls at this instant.")
+    holders: list[HolderOut]
+
+
+class WithdrawalOut(BaseModel):
+    workspace: str
+    competitor: str
+    holder: str
+    effective_at: int = Field(description="When this holder's declaration stops holding (epoch ms).")
+    other_holders: list[str] = Field(description="Who else holds the wall up (it stands while any does).")
 
 
 class ExclusionIn(Strict):
@@ -130,10 +146,21 @@ def add_conflict(workspace_id: str, body: ConflictIn, ctx: Ctx):
     return to_json(workforce.add_conflict(ctx, workspace_id, body.competitor, cooling_off_days=body.cooling_off_days), 201)
 
 
-@router.delete("/workspaces/{workspace_id}/conflicts/{competitor_id}", status_code=204, response_class=Response)
-def remove_conflict(workspace_id: str, competitor_id: str, ctx: Ctx):
-    workforce.remove_conflict(ctx, workspace_id, competitor_id)
-    return Response(status_code=204)
+@router.delete("/workspaces/{workspace_id}/conflicts/{competitor_id}", response_model=WithdrawalOut,
+               responses=error_docs(409))
+def remove_conflict(workspace_id: str, competitor_id: str, ctx: Ctx, approval: ApprovalQuery = None,
+                    break_glass: BreakGlassQuery = None):
+    """Withdraw this workspace's declaration (owners, two-person approval): the wall falls after the waiting
+    period, unless another holder keeps it. A wall the other side or a sector group holds answers 403."""
+    return to_json(workforce.remove_conflict(ctx, workspace_id, competitor_id, approval=approval,
+                                             break_glass=break_glass))
+
+
+@router.post("/workspaces/{workspace_id}/conflicts/{competitor_id}/consent", response_model=WithdrawalOut,
+             responses=error_docs(409))
+def consent_removal(workspace_id: str, competitor_id: str, ctx: Ctx):
+    """Agree (owners of this side) to the competitor's scheduled withdrawal: it takes effect now."""
+    return to_json(workforce.consent_removal(ctx, workspace_id, competitor_id))
 
 
 @router.get("/workspaces/{workspace_id}/exclusions", response_model=list[ExclusionOut])
@@ -169,6 +196,22 @@ def create_group(body: GroupIn, ctx: Ctx):
 @router.post("/conflict-groups/{group_id}/members", response_model=dict, status_code=201, responses=error_docs(409))
 def add_group_member(group_id: str, body: GroupMemberIn, ctx: Ctx):
     return to_json({"edges_added": workforce.add_to_group(ctx, group_id, body.workspace_id)}, 201)
+
+
+@router.delete("/conflict-groups/{group_id}/members/{workspace_id}", response_model=dict[str, Any])
+def remove_group_member(group_id: str, workspace_id: str, ctx: Ctx, approval: ApprovalQuery = None,
+                        break_glass: BreakGlassQuery = None):
+    """Take a workspace out of a sector group (platform admins, two-person approval among admins): its walls
+    with the other members fall after the waiting period."""
+    return to_json(workforce.remove_from_group(ctx, group_id, workspace_id, approval=approval,
+                                               break_glass=break_glass))
+
+
+@router.delete("/conflict-groups/{group_id}", status_code=204, response_class=Response, responses=error_docs(409))
+def delete_group(group_id: str, ctx: Ctx):
+    """Delete an empty sector group (platform admins)."""
+    workforce.delete_group(ctx, group_id)
+    return Response(status_code=204)
 
 
 @router.get("/users/{user_id}/affiliations", response_model=list[AffiliationOut])

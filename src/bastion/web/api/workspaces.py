@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from ...domain.workspaces import Member, Workspace
 from ...services import workspaces as svc
+from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, error_docs
 from .models import MemberIn, MemberOut, WorkspaceIn, WorkspaceOut
 
@@ -39,9 +40,9 @@ def get_workspace(workspace_id: str, ctx: Ctx):
 
 
 @router.delete("/workspaces/{workspace_id}", status_code=204, response_class=Response)
-def delete_workspace(workspace_id: str, ctx: Ctx):
-    """Delete a workspace: its data keys are destroyed (crypto-shredding), then its rows."""
-    svc.delete_workspace(ctx, workspace_id)
+def delete_workspace(workspace_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None):
+    """Delete a workspace: its data keys are destroyed (crypto-shredding), then its rows (two-person approval)."""
+    svc.delete_workspace(ctx, workspace_id, approval=approval, break_glass=break_glass)
     return Response(status_code=204)
 
 
@@ -54,7 +55,8 @@ def list_members(workspace_id: str, ctx: Ctx):
              responses=error_docs(409))
 def add_member(workspace_id: str, body: MemberIn, ctx: Ctx):
     """Add a person with a role (or change a member's role)."""
-    return _member(svc.add_member(ctx, workspace_id, body.user, body.role))
+    return _member(svc.add_member(ctx, workspace_id, body.user, body.role, approval=body.approval,
+                                  break_glass=body.break_glass))
 
 
 @router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204, response_class=Response,
