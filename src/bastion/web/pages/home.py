@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse
 
 from ...access import Action
-from ...services import content, projects, workspaces
+from ...services import alerts, content, projects, workspaces
 from ..auth import page_session, require_form_csrf
 from .common import render
 
@@ -34,7 +34,9 @@ def home(request: Request, session: Session):
             continue
         allowed = workspaces.allowed_actions(ctx, ws.id)
         rows.append((ws, projects.list_project_summaries(ctx, ws.id), allowed, states.get(ws.id)))
-    return render(request, "home.html", workspaces=rows, csrf_token=csrf, Action=Action, states=content)
+    unread = alerts.list_alerts(ctx, unread_only=True, limit=20)  # break-glass uses, requests awaiting you
+    return render(request, "home.html", workspaces=rows, csrf_token=csrf, Action=Action, states=content,
+                  alerts=unread)
 
 
 def _same_site_path(value: str, fallback: str) -> str:

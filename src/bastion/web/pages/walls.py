@@ -56,6 +56,8 @@ async def walls_change(request: Request, workspace_id: str, session: Session):
                 days = str(form.get("cooling_off_days", "")).strip()
                 workforce.add_conflict(ctx, workspace_id, str(form.get("competitor", "")).strip(),
                                        cooling_off_days=float(days) if days else None)
+            elif action == "consent":
+                workforce.consent_removal(ctx, workspace_id, str(form.get("competitor", "")).strip())
             elif action == "add-exclusion":
                 kind = str(form.get("kind", "")) or None
                 workforce.add_exclusion(ctx, workspace_id, str(form.get("org", "")), kind)
