@@ -228,3 +228,20 @@ def test_adding_a_person_without_ties_needs_no_approval(rt):
     allowed = approval(rt, side.workspace_id, "member.add_competitor", {"user": alumnus.email, "role": "annotator"},
                        requester=side.users["owner"])
     workspaces.add_member(side.ctx(rt, "owner"), side.workspace_id, alumnus.email, "annotator", approval=allowed)
+
+
+def test_platform_admins_approve_deleting_a_workspace_they_do_not_own(rt):
+    side = make_side(rt, "admdel", 1)
+    admins = [make_user(rt, f"adm{i}.del@example.com", admin=True).id for i in range(2)]
+    first, second = (as_user(rt, a, is_admin=True) for a in admins)
+    with pytest.raises(ApprovalRequired):
+        workspaces.delete_workspace(first, side.workspace_id)
+    asked = approvals.request(first, side.workspace_id, "workspace.delete", {}, "the client's contract ended")
+    assert asked["authority"] == "admins"
+    with pytest.raises(PermissionDenied):  # the workspace's owners are not the authority for an admin's request
+        approvals.decide(as_user(rt, co_owner(rt, side.workspace_id)), asked["id"], approve=True)
+    # The owners see it in their list all the same, and the flag they control does not waive it.
+    assert [a["id"] for a in approvals.list_approvals(side.ctx(rt, "owner"), side.workspace_id)] == [asked["id"]]
+    approvals.decide(second, asked["id"], approve=True)
+    workspaces.delete_workspace(first, side.workspace_id, approval=asked["id"])
+    assert workspaces.get_tombstone(system(rt), side.workspace_id)["deleted_by"] == admins[0]

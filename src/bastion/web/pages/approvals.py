@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
+from ...access import Action
 from ...domain.errors import BastionError
 from ...services import alerts, approvals, workspaces
 from ..auth import page_session, require_form_csrf
@@ -20,10 +21,11 @@ Session = Annotated[tuple, Depends(page_session)]
 def _page(request, ctx, csrf, workspace_id, *, error=None, status=200):
     ws = workspaces.get_workspace(ctx, workspace_id)
     items = approvals.list_approvals(ctx, workspace_id)
+    is_owner = Action.APPROVAL_REQUEST in workspaces.allowed_actions(ctx, workspace_id)
     return render(request, "approvals.html", status_code=status, ws=ws, csrf_token=csrf, error=error,
                   pending=[a for a in items if a["state"] == "pending"],
                   others=[a for a in items if a["state"] != "pending"][:50],
-                  kinds=approvals.KINDS, setting=approvals.setting(ctx, workspace_id))
+                  kinds=approvals.KINDS, setting=approvals.setting(ctx, workspace_id) if is_owner else None)
 
 
 @router.get("/workspaces/{workspace_id}/approvals")
