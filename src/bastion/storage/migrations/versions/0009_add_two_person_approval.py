@@ -12,8 +12,8 @@ also where a declaration was made first (the old table kept only one source).
 Adds ``workspaces.two_person_approval`` (on), ``approvals`` (workspace-owned,
 row-level security) and ``alerts`` (a person's inbox).
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 
 from itertools import combinations
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from bastion.storage import rls
 
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
