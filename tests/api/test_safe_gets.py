@@ -16,7 +16,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bastion.services import annotations, leaks, projects, queue, users, workspaces
+from bastion.services import annotations, approvals, leaks, projects, queue, users, workspaces
 from bastion.storage import schema
 from factories import ROLES, as_user, make_export, make_side, make_user, operator_tx, system
 from page_routes import page_gets
@@ -84,7 +84,8 @@ def test_no_get_changes_anything(client, rt, who):
            "annotation_id": annotation["id"], "user_id": person.id, "token_id": "tok_" + "0" * 32,
            "file_id": "fil_" + "0" * 32, "competitor_id": side.workspace_id, "group_id": "grp_" + "0" * 32,
            "skill": "history", "canary_id": canary["id"],
-           "export_id": make_export(side.ctx(rt, "owner"), side.project_id)}
+           "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
+           "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"]}
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
     client.cookies.set("bastion_session", secret)
     checked = 0

@@ -114,7 +114,9 @@ def test_withdrawal_needs_an_approval_that_fits(rt, walled, clock):
     with pytest.raises(ApprovalRequired) as expired:
         workforce.remove_conflict(owner, a.workspace_id, b.workspace_id, approval=late)
     assert expired.value.details["problem"] == "expired"
-    approvals.list_approvals(owner, a.workspace_id)  # looking at the list records the expiry
+    assert {x["id"] for x in approvals.list_approvals(owner, a.workspace_id, state="expired")} >= {late}
+    assert not _entries(rt, a.workspace_id, "approval.expired")  # a read writes nothing...
+    approvals.request(owner, a.workspace_id, "keys.rotate", {}, "x")  # ...the workspace's next request records it
     assert {e["target"] for e in _entries(rt, a.workspace_id, "approval.expired")} >= {late, asked["id"]}
 
     fresh = approval(rt, a.workspace_id, "wall.remove", params, requester=a.users["owner"])

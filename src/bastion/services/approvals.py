@@ -32,7 +32,8 @@ through an approved ``approval.disable`` request. Admin-authority operations nee
 approval whatever the flag says: the flag is the owners' choice about their own.
 
 The trap: ``consume`` must run in the operation's transaction, after the access
-check and before anything irreversible (key destruction), and the parameters must
+check and the wall (a walled person is refused as such, approval or not) and
+before anything irreversible (key destruction), and the parameters must
 name the exact objects — an approval for one task is not one for another, nor for
 the project.
 """
@@ -42,7 +43,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from .. import ids
 from ..access import Action
@@ -176,16 +177,22 @@ def _resolve_targets(w: Unit, workspace_id: str, kind: str, params: dict[str, st
     return params
 
 
-def _out(row) -> dict[str, Any]:
+def _state(row, now: int) -> str:
+    """The state as of now: a request or approval past its window is expired, recorded or not yet."""
+    return "expired" if row.state in ("pending", "approved") and row.expires_at <= now else row.state
+
+
+def _out(row, now: int) -> dict[str, Any]:
     return {"id": row.id, "workspace_id": row.workspace_id, "kind": row.kind, "params": orjson.loads(row.params),
-            "reason": row.reason, "authority": row.authority, "state": row.state,
+            "reason": row.reason, "authority": row.authority, "state": _state(row, now),
             "requested_by": row.requested_by, "requested_at": row.requested_at, "expires_at": row.expires_at,
             "decided_by": row.decided_by, "decided_at": row.decided_at, "decision_note": row.decision_note,
             "used_at": row.used_at}
 
 
 def _expire_lapsed(w: Unit, workspace_id: str) -> None:
-    """Requests and approvals past their window become ``expired`` (audited) when next looked at."""
+    """Requests and approvals past their window become ``expired`` (audited) at the workspace's next request or
+    decision — reads show them expired without writing (no GET changes state)."""
     rows = w.execute(select(AP.c.id, AP.c.kind, AP.c.state).where(
         AP.c.workspace_id == workspace_id, AP.c.state.in_(("pending", "approved")),
         AP.c.expires_at <= w.now)).all()
@@ -218,7 +225,7 @@ def request(ctx: Context, workspace_id: str, kind: Any, params: Any, reason: Any
         alerts.notify(w, deciders, workspace_id, "approval.requested",
                       f"{ctx.actor.email or ctx.actor.user_id} asks for approval of {kind} {canonical(params)}: {reason}",
                       subject=approval_id)
-        return _out(_row(w, workspace_id, approval_id))
+        return _out(_row(w, workspace_id, approval_id), w.now)
 
 
 def _row(w: Unit, workspace_id: str, approval_id: str):
@@ -244,7 +251,7 @@ def _find(w: Unit, approval_id: str, action: Action):
 
 def get(ctx: Context, approval_id: str) -> dict[str, Any]:
     with ctx.read() as r:
-        return _out(_find(r, approval_id, Action.APPROVAL_REQUEST))
+        return _out(_find(r, approval_id, Action.APPROVAL_REQUEST), r.now)
 
 
 def decide(ctx: Context, approval_id: str, *, approve: bool, note: str | None = None) -> dict[str, Any]:
@@ -274,7 +281,7 @@ def decide(ctx: Context, approval_id: str, *, approve: bool, note: str | None = 
                     **({"note": note} if note else {}))
             alerts.notify(w, [row.requested_by], ws, f"approval.{state}",
                           f"{ctx.actor.email or ctx.actor.user_id} {state} your request for {row.kind}", subject=row.id)
-            return _out(_row(w, ws, row.id))
+            return _out(_row(w, ws, row.id), w.now)
     raise Conflict(f"this request expired at {expired_at} before it was decided; ask again")
 
 
@@ -284,20 +291,24 @@ def list_approvals(ctx: Context, workspace_id: str, *, state: str | None = None,
         raise InvalidInput("state: pending, approved, refused, used or expired")
     if not 1 <= limit <= 500:
         raise InvalidInput("limit: from 1 to 500")
-    with ctx.write() as w:
-        if ctx.actor.is_admin and not w.access.allows(Action.APPROVAL_REQUEST, workspace_id):
-            w.access.require_admin("workforce.manage")
+    with ctx.read() as r:
+        if ctx.actor.is_admin and not r.access.allows(Action.APPROVAL_REQUEST, workspace_id):
+            r.access.require_admin("workforce.manage")
             authority = "admins"
         else:
-            w.access.require(Action.APPROVAL_REQUEST, workspace_id)
+            r.access.require(Action.APPROVAL_REQUEST, workspace_id)
             authority = None
-        _expire_lapsed(w, workspace_id)
         query = select(AP).where(AP.c.workspace_id == workspace_id)
         if authority:
             query = query.where(AP.c.authority == authority)
-        if state:
+        if state == "expired":
+            query = query.where(or_(AP.c.state == "expired", and_(AP.c.state.in_(("pending", "approved")),
+                                                                   AP.c.expires_at <= r.now)))
+        elif state in ("pending", "approved"):
+            query = query.where(AP.c.state == state, AP.c.expires_at > r.now)
+        elif state:
             query = query.where(AP.c.state == state)
-        return [_out(row) for row in w.execute(query.order_by(AP.c.id.desc()).limit(limit)).all()]
+        return [_out(row, r.now) for row in r.execute(query.order_by(AP.c.id.desc()).limit(limit)).all()]
 
 
 def is_required(w: Unit, workspace_id: str) -> bool:

@@ -704,9 +704,10 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         project = load_project(w, project_id, Action.EXPORT)
         if req.reidentify:
             require_reidentify(w, project.workspace_id)
+        w.see_content(project.workspace_id)  # walls decide before any data leaves
+        if req.reidentify:
             approvals.consume(w, "redaction.reidentify", project.workspace_id, {"project": project.id},
                               approval_id=req.approval, break_glass=req.break_glass)
-        w.see_content(project.workspace_id)  # walls decide before any data leaves
         task_type = ctx.rt.task_types.get(project.task_type)
         row_kind = ("lossless" if req.rows == "jsonl" else req.rows) if req.fmt == "parquet" else writer.rows
         if writer.rows is None:

@@ -435,9 +435,9 @@ def list_canaries(ctx: Context, project_id: str, *, approval: str | None = None,
     audited as ``canaries.listed``)."""
     with ctx.write() as w:
         project = load_project(w, project_id, Action.CANARY_MANAGE)
+        w.see_content(project.workspace_id)
         approvals.consume(w, "canary.list", project.workspace_id, {"project": project.id}, approval_id=approval,
                           break_glass=break_glass)
-        w.see_content(project.workspace_id)
         C = schema.canaries
         ids_ = w.execute(C.select().with_only_columns(C.c.id).where(
             C.c.workspace_id == project.workspace_id, C.c.project_id == project.id).order_by(C.c.id)).scalars().all()
@@ -453,9 +453,9 @@ def get_canary(ctx: Context, canary_id: str, *, approval: str | None = None,
     """
     with ctx.write() as w:
         row = _canary_row(w, canary_id, Action.CANARY_MANAGE)
+        w.see_content(row.workspace_id)
         approvals.consume(w, "canary.list", row.workspace_id, {"canary": canary_id}, approval_id=approval,
                           break_glass=break_glass)
-        w.see_content(row.workspace_id)
         out = _canary_out(w, row.workspace_id, canary_id)
         secret = workspace_secret(w.rt.keyring, row.workspace_id)
         recipients = store.recipients_of_canaries(w.tx, row.workspace_id, [canary_id])[canary_id]

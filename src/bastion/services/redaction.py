@@ -240,9 +240,9 @@ def reidentify_task(ctx: Context, task_id: str, *, approval: str | None = None,
         found = find_task_row(w, task_id)
         ws = found.workspace_id
         w.access.require(Action.REDACTION_REIDENTIFY, ws, what="task")
+        w.see_content(ws)  # walls first: a walled person is refused as such, approval or not
         approvals.consume(w, "redaction.reidentify", ws, {"task": task_id}, approval_id=approval,
                           break_glass=break_glass)
-        w.see_content(ws)
         sealer = w.sealer(ws, found.key_id)
         body = sealer.open_json("tasks", task_id, "payload", found.payload)
         blob = store.record_of(w.tx, ws, task_id)
