@@ -347,7 +347,7 @@ def test_a_guess_imported_by_a_manager_links_to_nothing_they_can_read(client, rt
     owner = side.ctx(rt, "owner")
     from bastion.services import redaction
 
-    texts = {value: [redaction.reidentify_task(owner, task_id)["data"]["text"] for task_id in ids[value]]
-             for value in ids}
+    texts = {value: [redaction.reidentify_task(owner, task_id, approval=side.approval(
+        rt, "redaction.reidentify", {"task": task_id}))["data"]["text"] for task_id in ids[value]] for value in ids}
     assert "Dana Whitlock will ship Nightjar in May. Nightjar is late." in texts["Nightjar"]
     assert "Dana Whitlock will ship Bluewhistle in May. Bluewhistle is late." in texts["Bluewhistle"]

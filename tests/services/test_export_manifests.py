@@ -107,7 +107,8 @@ def test_the_redaction_policy_is_described_never_listed(rt):
     policy = load_policy(CONFIG["redaction"]).model_dump(mode="json")
     assert redaction["policy_digest"].startswith("hmac-sha256:")
     assert redaction["policy_digest"][12:] != hashlib.sha256(rfc8785.dumps(policy)).hexdigest()
-    again, _ = _export(side.ctx(rt, "owner"), project.id, reidentify=True)
+    again, _ = _export(side.ctx(rt, "owner"), project.id, reidentify=True,
+                       approval=side.approval(rt, "redaction.reidentify", {"project": project.id}))
     assert again.manifest["redaction"]["policy_digest"] == redaction["policy_digest"]
     assert again.manifest["redaction"]["reidentified"] is True
     other = projects.create_project(system(rt), side.workspace_id, name="Same policy", config=CONFIG)
