@@ -1,4 +1,4 @@
-"""Migration 0009 carries every wall over to its holders, on both databases.
+"""Migration 0011 carries every wall over to its holders, on both databases.
 
 A declared edge is held by the workspace its creator owned (by both sides when
 that cannot be told); a group's edge by its group — also where a declaration came
@@ -48,7 +48,7 @@ def empty_db(db_kind, tmp_path):
 
 
 def test_walls_are_carried_over_to_their_holders(empty_db):
-    migrate.upgrade(empty_db, "0008")
+    migrate.upgrade(empty_db, "0010")
     with empty_db.engine.begin() as conn:
         if empty_db.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT set_config('app.workspace_ids', '*', true)")
@@ -75,7 +75,7 @@ def test_walls_are_carried_over_to_their_holders(empty_db):
     config = migrate.alembic_config()  # and back: one row per edge again
     with empty_db.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0008")
+        command.downgrade(config, "0010")
     with empty_db.engine.begin() as conn:
         back = conn.execute(text("SELECT workspace_a, workspace_b, cooling_off_ms, source FROM conflicts "
                                  "ORDER BY workspace_a, workspace_b")).all()

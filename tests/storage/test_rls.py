@@ -126,7 +126,7 @@ def test_a_persons_transaction_sees_only_their_own_history_and_no_foreign_tombst
     group = workforce.create_group(system(rt), "sector")
     for side in (b, c):
         workforce.add_to_group(system(rt), group, side.workspace_id)
-    workspaces.delete_workspace(gone.ctx(rt, "owner"), gone.workspace_id)
+    workspaces.delete_workspace(gone.ctx(rt, "owner"), gone.workspace_id, approval=gone.approval(rt, "workspace.delete"))
     H, TS, TR = schema.person_history, schema.workspace_tombstones, schema.workspace_tombstone_readers
     me = a.users["annotator"]
     with rt.db.transaction(write=False) as tx:
@@ -134,11 +134,12 @@ def test_a_persons_transaction_sees_only_their_own_history_and_no_foreign_tombst
         assert set(unit.execute(select(H.c.user_id)).scalars()) == {me}  # no filter: still only their own
         assert unit.execute(select(TS.c.workspace_id)).all() == []
         assert unit.execute(select(TR.c.user_id)).all() == []
-        assert unit.execute(select(schema.conflicts.c.workspace_a)).all() == []  # an edge between b and c
+        assert unit.execute(select(schema.conflict_declarations.c.workspace_a)).all() == []  # an edge between b and c
         assert unit.execute(select(schema.conflict_group_members.c.workspace_id)).all() == []
     with rt.db.transaction(write=False) as tx:  # b's owner sees b's edge and b's group, not c's
         unit = Unit(tx, rt, b.ctx(rt, "owner").actor)
-        assert unit.execute(select(func.count()).select_from(schema.conflicts)).scalar() == 1
+        # one edge, two holders of it: b's declaration and the group
+        assert unit.execute(select(func.count()).select_from(schema.conflict_declarations)).scalar() == 2
         assert set(unit.execute(select(schema.conflict_group_members.c.workspace_id)).scalars()) == {b.workspace_id}
         assert set(unit.execute(select(H.c.user_id)).scalars()) <= {b.users["owner"]}
     with rt.db.transaction(write=False) as tx:  # whoever may still read the tombstone sees it
@@ -201,9 +202,10 @@ def test_cross_workspace_actions_answer_as_documented_under_the_app_role(client,
     r = client.post(f"/api/v1/workspaces/{a.workspace_id}/conflicts", json={"competitor": b.workspace_id},
                     headers=a.headers("owner"))
     assert r.status_code == 201, r.text
-    r = client.delete(f"/api/v1/workspaces/{a.workspace_id}/conflicts/{b.workspace_id}", headers=a.headers("owner"))
-    assert r.status_code == 204, r.text
-    assert _actions(rt, b.workspace_id)[-2:] == ["wall.conflict_added", "wall.conflict_removed"]
+    r = client.delete(f"/api/v1/workspaces/{a.workspace_id}/conflicts/{b.workspace_id}", headers=a.headers("owner"),
+                      params={"approval": a.approval(rt, "wall.remove", {"competitor": b.workspace_id})})
+    assert r.status_code == 200, r.text
+    assert _actions(rt, b.workspace_id)[-2:] == ["wall.conflict_added", "wall.removal_scheduled"]
     group = client.post("/api/v1/conflict-groups", json={"name": "labs"}, headers=admin_h).json()["id"]
     for side, edges in ((a, 0), (b, 1)):
         r = client.post(f"/api/v1/conflict-groups/{group}/members", json={"workspace_id": side.workspace_id},
@@ -213,7 +215,13 @@ def test_cross_workspace_actions_answer_as_documented_under_the_app_role(client,
     r = client.post(f"/api/v1/users/{a.users['annotator']}/skills", json={"skill": "law:2"}, headers=admin_h)
     assert r.status_code == 201, r.text
     assert _actions(rt, made)[-1] == "person.skill_granted"
-    r = client.delete(f"/api/v1/workspaces/{b.workspace_id}", headers=admin_h)  # an admin, not a member of b
+    r = client.post(f"/api/v1/workspaces/{b.workspace_id}/approvals", headers=admin_h,  # admins decide this one
+                    json={"kind": "workspace.delete", "reason": "contract ended"})
+    assert r.status_code == 201 and r.json()["authority"] == "admins", r.text
+    second = {"Authorization": f"Bearer {make_token(rt, make_user(rt, 'platform2@example.com', admin=True).id)}"}
+    assert client.post(f"/api/v1/approvals/{r.json()['id']}/approve", headers=second).status_code == 200
+    r = client.delete(f"/api/v1/workspaces/{b.workspace_id}", headers=admin_h,  # an admin, not a member of b
+                      params={"approval": r.json()["id"]})
     assert r.status_code == 204, r.text
     stone = client.get(f"/api/v1/audit/tombstones/{b.workspace_id}", headers=admin_h)
     assert stone.status_code == 200 and stone.json()["deleted_by"] == admin.id

@@ -22,13 +22,15 @@ last):
 
 * **Per workspace** (policy ``tenant``): every table in ``schema.WORKSPACE_TABLES``
   and ``workspaces`` (admins also read ``workspace_exclusions``: walls.read is
-  theirs); ``conflicts`` (an edge is seen from either end, and by admins); ``conflict_group_members`` (a workspace's own sector group, and
+  theirs; ``approvals``: also the requests platform admins decide); ``conflict_declarations``
+  (the holders of an edge are seen from either end, and by admins); ``conflict_group_members`` (a workspace's own sector group, and
   admins); ``workspace_tombstones`` (while the workspace lives, then only its
   recorded readers — the owners and auditors at deletion and whoever deleted it
   — admins and the operator).
 * **Per person** (policy ``person``): ``person_history`` — a person's own rows
   (their transactions load them for every wall decision), platform admins and the
-  operator, nothing else; ``workspace_tombstone_readers`` likewise.
+  operator, nothing else; ``workspace_tombstone_readers`` likewise; ``alerts`` — a
+  person's own, inserted for them by whoever acts in the workspace an alert is about.
 * **Deployment tables the app role reads unrestricted**, holding no client
   content: ``users``, ``web_sessions``, ``api_tokens`` and ``login_failures``
   (sign-in and token checks look them up before anyone is known); ``skills``
@@ -95,8 +97,8 @@ $$
 """
 
 # Besides schema.WORKSPACE_TABLES and ``workspaces``:
-PER_WORKSPACE = ("conflicts", "conflict_group_members", "workspace_tombstones")
-PER_PERSON = ("person_history", "workspace_tombstone_readers")
+PER_WORKSPACE = ("conflict_declarations", "conflict_group_members", "workspace_tombstones")
+PER_PERSON = ("person_history", "workspace_tombstone_readers", "alerts")
 UNRESTRICTED = ("users", "web_sessions", "api_tokens", "login_failures", "skills", "affiliations",
                 "conflict_groups", "alembic_version")
 
@@ -183,6 +185,23 @@ def widening_and_person_policies() -> list[str]:
     statements.append(_policy("conflict_group_members", "tenant", group, group))
     # Exclusions: admins read them too (walls.read is theirs; adding a person's tie checks every workspace's).
     statements.append(_policy("workspace_exclusions", "admin_read", ADMIN, None, "SELECT"))
+    return statements
+
+
+def two_person_policies() -> list[str]:
+    """Migration ``add_two_person_approval``: holders of walls, approvals, alerts."""
+    edge = f"bastion_can_see(workspace_a) OR bastion_can_see(workspace_b) OR {ADMIN}"
+    statements = _force("conflict_declarations")
+    statements.append(_policy("conflict_declarations", "tenant", edge, edge))
+    # Approvals are the workspace's (policy "tenant", as rls.enable makes it); platform admins also
+    # reach the requests they are the authority for, in workspaces they are not members of.
+    admins = f"{ADMIN} AND authority = 'admins'"
+    statements.append(_policy("approvals", "admin_authority", admins, admins))
+    # Alerts: a person's own; written for them by whoever acts in the workspace they are about.
+    statements += _force("alerts")
+    statements.append(_policy("alerts", "person", f"{ME} OR {OPERATOR}", f"{ME} OR {OPERATOR}"))
+    statements.append(_policy("alerts", "notify", None,
+                              f"bastion_can_see(workspace_id) OR bastion_may_audit(workspace_id) OR {ADMIN}", "INSERT"))
     return statements
 
 

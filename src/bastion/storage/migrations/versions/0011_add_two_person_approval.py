@@ -9,11 +9,13 @@ edge by the workspace its creator owned — by both sides when that cannot be to
 until both have withdrawn. Every pair of a group's workspaces is held by the group,
 also where a declaration was made first (the old table kept only one source).
 
-Adds ``workspaces.two_person_approval`` (on), ``approvals`` (workspace-owned,
-row-level security) and ``alerts`` (a person's inbox).
+Adds ``workspaces.two_person_approval`` (on), ``approvals`` (workspace-owned;
+platform admins also see the requests they decide) and ``alerts`` (a person's
+inbox). Row-level security as ``storage/rls.py`` decides: the holders are seen
+from either end of their edge, like the edges were.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0011
+Revises: 0010
 """
 
 from itertools import combinations
@@ -24,8 +26,8 @@ import sqlalchemy as sa
 from bastion.storage import rls
 
 
-revision = '0009'
-down_revision = '0008'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
@@ -118,6 +120,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_alerts_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'id', name=op.f('pk_alerts'))
     )
+    if bind.dialect.name == "postgresql":
+        for statement in rls.two_person_policies():
+            op.execute(statement)
 
 
 def downgrade() -> None:
@@ -138,6 +143,12 @@ def downgrade() -> None:
     sa.PrimaryKeyConstraint('workspace_a', 'workspace_b', name=op.f('pk_conflicts'))
     )
     op.create_index('ix_conflicts_workspace_b', 'conflicts', ['workspace_b'], unique=False)
+    if op.get_bind().dialect.name == "postgresql":  # as 0009 left it
+        edge = f"bastion_can_see(workspace_a) OR bastion_can_see(workspace_b) OR {rls.ADMIN}"
+        op.execute("ALTER TABLE conflicts ENABLE ROW LEVEL SECURITY")
+        op.execute("ALTER TABLE conflicts FORCE ROW LEVEL SECURITY")
+        op.execute(f"CREATE POLICY tenant ON conflicts FOR ALL USING ({edge}) WITH CHECK ({edge})")
+        op.execute("SELECT set_config('app.workspace_ids', '*', true)")
     # One row per edge again: the strictest live holder's cooling-off, the first declaration's author.
     op.execute(
         "INSERT INTO conflicts (workspace_a, workspace_b, cooling_off_ms, source, created_at, created_by) "
