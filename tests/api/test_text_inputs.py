@@ -59,7 +59,14 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
     return {
         ("post", "/api/v1/workspaces"): {"name": "Acme", "owner": "boss.nul@example.com"},
         ("post", "/api/v1/workspaces/{workspace_id}/members"): {"user": "annotator.rival@example.com",
-                                                                "role": "annotator"},
+                                                                "role": "annotator", "approval": "apr_1",
+                                                                "break_glass": "the client asked"},
+        ("post", "/api/v1/workspaces/{workspace_id}/approvals"): {"kind": "keys.reencrypt", "reason": "yearly",
+                                                                  "params": {"project": ids["project_id"]}},
+        ("post", "/api/v1/approvals/{approval_id}/approve"): {"note": "checked"},
+        ("post", "/api/v1/approvals/{approval_id}/refuse"): {"note": "not now"},
+        ("put", "/api/v1/workspaces/{workspace_id}/two-person-approval"): {"enabled": False, "approval": "apr_1"},
+        ("post", "/api/v1/me/alerts/read"): {"ids": ["alr_1"]},
         ("post", "/api/v1/workspaces/{workspace_id}/projects"): {"name": "P", "config": CONFIG, "settings": SETTINGS},
         ("patch", "/api/v1/projects/{project_id}"): {"name": "Renamed", "config": CONFIG, "settings": SETTINGS},
         ("post", "/api/v1/tasks/{task_id}/annotations"): annotation,
@@ -218,6 +225,8 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
                                           "decision": "reject", "comment": "not quite", "correction": "{}"},
         "/workspaces/{workspace_id}/walls": {"csrf_token": csrf, "action": "add-exclusion", "org": "Acme",
                                              "kind": "investor", "competitor": "", "cooling_off_days": ""},
+        "/workspaces/{workspace_id}/approvals": {"csrf_token": csrf, "action": "request", "kind": "keys.rotate",
+                                                 "params": "", "reason": "yearly", "approval": "apr_1", "note": "x"},
     }
 
 

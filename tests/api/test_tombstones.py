@@ -28,7 +28,8 @@ def _delete_with_people(rt, client):
     workspaces.add_member(system(rt), ws, both.id, "annotator")
     elsewhere = workspaces.create_workspace(system(rt), "Elsewhere", owner=both.id)
     people["annotator here, owner elsewhere"] = {"Authorization": f"Bearer {make_token(rt, both.id)}"}
-    assert client.delete(f"/api/v1/workspaces/{ws}", headers=side.headers("owner")).status_code == 204
+    assert client.delete(f"/api/v1/workspaces/{ws}", headers=side.headers("owner"),
+                         params={"approval": side.approval(rt, "workspace.delete")}).status_code == 204
     return side, people, elsewhere
 
 
@@ -64,9 +65,11 @@ def test_deleting_a_workspace_removes_its_file_folder(rt, client):
     store.put(other.workspace_id, "fil_" + "2" * 32, b"sealed bytes")
     folder = rt.settings.files_dir / side.workspace_id
     assert folder.is_dir()
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id)
+    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id,
+                                approval=side.approval(rt, "workspace.delete"))
     assert not folder.exists()
     assert store.exists(other.workspace_id, "fil_" + "2" * 32)  # another client's files stay
     # A workspace that never stored a file deletes cleanly too.
-    workspaces.delete_workspace(other.ctx(rt, "owner"), other.workspace_id)
+    workspaces.delete_workspace(other.ctx(rt, "owner"), other.workspace_id,
+                                approval=other.approval(rt, "workspace.delete"))
     assert not (rt.settings.files_dir / other.workspace_id).exists()

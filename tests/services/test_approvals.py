@@ -11,13 +11,13 @@ from sqlalchemy import select, update
 from bastion.domain.errors import ApprovalRequired, Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.services import alerts, approvals, exports, keys, leaks, redaction, workforce, workspaces
 from bastion.storage import schema
-from factories import approval, as_user, co_owner, make_side, make_user, system
+from factories import approval, as_user, co_owner, make_side, make_user, operator_tx, system
 
 CANARY = {"text": "{name} reported {figure} on {date} in {place}."}
 
 
 def _task_id(rt, side):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         return tx.execute(select(schema.tasks.c.id).where(schema.tasks.c.project_id == side.project_id)
                           .order_by(schema.tasks.c.id)).scalars().first()
 
@@ -70,7 +70,7 @@ def _competitor_workspace(rt, side):
 
 
 def _log(rt, ws):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
                             .order_by(schema.audit_events.c.seq)).scalars().all()
     return [orjson.loads(x) for x in leaves]
@@ -91,7 +91,7 @@ def test_refused_alone_allowed_with_an_approval(rt, operation):
     assert refused.value.details == {"problem": "missing", "kind": kind, "params": params}
     allowed = side.approval(rt, kind, params)
     perform(owner, side, params, approval=allowed, break_glass=None)
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         state = tx.execute(select(schema.approvals.c.state).where(schema.approvals.c.id == allowed)).scalar()
     if kind != "workspace.delete":  # (the workspace's approvals went with it)
         assert state == "used"
@@ -188,7 +188,7 @@ def test_an_approver_who_lost_the_authority_no_longer_counts(rt):
 def test_an_expired_request_cannot_be_approved_and_the_expiry_is_recorded(rt):
     side = make_side(rt, "exp", 1)
     asked = approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "yearly rotation")
-    with rt.db.transaction() as tx:  # its window has passed
+    with operator_tx(rt) as tx:  # its window has passed
         tx.execute(update(schema.approvals).values(expires_at=schema.approvals.c.requested_at))
     with pytest.raises(Conflict, match="expired"):
         approvals.decide(as_user(rt, co_owner(rt, side.workspace_id)), asked["id"], approve=True)

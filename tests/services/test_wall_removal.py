@@ -14,7 +14,7 @@ from bastion.access import WallDenied
 from bastion.domain.errors import ApprovalRequired, Conflict, NotFound, PermissionDenied
 from bastion.services import approvals, queue, workforce, workspaces
 from bastion.storage import schema
-from factories import approval, as_user, co_owner, make_side, make_user, system
+from factories import approval, as_user, co_owner, make_side, make_user, operator_tx, system
 
 DAY_MS = 24 * 3600 * 1000
 WEEK_MS = 7 * DAY_MS
@@ -37,7 +37,7 @@ def clock(monkeypatch):
 
 
 def _entries(rt, ws, action):
-    with rt.db.transaction(write=False) as tx:
+    with operator_tx(rt, write=False) as tx:
         leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
                             .order_by(schema.audit_events.c.seq)).scalars().all()
     return [e for e in map(orjson.loads, leaves) if e["action"] == action]

@@ -10,7 +10,7 @@ from bastion.services import projects, workspaces
 from bastion.storage import schema
 from bastion.storage.crypto import Sealer
 from bastion.storage.keyring import KeyDestroyed
-from factories import CLASSIFICATION, add_tasks, as_user, make_side, make_user, operator_tx, system
+from factories import CLASSIFICATION, add_tasks, approval, as_user, make_side, make_user, operator_tx, system
 
 
 def test_roles_manage_projects(rt):
@@ -105,8 +105,9 @@ def test_a_tombstone_is_read_only_by_those_who_could_read_the_log(rt):
     deleted it, platform admins and the operator; to anyone else it does not exist."""
     gone, other, by_admin = make_side(rt, "tg", 1), make_side(rt, "to", 0), make_side(rt, "ta", 0)
     admin = as_user(rt, make_user(rt, "stones@example.com", admin=True).id, is_admin=True)
-    workspaces.delete_workspace(gone.ctx(rt, "owner"), gone.workspace_id)
-    workspaces.delete_workspace(admin, by_admin.workspace_id)  # an admin who was no member
+    workspaces.delete_workspace(gone.ctx(rt, "owner"), gone.workspace_id, approval=gone.approval(rt, "workspace.delete"))
+    allowed = approval(rt, by_admin.workspace_id, "workspace.delete", requester=admin.actor.user_id, admins=True)
+    workspaces.delete_workspace(admin, by_admin.workspace_id, approval=allowed)  # an admin who was no member
     for ctx in (gone.ctx(rt, "owner"), gone.ctx(rt, "auditor"), admin, system(rt)):
         assert workspaces.get_tombstone(ctx, gone.workspace_id)["deleted_by"] == gone.users["owner"]
     for ctx in (gone.ctx(rt, "manager"), gone.ctx(rt, "reviewer"), gone.ctx(rt, "annotator"), other.ctx(rt, "owner")):
