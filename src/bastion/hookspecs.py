@@ -18,3 +18,8 @@ def bastion_task_types():
 @hookspec
 def bastion_key_providers():
     """Return a dict of key provider name -> factory(settings) returning a KeyProvider."""
+
+
+@hookspec
+def bastion_export_formats():
+    """Return a list of bastion.exporting.ExportFormat objects this plugin provides."""

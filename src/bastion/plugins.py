@@ -10,7 +10,7 @@ from . import hookspecs
 
 hookimpl = pluggy.HookimplMarker("bastion")
 
-DEFAULT_PLUGINS = ("bastion.tasktypes.builtin",)
+DEFAULT_PLUGINS = ("bastion.tasktypes.builtin", "bastion.exporting.builtin")
 
 
 @functools.cache

@@ -1,6 +1,7 @@
-"""Export writers over task records, read back by the libraries their users load them with.
+"""Export formats over task records, read back by the libraries their users load them with.
 
-The records are built here (no database): ``datasets`` reads the JSON Lines and
+The records are built here (no database), made into rows by the task types and
+encoded by the built-in formats: ``datasets`` reads the JSON Lines and
 Parquet files, ``pycocotools`` the COCO file, ``seqeval`` decodes the CoNLL
 tags back into entities; SFT/DPO rows pass a check written from TRL's
 documented dataset formats (TRL itself needs torch, which the test extra does
@@ -15,7 +16,11 @@ import orjson
 import pytest
 
 from bastion.domain.errors import InvalidInput
-from bastion.services.exports import _jsonl, _parquet, parse_split
+from bastion.exporting import Encoding
+from bastion.exporting import installed as installed_formats
+from bastion.exporting.jsonrows import encode_jsonl
+from bastion.exporting.parquet import write_parquet
+from bastion.services.exports import parse_split
 from bastion.tasktypes import installed
 from bastion.tasktypes._export import ExportOptions
 from bastion.tasktypes.templates import TEMPLATES
@@ -78,7 +83,24 @@ def rows_of(type_name: str, kind: str, records: list[dict], options: ExportOptio
     tt = installed().get(type_name)
     config = tt.parse_config(TEMPLATES[type_name])
     options = options or ExportOptions()
-    return [row for r in records for a in r["annotations"] for row in tt.row_kinds[kind](config, r, a, options)]
+    make = tt.export_rows(kind)
+    return [row for r in records for a in r["annotations"] for row in make(config, r, a, options)]
+
+
+def document(format_name: str, type_name: str, records: list[dict], options: ExportOptions | None = None) -> bytes:
+    """A whole file of a format, its rows made by the type as the export pipeline asks for them."""
+    fmt = installed_formats().get(format_name)
+    tt = installed().get(type_name)
+    config = tt.parse_config(TEMPLATES[type_name])
+    options = options or ExportOptions()
+    (kind,) = fmt.kinds_for(tt)
+    make = tt.export_rows(kind)
+    if fmt.per_task:
+        rows = (row for r in records for row in make(config, r, None, options))
+    else:
+        rows = (row for r in records for a in r["annotations"] for row in make(config, r, a, options))
+    head = lambda: list(make(config, None, None, options))  # noqa: E731
+    return b"".join(fmt.encode(rows, Encoding(kind, type_name, options, head=head)))
 
 
 CONVERSATION = [{"role": "user", "content": "Keep order when removing duplicates?"},
@@ -155,8 +177,8 @@ def _write(path, chunks) -> None:
 def test_jsonl_and_parquet_rows_load_with_datasets(tmp_path):
     datasets = pytest.importorskip("datasets")
     rows = rows_of("preference", "dpo", PREFERENCE, ExportOptions(include_ties=True, with_ids=True, chat="conversational"))
-    _write(tmp_path / "dpo.jsonl", _jsonl(iter(rows)))
-    _write(tmp_path / "dpo.parquet", _parquet(iter(rows), lossless=False))
+    _write(tmp_path / "dpo.jsonl", encode_jsonl(iter(rows)))
+    _write(tmp_path / "dpo.parquet", write_parquet(iter(rows), lossless=False))
     for kind, name in (("json", "dpo.jsonl"), ("parquet", "dpo.parquet")):
         ds = datasets.load_dataset(kind, data_files=str(tmp_path / name), split="train",
                                    cache_dir=str(tmp_path / "cache"))
@@ -173,7 +195,7 @@ def test_lossless_parquet_keeps_everything(tmp_path):
     datasets = pytest.importorskip("datasets")
     records = [dict(r, split="train") for r in PREFERENCE] + [dict(record(9, {"prompt": "p", "responses": ["a", "b"]}, []), split="validation")]
     many = records * 2500  # two row groups of at most 5,000 rows
-    _write(tmp_path / "all.parquet", _parquet(iter(many), lossless=True))
+    _write(tmp_path / "all.parquet", write_parquet(iter(many), lossless=True))
     import pyarrow.parquet as pq
 
     assert pq.ParquetFile(tmp_path / "all.parquet").num_row_groups == 2
@@ -190,13 +212,11 @@ def test_parquet_refuses_rows_that_change_shape():
     rows = [{"prompt": [{"role": "user", "content": "x"}], "chosen": [{"role": "assistant", "content": "a"}],
              "rejected": [{"role": "assistant", "content": "b"}]}] * 5000 + [{"prompt": "x", "chosen": "a", "rejected": "b"}]
     with pytest.raises(InvalidInput, match="--chat conversational"):
-        b"".join(_parquet(iter(rows), lossless=False))
+        b"".join(write_parquet(iter(rows), lossless=False))
 
 
 def test_coco_loads_with_pycocotools(tmp_path):
     coco_mod = pytest.importorskip("pycocotools.coco")
-    tt = installed().get("image")
-    config = tt.parse_config(TEMPLATES["image"])
     ref = "fil_" + "a" * 32
     records = [
         dict(record(1, {"image": ref, "width": 320, "height": 240}, [
@@ -206,7 +226,7 @@ def test_coco_loads_with_pycocotools(tmp_path):
         dict(record(2, {"image": "fil_" + "b" * 32}, [ann(2, {"boxes": [], "label": "night"})]),
              file_extension=".jpg", file_width=640, file_height=480),
     ]
-    _write(tmp_path / "coco.json", tt.documents["coco"](config, iter(records), ExportOptions()))
+    (tmp_path / "coco.json").write_bytes(document("coco", "image", records))
     coco = coco_mod.COCO(str(tmp_path / "coco.json"))
     assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["car", "house", "tree", "sign"]
     img = coco.loadImgs([1])[0]
@@ -233,13 +253,10 @@ def read_conll(text: str) -> list[list[tuple[str, str]]]:
 
 def test_conll_decodes_back_to_the_spans_with_seqeval():
     seqeval = pytest.importorskip("seqeval.metrics.sequence_labeling")
-    tt = installed().get("spans")
-    config = tt.parse_config(TEMPLATES["spans"])
     text = "Chief executive Ingrid Solberg said Halvorsen Maritime will close its Bergen yard in 2026."
     spans = [{"start": 16, "end": 30, "label": "PERSON"}, {"start": 36, "end": 54, "label": "ORG"},
              {"start": 70, "end": 76, "label": "LOCATION"}, {"start": 85, "end": 89, "label": "DATE"}]
-    out = b"".join(tt.documents["conll"](config, iter([record(1, {"text": text}, [ann(1, {"spans": spans})])]),
-                                          ExportOptions())).decode()
+    out = document("conll", "spans", [record(1, {"text": text}, [ann(1, {"spans": spans})])]).decode()
     (doc,) = read_conll(out)
     tokens = [t for t, _ in doc]
     assert tokens == text.split()
@@ -265,4 +282,4 @@ def test_splits_are_per_task_stable_and_near_their_fractions():
 
 def test_jsonl_encoder_is_line_per_row():
     rows = [{"a": i} for i in range(1234)]
-    assert [orjson.loads(line) for line in b"".join(_jsonl(iter(rows))).splitlines()] == rows
+    assert [orjson.loads(line) for line in b"".join(encode_jsonl(iter(rows))).splitlines()] == rows

@@ -6,15 +6,18 @@ read by keyset (task id order), each page in its own short read transaction,
 so an export of a million tasks neither holds one long transaction nor builds
 the file in memory.
 
-The pipeline is records → (split, filters) → rows → encoder:
+The pipeline is records → (split, filters) → rows → the format's encoder:
 
 * records: ``{"id", "external_id", "data", "meta", "predictions", …,
-  "annotations": [{"id", "user_id", "result", …}]}`` — one per task;
-* rows: the lossless rows (``jsonl``/``json``: one per task, or one per
-  annotation with ``--per annotation``), or a task type's training rows
-  (``sft``, ``dpo``, ``spacy``: one or more per annotation);
-* encoders: JSON Lines, a JSON array, or Parquet (``--rows`` picks which rows);
-* documents: whole-file formats a type owns (``coco``, ``conll``).
+  "annotations": [{"id", "user_id", "result", …}]}`` — one per task, read by
+  ``storage/export_store.py``;
+* rows: the lossless rows (one per task, or one per annotation with ``--per
+  annotation``), or the rows the project's task type makes of each annotation
+  (``TaskType.export_rows``: ``sft``, ``dpo``, ``spacy``, ``conll``…; of each
+  task for formats that ask per task, ``coco``);
+* encoders: the export format's (``exporting/``: a plugin hook, the built-ins
+  included), chosen by name from the registry and checked against the
+  project's task type and the options before the first byte.
 
 Splits are decided per *task* (a keyed hash of the seed and the task id), never
 per row: every DPO pair, every annotation of one prompt lands in the same split,
@@ -35,214 +38,47 @@ vouch for part of a file. (``chunks()`` is the bare stream, without any of it.)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
-import io
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
 
 from .. import ids
 from ..access import Action
 from ..audit import checkpoint_to_json, format_timestamp
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
-from ..storage import schema
-from ..storage.export_store import ANNOTATED_TASKS_PAGE, ANNOTATIONS_IN_RANGE, TASKS_PAGE
-from ..storage.review_store import REVIEWS_IN_RANGE
+from ..exporting import LOSSLESS, Encoding, ExportFormat, ExportFormats
+from ..redaction import load_policy
+from ..storage import export_store as store
 from ..storage.workspace_secret import workspace_secret
-from .reviews import review_dicts
 from ..tasktypes._export import STRENGTHS, ExportOptions
-from ..tasktypes.base import CONFIG_SECTIONS
-from . import approvals
+from ..tasktypes.base import CONFIG_SECTIONS, TaskType
+from . import approvals, quality
+from .audit import checkpoint_now, signer
 from .context import Context
-from .redaction import reidentify_records, require_reidentify
+from .files import MEDIA_EXTENSIONS, file_facts
 from .projects import Project, load_project
+from .redaction import reidentify_records, require_reidentify
+from .reviews import review_dicts
 
-T = schema.tasks
-N = schema.annotations
-X = schema.exports
 PAGE = 2000
 # The manifest's agreement figures are computed from the exported answers, kept as they
 # stream by; past this many the export stops keeping them (bounded memory) and says so.
 QUALITY_MAX_ANNOTATIONS = 200_000
 FIRST_PAGE = 100  # pages grow from this to PAGE: the first bytes leave after a small read
-ROW_GROUP = 5000
-
-
-# -- encoders -------------------------------------------------------------------
-
-
-def _jsonl(rows: Iterator[dict]) -> Iterator[bytes]:
-    dumps = orjson.dumps
-    buf: list[bytes] = []
-    flush_at = 50  # the first chunk early (first byte), then 500 rows a chunk
-    for row in rows:
-        buf.append(dumps(row))
-        if len(buf) >= flush_at:
-            yield b"\n".join(buf) + b"\n"
-            buf, flush_at = [], 500
-    if buf:
-        yield b"\n".join(buf) + b"\n"
-
-
-def _json_array(rows: Iterator[dict]) -> Iterator[bytes]:
-    first = True
-    yield b"["
-    for chunk in _jsonl(rows):
-        lines = chunk.rstrip(b"\n").split(b"\n")
-        yield (b"" if first else b",\n") + b",\n".join(lines)
-        first = False
-    yield b"]\n"
-
-
-class _Sink(io.RawIOBase):
-    """A write-only file that hands its bytes to the stream as they are written."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.position = 0
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b) -> int:
-        data = bytes(b)
-        self.parts.append(data)
-        self.position += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self.position
-
-    def drain(self) -> bytes:
-        out, self.parts = b"".join(self.parts), []
-        return out
-
-
-def _parquet_type(key: str, value: Any):
-    import pyarrow as pa
-
-    messages = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-    if key in ("prompt", "chosen", "rejected", "completion", "messages"):
-        return messages if isinstance(value, list) else pa.string()
-    if key in ("tie", "done"):
-        return pa.bool_()
-    if key in ("priority", "annotation_count", "created_at", "lead_time_ms"):
-        return pa.int64()
-    return pa.string()
-
-
-JSON_COLUMNS = ("data", "meta", "predictions", "result")
-
-
-def _lossless_parquet_row(row: dict) -> dict:
-    """Lossless rows for Parquet: free-form JSON parts become JSON text columns."""
-    out = {k: (orjson.dumps(v).decode() if k in JSON_COLUMNS and v is not None else v) for k, v in row.items()}
-    if "annotations" in out:
-        out["annotations"] = [_lossless_parquet_row(a) for a in out["annotations"]]
-    if "annotation" in out:
-        out["annotation"] = _lossless_parquet_row(out["annotation"])
-    return out
-
-
-def _lossless_schema(first: dict):
-    import pyarrow as pa
-
-    annotation = pa.struct([("id", pa.string()), ("task_id", pa.string()), ("project_id", pa.string()),
-                            ("user_id", pa.string()), ("result", pa.string()), ("lead_time_ms", pa.int64()),
-                            ("created_at", pa.int64())])
-    fields = []
-    for key in first:
-        if key == "annotations":
-            fields.append((key, pa.list_(annotation)))
-        elif key == "annotation":
-            fields.append((key, annotation))
-        else:
-            fields.append((key, _parquet_type(key, None)))
-    return pa.schema(fields)
-
-
-def _parquet(rows: Iterator[dict], lossless: bool) -> Iterator[bytes]:
-    """Parquet, one row group per ``ROW_GROUP`` rows, bytes yielded as each group is written."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    sink = _Sink()
-    writer = None
-    schema_ = None
-    batch: list[dict] = []
-    count = 0
-
-    def flush() -> bytes:
-        nonlocal writer, schema_
-        if schema_ is None:
-            first = batch[0]
-            schema_ = _lossless_schema(first) if lossless else pa.schema(
-                [(k, _parquet_type(k, v)) for k, v in first.items()])
-            writer = pq.ParquetWriter(sink, schema_, compression="zstd")
-        try:
-            table = pa.Table.from_pylist(batch, schema=schema_)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
-            raise InvalidInput(
-                f"parquet: row {count - len(batch) + 1}… does not fit the columns of the first rows ({exc}); "
-                "a mix of prompt strings and conversations needs --chat conversational") from exc
-        writer.write_table(table)
-        batch.clear()
-        return sink.drain()
-
-    for row in rows:
-        batch.append(_lossless_parquet_row(row) if lossless else row)
-        count += 1
-        if len(batch) >= ROW_GROUP:
-            yield flush()
-    if batch:
-        yield flush()
-    if writer is None:  # no rows: an empty file still has the lossless columns
-        schema_ = _lossless_schema({"id": "", "external_id": None}) if lossless else pa.schema([])
-        writer = pq.ParquetWriter(sink, schema_)
-    writer.close()
-    yield sink.drain()
-
-
-# -- formats --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    name: str
-    media_type: str
-    extension: str
-    rows: str | None  # the row kind it encodes ("lossless", "sft", …); None for documents
-    encode: Callable[[Iterator[dict]], Iterator[bytes]] | None = None
-    description: str = ""
-
-
-FORMATS: dict[str, ExportFormat] = {
-    "jsonl": ExportFormat("jsonl", "application/x-ndjson", "jsonl", "lossless", _jsonl,
-                          "every task with its annotations and metadata, one per line (lossless)"),
-    "json": ExportFormat("json", "application/json", "json", "lossless", _json_array, "the same as one JSON array"),
-    "sft": ExportFormat("sft", "application/x-ndjson", "sft.jsonl", "sft", _jsonl,
-                        "TRL SFT rows: {messages} or {prompt, completion}"),
-    "dpo": ExportFormat("dpo", "application/x-ndjson", "dpo.jsonl", "dpo", _jsonl,
-                        "TRL preference rows {prompt, chosen, rejected}"),
-    "spacy": ExportFormat("spacy", "application/x-ndjson", "spacy.jsonl", "spacy", _jsonl,
-                          "spaCy-style {text, entities: [[start, end, label]]}"),
-    "parquet": ExportFormat("parquet", "application/vnd.apache.parquet", "parquet", "lossless", None,
-                            "the rows chosen by --rows as Apache Parquet"),
-    "coco": ExportFormat("coco", "application/json", "coco.json", None, None, "COCO object-detection JSON"),
-    "conll": ExportFormat("conll", "text/plain; charset=utf-8", "conll", None, None, "CoNLL-2003 BIO tags"),
-}
-PARQUET_ROWS = ("jsonl", "sft", "dpo")
 PER = ("annotation", "task")
 CHAT = ("auto", "conversational", "standard")
 SFT_FORMS = ("messages", "prompt-completion")
+# The ``rows`` option names the lossless rows after the format they are best known by.
+ROWS_LOSSLESS = "jsonl"
 
 
 @dataclass(frozen=True)
@@ -358,6 +194,7 @@ class Export:
     request: ExportRequest
     split: Split | None
     options: ExportOptions
+    row_kind: str = LOSSLESS  # the kind of rows the format encodes in this export
     id: str = ""
     facts: dict[str, Any] = field(default_factory=dict)  # the manifest's parts known at the start
     tally: _Tally = field(default_factory=_Tally)
@@ -368,15 +205,17 @@ class Export:
         part = f"-{self.request.part}" if self.request.part else ""
         return f"{self.project.id}{part}.{self.format.extension}"
 
-    @property
-    def row_kind(self) -> str | None:
-        if self.format.name == "parquet":
-            return "lossless" if self.request.rows == "jsonl" else self.request.rows
-        return self.format.rows
+    @functools.cached_property
+    def task_type(self) -> TaskType:
+        return self.ctx.rt.task_types.get(self.project.task_type)
+
+    @functools.cached_property
+    def config(self) -> Any:
+        return self.task_type.parse_config(self.project.config)
 
     def records(self) -> Iterator[dict[str, Any]]:
         ws, pid = self.project.workspace_id, self.project.id
-        page_query = ANNOTATED_TASKS_PAGE if self.request.annotated_only else TASKS_PAGE
+        annotated_only = self.request.annotated_only
         after = ""
         loads = orjson.loads
         split, part = self.split, self.request.part
@@ -385,20 +224,20 @@ class Export:
         while True:
             with self.ctx.read() as r:
                 r.access.require(Action.EXPORT, ws, what="project")
-                rows = page_query.rows(r.tx, ws=ws, project=pid, after=after, limit=limit)
+                rows = store.list_task_page(r.tx, ws, pid, after=after, limit=limit, annotated_only=annotated_only)
                 limit = min(PAGE, limit * 2)
                 if not rows:
                     return
                 sealer = r.sealer(ws, self.project.key_id)
                 open_ = sealer.open
-                first, last = rows[0][0], rows[-1][0]
+                first, last = rows[0].id, rows[-1].id
                 reviews: dict[str, dict] = {}
-                for review in review_dicts(r, ws, self.project.key_id, REVIEWS_IN_RANGE.rows(
-                        r.tx, ws=ws, project=pid, first=first, last=last)):
+                for review in review_dicts(r, ws, self.project.key_id,
+                                           store.list_reviews_in_range(r.tx, ws, pid, first, last)):
                     reviews[review["annotation_id"]] = review  # the latest decision wins
                 by_task: dict[str, list] = defaultdict(list)
-                for ann_id, task_id, user_id, result, lead, created, status, gold_score in ANNOTATIONS_IN_RANGE.rows(
-                        r.tx, ws=ws, project=pid, first=first, last=last):
+                for ann_id, task_id, user_id, result, lead, created, status, gold_score in \
+                        store.list_annotations_in_range(r.tx, ws, pid, first, last):
                     review = reviews.get(ann_id)
                     item = {
                         "id": ann_id, "task_id": task_id, "project_id": pid, "user_id": user_id,
@@ -430,19 +269,16 @@ class Export:
                         record["aggregate"] = aggregated.get(task_id)
                     page.append(record)
                 if self.request.reidentify:
-                    task_type = self.ctx.rt.task_types.get(self.project.task_type)
-                    reidentify_records(r, self.project, task_type, task_type.parse_config(self.project.config), page)
+                    reidentify_records(r, self.project, self.task_type, self.config, page)
             yield from page
-            after = rows[-1][0]
+            after = rows[-1].id
 
     def _aggregated(self) -> dict[str, dict]:
         """One answer per task for the whole project (aggregation needs every label at once)."""
-        from .quality import _annotations, _usable, aggregate
-
         with self.ctx.read() as r:
             r.access.require(Action.EXPORT, self.project.workspace_id, what="project")
-            annotations = _usable(_annotations(r, self.project))
-        return aggregate(self.project.task_type, self.project.config, annotations, self.request.aggregate)
+            annotations = quality._usable(quality._annotations(r, self.project))
+        return quality.aggregate(self.project.task_type, self.project.config, annotations, self.request.aggregate)
 
     def _kept(self, annotations: list[dict]) -> list[dict]:
         """Only accepted (or corrected) annotations when asked; a correction replaces the result."""
@@ -460,9 +296,9 @@ class Export:
     def rows(self, records: Iterator[dict]) -> Iterator[dict]:
         """The rows of the file, counted: a task or annotation counts when a row came of it."""
         kind = self.row_kind
-        split = self.split
+        split = self.split if self.format.split_column else None
         tally = self.tally
-        if kind == "lossless":
+        if kind == LOSSLESS:
             for record in records:
                 extra = {"split": split.part_of(record["id"])} if split else {}
                 annotations = record["annotations"]
@@ -479,15 +315,26 @@ class Export:
                     tally.add(record, [ann])
                     yield {**task, "annotation": ann, **extra}
             return
-        task_type = self.ctx.rt.task_types.get(self.project.task_type)
-        config = task_type.parse_config(self.project.config)
-        make = task_type.row_kinds[kind]
+        config, options = self.config, self.options
+        make = self.task_type.export_rows(kind)
+        if self.format.per_task:  # one call per task: every annotation of a task with a row counts
+            for record in records:
+                extra = {"split": split.part_of(record["id"])} if split else {}
+                made = 0
+                for row in make(config, record, None, options):
+                    made += 1
+                    tally.rows += 1
+                    yield {**row, **extra}
+                if made:
+                    tally.tasks += 1
+                    tally.add(record, record["annotations"])
+            return
         for record in records:
             extra = {"split": split.part_of(record["id"])} if split else {}
             used = False
             for ann in record["annotations"]:
                 made = 0
-                for row in make(config, record, ann, self.options):
+                for row in make(config, record, ann, options):
                     made += 1
                     tally.rows += 1
                     yield {**row, **extra}
@@ -496,40 +343,30 @@ class Export:
                     used = True
             tally.tasks += used
 
-    def _counted(self, records: Iterator[dict]) -> Iterator[dict]:
-        """Documents (coco, conll) have no rows: every task and annotation read counts."""
-        self.tally.rows = None
-        for record in records:
-            self.tally.tasks += 1
-            self.tally.add(record, record["annotations"])
-            yield record
+    def encoding(self) -> Encoding:
+        """What the format's encoder is told: the kind of rows, and the rows that head the file."""
+        kind, options = self.row_kind, self.options
+        if kind == LOSSLESS:
+            return Encoding(kind, self.project.task_type, options)
+        make, config = self.task_type.export_rows(kind), self.config
+        return Encoding(kind, self.project.task_type, options, head=lambda: list(make(config, None, None, options)))
 
     def chunks(self) -> Iterator[bytes]:
-        fmt = self.format
-        if fmt.rows is None:
-            task_type = self.ctx.rt.task_types.get(self.project.task_type)
-            config = task_type.parse_config(self.project.config)
-            records = self._counted(self.records())
-            if fmt.name == "coco":
-                records = self._with_file_facts(records)
-            return task_type.documents[fmt.name](config, records, self.options)
-        rows = self.rows(self.records())
-        if fmt.name == "parquet":
-            return _parquet(rows, lossless=self.row_kind == "lossless")
-        return fmt.encode(rows)
+        records = self.records()
+        if self.format.file_facts:
+            records = self._with_file_facts(records)
+        return self.format.encode(self.rows(records), self.encoding())
 
     def _with_file_facts(self, records: Iterator[dict]) -> Iterator[dict]:
-        from .files import MEDIA_EXTENSIONS, file_facts
-
-        task_type = self.ctx.rt.task_types.get(self.project.task_type)
-        fields = task_type.file_fields(task_type.parse_config(self.project.config))
+        """Records with the extension and pixel size of the file their first file field names."""
+        keys = self.task_type.file_fields(self.config)
         batch: list[dict] = []
 
         def release():
-            refs = [r["data"].get(f) for r in batch for f in fields if isinstance(r["data"].get(f), str)]
+            refs = [r["data"].get(k) for r in batch for k in keys if isinstance(r["data"].get(k), str)]
             facts = file_facts(self.ctx, self.project.id, refs)
             for record in batch:
-                fact = facts.get(record["data"].get(fields[0])) if fields else None
+                fact = facts.get(record["data"].get(keys[0])) if keys else None
                 if fact is not None:
                     record["file_extension"] = MEDIA_EXTENSIONS.get(fact.media_type, "")
                     record["file_width"], record["file_height"] = fact.width, fact.height
@@ -559,15 +396,12 @@ class Export:
                 self._record_incomplete(size)
 
     def _sign_manifest(self, sha256: str, size: int) -> dict[str, Any]:
-        from .audit import signer
-        from .quality import AGREEMENT_TYPES, agreement_of
-
         ws = self.project.workspace_id
         tally = self.tally
-        if tally.answers is not None or self.project.task_type not in AGREEMENT_TYPES:
-            quality = agreement_of(self.project.task_type, self.project.config, tally.answers or [])
+        if tally.answers is not None or self.project.task_type not in quality.AGREEMENT_TYPES:
+            figures = quality.agreement_of(self.project.task_type, self.project.config, tally.answers or [])
         else:
-            quality = {"kind": "not_computed", "note": (
+            figures = {"kind": "not_computed", "note": (
                 f"the export holds {tally.annotations} annotations: agreement over more than"
                 f" {QUALITY_MAX_ANNOTATIONS} is not computed while exporting; the quality report"
                 " (GET /api/v1/projects/{project_id}/quality) computes it for the project")}
@@ -577,13 +411,12 @@ class Export:
         with self.ctx.write() as w:
             w.access.require(Action.EXPORT, ws, what="project")
             body = {**self.facts, "counts": counts, "annotators": sorted(tally.per_annotator),
-                    "quality": quality, "file": {"bytes": size, "sha256": sha256},
+                    "quality": figures, "file": {"bytes": size, "sha256": sha256},
                     "completed_at": _stamp(w.now)}
             name, key = signer(self.ctx.rt)
             manifest = sign_manifest(body, name, key)
             sealed = w.sealer(ws, self.project.key_id).seal_json("exports", self.id, "manifest", manifest)
-            w.execute(update(X).where(X.c.workspace_id == ws, X.c.id == self.id).values(
-                status="complete", bytes_sent=size, finished_at=w.now, manifest=sealed))
+            store.update_export_complete(w.tx, ws, self.id, bytes_sent=size, manifest=sealed)
             w.audit(ws, "export.manifest_created", self.id, project=self.project.id, bytes=size, sha256=sha256,
                     rows=tally.rows, annotations=tally.annotations)
         return manifest
@@ -597,8 +430,7 @@ class Export:
         ws = self.project.workspace_id
         try:
             with self.ctx.write() as w:
-                w.execute(update(X).where(X.c.workspace_id == ws, X.c.id == self.id, X.c.status == "streaming")
-                          .values(status="incomplete", bytes_sent=size, finished_at=w.now))
+                store.update_export_incomplete(w.tx, ws, self.id, bytes_sent=size)
                 w.audit(ws, "export.incomplete", self.id, project=self.project.id, bytes_sent=size)
         except Exception:  # noqa: BLE001 — called while the stream unwinds: never raise over its cause
             logging.getLogger("bastion.exports").exception("recording incomplete export %s failed", self.id)
@@ -618,8 +450,6 @@ def _policy_facts(ctx: Context, project: Project, reidentify: bool) -> dict[str,
     raw = project.config.get("redaction")
     if raw is None:
         return None
-    from ..redaction import load_policy
-
     policy = load_policy(raw).model_dump(mode="json")
     if not policy.get("enabled", True):
         return None
@@ -634,9 +464,8 @@ def _policy_facts(ctx: Context, project: Project, reidentify: bool) -> dict[str,
 
 
 def _facts(ctx: Context, w, project: Project, writer: ExportFormat, req: ExportRequest, export_id: str,
-           per: str, row_kind: str | None, checkpoint: str, filename: str) -> dict[str, Any]:
-    version = w.execute(select(schema.projects.c.config_version).where(
-        schema.projects.c.workspace_id == project.workspace_id, schema.projects.c.id == project.id)).scalar_one()
+           per: str, row_kind: str, checkpoint: str, filename: str) -> dict[str, Any]:
+    version = store.get_config_version(w.tx, project.workspace_id, project.id)
     shared = {k: v for k, v in project.config.items() if k not in CONFIG_SECTIONS}
     return {
         "type": MANIFEST_TYPE, "version": MANIFEST_VERSION, "export_id": export_id,
@@ -658,10 +487,7 @@ def _facts(ctx: Context, w, project: Project, writer: ExportFormat, req: ExportR
 def get_manifest(ctx: Context, export_id: str) -> dict[str, Any]:
     """An export's signed manifest (those who may export the project); 409 until it exists."""
     with ctx.read() as r:
-        row = r.execute(select(X.c.workspace_id, X.c.status, X.c.bytes_sent, X.c.manifest, schema.projects.c.key_id)
-                        .join(schema.projects, (schema.projects.c.workspace_id == X.c.workspace_id)
-                              & (schema.projects.c.id == X.c.project_id))
-                        .where(X.c.id == export_id)).first()
+        row = store.find_export(r.tx, export_id)
         if row is None:
             raise NotFound("export not found")
         r.access.require(Action.EXPORT, row.workspace_id, what="export")
@@ -679,16 +505,10 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
     """Authorise, validate, record and audit an export; iterate ``.stream()`` for the bytes (and,
     after the last one, the signed manifest), or ``.chunks()`` for the bytes alone."""
     req = request or ExportRequest(fmt=fmt, annotated_only=annotated_only)
-    writer = FORMATS.get(req.fmt)
-    if writer is None:
-        raise InvalidInput(f"format: unknown export format {req.fmt!r} (one of: {', '.join(FORMATS)})")
     if req.per is not None:
         _check_choice("per", req.per, PER)
     _check_choice("chat", req.chat, CHAT)
     _check_choice("sft_form", req.sft_form, SFT_FORMS)
-    _check_choice("rows", req.rows, PARQUET_ROWS)
-    if req.rows != "jsonl" and req.fmt != "parquet":
-        raise InvalidInput("rows: only with format parquet (the other formats are their rows)")
     if req.min_strength is not None:
         _check_choice("dpo_min_strength", req.min_strength, STRENGTHS)
     split = parse_split(req.split, req.seed)
@@ -709,46 +529,64 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
             approvals.consume(w, "redaction.reidentify", project.workspace_id, {"project": project.id},
                               approval_id=req.approval, break_glass=req.break_glass)
         task_type = ctx.rt.task_types.get(project.task_type)
-        row_kind = ("lossless" if req.rows == "jsonl" else req.rows) if req.fmt == "parquet" else writer.rows
-        if writer.rows is None:
-            if req.fmt not in task_type.documents:
-                raise InvalidInput(f"format: {project.task_type} projects have no {req.fmt} export "
-                                   f"({_formats_of(task_type)})")
-            if split is not None and req.part is None:
-                raise InvalidInput(f"split: a {req.fmt} file has no place for a split column; "
-                                   "export one part at a time (part=train, part=validation…)")
-        elif row_kind != "lossless" and row_kind not in task_type.row_kinds:
-            raise InvalidInput(f"format: {project.task_type} projects have no {row_kind} rows ({_formats_of(task_type)})")
-        if req.per == "task" and writer.rows is None:
-            raise InvalidInput(f"per: {req.fmt} documents hold one entry per annotation; use per=annotation")
-        if req.per == "task" and row_kind not in ("lossless", None):
-            raise InvalidInput(f"per: {row_kind} rows are made from annotations; for one row per task, export "
-                               "jsonl with aggregate=mv|ds|… (each task carries its aggregated answer)")
+        writer, row_kind = choose_format(ctx.rt.export_formats, task_type, req, split)
         export_id = ids.new_id("exp")
         w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())
-        w.execute(insert(X).values(workspace_id=project.workspace_id, id=export_id, project_id=project.id,
-                                   format=req.fmt, created_by=ctx.actor.user_id, created_at=w.now,
-                                   status="streaming"))
+        store.insert_export(w.tx, project.workspace_id, export_id, project_id=project.id, format=writer.name,
+                            created_by=ctx.actor.user_id)
         # The checkpoint the export is cut at covers its own record in the log.
         w.flush_audit()
-        from .audit import checkpoint_now
-
         checkpoint = checkpoint_now(w, project.workspace_id)
-        per = req.per or ("task" if row_kind == "lossless" else "annotation")
+        per = req.per or ("task" if row_kind == LOSSLESS else "annotation")
         export = Export(ctx, project, writer, req, split, ExportOptions(
             per=per, chat=req.chat, sft_form=req.sft_form, min_strength=req.min_strength,
-            include_ties=req.include_ties, with_ids=req.with_ids), id=export_id)
-        from .quality import AGREEMENT_TYPES
-
-        if project.task_type in AGREEMENT_TYPES:
+            include_ties=req.include_ties, with_ids=req.with_ids), row_kind=row_kind, id=export_id)
+        if project.task_type in quality.AGREEMENT_TYPES:
             export.tally.answers = []
         export.facts = _facts(ctx, w, project, writer, req, export_id, per, row_kind, checkpoint, export.filename)
     return export
 
 
-def _formats_of(task_type) -> str:
-    kinds = ["jsonl", "json", "parquet", *task_type.row_kinds, *task_type.documents]
-    return "it has: " + ", ".join(kinds)
+# The row options a format declares it takes (exporting.ROW_OPTIONS), as fields of ExportRequest.
+_ROW_OPTION_FIELDS = {"chat": "chat", "sft_form": "sft_form", "dpo_min_strength": "min_strength",
+                      "include_ties": "include_ties", "with_ids": "with_ids"}
+_DEFAULTS = {f.name: f.default for f in fields(ExportRequest)}
+
+
+def choose_format(formats: ExportFormats, task_type: TaskType, req: ExportRequest,
+                  split: Split | None) -> tuple[ExportFormat, str]:
+    """The format asked for and the kind of rows it encodes for ``task_type``; InvalidInput naming the
+    option at fault (``format``, ``rows``, ``per``, ``split`` or a row option) and what would do."""
+    fmt = formats.get(req.fmt, task_type)
+    kinds = fmt.kinds_for(task_type)
+    if not kinds:
+        raise InvalidInput(f"format: {task_type.name} projects have no {fmt.name} export "
+                           f"(they export as: {', '.join(formats.names_for(task_type))})")
+    if len(fmt.rows) == 1:
+        if req.rows != ROWS_LOSSLESS:
+            several = [f.name for f in formats if len(f.rows) > 1]
+            raise InvalidInput(f"rows: only with format {' or '.join(several)} (the other formats are their rows)")
+        kind = fmt.rows[0]
+    else:
+        _check_choice("rows", req.rows, tuple(ROWS_LOSSLESS if k == LOSSLESS else k for k in fmt.rows))
+        kind = LOSSLESS if req.rows == ROWS_LOSSLESS else req.rows
+        if kind not in kinds:
+            offered = ", ".join(ROWS_LOSSLESS if k == LOSSLESS else k for k in kinds)
+            raise InvalidInput(f"rows: {task_type.name} projects have no {kind} rows (rows for them: {offered})")
+    for option, name in _ROW_OPTION_FIELDS.items():
+        if option not in fmt.options and getattr(req, name) != _DEFAULTS[name]:
+            takes = ", ".join(fmt.options) or "none of them"
+            raise InvalidInput(f"{option}: format {fmt.name} does not use this option "
+                               f"(of {', '.join(_ROW_OPTION_FIELDS)} it takes {takes})")
+    if req.per == "task" and kind != LOSSLESS:
+        if fmt.per_task:
+            raise InvalidInput(f"per: {fmt.name} makes one entry per task of its own; leave per out")
+        raise InvalidInput(f"per: {kind} rows are made from annotations; for one row per task, export "
+                           "jsonl with aggregate=mv|ds|… (each task carries its aggregated answer)")
+    if split is not None and req.part is None and not fmt.split_column:
+        raise InvalidInput(f"split: a {fmt.name} file has no place for a split column; "
+                           "export one part at a time (part=train, part=validation…)")
+    return fmt, kind
 
 
 def with_part(request: ExportRequest, part: str) -> ExportRequest:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..domain.errors import BastionError
+from ..exporting import ExportFormats
+from ..exporting import installed as installed_export_formats
 from ..settings import Settings
 from ..storage import datadir, migrate
 from ..storage.database import Database
@@ -24,6 +26,7 @@ class Runtime:
     task_types: TaskTypes
     # Where each person's last next-task scan ended, per project (services/queue.py).
     queue_marks: dict = field(default_factory=dict)
+    export_formats: ExportFormats = field(default_factory=installed_export_formats)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> "Runtime":

@@ -1,16 +1,31 @@
-"""Export pages: a project's tasks and their annotations by keyset, as plain tuples (``fast.py``).
+"""What an export reads and records: a project's tasks by keyset pages, their annotations and
+reviews, and the export's own row (its status and sealed manifest).
 
-An export of a million tasks reads 500 pages; building SQLAlchemy row objects for
-them costs more than decrypting them, so pages come back as tuples in a fixed
-column order.
+An export of a million tasks reads 500 pages; building SQLAlchemy row objects
+for them costs more than decrypting them, so the pages are ``fast.Statement``
+SQL on the driver's cursor, made into NamedTuples (well under a microsecond a
+row). The rest (the export's row, the config version) is plain SQLAlchemy Core.
+
+The trap: canaries are task rows too (``is_canary``), but not the project's
+items (services/leaks.py): the task pages leave them out.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from sqlalchemy import insert, select, update
+
+from . import schema
+from .database import Tx
 from .fast import Statement
+from .review_store import REVIEWS_IN_RANGE
+
+X = schema.exports
+P = schema.projects
 
 _TASK_COLUMNS = "id, payload, predictions, priority, annotation_count, done, created_at, is_gold, gold"
-TASKS_PAGE = Statement(  # canaries are not the project's items (services/leaks.py)
+TASKS_PAGE = Statement(
     f"SELECT {_TASK_COLUMNS} FROM tasks WHERE workspace_id = :ws AND project_id = :project AND id > :after "
     "AND is_canary = 0 ORDER BY id LIMIT :limit",
     postgresql=f"SELECT {_TASK_COLUMNS} FROM tasks WHERE workspace_id = :ws AND project_id = :project "
@@ -25,3 +40,104 @@ ANNOTATIONS_IN_RANGE = Statement(
     "WHERE workspace_id = :ws AND project_id = :project AND task_id >= :first AND task_id <= :last "
     "ORDER BY task_id, id"
 )
+
+
+class TaskRow(NamedTuple):
+    """A task as an export reads it (``payload``, ``predictions``, ``gold``: sealed)."""
+
+    id: str
+    payload: bytes
+    predictions: bytes | None
+    priority: int
+    annotation_count: int
+    done: bool  # 0/1 on SQLite
+    created_at: int
+    is_gold: bool  # 0/1 on SQLite
+    gold: bytes | None
+
+
+class AnnotationRow(NamedTuple):
+    id: str
+    task_id: str
+    user_id: str
+    result: bytes  # sealed
+    lead_time_ms: int | None
+    created_at: int
+    review_status: str
+    gold_score: float | None
+
+
+class ReviewRow(NamedTuple):
+    """A review decision (``comment``, ``correction``: sealed), in the order services/reviews.py opens them."""
+
+    annotation_id: str
+    reviewer_id: str
+    decision: str
+    comment: bytes | None
+    correction: bytes | None
+    created_at: int
+    id: str
+
+
+class ExportRecord(NamedTuple):
+    workspace_id: str
+    status: str  # streaming | complete | incomplete
+    bytes_sent: int | None
+    manifest: bytes | None  # sealed with the project's key
+    key_id: str  # the project's
+
+
+def list_task_page(tx: Tx, workspace_id: str, project_id: str, *, after: str, limit: int,
+                   annotated_only: bool) -> list[TaskRow]:
+    """Up to ``limit`` tasks after ``after`` in id order (only annotated ones when asked); canaries never."""
+    page = ANNOTATED_TASKS_PAGE if annotated_only else TASKS_PAGE
+    return list(map(TaskRow._make, page.rows(tx, ws=workspace_id, project=project_id, after=after, limit=limit)))
+
+
+def list_annotations_in_range(tx: Tx, workspace_id: str, project_id: str, first: str, last: str) -> list[AnnotationRow]:
+    """The annotations of the tasks from ``first`` to ``last`` (ids), by task then id."""
+    rows = ANNOTATIONS_IN_RANGE.rows(tx, ws=workspace_id, project=project_id, first=first, last=last)
+    return list(map(AnnotationRow._make, rows))
+
+
+def list_reviews_in_range(tx: Tx, workspace_id: str, project_id: str, first: str, last: str) -> list[ReviewRow]:
+    """The review decisions on the tasks from ``first`` to ``last`` (ids), oldest first."""
+    rows = REVIEWS_IN_RANGE.rows(tx, ws=workspace_id, project=project_id, first=first, last=last)
+    return list(map(ReviewRow._make, rows))
+
+
+def get_config_version(tx: Tx, workspace_id: str, project_id: str) -> int:
+    """The version of the project's config now (the manifest records the one an export was cut from)."""
+    return tx.execute(select(P.c.config_version).where(
+        P.c.workspace_id == workspace_id, P.c.id == project_id)).scalar_one()
+
+
+def insert_export(tx: Tx, workspace_id: str, export_id: str, *, project_id: str, format: str, created_by: str) -> None:
+    """Record an export as it starts (status ``streaming``)."""
+    tx.execute(insert(X).values(workspace_id=workspace_id, id=export_id, project_id=project_id, format=format,
+                                     created_by=created_by, created_at=tx.now, status="streaming"))
+
+
+def update_export_complete(tx: Tx, workspace_id: str, export_id: str, *, bytes_sent: int, manifest: bytes) -> None:
+    """The last byte left: the export is complete, with its sealed manifest."""
+    tx.execute(update(X).where(X.c.workspace_id == workspace_id, X.c.id == export_id).values(
+        status="complete", bytes_sent=bytes_sent, finished_at=tx.now, manifest=manifest))
+
+
+def update_export_incomplete(tx: Tx, workspace_id: str, export_id: str, *, bytes_sent: int) -> None:
+    """The stream stopped early: a streaming export becomes incomplete (no manifest)."""
+    tx.execute(update(X).where(X.c.workspace_id == workspace_id, X.c.id == export_id, X.c.status == "streaming")
+                    .values(status="incomplete", bytes_sent=bytes_sent, finished_at=tx.now))
+
+
+def find_export(tx: Tx, export_id: str) -> ExportRecord | None:
+    """An export by its id, with its project's key id; None when there is none.
+
+    Looked up by id alone: the caller decides from the row's ``workspace_id``
+    whether the actor may see it (and answers NotFound across workspaces).
+    """
+    row = tx.execute(
+        select(X.c.workspace_id, X.c.status, X.c.bytes_sent, X.c.manifest, P.c.key_id)
+        .join(P, (P.c.workspace_id == X.c.workspace_id) & (P.c.id == X.c.project_id))
+        .where(X.c.id == export_id)).first()
+    return None if row is None else ExportRecord._make(row)

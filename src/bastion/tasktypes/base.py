@@ -14,9 +14,9 @@ A task type is an object with:
   which responses are shown) is decided there, deterministically;
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
-* ``row_kinds`` — the training row kinds it exports (``sft``, ``dpo``, …) and
-  ``documents`` — whole-file formats (``coco``, ``conll``), see
-  ``services/exports.py``;
+* ``row_kinds`` / ``export_rows(kind)`` — the rows it makes for export formats
+  (``sft``, ``dpo``, ``spacy``, ``conll``, ``coco``…): a format names the kind of
+  rows it encodes (``exporting/``), the type makes them;
 * ``template_dir`` holding ``widget.html`` (a Jinja partial rendered inside the
   labelling form) and ``static/widget.js`` (a small vanilla
   module, progressively enhanced, keyboard first).
@@ -32,7 +32,7 @@ package, so adding a type never touches the core.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -187,12 +187,26 @@ class TaskType:
         """Keys of ``data`` holding sealed file references (``fil_…``)."""
         return ()
 
-    # Training exports. ``row_kinds`` maps a row kind (``sft``, ``dpo``, ``spacy``)
-    # to ``fn(config, task, annotation, options) -> iterable of rows``;
-    # ``documents`` maps a whole-file format (``coco``, ``conll``) to
-    # ``fn(config, tasks, options) -> iterator of bytes``.
-    row_kinds: ClassVar[dict[str, Callable[..., Iterable[dict]]]] = {}
-    documents: ClassVar[dict[str, Callable[..., Iterator[bytes]]]] = {}
+    # -- exports
+    # Export formats encode rows (exporting/); a format names the kind of rows it
+    # encodes, and the kinds other than the export's own lossless rows are made
+    # here. ``row_kinds`` maps a kind (``sft``, ``dpo``, ``spacy``, ``conll``,
+    # ``coco``, or a plugin format's own) to ``fn(config, task, annotation,
+    # options) -> iterable of rows``: the rows of one annotation of ``task`` (a
+    # record of services/exports.py, with all its annotations) — or, for a format
+    # that asks once per task (``coco``), of the whole task (``annotation`` None),
+    # and the rows that head the file (``task`` None too: COCO's categories).
+    # ``options`` is ``_export.ExportOptions``. A kind this type does not make
+    # is a format it does not offer: the export is refused before its first byte.
+    row_kinds: ClassVar[Mapping[str, Callable[..., Iterable[dict]]]] = {}
+
+    def export_rows(self, kind: str) -> Callable[..., Iterable[dict]] | None:
+        """How this type makes rows of ``kind`` for an export (see above), or None when it makes none.
+
+        Asked once per export. Override it where a table will not do (kinds
+        made by a function shared by several plugin types, say).
+        """
+        return self.row_kinds.get(kind)
 
 
 class TaskTypes:

@@ -80,7 +80,7 @@ class Image(TaskType):
     description = "Classify images and draw labelled bounding boxes."
     config_model = ImageConfig
     package_dir = Path(__file__).parent
-    documents = {"coco": exports.coco_document}
+    row_kinds = {"coco": exports.coco_rows}
 
     def file_fields(self, config: ImageConfig) -> tuple[str, ...]:
         return (config.field,)

@@ -76,8 +76,7 @@ class Spans(TaskType):
     description = "Mark entities or extractions in a text, by character offsets."
     config_model = SpansConfig
     package_dir = Path(__file__).parent
-    row_kinds = {"spacy": exports.spacy_rows}
-    documents = {"conll": exports.conll_document}
+    row_kinds = {"spacy": exports.spacy_rows, "conll": exports.conll_rows}
 
     def check_data(self, config: SpansConfig, data: dict) -> str | None:
         value = data.get(config.field)

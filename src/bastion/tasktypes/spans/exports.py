@@ -1,18 +1,17 @@
 """Span exports: spaCy-style offsets (JSON rows) and CoNLL-2003 BIO on whitespace tokens.
 
-CoNLL-2003 has one token per line — ``token POS chunk NER`` — with ``_`` for
-the tags we do not have, a blank line between sequences and ``-DOCSTART-``
-before each document (one document per annotation). Tokens are the text split
-on whitespace, so a span that ends inside a token (``Bergen,`` for the span
-``Bergen``) tags the whole token: that is the format's limit, and the spaCy
-rows keep the exact offsets. BIO cannot nest: where spans overlap, the
+The ``conll`` rows are one document per annotation, ``{"tokens", "tags"}``
+(``exporting/conll.py`` writes a ``token _ _ TAG`` line for each). Tokens are
+the text split on whitespace, so a span that ends inside a token (``Bergen,``
+for the span ``Bergen``) tags the whole token: that is the format's limit, and
+the spaCy rows keep the exact offsets. BIO cannot nest: where spans overlap, the
 earliest (then the longest) wins and the others are left out of the CoNLL file.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from .._export import ExportOptions, ids
 
@@ -54,17 +53,7 @@ def bio_tags(text: str, spans: list[dict]) -> list[tuple[str, str]]:
     return out
 
 
-def conll_document(config, tasks: Iterator[dict], options: ExportOptions) -> Iterator[bytes]:
-    buf: list[str] = []
-    for task in tasks:
-        text = task["data"].get(config.field, "")
-        for annotation in task["annotations"]:
-            buf.append("-DOCSTART- -X- -X- O\n\n")
-            pairs = bio_tags(text, annotation["result"].get("spans", []))
-            buf.extend(f"{token} _ _ {tag}\n" for token, tag in pairs)
-            buf.append("\n")
-        if len(buf) > 5000:
-            yield "".join(buf).encode()
-            buf = []
-    if buf:
-        yield "".join(buf).encode()
+def conll_rows(config, task: dict, annotation: dict, options: ExportOptions) -> Iterable[dict]:
+    """One CoNLL document per annotation: ``{"tokens", "tags"}`` (``exporting/conll.py`` writes the lines)."""
+    pairs = bio_tags(task["data"].get(config.field, ""), annotation["result"].get("spans", []))
+    return [{"tokens": [token for token, _ in pairs], "tags": [tag for _, tag in pairs]}]
