@@ -516,23 +516,54 @@ export_app = typer.Typer(cls=_ExportGroup, no_args_is_help=True,
 app.add_typer(export_app, name="export")
 
 
+class _ExportCommand(typer.core.TyperCommand):
+    """The export itself: ``--format`` and ``--rows`` list what is installed here, plugins' formats included."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        helps = _export_format_helps()
+        for param in params:
+            if param.name in helps:
+                param.help = helps[param.name]
+        return params
+
+
+def _export_format_helps() -> dict[str, str]:
+    # Imported here: the plugins load when the export command runs (or shows its help), not for every command.
+    from .exporting import LOSSLESS
+    from .exporting import installed as export_formats
+    from .tasktypes import installed as task_types
+
+    types = list(task_types())
+    listed, several = [], []
+    for fmt in export_formats():
+        names = [t.name for t in types if fmt.kinds_for(t)]
+        listed.append(fmt.name + ("" if len(names) == len(types) else f" ({', '.join(names) or 'no type'})"))
+        if len(fmt.rows) > 1:
+            kinds = ", ".join("jsonl" if k == LOSSLESS else k for k in fmt.rows)
+            several.append(f"{fmt.name}: {kinds}")
+    return {"format": f"One of: {', '.join(listed)} — the task types a format is for in brackets, the others are"
+                      " for every type (see docs/task-types.md#exports).",
+            "rows": f"With a format that encodes several kinds of rows ({'; '.join(several)}): which rows."}
+
+
 def _write_manifest(path: Path, manifest: dict) -> None:
     tmp = path.with_name(path.name + ".partial")
     tmp.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
     tmp.replace(path)
 
 
-@export_app.command("project", hidden=True)
+@export_app.command("project", hidden=True, cls=_ExportCommand)
 def export_(
     project_id: str,
     format: Annotated[str, typer.Option(
-        "--format", help="jsonl, json, parquet, sft, dpo, spacy, coco or conll (see docs/task-types.md).")] = "jsonl",
+        "--format", help="An export format installed here (listed by --help).")] = "jsonl",
     out_file: Annotated[Optional[Path], typer.Option(
         "--out", help="Write here instead of stdout; a name with {split} writes one file per part of --split.")] = None,
     annotated_only: Annotated[bool, typer.Option("--annotated-only", help="Only tasks with annotations.")] = False,
     per: Annotated[Optional[str], typer.Option(
         "--per", help="annotation or task: one row per annotation, or per task with all its annotations.")] = None,
-    rows: Annotated[str, typer.Option("--rows", help="With --format parquet: jsonl, sft or dpo rows.")] = "jsonl",
+    rows: Annotated[str, typer.Option("--rows", help="With --format parquet: jsonl, sft or dpo rows (listed by --help).")] = "jsonl",
     split: Annotated[Optional[str], typer.Option(
         "--split", help="Parts besides train, e.g. validation=0.1 or validation=0.1,test=0.1 (decided per task).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,

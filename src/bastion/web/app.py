@@ -75,6 +75,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
     for module in (workspaces, projects, tasks, annotations, people, audit, files, workforce, quality, leaks,
                    approvals):
         app.include_router(module.router, prefix=API_PREFIX)
+    projects.describe_export_formats(app, rt)  # the formats registered here, plugins' included
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["health"])

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, Literal
 
 import anyio
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, FastAPI, Query
 from starlette.responses import Response, StreamingResponse
 
 from ...domain.projects import Project
 from ...services import exports
 from ...services import projects as svc
+from ...services.runtime import Runtime
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
@@ -59,22 +60,25 @@ def delete_project(project_id: str, ctx: Ctx):
     return Response(status_code=204)
 
 
+EXPORT_PATH = "/projects/{project_id}/export"
+
+
 @router.get(
-    "/projects/{project_id}/export",
+    EXPORT_PATH,
     response_class=StreamingResponse,
-    responses={200: {"description": "The dataset, streamed.",
-                     "content": {"application/x-ndjson": {}, "application/json": {},
-                                 "application/vnd.apache.parquet": {}, "text/plain": {}}}},
+    responses={200: {"description": "The dataset, streamed (its media type is the format's)."}},
 )
 def export_project(
     project_id: str,
     ctx: Ctx,
-    format: Literal["jsonl", "json", "parquet", "sft", "dpo", "spacy", "coco", "conll"] = Query(
-        "jsonl", description="Export format (docs/task-types.md lists which types have which)."),
+    format: str = Query("jsonl", max_length=16, description=(
+        "Export format: one registered on this server (built in or a plugin's) that the project's task type"
+        " has rows for; the others are refused before the first byte.")),
     annotated_only: bool = Query(False, description="Only tasks with at least one annotation."),
     per: Literal["annotation", "task"] | None = Query(
         None, description="One row per annotation, or per task with all its annotations."),
-    rows: Literal["jsonl", "sft", "dpo"] = Query("jsonl", description="With format=parquet: which rows."),
+    rows: str = Query("jsonl", max_length=16, description=(
+        "With a format that encodes several kinds of rows (parquet: jsonl, sft or dpo): which rows.")),
     split: str | None = Query(None, max_length=200, description="Parts besides train, e.g. validation=0.1."),
     seed: int = Query(0, description="Seed of the split."),
     part: str | None = Query(None, max_length=40, description="Only this part of the split."),
@@ -125,3 +129,30 @@ def export_manifest(export_id: str, ctx: Ctx):
     """An export's signed manifest (its datasheet), stored after its last byte; 409 before that,
     or when the stream stopped early. Check it with `bastion export verify`."""
     return to_json(exports.get_manifest(ctx, export_id))
+
+
+def describe_export_formats(app: FastAPI, rt: Runtime) -> None:
+    """The OpenAPI document lists the export formats this server has (plugins' included), each with
+    the task types it applies to, and the media types an export can answer with."""
+    make_document = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = make_document()
+            operation = next(item for path, item in document["paths"].items() if path.endswith(EXPORT_PATH))["get"]
+            formats, task_types = list(rt.export_formats), list(rt.task_types)
+
+            def applies(fmt) -> str:
+                names = [t.name for t in task_types if fmt.kinds_for(t)]
+                return "every task type" if len(names) == len(task_types) else ", ".join(names) or "no task type"
+
+            described = "; ".join(f"`{fmt.name}` ({applies(fmt)}): {fmt.description}" for fmt in formats)
+            for parameter in operation["parameters"]:
+                if parameter["name"] == "format":
+                    parameter["schema"]["enum"] = [fmt.name for fmt in formats]
+                    parameter["description"] += f" On this server: {described}."
+            media_types = dict.fromkeys(fmt.media_type.split(";")[0].strip() for fmt in formats)
+            operation["responses"]["200"]["content"] = {media: {} for media in media_types}
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
