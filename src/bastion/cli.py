@@ -563,7 +563,8 @@ def export_(
     annotated_only: Annotated[bool, typer.Option("--annotated-only", help="Only tasks with annotations.")] = False,
     per: Annotated[Optional[str], typer.Option(
         "--per", help="annotation or task: one row per annotation, or per task with all its annotations.")] = None,
-    rows: Annotated[str, typer.Option("--rows", help="With --format parquet: jsonl, sft or dpo rows (listed by --help).")] = "jsonl",
+    rows: Annotated[str, typer.Option(
+        "--rows", help="With a format of several kinds of rows: which (listed by --help).")] = "jsonl",
     split: Annotated[Optional[str], typer.Option(
         "--split", help="Parts besides train, e.g. validation=0.1 or validation=0.1,test=0.1 (decided per task).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,

@@ -100,7 +100,7 @@ def document(format_name: str, type_name: str, records: list[dict], options: Exp
     else:
         rows = (row for r in records for a in r["annotations"] for row in make(config, r, a, options))
     head = lambda: list(make(config, None, None, options))  # noqa: E731
-    return b"".join(fmt.encode(rows, Encoding(kind, type_name, options, head=head)))
+    return b"".join(fmt.encode(rows, Encoding(kind, type_name, config, options, head=head)))
 
 
 CONVERSATION = [{"role": "user", "content": "Keep order when removing duplicates?"},

@@ -19,8 +19,8 @@ file's bytes as they are made. A format (:class:`ExportFormat`) declares:
   ``annotated_only``, ``accepted_only``, ``aggregate``…) need no declaring; an
   option a format does not take is refused, naming it, before the first byte;
 * ``encode(rows, encoding)`` — an iterator of bytes over an iterator of rows
-  (:class:`Encoding` says which kind of rows, for which task type, with which
-  options, and gives the rows that head the file);
+  (:class:`Encoding` says which kind of rows, for which task type and config,
+  with which options, and gives the rows that head the file);
 * how its rows are made: ``per_task`` (a type's rows asked once per task rather
   than once per annotation: ``coco``, an image per task), ``split_column``
   (False: the file has no place for a ``split`` column, so a split is exported one
@@ -75,6 +75,7 @@ class Encoding:
 
     kind: str  # the kind of the rows: "lossless" or a kind the task type made
     task_type: str  # the project's task type
+    config: Any = None  # the project's config, as its task type parsed it (which data field holds the text…)
     options: Any = None  # the row options chosen (tasktypes/_export.py ExportOptions)
     head: Callable[[], list[dict]] = list  # the rows that head the file, made by the task type (COCO's categories)
 

@@ -345,11 +345,12 @@ class Export:
 
     def encoding(self) -> Encoding:
         """What the format's encoder is told: the kind of rows, and the rows that head the file."""
-        kind, options = self.row_kind, self.options
+        kind, options, config = self.row_kind, self.options, self.config
         if kind == LOSSLESS:
-            return Encoding(kind, self.project.task_type, options)
-        make, config = self.task_type.export_rows(kind), self.config
-        return Encoding(kind, self.project.task_type, options, head=lambda: list(make(config, None, None, options)))
+            return Encoding(kind, self.project.task_type, config, options)
+        make = self.task_type.export_rows(kind)
+        return Encoding(kind, self.project.task_type, config, options,
+                        head=lambda: list(make(config, None, None, options)))
 
     def chunks(self) -> Iterator[bytes]:
         records = self.records()
