@@ -6,6 +6,9 @@ PostgreSQL, run after run; the digests were recorded before export formats becam
 plugins. Parquet is pinned by what it decodes to (its schema and rows), not by its bytes,
 which carry the writing library's version.
 
+The manifests of the two document formats count what the files hold (an image per
+task, a document per annotation) as their rows.
+
 A digest that changes on purpose (a format's output was changed, or the projects here)
 is recorded again with ``BASTION_PRINT_EXPORT_DIGESTS=1`` — and says so in the commit.
 """
@@ -218,3 +221,18 @@ def test_built_in_formats_export_the_bytes_they_always_did(rt, steady):
         for key, digest in got.items():
             print(f"    {key!r}: {digest!r},")
     assert got == DIGESTS
+
+
+def test_documents_count_the_rows_they_hold(rt):
+    """COCO holds an image per task, CoNLL a document per annotation: the manifest counts them as rows."""
+    spans, image = _spans(rt), _image(rt)
+    coco = exports.start_export(system(rt), image.id, request=ExportRequest(fmt="coco"))
+    data = orjson.loads(b"".join(coco.stream()))
+    assert coco.manifest["counts"] | {"per_annotator": None} == {
+        "rows": len(data["images"]), "tasks": 3, "annotations": 3, "per_annotator": None}
+    assert len(data["images"]) == 3 and len(data["annotations"]) == 3  # the unlabelled image too
+    conll = exports.start_export(system(rt), spans.id, request=ExportRequest(fmt="conll"))
+    documents = b"".join(conll.stream()).count(b"-DOCSTART-")
+    assert conll.manifest["counts"] | {"per_annotator": None} == {
+        "rows": documents, "tasks": 3, "annotations": 4, "per_annotator": None}
+    assert documents == 4  # the task nobody labelled has no document

@@ -283,3 +283,29 @@ def test_splits_are_per_task_stable_and_near_their_fractions():
 def test_jsonl_encoder_is_line_per_row():
     rows = [{"a": i} for i in range(1234)]
     assert [orjson.loads(line) for line in b"".join(encode_jsonl(iter(rows))).splitlines()] == rows
+
+
+def test_document_encoders_take_rows_from_any_type_and_refuse_what_would_break_the_file():
+    """COCO and CoNLL encode rows a plugin type could make as well: extra keys ride along, bad ones are refused."""
+    from bastion.exporting.coco import encode_coco
+    from bastion.exporting.conll import encode_conll
+
+    head = lambda: [{"name": "cell"}, {"name": "nucleus", "supercategory": "cell"}]  # noqa: E731
+    rows = [{"file_name": "a.png", "width": 10, "height": 10, "stain": "H&E",
+             "boxes": [{"label": "nucleus", "bbox": [1, 2, 3, 4], "area": 12, "confidence": 0.5}]}]
+    doc = orjson.loads(b"".join(encode_coco(iter(rows), Encoding("coco", "cells", head=head))))
+    assert doc["images"] == [{"id": 1, "file_name": "a.png", "width": 10, "height": 10, "stain": "H&E"}]
+    assert doc["annotations"] == [{"id": 1, "image_id": 1, "category_id": 2, "bbox": [1, 2, 3, 4], "area": 12,
+                                   "iscrowd": 0, "confidence": 0.5}]
+    assert doc["categories"][1] == {"id": 2, "name": "nucleus", "supercategory": "cell"}
+    with pytest.raises(InvalidInput, match="coco: box label 'mitochondrion' is not one of the categories"):
+        b"".join(encode_coco(iter([{"boxes": [{"label": "mitochondrion", "bbox": [0, 0, 1, 1], "area": 1}]}]),
+                             Encoding("coco", "cells", head=head)))
+
+    conll = Encoding("conll", "tokens")
+    ok = b"".join(encode_conll(iter([{"tokens": ["New", "York"], "tags": ["B-LOC", "I-LOC"]}]), conll))
+    assert ok == b"-DOCSTART- -X- -X- O\n\nNew _ _ B-LOC\nYork _ _ I-LOC\n\n"
+    for tokens, tags, message in [(["New York"], ["B-LOC"], "holds whitespace"), ([""], ["O"], "is empty"),
+                                  (["a", "b"], ["O"], "2 tokens and 1 tags"), (["a"], ["B LOC"], "holds whitespace")]:
+        with pytest.raises(InvalidInput, match=message):
+            b"".join(encode_conll(iter([{"tokens": tokens, "tags": tags}]), conll))
