@@ -275,3 +275,26 @@ def test_a_broken_plugin_format_is_refused_when_plugins_load():
         exporting.ExportFormats.of([good, good])
     with pytest.raises(RuntimeError, match="not a bastion.exporting.ExportFormat"):
         exporting.ExportFormats.of([{"name": "csv"}])
+
+
+@pytest.mark.parametrize("type_name,request_,message", [
+    ("preference", ExportRequest(fmt="spacy"),
+     "format: preference projects have no spacy export (they export as: jsonl, json, parquet, sft, dpo)"),
+    ("preference", ExportRequest(fmt="jsonl", chat="standard"),
+     "chat: format jsonl does not use this option (it takes none of: chat, sft_form, dpo_min_strength,"
+     " include_ties, with_ids)"),
+    ("preference", ExportRequest(fmt="sft", include_ties=True),
+     "include_ties: format sft does not use this option (it takes: chat, sft_form, with_ids)"),
+    ("preference", ExportRequest(fmt="parquet", rows="spacy"), "rows: 'spacy' is not one of jsonl, sft, dpo"),
+    ("classification", ExportRequest(fmt="parquet", rows="sft"),
+     "rows: classification projects have no sft rows (rows for them: jsonl)"),
+    ("classification", ExportRequest(fmt="xml"),
+     "format: unknown export format 'xml' (classification projects export as: jsonl, json, parquet)"),
+])
+def test_built_in_formats_are_checked_like_plugins_before_the_first_byte(rt, type_name, request_, message):
+    config = CLASSIFICATION if type_name == "classification" else {"type": "preference", "criteria": []}
+    side = make_side(rt, "chk", n_tasks=0)
+    project = projects.create_project(system(rt), side.workspace_id, name="Checked", config=config)
+    with pytest.raises(InvalidInput) as info:
+        exports.start_export(side.ctx(rt, "owner"), project.id, request=request_)
+    assert info.value.message == message or info.value.message.startswith(message), info.value.message

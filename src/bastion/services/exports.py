@@ -576,9 +576,9 @@ def choose_format(formats: ExportFormats, task_type: TaskType, req: ExportReques
             raise InvalidInput(f"rows: {task_type.name} projects have no {kind} rows (rows for them: {offered})")
     for option, name in _ROW_OPTION_FIELDS.items():
         if option not in fmt.options and getattr(req, name) != _DEFAULTS[name]:
-            takes = ", ".join(fmt.options) or "none of them"
-            raise InvalidInput(f"{option}: format {fmt.name} does not use this option "
-                               f"(of {', '.join(_ROW_OPTION_FIELDS)} it takes {takes})")
+            takes = f"it takes: {', '.join(fmt.options)}" if fmt.options else \
+                f"it takes none of: {', '.join(_ROW_OPTION_FIELDS)}"
+            raise InvalidInput(f"{option}: format {fmt.name} does not use this option ({takes})")
     if req.per == "task" and kind != LOSSLESS:
         if fmt.per_task:
             raise InvalidInput(f"per: {fmt.name} makes one entry per task of its own; leave per out")
