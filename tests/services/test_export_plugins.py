@@ -47,9 +47,9 @@ def _read_plugins_again() -> None:
     tasktypes.installed.cache_clear()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fasttext_installed():
-    """The plugin's folder on sys.path, as an installed distribution; the registries read again."""
+    """The plugin's folder on sys.path, as an installed distribution; the registries read again (and after)."""
     sys.path.insert(0, str(PLUGIN_ROOT))
     importlib.invalidate_caches()
     _read_plugins_again()
@@ -60,6 +60,17 @@ def fasttext_installed():
         sys.modules.pop("bastion_fasttext", None)
         importlib.invalidate_caches()
         _read_plugins_again()
+        assert exporting.installed().find("fasttext") is None  # uninstalled: the next tests see the built-ins
+
+
+@pytest.fixture
+def fasttext_rt(fasttext_installed, settings):
+    """A runtime opened with the plugin installed (as a server started after ``pip install``)."""
+    from bastion.services.runtime import Runtime
+
+    runtime = Runtime.open(settings, migrate_schema="never")
+    yield runtime
+    runtime.close()
 
 
 def _labelled(rt, tag: str):
@@ -78,7 +89,8 @@ def _labelled(rt, tag: str):
     return side, project, preference
 
 
-def test_the_format_comes_from_the_distributions_entry_point(fasttext_installed, rt):
+def test_the_format_comes_from_the_distributions_entry_point(fasttext_rt):
+    rt = fasttext_rt
     pm = plugins.plugin_manager()
     module = pm.get_plugin("fasttext")  # the entry point's name, as pluggy registers it
     assert module is sys.modules["bastion_fasttext"] and Path(module.__file__).is_relative_to(PLUGIN_ROOT)
@@ -88,11 +100,12 @@ def test_the_format_comes_from_the_distributions_entry_point(fasttext_installed,
     assert "fasttext" not in rt.export_formats.names_for(rt.task_types.get("spans"))
 
 
-def test_the_api_lists_validates_streams_and_signs_it(fasttext_installed, rt):
+def test_the_api_lists_validates_streams_and_signs_it(fasttext_rt):
     from starlette.testclient import TestClient
 
     from bastion.web.app import create_app
 
+    rt = fasttext_rt
     side, project, preference = _labelled(rt, "ftapi")
     url = f"/api/v1/projects/{project.id}/export"
     with TestClient(create_app(rt), raise_server_exceptions=False) as client:
@@ -143,8 +156,7 @@ def test_the_api_lists_validates_streams_and_signs_it(fasttext_installed, rt):
         assert part.status_code == 200 and set(part.content.splitlines()) <= set(EXPECTED.splitlines())
 
 
-def test_the_cli_lists_it_exports_a_file_and_verifies_it(fasttext_installed, rt, tmp_path, monkeypatch, capsys,
-                                                          settings):
+def test_the_cli_lists_it_exports_a_file_and_verifies_it(fasttext_rt, tmp_path, monkeypatch, capsys, settings):
     from bastion.cli import main
 
     monkeypatch.setenv("BASTION_DATA_DIR", str(settings.data_dir))
@@ -163,6 +175,7 @@ def test_the_cli_lists_it_exports_a_file_and_verifies_it(fasttext_installed, rt,
         out = capsys.readouterr()
         return code, out.out, out.err
 
+    rt = fasttext_rt
     side, project, preference = _labelled(rt, "ftcli")
     code, out, _ = cli("export", "project", "--help")
     assert code == 0 and "coco (image), conll (spans), fasttext (classification)" in " ".join(out.split())
