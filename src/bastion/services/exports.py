@@ -55,7 +55,7 @@ from ..access import Action
 from ..audit import checkpoint_to_json, format_timestamp
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
-from ..exporting import LOSSLESS, Encoding, ExportFormat, ExportFormats
+from ..exporting import LOSSLESS, ROW_OPTIONS, Encoding, ExportFormat, ExportFormats
 from ..redaction import load_policy
 from ..storage import export_store as store
 from ..storage.workspace_secret import workspace_secret
@@ -167,7 +167,7 @@ class _Tally:
     """What the file holds, counted as it is made (the manifest's ``counts``), and the
     answers its agreement figures are computed from (``None``: not kept)."""
 
-    rows: int | None = 0
+    rows: int = 0
     tasks: int = 0
     annotations: int = 0
     per_annotator: Counter = field(default_factory=Counter)
@@ -236,8 +236,8 @@ class Export:
                                            store.list_reviews_in_range(r.tx, ws, pid, first, last)):
                     reviews[review["annotation_id"]] = review  # the latest decision wins
                 by_task: dict[str, list] = defaultdict(list)
-                for ann_id, task_id, user_id, result, lead, created, status, gold_score in \
-                        store.list_annotations_in_range(r.tx, ws, pid, first, last):
+                in_range = store.list_annotations_in_range(r.tx, ws, pid, first, last)
+                for ann_id, task_id, user_id, result, lead, created, status, gold_score in in_range:
                     review = reviews.get(ann_id)
                     item = {
                         "id": ann_id, "task_id": task_id, "project_id": pid, "user_id": user_id,
@@ -530,7 +530,7 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
             approvals.consume(w, "redaction.reidentify", project.workspace_id, {"project": project.id},
                               approval_id=req.approval, break_glass=req.break_glass)
         task_type = ctx.rt.task_types.get(project.task_type)
-        writer, row_kind = choose_format(ctx.rt.export_formats, task_type, req, split)
+        writer, row_kind = _choose_format(ctx.rt.export_formats, task_type, req, split)
         export_id = ids.new_id("exp")
         w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())
         store.insert_export(w.tx, project.workspace_id, export_id, project_id=project.id, format=writer.name,
@@ -548,13 +548,12 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
     return export
 
 
-# The row options a format declares it takes (exporting.ROW_OPTIONS), as fields of ExportRequest.
-_ROW_OPTION_FIELDS = {"chat": "chat", "sft_form": "sft_form", "dpo_min_strength": "min_strength",
-                      "include_ties": "include_ties", "with_ids": "with_ids"}
+# The row options a format declares it takes (the API's names), as fields of ExportRequest.
+_ROW_OPTION_FIELDS = {option: {"dpo_min_strength": "min_strength"}.get(option, option) for option in ROW_OPTIONS}
 _DEFAULTS = {f.name: f.default for f in fields(ExportRequest)}
 
 
-def choose_format(formats: ExportFormats, task_type: TaskType, req: ExportRequest,
+def _choose_format(formats: ExportFormats, task_type: TaskType, req: ExportRequest,
                   split: Split | None) -> tuple[ExportFormat, str]:
     """The format asked for and the kind of rows it encodes for ``task_type``; InvalidInput naming the
     option at fault (``format``, ``rows``, ``per``, ``split`` or a row option) and what would do."""
@@ -565,8 +564,8 @@ def choose_format(formats: ExportFormats, task_type: TaskType, req: ExportReques
                            f"(they export as: {', '.join(formats.names_for(task_type))})")
     if len(fmt.rows) == 1:
         if req.rows != ROWS_LOSSLESS:
-            several = [f.name for f in formats if len(f.rows) > 1]
-            raise InvalidInput(f"rows: only with format {' or '.join(several)} (the other formats are their rows)")
+            several = " or ".join(f.name for f in formats if len(f.rows) > 1) or "(none is installed)"
+            raise InvalidInput(f"rows: only with format {several} (the other formats are their rows)")
         kind = fmt.rows[0]
     else:
         _check_choice("rows", req.rows, tuple(ROWS_LOSSLESS if k == LOSSLESS else k for k in fmt.rows))
