@@ -276,6 +276,10 @@ def test_a_broken_plugin_format_is_refused_when_plugins_load():
     for broken, message in [
         (replace(good, name="JSON Lines"), "name: 1 to 16 characters"),
         (replace(good, name="a-name-far-too-long"), "name: 1 to 16 characters"),
+        (replace(good, name="jsonl2\n"), "name: 1 to 16 characters"),
+        (replace(good, rows="sft"), "rows: a tuple"),
+        (replace(good, task_types="classification"), "task_types: a tuple"),
+        (replace(good, options="chat"), "options: a tuple"),
         (replace(good, extension='x"; evil'), "extension:"),
         (replace(good, media_type="json"), "media_type:"),
         (replace(good, rows=()), "rows:"),

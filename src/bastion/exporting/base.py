@@ -53,8 +53,8 @@ LOSSLESS = "lossless"
 # The row options a format may take (the API's and the CLI's names); each is a field of
 # tasktypes/_export.py ExportOptions, which the row makers of the task types read.
 ROW_OPTIONS = ("chat", "sft_form", "dpo_min_strength", "include_ties", "with_ids")
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")  # exports.format is String(16)
-_EXTENSION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")  # part of a Content-Disposition file name
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")  # exports.format is String(16)
+_EXTENSION = re.compile(r"[a-z0-9][a-z0-9._-]{0,31}")  # part of a Content-Disposition file name
 
 
 class RowMaker(Protocol):
@@ -105,13 +105,6 @@ class ExportFormat:
             return ()
         return tuple(k for k in self.rows if k == LOSSLESS or task_type.export_rows(k) is not None)
 
-    def describe(self) -> dict[str, Any]:
-        """What the API and the CLI say about it."""
-        return {"name": self.name, "media_type": self.media_type, "extension": self.extension,
-                "description": self.description, "rows": list(self.rows),
-                "task_types": None if self.task_types is None else list(self.task_types),
-                "options": list(self.options)}
-
 
 def _check(fmt: Any) -> ExportFormat:
     """A plugin's format, or RuntimeError saying what is wrong with it (at start-up, never per request)."""
@@ -119,17 +112,25 @@ def _check(fmt: Any) -> ExportFormat:
         raise RuntimeError(f"an export format plugin returned {fmt!r}, not a bastion.exporting.ExportFormat")
     where = f"export format {fmt.name!r}"
     problems = []
-    if not isinstance(fmt.name, str) or not _NAME.match(fmt.name):
+    if not isinstance(fmt.name, str) or not _NAME.fullmatch(fmt.name):
         problems.append("name: 1 to 16 characters a-z, 0-9, '_' or '-', starting with a letter")
-    if not isinstance(fmt.extension, str) or not _EXTENSION.match(fmt.extension):
+    if not isinstance(fmt.extension, str) or not _EXTENSION.fullmatch(fmt.extension):
         problems.append("extension: 1 to 32 characters a-z, 0-9, '.', '_' or '-' (it ends a file name)")
     if not isinstance(fmt.media_type, str) or "/" not in fmt.media_type or any(c in fmt.media_type for c in "\r\n"):
         problems.append("media_type: a media type such as application/x-ndjson")
-    if not fmt.rows or not all(isinstance(k, str) and _NAME.match(k) for k in fmt.rows):
-        problems.append("rows: one or more row kinds (lossless, sft, dpo, … or its own)")
-    unknown = [o for o in fmt.options if o not in ROW_OPTIONS]
-    if unknown:
-        problems.append(f"options: {', '.join(map(repr, unknown))} (a format takes some of: {', '.join(ROW_OPTIONS)})")
+    if not isinstance(fmt.rows, tuple) or not fmt.rows or not all(
+            isinstance(k, str) and _NAME.fullmatch(k) for k in fmt.rows):
+        problems.append("rows: a tuple of one or more row kinds (lossless, sft, dpo, … or its own)")
+    if fmt.task_types is not None and not (
+            isinstance(fmt.task_types, tuple) and all(isinstance(t, str) for t in fmt.task_types)):
+        problems.append("task_types: a tuple of task type names, or None for every type that makes its rows")
+    if not isinstance(fmt.options, tuple):
+        problems.append(f"options: a tuple of some of: {', '.join(ROW_OPTIONS)}")
+    else:
+        unknown = [o for o in fmt.options if o not in ROW_OPTIONS]
+        if unknown:
+            problems.append(f"options: {', '.join(map(repr, unknown))} (a format takes some of: "
+                            f"{', '.join(ROW_OPTIONS)})")
     if not callable(fmt.encode):
         problems.append("encode: a function (rows, encoding) -> iterator of bytes")
     if problems:
