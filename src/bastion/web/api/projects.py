@@ -10,6 +10,7 @@ from fastapi import APIRouter, FastAPI, Query
 from starlette.responses import Response, StreamingResponse
 
 from ...domain.projects import Project
+from ...exporting import LOSSLESS
 from ...services import exports
 from ...services import projects as svc
 from ...services.runtime import Runtime
@@ -147,10 +148,14 @@ def describe_export_formats(app: FastAPI, rt: Runtime) -> None:
                 return "every task type" if len(names) == len(task_types) else ", ".join(names) or "no task type"
 
             described = "; ".join(f"`{fmt.name}` ({applies(fmt)}): {fmt.description}" for fmt in formats)
+            several = "; ".join(f"`{fmt.name}`: " + ", ".join("jsonl" if k == LOSSLESS else k for k in fmt.rows)
+                                for fmt in formats if len(fmt.rows) > 1)
             for parameter in operation["parameters"]:
                 if parameter["name"] == "format":
                     parameter["schema"]["enum"] = [fmt.name for fmt in formats]
                     parameter["description"] += f" On this server: {described}."
+                elif parameter["name"] == "rows" and several:
+                    parameter["description"] += f" On this server: {several}."
             media_types = dict.fromkeys(fmt.media_type.split(";")[0].strip() for fmt in formats)
             operation["responses"]["200"]["content"] = {media: {} for media in media_types}
         return app.openapi_schema
