@@ -224,19 +224,19 @@ class Export:
         while True:
             with self.ctx.read() as r:
                 r.access.require(Action.EXPORT, ws, what="project")
-                rows = store.list_task_page(r.tx, ws, pid, after=after, limit=limit, annotated_only=annotated_only)
+                tasks = store.list_task_page(r.tx, ws, pid, after=after, limit=limit, annotated_only=annotated_only)
                 limit = min(PAGE, limit * 2)
-                if not rows:
+                if not tasks:
                     return
                 sealer = r.sealer(ws, self.project.key_id)
                 open_ = sealer.open
-                first, last = rows[0].id, rows[-1].id
+                first, last = tasks.first_id, tasks.last_id
                 reviews: dict[str, dict] = {}
                 for review in review_dicts(r, ws, self.project.key_id,
                                            store.list_reviews_in_range(r.tx, ws, pid, first, last)):
                     reviews[review["annotation_id"]] = review  # the latest decision wins
                 by_task: dict[str, list] = defaultdict(list)
-                in_range = store.list_annotations_in_range(r.tx, ws, pid, first, last)
+                in_range = store.iter_annotations_in_range(r.tx, ws, pid, first, last)
                 for ann_id, task_id, user_id, result, lead, created, status, gold_score in in_range:
                     review = reviews.get(ann_id)
                     item = {
@@ -251,7 +251,7 @@ class Export:
                         item["gold_score"] = gold_score
                     by_task[task_id].append(item)
                 page = []
-                for task_id, payload, predictions, priority, count, done, created, is_gold, gold in rows:
+                for task_id, payload, predictions, priority, count, done, created, is_gold, gold in tasks:
                     if split and part and split.part_of(task_id) != part:
                         continue
                     body = loads(open_("tasks", task_id, "payload", payload))
@@ -271,7 +271,7 @@ class Export:
                 if self.request.reidentify:
                     reidentify_records(r, self.project, self.task_type, self.config, page)
             yield from page
-            after = rows[-1].id
+            after = tasks.last_id
 
     def _aggregated(self) -> dict[str, dict]:
         """One answer per task for the whole project (aggregation needs every label at once)."""
