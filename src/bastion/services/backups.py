@@ -11,6 +11,7 @@ On PostgreSQL, ``pg_dump`` refuses to dump a table whose row-level security
 policies would hide rows from it (rather than write a partial backup), so both
 commands run as a role those policies do not apply to — a superuser, or the
 tables' owner with ``BYPASSRLS`` — never as the app role (docs/security.md).
+The copy itself is ``storage/dumps.py``; this module makes and reads the tar.
 """
 
 from __future__ import annotations
@@ -18,35 +19,17 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import sqlite3
-import subprocess
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from .. import __version__
 from ..domain.errors import Conflict, InvalidInput
-from ..storage import migrate
+from ..storage import dumps, migrate
 from .runtime import Runtime
 
 MANIFEST = "bastion-backup.json"
-
-
-def _pg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _tool_failed(tool: str, stderr: str, returncode: int) -> InvalidInput:
-    """pg_dump/pg_restore's own error line (not its last line: that is often the query it ran)."""
-    lines = [line.strip() for line in stderr.strip().splitlines()]
-    message = next((line for line in lines if "error:" in line), lines[-1] if lines else f"exit code {returncode}")
-    if "row-level security" in stderr:
-        message += (" — on PostgreSQL, back up and restore as a role row-level security does not apply to "
-                    "(a superuser, or the owner with BYPASSRLS: --database-url), not as the app role")
-    return InvalidInput(f"{tool} failed: {message}")
 
 
 def backup(rt: Runtime, out: Path) -> dict:
@@ -57,22 +40,7 @@ def backup(rt: Runtime, out: Path) -> dict:
     try:
         manifest = {"format": 1, "version": __version__, "created_at": int(time.time() * 1000),
                     "schema": migrate.current_revision(rt.db), "database": rt.db.dialect.name}
-        if rt.db.is_sqlite:
-            source = sqlite3.connect(make_url(rt.db.url).database)
-            target = sqlite3.connect(work / "bastion.db")
-            with target:
-                source.backup(target)
-            source.close()
-            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL
-            target.close()
-            db_member = "bastion.db"
-        else:
-            dump = work / "database.pgdump"
-            done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(dump),
-                                   "--dbname", _pg_dsn(rt.db.url)], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise _tool_failed("pg_dump", done.stderr, done.returncode)
-            db_member = "database.pgdump"
+        db_member = dumps.dump(rt.db, work)
         manifest["database_file"] = db_member
         partial = out.with_name(out.name + ".partial")
         with tarfile.open(partial, "w") as tar:
@@ -112,19 +80,12 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
                 raise InvalidInput(f"this backup is of a {manifest['database']} database; "
                                    f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}")
             if is_sqlite:
-                target = Path(make_url(url).database)
+                target = dumps.sqlite_file(url)
                 if target.exists() and not force:
                     raise Conflict(f"{target} exists; restore into an empty data directory, or add --force")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                for suffix in ("-wal", "-shm"):
-                    Path(str(target) + suffix).unlink(missing_ok=True)
-                shutil.copyfile(work / manifest["database_file"], target)
+                dumps.restore_sqlite(work / manifest["database_file"], url)
             else:
-                done = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname",
-                                       _pg_dsn(url), str(work / manifest["database_file"])],
-                                      capture_output=True, text=True)
-                if done.returncode != 0:
-                    raise _tool_failed("pg_restore", done.stderr, done.returncode)
+                dumps.restore_postgresql(work / manifest["database_file"], url)
             files = work / "files"
             if files.is_dir():
                 destination = rt_settings.files_dir
