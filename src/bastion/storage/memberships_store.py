@@ -17,10 +17,12 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, insert, select, update
 
+from ..domain.errors import Conflict
 from ..domain.workspaces import Member, Role
 from . import schema
 from .database import Tx
 from .fast import Statement
+from .integrity import refused_as
 
 M = schema.memberships
 U = schema.users
@@ -75,7 +77,9 @@ def list_members(tx: Tx, workspace_id: str) -> list[Member]:
 
 
 def insert_membership(tx: Tx, workspace_id: str, user_id: str, role: str, now: int) -> None:
-    tx.execute(insert(M).values(workspace_id=workspace_id, user_id=user_id, role=role, created_at=now))
+    """Conflict when the person is a member already (added since the caller looked)."""
+    with refused_as(tx, Conflict("this person is already a member of the workspace")):
+        tx.execute(insert(M).values(workspace_id=workspace_id, user_id=user_id, role=role, created_at=now))
 
 
 def update_role(tx: Tx, workspace_id: str, user_id: str, role: str) -> None:

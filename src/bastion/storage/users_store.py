@@ -17,11 +17,12 @@ from typing import NamedTuple
 
 from sqlalchemy import and_, func, insert, select, update
 
-from ..domain.errors import NotFound
+from ..domain.errors import Conflict, NotFound
 from ..domain.users import ApiToken, User
 from . import schema
 from .database import Tx
 from .fast import Statement
+from .integrity import refused_as
 
 u = schema.users
 t = schema.api_tokens
@@ -77,8 +78,10 @@ def count_users(tx: Tx) -> int:
 
 def insert_user(tx: Tx, user_id: str, email: str, *, name: str, password_hash: str | None, is_admin: bool,
                 now: int) -> None:
-    tx.execute(insert(u).values(id=user_id, email=email, name=name, password_hash=password_hash,
-                                is_admin=is_admin, is_active=True, created_at=now))
+    """Conflict when someone has the e-mail (already, or since the caller looked)."""
+    with refused_as(tx, Conflict(f"email: a user with e-mail {email} already exists")):
+        tx.execute(insert(u).values(id=user_id, email=email, name=name, password_hash=password_hash,
+                                    is_admin=is_admin, is_active=True, created_at=now))
 
 
 def is_active_admin(tx: Tx, user_id: str) -> bool:

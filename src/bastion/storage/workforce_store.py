@@ -27,13 +27,13 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 
-from ..domain.errors import NotFound
+from ..domain.errors import Conflict, NotFound
 from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, History, combine
 from . import schema
 from .database import Tx
 from .fast import Statement
+from .integrity import refused_as
 
 D = schema.conflict_declarations
 G = schema.conflict_groups
@@ -168,12 +168,9 @@ def holds_wall(tx: Tx, workspace_a: str, workspace_b: str, holder: str) -> bool:
 def insert_declaration(tx: Tx, workspace_a: str, workspace_b: str, *, holder: str, cooling_off_ms: int | None,
                        now: int, created_by: str) -> None:
     """``holder`` holds the pair's wall; NotFound when either workspace does not exist."""
-    try:
-        with tx.conn.begin_nested():
-            tx.execute(insert(D).values(workspace_a=workspace_a, workspace_b=workspace_b, holder=holder,
-                                        cooling_off_ms=cooling_off_ms, created_at=now, created_by=created_by))
-    except IntegrityError as exc:
-        raise NotFound("workspace not found") from exc
+    with refused_as(tx, NotFound("workspace not found")):
+        tx.execute(insert(D).values(workspace_a=workspace_a, workspace_b=workspace_b, holder=holder,
+                                    cooling_off_ms=cooling_off_ms, created_at=now, created_by=created_by))
 
 
 def set_lifts_at(tx: Tx, workspace_a: str, workspace_b: str, holder: str, lifts_at: int | None) -> None:
@@ -209,7 +206,9 @@ def group_name_taken(tx: Tx, name: str) -> bool:
 
 
 def insert_group(tx: Tx, group_id: str, *, name: str, cooling_off_ms: int | None, now: int) -> None:
-    tx.execute(insert(G).values(id=group_id, name=name, cooling_off_ms=cooling_off_ms, created_at=now))
+    """Conflict when a group has the name (already, or since the caller looked)."""
+    with refused_as(tx, Conflict(f"name: a group named {name!r} exists")):
+        tx.execute(insert(G).values(id=group_id, name=name, cooling_off_ms=cooling_off_ms, created_at=now))
 
 
 def find_group(tx: Tx, ref: str) -> Group | None:
@@ -237,11 +236,8 @@ def is_group_member(tx: Tx, group_id: str, workspace_id: str) -> bool:
 
 def insert_group_member(tx: Tx, group_id: str, workspace_id: str) -> None:
     """NotFound when the workspace does not exist."""
-    try:
-        with tx.conn.begin_nested():
-            tx.execute(insert(GM).values(group_id=group_id, workspace_id=workspace_id))
-    except IntegrityError as exc:
-        raise NotFound("workspace not found") from exc
+    with refused_as(tx, NotFound("workspace not found")):
+        tx.execute(insert(GM).values(group_id=group_id, workspace_id=workspace_id))
 
 
 def delete_group_member(tx: Tx, group_id: str, workspace_id: str) -> None:
