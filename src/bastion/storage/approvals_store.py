@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from sqlalchemy import and_, insert, or_, select, update
 
+from ..domain.errors import NotFound
 from . import schema
 from .database import Tx
 
@@ -64,7 +65,10 @@ def insert_approval(tx: Tx, workspace_id: str, approval_id: str, *, kind: str, p
 
 
 def get_approval(tx: Tx, workspace_id: str, approval_id: str) -> Approval:
-    return _approval(tx.execute(select(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id)).one())
+    found = find_approval(tx, workspace_id, approval_id)
+    if found is None:
+        raise NotFound("approval not found")
+    return found
 
 
 def find_approval(tx: Tx, workspace_id: str, approval_id: str, *, lock: bool = False) -> Approval | None:

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import select, update
 
+from ..domain.errors import NotFound
 from . import schema
 from .database import Tx
 
@@ -42,7 +43,11 @@ def set_project_key(tx: Tx, workspace_id: str, project_id: str, key_id: str) -> 
 
 
 def get_project_config(tx: Tx, workspace_id: str, project_id: str) -> bytes:
-    return tx.execute(select(P.c.config).where(P.c.workspace_id == workspace_id, P.c.id == project_id)).scalar_one()
+    """The project's sealed labelling config; NotFound when the project is gone."""
+    config = tx.execute(select(P.c.config).where(P.c.workspace_id == workspace_id, P.c.id == project_id)).scalar()
+    if config is None:
+        raise NotFound("project not found")
+    return config
 
 
 def set_project_config(tx: Tx, workspace_id: str, project_id: str, config: bytes) -> None:
