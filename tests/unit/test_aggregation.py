@@ -269,3 +269,36 @@ def test_rankings_expand_to_all_pairs() -> None:
     ]
     result = bradley_terry(**pairs)
     assert result.ranking()[0] == "a"
+
+
+# ------------------------------------------------------------------ MACE regression: pyAnno's e-2
+
+
+def _e2() -> tuple[list[int], list[int], list[int]]:
+    import gzip
+
+    tasks, annotators, labels = [], [], []
+    with gzip.open(Path(__file__).parents[1] / "fixtures" / "quality" / "pyanno-e-2.txt.gz", "rt") as fh:
+        for item, line in enumerate(line for line in fh if line.strip()):
+            for annotator, value in enumerate(int(v) for v in line.replace(",", " ").split()):
+                if value != -1:
+                    tasks.append(item)
+                    annotators.append(annotator)
+                    labels.append(value)
+    return tasks, annotators, labels
+
+
+def test_mace_equals_crowdkit_on_e2_once_its_label_order_bug_is_neutralised() -> None:
+    # crowd-kit 1.4.2 reads its MACE strategy matrix in first-appearance order and writes it in
+    # sorted order; on e-2 (labels first appear as 4, 2, 1, 3, 5) that changes 13.4% of its
+    # answers. Renamed so that the two orders agree, it fits the published model — ours, on the
+    # data as it is. Reference made by tests/fixtures/quality/generate_mace_reference.py.
+    reference = json.loads((Path(__file__).parents[1] / "fixtures" / "quality" / "mace_e2.json").read_text())
+    result = mace(*_e2())
+    assert result.classes.tolist() == reference["classes"] and len(result.tasks) == reference["n_items"]
+    ours = "".join(str(label) for label in result.labels.tolist())
+    assert ours == reference["renamed_labels"]  # every one of the 15,521 answers
+    np.testing.assert_allclose(result.posteriors[:: reference["posterior_every"]],
+                               np.array(reference["renamed_posteriors"]), rtol=0, atol=1e-9)
+    differ = sum(a != b for a, b in zip(ours, reference["as_is_labels"], strict=True)) / len(ours)
+    assert 0.13 < differ < 0.14  # the size of crowd-kit's bug on the data as it is
