@@ -2,7 +2,8 @@
 
 A task type is an object with:
 
-* ``name`` (the config's ``type``), ``title``, ``description``;
+* ``name`` (the config's ``type``), ``title``, ``description``, and
+  ``template`` (a complete example config: ``project create --template``);
 * ``config_model`` — a pydantic model with ``extra="forbid"`` (unknown keys are
   errors, named by their path: ``labels[2].hotkey: …``);
 * ``check_data(config, data)`` — is an imported item usable (its fields present)?

@@ -88,7 +88,8 @@ class Ranking(TaskType):
         return quality.agreement(ratings)
 
     def aggregate(self, config: RankingConfig, ratings, method: str, *, seed: str) -> dict:
-        from . import quality
+        """Bradley–Terry per task (the only method; no random choice, so ``seed`` is not needed)."""
+        from . import quality  # NumPy: loaded when a figure is first asked for
 
         return quality.bradley_terry_orders(ratings)
 
