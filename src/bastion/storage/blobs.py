@@ -117,6 +117,14 @@ def _check_workspace(workspace_id: str) -> None:
 # -- the local disk -----------------------------------------------------------------------
 
 
+@contextmanager
+def _writing() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:  # a full or read-only disk, a folder that is not ours
+        raise Unavailable(f"the file store could not write the file ({exc.strerror or exc})") from exc
+
+
 class DiskBlobs:
     """Sealed blobs on the local disk: ``<root>/<workspace>/<file id>``, written atomically, owner only."""
 
@@ -137,24 +145,26 @@ class DiskBlobs:
         path = self._path(workspace_id, blob_id)
         tmp = path.with_name(f".{blob_id}.{os.getpid()}.{threading.get_ident()}.partial")
         try:
-            self.root.mkdir(mode=0o700, exist_ok=True)  # folders only for this user, like the keyring
-            path.parent.mkdir(mode=0o700, exist_ok=True)
-            with open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as fh:  # owner only
-                for chunk in _chunks(data):
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as exc:  # a full or read-only disk: no half file under any name
-            tmp.unlink(missing_ok=True)
-            raise Unavailable(f"the file store could not write the file ({exc.strerror or exc})") from exc
+            with _writing():
+                self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # only for this user, like the keyring
+                path.parent.mkdir(mode=0o700, exist_ok=True)
+                fh = open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600))  # owner only
+            with fh:
+                for chunk in _chunks(data):  # the source's own errors pass as they are
+                    with _writing():
+                        fh.write(chunk)
+                with _writing():
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            with _writing():
+                os.replace(tmp, path)
+                dir_fd = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)  # no half file under any name
             raise
 
     def get(self, workspace_id: str, blob_id: str) -> bytes:
