@@ -15,6 +15,7 @@ fails it if one went anywhere but the loopback address.
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
@@ -148,6 +149,7 @@ def s3_server():
     require_moto()
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request in a failing test's output
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     yield server.get_host_and_port()

@@ -164,3 +164,44 @@ def test_an_import_with_files_stops_with_a_clear_message_and_no_half_task(setup,
         main()
     assert exited.value.code in (0, None) and "imported 1" in capsys.readouterr().out
     assert len(s3.objects()) == 1 and file_rows(rt, ws.id) == 1
+
+
+def test_a_backup_holds_the_bucket_and_restores_into_it(setup, s3, tmp_path):
+    import tarfile
+
+    from bastion.services import backups
+    from bastion.services.runtime import Runtime
+    from environment import owner_url
+
+    rt, ws, project, owner, ann = setup
+    stored = [files.store_file(system(rt), project.id, S.PNG), files.store_file(system(rt), project.id, big_png(1400, 1400))]
+    in_bucket = {key.removeprefix("bastion/"): body for key, body in s3.objects().items()}
+    out = tmp_path / "backup.tar"
+    backup_rt = rt if rt.db.is_sqlite else Runtime.open(  # pg_dump needs the owner (docs/security.md)
+        rt.settings.model_copy(update={"database_url": owner_url(rt.settings.database_url)}), migrate_schema="never")
+    try:
+        backups.backup(backup_rt, out)
+    finally:
+        if backup_rt is not rt:
+            backup_rt.close()
+    with tarfile.open(out) as tar:
+        members = {m.name.removeprefix("files/"): tar.extractfile(m).read() for m in tar if m.name.startswith("files/")}
+    assert members == in_bucket and sorted(members) == sorted(f"{ws.id}/{f.id}" for f in stored)
+    if not rt.db.is_sqlite:
+        return  # restoring a PostgreSQL dump is tested in test_canary.py; the files' part is the same
+    for key in s3.objects():  # the bucket lost its objects; an orphan of no backed-up workspace is there
+        s3.client.delete_object(Bucket=s3.bucket, Key=key)
+    stray = "ws_" + "0" * 32
+    s3.client.put_object(Bucket=s3.bucket, Key=f"bastion/{stray}/fil_{'1' * 32}", Body=b"x")
+    restored = rt.settings.model_copy(update={"data_dir": tmp_path / "restored", "database_url": None,
+                                              "keyring_url": rt.settings.resolved_keyring_url})  # the keys stay
+    backups.restore(restored, out)
+    assert {key.removeprefix("bastion/"): body for key, body in s3.objects().items()} == in_bucket
+    again = Runtime.open(restored, migrate_schema="never")
+    try:
+        imports.import_tasks(system(again), project.id, [(1, {"data": {"image": stored[1].id}})])
+        task = queue.next_task(as_user(again, ann.id), project.id)
+        content, _ = files.read_task_file(as_user(again, ann.id), task["id"], stored[1].id)
+        assert content == files.clean_image(big_png(1400, 1400), files.ImageLimits()).content
+    finally:
+        again.close()

@@ -2,7 +2,9 @@
 
 A backup is a tar file holding a consistent copy of the database (SQLite's
 online backup API, or ``pg_dump`` for PostgreSQL) and the sealed files of the
-blob store. It never holds the keyring or the master key: a stolen backup
+blob store, read through the store's interface (the data directory or a
+bucket alike) and restored into the store the restoring deployment is
+configured with. It never holds the keyring or the master key: a stolen backup
 alone opens nothing, and a workspace deleted after the backup was taken stays
 unreadable even if the backup is restored (its keys are gone from the keyring).
 Back up the keyring and the master key separately, to a different place.
@@ -28,8 +30,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from .. import __version__
-from ..domain.errors import Conflict, InvalidInput
+from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..storage import migrate
+from ..storage.blobs import BlobStore, open_blob_store
 from .runtime import Runtime
 
 MANIFEST = "bastion-backup.json"
@@ -81,13 +84,41 @@ def backup(rt: Runtime, out: Path) -> dict:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
             tar.add(work / db_member, arcname=db_member)
-            files = rt.settings.files_dir
-            if files.is_dir():
-                tar.add(files, arcname="files")
+            _add_blobs(tar, rt.blobs)
         partial.replace(out)
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _add_blobs(tar: tarfile.TarFile, store: BlobStore) -> None:
+    """Every sealed blob of the store, as ``files/<workspace>/<file id>`` (whichever store keeps them)."""
+    for workspace_id in store.workspace_ids():
+        for blob_id in store.iter_blobs(workspace_id):
+            try:
+                sealed = store.get(workspace_id, blob_id)
+            except NotFound:
+                continue  # deleted since it was listed
+            info = tarfile.TarInfo(f"files/{workspace_id}/{blob_id}")
+            info.size, info.mode, info.mtime = len(sealed), 0o600, int(time.time())
+            tar.addfile(info, io.BytesIO(sealed))
+
+
+def _restore_blobs(files: Path, rt_settings, source: Path) -> None:
+    """The backup's blobs replace the store's (as its database replaced the database)."""
+    store = open_blob_store(rt_settings)
+    try:
+        for workspace_id in list(store.workspace_ids()):
+            store.delete_workspace(workspace_id)
+        for folder in sorted(files.iterdir()):
+            for path in sorted(folder.iterdir()) if folder.is_dir() else [folder]:
+                try:
+                    store.put(folder.name, path.name, path.read_bytes())
+                except NotFound:
+                    raise InvalidInput(f"{source}: not a Bastion backup (files/{folder.name}/{path.name} is not "
+                                       "a stored file's name)") from None
+    finally:
+        store.close()
 
 
 def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
@@ -127,10 +158,7 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
                     raise _tool_failed("pg_restore", done.stderr, done.returncode)
             files = work / "files"
             if files.is_dir():
-                destination = rt_settings.files_dir
-                if destination.exists():
-                    shutil.rmtree(destination)
-                shutil.copytree(files, destination)
+                _restore_blobs(files, rt_settings, source)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return manifest
