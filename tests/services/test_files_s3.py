@@ -205,3 +205,43 @@ def test_a_backup_holds_the_bucket_and_restores_into_it(setup, s3, tmp_path):
         assert content == files.clean_image(big_png(1400, 1400), files.ImageLimits()).content
     finally:
         again.close()
+
+
+def test_the_bucket_is_never_called_while_the_database_write_lock_is_held(setup, s3):
+    """An upload or a read from a bucket takes seconds when the server is slow; on SQLite, every writer of the
+    process would wait behind it. A write made from inside each call to the bucket shows none holds the lock
+    (a write within a write is refused there: one writer per process)."""
+    rt, ws, project, owner, ann = setup
+    if not rt.db.is_sqlite:
+        pytest.skip("one writer per process is SQLite's; PostgreSQL writers do not wait for each other here")
+    made = []
+
+    def write_meanwhile(**kwargs):
+        made.append(make_user(rt, f"meanwhile{len(made)}@example.com").id)
+
+    for operation in ("PutObject", "HeadObject", "GetObject", "CreateMultipartUpload", "UploadPart"):
+        rt.blobs.client.meta.events.register(f"provide-client-params.s3.{operation}", write_meanwhile)
+    small = files.store_file(system(rt), project.id, S.PNG)  # PutObject
+    big = files.store_file(system(rt), project.id, big_png(1400, 1400))  # CreateMultipartUpload, UploadPart
+    assert files.store_file(system(rt), project.id, S.PNG).reused  # HeadObject
+    imports.import_tasks(system(rt), project.id, [(1, {"data": {"image": small.id}})])
+    task = queue.next_task(as_user(rt, ann.id), project.id)
+    assert files.read_task_file(as_user(rt, ann.id), task["id"], small.id)[0] == S.PNG  # GetObject
+    assert len(made) == 6 and big.size_bytes > 5 * 1024 * 1024
+
+
+def test_the_same_picture_stored_twice_at_once_is_one_file(setup, s3):
+    """Two uploads of one picture race: the one that commits second answers the first one's file, and its own
+    object is removed again."""
+    rt, ws, project, owner, ann = setup
+    inner = []
+
+    def the_other_upload(**kwargs):
+        if not inner:
+            inner.append(None)
+            inner[0] = files.store_file(system(rt), project.id, S.PNG)
+
+    rt.blobs.client.meta.events.register("provide-client-params.s3.PutObject", the_other_upload)
+    outer = files.store_file(system(rt), project.id, S.PNG)
+    assert outer.reused and outer.id == inner[0].id and not inner[0].reused
+    assert list(s3.objects()) == [f"bastion/{ws.id}/{outer.id}"] and file_rows(rt, ws.id) == 1

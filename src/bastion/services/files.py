@@ -114,6 +114,12 @@ def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
     What is stored, hashed for deduplication and later served is the cleaned
     image; the bytes as uploaded are not kept. Unavailable when the blob store
     is down: nothing is stored then, neither the blob nor the row.
+
+    The sealed blob goes to the store between a read (the project, the
+    caller's right, the digest) and the write that records it, so an upload —
+    seconds to a bucket, retries included — never holds the database's write
+    lock (on SQLite every writer of the process would wait for it). The write
+    checks the caller's right again; if it fails, the blob is removed.
     """
     store = blobs(ctx)
     # Cleaning is CPU work on up to MAX_FILE_BYTES: done before the transaction, its verdict given inside it,
@@ -123,39 +129,42 @@ def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
         image = check_content(content, image_limits(ctx))
     except (InvalidInput, PayloadTooLarge) as exc:
         image = exc
-    written: tuple[str, str] | None = None
+    with ctx.read() as r:
+        project = load_project(r, project_id, Action.TASK_IMPORT)  # first: 404 before any other answer
+        if not isinstance(image, CleanImage):
+            raise image
+        ws = project.workspace_id
+        sealer = r.sealer(ws, project.key_id)
+        digest = sealer.index_hash("file", project.id, image.content)
+        row = files_store.find_file_by_digest(r.tx, ws, project.id, digest)
+    kept = image.content
+    if row is not None:
+        if not store.exists(ws, row.id):  # the row outlived its blob: put it back
+            store.put(ws, row.id, sealer.seal("files", row.id, "content", kept))
+        return _stored(row, reused=True)
+    file_id = ids.new_id("fil")
+    store.put(ws, file_id, sealer.seal("files", file_id, "content", kept))  # sealed before it leaves the process
     try:
         with ctx.write() as w:
-            project = load_project(w, project_id, Action.TASK_IMPORT)  # first: 404 before any other answer
-            if not isinstance(image, CleanImage):
-                raise image
-            kept = image.content
-            ws = project.workspace_id
-            sealer = w.sealer(ws, project.key_id)
-            digest = sealer.index_hash("file", project.id, kept)
-            row = files_store.find_file_by_digest(w.tx, ws, project.id, digest)
-            if row is not None:
-                if not store.exists(ws, row.id):  # the row outlived its blob: put it back
-                    store.put(ws, row.id, sealer.seal("files", row.id, "content", kept))
-                return _stored(row, reused=True)
-            file_id = ids.new_id("fil")
-            store.put(ws, file_id, sealer.seal("files", file_id, "content", kept))  # sealed before it leaves
-            written = (ws, file_id)
+            load_project(w, project_id, Action.TASK_IMPORT)  # again: a role revoked meanwhile stops it here
             files_store.insert_file(w.tx, ws, FileRow(
                 ws, file_id, project.id, digest, image.media_type, len(kept), image.width, image.height, w.now,
                 None if ctx.actor.is_system else ctx.actor.user_id))
             w.audit(ws, "file.stored", file_id, project=project.id, media_type=image.media_type,
                     size_bytes=len(kept), metadata_bytes_dropped=len(content) - len(kept))
-            stored = StoredFile(file_id, project.id, image.media_type, len(kept), image.width, image.height)
-        written = None
-        return stored
-    finally:
-        if written is not None:  # the transaction failed after the blob was written
-            _forget(store, *written)
+    except BaseException as exc:
+        _forget(store, ws, file_id)  # no row names it: it goes, and never a blob an earlier upload stored
+        if isinstance(exc, files_store.DuplicateFile):  # the same picture, stored by another request meanwhile
+            with ctx.read() as r:
+                row = files_store.find_file_by_digest(r.tx, ws, project.id, digest)
+            if row is not None:
+                return _stored(row, reused=True)
+        raise
+    return StoredFile(file_id, project.id, image.media_type, len(kept), image.width, image.height)
 
 
 def _forget(store: BlobStore, workspace_id: str, file_id: str) -> None:
-    """Remove a blob whose row did not commit; if the store is down too, it stays (sealed, unnamed by any row)."""
+    """Remove a blob whose row did not commit; if the store is down too, it stays (sealed, named by no row)."""
     try:
         store.delete(workspace_id, file_id)
     except Unavailable as exc:
@@ -185,13 +194,14 @@ def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str
         row = files_store.find_file(w.tx, ws, task.project_id, file_id)
         if row is None:
             raise NotFound("file not found")
-        content = sealer.open("files", file_id, "content", blobs(ctx).get(ws, file_id))
-        try:  # a file stored before uploads were cleaned loses its metadata here; a clean one comes out as is
-            content = clean_image(content, image_limits(ctx)).content
-        except (InvalidInput, PayloadTooLarge) as exc:
-            raise Conflict(f"the stored file cannot be shown: {exc.message}") from None
-        w.audit(ws, "file.read", file_id, task=task_id)
-        return content, row.media_type
+        w.audit(ws, "file.read", file_id, task=task_id)  # the access, granted and recorded
+    # Fetched once that is committed: a read from a bucket never holds the database's write lock.
+    content = sealer.open("files", file_id, "content", blobs(ctx).get(ws, file_id))
+    try:  # a file stored before uploads were cleaned loses its metadata here; a clean one comes out as is
+        content = clean_image(content, image_limits(ctx)).content
+    except (InvalidInput, PayloadTooLarge) as exc:
+        raise Conflict(f"the stored file cannot be shown: {exc.message}") from None
+    return content, row.media_type
 
 
 def file_facts(ctx: Context, project_id: str, file_ids: list[str]) -> dict[str, StoredFile]:

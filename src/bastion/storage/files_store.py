@@ -34,6 +34,10 @@ class FileRow(NamedTuple):
     created_by: str | None
 
 
+class DuplicateFile(Conflict):
+    """The project holds this content already (stored by a request that committed first)."""
+
+
 _COLUMNS = [getattr(F.c, name) for name in FileRow._fields]
 
 
@@ -61,12 +65,12 @@ def count_files(tx, workspace_id: str) -> int:
 
 
 def insert_file(tx, workspace_id: str, row: FileRow) -> None:
-    """Conflict when the project got the same content at the same moment (its digest is unique)."""
+    """DuplicateFile when the project got the same content meanwhile (its digest is unique)."""
     if row.workspace_id != workspace_id:
         raise ValueError("the row belongs to another workspace")
     try:
         tx.execute(insert(F).values(**row._asdict()))
     except IntegrityError as exc:
         if "digest" in str(exc.orig):  # uq_files_digest; anything else is the project gone meanwhile
-            raise Conflict("the same file is being stored at this moment; send it again") from exc
+            raise DuplicateFile("the same file is being stored at this moment; send it again") from exc
         raise NotFound("project not found") from exc
