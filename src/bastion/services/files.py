@@ -30,10 +30,12 @@ The traps: files stored before cleaning existed still hold their metadata
 under the seal, so ``read_task_file`` cleans on the way out too (cleaning is
 idempotent: a clean file comes out byte for byte); deleting a project destroys
 its key, which makes its files unreadable (crypto-shredding) even while the
-sealed bytes linger in the store; and a blob is written *before* its row
-commits, so a failed transaction removes the blob it wrote, never one that an
-earlier import stored — and a store that fails mid-write (``Unavailable``)
-fails the transaction, so no row names a blob that is not there.
+sealed bytes linger in the store; and a blob is written *before* the
+transaction that records its row (outside it: a bucket call never holds the
+database's write lock), so a failed transaction removes the blob it wrote,
+never one that an earlier import stored — and a store that fails mid-write
+(``Unavailable``, 503) fails before any row is written, so no row names a blob
+that is not there. Reading records the access, then fetches the blob.
 """
 
 from __future__ import annotations
