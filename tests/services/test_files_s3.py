@@ -13,11 +13,12 @@ import zlib
 
 import orjson
 import pytest
+from sqlalchemy import func, select
 
 import image_samples as S
 from bastion.domain.errors import Unavailable
 from bastion.services import files, imports, projects, queue, tasks, workspaces
-from bastion.storage import files_store
+from bastion.storage import schema
 from blob_support import loopback_only, s3, s3_server  # noqa: F401  (fixtures)
 from environment import make_settings
 from factories import as_user, make_side, make_token, make_user, system
@@ -50,7 +51,8 @@ def big_png(width: int, height: int, canary: bytes = S.CANARY) -> bytes:
 
 def file_rows(rt, workspace_id: str) -> int:
     with system(rt).read() as r:
-        return files_store.count_files(r.tx, workspace_id)
+        return r.execute(select(func.count()).select_from(schema.files)
+                         .where(schema.files.c.workspace_id == workspace_id)).scalar_one()
 
 
 def test_the_bucket_holds_only_ciphertext(setup, s3):

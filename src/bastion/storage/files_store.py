@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from ..domain.errors import Conflict, NotFound
@@ -58,10 +58,6 @@ def list_files(tx, workspace_id: str, project_id: str, file_ids: list[str]) -> l
     return [FileRow._make(raw) for raw in tx.execute(
         select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.project_id == project_id,
                                 F.c.id.in_(file_ids))).all()]
-
-
-def count_files(tx, workspace_id: str) -> int:
-    return tx.execute(select(func.count()).select_from(F).where(F.c.workspace_id == workspace_id)).scalar_one()
 
 
 def insert_file(tx, workspace_id: str, row: FileRow) -> None:
