@@ -247,3 +247,27 @@ def test_the_same_picture_stored_twice_at_once_is_one_file(setup, s3):
     outer = files.store_file(system(rt), project.id, S.PNG)
     assert outer.reused and outer.id == inner[0].id and not inner[0].reused
     assert list(s3.objects()) == [f"bastion/{ws.id}/{outer.id}"] and file_rows(rt, ws.id) == 1
+
+
+def test_a_backup_naming_a_file_that_is_not_ours_restores_nothing(setup, s3, tmp_path):
+    import io
+    import tarfile
+
+    from bastion.domain.errors import InvalidInput
+    from bastion.services import backups
+
+    rt, ws, project, owner, ann = setup
+    if not rt.db.is_sqlite:
+        pytest.skip("the names are checked before either database is touched; SQLite's run shows it")
+    files.store_file(system(rt), project.id, S.PNG)
+    out = tmp_path / "backup.tar"
+    backups.backup(rt, out)
+    with tarfile.open(out, "a") as tar:  # a member a crafted backup could hold
+        info = tarfile.TarInfo(f"files/{ws.id}/notes.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    before = s3.objects()
+    restored = rt.settings.model_copy(update={"data_dir": tmp_path / "restored", "database_url": None})
+    with pytest.raises(InvalidInput, match=rf"not a Bastion backup \(files/{ws.id}/notes.txt is not a stored file\)"):
+        backups.restore(restored, out)
+    assert not (tmp_path / "restored" / "bastion.db").exists() and s3.objects() == before

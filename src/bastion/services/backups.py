@@ -25,6 +25,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -32,7 +33,7 @@ from sqlalchemy.engine import make_url
 from .. import __version__
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..storage import migrate
-from ..storage.blobs import BlobStore, open_blob_store
+from ..storage.blobs import BlobStore, is_blob_name, open_blob_store
 from .runtime import Runtime
 
 MANIFEST = "bastion-backup.json"
@@ -104,21 +105,23 @@ def _add_blobs(tar: tarfile.TarFile, store: BlobStore) -> None:
             tar.addfile(info, io.BytesIO(sealed))
 
 
-def _restore_blobs(files: Path, rt_settings, source: Path) -> None:
+def _backed_up_blobs(files: Path, source: Path) -> list[tuple[str, str, Path]]:
+    """The backup's blobs as (workspace, file id, path), every name checked before anything is restored."""
+    found = []
+    for path in sorted(p for p in files.rglob("*") if not p.is_dir()):
+        parts = path.relative_to(files).parts
+        if len(parts) != 2 or not is_blob_name(*parts):
+            raise InvalidInput(f"{source}: not a Bastion backup (files/{'/'.join(parts)} is not a stored file)")
+        found.append((parts[0], parts[1], path))
+    return found
+
+
+def _restore_blobs(store: BlobStore, blobs: list[tuple[str, str, Path]]) -> None:
     """The backup's blobs replace the store's (as its database replaced the database)."""
-    store = open_blob_store(rt_settings)
-    try:
-        for workspace_id in list(store.workspace_ids()):
-            store.delete_workspace(workspace_id)
-        for folder in sorted(files.iterdir()):
-            for path in sorted(folder.iterdir()) if folder.is_dir() else [folder]:
-                try:
-                    store.put(folder.name, path.name, path.read_bytes())
-                except NotFound:
-                    raise InvalidInput(f"{source}: not a Bastion backup (files/{folder.name}/{path.name} is not "
-                                       "a stored file's name)") from None
-    finally:
-        store.close()
+    for workspace_id in list(store.workspace_ids()):
+        store.delete_workspace(workspace_id)
+    for workspace_id, blob_id, path in blobs:
+        store.put(workspace_id, blob_id, path.read_bytes())
 
 
 def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
@@ -135,6 +138,7 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
         except (KeyError, AttributeError, ValueError) as exc:
             raise InvalidInput(f"{source}: not a Bastion backup (no {MANIFEST})") from exc
         work = Path(tempfile.mkdtemp(prefix="bastion-restore-"))
+        stack = ExitStack()
         try:
             tar.extractall(work, filter="data")
             url = rt_settings.resolved_database_url
@@ -142,6 +146,10 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
             if is_sqlite != (manifest["database"] == "sqlite"):
                 raise InvalidInput(f"this backup is of a {manifest['database']} database; "
                                    f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}")
+            files = work / "files"
+            blobs = _backed_up_blobs(files, source) if files.is_dir() else None  # checked before any write
+            store = open_blob_store(rt_settings)  # a store badly configured stops the restore here too
+            stack.callback(store.close)
             if is_sqlite:
                 target = Path(make_url(url).database)
                 if target.exists() and not force:
@@ -156,9 +164,9 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
                                       capture_output=True, text=True)
                 if done.returncode != 0:
                     raise _tool_failed("pg_restore", done.stderr, done.returncode)
-            files = work / "files"
-            if files.is_dir():
-                _restore_blobs(files, rt_settings, source)
+            if blobs is not None:
+                _restore_blobs(store, blobs)
         finally:
+            stack.close()
             shutil.rmtree(work, ignore_errors=True)
     return manifest

@@ -104,8 +104,13 @@ def _ours(value: str, prefix: str) -> bool:
     return ids.has_prefix(value, prefix) and HEX.issuperset(value[len(prefix) + 1:])
 
 
+def is_blob_name(workspace_id: str, blob_id: str) -> bool:
+    """Whether the pair names a blob a store may hold (a workspace id and a file id of ours)."""
+    return _ours(workspace_id, "ws") and _ours(blob_id, "fil")
+
+
 def _check_ids(workspace_id: str, blob_id: str) -> None:
-    if not (_ours(workspace_id, "ws") and _ours(blob_id, "fil")):
+    if not is_blob_name(workspace_id, blob_id):
         raise NotFound("file not found")
 
 
