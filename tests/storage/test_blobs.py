@@ -220,3 +220,21 @@ def test_configuration_errors_name_the_setting(tmp_path):
     with pytest.raises(ValueError, match="s3_part_size_mb"):
         Settings(**base, s3_part_size_mb=4)
     assert isinstance(open_blob_store(Settings(**base)), DiskBlobs)
+
+
+def test_a_plugin_store_is_chosen_by_its_name(tmp_path):
+    from bastion.plugins import hookimpl, plugin_manager
+
+    class Plugin:
+        @hookimpl
+        def bastion_blob_stores(self):
+            return {"elsewhere": lambda settings: DiskBlobs(settings.data_dir / "elsewhere")}
+
+    plugin = Plugin()
+    plugin_manager().register(plugin, name="test-blob-store")
+    try:
+        made = open_blob_store(Settings(data_dir=tmp_path / "data", master_key=MASTER_KEY, blob_store="elsewhere"))
+        made.put(WS, FIL[0], b"sealed")
+        assert (tmp_path / "data" / "elsewhere" / WS / FIL[0]).read_bytes() == b"sealed"
+    finally:
+        plugin_manager().unregister(plugin)
