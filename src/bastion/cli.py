@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import orjson
+from pydantic import ValidationError
 import typer
 import yaml
 from typer.core import TyperGroup
@@ -89,7 +90,12 @@ def settings(data_dir: Path | None = None, database_url: str | None = None) -> S
         overrides["data_dir"] = data_dir or _state.data_dir
     if database_url or _state.database_url:
         overrides["database_url"] = database_url or _state.database_url
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:  # a BASTION_* variable out of range: name it, no traceback
+        first = exc.errors()[0]
+        name = "_".join(str(part) for part in first["loc"]).upper()
+        raise BastionError(f"BASTION_{name}: {first['msg']}") from None
 
 
 _open_runtimes: list = []

@@ -118,9 +118,7 @@ def delete_workspace(ctx: Context, workspace_id: str, *, approval: str | None = 
                       [{"workspace_id": workspace_id, "user_id": user_id} for user_id in sorted(readers)])
         w.execute(delete(W).where(W.c.id == workspace_id))
     # The files' bytes are sealed with the keys destroyed above; their folder (names, sizes) goes too.
-    from .files import blobs
-
-    blobs(ctx).delete_workspace(workspace_id)
+    ctx.rt.blobs.delete_workspace(workspace_id)
     return destroyed
 
 
