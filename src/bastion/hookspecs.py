@@ -18,3 +18,8 @@ def bastion_task_types():
 @hookspec
 def bastion_key_providers():
     """Return a dict of key provider name -> factory(settings) returning a KeyProvider."""
+
+
+@hookspec
+def bastion_blob_stores():
+    """Return a dict of blob store name -> factory(settings) returning a BlobStore (storage/blobs.py)."""

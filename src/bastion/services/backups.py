@@ -2,7 +2,9 @@
 
 A backup is a tar file holding a consistent copy of the database (SQLite's
 online backup API, or ``pg_dump`` for PostgreSQL) and the sealed files of the
-blob store. It never holds the keyring or the master key: a stolen backup
+blob store, read through the store's interface (the data directory or a
+bucket alike) and restored into the store the restoring deployment is
+configured with. It never holds the keyring or the master key: a stolen backup
 alone opens nothing, and a workspace deleted after the backup was taken stays
 unreadable even if the backup is restored (its keys are gone from the keyring).
 Back up the keyring and the master key separately, to a different place.
@@ -22,11 +24,13 @@ import shutil
 import tarfile
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from .. import __version__
-from ..domain.errors import Conflict, InvalidInput
+from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..storage import dumps, migrate
+from ..storage.blobs import BlobStore, is_blob_name, open_blob_store
 from .runtime import Runtime
 
 MANIFEST = "bastion-backup.json"
@@ -49,13 +53,43 @@ def backup(rt: Runtime, out: Path) -> dict:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
             tar.add(work / db_member, arcname=db_member)
-            files = rt.settings.files_dir
-            if files.is_dir():
-                tar.add(files, arcname="files")
+            _add_blobs(tar, rt.blobs)
         partial.replace(out)
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _add_blobs(tar: tarfile.TarFile, store: BlobStore) -> None:
+    """Every sealed blob of the store, as ``files/<workspace>/<file id>`` (whichever store keeps them)."""
+    for workspace_id in store.workspace_ids():
+        for blob_id in store.iter_blobs(workspace_id):
+            try:
+                sealed = store.get(workspace_id, blob_id)
+            except NotFound:
+                continue  # deleted since it was listed
+            info = tarfile.TarInfo(f"files/{workspace_id}/{blob_id}")
+            info.size, info.mode, info.mtime = len(sealed), 0o600, int(time.time())
+            tar.addfile(info, io.BytesIO(sealed))
+
+
+def _backed_up_blobs(files: Path, source: Path) -> list[tuple[str, str, Path]]:
+    """The backup's blobs as (workspace, file id, path), every name checked before anything is restored."""
+    found = []
+    for path in sorted(p for p in files.rglob("*") if not p.is_dir()):
+        parts = path.relative_to(files).parts
+        if len(parts) != 2 or not is_blob_name(*parts):
+            raise InvalidInput(f"{source}: not a Bastion backup (files/{'/'.join(parts)} is not a stored file)")
+        found.append((parts[0], parts[1], path))
+    return found
+
+
+def _restore_blobs(store: BlobStore, blobs: list[tuple[str, str, Path]]) -> None:
+    """The backup's blobs replace the store's (as its database replaced the database)."""
+    for workspace_id in list(store.workspace_ids()):
+        store.delete_workspace(workspace_id)
+    for workspace_id, blob_id, path in blobs:
+        store.put(workspace_id, blob_id, path.read_bytes())
 
 
 def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
@@ -72,6 +106,7 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
         except (KeyError, AttributeError, ValueError) as exc:
             raise InvalidInput(f"{source}: not a Bastion backup (no {MANIFEST})") from exc
         work = Path(tempfile.mkdtemp(prefix="bastion-restore-"))
+        stack = ExitStack()
         try:
             tar.extractall(work, filter="data")
             url = rt_settings.resolved_database_url
@@ -79,6 +114,10 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
             if is_sqlite != (manifest["database"] == "sqlite"):
                 raise InvalidInput(f"this backup is of a {manifest['database']} database; "
                                    f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}")
+            files = work / "files"
+            blobs = _backed_up_blobs(files, source) if files.is_dir() else None  # checked before any write
+            store = open_blob_store(rt_settings)  # a store badly configured stops the restore here too
+            stack.callback(store.close)
             if is_sqlite:
                 target = dumps.sqlite_file(url)
                 if target.exists() and not force:
@@ -86,12 +125,9 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
                 dumps.restore_sqlite(work / manifest["database_file"], url)
             else:
                 dumps.restore_postgresql(work / manifest["database_file"], url)
-            files = work / "files"
-            if files.is_dir():
-                destination = rt_settings.files_dir
-                if destination.exists():
-                    shutil.rmtree(destination)
-                shutil.copytree(files, destination)
+            if blobs is not None:
+                _restore_blobs(store, blobs)
         finally:
+            stack.close()
             shutil.rmtree(work, ignore_errors=True)
     return manifest

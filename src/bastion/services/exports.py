@@ -696,10 +696,6 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         if split is None:
             raise InvalidInput("part: needs a split (e.g. split=validation=0.1)")
         _check_choice("part", req.part, tuple(split.names()))
-    if req.aggregate is not None:
-        from .quality import AGGREGATORS
-
-        _check_choice("aggregate", req.aggregate, (*AGGREGATORS, "bt"))
     with ctx.write() as w:
         project = load_project(w, project_id, Action.EXPORT)
         if req.reidentify:
@@ -709,6 +705,10 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
             approvals.consume(w, "redaction.reidentify", project.workspace_id, {"project": project.id},
                               approval_id=req.approval, break_glass=req.break_glass)
         task_type = ctx.rt.task_types.get(project.task_type)
+        if req.aggregate is not None:  # per task type, before the first byte (a refusal mid-stream cuts the body)
+            from .quality import check_aggregation_method
+
+            check_aggregation_method(task_type, req.aggregate)
         row_kind = ("lossless" if req.rows == "jsonl" else req.rows) if req.fmt == "parquet" else writer.rows
         if writer.rows is None:
             if req.fmt not in task_type.documents:

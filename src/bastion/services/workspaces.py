@@ -21,7 +21,6 @@ from ..storage import memberships_store, users_store, workspaces_store
 from . import approvals, workforce
 from .audit import checkpoint_now
 from .context import Context, Unit
-from .files import blobs
 
 
 def _role(value) -> Role:
@@ -111,7 +110,7 @@ def delete_workspace(ctx: Context, workspace_id: str, *, approval: str | None = 
                                           final_checkpoint=final, readers=readers)
         workspaces_store.delete_workspace(w.tx, workspace_id)
     # The files' bytes are sealed with the keys destroyed above; their folder (names, sizes) goes too.
-    blobs(ctx).delete_workspace(workspace_id)
+    ctx.rt.blobs.delete_workspace(workspace_id)
     return destroyed
 
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from sqlalchemy import select
+
 from .. import ids
+from . import schema
 from .fast import Statement
 
 
@@ -294,3 +297,12 @@ def first_open(tx, ws: str, project: str, user: str, overlap: int, start: tuple[
     priority, task_id = start
     return (statements["same"].one(tx, priority=priority, id=task_id, **params)
             or statements["below"].one(tx, priority=priority, **params))
+
+
+A = schema.assignments
+
+
+def is_assigned(tx, workspace_id: str, task_id: str, user_id: str) -> bool:
+    """Whether the task was ever handed to the person (any lease state): who may still open it and its files."""
+    return tx.execute(select(A.c.id).where(A.c.workspace_id == workspace_id, A.c.task_id == task_id,
+                                           A.c.user_id == user_id).limit(1)).first() is not None
