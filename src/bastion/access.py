@@ -37,8 +37,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .domain.errors import NotFound, PermissionDenied
+from .domain.walls import Decision, decide
 from .domain.workspaces import Role
-from .storage.queue_store import MEMBERSHIPS
+from .storage import memberships_store, workforce_store
 
 
 class Action(Enum):
@@ -191,8 +192,8 @@ class Access:
             if self.actor.is_system:
                 self._roles = {}
             else:
-                rows = MEMBERSHIPS.rows(self._tx, user=self.actor.user_id)
-                self._roles = {ws: Role(role) for ws, role in rows}
+                rows = memberships_store.list_roles(self._tx, self.actor.user_id)
+                self._roles = {row.workspace_id: Role(row.role) for row in rows}
         return self._roles
 
     def role(self, workspace_id: str) -> Role | None:
@@ -247,15 +248,13 @@ class Access:
     def decide_content(self, workspace_id: str, now: int):
         """The wall decision (``domain.walls.Decision``) without a lock, binding or record: read paths
         decide with it, and bind apart when it says ``binds`` (``services/context.py``)."""
-        from .domain.walls import Decision, decide
-        from .storage import workforce
-
         if self.actor.is_system:
             return Decision(True)
         user = self.actor.user_id
+        tx = self._tx
         return decide(
-            workspace_id, workforce.history_of(self._tx, user), workforce.edges_of(self._tx, workspace_id, now),
-            workforce.affiliations_of(self._tx, user), workforce.exclusions_of(self._tx, workspace_id), now,
+            workspace_id, workforce_store.list_history(tx, user), workforce_store.list_edges(tx, workspace_id, now),
+            workforce_store.list_affiliations(tx, user), workforce_store.list_exclusions(tx, workspace_id), now,
         )
 
     def content_allowed(self, workspace_id: str, now: int) -> bool:
@@ -266,7 +265,7 @@ class Access:
         """The conflict-of-interest rule, at every point where a person is shown data.
 
         Loads the person's history and affiliations and the workspace's conflict
-        edges and exclusions under a lock on the person (see storage/workforce.py),
+        edges and exclusions under a lock on the person (see storage/workforce_store.py),
         decides with ``domain.walls.decide``, and records the access: the first one
         binds (audited), later ones refresh the last-access time that cooling-off
         periods count from. Applies to every human, platform admins included; the
@@ -275,21 +274,19 @@ class Access:
         """
         if self.actor.is_system:
             return
-        from .domain.walls import decide
-        from .storage import workforce
-
         user = self.actor.user_id
-        workforce.lock_person(self._tx, user)
-        history = workforce.history_of(self._tx, user)
+        tx = self._tx
+        workforce_store.lock_person(tx, user)
+        history = workforce_store.list_history(tx, user)
         decision = decide(
-            workspace_id, history, workforce.edges_of(self._tx, workspace_id, now),
-            workforce.affiliations_of(self._tx, user), workforce.exclusions_of(self._tx, workspace_id), now,
+            workspace_id, history, workforce_store.list_edges(tx, workspace_id, now),
+            workforce_store.list_affiliations(tx, user), workforce_store.list_exclusions(tx, workspace_id), now,
         )
         if not decision.allowed:
             raise WallDenied(workspace_id, decision)
         if decision.binds and not may_bind:
             raise FirstAccessRequired(workspace_id)
-        workforce.record_access(self._tx, user, workspace_id, now, new=decision.binds)
+        workforce_store.record_access(tx, user, workspace_id, now, new=decision.binds)
         if decision.binds:
             audit(workspace_id, "wall.bound", user,
                   lifted=[edge.other(workspace_id) for edge in decision.lifted])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import orjson
+from pydantic import ValidationError
 import typer
 import yaml
 from typer.core import TyperGroup
@@ -89,7 +90,12 @@ def settings(data_dir: Path | None = None, database_url: str | None = None) -> S
         overrides["data_dir"] = data_dir or _state.data_dir
     if database_url or _state.database_url:
         overrides["database_url"] = database_url or _state.database_url
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:  # a BASTION_* variable out of range: name it, no traceback
+        first = exc.errors()[0]
+        name = "_".join(str(part) for part in first["loc"]).upper()
+        raise BastionError(f"BASTION_{name}: {first['msg']}") from None
 
 
 _open_runtimes: list = []
@@ -384,13 +390,19 @@ def _load_config(path: Path):
     return loaded
 
 
+def _template_names() -> str:
+    """The installed task types that have a ready config (built-ins and plugins), for the help text."""
+    from .tasktypes.templates import templates
+
+    return ", ".join(templates())
+
+
 @project_app.command("create")
 def project_create(
     workspace_id: str,
     config: Annotated[Optional[Path], typer.Option(help="Labelling config file (JSON or YAML).")] = None,
     template: Annotated[Optional[str], typer.Option(
-        help="Start from a ready config instead of a file: classification, spans, preference, ranking, "
-             "writing, rubric or image.")] = None,
+        help=f"Start from a ready config instead of a file: {_template_names()}.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Project name (default: the file's name).")] = None,
     overlap: Annotated[Optional[int], typer.Option(help="Distinct annotators per task.")] = None,
     lease_seconds: Annotated[Optional[int], typer.Option(help="How long a lease lasts.")] = None,
@@ -510,6 +522,17 @@ class _ExportGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+def _aggregation_methods() -> str:
+    """``classification, image, preference: ds, mv, …; ranking: bt`` — the installed types' methods, for help."""
+    from .tasktypes import installed
+
+    grouped: dict[tuple[str, ...], list[str]] = {}
+    for tt in installed():
+        if tt.aggregation_methods:
+            grouped.setdefault(tt.aggregation_methods, []).append(tt.name)
+    return "; ".join(f"{', '.join(names)}: {', '.join(methods)}" for methods, names in grouped.items())
+
+
 export_app = typer.Typer(cls=_ExportGroup, no_args_is_help=True,
                          help="Export a project: bastion export PROJECT [OPTIONS] (its options: bastion export"
                               " project --help). Check a file against its signed manifest: bastion export verify.")
@@ -579,7 +602,8 @@ def export_(
     accepted_only: Annotated[bool, typer.Option(
         "--accepted-only", help="Only accepted or corrected annotations (a correction replaces the result).")] = False,
     aggregate: Annotated[Optional[str], typer.Option(
-        "--aggregate", help="Add each task's aggregated answer: mv, ds, onecoin, glad, mace (or bt for rankings).")] = None,
+        "--aggregate", help=f"Add each task's aggregated answer, by a method that fits the project's type "
+                            f"({_aggregation_methods()}).")] = None,
     reidentify: Annotated[bool, typer.Option(
         "--reidentify", help="Restore redacted values (the original text; spans mapped onto it). Audited.")] = False,
     manifest_file: Annotated[Optional[Path], typer.Option(
@@ -895,7 +919,9 @@ def restore_(
 @app.command("quality")
 def quality_(
     project_id: str,
-    method: Annotated[str, typer.Option("--method", help="Aggregation: mv, ds, onecoin, glad or mace.")] = "ds",
+    method: Annotated[Optional[str], typer.Option("--method", help=(
+        f"Aggregation, a method that fits the project's type ({_aggregation_methods()}; default: the first)."
+    ))] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -913,8 +939,9 @@ def quality_(
     out.print(f"agreement: {agreement.get('summary') or agreement.get('note') or agreement['kind']}", highlight=False)
     if "aggregation" in report:
         agg = report["aggregation"]
-        out.print(f"aggregation ({agg['method']}): {agg['tasks']} tasks, mean confidence {agg['mean_confidence']}, "
-                  f"{agg['low_confidence_tasks']} below 0.7", highlight=False)
+        figures = (f", mean confidence {agg['mean_confidence']}, {agg['low_confidence_tasks']} below 0.7, "
+                   f"{agg['ties']} ties drawn at random") if "mean_confidence" in agg else ""
+        out.print(f"aggregation ({agg['method']}): {agg['tasks']} tasks{figures}", highlight=False)
     if report["gold_accuracy"]:
         table = Table("annotator", "gold answers", "accuracy", "95% interval")
         for row in report["gold_accuracy"]:

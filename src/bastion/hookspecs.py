@@ -21,5 +21,10 @@ def bastion_key_providers():
 
 
 @hookspec
+def bastion_blob_stores():
+    """Return a dict of blob store name -> factory(settings) returning a BlobStore (storage/blobs.py)."""
+
+
+@hookspec
 def bastion_export_formats():
     """Return a list of bastion.exporting.ExportFormat objects this plugin provides."""

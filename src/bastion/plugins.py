@@ -10,7 +10,7 @@ from . import hookspecs
 
 hookimpl = pluggy.HookimplMarker("bastion")
 
-DEFAULT_PLUGINS = ("bastion.tasktypes.builtin", "bastion.exporting.builtin")
+DEFAULT_PLUGINS = ("bastion.tasktypes.builtin", "bastion.storage.blobs", "bastion.exporting.builtin")
 
 
 @functools.cache
@@ -34,3 +34,12 @@ def key_provider_factory(name: str):
     raise InvalidConfig(
         f"key_provider: no key provider named {name!r} (built in: file, passphrase)"
     )
+
+
+def blob_store_factory(name: str):
+    from .domain.errors import InvalidConfig
+
+    for provided in plugin_manager().hook.bastion_blob_stores():
+        if provided and name in provided:
+            return provided[name]
+    raise InvalidConfig(f"blob_store: no blob store named {name!r} (built in: disk, s3)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -87,6 +87,30 @@ class Settings(BaseSettings):
     approval_window_hours: float = Field(
         default=24, gt=0, le=720,
         description="Hours a two-person approval request may wait for its decision, and an approval for its use.",
+    )
+
+    # -- the blob store (storage/blobs.py): where sealed files are kept
+    blob_store: str = Field(
+        default="disk",
+        description="Where sealed files are kept: 'disk' (the data directory), 's3' (an S3-compatible bucket), "
+        "or a plugin's store.",
+    )
+    s3_bucket: str | None = Field(default=None, description="Bucket of the 's3' blob store.")
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket (a folder such as 'bastion/').")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (MinIO, Ceph); default: AWS S3."
+    )
+    s3_region: str | None = Field(default=None, description="Region of the bucket; default: boto3's (AWS_REGION).")
+    s3_access_key_id: str | None = Field(
+        default=None, description="Access key; default: boto3's credential chain (AWS_* variables, instance role)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="Secret key of s3_access_key_id.")
+    s3_path_style: bool = Field(
+        default=False, description="Address the bucket in the path (MinIO, Ceph) rather than the host name."
+    )
+    s3_part_size_mb: int = Field(
+        default=8, ge=5, le=5120,
+        description="Files larger than this go up as a multipart upload of parts this size (MiB).",
     )
 
     @property

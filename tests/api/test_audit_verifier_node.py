@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from bastion.audit import LEGACY_FORMAT, AuditEntry
-from bastion.services import annotations, audit, queue
+from bastion.services import _audit_append, annotations, audit, queue
 from environment import IN_CI
 from factories import add_tasks, make_side, system
 
@@ -62,9 +62,9 @@ VECTORS = {
 @pytest.fixture
 def exported(rt, client, tmp_path, monkeypatch):
     """A log the server wrote, legacy entries first, fetched over the API with its checkpoint and key."""
-    monkeypatch.setattr(audit, "AuditEntry", partial(AuditEntry, v=LEGACY_FORMAT))  # before RFC 8785
+    monkeypatch.setattr(_audit_append, "AuditEntry", partial(AuditEntry, v=LEGACY_FORMAT))  # before RFC 8785
     side = make_side(rt, "node", n_tasks=3)
-    monkeypatch.setattr(audit, "AuditEntry", AuditEntry)
+    monkeypatch.setattr(_audit_append, "AuditEntry", AuditEntry)
     add_tasks(rt, side.project_id, 2, start=10)
     worker = side.ctx(rt, "annotator")
     task = queue.next_task(worker, side.project_id)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bastion.domain.errors import NotFound
-from bastion.services import files, workspaces
+from bastion.services import workspaces
+from bastion.storage.blobs import DiskBlobs
 from factories import ROLES, as_user, make_side, make_token, make_user, system
 
 
@@ -60,7 +61,7 @@ def test_the_tombstone_service_refuses_the_same_way(rt, client):
 def test_deleting_a_workspace_removes_its_file_folder(rt, client):
     side = make_side(rt, "fd", n_tasks=0)
     other = make_side(rt, "fk", n_tasks=0)
-    store = files.DiskBlobs(rt.settings.files_dir)
+    store = DiskBlobs(rt.settings.files_dir)
     store.put(side.workspace_id, "fil_" + "1" * 32, b"sealed bytes")
     store.put(other.workspace_id, "fil_" + "2" * 32, b"sealed bytes")
     folder = rt.settings.files_dir / side.workspace_id

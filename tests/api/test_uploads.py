@@ -18,9 +18,14 @@ import zlib
 
 import orjson
 import pytest
+from starlette.testclient import TestClient
 
 import image_samples as S
 from bastion.services import projects, tasks, users, workspaces
+from bastion.services.runtime import Runtime
+from bastion.web.app import create_app
+from blob_support import loopback_only, s3, s3_server  # noqa: F401  (fixtures)
+from environment import make_settings
 from factories import make_token, make_user, system
 
 PASSWORD = "uploads password long"
@@ -182,3 +187,23 @@ def test_the_annotator_gets_the_picture_not_the_metadata(client, rt, image_proje
         assert got.status_code == 200 and got.content and S.CANARY not in got.content
         assert len(got.content) == r.json()["size_bytes"] < len(content)
         client.post(f"/api/v1/tasks/{task['id']}/skip", headers=ann_h)
+
+
+
+def test_with_the_s3_blob_store_an_upload_touches_no_disk_at_all(s3, tmp_path, database_url, no_temp_dir):
+    """The same rule with files kept in a bucket: nothing is opened for writing, and the bucket gets ciphertext."""
+    rt = Runtime.open(make_settings(tmp_path, database_url, **s3.settings()), migrate_schema="never")
+    try:
+        owner = make_user(rt, "owner.s3@example.com")
+        ws = workspaces.create_workspace(system(rt), "Uploads", owner=owner.id)
+        project = projects.create_project(system(rt), ws.id, name="Boxes", config={"type": "image", "box_labels": ["a"]})
+        content = big_png(S.CANARY)
+        with TestClient(create_app(rt), raise_server_exceptions=False) as client, watch_writes() as writes:
+            r = client.post(f"/api/v1/projects/{project.id}/files", files={"file": ("big.png", content, "image/png")},
+                            headers={"Authorization": f"Bearer {make_token(rt, owner.id)}"})
+        assert r.status_code == 201, r.text
+    finally:
+        rt.close()
+    assert writes == [] and list(no_temp_dir.iterdir()) == []
+    (body,) = s3.objects().values()
+    assert len(body) > 1024 * 1024 and S.CANARY not in body and b"IHDR" not in body

@@ -418,11 +418,46 @@ def test_aggregation_posteriors_are_distributions(rows) -> None:
 def test_majority_vote_equals_counting(rows) -> None:
     table = deduplicated(rows)
     tasks, annotators, labels = columns(rows)
-    result = majority_vote(tasks, annotators, labels)
-    for task, label, confidence in zip(
-        result.tasks.tolist(), result.labels.tolist(), result.confidence.tolist(), strict=True
+    result = majority_vote(tasks, annotators, labels, tie_seed="p")
+    for task, label, confidence, tied in zip(
+        result.tasks.tolist(), result.labels.tolist(), result.confidence.tolist(), result.tied.tolist(), strict=True
     ):
         counts = Counter(table[task].values())
         top = max(counts.values())
-        assert label == min(v for v, c in counts.items() if c == top)  # tie rule: sorts first
+        winners = [v for v, c in counts.items() if c == top]
+        assert label in winners and tied == (len(winners) > 1)  # a tie is drawn among the winners, and marked
         assert confidence == pytest.approx(top / sum(counts.values()))
+
+
+# ------------------------------------------------------------------ labels survive aggregation whole
+
+LABEL_TEXT = st.text(min_size=1, max_size=20)  # any character: "|", ",", quotes, spaces, newlines …
+
+
+@settings(max_examples=60, deadline=None)
+@given(labels=st.lists(LABEL_TEXT, min_size=2, max_size=6, unique=True), multiple=st.booleans(), data=st.data())
+def test_aggregated_answers_are_made_of_whole_labels(labels, multiple, data) -> None:
+    """Through the service the exports call: three annotators per task, majority vote; whatever the labels'
+    characters, each aggregated answer is the majority's label (or label set), never a piece of one."""
+    from bastion.services.quality import ProjectAnnotation, aggregate
+
+    config = {"type": "classification", "labels": labels, "multiple": multiple}
+    n_tasks = data.draw(st.integers(1, 4))
+    answers = data.draw(st.lists(st.lists(
+        st.lists(st.sampled_from(labels), min_size=1, unique=True) if multiple else st.sampled_from(labels),
+        min_size=3, max_size=3), min_size=n_tasks, max_size=n_tasks))
+    rows = [ProjectAnnotation(f"ann_{t}_{u}", "prj_1", f"tsk_{t}", f"usr_{u}",
+                              {"labels": answer} if multiple else {"label": answer}, None, None, 0, "none",
+                              False, None)
+            for t, task_answers in enumerate(answers) for u, answer in enumerate(task_answers)]
+    out = aggregate("classification", config, rows, "mv")
+    for t, task_answers in enumerate(answers):
+        got = out[f"tsk_{t}"]["label"]
+        if multiple:
+            votes = Counter(label for answer in task_answers for label in answer)
+            assert got == [label for label in labels if votes[label] >= 2]
+        else:
+            votes = Counter(task_answers)
+            top = max(votes.values())
+            assert got in [label for label, n in votes.items() if n == top]
+            assert out[f"tsk_{t}"]["tie"] == (top == 1)

@@ -333,10 +333,10 @@ class WallLifecycle(RuleBasedStateMachine):
 
     @invariant()
     def walls_stand_exactly_as_their_holders_keep_them(self):
-        from bastion.storage import workforce as store
+        from bastion.storage import workforce_store as store
 
         with self.rt.db.transaction(write=False) as tx:
-            standing = {(e.a, e.b): e.cooling_off_ms for ws in self.ws for e in store.edges_of(tx, ws, self.now)}
+            standing = {(e.a, e.b): e.cooling_off_ms for ws in self.ws for e in store.list_edges(tx, ws, self.now)}
         assert standing == self._edges()
 
     @invariant()

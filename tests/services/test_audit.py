@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from bastion.audit import verify_consistency, verify_inclusion, verify_log
 from bastion.domain.errors import NotFound, PermissionDenied
-from bastion.services import annotations, audit, queue
+from bastion.services import _audit_append, annotations, audit, queue
 from bastion.storage import schema
 from factories import add_tasks, make_side, operator_tx, system
 
@@ -52,7 +52,7 @@ def test_a_failed_action_leaves_no_audit_record(rt):
 
 
 def test_checkpoint_proofs_and_offline_verification(rt, monkeypatch):
-    monkeypatch.setattr(audit, "CHECKPOINT_EVERY", 8)
+    monkeypatch.setattr(_audit_append, "CHECKPOINT_EVERY", 8)
     side = make_side(rt, "cp", n_tasks=12)
     ctx = side.ctx(rt, "annotator")
     for _ in range(12):

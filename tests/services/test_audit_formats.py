@@ -6,7 +6,7 @@ import orjson
 from sqlalchemy import select, update
 
 from bastion.audit import verify_log
-from bastion.services import annotations, audit, queue
+from bastion.services import _audit_append, annotations, audit, queue
 from bastion.storage import schema
 from factories import add_tasks, make_side, operator_tx
 
@@ -40,11 +40,11 @@ def test_a_log_written_before_rfc_8785_and_after_verifies_and_edits_to_either_ar
     from bastion.audit import LEGACY_FORMAT, AuditEntry
 
     # The log as the code before RFC 8785 wrote it: entries without "v".
-    monkeypatch.setattr(audit, "AuditEntry", partial(AuditEntry, v=LEGACY_FORMAT))
+    monkeypatch.setattr(_audit_append, "AuditEntry", partial(AuditEntry, v=LEGACY_FORMAT))
     side = make_side(rt, "mix", n_tasks=2)
     owner = side.ctx(rt, "owner")
     saved = audit.latest_checkpoint(owner, side.workspace_id)  # the client saved this back then
-    monkeypatch.setattr(audit, "AuditEntry", AuditEntry)
+    monkeypatch.setattr(_audit_append, "AuditEntry", AuditEntry)
     add_tasks(rt, side.project_id, 2, start=10)
     ctx = side.ctx(rt, "annotator")
     task = queue.next_task(ctx, side.project_id)

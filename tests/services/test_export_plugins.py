@@ -31,7 +31,8 @@ from bastion.domain.errors import InvalidAnswer, InvalidInput
 from bastion.domain.manifests import verify_export
 from bastion.services import annotations, audit, exports, imports, projects, tasks
 from bastion.services.exports import ExportRequest
-from bastion.tasktypes import TaskType, TaskTypes
+from bastion.services.runtime import Runtime
+from bastion.tasktypes import TaskType
 from bastion.tasktypes._export import sft_row
 from factories import make_side, system
 
@@ -66,8 +67,6 @@ def fasttext_installed():
 @pytest.fixture
 def fasttext_rt(fasttext_installed, settings):
     """A runtime opened with the plugin installed (as a server started after ``pip install``)."""
-    from bastion.services.runtime import Runtime
-
     runtime = Runtime.open(settings, migrate_schema="never")
     yield runtime
     runtime.close()
@@ -245,9 +244,33 @@ SCORED_TSV = exporting.ExportFormat(
     rows=("scored",), split_column=False, description="text and score, one annotation a line")
 
 
-def test_a_plugin_type_makes_a_plugin_formats_rows_and_a_built_in_formats(rt, monkeypatch):
-    monkeypatch.setattr(rt, "task_types", TaskTypes([*tasktypes.installed(), Score()]))
-    monkeypatch.setattr(rt, "export_formats", exporting.ExportFormats.of([*exporting.installed(), SCORED_TSV]))
+class _ScorePlugin:
+    """A plugin registered in-process (as an entry point's module would be): a task type and a format of its rows."""
+
+    @plugins.hookimpl
+    def bastion_task_types(self):
+        return [Score()]
+
+    @plugins.hookimpl
+    def bastion_export_formats(self):
+        return [SCORED_TSV]
+
+
+@pytest.fixture
+def score_rt(settings):
+    _read_plugins_again()
+    plugins.plugin_manager().register(_ScorePlugin(), name="score-plugin")
+    runtime = Runtime.open(settings, migrate_schema="never")
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+        plugins.plugin_manager().unregister(name="score-plugin")
+        _read_plugins_again()
+
+
+def test_a_plugin_type_makes_a_plugin_formats_rows_and_a_built_in_formats(score_rt):
+    rt = score_rt
     side = make_side(rt, "score", n_tasks=0)
     project = projects.create_project(system(rt), side.workspace_id, name="Scores",
                                       config={"type": "score", "scale": 4}, settings={"overlap": 2})

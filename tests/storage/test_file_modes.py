@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bastion.services import files, users
+from bastion.services import users
 from bastion.services.runtime import Runtime
+from bastion.storage.blobs import DiskBlobs
 from bastion.settings import Settings
 from environment import MASTER_KEY
 from factories import system
@@ -94,7 +95,7 @@ def test_writes_create_private_wal_and_folders(tmp_path):
     try:
         users.create_user(system(rt), "writer@example.com")  # the first write creates the WAL
         assert (data / "bastion.db-wal").exists() and (data / "bastion.db-shm").exists()
-        files.DiskBlobs(rt.settings.files_dir).put("ws_" + "3" * 32, "fil_" + "4" * 32, b"sealed")
+        DiskBlobs(rt.settings.files_dir).put("ws_" + "3" * 32, "fil_" + "4" * 32, b"sealed")
         assert _loose(data) == []
     finally:
         rt.close()

@@ -12,6 +12,7 @@ exit code, the SDK back to exceptions of the same names).
      ├── Conflict                "conflict"         (state forbids it: already done, duplicate)
      ├── RateLimited             "rate_limited"
      ├── PayloadTooLarge         "payload_too_large"
+     ├── Unavailable             "unavailable"      (a service Bastion relies on is down: the blob store)
      └── InvalidInput            "invalid_input"    (bad request content)
           ├── InvalidConfig      "invalid_config"   (a project's labelling config)
           └── InvalidAnswer      "invalid_answer"   (an annotation result)
@@ -65,6 +66,12 @@ class RateLimited(BastionError):
 
 class PayloadTooLarge(BastionError):
     code = "payload_too_large"
+
+
+class Unavailable(BastionError):
+    """Something the deployment relies on (the blob store) is down or refuses; trying again later may work."""
+
+    code = "unavailable"
 
 
 class InvalidInput(BastionError):

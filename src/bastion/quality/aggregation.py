@@ -3,7 +3,7 @@
 Methods (all take the long table ``tasks, annotators, labels`` and return a
 :class:`~bastion.quality._labels.CategoricalAggregation`):
 
-- :func:`majority_vote` — vote shares; ties go to the class that sorts first.
+- :func:`majority_vote` — vote shares; a tie is drawn per task (keyed by ``tie_seed``).
 - :func:`dawid_skene` — EM over a full K x K confusion matrix per annotator
   (Dawid & Skene 1979).
 - :func:`one_coin_dawid_skene` — one accuracy per annotator, errors spread evenly over
@@ -60,16 +60,17 @@ __all__ = [
 ]
 
 
-def majority_vote(tasks: Any, annotators: Any, labels: Any) -> CategoricalAggregation:
+def majority_vote(tasks: Any, annotators: Any, labels: Any, *, tie_seed: str = "") -> CategoricalAggregation:
     """Vote shares per task; the confidence is the winning share.
 
-    Tie rule: among classes with the most votes, the one that sorts first wins, so
-    the same inputs always give the same answer.
+    Tie rule: among classes with the most votes, one is drawn per task by a hash of the
+    task id keyed by ``tie_seed`` (``_labels.pick_winners``) — every tied class equally
+    likely, and the same inputs and seed always give the same answer; ``tied`` marks them.
     """
     table, _ = code_labels(tasks, annotators, labels)
     if table.n == 0:
         return empty_result("majority_vote", table)
-    return finish("majority_vote", table, table.vote_shares(), n_iterations=0, converged=True)
+    return finish("majority_vote", table, table.vote_shares(), n_iterations=0, converged=True, tie_seed=tie_seed)
 
 
 def dawid_skene(
@@ -79,6 +80,7 @@ def dawid_skene(
     *,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
+    tie_seed: str = "",
 ) -> CategoricalAggregation:
     """Dawid–Skene with full confusion matrices, initialised from majority vote.
 
@@ -91,7 +93,7 @@ def dawid_skene(
         return empty_result("dawid_skene", table)
     if table.n_classes == 1:
         return single_class_result("dawid_skene", table)
-    return _DawidSkene(table).fit(max_iterations, tolerance)
+    return _DawidSkene(table).fit(max_iterations, tolerance, tie_seed)
 
 
 def one_coin_dawid_skene(
@@ -101,6 +103,7 @@ def one_coin_dawid_skene(
     *,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
+    tie_seed: str = "",
 ) -> CategoricalAggregation:
     """Dawid–Skene where annotator w is right with probability ``s_w`` and otherwise
     picks one of the other K - 1 classes uniformly. ``parameters["accuracy"]`` is ``s``."""
@@ -109,7 +112,7 @@ def one_coin_dawid_skene(
         return empty_result("one_coin_dawid_skene", table)
     if table.n_classes == 1:
         return single_class_result("one_coin_dawid_skene", table)
-    return _OneCoin(table).fit(max_iterations, tolerance)
+    return _OneCoin(table).fit(max_iterations, tolerance, tie_seed)
 
 
 class _DawidSkene:
@@ -127,7 +130,7 @@ class _DawidSkene:
         self.cell = table.worker * k + table.label  # (annotator, given label) cell per row
         self.cell_ids = np.flatnonzero(np.bincount(self.cell, minlength=table.n_workers * k))
 
-    def fit(self, max_iterations: int, tolerance: float) -> CategoricalAggregation:
+    def fit(self, max_iterations: int, tolerance: float, tie_seed: str) -> CategoricalAggregation:
         table = self.table
         posteriors = np.ascontiguousarray(table.vote_shares().T)
         priors = posteriors.mean(axis=1)
@@ -153,6 +156,7 @@ class _DawidSkene:
             n_iterations=iterations,
             converged=converged,
             parameters={"confusion": confusion.reshape(table.n_workers, k, k), "priors": priors},
+            tie_seed=tie_seed,
         )
 
     def m_step(self, posteriors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -210,7 +214,7 @@ class _OneCoin:
         self.class_task = table.label * table.n_tasks + table.task
         self.per_task = np.diff(np.append(table.task_starts, table.n)).astype(np.float64)
 
-    def fit(self, max_iterations: int, tolerance: float) -> CategoricalAggregation:
+    def fit(self, max_iterations: int, tolerance: float, tie_seed: str) -> CategoricalAggregation:
         table = self.table
         posteriors = np.ascontiguousarray(table.vote_shares().T)
         priors = posteriors.mean(axis=1)
@@ -235,6 +239,7 @@ class _OneCoin:
             n_iterations=iterations,
             converged=converged,
             parameters={"accuracy": accuracy, "priors": priors},
+            tie_seed=tie_seed,
         )
 
     def m_step(self, posteriors: np.ndarray) -> np.ndarray:

@@ -46,6 +46,7 @@ def glad(
     tolerance: float = 1e-5,
     m_step_max_iterations: int = 25,
     m_step_tolerance: float = 1e-2,
+    tie_seed: str = "",
 ) -> CategoricalAggregation:
     """GLAD aggregation. ``parameters``: ``alpha`` (per annotator), ``beta`` (per task,
     log-easiness: larger is easier)."""
@@ -54,7 +55,7 @@ def glad(
         return empty_result("glad", table)
     if table.n_classes == 1:
         return single_class_result("glad", table)
-    return _Glad(table).fit(max_iterations, tolerance, m_step_max_iterations, m_step_tolerance)
+    return _Glad(table).fit(max_iterations, tolerance, m_step_max_iterations, m_step_tolerance, tie_seed)
 
 
 def softplus(x: np.ndarray) -> np.ndarray:
@@ -75,7 +76,9 @@ class _Glad:
         self.log_wrong_share = np.log(table.n_classes - 1)
         self.task_class = table.task * table.n_classes + table.label
 
-    def fit(self, max_iterations: int, tolerance: float, m_max: int, m_tol: float) -> CategoricalAggregation:
+    def fit(
+        self, max_iterations: int, tolerance: float, m_max: int, m_tol: float, tie_seed: str
+    ) -> CategoricalAggregation:
         table = self.table
         posteriors = self.e_step()
         given = posteriors[table.task, table.label]
@@ -100,6 +103,7 @@ class _Glad:
             n_iterations=iterations,
             converged=converged,
             parameters={"alpha": self.alpha.copy(), "beta": self.beta.copy()},
+            tie_seed=tie_seed,
         )
 
     def logits(self) -> np.ndarray:

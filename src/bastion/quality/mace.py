@@ -54,6 +54,7 @@ def mace(
     spam_prior: tuple[float, float] = (0.5, 0.5),
     strategy_prior: float = 10.0,
     default_noise: float = 0.5,
+    tie_seed: str = "",
 ) -> CategoricalAggregation:
     """MACE aggregation. ``parameters``: ``competence`` (P(knows) per annotator, the
     normalised non-spamming weight) and ``strategy`` (per annotator spamming
@@ -86,6 +87,7 @@ def mace(
         n_iterations=n_iterations,
         converged=True,
         parameters={"competence": competence, "strategy": theta / theta.sum(axis=1, keepdims=True)},
+        tie_seed=tie_seed,
     )
 
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, insert, select, update
-
 from .. import ids
 from ..domain.errors import InvalidInput, PermissionDenied
-from ..storage import schema
+from ..storage import alerts_store
+from ..storage.alerts_store import Alert
 from .context import Context, Unit
 
-AL = schema.alerts
 MAX_LISTED = 200
 
 
@@ -32,13 +30,12 @@ def notify(w: Unit, user_ids: Iterable[str], workspace_id: str, kind: str, messa
     """Alert these people (each once) in the current transaction; returns how many."""
     people = sorted(set(user_ids) - {"system"})
     if people:
-        w.execute(insert(AL), [{"user_id": user_id, "id": ids.new_id("alr"), "workspace_id": workspace_id,
-                                "kind": kind, "message": message[:600], "subject": subject, "created_at": w.now}
-                               for user_id in people])
+        alerts_store.insert_alerts(w.tx, workspace_id, [(user_id, ids.new_id("alr")) for user_id in people],
+                                   kind=kind, message=message[:600], subject=subject, now=w.now)
     return len(people)
 
 
-def _out(row) -> dict:
+def _out(row: Alert) -> dict:
     return {"id": row.id, "workspace_id": row.workspace_id, "kind": row.kind, "message": row.message,
             "subject": row.subject, "created_at": row.created_at, "read_at": row.read_at}
 
@@ -50,18 +47,15 @@ def list_alerts(ctx: Context, *, unread_only: bool = False, limit: int = 100) ->
     if ctx.actor.is_system:
         return []
     with ctx.read() as r:
-        query = select(AL).where(AL.c.user_id == ctx.actor.user_id)
-        if unread_only:
-            query = query.where(AL.c.read_at.is_(None))
-        return [_out(row) for row in r.execute(query.order_by(AL.c.id.desc()).limit(limit)).all()]
+        return [_out(row) for row in alerts_store.list_alerts(r.tx, ctx.actor.user_id, unread_only=unread_only,
+                                                              limit=limit)]
 
 
 def unread_count(ctx: Context) -> int:
     if ctx.actor.is_system:
         return 0
     with ctx.read() as r:
-        return r.execute(select(func.count()).select_from(AL).where(
-            AL.c.user_id == ctx.actor.user_id, AL.c.read_at.is_(None))).scalar_one()
+        return alerts_store.count_unread(r.tx, ctx.actor.user_id)
 
 
 def mark_read(ctx: Context, alert_ids: list[str] | None = None) -> int:
@@ -73,12 +67,9 @@ def mark_read(ctx: Context, alert_ids: list[str] | None = None) -> int:
     with ctx.write() as w:
         if ctx.actor.read_only:
             raise PermissionDenied("this API token is read-only")
-        query = update(AL).where(AL.c.user_id == ctx.actor.user_id, AL.c.read_at.is_(None))
-        if alert_ids is not None:
-            if not alert_ids:
-                return 0
-            query = query.where(AL.c.id.in_(alert_ids))
-        return w.execute(query.values(read_at=w.now)).rowcount
+        if alert_ids is not None and not alert_ids:
+            return 0
+        return alerts_store.mark_read(w.tx, ctx.actor.user_id, alert_ids, w.now)
 
 
 __all__ = ["list_alerts", "mark_read", "notify", "unread_count"]

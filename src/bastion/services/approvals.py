@@ -43,20 +43,17 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, insert, or_, select, update
 
 from .. import ids
 from ..access import Action
 from ..domain.errors import ApprovalRequired, Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.users import normalise_email
 from ..domain.workspaces import Role
-from ..storage import schema
+from ..storage import approvals_store, memberships_store, users_store, workforce_store, workspaces_store
+from ..storage.approvals_store import Approval
 from . import alerts
 from .context import Context, Unit
 
-AP = schema.approvals
-M = schema.memberships
-U = schema.users
 HOUR_MS = 3600 * 1000
 ROLES = tuple(r.value for r in Role)
 
@@ -132,57 +129,48 @@ def _require_authority(w: Unit, authority: str, workspace_id: str, action: Actio
 
 def _holds_authority(w: Unit, authority: str, workspace_id: str, user_id: str) -> bool:
     if authority == "admins":
-        return bool(w.execute(select(U.c.is_admin).where(U.c.id == user_id, U.c.is_active)).scalar())
-    return w.execute(select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == user_id)
-                     ).scalar() == Role.OWNER.value
+        return users_store.is_active_admin(w.tx, user_id)
+    return memberships_store.find_role(w.tx, workspace_id, user_id) == Role.OWNER.value
 
 
 def _people_with(w: Unit, authority: str, workspace_id: str) -> list[str]:
     if authority == "admins":
-        return w.execute(select(U.c.id).where(U.c.is_admin, U.c.is_active)).scalars().all()
+        return users_store.list_active_admin_ids(w.tx)
     return owners_of(w, workspace_id)
 
 
 def owners_of(w: Unit, workspace_id: str) -> list[str]:
-    return w.execute(select(M.c.user_id).where(M.c.workspace_id == workspace_id,
-                                               M.c.role == Role.OWNER.value)).scalars().all()
+    return memberships_store.list_user_ids(w.tx, workspace_id, roles=(Role.OWNER.value,))
 
 
 def _resolve_targets(w: Unit, workspace_id: str, kind: str, params: dict[str, str]) -> dict[str, str]:
     """The objects a request names must exist in this workspace (a user: anywhere); e-mails become ids."""
-    where = {"project": (schema.projects, "project"), "task": (schema.tasks, "task"),
-             "canary": (schema.canaries, "canary")}
-    for key, (table, what) in where.items():
-        if key in params and w.execute(select(table.c.id).where(
-                table.c.workspace_id == workspace_id, table.c.id == params[key])).first() is None:
-            raise NotFound(f"params.{key}: {what} not found in this workspace")
+    for what in ("project", "task", "canary"):
+        if what in params and not approvals_store.target_exists(w.tx, workspace_id, what, params[what]):
+            raise NotFound(f"params.{what}: {what} not found in this workspace")
     if "user" in params:
         ref = params["user"]
-        column = U.c.email if "@" in ref else U.c.id
-        user_id = w.execute(select(U.c.id).where(column == (normalise_email(ref) if "@" in ref else ref))).scalar()
-        if user_id is None:
+        user = (users_store.find_user_by_email(w.tx, normalise_email(ref)) if "@" in ref
+                else users_store.find_user(w.tx, ref))
+        if user is None:
             raise NotFound("params.user: user not found")
-        params = {**params, "user": user_id}
+        params = {**params, "user": user.id}
     if "competitor" in params:
         lo, hi = sorted((workspace_id, params["competitor"]))
-        D = schema.conflict_declarations
-        if w.execute(select(D.c.holder).where(D.c.workspace_a == lo, D.c.workspace_b == hi,
-                                              D.c.holder == workspace_id)).first() is None:
+        if not workforce_store.holds_wall(w.tx, lo, hi, workspace_id):
             raise NotFound("params.competitor: this workspace declared no wall with that workspace")
     if "group" in params:
-        GM = schema.conflict_group_members
-        if w.execute(select(GM.c.group_id).where(GM.c.group_id == params["group"],
-                                                 GM.c.workspace_id == workspace_id)).first() is None:
+        if not workforce_store.is_group_member(w.tx, params["group"], workspace_id):
             raise NotFound("params.group: this workspace is not in that group")
     return params
 
 
-def _state(row, now: int) -> str:
+def _state(row: Approval, now: int) -> str:
     """The state as of now: a request or approval past its window is expired, recorded or not yet."""
     return "expired" if row.state in ("pending", "approved") and row.expires_at <= now else row.state
 
 
-def _out(row, now: int) -> dict[str, Any]:
+def _out(row: Approval, now: int) -> dict[str, Any]:
     return {"id": row.id, "workspace_id": row.workspace_id, "kind": row.kind, "params": orjson.loads(row.params),
             "reason": row.reason, "authority": row.authority, "state": _state(row, now),
             "requested_by": row.requested_by, "requested_at": row.requested_at, "expires_at": row.expires_at,
@@ -193,11 +181,8 @@ def _out(row, now: int) -> dict[str, Any]:
 def _expire_lapsed(w: Unit, workspace_id: str) -> None:
     """Requests and approvals past their window become ``expired`` (audited) at the workspace's next request or
     decision — reads show them expired without writing (no GET changes state)."""
-    rows = w.execute(select(AP.c.id, AP.c.kind, AP.c.state).where(
-        AP.c.workspace_id == workspace_id, AP.c.state.in_(("pending", "approved")),
-        AP.c.expires_at <= w.now)).all()
-    for row in rows:
-        w.execute(update(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == row.id).values(state="expired"))
+    for row in approvals_store.list_lapsed(w.tx, workspace_id, w.now):
+        approvals_store.expire_approval(w.tx, workspace_id, row.id)
         w.audit(workspace_id, "approval.expired", row.id, kind=row.kind, was=row.state)
 
 
@@ -210,39 +195,30 @@ def request(ctx: Context, workspace_id: str, kind: Any, params: Any, reason: Any
         _require_authority(w, authority, workspace_id, Action.APPROVAL_REQUEST)
         if ctx.actor.is_system:
             raise InvalidInput("the local operator needs no approval; a request is made by a person (their token)")
-        if w.execute(select(schema.workspaces.c.id).where(schema.workspaces.c.id == workspace_id)).first() is None:
+        if not workspaces_store.workspace_exists(w.tx, workspace_id):
             raise NotFound("workspace not found")
         params = _resolve_targets(w, workspace_id, kind, params)
         _expire_lapsed(w, workspace_id)
         approval_id = ids.new_id("apr")
-        w.execute(insert(AP).values(
-            workspace_id=workspace_id, id=approval_id, kind=kind, params=canonical(params), reason=reason,
-            authority=authority, state="pending", requested_by=ctx.actor.user_id, requested_at=w.now,
-            expires_at=w.now + _window_ms(w)))
+        approvals_store.insert_approval(
+            w.tx, workspace_id, approval_id, kind=kind, params=canonical(params), reason=reason, authority=authority,
+            requested_by=ctx.actor.user_id, now=w.now, expires_at=w.now + _window_ms(w))
         w.audit(workspace_id, "approval.requested", approval_id, kind=kind, params=params, reason=reason,
                 authority=authority)
         deciders = [p for p in _people_with(w, authority, workspace_id) if p != ctx.actor.user_id]
         alerts.notify(w, deciders, workspace_id, "approval.requested",
                       f"{ctx.actor.email or ctx.actor.user_id} asks for approval of {kind} {canonical(params)}: {reason}",
                       subject=approval_id)
-        return _out(_row(w, workspace_id, approval_id), w.now)
+        return _out(approvals_store.get_approval(w.tx, workspace_id, approval_id), w.now)
 
 
-def _row(w: Unit, workspace_id: str, approval_id: str):
-    return w.execute(select(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id)).one()
-
-
-def _find(w: Unit, approval_id: str, action: Action):
+def _find(w: Unit, approval_id: str, action: Action) -> Approval:
     """An approval within the actor's reach (404 elsewhere), if they hold its authority for ``action``."""
-    query = select(AP).where(AP.c.id == approval_id)
     actor = w.actor
-    if not actor.is_system:
-        mine = w.access.workspace_ids()
-        if actor.is_admin:  # admins reach admin-authority requests of every workspace
-            query = query.where(or_(AP.c.workspace_id.in_(mine or [""]), AP.c.authority == "admins"))
-        else:
-            query = query.where(AP.c.workspace_id.in_(mine or [""]))
-    row = w.execute(query).first()
+    # admins reach admin-authority requests of every workspace; the local operator, every request
+    row = approvals_store.find_approval_in(w.tx, approval_id,
+                                           workspace_ids=None if actor.is_system else w.access.workspace_ids(),
+                                           admin_authority=actor.is_admin)
     if row is None:
         raise NotFound("approval not found")
     _require_authority(w, row.authority, row.workspace_id, action)
@@ -273,15 +249,15 @@ def decide(ctx: Context, approval_id: str, *, approve: bool, note: str | None = 
             expired_at = row.expires_at
         else:
             state = "approved" if approve else "refused"
-            w.execute(update(AP).where(AP.c.workspace_id == ws, AP.c.id == row.id).values(
-                state=state, decided_by=ctx.actor.user_id, decided_at=w.now, decision_note=note,
+            approvals_store.record_decision(
+                w.tx, ws, row.id, state=state, decided_by=ctx.actor.user_id, now=w.now, note=note,
                 # an approval is then usable for one window from now
-                expires_at=w.now + _window_ms(w) if approve else row.expires_at))
+                expires_at=w.now + _window_ms(w) if approve else row.expires_at)
             w.audit(ws, f"approval.{state}", row.id, kind=row.kind, requested_by=row.requested_by,
                     **({"note": note} if note else {}))
             alerts.notify(w, [row.requested_by], ws, f"approval.{state}",
                           f"{ctx.actor.email or ctx.actor.user_id} {state} your request for {row.kind}", subject=row.id)
-            return _out(_row(w, ws, row.id), w.now)
+            return _out(approvals_store.get_approval(w.tx, ws, row.id), w.now)
     raise Conflict(f"this request expired at {expired_at} before it was decided; ask again")
 
 
@@ -298,22 +274,13 @@ def list_approvals(ctx: Context, workspace_id: str, *, state: str | None = None,
         else:
             r.access.require(Action.APPROVAL_REQUEST, workspace_id)
             authority = None
-        query = select(AP).where(AP.c.workspace_id == workspace_id)
-        if authority:
-            query = query.where(AP.c.authority == authority)
-        if state == "expired":
-            query = query.where(or_(AP.c.state == "expired", and_(AP.c.state.in_(("pending", "approved")),
-                                                                   AP.c.expires_at <= r.now)))
-        elif state in ("pending", "approved"):
-            query = query.where(AP.c.state == state, AP.c.expires_at > r.now)
-        elif state:
-            query = query.where(AP.c.state == state)
-        return [_out(row, r.now) for row in r.execute(query.order_by(AP.c.id.desc()).limit(limit)).all()]
+        rows = approvals_store.list_approvals(r.tx, workspace_id, authority=authority, state=state, now=r.now,
+                                              limit=limit)
+        return [_out(row, r.now) for row in rows]
 
 
 def is_required(w: Unit, workspace_id: str) -> bool:
-    return bool(w.execute(select(schema.workspaces.c.two_person_approval)
-                          .where(schema.workspaces.c.id == workspace_id)).scalar())
+    return workspaces_store.is_two_person_approval(w.tx, workspace_id)
 
 
 def consume(w: Unit, kind: str, workspace_id: str, params: dict[str, str], *, approval_id: str | None = None,
@@ -347,10 +314,7 @@ def consume(w: Unit, kind: str, workspace_id: str, params: dict[str, str], *, ap
             f"{'platform admin' if authority == 'admins' else 'owner'} approve it, then pass its id as approval "
             "(or use break_glass with a reason: every owner is alerted)",
             details={"problem": "missing", "kind": kind, "params": params})
-    query = select(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id)
-    if not w.tx.db.is_sqlite:
-        query = query.with_for_update()
-    row = w.execute(query).first()
+    row = approvals_store.find_approval(w.tx, workspace_id, approval_id, lock=True)
 
     def refuse(problem: str, message: str):
         return ApprovalRequired(f"approval {approval_id}: {message}", details={"problem": problem, "kind": kind,
@@ -369,22 +333,11 @@ def consume(w: Unit, kind: str, workspace_id: str, params: dict[str, str], *, ap
     if row.decided_by is None or row.decided_by == row.requested_by \
             or not _holds_authority(w, row.authority, workspace_id, row.decided_by):
         raise refuse("approver", "whoever approved it no longer holds the authority to")
-    if not w.execute(update(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == row.id, AP.c.state == "approved")
-                     .values(state="used", used_at=w.now)).rowcount:
+    if not approvals_store.mark_used(w.tx, workspace_id, row.id, w.now):
         raise refuse("used", "it was used already")
     w.audit(workspace_id, "approval.used", row.id, kind=kind, requested_by=row.requested_by,
             approved_by=row.decided_by)
     return row.id
-
-
-def check_new_member(w: Unit, workspace_id: str, user_id: str, role: str, *, approval_id: str | None = None,
-                     break_glass: str | None = None) -> None:
-    """Adding a person who belongs to, or has live history with, a competitor is a two-person operation."""
-    from .workforce import competitor_ties
-
-    if competitor_ties(w, user_id, workspace_id):
-        consume(w, "member.add_competitor", workspace_id, {"user": user_id, "role": role},
-                approval_id=approval_id, break_glass=break_glass)
 
 
 def setting(ctx: Context, workspace_id: str) -> dict[str, Any]:
@@ -399,18 +352,17 @@ def set_required(ctx: Context, workspace_id: str, enabled: bool, *, approval_id:
         raise InvalidInput("enabled: true or false")
     with ctx.write() as w:
         w.access.require(Action.APPROVAL_REQUEST, workspace_id)
-        if w.execute(select(schema.workspaces.c.id).where(schema.workspaces.c.id == workspace_id)).first() is None:
+        if not workspaces_store.workspace_exists(w.tx, workspace_id):
             raise NotFound("workspace not found")
         if is_required(w, workspace_id) != enabled:
             if not enabled:
                 used = consume(w, "approval.disable", workspace_id, {}, approval_id=approval_id)
                 if used is None and not w.actor.is_system:  # defensive: off only through an approval
                     raise ApprovalRequired("turning two-person approval off needs an approved approval.disable request")
-            w.execute(update(schema.workspaces).where(schema.workspaces.c.id == workspace_id)
-                      .values(two_person_approval=enabled))
+            workspaces_store.set_two_person_approval(w.tx, workspace_id, enabled)
             w.audit(workspace_id, "approval.setting_changed", workspace_id, enabled=enabled)
         return {"workspace_id": workspace_id, "enabled": enabled}
 
 
-__all__ = ["KINDS", "canonical", "check_new_member", "check_params", "consume", "decide", "get", "is_required",
+__all__ = ["KINDS", "canonical", "check_params", "consume", "decide", "get", "is_required",
            "list_approvals", "owners_of", "request", "set_required", "setting"]

@@ -1,13 +1,14 @@
 """The audit log of each workspace: appended in the action's transaction, Merkle-hashed, signed.
 
 Every security-relevant action calls ``Unit.audit(...)``; the events are
-appended when the action's transaction is about to commit (so the head row of
+appended (``services/_audit_append.py``, which ``context.py`` imports: this module
+reads the log and imports ``context.py``) when the action's transaction is about to commit (so the head row of
 the workspace's log is locked only for the commit itself) and commit or roll
 back with it. Appending one event costs a leaf hash, O(1) amortised node
 hashes and one row; the head row keeps the tree's size and frontier.
 
 Checkpoints (signed tree heads, C2SP signed-note format, Ed25519) are made
-every ``CHECKPOINT_EVERY`` entries, on demand (reading the latest checkpoint
+every ``_audit_append.CHECKPOINT_EVERY`` entries, on demand (reading the latest checkpoint
 signs one if the log has grown), and periodically by the server. They are what
 a client saves and later checks the log against — offline, with nothing but the
 published key (``bastion audit verify --file``).
@@ -27,65 +28,35 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
-from sqlalchemy import func, select
 
-from .. import ids
-from ..access import Action
+from ..access import Action, Actor
 from ..audit import (
-    AuditEntry,
-    Frontier,
     checkpoint_origin,
     checkpoint_to_json,
     consistency_proof,
     hash_children,
     inclusion_proof,
-    leaf_bytes,
-    leaf_hash,
-    sign_checkpoint,
     verifier_key_string,
     verify_log,
 )
 from ..audit.merkle import HASH_SIZE
 from ..domain.errors import InvalidInput, NotFound
-from ..storage import audit_store, schema
+from ..storage import audit_store
+from ._audit_append import (
+    NODE_LEVEL_STEP,
+    PendingEvent,
+    append_events,
+    checkpoint_now,
+    deployment_name,
+    load_head,
+    signer,
+)
 from .context import Context, Unit
 
-E = schema.audit_events
-H = schema.audit_heads
-N = schema.audit_nodes
-K = schema.audit_checkpoints
-CHECKPOINT_EVERY = 1024
-NODE_LEVEL_STEP = 4
 MAX_PAGE = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
-    workspace_id: str
-    at: int
-    actor: str
-    action: str
-    target: str | None
-    details: dict
-
-
-def deployment_name(rt) -> str:
-    """The key name / origin prefix: the public URL's host, else 'bastion'."""
-    if rt.settings.public_url:
-        host = urlsplit(rt.settings.public_url).hostname
-        if host:
-            return host
-    return "bastion"
-
-
-def signer(rt):
-    return rt.keyring.audit_signer(deployment_name(rt))
 
 
 def public_key(rt) -> str:
@@ -93,103 +64,11 @@ def public_key(rt) -> str:
     return verifier_key_string(name, key)
 
 
-def _timestamp(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
-
-
-def _load_head(u: Unit, workspace_id: str, *, lock: bool) -> Frontier:
-    found = audit_store.head(u.tx, workspace_id, lock=lock)
-    return Frontier() if found is None else Frontier.from_bytes(*found)
-
-
-def append_events(u: Unit, events: list[PendingEvent]) -> None:
-    """Append events to their workspaces' logs (called by the unit before commit)."""
-    by_workspace: dict[str, list[PendingEvent]] = {}
-    for event in events:
-        by_workspace.setdefault(event.workspace_id, []).append(event)
-    with u.audit_scope(by_workspace):
-        for workspace_id in sorted(by_workspace):  # a fixed order: no lock-order deadlocks
-            _append(u, workspace_id, by_workspace[workspace_id])
-
-
-def _append(u: Unit, workspace_id: str, events: list[PendingEvent]) -> None:
-    frontier = _load_head(u, workspace_id, lock=True)
-    nodes = list(frontier.hashes)
-    size = frontier.size
-    rows, node_rows, checkpoints = [], [], []
-    for event in events:
-        entry = AuditEntry(
-            seq=size, id=ids.new_id("aud"), at=_timestamp(event.at), workspace=workspace_id,
-            actor=event.actor, action=event.action, target=event.target, details=event.details,
-        )
-        data = leaf_bytes(entry)
-        node = leaf_hash(entry)
-        rows.append({"workspace_id": workspace_id, "seq": size, "id": entry.id, "at": event.at,
-                     "actor": event.actor, "action": event.action, "target": event.target,
-                     "leaf": data, "leaf_hash": node})
-        # Frontier append, keeping the completed subtrees at levels 4, 8, 12, …
-        level, carry = 0, size
-        while carry & 1:
-            node = hash_children(nodes.pop(), node)
-            level += 1
-            carry >>= 1
-            if level % NODE_LEVEL_STEP == 0:
-                node_rows.append({"workspace_id": workspace_id, "level": level,
-                                  "idx": ((size + 1) >> level) - 1, "hash": node})
-        nodes.append(node)
-        size += 1
-        if size % CHECKPOINT_EVERY == 0:
-            checkpoints.append((size, Frontier.from_hashes(size, nodes).root()))
-    audit_store.INSERT_EVENT.many(u.tx, rows)
-    if node_rows:
-        audit_store.INSERT_NODE.many(u.tx, node_rows)
-    audit_store.SET_HEAD.run(u.tx, ws=workspace_id, size=size, frontier=b"".join(nodes), now=u.now)
-    for cp_size, root in checkpoints:
-        _store_checkpoint(u, workspace_id, cp_size, root)
-
-
-def _store_checkpoint(u: Unit, workspace_id: str, size: int, root: bytes) -> str:
-    name, key = signer(u.rt)
-    note = sign_checkpoint(key, name, checkpoint_origin(deployment_name(u.rt), workspace_id), size, root,
-                           datetime.now(UTC))
-    u.tx.dialect.insert_ignore(
-        u.conn, "audit_checkpoints", ("workspace_id", "size", "note", "created_at"),
-        [(workspace_id, size, note, u.now)], ("workspace_id", "size"),
-    )
-    # Another process may have signed this size first: the stored note is the one.
-    return u.execute(select(K.c.note).where(K.c.workspace_id == workspace_id, K.c.size == size)).scalar_one()
-
-
-def checkpoint_now(u: Unit, workspace_id: str) -> str | None:
-    """Sign the current head unless it is already signed; returns the latest note."""
-    with u.audit_scope((workspace_id,)):
-        return _checkpoint_now(u, workspace_id)
-
-
-def _checkpoint_now(u: Unit, workspace_id: str) -> str | None:
-    frontier = _load_head(u, workspace_id, lock=False)
-    latest = u.execute(
-        select(K.c.size, K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size.desc()).limit(1)
-    ).first()
-    if frontier.size == 0:
-        return latest.note if latest else None
-    if latest is not None and latest.size >= frontier.size:
-        return latest.note
-    return _store_checkpoint(u, workspace_id, frontier.size, frontier.root())
-
-
 def sign_pending_checkpoints(rt) -> int:
     """Sign a checkpoint for every workspace whose log grew since its last one (server timer)."""
-    from ..access import Actor
-
     ctx = Context(rt, Actor.system())
     with ctx.read() as r:
-        latest = (select(K.c.workspace_id, func.max(K.c.size).label("size")).group_by(K.c.workspace_id)).subquery()
-        stale = r.execute(
-            select(H.c.workspace_id).outerjoin(latest, latest.c.workspace_id == H.c.workspace_id)
-            .where(H.c.size > func.coalesce(latest.c.size, 0))
-        ).scalars().all()
+        stale = audit_store.list_unsigned_workspace_ids(r.tx)
     for workspace_id in stale:
         with ctx.write() as w:
             checkpoint_now(w, workspace_id)
@@ -205,8 +84,7 @@ def _require(u: Unit, workspace_id: str) -> None:
 
 def _record_read(w: Unit, workspace_id: str, what: str) -> None:
     """``audit.read`` in the log being read, unless its newest entry is already this person's (module docstring)."""
-    last = w.execute(select(E.c.actor, E.c.action).where(E.c.workspace_id == workspace_id)
-                     .order_by(E.c.seq.desc()).limit(1)).first()
+    last = audit_store.find_last_entry(w.tx, workspace_id)
     if last is not None and last.action == "audit.read" and last.actor == w.actor.user_id:
         return
     w.audit(workspace_id, "audit.read", None, what=what)
@@ -218,10 +96,7 @@ def list_entries(ctx: Context, workspace_id: str, *, after: int = -1, limit: int
     with ctx.write() as r:
         _require(r, workspace_id)
         _record_read(r, workspace_id, "entries")
-        rows = r.execute(
-            select(E.c.seq, E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq > after)
-            .order_by(E.c.seq).limit(limit + 1)
-        ).all()
+        rows = audit_store.list_leaves(r.tx, workspace_id, after=after, limit=limit + 1)
     items = [orjson.loads(row.leaf) for row in rows[:limit]]
     return {"items": items, "next_after": rows[limit - 1].seq if len(rows) > limit else None}
 
@@ -237,10 +112,7 @@ def iter_export(ctx: Context, workspace_id: str) -> Iterator[bytes]:
         while True:
             with ctx.read() as r:
                 _require(r, workspace_id)
-                rows = r.execute(
-                    select(E.c.seq, E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq > after)
-                    .order_by(E.c.seq).limit(MAX_PAGE)
-                ).all()
+                rows = audit_store.list_leaves(r.tx, workspace_id, after=after, limit=MAX_PAGE)
             if not rows:
                 return
             yield b"".join(row.leaf + b"\n" for row in rows)
@@ -265,7 +137,7 @@ def list_checkpoints(ctx: Context, workspace_id: str) -> list[dict[str, Any]]:
     with ctx.write() as r:
         _require(r, workspace_id)
         _record_read(r, workspace_id, "checkpoints")
-        notes = r.execute(select(K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size)).scalars().all()
+        notes = audit_store.list_checkpoint_notes(r.tx, workspace_id)
     return [checkpoint_to_json(n) for n in notes]
 
 
@@ -278,13 +150,8 @@ class _StoredTree:
 
     def _level_hashes(self, level: int, start: int, end: int) -> list[bytes]:
         if level == 0:
-            rows = self.u.execute(select(E.c.leaf_hash).where(
-                E.c.workspace_id == self.ws, E.c.seq >= start, E.c.seq < end).order_by(E.c.seq)).scalars().all()
-        else:
-            rows = self.u.execute(select(N.c.hash).where(
-                N.c.workspace_id == self.ws, N.c.level == level, N.c.idx >= start >> level,
-                N.c.idx < end >> level).order_by(N.c.idx)).scalars().all()
-        return list(rows)
+            return audit_store.list_leaf_hashes(self.u.tx, self.ws, start, end)
+        return audit_store.list_node_hashes(self.u.tx, self.ws, level, start >> level, end >> level)
 
     def subtree_hash(self, start: int, end: int) -> bytes:
         level = (end - start).bit_length() - 1
@@ -298,7 +165,7 @@ class _StoredTree:
 
 
 def _size(u: Unit, workspace_id: str) -> int:
-    return _load_head(u, workspace_id, lock=False).size
+    return load_head(u, workspace_id).size
 
 
 def inclusion(ctx: Context, workspace_id: str, seq: int, size: int | None = None) -> dict[str, Any]:
@@ -310,7 +177,7 @@ def inclusion(ctx: Context, workspace_id: str, seq: int, size: int | None = None
         if not 0 <= seq < size <= head:
             raise InvalidInput(f"need 0 <= seq < size <= {head} (the log's size)")
         proof = inclusion_proof(seq, size, _StoredTree(r, workspace_id))
-        leaf = r.execute(select(E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq == seq)).scalar_one()
+        leaf = audit_store.get_leaf(r.tx, workspace_id, seq)
     return {"seq": seq, "tree_size": size, "entry": orjson.loads(leaf),
             "proof": [base64.b64encode(h).decode() for h in proof]}
 
@@ -331,8 +198,8 @@ def verify_stored(ctx: Context, workspace_id: str):
     """Verify a workspace's log in the database: every leaf, the head and every checkpoint."""
     with ctx.read() as r:
         _require(r, workspace_id)
-        notes = r.execute(select(K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size)).scalars().all()
-        head = _load_head(r, workspace_id, lock=False)
+        notes = audit_store.list_checkpoint_notes(r.tx, workspace_id)
+        head = load_head(r, workspace_id)
     if not notes:
         with ctx.write() as w:
             note = checkpoint_now(w, workspace_id)
@@ -348,10 +215,11 @@ def verify_stored(ctx: Context, workspace_id: str):
 def count_entries(ctx: Context, workspace_id: str) -> int:
     with ctx.read() as r:
         _require(r, workspace_id)
-        return r.execute(select(func.count()).select_from(E).where(E.c.workspace_id == workspace_id)).scalar_one()
+        return audit_store.count_entries(r.tx, workspace_id)
 
 
 __all__ = [
-    "HASH_SIZE", "PendingEvent", "append_events", "checkpoint_now", "consistency", "inclusion",
-    "iter_export", "latest_checkpoint", "list_checkpoints", "list_entries", "public_key", "verify_stored",
+    "HASH_SIZE", "PendingEvent", "append_events", "checkpoint_now", "consistency", "count_entries",
+    "deployment_name", "inclusion", "iter_export", "latest_checkpoint", "list_checkpoints", "list_entries",
+    "public_key", "sign_pending_checkpoints", "signer", "verify_stored",
 ]

@@ -2,7 +2,9 @@
 
 A backup is a tar file holding a consistent copy of the database (SQLite's
 online backup API, or ``pg_dump`` for PostgreSQL) and the sealed files of the
-blob store. It never holds the keyring or the master key: a stolen backup
+blob store, read through the store's interface (the data directory or a
+bucket alike) and restored into the store the restoring deployment is
+configured with. It never holds the keyring or the master key: a stolen backup
 alone opens nothing, and a workspace deleted after the backup was taken stays
 unreadable even if the backup is restored (its keys are gone from the keyring).
 Back up the keyring and the master key separately, to a different place.
@@ -11,6 +13,7 @@ On PostgreSQL, ``pg_dump`` refuses to dump a table whose row-level security
 policies would hide rows from it (rather than write a partial backup), so both
 commands run as a role those policies do not apply to — a superuser, or the
 tables' owner with ``BYPASSRLS`` — never as the app role (docs/security.md).
+The copy itself is ``storage/dumps.py``; this module makes and reads the tar.
 """
 
 from __future__ import annotations
@@ -18,35 +21,19 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import sqlite3
-import subprocess
 import tarfile
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from .. import __version__
-from ..domain.errors import Conflict, InvalidInput
-from ..storage import migrate
+from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..storage import dumps, migrate
+from ..storage.blobs import BlobStore, is_blob_name, open_blob_store
 from .runtime import Runtime
 
 MANIFEST = "bastion-backup.json"
-
-
-def _pg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _tool_failed(tool: str, stderr: str, returncode: int) -> InvalidInput:
-    """pg_dump/pg_restore's own error line (not its last line: that is often the query it ran)."""
-    lines = [line.strip() for line in stderr.strip().splitlines()]
-    message = next((line for line in lines if "error:" in line), lines[-1] if lines else f"exit code {returncode}")
-    if "row-level security" in stderr:
-        message += (" — on PostgreSQL, back up and restore as a role row-level security does not apply to "
-                    "(a superuser, or the owner with BYPASSRLS: --database-url), not as the app role")
-    return InvalidInput(f"{tool} failed: {message}")
 
 
 def backup(rt: Runtime, out: Path) -> dict:
@@ -57,22 +44,7 @@ def backup(rt: Runtime, out: Path) -> dict:
     try:
         manifest = {"format": 1, "version": __version__, "created_at": int(time.time() * 1000),
                     "schema": migrate.current_revision(rt.db), "database": rt.db.dialect.name}
-        if rt.db.is_sqlite:
-            source = sqlite3.connect(make_url(rt.db.url).database)
-            target = sqlite3.connect(work / "bastion.db")
-            with target:
-                source.backup(target)
-            source.close()
-            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL
-            target.close()
-            db_member = "bastion.db"
-        else:
-            dump = work / "database.pgdump"
-            done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(dump),
-                                   "--dbname", _pg_dsn(rt.db.url)], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise _tool_failed("pg_dump", done.stderr, done.returncode)
-            db_member = "database.pgdump"
+        db_member = dumps.dump(rt.db, work)
         manifest["database_file"] = db_member
         partial = out.with_name(out.name + ".partial")
         with tarfile.open(partial, "w") as tar:
@@ -81,13 +53,43 @@ def backup(rt: Runtime, out: Path) -> dict:
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
             tar.add(work / db_member, arcname=db_member)
-            files = rt.settings.files_dir
-            if files.is_dir():
-                tar.add(files, arcname="files")
+            _add_blobs(tar, rt.blobs)
         partial.replace(out)
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _add_blobs(tar: tarfile.TarFile, store: BlobStore) -> None:
+    """Every sealed blob of the store, as ``files/<workspace>/<file id>`` (whichever store keeps them)."""
+    for workspace_id in store.workspace_ids():
+        for blob_id in store.iter_blobs(workspace_id):
+            try:
+                sealed = store.get(workspace_id, blob_id)
+            except NotFound:
+                continue  # deleted since it was listed
+            info = tarfile.TarInfo(f"files/{workspace_id}/{blob_id}")
+            info.size, info.mode, info.mtime = len(sealed), 0o600, int(time.time())
+            tar.addfile(info, io.BytesIO(sealed))
+
+
+def _backed_up_blobs(files: Path, source: Path) -> list[tuple[str, str, Path]]:
+    """The backup's blobs as (workspace, file id, path), every name checked before anything is restored."""
+    found = []
+    for path in sorted(p for p in files.rglob("*") if not p.is_dir()):
+        parts = path.relative_to(files).parts
+        if len(parts) != 2 or not is_blob_name(*parts):
+            raise InvalidInput(f"{source}: not a Bastion backup (files/{'/'.join(parts)} is not a stored file)")
+        found.append((parts[0], parts[1], path))
+    return found
+
+
+def _restore_blobs(store: BlobStore, blobs: list[tuple[str, str, Path]]) -> None:
+    """The backup's blobs replace the store's (as its database replaced the database)."""
+    for workspace_id in list(store.workspace_ids()):
+        store.delete_workspace(workspace_id)
+    for workspace_id, blob_id, path in blobs:
+        store.put(workspace_id, blob_id, path.read_bytes())
 
 
 def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
@@ -104,6 +106,7 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
         except (KeyError, AttributeError, ValueError) as exc:
             raise InvalidInput(f"{source}: not a Bastion backup (no {MANIFEST})") from exc
         work = Path(tempfile.mkdtemp(prefix="bastion-restore-"))
+        stack = ExitStack()
         try:
             tar.extractall(work, filter="data")
             url = rt_settings.resolved_database_url
@@ -111,26 +114,20 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
             if is_sqlite != (manifest["database"] == "sqlite"):
                 raise InvalidInput(f"this backup is of a {manifest['database']} database; "
                                    f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}")
+            files = work / "files"
+            blobs = _backed_up_blobs(files, source) if files.is_dir() else None  # checked before any write
+            store = open_blob_store(rt_settings)  # a store badly configured stops the restore here too
+            stack.callback(store.close)
             if is_sqlite:
-                target = Path(make_url(url).database)
+                target = dumps.sqlite_file(url)
                 if target.exists() and not force:
                     raise Conflict(f"{target} exists; restore into an empty data directory, or add --force")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                for suffix in ("-wal", "-shm"):
-                    Path(str(target) + suffix).unlink(missing_ok=True)
-                shutil.copyfile(work / manifest["database_file"], target)
+                dumps.restore_sqlite(work / manifest["database_file"], url)
             else:
-                done = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname",
-                                       _pg_dsn(url), str(work / manifest["database_file"])],
-                                      capture_output=True, text=True)
-                if done.returncode != 0:
-                    raise _tool_failed("pg_restore", done.stderr, done.returncode)
-            files = work / "files"
-            if files.is_dir():
-                destination = rt_settings.files_dir
-                if destination.exists():
-                    shutil.rmtree(destination)
-                shutil.copytree(files, destination)
+                dumps.restore_postgresql(work / manifest["database_file"], url)
+            if blobs is not None:
+                _restore_blobs(store, blobs)
         finally:
+            stack.close()
             shutil.rmtree(work, ignore_errors=True)
     return manifest

@@ -24,7 +24,7 @@ all but the first). It lists metadata and asks ``wall_states`` how each one stan
 from __future__ import annotations
 
 from ..access import Action
-from ..storage import workforce
+from ..storage import workforce_store
 from .context import Context
 
 OPEN = "open"  # not yet opened; no conflict makes the first access a choice
@@ -57,7 +57,7 @@ def wall_states(ctx: Context, workspace_ids: list[str]) -> dict[str, str]:
             elif not decision.binds:
                 out[workspace_id] = BOUND
             else:
-                out[workspace_id] = CHOOSE if workforce.edges_of(r.tx, workspace_id) else OPEN
+                out[workspace_id] = CHOOSE if workforce_store.list_edges(r.tx, workspace_id) else OPEN
     return out
 
 

@@ -24,9 +24,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..access import Access, Actor, FirstAccessRequired, WallDenied
+from ..storage import workforce_store
 from ..storage.crypto import Sealer
 from ..storage.database import Tx
 from ..storage.keyring import require_key
+from ._audit_append import PendingEvent, append_events
 from .runtime import Runtime
 
 
@@ -47,7 +49,7 @@ class Unit:
         self.may_bind = may_bind
         self.access = Access(actor, tx)
         self._sealers: dict[str, Sealer] = {}
-        self._events: list = []
+        self._events: list[PendingEvent] = []
         self._scope: frozenset[str] | None = None  # the workspaces RLS shows; None: all (or SQLite)
         if rt.db.dialect.name == "postgresql":
             # Row-level security: who asks first (their memberships are readable), then
@@ -81,8 +83,6 @@ class Unit:
 
         ``details`` hold metadata only (counts, ids, settings), never task content.
         """
-        from .audit import PendingEvent
-
         if self.actor.token_id:
             details["token"] = self.actor.token_id
         self._events.append(PendingEvent(workspace_id, self.tx.now, self.actor.user_id, action, target, details))
@@ -90,9 +90,7 @@ class Unit:
     def hold_person(self) -> None:
         """Take the person's wall lock first (before any task row), so locks always come in one order."""
         if not self.actor.is_system:
-            from ..storage.workforce import lock_person
-
-            lock_person(self.tx, self.actor.user_id)
+            workforce_store.lock_person(self.tx, self.actor.user_id)
 
     def see_content(self, workspace_id: str) -> None:
         """This person is about to be shown the workspace's data: walls decide (access.py).
@@ -179,8 +177,6 @@ class Unit:
 
     def flush_audit(self) -> None:
         if self._events:
-            from .audit import append_events
-
             events, self._events = self._events, []
             append_events(self, events)
 

@@ -277,7 +277,7 @@ class Export:
         """One answer per task for the whole project (aggregation needs every label at once)."""
         with self.ctx.read() as r:
             r.access.require(Action.EXPORT, self.project.workspace_id, what="project")
-            annotations = quality._usable(quality._annotations(r, self.project))
+            annotations = quality.usable(quality.load_annotations(r, self.project))
         return quality.aggregate(self.project.task_type, self.project.config, annotations, self.request.aggregate)
 
     def _kept(self, annotations: list[dict]) -> list[dict]:
@@ -517,10 +517,6 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
         if split is None:
             raise InvalidInput("part: needs a split (e.g. split=validation=0.1)")
         _check_choice("part", req.part, tuple(split.names()))
-    if req.aggregate is not None:
-        from .quality import AGGREGATORS
-
-        _check_choice("aggregate", req.aggregate, (*AGGREGATORS, "bt"))
     with ctx.write() as w:
         project = load_project(w, project_id, Action.EXPORT)
         if req.reidentify:
@@ -530,6 +526,8 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
             approvals.consume(w, "redaction.reidentify", project.workspace_id, {"project": project.id},
                               approval_id=req.approval, break_glass=req.break_glass)
         task_type = ctx.rt.task_types.get(project.task_type)
+        if req.aggregate is not None:  # per task type, before the first byte (a refusal mid-stream cuts the body)
+            quality.check_aggregation_method(task_type, req.aggregate)
         writer, row_kind = _choose_format(ctx.rt.export_formats, task_type, req, split)
         export_id = ids.new_id("exp")
         w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())

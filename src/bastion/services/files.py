@@ -2,11 +2,11 @@
 
 A task never holds an image, only a reference (``data.image = "fil_…"``). The
 bytes are sealed with the project's data key (AES-GCM, bound to the workspace,
-the table ``files``, the file id and the column ``content``) and kept by a
-blob store — on disk under ``<data_dir>/files/<workspace>/<file id>``, written
-to a temporary name and renamed, so a crash never leaves half a file under a
-real name. The ``files`` row says what the bytes are (type, size, pixels) and
-holds a keyed hash of them, so storing the same image twice in a project
+the table ``files``, the file id and the column ``content``) *before* they
+reach the blob store (``storage/blobs.py``: the data directory, or an
+S3-compatible bucket), so the store only ever holds ciphertext. The ``files``
+row (``storage/files_store.py``) says what the bytes are (type, size, pixels)
+and holds a keyed hash of them, so storing the same image twice in a project
 gives back the first id (re-imports stay idempotent).
 
 Two ways in, and only two: ``store_file`` (the upload endpoint; the CLI's
@@ -30,33 +30,35 @@ The traps: files stored before cleaning existed still hold their metadata
 under the seal, so ``read_task_file`` cleans on the way out too (cleaning is
 idempotent: a clean file comes out byte for byte); deleting a project destroys
 its key, which makes its files unreadable (crypto-shredding) even while the
-sealed bytes linger on disk; and a blob is written *before* its row commits, so
-a failed transaction removes the blob it wrote, never one that an earlier
-import stored.
+sealed bytes linger in the store; and a blob is written *before* the
+transaction that records its row (outside it: a bucket call never holds the
+database's write lock), so a failed transaction removes the blob it wrote,
+never one that an earlier import stored — and a store that fails mid-write
+(``Unavailable``, 503) fails before any row is written, so no row names a blob
+that is not there. Reading records the access, then fetches the blob.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
-
 from .. import ids
 from ..access import Action
-from ..domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from ..domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unavailable
 from ..domain.images import CleanImage, ImageLimits, clean_image
 from ..sources import BadLine, Item
-from ..storage import schema
+from ..storage import files_store, queue_store
+from ..storage.blobs import BlobStore
+from ..storage.files_store import FileRow
 from .context import Context
 from .projects import load_project
 from .tasks import find_task_row
 
-F = schema.files
-A = schema.assignments
+log = logging.getLogger("bastion.files")
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MEDIA_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
 
@@ -96,73 +98,15 @@ def check_content(content: bytes, limits: ImageLimits) -> CleanImage:
 # -- the blob store ---------------------------------------------------------------
 
 
-class DiskBlobs:
-    """Sealed blobs on the local disk: ``<root>/<workspace>/<file id>``, written atomically."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, workspace_id: str, file_id: str) -> Path:
-        # Both ids are ours (prefixed hex), so they never walk out of the root.
-        if not (ids.has_prefix(workspace_id, "ws") and ids.has_prefix(file_id, "fil")):
-            raise NotFound("file not found")
-        return self.root / workspace_id / file_id
-
-    def put(self, workspace_id: str, file_id: str, sealed: bytes) -> None:
-        path = self._path(workspace_id, file_id)
-        self.root.mkdir(mode=0o700, exist_ok=True)  # folders only for this user, like the keyring
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        tmp = path.with_name(f".{file_id}.{os.getpid()}.partial")
-        with open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600)) as fh:  # owner only
-            fh.write(sealed)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-    def get(self, workspace_id: str, file_id: str) -> bytes:
-        try:
-            return self._path(workspace_id, file_id).read_bytes()
-        except FileNotFoundError:
-            raise NotFound("the file's content is missing from the blob store") from None
-
-    def exists(self, workspace_id: str, file_id: str) -> bool:
-        return self._path(workspace_id, file_id).exists()
-
-    def delete(self, workspace_id: str, file_id: str) -> None:
-        try:
-            self._path(workspace_id, file_id).unlink()
-        except FileNotFoundError:
-            pass
-
-    def delete_workspace(self, workspace_id: str) -> None:
-        """Remove a deleted workspace's folder (its files' names and sizes would outlive it)."""
-        if not (ids.has_prefix(workspace_id, "ws") and workspace_id[3:].isalnum()):  # one name, no path
-            raise NotFound("workspace not found")
-        import logging
-        import shutil
-
-        folder = self.root / workspace_id
-        try:
-            shutil.rmtree(folder)
-        except FileNotFoundError:
-            pass  # it never stored a file
-        except OSError as exc:  # the workspace is gone already; say what is left behind
-            logging.getLogger("bastion.files").warning("could not remove %s: %s", folder, exc)
-
-
-def blobs(ctx: Context) -> DiskBlobs:
-    return DiskBlobs(ctx.rt.settings.files_dir)
+def blobs(ctx: Context) -> BlobStore:
+    """The deployment's blob store (``BASTION_BLOB_STORE``: storage/blobs.py)."""
+    return ctx.rt.blobs
 
 
 # -- storing and reading ----------------------------------------------------------
 
 
-def _stored(row, reused: bool) -> StoredFile:
+def _stored(row: FileRow, reused: bool) -> StoredFile:
     return StoredFile(row.id, row.project_id, row.media_type, row.size_bytes, row.width, row.height, reused)
 
 
@@ -170,7 +114,14 @@ def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
     """Check, clean (no metadata) and seal a file for a project; the same picture again gives the same id.
 
     What is stored, hashed for deduplication and later served is the cleaned
-    image; the bytes as uploaded are not kept.
+    image; the bytes as uploaded are not kept. Unavailable when the blob store
+    is down: nothing is stored then, neither the blob nor the row.
+
+    The sealed blob goes to the store between a read (the project, the
+    caller's right, the digest) and the write that records it, so an upload —
+    seconds to a bucket, retries included — never holds the database's write
+    lock (on SQLite every writer of the process would wait for it). The write
+    checks the caller's right again; if it fails, the blob is removed.
     """
     store = blobs(ctx)
     # Cleaning is CPU work on up to MAX_FILE_BYTES: done before the transaction, its verdict given inside it,
@@ -180,39 +131,46 @@ def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
         image = check_content(content, image_limits(ctx))
     except (InvalidInput, PayloadTooLarge) as exc:
         image = exc
-    written: str | None = None
+    with ctx.read() as r:
+        project = load_project(r, project_id, Action.TASK_IMPORT)  # first: 404 before any other answer
+        if not isinstance(image, CleanImage):
+            raise image
+        ws = project.workspace_id
+        sealer = r.sealer(ws, project.key_id)
+        digest = sealer.index_hash("file", project.id, image.content)
+        row = files_store.find_file_by_digest(r.tx, ws, project.id, digest)
+    kept = image.content
+    if row is not None:
+        if not store.exists(ws, row.id):  # the row outlived its blob: put it back
+            store.put(ws, row.id, sealer.seal("files", row.id, "content", kept))
+        return _stored(row, reused=True)
+    file_id = ids.new_id("fil")
+    store.put(ws, file_id, sealer.seal("files", file_id, "content", kept))  # sealed before it leaves the process
     try:
         with ctx.write() as w:
-            project = load_project(w, project_id, Action.TASK_IMPORT)  # first: 404 before any other answer
-            if not isinstance(image, CleanImage):
-                raise image
-            kept = image.content
-            ws = project.workspace_id
-            sealer = w.sealer(ws, project.key_id)
-            digest = sealer.index_hash("file", project.id, kept)
-            row = w.execute(select(F).where(F.c.workspace_id == ws, F.c.project_id == project.id,
-                                            F.c.digest == digest)).first()
-            if row is not None:
-                if not store.exists(ws, row.id):  # the row outlived its blob: put it back
-                    store.put(ws, row.id, sealer.seal("files", row.id, "content", kept))
-                return _stored(row, reused=True)
-            file_id = ids.new_id("fil")
-            store.put(ws, file_id, sealer.seal("files", file_id, "content", kept))
-            written = f"{ws}/{file_id}"
-            w.execute(insert(F).values(
-                workspace_id=ws, id=file_id, project_id=project.id, digest=digest, media_type=image.media_type,
-                size_bytes=len(kept), width=image.width, height=image.height, created_at=w.now,
-                created_by=None if ctx.actor.is_system else ctx.actor.user_id,
-            ))
+            load_project(w, project_id, Action.TASK_IMPORT)  # again: a role revoked meanwhile stops it here
+            files_store.insert_file(w.tx, ws, FileRow(
+                ws, file_id, project.id, digest, image.media_type, len(kept), image.width, image.height, w.now,
+                None if ctx.actor.is_system else ctx.actor.user_id))
             w.audit(ws, "file.stored", file_id, project=project.id, media_type=image.media_type,
                     size_bytes=len(kept), metadata_bytes_dropped=len(content) - len(kept))
-            stored = StoredFile(file_id, project.id, image.media_type, len(kept), image.width, image.height)
-        written = None
-        return stored
-    finally:
-        if written is not None:  # the transaction failed after the blob was written
-            ws, file_id = written.split("/")
-            store.delete(ws, file_id)
+    except BaseException as exc:
+        _forget(store, ws, file_id)  # no row names it: it goes, and never a blob an earlier upload stored
+        if isinstance(exc, files_store.DuplicateFile):  # the same picture, stored by another request meanwhile
+            with ctx.read() as r:
+                row = files_store.find_file_by_digest(r.tx, ws, project.id, digest)
+            if row is not None:
+                return _stored(row, reused=True)
+        raise
+    return StoredFile(file_id, project.id, image.media_type, len(kept), image.width, image.height)
+
+
+def _forget(store: BlobStore, workspace_id: str, file_id: str) -> None:
+    """Remove a blob whose row did not commit; if the store is down too, it stays (sealed, named by no row)."""
+    try:
+        store.delete(workspace_id, file_id)
+    except Unavailable as exc:
+        log.warning("could not remove the blob %s/%s after a failed transaction: %s", workspace_id, file_id, exc)
 
 
 def require_upload_target(ctx: Context, project_id: str) -> None:
@@ -227,10 +185,7 @@ def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str
         found = find_task_row(w, task_id)
         task, ws = found, found.workspace_id
         if not w.access.can_browse(ws):
-            assigned = w.execute(
-                select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == ctx.actor.user_id)
-            ).first()
-            w.access.require_task_visible(ws, assigned is not None)
+            w.access.require_task_visible(ws, queue_store.is_assigned(w.tx, ws, task_id, ctx.actor.user_id))
         w.see_content(ws)  # walls decide before an image is shown, as for the task itself
         sealer = w.sealer(ws, found.key_id)
         data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
@@ -238,17 +193,17 @@ def read_task_file(ctx: Context, task_id: str, file_id: str) -> tuple[bytes, str
         config = task_type.parse_config(sealer.open_json("projects", task.project_id, "config", found.config))
         if file_id not in {data.get(f) for f in task_type.file_fields(config)}:
             raise NotFound("file not found")
-        row = w.execute(select(F).where(F.c.workspace_id == ws, F.c.id == file_id,
-                                        F.c.project_id == task.project_id)).first()
+        row = files_store.find_file(w.tx, ws, task.project_id, file_id)
         if row is None:
             raise NotFound("file not found")
-        content = sealer.open("files", file_id, "content", blobs(ctx).get(ws, file_id))
-        try:  # a file stored before uploads were cleaned loses its metadata here; a clean one comes out as is
-            content = clean_image(content, image_limits(ctx)).content
-        except (InvalidInput, PayloadTooLarge) as exc:
-            raise Conflict(f"the stored file cannot be shown: {exc.message}") from None
-        w.audit(ws, "file.read", file_id, task=task_id)
-        return content, row.media_type
+        w.audit(ws, "file.read", file_id, task=task_id)  # the access, granted and recorded
+    # Fetched once that is committed: a read from a bucket never holds the database's write lock.
+    content = sealer.open("files", file_id, "content", blobs(ctx).get(ws, file_id))
+    try:  # a file stored before uploads were cleaned loses its metadata here; a clean one comes out as is
+        content = clean_image(content, image_limits(ctx)).content
+    except (InvalidInput, PayloadTooLarge) as exc:
+        raise Conflict(f"the stored file cannot be shown: {exc.message}") from None
+    return content, row.media_type
 
 
 def file_facts(ctx: Context, project_id: str, file_ids: list[str]) -> dict[str, StoredFile]:
@@ -257,8 +212,7 @@ def file_facts(ctx: Context, project_id: str, file_ids: list[str]) -> dict[str, 
         return {}
     with ctx.read() as r:
         project = load_project(r, project_id, Action.EXPORT)
-        rows = r.execute(select(F).where(F.c.workspace_id == project.workspace_id, F.c.project_id == project.id,
-                                         F.c.id.in_(file_ids))).all()
+        rows = files_store.list_files(r.tx, project.workspace_id, project.id, file_ids)
     return {row.id: _stored(row, True) for row in rows}
 
 

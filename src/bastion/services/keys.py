@@ -21,26 +21,22 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import select, update
-
 from ..access import Action
 from ..domain.errors import InvalidInput
-from ..storage import schema
+from ..storage import keys_store, workspaces_store
 from ..storage.crypto import key_id_of
 from ..storage.keyproviders import FileKeyProvider, PassphraseKeyProvider
+from ..storage.keyring import set_meta
 from . import approvals
 from .context import Context
 from .projects import load_project
 
-P = schema.projects
-T = schema.tasks
-N = schema.annotations
 BATCH = 1000
 
 
 def _record(ctx: Context, action: str, **details) -> None:
     with ctx.write() as w:
-        for workspace_id in w.execute(select(schema.workspaces.c.id)).scalars().all():
+        for workspace_id in workspaces_store.list_workspace_ids(w.tx):
             w.audit(workspace_id, action, None, **details)
 
 
@@ -59,8 +55,6 @@ def rotate_master_key(ctx: Context, *, new_passphrase: str | None = None, new_ma
     if settings.key_provider == "passphrase":
         if not new_passphrase:
             raise InvalidInput("the passphrase provider needs the new passphrase")
-        from ..storage.keyring import set_meta
-
         salt = os.urandom(16)
         provider = PassphraseKeyProvider(new_passphrase, salt)
         count = keyring.rewrap(provider)
@@ -100,12 +94,12 @@ def start_new_data_keys(ctx: Context, workspace_id: str, *, approval: str | None
     with ctx.write() as r:
         r.access.require(Action.PROJECT_MANAGE, workspace_id)
         approvals.consume(r, "keys.rotate", workspace_id, {}, approval_id=approval, break_glass=break_glass)
-        project_ids = r.execute(select(P.c.id).where(P.c.workspace_id == workspace_id)).scalars().all()
+        project_ids = keys_store.list_project_ids(r.tx, workspace_id)
     for project_id in project_ids:
         key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
         with ctx.write() as w:
             w.access.require(Action.PROJECT_MANAGE, workspace_id)
-            w.execute(update(P).where(P.c.workspace_id == workspace_id, P.c.id == project_id).values(key_id=key_id))
+            keys_store.set_project_key(w.tx, workspace_id, project_id, key_id)
             w.audit(workspace_id, "keys.data_key_started", project_id, key=key_id)
     return project_ids
 
@@ -121,49 +115,39 @@ def reencrypt_project(ctx: Context, project_id: str, progress: Callable[[int], N
     counts = {"tasks": 0, "annotations": 0, "config": 0}
 
     with ctx.write() as w:
-        row = w.execute(select(P.c.config).where(P.c.workspace_id == ws, P.c.id == project_id)).one()
-        if key_id_of(row.config) != current:
+        config = keys_store.get_project_config(w.tx, ws, project_id)
+        if key_id_of(config) != current:
             sealer = w.sealer(ws, current)
-            plain = sealer.open("projects", project_id, "config", row.config)
-            w.execute(update(P).where(P.c.workspace_id == ws, P.c.id == project_id)
-                      .values(config=sealer.seal("projects", project_id, "config", plain)))
+            plain = sealer.open("projects", project_id, "config", config)
+            keys_store.set_project_config(w.tx, ws, project_id, sealer.seal("projects", project_id, "config", plain))
             counts["config"] = 1
 
-    def sweep(table, columns: tuple[str, ...], key: str) -> None:
+    def sweep(table: str) -> None:
         after = ""
         while True:
             with ctx.write() as w:
                 w.access.require(Action.PROJECT_MANAGE, ws, what="project")
                 sealer = w.sealer(ws, current)
-                rows = w.execute(
-                    select(table.c.id, *(table.c[c] for c in columns))
-                    .where(table.c.workspace_id == ws, table.c.project_id == project_id, table.c.id > after)
-                    .order_by(table.c.id).limit(BATCH)
-                ).all()
+                rows = keys_store.list_sealed_rows(w.tx, ws, project_id, table, after=after, limit=BATCH)
                 if not rows:
                     return
                 for row in rows:
-                    values = {}
-                    for column in columns:
-                        blob = getattr(row, column)
-                        if blob is not None and key_id_of(blob) != current:
-                            values[column] = sealer.seal(table.name, row.id, column,
-                                                         sealer.open(table.name, row.id, column, blob))
+                    values = {column: sealer.seal(table, row.id, column, sealer.open(table, row.id, column, blob))
+                              for column, blob in row.values.items()
+                              if blob is not None and key_id_of(blob) != current}
                     if values:
-                        w.execute(update(table).where(table.c.workspace_id == ws, table.c.id == row.id).values(**values))
-                        counts[key] += 1
+                        keys_store.update_sealed_row(w.tx, ws, table, row.id, values)
+                        counts[table] += 1
                 after = rows[-1].id
             if progress:
                 progress(len(rows))
 
-    sweep(T, ("payload", "predictions", "gold"), "tasks")
-    sweep(N, ("result",), "annotations")
-    # Everything else sealed with the project's key: an old key is destroyed below, so a table
-    # left out here would become unreadable (reviews; the redaction records; canaries).
-    counts.update(reviews=0, task_redactions=0, canary_issues=0)
-    sweep(schema.reviews, ("comment", "correction"), "reviews")
-    sweep(schema.task_redactions, ("record",), "task_redactions")
-    sweep(schema.canary_issues, ("result",), "canary_issues")
+    # Everything sealed with the project's key (keys_store.SEALED_COLUMNS: tasks, annotations, reviews,
+    # the redaction records, canaries): an old key is destroyed below, so a table left out would become
+    # unreadable.
+    for table in keys_store.SEALED_COLUMNS:
+        counts.setdefault(table, 0)
+        sweep(table)
     retired = [k["id"] for k in ctx.rt.keyring.keys_of(ws) if k["project_id"] == project_id and k["id"] != current]
     for key_id in retired:
         ctx.rt.keyring.destroy_key(ws, key_id)

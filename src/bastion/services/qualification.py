@@ -77,8 +77,7 @@ def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config
                                total=total, passed=passed, taken_at=w.now, retake_after=retake_after))
     w.audit(ws, "qualification.graded", user_id, score=round(score / total, 4), passed=passed)
     if passed:
-        from .workforce import SK
-
+        SK = schema.skills
         name, level = rule.grants.split(":")[0], int(rule.grants.split(":")[1]) if ":" in rule.grants else 1
         held = w.execute(select(SK.c.level).where(SK.c.user_id == user_id, SK.c.skill == name)).scalar()
         if held is None or held < level:

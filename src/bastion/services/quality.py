@@ -1,295 +1,234 @@
 """A project's quality figures: agreement, accuracy on gold, aggregation, throughput — and pauses.
 
-The figures are computed from the project's annotations, decrypted in one pass,
-with the pure functions of ``bastion.quality`` (exact to the reference
-libraries). What is compared depends on the task type:
+The driver is generic: it reads the project's annotations (``storage/quality_store.py``),
+opens them in one pass, and asks the project's task type what its answers mean —
+``agreement`` (which figures compare annotators, computed by the pure cores of
+``bastion.quality``), ``categorical_value`` (an answer as one category: the
+confusion matrix, accuracy per gold label) and ``aggregate`` with one of its
+``aggregation_methods``. What each built-in type reports is in docs/quality.md;
+a plugin type reports what it declares, through the same calls.
 
-==============  ===============================================================
-classification  the label (nominal); multi-label: each label as present/absent
-preference      the preferred response (0, 1, tie) — indices of the data, so the
-                randomised screen order is already undone; plus position bias
-ranking         Kendall's τ-b and Spearman's ρ between every two annotators
-spans           precision/recall/F1 between every two annotators, strict and overlap
-rubric          Krippendorff's α per criterion (ordinal for numeric scales)
-image           the image label(s) when the config has labels (boxes: not compared)
-writing         free text: no agreement figure
-==============  ===============================================================
+What is counted: agreement and aggregation read the *usable* annotations — not
+gold answers (graded at submit; they give each annotator's accuracy with a Wilson
+interval) and not rejected ones. Every figure is a number or ``null`` with a
+reason — never NaN — and comes with its meaning in words.
 
-Every figure is a number or ``null`` with a reason — never NaN — and comes with
-its meaning in words. Gold answers (graded at submit) give each annotator's
-accuracy with a Wilson interval; they are not part of the agreement figures.
+Aggregation draws ties at random, per task, keyed by the project id (``tie_seed``):
+unbiased between the tied answers, yet the same on every run, so an export with
+``aggregate=…`` is reproducible; the report counts the ties.
+
+The trap: an aggregation method is checked against the task type *before* anything
+is streamed (``check_aggregation_method``, which exports call in ``start_export``);
+refusing it from inside a stream can only cut the body off mid-way.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from itertools import combinations
-from typing import Any
-
-import numpy as np
-from sqlalchemy import delete, select
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 from ..access import Action
-from ..domain.errors import InvalidInput, NotFound
-from ..quality import (
-    agreement_report,
-    bradley_terry,
-    dawid_skene,
-    glad,
-    krippendorff_alpha,
-    mace,
-    majority_vote,
-    one_coin_dawid_skene,
-    rank_correlation,
-    span_agreement,
-    wilson_interval,
-)
-from ..storage import schema
+from ..domain.errors import InvalidConfig, InvalidInput, NotFound
+from ..storage import quality_store
+from ..tasktypes import Rating, TaskType, installed
 from .context import Context, Unit
-from .projects import load_project
+from .projects import Project, load_project
 
-N = schema.annotations
-T = schema.tasks
-PZ = schema.annotator_pauses
 DAY_MS = 24 * 3600 * 1000
-AGGREGATORS = {
-    "mv": majority_vote,
-    "ds": dawid_skene,
-    "onecoin": one_coin_dawid_skene,
-    "glad": glad,
-    "mace": mace,
-}
+LOW_CONFIDENCE = 0.7
 
 
-# -- reading the annotations ---------------------------------------------------------
+class ProjectAnnotation(NamedTuple):
+    """One annotation of the project, opened: what the report and aggregation read."""
+
+    id: str
+    project_id: str
+    task: str
+    user: str
+    result: dict
+    gold_score: float | None
+    lead_time_ms: int | None
+    created_at: int
+    review: str
+    is_gold: bool
+    gold: dict | None
 
 
-def _annotations(u: Unit, project) -> list[dict[str, Any]]:
-    """Every annotation of the project with its result decrypted (gold answers flagged)."""
+# -- which methods fit ---------------------------------------------------------------
+
+
+def aggregation_methods(task_type_name: str) -> list[str]:
+    """The aggregation methods that fit a task type's answers, the default first (empty: none)."""
+    return list(installed().get(task_type_name).aggregation_methods)
+
+
+def methods_by_type() -> dict[str, list[str]]:
+    """Every installed task type that aggregates -> its methods (for help texts and the API description)."""
+    return {tt.name: list(tt.aggregation_methods) for tt in installed() if tt.aggregation_methods}
+
+
+def check_aggregation_method(task_type: TaskType, method: str | None, *, field: str = "aggregate") -> str:
+    """``method`` if it fits the type (None: the type's default); else InvalidInput naming ``field`` and the
+    methods that fit. Call it before anything is streamed."""
+    fits = task_type.aggregation_methods
+    if method is None:
+        if not fits:
+            raise InvalidInput(f"{field}: {task_type.name} answers are not aggregated (methods that fit: none)")
+        return fits[0]
+    if method not in fits:
+        listed = ", ".join(fits) if fits else "none"
+        raise InvalidInput(f"{field}: {method!r} does not fit {task_type.name} projects (methods that fit: {listed})")
+    return method
+
+
+# -- reading the annotations -----------------------------------------------------------
+
+
+def load_annotations(u: Unit, project: Project) -> list[ProjectAnnotation]:
+    """Every annotation of the project with its result opened (gold answers flagged)."""
     sealer = u.sealer(project.workspace_id, project.key_id)
-    rows = u.execute(
-        select(N.c.id, N.c.task_id, N.c.user_id, N.c.result, N.c.gold_score, N.c.lead_time_ms, N.c.created_at,
-               N.c.review_status, T.c.is_gold, T.c.gold)
-        .join(T, (T.c.workspace_id == N.c.workspace_id) & (T.c.id == N.c.task_id))
-        .where(N.c.workspace_id == project.workspace_id, N.c.project_id == project.id)
-        .order_by(N.c.task_id, N.c.id)
-    ).all()
+    open_json = sealer.open_json
     return [
-        {"id": r.id, "task": r.task_id, "user": r.user_id,
-         "result": sealer.open_json("annotations", r.id, "result", r.result), "gold_score": r.gold_score,
-         "lead_time_ms": r.lead_time_ms, "created_at": r.created_at, "review": r.review_status,
-         "is_gold": bool(r.is_gold),
-         "gold": sealer.open_json("tasks", r.task_id, "gold", r.gold) if r.is_gold and r.gold is not None else None}
-        for r in rows
+        ProjectAnnotation(
+            row.id, project.id, row.task_id, row.user_id, open_json("annotations", row.id, "result", row.result),
+            row.gold_score, row.lead_time_ms, row.created_at, row.review_status, bool(row.is_gold),
+            open_json("tasks", row.task_id, "gold", row.gold) if row.is_gold and row.gold is not None else None)
+        for row in quality_store.list_annotations(u.tx, project.workspace_id, project.id)
     ]
 
 
-def _usable(annotations: list[dict]) -> list[dict]:
+def usable(annotations: Iterable[ProjectAnnotation]) -> list[ProjectAnnotation]:
     """What agreement and aggregation count: not gold answers, not rejected annotations."""
-    return [a for a in annotations if not a["is_gold"] and a["review"] != "rejected"]
+    return [a for a in annotations if not a.is_gold and a.review != "rejected"]
 
 
-def categorical_values(task_type: str, config: dict, annotations: list[dict]) -> tuple[list, list, list] | None:
-    """(tasks, annotators, values) for the types with one categorical answer per task."""
-    tasks, users, values = [], [], []
-    for a in annotations:
-        result = a["result"]
-        if task_type in ("classification", "image"):
-            if "label" in result:
-                value = result["label"]
-            elif "labels" in result:
-                value = "|".join(sorted(result["labels"]))
-            else:
-                continue
-        elif task_type == "preference":
-            value = str(result.get("preferred"))
-        else:
-            return None
-        tasks.append(a["task"])
-        users.append(a["user"])
-        values.append(value)
-    return tasks, users, values
+# The names exports use (services/exports.py reads a project's answers through them).
+_annotations = load_annotations
+_usable = usable
 
 
-# -- interpretations ---------------------------------------------------------------
+def _ratings(annotations: Iterable[ProjectAnnotation]) -> list[Rating]:
+    return [Rating(a.task, a.user, a.result) for a in annotations]
 
 
-def describe_alpha(value: float | None) -> str:
-    if value is None:
-        return "undefined on this data"
-    if value >= 0.8:
-        return "reliable (α ≥ 0.8)"
-    if value >= 0.667:
-        return "tentative (0.667 ≤ α < 0.8): usable for cautious conclusions"
-    if value >= 0.2:
-        return "low: review the guidelines"
-    return "very low: annotators barely agree beyond chance"
+# -- agreement and aggregation -----------------------------------------------------------
 
 
-def describe_kappa(value: float | None) -> str:
-    if value is None:
-        return "undefined on this data"
-    for bound, words in ((0.8, "almost perfect"), (0.6, "substantial"), (0.4, "moderate"), (0.2, "fair"),
-                         (0.0, "slight")):
-        if value > bound:
-            return words
-    return "no better than chance"
+def agreement_figures(task_type: TaskType, config: Any, ratings: Sequence[Rating]) -> dict[str, Any]:
+    """The type's agreement figures, or ``{"kind": "none"}`` when it compares no answers."""
+    if not task_type.agreement_measures:
+        return {"kind": "none", "note": f"{task_type.name} answers are not compared: agreement is not computed"}
+    return task_type.agreement(config, ratings)
 
 
-# -- the report ----------------------------------------------------------------------
+class _TypesWithAgreement:
+    """``name in AGREEMENT_TYPES``: is the installed type ``name`` one whose answers are compared?"""
+
+    def __contains__(self, name: object) -> bool:
+        try:
+            return isinstance(name, str) and bool(installed().get(name).agreement_measures)
+        except InvalidConfig:
+            return False
 
 
-def _agreement(task_type: str, config: dict, annotations: list[dict]) -> dict[str, Any]:
-    rows = categorical_values(task_type, config, annotations)
-    if rows is not None:
-        tasks, users, values = rows
-        if not tasks:
-            return {"kind": "categorical", "n_ratings": 0, "note": "no annotations yet"}
-        report = agreement_report(tasks, users, values, level="nominal").to_dict()
-        alpha = report["krippendorff_alpha"]["value"]
-        weakest = sorted((r for r in report["per_label"] if r["kappa"]["value"] is not None),
-                         key=lambda r: r["kappa"]["value"])[:2]
-        summary = f"α = {alpha:.2f}: {describe_alpha(alpha)}" if alpha is not None else "α undefined on this data"
-        if alpha is not None and alpha < 0.667 and weakest:
-            summary += " — review the guidelines for labels " + " and ".join(str(r["label"]) for r in weakest)
-        report.update(kind="categorical", summary=summary,
-                      fleiss_meaning=describe_kappa(report["fleiss_kappa"]["value"]))
-        if task_type == "preference":
-            report["position_bias"] = _position_bias(annotations)
-        return report
-    if task_type == "ranking":
-        return _ranking_agreement(annotations)
-    if task_type == "spans":
-        return _span_agreement(annotations)
-    if task_type == "rubric":
-        return _rubric_agreement(config, annotations)
-    return {"kind": "none", "note": f"{task_type} answers are free text: agreement is not computed"}
+AGREEMENT_TYPES = _TypesWithAgreement()
 
 
-def _position_bias(annotations: list[dict]) -> dict[str, Any]:
-    """How often the preferred response was the one shown on the left (0.5 = no bias)."""
-    left = total = 0
-    for a in annotations:
-        result = a["result"]
-        order, preferred = result.get("shown_order"), result.get("preferred")
-        if order and preferred in (0, 1):
-            total += 1
-            left += order.index(preferred) == 0
-    if not total:
-        return {"left_share": None, "n": 0, "reason": "no preference with a recorded screen order"}
-    interval = wilson_interval(left, total)
-    return {"left_share": round(left / total, 4), "n": total, "low": round(interval.low, 4),
-            "high": round(interval.high, 4),
-            "meaning": "no position bias detected" if interval.low <= 0.5 <= interval.high
-            else "annotators favour one side: keep the order randomised"}
+def agreement_of(task_type: str, config: dict, annotations: list[dict]) -> dict[str, Any]:
+    """The quality report's agreement figures over given annotations (an export's manifest uses the
+    exported ones): each ``{"task", "user", "result", "is_gold", "review"}``."""
+    tt = installed().get(task_type)
+    ratings = [Rating(a["task"], a["user"], a["result"]) for a in annotations
+               if not a["is_gold"] and a["review"] != "rejected"]
+    return agreement_figures(tt, tt.parse_config(config), ratings)
 
 
-def _pairs_by_task(annotations: list[dict]) -> dict[tuple[str, str], list[tuple[str, dict, dict]]]:
-    by_task: dict[str, list[dict]] = defaultdict(list)
-    for a in annotations:
-        by_task[a["task"]].append(a)
-    pairs: dict[tuple[str, str], list] = defaultdict(list)
-    for task, items in by_task.items():
-        for x, y in combinations(sorted(items, key=lambda a: a["user"]), 2):
-            pairs[(x["user"], y["user"])].append((task, x["result"], y["result"]))
-    return pairs
+def aggregate(task_type: str, config: dict, annotations: Sequence[ProjectAnnotation], method: str, *,
+              seed: str | None = None) -> dict[str, dict[str, Any]]:
+    """One answer per task (``usable`` annotations): task id -> ``{"label" | "order", "n", "method", …}``.
+
+    ``seed`` keys the draw of ties; by default the project id, so a project aggregates the
+    same way every time.
+    """
+    tt = installed().get(task_type)
+    method = check_aggregation_method(tt, method)
+    if not annotations:
+        return {}
+    return tt.aggregate(tt.parse_config(config), _ratings(annotations), method,
+                        seed=seed if seed is not None else annotations[0].project_id)
 
 
-def _ranking_agreement(annotations: list[dict]) -> dict[str, Any]:
-    taus, rhos, per_pair = [], [], []
-    for (ua, ub), items in _pairs_by_task(annotations).items():
-        pair_tau = []
-        for _task, ra, rb in items:
-            corr = rank_correlation(ra["ranks"], rb["ranks"])
-            if corr.kendall_tau_b.value is not None:
-                pair_tau.append(corr.kendall_tau_b.value)
-                taus.append(corr.kendall_tau_b.value)
-            if corr.spearman_rho.value is not None:
-                rhos.append(corr.spearman_rho.value)
-        per_pair.append({"annotator_a": ua, "annotator_b": ub, "n_tasks": len(items),
-                         "mean_kendall_tau": round(statistics.fmean(pair_tau), 4) if pair_tau else None})
-    mean_tau = round(statistics.fmean(taus), 4) if taus else None
-    return {"kind": "ranking", "mean_kendall_tau": mean_tau,
-            "mean_spearman_rho": round(statistics.fmean(rhos), 4) if rhos else None, "per_pair": per_pair,
-            "summary": f"mean Kendall τ-b = {mean_tau:.2f}" if mean_tau is not None
-            else "no task ranked by two people yet"}
+def _aggregation_summary(task_type: TaskType, config: Any, ratings: list[Rating], aggregated: dict[str, dict],
+                         method: str, emails: dict[str, str]) -> dict[str, Any]:
+    summary: dict[str, Any] = {"method": method, "methods": list(task_type.aggregation_methods),
+                               "tasks": len(aggregated)}
+    confidences = [v["confidence"] for v in aggregated.values() if "confidence" in v]
+    if confidences:
+        summary.update(mean_confidence=round(statistics.fmean(confidences), 4),
+                       low_confidence_tasks=sum(1 for c in confidences if c < LOW_CONFIDENCE),
+                       ties=sum(1 for v in aggregated.values() if v.get("tie")))
+    confusion = _confusion(task_type, config, ratings, aggregated, emails)
+    if confusion is not None:
+        summary["confusion"] = confusion
+    return summary
 
 
-def _span_agreement(annotations: list[dict]) -> dict[str, Any]:
-    pooled = {"strict": [[], []], "overlap": [[], []]}
-    per_pair = []
-    for (ua, ub), items in _pairs_by_task(annotations).items():
-        spans_a = [(task, s["start"], s["end"], s["label"]) for task, ra, _ in items for s in ra.get("spans", [])]
-        spans_b = [(task, s["start"], s["end"], s["label"]) for task, _, rb in items for s in rb.get("spans", [])]
-        row = {"annotator_a": ua, "annotator_b": ub, "n_tasks": len(items)}
-        for mode in ("strict", "overlap"):
-            pooled[mode][0].extend(spans_a)
-            pooled[mode][1].extend(spans_b)
-            row[f"{mode}_f1"] = span_agreement(spans_a, spans_b, mode=mode).to_dict()["overall"]["f1"]
-        per_pair.append(row)
-    out: dict[str, Any] = {"kind": "spans", "per_pair": per_pair}
-    for mode in ("strict", "overlap"):
-        if pooled[mode][0] or pooled[mode][1]:
-            out[mode] = span_agreement(pooled[mode][0], pooled[mode][1], mode=mode).to_dict()
-        else:
-            out[mode] = None
-    strict = out["strict"]["overall"]["f1"] if out["strict"] else None
-    out["summary"] = (f"strict span F1 between annotators = {strict['value']:.2f}" if strict and strict["value"]
-                      is not None else "no task annotated by two people yet")
-    return out
+def _confusion(task_type: TaskType, config: Any, ratings: list[Rating], aggregated: dict[str, dict],
+               emails: dict[str, str]) -> dict[str, Any] | None:
+    """Each annotator's answers against the aggregate: a confusion matrix (all annotators) and agreement rate.
 
-
-def _rubric_agreement(config: dict, annotations: list[dict]) -> dict[str, Any]:
-    criteria = []
-    for criterion in config.get("criteria", []):
-        name = criterion["name"] if isinstance(criterion, dict) else str(criterion)
-        scale = (criterion.get("scale") if isinstance(criterion, dict) else None) or config.get("scale")
-        numeric = isinstance(scale, dict)
-        tasks, users, values = [], [], []
-        for a in annotations:
-            value = a["result"].get("scores", {}).get(name)
-            if value is not None:
-                tasks.append(a["task"])
-                users.append(a["user"])
-                values.append(value)
-        if not tasks:
-            criteria.append({"criterion": name, "alpha": None, "reason": "not graded yet"})
+    Only for single-choice answers (a ``categorical_value``); categories are compared as values and
+    shown as text.
+    """
+    pairs = []
+    for rating in ratings:
+        value = task_type.categorical_value(config, rating.result)
+        truth = aggregated.get(rating.task)
+        if value is None or truth is None or isinstance(truth.get("label"), (list, dict)) or "label" not in truth:
             continue
-        level = "ordinal" if numeric else "nominal"
-        categories = list(range(scale["min"], scale["max"] + 1)) if numeric else None
-        score = krippendorff_alpha(tasks, users, values, level=level, categories=categories).to_dict()
-        criteria.append({"criterion": name, "level": level, "alpha": score, "meaning": describe_alpha(score["value"])})
-    return {"kind": "rubric", "criteria": criteria}
+        pairs.append((rating.user, truth["label"], value))
+    if not pairs:
+        return None
+    categories = sorted({v for _, t, a in pairs for v in (t, a)}, key=lambda v: (type(v).__name__, v))
+    index = {value: i for i, value in enumerate(categories)}
+    matrix = [[0] * len(categories) for _ in categories]
+    agree: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for user, truth, value in pairs:
+        matrix[index[truth]][index[value]] += 1
+        agree[user][0] += truth == value
+        agree[user][1] += 1
+    return {"labels": [str(c) for c in categories], "matrix": matrix,
+            "per_annotator": [{"user_id": u, "email": emails.get(u), "agreement_with_aggregate": round(a / n, 4),
+                               "n": n} for u, (a, n) in sorted(agree.items())]}
+
+
+# -- gold, throughput --------------------------------------------------------------------
 
 
 def _accuracy(scores: list[float]) -> dict[str, Any]:
+    from ..quality import wilson_interval  # NumPy: loaded with the report, not at start-up
+
     correct = sum(1 for s in scores if s >= 0.999)
     interval = wilson_interval(correct, len(scores))
     return {"gold_answers": len(scores), "mean_score": round(statistics.fmean(scores), 4),
             "accuracy": round(correct / len(scores), 4), "low": round(interval.low, 4), "high": round(interval.high, 4)}
 
 
-def _gold_label(gold: dict | None) -> str | None:
-    """The gold answer's label, for per-label accuracy (categorical answers only)."""
-    if not gold:
-        return None
-    for key in ("label", "preferred"):
-        if key in gold:
-            return str(gold[key])
-    return None
-
-
-def _gold_accuracy(annotations: list[dict], emails: dict[str, str]) -> list[dict[str, Any]]:
-    """Each annotator's accuracy on gold, with a Wilson interval — overall and per gold label."""
+def _gold_accuracy(task_type: TaskType, config: Any, annotations: list[ProjectAnnotation],
+                   emails: dict[str, str]) -> list[dict[str, Any]]:
+    """Each annotator's accuracy on gold, with a Wilson interval — overall and per gold label
+    (single-choice answers: the gold answer's ``categorical_value``)."""
     by_user: dict[str, list[float]] = defaultdict(list)
     by_user_label: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for a in annotations:
-        if a["gold_score"] is not None:
-            by_user[a["user"]].append(a["gold_score"])
-            label = _gold_label(a["gold"])
-            if label is not None:
-                by_user_label[a["user"]][label].append(a["gold_score"])
+        if a.gold_score is None:
+            continue
+        by_user[a.user].append(a.gold_score)
+        label = task_type.categorical_value(config, a.gold) if a.gold else None
+        if label is not None:
+            by_user_label[a.user][str(label)].append(a.gold_score)
     out = []
     for user, scores in sorted(by_user.items()):
         per_label = [{"label": label, **_accuracy(values)} for label, values in sorted(by_user_label[user].items())]
@@ -297,15 +236,15 @@ def _gold_accuracy(annotations: list[dict], emails: dict[str, str]) -> list[dict
     return out
 
 
-def _throughput(annotations: list[dict], emails: dict[str, str], now: int) -> dict[str, Any]:
+def _throughput(annotations: list[ProjectAnnotation], emails: dict[str, str], now: int) -> dict[str, Any]:
     per_day: dict[int, int] = defaultdict(int)
     lead: dict[str, list[int]] = defaultdict(list)
     counts: dict[str, int] = defaultdict(int)
     for a in annotations:
-        per_day[(now - a["created_at"]) // DAY_MS] += 1
-        counts[a["user"]] += 1
-        if a["lead_time_ms"] is not None:
-            lead[a["user"]].append(a["lead_time_ms"])
+        per_day[(now - a.created_at) // DAY_MS] += 1
+        counts[a.user] += 1
+        if a.lead_time_ms is not None:
+            lead[a.user].append(a.lead_time_ms)
     days = [{"days_ago": d, "annotations": per_day.get(d, 0)} for d in range(29, -1, -1)]
     people = [{"user_id": u, "email": emails.get(u), "annotations": n,
                "median_seconds": round(statistics.median(lead[u]) / 1000, 1) if lead[u] else None}
@@ -313,134 +252,53 @@ def _throughput(annotations: list[dict], emails: dict[str, str], now: int) -> di
     return {"last_30_days": days, "per_annotator": people}
 
 
-def aggregate(task_type: str, config: dict, annotations: list[dict], method: str) -> dict[str, dict[str, Any]]:
-    """One answer per task with its posterior confidence: task id -> {"label", "confidence", "n"}."""
-    if task_type == "ranking" and method in ("bt", "mv"):
-        return _aggregate_rankings(annotations)
-    if method not in AGGREGATORS:
-        raise InvalidInput(f"aggregate: one of {', '.join([*AGGREGATORS, 'bt'])}")
-    rows = categorical_values(task_type, config, annotations)
-    if rows is None:
-        raise InvalidInput(f"aggregate: {task_type} answers are not categorical (rankings use 'bt')")
-    tasks, users, values = rows
-    if not tasks:
-        return {}
-    result = AGGREGATORS[method](tasks, users, values)
-    counts = defaultdict(int)
-    for t in tasks:
-        counts[t] += 1
-    out = {}
-    for record in result.task_records():
-        value = record["label"]
-        if task_type == "preference":
-            value = "tie" if value == "tie" else int(value)
-        elif "|" in str(value) or config.get("multiple"):
-            value = [v for v in str(value).split("|") if v]
-        out[record["task"]] = {"label": value, "confidence": round(float(record["confidence"]), 6),
-                               "n": counts[record["task"]], "method": method}
-    return out
+# -- the report ----------------------------------------------------------------------------
 
 
-def _aggregate_rankings(annotations: list[dict]) -> dict[str, dict[str, Any]]:
-    by_task: dict[str, list[dict]] = defaultdict(list)
-    for a in annotations:
-        by_task[a["task"]].append(a)
-    out = {}
-    for task, items in by_task.items():
-        ranks = [a["result"]["ranks"] for a in items]
-        n_items = len(ranks[0])
-        first, second, outcome, who = [], [], [], []
-        for a, r in zip(items, ranks):
-            for i, j in combinations(range(n_items), 2):
-                first.append(i)
-                second.append(j)
-                outcome.append("A" if r[i] < r[j] else "B" if r[i] > r[j] else "tie")
-                who.append(a["user"])
-        fit = bradley_terry(who, first, second, outcome)
-        scores = dict(zip(fit.candidates.tolist(), fit.scores.tolist()))
-        order = [int(c) for c in fit.ranking().tolist()]
-        out[task] = {"order": order, "scores": [round(float(scores.get(i, 0.0)), 6) for i in range(n_items)],
-                     "n": len(items), "method": "bt"}
-    return out
+def quality_report(ctx: Context, project_id: str, *, method: str | None = None) -> dict[str, Any]:
+    """Everything the quality page shows, as JSON (numbers or null with a reason; never NaN).
 
-
-# The types whose answers ``_agreement`` compares (the others answer {"kind": "none"}).
-AGREEMENT_TYPES = frozenset({"classification", "image", "preference", "ranking", "spans", "rubric"})
-
-
-def agreement_of(task_type: str, config: dict, annotations: list[dict]) -> dict[str, Any]:
-    """The quality report's agreement figures over given annotations (an export's manifest uses the
-    exported ones): each ``{"task", "user", "result", "is_gold", "review"}``."""
-    return _agreement(task_type, config, _usable(annotations))
-
-
-def quality_report(ctx: Context, project_id: str, *, method: str = "ds") -> dict[str, Any]:
-    """Everything the quality page shows, as JSON (numbers or null with a reason; never NaN)."""
+    ``method``: the aggregation method (one that fits the project's type; None: the type's default).
+    """
     with ctx.write() as w:
         project = load_project(w, project_id, Action.QUALITY_READ)
+        task_type = w.rt.task_types.get(project.task_type)
+        if task_type.aggregation_methods or method is not None:
+            method = check_aggregation_method(task_type, method, field="method")
         w.see_content(project.workspace_id)
-        annotations = _annotations(w, project)
-        emails = dict(w.execute(select(schema.users.c.id, schema.users.c.email).join(
-            schema.memberships, schema.memberships.c.user_id == schema.users.c.id).where(
-            schema.memberships.c.workspace_id == project.workspace_id)).all())
-        pauses = [{"user_id": user, "paused_at": at, "reason": reason}
-                  for user, at, reason in w.execute(select(PZ.c.user_id, PZ.c.paused_at, PZ.c.reason).where(
-                      PZ.c.workspace_id == project.workspace_id, PZ.c.project_id == project.id)).all()]
+        annotations = load_annotations(w, project)
+        emails = quality_store.member_emails(w.tx, project.workspace_id)
+        pauses = quality_store.list_pauses(w.tx, project.workspace_id, project.id)
         w.audit(project.workspace_id, "quality.read", project.id)
         now = w.now
-    usable = _usable(annotations)
+    config = task_type.parse_config(project.config)
+    kept = usable(annotations)
+    ratings = _ratings(kept)
     report: dict[str, Any] = {
         "project_id": project.id, "task_type": project.task_type,
-        "annotations": len(usable), "gold_answers": sum(1 for a in annotations if a["is_gold"]),
-        "review": {s: sum(1 for a in annotations if a["review"] == s)
+        "annotations": len(kept), "gold_answers": sum(1 for a in annotations if a.is_gold),
+        "review": {s: sum(1 for a in annotations if a.review == s)
                    for s in ("pending", "accepted", "rejected", "corrected")},
-        "agreement": _agreement(project.task_type, project.config, usable),
-        "gold_accuracy": _gold_accuracy(annotations, emails),
-        "throughput": _throughput(usable, emails, now),
-        "pauses": [{**p, "email": emails.get(p["user_id"])} for p in pauses],
+        "agreement": agreement_figures(task_type, config, ratings),
+        "gold_accuracy": _gold_accuracy(task_type, config, annotations, emails),
+        "throughput": _throughput(kept, emails, now),
+        "pauses": [{"user_id": p.user_id, "paused_at": p.paused_at, "reason": p.reason,
+                    "email": emails.get(p.user_id)} for p in pauses],
     }
-    rows = categorical_values(project.task_type, project.config, usable)
-    if rows is not None and rows[0]:
-        aggregated = aggregate(project.task_type, project.config, usable, method)
-        confidences = [v["confidence"] for v in aggregated.values()]
-        report["aggregation"] = {
-            "method": method, "tasks": len(aggregated),
-            "mean_confidence": round(statistics.fmean(confidences), 4) if confidences else None,
-            "low_confidence_tasks": sum(1 for c in confidences if c < 0.7),
-            "confusion": _confusion(rows, aggregated, emails),
-        }
+    if method is not None and ratings:
+        aggregated = task_type.aggregate(config, ratings, method, seed=project.id)
+        if aggregated:
+            report["aggregation"] = _aggregation_summary(task_type, config, ratings, aggregated, method, emails)
     return report
 
 
-def _confusion(rows, aggregated: dict, emails: dict[str, str]) -> dict[str, Any]:
-    """Each annotator's answers against the aggregate: a confusion matrix (all annotators) and agreement rate."""
-    tasks, users, values = rows
-    labels = sorted({str(v) for v in values} | {str(a["label"]) for a in aggregated.values()})
-    index = {label: i for i, label in enumerate(labels)}
-    matrix = np.zeros((len(labels), len(labels)), dtype=int)
-    agree: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for task, user, value in zip(tasks, users, values):
-        truth = aggregated.get(task)
-        if truth is None:
-            continue
-        t = str(truth["label"] if not isinstance(truth["label"], list) else "|".join(truth["label"]))
-        matrix[index[t], index[str(value)]] += 1
-        agree[user][0] += t == str(value)
-        agree[user][1] += 1
-    return {"labels": labels, "matrix": matrix.tolist(),
-            "per_annotator": [{"user_id": u, "email": emails.get(u), "agreement_with_aggregate":
-                               round(a / n, 4) if n else None, "n": n} for u, (a, n) in sorted(agree.items())]}
-
-
-# -- pauses --------------------------------------------------------------------------
+# -- pauses ------------------------------------------------------------------------------
 
 
 def lift_pause(ctx: Context, project_id: str, user_id: str) -> None:
     """A manager lets a paused annotator work on the project again."""
     with ctx.write() as w:
         project = load_project(w, project_id, Action.QUALITY_MANAGE)
-        gone = w.execute(delete(PZ).where(PZ.c.workspace_id == project.workspace_id, PZ.c.project_id == project.id,
-                                          PZ.c.user_id == user_id)).rowcount
-        if not gone:
+        if not quality_store.delete_pause(w.tx, project.workspace_id, project.id, user_id):
             raise NotFound("this person is not paused on this project")
         w.audit(project.workspace_id, "quality.pause_lifted", user_id, project=project.id)

@@ -9,6 +9,7 @@ from ..exporting import ExportFormats
 from ..exporting import installed as installed_export_formats
 from ..settings import Settings
 from ..storage import datadir, migrate
+from ..storage.blobs import BlobStore, open_blob_store
 from ..storage.database import Database
 from ..storage.keyring import Keyring
 from ..tasktypes import TaskTypes, installed
@@ -24,6 +25,7 @@ class Runtime:
     db: Database
     keyring: Keyring
     task_types: TaskTypes
+    blobs: BlobStore  # where sealed files are kept (storage/blobs.py)
     # Where each person's last next-task scan ended, per project (services/queue.py).
     queue_marks: dict = field(default_factory=dict)
     export_formats: ExportFormats = field(default_factory=installed_export_formats)
@@ -36,6 +38,7 @@ class Runtime:
         A database behind the code's schema is refused unless migrating "always".
         """
         datadir.prepare(settings)  # folders 0700 (the database files: storage/datadir.py)
+        blobs = open_blob_store(settings)  # first: a store badly configured stops the start before anything opens
         db = Database(settings.resolved_database_url, sqlite_cache_mb=settings.sqlite_cache_mb)
         state = migrate.status(db)
         if state != "current":
@@ -46,8 +49,9 @@ class Runtime:
             else:
                 raise SchemaNotReady("the database schema is older than this version: run `bastion init`")
         keyring = Keyring.open(settings, create=migrate_schema != "never")
-        return cls(settings=settings, db=db, keyring=keyring, task_types=installed())
+        return cls(settings=settings, db=db, keyring=keyring, task_types=installed(), blobs=blobs)
 
     def close(self) -> None:
         self.db.dispose()
         self.keyring.dispose()
+        self.blobs.close()

@@ -14,15 +14,13 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, func, insert, select, update
 
 from .. import ids
 from ..access import Actor
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
 from ..domain.users import ApiToken, User, check_password, normalise_email
-from ..storage import schema
-from ..storage.fast import Statement
-from .context import Context
+from ..storage import memberships_store, users_store
+from .context import Context, Unit
 from .runtime import Runtime
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
@@ -38,23 +36,9 @@ def _dummy_hash() -> str:
 TOKEN_PREFIX = "bst_"
 LAST_USED_RESOLUTION_MS = 60_000
 
-u = schema.users
-t = schema.api_tokens
-s = schema.web_sessions
-# Every API request resolves its token: a driver-level statement (storage/fast.py).
-TOKEN = Statement(
-    "SELECT t.id, t.scope, t.revoked_at, t.last_used_at, u.id, u.email, u.is_admin, u.is_active "
-    "FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = :hash"
-)
-TOKEN_USED = Statement("UPDATE api_tokens SET last_used_at = :now WHERE id = :id")
-
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _user(row) -> User:
-    return User(row.id, row.email, row.name, bool(row.is_admin), bool(row.is_active), row.created_at)
 
 
 def create_user(
@@ -68,41 +52,32 @@ def create_user(
         raise InvalidInput("name: at most 200 characters")
     with ctx.write() as w:
         w.access.require_admin("user.manage")
-        if w.execute(select(u.c.id).where(u.c.email == email)).first():
+        if users_store.email_taken(w.tx, email):
             raise Conflict(f"email: a user with e-mail {email} already exists")
         user_id = ids.new_id("usr")
-        w.execute(
-            insert(u).values(
-                id=user_id,
-                email=email,
-                name=name.strip(),
-                password_hash=_hasher.hash(password) if password else None,
-                is_admin=is_admin,
-                is_active=True,
-                created_at=w.now,
-            )
-        )
-        return _user(w.execute(select(u).where(u.c.id == user_id)).one())
+        users_store.insert_user(w.tx, user_id, email, name=name.strip(),
+                                password_hash=_hasher.hash(password) if password else None, is_admin=is_admin,
+                                now=w.now)
+        return users_store.find_user(w.tx, user_id)
 
 
 def find_user_by_email(ctx: Context, email: str) -> User | None:
     with ctx.read() as r:
-        row = r.execute(select(u).where(u.c.email == normalise_email(email))).first()
-        return _user(row) if row else None
+        return users_store.find_user_by_email(r.tx, normalise_email(email))
 
 
 def get_user(ctx: Context, user_id: str) -> User:
     with ctx.read() as r:
-        row = r.execute(select(u).where(u.c.id == user_id)).first()
-    if row is None:
+        user = users_store.find_user(r.tx, user_id)
+    if user is None:
         raise NotFound("user not found")
-    return _user(row)
+    return user
 
 
 def list_users(ctx: Context) -> list[User]:
     with ctx.read() as r:
         r.access.require_admin("user.manage")
-        return [_user(row) for row in r.execute(select(u).order_by(u.c.email)).all()]
+        return users_store.list_users(r.tx)
 
 
 def set_password(ctx: Context, user_id: str, new_password: str, *, old_password: str | None = None) -> None:
@@ -118,7 +93,7 @@ def set_password(ctx: Context, user_id: str, new_password: str, *, old_password:
     if ctx.actor.user_id != user_id or ctx.actor.is_system:
         with ctx.write() as w:
             w.access.require_admin("user.manage")
-            if w.execute(select(u.c.id).where(u.c.id == user_id)).first() is None:
+            if not users_store.user_exists(w.tx, user_id):
                 raise NotFound("user not found")
             _store_password(w, user_id, new_password)
         return
@@ -135,28 +110,23 @@ def set_password(ctx: Context, user_id: str, new_password: str, *, old_password:
         raise RateLimited("too many wrong current passwords; try again in "
                           f"{_minutes_left(counts, now)} minute(s)")
     with ctx.read() as r:
-        row = r.execute(select(u.c.password_hash).where(u.c.id == user_id)).first()
-    if row is None:
-        raise NotFound("user not found")
-    if not _verify(row.password_hash, old_password):
+        stored = users_store.get_password_hash(r.tx, user_id)  # NotFound: no such person
+    if not _verify(stored, old_password):
         with ctx.write() as w:
             record_for_person(w, user_id, "auth.password_change_failed", user_id)
         raise PermissionDenied("the current password is wrong")
     with ctx.write() as w:
-        changed = _store_password(w, user_id, new_password, replacing=row.password_hash)
+        changed = _store_password(w, user_id, new_password, replacing=stored)
         if not changed:
             raise Conflict("the password was changed meanwhile; try again with the new one")
-        w.execute(f.delete().where(f.c.subject == subject))
+        users_store.delete_attempts(w.tx, subject)
 
 
-def _store_password(w, user_id: str, new_password: str, *, replacing: str | None = None) -> bool:
+def _store_password(w: Unit, user_id: str, new_password: str, *, replacing: str | None = None) -> bool:
     """Set the hash, end every session, audit. ``replacing``: only if the hash is still this one."""
-    stmt = update(u).where(u.c.id == user_id)
-    if replacing is not None:
-        stmt = stmt.where(u.c.password_hash == replacing)
-    if not w.execute(stmt.values(password_hash=_hasher.hash(new_password), sessions_valid_after=w.now)).rowcount:
+    if not users_store.update_password(w.tx, user_id, _hasher.hash(new_password), replacing=replacing, now=w.now):
         return False
-    w.execute(s.delete().where(s.c.user_id == user_id))
+    users_store.delete_sessions_of(w.tx, user_id)
     record_for_person(w, user_id, "auth.password_changed", user_id)
     return True
 
@@ -175,11 +145,11 @@ def authenticate(rt: Runtime, email: str, password: str) -> User:
     except InvalidInput:
         email = ""
     with rt.db.transaction(write=False) as tx:
-        row = tx.execute(select(u).where(u.c.email == email)).first()
-    stored = row.password_hash if row is not None and row.is_active else None
+        found = users_store.find_credentials(tx, email)
+    stored = found.password_hash if found is not None and found.user.is_active else None
     if not _verify(stored, password):
         raise Unauthenticated("wrong e-mail or password")
-    return _user(row)
+    return found.user
 
 
 # -- API tokens --------------------------------------------------------------
@@ -197,15 +167,11 @@ def create_token(ctx: Context, user_id: str, *, name: str = "", scope: str = "fu
             w.access.require_admin("user.manage")
         elif ctx.actor.read_only:
             raise PermissionDenied("this API token is read-only")
-        if w.execute(select(u.c.id).where(u.c.id == user_id)).first() is None:
+        if not users_store.user_exists(w.tx, user_id):
             raise NotFound("user not found")
         token_id = ids.new_id("tok")
-        w.execute(
-            insert(t).values(
-                id=token_id, user_id=user_id, name=name, token_hash=_digest(secret),
-                scope=scope, created_at=w.now,
-            )
-        )
+        users_store.insert_token(w.tx, token_id, user_id, name=name, token_hash=_digest(secret), scope=scope,
+                                 now=w.now)
         record_for_person(w, user_id, "token.created", token_id, scope=scope)
         return secret, ApiToken(token_id, user_id, name, scope, w.now, None, None)
 
@@ -214,23 +180,19 @@ def list_tokens(ctx: Context, user_id: str) -> list[ApiToken]:
     with ctx.read() as r:
         if ctx.actor.user_id != user_id:
             r.access.require_admin("user.manage")
-        rows = r.execute(select(t).where(t.c.user_id == user_id).order_by(t.c.id)).all()
-    return [
-        ApiToken(x.id, x.user_id, x.name, x.scope, x.created_at, x.last_used_at, x.revoked_at)
-        for x in rows
-    ]
+        return users_store.list_tokens_of(r.tx, user_id)
 
 
 def revoke_token(ctx: Context, token_id: str) -> None:
     with ctx.write() as w:
-        row = w.execute(select(t.c.user_id, t.c.revoked_at).where(t.c.id == token_id)).first()
-        if row is None or (row.user_id != ctx.actor.user_id and not ctx.actor.is_admin):
+        token = users_store.find_token(w.tx, token_id)
+        if token is None or (token.user_id != ctx.actor.user_id and not ctx.actor.is_admin):
             raise NotFound("token not found")
         if ctx.actor.read_only:
             raise PermissionDenied("this API token is read-only")
-        if row.revoked_at is None:
-            w.execute(update(t).where(t.c.id == token_id).values(revoked_at=w.now))
-            record_for_person(w, row.user_id, "token.revoked", token_id)
+        if token.revoked_at is None:
+            users_store.revoke_token(w.tx, token_id, w.now)
+            record_for_person(w, token.user_id, "token.revoked", token_id)
 
 
 def resolve_token(rt: Runtime, secret: str) -> Actor:
@@ -238,18 +200,15 @@ def resolve_token(rt: Runtime, secret: str) -> Actor:
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         raise Unauthenticated("invalid API token")
     with rt.db.transaction(write=False) as tx:
-        row = TOKEN.one(tx, hash=_digest(secret))
-    if row is None:
+        token = users_store.find_token_actor(tx, _digest(secret))
+    if token is None or token.revoked_at is not None or not token.is_active:
         raise Unauthenticated("invalid or revoked API token")
-    token_id, scope, revoked_at, last_used_at, user_id, email, is_admin, is_active = row
-    if revoked_at is not None or not is_active:
-        raise Unauthenticated("invalid or revoked API token")
-    if last_used_at is None or tx.now - last_used_at > LAST_USED_RESOLUTION_MS:
+    if token.last_used_at is None or tx.now - token.last_used_at > LAST_USED_RESOLUTION_MS:
         with rt.db.transaction(write=True) as wtx:
-            TOKEN_USED.run(wtx, id=token_id, now=wtx.now)
+            users_store.touch_token(wtx, token.token_id, wtx.now)
     return Actor(
-        kind="user", user_id=user_id, email=email, is_admin=bool(is_admin),
-        read_only=scope == "read", via="token", token_id=token_id,
+        kind="user", user_id=token.user_id, email=token.email, is_admin=token.is_admin,
+        read_only=token.scope == "read", via="token", token_id=token.token_id,
     )
 
 
@@ -261,14 +220,10 @@ def create_session(rt: Runtime, user: User) -> tuple[str, str]:
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     with rt.db.transaction(write=True) as tx:
-        tx.execute(
-            insert(s).values(
-                id=_digest(secret), user_id=user.id, csrf_token=csrf, created_at=tx.now,
-                expires_at=tx.now + rt.settings.session_seconds * 1000,
-            )
-        )
+        users_store.insert_session(tx, _digest(secret), user.id, csrf_token=csrf, now=tx.now,
+                                   expires_at=tx.now + rt.settings.session_seconds * 1000)
         # Housekeeping: expired sessions of this person go now.
-        tx.execute(s.delete().where(and_(s.c.user_id == user.id, s.c.expires_at < tx.now)))
+        users_store.delete_expired_sessions(tx, user.id, tx.now)
     return secret, csrf
 
 
@@ -277,12 +232,7 @@ def resolve_session(rt: Runtime, secret: str) -> tuple[Actor, str]:
     if not secret or len(secret) > 100:
         raise Unauthenticated("not signed in")
     with rt.db.transaction(write=False) as tx:
-        row = tx.execute(
-            select(s.c.id, s.c.csrf_token, s.c.expires_at, s.c.created_at, u.c.id.label("user_id"),
-                   u.c.email, u.c.is_admin, u.c.is_active, u.c.sessions_valid_after)
-            .join(u, u.c.id == s.c.user_id)
-            .where(s.c.id == _digest(secret))
-        ).first()
+        row = users_store.find_session_actor(tx, _digest(secret))
     if (
         row is None
         or row.expires_at < tx.now
@@ -294,7 +244,7 @@ def resolve_session(rt: Runtime, secret: str) -> tuple[Actor, str]:
     new_expiry = tx.now + rt.settings.session_seconds * 1000
     if new_expiry - row.expires_at > LAST_USED_RESOLUTION_MS:
         with rt.db.transaction(write=True) as wtx:
-            wtx.execute(update(s).where(s.c.id == row.id).values(expires_at=new_expiry))
+            users_store.extend_session(wtx, row.id, new_expiry)
     actor = Actor(kind="user", user_id=row.user_id, email=row.email, is_admin=bool(row.is_admin), via="session")
     return actor, row.csrf_token
 
@@ -304,16 +254,14 @@ def end_all_sessions(ctx: Context, user_id: str) -> None:
     with ctx.write() as w:
         if ctx.actor.user_id != user_id:
             w.access.require_admin("user.manage")
-        w.execute(update(u).where(u.c.id == user_id).values(sessions_valid_after=w.now))
-        w.execute(s.delete().where(s.c.user_id == user_id))
+        users_store.void_sessions(w.tx, user_id, w.now)
+        users_store.delete_sessions_of(w.tx, user_id)
         record_for_person(w, user_id, "auth.logout", user_id)
 
 
-def record_for_person(w, user_id: str, action: str, target: str | None = None, **details) -> None:
+def record_for_person(w: Unit, user_id: str, action: str, target: str | None = None, **details) -> None:
     """Audit a person-level event in every workspace they belong to (each client sees it)."""
-    for workspace_id in w.execute(
-        select(schema.memberships.c.workspace_id).where(schema.memberships.c.user_id == user_id)
-    ).scalars().all():
+    for workspace_id in memberships_store.list_workspace_ids_of(w.tx, user_id):
         w.audit(workspace_id, action, target, **details)
 
 
@@ -333,17 +281,6 @@ def record_for_person(w, user_id: str, action: str, target: str | None = None, *
 
 LOGIN_WINDOW_MS = 15 * 60 * 1000
 MAX_FAILURES = {"email": 5, "address": 50, "password": 5}
-f = schema.login_failures
-RESERVE = Statement(
-    "INSERT INTO login_failures (subject, window_start, count) VALUES (:subject, :now, 1) "
-    "ON CONFLICT (subject) DO UPDATE SET "
-    "count = CASE WHEN login_failures.window_start > :cutoff THEN login_failures.count + 1 ELSE 1 END, "
-    "window_start = CASE WHEN login_failures.window_start > :cutoff "
-    "THEN login_failures.window_start ELSE :now END "
-    "RETURNING count, window_start"
-)
-# A successful sign-in gives its address's attempt back: only failures use up an address.
-REFUND = Statement("UPDATE login_failures SET count = count - 1 WHERE subject = :subject AND count > 0")
 
 
 def _subject(rt: Runtime, kind: str, value: str) -> str:
@@ -363,7 +300,7 @@ def _reserve(rt: Runtime, subjects: list[tuple[str, str]]) -> tuple[dict[str, tu
     """Reserve one attempt on each counter; ({kind: (count, window start)}, now)."""
     with rt.db.transaction(write=True) as tx:
         cutoff = tx.now - LOGIN_WINDOW_MS
-        counts = {kind: tuple(RESERVE.one(tx, subject=subject, now=tx.now, cutoff=cutoff))
+        counts = {kind: tuple(users_store.reserve_attempt(tx, subject, now=tx.now, cutoff=cutoff))
                   for kind, subject in subjects}
     return counts, tx.now
 
@@ -396,9 +333,9 @@ def sign_in(rt: Runtime, email: str, password: str, address: str | None = None) 
         raise
     actor = Actor(kind="user", user_id=user.id, email=user.email, is_admin=user.is_admin, via="session")
     with Context(rt, actor).write() as w:
-        w.execute(f.delete().where(f.c.subject == account))
-        if address:
-            REFUND.run(w.tx, subject=subjects[1][1])
+        users_store.delete_attempts(w.tx, account)
+        if address:  # a successful sign-in gives its address's attempt back: only failures use up an address
+            users_store.refund_attempt(w.tx, subjects[1][1])
         record_for_person(w, user.id, "auth.login", user.id, address=address)
     return user
 
@@ -406,7 +343,7 @@ def sign_in(rt: Runtime, email: str, password: str, address: str | None = None) 
 def _audit_account(rt: Runtime, email: str, action: str, address: str | None) -> None:
     """A known person's workspaces see what happened to their account (nothing is recorded otherwise)."""
     with rt.db.transaction(write=False) as tx:
-        row = tx.execute(select(u.c.id, u.c.email, u.c.is_admin).where(u.c.email == email)).first()
+        row = users_store.find_user_by_email(tx, email)
     if row is not None:
         actor = Actor(kind="user", user_id=row.id, email=row.email, is_admin=bool(row.is_admin), via="session")
         with Context(rt, actor).write() as w:
@@ -415,4 +352,4 @@ def _audit_account(rt: Runtime, email: str, action: str, address: str | None) ->
 
 def count_users(rt: Runtime) -> int:
     with rt.db.transaction(write=False) as tx:
-        return tx.execute(select(func.count()).select_from(u)).scalar_one()
+        return users_store.count_users(tx)

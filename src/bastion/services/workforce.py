@@ -12,7 +12,7 @@ Who does what:
   platform admin takes a workspace out of the group (``remove_from_group``). A
   wall held by both sides stands until both have withdrawn. Withdrawals take
   effect by time alone: a row whose ``lifts_at`` has passed no longer holds
-  (``storage/workforce.py`` filters it) and the pair's next change deletes it;
+  (``storage/workforce_store.py`` filters it) and the pair's next change deletes it;
 * a **platform admin** groups competing workspaces into sector groups, records
   people's affiliations, prior employment and declared sides (with the client's
   approval), and grants skills;
@@ -27,45 +27,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
-
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import parse_skill
-from ..domain.users import normalise_email
-from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, History, combine, decide, is_live, normalise_org
-from ..storage import schema, workforce
+from ..domain.users import User, normalise_email
+from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, combine, decide, is_live, normalise_org
+from ..storage import memberships_store, queue_store, users_store, workforce_store, workspaces_store
+from ..storage.workforce_store import Group
 from . import approvals
 from .context import Context, Unit
 
-D = schema.conflict_declarations
-G = schema.conflict_groups
-GM = schema.conflict_group_members
-HIS = schema.person_history
-AFF = schema.affiliations
-EXC = schema.workspace_exclusions
-SK = schema.skills
-M = schema.memberships
-U = schema.users
-A = schema.assignments
-T = schema.tasks
 DAY_MS = 24 * 3600 * 1000
 KINDS = ("employer", "investor", "contractor", "advisor", "board", "family", "other")
 
 
-def _person(w: Unit, ref: str):
+def _person(w: Unit, ref: str) -> User:
     if "@" in ref:
-        row = w.execute(select(U.c.id, U.c.email).where(U.c.email == normalise_email(ref))).first()
+        row = users_store.find_user_by_email(w.tx, normalise_email(ref))
     else:
-        row = w.execute(select(U.c.id, U.c.email).where(U.c.id == ref)).first()
+        row = users_store.find_user(w.tx, ref)
     if row is None:
         raise NotFound("person not found")
     return row
 
 
-def _person_for(w: Unit, ref: str):
+def _person_for(w: Unit, ref: str) -> User:
     """A person the caller may manage: themselves, or anyone for platform admins (else not found)."""
     row = _person(w, ref)
     if row.id != w.actor.user_id and not w.actor.is_admin:
@@ -74,7 +61,7 @@ def _person_for(w: Unit, ref: str):
 
 
 def _member_workspaces(w: Unit, user_id: str) -> list[str]:
-    return w.execute(select(M.c.workspace_id).where(M.c.user_id == user_id)).scalars().all()
+    return memberships_store.list_workspace_ids_of(w.tx, user_id)
 
 
 def _cooling_ms(days: float | None) -> int | None:
@@ -88,10 +75,9 @@ def _cooling_ms(days: float | None) -> int | None:
 def _both_sides(w: Unit, a: str, b: str, cooling_ms: int | None) -> list[str]:
     """People with live history on both a and b (an edge between them would put them on both sides)."""
     edge = Edge(*sorted((a, b)), cooling_off_ms=cooling_ms)
-    rows = w.execute(select(HIS).where(HIS.c.workspace_id.in_((a, b)))).all()
     seen: dict[str, set[str]] = {}
-    for row in rows:
-        if is_live(History(row.workspace_id, row.first_at, row.last_at, row.source), edge, w.now):
+    for row in workforce_store.list_history_on(w.tx, (a, b)):
+        if is_live(row.history, edge, w.now):
             seen.setdefault(row.user_id, set()).add(row.workspace_id)
     return sorted(u for u, sides in seen.items() if len(sides) == 2)
 
@@ -105,10 +91,8 @@ def _pair(a: str, b: str) -> tuple[str, str]:
 
 def _declarations(w: Unit, lo: str, hi: str) -> list[Declaration]:
     """The pair's holders; withdrawals whose instant has passed are deleted first (they no longer hold)."""
-    w.execute(delete(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.lifts_at <= w.now))
-    rows = w.execute(select(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi).order_by(D.c.holder)).all()
-    return [Declaration(r.workspace_a, r.workspace_b, r.holder, r.cooling_off_ms, r.created_at, r.lifts_at)
-            for r in rows]
+    workforce_store.delete_lapsed_declarations(w.tx, lo, hi, w.now)
+    return workforce_store.list_declarations(w.tx, lo, hi)
 
 
 def _both_logs(w: Unit, lo: str, hi: str, action: str, **details) -> None:
@@ -132,15 +116,13 @@ def _hold(w: Unit, a: str, b: str, holder: str, cooling_ms: int | None) -> bool:
         raise Conflict(f"{len(both)} person(s) have worked on both workspaces recently; the wall would put them on "
                        "both sides. Resolve their access first (bastion walls explain).", details={"people": both})
     if mine is not None:  # a scheduled withdrawal is called off: the declaration holds again
-        w.execute(update(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == holder)
-                  .values(lifts_at=None))
+        workforce_store.set_lifts_at(w.tx, lo, hi, holder, None)
         _both_logs(w, lo, hi, "wall.removal_cancelled", holder=holder, was_due=mine.lifts_at)
         return True
     try:
-        with w.conn.begin_nested():
-            w.execute(insert(D).values(workspace_a=lo, workspace_b=hi, holder=holder, cooling_off_ms=cooling_ms,
-                                       created_at=w.now, created_by=w.actor.user_id))
-    except IntegrityError as exc:
+        workforce_store.insert_declaration(w.tx, lo, hi, holder=holder, cooling_off_ms=cooling_ms, now=w.now,
+                                           created_by=w.actor.user_id)
+    except NotFound as exc:
         raise NotFound("competitor: workspace not found") from exc
     _both_logs(w, lo, hi, "wall.conflict_added", cooling_off_ms=cooling_ms,
                source="declared" if not holder.startswith("group:") else holder, holder=holder)
@@ -153,11 +135,10 @@ def _withdraw(w: Unit, lo: str, hi: str, holder: str, *, approval: str | None) -
     effective_at = w.now + wait_ms
     others = [d.holder for d in _declarations(w, lo, hi) if d.holder != holder and d.lifts_at is None]
     if wait_ms == 0:
-        w.execute(delete(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == holder))
+        workforce_store.delete_declaration(w.tx, lo, hi, holder)
         _both_logs(w, lo, hi, "wall.conflict_removed", holder=holder, approval=approval, still_held_by=others)
     else:
-        w.execute(update(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == holder)
-                  .values(lifts_at=effective_at))
+        workforce_store.set_lifts_at(w.tx, lo, hi, holder, effective_at)
         _both_logs(w, lo, hi, "wall.removal_scheduled", holder=holder, lifts_at=effective_at, approval=approval,
                    still_held_by=others)
     return {"holder": holder, "effective_at": effective_at, "other_holders": others}
@@ -217,7 +198,7 @@ def consent_removal(ctx: Context, workspace_id: str, competitor_id: str) -> dict
             raise NotFound("that workspace holds no wall with this one")
         if theirs.lifts_at is None:
             raise Conflict("that workspace has not withdrawn its declaration: there is nothing to consent to")
-        w.execute(delete(D).where(D.c.workspace_a == lo, D.c.workspace_b == hi, D.c.holder == competitor_id))
+        workforce_store.delete_declaration(w.tx, lo, hi, competitor_id)
         others = [d.holder for d in held if d.holder != competitor_id]
         _both_logs(w, lo, hi, "wall.removal_consented", holder=competitor_id, consented_by=workspace_id,
                    was_due=theirs.lifts_at, still_held_by=others)
@@ -229,10 +210,8 @@ def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
     """The walls standing around a workspace: who holds each, and when a scheduled withdrawal takes effect."""
     with ctx.read() as r:
         r.access.require(Action.WALLS_READ, workspace_id)
-        edges = workforce.edges_of(r.tx, workspace_id)
-        rows = r.execute(select(D.c.workspace_a, D.c.workspace_b, D.c.holder, D.c.lifts_at).where(
-            or_(D.c.workspace_a == workspace_id, D.c.workspace_b == workspace_id),
-            D.c.lifts_at.is_not(None), D.c.lifts_at > r.now)).all()
+        edges = workforce_store.list_edges(r.tx, workspace_id)
+        rows = workforce_store.list_scheduled_withdrawals(r.tx, workspace_id, r.now)
     scheduled = {(row.workspace_a, row.workspace_b, row.holder): row.lifts_at for row in rows}
     return [{"competitor": e.other(workspace_id), "cooling_off_ms": e.cooling_off_ms, "source": e.source,
              "since": e.since, "lifts_at": e.lifts_at,
@@ -242,17 +221,16 @@ def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
 
 def competitor_ties(w: Unit, user_id: str, workspace_id: str) -> list[str]:
     """The competitors of a workspace that a person belongs to or holds live history with."""
-    edges = workforce.edges_of(w.tx, workspace_id)
+    edges = workforce_store.list_edges(w.tx, workspace_id)
     if not edges:
         return []
     others = sorted({edge.other(workspace_id) for edge in edges})
     # The person's standing with the competitors, which whoever adds them cannot see otherwise (row-level
     # security): this one query reads the competitors' memberships, and their history with them.
     with w.acting_in(others):
-        member_of = set(w.execute(select(M.c.workspace_id).where(
-            M.c.user_id == user_id, M.c.workspace_id.in_(others))).scalars().all())
+        member_of = memberships_store.list_workspace_ids_among(w.tx, user_id, others)
     with w.wall_check_scope(others):
-        past = workforce.history_of(w.tx, user_id)
+        past = workforce_store.list_history(w.tx, user_id)
     ties = []
     for edge in edges:
         other = edge.other(workspace_id)
@@ -268,15 +246,16 @@ def create_group(ctx: Context, name: str, *, cooling_off_days: float | None = No
         raise InvalidInput("name: 1 to 200 characters")
     with ctx.write() as w:
         w.access.require_admin("workforce.manage")
-        if w.execute(select(G.c.id).where(G.c.name == name)).first():
+        if workforce_store.group_name_taken(w.tx, name):
             raise Conflict(f"name: a group named {name!r} exists")
         group_id = ids.new_id("grp")
-        w.execute(insert(G).values(id=group_id, name=name, cooling_off_ms=_cooling_ms(cooling_off_days), created_at=w.now))
+        workforce_store.insert_group(w.tx, group_id, name=name, cooling_off_ms=_cooling_ms(cooling_off_days),
+                                     now=w.now)
         return group_id
 
 
-def _group(w: Unit, group_ref: str):
-    group = w.execute(select(G).where(or_(G.c.id == group_ref, G.c.name == group_ref))).first()
+def _group(w: Unit, group_ref: str) -> Group:
+    group = workforce_store.find_group(w.tx, group_ref)
     if group is None:
         raise NotFound("group not found")
     return group
@@ -287,14 +266,10 @@ def add_to_group(ctx: Context, group_ref: str, workspace_id: str) -> int:
     with ctx.write() as w:
         w.access.require_admin("workforce.manage")
         group = _group(w, group_ref)
-        members = w.execute(select(GM.c.workspace_id).where(GM.c.group_id == group.id)).scalars().all()
+        members = workforce_store.list_group_workspace_ids(w.tx, group.id)
         if workspace_id in members:
             return 0
-        try:
-            with w.conn.begin_nested():
-                w.execute(insert(GM).values(group_id=group.id, workspace_id=workspace_id))
-        except IntegrityError as exc:
-            raise NotFound("workspace not found") from exc
+        workforce_store.insert_group_member(w.tx, group.id, workspace_id)  # NotFound: no such workspace
         return sum(_hold(w, workspace_id, other, f"group:{group.id}", group.cooling_off_ms) for other in members)
 
 
@@ -308,13 +283,13 @@ def remove_from_group(ctx: Context, group_ref: str, workspace_id: str, *, approv
     with ctx.write() as w:
         w.access.require_admin("workforce.manage")
         group = _group(w, group_ref)
-        members = w.execute(select(GM.c.workspace_id).where(GM.c.group_id == group.id)).scalars().all()
+        members = workforce_store.list_group_workspace_ids(w.tx, group.id)
         if workspace_id not in members:
             raise NotFound("this workspace is not in the group")
         holder = f"group:{group.id}"
         used = approvals.consume(w, "wall.remove", workspace_id, {"group": group.id},
                                  approval_id=approval, break_glass=break_glass)
-        w.execute(delete(GM).where(GM.c.group_id == group.id, GM.c.workspace_id == workspace_id))
+        workforce_store.delete_group_member(w.tx, group.id, workspace_id)
         w.audit(workspace_id, "wall.group_left", group.id, approval=used)
         withdrawn = []
         for other in members:
@@ -331,10 +306,10 @@ def delete_group(ctx: Context, group_ref: str) -> None:
     with ctx.write() as w:
         w.access.require_admin("workforce.manage")
         group = _group(w, group_ref)
-        if w.execute(select(GM.c.workspace_id).where(GM.c.group_id == group.id)).first() is not None:
+        if workforce_store.has_group_members(w.tx, group.id):
             raise Conflict("this group still has workspaces: take each out first (each with two-person approval; "
                            "bastion walls ungroup)")
-        w.execute(delete(G).where(G.c.id == group.id))
+        workforce_store.delete_group(w.tx, group.id)
 
 
 # -- people: history, affiliations, declared sides ---------------------------------
@@ -342,15 +317,14 @@ def delete_group(ctx: Context, group_ref: str) -> None:
 
 def _history_entry(w: Unit, user_id: str, workspace_id: str, source: str, first_at: int, last_at: int,
                    approved_by: str | None) -> None:
-    workforce.lock_person(w.tx, user_id)
-    history = workforce.history_of(w.tx, user_id)
-    decision = decide(workspace_id, history, workforce.edges_of(w.tx, workspace_id), (), (), w.now)
+    workforce_store.lock_person(w.tx, user_id)
+    history = workforce_store.list_history(w.tx, user_id)
+    decision = decide(workspace_id, history, workforce_store.list_edges(w.tx, workspace_id), (), (), w.now)
     if not decision.allowed:
         raise Conflict("this person already has live history on a conflicting workspace: "
                        + "; ".join(r.message for r in decision.reasons))
-    w.execute(delete(HIS).where(HIS.c.user_id == user_id, HIS.c.workspace_id == workspace_id))
-    w.execute(insert(HIS).values(user_id=user_id, workspace_id=workspace_id, first_at=first_at, last_at=last_at,
-                                 source=source, approved_by=approved_by))
+    workforce_store.replace_history(w.tx, user_id, workspace_id, first_at=first_at, last_at=last_at, source=source,
+                                    approved_by=approved_by)
 
 
 def declare_side(ctx: Context, person: str, workspace_id: str, *, approved_by: str) -> None:
@@ -371,14 +345,14 @@ def record_prior_employment(ctx: Context, person: str, workspace_id: str, *, sin
         row = _person(w, person)
         end = until if until is not None else w.now
         _history_entry(w, row.id, workspace_id, "prior", since if since is not None else end, end, None)
-        if w.execute(select(schema.workspaces.c.id).where(schema.workspaces.c.id == workspace_id)).first():
+        if workspaces_store.workspace_exists(w.tx, workspace_id):
             w.audit(workspace_id, "wall.prior_recorded", row.id, until=end)
 
 
 def history(ctx: Context, person: str) -> list[dict]:
     with ctx.read() as r:
         row = _person_for(r, person)
-        rows = r.execute(select(HIS).where(HIS.c.user_id == row.id).order_by(HIS.c.first_at)).all()
+        rows = workforce_store.list_history_records(r.tx, row.id)
     return [{"workspace_id": h.workspace_id, "first_at": h.first_at, "last_at": h.last_at, "source": h.source,
              "approved_by": h.approved_by} for h in rows]
 
@@ -397,13 +371,13 @@ def add_affiliation(ctx: Context, person: str, org: str, kind: str, *, since: in
         if ctx.actor.read_only:
             w.access.require_admin("workforce.manage")
         aff_id = ids.new_id("aff")
-        w.execute(insert(AFF).values(id=aff_id, user_id=row.id, org=org.strip(), org_key=normalise_org(org), kind=kind,
-                                     since=since, until=until, created_at=w.now))
+        workforce_store.insert_affiliation(w.tx, aff_id, row.id, org=org.strip(), org_key=normalise_org(org),
+                                           kind=kind, since=since, until=until, now=w.now)
         tie = Affiliation(org, kind, since, until)
         released = 0
         for workspace_id in _member_workspaces(w, row.id):
             w.audit(workspace_id, "person.affiliation_added", row.id, org=org.strip(), kind=kind)
-            if tie.current(w.now) and any(e.matches(tie) for e in workforce.exclusions_of(w.tx, workspace_id)):
+            if tie.current(w.now) and any(e.matches(tie) for e in workforce_store.list_exclusions(w.tx, workspace_id)):
                 released += release_leases(w, row.id, workspace_id, reason="excluded affiliation")
         return {"id": aff_id, "released_leases": released}
 
@@ -411,26 +385,17 @@ def add_affiliation(ctx: Context, person: str, org: str, kind: str, *, since: in
 def list_affiliations(ctx: Context, person: str) -> list[dict]:
     with ctx.read() as r:
         row = _person_for(r, person)
-        rows = r.execute(select(AFF).where(AFF.c.user_id == row.id).order_by(AFF.c.id)).all()
+        rows = workforce_store.list_affiliation_records(r.tx, row.id)
     return [{"id": a.id, "org": a.org, "kind": a.kind, "since": a.since, "until": a.until} for a in rows]
 
 
 def release_leases(w: Unit, user_id: str, workspace_id: str, *, reason: str, project_id: str | None = None) -> int:
     """End a person's open leases in a workspace (or one project) now: their slots return to the pool."""
-    query = select(A.c.id, A.c.task_id).where(
-        A.c.workspace_id == workspace_id, A.c.user_id == user_id, A.c.state == "leased")
-    if project_id is not None:
-        query = query.where(A.c.project_id == project_id)
     with w.acting_in((workspace_id,)):  # a platform admin's change may end leases where the admin is no member
-        rows = w.execute(query).all()
-        for row in rows:
-            if w.execute(update(A).where(A.c.workspace_id == workspace_id, A.c.id == row.id, A.c.state == "leased")
-                         .values(state="expired", updated_at=w.now)).rowcount:
-                w.execute(update(T).where(T.c.workspace_id == workspace_id, T.c.id == row.task_id)
-                          .values(lease_count=T.c.lease_count - 1))
-    if rows:
-        w.audit(workspace_id, "wall.leases_released", user_id, count=len(rows), reason=reason)
-    return len(rows)
+        count = queue_store.release_leases(w.tx, workspace_id, user_id, project_id=project_id)
+    if count:
+        w.audit(workspace_id, "wall.leases_released", user_id, count=count, reason=reason)
+    return count
 
 
 def add_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = None) -> int:
@@ -441,16 +406,13 @@ def add_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = 
         raise InvalidInput("org: the organisation's name (1 to 200 characters)")
     with ctx.write() as w:
         w.access.require(Action.WALLS_MANAGE, workspace_id)
-        w.tx.dialect.insert_ignore(w.conn, "workspace_exclusions",
-                                   ("workspace_id", "org_key", "kind", "org", "created_at"),
-                                   [(workspace_id, normalise_org(org), kind or "", org.strip(), w.now)],
-                                   ("workspace_id", "org_key", "kind"))
+        workforce_store.insert_exclusion(w.tx, workspace_id, org_key=normalise_org(org), kind=kind or "",
+                                         org=org.strip(), now=w.now)
         w.audit(workspace_id, "wall.exclusion_added", None, org=org.strip(), kind=kind)
         rule = Exclusion(org, kind)
         released = 0
-        members = w.execute(select(M.c.user_id).where(M.c.workspace_id == workspace_id)).scalars().all()
-        for user_id in members:
-            if any(a.current(w.now) and rule.matches(a) for a in workforce.affiliations_of(w.tx, user_id)):
+        for user_id in memberships_store.list_user_ids(w.tx, workspace_id):
+            if any(a.current(w.now) and rule.matches(a) for a in workforce_store.list_affiliations(w.tx, user_id)):
                 released += release_leases(w, user_id, workspace_id, reason="excluded affiliation")
         return released
 
@@ -458,9 +420,7 @@ def add_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = 
 def remove_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = None) -> None:
     with ctx.write() as w:
         w.access.require(Action.WALLS_MANAGE, workspace_id)
-        gone = w.execute(delete(EXC).where(EXC.c.workspace_id == workspace_id, EXC.c.org_key == normalise_org(org),
-                                           EXC.c.kind == (kind or ""))).rowcount
-        if not gone:
+        if not workforce_store.delete_exclusion(w.tx, workspace_id, org_key=normalise_org(org), kind=kind or ""):
             raise NotFound("no such exclusion")
         w.audit(workspace_id, "wall.exclusion_removed", None, org=org, kind=kind)
 
@@ -468,12 +428,13 @@ def remove_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None
 def list_exclusions(ctx: Context, workspace_id: str) -> list[dict]:
     with ctx.read() as r:
         r.access.require(Action.WALLS_READ, workspace_id)
-        return [{"org": e.org, "kind": e.kind} for e in workforce.exclusions_of(r.tx, workspace_id)]
+        return [{"org": e.org, "kind": e.kind} for e in workforce_store.list_exclusions(r.tx, workspace_id)]
 
 
 def is_excluded(w: Unit, user_id: str, workspace_id: str) -> bool:
-    rules = workforce.exclusions_of(w.tx, workspace_id)
-    return any(a.current(w.now) and rule.matches(a) for rule in rules for a in workforce.affiliations_of(w.tx, user_id))
+    rules = workforce_store.list_exclusions(w.tx, workspace_id)
+    return any(a.current(w.now) and rule.matches(a)
+               for rule in rules for a in workforce_store.list_affiliations(w.tx, user_id))
 
 
 # -- explanations ------------------------------------------------------------------
@@ -499,23 +460,22 @@ def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
         actor = ctx.actor
         # The workspace first: outside it, nothing about people is told.
         w.access.require(Action.WORKSPACE_READ, workspace_id)
-        if not w.execute(select(schema.workspaces.c.id).where(schema.workspaces.c.id == workspace_id)).first():
+        if not workspaces_store.workspace_exists(w.tx, workspace_id):
             raise NotFound("workspace not found")  # platform admins pass the role check for any id
         row = _person_or_none(w, person)
         full = actor.is_admin or (row is not None and row.id == actor.user_id)
-        member = None if row is None else w.execute(
-            select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == row.id)).scalar()
+        member = None if row is None else memberships_store.find_role(w.tx, workspace_id, row.id)
         if not full:
             w.access.require(Action.WALLS_READ, workspace_id)
             if member is None:
                 raise NotFound("person not found")  # unknown and non-member alike
         if row is None:
             raise NotFound("person not found")
-        edges = workforce.edges_of(w.tx, workspace_id)
+        edges = workforce_store.list_edges(w.tx, workspace_id)
         with w.wall_check_scope([workspace_id, *(e.other(workspace_id) for e in edges)]):
-            history = workforce.history_of(w.tx, row.id)
-        decision = decide(workspace_id, history, edges, workforce.affiliations_of(w.tx, row.id),
-                          workforce.exclusions_of(w.tx, workspace_id), w.now)
+            history = workforce_store.list_history(w.tx, row.id)
+        decision = decide(workspace_id, history, edges, workforce_store.list_affiliations(w.tx, row.id),
+                          workforce_store.list_exclusions(w.tx, workspace_id), w.now)
         w.audit(workspace_id, "wall.explained", row.id, allowed=decision.allowed and member is not None)
     reasons = [_reason_out(reason, workspace_id, full) for reason in decision.reasons]
     return {
@@ -528,7 +488,7 @@ def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
     }
 
 
-def _person_or_none(w: Unit, ref: str):
+def _person_or_none(w: Unit, ref: str) -> User | None:
     try:
         return _person(w, ref)
     except NotFound:
@@ -570,8 +530,7 @@ def grant_skill(ctx: Context, person: str, skill: str, *, source: str = "granted
         if source == "granted":
             w.access.require_admin("workforce.manage")
         row = _person(w, person)
-        w.execute(delete(SK).where(SK.c.user_id == row.id, SK.c.skill == name))
-        w.execute(insert(SK).values(user_id=row.id, skill=name, level=level, source=source, granted_at=w.now))
+        workforce_store.replace_skill(w.tx, row.id, name, level=level, source=source, now=w.now)
         for workspace_id in _member_workspaces(w, row.id):
             w.audit(workspace_id, "person.skill_granted", row.id, skill=name, level=level, source=source)
         return {"skill": name, "level": level}
@@ -582,20 +541,20 @@ def revoke_skill(ctx: Context, person: str, skill: str) -> None:
     with ctx.write() as w:
         w.access.require_admin("workforce.manage")
         row = _person(w, person)
-        if not w.execute(delete(SK).where(SK.c.user_id == row.id, SK.c.skill == name)).rowcount:
+        if not workforce_store.delete_skill(w.tx, row.id, name):
             raise NotFound("this person does not hold that skill")
         for workspace_id in _member_workspaces(w, row.id):
             w.audit(workspace_id, "person.skill_revoked", row.id, skill=name)
 
 
 def skills_of(w: Unit, user_id: str) -> dict[str, int]:
-    return dict(w.execute(select(SK.c.skill, SK.c.level).where(SK.c.user_id == user_id)).all())
+    return workforce_store.list_skill_levels(w.tx, user_id)
 
 
 def list_skills(ctx: Context, person: str) -> list[dict]:
     with ctx.read() as r:
         row = _person_for(r, person)
-        rows = r.execute(select(SK).where(SK.c.user_id == row.id).order_by(SK.c.skill)).all()
+        rows = workforce_store.list_skills(r.tx, row.id)
     return [{"skill": s.skill, "level": s.level, "source": s.source, "granted_at": s.granted_at} for s in rows]
 
 

@@ -10,22 +10,17 @@ workspace's owners or auditors at deletion, and by whoever deleted it.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select, update
-
 from .. import ids
 from ..access import Action, policy_table_roles
+from ..audit import checkpoint_to_json
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import check_name
-from ..domain.users import normalise_email
+from ..domain.users import User, normalise_email
 from ..domain.workspaces import Member, Role, Workspace
-from ..storage import schema
-from . import approvals
+from ..storage import memberships_store, users_store, workspaces_store
+from . import approvals, workforce
 from .audit import checkpoint_now
-from .context import Context
-
-W = schema.workspaces
-M = schema.memberships
-U = schema.users
+from .context import Context, Unit
 
 
 def _role(value) -> Role:
@@ -37,11 +32,11 @@ def _role(value) -> Role:
         ) from None
 
 
-def _find_user(w, user_ref: str, what: str = "user"):
+def _find_user(w: Unit, user_ref: str, what: str = "user") -> User:
     if "@" in user_ref:
-        row = w.execute(select(U.c.id, U.c.email, U.c.name).where(U.c.email == normalise_email(user_ref))).first()
+        row = users_store.find_user_by_email(w.tx, normalise_email(user_ref))
     else:
-        row = w.execute(select(U.c.id, U.c.email, U.c.name).where(U.c.id == user_ref)).first()
+        row = users_store.find_user(w.tx, user_ref)
     if row is None:
         raise NotFound(f"{what}: user not found")
     return row
@@ -57,9 +52,9 @@ def create_workspace(ctx: Context, name: str, *, owner: str | None = None) -> Wo
         elif not ctx.actor.is_system:
             owner = ctx.actor.user_id
         ws_id = ids.new_id("ws")
-        w.execute(insert(W).values(id=ws_id, name=name, created_at=w.now, created_by=ctx.actor.user_id))
+        workspaces_store.insert_workspace(w.tx, ws_id, name=name, now=w.now, created_by=ctx.actor.user_id)
         if owner is not None:
-            w.execute(insert(M).values(workspace_id=ws_id, user_id=owner, role=Role.OWNER.value, created_at=w.now))
+            memberships_store.insert_membership(w.tx, ws_id, owner, Role.OWNER.value, w.now)
         w.audit(ws_id, "workspace.created", ws_id, name_length=len(name), owner=owner)
         return Workspace(ws_id, name, w.now, Role.OWNER if owner == ctx.actor.user_id else None)
 
@@ -68,19 +63,19 @@ def list_workspaces(ctx: Context) -> list[Workspace]:
     """The caller's workspaces (platform admins and the operator: all of them)."""
     with ctx.read() as r:
         if ctx.actor.is_admin:
-            rows = r.execute(select(W).order_by(W.c.id)).all()
+            rows = workspaces_store.list_workspaces(r.tx, None)
         else:
             ws_ids = r.access.workspace_ids()
             if not ws_ids:
                 return []
-            rows = r.execute(select(W).where(W.c.id.in_(ws_ids)).order_by(W.c.id)).all()
+            rows = workspaces_store.list_workspaces(r.tx, ws_ids)
         return [Workspace(x.id, x.name, x.created_at, r.access.role(x.id)) for x in rows]
 
 
 def get_workspace(ctx: Context, workspace_id: str) -> Workspace:
     with ctx.read() as r:
         r.access.require(Action.WORKSPACE_READ, workspace_id)
-        row = r.execute(select(W).where(W.c.id == workspace_id)).first()
+        row = workspaces_store.find_workspace(r.tx, workspace_id)
         if row is None:
             raise NotFound("workspace not found")
         return Workspace(row.id, row.name, row.created_at, r.access.role(row.id))
@@ -94,7 +89,7 @@ def delete_workspace(ctx: Context, workspace_id: str, *, approval: str | None = 
     """
     with ctx.write() as r:
         r.access.require(Action.WORKSPACE_DELETE, workspace_id)
-        if r.execute(select(W.c.id).where(W.c.id == workspace_id)).first() is None:
+        if not workspaces_store.workspace_exists(r.tx, workspace_id):
             raise NotFound("workspace not found")
         approvals.consume(r, "workspace.delete", workspace_id, {}, approval_id=approval, break_glass=break_glass)
     # Keys first: if the row deletion below failed, the data would already be unreadable.
@@ -106,21 +101,16 @@ def delete_workspace(ctx: Context, workspace_id: str, *, approval: str | None = 
         w.audit(workspace_id, "workspace.deleted", workspace_id, keys_destroyed=destroyed)
         w.flush_audit()
         final = checkpoint_now(w, workspace_id)
-        w.execute(insert(schema.workspace_tombstones).values(
-            workspace_id=workspace_id, deleted_at=w.now, deleted_by=ctx.actor.user_id, final_checkpoint=final))
         # Who may still read the tombstone once the memberships are gone: those who could read the log.
-        readers = set(w.execute(select(M.c.user_id).where(
-            M.c.workspace_id == workspace_id, M.c.role.in_(policy_table_roles(Action.AUDIT_READ)))).scalars())
+        readers = set(memberships_store.list_user_ids(w.tx, workspace_id,
+                                                      roles=policy_table_roles(Action.AUDIT_READ)))
         if not ctx.actor.is_system:
             readers.add(ctx.actor.user_id)
-        if readers:
-            w.execute(insert(schema.workspace_tombstone_readers),
-                      [{"workspace_id": workspace_id, "user_id": user_id} for user_id in sorted(readers)])
-        w.execute(delete(W).where(W.c.id == workspace_id))
+        workspaces_store.insert_tombstone(w.tx, workspace_id, deleted_at=w.now, deleted_by=ctx.actor.user_id,
+                                          final_checkpoint=final, readers=readers)
+        workspaces_store.delete_workspace(w.tx, workspace_id)
     # The files' bytes are sealed with the keys destroyed above; their folder (names, sizes) goes too.
-    from .files import blobs
-
-    blobs(ctx).delete_workspace(workspace_id)
+    ctx.rt.blobs.delete_workspace(workspace_id)
     return destroyed
 
 
@@ -131,15 +121,10 @@ def get_tombstone(ctx: Context, workspace_id: str) -> dict:
     read it; to everyone else it answers NotFound, as for a workspace never deleted.
     """
     with ctx.read() as r:
-        row = r.execute(select(schema.workspace_tombstones)
-                        .where(schema.workspace_tombstones.c.workspace_id == workspace_id)).first()
+        row = workspaces_store.find_tombstone(r.tx, workspace_id)
         if row is None:
             raise NotFound("no deleted workspace with this id")
-        R = schema.workspace_tombstone_readers
-        r.access.require_tombstone(frozenset(
-            r.execute(select(R.c.user_id).where(R.c.workspace_id == workspace_id)).scalars()))
-    from ..audit import checkpoint_to_json
-
+        r.access.require_tombstone(workspaces_store.list_tombstone_readers(r.tx, workspace_id))
     return {"workspace_id": row.workspace_id, "deleted_at": row.deleted_at, "deleted_by": row.deleted_by,
             "final_checkpoint": checkpoint_to_json(row.final_checkpoint)}
 
@@ -157,46 +142,40 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str, *, app
         if role_v is Role.OWNER and acting_role not in (Role.OWNER, None):
             raise PermissionDenied("only owners and platform admins may make owners")
         user = _find_user(w, user_ref)
-        from .workforce import is_excluded
-
-        if is_excluded(w, user.id, workspace_id):
+        if workforce.is_excluded(w, user.id, workspace_id):
             raise Conflict("this person holds an affiliation this workspace excludes; they cannot be a member")
-        existing = w.execute(
-            select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id)
-        ).first()
+        existing = memberships_store.find_role(w.tx, workspace_id, user.id)
         if existing is None:
-            approvals.check_new_member(w, workspace_id, user.id, role_v.value, approval_id=approval,
-                                       break_glass=break_glass)
-            w.execute(insert(M).values(workspace_id=workspace_id, user_id=user.id, role=role_v.value, created_at=w.now))
+            # Adding a person who belongs to, or has live history with, a competitor: two-person approval.
+            if workforce.competitor_ties(w, user.id, workspace_id):
+                approvals.consume(w, "member.add_competitor", workspace_id, {"user": user.id, "role": role_v.value},
+                                  approval_id=approval, break_glass=break_glass)
+            memberships_store.insert_membership(w.tx, workspace_id, user.id, role_v.value, w.now)
             w.audit(workspace_id, "member.added", user.id, role=role_v.value)
-        elif existing.role != role_v.value:
-            if existing.role == Role.OWNER.value and acting_role not in (Role.OWNER, None):
+        elif existing != role_v.value:
+            if existing == Role.OWNER.value and acting_role not in (Role.OWNER, None):
                 raise PermissionDenied("only owners and platform admins may change an owner's role")
             _keep_an_owner(w, workspace_id, user.id, role_v)
-            w.execute(
-                update(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user.id).values(role=role_v.value)
-            )
-            w.audit(workspace_id, "member.role_changed", user.id, role=role_v.value, previous=existing.role)
+            memberships_store.update_role(w.tx, workspace_id, user.id, role_v.value)
+            w.audit(workspace_id, "member.role_changed", user.id, role=role_v.value, previous=existing)
         return Member(workspace_id, user.id, user.email, user.name, role_v, w.now)
 
 
 def remove_member(ctx: Context, workspace_id: str, user_id: str) -> None:
     with ctx.write() as w:
         w.access.require(Action.MEMBER_MANAGE, workspace_id)
-        row = w.execute(select(M.c.role).where(M.c.workspace_id == workspace_id, M.c.user_id == user_id)).first()
-        if row is None:
+        role = memberships_store.find_role(w.tx, workspace_id, user_id)
+        if role is None:
             raise NotFound("member not found")
-        if row.role == Role.OWNER.value and w.access.role(workspace_id) not in (Role.OWNER, None):
+        if role == Role.OWNER.value and w.access.role(workspace_id) not in (Role.OWNER, None):
             raise PermissionDenied("only owners and platform admins may remove an owner")
         _keep_an_owner(w, workspace_id, user_id, None)
-        w.execute(delete(M).where(M.c.workspace_id == workspace_id, M.c.user_id == user_id))
-        w.audit(workspace_id, "member.removed", user_id, role=row.role)
+        memberships_store.delete_membership(w.tx, workspace_id, user_id)
+        w.audit(workspace_id, "member.removed", user_id, role=role)
 
 
-def _keep_an_owner(w, workspace_id: str, user_id: str, new_role: Role | None) -> None:
-    owners = w.execute(
-        select(M.c.user_id).where(M.c.workspace_id == workspace_id, M.c.role == Role.OWNER.value)
-    ).scalars().all()
+def _keep_an_owner(w: Unit, workspace_id: str, user_id: str, new_role: Role | None) -> None:
+    owners = memberships_store.list_user_ids(w.tx, workspace_id, roles=(Role.OWNER.value,))
     if owners == [user_id] and new_role is not Role.OWNER:
         raise Conflict("a workspace keeps at least one owner")
 
@@ -204,13 +183,7 @@ def _keep_an_owner(w, workspace_id: str, user_id: str, new_role: Role | None) ->
 def list_members(ctx: Context, workspace_id: str) -> list[Member]:
     with ctx.read() as r:
         r.access.require(Action.MEMBER_READ, workspace_id)
-        rows = r.execute(
-            select(M.c.user_id, M.c.role, M.c.created_at, U.c.email, U.c.name)
-            .join(U, U.c.id == M.c.user_id)
-            .where(M.c.workspace_id == workspace_id)
-            .order_by(U.c.email)
-        ).all()
-    return [Member(workspace_id, x.user_id, x.email, x.name, Role(x.role), x.created_at) for x in rows]
+        return memberships_store.list_members(r.tx, workspace_id)
 
 
 def allowed_actions(ctx: Context, workspace_id: str) -> frozenset[Action]:

@@ -1,8 +1,31 @@
-"""The audit log's rows, on the hot path (every audited action appends here; see ``fast.py``)."""
+"""The audit log's rows: entries, the head of each workspace's tree, stored subtree hashes, checkpoints.
+
+Appending runs with every audited action, so its statements are driver-level
+(``fast.py``): ``lock_head`` takes the workspace's head row (``FOR UPDATE`` on
+PostgreSQL; creating it on the log's first entry), then the entries, the completed
+subtree hashes and the new head are written. Reading (pages of the log, proofs,
+checkpoints) is plain SQLAlchemy Core.
+
+The trap: ``leaf`` is the entry's canonical JSON, the Merkle leaf itself; pages of
+the log return it verbatim and nothing here rebuilds it from the other columns.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from sqlalchemy import func, select
+
+from ..domain.errors import NotFound
+from . import schema
+from .database import Tx
 from .fast import Statement
+
+E = schema.audit_events
+H = schema.audit_heads
+N = schema.audit_nodes
+K = schema.audit_checkpoints
 
 HEAD = Statement("SELECT size, frontier FROM audit_heads WHERE workspace_id = :ws")
 HEAD_FOR_UPDATE = Statement(
@@ -24,9 +47,143 @@ INSERT_NODE = Statement(
 )
 
 
-def head(tx, workspace_id: str, *, lock: bool) -> tuple[int, bytes] | None:
-    row = (HEAD_FOR_UPDATE if lock else HEAD).one(tx, ws=workspace_id)
-    if row is None and lock:
+class Head(NamedTuple):
+    size: int
+    frontier: bytes  # the completed subtrees' roots, concatenated
+
+
+class Leaf(NamedTuple):
+    seq: int
+    leaf: bytes
+
+
+class Checkpoint(NamedTuple):
+    size: int
+    note: str
+
+
+class NewEntry(NamedTuple):
+    seq: int
+    id: str
+    at: int
+    actor: str
+    action: str
+    target: str | None
+    leaf: bytes  # canonical JSON of the entry
+    leaf_hash: bytes
+
+
+class NewNode(NamedTuple):
+    level: int
+    idx: int
+    hash: bytes
+
+
+class LastEntry(NamedTuple):
+    actor: str
+    action: str
+
+
+# -- appending (every audited action) ------------------------------------------------------
+
+
+def find_head(tx: Tx, workspace_id: str) -> Head | None:
+    """The head as of this transaction, without a lock (None: the log has no entry yet)."""
+    row = HEAD.one(tx, ws=workspace_id)
+    return None if row is None else Head(row[0], bytes(row[1]))
+
+
+def lock_head(tx: Tx, workspace_id: str) -> Head:
+    """The head, locked until the transaction ends (made, empty, on the log's first entry)."""
+    row = HEAD_FOR_UPDATE.one(tx, ws=workspace_id)
+    if row is None:
         NEW_HEAD.run(tx, ws=workspace_id, empty=b"", now=tx.now)
         row = HEAD_FOR_UPDATE.one(tx, ws=workspace_id)
-    return None if row is None else (row[0], bytes(row[1]))
+    return Head(row[0], bytes(row[1]))
+
+
+def insert_entries(tx: Tx, workspace_id: str, entries: Sequence[NewEntry]) -> None:
+    INSERT_EVENT.many(tx, [
+        {"workspace_id": workspace_id, "seq": e.seq, "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
+         "target": e.target, "leaf": e.leaf, "leaf_hash": e.leaf_hash} for e in entries])
+
+
+def insert_nodes(tx: Tx, workspace_id: str, nodes: Sequence[NewNode]) -> None:
+    if nodes:
+        INSERT_NODE.many(tx, [{"workspace_id": workspace_id, "level": n.level, "idx": n.idx, "hash": n.hash}
+                              for n in nodes])
+
+
+def set_head(tx: Tx, workspace_id: str, *, size: int, frontier: bytes, now: int) -> None:
+    SET_HEAD.run(tx, ws=workspace_id, size=size, frontier=frontier, now=now)
+
+
+# -- checkpoints ------------------------------------------------------------------------------
+
+
+def store_checkpoint(tx: Tx, workspace_id: str, size: int, note: str, now: int) -> str:
+    """Keep a signed note for ``size``; returns the stored one (another process may have signed it first)."""
+    tx.dialect.insert_ignore(tx.conn, "audit_checkpoints", ("workspace_id", "size", "note", "created_at"),
+                             [(workspace_id, size, note, now)], ("workspace_id", "size"))
+    return tx.execute(select(K.c.note).where(K.c.workspace_id == workspace_id, K.c.size == size)).scalar_one()
+
+
+def find_latest_checkpoint(tx: Tx, workspace_id: str) -> Checkpoint | None:
+    row = tx.execute(select(K.c.size, K.c.note).where(K.c.workspace_id == workspace_id)
+                     .order_by(K.c.size.desc()).limit(1)).first()
+    return None if row is None else Checkpoint(row.size, row.note)
+
+
+def list_checkpoint_notes(tx: Tx, workspace_id: str) -> list[str]:
+    """Every signed note of the log, oldest first."""
+    return list(tx.execute(select(K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size))
+                .scalars().all())
+
+
+def list_unsigned_workspace_ids(tx: Tx) -> list[str]:
+    """Workspaces whose log grew since its latest checkpoint (the local operator: every workspace)."""
+    latest = (select(K.c.workspace_id, func.max(K.c.size).label("size")).group_by(K.c.workspace_id)).subquery()
+    return list(tx.execute(
+        select(H.c.workspace_id).outerjoin(latest, latest.c.workspace_id == H.c.workspace_id)
+        .where(H.c.size > func.coalesce(latest.c.size, 0))
+    ).scalars().all())
+
+
+# -- reading entries and proofs ------------------------------------------------------------------
+
+
+def find_last_entry(tx: Tx, workspace_id: str) -> LastEntry | None:
+    row = tx.execute(select(E.c.actor, E.c.action).where(E.c.workspace_id == workspace_id)
+                     .order_by(E.c.seq.desc()).limit(1)).first()
+    return None if row is None else LastEntry(row.actor, row.action)
+
+
+def list_leaves(tx: Tx, workspace_id: str, *, after: int, limit: int) -> list[Leaf]:
+    """Entries after ``seq`` ``after``, in order: their sequence numbers and stored leaves."""
+    rows = tx.execute(select(E.c.seq, E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq > after)
+                      .order_by(E.c.seq).limit(limit)).all()
+    return [Leaf(row.seq, row.leaf) for row in rows]
+
+
+def get_leaf(tx: Tx, workspace_id: str, seq: int) -> bytes:
+    leaf = tx.execute(select(E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq == seq)).scalar()
+    if leaf is None:
+        raise NotFound("no audit entry with this seq")
+    return leaf
+
+
+def list_leaf_hashes(tx: Tx, workspace_id: str, start: int, end: int) -> list[bytes]:
+    """The leaf hashes of entries ``start`` to ``end`` (exclusive), in order."""
+    return list(tx.execute(select(E.c.leaf_hash).where(
+        E.c.workspace_id == workspace_id, E.c.seq >= start, E.c.seq < end).order_by(E.c.seq)).scalars().all())
+
+
+def list_node_hashes(tx: Tx, workspace_id: str, level: int, start: int, end: int) -> list[bytes]:
+    """The stored subtree hashes at ``level`` with indexes ``start`` to ``end`` (exclusive), in order."""
+    return list(tx.execute(select(N.c.hash).where(
+        N.c.workspace_id == workspace_id, N.c.level == level, N.c.idx >= start,
+        N.c.idx < end).order_by(N.c.idx)).scalars().all())
+
+
+def count_entries(tx: Tx, workspace_id: str) -> int:
+    return tx.execute(select(func.count()).select_from(E).where(E.c.workspace_id == workspace_id)).scalar_one()

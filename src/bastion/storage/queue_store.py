@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from sqlalchemy import select
+
 from .. import ids
+from . import schema
 from .fast import Statement
 
 
@@ -183,7 +186,22 @@ def project_record(tx, project_id: str, user_id: str | None) -> ProjectRecord | 
     return None if row is None else ProjectRecord(*row)
 
 
-MEMBERSHIPS = Statement("SELECT workspace_id, role FROM memberships WHERE user_id = :user")
+_LEASED_TO = "SELECT id, task_id FROM assignments WHERE workspace_id = :ws AND user_id = :user AND state = 'leased'"
+LEASED_TO = Statement(_LEASED_TO)
+LEASED_TO_IN_PROJECT = Statement(_LEASED_TO + " AND project_id = :project")
+
+
+def release_leases(tx, workspace_id: str, user_id: str, *, project_id: str | None = None) -> int:
+    """End a person's open leases in a workspace (or one of its projects) now: each expires and its slot
+    returns to the pool. Returns how many there were."""
+    if project_id is None:
+        rows = LEASED_TO.rows(tx, ws=workspace_id, user=user_id)
+    else:
+        rows = LEASED_TO_IN_PROJECT.rows(tx, ws=workspace_id, user=user_id, project=project_id)
+    for assignment_id, task_id in rows:
+        if EXPIRE.run(tx, ws=workspace_id, id=assignment_id, now=tx.now):
+            RELEASE_SLOT.run(tx, ws=workspace_id, id=task_id)
+    return len(rows)
 
 
 # -- the queue's epoch ----------------------------------------------------------------
@@ -279,3 +297,12 @@ def first_open(tx, ws: str, project: str, user: str, overlap: int, start: tuple[
     priority, task_id = start
     return (statements["same"].one(tx, priority=priority, id=task_id, **params)
             or statements["below"].one(tx, priority=priority, **params))
+
+
+A = schema.assignments
+
+
+def is_assigned(tx, workspace_id: str, task_id: str, user_id: str) -> bool:
+    """Whether the task was ever handed to the person (any lease state): who may still open it and its files."""
+    return tx.execute(select(A.c.id).where(A.c.workspace_id == workspace_id, A.c.task_id == task_id,
+                                           A.c.user_id == user_id).limit(1)).first() is not None

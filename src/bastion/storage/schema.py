@@ -560,7 +560,7 @@ conflict_declarations = Table(
     "conflict_declarations",
     metadata,
     # One row per holder of a wall: the edge (workspace_a, workspace_b) stands while any
-    # holder's row holds (``storage/workforce.py`` reads them, ``domain/walls.py`` combines).
+    # holder's row holds (``storage/workforce_store.py`` reads them, ``domain/walls.py`` combines).
     Column("workspace_a", ID, nullable=False),
     Column("workspace_b", ID, nullable=False),  # workspace_a < workspace_b
     Column("holder", String(60), nullable=False),  # the declaring workspace's id, or "group:<group id>"

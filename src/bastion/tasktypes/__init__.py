@@ -1,5 +1,5 @@
-"""Task types (plugins): config schema, result validation, widget and exports."""
+"""Task types (plugins): config schema, result validation, widget, exports and quality."""
 
-from .base import TaskType, TaskTypes, installed
+from .base import Rating, TaskType, TaskTypes, installed
 
-__all__ = ["TaskType", "TaskTypes", "installed"]
+__all__ = ["Rating", "TaskType", "TaskTypes", "installed"]

@@ -2,7 +2,8 @@
 
 A task type is an object with:
 
-* ``name`` (the config's ``type``), ``title``, ``description``;
+* ``name`` (the config's ``type``), ``title``, ``description``, and
+  ``template`` (a complete example config: ``project create --template``);
 * ``config_model`` — a pydantic model with ``extra="forbid"`` (unknown keys are
   errors, named by their path: ``labels[2].hotkey: …``);
 * ``check_data(config, data)`` — is an imported item usable (its fields present)?
@@ -14,6 +15,11 @@ A task type is an object with:
   which responses are shown) is decided there, deterministically;
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
+* quality — ``agreement_measures`` and ``agreement(config, ratings)`` (which
+  figures compare annotators' answers, and computing them with the pure cores
+  of ``bastion.quality``), ``categorical_value(config, result)`` (an answer as
+  one category), ``aggregation_methods`` and ``aggregate(…)`` (one answer per
+  task); ``services/quality.py`` only loads the ratings and asks;
 * ``row_kinds`` / ``export_rows(kind)`` — the rows it makes for export formats
   (``sft``, ``dpo``, ``spacy``, ``conll``, ``coco``…): a format names the kind of
   rows it encodes (``exporting/``), the type makes them;
@@ -32,13 +38,13 @@ package, so adding a type never touches the core.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ValidationError, model_serializer
 
-from ..domain.errors import InvalidAnswer, InvalidConfig
+from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
 
 
 def error_path(loc: tuple[Any, ...], root: str = "") -> str:
@@ -108,6 +114,8 @@ class TaskType:
     name: ClassVar[str]
     title: ClassVar[str]
     description: ClassVar[str] = ""
+    # A complete example config (``bastion project create --template NAME``); None: no template.
+    template: ClassVar[dict[str, Any] | None] = None
     config_model: ClassVar[type[BaseModel]]
     # Directory of the package defining the type (widget.html / widget.js live there).
     package_dir: ClassVar[Path]
@@ -161,6 +169,36 @@ class TaskType:
         """How right ``result`` is against a gold answer, from 0 to 1 (default: exact match)."""
         return 1.0 if result == gold else 0.0
 
+    # -- quality ----------------------------------------------------------------------
+    #
+    # How this type's answers are compared and combined (docs/quality.md). The quality
+    # service loads a project's ratings — the usable annotations: no gold answers, no
+    # rejected ones — and asks; the figures come from the pure cores in bastion.quality
+    # (NumPy: built-ins import them when first asked, never at start-up). Defaults: not
+    # compared, not aggregated.
+
+    # The figures ``agreement`` reports (docs words, e.g. "krippendorff_alpha"); () when
+    # answers are not compared (free text).
+    agreement_measures: ClassVar[tuple[str, ...]] = ()
+    # The methods ``aggregate`` accepts, the default first; () when answers are not combined.
+    aggregation_methods: ClassVar[tuple[str, ...]] = ()
+
+    def categorical_value(self, config: Any, result: dict) -> str | int | None:
+        """The answer as one category (agreement, aggregation, accuracy per gold label); None when it has none."""
+        return None
+
+    def agreement(self, config: Any, ratings: Sequence["Rating"]) -> dict[str, Any]:
+        """The agreement figures over ``ratings``: ``{"kind", …figures, "summary"}`` (numbers or null with a
+        reason, never NaN); called only when ``agreement_measures`` is not empty."""
+        return {"kind": "none", "note": f"{self.name} answers are not compared: agreement is not computed"}
+
+    def aggregate(self, config: Any, ratings: Sequence["Rating"], method: str, *,
+                  seed: str) -> dict[str, dict[str, Any]]:
+        """One answer per task by ``method`` (one of ``aggregation_methods``): task id -> ``{"label", "n",
+        "method", …}`` (categorical answers add ``confidence`` and ``tie``). ``seed`` keys any random choice
+        (a tie), so the same project aggregates the same way every time."""
+        raise InvalidInput(f"aggregate: {self.name} answers are not aggregated")
+
     def result_from_form(self, config: Any, form: Any) -> Any:
         """The result posted by the widget's form (default: JSON in a ``result`` field)."""
         import orjson
@@ -207,6 +245,14 @@ class TaskType:
         made by a function shared by several plugin types, say).
         """
         return self.row_kinds.get(kind)
+
+
+class Rating(NamedTuple):
+    """One annotator's answer to one task, as agreement and aggregation read it."""
+
+    task: str
+    user: str
+    result: dict
 
 
 class TaskTypes:

@@ -23,6 +23,7 @@ STATUS = {
     e.Conflict: 409,
     e.RateLimited: 429,
     e.PayloadTooLarge: 413,
+    e.Unavailable: 503,
     e.InvalidConfig: 422,
     e.InvalidAnswer: 422,
     e.InvalidInput: 422,
@@ -30,7 +31,8 @@ STATUS = {
 
 HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-              415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited"}
+              415: "unsupported_media_type", 422: "invalid_input", 429: "rate_limited",
+              503: "unavailable"}
 
 
 def status_of(exc: e.BastionError) -> int:

@@ -23,6 +23,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...domain.errors import InvalidAnswer
 from .._labels import Label, check_labels, labels_as_objects
+from .._quality import (
+    CATEGORICAL_MEASURES,
+    CATEGORICAL_METHODS,
+    categorical_aggregate,
+    categorical_agreement,
+    multi_label_aggregate,
+    multi_label_agreement,
+)
 from ..base import TaskType
 
 MAX_OTHER_TEXT = 2000
@@ -71,10 +79,26 @@ class ClassificationConfig(BaseModel):
         return [label.value for label in self.labels]
 
 
+# The ready config of ``bastion project create --template classification`` (and the example in docs/task-types.md).
+TEMPLATE: dict[str, Any] = {
+    "type": "classification",
+    "field": "text",
+    "labels": [
+        {"value": "positive", "hotkey": "p", "description": "Pleased, grateful, recommends it"},
+        {"value": "negative", "hotkey": "n", "description": "Unhappy, complains, warns others"},
+        "neutral",
+    ],
+    "other": {"value": "other", "hotkey": "o", "description": "None of these: say what"},
+    "multiple": False,
+    "instructions": "Choose the sentiment of the **whole** message.",
+}
+
+
 class Classification(TaskType):
     name = "classification"
     title = "Classification"
     description = "Choose one or several labels for a text."
+    template = TEMPLATE
     config_model = ClassificationConfig
     package_dir = Path(__file__).parent
 
@@ -146,3 +170,29 @@ class Classification(TaskType):
 
     def widget_context(self, config: ClassificationConfig, data: dict, **_: Any) -> dict:
         return {"text": data.get(config.field, "")}
+
+    # -- quality: one label is a category; a label set is scored label by label (present/absent)
+    agreement_measures = CATEGORICAL_MEASURES
+    aggregation_methods = CATEGORICAL_METHODS
+
+    def categorical_value(self, config: ClassificationConfig, result: dict) -> str | None:
+        """The chosen label; None for a set of labels (each is its own present/absent question)."""
+        return None if config.multiple else result.get("label")
+
+    def agreement(self, config: ClassificationConfig, ratings) -> dict:
+        if config.multiple:
+            return multi_label_agreement(_label_set, _choices(config), ratings)
+        return categorical_agreement(lambda result: self.categorical_value(config, result), ratings)
+
+    def aggregate(self, config: ClassificationConfig, ratings, method: str, *, seed: str) -> dict:
+        if config.multiple:
+            return multi_label_aggregate(_label_set, _choices(config), ratings, method, seed)
+        return categorical_aggregate(lambda result: self.categorical_value(config, result), ratings, method, seed)
+
+
+def _label_set(result: dict) -> list | None:
+    return result.get("labels")
+
+
+def _choices(config: ClassificationConfig) -> list[str]:
+    return [*config.values(), *([config.other.value] if config.other else [])]

@@ -32,6 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...domain.errors import InvalidAnswer
 from .._labels import Label, check_labels, labels_as_objects
+from .._quality import (
+    CATEGORICAL_MEASURES,
+    CATEGORICAL_METHODS,
+    categorical_aggregate,
+    categorical_agreement,
+    multi_label_aggregate,
+    multi_label_agreement,
+)
 from ..base import TaskType
 from . import exports
 
@@ -74,10 +82,22 @@ def _clean(v: float) -> int | float:
     return int(r) if r.is_integer() else r
 
 
+# The ready config of ``bastion project create --template image`` (and the example in docs/task-types.md).
+TEMPLATE: dict[str, Any] = {
+    "type": "image",
+    "field": "image",
+    "box_labels": ["car", "house", "tree", "sign"],
+    "image_labels": [{"value": "day", "hotkey": "y"}, {"value": "night", "hotkey": "t"}],
+    "multiple": False,
+    "instructions": "Draw a tight box around every object and label it; then say whether it is day or night.",
+}
+
+
 class Image(TaskType):
     name = "image"
     title = "Image"
     description = "Classify images and draw labelled bounding boxes."
+    template = TEMPLATE
     config_model = ImageConfig
     package_dir = Path(__file__).parent
     row_kinds = {"coco": exports.coco_rows}
@@ -103,6 +123,29 @@ class Image(TaskType):
         from .._gold import boxes
 
         return boxes(result, gold)
+
+    # -- quality: the image label(s) are compared and aggregated as classification's; boxes are not
+    agreement_measures = CATEGORICAL_MEASURES
+    aggregation_methods = CATEGORICAL_METHODS
+
+    def categorical_value(self, config: ImageConfig, result: dict) -> str | None:
+        """The image label; None for a set of labels, or boxes only."""
+        return None if config.multiple or not config.image_labels else result.get("label")
+
+    def agreement(self, config: ImageConfig, ratings) -> dict:
+        if not config.image_labels:
+            return {"kind": "none", "note": "boxes are not compared between annotators (gold answers grade them)"}
+        if config.multiple:
+            return multi_label_agreement(_label_set, [label.value for label in config.image_labels], ratings)
+        return categorical_agreement(lambda result: self.categorical_value(config, result), ratings)
+
+    def aggregate(self, config: ImageConfig, ratings, method: str, *, seed: str) -> dict:
+        if not config.image_labels:
+            return {}  # boxes are not aggregated: every task's aggregate is null
+        if config.multiple:
+            return multi_label_aggregate(_label_set, [label.value for label in config.image_labels], ratings,
+                                         method, seed)
+        return categorical_aggregate(lambda result: self.categorical_value(config, result), ratings, method, seed)
 
     def validate_result(self, config: ImageConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):
@@ -216,3 +259,7 @@ class Image(TaskType):
             "initial": initial,
             "picked": picked,
         }
+
+
+def _label_set(result: dict) -> list | None:
+    return result.get("labels")

@@ -33,6 +33,7 @@ from .. import _conversation as conv
 from .._export import STRENGTHS
 from .._labels import Label, labels_as_objects
 from .._order import check_shown_order, shown_order
+from .._quality import CATEGORICAL_MEASURES, CATEGORICAL_METHODS, categorical_aggregate
 from ..base import TaskType
 from . import exports
 
@@ -79,10 +80,29 @@ def _choice(value: Any, allow_tie: bool, where: str) -> int | str:
     raise InvalidAnswer(f"{where}: must be 0 or 1 (the index of a response){tie}")
 
 
+# The ready config of ``bastion project create --template preference`` (and the example in docs/task-types.md).
+TEMPLATE: dict[str, Any] = {
+    "type": "preference",
+    "responses_field": "responses",
+    "allow_tie": True,
+    "strength": True,
+    "criteria": [
+        {"value": "helpfulness", "description": "Does it solve the user's problem?"},
+        {"value": "honesty", "description": "Is it accurate, and candid about uncertainty?"},
+        {"value": "harmlessness", "description": "Does it avoid harm without refusing needlessly?"},
+    ],
+    "rationale": "optional",
+    "randomize": True,
+    "instructions": "Which response would you rather receive? Press **A** or **B** (**T** for a tie), "
+                    "then **1**–**3** for how much better.",
+}
+
+
 class Preference(TaskType):
     name = "preference"
     title = "Preference"
     description = "Compare two responses to a prompt: which is better, by how much, and why."
+    template = TEMPLATE
     config_model = PreferenceConfig
     package_dir = Path(__file__).parent
     row_kinds = {"dpo": exports.dpo_rows, "sft": exports.sft_rows}
@@ -95,6 +115,22 @@ class Preference(TaskType):
         from .._gold import choice
 
         return choice(result, gold, "preferred")
+
+    # -- quality
+    agreement_measures = (*CATEGORICAL_MEASURES, "position_bias")
+    aggregation_methods = CATEGORICAL_METHODS
+
+    def categorical_value(self, config: PreferenceConfig, result: dict) -> int | str | None:
+        """The preferred response: 0, 1 or "tie" (indices of the data, never screen positions)."""
+        return result.get("preferred")
+
+    def agreement(self, config: PreferenceConfig, ratings) -> dict:
+        from . import quality  # NumPy: loaded when a figure is first asked for
+
+        return quality.agreement(ratings)
+
+    def aggregate(self, config: PreferenceConfig, ratings, method: str, *, seed: str) -> dict:
+        return categorical_aggregate(lambda result: self.categorical_value(config, result), ratings, method, seed)
 
     def validate_result(self, config: PreferenceConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):

@@ -50,10 +50,21 @@ def dense(ranks: list[int]) -> list[int]:
     return [levels[r] for r in ranks]
 
 
+# The ready config of ``bastion project create --template ranking`` (and the example in docs/task-types.md).
+TEMPLATE: dict[str, Any] = {
+    "type": "ranking",
+    "responses_field": "responses",
+    "allow_ties": False,
+    "randomize": True,
+    "instructions": "Order the responses from best to worst: press their numbers, best first.",
+}
+
+
 class Ranking(TaskType):
     name = "ranking"
     title = "Ranking"
     description = "Order several responses to a prompt from best to worst."
+    template = TEMPLATE
     config_model = RankingConfig
     package_dir = Path(__file__).parent
     row_kinds = {"dpo": exports.dpo_rows, "sft": exports.sft_rows}
@@ -66,6 +77,21 @@ class Ranking(TaskType):
         from .._gold import ranks
 
         return ranks(result, gold)
+
+    # -- quality
+    agreement_measures = ("kendall_tau_b", "spearman_rho")
+    aggregation_methods = ("bt",)
+
+    def agreement(self, config: RankingConfig, ratings) -> dict:
+        from . import quality  # NumPy: loaded when a figure is first asked for
+
+        return quality.agreement(ratings)
+
+    def aggregate(self, config: RankingConfig, ratings, method: str, *, seed: str) -> dict:
+        """Bradley–Terry per task (the only method; no random choice, so ``seed`` is not needed)."""
+        from . import quality  # NumPy: loaded when a figure is first asked for
+
+        return quality.bradley_terry_orders(ratings)
 
     def validate_result(self, config: RankingConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):

@@ -129,10 +129,26 @@ class RubricConfig(BaseModel):
         return self
 
 
+# The ready config of ``bastion project create --template rubric`` (and the example in docs/task-types.md).
+TEMPLATE: dict[str, Any] = {
+    "type": "rubric",
+    "response_field": "response",
+    "scale": {"min": 1, "max": 5},
+    "criteria": [
+        {"name": "accuracy", "description": "Facts, numbers and code are correct"},
+        {"name": "helpfulness", "description": "It does what the user needed"},
+        {"name": "clarity", "description": "Well organised and easy to follow", "comment": "off"},
+        {"name": "safety", "scale": ["pass", "fail"], "comment": "required"},
+    ],
+    "instructions": "Grade the response on each criterion; explain a safety grade.",
+}
+
+
 class Rubric(TaskType):
     name = "rubric"
     title = "Rubric"
     description = "Grade a response (or a conversation) on each criterion of a rubric."
+    template = TEMPLATE
     config_model = RubricConfig
     package_dir = Path(__file__).parent
 
@@ -154,6 +170,15 @@ class Rubric(TaskType):
             scale = criterion.scale or config.scale
             scales[criterion.name] = (scale.min, scale.max) if isinstance(scale, NumericScale) else None
         return rubric(result, gold, scales)
+
+    # -- quality
+    agreement_measures = ("krippendorff_alpha",)
+
+    def agreement(self, config: RubricConfig, ratings) -> dict:
+        from . import quality  # NumPy: loaded when a figure is first asked for
+
+        criteria = [(c.name, grades(c.scale) if isinstance(c.scale, NumericScale) else None) for c in config.criteria]
+        return quality.agreement(criteria, ratings)
 
     def validate_result(self, config: RubricConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):

@@ -70,10 +70,28 @@ def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+# The ready config of ``bastion project create --template spans`` (and the example in docs/task-types.md).
+TEMPLATE: dict[str, Any] = {
+    "type": "spans",
+    "field": "text",
+    "labels": [
+        {"value": "PERSON", "hotkey": "p", "description": "People, by name"},
+        {"value": "ORG", "hotkey": "o", "description": "Companies, agencies, institutions"},
+        {"value": "LOCATION", "hotkey": "l", "description": "Cities, countries, places"},
+        {"value": "DATE", "hotkey": "d"},
+        {"value": "MONEY", "hotkey": "m"},
+    ],
+    "allow_overlap": False,
+    "relations": ["works_for", "located_in"],
+    "instructions": "Mark every entity. Select with the mouse or the arrow keys, then press its key.",
+}
+
+
 class Spans(TaskType):
     name = "spans"
     title = "Spans"
     description = "Mark entities or extractions in a text, by character offsets."
+    template = TEMPLATE
     config_model = SpansConfig
     package_dir = Path(__file__).parent
     row_kinds = {"spacy": exports.spacy_rows, "conll": exports.conll_rows}
@@ -172,6 +190,14 @@ class Spans(TaskType):
         from .._gold import spans
 
         return spans(result, gold)
+
+    # -- quality
+    agreement_measures = ("span_f1_strict", "span_f1_overlap")
+
+    def agreement(self, config: SpansConfig, ratings) -> dict:
+        from . import quality  # NumPy: loaded when a figure is first asked for
+
+        return quality.agreement(ratings)
 
     def span_field(self, config: SpansConfig) -> str:
         return config.field

@@ -71,10 +71,24 @@ def unified_diff(draft: str, text: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
+# The ready config of ``bastion project create --template writing`` (and the example in docs/task-types.md).
+TEMPLATE: dict[str, Any] = {
+    "type": "writing",
+    "min_length": 100,
+    "max_length": 20000,
+    "checklist": [
+        "Every fact is correct, and nothing is made up",
+        "It answers every part of the request",
+    ],
+    "instructions": "Write the reply an expert would give. Improve the draft when there is one.",
+}
+
+
 class Writing(TaskType):
     name = "writing"
     title = "Writing"
     description = "Write the ideal assistant reply to a prompt or conversation, or improve a draft."
+    template = TEMPLATE
     config_model = WritingConfig
     package_dir = Path(__file__).parent
     row_kinds = {"sft": exports.sft_rows}

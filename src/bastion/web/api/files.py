@@ -3,7 +3,7 @@
 Uploads are multipart (``file``), read into memory by ``web/uploads.py``
 (never spooled to a temporary file), checked by content and size, cleaned of
 their metadata, sealed and answered with the reference tasks then use
-(``{"id": "fil_…"}``). Reading goes
+(``{"id": "fil_…"}``); 503 when the blob store is down (nothing stored). Reading goes
 through the task, with the task's visibility rule; the answer is the image's
 bytes with ``Cache-Control: private, no-store`` (client data stays off shared
 and disk caches).
@@ -24,7 +24,7 @@ router = APIRouter(tags=["files"], responses=COMMON_ERRORS)
 
 
 @router.post(
-    "/projects/{project_id}/files", status_code=201, responses=error_docs(413),
+    "/projects/{project_id}/files", status_code=201, responses=error_docs(413, 503),
     openapi_extra=openapi_body("file", "The image: PNG, JPEG, WebP or GIF, at most 20 MiB."),
 )
 async def upload_file(project_id: str, ctx: Ctx, request: Request):
@@ -47,7 +47,8 @@ async def upload_file(project_id: str, ctx: Ctx, request: Request):
 @router.get(
     "/tasks/{task_id}/files/{file_id}",
     response_class=Response,
-    responses={200: {"description": "The file's bytes.", "content": {"image/png": {}, "image/jpeg": {}}}},
+    responses={200: {"description": "The file's bytes.", "content": {"image/png": {}, "image/jpeg": {}}},
+               **error_docs(409, 503)},
 )
 def read_file(task_id: str, file_id: str, ctx: Ctx):
     """A file the task refers to, for people who may read the task."""

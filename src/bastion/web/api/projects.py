@@ -15,6 +15,7 @@ from ...services import exports
 from ...services import projects as svc
 from ...services.runtime import Runtime
 from .approvals import ApprovalQuery, BreakGlassQuery
+from .quality import methods_schema
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
 
@@ -90,8 +91,9 @@ def export_project(
     include_ties: bool = Query(False, description="Keep ties as DPO rows marked tie."),
     with_ids: bool = Query(False, description="Add task_id, annotation_id and external_id."),
     accepted_only: bool = Query(False, description="Only accepted or corrected annotations."),
-    aggregate: Literal["mv", "ds", "onecoin", "glad", "mace", "bt"] | None = Query(
-        None, description="Add each task's aggregated answer (one row per task with per=task)."),
+    aggregate: str | None = Query(None, max_length=40, json_schema_extra=methods_schema, description=(
+        "Add each task's aggregated answer by a method that fits the project's task type (one row per task "
+        "with per=task).")),
     reidentify: bool = Query(False, description="Owners: redacted values restored (audited with the export)."),
     approval: ApprovalQuery = None,
     break_glass: BreakGlassQuery = None,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ...services import reviews
+from ...services import quality, reviews
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import Strict
 
@@ -39,12 +39,23 @@ class ReviewItemOut(BaseModel):
     lease: dict[str, int]
 
 
+def methods_schema(schema: dict[str, Any]) -> None:
+    """An aggregation method's OpenAPI schema, from the task types installed when the document is made:
+    the methods as an enum, and which fit each type (``x-methods-by-task-type``)."""
+    by_type = quality.methods_by_type()
+    names = sorted({m for methods in by_type.values() for m in methods})
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["enum"] = names
+    schema["x-methods-by-task-type"] = by_type
+
+
 @router.get("/projects/{project_id}/quality", response_model=dict[str, Any])
 def quality_report(project_id: str, ctx: Ctx,
-                   method: Literal["mv", "ds", "onecoin", "glad", "mace"] = Query("ds", description="Aggregation.")):
+                   method: str | None = Query(None, max_length=40, json_schema_extra=methods_schema, description=(
+                       "Aggregation method; it must fit the project's task type (default: the type's first).")),
+                   ):
     """Agreement (with its meaning in words), accuracy on gold, aggregation, throughput, pauses."""
-    from ...services import quality  # numpy and the estimators load on first use
-
     return to_json(quality.quality_report(ctx, project_id, method=method))
 
 
@@ -74,7 +85,5 @@ def feedback(workspace_id: str, ctx: Ctx, limit: int = Query(100, ge=1, le=1000)
 @router.delete("/projects/{project_id}/pauses/{user_id}", status_code=204, response_class=Response)
 def lift_pause(project_id: str, user_id: str, ctx: Ctx):
     """Let an automatically paused annotator work on the project again (managers)."""
-    from ...services import quality
-
     quality.lift_pause(ctx, project_id, user_id)
     return Response(status_code=204)

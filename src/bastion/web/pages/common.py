@@ -6,8 +6,10 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, TemplateNotFound, \
+    select_autoescape
 
+from ...domain.errors import InvalidConfig
 from ...tasktypes import installed
 from ..markdown import render_markdown
 
@@ -16,15 +18,25 @@ STATIC_DIR = WEB_DIR / "static"
 TEMPLATE_DIR = WEB_DIR / "templates"
 
 
+class TaskTypeWidgets(BaseLoader):
+    """``<name>/widget.html`` from the folder of the installed task type ``name``, looked up when the template
+    is loaded — the registry as it is then (plugins included), not as it was when this module was imported."""
+
+    def get_source(self, environment, template):
+        name, _, rest = template.partition("/")
+        try:
+            folder = installed().get(name).template_dir
+        except InvalidConfig:
+            raise TemplateNotFound(template) from None
+        return FileSystemLoader(folder).get_source(environment, rest)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=ChoiceLoader(
             [
                 FileSystemLoader(TEMPLATE_DIR),
-                # Task type widgets: "tasktypes/<name>/widget.html"
-                PrefixLoader(
-                    {"tasktypes": PrefixLoader({tt.name: FileSystemLoader(tt.template_dir) for tt in installed()})}
-                ),
+                PrefixLoader({"tasktypes": TaskTypeWidgets()}),  # task type widgets: "tasktypes/<name>/widget.html"
             ]
         ),
         autoescape=select_autoescape(["html", "xml"], default=True),

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse
 
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError
-from ...services import projects, reviews
+from ...services import projects, quality, reviews
 from ..auth import page_session, require_form_csrf
 from .common import render
 
@@ -37,13 +37,11 @@ def bars(values: list[float], *, width: int = 600, height: int = 120) -> list[di
 
 
 @router.get("/projects/{project_id}/quality")
-def quality_page(request: Request, project_id: str, session: Session, method: str = "ds"):
+def quality_page(request: Request, project_id: str, session: Session, method: str | None = None):
     ctx, csrf = session
-    from ...services import quality  # numpy and the estimators load on first use
-
-    if method not in quality.AGGREGATORS:
-        method = "ds"
     project = projects.project_for_work(ctx, project_id, Action.QUALITY_READ)
+    if method not in quality.aggregation_methods(project.task_type):
+        method = None  # the type's default
     report = quality.quality_report(ctx, project_id, method=method)
     days = report["throughput"]["last_30_days"]
     confusion = report.get("aggregation", {}).get("confusion")
