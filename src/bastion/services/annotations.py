@@ -12,26 +12,23 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import select
-
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
+from ..storage import annotations_store
 from ..storage import queue_store as qs
-from ..storage import schema
+from ..storage.annotations_store import AnnotationRow
 from .context import Context, Unit
 from .leaks import annotations_as_shown, answer_canary, viewed_by
 from .projects import bump_counts, config_of, load_project
 from .queue import lease_next, take_slot
 from .tasks import find_task_row
 
-T = schema.tasks
-A = schema.assignments
-N = schema.annotations
 MAX_LEAD_TIME_MS = 7 * 24 * 3600 * 1000
 
 
-def annotation_dict(u: Unit, row, key_id: str) -> dict[str, Any]:
+def annotation_dict(u: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
+    """An annotation in its API shape, its result opened."""
     return {
         "id": row.id,
         "task_id": row.task_id,
@@ -171,16 +168,13 @@ def list_annotations(ctx: Context, task_id: str) -> list[dict[str, Any]]:
         w.hold_person()
         found = find_task_row(w, task_id)
         ws = found.workspace_id
-        query = select(N).where(N.c.workspace_id == ws, N.c.task_id == task_id)
+        only = None
         if not w.access.can_browse(ws):
             w.access.require(Action.TASK_WORK, ws, what="task")
-            query = query.where(N.c.user_id == ctx.actor.user_id)
-            assigned = w.execute(
-                select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id, A.c.user_id == ctx.actor.user_id)
-            ).first()
-            w.access.require_task_visible(ws, assigned is not None)
+            only = ctx.actor.user_id
+            w.access.require_task_visible(ws, qs.is_assigned(w.tx, ws, task_id, only))
         w.see_content(ws)
-        rows = w.execute(query.order_by(N.c.id)).all()
+        rows = annotations_store.list_task_annotations(w.tx, task_id, workspace_id=ws, user_id=only)
         items = annotations_as_shown(w, found, [annotation_dict(w, row, found.key_id) for row in rows])
         if items:
             w.audit(ws, "annotations.read", task_id, count=len(items))

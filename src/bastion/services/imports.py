@@ -32,6 +32,7 @@ from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.tasks import TaskInput, content_digest, parse_item
 from ..sources import BadLine, Item
 from ..storage import queue_store as qs
+from ..storage import tasks_store
 from ..storage.crypto import Sealer
 from .context import Context
 from . import redaction
@@ -40,10 +41,6 @@ from .projects import bump_counts, load_project
 MAX_REJECTED_REPORTED = 1000
 MAX_ITEM_BYTES = 10 * 1024 * 1024
 
-TASK_COLUMNS = (
-    "workspace_id", "id", "project_id", "dedupe_key", "payload", "predictions", "gold", "is_gold", "priority",
-    "annotation_count", "lease_count", "done", "held", "created_at",
-)
 DEFAULT_BATCH = 10_000
 
 
@@ -171,9 +168,9 @@ class Importer:
         (which release it); at most one batch waits, so memory stays bounded.
         """
         batch, self._batch = self._batch, []
-        rows, records = _prepare_rows(self.ctx, self.project, batch, self.validator)
+        prepared = _prepare_rows(self.ctx, self.project, batch, self.validator)
         self._drain()
-        self._pending = self._writer.submit(_insert_rows, self.ctx, self.project, rows, self.report, records)
+        self._pending = self._writer.submit(_insert_rows, self.ctx, self.project, prepared, self.report)
         self._pending_size = len(batch)
 
     def _drain(self) -> None:
@@ -216,8 +213,21 @@ def import_tasks(
         importer.close()
 
 
-def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]],
-                  validator: _Validator) -> tuple[list[tuple], dict[str, bytes]]:
+@dataclass
+class _Prepared:
+    """A batch ready to write: its task rows (``tasks_store.NEW_TASK_COLUMNS``), gold tasks apart, and its
+    sealed redaction records."""
+
+    regular: list[tuple]
+    gold: list[tuple]
+    records: dict[str, bytes]
+
+    @property
+    def size(self) -> int:
+        return len(self.regular) + len(self.gold)
+
+
+def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]], validator: _Validator) -> _Prepared:
     """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed. CPU only."""
     # Redaction comes first: nothing human-facing is ever made from the original text.
     redacted = redaction.redact_batch(project, validator.task_type, validator.config, batch)
@@ -225,8 +235,8 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]],
     if redacted is not None:
         batch = redacted.batch
     held = redacted.held if redacted is not None else [False] * len(batch)
-    ws, pid = project.workspace_id, project.id
-    sealer = Sealer(ctx.rt.keyring, ws, project.key_id)
+    pid = project.id
+    sealer = Sealer(ctx.rt.keyring, project.workspace_id, project.key_id)
     task_ids = ids.new_ids("tsk", len(batch))
     payloads: list[tuple[str, bytes]] = []
     preds: list[tuple[str, bytes]] = []
@@ -256,38 +266,36 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]],
     # Gold tasks are stored "done": they never enter the open-task queue index; the
     # gold mixer serves them through ix_tasks_gold instead (services/queue.py).
     # Held items are stored "done" too, until an owner releases them (services/redaction.py).
-    rows = [
-        (ws, task_id, pid, key, blob, sealed_preds.get(task_id), sealed_golds.get(task_id),
-         task_id in sealed_golds, item.priority, 0, 0, task_id in sealed_golds or is_held, is_held)
-        for task_id, key, blob, (_, item), is_held in zip(task_ids, dedupes, sealed, batch, held)
-    ]
-    return rows, redacted.sealed_records(sealer, task_ids) if redacted is not None else {}
+    regular: list[tuple] = []
+    gold: list[tuple] = []
+    for task_id, key, blob, (_, item), is_held in zip(task_ids, dedupes, sealed, batch, held):
+        is_gold = task_id in sealed_golds
+        (gold if is_gold else regular).append(
+            (task_id, pid, key, blob, sealed_preds.get(task_id), sealed_golds.get(task_id), is_gold, item.priority,
+             0, 0, is_gold or is_held, is_held))
+    records = redacted.sealed_records(sealer, task_ids) if redacted is not None else {}
+    return _Prepared(regular, gold, records)
 
 
-def _insert_rows(ctx: Context, project, rows: list[tuple], report: ImportReport,
-                 records: dict[str, bytes] | None = None) -> int:
+def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportReport) -> int:
     """One atomic batch: the rows, the counters and the audit record commit together."""
     ws = project.workspace_id
     with ctx.write() as w:
         # Re-checked in every batch's own transaction: a role revoked mid-import stops it.
         w.access.require(Action.TASK_IMPORT, ws, what="project")
-        now = w.now
-        regular = [row + (now,) for row in rows if not row[7]]
-        gold = [row + (now,) for row in rows if row[7]]
-        inserted = w.tx.dialect.insert_ignore(w.conn, "tasks", TASK_COLUMNS, regular, ("workspace_id", "dedupe_key"))
-        if gold:  # gold tasks are calibration items: not counted among the project's tasks
-            inserted_gold = w.tx.dialect.insert_ignore(w.conn, "tasks", TASK_COLUMNS, gold,
-                                                       ("workspace_id", "dedupe_key"))
-            inserted += inserted_gold
-        bump_counts(w, ws, project.id, tasks=inserted - (inserted_gold if gold else 0))
+        inserted = tasks_store.insert_tasks(w.tx, prepared.regular, workspace_id=ws, now=w.now)
+        # Gold tasks are calibration items: not counted among the project's tasks.
+        inserted_gold = tasks_store.insert_tasks(w.tx, prepared.gold, workspace_id=ws, now=w.now)
+        bump_counts(w, ws, project.id, tasks=inserted)
+        inserted += inserted_gold
         if inserted:  # new tasks may sort before where someone's queue scan stands
             qs.BUMP_EPOCH.run(w.tx, ws=ws, project=project.id)
-        if records:
-            redaction.store_records(w, project, records)
+        if prepared.records:
+            redaction.store_records(w, project, prepared.records)
         w.audit(ws, "tasks.imported", project.id, import_id=report.import_id, imported=inserted,
-                duplicates=len(rows) - inserted)
+                duplicates=prepared.size - inserted)
     report.imported += inserted
-    report.duplicates += len(rows) - inserted
+    report.duplicates += prepared.size - inserted
     return inserted
 
 

@@ -24,51 +24,24 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import orjson
-from sqlalchemy import case, delete, func, insert, or_, select, update
-
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound
-from ..domain.projects import Counts, Project, ProjectSettings, ProjectSummary, check_name, parse_settings
-from ..storage import schema
+from ..domain.projects import Counts, Project, ProjectSummary, check_name, parse_settings
+from ..storage import projects_store, tasks_store
 from ..storage.crypto import key_id_of
-from ..storage.queue_store import BUMP_COUNTS, project_record
+from ..storage.projects_store import ProjectRecord, settings_of
 from ..tasktypes.base import CONFIG_SECTIONS
 from .context import Context, Unit
 
-P = schema.projects
-C = schema.project_counters
-T = schema.tasks
 COUNTER_SHARDS = 8
 
 
-def _settings(row) -> ProjectSettings:
-    return ProjectSettings(
-        overlap=row.overlap, lease_seconds=row.lease_seconds, priority=row.priority,
-        required_skills=orjson.loads(row.required_skills or "{}"),
-        max_tasks_per_person=row.max_tasks_per_person, max_tasks_per_day=row.max_tasks_per_day,
-        qualification=orjson.loads(row.qualification) if row.qualification else None,
-        quality=orjson.loads(row.quality or "{}"),
-    )
-
-
-def settings_columns(settings: ProjectSettings) -> dict[str, Any]:
-    """The settings as the projects table stores them."""
-    return {
-        "overlap": settings.overlap, "lease_seconds": settings.lease_seconds, "priority": settings.priority,
-        "required_skills": orjson.dumps(settings.required_skills.model_dump()).decode(),
-        "max_tasks_per_person": settings.max_tasks_per_person, "max_tasks_per_day": settings.max_tasks_per_day,
-        "qualification": orjson.dumps(settings.qualification.model_dump()).decode() if settings.qualification else None,
-        "quality": orjson.dumps(settings.quality.model_dump()).decode(),
-    }
-
-
-def _project(u: Unit, row, counts: Counts | None = None) -> Project:
+def _project(u: Unit, row: ProjectRecord, counts: Counts | None = None) -> Project:
     config = u.sealer(row.workspace_id, row.key_id).open_json("projects", row.id, "config", row.config)
     return Project(
         id=row.id, workspace_id=row.workspace_id, name=row.name, task_type=row.task_type,
-        config=config, settings=_settings(row), key_id=row.key_id, created_at=row.created_at,
+        config=config, settings=settings_of(row), key_id=row.key_id, created_at=row.created_at,
         updated_at=row.updated_at, counts=counts or Counts(),
     )
 
@@ -82,7 +55,7 @@ _CACHE_LIMIT = 2048
 
 def load_project(u: Unit, project_id: str, action: Action) -> Project:
     """The project, if the actor may take ``action`` on it; NotFound across workspaces."""
-    row = project_record(u.tx, project_id, None if u.actor.is_system else u.actor.user_id)
+    row = projects_store.find_project(u.tx, project_id, user_id=None if u.actor.is_system else u.actor.user_id)
     if row is None:
         raise NotFound("project not found")
     u.access.require(action, row.workspace_id, what="project")
@@ -117,21 +90,18 @@ def config_of(u: Unit, record) -> Any:
 
 
 def counts_of(u: Unit, workspace_id: str, project_ids: list[str]) -> dict[str, Counts]:
+    """The projects' counters (a project without any is left out)."""
     if not project_ids:
         return {}
-    rows = u.execute(
-        select(C.c.project_id, func.sum(C.c.tasks), func.sum(C.c.done), func.sum(C.c.annotations), func.sum(C.c.skips))
-        .where(C.c.workspace_id == workspace_id, C.c.project_id.in_(project_ids))
-        .group_by(C.c.project_id)
-    ).all()
-    return {r[0]: Counts(int(r[1] or 0), int(r[2] or 0), int(r[3] or 0), int(r[4] or 0)) for r in rows}
+    return projects_store.sum_counts(u.tx, project_ids, workspace_id=workspace_id)
 
 
 def bump_counts(u: Unit, workspace_id: str, project_id: str, *, tasks: int = 0, done: int = 0,
                 annotations: int = 0, skips: int = 0) -> None:
     if tasks or done or annotations or skips:
-        BUMP_COUNTS.run(u.tx, ws=workspace_id, project=project_id, shard=random.randrange(COUNTER_SHARDS),
-                        tasks=tasks, done=done, annotations=annotations, skips=skips)
+        projects_store.bump_counts(u.tx, project_id, workspace_id=workspace_id,
+                                   shard=random.randrange(COUNTER_SHARDS), tasks=tasks, done=done,
+                                   annotations=annotations, skips=skips)
 
 
 def create_project(
@@ -152,19 +122,11 @@ def create_project(
             w.access.require(Action.PROJECT_MANAGE, workspace_id)
             sealer = w.sealer(workspace_id, key_id)
             config_json = parsed.model_dump(mode="json")
-            w.execute(
-                insert(P).values(
-                    workspace_id=workspace_id, id=project_id, name=name, task_type=task_type.name,
-                    key_id=key_id, config=sealer.seal_json("projects", project_id, "config", config_json),
-                    **settings_columns(proj_settings), created_at=w.now, updated_at=w.now,
-                    created_by=None if ctx.actor.is_system else ctx.actor.user_id,
-                )
+            projects_store.insert_project(
+                w.tx, project_id, workspace_id=workspace_id, name=name, task_type=task_type.name, key_id=key_id,
+                config=sealer.seal_json("projects", project_id, "config", config_json), settings=proj_settings,
+                created_by=None if ctx.actor.is_system else ctx.actor.user_id, now=w.now, shards=COUNTER_SHARDS,
             )
-            w.execute(
-                insert(C),
-                [{"workspace_id": workspace_id, "project_id": project_id, "shard": i} for i in range(COUNTER_SHARDS)],
-            )
-            w.execute(insert(schema.queue_epochs).values(workspace_id=workspace_id, project_id=project_id))
             w.audit(workspace_id, "project.created", project_id, task_type=task_type.name,
                     settings=proj_settings.model_dump(mode="json"))
             return Project(project_id, workspace_id, name, task_type.name, config_json, proj_settings,
@@ -179,7 +141,7 @@ def list_projects(ctx: Context, workspace_id: str) -> list[Project]:
     with ctx.write() as w:
         w.access.require(Action.PROJECT_READ, workspace_id)
         w.see_content(workspace_id)
-        rows = w.execute(select(P).where(P.c.workspace_id == workspace_id).order_by(P.c.id)).all()
+        rows = projects_store.list_projects(w.tx, workspace_id=workspace_id)
         counts = counts_of(w, workspace_id, [row.id for row in rows])
         w.audit(workspace_id, "projects.listed", workspace_id, count=len(rows))
         return [as_seen(w, _project(w, row, counts.get(row.id))) for row in rows]
@@ -213,8 +175,7 @@ def list_project_summaries(ctx: Context, workspace_id: str) -> list[ProjectSumma
     """The workspace's projects as metadata (name, task type, counts): decided by role, never walled or binding."""
     with ctx.read() as r:
         r.access.require(Action.PROJECT_READ, workspace_id)
-        rows = r.execute(select(P.c.id, P.c.name, P.c.task_type).where(P.c.workspace_id == workspace_id)
-                         .order_by(P.c.id)).all()
+        rows = projects_store.list_project_names(r.tx, workspace_id=workspace_id)
         counts = counts_of(r, workspace_id, [row.id for row in rows])
     return [ProjectSummary(row.id, workspace_id, row.name, row.task_type, counts.get(row.id, Counts()))
             for row in rows]
@@ -223,7 +184,7 @@ def list_project_summaries(ctx: Context, workspace_id: str) -> list[ProjectSumma
 def get_project_summary(ctx: Context, project_id: str) -> ProjectSummary:
     """One project as metadata (for a page that cannot show its config yet: a first access, a wall)."""
     with ctx.read() as r:
-        row = project_record(r.tx, project_id, None if r.actor.is_system else r.actor.user_id)
+        row = projects_store.find_project(r.tx, project_id, user_id=None if r.actor.is_system else r.actor.user_id)
         if row is None:
             raise NotFound("project not found")
         r.access.require(Action.PROJECT_READ, row.workspace_id, what="project")
@@ -260,10 +221,10 @@ def update_project(
     with ctx.write() as w:
         project = load_project(w, project_id, Action.PROJECT_MANAGE)
         w.see_content(project.workspace_id)  # the answer is the config
-        values: dict[str, Any] = {}
+        changes: dict[str, Any] = {}
         changed: list[str] = []
         if name is not None:
-            values["name"] = check_name(name)
+            changes["name"] = check_name(name)
             changed.append("name")
         if config is not None:
             if isinstance(config, dict) and not w.access.allows(Action.REDACTION_REVIEW, project.workspace_id):
@@ -272,24 +233,19 @@ def update_project(
                 config = {**config, **{k: project.config[k] for k in CONFIG_SECTIONS if k in project.config}}
             task_type, parsed = ctx.rt.task_types.parse_config(config)
             if task_type.name != project.task_type:
-                has_tasks = w.execute(
-                    select(T.c.id).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id).limit(1)
-                ).first()
-                if has_tasks:
+                if tasks_store.has_tasks(w.tx, project.id, workspace_id=project.workspace_id):
                     raise Conflict("config.type: the task type cannot change once the project has tasks")
-                values["task_type"] = task_type.name
+                changes["task_type"] = task_type.name
             sealer = w.sealer(project.workspace_id, project.key_id)
-            values["config"] = sealer.seal_json("projects", project.id, "config", parsed.model_dump(mode="json"))
-            values["config_version"] = P.c.config_version + 1
+            changes["config"] = sealer.seal_json("projects", project.id, "config", parsed.model_dump(mode="json"))
             changed.append("config")
         new_settings = parse_settings(settings, project.settings) if settings is not None else project.settings
         if settings is not None:
-            values.update(settings_columns(new_settings))
+            changes["settings"] = new_settings
             changed.append("settings")
-        if not values:
+        if not changes:
             raise InvalidInput("nothing to change: give name, config or settings")
-        values["updated_at"] = w.now
-        w.execute(update(P).where(P.c.workspace_id == project.workspace_id, P.c.id == project.id).values(**values))
+        projects_store.update_project(w.tx, project.id, workspace_id=project.workspace_id, now=w.now, **changes)
         if new_settings.overlap != project.settings.overlap:
             _rederive_done(w, project.workspace_id, project.id, new_settings.overlap)
         w.audit(project.workspace_id, "project.updated", project.id, changed=changed,
@@ -298,16 +254,9 @@ def update_project(
 
 
 def _rederive_done(w: Unit, workspace_id: str, project_id: str, overlap: int) -> None:
-    scope = (T.c.workspace_id == workspace_id, T.c.project_id == project_id)
-    # Held items, canaries and gold tasks are stored done (out of the queue index) and stay so.
-    apart = or_(T.c.held.is_(True), T.c.is_canary.is_(True), T.c.is_gold.is_(True))
-    w.execute(update(T).where(*scope).values(
-        done=case((or_(T.c.annotation_count >= overlap, apart), True), else_=False)))
-    done = w.execute(select(func.count()).select_from(T).where(*scope, T.c.done.is_(True), ~apart)).scalar_one()
-    w.execute(update(C).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id).values(done=0))
-    w.execute(
-        update(C).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id, C.c.shard == 0).values(done=done)
-    )
+    """Re-mark the project's tasks done or open for a new overlap, and its done count with them."""
+    done = tasks_store.rederive_done(w.tx, project_id, workspace_id=workspace_id, overlap=overlap)
+    projects_store.set_done_count(w.tx, project_id, workspace_id=workspace_id, done=done)
 
 
 def delete_project(ctx: Context, project_id: str) -> None:
@@ -317,5 +266,5 @@ def delete_project(ctx: Context, project_id: str) -> None:
     ctx.rt.keyring.destroy(project.workspace_id, project.id)
     with ctx.write() as w:
         w.access.require(Action.PROJECT_MANAGE, project.workspace_id, what="project")
-        w.execute(delete(P).where(P.c.workspace_id == project.workspace_id, P.c.id == project.id))
+        projects_store.delete_project(w.tx, project.id, workspace_id=project.workspace_id)
         w.audit(project.workspace_id, "project.deleted", project.id)

@@ -13,24 +13,19 @@ score they got).
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, insert, select
-
 from ..access import Action
 from ..domain.errors import NotFound
 from ..domain.projects import Project
-from ..storage import schema
+from ..storage import annotations_store, qualification_store, queue_store, tasks_store, workforce_store
+from ..storage.qualification_store import QualificationResult
 from .context import Context, Unit
 
-T = schema.tasks
-N = schema.annotations
-A = schema.assignments
-Q = schema.qualification_results
 DAY_MS = 24 * 3600 * 1000
 
 
-def result_of(w: Unit, project: Project, user_id: str):
-    return w.execute(select(Q).where(Q.c.workspace_id == project.workspace_id, Q.c.project_id == project.id,
-                                     Q.c.user_id == user_id)).first()
+def result_of(w: Unit, project: Project, user_id: str) -> QualificationResult | None:
+    """The person's latest result on the test, if they were graded."""
+    return qualification_store.find_result(w.tx, project.id, workspace_id=project.workspace_id, user_id=user_id)
 
 
 def may_take(w: Unit, project: Project, user_id: str) -> bool:
@@ -41,9 +36,8 @@ def may_take(w: Unit, project: Project, user_id: str) -> bool:
     if result.passed or (result.retake_after is not None and w.now < result.retake_after):
         return False
     ws = project.workspace_id
-    mine = (N.c.workspace_id == ws, N.c.project_id == project.id, N.c.user_id == user_id)
-    removed = w.execute(delete(N).where(*mine)).rowcount
-    w.execute(delete(A).where(A.c.workspace_id == ws, A.c.project_id == project.id, A.c.user_id == user_id))
+    removed = annotations_store.delete_answers(w.tx, project.id, workspace_id=ws, user_id=user_id)
+    queue_store.delete_assignments(w.tx, project.id, workspace_id=ws, user_id=user_id)
     w.audit(ws, "qualification.retake", user_id, removed_answers=removed)
     return True
 
@@ -51,39 +45,34 @@ def may_take(w: Unit, project: Project, user_id: str) -> bool:
 def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config) -> dict | None:
     """After an answer: if the person has answered every gold task, grade and record the test."""
     ws = project.workspace_id
-    golds = w.execute(select(T.c.id, T.c.payload, T.c.gold).where(
-        T.c.workspace_id == ws, T.c.project_id == project.id, T.c.is_gold.is_(True))).all()
+    golds = tasks_store.list_gold_tasks(w.tx, project.id, workspace_id=ws)
     if not golds:
         return None
-    answers = dict(w.execute(select(N.c.task_id, N.c.result).where(
-        N.c.workspace_id == ws, N.c.project_id == project.id, N.c.user_id == user_id)).all())
+    answers = {a.task_id: a for a in annotations_store.list_answers(w.tx, project.id, workspace_id=ws,
+                                                                      user_id=user_id)}
     if any(g.id not in answers for g in golds):
         return None
     sealer = w.sealer(ws, project.key_id)
-    answer_ids = dict(w.execute(select(N.c.task_id, N.c.id).where(
-        N.c.workspace_id == ws, N.c.project_id == project.id, N.c.user_id == user_id)).all())
     score = 0.0
     for g in golds:
         data = sealer.open_json("tasks", g.id, "payload", g.payload)["data"]
         gold = sealer.open_json("tasks", g.id, "gold", g.gold)
-        result = sealer.open_json("annotations", answer_ids[g.id], "result", answers[g.id])
+        answer = answers[g.id]
+        result = sealer.open_json("annotations", answer.id, "result", answer.result)
         score += task_type.gold_score(config, data, result, gold)
     total = len(golds)
     rule = project.settings.qualification
     passed = score / total >= rule.pass_score
     retake_after = None if passed else w.now + rule.retake_after_days * DAY_MS
-    w.execute(delete(Q).where(Q.c.workspace_id == ws, Q.c.project_id == project.id, Q.c.user_id == user_id))
-    w.execute(insert(Q).values(workspace_id=ws, project_id=project.id, user_id=user_id, correct=round(score),
-                               total=total, passed=passed, taken_at=w.now, retake_after=retake_after))
+    qualification_store.replace_result(w.tx, project.id, workspace_id=ws, user_id=user_id, correct=round(score),
+                                       total=total, passed=passed, taken_at=w.now, retake_after=retake_after)
     w.audit(ws, "qualification.graded", user_id, score=round(score / total, 4), passed=passed)
     if passed:
-        SK = schema.skills
         name, level = rule.grants.split(":")[0], int(rule.grants.split(":")[1]) if ":" in rule.grants else 1
-        held = w.execute(select(SK.c.level).where(SK.c.user_id == user_id, SK.c.skill == name)).scalar()
+        held = workforce_store.list_skill_levels(w.tx, user_id).get(name)
         if held is None or held < level:
-            w.execute(delete(SK).where(SK.c.user_id == user_id, SK.c.skill == name))
-            w.execute(insert(SK).values(user_id=user_id, skill=name, level=level,
-                                        source=f"qualification:{project.id}", granted_at=w.now))
+            workforce_store.replace_skill(w.tx, user_id, name, level=level, source=f"qualification:{project.id}",
+                                          now=w.now)
             w.audit(ws, "person.skill_granted", user_id, skill=name, level=level, source=f"qualification:{project.id}")
     return {"score": score / total, "passed": passed}
 
@@ -94,17 +83,10 @@ def results(ctx: Context, project_id: str) -> list[dict]:
 
     with ctx.read() as r:
         project = load_project(r, project_id, Action.PROJECT_READ)
-        query = select(Q, schema.users.c.email).join(schema.users, schema.users.c.id == Q.c.user_id).where(
-            Q.c.workspace_id == project.workspace_id, Q.c.project_id == project.id)
-        if not r.access.allows(Action.MEMBER_READ, project.workspace_id):
-            query = query.where(Q.c.user_id == ctx.actor.user_id)
-        rows = r.execute(query.order_by(Q.c.taken_at)).all()
+        only = None if r.access.allows(Action.MEMBER_READ, project.workspace_id) else ctx.actor.user_id
+        rows = qualification_store.list_results(r.tx, project.id, workspace_id=project.workspace_id, user_id=only)
         if project.settings.qualification is None:
             raise NotFound("this project is not a qualification test")
     return [{"user_id": x.user_id, "email": x.email, "correct": x.correct, "total": x.total, "passed": x.passed,
              "taken_at": x.taken_at, "retake_after": x.retake_after} for x in rows]
 
-
-def gold_count(w: Unit, project: Project) -> int:
-    return w.execute(select(func.count()).select_from(T).where(
-        T.c.workspace_id == project.workspace_id, T.c.project_id == project.id, T.c.is_gold.is_(True))).scalar_one()

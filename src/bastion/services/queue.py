@@ -27,19 +27,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from sqlalchemy import func, select, update
-
 from ..access import Action
 from ..domain.errors import Conflict, PermissionDenied
+from ..storage import projects_store
 from ..storage import queue_store as qs
-from ..storage import schema
 from .context import Context, Unit
 from .leaks import maybe_issue_canary
 from .projects import bump_counts, load_project
 from .tasks import find_task_row, task_dict
 
-T = schema.tasks
-A = schema.assignments
 RECLAIM_BATCH = 100
 DAY_MS = 24 * 3600 * 1000
 CLAIM_ATTEMPTS = 8
@@ -156,9 +152,7 @@ def held_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
         project = load_project(w, project_id, Action.TASK_WORK)
         ws = project.workspace_id
         w.see_content(ws)
-        held = w.execute(select(A.c.task_id, A.c.expires_at).where(
-            A.c.workspace_id == ws, A.c.project_id == project.id, A.c.user_id == ctx.actor.user_id,
-            A.c.state == "leased", A.c.expires_at > w.now).order_by(A.c.id).limit(1)).first()
+        held = qs.find_live_lease(w.tx, project.id, workspace_id=ws, user_id=ctx.actor.user_id, now=w.now)
         if held is None:
             return None
         found = find_task_row(w, held.task_id)
@@ -189,13 +183,13 @@ def may_work_on(w: Unit, project, user_id: str) -> bool:
                     [*(f"{s}" for s in wanted.all), *([f"one of {', '.join(wanted.any)}"] if wanted.any else [])]))
     if rules.qualification is not None and not may_take(w, project, user_id):
         return False
-    mine = (A.c.workspace_id == project.workspace_id, A.c.project_id == project.id, A.c.user_id == user_id)
+    mine = {"workspace_id": project.workspace_id, "user_id": user_id}
     if rules.max_tasks_per_person is not None:
-        seen = w.execute(select(func.count()).select_from(A).where(*mine)).scalar_one()
+        seen = qs.count_assignments(w.tx, project.id, **mine)
         if seen >= rules.max_tasks_per_person:
             return False
     if rules.max_tasks_per_day is not None:
-        today = w.execute(select(func.count()).select_from(A).where(*mine, A.c.created_at > w.now - DAY_MS)).scalar_one()
+        today = qs.count_assignments(w.tx, project.id, **mine, since=w.now - DAY_MS)
         if today >= rules.max_tasks_per_day:
             return False
     return True
@@ -209,16 +203,12 @@ def next_any(ctx: Context) -> dict[str, Any] | None:
     Projects whose skills the caller lacks, whose workspace is walled off for
     them, or where a cap or a finished test leaves nothing, are passed over.
     """
-    P = schema.projects
     with ctx.read() as r:
         workspace_ids = r.access.workspace_ids(Action.TASK_WORK)
         if not workspace_ids:
             return None
-        held = r.execute(select(A.c.project_id).where(
-            A.c.workspace_id.in_(workspace_ids), A.c.user_id == ctx.actor.user_id, A.c.state == "leased",
-        ).order_by(A.c.id).limit(1)).scalar()
-        rows = r.execute(select(P.c.id, P.c.workspace_id).where(P.c.workspace_id.in_(workspace_ids))
-                         .order_by(P.c.priority.desc(), P.c.id)).all()
+        held = qs.first_leased_project(r.tx, workspace_ids=workspace_ids, user_id=ctx.actor.user_id)
+        rows = projects_store.list_projects_by_priority(r.tx, workspace_ids=workspace_ids)
         open_walls = {ws: r.access.content_allowed(ws, r.now) for ws in {row.workspace_id for row in rows}}
     order = ([held] if held else []) + [row.id for row in rows if open_walls[row.workspace_id] and row.id != held]
     for project_id in order:
@@ -237,21 +227,12 @@ def skip_task(ctx: Context, task_id: str) -> None:
         found = find_task_row(w, task_id)
         ws = found.workspace_id
         w.access.require(Action.TASK_WORK, ws, what="task")
-        mine = w.execute(
-            select(A.c.id, A.c.state).where(A.c.workspace_id == ws, A.c.task_id == task_id,
-                                            A.c.user_id == ctx.actor.user_id)
-        ).first()
+        mine = qs.find_assignment(w.tx, task_id, workspace_id=ws, user_id=ctx.actor.user_id)
         if mine is None:
             w.access.require_task_visible(ws, False)
             raise PermissionDenied("this task was not assigned to you")
-        released = w.execute(
-            update(A).where(A.c.workspace_id == ws, A.c.id == mine.id, A.c.state == "leased")
-            .values(state="skipped", updated_at=w.now)
-        ).rowcount
-        if not released:
+        if not qs.skip_assignment(w.tx, mine.id, task_id, workspace_id=ws, now=w.now):
             raise Conflict(f"this task is not leased to you (it is {mine.state})")
-        w.execute(update(T).where(T.c.workspace_id == ws, T.c.id == task_id)
-                  .values(lease_count=T.c.lease_count - 1))
         bump_counts(w, ws, found.project_id, skips=1)
         w.audit(ws, "task.skipped", task_id)
 

@@ -41,15 +41,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import select
-
 from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.tasks import TaskInput
 from ..redaction import OffsetMap, Pseudonymizer, Redactor, compile_policy, load_policy
 from ..redaction.pseudonyms import PSEUDONYM_PATTERN
+from ..storage import annotations_store
 from ..storage import redaction_store as store
-from ..storage import schema
 from ..storage.crypto import Sealer
 from . import approvals
 from .context import Context, Unit
@@ -256,12 +254,10 @@ def reidentify_task(ctx: Context, task_id: str, *, approval: str | None = None,
         data = restore_data(body["data"], record)
         restorer = _Restorer(record, span_field, data)
         held = store.task_flags(w.tx, ws, task_id)[0]
-        N = schema.annotations
         annotations = [
             {"id": row.id, "user_id": row.user_id, "created_at": row.created_at,
              "result": restorer.answer(sealer.open_json("annotations", row.id, "result", row.result))}
-            for row in w.execute(select(N.c.id, N.c.user_id, N.c.result, N.c.created_at).where(
-                N.c.workspace_id == ws, N.c.task_id == task_id).order_by(N.c.id)).all()
+            for row in annotations_store.list_task_annotations(w.tx, task_id, workspace_id=ws)
         ]
         out = {
             "id": task_id, "project_id": found.project_id, "data": data, "redacted_data": body["data"],

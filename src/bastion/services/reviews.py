@@ -14,15 +14,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
-
-from sqlalchemy import select
 
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from ..storage import annotations_store
 from ..storage import review_store as rs
-from ..storage import schema
+from ..storage.annotations_store import AnnotationRow
+from ..storage.review_store import ReviewRow
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
 from .leaks import annotations_as_shown, viewed_by
@@ -32,42 +33,43 @@ DECISIONS = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
 MAX_COMMENT = 10_000
 
 
-def _annotation(w: Unit, annotation_id: str):
-    row = (rs.ANNOTATION_ANY.one(w.tx, id=annotation_id) if w.actor.is_system
-           else rs.ANNOTATION.one(w.tx, id=annotation_id, user=w.actor.user_id))
+def _annotation(w: Unit, annotation_id: str) -> AnnotationRow:
+    row = rs.find_annotation(w.tx, annotation_id, user_id=None if w.actor.is_system else w.actor.user_id)
     if row is None:
         raise NotFound("annotation not found")
     return row
 
 
-def _annotation_dict(w: Unit, row, key_id: str) -> dict[str, Any]:
-    ws, ann_id, project_id, task_id, user_id, result, lead, status, gold_score, created = row
-    return {"id": ann_id, "task_id": task_id, "project_id": project_id, "user_id": user_id,
-            "result": w.sealer(ws, key_id).open_json("annotations", ann_id, "result", result),
-            "lead_time_ms": lead, "review_status": status, "created_at": created}
+def _annotation_dict(w: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
+    return {"id": row.id, "task_id": row.task_id, "project_id": row.project_id, "user_id": row.user_id,
+            "result": w.sealer(row.workspace_id, key_id).open_json("annotations", row.id, "result", row.result),
+            "lead_time_ms": row.lead_time_ms, "review_status": row.review_status, "created_at": row.created_at}
 
 
-def review_dicts(w: Unit, workspace_id: str, key_id: str, rows) -> list[dict[str, Any]]:
-    """Decrypt review rows (annotation id, reviewer, decision, comment, correction, at, id)."""
+def review_dicts(w: Unit, workspace_id: str, key_id: str, rows: Iterable[ReviewRow]) -> list[dict[str, Any]]:
+    """Decrypt review rows."""
     sealer = w.sealer(workspace_id, key_id)
     out = []
-    for annotation_id, reviewer, decision, comment, correction, created, review_id in rows:
+    for review in rows:
+        review_id, comment, correction = review.id, review.comment, review.correction
         out.append({
-            "id": review_id, "annotation_id": annotation_id, "reviewer_id": reviewer, "decision": decision,
+            "id": review_id, "annotation_id": review.annotation_id, "reviewer_id": review.reviewer_id,
+            "decision": review.decision,
             "comment": sealer.open_json("reviews", review_id, "comment", comment) if comment is not None else None,
             "correction": sealer.open_json("reviews", review_id, "correction", correction)
             if correction is not None else None,
-            "created_at": created,
+            "created_at": review.created_at,
         })
     return out
 
 
 def annotator_record(w: Unit, workspace_id: str, project_id: str, user_id: str) -> dict[str, Any]:
-    total, accepted, rejected, corrected, golds, gold_sum = rs.HISTORY.one(
-        w.tx, ws=workspace_id, project=project_id, user=user_id)
-    return {"user_id": user_id, "annotations": total, "accepted": accepted or 0, "rejected": rejected or 0,
-            "corrected": corrected or 0, "gold_answers": golds or 0,
-            "gold_accuracy": round(gold_sum / golds, 4) if golds else None}
+    """What reviews and gold tasks made of the person's annotations in the project (reviewers see it)."""
+    history = rs.annotator_history(w.tx, project_id, workspace_id=workspace_id, user_id=user_id)
+    golds = history.gold_answers
+    return {"user_id": user_id, "annotations": history.annotations, "accepted": history.accepted,
+            "rejected": history.rejected, "corrected": history.corrected, "gold_answers": golds,
+            "gold_accuracy": round(history.gold_sum / golds, 4) if golds else None}
 
 
 def review_next(ctx: Context, project_id: str) -> dict[str, Any] | None:
@@ -104,13 +106,11 @@ def held_review(ctx: Context, project_id: str) -> dict[str, Any] | None:
     wall is decided without binding, the lease is left as it is, and the showing is
     audited (``review.shown``). None when the caller holds no live review lease here.
     """
-    L = schema.review_leases
     with ctx.write() as w:
         project = load_project(w, project_id, Action.ANNOTATION_REVIEW)
         w.see_content(project.workspace_id)
-        held = w.execute(select(L.c.annotation_id, L.c.expires_at).where(
-            L.c.workspace_id == project.workspace_id, L.c.project_id == project.id,
-            L.c.reviewer_id == ctx.actor.user_id, L.c.expires_at > w.now).order_by(L.c.annotation_id).limit(1)).first()
+        held = rs.find_live_lease(w.tx, project.id, workspace_id=project.workspace_id, reviewer_id=ctx.actor.user_id,
+                                  now=w.now)
         if held is None:
             return None
         return _review_item(w, project, held.annotation_id, held.expires_at)
@@ -120,12 +120,10 @@ def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str
     """What a reviewer is shown of one annotation (audited as ``review.shown``)."""
     ws = project.workspace_id
     row = _annotation(w, annotation_id)
-    found = find_task_row(w, row[3])
+    found = find_task_row(w, row.task_id)
     annotation = _annotation_dict(w, row, project.key_id)
-    others = w.execute(select(schema.annotations.c.id).where(
-        schema.annotations.c.workspace_id == ws, schema.annotations.c.task_id == row[3],
-        schema.annotations.c.id != annotation_id)).scalars().all()
-    w.audit(ws, "review.shown", annotation_id, task=row[3])
+    others = annotations_store.list_other_annotation_ids(w.tx, row.task_id, workspace_id=ws, besides=annotation_id)
+    w.audit(ws, "review.shown", annotation_id, task=row.task_id)
     # Offsets as this reviewer sees the text: their own variant (services/leaks.py).
     shown = annotations_as_shown(w, found, [annotation, *(
         _annotation_dict(w, _annotation(w, other), project.key_id) for other in others)])
@@ -133,7 +131,7 @@ def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str
         "annotation": shown[0],
         "task": task_dict(w, found, found.key_id, full=True),
         "other_annotations": shown[1:],
-        "annotator": annotator_record(w, ws, project.id, row[4]),
+        "annotator": annotator_record(w, ws, project.id, row.user_id),
         "lease": {"expires_at": expires},
     }
 
@@ -155,7 +153,7 @@ def review_annotation(ctx: Context, annotation_id: str, decision: str, *, commen
     with ctx.write() as w:
         w.hold_person()
         row = _annotation(w, annotation_id)
-        ws, _, project_id, task_id, author, *_rest = row
+        ws, project_id, task_id, author = row.workspace_id, row.project_id, row.task_id, row.user_id
         w.access.require(Action.ANNOTATION_REVIEW, ws, what="annotation")
         w.see_content(ws)
         if author == ctx.actor.user_id:
@@ -173,7 +171,7 @@ def review_annotation(ctx: Context, annotation_id: str, decision: str, *, commen
             view = viewed_by(w, found, task_type, config, data)  # corrected on the reviewer's own variant
             normalised = task_type.validate_result(config, data, view.to_canonical(correction))
         if not rs.SET_STATUS.run(w.tx, ws=ws, id=annotation_id, status=status):
-            raise Conflict(f"this annotation was already reviewed ({row[7]})")
+            raise Conflict(f"this annotation was already reviewed ({row.review_status})")
         review_id = ids.new_id("rev")
         rs.INSERT_REVIEW.run(
             w.tx, ws=ws, id=review_id, project=project_id, task=task_id, annotation=annotation_id,
@@ -199,21 +197,22 @@ def my_feedback(ctx: Context, workspace_id: str, *, limit: int = 100) -> list[di
     with ctx.write() as w:
         w.access.require(Action.TASK_WORK, workspace_id)
         w.see_content(workspace_id)  # comments, corrections and gold answers are the client's content
-        rows = rs.FEEDBACK.rows(w.tx, ws=workspace_id, user=ctx.actor.user_id, limit=limit)
+        rows = rs.list_feedback(w.tx, workspace_id=workspace_id, user_id=ctx.actor.user_id, limit=limit)
         out = []
-        for ann_id, project_id, task_id, status, gold_score, created in rows:
-            project = load_project(w, project_id, Action.TASK_WORK)
-            item: dict[str, Any] = {"annotation_id": ann_id, "project_id": project_id, "task_id": task_id,
-                                    "review_status": status, "created_at": created}
+        for judged in rows:
+            project = load_project(w, judged.project_id, Action.TASK_WORK)
+            item: dict[str, Any] = {"annotation_id": judged.annotation_id, "project_id": judged.project_id,
+                                    "task_id": judged.task_id, "review_status": judged.review_status,
+                                    "created_at": judged.created_at}
             reviews = review_dicts(w, workspace_id, project.key_id,
-                                   rs.REVIEWS_OF.rows(w.tx, ws=workspace_id, annotation=ann_id))
+                                   rs.list_reviews_of(w.tx, judged.annotation_id, workspace_id=workspace_id))
             if reviews:
                 item["review"] = {k: reviews[-1][k] for k in ("decision", "comment", "correction", "created_at")}
-            if gold_score is not None:
-                item["gold_score"] = round(gold_score, 4)
+            if judged.gold_score is not None:
+                item["gold_score"] = round(judged.gold_score, 4)
                 if project.settings.quality.gold_feedback:
-                    found = find_task_row(w, task_id)
-                    item["expected"] = w.sealer(workspace_id, found.key_id).open_json("tasks", task_id, "gold",
+                    found = find_task_row(w, judged.task_id)
+                    item["expected"] = w.sealer(workspace_id, found.key_id).open_json("tasks", judged.task_id, "gold",
                                                                                         found.gold)
             out.append(item)
         w.audit(workspace_id, "feedback.read", ctx.actor.user_id, count=len(out))

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from ..access import Action
 from ..domain.errors import InvalidInput, NotFound
-from ..storage import schema
+from ..storage import queue_store, tasks_store
 from ..storage.queue_store import TaskRecord, task_record
 from .context import Context, Unit
 from .leaks import present_task
 from .projects import load_project
 
-T = schema.tasks
-A = schema.assignments
-P = schema.projects
 MAX_PAGE = 1000
 
 
@@ -67,11 +62,7 @@ def get_task(ctx: Context, task_id: str) -> dict[str, Any]:
         ws = found.workspace_id
         full = w.access.can_browse(ws)
         if not full:
-            assigned = w.execute(
-                select(A.c.id).where(A.c.workspace_id == ws, A.c.task_id == task_id,
-                                     A.c.user_id == ctx.actor.user_id)
-            ).first()
-            w.access.require_task_visible(ws, assigned is not None)
+            w.access.require_task_visible(ws, queue_store.is_assigned(w.tx, ws, task_id, ctx.actor.user_id))
         w.see_content(ws)
         task = task_dict(w, found, found.key_id, full=full)
         w.audit(ws, "task.read", task_id)
@@ -88,12 +79,8 @@ def list_tasks(ctx: Context, project_id: str, *, cursor: str | None = None, limi
         project = load_project(w, project_id, Action.TASK_BROWSE)
         w.see_content(project.workspace_id)
         # Canaries are not the project's items; held ones wait for an owner (GET …/held).
-        query = select(T).where(T.c.workspace_id == project.workspace_id, T.c.project_id == project.id,
-                                T.c.is_canary.is_(False), T.c.held.is_(False),
-                                # Always a range on ix_tasks_project: without one PostgreSQL may walk
-                                # the workspace's primary key (every project's tasks) for the first page.
-                                T.c.id > (cursor or ""))
-        rows = w.execute(query.order_by(T.c.id).limit(limit + 1)).all()
+        rows = tasks_store.list_task_page(w.tx, project.id, workspace_id=project.workspace_id, after=cursor or "",
+                                          limit=limit + 1)
         page = rows[:limit]
         config = ctx.rt.task_types.get(project.task_type).parse_config(project.config)
         items = [task_dict(w, row, project.key_id, full=True, config=config) for row in page]

@@ -25,7 +25,7 @@ from sqlalchemy import insert, select, update
 from . import schema
 from .database import Tx
 from .fast import Statement
-from .review_store import REVIEWS_IN_RANGE
+from .review_store import REVIEWS_IN_RANGE, ReviewRow
 
 X = schema.exports
 P = schema.projects
@@ -71,18 +71,6 @@ class AnnotationRow(NamedTuple):
     created_at: int
     review_status: str
     gold_score: float | None
-
-
-class ReviewRow(NamedTuple):
-    """A review decision (``comment``, ``correction``: sealed), in the order services/reviews.py opens them."""
-
-    annotation_id: str
-    reviewer_id: str
-    decision: str
-    comment: bytes | None
-    correction: bytes | None
-    created_at: int
-    id: str
 
 
 class ExportRecord(NamedTuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from .. import ids
 from . import schema
@@ -83,6 +83,10 @@ INSERT_ASSIGNMENT = Statement(
     "INSERT INTO assignments (workspace_id, id, project_id, task_id, user_id, state, expires_at, created_at, "
     "updated_at) VALUES (:ws, :id, :project, :task, :user, :state, :expires, :now, :now)"
 )
+SKIP = Statement(
+    "UPDATE assignments SET state = 'skipped', updated_at = :now WHERE workspace_id = :ws AND id = :id "
+    "AND state = 'leased'"
+)
 MINE = Statement("SELECT id, state FROM assignments WHERE workspace_id = :ws AND task_id = :task AND user_id = :user")
 CONSUME = Statement(
     "UPDATE assignments SET state = 'submitted', updated_at = :now WHERE workspace_id = :ws AND id = :id "
@@ -136,10 +140,6 @@ TASK_ROW_ANY = Statement(  # the local operator: every workspace
     "t.is_gold, t.gold FROM tasks t JOIN projects p ON p.workspace_id = t.workspace_id AND p.id = t.project_id "
     "WHERE t.id = :id"
 )
-BUMP_COUNTS = Statement(
-    "UPDATE project_counters SET tasks = tasks + :tasks, done = done + :done, annotations = annotations + :annotations, "
-    "skips = skips + :skips WHERE workspace_id = :ws AND project_id = :project AND shard = :shard"
-)
 
 
 def set_assignment(tx, ws: str, project_id: str, task_id: str, user_id: str, state: str, expires_at: int) -> None:
@@ -147,43 +147,6 @@ def set_assignment(tx, ws: str, project_id: str, task_id: str, user_id: str, sta
     params = {"ws": ws, "task": task_id, "user": user_id, "state": state, "expires": expires_at, "now": tx.now}
     if not MOVE_ASSIGNMENT.run(tx, **params):
         INSERT_ASSIGNMENT.run(tx, id=ids.new_id("asg"), project=project_id, **params)
-
-PROJECT_ROW = Statement(
-    "SELECT workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, priority, "
-    "required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, created_at, updated_at "
-    "FROM projects WHERE id = :id AND workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = :user)"
-)
-PROJECT_ROW_ANY = Statement(
-    "SELECT workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, priority, "
-    "required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, created_at, updated_at "
-    "FROM projects WHERE id = :id"
-)
-
-
-class ProjectRecord(NamedTuple):
-    workspace_id: str
-    id: str
-    name: str
-    task_type: str
-    key_id: str
-    config: bytes
-    config_version: int
-    overlap: int
-    lease_seconds: int
-    priority: int
-    required_skills: str
-    max_tasks_per_person: int | None
-    max_tasks_per_day: int | None
-    qualification: str | None
-    quality: str
-    created_at: int
-    updated_at: int
-
-
-def project_record(tx, project_id: str, user_id: str | None) -> ProjectRecord | None:
-    row = (PROJECT_ROW.one(tx, id=project_id, user=user_id) if user_id is not None
-           else PROJECT_ROW_ANY.one(tx, id=project_id))
-    return None if row is None else ProjectRecord(*row)
 
 
 _LEASED_TO = "SELECT id, task_id FROM assignments WHERE workspace_id = :ws AND user_id = :user AND state = 'leased'"
@@ -299,6 +262,8 @@ def first_open(tx, ws: str, project: str, user: str, overlap: int, start: tuple[
             or statements["below"].one(tx, priority=priority, **params))
 
 
+# -- assignments off the hot path ----------------------------------------------------------
+
 A = schema.assignments
 
 
@@ -306,3 +271,61 @@ def is_assigned(tx, workspace_id: str, task_id: str, user_id: str) -> bool:
     """Whether the task was ever handed to the person (any lease state): who may still open it and its files."""
     return tx.execute(select(A.c.id).where(A.c.workspace_id == workspace_id, A.c.task_id == task_id,
                                            A.c.user_id == user_id).limit(1)).first() is not None
+
+
+class Assignment(NamedTuple):
+    """A person's assignment of one task."""
+
+    id: str
+    state: str  # leased | submitted | skipped | expired
+
+
+class HeldLease(NamedTuple):
+    """A live lease: the task a person holds and until when."""
+
+    task_id: str
+    expires_at: int
+
+
+def find_assignment(tx, task_id: str, *, workspace_id: str, user_id: str) -> Assignment | None:
+    """The person's assignment of the task, if it was ever handed to them."""
+    row = MINE.one(tx, ws=workspace_id, task=task_id, user=user_id)
+    return None if row is None else Assignment(*row)
+
+
+def find_live_lease(tx, project_id: str, *, workspace_id: str, user_id: str, now: int) -> HeldLease | None:
+    """The person's first lease in the project that has not expired by ``now``."""
+    row = tx.execute(select(A.c.task_id, A.c.expires_at).where(
+        A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id,
+        A.c.state == "leased", A.c.expires_at > now).order_by(A.c.id).limit(1)).first()
+    return None if row is None else HeldLease._make(row)
+
+
+def first_leased_project(tx, *, workspace_ids: list[str], user_id: str) -> str | None:
+    """The project of the person's first lease (any state of expiry) in these workspaces."""
+    return tx.execute(select(A.c.project_id).where(
+        A.c.workspace_id.in_(workspace_ids), A.c.user_id == user_id, A.c.state == "leased",
+    ).order_by(A.c.id).limit(1)).scalar()
+
+
+def count_assignments(tx, project_id: str, *, workspace_id: str, user_id: str, since: int | None = None) -> int:
+    """How many of the project's tasks were handed to the person (``since``: after that time)."""
+    query = select(func.count()).select_from(A).where(
+        A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id)
+    if since is not None:
+        query = query.where(A.c.created_at > since)
+    return tx.execute(query).scalar_one()
+
+
+def skip_assignment(tx, assignment_id: str, task_id: str, *, workspace_id: str, now: int) -> bool:
+    """Move a leased assignment to skipped and give its slot back; False when it was not leased."""
+    if not SKIP.run(tx, ws=workspace_id, id=assignment_id, now=now):
+        return False
+    RELEASE_SLOT.run(tx, ws=workspace_id, id=task_id)
+    return True
+
+
+def delete_assignments(tx, project_id: str, *, workspace_id: str, user_id: str) -> None:
+    """Every assignment of the person in the project (a qualification retake starts afresh)."""
+    tx.execute(delete(A).where(A.c.workspace_id == workspace_id, A.c.project_id == project_id,
+                               A.c.user_id == user_id))

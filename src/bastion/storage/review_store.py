@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+from sqlalchemy import select
+
+from . import schema
+from .annotations_store import AnnotationRow
+from .database import Tx
 from .fast import Statement
+
+L = schema.review_leases
 
 HELD = Statement(
     "SELECT annotation_id FROM review_leases WHERE workspace_id = :ws AND project_id = :project "
@@ -72,3 +81,75 @@ FEEDBACK = Statement(
     "AND (a.review_status IN ('rejected', 'corrected', 'accepted') OR a.gold_score IS NOT NULL) "
     "ORDER BY a.id DESC LIMIT :limit"
 )
+
+
+class ReviewRow(NamedTuple):
+    """A review decision (``comment``, ``correction``: sealed), in the order services/reviews.py opens them."""
+
+    annotation_id: str
+    reviewer_id: str
+    decision: str
+    comment: bytes | None
+    correction: bytes | None
+    created_at: int
+    id: str
+
+
+class HeldReview(NamedTuple):
+    """A live review lease: the annotation a reviewer holds and until when."""
+
+    annotation_id: str
+    expires_at: int
+
+
+class AnnotatorHistory(NamedTuple):
+    """What reviews and gold tasks made of a person's annotations in a project."""
+
+    annotations: int
+    accepted: int
+    rejected: int
+    corrected: int
+    gold_answers: int
+    gold_sum: float
+
+
+class Feedback(NamedTuple):
+    """One of a person's annotations that a reviewer or a gold task judged."""
+
+    annotation_id: str
+    project_id: str
+    task_id: str
+    review_status: str
+    gold_score: float | None
+    created_at: int
+
+
+def find_annotation(tx: Tx, annotation_id: str, *, user_id: str | None) -> AnnotationRow | None:
+    """The annotation, within the person's workspaces (``user_id=None``: the local operator, any workspace)."""
+    row = (ANNOTATION_ANY.one(tx, id=annotation_id) if user_id is None
+           else ANNOTATION.one(tx, id=annotation_id, user=user_id))
+    return None if row is None else AnnotationRow(*row)
+
+
+def find_live_lease(tx: Tx, project_id: str, *, workspace_id: str, reviewer_id: str, now: int) -> HeldReview | None:
+    """The reviewer's first review lease in the project that has not expired by ``now``."""
+    row = tx.execute(select(L.c.annotation_id, L.c.expires_at).where(
+        L.c.workspace_id == workspace_id, L.c.project_id == project_id, L.c.reviewer_id == reviewer_id,
+        L.c.expires_at > now).order_by(L.c.annotation_id).limit(1)).first()
+    return None if row is None else HeldReview._make(row)
+
+
+def annotator_history(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> AnnotatorHistory:
+    total, accepted, rejected, corrected, golds, gold_sum = HISTORY.one(tx, ws=workspace_id, project=project_id,
+                                                                        user=user_id)
+    return AnnotatorHistory(total, accepted or 0, rejected or 0, corrected or 0, golds or 0, gold_sum)
+
+
+def list_reviews_of(tx: Tx, annotation_id: str, *, workspace_id: str) -> list[ReviewRow]:
+    """The decisions on one annotation, oldest first."""
+    return [ReviewRow(*row) for row in REVIEWS_OF.rows(tx, ws=workspace_id, annotation=annotation_id)]
+
+
+def list_feedback(tx: Tx, *, workspace_id: str, user_id: str, limit: int) -> list[Feedback]:
+    """The person's judged annotations in the workspace, newest first."""
+    return [Feedback(*row) for row in FEEDBACK.rows(tx, ws=workspace_id, user=user_id, limit=limit)]
