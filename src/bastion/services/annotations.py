@@ -73,10 +73,10 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
     task, ws = found, found.workspace_id
     w.access.require(Action.TASK_WORK, ws, what="task")
     w.see_content(ws)
-    mine = qs.MINE.one(w.tx, ws=ws, task=task_id, user=me)
+    mine = qs.find_assignment(w.tx, task_id, workspace_id=ws, user_id=me)
     if mine is None and not w.access.can_browse(ws):
         raise PermissionDenied("this task was not assigned to you")
-    if mine is not None and mine[1] == "submitted":
+    if mine is not None and mine.state == "submitted":
         raise Conflict("you have already annotated this task")
 
     task_type = w.rt.task_types.get(found.task_type)
@@ -92,7 +92,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
 
     # Consume the lease with a guarded transition, so a concurrent reclaim of the
     # same lease cannot also give its slot back.
-    consumed = mine is not None and mine[1] == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine[0], now=w.now))
+    consumed = mine is not None and mine.state == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine.id, now=w.now))
     qualification = found.is_qualification
     project = load_project(w, task.project_id, Action.TASK_WORK)
     # Gold tasks are for everyone (no overlap) and are graded on the spot.

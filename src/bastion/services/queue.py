@@ -101,11 +101,11 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     ws, me = project.workspace_id, w.actor.user_id
     w.hold_person()
     lease_ms = project.settings.lease_seconds * 1000
-    held = qs.HELD.one(w.tx, ws=ws, project=project.id, user=me)
+    held = qs.find_lease(w.tx, project.id, workspace_id=ws, user_id=me)
     # The caller's own lease (even if past its expiry, its slot is still counted): renew it.
-    renewed = held is not None and qs.RENEW.run(w.tx, ws=ws, id=held[0], expires=w.now + lease_ms, now=w.now)
+    renewed = held is not None and qs.RENEW.run(w.tx, ws=ws, id=held.id, expires=w.now + lease_ms, now=w.now)
     if renewed:
-        task_id, expires_at = held[1], w.now + lease_ms
+        task_id, expires_at = held.task_id, w.now + lease_ms
     else:
         if not may_work_on(w, project, me):
             return None

@@ -43,7 +43,8 @@ class Answer(NamedTuple):
     result: bytes
 
 
-def list_task_annotations(tx: Tx, task_id: str, *, workspace_id: str, user_id: str | None = None) -> list[AnnotationRow]:
+def list_task_annotations(tx: Tx, task_id: str, *, workspace_id: str,
+                          user_id: str | None = None) -> list[AnnotationRow]:
     """The task's annotations in id order (``user_id``: only that person's)."""
     query = select(*_COLUMNS).where(N.c.workspace_id == workspace_id, N.c.task_id == task_id)
     if user_id is not None:

@@ -31,8 +31,9 @@ PROJECT_ROW = Statement(
 )
 PROJECT_ROW_ANY = Statement(f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = :id")
 BUMP_COUNTS = Statement(
-    "UPDATE project_counters SET tasks = tasks + :tasks, done = done + :done, annotations = annotations + :annotations, "
-    "skips = skips + :skips WHERE workspace_id = :ws AND project_id = :project AND shard = :shard"
+    "UPDATE project_counters SET tasks = tasks + :tasks, done = done + :done, "
+    "annotations = annotations + :annotations, skips = skips + :skips "
+    "WHERE workspace_id = :ws AND project_id = :project AND shard = :shard"
 )
 
 

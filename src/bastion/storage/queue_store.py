@@ -280,6 +280,19 @@ class Assignment(NamedTuple):
     state: str  # leased | submitted | skipped | expired
 
 
+class Lease(NamedTuple):
+    """A person's lease on a task (live or past its expiry, its slot still counted)."""
+
+    id: str  # the assignment's
+    task_id: str
+
+
+def find_lease(tx, project_id: str, *, workspace_id: str, user_id: str) -> Lease | None:
+    """The person's first lease in the project, expired or not (the queue renews it)."""
+    row = HELD.one(tx, ws=workspace_id, project=project_id, user=user_id)
+    return None if row is None else Lease(*row)
+
+
 class HeldLease(NamedTuple):
     """A live lease: the task a person holds and until when."""
 
