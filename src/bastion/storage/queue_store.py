@@ -3,7 +3,9 @@
 Every statement names ``workspace_id`` first, matching the leading column of the
 keys and indexes (and PostgreSQL's row-level security). The candidate query
 reads the head of ``ix_tasks_queue``; ``done = 0`` is spelled literally on
-SQLite so its planner can use that partial index.
+SQLite so its planner can use that partial index. The few reads and writes of
+assignments off the hot path (a skip, the labelling page's GET, routing caps, a
+qualification retake) are plain SQLAlchemy Core at the end, with typed rows.
 """
 
 from __future__ import annotations
