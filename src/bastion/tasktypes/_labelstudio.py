@@ -6,7 +6,7 @@ A Label Studio annotation is a list of result items: ``{"from_name", "to_name",
 "labels"}`` items that join two region items by their ``id``. The task types'
 hooks (``TaskType.from_label_studio`` and friends, ``tasktypes/base.py``) read
 and write them with the helpers here; ``task_rows`` makes the rows of the
-``label-studio`` export format: ``{"data", "meta", "annotations": [{"result",
+``label-studio`` export format: ``{"id", "data", "meta", "annotations": [{"result",
 "lead_time", "created_at"}], "predictions": [{"result", "model_version", "score"}]}``,
 what Label Studio's import takes.
 
@@ -17,6 +17,7 @@ there, ``data.width`` or the stored file's size here) — never guessed.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -56,6 +57,10 @@ def item(from_name: str, to_name: str, kind: str, value: dict, **extra: Any) -> 
     return {**extra, "from_name": from_name, "to_name": to_name, "type": kind, "value": value}
 
 
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _seconds(ms: Any) -> float | None:
     return round(ms / 1000, 3) if isinstance(ms, (int, float)) else None
 
@@ -84,10 +89,12 @@ def task_rows(tt: Any, config: Any, task: dict | None) -> Iterable[dict]:
         lead = _seconds(a.get("lead_time_ms"))
         if lead is not None:
             ann["lead_time"] = lead
-        if a.get("created_at"):
-            ann["created_at"] = a["created_at"]
+        if isinstance(a.get("created_at"), int):  # stored in milliseconds since the epoch
+            ann["created_at"] = _iso(a["created_at"])
         annotations.append(ann)
-    row = {"data": tt.data_to_label_studio(config, task["data"]), "meta": meta, "annotations": annotations}
+    # "id": Label Studio's import sets its own; its SDK's converters key their output by it
+    row = {"id": task["id"], "data": tt.data_to_label_studio(config, task["data"]), "meta": meta,
+           "annotations": annotations}
     if task.get("predictions"):
         row["predictions"] = [_prediction(tt, config, data, p) for p in task["predictions"]]
     return [row]
