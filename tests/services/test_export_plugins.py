@@ -134,9 +134,10 @@ def test_the_api_lists_validates_streams_and_signs_it(fasttext_rt):
         # Refused before the first byte, naming the field and what there is instead.
         refusals = [
             (preference.id, {"format": "fasttext"},
-             "format: preference projects have no fasttext export (they export as: jsonl, json, parquet, sft, dpo)"),
+             "format: preference projects have no fasttext export (they export as: jsonl, json, parquet, sft, dpo, "
+             "label-studio)"),
             (project.id, {"format": "fastext"}, "format: unknown export format 'fastext' (classification projects "
-                                                "export as: jsonl, json, parquet, fasttext)"),
+                                                "export as: jsonl, json, parquet, label-studio, fasttext)"),
             (project.id, {"format": "fasttext", "with_ids": "true"}, "with_ids: format fasttext does not use this"),
             (project.id, {"format": "fasttext", "rows": "sft"}, "rows: only with format parquet"),
             (project.id, {"format": "fasttext", "split": "validation=0.5"},
@@ -177,7 +178,7 @@ def test_the_cli_lists_it_exports_a_file_and_verifies_it(fasttext_rt, tmp_path, 
     rt = fasttext_rt
     side, project, preference = _labelled(rt, "ftcli")
     code, out, _ = cli("export", "project", "--help")
-    assert code == 0 and "coco (image), conll (spans), fasttext (classification)" in " ".join(out.split())
+    assert code == 0 and "coco (image), conll (spans), label-studio, fasttext (classification)" in " ".join(out.split())
 
     target = tmp_path / "reviews.txt"
     code, _, err = cli("export", project.id, "--format", "fasttext", "--out", str(target))
@@ -319,7 +320,8 @@ def test_a_broken_plugin_format_is_refused_when_plugins_load():
 
 @pytest.mark.parametrize("type_name,request_,message", [
     ("preference", ExportRequest(fmt="spacy"),
-     "format: preference projects have no spacy export (they export as: jsonl, json, parquet, sft, dpo)"),
+     "format: preference projects have no spacy export (they export as: jsonl, json, parquet, sft, dpo, "
+     "label-studio)"),
     ("preference", ExportRequest(fmt="jsonl", chat="standard"),
      "chat: format jsonl does not use this option (it takes none of: chat, sft_form, dpo_min_strength,"
      " include_ties, with_ids)"),
@@ -329,7 +331,8 @@ def test_a_broken_plugin_format_is_refused_when_plugins_load():
     ("classification", ExportRequest(fmt="parquet", rows="sft"),
      "rows: classification projects have no sft rows (rows for them: jsonl)"),
     ("classification", ExportRequest(fmt="xml"),
-     "format: unknown export format 'xml' (classification projects export as: jsonl, json, parquet)"),
+     "format: unknown export format 'xml' (classification projects export as: jsonl, json, parquet, "
+     "label-studio)"),
 ])
 def test_built_in_formats_are_checked_like_plugins_before_the_first_byte(rt, type_name, request_, message):
     config = CLASSIFICATION if type_name == "classification" else {"type": "preference", "criteria": []}

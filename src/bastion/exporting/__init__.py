@@ -2,7 +2,7 @@
 
 Inside out: ``base`` (ExportFormat, Encoding, the registry), then one module per
 family of encoders — ``jsonrows`` (JSON Lines, JSON), ``parquet``, ``coco``,
-``conll`` — and ``builtin``, which registers them through the
+``conll``, ``labelstudio`` — and ``builtin``, which registers them through the
 ``bastion_export_formats`` hook like any plugin.
 """
 

@@ -45,6 +45,7 @@ from typing import Any, ClassVar, NamedTuple
 from pydantic import BaseModel, ValidationError, model_serializer
 
 from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
+from . import _labelstudio
 
 
 def error_path(loc: tuple[Any, ...], root: str = "") -> str:
@@ -242,9 +243,57 @@ class TaskType:
         """How this type makes rows of ``kind`` for an export (see above), or None when it makes none.
 
         Asked once per export. Override it where a table will not do (kinds
-        made by a function shared by several plugin types, say).
+        made by a function shared by several plugin types, say). Every type
+        with a Label Studio mapping makes ``labelstudio`` rows.
         """
+        if kind == "labelstudio" and self.label_studio_tags:
+            return self.label_studio_rows
         return self.row_kinds.get(kind)
+
+    # -- Label Studio
+    # Results in Label Studio's shape (a list of result items: ``{"from_name", "to_name",
+    # "type", "value"}``, relations ``{"from_id", "to_id", "type": "relation"}``) to and from
+    # this type's results (bastion.interop.labelstudio converts configs and reads exports;
+    # docs/label-studio.md). Items are read by their ``type`` (and a rating by its
+    # ``from_name``), whatever the names of the config that made them; the names written are
+    # those of the config docs/label-studio.md gives for the type. ``data`` is the task's data
+    # as Label Studio holds it (from) or as Bastion does (to): offsets, pixel sizes and item
+    # ids are read from it. Defaults: no mapping.
+
+    # The Label Studio control tags this type converts (empty: no mapping).
+    label_studio_tags: ClassVar[tuple[str, ...]] = ()
+
+    def _no_label_studio(self) -> InvalidInput:
+        return InvalidInput(f"task type {self.name} has no Label Studio mapping")
+
+    def data_from_label_studio(self, config: Any, data: dict) -> dict:
+        """A Label Studio task's ``data`` as this type's tasks hold it (default: as it is)."""
+        return data
+
+    def data_to_label_studio(self, config: Any, data: dict) -> dict:
+        """A task's ``data`` as the type's Label Studio config reads it (default: as it is)."""
+        return data
+
+    def from_label_studio(self, config: Any, data: dict, ls_results: list[dict]) -> dict:
+        """A Label Studio annotation's result items as this type's result (validated by the caller)."""
+        raise self._no_label_studio()
+
+    def to_label_studio(self, config: Any, data: dict, result: dict) -> list[dict]:
+        """This type's result as Label Studio result items."""
+        raise self._no_label_studio()
+
+    def prediction_from_label_studio(self, config: Any, data: dict, ls_results: list[dict]) -> dict:
+        """A Label Studio prediction's result items as this type's prediction (default: as a result)."""
+        return self.from_label_studio(config, data, ls_results)
+
+    def prediction_to_label_studio(self, config: Any, data: dict, prediction: dict) -> list[dict]:
+        """A prediction as Label Studio result items (default: as a result)."""
+        return self.to_label_studio(config, data, prediction)
+
+    def label_studio_rows(self, config: Any, task: dict | None, annotation: dict | None,
+                          options: Any) -> Iterable[dict]:
+        """The export rows of the ``labelstudio`` kind: one Label Studio task per task (see _labelstudio)."""
+        return _labelstudio.task_rows(self, config, task)
 
 
 class Rating(NamedTuple):

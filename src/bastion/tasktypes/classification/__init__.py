@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...domain.errors import InvalidAnswer
+from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
 from .._quality import (
     CATEGORICAL_MEASURES,
@@ -188,6 +189,28 @@ class Classification(TaskType):
         if config.multiple:
             return multi_label_aggregate(_label_set, _choices(config), ratings, method, seed)
         return categorical_aggregate(lambda result: self.categorical_value(config, result), ratings, method, seed)
+
+    # -- Label Studio: <Choices toName="FIELD"> (choice="multiple" for several labels); the 'other'
+    # label's text in a <TextArea name="other_text">
+    label_studio_tags = ("Choices",)
+
+    def from_label_studio(self, config: ClassificationConfig, data: dict, ls_results: list[dict]) -> dict:
+        found = ls.items(ls_results, "choices")
+        if config.multiple:
+            out: dict[str, Any] = {"labels": [c for item in found for c in ls.value(item, "choices", "result[choices]")]}
+        else:
+            out = {"label": ls.one_choice(found, "choices", "result[choices]")}
+        texts = [t for item in ls.items(ls_results, "textarea") for t in ls.value(item, "text", "result[textarea]")]
+        if texts:  # the 'other' label's text, from a <TextArea name="other_text">
+            out["other_text"] = "\n".join(texts)
+        return out
+
+    def to_label_studio(self, config: ClassificationConfig, data: dict, result: dict) -> list[dict]:
+        chosen = result.get("labels") if config.multiple else [result["label"]] if "label" in result else []
+        out = [ls.item("label", config.field, "choices", {"choices": list(chosen)})] if chosen else []
+        if result.get("other_text"):
+            out.append(ls.item("other_text", config.field, "textarea", {"text": [result["other_text"]]}))
+        return out
 
 
 def _label_set(result: dict) -> list | None:

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...domain.errors import InvalidAnswer
+from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
 from .._quality import (
     CATEGORICAL_MEASURES,
@@ -259,6 +260,58 @@ class Image(TaskType):
             "initial": initial,
             "picked": picked,
         }
+
+    # -- Label Studio: <RectangleLabels name="box" toName="image"> and <Choices name="label"
+    # toName="image">; boxes in percent of the image there, in pixels here (the size comes
+    # from the item's original_width/height, or data.width/height, never guessed)
+    label_studio_tags = ("RectangleLabels", "Choices")
+
+    def from_label_studio(self, config: ImageConfig, data: dict, ls_results: list[dict]) -> dict:
+        out: dict[str, Any] = {}
+        boxes = []
+        for i, item in enumerate(ls.items(ls_results, "rectanglelabels")):
+            where = f"result[rectanglelabels][{i}]"
+            width = item.get("original_width") or data.get("width")
+            height = item.get("original_height") or data.get("height")
+            if not _number(width) or not _number(height):
+                raise InvalidAnswer(f"{where}.original_width: the image's size is needed to turn percent into pixels")
+            if (item.get("value") or {}).get("rotation"):
+                raise InvalidAnswer(f"{where}.value.rotation: rotated boxes do not convert")
+            labels = ls.value(item, "rectanglelabels", where)
+            if not isinstance(labels, list) or len(labels) != 1:
+                raise InvalidAnswer(f"{where}.value.rectanglelabels: one label per box")
+            x, y, w, h = (ls.value(item, k, where) for k in ("x", "y", "width", "height"))
+            if not all(_number(v) for v in (x, y, w, h)):
+                raise InvalidAnswer(f"{where}.value: x, y, width and height must be numbers (percent)")
+            boxes.append({"x": _clean(x * width / 100), "y": _clean(y * height / 100),
+                          "w": _clean(w * width / 100), "h": _clean(h * height / 100), "label": labels[0]})
+        if config.box_labels:
+            out["boxes"] = boxes
+        elif boxes:
+            raise InvalidAnswer("result[rectanglelabels]: this project has no box labels")
+        chosen = ls.items(ls_results, "choices")
+        if config.image_labels and chosen:
+            if config.multiple:
+                out["labels"] = [c for item in chosen for c in ls.value(item, "choices", "result[choices]")]
+            else:
+                out["label"] = ls.one_choice(chosen, "choices", "result[choices]")
+        return out
+
+    def to_label_studio(self, config: ImageConfig, data: dict, result: dict) -> list[dict]:
+        out = []
+        width, height = data.get("width"), data.get("height")
+        for i, box in enumerate(result.get("boxes", [])):
+            if not _number(width) or not _number(height):
+                raise InvalidAnswer(f"data.{config.field}: the image's size is unknown, so its boxes cannot be "
+                                    "given in percent")
+            out.append(ls.item("box", config.field, "rectanglelabels", {
+                "x": box["x"] * 100 / width, "y": box["y"] * 100 / height, "width": box["w"] * 100 / width,
+                "height": box["h"] * 100 / height, "rotation": 0, "rectanglelabels": [box["label"]]},
+                id=f"b{i}", original_width=width, original_height=height, image_rotation=0))
+        chosen = result.get("labels") or ([result["label"]] if result.get("label") else [])
+        if chosen:
+            out.append(ls.item("label", config.field, "choices", {"choices": list(chosen)}))
+        return out
 
 
 def _label_set(result: dict) -> list | None:

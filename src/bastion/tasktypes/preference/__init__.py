@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ...domain.errors import InvalidAnswer
 from .. import _conversation as conv
 from .._export import STRENGTHS
+from .. import _labelstudio as ls
 from .._labels import Label, labels_as_objects
 from .._order import check_shown_order, shown_order
 from .._quality import CATEGORICAL_MEASURES, CATEGORICAL_METHODS, categorical_aggregate
@@ -251,3 +252,35 @@ class Preference(TaskType):
             "pred_criteria": {k: letter(v) for k, v in (pred.get("criteria") or {}).items()},
             "pred_rationale": pred.get("rationale", ""),
         }
+
+    # -- Label Studio: <Pairwise name="pw" toName="RESPONSES_0,RESPONSES_1">, the two responses
+    # in data fields "<responses_field>_0" and "_1" (interop maps any two <Text> fields there).
+    # Label Studio's pairwise choice holds which side is better and nothing else: strength,
+    # criteria and rationale stay behind on export, and a tie goes out as an empty result
+    # (docs/label-studio.md says so).
+    label_studio_tags = ("Pairwise",)
+
+    def data_to_label_studio(self, config: PreferenceConfig, data: dict) -> dict:
+        responses = data.get(config.responses_field) or []
+        return {**data, **{f"{config.responses_field}_{i}": r for i, r in enumerate(responses)}}
+
+    def data_from_label_studio(self, config: PreferenceConfig, data: dict) -> dict:
+        """The two responses gathered from "<responses_field>_0" and "_1" when the list is not there."""
+        key = config.responses_field
+        if key not in data and f"{key}_0" in data and f"{key}_1" in data:
+            return {**data, key: [data[f"{key}_0"], data[f"{key}_1"]]}
+        return data
+
+    def from_label_studio(self, config: PreferenceConfig, data: dict, ls_results: list[dict]) -> dict:
+        found = ls.items(ls_results, "pairwise")
+        if len(found) != 1:
+            raise InvalidAnswer(f"result[pairwise]: {len(found)} pairwise choices where one is needed")
+        side = ls.value(found[0], "selected", "result[pairwise]")
+        if side not in ("left", "right"):
+            raise InvalidAnswer(f"result[pairwise].value.selected: {side!r} (expected left or right)")
+        return {"preferred": 0 if side == "left" else 1}
+
+    def to_label_studio(self, config: PreferenceConfig, data: dict, result: dict) -> list[dict]:
+        if result.get("preferred") not in (0, 1):
+            return []
+        return [ls.item("pw", "pw", "pairwise", {"selected": "left" if result["preferred"] == 0 else "right"})]

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...domain.errors import InvalidAnswer
 from .. import _conversation as conv
+from .. import _labelstudio as ls
 from .._order import check_shown_order, shown_order
 from ..base import TaskType
 from . import exports
@@ -146,3 +147,50 @@ class Ranking(TaskType):
             "shown": [{"number": pos + 1, "index": i, "text": responses[i],
                        "rank": pred_ranks[i] if pred_ranks else None} for pos, i in enumerate(order)],
         }
+
+    # -- Label Studio: <List name="RESPONSES" value="$RESPONSES"> and <Ranker toName="RESPONSES">;
+    # Label Studio's items are {"id", "title", "body"} and its ranker lists their ids best
+    # first (one order, no ties: tied responses go out in the order of the data)
+    label_studio_tags = ("Ranker",)
+
+    def data_from_label_studio(self, config: RankingConfig, data: dict) -> dict:
+        items = data.get(config.responses_field)
+        if isinstance(items, list) and all(isinstance(i, dict) for i in items):
+            return {**data, config.responses_field: [_item_text(i) for i in items]}
+        return data
+
+    def data_to_label_studio(self, config: RankingConfig, data: dict) -> dict:
+        responses = data.get(config.responses_field) or []
+        return {**data, config.responses_field: [{"id": str(i), "title": f"Response {i + 1}", "body": r}
+                                                 for i, r in enumerate(responses)]}
+
+    def from_label_studio(self, config: RankingConfig, data: dict, ls_results: list[dict]) -> dict:
+        found = ls.items(ls_results, "ranker")
+        if len(found) != 1:
+            raise InvalidAnswer(f"result[ranker]: {len(found)} rankings where one is needed")
+        buckets = ls.value(found[0], "ranker", "result[ranker]")
+        if not isinstance(buckets, dict) or len(buckets) != 1:
+            raise InvalidAnswer("result[ranker].value.ranker: one list of ranked ids (buckets do not convert)")
+        order = next(iter(buckets.values()))
+        items = data.get(config.responses_field)
+        ids = [str(i.get("id")) if isinstance(i, dict) else str(n) for n, i in enumerate(items or [])]
+        if not isinstance(order, list) or sorted(map(str, order)) != sorted(ids):
+            raise InvalidAnswer(f"result[ranker].value.ranker: {order!r} does not rank each of the items {ids}")
+        ranks = [0] * len(ids)
+        for rank, item_id in enumerate(order, start=1):
+            ranks[ids.index(str(item_id))] = rank
+        return {"ranks": ranks}
+
+    def to_label_studio(self, config: RankingConfig, data: dict, result: dict) -> list[dict]:
+        ranks = result["ranks"]
+        order = sorted(range(len(ranks)), key=lambda i: (ranks[i], i))
+        return [ls.item("rank", config.responses_field, "ranker",
+                        {"ranker": {config.responses_field: [str(i) for i in order]}})]
+
+
+def _item_text(item: dict) -> str:
+    """A Label Studio list item's text: its body, else its title (what the <List> shows)."""
+    for key in ("body", "title", "text", "html"):
+        if isinstance(item.get(key), str) and item[key].strip():
+            return item[key]
+    return ""

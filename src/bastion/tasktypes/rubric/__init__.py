@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...domain.errors import InvalidAnswer
 from .. import _conversation as conv
+from .. import _labelstudio as ls
 from ..base import TaskType
 
 MAX_COMMENT = 10_000
@@ -258,6 +259,28 @@ class Rubric(TaskType):
             if text:
                 comments[c.name] = str(text)
         return {"scores": scores, "comments": comments}
+
+    # -- Label Studio: one <Rating name="CRITERION" toName="RESPONSE" maxRating="MAX"> per
+    # criterion of a whole-number scale from 1 (a Rating's stars); comments stay behind on export
+    label_studio_tags = ("Rating",)
+
+    def from_label_studio(self, config: RubricConfig, data: dict, ls_results: list[dict]) -> dict:
+        scores: dict[str, Any] = {}
+        for i, item in enumerate(ls.items(ls_results, "rating")):
+            name = item.get("from_name")
+            if name in scores:
+                raise InvalidAnswer(f"result[rating][{i}]: a second rating for {name!r}")
+            scores[name] = ls.value(item, "rating", f"result[rating][{i}]")
+        return {"scores": scores}
+
+    def to_label_studio(self, config: RubricConfig, data: dict, result: dict) -> list[dict]:
+        to = config.response_field or conv.find_prompt_field(data, config.prompt_field)
+        out = []
+        for name, grade in result.get("scores", {}).items():
+            if not isinstance(grade, int):
+                raise InvalidAnswer(f"result.scores.{name}: {grade!r} is a named grade; a Rating holds stars")
+            out.append(ls.item(name, to, "rating", {"rating": grade}))
+        return out
 
     def widget_context(self, config: RubricConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}

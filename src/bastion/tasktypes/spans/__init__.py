@@ -28,6 +28,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ...domain.errors import InvalidAnswer
+from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
 from ..base import TaskType
 from . import exports
@@ -205,3 +206,45 @@ class Spans(TaskType):
     def widget_context(self, config: SpansConfig, data: dict, **_: Any) -> dict:
         text = data.get(config.field, "")
         return {"text": text, "length": len(text)}
+
+    # -- Label Studio: <Labels toName="FIELD"> on <Text>, and <Relations>; a region's id is "s<index>"
+    label_studio_tags = ("Labels", "Relations")
+
+    def from_label_studio(self, config: SpansConfig, data: dict, ls_results: list[dict]) -> dict:
+        spans: list[dict] = []
+        index: dict[Any, int] = {}
+        for i, item in enumerate(ls.items(ls_results, "labels")):
+            where = f"result[labels][{i}]"
+            labels = ls.value(item, "labels", where)
+            if not isinstance(labels, list) or len(labels) != 1:
+                raise InvalidAnswer(f"{where}.value.labels: one label per region (Bastion's spans carry one)")
+            index[item.get("id")] = len(spans)
+            span = {"start": ls.value(item, "start", where), "end": ls.value(item, "end", where), "label": labels[0]}
+            if isinstance(item["value"].get("text"), str):
+                span["text"] = item["value"]["text"]
+            spans.append(span)
+        out: dict[str, Any] = {"spans": spans}
+        relations = []
+        for i, rel in enumerate(ls.items(ls_results, "relation")):
+            where = f"result[relation][{i}]"
+            for key in ("from_id", "to_id"):
+                if rel.get(key) not in index:
+                    raise InvalidAnswer(f"{where}.{key}: {rel.get(key)!r} is not a region of this annotation")
+            names = rel.get("labels") or []
+            if len(names) != 1:
+                raise InvalidAnswer(f"{where}.labels: one relation label per relation (Bastion's carry one)")
+            a, b = index[rel["from_id"]], index[rel["to_id"]]
+            if rel.get("direction") == "left":
+                a, b = b, a
+            relations.append({"from": a, "to": b, "label": names[0]})
+        if relations or config.relations:
+            out["relations"] = relations
+        return out
+
+    def to_label_studio(self, config: SpansConfig, data: dict, result: dict) -> list[dict]:
+        out = [ls.item("label", config.field, "labels",
+                       {"start": s["start"], "end": s["end"], "text": s["text"], "labels": [s["label"]]}, id=f"s{i}")
+               for i, s in enumerate(result.get("spans", []))]
+        out += [{"from_id": f"s{r['from']}", "to_id": f"s{r['to']}", "type": "relation", "direction": "right",
+                 "labels": [r["label"]]} for r in result.get("relations", [])]
+        return out

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ...domain.errors import InvalidAnswer
 from .. import _conversation as conv
+from .. import _labelstudio as ls
 from ..base import TaskType
 from . import exports
 
@@ -152,3 +153,25 @@ class Writing(TaskType):
         pred = (predictions or [{}])[0] if predictions else {}
         draft = pred.get("text") if isinstance(pred.get("text"), str) else ""
         return {"turns": conv.turns(data, config.prompt_field), "draft": draft}
+
+    # -- Label Studio: <TextArea name="text" toName="PROMPT"> (its lines joined by a newline);
+    # the draft, the diff and the checklist stay behind on export
+    label_studio_tags = ("TextArea",)
+
+    def from_label_studio(self, config: WritingConfig, data: dict, ls_results: list[dict]) -> dict:
+        found = ls.items(ls_results, "textarea")
+        texts = [t for item in found for t in ls.value(item, "text", "result[textarea]")]
+        if not texts:
+            raise InvalidAnswer("result[textarea]: no text")
+        out: dict[str, Any] = {"text": "\n".join(texts)}
+        if config.checklist:
+            raise InvalidAnswer("result.checklist: Label Studio's TextArea confirms no checklist items")
+        return out
+
+    def prediction_from_label_studio(self, config: WritingConfig, data: dict, ls_results: list[dict]) -> dict:
+        found = ls.items(ls_results, "textarea")
+        return {"text": "\n".join(t for item in found for t in ls.value(item, "text", "result[textarea]"))}
+
+    def to_label_studio(self, config: WritingConfig, data: dict, result: dict) -> list[dict]:
+        to = conv.find_prompt_field(data, config.prompt_field)
+        return [ls.item("text", to, "textarea", {"text": [result["text"]]})]
