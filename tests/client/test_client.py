@@ -3,6 +3,7 @@ source, every export sink and format, and the API's errors raised as the client'
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import subprocess
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bastion.client import (
+    AsyncClient,
     Client,
     Conflict,
     InvalidInput,
@@ -210,3 +212,28 @@ def test_errors_carry_the_status_and_the_api_code(served, admin, workspace):
         assert caught.value.status == 403
         with pytest.raises(NotFound):
             annotator.get_project("prj_missing")
+
+
+def test_the_async_client_does_the_same(served, tmp_path):
+    async def run():
+        async with AsyncClient(served.url, served.admin_token) as client:
+            workspace = await client.create_workspace(f"Async {uuid.uuid4().hex[:8]}")
+            project = await client.create_project(workspace.id, "Async", CLASSIFICATION)
+            frame = pd.DataFrame({"text": [f"text {i}" for i in range(12)], "external_id": [f"a{i}" for i in range(12)]})
+            report = await client.import_tasks(project.id, frame, chunk_tasks=5)
+            tasks = [t async for t in client.iter_tasks(project.id, page_size=5)]
+            leased = await client.next_task(project.id)
+            done = await client.submit_and_next(leased.id, {"label": "pos"}, lead_time_ms=5)
+            rows = [r async for r in client.iter_export(project.id, format="jsonl", annotated_only=True)]
+            info = await client.export_to_file(project.id, tmp_path / "async.parquet", format="parquet")
+            frame_out = await client.export_dataframe(project.id, format="parquet")
+            with pytest.raises(NotFound):
+                await client.get_task("tsk_missing")
+            return report, tasks, done, rows, info, frame_out
+
+    report, tasks, done, rows, info, frame_out = asyncio.run(run())
+    assert report.imported == 12 and sorted(t.external_id for t in tasks) == sorted(f"a{i}" for i in range(12))
+    assert done.annotation.result == {"label": "pos"} and done.next is not None
+    assert [r["id"] for r in rows] == [done.annotation.task_id]
+    assert info.size_bytes > 0 and info.media_type == "application/vnd.apache.parquet"
+    assert len(frame_out) == 12
