@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from image_samples import PNG
 
 from bastion.client import (
     AsyncClient,
@@ -26,7 +27,6 @@ from bastion.client import (
     PermissionDenied,
     Unauthenticated,
 )
-from image_samples import PNG
 
 CLASSIFICATION = {"type": "classification", "field": "text", "labels": ["pos", "neg"]}
 

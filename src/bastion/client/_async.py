@@ -252,33 +252,28 @@ class AsyncClient:
                           **options: Any) -> AsyncIterator[dict[str, Any]]:
         """The export's rows as dicts, read as they arrive."""
         async with self._export(project_id, format, options) as response:
-            reader = exports.RowReader(format, response.headers.get("content-type", ""))
-            async for chunk in response.aiter_bytes():
-                for row in reader.feed(chunk):
+            with exports.reader_for(format, response.headers) as reader:
+                async for chunk in response.aiter_bytes():
+                    for row in reader.feed(chunk):
+                        yield row
+                for row in reader.finish():
                     yield row
-            for row in reader.finish():
-                yield row
 
     async def export_dataframe(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
         """The export as a pandas DataFrame (pandas must be installed)."""
         exports.pandas()
-        reader, fed = await self._feed(project_id, format, options)
-        return exports.to_dataframe(reader, fed)
+        async with self._export(project_id, format, options) as response:
+            with exports.reader_for(format, response.headers) as reader:
+                fed = [row async for chunk in response.aiter_bytes() for row in reader.feed(chunk)]
+                return exports.to_dataframe(reader, fed)
 
     async def export_dataset(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
         """The export as a ``datasets.Dataset`` (datasets must be installed)."""
         exports.datasets()
-        reader, fed = await self._feed(project_id, format, options)
-        return exports.to_dataset(reader, fed)
-
-    async def _feed(self, project_id: str, format: str,
-                    options: dict[str, Any]) -> tuple[exports.RowReader, list[dict[str, Any]]]:
-        fed: list[dict[str, Any]] = []
         async with self._export(project_id, format, options) as response:
-            reader = exports.RowReader(format, response.headers.get("content-type", ""))
-            async for chunk in response.aiter_bytes():
-                fed.extend(reader.feed(chunk))
-        return reader, fed
+            with exports.reader_for(format, response.headers) as reader:
+                fed = [row async for chunk in response.aiter_bytes() for row in reader.feed(chunk)]
+                return exports.to_dataset(reader, fed)
 
     async def export_manifest(self, export_id: str) -> dict[str, Any]:
         """An export's signed manifest (stored when its last byte was sent)."""

@@ -20,8 +20,8 @@ that ``import bastion.client`` stays light and works without them.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator
-from typing import IO, Any
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any, Self
 
 import orjson
 
@@ -61,7 +61,15 @@ class RowReader:
         self.parts: list[bytes] = []
         self.tokens: list[str] = []
         self.tags: list[str] = []
-        self.file: IO[bytes] | None = tempfile.TemporaryFile() if self.how == "parquet" else None
+        # Closed by __exit__ (use the reader in a with block), or after the last Parquet row is read.
+        self.file: IO[bytes] | None = tempfile.TemporaryFile() if self.how == "parquet" else None  # noqa: SIM115
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.file is not None:
+            self.file.close()  # the spooled Parquet answer, deleted on close
 
     def feed(self, chunk: bytes) -> list[dict[str, Any]]:
         if self.file is not None:
@@ -106,6 +114,11 @@ class RowReader:
                 self.tokens.append(fields[0])
                 self.tags.append(fields[-1])
         return out
+
+
+def reader_for(fmt: str, headers: Mapping[str, str]) -> RowReader:
+    """The reader of an export answer with these headers."""
+    return RowReader(fmt, headers.get("content-type", ""))
 
 
 def document_rows(body: bytes) -> Iterator[dict[str, Any]]:

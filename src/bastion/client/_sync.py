@@ -254,27 +254,25 @@ class Client:
 
     def iter_export(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Iterator[dict[str, Any]]:
         """The export's rows as dicts, read as they arrive (docs/sdk.md says what a row is per format)."""
-        with self._export(project_id, format, options) as response:
-            reader = exports.RowReader(format, response.headers.get("content-type", ""))
+        with (self._export(project_id, format, options) as response,
+              exports.reader_for(format, response.headers) as reader):
             yield from exports.iter_rows(reader, response.iter_bytes())
 
     def export_dataframe(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
         """The export as a pandas DataFrame (pandas must be installed)."""
         exports.pandas()
-        reader, fed = self._feed(project_id, format, options)
-        return exports.to_dataframe(reader, fed)
+        with (self._export(project_id, format, options) as response,
+              exports.reader_for(format, response.headers) as reader):
+            fed = [row for chunk in response.iter_bytes() for row in reader.feed(chunk)]
+            return exports.to_dataframe(reader, fed)
 
     def export_dataset(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
         """The export as a ``datasets.Dataset`` (datasets must be installed)."""
         exports.datasets()
-        reader, fed = self._feed(project_id, format, options)
-        return exports.to_dataset(reader, fed)
-
-    def _feed(self, project_id: str, format: str, options: dict[str, Any]) -> tuple[exports.RowReader, list]:
-        with self._export(project_id, format, options) as response:
-            reader = exports.RowReader(format, response.headers.get("content-type", ""))
+        with (self._export(project_id, format, options) as response,
+              exports.reader_for(format, response.headers) as reader):
             fed = [row for chunk in response.iter_bytes() for row in reader.feed(chunk)]
-        return reader, fed
+            return exports.to_dataset(reader, fed)
 
     def export_manifest(self, export_id: str) -> dict[str, Any]:
         """An export's signed manifest (stored when its last byte was sent)."""
