@@ -1,0 +1,61 @@
+"""``bastion.client``: Bastion's REST API from Python, sync (``Client``) and async (``AsyncClient``).
+
+It speaks only the public HTTP API, so it needs httpx, pydantic and orjson and none of the
+server's modules (a test checks that importing it loads no FastAPI, SQLAlchemy, Starlette or
+``bastion.web``/``services``/``storage``); pandas, datasets and pyarrow are loaded only when a
+DataFrame, a Dataset or a Parquet export is asked for. docs/sdk.md walks through it.
+
+Modules, inside out: ``errors`` (the exception tree), ``models`` (typed answers), ``_calls``
+(each call as data, the retry policy), ``_imports`` (import bodies, streamed), ``_exports``
+(export answers read back as rows), ``_sync`` and ``_async`` (the two clients).
+"""
+
+from __future__ import annotations
+
+from ._async import AsyncClient
+from ._calls import Retry
+from ._sync import Client
+from .errors import (
+    ApprovalRequired,
+    BadRequest,
+    BastionError,
+    Conflict,
+    InvalidInput,
+    MissingDependency,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+    TransportError,
+    Unauthenticated,
+    Unavailable,
+    UnsupportedMediaType,
+)
+from .models import (
+    Annotation,
+    ExportInfo,
+    HeldTask,
+    ImportReport,
+    Me,
+    Member,
+    Project,
+    ProjectCounts,
+    RejectedLine,
+    Review,
+    ReviewTask,
+    StoredFile,
+    SubmittedAndNext,
+    Task,
+    TaskPage,
+    User,
+    Workspace,
+)
+
+__all__ = [
+    "Annotation", "ApprovalRequired", "AsyncClient", "BadRequest", "BastionError", "Client", "Conflict",
+    "ExportInfo", "HeldTask", "ImportReport", "InvalidInput", "Me", "Member", "MissingDependency", "NotFound",
+    "PayloadTooLarge", "PermissionDenied", "Project", "ProjectCounts", "RateLimited", "RejectedLine", "Retry",
+    "Review", "ReviewTask", "ServerError", "StoredFile", "SubmittedAndNext", "Task", "TaskPage", "TransportError",
+    "Unauthenticated", "Unavailable", "UnsupportedMediaType", "User", "Workspace",
+]

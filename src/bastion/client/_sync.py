@@ -1,0 +1,301 @@
+"""``Client``: the synchronous client (httpx.Client). Its twin is ``AsyncClient`` in _async.py;
+both send the calls of _calls.py, so a method here has the same name, arguments and answer there."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+
+from .. import __version__
+from . import _calls as calls
+from . import _exports as exports
+from . import models as m
+from ._imports import CHUNK_TASKS, ImportBody, import_body
+from .errors import BastionError, TransportError, error_from_response
+
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=None)  # an import answers when its last task is in
+
+
+def headers(token: str | None) -> dict[str, str]:
+    """Every request's headers: who is asking, and which client."""
+    headers = {"User-Agent": f"bastion-client/{__version__}", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+class Client:
+    """A Bastion server, through its REST API (``/api/v1``).
+
+    ``Client("http://127.0.0.1:8000", token="…")``; use it as a context manager, or call
+    ``close()``. GETs and imports are retried on connection errors and on 429/502/503/504
+    (``max_retries`` times, backing off); other calls never are. Errors are raised as
+    ``bastion.client.errors`` exceptions carrying the status and the API's code and message.
+    """
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float | httpx.Timeout | None = None,
+                 retry: calls.Retry | None = None, transport: httpx.BaseTransport | None = None) -> None:
+        self.retry = retry or calls.Retry()
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers(token),
+                                  timeout=timeout if timeout is not None else DEFAULT_TIMEOUT, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Sending, with retries.
+
+    def _send(self, request: httpx.Request, *, retried: bool, stream: bool = False) -> httpx.Response:
+        """Send; again after a failure when ``retried``. Error answers raise."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if retried and attempt < self.retry.max_retries:
+                    time.sleep(self.retry.delay(attempt))
+                    attempt += 1
+                    continue
+                raise TransportError(f"{request.method} {request.url.path}: {exc!r}", code="transport") from exc
+            if response.status_code < 400:
+                return response
+            if response.status_code in calls.RETRY_STATUSES and retried and attempt < self.retry.max_retries:
+                response.close()
+                time.sleep(self.retry.delay(attempt, response))
+                attempt += 1
+                continue
+            response.read()
+            response.close()
+            raise error_from_response(response)
+
+    def _run(self, call: calls.Call) -> Any:
+        request = self._http.build_request(call.method, call.path, params=call.params, json=call.json,
+                                           files=call.files)
+        return call.parse(self._send(request, retried=call.retried))
+
+    # Workspaces and members.
+
+    def me(self) -> m.Me:
+        """You and your workspaces."""
+        return self._run(calls.me())
+
+    def list_workspaces(self) -> list[m.Workspace]:
+        """Your workspaces (platform admins: all)."""
+        return self._run(calls.list_workspaces())
+
+    def create_workspace(self, name: str, *, owner: str | None = None) -> m.Workspace:
+        """Create a workspace (platform admins); its owner is you unless ``owner`` (an id or e-mail) says."""
+        return self._run(calls.create_workspace(name, owner))
+
+    def get_workspace(self, workspace_id: str) -> m.Workspace:
+        return self._run(calls.get_workspace(workspace_id))
+
+    def delete_workspace(self, workspace_id: str, *, approval: str | None = None,
+                         break_glass: str | None = None) -> None:
+        """Delete and crypto-shred a workspace (two-person approval: docs/api.md)."""
+        return self._run(calls.delete_workspace(workspace_id, approval, break_glass))
+
+    def list_members(self, workspace_id: str) -> list[m.Member]:
+        return self._run(calls.list_members(workspace_id))
+
+    def add_member(self, workspace_id: str, user: str, role: str, *, approval: str | None = None,
+                   break_glass: str | None = None) -> m.Member:
+        """Add a person (id or e-mail) with a role, or change a member's role."""
+        return self._run(calls.add_member(workspace_id, user, role, approval, break_glass))
+
+    # Projects.
+
+    def list_projects(self, workspace_id: str) -> list[m.Project]:
+        return self._run(calls.list_projects(workspace_id))
+
+    def create_project(self, workspace_id: str, name: str, config: dict[str, Any], *,
+                       settings: dict[str, Any] | None = None) -> m.Project:
+        """Create a project; the config is checked against its task type (docs/task-types.md)."""
+        return self._run(calls.create_project(workspace_id, name, config, settings))
+
+    def get_project(self, project_id: str) -> m.Project:
+        return self._run(calls.get_project(project_id))
+
+    def update_project(self, project_id: str, *, name: str | None = None, config: dict[str, Any] | None = None,
+                       settings: dict[str, Any] | None = None) -> m.Project:
+        return self._run(calls.update_project(project_id, name, config, settings))
+
+    def delete_project(self, project_id: str) -> None:
+        """Delete and crypto-shred a project."""
+        return self._run(calls.delete_project(project_id))
+
+    # Tasks.
+
+    def import_tasks(self, project_id: str, source: Any, *, format: str | None = None, strict: bool = False,
+                     idempotency_key: str | None = None, chunk_tasks: int = CHUNK_TASKS) -> m.ImportReport:
+        """Import tasks, streamed: from a file path (jsonl, json, csv or parquet, by suffix or ``format``),
+        an iterable of task dicts, a pandas DataFrame or a ``datasets.Dataset`` (docs/sdk.md says how
+        rows become tasks). ``strict``: write nothing if a line is bad. The import carries
+        ``idempotency_key`` (one is made if not given), so it is safely sent again after a failure."""
+        return self._import(project_id, import_body(source, format, chunk_tasks), strict, idempotency_key)
+
+    def _import(self, project_id: str, body: ImportBody, strict: bool, key: str | None) -> m.ImportReport:
+        key = key or calls.new_idempotency_key()
+        attempt = 0
+        while True:
+            # Each send takes a fresh body iterator: the transport consumed the last one.
+            request = self._http.build_request(
+                "POST", calls.import_path(project_id), params=calls.query({"strict": strict}), content=body.chunks(),
+                headers={"Content-Type": body.content_type, "Idempotency-Key": key}, timeout=STREAM_TIMEOUT)
+            try:
+                return calls.import_report(self._send(request, retried=False), key)
+            except BastionError as exc:
+                if not (calls.retried_import(exc) and body.can_resend and attempt < self.retry.max_retries):
+                    raise
+                time.sleep(self.retry.delay(attempt))
+                attempt += 1
+
+    def list_tasks(self, project_id: str, *, cursor: str | None = None, limit: int = 100) -> m.TaskPage:
+        """One page of a project's tasks; ``next_cursor`` continues (``iter_tasks`` follows it for you)."""
+        return self._run(calls.list_tasks(project_id, cursor, limit))
+
+    def iter_tasks(self, project_id: str, *, page_size: int = 1000) -> Iterator[m.Task]:
+        """Every task of a project, page after page."""
+        cursor = None
+        while True:
+            page = self.list_tasks(project_id, cursor=cursor, limit=page_size)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def get_task(self, task_id: str) -> m.Task:
+        return self._run(calls.get_task(task_id))
+
+    def next_task(self, project_id: str) -> m.Task | None:
+        """Lease your next task of the project; None when none is left for you."""
+        return self._run(calls.next_task(project_id))
+
+    def skip_task(self, task_id: str) -> None:
+        """Give back a task you hold; it is not offered to you again."""
+        return self._run(calls.skip_task(task_id))
+
+    # Annotations and reviews.
+
+    def submit_annotation(self, task_id: str, result: Any, *, lead_time_ms: int | None = None) -> m.Annotation:
+        return self._run(calls.submit_annotation(task_id, result, lead_time_ms))
+
+    def submit_and_next(self, task_id: str, result: Any, *, lead_time_ms: int | None = None) -> m.SubmittedAndNext:
+        """Submit and lease your next task of the project in one transaction."""
+        return self._run(calls.submit_and_next(task_id, result, lead_time_ms))
+
+    def list_annotations(self, task_id: str) -> list[m.Annotation]:
+        return self._run(calls.list_annotations(task_id))
+
+    def review_next(self, project_id: str) -> m.ReviewTask | None:
+        """Lease the next annotation waiting for your review; None when there is none."""
+        return self._run(calls.review_next(project_id))
+
+    def review(self, annotation_id: str, decision: str, *, comment: str | None = None,
+               correction: Any = None) -> m.Review:
+        """Accept, reject (with a comment) or correct (with the corrected result) an annotation."""
+        return self._run(calls.review(annotation_id, decision, comment, correction))
+
+    def quality_report(self, project_id: str, *, method: str | None = None) -> dict[str, Any]:
+        """Agreement, accuracy on gold, aggregation, throughput (docs/quality.md)."""
+        return self._run(calls.quality_report(project_id, method))
+
+    # Files.
+
+    def upload_file(self, project_id: str, path: str | os.PathLike[str]) -> m.StoredFile:
+        """Upload an image; put the answer's id in tasks' data (``{"image": "fil_…"}``)."""
+        source = Path(path)
+        return self._run(calls.upload_file(project_id, source.name, source.read_bytes()))
+
+    # Exports.
+
+    @contextmanager
+    def _export(self, project_id: str, format: str, options: dict[str, Any]) -> Iterator[httpx.Response]:
+        path, params = calls.export_request(project_id, format, options)
+        request = self._http.build_request("GET", path, params=params, timeout=STREAM_TIMEOUT)
+        response = self._send(request, retried=True, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def export_to_file(self, project_id: str, path: str | os.PathLike[str], *, format: str = "jsonl",
+                       **options: Any) -> m.ExportInfo:
+        """Stream an export into a file (written beside it, renamed when complete). ``options``: the
+        export's query options (``annotated_only``, ``per``, ``split``, …: docs/api.md)."""
+        target = Path(path)
+        partial = target.with_name(target.name + ".partial")
+        size = 0
+        with self._export(project_id, format, options) as response:
+            try:
+                with partial.open("wb") as fh:
+                    for chunk in response.iter_bytes():
+                        fh.write(chunk)
+                        size += len(chunk)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            partial.replace(target)
+            return m.ExportInfo(export_id=response.headers.get("x-bastion-export-id"), format=format,
+                                media_type=exports.media_type(response.headers.get("content-type", "")),
+                                size_bytes=size, path=str(target))
+
+    def iter_export(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Iterator[dict[str, Any]]:
+        """The export's rows as dicts, read as they arrive (docs/sdk.md says what a row is per format)."""
+        with (self._export(project_id, format, options) as response,
+              exports.reader_for(format, response.headers) as reader):
+            yield from exports.iter_rows(reader, response.iter_bytes())
+
+    def export_dataframe(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
+        """The export as a pandas DataFrame (pandas must be installed)."""
+        exports.pandas()
+        with (self._export(project_id, format, options) as response,
+              exports.reader_for(format, response.headers) as reader):
+            fed = [row for chunk in response.iter_bytes() for row in reader.feed(chunk)]
+            return exports.to_dataframe(reader, fed)
+
+    def export_dataset(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
+        """The export as a ``datasets.Dataset`` (datasets must be installed)."""
+        exports.datasets()
+        with (self._export(project_id, format, options) as response,
+              exports.reader_for(format, response.headers) as reader):
+            fed = [row for chunk in response.iter_bytes() for row in reader.feed(chunk)]
+            return exports.to_dataset(reader, fed)
+
+    def export_manifest(self, export_id: str) -> dict[str, Any]:
+        """An export's signed manifest (stored when its last byte was sent)."""
+        return self._run(calls.export_manifest(export_id))
+
+    # The audit log and held tasks (cursor-paged).
+
+    def iter_audit(self, workspace_id: str, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every audit entry of a workspace, in order (owners, auditors)."""
+        after = -1
+        while True:
+            page = self._run(calls.list_audit(workspace_id, after, page_size))
+            yield from page["items"]
+            if page.get("next_after") is None:
+                return
+            after = page["next_after"]
+
+    def iter_held(self, project_id: str, *, page_size: int = 1000) -> Iterator[m.HeldTask]:
+        """Every task redaction held for review (owners)."""
+        cursor = None
+        while True:
+            page = self._run(calls.list_held(project_id, cursor, page_size))
+            yield from (m.HeldTask.model_validate(x) for x in page["items"])
+            if not page.get("next_cursor"):
+                return
+            cursor = page["next_cursor"]
