@@ -16,6 +16,7 @@ from ..settings import Settings
 from . import errors, openapi
 from .api import annotations, approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .api.common import API_PREFIX
+from .api.models import HealthOut
 from .auth import LoginRequired
 from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
@@ -80,7 +81,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
     projects.describe_export_formats(app, rt)  # the formats registered here, plugins' included
     app.include_router(pages.router)
 
-    @app.get("/healthz", tags=["health"], operation_id="health_check")
+    @app.get("/healthz", tags=["health"], operation_id="health_check", response_model=HealthOut)
     def healthz():
         """Liveness: the process answers and the database is reachable."""
         with rt.db.transaction(write=False) as tx:

@@ -25,6 +25,10 @@ class Strict(BaseModel):
         return value
 
 
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
 class WorkspaceIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     owner: str | None = Field(default=None, max_length=320, description="Owner's user id or e-mail; default: you.")

@@ -31,8 +31,8 @@ IMPORT_BODY = {
     "required": True,
     "content": {
         "application/json": {"schema": {
-            "anyOf": [{"type": "array", "items": LINE}, LINE],
-            "description": "A JSON array of tasks (or one task), read whole: send big files as JSON Lines."}},
+            "type": "array", "items": LINE,
+            "description": "A JSON array of tasks, read whole: send big files as JSON Lines."}},
         "application/x-ndjson": {"schema": {
             "type": "string", "format": "binary",
             "description": "JSON Lines: one TaskLine per line, streamed (bad lines are reported by number)."}},
