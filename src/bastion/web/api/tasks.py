@@ -78,8 +78,9 @@ async def import_tasks(
         return to_json({"error": {"code": "unsupported_media_type",
                                   "message": f"Content-Type {media!r} is not importable "
                                              f"(use one of: {', '.join(FORMATS_BY_TYPE)})"}}, 415)
-    digest = hashlib.sha256(f"{fmt}|{strict}|".encode()) if idempotency_key else None
-    if idempotency_key:
+    digest = None
+    if idempotency_key is not None:  # the request is its media type, strict and body (services/import_keys.py)
+        digest = hashlib.sha256(f"{fmt}|{strict}|".encode())
         past = await run_in_threadpool(import_keys.find_import, ctx, project_id, idempotency_key)
         if past is not None:
             async for chunk in request.stream():
@@ -114,7 +115,7 @@ async def import_tasks(
             imports.import_tasks, ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict
         )
     answer = report.as_dict()
-    if digest is not None:
+    if idempotency_key is not None and digest is not None:
         await run_in_threadpool(import_keys.remember_import, ctx, project_id, idempotency_key, digest.digest(), answer)
     return to_json(answer)
 
