@@ -691,6 +691,25 @@ exports = Table(
     Index("ix_exports_id", "id", unique=True),
 )
 
+import_keys = Table(
+    "import_keys",
+    metadata,
+    # An import's Idempotency-Key: the same key from the same person on the same project
+    # answers the first import's report again (services/import_keys.py). The key and the
+    # body are kept as keyed hashes only, the report sealed (its errors may quote content).
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("key_hash", LargeBinary, nullable=False),
+    Column("import_id", ID, nullable=False),
+    Column("body_hash", LargeBinary, nullable=False),
+    Column("report", LargeBinary, nullable=False),  # sealed JSON
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id", "user_id", "key_hash"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+)
+
 # -- two-person approval, alerts ------------------------------------------------
 
 approvals = Table(
@@ -761,4 +780,5 @@ WORKSPACE_TABLES = (
     "canary_issues",
     "exports",
     "approvals",
+    "import_keys",
 )

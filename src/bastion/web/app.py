@@ -13,15 +13,16 @@ from starlette.responses import RedirectResponse, Response
 from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
-from . import errors
+from . import errors, openapi
 from .api import annotations, approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
+from .api.common import API_PREFIX
+from .api.models import HealthOut
 from .auth import LoginRequired
 from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
 
-API_PREFIX = "/api/v1"
 
 
 @contextlib.asynccontextmanager
@@ -64,6 +65,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         docs_url=None,
         redoc_url=None,
         dependencies=[Depends(refuse_nul)],  # no NUL in path, query or form fields (web/inputs.py)
+        generate_unique_id_function=openapi.operation_id,  # tasks_import, projects_create, … (web/openapi.py)
     )
     app.state.rt = rt
     errors.install(app)
@@ -75,10 +77,11 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
     for module in (workspaces, projects, tasks, annotations, people, audit, files, workforce, quality, leaks,
                    approvals):
         app.include_router(module.router, prefix=API_PREFIX)
+    openapi.install(app)  # bearer security, Location headers, the import line's model
     projects.describe_export_formats(app, rt)  # the formats registered here, plugins' included
     app.include_router(pages.router)
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], operation_id="health_check", response_model=HealthOut)
     def healthz():
         """Liveness: the process answers and the database is reachable."""
         with rt.db.transaction(write=False) as tx:

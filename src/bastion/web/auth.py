@@ -13,8 +13,10 @@ tokens cannot be sent by another site, so token requests bind on first access.
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..domain.errors import PermissionDenied, Unauthenticated
 from ..services import users
@@ -23,6 +25,11 @@ from ..services.context import Context
 SESSION_COOKIE = "bastion_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# The scheme the OpenAPI document declares on every operation that depends on api_context.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearerAuth",
+                    description="An API token: `bastion token create`, or `POST /api/v1/tokens`.")
 
 
 class LoginRequired(Exception):
@@ -43,8 +50,14 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
-def api_context(request: Request) -> Context:
-    """FastAPI dependency for /api/v1 routes."""
+def api_context(
+    request: Request, declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None
+) -> Context:
+    """FastAPI dependency for /api/v1 routes.
+
+    ``declared`` puts the bearer scheme in the OpenAPI document (web/openapi.py); the header
+    itself is read by ``_bearer``, which refuses a malformed one where HTTPBearer would ignore it.
+    """
     rt = request.app.state.rt
     token = _bearer(request)
     if token is not None:

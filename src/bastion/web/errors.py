@@ -72,8 +72,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        unreadable = next((err for err in errors if err.get("type") == "json_invalid"), None)
+        if unreadable is not None:  # a body that does not parse is a bad request, not invalid input
+            where = unreadable.get("loc", ())[1:]
+            at = f" (at character {where[0]})" if where else ""
+            reason = (unreadable.get("ctx") or {}).get("error", "invalid JSON")
+            return error_response(400, HTTP_CODES[400], f"the body is not valid JSON: {reason}{at}")
         problems = []
-        for err in exc.errors()[:10]:
+        for err in errors[:10]:
             loc = tuple(err.get("loc", ()))
             if loc and loc[0] in ("body", "query", "path", "header"):
                 where, loc = loc[0], loc[1:]

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from ...services import annotations as svc
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import AnnotationIn, AnnotationOut, TaskOut
 
 router = APIRouter(tags=["annotations"], responses=COMMON_ERRORS)
@@ -16,7 +16,8 @@ router = APIRouter(tags=["annotations"], responses=COMMON_ERRORS)
              responses=error_docs(409))
 def submit_annotation(task_id: str, body: AnnotationIn, ctx: Ctx):
     """Submit your result for a task (validated against the project's config)."""
-    return to_json(svc.submit_annotation(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms), 201)
+    annotation = svc.submit_annotation(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms)
+    return created(annotation, f"/annotations/{annotation['id']}")
 
 
 class SubmittedAndNext(BaseModel):

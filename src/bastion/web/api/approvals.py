@@ -7,13 +7,13 @@ owner is alerted): see services/approvals.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from ...services import alerts, approvals
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
 
 router = APIRouter(tags=["approvals"], responses=COMMON_ERRORS)
@@ -80,7 +80,8 @@ class AlertsReadIn(Strict):
 @router.post("/workspaces/{workspace_id}/approvals", response_model=ApprovalOut, status_code=201)
 def request_approval(workspace_id: str, body: ApprovalIn, ctx: Ctx):
     """Ask a second owner (platform admin, for their operations) to approve one operation."""
-    return to_json(approvals.request(ctx, workspace_id, body.kind, body.params, body.reason), 201)
+    approval = approvals.request(ctx, workspace_id, body.kind, body.params, body.reason)
+    return created(approval, f"/approvals/{approval['id']}")
 
 
 @router.get("/workspaces/{workspace_id}/approvals", response_model=list[ApprovalOut])
@@ -124,7 +125,11 @@ def my_alerts(ctx: Ctx, unread: bool = Query(False, description="Only unread one
     return to_json(alerts.list_alerts(ctx, unread_only=unread, limit=limit))
 
 
-@router.post("/me/alerts/read", response_model=dict[str, Any])
+class AlertsMarked(BaseModel):
+    marked: int = Field(description="How many of your alerts were marked read.")
+
+
+@router.post("/me/alerts/read", response_model=AlertsMarked)
 def read_alerts(ctx: Ctx, body: AlertsReadIn | None = None):
     """Mark your alerts read (these ids, or all)."""
     return to_json({"marked": alerts.mark_read(ctx, body.ids if body else None)})

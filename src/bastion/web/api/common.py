@@ -12,6 +12,8 @@ from starlette.responses import Response
 from ...services.context import Context
 from ..auth import api_context
 
+API_PREFIX = "/api/v1"
+
 Ctx = Annotated[Context, Depends(api_context)]
 
 
@@ -36,5 +38,10 @@ def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
 COMMON_ERRORS = error_docs(400, 401, 403, 404, 422)
 
 
-def to_json(content: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+def to_json(content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json", headers=headers)
+
+
+def created(content: Any, location: str) -> Response:
+    """A 201 answer naming the created resource's URL (``location``: a path under /api/v1)."""
+    return to_json(content, 201, {"Location": API_PREFIX + location})

@@ -18,13 +18,26 @@ from starlette.responses import Response
 from ...domain.errors import InvalidInput, PayloadTooLarge
 from ...services import files as svc
 from ..uploads import openapi_body, read_upload
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from pydantic import BaseModel
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 
 router = APIRouter(tags=["files"], responses=COMMON_ERRORS)
 
 
+class FileOut(BaseModel):
+    id: str
+    project_id: str
+    media_type: str
+    size_bytes: int
+    width: int
+    height: int
+    reused: bool
+
+
 @router.post(
-    "/projects/{project_id}/files", status_code=201, responses=error_docs(413, 503),
+    "/projects/{project_id}/files", status_code=201, response_model=FileOut,
+    responses={200: {"model": FileOut, "description": "The same picture was stored before (reused: true)."},
+               **error_docs(413, 503)},
     openapi_extra=openapi_body("file", "The image: PNG, JPEG, WebP or GIF, at most 20 MiB."),
 )
 async def upload_file(project_id: str, ctx: Ctx, request: Request):
@@ -41,7 +54,9 @@ async def upload_file(project_id: str, ctx: Ctx, request: Request):
         await run_in_threadpool(svc.require_upload_target, ctx, project_id)  # 404 or 403 before the body's fault
         raise
     stored = await run_in_threadpool(svc.store_file, ctx, project_id, upload.content)
-    return to_json(stored.as_dict(), status_code=200 if stored.reused else 201)
+    if stored.reused:
+        return to_json(stored.as_dict())
+    return created(stored.as_dict(), f"/projects/{project_id}/files/{stored.id}")
 
 
 @router.get(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from ...services import leaks, redaction
 from .approvals import ApprovalQuery, BreakGlassQuery
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
 
 router = APIRouter(tags=["need-to-know"], responses=COMMON_ERRORS)
@@ -91,7 +91,12 @@ def list_held(project_id: str, ctx: Ctx,
     return to_json(redaction.list_held(ctx, project_id, after=cursor or "", limit=limit))
 
 
-@router.post("/tasks/{task_id}/release", response_model=dict[str, Any])
+class ReleasedOut(BaseModel):
+    task_id: str
+    held: bool
+
+
+@router.post("/tasks/{task_id}/release", response_model=ReleasedOut)
 def release_held(task_id: str, ctx: Ctx):
     """Let a held item into the queue (owners; audited)."""
     return to_json(redaction.release_held(ctx, task_id))
@@ -112,7 +117,8 @@ def list_canaries(project_id: str, ctx: Ctx, approval: ApprovalQuery = None, bre
 @router.post("/projects/{project_id}/canaries", response_model=CanaryOut, status_code=201)
 def create_canary(project_id: str, body: CanaryIn, ctx: Ctx):
     """Propose a canary: a synthetic item with placeholders (a draft until an owner approves it)."""
-    return to_json(leaks.create_canary(ctx, project_id, body.data), 201)
+    canary = leaks.create_canary(ctx, project_id, body.data)
+    return created(canary, f"/canaries/{canary['id']}")
 
 
 @router.get("/canaries/{canary_id}", response_model=CanaryOut)

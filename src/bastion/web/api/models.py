@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
 
+from ...domain.tasks import MAX_EXTERNAL_ID
 from ...domain.text import MESSAGE, find_nul
 
 
@@ -22,6 +23,10 @@ class Strict(BaseModel):
         if where is not None:
             raise PydanticCustomError("nul_character", MESSAGE + (f" (at {where})" if where else ""))
         return value
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
 
 
 class WorkspaceIn(Strict):
@@ -125,6 +130,26 @@ class ProjectOut(BaseModel):
     counts: CountsOut
     created_at: int
     updated_at: int
+
+
+class TaskLine(Strict):
+    """One imported task: a line of JSON Lines, an element of a JSON array, a CSV or Parquet row.
+
+    The shape ``domain/tasks.parse_item`` checks on the import's fast path (without building
+    this model); ``tests/api/test_openapi_contract.py`` keeps the two in step.
+    """
+
+    data: dict[str, Any] = Field(description="The task's content, in the fields the project's task type reads.")
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXTERNAL_ID)] | int | None = Field(
+        default=None, description="Your id for the task (an integer is taken as its text); importing it again is a duplicate.")
+    meta: dict[str, Any] | None = Field(default=None, description="Anything to keep with the task (not shown).")
+    predictions: list[dict[str, Any]] | dict[str, Any] | None = Field(
+        default=None, description="Pre-annotations: results in the project's task type's shape (one alone is a "
+                                  "list of one).")
+    priority: int = Field(default=0, ge=-1000, le=1000, strict=True, description="Higher is served first.")
+    gold: dict[str, Any] | None = Field(
+        default=None, description="The known answer (a result): makes this a gold task, mixed into queues to "
+                                  "measure accuracy.")
 
 
 class RejectedLine(BaseModel):

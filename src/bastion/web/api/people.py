@@ -9,7 +9,7 @@ from starlette.responses import Response
 from ...domain.users import ApiToken, User
 from ...services import users as svc
 from ...services import workspaces as ws_svc
-from .common import COMMON_ERRORS, Ctx, error_docs
+from .common import COMMON_ERRORS, Ctx, created, error_docs
 from .models import MeOut, Strict, TokenCreated, TokenIn, TokenOut, UserIn, UserOut, WorkspaceOut
 
 router = APIRouter(tags=["people"], responses=COMMON_ERRORS)
@@ -59,7 +59,7 @@ def list_tokens(ctx: Ctx):
 def create_token(body: TokenIn, ctx: Ctx):
     """Create an API token for yourself; the secret is in this response only."""
     secret, token = svc.create_token(ctx, ctx.actor.user_id, name=body.name, scope=body.scope)
-    return TokenCreated(token=secret, **_token(token).model_dump())
+    return created(TokenCreated(token=secret, **_token(token).model_dump()).model_dump(), f"/tokens/{token.id}")
 
 
 @router.delete("/tokens/{token_id}", status_code=204, response_class=Response)
@@ -77,4 +77,5 @@ def list_users(ctx: Ctx):
 @router.post("/users", response_model=UserOut, status_code=201, responses=error_docs(409))
 def create_user(body: UserIn, ctx: Ctx):
     """Create a person (platform admins)."""
-    return _user(svc.create_user(ctx, body.email, name=body.name, password=body.password, is_admin=body.is_admin))
+    user = _user(svc.create_user(ctx, body.email, name=body.name, password=body.password, is_admin=body.is_admin))
+    return created(user.model_dump(), f"/users/{user.id}")

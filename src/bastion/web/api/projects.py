@@ -16,7 +16,7 @@ from ...services import projects as svc
 from ...services.runtime import Runtime
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .quality import methods_schema
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
 
 router = APIRouter(tags=["projects"], responses=COMMON_ERRORS)
@@ -41,7 +41,9 @@ def list_projects(workspace_id: str, ctx: Ctx):
 def create_project(workspace_id: str, body: ProjectIn, ctx: Ctx):
     """Create a project; the config is validated against its task type."""
     settings = body.settings.model_dump(exclude_unset=True) if body.settings else None
-    return project_out(svc.create_project(ctx, workspace_id, name=body.name, config=body.config, settings=settings))
+    project = project_out(svc.create_project(ctx, workspace_id, name=body.name, config=body.config,
+                                             settings=settings))
+    return created(project.model_dump(mode="json"), f"/projects/{project.id}")
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut)

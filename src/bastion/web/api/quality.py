@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from ...services import quality, reviews
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
 
 router = APIRouter(tags=["quality"], responses=COMMON_ERRORS)
@@ -73,7 +73,7 @@ def review(annotation_id: str, body: ReviewIn, ctx: Ctx):
     """Accept, reject with a comment (the task returns to the pool), or correct (the original is kept)."""
     done = reviews.review_annotation(ctx, annotation_id, body.decision, comment=body.comment,
                                      correction=body.correction)
-    return to_json(done, 201)
+    return created(done, f"/reviews/{done['id']}")
 
 
 @router.get("/workspaces/{workspace_id}/feedback", response_model=list[dict[str, Any]])

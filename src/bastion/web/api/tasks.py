@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+import hashlib
+
+from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ...domain.errors import BastionError
-from ...services import imports, queue, tasks
+from ...services import import_keys, imports, queue, tasks
 from ...sources import iter_bytes, iter_jsonl
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import ImportOut, TaskOut, TaskPage
@@ -24,15 +26,23 @@ FORMATS_BY_TYPE = {
 }
 STREAM_LINES = 2000
 
-_item_schema = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {
-        "data": {"type": "object"},
-        "external_id": {"type": "string"},
-        "meta": {"type": "object"},
-        "predictions": {"type": "array"},
-        "priority": {"type": "integer"},
+LINE = {"$ref": "#/components/schemas/TaskLine"}  # api/models.TaskLine (declared by web/openapi.py)
+IMPORT_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {
+            "type": "array", "items": LINE,
+            "description": "A JSON array of tasks, read whole: send big files as JSON Lines."}},
+        "application/x-ndjson": {"schema": {
+            "type": "string", "format": "binary",
+            "description": "JSON Lines: one TaskLine per line, streamed (bad lines are reported by number)."}},
+        "text/csv": {"schema": {
+            "type": "string", "format": "binary",
+            "description": "The header names the fields of `data`; `external_id` and `priority` columns are "
+                           "taken as those keys."}},
+        "application/vnd.apache.parquet": {"schema": {
+            "type": "string", "format": "binary",
+            "description": "Each row's columns as with CSV, or a `data` column of structs."}},
     },
 }
 
@@ -44,23 +54,19 @@ class UnsupportedMediaType(BastionError):
 @router.post(
     "/projects/{project_id}/tasks",
     response_model=ImportOut,
-    responses=error_docs(413, 415),
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"type": "array", "items": _item_schema}},
-                "application/x-ndjson": {"schema": {"type": "string"}},
-                "text/csv": {"schema": {"type": "string"}},
-            },
-        }
-    },
+    responses=error_docs(409, 413, 415),
+    openapi_extra={"requestBody": IMPORT_BODY},
 )
 async def import_tasks(
     project_id: str,
     request: Request,
     ctx: Ctx,
     strict: bool = Query(False, description="Write nothing if any line is bad."),
+    idempotency_key: str | None = Header(
+        None, alias=import_keys.HEADER, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+        description="Send the import again safely: the same key from you on this project within 24 hours answers "
+                    "the first import's report (header Idempotent-Replayed: true) and imports nothing; the same "
+                    "key with another body answers 409."),
 ):
     """Import tasks: a JSON array, JSON Lines (streamed), CSV or Parquet.
 
@@ -72,12 +78,23 @@ async def import_tasks(
         return to_json({"error": {"code": "unsupported_media_type",
                                   "message": f"Content-Type {media!r} is not importable "
                                              f"(use one of: {', '.join(FORMATS_BY_TYPE)})"}}, 415)
+    digest = None
+    if idempotency_key is not None:  # the request is its media type, strict and body (services/import_keys.py)
+        digest = hashlib.sha256(f"{fmt}|{strict}|".encode())
+        past = await run_in_threadpool(import_keys.find_import, ctx, project_id, idempotency_key)
+        if past is not None:
+            async for chunk in request.stream():
+                digest.update(chunk)
+            report = await run_in_threadpool(import_keys.replay_import, ctx, project_id, past, digest.digest())
+            return to_json(report, headers={"Idempotent-Replayed": "true"})
     if fmt == "jsonl" and not strict:
         importer = await run_in_threadpool(imports.Importer, ctx, project_id)
         pending: list[bytes] = []
         rest = b""
         next_line = 1
         async for chunk in request.stream():
+            if digest is not None:
+                digest.update(chunk)
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             pending.extend(lines)
@@ -92,10 +109,15 @@ async def import_tasks(
         report = await run_in_threadpool(importer.finish)
     else:
         body = await request.body()
+        if digest is not None:
+            digest.update(body)
         report = await run_in_threadpool(
             imports.import_tasks, ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict
         )
-    return to_json(report.as_dict())
+    answer = report.as_dict()
+    if idempotency_key is not None and digest is not None:
+        await run_in_threadpool(import_keys.remember_import, ctx, project_id, idempotency_key, digest.digest(), answer)
+    return to_json(answer)
 
 
 @router.get("/projects/{project_id}/tasks", response_model=TaskPage)

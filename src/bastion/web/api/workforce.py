@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -10,7 +11,7 @@ from starlette.responses import Response
 
 from ...services import qualification, queue, workforce
 from .approvals import ApprovalQuery, BreakGlassQuery
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict, TaskOut
 
 router = APIRouter(tags=["workforce"], responses=COMMON_ERRORS)
@@ -42,6 +43,42 @@ class WithdrawalOut(BaseModel):
     holder: str
     effective_at: int = Field(description="When this holder's declaration stops holding (epoch ms).")
     other_holders: list[str] = Field(description="Who else holds the wall up (it stands while any does).")
+
+
+class ConflictAdded(BaseModel):
+    workspace: str
+    competitor: str
+    added: bool = Field(description="False when this workspace held the wall already (nothing changed).")
+    cooling_off_ms: int | None
+
+
+class ExclusionAdded(BaseModel):
+    released_leases: int = Field(description="Open leases of the people it excludes, ended now.")
+
+
+class GroupCreated(BaseModel):
+    id: str
+
+
+class GroupMemberAdded(BaseModel):
+    edges_added: int = Field(description="Walls the workspace now has with the group's other members.")
+
+
+class GroupMemberRemoved(BaseModel):
+    group: str
+    workspace: str
+    withdrawn: list[dict[str, Any]] = Field(description="The walls withdrawn: each competitor with the "
+                                                        "withdrawal's holder, effective_at and other_holders.")
+
+
+class AffiliationAdded(BaseModel):
+    id: str
+    released_leases: int
+
+
+class SkillGranted(BaseModel):
+    skill: str
+    level: int
 
 
 class ExclusionIn(Strict):
@@ -140,10 +177,12 @@ def list_conflicts(workspace_id: str, ctx: Ctx):
     return to_json(workforce.list_conflicts(ctx, workspace_id))
 
 
-@router.post("/workspaces/{workspace_id}/conflicts", response_model=dict, status_code=201, responses=error_docs(409))
+@router.post("/workspaces/{workspace_id}/conflicts", response_model=ConflictAdded, status_code=201,
+             responses=error_docs(409))
 def add_conflict(workspace_id: str, body: ConflictIn, ctx: Ctx):
     """Declare a competitor (owners): nobody who worked for one may see the other's data."""
-    return to_json(workforce.add_conflict(ctx, workspace_id, body.competitor, cooling_off_days=body.cooling_off_days), 201)
+    added = workforce.add_conflict(ctx, workspace_id, body.competitor, cooling_off_days=body.cooling_off_days)
+    return created(added, f"/workspaces/{workspace_id}/conflicts/{quote(body.competitor, safe='')}")
 
 
 @router.delete("/workspaces/{workspace_id}/conflicts/{competitor_id}", response_model=WithdrawalOut,
@@ -168,10 +207,12 @@ def list_exclusions(workspace_id: str, ctx: Ctx):
     return to_json(workforce.list_exclusions(ctx, workspace_id))
 
 
-@router.post("/workspaces/{workspace_id}/exclusions", response_model=dict, status_code=201)
+@router.post("/workspaces/{workspace_id}/exclusions", response_model=ExclusionAdded, status_code=201)
 def add_exclusion(workspace_id: str, body: ExclusionIn, ctx: Ctx):
     """Exclude everyone tied to an organisation (owners); their open leases end now."""
-    return to_json({"released_leases": workforce.add_exclusion(ctx, workspace_id, body.org, body.kind)}, 201)
+    released = workforce.add_exclusion(ctx, workspace_id, body.org, body.kind)
+    query = urlencode({"org": body.org, **({"kind": body.kind} if body.kind else {})})
+    return created({"released_leases": released}, f"/workspaces/{workspace_id}/exclusions?{query}")
 
 
 @router.delete("/workspaces/{workspace_id}/exclusions", status_code=204, response_class=Response)
@@ -187,18 +228,22 @@ def explain(workspace_id: str, ctx: Ctx, user: str = Query(..., max_length=320, 
     return to_json(workforce.explain(ctx, user, workspace_id))
 
 
-@router.post("/conflict-groups", response_model=dict, status_code=201, responses=error_docs(409))
+@router.post("/conflict-groups", response_model=GroupCreated, status_code=201, responses=error_docs(409))
 def create_group(body: GroupIn, ctx: Ctx):
     """A sector group of competing workspaces (platform admins)."""
-    return to_json({"id": workforce.create_group(ctx, body.name, cooling_off_days=body.cooling_off_days)}, 201)
+    group_id = workforce.create_group(ctx, body.name, cooling_off_days=body.cooling_off_days)
+    return created({"id": group_id}, f"/conflict-groups/{group_id}")
 
 
-@router.post("/conflict-groups/{group_id}/members", response_model=dict, status_code=201, responses=error_docs(409))
+@router.post("/conflict-groups/{group_id}/members", response_model=GroupMemberAdded, status_code=201,
+             responses=error_docs(409))
 def add_group_member(group_id: str, body: GroupMemberIn, ctx: Ctx):
-    return to_json({"edges_added": workforce.add_to_group(ctx, group_id, body.workspace_id)}, 201)
+    edges = workforce.add_to_group(ctx, group_id, body.workspace_id)
+    return created({"edges_added": edges},
+                   f"/conflict-groups/{quote(group_id, safe='')}/members/{quote(body.workspace_id, safe='')}")
 
 
-@router.delete("/conflict-groups/{group_id}/members/{workspace_id}", response_model=dict[str, Any])
+@router.delete("/conflict-groups/{group_id}/members/{workspace_id}", response_model=GroupMemberRemoved)
 def remove_group_member(group_id: str, workspace_id: str, ctx: Ctx, approval: ApprovalQuery = None,
                         break_glass: BreakGlassQuery = None):
     """Take a workspace out of a sector group (platform admins, two-person approval among admins): its walls
@@ -219,10 +264,11 @@ def list_affiliations(user_id: str, ctx: Ctx):
     return to_json(workforce.list_affiliations(ctx, user_id))
 
 
-@router.post("/users/{user_id}/affiliations", response_model=dict, status_code=201)
+@router.post("/users/{user_id}/affiliations", response_model=AffiliationAdded, status_code=201)
 def add_affiliation(user_id: str, body: AffiliationIn, ctx: Ctx):
     """Record a tie (yourself, or anyone for platform admins); excluding workspaces lose the person at once."""
-    return to_json(workforce.add_affiliation(ctx, user_id, body.org, body.kind, since=body.since, until=body.until), 201)
+    added = workforce.add_affiliation(ctx, user_id, body.org, body.kind, since=body.since, until=body.until)
+    return created(added, f"/users/{quote(user_id, safe='')}/affiliations/{added['id']}")
 
 
 @router.get("/users/{user_id}/history", response_model=list[HistoryOut])
@@ -246,10 +292,11 @@ def list_skills(user_id: str, ctx: Ctx):
     return to_json(workforce.list_skills(ctx, user_id))
 
 
-@router.post("/users/{user_id}/skills", response_model=dict, status_code=201)
+@router.post("/users/{user_id}/skills", response_model=SkillGranted, status_code=201)
 def grant_skill(user_id: str, body: SkillIn, ctx: Ctx):
     """Grant a skill at a level (platform admins)."""
-    return to_json(workforce.grant_skill(ctx, user_id, body.skill), 201)
+    granted = workforce.grant_skill(ctx, user_id, body.skill)
+    return created(granted, f"/users/{quote(user_id, safe='')}/skills/{quote(granted['skill'], safe='')}")
 
 
 @router.delete("/users/{user_id}/skills/{skill}", status_code=204, response_class=Response)

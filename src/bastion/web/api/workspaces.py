@@ -8,7 +8,7 @@ from starlette.responses import Response
 from ...domain.workspaces import Member, Workspace
 from ...services import workspaces as svc
 from .approvals import ApprovalQuery, BreakGlassQuery
-from .common import COMMON_ERRORS, Ctx, error_docs
+from .common import COMMON_ERRORS, Ctx, created, error_docs
 from .models import MemberIn, MemberOut, WorkspaceIn, WorkspaceOut
 
 router = APIRouter(tags=["workspaces"], responses=COMMON_ERRORS)
@@ -31,7 +31,8 @@ def list_workspaces(ctx: Ctx):
 @router.post("/workspaces", response_model=WorkspaceOut, status_code=201, responses=error_docs(409))
 def create_workspace(body: WorkspaceIn, ctx: Ctx):
     """Create a workspace (platform admins)."""
-    return _ws(svc.create_workspace(ctx, body.name, owner=body.owner))
+    workspace = _ws(svc.create_workspace(ctx, body.name, owner=body.owner))
+    return created(workspace.model_dump(), f"/workspaces/{workspace.id}")
 
 
 @router.get("/workspaces/{workspace_id}", response_model=WorkspaceOut)
@@ -55,8 +56,9 @@ def list_members(workspace_id: str, ctx: Ctx):
              responses=error_docs(409))
 def add_member(workspace_id: str, body: MemberIn, ctx: Ctx):
     """Add a person with a role (or change a member's role)."""
-    return _member(svc.add_member(ctx, workspace_id, body.user, body.role, approval=body.approval,
-                                  break_glass=body.break_glass))
+    member = _member(svc.add_member(ctx, workspace_id, body.user, body.role, approval=body.approval,
+                                    break_glass=body.break_glass))
+    return created(member.model_dump(), f"/workspaces/{workspace_id}/members/{member.user_id}")
 
 
 @router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204, response_class=Response,
