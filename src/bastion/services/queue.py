@@ -34,7 +34,7 @@ from ..domain.errors import Conflict, PermissionDenied
 from ..storage import queue_store as qs
 from ..storage import schema
 from .context import Context, Unit
-from .leaks import maybe_issue_canary
+from .canaries import maybe_issue_canary
 from .projects import bump_counts, load_project
 from .tasks import find_task_row, task_dict
 
@@ -115,7 +115,7 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
             return None
         reclaim_expired(w, ws, project.id)
         unlimited = project.settings.qualification is not None
-        # Now and then a canary (services/leaks.py): served like any task, never marked as one.
+        # Now and then a canary (services/canaries.py): served like any task, never marked as one.
         task_id = None if unlimited else maybe_issue_canary(w, project, me)
         gold_rate = project.settings.quality.gold_rate
         if task_id is None and not unlimited and gold_rate and random.random() < gold_rate:

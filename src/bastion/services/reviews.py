@@ -25,7 +25,7 @@ from ..storage import review_store as rs
 from ..storage import schema
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
-from .leaks import annotations_as_shown, viewed_by
+from .variants import annotations_as_shown, viewed_by
 from .tasks import find_task_row, task_dict
 
 DECISIONS = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
@@ -126,7 +126,7 @@ def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str
         schema.annotations.c.workspace_id == ws, schema.annotations.c.task_id == row[3],
         schema.annotations.c.id != annotation_id)).scalars().all()
     w.audit(ws, "review.shown", annotation_id, task=row[3])
-    # Offsets as this reviewer sees the text: their own variant (services/leaks.py).
+    # Offsets as this reviewer sees the text: their own variant (services/variants.py).
     shown = annotations_as_shown(w, found, [annotation, *(
         _annotation_dict(w, _annotation(w, other), project.key_id) for other in others)])
     return {

@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse
 
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput
-from ...services import annotations, imports, leaks, projects, qualification, queue, tasks, workspaces
+from ...services import annotations, imports, projects, qualification, queue, tasks, tracing, workspaces
 from ...sources import detect_format, iter_bytes
 from ..auth import page_session, require_form_csrf
 from ..uploads import read_upload
@@ -118,7 +118,7 @@ def _label_view(request: Request, ctx, csrf: str, project_id: str, *, lease: boo
         view=tt.widget_context(config, task["data"], task_id=task["id"], user_id=ctx.actor.user_id,
                                predictions=task["predictions"]) if task else {},
         shown_at=int(time.time() * 1000),
-        overlay=leaks.overlay_for(ctx, project.id) if task else None,
+        overlay=tracing.overlay_for(ctx, project.id) if task else None,
     )
     name = "_task.html" if request.headers.get("hx-request") else "label.html"
     return render(request, name, status_code=status, **context)
