@@ -24,13 +24,13 @@ would read the wrong bits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bastion.domain.errors import InvalidConfig
-from bastion.domain.fieldpaths import check_paths, replace_strings, selected, walk_strings
+from bastion.domain.fieldpaths import check_paths, replace_strings
 from bastion.leaks.slots import VariantSettings
 
 MAX_CANARY_RATE = 0.2
@@ -78,22 +78,6 @@ def load_leak_tracing(raw: Mapping[str, Any] | None, *, path: str = "leak_tracin
     return settings
 
 
-def iter_text_fields(data: Any, settings: LeakTracingSettings, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
-    """``(concrete path, text)`` for every string of ``data`` the settings cover, in document order.
-
-    ``skip`` names top-level keys never to touch (the fields holding file references).
-    """
-    for concrete, segments, value in walk_strings(data):
-        if skip and segments and segments[0].rstrip("[]") in skip:
-            continue
-        if len(value) >= settings.min_chars and _selected(settings, segments):
-            yield concrete, value
-
-
 def replace_fields(data: Any, replacements: Mapping[str, str]) -> Any:
     """A copy of ``data`` with the strings at the given concrete paths replaced (``data`` itself when none)."""
     return replace_strings(data, replacements) if replacements else data
-
-
-def _selected(settings: LeakTracingSettings, segments: tuple[str, ...]) -> bool:
-    return selected(settings.fields, settings.exclude_fields, segments)

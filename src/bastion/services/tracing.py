@@ -99,7 +99,7 @@ def trace(ctx: Context, project_id: str, excerpts: Any, *, alpha: float = DEFAUL
 def _source_items(ctx: Context, project, task_type, config, settings: LeakTracingSettings) -> Iterable[SourceItem]:
     """Every task's shown texts, canonical, with the protected ranges used at display time."""
     ws = project.workspace_id
-    span_field = task_type.span_field(config)
+    has_offsets = bool(task_type.offset_fields(config))
     after = ""
     while True:
         with ctx.read() as r:
@@ -112,12 +112,12 @@ def _source_items(ctx: Context, project, task_type, config, settings: LeakTracin
             for row in rows:
                 data = sealer.open_json("tasks", row.id, "payload", row.payload)["data"]
                 answers = []
-                if span_field:
+                if has_offsets:
                     if row.predictions is not None:
                         answers.extend(sealer.open_json("tasks", row.id, "predictions", row.predictions))
                     if row.gold is not None:
                         answers.append(sealer.open_json("tasks", row.id, "gold", row.gold))
-                protected = protected_ranges(span_field, answers)
+                protected = protected_ranges(task_type, config, answers)
                 for path, text in text_fields(task_type, config, settings, data):
                     page.append(SourceItem(row.id, text, (), path, protected.get(path, ())))
         yield from page

@@ -4,14 +4,14 @@ Every text a person is shown — by the queue, by reading a task, in a listing, 
 the labelling page — is the variant keyed by (workspace secret, person, task,
 field): nothing is stored, the choice is recomputed (``bastion.leaks`` holds
 the pure cores). Labels are stored on the **canonical** text: a submitted
-result whose offsets point into the shown text is mapped back before
+result whose offsets point into the shown text (``TaskType.map_result_offsets``) is mapped back before
 validation (:class:`View`), and results, predictions and gold feedback shown
 back to a person are mapped into their variant. A canary (services/canaries.py)
 is shown with the recipient's own facts.
 
 The trap: display and trace (services/tracing.py) must enumerate the same slots —
 same canonical text, same field paths, same protected ranges (derived from the
-stored predictions and gold answer: spans a label depends on), same project
+stored predictions and gold answer: ranges a label depends on), same project
 settings. Changing ``leak_tracing`` after tasks were shown changes the slots,
 and older leaks stop tracing.
 """
@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..access import Action
-from ..domain.errors import InvalidAnswer, InvalidInput, NotFound
+from ..domain.errors import InvalidInput, NotFound
 from ..leaks.canaries import canary_fact, render_canary_data
-from ..leaks.settings import LeakTracingSettings, iter_text_fields, replace_fields
+from ..leaks.settings import LeakTracingSettings, replace_fields
 from ..leaks.slots import Slot, VariantSettings
 from ..leaks.variants import Variant, apply_bits, codeword
 from ..storage import canaries_store, redaction_store
@@ -51,23 +51,21 @@ def slots_of(rt: Runtime, text: str, protected: tuple[tuple[int, int], ...],
     return rt.leak_cache.slots(text, protected, settings)
 
 
-def protected_ranges(span_field: str | None, answers: Iterable[Any]) -> dict[str, tuple[tuple[int, int], ...]]:
-    """Ranges no slot may touch: the spans of the stored predictions and gold answer (labels depend on them)."""
-    if not span_field:
+def protected_ranges(task_type, config, answers: Iterable[Any]) -> dict[str, tuple[tuple[int, int], ...]]:
+    """Ranges no slot may touch: those the stored predictions and gold answer mark (labels depend on them)."""
+    if not task_type.offset_fields(config):
         return {}
-    ranges: set[tuple[int, int]] = set()
+    ranges: dict[str, set[tuple[int, int]]] = {}
     for answer in answers:
-        if isinstance(answer, dict) and isinstance(answer.get("spans"), list):
-            for span in answer["spans"]:
-                if isinstance(span, dict) and isinstance(span.get("start"), int) and isinstance(span.get("end"), int):
-                    ranges.add((span["start"], span["end"]))
-    return {span_field: tuple(sorted(ranges))} if ranges else {}
+        for path, marked in task_type.protected_ranges(config, answer).items():
+            ranges.setdefault(path, set()).update(marked)
+    return {path: tuple(sorted(marked)) for path, marked in ranges.items() if marked}
 
 
 def text_fields(task_type, config, settings: LeakTracingSettings, data: Any) -> list[tuple[str, str]]:
-    """The (path, canonical text) pairs of an item that carry variant slots."""
-    skip = frozenset(task_type.file_fields(config))
-    return list(iter_text_fields(data, settings, skip))
+    """The (path, canonical text) pairs of a task that carry variant slots."""
+    return [(path, text) for path, text in task_type.data_texts(config, data, settings.fields, settings.exclude_fields)
+            if len(text) >= settings.min_chars]
 
 
 @dataclass
@@ -75,7 +73,8 @@ class View:
     """How one task looks to one person: the variant of each changed field, or a canary's rendering."""
 
     task_id: str
-    span_field: str | None = None
+    task_type: Any = None  # asked how a result's offsets move (None: nothing to move)
+    config: Any = None
     variants: dict[str, Variant] = field(default_factory=dict)
     canary: dict[str, str] | None = None  # the facts, when the task is a canary
 
@@ -88,52 +87,48 @@ class View:
             return render_canary_data(data, self.canary)
         return replace_fields(data, {path: v.text for path, v in self.variants.items()})
 
-    def _span_variant(self) -> Variant | None:
-        return self.variants.get(self.span_field) if self.span_field else None
+    def _offset_variants(self) -> dict[str, Variant]:
+        """The variants of the fields results point into by offsets."""
+        if not self.variants or self.task_type is None:
+            return {}
+        return {f: self.variants[f] for f in self.task_type.offset_fields(self.config) if f in self.variants}
 
     def to_canonical(self, result: Any) -> Any:
         """A result submitted on the shown text, with its offsets on the canonical text."""
-        variant = self._span_variant()
-        if variant is None or not isinstance(result, dict) or not isinstance(result.get("spans"), list):
+        variants = self._offset_variants()
+        if not variants:
             return result
-        spans = []
-        for i, span in enumerate(result["spans"]):
-            if isinstance(span, dict) and _int(span.get("start")) and _int(span.get("end")):
-                start, end = span["start"], span["end"]
-                if not 0 <= start < end <= len(variant.text):
-                    spans.append(span)  # validation names the problem
-                    continue
-                if "text" in span and span["text"] != variant.text[start:end]:
-                    raise InvalidAnswer(f"result.spans[{i}].text: does not match the document at {start}..{end} "
-                                        f"({variant.text[start:end][:40]!r})")
-                canonical = variant.to_canonical(start, end)
-                span = {k: v for k, v in span.items() if k != "text"}
-                span["start"], span["end"] = canonical
-            spans.append(span)
-        return {**result, "spans": spans}
+
+        def move(path: str, start: int, end: int) -> tuple[int, int] | None:
+            variant = variants.get(path)
+            if variant is None or not 0 <= start < end <= len(variant.text):
+                return None  # validation names the problem
+            return variant.to_canonical(start, end)
+
+        return self.task_type.map_result_offsets(self.config, result, move,
+                                                 before={f: v.text for f, v in variants.items()})
 
     def as_shown(self, answer: Any) -> Any:
         """A stored result (canonical offsets) as this person sees it: offsets and text on their variant."""
-        variant = self._span_variant()
-        if variant is None or not isinstance(answer, dict) or not isinstance(answer.get("spans"), list):
+        variants = self._offset_variants()
+        if not variants:
             return answer
-        spans = []
-        for span in answer["spans"]:
-            if isinstance(span, dict) and _int(span.get("start")) and _int(span.get("end")):
-                try:
-                    start, end = variant.to_variant(span["start"], span["end"])
-                except InvalidInput:
-                    spans.append(span)
-                    continue
-                span = {**span, "start": start, "end": end}
-                if "text" in span:
-                    span["text"] = variant.text[start:end]
-            spans.append(span)
-        return {**answer, "spans": spans}
+
+        def move(path: str, start: int, end: int) -> tuple[int, int] | None:
+            variant = variants.get(path)
+            if variant is None:
+                return None
+            try:
+                return variant.to_variant(start, end)
+            except InvalidInput:
+                return None
+
+        return self.task_type.map_result_offsets(self.config, answer, move,
+                                                 after={f: v.text for f, v in variants.items()})
 
     def annotation_as_shown(self, out: dict) -> dict:
         """An annotation's API shape with its result (and gold feedback) mapped onto the shown text."""
-        if self._span_variant() is None:
+        if not self._offset_variants():
             return out
         out = {**out, "result": self.as_shown(out.get("result"))}
         feedback = out.get("feedback")
@@ -142,15 +137,10 @@ class View:
         return out
 
 
-def _int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def view_for(u: Unit, task_type, config, *, workspace_id: str, task_id: str, data: Any,
              predictions: list | None, gold: Any, is_canary: bool = False) -> View:
     """What ``u``'s actor is shown of one task (the local operator sees the canonical text)."""
-    span_field = task_type.span_field(config)
-    view = View(task_id, span_field)
+    view = View(task_id, task_type, config)
     person = u.actor.user_id
     if u.actor.is_system:
         return view
@@ -165,7 +155,7 @@ def view_for(u: Unit, task_type, config, *, workspace_id: str, task_id: str, dat
     if not fields:
         return view
     secret = workspace_secret(u.rt.keyring, workspace_id)
-    protected = protected_ranges(span_field, [*(predictions or []), *([gold] if gold is not None else [])])
+    protected = protected_ranges(task_type, config, [*(predictions or []), *([gold] if gold is not None else [])])
     for path, text in fields:
         slots = slots_of(u.rt, text, protected.get(path, ()), variant_settings)
         if not slots:
@@ -218,11 +208,11 @@ def viewed_by(u: Unit, found, task_type, config, data: Any) -> View:
     held, is_canary, _ = redaction_store.task_flags(u.tx, found.workspace_id, found.id)
     if held:
         raise NotFound("task not found")
-    if not is_canary and task_type.span_field(config) is None:
+    if not is_canary and not task_type.offset_fields(config):
         return View(found.id)  # nothing in the result points into the text: no mapping to do
     predictions = None
     gold = None
-    if task_type.span_field(config) and not is_canary:
+    if not is_canary:
         sealer = u.sealer(found.workspace_id, found.key_id)
         if found.predictions is not None:
             predictions = sealer.open_json("tasks", found.id, "predictions", found.predictions)
@@ -241,7 +231,7 @@ def annotations_as_shown(u: Unit, found, items: list[dict]) -> list[dict]:
         return _canary_answers(u, found)
     task_type = u.rt.task_types.get(found.task_type)
     config = config_of(u, found)
-    if not items or task_type.span_field(config) is None:
+    if not items or not task_type.offset_fields(config):
         return items
     data = u.sealer(found.workspace_id, found.key_id).open_json("tasks", found.id, "payload", found.payload)["data"]
     view = viewed_by(u, found, task_type, config, data)
