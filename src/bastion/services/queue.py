@@ -153,19 +153,24 @@ def held_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
     None when the caller holds no live lease here.
     """
     with ctx.write() as w:
-        project = load_project(w, project_id, Action.TASK_WORK)
-        ws = project.workspace_id
-        w.see_content(ws)
-        held = w.execute(select(A.c.task_id, A.c.expires_at).where(
-            A.c.workspace_id == ws, A.c.project_id == project.id, A.c.user_id == ctx.actor.user_id,
-            A.c.state == "leased", A.c.expires_at > w.now).order_by(A.c.id).limit(1)).first()
-        if held is None:
-            return None
-        found = find_task_row(w, held.task_id)
-        task = task_dict(w, found, found.key_id, full=False)
-        task["lease"] = {"expires_at": held.expires_at}
-        w.audit(ws, "task.shown", held.task_id, via="page")
-        return task
+        return show_held(w, project_id)
+
+
+def show_held(w: Unit, project_id: str) -> dict[str, Any] | None:
+    """``held_task`` inside an open transaction (the labelling page's one call: services/labelling.py)."""
+    project = load_project(w, project_id, Action.TASK_WORK)
+    ws = project.workspace_id
+    w.see_content(ws)
+    held = w.execute(select(A.c.task_id, A.c.expires_at).where(
+        A.c.workspace_id == ws, A.c.project_id == project.id, A.c.user_id == w.actor.user_id,
+        A.c.state == "leased", A.c.expires_at > w.now).order_by(A.c.id).limit(1)).first()
+    if held is None:
+        return None
+    found = find_task_row(w, held.task_id)
+    task = task_dict(w, found, found.key_id, full=False)
+    task["lease"] = {"expires_at": held.expires_at}
+    w.audit(ws, "task.shown", held.task_id, via="page")
+    return task
 
 
 def may_work_on(w: Unit, project, user_id: str) -> bool:
@@ -272,5 +277,5 @@ def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, 
 
 
 
-__all__ = ["held_task", "next_task", "skip_task", "reclaim_expired", "take_slot"]
+__all__ = ["held_task", "next_task", "show_held", "skip_task", "reclaim_expired", "take_slot"]
 

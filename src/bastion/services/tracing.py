@@ -11,7 +11,7 @@ The trap: the texts, field paths and protected ranges read here must be those
 used at display time (:func:`~bastion.services.variants.view_for`), or the wrong
 bits are read. Paraphrase defeats the variant slots; only canaries survive it.
 
-:func:`overlay_for` gives the labelling page the faint tiled person id and time.
+:func:`overlay_of` gives the labelling page the faint tiled person id and time.
 """
 
 from __future__ import annotations
@@ -38,16 +38,15 @@ TRACE_PAGE = 2000
 MIN_CANARY_FACTS = 2
 
 
-def overlay_for(ctx: Context, project_id: str) -> dict[str, Any] | None:
+def overlay_of(u: Unit, project_id: str) -> dict[str, Any] | None:
     """The labelling page's overlay (faint tiled person id and time), unless the project turned it off."""
-    if ctx.actor.is_system:
+    if u.actor.is_system:
         return None
-    with ctx.read() as r:
-        project = load_project(r, project_id, Action.TASK_WORK)  # the whole config, settings included
-    if not tracing_settings(ctx.rt, project.config).overlay:
+    project = load_project(u, project_id, Action.TASK_WORK)  # the whole config, settings included
+    if not tracing_settings(u.rt, project.config).overlay:
         return None
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return {"text": f"{ctx.actor.user_id} · {stamp}"}
+    return {"text": f"{u.actor.user_id} · {stamp}"}
 
 
 def _check_excerpts(excerpts: Any) -> list[str]:
@@ -186,4 +185,4 @@ def _report_out(report, canaries: list[dict], emails: dict[str, str], alpha: flo
     }
 
 
-__all__ = ["MAX_EXCERPTS", "overlay_for", "trace"]
+__all__ = ["MAX_EXCERPTS", "overlay_of", "trace"]
