@@ -762,7 +762,7 @@ def trace_(
 ):
     """Trace leaked text back to the people who were shown it: a verdict and a ranking."""
     from .domain.errors import InvalidInput
-    from .services import leaks
+    from .services import tracing
 
     texts = []
     for path in files:
@@ -770,7 +770,7 @@ def trace_(
             texts.append(path.read_text(encoding="utf-8", errors="replace"))
         except OSError as exc:
             raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from exc
-    report = leaks.trace(context(runtime(data_dir, database_url)), project_id, texts, alpha=alpha)
+    report = tracing.trace(context(runtime(data_dir, database_url)), project_id, texts, alpha=alpha)
     if as_json:
         out.print_json(orjson.dumps(report).decode())
         return

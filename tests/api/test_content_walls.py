@@ -15,7 +15,7 @@ import re
 
 from sqlalchemy import select
 
-from bastion.services import annotations, approvals, leaks, queue, reviews, users, workforce, workspaces
+from bastion.services import annotations, approvals, canaries, queue, reviews, users, workforce, workspaces
 from bastion.storage import schema
 from factories import add_tasks, as_user, make_export, make_project, make_side, make_token, make_user, operator_tx, system
 from page_routes import page_gets
@@ -43,7 +43,7 @@ def _world(rt):
         done.append(annotations.submit_annotation(worker, task["id"], {"label": f"{MARK}-yes"}))
     item = reviews.review_next(reviewer, project.id)
     reviews.review_annotation(reviewer, item["annotation"]["id"], "reject", comment=f"{MARK} is wrong here")
-    canary = leaks.create_canary(b.ctx(rt, "owner"), project.id, {"text": f"{MARK} {{name}} {{figure}} {{date}} {{place}}"})
+    canary = canaries.create_canary(b.ctx(rt, "owner"), project.id, {"text": f"{MARK} {{name}} {{figure}} {{date}} {{place}}"})
     ids = {
         "workspace_id": b.workspace_id, "project_id": project.id, "task_id": done[1]["task_id"],
         "annotation_id": done[1]["id"], "user_id": b.users["annotator"], "token_id": "tok_" + "0" * 32,

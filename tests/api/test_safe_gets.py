@@ -16,7 +16,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bastion.services import annotations, approvals, leaks, projects, queue, users, workspaces
+from bastion.services import annotations, approvals, canaries, projects, queue, users, workspaces
 from bastion.storage import schema
 from factories import ROLES, as_user, make_export, make_side, make_user, operator_tx, system
 from page_routes import page_gets
@@ -69,7 +69,7 @@ def test_no_get_changes_anything(client, rt, who):
     worker = side.ctx(rt, "annotator")
     task = queue.next_task(worker, side.project_id)
     annotation = annotations.submit_annotation(worker, task["id"], {"label": "pos"})
-    canary = leaks.create_canary(side.ctx(rt, "owner"), side.project_id,
+    canary = canaries.create_canary(side.ctx(rt, "owner"), side.project_id,
                                  {"text": "{name} {figure} {date} {place}"})
     if who in ROLES:
         person = make_user(rt, f"{who}.member@example.com", password=PASSWORD)

@@ -48,6 +48,22 @@ def test_the_plugin_is_found_through_its_entry_point(rt):
     assert template_config("likert")["type"] == "likert"
 
 
+def test_a_type_without_offsets_gets_the_default_text_hooks(rt):
+    """Redaction, variants and tracing ask every type about its texts; the defaults fit a type without offsets."""
+    likert = rt.task_types.get("likert")
+    config = likert.parse_config(CONFIG)
+    data = {"text": "Thanks, that helps.", "meta": {"notes": ["first", "second"]}, "n": 3}
+    assert likert.offset_fields(config) == ()
+    assert list(likert.data_texts(config, data)) == [
+        ("text", "Thanks, that helps."), ("meta.notes[0]", "first"), ("meta.notes[1]", "second")]
+    assert list(likert.data_texts(config, data, ("meta.*",), ())) == [("meta.notes[0]", "first"),
+                                                                      ("meta.notes[1]", "second")]
+    result = {"rating": 4, "rationale": "Polite enough."}
+    assert list(likert.result_texts(config, result)) == [("rationale", "Polite enough.")]
+    assert likert.map_result_offsets(config, result, lambda field, start, end: (0, 1)) is result
+    assert likert.protected_ranges(config, result) == {}
+
+
 def test_a_likert_project_end_to_end(client, rt):
     side = make_side(rt, "lk", n_tasks=0)
     owner, reviewer = side.headers("owner"), side.headers("reviewer")

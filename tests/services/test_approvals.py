@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bastion.domain.errors import ApprovalRequired, Conflict, InvalidInput, NotFound, PermissionDenied
-from bastion.services import alerts, approvals, exports, keys, leaks, redaction, workforce, workspaces
+from bastion.services import alerts, approvals, canaries, exports, keys, redaction, workforce, workspaces
 from bastion.storage import schema
 from factories import approval, as_user, co_owner, make_side, make_user, operator_tx, system
 
@@ -42,11 +42,11 @@ OPERATIONS = {
                              lambda ctx, s, p, **kw: _export(ctx, p["project"], approval=kw["approval"],
                                                              break_glass=kw["break_glass"])),
     "list canaries": ("canary.list", lambda rt, s: {"project": s.project_id},
-                      lambda ctx, s, p, **kw: leaks.list_canaries(ctx, p["project"], **kw)),
+                      lambda ctx, s, p, **kw: canaries.list_canaries(ctx, p["project"], **kw)),
     "read who had a canary": ("canary.list",
-                              lambda rt, s: {"canary": leaks.create_canary(s.ctx(rt, "owner"), s.project_id,
+                              lambda rt, s: {"canary": canaries.create_canary(s.ctx(rt, "owner"), s.project_id,
                                                                           CANARY)["id"]},
-                              lambda ctx, s, p, **kw: leaks.get_canary(ctx, p["canary"], **kw)),
+                              lambda ctx, s, p, **kw: canaries.get_canary(ctx, p["canary"], **kw)),
     "add a competitor's person": ("member.add_competitor",
                                   lambda rt, s: {"user": _competitor(rt, s), "role": "annotator"},
                                   lambda ctx, s, p, **kw: workspaces.add_member(ctx, s.workspace_id, p["user"],

@@ -27,12 +27,13 @@ from bastion.leaks.slots import find_slots
 from bastion.leaks.variants import render_variant
 from bastion.services import (
     annotations,
+    canaries,
     exports,
     imports,
-    leaks,
     projects,
     queue,
     tasks,
+    tracing,
     workspaces,
 )
 from bastion.storage import schema
@@ -160,29 +161,29 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
     template = {"text": CANARY_TEXT}
     for role in NON_OWNERS:
         with pytest.raises(PermissionDenied):
-            leaks.create_canary(side.ctx(rt, role), project.id, template)
+            canaries.create_canary(side.ctx(rt, role), project.id, template)
     with pytest.raises(NotFound):
-        leaks.create_canary(as_user(rt, make_user(rt, "out.can@example.com").id), project.id, template)
+        canaries.create_canary(as_user(rt, make_user(rt, "out.can@example.com").id), project.id, template)
     with pytest.raises(InvalidInput, match=r"missing: place"):
-        leaks.create_canary(side.ctx(rt, "owner"), project.id, {"text": "{name} {figure} {date}"})
+        canaries.create_canary(side.ctx(rt, "owner"), project.id, {"text": "{name} {figure} {date}"})
     with pytest.raises(InvalidInput, match="unknown: colour"):
-        leaks.create_canary(side.ctx(rt, "owner"), project.id, {"text": CANARY_TEXT + " {colour}"})
+        canaries.create_canary(side.ctx(rt, "owner"), project.id, {"text": CANARY_TEXT + " {colour}"})
     with pytest.raises(InvalidInput, match="data.text"):
-        leaks.create_canary(side.ctx(rt, "owner"), project.id, {"body": CANARY_TEXT})
-    canary = leaks.create_canary(side.ctx(rt, "owner"), project.id, template)
+        canaries.create_canary(side.ctx(rt, "owner"), project.id, {"body": CANARY_TEXT})
+    canary = canaries.create_canary(side.ctx(rt, "owner"), project.id, template)
     assert canary["state"] == "draft" and canary["id"].startswith("tsk_")
-    monkeypatch.setattr(leaks.random, "random", lambda: 0.0)  # every lease would be a canary if one were approved
+    monkeypatch.setattr(canaries.random, "random", lambda: 0.0)  # every lease would be a canary if one were approved
     people = _people(rt, side, 3, "can")
     first = queue.next_task(as_user(rt, people[0]), project.id)
     assert first["id"] != canary["id"]  # a draft is never issued
     annotations.submit_annotation(as_user(rt, people[0]), first["id"], {"label": "a"})
     for role in NON_OWNERS:
         with pytest.raises(PermissionDenied):
-            leaks.set_canary_state(side.ctx(rt, role), canary["id"], "approved")
-    approved = leaks.set_canary_state(side.ctx(rt, "owner"), canary["id"], "approved")
+            canaries.set_canary_state(side.ctx(rt, role), canary["id"], "approved")
+    approved = canaries.set_canary_state(side.ctx(rt, "owner"), canary["id"], "approved")
     assert approved["state"] == "approved" and approved["approved_by"] == side.users["owner"]
     with pytest.raises(Conflict):
-        leaks.set_canary_state(side.ctx(rt, "owner"), canary["id"], "approved")
+        canaries.set_canary_state(side.ctx(rt, "owner"), canary["id"], "approved")
     assert queue.next_task(side.ctx(rt, "owner"), project.id)["id"] != canary["id"]  # owners know them already
 
     secret = workspace_secret(rt.keyring, side.workspace_id)
@@ -214,17 +215,17 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
         tasks.get_task(side.ctx(rt, "manager"), canary["id"])
     with pytest.raises(PermissionDenied, match="not assigned to you"):  # like any task not handed to them
         tasks.get_task(as_user(rt, people[2]), canary["id"])
-    detail = leaks.get_canary(side.ctx(rt, "owner"), canary["id"],
+    detail = canaries.get_canary(side.ctx(rt, "owner"), canary["id"],
                               approval=side.approval(rt, "canary.list", {"canary": canary["id"]}))
     assert {r["user_id"] for r in detail["recipients"]} == set(people[:2])
     assert detail["issued"] == 2 and detail["answered"] == 2
     # A paraphrase of one recipient's copy names that recipient.
     leaked = paraphrase_canary(canary_fact(secret, canary["id"], people[1]).formatted(), random.Random(4))
-    report = leaks.trace(side.ctx(rt, "owner"), project.id, [leaked])
+    report = tracing.trace(side.ctx(rt, "owner"), project.id, [leaked])
     assert report["verdict"] == "conclusive" and report["suspects"] == [people[1]]
     assert report["canaries"][0]["user_id"] == people[1] and report["canaries"][0]["identified"]
     # Retired: no longer issued.
-    leaks.set_canary_state(side.ctx(rt, "owner"), canary["id"], "retired")
+    canaries.set_canary_state(side.ctx(rt, "owner"), canary["id"], "retired")
     assert queue.next_task(as_user(rt, people[2]), project.id)["id"] != canary["id"]
 
 
@@ -251,7 +252,7 @@ def test_trace_names_the_leaker_among_the_recipients_and_nobody_on_weak_evidence
     task_id = sorted(copies[guilty])[1]
     for attack in ("html_sanitiser", "nfkc_zero_width", "half_excerpt"):
         leaked = ATTACKS[attack](copies[guilty][task_id], rng)
-        report = leaks.trace(owner, project.id, [leaked])
+        report = tracing.trace(owner, project.id, [leaked])
         assert report["verdict"] == "conclusive", attack
         assert report["suspects"] == [guilty]
         assert report["sources"][0]["task_id"] == task_id and report["sources"][0]["recipients"] == 5
@@ -260,15 +261,15 @@ def test_trace_names_the_leaker_among_the_recipients_and_nobody_on_weak_evidence
         assert top["p_innocent_as_good"] < 1e-4
         assert all(r["p_innocent_as_good"] > 1e-4 for r in report["ranking"][1:])
     # Paraphrase defeats the slots: the source is found, nobody is named.
-    report = leaks.trace(owner, project.id, [paraphrase(copies[guilty][task_id], rng)])
+    report = tracing.trace(owner, project.id, [paraphrase(copies[guilty][task_id], rng)])
     assert report["verdict"] == "inconclusive" and report["suspects"] == []
     # An unrelated text: inconclusive, no source.
-    report = leaks.trace(owner, project.id, ["Minutes of the allotment society: the marrows won again this year."])
+    report = tracing.trace(owner, project.id, ["Minutes of the allotment society: the marrows won again this year."])
     assert report == {**report, "verdict": "inconclusive", "source_found": False, "suspects": [], "ranking": []}
     # Evidence accumulates: two sentences of each item are weak alone, strong together.
     short = [" ".join(re.split(r"(?<=[.!?])\s+", copies[guilty][t])[:2]) for t in sorted(copies[guilty])]
-    alone = [leaks.trace(owner, project.id, [s]) for s in short]
-    pooled = leaks.trace(owner, project.id, short)
+    alone = [tracing.trace(owner, project.id, [s]) for s in short]
+    pooled = tracing.trace(owner, project.id, short)
     assert pooled["slots_read"] == sum(r["slots_read"] for r in alone)
     mine = [next(s for s in r["ranking"] if s["user_id"] == guilty) for r in alone if r["ranking"]]
     top = pooled["ranking"][0]
@@ -282,14 +283,14 @@ def test_only_owners_trace_and_tracing_is_audited(rt):
     leaked = next(iter(copies[people[0]].values()))
     for role in NON_OWNERS:
         with pytest.raises(PermissionDenied):
-            leaks.trace(side.ctx(rt, role), project.id, [leaked])
+            tracing.trace(side.ctx(rt, role), project.id, [leaked])
     with pytest.raises(NotFound):
-        leaks.trace(as_user(rt, make_user(rt, "out.tra@example.com").id), project.id, [leaked])
+        tracing.trace(as_user(rt, make_user(rt, "out.tra@example.com").id), project.id, [leaked])
     with pytest.raises(InvalidInput, match=r"excerpts\[1\]"):
-        leaks.trace(side.ctx(rt, "owner"), project.id, [leaked, "  "])
+        tracing.trace(side.ctx(rt, "owner"), project.id, [leaked, "  "])
     with pytest.raises(InvalidInput, match="alpha"):
-        leaks.trace(side.ctx(rt, "owner"), project.id, [leaked], alpha=0.5)
-    report = leaks.trace(side.ctx(rt, "owner"), project.id, [leaked])
+        tracing.trace(side.ctx(rt, "owner"), project.id, [leaked], alpha=0.5)
+    report = tracing.trace(side.ctx(rt, "owner"), project.id, [leaked])
     from bastion.services import audit
 
     entries = [e for e in audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=1000)["items"]

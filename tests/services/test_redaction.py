@@ -20,7 +20,7 @@ from bastion.services import (
     exports,
     imports,
     keys,
-    leaks,
+    tracing,
     projects,
     queue,
     redaction,
@@ -362,6 +362,6 @@ def test_a_leak_of_one_of_two_tasks_alike_after_redaction_is_traced_to_its_recip
     first, second = (t["data"]["text"] for t in tasks.list_tasks(system(rt), project.id)["items"])  # canonical
     assert first == second and first.endswith("Write to [EMAIL_1].")
     for guilty, (task_id, text) in copies.items():
-        report = leaks.trace(side.ctx(rt, "owner"), project.id, [text])
+        report = tracing.trace(side.ctx(rt, "owner"), project.id, [text])
         assert report["verdict"] == "conclusive" and report["suspects"] == [guilty], report
         assert task_id in {s["task_id"] for s in report["sources"]}

@@ -10,6 +10,8 @@ Pure functions and small classes, no storage and no web:
 * :mod:`.canaries` - owner-approved synthetic items with a fictitious fact per
   recipient, which survive paraphrase;
 * :mod:`.simulation` - generated items and attacks, for tests and benchmarks.
+* :mod:`.cache` - parsed settings and found slots, remembered per runtime
+  (``Runtime.leak_cache``; nothing module-global).
 """
 
 from bastion.leaks.canaries import CanaryFact, CanaryMatch, CanaryTemplate, canary_fact, match_canary, render_canary

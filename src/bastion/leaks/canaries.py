@@ -30,10 +30,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bastion.domain.errors import InvalidConfig
+from bastion.domain.fieldpaths import replace_strings, walk_strings
 from bastion.redaction.pseudonyms import check_secret
 
 PLACEHOLDERS = ("name", "figure", "date", "place")
@@ -146,6 +148,15 @@ def render_canary(template: CanaryTemplate, secret: bytes, person_id: str) -> st
     """The canary item as ``person_id`` is shown it."""
     template.check()
     return template.text.format(**canary_fact(secret, template.canary_id, person_id).formatted())
+
+
+_PLACEHOLDER = re.compile(r"\{(name|figure|date|place)\}")
+
+
+def render_canary_data(data: Any, facts: Mapping[str, str]) -> Any:
+    """Every string of a canary's task data with its placeholders filled with one recipient's facts."""
+    return replace_strings(data, {path: _PLACEHOLDER.sub(lambda m: facts[m.group(1)], text)
+                                  for path, _segments, text in walk_strings(data)})
 
 
 def extract_facts(text: str) -> tuple[set[int], set[tuple[int, int]], set[str]]:

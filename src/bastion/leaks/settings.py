@@ -24,13 +24,13 @@ would read the wrong bits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bastion.domain.errors import InvalidConfig
-from bastion.domain.fieldpaths import check_paths, selected
+from bastion.domain.fieldpaths import check_paths, replace_strings
 from bastion.leaks.slots import VariantSettings
 
 MAX_CANARY_RATE = 0.2
@@ -78,44 +78,6 @@ def load_leak_tracing(raw: Mapping[str, Any] | None, *, path: str = "leak_tracin
     return settings
 
 
-def iter_text_fields(data: Any, settings: LeakTracingSettings, skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str]]:
-    """``(concrete path, text)`` for every string of ``data`` the settings cover, in document order.
-
-    ``skip`` names top-level keys never to touch (the fields holding file references).
-    """
-
-    def visit(value: Any, concrete: str, segments: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-        if isinstance(value, Mapping):
-            for key, inner in value.items():
-                if not concrete and str(key) in skip:
-                    continue
-                yield from visit(inner, f"{concrete}.{key}" if concrete else str(key), (*segments, str(key)))
-        elif isinstance(value, list):
-            for i, inner in enumerate(value):
-                inner_segments = (*segments[:-1], segments[-1] + "[]") if segments else ("[]",)
-                yield from visit(inner, f"{concrete}[{i}]", inner_segments)
-        elif isinstance(value, str) and len(value) >= settings.min_chars and _selected(settings, segments):
-            yield concrete, value
-
-    yield from visit(data, "", ())
-
-
 def replace_fields(data: Any, replacements: Mapping[str, str]) -> Any:
-    """A copy of ``data`` with the strings at the given concrete paths replaced."""
-    if not replacements:
-        return data
-
-    def visit(value: Any, concrete: str) -> Any:
-        if isinstance(value, Mapping):
-            return {key: visit(inner, f"{concrete}.{key}" if concrete else str(key)) for key, inner in value.items()}
-        if isinstance(value, list):
-            return [visit(inner, f"{concrete}[{i}]") for i, inner in enumerate(value)]
-        if isinstance(value, str) and concrete in replacements:
-            return replacements[concrete]
-        return value
-
-    return visit(data, "")
-
-
-def _selected(settings: LeakTracingSettings, segments: tuple[str, ...]) -> bool:
-    return selected(settings.fields, settings.exclude_fields, segments)
+    """A copy of ``data`` with the strings at the given concrete paths replaced (``data`` itself when none)."""
+    return replace_strings(data, replacements) if replacements else data

@@ -44,7 +44,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bastion.domain.errors import InvalidConfig
-from bastion.domain.fieldpaths import check_paths, selected
+from bastion.domain.fieldpaths import check_paths, replace_strings, selected, walk_strings
 from bastion.redaction.detectors import Detector, EntityType, Match, builtin_detectors, resolve_overlaps
 from bastion.redaction.dictionary import ClientDictionary
 from bastion.redaction.offsets import OffsetMap, apply_replacements
@@ -237,21 +237,15 @@ class Redactor:
         pseudonyms = Pseudonymizer() if pseudonyms is None else pseudonyms
         result = RedactionResult(data=None)
 
-        def visit(value: Any, concrete: str, segments: tuple[str, ...]) -> Any:
-            if isinstance(value, Mapping):
-                return {key: visit(inner, _join(concrete, str(key)), (*segments, str(key))) for key, inner in value.items()}
-            if isinstance(value, list | tuple):
-                out = [visit(inner, f"{concrete}[{i}]", (*segments[:-1], segments[-1] + "[]") if segments else ("[]",)) for i, inner in enumerate(value)]
-                return out if isinstance(value, list) else tuple(out)
-            if isinstance(value, str) and self._selected(segments):
+        replacements: dict[str, str] = {}
+        for concrete, segments, value in walk_strings(data):
+            if self._selected(segments):
                 redacted, offsets, findings = self.redact_text(value, pseudonyms, concrete)
                 if findings:
                     result.offsets[concrete] = offsets
                     result.findings.extend(findings)
-                return redacted
-            return copy.deepcopy(value)
-
-        result.data = visit(data, "", ())
+                    replacements[concrete] = redacted
+        result.data = replace_strings(data, replacements)
         for finding in result.findings:
             if finding.confidence < self.policy.review_below:
                 result.held = True
@@ -263,10 +257,6 @@ class Redactor:
 
     def _selected(self, segments: tuple[str, ...]) -> bool:
         return selected(self.policy.fields, self.policy.exclude_fields, segments)
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
 
 
 _COMPILED: OrderedDict[str, Redactor] = OrderedDict()

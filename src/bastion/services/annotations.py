@@ -19,7 +19,8 @@ from ..storage import annotations_store
 from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
 from .context import Context, Unit
-from .leaks import annotations_as_shown, answer_canary, viewed_by
+from .canaries import answer_canary
+from .variants import annotations_as_shown, viewed_by
 from .projects import bump_counts, config_of, load_project
 from .queue import lease_next, take_slot
 from .tasks import find_task_row
@@ -83,7 +84,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
     sealer = w.sealer(ws, found.key_id)
     config = config_of(w, found)
     data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
-    # What this person was shown (services/leaks.py): offsets on their variant map back to the
+    # What this person was shown (services/variants.py): offsets on their variant map back to the
     # canonical text before validation; a canary's answer is kept apart, never an annotation.
     view = viewed_by(w, found, task_type, config, data)
     if view.is_canary:

@@ -165,10 +165,15 @@ def project_for_work(ctx: Context, project_id: str, action: Action) -> Project:
     audited by the lease, review or listing itself.
     """
     with ctx.read() as r:
-        project = load_project(r, project_id, action)
-        r.see_content(project.workspace_id)
-        counts = counts_of(r, project.workspace_id, [project.id]).get(project.id, Counts())
-        return as_seen(r, _with_counts(project, counts))
+        return work_project(r, project_id, action)
+
+
+def work_project(u: Unit, project_id: str, action: Action) -> Project:
+    """``project_for_work`` inside an open transaction (the labelling page's one call: services/labelling.py)."""
+    project = load_project(u, project_id, action)
+    u.see_content(project.workspace_id)
+    counts = counts_of(u, project.workspace_id, [project.id]).get(project.id, Counts())
+    return as_seen(u, _with_counts(project, counts))
 
 
 def list_project_summaries(ctx: Context, workspace_id: str) -> list[ProjectSummary]:

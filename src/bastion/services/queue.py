@@ -32,7 +32,7 @@ from ..domain.errors import Conflict, PermissionDenied
 from ..storage import projects_store
 from ..storage import queue_store as qs
 from .context import Context, Unit
-from .leaks import maybe_issue_canary
+from .canaries import maybe_issue_canary
 from .projects import bump_counts, load_project
 from .tasks import find_task_row, task_dict
 
@@ -111,7 +111,7 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
             return None
         reclaim_expired(w, ws, project.id)
         unlimited = project.settings.qualification is not None
-        # Now and then a canary (services/leaks.py): served like any task, never marked as one.
+        # Now and then a canary (services/canaries.py): served like any task, never marked as one.
         task_id = None if unlimited else maybe_issue_canary(w, project, me)
         gold_rate = project.settings.quality.gold_rate
         if task_id is None and not unlimited and gold_rate and random.random() < gold_rate:
@@ -149,17 +149,22 @@ def held_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
     None when the caller holds no live lease here.
     """
     with ctx.write() as w:
-        project = load_project(w, project_id, Action.TASK_WORK)
-        ws = project.workspace_id
-        w.see_content(ws)
-        held = qs.find_live_lease(w.tx, project.id, workspace_id=ws, user_id=ctx.actor.user_id, now=w.now)
-        if held is None:
-            return None
-        found = find_task_row(w, held.task_id)
-        task = task_dict(w, found, found.key_id, full=False)
-        task["lease"] = {"expires_at": held.expires_at}
-        w.audit(ws, "task.shown", held.task_id, via="page")
-        return task
+        return show_held(w, project_id)
+
+
+def show_held(w: Unit, project_id: str) -> dict[str, Any] | None:
+    """``held_task`` inside an open transaction (the labelling page's one call: services/labelling.py)."""
+    project = load_project(w, project_id, Action.TASK_WORK)
+    ws = project.workspace_id
+    w.see_content(ws)
+    held = qs.find_live_lease(w.tx, project.id, workspace_id=ws, user_id=w.actor.user_id, now=w.now)
+    if held is None:
+        return None
+    found = find_task_row(w, held.task_id)
+    task = task_dict(w, found, found.key_id, full=False)
+    task["lease"] = {"expires_at": held.expires_at}
+    w.audit(ws, "task.shown", held.task_id, via="page")
+    return task
 
 
 def may_work_on(w: Unit, project, user_id: str) -> bool:
@@ -253,5 +258,5 @@ def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, 
 
 
 
-__all__ = ["held_task", "next_task", "skip_task", "reclaim_expired", "take_slot"]
+__all__ = ["held_task", "next_task", "show_held", "skip_task", "reclaim_expired", "take_slot"]
 

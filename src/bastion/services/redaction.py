@@ -43,6 +43,7 @@ from typing import Any
 
 from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput
+from ..domain.fieldpaths import join_path, replace_strings, walk_strings
 from ..domain.tasks import TaskInput
 from ..redaction import OffsetMap, Pseudonymizer, Redactor, compile_policy, load_policy
 from ..redaction.pseudonyms import PSEUDONYM_PATTERN
@@ -51,11 +52,8 @@ from ..storage import redaction_store as store
 from ..storage.crypto import Sealer
 from . import approvals
 from .context import Context, Unit
-from .projects import load_project
+from .projects import config_of, load_project
 from .tasks import find_task_row
-
-FREE_TEXT_KEYS = frozenset({"text", "other_text", "rationale", "comment", "comments", "notes", "explanation",
-                            "content", "completion", "response", "answer"})
 
 
 def policy_of(config: Any):
@@ -90,8 +88,7 @@ def redact_batch(project, task_type, config, batch: list[tuple[int, TaskInput]])
     redactor = policy_of(config)
     if redactor is None:
         return None
-    span_field = task_type.span_field(config)
-    out = [_redact_item(redactor, task_type, config, span_field, item) for _line, item in batch]
+    out = [_redact_item(redactor, task_type, config, item) for _line, item in batch]
     return RedactedBatch(
         batch=[(line, item) for (line, _), (item, _, _) in zip(batch, out, strict=True)],
         held=[held for _, held, _ in out],
@@ -99,8 +96,7 @@ def redact_batch(project, task_type, config, batch: list[tuple[int, TaskInput]])
     )
 
 
-def _redact_item(redactor: Redactor, task_type, config, span_field: str | None,
-                 item: TaskInput) -> tuple[TaskInput, bool, dict | None]:
+def _redact_item(redactor: Redactor, task_type, config, item: TaskInput) -> tuple[TaskInput, bool, dict | None]:
     pseudonyms = Pseudonymizer()  # this task's numbers: its data first, then its predictions and gold
     result = redactor.redact_item(item.data, pseudonyms)
     findings = [_finding_json(f) for f in result.findings]
@@ -108,8 +104,8 @@ def _redact_item(redactor: Redactor, task_type, config, span_field: str | None,
     offsets = result.offsets
 
     def follow(answer: Any, where: str, validate) -> Any:
-        mapped = _map_spans(answer, span_field, offsets, to_redacted=True)
-        mapped = _redact_free_text(redactor, pseudonyms, mapped, where, findings)
+        mapped = _move_offsets(task_type, config, answer, offsets, to_redacted=True)
+        mapped = _redact_free_text(redactor, pseudonyms, task_type, config, mapped, where, findings)
         try:
             return validate(mapped)
         except InvalidAnswer as exc:
@@ -130,7 +126,7 @@ def _redact_item(redactor: Redactor, task_type, config, span_field: str | None,
         gold = follow(gold, "gold", lambda g: task_type.validate_result(config, result.data, g))
         if gold is None:
             gold = item.gold  # keep the answer, sealed, for the owner; the item is held
-            gold = _map_spans(gold, span_field, offsets, to_redacted=True)
+            gold = _move_offsets(task_type, config, gold, offsets, to_redacted=True)
     held = bool(reasons)
     redacted = replace(item, data=result.data, predictions=predictions, gold=gold)
     if not findings and not held:
@@ -149,38 +145,32 @@ def _finding_json(f) -> dict:
             "confidence": round(f.confidence, 4), "detector": f.detector}
 
 
-def _map_spans(answer: Any, span_field: str | None, offsets: Mapping[str, OffsetMap], *, to_redacted: bool) -> Any:
-    """Spans of a result moved between the original and the redacted text (``text`` dropped: re-derived)."""
-    if not span_field or not isinstance(answer, dict) or not isinstance(answer.get("spans"), list):
-        return answer
-    mapping = offsets.get(span_field)
-    spans = []
-    for span in answer["spans"]:
-        if isinstance(span, dict) and isinstance(span.get("start"), int) and isinstance(span.get("end"), int):
-            span = {k: v for k, v in span.items() if k != "text"}
-            if mapping is not None:
-                move = mapping.to_redacted if to_redacted else mapping.to_original
-                try:
-                    span["start"], span["end"] = move(span["start"], span["end"])
-                except InvalidInput:
-                    pass  # out of range: validation names it
-        spans.append(span)
-    return {**answer, "spans": spans}
+def _move_offsets(task_type, config, answer: Any, offsets: Mapping[str, OffsetMap], *, to_redacted: bool,
+                  after: Mapping[str, str] | None = None) -> Any:
+    """A result's offsets moved between the original and the redacted text (the task type knows where they
+    are); derived text re-read from ``after`` (the texts they now point into), else dropped: re-derived."""
+
+    def move(path: str, start: int, end: int) -> tuple[int, int]:
+        mapping = offsets.get(path)
+        if mapping is None:
+            return start, end
+        try:
+            return (mapping.to_redacted if to_redacted else mapping.to_original)(start, end)
+        except InvalidInput:
+            return start, end  # out of range: validation names it
+
+    return task_type.map_result_offsets(config, answer, move, after=after)
 
 
-def _redact_free_text(redactor: Redactor, pseudonyms: Pseudonymizer, answer: Any, where: str, findings: list) -> Any:
-    def visit(value: Any, path: str, key: str | None) -> Any:
-        if isinstance(value, dict):
-            return {k: visit(v, f"{path}.{k}", str(k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [visit(v, f"{path}[{i}]", key) for i, v in enumerate(value)]
-        if isinstance(value, str) and key in FREE_TEXT_KEYS:
-            text, _offsets, found = redactor.redact_text(value, pseudonyms, path)
-            findings.extend(_finding_json(f) for f in found)
-            return text
-        return value
-
-    return visit(answer, where, None)
+def _redact_free_text(redactor: Redactor, pseudonyms: Pseudonymizer, task_type, config, answer: Any, where: str,
+                      findings: list) -> Any:
+    """The free text of a prediction or gold answer (``TaskType.result_texts``) redacted with the task's numbers."""
+    replacements = {}
+    for path, text in task_type.result_texts(config, answer):
+        redacted, _offsets, found = redactor.redact_text(text, pseudonyms, join_path(where, path))
+        findings.extend(_finding_json(f) for f in found)
+        replacements[path] = redacted
+    return replace_strings(answer, replacements)
 
 
 def store_records(w: Unit, project, records: Mapping[str, bytes]) -> None:
@@ -246,13 +236,11 @@ def reidentify_task(ctx: Context, task_id: str, *, approval: str | None = None,
         blob = store.record_of(w.tx, ws, task_id)
         record = sealer.open_json("task_redactions", task_id, "record", blob) if blob else {}
         task_type = w.rt.task_types.get(found.task_type)
-        from .projects import config_of
-
-        span_field = task_type.span_field(config_of(w, found))
+        config = config_of(w, found)
         predictions = (sealer.open_json("tasks", task_id, "predictions", found.predictions)
                        if found.predictions is not None else [])
         data = restore_data(body["data"], record)
-        restorer = _Restorer(record, span_field, data)
+        restorer = _Restorer(record, task_type, config, data)
         held = store.task_flags(w.tx, ws, task_id)[0]
         annotations = [
             {"id": row.id, "user_id": row.user_id, "created_at": row.created_at,
@@ -278,57 +266,47 @@ def restore_data(data: Any, record: Mapping[str, Any]) -> Any:
     if not by_field:
         return data
 
-    def visit(value: Any, path: str) -> Any:
-        if isinstance(value, dict):
-            return {k: visit(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [visit(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, str) and path in by_field:
-            pieces, cursor = [], 0
-            for f in sorted(by_field[path], key=lambda f: f["redacted_start"]):
-                pieces.append(value[cursor:f["redacted_start"]])
-                pieces.append(f["original"])
-                cursor = f["redacted_end"]
-            pieces.append(value[cursor:])
-            return "".join(pieces)
-        return value
+    def rebuilt(value: str, found: list[dict]) -> str:
+        pieces, cursor = [], 0
+        for f in sorted(found, key=lambda f: f["redacted_start"]):
+            pieces.append(value[cursor:f["redacted_start"]])
+            pieces.append(f["original"])
+            cursor = f["redacted_end"]
+        pieces.append(value[cursor:])
+        return "".join(pieces)
 
-    return visit(data, "")
+    return replace_strings(data, {path: rebuilt(value, by_field[path])
+                                  for path, _segments, value in walk_strings(data) if path in by_field})
 
 
 class _Restorer:
-    """Re-identifies one task's results: spans map back by offsets, pseudonyms in free text by its findings.
+    """Re-identifies one task's results: offsets map back (the task type moves them), pseudonyms by its findings.
 
     A token means something only in its own task (numbers are per task), so only
-    the task's own record is read; a token it does not know stays as it is.
+    the task's own record is read; a token it does not know stays as it is. Text a
+    result derives from the task's (what its offsets cover) is re-read from the
+    original, never token by token.
     """
 
-    def __init__(self, record: Mapping[str, Any], span_field: str | None, original_data: Any) -> None:
+    def __init__(self, record: Mapping[str, Any], task_type, config, original_data: Any) -> None:
         self.offsets = {p: OffsetMap.from_json(m) for p, m in record.get("offsets", {}).items()}
         self.originals: dict[str, str] = {}
         for finding in record.get("findings", []):
             self.originals.setdefault(finding["pseudonym"], finding["original"])
-        self.span_field = span_field
-        text = original_data.get(span_field) if span_field and isinstance(original_data, dict) else None
-        self.text = text if isinstance(text, str) else None
+        self.task_type, self.config = task_type, config
+        self.texts = {f: original_data[f] for f in task_type.offset_fields(config)
+                      if isinstance(original_data, dict) and isinstance(original_data.get(f), str)}
 
     def answer(self, answer: Any) -> Any:
-        mapped = _map_spans(answer, self.span_field, self.offsets, to_redacted=False)
-        if mapped is not answer and self.text is not None:
-            text = self.text
-            mapped["spans"] = [
-                {**s, "text": text[s["start"]:s["end"]]} if isinstance(s, dict) and isinstance(s.get("start"), int)
-                and isinstance(s.get("end"), int) else s for s in mapped["spans"]]
-        return self._tokens(mapped)
+        return _move_offsets(self.task_type, self.config, self._tokens(answer), self.offsets, to_redacted=False,
+                             after=self.texts or None)
 
     def _tokens(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: (v if k == "spans" else self._tokens(v)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._tokens(v) for v in value]
-        if isinstance(value, str) and "[" in value and self.originals:
-            return PSEUDONYM_PATTERN.sub(lambda m: self.originals.get(m.group(0), m.group(0)), value)
-        return value
+        if not self.originals:
+            return value
+        return replace_strings(value, {
+            path: PSEUDONYM_PATTERN.sub(lambda m: self.originals.get(m.group(0), m.group(0)), text)
+            for path, _segments, text in walk_strings(value) if "[" in text})
 
 
 def reidentify_records(u: Unit, project, task_type, config, page: list[dict]) -> None:
@@ -340,11 +318,10 @@ def reidentify_records(u: Unit, project, task_type, config, page: list[dict]) ->
     sealer = u.sealer(ws, project.key_id)
     records = {task_id: sealer.open_json("task_redactions", task_id, "record", blob)
                for task_id, blob in store.records_between(u.tx, ws, project.id, page[0]["id"], page[-1]["id"])}
-    span_field = task_type.span_field(config)
     for row in page:
         record = records.get(row["id"], {})
         row["data"] = restore_data(row["data"], record)
-        restorer = _Restorer(record, span_field, row["data"])
+        restorer = _Restorer(record, task_type, config, row["data"])
         row["predictions"] = [restorer.answer(p) for p in row.get("predictions") or []]
         if row.get("gold") is not None:
             row["gold"] = restorer.answer(row["gold"])

@@ -26,7 +26,7 @@ from ..storage.annotations_store import AnnotationRow
 from ..storage.review_store import ReviewRow
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
-from .leaks import annotations_as_shown, viewed_by
+from .variants import annotations_as_shown, viewed_by
 from .tasks import find_task_row, task_dict
 
 DECISIONS = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
@@ -124,7 +124,7 @@ def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str
     annotation = _annotation_dict(w, row, project.key_id)
     others = annotations_store.list_other_annotation_ids(w.tx, row.task_id, workspace_id=ws, besides=annotation_id)
     w.audit(ws, "review.shown", annotation_id, task=row.task_id)
-    # Offsets as this reviewer sees the text: their own variant (services/leaks.py).
+    # Offsets as this reviewer sees the text: their own variant (services/variants.py).
     shown = annotations_as_shown(w, found, [annotation, *(
         _annotation_dict(w, _annotation(w, other), project.key_id) for other in others)])
     return {

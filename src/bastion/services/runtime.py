@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..domain.errors import BastionError
 from ..exporting import ExportFormats
 from ..exporting import installed as installed_export_formats
+from ..leaks.cache import LeakCache
 from ..settings import Settings
 from ..storage import datadir, migrate
 from ..storage.blobs import BlobStore, open_blob_store
@@ -29,6 +30,8 @@ class Runtime:
     # Where each person's last next-task scan ended, per project (services/queue.py).
     queue_marks: dict = field(default_factory=dict)
     export_formats: ExportFormats = field(default_factory=installed_export_formats)
+    # Parsed leak-tracing settings and the variant slots of texts shown (services/variants.py).
+    leak_cache: LeakCache = field(default_factory=LeakCache)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> "Runtime":

@@ -14,7 +14,7 @@ from ..domain.errors import InvalidInput, NotFound
 from ..storage import queue_store, tasks_store
 from ..storage.queue_store import TaskRecord, task_record
 from .context import Context, Unit
-from .leaks import present_task
+from .variants import present_task
 from .projects import load_project
 
 MAX_PAGE = 1000
@@ -31,7 +31,7 @@ def find_task_row(u: Unit, task_id: str) -> TaskRecord:
 def task_dict(u: Unit, row: Any, key_id: str, *, full: bool, config: Any = None) -> dict[str, Any]:
     """Decrypt a task row into its API shape, as the asking person is shown it; ``full`` adds meta and counters.
 
-    Shown means: the person's own variant of every text (services/leaks.py); a
+    Shown means: the person's own variant of every text (services/variants.py); a
     held item only to owners, a canary only to its recipients.
     """
     sealer = u.sealer(row.workspace_id, key_id)

@@ -7,7 +7,7 @@ SQL on the driver's cursor. The rest (the export's row, the config version) is
 plain SQLAlchemy Core.
 
 The traps: canaries are task rows too (``is_canary``), but not the project's
-items (services/leaks.py): the task pages leave them out. And the typed rows of
+items (services/canaries.py): the task pages leave them out. And the typed rows of
 a page are made as the page is read, never kept as a list: the garbage
 collector stops tracking the driver's plain tuples of strings, bytes and
 numbers, but a NamedTuple stays tracked, and 4,000 of them alive per page made

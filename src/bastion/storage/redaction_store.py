@@ -1,4 +1,6 @@
-"""Storage of need-to-know: per-task redaction records, held items, canaries, who was shown what.
+"""Storage of need-to-know: per-task redaction records, held items, who was shown what.
+
+(Canaries have their own module: storage/canaries_store.py.)
 
 A redacted task's record (``task_redactions``) holds its findings with their
 originals and the offset map of every changed field, sealed with the project's
@@ -19,8 +21,6 @@ from .fast import Statement
 
 R = schema.task_redactions
 T = schema.tasks
-C = schema.canaries
-CI = schema.canary_issues
 
 
 # -- per-task records ---------------------------------------------------------------
@@ -86,46 +86,6 @@ def release_task(tx, workspace_id: str, task_id: str, overlap: int) -> bool:
     ).rowcount)
 
 
-# -- canaries -----------------------------------------------------------------------
-
-def approved_canaries(tx, workspace_id: str, project_id: str) -> list[str]:
-    return list(tx.execute(
-        select(C.c.id).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id, C.c.state == "approved")
-        .order_by(C.c.id)
-    ).scalars())
-
-
-NEXT_CANARY = Statement(
-    "SELECT c.id FROM canaries c WHERE c.workspace_id = :ws AND c.project_id = :project AND c.state = 'approved' "
-    "AND NOT EXISTS (SELECT 1 FROM canary_issues i WHERE i.workspace_id = c.workspace_id AND i.canary_id = c.id "
-    "AND i.user_id = :user) "
-    "AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.workspace_id = c.workspace_id AND a.task_id = c.id "
-    "AND a.user_id = :user) ORDER BY c.id LIMIT 1"
-)
-ISSUE_CANARY = Statement(
-    "INSERT INTO canary_issues (workspace_id, id, project_id, canary_id, user_id, issued_at) "
-    "VALUES (:ws, :id, :project, :canary, :user, :now)"
-)
-ANSWER_CANARY = Statement(
-    "UPDATE canary_issues SET answered_at = :now, result = :result "
-    "WHERE workspace_id = :ws AND canary_id = :canary AND user_id = :user AND answered_at IS NULL"
-)
-ISSUE_OF = Statement(
-    "SELECT id, issued_at, answered_at, result FROM canary_issues WHERE workspace_id = :ws AND canary_id = :canary "
-    "AND user_id = :user"
-)
-
-
-def recipients_of_canaries(tx, workspace_id: str, canary_ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {c: [] for c in canary_ids}
-    if canary_ids:
-        rows = tx.execute(select(CI.c.canary_id, CI.c.user_id).where(
-            CI.c.workspace_id == workspace_id, CI.c.canary_id.in_(canary_ids)).order_by(CI.c.id)).all()
-        for canary_id, user_id in rows:
-            out[canary_id].append(user_id)
-    return out
-
-
 # -- who was shown what (for tracing) -------------------------------------------------
 
 def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> dict[str, set[str]]:
@@ -173,10 +133,8 @@ def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> d
 
 
 __all__ = [
-    "approved_canaries",
     "held_tasks",
     "insert_records",
-    "recipients_of_canaries",
     "record_of",
     "records_between",
     "release_task",

@@ -60,6 +60,13 @@ def find_credentials(tx: Tx, email: str) -> Credentials | None:
     return None if row is None else Credentials(_user(row), row.password_hash)
 
 
+def emails_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
+    """user id -> e-mail of the given people (a leak report names its suspects by e-mail)."""
+    if not user_ids:
+        return {}
+    return dict(tx.execute(select(u.c.id, u.c.email).where(u.c.id.in_(user_ids))).all())
+
+
 def user_exists(tx: Tx, user_id: str) -> bool:
     return tx.execute(select(u.c.id).where(u.c.id == user_id)).first() is not None
 

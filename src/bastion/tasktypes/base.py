@@ -15,6 +15,11 @@ A task type is an object with:
   which responses are shown) is decided there, deterministically;
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
+* text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
+  ``map_result_offsets`` and ``protected_ranges``: which texts a task and a
+  result hold and how a result's offsets move between the text a person was
+  shown and the stored one (redaction, variants and leak tracing ask; they
+  never look inside a result);
 * quality — ``agreement_measures`` and ``agreement(config, ratings)`` (which
   figures compare annotators' answers, and computing them with the pure cores
   of ``bastion.quality``), ``categorical_value(config, result)`` (an answer as
@@ -38,14 +43,23 @@ package, so adding a type never touches the core.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ValidationError, model_serializer
 
 from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
+from ..domain.fieldpaths import selected, walk_strings
 from . import _labelstudio
+
+# Keys whose strings are free text in results (``result_texts``): what redaction reads in
+# predictions and gold answers.
+FREE_TEXT_KEYS = frozenset({"text", "other_text", "rationale", "comment", "comments", "notes", "explanation",
+                            "content", "completion", "response", "answer"})
+
+# ``move(field, start, end) -> (start, end)`` or None (``map_result_offsets``).
+OffsetMove = Callable[[str, int, int], "tuple[int, int] | None"]
 
 
 def error_path(loc: tuple[Any, ...], root: str = "") -> str:
@@ -145,14 +159,6 @@ class TaskType:
         except ValidationError as exc:
             raise InvalidConfig(describe_validation_error(exc, "")) from exc
 
-    def span_field(self, config: Any) -> str | None:
-        """The ``data`` key whose text results point into by character offsets (``{"spans": [{start, end}]}``).
-
-        Offsets are mapped between the text a person was shown (a variant, a
-        redacted text) and the stored one; None when results carry no offsets.
-        """
-        return None
-
     def check_data(self, config: Any, data: dict) -> str | None:
         """Return why an imported item cannot be labelled with this config, or None."""
         return None
@@ -169,6 +175,54 @@ class TaskType:
     def gold_score(self, config: Any, data: dict, result: dict, gold: dict) -> float:
         """How right ``result`` is against a gold answer, from 0 to 1 (default: exact match)."""
         return 1.0 if result == gold else 0.0
+
+    # -- text and offsets
+    #
+    # What redaction, variants and leak tracing need to know of a type's texts, so that no
+    # service looks inside a result. A result may point into the task's text by character
+    # offsets (spans): those offsets move when the text a person is shown differs from the
+    # stored one (a variant, a redacted text). Defaults fit a type without offsets.
+
+    def offset_fields(self, config: Any) -> tuple[str, ...]:
+        """The ``data`` keys whose text results point into by character offsets; () when they carry none."""
+        return ()
+
+    def data_texts(self, config: Any, data: Any, fields: tuple[str, ...] | None = None,
+                   exclude_fields: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+        """``(concrete path, text)`` for every string of ``data`` under the field paths (``fields=None``: all),
+        in document order; the fields holding file references are never texts."""
+        skip = frozenset(self.file_fields(config))
+        for concrete, segments, text in walk_strings(data):
+            if skip and segments and segments[0].rstrip("[]") in skip:
+                continue
+            if selected(fields, exclude_fields, segments):
+                yield concrete, text
+
+    def result_texts(self, config: Any, result: Any) -> Iterator[tuple[str, str]]:
+        """``(concrete path, text)`` for the free text a result holds (what a person wrote, not a label).
+
+        Redaction redacts these in predictions and gold answers. Default: every string
+        whose key is one of ``FREE_TEXT_KEYS`` (a list's items take their list's key).
+        """
+        for concrete, segments, text in walk_strings(result):
+            if segments and segments[-1].rstrip("[]") in FREE_TEXT_KEYS:
+                yield concrete, text
+
+    def map_result_offsets(self, config: Any, result: Any, move: OffsetMove, *,
+                           before: Mapping[str, str] | None = None, after: Mapping[str, str] | None = None) -> Any:
+        """``result`` with its text offsets moved by ``move(field, start, end)`` (None: left where it is).
+
+        ``before`` (texts by field, as the offsets point now): text a result quotes that
+        differs from it is refused (``InvalidAnswer``). ``after`` (texts the moved offsets
+        point into): derived text is re-read from it; without it, dropped (validation fills
+        it again). Default: the result unchanged (it holds no offsets).
+        """
+        return result
+
+    def protected_ranges(self, config: Any, result: Any) -> dict[str, list[tuple[int, int]]]:
+        """The ranges of each offset field that ``result`` marks: text a label depends on, never rewritten
+        by a variant. Default: none."""
+        return {}
 
     # -- quality ----------------------------------------------------------------------
     #

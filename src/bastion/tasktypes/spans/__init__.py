@@ -22,6 +22,7 @@ the spans *as sent*; sorting must carry them along, never re-read them after.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ...domain.errors import InvalidAnswer
 from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
-from ..base import TaskType
+from ..base import OffsetMove, TaskType
 from . import exports
 
 MAX_SPANS = 20_000
@@ -200,8 +201,47 @@ class Spans(TaskType):
 
         return quality.agreement(ratings)
 
-    def span_field(self, config: SpansConfig) -> str:
-        return config.field
+    # -- text and offsets
+    def offset_fields(self, config: SpansConfig) -> tuple[str, ...]:
+        return (config.field,)
+
+    def result_texts(self, config: SpansConfig, result: Any) -> Iterator[tuple[str, str]]:
+        # A span's ``text`` is derived from the document, not written: only what lies outside the spans.
+        for path, text in super().result_texts(config, result):
+            if not path.startswith("spans["):
+                yield path, text
+
+    def map_result_offsets(self, config: SpansConfig, result: Any, move: OffsetMove, *,
+                           before: Mapping[str, str] | None = None, after: Mapping[str, str] | None = None) -> Any:
+        if not isinstance(result, dict) or not isinstance(result.get("spans"), list):
+            return result
+        field = config.field
+        shown = before.get(field) if before else None
+        target = after.get(field) if after else None
+        spans = []
+        for i, span in enumerate(result["spans"]):
+            if isinstance(span, dict) and _int(span.get("start")) and _int(span.get("end")):
+                start, end = span["start"], span["end"]
+                moved = move(field, start, end)
+                if moved is None:
+                    spans.append(span)  # out of range, or nothing to move: validation names any problem
+                    continue
+                if shown is not None and "text" in span and span["text"] != shown[start:end]:
+                    raise InvalidAnswer(f"result.spans[{i}].text: does not match the document at {start}..{end} "
+                                        f"({shown[start:end][:40]!r})")
+                span = {k: v for k, v in span.items() if k != "text"}
+                span["start"], span["end"] = moved
+                if target is not None:
+                    span["text"] = target[moved[0]:moved[1]]
+            spans.append(span)
+        return {**result, "spans": spans}
+
+    def protected_ranges(self, config: SpansConfig, result: Any) -> dict[str, list[tuple[int, int]]]:
+        if not isinstance(result, dict) or not isinstance(result.get("spans"), list):
+            return {}
+        ranges = [(span["start"], span["end"]) for span in result["spans"]
+                  if isinstance(span, dict) and isinstance(span.get("start"), int) and isinstance(span.get("end"), int)]
+        return {config.field: ranges} if ranges else {}
 
     def widget_context(self, config: SpansConfig, data: dict, **_: Any) -> dict:
         text = data.get(config.field, "")

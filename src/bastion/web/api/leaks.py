@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ...services import leaks, redaction
+from ...services import canaries, redaction, tracing
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
@@ -64,7 +64,7 @@ class CanaryOut(BaseModel):
 
 
 class TraceIn(Strict):
-    excerpts: list[str] = Field(min_length=1, max_length=leaks.MAX_EXCERPTS,
+    excerpts: list[str] = Field(min_length=1, max_length=tracing.MAX_EXCERPTS,
                                 description="The leaked text(s); several excerpts pool their evidence.")
     alpha: float = Field(default=1e-4, gt=0, le=0.05,
                          description="Name someone only if an innocent would match this well with a probability "
@@ -111,13 +111,13 @@ def reidentified_task(task_id: str, ctx: Ctx, approval: ApprovalQuery = None, br
 @router.get("/projects/{project_id}/canaries", response_model=list[CanaryOut])
 def list_canaries(project_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None):
     """A project's canaries (owners, two-person approval)."""
-    return to_json(leaks.list_canaries(ctx, project_id, approval=approval, break_glass=break_glass))
+    return to_json(canaries.list_canaries(ctx, project_id, approval=approval, break_glass=break_glass))
 
 
 @router.post("/projects/{project_id}/canaries", response_model=CanaryOut, status_code=201)
 def create_canary(project_id: str, body: CanaryIn, ctx: Ctx):
     """Propose a canary: a synthetic item with placeholders (a draft until an owner approves it)."""
-    canary = leaks.create_canary(ctx, project_id, body.data)
+    canary = canaries.create_canary(ctx, project_id, body.data)
     return created(canary, f"/canaries/{canary['id']}")
 
 
@@ -125,22 +125,22 @@ def create_canary(project_id: str, body: CanaryIn, ctx: Ctx):
 def get_canary(canary_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None):
     """A canary with its recipients and each one's facts, to probe a suspect model for (owners, two-person
     approval; audited)."""
-    return to_json(leaks.get_canary(ctx, canary_id, approval=approval, break_glass=break_glass))
+    return to_json(canaries.get_canary(ctx, canary_id, approval=approval, break_glass=break_glass))
 
 
 @router.post("/canaries/{canary_id}/approve", response_model=CanaryOut, responses=error_docs(409))
 def approve_canary(canary_id: str, ctx: Ctx):
     """Approve a draft canary: it starts being mixed into queues at the project's canary_rate."""
-    return to_json(leaks.set_canary_state(ctx, canary_id, "approved"))
+    return to_json(canaries.set_canary_state(ctx, canary_id, "approved"))
 
 
 @router.post("/canaries/{canary_id}/retire", response_model=CanaryOut, responses=error_docs(409))
 def retire_canary(canary_id: str, ctx: Ctx):
     """Stop issuing a canary (what was issued is still traced)."""
-    return to_json(leaks.set_canary_state(ctx, canary_id, "retired"))
+    return to_json(canaries.set_canary_state(ctx, canary_id, "retired"))
 
 
 @router.post("/projects/{project_id}/trace", response_model=TraceOut)
 def trace(project_id: str, body: TraceIn, ctx: Ctx):
     """Trace leaked text to the people shown it: a verdict, a ranking with probabilities (owners; audited)."""
-    return to_json(leaks.trace(ctx, project_id, body.excerpts, alpha=body.alpha))
+    return to_json(tracing.trace(ctx, project_id, body.excerpts, alpha=body.alpha))

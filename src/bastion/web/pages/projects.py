@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse
 
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput
-from ...services import annotations, imports, leaks, projects, qualification, queue, tasks, workspaces
+from ...services import annotations, imports, labelling, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
 from ..auth import page_session, require_form_csrf
 from ..uploads import read_upload
@@ -97,28 +97,20 @@ async def import_upload(request: Request, project_id: str, session: Session):
 def _label_view(request: Request, ctx, csrf: str, project_id: str, *, lease: bool, error: str | None = None,
                 status: int = 200, finished: bool = False):
     """The labelling view. ``lease``: in a POST, lease (or renew) the next task; else show what is held."""
-    if lease:
-        task = queue.next_task(ctx, project_id)  # binds on a first access: this is a POST
-        project = projects.project_for_work(ctx, project_id, Action.TASK_WORK)
-    else:
-        try:
-            project = projects.project_for_work(ctx, project_id, Action.TASK_WORK)
-        except FirstAccessRequired:
-            # Not opened yet: the name and the Start button only (Start binds, deliberately).
-            return render(request, "label.html", status_code=status, project=projects.get_project_summary(
-                ctx, project_id), config=None, task=None, finished=False, csrf_token=csrf, error=error,
-                first_access=True, widget=None, widget_script=None, view={}, shown_at=0, overlay=None)
-        task = queue.held_task(ctx, project_id)
-    tt = ctx.rt.task_types.get(project.task_type)
-    config = tt.parse_config(project.config)
+    try:
+        # Leasing binds on a first access (a POST); showing what is held never does.
+        shown = labelling.labelling_view(ctx, project_id, lease=lease)
+    except FirstAccessRequired:
+        if lease:
+            raise
+        # Not opened yet: the name and the Start button only (Start binds, deliberately).
+        return render(request, "label.html", status_code=status, project=projects.get_project_summary(
+            ctx, project_id), config=None, task=None, finished=False, csrf_token=csrf, error=error,
+            first_access=True, widget=None, widget_script=None, view={}, shown_at=0, overlay=None)
     context = dict(
-        project=project, config=config, task=task, csrf_token=csrf, error=error, finished=lease or finished,
-        first_access=False,
-        widget=f"tasktypes/{tt.name}/widget.html", widget_script=f"/static/tasktypes/{tt.name}/widget.js",
-        view=tt.widget_context(config, task["data"], task_id=task["id"], user_id=ctx.actor.user_id,
-                               predictions=task["predictions"]) if task else {},
-        shown_at=int(time.time() * 1000),
-        overlay=leaks.overlay_for(ctx, project.id) if task else None,
+        project=shown.project, config=shown.config, task=shown.task, csrf_token=csrf, error=error,
+        finished=lease or finished, first_access=False, widget=shown.widget, widget_script=shown.widget_script,
+        view=shown.widget_context, shown_at=int(time.time() * 1000), overlay=shown.overlay,
     )
     name = "_task.html" if request.headers.get("hx-request") else "label.html"
     return render(request, name, status_code=status, **context)
