@@ -45,10 +45,10 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bastion.audit._time import format_timestamp, parse_timestamp
-from bastion.audit.errors import CheckpointMismatch, InvalidKey, MalformedCheckpoint
-from bastion.audit.merkle import HASH_SIZE
-from bastion.audit.notes import VerifierKey, b64decode_strict, open_note, sign_note
+from ._time import format_timestamp, parse_timestamp
+from .errors import CheckpointMismatch, InvalidKey, MalformedCheckpoint
+from .merkle import HASH_SIZE
+from .notes import VerifierKey, b64decode_strict, open_note, sign_note
 
 _TIMESTAMP_PREFIX = "timestamp "
 _JSON_COPIES = ("origin", "size", "root", "timestamp")

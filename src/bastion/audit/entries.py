@@ -67,9 +67,9 @@ from typing import Any
 import orjson
 import rfc8785
 
-from bastion.audit._time import format_timestamp, is_canonical_timestamp, parse_timestamp
-from bastion.audit.errors import InvalidAuditEntry
-from bastion.audit.merkle import hash_leaf
+from ._time import format_timestamp, is_canonical_timestamp, parse_timestamp
+from .errors import InvalidAuditEntry
+from .merkle import hash_leaf
 
 __all__ = [
     "ENTRY_FIELDS",

@@ -51,7 +51,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from bastion.audit.errors import InvalidProofRequest, ProofError
+from .errors import InvalidProofRequest, ProofError
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()

@@ -77,7 +77,7 @@ from typing import Any, Literal
 
 import orjson
 
-from bastion.audit.checkpoint import (
+from .checkpoint import (
     Checkpoint,
     check_origin,
     checkpoint_from_json,
@@ -85,14 +85,14 @@ from bastion.audit.checkpoint import (
     resolve_verifier_key,
     workspace_of_origin,
 )
-from bastion.audit.entries import (
+from .entries import (
     FORMAT_FIELD,
     AuditEntry,
     canonical_bytes,
     find_entry_problem,
     leaf_hash,
 )
-from bastion.audit.errors import (
+from .errors import (
     AuditVerificationError,
     InvalidAuditEntry,
     BadCheckpointSignature,
@@ -102,14 +102,14 @@ from bastion.audit.errors import (
     ProofError,
     UnknownCheckpointKey,
 )
-from bastion.audit.merkle import (
+from .merkle import (
     EMPTY_ROOT,
     Frontier,
     hash_leaf,
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from bastion.audit.notes import VerifierKey
+from .notes import VerifierKey
 
 MAX_LINE_PROBLEMS = 1000
 

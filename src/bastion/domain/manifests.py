@@ -52,8 +52,8 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bastion.audit import CheckpointError, VerifierKey, checkpoint_from_json, compute_key_id
-from bastion.audit.checkpoint import resolve_verifier_key
+from ..audit import CheckpointError, VerifierKey, checkpoint_from_json, compute_key_id
+from ..audit.checkpoint import resolve_verifier_key
 
 MANIFEST_TYPE = "bastion.export-manifest"
 MANIFEST_VERSION = 1

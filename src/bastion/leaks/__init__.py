@@ -12,8 +12,8 @@ Pure functions and small classes, no storage and no web:
 * :mod:`.simulation` - generated items and attacks, for tests and benchmarks.
 """
 
-from bastion.leaks.canaries import CanaryFact, CanaryMatch, CanaryTemplate, canary_fact, match_canary, render_canary
-from bastion.leaks.trace import (
+from .canaries import CanaryFact, CanaryMatch, CanaryTemplate, canary_fact, match_canary, render_canary
+from .trace import (
     DEFAULT_ALPHA,
     RecipientScore,
     SlotReading,
@@ -23,7 +23,7 @@ from bastion.leaks.trace import (
     TraceReport,
     trace_leak,
 )
-from bastion.leaks.variants import (
+from .variants import (
     Region,
     Slot,
     SlotKind,

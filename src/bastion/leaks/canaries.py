@@ -33,8 +33,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bastion.domain.errors import InvalidConfig
-from bastion.redaction.pseudonyms import check_secret
+from ..domain.errors import InvalidConfig
+from ..redaction.pseudonyms import check_secret
 
 PLACEHOLDERS = ("name", "figure", "date", "place")
 MAX_P_VALUE = 1e-3  # identified when another recipient would match this well less often than this

@@ -39,8 +39,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bastion.domain.errors import InvalidConfig
-from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN
+from ..domain.errors import InvalidConfig
+from ..redaction.pseudonyms import PSEUDONYM_PATTERN
 
 
 class SlotKind(StrEnum):

@@ -54,11 +54,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from bastion.domain.errors import InvalidInput
-from bastion.leaks.alignment import Alignment, Folded, Tokens, align, clean_excerpt, fold, fold_form, shingles, tokenize
-from bastion.leaks.slots import DEFAULT_SETTINGS, Region, Slot, VariantSettings, find_slots
-from bastion.leaks.variants import slot_bit, slot_key_material
-from bastion.redaction.editdistance import edit_distance
+from ..domain.errors import InvalidInput
+from .alignment import Alignment, Folded, Tokens, align, clean_excerpt, fold, fold_form, shingles, tokenize
+from .slots import DEFAULT_SETTINGS, Region, Slot, VariantSettings, find_slots
+from .variants import slot_bit, slot_key_material
+from ..redaction.editdistance import edit_distance
 
 DEFAULT_ALPHA = 1e-4
 MIN_COVERAGE = 0.5

@@ -39,9 +39,9 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bastion.leaks.slots import DEFAULT_SETTINGS, Region, Slot, SlotKind, VariantSettings, find_slots, load_variant_settings
-from bastion.redaction.offsets import OffsetMap, apply_replacements
-from bastion.redaction.pseudonyms import check_secret
+from .slots import DEFAULT_SETTINGS, Region, Slot, SlotKind, VariantSettings, find_slots, load_variant_settings
+from ..redaction.offsets import OffsetMap, apply_replacements
+from ..redaction.pseudonyms import check_secret
 
 __all__ = [
     "DEFAULT_SETTINGS",

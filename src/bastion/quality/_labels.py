@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.quality._ratings import code_ratings, group_starts
+from ._ratings import code_ratings, group_starts
 
 EPS = 1e-10  # probability floor, as in crowd-kit, so that logs stay finite
 # Posteriors this close to a task's highest are tied with it (EM's symmetric fixed points

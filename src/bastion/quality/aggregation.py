@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.quality._labels import (
+from ._labels import (
     EPS,
     CategoricalAggregation,
     LabelTable,
@@ -43,9 +43,9 @@ from bastion.quality._labels import (
     finish,
     single_class_result,
 )
-from bastion.quality.bradley_terry import BradleyTerryResult, bradley_terry, pairs_from_rankings
-from bastion.quality.glad import glad
-from bastion.quality.mace import mace
+from .bradley_terry import BradleyTerryResult, bradley_terry, pairs_from_rankings
+from .glad import glad
+from .mace import mace
 
 __all__ = [
     "BradleyTerryResult",

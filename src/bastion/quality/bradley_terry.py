@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality._ratings import group_starts
+from ..domain.errors import InvalidInput
+from ._ratings import group_starts
 
 
 @dataclass(frozen=True, slots=True)

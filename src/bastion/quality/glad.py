@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.quality._labels import (
+from ._labels import (
     CategoricalAggregation,
     LabelTable,
     code_labels,

@@ -32,8 +32,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality._labels import (
+from ..domain.errors import InvalidInput
+from ._labels import (
     CategoricalAggregation,
     LabelTable,
     code_labels,

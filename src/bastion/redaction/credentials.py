@@ -26,8 +26,8 @@ import binascii
 import json
 import re
 
-from bastion.redaction.checksums import shannon_entropy
-from bastion.redaction.detectors import Detector, EntityType, Match
+from .checksums import shannon_entropy
+from .detectors import Detector, EntityType, Match
 
 
 class _PrefixDetector:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from bastion.redaction.checksums import IBAN_LENGTHS, card_brand, iban_is_valid, luhn_is_valid
+from .checksums import IBAN_LENGTHS, card_brand, iban_is_valid, luhn_is_valid
 
 
 class EntityType(StrEnum):
@@ -319,7 +319,7 @@ class IpAddressDetector:
 
 def builtin_detectors() -> list[Detector]:
     """Every built-in detector, in a fixed order."""
-    from bastion.redaction.credentials import credential_detectors
+    from .credentials import credential_detectors
 
     return [
         EmailDetector(),

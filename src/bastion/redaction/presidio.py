@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bastion.domain.errors import InvalidConfig
-from bastion.redaction.detectors import Match
+from ..domain.errors import InvalidConfig
+from .detectors import Match
 
 # Presidio's entity names -> the entity types (and so pseudonym labels) we use.
 PRESIDIO_TYPES: dict[str, str] = {
