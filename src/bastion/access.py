@@ -62,14 +62,20 @@ class Action(Enum):
     AUDIT_READ = ("audit.read", True, "Read the audit log and its signed checkpoints")
     WALLS_READ = ("walls.read", True, "See the conflict graph, exclusions and why a member may or may not see data")
     WALLS_MANAGE = ("walls.manage", False, "Declare competitors and excluded affiliations")
-    REDACTION_REIDENTIFY = ("redaction.reidentify", False,
-                            "Re-identify redacted values: a task's original text, or an export with them")
+    REDACTION_REIDENTIFY = (
+        "redaction.reidentify",
+        False,
+        "Re-identify redacted values: a task's original text, or an export with them",
+    )
     REDACTION_REVIEW = ("redaction.review", False, "Review the items redaction held and release them to the queue")
     CANARY_MANAGE = ("canary.manage", False, "Create, approve and retire canary items and see who was issued them")
     LEAKS_TRACE = ("leaks.trace", True, "Trace a leaked text back to the people who were shown it")
-    APPROVAL_REQUEST = ("approval.request", False,
-                        "Ask a second owner to approve an operation that can leak or destroy the workspace's data "
-                        "(and see the requests)")
+    APPROVAL_REQUEST = (
+        "approval.request",
+        False,
+        "Ask a second owner to approve an operation that can leak or destroy the workspace's data "
+        "(and see the requests)",
+    )
     APPROVAL_DECIDE = ("approval.decide", False, "Approve or refuse another owner's request")
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
@@ -82,12 +88,20 @@ _ALL = frozenset(Action)
 
 POLICY: dict[Role, frozenset[Action]] = {
     Role.OWNER: _ALL,
-    Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ, Action.WALLS_MANAGE,
-                          # need-to-know: the originals, canaries and who saw what stay with owners
-                          Action.REDACTION_REIDENTIFY, Action.REDACTION_REVIEW, Action.CANARY_MANAGE,
-                          Action.LEAKS_TRACE,
-                          # two-person approval is between owners (services/approvals.py)
-                          Action.APPROVAL_REQUEST, Action.APPROVAL_DECIDE},
+    Role.MANAGER: _ALL
+    - {
+        Action.WORKSPACE_DELETE,
+        Action.AUDIT_READ,
+        Action.WALLS_MANAGE,
+        # need-to-know: the originals, canaries and who saw what stay with owners
+        Action.REDACTION_REIDENTIFY,
+        Action.REDACTION_REVIEW,
+        Action.CANARY_MANAGE,
+        Action.LEAKS_TRACE,
+        # two-person approval is between owners (services/approvals.py)
+        Action.APPROVAL_REQUEST,
+        Action.APPROVAL_DECIDE,
+    },
     Role.REVIEWER: frozenset(
         {
             Action.WORKSPACE_READ,
@@ -166,7 +180,7 @@ class Actor:
     token_id: str | None = None
 
     @classmethod
-    def system(cls) -> "Actor":
+    def system(cls) -> Actor:
         """The local operator running admin commands (CLI on the server)."""
         return cls(kind="system", user_id="system", email="", is_admin=True, via="cli")
 
@@ -253,8 +267,12 @@ class Access:
         user = self.actor.user_id
         tx = self._tx
         return decide(
-            workspace_id, workforce_store.list_history(tx, user), workforce_store.list_edges(tx, workspace_id, now),
-            workforce_store.list_affiliations(tx, user), workforce_store.list_exclusions(tx, workspace_id), now,
+            workspace_id,
+            workforce_store.list_history(tx, user),
+            workforce_store.list_edges(tx, workspace_id, now),
+            workforce_store.list_affiliations(tx, user),
+            workforce_store.list_exclusions(tx, workspace_id),
+            now,
         )
 
     def content_allowed(self, workspace_id: str, now: int) -> bool:
@@ -279,8 +297,12 @@ class Access:
         workforce_store.lock_person(tx, user)
         history = workforce_store.list_history(tx, user)
         decision = decide(
-            workspace_id, history, workforce_store.list_edges(tx, workspace_id, now),
-            workforce_store.list_affiliations(tx, user), workforce_store.list_exclusions(tx, workspace_id), now,
+            workspace_id,
+            history,
+            workforce_store.list_edges(tx, workspace_id, now),
+            workforce_store.list_affiliations(tx, user),
+            workforce_store.list_exclusions(tx, workspace_id),
+            now,
         )
         if not decision.allowed:
             raise WallDenied(workspace_id, decision)
@@ -288,8 +310,7 @@ class Access:
             raise FirstAccessRequired(workspace_id)
         workforce_store.record_access(tx, user, workspace_id, now, new=decision.binds)
         if decision.binds:
-            audit(workspace_id, "wall.bound", user,
-                  lifted=[edge.other(workspace_id) for edge in decision.lifted])
+            audit(workspace_id, "wall.bound", user, lifted=[edge.other(workspace_id) for edge in decision.lifted])
 
     def require_tombstone(self, readers: frozenset[str]) -> None:
         """A deleted workspace's tombstone: for its recorded readers (the owners and auditors at

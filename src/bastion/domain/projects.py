@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InvalidInput
 
-
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}(:[0-9]{1,2})?$")
 
 

@@ -31,8 +31,9 @@ def parse_item(obj: Any) -> TaskInput:
     if len(obj) <= 2:  # the common shapes, {"data"} and {"data", "external_id"}, checked directly
         data = obj.get("data")
         external_id = obj.get("external_id")
-        if (isinstance(data, dict) and (len(obj) == 1 or (isinstance(external_id, str)
-                                                          and 0 < len(external_id) <= MAX_EXTERNAL_ID))):
+        if isinstance(data, dict) and (
+            len(obj) == 1 or (isinstance(external_id, str) and 0 < len(external_id) <= MAX_EXTERNAL_ID)
+        ):
             return TaskInput(data, external_id, None, None, 0, None)
     unknown = obj.keys() - ITEM_KEYS
     if unknown:

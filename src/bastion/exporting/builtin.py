@@ -1,10 +1,10 @@
 """The built-in export formats, registered through the same hook as third-party plugins."""
 
-from ..plugins import hookimpl
 from .coco import COCO
 from .conll import CONLL
 from .jsonrows import DPO, JSON, JSONL, SFT, SPACY
 from .parquet import PARQUET
+from ..plugins import hookimpl
 
 
 @hookimpl

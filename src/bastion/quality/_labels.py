@@ -205,8 +205,10 @@ def pick_winners(posteriors: np.ndarray, tasks: np.ndarray, tie_seed: str = "") 
         rows = np.flatnonzero(tied)
         key = hashlib.blake2b(tie_seed.encode(), digest_size=32).digest()
         draws = np.array(
-            [int.from_bytes(hashlib.blake2b(str(task).encode(), key=key, digest_size=8).digest(), "big")
-             % int(n) for task, n in zip(tasks[rows].tolist(), n_candidates[rows].tolist(), strict=True)],
+            [
+                int.from_bytes(hashlib.blake2b(str(task).encode(), key=key, digest_size=8).digest(), "big") % int(n)
+                for task, n in zip(tasks[rows].tolist(), n_candidates[rows].tolist(), strict=True)
+            ],
             dtype=np.int64,
         )
         among = candidates[rows]

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..domain.errors import InvalidInput
 from ._ratings import group_starts
+from ..domain.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,6 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..domain.errors import InvalidInput
 from ._labels import (
     CategoricalAggregation,
     LabelTable,
@@ -40,6 +39,7 @@ from ._labels import (
     empty_result,
     finish,
 )
+from ..domain.errors import InvalidInput
 
 
 def mace(

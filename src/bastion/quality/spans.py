@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..domain.errors import InvalidInput
 from .scores import Score, defined, undefined
+from ..domain.errors import InvalidInput
 
 Mode = Literal["strict", "overlap"]
 

@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from ..domain.errors import InvalidInput
 from .pseudonyms import PSEUDONYM_PATTERN, Pseudonymizer
+from ..domain.errors import InvalidInput
 
 Side = Literal["start", "end"]
 

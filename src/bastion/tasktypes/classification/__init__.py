@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
 from .._labels import Label, check_labels, labels_as_objects
 from .._quality import (
     CATEGORICAL_MEASURES,
@@ -32,6 +31,7 @@ from .._quality import (
     multi_label_agreement,
 )
 from ..base import TaskType
+from ...domain.errors import InvalidAnswer
 
 MAX_OTHER_TEXT = 2000
 
@@ -63,7 +63,7 @@ class ClassificationConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _distinct(self) -> "ClassificationConfig":
+    def _distinct(self) -> ClassificationConfig:
         taken: dict[str, str] = {}
         if self.other is not None:
             if self.other.value in self.values():

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
+from . import exports
 from .._labels import Label, check_labels, labels_as_objects
 from .._quality import (
     CATEGORICAL_MEASURES,
@@ -41,7 +41,7 @@ from .._quality import (
     multi_label_agreement,
 )
 from ..base import TaskType
-from . import exports
+from ...domain.errors import InvalidAnswer
 
 FILE_REF = re.compile(r"^fil_[0-9a-f]{32}$")
 MAX_BOXES = 2000
@@ -64,7 +64,7 @@ class ImageConfig(BaseModel):
         return labels_as_objects(value, info.field_name)
 
     @model_validator(mode="after")
-    def _labels(self) -> "ImageConfig":
+    def _labels(self) -> ImageConfig:
         if not self.box_labels and not self.image_labels:
             raise ValueError("box_labels: give box_labels (to draw boxes), image_labels (to classify), or both")
         taken: dict[str, str] = {}
@@ -110,9 +110,11 @@ class Image(TaskType):
         if not isinstance(ref, str):
             return f"data.{config.field}: missing (a file reference fil_…)"
         if not FILE_REF.match(ref):
-            return (f"data.{config.field}: {ref[:80]!r} is not a stored file; import images with "
-                    "`bastion import PROJECT FILE --files DIR` or upload them to "
-                    "POST /api/v1/projects/{project}/files (URLs are never fetched)")
+            return (
+                f"data.{config.field}: {ref[:80]!r} is not a stored file; import images with "
+                "`bastion import PROJECT FILE --files DIR` or upload them to "
+                "POST /api/v1/projects/{project}/files (URLs are never fetched)"
+            )
         for key in ("width", "height"):
             v = data.get(key)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= 100_000):
@@ -143,8 +145,9 @@ class Image(TaskType):
         if not config.image_labels:
             return {}  # boxes are not aggregated: every task's aggregate is null
         if config.multiple:
-            return multi_label_aggregate(_label_set, [label.value for label in config.image_labels], ratings,
-                                         method, seed)
+            return multi_label_aggregate(
+                _label_set, [label.value for label in config.image_labels], ratings, method, seed
+            )
         return categorical_aggregate(lambda result: self.categorical_value(config, result), ratings, method, seed)
 
     def validate_result(self, config: ImageConfig, data: dict, result: Any) -> dict:
@@ -246,8 +249,9 @@ class Image(TaskType):
                 out["label"] = str(form.get("label"))
         return out
 
-    def widget_context(self, config: ImageConfig, data: dict, *, task_id: str = "", predictions: list | None = None,
-                       **_: Any) -> dict:
+    def widget_context(
+        self, config: ImageConfig, data: dict, *, task_id: str = "", predictions: list | None = None, **_: Any
+    ) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}
         ref = data.get(config.field, "")
         initial: dict[str, Any] = {}

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...quality import krippendorff_alpha
 from .._quality import describe_alpha
 from ..base import Rating
+from ...quality import krippendorff_alpha
 
 
 def agreement(criteria: Sequence[tuple[str, list | None]], ratings: Sequence[Rating]) -> dict[str, Any]:

@@ -27,10 +27,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
+from . import exports
 from .._labels import Label, check_labels, labels_as_objects
 from ..base import TaskType
-from . import exports
+from ...domain.errors import InvalidAnswer
 
 MAX_SPANS = 20_000
 MAX_RELATIONS = 20_000
@@ -52,7 +52,7 @@ class SpansConfig(BaseModel):
         return labels_as_objects(value, info.field_name)
 
     @model_validator(mode="after")
-    def _distinct(self) -> "SpansConfig":
+    def _distinct(self) -> SpansConfig:
         check_labels(self.labels, "labels")
         seen: set[str] = set()
         for i, rel in enumerate(self.relations):
@@ -132,13 +132,16 @@ class Spans(TaskType):
             if not _int(start) or not _int(end):
                 raise InvalidAnswer(f"{where}: start and end must be integers")
             if not 0 <= start < end <= n:
-                raise InvalidAnswer(f"{where}: offsets {start}..{end} out of range (the text has {n} characters; "
-                                    "0 <= start < end <= length)")
+                raise InvalidAnswer(
+                    f"{where}: offsets {start}..{end} out of range (the text has {n} characters; "
+                    "0 <= start < end <= length)"
+                )
             if label not in labels:
                 raise InvalidAnswer(f"{where}.label: {label!r} is not a label of this project")
             if "text" in span and span["text"] != text[start:end]:
-                raise InvalidAnswer(f"{where}.text: does not match the document at {start}..{end} "
-                                    f"({text[start:end][:40]!r})")
+                raise InvalidAnswer(
+                    f"{where}.text: does not match the document at {start}..{end} ({text[start:end][:40]!r})"
+                )
             checked.append((start, end, label))
         order = sorted(range(len(checked)), key=lambda i: checked[i])
         position: dict[tuple[int, int, str], int] = {}
@@ -152,7 +155,8 @@ class Spans(TaskType):
                 if b[0] < a[1]:
                     raise InvalidAnswer(
                         f"result.spans: {a[0]}..{a[1]} ({a[2]}) and {b[0]}..{b[1]} ({b[2]}) overlap, "
-                        "and this project does not allow overlapping spans")
+                        "and this project does not allow overlapping spans"
+                    )
         out: dict[str, Any] = {
             "spans": [{"start": s, "end": e, "label": lab, "text": text[s:e]} for s, e, lab in normal]
         }

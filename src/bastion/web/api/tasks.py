@@ -6,11 +6,11 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .models import ImportOut, TaskOut, TaskPage
 from ...domain.errors import BastionError
 from ...services import imports, queue, tasks
 from ...sources import iter_bytes, iter_jsonl
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
-from .models import ImportOut, TaskOut, TaskPage
 
 router = APIRouter(tags=["tasks"], responses=COMMON_ERRORS)
 
@@ -69,9 +69,15 @@ async def import_tasks(
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     fmt = FORMATS_BY_TYPE.get(media)
     if fmt is None:
-        return to_json({"error": {"code": "unsupported_media_type",
-                                  "message": f"Content-Type {media!r} is not importable "
-                                             f"(use one of: {', '.join(FORMATS_BY_TYPE)})"}}, 415)
+        return to_json(
+            {
+                "error": {
+                    "code": "unsupported_media_type",
+                    "message": f"Content-Type {media!r} is not importable (use one of: {', '.join(FORMATS_BY_TYPE)})",
+                }
+            },
+            415,
+        )
     if fmt == "jsonl" and not strict:
         importer = await run_in_threadpool(imports.Importer, ctx, project_id)
         pending: list[bytes] = []

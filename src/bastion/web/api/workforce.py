@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ...services import qualification, queue, workforce
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import Strict, TaskOut
+from ...services import qualification, queue, workforce
 
 router = APIRouter(tags=["workforce"], responses=COMMON_ERRORS)
 KIND = Literal["employer", "investor", "contractor", "advisor", "board", "family", "other"]
@@ -92,7 +92,9 @@ class AffiliationOut(BaseModel):
 class HistoryIn(Strict):
     workspace_id: str = Field(min_length=1, max_length=60)
     source: Literal["declared", "prior"]
-    approved_by: str | None = Field(default=None, max_length=200, description="Declared sides: who at the client approved.")
+    approved_by: str | None = Field(
+        default=None, max_length=200, description="Declared sides: who at the client approved."
+    )
     since: int | None = None
     until: int | None = None
 
@@ -126,8 +128,9 @@ class QualificationResultOut(BaseModel):
     retake_after: int | None
 
 
-@router.post("/queue/next", response_model=TaskOut,
-             responses={204: {"description": "No task is left for you in any project."}})
+@router.post(
+    "/queue/next", response_model=TaskOut, responses={204: {"description": "No task is left for you in any project."}}
+)
 def next_any(ctx: Ctx):
     """Your next task across every project you may work on (skills, walls, caps and priority applied)."""
     task = queue.next_any(ctx)
@@ -143,21 +146,29 @@ def list_conflicts(workspace_id: str, ctx: Ctx):
 @router.post("/workspaces/{workspace_id}/conflicts", response_model=dict, status_code=201, responses=error_docs(409))
 def add_conflict(workspace_id: str, body: ConflictIn, ctx: Ctx):
     """Declare a competitor (owners): nobody who worked for one may see the other's data."""
-    return to_json(workforce.add_conflict(ctx, workspace_id, body.competitor, cooling_off_days=body.cooling_off_days), 201)
+    return to_json(
+        workforce.add_conflict(ctx, workspace_id, body.competitor, cooling_off_days=body.cooling_off_days), 201
+    )
 
 
-@router.delete("/workspaces/{workspace_id}/conflicts/{competitor_id}", response_model=WithdrawalOut,
-               responses=error_docs(409))
-def remove_conflict(workspace_id: str, competitor_id: str, ctx: Ctx, approval: ApprovalQuery = None,
-                    break_glass: BreakGlassQuery = None):
+@router.delete(
+    "/workspaces/{workspace_id}/conflicts/{competitor_id}", response_model=WithdrawalOut, responses=error_docs(409)
+)
+def remove_conflict(
+    workspace_id: str, competitor_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None
+):
     """Withdraw this workspace's declaration (owners, two-person approval): the wall falls after the waiting
     period, unless another holder keeps it. A wall the other side or a sector group holds answers 403."""
-    return to_json(workforce.remove_conflict(ctx, workspace_id, competitor_id, approval=approval,
-                                             break_glass=break_glass))
+    return to_json(
+        workforce.remove_conflict(ctx, workspace_id, competitor_id, approval=approval, break_glass=break_glass)
+    )
 
 
-@router.post("/workspaces/{workspace_id}/conflicts/{competitor_id}/consent", response_model=WithdrawalOut,
-             responses=error_docs(409))
+@router.post(
+    "/workspaces/{workspace_id}/conflicts/{competitor_id}/consent",
+    response_model=WithdrawalOut,
+    responses=error_docs(409),
+)
 def consent_removal(workspace_id: str, competitor_id: str, ctx: Ctx):
     """Agree (owners of this side) to the competitor's scheduled withdrawal: it takes effect now."""
     return to_json(workforce.consent_removal(ctx, workspace_id, competitor_id))
@@ -175,8 +186,9 @@ def add_exclusion(workspace_id: str, body: ExclusionIn, ctx: Ctx):
 
 
 @router.delete("/workspaces/{workspace_id}/exclusions", status_code=204, response_class=Response)
-def remove_exclusion(workspace_id: str, ctx: Ctx, org: str = Query(..., max_length=200),
-                     kind: KIND | None = Query(None)):
+def remove_exclusion(
+    workspace_id: str, ctx: Ctx, org: str = Query(..., max_length=200), kind: KIND | None = Query(None)
+):
     workforce.remove_exclusion(ctx, workspace_id, org, kind)
     return Response(status_code=204)
 
@@ -199,12 +211,12 @@ def add_group_member(group_id: str, body: GroupMemberIn, ctx: Ctx):
 
 
 @router.delete("/conflict-groups/{group_id}/members/{workspace_id}", response_model=dict[str, Any])
-def remove_group_member(group_id: str, workspace_id: str, ctx: Ctx, approval: ApprovalQuery = None,
-                        break_glass: BreakGlassQuery = None):
+def remove_group_member(
+    group_id: str, workspace_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None
+):
     """Take a workspace out of a sector group (platform admins, two-person approval among admins): its walls
     with the other members fall after the waiting period."""
-    return to_json(workforce.remove_from_group(ctx, group_id, workspace_id, approval=approval,
-                                               break_glass=break_glass))
+    return to_json(workforce.remove_from_group(ctx, group_id, workspace_id, approval=approval, break_glass=break_glass))
 
 
 @router.delete("/conflict-groups/{group_id}", status_code=204, response_class=Response, responses=error_docs(409))
@@ -222,7 +234,9 @@ def list_affiliations(user_id: str, ctx: Ctx):
 @router.post("/users/{user_id}/affiliations", response_model=dict, status_code=201)
 def add_affiliation(user_id: str, body: AffiliationIn, ctx: Ctx):
     """Record a tie (yourself, or anyone for platform admins); excluding workspaces lose the person at once."""
-    return to_json(workforce.add_affiliation(ctx, user_id, body.org, body.kind, since=body.since, until=body.until), 201)
+    return to_json(
+        workforce.add_affiliation(ctx, user_id, body.org, body.kind, since=body.since, until=body.until), 201
+    )
 
 
 @router.get("/users/{user_id}/history", response_model=list[HistoryOut])
