@@ -413,7 +413,7 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         return ok if full else None
 
     imp = results.get("import", {})
-    for key, entry in imp.items():
+    for entry in imp.values():
         n = entry["tasks"]
         target = "≤ 10 s" if n == 1_000_000 else ""
         rows.append(
@@ -426,7 +426,7 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         )
         rows.append(_row(f"  CLI peak RSS ({n:,})", f"{entry['cli_peak_rss_mb']} MB", "", None))
     mem = results.get("memory", {})
-    for key, entry in mem.items():
+    for entry in mem.values():
         if not isinstance(entry, dict):
             continue
         n = entry["tasks"]
@@ -452,7 +452,7 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 )
             )
     ann = results.get("annotate", {})
-    for key, entry in ann.items():
+    for entry in ann.values():
         if not isinstance(entry, dict):
             continue
         c, s = entry["clients"], entry["servers"]
@@ -500,7 +500,7 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
             )
         )
     exp = results.get("export", {})
-    for key, entry in exp.items():
+    for entry in exp.values():
         n = entry["tasks"]
         for fmt in ("jsonl", "json"):
             e = entry[fmt]

@@ -44,10 +44,9 @@ def encode_coco(rows: Iterator[dict], encoding: Encoding) -> Iterator[bytes]:
     dumps = orjson.dumps
     boxes: list[bytes] = []
     yield b'{"info":{"description":"Bastion export","version":"1.0"},"licenses":[],"images":['
-    image_id = box_id = 0
+    box_id = 0
     parts: list[bytes] = []
-    for row in rows:
-        image_id += 1
+    for image_id, row in enumerate(rows, 1):
         image = {"id": image_id}
         image.update((k, v) for k, v in row.items() if k != "boxes")
         for box in row.get("boxes", ()):

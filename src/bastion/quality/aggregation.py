@@ -138,7 +138,7 @@ class _DawidSkene:
         loss = -np.inf
         iterations = 0
         converged = False
-        for iterations in range(1, max_iterations + 1):
+        for iterations in range(1, max_iterations + 1):  # noqa: B007  (the count is read after the loop)
             priors = np.maximum(priors, EPS)
             posteriors = self.e_step(confusion, priors)
             priors = posteriors.mean(axis=1)
@@ -222,7 +222,7 @@ class _OneCoin:
         loss = -np.inf
         iterations = 0
         converged = False
-        for iterations in range(1, max_iterations + 1):
+        for iterations in range(1, max_iterations + 1):  # noqa: B007  (the count is read after the loop)
             priors = np.maximum(priors, EPS)
             posteriors = self.e_step(accuracy, priors)
             priors = posteriors.mean(axis=1)

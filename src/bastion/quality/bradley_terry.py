@@ -98,7 +98,7 @@ def bradley_terry(
     scores = np.full(n, 1.0 / n)
     converged = False
     iterations = 0
-    for iterations in range(1, max_iterations + 1):
+    for iterations in range(1, max_iterations + 1):  # noqa: B007  (the count is read after the loop)
         total = scores[pa] + scores[pb]
         inverse = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
         denominator = np.bincount(pa, inverse, minlength=n) + np.bincount(pb, inverse, minlength=n)

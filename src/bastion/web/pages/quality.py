@@ -94,7 +94,9 @@ def review_start(request: Request, project_id: str, session: Session, csrf_token
 
 
 def _review_view(request, project, item, csrf, error=None, status=200, *, finished=False, first_access=False):
-    pretty = lambda value: orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    def pretty(value):
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
     name = "_review.html" if request.headers.get("hx-request") else "review.html"
     return render(
         request,
