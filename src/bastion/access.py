@@ -33,6 +33,7 @@ workspaces through 403-versus-404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -40,6 +41,7 @@ from .domain.errors import NotFound, PermissionDenied
 from .domain.walls import Decision, decide
 from .domain.workspaces import Role
 from .storage import memberships_store, workforce_store
+from .storage.database import Tx
 
 
 class Action(Enum):
@@ -134,7 +136,7 @@ class WallDenied(PermissionDenied):
     own (the refused one rolls back): see ``services/context.py``.
     """
 
-    def __init__(self, workspace_id: str, decision) -> None:
+    def __init__(self, workspace_id: str, decision: Decision) -> None:
         kinds = {r.kind for r in decision.reasons}
         what = "an excluded affiliation" if kinds == {"excluded"} else "a conflict-of-interest wall"
         super().__init__(
@@ -192,12 +194,11 @@ class Actor:
 class Access:
     """Access decisions for one actor within one transaction."""
 
-    __slots__ = ("actor", "_tx", "_conn", "_roles")
+    __slots__ = ("actor", "_tx", "_roles")
 
-    def __init__(self, actor: Actor, tx) -> None:
+    def __init__(self, actor: Actor, tx: Tx) -> None:
         self.actor = actor
         self._tx = tx
-        self._conn = tx.conn
         self._roles: dict[str, Role] | None = None
 
     @property
@@ -259,7 +260,7 @@ class Access:
         role = self.roles.get(workspace_id)
         return role is not None and Action.TASK_BROWSE in POLICY[role]
 
-    def decide_content(self, workspace_id: str, now: int):
+    def decide_content(self, workspace_id: str, now: int) -> Decision:
         """The wall decision (``domain.walls.Decision``) without a lock, binding or record: read paths
         decide with it, and bind apart when it says ``binds`` (``services/context.py``)."""
         if self.actor.is_system:
@@ -279,7 +280,9 @@ class Access:
         """The wall decision without binding or recording anything (to route, not to show)."""
         return self.decide_content(workspace_id, now).allowed
 
-    def require_content(self, workspace_id: str, now: int, audit, *, may_bind: bool = True) -> None:
+    def require_content(
+        self, workspace_id: str, now: int, audit: Callable[..., object], *, may_bind: bool = True
+    ) -> None:
         """The conflict-of-interest rule, at every point where a person is shown data.
 
         Loads the person's history and affiliations and the workspace's conflict

@@ -219,7 +219,8 @@ def _is_plain(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -(2**53) < value < 2**53
+        number: int = value
+        return -(2**53) < number < 2**53
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or (not key.isascii() and _ORDER_MAY_DIFFER.search(key)):
@@ -347,7 +348,7 @@ def leaf_bytes(entry: AuditEntry | Mapping[str, Any]) -> bytes:
     problem = find_entry_problem(obj)
     if problem:
         raise InvalidAuditEntry(f"invalid audit entry: {problem}")
-    return _encode(obj)  # type: ignore[arg-type]
+    return _encode(obj)
 
 
 def leaf_hash(entry: AuditEntry | Mapping[str, Any]) -> bytes:

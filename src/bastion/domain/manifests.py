@@ -160,7 +160,7 @@ def _check_shape(manifest: Any) -> str | None:
     return None
 
 
-def _check_signature(manifest: dict, key: VerifierKey) -> str | None:
+def _check_signature(manifest: dict[str, Any], key: VerifierKey) -> str | None:
     signature = manifest["signature"]
     trusted = f"{key.name}+{key.key_id.hex()}"
     if signature["key"] != trusted:

@@ -16,10 +16,10 @@ MAX_EXTERNAL_ID = 500
 class TaskInput:
     """A validated imported item."""
 
-    data: dict
+    data: dict[str, Any]
     external_id: str | None
-    meta: dict | None
-    predictions: list | None
+    meta: dict[str, Any] | None
+    predictions: list[Any] | None
     priority: int
     gold: Any = None  # the known answer of a gold task (a result of the project's task type)
 
@@ -75,10 +75,10 @@ class Task:
     id: str
     project_id: str
     workspace_id: str
-    data: dict
+    data: dict[str, Any]
     external_id: str | None
-    meta: dict | None
-    predictions: list | None
+    meta: dict[str, Any] | None
+    predictions: list[Any] | None
     priority: int
     annotation_count: int
     done: bool

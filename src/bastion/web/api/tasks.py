@@ -8,7 +8,6 @@ from starlette.responses import Response
 
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import ImportOut, TaskOut, TaskPage
-from ...domain.errors import BastionError
 from ...services import imports, queue, tasks
 from ...sources import iter_bytes, iter_jsonl
 
@@ -35,10 +34,6 @@ _item_schema = {
         "priority": {"type": "integer"},
     },
 }
-
-
-class UnsupportedMediaType(BastionError):
-    code = "unsupported_media_type"
 
 
 @router.post(
