@@ -216,6 +216,6 @@ def setup_demo(rt: Runtime) -> list[DemoLogin]:
         if spec.get("gold"):
             source = _with_gold(source, spec["gold"])
         if spec.get("files"):  # images go into the sealed file store; tasks get their ids
-            source = FileReferences(ctx, project.id, DATA, source)
+            source = FileReferences(ctx, project.id, DATA, source)  # type: ignore[assignment]  # a source too
         imports.import_tasks(ctx, project.id, source)
     return [DemoLogin(email, passwords[email], role) for email, _n, role in PEOPLE]

@@ -64,7 +64,9 @@ def _parquet_type(key: str, value: Any):
 
 def _lossless_row(row: dict) -> dict:
     """Lossless rows for Parquet: free-form JSON parts become JSON text columns."""
-    out = {k: (orjson.dumps(v).decode() if k in JSON_COLUMNS and v is not None else v) for k, v in row.items()}
+    out: dict[str, Any] = {
+        k: (orjson.dumps(v).decode() if k in JSON_COLUMNS and v is not None else v) for k, v in row.items()
+    }
     if "annotations" in out:
         out["annotations"] = [_lossless_row(a) for a in out["annotations"]]
     if "annotation" in out:

@@ -125,7 +125,7 @@ _QUOTED = re.compile(r"\"[^\"\n]{1,600}\"|“[^“”\n]{1,600}”|‘[^‘’\n
 
 def excluded_ranges(text: str) -> list[tuple[int, int]]:
     """Ranges no slot may overlap: code, URLs, e-mail addresses, tags, pseudonyms, quoted text."""
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for pattern in (_FENCED_CODE, _INLINE_CODE, _INDENTED_CODE, _URL, _EMAIL, _HTML_TAG, PSEUDONYM_PATTERN):
         ranges.extend(m.span() for m in pattern.finditer(text))
     for m in _QUOTED.finditer(text):

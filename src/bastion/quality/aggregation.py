@@ -170,7 +170,7 @@ class _DawidSkene:
         confusion = np.zeros_like(counts)
         # Only cells an annotator used exist (as in crowd-kit); the floor applies to them.
         confusion[self.cell_ids] = np.maximum(counts[self.cell_ids], EPS)
-        confusion = confusion.reshape(table.n_workers, k, k)
+        confusion = confusion.reshape(table.n_workers, k, k)  # type: ignore[assignment]  # 2-D to 3-D
         confusion /= confusion.sum(axis=1, keepdims=True)
         return confusion.reshape(n_cells, k), counts
 
@@ -265,7 +265,7 @@ class _OneCoin:
         scores += np.log(priors)[:, None]
         scores -= scores.max(axis=0)
         np.exp(scores, out=scores)
-        scores /= scores.sum(axis=0)
+        scores /= scores.sum(axis=0)  # type: ignore[misc]  # numpy stubs: in-place division of an int array
         return scores
 
     def lower_bound(self, posteriors: np.ndarray, priors: np.ndarray, accuracy: np.ndarray) -> float:

@@ -19,6 +19,7 @@ import json
 import math
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 WIDTH = 320
@@ -115,7 +116,7 @@ class Canvas:
             half = int(math.sqrt(r * r - dy * dy) + 0.5)
             self._span(cy + dy, cx - half, cx + half, idx)
 
-    def polygon(self, points: list[tuple[float, float]], rgb: RGB) -> None:
+    def polygon(self, points: Sequence[tuple[float, float]], rgb: RGB) -> None:
         """Even-odd scanline fill, sampling each row at its vertical centre."""
         idx = self.colour(rgb)
         ys = [p[1] for p in points]

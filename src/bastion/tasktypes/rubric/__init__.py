@@ -201,7 +201,7 @@ class Rubric(TaskType):
         out_scores: dict[str, Any] = {}
         out_comments: dict[str, str] = {}
         for c in config.criteria:
-            allowed = grades(c.scale)
+            allowed = grades(c.scale)  # type: ignore[arg-type]  # validation gives every criterion a scale
             value = scores.get(c.name)
             if value is None:
                 raise InvalidAnswer(f"result.scores.{c.name}: required, one of {allowed}")
@@ -233,7 +233,7 @@ class Rubric(TaskType):
         comments = prediction.get("comments") or {}
         if not isinstance(scores, dict) or not isinstance(comments, dict):
             raise InvalidAnswer("predictions: scores and comments are objects {criterion: …}")
-        full_scores = {c.name: scores.get(c.name, grades(c.scale)[0]) for c in config.criteria} | scores
+        full_scores = {c.name: scores.get(c.name, grades(c.scale)[0]) for c in config.criteria} | scores  # type: ignore[arg-type]
         full_comments = {
             c.name: comments.get(c.name) or ("-" if c.comment == "required" else None)
             for c in config.criteria
@@ -284,7 +284,7 @@ class Rubric(TaskType):
                     "name": c.name,
                     "description": c.description,
                     "comment": c.comment,
-                    "grades": [{"value": v, "key": k} for v, k in zip(grades(c.scale), hotkeys(c.scale))],
+                    "grades": [{"value": v, "key": k} for v, k in zip(grades(c.scale), hotkeys(c.scale))],  # type: ignore[arg-type]
                     "picked": scores.get(c.name),
                     "text": comments.get(c.name, ""),
                 }

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from .._quality import pairs_by_task
 from ..base import Rating
 from ...quality import span_agreement
 
-MODES = ("strict", "overlap")
+MODES: tuple[Literal["strict", "overlap"], ...] = ("strict", "overlap")
 
 
 def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:

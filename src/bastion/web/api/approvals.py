@@ -29,7 +29,9 @@ KIND = Literal[tuple(approvals.KINDS)]  # type: ignore[valid-type]
 
 
 class ApprovalIn(Strict):
-    kind: KIND = Field(description="The operation: " + "; ".join(f"{k}: {v[0]}" for k, v in approvals.KINDS.items()))
+    kind: KIND = Field(  # type: ignore[valid-type]  # a Literal built from the registry, as above
+        description="The operation: " + "; ".join(f"{k}: {v[0]}" for k, v in approvals.KINDS.items())
+    )
     params: dict[str, str] = Field(
         default_factory=dict, max_length=4, description='The ids it is for, e.g. {"task": "tsk_…"}.'
     )

@@ -162,7 +162,7 @@ async def _closing(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(chunks.close)
+            await anyio.to_thread.run_sync(chunks.close)  # type: ignore[attr-defined]  # the stream is a generator
 
 
 @router.get("/exports/{export_id}/manifest", response_model=dict[str, Any], responses=error_docs(409))
@@ -201,6 +201,6 @@ def describe_export_formats(app: FastAPI, rt: Runtime) -> None:
                     parameter["description"] += f" On this server: {several}."
             media_types = dict.fromkeys(fmt.media_type.split(";")[0].strip() for fmt in formats)
             operation["responses"]["200"]["content"] = {media: {} for media in media_types}
-        return app.openapi_schema
+        return app.openapi_schema  # type: ignore[return-value]  # set above on the first call
 
     app.openapi = openapi  # type: ignore[method-assign]

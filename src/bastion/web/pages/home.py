@@ -7,7 +7,7 @@ its projects listed without links or Label buttons.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -25,7 +25,7 @@ Session = Annotated[tuple, Depends(page_session)]
 @router.get("/")
 def home(request: Request, session: Session):
     ctx, csrf = session
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     mine = workspaces.list_workspaces(ctx)
     states = content.wall_states(ctx, [ws.id for ws in mine if ws.role is not None])
     for ws in mine:
