@@ -61,10 +61,6 @@ class LabelTable:
     def n_classes(self) -> int:
         return int(self.classes.size)
 
-    def per_task_sum(self, rows: np.ndarray) -> np.ndarray:
-        """Sum row-aligned values (1-D or 2-D) over each task's rows."""
-        return np.add.reduceat(rows, self.task_starts, axis=0)
-
     def vote_shares(self) -> np.ndarray:
         k = self.n_classes
         counts = np.bincount(self.task * k + self.label, minlength=self.n_tasks * k).reshape(self.n_tasks, k)

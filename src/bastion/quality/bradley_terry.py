@@ -45,11 +45,6 @@ class BradleyTerryResult:
         """Candidates best first (ties by candidate id)."""
         return self.candidates[np.lexsort((np.arange(self.scores.size), -self.scores))]
 
-    def candidate_records(self) -> list[dict[str, Any]]:
-        return [
-            {"candidate": c, "score": s} for c, s in zip(self.candidates.tolist(), self.scores.tolist(), strict=True)
-        ]
-
     def annotator_records(self) -> list[dict[str, Any]]:
         return [
             {"annotator": a, "skill": s} for a, s in zip(self.annotators.tolist(), self.skills.tolist(), strict=True)
