@@ -1,4 +1,4 @@
-"""Tasks: one item to label. Parsing of imported items lives here (pure, no I/O)."""
+"""Tasks: one unit of work to label. Parsing of imported tasks lives here (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ MAX_EXTERNAL_ID = 500
 
 @dataclass(frozen=True, slots=True)
 class TaskInput:
-    """A validated imported item."""
+    """A validated imported task."""
 
     data: dict[str, Any]
     external_id: str | None
@@ -25,7 +25,7 @@ class TaskInput:
 
 
 def parse_item(obj: Any) -> TaskInput:
-    """Validate one imported item; raises ValueError with a message naming the field."""
+    """Validate one imported task; raises ValueError with a message naming the field."""
     if not isinstance(obj, dict):
         raise ValueError('an item must be a JSON object like {"data": {...}}')
     if len(obj) <= 2:  # the common shapes, {"data"} and {"data", "external_id"}, checked directly
@@ -66,7 +66,7 @@ def parse_item(obj: Any) -> TaskInput:
 
 
 def content_digest(item: TaskInput) -> bytes:
-    """Stable digest of an item's content, the dedupe key when it has no external id."""
+    """Stable digest of a task's content, the dedupe key when it has no external id."""
     return hashlib.sha256(orjson.dumps(item.data, option=orjson.OPT_SORT_KEYS)).digest()
 
 
