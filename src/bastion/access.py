@@ -69,8 +69,8 @@ class Action(Enum):
         False,
         "Re-identify redacted values: a task's original text, or an export with them",
     )
-    REDACTION_REVIEW = ("redaction.review", False, "Review the items redaction held and release them to the queue")
-    CANARY_MANAGE = ("canary.manage", False, "Create, approve and retire canary items and see who was issued them")
+    REDACTION_REVIEW = ("redaction.review", False, "Review the tasks redaction held and release them to the queue")
+    CANARY_MANAGE = ("canary.manage", False, "Create, approve and retire canary tasks and see who was issued them")
     LEAKS_TRACE = ("leaks.trace", True, "Trace a leaked text back to the people who were shown it")
     APPROVAL_REQUEST = (
         "approval.request",
