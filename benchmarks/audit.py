@@ -17,7 +17,6 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-
 from bastion.audit import (
     Frontier,
     TreeNodes,
@@ -102,9 +101,7 @@ def bench_sign_and_proofs(count: int) -> None:
     for i in range(1000):
         inclusion_proof((i * 7919) % count, count, nodes)
         consistency_proof(max(1, (i * 104729) % count), count, nodes)
-    figure(
-        "inclusion + consistency proof from node table", (time.perf_counter() - start), "ms each"
-    )
+    figure("inclusion + consistency proof from node table", (time.perf_counter() - start), "ms each")
     start = time.perf_counter()
     inclusion_proof(count // 3, count, leaves)
     figure("inclusion proof from bare leaf hashes", time.perf_counter() - start, "s")

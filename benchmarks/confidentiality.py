@@ -46,8 +46,9 @@ def fresh_runtime():
     from bastion.services.runtime import Runtime
     from bastion.settings import Settings
 
-    return Runtime.open(Settings(data_dir=Path(tempfile.mkdtemp(prefix="bastion-conf-")), master_key="22" * 32),
-                        migrate_schema="always")
+    return Runtime.open(
+        Settings(data_dir=Path(tempfile.mkdtemp(prefix="bastion-conf-")), master_key="22" * 32), migrate_schema="always"
+    )
 
 
 def import_run(n: int) -> float:
@@ -56,9 +57,19 @@ def import_run(n: int) -> float:
 
     rt = fresh_runtime()
     side = make_side(rt, "imp", n_tasks=0)
-    items = ((i, {"data": {"text": f"Item {i}: a customer message of realistic length about an order, "
-                                   f"a delivery and a refund that took {i % 30} days."},
-                  "external_id": f"e{i}"}) for i in range(1, n + 1))
+    items = (
+        (
+            i,
+            {
+                "data": {
+                    "text": f"Item {i}: a customer message of realistic length about an order, "
+                    f"a delivery and a refund that took {i % 30} days."
+                },
+                "external_id": f"e{i}",
+            },
+        )
+        for i in range(1, n + 1)
+    )
     start = time.perf_counter()
     report = imports.import_tasks(system(rt), side.project_id, items)
     elapsed = time.perf_counter() - start

@@ -87,7 +87,9 @@ class Report:
     def as_dict(self) -> dict:
         r = self.restarts_s
         return {
-            "cycles": self.cycles, "import_cycles": self.import_cycles, "annotate_cycles": self.annotate_cycles,
+            "cycles": self.cycles,
+            "import_cycles": self.import_cycles,
+            "annotate_cycles": self.annotate_cycles,
             "restart_mean_s": round(statistics.mean(r), 3) if r else None,
             "restart_p50_s": round(statistics.median(r), 3) if r else None,
             "restart_max_s": round(max(r), 3) if r else None,
@@ -100,10 +102,12 @@ class Report:
             "requests_cut_by_kill": self.cut_requests,
             "refused": dict(self.refused),
             "integrity_checks": self.integrity_checks,
-            "lease_checks": self.lease_checks, "leases_reclaimed": self.leases_reclaimed,
+            "lease_checks": self.lease_checks,
+            "leases_reclaimed": self.leases_reclaimed,
             "audit_verified_workspaces": len(self.audit_verified),
             "lost_acknowledged": sum(1 for p in self.problems if p.startswith("lost")),
-            "problems": self.problems[:50], "problem_count": len(self.problems),
+            "problems": self.problems[:50],
+            "problem_count": len(self.problems),
         }
 
 
@@ -136,8 +140,9 @@ class Harness:
         return {"Authorization": f"Bearer {self.world.owner_token}"}
 
     def _new_load_project(self) -> None:
-        project = seeding.add_project(self.rt, self.world, f"Load {len(self.load_projects)}", overlap=OVERLAP,
-                                      lease_seconds=LEASE_SECONDS)
+        project = seeding.add_project(
+            self.rt, self.world, f"Load {len(self.load_projects)}", overlap=OVERLAP, lease_seconds=LEASE_SECONDS
+        )
         path = write_tasks(self.work / "load.jsonl", self.load_tasks, start=self._top_up_start)
         self._top_up_start += self.load_tasks
         seeding.import_file(self.rt, project, path)
@@ -152,17 +157,23 @@ class Harness:
 
     def import_once(self, project: str) -> tuple[int | None, dict | None, str]:
         try:
-            r = httpx.post(f"{self.server.url}/api/v1/projects/{project}/tasks",
-                           content=_chunks(self.file), timeout=600,
-                           headers={**self.owner, "Content-Type": "application/x-ndjson"})
+            r = httpx.post(
+                f"{self.server.url}/api/v1/projects/{project}/tasks",
+                content=_chunks(self.file),
+                timeout=600,
+                headers={**self.owner, "Content-Type": "application/x-ndjson"},
+            )
         except httpx.HTTPError as exc:
             return None, None, repr(exc)
         return r.status_code, (r.json() if r.status_code == 200 else None), r.text[:300]
 
     def create_project(self, name: str) -> str:
-        r = httpx.post(f"{self.server.url}/api/v1/workspaces/{self.world.workspace_id}/projects",
-                       json={"name": name, "config": seeding.CONFIG, "settings": {"overlap": OVERLAP}},
-                       headers=self.owner, timeout=60)
+        r = httpx.post(
+            f"{self.server.url}/api/v1/workspaces/{self.world.workspace_id}/projects",
+            json={"name": name, "config": seeding.CONFIG, "settings": {"overlap": OVERLAP}},
+            headers=self.owner,
+            timeout=60,
+        )
         r.raise_for_status()
         return r.json()["id"]
 
@@ -183,8 +194,9 @@ class Harness:
         project = self.create_project(f"Import {n}")
         self.import_projects.append(project)
         outcome: dict = {}
-        thread = threading.Thread(target=lambda: outcome.update(zip(("status", "body", "text"),
-                                                                    self.import_once(project))))
+        thread = threading.Thread(
+            target=lambda: outcome.update(zip(("status", "body", "text"), self.import_once(project)))
+        )
         delay = self.rng.uniform(0, self.import_estimate_s)
         thread.start()
         time.sleep(delay)
@@ -202,9 +214,13 @@ class Harness:
         status, body, text = self.import_once(project)
         if status != 200:
             self.report.problem(f"import cycle {n}: re-run answered {status} {text}")
-        elif body["imported"] + body["duplicates"] != self.import_tasks or body["imported"] != self.import_tasks - found:
-            self.report.problem(f"import cycle {n}: re-run imported {body['imported']} + {body['duplicates']} "
-                                f"duplicates with {found} already there (file: {self.import_tasks})")
+        elif (
+            body["imported"] + body["duplicates"] != self.import_tasks or body["imported"] != self.import_tasks - found
+        ):
+            self.report.problem(
+                f"import cycle {n}: re-run imported {body['imported']} + {body['duplicates']} "
+                f"duplicates with {found} already there (file: {self.import_tasks})"
+            )
         self.check_import(project, complete=True)
 
     def annotate_cycle(self, n: int) -> None:
@@ -213,8 +229,11 @@ class Harness:
         box: dict = {}
 
         def load() -> None:
-            box["result"] = asyncio.run(annotate_async([self.server.url], self.world.annotator_tokens[:self.clients],
-                                                       BastionProtocol(project), stop=stop))
+            box["result"] = asyncio.run(
+                annotate_async(
+                    [self.server.url], self.world.annotator_tokens[: self.clients], BastionProtocol(project), stop=stop
+                )
+            )
 
         thread = threading.Thread(target=load)
         delay = self.rng.uniform(0.2, 2.0)
@@ -269,10 +288,18 @@ class Harness:
             key_id = r.execute(select(schema.projects.c.key_id).where(schema.projects.c.id == project)).scalar_one()
             sealer = r.sealer(ws, key_id)
             rows = r.execute(select(T.c.id, T.c.payload).where(T.c.workspace_id == ws, T.c.project_id == project)).all()
-            counted = r.execute(select(func.coalesce(func.sum(C.c.tasks), 0))
-                                .where(C.c.workspace_id == ws, C.c.project_id == project)).scalar_one()
-            leaves = r.execute(select(E.c.leaf).where(E.c.workspace_id == ws, E.c.target == project,
-                                                      E.c.action == "tasks.imported")).scalars().all()
+            counted = r.execute(
+                select(func.coalesce(func.sum(C.c.tasks), 0)).where(C.c.workspace_id == ws, C.c.project_id == project)
+            ).scalar_one()
+            leaves = (
+                r.execute(
+                    select(E.c.leaf).where(
+                        E.c.workspace_id == ws, E.c.target == project, E.c.action == "tasks.imported"
+                    )
+                )
+                .scalars()
+                .all()
+            )
         batches = sum(orjson.loads(leaf)["details"]["imported"] for leaf in leaves)
         external = Counter()
         for row in rows:
@@ -290,8 +317,9 @@ class Harness:
         if not set(external) <= self.file_ids:
             self.report.problem(f"{project}: external ids not in the file")
         if complete and set(external) != self.file_ids:
-            self.report.problem(f"{project}: after the re-run {len(external)} external ids, file has "
-                                f"{len(self.file_ids)}")
+            self.report.problem(
+                f"{project}: after the re-run {len(external)} external ids, file has {len(self.file_ids)}"
+            )
         return len(rows)
 
     def check_annotations(self, *, open_all: bool = False) -> None:
@@ -305,23 +333,40 @@ class Harness:
         ctx = seeding.system(self.rt)
         with ctx.read() as r:
             stored = dict(r.execute(select(N.c.id, N.c.task_id).where(N.c.workspace_id == ws)).all())
-            per_task = dict(r.execute(select(N.c.task_id, func.count()).where(N.c.workspace_id == ws)
-                                      .group_by(N.c.task_id)).all())
-            pairs = r.execute(select(func.count()).select_from(
-                select(N.c.task_id, N.c.user_id).where(N.c.workspace_id == ws)
-                .group_by(N.c.task_id, N.c.user_id).having(func.count() > 1).subquery())).scalar_one()
-            leased = dict(r.execute(select(A.c.task_id, func.count()).where(
-                A.c.workspace_id == ws, A.c.state == "leased").group_by(A.c.task_id)).all())
-            tasks = r.execute(select(T.c.id, T.c.project_id, T.c.annotation_count, T.c.lease_count, T.c.done)
-                              .where(T.c.workspace_id == ws, T.c.project_id.in_(self.load_projects))).all()
+            per_task = dict(
+                r.execute(select(N.c.task_id, func.count()).where(N.c.workspace_id == ws).group_by(N.c.task_id)).all()
+            )
+            pairs = r.execute(
+                select(func.count()).select_from(
+                    select(N.c.task_id, N.c.user_id)
+                    .where(N.c.workspace_id == ws)
+                    .group_by(N.c.task_id, N.c.user_id)
+                    .having(func.count() > 1)
+                    .subquery()
+                )
+            ).scalar_one()
+            leased = dict(
+                r.execute(
+                    select(A.c.task_id, func.count())
+                    .where(A.c.workspace_id == ws, A.c.state == "leased")
+                    .group_by(A.c.task_id)
+                ).all()
+            )
+            tasks = r.execute(
+                select(T.c.id, T.c.project_id, T.c.annotation_count, T.c.lease_count, T.c.done).where(
+                    T.c.workspace_id == ws, T.c.project_id.in_(self.load_projects)
+                )
+            ).all()
             missing = [a for a in self.acknowledged if a not in stored]
             wrong_task = [a for a, t in self.acknowledged.items() if a in stored and stored[a] != t]
             if open_all:
-                key_id = r.execute(select(schema.projects.c.key_id)
-                                   .where(schema.projects.c.id == self.load_projects[0])).scalar_one()
+                key_id = r.execute(
+                    select(schema.projects.c.key_id).where(schema.projects.c.id == self.load_projects[0])
+                ).scalar_one()
                 sealer = r.sealer(ws, key_id)
-                for row in r.execute(select(N.c.id, N.c.result).where(N.c.workspace_id == ws,
-                                                                      N.c.project_id.in_(self.load_projects))):
+                for row in r.execute(
+                    select(N.c.id, N.c.result).where(N.c.workspace_id == ws, N.c.project_id.in_(self.load_projects))
+                ):
                     try:
                         sealer.open_json("annotations", row.id, "result", row.result)
                     except Exception as exc:  # noqa: BLE001
@@ -353,8 +398,9 @@ class Harness:
         ws = self.world.workspace_id
         ctx = seeding.system(self.rt)
         with ctx.read() as r:
-            held = r.execute(select(func.count()).select_from(A).where(
-                A.c.workspace_id == ws, A.c.state == "leased")).scalar_one()
+            held = r.execute(
+                select(func.count()).select_from(A).where(A.c.workspace_id == ws, A.c.state == "leased")
+            ).scalar_one()
         time.sleep(LEASE_SECONDS + 1)
         calls = 0
         headers = {"Authorization": f"Bearer {self.sweeper_token}"}
@@ -363,8 +409,11 @@ class Harness:
                 # each next call reclaims up to 100 expired leases of the project
                 for _ in range(held // 100 + 3):
                     with ctx.read() as r:
-                        left = r.execute(select(func.count()).select_from(A).where(
-                            A.c.workspace_id == ws, A.c.project_id == project, A.c.state == "leased")).scalar_one()
+                        left = r.execute(
+                            select(func.count())
+                            .select_from(A)
+                            .where(A.c.workspace_id == ws, A.c.project_id == project, A.c.state == "leased")
+                        ).scalar_one()
                     if left == 0:
                         break
                     r = http.post(f"/api/v1/projects/{project}/next")
@@ -378,15 +427,19 @@ class Harness:
                     if skipped.status_code != 204:
                         self.report.problem(f"sweeper skip: {skipped.status_code} {skipped.text[:200]}")
         with ctx.read() as r:
-            left = r.execute(select(func.count()).select_from(A).where(
-                A.c.workspace_id == ws, A.c.state == "leased")).scalar_one()
-            stuck = r.execute(select(func.count()).select_from(T).where(
-                T.c.workspace_id == ws, T.c.lease_count != 0)).scalar_one()
+            left = r.execute(
+                select(func.count()).select_from(A).where(A.c.workspace_id == ws, A.c.state == "leased")
+            ).scalar_one()
+            stuck = r.execute(
+                select(func.count()).select_from(T).where(T.c.workspace_id == ws, T.c.lease_count != 0)
+            ).scalar_one()
         self.report.lease_checks += 1
         self.report.leases_reclaimed += held
         if left or stuck:
-            self.report.problem(f"leases stuck after {LEASE_SECONDS} s: {left} leased assignments, "
-                                f"{stuck} tasks with lease_count != 0 ({held} held before, {calls} sweeper calls)")
+            self.report.problem(
+                f"leases stuck after {LEASE_SECONDS} s: {left} leased assignments, "
+                f"{stuck} tasks with lease_count != 0 ({held} held before, {calls} sweeper calls)"
+            )
         self.check_annotations()
 
     def audit_verify(self) -> None:
@@ -398,8 +451,13 @@ class Harness:
             workspaces = r.execute(select(schema.workspaces.c.id)).scalars().all()
         env = server_env(self.settings.data_dir, None)
         for ws in workspaces:
-            done = subprocess.run([sys.executable, "-m", "bastion.cli", "audit", "verify", ws], env=env,
-                                  capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                [sys.executable, "-m", "bastion.cli", "audit", "verify", ws],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if done.returncode != 0:
                 self.report.problem(f"audit verify {ws}: {(done.stdout + done.stderr).strip()[-500:]}")
             else:
@@ -416,8 +474,17 @@ def _chunks(path: Path, size: int = 256 * 1024):
             yield chunk
 
 
-def run(cycles: int, *, import_tasks: int = 30_000, clients: int = 8, seed: int = 1, load_tasks: int = 20_000,
-        lease_check_every: int = 50, work: Path | None = None, verbose: bool = True) -> dict:
+def run(
+    cycles: int,
+    *,
+    import_tasks: int = 30_000,
+    clients: int = 8,
+    seed: int = 1,
+    load_tasks: int = 20_000,
+    lease_check_every: int = 50,
+    work: Path | None = None,
+    verbose: bool = True,
+) -> dict:
     """Run the harness; returns the report (see ``Report.as_dict``)."""
     own_work = work is None
     work = Path(tempfile.mkdtemp(prefix="bastion-crash-")) if work is None else work
@@ -438,8 +505,11 @@ def run(cycles: int, *, import_tasks: int = 30_000, clients: int = 8, seed: int 
                 harness.lease_check()
             if verbose and (n % 10 == 0 or n == cycles):
                 rep = harness.report
-                print(f"  cycle {n}/{cycles}: restart {rep.restarts_s[-1]:.2f} s, acknowledged {rep.acknowledged}, "
-                      f"cut imports {rep.imports_cut}, problems {len(rep.problems)}", flush=True)
+                print(
+                    f"  cycle {n}/{cycles}: restart {rep.restarts_s[-1]:.2f} s, acknowledged {rep.acknowledged}, "
+                    f"cut imports {rep.imports_cut}, problems {len(rep.problems)}",
+                    flush=True,
+                )
         harness.lease_check()
         harness.check_annotations(open_all=True)
         harness.server.stop()
@@ -448,10 +518,19 @@ def run(cycles: int, *, import_tasks: int = 30_000, clients: int = 8, seed: int 
         result = harness.report.as_dict()
         from bastion.services.imports import DEFAULT_BATCH
 
-        result.update({"seed": seed, "import_tasks": import_tasks, "import_batch": DEFAULT_BATCH, "clients": clients, "lease_seconds": LEASE_SECONDS,
-                       "overlap": OVERLAP, "seconds": round(time.perf_counter() - started, 1),
-                       "import_estimate_s": round(harness.import_estimate_s, 3),
-                       "synchronous": _synchronous(harness.rt)})
+        result.update(
+            {
+                "seed": seed,
+                "import_tasks": import_tasks,
+                "import_batch": DEFAULT_BATCH,
+                "clients": clients,
+                "lease_seconds": LEASE_SECONDS,
+                "overlap": OVERLAP,
+                "seconds": round(time.perf_counter() - started, 1),
+                "import_estimate_s": round(harness.import_estimate_s, 3),
+                "synchronous": _synchronous(harness.rt),
+            }
+        )
         return result
     finally:
         harness.close()
@@ -467,8 +546,9 @@ def _synchronous(rt) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.crash", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.crash", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--import-tasks", type=int, default=30_000)
@@ -480,11 +560,17 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     load_before = os.getloadavg()
-    result = run(args.cycles, import_tasks=args.import_tasks, clients=args.clients, seed=args.seed,
-                 load_tasks=args.load_tasks, lease_check_every=args.lease_check_every)
+    result = run(
+        args.cycles,
+        import_tasks=args.import_tasks,
+        clients=args.clients,
+        seed=args.seed,
+        load_tasks=args.load_tasks,
+        lease_check_every=args.lease_check_every,
+    )
     import bastion
 
-    result["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    result["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     result["bastion_code"] = str(Path(bastion.__file__).parent)
     result["load"] = [round(x, 2) for x in load_before] + [round(x, 2) for x in os.getloadavg()]
     result["command"] = " ".join(["python -m benchmarks.crash", *(argv if argv is not None else sys.argv[1:])])

@@ -50,8 +50,10 @@ def make_file(path: Path, n: int) -> None:
     topics = ["billing", "login", "refund", "crash", "feature", "shipping", "privacy", "latency"]
     with path.open("wb") as fh:
         for i in range(n):
-            text = f"Ticket {i}: the customer writes about {topics[i % len(topics)]} " \
-                   f"and mentions order {i * 7919 % 100000} placed on day {i % 28 + 1}."
+            text = (
+                f"Ticket {i}: the customer writes about {topics[i % len(topics)]} "
+                f"and mentions order {i * 7919 % 100000} placed on day {i % 28 + 1}."
+            )
             fh.write(orjson.dumps({"data": {"text": text}, "external_id": f"t-{i}"}) + b"\n")
 
 
@@ -85,8 +87,12 @@ def run(db: str, n_tasks: int, n_annotators: int, overlap: int, port: int) -> di
         ws = bastion(env, "workspace", "create", "Bench", "--owner", "owner@example.com")
         config = work / "config.json"
         config.write_text(json.dumps({"type": "classification", "labels": ["billing", "bug", "other"]}))
-        project_a = bastion(env, "project", "create", ws, "--config", str(config), "--name", "A", "--overlap", str(overlap))
-        project_b = bastion(env, "project", "create", ws, "--config", str(config), "--name", "B", "--overlap", str(overlap))
+        project_a = bastion(
+            env, "project", "create", ws, "--config", str(config), "--name", "A", "--overlap", str(overlap)
+        )
+        project_b = bastion(
+            env, "project", "create", ws, "--config", str(config), "--name", "B", "--overlap", str(overlap)
+        )
         tokens = []
         for i in range(n_annotators):
             bastion(env, "user", "create", f"a{i}@example.com")
@@ -100,15 +106,23 @@ def run(db: str, n_tasks: int, n_annotators: int, overlap: int, port: int) -> di
         bastion(env, "import", project_a, str(data))
         cli_import_s = time.perf_counter() - t0
 
-        proc = subprocess.Popen([sys.executable, "-m", "bastion.cli", "serve", "--port", str(port)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bastion.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             wait_up(url, proc)
             owner = {"Authorization": f"Bearer {owner_token}"}
             t0 = time.perf_counter()
-            r = httpx.post(f"{url}/api/v1/projects/{project_b}/tasks", content=data.read_bytes(),
-                           headers={**owner, "Content-Type": "application/x-ndjson"}, timeout=600)
+            r = httpx.post(
+                f"{url}/api/v1/projects/{project_b}/tasks",
+                content=data.read_bytes(),
+                headers={**owner, "Content-Type": "application/x-ndjson"},
+                timeout=600,
+            )
             api_import_s = time.perf_counter() - t0
             assert r.status_code == 200 and r.json()["imported"] == n_tasks, r.text
 
@@ -147,8 +161,9 @@ def run(db: str, n_tasks: int, n_annotators: int, overlap: int, port: int) -> di
             t0 = time.perf_counter()
             first_byte = None
             body = bytearray()
-            with httpx.stream("GET", f"{url}/api/v1/projects/{project_a}/export?format=jsonl", headers=owner,
-                              timeout=600) as r:
+            with httpx.stream(
+                "GET", f"{url}/api/v1/projects/{project_a}/export?format=jsonl", headers=owner, timeout=600
+            ) as r:
                 for chunk in r.iter_bytes():
                     if first_byte is None:
                         first_byte = time.perf_counter() - t0
@@ -162,14 +177,21 @@ def run(db: str, n_tasks: int, n_annotators: int, overlap: int, port: int) -> di
         per_task = Counter(len(row["annotations"]) for row in rows)
         pairs = [(row["id"], a["user_id"]) for row in rows for a in row["annotations"]]
         result = {
-            "db": db, "tasks": n_tasks, "annotators": n_annotators, "overlap": overlap,
-            "cli_import_s": round(cli_import_s, 3), "api_import_s": round(api_import_s, 3),
-            "label_s": round(label_s, 3), "annotations": len(acknowledged),
+            "db": db,
+            "tasks": n_tasks,
+            "annotators": n_annotators,
+            "overlap": overlap,
+            "cli_import_s": round(cli_import_s, 3),
+            "api_import_s": round(api_import_s, 3),
+            "label_s": round(label_s, 3),
+            "annotations": len(acknowledged),
             "submissions_per_s": round(len(acknowledged) / label_s, 1),
             "next_submit_p50_ms": round(1000 * statistics.median(latencies), 2) if latencies else None,
             "next_submit_p99_ms": round(1000 * pct(latencies, 99), 2) if latencies else None,
-            "export_s": round(export_s, 3), "export_first_byte_ms": round(1000 * (first_byte or 0), 1),
-            "exported_tasks": len(rows), "failures": len(failures),
+            "export_s": round(export_s, 3),
+            "export_first_byte_ms": round(1000 * (first_byte or 0), 1),
+            "exported_tasks": len(rows),
+            "failures": len(failures),
             "lost_acknowledged": len(set(acknowledged) - exported),
             "tasks_over_overlap": sum(v for k, v in per_task.items() if k > overlap),
             "double_annotations": len(pairs) - len(set(pairs)),
@@ -193,7 +215,12 @@ def main() -> None:
     width = max(len(k) for k in result)
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
-    bad = result["lost_acknowledged"] or result["tasks_over_overlap"] or result["double_annotations"] or result["failures"]
+    bad = (
+        result["lost_acknowledged"]
+        or result["tasks_over_overlap"]
+        or result["double_annotations"]
+        or result["failures"]
+    )
     sys.exit(1 if bad else 0)
 
 

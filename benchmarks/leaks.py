@@ -54,7 +54,9 @@ class Corpus:
         return ATTACKS[attack](variant.text, rng), variant.bits
 
 
-def run_cases(corpus: Corpus, people: list[str], attack: str, cases: int, rng: random.Random, *, recipients: str) -> dict:
+def run_cases(
+    corpus: Corpus, people: list[str], attack: str, cases: int, rng: random.Random, *, recipients: str
+) -> dict:
     top1 = conclusive = false = 0
     read = correct = 0
     started = time.perf_counter()
@@ -75,7 +77,9 @@ def run_cases(corpus: Corpus, people: list[str], attack: str, cases: int, rng: r
         top1 += report.top is not None and report.top.person_id == guilty and report.is_top_unique
         conclusive += report.suspects == (guilty,)
         false += any(s != guilty for s in report.suspects)
-        by_key = {s.key: b for s, b in zip(find_slots(corpus.texts[item]), bits, strict=True)} if report.readings else {}
+        by_key = (
+            {s.key: b for s, b in zip(find_slots(corpus.texts[item]), bits, strict=True)} if report.readings else {}
+        )
         read += len(report.readings)
         correct += sum(by_key.get(r.slot_key) == r.form for r in report.readings)
     elapsed = time.perf_counter() - started
@@ -95,7 +99,9 @@ def run_cases(corpus: Corpus, people: list[str], attack: str, cases: int, rng: r
 
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n{title}", flush=True)
-    print(f"{'attack':18} {'cases':>6} {'top-1':>7} {'conclusive':>11} {'false acc.':>11} {'slots read':>11} {'read ok':>8} {'ms/case':>8}")
+    print(
+        f"{'attack':18} {'cases':>6} {'top-1':>7} {'conclusive':>11} {'false acc.':>11} {'slots read':>11} {'read ok':>8} {'ms/case':>8}"
+    )
     for row in rows:
         accuracy = "-" if row["reading_accuracy"] is None else f"{row['reading_accuracy']:.1%}"
         print(
@@ -121,7 +127,9 @@ def accumulation(corpus: Corpus, people: list[str], rng: random.Random, trials: 
     return rows
 
 
-def collusion(corpus: Corpus, people: list[str], rng: random.Random, trials: int, sizes: list[int], colluder_counts: list[int]) -> list[dict]:
+def collusion(
+    corpus: Corpus, people: list[str], rng: random.Random, trials: int, sizes: list[int], colluder_counts: list[int]
+) -> list[dict]:
     """Colluders compare copies and, where they differ, each picks a form at random; 3 innocents per item."""
     rows = []
     for count in colluder_counts:
@@ -134,8 +142,13 @@ def collusion(corpus: Corpus, people: list[str], rng: random.Random, trials: int
                 for i in items:
                     text = corpus.texts[i]
                     slots = find_slots(text)
-                    copies = [render_variant(text, secret=SECRET, person_id=c, task_id=f"task-{i}").bits for c in colluders]
-                    mixed = [column[0] if len(set(column)) == 1 else rng.choice(column) for column in zip(*copies, strict=True)]
+                    copies = [
+                        render_variant(text, secret=SECRET, person_id=c, task_id=f"task-{i}").bits for c in colluders
+                    ]
+                    mixed = [
+                        column[0] if len(set(column)) == 1 else rng.choice(column)
+                        for column in zip(*copies, strict=True)
+                    ]
                     leaks.append(apply_bits(text, slots, mixed).text)
                     recipients[f"task-{i}"] = colluders + rng.sample([p for p in people if p not in colluders], 3)
                 report = trace_leak(leaks, corpus.index.with_recipients(recipients), SECRET)
@@ -166,7 +179,12 @@ def canaries(people: list[str], rng: random.Random, trials: int) -> dict:
         named = [m.person_id for m in match_canary(leaked, template.canary_id, people, SECRET) if m.is_identified]
         identified += named == [guilty]
         false += any(p != guilty for p in named)
-    return {"trials": trials, "recipients": len(people), "identified_rate": identified / trials, "false_accusations": false}
+    return {
+        "trials": trials,
+        "recipients": len(people),
+        "identified_rate": identified / trials,
+        "false_accusations": false,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     plain = Corpus(args.items, args.seed + 1, plain_share=0.8)
     results["corpora"] = {
         "rich": {"items": args.items, "words_per_item": rich.words_per_item, "slots_per_item": rich.slots_per_item},
-        "ordinary": {"items": args.items, "words_per_item": plain.words_per_item, "slots_per_item": plain.slots_per_item},
+        "ordinary": {
+            "items": args.items,
+            "words_per_item": plain.words_per_item,
+            "slots_per_item": plain.slots_per_item,
+        },
     }
     print(f"rich prose: {rich.words_per_item:.0f} words, {rich.slots_per_item:.1f} slots per item; "
           f"ordinary prose: {plain.words_per_item:.0f} words, {plain.slots_per_item:.1f} slots per item", flush=True)  # fmt: skip
@@ -204,11 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     print_table(f"2. one item, all {args.annotators} annotators recipients (rich prose)", rows)
     results["single_item_all_recipients"] = rows
 
-    rows = [run_cases(rich, people, attack, args.cases, rng, recipients="outsider") for attack in ("copy", "char_edits_1pct")]
+    rows = [
+        run_cases(rich, people, attack, args.cases, rng, recipients="outsider")
+        for attack in ("copy", "char_edits_1pct")
+    ]
     print_table("3. null case: the leaker was not a recipient (every accusation is false)", rows)
     results["null_outsider"] = rows
 
-    rows = [run_cases(plain, people, attack, args.cases // 2, rng, recipients="few") for attack in ATTACKS if attack != "paraphrase"]
+    rows = [
+        run_cases(plain, people, attack, args.cases // 2, rng, recipients="few")
+        for attack in ATTACKS
+        if attack != "paraphrase"
+    ]
     print_table("4. one item, 2-5 recipients (ordinary prose)", rows)
     results["ordinary_prose_few_recipients"] = rows
 
@@ -216,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     acc = accumulation(plain, people, rng, trials, [1, 2, 3, 4, 6])
     print(f"\n5a. several whole items of ordinary prose leaked by one person, all {args.annotators} recipients")
     for row in acc:
-        print(f"  {row['items']} items: identified {row['identified_rate']:.0%}, false accusations {row['false_accusations']}")
+        print(
+            f"  {row['items']} items: identified {row['identified_rate']:.0%}, false accusations {row['false_accusations']}"
+        )
     results["accumulation_ordinary_prose"] = acc
     col = collusion(plain, people, rng, trials, [2, 4, 8, 16], [2, 3])
     print("\n5b. collusion: colluders mix their copies slot by slot (ordinary prose, 3 innocents per item)")

@@ -42,8 +42,10 @@ def fsync_latency(directory: str | None = None, rounds: int = 500) -> dict:
         os.close(fd)
         os.unlink(path)
     times.sort()
-    return {"fsync_p50_ms": round(1000 * statistics.median(times), 3),
-            "fsync_p99_ms": round(1000 * times[int(0.99 * (len(times) - 1))], 3)}
+    return {
+        "fsync_p50_ms": round(1000 * statistics.median(times), 3),
+        "fsync_p99_ms": round(1000 * times[int(0.99 * (len(times) - 1))], 3),
+    }
 
 
 def describe(directory: str | None = None) -> dict:
@@ -61,15 +63,21 @@ def describe(directory: str | None = None) -> dict:
                 model = line.split(":", 1)[1].strip()
                 break
     disk = shutil.disk_usage(directory or tempfile.gettempdir())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT.parent, capture_output=True,
-                            text=True, check=False).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT.parent, capture_output=True, text=True, check=False
+    ).stdout.strip()
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "cpus": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem_kib / 1024 / 1024, 1),
-        "disk_total_gib": round(disk.total / 2**30), "disk_free_gib": round(disk.free / 2**30),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "disk_total_gib": round(disk.total / 2**30),
+        "disk_free_gib": round(disk.free / 2**30),
         **fsync_latency(directory),
-        "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-        "repo_head": commit, "bastion_code": str(Path(bastion.__file__).parent),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "repo_head": commit,
+        "bastion_code": str(Path(bastion.__file__).parent),
         "load_before": [round(x, 2) for x in os.getloadavg()],
     }
 

@@ -40,8 +40,21 @@ def py_spy() -> str:
 
 
 def record(pid: int, seconds: float, out: Path, *, idle: bool) -> subprocess.Popen:
-    args = [py_spy(), "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
-            "--format", "raw", "--output", str(out), "--nonblocking"]
+    args = [
+        py_spy(),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(seconds)),
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--nonblocking",
+    ]
     if idle:
         args.append("--idle")
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -66,8 +79,11 @@ def summarise(path: Path, top: int = 20) -> dict:
     return {
         "samples": total,
         "self": [(f, pct(c)) for f, c in own.most_common(top)],
-        "inclusive": [(f, pct(c)) for f, c in through.most_common(top * 4)
-                      if "bastion" in f or "sqlite" in f.lower() or "crypt" in f.lower() or "orjson" in f][:top],
+        "inclusive": [
+            (f, pct(c))
+            for f, c in through.most_common(top * 4)
+            if "bastion" in f or "sqlite" in f.lower() or "crypt" in f.lower() or "orjson" in f
+        ][:top],
     }
 
 
@@ -78,7 +94,7 @@ def _short(frame: str) -> str:
     file = where.rsplit(":", 1)[0]
     parts = file.split("/")
     if "bastion" in parts:
-        file = "/".join(parts[parts.index("bastion"):])
+        file = "/".join(parts[parts.index("bastion") :])
     else:
         file = parts[-1]
     return f"{name} ({file})"
@@ -111,9 +127,11 @@ def profile_annotate(work: Path, clients: int, seconds: float, tasks: int) -> No
             load = run_annotators([server.url], world.annotator_tokens, BastionProtocol(project), seconds=seconds)
             spy.wait()
             f = load.figures()
-            show(f"server, {clients} clients next + submit, {'with waits' if idle else 'on CPU'} "
-                 f"({f['submissions_per_s']}/s, p50 {f['pair_p50_ms']} ms, p99 {f['pair_p99_ms']} ms)",
-                 summarise(out))
+            show(
+                f"server, {clients} clients next + submit, {'with waits' if idle else 'on CPU'} "
+                f"({f['submissions_per_s']}/s, p50 {f['pair_p50_ms']} ms, p99 {f['pair_p99_ms']} ms)",
+                summarise(out),
+            )
     finally:
         server.stop()
 
@@ -127,8 +145,23 @@ def profile_import(work: Path, n: int) -> None:
     path = write_tasks(work / f"import-{n}.jsonl", n)
     out = RESULTS / f"profile-import-{n}.txt"
     env = server_env(settings.data_dir, None)
-    args = [py_spy(), "record", "--rate", "200", "--format", "raw", "--output", str(out), "--",
-            sys.executable, "-m", "bastion.cli", "import", project, str(path)]
+    args = [
+        py_spy(),
+        "record",
+        "--rate",
+        "200",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--",
+        sys.executable,
+        "-m",
+        "bastion.cli",
+        "import",
+        project,
+        str(path),
+    ]
     start = time.perf_counter()
     subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     show(f"CLI import of {n:,} tasks ({time.perf_counter() - start:.1f} s under the profiler)", summarise(out))
@@ -150,8 +183,11 @@ def profile_export(work: Path, n: int) -> None:
         out = RESULTS / f"profile-export-{n}.txt"
         spy = record(server.pid, 600, out, idle=False)
         time.sleep(0.5)
-        got = download(f"{server.url}/api/v1/projects/{project}/export?format=jsonl",
-                       {"Authorization": f"Bearer {world.owner_token}"}, work / "export.out")
+        got = download(
+            f"{server.url}/api/v1/projects/{project}/export?format=jsonl",
+            {"Authorization": f"Bearer {world.owner_token}"},
+            work / "export.out",
+        )
         spy.send_signal(signal.SIGINT)  # py-spy stops and writes what it sampled
         spy.wait()
     finally:
@@ -161,8 +197,9 @@ def profile_export(work: Path, n: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.profile", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--tasks", type=int, default=100_000, help="tasks in the annotated project")

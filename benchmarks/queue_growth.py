@@ -37,12 +37,12 @@ def main() -> None:
     args = parser.parse_args()
 
     import psycopg
+    from sqlalchemy.engine import make_url
 
     from bastion.services import annotations, queue
     from bastion.services.runtime import Runtime
     from bastion.settings import Settings
     from factories import add_tasks, make_side
-    from sqlalchemy.engine import make_url
 
     from .servers import postgres_database
 
@@ -51,7 +51,8 @@ def main() -> None:
     with ExitStack() as cleanup:
         if args.db == "postgresql":  # the runtime connects as the app role; VACUUM needs the owner
             kwargs["database_url"] = cleanup.enter_context(
-                postgres_database("bastion_qgrowth", f"{args.server}/postgres"))
+                postgres_database("bastion_qgrowth", f"{args.server}/postgres")
+            )
             owner = f"{args.server}/{make_url(kwargs['database_url']).database}"
         rt = Runtime.open(Settings(**kwargs), migrate_schema="always")
         cleanup.callback(rt.close)
@@ -80,6 +81,7 @@ def main() -> None:
                 cuts = statistics.quantiles(times, n=100)
                 print(f"{i + 1:>8}  {1000 * statistics.median(times):>11.2f}  {1000 * cuts[98]:>11.2f}", flush=True)
                 times = []
+
 
 if __name__ == "__main__":
     main()

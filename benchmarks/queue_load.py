@@ -79,21 +79,36 @@ def build_world(settings, clients: int, tasks: int, walls: bool) -> dict:
             workforce.grant_skill(ctx, user.id, "law:2")
         if walls and i % 20 == 7:
             workforce.add_affiliation(ctx, user.id, "Rival Labs", "employer")
-        people.append({"id": user.id, "token": users.create_token(ctx, user.id)[0],
-                       "skilled": (not walls) or i % 2 == 0, "excluded": walls and i % 20 == 7})
+        people.append(
+            {
+                "id": user.id,
+                "token": users.create_token(ctx, user.id)[0],
+                "skilled": (not walls) or i % 2 == 0,
+                "excluded": walls and i % 20 == 7,
+            }
+        )
     with ctx.write() as w:  # the operator's scope: every workspace (row-level security)
         from bastion.storage import schema
 
-        w.execute(schema.memberships.insert(), [
-            {"workspace_id": ws[name], "user_id": p["id"], "role": "annotator", "created_at": 0}
-            for i, p in enumerate(people) for name in ("AC", "BC", "ABC")[i % 3]])
+        w.execute(
+            schema.memberships.insert(),
+            [
+                {"workspace_id": ws[name], "user_id": p["id"], "role": "annotator", "created_at": 0}
+                for i, p in enumerate(people)
+                for name in ("AC", "BC", "ABC")[i % 3]
+            ],
+        )
     rt.close()
     return {"workspaces": ws, "projects": prj, "people": people}
 
 
 def serve(settings, servers: int) -> tuple[list[subprocess.Popen], list[str]]:
-    env = {**os.environ, "BASTION_DATA_DIR": str(settings.data_dir), "BASTION_MASTER_KEY": settings.master_key,
-           "BASTION_CHECKPOINT_SECONDS": "0"}
+    env = {
+        **os.environ,
+        "BASTION_DATA_DIR": str(settings.data_dir),
+        "BASTION_MASTER_KEY": settings.master_key,
+        "BASTION_CHECKPOINT_SECONDS": "0",
+    }
     if settings.database_url:
         env["BASTION_DATABASE_URL"] = settings.database_url
     procs, urls = [], []
@@ -101,8 +116,14 @@ def serve(settings, servers: int) -> tuple[list[subprocess.Popen], list[str]]:
         port = _free_port()
         log = settings.data_dir / f"server-{n}.log"
         with log.open("wb") as sink:
-            procs.append(subprocess.Popen([sys.executable, "-m", "bastion.cli", "serve", "--port", str(port)],
-                                          env=env, stdout=sink, stderr=subprocess.STDOUT))
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bastion.cli", "serve", "--port", str(port)],
+                    env=env,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         urls.append(f"http://127.0.0.1:{port}")
     deadline = time.time() + 60
     for n, (proc, url) in enumerate(zip(procs, urls)):
@@ -162,7 +183,9 @@ def drive(world: dict, urls: list[str]) -> dict:
         "seconds": round(elapsed, 2),
         "submissions_per_s": round(len(acknowledged) / elapsed, 1),
         "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
-        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1) if latencies else None,
+        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1)
+        if latencies
+        else None,
         "failures": failures[:10],
         "failure_count": len(failures),
         "acknowledged": acknowledged,
@@ -170,18 +193,31 @@ def drive(world: dict, urls: list[str]) -> dict:
 
 
 def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
+    from sqlalchemy import select
+
     from bastion.access import Actor
     from bastion.services.context import Context
     from bastion.services.runtime import Runtime
     from bastion.storage import schema
-    from sqlalchemy import select
 
     rt = Runtime.open(settings, migrate_schema="never")
     with Context(rt, Actor.system()).read() as tx:  # the operator's scope: every workspace
-        anns = tx.execute(select(schema.annotations.c.id, schema.annotations.c.task_id, schema.annotations.c.user_id,
-                                 schema.annotations.c.workspace_id)).all()
-        tasks = tx.execute(select(schema.tasks.c.id, schema.tasks.c.workspace_id, schema.tasks.c.annotation_count,
-                                  schema.tasks.c.lease_count)).all()
+        anns = tx.execute(
+            select(
+                schema.annotations.c.id,
+                schema.annotations.c.task_id,
+                schema.annotations.c.user_id,
+                schema.annotations.c.workspace_id,
+            )
+        ).all()
+        tasks = tx.execute(
+            select(
+                schema.tasks.c.id,
+                schema.tasks.c.workspace_id,
+                schema.tasks.c.annotation_count,
+                schema.tasks.c.lease_count,
+            )
+        ).all()
     rt.close()
     per_task = Counter(a.task_id for a in anns)
     pairs = Counter((a.task_id, a.user_id) for a in anns)
@@ -221,14 +257,30 @@ def run(db: str, clients: int, tasks: int, servers: int, walls: bool) -> dict:
                 for proc in procs:
                     proc.wait(30)
             invariants = check(settings, world, figures.pop("acknowledged"), walls)
-        return {"db": db, "walls_and_skills": walls, "clients": clients, "servers": servers,
-                "tasks": 3 * tasks, **figures, **invariants}
+        return {
+            "db": db,
+            "walls_and_skills": walls,
+            "clients": clients,
+            "servers": servers,
+            "tasks": 3 * tasks,
+            **figures,
+            **invariants,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-INVARIANTS = ("tasks_over_overlap", "double_annotations", "wall_violations", "excluded_in_c", "unskilled_in_c",
-              "lost_acknowledged", "leases_left", "tasks_incomplete", "failure_count")
+INVARIANTS = (
+    "tasks_over_overlap",
+    "double_annotations",
+    "wall_violations",
+    "excluded_in_c",
+    "unskilled_in_c",
+    "lost_acknowledged",
+    "leases_left",
+    "tasks_incomplete",
+    "failure_count",
+)
 
 
 def main() -> None:

@@ -67,8 +67,9 @@ def evaluate() -> dict:
                 expected.append((at, at + len(entity["value"]), entity["type"]))
                 at = text.find(entity["value"], at + 1)
         for start, end, kind in expected:
-            if any(m.entity_type == kind and min(end, m.end) - max(start, m.start) >= 0.9 * (end - start)
-                   for m in found):
+            if any(
+                m.entity_type == kind and min(end, m.end) - max(start, m.start) >= 0.9 * (end - start) for m in found
+            ):
                 hits[kind] += 1
             else:
                 misses[kind] += 1
@@ -79,12 +80,17 @@ def evaluate() -> dict:
                 spurious.append(f"{line['id']}: {m.entity_type} {m.text!r}")
     rows = []
     for kind in sorted(set(hits) | set(misses) | set(false)):
-        rows.append({
-            "type": kind, "class": "dictionary" if kind in dictionary else "deterministic",
-            "expected": hits[kind] + misses[kind], "found": hits[kind], "false_positives": false[kind],
-            "recall": hits[kind] / max(1, hits[kind] + misses[kind]),
-            "precision": hits[kind] / max(1, hits[kind] + false[kind]),
-        })
+        rows.append(
+            {
+                "type": kind,
+                "class": "dictionary" if kind in dictionary else "deterministic",
+                "expected": hits[kind] + misses[kind],
+                "found": hits[kind],
+                "false_positives": false[kind],
+                "recall": hits[kind] / max(1, hits[kind] + misses[kind]),
+                "precision": hits[kind] / max(1, hits[kind] + false[kind]),
+            }
+        )
     return {"per_type": rows, "missed": missed, "false_positives": spurious, "lines": len(corpus())}
 
 
@@ -96,8 +102,12 @@ def speed(items: int = 400) -> dict:
     for text in texts:
         redact_item({"text": text}, redactor)
     elapsed = time.perf_counter() - started
-    return {"items": items, "words_per_item": statistics.mean(len(t.split()) for t in texts),
-            "items_per_second": items / elapsed, "ms_per_item": 1000 * elapsed / items}
+    return {
+        "items": items,
+        "words_per_item": statistics.mean(len(t.split()) for t in texts),
+        "items_per_second": items / elapsed,
+        "ms_per_item": 1000 * elapsed / items,
+    }
 
 
 def import_items(count: int, seed: int = 5) -> list[dict]:
@@ -133,8 +143,15 @@ def import_speed(count: int) -> dict:
             world = make_world(rt, annotators=0, tag="redaction")
             for name, config in (
                 ("plain", {"type": "spans", "labels": ["PERSON"]}),
-                ("redacted", {"type": "spans", "labels": ["PERSON"], "redaction": {"dictionaries": dictionary},
-                              "leak_tracing": {"variants": {"enabled": False}}}),
+                (
+                    "redacted",
+                    {
+                        "type": "spans",
+                        "labels": ["PERSON"],
+                        "redaction": {"dictionaries": dictionary},
+                        "leak_tracing": {"variants": {"enabled": False}},
+                    },
+                ),
             ):
                 project = projects.create_project(system(rt), world.workspace_id, name=name, config=config)
                 started = time.perf_counter()
@@ -166,13 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     result["import"] = import_speed(count)
     print(f"{'type':16} {'class':13} {'recall':>14} {'precision':>10}")
     for row in result["per_type"]:
-        print(f"{row['type']:16} {row['class']:13} {row['found']:4}/{row['expected']:<4} {row['recall']:6.1%} "
-              f"{row['precision']:9.1%}")
+        print(
+            f"{row['type']:16} {row['class']:13} {row['found']:4}/{row['expected']:<4} {row['recall']:6.1%} "
+            f"{row['precision']:9.1%}"
+        )
     print(f"missed: {len(result['missed'])}; false positives: {len(result['false_positives'])}")
     for line in result["missed"] + result["false_positives"]:
         print("  " + line)
     s = result["speed"]
-    print(f"speed: {s['items_per_second']:.0f} items/s ({s['ms_per_item']:.2f} ms per {s['words_per_item']:.0f}-word item)")
+    print(
+        f"speed: {s['items_per_second']:.0f} items/s ({s['ms_per_item']:.2f} ms per {s['words_per_item']:.0f}-word item)"
+    )
     _print_import(result["import"])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
@@ -180,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _print_import(figures: dict) -> None:
-    print(f"import of {figures['items']:,} {figures['words_per_item']:.0f}-word items (SQLite): "
-          f"{figures['redacted']['items_per_second']:.0f} items/s with redaction, "
-          f"{figures['plain']['items_per_second']:.0f} items/s without")
+    print(
+        f"import of {figures['items']:,} {figures['words_per_item']:.0f}-word items (SQLite): "
+        f"{figures['redacted']['items_per_second']:.0f} items/s with redaction, "
+        f"{figures['plain']['items_per_second']:.0f} items/s without"
+    )
 
 
 if __name__ == "__main__":

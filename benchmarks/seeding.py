@@ -81,8 +81,13 @@ def make_world(rt, *, annotators: int, tag: str = "bench") -> World:
 def add_project(rt, world: World, name: str, *, overlap: int = 1, lease_seconds: int = 1800) -> str:
     from bastion.services import projects
 
-    project = projects.create_project(system(rt), world.workspace_id, name=name, config=CONFIG,
-                                      settings={"overlap": overlap, "lease_seconds": lease_seconds})
+    project = projects.create_project(
+        system(rt),
+        world.workspace_id,
+        name=name,
+        config=CONFIG,
+        settings={"overlap": overlap, "lease_seconds": lease_seconds},
+    )
     world.projects[name] = project.id
     return project.id
 
@@ -121,35 +126,60 @@ def annotate_in_bulk(rt, world: World, project_id: str, *, labels=("billing", "b
         project = r.execute(select(schema.projects).where(schema.projects.c.id == project_id)).one()
     while True:
         with ctx.write() as w:
-            task_ids = w.execute(
-                select(T.c.id).where(T.c.workspace_id == ws, T.c.project_id == project_id, T.c.id > after,
-                                     T.c.annotation_count == 0)
-                .order_by(T.c.id).limit(BULK_ROWS)
-            ).scalars().all()
+            task_ids = (
+                w.execute(
+                    select(T.c.id)
+                    .where(
+                        T.c.workspace_id == ws, T.c.project_id == project_id, T.c.id > after, T.c.annotation_count == 0
+                    )
+                    .order_by(T.c.id)
+                    .limit(BULK_ROWS)
+                )
+                .scalars()
+                .all()
+            )
             if not task_ids:
                 break
             sealer = w.sealer(ws, project.key_id)
             ann_ids = ids.new_ids("ann", len(task_ids))
             asg_ids = ids.new_ids("asg", len(task_ids))
-            sealed = sealer.seal_many("annotations", "result",
-                                      [(a, results[i % len(results)]) for i, a in enumerate(ann_ids)])
+            sealed = sealer.seal_many(
+                "annotations", "result", [(a, results[i % len(results)]) for i, a in enumerate(ann_ids)]
+            )
             now = w.now
             w.tx.dialect.insert_ignore(
-                w.conn, "assignments",
-                ("workspace_id", "id", "project_id", "task_id", "user_id", "state", "expires_at", "created_at",
-                 "updated_at"),
+                w.conn,
+                "assignments",
+                (
+                    "workspace_id",
+                    "id",
+                    "project_id",
+                    "task_id",
+                    "user_id",
+                    "state",
+                    "expires_at",
+                    "created_at",
+                    "updated_at",
+                ),
                 [(ws, a, project_id, t, user, "submitted", now, now, now) for a, t in zip(asg_ids, task_ids)],
                 ("workspace_id", "task_id", "user_id"),
             )
             w.tx.dialect.insert_ignore(
-                w.conn, "annotations",
+                w.conn,
+                "annotations",
                 ("workspace_id", "id", "project_id", "task_id", "user_id", "result", "lead_time_ms", "created_at"),
                 [(ws, a, project_id, t, user, blob, 1000, now) for a, t, blob in zip(ann_ids, task_ids, sealed)],
                 ("workspace_id", "task_id", "user_id"),
             )
             done = w.execute(
-                update(T).where(T.c.workspace_id == ws, T.c.project_id == project_id,
-                                T.c.id >= task_ids[0], T.c.id <= task_ids[-1], T.c.annotation_count == 0)
+                update(T)
+                .where(
+                    T.c.workspace_id == ws,
+                    T.c.project_id == project_id,
+                    T.c.id >= task_ids[0],
+                    T.c.id <= task_ids[-1],
+                    T.c.annotation_count == 0,
+                )
                 .values(annotation_count=1, done=project.overlap <= 1)
             ).rowcount
             from bastion.services.projects import bump_counts
@@ -159,7 +189,9 @@ def annotate_in_bulk(rt, world: World, project_id: str, *, labels=("billing", "b
             after = task_ids[-1]
     with ctx.write() as w:
         w.audit(ws, "benchmark.seeded", project_id, annotations=written)
-        count = w.execute(select(func.count()).select_from(schema.annotations)
-                          .where(schema.annotations.c.workspace_id == ws,
-                                 schema.annotations.c.project_id == project_id)).scalar_one()
+        count = w.execute(
+            select(func.count())
+            .select_from(schema.annotations)
+            .where(schema.annotations.c.workspace_id == ws, schema.annotations.c.project_id == project_id)
+        ).scalar_one()
     return count, time.perf_counter() - start

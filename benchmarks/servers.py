@@ -40,8 +40,14 @@ def free_port() -> int:
 
 
 def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "BASTION_DATA_DIR": str(data_dir), "BASTION_MASTER_KEY": MASTER_KEY,
-           "BASTION_CHECKPOINT_SECONDS": "0", "BASTION_LOG_LEVEL": "warning", **extra}
+    env = {
+        **os.environ,
+        "BASTION_DATA_DIR": str(data_dir),
+        "BASTION_MASTER_KEY": MASTER_KEY,
+        "BASTION_CHECKPOINT_SECONDS": "0",
+        "BASTION_LOG_LEVEL": "warning",
+        **extra,
+    }
     env.pop("BASTION_DATABASE_URL", None)
     if database_url:
         env["BASTION_DATABASE_URL"] = database_url
@@ -49,8 +55,9 @@ def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[s
 
 
 def bastion_cli(env: dict[str, str], *args: str, stdin: str | None = None, check: bool = True) -> str:
-    done = subprocess.run([sys.executable, "-m", "bastion.cli", *args], env=env, input=stdin,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "bastion.cli", *args], env=env, input=stdin, capture_output=True, text=True, check=False
+    )
     if check and done.returncode != 0:
         raise RuntimeError(f"bastion {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     return done.stdout.strip()
@@ -103,7 +110,7 @@ class MemoryWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "MemoryWatch":
+    def __enter__(self) -> MemoryWatch:
         self._thread.start()
         return self
 
@@ -135,8 +142,15 @@ def rss_bytes(pid: int) -> int:
 class Server:
     """One ``bastion serve`` process (``workers`` uvicorn workers) on a free port."""
 
-    def __init__(self, data_dir: Path, database_url: str | None = None, *, workers: int = 1,
-                 name: str = "server", extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        *,
+        workers: int = 1,
+        name: str = "server",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.database_url = database_url
         self.workers = workers
@@ -211,7 +225,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.start()
         return self
 
@@ -242,11 +256,14 @@ def ensure_app_role(admin_url: str, role: str = APP_ROLE) -> None:
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(_CREATE_ROLE.format(role=role))
-        flags = conn.execute("SELECT rolsuper, rolbypassrls, rolcreatedb, rolcanlogin FROM pg_roles "
-                             "WHERE rolname = %s", (role,)).fetchone()
+        flags = conn.execute(
+            "SELECT rolsuper, rolbypassrls, rolcreatedb, rolcanlogin FROM pg_roles WHERE rolname = %s", (role,)
+        ).fetchone()
     if flags != (False, False, False, True):
-        raise RuntimeError(f"PostgreSQL role {role} must be an ordinary login role (no superuser, no BYPASSRLS, "
-                           f"no CREATEDB); it has rolsuper, rolbypassrls, rolcreatedb, rolcanlogin = {flags}")
+        raise RuntimeError(
+            f"PostgreSQL role {role} must be an ordinary login role (no superuser, no BYPASSRLS, "
+            f"no CREATEDB); it has rolsuper, rolbypassrls, rolcreatedb, rolcanlogin = {flags}"
+        )
 
 
 def as_role(url: str, role: str) -> str:

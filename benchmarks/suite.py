@@ -57,10 +57,22 @@ SECTIONS = ("import", "memory", "annotate", "export")
 MB = 1024 * 1024
 
 SIZES = {
-    "full": {"import": (100_000, 1_000_000), "memory": (100_000, 1_000_000), "annotate_tasks": 100_000,
-             "annotate_seconds": 15.0, "clients": (1, 8, 64), "export": (10_000, 1_000_000)},
-    "quick": {"import": (10_000, 20_000), "memory": (10_000, 20_000), "annotate_tasks": 10_000,
-              "annotate_seconds": 3.0, "clients": (1, 8, 64), "export": (10_000, 20_000)},
+    "full": {
+        "import": (100_000, 1_000_000),
+        "memory": (100_000, 1_000_000),
+        "annotate_tasks": 100_000,
+        "annotate_seconds": 15.0,
+        "clients": (1, 8, 64),
+        "export": (10_000, 1_000_000),
+    },
+    "quick": {
+        "import": (10_000, 20_000),
+        "memory": (10_000, 20_000),
+        "annotate_tasks": 10_000,
+        "annotate_seconds": 3.0,
+        "clients": (1, 8, 64),
+        "export": (10_000, 20_000),
+    },
 }
 OVERLAP = 2
 
@@ -107,10 +119,18 @@ class Run:
                 env = server_env(settings.data_dir, settings.database_url)
                 seconds, peak, stdout = timed_cli(env, "import", project, str(path))
                 imported = _imported(stdout)
-                out[str(n)] = {"tasks": n, "imported": imported, "seconds": round(seconds, 2),
-                               "tasks_per_s": round(n / seconds), "cli_peak_rss_mb": round(peak / MB)}
-                print(f"  import {n:>9,} via CLI: {seconds:.2f} s ({n / seconds:,.0f} tasks/s), "
-                      f"peak RSS {peak / MB:.0f} MB", flush=True)
+                out[str(n)] = {
+                    "tasks": n,
+                    "imported": imported,
+                    "seconds": round(seconds, 2),
+                    "tasks_per_s": round(n / seconds),
+                    "cli_peak_rss_mb": round(peak / MB),
+                }
+                print(
+                    f"  import {n:>9,} via CLI: {seconds:.2f} s ({n / seconds:,.0f} tasks/s), "
+                    f"peak RSS {peak / MB:.0f} MB",
+                    flush=True,
+                )
                 if imported != n:
                     raise RuntimeError(f"CLI import of {n} tasks imported {imported}: {stdout}")
         self.results["import"] = out
@@ -132,21 +152,35 @@ class Run:
                 for n, project in projects.items():
                     with MemoryWatch(server.pid) as watch:
                         start = time.perf_counter()
-                        r = httpx.post(f"{server.url}/api/v1/projects/{project}/tasks",
-                                       content=_file_chunks(files[n]),
-                                       headers={"Authorization": f"Bearer {world.owner_token}",
-                                                "Content-Type": "application/x-ndjson"}, timeout=1800)
+                        r = httpx.post(
+                            f"{server.url}/api/v1/projects/{project}/tasks",
+                            content=_file_chunks(files[n]),
+                            headers={
+                                "Authorization": f"Bearer {world.owner_token}",
+                                "Content-Type": "application/x-ndjson",
+                            },
+                            timeout=1800,
+                        )
                         seconds = time.perf_counter() - start
                     if r.status_code != 200 or r.json()["imported"] != n:
                         raise RuntimeError(f"server import of {n}: {r.status_code} {r.text[:500]}")
-                    out[str(n)] = {"tasks": n, "seconds": round(seconds, 2), "tasks_per_s": round(n / seconds),
-                                   "server_peak_rss_mb": round(watch.peak_bytes / MB),
-                                   "bytes": files[n].stat().st_size}
-                    print(f"  import {n:>9,} in one HTTP request: {seconds:.2f} s ({n / seconds:,.0f} tasks/s), "
-                          f"server peak RSS {watch.peak_bytes / MB:.0f} MB (idle {idle / MB:.0f} MB)", flush=True)
+                    out[str(n)] = {
+                        "tasks": n,
+                        "seconds": round(seconds, 2),
+                        "tasks_per_s": round(n / seconds),
+                        "server_peak_rss_mb": round(watch.peak_bytes / MB),
+                        "bytes": files[n].stat().st_size,
+                    }
+                    print(
+                        f"  import {n:>9,} in one HTTP request: {seconds:.2f} s ({n / seconds:,.0f} tasks/s), "
+                        f"server peak RSS {watch.peak_bytes / MB:.0f} MB (idle {idle / MB:.0f} MB)",
+                        flush=True,
+                    )
                     out[str(n)]["pages_ms"] = pages = _time_pages(server.url, world, project, settings)
-                    print(f"  pages at {n:,} tasks (median of 5, ms): "
-                          + ", ".join(f"{k} {v}" for k, v in pages.items()), flush=True)
+                    print(
+                        f"  pages at {n:,} tasks (median of 5, ms): " + ", ".join(f"{k} {v}" for k, v in pages.items()),
+                        flush=True,
+                    )
             finally:
                 server.stop()
         self.results["memory"] = out
@@ -167,7 +201,7 @@ class Run:
             for clients, servers in runs:
                 project = seeding.add_project(rt, world, f"Annotate {clients}x{servers}", overlap=OVERLAP)
                 seeding.import_file(rt, project, path)
-                plan.append((clients, servers, project, world.annotator_tokens[first:first + clients]))
+                plan.append((clients, servers, project, world.annotator_tokens[first : first + clients]))
                 first += clients
             rt.close()
             pool = [Server(settings.data_dir, settings.database_url, name=f"annotate-{i}") for i in range(2)]
@@ -179,14 +213,20 @@ class Run:
                     urls = [s.url for s in pool[:servers]]
                     load = run_annotators(urls, tokens, BastionProtocol(project), seconds=sizes["annotate_seconds"])
                     figures = load.figures()
-                    figures.update(_check_annotations(pool[0].url, world.owner_token, project,
-                                                      [a for a, _, _ in load.acknowledged]))
+                    figures.update(
+                        _check_annotations(
+                            pool[0].url, world.owner_token, project, [a for a, _, _ in load.acknowledged]
+                        )
+                    )
                     figures.update({"clients": clients, "servers": servers, "tasks": n_tasks, "overlap": OVERLAP})
                     out[f"{clients}x{servers}"] = figures
-                    print(f"  annotate {clients:>2} client(s) on {servers} server(s): "
-                          f"{figures['submissions_per_s']}/s, p50 {figures['pair_p50_ms']} ms, "
-                          f"p99 {figures['pair_p99_ms']} ms, over-annotated {figures['tasks_over_overlap']}, "
-                          f"lost {figures['lost_acknowledged']}, failures {figures['failures']}", flush=True)
+                    print(
+                        f"  annotate {clients:>2} client(s) on {servers} server(s): "
+                        f"{figures['submissions_per_s']}/s, p50 {figures['pair_p50_ms']} ms, "
+                        f"p99 {figures['pair_p99_ms']} ms, over-annotated {figures['tasks_over_overlap']}, "
+                        f"lost {figures['lost_acknowledged']}, failures {figures['failures']}",
+                        flush=True,
+                    )
             finally:
                 for s in pool:
                     s.stop()
@@ -206,8 +246,11 @@ class Run:
                 imported, import_s = seeding.import_file(rt, project, self.tasks_file(n))
                 annotated, seed_s = seeding.annotate_in_bulk(rt, world, project)
                 rt.close()
-                print(f"  export {n:>9,}: setup imported {imported:,} in {import_s:.1f} s, "
-                      f"annotated {annotated:,} in bulk in {seed_s:.1f} s", flush=True)
+                print(
+                    f"  export {n:>9,}: setup imported {imported:,} in {import_s:.1f} s, "
+                    f"annotated {annotated:,} in bulk in {seed_s:.1f} s",
+                    flush=True,
+                )
                 entry = {"tasks": n, "setup_annotated": annotated}
                 server = Server(settings.data_dir, settings.database_url, name="export")
                 server.start()
@@ -215,21 +258,31 @@ class Run:
                     for fmt in ("jsonl", "json"):
                         target = self.work / f"export-{n}.{fmt}"
                         with MemoryWatch(server.pid) as watch:
-                            got = download(f"{server.url}/api/v1/projects/{project}/export?format={fmt}",
-                                           {"Authorization": f"Bearer {world.owner_token}"}, target)
+                            got = download(
+                                f"{server.url}/api/v1/projects/{project}/export?format={fmt}",
+                                {"Authorization": f"Bearer {world.owner_token}"},
+                                target,
+                            )
                         if got.status != 200:
                             raise RuntimeError(f"export {fmt}: {got.status} {target.read_bytes()[:300]!r}")
                         checked = _check_export(target, fmt, n)
                         target.unlink()
-                        entry[fmt] = {"first_byte_ms": round(1000 * got.first_byte_s, 1),
-                                      "seconds": round(got.total_s, 2), "tasks_per_s": round(n / got.total_s),
-                                      "mb": round(got.bytes / MB, 1),
-                                      "streamed": got.chunked and got.content_length is None,
-                                      "server_peak_rss_mb": round(watch.peak_bytes / MB), **checked}
-                        print(f"  export {n:>9,} {fmt:>5}: first byte {1000 * got.first_byte_s:.0f} ms, "
-                              f"total {got.total_s:.2f} s ({got.bytes / MB:.0f} MB, "
-                              f"{'streamed' if entry[fmt]['streamed'] else 'NOT streamed'}), "
-                              f"server peak RSS {watch.peak_bytes / MB:.0f} MB, rows {checked['rows']:,}", flush=True)
+                        entry[fmt] = {
+                            "first_byte_ms": round(1000 * got.first_byte_s, 1),
+                            "seconds": round(got.total_s, 2),
+                            "tasks_per_s": round(n / got.total_s),
+                            "mb": round(got.bytes / MB, 1),
+                            "streamed": got.chunked and got.content_length is None,
+                            "server_peak_rss_mb": round(watch.peak_bytes / MB),
+                            **checked,
+                        }
+                        print(
+                            f"  export {n:>9,} {fmt:>5}: first byte {1000 * got.first_byte_s:.0f} ms, "
+                            f"total {got.total_s:.2f} s ({got.bytes / MB:.0f} MB, "
+                            f"{'streamed' if entry[fmt]['streamed'] else 'NOT streamed'}), "
+                            f"server peak RSS {watch.peak_bytes / MB:.0f} MB, rows {checked['rows']:,}",
+                            flush=True,
+                        )
                 finally:
                     server.stop()
                 out[str(n)] = entry
@@ -247,14 +300,24 @@ def _time_pages(url: str, world, project: str, settings) -> dict[str, float]:
     rt = seeding.open_runtime(settings)
     try:
         with seeding.system(rt).read() as r:
-            total = r.execute(select(func.count()).select_from(schema.tasks)
-                              .where(schema.tasks.c.project_id == project)).scalar_one()
-            middle = r.execute(select(schema.tasks.c.id).where(schema.tasks.c.project_id == project)
-                               .order_by(schema.tasks.c.id).offset(total // 2).limit(1)).scalar_one()
+            total = r.execute(
+                select(func.count()).select_from(schema.tasks).where(schema.tasks.c.project_id == project)
+            ).scalar_one()
+            middle = r.execute(
+                select(schema.tasks.c.id)
+                .where(schema.tasks.c.project_id == project)
+                .order_by(schema.tasks.c.id)
+                .offset(total // 2)
+                .limit(1)
+            ).scalar_one()
     finally:
         rt.close()
-    paths = dict(zip(PAGES, ("/", f"/projects/{project}", f"/projects/{project}/tasks",
-                             f"/projects/{project}/tasks?cursor={middle}")))
+    paths = dict(
+        zip(
+            PAGES,
+            ("/", f"/projects/{project}", f"/projects/{project}/tasks", f"/projects/{project}/tasks?cursor={middle}"),
+        )
+    )
     out = {}
     with httpx.Client(base_url=url, cookies={"bastion_session": world.owner_session}, timeout=60) as client:
         for name, path in paths.items():
@@ -287,8 +350,12 @@ def _imported(stdout: str) -> int:
 
 def _check_annotations(url: str, token: str, project: str, acknowledged: list[str]) -> dict:
     """Export the annotated tasks and check the invariants against what the clients were told."""
-    body = httpx.get(f"{url}/api/v1/projects/{project}/export", params={"format": "jsonl", "annotated_only": "true"},
-                     headers={"Authorization": f"Bearer {token}"}, timeout=600)
+    body = httpx.get(
+        f"{url}/api/v1/projects/{project}/export",
+        params={"format": "jsonl", "annotated_only": "true"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=600,
+    )
     body.raise_for_status()
     rows = [orjson.loads(line) for line in body.content.splitlines() if line]
     exported = {a["id"] for row in rows for a in row["annotations"]}
@@ -346,59 +413,114 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
         return ok if full else None
 
     imp = results.get("import", {})
-    for key, entry in imp.items():
+    for entry in imp.values():
         n = entry["tasks"]
         target = "≤ 10 s" if n == 1_000_000 else ""
-        rows.append(_row(f"CLI import {n:,} tasks", f"{entry['seconds']} s ({entry['tasks_per_s']:,}/s)",
-                         target, judged(entry["seconds"] <= 10) if n == 1_000_000 else None))
+        rows.append(
+            _row(
+                f"CLI import {n:,} tasks",
+                f"{entry['seconds']} s ({entry['tasks_per_s']:,}/s)",
+                target,
+                judged(entry["seconds"] <= 10) if n == 1_000_000 else None,
+            )
+        )
         rows.append(_row(f"  CLI peak RSS ({n:,})", f"{entry['cli_peak_rss_mb']} MB", "", None))
     mem = results.get("memory", {})
-    for key, entry in mem.items():
+    for entry in mem.values():
         if not isinstance(entry, dict):
             continue
         n = entry["tasks"]
-        rows.append(_row(f"server import {n:,} (one request)", f"{entry['seconds']} s ({entry['tasks_per_s']:,}/s)",
-                         "", None))
-        rows.append(_row(f"  server peak RSS through {n:,}", f"{entry['server_peak_rss_mb']} MB",
-                         "≤ 250 MB" if n == 1_000_000 else "",
-                         judged(entry["server_peak_rss_mb"] <= 250) if n == 1_000_000 else None))
+        rows.append(
+            _row(f"server import {n:,} (one request)", f"{entry['seconds']} s ({entry['tasks_per_s']:,}/s)", "", None)
+        )
+        rows.append(
+            _row(
+                f"  server peak RSS through {n:,}",
+                f"{entry['server_peak_rss_mb']} MB",
+                "≤ 250 MB" if n == 1_000_000 else "",
+                judged(entry["server_peak_rss_mb"] <= 250) if n == 1_000_000 else None,
+            )
+        )
         for page, ms in entry.get("pages_ms", {}).items():
             big = n == 1_000_000 and page == "project"
-            rows.append(_row(f"  page: {page} ({n:,} tasks)", f"{ms} ms", "≤ 200 ms" if big else "",
-                             judged(ms <= 200) if big else None))
+            rows.append(
+                _row(
+                    f"  page: {page} ({n:,} tasks)",
+                    f"{ms} ms",
+                    "≤ 200 ms" if big else "",
+                    judged(ms <= 200) if big else None,
+                )
+            )
     ann = results.get("annotate", {})
-    for key, entry in ann.items():
+    for entry in ann.values():
         if not isinstance(entry, dict):
             continue
         c, s = entry["clients"], entry["servers"]
         label = f"annotate {c} client{'s' if c > 1 else ''}" + (f", {s} servers" if s > 1 else "")
         if c == 1:
-            rows.append(_row(f"{label}: p50 next+submit", f"{entry['pair_p50_ms']} ms", "≤ 5 ms",
-                             entry["pair_p50_ms"] is not None and entry["pair_p50_ms"] <= 5))
-        rows.append(_row(f"{label}: throughput", f"{entry['submissions_per_s']}/s",
-                         "≥ 1,000/s" if c == 64 and s == 1 else "",
-                         judged(entry["submissions_per_s"] >= 1000) if c == 64 and s == 1 else None))
-        rows.append(_row(f"{label}: p50 / p99", f"{entry['pair_p50_ms']} / {entry['pair_p99_ms']} ms",
-                         "p99 ≤ 50 ms" if c == 64 else "",
-                         (entry["pair_p99_ms"] is not None and entry["pair_p99_ms"] <= 50) if c == 64 else None))
-        rows.append(_row(f"{label}: over-annotated / lost / double",
-                         f"{entry['tasks_over_overlap']} / {entry['lost_acknowledged']} / "
-                         f"{entry['double_annotations']}", "0 / 0 / 0",
-                         entry["tasks_over_overlap"] == entry["lost_acknowledged"] == entry["double_annotations"] == 0))
+            rows.append(
+                _row(
+                    f"{label}: p50 next+submit",
+                    f"{entry['pair_p50_ms']} ms",
+                    "≤ 5 ms",
+                    entry["pair_p50_ms"] is not None and entry["pair_p50_ms"] <= 5,
+                )
+            )
+        rows.append(
+            _row(
+                f"{label}: throughput",
+                f"{entry['submissions_per_s']}/s",
+                "≥ 1,000/s" if c == 64 and s == 1 else "",
+                judged(entry["submissions_per_s"] >= 1000) if c == 64 and s == 1 else None,
+            )
+        )
+        rows.append(
+            _row(
+                f"{label}: p50 / p99",
+                f"{entry['pair_p50_ms']} / {entry['pair_p99_ms']} ms",
+                "p99 ≤ 50 ms" if c == 64 else "",
+                (entry["pair_p99_ms"] is not None and entry["pair_p99_ms"] <= 50) if c == 64 else None,
+            )
+        )
+        rows.append(
+            _row(
+                f"{label}: over-annotated / lost / double",
+                f"{entry['tasks_over_overlap']} / {entry['lost_acknowledged']} / {entry['double_annotations']}",
+                "0 / 0 / 0",
+                entry["tasks_over_overlap"] == entry["lost_acknowledged"] == entry["double_annotations"] == 0,
+            )
+        )
     if "two_servers_ratio" in ann:
-        rows.append(_row("2 servers vs 1 (64 clients)", f"{ann['two_servers_ratio']}×", "≥ 1.6×",
-                         judged((ann["two_servers_ratio"] or 0) >= 1.6)))
+        rows.append(
+            _row(
+                "2 servers vs 1 (64 clients)",
+                f"{ann['two_servers_ratio']}×",
+                "≥ 1.6×",
+                judged((ann["two_servers_ratio"] or 0) >= 1.6),
+            )
+        )
     exp = results.get("export", {})
-    for key, entry in exp.items():
+    for entry in exp.values():
         n = entry["tasks"]
         for fmt in ("jsonl", "json"):
             e = entry[fmt]
             big = n == 1_000_000
-            rows.append(_row(f"export {n:,} annotated ({fmt})", f"{e['seconds']} s ({e['tasks_per_s']:,}/s)",
-                             "≤ 10 s" if big else "", judged(e["seconds"] <= 10) if big else None))
-            rows.append(_row(f"  first byte ({fmt}, {n:,})", f"{e['first_byte_ms']} ms"
-                             + ("" if e["streamed"] else " (not streamed)"),
-                             "≤ 100 ms, streamed", (e["first_byte_ms"] <= 100 and e["streamed"])))
+            rows.append(
+                _row(
+                    f"export {n:,} annotated ({fmt})",
+                    f"{e['seconds']} s ({e['tasks_per_s']:,}/s)",
+                    "≤ 10 s" if big else "",
+                    judged(e["seconds"] <= 10) if big else None,
+                )
+            )
+            rows.append(
+                _row(
+                    f"  first byte ({fmt}, {n:,})",
+                    f"{e['first_byte_ms']} ms" + ("" if e["streamed"] else " (not streamed)"),
+                    "≤ 100 ms, streamed",
+                    (e["first_byte_ms"] <= 100 and e["streamed"]),
+                )
+            )
             rows.append(_row(f"  server peak RSS (export {fmt}, {n:,})", f"{e['server_peak_rss_mb']} MB", "", None))
     return rows
 
@@ -407,9 +529,11 @@ def print_table(results: dict) -> None:
     rows = table(results)
     head = ("figure", "measured", "target", "")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
-    print(f"\nBastion on {results['db']} — {results['machine']['date']}, {results['machine']['cpus']} cores, "
-          f"load {results['machine']['load_before']} → {results['machine'].get('load_after')}"
-          + (" (quick sizes: targets not judged)" if results["quick"] else ""))
+    print(
+        f"\nBastion on {results['db']} — {results['machine']['date']}, {results['machine']['cpus']} cores, "
+        f"load {results['machine']['load_before']} → {results['machine'].get('load_after')}"
+        + (" (quick sizes: targets not judged)" if results["quick"] else "")
+    )
     print("  ".join(h.ljust(w) for h, w in zip(head, widths)))
     print("  ".join("-" * w for w in widths))
     for r in rows:
@@ -419,7 +543,12 @@ def print_table(results: dict) -> None:
 def run_suite(db: str, quick: bool, only: tuple[str, ...]) -> dict:
     work = Path(tempfile.mkdtemp(prefix=f"bastion-suite-{db}-"))
     run = Run(db, quick, work)
-    results = {"db": db, "quick": quick, "machine": machine(), "command": " ".join(["python -m benchmarks", *sys.argv[1:]])}
+    results = {
+        "db": db,
+        "quick": quick,
+        "machine": machine(),
+        "command": " ".join(["python -m benchmarks", *sys.argv[1:]]),
+    }
     started = time.perf_counter()
     try:
         for section in SECTIONS:
@@ -435,8 +564,9 @@ def run_suite(db: str, quick: bool, only: tuple[str, ...]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", default="sqlite", help="sqlite, postgresql or both (comma-separated)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"some of: {', '.join(SECTIONS)}")

@@ -34,8 +34,10 @@ TOPICS = ("billing", "login", "refund", "crash", "feature", "shipping", "privacy
 
 
 def task_line(i: int) -> bytes:
-    text = (f"Ticket {i}: the customer writes about {TOPICS[i % len(TOPICS)]} "
-            f"and mentions order {i * 7919 % 100000} placed on day {i % 28 + 1}.")
+    text = (
+        f"Ticket {i}: the customer writes about {TOPICS[i % len(TOPICS)]} "
+        f"and mentions order {i * 7919 % 100000} placed on day {i % 28 + 1}."
+    )
     return orjson.dumps({"data": {"text": text}, "external_id": f"t-{i}"}) + b"\n"
 
 
@@ -98,12 +100,12 @@ class HttpConnection:
             self._writer.close()
         self._reader = self._writer = None
 
-    async def request(self, method: str, path: str, body: bytes | None = None,
-                      content_type: str = "application/json") -> Response:
+    async def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+    ) -> Response:
         try:
             return await asyncio.wait_for(self._request(method, path, body, content_type), self.timeout)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, asyncio.TimeoutError,
-                ValueError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             self.close()
             raise HttpError(f"{method} {path}: {exc!r}") from exc
 
@@ -208,8 +210,9 @@ class LoadResult:
         }
 
 
-async def _annotator(name: str, base_url: str, token: str, proto, result: LoadResult,
-                     stop_at: float | None, stop, max_pairs: int | None) -> None:
+async def _annotator(
+    name: str, base_url: str, token: str, proto, result: LoadResult, stop_at: float | None, stop, max_pairs: int | None
+) -> None:
     conn = HttpConnection(base_url, proto.auth(token))
     pairs = 0
     try:
@@ -247,8 +250,15 @@ async def _annotator(name: str, base_url: str, token: str, proto, result: LoadRe
         conn.close()
 
 
-async def annotate_async(base_urls: list[str], tokens: list[str], proto, *, seconds: float | None = None,
-                         max_pairs: int | None = None, stop=None) -> LoadResult:
+async def annotate_async(
+    base_urls: list[str],
+    tokens: list[str],
+    proto,
+    *,
+    seconds: float | None = None,
+    max_pairs: int | None = None,
+    stop=None,
+) -> LoadResult:
     """Run one client per token (spread over ``base_urls``) until time, queue or ``stop`` ends them.
 
     ``stop``: anything with ``is_set()`` (a ``threading.Event`` when another thread decides).
@@ -257,16 +267,19 @@ async def annotate_async(base_urls: list[str], tokens: list[str], proto, *, seco
     stop = stop or asyncio.Event()
     start = time.perf_counter()
     stop_at = start + seconds if seconds else None
-    await asyncio.gather(*(
-        _annotator(f"c{i}", base_urls[i % len(base_urls)], token, proto, result, stop_at, stop, max_pairs)
-        for i, token in enumerate(tokens)
-    ))
+    await asyncio.gather(
+        *(
+            _annotator(f"c{i}", base_urls[i % len(base_urls)], token, proto, result, stop_at, stop, max_pairs)
+            for i, token in enumerate(tokens)
+        )
+    )
     result.seconds = time.perf_counter() - start
     return result
 
 
-def run_annotators(base_urls: list[str], tokens: list[str], proto, *, seconds: float | None = None,
-                   max_pairs: int | None = None) -> LoadResult:
+def run_annotators(
+    base_urls: list[str], tokens: list[str], proto, *, seconds: float | None = None, max_pairs: int | None = None
+) -> LoadResult:
     return asyncio.run(annotate_async(base_urls, tokens, proto, seconds=seconds, max_pairs=max_pairs))
 
 
@@ -301,5 +314,6 @@ def download(url: str, headers: dict[str, str], path: Path, *, timeout: float = 
         chunked = r.headers.get("transfer-encoding", "").lower() == "chunked"
         length = r.headers.get("content-length")
     total = time.perf_counter() - start
-    return Download(status, first if first is not None else total, total, size, chunked,
-                    int(length) if length else None, path)
+    return Download(
+        status, first if first is not None else total, total, size, chunked, int(length) if length else None, path
+    )

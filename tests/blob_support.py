@@ -25,8 +25,12 @@ import pytest
 
 from environment import IN_CI
 
-ACCESS = {"s3_access_key_id": "testing", "s3_secret_access_key": "testing", "s3_region": "us-east-1",
-          "s3_path_style": True}
+ACCESS = {
+    "s3_access_key_id": "testing",
+    "s3_secret_access_key": "testing",
+    "s3_region": "us-east-1",
+    "s3_path_style": True,
+}
 
 
 def require_moto() -> None:
@@ -137,8 +141,9 @@ class S3:
     def objects(self) -> dict[str, bytes]:
         """Every object in the bucket, by key."""
         listed = self.client.list_objects_v2(Bucket=self.bucket).get("Contents", [])
-        return {item["Key"]: self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read()
-                for item in listed}
+        return {
+            item["Key"]: self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"].read() for item in listed
+        }
 
     def unfinished_uploads(self) -> list[str]:
         return [u["Key"] for u in self.client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", [])]
@@ -167,8 +172,9 @@ def s3(s3_server, monkeypatch, loopback_only):
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     host, port = s3_server
-    client = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                   region_name="us-east-1").client("s3", endpoint_url=f"http://{host}:{port}")
+    client = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).client("s3", endpoint_url=f"http://{host}:{port}")
     bucket = f"bastion-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     relay = Relay((host, port))

@@ -70,5 +70,3 @@ def pg_admin(sql: str) -> None:
 
 def make_settings(tmp_path: Path, database_url: str | None, **extra) -> Settings:
     return Settings(data_dir=tmp_path / "data", database_url=database_url, master_key=MASTER_KEY, **extra)
-
-

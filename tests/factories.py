@@ -27,7 +27,7 @@ def operator_tx(rt, *, write: bool = True) -> Iterator:
     would see empty tables; this one sees every workspace, as the CLI does.
     """
     ctx = system(rt)
-    with (ctx.write() if write else ctx.read()) as unit:
+    with ctx.write() if write else ctx.read() as unit:
         yield unit.tx
 
 
@@ -44,13 +44,15 @@ def make_token(rt, user_id: str, scope: str = "full") -> str:
 
 
 def make_project(rt, workspace_id: str, *, config=None, settings=None, name: str = "Project"):
-    return projects.create_project(system(rt), workspace_id, name=name, config=config or CLASSIFICATION,
-                                   settings=settings)
+    return projects.create_project(
+        system(rt), workspace_id, name=name, config=config or CLASSIFICATION, settings=settings
+    )
 
 
 def add_tasks(rt, project_id: str, n: int, *, start: int = 0, prefix: str = "item"):
-    items = [(i + 1, {"data": {"text": f"{prefix} {start + i}"}, "external_id": f"{prefix}-{start + i}"})
-             for i in range(n)]
+    items = [
+        (i + 1, {"data": {"text": f"{prefix} {start + i}"}, "external_id": f"{prefix}-{start + i}"}) for i in range(n)
+    ]
     return imports.import_tasks(system(rt), project_id, items)
 
 
@@ -62,15 +64,25 @@ def co_owner(rt, workspace_id: str) -> str:
     return user.id
 
 
-def approval(rt, workspace_id: str, kind: str, params: dict | None = None, *, requester: str,
-             approver: str | None = None, admins: bool = False, reason: str = "needed for the test") -> str:
+def approval(
+    rt,
+    workspace_id: str,
+    kind: str,
+    params: dict | None = None,
+    *,
+    requester: str,
+    approver: str | None = None,
+    admins: bool = False,
+    reason: str = "needed for the test",
+) -> str:
     """A real two-person approval: ``requester`` asks, a second owner (or ``approver``) approves; returns its id.
 
     ``admins``: the request and decision are platform admins' (group walls, deleting a workspace one does not own).
     """
     asked = approvals.request(as_user(rt, requester, is_admin=admins), workspace_id, kind, params or {}, reason)
-    decider = approver or (make_user(rt, f"admin2.{asked['id']}@example.com", admin=True).id if admins
-                           else co_owner(rt, workspace_id))
+    decider = approver or (
+        make_user(rt, f"admin2.{asked['id']}@example.com", admin=True).id if admins else co_owner(rt, workspace_id)
+    )
     approvals.decide(as_user(rt, decider, is_admin=admins), asked["id"], approve=True)
     return asked["id"]
 

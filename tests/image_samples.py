@@ -75,17 +75,28 @@ def _rebase_ifd(ifd: bytes, delta: int) -> bytes:
 def exif_block(canary: bytes, orientation: int = 6) -> bytes:
     """EXIF with the canary as description, artist, a UTF-16 comment and GPS area, beside a real orientation."""
     return tiff(
-        {0x010E: (2, canary + b"\x00"), 0x013B: (2, canary + b"\x00"), 0x0112: (3, struct.pack(">H", orientation)),
-         0x9C9C: (1, canary.decode().encode("utf-16-le")), 0x0132: (2, b"2024:05:01 07:42:13\x00")},
-        gps={0x0001: (2, b"N\x00"), 0x0002: (5, struct.pack(">IIIIII", 48, 1, 51, 1, 30, 1)),
-             0x001C: (7, b"ASCII\x00\x00\x00" + canary)},
+        {
+            0x010E: (2, canary + b"\x00"),
+            0x013B: (2, canary + b"\x00"),
+            0x0112: (3, struct.pack(">H", orientation)),
+            0x9C9C: (1, canary.decode().encode("utf-16-le")),
+            0x0132: (2, b"2024:05:01 07:42:13\x00"),
+        },
+        gps={
+            0x0001: (2, b"N\x00"),
+            0x0002: (5, struct.pack(">IIIIII", 48, 1, 51, 1, 30, 1)),
+            0x001C: (7, b"ASCII\x00\x00\x00" + canary),
+        },
     )
 
 
 def xmp(canary: bytes) -> bytes:
-    return (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
-            b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>' + canary +
-            b"</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>")
+    return (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        b'<rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>'
+        + canary
+        + b"</dc:creator></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
 
 
 # -- PNG -----------------------------------------------------------------------------------------
@@ -136,8 +147,13 @@ def png_with_metadata(png: bytes, canary: bytes = CANARY, orientation: int = 6) 
 
 
 def png_header(width: int, height: int, idat: bytes = b"", color: int = 2) -> bytes:
-    return png_from([(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)),
-                       (b"IDAT", idat or zlib.compress(b"\x00")), (b"IEND", b"")])
+    return png_from(
+        [
+            (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0)),
+            (b"IDAT", idat or zlib.compress(b"\x00")),
+            (b"IEND", b""),
+        ]
+    )
 
 
 def zlib_bomb(width: int, height: int) -> bytes:
@@ -202,12 +218,25 @@ def jpeg_with_metadata(jpeg: bytes, canary: bytes = CANARY, orientation: int = 6
     assert segments[0][0] == 0xE0
     thumb = (canary * 3)[: 3 * 4 * 2].ljust(24, b"\x00")  # a 4×2 RGB thumbnail made of the canary
     jfif = segments[0][1][:12] + b"\x04\x02" + thumb
-    iptc = b"Photoshop 3.0\x008BIM\x04\x04\x00\x00" + struct.pack(">I", len(canary) + 5) + b"\x1c\x02\x50" + \
-        struct.pack(">H", len(canary)) + canary
-    head = (app(0xE0, jfif) + app(0xE0, b"JFXX\x00\x10" + canary) + app(0xE1, b"Exif\x00\x00" + exif_block(canary, orientation))
-            + app(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp(canary)) + app(0xED, iptc)
-            + app(0xFE, canary) + app(0xE2, b"MPF\x00" + canary) + app(0xEB, b"JP\x00\x00" + canary)
-            + app(0xEF, canary) + app(0xE4, canary))
+    iptc = (
+        b"Photoshop 3.0\x008BIM\x04\x04\x00\x00"
+        + struct.pack(">I", len(canary) + 5)
+        + b"\x1c\x02\x50"
+        + struct.pack(">H", len(canary))
+        + canary
+    )
+    head = (
+        app(0xE0, jfif)
+        + app(0xE0, b"JFXX\x00\x10" + canary)
+        + app(0xE1, b"Exif\x00\x00" + exif_block(canary, orientation))
+        + app(0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + xmp(canary))
+        + app(0xED, iptc)
+        + app(0xFE, canary)
+        + app(0xE2, b"MPF\x00" + canary)
+        + app(0xEB, b"JP\x00\x00" + canary)
+        + app(0xEF, canary)
+        + app(0xE4, canary)
+    )
     rest = b""
     for marker, payload in segments[1:-1]:
         if marker in (0xC0, 0xC1, 0xC2):  # a comment between the tables and the frame header too
@@ -274,8 +303,19 @@ def webp_with_metadata(webp: bytes, canary: bytes = CANARY, orientation: int = 6
         vp8x = b"\x00" * 4 + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
     flags = vp8x[0] | 0x08 | 0x04  # EXIF, XMP
     body = [c for c in chunks if c[0] != b"VP8X"]
-    return webp_from([(b"VP8X", bytes([flags]) + vp8x[1:]), *body, (b"ZZZZ", canary), (b"EXIF", exif_block(canary, orientation)),
-                      (b"XMP ", xmp(canary))]) + b"trailing " + canary
+    return (
+        webp_from(
+            [
+                (b"VP8X", bytes([flags]) + vp8x[1:]),
+                *body,
+                (b"ZZZZ", canary),
+                (b"EXIF", exif_block(canary, orientation)),
+                (b"XMP ", xmp(canary)),
+            ]
+        )
+        + b"trailing "
+        + canary
+    )
 
 
 def webp_animated(webp: bytes, canary: bytes = CANARY) -> bytes:
@@ -288,8 +328,15 @@ def webp_animated(webp: bytes, canary: bytes = CANARY) -> bytes:
     frame = frame_header + b"".join(images) + riff_chunk(b"UNKN", canary)  # unknown chunks follow the bitstream
     flags = header[0] | 0x02 | 0x08
     rest = [c for c in chunks[1:] if c[0] not in (b"ALPH", b"VP8 ", b"VP8L")]
-    return webp_from([(b"VP8X", bytes([flags]) + header[1:]), *rest, (b"ANIM", b"\xff\xff\xff\xff\x00\x00"),
-                      (b"ANMF", frame), (b"EXIF", exif_block(canary))])
+    return webp_from(
+        [
+            (b"VP8X", bytes([flags]) + header[1:]),
+            *rest,
+            (b"ANIM", b"\xff\xff\xff\xff\x00\x00"),
+            (b"ANMF", frame),
+            (b"EXIF", exif_block(canary)),
+        ]
+    )
 
 
 # -- GIF -----------------------------------------------------------------------------------------
@@ -319,15 +366,25 @@ def gif_blocks(data: bytes) -> list[tuple[int, bytes]]:
 
 
 def _sub_blocks(payload: bytes) -> bytes:
-    return b"".join(bytes([len(payload[i : i + 255])]) + payload[i : i + 255] for i in range(0, len(payload), 255)) + b"\x00"
+    return (
+        b"".join(bytes([len(payload[i : i + 255])]) + payload[i : i + 255] for i in range(0, len(payload), 255))
+        + b"\x00"
+    )
 
 
 def gif_with_metadata(gif: bytes, canary: bytes = CANARY) -> bytes:
     packed = gif[10]
     start = 13 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)
-    meta = (b"\x21\xfe" + _sub_blocks(canary)
-            + b"\x21\xff\x0bXMP DataXMP" + _sub_blocks(xmp(canary))
-            + b"\x21\x01\x0c" + b"\x00" * 12 + _sub_blocks(canary)
-            + b"\x21\xff\x0bNETSCAPE2.0" + _sub_blocks(b"\x01\x00\x00" + canary))
+    meta = (
+        b"\x21\xfe"
+        + _sub_blocks(canary)
+        + b"\x21\xff\x0bXMP DataXMP"
+        + _sub_blocks(xmp(canary))
+        + b"\x21\x01\x0c"
+        + b"\x00" * 12
+        + _sub_blocks(canary)
+        + b"\x21\xff\x0bNETSCAPE2.0"
+        + _sub_blocks(b"\x01\x00\x00" + canary)
+    )
     body = gif[start:-1]
     return gif[:start] + meta + body + b"\x21\xfe" + _sub_blocks(canary) + b"\x3b" + canary

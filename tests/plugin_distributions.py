@@ -41,9 +41,12 @@ def installed_distribution(source: Path, site: Path) -> Iterator[str]:
     dist_info.mkdir(parents=True)
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     groups = project.get("entry-points", {})
-    (dist_info / "entry_points.txt").write_text("".join(
-        f"[{group}]\n" + "".join(f"{key} = {value}\n" for key, value in points.items()) + "\n"
-        for group, points in groups.items()))
+    (dist_info / "entry_points.txt").write_text(
+        "".join(
+            f"[{group}]\n" + "".join(f"{key} = {value}\n" for key, value in points.items()) + "\n"
+            for group, points in groups.items()
+        )
+    )
     paths = [str(site), str(source / "src")]
     packages = [p.name for p in (source / "src").iterdir() if (p / "__init__.py").exists()]
     sys.path[:0] = paths

@@ -33,6 +33,7 @@ workspaces through 403-versus-404.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -40,6 +41,7 @@ from .domain.errors import NotFound, PermissionDenied
 from .domain.walls import Decision, decide
 from .domain.workspaces import Role
 from .storage import memberships_store, workforce_store
+from .storage.database import Tx
 
 
 class Action(Enum):
@@ -62,14 +64,20 @@ class Action(Enum):
     AUDIT_READ = ("audit.read", True, "Read the audit log and its signed checkpoints")
     WALLS_READ = ("walls.read", True, "See the conflict graph, exclusions and why a member may or may not see data")
     WALLS_MANAGE = ("walls.manage", False, "Declare competitors and excluded affiliations")
-    REDACTION_REIDENTIFY = ("redaction.reidentify", False,
-                            "Re-identify redacted values: a task's original text, or an export with them")
-    REDACTION_REVIEW = ("redaction.review", False, "Review the items redaction held and release them to the queue")
-    CANARY_MANAGE = ("canary.manage", False, "Create, approve and retire canary items and see who was issued them")
+    REDACTION_REIDENTIFY = (
+        "redaction.reidentify",
+        False,
+        "Re-identify redacted values: a task's original text, or an export with them",
+    )
+    REDACTION_REVIEW = ("redaction.review", False, "Review the tasks redaction held and release them to the queue")
+    CANARY_MANAGE = ("canary.manage", False, "Create, approve and retire canary tasks and see who was issued them")
     LEAKS_TRACE = ("leaks.trace", True, "Trace a leaked text back to the people who were shown it")
-    APPROVAL_REQUEST = ("approval.request", False,
-                        "Ask a second owner to approve an operation that can leak or destroy the workspace's data "
-                        "(and see the requests)")
+    APPROVAL_REQUEST = (
+        "approval.request",
+        False,
+        "Ask a second owner to approve an operation that can leak or destroy the workspace's data "
+        "(and see the requests)",
+    )
     APPROVAL_DECIDE = ("approval.decide", False, "Approve or refuse another owner's request")
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
@@ -82,12 +90,20 @@ _ALL = frozenset(Action)
 
 POLICY: dict[Role, frozenset[Action]] = {
     Role.OWNER: _ALL,
-    Role.MANAGER: _ALL - {Action.WORKSPACE_DELETE, Action.AUDIT_READ, Action.WALLS_MANAGE,
-                          # need-to-know: the originals, canaries and who saw what stay with owners
-                          Action.REDACTION_REIDENTIFY, Action.REDACTION_REVIEW, Action.CANARY_MANAGE,
-                          Action.LEAKS_TRACE,
-                          # two-person approval is between owners (services/approvals.py)
-                          Action.APPROVAL_REQUEST, Action.APPROVAL_DECIDE},
+    Role.MANAGER: _ALL
+    - {
+        Action.WORKSPACE_DELETE,
+        Action.AUDIT_READ,
+        Action.WALLS_MANAGE,
+        # need-to-know: the originals, canaries and who saw what stay with owners
+        Action.REDACTION_REIDENTIFY,
+        Action.REDACTION_REVIEW,
+        Action.CANARY_MANAGE,
+        Action.LEAKS_TRACE,
+        # two-person approval is between owners (services/approvals.py)
+        Action.APPROVAL_REQUEST,
+        Action.APPROVAL_DECIDE,
+    },
     Role.REVIEWER: frozenset(
         {
             Action.WORKSPACE_READ,
@@ -120,7 +136,7 @@ class WallDenied(PermissionDenied):
     own (the refused one rolls back): see ``services/context.py``.
     """
 
-    def __init__(self, workspace_id: str, decision) -> None:
+    def __init__(self, workspace_id: str, decision: Decision) -> None:
         kinds = {r.kind for r in decision.reasons}
         what = "an excluded affiliation" if kinds == {"excluded"} else "a conflict-of-interest wall"
         super().__init__(
@@ -166,7 +182,7 @@ class Actor:
     token_id: str | None = None
 
     @classmethod
-    def system(cls) -> "Actor":
+    def system(cls) -> Actor:
         """The local operator running admin commands (CLI on the server)."""
         return cls(kind="system", user_id="system", email="", is_admin=True, via="cli")
 
@@ -178,12 +194,11 @@ class Actor:
 class Access:
     """Access decisions for one actor within one transaction."""
 
-    __slots__ = ("actor", "_tx", "_conn", "_roles")
+    __slots__ = ("actor", "_tx", "_roles")
 
-    def __init__(self, actor: Actor, tx) -> None:
+    def __init__(self, actor: Actor, tx: Tx) -> None:
         self.actor = actor
         self._tx = tx
-        self._conn = tx.conn
         self._roles: dict[str, Role] | None = None
 
     @property
@@ -245,7 +260,7 @@ class Access:
         role = self.roles.get(workspace_id)
         return role is not None and Action.TASK_BROWSE in POLICY[role]
 
-    def decide_content(self, workspace_id: str, now: int):
+    def decide_content(self, workspace_id: str, now: int) -> Decision:
         """The wall decision (``domain.walls.Decision``) without a lock, binding or record: read paths
         decide with it, and bind apart when it says ``binds`` (``services/context.py``)."""
         if self.actor.is_system:
@@ -253,15 +268,21 @@ class Access:
         user = self.actor.user_id
         tx = self._tx
         return decide(
-            workspace_id, workforce_store.list_history(tx, user), workforce_store.list_edges(tx, workspace_id, now),
-            workforce_store.list_affiliations(tx, user), workforce_store.list_exclusions(tx, workspace_id), now,
+            workspace_id,
+            workforce_store.list_history(tx, user),
+            workforce_store.list_edges(tx, workspace_id, now),
+            workforce_store.list_affiliations(tx, user),
+            workforce_store.list_exclusions(tx, workspace_id),
+            now,
         )
 
     def content_allowed(self, workspace_id: str, now: int) -> bool:
         """The wall decision without binding or recording anything (to route, not to show)."""
         return self.decide_content(workspace_id, now).allowed
 
-    def require_content(self, workspace_id: str, now: int, audit, *, may_bind: bool = True) -> None:
+    def require_content(
+        self, workspace_id: str, now: int, audit: Callable[..., object], *, may_bind: bool = True
+    ) -> None:
         """The conflict-of-interest rule, at every point where a person is shown data.
 
         Loads the person's history and affiliations and the workspace's conflict
@@ -279,8 +300,12 @@ class Access:
         workforce_store.lock_person(tx, user)
         history = workforce_store.list_history(tx, user)
         decision = decide(
-            workspace_id, history, workforce_store.list_edges(tx, workspace_id, now),
-            workforce_store.list_affiliations(tx, user), workforce_store.list_exclusions(tx, workspace_id), now,
+            workspace_id,
+            history,
+            workforce_store.list_edges(tx, workspace_id, now),
+            workforce_store.list_affiliations(tx, user),
+            workforce_store.list_exclusions(tx, workspace_id),
+            now,
         )
         if not decision.allowed:
             raise WallDenied(workspace_id, decision)
@@ -288,8 +313,7 @@ class Access:
             raise FirstAccessRequired(workspace_id)
         workforce_store.record_access(tx, user, workspace_id, now, new=decision.binds)
         if decision.binds:
-            audit(workspace_id, "wall.bound", user,
-                  lifted=[edge.other(workspace_id) for edge in decision.lifted])
+            audit(workspace_id, "wall.bound", user, lifted=[edge.other(workspace_id) for edge in decision.lifted])
 
     def require_tombstone(self, readers: frozenset[str]) -> None:
         """A deleted workspace's tombstone: for its recorded readers (the owners and auditors at

@@ -48,8 +48,4 @@ def new_ids(prefix: str, count: int) -> list[str]:
 
 def has_prefix(value: object, prefix: str) -> bool:
     """True when ``value`` looks like an id of this kind (a cheap shape check only)."""
-    return (
-        isinstance(value, str)
-        and value.startswith(prefix + "_")
-        and len(value) == len(prefix) + 1 + _ID_CHARS
-    )
+    return isinstance(value, str) and value.startswith(prefix + "_") and len(value) == len(prefix) + 1 + _ID_CHARS

@@ -44,48 +44,53 @@ class Settings(BaseSettings):
         description="Key provider wrapping data keys: 'file' (master key file), 'passphrase' "
         "(key derived from BASTION_PASSPHRASE), or a plugin's name.",
     )
-    passphrase: str | None = Field(
-        default=None, description="Passphrase for the 'passphrase' key provider."
-    )
+    passphrase: str | None = Field(default=None, description="Passphrase for the 'passphrase' key provider.")
     max_body_bytes: int = Field(
         default=256 * 1024 * 1024,
         description="Largest request body accepted; larger ones answer 413.",
     )
-    session_seconds: int = Field(
-        default=12 * 3600, description="Lifetime of a browser session after its last use."
-    )
+    session_seconds: int = Field(default=12 * 3600, description="Lifetime of a browser session after its last use.")
     cookie_secure: bool | None = Field(
         default=None,
-        description="Send the session cookie only over HTTPS; default: on when the request "
-        "arrived over HTTPS.",
+        description="Send the session cookie only over HTTPS; default: on when the request arrived over HTTPS.",
     )
     public_url: str | None = Field(
         default=None, description="External URL of this deployment, used in audit checkpoints."
     )
     log_level: str = Field(default="info", description="Server log level.")
     sqlite_cache_mb: int = Field(
-        default=32, ge=2, le=65536,
+        default=32,
+        ge=2,
+        le=65536,
         description="SQLite page cache per connection, in MiB (bulk imports from the CLI use at least 256).",
     )
     checkpoint_seconds: int = Field(
-        default=60, ge=0,
+        default=60,
+        ge=0,
         description="How often the server signs audit checkpoints for logs that grew (0: never by timer).",
     )
     max_image_side_px: int = Field(
-        default=20_000, ge=1, le=0x7FFFFFFF,
+        default=20_000,
+        ge=1,
+        le=0x7FFFFFFF,
         description="Widest and tallest image accepted, in pixels (read from the header before anything is stored).",
     )
     max_image_pixels: int = Field(
-        default=100_000_000, ge=1,
+        default=100_000_000,
+        ge=1,
         description="Most pixels (width × height) an image may have; also bounds what a PNG inflates to.",
     )
     wall_removal_wait_days: float = Field(
-        default=7, ge=0, le=3650,
+        default=7,
+        ge=0,
+        le=3650,
         description="Days between an approved withdrawal of a conflict-of-interest wall and the wall falling "
         "(0: at once); the other side may keep it meanwhile by declaring it, or consent to lift it now.",
     )
     approval_window_hours: float = Field(
-        default=24, gt=0, le=720,
+        default=24,
+        gt=0,
+        le=720,
         description="Hours a two-person approval request may wait for its decision, and an approval for its use.",
     )
 
@@ -109,7 +114,9 @@ class Settings(BaseSettings):
         default=False, description="Address the bucket in the path (MinIO, Ceph) rather than the host name."
     )
     s3_part_size_mb: int = Field(
-        default=8, ge=5, le=5120,
+        default=8,
+        ge=5,
+        le=5120,
         description="Files larger than this go up as a multipart upload of parts this size (MiB).",
     )
 

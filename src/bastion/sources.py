@@ -127,8 +127,13 @@ def detect_format(name: str, explicit: str | None = None) -> str:
     if explicit:
         return explicit
     lower = name.lower()
-    for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"),
-                        (".csv", "csv"), (".parquet", "parquet")):
+    for suffix, fmt in (
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".json", "json"),
+        (".csv", "csv"),
+        (".parquet", "parquet"),
+    ):
         if lower.endswith(suffix):
             return fmt
     return "jsonl"

@@ -26,8 +26,11 @@ def test_read_only_tokens_cannot_write(client, rt):
     side = make_side(rt, "ro", n_tasks=1)
     ro = {"Authorization": f"Bearer {make_token(rt, side.users['owner'], scope='read')}"}
     assert client.get(f"/api/v1/projects/{side.project_id}", headers=ro).status_code == 200
-    r = client.post(f"/api/v1/workspaces/{side.workspace_id}/projects", headers=ro,
-                    json={"name": "x", "config": {"type": "classification", "labels": ["a"]}})
+    r = client.post(
+        f"/api/v1/workspaces/{side.workspace_id}/projects",
+        headers=ro,
+        json={"name": "x", "config": {"type": "classification", "labels": ["a"]}},
+    )
     assert r.status_code == 403 and "read-only" in r.json()["error"]["message"]
 
 
@@ -35,8 +38,11 @@ def test_full_round_trip(client, rt):
     side = make_side(rt, "rt", n_tasks=0, settings={"overlap": 1})
     mgr, ann = side.headers("manager"), side.headers("annotator")
     body = b'{"data": {"text": "good"}, "external_id": "g1"}\n{"data": {"text": 1}}\n{"data": {"text": "fine"}}\n'
-    r = client.post(f"/api/v1/projects/{side.project_id}/tasks", content=body,
-                    headers={**mgr, "Content-Type": "application/x-ndjson"})
+    r = client.post(
+        f"/api/v1/projects/{side.project_id}/tasks",
+        content=body,
+        headers={**mgr, "Content-Type": "application/x-ndjson"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["imported"] == 2 and r.json()["rejected"] == [{"line": 2, "error": "data.text: must be a string"}]
 
@@ -45,7 +51,9 @@ def test_full_round_trip(client, rt):
     task = r.json()
     r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "bogus"}})
     assert r.status_code == 422 and r.json()["error"]["message"].startswith("result.label")
-    r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "pos"}, "lead_time_ms": 1200})
+    r = client.post(
+        f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "pos"}, "lead_time_ms": 1200}
+    )
     assert r.status_code == 201 and r.json()["result"] == {"label": "pos"}
     r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "pos"}})
     assert r.status_code == 409
@@ -80,13 +88,18 @@ def test_import_formats_and_limits(client, rt):
     assert r.status_code == 415
     r = client.post(url, headers={**mgr, "Content-Type": "application/json"}, content=b"{not json")
     assert r.status_code == 200 and r.json()["rejected"][0]["line"] == 1
-    r = client.post(url + "?strict=true", headers={**mgr, "Content-Type": "application/x-ndjson"},
-                    content=b'{"data": {"text": "e"}}\n{"data": {}}\n')
+    r = client.post(
+        url + "?strict=true",
+        headers={**mgr, "Content-Type": "application/x-ndjson"},
+        content=b'{"data": {"text": "e"}}\n{"data": {}}\n',
+    )
     assert r.json()["imported"] == 0 and r.json()["rejected_count"] == 1
     r = client.get(f"/api/v1/projects/{side.project_id}/tasks?limit=3", headers=mgr)
     page = r.json()
     assert len(page["items"]) == 3 and page["next_cursor"]
-    rest = client.get(f"/api/v1/projects/{side.project_id}/tasks?limit=3&cursor={page['next_cursor']}", headers=mgr).json()
+    rest = client.get(
+        f"/api/v1/projects/{side.project_id}/tasks?limit=3&cursor={page['next_cursor']}", headers=mgr
+    ).json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     assert client.get(f"/api/v1/projects/{side.project_id}/tasks?limit=0", headers=mgr).status_code == 422
 
@@ -102,28 +115,40 @@ def test_body_limit_answers_413(tmp_path, database_url):
     side = make_side(rt, "big", n_tasks=0)
     with TestClient(create_app(rt)) as client:
         big = b'{"data": {"text": "' + b"x" * 2000 + b'"}}\n'
-        r = client.post(f"/api/v1/projects/{side.project_id}/tasks", content=big,
-                        headers={**side.headers("manager"), "Content-Type": "application/x-ndjson"})
+        r = client.post(
+            f"/api/v1/projects/{side.project_id}/tasks",
+            content=big,
+            headers={**side.headers("manager"), "Content-Type": "application/x-ndjson"},
+        )
         assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
 
         def chunks():
             yield big[:900]
             yield big[900:]
 
-        r = client.post(f"/api/v1/projects/{side.project_id}/tasks", content=chunks(),
-                        headers={**side.headers("manager"), "Content-Type": "application/x-ndjson"})
+        r = client.post(
+            f"/api/v1/projects/{side.project_id}/tasks",
+            content=chunks(),
+            headers={**side.headers("manager"), "Content-Type": "application/x-ndjson"},
+        )
         assert r.status_code == 413
     rt.close()
 
 
 def test_validation_errors_are_422_with_our_shape(client, rt):
     side = make_side(rt, "v", n_tasks=0)
-    r = client.post(f"/api/v1/workspaces/{side.workspace_id}/projects", headers=side.headers("manager"),
-                    json={"name": "x", "config": {"type": "classification", "labels": ["a"]}, "extra": 1})
+    r = client.post(
+        f"/api/v1/workspaces/{side.workspace_id}/projects",
+        headers=side.headers("manager"),
+        json={"name": "x", "config": {"type": "classification", "labels": ["a"]}, "extra": 1},
+    )
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_input" and "extra: unknown key" in r.json()["error"]["message"]
-    r = client.post(f"/api/v1/workspaces/{side.workspace_id}/projects", headers=side.headers("manager"),
-                    content=b"{", )
+    r = client.post(
+        f"/api/v1/workspaces/{side.workspace_id}/projects",
+        headers=side.headers("manager"),
+        content=b"{",
+    )
     assert r.status_code == 422
 
 
@@ -161,6 +186,8 @@ def test_submit_and_next_in_one_step(client, rt):
     assert body["annotation"]["result"] == {"label": "neg"} and body["next"]["id"] != first["id"]
     r = client.post(f"/api/v1/tasks/{body['next']['id']}/submit-and-next", headers=ann, json={"result": {"label": "x"}})
     assert r.status_code == 422  # a bad result leases nothing and records nothing
-    r = client.post(f"/api/v1/tasks/{body['next']['id']}/submit-and-next", headers=ann, json={"result": {"label": "pos"}})
+    r = client.post(
+        f"/api/v1/tasks/{body['next']['id']}/submit-and-next", headers=ann, json={"result": {"label": "pos"}}
+    )
     assert r.json()["next"] is None
     assert client.get(f"/api/v1/projects/{side.project_id}", headers=ann).json()["counts"]["annotations"] == 2

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from bastion.audit import LEGACY_FORMAT, AuditEntry
-from bastion.services import _audit_append, annotations, audit, queue
+from bastion.services import _audit_append, annotations, queue
 from environment import IN_CI
 from factories import add_tasks, make_side, system
 
@@ -46,15 +46,34 @@ def node() -> str:
 
 # Details that exercise what RFC 8785 decides: the RFC's numbers (Appendix B), its sorting
 # example (section 3.2.3), control characters, large integers and text outside the BMP.
-APPENDIX_B = ["0000000000000001", "7fefffffffffffff", "4340000000000000", "4430000000000000", "44b52d02c7e14af5",
-              "44b52d02c7e14af6", "44b52d02c7e14af7", "444b1ae4d6e2ef4e", "444b1ae4d6e2ef50", "3eb0c6f7a0b5ed8c",
-              "3eb0c6f7a0b5ed8d", "41b3de4355555553", "41b3de4355555557", "becbf647612f3696", "43143ff3c1cb0959"]
+APPENDIX_B = [
+    "0000000000000001",
+    "7fefffffffffffff",
+    "4340000000000000",
+    "4430000000000000",
+    "44b52d02c7e14af5",
+    "44b52d02c7e14af6",
+    "44b52d02c7e14af7",
+    "444b1ae4d6e2ef4e",
+    "444b1ae4d6e2ef50",
+    "3eb0c6f7a0b5ed8c",
+    "3eb0c6f7a0b5ed8d",
+    "41b3de4355555553",
+    "41b3de4355555557",
+    "becbf647612f3696",
+    "43143ff3c1cb0959",
+]
 VECTORS = {
     "numbers": [struct.unpack(">d", bytes.fromhex(bits))[0] for bits in APPENDIX_B] + [1.0, -0.0, 0.1 + 0.2, 1e16],
     "integers": [2**53 - 1, -(2**53 - 1), 0],
-    "\u20ac": "Euro Sign", "\r": "Carriage Return", "\ufb33": "Hebrew Letter Dalet With Dagesh", "1": "One",
-    "\U0001f600": "Emoji: Grinning Face", "\u0080": "Control", "\u00f6": "Latin Small Letter O With Diaeresis",
-    "string": "\u20ac$\u000f\nA'B\"\\\\\"/\u2028\u007f\U0001d11e",
+    "\u20ac": "Euro Sign",
+    "\r": "Carriage Return",
+    "\ufb33": "Hebrew Letter Dalet With Dagesh",
+    "1": "One",
+    "\U0001f600": "Emoji: Grinning Face",
+    "\u0080": "Control",
+    "\u00f6": "Latin Small Letter O With Diaeresis",
+    "string": '\u20ac$\u000f\nA\'B"\\\\"/\u2028\u007f\U0001d11e',
     "literals": [None, True, False, {}, []],
 }
 
@@ -82,10 +101,15 @@ def exported(rt, client, tmp_path, monkeypatch):
     return tmp_path, log.content.splitlines(keepends=True), side
 
 
-def run(node: str, folder: Path, log: str = "audit.jsonl", checkpoint: str = "checkpoint.json",
-        key: str = "key.pub") -> subprocess.CompletedProcess:
-    return subprocess.run([node, str(SCRIPT), str(folder / log), str(folder / checkpoint), str(folder / key)],
-                          capture_output=True, text=True, timeout=120)
+def run(
+    node: str, folder: Path, log: str = "audit.jsonl", checkpoint: str = "checkpoint.json", key: str = "key.pub"
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [node, str(SCRIPT), str(folder / log), str(folder / checkpoint), str(folder / key)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_node_verifies_the_servers_log_and_checkpoint(node, exported):
@@ -99,8 +123,15 @@ def test_node_verifies_the_servers_log_and_checkpoint(node, exported):
     assert "legacy entries hashed as exported" in result.stdout
     # The key may also be given as the string itself.
     key = (folder / "key.pub").read_text().strip()
-    assert subprocess.run([node, str(SCRIPT), str(folder / "audit.jsonl"), str(folder / "checkpoint.json"), key],
-                          capture_output=True, text=True, timeout=120).returncode == 0
+    assert (
+        subprocess.run(
+            [node, str(SCRIPT), str(folder / "audit.jsonl"), str(folder / "checkpoint.json"), key],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).returncode
+        == 0
+    )
 
 
 def _write(folder: Path, name: str, lines: list[bytes]) -> str:
@@ -120,16 +151,22 @@ def test_node_rejects_tampered_copies(node, exported):
 
     cases = {
         # an RFC 8785 entry changed and re-encoded canonically: only the root can tell
-        "jcs_edit": (edited(last, b'"action":"vectors.recorded"', b'"action":"vectors.removed"'), "not the signed root"),
+        "jcs_edit": (
+            edited(last, b'"action":"vectors.recorded"', b'"action":"vectors.removed"'),
+            "not the signed root",
+        ),
         # a legacy entry changed
-        "legacy_edit": (edited(legacy, b'"action":"member.added"', b'"action":"member.blocked"'), "not the signed root"),
+        "legacy_edit": (
+            edited(legacy, b'"action":"member.added"', b'"action":"member.blocked"'),
+            "not the signed root",
+        ),
         # the same entry in another spelling (orjson's floats): not canonical
         "respelled": (edited(last, b"1e+23", b"1e23"), "not in RFC 8785 canonical form"),
         # text that is no Unicode string (what JSON.parse lets through)
         "surrogate": (edited(last, b'"Euro Sign"', b'"Euro \\ud800Sign"'), "lone surrogate"),
         "deleted": ([line for i, line in enumerate(lines) if i != 2], "the checkpoint signs"),
         "reordered": ([*lines[:2], lines[3], lines[2], *lines[4:]], "has seq 3, expected 2"),
-        "truncated": (lines[:signed - 1], "the checkpoint signs"),
+        "truncated": (lines[: signed - 1], "the checkpoint signs"),
     }
     for name, (tampered, message) in cases.items():
         result = run(node, folder, log=_write(folder, f"{name}.jsonl", tampered))
@@ -139,8 +176,9 @@ def test_node_rejects_tampered_copies(node, exported):
     text, _, signatures = checkpoint["note"].rpartition("\n\n")
     origin, size, root, stamp = text.split("\n")
     forged_root = "A" * 43 + "="
-    (folder / "forged.json").write_bytes(orjson.dumps(
-        checkpoint | {"note": "\n".join([origin, size, forged_root, stamp]) + "\n\n" + signatures}))
+    (folder / "forged.json").write_bytes(
+        orjson.dumps(checkpoint | {"note": "\n".join([origin, size, forged_root, stamp]) + "\n\n" + signatures})
+    )
     result = run(node, folder, checkpoint="forged.json")
     assert result.returncode == 1 and "no valid signature" in result.stderr, result.stderr
 

@@ -17,14 +17,22 @@ PASSWORD = "a good long password"
 def _login(client, email, password):
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    return client.post("/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"},
-                       follow_redirects=False)
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token, "next": "/"}, follow_redirects=False
+    )
 
 
 def _actions(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
-                            .order_by(schema.audit_events.c.seq)).scalars().all()
+        leaves = (
+            tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == ws)
+                .order_by(schema.audit_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
     return [orjson.loads(x)["action"] for x in leaves]
 
 
@@ -43,8 +51,9 @@ def test_failed_sign_ins_are_limited_per_account_and_audited(client, rt):
 
 def test_login_csrf_and_open_redirects(client, rt):
     make_user(rt, "r@example.com", password=PASSWORD)
-    r = client.post("/login", data={"email": "r@example.com", "password": PASSWORD, "csrf_token": "forged"},
-                    follow_redirects=False)
+    r = client.post(
+        "/login", data={"email": "r@example.com", "password": PASSWORD, "csrf_token": "forged"}, follow_redirects=False
+    )
     assert r.status_code == 403
     page = client.get("/login?next=//evil.example/x")
     assert 'value="/"' in page.text and "evil" not in page.text
@@ -66,11 +75,17 @@ def test_logout_and_password_change_end_every_session(client, rt):
     token = users.create_token(system(rt), user.id)[0]
     session = users.create_session(rt, users.authenticate(rt, "s@example.com", PASSWORD))[0]
     headers = {"Authorization": f"Bearer {token}"}
-    r = client.post("/api/v1/me/password", headers=headers,
-                    json={"current_password": "not it", "new_password": "another long password"})
+    r = client.post(
+        "/api/v1/me/password",
+        headers=headers,
+        json={"current_password": "not it", "new_password": "another long password"},
+    )
     assert r.status_code == 403
-    r = client.post("/api/v1/me/password", headers=headers,
-                    json={"current_password": PASSWORD, "new_password": "another long password"})
+    r = client.post(
+        "/api/v1/me/password",
+        headers=headers,
+        json={"current_password": PASSWORD, "new_password": "another long password"},
+    )
     assert r.status_code == 204
     client.cookies.set("bastion_session", session)
     assert client.get("/", follow_redirects=False).status_code == 303
@@ -83,8 +98,10 @@ def test_token_events_carry_the_token_id(client, rt):
     r = client.post(f"/api/v1/projects/{side.project_id}/next", headers=side.headers("annotator"))
     assert r.status_code == 200
     with operator_tx(rt, write=False) as tx:
-        leaf = tx.execute(select(schema.audit_events.c.leaf).where(
-            schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.action == "task.shown")
+        leaf = tx.execute(
+            select(schema.audit_events.c.leaf).where(
+                schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.action == "task.shown"
+            )
         ).scalar_one()
     assert orjson.loads(leaf)["details"]["token"].startswith("tok_")
     assert "token.created" in _actions(rt, side.workspace_id)
@@ -93,8 +110,14 @@ def test_token_events_carry_the_token_id(client, rt):
 def test_deleted_workspace_leaves_a_signed_tombstone(client, rt):
     side = make_side(rt, "tb", n_tasks=1)
     saved = client.get(f"/api/v1/workspaces/{side.workspace_id}/audit/checkpoint", headers=side.headers("owner")).json()
-    assert client.delete(f"/api/v1/workspaces/{side.workspace_id}", headers=side.headers("owner"),
-                         params={"approval": side.approval(rt, "workspace.delete")}).status_code == 204
+    assert (
+        client.delete(
+            f"/api/v1/workspaces/{side.workspace_id}",
+            headers=side.headers("owner"),
+            params={"approval": side.approval(rt, "workspace.delete")},
+        ).status_code
+        == 204
+    )
     stone = client.get(f"/api/v1/audit/tombstones/{side.workspace_id}", headers=side.headers("owner")).json()
     assert stone["deleted_by"] == side.users["owner"]
     final = stone["final_checkpoint"]

@@ -62,8 +62,7 @@ def test_the_page_escapes_task_text(client, rt):
 
 def test_only_roles_that_may_browse_see_it(client, rt):
     side, other = make_side(rt, "rol", n_tasks=3), make_side(rt, "oth", n_tasks=3)
-    for role, status in (("owner", 200), ("manager", 200), ("reviewer", 200), ("annotator", 403),
-                         ("auditor", 403)):
+    for role, status in (("owner", 200), ("manager", 200), ("reviewer", 200), ("annotator", 403), ("auditor", 403)):
         person = _member(rt, side, role)
         _sign_in(client, rt, person.email)
         assert client.get(f"/projects/{side.project_id}/tasks").status_code == status, role

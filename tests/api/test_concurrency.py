@@ -82,10 +82,12 @@ def test_parallel_annotators_never_exceed_overlap(rt, live_server):
         t.join(120)
     assert not errors, errors[:5]
     with operator_tx(rt, write=False) as tx:
-        stored = tx.execute(select(schema.annotations.c.id, schema.annotations.c.task_id,
-                                   schema.annotations.c.user_id)).all()
-        tasks = tx.execute(select(schema.tasks.c.id, schema.tasks.c.annotation_count,
-                                  schema.tasks.c.lease_count, schema.tasks.c.done)).all()
+        stored = tx.execute(
+            select(schema.annotations.c.id, schema.annotations.c.task_id, schema.annotations.c.user_id)
+        ).all()
+        tasks = tx.execute(
+            select(schema.tasks.c.id, schema.tasks.c.annotation_count, schema.tasks.c.lease_count, schema.tasks.c.done)
+        ).all()
     per_task = Counter(row.task_id for row in stored)
     assert max(per_task.values()) <= OVERLAP
     assert len({(row.task_id, row.user_id) for row in stored}) == len(stored)

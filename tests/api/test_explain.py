@@ -32,15 +32,19 @@ def test_outsiders_are_not_explained_and_known_equals_unknown(client, rt, sides)
     a, b = sides
     stranger = users.get_user(system(rt), b.users["annotator"])  # works for B only
     for role in ("owner", "auditor", "manager"):
-        answers = [_get(client, a, role, a.workspace_id, ref)
-                   for ref in (stranger.email, stranger.id, "nobody@example.com", "usr_" + "0" * 32)]
+        answers = [
+            _get(client, a, role, a.workspace_id, ref)
+            for ref in (stranger.email, stranger.id, "nobody@example.com", "usr_" + "0" * 32)
+        ]
         for r in answers:
             assert r.status_code == 404, (role, r.text)
             assert b.workspace_id not in r.text and stranger.id not in r.text
         assert len({r.text for r in answers}) == 1, [r.text for r in answers]
     # A member of B asking in A (where they are nobody) cannot tell A's people from strangers either.
-    answers = [_get(client, b, "owner", a.workspace_id, ref)
-               for ref in (users.get_user(system(rt), a.users["annotator"]).email, "nobody@example.com")]
+    answers = [
+        _get(client, b, "owner", a.workspace_id, ref)
+        for ref in (users.get_user(system(rt), a.users["annotator"]).email, "nobody@example.com")
+    ]
     assert {r.status_code for r in answers} == {404} and answers[0].text == answers[1].text
 
 
@@ -59,12 +63,18 @@ def test_a_member_is_explained_without_the_other_clients_facts(client, rt, sides
     assert "history" not in wall  # not when they first or last touched B
     assert not any(ch.isdigit() for ch in wall["message"]), wall["message"]
     # The person themselves, and platform admins, see the whole story.
-    own = client.get(f"/api/v1/workspaces/{a.workspace_id}/walls/explain", params={"user": both.id},
-                     headers={"Authorization": f"Bearer {make_token(rt, both.id)}"}).json()
+    own = client.get(
+        f"/api/v1/workspaces/{a.workspace_id}/walls/explain",
+        params={"user": both.id},
+        headers={"Authorization": f"Bearer {make_token(rt, both.id)}"},
+    ).json()
     assert own["reasons"][0]["history"]["workspace_id"] == b.workspace_id
     admin = make_user(rt, "root.explain@example.com", admin=True)
-    full = client.get(f"/api/v1/workspaces/{a.workspace_id}/walls/explain", params={"user": both.email},
-                      headers={"Authorization": f"Bearer {make_token(rt, admin.id)}"}).json()
+    full = client.get(
+        f"/api/v1/workspaces/{a.workspace_id}/walls/explain",
+        params={"user": both.email},
+        headers={"Authorization": f"Bearer {make_token(rt, admin.id)}"},
+    ).json()
     assert full["reasons"][0]["history"]["first_at"] > 0
     # Every explanation is on A's record (who asked, about whom), metadata only.
     log = audit.list_entries(system(rt), a.workspace_id, limit=1000)["items"]
@@ -81,8 +91,10 @@ def test_the_walls_page_answers_alike_for_outsiders(client, rt, sides):
     secret, _ = users.create_session(rt, users.authenticate(rt, owner.email, PASSWORD))
     client.cookies.set("bastion_session", secret)
     stranger = users.get_user(system(rt), b.users["annotator"])
-    pages = [client.get(f"/workspaces/{a.workspace_id}/walls", params={"person": ref}, headers={"Accept": "text/html"})
-             for ref in (stranger.email, "nobody@example.com")]
+    pages = [
+        client.get(f"/workspaces/{a.workspace_id}/walls", params={"person": ref}, headers={"Accept": "text/html"})
+        for ref in (stranger.email, "nobody@example.com")
+    ]
     client.cookies.clear()
     for page in pages:  # (B's id is on the page: the competitors A declared; but no explanation is)
         assert page.status_code == 404 and 'id="explanation"' not in page.text and stranger.id not in page.text

@@ -28,11 +28,15 @@ NOT_WORKSPACE_OBJECTS = ("/api/v1/conflict-groups/", "/api/v1/users/")
 def _ids_of_b(rt, client, b):
     owner = b.headers("owner")
     task = client.post(f"/api/v1/projects/{b.project_id}/next", headers=b.headers("annotator")).json()
-    ann = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=b.headers("annotator"),
-                      json={"result": {"label": "pos"}}).json()
+    ann = client.post(
+        f"/api/v1/tasks/{task['id']}/annotations", headers=b.headers("annotator"), json={"result": {"label": "pos"}}
+    ).json()
     token = client.get("/api/v1/tokens", headers=owner).json()[0]
-    canary = client.post(f"/api/v1/projects/{b.project_id}/canaries", headers=owner,
-                         json={"data": {"text": "{name} {figure} {date} {place}"}}).json()
+    canary = client.post(
+        f"/api/v1/projects/{b.project_id}/canaries",
+        headers=owner,
+        json={"data": {"text": "{name} {figure} {date} {place}"}},
+    ).json()
     export = client.get(f"/api/v1/projects/{b.project_id}/export", headers=owner)
     return {
         "workspace_id": b.workspace_id,

@@ -61,15 +61,18 @@ def test_every_role_changing_and_removing_every_role(rt, client, members_world):
         if new is None:
             r = client.delete(f"/api/v1/workspaces/{ws}/members/{target.id}", headers=headers[actor])
         else:
-            r = client.post(f"/api/v1/workspaces/{ws}/members", headers=headers[actor],
-                            json={"user": target.id, "role": new})
+            r = client.post(
+                f"/api/v1/workspaces/{ws}/members", headers=headers[actor], json={"user": target.id, "role": new}
+            )
         want = _expected(actor, current, new)
         roles = {m.user_id: m.role.value for m in workspaces.list_members(system(rt), ws)}
         after = roles.get(target.id)
         changed_as_asked = after == new if r.status_code < 300 else after == current
         if r.status_code != want or not changed_as_asked:
-            wrong.append(f"{actor} {'removing' if new is None else 'making'} {current}"
-                         f"{'' if new is None else ' ' + new}: {r.status_code} (docs: {want}), role now {after}")
+            wrong.append(
+                f"{actor} {'removing' if new is None else 'making'} {current}"
+                f"{'' if new is None else ' ' + new}: {r.status_code} (docs: {want}), role now {after}"
+            )
     assert not wrong, "\n".join(wrong)
 
 

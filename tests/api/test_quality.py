@@ -45,14 +45,14 @@ def test_gold_tasks_are_mixed_in_and_look_like_any_other(client, rt):
     report = client.get(f"/api/v1/projects/{project.id}/quality", headers=side.headers("manager")).json()
     (row,) = report["gold_accuracy"]
     assert row["gold_answers"] == 2 and row["accuracy"] == 0.0 and 0 <= row["low"] <= row["high"] <= 1
-    assert row["per_label"] == [{"label": "pos", "gold_answers": 2, "mean_score": 0.0, "accuracy": 0.0,
-                                 "low": row["low"], "high": row["high"]}]
+    assert row["per_label"] == [
+        {"label": "pos", "gold_answers": 2, "mean_score": 0.0, "accuracy": 0.0, "low": row["low"], "high": row["high"]}
+    ]
 
 
 def test_gold_feedback_and_auto_pause(client, rt):
     side = make_side(rt, "gp", n_tasks=0)
-    project = _gold_project(rt, side, {"gold_rate": 1.0, "gold_feedback": True, "pause_below": 0.9,
-                                        "pause_after": 2})
+    project = _gold_project(rt, side, {"gold_rate": 1.0, "gold_feedback": True, "pause_below": 0.9, "pause_after": 2})
     (ann,) = _annotators(rt, side, 1, "gp")
     first = client.post(f"/api/v1/projects/{project.id}/next", headers=ann).json()
     r = client.post(f"/api/v1/tasks/{first['id']}/annotations", headers=ann, json={"result": {"label": "neg"}})
@@ -63,10 +63,18 @@ def test_gold_feedback_and_auto_pause(client, rt):
     assert r.status_code == 403 and "paused" in r.json()["error"]["message"]
     report = client.get(f"/api/v1/projects/{project.id}/quality", headers=side.headers("manager")).json()
     (pause,) = report["pauses"]
-    assert client.delete(f"/api/v1/projects/{project.id}/pauses/{pause['user_id']}",
-                         headers=side.headers("annotator")).status_code == 403
-    assert client.delete(f"/api/v1/projects/{project.id}/pauses/{pause['user_id']}",
-                         headers=side.headers("manager")).status_code == 204
+    assert (
+        client.delete(
+            f"/api/v1/projects/{project.id}/pauses/{pause['user_id']}", headers=side.headers("annotator")
+        ).status_code
+        == 403
+    )
+    assert (
+        client.delete(
+            f"/api/v1/projects/{project.id}/pauses/{pause['user_id']}", headers=side.headers("manager")
+        ).status_code
+        == 204
+    )
     assert client.post(f"/api/v1/projects/{project.id}/next", headers=ann).status_code == 200
     feedback = client.get(f"/api/v1/workspaces/{side.workspace_id}/feedback", headers=ann).json()
     assert [f["expected"] for f in feedback] == [{"label": "pos"}, {"label": "pos"}]
@@ -74,8 +82,9 @@ def test_gold_feedback_and_auto_pause(client, rt):
 
 def test_the_review_loop(client, rt):
     side = make_side(rt, "rv", n_tasks=0)
-    project = make_project(rt, side.workspace_id, name="reviewed",
-                           settings={"overlap": 1, "quality": {"review": "all"}})
+    project = make_project(
+        rt, side.workspace_id, name="reviewed", settings={"overlap": 1, "quality": {"review": "all"}}
+    )
     imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": "one"}}), (2, {"data": {"text": "two"}})])
     a1, a2 = _annotators(rt, side, 2, "rv")
     reviewer = side.headers("reviewer")
@@ -87,14 +96,20 @@ def test_the_review_loop(client, rt):
 
     item = client.post(f"/api/v1/projects/{project.id}/review/next", headers=reviewer).json()
     assert item["task"]["data"] == {"text": "one"} and item["annotator"]["annotations"] == 2
-    assert client.post(f"/api/v1/projects/{project.id}/review/next", headers=reviewer).json()["annotation"]["id"] \
-        == item["annotation"]["id"]  # the same one while held
+    assert (
+        client.post(f"/api/v1/projects/{project.id}/review/next", headers=reviewer).json()["annotation"]["id"]
+        == item["annotation"]["id"]
+    )  # the same one while held
     assert client.post(f"/api/v1/projects/{project.id}/review/next", headers=a2).status_code == 403
-    r = client.post(f"/api/v1/annotations/{item['annotation']['id']}/review", headers=reviewer,
-                    json={"decision": "reject"})
+    r = client.post(
+        f"/api/v1/annotations/{item['annotation']['id']}/review", headers=reviewer, json={"decision": "reject"}
+    )
     assert r.status_code == 422 and "comment" in r.json()["error"]["message"]
-    r = client.post(f"/api/v1/annotations/{item['annotation']['id']}/review", headers=reviewer,
-                    json={"decision": "reject", "comment": "This one is clearly <b>neutral</b>."})
+    r = client.post(
+        f"/api/v1/annotations/{item['annotation']['id']}/review",
+        headers=reviewer,
+        json={"decision": "reject", "comment": "This one is clearly <b>neutral</b>."},
+    )
     assert r.status_code == 201
     again = client.post(f"/api/v1/projects/{project.id}/next", headers=a2)  # back in the pool
     assert again.status_code == 200 and again.json()["id"] == t1["id"]
@@ -102,14 +117,21 @@ def test_the_review_loop(client, rt):
     assert feedback[-1]["review"]["comment"] == "This one is clearly <b>neutral</b>."
 
     second = client.post(f"/api/v1/projects/{project.id}/review/next", headers=reviewer).json()
-    r = client.post(f"/api/v1/annotations/{second['annotation']['id']}/review", headers=reviewer,
-                    json={"decision": "correct", "correction": {"label": "nope"}})
+    r = client.post(
+        f"/api/v1/annotations/{second['annotation']['id']}/review",
+        headers=reviewer,
+        json={"decision": "correct", "correction": {"label": "nope"}},
+    )
     assert r.status_code == 422
-    r = client.post(f"/api/v1/annotations/{second['annotation']['id']}/review", headers=reviewer,
-                    json={"decision": "correct", "correction": {"label": "neutral"}})
+    r = client.post(
+        f"/api/v1/annotations/{second['annotation']['id']}/review",
+        headers=reviewer,
+        json={"decision": "correct", "correction": {"label": "neutral"}},
+    )
     assert r.status_code == 201
-    r = client.post(f"/api/v1/annotations/{second['annotation']['id']}/review", headers=reviewer,
-                    json={"decision": "accept"})
+    r = client.post(
+        f"/api/v1/annotations/{second['annotation']['id']}/review", headers=reviewer, json={"decision": "accept"}
+    )
     assert r.status_code == 409  # already reviewed
 
     export = client.get(f"/api/v1/projects/{project.id}/export?accepted_only=true", headers=side.headers("owner"))
@@ -118,8 +140,12 @@ def test_the_review_loop(client, rt):
     assert kept["one"] == []  # the rejected annotation is not exported as accepted
     (corrected,) = kept["two"]
     assert corrected["result"] == {"label": "neutral"} and corrected["original_result"] == {"label": "neg"}
-    full = [orjson.loads(line) for line in client.get(f"/api/v1/projects/{project.id}/export",
-                                                     headers=side.headers("owner")).content.splitlines()]
+    full = [
+        orjson.loads(line)
+        for line in client.get(
+            f"/api/v1/projects/{project.id}/export", headers=side.headers("owner")
+        ).content.splitlines()
+    ]
     statuses = sorted(a["review"]["status"] for row in full for a in row["annotations"])
     assert statuses == ["corrected", "rejected"]
 
@@ -139,9 +165,11 @@ def test_report_agrees_with_the_library_and_aggregation_exports(client, rt):
     project = make_project(rt, side.workspace_id, name="agree", settings={"overlap": 3})
     imports.import_tasks(system(rt), project.id, [(i, {"data": {"text": f"t{i}"}}) for i in range(1, 7)])
     people = _annotators(rt, side, 3, "qr")
-    answers = [["pos", "pos", "neg", "neutral", "pos", "neg"],
-               ["pos", "neg", "neg", "neutral", "pos", "neg"],
-               ["pos", "pos", "neg", "pos", "pos", "neutral"]]
+    answers = [
+        ["pos", "pos", "neg", "neutral", "pos", "neg"],
+        ["pos", "neg", "neg", "neutral", "pos", "neg"],
+        ["pos", "pos", "neg", "pos", "pos", "neutral"],
+    ]
     table = ([], [], [])
     for who, headers in enumerate(people):
         while (r := client.post(f"/api/v1/projects/{project.id}/next", headers=headers)).status_code == 200:
@@ -158,8 +186,12 @@ def test_report_agrees_with_the_library_and_aggregation_exports(client, rt):
         assert math.isclose(got[key]["value"], expected[key]["value"], abs_tol=1e-12), key
     assert got["summary"].startswith("α = ")
     assert report["aggregation"]["tasks"] == 6 and report["aggregation"]["confusion"]["labels"]
-    rows = [orjson.loads(line) for line in client.get(
-        f"/api/v1/projects/{project.id}/export?aggregate=mv", headers=side.headers("owner")).content.splitlines()]
+    rows = [
+        orjson.loads(line)
+        for line in client.get(
+            f"/api/v1/projects/{project.id}/export?aggregate=mv", headers=side.headers("owner")
+        ).content.splitlines()
+    ]
     majority = {row["data"]["text"]: row["aggregate"]["label"] for row in rows}
     assert majority == {"t1": "pos", "t2": "pos", "t3": "neg", "t4": "neutral", "t5": "pos", "t6": "neg"}
     assert client.get(f"/api/v1/projects/{project.id}/quality", headers=side.headers("annotator")).status_code == 403
@@ -170,8 +202,9 @@ def test_empty_and_degenerate_projects_have_defined_figures(client, rt):
     report = client.get(f"/api/v1/projects/{side.project_id}/quality", headers=side.headers("owner"))
     assert report.status_code == 200 and report.json()["agreement"]["n_ratings"] == 0
     task = client.post(f"/api/v1/projects/{side.project_id}/next", headers=side.headers("annotator")).json()
-    client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=side.headers("annotator"),
-                json={"result": {"label": "pos"}})
+    client.post(
+        f"/api/v1/tasks/{task['id']}/annotations", headers=side.headers("annotator"), json={"result": {"label": "pos"}}
+    )
     body = client.get(f"/api/v1/projects/{side.project_id}/quality", headers=side.headers("owner")).text
     assert "NaN" not in body and "Infinity" not in body
     alpha = orjson.loads(body)["agreement"]["krippendorff_alpha"]

@@ -33,10 +33,13 @@ def _export(client, side, project_id: str, query: str):
     return client.get(f"/api/v1/projects/{project_id}/export?{query}", headers=side.headers("owner"))
 
 
-@pytest.mark.parametrize(("config", "method", "fits"), [
-    (None, "bt", "ds, mv, onecoin, glad, mace"),
-    (SPANS, "mv", "none"),
-])
+@pytest.mark.parametrize(
+    ("config", "method", "fits"),
+    [
+        (None, "bt", "ds, mv, onecoin, glad, mace"),
+        (SPANS, "mv", "none"),
+    ],
+)
 def test_a_method_that_does_not_fit_the_type_is_refused_before_the_first_byte(client, rt, config, method, fits):
     side = make_side(rt, f"fit{method}", n_tasks=0)
     project = make_project(rt, side.workspace_id, name="fit", config=config, settings={"overlap": 1})
@@ -76,8 +79,9 @@ def test_majority_vote_ties_are_drawn_per_task_reproducibly_and_counted(client, 
     project = make_project(rt, side.workspace_id, name="ties", settings={"overlap": 2})
     n = 40
     imports.import_tasks(system(rt), project.id, [(i, {"data": {"text": f"t{i}"}}) for i in range(n)])
-    _label_everything(rt, project.id, _people(rt, side, 2, "tie"),
-                      lambda i, task: {"label": ("pos", "neg")[i]})  # every task a 1–1 tie
+    _label_everything(
+        rt, project.id, _people(rt, side, 2, "tie"), lambda i, task: {"label": ("pos", "neg")[i]}
+    )  # every task a 1–1 tie
     first = [orjson.loads(x) for x in _export(client, side, project.id, "aggregate=mv").content.splitlines()]
     again = [orjson.loads(x) for x in _export(client, side, project.id, "aggregate=mv").content.splitlines()]
     labels = [row["aggregate"]["label"] for row in first]
@@ -95,16 +99,26 @@ def test_multi_label_agreement_is_per_label(client, rt):
     side = make_side(rt, "ml", n_tasks=0)
     project = make_project(rt, side.workspace_id, name="ml", config=config, settings={"overlap": 2})
     imports.import_tasks(system(rt), project.id, [(i, {"data": {"text": f"t{i}"}}) for i in (1, 2, 3)])
-    given = {("t1", 0): ["A"], ("t1", 1): ["A", "B"], ("t2", 0): ["B"], ("t2", 1): ["B"],
-             ("t3", 0): ["A", "C"], ("t3", 1): ["C"]}
-    _label_everything(rt, project.id, _people(rt, side, 2, "ml"),
-                      lambda i, task: {"labels": given[(task["data"]["text"], i)]})
+    given = {
+        ("t1", 0): ["A"],
+        ("t1", 1): ["A", "B"],
+        ("t2", 0): ["B"],
+        ("t2", 1): ["B"],
+        ("t3", 0): ["A", "C"],
+        ("t3", 1): ["C"],
+    }
+    _label_everything(
+        rt, project.id, _people(rt, side, 2, "ml"), lambda i, task: {"labels": given[(task["data"]["text"], i)]}
+    )
     agreement = client.get(f"/api/v1/projects/{project.id}/quality", headers=side.headers("owner")).json()["agreement"]
     assert agreement["kind"] == "multi_label"
     per_label = {row["label"]: row for row in agreement["per_label"]}
     # By hand (docs/quality.md): A and B agree on 2 of 3 tasks, α = 1 − (2/6)/(18/30) = 4/9, κ = 1/3; C always.
-    for label, (percent, alpha, kappa) in {"A": (2 / 3, 4 / 9, 1 / 3), "B": (2 / 3, 4 / 9, 1 / 3),
-                                           "C": (1.0, 1.0, 1.0)}.items():
+    for label, (percent, alpha, kappa) in {
+        "A": (2 / 3, 4 / 9, 1 / 3),
+        "B": (2 / 3, 4 / 9, 1 / 3),
+        "C": (1.0, 1.0, 1.0),
+    }.items():
         assert per_label[label]["percent_agreement"]["value"] == pytest.approx(percent, abs=1e-12)
         assert per_label[label]["krippendorff_alpha"]["value"] == pytest.approx(alpha, abs=1e-12)
         assert per_label[label]["fleiss_kappa"]["value"] == pytest.approx(kappa, abs=1e-12)

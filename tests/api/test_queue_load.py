@@ -6,7 +6,6 @@ The same harness as ``python -m benchmarks.queue_load``, at a size CI affords.
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.queue_load import INVARIANTS, run
 
 

@@ -68,8 +68,9 @@ def test_api_conforms_and_never_fails(api_world, role, mode):
             fixed = {n: real[n] for n in names if n in real} or None
 
         @given(case=operation.as_strategy(generation_mode=mode, path_parameters=fixed))
-        @settings(max_examples=8, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=8, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck)
+        )
         def check(case):
             case.call_and_validate(headers=side.headers(role), checks=CHECKS)
 

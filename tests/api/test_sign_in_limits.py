@@ -26,8 +26,15 @@ PARALLEL = 24
 
 def _actions(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
-                            .order_by(schema.audit_events.c.seq)).scalars().all()
+        leaves = (
+            tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == ws)
+                .order_by(schema.audit_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
     return [orjson.loads(x)["action"] for x in leaves]
 
 
@@ -127,12 +134,18 @@ def test_password_change_with_a_stolen_session_is_limited(client, rt, monkeypatc
 
     statuses = []
     for i in range(limit + 3):
-        r = client.post("/api/v1/me/password", headers=headers,
-                        json={"current_password": f"guess number {i}", "new_password": "attacker's password"})
+        r = client.post(
+            "/api/v1/me/password",
+            headers=headers,
+            json={"current_password": f"guess number {i}", "new_password": "attacker's password"},
+        )
         statuses.append(r.status_code)
     assert statuses == [403] * limit + [429] * 3
-    r = client.post("/api/v1/me/password", headers=headers,
-                    json={"current_password": PASSWORD, "new_password": "attacker's password"})
+    r = client.post(
+        "/api/v1/me/password",
+        headers=headers,
+        json={"current_password": PASSWORD, "new_password": "attacker's password"},
+    )
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
     assert len(checked) == limit
     assert users.authenticate(rt, victim.email, PASSWORD).id == victim.id  # unchanged
@@ -147,7 +160,8 @@ def test_parallel_password_guesses_are_checked_at_most_the_limit(rt, monkeypatch
     checked = _count_verifications(monkeypatch)
 
     outcomes = _all_at_once(
-        lambda: users.set_password(ctx, victim.id, "attacker's password", old_password="a wrong guess"), PARALLEL)
+        lambda: users.set_password(ctx, victim.id, "attacker's password", old_password="a wrong guess"), PARALLEL
+    )
 
     limit = users.MAX_FAILURES["password"]
     assert len(checked) == limit
@@ -183,10 +197,12 @@ def _database_text(rt) -> str:
                 pass
         return b"".join(blobs).decode("latin-1")
     with operator_tx(rt, write=False) as conn:  # every workspace's rows (row-level security)
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars().all()
-        return "\n".join(row for table in tables
-                         for row in conn.execute(text(f'SELECT t::text FROM "{table}" t')).scalars().all())
+        tables = (
+            conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars().all()
+        )
+        return "\n".join(
+            row for table in tables for row in conn.execute(text(f'SELECT t::text FROM "{table}" t')).scalars().all()
+        )
 
 
 def test_failed_sign_ins_leave_no_typed_secret_in_the_database(client, rt):
@@ -196,8 +212,9 @@ def test_failed_sign_ins_leave_no_typed_secret_in_the_database(client, rt):
     def login(email, password):
         page = client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-        return client.post("/login", data={"email": email, "password": password, "csrf_token": token},
-                           follow_redirects=False)
+        return client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
+        )
 
     assert login(typed[0], typed[1]).status_code == 401  # a password typed into the e-mail field
     assert login("typist@example.com", typed[2]).status_code == 401
@@ -214,8 +231,11 @@ def test_failed_sign_ins_leave_no_typed_secret_in_the_database(client, rt):
 def test_a_read_only_token_cannot_change_the_password(client, rt):
     person = make_user(rt, "reader.pw@example.com", password=PASSWORD)
     token = users.create_token(system(rt), person.id, scope="read")[0]
-    r = client.post("/api/v1/me/password", headers={"Authorization": f"Bearer {token}"},
-                    json={"current_password": PASSWORD, "new_password": "taken over by a reader"})
+    r = client.post(
+        "/api/v1/me/password",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"current_password": PASSWORD, "new_password": "taken over by a reader"},
+    )
     assert r.status_code == 403
     assert users.authenticate(rt, person.email, PASSWORD).id == person.id
 

@@ -25,8 +25,11 @@ PASSWORD = "a password long enough"
 NOT_JSON = {("post", "/api/v1/projects/{project_id}/files")}
 IMPORT = ("post", "/api/v1/projects/{project_id}/tasks")
 CONFIG = {"type": "classification", "field": "text", "labels": ["pos", "neg"], "instructions": "Read it."}
-SETTINGS = {"required_skills": {"all": ["history:1"], "any": ["law:1"]},
-            "qualification": {"grants": "history:2"}, "quality": {"review": "sample"}}
+SETTINGS = {
+    "required_skills": {"all": ["history:1"], "any": ["law:1"]},
+    "qualification": {"grants": "history:2"},
+    "quality": {"review": "sample"},
+}
 
 
 @pytest.fixture
@@ -41,14 +44,24 @@ def world(rt, client):
     ann = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=headers, json={"result": {"label": "pos"}})
     spare = client.post(f"/api/v1/projects/{side.project_id}/next", headers=headers).json()
     group = client.post("/api/v1/conflict-groups", headers=headers, json={"name": "Sector"}).json()
-    canary = client.post(f"/api/v1/projects/{side.project_id}/canaries", headers=headers,
-                         json={"data": {"text": "{name} {figure} {date} {place}"}}).json()
+    canary = client.post(
+        f"/api/v1/projects/{side.project_id}/canaries",
+        headers=headers,
+        json={"data": {"text": "{name} {figure} {date} {place}"}},
+    ).json()
     token = client.get("/api/v1/tokens", headers=headers).json()[0]
     ids = {
-        "workspace_id": side.workspace_id, "project_id": side.project_id, "task_id": spare["id"],
-        "annotation_id": ann.json()["id"], "user_id": side.users["annotator"], "token_id": token["id"],
-        "group_id": group["id"], "competitor_id": other.workspace_id, "skill": "history",
-        "canary_id": canary["id"], "file_id": "fil_" + "0" * 32,
+        "workspace_id": side.workspace_id,
+        "project_id": side.project_id,
+        "task_id": spare["id"],
+        "annotation_id": ann.json()["id"],
+        "user_id": side.users["annotator"],
+        "token_id": token["id"],
+        "group_id": group["id"],
+        "competitor_id": other.workspace_id,
+        "skill": "history",
+        "canary_id": canary["id"],
+        "file_id": "fil_" + "0" * 32,
     }
     return {"side": side, "boss": boss, "headers": headers, "ids": ids, "other": other}
 
@@ -58,11 +71,17 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
     annotation = {"result": {"label": "pos"}, "lead_time_ms": 5}
     return {
         ("post", "/api/v1/workspaces"): {"name": "Acme", "owner": "boss.nul@example.com"},
-        ("post", "/api/v1/workspaces/{workspace_id}/members"): {"user": "annotator.rival@example.com",
-                                                                "role": "annotator", "approval": "apr_1",
-                                                                "break_glass": "the client asked"},
-        ("post", "/api/v1/workspaces/{workspace_id}/approvals"): {"kind": "keys.reencrypt", "reason": "yearly",
-                                                                  "params": {"project": ids["project_id"]}},
+        ("post", "/api/v1/workspaces/{workspace_id}/members"): {
+            "user": "annotator.rival@example.com",
+            "role": "annotator",
+            "approval": "apr_1",
+            "break_glass": "the client asked",
+        },
+        ("post", "/api/v1/workspaces/{workspace_id}/approvals"): {
+            "kind": "keys.reencrypt",
+            "reason": "yearly",
+            "params": {"project": ids["project_id"]},
+        },
         ("post", "/api/v1/approvals/{approval_id}/approve"): {"note": "checked"},
         ("post", "/api/v1/approvals/{approval_id}/refuse"): {"note": "not now"},
         ("put", "/api/v1/workspaces/{workspace_id}/two-person-approval"): {"enabled": False, "approval": "apr_1"},
@@ -79,11 +98,17 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
         ("post", "/api/v1/conflict-groups"): {"name": "Sector two"},
         ("post", "/api/v1/conflict-groups/{group_id}/members"): {"workspace_id": other.workspace_id},
         ("post", "/api/v1/users/{user_id}/affiliations"): {"org": "Acme", "kind": "investor"},
-        ("post", "/api/v1/users/{user_id}/history"): {"workspace_id": other.workspace_id, "source": "declared",
-                                                      "approved_by": "Jane at the client"},
+        ("post", "/api/v1/users/{user_id}/history"): {
+            "workspace_id": other.workspace_id,
+            "source": "declared",
+            "approved_by": "Jane at the client",
+        },
         ("post", "/api/v1/users/{user_id}/skills"): {"skill": "history:3"},
-        ("post", "/api/v1/annotations/{annotation_id}/review"): {"decision": "correct", "comment": "close",
-                                                                 "correction": {"label": "neg"}},
+        ("post", "/api/v1/annotations/{annotation_id}/review"): {
+            "decision": "correct",
+            "comment": "close",
+            "correction": {"label": "neg"},
+        },
         ("post", "/api/v1/projects/{project_id}/canaries"): {"data": {"text": "{name} {figure} {date} {place}"}},
         ("post", "/api/v1/projects/{project_id}/trace"): {"excerpts": ["a leaked text"]},
         IMPORT: [{"data": {"text": "hello"}, "external_id": "e-1", "meta": {"source": "web"}}],
@@ -168,8 +193,9 @@ def test_every_string_of_every_request_body_refuses_nul(client, rt, world):
         reached = {re.sub(r"\[\d+\]", "[]", p) for p, _ in _strings(body)}
         assert declared <= reached, f"{method.upper()} {path}: the body reaches no string at {declared - reached}"
         for where, _ in _strings(body):
-            r = client.request(method.upper(), _url(path, world["ids"]), headers=world["headers"],
-                               json=_with_nul(body, where))
+            r = client.request(
+                method.upper(), _url(path, world["ids"]), headers=world["headers"], json=_with_nul(body, where)
+            )
             checked += 1
             top = re.split(r"[.\[]", where)[0] if (method, path) != IMPORT else re.sub(r"^\[\d+\]\.?", "", where)
             if (method, path) == IMPORT:  # an import reports bad lines, naming them, and stores none of them
@@ -184,8 +210,11 @@ def test_every_string_of_every_request_body_refuses_nul(client, rt, world):
 
 def test_nul_in_free_form_json_keys_is_refused(client, world):
     config = {**CONFIG, "lab\x00els": ["pos"]}
-    r = client.post(f"/api/v1/workspaces/{world['ids']['workspace_id']}/projects", headers=world["headers"],
-                    json={"name": "P", "config": config})
+    r = client.post(
+        f"/api/v1/workspaces/{world['ids']['workspace_id']}/projects",
+        headers=world["headers"],
+        json={"name": "P", "config": config},
+    )
     assert r.status_code == 422 and _names_it(r, "config")
 
 
@@ -195,8 +224,11 @@ def test_every_path_and_query_parameter_refuses_nul(client, world):
     for path, methods in spec["paths"].items():
         for method, op in methods.items():
             params = op.get("parameters", [])
-            required = {p["name"]: ("1" if p["schema"].get("type") == "integer" else "x")
-                        for p in params if p["in"] == "query" and p.get("required")}
+            required = {
+                p["name"]: ("1" if p["schema"].get("type") == "integer" else "x")
+                for p in params
+                if p["in"] == "query" and p.get("required")
+            }
             for p in params:
                 if p["in"] == "path":
                     url, query = _url(path, world["ids"], nul_in=p["name"]), required
@@ -207,8 +239,9 @@ def test_every_path_and_query_parameter_refuses_nul(client, world):
                 r = client.request(method.upper(), url, headers=world["headers"], params=query)
                 checked += 1
                 if r.status_code not in (400, 422) or not _names_it(r, p["name"]):
-                    wrong.append(f"{method.upper()} {path} with NUL in {p['in']} {p['name']}: "
-                                 f"{r.status_code} {r.text[:160]}")
+                    wrong.append(
+                        f"{method.upper()} {path} with NUL in {p['in']} {p['name']}: {r.status_code} {r.text[:160]}"
+                    )
     assert checked > 60
     assert not wrong, "\n".join(wrong)
 
@@ -218,21 +251,47 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
     return {
         "/login": {"email": "boss.nul@example.com", "password": PASSWORD, "csrf_token": csrf, "next": "/"},
         "/logout": {"csrf_token": csrf},
-        "/projects/{project_id}/label": {"csrf_token": csrf, "task_id": ids["task_id"], "label": "pos",
-                                         "shown_at": "1"},
+        "/projects/{project_id}/label": {
+            "csrf_token": csrf,
+            "task_id": ids["task_id"],
+            "label": "pos",
+            "shown_at": "1",
+        },
         "/projects/{project_id}/skip": {"csrf_token": csrf, "task_id": ids["task_id"]},
-        "/projects/{project_id}/review": {"csrf_token": csrf, "annotation_id": ids["annotation_id"],
-                                          "decision": "reject", "comment": "not quite", "correction": "{}"},
-        "/workspaces/{workspace_id}/walls": {"csrf_token": csrf, "action": "add-exclusion", "org": "Acme",
-                                             "kind": "investor", "competitor": "", "cooling_off_days": ""},
-        "/workspaces/{workspace_id}/approvals": {"csrf_token": csrf, "action": "request", "kind": "keys.rotate",
-                                                 "params": "", "reason": "yearly", "approval": "apr_1", "note": "x"},
+        "/projects/{project_id}/review": {
+            "csrf_token": csrf,
+            "annotation_id": ids["annotation_id"],
+            "decision": "reject",
+            "comment": "not quite",
+            "correction": "{}",
+        },
+        "/workspaces/{workspace_id}/walls": {
+            "csrf_token": csrf,
+            "action": "add-exclusion",
+            "org": "Acme",
+            "kind": "investor",
+            "competitor": "",
+            "cooling_off_days": "",
+        },
+        "/workspaces/{workspace_id}/approvals": {
+            "csrf_token": csrf,
+            "action": "request",
+            "kind": "keys.rotate",
+            "params": "",
+            "reason": "yearly",
+            "approval": "apr_1",
+            "note": "x",
+        },
     }
 
 
 # Page forms that upload a file (multipart, read by their own upload reader).
 MULTIPART_PAGES = {"/projects/{project_id}/import"}
-PAGE_QUERIES = {"/login": "next", "/workspaces/{workspace_id}/walls": "person", "/projects/{project_id}/tasks": "cursor"}
+PAGE_QUERIES = {
+    "/login": "next",
+    "/workspaces/{workspace_id}/walls": "person",
+    "/projects/{project_id}/tasks": "cursor",
+}
 
 
 def test_every_page_form_field_and_query_refuses_nul(client, rt, world):
@@ -240,8 +299,11 @@ def test_every_page_form_field_and_query_refuses_nul(client, rt, world):
     client.cookies.set("bastion_session", secret)
     client.cookies.set("bastion_login_csrf", csrf)
     known = _page_forms(world, csrf)
-    posted = {r.path for r in _routes(client.app.router)
-              if isinstance(r, APIRoute) and not r.include_in_schema and "POST" in r.methods}
+    posted = {
+        r.path
+        for r in _routes(client.app.router)
+        if isinstance(r, APIRoute) and not r.include_in_schema and "POST" in r.methods
+    }
     assert set(known) <= posted
     # Every page form is posted to: those above with their fields, any other with its CSRF token.
     forms = {path: known.get(path, {"csrf_token": csrf}) for path in sorted(posted - MULTIPART_PAGES)}
@@ -249,8 +311,9 @@ def test_every_page_form_field_and_query_refuses_nul(client, rt, world):
     for path, fields in forms.items():
         for name in fields:
             data = {**fields, name: fields[name][:1] + NUL + fields[name][1:]}
-            r = client.post(_url(path, world["ids"]), data=data, follow_redirects=False,
-                            headers={"Accept": "text/html"})
+            r = client.post(
+                _url(path, world["ids"]), data=data, follow_redirects=False, headers={"Accept": "text/html"}
+            )
             if r.status_code not in (400, 422) or not _names_it(r, name):
                 wrong.append(f"POST {path} with NUL in {name}: {r.status_code} {r.text[:120]}")
     for path, name in PAGE_QUERIES.items():
@@ -265,7 +328,7 @@ def test_imports_refuse_nul_in_every_format(client, world):
     pid, headers = world["ids"]["project_id"], world["headers"]
     bodies = {
         "application/x-ndjson": b'{"data": {"text": "fine"}}\n{"data": {"text": "bad\\u0000"}}\n'
-                                b'{"data": {"text": "ok"}, "external_id": "x\\u0000"}\n',
+        b'{"data": {"text": "ok"}, "external_id": "x\\u0000"}\n',
         "text/csv": b"text,external_id\nfine in csv,a\nbad\x00,b\n",
         "application/json": b'[{"data": {"text": "fine in json"}}, {"data": {"te\\u0000xt": "bad"}}]',
     }
@@ -274,18 +337,25 @@ def test_imports_refuse_nul_in_every_format(client, world):
         assert r.status_code == 200, (media, r.text)
         report = r.json()
         assert report["imported"] == 1 and report["rejected_count"] == len(report["rejected"]) >= 1, (media, report)
-        assert all("NUL" in x["error"] and "data" in x["error"] or "external_id" in x["error"]
-                   for x in report["rejected"]), report
+        assert all(
+            "NUL" in x["error"] and "data" in x["error"] or "external_id" in x["error"] for x in report["rejected"]
+        ), report
     # A backslash before "u0000" is text, not a NUL: it imports.
-    r = client.post(f"/api/v1/projects/{pid}/tasks", headers={**headers, "Content-Type": "application/x-ndjson"},
-                    content=b'{"data": {"text": "a path C:\\\\u0000 stays"}}\n')
+    r = client.post(
+        f"/api/v1/projects/{pid}/tasks",
+        headers={**headers, "Content-Type": "application/x-ndjson"},
+        content=b'{"data": {"text": "a path C:\\\\u0000 stays"}}\n',
+    )
     assert r.json()["imported"] == 1
 
 
 def test_stored_json_with_escaped_nul_text_round_trips(client, world):
     """Text that spells \\u0000 (a backslash, not a NUL) is ordinary content on both databases."""
-    r = client.post(f"/api/v1/workspaces/{world['ids']['workspace_id']}/projects", headers=world["headers"],
-                    json={"name": "Escapes \\u0000", "config": {**CONFIG, "instructions": "Type \\u0000 as is."}})
+    r = client.post(
+        f"/api/v1/workspaces/{world['ids']['workspace_id']}/projects",
+        headers=world["headers"],
+        json={"name": "Escapes \\u0000", "config": {**CONFIG, "instructions": "Type \\u0000 as is."}},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["name"] == "Escapes \\u0000"
     got = client.get(f"/api/v1/projects/{r.json()['id']}", headers=world["headers"]).json()

@@ -29,16 +29,24 @@ def _delete_with_people(rt, client):
     workspaces.add_member(system(rt), ws, both.id, "annotator")
     elsewhere = workspaces.create_workspace(system(rt), "Elsewhere", owner=both.id)
     people["annotator here, owner elsewhere"] = {"Authorization": f"Bearer {make_token(rt, both.id)}"}
-    assert client.delete(f"/api/v1/workspaces/{ws}", headers=side.headers("owner"),
-                         params={"approval": side.approval(rt, "workspace.delete")}).status_code == 204
+    assert (
+        client.delete(
+            f"/api/v1/workspaces/{ws}",
+            headers=side.headers("owner"),
+            params={"approval": side.approval(rt, "workspace.delete")},
+        ).status_code
+        == 204
+    )
     return side, people, elsewhere
 
 
 def test_only_former_owners_auditors_and_admins_read_the_tombstone(rt, client):
     side, people, _ = _delete_with_people(rt, client)
     readers = {"owner", "auditor", "platform admin"}
-    answers = {who: client.get(f"/api/v1/audit/tombstones/{side.workspace_id}", headers=h).status_code
-               for who, h in people.items()}
+    answers = {
+        who: client.get(f"/api/v1/audit/tombstones/{side.workspace_id}", headers=h).status_code
+        for who, h in people.items()
+    }
     assert answers == {who: 200 if who in readers else 404 for who in people}
     body = client.get(f"/api/v1/audit/tombstones/{side.workspace_id}", headers=people["auditor"]).json()
     assert body["deleted_by"] == side.users["owner"] and body["final_checkpoint"]["size"] > 0
@@ -50,8 +58,10 @@ def test_only_former_owners_auditors_and_admins_read_the_tombstone(rt, client):
 
 def test_the_tombstone_service_refuses_the_same_way(rt, client):
     side, _, _ = _delete_with_people(rt, client)
-    assert workspaces.get_tombstone(as_user(rt, side.users["owner"]), side.workspace_id)["workspace_id"] == \
-        side.workspace_id
+    assert (
+        workspaces.get_tombstone(as_user(rt, side.users["owner"]), side.workspace_id)["workspace_id"]
+        == side.workspace_id
+    )
     assert workspaces.get_tombstone(system(rt), side.workspace_id)["deleted_by"] == side.users["owner"]
     for role in ("manager", "reviewer", "annotator"):
         with pytest.raises(NotFound):
@@ -66,11 +76,13 @@ def test_deleting_a_workspace_removes_its_file_folder(rt, client):
     store.put(other.workspace_id, "fil_" + "2" * 32, b"sealed bytes")
     folder = rt.settings.files_dir / side.workspace_id
     assert folder.is_dir()
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id,
-                                approval=side.approval(rt, "workspace.delete"))
+    workspaces.delete_workspace(
+        side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "workspace.delete")
+    )
     assert not folder.exists()
     assert store.exists(other.workspace_id, "fil_" + "2" * 32)  # another client's files stay
     # A workspace that never stored a file deletes cleanly too.
-    workspaces.delete_workspace(other.ctx(rt, "owner"), other.workspace_id,
-                                approval=other.approval(rt, "workspace.delete"))
+    workspaces.delete_workspace(
+        other.ctx(rt, "owner"), other.workspace_id, approval=other.approval(rt, "workspace.delete")
+    )
     assert not (rt.settings.files_dir / other.workspace_id).exists()

@@ -38,7 +38,8 @@ def _hook(event: str, args: tuple) -> None:
     if event == "open":
         path, mode, flags = args
         writes = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR))
+            mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR)
+        )
         if writes:
             _WATCHING[-1].append((event, str(path)))
     elif event in ("tempfile.mkstemp", "tempfile.mkdtemp"):
@@ -62,8 +63,14 @@ def big_png(canary: bytes) -> bytes:
     rnd = random.Random(7)
     width, height = 700, 700
     rows = b"".join(b"\x00" + rnd.randbytes(width * 3) for _ in range(height))
-    return S.png_from([(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
-                       (b"tEXt", b"Comment\x00" + canary), (b"IDAT", zlib.compress(rows, 0)), (b"IEND", b"")])
+    return S.png_from(
+        [
+            (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+            (b"tEXt", b"Comment\x00" + canary),
+            (b"IDAT", zlib.compress(rows, 0)),
+            (b"IEND", b""),
+        ]
+    )
 
 
 @pytest.fixture
@@ -93,8 +100,9 @@ def test_an_image_upload_over_1_mib_is_never_spooled(client, rt, image_project, 
     assert len(content) > 1024 * 1024 and S.CANARY in content
     headers = {"Authorization": f"Bearer {make_token(rt, owner.id)}"}
     with watch_writes() as writes:
-        r = client.post(f"/api/v1/projects/{project.id}/files", headers=headers,
-                        files={"file": ("big.png", content, "image/png")})
+        r = client.post(
+            f"/api/v1/projects/{project.id}/files", headers=headers, files={"file": ("big.png", content, "image/png")}
+        )
     assert r.status_code == 201, r.text
     assert (r.json()["width"], r.json()["height"]) == (700, 700)
     assert writes, "the audit hook saw nothing: it would not see a spool file either"  # the blob itself was seen
@@ -104,35 +112,47 @@ def test_an_image_upload_over_1_mib_is_never_spooled(client, rt, image_project, 
 
 def test_a_task_file_over_1_mib_uploaded_on_the_project_page_is_never_spooled(client, rt, image_project, no_temp_dir):
     owner, ws, project = image_project
-    text_project = projects.create_project(system(rt), ws.id, name="Text",
-                                           config={"type": "classification", "labels": ["a", "b"]})
-    lines = b"\n".join(orjson.dumps({"data": {"text": f"{S.CANARY.decode()} line {i} " + "x" * 200}})
-                       for i in range(6000))
+    text_project = projects.create_project(
+        system(rt), ws.id, name="Text", config={"type": "classification", "labels": ["a", "b"]}
+    )
+    lines = b"\n".join(
+        orjson.dumps({"data": {"text": f"{S.CANARY.decode()} line {i} " + "x" * 200}}) for i in range(6000)
+    )
     assert len(lines) > 1024 * 1024
     secret, csrf = users.create_session(rt, users.authenticate(rt, owner.email, PASSWORD))
     client.cookies.set("bastion_session", secret)
     with watch_writes() as writes:
-        r = client.post(f"/projects/{text_project.id}/import", data={"csrf_token": csrf},
-                        files={"file": ("tasks.jsonl", lines, "application/x-ndjson")})
+        r = client.post(
+            f"/projects/{text_project.id}/import",
+            data={"csrf_token": csrf},
+            files={"file": ("tasks.jsonl", lines, "application/x-ndjson")},
+        )
     assert r.status_code == 200, r.text
     assert "Imported <strong>6000</strong>" in r.text
     assert _outside(writes, rt.settings.files_dir) == []
     assert tasks.list_tasks(system(rt), text_project.id, limit=1)["items"]
     # the form's other fields come through too: a strict import of a bad line writes nothing
     with watch_writes() as writes:
-        r = client.post(f"/projects/{text_project.id}/import", data={"csrf_token": csrf, "strict": "true"},
-                        files={"file": ("more.jsonl", b'{"data": {"text": "new"}}\n{"oops"', "application/x-ndjson")})
+        r = client.post(
+            f"/projects/{text_project.id}/import",
+            data={"csrf_token": csrf, "strict": "true"},
+            files={"file": ("more.jsonl", b'{"data": {"text": "new"}}\n{"oops"', "application/x-ndjson")},
+        )
     assert r.status_code == 200 and "Imported <strong>0</strong>" in r.text and writes == []
     # and the CSRF token is still required
-    r = client.post(f"/projects/{text_project.id}/import", data={"csrf_token": "forged"},
-                    files={"file": ("tasks.jsonl", b'{"data": {"text": "x"}}', "application/x-ndjson")})
+    r = client.post(
+        f"/projects/{text_project.id}/import",
+        data={"csrf_token": "forged"},
+        files={"file": ("tasks.jsonl", b'{"data": {"text": "x"}}', "application/x-ndjson")},
+    )
     assert r.status_code == 403
 
 
 def test_the_json_import_streams_without_spooling(client, rt, image_project, no_temp_dir):
     owner, ws, project = image_project
-    text_project = projects.create_project(system(rt), ws.id, name="Text",
-                                           config={"type": "classification", "labels": ["a", "b"]})
+    text_project = projects.create_project(
+        system(rt), ws.id, name="Text", config={"type": "classification", "labels": ["a", "b"]}
+    )
     body = b"\n".join(orjson.dumps({"data": {"text": f"{S.CANARY.decode()} {i} " + "y" * 200}}) for i in range(6000))
     headers = {"Authorization": f"Bearer {make_token(rt, owner.id)}", "Content-Type": "application/x-ndjson"}
     with watch_writes() as writes:
@@ -152,8 +172,11 @@ def test_upload_errors_are_clear_and_name_the_field(client, rt, image_project):
     assert missing.status_code == 422 and "file" in missing.json()["error"]["message"]
     raw = client.post(url, headers={**headers, "Content-Type": "image/png"}, content=S.PNG)
     assert raw.status_code == 422 and "multipart/form-data" in raw.json()["error"]["message"]
-    broken = client.post(url, headers={**headers, "Content-Type": "multipart/form-data; boundary=xyz"},
-                         content=b"--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc")
+    broken = client.post(
+        url,
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=xyz"},
+        content=b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nabc',
+    )
     assert broken.status_code in (400, 422) and broken.json()["error"]["code"] in ("bad_request", "invalid_input")
     no_boundary = client.post(url, headers={**headers, "Content-Type": "multipart/form-data"}, content=b"abc")
     assert no_boundary.status_code in (400, 422)
@@ -177,8 +200,12 @@ def test_the_annotator_gets_the_picture_not_the_metadata(client, rt, image_proje
     workspaces.add_member(system(rt), ws.id, ann.id, "annotator")
     owner_h = {"Authorization": f"Bearer {make_token(rt, owner.id)}"}
     ann_h = {"Authorization": f"Bearer {make_token(rt, ann.id)}"}
-    for content in (S.jpeg_with_metadata(S.JPEG), S.png_with_metadata(S.PNG), S.webp_with_metadata(S.WEBP_LOSSY),
-                    S.gif_with_metadata(S.GIF)):
+    for content in (
+        S.jpeg_with_metadata(S.JPEG),
+        S.png_with_metadata(S.PNG),
+        S.webp_with_metadata(S.WEBP_LOSSY),
+        S.gif_with_metadata(S.GIF),
+    ):
         r = client.post(f"/api/v1/projects/{project.id}/files", headers=owner_h, files={"file": ("photo", content)})
         assert r.status_code == 201, r.text
         client.post(f"/api/v1/projects/{project.id}/tasks", json=[{"data": {"image": r.json()["id"]}}], headers=owner_h)
@@ -189,18 +216,22 @@ def test_the_annotator_gets_the_picture_not_the_metadata(client, rt, image_proje
         client.post(f"/api/v1/tasks/{task['id']}/skip", headers=ann_h)
 
 
-
 def test_with_the_s3_blob_store_an_upload_touches_no_disk_at_all(s3, tmp_path, database_url, no_temp_dir):
     """The same rule with files kept in a bucket: nothing is opened for writing, and the bucket gets ciphertext."""
     rt = Runtime.open(make_settings(tmp_path, database_url, **s3.settings()), migrate_schema="never")
     try:
         owner = make_user(rt, "owner.s3@example.com")
         ws = workspaces.create_workspace(system(rt), "Uploads", owner=owner.id)
-        project = projects.create_project(system(rt), ws.id, name="Boxes", config={"type": "image", "box_labels": ["a"]})
+        project = projects.create_project(
+            system(rt), ws.id, name="Boxes", config={"type": "image", "box_labels": ["a"]}
+        )
         content = big_png(S.CANARY)
         with TestClient(create_app(rt), raise_server_exceptions=False) as client, watch_writes() as writes:
-            r = client.post(f"/api/v1/projects/{project.id}/files", files={"file": ("big.png", content, "image/png")},
-                            headers={"Authorization": f"Bearer {make_token(rt, owner.id)}"})
+            r = client.post(
+                f"/api/v1/projects/{project.id}/files",
+                files={"file": ("big.png", content, "image/png")},
+                headers={"Authorization": f"Bearer {make_token(rt, owner.id)}"},
+            )
         assert r.status_code == 201, r.text
     finally:
         rt.close()

@@ -21,8 +21,11 @@ def _bound_to(rt, side, email):
 
 def test_the_other_side_cannot_remove_a_declared_wall(client, rt):
     a, b = make_side(rt, "wra", 2), make_side(rt, "wrb", 2)
-    r = client.post(f"/api/v1/workspaces/{a.workspace_id}/conflicts", headers=a.headers("owner"),
-                    json={"competitor": b.workspace_id})
+    r = client.post(
+        f"/api/v1/workspaces/{a.workspace_id}/conflicts",
+        headers=a.headers("owner"),
+        json={"competitor": b.workspace_id},
+    )
     assert r.status_code == 201, r.text
     expert = _bound_to(rt, a, "expert.wr@example.com")
     workspaces.add_member(system(rt), b.workspace_id, expert.id, "annotator")
@@ -50,8 +53,9 @@ def test_no_member_owner_removes_a_group_wall(client, rt):
     expert = _bound_to(rt, a, "expert.gr@example.com")
     workspaces.add_member(system(rt), b.workspace_id, expert.id, "annotator")
     for side, other in ((a, b), (b, a)):
-        r = client.delete(f"/api/v1/workspaces/{side.workspace_id}/conflicts/{other.workspace_id}",
-                          headers=side.headers("owner"))
+        r = client.delete(
+            f"/api/v1/workspaces/{side.workspace_id}/conflicts/{other.workspace_id}", headers=side.headers("owner")
+        )
         assert r.status_code == 403, r.text
         assert "sector group" in r.json()["error"]["message"]
     headers = {"Authorization": f"Bearer {_token(rt, expert.id)}"}

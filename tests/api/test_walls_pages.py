@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from bastion.services import queue, users, workspaces
 from factories import make_side, make_user, system
 
@@ -23,16 +22,24 @@ def test_owner_declares_a_competitor_and_explains(client, rt):
     csrf = _sign_in(client, rt, owner.email)
     page = client.get(f"/workspaces/{a.workspace_id}/walls")
     assert page.status_code == 200 and "No competitors declared" in page.text
-    r = client.post(f"/workspaces/{a.workspace_id}/walls", data={"csrf_token": csrf, "action": "add-conflict",
-                    "competitor": b.workspace_id, "cooling_off_days": "30"}, follow_redirects=False)
+    r = client.post(
+        f"/workspaces/{a.workspace_id}/walls",
+        data={"csrf_token": csrf, "action": "add-conflict", "competitor": b.workspace_id, "cooling_off_days": "30"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert b.workspace_id in client.get(f"/workspaces/{a.workspace_id}/walls").text
-    r = client.post(f"/workspaces/{a.workspace_id}/walls", data={"csrf_token": csrf, "action": "add-exclusion",
-                    "org": "Rival <Capital>", "kind": "investor"}, follow_redirects=False)
+    r = client.post(
+        f"/workspaces/{a.workspace_id}/walls",
+        data={"csrf_token": csrf, "action": "add-exclusion", "org": "Rival <Capital>", "kind": "investor"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     assert "Rival &lt;Capital&gt;" in client.get(f"/workspaces/{a.workspace_id}/walls").text
-    r = client.post(f"/workspaces/{a.workspace_id}/walls", data={"csrf_token": csrf, "action": "add-conflict",
-                    "competitor": "ws_nope"})
+    r = client.post(
+        f"/workspaces/{a.workspace_id}/walls",
+        data={"csrf_token": csrf, "action": "add-conflict", "competitor": "ws_nope"},
+    )
     assert r.status_code == 422 and "not found" in r.text
     # A member who worked for B is explained as walled.
     both = make_user(rt, "both.pages@example.com")
@@ -43,7 +50,9 @@ def test_owner_declares_a_competitor_and_explains(client, rt):
     queue.next_task(as_user(rt, both.id), b.project_id)
     page = client.get(f"/workspaces/{a.workspace_id}/walls", params={"person": both.email})
     assert "Denied" in page.text and b.workspace_id in page.text
-    assert client.post(f"/workspaces/{a.workspace_id}/walls", data={"csrf_token": "bad", "action": "x"}).status_code == 403
+    assert (
+        client.post(f"/workspaces/{a.workspace_id}/walls", data={"csrf_token": "bad", "action": "x"}).status_code == 403
+    )
     assert client.get(f"/workspaces/{b.workspace_id}/walls").status_code == 404  # not a member of B
     client.cookies.clear()
 

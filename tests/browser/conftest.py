@@ -40,8 +40,15 @@ def browser():
             pytest.fail(f"CI must run the browser tests: {problem}")
         pytest.skip(problem)
     with sync_playwright() as p:
-        args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
+        args = [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ]
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
         yield chromium
         chromium.close()

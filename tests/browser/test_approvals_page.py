@@ -5,8 +5,8 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from bastion.services import workspaces
-from factories import make_user, system
 from browser_support import PASSWORD, login
+from factories import make_user, system
 
 
 def test_second_owner_approves_from_the_alert(rt, live_url, page):

@@ -51,8 +51,11 @@ def test_every_format_decodes_to_the_same_pixels_without_its_metadata(rt, live_u
     ws = workspaces.create_workspace(system(rt), "Vision", owner=owner.id)
     project = make_project(rt, ws.id, name="Boxes", config=TEMPLATES["image"])
     stored = {name: files.store_file(system(rt), project.id, content) for name, content in SAMPLES.items()}
-    imports.import_tasks(system(rt), project.id, [(i, {"data": {"image": s.id}, "external_id": name})
-                                                  for i, (name, s) in enumerate(stored.items(), 1)])
+    imports.import_tasks(
+        system(rt),
+        project.id,
+        [(i, {"data": {"image": s.id}, "external_id": name}) for i, (name, s) in enumerate(stored.items(), 1)],
+    )
     task_of = {t["external_id"]: t["id"] for t in _tasks(rt, project.id)}
 
     login(page, live_url, "owner@example.com")

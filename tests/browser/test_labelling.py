@@ -8,8 +8,8 @@ import orjson
 from playwright.sync_api import expect
 
 from bastion.services import workspaces
-from factories import add_tasks, make_project, make_user, system
 from browser_support import PASSWORD, login, open_project
+from factories import add_tasks, make_project, make_user, system
 
 
 def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
@@ -17,9 +17,17 @@ def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
     annotator = make_user(rt, "ann@example.com", password=PASSWORD)
     ws = workspaces.create_workspace(system(rt), "Browser WS", owner=manager.id)
     workspaces.add_member(system(rt), ws.id, annotator.id, "annotator")
-    project = make_project(rt, ws.id, name="Sentiment", config={
-        "type": "classification", "field": "text", "labels": ["pos", "neg", "neutral"],
-        "instructions": "Pick the **sentiment**. <script>alert(1)</script>"})
+    project = make_project(
+        rt,
+        ws.id,
+        name="Sentiment",
+        config={
+            "type": "classification",
+            "field": "text",
+            "labels": ["pos", "neg", "neutral"],
+            "instructions": "Pick the **sentiment**. <script>alert(1)</script>",
+        },
+    )
     add_tasks(rt, project.id, 5, prefix="<b>untrusted</b>")
 
     login(page, live_url, "ann@example.com")
@@ -56,8 +64,9 @@ def test_label_three_tasks_with_the_keyboard_then_export(rt, live_url, page):
 def test_manager_browses_the_tasks_page_by_page(rt, live_url, page):
     manager = make_user(rt, "browse.boss@example.com", password=PASSWORD)
     ws = workspaces.create_workspace(system(rt), "Browse WS", owner=manager.id)
-    project = make_project(rt, ws.id, name="Browse", config={
-        "type": "classification", "field": "text", "labels": ["pos", "neg"]})
+    project = make_project(
+        rt, ws.id, name="Browse", config={"type": "classification", "field": "text", "labels": ["pos", "neg"]}
+    )
     add_tasks(rt, project.id, 60, prefix="<i>row</i>")
     login(page, live_url, "browse.boss@example.com")
     open_project(page, live_url, project.id)

@@ -11,14 +11,14 @@ import json
 import re
 
 import orjson
-from factories import make_project, make_user, system
-from browser_support import PASSWORD, login, start_labelling
 from playwright.sync_api import expect
 
 from bastion.leaks.simulation import generate_items
 from bastion.leaks.variants import render_variant
 from bastion.services import exports, imports, workspaces
 from bastion.storage.workspace_secret import workspace_secret
+from browser_support import PASSWORD, login, start_labelling
+from factories import make_project, make_user, system
 
 WORD = re.compile(r"\w+(?:['\u2019.\-]\w+)*|\S")  # the spans widget's word steps
 
@@ -28,11 +28,18 @@ def test_overlay_and_variant_are_shown_and_spans_land_on_the_canonical_text(rt, 
     annotator = make_user(rt, "annotator.ov@example.com", password=PASSWORD)
     ws = workspaces.create_workspace(system(rt), "Overlay", owner=owner.id)
     workspaces.add_member(system(rt), ws.id, annotator.id, "annotator")
-    project = make_project(rt, ws.id, name="Spans", config={
-        "type": "spans", "labels": [{"value": "THING", "hotkey": "t"}]})
+    project = make_project(
+        rt, ws.id, name="Spans", config={"type": "spans", "labels": [{"value": "THING", "hotkey": "t"}]}
+    )
     canonical, second = generate_items(2, seed=17)
-    imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": canonical}, "external_id": "first"}),
-                                                  (2, {"data": {"text": second}, "external_id": "second"})])
+    imports.import_tasks(
+        system(rt),
+        project.id,
+        [
+            (1, {"data": {"text": canonical}, "external_id": "first"}),
+            (2, {"data": {"text": second}, "external_id": "second"}),
+        ],
+    )
 
     login(page, live_url, "annotator.ov@example.com")
     start_labelling(page, live_url, project.id)
@@ -46,17 +53,24 @@ def test_overlay_and_variant_are_shown_and_spans_land_on_the_canonical_text(rt, 
     shown = json.loads(page.locator("#spans").get_attribute("data-text"))
     if shown.split()[:5] == second.split()[:5]:
         canonical, second = second, canonical
-    variant = render_variant(canonical, secret=workspace_secret(rt.keyring, ws.id), person_id=annotator.id,
-                             task_id=task_id, field_path="text")
+    variant = render_variant(
+        canonical,
+        secret=workspace_secret(rt.keyring, ws.id),
+        person_id=annotator.id,
+        task_id=task_id,
+        field_path="text",
+    )
     assert shown == variant.text != canonical  # this person's own copy
     tokens = list(WORD.finditer(shown))
+
     # A word whose offsets differ between the shown and the canonical text (after a slot that changed length).
     def unchanged_but_moved(m) -> bool:
         start, end = variant.to_canonical(m.start(), m.end())
         return canonical[start:end] == m.group() and start != m.start()
 
-    index, target = next((i, m) for i, m in enumerate(tokens)
-                         if m.group().isalpha() and len(m.group()) >= 5 and unchanged_but_moved(m))
+    index, target = next(
+        (i, m) for i, m in enumerate(tokens) if m.group().isalpha() and len(m.group()) >= 5 and unchanged_but_moved(m)
+    )
     for _ in range(index + 1):
         page.keyboard.press("ArrowRight")
     expect(page.locator("#span-status")).to_contain_text(target.group())
@@ -72,11 +86,15 @@ def test_overlay_and_variant_are_shown_and_spans_land_on_the_canonical_text(rt, 
 
     start, end = variant.to_canonical(target.start(), target.end())
     assert start != target.start()  # the shown and the canonical offsets differ here …
-    (row,) = [orjson.loads(x) for x in b"".join(exports.start_export(system(rt), project.id).chunks()).splitlines()
-              if orjson.loads(x)["id"] == task_id]
+    (row,) = [
+        orjson.loads(x)
+        for x in b"".join(exports.start_export(system(rt), project.id).chunks()).splitlines()
+        if orjson.loads(x)["id"] == task_id
+    ]
     # … and the label is stored on the canonical text, at the same word.
     assert row["annotations"][0]["result"]["spans"] == [
-        {"start": start, "end": end, "label": "THING", "text": target.group()}]
+        {"start": start, "end": end, "label": "THING", "text": target.group()}
+    ]
     assert canonical[start:end] == target.group()
 
 
@@ -84,9 +102,16 @@ def test_a_project_can_turn_the_overlay_off(rt, live_url, page):
     annotator = make_user(rt, "annotator.off@example.com", password=PASSWORD)
     ws = workspaces.create_workspace(system(rt), "No overlay", owner=make_user(rt, "o.off@example.com").id)
     workspaces.add_member(system(rt), ws.id, annotator.id, "annotator")
-    project = make_project(rt, ws.id, name="Legal", config={
-        "type": "classification", "labels": ["a", "b"],
-        "leak_tracing": {"overlay": False, "variants": {"enabled": False}}})
+    project = make_project(
+        rt,
+        ws.id,
+        name="Legal",
+        config={
+            "type": "classification",
+            "labels": ["a", "b"],
+            "leak_tracing": {"overlay": False, "variants": {"enabled": False}},
+        },
+    )
     text = generate_items(1, seed=2)[0]
     imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": text}})])
     login(page, live_url, "annotator.off@example.com")

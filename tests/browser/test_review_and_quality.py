@@ -7,8 +7,8 @@ import re
 from playwright.sync_api import expect
 
 from bastion.services import annotations, imports, queue, workspaces
-from factories import as_user, make_project, make_user, system
 from browser_support import PASSWORD, login, open_project
+from factories import as_user, make_project, make_user, system
 
 
 def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page):

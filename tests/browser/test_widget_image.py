@@ -11,10 +11,12 @@ from playwright.sync_api import expect
 from bastion.services import exports, files, imports, workspaces
 from bastion.services.exports import ExportRequest
 from bastion.tasktypes.templates import TEMPLATES
-from factories import make_project, make_user, system
 from browser_support import PASSWORD, login, start_labelling
+from factories import make_project, make_user, system
 
-PNG = (Path(__file__).resolve().parents[2] / "src" / "bastion" / "demo" / "data" / "images" / "meadow_house.png").read_bytes()
+PNG = (
+    Path(__file__).resolve().parents[2] / "src" / "bastion" / "demo" / "data" / "images" / "meadow_house.png"
+).read_bytes()
 
 
 def test_draw_a_box_and_export_coco(rt, live_url, page, tmp_path):
@@ -25,8 +27,11 @@ def test_draw_a_box_and_export_coco(rt, live_url, page, tmp_path):
     workspaces.add_member(system(rt), ws.id, ann.id, "annotator")
     project = make_project(rt, ws.id, name="Boxes", config=TEMPLATES["image"])
     stored = files.store_file(system(rt), project.id, PNG)
-    imports.import_tasks(system(rt), project.id, [(1, {"data": {"image": stored.id, "width": 320, "height": 240},
-                                                       "external_id": "img-1"})])
+    imports.import_tasks(
+        system(rt),
+        project.id,
+        [(1, {"data": {"image": stored.id, "width": 320, "height": 240}, "external_id": "img-1"})],
+    )
 
     login(page, live_url, "ann@example.com")
     start_labelling(page, live_url, project.id)

@@ -30,8 +30,17 @@ def test_rate_on_a_likert_scale_with_the_keyboard_then_read_the_quality_page(rt,
     for i in range(2):
         raters.append(make_user(rt, f"rater{i}.lk@example.com", password=PASSWORD))
         workspaces.add_member(system(rt), ws.id, raters[-1].id, "annotator")
-    project = projects.create_project(system(rt), ws.id, name="Politeness", settings={"overlap": 2}, config={
-        "type": "likert", "statement": "The reply is polite.", "points": ["No", "Hardly", "Somewhat", "Mostly", "Yes"]})
+    project = projects.create_project(
+        system(rt),
+        ws.id,
+        name="Politeness",
+        settings={"overlap": 2},
+        config={
+            "type": "likert",
+            "statement": "The reply is polite.",
+            "points": ["No", "Hardly", "Somewhat", "Mostly", "Yes"],
+        },
+    )
     imports.import_tasks(system(rt), project.id, [(i, {"data": {"text": f"Reply {i}"}}) for i in range(1, 4)])
 
     given: list[dict[str, str]] = []

@@ -9,8 +9,8 @@ from playwright.sync_api import expect
 
 from bastion.services import exports, imports, workspaces
 from bastion.tasktypes.templates import TEMPLATES
-from factories import make_project, make_user, system
 from browser_support import PASSWORD, login, start_labelling
+from factories import make_project, make_user, system
 
 TEXT = "Halvorsen Maritime said on Tuesday it would close its shipyard in Bergen by the end of 2026. "
 

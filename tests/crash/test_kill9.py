@@ -9,7 +9,6 @@ SQLite only: it is the default setup, and the one whose durability (WAL,
 from __future__ import annotations
 
 import pytest
-
 from benchmarks.crash import run
 
 
@@ -27,9 +26,9 @@ def test_kill9_during_imports_and_annotation(tmp_path):
 @pytest.mark.slow
 def test_the_checks_notice_a_lost_annotation_and_a_half_batch(tmp_path):
     """The harness's own checks fail when a write is missing (so a green run means something)."""
+    from benchmarks.crash import Harness
     from sqlalchemy import delete, select
 
-    from benchmarks.crash import Harness
     from bastion.storage import schema
 
     harness = Harness(tmp_path, import_tasks=500, clients=2, seed=3, load_tasks=300)

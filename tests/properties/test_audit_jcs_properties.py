@@ -46,8 +46,17 @@ def test_the_fast_path_writes_what_rfc_8785_writes(value) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(NAMES, JSON, max_size=6))
 def test_an_entry_reads_back_to_the_same_bytes(details) -> None:
-    entry = {"seq": 3, "id": "aud_1", "at": "2026-11-28T09:00:00.000000Z", "workspace": "ws_p",
-             "actor": "usr_1", "action": "task.shown", "target": None, "details": details, "v": 2}
+    entry = {
+        "seq": 3,
+        "id": "aud_1",
+        "at": "2026-11-28T09:00:00.000000Z",
+        "workspace": "ws_p",
+        "actor": "usr_1",
+        "action": "task.shown",
+        "target": None,
+        "details": details,
+        "v": 2,
+    }
     line = leaf_bytes(entry)
     assert line == rfc8785.dumps(entry)
     assert canonical_bytes(orjson.loads(line)) == line

@@ -22,17 +22,28 @@ from bastion.domain.images import ImageLimits, clean_image, exif_orientation
 
 LIMITS = ImageLimits()
 BASES = {
-    "png": S.PNG, "jpeg": S.JPEG, "webp": S.WEBP_LOSSY, "webp-lossless": S.WEBP_LOSSLESS, "webp-alpha": S.WEBP_ALPHA,
-    "webp-simple": S.webp_simple(S.WEBP_LOSSY), "gif": S.GIF,
+    "png": S.PNG,
+    "jpeg": S.JPEG,
+    "webp": S.WEBP_LOSSY,
+    "webp-lossless": S.WEBP_LOSSLESS,
+    "webp-alpha": S.WEBP_ALPHA,
+    "webp-simple": S.webp_simple(S.WEBP_LOSSY),
+    "gif": S.GIF,
 }
 SEEDS = {
     **BASES,
-    "png-meta": S.png_with_metadata(S.PNG), "jpeg-meta": S.jpeg_with_metadata(S.JPEG),
-    "webp-meta": S.webp_with_metadata(S.WEBP_ALPHA), "webp-anim": S.webp_animated(S.WEBP_ALPHA),
+    "png-meta": S.png_with_metadata(S.PNG),
+    "jpeg-meta": S.jpeg_with_metadata(S.JPEG),
+    "webp-meta": S.webp_with_metadata(S.WEBP_ALPHA),
+    "webp-anim": S.webp_animated(S.WEBP_ALPHA),
     "gif-meta": S.gif_with_metadata(S.GIF),
 }
-WALK = {"image/png": S.png_chunks, "image/jpeg": S.jpeg_segments, "image/webp": S.riff_chunks,
-        "image/gif": S.gif_blocks}
+WALK = {
+    "image/png": S.png_chunks,
+    "image/jpeg": S.jpeg_segments,
+    "image/webp": S.riff_chunks,
+    "image/gif": S.gif_blocks,
+}
 
 
 @st.composite
@@ -69,9 +80,29 @@ def png_mutated(draw: st.DrawFn) -> bytes:
                 data = data[:at] + draw(st.binary(max_size=16)) + data[at + draw(st.integers(0, 16)) :]
                 chunks[i] = (kind, data)
             case "kind":
-                chunks[i] = (draw(st.sampled_from([b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"iCCP", b"fcTL",
-                                                   b"acTL", b"eXIf", b"sBIT", b"bKGD", b"gAMA", b"zzZZ", b"ZZZZ"])),
-                             data)
+                chunks[i] = (
+                    draw(
+                        st.sampled_from(
+                            [
+                                b"IHDR",
+                                b"PLTE",
+                                b"IDAT",
+                                b"IEND",
+                                b"tRNS",
+                                b"iCCP",
+                                b"fcTL",
+                                b"acTL",
+                                b"eXIf",
+                                b"sBIT",
+                                b"bKGD",
+                                b"gAMA",
+                                b"zzZZ",
+                                b"ZZZZ",
+                            ]
+                        )
+                    ),
+                    data,
+                )
             case "drop":
                 del chunks[i]
             case "duplicate":
@@ -103,7 +134,8 @@ def test_metadata_never_changes_the_picture(kind, text, orientation):
     base = BASES[kind]
     canary = text.encode()
     add = {"png": S.png_with_metadata, "jpeg": S.jpeg_with_metadata, "gif": S.gif_with_metadata}.get(
-        kind.split("-")[0], S.webp_with_metadata)
+        kind.split("-")[0], S.webp_with_metadata
+    )
     dirty = add(base, canary) if kind == "gif" else add(base, canary, orientation)
     cleaned = clean_image(dirty, LIMITS)
     plain = clean_image(base, LIMITS)

@@ -29,8 +29,10 @@ def two_fillings(draw: st.DrawFn) -> tuple[str, str]:
     codenames = [draw(st.permutations(CODENAMES)) for _ in range(2)]
 
     def fill(k: int) -> str:
-        return " ".join(place.format(email=f"{emails[k][e]}@example.com", codename=codenames[k][c])
-                        for place, (e, c) in zip(places, slots, strict=True))
+        return " ".join(
+            place.format(email=f"{emails[k][e]}@example.com", codename=codenames[k][c])
+            for place, (e, c) in zip(places, slots, strict=True)
+        )
 
     return fill(0), fill(1)
 

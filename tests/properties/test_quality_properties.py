@@ -443,13 +443,34 @@ def test_aggregated_answers_are_made_of_whole_labels(labels, multiple, data) -> 
 
     config = {"type": "classification", "labels": labels, "multiple": multiple}
     n_tasks = data.draw(st.integers(1, 4))
-    answers = data.draw(st.lists(st.lists(
-        st.lists(st.sampled_from(labels), min_size=1, unique=True) if multiple else st.sampled_from(labels),
-        min_size=3, max_size=3), min_size=n_tasks, max_size=n_tasks))
-    rows = [ProjectAnnotation(f"ann_{t}_{u}", "prj_1", f"tsk_{t}", f"usr_{u}",
-                              {"labels": answer} if multiple else {"label": answer}, None, None, 0, "none",
-                              False, None)
-            for t, task_answers in enumerate(answers) for u, answer in enumerate(task_answers)]
+    answers = data.draw(
+        st.lists(
+            st.lists(
+                st.lists(st.sampled_from(labels), min_size=1, unique=True) if multiple else st.sampled_from(labels),
+                min_size=3,
+                max_size=3,
+            ),
+            min_size=n_tasks,
+            max_size=n_tasks,
+        )
+    )
+    rows = [
+        ProjectAnnotation(
+            f"ann_{t}_{u}",
+            "prj_1",
+            f"tsk_{t}",
+            f"usr_{u}",
+            {"labels": answer} if multiple else {"label": answer},
+            None,
+            None,
+            0,
+            "none",
+            False,
+            None,
+        )
+        for t, task_answers in enumerate(answers)
+        for u, answer in enumerate(task_answers)
+    ]
     out = aggregate("classification", config, rows, "mv")
     for t, task_answers in enumerate(answers):
         got = out[f"tsk_{t}"]["label"]

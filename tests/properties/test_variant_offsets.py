@@ -39,7 +39,9 @@ def text_and_spans(draw: st.DrawFn) -> tuple[str, list[tuple[int, int]]]:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text_and_spans(), st.text(alphabet="abcdefgh0123456789", min_size=1, max_size=8))
-def test_protected_spans_round_trip_exactly_and_keep_their_text(case: tuple[str, list[tuple[int, int]]], person: str) -> None:
+def test_protected_spans_round_trip_exactly_and_keep_their_text(
+    case: tuple[str, list[tuple[int, int]]], person: str
+) -> None:
     text, spans = case
     variant = render_variant(text, secret=SECRET, person_id=person, task_id="task", protected=spans)
     for start, end in spans:

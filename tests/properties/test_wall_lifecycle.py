@@ -95,7 +95,9 @@ class WallLifecycle(RuleBasedStateMachine):
         self.admins = [make_user(rt, f"admin{k}@example.com", admin=True).id for k in range(2)]
         self.group = workforce.create_group(system(rt), "Sector")
         # The model.
-        self.holders: dict[tuple[str, str], dict[str, tuple[int | None, int | None]]] = {}  # pair -> holder -> (cooling, lifts_at)
+        self.holders: dict[
+            tuple[str, str], dict[str, tuple[int | None, int | None]]
+        ] = {}  # pair -> holder -> (cooling, lifts_at)
         self.in_group: set[int] = set()
         self.members: dict[int, set[int]] = {p: set() for p in range(N_PEOPLE)}
         self.shown: dict[int, dict[int, int]] = {p: {} for p in range(N_PEOPLE)}  # person -> ws index -> last access
@@ -124,17 +126,25 @@ class WallLifecycle(RuleBasedStateMachine):
     def _walled(self, p: int, i: int) -> bool:
         """Would the rule refuse person p workspace i now (from what they were shown)?"""
         edges = self._edges()
-        return any(_live(self.shown[p].get(j), edges[pair], self.now)
-                   for j in range(N_WS) if j != i and (pair := self._pair(i, j)) in edges)
+        return any(
+            _live(self.shown[p].get(j), edges[pair], self.now)
+            for j in range(N_WS)
+            if j != i and (pair := self._pair(i, j)) in edges
+        )
 
     def _tied(self, p: int, i: int) -> bool:
         edges = self._edges()
-        return any(j in self.members[p] or _live(self.shown[p].get(j), edges[pair], self.now)
-                   for j in range(N_WS) if j != i and (pair := self._pair(i, j)) in edges)
+        return any(
+            j in self.members[p] or _live(self.shown[p].get(j), edges[pair], self.now)
+            for j in range(N_WS)
+            if j != i and (pair := self._pair(i, j)) in edges
+        )
 
     def _both_sides_under(self, i: int, j: int, cooling: int | None) -> bool:
-        return any(_live(self.shown[p].get(i), cooling, self.now) and _live(self.shown[p].get(j), cooling, self.now)
-                   for p in range(N_PEOPLE))
+        return any(
+            _live(self.shown[p].get(i), cooling, self.now) and _live(self.shown[p].get(j), cooling, self.now)
+            for p in range(N_PEOPLE)
+        )
 
     def _hold(self, pair, holder: str, cooling: int | None) -> None:
         held = self.holders.setdefault(pair, {})
@@ -148,8 +158,10 @@ class WallLifecycle(RuleBasedStateMachine):
 
     # -- rules ---------------------------------------------------------------------
 
-    @initialize(walls=st.sets(st.sampled_from([(0, 1), (1, 0), (1, 2), (0, 2)]), max_size=2),
-                memberships=st.lists(st.tuples(PEOPLE, WS), min_size=3, max_size=9))
+    @initialize(
+        walls=st.sets(st.sampled_from([(0, 1), (1, 0), (1, 2), (0, 2)]), max_size=2),
+        memberships=st.lists(st.tuples(PEOPLE, WS), min_size=3, max_size=9),
+    )
     def start(self, walls, memberships):
         """Some walls and memberships to begin with (the local operator adds members: no approval)."""
         for i, j in walls:
@@ -166,8 +178,12 @@ class WallLifecycle(RuleBasedStateMachine):
         held = self._standing(pair)
         after = {**held, holder: held.get(holder, (cooling, None))}
         try:
-            workforce.add_conflict(as_user(self.rt, self.owners[i]), self.ws[i], self.ws[j],
-                                   cooling_off_days=None if cooling is None else cooling / DAY)
+            workforce.add_conflict(
+                as_user(self.rt, self.owners[i]),
+                self.ws[i],
+                self.ws[j],
+                cooling_off_days=None if cooling is None else cooling / DAY,
+            )
         except Conflict:
             assert self._both_sides_under(i, j, self._cooling(after)), "a declaration refused for no one"
             event("declaration refused: someone on both sides")
@@ -178,9 +194,12 @@ class WallLifecycle(RuleBasedStateMachine):
     def _declared(self, scheduled: bool) -> list[tuple[int, int]]:
         """(declaring side, other side) of the standing declarations, scheduled for withdrawal or not."""
         index = {ws: i for i, ws in enumerate(self.ws)}
-        return sorted((index[h], index[b if h == a else a]) for (a, b) in self.holders
-                      for h, (_, lifts_at) in self._standing((a, b)).items()
-                      if h in index and (lifts_at is not None) == scheduled)
+        return sorted(
+            (index[h], index[b if h == a else a])
+            for (a, b) in self.holders
+            for h, (_, lifts_at) in self._standing((a, b)).items()
+            if h in index and (lifts_at is not None) == scheduled
+        )
 
     @rule(k=st.integers(0, 5), glass=st.booleans())
     def withdraw(self, k, glass):
@@ -190,8 +209,11 @@ class WallLifecycle(RuleBasedStateMachine):
             return
         i, j = held[k % len(held)]
         pair = self._pair(i, j)
-        kw = {"break_glass": "machine"} if glass else {
-            "approval": self._approved(i, "wall.remove", {"competitor": self.ws[j]})}
+        kw = (
+            {"break_glass": "machine"}
+            if glass
+            else {"approval": self._approved(i, "wall.remove", {"competitor": self.ws[j]})}
+        )
         result = workforce.remove_conflict(as_user(self.rt, self.owners[i]), self.ws[i], self.ws[j], **kw)
         assert result["effective_at"] == self.now + WAIT
         self.holders[pair][self.ws[i]] = (self.holders[pair][self.ws[i]][0], self.now + WAIT)
@@ -250,8 +272,10 @@ class WallLifecycle(RuleBasedStateMachine):
         try:
             workforce.add_to_group(admin, self.group, self.ws[i])
         except Conflict:
-            assert any(self._both_sides_under(i, m, self._cooling(
-                {**self._standing(self._pair(i, m)), "g": (None, None)})) for m in others)
+            assert any(
+                self._both_sides_under(i, m, self._cooling({**self._standing(self._pair(i, m)), "g": (None, None)}))
+                for m in others
+            )
             return
         for m in others:
             self._hold(self._pair(i, m), f"group:{self.group}", None)
@@ -288,8 +312,15 @@ class WallLifecycle(RuleBasedStateMachine):
         except ApprovalRequired:
             assert tied, "an approval asked for a person with no tie to a competitor"
             event("member tied to a competitor")
-            kw = {"break_glass": "machine"} if glass else {"approval": self._approved(
-                i, "member.add_competitor", {"user": self.people[p], "role": "annotator"})}
+            kw = (
+                {"break_glass": "machine"}
+                if glass
+                else {
+                    "approval": self._approved(
+                        i, "member.add_competitor", {"user": self.people[p], "role": "annotator"}
+                    )
+                }
+            )
             workspaces.add_member(owner, self.ws[i], self.people[p], "annotator", **kw)
         else:
             assert not tied, "a person tied to a competitor added without an approval"
@@ -345,16 +376,22 @@ class WallLifecycle(RuleBasedStateMachine):
         index = {ws: i for i, ws in enumerate(self.ws)}
         for (a, b), cooling in edges.items():
             for p in range(N_PEOPLE):
-                assert not (_live(self.shown[p].get(index[a]), cooling, self.now)
-                            and _live(self.shown[p].get(index[b]), cooling, self.now)), (p, a, b)
+                assert not (
+                    _live(self.shown[p].get(index[a]), cooling, self.now)
+                    and _live(self.shown[p].get(index[b]), cooling, self.now)
+                ), (p, a, b)
         with self.rt.db.transaction(write=False) as tx:
             rows = tx.execute(schema.person_history.select()).all()
         recorded = {(r.user_id, r.workspace_id): r.last_at for r in rows}
-        assert recorded == {(self.people[p], self.ws[i]): at for p in range(N_PEOPLE) for i, at in self.shown[p].items()}
+        assert recorded == {
+            (self.people[p], self.ws[i]): at for p in range(N_PEOPLE) for i, at in self.shown[p].items()
+        }
 
 
 WallLifecycle.TestCase.settings = settings(
-    max_examples=35, stateful_step_count=40, deadline=None,
+    max_examples=35,
+    stateful_step_count=40,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestWallLifecycle = WallLifecycle.TestCase

@@ -21,7 +21,11 @@ PEOPLE = [f"p{i}" for i in range(4)]
 edges_st = st.lists(
     st.tuples(st.sampled_from(WS), st.sampled_from(WS), st.one_of(st.none(), st.integers(1, 50))),
     max_size=8,
-).map(lambda raw: list({tuple(sorted((a, b))): Edge(*sorted((a, b)), cooling_off_ms=c) for a, b, c in raw if a != b}.values()))
+).map(
+    lambda raw: list(
+        {tuple(sorted((a, b))): Edge(*sorted((a, b)), cooling_off_ms=c) for a, b, c in raw if a != b}.values()
+    )
+)
 
 step_st = st.tuples(st.sampled_from(PEOPLE), st.sampled_from(WS), st.integers(0, 30))
 

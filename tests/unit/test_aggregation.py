@@ -94,7 +94,9 @@ def test_majority_vote_tie_is_drawn_per_task_and_marked() -> None:
     assert result.tied.tolist() == [True, True] and result.n_tied == 2
     # Input order does not matter; the seed and the task id decide.
     shuffled = majority_vote(
-        ["t2", "t1", "t2", "t1", "t2", "t2"], ["d", "b", "c", "a", "b", "a"], ["dog", "cat", "emu", "dog", "dog", "emu"],
+        ["t2", "t1", "t2", "t1", "t2", "t2"],
+        ["d", "b", "c", "a", "b", "a"],
+        ["dog", "cat", "emu", "dog", "dog", "emu"],
         tie_seed="project",
     )
     assert shuffled.labels.tolist() == result.labels.tolist()
@@ -298,7 +300,8 @@ def test_mace_equals_crowdkit_on_e2_once_its_label_order_bug_is_neutralised() ->
     assert result.classes.tolist() == reference["classes"] and len(result.tasks) == reference["n_items"]
     ours = "".join(str(label) for label in result.labels.tolist())
     assert ours == reference["renamed_labels"]  # every one of the 15,521 answers
-    np.testing.assert_allclose(result.posteriors[:: reference["posterior_every"]],
-                               np.array(reference["renamed_posteriors"]), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(
+        result.posteriors[:: reference["posterior_every"]], np.array(reference["renamed_posteriors"]), rtol=0, atol=1e-9
+    )
     differ = sum(a != b for a, b in zip(ours, reference["as_is_labels"], strict=True)) / len(ours)
     assert 0.13 < differ < 0.14  # the size of crowd-kit's bug on the data as it is

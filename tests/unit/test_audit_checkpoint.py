@@ -42,9 +42,7 @@ from bastion.audit.notes import (
 )
 from bastion.domain.errors import InvalidInput
 
-GO = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "audit" / "note_vectors.json").read_text()
-)
+GO = json.loads((Path(__file__).parents[1] / "fixtures" / "audit" / "note_vectors.json").read_text())
 NAME = "bastion.example"
 ORIGIN = "bastion.example/ws_alpha"
 ROOT = hash_leaf(b"some root")
@@ -182,9 +180,7 @@ def test_timestamp_is_normalised_to_utc(key: Ed25519PrivateKey, verifier: str) -
 
 
 def test_empty_tree_checkpoint(key: Ed25519PrivateKey, verifier: str) -> None:
-    cp = parse_and_verify_checkpoint(
-        sign_checkpoint(key, NAME, ORIGIN, 0, EMPTY_ROOT, WHEN), verifier
-    )
+    cp = parse_and_verify_checkpoint(sign_checkpoint(key, NAME, ORIGIN, 0, EMPTY_ROOT, WHEN), verifier)
     assert cp.size == 0 and cp.root == EMPTY_ROOT
 
 
@@ -408,9 +404,7 @@ def test_json_form_round_trip(note: str, verifier: str) -> None:
         ("timestamp", "2026-11-27T21:45:55.123456Z"),
     ],
 )
-def test_json_copies_that_disagree_are_reported(
-    note: str, verifier: str, field: str, value: object
-) -> None:
+def test_json_copies_that_disagree_are_reported(note: str, verifier: str, field: str, value: object) -> None:
     saved = checkpoint_to_json(note) | {field: value}
     with pytest.raises(CheckpointMismatch) as caught:
         checkpoint_from_json(saved, verifier)

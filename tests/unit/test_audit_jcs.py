@@ -151,7 +151,9 @@ def test_members_sort_by_utf16_code_units_as_in_section_3_2_3() -> None:
 
 def test_large_integers_must_fit_a_double_exactly() -> None:
     top = 2**53 - 1
-    assert details_of(leaf_bytes(jcs_entry(4, {"x": top, "y": -top}))) == b'{"x":9007199254740991,"y":-9007199254740991}'
+    assert (
+        details_of(leaf_bytes(jcs_entry(4, {"x": top, "y": -top}))) == b'{"x":9007199254740991,"y":-9007199254740991}'
+    )
     for value in (2**53, -(2**53), 10**18):
         with pytest.raises(InvalidAuditEntry, match="record it as a string"):
             leaf_bytes(jcs_entry(4, {"x": value}))
@@ -214,8 +216,7 @@ def verifier(key) -> str:
 @pytest.fixture(scope="module")
 def mixed() -> list[dict[str, Any]]:
     unicode_details = {"name": "étiquette \U0001f600", "\ufb33": 1, "\U0001f600": 2, "f": 0.1 + 0.2, "big": 2**53 - 1}
-    return [legacy_entry(i) if i < LEGACY else jcs_entry(i, unicode_details if i % 3 else None)
-            for i in range(TOTAL)]
+    return [legacy_entry(i) if i < LEGACY else jcs_entry(i, unicode_details if i % 3 else None) for i in range(TOTAL)]
 
 
 def sign(key, entries: list[dict[str, Any]], sizes: set[int]) -> dict[int, str]:
@@ -296,7 +297,9 @@ def test_a_jcs_line_in_another_spelling_is_not_canonical(mixed, notes, verifier)
         report = verify_log(tampered, notes[TOTAL], verifier)
         assert not report.ok
         assert any(p.kind == ProblemKind.NON_CANONICAL and p.line == seq + 1 for p in report.problems), (
-            respelled, report.problems)
+            respelled,
+            report.problems,
+        )
 
 
 def test_a_deleted_entry_at_the_boundary_is_named(mixed, notes, verifier) -> None:

@@ -29,9 +29,7 @@ from bastion.audit.merkle import (
 )
 from bastion.domain.errors import InvalidInput
 
-VECTORS = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "audit" / "rfc6962_vectors.json").read_text()
-)
+VECTORS = json.loads((Path(__file__).parents[1] / "fixtures" / "audit" / "rfc6962_vectors.json").read_text())
 LEAVES = [bytes.fromhex(h) for h in VECTORS["leaf_inputs_hex"]]
 LEAF_HASHES = [hash_leaf(d) for d in LEAVES]
 ROOTS = [bytes.fromhex(h) for h in VECTORS["roots_hex"]]
@@ -93,9 +91,7 @@ def test_golden_roots_for_sizes_1_to_8(size: int) -> None:
     assert TreeNodes(LEAF_HASHES[:size]).root() == ROOTS[size - 1]
 
 
-@pytest.mark.parametrize(
-    "case", VECTORS["inclusion"], ids=lambda c: f"leaf{c['index']}-of-{c['size']}"
-)
+@pytest.mark.parametrize("case", VECTORS["inclusion"], ids=lambda c: f"leaf{c['index']}-of-{c['size']}")
 def test_golden_inclusion_proofs(case: dict) -> None:
     index, size = case["index"], case["size"]
     expected = [bytes.fromhex(h) for h in case["proof_hex"]]
@@ -105,9 +101,7 @@ def test_golden_inclusion_proofs(case: dict) -> None:
     assert root_from_inclusion_proof(index, size, LEAF_HASHES[index], expected) == ROOTS[size - 1]
 
 
-@pytest.mark.parametrize(
-    "case", VECTORS["consistency"], ids=lambda c: f"{c['old_size']}-to-{c['new_size']}"
-)
+@pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: f"{c['old_size']}-to-{c['new_size']}")
 def test_golden_consistency_proofs(case: dict) -> None:
     old, new = case["old_size"], case["new_size"]
     expected = [bytes.fromhex(h) for h in case["proof_hex"]]
@@ -149,9 +143,7 @@ CONSISTENCY_LAYOUTS = [
 ]
 
 
-def _expected_from_layout(
-    nodes: TreeNodes, layout: list[tuple[int, int]], fold: tuple[int, int] | None
-) -> list[bytes]:
+def _expected_from_layout(nodes: TreeNodes, layout: list[tuple[int, int]], fold: tuple[int, int] | None) -> list[bytes]:
     hashes = [nodes.subtree_hash(i << level, (i + 1) << level) for level, i in layout]
     if fold is None:
         return hashes
@@ -308,9 +300,7 @@ def inclusion_corruptions(
     return [(name, args) for name, args in probes if args[0] >= 0]
 
 
-def assert_inclusion_rejects_corruptions(
-    index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes
-) -> None:
+def assert_inclusion_rejects_corruptions(index: int, size: int, leaf: bytes, proof: list[bytes], root: bytes) -> None:
     verify_inclusion_proof(index, size, leaf, proof, root)
     accepted = []
     for name, args in inclusion_corruptions(index, size, leaf, proof, root):
@@ -366,18 +356,14 @@ def assert_consistency_rejects_corruptions(
     assert not accepted, f"accepted corrupted consistency proofs: {accepted}"
 
 
-@pytest.mark.parametrize(
-    "case", VECTORS["inclusion"][1:], ids=lambda c: f"{c['index']}-{c['size']}"
-)
+@pytest.mark.parametrize("case", VECTORS["inclusion"][1:], ids=lambda c: f"{c['index']}-{c['size']}")
 def test_golden_inclusion_proofs_reject_corruptions(case: dict) -> None:
     index, size = case["index"], case["size"]
     proof = [bytes.fromhex(h) for h in case["proof_hex"]]
     assert_inclusion_rejects_corruptions(index, size, LEAF_HASHES[index], proof, ROOTS[size - 1])
 
 
-@pytest.mark.parametrize(
-    "case", VECTORS["consistency"], ids=lambda c: f"{c['old_size']}-{c['new_size']}"
-)
+@pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: f"{c['old_size']}-{c['new_size']}")
 def test_golden_consistency_proofs_reject_corruptions(case: dict) -> None:
     old, new = case["old_size"], case["new_size"]
     proof = [bytes.fromhex(h) for h in case["proof_hex"]]

@@ -80,9 +80,7 @@ def make_log(n: int, workspace: str = WS, salt: str = "") -> list[dict[str, Any]
     return [make_entry(i, workspace, salt) for i in range(n)]
 
 
-def sign_sizes(
-    key: Ed25519PrivateKey, entries: Log, sizes: set[int], origin: str = ORIGIN
-) -> Notes:
+def sign_sizes(key: Ed25519PrivateKey, entries: Log, sizes: set[int], origin: str = ORIGIN) -> Notes:
     notes = {}
     frontier = Frontier()
     if 0 in sizes:
@@ -147,9 +145,7 @@ def check(source: Any, notes: Notes, verifier: str, **kwargs: Any) -> VerifyRepo
 # ---------------------------------------------------------------------------
 
 
-def test_untampered_jsonl_export_verifies(
-    tmp_path: Path, entries: Log, notes: Notes, verifier: str
-) -> None:
+def test_untampered_jsonl_export_verifies(tmp_path: Path, entries: Log, notes: Notes, verifier: str) -> None:
     path = write(tmp_path, lines_of(entries))
     report = check(path, notes, verifier, previous_checkpoint=notes[160], origin=ORIGIN)
     assert report.ok, report.problems
@@ -162,9 +158,7 @@ def test_untampered_jsonl_export_verifies(
     report.raise_for_problems()
 
 
-@pytest.mark.parametrize(
-    "form", ["dicts", "entries", "lines", "str lines", "json checkpoint", "files"]
-)
+@pytest.mark.parametrize("form", ["dicts", "entries", "lines", "str lines", "json checkpoint", "files"])
 def test_untampered_log_verifies_in_every_input_form(
     tmp_path: Path, entries: Log, notes: Notes, verifier: str, form: str
 ) -> None:
@@ -187,9 +181,7 @@ def test_untampered_log_verifies_in_every_input_form(
     assert report.sizes_checked == [SIZE]
 
 
-def test_empty_log_verifies_against_an_empty_checkpoint(
-    key: Ed25519PrivateKey, verifier: str
-) -> None:
+def test_empty_log_verifies_against_an_empty_checkpoint(key: Ed25519PrivateKey, verifier: str) -> None:
     report = verify_log([], sign_sizes(key, [], {0})[0], verifier)
     assert report.ok and report.sizes_checked == [0] and report.entries_read == 0
 
@@ -300,9 +292,7 @@ def test_deleted_entry_is_a_seq_gap(entries: Log, notes: Notes, verifier: str) -
     assert ProblemKind.ROOT_MISMATCH in report.kinds()
 
 
-def test_deleted_range_is_a_seq_gap_naming_the_range(
-    entries: Log, notes: Notes, verifier: str
-) -> None:
+def test_deleted_range_is_a_seq_gap_naming_the_range(entries: Log, notes: Notes, verifier: str) -> None:
     tampered = entries[:100] + entries[105:]
     problem = only(check(tampered, notes, verifier), ProblemKind.SEQ_GAP)
     assert (problem.line, problem.first_seq, problem.last_seq) == (101, 100, 104)
@@ -389,9 +379,7 @@ def test_entry_appended_from_another_workspace(entries: Log, notes: Notes, verif
     assert not report.ok
 
 
-def test_checkpoint_of_another_workspace_is_refused(
-    key: Ed25519PrivateKey, entries: Log, verifier: str
-) -> None:
+def test_checkpoint_of_another_workspace_is_refused(key: Ed25519PrivateKey, entries: Log, verifier: str) -> None:
     foreign = sign_sizes(key, entries, {SIZE}, origin=OTHER_ORIGIN)[SIZE]
     pinned = verify_log(entries, foreign, verifier, origin=ORIGIN)
     assert only(pinned, ProblemKind.ORIGIN_MISMATCH)
@@ -403,9 +391,7 @@ def test_checkpoint_of_another_workspace_is_refused(
     assert [p.line for p in wrong] == list(range(1, SIZE + 1))
 
 
-def test_whole_log_of_another_workspace_with_its_own_checkpoint(
-    key: Ed25519PrivateKey, verifier: str
-) -> None:
+def test_whole_log_of_another_workspace_with_its_own_checkpoint(key: Ed25519PrivateKey, verifier: str) -> None:
     other = make_log(40, OTHER_WS)
     note = sign_sizes(key, other, {40}, origin=OTHER_ORIGIN)[40]
     # Valid for ws_beta, so only pinning the origin catches the swap.
@@ -433,9 +419,7 @@ def test_recomputed_root_under_a_forged_checkpoint_is_refused(entries: Log, veri
         report.raise_for_problems()
 
 
-def test_forged_checkpoint_among_good_ones_is_reported(
-    entries: Log, notes: Notes, verifier: str
-) -> None:
+def test_forged_checkpoint_among_good_ones_is_reported(entries: Log, notes: Notes, verifier: str) -> None:
     forged = sign_sizes(generate_signing_key(), entries, {SIZE})[SIZE]
     report = verify_log(entries, forged, verifier, checkpoints=[notes[160]])
     assert not report.ok
@@ -452,9 +436,7 @@ def test_checkpoint_with_altered_root_is_refused(entries: Log, notes: Notes, ver
     assert report.sizes_checked == []
 
 
-def test_saved_checkpoint_with_altered_root_copy_is_reported(
-    entries: Log, notes: Notes, verifier: str
-) -> None:
+def test_saved_checkpoint_with_altered_root_copy_is_reported(entries: Log, notes: Notes, verifier: str) -> None:
     saved = checkpoint_to_json(notes[SIZE]) | {"root": checkpoint_to_json(notes[16])["root"]}
     report = verify_log(entries, saved, verifier)
     assert not report.ok
@@ -468,9 +450,7 @@ def test_malformed_checkpoint_is_reported(entries: Log, verifier: str) -> None:
     assert not report.ok and only(report, ProblemKind.CHECKPOINT_MALFORMED)
 
 
-def test_previous_checkpoint_must_be_signed_by_the_same_key(
-    entries: Log, notes: Notes, verifier: str
-) -> None:
+def test_previous_checkpoint_must_be_signed_by_the_same_key(entries: Log, notes: Notes, verifier: str) -> None:
     other_key = sign_sizes(generate_signing_key(), entries, {200})[200]
     report = check(entries, notes, verifier, previous_checkpoint=other_key)
     assert not report.ok
@@ -511,9 +491,7 @@ def test_fork_against_a_saved_smaller_checkpoint(
     assert ProblemKind.ROOT_MISMATCH not in report.kinds()
 
 
-def test_fork_at_the_same_size(
-    key: Ed25519PrivateKey, entries: Log, branch_b: Log, verifier: str
-) -> None:
+def test_fork_at_the_same_size(key: Ed25519PrivateKey, entries: Log, branch_b: Log, verifier: str) -> None:
     a = sign_sizes(key, entries, {SIZE})[SIZE]
     b = sign_sizes(key, branch_b, {SIZE})[SIZE]
     report = verify_log(branch_b, b, verifier, previous_checkpoint=a)
@@ -521,18 +499,14 @@ def test_fork_at_the_same_size(
     assert not report.ok
 
 
-def test_fork_among_listed_checkpoints(
-    key: Ed25519PrivateKey, entries: Log, branch_b: Log, verifier: str
-) -> None:
+def test_fork_among_listed_checkpoints(key: Ed25519PrivateKey, entries: Log, branch_b: Log, verifier: str) -> None:
     a = sign_sizes(key, entries, {240})[240]
     b = sign_sizes(key, branch_b, {SIZE})[SIZE]
     report = verify_log(branch_b, b, verifier, checkpoints=[a])
     assert only(report, ProblemKind.FORK).size == 240
 
 
-def test_rollback_to_an_older_log(
-    key: Ed25519PrivateKey, entries: Log, notes: Notes, verifier: str
-) -> None:
+def test_rollback_to_an_older_log(key: Ed25519PrivateKey, entries: Log, notes: Notes, verifier: str) -> None:
     report = verify_log(entries[:208], notes[208], verifier, previous_checkpoint=notes[SIZE])
     problem = only(report, ProblemKind.ROLLBACK)
     assert problem.size == SIZE and (problem.first_seq, problem.last_seq) == (208, 299)
@@ -557,9 +531,7 @@ def test_consistent_previous_checkpoint_passes(entries: Log, notes: Notes, verif
 # ---------------------------------------------------------------------------
 
 
-def test_unparseable_and_blank_lines(
-    tmp_path: Path, entries: Log, notes: Notes, verifier: str
-) -> None:
+def test_unparseable_and_blank_lines(tmp_path: Path, entries: Log, notes: Notes, verifier: str) -> None:
     lines = lines_of(entries)
     lines[41] = b"{not json\n"
     lines[60] = b"\n"
@@ -658,9 +630,7 @@ def test_leaf_bytes_are_the_sorted_compact_json_of_the_whole_entry() -> None:
     entry = make_entry(3)
     data = leaf_bytes(entry)
     assert data == orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
-    assert data.startswith(
-        b'{"action":"member.invited","actor":"usr_3","at":"2026-11-27T21:45:57.123459Z"'
-    )
+    assert data.startswith(b'{"action":"member.invited","actor":"usr_3","at":"2026-11-27T21:45:57.123459Z"')
     assert b" " not in data.replace(b"\xc3\xa9tiquette 3", b"")
     assert entry_line(entry) == data + b"\n"
     assert leaf_hash(entry) == hashlib.sha256(b"\x00" + data).digest()

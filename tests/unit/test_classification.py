@@ -19,7 +19,10 @@ def test_default_hotkeys_skip_taken_keys():
     "raw,message",
     [
         ({"labels": ["a", "a"]}, "labels[1].value: duplicate label 'a'"),
-        ({"labels": [{"value": "a", "hotkey": "x"}, {"value": "b", "hotkey": "X"}]}, "labels[1].hotkey: duplicate key 'X'"),
+        (
+            {"labels": [{"value": "a", "hotkey": "x"}, {"value": "b", "hotkey": "X"}]},
+            "labels[1].hotkey: duplicate key 'X'",
+        ),
         ({"labels": [{"value": "a", "hotkey": "s"}]}, "labels[0].hotkey: 's' is reserved"),
         ({"labels": ["a"], "mutliple": True}, "mutliple: unknown key"),
         ({"labels": [{"value": "a", "colour": "red"}]}, "labels[0].colour: unknown key"),

@@ -45,10 +45,16 @@ def test_every_type_grades_its_own_gold_as_right():
     types = installed()
     samples = {
         "classification": ({"type": "classification", "labels": ["a", "b"]}, {"text": "x"}, {"label": "a"}),
-        "preference": ({"type": "preference"}, {"conversation": [{"role": "user", "content": "q"}], "responses": ["a", "b"]},
-                       {"preferred": 1, "strength": "clear"}),
-        "ranking": ({"type": "ranking"}, {"conversation": [{"role": "user", "content": "q"}], "responses": ["a", "b", "c"]},
-                    {"ranks": [2, 1, 3]}),
+        "preference": (
+            {"type": "preference"},
+            {"conversation": [{"role": "user", "content": "q"}], "responses": ["a", "b"]},
+            {"preferred": 1, "strength": "clear"},
+        ),
+        "ranking": (
+            {"type": "ranking"},
+            {"conversation": [{"role": "user", "content": "q"}], "responses": ["a", "b", "c"]},
+            {"ranks": [2, 1, 3]},
+        ),
     }
     for name, (raw, data, answer) in samples.items():
         tt = types.get(name)

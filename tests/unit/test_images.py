@@ -14,16 +14,40 @@ from bastion.domain.images import ImageLimits, clean_image, exif_orientation
 
 LIMITS = ImageLimits()
 
-PNG_KEPT = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"cICP",
-            b"mDCV", b"cLLI", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT", b"eXIf"}
+PNG_KEPT = {
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"iCCP",
+    b"sBIT",
+    b"cICP",
+    b"mDCV",
+    b"cLLI",
+    b"bKGD",
+    b"pHYs",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+    b"eXIf",
+}
 JPEG_KEPT = {0xD8, 0xD9, 0xDB, 0xC4, 0xCC, 0xDD, 0xDA, 0xC0, 0xC1, 0xC2, 0xE0, 0xE1, 0xE2, 0xEE}
 WEBP_KEPT = {b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L", b"EXIF"}
 
 
 def no_canary(data: bytes, canary: bytes = S.CANARY) -> None:
     """The canary in none of the forms the samples wrote it: plain, UTF-16, zlib-compressed, inside XMP."""
-    for form in (canary, canary.decode().encode("utf-16-le"), zlib.compress(canary), zlib.compress(S.xmp(canary)),
-                 canary[:12]):
+    for form in (
+        canary,
+        canary.decode().encode("utf-16-le"),
+        zlib.compress(canary),
+        zlib.compress(S.xmp(canary)),
+        canary[:12],
+    ):
         assert form not in data
 
 
@@ -69,8 +93,12 @@ def test_jpeg_keeps_the_scan_and_colour_drops_exif_xmp_iptc_comments_thumbnails_
 
 @pytest.mark.parametrize("name", ["lossy", "lossless", "alpha", "simple"])
 def test_webp_drops_exif_xmp_unknown_chunks_and_fixes_the_flags(name):
-    base = {"lossy": S.WEBP_LOSSY, "lossless": S.WEBP_LOSSLESS, "alpha": S.WEBP_ALPHA,
-            "simple": S.webp_simple(S.WEBP_LOSSY)}[name]
+    base = {
+        "lossy": S.WEBP_LOSSY,
+        "lossless": S.WEBP_LOSSLESS,
+        "alpha": S.WEBP_ALPHA,
+        "simple": S.webp_simple(S.WEBP_LOSSY),
+    }[name]
     dirty = S.webp_with_metadata(base)
     assert S.CANARY in dirty
     cleaned = clean_image(dirty, LIMITS)
@@ -121,8 +149,9 @@ def test_cleaning_is_idempotent_and_metadata_does_not_change_the_stored_bytes(sa
     assert clean_image(once, LIMITS).content == once
     expected = clean_image(base, LIMITS).content
     if sample == "webp":  # the file gained a VP8X only to carry the metadata; the picture is the same
-        assert [c for c in S.riff_chunks(once) if c[0] != b"VP8X"] == [c for c in S.riff_chunks(expected)
-                                                                        if c[0] != b"VP8X"]
+        assert [c for c in S.riff_chunks(once) if c[0] != b"VP8X"] == [
+            c for c in S.riff_chunks(expected) if c[0] != b"VP8X"
+        ]
     else:
         assert once == expected
 
@@ -198,8 +227,14 @@ def test_animation_frames_must_lie_inside_the_canvas():
     apng = S.png_from([chunks[0], (b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl), *chunks[1:]])
     with pytest.raises(InvalidInput, match="does not lie inside the 320×240 image"):
         clean_image(apng, LIMITS)
-    ok = S.png_from([chunks[0], (b"acTL", struct.pack(">II", 1, 0)),
-                     (b"fcTL", struct.pack(">IIIIIHHBB", 0, 320, 240, 0, 0, 1, 10, 0, 0)), *chunks[1:]])
+    ok = S.png_from(
+        [
+            chunks[0],
+            (b"acTL", struct.pack(">II", 1, 0)),
+            (b"fcTL", struct.pack(">IIIIIHHBB", 0, 320, 240, 0, 0, 1, 10, 0, 0)),
+            *chunks[1:],
+        ]
+    )
     assert [k for k, _ in S.png_chunks(clean_image(ok, LIMITS).content)][:3] == [b"IHDR", b"acTL", b"fcTL"]
     animated = S.riff_chunks(S.webp_animated(S.WEBP_ALPHA))
     frame = bytearray(animated[3][1])
@@ -220,30 +255,43 @@ MALFORMED = {
     "png chunk past end": (S.PNG[:-20], "runs past the end"),
     "png bad crc": (_flip(S.PNG, 40), "CRC does not match"),
     "png no idat": (S.png_from([S.png_chunks(S.PNG)[0], (b"IEND", b"")]), "no IDAT"),
-    "png unknown critical": (S.png_from([S.png_chunks(S.PNG)[0], (b"ZZZZ", b"x"), *S.png_chunks(S.PNG)[1:]]),
-                             "unknown critical chunk ZZZZ"),
+    "png unknown critical": (
+        S.png_from([S.png_chunks(S.PNG)[0], (b"ZZZZ", b"x"), *S.png_chunks(S.PNG)[1:]]),
+        "unknown critical chunk ZZZZ",
+    ),
     "png first not ihdr": (S.png_from(S.png_chunks(S.PNG)[1:]), "first chunk is not IHDR"),
     "png bad depth": (S.png_header(4, 4).replace(b"\x08\x02\x00\x00\x00", b"\x03\x02\x00\x00\x00", 1), None),
     "png ihdr length": (S.png_from([(b"IHDR", b"\x00" * 12), *S.png_chunks(S.PNG)[1:]]), "not 13 bytes"),
-    "png profile bomb": (S.png_from([S.png_chunks(S.PNG)[0],
-                                     (b"iCCP", b"p\x00\x00" + zlib.compress(b"\x00" * (images.MAX_ICC_BYTES + 1))),
-                                     *S.png_chunks(S.PNG)[1:]]), "inflates past"),
+    "png profile bomb": (
+        S.png_from(
+            [
+                S.png_chunks(S.PNG)[0],
+                (b"iCCP", b"p\x00\x00" + zlib.compress(b"\x00" * (images.MAX_ICC_BYTES + 1))),
+                *S.png_chunks(S.PNG)[1:],
+            ]
+        ),
+        "inflates past",
+    ),
     "jpeg no scan": (S.JPEG[: S.JPEG.index(b"\xff\xda")] + b"\xff\xd9", "no image data"),
     "jpeg truncated scan": (S.JPEG[:-40], "without an end-of-image marker"),
     "jpeg no frame": (b"\xff\xd8" + S.JPEG[S.JPEG.index(b"\xff\xc4") :], "scan before the frame header"),
     "jpeg segment past end": (S.JPEG[:25], "runs past the end"),
     "jpeg junk between segments": (S.JPEG[:20] + b"junk" + S.JPEG[20:], "expected a marker"),
     "jpeg hierarchical": (S.JPEG.replace(b"\xff\xc0", b"\xff\xc5", 1), "hierarchical"),
-    "jpeg dnl height": (S.JPEG.replace(b"\xff\xc0\x00\x11\x08\x00\x20", b"\xff\xc0\x00\x11\x08\x00\x00", 1),
-                        "gives 48×0"),
+    "jpeg dnl height": (
+        S.JPEG.replace(b"\xff\xc0\x00\x11\x08\x00\x20", b"\xff\xc0\x00\x11\x08\x00\x00", 1),
+        "gives 48×0",
+    ),
     "webp riff past end": (S.WEBP_LOSSY[:-10], "RIFF size runs past"),
     "webp unknown first": (S.webp_from([(b"ABCD", b"1234")]), "not VP8, VP8L or VP8X"),
     "webp no image": (S.webp_from([S.riff_chunks(S.WEBP_LOSSY)[0], (b"EXIF", b"x")]), "no image data"),
-    "webp size mismatch": (S.webp_from([(b"VP8X", b"\x00" * 4 + b"\x10\x00\x00\x10\x00\x00"),
-                                        *S.riff_chunks(S.WEBP_LOSSY)[1:]]), "differs from the canvas"),
+    "webp size mismatch": (
+        S.webp_from([(b"VP8X", b"\x00" * 4 + b"\x10\x00\x00\x10\x00\x00"), *S.riff_chunks(S.WEBP_LOSSY)[1:]]),
+        "differs from the canvas",
+    ),
     "gif no trailer": (S.GIF[:-1], "ends before its trailer"),
-    "gif no image": (S.GIF[:13 + 12] + b"\x3b", "no image"),
-    "gif bad block": (S.GIF[:13 + 12] + b"\x99" + S.GIF[13 + 12 :], "unexpected block 0x99"),
+    "gif no image": (S.GIF[: 13 + 12] + b"\x3b", "no image"),
+    "gif bad block": (S.GIF[: 13 + 12] + b"\x99" + S.GIF[13 + 12 :], "unexpected block 0x99"),
 }
 
 
@@ -256,8 +304,10 @@ def test_malformed_files_are_refused_not_passed_through(name):
         assert message in refused.value.message
 
 
-@pytest.mark.parametrize("data", [b"", b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"%PDF-1.7", b"\x89PNG but not",
-                                  b"BM\x00\x00", b"II*\x00"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"%PDF-1.7", b"\x89PNG but not", b"BM\x00\x00", b"II*\x00"],
+)
 def test_other_content_is_not_an_image_bastion_accepts(data):
     with pytest.raises(InvalidInput, match="PNG, JPEG, WebP or GIF"):
         clean_image(data, LIMITS)

@@ -6,7 +6,7 @@ The full-size battery (1,000 annotators, thousands of cases) is benchmarks/leaks
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -21,12 +21,12 @@ PEOPLE = [f"annotator-{i:04d}" for i in range(1000)]
 CASES = 40
 
 
-@lru_cache(maxsize=None)
+@cache
 def _items(plain_share: float = 0.0) -> tuple[str, ...]:
     return tuple(generate_items(30, seed=21, plain_share=plain_share))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index(plain_share: float = 0.0) -> SourceIndex:
     return SourceIndex(SourceItem(f"task-{i}", text, ()) for i, text in enumerate(_items(plain_share)))
 
@@ -54,7 +54,9 @@ def test_single_item_with_few_recipients(attack: str, min_top1: float, min_concl
         item = rng.randrange(len(_items()))
         recipients = rng.sample(PEOPLE, rng.randint(2, 5))
         guilty = rng.choice(recipients)
-        report = trace_leak(_leak(item, guilty, attack, rng), _index().with_recipients({f"task-{item}": recipients}), SECRET)
+        report = trace_leak(
+            _leak(item, guilty, attack, rng), _index().with_recipients({f"task-{item}": recipients}), SECRET
+        )
         assert report.sources and report.sources[0].task_id == f"task-{item}"
         top1 += report.top is not None and report.top.person_id == guilty and report.is_top_unique
         conclusive += report.suspects == (guilty,)
@@ -69,7 +71,9 @@ def test_whole_item_unchanged_identifies_one_person_among_a_thousand() -> None:
     for _ in range(3):
         item = rng.randrange(len(_items()))
         guilty = rng.choice(PEOPLE)
-        report = trace_leak(_leak(item, guilty, "copy", rng), _index().with_recipients({f"task-{item}": PEOPLE}), SECRET)
+        report = trace_leak(
+            _leak(item, guilty, "copy", rng), _index().with_recipients({f"task-{item}": PEOPLE}), SECRET
+        )
         assert report.verdict == "conclusive"
         assert report.suspects == (guilty,)
         assert report.top.matched == report.top.observed == len(find_slots(_items()[item]))
@@ -89,7 +93,9 @@ def test_a_leak_by_someone_outside_the_recipients_accuses_nobody() -> None:
         item = rng.randrange(len(_items()))
         recipients = rng.sample(PEOPLE[:500], 5)
         outsider = rng.choice(PEOPLE[500:])
-        report = trace_leak(_leak(item, outsider, "copy", rng), _index().with_recipients({f"task-{item}": recipients}), SECRET)
+        report = trace_leak(
+            _leak(item, outsider, "copy", rng), _index().with_recipients({f"task-{item}": recipients}), SECRET
+        )
         assert report.suspects == ()
         assert report.verdict == "inconclusive"
 
@@ -100,7 +106,9 @@ def test_paraphrase_defeats_variant_slots() -> None:
         item = rng.randrange(len(_items()))
         recipients = rng.sample(PEOPLE, 5)
         guilty = rng.choice(recipients)
-        report = trace_leak(_leak(item, guilty, "paraphrase", rng), _index().with_recipients({f"task-{item}": recipients}), SECRET)
+        report = trace_leak(
+            _leak(item, guilty, "paraphrase", rng), _index().with_recipients({f"task-{item}": recipients}), SECRET
+        )
         assert report.suspects == ()  # no accusation: the evidence is gone, and the answer says so
 
 
@@ -126,7 +134,9 @@ def test_canary_templates_need_an_owner_and_every_placeholder() -> None:
 
 
 def test_canary_facts_are_read_in_any_common_format() -> None:
-    figures, dates, words = extract_facts("About 4 817 users (or 4,817, or 4817) by the 3rd of March; March 3; Mar. 3; Eastmere")
+    figures, dates, words = extract_facts(
+        "About 4 817 users (or 4,817, or 4817) by the 3rd of March; March 3; Mar. 3; Eastmere"
+    )
     assert figures >= {4817} and dates == {(3, 3)} and "eastmere" in words
 
 
@@ -152,7 +162,9 @@ def test_colluders_mixing_their_copies_are_caught_over_enough_items_and_nobody_e
         text = _items()[item]
         slots = find_slots(text)
         copies = [render_variant(text, secret=SECRET, person_id=c, task_id=f"task-{item}").bits for c in colluders]
-        mixed = [a if a == b else rng.choice((a, b)) for a, b in zip(*copies, strict=True)]  # where they differ, pick either
+        mixed = [
+            a if a == b else rng.choice((a, b)) for a, b in zip(*copies, strict=True)
+        ]  # where they differ, pick either
         excerpts.append(apply_bits(text, slots, mixed).text)
         recipients[f"task-{item}"] = colluders + rng.sample(PEOPLE, 3)
     report = trace_leak(excerpts, _index().with_recipients(recipients), SECRET)

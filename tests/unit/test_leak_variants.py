@@ -104,7 +104,16 @@ def test_unsafe_places_are_not_slots(text: str) -> None:
 )
 def test_code_urls_emails_pseudonyms_and_quoted_text_are_never_touched(text: str) -> None:
     changed = _alternates(text)
-    for protected in ["do not", "perhaps", "toward", "[PERSON_3]", "[CODENAME_1]", "do.not@example.com", "centre", "indent prose"]:
+    for protected in [
+        "do not",
+        "perhaps",
+        "toward",
+        "[PERSON_3]",
+        "[CODENAME_1]",
+        "do.not@example.com",
+        "centre",
+        "indent prose",
+    ]:
         if protected in text:
             assert protected in changed, (text, changed)
 
@@ -188,7 +197,9 @@ def test_slot_key_depends_on_position_so_an_edit_elsewhere_keeps_other_bits() ->
 
 def test_zero_offset_errors_across_many_variants_and_spans() -> None:
     rng = random.Random(5)
-    texts = generate_items(12, seed=4) + [item["text"] for item in json.loads((FIXTURES / "realistic_items.json").read_text())]
+    texts = generate_items(12, seed=4) + [
+        item["text"] for item in json.loads((FIXTURES / "realistic_items.json").read_text())
+    ]
     errors = checked = 0
     for text in texts:
         for person in range(8):
@@ -208,7 +219,9 @@ def test_zero_offset_errors_across_many_variants_and_spans() -> None:
                 start, end = min(a, b), max(a, b)
                 back = variant.to_canonical(start, end)
                 checked += 1
-                inside = variant.offsets.is_inside_edit(start, in_source=False) or variant.offsets.is_inside_edit(end, in_source=False)
+                inside = variant.offsets.is_inside_edit(start, in_source=False) or variant.offsets.is_inside_edit(
+                    end, in_source=False
+                )
                 forward = variant.to_variant(*back)
                 if not inside and forward != (start, end):
                     errors += 1

@@ -81,7 +81,14 @@ def test_negatives_in_the_corpus_produce_no_deterministic_findings() -> None:
 
 @pytest.mark.parametrize(
     ("digits", "valid"),
-    [("4111111111111111", True), ("4111111111111112", False), ("378282246310005", True), ("0", True), ("", False), ("12a4", False)],
+    [
+        ("4111111111111111", True),
+        ("4111111111111112", False),
+        ("378282246310005", True),
+        ("0", True),
+        ("", False),
+        ("12a4", False),
+    ],
 )
 def test_luhn(digits: str, valid: bool) -> None:
     assert luhn_is_valid(digits) is valid

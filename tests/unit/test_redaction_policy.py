@@ -102,7 +102,9 @@ def test_one_pseudonymizer_shares_the_numbers_of_one_task() -> None:
     pseudonyms = Pseudonymizer()
     data = redact_item({"text": "Falcon, ask b@example.com"}, _policy(), pseudonyms)
     redactor = Redactor(_policy())
-    rationale, _, findings = redactor.redact_text("a@example.com, not B@example.com, on FALCON", pseudonyms, "gold.rationale")
+    rationale, _, findings = redactor.redact_text(
+        "a@example.com, not B@example.com, on FALCON", pseudonyms, "gold.rationale"
+    )
     assert data.data["text"] == "[CODENAME_1], ask [EMAIL_1]"
     assert rationale == "[EMAIL_2], not [EMAIL_1], on [CODENAME_1]"
     assert [f.field for f in findings] == ["gold.rationale"] * 3
@@ -141,7 +143,11 @@ def test_short_secret_is_refused() -> None:
 
 
 def test_field_selection_and_exclusion() -> None:
-    data = {"prompt": "x@example.com", "messages": [{"role": "x@example.com", "content": "x@example.com"}], "meta": {"a": "x@example.com", "b": ["x@example.com"]}}
+    data = {
+        "prompt": "x@example.com",
+        "messages": [{"role": "x@example.com", "content": "x@example.com"}],
+        "meta": {"a": "x@example.com", "b": ["x@example.com"]},
+    }
     only = redact_item(data, _policy(fields=["messages[].content", "meta.*"])).data
     assert only["prompt"] == "x@example.com"
     assert only["messages"][0] == {"role": "x@example.com", "content": "[EMAIL_1]"}
@@ -290,7 +296,9 @@ def test_missing_presidio_is_a_clear_config_error() -> None:
         Redactor(load_policy({"ner": {"engine": "presidio"}}))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("presidio_analyzer") is None, reason="presidio (optional extra) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("presidio_analyzer") is None, reason="presidio (optional extra) is not installed"
+)
 def test_presidio_finds_a_person_name() -> None:
     redactor = Redactor(load_policy({"ner": {"entities": ["PERSON"]}}))
     assert any(m.entity_type == "person" for m in redactor.find("Yesterday Marie Curie visited the lab."))

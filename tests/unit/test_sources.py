@@ -1,7 +1,7 @@
+import pytest
+
 from bastion.domain.tasks import parse_item
 from bastion.sources import BadLine, detect_format, iter_bytes
-
-import pytest
 
 
 def test_jsonl_numbers_lines_and_skips_blank_ones():

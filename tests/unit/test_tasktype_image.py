@@ -18,15 +18,21 @@ def test_boxes_are_rounded_and_checked_against_the_image():
     assert out == {"boxes": [{"x": 10, "y": 20, "w": 30.5, "h": 40, "label": "car"}]}
 
 
-@pytest.mark.parametrize("box,message", [
-    ({"x": 300, "y": 0, "w": 30, "h": 10, "label": "car"}, "result.boxes[0]: x + w = 330 is past the image's width (320)"),
-    ({"x": 0, "y": 200, "w": 30, "h": 50, "label": "car"}, "past the image's height"),
-    ({"x": -1, "y": 0, "w": 30, "h": 10, "label": "car"}, "starts outside the image"),
-    ({"x": 0, "y": 0, "w": 0, "h": 10, "label": "car"}, "w and h must be more than 0"),
-    ({"x": 0, "y": 0, "w": 5, "h": 10, "label": "boat"}, "result.boxes[0].label: 'boat' is not a box label"),
-    ({"x": "0", "y": 0, "w": 5, "h": 10, "label": "car"}, "result.boxes[0].x: required, a number"),
-    ({"x": float("nan"), "y": 0, "w": 5, "h": 10, "label": "car"}, "result.boxes[0].x"),
-])
+@pytest.mark.parametrize(
+    "box,message",
+    [
+        (
+            {"x": 300, "y": 0, "w": 30, "h": 10, "label": "car"},
+            "result.boxes[0]: x + w = 330 is past the image's width (320)",
+        ),
+        ({"x": 0, "y": 200, "w": 30, "h": 50, "label": "car"}, "past the image's height"),
+        ({"x": -1, "y": 0, "w": 30, "h": 10, "label": "car"}, "starts outside the image"),
+        ({"x": 0, "y": 0, "w": 0, "h": 10, "label": "car"}, "w and h must be more than 0"),
+        ({"x": 0, "y": 0, "w": 5, "h": 10, "label": "boat"}, "result.boxes[0].label: 'boat' is not a box label"),
+        ({"x": "0", "y": 0, "w": 5, "h": 10, "label": "car"}, "result.boxes[0].x: required, a number"),
+        ({"x": float("nan"), "y": 0, "w": 5, "h": 10, "label": "car"}, "result.boxes[0].x"),
+    ],
+)
 def test_bad_boxes(box, message):
     with pytest.raises(InvalidAnswer) as info:
         TT.validate_result(config(), DATA, {"boxes": [box]})
@@ -38,7 +44,9 @@ def test_image_labels_and_form():
     assert [label.hotkey for label in c.box_labels + c.image_labels] == ["1", "2", "3", "4"]
     form = FormData([("result", '{"boxes": [{"x": 1, "y": 2, "w": 3, "h": 4, "label": "tree"}]}'), ("label", "night")])
     assert TT.validate_result(c, DATA, TT.result_from_form(c, form)) == {
-        "boxes": [{"x": 1, "y": 2, "w": 3, "h": 4, "label": "tree"}], "label": "night"}
+        "boxes": [{"x": 1, "y": 2, "w": 3, "h": 4, "label": "tree"}],
+        "label": "night",
+    }
     with pytest.raises(InvalidAnswer, match="choose an image label"):
         TT.result_from_form(c, FormData([("result", '{"boxes": []}')]))
 
@@ -56,8 +64,13 @@ def test_config_needs_something_to_label_and_free_keys():
     with pytest.raises(InvalidConfig, match=r"box_labels\[0\].hotkey: 'n' is reserved"):
         TT.parse_config({"type": "image", "box_labels": [{"value": "car", "hotkey": "n"}]})
     with pytest.raises(InvalidConfig, match=r"image_labels\[0\].hotkey: duplicate key"):
-        TT.parse_config({"type": "image", "box_labels": [{"value": "car", "hotkey": "c"}],
-                         "image_labels": [{"value": "city", "hotkey": "c"}]})
+        TT.parse_config(
+            {
+                "type": "image",
+                "box_labels": [{"value": "car", "hotkey": "c"}],
+                "image_labels": [{"value": "city", "hotkey": "c"}],
+            }
+        )
 
 
 def test_predictions_may_be_partial():

@@ -14,29 +14,46 @@ def config(**extra):
 
 
 def test_a_full_result_is_normalised():
-    out = TT.validate_result(config(), DATA, {
-        "preferred": 1, "strength": "clear", "criteria": {"honesty": "tie", "helpfulness": 1},
-        "rationale": "  B is right about sets.  ", "shown_order": [1, 0]})
-    assert out == {"preferred": 1, "strength": "clear", "criteria": {"helpfulness": 1, "honesty": "tie"},
-                   "rationale": "B is right about sets.", "shown_order": [1, 0]}
+    out = TT.validate_result(
+        config(),
+        DATA,
+        {
+            "preferred": 1,
+            "strength": "clear",
+            "criteria": {"honesty": "tie", "helpfulness": 1},
+            "rationale": "  B is right about sets.  ",
+            "shown_order": [1, 0],
+        },
+    )
+    assert out == {
+        "preferred": 1,
+        "strength": "clear",
+        "criteria": {"helpfulness": 1, "honesty": "tie"},
+        "rationale": "B is right about sets.",
+        "shown_order": [1, 0],
+    }
 
 
-@pytest.mark.parametrize("result,message", [
-    ({"strength": "clear"}, "result.preferred: required"),
-    ({"preferred": 2, "strength": "clear"}, "result.preferred: must be 0 or 1"),
-    ({"preferred": True, "strength": "clear"}, "result.preferred: must be 0 or 1"),
-    ({"preferred": 0}, "result.strength: required"),
-    ({"preferred": 0, "strength": "huge"}, "result.strength: required, one of slight, clear, strong"),
-    ({"preferred": "tie", "strength": "slight"}, "result.strength: a tie has no strength"),
-    ({"preferred": 0, "strength": "slight", "criteria": {"helpfulness": 0}}, "result.criteria.honesty: required"),
-    ({"preferred": 0, "strength": "slight", "criteria": {"wit": 0}}, "result.criteria.wit: not a criterion"),
-    ({"preferred": 0, "strength": "slight", "shown_order": [0, 0]}, "result.shown_order: must list the 2"),
-    ({"preferred": 0, "strength": "slight", "colour": 1}, "result.colour: unknown key"),
-])
+@pytest.mark.parametrize(
+    "result,message",
+    [
+        ({"strength": "clear"}, "result.preferred: required"),
+        ({"preferred": 2, "strength": "clear"}, "result.preferred: must be 0 or 1"),
+        ({"preferred": True, "strength": "clear"}, "result.preferred: must be 0 or 1"),
+        ({"preferred": 0}, "result.strength: required"),
+        ({"preferred": 0, "strength": "huge"}, "result.strength: required, one of slight, clear, strong"),
+        ({"preferred": "tie", "strength": "slight"}, "result.strength: a tie has no strength"),
+        ({"preferred": 0, "strength": "slight", "criteria": {"helpfulness": 0}}, "result.criteria.honesty: required"),
+        ({"preferred": 0, "strength": "slight", "criteria": {"wit": 0}}, "result.criteria.wit: not a criterion"),
+        ({"preferred": 0, "strength": "slight", "shown_order": [0, 0]}, "result.shown_order: must list the 2"),
+        ({"preferred": 0, "strength": "slight", "colour": 1}, "result.colour: unknown key"),
+    ],
+)
 def test_malformed_results(result, message):
     with pytest.raises(InvalidAnswer) as info:
-        TT.validate_result(config(criteria=["helpfulness", "honesty"]) if "criteria" in result else config(criteria=[]),
-                           DATA, result)
+        TT.validate_result(
+            config(criteria=["helpfulness", "honesty"]) if "criteria" in result else config(criteria=[]), DATA, result
+        )
     assert message in info.value.message
 
 
@@ -46,18 +63,24 @@ def test_ties_and_rationale_rules():
     with pytest.raises(InvalidAnswer, match="result.rationale: required"):
         TT.validate_result(config(criteria=[], rationale="required"), DATA, {"preferred": 0, "strength": "slight"})
     with pytest.raises(InvalidAnswer, match="does not ask for a rationale"):
-        TT.validate_result(config(criteria=[], rationale="off"), DATA,
-                           {"preferred": 0, "strength": "slight", "rationale": "x"})
+        TT.validate_result(
+            config(criteria=[], rationale="off"), DATA, {"preferred": 0, "strength": "slight", "rationale": "x"}
+        )
 
 
 def test_form_letters_are_translated_through_the_order_shown():
     c = config(criteria=["helpfulness"])
-    form = FormData([("choice", "B"), ("strength", "clear"), ("criterion_0", "A"), ("rationale", "why"),
-                     ("shown_order", "1,0")])
+    form = FormData(
+        [("choice", "B"), ("strength", "clear"), ("criterion_0", "A"), ("rationale", "why"), ("shown_order", "1,0")]
+    )
     raw = TT.result_from_form(c, form)
     assert TT.validate_result(c, DATA, raw) == {
-        "preferred": 0, "strength": "clear", "criteria": {"helpfulness": 1}, "rationale": "why",
-        "shown_order": [1, 0]}
+        "preferred": 0,
+        "strength": "clear",
+        "criteria": {"helpfulness": 1},
+        "rationale": "why",
+        "shown_order": [1, 0],
+    }
     with pytest.raises(InvalidAnswer, match="shown_order"):
         TT.result_from_form(c, FormData([("choice", "A"), ("shown_order", "0,0")]))
 
@@ -73,8 +96,9 @@ def test_shown_order_is_repeatable_per_person_and_varies_between_people():
 
 
 def test_widget_context_shows_responses_in_that_order():
-    view = TT.widget_context(config(), DATA, task_id="tsk_1", user_id="usr_a",
-                             predictions=[{"preferred": 1, "strength": "strong"}])
+    view = TT.widget_context(
+        config(), DATA, task_id="tsk_1", user_id="usr_a", predictions=[{"preferred": 1, "strength": "strong"}]
+    )
     order = shown_order(2, "tsk_1", "usr_a")
     assert [r["text"] for r in view["shown"]] == [DATA["responses"][i] for i in order]
     assert view["pred_choice"] == "AB"[order.index(1)]
@@ -83,8 +107,9 @@ def test_widget_context_shows_responses_in_that_order():
 def test_data_and_config_checks():
     c = config()
     assert "data.responses: has 3 items" in TT.check_data(c, {"prompt": "x", "responses": ["a", "b", "c"]})
-    assert "data.conversation[0].role" in TT.check_data(c, {"conversation": [{"role": "bot", "content": "x"}],
-                                                            "responses": ["a", "b"]})
+    assert "data.conversation[0].role" in TT.check_data(
+        c, {"conversation": [{"role": "bot", "content": "x"}], "responses": ["a", "b"]}
+    )
     assert TT.check_data(c, {"prompt": "A plain prompt", "responses": ["a", "b"]}) is None
     with pytest.raises(InvalidConfig, match=r"criteria\[1\].value: duplicate criterion"):
         TT.parse_config({"type": "preference", "criteria": ["a", "a"]})
@@ -96,7 +121,9 @@ def test_predictions_may_be_partial():
     c = config()
     assert TT.validate_prediction(c, DATA, {"preferred": 1}) == {"preferred": 1}
     assert TT.validate_prediction(c, DATA, {"preferred": 0, "criteria": {"honesty": 1}}) == {
-        "preferred": 0, "criteria": {"honesty": 1}}
+        "preferred": 0,
+        "criteria": {"honesty": 1},
+    }
     with pytest.raises(InvalidAnswer, match="predictions: result.preferred"):
         TT.validate_prediction(c, DATA, {"preferred": 7})
     with pytest.raises(InvalidAnswer, match="predictions: result.criteria.wit"):

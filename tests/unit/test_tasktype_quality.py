@@ -5,44 +5,60 @@ from __future__ import annotations
 import pytest
 
 from bastion.domain.errors import InvalidInput
-from bastion.services.quality import ProjectAnnotation, agreement_of, aggregate, aggregation_methods
+from bastion.services.quality import ProjectAnnotation, aggregate, aggregation_methods, agreement_of
 from bastion.tasktypes import installed
 from bastion.tasktypes.templates import template_config
 
 
 def rows(results: dict[tuple[str, str], dict]) -> list[ProjectAnnotation]:
     """(task, user) -> result, as the annotations the service reads."""
-    return [ProjectAnnotation(f"ann_{task}_{user}", "prj_q", task, user, result, None, None, 0, "none", False, None)
-            for (task, user), result in results.items()]
+    return [
+        ProjectAnnotation(f"ann_{task}_{user}", "prj_q", task, user, result, None, None, 0, "none", False, None)
+        for (task, user), result in results.items()
+    ]
 
 
 def test_every_type_declares_what_fits() -> None:
     assert {tt.name: list(tt.aggregation_methods) for tt in installed()} == {
-        "classification": ["ds", "mv", "onecoin", "glad", "mace"], "image": ["ds", "mv", "onecoin", "glad", "mace"],
-        "preference": ["ds", "mv", "onecoin", "glad", "mace"], "ranking": ["bt"], "rubric": [], "spans": [],
-        "writing": []}
+        "classification": ["ds", "mv", "onecoin", "glad", "mace"],
+        "image": ["ds", "mv", "onecoin", "glad", "mace"],
+        "preference": ["ds", "mv", "onecoin", "glad", "mace"],
+        "ranking": ["bt"],
+        "rubric": [],
+        "spans": [],
+        "writing": [],
+    }
     assert aggregation_methods("ranking") == ["bt"]
     assert [tt.name for tt in installed() if not tt.agreement_measures] == ["writing"]
 
 
-@pytest.mark.parametrize(("type_name", "method", "fits"), [
-    ("ranking", "mv", "bt"), ("writing", "ds", "none"), ("classification", "bt", "ds, mv, onecoin, glad, mace")])
+@pytest.mark.parametrize(
+    ("type_name", "method", "fits"),
+    [("ranking", "mv", "bt"), ("writing", "ds", "none"), ("classification", "bt", "ds, mv, onecoin, glad, mace")],
+)
 def test_a_method_that_does_not_fit_is_refused(type_name, method, fits) -> None:
-    with pytest.raises(InvalidInput, match=rf"^aggregate: '{method}' does not fit {type_name} projects "
-                                           rf"\(methods that fit: {fits}\)$"):
+    with pytest.raises(
+        InvalidInput,
+        match=rf"^aggregate: '{method}' does not fit {type_name} projects "
+        rf"\(methods that fit: {fits}\)$",
+    ):
         aggregate(type_name, template_config(type_name), [], method)
 
 
 def test_preference_answers_keep_their_type() -> None:
     config = template_config("preference")
-    answers = {("t1", "a"): 1, ("t1", "b"): 1, ("t1", "c"): 0, ("t2", "a"): "tie", ("t2", "b"): "tie",
-               ("t2", "c"): 0}
-    results = {key: {"preferred": choice, "strength": "clear"} if choice != "tie" else {"preferred": "tie"}
-               for key, choice in answers.items()}
+    answers = {("t1", "a"): 1, ("t1", "b"): 1, ("t1", "c"): 0, ("t2", "a"): "tie", ("t2", "b"): "tie", ("t2", "c"): 0}
+    results = {
+        key: {"preferred": choice, "strength": "clear"} if choice != "tie" else {"preferred": "tie"}
+        for key, choice in answers.items()
+    }
     out = aggregate("preference", config, rows(results), "mv")
     assert out["t1"]["label"] == 1 and out["t2"]["label"] == "tie"
-    report = agreement_of("preference", config, [{"task": t, "user": u, "result": r, "is_gold": False,
-                                                   "review": "none"} for (t, u), r in results.items()])
+    report = agreement_of(
+        "preference",
+        config,
+        [{"task": t, "user": u, "result": r, "is_gold": False, "review": "none"} for (t, u), r in results.items()],
+    )
     assert report["kind"] == "categorical" and {row["label"] for row in report["per_label"]} == {0, 1, "tie"}
 
 
@@ -55,14 +71,22 @@ def test_rankings_aggregate_by_bradley_terry() -> None:
 def test_image_boxes_alone_are_neither_compared_nor_aggregated() -> None:
     config = {"type": "image", "box_labels": ["car"]}
     results = {("t1", "a"): {"boxes": []}, ("t1", "b"): {"boxes": []}}
-    assert agreement_of("image", config, [{"task": t, "user": u, "result": r, "is_gold": False, "review": "none"}
-                                          for (t, u), r in results.items()])["kind"] == "none"
+    assert (
+        agreement_of(
+            "image",
+            config,
+            [{"task": t, "user": u, "result": r, "is_gold": False, "review": "none"} for (t, u), r in results.items()],
+        )["kind"]
+        == "none"
+    )
     assert aggregate("image", config, rows(results), "ds") == {}
 
 
 def test_gold_and_rejected_answers_are_left_out_of_agreement() -> None:
     config = template_config("classification")
-    answers = [{"task": "t1", "user": "a", "result": {"label": "positive"}, "is_gold": False, "review": "none"},
-               {"task": "t1", "user": "b", "result": {"label": "negative"}, "is_gold": False, "review": "rejected"},
-               {"task": "t1", "user": "c", "result": {"label": "negative"}, "is_gold": True, "review": "none"}]
+    answers = [
+        {"task": "t1", "user": "a", "result": {"label": "positive"}, "is_gold": False, "review": "none"},
+        {"task": "t1", "user": "b", "result": {"label": "negative"}, "is_gold": False, "review": "rejected"},
+        {"task": "t1", "user": "c", "result": {"label": "negative"}, "is_gold": True, "review": "none"},
+    ]
     assert agreement_of("classification", config, answers)["n_ratings"] == 1

@@ -17,15 +17,18 @@ def test_ranks_are_dense():
     assert TT.validate_result(config(allow_ties=True), DATA, {"ranks": [1, 1, 4, 3]}) == {"ranks": [1, 1, 3, 2]}
 
 
-@pytest.mark.parametrize("ranks,message", [
-    ([1, 2, 3], "result.ranks: 3 ranks for 4 responses"),
-    ([1, 2, 3, 4, 5], "5 ranks for 4 responses"),
-    ([1, 2, 3, 5], "result.ranks[3]: must be a whole number from 1 to 4"),
-    ([0, 1, 2, 3], "result.ranks[0]"),
-    ([1, 1, 2, 3], "does not allow ties"),
-    (["1", 2, 3, 4], "result.ranks[0]"),
-    (None, "result.ranks: required"),
-])
+@pytest.mark.parametrize(
+    "ranks,message",
+    [
+        ([1, 2, 3], "result.ranks: 3 ranks for 4 responses"),
+        ([1, 2, 3, 4, 5], "5 ranks for 4 responses"),
+        ([1, 2, 3, 5], "result.ranks[3]: must be a whole number from 1 to 4"),
+        ([0, 1, 2, 3], "result.ranks[0]"),
+        ([1, 1, 2, 3], "does not allow ties"),
+        (["1", 2, 3, 4], "result.ranks[0]"),
+        (None, "result.ranks: required"),
+    ],
+)
 def test_wrong_ranks_are_refused(ranks, message):
     with pytest.raises(InvalidAnswer) as info:
         TT.validate_result(config(), DATA, {"ranks": ranks})

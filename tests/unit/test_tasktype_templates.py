@@ -29,7 +29,9 @@ def test_classification_other_needs_its_text():
     tt = installed().get("classification")
     c = tt.parse_config(TEMPLATES["classification"])
     assert tt.validate_result(c, {}, {"label": "other", "other_text": " sarcasm "}) == {
-        "label": "other", "other_text": "sarcasm"}
+        "label": "other",
+        "other_text": "sarcasm",
+    }
     with pytest.raises(InvalidAnswer, match="result.other_text: say what"):
         tt.validate_result(c, {}, {"label": "other"})
     with pytest.raises(InvalidAnswer, match="only with the 'other' label"):

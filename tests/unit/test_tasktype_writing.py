@@ -13,8 +13,15 @@ def config(**extra):
 
 
 def test_an_edited_draft_keeps_the_draft_and_a_diff():
-    out = TT.validate_result(config(), DATA, {"text": "Threads share memory.\nProcesses do not.\n",
-                                              "draft": "Threads are small.\nProcesses do not.", "diff": "forged"})
+    out = TT.validate_result(
+        config(),
+        DATA,
+        {
+            "text": "Threads share memory.\nProcesses do not.\n",
+            "draft": "Threads are small.\nProcesses do not.",
+            "diff": "forged",
+        },
+    )
     assert out["text"] == "Threads share memory.\nProcesses do not."
     assert out["draft"] == "Threads are small.\nProcesses do not."
     assert "-Threads are small.\n+Threads share memory.\n" in out["diff"]
@@ -33,7 +40,9 @@ def test_length_and_checklist():
         TT.validate_result(c, DATA, {"text": "long enough text", "checklist": ["Something else"]})
     form = FormData([("text", "long enough text"), ("checklist", "0"), ("checklist", "1")])
     assert TT.validate_result(c, DATA, TT.result_from_form(c, form)) == {
-        "text": "long enough text", "checklist": ["No invented facts", "Answers everything"]}
+        "text": "long enough text",
+        "checklist": ["No invented facts", "Answers everything"],
+    }
 
 
 def test_predictions_are_drafts():

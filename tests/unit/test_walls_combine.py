@@ -6,8 +6,11 @@ from bastion.domain.walls import Declaration, combine
 
 
 def test_an_edge_is_as_strict_as_its_strictest_holder():
-    held = [Declaration("A", "B", "A", 10, since=5), Declaration("A", "B", "B", None, since=3),
-            Declaration("A", "B", "group:g", 20, since=7)]
+    held = [
+        Declaration("A", "B", "A", 10, since=5),
+        Declaration("A", "B", "B", None, since=3),
+        Declaration("A", "B", "group:g", 20, since=7),
+    ]
     (edge,) = combine(held, now=100)
     assert edge.cooling_off_ms is None and edge.since == 3 and edge.source == "declared"
     assert edge.holders == ("A", "B", "group:g") and edge.lifts_at is None

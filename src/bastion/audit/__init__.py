@@ -33,8 +33,8 @@ Integration (what storage keeps per workspace)
       ``<deployment>/<workspace id>``.
 """
 
-from bastion.audit._time import format_timestamp, parse_timestamp
-from bastion.audit.checkpoint import (
+from ._time import format_timestamp, parse_timestamp
+from .checkpoint import (
     Checkpoint,
     checkpoint_from_json,
     checkpoint_origin,
@@ -43,7 +43,7 @@ from bastion.audit.checkpoint import (
     sign_checkpoint,
     workspace_of_origin,
 )
-from bastion.audit.entries import (
+from .entries import (
     ENTRY_FIELDS,
     FORMAT_FIELD,
     JCS_FORMAT,
@@ -56,7 +56,7 @@ from bastion.audit.entries import (
     leaf_hash,
     parse_entry_line,
 )
-from bastion.audit.errors import (
+from .errors import (
     AuditError,
     AuditVerificationError,
     BadCheckpointSignature,
@@ -69,7 +69,7 @@ from bastion.audit.errors import (
     ProofError,
     UnknownCheckpointKey,
 )
-from bastion.audit.merkle import (
+from .merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
     Frontier,
@@ -87,7 +87,7 @@ from bastion.audit.merkle import (
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from bastion.audit.notes import (
+from .notes import (
     VerifierKey,
     compute_key_id,
     generate_signing_key,
@@ -97,7 +97,7 @@ from bastion.audit.notes import (
     signer_key_string,
     verifier_key_string,
 )
-from bastion.audit.verify import (
+from .verify import (
     Problem,
     ProblemKind,
     VerifyReport,

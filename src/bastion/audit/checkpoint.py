@@ -45,10 +45,10 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bastion.audit._time import format_timestamp, parse_timestamp
-from bastion.audit.errors import CheckpointMismatch, InvalidKey, MalformedCheckpoint
-from bastion.audit.merkle import HASH_SIZE
-from bastion.audit.notes import VerifierKey, b64decode_strict, open_note, sign_note
+from ._time import format_timestamp, parse_timestamp
+from .errors import CheckpointMismatch, InvalidKey, MalformedCheckpoint
+from .merkle import HASH_SIZE
+from .notes import VerifierKey, b64decode_strict, open_note, sign_note
 
 _TIMESTAMP_PREFIX = "timestamp "
 _JSON_COPIES = ("origin", "size", "root", "timestamp")
@@ -137,16 +137,10 @@ def _parse_body(text: str) -> tuple[str, int, bytes, datetime]:
         raise MalformedCheckpoint("checkpoint text does not end with a newline")
     lines = lines[:-1]
     if len(lines) != 4:
-        raise MalformedCheckpoint(
-            f"checkpoint text has {len(lines)} lines; expected origin, size, root and timestamp"
-        )
+        raise MalformedCheckpoint(f"checkpoint text has {len(lines)} lines; expected origin, size, root and timestamp")
     origin, size_text, root_text, stamp_line = lines
     check_origin(origin)
-    if (
-        not size_text.isascii()
-        or not size_text.isdigit()
-        or (size_text != "0" and size_text[0] == "0")
-    ):
+    if not size_text.isascii() or not size_text.isdigit() or (size_text != "0" and size_text[0] == "0"):
         raise MalformedCheckpoint(f"tree size {size_text!r} is not a decimal without leading zeros")
     root = b64decode_strict(root_text, "root hash")
     if len(root) != HASH_SIZE:
@@ -200,9 +194,7 @@ def checkpoint_to_json(note: str) -> dict[str, Any]:
     }
 
 
-def checkpoint_from_json(
-    data: Mapping[str, Any] | str | bytes, verifier_key: str | VerifierKey
-) -> Checkpoint:
+def checkpoint_from_json(data: Mapping[str, Any] | str | bytes, verifier_key: str | VerifierKey) -> Checkpoint:
     """Read a saved checkpoint: verify its note, then compare the copies.
 
     Raises :class:`CheckpointMismatch` (carrying the verified checkpoint) when

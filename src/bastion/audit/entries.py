@@ -67,9 +67,9 @@ from typing import Any
 import orjson
 import rfc8785
 
-from bastion.audit._time import format_timestamp, is_canonical_timestamp, parse_timestamp
-from bastion.audit.errors import InvalidAuditEntry
-from bastion.audit.merkle import hash_leaf
+from ._time import format_timestamp, is_canonical_timestamp, parse_timestamp
+from .errors import InvalidAuditEntry
+from .merkle import hash_leaf
 
 __all__ = [
     "ENTRY_FIELDS",
@@ -137,10 +137,7 @@ def _json_problem(value: Any, path: str, depth: int, ints: tuple[int, int]) -> s
             if problem:
                 return problem
         return None
-    return (
-        f"{path}: {kind.__name__} is not a JSON value"
-        " (convert it to str, int, float, bool, None, list or dict)"
-    )
+    return f"{path}: {kind.__name__} is not a JSON value (convert it to str, int, float, bool, None, list or dict)"
 
 
 def _format_of(obj: Mapping[str, Any]) -> int:
@@ -167,10 +164,7 @@ def find_entry_problem(obj: Any, *, deep: bool = True) -> str | None:
             parts.append(f"unexpected {', '.join(extra)}")
         return "entry fields: " + "; ".join(parts)
     if fmt == JCS_FORMAT and (type(obj[FORMAT_FIELD]) is not int or obj[FORMAT_FIELD] != JCS_FORMAT):
-        return (
-            f"v must be {JCS_FORMAT} (RFC 8785 entries) or absent (legacy entries),"
-            f" got {obj[FORMAT_FIELD]!r}"
-        )
+        return f"v must be {JCS_FORMAT} (RFC 8785 entries) or absent (legacy entries), got {obj[FORMAT_FIELD]!r}"
     ints = _INT_RANGE[fmt]
     seq = obj["seq"]
     if type(seq) is not int or not 0 <= seq <= min(ints[1], 2**63 - 1):
@@ -225,7 +219,8 @@ def _is_plain(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -(2**53) < value < 2**53
+        number: int = value
+        return -(2**53) < number < 2**53
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or (not key.isascii() and _ORDER_MAY_DIFFER.search(key)):
@@ -311,9 +306,7 @@ class AuditEntry:
 
     def __post_init__(self) -> None:
         if type(self.v) is not int or self.v not in (LEGACY_FORMAT, JCS_FORMAT):
-            raise InvalidAuditEntry(
-                f"invalid audit entry: v must be {LEGACY_FORMAT} or {JCS_FORMAT}, got {self.v!r}"
-            )
+            raise InvalidAuditEntry(f"invalid audit entry: v must be {LEGACY_FORMAT} or {JCS_FORMAT}, got {self.v!r}")
         as_dict = {name: getattr(self, name) for name in ENTRY_FIELDS}
         if self.v == JCS_FORMAT:
             as_dict[FORMAT_FIELD] = JCS_FORMAT
@@ -355,7 +348,7 @@ def leaf_bytes(entry: AuditEntry | Mapping[str, Any]) -> bytes:
     problem = find_entry_problem(obj)
     if problem:
         raise InvalidAuditEntry(f"invalid audit entry: {problem}")
-    return _encode(obj)  # type: ignore[arg-type]
+    return _encode(obj)
 
 
 def leaf_hash(entry: AuditEntry | Mapping[str, Any]) -> bytes:
@@ -382,7 +375,6 @@ def parse_entry_line(line: bytes | str) -> AuditEntry:
     entry = AuditEntry.from_dict(_as_doubles(obj) if FORMAT_FIELD in obj else obj)
     if canonical_bytes(obj) != raw:
         raise InvalidAuditEntry(
-            "line is not in canonical form (RFC 8785 for entries with v, sorted keys and no"
-            " spaces for legacy ones)"
+            "line is not in canonical form (RFC 8785 for entries with v, sorted keys and no spaces for legacy ones)"
         )
     return entry

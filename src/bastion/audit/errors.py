@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bastion.domain.errors import InvalidInput
+from ..domain.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from bastion.audit.checkpoint import Checkpoint
+    from .checkpoint import Checkpoint
 
 
 class AuditError(InvalidInput):

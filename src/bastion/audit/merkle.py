@@ -51,7 +51,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from bastion.audit.errors import InvalidProofRequest, ProofError
+from .errors import InvalidProofRequest, ProofError
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -111,10 +111,7 @@ def _fold_right(hashes: Sequence[bytes]) -> bytes:
 def _perfect_root(leaf_hashes: Sequence[bytes]) -> bytes:
     level = list(leaf_hashes)
     while len(level) > 1:
-        level = [
-            _sha256(_NODE_PREFIX + level[i] + level[i + 1]).digest()
-            for i in range(0, len(level), 2)
-        ]
+        level = [_sha256(_NODE_PREFIX + level[i] + level[i + 1]).digest() for i in range(0, len(level), 2)]
     return level[0]
 
 
@@ -145,9 +142,7 @@ class Frontier:
         nodes = [bytes(h) for h in hashes]
         expected = size.bit_count()
         if len(nodes) != expected:
-            raise InvalidProofRequest(
-                f"a frontier of size {size} has {expected} hashes, got {len(nodes)}"
-            )
+            raise InvalidProofRequest(f"a frontier of size {size} has {expected} hashes, got {len(nodes)}")
         for position, node in enumerate(nodes):
             if len(node) != HASH_SIZE:
                 raise InvalidProofRequest(f"frontier hash {position} is not {HASH_SIZE} bytes")
@@ -161,9 +156,7 @@ class Frontier:
         """Rebuild a frontier from :meth:`to_bytes` output."""
         if len(blob) % HASH_SIZE:
             raise InvalidProofRequest(f"frontier blob length {len(blob)} is not a multiple of 32")
-        return cls.from_hashes(
-            size, (blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE))
-        )
+        return cls.from_hashes(size, (blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)))
 
     @property
     def size(self) -> int:
@@ -377,9 +370,7 @@ def inclusion_proof(index: int, size: int, source: SubtreeSource | Sequence[byte
     return [range_hash(src, a, b) for a, b in reversed(siblings)]
 
 
-def consistency_proof(
-    old_size: int, new_size: int, source: SubtreeSource | Sequence[bytes]
-) -> list[bytes]:
+def consistency_proof(old_size: int, new_size: int, source: SubtreeSource | Sequence[bytes]) -> list[bytes]:
     """The proof that the tree of ``old_size`` leaves is a prefix of the one of ``new_size``.
 
     Empty when ``old_size`` is 0 or equal to ``new_size`` (nothing to prove).
@@ -417,9 +408,7 @@ def consistency_proof(
 # ---------------------------------------------------------------------------
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]) -> bytes:
     """Recompute the root implied by an inclusion proof (RFC 9162 §2.1.3.2 steps 1-4)."""
     _check_size(index, "leaf index")
     _check_size(size, "tree size")
@@ -447,15 +436,11 @@ def root_from_inclusion_proof(
     return r
 
 
-def verify_inclusion_proof(
-    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion_proof(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes) -> None:
     """Raise :class:`ProofError` unless ``proof`` shows leaf ``index`` is in the tree ``root``."""
     _check_hash(root, "root hash")
     if root_from_inclusion_proof(index, size, leaf_hash, proof) != root:
-        raise ProofError(
-            f"inclusion proof for leaf {index} does not lead to the root of size {size}"
-        )
+        raise ProofError(f"inclusion proof for leaf {index} does not lead to the root of size {size}")
 
 
 def verify_consistency_proof(

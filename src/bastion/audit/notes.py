@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from bastion.audit.errors import (
+from .errors import (
     BadCheckpointSignature,
     InvalidKey,
     MalformedCheckpoint,

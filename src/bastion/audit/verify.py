@@ -77,7 +77,7 @@ from typing import Any, Literal
 
 import orjson
 
-from bastion.audit.checkpoint import (
+from .checkpoint import (
     Checkpoint,
     check_origin,
     checkpoint_from_json,
@@ -85,31 +85,31 @@ from bastion.audit.checkpoint import (
     resolve_verifier_key,
     workspace_of_origin,
 )
-from bastion.audit.entries import (
+from .entries import (
     FORMAT_FIELD,
     AuditEntry,
     canonical_bytes,
     find_entry_problem,
     leaf_hash,
 )
-from bastion.audit.errors import (
+from .errors import (
     AuditVerificationError,
-    InvalidAuditEntry,
     BadCheckpointSignature,
     CheckpointError,
     CheckpointMismatch,
+    InvalidAuditEntry,
     MalformedCheckpoint,
     ProofError,
     UnknownCheckpointKey,
 )
-from bastion.audit.merkle import (
+from .merkle import (
     EMPTY_ROOT,
     Frontier,
     hash_leaf,
     verify_consistency_proof,
     verify_inclusion_proof,
 )
-from bastion.audit.notes import VerifierKey
+from .notes import VerifierKey
 
 MAX_LINE_PROBLEMS = 1000
 
@@ -248,9 +248,7 @@ def _read_checkpoint(value: CheckpointInput, key: VerifierKey) -> Checkpoint:
         if value.lstrip().startswith("{"):
             return checkpoint_from_json(value, key)
         return parse_and_verify_checkpoint(value, key)
-    raise MalformedCheckpoint(
-        f"a checkpoint is note text or its JSON form, got {type(value).__name__}"
-    )
+    raise MalformedCheckpoint(f"a checkpoint is note text or its JSON form, got {type(value).__name__}")
 
 
 def _load_checkpoint(
@@ -328,8 +326,7 @@ class _SeqTracker:
         if s < a:
             return Problem(
                 ProblemKind.SEQ_DUPLICATE,
-                f"seq {s} appears twice, at lines {s + 1} and {line}: an entry was duplicated"
-                " or inserted",
+                f"seq {s} appears twice, at lines {s + 1} and {line}: an entry was duplicated or inserted",
                 line=line,
                 seq=s,
             )
@@ -376,20 +373,14 @@ def _read_line(item: bytes | str, line: int, report: Report) -> tuple[Any, bytes
         return None, hash_leaf(raw)
     problem = find_entry_problem(obj, deep=False)
     if problem:
-        report(
-            Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {problem}", line=line, seq=line - 1)
-        )
+        report(Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {problem}", line=line, seq=line - 1))
     try:
         canonical = canonical_bytes(obj)
     except InvalidAuditEntry as exc:
         report(Problem(ProblemKind.INVALID_ENTRY, f"line {line}: {exc}", line=line, seq=line - 1))
         return None, hash_leaf(raw)
     if canonical != raw:
-        spelling = (
-            "RFC 8785"
-            if type(obj) is dict and FORMAT_FIELD in obj
-            else "sorted keys, no spaces"
-        )
+        spelling = "RFC 8785" if type(obj) is dict and FORMAT_FIELD in obj else "sorted keys, no spaces"
         report(
             Problem(
                 ProblemKind.NON_CANONICAL,
@@ -411,16 +402,12 @@ def _read_object(item: Any, line: int, report: Report) -> tuple[Any, bytes]:
         obj = dict(obj)
     problem = find_entry_problem(obj)
     if problem:
-        report(
-            Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {problem}", line=line, seq=line - 1)
-        )
+        report(Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {problem}", line=line, seq=line - 1))
     try:
         return obj, hash_leaf(canonical_bytes(obj))
     except InvalidAuditEntry as exc:
         if not problem:
-            report(
-                Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {exc}", line=line, seq=line - 1)
-            )
+            report(Problem(ProblemKind.INVALID_ENTRY, f"entry {line}: {exc}", line=line, seq=line - 1))
         # No faithful leaf exists; any stand-in keeps the positions of the
         # following entries, and the roots will not match.
         return None, hash_leaf(repr(obj).encode("utf-8", "replace"))
@@ -482,8 +469,7 @@ def verify_log(
             problems.append(
                 Problem(
                     ProblemKind.ORIGIN_MISMATCH,
-                    f"{label} is for log {cp.origin!r}, not {expected_origin!r}; it says nothing"
-                    " about this log",
+                    f"{label} is for log {cp.origin!r}, not {expected_origin!r}; it says nothing about this log",
                     size=cp.size,
                 )
             )
@@ -732,9 +718,7 @@ def verify_inclusion(
     obj = entry.to_dict() if isinstance(entry, AuditEntry) else dict(entry)
     leaf = leaf_hash(obj)
     if cp.workspace != obj["workspace"]:
-        raise ProofError(
-            f"entry belongs to workspace {obj['workspace']!r}, the checkpoint to {cp.origin!r}"
-        )
+        raise ProofError(f"entry belongs to workspace {obj['workspace']!r}, the checkpoint to {cp.origin!r}")
     verify_inclusion_proof(obj["seq"], cp.size, leaf, _proof_hashes(proof), cp.root)
     return cp
 
@@ -756,10 +740,7 @@ def verify_consistency(
     if old.origin != new.origin:
         raise CheckpointError(f"checkpoints are for different logs: {old.origin!r}, {new.origin!r}")
     if old.size > new.size:
-        raise ProofError(
-            f"rollback: the new checkpoint (size {new.size}) is older than"
-            f" the old one (size {old.size})"
-        )
+        raise ProofError(f"rollback: the new checkpoint (size {new.size}) is older than the old one (size {old.size})")
     try:
         verify_consistency_proof(old.size, new.size, old.root, new.root, _proof_hashes(proof))
     except ProofError as exc:

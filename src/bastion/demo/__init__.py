@@ -73,8 +73,10 @@ def demo_projects() -> list[dict]:
                     "invasive, whatever its topic."
                 ),
             },
-            "settings": {"overlap": 2, "quality": {"gold_rate": 0.1, "gold_feedback": True,
-                                                   "review": "sample", "review_fraction": 0.2}},
+            "settings": {
+                "overlap": 2,
+                "quality": {"gold_rate": 0.1, "gold_feedback": True, "review": "sample", "review_fraction": 0.2},
+            },
             "labels": labels["labels"],
             # The last 20 requests become gold tasks (their intended label is the known answer).
             "gold": {key: labels["answers"][key] for key in sorted(labels["answers"])[-20:]},
@@ -139,8 +141,7 @@ def demo_projects() -> list[dict]:
             "config": {
                 "type": "writing",
                 "min_length": 80,
-                "checklist": ["Every fact is correct, and nothing is made up",
-                              "It answers every part of the request"],
+                "checklist": ["Every fact is correct, and nothing is made up", "It answers every part of the request"],
                 "instructions": (
                     "Write the reply an expert would give. When a draft is shown, improve it rather than "
                     "starting over. **E** opens the editor, **Ctrl+Enter** submits."
@@ -215,6 +216,6 @@ def setup_demo(rt: Runtime) -> list[DemoLogin]:
         if spec.get("gold"):
             source = _with_gold(source, spec["gold"])
         if spec.get("files"):  # images go into the sealed file store; tasks get their ids
-            source = FileReferences(ctx, project.id, DATA, source)
+            source = FileReferences(ctx, project.id, DATA, source)  # type: ignore[assignment]  # a source too
         imports.import_tasks(ctx, project.id, source)
     return [DemoLogin(email, passwords[email], role) for email, _n, role in PEOPLE]

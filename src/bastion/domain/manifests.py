@@ -52,8 +52,8 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bastion.audit import CheckpointError, VerifierKey, checkpoint_from_json, compute_key_id
-from bastion.audit.checkpoint import resolve_verifier_key
+from ..audit import CheckpointError, VerifierKey, checkpoint_from_json, compute_key_id
+from ..audit.checkpoint import resolve_verifier_key
 
 MANIFEST_TYPE = "bastion.export-manifest"
 MANIFEST_VERSION = 1
@@ -91,8 +91,14 @@ def sign_manifest(body: Mapping[str, Any], name: str, private_key: Ed25519Privat
     plain = orjson.loads(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
     key_id = compute_key_id(name, private_key.public_key()).hex()
     value = private_key.sign(signed_message(plain))
-    return {**plain, "signature": {"algorithm": "Ed25519", "key": f"{name}+{key_id}",
-                                   "value": base64.b64encode(value).decode("ascii")}}
+    return {
+        **plain,
+        "signature": {
+            "algorithm": "Ed25519",
+            "key": f"{name}+{key_id}",
+            "value": base64.b64encode(value).decode("ascii"),
+        },
+    }
 
 
 @dataclass
@@ -154,7 +160,7 @@ def _check_shape(manifest: Any) -> str | None:
     return None
 
 
-def _check_signature(manifest: dict, key: VerifierKey) -> str | None:
+def _check_signature(manifest: dict[str, Any], key: VerifierKey) -> str | None:
     signature = manifest["signature"]
     trusted = f"{key.name}+{key.key_id.hex()}"
     if signature["key"] != trusted:
@@ -163,8 +169,10 @@ def _check_signature(manifest: dict, key: VerifierKey) -> str | None:
         value = base64.b64decode(signature["value"], validate=True)
         key.public_key.verify(value, signed_message(manifest))
     except (binascii.Error, ValueError, InvalidSignature, rfc8785.CanonicalizationError):
-        return (f"the manifest's signature does not verify with {trusted}: the manifest was changed"
-                " after it was signed, or signed by another key")
+        return (
+            f"the manifest's signature does not verify with {trusted}: the manifest was changed"
+            " after it was signed, or signed by another key"
+        )
     return None
 
 
@@ -192,8 +200,10 @@ def verify_export(manifest: Any, chunks: Iterable[bytes], verifier_key: str | Ve
     try:
         checkpoint = checkpoint_from_json(manifest.get("audit_checkpoint"), key)
         if checkpoint.workspace != manifest.get("workspace_id"):
-            report.problems.append(f"the audit checkpoint is for log {checkpoint.origin}, not the"
-                                   f" manifest's workspace {manifest.get('workspace_id')}")
+            report.problems.append(
+                f"the audit checkpoint is for log {checkpoint.origin}, not the"
+                f" manifest's workspace {manifest.get('workspace_id')}"
+            )
         else:
             report.checked.append(f"audit checkpoint {checkpoint.origin} at size {checkpoint.size}")
     except CheckpointError as exc:
@@ -202,8 +212,11 @@ def verify_export(manifest: Any, chunks: Iterable[bytes], verifier_key: str | Ve
     fmt = manifest.get("format") or {}
     counts = manifest.get("counts") or {}
     stated_file = manifest.get("file") or {}
-    lines = (_LineCounts(fmt.get("rows") == "lossless", fmt.get("per") or "task")
-             if fmt.get("name") in LINE_FORMATS else None)
+    lines = (
+        _LineCounts(fmt.get("rows") == "lossless", fmt.get("per") or "task")
+        if fmt.get("name") in LINE_FORMATS
+        else None
+    )
     digest, length = hashlib.sha256(), 0
     for chunk in chunks:
         digest.update(chunk)

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import InvalidInput
 
-
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}(:[0-9]{1,2})?$")
 
 
@@ -101,6 +100,8 @@ class ProjectSettings(BaseModel):
 
 
 def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSettings:
+    # function-level: tasktypes.base imports this module (describe_validation_error belongs in domain;
+    # it moves once tasktypes/base.py is free to change)
     from ..tasktypes.base import describe_validation_error
 
     if raw is None:
@@ -119,10 +120,10 @@ def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSett
 def check_name(name: Any, what: str = "name") -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput(f"{what}: required, a non-empty string")
-    name = name.strip()
-    if len(name) > 200:
+    text: str = name.strip()
+    if len(text) > 200:
         raise InvalidInput(f"{what}: at most 200 characters")
-    return name
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ class Project:
     workspace_id: str
     name: str
     task_type: str
-    config: dict
+    config: dict[str, Any]
     settings: ProjectSettings
     key_id: str
     created_at: int

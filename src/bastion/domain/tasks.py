@@ -1,4 +1,4 @@
-"""Tasks: one item to label. Parsing of imported items lives here (pure, no I/O)."""
+"""Tasks: one unit of work to label. Parsing of imported tasks lives here (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -14,25 +14,26 @@ MAX_EXTERNAL_ID = 500
 
 @dataclass(frozen=True, slots=True)
 class TaskInput:
-    """A validated imported item."""
+    """A validated imported task."""
 
-    data: dict
+    data: dict[str, Any]
     external_id: str | None
-    meta: dict | None
-    predictions: list | None
+    meta: dict[str, Any] | None
+    predictions: list[Any] | None
     priority: int
     gold: Any = None  # the known answer of a gold task (a result of the project's task type)
 
 
 def parse_item(obj: Any) -> TaskInput:
-    """Validate one imported item; raises ValueError with a message naming the field."""
+    """Validate one imported task; raises ValueError with a message naming the field."""
     if not isinstance(obj, dict):
         raise ValueError('an item must be a JSON object like {"data": {...}}')
     if len(obj) <= 2:  # the common shapes, {"data"} and {"data", "external_id"}, checked directly
         data = obj.get("data")
         external_id = obj.get("external_id")
-        if (isinstance(data, dict) and (len(obj) == 1 or (isinstance(external_id, str)
-                                                          and 0 < len(external_id) <= MAX_EXTERNAL_ID))):
+        if isinstance(data, dict) and (
+            len(obj) == 1 or (isinstance(external_id, str) and 0 < len(external_id) <= MAX_EXTERNAL_ID)
+        ):
             return TaskInput(data, external_id, None, None, 0, None)
     unknown = obj.keys() - ITEM_KEYS
     if unknown:
@@ -65,7 +66,7 @@ def parse_item(obj: Any) -> TaskInput:
 
 
 def content_digest(item: TaskInput) -> bytes:
-    """Stable digest of an item's content, the dedupe key when it has no external id."""
+    """Stable digest of a task's content, the dedupe key when it has no external id."""
     return hashlib.sha256(orjson.dumps(item.data, option=orjson.OPT_SORT_KEYS)).digest()
 
 
@@ -74,10 +75,10 @@ class Task:
     id: str
     project_id: str
     workspace_id: str
-    data: dict
+    data: dict[str, Any]
     external_id: str | None
-    meta: dict | None
-    predictions: list | None
+    meta: dict[str, Any] | None
+    predictions: list[Any] | None
     priority: int
     annotation_count: int
     done: bool

@@ -8,7 +8,7 @@ refuses it once, where input enters, with an error naming the field:
 * JSON request bodies: the ``Strict`` base of every request model (web/api/models.py),
   nested JSON (configs, answers, task data) included;
 * path, query and form fields of the API and the pages (web/inputs.py);
-* imported items, line by line (sources.py);
+* imported tasks, line by line (sources.py);
 * command-line arguments (cli.py).
 
 JSON that Bastion keeps as text or seals is written escaped (``\\u0000`` is six

@@ -97,9 +97,17 @@ def combine(declarations: Iterable[Declaration], now: int) -> list[Edge]:
         cooling = None if None in coolings else max(c for c in coolings if c is not None)
         scheduled = [d.lifts_at for d in held if d.lifts_at is not None]
         declared = [d for d in held if not d.is_group]
-        edges.append(Edge(a, b, cooling, min(d.since for d in held),
-                          "declared" if declared else held[0].holder, tuple(d.holder for d in held),
-                          max(scheduled) if len(scheduled) == len(held) else None))
+        edges.append(
+            Edge(
+                a,
+                b,
+                cooling,
+                min(d.since for d in held),
+                "declared" if declared else held[0].holder,
+                tuple(d.holder for d in held),
+                max(scheduled) if len(scheduled) == len(held) else None,
+            )
+        )
     return edges
 
 
@@ -171,8 +179,13 @@ def decide(
         for affiliation in affiliations:
             if affiliation.current(now) and exclusion.matches(affiliation):
                 kind = f" ({exclusion.kind})" if exclusion.kind else ""
-                blocked.append(Reason("excluded", f"affiliated with {affiliation.org}{kind}, which this workspace excludes",
-                                      affiliation=affiliation))
+                blocked.append(
+                    Reason(
+                        "excluded",
+                        f"affiliated with {affiliation.org}{kind}, which this workspace excludes",
+                        affiliation=affiliation,
+                    )
+                )
     for edge in edges:
         other = edge.other(workspace_id)
         if other == workspace_id:
@@ -181,8 +194,9 @@ def decide(
         if past is None:
             continue
         if is_live(past, edge, now):
-            blocked.append(Reason("wall", f"has worked on a conflicting workspace since {past.first_at}",
-                                  edge=edge, history=past))
+            blocked.append(
+                Reason("wall", f"has worked on a conflicting workspace since {past.first_at}", edge=edge, history=past)
+            )
         else:
             lifted.append(edge)
     if blocked:
@@ -195,7 +209,9 @@ def decide(
     return Decision(True, reasons, lifted=tuple(lifted))
 
 
-def both_sides(histories: Mapping[str, Mapping[str, History]], edges: Iterable[Edge], now: int) -> list[tuple[str, Edge]]:
+def both_sides(
+    histories: Mapping[str, Mapping[str, History]], edges: Iterable[Edge], now: int
+) -> list[tuple[str, Edge]]:
     """People holding live history on both ends of an edge (must always be empty)."""
     found = []
     for edge in edges:

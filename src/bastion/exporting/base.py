@@ -118,19 +118,24 @@ def _check(fmt: Any) -> ExportFormat:
         problems.append("extension: 1 to 32 characters a-z, 0-9, '.', '_' or '-' (it ends a file name)")
     if not isinstance(fmt.media_type, str) or "/" not in fmt.media_type or any(c in fmt.media_type for c in "\r\n"):
         problems.append("media_type: a media type such as application/x-ndjson")
-    if not isinstance(fmt.rows, tuple) or not fmt.rows or not all(
-            isinstance(k, str) and _NAME.fullmatch(k) for k in fmt.rows):
+    if (
+        not isinstance(fmt.rows, tuple)
+        or not fmt.rows
+        or not all(isinstance(k, str) and _NAME.fullmatch(k) for k in fmt.rows)
+    ):
         problems.append("rows: a tuple of one or more row kinds (lossless, sft, dpo, … or its own)")
     if fmt.task_types is not None and not (
-            isinstance(fmt.task_types, tuple) and all(isinstance(t, str) for t in fmt.task_types)):
+        isinstance(fmt.task_types, tuple) and all(isinstance(t, str) for t in fmt.task_types)
+    ):
         problems.append("task_types: a tuple of task type names, or None for every type that makes its rows")
     if not isinstance(fmt.options, tuple):
         problems.append(f"options: a tuple of some of: {', '.join(ROW_OPTIONS)}")
     else:
         unknown = [o for o in fmt.options if o not in ROW_OPTIONS]
         if unknown:
-            problems.append(f"options: {', '.join(map(repr, unknown))} (a format takes some of: "
-                            f"{', '.join(ROW_OPTIONS)})")
+            problems.append(
+                f"options: {', '.join(map(repr, unknown))} (a format takes some of: {', '.join(ROW_OPTIONS)})"
+            )
     if not callable(fmt.encode):
         problems.append("encode: a function (rows, encoding) -> iterator of bytes")
     if problems:
@@ -145,7 +150,7 @@ class ExportFormats:
     formats: dict[str, ExportFormat] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, formats: Iterable[ExportFormat]) -> "ExportFormats":
+    def of(cls, formats: Iterable[ExportFormat]) -> ExportFormats:
         registry = cls()
         for fmt in formats:
             _check(fmt)
@@ -167,8 +172,11 @@ class ExportFormats:
         """The format named ``name``; InvalidInput naming ``format`` and what there is (for ``task_type``)."""
         fmt = self.formats.get(name)
         if fmt is None:
-            there = (f"{task_type.name} projects export as: {', '.join(self.names_for(task_type))}"
-                     if task_type is not None else f"one of: {', '.join(self.formats)}")
+            there = (
+                f"{task_type.name} projects export as: {', '.join(self.names_for(task_type))}"
+                if task_type is not None
+                else f"one of: {', '.join(self.formats)}"
+            )
             raise InvalidInput(f"format: unknown export format {name!r} ({there})")
         return fmt
 

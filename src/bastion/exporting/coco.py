@@ -28,24 +28,25 @@ from collections.abc import Iterator
 
 import orjson
 
-from ..domain.errors import InvalidInput
 from .base import Encoding, ExportFormat
+from ..domain.errors import InvalidInput
 
 IMAGES_PER_CHUNK = 200
 _BOX_KEYS = ("label", "bbox", "area", "iscrowd")
 
 
 def encode_coco(rows: Iterator[dict], encoding: Encoding) -> Iterator[bytes]:
-    categories = [{"id": i + 1, "name": c["name"], "supercategory": c.get("supercategory", "")}
-                  for i, c in enumerate(encoding.head())]
+    categories = [
+        {"id": i + 1, "name": c["name"], "supercategory": c.get("supercategory", "")}
+        for i, c in enumerate(encoding.head())
+    ]
     category = {c["name"]: c["id"] for c in categories}
     dumps = orjson.dumps
     boxes: list[bytes] = []
     yield b'{"info":{"description":"Bastion export","version":"1.0"},"licenses":[],"images":['
-    image_id = box_id = 0
+    box_id = 0
     parts: list[bytes] = []
-    for row in rows:
-        image_id += 1
+    for image_id, row in enumerate(rows, 1):
         image = {"id": image_id}
         image.update((k, v) for k, v in row.items() if k != "boxes")
         for box in row.get("boxes", ()):
@@ -54,8 +55,14 @@ def encode_coco(rows: Iterator[dict], encoding: Encoding) -> Iterator[bytes]:
                 category_id = category[box["label"]]
             except KeyError:
                 raise InvalidInput(f"coco: box label {box['label']!r} is not one of the categories") from None
-            out = {"id": box_id, "image_id": image_id, "category_id": category_id, "bbox": box["bbox"],
-                   "area": box["area"], "iscrowd": box.get("iscrowd", 0)}
+            out = {
+                "id": box_id,
+                "image_id": image_id,
+                "category_id": category_id,
+                "bbox": box["bbox"],
+                "area": box["area"],
+                "iscrowd": box.get("iscrowd", 0),
+            }
             out.update((k, v) for k, v in box.items() if k not in _BOX_KEYS)
             boxes.append(dumps(out))
         parts.append((b"," if image_id > 1 else b"") + dumps(image))
@@ -71,6 +78,13 @@ def encode_coco(rows: Iterator[dict], encoding: Encoding) -> Iterator[bytes]:
 
 
 COCO = ExportFormat(
-    name="coco", media_type="application/json", extension="coco.json", encode=encode_coco, rows=("coco",),
-    per_task=True, split_column=False, file_facts=True,
-    description="COCO object-detection JSON")
+    name="coco",
+    media_type="application/json",
+    extension="coco.json",
+    encode=encode_coco,
+    rows=("coco",),
+    per_task=True,
+    split_column=False,
+    file_facts=True,
+    description="COCO object-detection JSON",
+)

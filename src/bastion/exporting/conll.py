@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from ..domain.errors import InvalidInput
 from .base import Encoding, ExportFormat
+from ..domain.errors import InvalidInput
 
 CHUNK_LINES = 5000
 DOCSTART = "-DOCSTART- -X- -X- O\n\n"
@@ -46,5 +46,11 @@ def encode_conll(rows: Iterator[dict], encoding: Encoding) -> Iterator[bytes]:
 
 
 CONLL = ExportFormat(
-    name="conll", media_type="text/plain; charset=utf-8", extension="conll", encode=encode_conll, rows=("conll",),
-    split_column=False, description="CoNLL-2003 BIO tags")
+    name="conll",
+    media_type="text/plain; charset=utf-8",
+    extension="conll",
+    encode=encode_conll,
+    rows=("conll",),
+    split_column=False,
+    description="CoNLL-2003 BIO tags",
+)

@@ -47,22 +47,45 @@ def encode_json_array(rows: Iterator[dict], encoding: Encoding | None = None) ->
 
 
 JSONL = ExportFormat(
-    name="jsonl", media_type="application/x-ndjson", extension="jsonl", encode=encode_jsonl,
-    description="every task with its annotations and metadata, one per line (lossless)")
+    name="jsonl",
+    media_type="application/x-ndjson",
+    extension="jsonl",
+    encode=encode_jsonl,
+    description="every task with its annotations and metadata, one per line (lossless)",
+)
 JSON = ExportFormat(
-    name="json", media_type="application/json", extension="json", encode=encode_json_array,
-    description="the same as one JSON array")
+    name="json",
+    media_type="application/json",
+    extension="json",
+    encode=encode_json_array,
+    description="the same as one JSON array",
+)
 SFT = ExportFormat(
-    name="sft", media_type="application/x-ndjson", extension="sft.jsonl", encode=encode_jsonl, rows=("sft",),
+    name="sft",
+    media_type="application/x-ndjson",
+    extension="sft.jsonl",
+    encode=encode_jsonl,
+    rows=("sft",),
     options=("chat", "sft_form", "with_ids"),
-    description="TRL SFT rows: {messages} or {prompt, completion}")
+    description="TRL SFT rows: {messages} or {prompt, completion}",
+)
 DPO = ExportFormat(
-    name="dpo", media_type="application/x-ndjson", extension="dpo.jsonl", encode=encode_jsonl, rows=("dpo",),
+    name="dpo",
+    media_type="application/x-ndjson",
+    extension="dpo.jsonl",
+    encode=encode_jsonl,
+    rows=("dpo",),
     options=("chat", "dpo_min_strength", "include_ties", "with_ids"),
-    description="TRL preference rows {prompt, chosen, rejected}")
+    description="TRL preference rows {prompt, chosen, rejected}",
+)
 SPACY = ExportFormat(
-    name="spacy", media_type="application/x-ndjson", extension="spacy.jsonl", encode=encode_jsonl, rows=("spacy",),
+    name="spacy",
+    media_type="application/x-ndjson",
+    extension="spacy.jsonl",
+    encode=encode_jsonl,
+    rows=("spacy",),
     options=("with_ids",),
-    description="spaCy-style {text, entities: [[start, end, label]]}")
+    description="spaCy-style {text, entities: [[start, end, label]]}",
+)
 
 __all__ = ["DPO", "JSON", "JSONL", "LOSSLESS", "SFT", "SPACY", "encode_json_array", "encode_jsonl"]

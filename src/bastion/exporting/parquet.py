@@ -18,8 +18,8 @@ from typing import Any
 
 import orjson
 
-from ..domain.errors import InvalidInput
 from .base import LOSSLESS, Encoding, ExportFormat
+from ..domain.errors import InvalidInput
 
 ROW_GROUP = 5000
 JSON_COLUMNS = ("data", "meta", "predictions", "result")
@@ -64,7 +64,9 @@ def _parquet_type(key: str, value: Any):
 
 def _lossless_row(row: dict) -> dict:
     """Lossless rows for Parquet: free-form JSON parts become JSON text columns."""
-    out = {k: (orjson.dumps(v).decode() if k in JSON_COLUMNS and v is not None else v) for k, v in row.items()}
+    out: dict[str, Any] = {
+        k: (orjson.dumps(v).decode() if k in JSON_COLUMNS and v is not None else v) for k, v in row.items()
+    }
     if "annotations" in out:
         out["annotations"] = [_lossless_row(a) for a in out["annotations"]]
     if "annotation" in out:
@@ -75,9 +77,17 @@ def _lossless_row(row: dict) -> dict:
 def _lossless_schema(first: dict):
     import pyarrow as pa
 
-    annotation = pa.struct([("id", pa.string()), ("task_id", pa.string()), ("project_id", pa.string()),
-                            ("user_id", pa.string()), ("result", pa.string()), ("lead_time_ms", pa.int64()),
-                            ("created_at", pa.int64())])
+    annotation = pa.struct(
+        [
+            ("id", pa.string()),
+            ("task_id", pa.string()),
+            ("project_id", pa.string()),
+            ("user_id", pa.string()),
+            ("result", pa.string()),
+            ("lead_time_ms", pa.int64()),
+            ("created_at", pa.int64()),
+        ]
+    )
     fields = []
     for key in first:
         if key == "annotations":
@@ -104,15 +114,17 @@ def write_parquet(rows: Iterator[dict], lossless: bool) -> Iterator[bytes]:
         nonlocal writer, schema_
         if schema_ is None:
             first = batch[0]
-            schema_ = _lossless_schema(first) if lossless else pa.schema(
-                [(k, _parquet_type(k, v)) for k, v in first.items()])
+            schema_ = (
+                _lossless_schema(first) if lossless else pa.schema([(k, _parquet_type(k, v)) for k, v in first.items()])
+            )
             writer = pq.ParquetWriter(sink, schema_, compression="zstd")
         try:
             table = pa.Table.from_pylist(batch, schema=schema_)
         except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
             raise InvalidInput(
                 f"parquet: row {count - len(batch) + 1}… does not fit the columns of the first rows ({exc}); "
-                "a mix of prompt strings and conversations needs --chat conversational") from exc
+                "a mix of prompt strings and conversations needs --chat conversational"
+            ) from exc
         writer.write_table(table)
         batch.clear()
         return sink.drain()
@@ -136,6 +148,11 @@ def encode_parquet(rows: Iterator[dict], encoding: Encoding) -> Iterator[bytes]:
 
 
 PARQUET = ExportFormat(
-    name="parquet", media_type="application/vnd.apache.parquet", extension="parquet", encode=encode_parquet,
-    rows=(LOSSLESS, "sft", "dpo"), options=("chat", "sft_form", "dpo_min_strength", "include_ties", "with_ids"),
-    description="the rows chosen by --rows as Apache Parquet")
+    name="parquet",
+    media_type="application/vnd.apache.parquet",
+    extension="parquet",
+    encode=encode_parquet,
+    rows=(LOSSLESS, "sft", "dpo"),
+    options=("chat", "sft_form", "dpo_min_strength", "include_ties", "with_ids"),
+    description="the rows chosen by --rows as Apache Parquet",
+)

@@ -14,8 +14,8 @@ Pure functions and small classes, no storage and no web:
   (``Runtime.leak_cache``; nothing module-global).
 """
 
-from bastion.leaks.canaries import CanaryFact, CanaryMatch, CanaryTemplate, canary_fact, match_canary, render_canary
-from bastion.leaks.trace import (
+from .canaries import CanaryFact, CanaryMatch, CanaryTemplate, canary_fact, match_canary, render_canary
+from .trace import (
     DEFAULT_ALPHA,
     RecipientScore,
     SlotReading,
@@ -25,7 +25,7 @@ from bastion.leaks.trace import (
     TraceReport,
     trace_leak,
 )
-from bastion.leaks.variants import (
+from .variants import (
     Region,
     Slot,
     SlotKind,

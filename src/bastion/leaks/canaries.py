@@ -41,30 +41,216 @@ from bastion.redaction.pseudonyms import check_secret
 PLACEHOLDERS = ("name", "figure", "date", "place")
 MAX_P_VALUE = 1e-3  # identified when another recipient would match this well less often than this
 
-_GIVEN = (
-    "Arlo Bryn Calla Dace Elowen Fenna Garin Hollis Ines Jorah Kestra Linnea Maelis Nerys Odell Perrin Quill "
-    "Rosalind Sorrel Tamsin Ulric Vesna Wrenna Xavi Yorick Zelda Anouk Bastian Corin Delphine Emrys Faye Gideon "
-    "Hesper Isolde Jarvis Kaia Lorcan Mireille Niamh Osric Philippa Rowan Saoirse Thaddeus Una Valen Wilhelmina"
-).split()
+_GIVEN = [
+    "Arlo",
+    "Bryn",
+    "Calla",
+    "Dace",
+    "Elowen",
+    "Fenna",
+    "Garin",
+    "Hollis",
+    "Ines",
+    "Jorah",
+    "Kestra",
+    "Linnea",
+    "Maelis",
+    "Nerys",
+    "Odell",
+    "Perrin",
+    "Quill",
+    "Rosalind",
+    "Sorrel",
+    "Tamsin",
+    "Ulric",
+    "Vesna",
+    "Wrenna",
+    "Xavi",
+    "Yorick",
+    "Zelda",
+    "Anouk",
+    "Bastian",
+    "Corin",
+    "Delphine",
+    "Emrys",
+    "Faye",
+    "Gideon",
+    "Hesper",
+    "Isolde",
+    "Jarvis",
+    "Kaia",
+    "Lorcan",
+    "Mireille",
+    "Niamh",
+    "Osric",
+    "Philippa",
+    "Rowan",
+    "Saoirse",
+    "Thaddeus",
+    "Una",
+    "Valen",
+    "Wilhelmina",
+]
 # Family names and places are built from two parts: 1,600 family names and 750 places.
-_FAMILY_HEADS = (
-    "Quell Pen Ash Brindle Carrow Dun Elver Fallow Glen Harrow Inch Kettle Lark Marrow Nettle Oak Pell Quarr Raven "
-    "Salt Thistle Under Whit Yarrow Aber Black Cold Dew Esk Fox Grey Hollo Ivy Juniper Knight Low Moor North Orms Rook"
-).split()
-_FAMILY_TAILS = (
-    "brook warden combe moor gate merrow stone mere haven by well spur wick fold hurst ington worth marsh wood hay "
-    "tongue ridge cott leigh dale thorpe field ford ham ley stow bury shaw croft holt den wold hope cliffe more"
-).split()
+_FAMILY_HEADS = [
+    "Quell",
+    "Pen",
+    "Ash",
+    "Brindle",
+    "Carrow",
+    "Dun",
+    "Elver",
+    "Fallow",
+    "Glen",
+    "Harrow",
+    "Inch",
+    "Kettle",
+    "Lark",
+    "Marrow",
+    "Nettle",
+    "Oak",
+    "Pell",
+    "Quarr",
+    "Raven",
+    "Salt",
+    "Thistle",
+    "Under",
+    "Whit",
+    "Yarrow",
+    "Aber",
+    "Black",
+    "Cold",
+    "Dew",
+    "Esk",
+    "Fox",
+    "Grey",
+    "Hollo",
+    "Ivy",
+    "Juniper",
+    "Knight",
+    "Low",
+    "Moor",
+    "North",
+    "Orms",
+    "Rook",
+]
+_FAMILY_TAILS = [
+    "brook",
+    "warden",
+    "combe",
+    "moor",
+    "gate",
+    "merrow",
+    "stone",
+    "mere",
+    "haven",
+    "by",
+    "well",
+    "spur",
+    "wick",
+    "fold",
+    "hurst",
+    "ington",
+    "worth",
+    "marsh",
+    "wood",
+    "hay",
+    "tongue",
+    "ridge",
+    "cott",
+    "leigh",
+    "dale",
+    "thorpe",
+    "field",
+    "ford",
+    "ham",
+    "ley",
+    "stow",
+    "bury",
+    "shaw",
+    "croft",
+    "holt",
+    "den",
+    "wold",
+    "hope",
+    "cliffe",
+    "more",
+]
 _FAMILY = [head + tail for head in _FAMILY_HEADS for tail in _FAMILY_TAILS]
-_PLACE_HEADS = (
-    "East Tarn Nor Bracken Calder Dun Elm Farrow Gorse Heath Iron Kings Lath Merrow North Oxen Pels Quarry Red "
-    "Stone Thorn Up Vex Wendle Yelver Ash Briar Cold Dorr Evers"
-).split()
-_PLACE_TAILS = "mere hollow wick fold mouth haven stead dale brook combe bridge bury gate fleet holme worth ton cross well ford cliffe stream ington sley by".split()
+_PLACE_HEADS = [
+    "East",
+    "Tarn",
+    "Nor",
+    "Bracken",
+    "Calder",
+    "Dun",
+    "Elm",
+    "Farrow",
+    "Gorse",
+    "Heath",
+    "Iron",
+    "Kings",
+    "Lath",
+    "Merrow",
+    "North",
+    "Oxen",
+    "Pels",
+    "Quarry",
+    "Red",
+    "Stone",
+    "Thorn",
+    "Up",
+    "Vex",
+    "Wendle",
+    "Yelver",
+    "Ash",
+    "Briar",
+    "Cold",
+    "Dorr",
+    "Evers",
+]
+_PLACE_TAILS = [
+    "mere",
+    "hollow",
+    "wick",
+    "fold",
+    "mouth",
+    "haven",
+    "stead",
+    "dale",
+    "brook",
+    "combe",
+    "bridge",
+    "bury",
+    "gate",
+    "fleet",
+    "holme",
+    "worth",
+    "ton",
+    "cross",
+    "well",
+    "ford",
+    "cliffe",
+    "stream",
+    "ington",
+    "sley",
+    "by",
+]
 _PLACES = [head + tail for head in _PLACE_HEADS for tail in _PLACE_TAILS]
-_MONTHS = (
-    "january february march april may june july august september october november december"
-).split()
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
 _MONTH_PATTERN = r"(?P<month>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 _DAY_PATTERN = r"(?P<day>[0-3]?\d)(?:st|nd|rd|th)?"
 _DATES = (
@@ -129,7 +315,9 @@ class CanaryMatch:
 
 def canary_fact(secret: bytes, canary_id: str, person_id: str) -> CanaryFact:
     check_secret(secret)
-    digest = hmac.new(secret, f"bastion/leaks/canary/v1\x1f{canary_id}\x1f{person_id}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret, f"bastion/leaks/canary/v1\x1f{canary_id}\x1f{person_id}".encode(), hashlib.sha256
+    ).digest()
 
     def pick(offset: int, modulus: int) -> int:
         return int.from_bytes(digest[offset : offset + 4], "big") % modulus
@@ -155,13 +343,17 @@ _PLACEHOLDER = re.compile(r"\{(name|figure|date|place)\}")
 
 def render_canary_data(data: Any, facts: Mapping[str, str]) -> Any:
     """Every string of a canary's task data with its placeholders filled with one recipient's facts."""
-    return replace_strings(data, {path: _PLACEHOLDER.sub(lambda m: facts[m.group(1)], text)
-                                  for path, _segments, text in walk_strings(data)})
+    return replace_strings(
+        data,
+        {path: _PLACEHOLDER.sub(lambda m: facts[m.group(1)], text) for path, _segments, text in walk_strings(data)},
+    )
 
 
 def extract_facts(text: str) -> tuple[set[int], set[tuple[int, int]], set[str]]:
     """Figures, (month, day) dates and lower-case words present in a leaked text."""
-    figures = {int(re.sub(r"\D", "", m.group())) for m in _NUMBER.finditer(text) if len(re.sub(r"\D", "", m.group())) <= 9}
+    figures = {
+        int(re.sub(r"\D", "", m.group())) for m in _NUMBER.finditer(text) if len(re.sub(r"\D", "", m.group())) <= 9
+    }
     dates = set()
     for pattern in _DATES:
         for m in pattern.finditer(text):

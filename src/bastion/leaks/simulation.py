@@ -113,36 +113,90 @@ class _Writer:
 _Template = Callable[[_Writer], str]
 
 _TEMPLATES: list[_Template] = [
-    lambda w: f"{w.team().capitalize()} {w.neg('do not', 'don’t')} want to {w.ize()} {w.thing()} until {w.syn('we are', 'we’re')} sure about the numbers.",
-    lambda w: f"We checked the {w.items()} before lunch, {w.syn('although', 'though')} nobody could find the spare set.",
-    lambda w: f"{w.syn('Moreover,', 'Furthermore,')} {w.team()} {w.neg('cannot', 'can’t')} reach {w.place()} {w.syn('toward', 'towards')} the end of the week.",
+    lambda w: (
+        f"{w.team().capitalize()} {w.neg('do not', 'don’t')} want to {w.ize()} {w.thing()} until {w.syn('we are', 'we’re')} sure about the numbers."
+    ),
+    lambda w: (
+        f"We checked the {w.items()} before lunch, {w.syn('although', 'though')} nobody could find the spare set."
+    ),
+    lambda w: (
+        f"{w.syn('Moreover,', 'Furthermore,')} {w.team()} {w.neg('cannot', 'can’t')} reach {w.place()} {w.syn('toward', 'towards')} the end of the week."
+    ),
     lambda w: f"It is {w.adj()} work{w.dash}{w.syn('perhaps', 'maybe')} the most {w.adj()} part of the job.",
-    lambda w: f"The manager called it {w.quote(w.pick('a reasonable compromise', 'good enough for now', 'the safe option', 'a temporary fix'))} and moved on.",
-    lambda w: f"{w.syn('For example,', 'For instance,')} the {w.our()} of the new {w.pick('labels', 'signs', 'covers', 'screens')} {w.neg('does not', 'doesn’t')} match the old ones.",
+    lambda w: (
+        f"The manager called it {w.quote(w.pick('a reasonable compromise', 'good enough for now', 'the safe option', 'a temporary fix'))} and moved on."
+    ),
+    lambda w: (
+        f"{w.syn('For example,', 'For instance,')} the {w.our()} of the new {w.pick('labels', 'signs', 'covers', 'screens')} {w.neg('does not', 'doesn’t')} match the old ones."
+    ),
     lambda w: f"They are planning to {w.ize()} the {w.items()} {w.syn('among', 'amongst')} the three sites.",
-    lambda w: f"{w.syn('In addition,', 'Additionally,')} the {w.pick('email', 'e-mail')} from {w.team()} {w.neg('did not', 'didn’t')} mention {w.thing()}.",
-    lambda w: f"If you are unsure, ask {w.team()}; they {w.neg('will not', 'won’t')} mind, and they {w.neg('have not', 'haven’t')} complained before.",
-    lambda w: f"The {w.pick('dataset', 'data set')} is small, so it is {w.adj()} to {w.ize()} it by hand{w.dash}{w.syn('perhaps', 'maybe')} an afternoon of work.",
-    lambda w: f"We {w.neg('should not', 'shouldn’t')} rely on {w.thing()} alone; {w.team()} and the {w.pick('auditors', 'drivers', 'cleaners', 'clients')} help {w.syn('each other', 'one another')} {w.syn('a lot', 'often')}.",
-    lambda w: f"{w.syn('Therefore,', 'Thus,')} the visit to {w.place()} {w.neg('is not', 'isn’t')} {w.adj()}, {w.syn('although', 'though')} it is long.",
-    lambda w: f"The new {w.pick('website', 'web site')} lists {w.items()}, which {w.neg('was not', 'wasn’t')} the case last year.",
-    lambda w: f"Nobody could {w.ize()} the notes{w.dash}they {w.neg('were not', 'weren’t')} {w.spell('labelled', 'labeled')}, and the {w.our()} was off.",
-    lambda w: f"{w.syn('In short,', 'In brief,')} we {w.neg('have not', 'haven’t')} {w.ize('ed')} {w.thing()} yet, and {w.syn('we are', 'we’re')} behind.",
-    lambda w: f"She said the plan was {w.quote(w.pick('ambitious but doable', 'too early to judge', 'mostly on track', 'worth a second look'))}, and {w.team()} agreed.",
-    lambda w: f"We moved {w.syn('a lot of', 'lots of')} {w.pick(*_NOUNS)} to {w.place()} in order to free the {w.pick('hallway', 'desk', 'shelf', 'van')}.",
-    lambda w: f"The {w.spell('modelling', 'modeling')} work {w.neg('does not', 'doesn’t')} {w.syn('usually', 'often')} need {w.items()}.",
-    lambda w: f"{w.team().capitalize()} {w.neg('would not', 'wouldn’t')} {w.ize()} anything {w.syn('while', 'whilst')} the audit was open.",
-    lambda w: f"Our {w.spell('neighbours', 'neighbors')} at {w.place()} {w.neg('are not', 'aren’t')} happy with the noise, {w.syn('although', 'though')} they {w.neg('did not', 'didn’t')} say so.",
+    lambda w: (
+        f"{w.syn('In addition,', 'Additionally,')} the {w.pick('email', 'e-mail')} from {w.team()} {w.neg('did not', 'didn’t')} mention {w.thing()}."
+    ),
+    lambda w: (
+        f"If you are unsure, ask {w.team()}; they {w.neg('will not', 'won’t')} mind, and they {w.neg('have not', 'haven’t')} complained before."
+    ),
+    lambda w: (
+        f"The {w.pick('dataset', 'data set')} is small, so it is {w.adj()} to {w.ize()} it by hand{w.dash}{w.syn('perhaps', 'maybe')} an afternoon of work."
+    ),
+    lambda w: (
+        f"We {w.neg('should not', 'shouldn’t')} rely on {w.thing()} alone; {w.team()} and the {w.pick('auditors', 'drivers', 'cleaners', 'clients')} help {w.syn('each other', 'one another')} {w.syn('a lot', 'often')}."
+    ),
+    lambda w: (
+        f"{w.syn('Therefore,', 'Thus,')} the visit to {w.place()} {w.neg('is not', 'isn’t')} {w.adj()}, {w.syn('although', 'though')} it is long."
+    ),
+    lambda w: (
+        f"The new {w.pick('website', 'web site')} lists {w.items()}, which {w.neg('was not', 'wasn’t')} the case last year."
+    ),
+    lambda w: (
+        f"Nobody could {w.ize()} the notes{w.dash}they {w.neg('were not', 'weren’t')} {w.spell('labelled', 'labeled')}, and the {w.our()} was off."
+    ),
+    lambda w: (
+        f"{w.syn('In short,', 'In brief,')} we {w.neg('have not', 'haven’t')} {w.ize('ed')} {w.thing()} yet, and {w.syn('we are', 'we’re')} behind."
+    ),
+    lambda w: (
+        f"She said the plan was {w.quote(w.pick('ambitious but doable', 'too early to judge', 'mostly on track', 'worth a second look'))}, and {w.team()} agreed."
+    ),
+    lambda w: (
+        f"We moved {w.syn('a lot of', 'lots of')} {w.pick(*_NOUNS)} to {w.place()} in order to free the {w.pick('hallway', 'desk', 'shelf', 'van')}."
+    ),
+    lambda w: (
+        f"The {w.spell('modelling', 'modeling')} work {w.neg('does not', 'doesn’t')} {w.syn('usually', 'often')} need {w.items()}."
+    ),
+    lambda w: (
+        f"{w.team().capitalize()} {w.neg('would not', 'wouldn’t')} {w.ize()} anything {w.syn('while', 'whilst')} the audit was open."
+    ),
+    lambda w: (
+        f"Our {w.spell('neighbours', 'neighbors')} at {w.place()} {w.neg('are not', 'aren’t')} happy with the noise, {w.syn('although', 'though')} they {w.neg('did not', 'didn’t')} say so."
+    ),
     lambda w: f"{w.syn('Perhaps', 'Maybe')} {w.team()} {w.neg('will not', 'won’t')} need the {w.items()} after all.",
-    lambda w: f"I am not sure it {w.neg('has not', 'hasn’t')} been {w.ize('ed')}{w.dash}the {w.spell('judgement', 'judgment')} call was {w.adj()}.",
-    lambda w: f"They are {w.adj()} about the {w.spell('per cent', 'percent')} figures, {w.syn('although', 'though')} the trend {w.neg('is not', 'isn’t')} new.",
-    lambda w: f"The {w.spell('grey', 'gray')} {w.pick('folders', 'boxes', 'crates', 'binders')} hold the {w.items()}; we {w.neg('cannot', 'can’t')} {w.ize()} them today.",
-    lambda w: f"{w.syn('Afterward', 'Afterwards')}, {w.team()} {w.neg('did not', 'didn’t')} {w.ize()} the {w.spell('colour', 'color')} charts.",
-    lambda w: f"You are welcome to {w.ize()} {w.thing()}, but it {w.neg('should not', 'shouldn’t')} take more than an hour.",
-    lambda w: f"{w.team().capitalize()} {w.neg('have not', 'haven’t')} {w.ize('ed')} the {w.items()}, and {w.syn('they are', 'they’re')} not in a hurry.",
-    lambda w: f"The {w.spell('travelling', 'traveling')} exhibit {w.syn('toward', 'towards')} {w.place()} {w.neg('was not', 'wasn’t')} {w.adj()} at all.",
-    lambda w: f"We {w.neg('do not', 'don’t')} think the {w.spell('cancelled', 'canceled')} order was {w.adj()}{w.dash}it was {w.adj()}.",
-    lambda w: f"{w.syn('Although', 'Though')} {w.team()} {w.neg('could not', 'couldn’t')} attend, {w.syn('they are', 'they’re')} keen to {w.ize()} the next visit.",
+    lambda w: (
+        f"I am not sure it {w.neg('has not', 'hasn’t')} been {w.ize('ed')}{w.dash}the {w.spell('judgement', 'judgment')} call was {w.adj()}."
+    ),
+    lambda w: (
+        f"They are {w.adj()} about the {w.spell('per cent', 'percent')} figures, {w.syn('although', 'though')} the trend {w.neg('is not', 'isn’t')} new."
+    ),
+    lambda w: (
+        f"The {w.spell('grey', 'gray')} {w.pick('folders', 'boxes', 'crates', 'binders')} hold the {w.items()}; we {w.neg('cannot', 'can’t')} {w.ize()} them today."
+    ),
+    lambda w: (
+        f"{w.syn('Afterward', 'Afterwards')}, {w.team()} {w.neg('did not', 'didn’t')} {w.ize()} the {w.spell('colour', 'color')} charts."
+    ),
+    lambda w: (
+        f"You are welcome to {w.ize()} {w.thing()}, but it {w.neg('should not', 'shouldn’t')} take more than an hour."
+    ),
+    lambda w: (
+        f"{w.team().capitalize()} {w.neg('have not', 'haven’t')} {w.ize('ed')} the {w.items()}, and {w.syn('they are', 'they’re')} not in a hurry."
+    ),
+    lambda w: (
+        f"The {w.spell('travelling', 'traveling')} exhibit {w.syn('toward', 'towards')} {w.place()} {w.neg('was not', 'wasn’t')} {w.adj()} at all."
+    ),
+    lambda w: (
+        f"We {w.neg('do not', 'don’t')} think the {w.spell('cancelled', 'canceled')} order was {w.adj()}{w.dash}it was {w.adj()}."
+    ),
+    lambda w: (
+        f"{w.syn('Although', 'Though')} {w.team()} {w.neg('could not', 'couldn’t')} attend, {w.syn('they are', 'they’re')} keen to {w.ize()} the next visit."
+    ),
 ]
 
 

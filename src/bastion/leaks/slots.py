@@ -39,8 +39,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bastion.domain.errors import InvalidConfig
-from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN
+from ..domain.errors import InvalidConfig
+from ..redaction.pseudonyms import PSEUDONYM_PATTERN
 
 
 class SlotKind(StrEnum):
@@ -72,7 +72,10 @@ def load_variant_settings(raw: Mapping[str, Any] | None, *, path: str = "leak_tr
         return VariantSettings.model_validate(raw or {})
     except ValidationError as exc:
         problems = [
-            {"path": path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]), "message": err["msg"]}
+            {
+                "path": path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]),
+                "message": err["msg"],
+            }
             for err in exc.errors()
         ]
         summary = "; ".join(f"{p['path']}: {p['message']}" for p in problems)
@@ -122,7 +125,7 @@ _QUOTED = re.compile(r"\"[^\"\n]{1,600}\"|“[^“”\n]{1,600}”|‘[^‘’\n
 
 def excluded_ranges(text: str) -> list[tuple[int, int]]:
     """Ranges no slot may overlap: code, URLs, e-mail addresses, tags, pseudonyms, quoted text."""
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for pattern in (_FENCED_CODE, _INLINE_CODE, _INDENTED_CODE, _URL, _EMAIL, _HTML_TAG, PSEUDONYM_PATTERN):
         ranges.extend(m.span() for m in pattern.finditer(text))
     for m in _QUOTED.finditer(text):
@@ -217,7 +220,7 @@ _CLAUSE_BREAK = re.compile(r"[.;:!?()\n\"“”]")
 
 
 def _serial_comma_slots(text: str) -> list[Slot]:
-    """", and" <-> " and" at the end of a list of three or more items."""
+    """ ", and" <-> " and" at the end of a list of three or more items."""
     slots = []
     for m in _CONJUNCTION.finditer(text):
         head = text[max(0, m.start() - 160) : m.start()]
@@ -262,7 +265,9 @@ _SYNONYMS: list[tuple[str, str, str]] = [
 ]  # fmt: skip
 _SYNONYM_TABLE = {form: (alternate, condition) for form, alternate, condition in _SYNONYMS}
 _SYNONYM_PATTERN = re.compile(
-    r"(?<![\w\-'’])(?:" + "|".join(re.escape(f).replace(r"\ ", r" ") for f in sorted(_SYNONYM_TABLE, key=len, reverse=True)) + r")(?![\w\-'’])",
+    r"(?<![\w\-'’])(?:"
+    + "|".join(re.escape(f).replace(r"\ ", r" ") for f in sorted(_SYNONYM_TABLE, key=len, reverse=True))
+    + r")(?![\w\-'’])",
     re.IGNORECASE,
 )
 
@@ -287,7 +292,10 @@ def _synonym_slots(text: str) -> list[Slot]:
             continue  # "a maybe" is a noun
         if found.lower() == "although" and re.search(r"(?:even|as) $", before):
             continue
-        if condition == "quantity" and not re.match(r" (?:\d|a |an |half|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|hundred)", text[m.end() : m.end() + 9]):
+        if condition == "quantity" and not re.match(
+            r" (?:\d|a |an |half|one|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|hundred)",
+            text[m.end() : m.end() + 9],
+        ):
             continue  # "treated roughly" is not a quantity
         slots.append(Slot(SlotKind.SYNONYM, (Region(m.start(), m.end(), found, _match_case(found, alternate)),)))
     return slots
@@ -299,7 +307,9 @@ _IZE_STEMS = (
     "|randomi|personali|centrali|locali|capitali|penali|formali|digiti|moneti|operationali|contextuali|analy"
 )
 _SPELLING_IZE = re.compile(rf"(?i)\b(?:{_IZE_STEMS})(?P<letter>[sz])(?:e|es|ed|ing|ation|ations|er|ers|able)\b")
-_SPELLING_OUR = re.compile(r"(?i)\b(?:col|behavi|fav|hon|lab|neighb|flav|hum|rum|harb|endeav)(?P<vowel>ou|o)r(?:s|ed|ing|ful|able|ite|ites|ers)?\b")
+_SPELLING_OUR = re.compile(
+    r"(?i)\b(?:col|behavi|fav|hon|lab|neighb|flav|hum|rum|harb|endeav)(?P<vowel>ou|o)r(?:s|ed|ing|ful|able|ite|ites|ers)?\b"
+)
 _SPELLING_RE = re.compile(r"(?i)\b(?:cent|theat|fib)(?P<ending>re|er)s?\b")
 _SPELLING_LL = re.compile(r"(?i)\b(?:mode|labe|trave|cance|signa|fue|leve|channe)(?P<ell>ll|l)(?:ed|ing|er|ers)\b")
 _SPELLING_GEMENT = re.compile(r"(?i)\b(?:judg|acknowledg)(?P<e>e|)ment(?:s)?\b")
@@ -315,7 +325,9 @@ def _spelling_slots(text: str) -> list[Slot]:
         slots.append(_spelling(text, m, m.start("letter"), m.end("letter"), letter, swapped))
     for m in _SPELLING_OUR.finditer(text):
         vowel = m.group("vowel")
-        slots.append(_spelling(text, m, m.start("vowel"), m.end("vowel"), vowel, "o" if vowel.lower() == "ou" else "ou"))
+        slots.append(
+            _spelling(text, m, m.start("vowel"), m.end("vowel"), vowel, "o" if vowel.lower() == "ou" else "ou")
+        )
     for m in _SPELLING_RE.finditer(text):
         ending = m.group("ending")
         slots.append(_spelling(text, m, m.start("ending"), m.end("ending"), ending, ending[::-1]))
@@ -346,9 +358,13 @@ _CURLY_QUOTES = re.compile(r"“(?=\S)[^“”\n]{1,600}(?<=\S)”")
 def _quote_slots(text: str) -> list[Slot]:
     slots = []
     for m in _STRAIGHT_QUOTES.finditer(text):
-        slots.append(Slot(SlotKind.QUOTES, (Region(m.start(), m.start() + 1, '"', "“"), Region(m.end() - 1, m.end(), '"', "”"))))
+        slots.append(
+            Slot(SlotKind.QUOTES, (Region(m.start(), m.start() + 1, '"', "“"), Region(m.end() - 1, m.end(), '"', "”")))
+        )
     for m in _CURLY_QUOTES.finditer(text):
-        slots.append(Slot(SlotKind.QUOTES, (Region(m.start(), m.start() + 1, "“", '"'), Region(m.end() - 1, m.end(), "”", '"'))))
+        slots.append(
+            Slot(SlotKind.QUOTES, (Region(m.start(), m.start() + 1, "“", '"'), Region(m.end() - 1, m.end(), "”", '"')))
+        )
     return slots
 
 
@@ -367,18 +383,52 @@ def _dash_slots(text: str) -> list[Slot]:
     return slots
 
 
-_INTRO_ADVERBS_REMOVABLE = (
-    "currently recently unfortunately fortunately typically usually sometimes meanwhile otherwise ideally "
-    "historically eventually originally occasionally generally normally clearly honestly surprisingly "
-    "interestingly importantly similarly admittedly finally then overall today later instead still now"
-).split()
+_INTRO_ADVERBS_REMOVABLE = [
+    "currently",
+    "recently",
+    "unfortunately",
+    "fortunately",
+    "typically",
+    "usually",
+    "sometimes",
+    "meanwhile",
+    "otherwise",
+    "ideally",
+    "historically",
+    "eventually",
+    "originally",
+    "occasionally",
+    "generally",
+    "normally",
+    "clearly",
+    "honestly",
+    "surprisingly",
+    "interestingly",
+    "importantly",
+    "similarly",
+    "admittedly",
+    "finally",
+    "then",
+    "overall",
+    "today",
+    "later",
+    "instead",
+    "still",
+    "now",
+]
 # A comma is only ever *added* after words that cannot be adjectives ("Overall results", "Later versions").
-_INTRO_ADVERBS_ADDABLE = frozenset(w for w in _INTRO_ADVERBS_REMOVABLE if w.endswith("ly") or w in ("meanwhile", "otherwise", "sometimes", "then"))
-_INTRO = re.compile(r"\b(?P<word>" + "|".join(w.capitalize() for w in _INTRO_ADVERBS_REMOVABLE) + r")(?P<comma>,?) (?=(?P<next>[a-z]+)\b)")
+_INTRO_ADVERBS_ADDABLE = frozenset(
+    w for w in _INTRO_ADVERBS_REMOVABLE if w.endswith("ly") or w in ("meanwhile", "otherwise", "sometimes", "then")
+)
+_INTRO = re.compile(
+    r"\b(?P<word>"
+    + "|".join(w.capitalize() for w in _INTRO_ADVERBS_REMOVABLE)
+    + r")(?P<comma>,?) (?=(?P<next>[a-z]+)\b)"
+)
 
 
 def _intro_comma_slots(text: str) -> list[Slot]:
-    """"Usually, the job ..." <-> "Usually the job ..." at the start of a sentence."""
+    """ "Usually, the job ..." <-> "Usually the job ..." at the start of a sentence."""
     slots = []
     for m in _INTRO.finditer(text):
         if not _is_sentence_start(text, m.start()):
@@ -398,10 +448,9 @@ _THAT = re.compile(
 
 
 def _that_slots(text: str) -> list[Slot]:
-    """"we think that the plan ..." <-> "we think the plan ...": the complementiser is optional."""
+    """ "we think that the plan ..." <-> "we think the plan ...": the complementiser is optional."""
     return [
-        Slot(SlotKind.THAT, (Region(m.start(), m.end(), m.group(), m.group("verb")),))
-        for m in _THAT.finditer(text)
+        Slot(SlotKind.THAT, (Region(m.start(), m.end(), m.group(), m.group("verb")),)) for m in _THAT.finditer(text)
     ]
 
 
@@ -436,7 +485,9 @@ def find_slots(
     taken = _Intervals([])
     chosen = []
     for slot in sorted(candidates, key=lambda s: (s.start, s.end)):
-        if any(r.canonical == r.alternate or not r.alternate or text[r.start : r.end] != r.canonical for r in slot.regions):
+        if any(
+            r.canonical == r.alternate or not r.alternate or text[r.start : r.end] != r.canonical for r in slot.regions
+        ):
             continue
         if any(_has_digit(r.alternate) for r in slot.regions):
             continue

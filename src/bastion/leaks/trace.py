@@ -54,11 +54,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from bastion.domain.errors import InvalidInput
-from bastion.leaks.alignment import Alignment, Folded, Tokens, align, clean_excerpt, fold, fold_form, shingles, tokenize
-from bastion.leaks.slots import DEFAULT_SETTINGS, Region, Slot, VariantSettings, find_slots
-from bastion.leaks.variants import slot_bit, slot_key_material
-from bastion.redaction.editdistance import edit_distance
+from .alignment import Alignment, Folded, Tokens, align, clean_excerpt, fold, fold_form, shingles, tokenize
+from .slots import DEFAULT_SETTINGS, Region, Slot, VariantSettings, find_slots
+from .variants import slot_bit, slot_key_material
+from ..domain.errors import InvalidInput
+from ..redaction.editdistance import edit_distance
 
 DEFAULT_ALPHA = 1e-4
 MIN_COVERAGE = 0.5
@@ -240,7 +240,9 @@ def trace_leak(
         return TraceReport("no_source", (), (), (), (), alpha)
 
     readings = [
-        SlotReading(index.items[p].task_id, index.items[p].field_path, slot_key, slot_kinds[slot_key], next(iter(forms)))
+        SlotReading(
+            index.items[p].task_id, index.items[p].field_path, slot_key, slot_kinds[slot_key], next(iter(forms))
+        )
         for (p, _, slot_key), forms in sorted(raw_readings.items())
         if len(forms) == 1  # read differently in two excerpts: ambiguous, dropped
     ]
@@ -287,7 +289,9 @@ def read_slot(ready: _Prepared, slot: Slot, alignment: Alignment, excerpt: str, 
     return forms.pop() if len(forms) == 1 else None
 
 
-def _read_region(ready: _Prepared, region: Region, alignment: Alignment, excerpt: str, excerpt_tokens: Tokens) -> int | None:
+def _read_region(
+    ready: _Prepared, region: Region, alignment: Alignment, excerpt: str, excerpt_tokens: Tokens
+) -> int | None:
     folded = ready.folded
     start = folded.position(region.start)
     end = folded.position(region.end)
@@ -316,10 +320,7 @@ def _read_region(ready: _Prepared, region: Region, alignment: Alignment, excerpt
     if len(seen) > longest + 12:
         return None  # the anchors are far apart in the excerpt: something else is in between
     limit = longest // 3 + 2
-    distances = [
-        min(edit_distance(seen, b + form + a, limit) for b in befores for a in afters)
-        for form in own
-    ]
+    distances = [min(edit_distance(seen, b + form + a, limit) for b in befores for a in afters) for form in own]
     if distances[0] == distances[1] or min(distances) >= limit:
         return None
     return 0 if distances[0] < distances[1] else 1

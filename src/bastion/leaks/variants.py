@@ -39,9 +39,9 @@ import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bastion.leaks.slots import DEFAULT_SETTINGS, Region, Slot, SlotKind, VariantSettings, find_slots, load_variant_settings
-from bastion.redaction.offsets import OffsetMap, apply_replacements
-from bastion.redaction.pseudonyms import check_secret
+from .slots import DEFAULT_SETTINGS, Region, Slot, SlotKind, VariantSettings, find_slots, load_variant_settings
+from ..redaction.offsets import OffsetMap, apply_replacements
+from ..redaction.pseudonyms import check_secret
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -93,7 +93,9 @@ def slot_bit(key: bytes, person_id: str, task_id: str, slot_key: str, field_path
     return hmac.digest(key, message, "sha256")[0] & 1
 
 
-def codeword(secret: bytes, person_id: str, task_id: str, slots: Sequence[Slot], field_path: str = "") -> tuple[int, ...]:
+def codeword(
+    secret: bytes, person_id: str, task_id: str, slots: Sequence[Slot], field_path: str = ""
+) -> tuple[int, ...]:
     key = slot_key_material(secret)
     return tuple(slot_bit(key, person_id, task_id, s.key, field_path) for s in slots)
 
@@ -116,6 +118,8 @@ def render_variant(
 
 def apply_bits(canonical: str, slots: Sequence[Slot], bits: Sequence[int]) -> Variant:
     """Render ``canonical`` with the given choice per slot (1 = alternate form)."""
-    replacements = [(r.start, r.end, r.alternate) for slot, bit in zip(slots, bits, strict=True) if bit for r in slot.regions]
+    replacements = [
+        (r.start, r.end, r.alternate) for slot, bit in zip(slots, bits, strict=True) if bit for r in slot.regions
+    ]
     text, offsets = apply_replacements(canonical, replacements)
     return Variant(text=text, offsets=offsets, slots=tuple(slots), bits=tuple(bits))

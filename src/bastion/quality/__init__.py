@@ -5,7 +5,7 @@ project's annotations as a long table (task, annotator, value) and calls these.
 README.md beside this file gives the formulas, tie rules and degenerate-case rules.
 """
 
-from bastion.quality.aggregation import (
+from .aggregation import (
     BradleyTerryResult,
     CategoricalAggregation,
     bradley_terry,
@@ -16,7 +16,7 @@ from bastion.quality.aggregation import (
     one_coin_dawid_skene,
     pairs_from_rankings,
 )
-from bastion.quality.agreement import (
+from .agreement import (
     AgreementReport,
     LabelAgreement,
     PairAgreement,
@@ -28,11 +28,11 @@ from bastion.quality.agreement import (
     per_label_agreement,
     percent_agreement,
 )
-from bastion.quality.intervals import Interval, wilson_interval, wilson_intervals
-from bastion.quality.preferences import PreferenceAgreement, canonical_choices, preference_agreement
-from bastion.quality.rankings import RankCorrelation, positions_from_orders, rank_correlation
-from bastion.quality.scores import Score
-from bastion.quality.spans import SpanAgreement, SpanScores, span_agreement
+from .intervals import Interval, wilson_interval, wilson_intervals
+from .preferences import PreferenceAgreement, canonical_choices, preference_agreement
+from .rankings import RankCorrelation, positions_from_orders, rank_correlation
+from .scores import Score
+from .spans import SpanAgreement, SpanScores, span_agreement
 
 __all__ = [
     "AgreementReport",

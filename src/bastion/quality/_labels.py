@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.quality._ratings import code_ratings, group_starts
+from ._ratings import code_ratings, group_starts
 
 EPS = 1e-10  # probability floor, as in crowd-kit, so that logs stay finite
 # Posteriors this close to a task's highest are tied with it (EM's symmetric fixed points
@@ -60,10 +60,6 @@ class LabelTable:
     @property
     def n_classes(self) -> int:
         return int(self.classes.size)
-
-    def per_task_sum(self, rows: np.ndarray) -> np.ndarray:
-        """Sum row-aligned values (1-D or 2-D) over each task's rows."""
-        return np.add.reduceat(rows, self.task_starts, axis=0)
 
     def vote_shares(self) -> np.ndarray:
         k = self.n_classes
@@ -205,8 +201,10 @@ def pick_winners(posteriors: np.ndarray, tasks: np.ndarray, tie_seed: str = "") 
         rows = np.flatnonzero(tied)
         key = hashlib.blake2b(tie_seed.encode(), digest_size=32).digest()
         draws = np.array(
-            [int.from_bytes(hashlib.blake2b(str(task).encode(), key=key, digest_size=8).digest(), "big")
-             % int(n) for task, n in zip(tasks[rows].tolist(), n_candidates[rows].tolist(), strict=True)],
+            [
+                int.from_bytes(hashlib.blake2b(str(task).encode(), key=key, digest_size=8).digest(), "big") % int(n)
+                for task, n in zip(tasks[rows].tolist(), n_candidates[rows].tolist(), strict=True)
+            ],
             dtype=np.int64,
         )
         among = candidates[rows]

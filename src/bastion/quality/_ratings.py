@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
+from ..domain.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ def missing_mask(values: Any) -> np.ndarray:
         return np.isnan(array)
     if array.dtype.kind == "O":
         # Element-wise comparisons run in C: None equals None, and only NaN differs from itself.
-        return np.equal(array, None) | np.not_equal(array, array)
+        return np.equal(array, None) | np.not_equal(array, array)  # type: ignore[call-overload]  # object arrays
     return np.zeros(array.shape, dtype=bool)
 
 

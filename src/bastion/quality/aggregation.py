@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.quality._labels import (
+from ._labels import (
     EPS,
     CategoricalAggregation,
     LabelTable,
@@ -43,9 +43,9 @@ from bastion.quality._labels import (
     finish,
     single_class_result,
 )
-from bastion.quality.bradley_terry import BradleyTerryResult, bradley_terry, pairs_from_rankings
-from bastion.quality.glad import glad
-from bastion.quality.mace import mace
+from .bradley_terry import BradleyTerryResult, bradley_terry, pairs_from_rankings
+from .glad import glad
+from .mace import mace
 
 __all__ = [
     "BradleyTerryResult",
@@ -138,7 +138,7 @@ class _DawidSkene:
         loss = -np.inf
         iterations = 0
         converged = False
-        for iterations in range(1, max_iterations + 1):
+        for iterations in range(1, max_iterations + 1):  # noqa: B007  (the count is read after the loop)
             priors = np.maximum(priors, EPS)
             posteriors = self.e_step(confusion, priors)
             priors = posteriors.mean(axis=1)
@@ -170,7 +170,7 @@ class _DawidSkene:
         confusion = np.zeros_like(counts)
         # Only cells an annotator used exist (as in crowd-kit); the floor applies to them.
         confusion[self.cell_ids] = np.maximum(counts[self.cell_ids], EPS)
-        confusion = confusion.reshape(table.n_workers, k, k)
+        confusion = confusion.reshape(table.n_workers, k, k)  # type: ignore[assignment]  # 2-D to 3-D
         confusion /= confusion.sum(axis=1, keepdims=True)
         return confusion.reshape(n_cells, k), counts
 
@@ -222,7 +222,7 @@ class _OneCoin:
         loss = -np.inf
         iterations = 0
         converged = False
-        for iterations in range(1, max_iterations + 1):
+        for iterations in range(1, max_iterations + 1):  # noqa: B007  (the count is read after the loop)
             priors = np.maximum(priors, EPS)
             posteriors = self.e_step(accuracy, priors)
             priors = posteriors.mean(axis=1)
@@ -265,7 +265,7 @@ class _OneCoin:
         scores += np.log(priors)[:, None]
         scores -= scores.max(axis=0)
         np.exp(scores, out=scores)
-        scores /= scores.sum(axis=0)
+        scores /= scores.sum(axis=0)  # type: ignore[misc]  # numpy stubs: in-place division of an int array
         return scores
 
     def lower_bound(self, posteriors: np.ndarray, priors: np.ndarray, accuracy: np.ndarray) -> float:

@@ -32,9 +32,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality._ratings import Ratings, as_array, code_ratings, missing_mask
-from bastion.quality.scores import Score, defined, ratio, undefined
+from ._ratings import Ratings, as_array, code_ratings, missing_mask
+from .scores import Score, defined, ratio, undefined
+from ..domain.errors import InvalidInput
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 Weights = Literal["linear", "quadratic"] | None

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality._ratings import group_starts
+from ._ratings import group_starts
+from ..domain.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,11 +44,6 @@ class BradleyTerryResult:
     def ranking(self) -> np.ndarray:
         """Candidates best first (ties by candidate id)."""
         return self.candidates[np.lexsort((np.arange(self.scores.size), -self.scores))]
-
-    def candidate_records(self) -> list[dict[str, Any]]:
-        return [
-            {"candidate": c, "score": s} for c, s in zip(self.candidates.tolist(), self.scores.tolist(), strict=True)
-        ]
 
     def annotator_records(self) -> list[dict[str, Any]]:
         return [
@@ -98,7 +93,7 @@ def bradley_terry(
     scores = np.full(n, 1.0 / n)
     converged = False
     iterations = 0
-    for iterations in range(1, max_iterations + 1):
+    for iterations in range(1, max_iterations + 1):  # noqa: B007  (the count is read after the loop)
         total = scores[pa] + scores[pb]
         inverse = np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
         denominator = np.bincount(pa, inverse, minlength=n) + np.bincount(pb, inverse, minlength=n)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.quality._labels import (
+from ._labels import (
     CategoricalAggregation,
     LabelTable,
     code_labels,
@@ -86,7 +86,7 @@ class _Glad:
         iterations = 0
         converged = False
         scale = table.n * table.n_classes  # crowd-kit normalises by its (label x class) rows
-        for iterations in range(1, max_iterations + 1):
+        for iterations in range(1, max_iterations + 1):  # noqa: B007  (the count is read after the loop)
             last = q_value
             posteriors = self.e_step()
             given = posteriors[table.task, table.label]

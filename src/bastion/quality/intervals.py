@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
+from ..domain.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)

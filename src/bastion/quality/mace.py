@@ -32,14 +32,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality._labels import (
+from ._labels import (
     CategoricalAggregation,
     LabelTable,
     code_labels,
     empty_result,
     finish,
 )
+from ..domain.errors import InvalidInput
 
 
 def mace(

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality._ratings import code_ratings
-from bastion.quality.agreement import _alpha, _percent, _TaskCounts
-from bastion.quality.scores import Score
+from ._ratings import code_ratings
+from .agreement import _alpha, _percent, _TaskCounts
+from .scores import Score
+from ..domain.errors import InvalidInput
 
 OUTCOMES: tuple[str, str, str] = ("A", "B", "tie")
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality._ratings import missing_mask
-from bastion.quality.scores import Score, defined, undefined
+from ._ratings import missing_mask
+from .scores import Score, defined, undefined
+from ..domain.errors import InvalidInput
 
 TOO_FEW = "fewer than two candidates are ranked by both"
 CONSTANT = "a ranking puts every candidate in the same place"

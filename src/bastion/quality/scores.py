@@ -30,10 +30,6 @@ class Score:
     n_ratings: int = 0
     reason: str | None = None
 
-    @property
-    def is_defined(self) -> bool:
-        return self.value is not None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "value": self.value,

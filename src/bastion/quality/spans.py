@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from bastion.domain.errors import InvalidInput
-from bastion.quality.scores import Score, defined, undefined
+from .scores import Score, defined, undefined
+from ..domain.errors import InvalidInput
 
 Mode = Literal["strict", "overlap"]
 

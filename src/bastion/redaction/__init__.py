@@ -8,10 +8,10 @@ the project policy with :func:`redact_item` (:mod:`.policy`). The optional
 Presidio detector lives in :mod:`.presidio` and is imported only on demand.
 """
 
-from bastion.redaction.detectors import Detector, EntityType, Match, builtin_detectors, detect, resolve_overlaps
-from bastion.redaction.dictionary import ClientDictionary
-from bastion.redaction.offsets import Edit, OffsetMap, apply_replacements, reidentify
-from bastion.redaction.policy import (
+from .detectors import Detector, EntityType, Match, builtin_detectors, detect, resolve_overlaps
+from .dictionary import ClientDictionary
+from .offsets import Edit, OffsetMap, apply_replacements, reidentify
+from .policy import (
     Finding,
     NerSettings,
     RedactionPolicy,
@@ -21,7 +21,7 @@ from bastion.redaction.policy import (
     load_policy,
     redact_item,
 )
-from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN, Pseudonym, Pseudonymizer, label_for, normalise_value
+from .pseudonyms import PSEUDONYM_PATTERN, Pseudonym, Pseudonymizer, label_for, normalise_value
 
 __all__ = [
     "PSEUDONYM_PATTERN",

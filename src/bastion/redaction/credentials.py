@@ -26,8 +26,8 @@ import binascii
 import json
 import re
 
-from bastion.redaction.checksums import shannon_entropy
-from bastion.redaction.detectors import Detector, EntityType, Match
+from .checksums import shannon_entropy
+from .detectors import Detector, EntityType, Match
 
 
 class _PrefixDetector:
@@ -75,7 +75,11 @@ class AwsSecretKeyDetector:
         found = []
         for m in _AWS_SECRET.finditer(text):
             value = m.group()
-            if not (any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() or c in "/+" for c in value)):
+            if not (
+                any(c.isupper() for c in value)
+                and any(c.islower() for c in value)
+                and any(c.isdigit() or c in "/+" for c in value)
+            ):
                 continue
             if not _AWS_SECRET_CONTEXT.search(text[max(0, m.start() - 80) : m.start()]):
                 continue
@@ -134,7 +138,13 @@ class GenericSecretDetector:
             if len(value) >= 6 and has_letter and (has_digit or has_symbol) and not value.isdigit():
                 return 0.85
             return 0.0
-        if len(value) >= 16 and has_letter and has_digit and shannon_entropy(value) >= 3.0 and not _is_identifier(value):
+        if (
+            len(value) >= 16
+            and has_letter
+            and has_digit
+            and shannon_entropy(value) >= 3.0
+            and not _is_identifier(value)
+        ):
             return 0.85
         return 0.0
 
@@ -142,11 +152,15 @@ class GenericSecretDetector:
 def _is_identifier(value: str) -> bool:
     """``created_at_timestamp_v2``, ``user-profile.v10``: words joined by separators, not random."""
     parts = [p for p in re.split(r"[_\-.:/]", value) if p]
-    return len(parts) > 1 and all((p.isalpha() and (p.islower() or p.istitle() or p.isupper())) or len(p) <= 3 for p in parts)
+    return len(parts) > 1 and all(
+        (p.isalpha() and (p.islower() or p.istitle() or p.isupper())) or len(p) <= 3 for p in parts
+    )
 
 
 _PEM_BEGIN = re.compile(r"-----BEGIN (?P<label>(?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----")
-_PEM_LINE = re.compile(r"(?:\r?\n|\\r\\n|\\n)[ \t]*(?:[A-Za-z0-9+/]{8,}={0,2}|={0,2}[A-Za-z0-9+/]{1,7}={0,2}|[A-Za-z][A-Za-z\-]{2,20}: [A-Za-z0-9,\-]{1,80})(?=[ \t]*(?:\r?\n|\\r|\\n|$|\"))")
+_PEM_LINE = re.compile(
+    r"(?:\r?\n|\\r\\n|\\n)[ \t]*(?:[A-Za-z0-9+/]{8,}={0,2}|={0,2}[A-Za-z0-9+/]{1,7}={0,2}|[A-Za-z][A-Za-z\-]{2,20}: [A-Za-z0-9,\-]{1,80})(?=[ \t]*(?:\r?\n|\\r|\\n|$|\"))"
+)
 
 
 class PrivateKeyDetector:
@@ -178,7 +192,9 @@ class PrivateKeyDetector:
         return found
 
 
-_JWT = re.compile(r"(?<![A-Za-z0-9_\-.])eyJ[A-Za-z0-9_\-]{4,2000}\.[A-Za-z0-9_\-]{4,8000}\.[A-Za-z0-9_\-]{0,2000}(?![A-Za-z0-9_\-])")
+_JWT = re.compile(
+    r"(?<![A-Za-z0-9_\-.])eyJ[A-Za-z0-9_\-]{4,2000}\.[A-Za-z0-9_\-]{4,8000}\.[A-Za-z0-9_\-]{0,2000}(?![A-Za-z0-9_\-])"
+)
 
 
 class JwtDetector:
@@ -221,7 +237,9 @@ class UrlCredentialsDetector:
 
     def detect(self, text: str) -> list[Match]:
         return [
-            Match(m.start("userinfo"), m.end("userinfo"), EntityType.URL_CREDENTIALS, m.group("userinfo"), 0.95, self.name)
+            Match(
+                m.start("userinfo"), m.end("userinfo"), EntityType.URL_CREDENTIALS, m.group("userinfo"), 0.95, self.name
+            )
             for m in _URL_USERINFO.finditer(text)
         ]
 

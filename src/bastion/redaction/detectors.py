@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from bastion.redaction.checksums import IBAN_LENGTHS, card_brand, iban_is_valid, luhn_is_valid
+from .checksums import IBAN_LENGTHS, card_brand, iban_is_valid, luhn_is_valid
 
 
 class EntityType(StrEnum):
@@ -121,7 +121,34 @@ _EMAIL = re.compile(
 )
 # "icon@2x.png" and "name@host.js" are asset names, not mailboxes.
 _FILE_EXTENSIONS = frozenset(
-    "png jpg jpeg gif svg webp bmp ico css js mjs ts tsx jsx json html htm txt md pdf yaml yml toml lock py rb".split()
+    [
+        "png",
+        "jpg",
+        "jpeg",
+        "gif",
+        "svg",
+        "webp",
+        "bmp",
+        "ico",
+        "css",
+        "js",
+        "mjs",
+        "ts",
+        "tsx",
+        "jsx",
+        "json",
+        "html",
+        "htm",
+        "txt",
+        "md",
+        "pdf",
+        "yaml",
+        "yml",
+        "toml",
+        "lock",
+        "py",
+        "rb",
+    ]
 )
 
 
@@ -151,16 +178,16 @@ def _inside_url_authority(text: str, position: int) -> bool:
 
 # --------------------------------------------------------------------------- phone
 
-_PHONE_INTERNATIONAL = re.compile(
-    r"(?<![\w+])\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,6}(?![\w\-]|\.\d)"
-)
+_PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,6}(?![\w\-]|\.\d)")
 _PHONE_NANP = re.compile(
     r"(?<![\w+.\-/])(?:1[ .\-]?)?(?:\((?P<area1>\d{3})\)[ ]?|(?P<area2>\d{3})[ .\-])"
     r"(?P<exchange>\d{3})[ .\-]\d{4}(?![\w\-]|\.\d)"
 )
 _PHONE_TRUNK = re.compile(r"(?<![\w+.\-/])0\d{1,4}(?:[ .\-]\d{2,8}){1,4}(?![\w\-]|\.\d)")
 _PHONE_LOCAL = re.compile(r"(?<![\w.\-/])[2-9]\d{2}-\d{4}(?![\w\-]|\.\d)")
-_PHONE_CONTEXT = re.compile(r"(?i)\b(?:phone|tel|telephone|call|mobile|cell|fax|ext|dial|ring|text|whatsapp|sms|number)\b")
+_PHONE_CONTEXT = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|call|mobile|cell|fax|ext|dial|ring|text|whatsapp|sms|number)\b"
+)
 _DATE_LIKE = re.compile(r"^\d{1,4}[./\-]\d{1,2}[./\-]\d{1,4}$")
 
 
@@ -212,7 +239,16 @@ def _digits(value: str) -> str:
 # --------------------------------------------------------------------------- payment cards
 
 _CARD = re.compile(r"(?<![\w\-.])\d(?:[ \-]?\d){12,18}(?![\w\-]|\.\d)")
-_CARD_GROUPINGS = {(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 3), (4, 4, 4, 1), (4, 4, 4, 4, 2), (4, 4, 4, 4, 1)}
+_CARD_GROUPINGS = {
+    (4, 4, 4, 4),
+    (4, 6, 5),
+    (4, 6, 4),
+    (4, 4, 4, 4, 3),
+    (4, 4, 4, 3),
+    (4, 4, 4, 1),
+    (4, 4, 4, 4, 2),
+    (4, 4, 4, 4, 1),
+}
 
 
 class PaymentCardDetector:
@@ -319,7 +355,7 @@ class IpAddressDetector:
 
 def builtin_detectors() -> list[Detector]:
     """Every built-in detector, in a fixed order."""
-    from bastion.redaction.credentials import credential_detectors
+    from .credentials import credential_detectors
 
     return [
         EmailDetector(),
@@ -331,7 +367,9 @@ def builtin_detectors() -> list[Detector]:
     ]
 
 
-def detect(text: str, detectors: Sequence[Detector] | None = None, *, types: Iterable[str] | None = None) -> list[Match]:
+def detect(
+    text: str, detectors: Sequence[Detector] | None = None, *, types: Iterable[str] | None = None
+) -> list[Match]:
     """Run detectors over ``text`` and return non-overlapping matches in text order.
 
     ``types`` keeps only matches of those entity types (default: all).

@@ -35,9 +35,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from bastion.redaction.common_words import COMMON_WORDS
-from bastion.redaction.detectors import Match, resolve_overlaps
-from bastion.redaction.editdistance import edit_distance
+from .common_words import COMMON_WORDS
+from .detectors import Match, resolve_overlaps
+from .editdistance import edit_distance
 
 _TOKEN = re.compile(r"[^\W_]+")
 _FLEXIBLE_GAP = re.compile(r"[\s\-\u2010\u2011\u2012\u2013_/]{1,4}")

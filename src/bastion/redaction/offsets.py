@@ -29,8 +29,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from bastion.domain.errors import InvalidInput
-from bastion.redaction.pseudonyms import PSEUDONYM_PATTERN, Pseudonymizer
+from .pseudonyms import PSEUDONYM_PATTERN, Pseudonymizer
+from ..domain.errors import InvalidInput
 
 Side = Literal["start", "end"]
 
@@ -137,8 +137,8 @@ class OffsetMap:
     @classmethod
     def from_json(cls, data: dict[str, object]) -> OffsetMap:
         try:
-            edits = [Edit(*map(int, raw)) for raw in data["edits"]]  # type: ignore[union-attr]
-            return cls(int(data["source_length"]), int(data["target_length"]), edits)  # type: ignore[arg-type]
+            edits = [Edit(*map(int, raw)) for raw in data["edits"]]  # type: ignore[attr-defined]
+            return cls(int(data["source_length"]), int(data["target_length"]), edits)  # type: ignore[call-overload]
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput("malformed offset map") from exc
 
@@ -209,7 +209,7 @@ def reidentify(text: str, source: Pseudonymizer | Iterable[_Identified]) -> str:
         known: dict[str, str] = {}
         for finding in source:
             known.setdefault(finding.pseudonym, finding.original)
-        lookup = known.get
+        lookup = known.get  # type: ignore[assignment]  # dict.get is overloaded; this is its one-argument form
 
     def replace(match: re.Match[str]) -> str:
         original = lookup(match.group(0))

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from bastion.domain.errors import InvalidConfig
-from bastion.redaction.detectors import Match
+from .detectors import Match
+from ..domain.errors import InvalidConfig
 
 # Presidio's entity names -> the entity types (and so pseudonym labels) we use.
 PRESIDIO_TYPES: dict[str, str] = {
@@ -68,7 +68,9 @@ class PresidioDetector:
             if score < self._min_score or not 0 <= result.start < result.end <= len(text):
                 continue
             entity_type = PRESIDIO_TYPES.get(result.entity_type, str(result.entity_type).lower())
-            found.append(Match(result.start, result.end, entity_type, text[result.start : result.end], score, self.name))
+            found.append(
+                Match(result.start, result.end, entity_type, text[result.start : result.end], score, self.name)
+            )
         return found
 
 

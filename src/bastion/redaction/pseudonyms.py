@@ -29,7 +29,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bastion.domain.errors import InvalidConfig
+from ..domain.errors import InvalidConfig
 
 PSEUDONYM_PATTERN = re.compile(r"\[(?P<label>[A-Z][A-Z0-9_]*?)_(?P<number>[1-9]\d{0,8})\]")
 """Matches a pseudonym token in a text; ``label`` and ``number`` are its parts."""

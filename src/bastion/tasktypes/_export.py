@@ -31,8 +31,11 @@ class ExportOptions:
 def ids(task: dict, annotation: dict | None, options: ExportOptions) -> dict[str, Any]:
     if not options.with_ids:
         return {}
-    return {"task_id": task["id"], "annotation_id": annotation["id"] if annotation else None,
-            "external_id": task.get("external_id")}
+    return {
+        "task_id": task["id"],
+        "annotation_id": annotation["id"] if annotation else None,
+        "external_id": task.get("external_id"),
+    }
 
 
 def strong_enough(strength: str | None, options: ExportOptions) -> bool:
@@ -65,8 +68,9 @@ def completion_of(text: str, form: str):
     return [{"role": "assistant", "content": text}] if form == "conversational" else text
 
 
-def pair_row(config, task: dict, annotation: dict, chosen: str, rejected: str, options: ExportOptions,
-             *, tie: bool = False) -> dict:
+def pair_row(
+    config, task: dict, annotation: dict, chosen: str, rejected: str, options: ExportOptions, *, tie: bool = False
+) -> dict:
     """One DPO row (TRL's preference type, explicit prompt)."""
     form = chat_form(config, task["data"], options)
     row: dict[str, Any] = {

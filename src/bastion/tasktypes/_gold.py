@@ -67,8 +67,10 @@ def boxes(result: dict, gold: dict, threshold: float = 0.5) -> float:
 
 
 def _box_f1(mine: list, expected: list, threshold: float) -> float:
-    pairs = sorted(((iou(a, b), i, j) for i, a in enumerate(mine) for j, b in enumerate(expected)
-                    if a["label"] == b["label"]), reverse=True)
+    pairs = sorted(
+        ((iou(a, b), i, j) for i, a in enumerate(mine) for j, b in enumerate(expected) if a["label"] == b["label"]),
+        reverse=True,
+    )
     used_a, used_b, matched = set(), set(), 0
     for overlap, i, j in pairs:
         if overlap < threshold:

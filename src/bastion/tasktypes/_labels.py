@@ -44,8 +44,12 @@ def labels_as_objects(value: Any, key: str = "labels") -> Any:
     return out
 
 
-def check_labels(labels: list[Label], key: str = "labels", reserved: frozenset[str] = frozenset(),
-                 taken: dict[str, str] | None = None) -> None:
+def check_labels(
+    labels: list[Label],
+    key: str = "labels",
+    reserved: frozenset[str] = frozenset(),
+    taken: dict[str, str] | None = None,
+) -> None:
     """Refuse duplicate values and keys, reserved keys; give the rest default keys.
 
     ``taken`` maps keys already used elsewhere in the config to where (so two

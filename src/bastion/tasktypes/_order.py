@@ -52,6 +52,12 @@ def check_shown_order(value, n: int, path: str = "result.shown_order") -> list[i
     """Validate a recorded order (a permutation of 0..n-1); InvalidAnswer otherwise."""
     from ..domain.errors import InvalidAnswer
 
-    if not isinstance(value, list) or sorted(v for v in value if isinstance(v, int) and not isinstance(v, bool)) != list(range(n)) or len(value) != n:
-        raise InvalidAnswer(f"{path}: must list the {n} response indices in the order shown (a permutation of 0..{n - 1})")
+    if (
+        not isinstance(value, list)
+        or sorted(v for v in value if isinstance(v, int) and not isinstance(v, bool)) != list(range(n))
+        or len(value) != n
+    ):
+        raise InvalidAnswer(
+            f"{path}: must list the {n} response indices in the order shown (a permutation of 0..{n - 1})"
+        )
     return list(value)

@@ -38,8 +38,7 @@ from .base import Rating
 
 # The categorical aggregators, the default first (docs/quality.md#aggregation).
 CATEGORICAL_METHODS = ("ds", "mv", "onecoin", "glad", "mace")
-CATEGORICAL_MEASURES = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "specific_agreement",
-                        "cohen_kappa")
+CATEGORICAL_MEASURES = ("percent_agreement", "fleiss_kappa", "krippendorff_alpha", "specific_agreement", "cohen_kappa")
 _AGGREGATORS = {  # method -> the function of bastion.quality
     "mv": "majority_vote",
     "ds": "dawid_skene",
@@ -74,8 +73,13 @@ def describe_alpha(value: float | None) -> str:
 def describe_kappa(value: float | None) -> str:
     if value is None:
         return "undefined on this data"
-    for bound, words in ((0.8, "almost perfect"), (0.6, "substantial"), (0.4, "moderate"), (0.2, "fair"),
-                         (0.0, "slight")):
+    for bound, words in (
+        (0.8, "almost perfect"),
+        (0.6, "substantial"),
+        (0.4, "moderate"),
+        (0.2, "fair"),
+        (0.0, "slight"),
+    ):
         if value > bound:
             return words
     return "no better than chance"
@@ -103,8 +107,9 @@ def code_values(values: Iterable[Hashable]) -> tuple[list[int], list[Hashable]]:
     return [index[value] for value in values], categories
 
 
-def categorical_rows(value_of: Callable[[dict], Hashable | None],
-                     ratings: Sequence[Rating]) -> tuple[list[str], list[str], list[Hashable]]:
+def categorical_rows(
+    value_of: Callable[[dict], Hashable | None], ratings: Sequence[Rating]
+) -> tuple[list[str], list[str], list[Hashable]]:
     """(tasks, annotators, values) of the ratings that have a value."""
     tasks, users, values = [], [], []
     for rating in ratings:
@@ -134,15 +139,20 @@ def categorical_agreement(value_of: Callable[[dict], Hashable | None], ratings: 
     for row in report["per_label"]:
         row["label"] = categories[row["label"]]
     alpha = report["krippendorff_alpha"]["value"]
-    weakest = sorted((r for r in report["per_label"] if r["kappa"]["value"] is not None),
-                     key=lambda r: r["kappa"]["value"])[:2]
-    report.update(kind="categorical", summary=_summary(alpha, [r["label"] for r in weakest]),
-                  fleiss_meaning=describe_kappa(report["fleiss_kappa"]["value"]))
+    weakest = sorted(
+        (r for r in report["per_label"] if r["kappa"]["value"] is not None), key=lambda r: r["kappa"]["value"]
+    )[:2]
+    report.update(
+        kind="categorical",
+        summary=_summary(alpha, [r["label"] for r in weakest]),
+        fleiss_meaning=describe_kappa(report["fleiss_kappa"]["value"]),
+    )
     return report
 
 
-def categorical_aggregate(value_of: Callable[[dict], Hashable | None], ratings: Sequence[Rating], method: str,
-                          seed: str) -> dict[str, dict[str, Any]]:
+def categorical_aggregate(
+    value_of: Callable[[dict], Hashable | None], ratings: Sequence[Rating], method: str, seed: str
+) -> dict[str, dict[str, Any]]:
     """One value per task: ``{"label", "confidence", "n", "method", "tie"}``."""
     tasks, users, values = categorical_rows(value_of, ratings)
     if not tasks:
@@ -150,17 +160,26 @@ def categorical_aggregate(value_of: Callable[[dict], Hashable | None], ratings: 
     codes, categories = code_values(values)
     result = aggregator(method)(tasks, users, codes, tie_seed=seed)
     counts = Counter(tasks)
-    return {task: {"label": categories[code], "confidence": round(float(confidence), 6), "n": counts[task],
-                   "method": method, "tie": tie}
-            for task, code, confidence, tie in zip(result.tasks.tolist(), result.labels.tolist(),
-                                                   result.confidence.tolist(), result.tied.tolist(), strict=True)}
+    return {
+        task: {
+            "label": categories[code],
+            "confidence": round(float(confidence), 6),
+            "n": counts[task],
+            "method": method,
+            "tie": tie,
+        }
+        for task, code, confidence, tie in zip(
+            result.tasks.tolist(), result.labels.tolist(), result.confidence.tolist(), result.tied.tolist(), strict=True
+        )
+    }
 
 
 # -- label sets --------------------------------------------------------------------------
 
 
-def _label_sets(labels_of: Callable[[dict], list | None],
-                ratings: Sequence[Rating]) -> tuple[list[str], list[str], list[set]]:
+def _label_sets(
+    labels_of: Callable[[dict], list | None], ratings: Sequence[Rating]
+) -> tuple[list[str], list[str], list[set]]:
     tasks, users, sets = [], [], []
     for rating in ratings:
         labels = labels_of(rating.result)
@@ -179,8 +198,9 @@ def _mean_score(scores: list[dict[str, Any]]) -> dict[str, Any]:
     return {"value": statistics.fmean(defined), "n_labels": len(defined), "reason": None}
 
 
-def multi_label_agreement(labels_of: Callable[[dict], list | None], domain: Sequence[str],
-                          ratings: Sequence[Rating]) -> dict[str, Any]:
+def multi_label_agreement(
+    labels_of: Callable[[dict], list | None], domain: Sequence[str], ratings: Sequence[Rating]
+) -> dict[str, Any]:
     """Each label of ``domain`` scored present/absent: figures per label, and their means over the labels."""
     tasks, users, sets = _label_sets(labels_of, ratings)
     if not tasks:
@@ -190,27 +210,42 @@ def multi_label_agreement(labels_of: Callable[[dict], list | None], domain: Sequ
         present = [int(label in chosen) for chosen in sets]
         report = _cores().agreement_report(tasks, users, present, level="nominal", include_pairs=False).to_dict()
         positive = next((row for row in report["per_label"] if row["label"] == 1), None)
-        per_label.append({
-            "label": label, "n_ratings": sum(present),
-            "percent_agreement": report["percent_agreement"], "fleiss_kappa": report["fleiss_kappa"],
-            "krippendorff_alpha": report["krippendorff_alpha"],
-            "specific_agreement": positive["specific_agreement"] if positive else {
-                "value": None, "n_tasks": 0, "n_ratings": 0, "reason": "nobody chose this label"},
-        })
-    out: dict[str, Any] = {"kind": "multi_label", "n_tasks": len(set(tasks)), "n_annotators": len(set(users)),
-                           "n_ratings": len(tasks)}
+        per_label.append(
+            {
+                "label": label,
+                "n_ratings": sum(present),
+                "percent_agreement": report["percent_agreement"],
+                "fleiss_kappa": report["fleiss_kappa"],
+                "krippendorff_alpha": report["krippendorff_alpha"],
+                "specific_agreement": positive["specific_agreement"]
+                if positive
+                else {"value": None, "n_tasks": 0, "n_ratings": 0, "reason": "nobody chose this label"},
+            }
+        )
+    out: dict[str, Any] = {
+        "kind": "multi_label",
+        "n_tasks": len(set(tasks)),
+        "n_annotators": len(set(users)),
+        "n_ratings": len(tasks),
+    }
     for figure in ("percent_agreement", "fleiss_kappa", "krippendorff_alpha"):
         out[figure] = _mean_score([row[figure] for row in per_label])
     alpha = out["krippendorff_alpha"]["value"]
-    weakest = sorted((r for r in per_label if r["krippendorff_alpha"]["value"] is not None),
-                     key=lambda r: r["krippendorff_alpha"]["value"])[:2]
-    out.update(per_label=per_label, summary="mean over labels: " + _summary(alpha, [r["label"] for r in weakest]),
-               fleiss_meaning=describe_kappa(out["fleiss_kappa"]["value"]))
+    weakest = sorted(
+        (r for r in per_label if r["krippendorff_alpha"]["value"] is not None),
+        key=lambda r: r["krippendorff_alpha"]["value"],
+    )[:2]
+    out.update(
+        per_label=per_label,
+        summary="mean over labels: " + _summary(alpha, [r["label"] for r in weakest]),
+        fleiss_meaning=describe_kappa(out["fleiss_kappa"]["value"]),
+    )
     return out
 
 
-def multi_label_aggregate(labels_of: Callable[[dict], list | None], domain: Sequence[str],
-                          ratings: Sequence[Rating], method: str, seed: str) -> dict[str, dict[str, Any]]:
+def multi_label_aggregate(
+    labels_of: Callable[[dict], list | None], domain: Sequence[str], ratings: Sequence[Rating], method: str, seed: str
+) -> dict[str, dict[str, Any]]:
     """Each label decided present or absent by ``method``: ``{"label": [labels present], "confidence",
     "probabilities": {label: P(present)}, "n", "method", "tie"}`` per task."""
     tasks, users, sets = _label_sets(labels_of, ratings)
@@ -227,17 +262,31 @@ def multi_label_aggregate(labels_of: Callable[[dict], list | None], domain: Sequ
         result = run(tasks, users, present, tie_seed=orjson.dumps([seed, label]).decode())
         classes = result.classes.tolist()
         yes = classes.index(1) if 1 in classes else None
-        for i, (task, decided, p, tie) in enumerate(zip(result.tasks.tolist(), result.labels.tolist(),
-                                                        result.confidence.tolist(), result.tied.tolist(),
-                                                        strict=True)):
+        for i, (task, decided, p, tie) in enumerate(
+            zip(
+                result.tasks.tolist(),
+                result.labels.tolist(),
+                result.confidence.tolist(),
+                result.tied.tolist(),
+                strict=True,
+            )
+        ):
             if decided == 1:
                 chosen[task].append(label)
             confidence[task] *= p
             probabilities[task][label] = round(float(result.posteriors[i, yes]), 6) if yes is not None else 0.0
             tied[task] = tied[task] or tie
-    return {task: {"label": chosen[task], "confidence": round(confidence[task], 6),
-                   "probabilities": probabilities[task], "n": n, "method": method, "tie": tied[task]}
-            for task, n in counts.items()}
+    return {
+        task: {
+            "label": chosen[task],
+            "confidence": round(confidence[task], 6),
+            "probabilities": probabilities[task],
+            "n": n,
+            "method": method,
+            "tie": tied[task],
+        }
+        for task, n in counts.items()
+    }
 
 
 # -- pairs of annotators -------------------------------------------------------------------
@@ -253,4 +302,3 @@ def pairs_by_task(ratings: Sequence[Rating]) -> dict[tuple[str, str], list[tuple
         for x, y in combinations(sorted(items, key=lambda r: r.user), 2):
             pairs[(x.user, y.user)].append((task, x.result, y.result))
     return pairs
-

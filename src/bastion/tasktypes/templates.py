@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..domain.errors import InvalidConfig
 from .base import installed
+from ..domain.errors import InvalidConfig
 
 
 def templates() -> dict[str, dict[str, Any]]:

@@ -10,9 +10,6 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from .. import __version__
-from ..services.runtime import Runtime
-from ..settings import Settings
 from . import errors, openapi
 from .api import annotations, approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .api.common import API_PREFIX
@@ -22,7 +19,9 @@ from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
-
+from .. import __version__
+from ..services.runtime import Runtime
+from ..settings import Settings
 
 
 @contextlib.asynccontextmanager
@@ -74,8 +73,19 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
     async def _login(request, exc):
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
-    for module in (workspaces, projects, tasks, annotations, people, audit, files, workforce, quality, leaks,
-                   approvals):
+    for module in (
+        workspaces,
+        projects,
+        tasks,
+        annotations,
+        people,
+        audit,
+        files,
+        workforce,
+        quality,
+        leaks,
+        approvals,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model
     projects.describe_export_formats(app, rt)  # the formats registered here, plugins' included

@@ -1,7 +1,7 @@
 """ASGI entry point for ``bastion serve`` workers: settings come from the environment."""
 
-from ..settings import Settings
 from .app import create_app
+from ..settings import Settings
 
 
 def app_factory():

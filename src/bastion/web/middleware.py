@@ -75,10 +75,22 @@ class LimitsMiddleware:
 
 async def _reject(send, size: int) -> None:
     body = orjson.dumps(
-        {"error": {"code": "payload_too_large" if size >= 0 else "bad_request",
-                   "message": "request body too large" if size >= 0 else "bad Content-Length"}}
+        {
+            "error": {
+                "code": "payload_too_large" if size >= 0 else "bad_request",
+                "message": "request body too large" if size >= 0 else "bad Content-Length",
+            }
+        }
     )
-    await send({"type": "http.response.start", "status": 413 if size >= 0 else 400,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *SECURITY_HEADERS]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413 if size >= 0 else 400,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

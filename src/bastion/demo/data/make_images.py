@@ -19,6 +19,7 @@ import json
 import math
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 WIDTH = 320
@@ -115,7 +116,7 @@ class Canvas:
             half = int(math.sqrt(r * r - dy * dy) + 0.5)
             self._span(cy + dy, cx - half, cx + half, idx)
 
-    def polygon(self, points: list[tuple[float, float]], rgb: RGB) -> None:
+    def polygon(self, points: Sequence[tuple[float, float]], rgb: RGB) -> None:
         """Even-odd scanline fill, sampling each row at its vertical centre."""
         idx = self.colour(rgb)
         ys = [p[1] for p in points]
@@ -135,9 +136,7 @@ class Canvas:
                 if x0 <= x1:
                     self._span(y, x0, x1, idx)
 
-    def regular_polygon(
-        self, cx: float, cy: float, r: float, sides: int, rgb: RGB, rotation: float = 0.0
-    ) -> None:
+    def regular_polygon(self, cx: float, cy: float, r: float, sides: int, rgb: RGB, rotation: float = 0.0) -> None:
         pts = [
             (
                 cx + r * math.cos(rotation + 2 * math.pi * i / sides),
@@ -227,13 +226,21 @@ def draw_car(c: Canvas, x: int, base: int, length: int, body: RGB, facing: int =
     inset = max(length // 40, 2)
     mid = (cab_l + cab_r) // 2
     c.polygon(
-        [(cab_l + inset + lean // 2, body_top), (cab_l + inset + lean // 2 + 2, cab_top + inset),
-         (mid - 1, cab_top + inset), (mid - 1, body_top)],
+        [
+            (cab_l + inset + lean // 2, body_top),
+            (cab_l + inset + lean // 2 + 2, cab_top + inset),
+            (mid - 1, cab_top + inset),
+            (mid - 1, body_top),
+        ],
         glass,
     )
     c.polygon(
-        [(mid + 2, body_top), (mid + 2, cab_top + inset),
-         (cab_r - inset - lean // 2 - 2, cab_top + inset), (cab_r - inset - lean // 2, body_top)],
+        [
+            (mid + 2, body_top),
+            (mid + 2, cab_top + inset),
+            (cab_r - inset - lean // 2 - 2, cab_top + inset),
+            (cab_r - inset - lean // 2, body_top),
+        ],
         glass,
     )
     c.rect(x, body_top, length, body_h, body)
@@ -249,9 +256,7 @@ def draw_car(c: Canvas, x: int, base: int, length: int, body: RGB, facing: int =
     return c.end_object()
 
 
-def draw_house(
-    c: Canvas, x: int, base: int, width: int, wall: RGB, roof: RGB, chimney: bool = True
-) -> Box:
+def draw_house(c: Canvas, x: int, base: int, width: int, wall: RGB, roof: RGB, chimney: bool = True) -> Box:
     c.begin_object()
     wall_h = width * 3 // 5
     top = base - wall_h
@@ -342,8 +347,16 @@ def draw_sign(c: Canvas, x: int, base: int, size: int, kind: str) -> Box:
 
 
 SEGMENTS = {
-    "0": "abcdef", "1": "bc", "2": "abdeg", "3": "abcdg", "4": "bcfg",
-    "5": "acdfg", "6": "acdefg", "7": "abc", "8": "abcdefg", "9": "abcdfg",
+    "0": "abcdef",
+    "1": "bc",
+    "2": "abdeg",
+    "3": "abcdg",
+    "4": "bcfg",
+    "5": "acdfg",
+    "6": "acdefg",
+    "7": "abc",
+    "8": "abcdefg",
+    "9": "abcdfg",
 }
 
 
@@ -501,8 +514,7 @@ def scene_13(c: Canvas) -> list[tuple[str, Box]]:
 
 def scene_14(c: Canvas) -> list[tuple[str, Box]]:
     h = bg_dusk(c, 175)
-    return [("sign", draw_sign(c, 150, h + 40, 56, "stop")),
-            ("tree", draw_pine(c, 40, h + 30, 140, (30, 70, 52)))]
+    return [("sign", draw_sign(c, 150, h + 40, 56, "stop")), ("tree", draw_pine(c, 40, h + 30, 140, (30, 70, 52)))]
 
 
 def scene_15(c: Canvas) -> list[tuple[str, Box]]:
@@ -516,14 +528,12 @@ def scene_15(c: Canvas) -> list[tuple[str, Box]]:
 
 def scene_16(c: Canvas) -> list[tuple[str, Box]]:
     c.vertical_gradient(0, c.height, (250, 236, 210), (238, 200, 170), 10)
-    return [("sign", draw_sign(c, 60, 230, 70, "limit")),
-            ("sign", draw_sign(c, 200, 230, 66, "warning"))]
+    return [("sign", draw_sign(c, 60, 230, 70, "limit")), ("sign", draw_sign(c, 200, 230, 66, "warning"))]
 
 
 def scene_17(c: Canvas) -> list[tuple[str, Box]]:
     h = bg_snow(c, 165)
-    return [("car", draw_car(c, 80, h + 50, 150, (150, 40, 60))),
-            ("tree", draw_pine(c, 250, h + 20, 100, PINE))]
+    return [("car", draw_car(c, 80, h + 50, 150, (150, 40, 60))), ("tree", draw_pine(c, 250, h + 20, 100, PINE))]
 
 
 def scene_18(c: Canvas) -> list[tuple[str, Box]]:
@@ -553,28 +563,33 @@ def scene_20(c: Canvas) -> list[tuple[str, Box]]:
 
 def scene_21(c: Canvas) -> list[tuple[str, Box]]:
     bg_plain(c, (40, 46, 66))
-    return [("car", draw_car(c, 40, 170, 110, (210, 210, 214))),
-            ("car", draw_car(c, 170, 200, 120, RED, facing=-1))]
+    return [("car", draw_car(c, 40, 170, 110, (210, 210, 214))), ("car", draw_car(c, 170, 200, 120, RED, facing=-1))]
 
 
 def scene_22(c: Canvas) -> list[tuple[str, Box]]:
     h = bg_meadow(c, 165)
-    return [("sign", draw_sign(c, 210, h + 40, 50, "info")),
-            ("house", draw_house(c, 40, h + 40, 120, (246, 246, 240), (40, 40, 44)))]
+    return [
+        ("sign", draw_sign(c, 210, h + 40, 50, "info")),
+        ("house", draw_house(c, 40, h + 40, 120, (246, 246, 240), (40, 40, 44))),
+    ]
 
 
 def scene_23(c: Canvas) -> list[tuple[str, Box]]:
     h = bg_dusk(c, 160)
-    return [("tree", draw_pine(c, 30, h + 50, 160, (26, 60, 46))),
-            ("tree", draw_pine(c, 140, h + 40, 120, (30, 70, 52))),
-            ("sign", draw_sign(c, 250, h + 30, 40, "yield"))]
+    return [
+        ("tree", draw_pine(c, 30, h + 50, 160, (26, 60, 46))),
+        ("tree", draw_pine(c, 140, h + 40, 120, (30, 70, 52))),
+        ("sign", draw_sign(c, 250, h + 30, 40, "yield")),
+    ]
 
 
 def scene_24(c: Canvas) -> list[tuple[str, Box]]:
     c.vertical_gradient(0, c.height, (214, 232, 246), (150, 190, 226), 12)
-    return [("house", draw_house(c, 30, 210, 110, (244, 214, 168), (170, 70, 40))),
-            ("tree", draw_round_tree(c, 170, 214, 130, LEAF)),
-            ("car", draw_car(c, 235, 226, 80, BLUE, facing=-1))]
+    return [
+        ("house", draw_house(c, 30, 210, 110, (244, 214, 168), (170, 70, 40))),
+        ("tree", draw_round_tree(c, 170, 214, 130, LEAF)),
+        ("car", draw_car(c, 235, 226, 80, BLUE, facing=-1)),
+    ]
 
 
 SCENES = [

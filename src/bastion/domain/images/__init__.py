@@ -59,12 +59,20 @@ pixels only: what a client puts *in* the pixels is the task itself.
 
 from __future__ import annotations
 
-from ..errors import InvalidInput
 from . import gif, jpeg, png, webp
 from ._common import MAX_ICC_BYTES, CleanImage, ImageLimits, exif_orientation, orientation_exif
+from ..errors import InvalidInput
 
-__all__ = ["MAX_ICC_BYTES", "MEDIA_TYPES", "CleanImage", "ImageLimits", "clean_image", "exif_orientation",
-           "media_type_of", "orientation_exif"]
+__all__ = [
+    "MAX_ICC_BYTES",
+    "MEDIA_TYPES",
+    "CleanImage",
+    "ImageLimits",
+    "clean_image",
+    "exif_orientation",
+    "media_type_of",
+    "orientation_exif",
+]
 
 MEDIA_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif")
 NOT_AN_IMAGE = "not an image Bastion accepts (PNG, JPEG, WebP or GIF, recognised by content)"
@@ -86,7 +94,8 @@ def media_type_of(content: bytes) -> str:
 def clean_image(content: bytes, limits: ImageLimits) -> CleanImage:
     """The image without its metadata, after checking its structure and its size (see the module docstring)."""
     media_type = media_type_of(content)
-    clean = {"image/png": png.clean, "image/jpeg": jpeg.clean, "image/webp": webp.clean,
-             "image/gif": gif.clean}[media_type]
+    clean = {"image/png": png.clean, "image/jpeg": jpeg.clean, "image/webp": webp.clean, "image/gif": gif.clean}[
+        media_type
+    ]
     width, height, cleaned = clean(content, limits)
     return CleanImage(media_type, width, height, cleaned)

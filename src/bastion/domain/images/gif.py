@@ -70,8 +70,14 @@ def clean(c: bytes, limits: ImageLimits) -> tuple[int, int, bytes]:
                 if end != pos + 8 or c[pos + 2] != 4:
                     raise _GIF("malformed graphic control extension", pos)
                 out.append(c[pos:end])
-            elif (label == 0xFF and c[pos + 2] == 11 and c[pos + 3 : pos + 14] in _GIF_LOOP_APPS
-                  and end == pos + 19 and c[pos + 14] == 3 and c[pos + 15] == 1):
+            elif (
+                label == 0xFF
+                and c[pos + 2] == 11
+                and c[pos + 3 : pos + 14] in _GIF_LOOP_APPS
+                and end == pos + 19
+                and c[pos + 14] == 3
+                and c[pos + 15] == 1
+            ):
                 out.append(c[pos:end])  # the loop count, nothing else
             # comments, plain text, other applications (XMP, ICC, vendors'): dropped
         else:

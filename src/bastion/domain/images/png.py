@@ -21,10 +21,38 @@ from ._common import MAX_ICC_BYTES, ImageLimits, Malformed, check_size, exif_ori
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG = Malformed("PNG")
-_PNG_KEEP = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"cICP",
-             b"mDCV", b"cLLI", b"bKGD", b"pHYs", b"acTL", b"fcTL", b"fdAT"}
-_PNG_FIXED = {b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"cICP": 4, b"mDCV": 24, b"cLLI": 8, b"pHYs": 9, b"acTL": 8,
-              b"fcTL": 26, b"IEND": 0}
+_PNG_KEEP = {
+    b"IHDR",
+    b"PLTE",
+    b"IDAT",
+    b"IEND",
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"iCCP",
+    b"sBIT",
+    b"cICP",
+    b"mDCV",
+    b"cLLI",
+    b"bKGD",
+    b"pHYs",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+}
+_PNG_FIXED = {
+    b"gAMA": 4,
+    b"cHRM": 32,
+    b"sRGB": 1,
+    b"cICP": 4,
+    b"mDCV": 24,
+    b"cLLI": 8,
+    b"pHYs": 9,
+    b"acTL": 8,
+    b"fcTL": 26,
+    b"IEND": 0,
+}
 _PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 _PNG_SBIT = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
@@ -86,8 +114,11 @@ def clean(c: bytes, limits: ImageLimits) -> tuple[int, int, bytes]:
             if not (0 < width <= 0x7FFFFFFF and 0 < height <= 0x7FFFFFFF):
                 raise _PNG(f"width and height must be 1 to 2³¹-1, not {width}×{height}", pos)
             if depth not in _PNG_DEPTHS.get(color, ()) or compression or filtering or interlace > 1:
-                raise _PNG(f"IHDR: colour type {color} with bit depth {depth}, compression {compression}, "
-                           f"filter {filtering}, interlace {interlace} is not a valid combination", pos)
+                raise _PNG(
+                    f"IHDR: colour type {color} with bit depth {depth}, compression {compression}, "
+                    f"filter {filtering}, interlace {interlace} is not a valid combination",
+                    pos,
+                )
             inflated = pixel_data_bytes(width, height, depth * _PNG_CHANNELS[color], interlace == 1)
             check_size(width, height, limits, note=f" (its pixel data would inflate to {inflated:,} bytes)")
         elif kind == b"PLTE":
@@ -110,8 +141,9 @@ def clean(c: bytes, limits: ImageLimits) -> tuple[int, int, bytes]:
         elif kind == b"fcTL":
             fw, fh, fx, fy = struct.unpack(">IIII", data[4:20])
             if fw == 0 or fh == 0 or fx + fw > width or fy + fh > height:
-                raise _PNG(f"an animation frame ({fw}×{fh} at {fx},{fy}) does not lie inside the "
-                           f"{width}×{height} image", pos)
+                raise _PNG(
+                    f"an animation frame ({fw}×{fh} at {fx},{fy}) does not lie inside the {width}×{height} image", pos
+                )
         elif kind == b"eXIf" and not orientation_done:
             orientation_done = True
             orientation = exif_orientation(data)

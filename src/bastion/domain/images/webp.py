@@ -83,8 +83,9 @@ def clean(c: bytes, limits: ImageLimits) -> tuple[int, int, bytes]:
     return w, h, b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def _clean_vp8x(header: bytes, chunks: list[tuple[bytes, bytes, int]], limits: ImageLimits,
-                at: int) -> tuple[int, int, list[bytes]]:
+def _clean_vp8x(
+    header: bytes, chunks: list[tuple[bytes, bytes, int]], limits: ImageLimits, at: int
+) -> tuple[int, int, list[bytes]]:
     if len(header) != 10:
         raise _WEBP("the VP8X chunk is not 10 bytes", at)
     flags = header[0]

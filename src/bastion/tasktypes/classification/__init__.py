@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
 from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
 from .._quality import (
@@ -33,6 +32,7 @@ from .._quality import (
     multi_label_agreement,
 )
 from ..base import TaskType
+from ...domain.errors import InvalidAnswer
 
 MAX_OTHER_TEXT = 2000
 
@@ -64,7 +64,7 @@ class ClassificationConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _distinct(self) -> "ClassificationConfig":
+    def _distinct(self) -> ClassificationConfig:
         taken: dict[str, str] = {}
         if self.other is not None:
             if self.other.value in self.values():
@@ -197,7 +197,9 @@ class Classification(TaskType):
     def from_label_studio(self, config: ClassificationConfig, data: dict, ls_results: list[dict]) -> dict:
         found = ls.items(ls_results, "choices")
         if config.multiple:
-            out: dict[str, Any] = {"labels": [c for item in found for c in ls.value(item, "choices", "result[choices]")]}
+            out: dict[str, Any] = {
+                "labels": [c for item in found for c in ls.value(item, "choices", "result[choices]")]
+            }
         else:
             out = {"label": ls.one_choice(found, "choices", "result[choices]")}
         texts = [t for item in ls.items(ls_results, "textarea") for t in ls.value(item, "text", "result[textarea]")]

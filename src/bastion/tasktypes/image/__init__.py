@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
+from . import exports
 from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
 from .._quality import (
@@ -42,7 +42,7 @@ from .._quality import (
     multi_label_agreement,
 )
 from ..base import TaskType
-from . import exports
+from ...domain.errors import InvalidAnswer
 
 FILE_REF = re.compile(r"^fil_[0-9a-f]{32}$")
 MAX_BOXES = 2000
@@ -65,7 +65,7 @@ class ImageConfig(BaseModel):
         return labels_as_objects(value, info.field_name)
 
     @model_validator(mode="after")
-    def _labels(self) -> "ImageConfig":
+    def _labels(self) -> ImageConfig:
         if not self.box_labels and not self.image_labels:
             raise ValueError("box_labels: give box_labels (to draw boxes), image_labels (to classify), or both")
         taken: dict[str, str] = {}
@@ -111,9 +111,11 @@ class Image(TaskType):
         if not isinstance(ref, str):
             return f"data.{config.field}: missing (a file reference fil_…)"
         if not FILE_REF.match(ref):
-            return (f"data.{config.field}: {ref[:80]!r} is not a stored file; import images with "
-                    "`bastion import PROJECT FILE --files DIR` or upload them to "
-                    "POST /api/v1/projects/{project}/files (URLs are never fetched)")
+            return (
+                f"data.{config.field}: {ref[:80]!r} is not a stored file; import images with "
+                "`bastion import PROJECT FILE --files DIR` or upload them to "
+                "POST /api/v1/projects/{project}/files (URLs are never fetched)"
+            )
         for key in ("width", "height"):
             v = data.get(key)
             if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 < v <= 100_000):
@@ -144,8 +146,9 @@ class Image(TaskType):
         if not config.image_labels:
             return {}  # boxes are not aggregated: every task's aggregate is null
         if config.multiple:
-            return multi_label_aggregate(_label_set, [label.value for label in config.image_labels], ratings,
-                                         method, seed)
+            return multi_label_aggregate(
+                _label_set, [label.value for label in config.image_labels], ratings, method, seed
+            )
         return categorical_aggregate(lambda result: self.categorical_value(config, result), ratings, method, seed)
 
     def validate_result(self, config: ImageConfig, data: dict, result: Any) -> dict:
@@ -247,8 +250,9 @@ class Image(TaskType):
                 out["label"] = str(form.get("label"))
         return out
 
-    def widget_context(self, config: ImageConfig, data: dict, *, task_id: str = "", predictions: list | None = None,
-                       **_: Any) -> dict:
+    def widget_context(
+        self, config: ImageConfig, data: dict, *, task_id: str = "", predictions: list | None = None, **_: Any
+    ) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}
         ref = data.get(config.field, "")
         initial: dict[str, Any] = {}
@@ -283,8 +287,15 @@ class Image(TaskType):
             x, y, w, h = (ls.value(item, k, where) for k in ("x", "y", "width", "height"))
             if not all(_number(v) for v in (x, y, w, h)):
                 raise InvalidAnswer(f"{where}.value: x, y, width and height must be numbers (percent)")
-            boxes.append({"x": _clean(x * width / 100), "y": _clean(y * height / 100),
-                          "w": _clean(w * width / 100), "h": _clean(h * height / 100), "label": labels[0]})
+            boxes.append(
+                {
+                    "x": _clean(x * width / 100),
+                    "y": _clean(y * height / 100),
+                    "w": _clean(w * width / 100),
+                    "h": _clean(h * height / 100),
+                    "label": labels[0],
+                }
+            )
         if config.box_labels:
             out["boxes"] = boxes
         elif boxes:
@@ -302,12 +313,28 @@ class Image(TaskType):
         width, height = data.get("width"), data.get("height")
         for i, box in enumerate(result.get("boxes", [])):
             if not _number(width) or not _number(height):
-                raise InvalidAnswer(f"data.{config.field}: the image's size is unknown, so its boxes cannot be "
-                                    "given in percent")
-            out.append(ls.item("box", config.field, "rectanglelabels", {
-                "x": box["x"] * 100 / width, "y": box["y"] * 100 / height, "width": box["w"] * 100 / width,
-                "height": box["h"] * 100 / height, "rotation": 0, "rectanglelabels": [box["label"]]},
-                id=f"b{i}", original_width=width, original_height=height, image_rotation=0))
+                raise InvalidAnswer(
+                    f"data.{config.field}: the image's size is unknown, so its boxes cannot be given in percent"
+                )
+            out.append(
+                ls.item(
+                    "box",
+                    config.field,
+                    "rectanglelabels",
+                    {
+                        "x": box["x"] * 100 / width,
+                        "y": box["y"] * 100 / height,
+                        "width": box["w"] * 100 / width,
+                        "height": box["h"] * 100 / height,
+                        "rotation": 0,
+                        "rectanglelabels": [box["label"]],
+                    },
+                    id=f"b{i}",
+                    original_width=width,
+                    original_height=height,
+                    image_rotation=0,
+                )
+            )
         chosen = result.get("labels") or ([result["label"]] if result.get("label") else [])
         if chosen:
             out.append(ls.item("label", config.field, "choices", {"choices": list(chosen)}))

@@ -28,14 +28,21 @@ def coco_rows(config, task: dict | None, annotation: dict | None, options: Expor
         result = ann["result"]
         labels.extend(result.get("labels") or ([result["label"]] if result.get("label") else []))
         for box in result.get("boxes", []):
-            boxes.append({"label": box["label"], "bbox": [box["x"], box["y"], box["w"], box["h"]],
-                          "area": box["w"] * box["h"], "bastion_annotation_id": ann["id"],
-                          "annotator": ann.get("user_id")})
+            boxes.append(
+                {
+                    "label": box["label"],
+                    "bbox": [box["x"], box["y"], box["w"], box["h"]],
+                    "area": box["w"] * box["h"],
+                    "bastion_annotation_id": ann["id"],
+                    "annotator": ann.get("user_id"),
+                }
+            )
     image: dict[str, Any] = {
         "file_name": f"{ref}{task.get('file_extension', '')}",
         "width": data.get("width") or task.get("file_width") or 0,
         "height": data.get("height") or task.get("file_height") or 0,
-        "bastion_task_id": task["id"], "external_id": task.get("external_id"),
+        "bastion_task_id": task["id"],
+        "external_id": task.get("external_id"),
     }
     if labels:
         image["bastion_labels"] = labels

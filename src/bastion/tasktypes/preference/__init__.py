@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
+from . import exports
 from .. import _conversation as conv
 from .._export import STRENGTHS
 from .. import _labelstudio as ls
@@ -36,7 +36,7 @@ from .._labels import Label, labels_as_objects
 from .._order import check_shown_order, shown_order
 from .._quality import CATEGORICAL_MEASURES, CATEGORICAL_METHODS, categorical_aggregate
 from ..base import TaskType
-from . import exports
+from ...domain.errors import InvalidAnswer
 
 MAX_RATIONALE = 20_000
 LETTERS = "AB"
@@ -61,7 +61,7 @@ class PreferenceConfig(BaseModel):
         return labels_as_objects(value, "criteria")
 
     @model_validator(mode="after")
-    def _distinct(self) -> "PreferenceConfig":
+    def _distinct(self) -> PreferenceConfig:
         seen: set[str] = set()
         for i, c in enumerate(self.criteria):
             if c.value in seen:
@@ -95,7 +95,7 @@ TEMPLATE: dict[str, Any] = {
     "rationale": "optional",
     "randomize": True,
     "instructions": "Which response would you rather receive? Press **A** or **B** (**T** for a tie), "
-                    "then **1**–**3** for how much better.",
+    "then **1**–**3** for how much better.",
 }
 
 
@@ -110,7 +110,8 @@ class Preference(TaskType):
 
     def check_data(self, config: PreferenceConfig, data: dict) -> str | None:
         return conv.check_prompt(data, config.prompt_field) or conv.check_string_list(
-            data.get(config.responses_field), config.responses_field, low=2, high=2)
+            data.get(config.responses_field), config.responses_field, low=2, high=2
+        )
 
     def gold_score(self, config, data: dict, result: dict, gold: dict) -> float:
         from .._gold import choice
@@ -155,7 +156,7 @@ class Preference(TaskType):
             raise InvalidAnswer("result.strength: this project does not ask for a strength")
         criteria = result.get("criteria") or {}
         if not isinstance(criteria, dict):
-            raise InvalidAnswer("result.criteria: must be an object {criterion: 0 | 1 | \"tie\"}")
+            raise InvalidAnswer('result.criteria: must be an object {criterion: 0 | 1 | "tie"}')
         names = [c.value for c in config.criteria]
         for key in criteria:
             if key not in names:
@@ -191,7 +192,9 @@ class Preference(TaskType):
             if config.strength and full.get("preferred") not in (None, "tie") and "strength" not in full:
                 full["strength"] = "slight"
             names = [c.value for c in config.criteria]
-            full["criteria"] = {n: (full.get("criteria") or {}).get(n, "tie") for n in names} | (full.get("criteria") or {})
+            full["criteria"] = {n: (full.get("criteria") or {}).get(n, "tie") for n in names} | (
+                full.get("criteria") or {}
+            )
             if config.rationale == "required" and not full.get("rationale"):
                 full["rationale"] = "-"
             checked = self.validate_result(config, data, full)
@@ -226,13 +229,22 @@ class Preference(TaskType):
         if config.criteria:
             out["criteria"] = {}
             for i, c in enumerate(config.criteria):
-                out["criteria"][c.value] = index(form.get(f"criterion_{i}"), f"criteria: choose A, B or tie for {c.value!r}")
+                out["criteria"][c.value] = index(
+                    form.get(f"criterion_{i}"), f"criteria: choose A, B or tie for {c.value!r}"
+                )
         if config.rationale != "off":
             out["rationale"] = str(form.get("rationale", ""))
         return out
 
-    def widget_context(self, config: PreferenceConfig, data: dict, *, task_id: str = "", user_id: str = "",
-                       predictions: list | None = None) -> dict:
+    def widget_context(
+        self,
+        config: PreferenceConfig,
+        data: dict,
+        *,
+        task_id: str = "",
+        user_id: str = "",
+        predictions: list | None = None,
+    ) -> dict:
         responses = data.get(config.responses_field) or []
         order = shown_order(len(responses), task_id, user_id) if config.randomize else list(range(len(responses)))
         pred = (predictions or [{}])[0] if predictions else {}

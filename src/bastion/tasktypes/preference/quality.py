@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...quality import wilson_interval
 from .._quality import categorical_agreement
 from ..base import Rating
+from ...quality import wilson_interval
 
 
 def preferred(result: dict) -> int | str | None:
@@ -33,7 +33,12 @@ def position_bias(ratings: Sequence[Rating]) -> dict[str, Any]:
     if not total:
         return {"left_share": None, "n": 0, "reason": "no preference with a recorded screen order"}
     interval = wilson_interval(left, total)
-    return {"left_share": round(left / total, 4), "n": total, "low": round(interval.low, 4),
-            "high": round(interval.high, 4),
-            "meaning": "no position bias detected" if interval.low <= 0.5 <= interval.high
-            else "annotators favour one side: keep the order randomised"}
+    return {
+        "left_share": round(left / total, 4),
+        "n": total,
+        "low": round(interval.low, 4),
+        "high": round(interval.high, 4),
+        "meaning": "no position bias detected"
+        if interval.low <= 0.5 <= interval.high
+        else "annotators favour one side: keep the order randomised",
+    }

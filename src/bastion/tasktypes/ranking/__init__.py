@@ -24,12 +24,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...domain.errors import InvalidAnswer
+from . import exports
 from .. import _conversation as conv
 from .. import _labelstudio as ls
 from .._order import check_shown_order, shown_order
 from ..base import TaskType
-from . import exports
+from ...domain.errors import InvalidAnswer
 
 MIN_RESPONSES, MAX_RESPONSES = 2, 9
 
@@ -72,7 +72,8 @@ class Ranking(TaskType):
 
     def check_data(self, config: RankingConfig, data: dict) -> str | None:
         return conv.check_prompt(data, config.prompt_field) or conv.check_string_list(
-            data.get(config.responses_field), config.responses_field, low=MIN_RESPONSES, high=MAX_RESPONSES)
+            data.get(config.responses_field), config.responses_field, low=MIN_RESPONSES, high=MAX_RESPONSES
+        )
 
     def gold_score(self, config, data: dict, result: dict, gold: dict) -> float:
         from .._gold import ranks
@@ -133,8 +134,15 @@ class Ranking(TaskType):
                 raise InvalidAnswer(f"rank_{i}: not a rank") from None
         return {"ranks": ranks, "shown_order": order}
 
-    def widget_context(self, config: RankingConfig, data: dict, *, task_id: str = "", user_id: str = "",
-                       predictions: list | None = None) -> dict:
+    def widget_context(
+        self,
+        config: RankingConfig,
+        data: dict,
+        *,
+        task_id: str = "",
+        user_id: str = "",
+        predictions: list | None = None,
+    ) -> dict:
         responses = data.get(config.responses_field) or []
         n = len(responses)
         order = shown_order(n, task_id, user_id) if config.randomize else list(range(n))
@@ -144,8 +152,10 @@ class Ranking(TaskType):
             "turns": conv.turns(data, config.prompt_field),
             "order_text": ",".join(map(str, order)),
             "n": n,
-            "shown": [{"number": pos + 1, "index": i, "text": responses[i],
-                       "rank": pred_ranks[i] if pred_ranks else None} for pos, i in enumerate(order)],
+            "shown": [
+                {"number": pos + 1, "index": i, "text": responses[i], "rank": pred_ranks[i] if pred_ranks else None}
+                for pos, i in enumerate(order)
+            ],
         }
 
     # -- Label Studio: <List name="RESPONSES" value="$RESPONSES"> and <Ranker toName="RESPONSES">;

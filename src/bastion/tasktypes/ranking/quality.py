@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
-from ...quality import bradley_terry, rank_correlation
 from .._quality import pairs_by_task
 from ..base import Rating
+from ...quality import bradley_terry, rank_correlation
 
 
 def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
@@ -25,13 +25,22 @@ def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
                 taus.append(corr.kendall_tau_b.value)
             if corr.spearman_rho.value is not None:
                 rhos.append(corr.spearman_rho.value)
-        per_pair.append({"annotator_a": ua, "annotator_b": ub, "n_tasks": len(items),
-                         "mean_kendall_tau": round(statistics.fmean(pair_tau), 4) if pair_tau else None})
+        per_pair.append(
+            {
+                "annotator_a": ua,
+                "annotator_b": ub,
+                "n_tasks": len(items),
+                "mean_kendall_tau": round(statistics.fmean(pair_tau), 4) if pair_tau else None,
+            }
+        )
     mean_tau = round(statistics.fmean(taus), 4) if taus else None
-    return {"kind": "ranking", "mean_kendall_tau": mean_tau,
-            "mean_spearman_rho": round(statistics.fmean(rhos), 4) if rhos else None, "per_pair": per_pair,
-            "summary": f"mean Kendall τ-b = {mean_tau:.2f}" if mean_tau is not None
-            else "no task ranked by two people yet"}
+    return {
+        "kind": "ranking",
+        "mean_kendall_tau": mean_tau,
+        "mean_spearman_rho": round(statistics.fmean(rhos), 4) if rhos else None,
+        "per_pair": per_pair,
+        "summary": f"mean Kendall τ-b = {mean_tau:.2f}" if mean_tau is not None else "no task ranked by two people yet",
+    }
 
 
 def bradley_terry_orders(ratings: Sequence[Rating]) -> dict[str, dict[str, Any]]:
@@ -54,6 +63,10 @@ def bradley_terry_orders(ratings: Sequence[Rating]) -> dict[str, dict[str, Any]]
         fit = bradley_terry(who, first, second, outcome)
         scores = dict(zip(fit.candidates.tolist(), fit.scores.tolist(), strict=True))
         order = [int(c) for c in fit.ranking().tolist()]
-        out[task] = {"order": order, "scores": [round(float(scores.get(i, 0.0)), 6) for i in range(n_items)],
-                     "n": len(items), "method": "bt"}
+        out[task] = {
+            "order": order,
+            "scores": [round(float(scores.get(i, 0.0)), 6) for i in range(n_items)],
+            "n": len(items),
+            "method": "bt",
+        }
     return out

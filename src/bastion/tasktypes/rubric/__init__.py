@@ -30,10 +30,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
 from .. import _conversation as conv
 from .. import _labelstudio as ls
 from ..base import TaskType
+from ...domain.errors import InvalidAnswer
 
 MAX_COMMENT = 10_000
 
@@ -45,7 +45,7 @@ class NumericScale(BaseModel):
     max: int = Field(ge=-100, le=100)
 
     @model_validator(mode="after")
-    def _range(self) -> "NumericScale":
+    def _range(self) -> NumericScale:
         if not self.min < self.max:
             raise ValueError("max must be more than min")
         if self.max - self.min > 9:
@@ -119,7 +119,7 @@ class RubricConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _fill(self) -> "RubricConfig":
+    def _fill(self) -> RubricConfig:
         seen: set[str] = set()
         for i, c in enumerate(self.criteria):
             if c.name in seen:
@@ -163,7 +163,7 @@ class Rubric(TaskType):
                 return f"data.{config.response_field}: missing or not a string (the response to grade)"
         return None
 
-    def gold_score(self, config: "RubricConfig", data: dict, result: dict, gold: dict) -> float:
+    def gold_score(self, config: RubricConfig, data: dict, result: dict, gold: dict) -> float:
         from .._gold import rubric
 
         scales = {}
@@ -196,11 +196,13 @@ class Rubric(TaskType):
         names = [c.name for c in config.criteria]
         for key in [*scores, *comments]:
             if key not in names:
-                raise InvalidAnswer(f"result.{'scores' if key in scores else 'comments'}.{key}: not a criterion of this project")
+                raise InvalidAnswer(
+                    f"result.{'scores' if key in scores else 'comments'}.{key}: not a criterion of this project"
+                )
         out_scores: dict[str, Any] = {}
         out_comments: dict[str, str] = {}
         for c in config.criteria:
-            allowed = grades(c.scale)
+            allowed = grades(c.scale)  # type: ignore[arg-type]  # validation gives every criterion a scale
             value = scores.get(c.name)
             if value is None:
                 raise InvalidAnswer(f"result.scores.{c.name}: required, one of {allowed}")
@@ -232,13 +234,22 @@ class Rubric(TaskType):
         comments = prediction.get("comments") or {}
         if not isinstance(scores, dict) or not isinstance(comments, dict):
             raise InvalidAnswer("predictions: scores and comments are objects {criterion: …}")
-        full_scores = {c.name: scores.get(c.name, grades(c.scale)[0]) for c in config.criteria} | scores
-        full_comments = {c.name: comments.get(c.name) or ("-" if c.comment == "required" else None)
-                         for c in config.criteria if comments.get(c.name) or c.comment == "required"}
+        full_scores = {c.name: scores.get(c.name, grades(c.scale)[0]) for c in config.criteria} | scores  # type: ignore[arg-type]
+        full_comments = {
+            c.name: comments.get(c.name) or ("-" if c.comment == "required" else None)
+            for c in config.criteria
+            if comments.get(c.name) or c.comment == "required"
+        }
         try:
-            checked = self.validate_result(config, data, {**{k: v for k, v in prediction.items()
-                                                              if k not in ("scores", "comments")},
-                                                           "scores": full_scores, "comments": full_comments})
+            checked = self.validate_result(
+                config,
+                data,
+                {
+                    **{k: v for k, v in prediction.items() if k not in ("scores", "comments")},
+                    "scores": full_scores,
+                    "comments": full_comments,
+                },
+            )
         except InvalidAnswer as exc:
             raise InvalidAnswer(f"predictions: {exc.message}") from exc
         out: dict[str, Any] = {"scores": {k: v for k, v in checked["scores"].items() if k in scores}}
@@ -254,7 +265,9 @@ class Rubric(TaskType):
             raw = form.get(f"score_{i}")
             if raw in (None, ""):
                 raise InvalidAnswer(f"grade {c.name!r}")
-            scores[c.name] = int(raw) if isinstance(c.scale, NumericScale) and str(raw).lstrip("-").isdigit() else str(raw)
+            scores[c.name] = (
+                int(raw) if isinstance(c.scale, NumericScale) and str(raw).lstrip("-").isdigit() else str(raw)
+            )
             text = form.get(f"comment_{i}")
             if text:
                 comments[c.name] = str(text)
@@ -290,9 +303,14 @@ class Rubric(TaskType):
             "turns": conv.turns(data, config.prompt_field),
             "response": data.get(config.response_field) if config.response_field else None,
             "criteria": [
-                {"name": c.name, "description": c.description, "comment": c.comment,
-                 "grades": [{"value": v, "key": k} for v, k in zip(grades(c.scale), hotkeys(c.scale))],
-                 "picked": scores.get(c.name), "text": comments.get(c.name, "")}
+                {
+                    "name": c.name,
+                    "description": c.description,
+                    "comment": c.comment,
+                    "grades": [{"value": v, "key": k} for v, k in zip(grades(c.scale), hotkeys(c.scale))],  # type: ignore[arg-type]
+                    "picked": scores.get(c.name),
+                    "text": comments.get(c.name, ""),
+                }
                 for c in config.criteria
             ],
         }

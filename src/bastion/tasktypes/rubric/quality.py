@@ -4,16 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-from ...quality import krippendorff_alpha
 from .._quality import describe_alpha
 from ..base import Rating
+from ...quality import krippendorff_alpha
 
 
 def agreement(criteria: Sequence[tuple[str, list | None]], ratings: Sequence[Rating]) -> dict[str, Any]:
     """``criteria``: (name, the numeric grades in order, or None for named grades)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for name, numeric_grades in criteria:
         tasks, users, values = [], [], []
         for rating in ratings:
@@ -25,7 +25,7 @@ def agreement(criteria: Sequence[tuple[str, list | None]], ratings: Sequence[Rat
         if not tasks:
             out.append({"criterion": name, "alpha": None, "reason": "not graded yet"})
             continue
-        level = "ordinal" if numeric_grades is not None else "nominal"
+        level: Literal["ordinal", "nominal"] = "ordinal" if numeric_grades is not None else "nominal"
         score = krippendorff_alpha(tasks, users, values, level=level, categories=numeric_grades).to_dict()
         out.append({"criterion": name, "level": level, "alpha": score, "meaning": describe_alpha(score["value"])})
     return {"kind": "rubric", "criteria": out}

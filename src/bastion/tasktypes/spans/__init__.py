@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
+from . import exports
 from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
 from ..base import OffsetMove, TaskType
-from . import exports
+from ...domain.errors import InvalidAnswer
 
 MAX_SPANS = 20_000
 MAX_RELATIONS = 20_000
@@ -54,7 +54,7 @@ class SpansConfig(BaseModel):
         return labels_as_objects(value, info.field_name)
 
     @model_validator(mode="after")
-    def _distinct(self) -> "SpansConfig":
+    def _distinct(self) -> SpansConfig:
         check_labels(self.labels, "labels")
         seen: set[str] = set()
         for i, rel in enumerate(self.relations):
@@ -134,13 +134,16 @@ class Spans(TaskType):
             if not _int(start) or not _int(end):
                 raise InvalidAnswer(f"{where}: start and end must be integers")
             if not 0 <= start < end <= n:
-                raise InvalidAnswer(f"{where}: offsets {start}..{end} out of range (the text has {n} characters; "
-                                    "0 <= start < end <= length)")
+                raise InvalidAnswer(
+                    f"{where}: offsets {start}..{end} out of range (the text has {n} characters; "
+                    "0 <= start < end <= length)"
+                )
             if label not in labels:
                 raise InvalidAnswer(f"{where}.label: {label!r} is not a label of this project")
             if "text" in span and span["text"] != text[start:end]:
-                raise InvalidAnswer(f"{where}.text: does not match the document at {start}..{end} "
-                                    f"({text[start:end][:40]!r})")
+                raise InvalidAnswer(
+                    f"{where}.text: does not match the document at {start}..{end} ({text[start:end][:40]!r})"
+                )
             checked.append((start, end, label))
         order = sorted(range(len(checked)), key=lambda i: checked[i])
         position: dict[tuple[int, int, str], int] = {}
@@ -154,7 +157,8 @@ class Spans(TaskType):
                 if b[0] < a[1]:
                     raise InvalidAnswer(
                         f"result.spans: {a[0]}..{a[1]} ({a[2]}) and {b[0]}..{b[1]} ({b[2]}) overlap, "
-                        "and this project does not allow overlapping spans")
+                        "and this project does not allow overlapping spans"
+                    )
         out: dict[str, Any] = {
             "spans": [{"start": s, "end": e, "label": lab, "text": text[s:e]} for s, e, lab in normal]
         }
@@ -211,8 +215,15 @@ class Spans(TaskType):
             if not path.startswith("spans["):
                 yield path, text
 
-    def map_result_offsets(self, config: SpansConfig, result: Any, move: OffsetMove, *,
-                           before: Mapping[str, str] | None = None, after: Mapping[str, str] | None = None) -> Any:
+    def map_result_offsets(
+        self,
+        config: SpansConfig,
+        result: Any,
+        move: OffsetMove,
+        *,
+        before: Mapping[str, str] | None = None,
+        after: Mapping[str, str] | None = None,
+    ) -> Any:
         if not isinstance(result, dict) or not isinstance(result.get("spans"), list):
             return result
         field = config.field
@@ -227,20 +238,25 @@ class Spans(TaskType):
                     spans.append(span)  # out of range, or nothing to move: validation names any problem
                     continue
                 if shown is not None and "text" in span and span["text"] != shown[start:end]:
-                    raise InvalidAnswer(f"result.spans[{i}].text: does not match the document at {start}..{end} "
-                                        f"({shown[start:end][:40]!r})")
+                    raise InvalidAnswer(
+                        f"result.spans[{i}].text: does not match the document at {start}..{end} "
+                        f"({shown[start:end][:40]!r})"
+                    )
                 span = {k: v for k, v in span.items() if k != "text"}
                 span["start"], span["end"] = moved
                 if target is not None:
-                    span["text"] = target[moved[0]:moved[1]]
+                    span["text"] = target[moved[0] : moved[1]]
             spans.append(span)
         return {**result, "spans": spans}
 
     def protected_ranges(self, config: SpansConfig, result: Any) -> dict[str, list[tuple[int, int]]]:
         if not isinstance(result, dict) or not isinstance(result.get("spans"), list):
             return {}
-        ranges = [(span["start"], span["end"]) for span in result["spans"]
-                  if isinstance(span, dict) and isinstance(span.get("start"), int) and isinstance(span.get("end"), int)]
+        ranges = [
+            (span["start"], span["end"])
+            for span in result["spans"]
+            if isinstance(span, dict) and isinstance(span.get("start"), int) and isinstance(span.get("end"), int)
+        ]
         return {config.field: ranges} if ranges else {}
 
     def widget_context(self, config: SpansConfig, data: dict, **_: Any) -> dict:
@@ -282,9 +298,24 @@ class Spans(TaskType):
         return out
 
     def to_label_studio(self, config: SpansConfig, data: dict, result: dict) -> list[dict]:
-        out = [ls.item("label", config.field, "labels",
-                       {"start": s["start"], "end": s["end"], "text": s["text"], "labels": [s["label"]]}, id=f"s{i}")
-               for i, s in enumerate(result.get("spans", []))]
-        out += [{"from_id": f"s{r['from']}", "to_id": f"s{r['to']}", "type": "relation", "direction": "right",
-                 "labels": [r["label"]]} for r in result.get("relations", [])]
+        out = [
+            ls.item(
+                "label",
+                config.field,
+                "labels",
+                {"start": s["start"], "end": s["end"], "text": s["text"], "labels": [s["label"]]},
+                id=f"s{i}",
+            )
+            for i, s in enumerate(result.get("spans", []))
+        ]
+        out += [
+            {
+                "from_id": f"s{r['from']}",
+                "to_id": f"s{r['to']}",
+                "type": "relation",
+                "direction": "right",
+                "labels": [r["label"]],
+            }
+            for r in result.get("relations", [])
+        ]
         return out

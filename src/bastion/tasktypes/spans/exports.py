@@ -20,8 +20,10 @@ _TOKEN = re.compile(r"\S+")
 
 def spacy_rows(config, task: dict, annotation: dict, options: ExportOptions) -> Iterable[dict]:
     result = annotation["result"]
-    row = {"text": task["data"].get(config.field, ""),
-           "entities": [[s["start"], s["end"], s["label"]] for s in result.get("spans", [])]}
+    row = {
+        "text": task["data"].get(config.field, ""),
+        "entities": [[s["start"], s["end"], s["label"]] for s in result.get("spans", [])],
+    }
     if result.get("relations"):
         row["relations"] = [[r["from"], r["to"], r["label"]] for r in result["relations"]]
     row.update(ids(task, annotation, options))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
-from ...quality import span_agreement
 from .._quality import pairs_by_task
 from ..base import Rating
+from ...quality import span_agreement
 
-MODES = ("strict", "overlap")
+MODES: tuple[Literal["strict", "overlap"], ...] = ("strict", "overlap")
 
 
 def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
@@ -30,6 +30,9 @@ def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
         a, b = pooled[mode]
         out[mode] = span_agreement(a, b, mode=mode).to_dict() if a or b else None
     strict = out["strict"]["overall"]["f1"] if out["strict"] else None
-    out["summary"] = (f"strict span F1 between annotators = {strict['value']:.2f}" if strict and strict["value"]
-                      is not None else "no task annotated by two people yet")
+    out["summary"] = (
+        f"strict span F1 between annotators = {strict['value']:.2f}"
+        if strict and strict["value"] is not None
+        else "no task annotated by two people yet"
+    )
     return out

@@ -28,11 +28,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...domain.errors import InvalidAnswer
+from . import exports
 from .. import _conversation as conv
 from .. import _labelstudio as ls
 from ..base import TaskType
-from . import exports
+from ...domain.errors import InvalidAnswer
 
 HARD_MAX = 200_000
 
@@ -60,15 +60,16 @@ class WritingConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _bounds(self) -> "WritingConfig":
+    def _bounds(self) -> WritingConfig:
         if self.min_length > self.max_length:
             raise ValueError(f"min_length: {self.min_length} is more than max_length ({self.max_length})")
         return self
 
 
 def unified_diff(draft: str, text: str) -> str:
-    lines = difflib.unified_diff(draft.splitlines(keepends=True), text.splitlines(keepends=True),
-                                 fromfile="draft", tofile="text", n=2)
+    lines = difflib.unified_diff(
+        draft.splitlines(keepends=True), text.splitlines(keepends=True), fromfile="draft", tofile="text", n=2
+    )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from ...services import annotations as svc
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import AnnotationIn, AnnotationOut, TaskOut
+from ...services import annotations as svc
 
 router = APIRouter(tags=["annotations"], responses=COMMON_ERRORS)
 
 
-@router.post("/tasks/{task_id}/annotations", response_model=AnnotationOut, status_code=201,
-             responses=error_docs(409))
+@router.post("/tasks/{task_id}/annotations", response_model=AnnotationOut, status_code=201, responses=error_docs(409))
 def submit_annotation(task_id: str, body: AnnotationIn, ctx: Ctx):
     """Submit your result for a task (validated against the project's config)."""
     annotation = svc.submit_annotation(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms)

@@ -12,22 +12,27 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ...services import alerts, approvals
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
+from ...services import alerts, approvals
 
 router = APIRouter(tags=["approvals"], responses=COMMON_ERRORS)
 
 ApprovalQuery = Annotated[str | None, Query(max_length=60, description="A two-person approval's id (apr_…) to use.")]
-BreakGlassQuery = Annotated[str | None, Query(
-    max_length=500, description="Break-glass: do it without an approval, for this reason (every owner is alerted).")]
+BreakGlassQuery = Annotated[
+    str | None,
+    Query(
+        max_length=500, description="Break-glass: do it without an approval, for this reason (every owner is alerted)."
+    ),
+]
 KIND = Literal[tuple(approvals.KINDS)]  # type: ignore[valid-type]
 
 
 class ApprovalIn(Strict):
     kind: KIND = Field(description="The operation: " + "; ".join(f"{k}: {v[0]}" for k, v in approvals.KINDS.items()))
-    params: dict[str, str] = Field(default_factory=dict, max_length=4,
-                                   description="The ids it is for, e.g. {\"task\": \"tsk_…\"}.")
+    params: dict[str, str] = Field(
+        default_factory=dict, max_length=4, description='The ids it is for, e.g. {"task": "tsk_…"}.'
+    )
     reason: str = Field(min_length=1, max_length=500, description="Why (written into the audit log).")
 
 
@@ -54,8 +59,9 @@ class ApprovalOut(BaseModel):
 
 class SettingIn(Strict):
     enabled: bool
-    approval: str | None = Field(default=None, max_length=60, description="Turning it off: an approved "
-                                 "approval.disable request.")
+    approval: str | None = Field(
+        default=None, max_length=60, description="Turning it off: an approved approval.disable request."
+    )
 
 
 class SettingOut(BaseModel):
@@ -85,8 +91,11 @@ def request_approval(workspace_id: str, body: ApprovalIn, ctx: Ctx):
 
 
 @router.get("/workspaces/{workspace_id}/approvals", response_model=list[ApprovalOut])
-def list_approvals(workspace_id: str, ctx: Ctx,
-                   state: Literal["pending", "approved", "refused", "used", "expired"] | None = Query(None)):
+def list_approvals(
+    workspace_id: str,
+    ctx: Ctx,
+    state: Literal["pending", "approved", "refused", "used", "expired"] | None = Query(None),
+):
     """The workspace's requests, newest first (owners)."""
     return to_json(approvals.list_approvals(ctx, workspace_id, state=state))
 
@@ -119,8 +128,9 @@ def put_setting(workspace_id: str, body: SettingIn, ctx: Ctx):
 
 
 @router.get("/me/alerts", response_model=list[AlertOut])
-def my_alerts(ctx: Ctx, unread: bool = Query(False, description="Only unread ones."),
-              limit: int = Query(100, ge=1, le=200)):
+def my_alerts(
+    ctx: Ctx, unread: bool = Query(False, description="Only unread ones."), limit: int = Query(100, ge=1, le=200)
+):
     """Your alerts, newest first: break-glass uses in your workspaces, requests for you to decide, decisions."""
     return to_json(alerts.list_alerts(ctx, unread_only=unread, limit=limit))
 

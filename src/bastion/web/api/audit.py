@@ -9,8 +9,8 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from ...services import audit
 from .common import COMMON_ERRORS, Ctx, to_json
+from ...services import audit
 
 router = APIRouter(tags=["audit"], responses=COMMON_ERRORS)
 
@@ -51,8 +51,13 @@ class ConsistencyOut(BaseModel):
 def audit_public_key(request: Request):
     """The deployment's checkpoint-signing key (public material, no sign-in needed)."""
     key = audit.public_key(request.app.state.rt)
-    return to_json({"verifier_key": key, "algorithm": "Ed25519",
-                    "format": "C2SP signed-note verifier key: <name>+<key id>+<base64(0x01 || key)>"})
+    return to_json(
+        {
+            "verifier_key": key,
+            "algorithm": "Ed25519",
+            "format": "C2SP signed-note verifier key: <name>+<key id>+<base64(0x01 || key)>",
+        }
+    )
 
 
 @router.get("/workspaces/{workspace_id}/audit", response_model=EntriesOut)
@@ -61,14 +66,24 @@ def list_audit(workspace_id: str, ctx: Ctx, after: int = Query(-1, ge=-1), limit
     return to_json(audit.list_entries(ctx, workspace_id, after=after, limit=limit))
 
 
-@router.get("/workspaces/{workspace_id}/audit/export", response_class=StreamingResponse,
-            responses={200: {"description": "The log as JSON Lines (each line a canonical entry).",
-                             "content": {"application/x-ndjson": {}}}})
+@router.get(
+    "/workspaces/{workspace_id}/audit/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The log as JSON Lines (each line a canonical entry).",
+            "content": {"application/x-ndjson": {}},
+        }
+    },
+)
 def export_audit(workspace_id: str, ctx: Ctx):
     """The whole log as JSON Lines, for `bastion audit verify --file`."""
     lines = audit.iter_export(ctx, workspace_id)
-    return StreamingResponse(lines, media_type="application/x-ndjson",
-                             headers={"Content-Disposition": f'attachment; filename="audit-{workspace_id}.jsonl"'})
+    return StreamingResponse(
+        lines,
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": f'attachment; filename="audit-{workspace_id}.jsonl"'},
+    )
 
 
 @router.get("/workspaces/{workspace_id}/audit/checkpoint", response_model=CheckpointOut)
@@ -84,15 +99,17 @@ def list_audit_checkpoints(workspace_id: str, ctx: Ctx):
 
 
 @router.get("/workspaces/{workspace_id}/audit/proof/inclusion", response_model=InclusionOut)
-def inclusion_proof(workspace_id: str, ctx: Ctx, seq: int = Query(..., ge=0),
-                    tree_size: int | None = Query(None, ge=1)):
+def inclusion_proof(
+    workspace_id: str, ctx: Ctx, seq: int = Query(..., ge=0), tree_size: int | None = Query(None, ge=1)
+):
     """Proof that entry ``seq`` is in the tree of ``tree_size`` entries (default: all)."""
     return to_json(audit.inclusion(ctx, workspace_id, seq, tree_size))
 
 
 @router.get("/workspaces/{workspace_id}/audit/proof/consistency", response_model=ConsistencyOut)
-def consistency_proof(workspace_id: str, ctx: Ctx, old_size: int = Query(..., ge=1),
-                      new_size: int | None = Query(None, ge=1)):
+def consistency_proof(
+    workspace_id: str, ctx: Ctx, old_size: int = Query(..., ge=1), new_size: int | None = Query(None, ge=1)
+):
     """Proof that the tree of ``new_size`` entries extends the one of ``old_size``."""
     return to_json(audit.consistency(ctx, workspace_id, old_size, new_size))
 

@@ -9,8 +9,8 @@ from fastapi import Depends
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from ...services.context import Context
 from ..auth import api_context
+from ...services.context import Context
 
 API_PREFIX = "/api/v1"
 
@@ -28,10 +28,17 @@ class ErrorResponse(BaseModel):
 
 
 def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    names = {400: "Bad request", 401: "Not signed in / bad token", 403: "Role too weak",
-             404: "Not found (or in another workspace)", 409: "Conflicts with the current state",
-             413: "Body too large", 422: "Invalid input", 429: "Too many attempts; try again later",
-             503: "The file store is unavailable; nothing was stored, try again later"}
+    names = {
+        400: "Bad request",
+        401: "Not signed in / bad token",
+        403: "Role too weak",
+        404: "Not found (or in another workspace)",
+        409: "Conflicts with the current state",
+        413: "Body too large",
+        422: "Invalid input",
+        429: "Too many attempts; try again later",
+        503: "The file store is unavailable; nothing was stored, try again later",
+    }
     return {s: {"model": ErrorResponse, "description": names.get(s, "Error")} for s in statuses}
 
 

@@ -12,14 +12,14 @@ and disk caches).
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
+from ..uploads import openapi_body, read_upload
 from ...domain.errors import InvalidInput, PayloadTooLarge
 from ...services import files as svc
-from ..uploads import openapi_body, read_upload
-from pydantic import BaseModel
-from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 
 router = APIRouter(tags=["files"], responses=COMMON_ERRORS)
 
@@ -35,9 +35,13 @@ class FileOut(BaseModel):
 
 
 @router.post(
-    "/projects/{project_id}/files", status_code=201, response_model=FileOut,
-    responses={200: {"model": FileOut, "description": "The same picture was stored before (reused: true)."},
-               **error_docs(413, 503)},
+    "/projects/{project_id}/files",
+    status_code=201,
+    response_model=FileOut,
+    responses={
+        200: {"model": FileOut, "description": "The same picture was stored before (reused: true)."},
+        **error_docs(413, 503),
+    },
     openapi_extra=openapi_body("file", "The image: PNG, JPEG, WebP or GIF, at most 20 MiB."),
 )
 async def upload_file(project_id: str, ctx: Ctx, request: Request):
@@ -62,11 +66,14 @@ async def upload_file(project_id: str, ctx: Ctx, request: Request):
 @router.get(
     "/tasks/{task_id}/files/{file_id}",
     response_class=Response,
-    responses={200: {"description": "The file's bytes.", "content": {"image/png": {}, "image/jpeg": {}}},
-               **error_docs(409, 503)},
+    responses={
+        200: {"description": "The file's bytes.", "content": {"image/png": {}, "image/jpeg": {}}},
+        **error_docs(409, 503),
+    },
 )
 def read_file(task_id: str, file_id: str, ctx: Ctx):
     """A file the task refers to, for people who may read the task."""
     content, media_type = svc.read_task_file(ctx, task_id, file_id)
-    return Response(content, media_type=media_type,
-                    headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"})
+    return Response(
+        content, media_type=media_type, headers={"Cache-Control": "private, no-store", "Content-Disposition": "inline"}
+    )

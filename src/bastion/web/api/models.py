@@ -44,10 +44,12 @@ class WorkspaceOut(BaseModel):
 class MemberIn(Strict):
     user: str = Field(min_length=1, max_length=320, description="User id or e-mail.")
     role: Literal["owner", "manager", "reviewer", "annotator", "auditor"]
-    approval: str | None = Field(default=None, max_length=60,
-                                 description="Adding someone tied to a competitor: a two-person approval's id.")
-    break_glass: str | None = Field(default=None, max_length=500,
-                                    description="…or the reason to do it without one (every owner is alerted).")
+    approval: str | None = Field(
+        default=None, max_length=60, description="Adding someone tied to a competitor: a two-person approval's id."
+    )
+    break_glass: str | None = Field(
+        default=None, max_length=500, description="…or the reason to do it without one (every owner is alerted)."
+    )
 
 
 class MemberOut(BaseModel):

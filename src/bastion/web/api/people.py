@@ -6,23 +6,30 @@ from fastapi import APIRouter
 from pydantic import Field
 from starlette.responses import Response
 
+from .common import COMMON_ERRORS, Ctx, created, error_docs
+from .models import MeOut, Strict, TokenCreated, TokenIn, TokenOut, UserIn, UserOut, WorkspaceOut
 from ...domain.users import ApiToken, User
 from ...services import users as svc
 from ...services import workspaces as ws_svc
-from .common import COMMON_ERRORS, Ctx, created, error_docs
-from .models import MeOut, Strict, TokenCreated, TokenIn, TokenOut, UserIn, UserOut, WorkspaceOut
 
 router = APIRouter(tags=["people"], responses=COMMON_ERRORS)
 
 
 def _user(u: User) -> UserOut:
-    return UserOut(id=u.id, email=u.email, name=u.name, is_admin=u.is_admin, is_active=u.is_active,
-                   created_at=u.created_at)
+    return UserOut(
+        id=u.id, email=u.email, name=u.name, is_admin=u.is_admin, is_active=u.is_active, created_at=u.created_at
+    )
 
 
 def _token(t: ApiToken) -> TokenOut:
-    return TokenOut(id=t.id, name=t.name, scope=t.scope, created_at=t.created_at,
-                    last_used_at=t.last_used_at, revoked_at=t.revoked_at)
+    return TokenOut(
+        id=t.id,
+        name=t.name,
+        scope=t.scope,
+        created_at=t.created_at,
+        last_used_at=t.last_used_at,
+        revoked_at=t.revoked_at,
+    )
 
 
 @router.get("/me", response_model=MeOut)

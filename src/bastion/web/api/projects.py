@@ -9,15 +9,15 @@ import anyio
 from fastapi import APIRouter, FastAPI, Query
 from starlette.responses import Response, StreamingResponse
 
+from .approvals import ApprovalQuery, BreakGlassQuery
+from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
+from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
+from .quality import methods_schema
 from ...domain.projects import Project
 from ...exporting import LOSSLESS
 from ...services import exports
 from ...services import projects as svc
 from ...services.runtime import Runtime
-from .approvals import ApprovalQuery, BreakGlassQuery
-from .quality import methods_schema
-from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
-from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
 
 router = APIRouter(tags=["projects"], responses=COMMON_ERRORS)
 
@@ -25,10 +25,15 @@ router = APIRouter(tags=["projects"], responses=COMMON_ERRORS)
 def project_out(p: Project) -> ProjectOut:
     c = p.counts
     return ProjectOut(
-        id=p.id, workspace_id=p.workspace_id, name=p.name, task_type=p.task_type, config=p.config,
+        id=p.id,
+        workspace_id=p.workspace_id,
+        name=p.name,
+        task_type=p.task_type,
+        config=p.config,
         settings=ProjectSettingsOut(**p.settings.model_dump()),
         counts=CountsOut(tasks=c.tasks, done=c.done, remaining=c.remaining, annotations=c.annotations, skips=c.skips),
-        created_at=p.created_at, updated_at=p.updated_at,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
     )
 
 
@@ -41,8 +46,7 @@ def list_projects(workspace_id: str, ctx: Ctx):
 def create_project(workspace_id: str, body: ProjectIn, ctx: Ctx):
     """Create a project; the config is validated against its task type."""
     settings = body.settings.model_dump(exclude_unset=True) if body.settings else None
-    project = project_out(svc.create_project(ctx, workspace_id, name=body.name, config=body.config,
-                                             settings=settings))
+    project = project_out(svc.create_project(ctx, workspace_id, name=body.name, config=body.config, settings=settings))
     return created(project.model_dump(mode="json"), f"/projects/{project.id}")
 
 
@@ -75,44 +79,77 @@ EXPORT_PATH = "/projects/{project_id}/export"
 def export_project(
     project_id: str,
     ctx: Ctx,
-    format: str = Query("jsonl", max_length=16, description=(
-        "Export format: one registered on this server (built in or a plugin's) that the project's task type"
-        " has rows for; the others are refused before the first byte.")),
+    format: str = Query(
+        "jsonl",
+        max_length=16,
+        description=(
+            "Export format: one registered on this server (built in or a plugin's) that the project's task type"
+            " has rows for; the others are refused before the first byte."
+        ),
+    ),
     annotated_only: bool = Query(False, description="Only tasks with at least one annotation."),
     per: Literal["annotation", "task"] | None = Query(
-        None, description="One row per annotation, or per task with all its annotations."),
-    rows: str = Query("jsonl", max_length=16, description=(
-        "With a format that encodes several kinds of rows (parquet: jsonl, sft or dpo): which rows.")),
+        None, description="One row per annotation, or per task with all its annotations."
+    ),
+    rows: str = Query(
+        "jsonl",
+        max_length=16,
+        description=("With a format that encodes several kinds of rows (parquet: jsonl, sft or dpo): which rows."),
+    ),
     split: str | None = Query(None, max_length=200, description="Parts besides train, e.g. validation=0.1."),
     seed: int = Query(0, description="Seed of the split."),
     part: str | None = Query(None, max_length=40, description="Only this part of the split."),
     chat: Literal["auto", "conversational", "standard"] = Query("auto", description="Prompts as turns or strings."),
     sft_form: Literal["messages", "prompt-completion"] = Query("messages", description="SFT row form."),
     dpo_min_strength: Literal["slight", "clear", "strong"] | None = Query(
-        None, description="Leave out preference pairs weaker than this."),
+        None, description="Leave out preference pairs weaker than this."
+    ),
     include_ties: bool = Query(False, description="Keep ties as DPO rows marked tie."),
     with_ids: bool = Query(False, description="Add task_id, annotation_id and external_id."),
     accepted_only: bool = Query(False, description="Only accepted or corrected annotations."),
-    aggregate: str | None = Query(None, max_length=40, json_schema_extra=methods_schema, description=(
-        "Add each task's aggregated answer by a method that fits the project's task type (one row per task "
-        "with per=task).")),
+    aggregate: str | None = Query(
+        None,
+        max_length=40,
+        json_schema_extra=methods_schema,
+        description=(
+            "Add each task's aggregated answer by a method that fits the project's task type (one row per task "
+            "with per=task)."
+        ),
+    ),
     reidentify: bool = Query(False, description="Owners: redacted values restored (audited with the export)."),
     approval: ApprovalQuery = None,
     break_glass: BreakGlassQuery = None,
 ):
     """Stream the project's tasks with their annotations, or training-ready rows."""
     request = exports.ExportRequest(
-        fmt=format, annotated_only=annotated_only, per=per, rows=rows, split=split, seed=seed, part=part,
-        chat=chat, sft_form=sft_form, min_strength=dpo_min_strength, include_ties=include_ties,
-        with_ids=with_ids, accepted_only=accepted_only, aggregate=aggregate, reidentify=reidentify,
-        approval=approval, break_glass=break_glass,
+        fmt=format,
+        annotated_only=annotated_only,
+        per=per,
+        rows=rows,
+        split=split,
+        seed=seed,
+        part=part,
+        chat=chat,
+        sft_form=sft_form,
+        min_strength=dpo_min_strength,
+        include_ties=include_ties,
+        with_ids=with_ids,
+        accepted_only=accepted_only,
+        aggregate=aggregate,
+        reidentify=reidentify,
+        approval=approval,
+        break_glass=break_glass,
     )
     export = exports.start_export(ctx, project_id, request=request)
     manifest = f"/api/v1/exports/{export.id}/manifest"
     return StreamingResponse(
-        _closing(export.stream()), media_type=export.format.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename}"',
-                 "X-Bastion-Export-Id": export.id, "Link": f'<{manifest}>; rel="describedby"'},
+        _closing(export.stream()),
+        media_type=export.format.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "X-Bastion-Export-Id": export.id,
+            "Link": f'<{manifest}>; rel="describedby"',
+        },
     )
 
 
@@ -152,8 +189,11 @@ def describe_export_formats(app: FastAPI, rt: Runtime) -> None:
                 return "every task type" if len(names) == len(task_types) else ", ".join(names) or "no task type"
 
             described = "; ".join(f"`{fmt.name}` ({applies(fmt)}): {fmt.description}" for fmt in formats)
-            several = "; ".join(f"`{fmt.name}`: " + ", ".join("jsonl" if k == LOSSLESS else k for k in fmt.rows)
-                                for fmt in formats if len(fmt.rows) > 1)
+            several = "; ".join(
+                f"`{fmt.name}`: " + ", ".join("jsonl" if k == LOSSLESS else k for k in fmt.rows)
+                for fmt in formats
+                if len(fmt.rows) > 1
+            )
             for parameter in operation["parameters"]:
                 if parameter["name"] == "format":
                     parameter["schema"]["enum"] = [fmt.name for fmt in formats]

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ...services import quality, reviews
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
+from ...services import quality, reviews
 
 router = APIRouter(tags=["quality"], responses=COMMON_ERRORS)
 
@@ -51,28 +51,39 @@ def methods_schema(schema: dict[str, Any]) -> None:
 
 
 @router.get("/projects/{project_id}/quality", response_model=dict[str, Any])
-def quality_report(project_id: str, ctx: Ctx,
-                   method: str | None = Query(None, max_length=40, json_schema_extra=methods_schema, description=(
-                       "Aggregation method; it must fit the project's task type (default: the type's first).")),
-                   ):
+def quality_report(
+    project_id: str,
+    ctx: Ctx,
+    method: str | None = Query(
+        None,
+        max_length=40,
+        json_schema_extra=methods_schema,
+        description=("Aggregation method; it must fit the project's task type (default: the type's first)."),
+    ),
+):
     """Agreement (with its meaning in words), accuracy on gold, aggregation, throughput, pauses."""
     return to_json(quality.quality_report(ctx, project_id, method=method))
 
 
-@router.post("/projects/{project_id}/review/next", response_model=ReviewItemOut,
-             responses={204: {"description": "Nothing waits for your review in this project."}})
+@router.post(
+    "/projects/{project_id}/review/next",
+    response_model=ReviewItemOut,
+    responses={204: {"description": "Nothing waits for your review in this project."}},
+)
 def review_next(project_id: str, ctx: Ctx):
     """Lease the next annotation to review (the same one again while you hold it)."""
     item = reviews.review_next(ctx, project_id)
     return Response(status_code=204) if item is None else to_json(item)
 
 
-@router.post("/annotations/{annotation_id}/review", response_model=ReviewOut, status_code=201,
-             responses=error_docs(409))
+@router.post(
+    "/annotations/{annotation_id}/review", response_model=ReviewOut, status_code=201, responses=error_docs(409)
+)
 def review(annotation_id: str, body: ReviewIn, ctx: Ctx):
     """Accept, reject with a comment (the task returns to the pool), or correct (the original is kept)."""
-    done = reviews.review_annotation(ctx, annotation_id, body.decision, comment=body.comment,
-                                     correction=body.correction)
+    done = reviews.review_annotation(
+        ctx, annotation_id, body.decision, comment=body.comment, correction=body.correction
+    )
     return created(done, f"/reviews/{done['id']}")
 
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from .common import COMMON_ERRORS, Ctx, error_docs, to_json
+from .models import ImportOut, TaskOut, TaskPage
 from ...domain.errors import BastionError
 from ...services import import_keys, imports, queue, tasks
 from ...sources import iter_bytes, iter_jsonl
-from .common import COMMON_ERRORS, Ctx, error_docs, to_json
-from .models import ImportOut, TaskOut, TaskPage
 
 router = APIRouter(tags=["tasks"], responses=COMMON_ERRORS)
 
@@ -30,19 +30,35 @@ LINE = {"$ref": "#/components/schemas/TaskLine"}  # api/models.TaskLine (declare
 IMPORT_BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": {
-            "type": "array", "items": LINE,
-            "description": "A JSON array of tasks, read whole: send big files as JSON Lines."}},
-        "application/x-ndjson": {"schema": {
-            "type": "string", "format": "binary",
-            "description": "JSON Lines: one TaskLine per line, streamed (bad lines are reported by number)."}},
-        "text/csv": {"schema": {
-            "type": "string", "format": "binary",
-            "description": "The header names the fields of `data`; `external_id` and `priority` columns are "
-                           "taken as those keys."}},
-        "application/vnd.apache.parquet": {"schema": {
-            "type": "string", "format": "binary",
-            "description": "Each row's columns as with CSV, or a `data` column of structs."}},
+        "application/json": {
+            "schema": {
+                "type": "array",
+                "items": LINE,
+                "description": "A JSON array of tasks, read whole: send big files as JSON Lines.",
+            }
+        },
+        "application/x-ndjson": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "JSON Lines: one TaskLine per line, streamed (bad lines are reported by number).",
+            }
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "The header names the fields of `data`; `external_id` and `priority` columns are "
+                "taken as those keys.",
+            }
+        },
+        "application/vnd.apache.parquet": {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "Each row's columns as with CSV, or a `data` column of structs.",
+            }
+        },
     },
 }
 
@@ -63,10 +79,15 @@ async def import_tasks(
     ctx: Ctx,
     strict: bool = Query(False, description="Write nothing if any line is bad."),
     idempotency_key: str | None = Header(
-        None, alias=import_keys.HEADER, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$",
+        None,
+        alias=import_keys.HEADER,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
         description="Send the import again safely: the same key from you on this project within 24 hours answers "
-                    "the first import's report (header Idempotent-Replayed: true) and imports nothing; the same "
-                    "key with another body answers 409."),
+        "the first import's report (header Idempotent-Replayed: true) and imports nothing; the same "
+        "key with another body answers 409.",
+    ),
 ):
     """Import tasks: a JSON array, JSON Lines (streamed), CSV or Parquet.
 
@@ -75,9 +96,15 @@ async def import_tasks(
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     fmt = FORMATS_BY_TYPE.get(media)
     if fmt is None:
-        return to_json({"error": {"code": "unsupported_media_type",
-                                  "message": f"Content-Type {media!r} is not importable "
-                                             f"(use one of: {', '.join(FORMATS_BY_TYPE)})"}}, 415)
+        return to_json(
+            {
+                "error": {
+                    "code": "unsupported_media_type",
+                    "message": f"Content-Type {media!r} is not importable (use one of: {', '.join(FORMATS_BY_TYPE)})",
+                }
+            },
+            415,
+        )
     digest = None
     if idempotency_key is not None:  # the request is its media type, strict and body (services/import_keys.py)
         digest = hashlib.sha256(f"{fmt}|{strict}|".encode())

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from ...services import qualification, queue, workforce
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict, TaskOut
+from ...services import qualification, queue, workforce
 
 router = APIRouter(tags=["workforce"], responses=COMMON_ERRORS)
 KIND = Literal["employer", "investor", "contractor", "advisor", "board", "family", "other"]
@@ -67,8 +67,9 @@ class GroupMemberAdded(BaseModel):
 class GroupMemberRemoved(BaseModel):
     group: str
     workspace: str
-    withdrawn: list[dict[str, Any]] = Field(description="The walls withdrawn: each competitor with the "
-                                                        "withdrawal's holder, effective_at and other_holders.")
+    withdrawn: list[dict[str, Any]] = Field(
+        description="The walls withdrawn: each competitor with the withdrawal's holder, effective_at and other_holders."
+    )
 
 
 class AffiliationAdded(BaseModel):
@@ -129,7 +130,9 @@ class AffiliationOut(BaseModel):
 class HistoryIn(Strict):
     workspace_id: str = Field(min_length=1, max_length=60)
     source: Literal["declared", "prior"]
-    approved_by: str | None = Field(default=None, max_length=200, description="Declared sides: who at the client approved.")
+    approved_by: str | None = Field(
+        default=None, max_length=200, description="Declared sides: who at the client approved."
+    )
     since: int | None = None
     until: int | None = None
 
@@ -163,8 +166,9 @@ class QualificationResultOut(BaseModel):
     retake_after: int | None
 
 
-@router.post("/queue/next", response_model=TaskOut,
-             responses={204: {"description": "No task is left for you in any project."}})
+@router.post(
+    "/queue/next", response_model=TaskOut, responses={204: {"description": "No task is left for you in any project."}}
+)
 def next_any(ctx: Ctx):
     """Your next task across every project you may work on (skills, walls, caps and priority applied)."""
     task = queue.next_any(ctx)
@@ -177,26 +181,33 @@ def list_conflicts(workspace_id: str, ctx: Ctx):
     return to_json(workforce.list_conflicts(ctx, workspace_id))
 
 
-@router.post("/workspaces/{workspace_id}/conflicts", response_model=ConflictAdded, status_code=201,
-             responses=error_docs(409))
+@router.post(
+    "/workspaces/{workspace_id}/conflicts", response_model=ConflictAdded, status_code=201, responses=error_docs(409)
+)
 def add_conflict(workspace_id: str, body: ConflictIn, ctx: Ctx):
     """Declare a competitor (owners): nobody who worked for one may see the other's data."""
     added = workforce.add_conflict(ctx, workspace_id, body.competitor, cooling_off_days=body.cooling_off_days)
     return created(added, f"/workspaces/{workspace_id}/conflicts/{quote(body.competitor, safe='')}")
 
 
-@router.delete("/workspaces/{workspace_id}/conflicts/{competitor_id}", response_model=WithdrawalOut,
-               responses=error_docs(409))
-def remove_conflict(workspace_id: str, competitor_id: str, ctx: Ctx, approval: ApprovalQuery = None,
-                    break_glass: BreakGlassQuery = None):
+@router.delete(
+    "/workspaces/{workspace_id}/conflicts/{competitor_id}", response_model=WithdrawalOut, responses=error_docs(409)
+)
+def remove_conflict(
+    workspace_id: str, competitor_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None
+):
     """Withdraw this workspace's declaration (owners, two-person approval): the wall falls after the waiting
     period, unless another holder keeps it. A wall the other side or a sector group holds answers 403."""
-    return to_json(workforce.remove_conflict(ctx, workspace_id, competitor_id, approval=approval,
-                                             break_glass=break_glass))
+    return to_json(
+        workforce.remove_conflict(ctx, workspace_id, competitor_id, approval=approval, break_glass=break_glass)
+    )
 
 
-@router.post("/workspaces/{workspace_id}/conflicts/{competitor_id}/consent", response_model=WithdrawalOut,
-             responses=error_docs(409))
+@router.post(
+    "/workspaces/{workspace_id}/conflicts/{competitor_id}/consent",
+    response_model=WithdrawalOut,
+    responses=error_docs(409),
+)
 def consent_removal(workspace_id: str, competitor_id: str, ctx: Ctx):
     """Agree (owners of this side) to the competitor's scheduled withdrawal: it takes effect now."""
     return to_json(workforce.consent_removal(ctx, workspace_id, competitor_id))
@@ -216,8 +227,9 @@ def add_exclusion(workspace_id: str, body: ExclusionIn, ctx: Ctx):
 
 
 @router.delete("/workspaces/{workspace_id}/exclusions", status_code=204, response_class=Response)
-def remove_exclusion(workspace_id: str, ctx: Ctx, org: str = Query(..., max_length=200),
-                     kind: KIND | None = Query(None)):
+def remove_exclusion(
+    workspace_id: str, ctx: Ctx, org: str = Query(..., max_length=200), kind: KIND | None = Query(None)
+):
     workforce.remove_exclusion(ctx, workspace_id, org, kind)
     return Response(status_code=204)
 
@@ -235,21 +247,24 @@ def create_group(body: GroupIn, ctx: Ctx):
     return created({"id": group_id}, f"/conflict-groups/{group_id}")
 
 
-@router.post("/conflict-groups/{group_id}/members", response_model=GroupMemberAdded, status_code=201,
-             responses=error_docs(409))
+@router.post(
+    "/conflict-groups/{group_id}/members", response_model=GroupMemberAdded, status_code=201, responses=error_docs(409)
+)
 def add_group_member(group_id: str, body: GroupMemberIn, ctx: Ctx):
     edges = workforce.add_to_group(ctx, group_id, body.workspace_id)
-    return created({"edges_added": edges},
-                   f"/conflict-groups/{quote(group_id, safe='')}/members/{quote(body.workspace_id, safe='')}")
+    return created(
+        {"edges_added": edges},
+        f"/conflict-groups/{quote(group_id, safe='')}/members/{quote(body.workspace_id, safe='')}",
+    )
 
 
 @router.delete("/conflict-groups/{group_id}/members/{workspace_id}", response_model=GroupMemberRemoved)
-def remove_group_member(group_id: str, workspace_id: str, ctx: Ctx, approval: ApprovalQuery = None,
-                        break_glass: BreakGlassQuery = None):
+def remove_group_member(
+    group_id: str, workspace_id: str, ctx: Ctx, approval: ApprovalQuery = None, break_glass: BreakGlassQuery = None
+):
     """Take a workspace out of a sector group (platform admins, two-person approval among admins): its walls
     with the other members fall after the waiting period."""
-    return to_json(workforce.remove_from_group(ctx, group_id, workspace_id, approval=approval,
-                                               break_glass=break_glass))
+    return to_json(workforce.remove_from_group(ctx, group_id, workspace_id, approval=approval, break_glass=break_glass))
 
 
 @router.delete("/conflict-groups/{group_id}", status_code=204, response_class=Response, responses=error_docs(409))

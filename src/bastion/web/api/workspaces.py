@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from ...domain.workspaces import Member, Workspace
-from ...services import workspaces as svc
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, created, error_docs
 from .models import MemberIn, MemberOut, WorkspaceIn, WorkspaceOut
+from ...domain.workspaces import Member, Workspace
+from ...services import workspaces as svc
 
 router = APIRouter(tags=["workspaces"], responses=COMMON_ERRORS)
 
@@ -52,17 +52,18 @@ def list_members(workspace_id: str, ctx: Ctx):
     return [_member(m) for m in svc.list_members(ctx, workspace_id)]
 
 
-@router.post("/workspaces/{workspace_id}/members", response_model=MemberOut, status_code=201,
-             responses=error_docs(409))
+@router.post("/workspaces/{workspace_id}/members", response_model=MemberOut, status_code=201, responses=error_docs(409))
 def add_member(workspace_id: str, body: MemberIn, ctx: Ctx):
     """Add a person with a role (or change a member's role)."""
-    member = _member(svc.add_member(ctx, workspace_id, body.user, body.role, approval=body.approval,
-                                    break_glass=body.break_glass))
+    member = _member(
+        svc.add_member(ctx, workspace_id, body.user, body.role, approval=body.approval, break_glass=body.break_glass)
+    )
     return created(member.model_dump(), f"/workspaces/{workspace_id}/members/{member.user_id}")
 
 
-@router.delete("/workspaces/{workspace_id}/members/{user_id}", status_code=204, response_class=Response,
-               responses=error_docs(409))
+@router.delete(
+    "/workspaces/{workspace_id}/members/{user_id}", status_code=204, response_class=Response, responses=error_docs(409)
+)
 def remove_member(workspace_id: str, user_id: str, ctx: Ctx):
     svc.remove_member(ctx, workspace_id, user_id)
     return Response(status_code=204)

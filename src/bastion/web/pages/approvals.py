@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
+from .common import render
+from ..auth import page_session, require_form_csrf
 from ...access import Action
 from ...domain.errors import BastionError
 from ...services import alerts, approvals, workspaces
-from ..auth import page_session, require_form_csrf
-from .common import render
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -22,10 +22,18 @@ def _page(request, ctx, csrf, workspace_id, *, error=None, status=200):
     ws = workspaces.get_workspace(ctx, workspace_id)
     items = approvals.list_approvals(ctx, workspace_id)
     is_owner = Action.APPROVAL_REQUEST in workspaces.allowed_actions(ctx, workspace_id)
-    return render(request, "approvals.html", status_code=status, ws=ws, csrf_token=csrf, error=error,
-                  pending=[a for a in items if a["state"] == "pending"],
-                  others=[a for a in items if a["state"] != "pending"][:50],
-                  kinds=approvals.KINDS, setting=approvals.setting(ctx, workspace_id) if is_owner else None)
+    return render(
+        request,
+        "approvals.html",
+        status_code=status,
+        ws=ws,
+        csrf_token=csrf,
+        error=error,
+        pending=[a for a in items if a["state"] == "pending"],
+        others=[a for a in items if a["state"] != "pending"][:50],
+        kinds=approvals.KINDS,
+        setting=approvals.setting(ctx, workspace_id) if is_owner else None,
+    )
 
 
 @router.get("/workspaces/{workspace_id}/approvals")
@@ -55,8 +63,13 @@ async def approvals_change(request: Request, workspace_id: str, session: Session
         workspaces.get_workspace(ctx, workspace_id)  # 404 here for a workspace you are not in
         try:
             if action == "request":
-                approvals.request(ctx, workspace_id, str(form.get("kind", "")),
-                                  _params(str(form.get("params", ""))), str(form.get("reason", "")))
+                approvals.request(
+                    ctx,
+                    workspace_id,
+                    str(form.get("kind", "")),
+                    _params(str(form.get("params", ""))),
+                    str(form.get("reason", "")),
+                )
             elif action in ("approve", "refuse"):
                 note = str(form.get("note", "")).strip() or None
                 approvals.decide(ctx, str(form.get("approval", "")), approve=action == "approve", note=note)
@@ -67,8 +80,9 @@ async def approvals_change(request: Request, workspace_id: str, session: Session
         except BastionError as exc:
             if exc.code == "forbidden" and action not in ("approve", "refuse"):
                 raise
-            return _page(request, ctx, csrf, workspace_id, error=exc.message,
-                         status=403 if exc.code == "forbidden" else 422)
+            return _page(
+                request, ctx, csrf, workspace_id, error=exc.message, status=403 if exc.code == "forbidden" else 422
+            )
         return RedirectResponse(f"/workspaces/{workspace_id}/approvals", status_code=303)
 
     return await run_in_threadpool(work)

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse
 
+from .common import render
+from ..auth import SESSION_COOKIE, csrf_matches, page_session, require_form_csrf
 from ...domain.errors import RateLimited, Unauthenticated
 from ...services import users
-from ..auth import SESSION_COOKIE, csrf_matches, page_session, require_form_csrf
-from .common import render
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "bastion_login_csrf"
@@ -47,19 +47,30 @@ def login(
 ):
     rt = request.app.state.rt
     if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
-        return render(request, "login.html", status_code=403, csrf_token=csrf_token, next=_safe_next(next),
-                      error="This form expired; please try again.")
+        return render(
+            request,
+            "login.html",
+            status_code=403,
+            csrf_token=csrf_token,
+            next=_safe_next(next),
+            error="This form expired; please try again.",
+        )
     address = request.client.host if request.client else None
     try:
         user = users.sign_in(rt, email, password, address)
     except (Unauthenticated, RateLimited) as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
-        return render(request, "login.html", status_code=status, csrf_token=csrf_token, next=_safe_next(next),
-                      error=str(exc))
+        return render(
+            request, "login.html", status_code=status, csrf_token=csrf_token, next=_safe_next(next), error=str(exc)
+        )
     secret, _csrf = users.create_session(rt, user)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, secret, httponly=True, samesite="lax", secure=_secure(request),
+        SESSION_COOKIE,
+        secret,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
         max_age=rt.settings.session_seconds,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)

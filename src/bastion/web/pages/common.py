@@ -6,12 +6,19 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from jinja2 import BaseLoader, ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, TemplateNotFound, \
-    select_autoescape
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    TemplateNotFound,
+    select_autoescape,
+)
 
+from ..markdown import render_markdown
 from ...domain.errors import InvalidConfig
 from ...tasktypes import installed
-from ..markdown import render_markdown
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 STATIC_DIR = WEB_DIR / "static"
@@ -72,5 +79,4 @@ def first_access_page(request: Request, workspace_id: str):
     workspace = workspaces.get_workspace(ctx, workspace_id)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     # 200: an ordinary page offering a choice (the JSON API answers 403 first_access).
-    return render(request, "first_access.html", ws=workspace, next=here,
-                  csrf_token=request.state.csrf)
+    return render(request, "first_access.html", ws=workspace, next=here, csrf_token=request.state.csrf)

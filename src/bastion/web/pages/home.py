@@ -7,16 +7,16 @@ its projects listed without links or Label buttons.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse
 
+from .common import render
+from ..auth import page_session, require_form_csrf
 from ...access import Action
 from ...services import alerts, content, projects, workspaces
-from ..auth import page_session, require_form_csrf
-from .common import render
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -25,7 +25,7 @@ Session = Annotated[tuple, Depends(page_session)]
 @router.get("/")
 def home(request: Request, session: Session):
     ctx, csrf = session
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     mine = workspaces.list_workspaces(ctx)
     states = content.wall_states(ctx, [ws.id for ws in mine if ws.role is not None])
     for ws in mine:
@@ -35,8 +35,7 @@ def home(request: Request, session: Session):
         allowed = workspaces.allowed_actions(ctx, ws.id)
         rows.append((ws, projects.list_project_summaries(ctx, ws.id), allowed, states.get(ws.id)))
     unread = alerts.list_alerts(ctx, unread_only=True, limit=20)  # break-glass uses, requests awaiting you
-    return render(request, "home.html", workspaces=rows, csrf_token=csrf, Action=Action, states=content,
-                  alerts=unread)
+    return render(request, "home.html", workspaces=rows, csrf_token=csrf, Action=Action, states=content, alerts=unread)
 
 
 def _same_site_path(value: str, fallback: str) -> str:
@@ -46,8 +45,13 @@ def _same_site_path(value: str, fallback: str) -> str:
 
 
 @router.post("/workspaces/{workspace_id}/open")
-def open_workspace(request: Request, workspace_id: str, session: Session,
-                   csrf_token: str = Form("", max_length=200), next: str = Form("/", max_length=2000)):
+def open_workspace(
+    request: Request,
+    workspace_id: str,
+    session: Session,
+    csrf_token: str = Form("", max_length=200),
+    next: str = Form("/", max_length=2000),
+):
     """The Open button: a deliberate first access to the workspace's content (binds; walls decide)."""
     ctx, csrf = session
     require_form_csrf(csrf, csrf_token)

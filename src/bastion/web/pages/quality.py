@@ -14,11 +14,11 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
+from .common import render
+from ..auth import page_session, require_form_csrf
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError
 from ...services import projects, quality, reviews
-from ..auth import page_session, require_form_csrf
-from .common import render
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -31,8 +31,15 @@ def bars(values: list[float], *, width: int = 600, height: int = 120) -> list[di
     out = []
     for i, value in enumerate(values):
         h = round(height * value / top, 1)
-        out.append({"x": round(i * step + 1, 1), "y": round(height - h, 1), "w": round(max(step - 2, 1), 1),
-                    "h": h, "value": value})
+        out.append(
+            {
+                "x": round(i * step + 1, 1),
+                "y": round(height - h, 1),
+                "w": round(max(step - 2, 1), 1),
+                "h": h,
+                "value": value,
+            }
+        )
     return out
 
 
@@ -49,8 +56,16 @@ def quality_page(request: Request, project_id: str, session: Session, method: st
     if confusion:
         peak = max((v for row in confusion["matrix"] for v in row), default=0) or 1
         heat = [[(v, min(9, int(9 * v / peak))) for v in row] for row in confusion["matrix"]]
-    return render(request, "quality.html", project=project, report=report, method=method, csrf_token=csrf,
-                  chart=bars([d["annotations"] for d in days]), heat=heat)
+    return render(
+        request,
+        "quality.html",
+        project=project,
+        report=report,
+        method=method,
+        csrf_token=csrf,
+        chart=bars([d["annotations"] for d in days]),
+        heat=heat,
+    )
 
 
 @router.get("/projects/{project_id}/review")
@@ -72,16 +87,29 @@ def review_start(request: Request, project_id: str, session: Session, csrf_token
     require_form_csrf(csrf, csrf_token)
     item = reviews.review_next(ctx, project_id)
     if request.headers.get("hx-request"):
-        return _review_view(request, projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW), item,
-                            csrf, finished=True)
+        return _review_view(
+            request, projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW), item, csrf, finished=True
+        )
     return RedirectResponse(f"/projects/{project_id}/review" + ("" if item else "?finished=1"), status_code=303)
 
 
 def _review_view(request, project, item, csrf, error=None, status=200, *, finished=False, first_access=False):
-    pretty = (lambda value: orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    def pretty(value):
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
     name = "_review.html" if request.headers.get("hx-request") else "review.html"
-    return render(request, name, status_code=status, project=project, item=item, csrf_token=csrf, error=error,
-                  pretty=pretty, finished=finished, first_access=first_access)
+    return render(
+        request,
+        name,
+        status_code=status,
+        project=project,
+        item=item,
+        csrf_token=csrf,
+        error=error,
+        pretty=pretty,
+        finished=finished,
+        first_access=first_access,
+    )
 
 
 @router.post("/projects/{project_id}/review")
@@ -99,11 +127,17 @@ async def review_submit(request: Request, project_id: str, session: Session):
                 correction = orjson.loads(str(form.get("correction", "")))
             except orjson.JSONDecodeError:
                 item = reviews.review_next(ctx, project_id)
-                return _review_view(request, project, item, csrf, error="correction: not valid JSON", status=422,
-                                    finished=True)
+                return _review_view(
+                    request, project, item, csrf, error="correction: not valid JSON", status=422, finished=True
+                )
         try:
-            reviews.review_annotation(ctx, str(form.get("annotation_id", "")), decision,
-                                      comment=str(form.get("comment", "")) or None, correction=correction)
+            reviews.review_annotation(
+                ctx,
+                str(form.get("annotation_id", "")),
+                decision,
+                comment=str(form.get("comment", "")) or None,
+                correction=correction,
+            )
         except BastionError as exc:
             if exc.code in ("not_found", "forbidden"):
                 raise

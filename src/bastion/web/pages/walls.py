@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
+from .common import render
+from ..auth import page_session, require_form_csrf
 from ...access import Action
 from ...domain.errors import BastionError, NotFound
 from ...services import users, workforce, workspaces
-from ..auth import page_session, require_form_csrf
-from .common import render
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -24,9 +24,21 @@ def _walls_page(request, ctx, csrf, workspace_id, *, explanation=None, error=Non
     conflicts = workforce.list_conflicts(ctx, workspace_id) if Action.WALLS_READ in allowed else []
     exclusions = workforce.list_exclusions(ctx, workspace_id) if Action.WALLS_READ in allowed else []
     members = workspaces.list_members(ctx, workspace_id) if Action.MEMBER_READ in allowed else []
-    return render(request, "walls.html", status_code=status, ws=ws, allowed=allowed, Action=Action,
-                  conflicts=conflicts, exclusions=exclusions, members=members, explanation=explanation,
-                  error=error, csrf_token=csrf, person=person)
+    return render(
+        request,
+        "walls.html",
+        status_code=status,
+        ws=ws,
+        allowed=allowed,
+        Action=Action,
+        conflicts=conflicts,
+        exclusions=exclusions,
+        members=members,
+        explanation=explanation,
+        error=error,
+        csrf_token=csrf,
+        person=person,
+    )
 
 
 @router.get("/workspaces/{workspace_id}/walls")
@@ -54,8 +66,12 @@ async def walls_change(request: Request, workspace_id: str, session: Session):
         try:
             if action == "add-conflict":
                 days = str(form.get("cooling_off_days", "")).strip()
-                workforce.add_conflict(ctx, workspace_id, str(form.get("competitor", "")).strip(),
-                                       cooling_off_days=float(days) if days else None)
+                workforce.add_conflict(
+                    ctx,
+                    workspace_id,
+                    str(form.get("competitor", "")).strip(),
+                    cooling_off_days=float(days) if days else None,
+                )
             elif action == "consent":
                 workforce.consent_removal(ctx, workspace_id, str(form.get("competitor", "")).strip())
             elif action == "add-exclusion":
@@ -79,6 +95,8 @@ def people_page(request: Request, session: Session):
     """Platform admins: everyone, with their skills, affiliations and history."""
     ctx, csrf = session
     people = users.list_users(ctx)
-    rows = [(p, workforce.list_skills(ctx, p.id), workforce.list_affiliations(ctx, p.id), workforce.history(ctx, p.id))
-            for p in people]
+    rows = [
+        (p, workforce.list_skills(ctx, p.id), workforce.list_affiliations(ctx, p.id), workforce.history(ctx, p.id))
+        for p in people
+    ]
     return render(request, "people.html", people=rows, csrf_token=csrf)
