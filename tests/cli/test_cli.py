@@ -107,3 +107,21 @@ def test_audit_export_and_offline_verify(cli, tmp_path):
     other = cli("audit", "verify", "--file", str(log), "--checkpoint", str(cp), "--public-key", str(key),
                 "--workspace", "ws_someone_else", ok=False)
     assert other.exit_code == 1
+
+
+def test_global_options_go_before_the_command_or_after_it(cli, tmp_path):
+    """``--data-dir`` and ``--database-url`` are the root's options; after the command they mean the same."""
+    cli("init")
+    before, after = tmp_path / "before", tmp_path / "after"
+    cli("--data-dir", str(before), "init")
+    cli("init", f"--data-dir={after}")
+    assert (before / "master.key").is_file() and (after / "master.key").is_file()
+    own = f"sqlite:///{tmp_path / 'own.db'}"
+    cli("init", "--database-url", own, "--data-dir", str(before))
+    assert (tmp_path / "own.db").is_file()
+    cli("--database-url", own, "user", "create", "placed@example.com", "--data-dir", str(before))
+    assert "placed@example.com" in cli("user", "list", "--database-url", own, "--data-dir", str(before)).stdout
+    assert "placed@example.com" in cli("--data-dir", str(before), "--database-url", own, "user", "list").stdout
+    assert "placed@example.com" not in cli("user", "list").stdout  # the environment's database
+    help_text = cli("user", "list", "--help").stdout
+    assert "--data-dir" not in help_text  # declared once, on the root

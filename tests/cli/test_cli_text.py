@@ -55,6 +55,8 @@ def test_every_argument_of_every_command_refuses_nul(cli):
 def test_global_options_refuse_nul_too(cli):
     result = cli("--data-dir", "/tmp/a" + NUL, "user", "list", ok=False)
     assert result.exit_code != 0 and "--data-dir" in result.stderr and "NUL" in result.stderr
+    result = cli("user", "list", "--database-url", "sqlite:///" + NUL, ok=False)  # after the command, too
+    assert result.exit_code == 2 and "--database-url" in result.stderr and "NUL" in result.stderr
 
 
 def test_a_config_file_holding_nul_is_refused(cli, tmp_path):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..domain.errors import BastionError
+from ..domain.errors import BastionError, InvalidInput
 from ..exporting import ExportFormats
 from ..exporting import installed as installed_export_formats
 from ..leaks.cache import LeakCache
 from ..settings import Settings
-from ..storage import datadir, migrate
+from ..storage import datadir, migrate, rls
 from ..storage.blobs import BlobStore, open_blob_store
 from ..storage.database import Database
 from ..storage.keyring import Keyring
@@ -58,3 +58,16 @@ class Runtime:
         self.db.dispose()
         self.keyring.dispose()
         self.blobs.close()
+
+
+def grant_data_access(rt: Runtime, role: str) -> None:
+    """PostgreSQL: let ``role`` read and write the data, not own it (``bastion init --app-role``).
+
+    Run as the tables' owner; the server then connects as ``role``, and row-level
+    security applies to it (``storage/rls.py``).
+    """
+    if rt.db.is_sqlite:
+        raise InvalidInput("--app-role is for PostgreSQL (SQLite has no roles)")
+    with rt.db.engine.begin() as conn:
+        for statement in rls.grant_sql(role):
+            conn.exec_driver_sql(statement)

@@ -1,0 +1,5 @@
+"""``python -m bastion.cli``: the ``bastion`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,10 @@
+"""Options several command groups declare alike."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+Approval = Annotated[Optional[str], typer.Option(
+    "--approval", help="A two-person approval (apr_…) to use and link in the log (the local operator needs none).")]

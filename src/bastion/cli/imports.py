@@ -1,0 +1,67 @@
+"""``bastion import``: tasks from a file, with a progress bar and a per-line error report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..domain.errors import InvalidInput
+from ..services import imports
+from ..services.files import FileReferences
+from ..sources import detect_format, iter_file
+from ._output import err, out, progress_bar
+from ._runtime import context, open_runtime, settings
+
+
+def _count_lines(path: Path) -> int | None:
+    """Lines in the file, for the progress bar's total (None above 2 GiB: not worth the read)."""
+    if path.stat().st_size > 2 * 1024**3:
+        return None
+    count = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            count += block.count(b"\n")
+    return count
+
+
+def import_(
+    project_id: str,
+    file: Path,
+    format: Annotated[Optional[str], typer.Option("--format", help="jsonl, json, csv or parquet (default: by extension).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Write nothing if any line is bad.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Tasks per transaction (each batch is atomic).")] = 50_000,
+    files: Annotated[Optional[Path], typer.Option(
+        "--files", help="Directory of the images the tasks name (paths relative to it); they are sealed into the file store.")] = None,
+):
+    """Import tasks from a file, with a progress bar and a per-line error report."""
+    if not file.is_file():
+        raise InvalidInput(f"{file}: no such file")
+    fmt = detect_format(file.name, format)
+    if fmt not in ("jsonl", "json", "csv", "parquet"):
+        raise InvalidInput(f"--format: {fmt!r} is not one of jsonl, json, csv, parquet")
+    base = settings()
+    # A bulk import is this process's only job: give SQLite a bigger page cache.
+    rt = open_runtime(base.model_copy(update={"sqlite_cache_mb": max(base.sqlite_cache_mb, 256)}))
+    total = _count_lines(file) if fmt in ("jsonl", "csv") else None
+    with progress_bar("importing") as progress:
+        bar = progress.add_task("import", total=total)
+        source = lambda: iter_file(file, fmt)  # noqa: E731
+        if files is not None:
+            source = FileReferences(context(rt), project_id, files, source, strict=strict)
+        report = imports.import_tasks(
+            context(rt), project_id, source, strict=strict,
+            batch_size=batch_size, progress=lambda n: progress.advance(bar, n),
+        )
+    for r in report.rejected:
+        err.print(f"{file}:{r['line']}: {r['error']}", markup=False, highlight=False)
+    if report.rejected_count > len(report.rejected):
+        err.print(f"… and {report.rejected_count - len(report.rejected)} more rejected lines")
+    if strict and report.rejected_count:
+        err.print(f"[red]nothing imported[/red]: {report.rejected_count} bad line(s) (--strict)")
+        raise typer.Exit(1)
+    out.print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "
+              f"rejected {report.rejected_count}")
+    if report.rejected_count:
+        raise typer.Exit(1)

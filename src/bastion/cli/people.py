@@ -1,0 +1,62 @@
+"""``bastion person …`` and ``bastion skills …``: people's affiliations, history and skills."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..services import workforce
+from ._input import date_ms
+from ._output import out, when
+from ._runtime import context, runtime
+
+person_app = typer.Typer(help="People's affiliations and history.", no_args_is_help=True)
+skills_app = typer.Typer(help="Skills.", no_args_is_help=True)
+
+
+@person_app.command("affiliate")
+def person_affiliate(
+    email: str,
+    org: str,
+    kind: Annotated[str, typer.Option(help="employer, investor, contractor, advisor, board, family or other.")],
+    since: Annotated[Optional[str], typer.Option(help="Start date (YYYY-MM-DD).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="End date (YYYY-MM-DD).")] = None,
+):
+    """Record a person's tie to an organisation; workspaces that exclude it lose them at once."""
+    result = workforce.add_affiliation(context(runtime()), email, org, kind,
+                                       since=date_ms(since, "--since"), until=date_ms(until, "--until"))
+    out.print(f"{email}: {kind} of {org}; {result['released_leases']} open lease(s) ended")
+
+
+@person_app.command("show")
+def person_show(email: str):
+    """A person's history, affiliations and skills."""
+    ctx = context(runtime())
+    table = Table("history: workspace", "source", "since", "last access")
+    for h in workforce.history(ctx, email):
+        table.add_row(h["workspace_id"], h["source"], when(h["first_at"]), when(h["last_at"]))
+    out.print(table)
+    table = Table("affiliation", "kind", "since", "until")
+    for a in workforce.list_affiliations(ctx, email):
+        table.add_row(a["org"], a["kind"], when(a["since"]), when(a["until"]))
+    out.print(table)
+    table = Table("skill", "level", "source")
+    for sk in workforce.list_skills(ctx, email):
+        table.add_row(sk["skill"], str(sk["level"]), sk["source"])
+    out.print(table)
+
+
+@skills_app.command("grant")
+def skills_grant(email: str, skill: str):
+    """Grant a skill, like history:3."""
+    granted = workforce.grant_skill(context(runtime()), email, skill)
+    out.print(f"{email}: {granted['skill']} level {granted['level']}")
+
+
+@skills_app.command("revoke")
+def skills_revoke(email: str, skill: str):
+    """Take a skill away."""
+    workforce.revoke_skill(context(runtime()), email, skill)
+    out.print(f"{email}: {skill} revoked")

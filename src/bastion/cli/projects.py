@@ -1,0 +1,79 @@
+"""``bastion project …``: projects, from a labelling config file or a task type's template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import orjson
+import typer
+import yaml
+from rich.table import Table
+
+from ..domain.errors import InvalidConfig
+from ..domain.text import MESSAGE, find_nul
+from ..services import projects
+from ..tasktypes.templates import template_config
+from ._help import template_names
+from ._output import out
+from ._runtime import context, runtime
+
+project_app = typer.Typer(help="Projects.", no_args_is_help=True)
+
+
+def _load_config(path: Path):
+    """A config file's content (YAML by its suffix, else JSON), with errors naming the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidConfig(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            loaded = yaml.safe_load(text)
+        else:
+            loaded = orjson.loads(text)
+    except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
+        raise InvalidConfig(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}") from exc
+    where = find_nul(loaded)
+    if where is not None:
+        raise InvalidConfig(f"{path}: {where or 'the file'}: {MESSAGE}")
+    return loaded
+
+
+@project_app.command("create")
+def project_create(
+    workspace_id: str,
+    config: Annotated[Optional[Path], typer.Option(help="Labelling config file (JSON or YAML).")] = None,
+    template: Annotated[Optional[str], typer.Option(
+        help=f"Start from a ready config instead of a file: {template_names()}.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Project name (default: the file's name).")] = None,
+    overlap: Annotated[Optional[int], typer.Option(help="Distinct annotators per task.")] = None,
+    lease_seconds: Annotated[Optional[int], typer.Option(help="How long a lease lasts.")] = None,
+):
+    """Create a project from a config file or a template; prints its id."""
+    if (config is None) == (template is None):
+        raise InvalidConfig("give either --config FILE or --template TYPE")
+    if template is not None:
+        raw = template_config(template)
+        name = name or template.capitalize()
+        config = Path(template)
+    else:
+        raw = _load_config(config)
+    settings_in = {k: v for k, v in {"overlap": overlap, "lease_seconds": lease_seconds}.items() if v is not None}
+    if isinstance(raw, dict) and "config" in raw and "type" not in raw:  # {"name", "config", "settings"} form
+        name = name or raw.get("name")
+        settings_in = {**(raw.get("settings") or {}), **settings_in}
+        raw = raw["config"]
+    rt = runtime()
+    project = projects.create_project(context(rt), workspace_id, name=name or config.stem, config=raw,
+                                      settings=settings_in or None)
+    out.print(project.id)
+
+
+@project_app.command("list")
+def project_list(workspace_id: str):
+    """List a workspace's projects with their counts."""
+    table = Table("id", "name", "type", "tasks", "done", "annotations")
+    for p in projects.list_projects(context(runtime()), workspace_id):
+        table.add_row(p.id, p.name, p.task_type, str(p.counts.tasks), str(p.counts.done), str(p.counts.annotations))
+    out.print(table)

@@ -1,0 +1,79 @@
+"""``bastion user …`` and ``bastion token …``: people and their API tokens."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..services import users
+from ._output import out, when
+from ._runtime import context, runtime, user_id
+
+user_app = typer.Typer(help="People.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    admin: Annotated[bool, typer.Option("--admin", help="Make a platform admin.")] = False,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+):
+    """Create a person (without --password-stdin they sign in only with API tokens)."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    rt = runtime()
+    user = users.create_user(context(rt), email, name=name, password=password, is_admin=admin)
+    out.print(user.id)
+
+
+@user_app.command("set-password")
+def user_set_password(email: str):
+    """Set a person's password from stdin; ends all their browser sessions."""
+    ctx = context(runtime())
+    users.set_password(ctx, user_id(ctx, email), sys.stdin.readline().rstrip("\n"))
+    out.print(f"password of {email} changed; their sessions ended")
+
+
+@user_app.command("list")
+def user_list():
+    """List people."""
+    rt = runtime()
+    table = Table("id", "e-mail", "name", "admin")
+    for user in users.list_users(context(rt)):
+        table.add_row(user.id, user.email, user.name, "yes" if user.is_admin else "")
+    out.print(table)
+
+
+@token_app.command("create")
+def token_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "",
+    scope: Annotated[str, typer.Option(help="full or read.")] = "full",
+):
+    """Create an API token for a person; prints the token alone (it is shown only once)."""
+    ctx = context(runtime())
+    secret, _token = users.create_token(ctx, user_id(ctx, email), name=name, scope=scope)
+    print(secret)
+
+
+@token_app.command("list")
+def token_list(email: str):
+    """List a person's tokens."""
+    ctx = context(runtime())
+    table = Table("id", "name", "scope", "created", "last used", "revoked")
+    for t in users.list_tokens(ctx, user_id(ctx, email)):
+        table.add_row(t.id, t.name, t.scope, when(t.created_at), when(t.last_used_at), when(t.revoked_at))
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: str):
+    """Revoke a token by its id."""
+    users.revoke_token(context(runtime()), token_id)
+    out.print(f"revoked {token_id}")
