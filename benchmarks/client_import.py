@@ -32,8 +32,11 @@ from .servers import Server, server_env, timed_cli
 
 def tasks(n: int) -> Iterator[dict]:
     for i in range(n):
-        yield {"data": {"text": f"Ticket {i}: the invoice total does not match the order, please check."},
-               "external_id": f"ticket-{i}", "meta": {"batch": i // 1000}}
+        yield {
+            "data": {"text": f"Ticket {i}: the invoice total does not match the order, please check."},
+            "external_id": f"ticket-{i}",
+            "meta": {"batch": i // 1000},
+        }
 
 
 def write_tasks(path: Path, n: int) -> None:
@@ -82,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         source = root / "tasks.jsonl"
         write_tasks(source, n)
-        results = [("cli (bastion import)", via_cli(root, source, n)),
-                   ("client, from the file", via_client(root, source, n, "client-file")),
-                   ("client, from dicts", via_client(root, None, n, "client-dicts"))]
+        results = [
+            ("cli (bastion import)", via_cli(root, source, n)),
+            ("client, from the file", via_client(root, source, n, "client-file")),
+            ("client, from dicts", via_client(root, None, n, "client-dicts")),
+        ]
     print(f"import of {n} tasks into a fresh SQLite data directory")
     for label, seconds in results:
         print(f"  {label:<24} {seconds:8.2f} s  {n / seconds:10,.0f} tasks/s")

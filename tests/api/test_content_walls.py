@@ -17,7 +17,17 @@ from sqlalchemy import select
 
 from bastion.services import annotations, approvals, canaries, queue, reviews, users, workforce, workspaces
 from bastion.storage import schema
-from factories import add_tasks, as_user, make_export, make_project, make_side, make_token, make_user, operator_tx, system
+from factories import (
+    add_tasks,
+    as_user,
+    make_export,
+    make_project,
+    make_side,
+    make_token,
+    make_user,
+    operator_tx,
+    system,
+)
 from page_routes import page_gets
 
 MARK = "zebraquartz"
@@ -32,9 +42,18 @@ def _world(rt):
     a = make_side(rt, "wall-a", 2)
     b = make_side(rt, "wall-b", 0)
     workforce.add_conflict(a.ctx(rt, "owner"), a.workspace_id, b.workspace_id)
-    project = make_project(rt, b.workspace_id, name="Launch", settings={"quality": {"review": "all"}}, config={
-        "type": "classification", "field": "text", "labels": [f"{MARK}-yes", f"{MARK}-no"],
-        "instructions": f"Read the {MARK} brief first."})
+    project = make_project(
+        rt,
+        b.workspace_id,
+        name="Launch",
+        settings={"quality": {"review": "all"}},
+        config={
+            "type": "classification",
+            "field": "text",
+            "labels": [f"{MARK}-yes", f"{MARK}-no"],
+            "instructions": f"Read the {MARK} brief first.",
+        },
+    )
     add_tasks(rt, project.id, 3, prefix=f"{MARK} item")
     worker, reviewer = b.ctx(rt, "annotator"), b.ctx(rt, "reviewer")
     done = []
@@ -43,16 +62,25 @@ def _world(rt):
         done.append(annotations.submit_annotation(worker, task["id"], {"label": f"{MARK}-yes"}))
     item = reviews.review_next(reviewer, project.id)
     reviews.review_annotation(reviewer, item["annotation"]["id"], "reject", comment=f"{MARK} is wrong here")
-    canary = canaries.create_canary(b.ctx(rt, "owner"), project.id, {"text": f"{MARK} {{name}} {{figure}} {{date}} {{place}}"})
+    canary = canaries.create_canary(
+        b.ctx(rt, "owner"), project.id, {"text": f"{MARK} {{name}} {{figure}} {{date}} {{place}}"}
+    )
     ids = {
-        "workspace_id": b.workspace_id, "project_id": project.id, "task_id": done[1]["task_id"],
-        "annotation_id": done[1]["id"], "user_id": b.users["annotator"], "token_id": "tok_" + "0" * 32,
-        "file_id": "fil_" + "0" * 32, "competitor_id": a.workspace_id, "group_id": "grp_" + "0" * 32,
-        "skill": "history", "canary_id": canary["id"], "export_id": make_export(b.ctx(rt, "owner"), project.id),
+        "workspace_id": b.workspace_id,
+        "project_id": project.id,
+        "task_id": done[1]["task_id"],
+        "annotation_id": done[1]["id"],
+        "user_id": b.users["annotator"],
+        "token_id": "tok_" + "0" * 32,
+        "file_id": "fil_" + "0" * 32,
+        "competitor_id": a.workspace_id,
+        "group_id": "grp_" + "0" * 32,
+        "skill": "history",
+        "canary_id": canary["id"],
+        "export_id": make_export(b.ctx(rt, "owner"), project.id),
         "approval_id": approvals.request(b.ctx(rt, "owner"), b.workspace_id, "keys.rotate", {}, "yearly")["id"],
     }
     return a, b, ids
-
 
 
 def _attackers(rt, a, b):
@@ -87,8 +115,11 @@ def _sign_in(client, rt, email):
 
 def _history(rt, user_id):
     with operator_tx(rt, write=False) as tx:
-        return set(tx.execute(select(schema.person_history.c.workspace_id)
-                              .where(schema.person_history.c.user_id == user_id)).scalars())
+        return set(
+            tx.execute(
+                select(schema.person_history.c.workspace_id).where(schema.person_history.c.user_id == user_id)
+            ).scalars()
+        )
 
 
 def _read_everything(client, rt, person, ids, *, explain_user):
@@ -123,8 +154,12 @@ def test_people_bound_to_a_competitor_never_read_b_content(client, rt):
     leaking = {name for name, r in control if MARK in r.text}
     # The marker is there to find: B's own (bound) owner reads it through these routes. (The canary routes
     # need a second owner's approval even for them: tests/services/test_approvals.py reads them with one.)
-    assert {"GET /api/v1/projects/{project_id}", "GET /api/v1/workspaces/{workspace_id}/projects",
-            "GET /api/v1/tasks/{task_id}", "page /projects/{project_id}"} <= leaking, leaking
+    assert {
+        "GET /api/v1/projects/{project_id}",
+        "GET /api/v1/workspaces/{workspace_id}/projects",
+        "GET /api/v1/tasks/{task_id}",
+        "page /projects/{project_id}",
+    } <= leaking, leaking
     for who, person in people.items():
         for name, r in _read_everything(client, rt, person, ids, explain_user=b.users["annotator"]):
             assert r.status_code in (200, 204, 303, 403, 404), f"{who}: {name} -> {r.status_code} {r.text[:200]}"
@@ -137,9 +172,13 @@ def test_a_walled_read_is_refused_and_recorded(client, rt):
     a, b, ids = _world(rt)
     owner_b = _attackers(rt, a, b)["owner of B"]
     headers = {"Authorization": f"Bearer {make_token(rt, owner_b.id)}"}
-    for url in (f"/api/v1/projects/{ids['project_id']}", f"/api/v1/workspaces/{b.workspace_id}/projects",
-                f"/api/v1/projects/{ids['project_id']}/canaries", f"/api/v1/canaries/{ids['canary_id']}",
-                f"/api/v1/projects/{ids['project_id']}/held"):
+    for url in (
+        f"/api/v1/projects/{ids['project_id']}",
+        f"/api/v1/workspaces/{b.workspace_id}/projects",
+        f"/api/v1/projects/{ids['project_id']}/canaries",
+        f"/api/v1/canaries/{ids['canary_id']}",
+        f"/api/v1/projects/{ids['project_id']}/held",
+    ):
         r = client.get(url, headers=headers)
         assert r.status_code == 403 and r.json()["error"]["details"]["reasons"] == ["wall"], (url, r.text)
     from bastion.services import audit
@@ -150,8 +189,10 @@ def test_a_walled_read_is_refused_and_recorded(client, rt):
 
 
 def _sections(html):
-    return {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
-        r'data-workspace="([^"]+)" data-wall="([^"]*)">(.*?)</section>', html, re.S)}
+    return {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(r'data-workspace="([^"]+)" data-wall="([^"]*)">(.*?)</section>', html, re.S)
+    }
 
 
 def test_the_home_page_lists_metadata_binds_nobody_and_marks_walls(client, rt):
@@ -186,15 +227,20 @@ def test_a_first_access_in_the_browser_is_a_deliberate_post(client, rt):
     assert f'action="/workspaces/{b.workspace_id}/open"' in page.text
     api = client.get(f"/api/v1/projects/{ids['project_id']}")  # the API, with the session cookie: no binding either
     assert api.status_code == 403 and api.json()["error"]["code"] == "first_access"
-    bad = client.post(f"/workspaces/{b.workspace_id}/open", data={"csrf_token": "forged", "next": "/"},
-                      follow_redirects=False)
+    bad = client.post(
+        f"/workspaces/{b.workspace_id}/open", data={"csrf_token": "forged", "next": "/"}, follow_redirects=False
+    )
     assert bad.status_code == 403 and _history(rt, fresh.id) == set()
-    opened = client.post(f"/workspaces/{b.workspace_id}/open", follow_redirects=False,
-                         data={"csrf_token": csrf, "next": "//elsewhere.example/x"})
+    opened = client.post(
+        f"/workspaces/{b.workspace_id}/open",
+        follow_redirects=False,
+        data={"csrf_token": csrf, "next": "//elsewhere.example/x"},
+    )
     assert opened.status_code == 303 and opened.headers["location"] == "/"  # never off-site
     assert _history(rt, fresh.id) == {b.workspace_id}
     assert MARK in client.get(f"/projects/{ids['project_id']}", headers={"Accept": "text/html"}).text
-    walled = client.post(f"/workspaces/{a.workspace_id}/open", data={"csrf_token": csrf, "next": "/"},
-                         follow_redirects=False)
+    walled = client.post(
+        f"/workspaces/{a.workspace_id}/open", data={"csrf_token": csrf, "next": "/"}, follow_redirects=False
+    )
     assert walled.status_code == 403 and _history(rt, fresh.id) == {b.workspace_id}
     client.cookies.clear()

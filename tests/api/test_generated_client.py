@@ -29,9 +29,24 @@ def _generate(document: dict, tmp_path: Path) -> Path:
     (tmp_path / "config.yaml").write_text(CONFIG)
     out = tmp_path / "generated"
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("openapi-python-client")), "generate", "--path", "openapi.json",
-         "--config", "config.yaml", "--meta", "none", "--output-path", str(out / "bastion_api_client")],
-        cwd=tmp_path, env={**os.environ, **OFFLINE}, capture_output=True, text=True, timeout=300)
+        [
+            str(Path(sys.executable).with_name("openapi-python-client")),
+            "generate",
+            "--path",
+            "openapi.json",
+            "--config",
+            "config.yaml",
+            "--meta",
+            "none",
+            "--output-path",
+            str(out / "bastion_api_client"),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, **OFFLINE},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "tasks_import" in {p.stem for p in (out / "bastion_api_client" / "api" / "tasks").iterdir()}
     return out
@@ -42,9 +57,16 @@ def test_a_generated_client_imports_labels_and_exports(client, rt, tmp_path, mon
     out = _generate(client.get("/api/v1/openapi.json").json(), tmp_path)
     monkeypatch.syspath_prepend(str(out))
     gen = importlib.import_module("bastion_api_client")
-    api = {name: importlib.import_module(f"bastion_api_client.api.{tag}.{name}") for tag, name in [
-        ("projects", "projects_create"), ("projects", "projects_export"), ("tasks", "tasks_import"),
-        ("tasks", "tasks_next"), ("annotations", "annotations_submit")]}
+    api = {
+        name: importlib.import_module(f"bastion_api_client.api.{tag}.{name}")
+        for tag, name in [
+            ("projects", "projects_create"),
+            ("projects", "projects_export"),
+            ("tasks", "tasks_import"),
+            ("tasks", "tasks_next"),
+            ("annotations", "annotations_submit"),
+        ]
+    }
     models = importlib.import_module("bastion_api_client.models")
 
     def as_(role: str):
@@ -53,8 +75,9 @@ def test_a_generated_client_imports_labels_and_exports(client, rt, tmp_path, mon
 
     owner, annotator = as_("owner"), as_("annotator")
     config = models.ProjectInConfig.from_dict({"type": "classification", "field": "text", "labels": ["pos", "neg"]})
-    project = api["projects_create"].sync(side.workspace_id, client=owner,
-                                          body=models.ProjectIn(name="Generated", config=config))
+    project = api["projects_create"].sync(
+        side.workspace_id, client=owner, body=models.ProjectIn(name="Generated", config=config)
+    )
     assert isinstance(project, models.ProjectOut) and project.task_type == "classification"
 
     lines = [models.TaskLine.from_dict({"data": {"text": f"review {i}"}, "external_id": f"r-{i}"}) for i in range(3)]
@@ -66,7 +89,8 @@ def test_a_generated_client_imports_labels_and_exports(client, rt, tmp_path, mon
     task = api["tasks_next"].sync(project.id, client=annotator)
     assert isinstance(task, models.TaskOut) and task.data["text"].startswith("review")
     annotation = api["annotations_submit"].sync(
-        task.id, client=annotator, body=models.AnnotationIn(result={"label": "pos"}))
+        task.id, client=annotator, body=models.AnnotationIn(result={"label": "pos"})
+    )
     assert isinstance(annotation, models.AnnotationOut) and annotation.task_id == task.id
 
     exported = api["projects_export"].sync_detailed(project.id, client=owner, annotated_only=True)

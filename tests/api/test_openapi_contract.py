@@ -23,7 +23,9 @@ from image_samples import PNG
 OPERATION_ID = re.compile(r"^[a-z]+(_[a-z]+)+$")
 PUBLIC = {"audit_public_key", "health_check"}  # they answer without a token
 FREE_FORM = {  # answers whose shape is the data's own (a signed manifest, a report, feedback rows)
-    "projects_export_manifest", "quality_report", "quality_feedback",
+    "projects_export_manifest",
+    "quality_report",
+    "quality_feedback",
 }
 
 
@@ -39,15 +41,24 @@ def test_operation_ids_are_readable_and_unique(client):
     assert len(ids) == len(set(ids))
     for operation_id in ids:
         assert OPERATION_ID.match(operation_id) and "api_v1" not in operation_id, operation_id
-    assert {"tasks_import", "tasks_list", "tasks_next", "projects_create", "projects_export",
-            "annotations_submit", "workspaces_create"} <= set(ids)
+    assert {
+        "tasks_import",
+        "tasks_list",
+        "tasks_next",
+        "projects_create",
+        "projects_export",
+        "annotations_submit",
+        "workspaces_create",
+    } <= set(ids)
 
 
 def test_bearer_auth_is_declared_on_every_authenticated_operation(client):
     spec = client.get("/api/v1/openapi.json").json()
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["bearerAuth"][
-            "description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
     unsecured = set()
     for _, _, op in _operations(spec):
         if op.get("security") == [{"bearerAuth": []}]:
@@ -142,36 +153,64 @@ def _created_calls(rt, client, side):
     owner, ann = side.headers("owner"), side.headers("annotator")
     other = client.post("/api/v1/workspaces", headers=root, json={"name": "Other"}).json()["id"]
     task = client.post(f"/api/v1/projects/{side.project_id}/next", headers=ann).json()["id"]
-    annotation = client.post(f"/api/v1/tasks/{task}/submit-and-next", headers=ann,
-                             json={"result": {"label": "pos"}}).json()["annotation"]["id"]
+    annotation = client.post(
+        f"/api/v1/tasks/{task}/submit-and-next", headers=ann, json={"result": {"label": "pos"}}
+    ).json()["annotation"]["id"]
     group = client.post("/api/v1/conflict-groups", headers=root, json={"name": "Sector"}).json()["id"]
     ws, user = side.workspace_id, side.users["annotator"]
     return {
         "workspaces_create": (root, "/api/v1/workspaces", {"json": {"name": "New"}}),
-        "workspaces_add_member": (owner, f"/api/v1/workspaces/{ws}/members",
-                                  {"json": {"user": "admin.loc@example.com", "role": "auditor"}}),
-        "projects_create": (owner, f"/api/v1/workspaces/{ws}/projects",
-                            {"json": {"name": "P2", "config": {"type": "classification", "labels": ["a"]}}}),
-        "annotations_submit": (ann, f"/api/v1/tasks/{_next(client, side)}/annotations",
-                               {"json": {"result": {"label": "neg"}}}),
+        "workspaces_add_member": (
+            owner,
+            f"/api/v1/workspaces/{ws}/members",
+            {"json": {"user": "admin.loc@example.com", "role": "auditor"}},
+        ),
+        "projects_create": (
+            owner,
+            f"/api/v1/workspaces/{ws}/projects",
+            {"json": {"name": "P2", "config": {"type": "classification", "labels": ["a"]}}},
+        ),
+        "annotations_submit": (
+            ann,
+            f"/api/v1/tasks/{_next(client, side)}/annotations",
+            {"json": {"result": {"label": "neg"}}},
+        ),
         "people_create_token": (owner, "/api/v1/tokens", {"json": {"name": "ci"}}),
         "people_create_user": (root, "/api/v1/users", {"json": {"email": "new.loc@example.com"}}),
-        "files_upload": (owner, f"/api/v1/projects/{side.project_id}/files",
-                         {"files": {"file": ("a.png", io.BytesIO(PNG), "image/png")}}),
+        "files_upload": (
+            owner,
+            f"/api/v1/projects/{side.project_id}/files",
+            {"files": {"file": ("a.png", io.BytesIO(PNG), "image/png")}},
+        ),
         "workforce_add_conflict": (owner, f"/api/v1/workspaces/{ws}/conflicts", {"json": {"competitor": other}}),
-        "workforce_add_exclusion": (owner, f"/api/v1/workspaces/{ws}/exclusions",
-                                    {"json": {"org": "Acme & Co", "kind": "investor"}}),
+        "workforce_add_exclusion": (
+            owner,
+            f"/api/v1/workspaces/{ws}/exclusions",
+            {"json": {"org": "Acme & Co", "kind": "investor"}},
+        ),
         "workforce_create_group": (root, "/api/v1/conflict-groups", {"json": {"name": "Sector 2"}}),
-        "workforce_add_group_member": (root, f"/api/v1/conflict-groups/{group}/members",
-                                       {"json": {"workspace_id": other}}),
-        "workforce_add_affiliation": (root, f"/api/v1/users/{user}/affiliations",
-                                      {"json": {"org": "Beta", "kind": "employer"}}),
+        "workforce_add_group_member": (
+            root,
+            f"/api/v1/conflict-groups/{group}/members",
+            {"json": {"workspace_id": other}},
+        ),
+        "workforce_add_affiliation": (
+            root,
+            f"/api/v1/users/{user}/affiliations",
+            {"json": {"org": "Beta", "kind": "employer"}},
+        ),
         "workforce_grant_skill": (root, f"/api/v1/users/{user}/skills", {"json": {"skill": "law:2"}}),
         "quality_review": (owner, f"/api/v1/annotations/{annotation}/review", {"json": {"decision": "accept"}}),
-        "need_to_know_create_canary": (owner, f"/api/v1/projects/{side.project_id}/canaries",
-                                       {"json": {"data": {"text": "{name} {figure} {date} {place}"}}}),
-        "approvals_request": (owner, f"/api/v1/workspaces/{ws}/approvals",
-                              {"json": {"kind": "workspace.delete", "params": {}, "reason": "x"}}),
+        "need_to_know_create_canary": (
+            owner,
+            f"/api/v1/projects/{side.project_id}/canaries",
+            {"json": {"data": {"text": "{name} {figure} {date} {place}"}}},
+        ),
+        "approvals_request": (
+            owner,
+            f"/api/v1/workspaces/{ws}/approvals",
+            {"json": {"kind": "workspace.delete", "params": {}, "reason": "x"}},
+        ),
     }
 
 
@@ -188,8 +227,11 @@ def test_every_201_carries_its_location(client, rt):
         assert "Location" in headers, operation_id
     calls = _created_calls(rt, client, side)
     assert set(calls) == set(creating), "add a valid call for each 201 operation to _created_calls"
-    gets = {re.compile("^" + re.sub(r"{\w+}", "[^/?]+", path) + "$") for path, item in spec["paths"].items()
-            if "get" in item}
+    gets = {
+        re.compile("^" + re.sub(r"{\w+}", "[^/?]+", path) + "$")
+        for path, item in spec["paths"].items()
+        if "get" in item
+    }
     resolvable = 0
     for operation_id, (headers, url, kwargs) in calls.items():
         r = client.post(url, headers=headers, **kwargs)
@@ -203,23 +245,38 @@ def test_every_201_carries_its_location(client, rt):
     assert resolvable >= 5
 
 
-def _import(client, side, body: bytes, *, key: str | None, role: str = "owner", media="application/x-ndjson",
-            strict: bool = False):
+def _import(
+    client,
+    side,
+    body: bytes,
+    *,
+    key: str | None,
+    role: str = "owner",
+    media="application/x-ndjson",
+    strict: bool = False,
+):
     headers = {**side.headers(role), "Content-Type": media}
     if key is not None:
         headers["Idempotency-Key"] = key
-    return client.post(f"/api/v1/projects/{side.project_id}/tasks", headers=headers, content=body,
-                       params={"strict": "true"} if strict else None)
+    return client.post(
+        f"/api/v1/projects/{side.project_id}/tasks",
+        headers=headers,
+        content=body,
+        params={"strict": "true"} if strict else None,
+    )
 
 
 def _task_count(client, side) -> int:
     return client.get(f"/api/v1/projects/{side.project_id}", headers=side.headers("owner")).json()["counts"]["tasks"]
 
 
-@pytest.mark.parametrize("media,body", [
-    ("application/x-ndjson", b'{"data": {"text": "a"}}\n{"data": {"text": "b"}}\n{"text": "bad"}\n'),
-    ("application/json", b'[{"data": {"text": "a"}}, {"data": {"text": "b"}}, {"text": "bad"}]'),
-])
+@pytest.mark.parametrize(
+    "media,body",
+    [
+        ("application/x-ndjson", b'{"data": {"text": "a"}}\n{"data": {"text": "b"}}\n{"text": "bad"}\n'),
+        ("application/json", b'[{"data": {"text": "a"}}, {"data": {"text": "b"}}, {"text": "bad"}]'),
+    ],
+)
 def test_an_import_sent_again_with_its_key_answers_the_first_report(client, rt, media, body):
     side = make_side(rt, "idem", n_tasks=0)
     first = _import(client, side, body, key="load-2024-06-01", media=media)

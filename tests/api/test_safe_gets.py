@@ -43,8 +43,11 @@ def _state(rt) -> dict[str, list[tuple]]:
 
 
 def _changes(before, after) -> dict[str, tuple]:
-    return {name: (set(before[name]) - set(after[name]), set(after[name]) - set(before[name]))
-            for name in before if before[name] != after[name]}
+    return {
+        name: (set(before[name]) - set(after[name]), set(after[name]) - set(before[name]))
+        for name in before
+        if before[name] != after[name]
+    }
 
 
 def _gets(client, ids):
@@ -69,8 +72,7 @@ def test_no_get_changes_anything(client, rt, who):
     worker = side.ctx(rt, "annotator")
     task = queue.next_task(worker, side.project_id)
     annotation = annotations.submit_annotation(worker, task["id"], {"label": "pos"})
-    canary = canaries.create_canary(side.ctx(rt, "owner"), side.project_id,
-                                 {"text": "{name} {figure} {date} {place}"})
+    canary = canaries.create_canary(side.ctx(rt, "owner"), side.project_id, {"text": "{name} {figure} {date} {place}"})
     if who in ROLES:
         person = make_user(rt, f"{who}.member@example.com", password=PASSWORD)
         workspaces.add_member(system(rt), side.workspace_id, person.id, who)
@@ -80,12 +82,21 @@ def test_no_get_changes_anything(client, rt, who):
         workspaces.add_member(system(rt), side.workspace_id, person.id, "annotator")
         if who == "holding a lease":
             assert queue.next_task(as_user(rt, person.id), side.project_id) is not None
-    ids = {"workspace_id": side.workspace_id, "project_id": side.project_id, "task_id": task["id"],
-           "annotation_id": annotation["id"], "user_id": person.id, "token_id": "tok_" + "0" * 32,
-           "file_id": "fil_" + "0" * 32, "competitor_id": side.workspace_id, "group_id": "grp_" + "0" * 32,
-           "skill": "history", "canary_id": canary["id"],
-           "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
-           "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"]}
+    ids = {
+        "workspace_id": side.workspace_id,
+        "project_id": side.project_id,
+        "task_id": task["id"],
+        "annotation_id": annotation["id"],
+        "user_id": person.id,
+        "token_id": "tok_" + "0" * 32,
+        "file_id": "fil_" + "0" * 32,
+        "competitor_id": side.workspace_id,
+        "group_id": "grp_" + "0" * 32,
+        "skill": "history",
+        "canary_id": canary["id"],
+        "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
+        "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"],
+    }
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
     client.cookies.set("bastion_session", secret)
     checked = 0

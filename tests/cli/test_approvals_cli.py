@@ -20,7 +20,9 @@ def test_request_approve_and_withdraw_a_wall(cli, monkeypatch):
     monkeypatch.setenv("BASTION_TOKEN", first)
     result = cli("approval", "request", a, "wall.remove", "--param", f"competitor{b}", "--reason", "x", ok=False)
     assert result.exit_code == 1 and "--param" in result.stderr
-    asked = cli("approval", "request", a, "wall.remove", "--param", f"competitor={b}", "--reason", "merger").stdout.strip()
+    asked = cli(
+        "approval", "request", a, "wall.remove", "--param", f"competitor={b}", "--reason", "merger"
+    ).stdout.strip()
     assert asked.startswith("apr_")
     result = cli("approval", "approve", asked, ok=False)
     assert result.exit_code == 1 and "different person" in result.stderr and "Traceback" not in result.stderr

@@ -11,7 +11,9 @@ def test_a_bad_blob_store_setting_is_named(cli, monkeypatch):
     monkeypatch.setenv("BASTION_S3_BUCKET", "labels")
     monkeypatch.setenv("BASTION_S3_PART_SIZE_MB", "2")
     result = cli("workspace", "list", ok=False)
-    assert result.exit_code == 1 and "BASTION_S3_PART_SIZE_MB: Input should be greater than or equal to 5" in result.stderr
+    assert (
+        result.exit_code == 1 and "BASTION_S3_PART_SIZE_MB: Input should be greater than or equal to 5" in result.stderr
+    )
     assert "Traceback" not in result.stderr
     monkeypatch.setenv("BASTION_BLOB_STORE", "tape")
     monkeypatch.delenv("BASTION_S3_PART_SIZE_MB")

@@ -9,7 +9,6 @@ import orjson
 import pytest
 
 
-
 def test_setup_import_export(cli, tmp_path):
     cli("init")
     key = tmp_path / "data" / "master.key"
@@ -31,7 +30,9 @@ def test_setup_import_export(cli, tmp_path):
     assert project.startswith("prj_")
 
     data = tmp_path / "tasks.jsonl"
-    data.write_text("\n".join(orjson.dumps({"data": {"text": f"t{i}"}, "external_id": str(i)}).decode() for i in range(50)))
+    data.write_text(
+        "\n".join(orjson.dumps({"data": {"text": f"t{i}"}, "external_id": str(i)}).decode() for i in range(50))
+    )
     result = cli("import", project, str(data))
     assert "imported 50" in result.stdout
     result = cli("import", project, str(data))
@@ -96,16 +97,39 @@ def test_audit_export_and_offline_verify(cli, tmp_path):
     key.write_text(cli("audit", "public-key").stdout)
     log, cp, cps = tmp_path / "audit.jsonl", tmp_path / "cp.json", tmp_path / "cps.json"
     cli("audit", "export", ws, "--out", str(log), "--checkpoint-out", str(cp), "--checkpoints-out", str(cps))
-    ok = cli("audit", "verify", "--file", str(log), "--checkpoint", str(cp), "--public-key", str(key),
-             "--checkpoints", str(cps), "--workspace", ws)
+    ok = cli(
+        "audit",
+        "verify",
+        "--file",
+        str(log),
+        "--checkpoint",
+        str(cp),
+        "--public-key",
+        str(key),
+        "--checkpoints",
+        str(cps),
+        "--workspace",
+        ws,
+    )
     assert ok.stdout.startswith("OK:")
     assert cli("audit", "verify", ws).stdout.startswith("OK:")
     lines = log.read_bytes().splitlines()
     log.write_bytes(b"\n".join(lines[:-1]) + b"\n")  # truncated
     bad = cli("audit", "verify", "--file", str(log), "--checkpoint", str(cp), "--public-key", str(key), ok=False)
     assert bad.exit_code == 1 and "FAILED" in bad.stderr and "truncated" in bad.stderr
-    other = cli("audit", "verify", "--file", str(log), "--checkpoint", str(cp), "--public-key", str(key),
-                "--workspace", "ws_someone_else", ok=False)
+    other = cli(
+        "audit",
+        "verify",
+        "--file",
+        str(log),
+        "--checkpoint",
+        str(cp),
+        "--public-key",
+        str(key),
+        "--workspace",
+        "ws_someone_else",
+        ok=False,
+    )
     assert other.exit_code == 1
 
 

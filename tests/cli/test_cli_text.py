@@ -44,10 +44,16 @@ def test_every_argument_of_every_command_refuses_nul(cli):
             result = cli(*_argv(path, command, param), ok=False)
             checked += 1
             name = param.name.upper() if isinstance(param, TyperArgument) else param.opts[0]
-            if result.exit_code == 0 or "NUL" not in result.stderr or name not in result.stderr \
-                    or "Traceback" in result.stderr:
-                wrong.append(f"bastion {' '.join(path)} with NUL in {name}: exit {result.exit_code}, "
-                             f"{result.stderr.strip()[:160]!r}")
+            if (
+                result.exit_code == 0
+                or "NUL" not in result.stderr
+                or name not in result.stderr
+                or "Traceback" in result.stderr
+            ):
+                wrong.append(
+                    f"bastion {' '.join(path)} with NUL in {name}: exit {result.exit_code}, "
+                    f"{result.stderr.strip()[:160]!r}"
+                )
     assert checked > 50
     assert not wrong, "\n".join(wrong)
 
@@ -71,6 +77,5 @@ def test_a_config_file_holding_nul_is_refused(cli, tmp_path):
 
 def test_a_password_from_stdin_holding_nul_is_refused(cli):
     cli("init")
-    result = cli("user", "create", "pw.nul@example.com", "--password-stdin", input="long pass\x00word here\n",
-                 ok=False)
+    result = cli("user", "create", "pw.nul@example.com", "--password-stdin", input="long pass\x00word here\n", ok=False)
     assert result.exit_code != 0 and "password" in result.stderr and "NUL" in result.stderr

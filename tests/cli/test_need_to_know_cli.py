@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import orjson
 
 from bastion.access import Actor
@@ -21,15 +20,24 @@ def test_trace_export_reidentify_and_held_items(cli, tmp_path):
     for i in range(3):
         cli("member", "add", ws, f"w{i}@example.com", "--role", "annotator")
     config = tmp_path / "p.json"
-    config.write_bytes(orjson.dumps({"type": "classification", "labels": ["a", "b"],
-                                     "redaction": {"dictionaries": {"codename": ["Nightjar"]}}}))
+    config.write_bytes(
+        orjson.dumps(
+            {"type": "classification", "labels": ["a", "b"], "redaction": {"dictionaries": {"codename": ["Nightjar"]}}}
+        )
+    )
     project = cli("project", "create", ws, "--config", str(config), "--overlap", "3").stdout.strip()
     rich = generate_items(1, seed=23)[0]
     items = tmp_path / "items.jsonl"
-    items.write_bytes(b"\n".join(orjson.dumps(x) for x in [
-        {"data": {"text": "Nightjar launches soon. " + rich}, "external_id": "rich"},
-        {"data": {"text": "See the token eyJub3RqdXN0.eyJhYmNkZWZn.c2ln in the log."}, "external_id": "odd"},
-    ]) + b"\n")
+    items.write_bytes(
+        b"\n".join(
+            orjson.dumps(x)
+            for x in [
+                {"data": {"text": "Nightjar launches soon. " + rich}, "external_id": "rich"},
+                {"data": {"text": "See the token eyJub3RqdXN0.eyJhYmNkZWZn.c2ln in the log."}, "external_id": "odd"},
+            ]
+        )
+        + b"\n"
+    )
     assert "imported 2" in cli("import", project, str(items)).stdout
 
     rt = Runtime.open(Settings(), migrate_schema="never")  # the same data, for the annotators' side

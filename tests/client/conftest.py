@@ -14,11 +14,11 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from environment import MASTER_KEY, make_settings, pg_admin, pg_url, require_postgres
-from factories import make_token, make_user
+from benchmarks.servers import APP_ROLE, Server, as_role
 
 from bastion.services.runtime import Runtime
-from benchmarks.servers import APP_ROLE, Server, as_role
+from environment import MASTER_KEY, make_settings, pg_admin, pg_url, require_postgres
+from factories import make_token, make_user
 
 
 @dataclass(frozen=True)

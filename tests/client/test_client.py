@@ -16,7 +16,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from image_samples import PNG
 
 from bastion.client import (
     AsyncClient,
@@ -27,6 +26,7 @@ from bastion.client import (
     PermissionDenied,
     Unauthenticated,
 )
+from image_samples import PNG
 
 CLASSIFICATION = {"type": "classification", "field": "text", "labels": ["pos", "neg"]}
 
@@ -51,10 +51,12 @@ def _tasks(n: int, prefix: str = "t"):
 
 
 def test_importing_the_client_loads_no_server_module():
-    code = ("import sys, bastion.client\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'sqlalchemy', 'starlette')"
-            " or m.split('.')[:2] in (['bastion', 'web'], ['bastion', 'services'], ['bastion', 'storage']))\n"
-            "print(','.join(bad))")
+    code = (
+        "import sys, bastion.client\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'sqlalchemy', 'starlette')"
+        " or m.split('.')[:2] in (['bastion', 'web'], ['bastion', 'services'], ['bastion', 'storage']))\n"
+        "print(','.join(bad))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
 
@@ -84,17 +86,43 @@ def test_import_from_every_kind_of_source(admin, workspace, tmp_path):
         writer.writerows([["csv0", "from csv", "3"], ["csv1", "more csv", ""]])
     parquet = tmp_path / "d.parquet"
     pq.write_table(pa.Table.from_pylist([{"external_id": "pq0", "text": "from parquet"}]), parquet)
-    frame = pd.DataFrame({"text": ["df a", "df b", "df c"], "external_id": ["df0", "df1", "df2"],
-                          "priority": [1, None, 2], "score": [0.5, float("nan"), 1.5]})
-    dataset = datasets.Dataset.from_list([{"text": "hf a", "external_id": "hf0"}, {"text": "hf b", "external_id": "hf1"}])
+    frame = pd.DataFrame(
+        {
+            "text": ["df a", "df b", "df c"],
+            "external_id": ["df0", "df1", "df2"],
+            "priority": [1, None, 2],
+            "score": [0.5, float("nan"), 1.5],
+        }
+    )
+    dataset = datasets.Dataset.from_list(
+        [{"text": "hf a", "external_id": "hf0"}, {"text": "hf b", "external_id": "hf1"}]
+    )
     listed = [{"data": {"text": "a list"}, "external_id": "ls0", "meta": {"batch": 7}, "priority": 5}]
 
-    reports = {name: admin.import_tasks(project.id, source) for name, source in [
-        ("jsonl", jsonl), ("json", str(array)), ("csv", table), ("parquet", parquet), ("generator", _tasks(4, "gen")),
-        ("list", listed), ("dataframe", frame), ("dataset", dataset)]}
+    reports = {
+        name: admin.import_tasks(project.id, source)
+        for name, source in [
+            ("jsonl", jsonl),
+            ("json", str(array)),
+            ("csv", table),
+            ("parquet", parquet),
+            ("generator", _tasks(4, "gen")),
+            ("list", listed),
+            ("dataframe", frame),
+            ("dataset", dataset),
+        ]
+    }
 
     assert {k: r.imported for k, r in reports.items()} == {
-        "jsonl": 3, "json": 2, "csv": 2, "parquet": 1, "generator": 4, "list": 1, "dataframe": 3, "dataset": 2}
+        "jsonl": 3,
+        "json": 2,
+        "csv": 2,
+        "parquet": 1,
+        "generator": 4,
+        "list": 1,
+        "dataframe": 3,
+        "dataset": 2,
+    }
     assert [(r.line, r.error.startswith("not valid JSON")) for r in reports["jsonl"].rejected] == [(4, True)]
     assert all(r.idempotency_key for r in reports.values())
     tasks = {t.external_id: t for t in admin.iter_tasks(project.id)}
@@ -127,8 +155,13 @@ def _labelled(admin, workspace, config, tasks, results):
 
 
 def test_export_to_every_sink(admin, workspace, tmp_path):
-    project = _labelled(admin, workspace, CLASSIFICATION, list(_tasks(5)),
-                        [{"label": "pos"}, {"label": "neg"}, None, {"label": "pos"}, None])
+    project = _labelled(
+        admin,
+        workspace,
+        CLASSIFICATION,
+        list(_tasks(5)),
+        [{"label": "pos"}, {"label": "neg"}, None, {"label": "pos"}, None],
+    )
     for fmt in ("jsonl", "json", "parquet"):
         info = admin.export_to_file(project.id, tmp_path / f"out.{fmt}", format=fmt)
         assert info.export_id.startswith("exp_") and info.size_bytes == (tmp_path / f"out.{fmt}").stat().st_size
@@ -149,24 +182,34 @@ def test_export_to_every_sink(admin, workspace, tmp_path):
 
 
 def test_iter_export_reads_every_training_format(admin, workspace, tmp_path):
-    writing = _labelled(admin, workspace, {"type": "writing"}, [{"data": {"prompt": "Say hi"}, "external_id": "w0"}],
-                        [{"text": "Hi!"}])
+    writing = _labelled(
+        admin, workspace, {"type": "writing"}, [{"data": {"prompt": "Say hi"}, "external_id": "w0"}], [{"text": "Hi!"}]
+    )
     assert list(admin.iter_export(writing.id, format="sft")) == [
-        {"messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}]}]
+        {"messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi!"}]}
+    ]
 
-    preference = _labelled(admin, workspace, {"type": "preference", "criteria": []},
-                           [{"data": {"prompt": "Q?", "responses": ["good", "bad"]}, "external_id": "p0"}],
-                           [{"preferred": 0, "strength": "strong"}])
+    preference = _labelled(
+        admin,
+        workspace,
+        {"type": "preference", "criteria": []},
+        [{"data": {"prompt": "Q?", "responses": ["good", "bad"]}, "external_id": "p0"}],
+        [{"preferred": 0, "strength": "strong"}],
+    )
     dpo = list(admin.iter_export(preference.id, format="dpo"))
     assert len(dpo) == 1 and dpo[0]["chosen"] and dpo[0]["rejected"]
 
     text = "Ingrid Solberg visited Bergen."
-    spans = _labelled(admin, workspace, {"type": "spans", "field": "text", "labels": ["PERSON", "LOCATION"]},
-                      [{"data": {"text": text}, "external_id": "s0"}],
-                      [{"spans": [{"start": 0, "end": 14, "label": "PERSON"},
-                                  {"start": 23, "end": 29, "label": "LOCATION"}]}])
+    spans = _labelled(
+        admin,
+        workspace,
+        {"type": "spans", "field": "text", "labels": ["PERSON", "LOCATION"]},
+        [{"data": {"text": text}, "external_id": "s0"}],
+        [{"spans": [{"start": 0, "end": 14, "label": "PERSON"}, {"start": 23, "end": 29, "label": "LOCATION"}]}],
+    )
     assert list(admin.iter_export(spans.id, format="conll")) == [
-        {"tokens": ["Ingrid", "Solberg", "visited", "Bergen."], "tags": ["B-PERSON", "I-PERSON", "O", "B-LOCATION"]}]
+        {"tokens": ["Ingrid", "Solberg", "visited", "Bergen."], "tags": ["B-PERSON", "I-PERSON", "O", "B-LOCATION"]}
+    ]
     spacy = list(admin.iter_export(spans.id, format="spacy"))
     assert spacy[0]["text"] == text
     assert admin.export_dataframe(spans.id, format="conll")["tags"][0][0] == "B-PERSON"
@@ -219,7 +262,9 @@ def test_the_async_client_does_the_same(served, tmp_path):
         async with AsyncClient(served.url, served.admin_token) as client:
             workspace = await client.create_workspace(f"Async {uuid.uuid4().hex[:8]}")
             project = await client.create_project(workspace.id, "Async", CLASSIFICATION)
-            frame = pd.DataFrame({"text": [f"text {i}" for i in range(12)], "external_id": [f"a{i}" for i in range(12)]})
+            frame = pd.DataFrame(
+                {"text": [f"text {i}" for i in range(12)], "external_id": [f"a{i}" for i in range(12)]}
+            )
             report = await client.import_tasks(project.id, frame, chunk_tasks=5)
             tasks = [t async for t in client.iter_tasks(project.id, page_size=5)]
             leased = await client.next_task(project.id)

@@ -15,9 +15,17 @@ import pytest
 from bastion.client import AsyncClient, Client, Retry, TransportError, Unavailable
 
 FAST = Retry(max_retries=3, backoff_seconds=0.001, max_backoff_seconds=0.002)
-PROJECT = {"id": "prj_1", "workspace_id": "ws_1", "name": "P", "task_type": "classification", "config": {},
-           "settings": {}, "counts": {"tasks": 0, "done": 0, "remaining": 0, "annotations": 0, "skips": 0},
-           "created_at": 1, "updated_at": 1}
+PROJECT = {
+    "id": "prj_1",
+    "workspace_id": "ws_1",
+    "name": "P",
+    "task_type": "classification",
+    "config": {},
+    "settings": {},
+    "counts": {"tasks": 0, "done": 0, "remaining": 0, "annotations": 0, "skips": 0},
+    "created_at": 1,
+    "updated_at": 1,
+}
 REPORT = {"imported": 2, "duplicates": 0, "rejected_count": 0, "rejected": [], "import_id": "imp_1"}
 BUSY = {"error": {"code": "unavailable", "message": "try again later"}}
 
@@ -44,8 +52,7 @@ class Handler(BaseHTTPRequestHandler):
         status, body, headers = server.script.pop(0) if len(server.script) > 1 else server.script[0]
         payload = json.dumps(body).encode()
         self.send_response(status)
-        for name, value in {"Content-Type": "application/json", "Content-Length": str(len(payload)),
-                            **headers}.items():
+        for name, value in {"Content-Type": "application/json", "Content-Length": str(len(payload)), **headers}.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)

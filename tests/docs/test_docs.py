@@ -60,8 +60,12 @@ def test_permissions_table_matches_the_policy():
         m = re.match(r"\| `([\w.]+)` \| (yes|no) \| (.+?) \| (.+?) \|$", line)
         if m:
             rows[m.group(1)] = (m.group(2) == "yes", m.group(3), [r.strip() for r in m.group(4).split(",")])
-    expected = {label: (action_is_read, desc, roles) for label, desc, roles, action_is_read in
-                [(a.label, a.description, [r for r in access.policy_table_roles(a)], a.is_read) for a in access.Action]}
+    expected = {
+        label: (action_is_read, desc, roles)
+        for label, desc, roles, action_is_read in [
+            (a.label, a.description, [r for r in access.policy_table_roles(a)], a.is_read) for a in access.Action
+        ]
+    }
     assert rows == expected
 
 
@@ -83,5 +87,5 @@ def test_readme_names_the_test_command_ci_runs():
 def test_the_node_audit_verifier_in_the_docs_is_the_tested_script():
     text = read("security.md")
     marker = "<!-- The block below is docs/verify-audit.mjs"
-    block = text[text.index(marker):].split("```js\n", 1)[1].split("```\n", 1)[0]
+    block = text[text.index(marker) :].split("```js\n", 1)[1].split("```\n", 1)[0]
     assert block == read("verify-audit.mjs")

@@ -16,9 +16,16 @@ from bastion.interop.labelstudio import convert, convert_config, read_label_stud
 from bastion.tasktypes import TaskType, installed
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "labelstudio"
-KINDS = {"choices_single": "classification", "choices_multiple": "classification", "labels_text": "spans",
-         "pairwise": "preference", "ranker": "ranking", "textarea": "writing", "rating": "rubric",
-         "rectanglelabels": "image"}
+KINDS = {
+    "choices_single": "classification",
+    "choices_multiple": "classification",
+    "labels_text": "spans",
+    "pairwise": "preference",
+    "ranker": "ranking",
+    "textarea": "writing",
+    "rating": "rubric",
+    "rectanglelabels": "image",
+}
 FILE = "fil_" + "0" * 32
 
 
@@ -44,7 +51,11 @@ def test_each_config_converts_whole(kind):
 
 def test_what_the_configs_become():
     assert convert_config(_xml("choices_multiple"))[0] == {
-        "type": "classification", "field": "text", "labels": ["people", "places", "service"], "multiple": True}
+        "type": "classification",
+        "field": "text",
+        "labels": ["people", "places", "service"],
+        "multiple": True,
+    }
     spans = convert_config(_xml("labels_text"))[0]
     assert spans["relations"] == ["works_for", "located_in"] and spans["labels"] == ["PERSON", "ORG", "LOCATION"]
     pairwise = convert(_xml("pairwise"))
@@ -52,7 +63,8 @@ def test_what_the_configs_become():
     assert pairwise.config["prompt_field"] == "prompt" and pairwise.config["instructions"] == "Which answer is better?"
     assert convert_config(_xml("ranker"))[0]["responses_field"] == "items"
     assert convert_config(_xml("rating"))[0]["criteria"] == [
-        {"name": "rating", "scale": {"min": 1, "max": 5}, "comment": "off"}]
+        {"name": "rating", "scale": {"min": 1, "max": 5}, "comment": "off"}
+    ]
     image = convert_config(_xml("rectanglelabels"))[0]
     assert image["box_labels"] == ["car", "sign"] and image["image_labels"] == ["day", "night"]
 
@@ -63,16 +75,21 @@ def test_what_does_not_convert_is_named():
       <TextArea name="why" toName="text"/><Taxonomy name="tax" toName="text"/></View>"""
     config, unconverted = convert_config(xml)
     assert config["type"] == "writing"
-    assert unconverted == ["<Choices name='sentiment'>: a writing project has no place for it",
-                           "<Taxonomy name='tax'>: a writing project has no place for it"]
+    assert unconverted == [
+        "<Choices name='sentiment'>: a writing project has no place for it",
+        "<Taxonomy name='tax'>: a writing project has no place for it",
+    ]
     with pytest.raises(InvalidConfig, match=r"no control Bastion converts \(found: <Taxonomy>"):
         convert_config('<View><Text name="t" value="$t"/><Taxonomy name="x" toName="t"/></View>')
 
 
-@pytest.mark.parametrize("xml", [
-    '<!DOCTYPE v [<!ENTITY a "aaaa">]><View><Text name="t" value="&a;"/></View>',
-    '<!DOCTYPE v SYSTEM "http://127.0.0.1:1/x.dtd"><View/>',
-])
+@pytest.mark.parametrize(
+    "xml",
+    [
+        '<!DOCTYPE v [<!ENTITY a "aaaa">]><View><Text name="t" value="&a;"/></View>',
+        '<!DOCTYPE v SYSTEM "http://127.0.0.1:1/x.dtd"><View/>',
+    ],
+)
 def test_dtds_and_entities_are_refused(xml):
     with pytest.raises(InvalidConfig, match="DOCTYPE or entity declaration is not allowed"):
         convert_config(xml)
@@ -132,32 +149,53 @@ def test_the_export_buttons_ids_are_reported_not_guessed():
     _, tasks = _read("choices_single", "export.json")
     assert all(t.line is not None for t in tasks)
     assert all(t.line["predictions"] == [] for t in tasks)
-    assert tasks[0].skipped == [f"task {tasks[0].task_id}: predictions[0]: only the id "
-                                f"{_export('choices_single', 'export.json')[0]['predictions'][0]} "
-                                "(export with whole predictions to bring them)"]
+    assert tasks[0].skipped == [
+        f"task {tasks[0].task_id}: predictions[0]: only the id "
+        f"{_export('choices_single', 'export.json')[0]['predictions'][0]} "
+        "(export with whole predictions to bring them)"
+    ]
     assert {a["completed_by"] for t in tasks for a in t.line["annotations"]} == {2, 3, 4}  # user ids
 
 
 def test_images_name_their_task_and_field_and_convert_once_stored():
     config, tasks = _read("rectanglelabels")
     assert all(t.line is None for t in tasks)
-    assert tasks[0].errors[0].startswith(f"task {tasks[0].task_id}: data.image: "
-                                         "'http://127.0.0.1:1/images/street-0.jpg' is not a stored file")
+    assert (
+        tasks[0]
+        .errors[0]
+        .startswith(
+            f"task {tasks[0].task_id}: data.image: 'http://127.0.0.1:1/images/street-0.jpg' is not a stored file"
+        )
+    )
     tt, parsed = installed().parse_config(config)
     raw = _export("rectanglelabels")[0]
     got = read_task(tt, parsed, {**raw, "data": {"image": FILE}})
     assert got.errors == []
     first = got.line["annotations"][0]["result"]
-    assert first == {"boxes": [{"x": 64, "y": 96, "w": 160, "h": 60, "label": "car"},
-                               {"x": 384, "y": 24, "w": 64, "h": 48, "label": "sign"}], "label": "day"}
+    assert first == {
+        "boxes": [
+            {"x": 64, "y": 96, "w": 160, "h": 60, "label": "car"},
+            {"x": 384, "y": 24, "w": 64, "h": 48, "label": "sign"},
+        ],
+        "label": "day",
+    }
     assert got.line["predictions"][0]["result"] == {"boxes": [{"x": 64, "y": 96, "w": 160, "h": 60, "label": "car"}]}
 
 
 def test_a_bad_result_names_the_task_and_the_field():
     config, _ = convert_config(_xml("choices_single"))
-    task = {"id": 77, "data": {"text": "x"}, "annotations": [
-        {"completed_by": 1, "result": [{"type": "choices", "from_name": "label", "to_name": "text",
-                                        "value": {"choices": ["nope"]}}]}]}
+    task = {
+        "id": 77,
+        "data": {"text": "x"},
+        "annotations": [
+            {
+                "completed_by": 1,
+                "result": [
+                    {"type": "choices", "from_name": "label", "to_name": "text", "value": {"choices": ["nope"]}}
+                ],
+            }
+        ],
+    }
     (got,) = read_label_studio_export(io.BytesIO(json.dumps([task]).encode()), config)
     assert got.line is None
     assert got.errors == ["task 77: annotations[0].result: result.label: 'nope' is not a label of this project"]
@@ -181,17 +219,27 @@ def test_a_type_without_a_mapping_says_so():
 ROUND_TRIPS = [
     ("choices_single", {"text": "x"}, {"label": "neutral"}),
     ("choices_multiple", {"text": "x"}, {"labels": ["people", "service"]}),
-    ("labels_text", {"text": "Ada met Bob in Rome."},
-     {"spans": [{"start": 0, "end": 3, "label": "PERSON", "text": "Ada"},
+    (
+        "labels_text",
+        {"text": "Ada met Bob in Rome."},
+        {
+            "spans": [
+                {"start": 0, "end": 3, "label": "PERSON", "text": "Ada"},
                 {"start": 8, "end": 11, "label": "PERSON", "text": "Bob"},
-                {"start": 15, "end": 19, "label": "LOCATION", "text": "Rome"}],
-      "relations": [{"from": 0, "to": 2, "label": "located_in"}]}),
+                {"start": 15, "end": 19, "label": "LOCATION", "text": "Rome"},
+            ],
+            "relations": [{"from": 0, "to": 2, "label": "located_in"}],
+        },
+    ),
     ("pairwise", {"prompt": "Q?", "responses": ["a", "b"]}, {"preferred": 1}),
     ("ranker", {"prompt": "Q?", "items": ["a", "b", "c", "d"]}, {"ranks": [3, 1, 4, 2]}),
     ("textarea", {"prompt": "Q?"}, {"text": "An answer\nover two lines."}),
     ("rating", {"text": "x"}, {"scores": {"rating": 4}}),
-    ("rectanglelabels", {"image": FILE, "width": 640, "height": 480},
-     {"boxes": [{"x": 10, "y": 20.5, "w": 100, "h": 33.25, "label": "sign"}], "label": "night"}),
+    (
+        "rectanglelabels",
+        {"image": FILE, "width": 640, "height": 480},
+        {"boxes": [{"x": 10, "y": 20.5, "w": 100, "h": 33.25, "label": "sign"}], "label": "night"},
+    ),
 ]
 
 

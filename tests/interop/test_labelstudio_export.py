@@ -27,12 +27,17 @@ def _spans_project(rt):
     project = projects.create_project(system(rt), ws.id, name="P", config=config, settings={"overlap": 2})
     text = "Ada Lovelace worked for Babbage in London."
     prediction = {"spans": [{"start": 0, "end": 12, "label": "PERSON"}]}
-    imports.import_tasks(system(rt), project.id, [(1, {"external_id": "t1", "data": {"text": text},
-                                                       "predictions": [prediction]})])
+    imports.import_tasks(
+        system(rt), project.id, [(1, {"external_id": "t1", "data": {"text": text}, "predictions": [prediction]})]
+    )
     task_id = tasks.list_tasks(system(rt), project.id)["items"][0]["id"]
-    results = [{"spans": [{"start": 0, "end": 12, "label": "PERSON"}, {"start": 24, "end": 31, "label": "PERSON"}],
-                "relations": [{"from": 0, "to": 1, "label": "works_for"}]},
-               {"spans": [{"start": 35, "end": 41, "label": "LOCATION"}], "relations": []}]
+    results = [
+        {
+            "spans": [{"start": 0, "end": 12, "label": "PERSON"}, {"start": 24, "end": 31, "label": "PERSON"}],
+            "relations": [{"from": 0, "to": 1, "label": "works_for"}],
+        },
+        {"spans": [{"start": 35, "end": 41, "label": "LOCATION"}], "relations": []},
+    ]
     for person, result in zip((owner.id, second.id), results):
         annotations.submit_annotation(as_user(rt, person), task_id, result)
     return project, config
@@ -57,8 +62,13 @@ def test_label_studio_export_reads_back(rt):
     assert row["meta"]["external_id"] == "t1"
     assert [len(a["result"]) for a in row["annotations"]] == [3, 1]
     assert all(a["created_at"].endswith("Z") for a in row["annotations"])
-    assert row["annotations"][0]["result"][2] == {"from_id": "s0", "to_id": "s1", "type": "relation",
-                                                  "direction": "right", "labels": ["works_for"]}
+    assert row["annotations"][0]["result"][2] == {
+        "from_id": "s0",
+        "to_id": "s1",
+        "type": "relation",
+        "direction": "right",
+        "labels": ["works_for"],
+    }
     assert row["predictions"][0]["result"][0]["value"]["labels"] == ["PERSON"]
     # Our own reader takes it back (Label Studio's annotators are ids it gives on import: here none).
     for ann in row["annotations"]:

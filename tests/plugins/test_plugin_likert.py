@@ -19,8 +19,12 @@ from bastion.services import workspaces
 from factories import make_side, make_token, make_user, system
 from plugin_distributions import PLUGINS, installed_distribution
 
-CONFIG = {"type": "likert", "field": "text", "statement": "The reply is polite.",
-          "points": ["No", "Hardly", "Somewhat", "Mostly", "Yes"]}
+CONFIG = {
+    "type": "likert",
+    "field": "text",
+    "statement": "The reply is polite.",
+    "points": ["No", "Hardly", "Somewhat", "Mostly", "Yes"],
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,9 +59,14 @@ def test_a_type_without_offsets_gets_the_default_text_hooks(rt):
     data = {"text": "Thanks, that helps.", "meta": {"notes": ["first", "second"]}, "n": 3}
     assert likert.offset_fields(config) == ()
     assert list(likert.data_texts(config, data)) == [
-        ("text", "Thanks, that helps."), ("meta.notes[0]", "first"), ("meta.notes[1]", "second")]
-    assert list(likert.data_texts(config, data, ("meta.*",), ())) == [("meta.notes[0]", "first"),
-                                                                      ("meta.notes[1]", "second")]
+        ("text", "Thanks, that helps."),
+        ("meta.notes[0]", "first"),
+        ("meta.notes[1]", "second"),
+    ]
+    assert list(likert.data_texts(config, data, ("meta.*",), ())) == [
+        ("meta.notes[0]", "first"),
+        ("meta.notes[1]", "second"),
+    ]
     result = {"rating": 4, "rationale": "Polite enough."}
     assert list(likert.result_texts(config, result)) == [("rationale", "Polite enough.")]
     assert likert.map_result_offsets(config, result, lambda field, start, end: (0, 1)) is result
@@ -68,20 +77,31 @@ def test_a_likert_project_end_to_end(client, rt):
     side = make_side(rt, "lk", n_tasks=0)
     owner, reviewer = side.headers("owner"), side.headers("reviewer")
     spec = client.get("/api/v1/openapi.json", headers=owner).json()
-    aggregate = next(p for p in spec["paths"]["/api/v1/projects/{project_id}/export"]["get"]["parameters"]
-                     if p["name"] == "aggregate")
+    aggregate = next(
+        p
+        for p in spec["paths"]["/api/v1/projects/{project_id}/export"]["get"]["parameters"]
+        if p["name"] == "aggregate"
+    )
     assert aggregate["schema"]["x-methods-by-task-type"]["likert"] == ["median", "mv"]
 
-    bad = client.post(f"/api/v1/workspaces/{side.workspace_id}/projects", headers=owner,
-                      json={"name": "Bad", "config": {**CONFIG, "points": ["Yes", "Yes"]}})
+    bad = client.post(
+        f"/api/v1/workspaces/{side.workspace_id}/projects",
+        headers=owner,
+        json={"name": "Bad", "config": {**CONFIG, "points": ["Yes", "Yes"]}},
+    )
     assert bad.status_code == 422 and "points" in bad.json()["error"]["message"]
-    r = client.post(f"/api/v1/workspaces/{side.workspace_id}/projects", headers=owner,
-                    json={"name": "Politeness", "config": CONFIG,
-                          "settings": {"overlap": 3, "quality": {"review": "all"}}})
+    r = client.post(
+        f"/api/v1/workspaces/{side.workspace_id}/projects",
+        headers=owner,
+        json={"name": "Politeness", "config": CONFIG, "settings": {"overlap": 3, "quality": {"review": "all"}}},
+    )
     assert r.status_code == 201, r.text
     project = r.json()["id"]
-    r = client.post(f"/api/v1/projects/{project}/tasks", headers=owner,
-                    json=[{"data": {"text": f"Reply {i}"}} for i in range(4)] + [{"data": {"title": "no text"}}])
+    r = client.post(
+        f"/api/v1/projects/{project}/tasks",
+        headers=owner,
+        json=[{"data": {"text": f"Reply {i}"}} for i in range(4)] + [{"data": {"title": "no text"}}],
+    )
     assert r.json()["imported"] == 4 and "data.text" in str(r.json()["rejected"])
 
     # Three annotators rate every reply: 5, 4, 4 on each (the second and third agree).
@@ -91,20 +111,37 @@ def test_a_likert_project_end_to_end(client, rt):
             task = r.json()
             wrong = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=who, json={"result": {"rating": 6}})
             assert wrong.status_code == 422 and "result.rating" in wrong.json()["error"]["message"]
-            done = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=who,
-                               json={"result": {"rating": rating}})
+            done = client.post(
+                f"/api/v1/tasks/{task['id']}/annotations", headers=who, json={"result": {"rating": rating}}
+            )
             assert done.status_code == 201, done.text
         assert r.status_code == 204
 
     # Review: accept the first, correct the second (the correction is validated by the plugin).
     first = client.post(f"/api/v1/projects/{project}/review/next", headers=reviewer).json()
-    assert client.post(f"/api/v1/annotations/{first['annotation']['id']}/review", headers=reviewer,
-                       json={"decision": "accept"}).status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/annotations/{first['annotation']['id']}/review", headers=reviewer, json={"decision": "accept"}
+        ).status_code
+        == 201
+    )
     second = client.post(f"/api/v1/projects/{project}/review/next", headers=reviewer).json()
-    assert client.post(f"/api/v1/annotations/{second['annotation']['id']}/review", headers=reviewer,
-                       json={"decision": "correct", "correction": {"rating": 0}}).status_code == 422
-    assert client.post(f"/api/v1/annotations/{second['annotation']['id']}/review", headers=reviewer,
-                       json={"decision": "correct", "correction": {"rating": 3}}).status_code == 201
+    assert (
+        client.post(
+            f"/api/v1/annotations/{second['annotation']['id']}/review",
+            headers=reviewer,
+            json={"decision": "correct", "correction": {"rating": 0}},
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            f"/api/v1/annotations/{second['annotation']['id']}/review",
+            headers=reviewer,
+            json={"decision": "correct", "correction": {"rating": 3}},
+        ).status_code
+        == 201
+    )
 
     # Export: every task with its median; the plugin's SFT rows; a method that does not fit is refused.
     r = client.get(f"/api/v1/projects/{project}/export?aggregate=median", headers=owner)
@@ -115,8 +152,10 @@ def test_a_likert_project_end_to_end(client, rt):
     assert manifest["quality"]["kind"] == "likert" and manifest["counts"]["annotations"] == 12
     r = client.get(f"/api/v1/projects/{project}/export?aggregate=ds", headers=owner)
     assert r.status_code == 422 and "methods that fit: median, mv" in r.json()["error"]["message"]
-    sft = [orjson.loads(line) for line in client.get(f"/api/v1/projects/{project}/export?format=sft",
-                                                     headers=owner).content.splitlines()]
+    sft = [
+        orjson.loads(line)
+        for line in client.get(f"/api/v1/projects/{project}/export?format=sft", headers=owner).content.splitlines()
+    ]
     assert len(sft) == 12 and sorted({row["messages"][1]["content"] for row in sft}) == ["Mostly", "Yes"]
 
     # Quality: the plugin's agreement figures and aggregation, through the generic report.

@@ -18,8 +18,15 @@ CANARY = {"text": "{name} reported {figure} on {date} in {place}."}
 
 def _task_id(rt, side):
     with operator_tx(rt, write=False) as tx:
-        return tx.execute(select(schema.tasks.c.id).where(schema.tasks.c.project_id == side.project_id)
-                          .order_by(schema.tasks.c.id)).scalars().first()
+        return (
+            tx.execute(
+                select(schema.tasks.c.id)
+                .where(schema.tasks.c.project_id == side.project_id)
+                .order_by(schema.tasks.c.id)
+            )
+            .scalars()
+            .first()
+        )
 
 
 def _competitor(rt, side):
@@ -36,30 +43,51 @@ def _export(ctx, project_id, **extra):
 
 # kind -> (prepare(rt, side) -> params, perform(ctx, side, params, approval, break_glass))
 OPERATIONS = {
-    "reidentify a task": ("redaction.reidentify", lambda rt, s: {"task": _task_id(rt, s)},
-                          lambda ctx, s, p, **kw: redaction.reidentify_task(ctx, p["task"], **kw)),
-    "export the originals": ("redaction.reidentify", lambda rt, s: {"project": s.project_id},
-                             lambda ctx, s, p, **kw: _export(ctx, p["project"], approval=kw["approval"],
-                                                             break_glass=kw["break_glass"])),
-    "list canaries": ("canary.list", lambda rt, s: {"project": s.project_id},
-                      lambda ctx, s, p, **kw: canaries.list_canaries(ctx, p["project"], **kw)),
-    "read who had a canary": ("canary.list",
-                              lambda rt, s: {"canary": canaries.create_canary(s.ctx(rt, "owner"), s.project_id,
-                                                                          CANARY)["id"]},
-                              lambda ctx, s, p, **kw: canaries.get_canary(ctx, p["canary"], **kw)),
-    "add a competitor's person": ("member.add_competitor",
-                                  lambda rt, s: {"user": _competitor(rt, s), "role": "annotator"},
-                                  lambda ctx, s, p, **kw: workspaces.add_member(ctx, s.workspace_id, p["user"],
-                                                                                p["role"], **kw)),
-    "delete the workspace": ("workspace.delete", lambda rt, s: {},
-                             lambda ctx, s, p, **kw: workspaces.delete_workspace(ctx, s.workspace_id, **kw)),
-    "start new data keys": ("keys.rotate", lambda rt, s: {},
-                            lambda ctx, s, p, **kw: keys.start_new_data_keys(ctx, s.workspace_id, **kw)),
-    "re-encrypt a project": ("keys.reencrypt", lambda rt, s: {"project": s.project_id},
-                             lambda ctx, s, p, **kw: keys.reencrypt_project(ctx, p["project"], **kw)),
-    "withdraw a wall": ("wall.remove",
-                        lambda rt, s: {"competitor": _competitor_workspace(rt, s)},
-                        lambda ctx, s, p, **kw: workforce.remove_conflict(ctx, s.workspace_id, p["competitor"], **kw)),
+    "reidentify a task": (
+        "redaction.reidentify",
+        lambda rt, s: {"task": _task_id(rt, s)},
+        lambda ctx, s, p, **kw: redaction.reidentify_task(ctx, p["task"], **kw),
+    ),
+    "export the originals": (
+        "redaction.reidentify",
+        lambda rt, s: {"project": s.project_id},
+        lambda ctx, s, p, **kw: _export(ctx, p["project"], approval=kw["approval"], break_glass=kw["break_glass"]),
+    ),
+    "list canaries": (
+        "canary.list",
+        lambda rt, s: {"project": s.project_id},
+        lambda ctx, s, p, **kw: canaries.list_canaries(ctx, p["project"], **kw),
+    ),
+    "read who had a canary": (
+        "canary.list",
+        lambda rt, s: {"canary": canaries.create_canary(s.ctx(rt, "owner"), s.project_id, CANARY)["id"]},
+        lambda ctx, s, p, **kw: canaries.get_canary(ctx, p["canary"], **kw),
+    ),
+    "add a competitor's person": (
+        "member.add_competitor",
+        lambda rt, s: {"user": _competitor(rt, s), "role": "annotator"},
+        lambda ctx, s, p, **kw: workspaces.add_member(ctx, s.workspace_id, p["user"], p["role"], **kw),
+    ),
+    "delete the workspace": (
+        "workspace.delete",
+        lambda rt, s: {},
+        lambda ctx, s, p, **kw: workspaces.delete_workspace(ctx, s.workspace_id, **kw),
+    ),
+    "start new data keys": (
+        "keys.rotate",
+        lambda rt, s: {},
+        lambda ctx, s, p, **kw: keys.start_new_data_keys(ctx, s.workspace_id, **kw),
+    ),
+    "re-encrypt a project": (
+        "keys.reencrypt",
+        lambda rt, s: {"project": s.project_id},
+        lambda ctx, s, p, **kw: keys.reencrypt_project(ctx, p["project"], **kw),
+    ),
+    "withdraw a wall": (
+        "wall.remove",
+        lambda rt, s: {"competitor": _competitor_workspace(rt, s)},
+        lambda ctx, s, p, **kw: workforce.remove_conflict(ctx, s.workspace_id, p["competitor"], **kw),
+    ),
 }
 
 
@@ -71,8 +99,15 @@ def _competitor_workspace(rt, side):
 
 def _log(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
-                            .order_by(schema.audit_events.c.seq)).scalars().all()
+        leaves = (
+            tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == ws)
+                .order_by(schema.audit_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
     return [orjson.loads(x) for x in leaves]
 
 
@@ -140,10 +175,13 @@ def test_requests_and_decisions_follow_the_rules(rt):
         approvals.request(b.ctx(rt, "owner"), a.workspace_id, "redaction.reidentify", {"task": task_id}, "x")
     with pytest.raises(NotFound, match="params.task"):  # B's owner naming A's task in B
         approvals.request(b.ctx(rt, "owner"), b.workspace_id, "redaction.reidentify", {"task": task_id}, "x")
-    for kind, params, field in (("nope", {}, "kind"), ("redaction.reidentify", {}, "params"),
-                                ("redaction.reidentify", {"task": task_id, "project": a.project_id}, "params"),
-                                ("member.add_competitor", {"user": "x", "role": "king"}, "params.role"),
-                                ("redaction.reidentify", {"task": 5}, "params.task")):
+    for kind, params, field in (
+        ("nope", {}, "kind"),
+        ("redaction.reidentify", {}, "params"),
+        ("redaction.reidentify", {"task": task_id, "project": a.project_id}, "params"),
+        ("member.add_competitor", {"user": "x", "role": "king"}, "params.role"),
+        ("redaction.reidentify", {"task": 5}, "params.task"),
+    ):
         with pytest.raises(InvalidInput, match=field):
             approvals.request(a.ctx(rt, "owner"), a.workspace_id, kind, params, "x")
     with pytest.raises(InvalidInput, match="reason"):
@@ -210,7 +248,9 @@ def test_two_person_approval_is_turned_off_only_through_an_approval(rt):
     approvals.set_required(owner, side.workspace_id, True)  # on again: no approval needed for that
     with pytest.raises(ApprovalRequired):
         redaction.reidentify_task(owner, task_id)
-    changes = [e["details"]["enabled"] for e in _log(rt, side.workspace_id) if e["action"] == "approval.setting_changed"]
+    changes = [
+        e["details"]["enabled"] for e in _log(rt, side.workspace_id) if e["action"] == "approval.setting_changed"
+    ]
     assert changes == [False, True]
 
 
@@ -225,8 +265,13 @@ def test_adding_a_person_without_ties_needs_no_approval(rt):
     workforce.add_conflict(side.ctx(rt, "owner"), side.workspace_id, rival.workspace_id)
     with pytest.raises(ApprovalRequired):
         workspaces.add_member(side.ctx(rt, "owner"), side.workspace_id, alumnus.email, "annotator")
-    allowed = approval(rt, side.workspace_id, "member.add_competitor", {"user": alumnus.email, "role": "annotator"},
-                       requester=side.users["owner"])
+    allowed = approval(
+        rt,
+        side.workspace_id,
+        "member.add_competitor",
+        {"user": alumnus.email, "role": "annotator"},
+        requester=side.users["owner"],
+    )
     workspaces.add_member(side.ctx(rt, "owner"), side.workspace_id, alumnus.email, "annotator", approval=allowed)
 
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bastion.audit import verify_consistency, verify_inclusion, verify_log
-from bastion.domain.errors import NotFound, PermissionDenied
+from bastion.audit.errors import ProofError
+from bastion.domain.errors import InvalidInput, NotFound, PermissionDenied
 from bastion.services import _audit_append, annotations, audit, queue
 from bastion.storage import schema
 from factories import add_tasks, make_side, operator_tx, system
@@ -17,8 +18,11 @@ from factories import add_tasks, make_side, operator_tx, system
 
 def _entries(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        rows = tx.execute(select(schema.audit_events.c.seq, schema.audit_events.c.leaf)
-                          .where(schema.audit_events.c.workspace_id == ws).order_by("seq")).all()
+        rows = tx.execute(
+            select(schema.audit_events.c.seq, schema.audit_events.c.leaf)
+            .where(schema.audit_events.c.workspace_id == ws)
+            .order_by("seq")
+        ).all()
     return [(row.seq, orjson.loads(row.leaf)) for row in rows]
 
 
@@ -45,7 +49,7 @@ def test_a_failed_action_leaves_no_audit_record(rt):
     before = len(_entries(rt, side.workspace_id))
     ctx = side.ctx(rt, "annotator")
     task = queue.next_task(ctx, side.project_id)
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidInput):
         annotations.submit_annotation(ctx, task["id"], {"label": "not a label"})
     added = [e["action"] for _, e in _entries(rt, side.workspace_id)[before:]]
     assert added == ["wall.bound", "task.shown"]  # the lease was recorded; the refused result was not
@@ -79,7 +83,7 @@ def test_checkpoint_proofs_and_offline_verification(rt, monkeypatch):
     verify_inclusion(incl["entry"], incl["proof"], second, key)
     bad = list(incl["proof"])
     bad[0] = base64.b64encode(b"\x00" * 32).decode()
-    with pytest.raises(Exception):
+    with pytest.raises(ProofError):
         verify_inclusion(incl["entry"], bad, second, key)
 
 
@@ -90,12 +94,18 @@ def test_tampering_in_the_database_is_detected(rt):
     report, _ = audit.verify_stored(owner, side.workspace_id)
     assert report.ok
     with operator_tx(rt) as tx:
-        leaf = tx.execute(select(schema.audit_events.c.leaf).where(
-            schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.seq == 1)).scalar_one()
+        leaf = tx.execute(
+            select(schema.audit_events.c.leaf).where(
+                schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.seq == 1
+            )
+        ).scalar_one()
         forged = leaf.replace(b'"member.added"', b'"member.removed"')
         assert forged != leaf
-        tx.execute(update(schema.audit_events).where(
-            schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.seq == 1).values(leaf=forged))
+        tx.execute(
+            update(schema.audit_events)
+            .where(schema.audit_events.c.workspace_id == side.workspace_id, schema.audit_events.c.seq == 1)
+            .values(leaf=forged)
+        )
     report, _ = audit.verify_stored(owner, side.workspace_id)
     assert not report.ok and "root_mismatch" in report.kinds()
 

@@ -13,8 +13,11 @@ from factories import add_tasks, make_side, operator_tx
 
 def _entries(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        rows = tx.execute(select(schema.audit_events.c.seq, schema.audit_events.c.leaf)
-                          .where(schema.audit_events.c.workspace_id == ws).order_by("seq")).all()
+        rows = tx.execute(
+            select(schema.audit_events.c.seq, schema.audit_events.c.leaf)
+            .where(schema.audit_events.c.workspace_id == ws)
+            .order_by("seq")
+        ).all()
     return [(row.seq, orjson.loads(row.leaf)) for row in rows]
 
 

@@ -7,9 +7,9 @@ restored with every key the deployment still holds, opens none of its records.
 from __future__ import annotations
 
 import logging
-import uuid
 import shutil
 import subprocess
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,20 +29,33 @@ CANARY = "CANARY-5e1f0c-PLAINTEXT"
 
 def _seed(rt, client):
     side = make_side(rt, "can", n_tasks=0)
-    project = make_project(rt, side.workspace_id, name="canary", config={
-        "type": "classification", "labels": [CANARY, "other"], "instructions": CANARY})
-    body = (f'{{"data": {{"text": "{CANARY} in data"}}, "external_id": "{CANARY}-ext", "meta": {{"m": "{CANARY}"}},'
-            f' "predictions": [{{"label": "{CANARY}"}}]}}\n').encode()
-    r = client.post(f"/api/v1/projects/{project.id}/tasks", content=body,
-                    headers={**side.headers("manager"), "Content-Type": "application/x-ndjson"})
+    project = make_project(
+        rt,
+        side.workspace_id,
+        name="canary",
+        config={"type": "classification", "labels": [CANARY, "other"], "instructions": CANARY},
+    )
+    body = (
+        f'{{"data": {{"text": "{CANARY} in data"}}, "external_id": "{CANARY}-ext", "meta": {{"m": "{CANARY}"}},'
+        f' "predictions": [{{"label": "{CANARY}"}}]}}\n'
+    ).encode()
+    r = client.post(
+        f"/api/v1/projects/{project.id}/tasks",
+        content=body,
+        headers={**side.headers("manager"), "Content-Type": "application/x-ndjson"},
+    )
     assert r.json()["imported"] == 1
     task = client.post(f"/api/v1/projects/{project.id}/next", headers=side.headers("annotator")).json()
     assert task["data"]["text"].startswith(CANARY)
-    r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=side.headers("annotator"),
-                    json={"result": {"label": CANARY}})
+    r = client.post(
+        f"/api/v1/tasks/{task['id']}/annotations", headers=side.headers("annotator"), json={"result": {"label": CANARY}}
+    )
     assert r.status_code == 201
-    r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=side.headers("manager"),
-                    json={"result": {"label": f"{CANARY}-not-a-label"}})
+    r = client.post(
+        f"/api/v1/tasks/{task['id']}/annotations",
+        headers=side.headers("manager"),
+        json={"result": {"label": f"{CANARY}-not-a-label"}},
+    )
     assert r.status_code == 422  # a rejected result: the error names it to the caller, never to the log
     return side, project
 
@@ -57,8 +70,13 @@ def _png_with_canary() -> bytes:
 
     header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
     pixels = zlib.compress(b"\x00" + b"\xff\x00\x00" * 2 + b"\x00" + b"\x00\xff\x00" * 2)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"tEXt", b"Comment\x00" + CANARY.encode())
-            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"tEXt", b"Comment\x00" + CANARY.encode())
+        + chunk(b"IDAT", pixels)
+        + chunk(b"IEND", b"")
+    )
 
 
 @contextmanager
@@ -69,8 +87,9 @@ def _backup_runtime(rt):
     if rt.db.is_sqlite:
         yield rt
         return
-    owner = Runtime.open(rt.settings.model_copy(update={"database_url": owner_url(rt.settings.database_url)}),
-                         migrate_schema="never")
+    owner = Runtime.open(
+        rt.settings.model_copy(update={"database_url": owner_url(rt.settings.database_url)}), migrate_schema="never"
+    )
     try:
         yield owner
     finally:
@@ -84,8 +103,11 @@ def _files_in(path: Path):
 def test_canary_is_nowhere_at_rest(client, rt, tmp_path, caplog):
     caplog.set_level(logging.DEBUG)
     side, project = _seed(rt, client)
-    upload = client.post(f"/api/v1/projects/{project.id}/files", headers=side.headers("manager"),
-                         files={"file": ("canary.png", _png_with_canary(), "image/png")})
+    upload = client.post(
+        f"/api/v1/projects/{project.id}/files",
+        headers=side.headers("manager"),
+        files={"file": ("canary.png", _png_with_canary(), "image/png")},
+    )
     assert upload.status_code == 201, upload.text
     data_dir = rt.settings.data_dir
     copy = tmp_path / "raw-copy"
@@ -116,16 +138,19 @@ def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_p
     backup = tmp_path / "before-deletion.tar"
     with _backup_runtime(rt) as owner:
         backups.backup(owner, backup)
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id,
-                                approval=side.approval(rt, "workspace.delete"))
+    workspaces.delete_workspace(
+        side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "workspace.delete")
+    )
 
     # Restored elsewhere (a copy of the data), with the keyring the deployment holds now.
-    restored_settings = rt.settings.model_copy(update={"data_dir": tmp_path / "restored",
-                                                       "keyring_url": rt.settings.resolved_keyring_url})
+    restored_settings = rt.settings.model_copy(
+        update={"data_dir": tmp_path / "restored", "keyring_url": rt.settings.resolved_keyring_url}
+    )
     if rt.db.is_sqlite:
         restored_settings = restored_settings.model_copy(update={"database_url": None})
     else:
         from benchmarks.servers import APP_ROLE, as_role
+
         from environment import pg_admin, pg_url
 
         copy_name = f"restored_{uuid.uuid4().hex[:10]}"
@@ -138,7 +163,9 @@ def test_deleted_workspace_stays_unreadable_from_an_old_backup(client, rt, tmp_p
     try:
         with operator_tx(restored, write=False) as tx:
             rows = tx.execute(select(schema.tasks).where(schema.tasks.c.workspace_id == side.workspace_id)).all()
-            results = tx.execute(select(schema.annotations).where(schema.annotations.c.workspace_id == side.workspace_id)).all()
+            results = tx.execute(
+                select(schema.annotations).where(schema.annotations.c.workspace_id == side.workspace_id)
+            ).all()
         assert rows and results  # the rows are back…
         opened = 0
         for key in [project.key_id] + [k["id"] for k in restored.keyring.keys_of(side.workspace_id)]:

@@ -15,15 +15,24 @@ from factories import add_tasks, as_user, make_side, make_user, operator_tx, sys
 
 def _log(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
-                            .order_by(schema.audit_events.c.seq)).scalars().all()
+        leaves = (
+            tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == ws)
+                .order_by(schema.audit_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
     return [orjson.loads(x) for x in leaves]
 
 
 def _history(rt, user_id):
     with operator_tx(rt, write=False) as tx:
-        return {r.workspace_id: r for r in tx.execute(
-            select(schema.person_history).where(schema.person_history.c.user_id == user_id)).all()}
+        return {
+            r.workspace_id: r
+            for r in tx.execute(select(schema.person_history).where(schema.person_history.c.user_id == user_id)).all()
+        }
 
 
 @pytest.fixture
@@ -40,9 +49,8 @@ def test_a_read_unit_refusal_is_recorded_and_writes_nothing(rt, rivals):
     a, b, person = rivals
     ctx = as_user(rt, person.id)
     queue.next_task(ctx, a.project_id)  # bound to A
-    with pytest.raises(WallDenied):
-        with ctx.read() as r:
-            r.see_content(b.workspace_id)
+    with pytest.raises(WallDenied), ctx.read() as r:
+        r.see_content(b.workspace_id)
     denied = [e for e in _log(rt, b.workspace_id) if e["action"] == "wall.denied"]
     assert len(denied) == 1 and denied[0]["actor"] == person.id and denied[0]["details"] == {"reasons": ["wall"]}
     assert set(_history(rt, person.id)) == {a.workspace_id}
@@ -51,9 +59,8 @@ def test_a_read_unit_refusal_is_recorded_and_writes_nothing(rt, rivals):
 def test_a_read_unit_binds_apart_only_when_the_request_may_bind(rt, rivals):
     a, b, person = rivals
     page_view = Context(rt, as_user(rt, person.id).actor, may_bind=False)
-    with pytest.raises(FirstAccessRequired):
-        with page_view.read() as r:
-            r.see_content(a.workspace_id)
+    with pytest.raises(FirstAccessRequired), page_view.read() as r:
+        r.see_content(a.workspace_id)
     assert _history(rt, person.id) == {}
     with as_user(rt, person.id).read() as r:  # a token's or a form's read: the first access binds, on the record
         r.see_content(a.workspace_id)
@@ -61,9 +68,8 @@ def test_a_read_unit_binds_apart_only_when_the_request_may_bind(rt, rivals):
     assert [e["action"] for e in _log(rt, a.workspace_id)].count("wall.bound") == 1
     with page_view.read() as r:  # bound now: a page view shows it
         r.see_content(a.workspace_id)
-    with pytest.raises(WallDenied):
-        with page_view.read() as r:
-            r.see_content(b.workspace_id)
+    with pytest.raises(WallDenied), page_view.read() as r:
+        r.see_content(b.workspace_id)
 
 
 def test_config_reads_and_listings_are_audited_and_walled(rt, rivals):

@@ -67,51 +67,93 @@ def _labelled(rt, tag: str, config: dict, items: list[dict], results: list[list]
     made = []
     for item, per_item in zip(items, results):
         for person, result in zip((owner.id, second.id), per_item):
-            made.append(annotations.submit_annotation(as_user(rt, person), by_external[item["external_id"]], result,
-                                                      lead_time_ms=1234))
+            made.append(
+                annotations.submit_annotation(
+                    as_user(rt, person), by_external[item["external_id"]], result, lead_time_ms=1234
+                )
+            )
     return project, owner, second, made
 
 
 def _preference(rt):
-    items = [{"external_id": f"p{i}", "data": {"prompt": f"Question {i}?", "responses": [f"good {i}", f"bad {i}"]},
-              "meta": {"batch": i % 2}} for i in range(6)]
-    items.append({"external_id": "conv", "data": {"conversation": [
-        {"role": "user", "content": "Keep order when removing duplicates?"},
-        {"role": "assistant", "content": "Which language?"}, {"role": "user", "content": "Python."}],
-        "responses": ["list(dict.fromkeys(xs))", "list(set(xs))"]}})
-    results = [[{"preferred": 0, "strength": "strong"}, {"preferred": "tie"}],
-               [{"preferred": 1, "strength": "slight"}, {"preferred": 0, "strength": "clear"}],
-               [{"preferred": 0, "strength": "clear"}], [],
-               [{"preferred": "tie"}, {"preferred": 1, "strength": "strong"}],
-               [{"preferred": 1, "strength": "clear"}, {"preferred": 1, "strength": "slight"}],
-               [{"preferred": 0, "strength": "strong"}]]
+    items = [
+        {
+            "external_id": f"p{i}",
+            "data": {"prompt": f"Question {i}?", "responses": [f"good {i}", f"bad {i}"]},
+            "meta": {"batch": i % 2},
+        }
+        for i in range(6)
+    ]
+    items.append(
+        {
+            "external_id": "conv",
+            "data": {
+                "conversation": [
+                    {"role": "user", "content": "Keep order when removing duplicates?"},
+                    {"role": "assistant", "content": "Which language?"},
+                    {"role": "user", "content": "Python."},
+                ],
+                "responses": ["list(dict.fromkeys(xs))", "list(set(xs))"],
+            },
+        }
+    )
+    results = [
+        [{"preferred": 0, "strength": "strong"}, {"preferred": "tie"}],
+        [{"preferred": 1, "strength": "slight"}, {"preferred": 0, "strength": "clear"}],
+        [{"preferred": 0, "strength": "clear"}],
+        [],
+        [{"preferred": "tie"}, {"preferred": 1, "strength": "strong"}],
+        [{"preferred": 1, "strength": "clear"}, {"preferred": 1, "strength": "slight"}],
+        [{"preferred": 0, "strength": "strong"}],
+    ]
     project, owner, second, made = _labelled(rt, "pref", {"type": "preference", "criteria": []}, items, results)
     reviews.review_annotation(as_user(rt, second.id), made[0]["id"], "accept")
-    reviews.review_annotation(as_user(rt, owner.id), made[1]["id"], "correct", comment="the second is better",
-                              correction={"preferred": 1, "strength": "clear"})
+    reviews.review_annotation(
+        as_user(rt, owner.id),
+        made[1]["id"],
+        "correct",
+        comment="the second is better",
+        correction={"preferred": 1, "strength": "clear"},
+    )
     return project
 
 
 def _spans(rt):
     text = "Chief executive Ingrid Solberg said Halvorsen Maritime will close its Bergen yard in 2026."
-    items = [{"external_id": "s0", "data": {"text": text}}, {"external_id": "s1", "data": {"text": "Nothing here."}},
-             {"external_id": "s2", "data": {"text": "Oslo and Bergen, then Oslo again."}}]
-    results = [[{"spans": [{"start": 16, "end": 30, "label": "PERSON"}, {"start": 36, "end": 54, "label": "ORG"},
-                           {"start": 70, "end": 76, "label": "LOCATION"}]},
-                {"spans": [{"start": 16, "end": 22, "label": "PERSON"}, {"start": 85, "end": 89, "label": "DATE"}]}],
-               [{"spans": []}],
-               []]
+    items = [
+        {"external_id": "s0", "data": {"text": text}},
+        {"external_id": "s1", "data": {"text": "Nothing here."}},
+        {"external_id": "s2", "data": {"text": "Oslo and Bergen, then Oslo again."}},
+    ]
+    results = [
+        [
+            {
+                "spans": [
+                    {"start": 16, "end": 30, "label": "PERSON"},
+                    {"start": 36, "end": 54, "label": "ORG"},
+                    {"start": 70, "end": 76, "label": "LOCATION"},
+                ]
+            },
+            {"spans": [{"start": 16, "end": 22, "label": "PERSON"}, {"start": 85, "end": 89, "label": "DATE"}]},
+        ],
+        [{"spans": []}],
+        [],
+    ]
     items.append({"external_id": "s3", "data": {"text": "Oslo and Bergen, then Oslo again."}})
-    results.append([{"spans": [{"start": 0, "end": 4, "label": "LOCATION"},
-                               {"start": 9, "end": 15, "label": "LOCATION"}]}])
-    project, *_ = _labelled(rt, "spans", {"type": "spans", "field": "text",
-                                          "labels": ["PERSON", "ORG", "LOCATION", "DATE"]}, items, results)
+    results.append(
+        [{"spans": [{"start": 0, "end": 4, "label": "LOCATION"}, {"start": 9, "end": 15, "label": "LOCATION"}]}]
+    )
+    project, *_ = _labelled(
+        rt, "spans", {"type": "spans", "field": "text", "labels": ["PERSON", "ORG", "LOCATION", "DATE"]}, items, results
+    )
     return project
 
 
 def _writing(rt):
-    items = [{"external_id": "w0", "data": {"prompt": "Say hi"}},
-             {"external_id": "w1", "data": {"conversation": [{"role": "user", "content": "Name a colour"}]}}]
+    items = [
+        {"external_id": "w0", "data": {"prompt": "Say hi"}},
+        {"external_id": "w1", "data": {"conversation": [{"role": "user", "content": "Name a colour"}]}},
+    ]
     results = [[{"text": "Hi!"}, {"text": "Hello."}], [{"text": "Teal."}]]
     project, *_ = _labelled(rt, "writing", {"type": "writing"}, items, results)
     return project
@@ -119,18 +161,34 @@ def _writing(rt):
 
 def _image(rt):
     ws, owner, second = _people(rt, "image")
-    project = projects.create_project(system(rt), ws.id, name="Bytes image", settings={"overlap": 2}, config={
-        "type": "image", "field": "image", "box_labels": ["car", "house", "tree"], "image_labels": ["day", "night"]})
+    project = projects.create_project(
+        system(rt),
+        ws.id,
+        name="Bytes image",
+        settings={"overlap": 2},
+        config={
+            "type": "image",
+            "field": "image",
+            "box_labels": ["car", "house", "tree"],
+            "image_labels": ["day", "night"],
+        },
+    )
     stored = files.store_file(system(rt), project.id, PNG)
-    items = [{"external_id": "i0", "data": {"image": stored.id}},
-             {"external_id": "i1", "data": {"image": stored.id, "width": stored.width, "height": stored.height}},
-             {"external_id": "i2", "data": {"image": stored.id}}]
+    items = [
+        {"external_id": "i0", "data": {"image": stored.id}},
+        {"external_id": "i1", "data": {"image": stored.id, "width": stored.width, "height": stored.height}},
+        {"external_id": "i2", "data": {"image": stored.id}},
+    ]
     imports.import_tasks(system(rt), project.id, list(enumerate(items, start=1)))
     listed = {t["external_id"]: t["id"] for t in tasks.list_tasks(system(rt), project.id)["items"]}
     box = {"x": 10, "y": 20, "w": 30, "h": 40, "label": "tree"}
     annotations.submit_annotation(as_user(rt, owner.id), listed["i0"], {"boxes": [box], "label": "day"}, lead_time_ms=5)
-    annotations.submit_annotation(as_user(rt, second.id), listed["i0"], {
-        "boxes": [box, {"x": 1, "y": 2, "w": 3.5, "h": 4, "label": "car"}], "label": "night"}, lead_time_ms=5)
+    annotations.submit_annotation(
+        as_user(rt, second.id),
+        listed["i0"],
+        {"boxes": [box, {"x": 1, "y": 2, "w": 3.5, "h": 4, "label": "car"}], "label": "night"},
+        lead_time_ms=5,
+    )
     annotations.submit_annotation(as_user(rt, owner.id), listed["i1"], {"boxes": [], "label": "night"}, lead_time_ms=5)
     return project
 
@@ -139,31 +197,31 @@ PROJECTS = {"preference": _preference, "spans": _spans, "writing": _writing, "im
 
 # (project, request options) -> SHA-256 of the exported bytes ("parquet:" digests: of what the file decodes to)
 DIGESTS = {
-    'preference {}': 'd5240f691f6d30393065e0cd9a75d5a33756bfc264f16a387588249318d85f75',
-    'preference {"per":"annotation"}': '5ea96cd06a59d625958e3975e5424db80234594170e55662c5dad0871b624e3a',
-    'preference {"fmt":"json"}': 'e30affb06fc05522f1b7097ef5cbb30891fdc4dd1357dd8ed1ec101fcdffd081',
-    'preference {"accepted_only":true,"annotated_only":true,"fmt":"json"}': 'a25285df70b8fb44b809dbf2a954b011882237b2d618bdc309d03cb1a01445cf',
-    'preference {"fmt":"jsonl","seed":3,"split":"validation=0.4"}': '3072dce7e4d44a1ded1f7f512b00be8306d0f0bfec0c0f667dab5be6d4b8e84e',
-    'preference {"fmt":"parquet"}': 'parquet:e82088dfbea288c0ba4902a450883950f23fb63db3a0865c49fbb3c7fe4f9e49',
-    'preference {"chat":"conversational","fmt":"parquet","rows":"dpo"}': 'parquet:71a34d01acf13d89a74151453dc736bbfaa217b305f96a87398c4d71d65ed8c8',
-    'preference {"chat":"conversational","fmt":"parquet","rows":"sft","sft_form":"prompt-completion"}': 'parquet:5d5ece884b54d919c61f86f91f378f9d46609d067d996a444fe1b3619fb47515',
-    'preference {"chat":"conversational","fmt":"dpo"}': '9f519d4311157664bb865540dc0db03b2dc9e7142bb259b2a170ae5de5ffa352',
-    'preference {"chat":"conversational","fmt":"dpo","include_ties":true,"seed":3,"split":"validation=0.4","with_ids":true}': '04e393858c429849810193c9578de05411dc22cb41580ad7950dc9487f976291',
-    'preference {"chat":"conversational","fmt":"dpo","min_strength":"clear","part":"train","seed":3,"split":"validation=0.4"}': '4da7d275f7b931b6f866e55527ea01594e1d904b90c46a35f000812315e8d53c',
-    'preference {"fmt":"sft"}': '35bd24957f20f05603ef56d1f176edc59ee697dfef32eeda322876e18191e167',
-    'preference {"chat":"conversational","fmt":"sft","sft_form":"prompt-completion","with_ids":true}': 'a153d5f3e01232e6211733fab9e7759a6e33d4cd6fc515c3ed8d5487ff237f8f',
-    'spans {}': '1e59943e9b867dc144228fcda7708ef177aca7bad07d058b5b38b44c77ba12a5',
-    'spans {"fmt":"spacy"}': 'd144ee09823e4ac8a6aaadd275872addcda15086afebec4b572acae30df35601',
-    'spans {"fmt":"spacy","seed":1,"split":"test=0.5","with_ids":true}': '7f4fc4137fa13492d95f6c1305d8a398f5d12db51db877625dd3c3665149843f',
-    'spans {"fmt":"conll"}': 'af6c270e8abe4d008d09a71754e79074be499e22b0c5faf00fd230b065a6b25f',
-    'spans {"fmt":"conll","part":"test","seed":1,"split":"test=0.5"}': '852aa15ae5c3e034f6f10ac178fafe938e1c47c2d708ca170203c335d47ff6b8',
-    'spans {"fmt":"parquet"}': 'parquet:98bac178163eeae99109af48eb89eb825381165f57e07d1e2eccc20a719e4ea1',
-    'writing {"fmt":"sft"}': 'c0a7c3d2b78cdeb5af323531b5658feb28eb44033d6ffbebca5a350f35c98f7e',
-    'writing {"fmt":"sft","sft_form":"prompt-completion"}': '7142758a770eac80488c5e27c51c4f721a332d59f3bd5926450017d84cd451f4',
-    'writing {"fmt":"json","per":"annotation"}': 'fa44a892ed608dd0a42c5fddd607222ef684653485d1e6b9cb3da29e201cb3e3',
-    'image {"fmt":"coco"}': 'c545777027307cef34b8a8090a93c8dfd3e597dd1b8059d25c95f59d9d035973',
-    'image {"annotated_only":true,"fmt":"coco"}': '98f98020a7232e69fae677bb5430ad31146dd9946a0922a4d9b61ba398ddbab5',
-    'image {}': '40e65852d151b4496219d9d3a952ab5918a6ad5a3fd3dfe0357a42b46fda1303',
+    "preference {}": "d5240f691f6d30393065e0cd9a75d5a33756bfc264f16a387588249318d85f75",
+    'preference {"per":"annotation"}': "5ea96cd06a59d625958e3975e5424db80234594170e55662c5dad0871b624e3a",
+    'preference {"fmt":"json"}': "e30affb06fc05522f1b7097ef5cbb30891fdc4dd1357dd8ed1ec101fcdffd081",
+    'preference {"accepted_only":true,"annotated_only":true,"fmt":"json"}': "a25285df70b8fb44b809dbf2a954b011882237b2d618bdc309d03cb1a01445cf",
+    'preference {"fmt":"jsonl","seed":3,"split":"validation=0.4"}': "3072dce7e4d44a1ded1f7f512b00be8306d0f0bfec0c0f667dab5be6d4b8e84e",
+    'preference {"fmt":"parquet"}': "parquet:e82088dfbea288c0ba4902a450883950f23fb63db3a0865c49fbb3c7fe4f9e49",
+    'preference {"chat":"conversational","fmt":"parquet","rows":"dpo"}': "parquet:71a34d01acf13d89a74151453dc736bbfaa217b305f96a87398c4d71d65ed8c8",
+    'preference {"chat":"conversational","fmt":"parquet","rows":"sft","sft_form":"prompt-completion"}': "parquet:5d5ece884b54d919c61f86f91f378f9d46609d067d996a444fe1b3619fb47515",
+    'preference {"chat":"conversational","fmt":"dpo"}': "9f519d4311157664bb865540dc0db03b2dc9e7142bb259b2a170ae5de5ffa352",
+    'preference {"chat":"conversational","fmt":"dpo","include_ties":true,"seed":3,"split":"validation=0.4","with_ids":true}': "04e393858c429849810193c9578de05411dc22cb41580ad7950dc9487f976291",
+    'preference {"chat":"conversational","fmt":"dpo","min_strength":"clear","part":"train","seed":3,"split":"validation=0.4"}': "4da7d275f7b931b6f866e55527ea01594e1d904b90c46a35f000812315e8d53c",
+    'preference {"fmt":"sft"}': "35bd24957f20f05603ef56d1f176edc59ee697dfef32eeda322876e18191e167",
+    'preference {"chat":"conversational","fmt":"sft","sft_form":"prompt-completion","with_ids":true}': "a153d5f3e01232e6211733fab9e7759a6e33d4cd6fc515c3ed8d5487ff237f8f",
+    "spans {}": "1e59943e9b867dc144228fcda7708ef177aca7bad07d058b5b38b44c77ba12a5",
+    'spans {"fmt":"spacy"}': "d144ee09823e4ac8a6aaadd275872addcda15086afebec4b572acae30df35601",
+    'spans {"fmt":"spacy","seed":1,"split":"test=0.5","with_ids":true}': "7f4fc4137fa13492d95f6c1305d8a398f5d12db51db877625dd3c3665149843f",
+    'spans {"fmt":"conll"}': "af6c270e8abe4d008d09a71754e79074be499e22b0c5faf00fd230b065a6b25f",
+    'spans {"fmt":"conll","part":"test","seed":1,"split":"test=0.5"}': "852aa15ae5c3e034f6f10ac178fafe938e1c47c2d708ca170203c335d47ff6b8",
+    'spans {"fmt":"parquet"}': "parquet:98bac178163eeae99109af48eb89eb825381165f57e07d1e2eccc20a719e4ea1",
+    'writing {"fmt":"sft"}': "c0a7c3d2b78cdeb5af323531b5658feb28eb44033d6ffbebca5a350f35c98f7e",
+    'writing {"fmt":"sft","sft_form":"prompt-completion"}': "7142758a770eac80488c5e27c51c4f721a332d59f3bd5926450017d84cd451f4",
+    'writing {"fmt":"json","per":"annotation"}': "fa44a892ed608dd0a42c5fddd607222ef684653485d1e6b9cb3da29e201cb3e3",
+    'image {"fmt":"coco"}': "c545777027307cef34b8a8090a93c8dfd3e597dd1b8059d25c95f59d9d035973",
+    'image {"annotated_only":true,"fmt":"coco"}': "98f98020a7232e69fae677bb5430ad31146dd9946a0922a4d9b61ba398ddbab5",
+    "image {}": "40e65852d151b4496219d9d3a952ab5918a6ad5a3fd3dfe0357a42b46fda1303",
 }
 
 CASES = [
@@ -176,10 +234,28 @@ CASES = [
     ("preference", {"fmt": "parquet", "rows": "dpo", "chat": "conversational"}),
     ("preference", {"fmt": "parquet", "rows": "sft", "chat": "conversational", "sft_form": "prompt-completion"}),
     ("preference", {"fmt": "dpo", "chat": "conversational"}),
-    ("preference", {"fmt": "dpo", "chat": "conversational", "include_ties": True, "with_ids": True,
-                    "split": "validation=0.4", "seed": 3}),
-    ("preference", {"fmt": "dpo", "chat": "conversational", "min_strength": "clear", "part": "train",
-                    "split": "validation=0.4", "seed": 3}),
+    (
+        "preference",
+        {
+            "fmt": "dpo",
+            "chat": "conversational",
+            "include_ties": True,
+            "with_ids": True,
+            "split": "validation=0.4",
+            "seed": 3,
+        },
+    ),
+    (
+        "preference",
+        {
+            "fmt": "dpo",
+            "chat": "conversational",
+            "min_strength": "clear",
+            "part": "train",
+            "split": "validation=0.4",
+            "seed": 3,
+        },
+    ),
     ("preference", {"fmt": "sft"}),
     ("preference", {"fmt": "sft", "sft_form": "prompt-completion", "chat": "conversational", "with_ids": True}),
     ("spans", {}),
@@ -229,10 +305,18 @@ def test_documents_count_the_rows_they_hold(rt):
     coco = exports.start_export(system(rt), image.id, request=ExportRequest(fmt="coco"))
     data = orjson.loads(b"".join(coco.stream()))
     assert coco.manifest["counts"] | {"per_annotator": None} == {
-        "rows": len(data["images"]), "tasks": 3, "annotations": 3, "per_annotator": None}
+        "rows": len(data["images"]),
+        "tasks": 3,
+        "annotations": 3,
+        "per_annotator": None,
+    }
     assert len(data["images"]) == 3 and len(data["annotations"]) == 3  # the unlabelled image too
     conll = exports.start_export(system(rt), spans.id, request=ExportRequest(fmt="conll"))
     documents = b"".join(conll.stream()).count(b"-DOCSTART-")
     assert conll.manifest["counts"] | {"per_annotator": None} == {
-        "rows": documents, "tasks": 3, "annotations": 4, "per_annotator": None}
+        "rows": documents,
+        "tasks": 3,
+        "annotations": 4,
+        "per_annotator": None,
+    }
     assert documents == 4  # the task nobody labelled has no document

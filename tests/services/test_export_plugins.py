@@ -38,8 +38,10 @@ from factories import make_side, system
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1] / "plugins" / "fasttext_export"
 CLASSIFICATION = {"type": "classification", "field": "text", "labels": ["positive", "negative", "not sure"]}
-EXPECTED = (b"__label__positive Great service, would return\n__label__not_sure Great service, would return\n"
-            b"__label__negative Cold soup\n")
+EXPECTED = (
+    b"__label__positive Great service, would return\n__label__not_sure Great service, would return\n"
+    b"__label__negative Cold soup\n"
+)
 
 
 def _read_plugins_again() -> None:
@@ -74,17 +76,22 @@ def fasttext_rt(fasttext_installed, settings):
 
 def _labelled(rt, tag: str):
     side = make_side(rt, tag, n_tasks=0)
-    project = projects.create_project(system(rt), side.workspace_id, name="Reviews", config=CLASSIFICATION,
-                                      settings={"overlap": 2})
-    items = [{"external_id": "a", "data": {"text": "Great  service,\nwould return"}},
-             {"external_id": "b", "data": {"text": "Cold soup"}}, {"external_id": "c", "data": {"text": "Unread"}}]
+    project = projects.create_project(
+        system(rt), side.workspace_id, name="Reviews", config=CLASSIFICATION, settings={"overlap": 2}
+    )
+    items = [
+        {"external_id": "a", "data": {"text": "Great  service,\nwould return"}},
+        {"external_id": "b", "data": {"text": "Cold soup"}},
+        {"external_id": "c", "data": {"text": "Unread"}},
+    ]
     imports.import_tasks(system(rt), project.id, list(enumerate(items, start=1)))
     by_external = {t["external_id"]: t["id"] for t in tasks.list_tasks(system(rt), project.id)["items"]}
     annotations.submit_annotation(side.ctx(rt, "owner"), by_external["a"], {"label": "positive"})
     annotations.submit_annotation(side.ctx(rt, "manager"), by_external["a"], {"label": "not sure"})
     annotations.submit_annotation(side.ctx(rt, "owner"), by_external["b"], {"label": "negative"})
-    preference = projects.create_project(system(rt), side.workspace_id, name="Pairs",
-                                         config={"type": "preference", "criteria": []})
+    preference = projects.create_project(
+        system(rt), side.workspace_id, name="Pairs", config={"type": "preference", "criteria": []}
+    )
     return side, project, preference
 
 
@@ -122,10 +129,19 @@ def test_the_api_lists_validates_streams_and_signs_it(fasttext_rt):
         export_id = r.headers["x-bastion-export-id"]
         manifest = client.get(f"/api/v1/exports/{export_id}/manifest", headers=side.headers("owner")).json()
         assert manifest["format"] | {"options": None} == {
-            "name": "fasttext", "media_type": "text/plain; charset=utf-8", "filename": f"{project.id}.fasttext.txt",
-            "rows": "lossless", "per": "task", "options": None}
-        assert manifest["counts"] | {"per_annotator": None} == {"rows": 3, "tasks": 3, "annotations": 3,
-                                                                 "per_annotator": None}
+            "name": "fasttext",
+            "media_type": "text/plain; charset=utf-8",
+            "filename": f"{project.id}.fasttext.txt",
+            "rows": "lossless",
+            "per": "task",
+            "options": None,
+        }
+        assert manifest["counts"] | {"per_annotator": None} == {
+            "rows": 3,
+            "tasks": 3,
+            "annotations": 3,
+            "per_annotator": None,
+        }
         key = client.get("/api/v1/audit/public-key").json()["verifier_key"]
         report = verify_export(manifest, [r.content], key)
         assert report.ok and {"byte length", "SHA-256"} <= set(report.checked), report.problems
@@ -133,26 +149,42 @@ def test_the_api_lists_validates_streams_and_signs_it(fasttext_rt):
 
         # Refused before the first byte, naming the field and what there is instead.
         refusals = [
-            (preference.id, {"format": "fasttext"},
-             "format: preference projects have no fasttext export (they export as: jsonl, json, parquet, sft, dpo, "
-             "label-studio)"),
-            (project.id, {"format": "fastext"}, "format: unknown export format 'fastext' (classification projects "
-                                                "export as: jsonl, json, parquet, label-studio, fasttext)"),
+            (
+                preference.id,
+                {"format": "fasttext"},
+                "format: preference projects have no fasttext export (they export as: jsonl, json, parquet, sft, dpo, "
+                "label-studio)",
+            ),
+            (
+                project.id,
+                {"format": "fastext"},
+                "format: unknown export format 'fastext' (classification projects "
+                "export as: jsonl, json, parquet, label-studio, fasttext)",
+            ),
             (project.id, {"format": "fasttext", "with_ids": "true"}, "with_ids: format fasttext does not use this"),
             (project.id, {"format": "fasttext", "rows": "sft"}, "rows: only with format parquet"),
-            (project.id, {"format": "fasttext", "split": "validation=0.5"},
-             "split: a fasttext file has no place for a split column"),
+            (
+                project.id,
+                {"format": "fasttext", "split": "validation=0.5"},
+                "split: a fasttext file has no place for a split column",
+            ),
         ]
         for project_id, params, message in refusals:
             bad = client.get(f"/api/v1/projects/{project_id}/export", params=params, headers=side.headers("owner"))
             assert bad.status_code == 422, (params, bad.text)
             assert bad.json()["error"]["message"].startswith(message), bad.json()
-        exported = [e for e in audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=500)["items"]
-                    if e["action"] == "project.exported"]
+        exported = [
+            e
+            for e in audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=500)["items"]
+            if e["action"] == "project.exported"
+        ]
         assert len(exported) == 1  # the refusals recorded no export
         # A split is exported a part at a time.
-        part = client.get(url, params={"format": "fasttext", "split": "validation=0.5", "part": "train"},
-                          headers=side.headers("owner"))
+        part = client.get(
+            url,
+            params={"format": "fasttext", "split": "validation=0.5", "part": "train"},
+            headers=side.headers("owner"),
+        )
         assert part.status_code == 200 and set(part.content.splitlines()) <= set(EXPECTED.splitlines())
 
 
@@ -215,8 +247,15 @@ def _scored_rows(config, task: dict, annotation: dict, options) -> list[dict]:
 def _reward_sft(config, task: dict, annotation: dict, options) -> list[dict]:
     if annotation["result"]["score"] < config.scale:
         return []
-    return [sft_row(config, {**task, "data": {"prompt": task["data"][config.field]}}, annotation,
-                    "Yes, that is a good answer.", options)]
+    return [
+        sft_row(
+            config,
+            {**task, "data": {"prompt": task["data"][config.field]}},
+            annotation,
+            "Yes, that is a good answer.",
+            options,
+        )
+    ]
 
 
 class Score(TaskType):
@@ -241,8 +280,14 @@ def _encode_tsv(rows, encoding):
 
 
 SCORED_TSV = exporting.ExportFormat(
-    name="scored-tsv", media_type="text/tab-separated-values", extension="tsv", encode=_encode_tsv,
-    rows=("scored",), split_column=False, description="text and score, one annotation a line")
+    name="scored-tsv",
+    media_type="text/tab-separated-values",
+    extension="tsv",
+    encode=_encode_tsv,
+    rows=("scored",),
+    split_column=False,
+    description="text and score, one annotation a line",
+)
 
 
 class _ScorePlugin:
@@ -273,10 +318,12 @@ def score_rt(settings):
 def test_a_plugin_type_makes_a_plugin_formats_rows_and_a_built_in_formats(score_rt):
     rt = score_rt
     side = make_side(rt, "score", n_tasks=0)
-    project = projects.create_project(system(rt), side.workspace_id, name="Scores",
-                                      config={"type": "score", "scale": 4}, settings={"overlap": 2})
-    imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": "A  fine answer"}}),
-                                                  (2, {"data": {"text": "Meh"}})])
+    project = projects.create_project(
+        system(rt), side.workspace_id, name="Scores", config={"type": "score", "scale": 4}, settings={"overlap": 2}
+    )
+    imports.import_tasks(
+        system(rt), project.id, [(1, {"data": {"text": "A  fine answer"}}), (2, {"data": {"text": "Meh"}})]
+    )
     listed = [t["id"] for t in tasks.list_tasks(system(rt), project.id)["items"]]
     for role, task_id, score in (("owner", listed[0], 4), ("manager", listed[0], 3), ("owner", listed[1], 1)):
         annotations.submit_annotation(side.ctx(rt, role), task_id, {"score": score})
@@ -318,22 +365,40 @@ def test_a_broken_plugin_format_is_refused_when_plugins_load():
         exporting.ExportFormats.of([{"name": "csv"}])
 
 
-@pytest.mark.parametrize("type_name,request_,message", [
-    ("preference", ExportRequest(fmt="spacy"),
-     "format: preference projects have no spacy export (they export as: jsonl, json, parquet, sft, dpo, "
-     "label-studio)"),
-    ("preference", ExportRequest(fmt="jsonl", chat="standard"),
-     "chat: format jsonl does not use this option (it takes none of: chat, sft_form, dpo_min_strength,"
-     " include_ties, with_ids)"),
-    ("preference", ExportRequest(fmt="sft", include_ties=True),
-     "include_ties: format sft does not use this option (it takes: chat, sft_form, with_ids)"),
-    ("preference", ExportRequest(fmt="parquet", rows="spacy"), "rows: 'spacy' is not one of jsonl, sft, dpo"),
-    ("classification", ExportRequest(fmt="parquet", rows="sft"),
-     "rows: classification projects have no sft rows (rows for them: jsonl)"),
-    ("classification", ExportRequest(fmt="xml"),
-     "format: unknown export format 'xml' (classification projects export as: jsonl, json, parquet, "
-     "label-studio)"),
-])
+@pytest.mark.parametrize(
+    "type_name,request_,message",
+    [
+        (
+            "preference",
+            ExportRequest(fmt="spacy"),
+            "format: preference projects have no spacy export (they export as: jsonl, json, parquet, sft, dpo, "
+            "label-studio)",
+        ),
+        (
+            "preference",
+            ExportRequest(fmt="jsonl", chat="standard"),
+            "chat: format jsonl does not use this option (it takes none of: chat, sft_form, dpo_min_strength,"
+            " include_ties, with_ids)",
+        ),
+        (
+            "preference",
+            ExportRequest(fmt="sft", include_ties=True),
+            "include_ties: format sft does not use this option (it takes: chat, sft_form, with_ids)",
+        ),
+        ("preference", ExportRequest(fmt="parquet", rows="spacy"), "rows: 'spacy' is not one of jsonl, sft, dpo"),
+        (
+            "classification",
+            ExportRequest(fmt="parquet", rows="sft"),
+            "rows: classification projects have no sft rows (rows for them: jsonl)",
+        ),
+        (
+            "classification",
+            ExportRequest(fmt="xml"),
+            "format: unknown export format 'xml' (classification projects export as: jsonl, json, parquet, "
+            "label-studio)",
+        ),
+    ],
+)
 def test_built_in_formats_are_checked_like_plugins_before_the_first_byte(rt, type_name, request_, message):
     config = CLASSIFICATION if type_name == "classification" else {"type": "preference", "criteria": []}
     side = make_side(rt, "chk", n_tasks=0)

@@ -35,8 +35,10 @@ def _rows(export) -> list[dict]:
 
 
 def preference_items(n: int):
-    return [{"external_id": f"p{i}", "data": {"prompt": f"Question {i}?", "responses": [f"good {i}", f"bad {i}"]}}
-            for i in range(n)]
+    return [
+        {"external_id": f"p{i}", "data": {"prompt": f"Question {i}?", "responses": [f"good {i}", f"bad {i}"]}}
+        for i in range(n)
+    ]
 
 
 def test_dpo_through_the_store_with_split_and_filters(rt):
@@ -57,8 +59,15 @@ def test_dpo_through_the_store_with_split_and_filters(rt):
     assert all(len(p) == 1 for p in parts.values())  # both rows of a task in one part
     val = [t for t, p in parts.items() if p == {"validation"}]
     assert 0 < len(val) < 30
-    only_val = _rows(exports.start_export(ctx, project.id, request=ExportRequest(
-        fmt="dpo", include_ties=True, split="validation=0.3", seed=3, part="validation", with_ids=True)))
+    only_val = _rows(
+        exports.start_export(
+            ctx,
+            project.id,
+            request=ExportRequest(
+                fmt="dpo", include_ties=True, split="validation=0.3", seed=3, part="validation", with_ids=True
+            ),
+        )
+    )
     assert {r["task_id"] for r in only_val} == set(val)
 
 
@@ -72,15 +81,18 @@ def test_lossless_rows_per_task_and_per_annotation(rt):
     assert "annotations" not in per_ann[0]
 
 
-@pytest.mark.parametrize("request_,message", [
-    (ExportRequest(fmt="dpo", per="task"), "per: dpo rows are made from annotations"),
-    (ExportRequest(fmt="coco"), "format: preference projects have no coco export"),
-    (ExportRequest(fmt="sft", rows="dpo"), "rows: only with format parquet"),
-    (ExportRequest(fmt="dpo", min_strength="huge"), "dpo_min_strength: 'huge' is not one of"),
-    (ExportRequest(fmt="dpo", part="validation"), "part: needs a split"),
-    (ExportRequest(fmt="dpo", split="validation=0.1", part="test"), "part: 'test' is not one of train, validation"),
-    (ExportRequest(fmt="xml"), "format: unknown export format 'xml'"),
-])
+@pytest.mark.parametrize(
+    "request_,message",
+    [
+        (ExportRequest(fmt="dpo", per="task"), "per: dpo rows are made from annotations"),
+        (ExportRequest(fmt="coco"), "format: preference projects have no coco export"),
+        (ExportRequest(fmt="sft", rows="dpo"), "rows: only with format parquet"),
+        (ExportRequest(fmt="dpo", min_strength="huge"), "dpo_min_strength: 'huge' is not one of"),
+        (ExportRequest(fmt="dpo", part="validation"), "part: needs a split"),
+        (ExportRequest(fmt="dpo", split="validation=0.1", part="test"), "part: 'test' is not one of train, validation"),
+        (ExportRequest(fmt="xml"), "format: unknown export format 'xml'"),
+    ],
+)
 def test_refusals_are_clear_and_happen_before_any_byte(rt, request_, message):
     project, *_ = _project(rt, PREFERENCE, preference_items(1), [[{"preferred": 0, "strength": "clear"}]])
     with pytest.raises(InvalidInput) as info:
@@ -91,22 +103,32 @@ def test_refusals_are_clear_and_happen_before_any_byte(rt, request_, message):
 def test_accepted_only_training_rows_hold_only_accepted_annotations(rt):
     project, *_ = _project(rt, PREFERENCE, preference_items(2), [[{"preferred": 0, "strength": "clear"}]] * 2)
     assert len(_rows(exports.start_export(system(rt), project.id, request=ExportRequest(fmt="dpo")))) == 2
-    assert _rows(exports.start_export(system(rt), project.id, request=ExportRequest(fmt="dpo", accepted_only=True))) == []
+    assert (
+        _rows(exports.start_export(system(rt), project.id, request=ExportRequest(fmt="dpo", accepted_only=True))) == []
+    )
 
 
 def test_export_api_streams_training_rows(client, rt):
     project, owner, _ = _project(rt, PREFERENCE, preference_items(4), [[{"preferred": 1, "strength": "clear"}]] * 4)
     headers = {"Authorization": f"Bearer {make_token(rt, owner.id)}"}
-    r = client.get(f"/api/v1/projects/{project.id}/export", params={"format": "dpo", "chat": "conversational"},
-                   headers=headers)
+    r = client.get(
+        f"/api/v1/projects/{project.id}/export", params={"format": "dpo", "chat": "conversational"}, headers=headers
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
     rows = [orjson.loads(x) for x in r.content.splitlines()]
-    assert rows[0]["prompt"] == [{"role": "user", "content": "Question 0?"}] and rows[0]["chosen"][0]["content"] == "bad 0"
-    pq = client.get(f"/api/v1/projects/{project.id}/export", params={"format": "parquet", "rows": "dpo"}, headers=headers)
+    assert (
+        rows[0]["prompt"] == [{"role": "user", "content": "Question 0?"}] and rows[0]["chosen"][0]["content"] == "bad 0"
+    )
+    pq = client.get(
+        f"/api/v1/projects/{project.id}/export", params={"format": "parquet", "rows": "dpo"}, headers=headers
+    )
     assert pq.status_code == 200 and pq.content[:4] == b"PAR1" and pq.content[-4:] == b"PAR1"
     bad = client.get(f"/api/v1/projects/{project.id}/export", params={"format": "coco"}, headers=headers)
     assert bad.status_code == 422 and "no coco export" in bad.json()["error"]["message"]
-    assert client.get(f"/api/v1/projects/{project.id}/export", params={"format": "yaml"}, headers=headers).status_code == 422
+    assert (
+        client.get(f"/api/v1/projects/{project.id}/export", params={"format": "yaml"}, headers=headers).status_code
+        == 422
+    )
 
 
 @pytest.fixture
@@ -136,8 +158,18 @@ def cli(tmp_path, settings, monkeypatch, capsys):
 
 def test_cli_writes_one_file_per_part_and_templates_work(rt, cli, tmp_path):
     project, owner, _ = _project(rt, PREFERENCE, preference_items(20), [[{"preferred": 0, "strength": "clear"}]] * 20)
-    code, _, err = cli("export", project.id, "--format", "dpo", "--split", "validation=0.25", "--seed", "1",
-                       "--out", str(tmp_path / "pairs-{split}.jsonl"))
+    code, _, err = cli(
+        "export",
+        project.id,
+        "--format",
+        "dpo",
+        "--split",
+        "validation=0.25",
+        "--seed",
+        "1",
+        "--out",
+        str(tmp_path / "pairs-{split}.jsonl"),
+    )
     assert code == 0, err
     train = (tmp_path / "pairs-train.jsonl").read_bytes().splitlines()
     val = (tmp_path / "pairs-validation.jsonl").read_bytes().splitlines()

@@ -8,11 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
+import image_samples as S
 from bastion.domain.errors import InvalidInput, NotFound, PayloadTooLarge, PermissionDenied
 from bastion.services import files, imports, projects, queue, tasks, workspaces
 from bastion.sources import iter_file
 from factories import as_user, make_user, system
-import image_samples as S
 
 IMAGES = Path(__file__).resolve().parents[2] / "src" / "bastion" / "demo" / "data" / "images"
 PNG = (IMAGES / "single_tree.png").read_bytes()
@@ -60,8 +60,14 @@ def test_stored_sealed_deduplicated_and_read_through_a_task(setup):
     assert again.id == stored.id and again.reused
     assert not list(on_disk.parent.glob(".*partial"))
 
-    imports.import_tasks(system(rt), project.id, [(1, {"data": {"image": stored.id}, "external_id": "a"}),
-                                                  (2, {"data": {"image": stored.id}, "external_id": "b"})])
+    imports.import_tasks(
+        system(rt),
+        project.id,
+        [
+            (1, {"data": {"image": stored.id}, "external_id": "a"}),
+            (2, {"data": {"image": stored.id}, "external_id": "b"}),
+        ],
+    )
     task = queue.next_task(as_user(rt, ann.id), project.id)
     content, media = files.read_task_file(as_user(rt, ann.id), task["id"], stored.id)
     assert (content, media) == (PNG, "image/png")
@@ -125,8 +131,11 @@ def test_import_with_files_dir(setup, tmp_path):
     (only,) = listed["items"]
     assert only["data"]["image"].startswith("fil_") and (only["data"]["width"], only["data"]["height"]) == (320, 240)
     # again: nothing new, neither tasks nor files
-    again = imports.import_tasks(system(rt), project.id,
-                                 files.FileReferences(system(rt), project.id, tmp_path, lambda: iter_file(source, "jsonl")))
+    again = imports.import_tasks(
+        system(rt),
+        project.id,
+        files.FileReferences(system(rt), project.id, tmp_path, lambda: iter_file(source, "jsonl")),
+    )
     assert again.imported == 0 and again.duplicates == 1
     assert len(list((rt.settings.files_dir / ws.id).iterdir())) == 1
 
@@ -135,7 +144,9 @@ def test_strict_import_stores_nothing_when_a_line_is_bad(setup, tmp_path):
     rt, ws, project, *_ = setup
     (tmp_path / "tree.png").write_bytes(PNG)
     source = tmp_path / "tasks.jsonl"
-    source.write_bytes(orjson.dumps({"data": {"image": "tree.png"}}) + b"\n" + orjson.dumps({"data": {"image": "nope.png"}}))
+    source.write_bytes(
+        orjson.dumps({"data": {"image": "tree.png"}}) + b"\n" + orjson.dumps({"data": {"image": "nope.png"}})
+    )
     refs = files.FileReferences(system(rt), project.id, tmp_path, lambda: iter_file(source, "jsonl"), strict=True)
     report = imports.import_tasks(system(rt), project.id, refs, strict=True)
     assert report.imported == 0 and report.rejected_count == 1
@@ -145,8 +156,9 @@ def test_strict_import_stores_nothing_when_a_line_is_bad(setup, tmp_path):
 def test_files_only_for_types_that_refer_to_them(rt, tmp_path):
     owner = make_user(rt, "o@example.com")
     ws = workspaces.create_workspace(system(rt), "Text", owner=owner.id)
-    project = projects.create_project(system(rt), ws.id, name="Text",
-                                      config={"type": "classification", "labels": ["a", "b"]})
+    project = projects.create_project(
+        system(rt), ws.id, name="Text", config={"type": "classification", "labels": ["a", "b"]}
+    )
     with pytest.raises(InvalidInput, match="do not refer to files"):
         files.FileReferences(system(rt), project.id, tmp_path, lambda: [])
 
@@ -161,19 +173,28 @@ def test_upload_and_read_over_http(client, rt):
     project = projects.create_project(system(rt), ws.id, name="Boxes", config=IMAGE_CONFIG)
     owner_h = {"Authorization": f"Bearer {make_token(rt, owner.id)}"}
     ann_h = {"Authorization": f"Bearer {make_token(rt, ann.id)}"}
-    r = client.post(f"/api/v1/projects/{project.id}/files", files={"file": ("x.png", PNG, "image/png")}, headers=owner_h)
+    r = client.post(
+        f"/api/v1/projects/{project.id}/files", files={"file": ("x.png", PNG, "image/png")}, headers=owner_h
+    )
     assert r.status_code == 201, r.text
     ref = r.json()["id"]
     assert r.json()["width"] == 320
     r2 = client.post(f"/api/v1/projects/{project.id}/files", files={"file": ("y.png", PNG)}, headers=owner_h)
     assert r2.status_code == 200 and r2.json()["reused"] is True and r2.json()["id"] == ref
-    bad = client.post(f"/api/v1/projects/{project.id}/files", files={"file": ("x.svg", b"<svg/>", "image/svg+xml")},
-                      headers=owner_h)
+    bad = client.post(
+        f"/api/v1/projects/{project.id}/files", files={"file": ("x.svg", b"<svg/>", "image/svg+xml")}, headers=owner_h
+    )
     assert bad.status_code == 422 and "PNG, JPEG" in bad.json()["error"]["message"]
-    assert client.post(f"/api/v1/projects/{project.id}/files", files={"file": ("x.png", PNG)}, headers=ann_h).status_code == 403
-    url_task = client.post(f"/api/v1/projects/{project.id}/tasks", json=[{"data": {"image": "https://example.com/a.png"}}],
-                           headers=owner_h)
-    assert url_task.json()["rejected_count"] == 1 and "URLs are never fetched" in url_task.json()["rejected"][0]["error"]
+    assert (
+        client.post(f"/api/v1/projects/{project.id}/files", files={"file": ("x.png", PNG)}, headers=ann_h).status_code
+        == 403
+    )
+    url_task = client.post(
+        f"/api/v1/projects/{project.id}/tasks", json=[{"data": {"image": "https://example.com/a.png"}}], headers=owner_h
+    )
+    assert (
+        url_task.json()["rejected_count"] == 1 and "URLs are never fetched" in url_task.json()["rejected"][0]["error"]
+    )
     client.post(f"/api/v1/projects/{project.id}/tasks", json=[{"data": {"image": ref}}], headers=owner_h)
     task = client.post(f"/api/v1/projects/{project.id}/next", headers=ann_h).json()
     got = client.get(f"/api/v1/tasks/{task['id']}/files/{ref}", headers=ann_h)
@@ -276,8 +297,9 @@ def test_the_caps_are_settings(setup, monkeypatch):
 def test_malformed_images_are_refused_at_import_with_the_line(setup, tmp_path):
     rt, ws, project, *_ = setup
     (tmp_path / "cut.png").write_bytes(S.PNG[:-12])
-    (tmp_path / "huge.png").write_bytes(S.png_from([(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)),
-                                                    (b"IDAT", b"x"), (b"IEND", b"")]))
+    (tmp_path / "huge.png").write_bytes(
+        S.png_from([(b"IHDR", struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)), (b"IDAT", b"x"), (b"IEND", b"")])
+    )
     (tmp_path / "dirty.jpg").write_bytes(DIRTY["jpeg"][0])
     lines = [{"data": {"image": "cut.png"}}, {"data": {"image": "huge.png"}}, {"data": {"image": "dirty.jpg"}}]
     refs = files.FileReferences(system(rt), project.id, tmp_path, lambda: list(enumerate(lines, 1)))

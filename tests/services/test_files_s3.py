@@ -45,21 +45,33 @@ def big_png(width: int, height: int, canary: bytes = S.CANARY) -> bytes:
     """A PNG of incompressible pixels (3 bytes a pixel, stored), the canary in a text chunk."""
     rnd = random.Random(width)
     rows = b"".join(b"\x00" + rnd.randbytes(width * 3) for _ in range(height))
-    return S.png_from([(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
-                       (b"tEXt", b"Comment\x00" + canary), (b"IDAT", zlib.compress(rows, 0)), (b"IEND", b"")])
+    return S.png_from(
+        [
+            (b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+            (b"tEXt", b"Comment\x00" + canary),
+            (b"IDAT", zlib.compress(rows, 0)),
+            (b"IEND", b""),
+        ]
+    )
 
 
 def file_rows(rt, workspace_id: str) -> int:
     with system(rt).read() as r:
-        return r.execute(select(func.count()).select_from(schema.files)
-                         .where(schema.files.c.workspace_id == workspace_id)).scalar_one()
+        return r.execute(
+            select(func.count()).select_from(schema.files).where(schema.files.c.workspace_id == workspace_id)
+        ).scalar_one()
 
 
 def test_the_bucket_holds_only_ciphertext(setup, s3):
     """A canary over the bucket: no upload's content — metadata or pixels — is in any object."""
     rt, ws, project, owner, ann = setup
-    uploads = [S.png_with_metadata(S.PNG), S.jpeg_with_metadata(S.JPEG), S.webp_with_metadata(S.WEBP_LOSSY),
-               S.gif_with_metadata(S.GIF), big_png(1400, 1400)]  # the last one over a part: multipart
+    uploads = [
+        S.png_with_metadata(S.PNG),
+        S.jpeg_with_metadata(S.JPEG),
+        S.webp_with_metadata(S.WEBP_LOSSY),
+        S.gif_with_metadata(S.GIF),
+        big_png(1400, 1400),
+    ]  # the last one over a part: multipart
     stored = [files.store_file(system(rt), project.id, content) for content in uploads]
     kept = [files.clean_image(content, files.ImageLimits()).content for content in uploads]
     objects = s3.objects()
@@ -68,7 +80,7 @@ def test_the_bucket_holds_only_ciphertext(setup, s3):
     for body in objects.values():
         assert S.CANARY not in body and S.CANARY.decode().encode("utf-16-le") not in body
         for clean in kept:  # no stretch of any stored picture: 64-byte windows across each
-            assert not any(clean[i:i + 64] in body for i in range(0, len(clean) - 64, max(64, len(clean) // 200)))
+            assert not any(clean[i : i + 64] in body for i in range(0, len(clean) - 64, max(64, len(clean) // 200)))
         for marker in (b"IHDR", b"IDAT", b"JFIF", b"WEBP", b"GIF89a"):
             assert marker not in body
     assert not (rt.settings.files_dir / ws.id).exists()  # nothing on the local disk
@@ -88,8 +100,9 @@ def test_deleting_a_workspace_deletes_its_objects(rt, s3):
         files.store_file(side.ctx(rt, "owner"), project.id, big_png(1400, 1400))
     gone, kept = sides
     assert {key.split("/")[1] for key in s3.objects()} == {gone.workspace_id, kept.workspace_id}
-    workspaces.delete_workspace(gone.ctx(rt, "owner"), gone.workspace_id,
-                                approval=gone.approval(rt, "workspace.delete"))
+    workspaces.delete_workspace(
+        gone.ctx(rt, "owner"), gone.workspace_id, approval=gone.approval(rt, "workspace.delete")
+    )
     assert {key.split("/")[1] for key in s3.objects()} == {kept.workspace_id}
     assert len(s3.objects()) == 2 and s3.unfinished_uploads() == []
 
@@ -149,12 +162,16 @@ def test_an_import_with_files_stops_with_a_clear_message_and_no_half_task(setup,
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "tree.png").write_bytes(S.PNG)
     (tmp_path / "tasks.jsonl").write_bytes(orjson.dumps({"data": {"image": "imgs/tree.png"}}))
-    for name, value in {"BASTION_DATA_DIR": rt.settings.data_dir, "BASTION_DATABASE_URL": rt.settings.database_url,
-                        "BASTION_MASTER_KEY": rt.settings.master_key,
-                        **{f"BASTION_{k.upper()}": v for k, v in s3.settings(s3_prefix="bastion").items()}}.items():
+    for name, value in {
+        "BASTION_DATA_DIR": rt.settings.data_dir,
+        "BASTION_DATABASE_URL": rt.settings.database_url,
+        "BASTION_MASTER_KEY": rt.settings.master_key,
+        **{f"BASTION_{k.upper()}": v for k, v in s3.settings(s3_prefix="bastion").items()},
+    }.items():
         monkeypatch.setenv(name, str(value).lower() if isinstance(value, bool) else str(value))
-    monkeypatch.setattr(sys, "argv", ["bastion", "import", project.id, str(tmp_path / "tasks.jsonl"),
-                                      "--files", str(tmp_path)])
+    monkeypatch.setattr(
+        sys, "argv", ["bastion", "import", project.id, str(tmp_path / "tasks.jsonl"), "--files", str(tmp_path)]
+    )
     s3.relay.down()
     with pytest.raises(SystemExit) as exited:
         main()
@@ -176,11 +193,19 @@ def test_a_backup_holds_the_bucket_and_restores_into_it(setup, s3, tmp_path):
     from environment import owner_url
 
     rt, ws, project, owner, ann = setup
-    stored = [files.store_file(system(rt), project.id, S.PNG), files.store_file(system(rt), project.id, big_png(1400, 1400))]
+    stored = [
+        files.store_file(system(rt), project.id, S.PNG),
+        files.store_file(system(rt), project.id, big_png(1400, 1400)),
+    ]
     in_bucket = {key.removeprefix("bastion/"): body for key, body in s3.objects().items()}
     out = tmp_path / "backup.tar"
-    backup_rt = rt if rt.db.is_sqlite else Runtime.open(  # pg_dump needs the owner (docs/security.md)
-        rt.settings.model_copy(update={"database_url": owner_url(rt.settings.database_url)}), migrate_schema="never")
+    backup_rt = (
+        rt
+        if rt.db.is_sqlite
+        else Runtime.open(  # pg_dump needs the owner (docs/security.md)
+            rt.settings.model_copy(update={"database_url": owner_url(rt.settings.database_url)}), migrate_schema="never"
+        )
+    )
     try:
         backups.backup(backup_rt, out)
     finally:
@@ -195,8 +220,13 @@ def test_a_backup_holds_the_bucket_and_restores_into_it(setup, s3, tmp_path):
         s3.client.delete_object(Bucket=s3.bucket, Key=key)
     stray = "ws_" + "0" * 32
     s3.client.put_object(Bucket=s3.bucket, Key=f"bastion/{stray}/fil_{'1' * 32}", Body=b"x")
-    restored = rt.settings.model_copy(update={"data_dir": tmp_path / "restored", "database_url": None,
-                                              "keyring_url": rt.settings.resolved_keyring_url})  # the keys stay
+    restored = rt.settings.model_copy(
+        update={
+            "data_dir": tmp_path / "restored",
+            "database_url": None,
+            "keyring_url": rt.settings.resolved_keyring_url,
+        }
+    )  # the keys stay
     backups.restore(restored, out)
     assert {key.removeprefix("bastion/"): body for key, body in s3.objects().items()} == in_bucket
     again = Runtime.open(restored, migrate_schema="never")

@@ -23,16 +23,18 @@ def _count(rt) -> int:
 
 def test_bad_lines_are_reported_and_the_rest_imported(rt):
     side = make_side(rt, "i", n_tasks=0)
-    body = b"\n".join([
-        b'{"data": {"text": "one"}}',
-        b'{"data": {"text": "two"',
-        b'{"data": {"other": "x"}}',
-        b'{"data": {"text": 3}}',
-        b'[1, 2]',
-        b'{"data": {"text": "ok"}, "surprise": 1}',
-        b'',
-        b'{"data": {"text": "last"}, "external_id": "L"}',
-    ])
+    body = b"\n".join(
+        [
+            b'{"data": {"text": "one"}}',
+            b'{"data": {"text": "two"',
+            b'{"data": {"other": "x"}}',
+            b'{"data": {"text": 3}}',
+            b"[1, 2]",
+            b'{"data": {"text": "ok"}, "surprise": 1}',
+            b"",
+            b'{"data": {"text": "last"}, "external_id": "L"}',
+        ]
+    )
     report = imports.import_tasks(side.ctx(rt, "manager"), side.project_id, iter_bytes(body, "jsonl"))
     assert report.imported == 2
     assert [r["line"] for r in report.rejected] == [2, 3, 4, 5, 6]
@@ -61,12 +63,17 @@ def test_reimport_adds_only_what_is_missing(rt):
 def test_strict_writes_nothing_when_a_line_is_bad(rt):
     side = make_side(rt, "st", n_tasks=0)
     body = b'{"data": {"text": "a"}}\n{"data": {}}\n{"data": {"text": "c"}}\n'
-    report = imports.import_tasks(side.ctx(rt, "manager"), side.project_id,
-                                  lambda: iter_bytes(body, "jsonl"), strict=True)
-    assert report.imported == 0 and report.rejected == [{"line": 2, "error": "data.text: missing (the project's config labels this field)"}]
+    report = imports.import_tasks(
+        side.ctx(rt, "manager"), side.project_id, lambda: iter_bytes(body, "jsonl"), strict=True
+    )
+    assert report.imported == 0 and report.rejected == [
+        {"line": 2, "error": "data.text: missing (the project's config labels this field)"}
+    ]
     assert _count(rt) == 0
     good = b'{"data": {"text": "a"}}\n{"data": {"text": "c"}}\n'
-    report = imports.import_tasks(side.ctx(rt, "manager"), side.project_id, lambda: iter_bytes(good, "jsonl"), strict=True)
+    report = imports.import_tasks(
+        side.ctx(rt, "manager"), side.project_id, lambda: iter_bytes(good, "jsonl"), strict=True
+    )
     assert report.imported == 2
 
 
@@ -78,7 +85,9 @@ def test_csv_json_and_parquet_sources(rt, tmp_path):
     report = imports.import_tasks(ctx, side.project_id, iter_file(csv_path, "csv"))
     assert report.imported == 2 and report.rejected[0]["line"] == 4
     report = imports.import_tasks(ctx, side.project_id, iter_bytes(b'[{"data": {"text": "j"}}, 7]', "json"))
-    assert report.imported == 1 and report.rejected == [{"line": 2, "error": 'an item must be a JSON object like {"data": {...}}'}]
+    assert report.imported == 1 and report.rejected == [
+        {"line": 2, "error": 'an item must be a JSON object like {"data": {...}}'}
+    ]
     table = pa.table({"external_id": ["p1", "p2"], "text": ["pa", "pb"]})
     buf = io.BytesIO()
     pq.write_table(table, buf)
@@ -90,8 +99,10 @@ def test_csv_json_and_parquet_sources(rt, tmp_path):
 
 def test_predictions_are_validated(rt):
     side = make_side(rt, "pr", n_tasks=0)
-    items = [(1, {"data": {"text": "a"}, "predictions": [{"label": "pos"}]}),
-             (2, {"data": {"text": "b"}, "predictions": [{"label": "nope"}]})]
+    items = [
+        (1, {"data": {"text": "a"}, "predictions": [{"label": "pos"}]}),
+        (2, {"data": {"text": "b"}, "predictions": [{"label": "nope"}]}),
+    ]
     report = imports.import_tasks(side.ctx(rt, "manager"), side.project_id, items)
     assert report.imported == 1
     assert "predictions: result.label: 'nope' is not a label" in report.rejected[0]["error"]
@@ -112,8 +123,11 @@ def test_import_needs_the_right_role_and_workspace(rt):
 def test_payload_is_sealed_at_rest(rt):
     side = make_side(rt, "enc", n_tasks=0)
     canary = "CANARY-7f3a-plaintext"
-    imports.import_tasks(side.ctx(rt, "manager"), side.project_id,
-                         [(1, {"data": {"text": canary}, "external_id": "ext-CANARY", "meta": {"m": canary}})])
+    imports.import_tasks(
+        side.ctx(rt, "manager"),
+        side.project_id,
+        [(1, {"data": {"text": canary}, "external_id": "ext-CANARY", "meta": {"m": canary}})],
+    )
     with operator_tx(rt, write=False) as tx:
         rows = tx.execute(select(schema.tasks)).all()
     for row in rows:

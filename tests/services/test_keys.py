@@ -40,8 +40,10 @@ def test_rotating_the_master_key_file(file_rt, tmp_path):
     assert _first_task(reopened, side.project_id) == before
     reopened.close()
     # The old master key no longer opens the keyring.
-    stale = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=file_rt.settings.database_url,
-                                  master_key=old.strip()), migrate_schema="never")
+    stale = Runtime.open(
+        Settings(data_dir=tmp_path / "data", database_url=file_rt.settings.database_url, master_key=old.strip()),
+        migrate_schema="never",
+    )
     with pytest.raises(KeyProviderError):
         stale.keyring.check()
     stale.close()
@@ -72,8 +74,13 @@ def test_injected_and_passphrase_keys_rotate(rt, tmp_path, database_url):
     assert _first_task(reopened, side.project_id)["data"] == {"text": "inj 0"}
     reopened.close()
 
-    pp = Settings(data_dir=tmp_path / "pp", database_url=database_url, key_provider="passphrase",
-                  passphrase="first passphrase", keyring_url=f"sqlite:///{tmp_path / 'pp-keyring.db'}")
+    pp = Settings(
+        data_dir=tmp_path / "pp",
+        database_url=database_url,
+        key_provider="passphrase",
+        passphrase="first passphrase",
+        keyring_url=f"sqlite:///{tmp_path / 'pp-keyring.db'}",
+    )
     prt = Runtime.open(pp, migrate_schema="never")
     prt.keyring.create_key("ws_x")
     keys.rotate_master_key(system(prt), new_passphrase="second passphrase")
@@ -106,8 +113,11 @@ def test_new_data_keys_and_reencryption(rt):
         blob = tx.execute(select(schema.annotations.c.result).where(schema.annotations.c.id == done["id"])).scalar_one()
     assert key_id_of(blob) == new_key
 
-    result = keys.reencrypt_project(side.ctx(rt, "owner"), side.project_id,
-                                    approval=side.approval(rt, "keys.reencrypt", {"project": side.project_id}))
+    result = keys.reencrypt_project(
+        side.ctx(rt, "owner"),
+        side.project_id,
+        approval=side.approval(rt, "keys.reencrypt", {"project": side.project_id}),
+    )
     assert result["tasks"] == 3 and result["annotations"] == 1 and result["retired_keys"] == [old_key]
     with operator_tx(rt, write=False) as tx:
         blobs = tx.execute(select(schema.tasks.c.payload)).scalars().all()

@@ -11,7 +11,6 @@ import re
 
 import orjson
 import pytest
-from factories import as_user, make_side, make_user, operator_tx, system
 from sqlalchemy import func, select
 
 from bastion.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -38,6 +37,7 @@ from bastion.services import (
 )
 from bastion.storage import schema
 from bastion.storage.workspace_secret import workspace_key_id, workspace_secret
+from factories import as_user, make_side, make_user, operator_tx, system
 
 NON_OWNERS = ("manager", "reviewer", "annotator", "auditor")
 SPANS = {"type": "spans", "labels": ["THING", "PHRASE"]}
@@ -54,8 +54,9 @@ def _people(rt, side, n: int, tag: str) -> list[str]:
 
 
 def _project(rt, side, config, overlap: int, name: str = "Traced"):
-    return projects.create_project(system(rt), side.workspace_id, name=name, config=config,
-                                   settings={"overlap": overlap})
+    return projects.create_project(
+        system(rt), side.workspace_id, name=name, config=config, settings={"overlap": overlap}
+    )
 
 
 def _canonical(rt, project_id) -> dict[str, dict]:
@@ -67,12 +68,15 @@ def test_each_person_sees_their_own_variant_and_spans_map_back_exactly(rt):
     project = _project(rt, side, SPANS, overlap=4)
     text = generate_items(1, seed=7)[0]
     imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": text}})])
-    (task_id, canonical), = ((k, v["data"]["text"]) for k, v in _canonical(rt, project.id).items())
+    ((task_id, canonical),) = ((k, v["data"]["text"]) for k, v in _canonical(rt, project.id).items())
     assert canonical == text
     slots = find_slots(canonical)
     assert len(slots) >= 20
-    words = [m for m in re.finditer(r"[A-Za-z]{6,}", canonical)
-             if canonical.count(m.group()) == 1 and not any(s.start < m.end() and m.start() < s.end for s in slots)]
+    words = [
+        m
+        for m in re.finditer(r"[A-Za-z]{6,}", canonical)
+        if canonical.count(m.group()) == 1 and not any(s.start < m.end() and m.start() < s.end for s in slots)
+    ]
     assert len(words) >= 5
     people = _people(rt, side, 4, "var")
     secret = workspace_secret(rt.keyring, side.workspace_id)
@@ -93,8 +97,11 @@ def test_each_person_sees_their_own_variant_and_spans_map_back_exactly(rt):
             assert shown[start:end] == m.group()
             spans.append({"start": start, "end": end, "label": "THING", "text": m.group()})
         expected = [(m.start(), m.end(), m.group()) for m in words[:5]]
-        flipped = [slot for slot, bit in zip(variant.slots, variant.bits, strict=True)
-                   if bit and len(slot.regions) == 1 and slot.regions[0].alternate[0].isalpha()]
+        flipped = [
+            slot
+            for slot, bit in zip(variant.slots, variant.bits, strict=True)
+            if bit and len(slot.regions) == 1 and slot.regions[0].alternate[0].isalpha()
+        ]
         region = flipped[0].regions[0]
         start, end = variant.to_variant(region.start, region.end)
         assert shown[start:end] == region.alternate
@@ -102,17 +109,19 @@ def test_each_person_sees_their_own_variant_and_spans_map_back_exactly(rt):
         expected.append((region.start, region.end, region.canonical))
         result = annotations.submit_annotation(ctx, task_id, {"spans": spans})
         assert sorted((s["start"], s["end"], s["text"]) for s in result["result"]["spans"]) == sorted(
-            (s["start"], s["end"], shown[s["start"]:s["end"]]) for s in spans)  # answered on their own text
+            (s["start"], s["end"], shown[s["start"] : s["end"]]) for s in spans
+        )  # answered on their own text
         stored = {(s["start"], s["end"], s["text"]) for s in _stored_result(rt, task_id, person)["spans"]}
         assert stored == set(expected)  # 0 offset errors: labels live on the canonical text
         mine = annotations.list_annotations(ctx, task_id)[0]["result"]["spans"]
-        assert all(shown[s["start"]:s["end"]] == s["text"] for s in mine)
+        assert all(shown[s["start"] : s["end"]] == s["text"] for s in mine)
     assert len(set(shown_texts.values())) == len(people)  # everyone's copy differs
     assert all(t != canonical for t in shown_texts.values())
     # A span whose text does not match what the person was shown is refused, naming it.
     with pytest.raises(InvalidInput, match=r"spans\[0\]\.text"):
-        annotations.submit_annotation(side.ctx(rt, "owner"), task_id, {"spans": [
-            {"start": 0, "end": 4, "label": "THING", "text": "zzzz"}]})
+        annotations.submit_annotation(
+            side.ctx(rt, "owner"), task_id, {"spans": [{"start": 0, "end": 4, "label": "THING", "text": "zzzz"}]}
+        )
 
 
 def _stored_result(rt, task_id, person):
@@ -147,16 +156,18 @@ def test_the_workspace_secret_is_made_once_and_shredded_with_the_workspace(rt):
     other = make_side(rt, "sec2", n_tasks=0)
     assert workspace_secret(rt.keyring, other.workspace_id) != first
     assert workspace_key_id(side.workspace_id) in {k["id"] for k in rt.keyring.keys_of(side.workspace_id)}
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id,
-                                approval=side.approval(rt, "workspace.delete"))
+    workspaces.delete_workspace(
+        side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "workspace.delete")
+    )
     assert rt.keyring.keys_of(side.workspace_id) == []
 
 
 def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotations(rt, monkeypatch):
     side = make_side(rt, "can", n_tasks=0)
     config = {**CLASSIFY, "leak_tracing": {"canary_rate": 0.2}}
-    project = projects.create_project(side.ctx(rt, "owner"), side.workspace_id, name="C", config=config,
-                                      settings={"overlap": 3})
+    project = projects.create_project(
+        side.ctx(rt, "owner"), side.workspace_id, name="C", config=config, settings={"overlap": 3}
+    )
     imports.import_tasks(system(rt), project.id, [(i, {"data": {"text": f"real item {i}"}}) for i in range(1, 4)])
     template = {"text": CANARY_TEXT}
     for role in NON_OWNERS:
@@ -203,8 +214,12 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
     assert shown[people[0]] != shown[people[1]]
     # Not an annotation: no row, no export, no listing; others do not even see it.
     with operator_tx(rt, write=False) as tx:
-        assert tx.execute(select(func.count()).select_from(schema.annotations)
-                          .where(schema.annotations.c.task_id == canary["id"])).scalar_one() == 0
+        assert (
+            tx.execute(
+                select(func.count()).select_from(schema.annotations).where(schema.annotations.c.task_id == canary["id"])
+            ).scalar_one()
+            == 0
+        )
     counts = projects.get_project(side.ctx(rt, "owner"), project.id).counts
     assert counts.tasks == 3 and counts.done == 0
     assert counts.annotations == 3  # 1 real, 2 canary answers: the counter must not give a canary away
@@ -215,8 +230,9 @@ def test_canaries_are_owner_approved_rendered_per_recipient_and_never_annotation
         tasks.get_task(side.ctx(rt, "manager"), canary["id"])
     with pytest.raises(PermissionDenied, match="not assigned to you"):  # like any task not handed to them
         tasks.get_task(as_user(rt, people[2]), canary["id"])
-    detail = canaries.get_canary(side.ctx(rt, "owner"), canary["id"],
-                              approval=side.approval(rt, "canary.list", {"canary": canary["id"]}))
+    detail = canaries.get_canary(
+        side.ctx(rt, "owner"), canary["id"], approval=side.approval(rt, "canary.list", {"canary": canary["id"]})
+    )
     assert {r["user_id"] for r in detail["recipients"]} == set(people[:2])
     assert detail["issued"] == 2 and detail["answered"] == 2
     # A paraphrase of one recipient's copy names that recipient.
@@ -293,7 +309,10 @@ def test_only_owners_trace_and_tracing_is_audited(rt):
     report = tracing.trace(side.ctx(rt, "owner"), project.id, [leaked])
     from bastion.services import audit
 
-    entries = [e for e in audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=1000)["items"]
-               if e["action"] == "leaks.traced"]
+    entries = [
+        e
+        for e in audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=1000)["items"]
+        if e["action"] == "leaks.traced"
+    ]
     assert len(entries) == 1 and entries[0]["details"]["suspects"] == report["suspects"]
     assert leaked not in orjson.dumps(entries).decode()  # the log holds who and what verdict, never the text

@@ -6,10 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from bastion.domain.errors import Conflict, NotFound, PermissionDenied
-from bastion.services import annotations, projects, queue
+from bastion.services import annotations, projects, queue, workspaces
 from bastion.storage import schema
 from factories import as_user, make_side, make_user, operator_tx, system
-from bastion.services import workspaces
 
 
 def _annotators(rt, side, n):
@@ -162,8 +161,16 @@ def test_queue_statements_read_their_indexes(rt):
     from bastion.storage import queue_store as qs
 
     make_side(rt, "ix", n_tasks=3)
-    params = {"ws": "ws_x", "project": "prj_x", "user": "usr_x", "overlap": 2, "priority": 0, "id": "tsk_x",
-              "now": 0, "limit": 10}
+    params = {
+        "ws": "ws_x",
+        "project": "prj_x",
+        "user": "usr_x",
+        "overlap": 2,
+        "priority": 0,
+        "id": "tsk_x",
+        "now": 0,
+        "limit": 10,
+    }
     for statements in (qs.PEEK, qs.CLAIM):
         for start, statement in statements.items():
             plan = _plan(rt, statement.sqlite if rt.db.is_sqlite else statement.postgresql, params)
@@ -182,16 +189,27 @@ def _expected_next(rt, project_id: str, user_id: str) -> str | None:
     T, A, P = schema.tasks, schema.assignments, schema.projects
     with system(rt).read() as r:
         overlap = r.execute(select(P.c.overlap).where(P.c.id == project_id)).scalar_one()
-        mine = {row.task_id: row.state for row in r.execute(
-            select(A.c.task_id, A.c.state).where(A.c.project_id == project_id, A.c.user_id == user_id))}
+        mine = {
+            row.task_id: row.state
+            for row in r.execute(
+                select(A.c.task_id, A.c.state).where(A.c.project_id == project_id, A.c.user_id == user_id)
+            )
+        }
         leased = sorted(task for task, state in mine.items() if state == "leased")
         if leased:
             return leased[0]
-        rows = r.execute(select(T.c.id, T.c.priority, T.c.annotation_count, T.c.lease_count, T.c.done)
-                         .where(T.c.project_id == project_id)).all()
-    open_ = [(-row.priority, row.id) for row in rows
-             if not row.done and row.annotation_count + row.lease_count < overlap
-             and mine.get(row.id, "expired") == "expired"]
+        rows = r.execute(
+            select(T.c.id, T.c.priority, T.c.annotation_count, T.c.lease_count, T.c.done).where(
+                T.c.project_id == project_id
+            )
+        ).all()
+    open_ = [
+        (-row.priority, row.id)
+        for row in rows
+        if not row.done
+        and row.annotation_count + row.lease_count < overlap
+        and mine.get(row.id, "expired") == "expired"
+    ]
     return min(open_)[1] if open_ else None
 
 
@@ -214,8 +232,10 @@ def test_next_resumes_its_scan_but_serves_whatever_reopened_first(rt, settings):
         serial = iter(range(10**6))
 
         def add(n: int, priorities=(0,)) -> None:
-            items = [(i + 1, {"data": {"text": f"item {next(serial)}"}, "priority": rnd.choice(priorities)})
-                     for i in range(n)]
+            items = [
+                (i + 1, {"data": {"text": f"item {next(serial)}"}, "priority": rnd.choice(priorities)})
+                for i in range(n)
+            ]
             imports.import_tasks(system(other_rt), pid, items)
 
         def step(ctx, user_id, then: str) -> None:
@@ -230,9 +250,14 @@ def test_next_resumes_its_scan_but_serves_whatever_reopened_first(rt, settings):
                 queue.skip_task(ctx, task["id"])
             elif then == "expire":  # the lease runs out; the next call of anyone reclaims it
                 with system(other_rt).write() as w:
-                    w.execute(schema.assignments.update().where(
-                        schema.assignments.c.task_id == task["id"], schema.assignments.c.user_id == user_id,
-                    ).values(expires_at=0))
+                    w.execute(
+                        schema.assignments.update()
+                        .where(
+                            schema.assignments.c.task_id == task["id"],
+                            schema.assignments.c.user_id == user_id,
+                        )
+                        .values(expires_at=0)
+                    )
 
         rnd = random.Random(20261128)
         add(40, priorities=(0, 0, 0, 1))
@@ -269,11 +294,15 @@ def test_a_deleted_project_takes_its_queue_epoch_along(rt):
     side = make_side(rt, "del", n_tasks=3)
     queue.next_task(side.ctx(rt, "annotator"), side.project_id)
     with system(rt).read() as r:
-        assert r.execute(select(schema.queue_epochs.c.epoch).where(
-            schema.queue_epochs.c.project_id == side.project_id)).scalar_one() == 1  # the import bumped it
+        assert (
+            r.execute(
+                select(schema.queue_epochs.c.epoch).where(schema.queue_epochs.c.project_id == side.project_id)
+            ).scalar_one()
+            == 1
+        )  # the import bumped it
     projects.delete_project(side.ctx(rt, "owner"), side.project_id)
     with system(rt).read() as r:
-        assert r.execute(select(schema.queue_epochs).where(
-            schema.queue_epochs.c.project_id == side.project_id)).first() is None
-
-
+        assert (
+            r.execute(select(schema.queue_epochs).where(schema.queue_epochs.c.project_id == side.project_id)).first()
+            is None
+        )

@@ -38,8 +38,15 @@ def clock(monkeypatch):
 
 def _entries(rt, ws, action):
     with operator_tx(rt, write=False) as tx:
-        leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
-                            .order_by(schema.audit_events.c.seq)).scalars().all()
+        leaves = (
+            tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == ws)
+                .order_by(schema.audit_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
     return [e for e in map(orjson.loads, leaves) if e["action"] == action]
 
 
@@ -143,7 +150,8 @@ def test_a_scheduled_withdrawal_holds_until_the_wait_ends_and_both_logs_show_it(
         assert scheduled[0]["details"]["approval"] == allowed
     listed = workforce.list_conflicts(b.ctx(rt, "owner"), b.workspace_id)
     assert listed[0]["lifts_at"] == due and listed[0]["holders"] == [
-        {"holder": a.workspace_id, "withdrawal_effective_at": due}]
+        {"holder": a.workspace_id, "withdrawal_effective_at": due}
+    ]
     assert result["effective_at"] == due
     clock.advance(WEEK_MS - 1)
     _refused(expert, b)  # the wall holds for the whole wait
@@ -156,8 +164,12 @@ def test_the_other_side_consents_and_it_takes_effect_at_once(rt, walled):
     a, b, expert = walled
     with pytest.raises(Conflict, match="nothing to consent to"):
         workforce.consent_removal(b.ctx(rt, "owner"), b.workspace_id, a.workspace_id)
-    workforce.remove_conflict(a.ctx(rt, "owner"), a.workspace_id, b.workspace_id,
-                              approval=a.approval(rt, "wall.remove", {"competitor": b.workspace_id}))
+    workforce.remove_conflict(
+        a.ctx(rt, "owner"),
+        a.workspace_id,
+        b.workspace_id,
+        approval=a.approval(rt, "wall.remove", {"competitor": b.workspace_id}),
+    )
     _refused(expert, b)
     with pytest.raises(PermissionDenied):
         workforce.consent_removal(b.ctx(rt, "manager"), b.workspace_id, a.workspace_id)
@@ -171,16 +183,24 @@ def test_the_other_side_consents_and_it_takes_effect_at_once(rt, walled):
 
 def test_the_other_side_keeps_the_wall_by_declaring_it(rt, walled, clock):
     a, b, expert = walled
-    workforce.remove_conflict(a.ctx(rt, "owner"), a.workspace_id, b.workspace_id,
-                              approval=a.approval(rt, "wall.remove", {"competitor": b.workspace_id}))
+    workforce.remove_conflict(
+        a.ctx(rt, "owner"),
+        a.workspace_id,
+        b.workspace_id,
+        approval=a.approval(rt, "wall.remove", {"competitor": b.workspace_id}),
+    )
     assert workforce.add_conflict(b.ctx(rt, "owner"), b.workspace_id, a.workspace_id)["added"]
     clock.advance(WEEK_MS + 1)
     _refused(expert, b)
     held = workforce.list_conflicts(a.ctx(rt, "owner"), a.workspace_id)[0]["holders"]
     assert held == [{"holder": b.workspace_id, "withdrawal_effective_at": None}]
     # A wall both sides declared stands until both have withdrawn: now B withdraws too.
-    workforce.remove_conflict(b.ctx(rt, "owner"), b.workspace_id, a.workspace_id,
-                              approval=b.approval(rt, "wall.remove", {"competitor": a.workspace_id}))
+    workforce.remove_conflict(
+        b.ctx(rt, "owner"),
+        b.workspace_id,
+        a.workspace_id,
+        approval=b.approval(rt, "wall.remove", {"competitor": a.workspace_id}),
+    )
     clock.advance(WEEK_MS - 1)
     _refused(expert, b)
     clock.advance(1)
@@ -189,8 +209,12 @@ def test_the_other_side_keeps_the_wall_by_declaring_it(rt, walled, clock):
 
 def test_declaring_again_calls_off_ones_own_withdrawal(rt, walled, clock):
     a, b, expert = walled
-    workforce.remove_conflict(a.ctx(rt, "owner"), a.workspace_id, b.workspace_id,
-                              approval=a.approval(rt, "wall.remove", {"competitor": b.workspace_id}))
+    workforce.remove_conflict(
+        a.ctx(rt, "owner"),
+        a.workspace_id,
+        b.workspace_id,
+        approval=a.approval(rt, "wall.remove", {"competitor": b.workspace_id}),
+    )
     assert workforce.add_conflict(a.ctx(rt, "owner"), a.workspace_id, b.workspace_id)["added"]
     assert _entries(rt, b.workspace_id, "wall.removal_cancelled")
     clock.advance(WEEK_MS + 1)

@@ -23,8 +23,15 @@ def _member(rt, side, email, role="annotator", admin=False):
 
 def _actions(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        leaves = tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
-                            .order_by(schema.audit_events.c.seq)).scalars().all()
+        leaves = (
+            tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == ws)
+                .order_by(schema.audit_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
     return [orjson.loads(x)["action"] for x in leaves]
 
 
@@ -53,8 +60,11 @@ def test_first_access_binds_and_the_other_side_is_walled(rt, rivals):
     # Every point where data is shown is walled: reads, listings, exports.
     task_b = queue.next_task(b.ctx(rt, "annotator"), b.project_id)
     workspaces.add_member(system(rt), b.workspace_id, expert.id, "manager")
-    for call in (lambda: tasks.get_task(ctx, task_b["id"]), lambda: tasks.list_tasks(ctx, b.project_id),
-                 lambda: annotations.list_annotations(ctx, task_b["id"])):
+    for call in (
+        lambda: tasks.get_task(ctx, task_b["id"]),
+        lambda: tasks.list_tasks(ctx, b.project_id),
+        lambda: annotations.list_annotations(ctx, task_b["id"]),
+    ):
         with pytest.raises(WallDenied):
             call()
     from bastion.services import exports
@@ -95,8 +105,15 @@ def test_cooling_off_lifts_with_an_audit_event(rt):
 
 def _leaves(rt, ws):
     with operator_tx(rt, write=False) as tx:
-        return tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws)
-                          .order_by(schema.audit_events.c.seq)).scalars().all()
+        return (
+            tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == ws)
+                .order_by(schema.audit_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
 
 
 def test_a_conflict_cannot_put_someone_on_both_sides(rt):
@@ -148,7 +165,9 @@ def test_excluded_affiliations(rt):
         workspaces.add_member(lab.ctx(rt, "owner"), lab.workspace_id, newcomer.email, "annotator")
     employee = make_user(rt, "staff@example.com")
     workforce.add_affiliation(system(rt), employee.email, "Rival Capital", "employer")
-    workspaces.add_member(lab.ctx(rt, "owner"), lab.workspace_id, employee.email, "annotator")  # only investors excluded
+    workspaces.add_member(
+        lab.ctx(rt, "owner"), lab.workspace_id, employee.email, "annotator"
+    )  # only investors excluded
 
 
 def test_need_to_know_caps(rt):
@@ -183,17 +202,22 @@ def test_skills_route_people(rt):
 
 def test_qualification_test_grants_a_skill(rt, monkeypatch):
     side = make_side(rt, "qt", 0)
-    test = make_project(rt, side.workspace_id, name="History test",
-                        settings={"qualification": {"grants": "history:3", "pass_score": 0.6, "retake_after_days": 7}})
+    test = make_project(
+        rt,
+        side.workspace_id,
+        name="History test",
+        settings={"qualification": {"grants": "history:3", "pass_score": 0.6, "retake_after_days": 7}},
+    )
     items = [(i, {"data": {"text": f"q{i}"}, "gold": {"label": "pos" if i % 2 else "neg"}}) for i in range(1, 6)]
     report = imports.import_tasks(system(rt), test.id, items)
     assert report.imported == 5
-    target = make_project(rt, side.workspace_id, name="Real work",
-                          settings={"required_skills": {"all": ["history:3"]}})
+    target = make_project(rt, side.workspace_id, name="Real work", settings={"required_skills": {"all": ["history:3"]}})
     add_tasks(rt, target.id, 2, prefix="real")
     people = [_member(rt, side, f"cand{i}@example.com") for i in range(2)]
-    answers = {0: lambda text: "pos" if int(text[1:]) % 2 else "neg",  # all right
-               1: lambda text: "neutral"}  # all wrong
+    answers = {
+        0: lambda text: "pos" if int(text[1:]) % 2 else "neg",  # all right
+        1: lambda text: "neutral",
+    }  # all wrong
     for i, person in enumerate(people):
         ctx = as_user(rt, person.id)
         while (task := queue.next_task(ctx, test.id)) is not None:
@@ -218,7 +242,9 @@ def test_cross_project_queue_follows_priority_skills_and_walls(rt):
     a, b = make_side(rt, "qa", 0), make_side(rt, "qb", 0)
     low = make_project(rt, a.workspace_id, name="low", settings={"priority": 1})
     high = make_project(rt, a.workspace_id, name="high", settings={"priority": 5})
-    skilled = make_project(rt, a.workspace_id, name="skilled", settings={"priority": 9, "required_skills": {"all": ["law"]}})
+    skilled = make_project(
+        rt, a.workspace_id, name="skilled", settings={"priority": 9, "required_skills": {"all": ["law"]}}
+    )
     for p in (low, high, skilled):
         add_tasks(rt, p.id, 1, prefix=p.name)
     add_tasks(rt, b.project_id, 1, prefix="rival")
@@ -250,9 +276,14 @@ def test_a_thousand_concurrent_first_accesses(rt):
         user = make_user(rt, f"racer{i}@example.com")
         ids.append(user.id)
     with operator_tx(rt) as tx:
-        tx.execute(schema.memberships.insert(), [
-            {"workspace_id": ws, "user_id": uid, "role": "annotator", "created_at": 0}
-            for uid in ids for ws in (a.workspace_id, b.workspace_id)])
+        tx.execute(
+            schema.memberships.insert(),
+            [
+                {"workspace_id": ws, "user_id": uid, "role": "annotator", "created_at": 0}
+                for uid in ids
+                for ws in (a.workspace_id, b.workspace_id)
+            ],
+        )
 
     def attempt(args):
         uid, project_id = args
@@ -261,7 +292,11 @@ def test_a_thousand_concurrent_first_accesses(rt):
         except WallDenied:
             return uid, project_id, False
 
-    jobs = [(uid, p) for uid in ids for p in ((a.project_id, b.project_id) if hash(uid) % 2 else (b.project_id, a.project_id))]
+    jobs = [
+        (uid, p)
+        for uid in ids
+        for p in ((a.project_id, b.project_id) if hash(uid) % 2 else (b.project_id, a.project_id))
+    ]
     with futures.ThreadPoolExecutor(max_workers=16) as pool:
         outcomes = list(pool.map(attempt, jobs))
     assert len(outcomes) == 2 * people
@@ -270,8 +305,11 @@ def test_a_thousand_concurrent_first_accesses(rt):
         wins[uid] = wins.get(uid, 0) + ok
     assert all(count == 1 for count in wins.values()), [u for u, c in wins.items() if c != 1][:5]
     with operator_tx(rt, write=False) as tx:
-        rows = tx.execute(select(schema.person_history.c.user_id, schema.person_history.c.workspace_id)
-                          .where(schema.person_history.c.workspace_id.in_((a.workspace_id, b.workspace_id)))).all()
+        rows = tx.execute(
+            select(schema.person_history.c.user_id, schema.person_history.c.workspace_id).where(
+                schema.person_history.c.workspace_id.in_((a.workspace_id, b.workspace_id))
+            )
+        ).all()
     per_person: dict[str, set] = {}
     for uid, ws in rows:
         per_person.setdefault(uid, set()).add(ws)

@@ -29,8 +29,9 @@ def store(request, tmp_path):
         settings = Settings(data_dir=tmp_path / "data", master_key=MASTER_KEY)
     else:
         bucket = request.getfixturevalue("s3")
-        settings = Settings(data_dir=tmp_path / "data", master_key=MASTER_KEY,
-                            **bucket.settings(s3_prefix="deploy/", s3_part_size_mb=5))
+        settings = Settings(
+            data_dir=tmp_path / "data", master_key=MASTER_KEY, **bucket.settings(s3_prefix="deploy/", s3_part_size_mb=5)
+        )
     made = open_blob_store(settings)
     yield made
     made.close()
@@ -103,17 +104,24 @@ def test_deleting_a_workspace_deletes_its_blobs_only(store):
     store.delete_workspace("ws_" + "c3" * 16)  # never stored anything
 
 
-@pytest.mark.parametrize("workspace_id, file_id", [
-    ("ws_" + "a1" * 16, "../" + FIL[0]),
-    ("ws_" + "a1" * 16, "fil_" + "../" + "0" * 29),
-    ("ws_" + "a1" * 15 + "/.", FIL[0]),
-    ("..", FIL[0]),
-    ("ws_" + "a1" * 16, "fil_" + "G" * 32),
-    ("ws_" + "a1" * 16, "prj_" + "0" * 32),
-])
+@pytest.mark.parametrize(
+    "workspace_id, file_id",
+    [
+        ("ws_" + "a1" * 16, "../" + FIL[0]),
+        ("ws_" + "a1" * 16, "fil_" + "../" + "0" * 29),
+        ("ws_" + "a1" * 15 + "/.", FIL[0]),
+        ("..", FIL[0]),
+        ("ws_" + "a1" * 16, "fil_" + "G" * 32),
+        ("ws_" + "a1" * 16, "prj_" + "0" * 32),
+    ],
+)
 def test_ids_that_are_not_ours_are_refused(store, workspace_id, file_id):
-    for call in (lambda: store.put(workspace_id, file_id, b"x"), lambda: store.get(workspace_id, file_id),
-                 lambda: store.exists(workspace_id, file_id), lambda: store.delete(workspace_id, file_id)):
+    for call in (
+        lambda: store.put(workspace_id, file_id, b"x"),
+        lambda: store.get(workspace_id, file_id),
+        lambda: store.exists(workspace_id, file_id),
+        lambda: store.delete(workspace_id, file_id),
+    ):
         with pytest.raises(NotFound):
             call()
     with pytest.raises(NotFound):
@@ -140,8 +148,9 @@ def test_a_source_that_fails_part_way_stores_nothing(store, request, tmp_path):
 
 @pytest.fixture
 def s3_store(s3, tmp_path):
-    made = open_blob_store(Settings(data_dir=tmp_path / "data", master_key=MASTER_KEY,
-                                    **s3.settings(s3_part_size_mb=5)))
+    made = open_blob_store(
+        Settings(data_dir=tmp_path / "data", master_key=MASTER_KEY, **s3.settings(s3_part_size_mb=5))
+    )
     yield made
     made.close()
 
@@ -149,10 +158,12 @@ def s3_store(s3, tmp_path):
 def test_a_server_that_is_down_is_a_clear_error(s3, s3_store):
     s3_store.put(WS, FIL[0], b"sealed")
     s3.relay.down()
-    for call, doing in ((lambda: s3_store.put(WS, FIL[1], b"x"), "store the file"),
-                        (lambda: s3_store.get(WS, FIL[0]), "read the file"),
-                        (lambda: s3_store.exists(WS, FIL[0]), "look for the file"),
-                        (lambda: list(s3_store.iter_blobs(WS)), "list the workspace's files")):
+    for call, doing in (
+        (lambda: s3_store.put(WS, FIL[1], b"x"), "store the file"),
+        (lambda: s3_store.get(WS, FIL[0]), "read the file"),
+        (lambda: s3_store.exists(WS, FIL[0]), "look for the file"),
+        (lambda: list(s3_store.iter_blobs(WS)), "list the workspace's files"),
+    ):
         with pytest.raises(Unavailable, match=f"could not be reached to {doing}") as caught:
             call()
         assert "127.0.0.1" not in caught.value.message and "testing" not in caught.value.message
@@ -180,8 +191,9 @@ def test_an_error_from_the_server_mid_upload_aborts_the_upload(s3, s3_store):
 
     def refuse_the_third_part(params, **kwargs):
         if params.get("PartNumber") == 3:
-            raise ClientError({"Error": {"Code": "InternalError", "Message": "We encountered an internal error"}},
-                              "UploadPart")
+            raise ClientError(
+                {"Error": {"Code": "InternalError", "Message": "We encountered an internal error"}}, "UploadPart"
+            )
 
     s3_store.client.meta.events.register("provide-client-params.s3.UploadPart", refuse_the_third_part)
     with pytest.raises(Unavailable, match=r"refused to store the file \(InternalError\)"):
@@ -202,8 +214,9 @@ def test_deleting_a_workspace_while_the_server_is_down_finishes_when_it_is_back(
 
 
 def test_a_refusing_bucket_is_a_clear_error(s3, tmp_path):
-    missing = open_blob_store(Settings(data_dir=tmp_path / "data", master_key=MASTER_KEY,
-                                       **{**s3.settings(), "s3_bucket": "no-such-bucket"}))
+    missing = open_blob_store(
+        Settings(data_dir=tmp_path / "data", master_key=MASTER_KEY, **{**s3.settings(), "s3_bucket": "no-such-bucket"})
+    )
     try:
         with pytest.raises(Unavailable, match=r"refused to store the file \(NoSuchBucket\)"):
             missing.put(WS, FIL[0], b"x")

@@ -16,8 +16,8 @@ import pytest
 
 from bastion.services import users
 from bastion.services.runtime import Runtime
-from bastion.storage.blobs import DiskBlobs
 from bastion.settings import Settings
+from bastion.storage.blobs import DiskBlobs
 from environment import MASTER_KEY
 from factories import system
 

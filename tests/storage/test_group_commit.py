@@ -58,8 +58,6 @@ def test_an_acknowledged_write_is_committed(db):
 
 
 def test_nested_write_transactions_are_refused(db):
-    with db.transaction():
-        with pytest.raises(RuntimeError, match="nested write transaction"):
-            with db.transaction():
-                pass
+    with db.transaction(), pytest.raises(RuntimeError, match="nested write transaction"), db.transaction():
+        pass
     assert _count(db) == 0

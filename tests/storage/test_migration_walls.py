@@ -56,8 +56,12 @@ def test_walls_are_carried_over_to_their_holders(empty_db):
             conn.execute(text(statement))
     migrate.upgrade(empty_db)
     with empty_db.engine.begin() as conn:
-        rows = conn.execute(text("SELECT workspace_a, workspace_b, holder, cooling_off_ms, lifts_at "
-                                 "FROM conflict_declarations ORDER BY workspace_a, workspace_b, holder")).all()
+        rows = conn.execute(
+            text(
+                "SELECT workspace_a, workspace_b, holder, cooling_off_ms, lifts_at "
+                "FROM conflict_declarations ORDER BY workspace_a, workspace_b, holder"
+            )
+        ).all()
         flags = conn.execute(text("SELECT two_person_approval FROM workspaces")).scalars().all()
     assert [tuple(r) for r in rows] == [
         ("ws_a", "ws_b", "ws_a", None, None),  # its creator owned A
@@ -77,8 +81,16 @@ def test_walls_are_carried_over_to_their_holders(empty_db):
         config.attributes["connection"] = conn
         command.downgrade(config, "0010")
     with empty_db.engine.begin() as conn:
-        back = conn.execute(text("SELECT workspace_a, workspace_b, cooling_off_ms, source FROM conflicts "
-                                 "ORDER BY workspace_a, workspace_b")).all()
-    assert [tuple(r) for r in back] == [("ws_a", "ws_b", None, "declared"), ("ws_a", "ws_c", 5, "group:grp_1"),
-                                        ("ws_a", "ws_d", 5, "group:grp_1"), ("ws_b", "ws_c", 30, "declared"),
-                                        ("ws_c", "ws_d", None, "declared")]
+        back = conn.execute(
+            text(
+                "SELECT workspace_a, workspace_b, cooling_off_ms, source FROM conflicts "
+                "ORDER BY workspace_a, workspace_b"
+            )
+        ).all()
+    assert [tuple(r) for r in back] == [
+        ("ws_a", "ws_b", None, "declared"),
+        ("ws_a", "ws_c", 5, "group:grp_1"),
+        ("ws_a", "ws_d", 5, "group:grp_1"),
+        ("ws_b", "ws_c", 30, "declared"),
+        ("ws_c", "ws_d", None, "declared"),
+    ]

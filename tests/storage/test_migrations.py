@@ -31,7 +31,9 @@ def test_migrated_schema_equals_metadata(rt):
     if rt.db.is_sqlite:
         with rt.db.engine.connect() as conn:
             sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'ix_tasks_queue'").scalar()
-        assert sql == "CREATE INDEX ix_tasks_queue ON tasks (workspace_id, project_id, priority DESC, id) WHERE done = 0"
+        assert (
+            sql == "CREATE INDEX ix_tasks_queue ON tasks (workspace_id, project_id, priority DESC, id) WHERE done = 0"
+        )
 
 
 def test_migrations_are_linear_and_named():

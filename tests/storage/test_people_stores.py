@@ -52,8 +52,9 @@ def test_a_wall_or_group_with_a_workspace_that_does_not_exist_is_not_found(rt):
     with operator_tx(rt) as tx:
         lo, hi = sorted((ws, "ws_missing"))
         with pytest.raises(NotFound):
-            workforce_store.insert_declaration(tx, lo, hi, holder=ws, cooling_off_ms=None, now=tx.now,
-                                               created_by="system")
+            workforce_store.insert_declaration(
+                tx, lo, hi, holder=ws, cooling_off_ms=None, now=tx.now, created_by="system"
+            )
         workforce_store.insert_group(tx, "grp_store_c", name="Sector", cooling_off_ms=None, now=tx.now)
         with pytest.raises(NotFound):
             workforce_store.insert_group_member(tx, "grp_store_c", "ws_missing")

@@ -33,9 +33,11 @@ def test_the_runtime_connects_as_an_ordinary_role(rt):
     """Every test runtime (and so the CLI's and the servers') is subject to row-level security."""
     with rt.db.engine.connect() as conn:
         flags = conn.exec_driver_sql(
-            "SELECT rolsuper, rolbypassrls, rolcreatedb FROM pg_roles WHERE rolname = current_user").one()
-        owns = conn.exec_driver_sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
-                                    "AND tableowner = current_user").scalar()
+            "SELECT rolsuper, rolbypassrls, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).one()
+        owns = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = current_user"
+        ).scalar()
     assert tuple(flags) == (False, False, False)
     assert owns == 0  # not the tables' owner either
 
@@ -43,17 +45,18 @@ def test_the_runtime_connects_as_an_ordinary_role(rt):
 def test_the_servers_the_benchmarks_and_load_tests_start_connect_as_the_app_role():
     """``benchmarks.servers.postgres_database`` (the load test, the suite, e2e): the same documented setup."""
     import psycopg
+    from benchmarks.servers import APP_ROLE, postgres_database
     from sqlalchemy.engine import make_url
 
-    from benchmarks.servers import APP_ROLE, postgres_database
     from environment import PG_ADMIN_URL, require_postgres
 
     require_postgres()
     with postgres_database("bastion_roles", PG_ADMIN_URL) as url:
         dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn) as conn:
-            flags = conn.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
-                                 "WHERE rolname = current_user").fetchone()
+            flags = conn.execute(
+                "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            ).fetchone()
             tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0]
     assert flags == (APP_ROLE, False, False)
     assert tables > 0  # migrated by its owner
@@ -92,22 +95,28 @@ def test_no_scope_sees_nothing_and_foreign_rows_never_come_back(rt):
         assert b_ids == []
 
     # Writes into another workspace are refused by the policy's WITH CHECK.
-    with pytest.raises(Exception, match="row-level security"):
-        with rt.db.transaction() as tx:
-            unit = Unit(tx, rt, as_user(rt, a.users["owner"]).actor)
-            unit.execute(schema.project_counters.update()
-                         .where(schema.project_counters.c.workspace_id == a.workspace_id)
-                         .values(workspace_id=b.workspace_id))
+    with pytest.raises(Exception, match="row-level security"), rt.db.transaction() as tx:
+        unit = Unit(tx, rt, as_user(rt, a.users["owner"]).actor)
+        unit.execute(
+            schema.project_counters.update()
+            .where(schema.project_counters.c.workspace_id == a.workspace_id)
+            .values(workspace_id=b.workspace_id)
+        )
 
 
 def test_every_table_has_a_row_security_decision_and_rls_is_forced_where_it_applies(rt):
     """A new table fails here until storage/rls.py says whose rows it holds."""
-    groups = [set(schema.WORKSPACE_TABLES) | {"workspaces"}, set(rls.PER_WORKSPACE), set(rls.PER_PERSON),
-              set(rls.UNRESTRICTED)]
+    groups = [
+        set(schema.WORKSPACE_TABLES) | {"workspaces"},
+        set(rls.PER_WORKSPACE),
+        set(rls.PER_PERSON),
+        set(rls.UNRESTRICTED),
+    ]
     with rt.db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
             "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
-            "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'").all()
+            "WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'"
+        ).all()
     tables = {r.relname for r in rows}
     assert tables == set(schema.metadata.tables) | {"alembic_version"}
     assert sorted(sum((sorted(g) for g in groups), [])) == sorted(tables)  # each table in exactly one group
@@ -126,7 +135,9 @@ def test_a_persons_transaction_sees_only_their_own_history_and_no_foreign_tombst
     group = workforce.create_group(system(rt), "sector")
     for side in (b, c):
         workforce.add_to_group(system(rt), group, side.workspace_id)
-    workspaces.delete_workspace(gone.ctx(rt, "owner"), gone.workspace_id, approval=gone.approval(rt, "workspace.delete"))
+    workspaces.delete_workspace(
+        gone.ctx(rt, "owner"), gone.workspace_id, approval=gone.approval(rt, "workspace.delete")
+    )
     H, TS, TR = schema.person_history, schema.workspace_tombstones, schema.workspace_tombstone_readers
     me = a.users["annotator"]
     with rt.db.transaction(write=False) as tx:
@@ -146,11 +157,13 @@ def test_a_persons_transaction_sees_only_their_own_history_and_no_foreign_tombst
         unit = Unit(tx, rt, gone.ctx(rt, "auditor").actor)
         assert unit.execute(select(TS.c.workspace_id)).scalars().all() == [gone.workspace_id]
     # Writes into another person's history are refused too.
-    with pytest.raises(Exception, match="row-level security"):
-        with rt.db.transaction() as tx:
-            unit = Unit(tx, rt, as_user(rt, me).actor)
-            unit.execute(schema.person_history.insert().values(
-                user_id=b.users["annotator"], workspace_id=c.workspace_id, first_at=0, last_at=0, source="access"))
+    with pytest.raises(Exception, match="row-level security"), rt.db.transaction() as tx:
+        unit = Unit(tx, rt, as_user(rt, me).actor)
+        unit.execute(
+            schema.person_history.insert().values(
+                user_id=b.users["annotator"], workspace_id=c.workspace_id, first_at=0, last_at=0, source="access"
+            )
+        )
 
 
 def test_walls_still_refuse_as_the_app_role_after_leaving_the_other_side(rt):
@@ -181,9 +194,14 @@ def test_walls_still_refuse_as_the_app_role_after_leaving_the_other_side(rt):
 
 def _actions(rt, workspace_id: str) -> list[str]:
     with operator_tx(rt, write=False) as tx:
-        return [orjson.loads(leaf)["action"] for leaf in tx.execute(
-            select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == workspace_id)
-            .order_by(schema.audit_events.c.seq)).scalars()]
+        return [
+            orjson.loads(leaf)["action"]
+            for leaf in tx.execute(
+                select(schema.audit_events.c.leaf)
+                .where(schema.audit_events.c.workspace_id == workspace_id)
+                .order_by(schema.audit_events.c.seq)
+            ).scalars()
+        ]
 
 
 def test_cross_workspace_actions_answer_as_documented_under_the_app_role(client, rt):
@@ -196,32 +214,46 @@ def test_cross_workspace_actions_answer_as_documented_under_the_app_role(client,
     assert r.status_code == 201, r.text
     made = r.json()["id"]
     assert _actions(rt, made) == ["workspace.created"]
-    r = client.post(f"/api/v1/workspaces/{made}/members", json={"user": a.users["annotator"], "role": "annotator"},
-                    headers=admin_h)
+    r = client.post(
+        f"/api/v1/workspaces/{made}/members", json={"user": a.users["annotator"], "role": "annotator"}, headers=admin_h
+    )
     assert r.status_code == 201, r.text
-    r = client.post(f"/api/v1/workspaces/{a.workspace_id}/conflicts", json={"competitor": b.workspace_id},
-                    headers=a.headers("owner"))
+    r = client.post(
+        f"/api/v1/workspaces/{a.workspace_id}/conflicts",
+        json={"competitor": b.workspace_id},
+        headers=a.headers("owner"),
+    )
     assert r.status_code == 201, r.text
-    r = client.delete(f"/api/v1/workspaces/{a.workspace_id}/conflicts/{b.workspace_id}", headers=a.headers("owner"),
-                      params={"approval": a.approval(rt, "wall.remove", {"competitor": b.workspace_id})})
+    r = client.delete(
+        f"/api/v1/workspaces/{a.workspace_id}/conflicts/{b.workspace_id}",
+        headers=a.headers("owner"),
+        params={"approval": a.approval(rt, "wall.remove", {"competitor": b.workspace_id})},
+    )
     assert r.status_code == 200, r.text
     assert _actions(rt, b.workspace_id)[-2:] == ["wall.conflict_added", "wall.removal_scheduled"]
     group = client.post("/api/v1/conflict-groups", json={"name": "labs"}, headers=admin_h).json()["id"]
     for side, edges in ((a, 0), (b, 1)):
-        r = client.post(f"/api/v1/conflict-groups/{group}/members", json={"workspace_id": side.workspace_id},
-                        headers=admin_h)
+        r = client.post(
+            f"/api/v1/conflict-groups/{group}/members", json={"workspace_id": side.workspace_id}, headers=admin_h
+        )
         assert (r.status_code, r.json()) == (201, {"edges_added": edges}), r.text
     assert _actions(rt, a.workspace_id)[-1] == "wall.conflict_added"
     r = client.post(f"/api/v1/users/{a.users['annotator']}/skills", json={"skill": "law:2"}, headers=admin_h)
     assert r.status_code == 201, r.text
     assert _actions(rt, made)[-1] == "person.skill_granted"
-    r = client.post(f"/api/v1/workspaces/{b.workspace_id}/approvals", headers=admin_h,  # admins decide this one
-                    json={"kind": "workspace.delete", "reason": "contract ended"})
+    r = client.post(
+        f"/api/v1/workspaces/{b.workspace_id}/approvals",
+        headers=admin_h,  # admins decide this one
+        json={"kind": "workspace.delete", "reason": "contract ended"},
+    )
     assert r.status_code == 201 and r.json()["authority"] == "admins", r.text
     second = {"Authorization": f"Bearer {make_token(rt, make_user(rt, 'platform2@example.com', admin=True).id)}"}
     assert client.post(f"/api/v1/approvals/{r.json()['id']}/approve", headers=second).status_code == 200
-    r = client.delete(f"/api/v1/workspaces/{b.workspace_id}", headers=admin_h,  # an admin, not a member of b
-                      params={"approval": r.json()["id"]})
+    r = client.delete(
+        f"/api/v1/workspaces/{b.workspace_id}",
+        headers=admin_h,  # an admin, not a member of b
+        params={"approval": r.json()["id"]},
+    )
     assert r.status_code == 204, r.text
     stone = client.get(f"/api/v1/audit/tombstones/{b.workspace_id}", headers=admin_h)
     assert stone.status_code == 200 and stone.json()["deleted_by"] == admin.id

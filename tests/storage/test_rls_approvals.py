@@ -35,8 +35,11 @@ def _rows(rt, actor, table, *where):
 def test_owners_request_decide_and_use_under_rls(rt):
     a, b = make_side(rt, "rla", 1), make_side(rt, "rlb", 1)
     with rt.db.transaction(write=False) as tx:  # the local operator's scope
-        task_id = Unit(tx, rt, Actor.system()).execute(
-            select(schema.tasks.c.id).where(schema.tasks.c.project_id == a.project_id)).scalar()
+        task_id = (
+            Unit(tx, rt, Actor.system())
+            .execute(select(schema.tasks.c.id).where(schema.tasks.c.project_id == a.project_id))
+            .scalar()
+        )
     allowed = a.approval(rt, "redaction.reidentify", {"task": task_id})
     assert redaction.reidentify_task(a.ctx(rt, "owner"), task_id, approval=allowed)["id"] == task_id
     approvals.request(b.ctx(rt, "owner"), b.workspace_id, "keys.rotate", {}, "b's own")
@@ -63,8 +66,10 @@ def test_admins_take_a_workspace_out_of_a_group_they_are_not_in(rt):
     approvals.decide(admins[1], asked["id"], approve=True)
     done = workforce.remove_from_group(admins[0], group, b.workspace_id, approval=asked["id"])
     assert [x["competitor"] for x in done["withdrawn"]] == [a.workspace_id]
-    assert workforce.list_conflicts(b.ctx(rt, "owner"), b.workspace_id)[0]["lifts_at"] == done["withdrawn"][0][
-        "effective_at"]
+    assert (
+        workforce.list_conflicts(b.ctx(rt, "owner"), b.workspace_id)[0]["lifts_at"]
+        == done["withdrawn"][0]["effective_at"]
+    )
     # C's owner sees no holder of a wall between A and B.
     D = schema.conflict_declarations
     assert _rows(rt, as_user(rt, c.users["owner"]).actor, D) == 0

@@ -31,13 +31,26 @@ def empty_db(db_kind, tmp_path):
 def test_upgrade_keeps_the_deleter_as_reader_and_empties_clear_counters(empty_db):
     migrate.upgrade(empty_db, "0006")
     with empty_db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO users (id, email, name, is_admin, is_active, created_at, sessions_valid_after) "
-                          "VALUES ('usr_1', 'owner@example.com', 'o', false, true, 1, 0)"))
+        conn.execute(
+            text(
+                "INSERT INTO users (id, email, name, is_admin, is_active, created_at, sessions_valid_after) "
+                "VALUES ('usr_1', 'owner@example.com', 'o', false, true, 1, 0)"
+            )
+        )
         for ws, by in (("ws_1", "usr_1"), ("ws_2", "system")):
-            conn.execute(text("INSERT INTO workspace_tombstones (workspace_id, deleted_at, deleted_by, final_checkpoint) "
-                              "VALUES (:ws, 1, :by, 'note')"), {"ws": ws, "by": by})
-        conn.execute(text("INSERT INTO login_failures (subject, window_start, count) "
-                          "VALUES ('email:a password typed as an e-mail', 1, 1)"))
+            conn.execute(
+                text(
+                    "INSERT INTO workspace_tombstones (workspace_id, deleted_at, deleted_by, final_checkpoint) "
+                    "VALUES (:ws, 1, :by, 'note')"
+                ),
+                {"ws": ws, "by": by},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO login_failures (subject, window_start, count) "
+                "VALUES ('email:a password typed as an e-mail', 1, 1)"
+            )
+        )
     migrate.upgrade(empty_db)
     with empty_db.engine.connect() as conn:
         readers = conn.execute(text("SELECT workspace_id, user_id FROM workspace_tombstone_readers")).all()

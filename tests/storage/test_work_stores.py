@@ -89,8 +89,17 @@ def test_a_qualification_result_is_replaced_and_listed_with_the_email(rt):
     ws_a, ws_b, project_a, _project_b, worker, _task = _world(rt)
     with operator_tx(rt) as tx:
         for passed in (False, True):
-            qualification_store.replace_result(tx, project_a.id, workspace_id=ws_a, user_id=worker, correct=2,
-                                               total=3, passed=passed, taken_at=tx.now, retake_after=None)
+            qualification_store.replace_result(
+                tx,
+                project_a.id,
+                workspace_id=ws_a,
+                user_id=worker,
+                correct=2,
+                total=3,
+                passed=passed,
+                taken_at=tx.now,
+                retake_after=None,
+            )
     with operator_tx(rt, write=False) as tx:
         result = qualification_store.find_result(tx, project_a.id, workspace_id=ws_a, user_id=worker)
         assert (result.correct, result.total, result.passed) == (2, 3, True)

@@ -49,8 +49,13 @@ def _choices(names: list[str], from_name: str = "label", to_name: str = "text") 
 
 
 def _span(rid: str, text: str, start: int, end: int, label: str) -> dict:
-    return {"id": rid, "from_name": "label", "to_name": "text", "type": "labels",
-            "value": {"start": start, "end": end, "text": text[start:end], "labels": [label]}}
+    return {
+        "id": rid,
+        "from_name": "label",
+        "to_name": "text",
+        "type": "labels",
+        "value": {"start": start, "end": end, "text": text[start:end], "labels": [label]},
+    }
 
 
 def _span_of(rid: str, text: str, phrase: str, label: str) -> dict:
@@ -79,15 +84,24 @@ def _rating(n: int) -> dict:
 
 
 def _box(rid: str, x: float, y: float, w: float, h: float, label: str) -> dict:
-    return {"id": rid, "from_name": "box", "to_name": "image", "type": "rectanglelabels",
-            "original_width": 640, "original_height": 480, "image_rotation": 0,
-            "value": {"x": x, "y": y, "width": w, "height": h, "rotation": 0, "rectanglelabels": [label]}}
+    return {
+        "id": rid,
+        "from_name": "box",
+        "to_name": "image",
+        "type": "rectanglelabels",
+        "original_width": 640,
+        "original_height": 480,
+        "image_rotation": 0,
+        "value": {"x": x, "y": y, "width": w, "height": h, "rotation": 0, "rectanglelabels": [label]},
+    }
 
 
 def _ranker_items(i: int) -> list[dict]:
-    return [{"id": f"r{i}a", "title": "A", "body": f"Answer A to question {i}."},
-            {"id": f"r{i}b", "title": "B", "body": f"Answer B to question {i}."},
-            {"id": f"r{i}c", "title": "C", "body": f"Answer C to question {i}."}]
+    return [
+        {"id": f"r{i}a", "title": "A", "body": f"Answer A to question {i}."},
+        {"id": f"r{i}b", "title": "B", "body": f"Answer B to question {i}."},
+        {"id": f"r{i}c", "title": "C", "body": f"Answer C to question {i}."},
+    ]
 
 
 # type -> (label config, tasks, {task index: [annotation for annotator 0, 1, 2 (None: not done)]})
@@ -104,15 +118,29 @@ def projects() -> dict[str, tuple[str, list[dict], dict[int, list]]]:
     <Choice value="neutral"/>
   </Choices>
 </View>"""
-    tasks = [dict(t, predictions=[{"model_version": "sentiment-v1", "score": 0.5 + i / 10,
-                                   "result": [_choices(["positive" if i % 2 else "negative"])]}])
-             for i, t in enumerate(text_tasks)]
-    out["choices_single"] = (single, tasks, {
-        0: [([_choices(["neutral"])], 4.2), ([_choices(["neutral"])], 3.1), ([_choices(["negative"])], 9.0)],
-        1: [([_choices(["negative"])], 2.5), ([_choices(["negative"])], 1.9), "skip"],
-        2: [([_choices(["neutral"])], 3.3), None, ([_choices(["positive"])], 5.0)],
-        3: [([_choices(["positive"])], 1.0), ([_choices(["positive"])], 1.2), ([_choices(["positive"])], 0.8)],
-    })
+    tasks = [
+        dict(
+            t,
+            predictions=[
+                {
+                    "model_version": "sentiment-v1",
+                    "score": 0.5 + i / 10,
+                    "result": [_choices(["positive" if i % 2 else "negative"])],
+                }
+            ],
+        )
+        for i, t in enumerate(text_tasks)
+    ]
+    out["choices_single"] = (
+        single,
+        tasks,
+        {
+            0: [([_choices(["neutral"])], 4.2), ([_choices(["neutral"])], 3.1), ([_choices(["negative"])], 9.0)],
+            1: [([_choices(["negative"])], 2.5), ([_choices(["negative"])], 1.9), "skip"],
+            2: [([_choices(["neutral"])], 3.3), None, ([_choices(["positive"])], 5.0)],
+            3: [([_choices(["positive"])], 1.0), ([_choices(["positive"])], 1.2), ([_choices(["positive"])], 0.8)],
+        },
+    )
 
     multiple = """<View>
   <Text name="text" value="$text"/>
@@ -122,14 +150,19 @@ def projects() -> dict[str, tuple[str, list[dict], dict[int, list]]]:
     <Choice value="service"/>
   </Choices>
 </View>"""
-    tasks = [dict(t, predictions=[{"model_version": "topics-v2", "score": 0.7,
-                                   "result": [_choices(["people"], "topics")]}])
-             for t in text_tasks]
-    out["choices_multiple"] = (multiple, tasks, {
-        0: [([_choices(["people", "places"], "topics")], 6.0), ([_choices(["people"], "topics")], 4.0), None],
-        1: [([_choices(["service"], "topics")], 2.0), "skip", ([_choices(["service"], "topics")], 3.5)],
-        2: [None, ([_choices(["people"], "topics")], 2.2), ([_choices(["people", "places"], "topics")], 7.0)],
-    })
+    tasks = [
+        dict(t, predictions=[{"model_version": "topics-v2", "score": 0.7, "result": [_choices(["people"], "topics")]}])
+        for t in text_tasks
+    ]
+    out["choices_multiple"] = (
+        multiple,
+        tasks,
+        {
+            0: [([_choices(["people", "places"], "topics")], 6.0), ([_choices(["people"], "topics")], 4.0), None],
+            1: [([_choices(["service"], "topics")], 2.0), "skip", ([_choices(["service"], "topics")], 3.5)],
+            2: [None, ([_choices(["people"], "topics")], 2.2), ([_choices(["people", "places"], "topics")], 7.0)],
+        },
+    )
 
     spans = """<View>
   <Labels name="label" toName="text">
@@ -144,19 +177,46 @@ def projects() -> dict[str, tuple[str, list[dict], dict[int, list]]]:
   </Relations>
 </View>"""
     t0, t2 = TEXTS[0], TEXTS[2]
-    tasks = [dict(text_tasks[0], predictions=[{"model_version": "ner-v3", "score": 0.81,
-                                               "result": [_span_of("p1", t0, "Ada Lovelace", "PERSON")]}]),
-             text_tasks[1], text_tasks[2]]
-    full0 = [_span_of("a1", t0, "Ada Lovelace", "PERSON"), _span_of("a2", t0, "Babbage", "PERSON"),
-             _span_of("a3", t0, "London", "LOCATION"), _relation("a1", "a2", "works_for")]
-    out["labels_text"] = (spans, tasks, {
-        0: [(full0, 30.5), ([_span_of("b1", t0, "Ada Lovelace", "PERSON"), _span_of("b2", t0, "London", "LOCATION")],
-                            20.0), "skip"],
-        1: [([], 3.0), None, ([], 2.0)],
-        2: [([_span_of("c1", t2, "Grace Hopper", "PERSON"), _span_of("c2", t2, "Navy", "ORG"),
-              _relation("c1", "c2", "works_for")], 14.0), ([_span_of("d1", t2, "Grace Hopper", "PERSON")], 8.0),
-            None],
-    })
+    tasks = [
+        dict(
+            text_tasks[0],
+            predictions=[
+                {"model_version": "ner-v3", "score": 0.81, "result": [_span_of("p1", t0, "Ada Lovelace", "PERSON")]}
+            ],
+        ),
+        text_tasks[1],
+        text_tasks[2],
+    ]
+    full0 = [
+        _span_of("a1", t0, "Ada Lovelace", "PERSON"),
+        _span_of("a2", t0, "Babbage", "PERSON"),
+        _span_of("a3", t0, "London", "LOCATION"),
+        _relation("a1", "a2", "works_for"),
+    ]
+    out["labels_text"] = (
+        spans,
+        tasks,
+        {
+            0: [
+                (full0, 30.5),
+                ([_span_of("b1", t0, "Ada Lovelace", "PERSON"), _span_of("b2", t0, "London", "LOCATION")], 20.0),
+                "skip",
+            ],
+            1: [([], 3.0), None, ([], 2.0)],
+            2: [
+                (
+                    [
+                        _span_of("c1", t2, "Grace Hopper", "PERSON"),
+                        _span_of("c2", t2, "Navy", "ORG"),
+                        _relation("c1", "c2", "works_for"),
+                    ],
+                    14.0,
+                ),
+                ([_span_of("d1", t2, "Grace Hopper", "PERSON")], 8.0),
+                None,
+            ],
+        },
+    )
 
     pairwise = """<View>
   <Header value="Which answer is better?"/>
@@ -165,54 +225,89 @@ def projects() -> dict[str, tuple[str, list[dict], dict[int, list]]]:
   <Text name="answer2" value="$answer2"/>
   <Pairwise name="pw" toName="answer1,answer2"/>
 </View>"""
-    tasks = [{"data": {"prompt": f"Question {i}?", "answer1": f"First answer {i}.", "answer2": f"Second answer {i}."},
-              "predictions": [{"model_version": "reward-v1", "score": 0.6, "result": [_pairwise("left")]}]}
-             for i in range(3)]
-    out["pairwise"] = (pairwise, tasks, {
-        0: [([_pairwise("left")], 5.0), ([_pairwise("right")], 6.5), ([_pairwise("left")], 4.0)],
-        1: [([_pairwise("right")], 3.0), "skip", None],
-        2: [None, ([_pairwise("left")], 2.0), ([_pairwise("left")], 2.5)],
-    })
+    tasks = [
+        {
+            "data": {"prompt": f"Question {i}?", "answer1": f"First answer {i}.", "answer2": f"Second answer {i}."},
+            "predictions": [{"model_version": "reward-v1", "score": 0.6, "result": [_pairwise("left")]}],
+        }
+        for i in range(3)
+    ]
+    out["pairwise"] = (
+        pairwise,
+        tasks,
+        {
+            0: [([_pairwise("left")], 5.0), ([_pairwise("right")], 6.5), ([_pairwise("left")], 4.0)],
+            1: [([_pairwise("right")], 3.0), "skip", None],
+            2: [None, ([_pairwise("left")], 2.0), ([_pairwise("left")], 2.5)],
+        },
+    )
 
     ranker = """<View>
   <Text name="prompt" value="$prompt"/>
   <List name="answers" value="$items" title="Answers"/>
   <Ranker name="rank" toName="answers"/>
 </View>"""
-    tasks = [{"data": {"prompt": f"Question {i}?", "items": _ranker_items(i)},
-              "predictions": [{"model_version": "ranker-v1", "score": 0.55,
-                               "result": [_ranker([f"r{i}a", f"r{i}b", f"r{i}c"])]}]}
-             for i in range(3)]
-    out["ranker"] = (ranker, tasks, {
-        0: [([_ranker(["r0b", "r0a", "r0c"])], 12.0), ([_ranker(["r0b", "r0c", "r0a"])], 9.0), "skip"],
-        1: [([_ranker(["r1a", "r1b", "r1c"])], 7.0), None, ([_ranker(["r1c", "r1b", "r1a"])], 8.0)],
-        2: [None, ([_ranker(["r2a", "r2c", "r2b"])], 6.0), ([_ranker(["r2a", "r2b", "r2c"])], 5.5)],
-    })
+    tasks = [
+        {
+            "data": {"prompt": f"Question {i}?", "items": _ranker_items(i)},
+            "predictions": [
+                {"model_version": "ranker-v1", "score": 0.55, "result": [_ranker([f"r{i}a", f"r{i}b", f"r{i}c"])]}
+            ],
+        }
+        for i in range(3)
+    ]
+    out["ranker"] = (
+        ranker,
+        tasks,
+        {
+            0: [([_ranker(["r0b", "r0a", "r0c"])], 12.0), ([_ranker(["r0b", "r0c", "r0a"])], 9.0), "skip"],
+            1: [([_ranker(["r1a", "r1b", "r1c"])], 7.0), None, ([_ranker(["r1c", "r1b", "r1a"])], 8.0)],
+            2: [None, ([_ranker(["r2a", "r2c", "r2b"])], 6.0), ([_ranker(["r2a", "r2b", "r2c"])], 5.5)],
+        },
+    )
 
     textarea = """<View>
   <Text name="prompt" value="$prompt"/>
   <TextArea name="answer" toName="prompt" rows="4" editable="true" maxSubmissions="1"/>
 </View>"""
-    tasks = [{"data": {"prompt": f"Explain topic {i} in one sentence."},
-              "predictions": [{"model_version": "draft-llm", "score": 0.4, "result": [_textarea(f"Draft for {i}.")]}]}
-             for i in range(3)]
-    out["textarea"] = (textarea, tasks, {
-        0: [([_textarea("Topic 0, explained plainly.")], 40.0), ([_textarea("A sentence on topic 0.")], 35.0), None],
-        1: [([_textarea("Topic 1 in short.")], 22.0), "skip", ([_textarea("One line about topic 1.")], 30.0)],
-        2: [None, ([_textarea("Topic 2: what it is.")], 18.0), ([_textarea("Topic 2, briefly.")], 25.0)],
-    })
+    tasks = [
+        {
+            "data": {"prompt": f"Explain topic {i} in one sentence."},
+            "predictions": [{"model_version": "draft-llm", "score": 0.4, "result": [_textarea(f"Draft for {i}.")]}],
+        }
+        for i in range(3)
+    ]
+    out["textarea"] = (
+        textarea,
+        tasks,
+        {
+            0: [
+                ([_textarea("Topic 0, explained plainly.")], 40.0),
+                ([_textarea("A sentence on topic 0.")], 35.0),
+                None,
+            ],
+            1: [([_textarea("Topic 1 in short.")], 22.0), "skip", ([_textarea("One line about topic 1.")], 30.0)],
+            2: [None, ([_textarea("Topic 2: what it is.")], 18.0), ([_textarea("Topic 2, briefly.")], 25.0)],
+        },
+    )
 
     rating = """<View>
   <Text name="text" value="$text"/>
   <Rating name="rating" toName="text" maxRating="5" icon="star"/>
 </View>"""
-    tasks = [dict(t, predictions=[{"model_version": "quality-v1", "score": 0.9, "result": [_rating(3)]}])
-             for t in text_tasks[:3]]
-    out["rating"] = (rating, tasks, {
-        0: [([_rating(4)], 2.0), ([_rating(5)], 2.5), ([_rating(4)], 1.5)],
-        1: [([_rating(1)], 3.0), None, "skip"],
-        2: [([_rating(3)], 1.0), ([_rating(2)], 4.0), None],
-    })
+    tasks = [
+        dict(t, predictions=[{"model_version": "quality-v1", "score": 0.9, "result": [_rating(3)]}])
+        for t in text_tasks[:3]
+    ]
+    out["rating"] = (
+        rating,
+        tasks,
+        {
+            0: [([_rating(4)], 2.0), ([_rating(5)], 2.5), ([_rating(4)], 1.5)],
+            1: [([_rating(1)], 3.0), None, "skip"],
+            2: [([_rating(3)], 1.0), ([_rating(2)], 4.0), None],
+        },
+    )
 
     image = """<View>
   <Image name="image" value="$image"/>
@@ -225,29 +320,63 @@ def projects() -> dict[str, tuple[str, list[dict], dict[int, list]]]:
     <Choice value="night"/>
   </Choices>
 </View>"""
-    tasks = [{"data": {"image": f"http://127.0.0.1:1/images/street-{i}.jpg"},
-              "predictions": [{"model_version": "detector-v5", "score": 0.77,
-                               "result": [_box(f"p{i}", 10.0, 20.0, 25.0, 12.5, "car")]}]}
-             for i in range(3)]
-    out["rectanglelabels"] = (image, tasks, {
-        0: [([_box("i1", 10.0, 20.0, 25.0, 12.5, "car"), _box("i2", 60.0, 5.0, 10.0, 10.0, "sign"),
-              _choices(["day"], "time", "image")], 15.0),
-            ([_box("j1", 11.25, 19.5, 24.0, 13.0, "car"), _choices(["day"], "time", "image")], 11.0), None],
-        1: [([_choices(["night"], "time", "image")], 3.0), "skip",
-            ([_box("k1", 50.0, 50.0, 20.0, 20.0, "sign"), _choices(["night"], "time", "image")], 9.0)],
-        2: [None, ([_box("l1", 0.0, 0.0, 100.0, 100.0, "car"), _choices(["day"], "time", "image")], 6.0),
-            ([_box("m1", 5.0, 5.0, 30.0, 40.0, "car"), _choices(["day"], "time", "image")], 7.0)],
-    })
+    tasks = [
+        {
+            "data": {"image": f"http://127.0.0.1:1/images/street-{i}.jpg"},
+            "predictions": [
+                {
+                    "model_version": "detector-v5",
+                    "score": 0.77,
+                    "result": [_box(f"p{i}", 10.0, 20.0, 25.0, 12.5, "car")],
+                }
+            ],
+        }
+        for i in range(3)
+    ]
+    out["rectanglelabels"] = (
+        image,
+        tasks,
+        {
+            0: [
+                (
+                    [
+                        _box("i1", 10.0, 20.0, 25.0, 12.5, "car"),
+                        _box("i2", 60.0, 5.0, 10.0, 10.0, "sign"),
+                        _choices(["day"], "time", "image"),
+                    ],
+                    15.0,
+                ),
+                ([_box("j1", 11.25, 19.5, 24.0, 13.0, "car"), _choices(["day"], "time", "image")], 11.0),
+                None,
+            ],
+            1: [
+                ([_choices(["night"], "time", "image")], 3.0),
+                "skip",
+                ([_box("k1", 50.0, 50.0, 20.0, 20.0, "sign"), _choices(["night"], "time", "image")], 9.0),
+            ],
+            2: [
+                None,
+                ([_box("l1", 0.0, 0.0, 100.0, 100.0, "car"), _choices(["day"], "time", "image")], 6.0),
+                ([_box("m1", 5.0, 5.0, 30.0, 40.0, "car"), _choices(["day"], "time", "image")], 7.0),
+            ],
+        },
+    )
     return out
 
 
 def snapshot(http: httpx.Client, project: int, timeout: float = 120) -> list:
     """An export snapshot with whole predictions and annotators ({id, email, …}), as JSON."""
-    r = http.post(f"/api/projects/{project}/exports/", json={
-        "task_filter_options": {"only_with_annotations": False},
-        "annotation_filter_options": {"usual": True, "skipped": True, "ground_truth": True},
-        "serialization_options": {"predictions": {"only_id": False},
-                                  "annotations__completed_by": {"only_id": False}}})
+    r = http.post(
+        f"/api/projects/{project}/exports/",
+        json={
+            "task_filter_options": {"only_with_annotations": False},
+            "annotation_filter_options": {"usual": True, "skipped": True, "ground_truth": True},
+            "serialization_options": {
+                "predictions": {"only_id": False},
+                "annotations__completed_by": {"only_id": False},
+            },
+        },
+    )
     r.raise_for_status()
     export = r.json()["id"]
     began = time.monotonic()
@@ -290,15 +419,23 @@ def make_fixtures(out: Path, keep: bool = False) -> str:
                     for (email, token), what in zip(people, done):
                         if what is None:
                             continue
-                        payload = ({"result": [], "was_cancelled": True, "lead_time": 1.4} if what == "skip"
-                                   else {"result": what[0], "lead_time": what[1]})
-                        r = http.post(f"/api/tasks/{ids[index]}/annotations/", json=payload,
-                                      headers={"Authorization": f"Token {token}"})
+                        payload = (
+                            {"result": [], "was_cancelled": True, "lead_time": 1.4}
+                            if what == "skip"
+                            else {"result": what[0], "lead_time": what[1]}
+                        )
+                        r = http.post(
+                            f"/api/tasks/{ids[index]}/annotations/",
+                            json=payload,
+                            headers={"Authorization": f"Token {token}"},
+                        )
                         if r.status_code != 201:
-                            raise RuntimeError(f"{kind}: annotating task {ids[index]} as {email}: "
-                                               f"{r.status_code} {r.text[:500]}")
-                r = http.get(f"/api/projects/{project}/export",
-                             params={"exportType": "JSON", "download_all_tasks": "true"})
+                            raise RuntimeError(
+                                f"{kind}: annotating task {ids[index]} as {email}: {r.status_code} {r.text[:500]}"
+                            )
+                r = http.get(
+                    f"/api/projects/{project}/export", params={"exportType": "JSON", "download_all_tasks": "true"}
+                )
                 r.raise_for_status()
                 target = out / kind
                 target.mkdir(parents=True, exist_ok=True)
@@ -316,8 +453,11 @@ def make_fixtures(out: Path, keep: bool = False) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.peers.labelstudio.fixtures", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.peers.labelstudio.fixtures",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--keep", action="store_true", help="keep the /tmp data directory")
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import typer.main
@@ -23,14 +23,31 @@ from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 from typer.core import TyperGroup
 
-from .. import __version__
-from ..domain.errors import BastionError
-from ..domain.text import MESSAGE
-from . import (approvals, audit, backups, db, demo, exports, held, imports, keys, leaks, people, projects,
-               quality, serve, users, walls, workspaces)
+from . import (
+    approvals,
+    audit,
+    backups,
+    db,
+    demo,
+    exports,
+    held,
+    imports,
+    keys,
+    leaks,
+    people,
+    projects,
+    quality,
+    serve,
+    users,
+    walls,
+    workspaces,
+)
 from ._argv import global_options_first, nul_argument
 from ._output import err, out
 from ._runtime import GlobalOptions, begin
+from .. import __version__
+from ..domain.errors import BastionError
+from ..domain.text import MESSAGE
 
 
 class _RootGroup(TyperGroup):
@@ -40,16 +57,22 @@ class _RootGroup(TyperGroup):
         return super().parse_args(ctx, global_options_first(self, args))
 
 
-app = typer.Typer(cls=_RootGroup, help="Bastion: a self-hosted human-data platform.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
+app = typer.Typer(
+    cls=_RootGroup,
+    help="Bastion: a self-hosted human-data platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
 
 
 @app.callback()
 def main_options(
     ctx: typer.Context,
-    data_dir: Annotated[Optional[Path], typer.Option("--data-dir", help="Data directory (env BASTION_DATA_DIR).")] = None,
-    database_url: Annotated[Optional[str], typer.Option(
-        "--database-url", help="Database URL (env BASTION_DATABASE_URL).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory (env BASTION_DATA_DIR).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Database URL (env BASTION_DATABASE_URL).")
+    ] = None,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ):
     if version:

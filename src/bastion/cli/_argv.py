@@ -18,8 +18,9 @@ from ..domain.text import NUL
 
 def _value_options(command: TyperGroup) -> set[str]:
     """The names of ``command``'s options that take a value (not flags)."""
-    return {name for p in command.params if isinstance(p, TyperOption) and not (p.is_flag or p.count)
-            for name in p.opts}
+    return {
+        name for p in command.params if isinstance(p, TyperOption) and not (p.is_flag or p.count) for name in p.opts
+    }
 
 
 def global_options_first(root: TyperGroup, args: list[str]) -> list[str]:
@@ -35,7 +36,7 @@ def global_options_first(root: TyperGroup, args: list[str]) -> list[str]:
             break
         if arg.partition("=")[0] in names:
             taken = 1 if "=" in arg else 2
-            front += args[i:i + taken]
+            front += args[i : i + taken]
             i += taken
             continue
         rest.append(arg)

@@ -36,6 +36,8 @@ def export_format_helps() -> dict[str, str]:
         if len(fmt.rows) > 1:
             kinds = ", ".join("jsonl" if k == LOSSLESS else k for k in fmt.rows)
             several.append(f"{fmt.name}: {kinds}")
-    return {"format": f"One of: {', '.join(listed)} — the task types a format is for in brackets, the others are"
-                      " for every type (see docs/task-types.md#exports).",
-            "rows": f"With a format that encodes several kinds of rows ({'; '.join(several)}): which rows."}
+    return {
+        "format": f"One of: {', '.join(listed)} — the task types a format is for in brackets, the others are"
+        " for every type (see docs/task-types.md#exports).",
+        "rows": f"With a format that encodes several kinds of rows ({'; '.join(several)}): which rows.",
+    }

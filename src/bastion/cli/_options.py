@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-Approval = Annotated[Optional[str], typer.Option(
-    "--approval", help="A two-person approval (apr_…) to use and link in the log (the local operator needs none).")]
+Approval = Annotated[
+    str | None,
+    typer.Option(
+        "--approval", help="A two-person approval (apr_…) to use and link in the log (the local operator needs none)."
+    ),
+]

@@ -20,5 +20,12 @@ def when(ms: int | None) -> str:
 
 def progress_bar(label: str) -> Progress:
     """A progress bar on stderr, shown only on a terminal and gone when done."""
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=True, disable=not err.is_terminal)
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from ._output import out
+from ._runtime import context, runtime
 from ..domain.errors import BastionError, InvalidInput
 from ..services import approvals, users
 from ..services.context import Context
 from ..services.runtime import Runtime
-from ._output import out
-from ._runtime import context, runtime
 
 approval_app = typer.Typer(help="Two-person approval, as a person (their API token).", no_args_is_help=True)
 
-TokenStdin = Annotated[bool, typer.Option(
-    "--token-stdin", help="Read your API token from stdin (default: the BASTION_TOKEN environment variable).")]
-Note = Annotated[Optional[str], typer.Option("--note", help="A note on the decision (written into the audit log).")]
+TokenStdin = Annotated[
+    bool,
+    typer.Option(
+        "--token-stdin", help="Read your API token from stdin (default: the BASTION_TOKEN environment variable)."
+    ),
+]
+Note = Annotated[str | None, typer.Option("--note", help="A note on the decision (written into the audit log).")]
 
 
 def _person(rt: Runtime, token_stdin: bool, *, required: bool = True) -> Context:
@@ -41,11 +45,18 @@ def _approval_line(a: dict) -> str:
 @approval_app.command("request")
 def approval_request(
     workspace_id: str,
-    kind: Annotated[str, typer.Argument(help="wall.remove, redaction.reidentify, canary.list, member.add_competitor, "
-                                             "workspace.delete, keys.rotate, keys.reencrypt or approval.disable.")],
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="wall.remove, redaction.reidentify, canary.list, member.add_competitor, "
+            "workspace.delete, keys.rotate, keys.reencrypt or approval.disable."
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (written into the audit log).")],
-    param: Annotated[Optional[list[str]], typer.Option(
-        "--param", help="What it is for, as name=id (repeat): task=tsk_…, project=prj_…, competitor=ws_…")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="What it is for, as name=id (repeat): task=tsk_…, project=prj_…, competitor=ws_…"),
+    ] = None,
     token_stdin: TokenStdin = False,
 ):
     """Ask a second owner to approve one operation; prints the request's id."""
@@ -62,7 +73,7 @@ def approval_request(
 @approval_app.command("list")
 def approval_list(
     workspace_id: str,
-    state: Annotated[Optional[str], typer.Option("--state", help="pending, approved, refused, used or expired.")] = None,
+    state: Annotated[str | None, typer.Option("--state", help="pending, approved, refused, used or expired.")] = None,
     token_stdin: TokenStdin = False,
 ):
     """A workspace's requests, newest first (as the operator, or as a person with a token)."""
@@ -74,8 +85,10 @@ def approval_list(
 def _decide(approval_id: str, approve: bool, note: str | None, token_stdin: bool) -> None:
     """Approve or refuse as the person whose token is given, and print the request as it now stands."""
     rt = runtime()
-    out.print(_approval_line(approvals.decide(_person(rt, token_stdin), approval_id, approve=approve, note=note)),
-              highlight=False)
+    out.print(
+        _approval_line(approvals.decide(_person(rt, token_stdin), approval_id, approve=approve, note=note)),
+        highlight=False,
+    )
 
 
 @approval_app.command("approve")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import orjson
 import typer
 
-from ..audit import verify_log
-from ..domain.errors import InvalidInput
-from ..services import audit
 from ._input import read_json
 from ._output import err, out
 from ._runtime import context, runtime
+from ..audit import verify_log
+from ..domain.errors import InvalidInput
+from ..services import audit
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -28,8 +28,12 @@ def audit_public_key():
 def audit_export(
     workspace_id: str,
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the log (JSON Lines).")],
-    checkpoint_out: Annotated[Optional[Path], typer.Option("--checkpoint-out", help="Also save the latest signed checkpoint here.")] = None,
-    checkpoints_out: Annotated[Optional[Path], typer.Option("--checkpoints-out", help="Also save every signed checkpoint (a JSON list).")] = None,
+    checkpoint_out: Annotated[
+        Path | None, typer.Option("--checkpoint-out", help="Also save the latest signed checkpoint here.")
+    ] = None,
+    checkpoints_out: Annotated[
+        Path | None, typer.Option("--checkpoints-out", help="Also save every signed checkpoint (a JSON list).")
+    ] = None,
 ):
     """Export a workspace's audit log, with its signed checkpoints, for offline verification."""
     ctx = context(runtime())
@@ -48,13 +52,21 @@ def audit_export(
 
 @audit_app.command("verify")
 def audit_verify(
-    workspace_id: Annotated[Optional[str], typer.Argument(help="Verify this workspace's log on the server.")] = None,
-    file: Annotated[Optional[Path], typer.Option("--file", help="An exported log (JSON Lines) to verify offline.")] = None,
-    checkpoint: Annotated[Optional[Path], typer.Option("--checkpoint", help="The signed checkpoint to verify the log against.")] = None,
-    public_key: Annotated[Optional[Path], typer.Option("--public-key", help="File holding the deployment's published key.")] = None,
-    previous: Annotated[Optional[Path], typer.Option("--previous", help="A checkpoint you saved earlier: the log must extend it.")] = None,
-    checkpoints: Annotated[Optional[Path], typer.Option("--checkpoints", help="More signed checkpoints (JSON list) to locate an edit.")] = None,
-    workspace: Annotated[Optional[str], typer.Option("--workspace", help="The workspace the log must belong to.")] = None,
+    workspace_id: Annotated[str | None, typer.Argument(help="Verify this workspace's log on the server.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", help="An exported log (JSON Lines) to verify offline.")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", help="The signed checkpoint to verify the log against.")
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option("--public-key", help="File holding the deployment's published key.")
+    ] = None,
+    previous: Annotated[
+        Path | None, typer.Option("--previous", help="A checkpoint you saved earlier: the log must extend it.")
+    ] = None,
+    checkpoints: Annotated[
+        Path | None, typer.Option("--checkpoints", help="More signed checkpoints (JSON list) to locate an edit.")
+    ] = None,
+    workspace: Annotated[str | None, typer.Option("--workspace", help="The workspace the log must belong to.")] = None,
 ):
     """Verify an audit log: on the server (WORKSPACE) or offline (--file, public material only)."""
     if file is None:
@@ -69,15 +81,23 @@ def audit_verify(
         # The key's name is the deployment; the origin pins the workspace too.
         origin = f"{key.split('+', 1)[0]}/{workspace}" if workspace else None
         report = verify_log(
-            str(file), read_json(checkpoint, "checkpoint"), key,
+            str(file),
+            read_json(checkpoint, "checkpoint"),
+            key,
             previous_checkpoint=read_json(previous, "previous checkpoint") if previous else None,
-            checkpoints=extra, origin=origin,
+            checkpoints=extra,
+            origin=origin,
         )
     for problem in report.problems:
-        where = f" (line {problem.line})" if problem.line else (f" (seq {problem.seq})" if problem.seq is not None else "")
+        where = (
+            f" (line {problem.line})" if problem.line else (f" (seq {problem.seq})" if problem.seq is not None else "")
+        )
         colour = "red" if problem.severity == "error" else "yellow"
-        err.print(f"[{colour}]{problem.severity}[/{colour}] {problem.kind}{where}: {problem.message}",
-                  markup=True, highlight=False)
+        err.print(
+            f"[{colour}]{problem.severity}[/{colour}] {problem.kind}{where}: {problem.message}",
+            markup=True,
+            highlight=False,
+        )
     if report.ok:
         out.print(f"OK: {report.verified_size} entries verified against signed checkpoints")
     else:

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ..services import backups
 from ._output import out, when
 from ._runtime import runtime, settings
+from ..services import backups
 
 
 def backup_(out_file: Path):

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
 
-from ..services.runtime import grant_data_access
 from ._output import out
 from ._runtime import runtime
+from ..services.runtime import grant_data_access
 
 
 def init(
-    app_role: Annotated[Optional[str], typer.Option("--app-role", help="PostgreSQL: grant data access to this role, which the server then connects as (row-level security applies to it).")] = None,
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            "--app-role",
+            help="PostgreSQL: grant data access to this role, which the server then connects as (row-level security applies to it).",
+        ),
+    ] = None,
 ):
     """Create or upgrade the database schema, the keyring and the master key."""
     rt = runtime(migrate_schema="always")

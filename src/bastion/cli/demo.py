@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..demo import setup_demo
 from ._output import out
 from ._runtime import runtime
 from .serve import serve
+from ..demo import setup_demo
 
 
 def demo(

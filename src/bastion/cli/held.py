@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from ..services import redaction
 from ._output import out
 from ._runtime import context, runtime
+from ..services import redaction
 
 held_app = typer.Typer(help="Items redaction held for an owner's review.", no_args_is_help=True)
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
+from ._output import err, out, progress_bar
+from ._runtime import context, open_runtime, settings
 from ..domain.errors import InvalidInput
 from ..services import imports
 from ..services.files import FileReferences
 from ..sources import detect_format, iter_file
-from ._output import err, out, progress_bar
-from ._runtime import context, open_runtime, settings
 
 
 def _count_lines(path: Path) -> int | None:
@@ -29,11 +29,18 @@ def _count_lines(path: Path) -> int | None:
 def import_(
     project_id: str,
     file: Path,
-    format: Annotated[Optional[str], typer.Option("--format", help="jsonl, json, csv or parquet (default: by extension).")] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="jsonl, json, csv or parquet (default: by extension).")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Write nothing if any line is bad.")] = False,
     batch_size: Annotated[int, typer.Option(help="Tasks per transaction (each batch is atomic).")] = 50_000,
-    files: Annotated[Optional[Path], typer.Option(
-        "--files", help="Directory of the images the tasks name (paths relative to it); they are sealed into the file store.")] = None,
+    files: Annotated[
+        Path | None,
+        typer.Option(
+            "--files",
+            help="Directory of the images the tasks name (paths relative to it); they are sealed into the file store.",
+        ),
+    ] = None,
 ):
     """Import tasks from a file, with a progress bar and a per-line error report."""
     if not file.is_file():
@@ -51,8 +58,12 @@ def import_(
         if files is not None:
             source = FileReferences(context(rt), project_id, files, source, strict=strict)
         report = imports.import_tasks(
-            context(rt), project_id, source, strict=strict,
-            batch_size=batch_size, progress=lambda n: progress.advance(bar, n),
+            context(rt),
+            project_id,
+            source,
+            strict=strict,
+            batch_size=batch_size,
+            progress=lambda n: progress.advance(bar, n),
         )
     for r in report.rejected:
         err.print(f"{file}:{r['line']}: {r['error']}", markup=False, highlight=False)
@@ -61,7 +72,6 @@ def import_(
     if strict and report.rejected_count:
         err.print(f"[red]nothing imported[/red]: {report.rejected_count} bad line(s) (--strict)")
         raise typer.Exit(1)
-    out.print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "
-              f"rejected {report.rejected_count}")
+    out.print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), rejected {report.rejected_count}")
     if report.rejected_count:
         raise typer.Exit(1)

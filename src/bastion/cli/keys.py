@@ -7,30 +7,43 @@ from typing import Annotated
 
 import typer
 
-from ..services import keys
 from ._output import out, progress_bar
 from ._runtime import context, runtime
+from ..services import keys
 
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
 
 
 @keys_app.command("rotate")
 def keys_rotate(
-    new_passphrase_stdin: Annotated[bool, typer.Option("--new-passphrase-stdin", help="Passphrase provider: read the new passphrase from stdin.")] = False,
-    new_master_key_stdin: Annotated[bool, typer.Option("--new-master-key-stdin", help="Injected master key: read the new key (64 hex digits) from stdin.")] = False,
+    new_passphrase_stdin: Annotated[
+        bool, typer.Option("--new-passphrase-stdin", help="Passphrase provider: read the new passphrase from stdin.")
+    ] = False,
+    new_master_key_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--new-master-key-stdin", help="Injected master key: read the new key (64 hex digits) from stdin."
+        ),
+    ] = False,
 ):
     """Re-wrap every data key under a new master key; client data is not rewritten."""
     secret = sys.stdin.readline().strip() if (new_passphrase_stdin or new_master_key_stdin) else None
     rt = runtime()
-    count = keys.rotate_master_key(context(rt), new_passphrase=secret if new_passphrase_stdin else None,
-                                   new_master_key=secret if new_master_key_stdin else None)
+    count = keys.rotate_master_key(
+        context(rt),
+        new_passphrase=secret if new_passphrase_stdin else None,
+        new_master_key=secret if new_master_key_stdin else None,
+    )
     out.print(f"re-wrapped {count} data key(s) under master key {rt.keyring.provider.kek_id}")
 
 
 @keys_app.command("new-data-keys")
 def keys_new_data_keys(
     workspace_id: str,
-    reencrypt: Annotated[bool, typer.Option("--reencrypt", help="Also re-seal existing data under the new keys and destroy the old ones.")] = False,
+    reencrypt: Annotated[
+        bool,
+        typer.Option("--reencrypt", help="Also re-seal existing data under the new keys and destroy the old ones."),
+    ] = False,
 ):
     """Start new data keys for a workspace's projects (old keys stay for reading, unless --reencrypt)."""
     ctx = context(runtime())
@@ -41,5 +54,7 @@ def keys_new_data_keys(
             bar = progress.add_task("re-encrypt", total=None)
             for project_id in project_ids:
                 done = keys.reencrypt_project(ctx, project_id, progress=lambda n: progress.advance(bar, n))
-                out.print(f"{project_id}: re-sealed {done['tasks']} task(s), {done['annotations']} annotation(s); "
-                          f"destroyed {len(done['retired_keys'])} old key(s)")
+                out.print(
+                    f"{project_id}: re-sealed {done['tasks']} task(s), {done['annotations']} annotation(s); "
+                    f"destroyed {len(done['retired_keys'])} old key(s)"
+                )

@@ -9,17 +9,21 @@ import orjson
 import typer
 from rich.table import Table
 
-from ..domain.errors import InvalidInput
-from ..services import tracing
 from ._output import out
 from ._runtime import context, runtime
+from ..domain.errors import InvalidInput
+from ..services import tracing
 
 
 def trace_(
     project_id: str,
     files: Annotated[list[Path], typer.Argument(help="Leaked text files; several pool their evidence.")],
-    alpha: Annotated[float, typer.Option(
-        "--alpha", help="Name someone only if an innocent would match this well with a lower probability.")] = 1e-4,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            "--alpha", help="Name someone only if an innocent would match this well with a lower probability."
+        ),
+    ] = 1e-4,
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
 ):
     """Trace leaked text back to the people who were shown it: a verdict and a ranking."""
@@ -36,17 +40,27 @@ def trace_(
     out.print(f"verdict: {report['verdict']}", highlight=False)
     out.print(report["message"], highlight=False)
     for source in report["sources"]:
-        out.print(f"source: {files[source['excerpt']]} -> task {source['task_id']} ({source['field']}), "
-                  f"{source['coverage']:.0%} of the excerpt aligned, {source['recipients']} recipient(s)",
-                  highlight=False)
+        out.print(
+            f"source: {files[source['excerpt']]} -> task {source['task_id']} ({source['field']}), "
+            f"{source['coverage']:.0%} of the excerpt aligned, {source['recipients']} recipient(s)",
+            highlight=False,
+        )
     if report["ranking"]:
         table = Table("person", "e-mail", "slots matched", "p (this person)", "p (an innocent does as well)")
         for row in report["ranking"]:
-            table.add_row(row["user_id"], row["email"] or "", f"{row['matched']}/{row['observed']}",
-                          f"{row['p_value']:.2e}", f"{row['p_innocent_as_good']:.2e}")
+            table.add_row(
+                row["user_id"],
+                row["email"] or "",
+                f"{row['matched']}/{row['observed']}",
+                f"{row['p_value']:.2e}",
+                f"{row['p_innocent_as_good']:.2e}",
+            )
         out.print(table)
     for match in report["canaries"]:
-        out.print(f"canary {match['canary_id']}: {match['email'] or match['user_id']} — facts {', '.join(match['facts'])}, "
-                  f"p={match['p_value']:.2e}{' (identified)' if match['identified'] else ''}", highlight=False)
+        out.print(
+            f"canary {match['canary_id']}: {match['email'] or match['user_id']} — facts {', '.join(match['facts'])}, "
+            f"p={match['p_value']:.2e}{' (identified)' if match['identified'] else ''}",
+            highlight=False,
+        )
     if report["suspects"]:
         out.print("suspects: " + ", ".join(report["suspects"]), highlight=False)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ..services import workforce
 from ._input import date_ms
 from ._output import out, when
 from ._runtime import context, runtime
+from ..services import workforce
 
 person_app = typer.Typer(help="People's affiliations and history.", no_args_is_help=True)
 skills_app = typer.Typer(help="Skills.", no_args_is_help=True)
@@ -21,12 +21,13 @@ def person_affiliate(
     email: str,
     org: str,
     kind: Annotated[str, typer.Option(help="employer, investor, contractor, advisor, board, family or other.")],
-    since: Annotated[Optional[str], typer.Option(help="Start date (YYYY-MM-DD).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="End date (YYYY-MM-DD).")] = None,
+    since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="End date (YYYY-MM-DD).")] = None,
 ):
     """Record a person's tie to an organisation; workspaces that exclude it lose them at once."""
-    result = workforce.add_affiliation(context(runtime()), email, org, kind,
-                                       since=date_ms(since, "--since"), until=date_ms(until, "--until"))
+    result = workforce.add_affiliation(
+        context(runtime()), email, org, kind, since=date_ms(since, "--since"), until=date_ms(until, "--until")
+    )
     out.print(f"{email}: {kind} of {org}; {result['released_leases']} open lease(s) ended")
 
 

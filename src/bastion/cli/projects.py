@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import orjson
 import typer
 import yaml
 from rich.table import Table
 
+from ._help import template_names
+from ._output import out
+from ._runtime import context, runtime
 from ..domain.errors import InvalidConfig
 from ..domain.text import MESSAGE, find_nul
 from ..services import projects
 from ..tasktypes.templates import template_config
-from ._help import template_names
-from ._output import out
-from ._runtime import context, runtime
 
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
 
@@ -33,7 +33,9 @@ def _load_config(path: Path):
         else:
             loaded = orjson.loads(text)
     except (yaml.YAMLError, orjson.JSONDecodeError) as exc:
-        raise InvalidConfig(f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}") from exc
+        raise InvalidConfig(
+            f"{path}: not valid {'YAML' if path.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}"
+        ) from exc
     where = find_nul(loaded)
     if where is not None:
         raise InvalidConfig(f"{path}: {where or 'the file'}: {MESSAGE}")
@@ -43,12 +45,13 @@ def _load_config(path: Path):
 @project_app.command("create")
 def project_create(
     workspace_id: str,
-    config: Annotated[Optional[Path], typer.Option(help="Labelling config file (JSON or YAML).")] = None,
-    template: Annotated[Optional[str], typer.Option(
-        help=f"Start from a ready config instead of a file: {template_names()}.")] = None,
-    name: Annotated[Optional[str], typer.Option(help="Project name (default: the file's name).")] = None,
-    overlap: Annotated[Optional[int], typer.Option(help="Distinct annotators per task.")] = None,
-    lease_seconds: Annotated[Optional[int], typer.Option(help="How long a lease lasts.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Labelling config file (JSON or YAML).")] = None,
+    template: Annotated[
+        str | None, typer.Option(help=f"Start from a ready config instead of a file: {template_names()}.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Project name (default: the file's name).")] = None,
+    overlap: Annotated[int | None, typer.Option(help="Distinct annotators per task.")] = None,
+    lease_seconds: Annotated[int | None, typer.Option(help="How long a lease lasts.")] = None,
 ):
     """Create a project from a config file or a template; prints its id."""
     if (config is None) == (template is None):
@@ -65,8 +68,9 @@ def project_create(
         settings_in = {**(raw.get("settings") or {}), **settings_in}
         raw = raw["config"]
     rt = runtime()
-    project = projects.create_project(context(rt), workspace_id, name=name or config.stem, config=raw,
-                                      settings=settings_in or None)
+    project = projects.create_project(
+        context(rt), workspace_id, name=name or config.stem, config=raw, settings=settings_in or None
+    )
     out.print(project.id)
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__
-from ..settings import Settings
 from ._output import err, out
 from ._runtime import open_runtime, settings
+from .. import __version__
+from ..settings import Settings
 
 
 def serve(
@@ -29,8 +29,16 @@ def serve(
     rt.close()
     _export_env(s)
     out.print(f"Bastion {__version__} on http://{host}:{port}/")
-    uvicorn.run("bastion.web.asgi:app_factory", factory=True, host=host, port=port, workers=workers,
-                log_level=s.log_level, access_log=False, proxy_headers=False)
+    uvicorn.run(
+        "bastion.web.asgi:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=s.log_level,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 def _export_env(s: Settings) -> None:

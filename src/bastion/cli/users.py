@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..services import users
 from ._output import out, when
 from ._runtime import context, runtime, user_id
+from ..services import users
 
 user_app = typer.Typer(help="People.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)

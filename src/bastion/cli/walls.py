@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from ..domain.errors import Conflict
-from ..services import workforce
 from ._input import date_ms
 from ._options import Approval
 from ._output import out, when
 from ._runtime import context, runtime
+from ..domain.errors import Conflict
+from ..services import workforce
 
 walls_app = typer.Typer(help="Conflict-of-interest walls.", no_args_is_help=True)
 
@@ -20,11 +20,13 @@ walls_app = typer.Typer(help="Conflict-of-interest walls.", no_args_is_help=True
 def walls_add_conflict(
     workspace_id: str,
     competitor_id: str,
-    cooling_off_days: Annotated[Optional[float], typer.Option("--cooling-off-days", help="Days after the last access before the wall lifts (default: never).")] = None,
+    cooling_off_days: Annotated[
+        float | None,
+        typer.Option("--cooling-off-days", help="Days after the last access before the wall lifts (default: never)."),
+    ] = None,
 ):
     """Declare that two workspaces compete: nobody who saw one's data may see the other's."""
-    result = workforce.add_conflict(context(runtime()), workspace_id, competitor_id,
-                                    cooling_off_days=cooling_off_days)
+    result = workforce.add_conflict(context(runtime()), workspace_id, competitor_id, cooling_off_days=cooling_off_days)
     out.print(f"conflict {workspace_id} ⟷ {competitor_id} " + ("added" if result["added"] else "already declared"))
 
 
@@ -68,7 +70,9 @@ def walls_delete_group(group: str):
 def walls_group(
     name: str,
     workspace_ids: Annotated[list[str], typer.Argument(help="Workspaces of the sector group.")],
-    cooling_off_days: Annotated[Optional[float], typer.Option("--cooling-off-days", help="Days before a wall of this group lifts.")] = None,
+    cooling_off_days: Annotated[
+        float | None, typer.Option("--cooling-off-days", help="Days before a wall of this group lifts.")
+    ] = None,
 ):
     """Create (or extend) a sector group: every pair of its workspaces conflicts."""
     ctx = context(runtime())
@@ -84,7 +88,9 @@ def walls_group(
 def walls_exclude(
     workspace_id: str,
     org: str,
-    kind: Annotated[Optional[str], typer.Option(help="Only this kind of tie (employer, investor, …); default: any.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind of tie (employer, investor, …); default: any.")
+    ] = None,
 ):
     """Exclude everyone affiliated with an organisation from a workspace."""
     released = workforce.add_exclusion(context(runtime()), workspace_id, org, kind)
@@ -106,12 +112,13 @@ def walls_declare(
 def walls_prior(
     email: str,
     workspace_id: str,
-    since: Annotated[Optional[str], typer.Option(help="Start date (YYYY-MM-DD).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="End date (YYYY-MM-DD); cooling-off counts from here.")] = None,
+    since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="End date (YYYY-MM-DD); cooling-off counts from here.")] = None,
 ):
     """Record that a person worked for a client before (it walls them like an access)."""
-    workforce.record_prior_employment(context(runtime()), email, workspace_id,
-                                      since=date_ms(since, "--since"), until=date_ms(until, "--until"))
+    workforce.record_prior_employment(
+        context(runtime()), email, workspace_id, since=date_ms(since, "--since"), until=date_ms(until, "--until")
+    )
     out.print(f"prior work of {email} for {workspace_id} recorded")
 
 
@@ -125,8 +132,11 @@ def walls_explain(email: str, workspace_id: str):
         line = f"  {reason['kind']}: {reason['message']}"
         if "edge" in reason:
             cooling = reason["edge"]["cooling_off_ms"]
-            line += f" — edge with {reason['edge']['other_workspace']} ({reason['edge']['source']}, " + \
-                (f"cooling-off {cooling / 86400000:g} days" if cooling is not None else "never lifts") + ")"
+            line += (
+                f" — edge with {reason['edge']['other_workspace']} ({reason['edge']['source']}, "
+                + (f"cooling-off {cooling / 86400000:g} days" if cooling is not None else "never lifts")
+                + ")"
+            )
         if "history" in reason:
             line += f" — history since {when(reason['history']['first_at'])}, last {when(reason['history']['last_at'])}"
         if "lifts_at" in reason:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ..domain.errors import BastionError
-from ..services import workspaces
 from ._options import Approval
 from ._output import out, when
 from ._runtime import context, runtime
+from ..domain.errors import BastionError
+from ..services import workspaces
 
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 member_app = typer.Typer(help="Workspace members.", no_args_is_help=True)
@@ -20,7 +20,7 @@ member_app = typer.Typer(help="Workspace members.", no_args_is_help=True)
 @workspace_app.command("create")
 def workspace_create(
     name: str,
-    owner: Annotated[Optional[str], typer.Option(help="Owner's e-mail.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Owner's e-mail.")] = None,
 ):
     """Create a workspace; prints its id."""
     out.print(workspaces.create_workspace(context(runtime()), name, owner=owner).id)

@@ -36,11 +36,22 @@ class AsyncClient:
     ``Client`` does, awaited, with the same retries and errors.
     """
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float | httpx.Timeout | None = None,
-                 retry: calls.Retry | None = None, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry: calls.Retry | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.retry = retry or calls.Retry()
-        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), headers=headers(token),
-                                       timeout=timeout if timeout is not None else DEFAULT_TIMEOUT, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers(token),
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            transport=transport,
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -77,8 +88,7 @@ class AsyncClient:
             raise error_from_response(response)
 
     async def _run(self, call: calls.Call) -> Any:
-        request = self._http.build_request(call.method, call.path, params=call.params, json=call.json,
-                                           files=call.files)
+        request = self._http.build_request(call.method, call.path, params=call.params, json=call.json, files=call.files)
         return call.parse(await self._send(request, retried=call.retried))
 
     # Workspaces and members.
@@ -98,16 +108,18 @@ class AsyncClient:
     async def get_workspace(self, workspace_id: str) -> m.Workspace:
         return await self._run(calls.get_workspace(workspace_id))
 
-    async def delete_workspace(self, workspace_id: str, *, approval: str | None = None,
-                         break_glass: str | None = None) -> None:
+    async def delete_workspace(
+        self, workspace_id: str, *, approval: str | None = None, break_glass: str | None = None
+    ) -> None:
         """Delete and crypto-shred a workspace (two-person approval: docs/api.md)."""
         return await self._run(calls.delete_workspace(workspace_id, approval, break_glass))
 
     async def list_members(self, workspace_id: str) -> list[m.Member]:
         return await self._run(calls.list_members(workspace_id))
 
-    async def add_member(self, workspace_id: str, user: str, role: str, *, approval: str | None = None,
-                   break_glass: str | None = None) -> m.Member:
+    async def add_member(
+        self, workspace_id: str, user: str, role: str, *, approval: str | None = None, break_glass: str | None = None
+    ) -> m.Member:
         """Add a person (id or e-mail) with a role, or change a member's role."""
         return await self._run(calls.add_member(workspace_id, user, role, approval, break_glass))
 
@@ -116,16 +128,23 @@ class AsyncClient:
     async def list_projects(self, workspace_id: str) -> list[m.Project]:
         return await self._run(calls.list_projects(workspace_id))
 
-    async def create_project(self, workspace_id: str, name: str, config: dict[str, Any], *,
-                       settings: dict[str, Any] | None = None) -> m.Project:
+    async def create_project(
+        self, workspace_id: str, name: str, config: dict[str, Any], *, settings: dict[str, Any] | None = None
+    ) -> m.Project:
         """Create a project; the config is checked against its task type (docs/task-types.md)."""
         return await self._run(calls.create_project(workspace_id, name, config, settings))
 
     async def get_project(self, project_id: str) -> m.Project:
         return await self._run(calls.get_project(project_id))
 
-    async def update_project(self, project_id: str, *, name: str | None = None, config: dict[str, Any] | None = None,
-                       settings: dict[str, Any] | None = None) -> m.Project:
+    async def update_project(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        config: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> m.Project:
         return await self._run(calls.update_project(project_id, name, config, settings))
 
     async def delete_project(self, project_id: str) -> None:
@@ -134,8 +153,16 @@ class AsyncClient:
 
     # Tasks.
 
-    async def import_tasks(self, project_id: str, source: Any, *, format: str | None = None, strict: bool = False,
-                           idempotency_key: str | None = None, chunk_tasks: int = CHUNK_TASKS) -> m.ImportReport:
+    async def import_tasks(
+        self,
+        project_id: str,
+        source: Any,
+        *,
+        format: str | None = None,
+        strict: bool = False,
+        idempotency_key: str | None = None,
+        chunk_tasks: int = CHUNK_TASKS,
+    ) -> m.ImportReport:
         """Import tasks, streamed (as ``Client.import_tasks``); the body is made in a worker thread."""
         return await self._import(project_id, import_body(source, format, chunk_tasks), strict, idempotency_key)
 
@@ -145,9 +172,13 @@ class AsyncClient:
         while True:
             # Each send takes a fresh body iterator: the transport consumed the last one.
             request = self._http.build_request(
-                "POST", calls.import_path(project_id), params=calls.query({"strict": strict}),
+                "POST",
+                calls.import_path(project_id),
+                params=calls.query({"strict": strict}),
                 content=_in_thread(body.chunks()),
-                headers={"Content-Type": body.content_type, "Idempotency-Key": key}, timeout=STREAM_TIMEOUT)
+                headers={"Content-Type": body.content_type, "Idempotency-Key": key},
+                timeout=STREAM_TIMEOUT,
+            )
             try:
                 return calls.import_report(await self._send(request, retried=False), key)
             except BastionError as exc:
@@ -187,8 +218,9 @@ class AsyncClient:
     async def submit_annotation(self, task_id: str, result: Any, *, lead_time_ms: int | None = None) -> m.Annotation:
         return await self._run(calls.submit_annotation(task_id, result, lead_time_ms))
 
-    async def submit_and_next(self, task_id: str, result: Any, *,
-                              lead_time_ms: int | None = None) -> m.SubmittedAndNext:
+    async def submit_and_next(
+        self, task_id: str, result: Any, *, lead_time_ms: int | None = None
+    ) -> m.SubmittedAndNext:
         """Submit and lease your next task of the project in one transaction."""
         return await self._run(calls.submit_and_next(task_id, result, lead_time_ms))
 
@@ -199,8 +231,9 @@ class AsyncClient:
         """Lease the next annotation waiting for your review; None when there is none."""
         return await self._run(calls.review_next(project_id))
 
-    async def review(self, annotation_id: str, decision: str, *, comment: str | None = None,
-                     correction: Any = None) -> m.Review:
+    async def review(
+        self, annotation_id: str, decision: str, *, comment: str | None = None, correction: Any = None
+    ) -> m.Review:
         """Accept, reject (with a comment) or correct (with the corrected result) an annotation."""
         return await self._run(calls.review(annotation_id, decision, comment, correction))
 
@@ -228,8 +261,9 @@ class AsyncClient:
         finally:
             await response.aclose()
 
-    async def export_to_file(self, project_id: str, path: str | os.PathLike[str], *, format: str = "jsonl",
-                             **options: Any) -> m.ExportInfo:
+    async def export_to_file(
+        self, project_id: str, path: str | os.PathLike[str], *, format: str = "jsonl", **options: Any
+    ) -> m.ExportInfo:
         """Stream an export into a file (written beside it, renamed when complete)."""
         target = Path(path)
         partial = target.with_name(target.name + ".partial")
@@ -244,12 +278,17 @@ class AsyncClient:
                 partial.unlink(missing_ok=True)
                 raise
             partial.replace(target)
-            return m.ExportInfo(export_id=response.headers.get("x-bastion-export-id"), format=format,
-                                media_type=exports.media_type(response.headers.get("content-type", "")),
-                                size_bytes=size, path=str(target))
+            return m.ExportInfo(
+                export_id=response.headers.get("x-bastion-export-id"),
+                format=format,
+                media_type=exports.media_type(response.headers.get("content-type", "")),
+                size_bytes=size,
+                path=str(target),
+            )
 
-    async def iter_export(self, project_id: str, *, format: str = "jsonl",
-                          **options: Any) -> AsyncIterator[dict[str, Any]]:
+    async def iter_export(
+        self, project_id: str, *, format: str = "jsonl", **options: Any
+    ) -> AsyncIterator[dict[str, Any]]:
         """The export's rows as dicts, read as they arrive."""
         async with self._export(project_id, format, options) as response:
             with exports.reader_for(format, response.headers) as reader:

@@ -26,10 +26,26 @@ MAX_RETRY_AFTER_SECONDS = 60.0
 
 # Query parameters of GET /projects/{p}/export besides format (docs/api.md); a misspelt one
 # would be ignored by the server, so the client refuses it.
-EXPORT_OPTIONS = frozenset({
-    "annotated_only", "per", "rows", "split", "seed", "part", "chat", "sft_form", "dpo_min_strength",
-    "include_ties", "with_ids", "accepted_only", "aggregate", "reidentify", "approval", "break_glass",
-})
+EXPORT_OPTIONS = frozenset(
+    {
+        "annotated_only",
+        "per",
+        "rows",
+        "split",
+        "seed",
+        "part",
+        "chat",
+        "sft_form",
+        "dpo_min_strength",
+        "include_ties",
+        "with_ids",
+        "accepted_only",
+        "aggregate",
+        "reidentify",
+        "approval",
+        "break_glass",
+    }
+)
 
 
 def seg(value: str) -> str:
@@ -68,7 +84,7 @@ class Retry:
             after = response.headers.get("retry-after", "")
             if after.isdigit():
                 return min(float(after), MAX_RETRY_AFTER_SECONDS)
-        base = min(self.backoff_seconds * (2 ** attempt), self.max_backoff_seconds)
+        base = min(self.backoff_seconds * (2**attempt), self.max_backoff_seconds)
         return base * (0.5 + random.random() / 2)
 
 
@@ -128,6 +144,7 @@ def drop_none(**fields: Any) -> dict[str, Any]:
 
 # The calls, in the order of docs/api.md.
 
+
 def me() -> Call:
     return get("/me", model(m.Me))
 
@@ -153,8 +170,11 @@ def list_members(workspace_id: str) -> Call:
 
 
 def add_member(workspace_id: str, user: str, role: str, approval: str | None, break_glass: str | None) -> Call:
-    return post(f"/workspaces/{seg(workspace_id)}/members", model(m.Member),
-                drop_none(user=user, role=role, approval=approval, break_glass=break_glass))
+    return post(
+        f"/workspaces/{seg(workspace_id)}/members",
+        model(m.Member),
+        drop_none(user=user, role=role, approval=approval, break_glass=break_glass),
+    )
 
 
 def list_projects(workspace_id: str) -> Call:
@@ -162,18 +182,26 @@ def list_projects(workspace_id: str) -> Call:
 
 
 def create_project(workspace_id: str, name: str, config: dict[str, Any], settings: dict[str, Any] | None) -> Call:
-    return post(f"/workspaces/{seg(workspace_id)}/projects", model(m.Project),
-                drop_none(name=name, config=config, settings=settings))
+    return post(
+        f"/workspaces/{seg(workspace_id)}/projects",
+        model(m.Project),
+        drop_none(name=name, config=config, settings=settings),
+    )
 
 
 def get_project(project_id: str) -> Call:
     return get(f"/projects/{seg(project_id)}", model(m.Project))
 
 
-def update_project(project_id: str, name: str | None, config: dict[str, Any] | None,
-                   settings: dict[str, Any] | None) -> Call:
-    return Call("PATCH", f"{API}/projects/{seg(project_id)}", model(m.Project),
-                json=drop_none(name=name, config=config, settings=settings))
+def update_project(
+    project_id: str, name: str | None, config: dict[str, Any] | None, settings: dict[str, Any] | None
+) -> Call:
+    return Call(
+        "PATCH",
+        f"{API}/projects/{seg(project_id)}",
+        model(m.Project),
+        json=drop_none(name=name, config=config, settings=settings),
+    )
 
 
 def delete_project(project_id: str) -> Call:
@@ -197,13 +225,19 @@ def skip_task(task_id: str) -> Call:
 
 
 def submit_annotation(task_id: str, result: Any, lead_time_ms: int | None) -> Call:
-    return post(f"/tasks/{seg(task_id)}/annotations", model(m.Annotation),
-                drop_none(lead_time_ms=lead_time_ms) | {"result": result})
+    return post(
+        f"/tasks/{seg(task_id)}/annotations",
+        model(m.Annotation),
+        drop_none(lead_time_ms=lead_time_ms) | {"result": result},
+    )
 
 
 def submit_and_next(task_id: str, result: Any, lead_time_ms: int | None) -> Call:
-    return post(f"/tasks/{seg(task_id)}/submit-and-next", model(m.SubmittedAndNext),
-                drop_none(lead_time_ms=lead_time_ms) | {"result": result})
+    return post(
+        f"/tasks/{seg(task_id)}/submit-and-next",
+        model(m.SubmittedAndNext),
+        drop_none(lead_time_ms=lead_time_ms) | {"result": result},
+    )
 
 
 def list_annotations(task_id: str) -> Call:
@@ -215,8 +249,11 @@ def review_next(project_id: str) -> Call:
 
 
 def review(annotation_id: str, decision: str, comment: str | None, correction: Any) -> Call:
-    return post(f"/annotations/{seg(annotation_id)}/review", model(m.Review),
-                drop_none(decision=decision, comment=comment, correction=correction))
+    return post(
+        f"/annotations/{seg(annotation_id)}/review",
+        model(m.Review),
+        drop_none(decision=decision, comment=comment, correction=correction),
+    )
 
 
 def quality_report(project_id: str, method: str | None) -> Call:
@@ -228,8 +265,7 @@ def export_manifest(export_id: str) -> Call:
 
 
 def upload_file(project_id: str, name: str, content: bytes) -> Call:
-    return Call("POST", f"{API}/projects/{seg(project_id)}/files", model(m.StoredFile),
-                files={"file": (name, content)})
+    return Call("POST", f"{API}/projects/{seg(project_id)}/files", model(m.StoredFile), files={"file": (name, content)})
 
 
 def list_audit(workspace_id: str, after: int, limit: int) -> Call:
@@ -248,8 +284,9 @@ def export_request(project_id: str, format: str, options: Mapping[str, Any]) -> 
     """The export's path and query; an option the API does not have is refused here."""
     unknown = sorted(set(options) - EXPORT_OPTIONS)
     if unknown:
-        raise TypeError(f"unknown export option(s) {', '.join(unknown)}; the options are: "
-                        f"{', '.join(sorted(EXPORT_OPTIONS))}")
+        raise TypeError(
+            f"unknown export option(s) {', '.join(unknown)}; the options are: {', '.join(sorted(EXPORT_OPTIONS))}"
+        )
     return f"{API}/projects/{seg(project_id)}/export", query({"format": format, **options})
 
 

@@ -138,7 +138,7 @@ def rows_body(rows: Iterable[Mapping[str, Any]], chunk_tasks: int) -> ImportBody
 def dataframe_body(frame: Any, chunk_tasks: int) -> ImportBody:
     def tasks() -> Iterator[dict[str, Any]]:
         for start in range(0, len(frame), chunk_tasks):
-            for row in frame.iloc[start:start + chunk_tasks].to_dict(orient="records"):
+            for row in frame.iloc[start : start + chunk_tasks].to_dict(orient="records"):
                 yield table_row_task(row)
 
     return ImportBody(MEDIA_TYPES["jsonl"], lambda: encode_lines(tasks(), chunk_tasks))
@@ -173,6 +173,8 @@ def import_body(source: Any, fmt: str | None = None, chunk_tasks: int = CHUNK_TA
     if _is_instance(source, "datasets", "Dataset"):
         return dataset_body(source, chunk_tasks)
     if isinstance(source, (bytes, bytearray, Mapping)) or not isinstance(source, Iterable):
-        raise TypeError(f"cannot import from a {type(source).__name__}: give a file path, an iterable of dicts, "
-                        "a pandas DataFrame or a datasets.Dataset")
+        raise TypeError(
+            f"cannot import from a {type(source).__name__}: give a file path, an iterable of dicts, "
+            "a pandas DataFrame or a datasets.Dataset"
+        )
     return rows_body(source, chunk_tasks)

@@ -12,12 +12,12 @@ from typing import Any, Self
 
 import httpx
 
-from .. import __version__
 from . import _calls as calls
 from . import _exports as exports
 from . import models as m
 from ._imports import CHUNK_TASKS, ImportBody, import_body
 from .errors import BastionError, TransportError, error_from_response
+from .. import __version__
 
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0, read=None)  # an import answers when its last task is in
@@ -40,11 +40,22 @@ class Client:
     ``bastion.client.errors`` exceptions carrying the status and the API's code and message.
     """
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float | httpx.Timeout | None = None,
-                 retry: calls.Retry | None = None, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        retry: calls.Retry | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.retry = retry or calls.Retry()
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers(token),
-                                  timeout=timeout if timeout is not None else DEFAULT_TIMEOUT, transport=transport)
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers=headers(token),
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            transport=transport,
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -81,8 +92,7 @@ class Client:
             raise error_from_response(response)
 
     def _run(self, call: calls.Call) -> Any:
-        request = self._http.build_request(call.method, call.path, params=call.params, json=call.json,
-                                           files=call.files)
+        request = self._http.build_request(call.method, call.path, params=call.params, json=call.json, files=call.files)
         return call.parse(self._send(request, retried=call.retried))
 
     # Workspaces and members.
@@ -102,16 +112,18 @@ class Client:
     def get_workspace(self, workspace_id: str) -> m.Workspace:
         return self._run(calls.get_workspace(workspace_id))
 
-    def delete_workspace(self, workspace_id: str, *, approval: str | None = None,
-                         break_glass: str | None = None) -> None:
+    def delete_workspace(
+        self, workspace_id: str, *, approval: str | None = None, break_glass: str | None = None
+    ) -> None:
         """Delete and crypto-shred a workspace (two-person approval: docs/api.md)."""
         return self._run(calls.delete_workspace(workspace_id, approval, break_glass))
 
     def list_members(self, workspace_id: str) -> list[m.Member]:
         return self._run(calls.list_members(workspace_id))
 
-    def add_member(self, workspace_id: str, user: str, role: str, *, approval: str | None = None,
-                   break_glass: str | None = None) -> m.Member:
+    def add_member(
+        self, workspace_id: str, user: str, role: str, *, approval: str | None = None, break_glass: str | None = None
+    ) -> m.Member:
         """Add a person (id or e-mail) with a role, or change a member's role."""
         return self._run(calls.add_member(workspace_id, user, role, approval, break_glass))
 
@@ -120,16 +132,23 @@ class Client:
     def list_projects(self, workspace_id: str) -> list[m.Project]:
         return self._run(calls.list_projects(workspace_id))
 
-    def create_project(self, workspace_id: str, name: str, config: dict[str, Any], *,
-                       settings: dict[str, Any] | None = None) -> m.Project:
+    def create_project(
+        self, workspace_id: str, name: str, config: dict[str, Any], *, settings: dict[str, Any] | None = None
+    ) -> m.Project:
         """Create a project; the config is checked against its task type (docs/task-types.md)."""
         return self._run(calls.create_project(workspace_id, name, config, settings))
 
     def get_project(self, project_id: str) -> m.Project:
         return self._run(calls.get_project(project_id))
 
-    def update_project(self, project_id: str, *, name: str | None = None, config: dict[str, Any] | None = None,
-                       settings: dict[str, Any] | None = None) -> m.Project:
+    def update_project(
+        self,
+        project_id: str,
+        *,
+        name: str | None = None,
+        config: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> m.Project:
         return self._run(calls.update_project(project_id, name, config, settings))
 
     def delete_project(self, project_id: str) -> None:
@@ -138,8 +157,16 @@ class Client:
 
     # Tasks.
 
-    def import_tasks(self, project_id: str, source: Any, *, format: str | None = None, strict: bool = False,
-                     idempotency_key: str | None = None, chunk_tasks: int = CHUNK_TASKS) -> m.ImportReport:
+    def import_tasks(
+        self,
+        project_id: str,
+        source: Any,
+        *,
+        format: str | None = None,
+        strict: bool = False,
+        idempotency_key: str | None = None,
+        chunk_tasks: int = CHUNK_TASKS,
+    ) -> m.ImportReport:
         """Import tasks, streamed: from a file path (jsonl, json, csv or parquet, by suffix or ``format``),
         an iterable of task dicts, a pandas DataFrame or a ``datasets.Dataset`` (docs/sdk.md says how
         rows become tasks). ``strict``: write nothing if a line is bad. The import carries
@@ -152,8 +179,13 @@ class Client:
         while True:
             # Each send takes a fresh body iterator: the transport consumed the last one.
             request = self._http.build_request(
-                "POST", calls.import_path(project_id), params=calls.query({"strict": strict}), content=body.chunks(),
-                headers={"Content-Type": body.content_type, "Idempotency-Key": key}, timeout=STREAM_TIMEOUT)
+                "POST",
+                calls.import_path(project_id),
+                params=calls.query({"strict": strict}),
+                content=body.chunks(),
+                headers={"Content-Type": body.content_type, "Idempotency-Key": key},
+                timeout=STREAM_TIMEOUT,
+            )
             try:
                 return calls.import_report(self._send(request, retried=False), key)
             except BastionError as exc:
@@ -203,8 +235,9 @@ class Client:
         """Lease the next annotation waiting for your review; None when there is none."""
         return self._run(calls.review_next(project_id))
 
-    def review(self, annotation_id: str, decision: str, *, comment: str | None = None,
-               correction: Any = None) -> m.Review:
+    def review(
+        self, annotation_id: str, decision: str, *, comment: str | None = None, correction: Any = None
+    ) -> m.Review:
         """Accept, reject (with a comment) or correct (with the corrected result) an annotation."""
         return self._run(calls.review(annotation_id, decision, comment, correction))
 
@@ -231,8 +264,9 @@ class Client:
         finally:
             response.close()
 
-    def export_to_file(self, project_id: str, path: str | os.PathLike[str], *, format: str = "jsonl",
-                       **options: Any) -> m.ExportInfo:
+    def export_to_file(
+        self, project_id: str, path: str | os.PathLike[str], *, format: str = "jsonl", **options: Any
+    ) -> m.ExportInfo:
         """Stream an export into a file (written beside it, renamed when complete). ``options``: the
         export's query options (``annotated_only``, ``per``, ``split``, …: docs/api.md)."""
         target = Path(path)
@@ -248,29 +282,39 @@ class Client:
                 partial.unlink(missing_ok=True)
                 raise
             partial.replace(target)
-            return m.ExportInfo(export_id=response.headers.get("x-bastion-export-id"), format=format,
-                                media_type=exports.media_type(response.headers.get("content-type", "")),
-                                size_bytes=size, path=str(target))
+            return m.ExportInfo(
+                export_id=response.headers.get("x-bastion-export-id"),
+                format=format,
+                media_type=exports.media_type(response.headers.get("content-type", "")),
+                size_bytes=size,
+                path=str(target),
+            )
 
     def iter_export(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Iterator[dict[str, Any]]:
         """The export's rows as dicts, read as they arrive (docs/sdk.md says what a row is per format)."""
-        with (self._export(project_id, format, options) as response,
-              exports.reader_for(format, response.headers) as reader):
+        with (
+            self._export(project_id, format, options) as response,
+            exports.reader_for(format, response.headers) as reader,
+        ):
             yield from exports.iter_rows(reader, response.iter_bytes())
 
     def export_dataframe(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
         """The export as a pandas DataFrame (pandas must be installed)."""
         exports.pandas()
-        with (self._export(project_id, format, options) as response,
-              exports.reader_for(format, response.headers) as reader):
+        with (
+            self._export(project_id, format, options) as response,
+            exports.reader_for(format, response.headers) as reader,
+        ):
             fed = [row for chunk in response.iter_bytes() for row in reader.feed(chunk)]
             return exports.to_dataframe(reader, fed)
 
     def export_dataset(self, project_id: str, *, format: str = "jsonl", **options: Any) -> Any:
         """The export as a ``datasets.Dataset`` (datasets must be installed)."""
         exports.datasets()
-        with (self._export(project_id, format, options) as response,
-              exports.reader_for(format, response.headers) as reader):
+        with (
+            self._export(project_id, format, options) as response,
+            exports.reader_for(format, response.headers) as reader,
+        ):
             fed = [row for chunk in response.iter_bytes() for row in reader.feed(chunk)]
             return exports.to_dataset(reader, fed)
 

@@ -104,9 +104,18 @@ class MissingDependency(ImportError):
 
 
 BY_STATUS: dict[int, type[BastionError]] = {
-    400: BadRequest, 401: Unauthenticated, 403: PermissionDenied, 404: NotFound, 409: Conflict,
-    413: PayloadTooLarge, 415: UnsupportedMediaType, 422: InvalidInput, 429: RateLimited,
-    502: Unavailable, 503: Unavailable, 504: Unavailable,
+    400: BadRequest,
+    401: Unauthenticated,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: InvalidInput,
+    429: RateLimited,
+    502: Unavailable,
+    503: Unavailable,
+    504: Unavailable,
 }
 BY_CODE: dict[str, type[BastionError]] = {"approval_required": ApprovalRequired}
 

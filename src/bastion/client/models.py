@@ -135,7 +135,8 @@ class ImportReport(Model):
     rejected: list[RejectedLine]
     import_id: str | None = None
     idempotency_key: str | None = Field(
-        default=None, description="The Idempotency-Key the import was sent with: send it again to get this report.")
+        default=None, description="The Idempotency-Key the import was sent with: send it again to get this report."
+    )
 
 
 class HeldTask(Model):

@@ -70,8 +70,10 @@ def walk_strings(value: Any) -> Iterator[tuple[str, tuple[str, ...], str]]:
         if isinstance(current, str):
             yield concrete, segments, current
         elif isinstance(current, Mapping):
-            children = [(inner, f"{concrete}.{key}" if concrete else str(key), (*segments, str(key)))
-                        for key, inner in current.items()]
+            children = [
+                (inner, f"{concrete}.{key}" if concrete else str(key), (*segments, str(key)))
+                for key, inner in current.items()
+            ]
             stack.extend(reversed(children))
         elif isinstance(current, list | tuple):
             inner_segments = (*segments[:-1], segments[-1] + "[]") if segments else ("[]",)

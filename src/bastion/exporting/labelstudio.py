@@ -15,8 +15,15 @@ from .base import ExportFormat
 from .jsonrows import encode_json_array
 
 LABEL_STUDIO = ExportFormat(
-    name="label-studio", media_type="application/json", extension="ls.json", encode=encode_json_array,
-    rows=("labelstudio",), per_task=True, split_column=False, file_facts=True,
-    description="Label Studio tasks with annotations and predictions, as its import takes them")
+    name="label-studio",
+    media_type="application/json",
+    extension="ls.json",
+    encode=encode_json_array,
+    rows=("labelstudio",),
+    per_task=True,
+    split_column=False,
+    file_facts=True,
+    description="Label Studio tasks with annotations and predictions, as its import takes them",
+)
 
 __all__ = ["LABEL_STUDIO"]

@@ -33,7 +33,7 @@ from __future__ import annotations
 import xml.parsers.expat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, NoReturn
 
 import orjson
 
@@ -52,10 +52,10 @@ MAX_CONFIG_BYTES = 1_000_000
 class Tag:
     name: str
     attrs: dict[str, str]
-    children: list["Tag"] = field(default_factory=list)
+    children: list[Tag] = field(default_factory=list)
 
 
-def _refuse_dtd(*_: Any) -> None:
+def _refuse_dtd(*_: Any) -> NoReturn:
     raise InvalidConfig("label config: a DOCTYPE or entity declaration is not allowed")
 
 
@@ -140,8 +140,11 @@ def convert(xml_text: str) -> Conversion:
         return (_var(obj.attrs.get("value")) if obj else None), obj
 
     def other_text_fields(used: set[str]) -> list[str]:
-        return [v for name, o in objects.items() if o.name == "Text" and name not in used
-                and (v := _var(o.attrs.get("value")))]
+        return [
+            v
+            for name, o in objects.items()
+            if o.name == "Text" and name not in used and (v := _var(o.attrs.get("value")))
+        ]
 
     config: dict[str, Any] | None = None
     used: list[Tag] = []
@@ -169,10 +172,17 @@ def convert(xml_text: str) -> Conversion:
         names = [n.strip() for n in pair.attrs.get("toName", "").split(",")]
         fields = [_var(objects[n].attrs.get("value")) if n in objects else None for n in names]
         if len(fields) != 2 or None in fields:
-            raise InvalidConfig(f"<Pairwise name={pair.attrs.get('name')!r}>: toName must name two <Text> objects "
-                                "with $field values")
-        config = {"type": "preference", "responses_field": "responses", "allow_tie": False, "strength": False,
-                  "rationale": "off", "randomize": False}
+            raise InvalidConfig(
+                f"<Pairwise name={pair.attrs.get('name')!r}>: toName must name two <Text> objects with $field values"
+            )
+        config = {
+            "type": "preference",
+            "responses_field": "responses",
+            "allow_tie": False,
+            "strength": False,
+            "rationale": "off",
+            "randomize": False,
+        }
         gather["responses"] = [f for f in fields if f]
         prompts = other_text_fields(set(names))
         if prompts:
@@ -182,28 +192,35 @@ def convert(xml_text: str) -> Conversion:
         ranker = by_tag["Ranker"][0]
         field_name, obj = source(ranker)
         if obj is None or obj.name != "List" or field_name is None:
-            raise InvalidConfig(f"<Ranker name={ranker.attrs.get('name')!r}>: toName must name a <List> with a "
-                                "$field value")
+            raise InvalidConfig(
+                f"<Ranker name={ranker.attrs.get('name')!r}>: toName must name a <List> with a $field value"
+            )
         config = {"type": "ranking", "responses_field": field_name, "allow_ties": False, "randomize": False}
         prompts = other_text_fields(set())
         if prompts:
             config["prompt_field"] = prompts[0]
         used.append(ranker)
-        unconverted += [f"<Bucket name={b.attrs.get('name')!r}>: ranking into buckets does not convert"
-                        for b in _walk(ranker) if b.name == "Bucket"]
+        unconverted += [
+            f"<Bucket name={b.attrs.get('name')!r}>: ranking into buckets does not convert"
+            for b in _walk(ranker)
+            if b.name == "Bucket"
+        ]
     elif "Rating" in by_tag:
         ratings = by_tag["Rating"]
         field_name, _ = source(ratings[0])
         config = {"type": "rubric", "response_field": field_name or "text", "criteria": []}
         # a rubric shows a prompt: another <Text>, else the rated text itself
-        config["prompt_field"] = (other_text_fields({ratings[0].attrs.get("toName", "")}) or [config["response_field"]])[0]
+        config["prompt_field"] = (
+            other_text_fields({ratings[0].attrs.get("toName", "")}) or [config["response_field"]]
+        )[0]
         for r in ratings:
             if source(r)[0] != field_name:
                 unconverted.append(f"<Rating name={r.attrs.get('name')!r}>: rates another object than the first")
                 continue
             top = int(r.attrs.get("maxRating", "5")) if r.attrs.get("maxRating", "5").isdigit() else 5
-            config["criteria"].append({"name": r.attrs.get("name", "rating"), "scale": {"min": 1, "max": top},
-                                       "comment": "off"})
+            config["criteria"].append(
+                {"name": r.attrs.get("name", "rating"), "scale": {"min": 1, "max": top}, "comment": "off"}
+            )
             used.append(r)
     elif "TextArea" in by_tag:
         area = by_tag["TextArea"][0]
@@ -215,17 +232,24 @@ def convert(xml_text: str) -> Conversion:
     elif "Choices" in by_tag:
         choices = by_tag["Choices"][0]
         field_name, _ = source(choices)
-        config = {"type": "classification", "field": field_name or "text", "labels": _labels(choices, "Choice"),
-                  "multiple": choices.attrs.get("choice") == "multiple"}
+        config = {
+            "type": "classification",
+            "field": field_name or "text",
+            "labels": _labels(choices, "Choice"),
+            "multiple": choices.attrs.get("choice") == "multiple",
+        }
         used.append(choices)
     if config is None:
         found = ", ".join(sorted({f"<{t.name}>" for t in controls})) or "none"
-        raise InvalidConfig(f"label config: no control Bastion converts (found: {found}; converted: Choices, "
-                            "Labels, Relations, Pairwise, Ranker, TextArea, Rating, RectangleLabels)")
+        raise InvalidConfig(
+            f"label config: no control Bastion converts (found: {found}; converted: Choices, "
+            "Labels, Relations, Pairwise, Ranker, TextArea, Rating, RectangleLabels)"
+        )
     for t in controls:
         if t not in used and t.name != "Bucket":
-            unconverted.append(f"<{t.name} name={t.attrs.get('name')!r}>: a {config['type']} project has no "
-                               "place for it")
+            unconverted.append(
+                f"<{t.name} name={t.attrs.get('name')!r}>: a {config['type']} project has no place for it"
+            )
     if headers:
         config["instructions"] = "\n\n".join(headers)
     installed().get(config["type"]).parse_config(config)  # a conversion is always a valid config
@@ -310,8 +334,10 @@ def read_task(tt: TaskType, config: Any, task: Any, gather: dict[str, list[str]]
         if not isinstance(a, dict):
             errors.append(f"{where}: must be an object")
             continue
-        ann: dict[str, Any] = {"completed_by": _annotator(a.get("completed_by")),
-                               "was_cancelled": bool(a.get("was_cancelled"))}
+        ann: dict[str, Any] = {
+            "completed_by": _annotator(a.get("completed_by")),
+            "was_cancelled": bool(a.get("was_cancelled")),
+        }
         if ann["completed_by"] is None:
             errors.append(f"{where}.completed_by: missing (an annotation needs its author)")
         for key in ("created_at", "lead_time"):
@@ -328,15 +354,20 @@ def read_task(tt: TaskType, config: Any, task: Any, gather: dict[str, list[str]]
         annotations.append(ann)
     if errors:
         return LabelStudioTask(task_id, None, errors, skipped)
-    line: dict[str, Any] = {"data": bastion_data, "external_id": str(task_id) if task_id is not None else None,
-                            "predictions": predictions, "annotations": annotations}
+    line: dict[str, Any] = {
+        "data": bastion_data,
+        "external_id": str(task_id) if task_id is not None else None,
+        "predictions": predictions,
+        "annotations": annotations,
+    }
     if task.get("meta"):
         line["meta"] = task["meta"]
     return LabelStudioTask(task_id, line, [], skipped)
 
 
-def read_label_studio_export(fileobj: IO[bytes], config: dict | Any, *,
-                             label_config: str | None = None) -> Iterator[LabelStudioTask]:
+def read_label_studio_export(
+    fileobj: IO[bytes], config: dict | Any, *, label_config: str | None = None
+) -> Iterator[LabelStudioTask]:
     """The tasks of a Label Studio JSON export (``exportType=JSON``) as Bastion import lines.
 
     ``config`` is the project's Bastion config (a dict, or the model its task type

@@ -44,8 +44,7 @@ class LeakCache:
             found = self._settings[key] = load_leak_tracing(raw)
         return found
 
-    def slots(self, text: str, protected: tuple[tuple[int, int], ...],
-              settings: VariantSettings) -> tuple[Slot, ...]:
+    def slots(self, text: str, protected: tuple[tuple[int, int], ...], settings: VariantSettings) -> tuple[Slot, ...]:
         """The slots of a canonical text outside ``protected`` (least recently used dropped first)."""
         key = (hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest(), protected, settings)
         with self._lock:

@@ -34,9 +34,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bastion.domain.errors import InvalidConfig
-from bastion.domain.fieldpaths import replace_strings, walk_strings
-from bastion.redaction.pseudonyms import check_secret
+from ..domain.errors import InvalidConfig
+from ..domain.fieldpaths import replace_strings, walk_strings
+from ..redaction.pseudonyms import check_secret
 
 PLACEHOLDERS = ("name", "figure", "date", "place")
 MAX_P_VALUE = 1e-3  # identified when another recipient would match this well less often than this

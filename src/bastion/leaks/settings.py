@@ -29,9 +29,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bastion.domain.errors import InvalidConfig
-from bastion.domain.fieldpaths import check_paths, replace_strings
-from bastion.leaks.slots import VariantSettings
+from .slots import VariantSettings
+from ..domain.errors import InvalidConfig
+from ..domain.fieldpaths import check_paths, replace_strings
 
 MAX_CANARY_RATE = 0.2
 
@@ -73,8 +73,10 @@ def load_leak_tracing(raw: Mapping[str, Any] | None, *, path: str = "leak_tracin
             where = path + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
             message = err["msg"].removeprefix("Value error, ")
             problems.append({"path": where, "message": "unknown key" if err["type"] == "extra_forbidden" else message})
-        raise InvalidConfig("invalid leak tracing settings: " + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
-                            details=problems) from exc
+        raise InvalidConfig(
+            "invalid leak tracing settings: " + "; ".join(f"{p['path']}: {p['message']}" for p in problems),
+            details=problems,
+        ) from exc
     return settings
 
 

@@ -43,12 +43,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bastion.domain.errors import InvalidConfig
-from bastion.domain.fieldpaths import check_paths, replace_strings, selected, walk_strings
-from bastion.redaction.detectors import Detector, EntityType, Match, builtin_detectors, resolve_overlaps
-from bastion.redaction.dictionary import ClientDictionary
-from bastion.redaction.offsets import OffsetMap, apply_replacements
-from bastion.redaction.pseudonyms import Pseudonymizer
+from .detectors import Detector, EntityType, Match, builtin_detectors, resolve_overlaps
+from .dictionary import ClientDictionary
+from .offsets import OffsetMap, apply_replacements
+from .pseudonyms import Pseudonymizer
+from ..domain.errors import InvalidConfig
+from ..domain.fieldpaths import check_paths, replace_strings, selected, walk_strings
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -182,9 +182,11 @@ class Redactor:
         if detectors is None:
             self._detectors = [(d, wanted) for d in builtin_detectors() if d.entity_types & wanted]
             if policy.ner is not None:
-                from bastion.redaction.presidio import PresidioDetector
+                from .presidio import PresidioDetector
 
-                ner = PresidioDetector(entities=policy.ner.entities, language=policy.ner.language, min_score=policy.ner.min_score)
+                ner = PresidioDetector(
+                    entities=policy.ner.entities, language=policy.ner.language, min_score=policy.ner.min_score
+                )
                 self._detectors.append((ner, None))
         else:
             self._detectors = [(d, None) for d in detectors]
@@ -207,10 +209,14 @@ class Redactor:
         matches.extend(self.dictionary.find(text))
         return [m for m in resolve_overlaps(matches) if m.text.casefold() not in self._allow_values]
 
-    def redact_text(self, text: str, pseudonyms: Pseudonymizer, field_path: str = "") -> tuple[str, OffsetMap, list[Finding]]:
+    def redact_text(
+        self, text: str, pseudonyms: Pseudonymizer, field_path: str = ""
+    ) -> tuple[str, OffsetMap, list[Finding]]:
         matches = self.find(text)
         tokens = [pseudonyms.pseudonym_for(m.entity_type, m.canonical or m.text).token for m in matches]
-        redacted, offsets = apply_replacements(text, [(m.start, m.end, token) for m, token in zip(matches, tokens, strict=True)])
+        redacted, offsets = apply_replacements(
+            text, [(m.start, m.end, token) for m, token in zip(matches, tokens, strict=True)]
+        )
         findings = []
         for match, token in zip(matches, tokens, strict=True):
             start, end = offsets.to_target(match.start, match.end)
@@ -285,5 +291,3 @@ def redact_item(
     """Redact one item's data under ``policy``; see the module docstring for the rules."""
     redactor = policy if isinstance(policy, Redactor) else compile_policy(policy)
     return redactor.redact_item(data, pseudonyms)
-
-

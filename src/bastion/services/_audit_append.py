@@ -90,8 +90,14 @@ def _append(u: Unit, workspace_id: str, events: list[PendingEvent]) -> None:
     rows, node_rows, checkpoints = [], [], []
     for event in events:
         entry = AuditEntry(
-            seq=size, id=ids.new_id("aud"), at=_timestamp(event.at), workspace=workspace_id,
-            actor=event.actor, action=event.action, target=event.target, details=event.details,
+            seq=size,
+            id=ids.new_id("aud"),
+            at=_timestamp(event.at),
+            workspace=workspace_id,
+            actor=event.actor,
+            action=event.action,
+            target=event.target,
+            details=event.details,
         )
         data = leaf_bytes(entry)
         node = leaf_hash(entry)
@@ -117,8 +123,9 @@ def _append(u: Unit, workspace_id: str, events: list[PendingEvent]) -> None:
 
 def _store_checkpoint(u: Unit, workspace_id: str, size: int, root: bytes) -> str:
     name, key = signer(u.rt)
-    note = sign_checkpoint(key, name, checkpoint_origin(deployment_name(u.rt), workspace_id), size, root,
-                           datetime.now(UTC))
+    note = sign_checkpoint(
+        key, name, checkpoint_origin(deployment_name(u.rt), workspace_id), size, root, datetime.now(UTC)
+    )
     # Another process may have signed this size first: the stored note is the one.
     return audit_store.store_checkpoint(u.tx, workspace_id, size, note, u.now)
 

@@ -16,28 +16,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .context import Context, Unit
 from .. import ids
 from ..domain.errors import InvalidInput, PermissionDenied
 from ..storage import alerts_store
 from ..storage.alerts_store import Alert
-from .context import Context, Unit
 
 MAX_LISTED = 200
 
 
-def notify(w: Unit, user_ids: Iterable[str], workspace_id: str, kind: str, message: str,
-           subject: str | None = None) -> int:
+def notify(
+    w: Unit, user_ids: Iterable[str], workspace_id: str, kind: str, message: str, subject: str | None = None
+) -> int:
     """Alert these people (each once) in the current transaction; returns how many."""
     people = sorted(set(user_ids) - {"system"})
     if people:
-        alerts_store.insert_alerts(w.tx, workspace_id, [(user_id, ids.new_id("alr")) for user_id in people],
-                                   kind=kind, message=message[:600], subject=subject, now=w.now)
+        alerts_store.insert_alerts(
+            w.tx,
+            workspace_id,
+            [(user_id, ids.new_id("alr")) for user_id in people],
+            kind=kind,
+            message=message[:600],
+            subject=subject,
+            now=w.now,
+        )
     return len(people)
 
 
 def _out(row: Alert) -> dict:
-    return {"id": row.id, "workspace_id": row.workspace_id, "kind": row.kind, "message": row.message,
-            "subject": row.subject, "created_at": row.created_at, "read_at": row.read_at}
+    return {
+        "id": row.id,
+        "workspace_id": row.workspace_id,
+        "kind": row.kind,
+        "message": row.message,
+        "subject": row.subject,
+        "created_at": row.created_at,
+        "read_at": row.read_at,
+    }
 
 
 def list_alerts(ctx: Context, *, unread_only: bool = False, limit: int = 100) -> list[dict]:
@@ -47,8 +62,9 @@ def list_alerts(ctx: Context, *, unread_only: bool = False, limit: int = 100) ->
     if ctx.actor.is_system:
         return []
     with ctx.read() as r:
-        return [_out(row) for row in alerts_store.list_alerts(r.tx, ctx.actor.user_id, unread_only=unread_only,
-                                                              limit=limit)]
+        return [
+            _out(row) for row in alerts_store.list_alerts(r.tx, ctx.actor.user_id, unread_only=unread_only, limit=limit)
+        ]
 
 
 def unread_count(ctx: Context) -> int:

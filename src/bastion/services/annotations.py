@@ -12,18 +12,18 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from .canaries import answer_canary
+from .context import Context, Unit
+from .projects import bump_counts, config_of, load_project
+from .queue import lease_next, take_slot
+from .tasks import find_task_row
+from .variants import annotations_as_shown, viewed_by
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
 from ..storage import annotations_store
 from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
-from .context import Context, Unit
-from .canaries import answer_canary
-from .variants import annotations_as_shown, viewed_by
-from .projects import bump_counts, config_of, load_project
-from .queue import lease_next, take_slot
-from .tasks import find_task_row
 
 MAX_LEAD_TIME_MS = 7 * 24 * 3600 * 1000
 
@@ -41,9 +41,7 @@ def annotation_dict(u: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
     }
 
 
-def submit_annotation(
-    ctx: Context, task_id: str, result: Any, *, lead_time_ms: int | None = None
-) -> dict[str, Any]:
+def submit_annotation(ctx: Context, task_id: str, result: Any, *, lead_time_ms: int | None = None) -> dict[str, Any]:
     """Record the caller's result for a task."""
     with ctx.write() as w:
         return record_annotation(w, task_id, result, lead_time_ms)
@@ -64,8 +62,7 @@ def submit_and_next(
 def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | None) -> dict[str, Any]:
     """``submit_annotation`` inside an open transaction."""
     if lead_time_ms is not None and (
-        not isinstance(lead_time_ms, int) or isinstance(lead_time_ms, bool)
-        or not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS
+        not isinstance(lead_time_ms, int) or isinstance(lead_time_ms, bool) or not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS
     ):
         raise InvalidInput(f"lead_time_ms: an integer from 0 to {MAX_LEAD_TIME_MS}")
     me = w.actor.user_id
@@ -111,9 +108,17 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
     review = review_status(project.settings.quality, annotation_id, is_gold=bool(found.is_gold))
     try:
         qs.INSERT_ANNOTATION.run(
-            w.tx, ws=ws, id=annotation_id, project=task.project_id, task=task_id, user=me,
+            w.tx,
+            ws=ws,
+            id=annotation_id,
+            project=task.project_id,
+            task=task_id,
+            user=me,
             result=sealer.seal_json("annotations", annotation_id, "result", normalised),
-            lead=lead_time_ms, review=review, gold_score=gold_score, now=w.now,
+            lead=lead_time_ms,
+            review=review,
+            gold_score=gold_score,
+            now=w.now,
         )
     except w.tx.db.integrity_errors as exc:  # a concurrent submit by the same person won the race
         raise Conflict("you have already annotated this task") from exc
@@ -125,8 +130,13 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
 
         grade_if_complete(w, project, me, task_type, config)
     out = {
-        "id": annotation_id, "task_id": task_id, "project_id": task.project_id, "user_id": me,
-        "result": normalised, "lead_time_ms": lead_time_ms, "created_at": w.now,
+        "id": annotation_id,
+        "task_id": task_id,
+        "project_id": task.project_id,
+        "user_id": me,
+        "result": normalised,
+        "lead_time_ms": lead_time_ms,
+        "created_at": w.now,
     }
     if gold_score is not None:
         quality = project.settings.quality
@@ -158,8 +168,14 @@ def pause_if_below(w: Unit, project, user_id: str) -> bool:
         from .workforce import release_leases
 
         release_leases(w, user_id, project.workspace_id, reason="paused", project_id=project.id)
-        w.audit(project.workspace_id, "quality.paused", user_id, project=project.id, accuracy=round(total / count, 4),
-                gold_answers=count)
+        w.audit(
+            project.workspace_id,
+            "quality.paused",
+            user_id,
+            project=project.id,
+            accuracy=round(total / count, 4),
+            gold_answers=count,
+        )
     return True
 
 

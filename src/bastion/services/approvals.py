@@ -44,6 +44,8 @@ from typing import Any
 
 import orjson
 
+from . import alerts
+from .context import Context, Unit
 from .. import ids
 from ..access import Action
 from ..domain.errors import ApprovalRequired, Conflict, InvalidInput, NotFound, PermissionDenied
@@ -51,27 +53,35 @@ from ..domain.users import normalise_email
 from ..domain.workspaces import Role
 from ..storage import approvals_store, memberships_store, users_store, workforce_store, workspaces_store
 from ..storage.approvals_store import Approval
-from . import alerts
-from .context import Context, Unit
 
 HOUR_MS = 3600 * 1000
 ROLES = tuple(r.value for r in Role)
 
 # kind -> (what it allows, the parameter sets it accepts)
 KINDS: dict[str, tuple[str, tuple[frozenset[str], ...]]] = {
-    "wall.remove": ("Withdraw this workspace's declared wall with a competitor (competitor), or take the "
-                    "workspace out of a sector group (group; platform admins)",
-                    (frozenset({"competitor"}), frozenset({"group"}))),
-    "redaction.reidentify": ("See a task's original text (task), or export a project with the originals (project)",
-                             (frozenset({"task"}), frozenset({"project"}))),
-    "canary.list": ("Read a project's canaries (project), or one canary with who was issued it (canary)",
-                    (frozenset({"project"}), frozenset({"canary"}))),
-    "member.add_competitor": ("Add a person who belongs to, or worked for, a competitor (user, role)",
-                              (frozenset({"user", "role"}),)),
+    "wall.remove": (
+        "Withdraw this workspace's declared wall with a competitor (competitor), or take the "
+        "workspace out of a sector group (group; platform admins)",
+        (frozenset({"competitor"}), frozenset({"group"})),
+    ),
+    "redaction.reidentify": (
+        "See a task's original text (task), or export a project with the originals (project)",
+        (frozenset({"task"}), frozenset({"project"})),
+    ),
+    "canary.list": (
+        "Read a project's canaries (project), or one canary with who was issued it (canary)",
+        (frozenset({"project"}), frozenset({"canary"})),
+    ),
+    "member.add_competitor": (
+        "Add a person who belongs to, or worked for, a competitor (user, role)",
+        (frozenset({"user", "role"}),),
+    ),
     "workspace.delete": ("Delete the workspace and crypto-shred its data", (frozenset(),)),
     "keys.rotate": ("Start new data keys for every project of the workspace", (frozenset(),)),
-    "keys.reencrypt": ("Re-encrypt a project under its current key and destroy its older keys (project)",
-                       (frozenset({"project"}),)),
+    "keys.reencrypt": (
+        "Re-encrypt a project under its current key and destroy its older keys (project)",
+        (frozenset({"project"}),),
+    ),
     "approval.disable": ("Turn two-person approval off for this workspace", (frozenset(),)),
 }
 
@@ -150,8 +160,11 @@ def _resolve_targets(w: Unit, workspace_id: str, kind: str, params: dict[str, st
             raise NotFound(f"params.{what}: {what} not found in this workspace")
     if "user" in params:
         ref = params["user"]
-        user = (users_store.find_user_by_email(w.tx, normalise_email(ref)) if "@" in ref
-                else users_store.find_user(w.tx, ref))
+        user = (
+            users_store.find_user_by_email(w.tx, normalise_email(ref))
+            if "@" in ref
+            else users_store.find_user(w.tx, ref)
+        )
         if user is None:
             raise NotFound("params.user: user not found")
         params = {**params, "user": user.id}
@@ -159,9 +172,8 @@ def _resolve_targets(w: Unit, workspace_id: str, kind: str, params: dict[str, st
         lo, hi = sorted((workspace_id, params["competitor"]))
         if not workforce_store.holds_wall(w.tx, lo, hi, workspace_id):
             raise NotFound("params.competitor: this workspace declared no wall with that workspace")
-    if "group" in params:
-        if not workforce_store.is_group_member(w.tx, params["group"], workspace_id):
-            raise NotFound("params.group: this workspace is not in that group")
+    if "group" in params and not workforce_store.is_group_member(w.tx, params["group"], workspace_id):
+        raise NotFound("params.group: this workspace is not in that group")
     return params
 
 
@@ -171,11 +183,22 @@ def _state(row: Approval, now: int) -> str:
 
 
 def _out(row: Approval, now: int) -> dict[str, Any]:
-    return {"id": row.id, "workspace_id": row.workspace_id, "kind": row.kind, "params": orjson.loads(row.params),
-            "reason": row.reason, "authority": row.authority, "state": _state(row, now),
-            "requested_by": row.requested_by, "requested_at": row.requested_at, "expires_at": row.expires_at,
-            "decided_by": row.decided_by, "decided_at": row.decided_at, "decision_note": row.decision_note,
-            "used_at": row.used_at}
+    return {
+        "id": row.id,
+        "workspace_id": row.workspace_id,
+        "kind": row.kind,
+        "params": orjson.loads(row.params),
+        "reason": row.reason,
+        "authority": row.authority,
+        "state": _state(row, now),
+        "requested_by": row.requested_by,
+        "requested_at": row.requested_at,
+        "expires_at": row.expires_at,
+        "decided_by": row.decided_by,
+        "decided_at": row.decided_at,
+        "decision_note": row.decision_note,
+        "used_at": row.used_at,
+    }
 
 
 def _expire_lapsed(w: Unit, workspace_id: str) -> None:
@@ -201,14 +224,35 @@ def request(ctx: Context, workspace_id: str, kind: Any, params: Any, reason: Any
         _expire_lapsed(w, workspace_id)
         approval_id = ids.new_id("apr")
         approvals_store.insert_approval(
-            w.tx, workspace_id, approval_id, kind=kind, params=canonical(params), reason=reason, authority=authority,
-            requested_by=ctx.actor.user_id, now=w.now, expires_at=w.now + _window_ms(w))
-        w.audit(workspace_id, "approval.requested", approval_id, kind=kind, params=params, reason=reason,
-                authority=authority)
+            w.tx,
+            workspace_id,
+            approval_id,
+            kind=kind,
+            params=canonical(params),
+            reason=reason,
+            authority=authority,
+            requested_by=ctx.actor.user_id,
+            now=w.now,
+            expires_at=w.now + _window_ms(w),
+        )
+        w.audit(
+            workspace_id,
+            "approval.requested",
+            approval_id,
+            kind=kind,
+            params=params,
+            reason=reason,
+            authority=authority,
+        )
         deciders = [p for p in _people_with(w, authority, workspace_id) if p != ctx.actor.user_id]
-        alerts.notify(w, deciders, workspace_id, "approval.requested",
-                      f"{ctx.actor.email or ctx.actor.user_id} asks for approval of {kind} {canonical(params)}: {reason}",
-                      subject=approval_id)
+        alerts.notify(
+            w,
+            deciders,
+            workspace_id,
+            "approval.requested",
+            f"{ctx.actor.email or ctx.actor.user_id} asks for approval of {kind} {canonical(params)}: {reason}",
+            subject=approval_id,
+        )
         return _out(approvals_store.get_approval(w.tx, workspace_id, approval_id), w.now)
 
 
@@ -216,9 +260,12 @@ def _find(w: Unit, approval_id: str, action: Action) -> Approval:
     """An approval within the actor's reach (404 elsewhere), if they hold its authority for ``action``."""
     actor = w.actor
     # admins reach admin-authority requests of every workspace; the local operator, every request
-    row = approvals_store.find_approval_in(w.tx, approval_id,
-                                           workspace_ids=None if actor.is_system else w.access.workspace_ids(),
-                                           admin_authority=actor.is_admin)
+    row = approvals_store.find_approval_in(
+        w.tx,
+        approval_id,
+        workspace_ids=None if actor.is_system else w.access.workspace_ids(),
+        admin_authority=actor.is_admin,
+    )
     if row is None:
         raise NotFound("approval not found")
     _require_authority(w, row.authority, row.workspace_id, action)
@@ -250,13 +297,32 @@ def decide(ctx: Context, approval_id: str, *, approve: bool, note: str | None = 
         else:
             state = "approved" if approve else "refused"
             approvals_store.record_decision(
-                w.tx, ws, row.id, state=state, decided_by=ctx.actor.user_id, now=w.now, note=note,
+                w.tx,
+                ws,
+                row.id,
+                state=state,
+                decided_by=ctx.actor.user_id,
+                now=w.now,
+                note=note,
                 # an approval is then usable for one window from now
-                expires_at=w.now + _window_ms(w) if approve else row.expires_at)
-            w.audit(ws, f"approval.{state}", row.id, kind=row.kind, requested_by=row.requested_by,
-                    **({"note": note} if note else {}))
-            alerts.notify(w, [row.requested_by], ws, f"approval.{state}",
-                          f"{ctx.actor.email or ctx.actor.user_id} {state} your request for {row.kind}", subject=row.id)
+                expires_at=w.now + _window_ms(w) if approve else row.expires_at,
+            )
+            w.audit(
+                ws,
+                f"approval.{state}",
+                row.id,
+                kind=row.kind,
+                requested_by=row.requested_by,
+                **({"note": note} if note else {}),
+            )
+            alerts.notify(
+                w,
+                [row.requested_by],
+                ws,
+                f"approval.{state}",
+                f"{ctx.actor.email or ctx.actor.user_id} {state} your request for {row.kind}",
+                subject=row.id,
+            )
             return _out(approvals_store.get_approval(w.tx, ws, row.id), w.now)
     raise Conflict(f"this request expired at {expired_at} before it was decided; ask again")
 
@@ -274,8 +340,9 @@ def list_approvals(ctx: Context, workspace_id: str, *, state: str | None = None,
         else:
             r.access.require(Action.APPROVAL_REQUEST, workspace_id)
             authority = None
-        rows = approvals_store.list_approvals(r.tx, workspace_id, authority=authority, state=state, now=r.now,
-                                              limit=limit)
+        rows = approvals_store.list_approvals(
+            r.tx, workspace_id, authority=authority, state=state, now=r.now, limit=limit
+        )
         return [_out(row, r.now) for row in rows]
 
 
@@ -283,8 +350,15 @@ def is_required(w: Unit, workspace_id: str) -> bool:
     return workspaces_store.is_two_person_approval(w.tx, workspace_id)
 
 
-def consume(w: Unit, kind: str, workspace_id: str, params: dict[str, str], *, approval_id: str | None = None,
-            break_glass: str | None = None) -> str | None:
+def consume(
+    w: Unit,
+    kind: str,
+    workspace_id: str,
+    params: dict[str, str],
+    *,
+    approval_id: str | None = None,
+    break_glass: str | None = None,
+) -> str | None:
     """The gate of every two-person operation: call once, in its transaction, after its access check.
 
     Returns the approval id used, "break_glass", or None (no approval needed:
@@ -301,9 +375,14 @@ def consume(w: Unit, kind: str, workspace_id: str, params: dict[str, str], *, ap
         told = owners_of(w, workspace_id)
         if authority == "admins":
             told += _people_with(w, "admins", workspace_id)
-        alerts.notify(w, told, workspace_id, "approval.break_glass",
-                      f"break-glass: {actor.email or actor.user_id} did {kind} {canonical(params)} "
-                      f"without a second person: {reason}")
+        alerts.notify(
+            w,
+            told,
+            workspace_id,
+            "approval.break_glass",
+            f"break-glass: {actor.email or actor.user_id} did {kind} {canonical(params)} "
+            f"without a second person: {reason}",
+        )
         return "break_glass"
     if approval_id is None:
         if actor.is_system or (authority == "owners" and not is_required(w, workspace_id)):
@@ -313,12 +392,14 @@ def consume(w: Unit, kind: str, workspace_id: str, params: dict[str, str], *, ap
             f"kind {kind!r} and params {canonical(params)}), have a second "
             f"{'platform admin' if authority == 'admins' else 'owner'} approve it, then pass its id as approval "
             "(or use break_glass with a reason: every owner is alerted)",
-            details={"problem": "missing", "kind": kind, "params": params})
+            details={"problem": "missing", "kind": kind, "params": params},
+        )
     row = approvals_store.find_approval(w.tx, workspace_id, approval_id, lock=True)
 
     def refuse(problem: str, message: str):
-        return ApprovalRequired(f"approval {approval_id}: {message}", details={"problem": problem, "kind": kind,
-                                                                               "params": params})
+        return ApprovalRequired(
+            f"approval {approval_id}: {message}", details={"problem": problem, "kind": kind, "params": params}
+        )
 
     if row is None:
         raise refuse("not_found", "not found in this workspace")
@@ -330,13 +411,15 @@ def consume(w: Unit, kind: str, workspace_id: str, params: dict[str, str], *, ap
         raise refuse(row.state, f"it is {row.state}" + (" (not yet approved)" if row.state == "pending" else ""))
     if row.expires_at <= w.now:
         raise refuse("expired", f"it expired at {row.expires_at}; ask again")
-    if row.decided_by is None or row.decided_by == row.requested_by \
-            or not _holds_authority(w, row.authority, workspace_id, row.decided_by):
+    if (
+        row.decided_by is None
+        or row.decided_by == row.requested_by
+        or not _holds_authority(w, row.authority, workspace_id, row.decided_by)
+    ):
         raise refuse("approver", "whoever approved it no longer holds the authority to")
     if not approvals_store.mark_used(w.tx, workspace_id, row.id, w.now):
         raise refuse("used", "it was used already")
-    w.audit(workspace_id, "approval.used", row.id, kind=kind, requested_by=row.requested_by,
-            approved_by=row.decided_by)
+    w.audit(workspace_id, "approval.used", row.id, kind=kind, requested_by=row.requested_by, approved_by=row.decided_by)
     return row.id
 
 
@@ -364,5 +447,17 @@ def set_required(ctx: Context, workspace_id: str, enabled: bool, *, approval_id:
         return {"workspace_id": workspace_id, "enabled": enabled}
 
 
-__all__ = ["KINDS", "canonical", "check_params", "consume", "decide", "get", "is_required",
-           "list_approvals", "owners_of", "request", "set_required", "setting"]
+__all__ = [
+    "KINDS",
+    "canonical",
+    "check_params",
+    "consume",
+    "decide",
+    "get",
+    "is_required",
+    "list_approvals",
+    "owners_of",
+    "request",
+    "set_required",
+    "setting",
+]

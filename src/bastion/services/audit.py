@@ -32,6 +32,16 @@ from typing import Any
 
 import orjson
 
+from ._audit_append import (
+    NODE_LEVEL_STEP,
+    PendingEvent,
+    append_events,
+    checkpoint_now,
+    deployment_name,
+    load_head,
+    signer,
+)
+from .context import Context, Unit
 from ..access import Action, Actor
 from ..audit import (
     checkpoint_origin,
@@ -45,16 +55,6 @@ from ..audit import (
 from ..audit.merkle import HASH_SIZE
 from ..domain.errors import InvalidInput, NotFound
 from ..storage import audit_store
-from ._audit_append import (
-    NODE_LEVEL_STEP,
-    PendingEvent,
-    append_events,
-    checkpoint_now,
-    deployment_name,
-    load_head,
-    signer,
-)
-from .context import Context, Unit
 
 MAX_PAGE = 5000
 
@@ -178,8 +178,12 @@ def inclusion(ctx: Context, workspace_id: str, seq: int, size: int | None = None
             raise InvalidInput(f"need 0 <= seq < size <= {head} (the log's size)")
         proof = inclusion_proof(seq, size, _StoredTree(r, workspace_id))
         leaf = audit_store.get_leaf(r.tx, workspace_id, seq)
-    return {"seq": seq, "tree_size": size, "entry": orjson.loads(leaf),
-            "proof": [base64.b64encode(h).decode() for h in proof]}
+    return {
+        "seq": seq,
+        "tree_size": size,
+        "entry": orjson.loads(leaf),
+        "proof": [base64.b64encode(h).decode() for h in proof],
+    }
 
 
 def consistency(ctx: Context, workspace_id: str, old_size: int, new_size: int | None = None) -> dict[str, Any]:
@@ -207,8 +211,13 @@ def verify_stored(ctx: Context, workspace_id: str):
     if not notes:
         raise NotFound("this workspace's audit log is empty")
     lines = (line for chunk in iter_export(ctx, workspace_id) for line in chunk.splitlines())
-    report = verify_log(lines, notes[-1], public_key(ctx.rt), checkpoints=notes[:-1],
-                        origin=checkpoint_origin(deployment_name(ctx.rt), workspace_id))
+    report = verify_log(
+        lines,
+        notes[-1],
+        public_key(ctx.rt),
+        checkpoints=notes[:-1],
+        origin=checkpoint_origin(deployment_name(ctx.rt), workspace_id),
+    )
     return report, head
 
 
@@ -219,7 +228,20 @@ def count_entries(ctx: Context, workspace_id: str) -> int:
 
 
 __all__ = [
-    "HASH_SIZE", "PendingEvent", "append_events", "checkpoint_now", "consistency", "count_entries",
-    "deployment_name", "inclusion", "iter_export", "latest_checkpoint", "list_checkpoints", "list_entries",
-    "public_key", "sign_pending_checkpoints", "signer", "verify_stored",
+    "HASH_SIZE",
+    "PendingEvent",
+    "append_events",
+    "checkpoint_now",
+    "consistency",
+    "count_entries",
+    "deployment_name",
+    "inclusion",
+    "iter_export",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "list_entries",
+    "public_key",
+    "sign_pending_checkpoints",
+    "signer",
+    "verify_stored",
 ]

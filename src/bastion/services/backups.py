@@ -27,11 +27,11 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from .runtime import Runtime
 from .. import __version__
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..storage import dumps, migrate
 from ..storage.blobs import BlobStore, is_blob_name, open_blob_store
-from .runtime import Runtime
 
 MANIFEST = "bastion-backup.json"
 
@@ -42,8 +42,13 @@ def backup(rt: Runtime, out: Path) -> dict:
         raise Conflict(f"{out} exists; choose a new file")
     work = Path(tempfile.mkdtemp(prefix="bastion-backup-"))
     try:
-        manifest = {"format": 1, "version": __version__, "created_at": int(time.time() * 1000),
-                    "schema": migrate.current_revision(rt.db), "database": rt.db.dialect.name}
+        manifest = {
+            "format": 1,
+            "version": __version__,
+            "created_at": int(time.time() * 1000),
+            "schema": migrate.current_revision(rt.db),
+            "database": rt.db.dialect.name,
+        }
         db_member = dumps.dump(rt.db, work)
         manifest["database_file"] = db_member
         partial = out.with_name(out.name + ".partial")
@@ -97,7 +102,7 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
     if not source.is_file():
         raise InvalidInput(f"{source}: no such file")
     try:
-        tar = tarfile.open(source, "r")
+        tar = tarfile.open(source, "r")  # noqa: SIM115 (opened apart to name a bad archive; closed by `with tar`)
     except tarfile.TarError as exc:
         raise InvalidInput(f"{source}: not a Bastion backup ({exc})") from exc
     with tar:
@@ -112,8 +117,10 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
             url = rt_settings.resolved_database_url
             is_sqlite = url.startswith("sqlite")
             if is_sqlite != (manifest["database"] == "sqlite"):
-                raise InvalidInput(f"this backup is of a {manifest['database']} database; "
-                                   f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}")
+                raise InvalidInput(
+                    f"this backup is of a {manifest['database']} database; "
+                    f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}"
+                )
             files = work / "files"
             blobs = _backed_up_blobs(files, source) if files.is_dir() else None  # checked before any write
             store = open_blob_store(rt_settings)  # a store badly configured stops the restore here too

@@ -20,6 +20,10 @@ import random
 import re
 from typing import Any
 
+from . import approvals
+from .context import Context, Unit
+from .projects import bump_counts, load_project
+from .variants import View, tracing_settings
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound
@@ -28,10 +32,6 @@ from ..leaks.canaries import PLACEHOLDERS, canary_fact, render_canary_data
 from ..storage import canaries_store
 from ..storage import queue_store as qs
 from ..storage.workspace_secret import workspace_secret
-from . import approvals
-from .context import Context, Unit
-from .projects import bump_counts, load_project
-from .variants import View, tracing_settings
 
 _ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
 
@@ -44,9 +44,13 @@ def _check_canary_data(task_type, config, data: Any) -> None:
     missing = [p for p in PLACEHOLDERS if p not in used]
     unknown = sorted(used - set(PLACEHOLDERS))
     if missing or unknown:
-        raise InvalidInput("data: a canary uses each of {name}, {figure}, {date} and {place} "
-                           f"(missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'})")
-    sample = render_canary_data(data, {"name": "Ada Example", "figure": "1,234", "date": "3 March", "place": "Exampleton"})
+        raise InvalidInput(
+            "data: a canary uses each of {name}, {figure}, {date} and {place} "
+            f"(missing: {', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'})"
+        )
+    sample = render_canary_data(
+        data, {"name": "Ada Example", "figure": "1,234", "date": "3 March", "place": "Exampleton"}
+    )
     problem = task_type.check_data(config, sample)
     if problem:
         raise InvalidInput(problem)
@@ -54,8 +58,9 @@ def _check_canary_data(task_type, config, data: Any) -> None:
 
 def _canary_row(u: Unit, canary_id: str, action: Action) -> canaries_store.CanaryRow:
     """The canary, within the actor's workspaces (NotFound elsewhere), if they may take ``action``."""
-    row = canaries_store.find_canary(u.tx, canary_id,
-                                     workspace_ids=None if u.actor.is_system else u.access.workspace_ids())
+    row = canaries_store.find_canary(
+        u.tx, canary_id, workspace_ids=None if u.actor.is_system else u.access.workspace_ids()
+    )
     if row is None:
         raise NotFound("canary not found")
     u.access.require(action, row.workspace_id, what="canary")
@@ -75,10 +80,15 @@ def create_canary(ctx: Context, project_id: str, data: Any) -> dict[str, Any]:
         canary_id = ids.new_id("tsk")  # a task id like any other: nothing tells a recipient apart
         sealer = w.sealer(ws, project.key_id)
         canaries_store.insert_canary(
-            w.tx, canary_id, workspace_id=ws, project_id=project.id,
+            w.tx,
+            canary_id,
+            workspace_id=ws,
+            project_id=project.id,
             dedupe_key=sealer.index_hash(b"canary", project.id, canary_id),
             payload=sealer.seal_json("tasks", canary_id, "payload", {"data": data}),
-            created_by=None if ctx.actor.is_system else ctx.actor.user_id, now=w.now)
+            created_by=None if ctx.actor.is_system else ctx.actor.user_id,
+            now=w.now,
+        )
         w.audit(ws, "canary.created", canary_id, project=project.id)
         return _canary_out(w, ws, canary_id)
 
@@ -95,8 +105,9 @@ def set_canary_state(ctx: Context, canary_id: str, state: str) -> dict[str, Any]
                 raise Conflict(f"this canary is {row.state}; only a draft can be approved")
             if ctx.actor.is_system:
                 raise InvalidInput("approval: a canary is approved by a project owner, not the local operator")
-            canaries_store.approve_canary(w.tx, canary_id, workspace_id=row.workspace_id, user_id=ctx.actor.user_id,
-                                          now=w.now)
+            canaries_store.approve_canary(
+                w.tx, canary_id, workspace_id=row.workspace_id, user_id=ctx.actor.user_id, now=w.now
+            )
         else:
             if row.state == "retired":
                 raise Conflict("this canary is already retired")
@@ -105,22 +116,30 @@ def set_canary_state(ctx: Context, canary_id: str, state: str) -> dict[str, Any]
         return _canary_out(w, row.workspace_id, canary_id)
 
 
-def list_canaries(ctx: Context, project_id: str, *, approval: str | None = None,
-                  break_glass: str | None = None) -> list[dict[str, Any]]:
+def list_canaries(
+    ctx: Context, project_id: str, *, approval: str | None = None, break_glass: str | None = None
+) -> list[dict[str, Any]]:
     """A project's canaries with their texts (owners, with two-person approval: services/approvals.py; walled,
     audited as ``canaries.listed``)."""
     with ctx.write() as w:
         project = load_project(w, project_id, Action.CANARY_MANAGE)
         w.see_content(project.workspace_id)
-        approvals.consume(w, "canary.list", project.workspace_id, {"project": project.id}, approval_id=approval,
-                          break_glass=break_glass)
+        approvals.consume(
+            w,
+            "canary.list",
+            project.workspace_id,
+            {"project": project.id},
+            approval_id=approval,
+            break_glass=break_glass,
+        )
         ids_ = canaries_store.list_canary_ids(w.tx, project.id, workspace_id=project.workspace_id)
         w.audit(project.workspace_id, "canaries.listed", project.id, count=len(ids_))
         return [_canary_out(w, project.workspace_id, canary_id) for canary_id in ids_]
 
 
-def get_canary(ctx: Context, canary_id: str, *, approval: str | None = None,
-               break_glass: str | None = None) -> dict[str, Any]:
+def get_canary(
+    ctx: Context, canary_id: str, *, approval: str | None = None, break_glass: str | None = None
+) -> dict[str, Any]:
     """A canary with its recipients and the fact each was given (owners: to probe a model for them).
 
     With two-person approval (services/approvals.py).
@@ -128,13 +147,15 @@ def get_canary(ctx: Context, canary_id: str, *, approval: str | None = None,
     with ctx.write() as w:
         row = _canary_row(w, canary_id, Action.CANARY_MANAGE)
         w.see_content(row.workspace_id)
-        approvals.consume(w, "canary.list", row.workspace_id, {"canary": canary_id}, approval_id=approval,
-                          break_glass=break_glass)
+        approvals.consume(
+            w, "canary.list", row.workspace_id, {"canary": canary_id}, approval_id=approval, break_glass=break_glass
+        )
         out = _canary_out(w, row.workspace_id, canary_id)
         secret = workspace_secret(w.rt.keyring, row.workspace_id)
         recipients = canaries_store.recipients_of(w.tx, [canary_id], workspace_id=row.workspace_id)[canary_id]
-        out["recipients"] = [{"user_id": person, "facts": canary_fact(secret, canary_id, person).formatted()}
-                             for person in recipients]
+        out["recipients"] = [
+            {"user_id": person, "facts": canary_fact(secret, canary_id, person).formatted()} for person in recipients
+        ]
         w.audit(row.workspace_id, "canary.read", canary_id, recipients=len(recipients))
         return out
 
@@ -145,9 +166,16 @@ def _canary_out(u: Unit, workspace_id: str, canary_id: str) -> dict[str, Any]:
     data = u.sealer(row.workspace_id, text.key_id).open_json("tasks", canary_id, "payload", text.payload)["data"]
     counts = canaries_store.issue_counts(u.tx, canary_id, workspace_id=row.workspace_id)
     return {
-        "id": canary_id, "project_id": row.project_id, "state": row.state, "data": data,
-        "created_by": row.created_by, "created_at": row.created_at, "approved_by": row.approved_by,
-        "approved_at": row.approved_at, "issued": counts.issued, "answered": counts.answered,
+        "id": canary_id,
+        "project_id": row.project_id,
+        "state": row.state,
+        "data": data,
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "approved_by": row.approved_by,
+        "approved_at": row.approved_at,
+        "issued": counts.issued,
+        "answered": counts.answered,
     }
 
 
@@ -168,13 +196,15 @@ def maybe_issue_canary(w: Unit, project, user_id: str) -> str | None:
     canary_id = canaries_store.next_canary(w.tx, project.id, user_id, workspace_id=ws)
     if canary_id is None or not qs.TAKE_ANY.run(w.tx, ws=ws, id=canary_id):
         return None
-    canaries_store.issue_canary(w.tx, ids.new_id("cni"), workspace_id=ws, project_id=project.id, canary_id=canary_id,
-                                user_id=user_id, now=w.now)
+    canaries_store.issue_canary(
+        w.tx, ids.new_id("cni"), workspace_id=ws, project_id=project.id, canary_id=canary_id, user_id=user_id, now=w.now
+    )
     return canary_id
 
 
-def answer_canary(w: Unit, found, view: View, task_type, config, data: Any, result: Any,
-                  lead_time_ms: int | None, mine) -> dict[str, Any]:
+def answer_canary(
+    w: Unit, found, view: View, task_type, config, data: Any, result: Any, lead_time_ms: int | None, mine
+) -> dict[str, Any]:
     """A submission on a canary: checked like any result, kept on the issue, never an annotation."""
     ws, me = found.workspace_id, w.actor.user_id
     if mine is None:
@@ -185,8 +215,15 @@ def answer_canary(w: Unit, found, view: View, task_type, config, data: Any, resu
     else:
         qs.set_assignment(w.tx, ws, found.project_id, found.id, me, "submitted", w.now)
     issue = canaries_store.issue_of(w.tx, found.id, me, workspace_id=ws)
-    out = {"id": ids.new_id("ann"), "task_id": found.id, "project_id": found.project_id, "user_id": me,
-           "result": normalised, "lead_time_ms": lead_time_ms, "created_at": w.now}
+    out = {
+        "id": ids.new_id("ann"),
+        "task_id": found.id,
+        "project_id": found.project_id,
+        "user_id": me,
+        "result": normalised,
+        "lead_time_ms": lead_time_ms,
+        "created_at": w.now,
+    }
     if issue is not None:
         sealed = w.sealer(ws, found.key_id).seal_json("canary_issues", issue.id, "result", out)
         canaries_store.answer_canary(w.tx, found.id, me, workspace_id=ws, result=sealed, now=w.now)

@@ -23,9 +23,9 @@ all but the first). It lists metadata and asks ``wall_states`` how each one stan
 
 from __future__ import annotations
 
+from .context import Context
 from ..access import Action
 from ..storage import workforce_store
-from .context import Context
 
 OPEN = "open"  # not yet opened; no conflict makes the first access a choice
 CHOOSE = "choose"  # not yet opened, and it conflicts with other workspaces: opening it walls them off

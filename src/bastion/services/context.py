@@ -23,14 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ._audit_append import PendingEvent, append_events
+from .runtime import Runtime
 from ..access import Access, Actor, FirstAccessRequired, WallDenied
 from ..storage import workforce_store
 from ..storage.crypto import Sealer
 from ..storage.database import Tx
 from ..storage.keyring import require_key
-from ._audit_append import PendingEvent, append_events
-from .runtime import Runtime
-
 
 # A read refreshes the person's last access to a workspace (what cooling-off periods count
 # from) when it is older than this, so read paths write at most once a minute per person.
@@ -206,8 +205,12 @@ class Context:
         """A refused access rolled back with its transaction; its record must not."""
         with self.rt.db.transaction(write=True) as tx:
             unit = Unit(tx, self.rt, self.actor)
-            unit.audit(denied.workspace_id, "wall.denied", self.actor.user_id,
-                       reasons=[r.kind for r in denied.decision.reasons])
+            unit.audit(
+                denied.workspace_id,
+                "wall.denied",
+                self.actor.user_id,
+                reasons=[r.kind for r in denied.decision.reasons],
+            )
             unit.flush_audit()
 
     @contextmanager
@@ -220,5 +223,5 @@ class Context:
             self._record_denial(denied)
             raise
 
-    def as_actor(self, actor: Actor) -> "Context":
+    def as_actor(self, actor: Actor) -> Context:
         return Context(self.rt, actor, may_bind=self.may_bind)

@@ -50,6 +50,13 @@ from typing import Any
 
 import orjson
 
+from . import approvals, quality
+from .audit import checkpoint_now, signer
+from .context import Context
+from .files import MEDIA_EXTENSIONS, file_facts
+from .projects import Project, load_project
+from .redaction import reidentify_records, require_reidentify
+from .reviews import review_dicts
 from .. import ids
 from ..access import Action
 from ..audit import checkpoint_to_json, format_timestamp
@@ -61,13 +68,6 @@ from ..storage import export_store as store
 from ..storage.workspace_secret import workspace_secret
 from ..tasktypes._export import STRENGTHS, ExportOptions
 from ..tasktypes.base import CONFIG_SECTIONS, TaskType
-from . import approvals, quality
-from .audit import checkpoint_now, signer
-from .context import Context
-from .files import MEDIA_EXTENSIONS, file_facts
-from .projects import Project, load_project
-from .redaction import reidentify_records, require_reidentify
-from .reviews import review_dicts
 
 PAGE = 2000
 # The manifest's agreement figures are computed from the exported answers, kept as they
@@ -150,8 +150,9 @@ class ExportRequest:
 
     def describe(self) -> dict[str, Any]:
         """The chosen options (for the log and the manifest); the approval is recorded by its own events."""
-        return {k: v for k, v in self.__dict__.items()
-                if v not in (None, False) and k not in ("approval", "break_glass")}
+        return {
+            k: v for k, v in self.__dict__.items() if v not in (None, False) and k not in ("approval", "break_glass")
+        }
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -181,9 +182,16 @@ class _Tally:
             if self.annotations > QUALITY_MAX_ANNOTATIONS:
                 self.answers = None  # bounded memory: the manifest says the figures were not computed
                 return
-            self.answers.extend({"task": a["task_id"], "user": a["user_id"], "result": a["result"],
-                                 "is_gold": "gold" in record, "review": a["review"]["status"]}
-                                for a in annotations)
+            self.answers.extend(
+                {
+                    "task": a["task_id"],
+                    "user": a["user_id"],
+                    "result": a["result"],
+                    "is_gold": "gold" in record,
+                    "review": a["review"]["status"],
+                }
+                for a in annotations
+            )
 
 
 @dataclass
@@ -232,20 +240,31 @@ class Export:
                 open_ = sealer.open
                 first, last = tasks.first_id, tasks.last_id
                 reviews: dict[str, dict] = {}
-                for review in review_dicts(r, ws, self.project.key_id,
-                                           store.list_reviews_in_range(r.tx, ws, pid, first, last)):
+                for review in review_dicts(
+                    r, ws, self.project.key_id, store.list_reviews_in_range(r.tx, ws, pid, first, last)
+                ):
                     reviews[review["annotation_id"]] = review  # the latest decision wins
                 by_task: dict[str, list] = defaultdict(list)
                 in_range = store.iter_annotations_in_range(r.tx, ws, pid, first, last)
                 for ann_id, task_id, user_id, result, lead, created, status, gold_score in in_range:
                     review = reviews.get(ann_id)
                     item = {
-                        "id": ann_id, "task_id": task_id, "project_id": pid, "user_id": user_id,
+                        "id": ann_id,
+                        "task_id": task_id,
+                        "project_id": pid,
+                        "user_id": user_id,
                         "result": loads(open_("annotations", ann_id, "result", result)),
-                        "lead_time_ms": lead, "created_at": created,
-                        "review": {"status": status} if review is None else {
-                            "status": status, "reviewer_id": review["reviewer_id"], "comment": review["comment"],
-                            "correction": review["correction"], "reviewed_at": review["created_at"]},
+                        "lead_time_ms": lead,
+                        "created_at": created,
+                        "review": {"status": status}
+                        if review is None
+                        else {
+                            "status": status,
+                            "reviewer_id": review["reviewer_id"],
+                            "comment": review["comment"],
+                            "correction": review["correction"],
+                            "reviewed_at": review["created_at"],
+                        },
                     }
                     if gold_score is not None:
                         item["gold_score"] = gold_score
@@ -256,11 +275,18 @@ class Export:
                         continue
                     body = loads(open_("tasks", task_id, "payload", payload))
                     record = {
-                        "id": task_id, "project_id": pid, "data": body["data"],
+                        "id": task_id,
+                        "project_id": pid,
+                        "data": body["data"],
                         "predictions": loads(open_("tasks", task_id, "predictions", predictions))
-                        if predictions is not None else [],
-                        "external_id": body.get("external_id"), "meta": body.get("meta"), "priority": priority,
-                        "annotation_count": count, "done": bool(done), "created_at": created,
+                        if predictions is not None
+                        else [],
+                        "external_id": body.get("external_id"),
+                        "meta": body.get("meta"),
+                        "priority": priority,
+                        "annotation_count": count,
+                        "done": bool(done),
+                        "created_at": created,
                         "annotations": self._kept(by_task.get(task_id, [])),
                     }
                     if is_gold:
@@ -349,8 +375,9 @@ class Export:
         if kind == LOSSLESS:
             return Encoding(kind, self.project.task_type, config, options)
         make = self.task_type.export_rows(kind)
-        return Encoding(kind, self.project.task_type, config, options,
-                        head=lambda: list(make(config, None, None, options)))
+        return Encoding(
+            kind, self.project.task_type, config, options, head=lambda: list(make(config, None, None, options))
+        )
 
     def chunks(self) -> Iterator[bytes]:
         records = self.records()
@@ -402,24 +429,45 @@ class Export:
         if tally.answers is not None or self.project.task_type not in quality.AGREEMENT_TYPES:
             figures = quality.agreement_of(self.project.task_type, self.project.config, tally.answers or [])
         else:
-            figures = {"kind": "not_computed", "note": (
-                f"the export holds {tally.annotations} annotations: agreement over more than"
-                f" {QUALITY_MAX_ANNOTATIONS} is not computed while exporting; the quality report"
-                " (GET /api/v1/projects/{project_id}/quality) computes it for the project")}
+            figures = {
+                "kind": "not_computed",
+                "note": (
+                    f"the export holds {tally.annotations} annotations: agreement over more than"
+                    f" {QUALITY_MAX_ANNOTATIONS} is not computed while exporting; the quality report"
+                    " (GET /api/v1/projects/{project_id}/quality) computes it for the project"
+                ),
+            }
         tally.answers = None
-        counts = {"rows": tally.rows, "tasks": tally.tasks, "annotations": tally.annotations,
-                  "per_annotator": dict(sorted(tally.per_annotator.items()))}
+        counts = {
+            "rows": tally.rows,
+            "tasks": tally.tasks,
+            "annotations": tally.annotations,
+            "per_annotator": dict(sorted(tally.per_annotator.items())),
+        }
         with self.ctx.write() as w:
             w.access.require(Action.EXPORT, ws, what="project")
-            body = {**self.facts, "counts": counts, "annotators": sorted(tally.per_annotator),
-                    "quality": figures, "file": {"bytes": size, "sha256": sha256},
-                    "completed_at": _stamp(w.now)}
+            body = {
+                **self.facts,
+                "counts": counts,
+                "annotators": sorted(tally.per_annotator),
+                "quality": figures,
+                "file": {"bytes": size, "sha256": sha256},
+                "completed_at": _stamp(w.now),
+            }
             name, key = signer(self.ctx.rt)
             manifest = sign_manifest(body, name, key)
             sealed = w.sealer(ws, self.project.key_id).seal_json("exports", self.id, "manifest", manifest)
             store.update_export_complete(w.tx, ws, self.id, bytes_sent=size, manifest=sealed)
-            w.audit(ws, "export.manifest_created", self.id, project=self.project.id, bytes=size, sha256=sha256,
-                    rows=tally.rows, annotations=tally.annotations)
+            w.audit(
+                ws,
+                "export.manifest_created",
+                self.id,
+                project=self.project.id,
+                bytes=size,
+                sha256=sha256,
+                rows=tally.rows,
+                annotations=tally.annotations,
+            )
         return manifest
 
     def abandon(self) -> None:
@@ -460,28 +508,53 @@ def _policy_facts(ctx: Context, project: Project, reidentify: bool) -> dict[str,
     settings["dictionaries"] = {kind: len(terms) for kind, terms in sorted(policy["dictionaries"].items())}
     settings["allow_words"] = len(policy["allow_words"])
     settings["allow_values"] = len(policy["allow_values"])
-    return {"policy_digest": "hmac-sha256:" + hmac.new(secret, canonical_json(policy), hashlib.sha256).hexdigest(),
-            "settings": settings, "reidentified": reidentify}
+    return {
+        "policy_digest": "hmac-sha256:" + hmac.new(secret, canonical_json(policy), hashlib.sha256).hexdigest(),
+        "settings": settings,
+        "reidentified": reidentify,
+    }
 
 
-def _facts(ctx: Context, w, project: Project, writer: ExportFormat, req: ExportRequest, export_id: str,
-           per: str, row_kind: str, checkpoint: str, filename: str) -> dict[str, Any]:
+def _facts(
+    ctx: Context,
+    w,
+    project: Project,
+    writer: ExportFormat,
+    req: ExportRequest,
+    export_id: str,
+    per: str,
+    row_kind: str,
+    checkpoint: str,
+    filename: str,
+) -> dict[str, Any]:
     version = store.get_config_version(w.tx, project.workspace_id, project.id)
     shared = {k: v for k, v in project.config.items() if k not in CONFIG_SECTIONS}
     return {
-        "type": MANIFEST_TYPE, "version": MANIFEST_VERSION, "export_id": export_id,
+        "type": MANIFEST_TYPE,
+        "version": MANIFEST_VERSION,
+        "export_id": export_id,
         "workspace_id": project.workspace_id,
         "project": {
-            "id": project.id, "name": project.name, "task_type": project.task_type, "config_version": version,
+            "id": project.id,
+            "name": project.name,
+            "task_type": project.task_type,
+            "config_version": version,
             # RFC 8785 of the config as every reader of the project sees it (owner-only sections left out)
             "config_sha256": hashlib.sha256(canonical_json(shared)).hexdigest(),
             "guidelines": None,  # no guideline documents yet: the instructions are part of the config
         },
-        "format": {"name": writer.name, "media_type": writer.media_type, "filename": filename,
-                   "rows": row_kind, "per": per, "options": req.describe()},
+        "format": {
+            "name": writer.name,
+            "media_type": writer.media_type,
+            "filename": filename,
+            "rows": row_kind,
+            "per": per,
+            "options": req.describe(),
+        },
         "redaction": _policy_facts(ctx, project, req.reidentify),
         "audit_checkpoint": checkpoint_to_json(checkpoint),
-        "created_at": _stamp(w.now), "created_by": ctx.actor.user_id,
+        "created_at": _stamp(w.now),
+        "created_by": ctx.actor.user_id,
     }
 
 
@@ -496,13 +569,21 @@ def get_manifest(ctx: Context, export_id: str) -> dict[str, Any]:
         if row.status == "streaming":
             raise Conflict(f"export {export_id} is still streaming: its manifest is signed after the last byte")
         if row.status != "complete":
-            raise Conflict(f"export {export_id} did not finish (the stream stopped after {row.bytes_sent} bytes):"
-                           " no manifest was signed for it; export again")
+            raise Conflict(
+                f"export {export_id} did not finish (the stream stopped after {row.bytes_sent} bytes):"
+                " no manifest was signed for it; export again"
+            )
         return r.sealer(row.workspace_id, row.key_id).open_json("exports", export_id, "manifest", row.manifest)
 
 
-def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated_only: bool = False,
-                 request: ExportRequest | None = None) -> Export:
+def start_export(
+    ctx: Context,
+    project_id: str,
+    *,
+    fmt: str = "jsonl",
+    annotated_only: bool = False,
+    request: ExportRequest | None = None,
+) -> Export:
     """Authorise, validate, record and audit an export; iterate ``.stream()`` for the bytes (and,
     after the last one, the signed manifest), or ``.chunks()`` for the bytes alone."""
     req = request or ExportRequest(fmt=fmt, annotated_only=annotated_only)
@@ -523,23 +604,49 @@ def start_export(ctx: Context, project_id: str, *, fmt: str = "jsonl", annotated
             require_reidentify(w, project.workspace_id)
         w.see_content(project.workspace_id)  # walls decide before any data leaves
         if req.reidentify:
-            approvals.consume(w, "redaction.reidentify", project.workspace_id, {"project": project.id},
-                              approval_id=req.approval, break_glass=req.break_glass)
+            approvals.consume(
+                w,
+                "redaction.reidentify",
+                project.workspace_id,
+                {"project": project.id},
+                approval_id=req.approval,
+                break_glass=req.break_glass,
+            )
         task_type = ctx.rt.task_types.get(project.task_type)
         if req.aggregate is not None:  # per task type, before the first byte (a refusal mid-stream cuts the body)
             quality.check_aggregation_method(task_type, req.aggregate)
         writer, row_kind = _choose_format(ctx.rt.export_formats, task_type, req, split)
         export_id = ids.new_id("exp")
         w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())
-        store.insert_export(w.tx, project.workspace_id, export_id, project_id=project.id, format=writer.name,
-                            created_by=ctx.actor.user_id)
+        store.insert_export(
+            w.tx,
+            project.workspace_id,
+            export_id,
+            project_id=project.id,
+            format=writer.name,
+            created_by=ctx.actor.user_id,
+        )
         # The checkpoint the export is cut at covers its own record in the log.
         w.flush_audit()
         checkpoint = checkpoint_now(w, project.workspace_id)
         per = req.per or ("task" if row_kind == LOSSLESS else "annotation")
-        export = Export(ctx, project, writer, req, split, ExportOptions(
-            per=per, chat=req.chat, sft_form=req.sft_form, min_strength=req.min_strength,
-            include_ties=req.include_ties, with_ids=req.with_ids), row_kind=row_kind, id=export_id)
+        export = Export(
+            ctx,
+            project,
+            writer,
+            req,
+            split,
+            ExportOptions(
+                per=per,
+                chat=req.chat,
+                sft_form=req.sft_form,
+                min_strength=req.min_strength,
+                include_ties=req.include_ties,
+                with_ids=req.with_ids,
+            ),
+            row_kind=row_kind,
+            id=export_id,
+        )
         if project.task_type in quality.AGREEMENT_TYPES:
             export.tally.answers = []
         export.facts = _facts(ctx, w, project, writer, req, export_id, per, row_kind, checkpoint, export.filename)
@@ -551,15 +658,18 @@ _ROW_OPTION_FIELDS = {option: {"dpo_min_strength": "min_strength"}.get(option, o
 _DEFAULTS = {f.name: f.default for f in fields(ExportRequest)}
 
 
-def _choose_format(formats: ExportFormats, task_type: TaskType, req: ExportRequest,
-                  split: Split | None) -> tuple[ExportFormat, str]:
+def _choose_format(
+    formats: ExportFormats, task_type: TaskType, req: ExportRequest, split: Split | None
+) -> tuple[ExportFormat, str]:
     """The format asked for and the kind of rows it encodes for ``task_type``; InvalidInput naming the
     option at fault (``format``, ``rows``, ``per``, ``split`` or a row option) and what would do."""
     fmt = formats.get(req.fmt, task_type)
     kinds = fmt.kinds_for(task_type)
     if not kinds:
-        raise InvalidInput(f"format: {task_type.name} projects have no {fmt.name} export "
-                           f"(they export as: {', '.join(formats.names_for(task_type))})")
+        raise InvalidInput(
+            f"format: {task_type.name} projects have no {fmt.name} export "
+            f"(they export as: {', '.join(formats.names_for(task_type))})"
+        )
     if len(fmt.rows) == 1:
         if req.rows != ROWS_LOSSLESS:
             several = " or ".join(f.name for f in formats if len(f.rows) > 1) or "(none is installed)"
@@ -573,17 +683,24 @@ def _choose_format(formats: ExportFormats, task_type: TaskType, req: ExportReque
             raise InvalidInput(f"rows: {task_type.name} projects have no {kind} rows (rows for them: {offered})")
     for option, name in _ROW_OPTION_FIELDS.items():
         if option not in fmt.options and getattr(req, name) != _DEFAULTS[name]:
-            takes = f"it takes: {', '.join(fmt.options)}" if fmt.options else \
-                f"it takes none of: {', '.join(_ROW_OPTION_FIELDS)}"
+            takes = (
+                f"it takes: {', '.join(fmt.options)}"
+                if fmt.options
+                else f"it takes none of: {', '.join(_ROW_OPTION_FIELDS)}"
+            )
             raise InvalidInput(f"{option}: format {fmt.name} does not use this option ({takes})")
     if req.per == "task" and kind != LOSSLESS:
         if fmt.per_task:
             raise InvalidInput(f"per: {fmt.name} makes one entry per task of its own; leave per out")
-        raise InvalidInput(f"per: {kind} rows are made from annotations; for one row per task, export "
-                           "jsonl with aggregate=mv|ds|… (each task carries its aggregated answer)")
+        raise InvalidInput(
+            f"per: {kind} rows are made from annotations; for one row per task, export "
+            "jsonl with aggregate=mv|ds|… (each task carries its aggregated answer)"
+        )
     if split is not None and req.part is None and not fmt.split_column:
-        raise InvalidInput(f"split: a {fmt.name} file has no place for a split column; "
-                           "export one part at a time (part=train, part=validation…)")
+        raise InvalidInput(
+            f"split: a {fmt.name} file has no place for a split column; "
+            "export one part at a time (part=train, part=validation…)"
+        )
     return fmt, kind
 
 

@@ -46,6 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .context import Context
+from .projects import load_project
+from .tasks import find_task_row
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unavailable
@@ -54,9 +57,6 @@ from ..sources import BadLine, Item
 from ..storage import files_store, queue_store
 from ..storage.blobs import BlobStore
 from ..storage.files_store import FileRow
-from .context import Context
-from .projects import load_project
-from .tasks import find_task_row
 
 log = logging.getLogger("bastion.files")
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -74,8 +74,15 @@ class StoredFile:
     reused: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "project_id": self.project_id, "media_type": self.media_type,
-                "size_bytes": self.size_bytes, "width": self.width, "height": self.height, "reused": self.reused}
+        return {
+            "id": self.id,
+            "project_id": self.project_id,
+            "media_type": self.media_type,
+            "size_bytes": self.size_bytes,
+            "width": self.width,
+            "height": self.height,
+            "reused": self.reused,
+        }
 
 
 # -- content checks -------------------------------------------------------------
@@ -149,11 +156,31 @@ def store_file(ctx: Context, project_id: str, content: bytes) -> StoredFile:
     try:
         with ctx.write() as w:
             load_project(w, project_id, Action.TASK_IMPORT)  # again: a role revoked meanwhile stops it here
-            files_store.insert_file(w.tx, ws, FileRow(
-                ws, file_id, project.id, digest, image.media_type, len(kept), image.width, image.height, w.now,
-                None if ctx.actor.is_system else ctx.actor.user_id))
-            w.audit(ws, "file.stored", file_id, project=project.id, media_type=image.media_type,
-                    size_bytes=len(kept), metadata_bytes_dropped=len(content) - len(kept))
+            files_store.insert_file(
+                w.tx,
+                ws,
+                FileRow(
+                    ws,
+                    file_id,
+                    project.id,
+                    digest,
+                    image.media_type,
+                    len(kept),
+                    image.width,
+                    image.height,
+                    w.now,
+                    None if ctx.actor.is_system else ctx.actor.user_id,
+                ),
+            )
+            w.audit(
+                ws,
+                "file.stored",
+                file_id,
+                project=project.id,
+                media_type=image.media_type,
+                size_bytes=len(kept),
+                metadata_bytes_dropped=len(content) - len(kept),
+            )
     except BaseException as exc:
         _forget(store, ws, file_id)  # no row names it: it goes, and never a blob an earlier upload stored
         if isinstance(exc, files_store.DuplicateFile):  # the same picture, stored by another request meanwhile
@@ -228,8 +255,15 @@ class FileReferences:
     line, so the import reports it as ``FILE:LINE``.
     """
 
-    def __init__(self, ctx: Context, project_id: str, base_dir: Path, items: Callable[[], Iterable[Item]],
-                 *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        project_id: str,
+        base_dir: Path,
+        items: Callable[[], Iterable[Item]],
+        *,
+        strict: bool = False,
+    ) -> None:
         with ctx.read() as r:
             project = load_project(r, project_id, Action.TASK_IMPORT)
         task_type = ctx.rt.task_types.get(project.task_type)

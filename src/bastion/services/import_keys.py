@@ -22,12 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .context import Context
+from .projects import load_project
 from ..access import Action
 from ..domain.errors import Conflict
 from ..storage import idempotency_store as store
 from ..storage.crypto import Sealer
-from .context import Context
-from .projects import load_project
 
 WINDOW_MS = 24 * 3600 * 1000
 HEADER = "Idempotency-Key"
@@ -55,8 +55,9 @@ def find_import(ctx: Context, project_id: str, key: str) -> PastImport | None:
     with ctx.read() as r:
         project = load_project(r, project_id, Action.TASK_IMPORT)
         sealer = r.sealer(project.workspace_id, project.key_id)
-        row = store.find_import_key(r.tx, project.workspace_id, project.id, ctx.actor.user_id,
-                                    _key_hash(sealer, key), since=r.now - WINDOW_MS)
+        row = store.find_import_key(
+            r.tx, project.workspace_id, project.id, ctx.actor.user_id, _key_hash(sealer, key), since=r.now - WINDOW_MS
+        )
         if row is None:
             return None
         report = sealer.open_json("import_keys", row.import_id, "report", row.report)
@@ -72,7 +73,8 @@ def replay_import(ctx: Context, project_id: str, past: PastImport, digest: bytes
         raise Conflict(
             f"{HEADER} {past.key!r} was used for another import into this project in the last 24 hours "
             "(a key names one request: send a new key for new content)",
-            details=[{"in": "header", "field": HEADER, "message": "used for another request"}])
+            details=[{"in": "header", "field": HEADER, "message": "used for another request"}],
+        )
     return past.report
 
 
@@ -82,7 +84,14 @@ def remember_import(ctx: Context, project_id: str, key: str, digest: bytes, repo
         project = load_project(w, project_id, Action.TASK_IMPORT)
         sealer = w.sealer(project.workspace_id, project.key_id)
         store.record_import_key(
-            w.tx, project.workspace_id, project.id, ctx.actor.user_id, _key_hash(sealer, key),
-            import_id=report["import_id"], body_hash=_body_hash(sealer, digest),
+            w.tx,
+            project.workspace_id,
+            project.id,
+            ctx.actor.user_id,
+            _key_hash(sealer, key),
+            import_id=report["import_id"],
+            body_hash=_body_hash(sealer, digest),
             report=sealer.seal_json("import_keys", report["import_id"], "report", report),
-            now=w.now, expired_before=w.now - WINDOW_MS)
+            now=w.now,
+            expired_before=w.now - WINDOW_MS,
+        )

@@ -26,6 +26,9 @@ from typing import Any
 
 import orjson
 
+from . import redaction
+from .context import Context
+from .projects import bump_counts, load_project
 from .. import ids
 from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput
@@ -34,9 +37,6 @@ from ..sources import BadLine, Item
 from ..storage import queue_store as qs
 from ..storage import tasks_store
 from ..storage.crypto import Sealer
-from .context import Context
-from . import redaction
-from .projects import bump_counts, load_project
 
 MAX_REJECTED_REPORTED = 1000
 MAX_ITEM_BYTES = 10 * 1024 * 1024
@@ -97,9 +97,7 @@ class _Validator:
             return problem
         if item.predictions:
             try:
-                normalised = [
-                    self.task_type.validate_prediction(self.config, item.data, p) for p in item.predictions
-                ]
+                normalised = [self.task_type.validate_prediction(self.config, item.data, p) for p in item.predictions]
             except InvalidAnswer as exc:
                 return exc.message
             item = TaskInput(item.data, item.external_id, item.meta, normalised, item.priority, item.gold)
@@ -271,8 +269,21 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]], val
     for task_id, key, blob, (_, item), is_held in zip(task_ids, dedupes, sealed, batch, held):
         is_gold = task_id in sealed_golds
         (gold if is_gold else regular).append(
-            (task_id, pid, key, blob, sealed_preds.get(task_id), sealed_golds.get(task_id), is_gold, item.priority,
-             0, 0, is_gold or is_held, is_held))
+            (
+                task_id,
+                pid,
+                key,
+                blob,
+                sealed_preds.get(task_id),
+                sealed_golds.get(task_id),
+                is_gold,
+                item.priority,
+                0,
+                0,
+                is_gold or is_held,
+                is_held,
+            )
+        )
     records = redacted.sealed_records(sealer, task_ids) if redacted is not None else {}
     return _Prepared(regular, gold, records)
 
@@ -292,8 +303,14 @@ def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportRepor
             qs.BUMP_EPOCH.run(w.tx, ws=ws, project=project.id)
         if prepared.records:
             redaction.store_records(w, project, prepared.records)
-        w.audit(ws, "tasks.imported", project.id, import_id=report.import_id, imported=inserted,
-                duplicates=prepared.size - inserted)
+        w.audit(
+            ws,
+            "tasks.imported",
+            project.id,
+            import_id=report.import_id,
+            imported=inserted,
+            duplicates=prepared.size - inserted,
+        )
     report.imported += inserted
     report.duplicates += prepared.size - inserted
     return inserted

@@ -21,15 +21,15 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from . import approvals
+from .context import Context
+from .projects import load_project
 from ..access import Action
 from ..domain.errors import InvalidInput
 from ..storage import keys_store, workspaces_store
 from ..storage.crypto import key_id_of
 from ..storage.keyproviders import FileKeyProvider, PassphraseKeyProvider
 from ..storage.keyring import set_meta
-from . import approvals
-from .context import Context
-from .projects import load_project
 
 BATCH = 1000
 
@@ -62,8 +62,10 @@ def rotate_master_key(ctx: Context, *, new_passphrase: str | None = None, new_ma
     elif settings.key_provider == "file":
         if settings.master_key:
             if not new_master_key:
-                raise InvalidInput("the master key is injected with BASTION_MASTER_KEY: give the new one "
-                                   "(--new-master-key-stdin), then update BASTION_MASTER_KEY")
+                raise InvalidInput(
+                    "the master key is injected with BASTION_MASTER_KEY: give the new one "
+                    "(--new-master-key-stdin), then update BASTION_MASTER_KEY"
+                )
             count = keyring.rewrap(FileKeyProvider.from_hex(new_master_key))
             _record(ctx, "keys.master_rotated", previous=old_kek, current=keyring.provider.kek_id, keys=count)
             return count
@@ -88,8 +90,9 @@ def rotate_master_key(ctx: Context, *, new_passphrase: str | None = None, new_ma
     return count
 
 
-def start_new_data_keys(ctx: Context, workspace_id: str, *, approval: str | None = None,
-                        break_glass: str | None = None) -> list[str]:
+def start_new_data_keys(
+    ctx: Context, workspace_id: str, *, approval: str | None = None, break_glass: str | None = None
+) -> list[str]:
     """A fresh data key for every project of the workspace; returns the project ids (two-person approval)."""
     with ctx.write() as r:
         r.access.require(Action.PROJECT_MANAGE, workspace_id)
@@ -104,13 +107,25 @@ def start_new_data_keys(ctx: Context, workspace_id: str, *, approval: str | None
     return project_ids
 
 
-def reencrypt_project(ctx: Context, project_id: str, progress: Callable[[int], None] | None = None, *,
-                      approval: str | None = None, break_glass: str | None = None) -> dict:
+def reencrypt_project(
+    ctx: Context,
+    project_id: str,
+    progress: Callable[[int], None] | None = None,
+    *,
+    approval: str | None = None,
+    break_glass: str | None = None,
+) -> dict:
     """Re-seal every value of a project under its current key, then destroy unused older keys (two-person approval)."""
     with ctx.write() as r:
         project = load_project(r, project_id, Action.PROJECT_MANAGE)
-        approvals.consume(r, "keys.reencrypt", project.workspace_id, {"project": project_id}, approval_id=approval,
-                          break_glass=break_glass)
+        approvals.consume(
+            r,
+            "keys.reencrypt",
+            project.workspace_id,
+            {"project": project_id},
+            approval_id=approval,
+            break_glass=break_glass,
+        )
     ws, current = project.workspace_id, project.key_id
     counts = {"tasks": 0, "annotations": 0, "config": 0}
 
@@ -132,9 +147,11 @@ def reencrypt_project(ctx: Context, project_id: str, progress: Callable[[int], N
                 if not rows:
                     return
                 for row in rows:
-                    values = {column: sealer.seal(table, row.id, column, sealer.open(table, row.id, column, blob))
-                              for column, blob in row.values.items()
-                              if blob is not None and key_id_of(blob) != current}
+                    values = {
+                        column: sealer.seal(table, row.id, column, sealer.open(table, row.id, column, blob))
+                        for column, blob in row.values.items()
+                        if blob is not None and key_id_of(blob) != current
+                    }
                     if values:
                         keys_store.update_sealed_row(w.tx, ws, table, row.id, values)
                         counts[table] += 1

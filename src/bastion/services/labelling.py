@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..access import Action
-from ..domain.projects import Project
 from .context import Context
 from .projects import work_project
 from .queue import lease_next, show_held
 from .tracing import overlay_of
+from ..access import Action
+from ..domain.projects import Project
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,23 @@ def labelling_view(ctx: Context, project_id: str, *, lease: bool) -> LabellingVi
         project = work_project(w, project_id, Action.TASK_WORK)
         task_type = w.rt.task_types.get(project.task_type)
         config = task_type.parse_config(project.config)
-        widget_context = task_type.widget_context(
-            config, task["data"], task_id=task["id"], user_id=ctx.actor.user_id,
-            predictions=task["predictions"]) if task else {}
+        widget_context = (
+            task_type.widget_context(
+                config, task["data"], task_id=task["id"], user_id=ctx.actor.user_id, predictions=task["predictions"]
+            )
+            if task
+            else {}
+        )
         overlay = overlay_of(w, project_id) if task else None
     return LabellingView(
-        project=project, config=config, task=task, widget=f"tasktypes/{task_type.name}/widget.html",
-        widget_script=f"/static/tasktypes/{task_type.name}/widget.js", widget_context=widget_context, overlay=overlay)
+        project=project,
+        config=config,
+        task=task,
+        widget=f"tasktypes/{task_type.name}/widget.html",
+        widget_script=f"/static/tasktypes/{task_type.name}/widget.js",
+        widget_context=widget_context,
+        overlay=overlay,
+    )
 
 
 __all__ = ["LabellingView", "labelling_view"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from .context import Context, Unit
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound
@@ -32,7 +33,6 @@ from ..storage import projects_store, tasks_store
 from ..storage.crypto import key_id_of
 from ..storage.projects_store import ProjectRecord, settings_of
 from ..tasktypes.base import CONFIG_SECTIONS
-from .context import Context, Unit
 
 COUNTER_SHARDS = 8
 
@@ -40,9 +40,16 @@ COUNTER_SHARDS = 8
 def _project(u: Unit, row: ProjectRecord, counts: Counts | None = None) -> Project:
     config = u.sealer(row.workspace_id, row.key_id).open_json("projects", row.id, "config", row.config)
     return Project(
-        id=row.id, workspace_id=row.workspace_id, name=row.name, task_type=row.task_type,
-        config=config, settings=settings_of(row), key_id=row.key_id, created_at=row.created_at,
-        updated_at=row.updated_at, counts=counts or Counts(),
+        id=row.id,
+        workspace_id=row.workspace_id,
+        name=row.name,
+        task_type=row.task_type,
+        config=config,
+        settings=settings_of(row),
+        key_id=row.key_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        counts=counts or Counts(),
     )
 
 
@@ -81,7 +88,9 @@ def config_of(u: Unit, record) -> Any:
     if parsed is not None:
         u.sealer(record.workspace_id, record.key_id)  # the key must still exist
     else:
-        raw = u.sealer(record.workspace_id, record.key_id).open_json("projects", record.project_id, "config", record.config)
+        raw = u.sealer(record.workspace_id, record.key_id).open_json(
+            "projects", record.project_id, "config", record.config
+        )
         parsed = u.rt.task_types.get(record.task_type).parse_config(raw)
         if len(_PARSED) >= _CACHE_LIMIT:
             _PARSED.clear()
@@ -96,17 +105,23 @@ def counts_of(u: Unit, workspace_id: str, project_ids: list[str]) -> dict[str, C
     return projects_store.sum_counts(u.tx, project_ids, workspace_id=workspace_id)
 
 
-def bump_counts(u: Unit, workspace_id: str, project_id: str, *, tasks: int = 0, done: int = 0,
-                annotations: int = 0, skips: int = 0) -> None:
+def bump_counts(
+    u: Unit, workspace_id: str, project_id: str, *, tasks: int = 0, done: int = 0, annotations: int = 0, skips: int = 0
+) -> None:
     if tasks or done or annotations or skips:
-        projects_store.bump_counts(u.tx, project_id, workspace_id=workspace_id,
-                                   shard=random.randrange(COUNTER_SHARDS), tasks=tasks, done=done,
-                                   annotations=annotations, skips=skips)
+        projects_store.bump_counts(
+            u.tx,
+            project_id,
+            workspace_id=workspace_id,
+            shard=random.randrange(COUNTER_SHARDS),
+            tasks=tasks,
+            done=done,
+            annotations=annotations,
+            skips=skips,
+        )
 
 
-def create_project(
-    ctx: Context, workspace_id: str, *, name: str, config: Any, settings: Any = None
-) -> Project:
+def create_project(ctx: Context, workspace_id: str, *, name: str, config: Any, settings: Any = None) -> Project:
     """Create a project with a validated labelling config; makes its data key."""
     name = check_name(name)
     task_type, parsed = ctx.rt.task_types.parse_config(config)
@@ -123,14 +138,28 @@ def create_project(
             sealer = w.sealer(workspace_id, key_id)
             config_json = parsed.model_dump(mode="json")
             projects_store.insert_project(
-                w.tx, project_id, workspace_id=workspace_id, name=name, task_type=task_type.name, key_id=key_id,
-                config=sealer.seal_json("projects", project_id, "config", config_json), settings=proj_settings,
-                created_by=None if ctx.actor.is_system else ctx.actor.user_id, now=w.now, shards=COUNTER_SHARDS,
+                w.tx,
+                project_id,
+                workspace_id=workspace_id,
+                name=name,
+                task_type=task_type.name,
+                key_id=key_id,
+                config=sealer.seal_json("projects", project_id, "config", config_json),
+                settings=proj_settings,
+                created_by=None if ctx.actor.is_system else ctx.actor.user_id,
+                now=w.now,
+                shards=COUNTER_SHARDS,
             )
-            w.audit(workspace_id, "project.created", project_id, task_type=task_type.name,
-                    settings=proj_settings.model_dump(mode="json"))
-            return Project(project_id, workspace_id, name, task_type.name, config_json, proj_settings,
-                           key_id, w.now, w.now)
+            w.audit(
+                workspace_id,
+                "project.created",
+                project_id,
+                task_type=task_type.name,
+                settings=proj_settings.model_dump(mode="json"),
+            )
+            return Project(
+                project_id, workspace_id, name, task_type.name, config_json, proj_settings, key_id, w.now, w.now
+            )
     except BaseException:
         ctx.rt.keyring.destroy(workspace_id, project_id)
         raise
@@ -182,8 +211,7 @@ def list_project_summaries(ctx: Context, workspace_id: str) -> list[ProjectSumma
         r.access.require(Action.PROJECT_READ, workspace_id)
         rows = projects_store.list_project_names(r.tx, workspace_id=workspace_id)
         counts = counts_of(r, workspace_id, [row.id for row in rows])
-    return [ProjectSummary(row.id, workspace_id, row.name, row.task_type, counts.get(row.id, Counts()))
-            for row in rows]
+    return [ProjectSummary(row.id, workspace_id, row.name, row.task_type, counts.get(row.id, Counts())) for row in rows]
 
 
 def get_project_summary(ctx: Context, project_id: str) -> ProjectSummary:
@@ -253,8 +281,13 @@ def update_project(
         projects_store.update_project(w.tx, project.id, workspace_id=project.workspace_id, now=w.now, **changes)
         if new_settings.overlap != project.settings.overlap:
             _rederive_done(w, project.workspace_id, project.id, new_settings.overlap)
-        w.audit(project.workspace_id, "project.updated", project.id, changed=changed,
-                settings=new_settings.model_dump(mode="json"))
+        w.audit(
+            project.workspace_id,
+            "project.updated",
+            project.id,
+            changed=changed,
+            settings=new_settings.model_dump(mode="json"),
+        )
     return get_project(ctx, project_id)
 
 

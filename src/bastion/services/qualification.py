@@ -13,12 +13,12 @@ score they got).
 
 from __future__ import annotations
 
+from .context import Context, Unit
 from ..access import Action
 from ..domain.errors import NotFound
 from ..domain.projects import Project
 from ..storage import annotations_store, qualification_store, queue_store, tasks_store, workforce_store
 from ..storage.qualification_store import QualificationResult
-from .context import Context, Unit
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -48,8 +48,7 @@ def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config
     golds = tasks_store.list_gold_tasks(w.tx, project.id, workspace_id=ws)
     if not golds:
         return None
-    answers = {a.task_id: a for a in annotations_store.list_answers(w.tx, project.id, workspace_id=ws,
-                                                                      user_id=user_id)}
+    answers = {a.task_id: a for a in annotations_store.list_answers(w.tx, project.id, workspace_id=ws, user_id=user_id)}
     if any(g.id not in answers for g in golds):
         return None
     sealer = w.sealer(ws, project.key_id)
@@ -64,15 +63,25 @@ def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config
     rule = project.settings.qualification
     passed = score / total >= rule.pass_score
     retake_after = None if passed else w.now + rule.retake_after_days * DAY_MS
-    qualification_store.replace_result(w.tx, project.id, workspace_id=ws, user_id=user_id, correct=round(score),
-                                       total=total, passed=passed, taken_at=w.now, retake_after=retake_after)
+    qualification_store.replace_result(
+        w.tx,
+        project.id,
+        workspace_id=ws,
+        user_id=user_id,
+        correct=round(score),
+        total=total,
+        passed=passed,
+        taken_at=w.now,
+        retake_after=retake_after,
+    )
     w.audit(ws, "qualification.graded", user_id, score=round(score / total, 4), passed=passed)
     if passed:
         name, level = rule.grants.split(":")[0], int(rule.grants.split(":")[1]) if ":" in rule.grants else 1
         held = workforce_store.list_skill_levels(w.tx, user_id).get(name)
         if held is None or held < level:
-            workforce_store.replace_skill(w.tx, user_id, name, level=level, source=f"qualification:{project.id}",
-                                          now=w.now)
+            workforce_store.replace_skill(
+                w.tx, user_id, name, level=level, source=f"qualification:{project.id}", now=w.now
+            )
             w.audit(ws, "person.skill_granted", user_id, skill=name, level=level, source=f"qualification:{project.id}")
     return {"score": score / total, "passed": passed}
 
@@ -87,6 +96,15 @@ def results(ctx: Context, project_id: str) -> list[dict]:
         rows = qualification_store.list_results(r.tx, project.id, workspace_id=project.workspace_id, user_id=only)
         if project.settings.qualification is None:
             raise NotFound("this project is not a qualification test")
-    return [{"user_id": x.user_id, "email": x.email, "correct": x.correct, "total": x.total, "passed": x.passed,
-             "taken_at": x.taken_at, "retake_after": x.retake_after} for x in rows]
-
+    return [
+        {
+            "user_id": x.user_id,
+            "email": x.email,
+            "correct": x.correct,
+            "total": x.total,
+            "passed": x.passed,
+            "taken_at": x.taken_at,
+            "retake_after": x.retake_after,
+        }
+        for x in rows
+    ]

@@ -29,12 +29,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from .context import Context, Unit
+from .projects import Project, load_project
 from ..access import Action
 from ..domain.errors import InvalidConfig, InvalidInput, NotFound
 from ..storage import quality_store
 from ..tasktypes import Rating, TaskType, installed
-from .context import Context, Unit
-from .projects import Project, load_project
 
 DAY_MS = 24 * 3600 * 1000
 LOW_CONFIDENCE = 0.7
@@ -92,9 +92,18 @@ def load_annotations(u: Unit, project: Project) -> list[ProjectAnnotation]:
     open_json = sealer.open_json
     return [
         ProjectAnnotation(
-            row.id, project.id, row.task_id, row.user_id, open_json("annotations", row.id, "result", row.result),
-            row.gold_score, row.lead_time_ms, row.created_at, row.review_status, bool(row.is_gold),
-            open_json("tasks", row.task_id, "gold", row.gold) if row.is_gold and row.gold is not None else None)
+            row.id,
+            project.id,
+            row.task_id,
+            row.user_id,
+            open_json("annotations", row.id, "result", row.result),
+            row.gold_score,
+            row.lead_time_ms,
+            row.created_at,
+            row.review_status,
+            bool(row.is_gold),
+            open_json("tasks", row.task_id, "gold", row.gold) if row.is_gold and row.gold is not None else None,
+        )
         for row in quality_store.list_annotations(u.tx, project.workspace_id, project.id)
     ]
 
@@ -140,13 +149,15 @@ def agreement_of(task_type: str, config: dict, annotations: list[dict]) -> dict[
     """The quality report's agreement figures over given annotations (an export's manifest uses the
     exported ones): each ``{"task", "user", "result", "is_gold", "review"}``."""
     tt = installed().get(task_type)
-    ratings = [Rating(a["task"], a["user"], a["result"]) for a in annotations
-               if not a["is_gold"] and a["review"] != "rejected"]
+    ratings = [
+        Rating(a["task"], a["user"], a["result"]) for a in annotations if not a["is_gold"] and a["review"] != "rejected"
+    ]
     return agreement_figures(tt, tt.parse_config(config), ratings)
 
 
-def aggregate(task_type: str, config: dict, annotations: Sequence[ProjectAnnotation], method: str, *,
-              seed: str | None = None) -> dict[str, dict[str, Any]]:
+def aggregate(
+    task_type: str, config: dict, annotations: Sequence[ProjectAnnotation], method: str, *, seed: str | None = None
+) -> dict[str, dict[str, Any]]:
     """One answer per task (``usable`` annotations): task id -> ``{"label" | "order", "n", "method", …}``.
 
     ``seed`` keys the draw of ties; by default the project id, so a project aggregates the
@@ -156,27 +167,43 @@ def aggregate(task_type: str, config: dict, annotations: Sequence[ProjectAnnotat
     method = check_aggregation_method(tt, method)
     if not annotations:
         return {}
-    return tt.aggregate(tt.parse_config(config), _ratings(annotations), method,
-                        seed=seed if seed is not None else annotations[0].project_id)
+    return tt.aggregate(
+        tt.parse_config(config),
+        _ratings(annotations),
+        method,
+        seed=seed if seed is not None else annotations[0].project_id,
+    )
 
 
-def _aggregation_summary(task_type: TaskType, config: Any, ratings: list[Rating], aggregated: dict[str, dict],
-                         method: str, emails: dict[str, str]) -> dict[str, Any]:
-    summary: dict[str, Any] = {"method": method, "methods": list(task_type.aggregation_methods),
-                               "tasks": len(aggregated)}
+def _aggregation_summary(
+    task_type: TaskType,
+    config: Any,
+    ratings: list[Rating],
+    aggregated: dict[str, dict],
+    method: str,
+    emails: dict[str, str],
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "method": method,
+        "methods": list(task_type.aggregation_methods),
+        "tasks": len(aggregated),
+    }
     confidences = [v["confidence"] for v in aggregated.values() if "confidence" in v]
     if confidences:
-        summary.update(mean_confidence=round(statistics.fmean(confidences), 4),
-                       low_confidence_tasks=sum(1 for c in confidences if c < LOW_CONFIDENCE),
-                       ties=sum(1 for v in aggregated.values() if v.get("tie")))
+        summary.update(
+            mean_confidence=round(statistics.fmean(confidences), 4),
+            low_confidence_tasks=sum(1 for c in confidences if c < LOW_CONFIDENCE),
+            ties=sum(1 for v in aggregated.values() if v.get("tie")),
+        )
     confusion = _confusion(task_type, config, ratings, aggregated, emails)
     if confusion is not None:
         summary["confusion"] = confusion
     return summary
 
 
-def _confusion(task_type: TaskType, config: Any, ratings: list[Rating], aggregated: dict[str, dict],
-               emails: dict[str, str]) -> dict[str, Any] | None:
+def _confusion(
+    task_type: TaskType, config: Any, ratings: list[Rating], aggregated: dict[str, dict], emails: dict[str, str]
+) -> dict[str, Any] | None:
     """Each annotator's answers against the aggregate: a confusion matrix (all annotators) and agreement rate.
 
     Only for single-choice answers (a ``categorical_value``); categories are compared as values and
@@ -199,9 +226,14 @@ def _confusion(task_type: TaskType, config: Any, ratings: list[Rating], aggregat
         matrix[index[truth]][index[value]] += 1
         agree[user][0] += truth == value
         agree[user][1] += 1
-    return {"labels": [str(c) for c in categories], "matrix": matrix,
-            "per_annotator": [{"user_id": u, "email": emails.get(u), "agreement_with_aggregate": round(a / n, 4),
-                               "n": n} for u, (a, n) in sorted(agree.items())]}
+    return {
+        "labels": [str(c) for c in categories],
+        "matrix": matrix,
+        "per_annotator": [
+            {"user_id": u, "email": emails.get(u), "agreement_with_aggregate": round(a / n, 4), "n": n}
+            for u, (a, n) in sorted(agree.items())
+        ],
+    }
 
 
 # -- gold, throughput --------------------------------------------------------------------
@@ -212,12 +244,18 @@ def _accuracy(scores: list[float]) -> dict[str, Any]:
 
     correct = sum(1 for s in scores if s >= 0.999)
     interval = wilson_interval(correct, len(scores))
-    return {"gold_answers": len(scores), "mean_score": round(statistics.fmean(scores), 4),
-            "accuracy": round(correct / len(scores), 4), "low": round(interval.low, 4), "high": round(interval.high, 4)}
+    return {
+        "gold_answers": len(scores),
+        "mean_score": round(statistics.fmean(scores), 4),
+        "accuracy": round(correct / len(scores), 4),
+        "low": round(interval.low, 4),
+        "high": round(interval.high, 4),
+    }
 
 
-def _gold_accuracy(task_type: TaskType, config: Any, annotations: list[ProjectAnnotation],
-                   emails: dict[str, str]) -> list[dict[str, Any]]:
+def _gold_accuracy(
+    task_type: TaskType, config: Any, annotations: list[ProjectAnnotation], emails: dict[str, str]
+) -> list[dict[str, Any]]:
     """Each annotator's accuracy on gold, with a Wilson interval — overall and per gold label
     (single-choice answers: the gold answer's ``categorical_value``)."""
     by_user: dict[str, list[float]] = defaultdict(list)
@@ -246,9 +284,15 @@ def _throughput(annotations: list[ProjectAnnotation], emails: dict[str, str], no
         if a.lead_time_ms is not None:
             lead[a.user].append(a.lead_time_ms)
     days = [{"days_ago": d, "annotations": per_day.get(d, 0)} for d in range(29, -1, -1)]
-    people = [{"user_id": u, "email": emails.get(u), "annotations": n,
-               "median_seconds": round(statistics.median(lead[u]) / 1000, 1) if lead[u] else None}
-              for u, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    people = [
+        {
+            "user_id": u,
+            "email": emails.get(u),
+            "annotations": n,
+            "median_seconds": round(statistics.median(lead[u]) / 1000, 1) if lead[u] else None,
+        }
+        for u, n in sorted(counts.items(), key=lambda kv: -kv[1])
+    ]
     return {"last_30_days": days, "per_annotator": people}
 
 
@@ -275,15 +319,20 @@ def quality_report(ctx: Context, project_id: str, *, method: str | None = None) 
     kept = usable(annotations)
     ratings = _ratings(kept)
     report: dict[str, Any] = {
-        "project_id": project.id, "task_type": project.task_type,
-        "annotations": len(kept), "gold_answers": sum(1 for a in annotations if a.is_gold),
-        "review": {s: sum(1 for a in annotations if a.review == s)
-                   for s in ("pending", "accepted", "rejected", "corrected")},
+        "project_id": project.id,
+        "task_type": project.task_type,
+        "annotations": len(kept),
+        "gold_answers": sum(1 for a in annotations if a.is_gold),
+        "review": {
+            s: sum(1 for a in annotations if a.review == s) for s in ("pending", "accepted", "rejected", "corrected")
+        },
         "agreement": agreement_figures(task_type, config, ratings),
         "gold_accuracy": _gold_accuracy(task_type, config, annotations, emails),
         "throughput": _throughput(kept, emails, now),
-        "pauses": [{"user_id": p.user_id, "paused_at": p.paused_at, "reason": p.reason,
-                    "email": emails.get(p.user_id)} for p in pauses],
+        "pauses": [
+            {"user_id": p.user_id, "paused_at": p.paused_at, "reason": p.reason, "email": emails.get(p.user_id)}
+            for p in pauses
+        ],
     }
     if method is not None and ratings:
         aggregated = task_type.aggregate(config, ratings, method, seed=project.id)

@@ -27,14 +27,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from .canaries import maybe_issue_canary
+from .context import Context, Unit
+from .projects import bump_counts, load_project
+from .tasks import find_task_row, task_dict
 from ..access import Action
 from ..domain.errors import Conflict, PermissionDenied
 from ..storage import projects_store
 from ..storage import queue_store as qs
-from .context import Context, Unit
-from .canaries import maybe_issue_canary
-from .projects import bump_counts, load_project
-from .tasks import find_task_row, task_dict
 
 RECLAIM_BATCH = 100
 DAY_MS = 24 * 3600 * 1000
@@ -123,8 +123,11 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
             candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
             if candidate is None:
                 return None
-            taken = (qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate) if unlimited
-                     else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap))
+            taken = (
+                qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate)
+                if unlimited
+                else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap)
+            )
             if taken:
                 task_id = candidate
                 break
@@ -180,12 +183,10 @@ def may_work_on(w: Unit, project, user_id: str) -> bool:
     paused = qs.PAUSED.scalar(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
     if paused is not None:
         raise PermissionDenied(f"your work on this project is paused ({paused}); a manager can lift the pause")
-    if rules.required_skills.all or rules.required_skills.any:
-        if not rules.required_skills.met_by(skills_of(w, user_id)):
-            wanted = rules.required_skills
-            raise PermissionDenied(
-                "this project needs skills: " + ", ".join(
-                    [*(f"{s}" for s in wanted.all), *([f"one of {', '.join(wanted.any)}"] if wanted.any else [])]))
+    wanted = rules.required_skills
+    if (wanted.all or wanted.any) and not wanted.met_by(skills_of(w, user_id)):
+        named = [*wanted.all, *([f"one of {', '.join(wanted.any)}"] if wanted.any else [])]
+        raise PermissionDenied("this project needs skills: " + ", ".join(named))
     if rules.qualification is not None and not may_take(w, project, user_id):
         return False
     mine = {"workspace_id": project.workspace_id, "user_id": user_id}
@@ -257,6 +258,4 @@ def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, 
     return bool(done) and count - 1 < overlap
 
 
-
 __all__ = ["held_task", "next_task", "show_held", "skip_task", "reclaim_expired", "take_slot"]
-

@@ -41,6 +41,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import approvals
+from .context import Context, Unit
+from .projects import config_of, load_project
+from .tasks import find_task_row
 from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.fieldpaths import join_path, replace_strings, walk_strings
@@ -50,10 +54,6 @@ from ..redaction.pseudonyms import PSEUDONYM_PATTERN
 from ..storage import annotations_store
 from ..storage import redaction_store as store
 from ..storage.crypto import Sealer
-from . import approvals
-from .context import Context, Unit
-from .projects import config_of, load_project
-from .tasks import find_task_row
 
 
 def policy_of(config: Any):
@@ -79,7 +79,8 @@ class RedactedBatch:
     def sealed_records(self, sealer: Sealer, task_ids: list[str]) -> dict[str, bytes]:
         return {
             task_id: sealer.seal_json("task_redactions", task_id, "record", record)
-            for task_id, record in zip(task_ids, self.records, strict=True) if record is not None
+            for task_id, record in zip(task_ids, self.records, strict=True)
+            if record is not None
         }
 
 
@@ -116,8 +117,9 @@ def _redact_item(redactor: Redactor, task_type, config, item: TaskInput) -> tupl
     if predictions:
         kept = []
         for i, prediction in enumerate(predictions):
-            mapped = follow(prediction, f"predictions[{i}]",
-                            lambda p: task_type.validate_prediction(config, result.data, p))
+            mapped = follow(
+                prediction, f"predictions[{i}]", lambda p: task_type.validate_prediction(config, result.data, p)
+            )
             if mapped is not None:
                 kept.append(mapped)
         predictions = kept or None
@@ -140,13 +142,29 @@ def _redact_item(redactor: Redactor, task_type, config, item: TaskInput) -> tupl
 
 
 def _finding_json(f) -> dict:
-    return {"field": f.field, "entity_type": f.entity_type, "pseudonym": f.pseudonym, "original": f.original,
-            "start": f.start, "end": f.end, "redacted_start": f.redacted_start, "redacted_end": f.redacted_end,
-            "confidence": round(f.confidence, 4), "detector": f.detector}
+    return {
+        "field": f.field,
+        "entity_type": f.entity_type,
+        "pseudonym": f.pseudonym,
+        "original": f.original,
+        "start": f.start,
+        "end": f.end,
+        "redacted_start": f.redacted_start,
+        "redacted_end": f.redacted_end,
+        "confidence": round(f.confidence, 4),
+        "detector": f.detector,
+    }
 
 
-def _move_offsets(task_type, config, answer: Any, offsets: Mapping[str, OffsetMap], *, to_redacted: bool,
-                  after: Mapping[str, str] | None = None) -> Any:
+def _move_offsets(
+    task_type,
+    config,
+    answer: Any,
+    offsets: Mapping[str, OffsetMap],
+    *,
+    to_redacted: bool,
+    after: Mapping[str, str] | None = None,
+) -> Any:
     """A result's offsets moved between the original and the redacted text (the task type knows where they
     are); derived text re-read from ``after`` (the texts they now point into), else dropped: re-derived."""
 
@@ -162,8 +180,9 @@ def _move_offsets(task_type, config, answer: Any, offsets: Mapping[str, OffsetMa
     return task_type.map_result_offsets(config, answer, move, after=after)
 
 
-def _redact_free_text(redactor: Redactor, pseudonyms: Pseudonymizer, task_type, config, answer: Any, where: str,
-                      findings: list) -> Any:
+def _redact_free_text(
+    redactor: Redactor, pseudonyms: Pseudonymizer, task_type, config, answer: Any, where: str, findings: list
+) -> Any:
     """The free text of a prediction or gold answer (``TaskType.result_texts``) redacted with the task's numbers."""
     replacements = {}
     for path, text in task_type.result_texts(config, answer):
@@ -197,9 +216,14 @@ def list_held(ctx: Context, project_id: str, *, after: str = "", limit: int = 10
         for row in rows[:limit]:
             blob = store.record_of(r.tx, ws, row.id)
             record = sealer.open_json("task_redactions", row.id, "record", blob) if blob else {}
-            items.append({"task_id": row.id, "created_at": row.created_at,
-                          "reasons": record.get("held_reasons", []),
-                          "findings": len(record.get("findings", []))})
+            items.append(
+                {
+                    "task_id": row.id,
+                    "created_at": row.created_at,
+                    "reasons": record.get("held_reasons", []),
+                    "findings": len(record.get("findings", [])),
+                }
+            )
         return {"items": items, "next_cursor": rows[limit - 1].id if len(rows) > limit else None}
 
 
@@ -218,8 +242,9 @@ def release_held(ctx: Context, task_id: str) -> dict[str, Any]:
 # -- re-identification ----------------------------------------------------------------
 
 
-def reidentify_task(ctx: Context, task_id: str, *, approval: str | None = None,
-                    break_glass: str | None = None) -> dict[str, Any]:
+def reidentify_task(
+    ctx: Context, task_id: str, *, approval: str | None = None, break_glass: str | None = None
+) -> dict[str, Any]:
     """One task as it was imported, with what redaction found and its annotations on the original text.
 
     Owners, with two-person approval (services/approvals.py); audited.
@@ -229,29 +254,42 @@ def reidentify_task(ctx: Context, task_id: str, *, approval: str | None = None,
         ws = found.workspace_id
         w.access.require(Action.REDACTION_REIDENTIFY, ws, what="task")
         w.see_content(ws)  # walls first: a walled person is refused as such, approval or not
-        approvals.consume(w, "redaction.reidentify", ws, {"task": task_id}, approval_id=approval,
-                          break_glass=break_glass)
+        approvals.consume(
+            w, "redaction.reidentify", ws, {"task": task_id}, approval_id=approval, break_glass=break_glass
+        )
         sealer = w.sealer(ws, found.key_id)
         body = sealer.open_json("tasks", task_id, "payload", found.payload)
         blob = store.record_of(w.tx, ws, task_id)
         record = sealer.open_json("task_redactions", task_id, "record", blob) if blob else {}
         task_type = w.rt.task_types.get(found.task_type)
         config = config_of(w, found)
-        predictions = (sealer.open_json("tasks", task_id, "predictions", found.predictions)
-                       if found.predictions is not None else [])
+        predictions = (
+            sealer.open_json("tasks", task_id, "predictions", found.predictions)
+            if found.predictions is not None
+            else []
+        )
         data = restore_data(body["data"], record)
         restorer = _Restorer(record, task_type, config, data)
         held = store.task_flags(w.tx, ws, task_id)[0]
         annotations = [
-            {"id": row.id, "user_id": row.user_id, "created_at": row.created_at,
-             "result": restorer.answer(sealer.open_json("annotations", row.id, "result", row.result))}
+            {
+                "id": row.id,
+                "user_id": row.user_id,
+                "created_at": row.created_at,
+                "result": restorer.answer(sealer.open_json("annotations", row.id, "result", row.result)),
+            }
             for row in annotations_store.list_task_annotations(w.tx, task_id, workspace_id=ws)
         ]
         out = {
-            "id": task_id, "project_id": found.project_id, "data": data, "redacted_data": body["data"],
+            "id": task_id,
+            "project_id": found.project_id,
+            "data": data,
+            "redacted_data": body["data"],
             "predictions": [restorer.answer(p) for p in predictions],
             "annotations": annotations,
-            "findings": record.get("findings", []), "held": held, "held_reasons": record.get("held_reasons", []),
+            "findings": record.get("findings", []),
+            "held": held,
+            "held_reasons": record.get("held_reasons", []),
         }
         w.audit(ws, "task.reidentified", task_id, findings=len(out["findings"]))
         return out
@@ -269,14 +307,16 @@ def restore_data(data: Any, record: Mapping[str, Any]) -> Any:
     def rebuilt(value: str, found: list[dict]) -> str:
         pieces, cursor = [], 0
         for f in sorted(found, key=lambda f: f["redacted_start"]):
-            pieces.append(value[cursor:f["redacted_start"]])
+            pieces.append(value[cursor : f["redacted_start"]])
             pieces.append(f["original"])
             cursor = f["redacted_end"]
         pieces.append(value[cursor:])
         return "".join(pieces)
 
-    return replace_strings(data, {path: rebuilt(value, by_field[path])
-                                  for path, _segments, value in walk_strings(data) if path in by_field})
+    return replace_strings(
+        data,
+        {path: rebuilt(value, by_field[path]) for path, _segments, value in walk_strings(data) if path in by_field},
+    )
 
 
 class _Restorer:
@@ -294,19 +334,28 @@ class _Restorer:
         for finding in record.get("findings", []):
             self.originals.setdefault(finding["pseudonym"], finding["original"])
         self.task_type, self.config = task_type, config
-        self.texts = {f: original_data[f] for f in task_type.offset_fields(config)
-                      if isinstance(original_data, dict) and isinstance(original_data.get(f), str)}
+        self.texts = {
+            f: original_data[f]
+            for f in task_type.offset_fields(config)
+            if isinstance(original_data, dict) and isinstance(original_data.get(f), str)
+        }
 
     def answer(self, answer: Any) -> Any:
-        return _move_offsets(self.task_type, self.config, self._tokens(answer), self.offsets, to_redacted=False,
-                             after=self.texts or None)
+        return _move_offsets(
+            self.task_type, self.config, self._tokens(answer), self.offsets, to_redacted=False, after=self.texts or None
+        )
 
     def _tokens(self, value: Any) -> Any:
         if not self.originals:
             return value
-        return replace_strings(value, {
-            path: PSEUDONYM_PATTERN.sub(lambda m: self.originals.get(m.group(0), m.group(0)), text)
-            for path, _segments, text in walk_strings(value) if "[" in text})
+        return replace_strings(
+            value,
+            {
+                path: PSEUDONYM_PATTERN.sub(lambda m: self.originals.get(m.group(0), m.group(0)), text)
+                for path, _segments, text in walk_strings(value)
+                if "[" in text
+            },
+        )
 
 
 def reidentify_records(u: Unit, project, task_type, config, page: list[dict]) -> None:
@@ -316,8 +365,10 @@ def reidentify_records(u: Unit, project, task_type, config, page: list[dict]) ->
     if not page:
         return
     sealer = u.sealer(ws, project.key_id)
-    records = {task_id: sealer.open_json("task_redactions", task_id, "record", blob)
-               for task_id, blob in store.records_between(u.tx, ws, project.id, page[0]["id"], page[-1]["id"])}
+    records = {
+        task_id: sealer.open_json("task_redactions", task_id, "record", blob)
+        for task_id, blob in store.records_between(u.tx, ws, project.id, page[0]["id"], page[-1]["id"])
+    }
     for row in page:
         record = records.get(row["id"], {})
         row["data"] = restore_data(row["data"], record)

@@ -17,6 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .context import Context, Unit
+from .projects import bump_counts, config_of, load_project
+from .tasks import find_task_row, task_dict
+from .variants import annotations_as_shown, viewed_by
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -24,10 +28,6 @@ from ..storage import annotations_store
 from ..storage import review_store as rs
 from ..storage.annotations_store import AnnotationRow
 from ..storage.review_store import ReviewRow
-from .context import Context, Unit
-from .projects import bump_counts, config_of, load_project
-from .variants import annotations_as_shown, viewed_by
-from .tasks import find_task_row, task_dict
 
 DECISIONS = {"accept": "accepted", "reject": "rejected", "correct": "corrected"}
 MAX_COMMENT = 10_000
@@ -41,9 +41,16 @@ def _annotation(w: Unit, annotation_id: str) -> AnnotationRow:
 
 
 def _annotation_dict(w: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
-    return {"id": row.id, "task_id": row.task_id, "project_id": row.project_id, "user_id": row.user_id,
-            "result": w.sealer(row.workspace_id, key_id).open_json("annotations", row.id, "result", row.result),
-            "lead_time_ms": row.lead_time_ms, "review_status": row.review_status, "created_at": row.created_at}
+    return {
+        "id": row.id,
+        "task_id": row.task_id,
+        "project_id": row.project_id,
+        "user_id": row.user_id,
+        "result": w.sealer(row.workspace_id, key_id).open_json("annotations", row.id, "result", row.result),
+        "lead_time_ms": row.lead_time_ms,
+        "review_status": row.review_status,
+        "created_at": row.created_at,
+    }
 
 
 def review_dicts(w: Unit, workspace_id: str, key_id: str, rows: Iterable[ReviewRow]) -> list[dict[str, Any]]:
@@ -52,14 +59,19 @@ def review_dicts(w: Unit, workspace_id: str, key_id: str, rows: Iterable[ReviewR
     out = []
     for review in rows:
         review_id, comment, correction = review.id, review.comment, review.correction
-        out.append({
-            "id": review_id, "annotation_id": review.annotation_id, "reviewer_id": review.reviewer_id,
-            "decision": review.decision,
-            "comment": sealer.open_json("reviews", review_id, "comment", comment) if comment is not None else None,
-            "correction": sealer.open_json("reviews", review_id, "correction", correction)
-            if correction is not None else None,
-            "created_at": review.created_at,
-        })
+        out.append(
+            {
+                "id": review_id,
+                "annotation_id": review.annotation_id,
+                "reviewer_id": review.reviewer_id,
+                "decision": review.decision,
+                "comment": sealer.open_json("reviews", review_id, "comment", comment) if comment is not None else None,
+                "correction": sealer.open_json("reviews", review_id, "correction", correction)
+                if correction is not None
+                else None,
+                "created_at": review.created_at,
+            }
+        )
     return out
 
 
@@ -67,9 +79,15 @@ def annotator_record(w: Unit, workspace_id: str, project_id: str, user_id: str) 
     """What reviews and gold tasks made of the person's annotations in the project (reviewers see it)."""
     history = rs.annotator_history(w.tx, project_id, workspace_id=workspace_id, user_id=user_id)
     golds = history.gold_answers
-    return {"user_id": user_id, "annotations": history.annotations, "accepted": history.accepted,
-            "rejected": history.rejected, "corrected": history.corrected, "gold_answers": golds,
-            "gold_accuracy": round(history.gold_sum / golds, 4) if golds else None}
+    return {
+        "user_id": user_id,
+        "annotations": history.annotations,
+        "accepted": history.accepted,
+        "rejected": history.rejected,
+        "corrected": history.corrected,
+        "gold_answers": golds,
+        "gold_accuracy": round(history.gold_sum / golds, 4) if golds else None,
+    }
 
 
 def review_next(ctx: Context, project_id: str) -> dict[str, Any] | None:
@@ -109,8 +127,9 @@ def held_review(ctx: Context, project_id: str) -> dict[str, Any] | None:
     with ctx.write() as w:
         project = load_project(w, project_id, Action.ANNOTATION_REVIEW)
         w.see_content(project.workspace_id)
-        held = rs.find_live_lease(w.tx, project.id, workspace_id=project.workspace_id, reviewer_id=ctx.actor.user_id,
-                                  now=w.now)
+        held = rs.find_live_lease(
+            w.tx, project.id, workspace_id=project.workspace_id, reviewer_id=ctx.actor.user_id, now=w.now
+        )
         if held is None:
             return None
         return _review_item(w, project, held.annotation_id, held.expires_at)
@@ -125,8 +144,9 @@ def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str
     others = annotations_store.list_other_annotation_ids(w.tx, row.task_id, workspace_id=ws, besides=annotation_id)
     w.audit(ws, "review.shown", annotation_id, task=row.task_id)
     # Offsets as this reviewer sees the text: their own variant (services/variants.py).
-    shown = annotations_as_shown(w, found, [annotation, *(
-        _annotation_dict(w, _annotation(w, other), project.key_id) for other in others)])
+    shown = annotations_as_shown(
+        w, found, [annotation, *(_annotation_dict(w, _annotation(w, other), project.key_id) for other in others)]
+    )
     return {
         "annotation": shown[0],
         "task": task_dict(w, found, found.key_id, full=True),
@@ -136,8 +156,9 @@ def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str
     }
 
 
-def review_annotation(ctx: Context, annotation_id: str, decision: str, *, comment: str | None = None,
-                      correction: Any = None) -> dict[str, Any]:
+def review_annotation(
+    ctx: Context, annotation_id: str, decision: str, *, comment: str | None = None, correction: Any = None
+) -> dict[str, Any]:
     """Accept, reject (with a comment) or correct an annotation."""
     status = DECISIONS.get(decision)
     if status is None:
@@ -174,11 +195,19 @@ def review_annotation(ctx: Context, annotation_id: str, decision: str, *, commen
             raise Conflict(f"this annotation was already reviewed ({row.review_status})")
         review_id = ids.new_id("rev")
         rs.INSERT_REVIEW.run(
-            w.tx, ws=ws, id=review_id, project=project_id, task=task_id, annotation=annotation_id,
-            reviewer=ctx.actor.user_id, decision=status,
+            w.tx,
+            ws=ws,
+            id=review_id,
+            project=project_id,
+            task=task_id,
+            annotation=annotation_id,
+            reviewer=ctx.actor.user_id,
+            decision=status,
             comment=sealer.seal_json("reviews", review_id, "comment", comment) if comment else None,
-            correction=sealer.seal_json("reviews", review_id, "correction", normalised) if normalised is not None
-            else None, now=w.now,
+            correction=sealer.seal_json("reviews", review_id, "correction", normalised)
+            if normalised is not None
+            else None,
+            now=w.now,
         )
         if status == "rejected":
             was_done = bool(rs.TASK_DONE.scalar(w.tx, ws=ws, id=task_id))
@@ -186,8 +215,15 @@ def review_annotation(ctx: Context, annotation_id: str, decision: str, *, commen
             bump_counts(w, ws, project_id, annotations=-1, done=-1 if was_done and not still_done else 0)
         rs.RELEASE.run(w.tx, ws=ws, id=annotation_id)
         w.audit(ws, "annotation.reviewed", annotation_id, decision=status, task=task_id)
-        return {"id": review_id, "annotation_id": annotation_id, "decision": status, "comment": comment,
-                "correction": normalised, "reviewer_id": ctx.actor.user_id, "created_at": w.now}
+        return {
+            "id": review_id,
+            "annotation_id": annotation_id,
+            "decision": status,
+            "comment": comment,
+            "correction": normalised,
+            "reviewer_id": ctx.actor.user_id,
+            "created_at": w.now,
+        }
 
 
 def my_feedback(ctx: Context, workspace_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
@@ -201,19 +237,28 @@ def my_feedback(ctx: Context, workspace_id: str, *, limit: int = 100) -> list[di
         out = []
         for judged in rows:
             project = load_project(w, judged.project_id, Action.TASK_WORK)
-            item: dict[str, Any] = {"annotation_id": judged.annotation_id, "project_id": judged.project_id,
-                                    "task_id": judged.task_id, "review_status": judged.review_status,
-                                    "created_at": judged.created_at}
-            reviews = review_dicts(w, workspace_id, project.key_id,
-                                   rs.list_reviews_of(w.tx, judged.annotation_id, workspace_id=workspace_id))
+            item: dict[str, Any] = {
+                "annotation_id": judged.annotation_id,
+                "project_id": judged.project_id,
+                "task_id": judged.task_id,
+                "review_status": judged.review_status,
+                "created_at": judged.created_at,
+            }
+            reviews = review_dicts(
+                w,
+                workspace_id,
+                project.key_id,
+                rs.list_reviews_of(w.tx, judged.annotation_id, workspace_id=workspace_id),
+            )
             if reviews:
                 item["review"] = {k: reviews[-1][k] for k in ("decision", "comment", "correction", "created_at")}
             if judged.gold_score is not None:
                 item["gold_score"] = round(judged.gold_score, 4)
                 if project.settings.quality.gold_feedback:
                     found = find_task_row(w, judged.task_id)
-                    item["expected"] = w.sealer(workspace_id, found.key_id).open_json("tasks", judged.task_id, "gold",
-                                                                                        found.gold)
+                    item["expected"] = w.sealer(workspace_id, found.key_id).open_json(
+                        "tasks", judged.task_id, "gold", found.gold
+                    )
             out.append(item)
         w.audit(workspace_id, "feedback.read", ctx.actor.user_id, count=len(out))
         return out

@@ -34,7 +34,7 @@ class Runtime:
     leak_cache: LeakCache = field(default_factory=LeakCache)
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> "Runtime":
+    def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> Runtime:
         """Open the database and keyring.
 
         ``migrate_schema``: "always" (init, demo), "if-empty" (serve) or "never".

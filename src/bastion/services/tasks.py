@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from .context import Context, Unit
+from .projects import load_project
+from .variants import present_task
 from ..access import Action
 from ..domain.errors import InvalidInput, NotFound
 from ..storage import queue_store, tasks_store
 from ..storage.queue_store import TaskRecord, task_record
-from .context import Context, Unit
-from .variants import present_task
-from .projects import load_project
 
 MAX_PAGE = 1000
 
@@ -41,7 +41,8 @@ def task_dict(u: Unit, row: Any, key_id: str, *, full: bool, config: Any = None)
         "project_id": row.project_id,
         "data": body["data"],
         "predictions": sealer.open_json("tasks", row.id, "predictions", row.predictions)
-        if row.predictions is not None else [],
+        if row.predictions is not None
+        else [],
     }
     if full:
         out.update(
@@ -79,12 +80,19 @@ def list_tasks(ctx: Context, project_id: str, *, cursor: str | None = None, limi
         project = load_project(w, project_id, Action.TASK_BROWSE)
         w.see_content(project.workspace_id)
         # Canaries are not the project's items; held ones wait for an owner (GET …/held).
-        rows = tasks_store.list_task_page(w.tx, project.id, workspace_id=project.workspace_id, after=cursor or "",
-                                          limit=limit + 1)
+        rows = tasks_store.list_task_page(
+            w.tx, project.id, workspace_id=project.workspace_id, after=cursor or "", limit=limit + 1
+        )
         page = rows[:limit]
         config = ctx.rt.task_types.get(project.task_type).parse_config(project.config)
         items = [task_dict(w, row, project.key_id, full=True, config=config) for row in page]
         if items:
-            w.audit(project.workspace_id, "tasks.listed", project.id, count=len(items),
-                    first=items[0]["id"], last=items[-1]["id"])
+            w.audit(
+                project.workspace_id,
+                "tasks.listed",
+                project.id,
+                count=len(items),
+                first=items[0]["id"],
+                last=items[-1]["id"],
+            )
         return {"items": items, "next_cursor": page[-1].id if len(rows) > limit else None}

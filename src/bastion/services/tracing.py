@@ -20,6 +20,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from .context import Context, Unit
+from .projects import load_project
+from .variants import protected_ranges, text_fields, tracing_settings
 from ..access import Action
 from ..domain.errors import InvalidInput
 from ..leaks.canaries import match_canary
@@ -27,9 +30,6 @@ from ..leaks.settings import LeakTracingSettings
 from ..leaks.trace import DEFAULT_ALPHA, SourceIndex, SourceItem, trace_leak
 from ..storage import canaries_store, leaks_store, redaction_store, users_store
 from ..storage.workspace_secret import workspace_secret
-from .context import Context, Unit
-from .projects import load_project
-from .variants import protected_ranges, text_fields, tracing_settings
 
 MAX_EXCERPTS = 50
 MAX_EXCERPT_CHARS = 200_000
@@ -84,14 +84,17 @@ def trace(ctx: Context, project_id: str, excerpts: Any, *, alpha: float = DEFAUL
         w.access.require(Action.LEAKS_TRACE, ws, what="project")
         task_ids = sorted({s.task_id for s in located.sources}) if located else []
         viewers = redaction_store.viewers_of(w.tx, ws, project.id, task_ids)
-        report = (trace_leak(texts, index.with_recipients({t: sorted(v) for t, v in viewers.items()}), secret,
-                             alpha=alpha) if located and located.sources else located)
+        report = (
+            trace_leak(texts, index.with_recipients({t: sorted(v) for t, v in viewers.items()}), secret, alpha=alpha)
+            if located and located.sources
+            else located
+        )
         canaries = _trace_canaries(w, ws, project.id, texts, secret)
-        emails = _emails(w, {s.person_id for s in (report.scores if report else ())[:MAX_RANKED]}
-                         | {m["user_id"] for m in canaries})
+        emails = _emails(
+            w, {s.person_id for s in (report.scores if report else ())[:MAX_RANKED]} | {m["user_id"] for m in canaries}
+        )
         out = _report_out(report, canaries, emails, alpha, viewers)
-        w.audit(ws, "leaks.traced", project.id, excerpts=len(texts), verdict=out["verdict"],
-                suspects=out["suspects"])
+        w.audit(ws, "leaks.traced", project.id, excerpts=len(texts), verdict=out["verdict"], suspects=out["suspects"])
         return out
 
 
@@ -134,8 +137,15 @@ def _trace_canaries(w: Unit, ws: str, project_id: str, texts: list[str], secret:
         for match in match_canary(joined, canary_id, recipients[canary_id], secret):
             # One fact alone may turn up in any text by chance: naming someone takes two.
             identified = match.is_identified and len(match.facts) >= MIN_CANARY_FACTS
-            found.append({"canary_id": canary_id, "user_id": match.person_id, "facts": list(match.facts),
-                          "p_value": match.p_value, "identified": identified})
+            found.append(
+                {
+                    "canary_id": canary_id,
+                    "user_id": match.person_id,
+                    "facts": list(match.facts),
+                    "p_value": match.p_value,
+                    "identified": identified,
+                }
+            )
     found.sort(key=lambda m: (m["p_value"], -len(m["facts"])))
     return found[:MAX_RANKED]
 
@@ -144,8 +154,9 @@ def _emails(u: Unit, user_ids: set[str]) -> dict[str, str]:
     return users_store.emails_of(u.tx, sorted(user_ids))
 
 
-def _report_out(report, canaries: list[dict], emails: dict[str, str], alpha: float,
-                viewers: dict[str, set[str]]) -> dict[str, Any]:
+def _report_out(
+    report, canaries: list[dict], emails: dict[str, str], alpha: float, viewers: dict[str, set[str]]
+) -> dict[str, Any]:
     suspects = list(report.suspects) if report else []
     canary_suspects = [m["user_id"] for m in canaries if m["identified"]]
     for person in canary_suspects:
@@ -156,18 +167,27 @@ def _report_out(report, canaries: list[dict], emails: dict[str, str], alpha: flo
     ranking = []
     if report is not None:
         for score in report.scores[:MAX_RANKED]:
-            ranking.append({
-                "user_id": score.person_id, "email": emails.get(score.person_id), "observed": score.observed,
-                "matched": score.matched, "p_value": score.p_value,
-                # the chance that some innocent recipient matches at least this well
-                "p_innocent_as_good": score.corrected,
-            })
+            ranking.append(
+                {
+                    "user_id": score.person_id,
+                    "email": emails.get(score.person_id),
+                    "observed": score.observed,
+                    "matched": score.matched,
+                    "p_value": score.p_value,
+                    # the chance that some innocent recipient matches at least this well
+                    "p_innocent_as_good": score.corrected,
+                }
+            )
     if suspects:
-        message = ("The evidence names the people in suspects: an innocent recipient would match this well "
-                   "with a probability below alpha.")
+        message = (
+            "The evidence names the people in suspects: an innocent recipient would match this well "
+            "with a probability below alpha."
+        )
     elif source_found:
-        message = ("The source was found, but the evidence is too weak to name anyone (too few variant slots "
-                   "survived, or the text was reworded). More leaked excerpts add evidence; canaries survive rewording.")
+        message = (
+            "The source was found, but the evidence is too weak to name anyone (too few variant slots "
+            "survived, or the text was reworded). More leaked excerpts add evidence; canaries survive rewording."
+        )
     else:
         message = "No task or canary of this project matches the text: nobody is named."
     return {
@@ -175,9 +195,17 @@ def _report_out(report, canaries: list[dict], emails: dict[str, str], alpha: flo
         "source_found": source_found,
         "message": message,
         "alpha": alpha,
-        "sources": [{"excerpt": s.excerpt_index, "task_id": s.task_id, "field": s.field_path,
-                     "coverage": round(s.coverage, 4), "runner_up": round(s.runner_up, 4),
-                     "recipients": len(viewers.get(s.task_id, ()))} for s in (report.sources if report else ())],
+        "sources": [
+            {
+                "excerpt": s.excerpt_index,
+                "task_id": s.task_id,
+                "field": s.field_path,
+                "coverage": round(s.coverage, 4),
+                "runner_up": round(s.runner_up, 4),
+                "recipients": len(viewers.get(s.task_id, ())),
+            }
+            for s in (report.sources if report else ())
+        ],
         "slots_read": len(report.readings) if report else 0,
         "ranking": ranking,
         "suspects": suspects,

@@ -15,13 +15,13 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .context import Context, Unit
+from .runtime import Runtime
 from .. import ids
 from ..access import Actor
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
 from ..domain.users import ApiToken, User, check_password, normalise_email
 from ..storage import memberships_store, users_store
-from .context import Context, Unit
-from .runtime import Runtime
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 
@@ -55,9 +55,15 @@ def create_user(
         if users_store.email_taken(w.tx, email):
             raise Conflict(f"email: a user with e-mail {email} already exists")
         user_id = ids.new_id("usr")
-        users_store.insert_user(w.tx, user_id, email, name=name.strip(),
-                                password_hash=_hasher.hash(password) if password else None, is_admin=is_admin,
-                                now=w.now)
+        users_store.insert_user(
+            w.tx,
+            user_id,
+            email,
+            name=name.strip(),
+            password_hash=_hasher.hash(password) if password else None,
+            is_admin=is_admin,
+            now=w.now,
+        )
         return users_store.find_user(w.tx, user_id)
 
 
@@ -107,8 +113,7 @@ def set_password(ctx: Context, user_id: str, new_password: str, *, old_password:
         if counts["password"][0] == MAX_FAILURES["password"] + 1:  # the first refusal of this window
             with ctx.write() as w:
                 record_for_person(w, user_id, "auth.password_change_locked", user_id)
-        raise RateLimited("too many wrong current passwords; try again in "
-                          f"{_minutes_left(counts, now)} minute(s)")
+        raise RateLimited(f"too many wrong current passwords; try again in {_minutes_left(counts, now)} minute(s)")
     with ctx.read() as r:
         stored = users_store.get_password_hash(r.tx, user_id)  # NotFound: no such person
     if not _verify(stored, old_password):
@@ -170,8 +175,7 @@ def create_token(ctx: Context, user_id: str, *, name: str = "", scope: str = "fu
         if not users_store.user_exists(w.tx, user_id):
             raise NotFound("user not found")
         token_id = ids.new_id("tok")
-        users_store.insert_token(w.tx, token_id, user_id, name=name, token_hash=_digest(secret), scope=scope,
-                                 now=w.now)
+        users_store.insert_token(w.tx, token_id, user_id, name=name, token_hash=_digest(secret), scope=scope, now=w.now)
         record_for_person(w, user_id, "token.created", token_id, scope=scope)
         return secret, ApiToken(token_id, user_id, name, scope, w.now, None, None)
 
@@ -207,8 +211,13 @@ def resolve_token(rt: Runtime, secret: str) -> Actor:
         with rt.db.transaction(write=True) as wtx:
             users_store.touch_token(wtx, token.token_id, wtx.now)
     return Actor(
-        kind="user", user_id=token.user_id, email=token.email, is_admin=token.is_admin,
-        read_only=token.scope == "read", via="token", token_id=token.token_id,
+        kind="user",
+        user_id=token.user_id,
+        email=token.email,
+        is_admin=token.is_admin,
+        read_only=token.scope == "read",
+        via="token",
+        token_id=token.token_id,
     )
 
 
@@ -220,8 +229,14 @@ def create_session(rt: Runtime, user: User) -> tuple[str, str]:
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     with rt.db.transaction(write=True) as tx:
-        users_store.insert_session(tx, _digest(secret), user.id, csrf_token=csrf, now=tx.now,
-                                   expires_at=tx.now + rt.settings.session_seconds * 1000)
+        users_store.insert_session(
+            tx,
+            _digest(secret),
+            user.id,
+            csrf_token=csrf,
+            now=tx.now,
+            expires_at=tx.now + rt.settings.session_seconds * 1000,
+        )
         # Housekeeping: expired sessions of this person go now.
         users_store.delete_expired_sessions(tx, user.id, tx.now)
     return secret, csrf
@@ -233,12 +248,7 @@ def resolve_session(rt: Runtime, secret: str) -> tuple[Actor, str]:
         raise Unauthenticated("not signed in")
     with rt.db.transaction(write=False) as tx:
         row = users_store.find_session_actor(tx, _digest(secret))
-    if (
-        row is None
-        or row.expires_at < tx.now
-        or not row.is_active
-        or row.created_at < row.sessions_valid_after
-    ):
+    if row is None or row.expires_at < tx.now or not row.is_active or row.created_at < row.sessions_valid_after:
         raise Unauthenticated("your session has ended; sign in again")
     # Sliding expiry, refreshed at most once a minute.
     new_expiry = tx.now + rt.settings.session_seconds * 1000
@@ -300,8 +310,10 @@ def _reserve(rt: Runtime, subjects: list[tuple[str, str]]) -> tuple[dict[str, tu
     """Reserve one attempt on each counter; ({kind: (count, window start)}, now)."""
     with rt.db.transaction(write=True) as tx:
         cutoff = tx.now - LOGIN_WINDOW_MS
-        counts = {kind: tuple(users_store.reserve_attempt(tx, subject, now=tx.now, cutoff=cutoff))
-                  for kind, subject in subjects}
+        counts = {
+            kind: tuple(users_store.reserve_attempt(tx, subject, now=tx.now, cutoff=cutoff))
+            for kind, subject in subjects
+        }
     return counts, tx.now
 
 

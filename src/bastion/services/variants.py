@@ -22,6 +22,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .context import Unit
+from .projects import config_of
+from .runtime import Runtime
 from ..access import Action
 from ..domain.errors import InvalidInput, NotFound
 from ..leaks.canaries import canary_fact, render_canary_data
@@ -31,9 +34,6 @@ from ..leaks.variants import Variant, apply_bits, codeword
 from ..storage import canaries_store, redaction_store
 from ..storage import queue_store as qs
 from ..storage.workspace_secret import workspace_secret
-from .context import Unit
-from .projects import config_of
-from .runtime import Runtime
 
 
 def tracing_settings(rt: Runtime, config: Any) -> LeakTracingSettings:
@@ -45,8 +45,9 @@ def tracing_settings(rt: Runtime, config: Any) -> LeakTracingSettings:
     return rt.leak_cache.settings(raw)
 
 
-def slots_of(rt: Runtime, text: str, protected: tuple[tuple[int, int], ...],
-             settings: VariantSettings) -> tuple[Slot, ...]:
+def slots_of(
+    rt: Runtime, text: str, protected: tuple[tuple[int, int], ...], settings: VariantSettings
+) -> tuple[Slot, ...]:
     """The slots of a canonical text (cached: the same task is shown, submitted and listed)."""
     return rt.leak_cache.slots(text, protected, settings)
 
@@ -64,8 +65,11 @@ def protected_ranges(task_type, config, answers: Iterable[Any]) -> dict[str, tup
 
 def text_fields(task_type, config, settings: LeakTracingSettings, data: Any) -> list[tuple[str, str]]:
     """The (path, canonical text) pairs of a task that carry variant slots."""
-    return [(path, text) for path, text in task_type.data_texts(config, data, settings.fields, settings.exclude_fields)
-            if len(text) >= settings.min_chars]
+    return [
+        (path, text)
+        for path, text in task_type.data_texts(config, data, settings.fields, settings.exclude_fields)
+        if len(text) >= settings.min_chars
+    ]
 
 
 @dataclass
@@ -105,8 +109,9 @@ class View:
                 return None  # validation names the problem
             return variant.to_canonical(start, end)
 
-        return self.task_type.map_result_offsets(self.config, result, move,
-                                                 before={f: v.text for f, v in variants.items()})
+        return self.task_type.map_result_offsets(
+            self.config, result, move, before={f: v.text for f, v in variants.items()}
+        )
 
     def as_shown(self, answer: Any) -> Any:
         """A stored result (canonical offsets) as this person sees it: offsets and text on their variant."""
@@ -123,8 +128,9 @@ class View:
             except InvalidInput:
                 return None
 
-        return self.task_type.map_result_offsets(self.config, answer, move,
-                                                 after={f: v.text for f, v in variants.items()})
+        return self.task_type.map_result_offsets(
+            self.config, answer, move, after={f: v.text for f, v in variants.items()}
+        )
 
     def annotation_as_shown(self, out: dict) -> dict:
         """An annotation's API shape with its result (and gold feedback) mapped onto the shown text."""
@@ -137,8 +143,18 @@ class View:
         return out
 
 
-def view_for(u: Unit, task_type, config, *, workspace_id: str, task_id: str, data: Any,
-             predictions: list | None, gold: Any, is_canary: bool = False) -> View:
+def view_for(
+    u: Unit,
+    task_type,
+    config,
+    *,
+    workspace_id: str,
+    task_id: str,
+    data: Any,
+    predictions: list | None,
+    gold: Any,
+    is_canary: bool = False,
+) -> View:
     """What ``u``'s actor is shown of one task (the local operator sees the canonical text)."""
     view = View(task_id, task_type, config)
     person = u.actor.user_id
@@ -195,8 +211,17 @@ def present_task(u: Unit, row, out: dict, *, key_id: str, config=None) -> dict:
     gold = None
     if gold_blob is not None:
         gold = u.sealer(ws, key_id).open_json("tasks", row.id, "gold", gold_blob)
-    view = view_for(u, task_type, config, workspace_id=ws, task_id=row.id, data=out["data"],
-                    predictions=out.get("predictions"), gold=gold, is_canary=is_canary)
+    view = view_for(
+        u,
+        task_type,
+        config,
+        workspace_id=ws,
+        task_id=row.id,
+        data=out["data"],
+        predictions=out.get("predictions"),
+        gold=gold,
+        is_canary=is_canary,
+    )
     if view.is_canary or view.variants:
         out["data"] = view.data(out["data"])
         out["predictions"] = [view.as_shown(p) for p in out.get("predictions") or []]
@@ -218,8 +243,17 @@ def viewed_by(u: Unit, found, task_type, config, data: Any) -> View:
             predictions = sealer.open_json("tasks", found.id, "predictions", found.predictions)
         if found.gold is not None:
             gold = sealer.open_json("tasks", found.id, "gold", found.gold)
-    return view_for(u, task_type, config, workspace_id=found.workspace_id, task_id=found.id, data=data,
-                    predictions=predictions, gold=gold, is_canary=is_canary)
+    return view_for(
+        u,
+        task_type,
+        config,
+        workspace_id=found.workspace_id,
+        task_id=found.id,
+        data=data,
+        predictions=predictions,
+        gold=gold,
+        is_canary=is_canary,
+    )
 
 
 def annotations_as_shown(u: Unit, found, items: list[dict]) -> list[dict]:
@@ -247,6 +281,13 @@ def _canary_answers(u: Unit, found) -> list[dict]:
 
 
 __all__ = [
-    "View", "annotations_as_shown", "present_task", "protected_ranges", "slots_of", "text_fields",
-    "tracing_settings", "view_for", "viewed_by",
+    "View",
+    "annotations_as_shown",
+    "present_task",
+    "protected_ranges",
+    "slots_of",
+    "text_fields",
+    "tracing_settings",
+    "view_for",
+    "viewed_by",
 ]

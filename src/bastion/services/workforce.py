@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import approvals
+from .context import Context, Unit
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -35,8 +37,6 @@ from ..domain.users import User, normalise_email
 from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, combine, decide, is_live, normalise_org
 from ..storage import memberships_store, queue_store, users_store, workforce_store, workspaces_store
 from ..storage.workforce_store import Group
-from . import approvals
-from .context import Context, Unit
 
 DAY_MS = 24 * 3600 * 1000
 KINDS = ("employer", "investor", "contractor", "advisor", "board", "family", "other")
@@ -113,19 +113,30 @@ def _hold(w: Unit, a: str, b: str, holder: str, cooling_ms: int | None) -> bool:
     with w.wall_check_scope((lo, hi)):  # everyone's history on both ends, not only the caller's
         both = _both_sides(w, lo, hi, after.cooling_off_ms)
     if both:
-        raise Conflict(f"{len(both)} person(s) have worked on both workspaces recently; the wall would put them on "
-                       "both sides. Resolve their access first (bastion walls explain).", details={"people": both})
+        raise Conflict(
+            f"{len(both)} person(s) have worked on both workspaces recently; the wall would put them on "
+            "both sides. Resolve their access first (bastion walls explain).",
+            details={"people": both},
+        )
     if mine is not None:  # a scheduled withdrawal is called off: the declaration holds again
         workforce_store.set_lifts_at(w.tx, lo, hi, holder, None)
         _both_logs(w, lo, hi, "wall.removal_cancelled", holder=holder, was_due=mine.lifts_at)
         return True
     try:
-        workforce_store.insert_declaration(w.tx, lo, hi, holder=holder, cooling_off_ms=cooling_ms, now=w.now,
-                                           created_by=w.actor.user_id)
+        workforce_store.insert_declaration(
+            w.tx, lo, hi, holder=holder, cooling_off_ms=cooling_ms, now=w.now, created_by=w.actor.user_id
+        )
     except NotFound as exc:
         raise NotFound("competitor: workspace not found") from exc
-    _both_logs(w, lo, hi, "wall.conflict_added", cooling_off_ms=cooling_ms,
-               source="declared" if not holder.startswith("group:") else holder, holder=holder)
+    _both_logs(
+        w,
+        lo,
+        hi,
+        "wall.conflict_added",
+        cooling_off_ms=cooling_ms,
+        source="declared" if not holder.startswith("group:") else holder,
+        holder=holder,
+    )
     return True
 
 
@@ -139,8 +150,16 @@ def _withdraw(w: Unit, lo: str, hi: str, holder: str, *, approval: str | None) -
         _both_logs(w, lo, hi, "wall.conflict_removed", holder=holder, approval=approval, still_held_by=others)
     else:
         workforce_store.set_lifts_at(w.tx, lo, hi, holder, effective_at)
-        _both_logs(w, lo, hi, "wall.removal_scheduled", holder=holder, lifts_at=effective_at, approval=approval,
-                   still_held_by=others)
+        _both_logs(
+            w,
+            lo,
+            hi,
+            "wall.removal_scheduled",
+            holder=holder,
+            lifts_at=effective_at,
+            approval=approval,
+            still_held_by=others,
+        )
     return {"holder": holder, "effective_at": effective_at, "other_holders": others}
 
 
@@ -158,8 +177,9 @@ def add_conflict(ctx: Context, workspace_id: str, competitor_id: str, *, cooling
     return {"workspace": workspace_id, "competitor": competitor_id, "added": added, "cooling_off_ms": cooling}
 
 
-def remove_conflict(ctx: Context, workspace_id: str, competitor_id: str, *, approval: str | None = None,
-                    break_glass: str | None = None) -> dict:
+def remove_conflict(
+    ctx: Context, workspace_id: str, competitor_id: str, *, approval: str | None = None, break_glass: str | None = None
+) -> dict:
     """Withdraw this workspace's declaration of a wall: owners, with two-person approval; it falls after the wait.
 
     Only the declaring workspace withdraws its declaration (a wall the other side or
@@ -175,16 +195,24 @@ def remove_conflict(ctx: Context, workspace_id: str, competitor_id: str, *, appr
             if not held:
                 raise NotFound("no such conflict")
             if any(not d.is_group for d in held):
-                raise PermissionDenied("this wall was declared by the other workspace: only its owners can withdraw "
-                                       "their declaration (you may consent when they do)")
-            raise PermissionDenied("this wall comes from a sector group: only a platform admin removes it, by taking "
-                                   "a workspace out of the group")
+                raise PermissionDenied(
+                    "this wall was declared by the other workspace: only its owners can withdraw "
+                    "their declaration (you may consent when they do)"
+                )
+            raise PermissionDenied(
+                "this wall comes from a sector group: only a platform admin removes it, by taking "
+                "a workspace out of the group"
+            )
         if mine.lifts_at is not None:
             raise Conflict(f"this workspace's withdrawal is already scheduled (effective at {mine.lifts_at})")
-        used = approvals.consume(w, "wall.remove", workspace_id, {"competitor": competitor_id},
-                                 approval_id=approval, break_glass=break_glass)
-        return {"workspace": workspace_id, "competitor": competitor_id,
-                **_withdraw(w, lo, hi, workspace_id, approval=used)}
+        used = approvals.consume(
+            w, "wall.remove", workspace_id, {"competitor": competitor_id}, approval_id=approval, break_glass=break_glass
+        )
+        return {
+            "workspace": workspace_id,
+            "competitor": competitor_id,
+            **_withdraw(w, lo, hi, workspace_id, approval=used),
+        }
 
 
 def consent_removal(ctx: Context, workspace_id: str, competitor_id: str) -> dict:
@@ -200,10 +228,23 @@ def consent_removal(ctx: Context, workspace_id: str, competitor_id: str) -> dict
             raise Conflict("that workspace has not withdrawn its declaration: there is nothing to consent to")
         workforce_store.delete_declaration(w.tx, lo, hi, competitor_id)
         others = [d.holder for d in held if d.holder != competitor_id]
-        _both_logs(w, lo, hi, "wall.removal_consented", holder=competitor_id, consented_by=workspace_id,
-                   was_due=theirs.lifts_at, still_held_by=others)
-        return {"workspace": workspace_id, "competitor": competitor_id, "holder": competitor_id,
-                "effective_at": w.now, "other_holders": others}
+        _both_logs(
+            w,
+            lo,
+            hi,
+            "wall.removal_consented",
+            holder=competitor_id,
+            consented_by=workspace_id,
+            was_due=theirs.lifts_at,
+            still_held_by=others,
+        )
+        return {
+            "workspace": workspace_id,
+            "competitor": competitor_id,
+            "holder": competitor_id,
+            "effective_at": w.now,
+            "other_holders": others,
+        }
 
 
 def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
@@ -213,10 +254,17 @@ def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
         edges = workforce_store.list_edges(r.tx, workspace_id)
         rows = workforce_store.list_scheduled_withdrawals(r.tx, workspace_id, r.now)
     scheduled = {(row.workspace_a, row.workspace_b, row.holder): row.lifts_at for row in rows}
-    return [{"competitor": e.other(workspace_id), "cooling_off_ms": e.cooling_off_ms, "source": e.source,
-             "since": e.since, "lifts_at": e.lifts_at,
-             "holders": [{"holder": h, "withdrawal_effective_at": scheduled.get((e.a, e.b, h))} for h in e.holders]}
-            for e in edges]
+    return [
+        {
+            "competitor": e.other(workspace_id),
+            "cooling_off_ms": e.cooling_off_ms,
+            "source": e.source,
+            "since": e.since,
+            "lifts_at": e.lifts_at,
+            "holders": [{"holder": h, "withdrawal_effective_at": scheduled.get((e.a, e.b, h))} for h in e.holders],
+        }
+        for e in edges
+    ]
 
 
 def competitor_ties(w: Unit, user_id: str, workspace_id: str) -> list[str]:
@@ -249,8 +297,7 @@ def create_group(ctx: Context, name: str, *, cooling_off_days: float | None = No
         if workforce_store.group_name_taken(w.tx, name):
             raise Conflict(f"name: a group named {name!r} exists")
         group_id = ids.new_id("grp")
-        workforce_store.insert_group(w.tx, group_id, name=name, cooling_off_ms=_cooling_ms(cooling_off_days),
-                                     now=w.now)
+        workforce_store.insert_group(w.tx, group_id, name=name, cooling_off_ms=_cooling_ms(cooling_off_days), now=w.now)
         return group_id
 
 
@@ -273,8 +320,9 @@ def add_to_group(ctx: Context, group_ref: str, workspace_id: str) -> int:
         return sum(_hold(w, workspace_id, other, f"group:{group.id}", group.cooling_off_ms) for other in members)
 
 
-def remove_from_group(ctx: Context, group_ref: str, workspace_id: str, *, approval: str | None = None,
-                      break_glass: str | None = None) -> dict:
+def remove_from_group(
+    ctx: Context, group_ref: str, workspace_id: str, *, approval: str | None = None, break_glass: str | None = None
+) -> dict:
     """Take a workspace out of a sector group (platform admins, two-person approval among admins).
 
     Its walls with the group's other members are withdrawn like a declaration:
@@ -287,8 +335,9 @@ def remove_from_group(ctx: Context, group_ref: str, workspace_id: str, *, approv
         if workspace_id not in members:
             raise NotFound("this workspace is not in the group")
         holder = f"group:{group.id}"
-        used = approvals.consume(w, "wall.remove", workspace_id, {"group": group.id},
-                                 approval_id=approval, break_glass=break_glass)
+        used = approvals.consume(
+            w, "wall.remove", workspace_id, {"group": group.id}, approval_id=approval, break_glass=break_glass
+        )
         workforce_store.delete_group_member(w.tx, group.id, workspace_id)
         w.audit(workspace_id, "wall.group_left", group.id, approval=used)
         withdrawn = []
@@ -307,24 +356,30 @@ def delete_group(ctx: Context, group_ref: str) -> None:
         w.access.require_admin("workforce.manage")
         group = _group(w, group_ref)
         if workforce_store.has_group_members(w.tx, group.id):
-            raise Conflict("this group still has workspaces: take each out first (each with two-person approval; "
-                           "bastion walls ungroup)")
+            raise Conflict(
+                "this group still has workspaces: take each out first (each with two-person approval; "
+                "bastion walls ungroup)"
+            )
         workforce_store.delete_group(w.tx, group.id)
 
 
 # -- people: history, affiliations, declared sides ---------------------------------
 
 
-def _history_entry(w: Unit, user_id: str, workspace_id: str, source: str, first_at: int, last_at: int,
-                   approved_by: str | None) -> None:
+def _history_entry(
+    w: Unit, user_id: str, workspace_id: str, source: str, first_at: int, last_at: int, approved_by: str | None
+) -> None:
     workforce_store.lock_person(w.tx, user_id)
     history = workforce_store.list_history(w.tx, user_id)
     decision = decide(workspace_id, history, workforce_store.list_edges(w.tx, workspace_id), (), (), w.now)
     if not decision.allowed:
-        raise Conflict("this person already has live history on a conflicting workspace: "
-                       + "; ".join(r.message for r in decision.reasons))
-    workforce_store.replace_history(w.tx, user_id, workspace_id, first_at=first_at, last_at=last_at, source=source,
-                                    approved_by=approved_by)
+        raise Conflict(
+            "this person already has live history on a conflicting workspace: "
+            + "; ".join(r.message for r in decision.reasons)
+        )
+    workforce_store.replace_history(
+        w.tx, user_id, workspace_id, first_at=first_at, last_at=last_at, source=source, approved_by=approved_by
+    )
 
 
 def declare_side(ctx: Context, person: str, workspace_id: str, *, approved_by: str) -> None:
@@ -338,7 +393,9 @@ def declare_side(ctx: Context, person: str, workspace_id: str, *, approved_by: s
         w.audit(workspace_id, "wall.side_declared", row.id, approved_by=approved_by)
 
 
-def record_prior_employment(ctx: Context, person: str, workspace_id: str, *, since: int | None, until: int | None) -> None:
+def record_prior_employment(
+    ctx: Context, person: str, workspace_id: str, *, since: int | None, until: int | None
+) -> None:
     """Enter prior work for a client as history (its cooling-off counts from ``until``)."""
     with ctx.write() as w:
         w.access.require_admin("workforce.manage")
@@ -353,12 +410,21 @@ def history(ctx: Context, person: str) -> list[dict]:
     with ctx.read() as r:
         row = _person_for(r, person)
         rows = workforce_store.list_history_records(r.tx, row.id)
-    return [{"workspace_id": h.workspace_id, "first_at": h.first_at, "last_at": h.last_at, "source": h.source,
-             "approved_by": h.approved_by} for h in rows]
+    return [
+        {
+            "workspace_id": h.workspace_id,
+            "first_at": h.first_at,
+            "last_at": h.last_at,
+            "source": h.source,
+            "approved_by": h.approved_by,
+        }
+        for h in rows
+    ]
 
 
-def add_affiliation(ctx: Context, person: str, org: str, kind: str, *, since: int | None = None,
-                    until: int | None = None) -> dict:
+def add_affiliation(
+    ctx: Context, person: str, org: str, kind: str, *, since: int | None = None, until: int | None = None
+) -> dict:
     """Record a tie (employer, investor, …). Workspaces excluding it lose the person at once."""
     if kind not in KINDS:
         raise InvalidInput(f"kind: one of {', '.join(KINDS)}")
@@ -371,8 +437,17 @@ def add_affiliation(ctx: Context, person: str, org: str, kind: str, *, since: in
         if ctx.actor.read_only:
             w.access.require_admin("workforce.manage")
         aff_id = ids.new_id("aff")
-        workforce_store.insert_affiliation(w.tx, aff_id, row.id, org=org.strip(), org_key=normalise_org(org),
-                                           kind=kind, since=since, until=until, now=w.now)
+        workforce_store.insert_affiliation(
+            w.tx,
+            aff_id,
+            row.id,
+            org=org.strip(),
+            org_key=normalise_org(org),
+            kind=kind,
+            since=since,
+            until=until,
+            now=w.now,
+        )
         tie = Affiliation(org, kind, since, until)
         released = 0
         for workspace_id in _member_workspaces(w, row.id):
@@ -406,8 +481,9 @@ def add_exclusion(ctx: Context, workspace_id: str, org: str, kind: str | None = 
         raise InvalidInput("org: the organisation's name (1 to 200 characters)")
     with ctx.write() as w:
         w.access.require(Action.WALLS_MANAGE, workspace_id)
-        workforce_store.insert_exclusion(w.tx, workspace_id, org_key=normalise_org(org), kind=kind or "",
-                                         org=org.strip(), now=w.now)
+        workforce_store.insert_exclusion(
+            w.tx, workspace_id, org_key=normalise_org(org), kind=kind or "", org=org.strip(), now=w.now
+        )
         w.audit(workspace_id, "wall.exclusion_added", None, org=org.strip(), kind=kind)
         rule = Exclusion(org, kind)
         released = 0
@@ -433,8 +509,9 @@ def list_exclusions(ctx: Context, workspace_id: str) -> list[dict]:
 
 def is_excluded(w: Unit, user_id: str, workspace_id: str) -> bool:
     rules = workforce_store.list_exclusions(w.tx, workspace_id)
-    return any(a.current(w.now) and rule.matches(a)
-               for rule in rules for a in workforce_store.list_affiliations(w.tx, user_id))
+    return any(
+        a.current(w.now) and rule.matches(a) for rule in rules for a in workforce_store.list_affiliations(w.tx, user_id)
+    )
 
 
 # -- explanations ------------------------------------------------------------------
@@ -474,16 +551,26 @@ def explain(ctx: Context, person: str, workspace_id: str) -> dict[str, Any]:
         edges = workforce_store.list_edges(w.tx, workspace_id)
         with w.wall_check_scope([workspace_id, *(e.other(workspace_id) for e in edges)]):
             history = workforce_store.list_history(w.tx, row.id)
-        decision = decide(workspace_id, history, edges, workforce_store.list_affiliations(w.tx, row.id),
-                          workforce_store.list_exclusions(w.tx, workspace_id), w.now)
+        decision = decide(
+            workspace_id,
+            history,
+            edges,
+            workforce_store.list_affiliations(w.tx, row.id),
+            workforce_store.list_exclusions(w.tx, workspace_id),
+            w.now,
+        )
         w.audit(workspace_id, "wall.explained", row.id, allowed=decision.allowed and member is not None)
     reasons = [_reason_out(reason, workspace_id, full) for reason in decision.reasons]
     return {
-        "person": row.id, "email": row.email, "workspace_id": workspace_id, "member_role": member,
+        "person": row.id,
+        "email": row.email,
+        "workspace_id": workspace_id,
+        "member_role": member,
         "allowed": decision.allowed and member is not None,
         "walls_allow": decision.allowed,
-        "reasons": reasons if member is not None else
-        [{"kind": "not_member", "message": "not a member of this workspace"}] + reasons,
+        "reasons": reasons
+        if member is not None
+        else [{"kind": "not_member", "message": "not a member of this workspace"}] + reasons,
         "lifted": [e.other(workspace_id) for e in decision.lifted],
     }
 
@@ -499,15 +586,23 @@ def _reason_out(reason, workspace_id: str, full: bool) -> dict[str, Any]:
     """One reason of an explanation; ``full`` adds what only admins and the person may see."""
     item: dict[str, Any] = {"kind": reason.kind, "message": reason.message}
     if reason.edge is not None:
-        item["edge"] = {"other_workspace": reason.edge.other(workspace_id), "since": reason.edge.since,
-                        "cooling_off_ms": reason.edge.cooling_off_ms, "source": reason.edge.source}
+        item["edge"] = {
+            "other_workspace": reason.edge.other(workspace_id),
+            "since": reason.edge.since,
+            "cooling_off_ms": reason.edge.cooling_off_ms,
+            "source": reason.edge.source,
+        }
     if reason.history is not None:
         h = reason.history
         if reason.edge is not None and reason.edge.cooling_off_ms is not None:
             item["lifts_at"] = h.last_at + reason.edge.cooling_off_ms
         if full or h.workspace_id == workspace_id:
-            item["history"] = {"workspace_id": h.workspace_id, "first_at": h.first_at, "last_at": h.last_at,
-                               "source": h.source}
+            item["history"] = {
+                "workspace_id": h.workspace_id,
+                "first_at": h.first_at,
+                "last_at": h.last_at,
+                "source": h.source,
+            }
         elif reason.kind == "wall":
             item["message"] = "has worked on a conflicting workspace (the other side of this edge)"
     if reason.affiliation is not None:
@@ -559,10 +654,28 @@ def list_skills(ctx: Context, person: str) -> list[dict]:
 
 
 __all__ = [
-    "add_affiliation", "add_conflict", "add_exclusion", "add_to_group", "competitor_ties", "consent_removal",
-    "create_group", "declare_side", "delete_group", "explain", "grant_skill", "history", "is_excluded",
-    "list_affiliations", "list_conflicts", "list_exclusions", "list_skills", "record_prior_employment",
-    "release_leases", "remove_conflict", "remove_exclusion", "remove_from_group", "revoke_skill", "skills_of",
+    "add_affiliation",
+    "add_conflict",
+    "add_exclusion",
+    "add_to_group",
+    "competitor_ties",
+    "consent_removal",
+    "create_group",
+    "declare_side",
+    "delete_group",
+    "explain",
+    "grant_skill",
+    "history",
+    "is_excluded",
+    "list_affiliations",
+    "list_conflicts",
+    "list_exclusions",
+    "list_skills",
+    "record_prior_employment",
+    "release_leases",
+    "remove_conflict",
+    "remove_exclusion",
+    "remove_from_group",
+    "revoke_skill",
+    "skills_of",
 ]
-
-

@@ -10,6 +10,9 @@ workspace's owners or auditors at deletion, and by whoever deleted it.
 
 from __future__ import annotations
 
+from . import approvals, workforce
+from .audit import checkpoint_now
+from .context import Context, Unit
 from .. import ids
 from ..access import Action, policy_table_roles
 from ..audit import checkpoint_to_json
@@ -18,18 +21,13 @@ from ..domain.projects import check_name
 from ..domain.users import User, normalise_email
 from ..domain.workspaces import Member, Role, Workspace
 from ..storage import memberships_store, users_store, workspaces_store
-from . import approvals, workforce
-from .audit import checkpoint_now
-from .context import Context, Unit
 
 
 def _role(value) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise InvalidInput(
-            f"role: {value!r} is not a role (one of: {', '.join(r.value for r in Role)})"
-        ) from None
+        raise InvalidInput(f"role: {value!r} is not a role (one of: {', '.join(r.value for r in Role)})") from None
 
 
 def _find_user(w: Unit, user_ref: str, what: str = "user") -> User:
@@ -81,8 +79,9 @@ def get_workspace(ctx: Context, workspace_id: str) -> Workspace:
         return Workspace(row.id, row.name, row.created_at, r.access.role(row.id))
 
 
-def delete_workspace(ctx: Context, workspace_id: str, *, approval: str | None = None,
-                     break_glass: str | None = None) -> int:
+def delete_workspace(
+    ctx: Context, workspace_id: str, *, approval: str | None = None, break_glass: str | None = None
+) -> int:
     """Crypto-shred a workspace: destroy its keys, then delete its rows. Returns keys destroyed.
 
     A two-person operation (services/approvals.py): the approval is used up before any key is destroyed.
@@ -102,12 +101,12 @@ def delete_workspace(ctx: Context, workspace_id: str, *, approval: str | None = 
         w.flush_audit()
         final = checkpoint_now(w, workspace_id)
         # Who may still read the tombstone once the memberships are gone: those who could read the log.
-        readers = set(memberships_store.list_user_ids(w.tx, workspace_id,
-                                                      roles=policy_table_roles(Action.AUDIT_READ)))
+        readers = set(memberships_store.list_user_ids(w.tx, workspace_id, roles=policy_table_roles(Action.AUDIT_READ)))
         if not ctx.actor.is_system:
             readers.add(ctx.actor.user_id)
-        workspaces_store.insert_tombstone(w.tx, workspace_id, deleted_at=w.now, deleted_by=ctx.actor.user_id,
-                                          final_checkpoint=final, readers=readers)
+        workspaces_store.insert_tombstone(
+            w.tx, workspace_id, deleted_at=w.now, deleted_by=ctx.actor.user_id, final_checkpoint=final, readers=readers
+        )
         workspaces_store.delete_workspace(w.tx, workspace_id)
     # The files' bytes are sealed with the keys destroyed above; their folder (names, sizes) goes too.
     ctx.rt.blobs.delete_workspace(workspace_id)
@@ -125,12 +124,23 @@ def get_tombstone(ctx: Context, workspace_id: str) -> dict:
         if row is None:
             raise NotFound("no deleted workspace with this id")
         r.access.require_tombstone(workspaces_store.list_tombstone_readers(r.tx, workspace_id))
-    return {"workspace_id": row.workspace_id, "deleted_at": row.deleted_at, "deleted_by": row.deleted_by,
-            "final_checkpoint": checkpoint_to_json(row.final_checkpoint)}
+    return {
+        "workspace_id": row.workspace_id,
+        "deleted_at": row.deleted_at,
+        "deleted_by": row.deleted_by,
+        "final_checkpoint": checkpoint_to_json(row.final_checkpoint),
+    }
 
 
-def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str, *, approval: str | None = None,
-               break_glass: str | None = None) -> Member:
+def add_member(
+    ctx: Context,
+    workspace_id: str,
+    user_ref: str,
+    role: str,
+    *,
+    approval: str | None = None,
+    break_glass: str | None = None,
+) -> Member:
     """Add a person (by id or e-mail) with a role, or change the role of a member.
 
     Adding someone tied to a competitor is a two-person operation (services/approvals.py).
@@ -148,8 +158,14 @@ def add_member(ctx: Context, workspace_id: str, user_ref: str, role: str, *, app
         if existing is None:
             # Adding a person who belongs to, or has live history with, a competitor: two-person approval.
             if workforce.competitor_ties(w, user.id, workspace_id):
-                approvals.consume(w, "member.add_competitor", workspace_id, {"user": user.id, "role": role_v.value},
-                                  approval_id=approval, break_glass=break_glass)
+                approvals.consume(
+                    w,
+                    "member.add_competitor",
+                    workspace_id,
+                    {"user": user.id, "role": role_v.value},
+                    approval_id=approval,
+                    break_glass=break_glass,
+                )
             memberships_store.insert_membership(w.tx, workspace_id, user.id, role_v.value, w.now)
             w.audit(workspace_id, "member.added", user.id, role=role_v.value)
         elif existing != role_v.value:

@@ -28,11 +28,29 @@ class Alert(NamedTuple):
     read_at: int | None
 
 
-def insert_alerts(tx: Tx, workspace_id: str, recipients: Iterable[tuple[str, str]], *, kind: str, message: str,
-                  subject: str | None, now: int) -> None:
+def insert_alerts(
+    tx: Tx,
+    workspace_id: str,
+    recipients: Iterable[tuple[str, str]],
+    *,
+    kind: str,
+    message: str,
+    subject: str | None,
+    now: int,
+) -> None:
     """One alert per (person, alert id) in ``recipients``."""
-    rows = [{"user_id": user_id, "id": alert_id, "workspace_id": workspace_id, "kind": kind, "message": message,
-             "subject": subject, "created_at": now} for user_id, alert_id in recipients]
+    rows = [
+        {
+            "user_id": user_id,
+            "id": alert_id,
+            "workspace_id": workspace_id,
+            "kind": kind,
+            "message": message,
+            "subject": subject,
+            "created_at": now,
+        }
+        for user_id, alert_id in recipients
+    ]
     if rows:
         tx.execute(insert(AL), rows)
 
@@ -42,13 +60,16 @@ def list_alerts(tx: Tx, user_id: str, *, unread_only: bool, limit: int) -> list[
     query = select(AL).where(AL.c.user_id == user_id)
     if unread_only:
         query = query.where(AL.c.read_at.is_(None))
-    return [Alert(row.id, row.workspace_id, row.kind, row.message, row.subject, row.created_at, row.read_at)
-            for row in tx.execute(query.order_by(AL.c.id.desc()).limit(limit)).all()]
+    return [
+        Alert(row.id, row.workspace_id, row.kind, row.message, row.subject, row.created_at, row.read_at)
+        for row in tx.execute(query.order_by(AL.c.id.desc()).limit(limit)).all()
+    ]
 
 
 def count_unread(tx: Tx, user_id: str) -> int:
-    return tx.execute(select(func.count()).select_from(AL).where(
-        AL.c.user_id == user_id, AL.c.read_at.is_(None))).scalar_one()
+    return tx.execute(
+        select(func.count()).select_from(AL).where(AL.c.user_id == user_id, AL.c.read_at.is_(None))
+    ).scalar_one()
 
 
 def mark_read(tx: Tx, user_id: str, alert_ids: Iterable[str] | None, now: int) -> int:

@@ -43,8 +43,9 @@ class Answer(NamedTuple):
     result: bytes
 
 
-def list_task_annotations(tx: Tx, task_id: str, *, workspace_id: str,
-                          user_id: str | None = None) -> list[AnnotationRow]:
+def list_task_annotations(
+    tx: Tx, task_id: str, *, workspace_id: str, user_id: str | None = None
+) -> list[AnnotationRow]:
     """The task's annotations in id order (``user_id``: only that person's)."""
     query = select(*_COLUMNS).where(N.c.workspace_id == workspace_id, N.c.task_id == task_id)
     if user_id is not None:
@@ -54,18 +55,25 @@ def list_task_annotations(tx: Tx, task_id: str, *, workspace_id: str,
 
 def list_other_annotation_ids(tx: Tx, task_id: str, *, workspace_id: str, besides: str) -> list[str]:
     """The ids of the task's annotations other than ``besides``."""
-    return list(tx.execute(select(N.c.id).where(N.c.workspace_id == workspace_id, N.c.task_id == task_id,
-                                                N.c.id != besides)).scalars().all())
+    return list(
+        tx.execute(select(N.c.id).where(N.c.workspace_id == workspace_id, N.c.task_id == task_id, N.c.id != besides))
+        .scalars()
+        .all()
+    )
 
 
 def list_answers(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> list[Answer]:
     """Every answer the person gave in the project."""
-    rows = tx.execute(select(N.c.task_id, N.c.id, N.c.result).where(
-        N.c.workspace_id == workspace_id, N.c.project_id == project_id, N.c.user_id == user_id)).all()
+    rows = tx.execute(
+        select(N.c.task_id, N.c.id, N.c.result).where(
+            N.c.workspace_id == workspace_id, N.c.project_id == project_id, N.c.user_id == user_id
+        )
+    ).all()
     return [Answer._make(row) for row in rows]
 
 
 def delete_answers(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> int:
     """Remove every answer the person gave in the project; returns how many there were."""
-    return tx.execute(delete(N).where(N.c.workspace_id == workspace_id, N.c.project_id == project_id,
-                                      N.c.user_id == user_id)).rowcount
+    return tx.execute(
+        delete(N).where(N.c.workspace_id == workspace_id, N.c.project_id == project_id, N.c.user_id == user_id)
+    ).rowcount

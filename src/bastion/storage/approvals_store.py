@@ -18,9 +18,9 @@ from typing import NamedTuple
 
 from sqlalchemy import and_, insert, or_, select, update
 
-from ..domain.errors import NotFound
 from . import schema
 from .database import Tx
+from ..domain.errors import NotFound
 
 AP = schema.approvals
 
@@ -52,16 +52,51 @@ class Lapsed(NamedTuple):
 
 
 def _approval(row) -> Approval:
-    return Approval(row.workspace_id, row.id, row.kind, row.params, row.reason, row.authority, row.state,
-                    row.requested_by, row.requested_at, row.expires_at, row.decided_by, row.decided_at,
-                    row.decision_note, row.used_at)
+    return Approval(
+        row.workspace_id,
+        row.id,
+        row.kind,
+        row.params,
+        row.reason,
+        row.authority,
+        row.state,
+        row.requested_by,
+        row.requested_at,
+        row.expires_at,
+        row.decided_by,
+        row.decided_at,
+        row.decision_note,
+        row.used_at,
+    )
 
 
-def insert_approval(tx: Tx, workspace_id: str, approval_id: str, *, kind: str, params: str, reason: str,
-                    authority: str, requested_by: str, now: int, expires_at: int) -> None:
-    tx.execute(insert(AP).values(
-        workspace_id=workspace_id, id=approval_id, kind=kind, params=params, reason=reason, authority=authority,
-        state="pending", requested_by=requested_by, requested_at=now, expires_at=expires_at))
+def insert_approval(
+    tx: Tx,
+    workspace_id: str,
+    approval_id: str,
+    *,
+    kind: str,
+    params: str,
+    reason: str,
+    authority: str,
+    requested_by: str,
+    now: int,
+    expires_at: int,
+) -> None:
+    tx.execute(
+        insert(AP).values(
+            workspace_id=workspace_id,
+            id=approval_id,
+            kind=kind,
+            params=params,
+            reason=reason,
+            authority=authority,
+            state="pending",
+            requested_by=requested_by,
+            requested_at=now,
+            expires_at=expires_at,
+        )
+    )
 
 
 def get_approval(tx: Tx, workspace_id: str, approval_id: str) -> Approval:
@@ -80,8 +115,9 @@ def find_approval(tx: Tx, workspace_id: str, approval_id: str, *, lock: bool = F
     return None if row is None else _approval(row)
 
 
-def find_approval_in(tx: Tx, approval_id: str, *, workspace_ids: Iterable[str] | None,
-                     admin_authority: bool = False) -> Approval | None:
+def find_approval_in(
+    tx: Tx, approval_id: str, *, workspace_ids: Iterable[str] | None, admin_authority: bool = False
+) -> Approval | None:
     """The request with this id in one of these workspaces (``None``: any — the local operator), or, with
     ``admin_authority``, any request platform admins decide."""
     query = select(AP).where(AP.c.id == approval_id)
@@ -95,16 +131,18 @@ def find_approval_in(tx: Tx, approval_id: str, *, workspace_ids: Iterable[str] |
     return None if row is None else _approval(row)
 
 
-def list_approvals(tx: Tx, workspace_id: str, *, authority: str | None, state: str | None, now: int,
-                   limit: int) -> list[Approval]:
+def list_approvals(
+    tx: Tx, workspace_id: str, *, authority: str | None, state: str | None, now: int, limit: int
+) -> list[Approval]:
     """The workspace's requests, newest first: of one ``authority`` and in one ``state`` as of ``now``
     (each when given)."""
     query = select(AP).where(AP.c.workspace_id == workspace_id)
     if authority:
         query = query.where(AP.c.authority == authority)
     if state == "expired":
-        query = query.where(or_(AP.c.state == "expired", and_(AP.c.state.in_(("pending", "approved")),
-                                                               AP.c.expires_at <= now)))
+        query = query.where(
+            or_(AP.c.state == "expired", and_(AP.c.state.in_(("pending", "approved")), AP.c.expires_at <= now))
+        )
     elif state in ("pending", "approved"):
         query = query.where(AP.c.state == state, AP.c.expires_at > now)
     elif state:
@@ -114,8 +152,11 @@ def list_approvals(tx: Tx, workspace_id: str, *, authority: str | None, state: s
 
 def list_lapsed(tx: Tx, workspace_id: str, now: int) -> list[Lapsed]:
     """Requests and approvals past their window whose expiry is not recorded yet."""
-    rows = tx.execute(select(AP.c.id, AP.c.kind, AP.c.state).where(
-        AP.c.workspace_id == workspace_id, AP.c.state.in_(("pending", "approved")), AP.c.expires_at <= now)).all()
+    rows = tx.execute(
+        select(AP.c.id, AP.c.kind, AP.c.state).where(
+            AP.c.workspace_id == workspace_id, AP.c.state.in_(("pending", "approved")), AP.c.expires_at <= now
+        )
+    ).all()
     return [Lapsed._make(row) for row in rows]
 
 
@@ -123,20 +164,39 @@ def expire_approval(tx: Tx, workspace_id: str, approval_id: str) -> None:
     tx.execute(update(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id).values(state="expired"))
 
 
-def record_decision(tx: Tx, workspace_id: str, approval_id: str, *, state: str, decided_by: str, now: int,
-                    note: str | None, expires_at: int) -> None:
-    tx.execute(update(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id).values(
-        state=state, decided_by=decided_by, decided_at=now, decision_note=note, expires_at=expires_at))
+def record_decision(
+    tx: Tx,
+    workspace_id: str,
+    approval_id: str,
+    *,
+    state: str,
+    decided_by: str,
+    now: int,
+    note: str | None,
+    expires_at: int,
+) -> None:
+    tx.execute(
+        update(AP)
+        .where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id)
+        .values(state=state, decided_by=decided_by, decided_at=now, decision_note=note, expires_at=expires_at)
+    )
 
 
 def mark_used(tx: Tx, workspace_id: str, approval_id: str, now: int) -> bool:
     """Approved → used; False when it was not approved any more (used meanwhile)."""
-    return bool(tx.execute(update(AP).where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id,
-                                            AP.c.state == "approved").values(state="used", used_at=now)).rowcount)
+    return bool(
+        tx.execute(
+            update(AP)
+            .where(AP.c.workspace_id == workspace_id, AP.c.id == approval_id, AP.c.state == "approved")
+            .values(state="used", used_at=now)
+        ).rowcount
+    )
 
 
 def target_exists(tx: Tx, workspace_id: str, what: str, target_id: str) -> bool:
     """Whether the project, task or canary (``what``) a request names exists in the workspace."""
     table = _TARGETS[what]
-    return tx.execute(select(table.c.id).where(table.c.workspace_id == workspace_id,
-                                               table.c.id == target_id)).first() is not None
+    return (
+        tx.execute(select(table.c.id).where(table.c.workspace_id == workspace_id, table.c.id == target_id)).first()
+        is not None
+    )

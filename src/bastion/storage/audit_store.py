@@ -17,10 +17,10 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select
 
-from ..domain.errors import NotFound
 from . import schema
 from .database import Tx
 from .fast import Statement
+from ..domain.errors import NotFound
 
 E = schema.audit_events
 H = schema.audit_heads
@@ -36,8 +36,9 @@ NEW_HEAD = Statement(
     "INSERT INTO audit_heads (workspace_id, size, frontier, updated_at) VALUES (:ws, 0, :empty, :now) "
     "ON CONFLICT (workspace_id) DO NOTHING"
 )
-SET_HEAD = Statement("UPDATE audit_heads SET size = :size, frontier = :frontier, updated_at = :now "
-                     "WHERE workspace_id = :ws")
+SET_HEAD = Statement(
+    "UPDATE audit_heads SET size = :size, frontier = :frontier, updated_at = :now WHERE workspace_id = :ws"
+)
 INSERT_EVENT = Statement(
     "INSERT INTO audit_events (workspace_id, seq, id, at, actor, action, target, leaf, leaf_hash) "
     "VALUES (:workspace_id, :seq, :id, :at, :actor, :action, :target, :leaf, :leaf_hash)"
@@ -103,15 +104,30 @@ def lock_head(tx: Tx, workspace_id: str) -> Head:
 
 
 def insert_entries(tx: Tx, workspace_id: str, entries: Sequence[NewEntry]) -> None:
-    INSERT_EVENT.many(tx, [
-        {"workspace_id": workspace_id, "seq": e.seq, "id": e.id, "at": e.at, "actor": e.actor, "action": e.action,
-         "target": e.target, "leaf": e.leaf, "leaf_hash": e.leaf_hash} for e in entries])
+    INSERT_EVENT.many(
+        tx,
+        [
+            {
+                "workspace_id": workspace_id,
+                "seq": e.seq,
+                "id": e.id,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "target": e.target,
+                "leaf": e.leaf,
+                "leaf_hash": e.leaf_hash,
+            }
+            for e in entries
+        ],
+    )
 
 
 def insert_nodes(tx: Tx, workspace_id: str, nodes: Sequence[NewNode]) -> None:
     if nodes:
-        INSERT_NODE.many(tx, [{"workspace_id": workspace_id, "level": n.level, "idx": n.idx, "hash": n.hash}
-                              for n in nodes])
+        INSERT_NODE.many(
+            tx, [{"workspace_id": workspace_id, "level": n.level, "idx": n.idx, "hash": n.hash} for n in nodes]
+        )
 
 
 def set_head(tx: Tx, workspace_id: str, *, size: int, frontier: bytes, now: int) -> None:
@@ -123,45 +139,60 @@ def set_head(tx: Tx, workspace_id: str, *, size: int, frontier: bytes, now: int)
 
 def store_checkpoint(tx: Tx, workspace_id: str, size: int, note: str, now: int) -> str:
     """Keep a signed note for ``size``; returns the stored one (another process may have signed it first)."""
-    tx.dialect.insert_ignore(tx.conn, "audit_checkpoints", ("workspace_id", "size", "note", "created_at"),
-                             [(workspace_id, size, note, now)], ("workspace_id", "size"))
+    tx.dialect.insert_ignore(
+        tx.conn,
+        "audit_checkpoints",
+        ("workspace_id", "size", "note", "created_at"),
+        [(workspace_id, size, note, now)],
+        ("workspace_id", "size"),
+    )
     return tx.execute(select(K.c.note).where(K.c.workspace_id == workspace_id, K.c.size == size)).scalar_one()
 
 
 def find_latest_checkpoint(tx: Tx, workspace_id: str) -> Checkpoint | None:
-    row = tx.execute(select(K.c.size, K.c.note).where(K.c.workspace_id == workspace_id)
-                     .order_by(K.c.size.desc()).limit(1)).first()
+    row = tx.execute(
+        select(K.c.size, K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size.desc()).limit(1)
+    ).first()
     return None if row is None else Checkpoint(row.size, row.note)
 
 
 def list_checkpoint_notes(tx: Tx, workspace_id: str) -> list[str]:
     """Every signed note of the log, oldest first."""
-    return list(tx.execute(select(K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size))
-                .scalars().all())
+    return list(tx.execute(select(K.c.note).where(K.c.workspace_id == workspace_id).order_by(K.c.size)).scalars().all())
 
 
 def list_unsigned_workspace_ids(tx: Tx) -> list[str]:
     """Workspaces whose log grew since its latest checkpoint (the local operator: every workspace)."""
     latest = (select(K.c.workspace_id, func.max(K.c.size).label("size")).group_by(K.c.workspace_id)).subquery()
-    return list(tx.execute(
-        select(H.c.workspace_id).outerjoin(latest, latest.c.workspace_id == H.c.workspace_id)
-        .where(H.c.size > func.coalesce(latest.c.size, 0))
-    ).scalars().all())
+    return list(
+        tx.execute(
+            select(H.c.workspace_id)
+            .outerjoin(latest, latest.c.workspace_id == H.c.workspace_id)
+            .where(H.c.size > func.coalesce(latest.c.size, 0))
+        )
+        .scalars()
+        .all()
+    )
 
 
 # -- reading entries and proofs ------------------------------------------------------------------
 
 
 def find_last_entry(tx: Tx, workspace_id: str) -> LastEntry | None:
-    row = tx.execute(select(E.c.actor, E.c.action).where(E.c.workspace_id == workspace_id)
-                     .order_by(E.c.seq.desc()).limit(1)).first()
+    row = tx.execute(
+        select(E.c.actor, E.c.action).where(E.c.workspace_id == workspace_id).order_by(E.c.seq.desc()).limit(1)
+    ).first()
     return None if row is None else LastEntry(row.actor, row.action)
 
 
 def list_leaves(tx: Tx, workspace_id: str, *, after: int, limit: int) -> list[Leaf]:
     """Entries after ``seq`` ``after``, in order: their sequence numbers and stored leaves."""
-    rows = tx.execute(select(E.c.seq, E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq > after)
-                      .order_by(E.c.seq).limit(limit)).all()
+    rows = tx.execute(
+        select(E.c.seq, E.c.leaf)
+        .where(E.c.workspace_id == workspace_id, E.c.seq > after)
+        .order_by(E.c.seq)
+        .limit(limit)
+    ).all()
     return [Leaf(row.seq, row.leaf) for row in rows]
 
 
@@ -174,15 +205,28 @@ def get_leaf(tx: Tx, workspace_id: str, seq: int) -> bytes:
 
 def list_leaf_hashes(tx: Tx, workspace_id: str, start: int, end: int) -> list[bytes]:
     """The leaf hashes of entries ``start`` to ``end`` (exclusive), in order."""
-    return list(tx.execute(select(E.c.leaf_hash).where(
-        E.c.workspace_id == workspace_id, E.c.seq >= start, E.c.seq < end).order_by(E.c.seq)).scalars().all())
+    return list(
+        tx.execute(
+            select(E.c.leaf_hash)
+            .where(E.c.workspace_id == workspace_id, E.c.seq >= start, E.c.seq < end)
+            .order_by(E.c.seq)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def list_node_hashes(tx: Tx, workspace_id: str, level: int, start: int, end: int) -> list[bytes]:
     """The stored subtree hashes at ``level`` with indexes ``start`` to ``end`` (exclusive), in order."""
-    return list(tx.execute(select(N.c.hash).where(
-        N.c.workspace_id == workspace_id, N.c.level == level, N.c.idx >= start,
-        N.c.idx < end).order_by(N.c.idx)).scalars().all())
+    return list(
+        tx.execute(
+            select(N.c.hash)
+            .where(N.c.workspace_id == workspace_id, N.c.level == level, N.c.idx >= start, N.c.idx < end)
+            .order_by(N.c.idx)
+        )
+        .scalars()
+        .all()
+    )
 
 
 def count_entries(tx: Tx, workspace_id: str) -> int:

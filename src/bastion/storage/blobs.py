@@ -101,7 +101,7 @@ HEX = frozenset("0123456789abcdef")
 
 def _ours(value: str, prefix: str) -> bool:
     """An id of ours: the prefix, "_" and hex digits — no separator, no dot, so never a path or another key."""
-    return ids.has_prefix(value, prefix) and HEX.issuperset(value[len(prefix) + 1:])
+    return ids.has_prefix(value, prefix) and HEX.issuperset(value[len(prefix) + 1 :])
 
 
 def is_blob_name(workspace_id: str, blob_id: str) -> bool:
@@ -139,7 +139,7 @@ class DiskBlobs:
         self.root = root
 
     @classmethod
-    def from_settings(cls, settings) -> "DiskBlobs":
+    def from_settings(cls, settings) -> DiskBlobs:
         return cls(settings.files_dir)
 
     def _path(self, workspace_id: str, blob_id: str) -> Path:
@@ -153,7 +153,8 @@ class DiskBlobs:
             with _writing():
                 self.root.mkdir(mode=0o700, parents=True, exist_ok=True)  # only for this user, like the keyring
                 path.parent.mkdir(mode=0o700, exist_ok=True)
-                fh = open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600))  # owner only
+                # owner only; opened inside _writing() to map its errors, closed by `with fh` below
+                fh = open(tmp, "wb", opener=lambda name, flags: os.open(name, flags, 0o600))  # noqa: SIM115
             with fh:
                 for chunk in _chunks(data):  # the source's own errors pass as they are
                     with _writing():
@@ -245,7 +246,7 @@ class S3Blobs:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings) -> "S3Blobs":
+    def from_settings(cls, settings) -> S3Blobs:
         if not settings.s3_bucket:
             raise InvalidConfig("s3_bucket: the s3 blob store needs a bucket (BASTION_S3_BUCKET)")
         try:  # optional dependency: only deployments that choose s3 need it
@@ -295,8 +296,9 @@ class S3Blobs:
             raise Unavailable(f"the file store refused to {doing} ({self._code(exc) or 'error'})") from exc
         except self._transport_error as exc:
             log.warning("S3: could not %s in bucket %s: %s", doing, self.bucket, exc)
-            raise Unavailable(f"the file store could not be reached to {doing} ({type(exc).__name__}); "
-                              "try again later") from exc
+            raise Unavailable(
+                f"the file store could not be reached to {doing} ({type(exc).__name__}); try again later"
+            ) from exc
 
     # -- the interface
 
@@ -313,14 +315,15 @@ class S3Blobs:
                     while len(buffer) > self.part_size:  # more than one part: this one goes now
                         if upload_id is None:
                             upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
-                        parts.append(self._part(key, upload_id, len(parts) + 1, bytes(buffer[:self.part_size])))
-                        del buffer[:self.part_size]
+                        parts.append(self._part(key, upload_id, len(parts) + 1, bytes(buffer[: self.part_size])))
+                        del buffer[: self.part_size]
                 if upload_id is None:
                     self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(buffer))
                     return
                 parts.append(self._part(key, upload_id, len(parts) + 1, bytes(buffer)))
-                self.client.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id,
-                                                      MultipartUpload={"Parts": parts})
+                self.client.complete_multipart_upload(
+                    Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
         except BaseException:
             if upload_id is not None:
                 self._abort(key, upload_id)
@@ -397,8 +400,11 @@ class S3Blobs:
         try:
             self._delete_prefix(prefix)
         except Unavailable as exc:
-            log.warning("S3: the files of the deleted workspace %s are left for now (%s); deleting them at the "
-                        "next call", workspace_id, exc)
+            log.warning(
+                "S3: the files of the deleted workspace %s are left for now (%s); deleting them at the next call",
+                workspace_id,
+                exc,
+            )
             with self._lock:
                 self._undeleted.add(workspace_id)
 
@@ -410,20 +416,29 @@ class S3Blobs:
                     self._abort(upload["Key"], upload["UploadId"])
             keys = [prefix + name for name in self._list(prefix)]
             for start in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys a call
-                answer = self.client.delete_objects(Bucket=self.bucket, Delete={
-                    "Objects": [{"Key": key} for key in keys[start:start + 1000]], "Quiet": True})
+                answer = self.client.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True},
+                )
                 if answer.get("Errors"):
                     first = answer["Errors"][0]
-                    log.warning("S3: %d objects under %s not deleted, first %s: %s", len(answer["Errors"]),
-                                prefix, first.get("Key"), first.get("Message"))
-                    raise Unavailable(f"the file store refused to delete {len(answer['Errors'])} of the "
-                                      f"workspace's files ({first.get('Code', 'error')})")
+                    log.warning(
+                        "S3: %d objects under %s not deleted, first %s: %s",
+                        len(answer["Errors"]),
+                        prefix,
+                        first.get("Key"),
+                        first.get("Message"),
+                    )
+                    raise Unavailable(
+                        f"the file store refused to delete {len(answer['Errors'])} of the "
+                        f"workspace's files ({first.get('Code', 'error')})"
+                    )
 
     def _list(self, prefix: str) -> Iterator[str]:
         pages = self.client.get_paginator("list_objects_v2")
         for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", ()):
-                yield item["Key"][len(prefix):]
+                yield item["Key"][len(prefix) :]
 
     def iter_blobs(self, workspace_id: str) -> Iterator[str]:
         prefix = self._workspace_prefix(workspace_id)
@@ -435,7 +450,7 @@ class S3Blobs:
             pages = self.client.get_paginator("list_objects_v2")
             for page in pages.paginate(Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"):
                 for common in page.get("CommonPrefixes", ()):
-                    name = common["Prefix"][len(self.prefix):].rstrip("/")
+                    name = common["Prefix"][len(self.prefix) :].rstrip("/")
                     if _ours(name, "ws"):
                         yield name
 

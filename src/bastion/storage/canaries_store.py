@@ -61,11 +61,20 @@ class IssueCounts(NamedTuple):
     answered: int
 
 
-_COLUMNS = (C.c.workspace_id, C.c.id, C.c.project_id, C.c.state, C.c.created_by, C.c.created_at, C.c.approved_by,
-            C.c.approved_at)
+_COLUMNS = (
+    C.c.workspace_id,
+    C.c.id,
+    C.c.project_id,
+    C.c.state,
+    C.c.created_by,
+    C.c.created_at,
+    C.c.approved_by,
+    C.c.approved_at,
+)
 
 
 # -- the canaries ---------------------------------------------------------------------
+
 
 def find_canary(tx: Tx, canary_id: str, *, workspace_ids: Collection[str] | None) -> CanaryRow | None:
     """The canary, if it lies in one of ``workspace_ids`` (None: any workspace, for the local operator)."""
@@ -77,49 +86,87 @@ def find_canary(tx: Tx, canary_id: str, *, workspace_ids: Collection[str] | None
 
 
 def get_canary(tx: Tx, canary_id: str, *, workspace_id: str) -> CanaryRow:
-    return CanaryRow._make(tx.execute(select(*_COLUMNS).where(C.c.workspace_id == workspace_id,
-                                                                 C.c.id == canary_id)).one())
+    return CanaryRow._make(
+        tx.execute(select(*_COLUMNS).where(C.c.workspace_id == workspace_id, C.c.id == canary_id)).one()
+    )
 
 
 def canary_text(tx: Tx, canary: CanaryRow, *, workspace_id: str) -> CanaryText:
     payload = tx.execute(select(T.c.payload).where(T.c.workspace_id == workspace_id, T.c.id == canary.id)).scalar_one()
-    key_id = tx.execute(select(P.c.key_id).where(P.c.workspace_id == workspace_id,
-                                                 P.c.id == canary.project_id)).scalar_one()
+    key_id = tx.execute(
+        select(P.c.key_id).where(P.c.workspace_id == workspace_id, P.c.id == canary.project_id)
+    ).scalar_one()
     return CanaryText(payload, key_id)
 
 
 def issue_counts(tx: Tx, canary_id: str, *, workspace_id: str) -> IssueCounts:
-    rows = tx.execute(select(CI.c.id, CI.c.answered_at).where(CI.c.workspace_id == workspace_id,
-                                                              CI.c.canary_id == canary_id)).all()
+    rows = tx.execute(
+        select(CI.c.id, CI.c.answered_at).where(CI.c.workspace_id == workspace_id, CI.c.canary_id == canary_id)
+    ).all()
     return IssueCounts(len(rows), sum(1 for row in rows if row.answered_at))
 
 
 def list_canary_ids(tx: Tx, project_id: str, *, workspace_id: str) -> list[str]:
     """A project's canaries, every state, by id."""
-    return list(tx.execute(select(C.c.id).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id)
-                           .order_by(C.c.id)).scalars())
+    return list(
+        tx.execute(
+            select(C.c.id).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id).order_by(C.c.id)
+        ).scalars()
+    )
 
 
 def traced_canary_ids(tx: Tx, project_id: str, *, workspace_id: str) -> list[str]:
     """The project's canaries that may have been issued (approved or retired: not drafts)."""
-    return list(tx.execute(select(C.c.id).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id,
-                                                C.c.state != "draft")).scalars())
+    return list(
+        tx.execute(
+            select(C.c.id).where(C.c.workspace_id == workspace_id, C.c.project_id == project_id, C.c.state != "draft")
+        ).scalars()
+    )
 
 
-def insert_canary(tx: Tx, canary_id: str, *, workspace_id: str, project_id: str, dedupe_key: bytes, payload: bytes,
-                  created_by: str | None, now: int) -> None:
+def insert_canary(
+    tx: Tx,
+    canary_id: str,
+    *,
+    workspace_id: str,
+    project_id: str,
+    dedupe_key: bytes,
+    payload: bytes,
+    created_by: str | None,
+    now: int,
+) -> None:
     """A draft canary: its template task (done, so never queued) and its row."""
-    tx.execute(insert(T).values(
-        workspace_id=workspace_id, id=canary_id, project_id=project_id, dedupe_key=dedupe_key, payload=payload,
-        priority=0, done=True, is_canary=True, created_at=now,
-    ))
-    tx.execute(insert(C).values(workspace_id=workspace_id, id=canary_id, project_id=project_id, state="draft",
-                                created_by=created_by, created_at=now))
+    tx.execute(
+        insert(T).values(
+            workspace_id=workspace_id,
+            id=canary_id,
+            project_id=project_id,
+            dedupe_key=dedupe_key,
+            payload=payload,
+            priority=0,
+            done=True,
+            is_canary=True,
+            created_at=now,
+        )
+    )
+    tx.execute(
+        insert(C).values(
+            workspace_id=workspace_id,
+            id=canary_id,
+            project_id=project_id,
+            state="draft",
+            created_by=created_by,
+            created_at=now,
+        )
+    )
 
 
 def approve_canary(tx: Tx, canary_id: str, *, workspace_id: str, user_id: str, now: int) -> None:
-    tx.execute(update(C).where(C.c.workspace_id == workspace_id, C.c.id == canary_id)
-               .values(state="approved", approved_by=user_id, approved_at=now))
+    tx.execute(
+        update(C)
+        .where(C.c.workspace_id == workspace_id, C.c.id == canary_id)
+        .values(state="approved", approved_by=user_id, approved_at=now)
+    )
 
 
 def retire_canary(tx: Tx, canary_id: str, *, workspace_id: str) -> None:
@@ -154,8 +201,9 @@ def next_canary(tx: Tx, project_id: str, user_id: str, *, workspace_id: str) -> 
     return NEXT_CANARY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
 
 
-def issue_canary(tx: Tx, issue_id: str, *, workspace_id: str, project_id: str, canary_id: str, user_id: str,
-                 now: int) -> None:
+def issue_canary(
+    tx: Tx, issue_id: str, *, workspace_id: str, project_id: str, canary_id: str, user_id: str, now: int
+) -> None:
     ISSUE_CANARY.run(tx, ws=workspace_id, id=issue_id, project=project_id, canary=canary_id, user=user_id, now=now)
 
 
@@ -173,15 +221,33 @@ def recipients_of(tx: Tx, canary_ids: list[str], *, workspace_id: str) -> dict[s
     """canary id -> the people it was issued to, in order of issue."""
     out: dict[str, list[str]] = {c: [] for c in canary_ids}
     if canary_ids:
-        rows = tx.execute(select(CI.c.canary_id, CI.c.user_id).where(
-            CI.c.workspace_id == workspace_id, CI.c.canary_id.in_(canary_ids)).order_by(CI.c.id)).all()
+        rows = tx.execute(
+            select(CI.c.canary_id, CI.c.user_id)
+            .where(CI.c.workspace_id == workspace_id, CI.c.canary_id.in_(canary_ids))
+            .order_by(CI.c.id)
+        ).all()
         for canary_id, user_id in rows:
             out[canary_id].append(user_id)
     return out
 
 
 __all__ = [
-    "CanaryIssue", "CanaryRow", "CanaryText", "IssueCounts", "answer_canary", "approve_canary", "canary_text",
-    "find_canary", "get_canary", "insert_canary", "issue_canary", "issue_counts", "issue_of", "list_canary_ids",
-    "next_canary", "recipients_of", "retire_canary", "traced_canary_ids",
+    "CanaryIssue",
+    "CanaryRow",
+    "CanaryText",
+    "IssueCounts",
+    "answer_canary",
+    "approve_canary",
+    "canary_text",
+    "find_canary",
+    "get_canary",
+    "insert_canary",
+    "issue_canary",
+    "issue_counts",
+    "issue_of",
+    "list_canary_ids",
+    "next_canary",
+    "recipients_of",
+    "retire_canary",
+    "traced_canary_ids",
 ]

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 import orjson
 from cryptography.exceptions import InvalidTag
 
+from .keyring import KeyMaterial, Keyring
 from ..domain.errors import BastionError
-from .keyring import Keyring, KeyMaterial
 
 VERSION = b"\x01"
 _HEADER = 1 + 16 + 12
@@ -58,9 +58,7 @@ class Sealer:
         aad = _aad(self.workspace_id, table, record_id, column, self.material.key_id)
         return self._prefix + nonce + self.material.aead.encrypt(nonce, plaintext, aad)
 
-    def seal_many(
-        self, table: str, column: str, items: list[tuple[str, bytes]]
-    ) -> list[bytes]:
+    def seal_many(self, table: str, column: str, items: list[tuple[str, bytes]]) -> list[bytes]:
         """Seal many (record id, plaintext) pairs; one random read for all nonces."""
         nonces = os.urandom(12 * len(items))
         encrypt = self.material.aead.encrypt
@@ -77,10 +75,7 @@ class Sealer:
         if len(sealed) < _HEADER + 16 or sealed[:1] != VERSION:
             raise TamperedCiphertext(f"{table}.{column} of {record_id}: not a sealed value")
         key_id = "key_" + sealed[1:17].hex()
-        material = (
-            self.material if key_id == self.material.key_id
-            else self.keyring.material(self.workspace_id, key_id)
-        )
+        material = self.material if key_id == self.material.key_id else self.keyring.material(self.workspace_id, key_id)
         try:
             return material.aead.decrypt(
                 sealed[17:29],

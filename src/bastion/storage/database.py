@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import NullPool
 
 from . import dialects
@@ -40,7 +40,7 @@ class Tx:
 
     __slots__ = ("conn", "db", "now", "write", "_after_commit", "_raw")
 
-    def __init__(self, conn: Connection, db: "Database", write: bool) -> None:
+    def __init__(self, conn: Connection, db: Database, write: bool) -> None:
         self.conn = conn
         self.db = db
         self.now = now_ms()
@@ -119,7 +119,7 @@ class _GroupCommitWriter:
         return self.conn
 
     @contextmanager
-    def transaction(self, db: "Database") -> Iterator[Tx]:
+    def transaction(self, db: Database) -> Iterator[Tx]:
         if getattr(self.local, "active", False):
             raise RuntimeError("nested write transaction: a service call must use one transaction")
         with self.state:
@@ -218,9 +218,7 @@ class Database:
             _configure_sqlite(self.engine, sqlite_cache_mb)
             self._writer: _GroupCommitWriter | None = _GroupCommitWriter(self.engine)
         else:
-            self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=32, pool_pre_ping=True, echo=echo
-            )
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=32, pool_pre_ping=True, echo=echo)
             self._writer = None
         self.dialect = dialects.for_name(self.engine.dialect.name)
         # The driver's own integrity errors, for statements run outside SQLAlchemy (fast.py).
@@ -255,9 +253,11 @@ class Database:
             autovacuum = conn.exec_driver_sql("SHOW autovacuum").scalar()
         if autovacuum != "off":
             return []
-        return ["PostgreSQL's autovacuum is off: every lease and submit leaves dead index entries and the "
-                "planner's statistics go stale, so the next-task and lease lookups slow down as work goes on "
-                "(see docs/benchmarks.md). Turn it on (autovacuum = on) or run VACUUM ANALYZE on a schedule."]
+        return [
+            "PostgreSQL's autovacuum is off: every lease and submit leaves dead index entries and the "
+            "planner's statistics go stale, so the next-task and lease lookups slow down as work goes on "
+            "(see docs/benchmarks.md). Turn it on (autovacuum = on) or run VACUUM ANALYZE on a schedule."
+        ]
 
 
 def _configure_sqlite(engine: Engine, cache_mb: int) -> None:

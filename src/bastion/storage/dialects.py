@@ -34,7 +34,11 @@ class Dialect:
         """Open one of row-level security's widenings to these workspaces ('' closes it)."""
 
     def insert_ignore(
-        self, conn: Connection, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]],
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
         conflict: Sequence[str],
     ) -> int:
         raise NotImplementedError

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from ..domain.errors import InvalidInput
 from .database import Database
+from ..domain.errors import InvalidInput
 
 SQLITE_MEMBER = "bastion.db"
 POSTGRESQL_MEMBER = "database.pgdump"
@@ -36,8 +36,10 @@ def _tool_failed(tool: str, stderr: str, returncode: int) -> InvalidInput:
     lines = [line.strip() for line in stderr.strip().splitlines()]
     message = next((line for line in lines if "error:" in line), lines[-1] if lines else f"exit code {returncode}")
     if "row-level security" in stderr:
-        message += (" — on PostgreSQL, back up and restore as a role row-level security does not apply to "
-                    "(a superuser, or the owner with BYPASSRLS: --database-url), not as the app role")
+        message += (
+            " — on PostgreSQL, back up and restore as a role row-level security does not apply to "
+            "(a superuser, or the owner with BYPASSRLS: --database-url), not as the app role"
+        )
     return InvalidInput(f"{tool} failed: {message}")
 
 
@@ -57,8 +59,19 @@ def dump(db: Database, folder: Path) -> str:
         target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL
         target.close()
         return SQLITE_MEMBER
-    done = subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--file", str(folder / POSTGRESQL_MEMBER),
-                           "--dbname", _pg_dsn(db.url)], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            "pg_dump",
+            "--format=custom",
+            "--no-owner",
+            "--file",
+            str(folder / POSTGRESQL_MEMBER),
+            "--dbname",
+            _pg_dsn(db.url),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise _tool_failed("pg_dump", done.stderr, done.returncode)
     return POSTGRESQL_MEMBER
@@ -75,7 +88,10 @@ def restore_sqlite(copy: Path, url: str) -> None:
 
 def restore_postgresql(copy: Path, url: str) -> None:
     """Restore a ``pg_dump`` into the configured database, replacing what it holds."""
-    done = subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname", _pg_dsn(url),
-                           str(copy)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname", _pg_dsn(url), str(copy)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise _tool_failed("pg_restore", done.stderr, done.returncode)

@@ -109,15 +109,17 @@ class TaskPage:
         return self._rows[-1][0]
 
 
-def list_task_page(tx: Tx, workspace_id: str, project_id: str, *, after: str, limit: int,
-                   annotated_only: bool) -> TaskPage:
+def list_task_page(
+    tx: Tx, workspace_id: str, project_id: str, *, after: str, limit: int, annotated_only: bool
+) -> TaskPage:
     """Up to ``limit`` tasks after ``after`` in id order (only annotated ones when asked); canaries never."""
     page = ANNOTATED_TASKS_PAGE if annotated_only else TASKS_PAGE
     return TaskPage(page.rows(tx, ws=workspace_id, project=project_id, after=after, limit=limit))
 
 
-def iter_annotations_in_range(tx: Tx, workspace_id: str, project_id: str, first: str,
-                              last: str) -> Iterator[AnnotationRow]:
+def iter_annotations_in_range(
+    tx: Tx, workspace_id: str, project_id: str, first: str, last: str
+) -> Iterator[AnnotationRow]:
     """The annotations of the tasks from ``first`` to ``last`` (ids), by task then id (read at once, typed as
     they are iterated)."""
     rows = ANNOTATIONS_IN_RANGE.rows(tx, ws=workspace_id, project=project_id, first=first, last=last)
@@ -132,26 +134,42 @@ def list_reviews_in_range(tx: Tx, workspace_id: str, project_id: str, first: str
 
 def get_config_version(tx: Tx, workspace_id: str, project_id: str) -> int:
     """The version of the project's config now (the manifest records the one an export was cut from)."""
-    return tx.execute(select(P.c.config_version).where(
-        P.c.workspace_id == workspace_id, P.c.id == project_id)).scalar_one()
+    return tx.execute(
+        select(P.c.config_version).where(P.c.workspace_id == workspace_id, P.c.id == project_id)
+    ).scalar_one()
 
 
 def insert_export(tx: Tx, workspace_id: str, export_id: str, *, project_id: str, format: str, created_by: str) -> None:
     """Record an export as it starts (status ``streaming``)."""
-    tx.execute(insert(X).values(workspace_id=workspace_id, id=export_id, project_id=project_id, format=format,
-                                     created_by=created_by, created_at=tx.now, status="streaming"))
+    tx.execute(
+        insert(X).values(
+            workspace_id=workspace_id,
+            id=export_id,
+            project_id=project_id,
+            format=format,
+            created_by=created_by,
+            created_at=tx.now,
+            status="streaming",
+        )
+    )
 
 
 def update_export_complete(tx: Tx, workspace_id: str, export_id: str, *, bytes_sent: int, manifest: bytes) -> None:
     """The last byte left: the export is complete, with its sealed manifest."""
-    tx.execute(update(X).where(X.c.workspace_id == workspace_id, X.c.id == export_id).values(
-        status="complete", bytes_sent=bytes_sent, finished_at=tx.now, manifest=manifest))
+    tx.execute(
+        update(X)
+        .where(X.c.workspace_id == workspace_id, X.c.id == export_id)
+        .values(status="complete", bytes_sent=bytes_sent, finished_at=tx.now, manifest=manifest)
+    )
 
 
 def update_export_incomplete(tx: Tx, workspace_id: str, export_id: str, *, bytes_sent: int) -> None:
     """The stream stopped early: a streaming export becomes incomplete (no manifest)."""
-    tx.execute(update(X).where(X.c.workspace_id == workspace_id, X.c.id == export_id, X.c.status == "streaming")
-                    .values(status="incomplete", bytes_sent=bytes_sent, finished_at=tx.now))
+    tx.execute(
+        update(X)
+        .where(X.c.workspace_id == workspace_id, X.c.id == export_id, X.c.status == "streaming")
+        .values(status="incomplete", bytes_sent=bytes_sent, finished_at=tx.now)
+    )
 
 
 def find_export(tx: Tx, export_id: str) -> ExportRecord | None:
@@ -163,5 +181,6 @@ def find_export(tx: Tx, export_id: str) -> ExportRecord | None:
     row = tx.execute(
         select(X.c.workspace_id, X.c.status, X.c.bytes_sent, X.c.manifest, P.c.key_id)
         .join(P, (P.c.workspace_id == X.c.workspace_id) & (P.c.id == X.c.project_id))
-        .where(X.c.id == export_id)).first()
+        .where(X.c.id == export_id)
+    ).first()
     return None if row is None else ExportRecord._make(row)

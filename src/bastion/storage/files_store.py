@@ -15,8 +15,8 @@ from typing import NamedTuple
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.errors import Conflict, NotFound
 from . import schema
+from ..domain.errors import Conflict, NotFound
 
 F = schema.files
 
@@ -42,22 +42,29 @@ _COLUMNS = [getattr(F.c, name) for name in FileRow._fields]
 
 
 def find_file_by_digest(tx, workspace_id: str, project_id: str, digest: bytes) -> FileRow | None:
-    raw = tx.execute(select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.project_id == project_id,
-                                             F.c.digest == digest)).first()
+    raw = tx.execute(
+        select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.project_id == project_id, F.c.digest == digest)
+    ).first()
     return None if raw is None else FileRow._make(raw)
 
 
 def find_file(tx, workspace_id: str, project_id: str, file_id: str) -> FileRow | None:
-    raw = tx.execute(select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.id == file_id,
-                                             F.c.project_id == project_id)).first()
+    raw = tx.execute(
+        select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.id == file_id, F.c.project_id == project_id)
+    ).first()
     return None if raw is None else FileRow._make(raw)
 
 
 def list_files(tx, workspace_id: str, project_id: str, file_ids: list[str]) -> list[FileRow]:
     """The project's files among ``file_ids`` (ids of other projects or workspaces are left out)."""
-    return [FileRow._make(raw) for raw in tx.execute(
-        select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.project_id == project_id,
-                                F.c.id.in_(file_ids))).all()]
+    return [
+        FileRow._make(raw)
+        for raw in tx.execute(
+            select(*_COLUMNS).where(
+                F.c.workspace_id == workspace_id, F.c.project_id == project_id, F.c.id.in_(file_ids)
+            )
+        ).all()
+    ]
 
 
 def insert_file(tx, workspace_id: str, row: FileRow) -> None:

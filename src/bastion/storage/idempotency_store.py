@@ -32,20 +32,45 @@ class ImportKey(NamedTuple):
     created_at: int
 
 
-def find_import_key(tx: Tx, workspace_id: str, project_id: str, user_id: str, key_hash: bytes, *,
-                    since: int) -> ImportKey | None:
+def find_import_key(
+    tx: Tx, workspace_id: str, project_id: str, user_id: str, key_hash: bytes, *, since: int
+) -> ImportKey | None:
     """The import recorded under this key at or after ``since``, if any."""
-    row = tx.execute(select(IK.c.import_id, IK.c.body_hash, IK.c.report, IK.c.created_at).where(
-        IK.c.workspace_id == workspace_id, IK.c.project_id == project_id, IK.c.user_id == user_id,
-        IK.c.key_hash == key_hash, IK.c.created_at >= since)).first()
+    row = tx.execute(
+        select(IK.c.import_id, IK.c.body_hash, IK.c.report, IK.c.created_at).where(
+            IK.c.workspace_id == workspace_id,
+            IK.c.project_id == project_id,
+            IK.c.user_id == user_id,
+            IK.c.key_hash == key_hash,
+            IK.c.created_at >= since,
+        )
+    ).first()
     return None if row is None else ImportKey(row.import_id, bytes(row.body_hash), bytes(row.report), row.created_at)
 
 
-def record_import_key(tx: Tx, workspace_id: str, project_id: str, user_id: str, key_hash: bytes, *,
-                      import_id: str, body_hash: bytes, report: bytes, now: int, expired_before: int) -> None:
+def record_import_key(
+    tx: Tx,
+    workspace_id: str,
+    project_id: str,
+    user_id: str,
+    key_hash: bytes,
+    *,
+    import_id: str,
+    body_hash: bytes,
+    report: bytes,
+    now: int,
+    expired_before: int,
+) -> None:
     """Record an import under its key, unless a live row holds the key already (see the trap above)."""
-    tx.execute(delete(IK).where(IK.c.workspace_id == workspace_id, IK.c.project_id == project_id,
-                                IK.c.created_at < expired_before))
-    tx.dialect.insert_ignore(tx.conn, "import_keys", COLUMNS,
-                             [(workspace_id, project_id, user_id, key_hash, import_id, body_hash, report, now)],
-                             ("workspace_id", "project_id", "user_id", "key_hash"))
+    tx.execute(
+        delete(IK).where(
+            IK.c.workspace_id == workspace_id, IK.c.project_id == project_id, IK.c.created_at < expired_before
+        )
+    )
+    tx.dialect.insert_ignore(
+        tx.conn,
+        "import_keys",
+        COLUMNS,
+        [(workspace_id, project_id, user_id, key_hash, import_id, body_hash, report, now)],
+        ("workspace_id", "project_id", "user_id", "key_hash"),
+    )

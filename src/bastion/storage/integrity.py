@@ -17,8 +17,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.errors import BastionError
 from .database import Tx
+from ..domain.errors import BastionError
 
 
 @contextmanager

@@ -85,7 +85,7 @@ class FileKeyProvider(AesKeyProvider):
     name = "file"
 
     @classmethod
-    def from_hex(cls, value: str) -> "FileKeyProvider":
+    def from_hex(cls, value: str) -> FileKeyProvider:
         try:
             kek = bytes.fromhex(value.strip())
         except ValueError as exc:
@@ -93,13 +93,11 @@ class FileKeyProvider(AesKeyProvider):
         return cls(kek)
 
     @classmethod
-    def from_file(cls, path: Path) -> "FileKeyProvider":
+    def from_file(cls, path: Path) -> FileKeyProvider:
         try:
             text = path.read_text()
         except FileNotFoundError as exc:
-            raise KeyProviderError(
-                f"master key file {path} not found (run `bastion init` to create it)"
-            ) from exc
+            raise KeyProviderError(f"master key file {path} not found (run `bastion init` to create it)") from exc
         return cls.from_hex(text)
 
 

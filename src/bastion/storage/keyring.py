@@ -44,8 +44,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from .. import ids
-from ..domain.errors import BastionError, NotFound
 from .database import now_ms
 from .datadir import private_sqlite_files
 from .keyproviders import (
@@ -55,6 +53,8 @@ from .keyproviders import (
     PassphraseKeyProvider,
     create_master_key_file,
 )
+from .. import ids
+from ..domain.errors import BastionError, NotFound
 
 keyring_metadata = MetaData()
 
@@ -108,7 +108,7 @@ class Keyring:
     # -- construction ---------------------------------------------------------
 
     @classmethod
-    def open(cls, settings, *, create: bool = False) -> "Keyring":
+    def open(cls, settings, *, create: bool = False) -> Keyring:
         """Open the keyring the settings describe; ``create`` makes a master key file."""
         url = settings.resolved_keyring_url
         if settings.key_provider == "passphrase":
@@ -203,9 +203,7 @@ class Keyring:
         if cached is not None:
             return cached
         with self.engine.begin() as conn:
-            wrapped = conn.execute(
-                select(keyring_meta.c.value).where(keyring_meta.c.name == "audit_signer")
-            ).scalar()
+            wrapped = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == "audit_signer")).scalar()
             if wrapped is None:
                 text = notes.signer_key_string(default_name, notes.generate_signing_key())
                 wrapped = self.provider.wrap(text.encode(), b"audit-signer")
@@ -232,8 +230,9 @@ class Keyring:
         if wrapped is None:
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(insert(keyring_meta).values(
-                        name=name, value=self.provider.wrap(os.urandom(32), context)))
+                    conn.execute(
+                        insert(keyring_meta).values(name=name, value=self.provider.wrap(os.urandom(32), context))
+                    )
             except IntegrityError:
                 pass  # another process made it first: theirs is the one
             with self.engine.connect() as conn:
@@ -258,9 +257,13 @@ class Keyring:
         if project_id is not None:
             stmt = stmt.where(data_keys.c.project_id == project_id)
         with self.engine.begin() as conn:
-            gone = conn.execute(
-                select(data_keys.c.id).where(stmt.whereclause)  # type: ignore[arg-type]
-            ).scalars().all()
+            gone = (
+                conn.execute(
+                    select(data_keys.c.id).where(stmt.whereclause)  # type: ignore[arg-type]
+                )
+                .scalars()
+                .all()
+            )
             conn.execute(stmt)
         with self._lock:
             for key_id in gone:
@@ -308,9 +311,7 @@ class Keyring:
                     .where(keyring_meta.c.name == name)
                     .values(value=new_provider.wrap(self.provider.unwrap(wrapped, name.encode()), name.encode()))
                 )
-            signer = conn.execute(
-                select(keyring_meta.c.value).where(keyring_meta.c.name == "audit_signer")
-            ).scalar()
+            signer = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == "audit_signer")).scalar()
             if signer is not None:
                 conn.execute(
                     update(keyring_meta)

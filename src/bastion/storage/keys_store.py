@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 from sqlalchemy import select, update
 
-from ..domain.errors import NotFound
 from . import schema
 from .database import Tx
+from ..domain.errors import NotFound
 
 P = schema.projects
 
@@ -54,15 +54,17 @@ def set_project_config(tx: Tx, workspace_id: str, project_id: str, config: bytes
     tx.execute(update(P).where(P.c.workspace_id == workspace_id, P.c.id == project_id).values(config=config))
 
 
-def list_sealed_rows(tx: Tx, workspace_id: str, project_id: str, table: str, *, after: str,
-                     limit: int) -> list[SealedRow]:
+def list_sealed_rows(
+    tx: Tx, workspace_id: str, project_id: str, table: str, *, after: str, limit: int
+) -> list[SealedRow]:
     """The next ``limit`` rows of a project in ``table`` (one of ``SEALED_COLUMNS``) after id ``after``, by id."""
     t = schema.metadata.tables[table]
     columns = SEALED_COLUMNS[table]
     rows = tx.execute(
         select(t.c.id, *(t.c[c] for c in columns))
         .where(t.c.workspace_id == workspace_id, t.c.project_id == project_id, t.c.id > after)
-        .order_by(t.c.id).limit(limit)
+        .order_by(t.c.id)
+        .limit(limit)
     ).all()
     return [SealedRow(row[0], dict(zip(columns, row[1:]))) for row in rows]
 

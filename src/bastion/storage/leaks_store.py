@@ -32,9 +32,11 @@ class SealedTask(NamedTuple):
 def source_tasks(tx: Tx, project_id: str, *, workspace_id: str, after: str, limit: int) -> list[SealedTask]:
     """The project's tasks (no canaries) with ids after ``after``, in id order: one page of at most ``limit``."""
     rows = tx.execute(
-        select(T.c.id, T.c.payload, T.c.predictions, T.c.gold).where(
-            T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.is_canary.is_(False), T.c.id > after)
-        .order_by(T.c.id).limit(limit)).all()
+        select(T.c.id, T.c.payload, T.c.predictions, T.c.gold)
+        .where(T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.is_canary.is_(False), T.c.id > after)
+        .order_by(T.c.id)
+        .limit(limit)
+    ).all()
     return [SealedTask._make(row) for row in rows]
 
 

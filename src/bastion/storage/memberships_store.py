@@ -17,12 +17,12 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, insert, select, update
 
-from ..domain.errors import Conflict
-from ..domain.workspaces import Member, Role
 from . import schema
 from .database import Tx
 from .fast import Statement
 from .integrity import refused_as
+from ..domain.errors import Conflict
+from ..domain.workspaces import Member, Role
 
 M = schema.memberships
 U = schema.users
@@ -47,8 +47,11 @@ def list_workspace_ids_of(tx: Tx, user_id: str) -> list[str]:
 
 def list_workspace_ids_among(tx: Tx, user_id: str, workspace_ids: Iterable[str]) -> set[str]:
     """Which of these workspaces the person belongs to."""
-    return set(tx.execute(select(M.c.workspace_id).where(
-        M.c.user_id == user_id, M.c.workspace_id.in_(list(workspace_ids)))).scalars().all())
+    return set(
+        tx.execute(select(M.c.workspace_id).where(M.c.user_id == user_id, M.c.workspace_id.in_(list(workspace_ids))))
+        .scalars()
+        .all()
+    )
 
 
 def find_role(tx: Tx, workspace_id: str, user_id: str) -> str | None:

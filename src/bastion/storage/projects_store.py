@@ -14,17 +14,19 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import delete, func, insert, select, update
 
-from ..domain.projects import Counts, ProjectSettings
 from . import schema
 from .database import Tx
 from .fast import Statement
+from ..domain.projects import Counts, ProjectSettings
 
 P = schema.projects
 C = schema.project_counters
 
-_PROJECT_COLUMNS = ("workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, "
-                    "priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
-                    "created_at, updated_at")
+_PROJECT_COLUMNS = (
+    "workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, "
+    "priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
+    "created_at, updated_at"
+)
 PROJECT_ROW = Statement(
     f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = :id "
     "AND workspace_id IN (SELECT workspace_id FROM memberships WHERE user_id = :user)"
@@ -80,9 +82,12 @@ class RankedProject(NamedTuple):
 def settings_of(record: ProjectRecord) -> ProjectSettings:
     """The settings of a project row."""
     return ProjectSettings(
-        overlap=record.overlap, lease_seconds=record.lease_seconds, priority=record.priority,
+        overlap=record.overlap,
+        lease_seconds=record.lease_seconds,
+        priority=record.priority,
         required_skills=orjson.loads(record.required_skills or "{}"),
-        max_tasks_per_person=record.max_tasks_per_person, max_tasks_per_day=record.max_tasks_per_day,
+        max_tasks_per_person=record.max_tasks_per_person,
+        max_tasks_per_day=record.max_tasks_per_day,
         qualification=orjson.loads(record.qualification) if record.qualification else None,
         quality=orjson.loads(record.quality or "{}"),
     )
@@ -91,9 +96,12 @@ def settings_of(record: ProjectRecord) -> ProjectSettings:
 def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
     """The settings as the projects table stores them."""
     return {
-        "overlap": settings.overlap, "lease_seconds": settings.lease_seconds, "priority": settings.priority,
+        "overlap": settings.overlap,
+        "lease_seconds": settings.lease_seconds,
+        "priority": settings.priority,
         "required_skills": orjson.dumps(settings.required_skills.model_dump()).decode(),
-        "max_tasks_per_person": settings.max_tasks_per_person, "max_tasks_per_day": settings.max_tasks_per_day,
+        "max_tasks_per_person": settings.max_tasks_per_person,
+        "max_tasks_per_day": settings.max_tasks_per_day,
         "qualification": orjson.dumps(settings.qualification.model_dump()).decode() if settings.qualification else None,
         "quality": orjson.dumps(settings.quality.model_dump()).decode(),
     }
@@ -101,20 +109,44 @@ def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
 
 def find_project(tx: Tx, project_id: str, *, user_id: str | None) -> ProjectRecord | None:
     """The project, within the person's workspaces (``user_id=None``: the local operator, any workspace)."""
-    row = (PROJECT_ROW.one(tx, id=project_id, user=user_id) if user_id is not None
-           else PROJECT_ROW_ANY.one(tx, id=project_id))
+    row = (
+        PROJECT_ROW.one(tx, id=project_id, user=user_id)
+        if user_id is not None
+        else PROJECT_ROW_ANY.one(tx, id=project_id)
+    )
     return None if row is None else ProjectRecord(*row)
 
 
-def insert_project(tx: Tx, project_id: str, *, workspace_id: str, name: str, task_type: str, key_id: str,
-                   config: bytes, settings: ProjectSettings, created_by: str | None, now: int, shards: int) -> None:
+def insert_project(
+    tx: Tx,
+    project_id: str,
+    *,
+    workspace_id: str,
+    name: str,
+    task_type: str,
+    key_id: str,
+    config: bytes,
+    settings: ProjectSettings,
+    created_by: str | None,
+    now: int,
+    shards: int,
+) -> None:
     """A new project with its ``shards`` counter rows and its queue epoch."""
-    tx.execute(insert(P).values(
-        workspace_id=workspace_id, id=project_id, name=name, task_type=task_type, key_id=key_id, config=config,
-        **_settings_columns(settings), created_at=now, updated_at=now, created_by=created_by,
-    ))
-    tx.execute(insert(C), [{"workspace_id": workspace_id, "project_id": project_id, "shard": i}
-                           for i in range(shards)])
+    tx.execute(
+        insert(P).values(
+            workspace_id=workspace_id,
+            id=project_id,
+            name=name,
+            task_type=task_type,
+            key_id=key_id,
+            config=config,
+            **_settings_columns(settings),
+            created_at=now,
+            updated_at=now,
+            created_by=created_by,
+        )
+    )
+    tx.execute(insert(C), [{"workspace_id": workspace_id, "project_id": project_id, "shard": i} for i in range(shards)])
     tx.execute(insert(schema.queue_epochs).values(workspace_id=workspace_id, project_id=project_id))
 
 
@@ -126,21 +158,33 @@ def list_projects(tx: Tx, *, workspace_id: str) -> list[ProjectRecord]:
 
 def list_project_names(tx: Tx, *, workspace_id: str) -> list[ProjectName]:
     """The workspace's projects as metadata, oldest first."""
-    rows = tx.execute(select(P.c.id, P.c.name, P.c.task_type).where(P.c.workspace_id == workspace_id)
-                      .order_by(P.c.id)).all()
+    rows = tx.execute(
+        select(P.c.id, P.c.name, P.c.task_type).where(P.c.workspace_id == workspace_id).order_by(P.c.id)
+    ).all()
     return [ProjectName._make(row) for row in rows]
 
 
 def list_projects_by_priority(tx: Tx, *, workspace_ids: list[str]) -> list[RankedProject]:
     """The projects of these workspaces, highest priority first, then oldest."""
-    rows = tx.execute(select(P.c.id, P.c.workspace_id).where(P.c.workspace_id.in_(workspace_ids))
-                      .order_by(P.c.priority.desc(), P.c.id)).all()
+    rows = tx.execute(
+        select(P.c.id, P.c.workspace_id)
+        .where(P.c.workspace_id.in_(workspace_ids))
+        .order_by(P.c.priority.desc(), P.c.id)
+    ).all()
     return [RankedProject._make(row) for row in rows]
 
 
-def update_project(tx: Tx, project_id: str, *, workspace_id: str, now: int, name: str | None = None,
-                   task_type: str | None = None, config: bytes | None = None,
-                   settings: ProjectSettings | None = None) -> None:
+def update_project(
+    tx: Tx,
+    project_id: str,
+    *,
+    workspace_id: str,
+    now: int,
+    name: str | None = None,
+    task_type: str | None = None,
+    config: bytes | None = None,
+    settings: ProjectSettings | None = None,
+) -> None:
     """Change what is given; a new ``config`` (sealed) raises the config version."""
     values: dict[str, Any] = {"updated_at": now}
     if name is not None:
@@ -166,20 +210,36 @@ def delete_project(tx: Tx, project_id: str, *, workspace_id: str) -> None:
 def sum_counts(tx: Tx, project_ids: list[str], *, workspace_id: str) -> dict[str, Counts]:
     """project id -> its counters summed over their shards (a project without rows is left out)."""
     rows = tx.execute(
-        select(C.c.project_id, func.sum(C.c.tasks).label("tasks"), func.sum(C.c.done).label("done"),
-               func.sum(C.c.annotations).label("annotations"), func.sum(C.c.skips).label("skips"))
+        select(
+            C.c.project_id,
+            func.sum(C.c.tasks).label("tasks"),
+            func.sum(C.c.done).label("done"),
+            func.sum(C.c.annotations).label("annotations"),
+            func.sum(C.c.skips).label("skips"),
+        )
         .where(C.c.workspace_id == workspace_id, C.c.project_id.in_(project_ids))
         .group_by(C.c.project_id)
     ).all()
-    return {row.project_id: Counts(int(row.tasks or 0), int(row.done or 0), int(row.annotations or 0),
-                                   int(row.skips or 0)) for row in rows}
+    return {
+        row.project_id: Counts(int(row.tasks or 0), int(row.done or 0), int(row.annotations or 0), int(row.skips or 0))
+        for row in rows
+    }
 
 
-def bump_counts(tx: Tx, project_id: str, *, workspace_id: str, shard: int, tasks: int, done: int, annotations: int,
-                skips: int) -> None:
+def bump_counts(
+    tx: Tx, project_id: str, *, workspace_id: str, shard: int, tasks: int, done: int, annotations: int, skips: int
+) -> None:
     """Add to one shard of the project's counters."""
-    BUMP_COUNTS.run(tx, ws=workspace_id, project=project_id, shard=shard, tasks=tasks, done=done,
-                    annotations=annotations, skips=skips)
+    BUMP_COUNTS.run(
+        tx,
+        ws=workspace_id,
+        project=project_id,
+        shard=shard,
+        tasks=tasks,
+        done=done,
+        annotations=annotations,
+        skips=skips,
+    )
 
 
 def set_done_count(tx: Tx, project_id: str, *, workspace_id: str, done: int) -> None:

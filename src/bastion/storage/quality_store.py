@@ -42,8 +42,18 @@ class SealedAnnotation(NamedTuple):
 def list_annotations(tx: Tx, workspace_id: str, project_id: str) -> list[SealedAnnotation]:
     """Every annotation of the project, by task then id."""
     rows = tx.execute(
-        select(N.c.id, N.c.task_id, N.c.user_id, N.c.result, N.c.gold_score, N.c.lead_time_ms, N.c.created_at,
-               N.c.review_status, T.c.is_gold, T.c.gold)
+        select(
+            N.c.id,
+            N.c.task_id,
+            N.c.user_id,
+            N.c.result,
+            N.c.gold_score,
+            N.c.lead_time_ms,
+            N.c.created_at,
+            N.c.review_status,
+            T.c.is_gold,
+            T.c.gold,
+        )
         .join(T, (T.c.workspace_id == N.c.workspace_id) & (T.c.id == N.c.task_id))
         .where(N.c.workspace_id == workspace_id, N.c.project_id == project_id)
         .order_by(N.c.task_id, N.c.id)
@@ -66,13 +76,17 @@ class Pause(NamedTuple):
 
 
 def list_pauses(tx: Tx, workspace_id: str, project_id: str) -> list[Pause]:
-    rows = tx.execute(select(PZ.c.user_id, PZ.c.paused_at, PZ.c.reason).where(
-        PZ.c.workspace_id == workspace_id, PZ.c.project_id == project_id).order_by(PZ.c.paused_at, PZ.c.user_id))
+    rows = tx.execute(
+        select(PZ.c.user_id, PZ.c.paused_at, PZ.c.reason)
+        .where(PZ.c.workspace_id == workspace_id, PZ.c.project_id == project_id)
+        .order_by(PZ.c.paused_at, PZ.c.user_id)
+    )
     return [Pause._make(row) for row in rows]
 
 
 def delete_pause(tx: Tx, workspace_id: str, project_id: str, user_id: str) -> bool:
     """Lift the person's pause on the project; False when they were not paused."""
-    gone = tx.execute(delete(PZ).where(PZ.c.workspace_id == workspace_id, PZ.c.project_id == project_id,
-                                       PZ.c.user_id == user_id)).rowcount
+    gone = tx.execute(
+        delete(PZ).where(PZ.c.workspace_id == workspace_id, PZ.c.project_id == project_id, PZ.c.user_id == user_id)
+    ).rowcount
     return bool(gone)

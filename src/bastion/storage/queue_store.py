@@ -14,9 +14,9 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, func, select
 
-from .. import ids
 from . import schema
 from .fast import Statement
+from .. import ids
 
 
 class TaskRecord(NamedTuple):
@@ -46,10 +46,14 @@ def task_record(tx, task_id: str, user_id: str | None) -> TaskRecord | None:
     row = TASK_ROW.one(tx, id=task_id, user=user_id) if user_id is not None else TASK_ROW_ANY.one(tx, id=task_id)
     return None if row is None else TaskRecord(*row)
 
-_HELD = ("SELECT id, task_id FROM assignments WHERE workspace_id = :ws AND project_id = :project "
-         "AND user_id = :user AND state = 'leased' ORDER BY {} LIMIT 1")
+
+_HELD = (
+    "SELECT id, task_id FROM assignments WHERE workspace_id = :ws AND project_id = :project "
+    "AND user_id = :user AND state = 'leased' ORDER BY {} LIMIT 1"
+)
 HELD = Statement(  # "+id": keeps SQLite on ix_assignments_user (ordering by the key would walk the workspace's rows)
-    _HELD.format("+id"), postgresql=_HELD.format("id"),
+    _HELD.format("+id"),
+    postgresql=_HELD.format("id"),
 )
 RENEW = Statement(
     "UPDATE assignments SET expires_at = :expires, updated_at = :now "
@@ -64,8 +68,10 @@ EXPIRE = Statement(
     "AND state = 'leased'"
 )
 RELEASE_SLOT = Statement("UPDATE tasks SET lease_count = lease_count - 1 WHERE workspace_id = :ws AND id = :id")
-_TOUCHED = ("NOT EXISTS (SELECT 1 FROM assignments a WHERE a.workspace_id = t.workspace_id AND a.task_id = t.id "
-            "AND a.user_id = :user AND a.state <> 'expired')")
+_TOUCHED = (
+    "NOT EXISTS (SELECT 1 FROM assignments a WHERE a.workspace_id = t.workspace_id AND a.task_id = t.id "
+    "AND a.user_id = :user AND a.state <> 'expired')"
+)
 CANDIDATE_ANY = Statement(  # qualification tests: every task is for everyone (but held ones and canaries)
     f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.held = 0 "
     f"AND t.is_canary = 0 AND {_TOUCHED} ORDER BY t.priority DESC, t.id LIMIT 1",
@@ -178,8 +184,10 @@ def release_leases(tx, workspace_id: str, user_id: str, *, project_id: str | Non
 # The bump is an UPDATE, never an insert: a cascade deleting a project must not
 # recreate its row. Deleted assignments (qualification retakes, which never use a
 # starting point) do not bump.
-_REOPENED = ("NEW.annotation_count + NEW.lease_count < OLD.annotation_count + OLD.lease_count "
-             "OR (OLD.done AND NOT NEW.done) OR NEW.priority > OLD.priority")
+_REOPENED = (
+    "NEW.annotation_count + NEW.lease_count < OLD.annotation_count + OLD.lease_count "
+    "OR (OLD.done AND NOT NEW.done) OR NEW.priority > OLD.priority"
+)
 _EXPIRED = "OLD.state <> 'expired' AND NEW.state = 'expired'"
 _RAISED = "NEW.overlap > OLD.overlap"
 _TRIGGERS = (  # name, table, columns, condition, project id column
@@ -211,8 +219,10 @@ def epoch_trigger_sql(dialect: str) -> list[str]:
 
 
 def drop_epoch_trigger_sql(dialect: str) -> list[str]:
-    statements = [f"DROP TRIGGER IF EXISTS {name}" + ("" if dialect == "sqlite" else f" ON {table}")
-                  for name, table, *_ in _TRIGGERS]
+    statements = [
+        f"DROP TRIGGER IF EXISTS {name}" + ("" if dialect == "sqlite" else f" ON {table}")
+        for name, table, *_ in _TRIGGERS
+    ]
     if dialect != "sqlite":
         statements += [f"DROP FUNCTION IF EXISTS bastion_{name}()" for name, *_ in _TRIGGERS]
     return statements
@@ -227,9 +237,11 @@ BUMP_EPOCH = Statement(_BUMP.format(ws=":ws", project=":project"))
 # "OFFSET 0" keeps PostgreSQL from turning the NOT EXISTS into an anti-join, which with
 # stale statistics (right after an import) reads every assignment of the person once per
 # call; as a subplan it is one index probe per task looked at, as on SQLite.
-_OPEN = ("SELECT t.priority, t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project "
-         "AND {done} AND t.annotation_count + t.lease_count < :overlap AND {touched} {start} ORDER BY {order} "
-         "LIMIT 1")
+_OPEN = (
+    "SELECT t.priority, t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project "
+    "AND {done} AND t.annotation_count + t.lease_count < :overlap AND {touched} {start} ORDER BY {order} "
+    "LIMIT 1"
+)
 _STARTS = {
     "first": ("", "t.priority DESC, t.id"),
     "same": ("AND t.priority = :priority AND t.id >= :id", "t.id"),
@@ -248,8 +260,9 @@ PEEK = {start: _open_statement(start, lock=False) for start in _STARTS}
 CLAIM = {start: _open_statement(start, lock=True) for start in _STARTS}
 
 
-def first_open(tx, ws: str, project: str, user: str, overlap: int, start: tuple[int, str] | None,
-               *, lock: bool = False) -> tuple[int, str] | None:
+def first_open(
+    tx, ws: str, project: str, user: str, overlap: int, start: tuple[int, str] | None, *, lock: bool = False
+) -> tuple[int, str] | None:
     """The first candidate (priority, id) for ``user`` at or after ``start`` (None: from the head).
 
     ``lock`` (PostgreSQL): claim it ``FOR UPDATE SKIP LOCKED``; without, a plain read
@@ -260,8 +273,9 @@ def first_open(tx, ws: str, project: str, user: str, overlap: int, start: tuple[
     if start is None:
         return statements["first"].one(tx, **params)
     priority, task_id = start
-    return (statements["same"].one(tx, priority=priority, id=task_id, **params)
-            or statements["below"].one(tx, priority=priority, **params))
+    return statements["same"].one(tx, priority=priority, id=task_id, **params) or statements["below"].one(
+        tx, priority=priority, **params
+    )
 
 
 # -- assignments off the hot path ----------------------------------------------------------
@@ -271,8 +285,14 @@ A = schema.assignments
 
 def is_assigned(tx, workspace_id: str, task_id: str, user_id: str) -> bool:
     """Whether the task was ever handed to the person (any lease state): who may still open it and its files."""
-    return tx.execute(select(A.c.id).where(A.c.workspace_id == workspace_id, A.c.task_id == task_id,
-                                           A.c.user_id == user_id).limit(1)).first() is not None
+    return (
+        tx.execute(
+            select(A.c.id)
+            .where(A.c.workspace_id == workspace_id, A.c.task_id == task_id, A.c.user_id == user_id)
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 class Assignment(NamedTuple):
@@ -310,23 +330,42 @@ def find_assignment(tx, task_id: str, *, workspace_id: str, user_id: str) -> Ass
 
 def find_live_lease(tx, project_id: str, *, workspace_id: str, user_id: str, now: int) -> HeldLease | None:
     """The person's first lease in the project that has not expired by ``now``."""
-    row = tx.execute(select(A.c.task_id, A.c.expires_at).where(
-        A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id,
-        A.c.state == "leased", A.c.expires_at > now).order_by(A.c.id).limit(1)).first()
+    row = tx.execute(
+        select(A.c.task_id, A.c.expires_at)
+        .where(
+            A.c.workspace_id == workspace_id,
+            A.c.project_id == project_id,
+            A.c.user_id == user_id,
+            A.c.state == "leased",
+            A.c.expires_at > now,
+        )
+        .order_by(A.c.id)
+        .limit(1)
+    ).first()
     return None if row is None else HeldLease._make(row)
 
 
 def first_leased_project(tx, *, workspace_ids: list[str], user_id: str) -> str | None:
     """The project of the person's first lease (any state of expiry) in these workspaces."""
-    return tx.execute(select(A.c.project_id).where(
-        A.c.workspace_id.in_(workspace_ids), A.c.user_id == user_id, A.c.state == "leased",
-    ).order_by(A.c.id).limit(1)).scalar()
+    return tx.execute(
+        select(A.c.project_id)
+        .where(
+            A.c.workspace_id.in_(workspace_ids),
+            A.c.user_id == user_id,
+            A.c.state == "leased",
+        )
+        .order_by(A.c.id)
+        .limit(1)
+    ).scalar()
 
 
 def count_assignments(tx, project_id: str, *, workspace_id: str, user_id: str, since: int | None = None) -> int:
     """How many of the project's tasks were handed to the person (``since``: after that time)."""
-    query = select(func.count()).select_from(A).where(
-        A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id)
+    query = (
+        select(func.count())
+        .select_from(A)
+        .where(A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id)
+    )
     if since is not None:
         query = query.where(A.c.created_at > since)
     return tx.execute(query).scalar_one()
@@ -342,5 +381,4 @@ def skip_assignment(tx, assignment_id: str, task_id: str, *, workspace_id: str, 
 
 def delete_assignments(tx, project_id: str, *, workspace_id: str, user_id: str) -> None:
     """Every assignment of the person in the project (a qualification retake starts afresh)."""
-    tx.execute(delete(A).where(A.c.workspace_id == workspace_id, A.c.project_id == project_id,
-                               A.c.user_id == user_id))
+    tx.execute(delete(A).where(A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id))

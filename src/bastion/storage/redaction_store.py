@@ -34,24 +34,32 @@ INSERT_RECORD_IF_TASK = Statement(
     _INSERT_RECORD.format(values=":ws, :id, :project, :record, :now"),
     postgresql=_INSERT_RECORD.format(
         values="CAST(:ws AS varchar), CAST(:id AS varchar), CAST(:project AS varchar), CAST(:record AS bytea), "
-               "CAST(:now AS bigint)"),
+        "CAST(:now AS bigint)"
+    ),
 )
 
 
 def insert_records(tx, workspace_id: str, project_id: str, records: Mapping[str, bytes]) -> None:
     """Store sealed records for the tasks of a batch that were inserted (duplicates have no row)."""
     if records:
-        INSERT_RECORD_IF_TASK.many(tx, [
-            {"ws": workspace_id, "id": task_id, "project": project_id, "record": blob, "now": tx.now}
-            for task_id, blob in records.items()
-        ])
+        INSERT_RECORD_IF_TASK.many(
+            tx,
+            [
+                {"ws": workspace_id, "id": task_id, "project": project_id, "record": blob, "now": tx.now}
+                for task_id, blob in records.items()
+            ],
+        )
 
 
 def records_between(tx, workspace_id: str, project_id: str, first: str, last: str) -> list[tuple[str, bytes]]:
-    return [tuple(r) for r in tx.execute(
-        select(R.c.id, R.c.record).where(R.c.workspace_id == workspace_id, R.c.project_id == project_id,
-                                         R.c.id >= first, R.c.id <= last)
-    ).all()]
+    return [
+        tuple(r)
+        for r in tx.execute(
+            select(R.c.id, R.c.record).where(
+                R.c.workspace_id == workspace_id, R.c.project_id == project_id, R.c.id >= first, R.c.id <= last
+            )
+        ).all()
+    ]
 
 
 def record_of(tx, workspace_id: str, task_id: str) -> bytes | None:
@@ -72,21 +80,26 @@ def task_flags(tx, workspace_id: str, task_id: str) -> tuple[bool, bool, bytes |
 
 def held_tasks(tx, workspace_id: str, project_id: str, after: str, limit: int) -> list:
     return tx.execute(
-        select(T.c.id, T.c.created_at).where(T.c.workspace_id == workspace_id, T.c.project_id == project_id,
-                                             T.c.held.is_(True), T.c.id > after)
-        .order_by(T.c.id).limit(limit)
+        select(T.c.id, T.c.created_at)
+        .where(T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.held.is_(True), T.c.id > after)
+        .order_by(T.c.id)
+        .limit(limit)
     ).all()
 
 
 def release_task(tx, workspace_id: str, task_id: str, overlap: int) -> bool:
     """Un-hold a task; it enters the queue unless it already has all its annotations."""
-    return bool(tx.execute(
-        update(T).where(T.c.workspace_id == workspace_id, T.c.id == task_id, T.c.held.is_(True))
-        .values(held=False, done=T.c.annotation_count >= overlap)
-    ).rowcount)
+    return bool(
+        tx.execute(
+            update(T)
+            .where(T.c.workspace_id == workspace_id, T.c.id == task_id, T.c.held.is_(True))
+            .values(held=False, done=T.c.annotation_count >= overlap)
+        ).rowcount
+    )
 
 
 # -- who was shown what (for tracing) -------------------------------------------------
+
 
 def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> dict[str, set[str]]:
     """People shown each task: leases (every state), reads by id, reviews, listings whose page covered it.
@@ -102,24 +115,33 @@ def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> d
     seen: dict[str, set[str]] = {t: set() for t in task_ids}
     if not task_ids:
         return seen
-    for task_id, user_id in tx.execute(select(A.c.task_id, A.c.user_id).where(
-            A.c.workspace_id == workspace_id, A.c.task_id.in_(task_ids))).all():
+    for task_id, user_id in tx.execute(
+        select(A.c.task_id, A.c.user_id).where(A.c.workspace_id == workspace_id, A.c.task_id.in_(task_ids))
+    ).all():
         seen[task_id].add(user_id)
-    for target, actor in tx.execute(select(E.c.target, E.c.actor).where(
-            E.c.workspace_id == workspace_id, E.c.target.in_(task_ids),
-            E.c.action.in_(("task.shown", "task.read")))).all():
+    for target, actor in tx.execute(
+        select(E.c.target, E.c.actor).where(
+            E.c.workspace_id == workspace_id, E.c.target.in_(task_ids), E.c.action.in_(("task.shown", "task.read"))
+        )
+    ).all():
         seen[target].add(actor)
     N = schema.annotations
-    reviewed = dict(tx.execute(select(N.c.id, N.c.task_id).where(
-        N.c.workspace_id == workspace_id, N.c.task_id.in_(task_ids))).all())
+    reviewed = dict(
+        tx.execute(select(N.c.id, N.c.task_id).where(N.c.workspace_id == workspace_id, N.c.task_id.in_(task_ids))).all()
+    )
     if reviewed:
-        for target, actor in tx.execute(select(E.c.target, E.c.actor).where(
-                E.c.workspace_id == workspace_id, E.c.target.in_(list(reviewed)),
-                E.c.action == "review.shown")).all():
+        for target, actor in tx.execute(
+            select(E.c.target, E.c.actor).where(
+                E.c.workspace_id == workspace_id, E.c.target.in_(list(reviewed)), E.c.action == "review.shown"
+            )
+        ).all():
             seen[reviewed[target]].add(actor)
     low, high = min(task_ids), max(task_ids)
-    for actor, leaf in tx.execute(select(E.c.actor, E.c.leaf).where(
-            E.c.workspace_id == workspace_id, E.c.target == project_id, E.c.action == "tasks.listed")).all():
+    for actor, leaf in tx.execute(
+        select(E.c.actor, E.c.leaf).where(
+            E.c.workspace_id == workspace_id, E.c.target == project_id, E.c.action == "tasks.listed"
+        )
+    ).all():
         details = orjson.loads(leaf).get("details") or {}
         first, last = details.get("first"), details.get("last")
         if not first or not last or last < low or first > high:

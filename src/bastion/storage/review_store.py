@@ -21,8 +21,7 @@ RENEW = Statement("UPDATE review_leases SET expires_at = :expires WHERE workspac
 DROP_EXPIRED = Statement(
     "DELETE FROM review_leases WHERE workspace_id = :ws AND project_id = :project AND expires_at < :now"
 )
-_FREE = ("NOT EXISTS (SELECT 1 FROM review_leases l WHERE l.workspace_id = a.workspace_id "
-         "AND l.annotation_id = a.id)")
+_FREE = "NOT EXISTS (SELECT 1 FROM review_leases l WHERE l.workspace_id = a.workspace_id AND l.annotation_id = a.id)"
 CANDIDATE = Statement(
     "SELECT a.id FROM annotations a WHERE a.workspace_id = :ws AND a.project_id = :project "
     f"AND a.review_status = 'pending' AND a.user_id <> :user AND {_FREE} ORDER BY a.id LIMIT 1",
@@ -66,10 +65,13 @@ HISTORY = Statement(
     "sum(CASE WHEN gold_score IS NOT NULL THEN 1 ELSE 0 END), coalesce(sum(gold_score), 0) "
     "FROM annotations WHERE workspace_id = :ws AND project_id = :project AND user_id = :user"
 )
-_REVIEWS_OF = ("SELECT annotation_id, reviewer_id, decision, comment, correction, created_at, id FROM reviews "
-               "WHERE workspace_id = :ws AND annotation_id = :annotation ORDER BY {}")
+_REVIEWS_OF = (
+    "SELECT annotation_id, reviewer_id, decision, comment, correction, created_at, id FROM reviews "
+    "WHERE workspace_id = :ws AND annotation_id = :annotation ORDER BY {}"
+)
 REVIEWS_OF = Statement(  # "+id": keeps SQLite on ix_reviews_annotation (not a walk of the workspace's reviews)
-    _REVIEWS_OF.format("+id"), postgresql=_REVIEWS_OF.format("id"),
+    _REVIEWS_OF.format("+id"),
+    postgresql=_REVIEWS_OF.format("id"),
 )
 REVIEWS_IN_RANGE = Statement(
     "SELECT annotation_id, reviewer_id, decision, comment, correction, created_at, id FROM reviews "
@@ -126,22 +128,34 @@ class Feedback(NamedTuple):
 
 def find_annotation(tx: Tx, annotation_id: str, *, user_id: str | None) -> AnnotationRow | None:
     """The annotation, within the person's workspaces (``user_id=None``: the local operator, any workspace)."""
-    row = (ANNOTATION_ANY.one(tx, id=annotation_id) if user_id is None
-           else ANNOTATION.one(tx, id=annotation_id, user=user_id))
+    row = (
+        ANNOTATION_ANY.one(tx, id=annotation_id)
+        if user_id is None
+        else ANNOTATION.one(tx, id=annotation_id, user=user_id)
+    )
     return None if row is None else AnnotationRow(*row)
 
 
 def find_live_lease(tx: Tx, project_id: str, *, workspace_id: str, reviewer_id: str, now: int) -> HeldReview | None:
     """The reviewer's first review lease in the project that has not expired by ``now``."""
-    row = tx.execute(select(L.c.annotation_id, L.c.expires_at).where(
-        L.c.workspace_id == workspace_id, L.c.project_id == project_id, L.c.reviewer_id == reviewer_id,
-        L.c.expires_at > now).order_by(L.c.annotation_id).limit(1)).first()
+    row = tx.execute(
+        select(L.c.annotation_id, L.c.expires_at)
+        .where(
+            L.c.workspace_id == workspace_id,
+            L.c.project_id == project_id,
+            L.c.reviewer_id == reviewer_id,
+            L.c.expires_at > now,
+        )
+        .order_by(L.c.annotation_id)
+        .limit(1)
+    ).first()
     return None if row is None else HeldReview._make(row)
 
 
 def annotator_history(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> AnnotatorHistory:
-    total, accepted, rejected, corrected, golds, gold_sum = HISTORY.one(tx, ws=workspace_id, project=project_id,
-                                                                        user=user_id)
+    total, accepted, rejected, corrected, golds, gold_sum = HISTORY.one(
+        tx, ws=workspace_id, project=project_id, user=user_id
+    )
     return AnnotatorHistory(total, accepted or 0, rejected or 0, corrected or 0, golds or 0, gold_sum)
 
 

@@ -99,8 +99,16 @@ $$
 # Besides schema.WORKSPACE_TABLES and ``workspaces``:
 PER_WORKSPACE = ("conflict_declarations", "conflict_group_members", "workspace_tombstones")
 PER_PERSON = ("person_history", "workspace_tombstone_readers", "alerts")
-UNRESTRICTED = ("users", "web_sessions", "api_tokens", "login_failures", "skills", "affiliations",
-                "conflict_groups", "alembic_version")
+UNRESTRICTED = (
+    "users",
+    "web_sessions",
+    "api_tokens",
+    "login_failures",
+    "skills",
+    "affiliations",
+    "conflict_groups",
+    "alembic_version",
+)
 
 ADMIN = "coalesce(current_setting('app.is_admin', true), '') = 'on'"
 OPERATOR = "coalesce(current_setting('app.workspace_ids', true), '') = '*'"
@@ -113,8 +121,11 @@ CREATE OR REPLACE FUNCTION {name}(ws text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
   SELECT ws = ANY (string_to_array(nullif(current_setting('{setting}', true), ''), ','))
 $$
-""" for name, setting in (("bastion_may_audit", "app.audit_workspace_ids"),
-                          ("bastion_may_check_walls", "app.wall_workspace_ids"))
+"""
+    for name, setting in (
+        ("bastion_may_audit", "app.audit_workspace_ids"),
+        ("bastion_may_check_walls", "app.wall_workspace_ids"),
+    )
 ]
 
 
@@ -155,28 +166,42 @@ def _force(table: str) -> list[str]:
 
 def widening_and_person_policies() -> list[str]:
     """Migration ``add_person_row_security``: the widenings, and policies for the tables that had none."""
-    reader = ("EXISTS (SELECT 1 FROM workspace_tombstone_readers r WHERE r.workspace_id = "
-              "workspace_tombstones.workspace_id AND r.user_id = current_setting('app.user_id', true))")
+    reader = (
+        "EXISTS (SELECT 1 FROM workspace_tombstone_readers r WHERE r.workspace_id = "
+        "workspace_tombstones.workspace_id AND r.user_id = current_setting('app.user_id', true))"
+    )
     person = f"{ME} OR {ADMIN} OR {OPERATOR}"
     statements = list(WIDENING_FUNCTIONS)
     # Audit logs outside the caller's scope: heads and checkpoints read and written, entries only appended.
     for table in ("audit_heads", "audit_checkpoints"):
-        statements.append(_policy(table, "audit_append", "bastion_may_audit(workspace_id)",
-                                  "bastion_may_audit(workspace_id)"))
+        statements.append(
+            _policy(table, "audit_append", "bastion_may_audit(workspace_id)", "bastion_may_audit(workspace_id)")
+        )
     for table in ("audit_events", "audit_nodes"):
         statements.append(_policy(table, "audit_append", None, "bastion_may_audit(workspace_id)", "INSERT"))
     # Per person.
     statements += _force("person_history")
     statements.append(_policy("person_history", "person", person, person))
-    statements.append(_policy("person_history", "wall_check", "bastion_may_check_walls(workspace_id)", None,
-                              "SELECT"))
+    statements.append(_policy("person_history", "wall_check", "bastion_may_check_walls(workspace_id)", None, "SELECT"))
     statements += _force("workspace_tombstone_readers")
-    statements.append(_policy("workspace_tombstone_readers", "person", f"{person} OR bastion_can_see(workspace_id)",
-                              f"{ADMIN} OR bastion_can_see(workspace_id)"))
+    statements.append(
+        _policy(
+            "workspace_tombstone_readers",
+            "person",
+            f"{person} OR bastion_can_see(workspace_id)",
+            f"{ADMIN} OR bastion_can_see(workspace_id)",
+        )
+    )
     # Per workspace.
     statements += _force("workspace_tombstones")
-    statements.append(_policy("workspace_tombstones", "tenant", f"bastion_can_see(workspace_id) OR {ADMIN} OR {reader}",
-                              f"bastion_can_see(workspace_id) OR {ADMIN}"))
+    statements.append(
+        _policy(
+            "workspace_tombstones",
+            "tenant",
+            f"bastion_can_see(workspace_id) OR {ADMIN} OR {reader}",
+            f"bastion_can_see(workspace_id) OR {ADMIN}",
+        )
+    )
     statements += _force("conflicts")
     edge = f"bastion_can_see(workspace_a) OR bastion_can_see(workspace_b) OR {ADMIN}"
     statements.append(_policy("conflicts", "tenant", edge, edge))
@@ -200,8 +225,15 @@ def two_person_policies() -> list[str]:
     # Alerts: a person's own; written for them by whoever acts in the workspace they are about.
     statements += _force("alerts")
     statements.append(_policy("alerts", "person", f"{ME} OR {OPERATOR}", f"{ME} OR {OPERATOR}"))
-    statements.append(_policy("alerts", "notify", None,
-                              f"bastion_can_see(workspace_id) OR bastion_may_audit(workspace_id) OR {ADMIN}", "INSERT"))
+    statements.append(
+        _policy(
+            "alerts",
+            "notify",
+            None,
+            f"bastion_can_see(workspace_id) OR bastion_may_audit(workspace_id) OR {ADMIN}",
+            "INSERT",
+        )
+    )
     return statements
 
 

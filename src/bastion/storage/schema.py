@@ -92,9 +92,7 @@ memberships = Table(
     PrimaryKeyConstraint("workspace_id", "user_id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
-    CheckConstraint(
-        "role IN ('owner', 'manager', 'reviewer', 'annotator', 'auditor')", name="role"
-    ),
+    CheckConstraint("role IN ('owner', 'manager', 'reviewer', 'annotator', 'auditor')", name="role"),
     Index("ix_memberships_user_id", "user_id"),
 )
 
@@ -278,9 +276,7 @@ assignments = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
-    ForeignKeyConstraint(
-        ["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"
-    ),
+    ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
     CheckConstraint("state IN ('leased', 'submitted', 'skipped', 'expired')", name="state"),
     UniqueConstraint("workspace_id", "task_id", "user_id", name="uq_assignments_task_user"),
@@ -311,9 +307,7 @@ annotations = Table(
     Column("gold_score", Float, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
-    ForeignKeyConstraint(
-        ["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"
-    ),
+    ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
     UniqueConstraint("workspace_id", "task_id", "user_id", name="uq_annotations_task_user"),
     Index("ix_annotations_project_task", "workspace_id", "project_id", "task_id"),
@@ -461,8 +455,9 @@ reviews = Table(
     Column("correction", LargeBinary, nullable=True),  # sealed result: a new version; the original stays
     Column("created_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("workspace_id", "id"),
-    ForeignKeyConstraint(["workspace_id", "annotation_id"], ["annotations.workspace_id", "annotations.id"],
-                         ondelete="CASCADE"),
+    ForeignKeyConstraint(
+        ["workspace_id", "annotation_id"], ["annotations.workspace_id", "annotations.id"], ondelete="CASCADE"
+    ),
     ForeignKeyConstraint(["reviewer_id"], ["users.id"], ondelete="CASCADE"),
     CheckConstraint("decision IN ('accepted', 'rejected', 'corrected')", name="decision"),
     Index("ix_reviews_annotation", "workspace_id", "annotation_id"),
@@ -478,8 +473,9 @@ review_leases = Table(
     Column("reviewer_id", ID, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("workspace_id", "annotation_id"),  # one reviewer at a time
-    ForeignKeyConstraint(["workspace_id", "annotation_id"], ["annotations.workspace_id", "annotations.id"],
-                         ondelete="CASCADE"),
+    ForeignKeyConstraint(
+        ["workspace_id", "annotation_id"], ["annotations.workspace_id", "annotations.id"], ondelete="CASCADE"
+    ),
     Index("ix_review_leases_reviewer", "workspace_id", "project_id", "reviewer_id"),
 )
 

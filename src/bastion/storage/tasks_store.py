@@ -23,8 +23,18 @@ T = schema.tasks
 # The columns of a new task as ``insert_tasks`` takes them: ``workspace_id`` first and
 # ``created_at`` last are added by it.
 NEW_TASK_COLUMNS = (
-    "id", "project_id", "dedupe_key", "payload", "predictions", "gold", "is_gold", "priority",
-    "annotation_count", "lease_count", "done", "held",
+    "id",
+    "project_id",
+    "dedupe_key",
+    "payload",
+    "predictions",
+    "gold",
+    "is_gold",
+    "priority",
+    "annotation_count",
+    "lease_count",
+    "done",
+    "held",
 )
 _INSERT_COLUMNS = ("workspace_id", *NEW_TASK_COLUMNS, "created_at")
 _UNIQUE = ("workspace_id", "dedupe_key")
@@ -71,25 +81,37 @@ def list_task_page(tx: Tx, project_id: str, *, workspace_id: str, after: str, li
     """Up to ``limit`` of the project's tasks with ids after ``after``, in id order (canaries and held
     tasks are not among them)."""
     rows = tx.execute(
-        select(*_TASK_ROW_COLUMNS).where(
-            T.c.workspace_id == workspace_id, T.c.project_id == project_id,
-            T.c.is_canary.is_(False), T.c.held.is_(False),
+        select(*_TASK_ROW_COLUMNS)
+        .where(
+            T.c.workspace_id == workspace_id,
+            T.c.project_id == project_id,
+            T.c.is_canary.is_(False),
+            T.c.held.is_(False),
             # Always a range on ix_tasks_project: without one PostgreSQL may walk
             # the workspace's primary key (every project's tasks) for the first page.
             T.c.id > after,
-        ).order_by(T.c.id).limit(limit)
+        )
+        .order_by(T.c.id)
+        .limit(limit)
     ).all()
     return [TaskRow._make(row) for row in rows]
 
 
 def has_tasks(tx: Tx, project_id: str, *, workspace_id: str) -> bool:
-    return tx.execute(select(T.c.id).where(T.c.workspace_id == workspace_id, T.c.project_id == project_id)
-                      .limit(1)).first() is not None
+    return (
+        tx.execute(
+            select(T.c.id).where(T.c.workspace_id == workspace_id, T.c.project_id == project_id).limit(1)
+        ).first()
+        is not None
+    )
 
 
 def list_gold_tasks(tx: Tx, project_id: str, *, workspace_id: str) -> list[GoldTask]:
-    rows = tx.execute(select(T.c.id, T.c.payload, T.c.gold).where(
-        T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.is_gold.is_(True))).all()
+    rows = tx.execute(
+        select(T.c.id, T.c.payload, T.c.gold).where(
+            T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.is_gold.is_(True)
+        )
+    ).all()
     return [GoldTask._make(row) for row in rows]
 
 
@@ -101,6 +123,7 @@ def rederive_done(tx: Tx, project_id: str, *, workspace_id: str, overlap: int) -
     """
     scope = (T.c.workspace_id == workspace_id, T.c.project_id == project_id)
     apart = or_(T.c.held.is_(True), T.c.is_canary.is_(True), T.c.is_gold.is_(True))
-    tx.execute(update(T).where(*scope).values(
-        done=case((or_(T.c.annotation_count >= overlap, apart), True), else_=False)))
+    tx.execute(
+        update(T).where(*scope).values(done=case((or_(T.c.annotation_count >= overlap, apart), True), else_=False))
+    )
     return tx.execute(select(func.count()).select_from(T).where(*scope, T.c.done.is_(True), ~apart)).scalar_one()

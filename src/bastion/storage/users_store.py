@@ -17,12 +17,12 @@ from typing import NamedTuple
 
 from sqlalchemy import and_, func, insert, select, update
 
-from ..domain.errors import Conflict, NotFound
-from ..domain.users import ApiToken, User
 from . import schema
 from .database import Tx
 from .fast import Statement
 from .integrity import refused_as
+from ..domain.errors import Conflict, NotFound
+from ..domain.users import ApiToken, User
 
 u = schema.users
 t = schema.api_tokens
@@ -83,12 +83,22 @@ def count_users(tx: Tx) -> int:
     return tx.execute(select(func.count()).select_from(u)).scalar_one()
 
 
-def insert_user(tx: Tx, user_id: str, email: str, *, name: str, password_hash: str | None, is_admin: bool,
-                now: int) -> None:
+def insert_user(
+    tx: Tx, user_id: str, email: str, *, name: str, password_hash: str | None, is_admin: bool, now: int
+) -> None:
     """Conflict when someone has the e-mail (already, or since the caller looked)."""
     with refused_as(tx, Conflict(f"email: a user with e-mail {email} already exists")):
-        tx.execute(insert(u).values(id=user_id, email=email, name=name, password_hash=password_hash,
-                                    is_admin=is_admin, is_active=True, created_at=now))
+        tx.execute(
+            insert(u).values(
+                id=user_id,
+                email=email,
+                name=name,
+                password_hash=password_hash,
+                is_admin=is_admin,
+                is_active=True,
+                created_at=now,
+            )
+        )
 
 
 def is_active_admin(tx: Tx, user_id: str) -> bool:
@@ -162,8 +172,9 @@ def _token(x) -> ApiToken:
 
 
 def insert_token(tx: Tx, token_id: str, user_id: str, *, name: str, token_hash: str, scope: str, now: int) -> None:
-    tx.execute(insert(t).values(id=token_id, user_id=user_id, name=name, token_hash=token_hash, scope=scope,
-                                created_at=now))
+    tx.execute(
+        insert(t).values(id=token_id, user_id=user_id, name=name, token_hash=token_hash, scope=scope, created_at=now)
+    )
 
 
 def find_token(tx: Tx, token_id: str) -> ApiToken | None:
@@ -197,8 +208,9 @@ class SessionActor(NamedTuple):
 
 
 def insert_session(tx: Tx, session_id: str, user_id: str, *, csrf_token: str, now: int, expires_at: int) -> None:
-    tx.execute(insert(s).values(id=session_id, user_id=user_id, csrf_token=csrf_token, created_at=now,
-                                expires_at=expires_at))
+    tx.execute(
+        insert(s).values(id=session_id, user_id=user_id, csrf_token=csrf_token, created_at=now, expires_at=expires_at)
+    )
 
 
 def delete_expired_sessions(tx: Tx, user_id: str, now: int) -> None:
@@ -207,8 +219,17 @@ def delete_expired_sessions(tx: Tx, user_id: str, now: int) -> None:
 
 def find_session_actor(tx: Tx, session_id: str) -> SessionActor | None:
     row = tx.execute(
-        select(s.c.id, s.c.csrf_token, s.c.expires_at, s.c.created_at, u.c.id.label("user_id"),
-               u.c.email, u.c.is_admin, u.c.is_active, u.c.sessions_valid_after)
+        select(
+            s.c.id,
+            s.c.csrf_token,
+            s.c.expires_at,
+            s.c.created_at,
+            u.c.id.label("user_id"),
+            u.c.email,
+            u.c.is_admin,
+            u.c.is_active,
+            u.c.sessions_valid_after,
+        )
         .join(u, u.c.id == s.c.user_id)
         .where(s.c.id == session_id)
     ).first()

@@ -28,12 +28,12 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, insert, or_, select, update
 
-from ..domain.errors import Conflict, NotFound
-from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, History, combine
 from . import schema
 from .database import Tx
 from .fast import Statement
 from .integrity import refused_as
+from ..domain.errors import Conflict, NotFound
+from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, History, combine
 
 D = schema.conflict_declarations
 G = schema.conflict_groups
@@ -78,8 +78,13 @@ def list_history(tx: Tx, user_id: str) -> dict[str, History]:
 def list_edges(tx: Tx, workspace_id: str, now: int | None = None) -> list[Edge]:
     """The walls standing around a workspace at ``now`` (the transaction's instant by default)."""
     now = tx.now if now is None else now
-    return combine((Declaration(a, b, holder, cooling, since, lifts_at)
-                    for a, b, holder, cooling, since, lifts_at in EDGES.rows(tx, ws=workspace_id, now=now)), now)
+    return combine(
+        (
+            Declaration(a, b, holder, cooling, since, lifts_at)
+            for a, b, holder, cooling, since, lifts_at in EDGES.rows(tx, ws=workspace_id, now=now)
+        ),
+        now,
+    )
 
 
 def list_affiliations(tx: Tx, user_id: str) -> list[Affiliation]:
@@ -117,22 +122,35 @@ def _history_record(row) -> HistoryRecord:
 
 def list_history_records(tx: Tx, user_id: str) -> list[HistoryRecord]:
     """The person's history, oldest first, with who approved declared sides."""
-    return [_history_record(row) for row in
-            tx.execute(select(HIS).where(HIS.c.user_id == user_id).order_by(HIS.c.first_at)).all()]
+    return [
+        _history_record(row)
+        for row in tx.execute(select(HIS).where(HIS.c.user_id == user_id).order_by(HIS.c.first_at)).all()
+    ]
 
 
 def list_history_on(tx: Tx, workspace_ids: Iterable[str]) -> list[HistoryRecord]:
     """Everyone's history on these workspaces (row-level security: only within a wall check's widening)."""
-    return [_history_record(row) for row in
-            tx.execute(select(HIS).where(HIS.c.workspace_id.in_(tuple(workspace_ids)))).all()]
+    return [
+        _history_record(row)
+        for row in tx.execute(select(HIS).where(HIS.c.workspace_id.in_(tuple(workspace_ids)))).all()
+    ]
 
 
-def replace_history(tx: Tx, user_id: str, workspace_id: str, *, first_at: int, last_at: int, source: str,
-                    approved_by: str | None) -> None:
+def replace_history(
+    tx: Tx, user_id: str, workspace_id: str, *, first_at: int, last_at: int, source: str, approved_by: str | None
+) -> None:
     """The person's history on the workspace becomes this entry (whatever was there before)."""
     tx.execute(delete(HIS).where(HIS.c.user_id == user_id, HIS.c.workspace_id == workspace_id))
-    tx.execute(insert(HIS).values(user_id=user_id, workspace_id=workspace_id, first_at=first_at, last_at=last_at,
-                                  source=source, approved_by=approved_by))
+    tx.execute(
+        insert(HIS).values(
+            user_id=user_id,
+            workspace_id=workspace_id,
+            first_at=first_at,
+            last_at=last_at,
+            source=source,
+            approved_by=approved_by,
+        )
+    )
 
 
 # -- walls: one row per holder ------------------------------------------------------------
@@ -153,30 +171,50 @@ def delete_lapsed_declarations(tx: Tx, workspace_a: str, workspace_b: str, now: 
 
 def list_declarations(tx: Tx, workspace_a: str, workspace_b: str) -> list[Declaration]:
     """The pair's holders, by holder."""
-    rows = tx.execute(select(D).where(D.c.workspace_a == workspace_a, D.c.workspace_b == workspace_b)
-                      .order_by(D.c.holder)).all()
-    return [Declaration(r.workspace_a, r.workspace_b, r.holder, r.cooling_off_ms, r.created_at, r.lifts_at)
-            for r in rows]
+    rows = tx.execute(
+        select(D).where(D.c.workspace_a == workspace_a, D.c.workspace_b == workspace_b).order_by(D.c.holder)
+    ).all()
+    return [
+        Declaration(r.workspace_a, r.workspace_b, r.holder, r.cooling_off_ms, r.created_at, r.lifts_at) for r in rows
+    ]
 
 
 def holds_wall(tx: Tx, workspace_a: str, workspace_b: str, holder: str) -> bool:
     """Whether ``holder`` has a row for the pair (withdrawing or not)."""
-    return tx.execute(select(D.c.holder).where(D.c.workspace_a == workspace_a, D.c.workspace_b == workspace_b,
-                                               D.c.holder == holder)).first() is not None
+    return (
+        tx.execute(
+            select(D.c.holder).where(
+                D.c.workspace_a == workspace_a, D.c.workspace_b == workspace_b, D.c.holder == holder
+            )
+        ).first()
+        is not None
+    )
 
 
-def insert_declaration(tx: Tx, workspace_a: str, workspace_b: str, *, holder: str, cooling_off_ms: int | None,
-                       now: int, created_by: str) -> None:
+def insert_declaration(
+    tx: Tx, workspace_a: str, workspace_b: str, *, holder: str, cooling_off_ms: int | None, now: int, created_by: str
+) -> None:
     """``holder`` holds the pair's wall; NotFound when either workspace does not exist."""
     with refused_as(tx, NotFound("workspace not found")):
-        tx.execute(insert(D).values(workspace_a=workspace_a, workspace_b=workspace_b, holder=holder,
-                                    cooling_off_ms=cooling_off_ms, created_at=now, created_by=created_by))
+        tx.execute(
+            insert(D).values(
+                workspace_a=workspace_a,
+                workspace_b=workspace_b,
+                holder=holder,
+                cooling_off_ms=cooling_off_ms,
+                created_at=now,
+                created_by=created_by,
+            )
+        )
 
 
 def set_lifts_at(tx: Tx, workspace_a: str, workspace_b: str, holder: str, lifts_at: int | None) -> None:
     """Schedule the holder's withdrawal for ``lifts_at`` (None: call it off; the declaration holds again)."""
-    tx.execute(update(D).where(D.c.workspace_a == workspace_a, D.c.workspace_b == workspace_b, D.c.holder == holder)
-               .values(lifts_at=lifts_at))
+    tx.execute(
+        update(D)
+        .where(D.c.workspace_a == workspace_a, D.c.workspace_b == workspace_b, D.c.holder == holder)
+        .values(lifts_at=lifts_at)
+    )
 
 
 def delete_declaration(tx: Tx, workspace_a: str, workspace_b: str, holder: str) -> None:
@@ -185,9 +223,13 @@ def delete_declaration(tx: Tx, workspace_a: str, workspace_b: str, holder: str) 
 
 def list_scheduled_withdrawals(tx: Tx, workspace_id: str, now: int) -> list[ScheduledWithdrawal]:
     """Withdrawals still waiting (``lifts_at`` after ``now``) on the walls around a workspace."""
-    rows = tx.execute(select(D.c.workspace_a, D.c.workspace_b, D.c.holder, D.c.lifts_at).where(
-        or_(D.c.workspace_a == workspace_id, D.c.workspace_b == workspace_id),
-        D.c.lifts_at.is_not(None), D.c.lifts_at > now)).all()
+    rows = tx.execute(
+        select(D.c.workspace_a, D.c.workspace_b, D.c.holder, D.c.lifts_at).where(
+            or_(D.c.workspace_a == workspace_id, D.c.workspace_b == workspace_id),
+            D.c.lifts_at.is_not(None),
+            D.c.lifts_at > now,
+        )
+    ).all()
     return [ScheduledWithdrawal._make(row) for row in rows]
 
 
@@ -230,8 +272,10 @@ def has_group_members(tx: Tx, group_id: str) -> bool:
 
 
 def is_group_member(tx: Tx, group_id: str, workspace_id: str) -> bool:
-    return tx.execute(select(GM.c.group_id).where(GM.c.group_id == group_id,
-                                                  GM.c.workspace_id == workspace_id)).first() is not None
+    return (
+        tx.execute(select(GM.c.group_id).where(GM.c.group_id == group_id, GM.c.workspace_id == workspace_id)).first()
+        is not None
+    )
 
 
 def insert_group_member(tx: Tx, group_id: str, workspace_id: str) -> None:
@@ -255,10 +299,30 @@ class AffiliationRecord(NamedTuple):
     until: int | None
 
 
-def insert_affiliation(tx: Tx, affiliation_id: str, user_id: str, *, org: str, org_key: str, kind: str,
-                       since: int | None, until: int | None, now: int) -> None:
-    tx.execute(insert(AFF).values(id=affiliation_id, user_id=user_id, org=org, org_key=org_key, kind=kind,
-                                  since=since, until=until, created_at=now))
+def insert_affiliation(
+    tx: Tx,
+    affiliation_id: str,
+    user_id: str,
+    *,
+    org: str,
+    org_key: str,
+    kind: str,
+    since: int | None,
+    until: int | None,
+    now: int,
+) -> None:
+    tx.execute(
+        insert(AFF).values(
+            id=affiliation_id,
+            user_id=user_id,
+            org=org,
+            org_key=org_key,
+            kind=kind,
+            since=since,
+            until=until,
+            created_at=now,
+        )
+    )
 
 
 def list_affiliation_records(tx: Tx, user_id: str) -> list[AffiliationRecord]:
@@ -268,14 +332,22 @@ def list_affiliation_records(tx: Tx, user_id: str) -> list[AffiliationRecord]:
 
 def insert_exclusion(tx: Tx, workspace_id: str, *, org_key: str, kind: str, org: str, now: int) -> None:
     """Exclude ties to ``org_key`` of ``kind`` ("": any); excluding them again changes nothing."""
-    tx.dialect.insert_ignore(tx.conn, "workspace_exclusions", ("workspace_id", "org_key", "kind", "org", "created_at"),
-                             [(workspace_id, org_key, kind, org, now)], ("workspace_id", "org_key", "kind"))
+    tx.dialect.insert_ignore(
+        tx.conn,
+        "workspace_exclusions",
+        ("workspace_id", "org_key", "kind", "org", "created_at"),
+        [(workspace_id, org_key, kind, org, now)],
+        ("workspace_id", "org_key", "kind"),
+    )
 
 
 def delete_exclusion(tx: Tx, workspace_id: str, *, org_key: str, kind: str) -> bool:
     """Whether there was such an exclusion."""
-    return bool(tx.execute(delete(EXC).where(EXC.c.workspace_id == workspace_id, EXC.c.org_key == org_key,
-                                             EXC.c.kind == kind)).rowcount)
+    return bool(
+        tx.execute(
+            delete(EXC).where(EXC.c.workspace_id == workspace_id, EXC.c.org_key == org_key, EXC.c.kind == kind)
+        ).rowcount
+    )
 
 
 # -- skills ---------------------------------------------------------------------------------------

@@ -54,9 +54,16 @@ def _create(keyring: Keyring, workspace_id: str, key_id: str) -> None:
     wrapped = keyring.provider.wrap(os.urandom(32), key_id.encode())
     try:
         with keyring.engine.begin() as conn:
-            conn.execute(insert(data_keys).values(
-                id=key_id, workspace_id=workspace_id, project_id=None, wrapped=wrapped,
-                kek_id=keyring.provider.kek_id, provider=keyring.provider.name, created_at=now_ms(),
-            ))
+            conn.execute(
+                insert(data_keys).values(
+                    id=key_id,
+                    workspace_id=workspace_id,
+                    project_id=None,
+                    wrapped=wrapped,
+                    kek_id=keyring.provider.kek_id,
+                    provider=keyring.provider.name,
+                    created_at=now_ms(),
+                )
+            )
     except IntegrityError:
         pass  # another process made it first: theirs is the one

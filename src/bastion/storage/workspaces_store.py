@@ -80,11 +80,15 @@ def set_two_person_approval(tx: Tx, workspace_id: str, enabled: bool) -> None:
 # -- tombstones ----------------------------------------------------------------------
 
 
-def insert_tombstone(tx: Tx, workspace_id: str, *, deleted_at: int, deleted_by: str, final_checkpoint: str,
-                     readers: Iterable[str]) -> None:
+def insert_tombstone(
+    tx: Tx, workspace_id: str, *, deleted_at: int, deleted_by: str, final_checkpoint: str, readers: Iterable[str]
+) -> None:
     """The tombstone and who may read it once the workspace is gone (readers: user ids)."""
-    tx.execute(insert(TS).values(workspace_id=workspace_id, deleted_at=deleted_at, deleted_by=deleted_by,
-                                 final_checkpoint=final_checkpoint))
+    tx.execute(
+        insert(TS).values(
+            workspace_id=workspace_id, deleted_at=deleted_at, deleted_by=deleted_by, final_checkpoint=final_checkpoint
+        )
+    )
     rows = [{"workspace_id": workspace_id, "user_id": user_id} for user_id in sorted(set(readers))]
     if rows:
         tx.execute(insert(TR), rows)

@@ -93,8 +93,12 @@ def task_rows(tt: Any, config: Any, task: dict | None) -> Iterable[dict]:
             ann["created_at"] = _iso(a["created_at"])
         annotations.append(ann)
     # "id": Label Studio's import sets its own; its SDK's converters key their output by it
-    row = {"id": task["id"], "data": tt.data_to_label_studio(config, task["data"]), "meta": meta,
-           "annotations": annotations}
+    row = {
+        "id": task["id"],
+        "data": tt.data_to_label_studio(config, task["data"]),
+        "meta": meta,
+        "annotations": annotations,
+    }
     if task.get("predictions"):
         row["predictions"] = [_prediction(tt, config, data, p) for p in task["predictions"]]
     return [row]

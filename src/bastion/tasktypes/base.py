@@ -49,14 +49,27 @@ from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ValidationError, model_serializer
 
+from . import _labelstudio
 from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
 from ..domain.fieldpaths import selected, walk_strings
-from . import _labelstudio
 
 # Keys whose strings are free text in results (``result_texts``): what redaction reads in
 # predictions and gold answers.
-FREE_TEXT_KEYS = frozenset({"text", "other_text", "rationale", "comment", "comments", "notes", "explanation",
-                            "content", "completion", "response", "answer"})
+FREE_TEXT_KEYS = frozenset(
+    {
+        "text",
+        "other_text",
+        "rationale",
+        "comment",
+        "comments",
+        "notes",
+        "explanation",
+        "content",
+        "completion",
+        "response",
+        "answer",
+    }
+)
 
 # ``move(field, start, end) -> (start, end)`` or None (``map_result_offsets``).
 OffsetMove = Callable[[str, int, int], "tuple[int, int] | None"]
@@ -187,8 +200,9 @@ class TaskType:
         """The ``data`` keys whose text results point into by character offsets; () when they carry none."""
         return ()
 
-    def data_texts(self, config: Any, data: Any, fields: tuple[str, ...] | None = None,
-                   exclude_fields: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    def data_texts(
+        self, config: Any, data: Any, fields: tuple[str, ...] | None = None, exclude_fields: tuple[str, ...] = ()
+    ) -> Iterator[tuple[str, str]]:
         """``(concrete path, text)`` for every string of ``data`` under the field paths (``fields=None``: all),
         in document order; the fields holding file references are never texts."""
         skip = frozenset(self.file_fields(config))
@@ -208,8 +222,15 @@ class TaskType:
             if segments and segments[-1].rstrip("[]") in FREE_TEXT_KEYS:
                 yield concrete, text
 
-    def map_result_offsets(self, config: Any, result: Any, move: OffsetMove, *,
-                           before: Mapping[str, str] | None = None, after: Mapping[str, str] | None = None) -> Any:
+    def map_result_offsets(
+        self,
+        config: Any,
+        result: Any,
+        move: OffsetMove,
+        *,
+        before: Mapping[str, str] | None = None,
+        after: Mapping[str, str] | None = None,
+    ) -> Any:
         """``result`` with its text offsets moved by ``move(field, start, end)`` (None: left where it is).
 
         ``before`` (texts by field, as the offsets point now): text a result quotes that
@@ -242,13 +263,12 @@ class TaskType:
         """The answer as one category (agreement, aggregation, accuracy per gold label); None when it has none."""
         return None
 
-    def agreement(self, config: Any, ratings: Sequence["Rating"]) -> dict[str, Any]:
+    def agreement(self, config: Any, ratings: Sequence[Rating]) -> dict[str, Any]:
         """The agreement figures over ``ratings``: ``{"kind", …figures, "summary"}`` (numbers or null with a
         reason, never NaN); called only when ``agreement_measures`` is not empty."""
         return {"kind": "none", "note": f"{self.name} answers are not compared: agreement is not computed"}
 
-    def aggregate(self, config: Any, ratings: Sequence["Rating"], method: str, *,
-                  seed: str) -> dict[str, dict[str, Any]]:
+    def aggregate(self, config: Any, ratings: Sequence[Rating], method: str, *, seed: str) -> dict[str, dict[str, Any]]:
         """One answer per task by ``method`` (one of ``aggregation_methods``): task id -> ``{"label", "n",
         "method", …}`` (categorical answers add ``confidence`` and ``tie``). ``seed`` keys any random choice
         (a tie), so the same project aggregates the same way every time."""
@@ -266,8 +286,9 @@ class TaskType:
         except orjson.JSONDecodeError as exc:
             raise InvalidAnswer("result: not valid JSON") from exc
 
-    def widget_context(self, config: Any, data: dict, *, task_id: str = "", user_id: str = "",
-                       predictions: list | None = None) -> dict:
+    def widget_context(
+        self, config: Any, data: dict, *, task_id: str = "", user_id: str = "", predictions: list | None = None
+    ) -> dict:
         """Extra template variables for the widget (derived views of the data).
 
         ``task_id`` and ``user_id`` say which task is shown to whom, for
@@ -344,8 +365,9 @@ class TaskType:
         """A prediction as Label Studio result items (default: as a result)."""
         return self.to_label_studio(config, data, prediction)
 
-    def label_studio_rows(self, config: Any, task: dict | None, annotation: dict | None,
-                          options: Any) -> Iterable[dict]:
+    def label_studio_rows(
+        self, config: Any, task: dict | None, annotation: dict | None, options: Any
+    ) -> Iterable[dict]:
         """The export rows of the ``labelstudio`` kind: one Label Studio task per task (see _labelstudio)."""
         return _labelstudio.task_rows(self, config, task)
 

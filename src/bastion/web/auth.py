@@ -28,8 +28,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # The scheme the OpenAPI document declares on every operation that depends on api_context.
-BEARER = HTTPBearer(auto_error=False, scheme_name="bearerAuth",
-                    description="An API token: `bastion token create`, or `POST /api/v1/tokens`.")
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    description="An API token: `bastion token create`, or `POST /api/v1/tokens`.",
+)
 
 
 class LoginRequired(Exception):

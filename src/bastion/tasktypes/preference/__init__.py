@@ -30,8 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from . import exports
 from .. import _conversation as conv
-from .._export import STRENGTHS
 from .. import _labelstudio as ls
+from .._export import STRENGTHS
 from .._labels import Label, labels_as_objects
 from .._order import check_shown_order, shown_order
 from .._quality import CATEGORICAL_MEASURES, CATEGORICAL_METHODS, categorical_aggregate

@@ -171,8 +171,12 @@ class Ranking(TaskType):
 
     def data_to_label_studio(self, config: RankingConfig, data: dict) -> dict:
         responses = data.get(config.responses_field) or []
-        return {**data, config.responses_field: [{"id": str(i), "title": f"Response {i + 1}", "body": r}
-                                                 for i, r in enumerate(responses)]}
+        return {
+            **data,
+            config.responses_field: [
+                {"id": str(i), "title": f"Response {i + 1}", "body": r} for i, r in enumerate(responses)
+            ],
+        }
 
     def from_label_studio(self, config: RankingConfig, data: dict, ls_results: list[dict]) -> dict:
         found = ls.items(ls_results, "ranker")
@@ -194,8 +198,11 @@ class Ranking(TaskType):
     def to_label_studio(self, config: RankingConfig, data: dict, result: dict) -> list[dict]:
         ranks = result["ranks"]
         order = sorted(range(len(ranks)), key=lambda i: (ranks[i], i))
-        return [ls.item("rank", config.responses_field, "ranker",
-                        {"ranker": {config.responses_field: [str(i) for i in order]}})]
+        return [
+            ls.item(
+                "rank", config.responses_field, "ranker", {"ranker": {config.responses_field: [str(i) for i in order]}}
+            )
+        ]
 
 
 def _item_text(item: dict) -> str:

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ...services import canaries, redaction, tracing
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
+from ...services import canaries, redaction, tracing
 
 router = APIRouter(tags=["need-to-know"], responses=COMMON_ERRORS)
 
@@ -38,15 +38,18 @@ class ReidentifiedOut(BaseModel):
     data: dict[str, Any] = Field(description="The data as imported, before redaction.")
     redacted_data: dict[str, Any] = Field(description="The data as stored and shown (pseudonyms).")
     predictions: list[Any]
-    annotations: list[dict[str, Any]] = Field(description="The task's annotations, spans mapped onto the original text.")
+    annotations: list[dict[str, Any]] = Field(
+        description="The task's annotations, spans mapped onto the original text."
+    )
     findings: list[dict[str, Any]]
     held: bool
     held_reasons: list[str]
 
 
 class CanaryIn(Strict):
-    data: dict[str, Any] = Field(description="An item shaped like the project's, using each of {name}, {figure}, "
-                                             "{date} and {place} in its text.")
+    data: dict[str, Any] = Field(
+        description="An item shaped like the project's, using each of {name}, {figure}, {date} and {place} in its text."
+    )
 
 
 class CanaryOut(BaseModel):
@@ -64,11 +67,17 @@ class CanaryOut(BaseModel):
 
 
 class TraceIn(Strict):
-    excerpts: list[str] = Field(min_length=1, max_length=tracing.MAX_EXCERPTS,
-                                description="The leaked text(s); several excerpts pool their evidence.")
-    alpha: float = Field(default=1e-4, gt=0, le=0.05,
-                         description="Name someone only if an innocent would match this well with a probability "
-                                     "below this.")
+    excerpts: list[str] = Field(
+        min_length=1,
+        max_length=tracing.MAX_EXCERPTS,
+        description="The leaked text(s); several excerpts pool their evidence.",
+    )
+    alpha: float = Field(
+        default=1e-4,
+        gt=0,
+        le=0.05,
+        description="Name someone only if an innocent would match this well with a probability below this.",
+    )
 
 
 class TraceOut(BaseModel):
@@ -84,9 +93,12 @@ class TraceOut(BaseModel):
 
 
 @router.get("/projects/{project_id}/held", response_model=HeldPage)
-def list_held(project_id: str, ctx: Ctx,
-              cursor: str | None = Query(None, max_length=60, description="next_cursor of the previous page"),
-              limit: int = Query(100, ge=1, le=1000)):
+def list_held(
+    project_id: str,
+    ctx: Ctx,
+    cursor: str | None = Query(None, max_length=60, description="next_cursor of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+):
     """Items redaction held for an owner's review: ids and reasons (owners)."""
     return to_json(redaction.list_held(ctx, project_id, after=cursor or "", limit=limit))
 

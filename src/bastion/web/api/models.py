@@ -143,15 +143,19 @@ class TaskLine(Strict):
 
     data: dict[str, Any] = Field(description="The task's content, in the fields the project's task type reads.")
     external_id: Annotated[str, StringConstraints(min_length=1, max_length=MAX_EXTERNAL_ID)] | int | None = Field(
-        default=None, description="Your id for the task (an integer is taken as its text); importing it again is a duplicate.")
+        default=None,
+        description="Your id for the task (an integer is taken as its text); importing it again is a duplicate.",
+    )
     meta: dict[str, Any] | None = Field(default=None, description="Anything to keep with the task (not shown).")
     predictions: list[dict[str, Any]] | dict[str, Any] | None = Field(
-        default=None, description="Pre-annotations: results in the project's task type's shape (one alone is a "
-                                  "list of one).")
+        default=None,
+        description="Pre-annotations: results in the project's task type's shape (one alone is a list of one).",
+    )
     priority: int = Field(default=0, ge=-1000, le=1000, strict=True, description="Higher is served first.")
     gold: dict[str, Any] | None = Field(
-        default=None, description="The known answer (a result): makes this a gold task, mixed into queues to "
-                                  "measure accuracy.")
+        default=None,
+        description="The known answer (a result): makes this a gold task, mixed into queues to measure accuracy.",
+    )
 
 
 class RejectedLine(BaseModel):

@@ -6,19 +6,18 @@ import time
 from typing import Annotated
 
 import orjson
-
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
 
+from .common import render
+from ..auth import page_session, require_form_csrf
+from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput
 from ...services import annotations, imports, labelling, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
-from ..auth import page_session, require_form_csrf
-from ..uploads import read_upload
-from .common import render
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -29,8 +28,16 @@ def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None
     allowed = workspaces.allowed_actions(ctx, project.workspace_id)
     results = qualification.results(ctx, project_id) if project.settings.qualification else None
     return render(
-        request, "project.html", status_code=status, project=project, allowed=allowed, Action=Action,
-        csrf_token=csrf, report=report, error=error, qualification_results=results,
+        request,
+        "project.html",
+        status_code=status,
+        project=project,
+        allowed=allowed,
+        Action=Action,
+        csrf_token=csrf,
+        report=report,
+        error=error,
+        qualification_results=results,
     )
 
 
@@ -55,16 +62,14 @@ def _preview(data, limit: int = 160) -> str:
 
 
 @router.get("/projects/{project_id}/tasks")
-def browse_page(request: Request, project_id: str, session: Session,
-                cursor: str | None = Query(None, max_length=60)):
+def browse_page(request: Request, project_id: str, session: Session, cursor: str | None = Query(None, max_length=60)):
     """The data browser: the project's tasks in id order, a page at a time (keyset: the same cost
     at any depth), for those who may browse them (the access module decides; reads are audited)."""
     ctx, _ = session
     project = projects.project_for_work(ctx, project_id, Action.TASK_BROWSE)
     page = tasks.list_tasks(ctx, project_id, cursor=cursor, limit=BROWSE_PAGE)
     rows = [{**item, "preview": _preview(item["data"])} for item in page["items"]]
-    return render(request, "tasks.html", project=project, rows=rows, cursor=cursor,
-                  next_cursor=page["next_cursor"])
+    return render(request, "tasks.html", project=project, rows=rows, cursor=cursor, next_cursor=page["next_cursor"])
 
 
 @router.post("/projects/{project_id}/import")
@@ -94,8 +99,17 @@ async def import_upload(request: Request, project_id: str, session: Session):
 # (htmx swaps it in; without script, a 303 back to the GET shows it).
 
 
-def _label_view(request: Request, ctx, csrf: str, project_id: str, *, lease: bool, error: str | None = None,
-                status: int = 200, finished: bool = False):
+def _label_view(
+    request: Request,
+    ctx,
+    csrf: str,
+    project_id: str,
+    *,
+    lease: bool,
+    error: str | None = None,
+    status: int = 200,
+    finished: bool = False,
+):
     """The labelling view. ``lease``: in a POST, lease (or renew) the next task; else show what is held."""
     try:
         # Leasing binds on a first access (a POST); showing what is held never does.
@@ -104,13 +118,36 @@ def _label_view(request: Request, ctx, csrf: str, project_id: str, *, lease: boo
         if lease:
             raise
         # Not opened yet: the name and the Start button only (Start binds, deliberately).
-        return render(request, "label.html", status_code=status, project=projects.get_project_summary(
-            ctx, project_id), config=None, task=None, finished=False, csrf_token=csrf, error=error,
-            first_access=True, widget=None, widget_script=None, view={}, shown_at=0, overlay=None)
+        return render(
+            request,
+            "label.html",
+            status_code=status,
+            project=projects.get_project_summary(ctx, project_id),
+            config=None,
+            task=None,
+            finished=False,
+            csrf_token=csrf,
+            error=error,
+            first_access=True,
+            widget=None,
+            widget_script=None,
+            view={},
+            shown_at=0,
+            overlay=None,
+        )
     context = dict(
-        project=shown.project, config=shown.config, task=shown.task, csrf_token=csrf, error=error,
-        finished=lease or finished, first_access=False, widget=shown.widget, widget_script=shown.widget_script,
-        view=shown.widget_context, shown_at=int(time.time() * 1000), overlay=shown.overlay,
+        project=shown.project,
+        config=shown.config,
+        task=shown.task,
+        csrf_token=csrf,
+        error=error,
+        finished=lease or finished,
+        first_access=False,
+        widget=shown.widget,
+        widget_script=shown.widget_script,
+        view=shown.widget_context,
+        shown_at=int(time.time() * 1000),
+        overlay=shown.overlay,
     )
     name = "_task.html" if request.headers.get("hx-request") else "label.html"
     return render(request, name, status_code=status, **context)
@@ -127,8 +164,7 @@ def label_page(request: Request, project_id: str, session: Session, finished: bo
 
 
 @router.post("/projects/{project_id}/next")
-def start_labelling(request: Request, project_id: str, session: Session,
-                    csrf_token: str = Form("", max_length=200)):
+def start_labelling(request: Request, project_id: str, session: Session, csrf_token: str = Form("", max_length=200)):
     """Start: lease your next task (the first one binds you to this client), then show it."""
     ctx, csrf = session
     require_form_csrf(csrf, csrf_token)
@@ -178,8 +214,13 @@ async def submit_label(request: Request, project_id: str, session: Session):
 
 
 @router.post("/projects/{project_id}/skip")
-def skip(request: Request, project_id: str, session: Session, task_id: str = Form(..., max_length=60),
-         csrf_token: str = Form("", max_length=200)):
+def skip(
+    request: Request,
+    project_id: str,
+    session: Session,
+    task_id: str = Form(..., max_length=60),
+    csrf_token: str = Form("", max_length=200),
+):
     ctx, csrf = session
     require_form_csrf(csrf, csrf_token)
     queue.skip_task(ctx, task_id)

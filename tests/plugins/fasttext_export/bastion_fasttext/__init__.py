@@ -42,9 +42,14 @@ def encode_fasttext(rows: Iterator[dict], encoding: Encoding) -> Iterator[bytes]
 
 
 FASTTEXT = ExportFormat(
-    name="fasttext", media_type="text/plain; charset=utf-8", extension="fasttext.txt", encode=encode_fasttext,
-    task_types=("classification",), split_column=False,
-    description="fastText supervised training lines: __label__LABEL text, one per annotation")
+    name="fasttext",
+    media_type="text/plain; charset=utf-8",
+    extension="fasttext.txt",
+    encode=encode_fasttext,
+    task_types=("classification",),
+    split_column=False,
+    description="fastText supervised training lines: __label__LABEL text, one per annotation",
+)
 
 
 @hookimpl

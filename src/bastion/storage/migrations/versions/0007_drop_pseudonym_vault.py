@@ -19,44 +19,55 @@ Revision ID: 0007
 Revises: 0006
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from bastion.storage import rls
 
-
-revision = '0007'
-down_revision = '0006'
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.drop_table('pseudonym_counters')
-    op.drop_table('pseudonyms')
+    op.drop_table("pseudonym_counters")
+    op.drop_table("pseudonyms")
 
 
 def downgrade() -> None:
-    op.create_table('pseudonyms',
-    sa.Column('workspace_id', sa.String(length=40), nullable=False),
-    sa.Column('id', sa.String(length=40), nullable=False),
-    sa.Column('project_id', sa.String(length=40), nullable=False),
-    sa.Column('key_hash', sa.String(length=64), nullable=False),
-    sa.Column('label', sa.String(length=40), nullable=False),
-    sa.Column('number', sa.Integer(), nullable=False),
-    sa.Column('original', sa.LargeBinary(), nullable=False),
-    sa.Column('created_at', sa.BigInteger(), nullable=False),
-    sa.ForeignKeyConstraint(['workspace_id', 'project_id'], ['projects.workspace_id', 'projects.id'], name=op.f('fk_pseudonyms_workspace_id_project_id_projects'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_pseudonyms')),
-    sa.UniqueConstraint('workspace_id', 'project_id', 'key_hash', name='uq_pseudonyms_key'),
-    sa.UniqueConstraint('workspace_id', 'project_id', 'label', 'number', name='uq_pseudonyms_token')
+    op.create_table(
+        "pseudonyms",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("project_id", sa.String(length=40), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.String(length=40), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("original", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id", "project_id"],
+            ["projects.workspace_id", "projects.id"],
+            name=op.f("fk_pseudonyms_workspace_id_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_pseudonyms")),
+        sa.UniqueConstraint("workspace_id", "project_id", "key_hash", name="uq_pseudonyms_key"),
+        sa.UniqueConstraint("workspace_id", "project_id", "label", "number", name="uq_pseudonyms_token"),
     )
-    op.create_table('pseudonym_counters',
-    sa.Column('workspace_id', sa.String(length=40), nullable=False),
-    sa.Column('project_id', sa.String(length=40), nullable=False),
-    sa.Column('label', sa.String(length=40), nullable=False),
-    sa.Column('last', sa.Integer(), server_default=sa.text('0'), nullable=False),
-    sa.ForeignKeyConstraint(['workspace_id', 'project_id'], ['projects.workspace_id', 'projects.id'], name=op.f('fk_pseudonym_counters_workspace_id_project_id_projects'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('workspace_id', 'project_id', 'label', name=op.f('pk_pseudonym_counters'))
+    op.create_table(
+        "pseudonym_counters",
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("project_id", sa.String(length=40), nullable=False),
+        sa.Column("label", sa.String(length=40), nullable=False),
+        sa.Column("last", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id", "project_id"],
+            ["projects.workspace_id", "projects.id"],
+            name=op.f("fk_pseudonym_counters_workspace_id_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("workspace_id", "project_id", "label", name=op.f("pk_pseudonym_counters")),
     )
     rls.enable(op, ["pseudonyms", "pseudonym_counters"])

@@ -55,10 +55,14 @@ class LikertConfig(BaseModel):
 
 def sft_rows(config: LikertConfig, task: dict, annotation: dict, options: Any) -> Iterable[dict]:
     """One supervised row per rating: the text and statement in, the chosen point's words out."""
-    prompt = f"{task['data'].get(config.field, '')}\n\n{config.statement}\nAnswer with one of: {', '.join(config.points)}."
+    prompt = (
+        f"{task['data'].get(config.field, '')}\n\n{config.statement}\nAnswer with one of: {', '.join(config.points)}."
+    )
     answer = config.points[annotation["result"]["rating"] - 1]
     if getattr(options, "sft_form", "messages") == "messages":
-        row: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]}
+        row: dict[str, Any] = {
+            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        }
     else:
         row = {"prompt": prompt, "completion": answer}
     if getattr(options, "with_ids", False):
@@ -111,12 +115,14 @@ class Likert(TaskType):
         """1 for the gold point, less the further away (0 at the other end of the scale)."""
         return 1.0 - abs(result["rating"] - gold["rating"]) / (len(config.points) - 1)
 
-    def widget_context(self, config: LikertConfig, data: dict, *, predictions: list | None = None,
-                       **_: Any) -> dict:
+    def widget_context(self, config: LikertConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
         picked = (predictions or [{}])[0].get("rating") if predictions else None
-        return {"text": data.get(config.field, ""), "statement": config.statement,
-                "points": [{"number": i + 1, "words": words} for i, words in enumerate(config.points)],
-                "picked": picked}
+        return {
+            "text": data.get(config.field, ""),
+            "statement": config.statement,
+            "points": [{"number": i + 1, "words": words} for i, words in enumerate(config.points)],
+            "picked": picked,
+        }
 
     # -- quality: ordinal ratings
     agreement_measures = ("krippendorff_alpha", "percent_agreement")
@@ -136,28 +142,54 @@ class Likert(TaskType):
         scale = list(range(1, len(config.points) + 1))
         alpha = krippendorff_alpha(tasks, users, values, level="ordinal", categories=scale).to_dict()
         percent = percent_agreement(tasks, users, values).to_dict()
-        summary = (f"ordinal α = {alpha['value']:.2f}" if alpha["value"] is not None
-                   else f"ordinal α undefined: {alpha['reason']}")
-        return {"kind": "likert", "n_ratings": len(ratings), "krippendorff_alpha": alpha,
-                "percent_agreement": percent, "summary": summary}
+        summary = (
+            f"ordinal α = {alpha['value']:.2f}"
+            if alpha["value"] is not None
+            else f"ordinal α undefined: {alpha['reason']}"
+        )
+        return {
+            "kind": "likert",
+            "n_ratings": len(ratings),
+            "krippendorff_alpha": alpha,
+            "percent_agreement": percent,
+            "summary": summary,
+        }
 
-    def aggregate(self, config: LikertConfig, ratings: Sequence[Rating], method: str, *,
-                  seed: str) -> dict[str, dict[str, Any]]:
+    def aggregate(
+        self, config: LikertConfig, ratings: Sequence[Rating], method: str, *, seed: str
+    ) -> dict[str, dict[str, Any]]:
         if method == "mv":
             from bastion.quality import majority_vote
 
-            result = majority_vote([r.task for r in ratings], [r.user for r in ratings],
-                                   [r.result["rating"] for r in ratings], tie_seed=seed)
+            result = majority_vote(
+                [r.task for r in ratings],
+                [r.user for r in ratings],
+                [r.result["rating"] for r in ratings],
+                tie_seed=seed,
+            )
             counts: dict[str, int] = defaultdict(int)
             for r in ratings:
                 counts[r.task] += 1
-            return {task: {"label": label, "confidence": round(confidence, 6), "n": counts[task], "method": "mv",
-                           "tie": tie}
-                    for task, label, confidence, tie in zip(result.tasks.tolist(), result.labels.tolist(),
-                                                            result.confidence.tolist(), result.tied.tolist(),
-                                                            strict=True)}
+            return {
+                task: {
+                    "label": label,
+                    "confidence": round(confidence, 6),
+                    "n": counts[task],
+                    "method": "mv",
+                    "tie": tie,
+                }
+                for task, label, confidence, tie in zip(
+                    result.tasks.tolist(),
+                    result.labels.tolist(),
+                    result.confidence.tolist(),
+                    result.tied.tolist(),
+                    strict=True,
+                )
+            }
         by_task: dict[str, list[int]] = defaultdict(list)
         for r in ratings:
             by_task[r.task].append(r.result["rating"])
-        return {task: {"label": statistics.median(values), "n": len(values), "method": "median"}
-                for task, values in by_task.items()}
+        return {
+            task: {"label": statistics.median(values), "n": len(values), "method": "median"}
+            for task, values in by_task.items()
+        }
