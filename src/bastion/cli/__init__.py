@@ -107,7 +107,7 @@ app.add_typer(exports.export_app, name="export")
 def main() -> None:
     """The ``bastion`` console script: a known failure prints one line and exits non-zero."""
     debug = os.environ.get("BASTION_DEBUG") == "1"
-    bad = nul_argument(typer.main.get_command(app), sys.argv[1:])
+    bad = nul_argument(typer.main.get_group(app), sys.argv[1:])
     if bad is not None:
         err.print(f"[red]error:[/red] {escape(bad)}: {MESSAGE}", highlight=False)
         sys.exit(2)

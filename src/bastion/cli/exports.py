@@ -13,7 +13,7 @@ from typing import Annotated
 
 import orjson
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from ._help import aggregation_methods, export_format_helps
 from ._input import read_json
@@ -42,7 +42,7 @@ class _ExportCommand(TyperCommand):
         # Read when the command runs or shows its help: the formats installed then, not at import.
         helps = export_format_helps()
         for param in params:
-            if param.name in helps:
+            if isinstance(param, TyperOption) and param.name in helps:
                 param.help = helps[param.name]
         return params
 
@@ -149,6 +149,7 @@ def export_(
         aggregate=aggregate,
         reidentify=reidentify,
     )
+    targets: list[tuple[Path | None, exports.ExportRequest, str | None]]
     if out_file is not None and "{split}" in out_file.name:
         parsed = exports.parse_split(split, seed)
         if parsed is None:

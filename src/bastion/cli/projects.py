@@ -59,9 +59,11 @@ def project_create(
     if template is not None:
         raw = template_config(template)
         name = name or template.capitalize()
-        config = Path(template)
+        source = template
     else:
+        assert config is not None  # one of the two, checked above
         raw = _load_config(config)
+        source = config.stem
     settings_in = {k: v for k, v in {"overlap": overlap, "lease_seconds": lease_seconds}.items() if v is not None}
     if isinstance(raw, dict) and "config" in raw and "type" not in raw:  # {"name", "config", "settings"} form
         name = name or raw.get("name")
@@ -69,7 +71,7 @@ def project_create(
         raw = raw["config"]
     rt = runtime()
     project = projects.create_project(
-        context(rt), workspace_id, name=name or config.stem, config=raw, settings=settings_in or None
+        context(rt), workspace_id, name=name or source, config=raw, settings=settings_in or None
     )
     out.print(project.id)
 
