@@ -62,8 +62,15 @@ app = typer.Typer(
     help="Bastion: a self-hosted human-data platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: eager, so it answers before click asks for a command."""
+    if value:
+        out.print(__version__, highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
@@ -73,11 +80,10 @@ def main_options(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="Database URL (env BASTION_DATABASE_URL).")
     ] = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
 ):
-    if version:
-        out.print(__version__)
-        raise typer.Exit()
     begin(ctx, GlobalOptions(data_dir=data_dir, database_url=database_url))
 
 
