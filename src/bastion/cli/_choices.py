@@ -106,9 +106,12 @@ def _complete(values: Values) -> Callable[[str], list[str]]:
     return complete
 
 
-def option_of(values: Values, *param_decls: str, help: str) -> Any:
-    """A ``typer.Option`` whose value must be one of ``values()``."""
-    return typer.Option(*param_decls, help=help, callback=_check(values), autocompletion=_complete(values))
+def option_of(values: Values, *param_decls: str, help: str, check: bool = True) -> Any:
+    """A ``typer.Option`` whose value must be one of ``values()``; with ``check=False`` they are only
+    offered for completion, where the service's own refusal already names them (``--template``)."""
+    return typer.Option(
+        *param_decls, help=help, callback=_check(values) if check else None, autocompletion=_complete(values)
+    )
 
 
 def argument_of(values: Values, *, help: str) -> Any:

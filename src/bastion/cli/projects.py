@@ -51,7 +51,11 @@ def project_create(
     config: Annotated[Path | None, typer.Option(help="Labelling config file (JSON or YAML).")] = None,
     template: Annotated[
         str | None,
-        option_of(templates_installed, help=f"Start from a ready config instead of a file: {template_names()}."),
+        option_of(
+            templates_installed,
+            help=f"Start from a ready config instead of a file: {template_names()}.",
+            check=False,  # the service's refusal names the templates (exit 1, as scripts know it)
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Project name (default: the file's name).")] = None,
     overlap: Annotated[int | None, typer.Option(help="Distinct annotators per task.")] = None,
