@@ -62,8 +62,15 @@ app = typer.Typer(
     help="Bastion: a self-hosted human-data platform.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: eager, so it answers before click asks for a command."""
+    if value:
+        out.print(__version__, highlight=False)
+        raise typer.Exit()
 
 
 @app.callback()
@@ -73,11 +80,10 @@ def main_options(
     database_url: Annotated[
         str | None, typer.Option("--database-url", help="Database URL (env BASTION_DATABASE_URL).")
     ] = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
 ):
-    if version:
-        out.print(__version__)
-        raise typer.Exit()
     begin(ctx, GlobalOptions(data_dir=data_dir, database_url=database_url))
 
 
@@ -107,7 +113,7 @@ app.add_typer(exports.export_app, name="export")
 def main() -> None:
     """The ``bastion`` console script: a known failure prints one line and exits non-zero."""
     debug = os.environ.get("BASTION_DEBUG") == "1"
-    bad = nul_argument(typer.main.get_command(app), sys.argv[1:])
+    bad = nul_argument(typer.main.get_group(app), sys.argv[1:])
     if bad is not None:
         err.print(f"[red]error:[/red] {escape(bad)}: {MESSAGE}", highlight=False)
         sys.exit(2)

@@ -55,7 +55,9 @@ def nul_argument(root: TyperGroup, argv: list[str]) -> str | None:
         if arg.startswith("-") and len(arg) > 1:
             name, eq, inline = arg.partition("=")
             # A global option may follow the command (global_options_first).
-            option = next((p for p in (*command.params, *root.params) if name in getattr(p, "opts", ())), None)
+            option = next(
+                (p for p in (*command.params, *root.params) if isinstance(p, TyperOption) and name in p.opts), None
+            )
             takes_value = option is not None and not (option.is_flag or option.count)
             value = inline if eq else (argv[i + 1] if takes_value and i + 1 < len(argv) else "")
             if NUL in name or NUL in value:

@@ -12,3 +12,7 @@ Approval = Annotated[
         "--approval", help="A two-person approval (apr_…) to use and link in the log (the local operator needs none)."
     ),
 ]
+
+AsJson = Annotated[
+    bool, typer.Option("--json", help="Print one JSON document, shaped as the API answers it (messages go to stderr).")
+]

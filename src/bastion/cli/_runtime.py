@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -60,7 +61,7 @@ def begin(ctx: typer.Context, options: GlobalOptions) -> None:
 def settings() -> Settings:
     """The settings of this command: the global options over the ``BASTION_*`` environment."""
     options = _current.options
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if options.data_dir:
         overrides["data_dir"] = options.data_dir
     if options.database_url:

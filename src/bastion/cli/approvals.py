@@ -8,7 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ._output import out
+from ._choices import approval_kinds, argument_of
+from ._options import AsJson
+from ._output import out, print_json
 from ._runtime import context, runtime
 from ..domain.errors import BastionError, InvalidInput
 from ..services import approvals, users
@@ -45,19 +47,14 @@ def _approval_line(a: dict) -> str:
 @approval_app.command("request")
 def approval_request(
     workspace_id: str,
-    kind: Annotated[
-        str,
-        typer.Argument(
-            help="wall.remove, redaction.reidentify, canary.list, member.add_competitor, "
-            "workspace.delete, keys.rotate, keys.reencrypt or approval.disable."
-        ),
-    ],
+    kind: Annotated[str, argument_of(approval_kinds, help=f"One of: {', '.join(approval_kinds())}.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (written into the audit log).")],
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="What it is for, as name=id (repeat): task=tsk_…, project=prj_…, competitor=ws_…"),
     ] = None,
     token_stdin: TokenStdin = False,
+    as_json: AsJson = False,
 ):
     """Ask a second owner to approve one operation; prints the request's id."""
     params = {}
@@ -67,7 +64,11 @@ def approval_request(
             raise InvalidInput(f"--param: {item!r} is not name=id")
         params[name] = value
     rt = runtime()
-    out.print(approvals.request(_person(rt, token_stdin), workspace_id, kind, params, reason)["id"])
+    requested = approvals.request(_person(rt, token_stdin), workspace_id, kind, params, reason)
+    if as_json:
+        print_json(requested)
+    else:
+        out.print(requested["id"])
 
 
 @approval_app.command("list")
@@ -75,10 +76,15 @@ def approval_list(
     workspace_id: str,
     state: Annotated[str | None, typer.Option("--state", help="pending, approved, refused, used or expired.")] = None,
     token_stdin: TokenStdin = False,
+    as_json: AsJson = False,
 ):
     """A workspace's requests, newest first (as the operator, or as a person with a token)."""
     rt = runtime()
-    for item in approvals.list_approvals(_person(rt, token_stdin, required=False), workspace_id, state=state):
+    found = approvals.list_approvals(_person(rt, token_stdin, required=False), workspace_id, state=state)
+    if as_json:
+        print_json(found)
+        return
+    for item in found:
         out.print(_approval_line(item), highlight=False)
 
 

@@ -13,8 +13,10 @@ from typing import Annotated
 
 import orjson
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
+from . import _choices
+from ._choices import option_of
 from ._help import aggregation_methods, export_format_helps
 from ._input import read_json
 from ._options import Approval
@@ -42,7 +44,7 @@ class _ExportCommand(TyperCommand):
         # Read when the command runs or shows its help: the formats installed then, not at import.
         helps = export_format_helps()
         for param in params:
-            if param.name in helps:
+            if isinstance(param, TyperOption) and param.name in helps:
                 param.help = helps[param.name]
         return params
 
@@ -66,7 +68,7 @@ def _write_manifest(path: Path, manifest: dict) -> None:
 def export_(
     project_id: str,
     format: Annotated[
-        str, typer.Option("--format", help="An export format installed here (listed by --help).")
+        str, option_of(_choices.format_names, "--format", help="An export format installed here (listed by --help).")
     ] = "jsonl",
     out_file: Annotated[
         Path | None,
@@ -77,10 +79,17 @@ def export_(
     annotated_only: Annotated[bool, typer.Option("--annotated-only", help="Only tasks with annotations.")] = False,
     per: Annotated[
         str | None,
-        typer.Option("--per", help="annotation or task: one row per annotation, or per task with all its annotations."),
+        option_of(
+            _choices.per_values,
+            "--per",
+            help="annotation or task: one row per annotation, or per task with all its annotations.",
+        ),
     ] = None,
     rows: Annotated[
-        str, typer.Option("--rows", help="With a format of several kinds of rows: which (listed by --help).")
+        str,
+        option_of(
+            _choices.row_kinds, "--rows", help="With a format of several kinds of rows: which (listed by --help)."
+        ),
     ] = "jsonl",
     split: Annotated[
         str | None,
@@ -91,12 +100,21 @@ def export_(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the split.")] = 0,
     part: Annotated[str | None, typer.Option("--part", help="Export only this part of the split.")] = None,
     chat: Annotated[
-        str, typer.Option("--chat", help="auto, conversational or standard: prompts as chat turns or as strings.")
+        str,
+        option_of(
+            _choices.chat_forms, "--chat", help="auto, conversational or standard: prompts as chat turns or as strings."
+        ),
     ] = "auto",
-    sft_form: Annotated[str, typer.Option("--sft-form", help="messages or prompt-completion.")] = "messages",
+    sft_form: Annotated[
+        str, option_of(_choices.sft_forms, "--sft-form", help="messages or prompt-completion.")
+    ] = "messages",
     dpo_min_strength: Annotated[
         str | None,
-        typer.Option("--dpo-min-strength", help="Leave out preference pairs weaker than slight, clear or strong."),
+        option_of(
+            _choices.strengths,
+            "--dpo-min-strength",
+            help="Leave out preference pairs weaker than slight, clear or strong.",
+        ),
     ] = None,
     include_ties: Annotated[bool, typer.Option("--include-ties", help="Keep ties as DPO rows marked tie.")] = False,
     with_ids: Annotated[
@@ -110,7 +128,8 @@ def export_(
     ] = False,
     aggregate: Annotated[
         str | None,
-        typer.Option(
+        option_of(
+            _choices.aggregation_methods,
             "--aggregate",
             help=f"Add each task's aggregated answer, by a method that fits the project's type "
             f"({aggregation_methods()}).",
@@ -149,6 +168,7 @@ def export_(
         aggregate=aggregate,
         reidentify=reidentify,
     )
+    targets: list[tuple[Path | None, exports.ExportRequest, str | None]]
     if out_file is not None and "{split}" in out_file.name:
         parsed = exports.parse_split(split, seed)
         if parsed is None:

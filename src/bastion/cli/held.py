@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
-from ._output import out
+from ._options import AsJson
+from ._output import listing, out, print_json, print_table
 from ._runtime import context, runtime
 from ..services import redaction
 
@@ -13,19 +13,24 @@ held_app = typer.Typer(help="Items redaction held for an owner's review.", no_ar
 
 
 @held_app.command("list")
-def held_list(project_id: str):
+def held_list(project_id: str, as_json: AsJson = False):
     """Items redaction held for review: ids and reasons (never their text)."""
     ctx = context(runtime())
-    table = Table("task", "reasons", "findings")
+    held = []
     cursor = ""
     while True:
         page = redaction.list_held(ctx, project_id, after=cursor, limit=1000)
-        for item in page["items"]:
-            table.add_row(item["task_id"], "; ".join(item["reasons"]), str(item["findings"]))
+        held += page["items"]
         if page["next_cursor"] is None:
             break
         cursor = page["next_cursor"]
-    out.print(table)
+    if as_json:  # every page's items, as the API answers them a page at a time
+        print_json(held)
+        return
+    table = listing("task", "reasons", "findings", ids=("task",))
+    for item in held:
+        table.add_row(item["task_id"], "; ".join(item["reasons"]), str(item["findings"]))
+    print_table(table)
 
 
 @held_app.command("release")

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._output import err, out, progress_bar
+from ._options import AsJson
+from ._output import err, out, print_json, progress_bar
 from ._runtime import context, open_runtime, settings
 from ..domain.errors import InvalidInput
 from ..services import imports
@@ -41,6 +42,7 @@ def import_(
             help="Directory of the images the tasks name (paths relative to it); they are sealed into the file store.",
         ),
     ] = None,
+    as_json: AsJson = False,
 ):
     """Import tasks from a file, with a progress bar and a per-line error report."""
     if not file.is_file():
@@ -69,9 +71,14 @@ def import_(
         err.print(f"{file}:{r['line']}: {r['error']}", markup=False, highlight=False)
     if report.rejected_count > len(report.rejected):
         err.print(f"… and {report.rejected_count - len(report.rejected)} more rejected lines")
+    if as_json:
+        print_json(report.as_dict())
     if strict and report.rejected_count:
         err.print(f"[red]nothing imported[/red]: {report.rejected_count} bad line(s) (--strict)")
         raise typer.Exit(1)
-    out.print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), rejected {report.rejected_count}")
+    if not as_json:
+        out.print(
+            f"imported {report.imported}, skipped {report.duplicates} duplicate(s), rejected {report.rejected_count}"
+        )
     if report.rejected_count:
         raise typer.Exit(1)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
-from rich.table import Table
 
-from ._output import out
+from ._options import AsJson
+from ._output import listing, out, print_json, print_table
 from ._runtime import context, runtime
 from ..domain.errors import InvalidInput
 from ..services import tracing
@@ -24,7 +23,7 @@ def trace_(
             "--alpha", help="Name someone only if an innocent would match this well with a lower probability."
         ),
     ] = 1e-4,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+    as_json: AsJson = False,
 ):
     """Trace leaked text back to the people who were shown it: a verdict and a ranking."""
     texts = []
@@ -35,7 +34,7 @@ def trace_(
             raise InvalidInput(f"{path}: cannot read ({exc.strerror})") from exc
     report = tracing.trace(context(runtime()), project_id, texts, alpha=alpha)
     if as_json:
-        out.print_json(orjson.dumps(report).decode())
+        print_json(report)
         return
     out.print(f"verdict: {report['verdict']}", highlight=False)
     out.print(report["message"], highlight=False)
@@ -46,7 +45,9 @@ def trace_(
             highlight=False,
         )
     if report["ranking"]:
-        table = Table("person", "e-mail", "slots matched", "p (this person)", "p (an innocent does as well)")
+        table = listing(
+            "person", "e-mail", "slots matched", "p (this person)", "p (an innocent does as well)", ids=("person",)
+        )
         for row in report["ranking"]:
             table.add_row(
                 row["user_id"],
@@ -55,7 +56,7 @@ def trace_(
                 f"{row['p_value']:.2e}",
                 f"{row['p_innocent_as_good']:.2e}",
             )
-        out.print(table)
+        print_table(table)
     for match in report["canaries"]:
         out.print(
             f"canary {match['canary_id']}: {match['email'] or match['user_id']} — facts {', '.join(match['facts'])}, "

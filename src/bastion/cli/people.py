@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from ._choices import affiliation_kinds, option_of
 from ._input import date_ms
-from ._output import out, when
+from ._output import listing, out, print_table, when
 from ._runtime import context, runtime
 from ..services import workforce
 
@@ -20,7 +20,7 @@ skills_app = typer.Typer(help="Skills.", no_args_is_help=True)
 def person_affiliate(
     email: str,
     org: str,
-    kind: Annotated[str, typer.Option(help="employer, investor, contractor, advisor, board, family or other.")],
+    kind: Annotated[str, option_of(affiliation_kinds, help=f"One of: {', '.join(affiliation_kinds())}.")],
     since: Annotated[str | None, typer.Option(help="Start date (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="End date (YYYY-MM-DD).")] = None,
 ):
@@ -35,18 +35,18 @@ def person_affiliate(
 def person_show(email: str):
     """A person's history, affiliations and skills."""
     ctx = context(runtime())
-    table = Table("history: workspace", "source", "since", "last access")
+    table = listing("history: workspace", "source", "since", "last access", ids=("history: workspace",))
     for h in workforce.history(ctx, email):
         table.add_row(h["workspace_id"], h["source"], when(h["first_at"]), when(h["last_at"]))
-    out.print(table)
-    table = Table("affiliation", "kind", "since", "until")
+    print_table(table)
+    table = listing("affiliation", "kind", "since", "until")
     for a in workforce.list_affiliations(ctx, email):
         table.add_row(a["org"], a["kind"], when(a["since"]), when(a["until"]))
-    out.print(table)
-    table = Table("skill", "level", "source")
+    print_table(table)
+    table = listing("skill", "level", "source")
     for sk in workforce.list_skills(ctx, email):
         table.add_row(sk["skill"], str(sk["level"]), sk["source"])
-    out.print(table)
+    print_table(table)
 
 
 @skills_app.command("grant")

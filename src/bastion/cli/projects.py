@@ -8,10 +8,13 @@ from typing import Annotated
 import orjson
 import typer
 import yaml
-from rich.table import Table
 
+from . import _json
+from ._choices import option_of
+from ._choices import template_names as templates_installed
 from ._help import template_names
-from ._output import out
+from ._options import AsJson
+from ._output import listing, out, print_json, print_table
 from ._runtime import context, runtime
 from ..domain.errors import InvalidConfig
 from ..domain.text import MESSAGE, find_nul
@@ -47,11 +50,17 @@ def project_create(
     workspace_id: str,
     config: Annotated[Path | None, typer.Option(help="Labelling config file (JSON or YAML).")] = None,
     template: Annotated[
-        str | None, typer.Option(help=f"Start from a ready config instead of a file: {template_names()}.")
+        str | None,
+        option_of(
+            templates_installed,
+            help=f"Start from a ready config instead of a file: {template_names()}.",
+            check=False,  # the service's refusal names the templates (exit 1, as scripts know it)
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Project name (default: the file's name).")] = None,
     overlap: Annotated[int | None, typer.Option(help="Distinct annotators per task.")] = None,
     lease_seconds: Annotated[int | None, typer.Option(help="How long a lease lasts.")] = None,
+    as_json: AsJson = False,
 ):
     """Create a project from a config file or a template; prints its id."""
     if (config is None) == (template is None):
@@ -59,9 +68,11 @@ def project_create(
     if template is not None:
         raw = template_config(template)
         name = name or template.capitalize()
-        config = Path(template)
+        source = template
     else:
+        assert config is not None  # one of the two, checked above
         raw = _load_config(config)
+        source = config.stem
     settings_in = {k: v for k, v in {"overlap": overlap, "lease_seconds": lease_seconds}.items() if v is not None}
     if isinstance(raw, dict) and "config" in raw and "type" not in raw:  # {"name", "config", "settings"} form
         name = name or raw.get("name")
@@ -69,15 +80,22 @@ def project_create(
         raw = raw["config"]
     rt = runtime()
     project = projects.create_project(
-        context(rt), workspace_id, name=name or config.stem, config=raw, settings=settings_in or None
+        context(rt), workspace_id, name=name or source, config=raw, settings=settings_in or None
     )
-    out.print(project.id)
+    if as_json:
+        print_json(_json.project(project))
+    else:
+        out.print(project.id)
 
 
 @project_app.command("list")
-def project_list(workspace_id: str):
+def project_list(workspace_id: str, as_json: AsJson = False):
     """List a workspace's projects with their counts."""
-    table = Table("id", "name", "type", "tasks", "done", "annotations")
-    for p in projects.list_projects(context(runtime()), workspace_id):
+    found = projects.list_projects(context(runtime()), workspace_id)
+    if as_json:
+        print_json([_json.project(p) for p in found])
+        return
+    table = listing("id", "name", "type", "tasks", "done", "annotations")
+    for p in found:
         table.add_row(p.id, p.name, p.task_type, str(p.counts.tasks), str(p.counts.done), str(p.counts.annotations))
-    out.print(table)
+    print_table(table)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
-import typer
-from rich.table import Table
-
+from ._choices import aggregation_methods as methods_installed
+from ._choices import option_of
 from ._help import aggregation_methods
-from ._output import out
+from ._options import AsJson
+from ._output import listing, out, print_json, print_table
 from ._runtime import context, runtime
 from ..services import quality
 
@@ -18,17 +17,18 @@ def quality_(
     project_id: str,
     method: Annotated[
         str | None,
-        typer.Option(
+        option_of(
+            methods_installed,
             "--method",
-            help=(f"Aggregation, a method that fits the project's type ({aggregation_methods()}; default: the first)."),
+            help=f"Aggregation, a method that fits the project's type ({aggregation_methods()}; default: the first).",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole report as JSON.")] = False,
+    as_json: AsJson = False,
 ):
     """A project's agreement, accuracy on gold, aggregation and throughput."""
     report = quality.quality_report(context(runtime()), project_id, method=method)
     if as_json:
-        print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        print_json(report)
         return
     agreement = report["agreement"]
     out.print(
@@ -49,7 +49,7 @@ def quality_(
         )
         out.print(f"aggregation ({agg['method']}): {agg['tasks']} tasks{figures}", highlight=False)
     if report["gold_accuracy"]:
-        table = Table("annotator", "gold answers", "accuracy", "95% interval")
+        table = listing("annotator", "gold answers", "accuracy", "95% interval", ids=("annotator",))
         for row in report["gold_accuracy"]:
             table.add_row(
                 row["email"] or row["user_id"],
@@ -57,7 +57,7 @@ def quality_(
                 f"{row['accuracy']:.2f}",
                 f"{row['low']:.2f}–{row['high']:.2f}",
             )
-        out.print(table)
+        print_table(table)
     review = report["review"]
     out.print(
         f"review: {review['pending']} pending, {review['accepted']} accepted, {review['rejected']} rejected, "

@@ -6,9 +6,10 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ._output import out, when
+from . import _json
+from ._options import AsJson
+from ._output import listing, out, print_json, print_table, when
 from ._runtime import context, runtime, user_id
 from ..services import users
 
@@ -22,6 +23,7 @@ def user_create(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     admin: Annotated[bool, typer.Option("--admin", help="Make a platform admin.")] = False,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    as_json: AsJson = False,
 ):
     """Create a person (without --password-stdin they sign in only with API tokens)."""
     password = None
@@ -29,7 +31,10 @@ def user_create(
         password = sys.stdin.readline().rstrip("\n")
     rt = runtime()
     user = users.create_user(context(rt), email, name=name, password=password, is_admin=admin)
-    out.print(user.id)
+    if as_json:
+        print_json(_json.user(user))
+    else:
+        out.print(user.id)
 
 
 @user_app.command("set-password")
@@ -41,13 +46,16 @@ def user_set_password(email: str):
 
 
 @user_app.command("list")
-def user_list():
+def user_list(as_json: AsJson = False):
     """List people."""
-    rt = runtime()
-    table = Table("id", "e-mail", "name", "admin")
-    for user in users.list_users(context(rt)):
+    found = users.list_users(context(runtime()))
+    if as_json:
+        print_json([_json.user(user) for user in found])
+        return
+    table = listing("id", "e-mail", "name", "admin")
+    for user in found:
         table.add_row(user.id, user.email, user.name, "yes" if user.is_admin else "")
-    out.print(table)
+    print_table(table)
 
 
 @token_app.command("create")
@@ -55,21 +63,29 @@ def token_create(
     email: str,
     name: Annotated[str, typer.Option(help="A name to recognise the token by.")] = "",
     scope: Annotated[str, typer.Option(help="full or read.")] = "full",
+    as_json: AsJson = False,
 ):
     """Create an API token for a person; prints the token alone (it is shown only once)."""
     ctx = context(runtime())
-    secret, _token = users.create_token(ctx, user_id(ctx, email), name=name, scope=scope)
-    print(secret)
+    secret, token = users.create_token(ctx, user_id(ctx, email), name=name, scope=scope)
+    if as_json:
+        print_json({**_json.token(token), "token": secret})
+    else:
+        print(secret)
 
 
 @token_app.command("list")
-def token_list(email: str):
+def token_list(email: str, as_json: AsJson = False):
     """List a person's tokens."""
     ctx = context(runtime())
-    table = Table("id", "name", "scope", "created", "last used", "revoked")
-    for t in users.list_tokens(ctx, user_id(ctx, email)):
+    found = users.list_tokens(ctx, user_id(ctx, email))
+    if as_json:
+        print_json([_json.token(t) for t in found])
+        return
+    table = listing("id", "name", "scope", "created", "last used", "revoked")
+    for t in found:
         table.add_row(t.id, t.name, t.scope, when(t.created_at), when(t.last_used_at), when(t.revoked_at))
-    out.print(table)
+    print_table(table)
 
 
 @token_app.command("revoke")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ._choices import affiliation_kinds, option_of
 from ._input import date_ms
 from ._options import Approval
 from ._output import out, when
@@ -89,7 +90,8 @@ def walls_exclude(
     workspace_id: str,
     org: str,
     kind: Annotated[
-        str | None, typer.Option(help="Only this kind of tie (employer, investor, …); default: any.")
+        str | None,
+        option_of(affiliation_kinds, help=f"Only this kind of tie ({', '.join(affiliation_kinds())}); default: any."),
     ] = None,
 ):
     """Exclude everyone affiliated with an organisation from a workspace."""

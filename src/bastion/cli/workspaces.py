@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from ._options import Approval
-from ._output import out, when
+from . import _json
+from ._choices import option_of, roles
+from ._options import Approval, AsJson
+from ._output import listing, out, print_json, print_table, when
 from ._runtime import context, runtime
 from ..domain.errors import BastionError
 from ..services import workspaces
@@ -21,18 +22,27 @@ member_app = typer.Typer(help="Workspace members.", no_args_is_help=True)
 def workspace_create(
     name: str,
     owner: Annotated[str | None, typer.Option(help="Owner's e-mail.")] = None,
+    as_json: AsJson = False,
 ):
     """Create a workspace; prints its id."""
-    out.print(workspaces.create_workspace(context(runtime()), name, owner=owner).id)
+    workspace = workspaces.create_workspace(context(runtime()), name, owner=owner)
+    if as_json:
+        print_json(_json.workspace(workspace))
+    else:
+        out.print(workspace.id)
 
 
 @workspace_app.command("list")
-def workspace_list():
+def workspace_list(as_json: AsJson = False):
     """List workspaces."""
-    table = Table("id", "name", "created")
-    for ws in workspaces.list_workspaces(context(runtime())):
+    found = workspaces.list_workspaces(context(runtime()))
+    if as_json:
+        print_json([_json.workspace(ws) for ws in found])
+        return
+    table = listing("id", "name", "created")
+    for ws in found:
         table.add_row(ws.id, ws.name, when(ws.created_at))
-    out.print(table)
+    print_table(table)
 
 
 @workspace_app.command("delete")
@@ -52,9 +62,13 @@ def workspace_delete(
 def member_add(
     workspace_id: str,
     email: str,
-    role: Annotated[str, typer.Option(help="owner, manager, reviewer, annotator or auditor.")],
+    role: Annotated[str, option_of(roles, help=f"One of: {', '.join(roles())}.")],
     approval: Approval = None,
+    as_json: AsJson = False,
 ):
     """Add a person to a workspace with a role (or change their role)."""
     member = workspaces.add_member(context(runtime()), workspace_id, email, role, approval=approval)
-    out.print(f"{member.email} is {member.role.value} of {workspace_id}")
+    if as_json:
+        print_json(_json.member(member))
+    else:
+        out.print(f"{member.email} is {member.role.value} of {workspace_id}")
