@@ -20,15 +20,21 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVarTuple, Unpack, cast, overload
 
 from sqlalchemy import Connection, CursorResult, RootTransaction, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.exc import IntegrityError
 
 from . import dialects
 from .datadir import private_sqlite_files
+
+
+_Ts = TypeVarTuple("_Ts")
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 def now_ms() -> int:
@@ -83,7 +89,16 @@ class Tx:
     def dialect(self) -> dialects.Dialect:
         return self.db.dialect
 
-    def execute(self, statement: Any, params: Any = None) -> CursorResult[Any]:
+    @overload
+    def execute(
+        self, statement: TypedReturnsRows[Unpack[_Ts]], params: Params | None = None
+    ) -> CursorResult[Unpack[_Ts]]: ...
+
+    @overload
+    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[Unpack[tuple[Any, ...]]]: ...
+
+    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[Unpack[tuple[Any, ...]]]:
+        """Run a statement in this transaction; its result is typed after the statement's columns."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
     def set_scope(self, user_id: str, workspace_ids: str, is_admin: bool = False) -> None:

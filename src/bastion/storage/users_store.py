@@ -13,9 +13,9 @@ not workspace-owned: row-level security does not restrict them.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Row, and_, func, insert, select, update
 
 from . import schema
 from .database import Tx
@@ -30,7 +30,7 @@ s = schema.web_sessions
 f = schema.login_failures
 
 
-def _user(row) -> User:
+def _user(row: Row[Any]) -> User:
     return User(row.id, row.email, row.name, bool(row.is_admin), bool(row.is_active), row.created_at)
 
 
@@ -167,7 +167,7 @@ def touch_token(tx: Tx, token_id: str, now: int) -> None:
     TOKEN_USED.run(tx, id=token_id, now=now)
 
 
-def _token(x) -> ApiToken:
+def _token(x: Row[Any]) -> ApiToken:
     return ApiToken(x.id, x.user_id, x.name, x.scope, x.created_at, x.last_used_at, x.revoked_at)
 
 
