@@ -20,18 +20,17 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVarTuple, Unpack, cast, overload
+from typing import Any, Protocol, TypeVarTuple, cast, overload
 
 from sqlalchemy import Connection, CursorResult, RootTransaction, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
-from sqlalchemy.exc import IntegrityError
 
 from . import dialects
 from .datadir import private_sqlite_files
-
 
 _Ts = TypeVarTuple("_Ts")
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -90,14 +89,12 @@ class Tx:
         return self.db.dialect
 
     @overload
-    def execute(
-        self, statement: TypedReturnsRows[Unpack[_Ts]], params: Params | None = None
-    ) -> CursorResult[Unpack[_Ts]]: ...
+    def execute(self, statement: TypedReturnsRows[*_Ts], params: Params | None = None) -> CursorResult[*_Ts]: ...
 
     @overload
-    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[Unpack[tuple[Any, ...]]]: ...
+    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[*tuple[Any, ...]]: ...
 
-    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[Unpack[tuple[Any, ...]]]:
+    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[*tuple[Any, ...]]:
         """Run a statement in this transaction; its result is typed after the statement's columns."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 

@@ -49,6 +49,13 @@ class Statement:
     def one(self, tx: Tx, **params: Any) -> tuple[Any, ...] | None:
         return self._cursor(tx, params).fetchone()
 
+    def one_row(self, tx: Tx, **params: Any) -> tuple[Any, ...]:
+        """The row a statement always returns (an aggregate, an upsert's ``RETURNING``)."""
+        row = self._cursor(tx, params).fetchone()
+        if row is None:
+            raise RuntimeError("the statement returned no row")
+        return row
+
     def scalar(self, tx: Tx, **params: Any) -> Any:
         row = self._cursor(tx, params).fetchone()
         return None if row is None else row[0]

@@ -12,9 +12,9 @@ Every statement names ``workspace_id`` first (row-level security keys on it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 
 from . import schema
 from .database import Tx
@@ -79,7 +79,8 @@ def task_flags(tx: Tx, workspace_id: str, task_id: str) -> tuple[bool, bool, byt
     return bool(row[0]), bool(row[1]), row[2]
 
 
-def held_tasks(tx: Tx, workspace_id: str, project_id: str, after: str, limit: int) -> list:
+def held_tasks(tx: Tx, workspace_id: str, project_id: str, after: str, limit: int) -> Sequence[Row[str, int]]:
+    """The project's held tasks after ``after`` in id order: (id, created_at)."""
     return tx.execute(
         select(T.c.id, T.c.created_at)
         .where(T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.held.is_(True), T.c.id > after)

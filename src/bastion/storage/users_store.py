@@ -114,7 +114,8 @@ def get_password_hash(tx: Tx, user_id: str) -> str | None:
     row = tx.execute(select(u.c.password_hash).where(u.c.id == user_id)).first()
     if row is None:
         raise NotFound("user not found")
-    return row.password_hash
+    password_hash: str | None = row.password_hash
+    return password_hash
 
 
 def update_password(tx: Tx, user_id: str, password_hash: str, *, replacing: str | None, now: int) -> bool:
@@ -248,7 +249,7 @@ def delete_sessions_of(tx: Tx, user_id: str) -> None:
 
 
 class Attempts(NamedTuple):
-    count: int
+    attempt_count: int  # not `count`: that is tuple's method
     window_start: int
 
 
@@ -267,7 +268,7 @@ REFUND = Statement("UPDATE login_failures SET count = count - 1 WHERE subject = 
 def reserve_attempt(tx: Tx, subject: str, *, now: int, cutoff: int) -> Attempts:
     """Count one more attempt on ``subject`` (a window starting after ``cutoff`` goes on, an older one
     starts again at ``now``) and return the count: one statement, so parallel attempts each see their own."""
-    return Attempts._make(RESERVE.one(tx, subject=subject, now=now, cutoff=cutoff))
+    return Attempts._make(RESERVE.one_row(tx, subject=subject, now=now, cutoff=cutoff))
 
 
 def refund_attempt(tx: Tx, subject: str) -> None:
