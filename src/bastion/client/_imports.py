@@ -131,7 +131,7 @@ def table_row_task(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def rows_body(rows: Iterable[Mapping[str, Any]], chunk_tasks: int) -> ImportBody:
-    one_shot = iter(rows) is rows  # type: ignore[comparison-overlap]
+    one_shot = iter(rows) is rows
     return ImportBody(MEDIA_TYPES["jsonl"], lambda: encode_lines(rows, chunk_tasks), one_shot=one_shot)
 
 

@@ -43,7 +43,7 @@ import hashlib
 import hmac
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -409,7 +409,7 @@ class Export:
         if batch:
             yield from release()
 
-    def stream(self) -> Iterator[bytes]:
+    def stream(self) -> Generator[bytes, None, None]:
         """The file's bytes; after the last one the manifest is signed and stored (``self.manifest``)."""
         digest, size, finished = hashlib.sha256(), 0, False
         try:

@@ -14,9 +14,9 @@ admin-authority requests to platform admins (``storage/rls.py``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 
 from . import schema
 from .database import Tx
@@ -51,7 +51,7 @@ class Lapsed(NamedTuple):
     state: str
 
 
-def _approval(row) -> Approval:
+def _approval(row: Row[Any]) -> Approval:
     return Approval(
         row.workspace_id,
         row.id,

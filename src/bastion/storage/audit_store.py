@@ -99,7 +99,7 @@ def lock_head(tx: Tx, workspace_id: str) -> Head:
     row = HEAD_FOR_UPDATE.one(tx, ws=workspace_id)
     if row is None:
         NEW_HEAD.run(tx, ws=workspace_id, empty=b"", now=tx.now)
-        row = HEAD_FOR_UPDATE.one(tx, ws=workspace_id)
+        row = HEAD_FOR_UPDATE.one_row(tx, ws=workspace_id)
     return Head(row[0], bytes(row[1]))
 
 
@@ -146,7 +146,8 @@ def store_checkpoint(tx: Tx, workspace_id: str, size: int, note: str, now: int) 
         [(workspace_id, size, note, now)],
         ("workspace_id", "size"),
     )
-    return tx.execute(select(K.c.note).where(K.c.workspace_id == workspace_id, K.c.size == size)).scalar_one()
+    stored: str = tx.execute(select(K.c.note).where(K.c.workspace_id == workspace_id, K.c.size == size)).scalar_one()
+    return stored
 
 
 def find_latest_checkpoint(tx: Tx, workspace_id: str) -> Checkpoint | None:
@@ -197,7 +198,7 @@ def list_leaves(tx: Tx, workspace_id: str, *, after: int, limit: int) -> list[Le
 
 
 def get_leaf(tx: Tx, workspace_id: str, seq: int) -> bytes:
-    leaf = tx.execute(select(E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq == seq)).scalar()
+    leaf: bytes | None = tx.execute(select(E.c.leaf).where(E.c.workspace_id == workspace_id, E.c.seq == seq)).scalar()
     if leaf is None:
         raise NotFound("no audit entry with this seq")
     return leaf

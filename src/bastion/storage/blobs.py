@@ -44,7 +44,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -52,6 +52,7 @@ from typing import Any, Protocol
 from .. import ids
 from ..domain.errors import InvalidConfig, NotFound, Unavailable
 from ..plugins import blob_store_factory, hookimpl
+from ..settings import Settings
 
 log = logging.getLogger("bastion.blobs")
 
@@ -92,7 +93,7 @@ class BlobStore(Protocol):
     def close(self) -> None: ...
 
 
-def _chunks(data: Chunks) -> Iterable[bytes]:
+def _chunks(data: Chunks) -> Iterable[bytes | bytearray | memoryview]:
     return (data,) if isinstance(data, (bytes, bytearray, memoryview)) else data
 
 
@@ -139,7 +140,7 @@ class DiskBlobs:
         self.root = root
 
     @classmethod
-    def from_settings(cls, settings) -> DiskBlobs:
+    def from_settings(cls, settings: Settings) -> DiskBlobs:
         return cls(settings.files_dir)
 
     def _path(self, workspace_id: str, blob_id: str) -> Path:
@@ -246,7 +247,7 @@ class S3Blobs:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings) -> S3Blobs:
+    def from_settings(cls, settings: Settings) -> S3Blobs:
         if not settings.s3_bucket:
             raise InvalidConfig("s3_bucket: the s3 blob store needs a bucket (BASTION_S3_BUCKET)")
         try:  # optional dependency: only deployments that choose s3 need it
@@ -367,7 +368,8 @@ class S3Blobs:
         key = self._key(workspace_id, blob_id)
         with self._calls("read the file"):
             try:
-                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+                return body
             except self._client_error as exc:
                 if self._code(exc) in ("NoSuchKey", "404"):
                     raise NotFound("the file's content is missing from the blob store") from None
@@ -462,10 +464,11 @@ class S3Blobs:
 
 
 @hookimpl
-def bastion_blob_stores():
+def bastion_blob_stores() -> dict[str, Callable[[Settings], BlobStore]]:
     return {"disk": DiskBlobs.from_settings, "s3": S3Blobs.from_settings}
 
 
-def open_blob_store(settings) -> BlobStore:
+def open_blob_store(settings: Settings) -> BlobStore:
     """The store ``settings.blob_store`` names: built in (disk, s3) or a plugin's."""
-    return blob_store_factory(settings.blob_store)(settings)
+    store: BlobStore = blob_store_factory(settings.blob_store)(settings)
+    return store

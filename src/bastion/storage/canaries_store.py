@@ -198,7 +198,8 @@ ISSUE_OF = Statement(
 
 def next_canary(tx: Tx, project_id: str, user_id: str, *, workspace_id: str) -> str | None:
     """An approved canary of the project this person has neither been issued nor leased."""
-    return NEXT_CANARY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
+    canary_id: str | None = NEXT_CANARY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
+    return canary_id
 
 
 def issue_canary(

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -91,7 +92,7 @@ class Sealer:
     def seal_json(self, table: str, record_id: str, column: str, value: object) -> bytes:
         return self.seal(table, record_id, column, orjson.dumps(value))
 
-    def open_json(self, table: str, record_id: str, column: str, sealed: bytes):
+    def open_json(self, table: str, record_id: str, column: str, sealed: bytes) -> Any:
         return orjson.loads(self.open(table, record_id, column, sealed))
 
     def index_hash(self, *parts: str | bytes) -> bytes:
@@ -113,5 +114,5 @@ def key_id_of(sealed: bytes) -> str:
     return "key_" + sealed[1:17].hex()
 
 
-def open_all(sealer: Sealer, table: str, column: str, rows: Iterable[tuple[str, bytes]]) -> list:
+def open_all(sealer: Sealer, table: str, column: str, rows: Iterable[tuple[str, bytes]]) -> list[Any]:
     return [sealer.open_json(table, rid, column, blob) for rid, blob in rows]

@@ -2,8 +2,8 @@
 
 Every service call runs in exactly one transaction opened here
 (``with db.transaction(write=True) as tx:``); nothing deeper commits. A ``Tx``
-carries the connection, the instant the transaction started (``tx.now``, epoch
-ms) and callbacks to run after a successful commit.
+carries the connection and the instant the transaction started (``tx.now``, epoch
+ms).
 
 SQLite setup (every connection): WAL journal, ``synchronous=FULL`` (an
 acknowledged write survives power loss), foreign keys on, a busy timeout for
@@ -17,49 +17,85 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVarTuple, cast, overload
 
-from sqlalchemy import Connection, create_engine, event, make_url
+from sqlalchemy import Connection, CursorResult, RootTransaction, create_engine, event, make_url
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from . import dialects
 from .datadir import private_sqlite_files
+
+_Ts = TypeVarTuple("_Ts")
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class DriverCursor(Protocol):
+    """What ``storage/fast.py`` uses of a driver's cursor (sqlite3's or psycopg's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> tuple[Any, ...] | None: ...
+
+    def fetchall(self) -> list[tuple[Any, ...]]: ...
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> object: ...
+
+
+class DriverConnection(Protocol):
+    """What ``storage/fast.py`` uses of a driver's connection: ``execute`` and ``executemany``
+    on sqlite3's, ``execute`` and ``cursor`` (a context manager) on psycopg's."""
+
+    def execute(self, sql: str, params: Mapping[str, Any]) -> DriverCursor: ...
+
+    def executemany(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> object: ...
+
+    def cursor(self) -> AbstractContextManager[DriverCursor]: ...
+
+
 class Tx:
     """One open transaction."""
 
-    __slots__ = ("conn", "db", "now", "write", "_after_commit", "_raw")
+    __slots__ = ("conn", "db", "now", "write", "_raw")
 
     def __init__(self, conn: Connection, db: Database, write: bool) -> None:
         self.conn = conn
         self.db = db
         self.now = now_ms()
         self.write = write
-        self._after_commit: list[Callable[[], None]] = []
-        self._raw = None
+        self._raw: DriverConnection | None = None
 
     @property
-    def raw(self):
+    def raw(self) -> DriverConnection:
         """The driver's own connection, in this transaction (for ``storage/fast.py``)."""
         if self._raw is None:
-            self._raw = self.conn.connection.driver_connection
+            # Optional in SQLAlchemy's annotation only for a connection already closed.
+            self._raw = cast(DriverConnection, self.conn.connection.driver_connection)
         return self._raw
 
     @property
     def dialect(self) -> dialects.Dialect:
         return self.db.dialect
 
-    def execute(self, statement: Any, params: Any = None):
+    @overload
+    def execute(self, statement: TypedReturnsRows[*_Ts], params: Params | None = None) -> CursorResult[*_Ts]: ...
+
+    @overload
+    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[*tuple[Any, ...]]: ...
+
+    def execute(self, statement: Executable, params: Params | None = None) -> CursorResult[*tuple[Any, ...]]:
+        """Run a statement in this transaction; its result is typed after the statement's columns."""
         return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
 
     def set_scope(self, user_id: str, workspace_ids: str, is_admin: bool = False) -> None:
@@ -69,9 +105,6 @@ class Tx:
     def usable(self) -> bool:
         """False after a failed statement (PostgreSQL): only a rollback is left."""
         return self.db.dialect.is_usable(self.conn)
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        self._after_commit.append(fn)
 
 
 class _Batch:
@@ -109,7 +142,7 @@ class _GroupCommitWriter:
         self.state = threading.Lock()
         self.queued = 0
         self.conn: Connection | None = None
-        self.outer = None
+        self.outer: RootTransaction | None = None
         self.batch: _Batch | None = None
         self.local = threading.local()
 
@@ -164,8 +197,6 @@ class _GroupCommitWriter:
             batch.done.wait()
             if batch.error is not None:
                 raise batch.error
-            for fn in tx._after_commit:
-                fn()
 
     def _finish(self, batch: _Batch) -> None:
         """Commit the batch if nobody is queued (or it is big or old); release the writer lock."""
@@ -173,17 +204,19 @@ class _GroupCommitWriter:
             alone = self.queued == 0
         due = alone or batch.members >= self.MAX_MEMBERS or time.monotonic() - batch.started > self.MAX_AGE_S
         if due or batch.error is not None:
+            outer, conn = self.outer, self.conn
+            assert outer is not None and conn is not None  # set with the batch, in transaction()
             try:
                 if batch.error is None:
-                    self.outer.commit()
+                    outer.commit()
                 else:
-                    self.outer.rollback()
+                    outer.rollback()
             except BaseException as exc:
                 batch.error = exc
                 try:
-                    self.outer.rollback()
+                    outer.rollback()
                 except BaseException:
-                    self.conn.invalidate()
+                    conn.invalidate()
                     self.conn = None
             self.batch = None
             self.outer = None
@@ -237,8 +270,6 @@ class Database:
             tx = Tx(conn, self, write)
             with conn.begin():
                 yield tx
-        for fn in tx._after_commit:
-            fn()
 
     def dispose(self) -> None:
         if self._writer is not None:
@@ -262,7 +293,7 @@ class Database:
 
 def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: object) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cur = dbapi_connection.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -276,8 +307,3 @@ def _configure_sqlite(engine: Engine, cache_mb: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
-
-
-def make_null_pool_engine(url: str) -> Engine:
-    """A pool-less engine for one-shot admin work (migrations, keyring maintenance)."""
-    return create_engine(url, poolclass=NullPool)

@@ -25,6 +25,8 @@ import os
 import stat
 from pathlib import Path
 
+from ..settings import Settings
+
 log = logging.getLogger("bastion.storage")
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -47,7 +49,7 @@ def private_sqlite_files(path: Path) -> None:
         _tighten(candidate)
 
 
-def prepare(settings) -> None:
+def prepare(settings: Settings) -> None:
     """The data directory and the files' folders, private (run when a runtime opens)."""
     private_folder(settings.data_dir)
     files = settings.files_dir

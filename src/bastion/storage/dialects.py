@@ -17,10 +17,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 class Dialect:
@@ -52,7 +56,14 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
     skip_locked = ""
 
-    def insert_ignore(self, conn, table, columns, rows, conflict):
+    def insert_ignore(
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        conflict: Sequence[str],
+    ) -> int:
         if not rows:
             return 0
         placeholders = ", ".join("?" for _ in columns)
@@ -60,7 +71,7 @@ class SQLiteDialect(Dialect):
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
         )
-        cursor = conn.connection.driver_connection.cursor()
+        cursor = cast(sqlite3.Connection, conn.connection.driver_connection).cursor()
         try:
             cursor.executemany(sql, rows)
             return cursor.rowcount
@@ -72,25 +83,32 @@ class PostgresDialect(Dialect):
     name = "postgresql"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def set_scope(self, conn, user_id, workspace_ids, is_admin=False):
+    def set_scope(self, conn: Connection, user_id: str, workspace_ids: str, is_admin: bool = False) -> None:
         conn.exec_driver_sql(
             "SELECT set_config('app.user_id', %(u)s, true), "
             "set_config('app.workspace_ids', %(w)s, true), set_config('app.is_admin', %(a)s, true)",
             {"u": user_id, "w": workspace_ids, "a": "on" if is_admin else "off"},
         )
 
-    def is_usable(self, conn):
+    def is_usable(self, conn: Connection) -> bool:
         from psycopg.pq import TransactionStatus
 
-        return conn.connection.driver_connection.info.transaction_status != TransactionStatus.INERROR
+        return _psycopg(conn).info.transaction_status != TransactionStatus.INERROR
 
-    def set_widening(self, conn, setting, workspace_ids):
+    def set_widening(self, conn: Connection, setting: str, workspace_ids: str) -> None:
         conn.exec_driver_sql("SELECT set_config(%(s)s, %(w)s, true)", {"s": setting, "w": workspace_ids})
 
-    def insert_ignore(self, conn, table, columns, rows, conflict):
+    def insert_ignore(
+        self,
+        conn: Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: list[tuple[Any, ...]],
+        conflict: Sequence[str],
+    ) -> int:
         if not rows:
             return 0
-        raw = conn.connection.driver_connection
+        raw = _psycopg(conn)
         cols = ", ".join(columns)
         staging = f"_staging_{table}"
         with raw.cursor() as cur:
@@ -109,6 +127,11 @@ class PostgresDialect(Dialect):
             inserted = cur.rowcount
             cur.execute(f"TRUNCATE {staging}")
             return inserted
+
+
+def _psycopg(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``conn`` (Optional in SQLAlchemy's annotation only once closed)."""
+    return cast("psycopg.Connection[Any]", conn.connection.driver_connection)
 
 
 def for_name(name: str) -> Dialect:

@@ -45,13 +45,16 @@ def _tool_failed(tool: str, stderr: str, returncode: int) -> InvalidInput:
 
 def sqlite_file(url: str) -> Path:
     """The database file a SQLite URL names."""
-    return Path(make_url(url).database)
+    database = make_url(url).database
+    if not database:
+        raise InvalidInput("the SQLite URL names no database file")
+    return Path(database)
 
 
 def dump(db: Database, folder: Path) -> str:
     """Write a consistent copy of the database into ``folder``; returns the file's name there."""
     if db.is_sqlite:
-        source = sqlite3.connect(make_url(db.url).database)
+        source = sqlite3.connect(sqlite_file(db.url))
         target = sqlite3.connect(folder / SQLITE_MEMBER)
         with target:
             source.backup(target)

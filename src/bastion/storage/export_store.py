@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, select, update
 
@@ -91,7 +91,7 @@ class TaskPage:
 
     __slots__ = ("_rows",)
 
-    def __init__(self, rows: list[tuple]) -> None:
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
         self._rows = rows
 
     def __len__(self) -> int:
@@ -102,11 +102,13 @@ class TaskPage:
 
     @property
     def first_id(self) -> str:
-        return self._rows[0][0]
+        task_id: str = self._rows[0][0]
+        return task_id
 
     @property
     def last_id(self) -> str:
-        return self._rows[-1][0]
+        task_id: str = self._rows[-1][0]
+        return task_id
 
 
 def list_task_page(
@@ -134,9 +136,10 @@ def list_reviews_in_range(tx: Tx, workspace_id: str, project_id: str, first: str
 
 def get_config_version(tx: Tx, workspace_id: str, project_id: str) -> int:
     """The version of the project's config now (the manifest records the one an export was cut from)."""
-    return tx.execute(
+    version: int = tx.execute(
         select(P.c.config_version).where(P.c.workspace_id == workspace_id, P.c.id == project_id)
     ).scalar_one()
+    return version
 
 
 def insert_export(tx: Tx, workspace_id: str, export_id: str, *, project_id: str, format: str, created_by: str) -> None:

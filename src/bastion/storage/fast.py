@@ -20,6 +20,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .database import DriverCursor, Tx
+
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
@@ -36,26 +38,33 @@ class Statement:
         self.sqlite = sql
         self.postgresql = _pyformat(postgresql if postgresql is not None else sql)
 
-    def _cursor(self, tx, params: Mapping[str, Any]):
+    def _cursor(self, tx: Tx, params: Mapping[str, Any]) -> DriverCursor:
         raw = tx.raw
         sql = self.sqlite if tx.db.is_sqlite else self.postgresql
         return raw.execute(sql, params)
 
-    def rows(self, tx, **params: Any) -> list[tuple]:
+    def rows(self, tx: Tx, **params: Any) -> list[tuple[Any, ...]]:
         return self._cursor(tx, params).fetchall()
 
-    def one(self, tx, **params: Any) -> tuple | None:
+    def one(self, tx: Tx, **params: Any) -> tuple[Any, ...] | None:
         return self._cursor(tx, params).fetchone()
 
-    def scalar(self, tx, **params: Any) -> Any:
+    def one_row(self, tx: Tx, **params: Any) -> tuple[Any, ...]:
+        """The row a statement always returns (an aggregate, an upsert's ``RETURNING``)."""
+        row = self._cursor(tx, params).fetchone()
+        if row is None:
+            raise RuntimeError("the statement returned no row")
+        return row
+
+    def scalar(self, tx: Tx, **params: Any) -> Any:
         row = self._cursor(tx, params).fetchone()
         return None if row is None else row[0]
 
-    def run(self, tx, **params: Any) -> int:
+    def run(self, tx: Tx, **params: Any) -> int:
         """Execute; returns the number of rows changed."""
         return self._cursor(tx, params).rowcount
 
-    def many(self, tx, rows: Iterable[Mapping[str, Any]] | Sequence[Mapping[str, Any]]) -> None:
+    def many(self, tx: Tx, rows: Iterable[Mapping[str, Any]] | Sequence[Mapping[str, Any]]) -> None:
         sql = self.sqlite if tx.db.is_sqlite else self.postgresql
         raw = tx.raw
         if tx.db.is_sqlite:

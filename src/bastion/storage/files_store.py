@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import schema
+from .database import Tx
 from ..domain.errors import Conflict, NotFound
 
 F = schema.files
@@ -41,21 +42,21 @@ class DuplicateFile(Conflict):
 _COLUMNS = [getattr(F.c, name) for name in FileRow._fields]
 
 
-def find_file_by_digest(tx, workspace_id: str, project_id: str, digest: bytes) -> FileRow | None:
+def find_file_by_digest(tx: Tx, workspace_id: str, project_id: str, digest: bytes) -> FileRow | None:
     raw = tx.execute(
         select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.project_id == project_id, F.c.digest == digest)
     ).first()
     return None if raw is None else FileRow._make(raw)
 
 
-def find_file(tx, workspace_id: str, project_id: str, file_id: str) -> FileRow | None:
+def find_file(tx: Tx, workspace_id: str, project_id: str, file_id: str) -> FileRow | None:
     raw = tx.execute(
         select(*_COLUMNS).where(F.c.workspace_id == workspace_id, F.c.id == file_id, F.c.project_id == project_id)
     ).first()
     return None if raw is None else FileRow._make(raw)
 
 
-def list_files(tx, workspace_id: str, project_id: str, file_ids: list[str]) -> list[FileRow]:
+def list_files(tx: Tx, workspace_id: str, project_id: str, file_ids: list[str]) -> list[FileRow]:
     """The project's files among ``file_ids`` (ids of other projects or workspaces are left out)."""
     return [
         FileRow._make(raw)
@@ -67,7 +68,7 @@ def list_files(tx, workspace_id: str, project_id: str, file_ids: list[str]) -> l
     ]
 
 
-def insert_file(tx, workspace_id: str, row: FileRow) -> None:
+def insert_file(tx: Tx, workspace_id: str, row: FileRow) -> None:
     """DuplicateFile when the project got the same content meanwhile (its digest is unique)."""
     if row.workspace_id != workspace_id:
         raise ValueError("the row belongs to another workspace")

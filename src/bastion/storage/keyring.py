@@ -24,9 +24,12 @@ import hmac
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
     BigInteger,
@@ -42,6 +45,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Engine
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 
 from .database import now_ms
@@ -55,6 +60,7 @@ from .keyproviders import (
 )
 from .. import ids
 from ..domain.errors import BastionError, NotFound
+from ..settings import Settings
 
 keyring_metadata = MetaData()
 
@@ -108,7 +114,7 @@ class Keyring:
     # -- construction ---------------------------------------------------------
 
     @classmethod
-    def open(cls, settings, *, create: bool = False) -> Keyring:
+    def open(cls, settings: Settings, *, create: bool = False) -> Keyring:
         """Open the keyring the settings describe; ``create`` makes a master key file."""
         url = settings.resolved_keyring_url
         if settings.key_provider == "passphrase":
@@ -190,7 +196,7 @@ class Keyring:
             self._checked[key_id] = time.monotonic()
         return material
 
-    def audit_signer(self, default_name: str):
+    def audit_signer(self, default_name: str) -> tuple[str, Ed25519PrivateKey]:
         """The deployment's Ed25519 key that signs audit checkpoints: (name, private key).
 
         Made on first use and kept wrapped by the key provider, like the data keys.
@@ -199,7 +205,7 @@ class Keyring:
         from ..audit import notes
 
         with self._lock:
-            cached = getattr(self, "_signer", None)
+            cached: tuple[str, Ed25519PrivateKey] | None = getattr(self, "_signer", None)
         if cached is not None:
             return cached
         with self.engine.begin() as conn:
@@ -242,7 +248,7 @@ class Keyring:
             self._secrets[purpose] = secret
         return secret
 
-    def keys_of(self, workspace_id: str) -> list[dict]:
+    def keys_of(self, workspace_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(data_keys.c.id, data_keys.c.project_id, data_keys.c.created_at, data_keys.c.kek_id)
@@ -362,7 +368,7 @@ def require_key(keyring: Keyring, workspace_id: str, key_id: str) -> KeyMaterial
         raise NotFound("the data of this object has been destroyed") from exc
 
 
-def _make_engine(url: str):
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -370,7 +376,7 @@ def _make_engine(url: str):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record) -> None:
+        def _on_connect(dbapi_connection: DBAPIConnection, _record: object) -> None:
             cur = dbapi_connection.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
@@ -382,15 +388,15 @@ def _make_engine(url: str):
     return create_engine(url, pool_pre_ping=True)
 
 
-def set_meta(engine, name: str, value: bytes) -> None:
+def set_meta(engine: Engine, name: str, value: bytes) -> None:
     with engine.begin() as conn:
         conn.execute(delete(keyring_meta).where(keyring_meta.c.name == name))
         conn.execute(insert(keyring_meta).values(name=name, value=value))
 
 
-def _meta_value(engine, name: str, *, create) -> bytes:
+def _meta_value(engine: Engine, name: str, *, create: Callable[[], bytes]) -> bytes:
     with engine.begin() as conn:
-        value = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == name)).scalar()
+        value: bytes | None = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == name)).scalar()
         if value is None:
             value = create()
             conn.execute(insert(keyring_meta).values(name=name, value=value))

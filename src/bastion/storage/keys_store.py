@@ -44,7 +44,9 @@ def set_project_key(tx: Tx, workspace_id: str, project_id: str, key_id: str) -> 
 
 def get_project_config(tx: Tx, workspace_id: str, project_id: str) -> bytes:
     """The project's sealed labelling config; NotFound when the project is gone."""
-    config = tx.execute(select(P.c.config).where(P.c.workspace_id == workspace_id, P.c.id == project_id)).scalar()
+    config: bytes | None = tx.execute(
+        select(P.c.config).where(P.c.workspace_id == workspace_id, P.c.id == project_id)
+    ).scalar()
     if config is None:
         raise NotFound("project not found")
     return config

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy import delete, func, select
 
 from . import schema
+from .database import Tx
 from .fast import Statement
 from .. import ids
 
@@ -41,7 +42,7 @@ class TaskRecord(NamedTuple):
     gold: bytes | None
 
 
-def task_record(tx, task_id: str, user_id: str | None) -> TaskRecord | None:
+def task_record(tx: Tx, task_id: str, user_id: str | None) -> TaskRecord | None:
     """The task, within the person's workspaces (``user_id=None``: the local operator, any workspace)."""
     row = TASK_ROW.one(tx, id=task_id, user=user_id) if user_id is not None else TASK_ROW_ANY.one(tx, id=task_id)
     return None if row is None else TaskRecord(*row)
@@ -150,7 +151,7 @@ TASK_ROW_ANY = Statement(  # the local operator: every workspace
 )
 
 
-def set_assignment(tx, ws: str, project_id: str, task_id: str, user_id: str, state: str, expires_at: int) -> None:
+def set_assignment(tx: Tx, ws: str, project_id: str, task_id: str, user_id: str, state: str, expires_at: int) -> None:
     """Insert the (task, person) assignment, or move an expired/skipped one to ``state``."""
     params = {"ws": ws, "task": task_id, "user": user_id, "state": state, "expires": expires_at, "now": tx.now}
     if not MOVE_ASSIGNMENT.run(tx, **params):
@@ -162,7 +163,7 @@ LEASED_TO = Statement(_LEASED_TO)
 LEASED_TO_IN_PROJECT = Statement(_LEASED_TO + " AND project_id = :project")
 
 
-def release_leases(tx, workspace_id: str, user_id: str, *, project_id: str | None = None) -> int:
+def release_leases(tx: Tx, workspace_id: str, user_id: str, *, project_id: str | None = None) -> int:
     """End a person's open leases in a workspace (or one of its projects) now: each expires and its slot
     returns to the pool. Returns how many there were."""
     if project_id is None:
@@ -261,7 +262,7 @@ CLAIM = {start: _open_statement(start, lock=True) for start in _STARTS}
 
 
 def first_open(
-    tx, ws: str, project: str, user: str, overlap: int, start: tuple[int, str] | None, *, lock: bool = False
+    tx: Tx, ws: str, project: str, user: str, overlap: int, start: tuple[int, str] | None, *, lock: bool = False
 ) -> tuple[int, str] | None:
     """The first candidate (priority, id) for ``user`` at or after ``start`` (None: from the head).
 
@@ -283,7 +284,7 @@ def first_open(
 A = schema.assignments
 
 
-def is_assigned(tx, workspace_id: str, task_id: str, user_id: str) -> bool:
+def is_assigned(tx: Tx, workspace_id: str, task_id: str, user_id: str) -> bool:
     """Whether the task was ever handed to the person (any lease state): who may still open it and its files."""
     return (
         tx.execute(
@@ -309,7 +310,7 @@ class Lease(NamedTuple):
     task_id: str
 
 
-def find_lease(tx, project_id: str, *, workspace_id: str, user_id: str) -> Lease | None:
+def find_lease(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> Lease | None:
     """The person's first lease in the project, expired or not (the queue renews it)."""
     row = HELD.one(tx, ws=workspace_id, project=project_id, user=user_id)
     return None if row is None else Lease(*row)
@@ -322,13 +323,13 @@ class HeldLease(NamedTuple):
     expires_at: int
 
 
-def find_assignment(tx, task_id: str, *, workspace_id: str, user_id: str) -> Assignment | None:
+def find_assignment(tx: Tx, task_id: str, *, workspace_id: str, user_id: str) -> Assignment | None:
     """The person's assignment of the task, if it was ever handed to them."""
     row = MINE.one(tx, ws=workspace_id, task=task_id, user=user_id)
     return None if row is None else Assignment(*row)
 
 
-def find_live_lease(tx, project_id: str, *, workspace_id: str, user_id: str, now: int) -> HeldLease | None:
+def find_live_lease(tx: Tx, project_id: str, *, workspace_id: str, user_id: str, now: int) -> HeldLease | None:
     """The person's first lease in the project that has not expired by ``now``."""
     row = tx.execute(
         select(A.c.task_id, A.c.expires_at)
@@ -345,7 +346,7 @@ def find_live_lease(tx, project_id: str, *, workspace_id: str, user_id: str, now
     return None if row is None else HeldLease._make(row)
 
 
-def first_leased_project(tx, *, workspace_ids: list[str], user_id: str) -> str | None:
+def first_leased_project(tx: Tx, *, workspace_ids: list[str], user_id: str) -> str | None:
     """The project of the person's first lease (any state of expiry) in these workspaces."""
     return tx.execute(
         select(A.c.project_id)
@@ -359,7 +360,7 @@ def first_leased_project(tx, *, workspace_ids: list[str], user_id: str) -> str |
     ).scalar()
 
 
-def count_assignments(tx, project_id: str, *, workspace_id: str, user_id: str, since: int | None = None) -> int:
+def count_assignments(tx: Tx, project_id: str, *, workspace_id: str, user_id: str, since: int | None = None) -> int:
     """How many of the project's tasks were handed to the person (``since``: after that time)."""
     query = (
         select(func.count())
@@ -371,7 +372,7 @@ def count_assignments(tx, project_id: str, *, workspace_id: str, user_id: str, s
     return tx.execute(query).scalar_one()
 
 
-def skip_assignment(tx, assignment_id: str, task_id: str, *, workspace_id: str, now: int) -> bool:
+def skip_assignment(tx: Tx, assignment_id: str, task_id: str, *, workspace_id: str, now: int) -> bool:
     """Move a leased assignment to skipped and give its slot back; False when it was not leased."""
     if not SKIP.run(tx, ws=workspace_id, id=assignment_id, now=now):
         return False
@@ -379,6 +380,6 @@ def skip_assignment(tx, assignment_id: str, task_id: str, *, workspace_id: str, 
     return True
 
 
-def delete_assignments(tx, project_id: str, *, workspace_id: str, user_id: str) -> None:
+def delete_assignments(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> None:
     """Every assignment of the person in the project (a qualification retake starts afresh)."""
     tx.execute(delete(A).where(A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id))

@@ -12,11 +12,12 @@ Every statement names ``workspace_id`` first (row-level security keys on it).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 
 from . import schema
+from .database import Tx
 from .fast import Statement
 
 R = schema.task_redactions
@@ -39,7 +40,7 @@ INSERT_RECORD_IF_TASK = Statement(
 )
 
 
-def insert_records(tx, workspace_id: str, project_id: str, records: Mapping[str, bytes]) -> None:
+def insert_records(tx: Tx, workspace_id: str, project_id: str, records: Mapping[str, bytes]) -> None:
     """Store sealed records for the tasks of a batch that were inserted (duplicates have no row)."""
     if records:
         INSERT_RECORD_IF_TASK.many(
@@ -51,7 +52,7 @@ def insert_records(tx, workspace_id: str, project_id: str, records: Mapping[str,
         )
 
 
-def records_between(tx, workspace_id: str, project_id: str, first: str, last: str) -> list[tuple[str, bytes]]:
+def records_between(tx: Tx, workspace_id: str, project_id: str, first: str, last: str) -> list[tuple[str, bytes]]:
     return [
         tuple(r)
         for r in tx.execute(
@@ -62,7 +63,7 @@ def records_between(tx, workspace_id: str, project_id: str, first: str, last: st
     ]
 
 
-def record_of(tx, workspace_id: str, task_id: str) -> bytes | None:
+def record_of(tx: Tx, workspace_id: str, task_id: str) -> bytes | None:
     return tx.execute(select(R.c.record).where(R.c.workspace_id == workspace_id, R.c.id == task_id)).scalar()
 
 
@@ -71,14 +72,15 @@ def record_of(tx, workspace_id: str, task_id: str) -> bytes | None:
 TASK_FLAGS = Statement("SELECT held, is_canary, gold FROM tasks WHERE workspace_id = :ws AND id = :id")
 
 
-def task_flags(tx, workspace_id: str, task_id: str) -> tuple[bool, bool, bytes | None]:
+def task_flags(tx: Tx, workspace_id: str, task_id: str) -> tuple[bool, bool, bytes | None]:
     row = TASK_FLAGS.one(tx, ws=workspace_id, id=task_id)
     if row is None:
         return False, False, None
     return bool(row[0]), bool(row[1]), row[2]
 
 
-def held_tasks(tx, workspace_id: str, project_id: str, after: str, limit: int) -> list:
+def held_tasks(tx: Tx, workspace_id: str, project_id: str, after: str, limit: int) -> Sequence[Row[str, int]]:
+    """The project's held tasks after ``after`` in id order: (id, created_at)."""
     return tx.execute(
         select(T.c.id, T.c.created_at)
         .where(T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.held.is_(True), T.c.id > after)
@@ -87,7 +89,7 @@ def held_tasks(tx, workspace_id: str, project_id: str, after: str, limit: int) -
     ).all()
 
 
-def release_task(tx, workspace_id: str, task_id: str, overlap: int) -> bool:
+def release_task(tx: Tx, workspace_id: str, task_id: str, overlap: int) -> bool:
     """Un-hold a task; it enters the queue unless it already has all its annotations."""
     return bool(
         tx.execute(
@@ -101,7 +103,7 @@ def release_task(tx, workspace_id: str, task_id: str, overlap: int) -> bool:
 # -- who was shown what (for tracing) -------------------------------------------------
 
 
-def viewers_of(tx, workspace_id: str, project_id: str, task_ids: list[str]) -> dict[str, set[str]]:
+def viewers_of(tx: Tx, workspace_id: str, project_id: str, task_ids: list[str]) -> dict[str, set[str]]:
     """People shown each task: leases (every state), reads by id, reviews, listings whose page covered it.
 
     The record is the assignments table and the audit log (``task.shown``,

@@ -153,7 +153,7 @@ def find_live_lease(tx: Tx, project_id: str, *, workspace_id: str, reviewer_id: 
 
 
 def annotator_history(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> AnnotatorHistory:
-    total, accepted, rejected, corrected, golds, gold_sum = HISTORY.one(
+    total, accepted, rejected, corrected, golds, gold_sum = HISTORY.one_row(
         tx, ws=workspace_id, project=project_id, user=user_id
     )
     return AnnotatorHistory(total, accepted or 0, rejected or 0, corrected or 0, golds or 0, gold_sum)

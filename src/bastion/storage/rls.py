@@ -88,6 +88,10 @@ Pitfalls handled (docs/security.md):
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from sqlalchemy import Connection
+
 FUNCTION = """
 CREATE OR REPLACE FUNCTION bastion_can_see(ws text) RETURNS boolean
 LANGUAGE sql STABLE AS $$
@@ -145,7 +149,15 @@ def policy_sql(table: str) -> list[str]:
     ]
 
 
-def enable(op, tables: list[str]) -> None:
+class MigrationOps(Protocol):
+    """What ``enable`` uses of a migration's ``alembic.op``."""
+
+    def get_bind(self) -> Connection: ...
+
+    def execute(self, sqltext: str) -> None: ...
+
+
+def enable(op: MigrationOps, tables: list[str]) -> None:
     """Call from a migration: RLS on these tables (PostgreSQL only; a no-op on SQLite)."""
     if op.get_bind().dialect.name != "postgresql":
         return

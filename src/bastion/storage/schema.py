@@ -20,7 +20,8 @@ Schema changes go through an Alembic migration in ``storage/migrations``; a test
 checks that the migrations produce exactly this metadata.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: this module declares no annotations, and the table named
+# `annotations` below would collide with the name that import binds.
 
 from sqlalchemy import (
     BigInteger,

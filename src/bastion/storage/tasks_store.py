@@ -11,7 +11,7 @@ cost a Python call per task on the import path).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, or_, select, update
 
@@ -69,7 +69,7 @@ class GoldTask(NamedTuple):
     gold: bytes
 
 
-def insert_tasks(tx: Tx, rows: Sequence[tuple], *, workspace_id: str, now: int) -> int:
+def insert_tasks(tx: Tx, rows: Sequence[tuple[Any, ...]], *, workspace_id: str, now: int) -> int:
     """Insert new tasks (tuples in ``NEW_TASK_COLUMNS`` order), skipping duplicates; returns how many went in."""
     if not rows:
         return 0

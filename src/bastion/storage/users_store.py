@@ -13,9 +13,9 @@ not workspace-owned: row-level security does not restrict them.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import Row, and_, insert, select, update
 
 from . import schema
 from .database import Tx
@@ -30,7 +30,7 @@ s = schema.web_sessions
 f = schema.login_failures
 
 
-def _user(row) -> User:
+def _user(row: Row[Any]) -> User:
     return User(row.id, row.email, row.name, bool(row.is_admin), bool(row.is_active), row.created_at)
 
 
@@ -79,10 +79,6 @@ def list_users(tx: Tx) -> list[User]:
     return [_user(row) for row in tx.execute(select(u).order_by(u.c.email)).all()]
 
 
-def count_users(tx: Tx) -> int:
-    return tx.execute(select(func.count()).select_from(u)).scalar_one()
-
-
 def insert_user(
     tx: Tx, user_id: str, email: str, *, name: str, password_hash: str | None, is_admin: bool, now: int
 ) -> None:
@@ -114,7 +110,8 @@ def get_password_hash(tx: Tx, user_id: str) -> str | None:
     row = tx.execute(select(u.c.password_hash).where(u.c.id == user_id)).first()
     if row is None:
         raise NotFound("user not found")
-    return row.password_hash
+    password_hash: str | None = row.password_hash
+    return password_hash
 
 
 def update_password(tx: Tx, user_id: str, password_hash: str, *, replacing: str | None, now: int) -> bool:
@@ -167,7 +164,7 @@ def touch_token(tx: Tx, token_id: str, now: int) -> None:
     TOKEN_USED.run(tx, id=token_id, now=now)
 
 
-def _token(x) -> ApiToken:
+def _token(x: Row[Any]) -> ApiToken:
     return ApiToken(x.id, x.user_id, x.name, x.scope, x.created_at, x.last_used_at, x.revoked_at)
 
 
@@ -248,7 +245,7 @@ def delete_sessions_of(tx: Tx, user_id: str) -> None:
 
 
 class Attempts(NamedTuple):
-    count: int
+    attempt_count: int  # not `count`: that is tuple's method
     window_start: int
 
 
@@ -267,7 +264,7 @@ REFUND = Statement("UPDATE login_failures SET count = count - 1 WHERE subject = 
 def reserve_attempt(tx: Tx, subject: str, *, now: int, cutoff: int) -> Attempts:
     """Count one more attempt on ``subject`` (a window starting after ``cutoff`` goes on, an older one
     starts again at ``now``) and return the count: one statement, so parallel attempts each see their own."""
-    return Attempts._make(RESERVE.one(tx, subject=subject, now=now, cutoff=cutoff))
+    return Attempts._make(RESERVE.one_row(tx, subject=subject, now=now, cutoff=cutoff))
 
 
 def refund_attempt(tx: Tx, subject: str) -> None:

@@ -24,9 +24,9 @@ hold no client content.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 
 from . import schema
 from .database import Tx
@@ -116,7 +116,7 @@ class HistoryRecord(NamedTuple):
         return History(self.workspace_id, self.first_at, self.last_at, self.source)
 
 
-def _history_record(row) -> HistoryRecord:
+def _history_record(row: Row[Any]) -> HistoryRecord:
     return HistoryRecord(row.user_id, row.workspace_id, row.first_at, row.last_at, row.source, row.approved_by)
 
 

@@ -9,9 +9,9 @@ the memberships that made them readers go with the workspace.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Row, delete, insert, select, update
 
 from . import schema
 from .database import Tx
@@ -34,7 +34,7 @@ class Tombstone(NamedTuple):
     final_checkpoint: str
 
 
-def _record(row) -> WorkspaceRecord:
+def _record(row: Row[Any]) -> WorkspaceRecord:
     return WorkspaceRecord(row.id, row.name, row.created_at)
 
 

@@ -11,7 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
 from . import errors, openapi
-from .api import annotations, approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
+from .api import annotations as annotations_api
+from .api import approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired
@@ -77,7 +78,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         workspaces,
         projects,
         tasks,
-        annotations,
+        annotations_api,
         people,
         audit,
         files,

@@ -50,11 +50,12 @@ def install(app: FastAPI) -> None:
     make_document = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = make_document()
-            _declare_locations(document)
-            _declare_models(document)
-        return app.openapi_schema
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = make_document()  # FastAPI keeps it as app.openapi_schema
+        _declare_locations(document)
+        _declare_models(document)
+        return document
 
     app.openapi = openapi  # type: ignore[method-assign]
 

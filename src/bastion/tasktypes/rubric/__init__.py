@@ -278,7 +278,7 @@ class Rubric(TaskType):
     label_studio_tags = ("Rating",)
 
     def from_label_studio(self, config: RubricConfig, data: dict, ls_results: list[dict]) -> dict:
-        scores: dict[str, Any] = {}
+        scores: dict[str | None, Any] = {}  # None: an item without from_name
         for i, item in enumerate(ls.items(ls_results, "rating")):
             name = item.get("from_name")
             if name in scores:

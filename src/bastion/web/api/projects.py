@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from typing import Any, Literal
 
 import anyio
@@ -153,7 +153,7 @@ def export_project(
     )
 
 
-async def _closing(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+async def _closing(chunks: Generator[bytes, None, None]) -> AsyncIterator[bytes]:
     """Each chunk made in a worker thread; a stream the client left is closed at once (no manifest)."""
     try:
         while True:
@@ -179,29 +179,30 @@ def describe_export_formats(app: FastAPI, rt: Runtime) -> None:
     make_document = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = make_document()
-            operation = next(item for path, item in document["paths"].items() if path.endswith(EXPORT_PATH))["get"]
-            formats, task_types = list(rt.export_formats), list(rt.task_types)
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = make_document()  # FastAPI keeps it as app.openapi_schema
+        operation = next(item for path, item in document["paths"].items() if path.endswith(EXPORT_PATH))["get"]
+        formats, task_types = list(rt.export_formats), list(rt.task_types)
 
-            def applies(fmt) -> str:
-                names = [t.name for t in task_types if fmt.kinds_for(t)]
-                return "every task type" if len(names) == len(task_types) else ", ".join(names) or "no task type"
+        def applies(fmt) -> str:
+            names = [t.name for t in task_types if fmt.kinds_for(t)]
+            return "every task type" if len(names) == len(task_types) else ", ".join(names) or "no task type"
 
-            described = "; ".join(f"`{fmt.name}` ({applies(fmt)}): {fmt.description}" for fmt in formats)
-            several = "; ".join(
-                f"`{fmt.name}`: " + ", ".join("jsonl" if k == LOSSLESS else k for k in fmt.rows)
-                for fmt in formats
-                if len(fmt.rows) > 1
-            )
-            for parameter in operation["parameters"]:
-                if parameter["name"] == "format":
-                    parameter["schema"]["enum"] = [fmt.name for fmt in formats]
-                    parameter["description"] += f" On this server: {described}."
-                elif parameter["name"] == "rows" and several:
-                    parameter["description"] += f" On this server: {several}."
-            media_types = dict.fromkeys(fmt.media_type.split(";")[0].strip() for fmt in formats)
-            operation["responses"]["200"]["content"] = {media: {} for media in media_types}
-        return app.openapi_schema
+        described = "; ".join(f"`{fmt.name}` ({applies(fmt)}): {fmt.description}" for fmt in formats)
+        several = "; ".join(
+            f"`{fmt.name}`: " + ", ".join("jsonl" if k == LOSSLESS else k for k in fmt.rows)
+            for fmt in formats
+            if len(fmt.rows) > 1
+        )
+        for parameter in operation["parameters"]:
+            if parameter["name"] == "format":
+                parameter["schema"]["enum"] = [fmt.name for fmt in formats]
+                parameter["description"] += f" On this server: {described}."
+            elif parameter["name"] == "rows" and several:
+                parameter["description"] += f" On this server: {several}."
+        media_types = dict.fromkeys(fmt.media_type.split(";")[0].strip() for fmt in formats)
+        operation["responses"]["200"]["content"] = {media: {} for media in media_types}
+        return document
 
     app.openapi = openapi  # type: ignore[method-assign]

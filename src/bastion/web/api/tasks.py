@@ -112,8 +112,8 @@ async def import_tasks(
         if past is not None:
             async for chunk in request.stream():
                 digest.update(chunk)
-            report = await run_in_threadpool(import_keys.replay_import, ctx, project_id, past, digest.digest())
-            return to_json(report, headers={"Idempotent-Replayed": "true"})
+            replayed = await run_in_threadpool(import_keys.replay_import, ctx, project_id, past, digest.digest())
+            return to_json(replayed, headers={"Idempotent-Replayed": "true"})
     if fmt == "jsonl" and not strict:
         importer = await run_in_threadpool(imports.Importer, ctx, project_id)
         pending: list[bytes] = []

@@ -16,7 +16,8 @@ from ..auth import page_session, require_form_csrf
 from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput
-from ...services import annotations, imports, labelling, projects, qualification, queue, tasks, workspaces
+from ...services import annotations as annotations_service
+from ...services import imports, labelling, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
 
 router = APIRouter(include_in_schema=False)
@@ -185,7 +186,7 @@ def _lead_time(form: FormData) -> int | None:
         shown = int(str(form.get("shown_at", "")))
     except ValueError:
         return None
-    return max(0, min(int(time.time() * 1000) - shown, annotations.MAX_LEAD_TIME_MS))
+    return max(0, min(int(time.time() * 1000) - shown, annotations_service.MAX_LEAD_TIME_MS))
 
 
 @router.post("/projects/{project_id}/label")
@@ -201,7 +202,7 @@ async def submit_label(request: Request, project_id: str, session: Session):
         config = tt.parse_config(project.config)
         try:
             result = tt.result_from_form(config, form)
-            annotations.submit_annotation(ctx, task_id, result, lead_time_ms=_lead_time(form))
+            annotations_service.submit_annotation(ctx, task_id, result, lead_time_ms=_lead_time(form))
         except InvalidAnswer as exc:
             return _after_post(request, ctx, csrf, project_id, error=exc.message)
         except BastionError as exc:

@@ -19,6 +19,7 @@ Revises: 0010
 """
 
 from itertools import combinations
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -62,7 +63,7 @@ def upgrade() -> None:
     if bind.dialect.name == "postgresql":  # memberships of every workspace (row-level security)
         op.execute("SELECT set_config('app.workspace_ids', '*', true)")
     owners = set(bind.execute(sa.text("SELECT workspace_id, user_id FROM memberships WHERE role = 'owner'")).all())
-    rows: dict[tuple[str, str, str], dict] = {}
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for a, b, cooling, source, created_at, created_by in bind.execute(
         sa.text("SELECT workspace_a, workspace_b, cooling_off_ms, source, created_at, created_by FROM conflicts")
     ).all():
