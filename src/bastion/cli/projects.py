@@ -11,11 +11,11 @@ import yaml
 from rich.table import Table
 
 from ._help import template_names
-from ._output import out
+from ._output import err, out
 from ._runtime import context, runtime
 from ..domain.errors import InvalidConfig
 from ..domain.text import MESSAGE, find_nul
-from ..services import projects
+from ..services import migration, projects
 from ..tasktypes.templates import template_config
 
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
@@ -52,8 +52,17 @@ def project_create(
     name: Annotated[str | None, typer.Option(help="Project name (default: the file's name).")] = None,
     overlap: Annotated[int | None, typer.Option(help="Distinct annotators per task.")] = None,
     lease_seconds: Annotated[int | None, typer.Option(help="How long a lease lasts.")] = None,
+    from_label_studio: Annotated[
+        Path | None,
+        typer.Option("--from-label-studio", help="A Label Studio labelling config (XML) to convert."),
+    ] = None,
 ):
-    """Create a project from a config file or a template; prints its id."""
+    """Create a project from a config file, a template or a Label Studio config; prints its id."""
+    if from_label_studio is not None:
+        if config is not None or template is not None:
+            raise InvalidConfig("give one of --config FILE, --template TYPE or --from-label-studio FILE")
+        _create_from_label_studio(workspace_id, from_label_studio, name, overlap, lease_seconds)
+        return
     if (config is None) == (template is None):
         raise InvalidConfig("give either --config FILE or --template TYPE")
     if template is not None:
@@ -71,6 +80,23 @@ def project_create(
     project = projects.create_project(
         context(rt), workspace_id, name=name or config.stem, config=raw, settings=settings_in or None
     )
+    out.print(project.id)
+
+
+def _create_from_label_studio(
+    workspace_id: str, path: Path, name: str | None, overlap: int | None, lease_seconds: int | None
+) -> None:
+    """``--from-label-studio``: the converted project's id on stdout, what did not convert on stderr."""
+    try:
+        xml = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidConfig(f"{path}: cannot read ({exc.strerror})") from exc
+    settings_in = {k: v for k, v in {"overlap": overlap, "lease_seconds": lease_seconds}.items() if v is not None}
+    project, unconverted = migration.create_project_from_label_studio(
+        context(runtime()), workspace_id, name=name or path.stem, label_config=xml, settings=settings_in or None
+    )
+    for what in unconverted:
+        err.print(f"not converted: {what}", markup=False, highlight=False)
     out.print(project.id)
 
 
