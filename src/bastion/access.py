@@ -58,6 +58,11 @@ class Action(Enum):
     TASK_WORK = ("task.work", False, "Lease tasks from the queue, read them, annotate and skip")
     ANNOTATION_BROWSE = ("annotation.browse", True, "Read every annotation of the workspace")
     ANNOTATION_REVIEW = ("annotation.review", False, "Review annotations: accept, reject with a comment, or correct")
+    ANNOTATION_IMPORT = (
+        "annotation.import",
+        False,
+        "Import annotations made elsewhere with their authors (members or external annotators) and reviews",
+    )
     QUALITY_READ = ("quality.read", True, "See agreement, accuracy on gold, aggregation and throughput")
     QUALITY_MANAGE = ("quality.manage", False, "Lift an annotator's automatic pause")
     EXPORT = ("export", True, "Export a project's tasks and annotations")

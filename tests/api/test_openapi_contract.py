@@ -14,7 +14,7 @@ import re
 import pytest
 from sqlalchemy import update
 
-from bastion.domain.tasks import ITEM_KEYS, parse_item
+from bastion.domain.tasks import ITEM_KEYS, RENEWED_KEYS, parse_item
 from bastion.storage import schema
 from bastion.web.api.models import TaskLine
 from factories import make_side, make_token, make_user, operator_tx
@@ -93,7 +93,7 @@ def test_import_body_is_described_by_the_task_line_model(client):
     assert content["application/json"]["schema"]["items"] == {"$ref": "#/components/schemas/TaskLine"}
     assert {"application/x-ndjson", "text/csv", "application/vnd.apache.parquet"} <= content.keys()
     line = spec["components"]["schemas"]["TaskLine"]
-    assert set(line["properties"]) == ITEM_KEYS and line["required"] == ["data"]
+    assert set(line["properties"]) == ITEM_KEYS | RENEWED_KEYS and line["required"] == ["data"]
     assert line["additionalProperties"] is False
     predictions = line["properties"]["predictions"]["anyOf"]
     assert {"type": "array", "items": {"type": "object", "additionalProperties": True}} in predictions
@@ -107,7 +107,9 @@ LINES = [
     ({"data": {}, "predictions": {"label": "pos"}}, True),
     ({"data": {}, "gold": {"label": "pos"}}, True),
     ({"data": {}, "priority": 1000}, True),
-    ({"data": {}, "annotations": []}, False),
+    ({"data": {}, "annotations": []}, True),
+    ({"data": {}, "annotations": {}}, False),
+    ({"data": {}, "id": "tsk_1", "annotation_count": 2, "done": True}, True),
     ({"text": "a"}, False),
     ({"data": "a"}, False),
     ({"data": {}, "external_id": ""}, False),

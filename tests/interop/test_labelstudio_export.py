@@ -6,7 +6,6 @@ import io
 from pathlib import Path
 
 import orjson
-import pytest
 
 from bastion.exporting import installed as formats
 from bastion.interop.labelstudio import convert_config, read_label_studio_export
@@ -78,13 +77,19 @@ def test_label_studio_export_reads_back(rt):
     assert got.line["annotations"][0]["result"]["relations"] == [{"from": 0, "to": 1, "label": "works_for"}]
 
 
-def test_label_studio_sdk_converter_reads_the_export(rt, tmp_path):
-    converter = pytest.importorskip("label_studio_sdk.converter")
+CONLL = """
+import sys
+from label_studio_sdk.converter import Converter
+config, source, out = sys.argv[1:4]
+Converter(config=open(config).read(), project_dir=out).convert_to_conll2003(source, out, is_dir=False)
+"""
+
+
+def test_label_studio_sdk_converter_reads_the_export(rt, tmp_path, ls_sdk):
     project, _ = _spans_project(rt)
     export = exports.start_export(system(rt), project.id, request=ExportRequest(fmt="label-studio"))
     source = tmp_path / "export.json"
     source.write_bytes(b"".join(export.chunks()))
-    c = converter.Converter(config=(FIXTURES / "labels_text" / "config.xml").read_text(), project_dir=str(tmp_path))
-    c.convert_to_conll2003(str(source), str(tmp_path / "conll"), is_dir=False)
+    ls_sdk(CONLL, str(FIXTURES / "labels_text" / "config.xml"), str(source), str(tmp_path / "conll"))
     out = next((tmp_path / "conll").iterdir()).read_text()
     assert "Ada -X- _ B-PERSON" in out and "Babbage -X- _ B-PERSON" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,18 @@ from ._options import AsJson
 from ._output import err, out, print_json, progress_bar
 from ._runtime import context, open_runtime, settings
 from ..domain.errors import InvalidInput
-from ..services import imports
+from ..services import imports, migration
 from ..services.files import FileReferences
 from ..sources import detect_format, iter_file
+
+
+def _sha256(path: Path) -> str:
+    """The file's digest: provenance of the annotations it brings (audited, services/attributed.py)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _count_lines(path: Path) -> int | None:
@@ -27,11 +37,56 @@ def _count_lines(path: Path) -> int | None:
     return count
 
 
+def _report(file: Path, report: imports.ImportReport) -> None:
+    for r in report.rejected:
+        err.print(f"{file}:{r['line']}: {r['error']}", markup=False, highlight=False)
+    if report.rejected_count > len(report.rejected):
+        err.print(f"… and {report.rejected_count - len(report.rejected)} more rejected lines")
+
+
+def _import_label_studio(
+    project_id: str, file: Path, label_config: Path | None, batch_size: int, as_json: bool
+) -> None:
+    """``--from label-studio``: tasks, predictions and annotations with their authors (line: the task's place)."""
+    xml = label_config.read_text(encoding="utf-8") if label_config is not None else None
+    rt = open_runtime(settings())
+    with progress_bar("importing") as progress:
+        bar = progress.add_task("import", total=None)
+        result = migration.import_label_studio(
+            context(rt),
+            project_id,
+            file.read_bytes(),
+            label_config=xml,
+            batch_size=batch_size,
+            progress=lambda n: progress.advance(bar, n),
+        )
+    _report(file, result.report)
+    for what in result.skipped:
+        err.print(f"skipped: {what}", markup=False, highlight=False)
+    report = result.report
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        out.print(
+            f"imported {report.imported}, skipped {report.duplicates} duplicate(s), rejected {report.rejected_count}"
+        )
+    if report.rejected_count:
+        raise typer.Exit(1)
+
+
 def import_(
     project_id: str,
     file: Path,
     format: Annotated[
         str | None, typer.Option("--format", help="jsonl, json, csv or parquet (default: by extension).")
+    ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="label-studio: the file is a Label Studio JSON export (with its labels)."),
+    ] = None,
+    label_config: Annotated[
+        Path | None,
+        typer.Option(help="With --from label-studio: the export's labelling config (XML), for Pairwise projects."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Write nothing if any line is bad.")] = False,
     batch_size: Annotated[int, typer.Option(help="Tasks per transaction (each batch is atomic).")] = 50_000,
@@ -47,6 +102,11 @@ def import_(
     """Import tasks from a file, with a progress bar and a per-line error report."""
     if not file.is_file():
         raise InvalidInput(f"{file}: no such file")
+    if from_ is not None:
+        if from_ != "label-studio":
+            raise InvalidInput(f"--from: {from_!r} is not one of label-studio")
+        _import_label_studio(project_id, file, label_config, batch_size, as_json)
+        return
     fmt = detect_format(file.name, format)
     if fmt not in ("jsonl", "json", "csv", "parquet"):
         raise InvalidInput(f"--format: {fmt!r} is not one of jsonl, json, csv, parquet")
@@ -66,11 +126,9 @@ def import_(
             strict=strict,
             batch_size=batch_size,
             progress=lambda n: progress.advance(bar, n),
+            file_sha256=_sha256(file),
         )
-    for r in report.rejected:
-        err.print(f"{file}:{r['line']}: {r['error']}", markup=False, highlight=False)
-    if report.rejected_count > len(report.rejected):
-        err.print(f"… and {report.rejected_count - len(report.rejected)} more rejected lines")
+    _report(file, report)
     if as_json:
         print_json(report.as_dict())
     if strict and report.rejected_count:

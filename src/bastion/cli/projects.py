@@ -14,11 +14,11 @@ from ._choices import option_of
 from ._choices import template_names as templates_installed
 from ._help import template_names
 from ._options import AsJson
-from ._output import listing, out, print_json, print_table
+from ._output import err, listing, out, print_json, print_table
 from ._runtime import context, runtime
 from ..domain.errors import InvalidConfig
 from ..domain.text import MESSAGE, find_nul
-from ..services import projects
+from ..services import migration, projects
 from ..tasktypes.templates import template_config
 
 project_app = typer.Typer(help="Projects.", no_args_is_help=True)
@@ -61,8 +61,17 @@ def project_create(
     overlap: Annotated[int | None, typer.Option(help="Distinct annotators per task.")] = None,
     lease_seconds: Annotated[int | None, typer.Option(help="How long a lease lasts.")] = None,
     as_json: AsJson = False,
+    from_label_studio: Annotated[
+        Path | None,
+        typer.Option("--from-label-studio", help="A Label Studio labelling config (XML) to convert."),
+    ] = None,
 ):
-    """Create a project from a config file or a template; prints its id."""
+    """Create a project from a config file, a template or a Label Studio config; prints its id."""
+    if from_label_studio is not None:
+        if config is not None or template is not None:
+            raise InvalidConfig("give one of --config FILE, --template TYPE or --from-label-studio FILE")
+        _create_from_label_studio(workspace_id, from_label_studio, name, overlap, lease_seconds, as_json)
+        return
     if (config is None) == (template is None):
         raise InvalidConfig("give either --config FILE or --template TYPE")
     if template is not None:
@@ -82,6 +91,26 @@ def project_create(
     project = projects.create_project(
         context(rt), workspace_id, name=name or source, config=raw, settings=settings_in or None
     )
+    if as_json:
+        print_json(_json.project(project))
+    else:
+        out.print(project.id)
+
+
+def _create_from_label_studio(
+    workspace_id: str, path: Path, name: str | None, overlap: int | None, lease_seconds: int | None, as_json: bool
+) -> None:
+    """``--from-label-studio``: the converted project's id on stdout, what did not convert on stderr."""
+    try:
+        xml = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidConfig(f"{path}: cannot read ({exc.strerror})") from exc
+    settings_in = {k: v for k, v in {"overlap": overlap, "lease_seconds": lease_seconds}.items() if v is not None}
+    project, unconverted = migration.create_project_from_label_studio(
+        context(runtime()), workspace_id, name=name or path.stem, label_config=xml, settings=settings_in or None
+    )
+    for what in unconverted:
+        err.print(f"not converted: {what}", markup=False, highlight=False)
     if as_json:
         print_json(_json.project(project))
     else:

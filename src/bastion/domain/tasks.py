@@ -8,7 +8,10 @@ from typing import Any
 
 import orjson
 
-ITEM_KEYS = frozenset({"data", "external_id", "meta", "predictions", "priority", "gold"})
+ITEM_KEYS = frozenset({"data", "external_id", "meta", "predictions", "priority", "gold", "annotations"})
+# Keys of Bastion's own lossless export that an import accepts and ignores: the new project
+# renews the ids and the task's time, and derives the counts (docs/import.md, "Round trip").
+RENEWED_KEYS = frozenset({"id", "project_id", "annotation_count", "done", "created_at", "split", "aggregate"})
 MAX_EXTERNAL_ID = 500
 
 
@@ -22,6 +25,8 @@ class TaskInput:
     predictions: list[Any] | None
     priority: int
     gold: Any = None  # the known answer of a gold task (a result of the project's task type)
+    # Annotations made elsewhere, with their authors: raw here, parsed by services/attributed.py.
+    annotations: list[Any] | None = None
 
 
 def parse_item(obj: Any) -> TaskInput:
@@ -35,7 +40,7 @@ def parse_item(obj: Any) -> TaskInput:
             len(obj) == 1 or (isinstance(external_id, str) and 0 < len(external_id) <= MAX_EXTERNAL_ID)
         ):
             return TaskInput(data, external_id, None, None, 0, None)
-    unknown = obj.keys() - ITEM_KEYS
+    unknown = obj.keys() - ITEM_KEYS - RENEWED_KEYS
     if unknown:
         raise ValueError(f"{sorted(unknown)[0]}: unknown key (allowed: {', '.join(sorted(ITEM_KEYS))})")
     data = obj.get("data")
@@ -62,7 +67,10 @@ def parse_item(obj: Any) -> TaskInput:
     gold = obj.get("gold")
     if gold is not None and not isinstance(gold, dict):
         raise ValueError("gold: must be a result object (the known answer)")
-    return TaskInput(data, external_id, meta, predictions, priority, gold)
+    annotations = obj.get("annotations")
+    if annotations is not None and not isinstance(annotations, list):
+        raise ValueError("annotations: must be a list of annotations")
+    return TaskInput(data, external_id, meta, predictions, priority, gold, annotations or None)
 
 
 def content_digest(item: TaskInput) -> bytes:

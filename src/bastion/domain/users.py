@@ -9,6 +9,20 @@ from .errors import InvalidInput
 from .text import MESSAGE, NUL
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An external annotator's handle (``ext:vendor-a/17``): someone whose annotations were made
+# elsewhere and imported, who never signs in here.
+EXTERNAL_HANDLE = re.compile(r"^ext:[A-Za-z0-9][A-Za-z0-9._/@+-]{0,195}$")
+_EXTERNAL_EMAIL = re.compile(r"^ext:\S+ \(ws_\S+\)$")
+
+
+def external_email(handle: str, workspace_id: str) -> str:
+    """The users row e-mail of a workspace's external annotator: whitespace keeps it apart from any address."""
+    return f"{handle} ({workspace_id})"
+
+
+def is_external_email(email: str) -> bool:
+    """Whether a users row is an external annotator (no password, no token, no sign-in)."""
+    return bool(_EXTERNAL_EMAIL.match(email))
 
 
 def normalise_email(value: str) -> str:

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
-from . import redaction
+from . import attributed, redaction
 from .context import Context
 from .projects import bump_counts, load_project
 from .. import ids
@@ -42,6 +42,7 @@ MAX_REJECTED_REPORTED = 1000
 MAX_ITEM_BYTES = 10 * 1024 * 1024
 
 DEFAULT_BATCH = 10_000
+PREDICTION_KEYS = frozenset({"result", "model_version", "score"})
 
 
 @dataclass
@@ -82,6 +83,7 @@ class _Validator:
         self.project = project
         self.task_type = task_type
         self.config = config
+        self.redacts = redaction.policy_of(config) is not None
 
     def check(self, line: int, obj: Any) -> TaskInput | str:
         if isinstance(obj, BadLine):
@@ -97,17 +99,38 @@ class _Validator:
             return problem
         if item.predictions:
             try:
-                normalised = [self.task_type.validate_prediction(self.config, item.data, p) for p in item.predictions]
+                normalised = [self._prediction(item.data, p) for p in item.predictions]
             except InvalidAnswer as exc:
                 return exc.message
-            item = TaskInput(item.data, item.external_id, item.meta, normalised, item.priority, item.gold)
+            item = replace(item, predictions=normalised)
         if item.gold is not None:
             try:
                 gold = self.task_type.validate_result(self.config, item.data, item.gold)
             except InvalidAnswer as exc:
                 return f"gold: {exc.message}"
-            item = TaskInput(item.data, item.external_id, item.meta, item.predictions, item.priority, gold)
+            item = replace(item, gold=gold)
+        if item.annotations is not None:
+            if self.redacts:
+                return "annotations: cannot be imported into a project that redacts (results refer to the original)"
+            parsed = attributed.parse_annotations(self.task_type, self.config, item.data, item.annotations)
+            if isinstance(parsed, str):
+                return parsed
+            item = replace(item, annotations=parsed)
         return item
+
+    def _prediction(self, data: dict, p: Any) -> Any:
+        """A prediction: a result, or a result with its model ``{"result", "model_version", "score"}`` (kept so)."""
+        if not (isinstance(p, dict) and isinstance(p.get("result"), dict) and p.keys() <= PREDICTION_KEYS):
+            return self.task_type.validate_prediction(self.config, data, p)
+        result = self.task_type.validate_prediction(self.config, data, p["result"])
+        version, score = p.get("model_version"), p.get("score")
+        if version is None:
+            return result
+        if not isinstance(version, str) or len(version) > 200:
+            raise InvalidAnswer("predictions: model_version: text of at most 200 characters")
+        if score is not None and (not isinstance(score, (int, float)) or isinstance(score, bool)):
+            raise InvalidAnswer("predictions: score: a number")
+        return {"result": result, "model_version": version, **({"score": score} if score is not None else {})}
 
 
 class Importer:
@@ -133,6 +156,8 @@ class Importer:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bastion-import")
         self._pending: Future | None = None
         self._pending_size = 0
+        self.authors = attributed.Authors(ctx, self.project.workspace_id)
+        self.attributed = attributed.Tally()
 
     def check(self, items: Iterable[Item]) -> bool:
         """Validate only (strict mode's first pass); True when every line is good."""
@@ -153,10 +178,13 @@ class Importer:
             if len(self._batch) >= self.batch_size:
                 self._flush()
 
-    def finish(self) -> ImportReport:
+    def finish(self, *, file_sha256: str | None = None) -> ImportReport:
+        """Write what is left; ``file_sha256`` (the file's digest) goes into the audit of attributed annotations."""
         if self._batch:
             self._flush()
         self._drain()
+        if self.attributed.tasks:
+            attributed.audit_import(self.ctx, self.project, self.report.import_id, self.attributed, file_sha256)
         return self.report
 
     def _flush(self) -> None:
@@ -166,9 +194,15 @@ class Importer:
         (which release it); at most one batch waits, so memory stays bounded.
         """
         batch, self._batch = self._batch, []
-        prepared = _prepare_rows(self.ctx, self.project, batch, self.validator)
+        if any(item.annotations for _, item in batch):
+            with self.ctx.read() as r:
+                attributed.require_import(r, self.project.workspace_id)
+            batch = self.authors.resolve(batch, self.report.reject)
+        prepared = _prepare_rows(self.ctx, self.project, batch, self.validator, self.authors)
         self._drain()
-        self._pending = self._writer.submit(_insert_rows, self.ctx, self.project, prepared, self.report)
+        self._pending = self._writer.submit(
+            _insert_rows, self.ctx, self.project, prepared, self.report, self.attributed
+        )
         self._pending_size = len(batch)
 
     def _drain(self) -> None:
@@ -190,12 +224,14 @@ def import_tasks(
     strict: bool = False,
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
+    file_sha256: str | None = None,
 ) -> ImportReport:
     """Import items into a project; returns counts and per-line errors.
 
     ``items`` yields ``(line, object)`` pairs (see ``bastion.sources``). With
     ``strict``, pass a callable returning a fresh iterable: it is read twice, and
-    nothing is written unless every line is good.
+    nothing is written unless every line is good. ``file_sha256``: the digest of the
+    file the items came from, audited with attributed annotations (services/attributed.py).
     """
     importer = Importer(ctx, project_id, batch_size=batch_size, progress=progress)
     try:
@@ -206,7 +242,7 @@ def import_tasks(
                 return importer.report
         source = items() if callable(items) else items
         importer.add(items_or_error(iter(source)))
-        return importer.finish()
+        return importer.finish(file_sha256=file_sha256)
     finally:
         importer.close()
 
@@ -219,13 +255,16 @@ class _Prepared:
     regular: list[tuple]
     gold: list[tuple]
     records: dict[str, bytes]
+    annotations: attributed.Batch | None = None  # annotations made elsewhere, with their authors
 
     @property
     def size(self) -> int:
         return len(self.regular) + len(self.gold)
 
 
-def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]], validator: _Validator) -> _Prepared:
+def _prepare_rows(
+    ctx: Context, project, batch: list[tuple[int, TaskInput]], validator: _Validator, authors: attributed.Authors
+) -> _Prepared:
     """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed. CPU only."""
     # Redaction comes first: nothing human-facing is ever made from the original text.
     redacted = redaction.redact_batch(project, validator.task_type, validator.config, batch)
@@ -285,10 +324,16 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]], val
             )
         )
     records = redacted.sealed_records(sealer, task_ids) if redacted is not None else {}
+    if any(item.annotations for _, item in batch):
+        annotations = attributed.prepare(
+            sealer, project, validator.task_type, validator.config, task_ids, batch, authors
+        )
+        attributed.fill_slots(regular, gold, annotations, project.overlap)
+        return _Prepared(regular, gold, records, annotations)
     return _Prepared(regular, gold, records)
 
 
-def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportReport) -> int:
+def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportReport, tally: attributed.Tally) -> int:
     """One atomic batch: the rows, the counters and the audit record commit together."""
     ws = project.workspace_id
     with ctx.write() as w:
@@ -303,6 +348,9 @@ def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportRepor
             qs.BUMP_EPOCH.run(w.tx, ws=ws, project=project.id)
         if prepared.records:
             redaction.store_records(w, project, prepared.records)
+        if prepared.annotations is not None:
+            attributed.require_import(w, ws)
+            attributed.write_batch(w, project, prepared, inserted, tally)
         w.audit(
             ws,
             "tasks.imported",

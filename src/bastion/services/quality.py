@@ -33,7 +33,7 @@ from .context import Context, Unit
 from .projects import Project, load_project
 from ..access import Action
 from ..domain.errors import InvalidConfig, InvalidInput, NotFound
-from ..storage import quality_store
+from ..storage import authors_store, quality_store
 from ..tasktypes import Rating, TaskType, installed
 
 DAY_MS = 24 * 3600 * 1000
@@ -311,7 +311,11 @@ def quality_report(ctx: Context, project_id: str, *, method: str | None = None) 
             method = check_aggregation_method(task_type, method, field="method")
         w.see_content(project.workspace_id)
         annotations = load_annotations(w, project)
-        emails = quality_store.member_emails(w.tx, project.workspace_id)
+        # members by e-mail, external annotators by handle (services/attributed.py)
+        emails = {
+            **authors_store.external_handles(w.tx, project.workspace_id),
+            **quality_store.member_emails(w.tx, project.workspace_id),
+        }
         pauses = quality_store.list_pauses(w.tx, project.workspace_id, project.id)
         w.audit(project.workspace_id, "quality.read", project.id)
         now = w.now

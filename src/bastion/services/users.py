@@ -20,7 +20,7 @@ from .runtime import Runtime
 from .. import ids
 from ..access import Actor
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
-from ..domain.users import ApiToken, User, check_password, normalise_email
+from ..domain.users import ApiToken, User, check_password, is_external_email, normalise_email
 from ..storage import memberships_store, users_store
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
@@ -99,8 +99,11 @@ def set_password(ctx: Context, user_id: str, new_password: str, *, old_password:
     if ctx.actor.user_id != user_id or ctx.actor.is_system:
         with ctx.write() as w:
             w.access.require_admin("user.manage")
-            if not users_store.user_exists(w.tx, user_id):
+            person = users_store.find_user(w.tx, user_id)
+            if person is None:
                 raise NotFound("user not found")
+            if is_external_email(person.email):
+                raise InvalidInput("an external annotator cannot sign in: no token, no password")
             _store_password(w, user_id, new_password)
         return
     if ctx.actor.read_only:
@@ -172,8 +175,11 @@ def create_token(ctx: Context, user_id: str, *, name: str = "", scope: str = "fu
             w.access.require_admin("user.manage")
         elif ctx.actor.read_only:
             raise PermissionDenied("this API token is read-only")
-        if not users_store.user_exists(w.tx, user_id):
+        person = users_store.find_user(w.tx, user_id)
+        if person is None:
             raise NotFound("user not found")
+        if is_external_email(person.email):
+            raise InvalidInput("an external annotator cannot sign in: no token, no password")
         token_id = ids.new_id("tok")
         users_store.insert_token(w.tx, token_id, user_id, name=name, token_hash=_digest(secret), scope=scope, now=w.now)
         record_for_person(w, user_id, "token.created", token_id, scope=scope)

@@ -754,6 +754,23 @@ alerts = Table(
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )
 
+external_annotators = Table(
+    "external_annotators",
+    metadata,
+    # People whose past annotations were imported but who never sign in here (a vendor's
+    # annotator, ``ext:vendor-a/17``): each handle is an identity of one workspace — the same
+    # handle in two workspaces is two people — backed by a ``users`` row that has no password,
+    # is inactive and can hold no token (services/attributed.py).
+    Column("workspace_id", ID, nullable=False),
+    Column("handle", String(200), nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "handle"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "user_id", name="uq_external_annotators_user"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -778,4 +795,5 @@ WORKSPACE_TABLES = (
     "exports",
     "approvals",
     "import_keys",
+    "external_annotators",
 )

@@ -156,6 +156,20 @@ class TaskLine(Strict):
         default=None,
         description="The known answer (a result): makes this a gold task, mixed into queues to measure accuracy.",
     )
+    annotations: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Annotations made elsewhere, each with its author (a member's e-mail or user id, or an external "
+        "handle like ext:vendor/17), result, created_at, lead_time_ms, was_cancelled and reviews "
+        "(annotation.import; docs/import.md).",
+    )
+    # Bastion's lossless export writes these; an import ignores them (renewed or derived: docs/import.md).
+    id: Any = Field(default=None, description="Ignored: the new task's id is its own.")
+    project_id: Any = Field(default=None, description="Ignored.")
+    annotation_count: Any = Field(default=None, description="Ignored: counted from the annotations.")
+    done: Any = Field(default=None, description="Ignored: derived from the overlap.")
+    created_at: Any = Field(default=None, description="Ignored: the time of the import.")
+    split: Any = Field(default=None, description="Ignored.")
+    aggregate: Any = Field(default=None, description="Ignored.")
 
 
 class RejectedLine(BaseModel):

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
 from .models import ImportOut, TaskOut, TaskPage
 from ...domain.errors import BastionError
-from ...services import import_keys, imports, queue, tasks
+from ...services import import_keys, imports, migration, queue, tasks
 from ...sources import iter_bytes, iter_jsonl
 
 router = APIRouter(tags=["tasks"], responses=COMMON_ERRORS)
@@ -78,6 +78,13 @@ async def import_tasks(
     request: Request,
     ctx: Ctx,
     strict: bool = Query(False, description="Write nothing if any line is bad."),
+    from_: str | None = Query(
+        None,
+        alias="from",
+        pattern="^label-studio$",
+        description="label-studio: the body is a Label Studio JSON export; its tasks come with their predictions "
+        "and annotations (authors by e-mail). Answers the report plus what was skipped.",
+    ),
     idempotency_key: str | None = Header(
         None,
         alias=import_keys.HEADER,
@@ -105,6 +112,9 @@ async def import_tasks(
             },
             415,
         )
+    if from_ == "label-studio":  # a JSON export is one document: read whole, converted per task
+        body = await request.body()
+        return to_json((await run_in_threadpool(migration.import_label_studio, ctx, project_id, body)).as_dict())
     digest = None
     if idempotency_key is not None:  # the request is its media type, strict and body (services/import_keys.py)
         digest = hashlib.sha256(f"{fmt}|{strict}|".encode())
@@ -114,6 +124,7 @@ async def import_tasks(
                 digest.update(chunk)
             replayed = await run_in_threadpool(import_keys.replay_import, ctx, project_id, past, digest.digest())
             return to_json(replayed, headers={"Idempotent-Replayed": "true"})
+    file_digest = hashlib.sha256()  # the body's sha256: provenance of annotations it brings (services/attributed.py)
     if fmt == "jsonl" and not strict:
         importer = await run_in_threadpool(imports.Importer, ctx, project_id)
         pending: list[bytes] = []
@@ -122,6 +133,7 @@ async def import_tasks(
         async for chunk in request.stream():
             if digest is not None:
                 digest.update(chunk)
+            file_digest.update(chunk)
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             pending.extend(lines)
@@ -133,13 +145,16 @@ async def import_tasks(
             pending.append(rest)
         if pending:
             await run_in_threadpool(importer.add, list(iter_jsonl(pending, start=next_line)))
-        report = await run_in_threadpool(importer.finish)
+        report = await run_in_threadpool(lambda: importer.finish(file_sha256=file_digest.hexdigest()))
     else:
         body = await request.body()
         if digest is not None:
             digest.update(body)
+        file_digest.update(body)
         report = await run_in_threadpool(
-            imports.import_tasks, ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict
+            lambda: imports.import_tasks(
+                ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict, file_sha256=file_digest.hexdigest()
+            )
         )
     answer = report.as_dict()
     if idempotency_key is not None and digest is not None:
