@@ -160,7 +160,9 @@ def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:
 def pause_if_below(w: Unit, project, user_id: str) -> bool:
     """Auto-pause: after K gold answers, accuracy below the threshold stops the person's work here."""
     quality = project.settings.quality
-    count, total = qs.GOLD_STATS.one(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
+    stats = qs.GOLD_STATS.one(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
+    assert stats is not None  # an aggregate: always one row
+    count, total = stats
     if count < quality.pause_after or total / count >= quality.pause_below:
         return False
     reason = f"accuracy {total / count:.2f} on {count} gold tasks, below {quality.pause_below:.2f}"

@@ -68,15 +68,6 @@ class ImportReport:
         }
 
 
-@dataclass(slots=True)
-class _Prepared:
-    line: int
-    item: TaskInput
-    dedupe: bytes
-    payload: bytes
-    predictions: bytes | None
-
-
 class _Validator:
     def __init__(self, project, task_type, config) -> None:
         self.project = project
@@ -243,7 +234,7 @@ def _prepare_rows(ctx: Context, project, batch: list[tuple[int, TaskInput]], val
     dumps = orjson.dumps
     dedupe = sealer.index_hash
     for task_id, (_line, item), (_, original) in zip(task_ids, batch, originals):
-        body = {"data": item.data}
+        body: dict[str, Any] = {"data": item.data}
         if item.external_id is not None:
             body["external_id"] = item.external_id
             dedupes.append(dedupe(b"external_id", pid, item.external_id))

@@ -44,6 +44,9 @@ def may_take(w: Unit, project: Project, user_id: str) -> bool:
 
 def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config) -> dict | None:
     """After an answer: if the person has answered every gold task, grade and record the test."""
+    rule = project.settings.qualification
+    if rule is None:  # not a qualification test
+        return None
     ws = project.workspace_id
     golds = tasks_store.list_gold_tasks(w.tx, project.id, workspace_id=ws)
     if not golds:
@@ -60,7 +63,6 @@ def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config
         result = sealer.open_json("annotations", answer.id, "result", answer.result)
         score += task_type.gold_score(config, data, result, gold)
     total = len(golds)
-    rule = project.settings.qualification
     passed = score / total >= rule.pass_score
     retake_after = None if passed else w.now + rule.retake_after_days * DAY_MS
     qualification_store.replace_result(

@@ -82,10 +82,10 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None,
     if epoch is not None:
         if len(marks) >= MARKS_LIMIT:
             marks.clear()
-        marks[key] = (epoch, tuple(found))
+        marks[key] = (epoch, (found[0], found[1]))
     if tx.db.is_sqlite:  # one writer at a time: what was read is what is taken
         return found[1]
-    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, tuple(found), lock=True)
+    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, (found[0], found[1]), lock=True)
     return None if claimed is None else claimed[1]
 
 
@@ -102,9 +102,9 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     w.hold_person()
     lease_ms = project.settings.lease_seconds * 1000
     held = qs.find_lease(w.tx, project.id, workspace_id=ws, user_id=me)
+    task_id: str | None
     # The caller's own lease (even if past its expiry, its slot is still counted): renew it.
-    renewed = held is not None and qs.RENEW.run(w.tx, ws=ws, id=held.id, expires=w.now + lease_ms, now=w.now)
-    if renewed:
+    if held is not None and qs.RENEW.run(w.tx, ws=ws, id=held.id, expires=w.now + lease_ms, now=w.now):
         task_id, expires_at = held.task_id, w.now + lease_ms
     else:
         if not may_work_on(w, project, me):

@@ -64,7 +64,9 @@ def create_user(
             is_admin=is_admin,
             now=w.now,
         )
-        return users_store.find_user(w.tx, user_id)
+        created = users_store.find_user(w.tx, user_id)
+    assert created is not None  # inserted just above, in the same transaction
+    return created
 
 
 def find_user_by_email(ctx: Context, email: str) -> User | None:
@@ -152,7 +154,8 @@ def authenticate(rt: Runtime, email: str, password: str) -> User:
     with rt.db.transaction(write=False) as tx:
         found = users_store.find_credentials(tx, email)
     stored = found.password_hash if found is not None and found.user.is_active else None
-    if not _verify(stored, password):
+    verified = _verify(stored, password)  # also run without a person, so both refusals take as long
+    if found is None or not verified:
         raise Unauthenticated("wrong e-mail or password")
     return found.user
 
@@ -310,9 +313,8 @@ def _reserve(rt: Runtime, subjects: list[tuple[str, str]]) -> tuple[dict[str, tu
     """Reserve one attempt on each counter; ({kind: (count, window start)}, now)."""
     with rt.db.transaction(write=True) as tx:
         cutoff = tx.now - LOGIN_WINDOW_MS
-        counts = {
-            kind: tuple(users_store.reserve_attempt(tx, subject, now=tx.now, cutoff=cutoff))
-            for kind, subject in subjects
+        counts: dict[str, tuple[int, int]] = {
+            kind: users_store.reserve_attempt(tx, subject, now=tx.now, cutoff=cutoff) for kind, subject in subjects
         }
     return counts, tx.now
 
