@@ -14,6 +14,7 @@ score they got).
 from __future__ import annotations
 
 from .context import Context, Unit
+from .projects import load_project
 from ..access import Action
 from ..domain.errors import NotFound
 from ..domain.projects import Project
@@ -90,8 +91,6 @@ def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config
 
 def results(ctx: Context, project_id: str) -> list[dict]:
     """A test's results: everyone's for managers, one's own for the people who took it."""
-    from .projects import load_project
-
     with ctx.read() as r:
         project = load_project(r, project_id, Action.PROJECT_READ)
         only = None if r.access.allows(Action.MEMBER_READ, project.workspace_id) else ctx.actor.user_id

@@ -30,7 +30,9 @@ from typing import Any
 from .canaries import maybe_issue_canary
 from .context import Context, Unit
 from .projects import bump_counts, load_project
+from .qualification import may_take
 from .tasks import find_task_row, task_dict
+from .workforce import skills_of
 from ..access import Action
 from ..domain.errors import Conflict, PermissionDenied
 from ..storage import projects_store
@@ -176,9 +178,6 @@ def may_work_on(w: Unit, project, user_id: str) -> bool:
     Raises PermissionDenied when skills are missing (the person can act on that);
     returns False when they simply have nothing more to do here (cap reached, test done).
     """
-    from .qualification import may_take
-    from .workforce import skills_of
-
     rules = project.settings
     paused = qs.PAUSED.scalar(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
     if paused is not None:
