@@ -66,9 +66,6 @@ class Unit:
     def now(self) -> int:
         return self.tx.now
 
-    def execute(self, statement, params=None):
-        return self.tx.execute(statement, params)
-
     def sealer(self, workspace_id: str, key_id: str) -> Sealer:
         sealer = self._sealers.get(key_id)
         if sealer is None:
@@ -223,6 +220,3 @@ class Context:
         except WallDenied as denied:
             self._record_denial(denied)
             raise
-
-    def as_actor(self, actor: Actor) -> Context:
-        return Context(self.rt, actor, may_bind=self.may_bind)

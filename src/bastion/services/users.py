@@ -362,8 +362,3 @@ def _audit_account(rt: Runtime, email: str, action: str, address: str | None) ->
         actor = Actor(kind="user", user_id=row.id, email=row.email, is_admin=bool(row.is_admin), via="session")
         with Context(rt, actor).write() as w:
             record_for_person(w, row.id, action, row.id, address=address)
-
-
-def count_users(rt: Runtime) -> int:
-    with rt.db.transaction(write=False) as tx:
-        return users_store.count_users(tx)

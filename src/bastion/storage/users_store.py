@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, insert, select, update
 
 from . import schema
 from .database import Tx
@@ -77,10 +77,6 @@ def email_taken(tx: Tx, email: str) -> bool:
 
 def list_users(tx: Tx) -> list[User]:
     return [_user(row) for row in tx.execute(select(u).order_by(u.c.email)).all()]
-
-
-def count_users(tx: Tx) -> int:
-    return tx.execute(select(func.count()).select_from(u)).scalar_one()
 
 
 def insert_user(
