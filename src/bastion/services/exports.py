@@ -25,7 +25,7 @@ so validation never sees a training prompt. That is the trap a row-level random
 split falls into. The hash makes a split stable across runs and across
 ``--part`` passes, and independent of the order or size of the export.
 
-Every export has an id (``exp_…``) and a signed manifest (``domain/manifests.py``).
+Every export has an id (``exp_…``) and a signed manifest (``audit/manifests.py``).
 ``start_export`` records the export, audits it and signs an audit checkpoint
 that covers that record, in one transaction. ``Export.stream()`` hashes and
 counts the bytes as they leave; after the last one it signs the manifest with
@@ -60,8 +60,8 @@ from .reviews import review_dicts
 from .. import ids
 from ..access import Action
 from ..audit import checkpoint_to_json, format_timestamp
+from ..audit.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
 from ..domain.errors import Conflict, InvalidInput, NotFound
-from ..domain.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
 from ..exporting import LOSSLESS, ROW_OPTIONS, Encoding, ExportFormat, ExportFormats
 from ..redaction import load_policy
 from ..storage import export_store as store
