@@ -176,7 +176,7 @@ class FirstAccessRequired(PermissionDenied):
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is asking. Built once per request (web/auth.py) or command (cli.py)."""
+    """Who is asking. Built once per request (web/auth.py) or command (cli/)."""
 
     kind: str  # "user" | "system"
     user_id: str

@@ -10,8 +10,8 @@ import rfc8785
 from starlette.requests import ClientDisconnect
 
 from bastion.audit import generate_signing_key, verifier_key_string, verify_log
+from bastion.audit.manifests import verify_export
 from bastion.domain.errors import Conflict, NotFound, PermissionDenied
-from bastion.domain.manifests import verify_export
 from bastion.services import annotations, audit, exports, imports, projects, queue
 from bastion.services.exports import ExportRequest
 from factories import make_side, system
@@ -191,7 +191,7 @@ def test_the_checkpoint_in_the_manifest_verifies_against_the_log_and_covers_the_
         "annotations": 12,
     }
     # A manifest naming another workspace's checkpoint (even one the deployment signed) is refused.
-    from bastion.domain.manifests import sign_manifest
+    from bastion.audit.manifests import sign_manifest
 
     other = make_side(rt, "cpo", n_tasks=1)
     foreign = audit.latest_checkpoint(other.ctx(rt, "owner"), other.workspace_id)

@@ -27,8 +27,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from bastion import exporting, plugins, tasktypes
+from bastion.audit.manifests import verify_export
 from bastion.domain.errors import InvalidAnswer, InvalidInput
-from bastion.domain.manifests import verify_export
 from bastion.services import annotations, audit, exports, imports, projects, tasks
 from bastion.services.exports import ExportRequest
 from bastion.services.runtime import Runtime

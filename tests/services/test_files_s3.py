@@ -57,7 +57,7 @@ def big_png(width: int, height: int, canary: bytes = S.CANARY) -> bytes:
 
 def file_rows(rt, workspace_id: str) -> int:
     with system(rt).read() as r:
-        return r.execute(
+        return r.tx.execute(
             select(func.count()).select_from(schema.files).where(schema.files.c.workspace_id == workspace_id)
         ).scalar_one()
 

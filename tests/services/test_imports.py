@@ -86,7 +86,7 @@ def test_csv_json_and_parquet_sources(rt, tmp_path):
     assert report.imported == 2 and report.rejected[0]["line"] == 4
     report = imports.import_tasks(ctx, side.project_id, iter_bytes(b'[{"data": {"text": "j"}}, 7]', "json"))
     assert report.imported == 1 and report.rejected == [
-        {"line": 2, "error": 'an item must be a JSON object like {"data": {...}}'}
+        {"line": 2, "error": 'a task must be a JSON object like {"data": {...}}'}
     ]
     table = pa.table({"external_id": ["p1", "p2"], "text": ["pa", "pb"]})
     buf = io.BytesIO()

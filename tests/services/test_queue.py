@@ -188,17 +188,17 @@ def _expected_next(rt, project_id: str, user_id: str) -> str | None:
     open task (priority desc, id) with a free slot that the caller has not touched."""
     T, A, P = schema.tasks, schema.assignments, schema.projects
     with system(rt).read() as r:
-        overlap = r.execute(select(P.c.overlap).where(P.c.id == project_id)).scalar_one()
+        overlap = r.tx.execute(select(P.c.overlap).where(P.c.id == project_id)).scalar_one()
         mine = {
             row.task_id: row.state
-            for row in r.execute(
+            for row in r.tx.execute(
                 select(A.c.task_id, A.c.state).where(A.c.project_id == project_id, A.c.user_id == user_id)
             )
         }
         leased = sorted(task for task, state in mine.items() if state == "leased")
         if leased:
             return leased[0]
-        rows = r.execute(
+        rows = r.tx.execute(
             select(T.c.id, T.c.priority, T.c.annotation_count, T.c.lease_count, T.c.done).where(
                 T.c.project_id == project_id
             )
@@ -250,7 +250,7 @@ def test_next_resumes_its_scan_but_serves_whatever_reopened_first(rt, settings):
                 queue.skip_task(ctx, task["id"])
             elif then == "expire":  # the lease runs out; the next call of anyone reclaims it
                 with system(other_rt).write() as w:
-                    w.execute(
+                    w.tx.execute(
                         schema.assignments.update()
                         .where(
                             schema.assignments.c.task_id == task["id"],
@@ -276,9 +276,11 @@ def test_next_resumes_its_scan_but_serves_whatever_reopened_first(rt, settings):
             elif roll < 0.97:
                 with system(other_rt).write() as w:  # a raised priority (no API yet: the row itself)
                     T = schema.tasks
-                    ids_ = w.execute(select(T.c.id).where(T.c.project_id == pid, T.c.done.is_(False))).scalars().all()
+                    ids_ = (
+                        w.tx.execute(select(T.c.id).where(T.c.project_id == pid, T.c.done.is_(False))).scalars().all()
+                    )
                     if ids_:
-                        w.execute(T.update().where(T.c.id == rnd.choice(ids_)).values(priority=T.c.priority + 3))
+                        w.tx.execute(T.update().where(T.c.id == rnd.choice(ids_)).values(priority=T.c.priority + 3))
             elif i > 150:
                 projects.update_project(side.ctx(other_rt, "manager"), pid, settings={"overlap": 3})
         while _expected_next(rt, pid, me) is not None:  # drain: the end of the queue is reached in order too
@@ -295,7 +297,7 @@ def test_a_deleted_project_takes_its_queue_epoch_along(rt):
     queue.next_task(side.ctx(rt, "annotator"), side.project_id)
     with system(rt).read() as r:
         assert (
-            r.execute(
+            r.tx.execute(
                 select(schema.queue_epochs.c.epoch).where(schema.queue_epochs.c.project_id == side.project_id)
             ).scalar_one()
             == 1
@@ -303,6 +305,6 @@ def test_a_deleted_project_takes_its_queue_epoch_along(rt):
     projects.delete_project(side.ctx(rt, "owner"), side.project_id)
     with system(rt).read() as r:
         assert (
-            r.execute(select(schema.queue_epochs).where(schema.queue_epochs.c.project_id == side.project_id)).first()
+            r.tx.execute(select(schema.queue_epochs).where(schema.queue_epochs.c.project_id == side.project_id)).first()
             is None
         )

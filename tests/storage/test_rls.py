@@ -89,15 +89,15 @@ def test_no_scope_sees_nothing_and_foreign_rows_never_come_back(rt):
     with rt.db.transaction(write=False) as tx:
         unit = Unit(tx, rt, as_user(rt, a.users["owner"]).actor)
         b_ids = []
-        assert unit.execute(select(T.c.id).where(T.c.workspace_id == b.workspace_id)).all() == []
-        assert unit.execute(select(func.count()).select_from(T)).scalar() == 3
-        b_ids = unit.execute(select(schema.projects.c.id).where(schema.projects.c.id == b.project_id)).all()
+        assert unit.tx.execute(select(T.c.id).where(T.c.workspace_id == b.workspace_id)).all() == []
+        assert unit.tx.execute(select(func.count()).select_from(T)).scalar() == 3
+        b_ids = unit.tx.execute(select(schema.projects.c.id).where(schema.projects.c.id == b.project_id)).all()
         assert b_ids == []
 
     # Writes into another workspace are refused by the policy's WITH CHECK.
     with pytest.raises(Exception, match="row-level security"), rt.db.transaction() as tx:
         unit = Unit(tx, rt, as_user(rt, a.users["owner"]).actor)
-        unit.execute(
+        unit.tx.execute(
             schema.project_counters.update()
             .where(schema.project_counters.c.workspace_id == a.workspace_id)
             .values(workspace_id=b.workspace_id)
@@ -142,24 +142,26 @@ def test_a_persons_transaction_sees_only_their_own_history_and_no_foreign_tombst
     me = a.users["annotator"]
     with rt.db.transaction(write=False) as tx:
         unit = Unit(tx, rt, as_user(rt, me).actor)
-        assert set(unit.execute(select(H.c.user_id)).scalars()) == {me}  # no filter: still only their own
-        assert unit.execute(select(TS.c.workspace_id)).all() == []
-        assert unit.execute(select(TR.c.user_id)).all() == []
-        assert unit.execute(select(schema.conflict_declarations.c.workspace_a)).all() == []  # an edge between b and c
-        assert unit.execute(select(schema.conflict_group_members.c.workspace_id)).all() == []
+        assert set(unit.tx.execute(select(H.c.user_id)).scalars()) == {me}  # no filter: still only their own
+        assert unit.tx.execute(select(TS.c.workspace_id)).all() == []
+        assert unit.tx.execute(select(TR.c.user_id)).all() == []
+        assert (
+            unit.tx.execute(select(schema.conflict_declarations.c.workspace_a)).all() == []
+        )  # an edge between b and c
+        assert unit.tx.execute(select(schema.conflict_group_members.c.workspace_id)).all() == []
     with rt.db.transaction(write=False) as tx:  # b's owner sees b's edge and b's group, not c's
         unit = Unit(tx, rt, b.ctx(rt, "owner").actor)
         # one edge, two holders of it: b's declaration and the group
-        assert unit.execute(select(func.count()).select_from(schema.conflict_declarations)).scalar() == 2
-        assert set(unit.execute(select(schema.conflict_group_members.c.workspace_id)).scalars()) == {b.workspace_id}
-        assert set(unit.execute(select(H.c.user_id)).scalars()) <= {b.users["owner"]}
+        assert unit.tx.execute(select(func.count()).select_from(schema.conflict_declarations)).scalar() == 2
+        assert set(unit.tx.execute(select(schema.conflict_group_members.c.workspace_id)).scalars()) == {b.workspace_id}
+        assert set(unit.tx.execute(select(H.c.user_id)).scalars()) <= {b.users["owner"]}
     with rt.db.transaction(write=False) as tx:  # whoever may still read the tombstone sees it
         unit = Unit(tx, rt, gone.ctx(rt, "auditor").actor)
-        assert unit.execute(select(TS.c.workspace_id)).scalars().all() == [gone.workspace_id]
+        assert unit.tx.execute(select(TS.c.workspace_id)).scalars().all() == [gone.workspace_id]
     # Writes into another person's history are refused too.
     with pytest.raises(Exception, match="row-level security"), rt.db.transaction() as tx:
         unit = Unit(tx, rt, as_user(rt, me).actor)
-        unit.execute(
+        unit.tx.execute(
             schema.person_history.insert().values(
                 user_id=b.users["annotator"], workspace_id=c.workspace_id, first_at=0, last_at=0, source="access"
             )
@@ -266,12 +268,12 @@ def test_opening_a_log_for_an_append_shows_none_of_its_entries(rt):
     with rt.db.transaction(write=False) as tx:
         unit = Unit(tx, rt, a.ctx(rt, "owner").actor)
         with unit.audit_scope([a.workspace_id, b.workspace_id]):
-            assert unit.execute(select(E.c.seq).where(E.c.workspace_id == b.workspace_id)).all() == []
-            assert unit.execute(select(Hd.c.size).where(Hd.c.workspace_id == b.workspace_id)).scalar() > 0
-        assert unit.execute(select(Hd.c.size).where(Hd.c.workspace_id == b.workspace_id)).all() == []
+            assert unit.tx.execute(select(E.c.seq).where(E.c.workspace_id == b.workspace_id)).all() == []
+            assert unit.tx.execute(select(Hd.c.size).where(Hd.c.workspace_id == b.workspace_id)).scalar() > 0
+        assert unit.tx.execute(select(Hd.c.size).where(Hd.c.workspace_id == b.workspace_id)).all() == []
         with unit.wall_check_scope([b.workspace_id]):
-            assert unit.execute(select(E.c.seq).where(E.c.workspace_id == b.workspace_id)).all() == []
-        assert unit.execute(select(func.count()).select_from(E)).scalar() == _count(rt, E, a.workspace_id)
+            assert unit.tx.execute(select(E.c.seq).where(E.c.workspace_id == b.workspace_id)).all() == []
+        assert unit.tx.execute(select(func.count()).select_from(E)).scalar() == _count(rt, E, a.workspace_id)
 
 
 def _count(rt, table, workspace_id: str) -> int:

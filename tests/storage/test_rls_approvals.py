@@ -29,7 +29,7 @@ def db_kind():
 
 def _rows(rt, actor, table, *where):
     with rt.db.transaction(write=False) as tx:  # the service's scope, the application's filters left out
-        return Unit(tx, rt, actor).execute(select(func.count()).select_from(table).where(*where)).scalar()
+        return Unit(tx, rt, actor).tx.execute(select(func.count()).select_from(table).where(*where)).scalar()
 
 
 def test_owners_request_decide_and_use_under_rls(rt):
@@ -37,7 +37,7 @@ def test_owners_request_decide_and_use_under_rls(rt):
     with rt.db.transaction(write=False) as tx:  # the local operator's scope
         task_id = (
             Unit(tx, rt, Actor.system())
-            .execute(select(schema.tasks.c.id).where(schema.tasks.c.project_id == a.project_id))
+            .tx.execute(select(schema.tasks.c.id).where(schema.tasks.c.project_id == a.project_id))
             .scalar()
         )
     allowed = a.approval(rt, "redaction.reidentify", {"task": task_id})

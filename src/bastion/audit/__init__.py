@@ -7,6 +7,7 @@ Modules, inside out:
     notes       Ed25519 signed notes and key strings (C2SP signed-note)
     checkpoint  signed tree heads (C2SP tlog-checkpoint) and their saved JSON form
     verify      the offline verifier a client runs with public material only
+    manifests   the signed manifest of an export, with the checkpoint it was cut at, and its offline check
     errors      the audit error tree (all under ``InvalidInput``)
 
 Nothing here touches the database; :func:`verify_log` reads a JSONL export.

@@ -22,8 +22,8 @@ from ._input import read_json
 from ._options import Approval
 from ._output import err, out
 from ._runtime import context, runtime
+from ..audit.manifests import verify_export
 from ..domain.errors import InvalidInput
-from ..domain.manifests import verify_export
 from ..services import exports
 
 

@@ -1,7 +1,7 @@
 """The error tree every layer speaks.
 
 Domain errors know nothing of HTTP or terminals; each adapter maps them once
-(``web/errors.py`` to a status and a JSON body, ``cli.py`` to a message and an
+(``web/errors.py`` to a status and a JSON body, ``cli/`` to a message and an
 exit code, the SDK back to exceptions of the same names).
 
     BastionError                 code "error"

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidInput
+from .validation import describe_validation_error
 
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}(:[0-9]{1,2})?$")
 
@@ -100,10 +101,6 @@ class ProjectSettings(BaseModel):
 
 
 def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSettings:
-    # function-level: tasktypes.base imports this module (describe_validation_error belongs in domain;
-    # it moves once tasktypes/base.py is free to change)
-    from ..tasktypes.base import describe_validation_error
-
     if raw is None:
         return base or ProjectSettings()
     if not isinstance(raw, dict):

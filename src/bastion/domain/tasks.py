@@ -32,7 +32,7 @@ class TaskInput:
 def parse_item(obj: Any) -> TaskInput:
     """Validate one imported task; raises ValueError with a message naming the field."""
     if not isinstance(obj, dict):
-        raise ValueError('an item must be a JSON object like {"data": {...}}')
+        raise ValueError('a task must be a JSON object like {"data": {...}}')
     if len(obj) <= 2:  # the common shapes, {"data"} and {"data", "external_id"}, checked directly
         data = obj.get("data")
         external_id = obj.get("external_id")
@@ -73,9 +73,9 @@ def parse_item(obj: Any) -> TaskInput:
     return TaskInput(data, external_id, meta, predictions, priority, gold, annotations or None)
 
 
-def content_digest(item: TaskInput) -> bytes:
+def content_digest(task: TaskInput) -> bytes:
     """Stable digest of a task's content, the dedupe key when it has no external id."""
-    return hashlib.sha256(orjson.dumps(item.data, option=orjson.OPT_SORT_KEYS)).digest()
+    return hashlib.sha256(orjson.dumps(task.data, option=orjson.OPT_SORT_KEYS)).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ refuses it once, where input enters, with an error naming the field:
   nested JSON (configs, answers, task data) included;
 * path, query and form fields of the API and the pages (web/inputs.py);
 * imported tasks, line by line (sources.py);
-* command-line arguments (cli.py).
+* command-line arguments (cli/).
 
 JSON that Bastion keeps as text or seals is written escaped (``\\u0000`` is six
 characters), so text that *spells* ``\\u0000`` is ordinary content everywhere.

@@ -64,7 +64,8 @@ class RowMaker(Protocol):
 class TaskTypeRows(Protocol):
     """What the registry asks of a task type (``tasktypes/base.py`` ``TaskType``)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: a task type declares it as a class variable
 
     def export_rows(self, kind: str) -> RowMaker | None: ...
 

@@ -15,9 +15,11 @@ from typing import Any
 from .canaries import answer_canary
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
+from .qualification import grade_if_complete
 from .queue import lease_next, take_slot
 from .tasks import find_task_row
 from .variants import annotations_as_shown, viewed_by
+from .workforce import release_leases
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
@@ -126,8 +128,6 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
         bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
     w.audit(ws, "annotation.submitted", annotation_id, task=task_id)
     if qualification:
-        from .qualification import grade_if_complete
-
         grade_if_complete(w, project, me, task_type, config)
     out = {
         "id": annotation_id,
@@ -160,13 +160,13 @@ def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:
 def pause_if_below(w: Unit, project, user_id: str) -> bool:
     """Auto-pause: after K gold answers, accuracy below the threshold stops the person's work here."""
     quality = project.settings.quality
-    count, total = qs.GOLD_STATS.one(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
+    stats = qs.GOLD_STATS.one(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
+    assert stats is not None  # an aggregate: always one row
+    count, total = stats
     if count < quality.pause_after or total / count >= quality.pause_below:
         return False
     reason = f"accuracy {total / count:.2f} on {count} gold tasks, below {quality.pause_below:.2f}"
     if qs.PAUSE.run(w.tx, ws=project.workspace_id, project=project.id, user=user_id, now=w.now, reason=reason):
-        from .workforce import release_leases
-
         release_leases(w, user_id, project.workspace_id, reason="paused", project_id=project.id)
         w.audit(
             project.workspace_id,

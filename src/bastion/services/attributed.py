@@ -117,7 +117,8 @@ def _review(raw: Any, where: str, task_type, config, data) -> ImportedReview:
     if unknown:
         raise ValueError(f"{where}.{sorted(unknown)[0]}: unknown key")
     decision = raw.get("decision", raw.get("status"))
-    decision = DECISIONS.get(decision, decision)
+    if isinstance(decision, str):  # anything else (a list, an object) is refused below, never looked up
+        decision = DECISIONS.get(decision, decision)
     if decision not in DECIDED:
         raise ValueError(f"{where}.decision: one of accepted, rejected, corrected")
     reviewer = _author(raw.get("reviewer", raw.get("reviewer_id")), f"{where}.reviewer")

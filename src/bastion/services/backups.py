@@ -107,8 +107,11 @@ def restore(rt_settings, source: Path, *, force: bool = False) -> dict:
         raise InvalidInput(f"{source}: not a Bastion backup ({exc})") from exc
     with tar:
         try:
-            manifest = json.loads(tar.extractfile(MANIFEST).read())
-        except (KeyError, AttributeError, ValueError) as exc:
+            member = tar.extractfile(MANIFEST)
+            if member is None:  # a directory or link by that name, not the manifest
+                raise KeyError(MANIFEST)
+            manifest = json.loads(member.read())
+        except (KeyError, ValueError) as exc:
             raise InvalidInput(f"{source}: not a Bastion backup (no {MANIFEST})") from exc
         work = Path(tempfile.mkdtemp(prefix="bastion-restore-"))
         stack = ExitStack()

@@ -38,7 +38,7 @@ _ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
 
 def _check_canary_data(task_type, config, data: Any) -> None:
     if not isinstance(data, dict):
-        raise InvalidInput("data: required, a JSON object shaped like the project's items")
+        raise InvalidInput("data: required, a JSON object shaped like the project's tasks")
     text = "\n".join(text for _path, _segments, text in walk_strings(data))
     used = set(_ANY_PLACEHOLDER.findall(text))
     missing = [p for p in PLACEHOLDERS if p not in used]

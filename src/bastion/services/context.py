@@ -66,9 +66,6 @@ class Unit:
     def now(self) -> int:
         return self.tx.now
 
-    def execute(self, statement, params=None):
-        return self.tx.execute(statement, params)
-
     def sealer(self, workspace_id: str, key_id: str) -> Sealer:
         sealer = self._sealers.get(key_id)
         if sealer is None:
@@ -150,17 +147,18 @@ class Unit:
         """Within the block, row-level security also shows these workspaces' rows: for a write the
         service has decided in a workspace the caller is not a member of (a platform admin records
         a person's tie, and that person's open leases there end). Wrap exactly that write."""
-        outside = () if self._scope is None else sorted(set(workspace_ids) - self._scope)
-        if not outside:
+        scope = self._scope
+        outside = () if scope is None else sorted(set(workspace_ids) - scope)
+        if scope is None or not outside:
             yield
             return
         actor = self.actor
-        self.tx.set_scope(actor.user_id, ",".join(sorted(self._scope | set(outside))), actor.is_admin)
+        self.tx.set_scope(actor.user_id, ",".join(sorted(scope | set(outside))), actor.is_admin)
         try:
             yield
         finally:
             if self.tx.usable:
-                self.tx.set_scope(actor.user_id, ",".join(self._scope), actor.is_admin)
+                self.tx.set_scope(actor.user_id, ",".join(scope), actor.is_admin)
 
     @contextmanager
     def _widened(self, setting: str, workspace_ids) -> Iterator[None]:
@@ -222,6 +220,3 @@ class Context:
         except WallDenied as denied:
             self._record_denial(denied)
             raise
-
-    def as_actor(self, actor: Actor) -> Context:
-        return Context(self.rt, actor, may_bind=self.may_bind)

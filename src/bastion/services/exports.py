@@ -25,7 +25,7 @@ so validation never sees a training prompt. That is the trap a row-level random
 split falls into. The hash makes a split stable across runs and across
 ``--part`` passes, and independent of the order or size of the export.
 
-Every export has an id (``exp_…``) and a signed manifest (``domain/manifests.py``).
+Every export has an id (``exp_…``) and a signed manifest (``audit/manifests.py``).
 ``start_export`` records the export, audits it and signs an audit checkpoint
 that covers that record, in one transaction. ``Export.stream()`` hashes and
 counts the bytes as they leave; after the last one it signs the manifest with
@@ -43,7 +43,7 @@ import hashlib
 import hmac
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -60,8 +60,8 @@ from .reviews import review_dicts
 from .. import ids
 from ..access import Action
 from ..audit import checkpoint_to_json, format_timestamp
+from ..audit.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
 from ..domain.errors import Conflict, InvalidInput, NotFound
-from ..domain.manifests import MANIFEST_TYPE, MANIFEST_VERSION, canonical_json, sign_manifest
 from ..exporting import LOSSLESS, ROW_OPTIONS, Encoding, ExportFormat, ExportFormats
 from ..redaction import load_policy
 from ..storage import export_store as store
@@ -227,7 +227,8 @@ class Export:
         after = ""
         loads = orjson.loads
         split, part = self.split, self.request.part
-        aggregated = self._aggregated() if self.request.aggregate else None
+        method = self.request.aggregate
+        aggregated = self._aggregated(method) if method else None
         limit = FIRST_PAGE
         while True:
             with self.ctx.read() as r:
@@ -247,7 +248,7 @@ class Export:
                 by_task: dict[str, list] = defaultdict(list)
                 in_range = store.iter_annotations_in_range(r.tx, ws, pid, first, last)
                 for ann_id, task_id, user_id, result, lead, created, status, gold_score in in_range:
-                    review = reviews.get(ann_id)
+                    decided = reviews.get(ann_id)
                     item = {
                         "id": ann_id,
                         "task_id": task_id,
@@ -257,13 +258,13 @@ class Export:
                         "lead_time_ms": lead,
                         "created_at": created,
                         "review": {"status": status}
-                        if review is None
+                        if decided is None
                         else {
                             "status": status,
-                            "reviewer_id": review["reviewer_id"],
-                            "comment": review["comment"],
-                            "correction": review["correction"],
-                            "reviewed_at": review["created_at"],
+                            "reviewer_id": decided["reviewer_id"],
+                            "comment": decided["comment"],
+                            "correction": decided["correction"],
+                            "reviewed_at": decided["created_at"],
                         },
                     }
                     if gold_score is not None:
@@ -290,6 +291,7 @@ class Export:
                         "annotations": self._kept(by_task.get(task_id, [])),
                     }
                     if is_gold:
+                        assert gold is not None  # a gold task is stored with its answer
                         record["gold"] = loads(open_("tasks", task_id, "gold", gold))
                     if aggregated is not None:
                         record["aggregate"] = aggregated.get(task_id)
@@ -299,12 +301,12 @@ class Export:
             yield from page
             after = tasks.last_id
 
-    def _aggregated(self) -> dict[str, dict]:
-        """One answer per task for the whole project (aggregation needs every label at once)."""
+    def _aggregated(self, method: str) -> dict[str, dict]:
+        """One answer per task for the whole project by ``method`` (aggregation needs every label at once)."""
         with self.ctx.read() as r:
             r.access.require(Action.EXPORT, self.project.workspace_id, what="project")
             annotations = quality.usable(quality.load_annotations(r, self.project))
-        return quality.aggregate(self.project.task_type, self.project.config, annotations, self.request.aggregate)
+        return quality.aggregate(self.project.task_type, self.project.config, annotations, method)
 
     def _kept(self, annotations: list[dict]) -> list[dict]:
         """Only accepted (or corrected) annotations when asked; a correction replaces the result."""
@@ -342,7 +344,7 @@ class Export:
                     yield {**task, "annotation": ann, **extra}
             return
         config, options = self.config, self.options
-        make = self.task_type.export_rows(kind)
+        make = self._row_maker(kind)
         if self.format.per_task:  # one call per task: every annotation of a task with a row counts
             for record in records:
                 extra = {"split": split.part_of(record["id"])} if split else {}
@@ -369,12 +371,18 @@ class Export:
                     used = True
             tally.tasks += used
 
+    def _row_maker(self, kind: str) -> Callable[..., Iterable[dict]]:
+        """How the task type makes rows of ``kind`` (the format was chosen for a kind it makes)."""
+        make = self.task_type.export_rows(kind)
+        assert make is not None  # _choose_format offered only the kinds the task type makes
+        return make
+
     def encoding(self) -> Encoding:
         """What the format's encoder is told: the kind of rows, and the rows that head the file."""
         kind, options, config = self.row_kind, self.options, self.config
         if kind == LOSSLESS:
             return Encoding(kind, self.project.task_type, config, options)
-        make = self.task_type.export_rows(kind)
+        make = self._row_maker(kind)
         return Encoding(
             kind, self.project.task_type, config, options, head=lambda: list(make(config, None, None, options))
         )
@@ -573,6 +581,7 @@ def get_manifest(ctx: Context, export_id: str) -> dict[str, Any]:
                 f"export {export_id} did not finish (the stream stopped after {row.bytes_sent} bytes):"
                 " no manifest was signed for it; export again"
             )
+        assert row.manifest is not None  # signed when the export completed
         return r.sealer(row.workspace_id, row.key_id).open_json("exports", export_id, "manifest", row.manifest)
 
 
@@ -629,6 +638,7 @@ def start_export(
         # The checkpoint the export is cut at covers its own record in the log.
         w.flush_audit()
         checkpoint = checkpoint_now(w, project.workspace_id)
+        assert checkpoint is not None  # the log holds at least the entry just flushed
         per = req.per or ("task" if row_kind == LOSSLESS else "annotation")
         export = Export(
             ctx,

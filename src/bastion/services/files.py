@@ -247,9 +247,9 @@ def file_facts(ctx: Context, project_id: str, file_ids: list[str]) -> dict[str, 
 
 
 class FileReferences:
-    """Rewrites imported items whose file fields name paths under ``base_dir`` into stored ids.
+    """Rewrites imported tasks whose file fields name paths under ``base_dir`` into stored ids.
 
-    Call it (``refs()``) for a fresh iterable of items, as ``imports.import_tasks``
+    Call it (``refs()``) for a fresh iterable of tasks, as ``imports.import_tasks``
     expects. In ``dry_run`` passes (strict imports validate everything first)
     files are checked but not stored. A bad path becomes a ``BadLine`` for that
     line, so the import reports it as ``FILE:LINE``.

@@ -7,8 +7,8 @@ is missing. Lines that cannot be imported are reported with their line number
 and never stop the rest — unless ``strict``, where a first pass validates
 everything and nothing is written if any line is bad.
 
-The trap in a project that redacts: content is the item *as imported* (two items
-that differ only in redacted values stay two tasks), and an item without an
+The trap in a project that redacts: content is the task *as imported* (two tasks
+that differ only in redacted values stay two tasks), and a task without an
 ``external_id`` is a duplicate only of one the same person imported. Otherwise
 "duplicates: 1" would tell whoever imports a guess of a redacted text (a manager,
 who may import but not re-identify) that the guess is right.
@@ -39,7 +39,7 @@ from ..storage import tasks_store
 from ..storage.crypto import Sealer
 
 MAX_REJECTED_REPORTED = 1000
-MAX_ITEM_BYTES = 10 * 1024 * 1024
+MAX_TASK_BYTES = 10 * 1024 * 1024
 
 DEFAULT_BATCH = 10_000
 PREDICTION_KEYS = frozenset({"result", "model_version", "score"})
@@ -69,15 +69,6 @@ class ImportReport:
         }
 
 
-@dataclass(slots=True)
-class _Prepared:
-    line: int
-    item: TaskInput
-    dedupe: bytes
-    payload: bytes
-    predictions: bytes | None
-
-
 class _Validator:
     def __init__(self, project, task_type, config) -> None:
         self.project = project
@@ -89,34 +80,34 @@ class _Validator:
         if isinstance(obj, BadLine):
             return obj.error
         try:
-            item = parse_item(obj)
+            task = parse_item(obj)
         except ValueError as exc:
             return str(exc)
-        if len(orjson.dumps(item.data)) > MAX_ITEM_BYTES:
-            return f"data: larger than {MAX_ITEM_BYTES} bytes"
-        problem = self.task_type.check_data(self.config, item.data)
+        if len(orjson.dumps(task.data)) > MAX_TASK_BYTES:
+            return f"data: larger than {MAX_TASK_BYTES} bytes"
+        problem = self.task_type.check_data(self.config, task.data)
         if problem:
             return problem
-        if item.predictions:
+        if task.predictions:
             try:
-                normalised = [self._prediction(item.data, p) for p in item.predictions]
+                normalised = [self._prediction(task.data, p) for p in task.predictions]
             except InvalidAnswer as exc:
                 return exc.message
-            item = replace(item, predictions=normalised)
-        if item.gold is not None:
+            task = replace(task, predictions=normalised)
+        if task.gold is not None:
             try:
-                gold = self.task_type.validate_result(self.config, item.data, item.gold)
+                gold = self.task_type.validate_result(self.config, task.data, task.gold)
             except InvalidAnswer as exc:
                 return f"gold: {exc.message}"
-            item = replace(item, gold=gold)
-        if item.annotations is not None:
+            task = replace(task, gold=gold)
+        if task.annotations is not None:
             if self.redacts:
                 return "annotations: cannot be imported into a project that redacts (results refer to the original)"
-            parsed = attributed.parse_annotations(self.task_type, self.config, item.data, item.annotations)
+            parsed = attributed.parse_annotations(self.task_type, self.config, task.data, task.annotations)
             if isinstance(parsed, str):
                 return parsed
-            item = replace(item, annotations=parsed)
-        return item
+            task = replace(task, annotations=parsed)
+        return task
 
     def _prediction(self, data: dict, p: Any) -> Any:
         """A prediction: a result, or a result with its model ``{"result", "model_version", "score"}`` (kept so)."""
@@ -134,7 +125,7 @@ class _Validator:
 
 
 class Importer:
-    """Feeds items into a project in batches; ``finish`` writes the rest and reports."""
+    """Feeds tasks into a project in batches; ``finish`` writes the rest and reports."""
 
     def __init__(
         self,
@@ -226,7 +217,7 @@ def import_tasks(
     progress: Callable[[int], None] | None = None,
     file_sha256: str | None = None,
 ) -> ImportReport:
-    """Import items into a project; returns counts and per-line errors.
+    """Import tasks into a project; returns counts and per-line errors.
 
     ``items`` yields ``(line, object)`` pairs (see ``bastion.sources``). With
     ``strict``, pass a callable returning a fresh iterable: it is read twice, and
@@ -237,7 +228,7 @@ def import_tasks(
     try:
         if strict:
             if not callable(items):
-                raise TypeError("strict import needs a callable returning the items")
+                raise TypeError("strict import needs a callable returning the tasks")
             if not importer.check(items_or_error(iter(items()))):
                 return importer.report
         source = items() if callable(items) else items
@@ -281,31 +272,31 @@ def _prepare_rows(
     dedupes: list[bytes] = []
     dumps = orjson.dumps
     dedupe = sealer.index_hash
-    for task_id, (_line, item), (_, original) in zip(task_ids, batch, originals):
-        body = {"data": item.data}
-        if item.external_id is not None:
-            body["external_id"] = item.external_id
-            dedupes.append(dedupe(b"external_id", pid, item.external_id))
+    for task_id, (_line, task), (_, original) in zip(task_ids, batch, originals):
+        body: dict[str, Any] = {"data": task.data}
+        if task.external_id is not None:
+            body["external_id"] = task.external_id
+            dedupes.append(dedupe(b"external_id", pid, task.external_id))
         elif redacted is not None:
             dedupes.append(dedupe(b"content-by", pid, ctx.actor.user_id, content_digest(original)))
         else:
-            dedupes.append(dedupe(b"content", pid, content_digest(item)))
-        if item.meta is not None:
-            body["meta"] = item.meta
+            dedupes.append(dedupe(b"content", pid, content_digest(task)))
+        if task.meta is not None:
+            body["meta"] = task.meta
         payloads.append((task_id, dumps(body)))
-        if item.predictions:
-            preds.append((task_id, dumps(item.predictions)))
-        if item.gold is not None:
-            golds.append((task_id, dumps(item.gold)))
+        if task.predictions:
+            preds.append((task_id, dumps(task.predictions)))
+        if task.gold is not None:
+            golds.append((task_id, dumps(task.gold)))
     sealed = sealer.seal_many("tasks", "payload", payloads)
     sealed_preds = dict(zip((p[0] for p in preds), sealer.seal_many("tasks", "predictions", preds)))
     sealed_golds = dict(zip((g[0] for g in golds), sealer.seal_many("tasks", "gold", golds)))
     # Gold tasks are stored "done": they never enter the open-task queue index; the
     # gold mixer serves them through ix_tasks_gold instead (services/queue.py).
-    # Held items are stored "done" too, until an owner releases them (services/redaction.py).
+    # Held tasks are stored "done" too, until an owner releases them (services/redaction.py).
     regular: list[tuple] = []
     gold: list[tuple] = []
-    for task_id, key, blob, (_, item), is_held in zip(task_ids, dedupes, sealed, batch, held):
+    for task_id, key, blob, (_, task), is_held in zip(task_ids, dedupes, sealed, batch, held):
         is_gold = task_id in sealed_golds
         (gold if is_gold else regular).append(
             (
@@ -316,7 +307,7 @@ def _prepare_rows(
                 sealed_preds.get(task_id),
                 sealed_golds.get(task_id),
                 is_gold,
-                item.priority,
+                task.priority,
                 0,
                 0,
                 is_gold or is_held,
@@ -340,7 +331,7 @@ def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportRepor
         # Re-checked in every batch's own transaction: a role revoked mid-import stops it.
         w.access.require(Action.TASK_IMPORT, ws, what="project")
         inserted = tasks_store.insert_tasks(w.tx, prepared.regular, workspace_id=ws, now=w.now)
-        # Gold tasks are calibration items: not counted among the project's tasks.
+        # Gold tasks calibrate people: they are not counted among the project's tasks.
         inserted_gold = tasks_store.insert_tasks(w.tx, prepared.gold, workspace_id=ws, now=w.now)
         bump_counts(w, ws, project.id, tasks=inserted)
         inserted += inserted_gold

@@ -22,6 +22,7 @@ on read, so concurrent submits on PostgreSQL do not all wait on one row lock.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 from .context import Context, Unit
@@ -236,14 +237,10 @@ def as_seen(u: Unit, project: Project) -> Project:
         return project
     if u.access.allows(Action.REDACTION_REVIEW, project.workspace_id):
         return project
-    from dataclasses import replace
-
     return replace(project, config={k: v for k, v in project.config.items() if k not in CONFIG_SECTIONS})
 
 
 def _with_counts(project: Project, counts: Counts) -> Project:
-    from dataclasses import replace
-
     return replace(project, counts=counts)
 
 

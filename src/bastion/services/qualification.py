@@ -14,6 +14,7 @@ score they got).
 from __future__ import annotations
 
 from .context import Context, Unit
+from .projects import load_project
 from ..access import Action
 from ..domain.errors import NotFound
 from ..domain.projects import Project
@@ -44,6 +45,9 @@ def may_take(w: Unit, project: Project, user_id: str) -> bool:
 
 def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config) -> dict | None:
     """After an answer: if the person has answered every gold task, grade and record the test."""
+    rule = project.settings.qualification
+    if rule is None:  # not a qualification test
+        return None
     ws = project.workspace_id
     golds = tasks_store.list_gold_tasks(w.tx, project.id, workspace_id=ws)
     if not golds:
@@ -60,7 +64,6 @@ def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config
         result = sealer.open_json("annotations", answer.id, "result", answer.result)
         score += task_type.gold_score(config, data, result, gold)
     total = len(golds)
-    rule = project.settings.qualification
     passed = score / total >= rule.pass_score
     retake_after = None if passed else w.now + rule.retake_after_days * DAY_MS
     qualification_store.replace_result(
@@ -88,8 +91,6 @@ def grade_if_complete(w: Unit, project: Project, user_id: str, task_type, config
 
 def results(ctx: Context, project_id: str) -> list[dict]:
     """A test's results: everyone's for managers, one's own for the people who took it."""
-    from .projects import load_project
-
     with ctx.read() as r:
         project = load_project(r, project_id, Action.PROJECT_READ)
         only = None if r.access.allows(Action.MEMBER_READ, project.workspace_id) else ctx.actor.user_id

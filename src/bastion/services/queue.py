@@ -30,7 +30,9 @@ from typing import Any
 from .canaries import maybe_issue_canary
 from .context import Context, Unit
 from .projects import bump_counts, load_project
+from .qualification import may_take
 from .tasks import find_task_row, task_dict
+from .workforce import skills_of
 from ..access import Action
 from ..domain.errors import Conflict, PermissionDenied
 from ..storage import projects_store
@@ -82,10 +84,10 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None,
     if epoch is not None:
         if len(marks) >= MARKS_LIMIT:
             marks.clear()
-        marks[key] = (epoch, tuple(found))
+        marks[key] = (epoch, (found[0], found[1]))
     if tx.db.is_sqlite:  # one writer at a time: what was read is what is taken
         return found[1]
-    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, tuple(found), lock=True)
+    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, (found[0], found[1]), lock=True)
     return None if claimed is None else claimed[1]
 
 
@@ -102,9 +104,9 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     w.hold_person()
     lease_ms = project.settings.lease_seconds * 1000
     held = qs.find_lease(w.tx, project.id, workspace_id=ws, user_id=me)
+    task_id: str | None
     # The caller's own lease (even if past its expiry, its slot is still counted): renew it.
-    renewed = held is not None and qs.RENEW.run(w.tx, ws=ws, id=held.id, expires=w.now + lease_ms, now=w.now)
-    if renewed:
+    if held is not None and qs.RENEW.run(w.tx, ws=ws, id=held.id, expires=w.now + lease_ms, now=w.now):
         task_id, expires_at = held.task_id, w.now + lease_ms
     else:
         if not may_work_on(w, project, me):
@@ -176,9 +178,6 @@ def may_work_on(w: Unit, project, user_id: str) -> bool:
     Raises PermissionDenied when skills are missing (the person can act on that);
     returns False when they simply have nothing more to do here (cap reached, test done).
     """
-    from .qualification import may_take
-    from .workforce import skills_of
-
     rules = project.settings
     paused = qs.PAUSED.scalar(w.tx, ws=project.workspace_id, project=project.id, user=user_id)
     if paused is not None:

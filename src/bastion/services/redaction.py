@@ -1,4 +1,4 @@
-"""Redaction at import, held items, and re-identification by owners.
+"""Redaction at import, held tasks, and re-identification by owners.
 
 A project whose config has a ``redaction`` section (``bastion.redaction.policy``)
 is redacted at import, before anything is sealed: the stored ``data`` is the
@@ -17,21 +17,21 @@ so the original text is rebuilt exactly, span annotations made on the redacted
 text map back onto it, and pseudonyms typed in free text are read with the
 task's own numbers.
 
-Predictions and gold answers follow their item: span offsets are mapped onto
+Predictions and gold answers follow their task: span offsets are mapped onto
 the redacted text (and their ``text`` re-derived); their free-text fields
 (``text``, ``other_text``, ``rationale``, …) are redacted with the task's
 numbers.
 
-Held items: a finding below the policy's ``review_below`` holds the item. It is
+Held tasks: a finding below the policy's ``review_below`` holds the task. It is
 stored redacted, with ``held`` and ``done`` set (so it never enters the queue
-index), and waits for an owner to release it. So does an item whose
+index), and waits for an owner to release it. So does a task whose
 predictions no longer fit after redaction (a span cut through a redacted value).
 
 Re-identification — a task's original text (``reidentify_task``) or an export
 with ``reidentify`` — is for owners only (``redaction.reidentify``) and is
 audited every time.
 
-Speed: redacting a batch is CPU work on the items alone — no lookup, no
+Speed: redacting a batch is CPU work on the tasks alone — no lookup, no
 transaction, no state shared between imports.
 """
 
@@ -70,7 +70,7 @@ def policy_of(config: Any):
 
 @dataclass
 class RedactedBatch:
-    """A batch after redaction: the items to store, which are held, and each one's record (to seal)."""
+    """A batch after redaction: the tasks to store, which are held, and each one's record (to seal)."""
 
     batch: list[tuple[int, TaskInput]]
     held: list[bool]
@@ -85,21 +85,21 @@ class RedactedBatch:
 
 
 def redact_batch(project, task_type, config, batch: list[tuple[int, TaskInput]]) -> RedactedBatch | None:
-    """Redact a validated batch under the project's policy (None when it has none); each item numbered afresh."""
+    """Redact a validated batch under the project's policy (None when it has none); each task numbered afresh."""
     redactor = policy_of(config)
     if redactor is None:
         return None
-    out = [_redact_item(redactor, task_type, config, item) for _line, item in batch]
+    out = [_redact_task(redactor, task_type, config, task) for _line, task in batch]
     return RedactedBatch(
-        batch=[(line, item) for (line, _), (item, _, _) in zip(batch, out, strict=True)],
+        batch=[(line, task) for (line, _), (task, _, _) in zip(batch, out, strict=True)],
         held=[held for _, held, _ in out],
         records=[record for _, _, record in out],
     )
 
 
-def _redact_item(redactor: Redactor, task_type, config, item: TaskInput) -> tuple[TaskInput, bool, dict | None]:
+def _redact_task(redactor: Redactor, task_type, config, task: TaskInput) -> tuple[TaskInput, bool, dict | None]:
     pseudonyms = Pseudonymizer()  # this task's numbers: its data first, then its predictions and gold
-    result = redactor.redact_item(item.data, pseudonyms)
+    result = redactor.redact_item(task.data, pseudonyms)
     findings = [_finding_json(f) for f in result.findings]
     reasons = list(result.held_reasons)
     offsets = result.offsets
@@ -113,7 +113,7 @@ def _redact_item(redactor: Redactor, task_type, config, item: TaskInput) -> tupl
             reasons.append(f"{where}: no longer valid after redaction ({exc.message})")
             return None
 
-    predictions = item.predictions
+    predictions = task.predictions
     if predictions:
         kept = []
         for i, prediction in enumerate(predictions):
@@ -123,14 +123,14 @@ def _redact_item(redactor: Redactor, task_type, config, item: TaskInput) -> tupl
             if mapped is not None:
                 kept.append(mapped)
         predictions = kept or None
-    gold = item.gold
+    gold = task.gold
     if gold is not None:
         gold = follow(gold, "gold", lambda g: task_type.validate_result(config, result.data, g))
         if gold is None:
-            gold = item.gold  # keep the answer, sealed, for the owner; the item is held
+            gold = task.gold  # keep the answer, sealed, for the owner; the task is held
             gold = _move_offsets(task_type, config, gold, offsets, to_redacted=True)
     held = bool(reasons)
-    redacted = replace(item, data=result.data, predictions=predictions, gold=gold)
+    redacted = replace(task, data=result.data, predictions=predictions, gold=gold)
     if not findings and not held:
         return redacted, False, None
     record = {
@@ -197,11 +197,11 @@ def store_records(w: Unit, project, records: Mapping[str, bytes]) -> None:
     store.insert_records(w.tx, project.workspace_id, project.id, records)
 
 
-# -- held items ----------------------------------------------------------------------
+# -- held tasks ----------------------------------------------------------------------
 
 
 def list_held(ctx: Context, project_id: str, *, after: str = "", limit: int = 100) -> dict[str, Any]:
-    """Items redaction held for review (owners): ids and reasons, never their text."""
+    """Tasks redaction held for review (owners): ids and reasons, never their text."""
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit: from 1 to 1000")
     if not isinstance(after, str) or len(after) > 60:
@@ -212,11 +212,11 @@ def list_held(ctx: Context, project_id: str, *, after: str = "", limit: int = 10
         r.see_content(ws)  # a review queue: what redaction found, in which of the client's fields
         rows = store.held_tasks(r.tx, ws, project.id, after, limit + 1)
         sealer = r.sealer(ws, project.key_id)
-        items = []
+        held = []
         for row in rows[:limit]:
             blob = store.record_of(r.tx, ws, row.id)
             record = sealer.open_json("task_redactions", row.id, "record", blob) if blob else {}
-            items.append(
+            held.append(
                 {
                     "task_id": row.id,
                     "created_at": row.created_at,
@@ -224,11 +224,11 @@ def list_held(ctx: Context, project_id: str, *, after: str = "", limit: int = 10
                     "findings": len(record.get("findings", [])),
                 }
             )
-        return {"items": items, "next_cursor": rows[limit - 1].id if len(rows) > limit else None}
+        return {"items": held, "next_cursor": rows[limit - 1].id if len(rows) > limit else None}
 
 
 def release_held(ctx: Context, task_id: str) -> dict[str, Any]:
-    """An owner lets a held item into the queue (audited)."""
+    """An owner lets a held task into the queue (audited)."""
     with ctx.write() as w:
         found = find_task_row(w, task_id)
         ws = found.workspace_id

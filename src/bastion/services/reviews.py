@@ -256,6 +256,7 @@ def my_feedback(ctx: Context, workspace_id: str, *, limit: int = 100) -> list[di
                 item["gold_score"] = round(judged.gold_score, 4)
                 if project.settings.quality.gold_feedback:
                     found = find_task_row(w, judged.task_id)
+                    assert found.gold is not None  # only a gold task gives a gold score
                     item["expected"] = w.sealer(workspace_id, found.key_id).open_json(
                         "tasks", judged.task_id, "gold", found.gold
                     )

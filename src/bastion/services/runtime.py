@@ -28,7 +28,8 @@ class Runtime:
     task_types: TaskTypes
     blobs: BlobStore  # where sealed files are kept (storage/blobs.py)
     # Where each person's last next-task scan ended, per project (services/queue.py).
-    queue_marks: dict = field(default_factory=dict)
+    # {(workspace id, project id, user id): (queue epoch, (priority, task id))}
+    queue_marks: dict[tuple[str, str, str], tuple[int, tuple[int, str]]] = field(default_factory=dict)
     export_formats: ExportFormats = field(default_factory=installed_export_formats)
     # Parsed leak-tracing settings and the variant slots of texts shown (services/variants.py).
     leak_cache: LeakCache = field(default_factory=LeakCache)

@@ -32,7 +32,7 @@ def task_dict(u: Unit, row: Any, key_id: str, *, full: bool, config: Any = None)
     """Decrypt a task row into its API shape, as the asking person is shown it; ``full`` adds meta and counters.
 
     Shown means: the person's own variant of every text (services/variants.py); a
-    held item only to owners, a canary only to its recipients.
+    held task only to owners, a canary only to its recipients.
     """
     sealer = u.sealer(row.workspace_id, key_id)
     body = sealer.open_json("tasks", row.id, "payload", row.payload)
@@ -79,20 +79,20 @@ def list_tasks(ctx: Context, project_id: str, *, cursor: str | None = None, limi
     with ctx.write() as w:
         project = load_project(w, project_id, Action.TASK_BROWSE)
         w.see_content(project.workspace_id)
-        # Canaries are not the project's items; held ones wait for an owner (GET …/held).
+        # Canaries are not the project's tasks; held ones wait for an owner (GET …/held).
         rows = tasks_store.list_task_page(
             w.tx, project.id, workspace_id=project.workspace_id, after=cursor or "", limit=limit + 1
         )
         page = rows[:limit]
         config = ctx.rt.task_types.get(project.task_type).parse_config(project.config)
-        items = [task_dict(w, row, project.key_id, full=True, config=config) for row in page]
-        if items:
+        tasks = [task_dict(w, row, project.key_id, full=True, config=config) for row in page]
+        if tasks:
             w.audit(
                 project.workspace_id,
                 "tasks.listed",
                 project.id,
-                count=len(items),
-                first=items[0]["id"],
-                last=items[-1]["id"],
+                count=len(tasks),
+                first=tasks[0]["id"],
+                last=tasks[-1]["id"],
             )
-        return {"items": items, "next_cursor": page[-1].id if len(rows) > limit else None}
+        return {"items": tasks, "next_cursor": page[-1].id if len(rows) > limit else None}

@@ -130,7 +130,7 @@ def _trace_canaries(w: Unit, ws: str, project_id: str, texts: list[str], secret:
     canary_ids = canaries_store.traced_canary_ids(w.tx, project_id, workspace_id=ws)
     recipients = canaries_store.recipients_of(w.tx, canary_ids, workspace_id=ws)
     joined = "\n".join(texts)
-    found = []
+    found: list[dict[str, Any]] = []
     for canary_id in canary_ids:
         if not recipients[canary_id]:
             continue

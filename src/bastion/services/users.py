@@ -64,7 +64,9 @@ def create_user(
             is_admin=is_admin,
             now=w.now,
         )
-        return users_store.find_user(w.tx, user_id)
+        created = users_store.find_user(w.tx, user_id)
+    assert created is not None  # inserted just above, in the same transaction
+    return created
 
 
 def find_user_by_email(ctx: Context, email: str) -> User | None:
@@ -155,7 +157,8 @@ def authenticate(rt: Runtime, email: str, password: str) -> User:
     with rt.db.transaction(write=False) as tx:
         found = users_store.find_credentials(tx, email)
     stored = found.password_hash if found is not None and found.user.is_active else None
-    if not _verify(stored, password):
+    verified = _verify(stored, password)  # also run without a person, so both refusals take as long
+    if found is None or not verified:
         raise Unauthenticated("wrong e-mail or password")
     return found.user
 
@@ -316,9 +319,8 @@ def _reserve(rt: Runtime, subjects: list[tuple[str, str]]) -> tuple[dict[str, tu
     """Reserve one attempt on each counter; ({kind: (count, window start)}, now)."""
     with rt.db.transaction(write=True) as tx:
         cutoff = tx.now - LOGIN_WINDOW_MS
-        counts = {
-            kind: tuple(users_store.reserve_attempt(tx, subject, now=tx.now, cutoff=cutoff))
-            for kind, subject in subjects
+        counts: dict[str, tuple[int, int]] = {
+            kind: users_store.reserve_attempt(tx, subject, now=tx.now, cutoff=cutoff) for kind, subject in subjects
         }
     return counts, tx.now
 
@@ -366,8 +368,3 @@ def _audit_account(rt: Runtime, email: str, action: str, address: str | None) ->
         actor = Actor(kind="user", user_id=row.id, email=row.email, is_admin=bool(row.is_admin), via="session")
         with Context(rt, actor).write() as w:
             record_for_person(w, row.id, action, row.id, address=address)
-
-
-def count_users(rt: Runtime) -> int:
-    with rt.db.transaction(write=False) as tx:
-        return users_store.count_users(tx)

@@ -197,7 +197,7 @@ def _record_view(u: Unit, row, config=None) -> tuple[Any, Any, bool, bool, bytes
 def present_task(u: Unit, row, out: dict, *, key_id: str, config=None) -> dict:
     """The task JSON as the asking person is shown it (called where task JSON is built).
 
-    Held items exist only for owners; a canary only for the people it was issued
+    Held tasks exist only for owners; a canary only for the people it was issued
     to (and is rendered with their facts); every other text is the person's variant.
     """
     if u.actor.is_system:

@@ -74,7 +74,8 @@ def _cooling_ms(days: float | None) -> int | None:
 
 def _both_sides(w: Unit, a: str, b: str, cooling_ms: int | None) -> list[str]:
     """People with live history on both a and b (an edge between them would put them on both sides)."""
-    edge = Edge(*sorted((a, b)), cooling_off_ms=cooling_ms)
+    first, second = sorted((a, b))
+    edge = Edge(first, second, cooling_off_ms=cooling_ms)
     seen: dict[str, set[str]] = {}
     for row in workforce_store.list_history_on(w.tx, (a, b)):
         if is_live(row.history, edge, w.now):

@@ -100,6 +100,7 @@ def delete_workspace(
         w.audit(workspace_id, "workspace.deleted", workspace_id, keys_destroyed=destroyed)
         w.flush_audit()
         final = checkpoint_now(w, workspace_id)
+        assert final is not None  # the log holds at least the entry just flushed
         # Who may still read the tombstone once the memberships are gone: those who could read the log.
         readers = set(memberships_store.list_user_ids(w.tx, workspace_id, roles=policy_table_roles(Action.AUDIT_READ)))
         if not ctx.actor.is_system:

@@ -52,6 +52,7 @@ from pydantic import BaseModel, ValidationError, model_serializer
 from . import _labelstudio
 from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
 from ..domain.fieldpaths import selected, walk_strings
+from ..domain.validation import describe_validation_error
 
 # Keys whose strings are free text in results (``result_texts``): what redaction reads in
 # predictions and gold answers.
@@ -73,33 +74,6 @@ FREE_TEXT_KEYS = frozenset(
 
 # ``move(field, start, end) -> (start, end)`` or None (``map_result_offsets``).
 OffsetMove = Callable[[str, int, int], "tuple[int, int] | None"]
-
-
-def error_path(loc: tuple[Any, ...], root: str = "") -> str:
-    """('labels', 2, 'hotkey') -> 'labels[2].hotkey' (pydantic's union tags dropped)."""
-    out = root
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and (part.startswith(("str", "function-", "tagged-union")) or "[" in part):
-            continue  # pydantic's names for union members, not a user's key
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(root)"
-
-
-def describe_validation_error(exc: ValidationError, root: str = "") -> str:
-    parts = []
-    for err in exc.errors(include_url=False)[:5]:
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, ") :]
-        loc = tuple(err["loc"])
-        parts.append(f"{error_path(loc, root)}: {msg}" if loc or root else msg)
-    more = len(exc.errors()) - 5
-    return "; ".join(parts) + (f" (and {more} more)" if more > 0 else "")
 
 
 CONFIG_SECTIONS = ("redaction", "leak_tracing")

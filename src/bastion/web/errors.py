@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from ..access import FirstAccessRequired
 from ..domain import errors as e
-from ..tasktypes.base import error_path
+from ..domain.validation import error_path
 
 log = logging.getLogger("bastion.web")
 

@@ -52,8 +52,9 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..audit import CheckpointError, VerifierKey, checkpoint_from_json, compute_key_id
-from ..audit.checkpoint import resolve_verifier_key
+from .checkpoint import checkpoint_from_json, resolve_verifier_key
+from .errors import CheckpointError
+from .notes import VerifierKey, compute_key_id
 
 MANIFEST_TYPE = "bastion.export-manifest"
 MANIFEST_VERSION = 1
