@@ -207,7 +207,7 @@ def update_task(task_id: str, body: TaskPatch, ctx: Ctx):
 
 
 @router.patch("/projects/{project_id}/tasks", response_model=TasksUpdatedOut, responses=error_docs(409))
-def update_tasks(project_id: str, body: TasksPatch, ctx: Ctx):
+def update_matching(project_id: str, body: TasksPatch, ctx: Ctx):
     """Apply one patch to the project's tasks that match a filter, all or none (at most 10,000)."""
     where = body.filter.model_dump(exclude_none=True)
     return to_json(task_changes.update_tasks(ctx, project_id, where, body.patch.model_dump(exclude_unset=True)))
@@ -220,7 +220,7 @@ def delete_task(task_id: str, ctx: Ctx):
 
 
 @router.post("/projects/{project_id}/tasks/delete", response_model=TasksDeletedOut)
-def delete_tasks(project_id: str, body: TasksDelete, ctx: Ctx):
+def delete_matching(project_id: str, body: TasksDelete, ctx: Ctx):
     """Delete the project's tasks that match a filter, all or none (at most 10,000)."""
     return to_json(task_changes.delete_tasks(ctx, project_id, body.filter.model_dump(exclude_none=True)))
 
