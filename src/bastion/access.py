@@ -56,6 +56,7 @@ class Action(Enum):
     TASK_IMPORT = ("task.import", False, "Import tasks into a project")
     TASK_BROWSE = ("task.browse", True, "List and read any task of the workspace")
     TASK_WORK = ("task.work", False, "Lease tasks from the queue, read them, annotate and skip")
+    TASK_MANAGE = ("task.manage", False, "Change, delete and assign a project's tasks after import")
     ANNOTATION_BROWSE = ("annotation.browse", True, "Read every annotation of the workspace")
     ANNOTATION_REVIEW = ("annotation.review", False, "Review annotations: accept, reject with a comment, or correct")
     ANNOTATION_IMPORT = (

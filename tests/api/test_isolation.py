@@ -86,6 +86,14 @@ def _bodies(method: str, path: str):
         return {"enabled": False}
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
+    if path.endswith("/tasks") and method == "patch":
+        return {"filter": {"priority_min": -1000}, "patch": {"priority": 1}}
+    if path.endswith("/tasks/delete"):
+        return {"filter": {"priority_min": -1000}}
+    if path.endswith("/assignee") and method == "post":
+        return {"user": "annotator.b@example.com"}
+    if path.endswith("/tasks/{task_id}") and method == "patch":
+        return {"priority": 1}
     if method == "patch":
         return {"name": "renamed"}
     return None

@@ -38,6 +38,7 @@ from . import (
     projects,
     quality,
     serve,
+    tasks,
     users,
     walls,
     workspaces,
@@ -106,6 +107,7 @@ app.add_typer(walls.walls_app, name="walls")
 app.add_typer(people.person_app, name="person")
 app.add_typer(people.skills_app, name="skills")
 app.add_typer(held.held_app, name="held")
+app.add_typer(tasks.task_app, name="task")
 app.add_typer(approvals.approval_app, name="approval")
 app.add_typer(exports.export_app, name="export")
 

@@ -224,6 +224,57 @@ def skip_task(task_id: str) -> Call:
     return post(f"/tasks/{seg(task_id)}/skip", nothing)
 
 
+# Tasks after import (owners and managers): change, delete, assign.
+
+
+def task_filter(
+    ids: list[str] | None,
+    external_ids: list[str] | None,
+    priority_min: int | None,
+    priority_max: int | None,
+    has_annotations: bool | None,
+    gold: bool | None,
+) -> dict[str, Any]:
+    """A bulk call's filter (every given condition must hold); the server refuses an empty one."""
+    return drop_none(
+        ids=ids,
+        external_ids=external_ids,
+        priority_min=priority_min,
+        priority_max=priority_max,
+        has_annotations=has_annotations,
+        gold=gold,
+    )
+
+
+def update_task(task_id: str, patch: dict[str, Any]) -> Call:
+    return Call("PATCH", f"{API}/tasks/{seg(task_id)}", model(m.TaskUpdated), json=patch)
+
+
+def update_tasks(project_id: str, where: dict[str, Any], patch: dict[str, Any]) -> Call:
+    return Call(
+        "PATCH",
+        f"{API}/projects/{seg(project_id)}/tasks",
+        model(m.TasksUpdated),
+        json={"filter": where, "patch": patch},
+    )
+
+
+def delete_task(task_id: str) -> Call:
+    return Call("DELETE", f"{API}/tasks/{seg(task_id)}", model(m.TasksDeleted))
+
+
+def delete_tasks(project_id: str, where: dict[str, Any]) -> Call:
+    return post(f"/projects/{seg(project_id)}/tasks/delete", model(m.TasksDeleted), {"filter": where})
+
+
+def assign_task(task_id: str, user: str) -> Call:
+    return post(f"/tasks/{seg(task_id)}/assignee", model(m.TaskAssigned), {"user": user})
+
+
+def unassign_task(task_id: str) -> Call:
+    return Call("DELETE", f"{API}/tasks/{seg(task_id)}/assignee", model(m.TaskUnassigned))
+
+
 def submit_annotation(task_id: str, result: Any, lead_time_ms: int | None) -> Call:
     return post(
         f"/tasks/{seg(task_id)}/annotations",
@@ -299,3 +350,15 @@ def import_report(response: httpx.Response, key: str) -> m.ImportReport:
     report = m.ImportReport.model_validate_json(response.content)
     report.idempotency_key = key
     return report
+
+
+def patch_of(
+    priority: int | None, predictions: list[Any] | None, meta: dict[str, Any] | None, clear_meta: bool
+) -> dict[str, Any]:
+    """A task patch from the methods' keywords: what is None is left as it is."""
+    patch = drop_none(priority=priority, predictions=predictions, meta=meta)
+    if clear_meta:
+        if meta is not None:
+            raise ValueError("give meta or clear_meta, not both")
+        patch["meta"] = None
+    return patch

@@ -219,6 +219,69 @@ class Client:
         """Give back a task you hold; it is not offered to you again."""
         return self._run(calls.skip_task(task_id))
 
+    # Tasks after import (owners and managers).
+
+    def update_task(
+        self,
+        task_id: str,
+        *,
+        priority: int | None = None,
+        predictions: list[Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        clear_meta: bool = False,
+    ) -> m.TaskUpdated:
+        """Change a task's priority, predictions (``[]`` removes them) or meta (``clear_meta`` removes it);
+        only what is given changes, checked and sealed as at import."""
+        return self._run(calls.update_task(task_id, calls.patch_of(priority, predictions, meta, clear_meta)))
+
+    def update_tasks(
+        self,
+        project_id: str,
+        *,
+        ids: list[str] | None = None,
+        external_ids: list[str] | None = None,
+        priority_min: int | None = None,
+        priority_max: int | None = None,
+        has_annotations: bool | None = None,
+        gold: bool | None = None,
+        priority: int | None = None,
+        predictions: list[Any] | None = None,
+        meta: dict[str, Any] | None = None,
+        clear_meta: bool = False,
+    ) -> m.TasksUpdated:
+        """Apply one change to the project's tasks that match every condition given, all or none
+        (at most 10,000: the server refuses more)."""
+        where = calls.task_filter(ids, external_ids, priority_min, priority_max, has_annotations, gold)
+        patch = calls.patch_of(priority, predictions, meta, clear_meta)
+        return self._run(calls.update_tasks(project_id, where, patch))
+
+    def delete_task(self, task_id: str) -> m.TasksDeleted:
+        """Delete a task with its annotations, reviews, assignments and the files no other task names."""
+        return self._run(calls.delete_task(task_id))
+
+    def delete_tasks(
+        self,
+        project_id: str,
+        *,
+        ids: list[str] | None = None,
+        external_ids: list[str] | None = None,
+        priority_min: int | None = None,
+        priority_max: int | None = None,
+        has_annotations: bool | None = None,
+        gold: bool | None = None,
+    ) -> m.TasksDeleted:
+        """Delete the project's tasks that match every condition given, all or none (at most 10,000)."""
+        where = calls.task_filter(ids, external_ids, priority_min, priority_max, has_annotations, gold)
+        return self._run(calls.delete_tasks(project_id, where))
+
+    def assign_task(self, task_id: str, user: str) -> m.TaskAssigned:
+        """Give an open task to a member (by e-mail): their next task in its project is this one."""
+        return self._run(calls.assign_task(task_id, user))
+
+    def unassign_task(self, task_id: str) -> m.TaskUnassigned:
+        """End every lease on the task, its assignment included: its slots return to the pool."""
+        return self._run(calls.unassign_task(task_id))
+
     # Annotations and reviews.
 
     def submit_annotation(self, task_id: str, result: Any, *, lead_time_ms: int | None = None) -> m.Annotation:

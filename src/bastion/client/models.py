@@ -163,3 +163,42 @@ class ExportInfo(Model):
     media_type: str
     size_bytes: int
     path: str
+
+
+class TaskUpdated(Model):
+    """A changed task and the fields changed."""
+
+    id: str
+    fields: list[str]
+
+
+class TasksUpdated(Model):
+    """How many tasks a filter changed, and which fields."""
+
+    updated: int
+    fields: list[str]
+
+
+class TasksDeleted(Model):
+    """What a delete took with it."""
+
+    tasks: int
+    annotations: int
+    reviews: int
+    assignments: int
+    files: int
+
+
+class TaskAssigned(Model):
+    """A task given to a member; ``expires_at``: when the assignment returns to the pool if never opened
+    (None when it was theirs already)."""
+
+    id: str
+    user: str
+    user_id: str
+    expires_at: int | None = None
+
+
+class TaskUnassigned(Model):
+    id: str
+    released: int

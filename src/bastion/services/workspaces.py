@@ -20,7 +20,7 @@ from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import check_name
 from ..domain.users import User, normalise_email
 from ..domain.workspaces import Member, Role, Workspace
-from ..storage import memberships_store, users_store, workspaces_store
+from ..storage import memberships_store, queue_store, users_store, workspaces_store
 
 
 def _role(value) -> Role:
@@ -188,7 +188,11 @@ def remove_member(ctx: Context, workspace_id: str, user_id: str) -> None:
             raise PermissionDenied("only owners and platform admins may remove an owner")
         _keep_an_owner(w, workspace_id, user_id, None)
         memberships_store.delete_membership(w.tx, workspace_id, user_id)
-        w.audit(workspace_id, "member.removed", user_id, role=role)
+        # Their leases, assignments included (services/task_assignees.py), return to the pool.
+        released = queue_store.release_leases(w.tx, workspace_id, user_id)
+        w.audit(
+            workspace_id, "member.removed", user_id, role=role, **({"leases_released": released} if released else {})
+        )
 
 
 def _keep_an_owner(w: Unit, workspace_id: str, user_id: str, new_role: Role | None) -> None:

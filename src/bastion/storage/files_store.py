@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from . import schema
@@ -78,3 +78,12 @@ def insert_file(tx: Tx, workspace_id: str, row: FileRow) -> None:
         if "digest" in str(exc.orig):  # uq_files_digest; anything else is the project gone meanwhile
             raise DuplicateFile("the same file is being stored at this moment; send it again") from exc
         raise NotFound("project not found") from exc
+
+
+def delete_files(tx, workspace_id: str, project_id: str, file_ids: list[str]) -> int:
+    """Delete the project's file rows among ``file_ids`` (their blobs are the service's to delete after commit)."""
+    if not file_ids:
+        return 0
+    return tx.execute(
+        delete(F).where(F.c.workspace_id == workspace_id, F.c.project_id == project_id, F.c.id.in_(file_ids))
+    ).rowcount

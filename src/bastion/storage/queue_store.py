@@ -383,3 +383,17 @@ def skip_assignment(tx: Tx, assignment_id: str, task_id: str, *, workspace_id: s
 def delete_assignments(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> None:
     """Every assignment of the person in the project (a qualification retake starts afresh)."""
     tx.execute(delete(A).where(A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id))
+
+
+_LEASED_ON = "SELECT id, user_id FROM assignments WHERE workspace_id = :ws AND task_id = :task AND state = 'leased'"
+LEASED_ON = Statement(_LEASED_ON)
+
+
+def release_task_leases(tx, workspace_id: str, task_id: str) -> list[str]:
+    """End every open lease on a task now (each expires, its slot returns to the pool); returns whose they were."""
+    released = []
+    for assignment_id, user_id in LEASED_ON.rows(tx, ws=workspace_id, task=task_id):
+        if EXPIRE.run(tx, ws=workspace_id, id=assignment_id, now=tx.now):
+            RELEASE_SLOT.run(tx, ws=workspace_id, id=task_id)
+            released.append(user_id)
+    return released

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from . import schema
 from .database import Tx
@@ -127,3 +127,113 @@ def rederive_done(tx: Tx, project_id: str, *, workspace_id: str, overlap: int) -
         update(T).where(*scope).values(done=case((or_(T.c.annotation_count >= overlap, apart), True), else_=False))
     )
     return tx.execute(select(func.count()).select_from(T).where(*scope, T.c.done.is_(True), ~apart)).scalar_one()
+
+
+# -- tasks after import: pick by a filter, change, delete ----------------------------------
+# Off the hot paths: an owner or manager changes or deletes a bounded set of tasks
+# (services/task_changes.py). Canaries are never among them (they are not the project's
+# tasks); held tasks and gold tasks are.
+
+A = schema.annotations
+R = schema.reviews
+S = schema.assignments
+_CHUNK = 500  # ids per IN list: well under any driver's limit on bound parameters
+
+
+class TaskFilter(NamedTuple):
+    """Which of a project's tasks a bulk change is for; every given condition must hold.
+
+    ``dedupe_keys``: the keyed hashes of external ids (the service makes them with the
+    project's key: external ids are not stored in clear).
+    """
+
+    ids: tuple[str, ...] | None = None
+    dedupe_keys: tuple[bytes, ...] | None = None
+    priority_min: int | None = None
+    priority_max: int | None = None
+    has_annotations: bool | None = None
+    is_gold: bool | None = None
+
+
+class PickedTask(NamedTuple):
+    """A task picked for a change: its sealed payload and what the project's counters count of it."""
+
+    id: str
+    payload: bytes
+    is_gold: bool
+    held: bool
+    done: bool
+
+
+def pick_tasks(tx: Tx, project_id: str, *, workspace_id: str, where: TaskFilter, limit: int) -> list[PickedTask]:
+    """Up to ``limit`` of the project's tasks that match ``where``, in id order (canaries never)."""
+    query = select(T.c.id, T.c.payload, T.c.is_gold, T.c.held, T.c.done).where(
+        T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.is_canary.is_(False)
+    )
+    if where.ids is not None:
+        query = query.where(T.c.id.in_(where.ids))
+    if where.dedupe_keys is not None:
+        query = query.where(T.c.dedupe_key.in_(where.dedupe_keys))
+    if where.priority_min is not None:
+        query = query.where(T.c.priority >= where.priority_min)
+    if where.priority_max is not None:
+        query = query.where(T.c.priority <= where.priority_max)
+    if where.has_annotations is not None:
+        query = query.where((T.c.annotation_count > 0) if where.has_annotations else (T.c.annotation_count == 0))
+    if where.is_gold is not None:
+        query = query.where(T.c.is_gold.is_(where.is_gold))
+    return [PickedTask._make(row) for row in tx.execute(query.order_by(T.c.id).limit(limit)).all()]
+
+
+def set_priority(tx: Tx, task_ids: Sequence[str], *, workspace_id: str, priority: int) -> None:
+    """Give the tasks a new priority (a raise bumps the queue's epoch: the trigger in queue_store.py)."""
+    for start in range(0, len(task_ids), _CHUNK):
+        chunk = task_ids[start : start + _CHUNK]
+        tx.execute(update(T).where(T.c.workspace_id == workspace_id, T.c.id.in_(chunk)).values(priority=priority))
+
+
+def set_sealed(tx: Tx, changes: Sequence[tuple[str, dict[str, bytes | None]]], *, workspace_id: str) -> None:
+    """Replace sealed columns (``payload``, ``predictions``) of tasks: ``(task id, {column: sealed})``."""
+    for task_id, values in changes:
+        tx.execute(update(T).where(T.c.workspace_id == workspace_id, T.c.id == task_id).values(**values))
+
+
+class Dependents(NamedTuple):
+    """What goes with a set of tasks when they are deleted (by cascade)."""
+
+    annotations: int
+    assignments: int
+    reviews: int
+
+
+def count_dependents(tx: Tx, task_ids: Sequence[str], *, workspace_id: str) -> Dependents:
+    """Annotations, assignments and reviews of the tasks, counted before they are deleted."""
+    annotations = assignments = reviews = 0
+    for start in range(0, len(task_ids), _CHUNK):
+        chunk = task_ids[start : start + _CHUNK]
+        annotations += tx.execute(
+            select(func.count()).select_from(A).where(A.c.workspace_id == workspace_id, A.c.task_id.in_(chunk))
+        ).scalar_one()
+        assignments += tx.execute(
+            select(func.count()).select_from(S).where(S.c.workspace_id == workspace_id, S.c.task_id.in_(chunk))
+        ).scalar_one()
+        reviews += tx.execute(
+            select(func.count()).select_from(R).where(R.c.workspace_id == workspace_id, R.c.task_id.in_(chunk))
+        ).scalar_one()
+    return Dependents(annotations, assignments, reviews)
+
+
+def delete_tasks(tx: Tx, task_ids: Sequence[str], *, workspace_id: str) -> int:
+    """Delete the tasks; their annotations, reviews, assignments and need-to-know records go by cascade."""
+    deleted = 0
+    for start in range(0, len(task_ids), _CHUNK):
+        chunk = task_ids[start : start + _CHUNK]
+        deleted += tx.execute(delete(T).where(T.c.workspace_id == workspace_id, T.c.id.in_(chunk))).rowcount
+    return deleted
+
+
+def iter_payloads(tx: Tx, project_id: str, *, workspace_id: str):
+    """Every task's sealed payload in the project, as ``(id, payload)`` (to find which tasks name a file)."""
+    yield from tx.execute(
+        select(T.c.id, T.c.payload).where(T.c.workspace_id == workspace_id, T.c.project_id == project_id)
+    )

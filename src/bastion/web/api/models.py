@@ -260,3 +260,70 @@ class UserOut(BaseModel):
 class MeOut(BaseModel):
     user: UserOut
     workspaces: list[WorkspaceOut]
+
+
+# -- tasks after import (services/task_changes.py, services/task_assignees.py) ---------------
+
+
+class TaskPatch(Strict):
+    """What may change after import, checked as at import; only the fields given change."""
+
+    priority: int | None = Field(default=None, ge=-1000, le=1000, description="Higher is served first.")
+    predictions: list[Any] | None = Field(
+        default=None, description="Pre-annotations, each validated by the task type like at import ([] removes them)."
+    )
+    meta: dict[str, Any] | None = Field(default=None, description="Replaces the task's meta (null removes it).")
+
+
+class TaskFilterIn(Strict):
+    """Which of the project's tasks: every condition given must hold (at least one)."""
+
+    ids: list[str] | None = Field(default=None, min_length=1, max_length=10_000)
+    external_ids: list[str] | None = Field(default=None, min_length=1, max_length=10_000)
+    priority_min: int | None = None
+    priority_max: int | None = None
+    has_annotations: bool | None = None
+    gold: bool | None = None
+
+
+class TasksPatch(Strict):
+    filter: TaskFilterIn
+    patch: TaskPatch
+
+
+class TasksDelete(Strict):
+    filter: TaskFilterIn
+
+
+class TaskUpdatedOut(BaseModel):
+    id: str
+    fields: list[str]
+
+
+class TasksUpdatedOut(BaseModel):
+    updated: int
+    fields: list[str]
+
+
+class TasksDeletedOut(BaseModel):
+    tasks: int
+    annotations: int
+    reviews: int
+    assignments: int
+    files: int
+
+
+class AssigneeIn(Strict):
+    user: str = Field(min_length=3, max_length=320, description="The e-mail of a member who works on tasks.")
+
+
+class AssigneeOut(BaseModel):
+    id: str
+    user: str
+    user_id: str
+    expires_at: int | None
+
+
+class UnassignedOut(BaseModel):
+    id: str
+    released: int

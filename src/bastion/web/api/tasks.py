@@ -9,9 +9,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from .common import COMMON_ERRORS, Ctx, error_docs, to_json
-from .models import ImportOut, TaskOut, TaskPage
+from .models import (
+    AssigneeIn,
+    AssigneeOut,
+    ImportOut,
+    TaskOut,
+    TaskPage,
+    TaskPatch,
+    TasksDelete,
+    TasksDeletedOut,
+    TasksPatch,
+    TasksUpdatedOut,
+    TaskUpdatedOut,
+    UnassignedOut,
+)
 from ...domain.errors import BastionError
-from ...services import import_keys, imports, migration, queue, tasks
+from ...services import import_keys, imports, migration, queue, task_assignees, task_changes, tasks
 from ...sources import iter_bytes, iter_jsonl
 
 router = APIRouter(tags=["tasks"], responses=COMMON_ERRORS)
@@ -197,3 +210,43 @@ def skip_task(task_id: str, ctx: Ctx):
     """Give back a task you hold; it will not be offered to you again."""
     queue.skip_task(ctx, task_id)
     return Response(status_code=204)
+
+
+# -- tasks after import: change, delete, assign (owners and managers) ---------------------
+
+
+@router.patch("/tasks/{task_id}", response_model=TaskUpdatedOut, responses=error_docs(409))
+def update_task(task_id: str, body: TaskPatch, ctx: Ctx):
+    """Change a task's priority, predictions or meta (checked and sealed as at import)."""
+    return to_json(task_changes.update_task(ctx, task_id, body.model_dump(exclude_unset=True)))
+
+
+@router.patch("/projects/{project_id}/tasks", response_model=TasksUpdatedOut, responses=error_docs(409))
+def update_matching(project_id: str, body: TasksPatch, ctx: Ctx):
+    """Apply one patch to the project's tasks that match a filter, all or none (at most 10,000)."""
+    where = body.filter.model_dump(exclude_none=True)
+    return to_json(task_changes.update_tasks(ctx, project_id, where, body.patch.model_dump(exclude_unset=True)))
+
+
+@router.delete("/tasks/{task_id}", response_model=TasksDeletedOut)
+def delete_task(task_id: str, ctx: Ctx):
+    """Delete a task with its annotations, reviews, assignments and the files no other task names."""
+    return to_json(task_changes.delete_task(ctx, task_id))
+
+
+@router.post("/projects/{project_id}/tasks/delete", response_model=TasksDeletedOut)
+def delete_matching(project_id: str, body: TasksDelete, ctx: Ctx):
+    """Delete the project's tasks that match a filter, all or none (at most 10,000)."""
+    return to_json(task_changes.delete_tasks(ctx, project_id, body.filter.model_dump(exclude_none=True)))
+
+
+@router.post("/tasks/{task_id}/assignee", response_model=AssigneeOut, responses=error_docs(409))
+def assign_task(task_id: str, body: AssigneeIn, ctx: Ctx):
+    """Give an open task to a member: their next task in the project is this one."""
+    return to_json(task_assignees.assign_task(ctx, task_id, body.user))
+
+
+@router.delete("/tasks/{task_id}/assignee", response_model=UnassignedOut)
+def unassign_task(task_id: str, ctx: Ctx):
+    """End every lease on the task (its assignment included): its slots return to the pool."""
+    return to_json(task_assignees.unassign_task(ctx, task_id))

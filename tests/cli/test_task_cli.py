@@ -1,0 +1,41 @@
+"""``bastion task update|delete|assign``, with --json."""
+
+from __future__ import annotations
+
+import orjson
+
+
+def test_task_update_delete_assign(cli, tmp_path):
+    cli("init")
+    cli("user", "create", "owner@example.com", "--name", "Owner")
+    cli("user", "create", "worker@example.com", "--password-stdin", input="a long enough password\n")
+    ws = cli("workspace", "create", "Acme", "--owner", "owner@example.com").stdout.strip()
+    cli("member", "add", ws, "worker@example.com", "--role", "annotator")
+    config = tmp_path / "config.json"
+    config.write_text('{"type": "classification", "field": "text", "labels": ["pos", "neg"]}')
+    project = cli("project", "create", ws, "--config", str(config), "--name", "T").stdout.strip()
+    data = tmp_path / "tasks.jsonl"
+    data.write_text("".join(f'{{"data": {{"text": "t{i}"}}, "external_id": "e{i}"}}\n' for i in range(4)))
+    cli("import", project, str(data))
+    export = tmp_path / "out.jsonl"
+    cli("export", project, "--out", str(export))
+    ids = {row["external_id"]: row["id"] for row in map(orjson.loads, export.read_text().splitlines())}
+
+    answer = orjson.loads(cli("task", "update", ids["e0"], "--priority", "7", "--meta", '{"k": 1}', "--json").stdout)
+    assert answer == {"id": ids["e0"], "fields": ["priority", "meta"]}
+    out = cli("task", "update", "--project", project, "--external-id", "e1", "--external-id", "e2", "--priority", "3")
+    assert "2 tasks: changed priority" in out.stdout
+    bad = cli("task", "update", ids["e0"], "--predictions", '[{"label": "maybe"}]', ok=False)
+    assert bad.exit_code == 1 and "predictions" in bad.stderr
+    assert cli("task", "update", ids["e0"], ok=False).exit_code == 2  # nothing to change
+
+    given = orjson.loads(cli("task", "assign", ids["e3"], "worker@example.com", "--json").stdout)
+    assert given["user"] == "worker@example.com"
+    assert "1 leases ended" in cli("task", "assign", ids["e3"], "--clear").stdout
+
+    deleted = orjson.loads(cli("task", "delete", ids["e0"], "--json").stdout)
+    assert deleted["tasks"] == 1
+    refused = cli("task", "delete", "--project", project, "--priority-min", "3", ok=False)
+    assert refused.exit_code != 0  # asks first; no answer, nothing deleted
+    out = cli("task", "delete", "--project", project, "--priority-min", "3", "--yes").stdout
+    assert out.startswith("deleted 2 tasks")
