@@ -80,10 +80,11 @@ def insert_file(tx: Tx, workspace_id: str, row: FileRow) -> None:
         raise NotFound("project not found") from exc
 
 
-def delete_files(tx, workspace_id: str, project_id: str, file_ids: list[str]) -> int:
+def delete_files(tx: Tx, workspace_id: str, project_id: str, file_ids: list[str]) -> int:
     """Delete the project's file rows among ``file_ids`` (their blobs are the service's to delete after commit)."""
     if not file_ids:
         return 0
-    return tx.execute(
+    result = tx.execute(
         delete(F).where(F.c.workspace_id == workspace_id, F.c.project_id == project_id, F.c.id.in_(file_ids))
-    ).rowcount
+    )
+    return int(result.rowcount)

@@ -389,7 +389,7 @@ _LEASED_ON = "SELECT id, user_id FROM assignments WHERE workspace_id = :ws AND t
 LEASED_ON = Statement(_LEASED_ON)
 
 
-def release_task_leases(tx, workspace_id: str, task_id: str) -> list[str]:
+def release_task_leases(tx: Tx, workspace_id: str, task_id: str) -> list[str]:
     """End every open lease on a task now (each expires, its slot returns to the pool); returns whose they were."""
     released = []
     for assignment_id, user_id in LEASED_ON.rows(tx, ws=workspace_id, task=task_id):

@@ -10,7 +10,7 @@ cost a Python call per task on the import path).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import case, delete, func, or_, select, update
@@ -232,8 +232,9 @@ def delete_tasks(tx: Tx, task_ids: Sequence[str], *, workspace_id: str) -> int:
     return deleted
 
 
-def iter_payloads(tx: Tx, project_id: str, *, workspace_id: str):
+def iter_payloads(tx: Tx, project_id: str, *, workspace_id: str) -> Iterator[tuple[str, bytes]]:
     """Every task's sealed payload in the project, as ``(id, payload)`` (to find which tasks name a file)."""
-    yield from tx.execute(
+    for row in tx.execute(
         select(T.c.id, T.c.payload).where(T.c.workspace_id == workspace_id, T.c.project_id == project_id)
-    )
+    ):
+        yield row.id, row.payload
