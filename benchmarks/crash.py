@@ -285,14 +285,16 @@ class Harness:
         ws = self.world.workspace_id
         ctx = seeding.system(self.rt)
         with ctx.read() as r:
-            key_id = r.execute(select(schema.projects.c.key_id).where(schema.projects.c.id == project)).scalar_one()
+            key_id = r.tx.execute(select(schema.projects.c.key_id).where(schema.projects.c.id == project)).scalar_one()
             sealer = r.sealer(ws, key_id)
-            rows = r.execute(select(T.c.id, T.c.payload).where(T.c.workspace_id == ws, T.c.project_id == project)).all()
-            counted = r.execute(
+            rows = r.tx.execute(
+                select(T.c.id, T.c.payload).where(T.c.workspace_id == ws, T.c.project_id == project)
+            ).all()
+            counted = r.tx.execute(
                 select(func.coalesce(func.sum(C.c.tasks), 0)).where(C.c.workspace_id == ws, C.c.project_id == project)
             ).scalar_one()
             leaves = (
-                r.execute(
+                r.tx.execute(
                     select(E.c.leaf).where(
                         E.c.workspace_id == ws, E.c.target == project, E.c.action == "tasks.imported"
                     )
@@ -332,11 +334,13 @@ class Harness:
         ws = self.world.workspace_id
         ctx = seeding.system(self.rt)
         with ctx.read() as r:
-            stored = dict(r.execute(select(N.c.id, N.c.task_id).where(N.c.workspace_id == ws)).all())
+            stored = dict(r.tx.execute(select(N.c.id, N.c.task_id).where(N.c.workspace_id == ws)).all())
             per_task = dict(
-                r.execute(select(N.c.task_id, func.count()).where(N.c.workspace_id == ws).group_by(N.c.task_id)).all()
+                r.tx.execute(
+                    select(N.c.task_id, func.count()).where(N.c.workspace_id == ws).group_by(N.c.task_id)
+                ).all()
             )
-            pairs = r.execute(
+            pairs = r.tx.execute(
                 select(func.count()).select_from(
                     select(N.c.task_id, N.c.user_id)
                     .where(N.c.workspace_id == ws)
@@ -346,13 +350,13 @@ class Harness:
                 )
             ).scalar_one()
             leased = dict(
-                r.execute(
+                r.tx.execute(
                     select(A.c.task_id, func.count())
                     .where(A.c.workspace_id == ws, A.c.state == "leased")
                     .group_by(A.c.task_id)
                 ).all()
             )
-            tasks = r.execute(
+            tasks = r.tx.execute(
                 select(T.c.id, T.c.project_id, T.c.annotation_count, T.c.lease_count, T.c.done).where(
                     T.c.workspace_id == ws, T.c.project_id.in_(self.load_projects)
                 )
@@ -360,11 +364,11 @@ class Harness:
             missing = [a for a in self.acknowledged if a not in stored]
             wrong_task = [a for a, t in self.acknowledged.items() if a in stored and stored[a] != t]
             if open_all:
-                key_id = r.execute(
+                key_id = r.tx.execute(
                     select(schema.projects.c.key_id).where(schema.projects.c.id == self.load_projects[0])
                 ).scalar_one()
                 sealer = r.sealer(ws, key_id)
-                for row in r.execute(
+                for row in r.tx.execute(
                     select(N.c.id, N.c.result).where(N.c.workspace_id == ws, N.c.project_id.in_(self.load_projects))
                 ):
                     try:
@@ -398,7 +402,7 @@ class Harness:
         ws = self.world.workspace_id
         ctx = seeding.system(self.rt)
         with ctx.read() as r:
-            held = r.execute(
+            held = r.tx.execute(
                 select(func.count()).select_from(A).where(A.c.workspace_id == ws, A.c.state == "leased")
             ).scalar_one()
         time.sleep(LEASE_SECONDS + 1)
@@ -409,7 +413,7 @@ class Harness:
                 # each next call reclaims up to 100 expired leases of the project
                 for _ in range(held // 100 + 3):
                     with ctx.read() as r:
-                        left = r.execute(
+                        left = r.tx.execute(
                             select(func.count())
                             .select_from(A)
                             .where(A.c.workspace_id == ws, A.c.project_id == project, A.c.state == "leased")
@@ -427,10 +431,10 @@ class Harness:
                     if skipped.status_code != 204:
                         self.report.problem(f"sweeper skip: {skipped.status_code} {skipped.text[:200]}")
         with ctx.read() as r:
-            left = r.execute(
+            left = r.tx.execute(
                 select(func.count()).select_from(A).where(A.c.workspace_id == ws, A.c.state == "leased")
             ).scalar_one()
-            stuck = r.execute(
+            stuck = r.tx.execute(
                 select(func.count()).select_from(T).where(T.c.workspace_id == ws, T.c.lease_count != 0)
             ).scalar_one()
         self.report.lease_checks += 1
@@ -448,7 +452,7 @@ class Harness:
         from bastion.storage import schema
 
         with seeding.system(self.rt).read() as r:
-            workspaces = r.execute(select(schema.workspaces.c.id)).scalars().all()
+            workspaces = r.tx.execute(select(schema.workspaces.c.id)).scalars().all()
         env = server_env(self.settings.data_dir, None)
         for ws in workspaces:
             done = subprocess.run(

@@ -90,7 +90,7 @@ def build_world(settings, clients: int, tasks: int, walls: bool) -> dict:
     with ctx.write() as w:  # the operator's scope: every workspace (row-level security)
         from bastion.storage import schema
 
-        w.execute(
+        w.tx.execute(
             schema.memberships.insert(),
             [
                 {"workspace_id": ws[name], "user_id": p["id"], "role": "annotator", "created_at": 0}

@@ -123,11 +123,11 @@ def annotate_in_bulk(rt, world: World, project_id: str, *, labels=("billing", "b
     written = 0
     after = ""
     with ctx.read() as r:
-        project = r.execute(select(schema.projects).where(schema.projects.c.id == project_id)).one()
+        project = r.tx.execute(select(schema.projects).where(schema.projects.c.id == project_id)).one()
     while True:
         with ctx.write() as w:
             task_ids = (
-                w.execute(
+                w.tx.execute(
                     select(T.c.id)
                     .where(
                         T.c.workspace_id == ws, T.c.project_id == project_id, T.c.id > after, T.c.annotation_count == 0
@@ -171,7 +171,7 @@ def annotate_in_bulk(rt, world: World, project_id: str, *, labels=("billing", "b
                 [(ws, a, project_id, t, user, blob, 1000, now) for a, t, blob in zip(ann_ids, task_ids, sealed)],
                 ("workspace_id", "task_id", "user_id"),
             )
-            done = w.execute(
+            done = w.tx.execute(
                 update(T)
                 .where(
                     T.c.workspace_id == ws,
@@ -189,7 +189,7 @@ def annotate_in_bulk(rt, world: World, project_id: str, *, labels=("billing", "b
             after = task_ids[-1]
     with ctx.write() as w:
         w.audit(ws, "benchmark.seeded", project_id, annotations=written)
-        count = w.execute(
+        count = w.tx.execute(
             select(func.count())
             .select_from(schema.annotations)
             .where(schema.annotations.c.workspace_id == ws, schema.annotations.c.project_id == project_id)

@@ -300,10 +300,10 @@ def _time_pages(url: str, world, project: str, settings) -> dict[str, float]:
     rt = seeding.open_runtime(settings)
     try:
         with seeding.system(rt).read() as r:
-            total = r.execute(
+            total = r.tx.execute(
                 select(func.count()).select_from(schema.tasks).where(schema.tasks.c.project_id == project)
             ).scalar_one()
-            middle = r.execute(
+            middle = r.tx.execute(
                 select(schema.tasks.c.id)
                 .where(schema.tasks.c.project_id == project)
                 .order_by(schema.tasks.c.id)

@@ -15,9 +15,9 @@ NUL = "\x00"
 
 
 def _commands(command, path: tuple[str, ...] = ()):
-    if hasattr(command, "commands"):
-        for name, sub in command.commands.items():
-            yield from _commands(sub, (*path, name))
+    if hasattr(command, "list_commands"):  # a group (the root loads its commands on demand)
+        for name in command.list_commands(None):
+            yield from _commands(command.get_command(None, name), (*path, name))
     else:
         yield path, command
 

@@ -64,7 +64,8 @@ def nul_argument(root: TyperGroup, argv: list[str]) -> str | None:
                 return name.replace(NUL, "\\0")
             i += 1 if eq or not takes_value else 2
             continue
-        sub = getattr(command, "commands", {}).get(arg)
+        get_command = getattr(command, "get_command", None)  # groups (the root loads commands on demand)
+        sub = get_command(None, arg) if get_command is not None else None
         if sub is not None:
             command, positional = sub, 0
         else:
