@@ -201,8 +201,8 @@ def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
     from bastion.storage import schema
 
     rt = Runtime.open(settings, migrate_schema="never")
-    with Context(rt, Actor.system()).read() as tx:  # the operator's scope: every workspace
-        anns = tx.execute(
+    with Context(rt, Actor.system()).read() as unit:  # the operator's scope: every workspace
+        anns = unit.tx.execute(
             select(
                 schema.annotations.c.id,
                 schema.annotations.c.task_id,
@@ -210,7 +210,7 @@ def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
                 schema.annotations.c.workspace_id,
             )
         ).all()
-        tasks = tx.execute(
+        tasks = unit.tx.execute(
             select(
                 schema.tasks.c.id,
                 schema.tasks.c.workspace_id,

@@ -112,6 +112,13 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
         ("post", "/api/v1/projects/{project_id}/canaries"): {"data": {"text": "{name} {figure} {date} {place}"}},
         ("post", "/api/v1/projects/{project_id}/trace"): {"excerpts": ["a leaked text"]},
         IMPORT: [{"data": {"text": "hello"}, "external_id": "e-1", "meta": {"source": "web"}}],
+        ("patch", "/api/v1/tasks/{task_id}"): {"priority": 1, "meta": {"source": "web"}},
+        ("patch", "/api/v1/projects/{project_id}/tasks"): {
+            "filter": {"ids": ["tsk_1"], "external_ids": ["e-1"]},
+            "patch": {"meta": {"source": "web"}},
+        },
+        ("post", "/api/v1/projects/{project_id}/tasks/delete"): {"filter": {"ids": ["tsk_1"], "external_ids": ["e-1"]}},
+        ("post", "/api/v1/tasks/{task_id}/assignee"): {"user": "boss.nul@example.com"},
     }
 
 
