@@ -3,7 +3,6 @@ source, every export sink and format, and the API's errors raised as the client'
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import subprocess
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from async_support import run_async
 from bastion.client import (
     AsyncClient,
     Client,
@@ -276,7 +276,7 @@ def test_the_async_client_does_the_same(served, tmp_path):
                 await client.get_task("tsk_missing")
             return report, tasks, done, rows, info, frame_out
 
-    report, tasks, done, rows, info, frame_out = asyncio.run(run())
+    report, tasks, done, rows, info, frame_out = run_async(run)
     assert report.imported == 12 and sorted(t.external_id for t in tasks) == sorted(f"a{i}" for i in range(12))
     assert done.annotation.result == {"label": "pos"} and done.next is not None
     assert [r["id"] for r in rows] == [done.annotation.task_id]

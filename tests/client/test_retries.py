@@ -4,7 +4,6 @@ POSTs never are, and neither is an import whose one-shot source was already read
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import threading
@@ -12,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from async_support import run_async
 from bastion.client import AsyncClient, Client, Retry, TransportError, Unavailable
 
 FAST = Retry(max_retries=3, backoff_seconds=0.001, max_backoff_seconds=0.002)
@@ -160,7 +160,7 @@ def test_the_async_client_retries_the_same_calls(scripted):
                 await client.create_project("ws_1", "P", {"type": "classification"})
             return project, report
 
-    project, report = asyncio.run(run())
+    project, report = run_async(run)
     assert project.id == "prj_1" and report.imported == 2
     assert [m for m, _, _, _ in server.seen] == ["GET", "GET", "POST", "POST", "POST"]
     assert server.seen[2][2]["Idempotency-Key"] == server.seen[3][2]["Idempotency-Key"]

@@ -9,6 +9,7 @@ import pytest
 import rfc8785
 from starlette.requests import ClientDisconnect
 
+from async_support import run_async
 from bastion.audit import generate_signing_key, verifier_key_string, verify_log
 from bastion.audit.manifests import verify_export
 from bastion.domain.errors import Conflict, NotFound, PermissionDenied
@@ -310,9 +311,6 @@ def test_http_names_the_export_and_serves_its_manifest_after_the_last_byte(rt, c
 
 def test_a_client_that_leaves_mid_stream_gets_no_manifest(rt, monkeypatch):
     """The ASGI server raises OSError from send() when the client has gone (ASGI spec 2.4)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import anyio
 
     from bastion.web.app import create_app
 
@@ -348,9 +346,7 @@ def test_a_client_that_leaves_mid_stream_gets_no_manifest(rt, monkeypatch):
         with pytest.raises((OSError, ClientDisconnect)):
             await app(scope, receive, send)
 
-    # A thread of its own: the browser tests' Playwright session keeps an event loop running in this one.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(anyio.run, main).result()
+    run_async(main)
     start = next(m for m in sent if m["type"] == "http.response.start")
     export_id = dict(start["headers"])[b"x-bastion-export-id"].decode()
     with pytest.raises(Conflict, match="did not finish"):
