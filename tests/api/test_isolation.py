@@ -62,6 +62,8 @@ def _bodies(method: str, path: str):
         return {"user": "x@example.com", "role": "annotator"}
     if path.endswith("/projects"):
         return {"name": "n", "config": {"type": "classification", "labels": ["a"]}}
+    if path.endswith("/projects/from-label-studio"):
+        return {"name": "n", "label_config": '<View><Text name="t" value="$t"/><TextArea name="a" toName="t"/></View>'}
     if path.endswith(("/annotations", "/submit-and-next")):
         return {"result": {"label": "pos"}}
     if path.endswith("/conflicts"):

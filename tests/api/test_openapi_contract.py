@@ -172,6 +172,17 @@ def _created_calls(rt, client, side):
             f"/api/v1/workspaces/{ws}/projects",
             {"json": {"name": "P2", "config": {"type": "classification", "labels": ["a"]}}},
         ),
+        "projects_create_from_label_studio": (
+            owner,
+            f"/api/v1/workspaces/{ws}/projects/from-label-studio",
+            {
+                "json": {
+                    "name": "P3",
+                    "label_config": '<View><Text name="text" value="$text"/>'
+                    '<Choices name="label" toName="text"><Choice value="a"/></Choices></View>',
+                }
+            },
+        ),
         "annotations_submit": (
             ann,
             f"/api/v1/tasks/{_next(client, side)}/annotations",

@@ -87,6 +87,11 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
         ("put", "/api/v1/workspaces/{workspace_id}/two-person-approval"): {"enabled": False, "approval": "apr_1"},
         ("post", "/api/v1/me/alerts/read"): {"ids": ["alr_1"]},
         ("post", "/api/v1/workspaces/{workspace_id}/projects"): {"name": "P", "config": CONFIG, "settings": SETTINGS},
+        ("post", "/api/v1/workspaces/{workspace_id}/projects/from-label-studio"): {
+            "name": "P",
+            "label_config": '<View><Text name="t" value="$t"/><TextArea name="a" toName="t"/></View>',
+            "settings": SETTINGS,
+        },
         ("patch", "/api/v1/projects/{project_id}"): {"name": "Renamed", "config": CONFIG, "settings": SETTINGS},
         ("post", "/api/v1/tasks/{task_id}/annotations"): annotation,
         ("post", "/api/v1/tasks/{task_id}/submit-and-next"): annotation,

@@ -282,3 +282,26 @@ def test_the_async_client_does_the_same(served, tmp_path):
     assert [r["id"] for r in rows] == [done.annotation.task_id]
     assert info.size_bytes > 0 and info.media_type == "application/vnd.apache.parquet"
     assert len(frame_out) == 12
+
+
+LABEL_STUDIO_CONFIG = (
+    '<View><Header value="Is it kind?"/><Text name="text" value="$text"/>'
+    '<Choices name="label" toName="text"><Choice value="pos"/><Choice value="neg"/></Choices>'
+    '<Number name="n" toName="text"/></View>'
+)
+
+
+def test_a_project_from_a_label_studio_config(admin, workspace, served):
+    made = admin.create_project_from_label_studio(workspace.id, "From LS", LABEL_STUDIO_CONFIG, settings={"overlap": 2})
+    assert made.project.task_type == "classification" and made.project.settings["overlap"] == 2
+    assert made.project.config["instructions"] == "Is it kind?"
+    assert made.unconverted == ["<Number name='n'>: a classification project has no place for it"]
+    assert admin.get_project(made.project.id).name == "From LS"
+    with pytest.raises(InvalidInput):
+        admin.create_project_from_label_studio(workspace.id, "Bad", "<View><Text/>")
+
+    async def run():
+        async with AsyncClient(served.url, served.admin_token) as client:
+            return await client.create_project_from_label_studio(workspace.id, "Async LS", LABEL_STUDIO_CONFIG)
+
+    assert run_async(run).project.name == "Async LS"

@@ -134,6 +134,13 @@ class AsyncClient:
         """Create a project; the config is checked against its task type (docs/task-types.md)."""
         return await self._run(calls.create_project(workspace_id, name, config, settings))
 
+    async def create_project_from_label_studio(
+        self, workspace_id: str, name: str, label_config: str, *, settings: dict[str, Any] | None = None
+    ) -> m.LabelStudioProject:
+        """Create a project from a Label Studio labelling config (XML); ``unconverted`` names what did not
+        convert (docs/label-studio.md)."""
+        return await self._run(calls.create_project_from_label_studio(workspace_id, name, label_config, settings))
+
     async def get_project(self, project_id: str) -> m.Project:
         return await self._run(calls.get_project(project_id))
 

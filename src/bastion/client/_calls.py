@@ -189,6 +189,16 @@ def create_project(workspace_id: str, name: str, config: dict[str, Any], setting
     )
 
 
+def create_project_from_label_studio(
+    workspace_id: str, name: str, label_config: str, settings: dict[str, Any] | None
+) -> Call:
+    return post(
+        f"/workspaces/{seg(workspace_id)}/projects/from-label-studio",
+        model(m.LabelStudioProject),
+        drop_none(name=name, label_config=label_config, settings=settings),
+    )
+
+
 def get_project(project_id: str) -> Call:
     return get(f"/projects/{seg(project_id)}", model(m.Project))
 

@@ -65,6 +65,13 @@ class Project(Model):
     updated_at: int
 
 
+class LabelStudioProject(Model):
+    """A project made from a Label Studio labelling config, and what of the config could not be converted."""
+
+    project: Project
+    unconverted: list[str]
+
+
 class Lease(Model):
     expires_at: int
 

@@ -43,6 +43,7 @@ from ..tasktypes import TaskType, installed
 OBJECTS = ("Text", "HyperText", "Image", "List", "Paragraphs")
 LAYOUT = ("View", "Header", "Style", "Collapse", "Panel", "Filter", "Choice", "Label", "Relation")
 MAX_CONFIG_BYTES = 1_000_000
+ENVELOPE = ("label_config", "tasks")  # an export sent with its labelling config
 
 
 # -- parsing the XML ----------------------------------------------------------------
@@ -373,7 +374,9 @@ def read_label_studio_export(
     ``config`` is the project's Bastion config (a dict, or the model its task type
     parsed). ``label_config``, the Label Studio XML the export was made with, is
     needed only where data fields are gathered (Pairwise's two texts into one
-    list of responses).
+    list of responses). It may also come with the export, in one document:
+    ``{"label_config": XML, "tasks": [the export's tasks]}`` — how the API's
+    import, whose body is the file, takes it.
     """
     if isinstance(config, dict):
         tt, parsed = installed().parse_config(config)
@@ -381,12 +384,20 @@ def read_label_studio_export(
         tt, parsed = installed().get(config.type), config
     if not tt.label_studio_tags:
         raise InvalidInput(f"task type {tt.name} has no Label Studio mapping")
-    gather = convert(label_config).gather if label_config else {}
     try:
         tasks = orjson.loads(fileobj.read())
     except orjson.JSONDecodeError as exc:
         raise InvalidInput(f"file: not JSON ({exc})") from exc
+    if isinstance(tasks, dict) and set(tasks) == set(ENVELOPE):  # the export with its config, in one body
+        if not isinstance(tasks["label_config"], str):
+            raise InvalidInput("file: label_config: must be the labelling config's XML, a string")
+        if label_config is not None and label_config != tasks["label_config"]:
+            raise InvalidInput("file: label_config: given twice, differently")
+        label_config, tasks = tasks["label_config"], tasks["tasks"]
     if not isinstance(tasks, list):
-        raise InvalidInput("file: a Label Studio JSON export is a list of tasks")
+        raise InvalidInput(
+            'file: a Label Studio JSON export is a list of tasks (or {"label_config": XML, "tasks": [...]})'
+        )
+    gather = convert(label_config).gather if label_config else {}
     for task in tasks:
         yield read_task(tt, parsed, task, gather)

@@ -97,6 +97,18 @@ class ProjectIn(Strict):
     settings: ProjectSettingsIn | None = None
 
 
+class ProjectFromLabelStudioIn(Strict):
+    """A project made from a Label Studio labelling config (docs/label-studio.md)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    label_config: str = Field(
+        min_length=1,
+        max_length=1_000_000,
+        description="The Label Studio labelling config, as XML (`<View>…</View>`).",
+    )
+    settings: ProjectSettingsIn | None = None
+
+
 class ProjectPatch(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     config: dict[str, Any] | None = None
@@ -132,6 +144,11 @@ class ProjectOut(BaseModel):
     counts: CountsOut
     created_at: int
     updated_at: int
+
+
+class ProjectFromLabelStudioOut(BaseModel):
+    project: ProjectOut
+    unconverted: list[str] = Field(description="What of the labelling config could not be converted, named.")
 
 
 class TaskLine(Strict):

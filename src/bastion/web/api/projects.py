@@ -11,11 +11,19 @@ from starlette.responses import Response, StreamingResponse
 
 from .approvals import ApprovalQuery, BreakGlassQuery
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
-from .models import CountsOut, ProjectIn, ProjectOut, ProjectPatch, ProjectSettingsOut
+from .models import (
+    CountsOut,
+    ProjectFromLabelStudioIn,
+    ProjectFromLabelStudioOut,
+    ProjectIn,
+    ProjectOut,
+    ProjectPatch,
+    ProjectSettingsOut,
+)
 from .quality import methods_schema
 from ...domain.projects import Project
 from ...exporting import LOSSLESS
-from ...services import exports
+from ...services import exports, migration
 from ...services import projects as svc
 from ...services.runtime import Runtime
 
@@ -48,6 +56,20 @@ def create_project(workspace_id: str, body: ProjectIn, ctx: Ctx):
     settings = body.settings.model_dump(exclude_unset=True) if body.settings else None
     project = project_out(svc.create_project(ctx, workspace_id, name=body.name, config=body.config, settings=settings))
     return created(project.model_dump(mode="json"), f"/projects/{project.id}")
+
+
+@router.post(
+    "/workspaces/{workspace_id}/projects/from-label-studio", response_model=ProjectFromLabelStudioOut, status_code=201
+)
+def create_project_from_label_studio(workspace_id: str, body: ProjectFromLabelStudioIn, ctx: Ctx):
+    """Create a project from a Label Studio labelling config (XML); answers it and what could not be converted."""
+    settings = body.settings.model_dump(exclude_unset=True) if body.settings else None
+    made, unconverted = migration.create_project_from_label_studio(
+        ctx, workspace_id, name=body.name, label_config=body.label_config, settings=settings
+    )
+    project = project_out(made)
+    answer = ProjectFromLabelStudioOut(project=project, unconverted=unconverted)
+    return created(answer.model_dump(mode="json"), f"/projects/{project.id}")
 
 
 @router.get("/projects/{project_id}", response_model=ProjectOut)
