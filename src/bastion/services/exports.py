@@ -625,6 +625,9 @@ def start_export(
         if req.aggregate is not None:  # per task type, before the first byte (a refusal mid-stream cuts the body)
             quality.check_aggregation_method(task_type, req.aggregate)
         writer, row_kind = _choose_format(ctx.rt.export_formats, task_type, req, split)
+        refusal = task_type.export_refusal(task_type.parse_config(project.config), row_kind)
+        if refusal is not None:  # what the config cannot export, said before the first byte
+            raise InvalidInput(f"format: {writer.name}: {refusal}")
         export_id = ids.new_id("exp")
         w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())
         store.insert_export(

@@ -12,7 +12,11 @@ what Label Studio's import takes.
 
 The trap: Label Studio measures boxes in percent of the image and Bastion in
 pixels, so a box crosses over only with the image's size (``original_width``
-there, ``data.width`` or the stored file's size here) — never guessed.
+there, ``data.width`` or the stored file's size here) — never guessed. A result
+that cannot cross (boxes of an image whose size is unknown) is left out of the
+file and named in its task's ``meta.bastion_left_out``: a refusal once bytes have
+been sent would cut the file (what a whole project cannot export is refused
+before the first byte: ``TaskType.export_refusal``).
 """
 
 from __future__ import annotations
@@ -82,10 +86,18 @@ def task_rows(tt: Any, config: Any, task: dict | None) -> Iterable[dict]:
     data = task["data"]
     if task.get("file_width") and "width" not in data:  # the stored image's size, for percentages
         data = {**data, "width": task["file_width"], "height": task["file_height"]}
-    meta = {"bastion_task_id": task["id"], **({"external_id": task["external_id"]} if task.get("external_id") else {})}
+    meta: dict[str, Any] = {
+        "bastion_task_id": task["id"],
+        **({"external_id": task["external_id"]} if task.get("external_id") else {}),
+    }
+    left_out: list[str] = []
     annotations = []
-    for a in task["annotations"]:
-        ann: dict[str, Any] = {"result": tt.to_label_studio(config, data, a["result"])}
+    for i, a in enumerate(task["annotations"]):
+        try:
+            ann: dict[str, Any] = {"result": tt.to_label_studio(config, data, a["result"])}
+        except InvalidAnswer as exc:
+            left_out.append(f"annotations[{i}] ({a['id']}): {exc.message}")
+            continue
         lead = _seconds(a.get("lead_time_ms"))
         if lead is not None:
             ann["lead_time"] = lead
@@ -99,6 +111,14 @@ def task_rows(tt: Any, config: Any, task: dict | None) -> Iterable[dict]:
         "meta": meta,
         "annotations": annotations,
     }
-    if task.get("predictions"):
-        row["predictions"] = [_prediction(tt, config, data, p) for p in task["predictions"]]
+    predictions = []
+    for i, p in enumerate(task.get("predictions") or []):
+        try:
+            predictions.append(_prediction(tt, config, data, p))
+        except InvalidAnswer as exc:
+            left_out.append(f"predictions[{i}]: {exc.message}")
+    if predictions:
+        row["predictions"] = predictions
+    if left_out:
+        meta["bastion_left_out"] = left_out
     return [row]

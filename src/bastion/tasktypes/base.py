@@ -299,6 +299,15 @@ class TaskType:
             return self.label_studio_rows
         return self.row_kinds.get(kind)
 
+    def export_refusal(self, config: Any, kind: str) -> str | None:
+        """Why a project with this config cannot make rows of ``kind`` at all, or None when it can.
+
+        Asked before an export's first byte (the refusal is a 422 naming the problem); a
+        row maker must not raise for a reason this could have told in advance — the
+        body would be cut mid-stream. Default: nothing is refused.
+        """
+        return None
+
     # -- Label Studio
     # Results in Label Studio's shape (a list of result items: ``{"from_name", "to_name",
     # "type", "value"}``, relations ``{"from_id", "to_id", "type": "relation"}``) to and from

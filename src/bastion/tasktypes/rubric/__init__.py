@@ -286,6 +286,16 @@ class Rubric(TaskType):
             scores[name] = ls.value(item, "rating", f"result[rating][{i}]")
         return {"scores": scores}
 
+    def export_refusal(self, config: RubricConfig, kind: str) -> str | None:
+        """A Label Studio export is refused before its first byte when a criterion has named grades."""
+        named = [c.name for c in config.criteria if not isinstance(c.scale, NumericScale)]
+        if kind == "labelstudio" and named:
+            return (
+                f"criteria {', '.join(repr(n) for n in named)}: named grades do not cross to Label Studio "
+                "(a Rating holds stars); export as jsonl instead"
+            )
+        return None
+
     def to_label_studio(self, config: RubricConfig, data: dict, result: dict) -> list[dict]:
         to = config.response_field or conv.find_prompt_field(data, config.prompt_field)
         out = []
