@@ -4,6 +4,7 @@ source, every export sink and format, and the API's errors raised as the client'
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import bastion.client as client_package
 from async_support import run_async
 from bastion.client import (
     AsyncClient,
@@ -25,6 +27,7 @@ from bastion.client import (
     NotFound,
     PermissionDenied,
     Unauthenticated,
+    models,
 )
 from image_samples import PNG
 
@@ -59,6 +62,15 @@ def test_importing_the_client_loads_no_server_module():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_every_answer_model_is_exported():
+    mine = [
+        name
+        for name, obj in vars(models).items()
+        if inspect.isclass(obj) and issubclass(obj, models.Model) and obj is not models.Model
+    ]
+    assert set(mine) <= set(client_package.__all__)
 
 
 def test_iter_tasks_follows_the_cursor_through_every_page(admin, workspace):
