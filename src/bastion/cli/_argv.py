@@ -73,7 +73,8 @@ def nul_argument(root: TyperGroup, argv: list[str]) -> str | None:
                 arguments = [p for p in command.params if isinstance(p, TyperArgument)]
                 if not arguments:
                     return f"argument {i + 1}"
-                return arguments[min(positional, len(arguments) - 1)].name.upper()
+                named = arguments[min(positional, len(arguments) - 1)].name
+                return named.upper() if named else f"argument {i + 1}"
             positional += 1
         i += 1
     return "an argument"
