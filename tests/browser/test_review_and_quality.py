@@ -50,3 +50,33 @@ def test_review_with_the_keyboard_then_read_the_quality_page(rt, live_url, page)
     assert "Accepted" in page.locator("dl.counts").inner_text()
     assert page.locator("dl.counts dd").nth(3).inner_text() == "1"  # accepted
     assert page.locator("dl.counts dd").nth(4).inner_text() == "1"  # rejected
+
+
+def test_review_errors_show_on_the_page(rt, live_url, page):
+    owner = make_user(rt, "owner.re@example.com", password=PASSWORD)
+    reviewer = make_user(rt, "rev.re@example.com", password=PASSWORD)
+    ws = workspaces.create_workspace(system(rt), "Review errors WS", owner=owner.id)
+    workspaces.add_member(system(rt), ws.id, reviewer.id, "reviewer")
+    project = make_project(rt, ws.id, name="Refused", settings={"quality": {"review": "all"}})
+    imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": "text 1"}})])
+    worker = make_user(rt, "w.re@example.com")
+    workspaces.add_member(system(rt), ws.id, worker.id, "annotator")
+    task = queue.next_task(as_user(rt, worker.id), project.id)
+    annotations.submit_annotation(as_user(rt, worker.id), task["id"], {"label": "pos"})
+
+    login(page, live_url, reviewer.email)
+    page.goto(f"{live_url}/projects/{project.id}/review")
+    page.click("#start-review")
+    expect(page.locator("#review")).to_have_attribute("data-annotation-id", re.compile("ann_"))
+    held = page.locator("#review").get_attribute("data-annotation-id")
+
+    page.check("input[name=decision][value=reject]")  # an empty comment: refused
+    page.click("#review-form button[type=submit]")
+    expect(page.locator("#review p.error")).to_contain_text("comment")
+    expect(page.locator("#review")).to_have_attribute("data-annotation-id", held)  # still held, still shown
+
+    page.check("input[name=decision][value=correct]")
+    page.fill("#review-correction", "{not json")
+    page.click("#review-form button[type=submit]")
+    expect(page.locator("#review p.error")).to_have_text("correction: not valid JSON")
+    expect(page.locator("#review")).to_have_attribute("data-annotation-id", held)

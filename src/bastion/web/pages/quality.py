@@ -112,6 +112,12 @@ def _review_view(request, project, item, csrf, error=None, status=200, *, finish
     )
 
 
+def _error_status(request: Request) -> int:
+    """The status of a refused review: 200 to htmx, which swaps only 2xx answers (so the fragment
+    with its error shows, as on the labelling page), 422 to a plain form post."""
+    return 200 if request.headers.get("hx-request") else 422
+
+
 @router.post("/projects/{project_id}/review")
 async def review_submit(request: Request, project_id: str, session: Session):
     ctx, csrf = session
@@ -128,7 +134,13 @@ async def review_submit(request: Request, project_id: str, session: Session):
             except orjson.JSONDecodeError:
                 item = reviews.review_next(ctx, project_id)
                 return _review_view(
-                    request, project, item, csrf, error="correction: not valid JSON", status=422, finished=True
+                    request,
+                    project,
+                    item,
+                    csrf,
+                    error="correction: not valid JSON",
+                    status=_error_status(request),
+                    finished=True,
                 )
         try:
             reviews.review_annotation(
@@ -142,7 +154,9 @@ async def review_submit(request: Request, project_id: str, session: Session):
             if exc.code in ("not_found", "forbidden"):
                 raise
             item = reviews.review_next(ctx, project_id)
-            return _review_view(request, project, item, csrf, error=exc.message, status=422, finished=True)
+            return _review_view(
+                request, project, item, csrf, error=exc.message, status=_error_status(request), finished=True
+            )
         item = reviews.review_next(ctx, project_id)  # the next one is leased here, in the POST
         if request.headers.get("hx-request"):
             return _review_view(request, project, item, csrf, finished=True)
