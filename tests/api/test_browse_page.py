@@ -73,3 +73,26 @@ def test_only_roles_that_may_browse_see_it(client, rt):
     assert r.status_code == 422 and "cursor" in r.text
     client.cookies.clear()
     assert client.get(f"/projects/{side.project_id}/tasks", follow_redirects=False).status_code in (303, 401)
+
+
+def _sign_out_from(client, url):
+    """Sign out with the form the page at ``url`` rendered (its CSRF token): answers the page's status."""
+    page = client.get(url, headers={"accept": "text/html"})
+    token = re.search(r'action="/logout".*?name="csrf_token" value="([^"]*)"', page.text, re.S)
+    assert token and token.group(1), page.text
+    signed_out = client.post("/logout", data={"csrf_token": token.group(1)}, follow_redirects=False)
+    assert signed_out.status_code == 303, signed_out.text
+    return page.status_code
+
+
+def test_sign_out_works_from_the_browser_and_its_error_pages(client, rt):
+    side, other = make_side(rt, "out", n_tasks=2), make_side(rt, "oth2", n_tasks=1)
+    manager, annotator = _member(rt, side, "manager"), _member(rt, side, "annotator")
+    for person, url, status in (
+        (manager, f"/projects/{side.project_id}/tasks", 200),  # the data browser
+        (annotator, f"/projects/{side.project_id}/tasks", 403),  # the 403 page
+        (manager, f"/projects/{other.project_id}/tasks", 404),  # the 404 page (another workspace's project)
+    ):
+        _sign_in(client, rt, person.email)
+        assert _sign_out_from(client, url) == status, url
+        client.cookies.clear()

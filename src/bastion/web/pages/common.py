@@ -58,7 +58,10 @@ templates = Jinja2Templates(env=_environment())
 
 
 def render(request: Request, name: str, status_code: int = 200, **context):
+    """A template as a response; the header's person and sign-out form come from the request's
+    session (``page_session`` put them there), so a page or error page that names neither still has them."""
     context.setdefault("actor", getattr(request.state, "actor", None))
+    context.setdefault("csrf_token", getattr(request.state, "csrf", None))
     return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 

@@ -66,11 +66,19 @@ def _preview(data, limit: int = 160) -> str:
 def browse_page(request: Request, project_id: str, session: Session, cursor: str | None = Query(None, max_length=60)):
     """The data browser: the project's tasks in id order, a page at a time (keyset: the same cost
     at any depth), for those who may browse them (the access module decides; reads are audited)."""
-    ctx, _ = session
+    ctx, csrf = session
     project = projects.project_for_work(ctx, project_id, Action.TASK_BROWSE)
     page = tasks.list_tasks(ctx, project_id, cursor=cursor, limit=BROWSE_PAGE)
     rows = [{**item, "preview": _preview(item["data"])} for item in page["items"]]
-    return render(request, "tasks.html", project=project, rows=rows, cursor=cursor, next_cursor=page["next_cursor"])
+    return render(
+        request,
+        "tasks.html",
+        project=project,
+        rows=rows,
+        cursor=cursor,
+        next_cursor=page["next_cursor"],
+        csrf_token=csrf,
+    )
 
 
 @router.post("/projects/{project_id}/import")
