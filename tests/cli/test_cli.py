@@ -73,6 +73,15 @@ def test_errors_are_one_line(cli, args, message):
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_project_in_a_missing_workspace_names_it(cli, tmp_path):
+    cli("init")
+    config = tmp_path / "config.yaml"
+    config.write_text("type: classification\nfield: text\nlabels: ['yes', 'no']\n")
+    result = cli("project", "create", "ws_nosuch", "--config", str(config), ok=False)
+    assert result.exit_code == 1
+    assert result.stderr == "error: workspace ws_nosuch not found\n"
+
+
 def test_bad_config_file_names_the_problem(cli, tmp_path):
     cli("init")
     cli("user", "create", "o@example.com")

@@ -30,7 +30,7 @@ from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound
 from ..domain.projects import Counts, Project, ProjectSummary, check_name, parse_settings
-from ..storage import projects_store, tasks_store
+from ..storage import projects_store, tasks_store, workspaces_store
 from ..storage.crypto import key_id_of
 from ..storage.projects_store import ProjectRecord, settings_of
 from ..tasktypes.base import CONFIG_SECTIONS
@@ -131,6 +131,9 @@ def create_project(ctx: Context, workspace_id: str, *, name: str, config: Any, s
         r.access.require(Action.PROJECT_MANAGE, workspace_id)
         if isinstance(config, dict) and any(config.get(k) is not None for k in CONFIG_SECTIONS):
             r.access.require(Action.REDACTION_REVIEW, workspace_id)  # need-to-know sections: owners
+        # Only the system (the CLI) passes the access check for a workspace that does not exist.
+        if workspaces_store.find_workspace(r.tx, workspace_id) is None:
+            raise NotFound(f"workspace {workspace_id} not found")
     project_id = ids.new_id("prj")
     key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
     try:
