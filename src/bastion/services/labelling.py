@@ -1,19 +1,32 @@
-"""The labelling page in one service call: the task a person works on, as they are shown it.
+"""A task type's widget, ready to render: to label, to show a result read-only, or to correct one.
 
-:func:`labelling_view` leases (or re-shows) the task, loads the project with its
-counts, and asks the task type for the widget's context — all in ONE
-transaction, so what the page shows is one consistent reading: the task's data
-as this person is shown it (their variant, services/variants.py; redacted text
-as stored), its predictions, the lease's expiry, the project's instructions and
-counts, and the overlay (services/tracing.py).
+:func:`labelling_view` is the labelling page in one service call: it leases (or
+re-shows) the task, loads the project with its counts, and asks the task type for
+the widget's context — all in ONE transaction, so what the page shows is one
+consistent reading: the task's data as this person is shown it (their variant,
+services/variants.py; redacted text as stored), its predictions, the lease's
+expiry, the project's instructions and counts, and the overlay (services/tracing.py).
 
-The trap: the GET of the page must not lease or bind (a link from another site
-can make a browser follow it): ``lease=False`` only re-shows a lease already
-held (``queue.show_held``), and the wall is decided without binding there.
+:class:`Widget` is the one seam every page that shows a widget goes through (the
+labelling page, review, the task page, a set-up preview, an annotator's "edit my
+last answer"): :func:`label_widget` for a task to label, :func:`result_widget`
+for a result shown ``read``-only or as a ``correct``-ion form (whose post the task
+type's ``result_from_form`` reads back), and :func:`compared_widgets` for several
+results of one task side by side, each marking the facts (``TaskType.result_facts``)
+that not every one of them holds. ``web/pages/widgets.py`` renders a Widget; the
+ids inside a widget's template are scoped by its ``prefix``, so several widgets
+share a page. A plugin's widget works unchanged: its template reads the result as
+``task.predictions[0]``, as it reads a pre-annotation.
+
+The trap: the GET of the labelling page must not lease or bind (a link from
+another site can make a browser follow it): ``lease=False`` only re-shows a lease
+already held (``queue.show_held``), and the wall is decided without binding there.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +35,126 @@ from .projects import work_project
 from .queue import lease_next, show_held
 from .tracing import overlay_of
 from ..access import Action
+from ..domain.errors import InvalidInput
 from ..domain.projects import Project
+
+MODES = ("label", "read", "correct")
+_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,80}$")
+
+
+@dataclass(frozen=True)
+class Widget:
+    """One widget on a page: the type's template with what it reads, how it may be used, and its id prefix."""
+
+    name: str  # the task type
+    template: str  # "tasktypes/<name>/widget.html"
+    script: str  # its script's URL
+    config: Any  # the parsed config
+    task: dict[str, Any]  # what the template reads as ``task``: id, data, predictions (a shown result first)
+    view: dict[str, Any]  # ``TaskType.widget_context`` / ``result_widget_context``
+    mode: str  # label | read (inert) | correct (a correction form: locked until the page unlocks it)
+    prefix: str = ""  # prepended to every id in the template ("" on the labelling page)
+    differs: frozenset[str] = frozenset()  # keys of this result's facts that not every compared result holds
+    disputed: tuple[str, ...] = ()  # the words of those facts, for a list under the widget
+
+
+def widget_script(task_type_name: str) -> str:
+    """The URL of a task type's widget script (a page showing its widgets loads it once, in its head)."""
+    return f"/static/tasktypes/{task_type_name}/widget.js"
+
+
+def _check(mode: str, prefix: str) -> None:
+    if mode not in MODES:
+        raise InvalidInput(f"mode: one of {', '.join(MODES)}")
+    if prefix and not _PREFIX.match(prefix):
+        raise InvalidInput("prefix: a letter, then letters, digits, '-' or '_'")
+
+
+def _widget(task_type, config, task: dict, view: dict, mode: str, prefix: str, **extra: Any) -> Widget:
+    return Widget(
+        name=task_type.name,
+        template=f"tasktypes/{task_type.name}/widget.html",
+        script=widget_script(task_type.name),
+        config=config,
+        task=task,
+        view=view,
+        mode=mode,
+        prefix=prefix,
+        **extra,
+    )
+
+
+def label_widget(task_type, config, task: dict[str, Any], *, user_id: str, prefix: str = "") -> Widget:
+    """The widget to label ``task`` (as ``user_id`` is shown it), starting from its predictions."""
+    _check("label", prefix)
+    view = task_type.widget_context(
+        config, task["data"], task_id=task["id"], user_id=user_id, predictions=task.get("predictions")
+    )
+    return _widget(task_type, config, task, view, "label", prefix)
+
+
+def result_widget(
+    task_type,
+    config,
+    task: dict[str, Any],
+    result: Any,
+    *,
+    mode: str = "read",
+    prefix: str,
+    user_id: str = "",
+    differs: frozenset[str] = frozenset(),
+    disputed: tuple[str, ...] = (),
+) -> Widget:
+    """The widget showing ``result`` on ``task`` (its data as the viewer is shown it): ``read``-only, or to
+    ``correct`` (the form posts what ``result_from_form`` reads). ``user_id``: whose order to draw where
+    the result records none."""
+    _check(mode, prefix)
+    if not prefix:
+        raise InvalidInput("prefix: required for a result's widget (several share a page)")
+    view = task_type.result_widget_context(config, task["data"], result, task_id=task["id"], user_id=user_id)
+    shown = {"id": task["id"], "data": task["data"], "predictions": [result] if result is not None else []}
+    return _widget(task_type, config, shown, view, mode, prefix, differs=differs, disputed=disputed)
+
+
+def disagreements(
+    task_type, config, data: dict, results: Sequence[Any]
+) -> list[tuple[frozenset[str], tuple[str, ...]]]:
+    """For each result: the keys and words of its facts that not every one of ``results`` holds."""
+    facts = [task_type.result_facts(config, data, result) for result in results]
+    if len(facts) < 2:
+        return [(frozenset(), ()) for _ in facts]
+    shared = set(facts[0]).intersection(*facts[1:])
+    out = []
+    for mine in facts:
+        keys = [k for k in mine if k not in shared]
+        out.append((frozenset(keys), tuple(mine[k] for k in keys)))
+    return out
+
+
+def compared_widgets(
+    task_type,
+    config,
+    task: dict[str, Any],
+    results: Sequence[tuple[str, Any]],
+    *,
+    modes: Sequence[str] | None = None,
+) -> list[Widget]:
+    """Several results of one task, side by side: ``(prefix, result)`` each, read-only (or ``modes``), each
+    marking its facts that not every one of them holds."""
+    marks = disagreements(task_type, config, task["data"], [result for _, result in results])
+    return [
+        result_widget(
+            task_type,
+            config,
+            task,
+            result,
+            mode=modes[i] if modes else "read",
+            prefix=prefix,
+            differs=marks[i][0],
+            disputed=marks[i][1],
+        )
+        for i, (prefix, result) in enumerate(results)
+    ]
 
 
 @dataclass(frozen=True)
@@ -36,6 +168,7 @@ class LabellingView:
     widget_script: str  # its script's URL
     widget_context: dict[str, Any]  # the type's derived views of the task's data (``TaskType.widget_context``)
     overlay: dict[str, Any] | None  # the faint tiled person id and time, unless the project turned it off
+    shown: Widget | None = None  # the widget to label the task with (None: no task)
 
 
 def labelling_view(ctx: Context, project_id: str, *, lease: bool) -> LabellingView:
@@ -45,23 +178,28 @@ def labelling_view(ctx: Context, project_id: str, *, lease: bool) -> LabellingVi
         project = work_project(w, project_id, Action.TASK_WORK)
         task_type = w.rt.task_types.get(project.task_type)
         config = task_type.parse_config(project.config)
-        widget_context = (
-            task_type.widget_context(
-                config, task["data"], task_id=task["id"], user_id=ctx.actor.user_id, predictions=task["predictions"]
-            )
-            if task
-            else {}
-        )
+        shown = label_widget(task_type, config, task, user_id=ctx.actor.user_id) if task else None
         overlay = overlay_of(w, project_id) if task else None
     return LabellingView(
         project=project,
         config=config,
         task=task,
         widget=f"tasktypes/{task_type.name}/widget.html",
-        widget_script=f"/static/tasktypes/{task_type.name}/widget.js",
-        widget_context=widget_context,
+        widget_script=widget_script(task_type.name),
+        widget_context=shown.view if shown else {},
         overlay=overlay,
+        shown=shown,
     )
 
 
-__all__ = ["LabellingView", "labelling_view"]
+__all__ = [
+    "MODES",
+    "LabellingView",
+    "Widget",
+    "compared_widgets",
+    "disagreements",
+    "label_widget",
+    "labelling_view",
+    "result_widget",
+    "widget_script",
+]

@@ -61,3 +61,25 @@ def check_shown_order(value, n: int, path: str = "result.shown_order") -> list[i
             f"{path}: must list the {n} response indices in the order shown (a permutation of 0..{n - 1})"
         )
     return list(value)
+
+
+def recorded_order(result, n: int) -> list[int] | None:
+    """The order a result records (``shown_order``), if it is one of ``n`` responses; else None.
+
+    A result is shown back (read-only, or to correct) in the order its author saw.
+    """
+    from ..domain.errors import InvalidAnswer
+
+    value = result.get("shown_order") if isinstance(result, dict) else None
+    if value is None:
+        return None
+    try:
+        return check_shown_order(value, n)
+    except InvalidAnswer:
+        return None
+
+
+def excerpt(text, limit: int = 48) -> str:
+    """A short quote of a response, on one line (facts name responses by their words, not by screen letters)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

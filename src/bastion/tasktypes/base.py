@@ -13,6 +13,10 @@ A task type is an object with:
 * ``widget_context(config, data, task_id=…, user_id=…)`` — derived views for the
   widget; it knows who is looking, so per-person randomisation (the order in
   which responses are shown) is decided there, deterministically;
+* ``result_widget_context(config, data, result, …)`` — the widget's context to show a
+  result read-only or as a correction form (default: the result as a prediction), and
+  ``result_facts(config, data, result)`` — a result as comparable facts, so that
+  disagreements between annotators can be marked (services/labelling.py renders both);
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
 * text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
@@ -271,6 +275,31 @@ class TaskType:
         """
         return {}
 
+    def result_widget_context(
+        self, config: Any, data: dict, result: Any, *, task_id: str = "", user_id: str = ""
+    ) -> dict:
+        """The widget's context to show ``result`` (an annotation, a correction): read-only, or as a
+        correction form whose post ``result_from_form`` reads back.
+
+        Default: the result as the widget's prediction (widgets start from
+        ``task.predictions[0]``). Override where a result is more than a pre-annotation: the
+        order its author was shown (``shown_order``), a draft kept apart from the text.
+        """
+        return self.widget_context(
+            config, data, task_id=task_id, user_id=user_id, predictions=[result] if result is not None else []
+        )
+
+    def result_facts(self, config: Any, data: dict, result: Any) -> dict[str, str]:
+        """A result as facts to compare with other people's results: ``key -> words``.
+
+        Two results agree on a fact when both hold its key; review and the task page
+        mark the facts not every compared result holds (a differing label, a span
+        not shared). Keys are the type's own (its widget may mark what they name);
+        words say the fact to a person. Default: the JSON flattened, ``path = value``
+        (a list of plain values as a set: ``path ∋ value``).
+        """
+        return flat_facts(result)
+
     def file_fields(self, config: Any) -> tuple[str, ...]:
         """Keys of ``data`` holding sealed file references (``fil_…``)."""
         return ()
@@ -353,6 +382,31 @@ class TaskType:
     ) -> Iterable[dict]:
         """The export rows of the ``labelstudio`` kind: one Label Studio task per task (see _labelstudio)."""
         return _labelstudio.task_rows(self, config, task)
+
+
+def flat_facts(value: Any, path: str = "") -> dict[str, str]:
+    """``value`` (JSON) as facts ``key -> words``: each plain value at its path, lists of plain values as sets."""
+    import orjson
+
+    def show(v: Any) -> str:
+        text = v if isinstance(v, str) else orjson.dumps(v).decode()
+        return text if len(text) <= 120 else text[:119] + "…"
+
+    out: dict[str, str] = {}
+    if isinstance(value, dict):
+        for key in value:
+            out.update(flat_facts(value[key], f"{path}.{key}" if path else str(key)))
+    elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        for v in value:
+            out[f"{path}∋{orjson.dumps(v).decode()}"] = f"{path or 'result'}: {show(v)}"
+        if not value:
+            out[f"{path}=[]"] = f"{path or 'result'}: none"
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.update(flat_facts(v, f"{path}[{i}]"))
+    else:
+        out[f"{path}={orjson.dumps(value).decode()}"] = f"{path or 'result'}: {show(value)}"
+    return out
 
 
 class Rating(NamedTuple):

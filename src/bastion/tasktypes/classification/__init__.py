@@ -172,6 +172,18 @@ class Classification(TaskType):
     def widget_context(self, config: ClassificationConfig, data: dict, **_: Any) -> dict:
         return {"text": data.get(config.field, "")}
 
+    def result_facts(self, config: ClassificationConfig, data: dict, result: Any) -> dict[str, str]:
+        """Each chosen label (the widget marks those not every annotator chose), and the 'other' text."""
+        if not isinstance(result, dict):
+            return super().result_facts(config, data, result)
+        chosen = [result["label"]] if "label" in result else list(result.get("labels") or [])
+        out = {f"label:{label}": str(label) for label in chosen}
+        if result.get("other_text"):
+            out[f"other_text:{result['other_text']}"] = f"{config.other.value if config.other else 'other'}: " + str(
+                result["other_text"]
+            )
+        return out
+
     # -- quality: one label is a category; a label set is scored label by label (present/absent)
     agreement_measures = CATEGORICAL_MEASURES
     aggregation_methods = CATEGORICAL_METHODS

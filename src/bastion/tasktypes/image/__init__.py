@@ -265,6 +265,20 @@ class Image(TaskType):
             "picked": picked,
         }
 
+    def result_facts(self, config: ImageConfig, data: dict, result: Any) -> dict[str, str]:
+        """Each box (``box:x:y:w:h:label``, pixels; boxes match only when identical) and each image label."""
+        if not isinstance(result, dict):
+            return super().result_facts(config, data, result)
+        out: dict[str, str] = {}
+        for box in result.get("boxes") or []:
+            if isinstance(box, dict):
+                x, y, w, h, label = (box.get(k) for k in ("x", "y", "w", "h", "label"))
+                out[f"box:{x}:{y}:{w}:{h}:{label}"] = f"{label} box at {_px(x)}, {_px(y)} ({_px(w)}×{_px(h)} px)"
+        chosen = [result["label"]] if "label" in result else list(result.get("labels") or [])
+        for label in chosen:
+            out[f"label:{label}"] = f"image label {label}"
+        return out
+
     # -- Label Studio: <RectangleLabels name="box" toName="image"> and <Choices name="label"
     # toName="image">; boxes in percent of the image there, in pixels here (the size comes
     # from the item's original_width/height, or data.width/height, never guessed)
@@ -343,3 +357,7 @@ class Image(TaskType):
 
 def _label_set(result: dict) -> list | None:
     return result.get("labels")
+
+
+def _px(value: Any) -> str:
+    return str(round(value)) if _number(value) else str(value)

@@ -33,7 +33,7 @@ from .. import _conversation as conv
 from .. import _labelstudio as ls
 from .._export import STRENGTHS
 from .._labels import Label, labels_as_objects
-from .._order import check_shown_order, shown_order
+from .._order import check_shown_order, excerpt, recorded_order, shown_order
 from .._quality import CATEGORICAL_MEASURES, CATEGORICAL_METHODS, categorical_aggregate
 from ..base import TaskType
 from ...domain.errors import InvalidAnswer
@@ -248,6 +248,20 @@ class Preference(TaskType):
         responses = data.get(config.responses_field) or []
         order = shown_order(len(responses), task_id, user_id) if config.randomize else list(range(len(responses)))
         pred = (predictions or [{}])[0] if predictions else {}
+        return self._view(config, data, order, pred)
+
+    def result_widget_context(
+        self, config: PreferenceConfig, data: dict, result: Any, *, task_id: str = "", user_id: str = ""
+    ) -> dict:
+        """A result is shown in the order its author saw (A on the left as for them)."""
+        responses = data.get(config.responses_field) or []
+        order = recorded_order(result, len(responses))
+        if order is None:
+            return super().result_widget_context(config, data, result, task_id=task_id, user_id=user_id)
+        return self._view(config, data, order, result if isinstance(result, dict) else {})
+
+    def _view(self, config: PreferenceConfig, data: dict, order: list[int], pred: dict) -> dict:
+        responses = data.get(config.responses_field) or []
 
         def letter(value: Any) -> str | None:
             if value == "tie":
@@ -264,6 +278,27 @@ class Preference(TaskType):
             "pred_criteria": {k: letter(v) for k, v in (pred.get("criteria") or {}).items()},
             "pred_rationale": pred.get("rationale", ""),
         }
+
+    def result_facts(self, config: PreferenceConfig, data: dict, result: Any) -> dict[str, str]:
+        """Responses are named by their words (two people may have seen them in other orders); the rationale
+        is free text and the order shown is not an answer: neither is compared."""
+        if not isinstance(result, dict):
+            return super().result_facts(config, data, result)
+        responses = data.get(config.responses_field) or []
+
+        def name(value: Any) -> str:
+            if value == "tie":
+                return "a tie"
+            if isinstance(value, int) and 0 <= value < len(responses):
+                return f"“{excerpt(responses[value])}”"
+            return str(value)
+
+        out = {f"preferred:{result.get('preferred')}": f"preferred {name(result.get('preferred'))}"}
+        if result.get("strength"):
+            out[f"strength:{result['strength']}"] = f"strength: {result['strength']}"
+        for criterion, value in (result.get("criteria") or {}).items():
+            out[f"criterion:{criterion}:{value}"] = f"{criterion}: {name(value)}"
+        return out
 
     # -- Label Studio: <Pairwise name="pw" toName="RESPONSES_0,RESPONSES_1">, the two responses
     # in data fields "<responses_field>_0" and "_1" (interop maps any two <Text> fields there).

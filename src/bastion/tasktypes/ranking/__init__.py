@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import exports
 from .. import _conversation as conv
 from .. import _labelstudio as ls
-from .._order import check_shown_order, shown_order
+from .._order import check_shown_order, excerpt, recorded_order, shown_order
 from ..base import TaskType
 from ...domain.errors import InvalidAnswer
 
@@ -147,6 +147,20 @@ class Ranking(TaskType):
         n = len(responses)
         order = shown_order(n, task_id, user_id) if config.randomize else list(range(n))
         pred = (predictions or [{}])[0] if predictions else {}
+        return self._view(config, data, order, pred)
+
+    def result_widget_context(
+        self, config: RankingConfig, data: dict, result: Any, *, task_id: str = "", user_id: str = ""
+    ) -> dict:
+        """A result is shown in the order its author saw."""
+        order = recorded_order(result, len(data.get(config.responses_field) or []))
+        if order is None:
+            return super().result_widget_context(config, data, result, task_id=task_id, user_id=user_id)
+        return self._view(config, data, order, result if isinstance(result, dict) else {})
+
+    def _view(self, config: RankingConfig, data: dict, order: list[int], pred: dict) -> dict:
+        responses = data.get(config.responses_field) or []
+        n = len(responses)
         pred_ranks = pred.get("ranks") if isinstance(pred.get("ranks"), list) and len(pred["ranks"]) == n else None
         return {
             "turns": conv.turns(data, config.prompt_field),
@@ -156,6 +170,16 @@ class Ranking(TaskType):
                 {"number": pos + 1, "index": i, "text": responses[i], "rank": pred_ranks[i] if pred_ranks else None}
                 for pos, i in enumerate(order)
             ],
+        }
+
+    def result_facts(self, config: RankingConfig, data: dict, result: Any) -> dict[str, str]:
+        """Each response's rank, the response named by its words (the order shown is not an answer)."""
+        if not isinstance(result, dict) or not isinstance(result.get("ranks"), list):
+            return super().result_facts(config, data, result)
+        responses = data.get(config.responses_field) or []
+        return {
+            f"rank:{i}:{rank}": f"“{excerpt(responses[i]) if i < len(responses) else i}” ranked {rank}"
+            for i, rank in enumerate(result["ranks"])
         }
 
     # -- Label Studio: <List name="RESPONSES" value="$RESPONSES"> and <Ranker toName="RESPONSES">;

@@ -305,6 +305,12 @@ class Rubric(TaskType):
             out.append(ls.item(name, to, "rating", {"rating": grade}))
         return out
 
+    def result_facts(self, config: RubricConfig, data: dict, result: Any) -> dict[str, str]:
+        """Each criterion's grade (comments are free text: not compared)."""
+        if not isinstance(result, dict) or not isinstance(result.get("scores"), dict):
+            return super().result_facts(config, data, result)
+        return {f"score:{name}:{value}": f"{name}: {value}" for name, value in result["scores"].items()}
+
     def widget_context(self, config: RubricConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}
         scores = pred.get("scores") or {}

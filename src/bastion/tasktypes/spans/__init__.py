@@ -263,6 +263,37 @@ class Spans(TaskType):
         text = data.get(config.field, "")
         return {"text": text, "length": len(text)}
 
+    def result_facts(self, config: SpansConfig, data: dict, result: Any) -> dict[str, str]:
+        """Each span (``span:start:end:label``, offsets in code points: the widget marks the spans not
+        every annotator marked) and each relation, between spans so keyed."""
+        if not isinstance(result, dict) or not isinstance(result.get("spans"), list):
+            return super().result_facts(config, data, result)
+        text = data.get(config.field, "")
+        text = text if isinstance(text, str) else ""
+        out: dict[str, str] = {}
+        keys: list[str] = []
+        quotes: list[str] = []
+        for span in result["spans"]:
+            if not isinstance(span, dict):
+                continue
+            start, end, label = span.get("start"), span.get("end"), span.get("label")
+            key = f"span:{start}:{end}:{label}"
+            quoted = span.get("text")
+            if not isinstance(quoted, str):
+                quoted = text[start:end] if _int(start) and _int(end) else ""
+            quote = " ".join(quoted.split())
+            quote = quote if len(quote) <= 60 else quote[:59] + "…"
+            keys.append(key)
+            quotes.append(quote)
+            out[key] = f"{label} “{quote}”"
+        for rel in result.get("relations") or []:
+            a, b = rel.get("from"), rel.get("to")
+            if isinstance(a, int) and isinstance(b, int) and 0 <= a < len(keys) and 0 <= b < len(keys):
+                out[f"relation:{keys[a]}>{keys[b]}:{rel.get('label')}"] = (
+                    f"“{quotes[a]}” {rel.get('label')} “{quotes[b]}”"
+                )
+        return out
+
     # -- Label Studio: <Labels toName="FIELD"> on <Text>, and <Relations>; a region's id is "s<index>"
     label_studio_tags = ("Labels", "Relations")
 

@@ -153,7 +153,29 @@ class Writing(TaskType):
     def widget_context(self, config: WritingConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}
         draft = pred.get("text") if isinstance(pred.get("text"), str) else ""
-        return {"turns": conv.turns(data, config.prompt_field), "draft": draft}
+        return {"turns": conv.turns(data, config.prompt_field), "draft": draft, "text": draft, "checked": []}
+
+    def result_widget_context(
+        self, config: WritingConfig, data: dict, result: Any, *, task_id: str = "", user_id: str = ""
+    ) -> dict:
+        """A result's text in the editor; its draft (if it improved one) kept apart, so a correction's
+        diff is still measured from the draft; its checklist as confirmed."""
+        result = result if isinstance(result, dict) else {}
+        text = result.get("text") if isinstance(result.get("text"), str) else ""
+        draft = result.get("draft") if isinstance(result.get("draft"), str) else ""
+        confirmed = result.get("checklist") if isinstance(result.get("checklist"), list) else []
+        return {
+            "turns": conv.turns(data, config.prompt_field),
+            "draft": draft,
+            "text": text,
+            "checked": [i for i, item in enumerate(config.checklist) if item in confirmed],
+        }
+
+    def result_facts(self, config: WritingConfig, data: dict, result: Any) -> dict[str, str]:
+        """The text as one fact (two writers rarely agree to the letter); draft, diff and checklist follow from it."""
+        if not isinstance(result, dict) or not isinstance(result.get("text"), str):
+            return super().result_facts(config, data, result)
+        return {f"text:{result['text']}": f"the text ({len(result['text'])} characters)"}
 
     # -- Label Studio: <TextArea name="text" toName="PROMPT"> (its lines joined by a newline);
     # the draft, the diff and the checklist stay behind on export

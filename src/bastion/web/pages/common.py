@@ -16,6 +16,8 @@ from jinja2 import (
     select_autoescape,
 )
 
+from ._dates import when
+from .widgets import render_widget
 from ..markdown import render_markdown
 from ...domain.errors import InvalidConfig
 from ...tasktypes import installed
@@ -51,6 +53,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["markdown"] = render_markdown
+    env.globals["render_widget"] = render_widget
+    env.filters["when"] = when
     return env
 
 

@@ -152,7 +152,7 @@ def _label_view(
         error=error,
         finished=lease or finished,
         first_access=False,
-        widget=shown.widget,
+        widget=shown.shown,  # a services.labelling.Widget (render_widget draws it)
         widget_script=shown.widget_script,
         view=shown.widget_context,
         shown_at=int(time.time() * 1000),

@@ -44,3 +44,29 @@
     if (task) { task.setAttribute("tabindex", "-1"); task.focus({ preventScroll: false }); }
   });
 })();
+
+// Task type widgets on any page (web/pages/widgets.py): each instance is a
+// <div class="widget" data-widget="TYPE" data-mode="label|read|correct">. A read widget is
+// inert; a correct widget is live once its page unlocks its fieldset.widget-lock (review).
+// Widget scripts give their keys to the live instance only, and draw every instance.
+(function () {
+  "use strict";
+  window.BastionWidgets = {
+    roots: function (name) {
+      return Array.prototype.slice.call(document.querySelectorAll('.widget[data-widget="' + name + '"]'));
+    },
+    live: function (root) {
+      if (!root || !document.body.contains(root) || root.getAttribute("data-mode") === "read") return false;
+      var lock = root.querySelector("fieldset.widget-lock");
+      return !(lock && lock.disabled);
+    },
+    active: function (name) {
+      var roots = this.roots(name);
+      for (var i = 0; i < roots.length; i++) if (this.live(roots[i])) return roots[i];
+      return null;
+    },
+    differs: function (root) {
+      try { return JSON.parse(root.getAttribute("data-differs") || "[]"); } catch (e) { return []; }
+    },
+  };
+})();

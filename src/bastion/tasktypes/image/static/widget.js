@@ -9,40 +9,49 @@
 // (naturalWidth/Height) and only scaled for display.
 (function () {
   "use strict";
-  var S = null;
+  var WIDGETS = window.BastionWidgets;
 
+  // Every instance on the page is drawn; only the live one (WIDGETS.live) takes the
+  // mouse and the keys (a read-only instance is inert).
   function init() {
-    var root = document.getElementById("image-widget");
+    WIDGETS.roots("image").forEach(setUp);
+  }
+
+  function setUp(widget) {
+    var root = widget.querySelector(".image-widget");
     if (!root || root.getAttribute("data-ready")) return;
     root.setAttribute("data-ready", "1");
     var initial = JSON.parse(root.getAttribute("data-initial"));
     var s = {
+      widget: widget,
       root: root,
-      img: document.getElementById("task-image"),
-      layer: document.getElementById("box-layer"),
-      stage: document.getElementById("image-stage"),
-      list: document.getElementById("box-list"),
-      result: document.getElementById("result"),
+      img: root.querySelector(".task-image"),
+      layer: root.querySelector(".box-layer"),
+      stage: root.querySelector(".image-stage"),
+      list: root.querySelector(".box-list"),
+      result: root.querySelector(".widget-result"),
+      differs: WIDGETS.differs(widget),
       labels: {},
       current: null,
       boxes: [],
       selected: -1,
-      hasBoxes: !!document.getElementById("box-list"),
+      hasBoxes: !!root.querySelector(".box-list"),
     };
+    widget.bastionImage = s;
     root.querySelectorAll(".box-label").forEach(function (b, i) {
       var name = b.getAttribute("data-label");
       s.labels[name] = { color: b.getAttribute("data-color"), hotkey: (b.getAttribute("data-hotkey") || "").toLowerCase(), button: b };
       if (i === 0) s.current = name;
-      b.addEventListener("click", function () { setLabel(s, name); });
+      b.addEventListener("click", function () { if (WIDGETS.live(widget)) setLabel(s, name); });
     });
     (initial.boxes || []).forEach(function (b) { if (s.labels[b.label]) s.boxes.push({ x: b.x, y: b.y, w: b.w, h: b.h, label: b.label }); });
-    S = s;
     if (!s.img) return;
     if (s.img.complete && s.img.naturalWidth) render(s); else s.img.addEventListener("load", function () { render(s); });
-    window.addEventListener("resize", function () { if (S === s) render(s); });
+    window.addEventListener("resize", function () { if (document.body.contains(root)) render(s); });
     if (s.hasBoxes) {
-      s.stage.addEventListener("mousedown", function (e) { down(s, e); });
+      s.stage.addEventListener("mousedown", function (e) { if (WIDGETS.live(widget)) down(s, e); });
       s.list.addEventListener("click", function (e) {
+        if (!WIDGETS.live(widget)) return;
         var li = e.target.closest ? e.target.closest("li[data-box]") : null;
         if (!li) return;
         var i = +li.getAttribute("data-box");
@@ -53,6 +62,9 @@
     }
     save(s);
   }
+
+  function keyOf(b) { return "box:" + b.x + ":" + b.y + ":" + b.w + ":" + b.h + ":" + b.label; }
+  function differs(s, b) { return s.differs.indexOf(keyOf(b)) >= 0; }
 
   function natural(s) { return { w: s.img.naturalWidth || 1, h: s.img.naturalHeight || 1 }; }
   function scale(s) { return s.img.clientWidth / natural(s).w; }
@@ -75,7 +87,7 @@
     s.layer.textContent = "";
     s.boxes.forEach(function (b, i) {
       var el = document.createElement("div");
-      el.className = "bbox sp-c" + s.labels[b.label].color + (i === s.selected ? " selected" : "");
+      el.className = "bbox sp-c" + s.labels[b.label].color + (i === s.selected ? " selected" : "") + (differs(s, b) ? " differs" : "");
       el.setAttribute("data-box", String(i));
       el.style.left = b.x * k + "px";
       el.style.top = b.y * k + "px";
@@ -94,7 +106,7 @@
     s.boxes.forEach(function (b, i) {
       var li = document.createElement("li");
       li.setAttribute("data-box", String(i));
-      if (i === s.selected) li.className = "picked";
+      li.className = (i === s.selected ? "picked" : "") + (differs(s, b) ? " differs" : "");
       var tag = document.createElement("span");
       tag.className = "span-tag sp-c" + s.labels[b.label].color;
       tag.textContent = b.label;
@@ -102,7 +114,8 @@
       rm.type = "button";
       rm.className = "link box-remove";
       rm.textContent = "remove";
-      li.append(tag, " x " + Math.round(b.x) + ", y " + Math.round(b.y) + ", " + Math.round(b.w) + "×" + Math.round(b.h) + " px ", rm);
+      li.append(tag, " x " + Math.round(b.x) + ", y " + Math.round(b.y) + ", " + Math.round(b.w) + "×" + Math.round(b.h) + " px ");
+      if (s.widget.getAttribute("data-mode") !== "read") li.append(rm);
       s.list.appendChild(li);
     });
   }
@@ -164,8 +177,9 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    var s = S;
-    if (!s || !document.body.contains(s.root)) return;
+    var live = WIDGETS.active("image");
+    var s = live && live.bastionImage;
+    if (!s) return;
     if (event.ctrlKey || event.metaKey || event.defaultPrevented) return;
     var t = event.target;
     if (t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || (t.tagName === "INPUT" && /^(text|search|number)$/i.test(t.type)))) return;
@@ -187,7 +201,7 @@
       return;
     }
     if (key === "Escape") { s.selected = -1; render(s); return; }
-    if (!s.hasBoxes && key.length === 1) return imageLabel(event);
+    if (!s.hasBoxes && key.length === 1) return imageLabel(s, event);
     if ((key === "n" || key === "N") && s.current && s.img && s.img.naturalWidth) {
       event.preventDefault();
       var n = natural(s);
@@ -209,12 +223,12 @@
     for (var name in s.labels) {
       if (s.labels[name].hotkey === k) { event.preventDefault(); setLabel(s, name); return; }
     }
-    imageLabel(event);
+    imageLabel(s, event);
   });
 
-  function imageLabel(event) {
+  function imageLabel(s, event) {
     var k = event.key.toLowerCase();
-    var inputs = document.querySelectorAll("#image-widget input[data-hotkey]");
+    var inputs = s.root.querySelectorAll("input[data-hotkey]");
     for (var i = 0; i < inputs.length; i++) {
       if (inputs[i].getAttribute("data-hotkey").toLowerCase() === k) {
         event.preventDefault();

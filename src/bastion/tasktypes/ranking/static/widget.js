@@ -7,16 +7,25 @@
 // what a page without JavaScript uses directly).
 (function () {
   "use strict";
-  var R = null;
+  var WIDGETS = window.BastionWidgets;
 
+  // Every instance is ordered by its ranks; only the live one (WIDGETS.live) takes keys and drags.
   function init() {
-    var list = document.getElementById("ranking");
+    WIDGETS.roots("ranking").forEach(setUp);
+  }
+
+  function setUp(widget) {
+    var list = widget.querySelector(".ranking");
     if (!list || list.getAttribute("data-ready")) return;
     list.setAttribute("data-ready", "1");
-    var r = { list: list, allowTies: list.getAttribute("data-allow-ties") === "true", placed: 0, tied: new Set(), touched: false, focus: null, drag: null };
-    R = r;
+    var r = { widget: widget, list: list, allowTies: list.getAttribute("data-allow-ties") === "true", placed: 0, tied: new Set(), touched: false, focus: null, drag: null };
+    widget.bastionRanking = r;
+    function live() { return WIDGETS.live(widget); }
     cards(r).forEach(function (card) {
-      card.addEventListener("dragstart", function (e) { r.drag = card; card.classList.add("dragging"); e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", card.getAttribute("data-number")); });
+      card.addEventListener("dragstart", function (e) {
+        if (!live()) { e.preventDefault(); return; }
+        r.drag = card; card.classList.add("dragging"); e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", card.getAttribute("data-number"));
+      });
       card.addEventListener("dragend", function () { card.classList.remove("dragging"); r.drag = null; });
       card.addEventListener("dragover", function (e) {
         if (!r.drag || r.drag === card) return;
@@ -24,8 +33,8 @@
         var box = card.getBoundingClientRect();
         list.insertBefore(r.drag, e.clientY < box.top + box.height / 2 ? card : card.nextSibling);
       });
-      card.addEventListener("drop", function (e) { e.preventDefault(); r.touched = true; r.tied.clear(); sync(r); });
-      card.addEventListener("click", function (e) { if (e.target.tagName !== "SELECT" && e.target.tagName !== "OPTION") focusCard(r, card); });
+      card.addEventListener("drop", function (e) { if (!r.drag) return; e.preventDefault(); r.touched = true; r.tied.clear(); sync(r); });
+      card.addEventListener("click", function (e) { if (live() && e.target.tagName !== "SELECT" && e.target.tagName !== "OPTION") focusCard(r, card); });
       card.querySelector("select").addEventListener("change", function () { fromSelects(r); });
     });
     fromSelects(r);
@@ -87,8 +96,9 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    var r = R;
-    if (!r || !document.body.contains(r.list)) return;
+    var live = WIDGETS.active("ranking");
+    var r = live && live.bastionRanking;
+    if (!r) return;
     if (event.ctrlKey || event.metaKey || event.defaultPrevented) return;
     var t = event.target, key = event.key;
     // The rank menus are the widget's own: the placing keys work from them too

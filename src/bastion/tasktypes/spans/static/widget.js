@@ -12,24 +12,37 @@
 (function () {
   "use strict";
 
-  var W = null; // the current task's widget state
-
+  var WIDGETS = window.BastionWidgets;
   var WORD = /[\p{L}\p{N}_]+(?:['\u2019.\-][\p{L}\p{N}_]+)*|\S/gu;
 
+  // Every instance on the page (a labelling form, annotations side by side, a correction)
+  // is drawn; only the live one (WIDGETS.live) takes keys, clicks and selections.
   function init() {
-    var root = document.getElementById("spans");
+    WIDGETS.roots("spans").forEach(setUp);
+  }
+
+  function setUp(widget) {
+    var root = widget.querySelector(".spans");
     if (!root || root.getAttribute("data-ready")) return;
     root.setAttribute("data-ready", "1");
     var text = JSON.parse(root.getAttribute("data-text"));
     var initial = JSON.parse(root.getAttribute("data-initial"));
+    var part = function (cls) { return root.querySelector("." + cls); };
     var w = {
+      widget: widget,
       root: root,
       text: text,
-      el: document.getElementById("span-text"),
-      list: document.getElementById("span-list"),
-      status: document.getElementById("span-status"),
-      result: document.getElementById("result"),
+      el: part("span-text"),
+      list: part("span-list"),
+      count: part("span-count"),
+      status: part("span-status"),
+      result: part("widget-result"),
+      relFrom: part("rel-from"),
+      relTo: part("rel-to"),
+      relLabel: part("rel-label"),
+      relList: part("rel-list"),
       allowOverlap: root.getAttribute("data-allow-overlap") === "true",
+      differs: WIDGETS.differs(widget),
       labels: {},
       spans: [],
       relations: [],
@@ -40,6 +53,7 @@
       segNodes: [],
       u16: null,
     };
+    widget.bastionSpans = w;
     root.querySelectorAll(".span-label").forEach(function (b) {
       w.labels[b.getAttribute("data-label")] = { color: b.getAttribute("data-color"), hotkey: (b.getAttribute("data-hotkey") || "").toLowerCase() };
     });
@@ -67,18 +81,20 @@
       var sa = findSpan(w, toU16(w, a.start), toU16(w, a.end), a.label), sb = findSpan(w, toU16(w, b.start), toU16(w, b.end), b.label);
       if (sa && sb) w.relations.push({ from: sa, to: sb, label: r.label });
     });
-    W = w;
 
-    w.el.addEventListener("mouseup", function () { fromDomSelection(w); });
+    function live() { return WIDGETS.live(widget); }
+    w.el.addEventListener("mouseup", function () { if (live()) fromDomSelection(w); });
     w.el.addEventListener("click", function (event) {
+      if (!live()) return;
       var mark = event.target.closest ? event.target.closest("mark[data-span]") : null;
       var s = window.getSelection();
       if (mark && (!s || s.isCollapsed)) pick(w, w.spans[+mark.getAttribute("data-span")]);
     });
-    root.querySelectorAll(".span-label").forEach(function (b) {
-      b.addEventListener("click", function () { applyLabel(w, b.getAttribute("data-label")); });
+    root.querySelectorAll("button.span-label").forEach(function (b) {
+      b.addEventListener("click", function () { if (live()) applyLabel(w, b.getAttribute("data-label")); });
     });
     w.list.addEventListener("click", function (event) {
+      if (!live()) return;
       var t = event.target;
       var li = t.closest ? t.closest("li[data-span]") : null;
       if (!li) return;
@@ -86,16 +102,20 @@
       if (t.classList.contains("span-remove")) removeSpans(w, [span]);
       else pick(w, span);
     });
-    var add = document.getElementById("rel-add");
+    var add = part("rel-add");
     if (add) {
       add.addEventListener("click", function () {
-        var a = w.spans[+document.getElementById("rel-from").value], b = w.spans[+document.getElementById("rel-to").value];
-        var label = document.getElementById("rel-label").value;
+        if (!live()) return;
+        var a = w.spans[+w.relFrom.value], b = w.spans[+w.relTo.value];
+        var label = w.relLabel.value;
         if (!a || !b || a === b) { say(w, "Choose two different spans to relate."); return; }
         if (!w.relations.some(function (r) { return r.from === a && r.to === b && r.label === label; })) w.relations.push({ from: a, to: b, label: label });
         renderLists(w); save(w);
       });
-      document.getElementById("rel-list").addEventListener("click", function (event) {
+    }
+    if (w.relList) {
+      w.relList.addEventListener("click", function (event) {
+        if (!live()) return;
         var li = event.target.closest ? event.target.closest("li[data-rel]") : null;
         if (li && event.target.classList.contains("rel-remove")) {
           w.relations.splice(+li.getAttribute("data-rel"), 1);
@@ -106,6 +126,9 @@
     render(w);
     save(w);
   }
+
+  function keyOf(w, s) { return "span:" + toCp(w, s.start) + ":" + toCp(w, s.end) + ":" + s.label; }
+  function differs(w, s) { return w.differs.indexOf(keyOf(w, s)) >= 0; }
 
   function toU16(w, cp) { return w.u16 ? w.u16[Math.max(0, Math.min(cp, w.u16.length - 1))] : cp; }
   function toCp(w, u) {
@@ -147,7 +170,8 @@
         var inner = active[0];
         active.forEach(function (s) { if (s.end - s.start < inner.end - inner.start) inner = s; });
         node = document.createElement("mark");
-        node.className = "sp sp-c" + w.labels[inner.label].color + (active.length > 1 ? " sp-overlap" : "") + (active.indexOf(w.picked) >= 0 ? " sp-picked" : "");
+        node.className = "sp sp-c" + w.labels[inner.label].color + (active.length > 1 ? " sp-overlap" : "") + (active.indexOf(w.picked) >= 0 ? " sp-picked" : "") +
+          (active.some(function (s) { return differs(w, s); }) ? " sp-differs" : "");
         node.setAttribute("data-span", String(spans.indexOf(inner)));
         node.title = active.map(function (s) { return s.label; }).join(" + ");
         node.textContent = text.slice(a, b);
@@ -174,7 +198,7 @@
     w.spans.forEach(function (s, i) {
       var li = document.createElement("li");
       li.setAttribute("data-span", String(i));
-      if (s === w.picked) li.className = "picked";
+      li.className = (s === w.picked ? "picked" : "") + (differs(w, s) ? " differs" : "");
       var tag = document.createElement("span");
       tag.className = "span-tag sp-c" + w.labels[s.label].color;
       tag.textContent = s.label;
@@ -184,14 +208,14 @@
       rm.type = "button";
       rm.className = "link span-remove";
       rm.textContent = "remove";
-      li.append(tag, " ", quote, " ", rm);
+      li.append(tag, " ", quote);
+      if (w.widget.getAttribute("data-mode") !== "read") li.append(" ", rm);
       list.appendChild(li);
     });
-    document.getElementById("span-count").textContent = "(" + w.spans.length + ")";
-    var from = document.getElementById("rel-from");
-    if (!from) return;
-    var to = document.getElementById("rel-to");
-    [from, to].forEach(function (sel) {
+    w.count.textContent = "(" + w.spans.length + ")";
+    if (!w.relList) return;
+    [w.relFrom, w.relTo].forEach(function (sel) {
+      if (!sel) return;
       var keep = sel.value;
       sel.textContent = "";
       w.spans.forEach(function (s, i) {
@@ -202,12 +226,13 @@
       });
       if (keep && +keep < w.spans.length) sel.value = keep;
     });
-    var rl = document.getElementById("rel-list");
+    var rl = w.relList;
     rl.textContent = "";
     w.relations.forEach(function (r, i) {
       var li = document.createElement("li");
       li.setAttribute("data-rel", String(i));
       li.textContent = (w.spans.indexOf(r.from) + 1) + " —" + r.label + "→ " + (w.spans.indexOf(r.to) + 1) + " ";
+      if (w.widget.getAttribute("data-mode") === "read") { rl.appendChild(li); return; }
       var rm = document.createElement("button");
       rm.type = "button";
       rm.className = "link rel-remove";
@@ -221,7 +246,7 @@
     var out = {
       spans: w.spans.map(function (s) { return { start: toCp(w, s.start), end: toCp(w, s.end), label: s.label }; }),
     };
-    if (document.getElementById("rel-list")) {
+    if (w.relList) {
       out.relations = w.relations.map(function (r) { return { from: w.spans.indexOf(r.from), to: w.spans.indexOf(r.to), label: r.label }; });
     }
     w.result.value = JSON.stringify(out);
@@ -369,8 +394,9 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    var w = W;
-    if (!w || !document.body.contains(w.root)) return;
+    var live = WIDGETS.active("spans");
+    var w = live && live.bastionSpans;
+    if (!w) return;
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     var t = event.target;
     if (t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT" || (t.tagName === "INPUT" && t.type !== "hidden"))) return;

@@ -1,17 +1,23 @@
 // Writing widget: E (or a click) opens the editor; Escape leaves it and
 // Ctrl+Enter submits from inside it. Outside the editor, 1-9 tick the
 // checklist items. The counter shows the length the server will check
-// (leading and trailing spaces do not count).
+// (leading and trailing spaces do not count). Keys go to the live widget only
+// (window.BastionWidgets, static/bastion.js): never to a read-only one.
 (function () {
   "use strict";
-  function count() {
-    var a = document.getElementById("answer"), c = document.getElementById("answer-count");
+  var WIDGETS = window.BastionWidgets;
+  function count(root) {
+    var a = root.querySelector(".writing-answer"), c = root.querySelector(".writing-counter");
     if (!a || !c) return;
     var n = a.value.trim().length, min = parseInt(a.getAttribute("data-min") || "1", 10);
     c.textContent = String(n);
     c.classList.toggle("short", n < min);
   }
-  document.addEventListener("input", function (e) { if (e.target && e.target.id === "answer") count(); });
+  function countAll() { WIDGETS.roots("writing").forEach(count); }
+  document.addEventListener("input", function (e) {
+    var root = e.target && e.target.classList && e.target.classList.contains("writing-answer") ? e.target.closest(".widget") : null;
+    if (root) count(root);
+  });
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     var t = event.target;
@@ -19,7 +25,8 @@
       if (event.key === "Escape") { event.preventDefault(); t.blur(); }
       return;
     }
-    var a = document.getElementById("answer");
+    var root = WIDGETS.active("writing");
+    var a = root && root.querySelector(".writing-answer");
     if (!a) return;
     if (event.key === "e" || event.key === "E") {
       event.preventDefault();
@@ -27,10 +34,10 @@
       return;
     }
     if (/^[1-9]$/.test(event.key)) {
-      var box = document.querySelector("#checklist input[data-key='" + event.key + "']");
+      var box = root.querySelector(".checklist input[data-key='" + event.key + "']");
       if (box) { event.preventDefault(); box.checked = !box.checked; }
     }
   });
-  document.addEventListener("htmx:afterSwap", count);
-  count();
+  document.addEventListener("htmx:afterSwap", countAll);
+  countAll();
 })();
