@@ -15,16 +15,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from .context import Context, Unit
-from .projects import bump_counts, config_of, load_project
+from .labelling import Widget, compared_widgets
+from .projects import bump_counts, config_of, load_project, work_project
 from .tasks import find_task_row, task_dict
 from .variants import annotations_as_shown, viewed_by
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from ..storage import annotations_store
+from ..domain.projects import Project, ProjectSummary
+from ..storage import annotations_store, users_store
 from ..storage import review_store as rs
 from ..storage.annotations_store import AnnotationRow
 from ..storage.review_store import ReviewRow
@@ -94,27 +97,31 @@ def review_next(ctx: Context, project_id: str) -> dict[str, Any] | None:
     """Lease the next annotation waiting for review (the same one again while held); None when none waits."""
     with ctx.write() as w:
         project = load_project(w, project_id, Action.ANNOTATION_REVIEW)
-        ws, me = project.workspace_id, ctx.actor.user_id
-        w.hold_person()
-        expires = w.now + project.settings.lease_seconds * 1000
-        held = rs.HELD.scalar(w.tx, ws=ws, project=project.id, user=me)
-        if held is not None:
-            rs.RENEW.run(w.tx, ws=ws, id=held, expires=expires)
-            annotation_id = held
-        else:
-            rs.DROP_EXPIRED.run(w.tx, ws=ws, project=project.id, now=w.now)
-            annotation_id = None
-            for _ in range(8):
-                candidate = rs.CANDIDATE.scalar(w.tx, ws=ws, project=project.id, user=me)
-                if candidate is None:
-                    return None
-                if rs.LEASE.run(w.tx, ws=ws, id=candidate, project=project.id, user=me, expires=expires):
-                    annotation_id = candidate
-                    break
-            if annotation_id is None:
+        return _lease_next(w, project)
+
+
+def _lease_next(w: Unit, project: Project) -> dict[str, Any] | None:
+    ws, me = project.workspace_id, w.actor.user_id
+    w.hold_person()
+    expires = w.now + project.settings.lease_seconds * 1000
+    held = rs.HELD.scalar(w.tx, ws=ws, project=project.id, user=me)
+    if held is not None:
+        rs.RENEW.run(w.tx, ws=ws, id=held, expires=expires)
+        annotation_id = held
+    else:
+        rs.DROP_EXPIRED.run(w.tx, ws=ws, project=project.id, now=w.now)
+        annotation_id = None
+        for _ in range(8):
+            candidate = rs.CANDIDATE.scalar(w.tx, ws=ws, project=project.id, user=me)
+            if candidate is None:
                 return None
-        w.see_content(ws)
-        return _review_item(w, project, annotation_id, expires)
+            if rs.LEASE.run(w.tx, ws=ws, id=candidate, project=project.id, user=me, expires=expires):
+                annotation_id = candidate
+                break
+        if annotation_id is None:
+            return None
+    w.see_content(ws)
+    return _review_item(w, project, annotation_id, expires)
 
 
 def held_review(ctx: Context, project_id: str) -> dict[str, Any] | None:
@@ -125,14 +132,17 @@ def held_review(ctx: Context, project_id: str) -> dict[str, Any] | None:
     audited (``review.shown``). None when the caller holds no live review lease here.
     """
     with ctx.write() as w:
-        project = load_project(w, project_id, Action.ANNOTATION_REVIEW)
-        w.see_content(project.workspace_id)
-        held = rs.find_live_lease(
-            w.tx, project.id, workspace_id=project.workspace_id, reviewer_id=ctx.actor.user_id, now=w.now
-        )
-        if held is None:
-            return None
-        return _review_item(w, project, held.annotation_id, held.expires_at)
+        return _held(w, load_project(w, project_id, Action.ANNOTATION_REVIEW))
+
+
+def _held(w: Unit, project: Project) -> dict[str, Any] | None:
+    w.see_content(project.workspace_id)
+    held = rs.find_live_lease(
+        w.tx, project.id, workspace_id=project.workspace_id, reviewer_id=w.actor.user_id, now=w.now
+    )
+    if held is None:
+        return None
+    return _review_item(w, project, held.annotation_id, held.expires_at)
 
 
 def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str, Any]:
@@ -154,6 +164,72 @@ def _review_item(w: Unit, project, annotation_id: str, expires: int) -> dict[str
         "annotator": annotator_record(w, ws, project.id, row.user_id),
         "lease": {"expires_at": expires},
     }
+
+
+# -- the review page: the annotation in its widget, beside the task's other annotations ------------------
+
+
+@dataclass(frozen=True)
+class ComparedAnnotation:
+    """One annotation of the task under review, as the page shows it: who made it, in its widget."""
+
+    annotation: dict[str, Any]
+    name: str  # the annotator, as people know them
+    widget: Widget  # the reviewed one: a correction form (locked until Correct); the others: read-only
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    """Everything the review page shows: the held annotation (None: nothing held or left) and the task's
+    annotations side by side, the reviewed one first, each marking what not all of them share."""
+
+    project: Project | ProjectSummary  # a summary only where nothing of the config may be shown yet (a first access)
+    item: dict[str, Any] | None
+    compared: list[ComparedAnnotation] = field(default_factory=list)
+    correcting: bool = False  # a refused correction is shown again, unlocked, as the reviewer left it
+
+
+def review_view(ctx: Context, project_id: str, *, lease: bool, draft: tuple[str, Any] | None = None) -> ReviewView:
+    """The review page's content in one transaction. ``lease``: lease (or renew) the next annotation — a
+    POST; else show the one held. ``draft``: ``(annotation id, result)``, a refused correction of that
+    annotation (from the reviewer's form), shown in its widget instead of the annotation while it is held.
+
+    The task is shown as the reviewer is shown it — their own variant, as every text a person is shown
+    (services/variants.py), so what a reviewer leaks carries their fingerprint, not the annotator's — and
+    every annotation on it (offsets mapped onto that text); a preference or ranking in the order its
+    annotator saw. A correction is read back from the reviewer's variant (``review_annotation``).
+    """
+    with ctx.write() as w:
+        project = work_project(w, project_id, Action.ANNOTATION_REVIEW)
+        item = _lease_next(w, project) if lease else _held(w, project)
+        if item is None:
+            return ReviewView(project, None)
+        task_type = ctx.rt.task_types.get(project.task_type)
+        config = task_type.parse_config(project.config)
+        annotations = [item["annotation"], *item["other_annotations"]]
+        names = users_store.names_of(w.tx, [a["user_id"] for a in annotations])
+        results = [(f"ann-{a['id']}-", a["result"]) for a in annotations]
+        correcting = draft is not None and draft[0] == annotations[0]["id"]
+        if correcting:
+            assert draft is not None
+            results[0] = (results[0][0], draft[1])
+        widgets = compared_widgets(
+            task_type, config, item["task"], results, modes=["correct", *("read" for _ in annotations[1:])]
+        )
+        compared = [
+            ComparedAnnotation(a, names.get(a["user_id"], a["user_id"]), widget)
+            for a, widget in zip(annotations, widgets, strict=True)
+        ]
+        return ReviewView(project, item, compared, correcting=correcting)
+
+
+def correction_from_form(ctx: Context, project_id: str, form: Any) -> Any:
+    """The correction the review page's widget posted (the task type's ``result_from_form``); InvalidAnswer
+    names what is missing. Validated by ``review_annotation``."""
+    with ctx.read() as r:
+        project = work_project(r, project_id, Action.ANNOTATION_REVIEW)
+    task_type = ctx.rt.task_types.get(project.task_type)
+    return task_type.result_from_form(task_type.parse_config(project.config), form)
 
 
 def review_annotation(

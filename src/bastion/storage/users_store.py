@@ -67,6 +67,14 @@ def emails_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
     return dict(tx.execute(select(u.c.id, u.c.email).where(u.c.id.in_(user_ids))).all())
 
 
+def names_of(tx: Tx, user_ids: list[str]) -> dict[str, str]:
+    """user id -> the name people know them by (their name, or their e-mail when they gave none)."""
+    if not user_ids:
+        return {}
+    rows = tx.execute(select(u.c.id, u.c.name, u.c.email).where(u.c.id.in_(sorted(set(user_ids))))).all()
+    return {row.id: row.name or row.email for row in rows}
+
+
 def user_exists(tx: Tx, user_id: str) -> bool:
     return tx.execute(select(u.c.id).where(u.c.id == user_id)).first() is not None
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
@@ -17,8 +16,8 @@ from starlette.responses import RedirectResponse
 from .common import render
 from ..auth import page_session, require_form_csrf
 from ...access import Action, FirstAccessRequired
-from ...domain.errors import BastionError
-from ...services import projects, quality, reviews
+from ...domain.errors import BastionError, InvalidAnswer
+from ...services import labelling, projects, quality, reviews
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -73,11 +72,11 @@ def review_page(request: Request, project_id: str, session: Session, finished: b
     """The annotation you hold for review, or a Start button (read-only: nothing is leased or bound)."""
     ctx, csrf = session
     try:
-        project = projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW)
+        view = reviews.review_view(ctx, project_id, lease=False)
     except FirstAccessRequired:
-        return _review_view(request, projects.get_project_summary(ctx, project_id), None, csrf, first_access=True)
-    item = reviews.held_review(ctx, project_id)
-    return _review_view(request, project, item, csrf, finished=finished)
+        summary = projects.get_project_summary(ctx, project_id)
+        return _review_view(request, reviews.ReviewView(summary, None), csrf, first_access=True)
+    return _review_view(request, view, csrf, finished=finished)
 
 
 @router.post("/projects/{project_id}/review/next")
@@ -85,30 +84,41 @@ def review_start(request: Request, project_id: str, session: Session, csrf_token
     """Start: lease the next annotation waiting for review (the first one binds you to this client)."""
     ctx, csrf = session
     require_form_csrf(csrf, csrf_token)
-    item = reviews.review_next(ctx, project_id)
     if request.headers.get("hx-request"):
-        return _review_view(
-            request, projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW), item, csrf, finished=True
-        )
+        return _review_view(request, reviews.review_view(ctx, project_id, lease=True), csrf, finished=True)
+    item = reviews.review_next(ctx, project_id)
     return RedirectResponse(f"/projects/{project_id}/review" + ("" if item else "?finished=1"), status_code=303)
 
 
-def _review_view(request, project, item, csrf, error=None, status=200, *, finished=False, first_access=False):
-    def pretty(value):
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
-
+def _review_view(
+    request,
+    view: reviews.ReviewView,
+    csrf,
+    error=None,
+    status=200,
+    *,
+    finished=False,
+    first_access=False,
+    decision: str = "",
+    comment: str = "",
+):
     name = "_review.html" if request.headers.get("hx-request") else "review.html"
+    held = view.item is not None
     return render(
         request,
         name,
         status_code=status,
-        project=project,
-        item=item,
+        project=view.project,
+        item=view.item,
+        compared=view.compared,
+        widget_script=labelling.widget_script(view.project.task_type),
         csrf_token=csrf,
         error=error,
-        pretty=pretty,
         finished=finished,
         first_access=first_access,
+        # a refused decision is shown again as the reviewer left it (on the same annotation only)
+        decision="correct" if view.correcting else decision if held else "",
+        comment=comment if held else "",
     )
 
 
@@ -120,46 +130,48 @@ def _error_status(request: Request) -> int:
 
 @router.post("/projects/{project_id}/review")
 async def review_submit(request: Request, project_id: str, session: Session):
+    """Accept, reject (with a comment) or correct — the correction posted by the annotation's own widget
+    (the task type's ``result_from_form``), never typed as JSON."""
     ctx, csrf = session
     form = await request.form()
     require_form_csrf(csrf, str(form.get("csrf_token", "")))
 
     def work():
-        project = projects.project_for_work(ctx, project_id, Action.ANNOTATION_REVIEW)
+        annotation_id = str(form.get("annotation_id", ""))
         decision = str(form.get("decision", ""))
+        comment = str(form.get("comment", ""))
+
+        def refused(message: str, draft=None):
+            view = reviews.review_view(
+                ctx, project_id, lease=True, draft=(annotation_id, draft) if draft is not None else None
+            )
+            same = view.item is not None and view.item["annotation"]["id"] == annotation_id
+            return _review_view(
+                request,
+                view,
+                csrf,
+                error=message,
+                status=_error_status(request),
+                finished=True,
+                decision=decision if same else "",
+                comment=comment if same else "",
+            )
+
         correction = None
         if decision == "correct":
             try:
-                correction = orjson.loads(str(form.get("correction", "")))
-            except orjson.JSONDecodeError:
-                item = reviews.review_next(ctx, project_id)
-                return _review_view(
-                    request,
-                    project,
-                    item,
-                    csrf,
-                    error="correction: not valid JSON",
-                    status=_error_status(request),
-                    finished=True,
-                )
+                correction = reviews.correction_from_form(ctx, project_id, form)
+            except InvalidAnswer as exc:
+                return refused(f"correction: {exc.message}")
         try:
-            reviews.review_annotation(
-                ctx,
-                str(form.get("annotation_id", "")),
-                decision,
-                comment=str(form.get("comment", "")) or None,
-                correction=correction,
-            )
+            reviews.review_annotation(ctx, annotation_id, decision, comment=comment or None, correction=correction)
         except BastionError as exc:
             if exc.code in ("not_found", "forbidden"):
                 raise
-            item = reviews.review_next(ctx, project_id)
-            return _review_view(
-                request, project, item, csrf, error=exc.message, status=_error_status(request), finished=True
-            )
-        item = reviews.review_next(ctx, project_id)  # the next one is leased here, in the POST
-        if request.headers.get("hx-request"):
-            return _review_view(request, project, item, csrf, finished=True)
+            return refused(exc.message, correction)
+        if request.headers.get("hx-request"):  # the next one is leased here, in the POST
+            return _review_view(request, reviews.review_view(ctx, project_id, lease=True), csrf, finished=True)
+        item = reviews.review_next(ctx, project_id)
         return RedirectResponse(f"/projects/{project_id}/review" + ("" if item else "?finished=1"), status_code=303)
 
     return await run_in_threadpool(work)
