@@ -159,6 +159,7 @@ def test_people_bound_to_a_competitor_never_read_b_content(client, rt):
         "GET /api/v1/workspaces/{workspace_id}/projects",
         "GET /api/v1/tasks/{task_id}",
         "page /projects/{project_id}",
+        "page /tasks/{task_id}",
     } <= leaking, leaking
     for who, person in people.items():
         for name, r in _read_everything(client, rt, person, ids, explain_user=b.users["annotator"]):

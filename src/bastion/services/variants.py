@@ -154,12 +154,15 @@ def view_for(
     predictions: list | None,
     gold: Any,
     is_canary: bool = False,
+    person: str | None = None,
 ) -> View:
-    """What ``u``'s actor is shown of one task (the local operator sees the canonical text)."""
+    """What ``u``'s actor is shown of one task (the local operator sees the canonical text); ``person``:
+    what that person is shown instead (the task page's ``?as=``, for owners: services/task_history.py)."""
     view = View(task_id, task_type, config)
-    person = u.actor.user_id
-    if u.actor.is_system:
-        return view
+    if person is None:
+        if u.actor.is_system:
+            return view
+        person = u.actor.user_id
     if is_canary:
         view.canary = canary_fact(workspace_secret(u.rt.keyring, workspace_id), task_id, person).formatted()
         return view

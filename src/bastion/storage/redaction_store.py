@@ -13,6 +13,7 @@ Every statement names ``workspace_id`` first (row-level security keys on it).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 from sqlalchemy import Row, select, update
 
@@ -156,12 +157,74 @@ def viewers_of(tx: Tx, workspace_id: str, project_id: str, task_ids: list[str]) 
     return seen
 
 
+class Showing(NamedTuple):
+    """One time a person was shown a task: how (a lease and its state, a read, a review, a listing), and when."""
+
+    user_id: str
+    how: str  # lease:<state> | task.shown | task.read | review.shown | tasks.listed
+    at: int
+
+
+def showings_of(tx: Tx, workspace_id: str, project_id: str, task_id: str) -> list[Showing]:
+    """Every recorded showing of one task, oldest first: the record ``viewers_of`` reads, with its times.
+
+    A lease counts once (its row holds its latest state; the audit log's ``task.shown``
+    holds each showing of it); a listing counts when its page's first and last ids
+    enclose the task (the page holds nothing else of which rows it showed).
+    """
+    import orjson
+
+    A = schema.assignments
+    E = schema.audit_events
+    N = schema.annotations
+    out = [
+        Showing(user_id, f"lease:{state}", at)
+        for user_id, state, at in tx.execute(
+            select(A.c.user_id, A.c.state, A.c.created_at).where(
+                A.c.workspace_id == workspace_id, A.c.task_id == task_id
+            )
+        ).all()
+    ]
+    out += [
+        Showing(actor, action, at)
+        for actor, action, at in tx.execute(
+            select(E.c.actor, E.c.action, E.c.at).where(
+                E.c.workspace_id == workspace_id, E.c.target == task_id, E.c.action.in_(("task.shown", "task.read"))
+            )
+        ).all()
+    ]
+    annotation_ids = list(
+        tx.execute(select(N.c.id).where(N.c.workspace_id == workspace_id, N.c.task_id == task_id)).scalars()
+    )
+    if annotation_ids:
+        out += [
+            Showing(actor, "review.shown", at)
+            for actor, at in tx.execute(
+                select(E.c.actor, E.c.at).where(
+                    E.c.workspace_id == workspace_id, E.c.target.in_(annotation_ids), E.c.action == "review.shown"
+                )
+            ).all()
+        ]
+    for actor, at, leaf in tx.execute(
+        select(E.c.actor, E.c.at, E.c.leaf).where(
+            E.c.workspace_id == workspace_id, E.c.target == project_id, E.c.action == "tasks.listed"
+        )
+    ).all():
+        details = orjson.loads(leaf).get("details") or {}
+        first, last = details.get("first"), details.get("last")
+        if first and last and first <= task_id <= last:
+            out.append(Showing(actor, "tasks.listed", at))
+    return sorted((s for s in out if s.user_id != "system"), key=lambda s: (s.at, s.user_id, s.how))
+
+
 __all__ = [
+    "Showing",
     "held_tasks",
     "insert_records",
     "record_of",
     "records_between",
     "release_task",
+    "showings_of",
     "task_flags",
     "viewers_of",
 ]
