@@ -57,6 +57,7 @@ def test_the_correction_comes_from_the_widget_and_refusals_show(client, rt):
     )
     assert "&#39;bogus&#39; is not a label" in r.text and ">keep me</textarea>" in r.text
     assert re.search(r'value="correct" data-hotkey="c"\s*checked', r.text)
+    assert '<fieldset class="widget-lock">' in r.text  # the draft's widget open again, with or without script
     # The widget's fields: stored as the project's type makes it.
     r = client.post(
         f"/projects/{side.project_id}/review", data={**form, "label": "neutral"}, headers={"hx-request": "1"}

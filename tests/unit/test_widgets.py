@@ -137,6 +137,9 @@ def test_a_correction_form_posts_the_result_it_shows(name):
     assert 'data-mode="correct"' in page and '<fieldset class="widget-lock" disabled>' in page  # locked until Correct
     posted = tt.result_from_form(config, FormData(_parse(page).fields))
     assert tt.validate_result(config, task["data"], posted) == result
+    # An "edit my answer" form: open at once.
+    page = _html(result_widget(tt, config, task, result, mode="correct", prefix="fix-", locked=False))
+    assert '<fieldset class="widget-lock">' in page
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))

@@ -56,6 +56,7 @@ class Widget:
     prefix: str = ""  # prepended to every id in the template ("" on the labelling page)
     differs: frozenset[str] = frozenset()  # keys of this result's facts that not every compared result holds
     disputed: tuple[str, ...] = ()  # the words of those facts, for a list under the widget
+    locked: bool = True  # a correction form starts locked (the page unlocks it); False: editable at once
 
 
 def widget_script(task_type_name: str) -> str:
@@ -104,16 +105,18 @@ def result_widget(
     user_id: str = "",
     differs: frozenset[str] = frozenset(),
     disputed: tuple[str, ...] = (),
+    locked: bool = True,
 ) -> Widget:
     """The widget showing ``result`` on ``task`` (its data as the viewer is shown it): ``read``-only, or to
-    ``correct`` (the form posts what ``result_from_form`` reads). ``user_id``: whose order to draw where
-    the result records none."""
+    ``correct`` (the form posts what ``result_from_form`` reads; ``locked``: until the page unlocks it, as
+    review does on Correct — an "edit my answer" form passes False). ``user_id``: whose order to draw
+    where the result records none."""
     _check(mode, prefix)
     if not prefix:
         raise InvalidInput("prefix: required for a result's widget (several share a page)")
     view = task_type.result_widget_context(config, task["data"], result, task_id=task["id"], user_id=user_id)
     shown = {"id": task["id"], "data": task["data"], "predictions": [result] if result is not None else []}
-    return _widget(task_type, config, shown, view, mode, prefix, differs=differs, disputed=disputed)
+    return _widget(task_type, config, shown, view, mode, prefix, differs=differs, disputed=disputed, locked=locked)
 
 
 def disagreements(
@@ -138,9 +141,10 @@ def compared_widgets(
     results: Sequence[tuple[str, Any]],
     *,
     modes: Sequence[str] | None = None,
+    unlocked: frozenset[int] = frozenset(),
 ) -> list[Widget]:
-    """Several results of one task, side by side: ``(prefix, result)`` each, read-only (or ``modes``), each
-    marking its facts that not every one of them holds."""
+    """Several results of one task, side by side: ``(prefix, result)`` each, read-only (or ``modes``; the
+    positions in ``unlocked`` start editable), each marking its facts that not every one of them holds."""
     marks = disagreements(task_type, config, task["data"], [result for _, result in results])
     return [
         result_widget(
@@ -152,6 +156,7 @@ def compared_widgets(
             prefix=prefix,
             differs=marks[i][0],
             disputed=marks[i][1],
+            locked=i not in unlocked,
         )
         for i, (prefix, result) in enumerate(results)
     ]

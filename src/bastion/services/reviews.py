@@ -214,7 +214,12 @@ def review_view(ctx: Context, project_id: str, *, lease: bool, draft: tuple[str,
             assert draft is not None
             results[0] = (results[0][0], draft[1])
         widgets = compared_widgets(
-            task_type, config, item["task"], results, modes=["correct", *("read" for _ in annotations[1:])]
+            task_type,
+            config,
+            item["task"],
+            results,
+            modes=["correct", *("read" for _ in annotations[1:])],
+            unlocked=frozenset({0}) if correcting else frozenset(),  # a refused draft stays open, script or not
         )
         compared = [
             ComparedAnnotation(a, names.get(a["user_id"], a["user_id"]), widget)
