@@ -3,13 +3,19 @@ own fields (no JSON), and refusals shown (200 to htmx, 422 to a plain post) with
 
 from __future__ import annotations
 
+import html
 import re
 
+import orjson
+
+from bastion.leaks.simulation import generate_items
+from bastion.leaks.slots import find_slots
 from bastion.services import annotations, content, imports, projects, queue, reviews, users, workspaces
 from bastion.tasktypes import installed
 from factories import as_user, make_side, make_user, system
 
 PASSWORD = "review page password long"
+SPANS = {"type": "spans", "labels": ["THING", "PHRASE"]}
 PREFERENCE = {"type": "preference", "responses_field": "responses", "strength": True, "randomize": True}
 
 
@@ -123,4 +129,53 @@ def test_a_preference_is_reviewed_in_the_order_its_annotator_saw_and_corrected_b
     assert 'id="review-empty"' in r.text, r.text[:400]
     (feedback,) = reviews.my_feedback(ctx, side.workspace_id)
     assert feedback["review"]["correction"] == {"preferred": seen[1], "strength": "clear", "shown_order": seen}
+    client.cookies.clear()
+
+
+def test_spans_are_reviewed_on_the_reviewers_own_variant_and_corrected_back_onto_the_original(client, rt):
+    """The reviewer is shown their own variant (what they leak carries their fingerprint); the annotation's
+    offsets are on it, and the widget's correction maps back onto the stored text."""
+    side = make_side(rt, "rpv", n_tasks=0)
+    project = projects.create_project(
+        system(rt), side.workspace_id, name="Spans", config=SPANS, settings={"quality": {"review": "all"}}
+    )
+    text = generate_items(1, seed=5)[0]
+    imports.import_tasks(system(rt), project.id, [(1, {"data": {"text": text}})])
+    slots = find_slots(text)
+    word = next(
+        m
+        for m in re.finditer(r"[A-Za-z]{7,}", text)
+        if text.count(m.group()) == 1 and not any(s.start < m.end() and m.start() < s.end for s in slots)
+    )
+    ctx = side.ctx(rt, "annotator")
+    theirs = queue.next_task(ctx, project.id)
+    at = theirs["data"]["text"].index(word.group())
+    made = annotations.submit_annotation(
+        ctx, theirs["id"], {"spans": [{"start": at, "end": at + len(word.group()), "label": "THING"}]}
+    )
+    _, csrf = _reviewer(client, rt, side)
+    page = _start(client, project.id, csrf)
+    shown = orjson.loads(html.unescape(re.search(r'data-text="([^"]*)"', page).group(1)))
+    field = html.unescape(re.search(r'<input type="hidden" name="result"[^>]*value="([^"]*)"', page).group(1))
+    (span,) = orjson.loads(field)["spans"]
+    assert shown not in (text, theirs["data"]["text"])  # neither the original nor the annotator's text
+    assert shown[span["start"] : span["end"]] == word.group()
+    # The reviewer adds a span on what they see (the first word of their text): stored on the original.
+    first = re.match(r"[A-Za-z]+", shown)
+    fixed = {"spans": [span, {"start": 0, "end": first.end(), "label": "PHRASE"}]}
+    r = client.post(
+        f"/projects/{project.id}/review",
+        data={
+            "csrf_token": csrf,
+            "annotation_id": made["id"],
+            "decision": "correct",
+            "result": orjson.dumps(fixed).decode(),
+        },
+        headers={"hx-request": "1"},
+    )
+    assert 'id="review-empty"' in r.text, r.text[:400]
+    (feedback,) = reviews.my_feedback(ctx, side.workspace_id)
+    stored = {(s["start"], s["end"], s["text"]) for s in feedback["review"]["correction"]["spans"]}
+    assert (word.start(), word.end(), word.group()) in stored
+    assert any(start == 0 and text[:end] == got for start, end, got in stored)
     client.cookies.clear()

@@ -275,7 +275,7 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
             "annotation_id": ids["annotation_id"],
             "decision": "reject",
             "comment": "not quite",
-            "correction": "{}",
+            "label": "neg",  # a correction comes from the widget's own fields
         },
         "/workspaces/{workspace_id}/walls": {
             "csrf_token": csrf,
