@@ -10,11 +10,16 @@ from starlette.responses import RedirectResponse
 
 from .common import render
 from ..auth import SESSION_COOKIE, csrf_matches, page_session, require_form_csrf
+from ..i18n import N_, translate
 from ...domain.errors import RateLimited, Unauthenticated
 from ...services import users
 
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "bastion_login_csrf"
+# The sign-in page's refusals, in the page's language (web/i18n.py). A rate limit's message, which names its
+# minutes, is shown as the service words it.
+FORM_EXPIRED = N_("This form expired; please try again.")
+WRONG_CREDENTIALS = N_("wrong e-mail or password")  # services.users.authenticate's one refusal, in its words
 
 
 def _safe_next(value: str | None) -> str:
@@ -53,15 +58,16 @@ def login(
             status_code=403,
             csrf_token=csrf_token,
             next=_safe_next(next),
-            error="This form expired; please try again.",
+            error=translate(request, FORM_EXPIRED),
         )
     address = request.client.host if request.client else None
     try:
         user = users.sign_in(rt, email, password, address)
     except (Unauthenticated, RateLimited) as exc:
         status = 429 if isinstance(exc, RateLimited) else 401
+        error = str(exc) if isinstance(exc, RateLimited) else translate(request, WRONG_CREDENTIALS)
         return render(
-            request, "login.html", status_code=status, csrf_token=csrf_token, next=_safe_next(next), error=str(exc)
+            request, "login.html", status_code=status, csrf_token=csrf_token, next=_safe_next(next), error=error
         )
     secret, _csrf = users.create_session(rt, user)
     response = RedirectResponse(_safe_next(next), status_code=303)

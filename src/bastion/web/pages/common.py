@@ -1,4 +1,4 @@
-"""Shared page machinery: the Jinja environment (autoescaped), rendering, error pages."""
+"""Shared page machinery: the Jinja environment (autoescaped, translated), rendering, error pages."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ from jinja2 import (
     FileSystemLoader,
     PrefixLoader,
     TemplateNotFound,
+    pass_context,
     select_autoescape,
 )
+from jinja2.runtime import Context as TemplateContext
 
 from ._dates import when
 from .widgets import render_widget
+from ..i18n import DEFAULT_LANGUAGE, page_language, translations
 from ..markdown import render_markdown
 from ...domain.errors import InvalidConfig
 from ...tasktypes import installed
@@ -40,6 +43,16 @@ class TaskTypeWidgets(BaseLoader):
         return FileSystemLoader(folder).get_source(environment, rest)
 
 
+@pass_context
+def _gettext(context: TemplateContext, message: str) -> str:
+    return translations(context.get("lang", DEFAULT_LANGUAGE)).gettext(message)
+
+
+@pass_context
+def _ngettext(context: TemplateContext, singular: str, plural: str, n: int) -> str:
+    return translations(context.get("lang", DEFAULT_LANGUAGE)).ngettext(singular, plural, n)
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=ChoiceLoader(
@@ -51,7 +64,12 @@ def _environment() -> Environment:
         autoescape=select_autoescape(["html", "xml"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # The page's language is the template context's ``lang`` (render() sets it), read at each message;
+    # newstyle: {% trans %} escapes its variables. babel.cfg extracts with the same two settings.
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["markdown"] = render_markdown
     env.globals["render_widget"] = render_widget
     env.filters["when"] = when
@@ -63,10 +81,15 @@ templates = Jinja2Templates(env=_environment())
 
 def render(request: Request, name: str, status_code: int = 200, **context):
     """A template as a response; the header's person and sign-out form come from the request's
-    session (``page_session`` put them there), so a page or error page that names neither still has them."""
+    session (``page_session`` put them there), so a page or error page that names neither still has them.
+    A translated page is in the person's language (Accept-Language), the others in English (web/i18n.py)."""
     context.setdefault("actor", getattr(request.state, "actor", None))
     context.setdefault("csrf_token", getattr(request.state, "csrf", None))
-    return templates.TemplateResponse(request, name, context, status_code=status_code)
+    context["lang"] = page_language(request, name)
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Content-Language"] = context["lang"]
+    response.headers.add_vary_header("Accept-Language")
+    return response
 
 
 def error_page(request: Request, status: int, message: str):

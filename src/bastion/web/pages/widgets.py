@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import re
 
-from jinja2 import Environment, pass_environment
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 # A field's name attribute (fields only: the text the widget shows is escaped, and markdown carries no fields).
 _FIELD_NAME = re.compile(r'(<(?:input|select|textarea|button)\b[^>]*?\sname=")')
 
 
-@pass_environment
-def render_widget(env: Environment, widget) -> Markup:
-    """The widget's HTML (``widget``: a ``services.labelling.Widget``)."""
+@pass_context
+def render_widget(context: Context, widget) -> Markup:
+    """The widget's HTML (``widget``: a ``services.labelling.Widget``), in the page's language."""
+    env = context.environment
+    lang = context.get("lang")
     inner = env.get_template(widget.template).render(
+        lang=lang,
         task=widget.task,
         config=widget.config,
         view=widget.view,
@@ -37,7 +41,7 @@ def render_widget(env: Environment, widget) -> Markup:
         # Radios group by name across a page (outside a form, or in the same one): read-only copies of a
         # widget would uncheck each other. Nothing of theirs is posted, so their names take the prefix.
         inner = _FIELD_NAME.sub(lambda m: m.group(1) + widget.prefix, inner)
-    return Markup(env.get_template("_widget.html").render(w=widget, inner=Markup(inner)))
+    return Markup(env.get_template("_widget.html").render(w=widget, inner=Markup(inner), lang=lang))
 
 
 __all__ = ["render_widget"]

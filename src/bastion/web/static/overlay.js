@@ -15,8 +15,10 @@
     var el = document.querySelector(".overlay[data-overlay]");
     if (!el || el.dataset.drawn === "1") return;
     var text = escapeXml(el.getAttribute("data-overlay") || "");
+    // The page's text colour (bastion.css sets it per colour scheme), so the tile shows on light and dark.
+    var fill = escapeXml(getComputedStyle(el).color || "#000");
     var svg = '<svg xmlns="http://www.w3.org/2000/svg" width="420" height="180">' +
-      '<text x="10" y="110" transform="rotate(-18 210 90)" font-family="sans-serif" font-size="15" fill="#000">' +
+      '<text x="10" y="110" transform="rotate(-18 210 90)" font-family="sans-serif" font-size="15" fill="' + fill + '">' +
       text + "</text></svg>";
     el.style.backgroundImage = 'url("data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg) + '")';
     el.dataset.drawn = "1";
