@@ -13,6 +13,9 @@ A task type is an object with:
 * ``widget_context(config, data, task_id=…, user_id=…)`` — derived views for the
   widget; it knows who is looking, so per-person randomisation (the order in
   which responses are shown) is decided there, deterministically;
+* ``sample_data(config)`` / ``preview_context(config, data)`` — a made-up item
+  and the widget's context for it: the config editor's live preview (defaults
+  fit a type whose widget reads one text field);
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
 * text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
@@ -52,7 +55,7 @@ from pydantic import BaseModel, ValidationError, model_serializer
 from . import _labelstudio
 from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
 from ..domain.fieldpaths import selected, walk_strings
-from ..domain.validation import describe_validation_error
+from ..domain.validation import describe_validation_error, validation_problems
 
 # Keys whose strings are free text in results (``result_texts``): what redaction reads in
 # predictions and gold answers.
@@ -77,6 +80,12 @@ OffsetMove = Callable[[str, int, int], "tuple[int, int] | None"]
 
 
 CONFIG_SECTIONS = ("redaction", "leak_tracing")
+
+# The default sample item's text (``TaskType.sample_data``): what a preview shows a type that gives none.
+SAMPLE_TEXT = (
+    "The parcel arrived two days late and the box was dented, but the support team replaced it "
+    "within the hour and apologised."
+)
 
 
 def check_config_sections(raw: dict) -> None:
@@ -144,7 +153,7 @@ class TaskType:
         try:
             return _with_sections(self.config_model).model_validate(raw)
         except ValidationError as exc:
-            raise InvalidConfig(describe_validation_error(exc, "")) from exc
+            raise InvalidConfig(describe_validation_error(exc, ""), details=validation_problems(exc)) from exc
 
     def check_data(self, config: Any, data: dict) -> str | None:
         """Return why an imported item cannot be labelled with this config, or None."""
@@ -270,6 +279,20 @@ class TaskType:
         ``predictions`` are the task's pre-annotations, to start the widget from.
         """
         return {}
+
+    # -- the config editor's preview
+    # The project set-up page shows the widget, inert, on a sample item while a config is
+    # typed: no project, no task, no lease. A type gives a small item its widget reads
+    # (``sample_data``); the default puts a sentence in the config's ``field`` (or ``text``).
+
+    def sample_data(self, config: Any) -> dict:
+        """A small made-up item this config's widget can show (the editor's live preview)."""
+        return {str(getattr(config, "field", None) or "text"): SAMPLE_TEXT}
+
+    def preview_context(self, config: Any, data: dict) -> dict:
+        """The widget's context for the preview of ``data`` (default: ``widget_context`` for nobody in
+        particular). A type whose widget shows stored files points at a sample here instead."""
+        return self.widget_context(config, data, task_id="preview", user_id="preview", predictions=[])
 
     def file_fields(self, config: Any) -> tuple[str, ...]:
         """Keys of ``data`` holding sealed file references (``fil_…``)."""

@@ -305,6 +305,12 @@ class Rubric(TaskType):
             out.append(ls.item(name, to, "rating", {"rating": grade}))
         return out
 
+    def sample_data(self, config: RubricConfig) -> dict:
+        data = conv.sample_prompt(config.prompt_field)
+        if config.response_field:
+            data[config.response_field] = conv.SAMPLE_RESPONSES[0]
+        return data
+
     def widget_context(self, config: RubricConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}
         scores = pred.get("scores") or {}
