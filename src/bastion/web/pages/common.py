@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import Request
@@ -51,7 +52,15 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["markdown"] = render_markdown
+    env.filters["when"] = when
     return env
+
+
+def when(epoch_ms: int | None) -> str:
+    """An instant (epoch milliseconds) as people read it: ``2025-06-01 14:03 UTC``."""
+    if epoch_ms is None:
+        return ""
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 templates = Jinja2Templates(env=_environment())
