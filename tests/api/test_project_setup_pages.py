@@ -64,6 +64,7 @@ def test_owner_creates_a_project_from_a_template_and_from_scratch(client, rt):
     csrf = _sign_in(client, rt, owner)
     home = client.get("/", headers=HTML)
     assert f'href="/workspaces/{side.workspace_id}/projects/new"' in home.text
+    assert f'href="/workspaces/{side.workspace_id}/members"' in home.text
 
     page = client.get(f"/workspaces/{side.workspace_id}/projects/new", params={"template": "spans"}, headers=HTML)
     assert page.status_code == 200

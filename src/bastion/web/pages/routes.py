@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from . import approvals, auth, home, project_setup, projects, quality, walls
+from . import approvals, auth, home, members, project_setup, projects, quality, walls
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, home, projects, project_setup, walls, quality, approvals):
+for _module in (auth, home, projects, project_setup, members, walls, quality, approvals):
     router.include_router(_module.router)
