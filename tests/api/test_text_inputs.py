@@ -285,6 +285,27 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
             "competitor": "",
             "cooling_off_days": "",
         },
+        "/workspaces/{workspace_id}/config-check": {"csrf_token": csrf, "config": '{"type": "classification"}'},
+        "/workspaces/{workspace_id}/projects/new": {
+            "csrf_token": csrf,
+            "name": "New",
+            "config": '{"type": "classification", "labels": ["a"]}',
+            "template": "spans",
+        },
+        "/projects/{project_id}/settings": {
+            "csrf_token": csrf,
+            "form": "config",
+            "config": '{"type": "x"}',
+            "text": "{}",
+        },
+        "/workspaces/{workspace_id}/members": {
+            "csrf_token": csrf,
+            "action": "add",
+            "email": "someone@example.com",
+            "role": "annotator",
+            "approval": "apr_1",
+            "user": "usr_1",
+        },
         "/workspaces/{workspace_id}/approvals": {
             "csrf_token": csrf,
             "action": "request",
@@ -303,6 +324,9 @@ PAGE_QUERIES = {
     "/login": "next",
     "/workspaces/{workspace_id}/walls": "person",
     "/projects/{project_id}/tasks": "cursor",
+    "/workspaces/{workspace_id}/projects/new": "template",
+    "/projects/{project_id}/settings": "saved",
+    "/workspaces/{workspace_id}/members": "done",
 }
 
 

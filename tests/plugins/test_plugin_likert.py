@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from bastion.services import workspaces
-from factories import make_side, make_token, make_user, system
+from factories import as_user, make_side, make_token, make_user, system
 from plugin_distributions import PLUGINS, installed_distribution
 
 CONFIG = {
@@ -203,3 +203,32 @@ def test_the_cli_offers_the_plugin(rt, settings, monkeypatch, capsys, tmp_path):
     assert code == 0, err
     (row,) = [orjson.loads(line) for line in (tmp_path / "x.jsonl").read_bytes().splitlines()]
     assert row["data"] == {"text": "Thanks a lot!"} and row["aggregate"] is None  # nothing rated yet
+
+
+def test_the_config_editor_previews_a_type_that_gives_no_sample(client, rt):
+    """The live preview asks the type for a sample item; a plugin that gives none gets a sentence in its field."""
+    from bastion.services import configs, users
+    from bastion.tasktypes.base import SAMPLE_TEXT
+
+    likert = rt.task_types.get("likert")
+    assert likert.sample_data(likert.parse_config(CONFIG)) == {"text": SAMPLE_TEXT}
+    side = make_side(rt, "lkp", n_tasks=0)
+    owner = make_user(rt, "owner.preview@example.com", password="likert preview password")
+    workspaces.add_member(system(rt), side.workspace_id, owner.id, "owner")
+    check = configs.check_config(as_user(rt, owner.id), side.workspace_id, "{}")
+    assert check.problems and check.preview is None
+    secret, csrf = users.create_session(rt, users.authenticate(rt, owner.email, "likert preview password"))
+    client.cookies.set("bastion_session", secret)
+    r = client.post(
+        f"/workspaces/{side.workspace_id}/config-check",
+        data={"csrf_token": csrf, "config": orjson.dumps({**CONFIG, "points": ["Yes", "Yes"]}).decode()},
+    )
+    assert r.status_code == 200 and '<code class="path">points</code>: a point is repeated' in r.text
+    r = client.post(
+        f"/workspaces/{side.workspace_id}/config-check",
+        data={"csrf_token": csrf, "config": orjson.dumps(CONFIG).decode()},
+    )
+    preview = r.text[r.text.index('id="config-preview"') :]
+    assert 'data-task-type="likert"' in r.text and "The reply is polite." in preview and "Hardly" in preview
+    assert "The parcel arrived two days late" in preview
+    client.cookies.clear()

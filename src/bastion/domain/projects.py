@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidInput
-from .validation import describe_validation_error
+from .validation import describe_validation_error, validation_problems
 
 _SKILL = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}(:[0-9]{1,2})?$")
 
@@ -111,7 +111,9 @@ def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSett
     try:
         return ProjectSettings.model_validate(merged)
     except ValidationError as exc:
-        raise InvalidInput(describe_validation_error(exc, "settings")) from exc
+        raise InvalidInput(
+            describe_validation_error(exc, "settings"), details=validation_problems(exc, "settings")
+        ) from exc
 
 
 def check_name(name: Any, what: str = "name") -> str:

@@ -346,6 +346,18 @@ def list_approvals(ctx: Context, workspace_id: str, *, state: str | None = None,
         return [_out(row, r.now) for row in rows]
 
 
+def open_requests(u: Unit, workspace_id: str, kind: str) -> list[dict[str, Any]]:
+    """The workspace's requests of ``kind`` still waiting for a decision or approved and unused, within
+    their window (newest first): what a page shows beside the operation (the caller has decided access)."""
+    rows = [
+        row
+        for state in ("pending", "approved")
+        for row in approvals_store.list_approvals(u.tx, workspace_id, authority=None, state=state, now=u.now, limit=100)
+        if row.kind == kind
+    ]
+    return [_out(row, u.now) for row in sorted(rows, key=lambda row: row.id, reverse=True)]
+
+
 def is_required(w: Unit, workspace_id: str) -> bool:
     return workspaces_store.is_two_person_approval(w.tx, workspace_id)
 
@@ -456,6 +468,7 @@ __all__ = [
     "get",
     "is_required",
     "list_approvals",
+    "open_requests",
     "owners_of",
     "request",
     "set_required",

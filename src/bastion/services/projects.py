@@ -28,7 +28,7 @@ from typing import Any
 from .context import Context, Unit
 from .. import ids
 from ..access import Action
-from ..domain.errors import Conflict, InvalidInput, NotFound
+from ..domain.errors import Conflict, InvalidConfig, InvalidInput, NotFound
 from ..domain.projects import Counts, Project, ProjectSummary, check_name, parse_settings
 from ..storage import projects_store, tasks_store, workspaces_store
 from ..storage.crypto import key_id_of
@@ -180,10 +180,14 @@ def list_projects(ctx: Context, workspace_id: str) -> list[Project]:
         return [as_seen(w, _project(w, row, counts.get(row.id))) for row in rows]
 
 
-def get_project(ctx: Context, project_id: str) -> Project:
-    """A project with its config and counts (content: walled, audited as ``project.read``)."""
+def get_project(ctx: Context, project_id: str, action: Action = Action.PROJECT_READ) -> Project:
+    """A project with its config and counts (content: walled, audited as ``project.read``).
+
+    ``action``: what the reader means to do with it (the settings page reads it to change it:
+    ``PROJECT_MANAGE``, so a role that may only read it is refused there).
+    """
     with ctx.write() as w:
-        project = load_project(w, project_id, Action.PROJECT_READ)
+        project = load_project(w, project_id, action)
         w.see_content(project.workspace_id)
         counts = counts_of(w, project.workspace_id, [project.id]).get(project.id, Counts())
         w.audit(project.workspace_id, "project.read", project.id)
@@ -248,9 +252,23 @@ def _with_counts(project: Project, counts: Counts) -> Project:
 
 
 def update_project(
-    ctx: Context, project_id: str, *, name: str | None = None, config: Any = None, settings: Any = None
+    ctx: Context,
+    project_id: str,
+    *,
+    name: str | None = None,
+    config: Any = None,
+    settings: Any = None,
+    sections: dict[str, Any] | None = None,
+    keep_sections: bool = False,
 ) -> Project:
-    """Change a project's name, config or settings. Changing overlap re-derives 'done'."""
+    """Change a project's name, config or settings. Changing overlap re-derives 'done'.
+
+    The need-to-know sections of the config (``redaction``, ``leak_tracing``) are the owners':
+    a manager's new config keeps the stored ones. ``keep_sections``: so does an owner's, for each
+    section it leaves out (the settings page edits the sections in forms of their own).
+    ``sections`` (owners): replace the sections named (None removes one) and keep the rest of
+    the config — of ``config`` when it is given, else the stored one — in the same transaction.
+    """
     with ctx.write() as w:
         project = load_project(w, project_id, Action.PROJECT_MANAGE)
         w.see_content(project.workspace_id)  # the answer is the config
@@ -259,11 +277,23 @@ def update_project(
         if name is not None:
             changes["name"] = check_name(name)
             changed.append("name")
+        if sections is not None:
+            unknown = sorted(set(sections) - set(CONFIG_SECTIONS))
+            if unknown:
+                raise InvalidInput(f"sections.{unknown[0]}: not a section (one of: {', '.join(CONFIG_SECTIONS)})")
+            w.access.require(Action.REDACTION_REVIEW, project.workspace_id, what="project")
+            base = config if config is not None else project.config
+            if not isinstance(base, dict):
+                raise InvalidConfig("config: must be a JSON object")
+            config = {k: v for k, v in base.items() if k not in sections}
+            config.update({k: v for k, v in sections.items() if v is not None})
         if config is not None:
-            if isinstance(config, dict) and not w.access.allows(Action.REDACTION_REVIEW, project.workspace_id):
-                if any(config.get(k) is not None for k in CONFIG_SECTIONS):
+            may_sections = w.access.allows(Action.REDACTION_REVIEW, project.workspace_id)
+            if isinstance(config, dict) and (keep_sections or not may_sections):
+                if not may_sections and any(config.get(k) is not None for k in CONFIG_SECTIONS):
                     w.access.require(Action.REDACTION_REVIEW, project.workspace_id, what="project")
-                config = {**config, **{k: project.config[k] for k in CONFIG_SECTIONS if k in project.config}}
+                kept = {k: project.config[k] for k in CONFIG_SECTIONS if k in project.config and config.get(k) is None}
+                config = {**config, **kept}
             task_type, parsed = ctx.rt.task_types.parse_config(config)
             if task_type.name != project.task_type:
                 if tasks_store.has_tasks(w.tx, project.id, workspace_id=project.workspace_id):

@@ -268,6 +268,145 @@ def list_conflicts(ctx: Context, workspace_id: str) -> list[dict]:
     ]
 
 
+# -- the walls page: competitors by name ---------------------------------------------
+#
+# People name competitors by workspace name on the walls page. The names offered, and
+# accepted, are those of workspaces the caller is a member of (platform admins: every
+# workspace), as the home page lists them: a name lookup over the whole deployment would
+# tell an owner which other clients exist ("is there a workspace called Acme?"). A
+# competitor the caller is not a member of is still named by its id, as the API takes it
+# (an id is not guessable, and its owners or a platform admin give it out); the page
+# lists such a competitor by its id, never by a name the caller could not see elsewhere.
+
+
+def _known_workspaces(u: Unit, workspace_id: str) -> dict[str, str]:
+    """Workspace id -> name for those the caller may name (their memberships; admins: all), not this one."""
+    member_of = None if u.actor.is_admin else u.access.workspace_ids()
+    rows = workspaces_store.list_workspaces(u.tx, member_of) if member_of is None or member_of else []
+    return {row.id: row.name for row in rows if row.id != workspace_id}
+
+
+def _resolve_competitor(u: Unit, workspace_id: str, ref: str) -> str:
+    ref = ref.strip()
+    if not ref:
+        raise InvalidInput("competitor: the competing workspace's name")
+    known = _known_workspaces(u, workspace_id)
+    if ref in known:
+        return ref
+    wanted = " ".join(ref.split()).casefold()
+    matches = sorted(ws for ws, name in known.items() if " ".join(name.split()).casefold() == wanted)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InvalidInput(
+            f"competitor: {len(matches)} of your workspaces are named {ref!r}; give the id of the one you mean "
+            f"({', '.join(matches)})"
+        )
+    if ref == workspace_id:
+        raise InvalidInput("a workspace cannot conflict with itself")
+    if ref.startswith("ws_") and " " not in ref:
+        return ref  # an id given out of band: as the API takes it (NotFound when there is none)
+    raise NotFound(
+        f"competitor: none of your workspaces is named {ref!r} (a workspace you are not a member of is named "
+        "by its id, which its owners or a platform admin can give you)"
+    )
+
+
+def add_competitor(ctx: Context, workspace_id: str, competitor: str, *, cooling_off_days: float | None = None) -> dict:
+    """``add_conflict`` with the competitor named as people know it: the name of a workspace the caller
+    is a member of (platform admins: any), or an id (see above)."""
+    cooling = _cooling_ms(cooling_off_days)
+    with ctx.write() as w:
+        if not ctx.actor.is_admin:
+            w.access.require(Action.WALLS_MANAGE, workspace_id)
+        competitor_id = _resolve_competitor(w, workspace_id, competitor)
+        added = _hold(w, workspace_id, competitor_id, workspace_id, cooling)
+    return {"workspace": workspace_id, "competitor": competitor_id, "added": added, "cooling_off_ms": cooling}
+
+
+def walls_overview(ctx: Context, workspace_id: str) -> dict[str, Any]:
+    """The walls page in one reading: each wall with the competitor's name where the caller may know it,
+    who holds it and the state of its removal; the exclusions; the names a competitor may be given.
+
+    A wall this workspace declared shows its removal's state: ``held``, ``pending`` (a request
+    for a second owner's approval waits), ``approved`` (the caller asked, and may withdraw now),
+    ``approved_for_another`` (another owner asked, and withdraws) or ``scheduled`` (it falls at
+    ``effective_at`` unless the other side consents sooner). A wall the other side is
+    withdrawing shows ``consent``: this side's owners may let it fall now.
+    """
+    with ctx.read() as r:
+        r.access.require(Action.WALLS_READ, workspace_id)
+        edges = workforce_store.list_edges(r.tx, workspace_id)
+        rows = workforce_store.list_scheduled_withdrawals(r.tx, workspace_id, r.now)
+        exclusions = workforce_store.list_exclusions(r.tx, workspace_id)
+        known = _known_workspaces(r, workspace_id)
+        may_manage = r.access.allows(Action.WALLS_MANAGE, workspace_id)
+        requests = (
+            approvals.open_requests(r, workspace_id, "wall.remove")
+            if r.access.allows(Action.APPROVAL_REQUEST, workspace_id)
+            else []
+        )
+        two_person = approvals.is_required(r, workspace_id)
+        groups: dict[str, str] = {}
+        for edge in edges:
+            for holder in edge.holders:
+                if holder.startswith("group:") and holder not in groups:
+                    group = workforce_store.find_group(r.tx, holder.removeprefix("group:"))
+                    groups[holder] = group.name if group else holder.removeprefix("group:")
+    scheduled = {(row.workspace_a, row.workspace_b, row.holder): row.lifts_at for row in rows}
+    me = ctx.actor.user_id
+    walls = []
+    for edge in edges:
+        other = edge.other(workspace_id)
+        holders = []
+        for holder in edge.holders:
+            due = scheduled.get((edge.a, edge.b, holder))
+            kind = "self" if holder == workspace_id else "competitor" if holder == other else "group"
+            holders.append(
+                {
+                    "holder": holder,
+                    "kind": kind,
+                    "name": groups.get(holder, ""),
+                    "withdrawal_effective_at": due,
+                }
+            )
+        mine = next((h for h in holders if h["kind"] == "self"), None)
+        removal: dict[str, Any] | None = None
+        if mine is not None:
+            asked = [a for a in requests if a["params"] == {"competitor": other}]
+            approved = next((a for a in asked if a["state"] == "approved" and a["requested_by"] == me), None)
+            if mine["withdrawal_effective_at"] is not None:
+                removal = {"state": "scheduled", "effective_at": mine["withdrawal_effective_at"]}
+            elif approved is not None:
+                removal = {"state": "approved", "approval": approved["id"]}
+            elif any(a["state"] == "approved" for a in asked):
+                removal = {"state": "approved_for_another"}  # the owner who asked withdraws it
+            elif asked:
+                removal = {"state": "pending", "approval": asked[0]["id"], "mine": asked[0]["requested_by"] == me}
+            else:
+                removal = {"state": "held"}
+        theirs = next((h for h in holders if h["kind"] == "competitor" and h["withdrawal_effective_at"]), None)
+        walls.append(
+            {
+                "competitor": other,
+                "name": known.get(other),
+                "cooling_off_ms": edge.cooling_off_ms,
+                "since": edge.since,
+                "lifts_at": edge.lifts_at,
+                "holders": holders,
+                "removal": removal,
+                "consent": theirs["withdrawal_effective_at"] if theirs else None,
+            }
+        )
+    return {
+        "walls": walls,
+        "exclusions": [{"org": e.org, "kind": e.kind} for e in exclusions],
+        "choices": sorted(known.values(), key=str.casefold),
+        "may_manage": may_manage,
+        "two_person": two_person,
+    }
+
+
 def competitor_ties(w: Unit, user_id: str, workspace_id: str) -> list[str]:
     """The competitors of a workspace that a person belongs to or holds live history with."""
     edges = workforce_store.list_edges(w.tx, workspace_id)

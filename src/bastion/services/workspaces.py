@@ -33,8 +33,15 @@ def _role(value) -> Role:
 def _find_user(w: Unit, user_ref: str, what: str = "user") -> User:
     if "@" in user_ref:
         row = users_store.find_user_by_email(w.tx, normalise_email(user_ref))
-    else:
-        row = users_store.find_user(w.tx, user_ref)
+        if row is None:
+            # Accounts are made by platform admins, never as a side effect of adding a member
+            # (an owner of one client cannot create people for the whole deployment).
+            raise NotFound(
+                f"{what}: user not found: no account uses {user_ref.strip()}; a platform admin creates it "
+                f"(bastion user create {user_ref.strip()}), then add it here"
+            )
+        return row
+    row = users_store.find_user(w.tx, user_ref)
     if row is None:
         raise NotFound(f"{what}: user not found")
     return row
@@ -205,6 +212,20 @@ def list_members(ctx: Context, workspace_id: str) -> list[Member]:
     with ctx.read() as r:
         r.access.require(Action.MEMBER_READ, workspace_id)
         return memberships_store.list_members(r.tx, workspace_id)
+
+
+def names_known(ctx: Context, workspace_ids) -> dict[str, str]:
+    """The names of those of ``workspace_ids`` the caller may know: workspaces they are a member of
+    (platform admins and the operator: all). Others are left out, so a page that names the other side
+    of a wall reveals no client's name to a person outside it (docs/walls.md)."""
+    wanted = set(workspace_ids)
+    if not wanted:
+        return {}
+    with ctx.read() as r:
+        if not ctx.actor.is_admin:
+            wanted &= set(r.access.workspace_ids())
+        rows = workspaces_store.list_workspaces(r.tx, sorted(wanted)) if wanted else []
+        return {row.id: row.name for row in rows}
 
 
 def allowed_actions(ctx: Context, workspace_id: str) -> frozenset[Action]:

@@ -95,3 +95,17 @@ def check_string_list(value: Any, key: str, *, low: int, high: int) -> str | Non
         if not isinstance(v, str):
             return f"data.{key}[{i}]: must be a string"
     return None
+
+
+# The chat-style types' sample item for the config editor's preview (``TaskType.sample_data``).
+SAMPLE_PROMPT = "How long should I boil an egg for a soft, runny yolk?"
+SAMPLE_RESPONSES = (
+    "About **six minutes** in gently boiling water, then a minute in cold water to stop the cooking.",
+    "Boil it for ten to twelve minutes; the yolk will be firm and easy to slice.",
+    "It depends on the egg's size: five minutes for a small one, seven for a large one.",
+)
+
+
+def sample_prompt(configured: str | None) -> dict[str, Any]:
+    """A one-turn prompt under the configured field (or ``prompt``)."""
+    return {configured or "prompt": SAMPLE_PROMPT}

@@ -17,6 +17,9 @@ A task type is an object with:
   result read-only or as a correction form (default: the result as a prediction), and
   ``result_facts(config, data, result)`` — a result as comparable facts, so that
   disagreements between annotators can be marked (services/labelling.py renders both);
+* ``sample_data(config)`` / ``preview_context(config, data)`` — a made-up item
+  and the widget's context for it: the config editor's live preview (defaults
+  fit a type whose widget reads one text field);
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
 * text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
@@ -56,7 +59,7 @@ from pydantic import BaseModel, ValidationError, model_serializer
 from . import _labelstudio
 from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
 from ..domain.fieldpaths import selected, walk_strings
-from ..domain.validation import describe_validation_error
+from ..domain.validation import describe_validation_error, validation_problems
 
 # Keys whose strings are free text in results (``result_texts``): what redaction reads in
 # predictions and gold answers.
@@ -81,6 +84,12 @@ OffsetMove = Callable[[str, int, int], "tuple[int, int] | None"]
 
 
 CONFIG_SECTIONS = ("redaction", "leak_tracing")
+
+# The default sample item's text (``TaskType.sample_data``): what a preview shows a type that gives none.
+SAMPLE_TEXT = (
+    "The parcel arrived two days late and the box was dented, but the support team replaced it "
+    "within the hour and apologised."
+)
 
 
 def check_config_sections(raw: dict) -> None:
@@ -148,7 +157,7 @@ class TaskType:
         try:
             return _with_sections(self.config_model).model_validate(raw)
         except ValidationError as exc:
-            raise InvalidConfig(describe_validation_error(exc, "")) from exc
+            raise InvalidConfig(describe_validation_error(exc, ""), details=validation_problems(exc)) from exc
 
     def check_data(self, config: Any, data: dict) -> str | None:
         """Return why an imported item cannot be labelled with this config, or None."""
@@ -299,6 +308,20 @@ class TaskType:
         (a list of plain values as a set: ``path ∋ value``).
         """
         return flat_facts(result)
+
+    # -- the config editor's preview
+    # The project set-up page shows the widget, inert, on a sample item while a config is
+    # typed: no project, no task, no lease. A type gives a small item its widget reads
+    # (``sample_data``); the default puts a sentence in the config's ``field`` (or ``text``).
+
+    def sample_data(self, config: Any) -> dict:
+        """A small made-up item this config's widget can show (the editor's live preview)."""
+        return {str(getattr(config, "field", None) or "text"): SAMPLE_TEXT}
+
+    def preview_context(self, config: Any, data: dict) -> dict:
+        """The widget's context for the preview of ``data`` (default: ``widget_context`` for nobody in
+        particular). A type whose widget shows stored files points at a sample here instead."""
+        return self.widget_context(config, data, task_id="preview", user_id="preview", predictions=[])
 
     def file_fields(self, config: Any) -> tuple[str, ...]:
         """Keys of ``data`` holding sealed file references (``fil_…``)."""

@@ -169,6 +169,9 @@ class Classification(TaskType):
             out["other_text"] = str(form.get("other_text", ""))
         return out
 
+    def sample_data(self, config: ClassificationConfig) -> dict:
+        return {config.field: "The parcel arrived two days late, but support replaced the dented box within the hour."}
+
     def widget_context(self, config: ClassificationConfig, data: dict, **_: Any) -> dict:
         return {"text": data.get(config.field, "")}
 

@@ -250,6 +250,14 @@ class Image(TaskType):
                 out["label"] = str(form.get("label"))
         return out
 
+    def sample_data(self, config: ImageConfig) -> dict:
+        return {config.field: "sample.svg"}
+
+    def preview_context(self, config: ImageConfig, data: dict) -> dict:
+        """The preview shows a drawing served with the widget (the sample names no stored file)."""
+        view = self.widget_context(config, data, task_id="preview", predictions=[])
+        return {**view, "src": f"/static/tasktypes/{self.name}/sample.svg"}
+
     def widget_context(
         self, config: ImageConfig, data: dict, *, task_id: str = "", predictions: list | None = None, **_: Any
     ) -> dict:

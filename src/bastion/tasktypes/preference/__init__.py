@@ -236,6 +236,9 @@ class Preference(TaskType):
             out["rationale"] = str(form.get("rationale", ""))
         return out
 
+    def sample_data(self, config: PreferenceConfig) -> dict:
+        return {**conv.sample_prompt(config.prompt_field), config.responses_field: list(conv.SAMPLE_RESPONSES[:2])}
+
     def widget_context(
         self,
         config: PreferenceConfig,

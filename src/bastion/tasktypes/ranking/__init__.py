@@ -134,6 +134,9 @@ class Ranking(TaskType):
                 raise InvalidAnswer(f"rank_{i}: not a rank") from None
         return {"ranks": ranks, "shown_order": order}
 
+    def sample_data(self, config: RankingConfig) -> dict:
+        return {**conv.sample_prompt(config.prompt_field), config.responses_field: list(conv.SAMPLE_RESPONSES)}
+
     def widget_context(
         self,
         config: RankingConfig,

@@ -311,6 +311,12 @@ class Rubric(TaskType):
             return super().result_facts(config, data, result)
         return {f"score:{name}:{value}": f"{name}: {value}" for name, value in result["scores"].items()}
 
+    def sample_data(self, config: RubricConfig) -> dict:
+        data = conv.sample_prompt(config.prompt_field)
+        if config.response_field:
+            data[config.response_field] = conv.SAMPLE_RESPONSES[0]
+        return data
+
     def widget_context(self, config: RubricConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}
         scores = pred.get("scores") or {}

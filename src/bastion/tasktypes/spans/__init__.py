@@ -259,6 +259,9 @@ class Spans(TaskType):
         ]
         return {config.field: ranges} if ranges else {}
 
+    def sample_data(self, config: SpansConfig) -> dict:
+        return {config.field: "Ada Lovelace wrote to Charles Babbage from London on 5 July 1843 about his engine."}
+
     def widget_context(self, config: SpansConfig, data: dict, **_: Any) -> dict:
         text = data.get(config.field, "")
         return {"text": text, "length": len(text)}

@@ -150,6 +150,9 @@ class Writing(TaskType):
         out["checklist"] = [item for i, item in enumerate(config.checklist) if str(i) in picked]
         return out
 
+    def sample_data(self, config: WritingConfig) -> dict:
+        return conv.sample_prompt(config.prompt_field)
+
     def widget_context(self, config: WritingConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
         pred = (predictions or [{}])[0] if predictions else {}
         draft = pred.get("text") if isinstance(pred.get("text"), str) else ""

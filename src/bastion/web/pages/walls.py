@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse
 
+from ._forms import redirect_after_post, refused_status
 from .common import render
 from ..auth import page_session, require_form_csrf
 from ...access import Action
 from ...domain.errors import BastionError, NotFound
-from ...services import users, workforce, workspaces
+from ...services import approvals, users, workforce, workspaces
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
 
 
-def _walls_page(request, ctx, csrf, workspace_id, *, explanation=None, error=None, status=200, person=""):
+def _walls_page(request, ctx, csrf, workspace_id, *, explanation=None, error=None, status=200, person="", done=None):
     ws = workspaces.get_workspace(ctx, workspace_id)
     allowed = workspaces.allowed_actions(ctx, workspace_id)
-    conflicts = workforce.list_conflicts(ctx, workspace_id) if Action.WALLS_READ in allowed else []
-    exclusions = workforce.list_exclusions(ctx, workspace_id) if Action.WALLS_READ in allowed else []
+    overview = workforce.walls_overview(ctx, workspace_id) if Action.WALLS_READ in allowed else None
     members = workspaces.list_members(ctx, workspace_id) if Action.MEMBER_READ in allowed else []
+    named: set[str] = set()
+    if explanation:
+        named |= {r["edge"]["other_workspace"] for r in explanation["reasons"] if r.get("edge")}
+        named |= set(explanation["lifted"])
     return render(
         request,
         "walls.html",
@@ -31,21 +34,38 @@ def _walls_page(request, ctx, csrf, workspace_id, *, explanation=None, error=Non
         ws=ws,
         allowed=allowed,
         Action=Action,
-        conflicts=conflicts,
-        exclusions=exclusions,
+        overview=overview,
         members=members,
         explanation=explanation,
+        names=workspaces.names_known(ctx, named),
         error=error,
+        done=DONE.get(done or ""),
         csrf_token=csrf,
         person=person,
     )
 
 
+DONE = {
+    "add-conflict": "Competitor declared.",
+    "request-removal": "A second owner is asked to approve the withdrawal (approvals).",
+    "remove-conflict": "Withdrawal scheduled.",
+    "consent": "The wall is down: you consented to its withdrawal.",
+    "add-exclusion": "Affiliation excluded.",
+    "remove-exclusion": "Exclusion removed.",
+}
+
+
 @router.get("/workspaces/{workspace_id}/walls")
-def walls_page(request: Request, workspace_id: str, session: Session, person: str | None = None):
+def walls_page(
+    request: Request,
+    workspace_id: str,
+    session: Session,
+    person: str | None = None,
+    done: str | None = Query(None, max_length=20),
+):
     ctx, csrf = session
     if not person:
-        return _walls_page(request, ctx, csrf, workspace_id)
+        return _walls_page(request, ctx, csrf, workspace_id, done=done)
     workspaces.get_workspace(ctx, workspace_id)  # 404 for a workspace you are not in, before anything else
     try:
         explanation = workforce.explain(ctx, person[:320], workspace_id)
@@ -61,31 +81,40 @@ async def walls_change(request: Request, workspace_id: str, session: Session):
     require_form_csrf(csrf, str(form.get("csrf_token", "")))
     action = str(form.get("action", ""))
 
+    def field(name: str, limit: int = 320) -> str:
+        return str(form.get(name, "")).strip()[:limit]
+
+    refused = refused_status(request)
+
     def work():
         workspaces.allowed_actions(ctx, workspace_id)  # 404 here for a workspace you are not in
         try:
             if action == "add-conflict":
-                days = str(form.get("cooling_off_days", "")).strip()
-                workforce.add_conflict(
-                    ctx,
-                    workspace_id,
-                    str(form.get("competitor", "")).strip(),
-                    cooling_off_days=float(days) if days else None,
+                days = field("cooling_off_days", 20)
+                workforce.add_competitor(
+                    ctx, workspace_id, field("competitor"), cooling_off_days=float(days) if days else None
                 )
+            elif action == "request-removal":
+                approvals.request(
+                    ctx, workspace_id, "wall.remove", {"competitor": field("competitor")}, field("reason", 500)
+                )
+            elif action == "remove-conflict":
+                workforce.remove_conflict(ctx, workspace_id, field("competitor"), approval=field("approval") or None)
             elif action == "consent":
-                workforce.consent_removal(ctx, workspace_id, str(form.get("competitor", "")).strip())
+                workforce.consent_removal(ctx, workspace_id, field("competitor"))
             elif action == "add-exclusion":
-                kind = str(form.get("kind", "")) or None
-                workforce.add_exclusion(ctx, workspace_id, str(form.get("org", "")), kind)
+                workforce.add_exclusion(ctx, workspace_id, str(form.get("org", "")), field("kind", 20) or None)
+            elif action == "remove-exclusion":
+                workforce.remove_exclusion(ctx, workspace_id, field("org", 200), field("kind", 20) or None)
             else:
-                return _walls_page(request, ctx, csrf, workspace_id, error=f"unknown action {action!r}", status=422)
+                return _walls_page(request, ctx, csrf, workspace_id, error=f"unknown action {action!r}", status=refused)
         except ValueError:
-            return _walls_page(request, ctx, csrf, workspace_id, error="cooling-off: a number of days", status=422)
+            return _walls_page(request, ctx, csrf, workspace_id, error="cooling-off: a number of days", status=refused)
         except BastionError as exc:
             if exc.code == "forbidden":
                 raise
-            return _walls_page(request, ctx, csrf, workspace_id, error=exc.message, status=422)
-        return RedirectResponse(f"/workspaces/{workspace_id}/walls", status_code=303)
+            return _walls_page(request, ctx, csrf, workspace_id, error=exc.message, status=refused)
+        return redirect_after_post(request, f"/workspaces/{workspace_id}/walls?done={action}")
 
     return await run_in_threadpool(work)
 
@@ -99,4 +128,5 @@ def people_page(request: Request, session: Session):
         (p, workforce.list_skills(ctx, p.id), workforce.list_affiliations(ctx, p.id), workforce.history(ctx, p.id))
         for p in people
     ]
-    return render(request, "people.html", people=rows, csrf_token=csrf)
+    names = workspaces.names_known(ctx, {h["workspace_id"] for _, _, _, history in rows for h in history})
+    return render(request, "people.html", people=rows, names=names, csrf_token=csrf)
