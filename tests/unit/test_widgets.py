@@ -13,7 +13,6 @@ from bastion.domain.errors import InvalidInput
 from bastion.services.labelling import compared_widgets, disagreements, label_widget, result_widget
 from bastion.tasktypes import installed
 from bastion.web.pages.common import templates
-from bastion.web.pages.widgets import render_widget
 
 FILE = "fil_" + "ab" * 16
 # Per built-in type: a task's data and a result (normalised by the type before use).
@@ -75,8 +74,9 @@ def _setup(name):
     )
 
 
-def _html(widget) -> str:
-    return str(render_widget(templates.env, widget))
+def _html(widget, lang: str = "en") -> str:
+    # as a page renders it: the Jinja global, called from a template in the page's language
+    return templates.env.from_string("{{ render_widget(w) }}").render(w=widget, lang=lang)
 
 
 class _Fields(HTMLParser):
