@@ -194,7 +194,7 @@ def update_export_incomplete(tx: Tx, workspace_id: str, export_id: str, *, bytes
     )
 
 
-def _record_columns():
+def _record_columns() -> tuple[Any, ...]:
     return (
         X.c.workspace_id,
         X.c.status,

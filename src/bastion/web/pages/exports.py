@@ -11,7 +11,7 @@ starts at once and its progress (services/export_downloads.py says how, and what
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -57,7 +57,7 @@ def when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-HELPERS = {"size": human_bytes, "when": when}
+HELPERS: dict[str, Any] = {"size": human_bytes, "when": when}
 
 
 def request_of(form: FormData) -> exports.ExportRequest:
