@@ -78,6 +78,8 @@
     root.querySelectorAll(".span-label").forEach(function (b) {
       b.addEventListener("click", function () { applyLabel(w, b.getAttribute("data-label")); });
     });
+    w.list.addEventListener("scroll", function () { updateMore(w); });
+    window.addEventListener("resize", function () { if (W === w) updateMore(w); });
     w.list.addEventListener("click", function (event) {
       var t = event.target;
       var li = t.closest ? t.closest("li[data-span]") : null;
@@ -188,6 +190,7 @@
       list.appendChild(li);
     });
     document.getElementById("span-count").textContent = "(" + w.spans.length + ")";
+    updateMore(w);
     var from = document.getElementById("rel-from");
     if (!from) return;
     var to = document.getElementById("rel-to");
@@ -215,6 +218,23 @@
       li.appendChild(rm);
       rl.appendChild(li);
     });
+  }
+
+  // The list scrolls past a few rows: say how many spans it hides, so none is missed unseen.
+  function updateMore(w) {
+    var more = document.getElementById("span-more");
+    if (!more) return;
+    var box = w.list.getBoundingClientRect(), above = 0, below = 0;
+    for (var i = 0; i < w.list.children.length; i++) {
+      var r = w.list.children[i].getBoundingClientRect();
+      if (r.bottom > box.bottom + 1) below++;
+      else if (r.top < box.top - 1) above++;
+    }
+    var parts = [];
+    if (below) parts.push(below + " more below");
+    if (above) parts.push(above + " above");
+    more.textContent = parts.length ? parts.join(", ") + " — scroll the list to see " + (below + above === 1 ? "it" : "them") : "";
+    more.hidden = !parts.length;
   }
 
   function save(w) {
