@@ -1,5 +1,6 @@
-"""The leak-tracing watermark stays on the labelling page but is never painted over the text being
-labelled: at the text's centre the text is on top; around the task the watermark is."""
+"""The leak-tracing watermark stays on the labelling page but is never painted over the task being
+labelled: at the text's centre, and on the form's see-through parts, the task is on top; around
+the task the watermark is."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ TOP_AT = """([x, y]) => {
   overlay.style.pointerEvents = 'auto';  // hit-testing skips pointer-events: none; ask what is painted on top
   const top = document.elementFromPoint(x, y);
   overlay.style.pointerEvents = '';
-  return top === overlay ? 'overlay' : (top.closest('#task-text') ? 'text' : top.tagName);
+  return top === overlay ? 'overlay' : (top.closest('#task-text') ? 'text' : (top.closest('#label-form') ? 'form' : top.tagName));
 }"""
 
 
@@ -32,5 +33,7 @@ def test_watermark_is_shown_but_not_over_the_text(rt, live_url, page):
     box = page.locator("#task-text").bounding_box()
     centre = [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2]
     assert page.evaluate(TOP_AT, centre) == "text"
+    submit = page.locator("#label-form button[type=submit]").bounding_box()  # beside the button: the form's own ground
+    assert page.evaluate(TOP_AT, [submit["x"] + submit["width"] + 40, submit["y"] + 4]) == "form"
     header = page.locator("h2, .crumbs").first.bounding_box()  # outside the task form: the watermark is there
     assert page.evaluate(TOP_AT, [header["x"] + 2, header["y"] + 2]) == "overlay"

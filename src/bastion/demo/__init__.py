@@ -257,7 +257,6 @@ def client_projects() -> dict[str, dict]:
             "first": 12,
             "config": {
                 "type": "preference",
-                "criteria": [{"value": "helpfulness", "description": "Does it solve the user's actual problem?"}],
                 "rationale": "optional",
                 "instructions": (
                     "Northwind's model drafted both replies. Press **A** or **B** for the better one "

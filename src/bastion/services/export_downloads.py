@@ -47,7 +47,7 @@ import orjson
 
 from . import exports
 from .context import Context
-from .projects import Project, load_project
+from .projects import Project, counts_of, load_project
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
@@ -121,6 +121,9 @@ def export_choices(ctx: Context, project_id: str) -> ExportChoices:
     with ctx.read() as r:
         project = load_project(r, project_id, Action.EXPORT)
         r.see_content(project.workspace_id)  # the recent exports' counts are the client's
+        counts = counts_of(r, project.workspace_id, [project.id]).get(project.id)
+        if counts is not None:
+            project = dataclasses.replace(project, counts=counts)
         task_type = ctx.rt.task_types.get(project.task_type)
         formats = []
         for fmt in ctx.rt.export_formats.for_task_type(task_type):

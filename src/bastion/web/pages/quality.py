@@ -27,7 +27,7 @@ Session = Annotated[tuple, Depends(page_session)]
 def bar_chart(values: list[int], labels: list[str], *, width: int = 600, height: int = 120) -> dict:
     """A small server-side SVG bar chart with its axes (no script, no inline style): the bars, the
     y axis's ticks (0, half, the top: whole numbers) and the x axis's (``labels``, a few of them)."""
-    left, top_pad, bottom = 40, 8, 34  # room for the y ticks, the top tick's label, the x ticks and title
+    left, top_pad, bottom = 40, 8, 40  # room for the y ticks, the top tick's label, the x ticks and title
     peak = max(values, default=0)
     top = max(peak, 1)
     step = width / max(len(values), 1)
