@@ -126,13 +126,16 @@ def test_a_ticket_is_for_its_person_project_and_bytes(client, rt):
     with pytest.raises(Exception) as foreign:  # another owner of the same workspace
         export_downloads.start_download(side.ctx(rt, "manager"), side.project_id, prepared.ticket)
     assert foreign.value.code == "forbidden"
-    payload, _, signature = prepared.ticket.partition(".")
-    body = orjson.loads(export_downloads._unb64(payload))
-    body["request"]["fmt"] = "parquet"  # options the checks did not see
-    forged = f"{export_downloads._b64(orjson.dumps(body))}.{signature}"
-    with pytest.raises(Exception) as tampered:
-        export_downloads.start_download(owner, side.project_id, forged)
+    export_id, _, sealed = prepared.ticket.partition(".")
+    flipped = sealed[:-6] + ("A" if sealed[-6] != "A" else "B") + sealed[-5:]
+    with pytest.raises(Exception) as tampered:  # options the checks did not see cannot be slipped in
+        export_downloads.start_download(owner, side.project_id, f"{export_id}.{flipped}")
     assert tampered.value.code == "invalid_input"
+    other_id = "exp_" + "0" * 32
+    with pytest.raises(Exception) as moved:  # nor its id changed: the options are bound to it
+        export_downloads.start_download(owner, side.project_id, f"{other_id}.{sealed}")
+    assert moved.value.code == "invalid_input"
+    assert "approval" not in export_downloads._unb64(sealed).decode("latin-1")  # sealed, not readable
     with pytest.raises(Exception) as garbage:
         export_downloads.start_download(owner, side.project_id, "not.a-ticket")
     assert garbage.value.code == "invalid_input"

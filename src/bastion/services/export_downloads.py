@@ -9,7 +9,7 @@ This module is what the export page adds around it:
    recent exports;
 2. ``prepare_download`` (the page's form, a CSRF-checked POST) — checks everything the
    export would refuse before its first byte (``exports.check_export``: nothing is
-   recorded yet), mints the export's id and signs it with the options into a ticket:
+   recorded yet), mints the export's id and seals the options with it into a ticket:
    for this person, this project, ten minutes, one use;
 3. ``start_download`` (the download link, a GET carrying the ticket) — verifies it and
    starts the export under the minted id: the browser downloads the stream as it is
@@ -21,8 +21,10 @@ This module is what the export page adds around it:
 Why a ticket: the page must know the export's id before the download starts (to
 poll its progress), and the download is a plain link the browser follows as a
 download, in any server process. The ticket carries the id and the options, so no
-server keeps anything between the two requests; its HMAC (a key derived from the
-workspace secret) stops anyone from choosing an id or options the checks did not see.
+server keeps anything between the two requests. The options are sealed with the
+project's key, bound to the export's id (AES-GCM, as every sealed record): nobody can
+choose an id or options the checks did not see, and a break-glass reason or an
+approval id never shows in a URL, a log or the browser's history.
 
 What a restart does, said plainly: the stream is the only copy of the file. If the
 server stops mid-export, the browser's download breaks off; no process is left to
@@ -37,8 +39,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import hashlib
-import hmac
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,16 +51,16 @@ from .context import Context
 from .projects import Project, counts_of, load_project
 from .. import ids
 from ..access import Action
-from ..domain.errors import Conflict, InvalidInput, PermissionDenied
+from ..domain.errors import BastionError, Conflict, InvalidInput, PermissionDenied
 from ..exporting import LOSSLESS
 from ..storage import export_store as store
-from ..storage.workspace_secret import workspace_secret
 from ..tasktypes._export import STRENGTHS
 
 TICKET_TTL_MS = 10 * 60 * 1000
 STALLED_MS = 30_000  # no new bytes for this long while streaming: the export has stopped (see the docstring)
 RECENT = 10
 _TICKET_VERSION = 1
+_EXPORT_ID = re.compile(r"exp_[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -162,35 +163,31 @@ def prepare_download(ctx: Context, project_id: str, request: exports.ExportReque
     body = {
         "v": _TICKET_VERSION,
         "project": project.id,
-        "workspace": project.workspace_id,
         "user": ctx.actor.user_id,
-        "export": export_id,
         "until": _now_ms() + TICKET_TTL_MS,
         "request": dataclasses.asdict(request),
     }
-    payload = orjson.dumps(body)
-    signature = hmac.new(_ticket_key(ctx, project.workspace_id, project.id), payload, hashlib.sha256).digest()
-    return PreparedDownload(export_id, f"{_b64(payload)}.{_b64(signature)}", writer.name)
+    with ctx.read() as r:
+        sealed = r.sealer(project.workspace_id, project.key_id).seal_json("exports", export_id, "ticket", body)
+    return PreparedDownload(export_id, f"{export_id}.{_b64(sealed)}", writer.name)
 
 
 def start_download(ctx: Context, project_id: str, ticket: str) -> exports.Export:
     """The export a ticket describes, started under its id (recorded and audited like every export)."""
+    bad = InvalidInput("ticket: not a download ticket for this project; start the export again from its page")
+    export_id, _, sealed_text = ticket.partition(".")
     with ctx.read() as r:  # who may not export the project, or not see its data, learns nothing of tickets
         project = load_project(r, project_id, Action.EXPORT)
         r.see_content(project.workspace_id)
-    bad = InvalidInput("ticket: not a download ticket for this project; start the export again from its page")
-    payload_text, _, signature_text = ticket.partition(".")
-    try:
-        payload, signature = _unb64(payload_text), _unb64(signature_text)
-        body = orjson.loads(payload)
-    except (ValueError, binascii.Error, orjson.JSONDecodeError):
-        raise bad from None
-    if not isinstance(body, dict) or body.get("v") != _TICKET_VERSION or body.get("project") != project_id:
-        raise bad
-    if body.get("workspace") != project.workspace_id:
-        raise bad
-    expected = hmac.new(_ticket_key(ctx, project.workspace_id, project_id), payload, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
+        if not _EXPORT_ID.fullmatch(export_id):
+            raise bad
+        try:
+            body = r.sealer(project.workspace_id, project.key_id).open_json(
+                "exports", export_id, "ticket", _unb64(sealed_text)
+            )
+        except (BastionError, ValueError, binascii.Error, orjson.JSONDecodeError):
+            raise bad from None
+    if not isinstance(body, dict) or body.get("v") != _TICKET_VERSION or body.get("project") != project.id:
         raise bad
     if body.get("user") != ctx.actor.user_id:
         raise PermissionDenied("this download was prepared for someone else: start the export from its page")
@@ -200,7 +197,7 @@ def start_download(ctx: Context, project_id: str, ticket: str) -> exports.Export
         request = exports.ExportRequest(**body["request"])
     except TypeError:
         raise bad from None
-    return exports.start_export(ctx, project_id, request=request, export_id=body["export"])
+    return exports.start_export(ctx, project_id, request=request, export_id=export_id)
 
 
 def export_progress(
@@ -246,11 +243,6 @@ def _progress(r, project: Project, row: store.ExportRecord, export_id: str) -> E
         counts=counts,
         sha256=sha256,
     )
-
-
-def _ticket_key(ctx: Context, workspace_id: str, project_id: str) -> bytes:
-    base = workspace_secret(ctx.rt.keyring, workspace_id)
-    return hmac.new(base, f"bastion/export-ticket/v1|{project_id}".encode(), hashlib.sha256).digest()
 
 
 def _now_ms() -> int:
