@@ -33,14 +33,14 @@ workspaces through 403-versus-404.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
 from .domain.errors import NotFound, PermissionDenied
-from .domain.walls import Decision, decide
+from .domain.walls import Decision, Reason, decide, when
 from .domain.workspaces import Role
-from .storage import memberships_store, workforce_store
+from .storage import memberships_store, workforce_store, workspaces_store
 from .storage.database import Tx
 
 
@@ -138,19 +138,42 @@ ADMIN_WORKSPACE_ACTIONS = frozenset(
 class WallDenied(PermissionDenied):
     """Access refused by a conflict-of-interest wall or an excluded affiliation (HTTP 403).
 
+    The message speaks in dates and names: the workspaces are named when the person
+    is a member of them (names they may know), else "a competing client's workspace";
+    never an id or a raw timestamp. ``Access.wall_denied`` looks the names up.
     The refusal itself is audited in the workspace's log, in a transaction of its
     own (the refused one rolls back): see ``services/context.py``.
     """
 
-    def __init__(self, workspace_id: str, decision: Decision) -> None:
+    def __init__(self, workspace_id: str, decision: Decision, names: Mapping[str, str] | None = None) -> None:
         kinds = {r.kind for r in decision.reasons}
         what = "an excluded affiliation" if kinds == {"excluded"} else "a conflict-of-interest wall"
+        names = names or {}
         super().__init__(
-            f"access refused by {what}: " + "; ".join(r.message for r in decision.reasons),
+            f"access refused by {what}: " + "; ".join(_refusal(r, workspace_id, names) for r in decision.reasons),
             details={"reasons": [r.kind for r in decision.reasons]},
         )
         self.workspace_id = workspace_id
         self.decision = decision
+
+
+def _refusal(reason: Reason, workspace_id: str, names: Mapping[str, str]) -> str:
+    """One reason of a refusal, in the person's words: names they may know, dates."""
+    here = names.get(workspace_id, "this workspace")
+    if reason.kind == "wall" and reason.edge is not None and reason.history is not None:
+        other = names.get(reason.edge.other(workspace_id))
+        there = other or "a competing client's workspace"
+        line = (
+            f"you have worked on {there} since {when(reason.history.first_at)}, and {here} competes with "
+            f"{other or 'it'}, so {here} is walled off for you"
+        )
+        if reason.edge.cooling_off_ms is not None:
+            lifts = reason.history.last_at + reason.edge.cooling_off_ms
+            line += f" until {when(lifts)} (if you do not work on {other or 'it'} again before then)"
+        return line
+    if reason.kind == "excluded":
+        return f"you are {reason.message.replace('this workspace', here)}"
+    return reason.message
 
 
 class FirstAccessRequired(PermissionDenied):
@@ -282,6 +305,13 @@ class Access:
             now,
         )
 
+    def wall_denied(self, workspace_id: str, decision: Decision) -> WallDenied:
+        """The refusal for ``decision``, naming the workspaces the person is a member of (names they know)."""
+        wanted = {workspace_id} | {r.edge.other(workspace_id) for r in decision.reasons if r.edge is not None}
+        known = sorted(ws for ws in wanted if ws in self.roles)
+        names = {row.id: row.name for row in workspaces_store.list_workspaces(self._tx, known)} if known else {}
+        return WallDenied(workspace_id, decision, names)
+
     def content_allowed(self, workspace_id: str, now: int) -> bool:
         """The wall decision without binding or recording anything (to route, not to show)."""
         return self.decide_content(workspace_id, now).allowed
@@ -314,7 +344,7 @@ class Access:
             now,
         )
         if not decision.allowed:
-            raise WallDenied(workspace_id, decision)
+            raise self.wall_denied(workspace_id, decision)
         if decision.binds and not may_bind:
             raise FirstAccessRequired(workspace_id)
         workforce_store.record_access(tx, user, workspace_id, now, new=decision.binds)

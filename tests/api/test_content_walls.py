@@ -203,10 +203,12 @@ def test_the_home_page_lists_metadata_binds_nobody_and_marks_walls(client, rt):
     for side in (a, b):
         workspaces.add_member(system(rt), side.workspace_id, fresh.id, "annotator")
     _sign_in(client, rt, both.email)
-    home = _sections(client.get("/").text)
-    state, html = home[b.workspace_id]
-    assert state == "walled" and "Launch" in html and "Walled off" in html  # listed: metadata
-    assert f"/projects/{ids['project_id']}" not in html  # no link, no Label button
+    text = client.get("/").text
+    home = _sections(text)
+    assert b.workspace_id not in home  # walled off: not listed with the others, its projects gone
+    assert "Launch" not in text and f"/projects/{ids['project_id']}" not in text  # no name, link or Label button
+    walled = text[text.index('id="walled-off"') :].split("</section>")[0]
+    assert "Workspace wall-b" in walled and "Workspace wall-a" in walled  # named, and why
     assert home[a.workspace_id][0] == "bound" and f"/projects/{a.project_id}/label" in home[a.workspace_id][1]
     _sign_in(client, rt, fresh.email)
     home = _sections(client.get("/").text)

@@ -1,11 +1,26 @@
-"""``bastion demo``: a ready-to-try deployment with demo people, a workspace and projects.
+"""``bastion demo``: a ready-to-try deployment with demo people, workspaces and projects.
 
-One project per task type, each with items written for the demo (see
-``data/README.md``); the images are sealed into the file store at import.
-Idempotent: running it again reuses what exists (people, workspace, projects,
-tasks are matched by e-mail, name and external id; images by content). Passwords are generated on
-first run and kept in ``demo-logins.txt`` (mode 0600) in the data directory so
-later runs can print them again.
+* **Demo Lab** — one project per task type, each with items written for the demo
+  (see ``data/README.md``); the images are sealed into the file store at import.
+* **Two competing clients** — *Northwind Models* and *Contoso AI*, each with its
+  own owner and one project, behind a declared conflict-of-interest wall. Ana
+  annotates for Demo Lab and for both clients: the first client whose data she
+  opens binds her, and the other is then walled off for her — its projects leave
+  her home page, which names it and says why, and its pages answer 403 with the
+  same explanation (dates and names). That is the wall, seen from the seat of the
+  person it protects the clients from.
+
+Per-person wording variants (leak tracing, ``leaks/variants.py``) are **off** in
+every demo project: they change what annotators read ("I'm" → "I am"), and a demo
+is where people compare the widget with the data they imported. The watermark
+overlay and canaries are left as a project has them by default. Real projects get
+variants unless their config turns them off (docs/leaks.md).
+
+Idempotent: running it again reuses what exists (people, workspaces, projects,
+tasks are matched by e-mail, name and external id; images by content). Passwords
+are generated on first run and kept in ``demo-logins.txt`` (mode 0600) in the data
+directory — one line per person: e-mail, password, where they work — so later runs
+print them again; people added to the demo since are added to the file.
 """
 
 from __future__ import annotations
@@ -17,35 +32,75 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..access import Actor
-from ..services import imports, projects, users, workspaces
+from ..services import imports, projects, users, workforce, workspaces
 from ..services.context import Context
 from ..services.files import FileReferences
 from ..services.runtime import Runtime
 from ..sources import iter_file
 
 DATA = Path(__file__).with_name("data")
+LOGINS_FILE = "demo-logins.txt"
 WORKSPACE = "Demo Lab"
+NORTHWIND, CONTOSO = "Northwind Models", "Contoso AI"
+# (e-mail, name, {workspace: role}); the first owner of each workspace creates it.
 PEOPLE = [
-    ("manager@example.com", "Morgan Manager", "owner"),
-    ("ana@example.com", "Ana Annotator", "annotator"),
-    ("ben@example.com", "Ben Annotator", "annotator"),
+    ("manager@example.com", "Morgan Manager", {WORKSPACE: "owner"}),
+    ("ana@example.com", "Ana Annotator", {WORKSPACE: "annotator", NORTHWIND: "annotator", CONTOSO: "annotator"}),
+    ("ben@example.com", "Ben Annotator", {WORKSPACE: "annotator"}),
+    ("nora@example.com", "Nora Northwind", {NORTHWIND: "owner"}),
+    ("carl@example.com", "Carl Contoso", {CONTOSO: "owner"}),
 ]
+# Demo projects keep the text as imported: no per-person wording variants (see the module docstring).
+NO_VARIANTS = {"leak_tracing": {"variants": {"enabled": False}}}
 
 
 @dataclass
 class DemoLogin:
     email: str
     password: str
-    role: str
+    role: str  # where they work: "owner · Demo Lab", "annotator · Demo Lab, Northwind Models, Contoso AI"
+
+
+def _where(roles: dict[str, str]) -> str:
+    by_role: dict[str, list[str]] = {}
+    for workspace, role in roles.items():
+        by_role.setdefault(role, []).append(workspace)
+    return "; ".join(f"{role} · {', '.join(names)}" for role, names in by_role.items())
+
+
+def _read_logins(path: Path) -> dict[str, str]:
+    """E-mail → password from the logins file (its lines, or the JSON object earlier demos wrote)."""
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        found: dict[str, str] = json.loads(text)
+        return found
+    out = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and not line.startswith("#") and "@" in fields[0]:
+            out[fields[0]] = fields[1]
+    return out
 
 
 def _passwords(path: Path) -> dict[str, str]:
-    if path.exists():
-        return json.loads(path.read_text())
-    found = {email: secrets.token_urlsafe(9) for email, _, _ in PEOPLE}
+    """Each demo person's password: kept from the file, made for anyone new; the file (0600) is rewritten
+    only when someone was added (or it is in the old JSON form)."""
+    known = _read_logins(path)
+    found = {email: known.get(email) or secrets.token_urlsafe(9) for email, _, _ in PEOPLE}
+    if path.exists() and found == known and not path.read_text().lstrip().startswith("{"):
+        return found
+    width = max(len(email) for email in found)
+    lines = [
+        "# Bastion demo logins: e-mail, password, where they work. Sign in at the demo's URL.",
+        "# Ana annotates for both competing clients: the first one she works for walls the other off for her.",
+        *(f"{email:<{width}}  {found[email]}  {_where(roles)}" for email, _name, roles in PEOPLE),
+    ]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump(found, fh, indent=1)
+        fh.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o600)  # an older file keeps its mode through O_TRUNC
     return found
 
 
@@ -193,29 +248,99 @@ def _with_gold(source, answers: dict[str, str]):
     return items
 
 
+def client_projects() -> dict[str, dict]:
+    """One project for each competing client, from the demo's items (each client has its own copy)."""
+    return {
+        NORTHWIND: {
+            "name": "Northwind: which reply is better?",
+            "file": "preference.jsonl",
+            "first": 12,
+            "config": {
+                "type": "preference",
+                "rationale": "optional",
+                "instructions": (
+                    "Northwind's model drafted both replies. Press **A** or **B** for the better one "
+                    "(**T** for a tie) and **1 2 3** for slight, clear or strong."
+                ),
+            },
+            "settings": {"overlap": 1},
+        },
+        CONTOSO: {
+            "name": "Contoso: request triage",
+            "file": "classification.jsonl",
+            "first": 20,
+            "config": {
+                "type": "classification",
+                "field": "text",
+                "labels": ["coding", "math", "writing", "science", "advice", "unsafe"],
+                "instructions": "Choose the **one** topic that fits Contoso's request best (number keys, **Enter**).",
+            },
+            "settings": {"overlap": 1},
+        },
+    }
+
+
+def _first(source, n: int):
+    """The first ``n`` items of a source."""
+
+    def items():
+        found = source()
+        try:
+            for line, item in found:
+                if line > n:
+                    return
+                yield line, item
+        finally:
+            found.close()  # the file is closed now, not when the generator is collected
+
+    return items
+
+
+def _workspace(ctx: Context, name: str, owner_id: str, existing: dict[str, str]) -> str:
+    if name in existing:
+        return existing[name]
+    return workspaces.create_workspace(ctx, name, owner=owner_id).id
+
+
+def _project(ctx: Context, workspace_id: str, spec: dict, existing: dict) -> str:
+    config = {**spec["config"], **NO_VARIANTS}
+    project = existing.get(spec["name"]) or projects.create_project(
+        ctx, workspace_id, name=spec["name"], config=config, settings=spec["settings"]
+    )
+    source = lambda path=DATA / spec["file"]: iter_file(path, "jsonl")  # noqa: E731
+    if spec.get("first"):
+        source = _first(source, spec["first"])
+    if spec.get("gold"):
+        source = _with_gold(source, spec["gold"])
+    if spec.get("files"):  # images go into the sealed file store; tasks get their ids
+        source = FileReferences(ctx, project.id, DATA, source)  # type: ignore[assignment]  # a source too
+    imports.import_tasks(ctx, project.id, source)
+    return project.id
+
+
 def setup_demo(rt: Runtime) -> list[DemoLogin]:
     ctx = Context(rt, Actor.system())
-    passwords = _passwords(rt.settings.data_dir / "demo-logins.txt")
+    passwords = _passwords(rt.settings.data_dir / LOGINS_FILE)
     ids: dict[str, str] = {}
-    for email, name, _role in PEOPLE:
+    for email, name, _roles in PEOPLE:
         user = users.find_user_by_email(ctx, email)
         if user is None:
             user = users.create_user(ctx, email, name=name, password=passwords[email])
         ids[email] = user.id
-    ws = next((w for w in workspaces.list_workspaces(ctx) if w.name == WORKSPACE), None)
-    if ws is None:
-        ws = workspaces.create_workspace(ctx, WORKSPACE, owner=ids[PEOPLE[0][0]])
-    for email, _name, role in PEOPLE[1:]:
-        workspaces.add_member(ctx, ws.id, email, role)
-    existing = {p.name: p for p in projects.list_projects(ctx, ws.id)}
+    existing = {w.name: w.id for w in workspaces.list_workspaces(ctx)}
+    spaces: dict[str, str] = {}
+    for email, _name, roles in PEOPLE:
+        for workspace, role in roles.items():
+            if workspace not in spaces and role == "owner":
+                spaces[workspace] = _workspace(ctx, workspace, ids[email], existing)
+    # Members first, the wall after: adding someone tied to a competitor is a two-person operation.
+    for email, _name, roles in PEOPLE:
+        for workspace, role in roles.items():
+            workspaces.add_member(ctx, spaces[workspace], email, role)
+    workforce.add_conflict(ctx, spaces[NORTHWIND], spaces[CONTOSO])  # again: already declared, nothing changes
+    lab = {p.name: p for p in projects.list_projects(ctx, spaces[WORKSPACE])}
     for spec in demo_projects():
-        project = existing.get(spec["name"]) or projects.create_project(
-            ctx, ws.id, name=spec["name"], config=spec["config"], settings=spec["settings"]
-        )
-        source = lambda path=DATA / spec["file"]: iter_file(path, "jsonl")  # noqa: E731
-        if spec.get("gold"):
-            source = _with_gold(source, spec["gold"])
-        if spec.get("files"):  # images go into the sealed file store; tasks get their ids
-            source = FileReferences(ctx, project.id, DATA, source)  # type: ignore[assignment]  # a source too
-        imports.import_tasks(ctx, project.id, source)
-    return [DemoLogin(email, passwords[email], role) for email, _n, role in PEOPLE]
+        _project(ctx, spaces[WORKSPACE], spec, lab)
+    for client, spec in client_projects().items():
+        _project(ctx, spaces[client], spec, {p.name: p for p in projects.list_projects(ctx, spaces[client])})
+    return [DemoLogin(email, passwords[email], _where(roles)) for email, _n, roles in PEOPLE]

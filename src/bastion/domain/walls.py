@@ -35,6 +35,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def when(ms: int) -> str:
+    """An instant as people read it in a refusal or an explanation: ``3 March 2025, 14:02 UTC``.
+
+    Refusals and explanations speak in dates, never in the milliseconds the rows hold.
+    """
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return f"{moment.day} {moment:%B %Y, %H:%M} UTC"
 
 
 def normalise_org(name: str) -> str:
@@ -195,7 +205,12 @@ def decide(
             continue
         if is_live(past, edge, now):
             blocked.append(
-                Reason("wall", f"has worked on a conflicting workspace since {past.first_at}", edge=edge, history=past)
+                Reason(
+                    "wall",
+                    f"has worked on a conflicting workspace since {when(past.first_at)}",
+                    edge=edge,
+                    history=past,
+                )
             )
         else:
             lifted.append(edge)
@@ -205,7 +220,7 @@ def decide(
     if mine is None:
         reasons = (Reason("first_access", "no conflicting history: this first access binds"),)
         return Decision(True, reasons, binds=True, lifted=tuple(lifted))
-    reasons = (Reason("bound", f"already works on this workspace (since {mine.first_at})", history=mine),)
+    reasons = (Reason("bound", f"already works on this workspace (since {when(mine.first_at)})", history=mine),)
     return Decision(True, reasons, lifted=tuple(lifted))
 
 

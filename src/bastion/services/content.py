@@ -46,19 +46,31 @@ def wall_states(ctx: Context, workspace_ids: list[str]) -> dict[str, str]:
     Decides without binding or recording anything, like the cross-project queue does.
     Workspaces the caller is not a member of are left out.
     """
-    out: dict[str, str] = {}
+    return {ws: state for ws, (state, _why) in _standing(ctx, workspace_ids).items()}
+
+
+def wall_refusals(ctx: Context, workspace_ids: list[str]) -> dict[str, str]:
+    """Why each of these workspaces that is walled off for the caller is refused, in their words
+    (the names of workspaces they are a member of, dates): the 403 they would get, said up front.
+    Decides without binding or recording anything; the others are left out."""
+    return {ws: why for ws, (state, why) in _standing(ctx, workspace_ids).items() if state == WALLED}
+
+
+def _standing(ctx: Context, workspace_ids: list[str]) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
     with ctx.read() as r:
         for workspace_id in workspace_ids:
             if r.access.role(workspace_id) is None and not r.actor.is_system:
                 continue
             decision = r.access.decide_content(workspace_id, r.now)
             if not decision.allowed:
-                out[workspace_id] = WALLED
+                out[workspace_id] = (WALLED, r.access.wall_denied(workspace_id, decision).message)
             elif not decision.binds:
-                out[workspace_id] = BOUND
+                out[workspace_id] = (BOUND, "")
             else:
-                out[workspace_id] = CHOOSE if workforce_store.list_edges(r.tx, workspace_id) else OPEN
+                state = CHOOSE if workforce_store.list_edges(r.tx, workspace_id) else OPEN
+                out[workspace_id] = (state, "")
     return out
 
 
-__all__ = ["BOUND", "CHOOSE", "OPEN", "WALLED", "open_workspace", "wall_states"]
+__all__ = ["BOUND", "CHOOSE", "OPEN", "WALLED", "open_workspace", "wall_refusals", "wall_states"]

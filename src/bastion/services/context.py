@@ -102,7 +102,7 @@ class Unit:
             return
         decision = self.access.decide_content(workspace_id, self.tx.now)
         if not decision.allowed:
-            raise WallDenied(workspace_id, decision)
+            raise self.access.wall_denied(workspace_id, decision)
         if decision.binds:
             if not self.may_bind:
                 raise FirstAccessRequired(workspace_id)

@@ -42,6 +42,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field, fields, replace
@@ -73,6 +74,7 @@ PAGE = 2000
 # The manifest's agreement figures are computed from the exported answers, kept as they
 # stream by; past this many the export stops keeping them (bounded memory) and says so.
 QUALITY_MAX_ANNOTATIONS = 200_000
+PROGRESS_EVERY_S = 1.0  # how often a streaming export writes its bytes so far on its record
 FIRST_PAGE = 100  # pages grow from this to PAGE: the first bytes leave after a small read
 PER = ("annotation", "task")
 CHAT = ("auto", "conversational", "standard")
@@ -418,13 +420,20 @@ class Export:
             yield from release()
 
     def stream(self) -> Generator[bytes, None, None]:
-        """The file's bytes; after the last one the manifest is signed and stored (``self.manifest``)."""
+        """The file's bytes; after the last one the manifest is signed and stored (``self.manifest``).
+
+        About once a second the bytes handed out so far are written on the export's record:
+        its progress, which the export page shows while the browser downloads."""
         digest, size, finished = hashlib.sha256(), 0, False
+        noted_at = time.monotonic()
         try:
             for chunk in self.chunks():
                 digest.update(chunk)
                 size += len(chunk)
                 yield chunk
+                if time.monotonic() - noted_at >= PROGRESS_EVERY_S:
+                    self._record_progress(size)
+                    noted_at = time.monotonic()
             self.manifest = self._sign_manifest(digest.hexdigest(), size)
             finished = True
         finally:
@@ -477,6 +486,10 @@ class Export:
                 annotations=tally.annotations,
             )
         return manifest
+
+    def _record_progress(self, size: int) -> None:
+        with self.ctx.write() as w:
+            store.update_export_progress(w.tx, self.project.workspace_id, self.id, bytes_sent=size)
 
     def abandon(self) -> None:
         """An export that will not be streamed after all: recorded incomplete, no manifest."""
@@ -585,17 +598,8 @@ def get_manifest(ctx: Context, export_id: str) -> dict[str, Any]:
         return r.sealer(row.workspace_id, row.key_id).open_json("exports", export_id, "manifest", row.manifest)
 
 
-def start_export(
-    ctx: Context,
-    project_id: str,
-    *,
-    fmt: str = "jsonl",
-    annotated_only: bool = False,
-    request: ExportRequest | None = None,
-) -> Export:
-    """Authorise, validate, record and audit an export; iterate ``.stream()`` for the bytes (and,
-    after the last one, the signed manifest), or ``.chunks()`` for the bytes alone."""
-    req = request or ExportRequest(fmt=fmt, annotated_only=annotated_only)
+def _check_options(req: ExportRequest) -> Split | None:
+    """The options that need no project (InvalidInput naming the one at fault); the split they describe."""
     if req.per is not None:
         _check_choice("per", req.per, PER)
     _check_choice("chat", req.chat, CHAT)
@@ -607,11 +611,53 @@ def start_export(
         if split is None:
             raise InvalidInput("part: needs a split (e.g. split=validation=0.1)")
         _check_choice("part", req.part, tuple(split.names()))
+    return split
+
+
+def _checked(u, ctx: Context, project_id: str, req: ExportRequest, split: Split | None):
+    """Everything an export checks in the project before its first byte: access, the wall, the format
+    for the task type, its options, the config. Returns (project, format, kind of rows)."""
+    project = load_project(u, project_id, Action.EXPORT)
+    if req.reidentify:
+        require_reidentify(u, project.workspace_id)
+    u.see_content(project.workspace_id)  # walls decide before any data leaves
+    task_type = ctx.rt.task_types.get(project.task_type)
+    if req.aggregate is not None:  # per task type, before the first byte (a refusal mid-stream cuts the body)
+        quality.check_aggregation_method(task_type, req.aggregate)
+    writer, row_kind = _choose_format(ctx.rt.export_formats, task_type, req, split)
+    refusal = task_type.export_refusal(task_type.parse_config(project.config), row_kind)
+    if refusal is not None:  # what the config cannot export, said before the first byte
+        raise InvalidInput(f"format: {writer.name}: {refusal}")
+    return project, writer, row_kind
+
+
+def check_export(ctx: Context, project_id: str, request: ExportRequest) -> tuple[Project, ExportFormat]:
+    """What ``start_export`` would refuse before its first byte, refused now — nothing recorded or
+    audited, no approval used (the export page checks a form with it before handing out a download)."""
+    split = _check_options(request)
+    with ctx.read() as r:
+        project, writer, _kind = _checked(r, ctx, project_id, request, split)
+    return project, writer
+
+
+def start_export(
+    ctx: Context,
+    project_id: str,
+    *,
+    fmt: str = "jsonl",
+    annotated_only: bool = False,
+    request: ExportRequest | None = None,
+    export_id: str | None = None,
+) -> Export:
+    """Authorise, validate, record and audit an export; iterate ``.stream()`` for the bytes (and,
+    after the last one, the signed manifest), or ``.chunks()`` for the bytes alone.
+
+    ``export_id``: the id to record it under, minted earlier (the export page's download
+    ticket); Conflict if an export has it already. None: a new one."""
+    req = request or ExportRequest(fmt=fmt, annotated_only=annotated_only)
+    split = _check_options(req)
     with ctx.write() as w:
-        project = load_project(w, project_id, Action.EXPORT)
-        if req.reidentify:
-            require_reidentify(w, project.workspace_id)
-        w.see_content(project.workspace_id)  # walls decide before any data leaves
+        project, writer, row_kind = _checked(w, ctx, project_id, req, split)
         if req.reidentify:
             approvals.consume(
                 w,
@@ -621,15 +667,7 @@ def start_export(
                 approval_id=req.approval,
                 break_glass=req.break_glass,
             )
-        task_type = ctx.rt.task_types.get(project.task_type)
-        if req.aggregate is not None:  # per task type, before the first byte (a refusal mid-stream cuts the body)
-            quality.check_aggregation_method(task_type, req.aggregate)
-        writer, row_kind = _choose_format(ctx.rt.export_formats, task_type, req, split)
-        refusal = task_type.export_refusal(task_type.parse_config(project.config), row_kind)
-        if refusal is not None:  # what the config cannot export, said before the first byte
-            raise InvalidInput(f"format: {writer.name}: {refusal}")
-        export_id = ids.new_id("exp")
-        w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())
+        export_id = export_id or ids.new_id("exp")
         store.insert_export(
             w.tx,
             project.workspace_id,
@@ -638,6 +676,7 @@ def start_export(
             format=writer.name,
             created_by=ctx.actor.user_id,
         )
+        w.audit(project.workspace_id, "project.exported", project.id, export=export_id, **req.describe())
         # The checkpoint the export is cut at covers its own record in the log.
         w.flush_audit()
         checkpoint = checkpoint_now(w, project.workspace_id)

@@ -34,7 +34,7 @@ from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import parse_skill
 from ..domain.users import User, normalise_email
-from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, combine, decide, is_live, normalise_org
+from ..domain.walls import Affiliation, Declaration, Edge, Exclusion, combine, decide, is_live, normalise_org, when
 from ..storage import memberships_store, queue_store, users_store, workforce_store, workspaces_store
 from ..storage.workforce_store import Group
 
@@ -205,7 +205,7 @@ def remove_conflict(
                 "a workspace out of the group"
             )
         if mine.lifts_at is not None:
-            raise Conflict(f"this workspace's withdrawal is already scheduled (effective at {mine.lifts_at})")
+            raise Conflict(f"this workspace's withdrawal is already scheduled (effective on {when(mine.lifts_at)})")
         used = approvals.consume(
             w, "wall.remove", workspace_id, {"competitor": competitor_id}, approval_id=approval, break_glass=break_glass
         )

@@ -25,7 +25,9 @@ from sqlalchemy import insert, select, update
 from . import schema
 from .database import Tx
 from .fast import Statement
+from .integrity import refused_as
 from .review_store import REVIEWS_IN_RANGE, ReviewRow
+from ..domain.errors import Conflict
 
 X = schema.exports
 P = schema.projects
@@ -76,9 +78,14 @@ class AnnotationRow(NamedTuple):
 class ExportRecord(NamedTuple):
     workspace_id: str
     status: str  # streaming | complete | incomplete
-    bytes_sent: int | None
+    bytes_sent: int | None  # while streaming: the bytes handed out so far (written about once a second)
     manifest: bytes | None  # sealed with the project's key
     key_id: str  # the project's
+    project_id: str
+    format: str
+    created_by: str
+    created_at: int
+    finished_at: int | None
 
 
 # NamedTuple._make without its length check (each SELECT above fixes its columns): no Python call a row.
@@ -143,17 +150,29 @@ def get_config_version(tx: Tx, workspace_id: str, project_id: str) -> int:
 
 
 def insert_export(tx: Tx, workspace_id: str, export_id: str, *, project_id: str, format: str, created_by: str) -> None:
-    """Record an export as it starts (status ``streaming``)."""
-    tx.execute(
-        insert(X).values(
-            workspace_id=workspace_id,
-            id=export_id,
-            project_id=project_id,
-            format=format,
-            created_by=created_by,
-            created_at=tx.now,
-            status="streaming",
+    """Record an export as it starts (status ``streaming``); Conflict if the id is taken (a download
+    ticket used twice)."""
+    taken = Conflict(f"export {export_id} was started already: start the export again for another file")
+    with refused_as(tx, taken):
+        tx.execute(
+            insert(X).values(
+                workspace_id=workspace_id,
+                id=export_id,
+                project_id=project_id,
+                format=format,
+                created_by=created_by,
+                created_at=tx.now,
+                status="streaming",
+            )
         )
+
+
+def update_export_progress(tx: Tx, workspace_id: str, export_id: str, *, bytes_sent: int) -> None:
+    """The bytes a streaming export has handed out so far (what its progress shows)."""
+    tx.execute(
+        update(X)
+        .where(X.c.workspace_id == workspace_id, X.c.id == export_id, X.c.status == "streaming")
+        .values(bytes_sent=bytes_sent)
     )
 
 
@@ -175,6 +194,33 @@ def update_export_incomplete(tx: Tx, workspace_id: str, export_id: str, *, bytes
     )
 
 
+def _record_columns() -> tuple[Any, ...]:
+    return (
+        X.c.workspace_id,
+        X.c.status,
+        X.c.bytes_sent,
+        X.c.manifest,
+        P.c.key_id,
+        X.c.project_id,
+        X.c.format,
+        X.c.created_by,
+        X.c.created_at,
+        X.c.finished_at,
+    )
+
+
+def list_recent_exports(tx: Tx, workspace_id: str, project_id: str, *, limit: int) -> list[tuple[str, ExportRecord]]:
+    """The project's latest exports, newest first: (id, record) pairs."""
+    rows = tx.execute(
+        select(X.c.id, *_record_columns())
+        .join(P, (P.c.workspace_id == X.c.workspace_id) & (P.c.id == X.c.project_id))
+        .where(X.c.workspace_id == workspace_id, X.c.project_id == project_id)
+        .order_by(X.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [(row[0], ExportRecord._make(row[1:])) for row in rows]
+
+
 def find_export(tx: Tx, export_id: str) -> ExportRecord | None:
     """An export by its id, with its project's key id; None when there is none.
 
@@ -182,7 +228,7 @@ def find_export(tx: Tx, export_id: str) -> ExportRecord | None:
     whether the actor may see it (and answers NotFound across workspaces).
     """
     row = tx.execute(
-        select(X.c.workspace_id, X.c.status, X.c.bytes_sent, X.c.manifest, P.c.key_id)
+        select(*_record_columns())
         .join(P, (P.c.workspace_id == X.c.workspace_id) & (P.c.id == X.c.project_id))
         .where(X.c.id == export_id)
     ).first()

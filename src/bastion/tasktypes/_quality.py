@@ -85,10 +85,10 @@ def describe_kappa(value: float | None) -> str:
     return "no better than chance"
 
 
-def _summary(alpha: float | None, weakest: list[Any]) -> str:
+def _summary(alpha: float | None, weakest: list[Any], name_of: Callable[[Any], str] = str) -> str:
     summary = f"α = {alpha:.2f}: {describe_alpha(alpha)}" if alpha is not None else "α undefined on this data"
     if alpha is not None and alpha < 0.667 and weakest:
-        summary += " — review the guidelines for labels " + " and ".join(str(label) for label in weakest)
+        summary += " — review the guidelines for labels " + " and ".join(name_of(label) for label in weakest)
     return summary
 
 
@@ -129,8 +129,11 @@ def aggregator(method: str) -> Callable[..., Any]:
 # -- single choice ---------------------------------------------------------------------
 
 
-def categorical_agreement(value_of: Callable[[dict], Hashable | None], ratings: Sequence[Rating]) -> dict[str, Any]:
-    """Percent agreement, Fleiss' κ and Krippendorff's α (nominal), per label and per pair of annotators."""
+def categorical_agreement(
+    value_of: Callable[[dict], Hashable | None], ratings: Sequence[Rating], name_of: Callable[[Any], str] = str
+) -> dict[str, Any]:
+    """Percent agreement, Fleiss' κ and Krippendorff's α (nominal), per label and per pair of annotators.
+    ``name_of``: how the summary names a value (``TaskType.value_name``)."""
     tasks, users, values = categorical_rows(value_of, ratings)
     if not tasks:
         return {"kind": "categorical", "n_ratings": 0, "note": "no annotations yet"}
@@ -144,7 +147,7 @@ def categorical_agreement(value_of: Callable[[dict], Hashable | None], ratings: 
     )[:2]
     report.update(
         kind="categorical",
-        summary=_summary(alpha, [r["label"] for r in weakest]),
+        summary=_summary(alpha, [r["label"] for r in weakest], name_of),
         fleiss_meaning=describe_kappa(report["fleiss_kappa"]["value"]),
     )
     return report

@@ -250,6 +250,11 @@ class TaskType:
         """The answer as one category (agreement, aggregation, accuracy per gold label); None when it has none."""
         return None
 
+    def value_name(self, config: Any, value: Any) -> str:
+        """How a categorical value (``categorical_value``; a label of the agreement or aggregation
+        figures) is named to people — its label by default; preference's 0/1 are its responses."""
+        return str(value)
+
     def agreement(self, config: Any, ratings: Sequence[Rating]) -> dict[str, Any]:
         """The agreement figures over ``ratings``: ``{"kind", …figures, "summary"}`` (numbers or null with a
         reason, never NaN); called only when ``agreement_measures`` is not empty."""

@@ -72,6 +72,13 @@ class PreferenceConfig(BaseModel):
         return self
 
 
+def value_name(value: Any) -> str:
+    """The preferred response as people read it (quality figures): by its place in the data — each
+    annotator saw the two left or right in their own order, so the screen's A and B name different
+    responses for different people."""
+    return {"0": "response 1", "1": "response 2"}.get(str(value), str(value))  # 0 or "0" (a confusion label)
+
+
 def _choice(value: Any, allow_tie: bool, where: str) -> int | str:
     if value == "tie" and allow_tie:
         return "tie"
@@ -125,6 +132,9 @@ class Preference(TaskType):
     def categorical_value(self, config: PreferenceConfig, result: dict) -> int | str | None:
         """The preferred response: 0, 1 or "tie" (indices of the data, never screen positions)."""
         return result.get("preferred")
+
+    def value_name(self, config: PreferenceConfig, value: Any) -> str:
+        return value_name(value)
 
     def agreement(self, config: PreferenceConfig, ratings) -> dict:
         from . import quality  # NumPy: loaded when a figure is first asked for

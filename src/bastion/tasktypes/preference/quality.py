@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from . import value_name
 from .._quality import categorical_agreement
 from ..base import Rating
 from ...quality import wilson_interval
@@ -16,7 +17,7 @@ def preferred(result: dict) -> int | str | None:
 
 
 def agreement(ratings: Sequence[Rating]) -> dict[str, Any]:
-    report = categorical_agreement(preferred, ratings)
+    report = categorical_agreement(preferred, ratings, value_name)
     if report.get("n_ratings"):
         report["position_bias"] = position_bias(ratings)
     return report

@@ -162,7 +162,11 @@ def export_project(
         approval=approval,
         break_glass=break_glass,
     )
-    export = exports.start_export(ctx, project_id, request=request)
+    return export_response(exports.start_export(ctx, project_id, request=request))
+
+
+def export_response(export: exports.Export) -> StreamingResponse:
+    """An export streamed as its file (the API's and the export page's downloads)."""
     manifest = f"/api/v1/exports/{export.id}/manifest"
     return StreamingResponse(
         _closing(export.stream()),

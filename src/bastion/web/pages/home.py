@@ -1,8 +1,9 @@
 """The start page: my workspaces and their projects (metadata only); opening a workspace's content.
 
 The start page lists every workspace of the person, so it shows metadata alone and
-binds them to none (services/content.py): a workspace walled off for them is marked,
-its projects listed without links or Label buttons.
+binds them to none (services/content.py). A workspace walled off for them is not
+listed with the others (its projects, their names and Label buttons are gone): a
+line at the end names it and says why, in dates and names, as its 403 would.
 """
 
 from __future__ import annotations
@@ -28,14 +29,28 @@ def home(request: Request, session: Session):
     rows: list[tuple[Any, ...]] = []
     mine = workspaces.list_workspaces(ctx)
     states = content.wall_states(ctx, [ws.id for ws in mine if ws.role is not None])
+    walled_ids = [ws.id for ws in mine if states.get(ws.id) == content.WALLED]
+    refusals = content.wall_refusals(ctx, walled_ids) if walled_ids else {}
+    walled = [(ws, refusals.get(ws.id, "")) for ws in mine if ws.id in refusals]
     for ws in mine:
         if ws.role is None:  # admins see every workspace's name, but no content
             rows.append((ws, [], frozenset(), None))
             continue
+        if ws.id in refusals:
+            continue
         allowed = workspaces.allowed_actions(ctx, ws.id)
         rows.append((ws, projects.list_project_summaries(ctx, ws.id), allowed, states.get(ws.id)))
     unread = alerts.list_alerts(ctx, unread_only=True, limit=20)  # break-glass uses, requests awaiting you
-    return render(request, "home.html", workspaces=rows, csrf_token=csrf, Action=Action, states=content, alerts=unread)
+    return render(
+        request,
+        "home.html",
+        workspaces=rows,
+        walled=walled,
+        csrf_token=csrf,
+        Action=Action,
+        states=content,
+        alerts=unread,
+    )
 
 
 def _same_site_path(value: str, fallback: str) -> str:

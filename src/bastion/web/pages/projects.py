@@ -1,7 +1,17 @@
-"""Project pages: overview with counts, import by upload, export links, and labelling."""
+"""Project pages: overview with counts, import by upload, export links, and labelling.
+
+An import from the page is Post/Redirect/Get: the form carries a random key (made as the page is
+shown); the POST imports under it as the API's ``Idempotency-Key`` does (services/import_keys.py:
+the report kept sealed, for the person, 24 hours) and answers 303 to ``/projects/{p}?import=KEY``,
+which shows that report. A reload shows it again and imports nothing; the same form sent twice
+(the back button) answers the first import's report.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import secrets
 import time
 from typing import Annotated
 
@@ -15,9 +25,9 @@ from .common import render
 from ..auth import page_session, require_form_csrf
 from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
-from ...domain.errors import BastionError, InvalidAnswer, InvalidInput
+from ...domain.errors import BastionError, Conflict, InvalidAnswer, InvalidInput
 from ...services import annotations as annotations_service
-from ...services import imports, labelling, projects, qualification, queue, tasks, workspaces
+from ...services import import_keys, imports, labelling, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
 
 router = APIRouter(include_in_schema=False)
@@ -39,13 +49,30 @@ def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None
         report=report,
         error=error,
         qualification_results=results,
+        import_key=secrets.token_urlsafe(18),  # this form's import, whatever sends it again (module docstring)
     )
 
 
+_IMPORT_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
 @router.get("/projects/{project_id}")
-def project_page(request: Request, project_id: str, session: Session):
+def project_page(
+    request: Request,
+    project_id: str,
+    session: Session,
+    import_key: str | None = Query(None, alias="import", max_length=64, pattern=r"^[A-Za-z0-9_-]{16,64}$"),
+):
+    """The project; ``?import=KEY``: with the report of your import made under that key (the import
+    form's redirect lands here)."""
     ctx, csrf = session
-    return _project_page(request, ctx, csrf, project_id)
+    if import_key is None:
+        return _project_page(request, ctx, csrf, project_id)
+    past = import_keys.find_import(ctx, project_id, import_key)
+    if past is None:
+        gone = "this import's report is no longer kept (24 hours) or is not yours: the project's counts are current"
+        return _project_page(request, ctx, csrf, project_id, error=gone)
+    return _project_page(request, ctx, csrf, project_id, report=past.report)
 
 
 BROWSE_PAGE = 50
@@ -90,13 +117,35 @@ async def import_upload(request: Request, project_id: str, session: Session):
     require_form_csrf(csrf, upload.fields.get("csrf_token", ""))
     body, strict = upload.content, upload.flag("strict")
     fmt = detect_format(upload.filename or "upload.jsonl")
+    key = upload.fields.get("import_key", "")
+    if not _IMPORT_KEY.fullmatch(key):
+        key = secrets.token_urlsafe(18)  # a form without one (an older page): this import is its own
+    digest = hashlib.sha256(f"page|{fmt}|{strict}|".encode() + body).digest()
+
+    def work() -> str:
+        nonlocal key
+        past = import_keys.find_import(ctx, project_id, key)
+        if past is not None:
+            try:
+                import_keys.replay_import(ctx, project_id, past, digest)
+                return key  # this form was sent before with this file: its report, nothing imported again
+            except Conflict:
+                key = secrets.token_urlsafe(18)  # the form again with another file: a new import
+        report = imports.import_tasks(ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict)
+        import_keys.remember_import(ctx, project_id, key, digest, report.as_dict())
+        return key
+
+    def opened(key: str) -> str:
+        # The page the redirect lands on reads the project's content; a GET may not bind, so this
+        # deliberate POST opens the workspace for the importer, as showing the page here used to.
+        projects.get_project(ctx, project_id)
+        return key
+
     try:
-        report = await run_in_threadpool(
-            imports.import_tasks, ctx, project_id, lambda: iter_bytes(body, fmt), strict=strict
-        )
+        used = await run_in_threadpool(lambda: opened(work()))
     except InvalidInput as exc:
         return await run_in_threadpool(_project_page, request, ctx, csrf, project_id, None, exc.message, 422)
-    return await run_in_threadpool(_project_page, request, ctx, csrf, project_id, report)
+    return RedirectResponse(f"/projects/{project_id}?import={used}#import-report", status_code=303)
 
 
 # -- labelling ---------------------------------------------------------------

@@ -23,23 +23,47 @@ router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
 
 
-def bars(values: list[float], *, width: int = 600, height: int = 120) -> list[dict]:
-    """Rectangles for a small server-side SVG bar chart (no script, no inline style)."""
-    top = max(values) if values and max(values) > 0 else 1
+def bar_chart(values: list[int], labels: list[str], *, width: int = 600, height: int = 120) -> dict:
+    """A small server-side SVG bar chart with its axes (no script, no inline style): the bars, the
+    y axis's ticks (0, half, the top: whole numbers) and the x axis's (``labels``, a few of them)."""
+    left, top_pad, bottom = 40, 8, 40  # room for the y ticks, the top tick's label, the x ticks and title
+    peak = max(values, default=0)
+    top = max(peak, 1)
     step = width / max(len(values), 1)
-    out = []
-    for i, value in enumerate(values):
-        h = round(height * value / top, 1)
-        out.append(
-            {
-                "x": round(i * step + 1, 1),
-                "y": round(height - h, 1),
-                "w": round(max(step - 2, 1), 1),
-                "h": h,
-                "value": value,
-            }
-        )
-    return out
+    base = top_pad + height
+
+    def y_of(value: float) -> float:
+        return round(base - height * value / top, 1)
+
+    chart_bars = [
+        {
+            "x": round(left + i * step + 1, 1),
+            "y": y_of(value),
+            "w": round(max(step - 2, 1), 1),
+            "h": round(base - y_of(value), 1),
+            "value": value,
+            "label": labels[i],
+        }
+        for i, value in enumerate(values)
+    ]
+    y_ticks = [{"y": y_of(v), "label": str(v)} for v in sorted({0, top // 2, top})]
+    shown = {0, len(values) // 2, len(values) - 1} if values else set()
+    x_ticks = [
+        {"x": round(left + (i + 0.5) * step, 1), "label": labels[i]} for i in sorted(shown) if 0 <= i < len(values)
+    ]
+    return {
+        "bars": chart_bars,
+        "y_ticks": y_ticks,
+        "x_ticks": x_ticks,
+        "left": left,
+        "right": left + width,
+        "base": base,
+        "top": top_pad,
+        "width": left + width + 10,
+        "height": base + bottom,
+        "total": sum(values),
+        "peak": peak,
+    }
 
 
 @router.get("/projects/{project_id}/quality")
@@ -55,6 +79,8 @@ def quality_page(request: Request, project_id: str, session: Session, method: st
     if confusion:
         peak = max((v for row in confusion["matrix"] for v in row), default=0) or 1
         heat = [[(v, min(9, int(9 * v / peak))) for v in row] for row in confusion["matrix"]]
+    task_type = ctx.rt.task_types.get(project.task_type)
+    config = task_type.parse_config(project.config)
     return render(
         request,
         "quality.html",
@@ -62,8 +88,12 @@ def quality_page(request: Request, project_id: str, session: Session, method: st
         report=report,
         method=method,
         csrf_token=csrf,
-        chart=bars([d["annotations"] for d in days]),
+        chart=bar_chart(
+            [d["annotations"] for d in days],
+            ["today" if d["days_ago"] == 0 else f"{d['days_ago']} days ago" for d in days],
+        ),
         heat=heat,
+        value_name=lambda value: task_type.value_name(config, value),
     )
 
 

@@ -1,5 +1,6 @@
 // The leak-tracing overlay: the person's id and the time, faint and tiled over the labelling page,
-// so a screenshot or a photo of the screen names who took it. The server puts the text in
+// so a screenshot or a photo of the screen names who took it (never over the task itself: the
+// stylesheet layers the task's form and the instructions above it, so what is read stays clear). The server puts the text in
 // data-overlay; this draws it as an SVG tile (a data: image, which the CSP allows) through the
 // CSSOM (no inline style attribute, no inline script). Re-drawn when htmx swaps in the next task.
 (function () {

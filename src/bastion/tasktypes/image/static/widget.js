@@ -82,8 +82,9 @@
   function render(s) {
     if (!s.img || !s.img.naturalWidth) return;
     var k = scale(s);
-    s.layer.style.width = s.img.clientWidth + "px";
-    s.layer.style.height = s.img.clientHeight + "px";
+    // The layer covers the image by the stylesheet (.box-layer: inset 0), never by a style set here:
+    // htmx copies an id'd element's style attribute onto the next task's while it settles, and the
+    // CSP refuses inline styles. Only the boxes, made afresh each time and without ids, carry styles.
     s.layer.textContent = "";
     s.boxes.forEach(function (b, i) {
       var el = document.createElement("div");

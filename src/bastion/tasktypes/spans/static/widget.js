@@ -35,6 +35,7 @@
       el: part("span-text"),
       list: part("span-list"),
       count: part("span-count"),
+      more: part("span-more"),
       status: part("span-status"),
       result: part("widget-result"),
       relFrom: part("rel-from"),
@@ -93,6 +94,8 @@
     root.querySelectorAll("button.span-label").forEach(function (b) {
       b.addEventListener("click", function () { if (live()) applyLabel(w, b.getAttribute("data-label")); });
     });
+    w.list.addEventListener("scroll", function () { updateMore(w); });
+    window.addEventListener("resize", function () { updateMore(w); });
     w.list.addEventListener("click", function (event) {
       if (!live()) return;
       var t = event.target;
@@ -213,6 +216,7 @@
       list.appendChild(li);
     });
     w.count.textContent = "(" + w.spans.length + ")";
+    updateMore(w);
     if (!w.relList) return;
     [w.relFrom, w.relTo].forEach(function (sel) {
       if (!sel) return;
@@ -240,6 +244,23 @@
       li.appendChild(rm);
       rl.appendChild(li);
     });
+  }
+
+  // The list scrolls past a few rows: say how many spans it hides, so none is missed unseen.
+  function updateMore(w) {
+    var more = w.more;
+    if (!more) return;
+    var box = w.list.getBoundingClientRect(), above = 0, below = 0;
+    for (var i = 0; i < w.list.children.length; i++) {
+      var r = w.list.children[i].getBoundingClientRect();
+      if (r.bottom > box.bottom + 1) below++;
+      else if (r.top < box.top - 1) above++;
+    }
+    var parts = [];
+    if (below) parts.push(below + " more below");
+    if (above) parts.push(above + " above");
+    more.textContent = parts.length ? parts.join(", ") + " — scroll the list to see " + (below + above === 1 ? "it" : "them") : "";
+    more.hidden = !parts.length;
   }
 
   function save(w) {
