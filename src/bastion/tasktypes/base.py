@@ -13,6 +13,8 @@ A task type is an object with:
 * ``widget_context(config, data, task_id=…, user_id=…)`` — derived views for the
   widget; it knows who is looking, so per-person randomisation (the order in
   which responses are shown) is decided there, deterministically;
+* ``summarise(config, result)`` — a result in one short line (an annotator's
+  list of their answers);
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
 * text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
@@ -71,6 +73,15 @@ FREE_TEXT_KEYS = frozenset(
         "answer",
     }
 )
+
+SUMMARY_CHARS = 160
+
+
+def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis (for ``TaskType.summarise``)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
 
 # ``move(field, start, end) -> (start, end)`` or None (``map_result_offsets``).
 OffsetMove = Callable[[str, int, int], "tuple[int, int] | None"]
@@ -270,6 +281,16 @@ class TaskType:
         ``predictions`` are the task's pre-annotations, to start the widget from.
         """
         return {}
+
+    def summarise(self, config: Any, result: Any) -> str:
+        """A result in one short line for people (an annotator's list of their answers).
+
+        ``result`` is as the reader was shown it (their variant's offsets and text; screen
+        letters follow their own order). Default: the result's JSON, cut to ``SUMMARY_CHARS``.
+        """
+        import orjson
+
+        return shorten(orjson.dumps(result).decode())
 
     def file_fields(self, config: Any) -> tuple[str, ...]:
         """Keys of ``data`` holding sealed file references (``fil_…``)."""

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from . import exports
 from .. import _conversation as conv
 from .. import _labelstudio as ls
-from ..base import TaskType
+from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 HARD_MAX = 200_000
@@ -141,6 +141,12 @@ class Writing(TaskType):
         if len(prediction["text"]) > HARD_MAX:
             raise InvalidAnswer(f"predictions: a draft longer than {HARD_MAX} characters")
         return {"text": prediction["text"].replace("\r\n", "\n")}
+
+    def summarise(self, config: WritingConfig, result: Any) -> str:
+        """The start of what was written."""
+        if not isinstance(result, dict) or not isinstance(result.get("text"), str):
+            return super().summarise(config, result)
+        return shorten(result["text"])
 
     def result_from_form(self, config: WritingConfig, form: Any) -> dict:
         out: dict[str, Any] = {"text": str(form.get("text", ""))}
