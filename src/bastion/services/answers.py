@@ -40,6 +40,7 @@ from .canaries import canary_answers, change_canary_answer, take_back_canary_ans
 from .context import Context, Unit
 from .projects import bump_counts, config_of, counts_of, load_project
 from .tasks import find_task_row, task_dict
+from .tracing import overlay_of
 from .variants import viewed_by
 from .. import ids
 from ..access import Action
@@ -320,6 +321,7 @@ class AnswerToEdit:
     widget: str
     widget_script: str
     widget_context: dict[str, Any]
+    overlay: dict[str, Any] | None  # as on the labelling page (services/tracing.py)
 
 
 def answer_to_edit(ctx: Context, project_id: str, annotation_id: str) -> AnswerToEdit:
@@ -355,6 +357,7 @@ def answer_to_edit(ctx: Context, project_id: str, annotation_id: str) -> AnswerT
             widget_context=task_type.widget_context(
                 config, task["data"], task_id=found.id, user_id=ctx.actor.user_id, predictions=[shown]
             ),
+            overlay=overlay_of(w, project.id),
         )
 
 

@@ -68,7 +68,10 @@ class PreferenceConfig(BaseModel):
                 raise ValueError(f"criteria[{i}].value: duplicate criterion {c.value!r}")
             seen.add(c.value)
             if c.hotkey is not None:
-                raise ValueError(f"criteria[{i}].hotkey: criteria have no keys (A, B, T and 1–3 are the widget's)")
+                raise ValueError(
+                    f"criteria[{i}].hotkey: criteria have no keys of their own "
+                    "(Shift+A, Shift+T and Shift+B answer the highlighted one)"
+                )
         return self
 
 
@@ -95,7 +98,8 @@ TEMPLATE: dict[str, Any] = {
     "rationale": "optional",
     "randomize": True,
     "instructions": "Which response would you rather receive? Press **A** or **B** (**T** for a tie), "
-    "then **1**–**3** for how much better.",
+    "then **1**–**3** for how much better. For each criterion, **Shift+A**, **Shift+T** or **Shift+B** "
+    "answers the highlighted one and moves to the next.",
 }
 
 

@@ -157,9 +157,12 @@ class Writing(TaskType):
         return out
 
     def widget_context(self, config: WritingConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
+        """The editor starts from the prediction's text (a draft to improve) — or from a result given
+        earlier (an answer being changed), which keeps the draft it was made from."""
         pred = (predictions or [{}])[0] if predictions else {}
-        draft = pred.get("text") if isinstance(pred.get("text"), str) else ""
-        return {"turns": conv.turns(data, config.prompt_field), "draft": draft}
+        text = pred.get("text") if isinstance(pred.get("text"), str) else ""
+        draft = pred["draft"] if isinstance(pred.get("draft"), str) else text
+        return {"turns": conv.turns(data, config.prompt_field), "draft": draft, "text": text}
 
     # -- Label Studio: <TextArea name="text" toName="PROMPT"> (its lines joined by a newline);
     # the draft, the diff and the checklist stay behind on export
