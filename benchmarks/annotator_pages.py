@@ -1,12 +1,12 @@
-"""What an annotator's own pages cost at a million tasks: their progress, their answers list.
+"""What an annotator's own pages cost at a million tasks: their progress, their list of annotations.
 
-    python -m benchmarks.annotator_pages [--tasks 1000000] [--answers 0,10000,100000]
+    python -m benchmarks.annotator_pages [--tasks 1000000] [--annotations 0,10000,100000]
 
 One SQLite project of ``--tasks`` tasks (overlap 2) through the import service; then, as
 benchmark setup (bulk SQL, sealed with the project's key, like ``seeding.annotate_in_bulk``),
-one person per ``--answers`` figure with that many answers. For each person, in-process
-service calls, p50 of 15: ``answers.my_progress`` (the project and labelling pages' counts),
-``answers.my_answers`` (the first page of 50) and the labelling page's GET with and without the
+one person per ``--annotations`` figure with that many annotations. For each person, in-process
+service calls, p50 of 15: ``own_annotations.my_progress`` (the project and labelling pages' counts),
+``own_annotations.my_annotations`` (the first page of 50) and the labelling page's GET with and without the
 progress. The submit path computes none of this (the page counts on in the browser), so
 next + submit is measured by the suite as before.
 """
@@ -23,8 +23,8 @@ from . import seeding
 from .workload import write_tasks
 
 
-def _seed_answers(rt, world, project_id: str, person: int, count: int, offset: int) -> None:
-    """Benchmark setup: ``count`` sealed answers by annotator ``person`` on the tasks from ``offset``."""
+def _seed_annotations(rt, world, project_id: str, person: int, count: int, offset: int) -> None:
+    """Benchmark setup: ``count`` sealed annotations by annotator ``person`` on the tasks from ``offset``."""
     import orjson
     from sqlalchemy import select, update
 
@@ -101,14 +101,14 @@ def _p50_ms(call, repeat: int = 15) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1_000_000)
-    parser.add_argument("--answers", default="0,10000,100000", help="each person's answers, comma-separated")
+    parser.add_argument("--annotations", default="0,10000,100000", help="each person's annotations, comma-separated")
     args = parser.parse_args()
-    mine = [int(x) for x in args.answers.split(",")]
+    mine = [int(x) for x in args.annotations.split(",")]
 
     import os
 
     from bastion.access import Actor
-    from bastion.services import answers, labelling
+    from bastion.services import labelling, own_annotations
     from bastion.services.context import Context
 
     tmp = Path(tempfile.mkdtemp(prefix="annotator-pages-"))
@@ -119,16 +119,16 @@ def main() -> None:
     print(f"load {[round(x, 2) for x in os.getloadavg()]}; {imported} tasks imported in {seconds:.1f} s (setup)")
     offset = 0
     for person, count in enumerate(mine):
-        _seed_answers(rt, world, project_id, person, count, offset)
+        _seed_annotations(rt, world, project_id, person, count, offset)
         offset += count
-    print(f"{'answers':>8}  {'progress ms':>11}  {'list ms':>8}  {'GET ms':>7}  {'GET without ms':>14}")
+    print(f"{'annotations':>11}  {'progress ms':>11}  {'list ms':>8}  {'GET ms':>7}  {'GET without ms':>14}")
     for person, count in enumerate(mine):
         ctx = Context(rt, Actor(kind="user", user_id=world.annotator_ids[person]))
-        progress = _p50_ms(lambda ctx=ctx: answers.my_progress(ctx, project_id))
-        listed = _p50_ms(lambda ctx=ctx: answers.my_answers(ctx, project_id, limit=50), 7)
+        progress = _p50_ms(lambda ctx=ctx: own_annotations.my_progress(ctx, project_id))
+        listed = _p50_ms(lambda ctx=ctx: own_annotations.my_annotations(ctx, project_id, limit=50), 7)
         page = _p50_ms(lambda ctx=ctx: labelling.labelling_view(ctx, project_id, lease=False, with_progress=True))
         bare = _p50_ms(lambda ctx=ctx: labelling.labelling_view(ctx, project_id, lease=False))
-        print(f"{count:>8}  {progress:>11}  {listed:>8}  {page:>7}  {bare:>14}")
+        print(f"{count:>11}  {progress:>11}  {listed:>8}  {page:>7}  {bare:>14}")
     rt.close()
 
 

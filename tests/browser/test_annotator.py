@@ -53,15 +53,15 @@ def test_backspace_undoes_the_last_answer_and_the_task_comes_back(rt, live_url, 
     expect(page.locator("#task")).not_to_have_attribute("data-task-id", first)
     expect(page.locator("#my-done")).to_have_text("1")
 
-    page.click("#my-answers-link")
-    expect(page.locator("#answer-table tbody tr")).to_have_count(1)
-    expect(page.locator(".answer-summary")).to_contain_text("neutral (version 2)")
+    page.click("#my-annotations-link")
+    expect(page.locator("#annotation-table tbody tr")).to_have_count(1)
+    expect(page.locator(".annotation-summary")).to_contain_text("neutral (version 2)")
     page.click(".edit-link")
     expect(page.locator("input[name=label][value=neutral]")).to_be_checked()
     page.keyboard.press("1")
     page.keyboard.press("Enter")
     expect(page.locator("#edited-notice")).to_be_visible()
-    expect(page.locator(".answer-summary")).to_contain_text("pos (version 3)")
+    expect(page.locator(".annotation-summary")).to_contain_text("pos (version 3)")
 
 
 def test_a_question_is_answered_by_a_manager_and_read_by_the_asker(rt, live_url, page):

@@ -234,7 +234,7 @@ def answer_canary(
     return out
 
 
-# -- a recipient's own answer: listed, taken back and changed like any answer (services/answers.py) ---------
+# -- a recipient's own answer: listed, taken back and changed like any answer (services/own_annotations.py) ---------
 
 
 def canary_answers(u: Unit, project_id: str, *, workspace_id: str, key_id: str) -> list[dict[str, Any]]:

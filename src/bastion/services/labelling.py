@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .answers import Progress, progress_of, take_back_last
 from .context import Context, Unit
+from .own_annotations import Progress, progress_of, take_back_last
 from .projects import work_project
 from .questions import record_question, unseen_answers
 from .queue import lease_next, show_held
@@ -47,7 +47,7 @@ class LabellingView:
 def labelling_view(ctx: Context, project_id: str, *, lease: bool, with_progress: bool = False) -> LabellingView:
     """The labelling page's content. ``lease``: lease (or renew) the next task — a POST; else show what is held.
 
-    ``with_progress``: add the person's progress and unread answers (the page's GET).
+    ``with_progress``: add the person's progress and the unread answers to their questions (the page's GET).
     """
     with ctx.write() as w:
         task = lease_next(w, project_id) if lease else show_held(w, project_id)
@@ -55,8 +55,8 @@ def labelling_view(ctx: Context, project_id: str, *, lease: bool, with_progress:
 
 
 def undo_view(ctx: Context, project_id: str) -> LabellingView:
-    """Undo: the caller's newest answer here is taken back (services/answers.py) and its task shown again,
-    the widget starting from the answer they gave."""
+    """Undo: the caller's newest annotation here is taken back (services/own_annotations.py) and its task
+    shown again, the widget starting from the result they gave."""
     with ctx.write() as w:
         taken = take_back_last(w, project_id)
         task = {**taken.task, "predictions": [taken.previous, *taken.task["predictions"]]}

@@ -776,10 +776,10 @@ external_annotators = Table(
 annotation_versions = Table(
     "annotation_versions",
     metadata,
-    # A person's earlier answers to one task, sealed: what an edit replaced or an undo took back
-    # (services/answers.py). The annotation row always holds the latest (exports read it); these
-    # are its history. Versions number a person's answers to a task 1, 2, … across undos (an undone
-    # annotation is deleted and a later answer is a new annotation): unique per task and person.
+    # A person's earlier results for one task, sealed: what an edit replaced or an undo took back
+    # (services/own_annotations.py). The annotation row always holds the latest (exports read it); these
+    # are its history. Versions number a person's annotations of a task 1, 2, … across undos (an
+    # undone annotation is deleted and a later one is a new annotation): unique per task and person.
     Column("workspace_id", ID, nullable=False),
     Column("id", ID, nullable=False),  # its own (the sealed result is bound to it)
     Column("project_id", ID, nullable=False),

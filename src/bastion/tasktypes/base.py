@@ -14,7 +14,7 @@ A task type is an object with:
   widget; it knows who is looking, so per-person randomisation (the order in
   which responses are shown) is decided there, deterministically;
 * ``summarise(config, result)`` — a result in one short line (an annotator's
-  list of their answers);
+  list of their annotations);
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
 * text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
@@ -283,7 +283,7 @@ class TaskType:
         return {}
 
     def summarise(self, config: Any, result: Any) -> str:
-        """A result in one short line for people (an annotator's list of their answers).
+        """A result in one short line for people (an annotator's list of their annotations).
 
         ``result`` is as the reader was shown it (their variant's offsets and text; screen
         letters follow their own order). Default: the result's JSON, cut to ``SUMMARY_CHARS``.

@@ -17,7 +17,7 @@ from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, Conflict, InvalidAnswer, InvalidInput
 from ...services import annotations as annotations_service
-from ...services import answers, imports, labelling, projects, qualification, queue, tasks, workspaces
+from ...services import imports, labelling, own_annotations, projects, qualification, queue, tasks, workspaces
 from ...sources import detect_format, iter_bytes
 
 router = APIRouter(include_in_schema=False)
@@ -29,7 +29,7 @@ def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None
     allowed = workspaces.allowed_actions(ctx, project.workspace_id)
     results = qualification.results(ctx, project_id) if project.settings.qualification else None
     # The person's own work here (the project's counts say how complete it is, not what they did).
-    progress = answers.my_progress(ctx, project_id) if Action.TASK_WORK in allowed else None
+    progress = own_annotations.my_progress(ctx, project_id) if Action.TASK_WORK in allowed else None
     return render(
         request,
         "project.html",
@@ -271,7 +271,7 @@ def skip(
 
 @router.post("/projects/{project_id}/undo")
 def undo(request: Request, project_id: str, session: Session, csrf_token: str = Form("", max_length=200)):
-    """Undo (Backspace): take back your last answer here; its task is shown again, your answer in the widget."""
+    """Undo (Backspace): take back your last annotation here; its task is shown again, your result in the widget."""
     ctx, csrf = session
     require_form_csrf(csrf, csrf_token)
     try:
@@ -299,7 +299,7 @@ def ask(
         shown = labelling.ask_view(ctx, project_id, task_id, text, keep_lease=keep_lease)
     except (InvalidInput, Conflict) as exc:
         return _after_post(request, ctx, csrf, project_id, error=exc.message)
-    notice = "Your question went to the project's managers: their answer will be on your list of answers." + (
+    notice = "Your question went to the project's managers: their answer will be on your list of annotations." + (
         "" if keep_lease else " The task went back to the queue."
     )
     return _after_post(

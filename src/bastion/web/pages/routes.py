@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from . import answers, approvals, auth, home, projects, quality, walls
+from . import approvals, auth, home, own_annotations, projects, quality, questions, walls
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, home, projects, answers, walls, quality, approvals):
+for _module in (auth, home, projects, own_annotations, questions, walls, quality, approvals):
     router.include_router(_module.router)

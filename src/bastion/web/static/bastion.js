@@ -1,7 +1,7 @@
 // Bastion pages: keyboard shortcuts shared by every labelling widget.
 // Enter submits the task (Ctrl/Cmd+Enter inside text fields), S skips it; where no task is
 // held yet, Enter presses Start (leasing is a form POST: a link never leases).
-// Backspace undoes the last answer (its task comes back) while the task in front of you is
+// Backspace undoes the last annotation (its task comes back) while the task in front of you is
 // untouched — a widget that uses Backspace itself (removing a box, a span) keeps it; ? opens
 // the question to the managers (Ctrl/Cmd+Enter sends it).
 // Widgets add their own keys in /static/tasktypes/<type>/widget.js.
@@ -94,7 +94,7 @@
       var form = document.getElementById("label-form");
       if (!form || !form.contains(event.target)) return;
       touch();
-      // An error about the last submit is stale once the answer changes.
+      // An error about the last submit is stale once the result changes.
       if (type !== "pointerdown") {
         var task = document.getElementById("task");
         var error = task && task.querySelector(":scope > p.error");
@@ -104,7 +104,7 @@
   });
 
   // The person's progress (shown by the page's GET) counts on after each submit, undo and skip:
-  // the submit path counts nothing (services/answers.py).
+  // the submit path counts nothing (services/own_annotations.py).
   function bump(id, by) {
     var dd = document.getElementById(id);
     if (!dd) return;

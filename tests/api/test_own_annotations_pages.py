@@ -34,7 +34,7 @@ def _count(html, dd_id):
 
 
 def test_the_project_page_shows_my_own_progress_not_only_completed_tasks(client, rt):
-    """The reported bug: "Done 0" after an annotator's answers, because it counts tasks with all their answers."""
+    """The reported bug: "Done 0" after an annotator's work, because it counts tasks with all their annotations."""
     side = make_side(rt, "pp", n_tasks=3, settings={"overlap": 2})
     person = _member(rt, side, "annotator", "pp")
     csrf = _sign_in(client, rt, person)
@@ -70,16 +70,16 @@ def test_submit_then_undo_shows_the_task_again_with_my_answer(client, rt):
     assert _task_id(undone.text) == first
     assert re.search(r'value="neutral"[^>]*checked', undone.text)  # the widget starts from my answer
     again = client.post(f"/projects/{side.project_id}/undo", data={"csrf_token": csrf}, headers=HX)
-    assert again.status_code == 200 and "no answer here to take back" in again.text  # htmx swaps 200s only
+    assert again.status_code == 200 and "no annotation here to take back" in again.text  # htmx swaps 200s only
     assert 'data-event="undone"' not in again.text
     plain = client.post(f"/projects/{side.project_id}/undo", data={"csrf_token": csrf})
-    assert plain.status_code == 422 and "no answer here to take back" in plain.text
+    assert plain.status_code == 422 and "no annotation here to take back" in plain.text
     refused = client.post(f"/projects/{side.project_id}/undo", data={"csrf_token": "forged"}, headers=HX)
     assert refused.status_code == 403
     client.cookies.clear()
 
 
-def test_my_answers_list_and_an_answer_changed_in_its_widget(client, rt):
+def test_my_annotations_list_and_an_answer_changed_in_its_widget(client, rt):
     side = make_side(rt, "pl", n_tasks=3, settings={"overlap": 1, "quality": {"review": "all"}})
     person = _member(rt, side, "annotator", "pl")
     me = as_user(rt, person.id)

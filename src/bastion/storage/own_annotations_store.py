@@ -1,9 +1,9 @@
-"""A person's own answers: their progress, their answers page, and the versions an edit or undo keeps.
+"""A person's own annotations: their progress, their list, and the versions an edit or undo keeps.
 
 Off the submit path, except ``CARRIED_REVIEW`` (a submit on a task the person took back, in a
-project that reviews a sample: the new answer keeps the old one's draw, so an undo cannot
+project that reviews a sample: the new annotation keeps the old one's draw, so an undo cannot
 re-roll the review sample). Results stay sealed here; ``annotation_versions`` holds a person's
-earlier answers to a task (what an edit replaced, what an undo took back), sealed under their
+earlier results for a task (what an edit replaced, what an undo took back), sealed under their
 own id. The changes to an annotation are guarded by its review state in the statement itself:
 a review that lands first wins, and the change is refused.
 """
@@ -34,9 +34,9 @@ UNREVIEWED = ("none", "pending")
 class Progress(NamedTuple):
     """How much of a project a person did, and how much of it is open to them."""
 
-    done: int  # tasks they answered (canaries included: they cannot tell them apart)
-    done_since: int  # of those, answered after the ``since`` asked for
-    passed_open: int  # tasks still open that they answered or skipped: not theirs to get again
+    done: int  # tasks they annotated (canaries included: they cannot tell them apart)
+    done_since: int  # of those, annotated after the ``since`` asked for
+    passed_open: int  # tasks still open that they annotated or skipped: not theirs to get again
 
 
 def count_progress(tx: Tx, project_id: str, *, workspace_id: str, user_id: str, since: int) -> Progress:
@@ -82,7 +82,7 @@ def find_last_annotation(tx: Tx, project_id: str, *, workspace_id: str, user_id:
     return None if row is None else AnnotationRow._make(row)
 
 
-def list_answer_page(
+def list_annotation_page(
     tx: Tx, project_id: str, *, workspace_id: str, user_id: str, before: str | None, limit: int
 ) -> list[AnnotationRow]:
     """The person's annotations in the project, newest first, older than ``before`` (keyset: any depth, one cost)."""
@@ -117,7 +117,7 @@ def latest_decisions(tx: Tx, annotation_ids: Sequence[str], *, workspace_id: str
 
 
 def count_versions(tx: Tx, task_ids: Sequence[str], *, workspace_id: str, user_id: str) -> dict[str, int]:
-    """task id -> how many earlier answers the person gave to it (for those with any)."""
+    """task id -> how many earlier versions of their annotation of it the person has (for those with any)."""
     if not task_ids:
         return {}
     rows = tx.execute(
@@ -129,7 +129,7 @@ def count_versions(tx: Tx, task_ids: Sequence[str], *, workspace_id: str, user_i
 
 
 def last_version(tx: Tx, task_id: str, *, workspace_id: str, user_id: str) -> int:
-    """The number of the person's latest kept version of their answer to the task (0: none kept)."""
+    """The number of the person's latest kept version of their annotation of the task (0: none kept)."""
     found = tx.execute(
         select(func.max(V.c.version)).where(
             V.c.workspace_id == workspace_id, V.c.task_id == task_id, V.c.user_id == user_id
@@ -139,7 +139,7 @@ def last_version(tx: Tx, task_id: str, *, workspace_id: str, user_id: str) -> in
 
 
 class Version(NamedTuple):
-    """One kept version of a person's answer (``result`` sealed under ``id``)."""
+    """One kept version of a person's annotation (``result`` sealed under ``id``)."""
 
     id: str
     version: int
@@ -153,7 +153,7 @@ class Version(NamedTuple):
 
 
 def list_versions(tx: Tx, task_id: str, *, workspace_id: str, user_id: str) -> list[Version]:
-    """The person's kept versions of their answer to the task, oldest first."""
+    """The person's kept versions of their annotation of the task, oldest first."""
     rows = tx.execute(
         select(
             V.c.id,
@@ -183,7 +183,7 @@ def keep_version(
     created_at: int,
     now: int,
 ) -> None:
-    """Keep ``row`` as the person's ``version`` of their answer (``result``: sealed under ``version_id``)."""
+    """Keep ``row`` as the person's ``version`` of their annotation (``result``: sealed under ``version_id``)."""
     tx.execute(
         insert(V).values(
             workspace_id=row.workspace_id,
@@ -220,7 +220,7 @@ CARRIED_REVIEW = Statement(
 
 
 def carried_review(tx: Tx, task_id: str, *, workspace_id: str, user_id: str) -> str | None:
-    """The review state of the person's last answer to the task that an undo took back, if any."""
+    """The review state of the person's last annotation of the task that an undo took back, if any."""
     status: str | None = CARRIED_REVIEW.scalar(tx, ws=workspace_id, task=task_id, user=user_id)
     return status
 
@@ -255,7 +255,7 @@ def is_under_review(tx: Tx, annotation_id: str, *, workspace_id: str, now: int) 
     )
 
 
-# Taking an answer back: its slot becomes the person's lease again (the count of annotations
+# Taking an annotation back: its slot becomes the person's lease again (the count of annotations
 # falls, the count of leases rises: the task is no fuller than before, but no longer done).
 RETAKE_SLOT = Statement(
     "UPDATE tasks SET annotation_count = annotation_count - 1, lease_count = lease_count + 1, "

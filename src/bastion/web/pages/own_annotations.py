@@ -1,5 +1,6 @@
-"""A person's own answers (the list, an answer changed in its widget) and the questions about tasks
-(the managers' list, where they answer). Undo and asking are on the labelling page (pages/projects.py)."""
+"""A person's own annotations: the list (with the answers to their questions) and one changed in its
+widget. Undo and asking a question are on the labelling page (pages/projects.py); the managers'
+list of questions is pages/questions.py."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from starlette.responses import RedirectResponse
 from .common import render
 from ..auth import page_session, require_form_csrf
 from ...access import Action
-from ...domain.errors import Conflict, InvalidAnswer, InvalidInput
-from ...services import answers, projects, questions
+from ...domain.errors import InvalidAnswer
+from ...services import own_annotations, projects, questions
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -34,16 +35,16 @@ def when(ms: int | None) -> str:
 
 
 @router.get("/projects/{project_id}/mine")
-def my_answers_page(
+def my_annotations_page(
     request: Request,
     project_id: str,
     session: Session,
     cursor: str | None = Query(None, max_length=60),
     edited: str | None = Query(None, max_length=60),
 ):
-    """Your answers in this project, newest first, with their review and your questions' answers."""
+    """Your annotations in this project, newest first, with their review and the answers to your questions."""
     ctx, csrf = session
-    page = answers.my_answers(ctx, project_id, cursor=cursor, limit=PAGE)
+    page = own_annotations.my_annotations(ctx, project_id, cursor=cursor, limit=PAGE)
     asked = questions.my_questions(ctx, project_id)
     project = projects.project_for_work(ctx, project_id, Action.TASK_WORK)
     rows = [{**item, "preview": preview_of(item["data"]), "when": when(item["created_at"])} for item in page["items"]]
@@ -71,7 +72,7 @@ def mark_read(request: Request, project_id: str, session: Session, csrf_token: s
 
 
 def _edit_page(request: Request, ctx, csrf: str, project_id: str, annotation_id: str, error=None, status=200):
-    shown = answers.answer_to_edit(ctx, project_id, annotation_id)
+    shown = own_annotations.annotation_to_edit(ctx, project_id, annotation_id)
     return render(
         request,
         "edit.html",
@@ -79,7 +80,7 @@ def _edit_page(request: Request, ctx, csrf: str, project_id: str, annotation_id:
         project=shown.project,
         config=shown.config,
         task=shown.task,
-        answer=shown.answer,
+        annotation=shown.annotation,
         widget=shown.widget,
         widget_script=shown.widget_script,
         view=shown.widget_context,
@@ -91,14 +92,14 @@ def _edit_page(request: Request, ctx, csrf: str, project_id: str, annotation_id:
 
 @router.get("/projects/{project_id}/mine/{annotation_id}/edit")
 def edit_page(request: Request, project_id: str, annotation_id: str, session: Session):
-    """One of your answers in the task type's widget, to change until it is reviewed (nothing changes here)."""
+    """One of your annotations in the task type's widget, to change until it is reviewed (nothing changes here)."""
     ctx, csrf = session
     return _edit_page(request, ctx, csrf, project_id, annotation_id)
 
 
 @router.post("/projects/{project_id}/mine/{annotation_id}/edit")
 async def save_edit(request: Request, project_id: str, annotation_id: str, session: Session):
-    """Save the changed answer (a new version; the old one is kept)."""
+    """Save the changed annotation (a new version; the old result is kept)."""
     ctx, csrf = session
     form = await request.form()
     require_form_csrf(csrf, str(form.get("csrf_token", "")))
@@ -108,76 +109,9 @@ async def save_edit(request: Request, project_id: str, annotation_id: str, sessi
         tt = ctx.rt.task_types.get(project.task_type)
         try:
             result = tt.result_from_form(tt.parse_config(project.config), form)
-            answers.edit_answer(ctx, project_id, annotation_id, result)
+            own_annotations.edit_annotation(ctx, project_id, annotation_id, result)
         except InvalidAnswer as exc:
             return _edit_page(request, ctx, csrf, project_id, annotation_id, exc.message, 422)
         return RedirectResponse(f"/projects/{project_id}/mine?edited={annotation_id}", status_code=303)
 
     return await run_in_threadpool(work)
-
-
-# -- questions, for the project's managers ----------------------------------------------
-
-STATES = {"open": "open", "answered": "answered", "all": None}
-
-
-def _questions_page(request: Request, ctx, csrf: str, project_id: str, state: str, cursor, error=None, status=200):
-    page = questions.list_questions(ctx, project_id, state=STATES[state], cursor=cursor)
-    project = projects.project_for_work(ctx, project_id, Action.QUESTION_ANSWER)
-    items = [
-        {
-            **q,
-            "preview": preview_of(q["data"]) if q["data"] is not None else None,
-            "when": when(q["created_at"]),
-            "answered_when": when(q["answered_at"]),
-        }
-        for q in page["items"]
-    ]
-    return render(
-        request,
-        "questions.html",
-        status_code=status,
-        project=project,
-        items=items,
-        state=state,
-        open_count=page["open"],
-        cursor=cursor,
-        next_cursor=page["next_cursor"],
-        error=error,
-        csrf_token=csrf,
-    )
-
-
-@router.get("/projects/{project_id}/questions")
-def questions_page(
-    request: Request,
-    project_id: str,
-    session: Session,
-    state: str = Query("open", max_length=10),
-    cursor: str | None = Query(None, max_length=60),
-):
-    """The questions people asked about this project's tasks, open ones first; owners and managers answer."""
-    ctx, csrf = session
-    if state not in STATES:
-        raise InvalidInput(f"state: one of {', '.join(STATES)}")
-    return _questions_page(request, ctx, csrf, project_id, state, cursor)
-
-
-@router.post("/projects/{project_id}/questions/{question_id}/answer")
-def answer(
-    request: Request,
-    project_id: str,
-    question_id: str,
-    session: Session,
-    answer: str = Form("", max_length=20_000),
-    state: str = Form("open", max_length=10),
-    csrf_token: str = Form("", max_length=200),
-):
-    ctx, csrf = session
-    require_form_csrf(csrf, csrf_token)
-    state = state if state in STATES else "open"
-    try:
-        questions.answer_question(ctx, project_id, question_id, answer)
-    except (InvalidInput, Conflict) as exc:
-        return _questions_page(request, ctx, csrf, project_id, state, None, exc.message, 422)
-    return RedirectResponse(f"/projects/{project_id}/questions?state={state}", status_code=303)

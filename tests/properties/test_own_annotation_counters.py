@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from sqlalchemy import func, select
 
 from bastion.domain.errors import Conflict
-from bastion.services import annotations, answers, projects, queue, reviews, workspaces
+from bastion.services import annotations, own_annotations, projects, queue, reviews, workspaces
 from bastion.storage import schema
 from environment import make_settings
 from factories import add_tasks, as_user, make_project, make_user, system
@@ -108,7 +108,7 @@ class AnswerCounters(RuleBasedStateMachine):
         p = self._someone_with_answers(p)
         mine = self.given[p]
         try:
-            taken = answers.undo_last(self._ctx(p), self.project)
+            taken = own_annotations.undo_last(self._ctx(p), self.project)
         except Conflict:
             assert not mine or mine[-1]["reviewed"], "an unreviewed newest answer must be undoable"
             event("undo refused")
@@ -125,7 +125,7 @@ class AnswerCounters(RuleBasedStateMachine):
             return
         answer = mine[pick % len(mine)]
         try:
-            answers.edit_answer(self._ctx(p), self.project, answer["id"], {"label": label})
+            own_annotations.edit_annotation(self._ctx(p), self.project, answer["id"], {"label": label})
         except Conflict:
             assert answer["reviewed"], "an unreviewed answer must be editable"
             event("edit refused")
@@ -181,7 +181,7 @@ class AnswerCounters(RuleBasedStateMachine):
     @invariant()
     def each_persons_progress_is_their_answers(self):
         for p in range(N_PEOPLE):
-            progress = answers.my_progress(self._ctx(p), self.project)
+            progress = own_annotations.my_progress(self._ctx(p), self.project)
             assert progress.done == len(self.given[p])
 
 
