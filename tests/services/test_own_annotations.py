@@ -101,6 +101,8 @@ def test_progress_respects_the_per_person_cap_and_a_pause(rt):
         )
     paused = own_annotations.my_progress(me, side.project_id)
     assert paused.left == 0 and paused.paused == "accuracy"
+    with pytest.raises(PermissionDenied, match="paused"):  # an undo would lease the task again
+        own_annotations.undo_last(me, side.project_id)
 
 
 def test_undo_takes_back_the_last_annotation_and_the_queue_offers_the_task_again(rt):

@@ -7,6 +7,13 @@ as this person is shown it (their variant, services/variants.py; redacted text
 as stored), its predictions, the lease's expiry, the project's instructions and
 counts, and the overlay (services/tracing.py).
 
+The page's other POSTs are one call each too: :func:`undo_view` takes back the
+person's newest annotation (services/own_annotations.py) and shows its task with
+their result in the widget; :func:`ask_view` records a question about the task
+(services/questions.py) and goes on with it or the next one. The GET adds the
+person's progress and the unread answers to their questions; the POSTs count
+nothing (the page counts on in the browser).
+
 The trap: the GET of the page must not lease or bind (a link from another site
 can make a browser follow it): ``lease=False`` only re-shows a lease already
 held (``queue.show_held``), and the wall is decided without binding there.

@@ -268,6 +268,9 @@ def take_back_last(w: Unit, project_id: str) -> TakenBack:
     ws, me = project.workspace_id, w.actor.user_id
     w.hold_person()
     w.see_content(ws)
+    paused = qs.PAUSED.scalar(w.tx, ws=ws, project=project.id, user=me)
+    if paused is not None:  # an undo leases the task again: no lease for a paused person
+        raise PermissionDenied(f"your work on this project is paused ({paused}); a manager can lift the pause")
     row = own_annotations_store.find_last_annotation(w.tx, project.id, workspace_id=ws, user_id=me)
     canaries = canary_answers(w, project.id, workspace_id=ws, key_id=project.key_id)
     canary = max((a for a in canaries if a.get("id")), key=lambda a: a["id"], default=None)
