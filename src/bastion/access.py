@@ -64,6 +64,11 @@ class Action(Enum):
         False,
         "Import annotations made elsewhere with their authors (members or external annotators) and reviews",
     )
+    QUESTION_ANSWER = (
+        "question.answer",
+        False,
+        "Read the questions people ask about tasks while labelling, and answer them",
+    )
     QUALITY_READ = ("quality.read", True, "See agreement, accuracy on gold, aggregation and throughput")
     QUALITY_MANAGE = ("quality.manage", False, "Lift an annotator's automatic pause")
     EXPORT = ("export", True, "Export a project's tasks and annotations")

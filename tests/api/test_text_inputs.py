@@ -270,6 +270,9 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
             "shown_at": "1",
         },
         "/projects/{project_id}/skip": {"csrf_token": csrf, "task_id": ids["task_id"]},
+        "/projects/{project_id}/ask": {"csrf_token": csrf, "task_id": ids["task_id"], "text": "why?", "keep": "yes"},
+        "/projects/{project_id}/mine/{annotation_id}/edit": {"csrf_token": csrf, "label": "neg"},
+        "/projects/{project_id}/questions/{question_id}/answer": {"csrf_token": csrf, "answer": "so", "state": "open"},
         "/projects/{project_id}/review": {
             "csrf_token": csrf,
             "annotation_id": ids["annotation_id"],

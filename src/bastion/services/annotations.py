@@ -23,7 +23,7 @@ from .workforce import release_leases
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
-from ..storage import annotations_store
+from ..storage import annotations_store, own_annotations_store
 from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
 
@@ -108,6 +108,12 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
         gold = sealer.open_json("tasks", task_id, "gold", found.gold)
         gold_score = float(task_type.gold_score(config, data, normalised, gold))
     review = review_status(project.settings.quality, annotation_id, is_gold=bool(found.is_gold))
+    if project.settings.quality.review == "sample" and not found.is_gold:
+        # An answer given again after an undo keeps the sample's draw for the one taken back
+        # (services/own_annotations.py): an undo must not re-roll whether a reviewer sees it.
+        carried = own_annotations_store.carried_review(w.tx, task_id, workspace_id=ws, user_id=me)
+        if carried is not None:
+            review = carried
     try:
         qs.INSERT_ANNOTATION.run(
             w.tx,

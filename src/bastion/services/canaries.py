@@ -234,4 +234,50 @@ def answer_canary(
     return out
 
 
-__all__ = ["answer_canary", "create_canary", "get_canary", "list_canaries", "maybe_issue_canary", "set_canary_state"]
+# -- a recipient's own answer: listed, taken back and changed like any answer (services/own_annotations.py) ---------
+
+
+def canary_answers(u: Unit, project_id: str, *, workspace_id: str, key_id: str) -> list[dict[str, Any]]:
+    """The caller's answers to the project's canaries, as they submitted them (an annotation's shape)."""
+    rows = canaries_store.list_answered(u.tx, project_id, workspace_id=workspace_id, user_id=u.actor.user_id)
+    sealer = u.sealer(workspace_id, key_id)
+    return [sealer.open_json("canary_issues", row.issue_id, "result", row.result) for row in rows]
+
+
+def take_back_canary_answer(u: Unit, project, canary_id: str) -> None:
+    """Undo on a canary: the answer goes, the canary is the caller's again under a fresh lease."""
+    ws, me = project.workspace_id, u.actor.user_id
+    canaries_store.replace_answer(u.tx, canary_id, me, workspace_id=ws, result=None)
+    qs.TAKE_ANY.run(u.tx, ws=ws, id=canary_id)
+    qs.set_assignment(u.tx, ws, project.id, canary_id, me, "leased", u.now + project.settings.lease_seconds * 1000)
+    bump_counts(u, ws, project.id, annotations=-1)  # as the answer moved it (answer_canary)
+    u.audit(ws, "canary.answer_taken_back", canary_id)
+
+
+def change_canary_answer(
+    u: Unit, found, view: View, task_type, config, data: Any, result: Any, answer: dict[str, Any]
+) -> dict[str, Any]:
+    """Edit on a canary: checked like any result; the issue keeps the new answer (same id, as listed)."""
+    ws, me = found.workspace_id, u.actor.user_id
+    normalised = task_type.validate_result(config, view.data(data), result)
+    issue = canaries_store.issue_of(u.tx, found.id, me, workspace_id=ws)
+    if issue is None:
+        raise NotFound("annotation not found")
+    out = {**answer, "result": normalised}
+    sealed = u.sealer(ws, found.key_id).seal_json("canary_issues", issue.id, "result", out)
+    canaries_store.replace_answer(u.tx, found.id, me, workspace_id=ws, result=sealed)
+    u.audit(ws, "canary.answer_changed", found.id)
+    return out
+
+
+__all__ = [
+    "answer_canary",
+    "canary_answers",
+    "change_canary_answer",
+    "create_canary",
+    "get_canary",
+    "list_canaries",
+    "maybe_issue_canary",
+    "set_canary_state",
+    "take_back_canary_answer",
+]

@@ -218,6 +218,40 @@ def issue_of(tx: Tx, canary_id: str, user_id: str, *, workspace_id: str) -> Cana
     return None if row is None else CanaryIssue._make(row)
 
 
+class AnsweredCanary(NamedTuple):
+    """A canary a person answered (``result`` sealed under the issue's id: the answer as they submitted it)."""
+
+    canary_id: str
+    issue_id: str
+    answered_at: int
+    result: bytes
+
+
+def list_answered(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> list[AnsweredCanary]:
+    """The canaries of the project the person answered (a handful: one issue per canary and person)."""
+    rows = tx.execute(
+        select(CI.c.canary_id, CI.c.id, CI.c.answered_at, CI.c.result).where(
+            CI.c.workspace_id == workspace_id,
+            CI.c.project_id == project_id,
+            CI.c.user_id == user_id,
+            CI.c.answered_at.is_not(None),
+        )
+    ).all()
+    return [AnsweredCanary._make(row) for row in rows]
+
+
+def replace_answer(tx: Tx, canary_id: str, user_id: str, *, workspace_id: str, result: bytes | None) -> None:
+    """The recipient's answer is now ``result`` (sealed); None takes it back (the canary is theirs to answer again)."""
+    values: dict[str, bytes | None] = {"result": result}
+    if result is None:
+        values["answered_at"] = None
+    tx.execute(
+        update(CI)
+        .where(CI.c.workspace_id == workspace_id, CI.c.canary_id == canary_id, CI.c.user_id == user_id)
+        .values(**values)
+    )
+
+
 def recipients_of(tx: Tx, canary_ids: list[str], *, workspace_id: str) -> dict[str, list[str]]:
     """canary id -> the people it was issued to, in order of issue."""
     out: dict[str, list[str]] = {c: [] for c in canary_ids}
@@ -233,6 +267,7 @@ def recipients_of(tx: Tx, canary_ids: list[str], *, workspace_id: str) -> dict[s
 
 
 __all__ = [
+    "AnsweredCanary",
     "CanaryIssue",
     "CanaryRow",
     "CanaryText",
@@ -246,9 +281,11 @@ __all__ = [
     "issue_canary",
     "issue_counts",
     "issue_of",
+    "list_answered",
     "list_canary_ids",
     "next_canary",
     "recipients_of",
+    "replace_answer",
     "retire_canary",
     "traced_canary_ids",
 ]

@@ -25,6 +25,8 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "reviews": ("comment", "correction"),
     "task_redactions": ("record",),
     "canary_issues": ("result",),
+    "annotation_versions": ("result",),
+    "questions": ("text", "answer"),
 }
 
 

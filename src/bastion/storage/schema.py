@@ -771,6 +771,63 @@ external_annotators = Table(
     UniqueConstraint("workspace_id", "user_id", name="uq_external_annotators_user"),
 )
 
+# -- the annotator's own work: prior versions of answers, questions to managers ----------
+
+annotation_versions = Table(
+    "annotation_versions",
+    metadata,
+    # A person's earlier results for one task, sealed: what an edit replaced or an undo took back
+    # (services/own_annotations.py). The annotation row always holds the latest (exports read it); these
+    # are its history. Versions number a person's annotations of a task 1, 2, … across undos (an
+    # undone annotation is deleted and a later one is a new annotation): unique per task and person.
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),  # its own (the sealed result is bound to it)
+    Column("project_id", ID, nullable=False),
+    Column("task_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("annotation_id", ID, nullable=False),  # the annotation it was (gone, once undone)
+    Column("result", LargeBinary, nullable=False),  # sealed JSON, as it was stored
+    Column("lead_time_ms", BigInteger, nullable=True),
+    Column("review_status", String(10), nullable=False),  # when it was replaced: none | pending
+    Column("created_at", BigInteger, nullable=False),  # when this version was made
+    Column("replaced_at", BigInteger, nullable=False),
+    Column("change", String(8), nullable=False),  # what ended it: edited | undone
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    CheckConstraint("change IN ('edited', 'undone')", name="change"),
+    UniqueConstraint("workspace_id", "task_id", "user_id", "version", name="uq_annotation_versions_version"),
+)
+
+questions = Table(
+    "questions",
+    metadata,
+    # A question a person asks the project's managers about one task, and its answer (both sealed:
+    # they quote the task). ``state``: open | answered (services/questions.py keeps the list of
+    # states; a later use — an FAQ — may add its own).
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("task_id", ID, nullable=False),
+    Column("asker_id", ID, nullable=False),
+    Column("text", LargeBinary, nullable=False),  # sealed
+    Column("state", String(12), nullable=False),
+    Column("answer", LargeBinary, nullable=True),  # sealed
+    Column("answerer_id", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("answered_at", BigInteger, nullable=True),
+    Column("seen_at", BigInteger, nullable=True),  # when the asker read the answer
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["asker_id"], ["users.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["answerer_id"], ["users.id"], ondelete="SET NULL"),
+    Index("ix_questions_project", "workspace_id", "project_id", "state", "id"),
+    Index("ix_questions_asker", "workspace_id", "project_id", "asker_id", "id"),
+    Index("ix_questions_task", "workspace_id", "task_id"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -796,4 +853,6 @@ WORKSPACE_TABLES = (
     "approvals",
     "import_keys",
     "external_annotators",
+    "annotation_versions",
+    "questions",
 )

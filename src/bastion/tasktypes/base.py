@@ -20,6 +20,8 @@ A task type is an object with:
 * ``sample_data(config)`` / ``preview_context(config, data)`` — a made-up item
   and the widget's context for it: the config editor's live preview (defaults
   fit a type whose widget reads one text field);
+* ``summarise(config, result)`` — a result in one short line (an annotator's
+  list of their annotations);
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
 * text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
@@ -78,6 +80,15 @@ FREE_TEXT_KEYS = frozenset(
         "answer",
     }
 )
+
+SUMMARY_CHARS = 160
+
+
+def shorten(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis (for ``TaskType.summarise``)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
 
 # ``move(field, start, end) -> (start, end)`` or None (``map_result_offsets``).
 OffsetMove = Callable[[str, int, int], "tuple[int, int] | None"]
@@ -327,6 +338,16 @@ class TaskType:
         """The widget's context for the preview of ``data`` (default: ``widget_context`` for nobody in
         particular). A type whose widget shows stored files points at a sample here instead."""
         return self.widget_context(config, data, task_id="preview", user_id="preview", predictions=[])
+
+    def summarise(self, config: Any, result: Any) -> str:
+        """A result in one short line for people (an annotator's list of their annotations).
+
+        ``result`` is as the reader was shown it (their variant's offsets and text; screen
+        letters follow their own order). Default: the result's JSON, cut to ``SUMMARY_CHARS``.
+        """
+        import orjson
+
+        return shorten(orjson.dumps(result).decode())
 
     def file_fields(self, config: Any) -> tuple[str, ...]:
         """Keys of ``data`` holding sealed file references (``fil_…``)."""

@@ -31,7 +31,7 @@ from .._quality import (
     multi_label_aggregate,
     multi_label_agreement,
 )
-from ..base import TaskType
+from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 MAX_OTHER_TEXT = 2000
@@ -151,6 +151,16 @@ class Classification(TaskType):
         elif text not in (None, ""):
             raise InvalidAnswer("result.other_text: only with the 'other' label")
         return out
+
+    def summarise(self, config: ClassificationConfig, result: Any) -> str:
+        """The chosen label(s), and what "other" is."""
+        if not isinstance(result, dict):
+            return super().summarise(config, result)
+        chosen = [result["label"]] if result.get("label") is not None else list(result.get("labels") or [])
+        text = ", ".join(str(c) for c in chosen) or "no label"
+        if result.get("other_text"):
+            text += f" ({result['other_text']})"
+        return shorten(text)
 
     def result_from_form(self, config: ClassificationConfig, form: Any) -> dict:
         other = config.other.value if config.other else None

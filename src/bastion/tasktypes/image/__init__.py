@@ -41,7 +41,7 @@ from .._quality import (
     multi_label_aggregate,
     multi_label_agreement,
 )
-from ..base import TaskType
+from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 FILE_REF = re.compile(r"^fil_[0-9a-f]{32}$")
@@ -231,6 +231,23 @@ class Image(TaskType):
         except InvalidAnswer as exc:
             raise InvalidAnswer(f"predictions: {exc.message}") from exc
         return out
+
+    def summarise(self, config: ImageConfig, result: Any) -> str:
+        """The image label(s), then the boxes counted by label: ``day; 3 boxes: car ×2, sign``."""
+        if not isinstance(result, dict):
+            return super().summarise(config, result)
+        parts = []
+        labels = [result["label"]] if result.get("label") is not None else list(result.get("labels") or [])
+        if labels:
+            parts.append(", ".join(str(label) for label in labels))
+        if config.box_labels:
+            boxes = [b for b in result.get("boxes") or [] if isinstance(b, dict)]
+            counts: dict[str, int] = {}
+            for box in boxes:
+                counts[str(box.get("label"))] = counts.get(str(box.get("label")), 0) + 1
+            named = ", ".join(label if n == 1 else f"{label} ×{n}" for label, n in counts.items())
+            parts.append(f"{len(boxes)} box{'' if len(boxes) == 1 else 'es'}: {named}" if boxes else "no boxes")
+        return shorten("; ".join(parts) or "no answer")
 
     def result_from_form(self, config: ImageConfig, form: Any) -> dict:
         """Boxes come as JSON from the widget (``result``); image labels as plain fields."""

@@ -35,7 +35,7 @@ from .._export import STRENGTHS
 from .._labels import Label, labels_as_objects
 from .._order import check_shown_order, excerpt, recorded_order, shown_order
 from .._quality import CATEGORICAL_MEASURES, CATEGORICAL_METHODS, categorical_aggregate
-from ..base import TaskType
+from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 MAX_RATIONALE = 20_000
@@ -68,7 +68,10 @@ class PreferenceConfig(BaseModel):
                 raise ValueError(f"criteria[{i}].value: duplicate criterion {c.value!r}")
             seen.add(c.value)
             if c.hotkey is not None:
-                raise ValueError(f"criteria[{i}].hotkey: criteria have no keys (A, B, T and 1–3 are the widget's)")
+                raise ValueError(
+                    f"criteria[{i}].hotkey: criteria have no keys of their own "
+                    "(Shift+A, Shift+T and Shift+B answer the highlighted one)"
+                )
         return self
 
 
@@ -102,7 +105,8 @@ TEMPLATE: dict[str, Any] = {
     "rationale": "optional",
     "randomize": True,
     "instructions": "Which response would you rather receive? Press **A** or **B** (**T** for a tie), "
-    "then **1**–**3** for how much better.",
+    "then **1**–**3** for how much better. For each criterion, **Shift+A**, **Shift+T** or **Shift+B** "
+    "answers the highlighted one and moves to the next.",
 }
 
 
@@ -214,6 +218,30 @@ class Preference(TaskType):
         if "criteria" in prediction:
             out["criteria"] = {k: v for k, v in checked.get("criteria", {}).items() if k in prediction["criteria"]}
         return out
+
+    def summarise(self, config: PreferenceConfig, result: Any) -> str:
+        """The choice in the reader's screen letters: ``A is better (clear); honesty: tie — “…”``."""
+        if not isinstance(result, dict):
+            return super().summarise(config, result)
+        given = result.get("shown_order")
+        order: list[Any] = given if isinstance(given, list) else [0, 1]
+
+        def letter(value: Any) -> str:
+            if value == "tie":
+                return "tie"
+            return LETTERS[order.index(value)] if value in order and order.index(value) < len(LETTERS) else str(value)
+
+        preferred = result.get("preferred")
+        if preferred == "tie":
+            text = "Tie"
+        else:
+            text = f"{letter(preferred)} is better" + (f" ({result['strength']})" if result.get("strength") else "")
+        criteria = result.get("criteria") or {}
+        if isinstance(criteria, dict) and criteria:
+            text += "; " + ", ".join(f"{name}: {letter(value)}" for name, value in criteria.items())
+        if result.get("rationale"):
+            text += f" — “{result['rationale']}”"
+        return shorten(text)
 
     def result_from_form(self, config: PreferenceConfig, form: Any) -> dict:
         try:

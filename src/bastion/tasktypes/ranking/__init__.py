@@ -28,7 +28,7 @@ from . import exports
 from .. import _conversation as conv
 from .. import _labelstudio as ls
 from .._order import check_shown_order, excerpt, recorded_order, shown_order
-from ..base import TaskType
+from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 MIN_RESPONSES, MAX_RESPONSES = 2, 9
@@ -117,6 +117,19 @@ class Ranking(TaskType):
         if result.get("shown_order") is not None:
             out["shown_order"] = check_shown_order(result["shown_order"], n)
         return out
+
+    def summarise(self, config: RankingConfig, result: Any) -> str:
+        """Best first, by the numbers the reader's cards carry: ``Best first: 2 > 1 = 3 > 4``."""
+        ranks = result.get("ranks") if isinstance(result, dict) else None
+        if not isinstance(ranks, list) or not ranks:
+            return super().summarise(config, result)
+        order = result.get("shown_order") if isinstance(result.get("shown_order"), list) else list(range(len(ranks)))
+        number = {index: pos + 1 for pos, index in enumerate(order)}
+        places: dict[Any, list[str]] = {}
+        for index, rank in enumerate(ranks):
+            places.setdefault(rank, []).append(str(number.get(index, index + 1)))
+        ordered = sorted(places.items(), key=lambda item: (not isinstance(item[0], int), item[0]))
+        return shorten("Best first: " + " > ".join(" = ".join(sorted(group)) for _, group in ordered))
 
     def result_from_form(self, config: RankingConfig, form: Any) -> dict:
         try:

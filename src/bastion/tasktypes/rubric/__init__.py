@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .. import _conversation as conv
 from .. import _labelstudio as ls
-from ..base import TaskType
+from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 MAX_COMMENT = 10_000
@@ -257,6 +257,20 @@ class Rubric(TaskType):
         if kept:
             out["comments"] = kept
         return out
+
+    def summarise(self, config: RubricConfig, result: Any) -> str:
+        """Each criterion's grade, in config order: ``accuracy 4 · safety pass (commented)``."""
+        scores = result.get("scores") if isinstance(result, dict) else None
+        if not isinstance(scores, dict):
+            return super().summarise(config, result)
+        comments = result.get("comments") if isinstance(result.get("comments"), dict) else {}
+        parts = [
+            f"{name} {scores[name]}" + (" (commented)" if comments.get(name) else "")
+            for name in [c.name for c in config.criteria]
+            + [k for k in scores if k not in {c.name for c in config.criteria}]
+            if name in scores
+        ]
+        return shorten(" · ".join(parts) or "no grades")
 
     def result_from_form(self, config: RubricConfig, form: Any) -> dict:
         scores: dict[str, Any] = {}

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from . import exports
 from .. import _labelstudio as ls
 from .._labels import Label, check_labels, labels_as_objects
-from ..base import OffsetMove, TaskType
+from ..base import OffsetMove, TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 MAX_SPANS = 20_000
@@ -261,6 +261,20 @@ class Spans(TaskType):
 
     def sample_data(self, config: SpansConfig) -> dict:
         return {config.field: "Ada Lovelace wrote to Charles Babbage from London on 5 July 1843 about his engine."}
+
+    def summarise(self, config: SpansConfig, result: Any) -> str:
+        """The spans, labelled and quoted: ``2 spans: ORG “Halvorsen Maritime”, PERSON “Ada”; 1 relation``."""
+        spans = result.get("spans") if isinstance(result, dict) else None
+        if not isinstance(spans, list):
+            return super().summarise(config, result)
+        if not spans:
+            return "no spans"
+        quoted = ", ".join(
+            f"{s.get('label')} “{shorten(str(s.get('text', '')), 40)}”" for s in spans if isinstance(s, dict)
+        )
+        relations = result.get("relations") or []
+        tail = f"; {len(relations)} relation{'' if len(relations) == 1 else 's'}" if relations else ""
+        return shorten(f"{len(spans)} span{'' if len(spans) == 1 else 's'}: {quoted}{tail}")
 
     def widget_context(self, config: SpansConfig, data: dict, **_: Any) -> dict:
         text = data.get(config.field, "")

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from . import exports
 from .. import _conversation as conv
 from .. import _labelstudio as ls
-from ..base import TaskType
+from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
 HARD_MAX = 200_000
@@ -142,6 +142,12 @@ class Writing(TaskType):
             raise InvalidAnswer(f"predictions: a draft longer than {HARD_MAX} characters")
         return {"text": prediction["text"].replace("\r\n", "\n")}
 
+    def summarise(self, config: WritingConfig, result: Any) -> str:
+        """The start of what was written."""
+        if not isinstance(result, dict) or not isinstance(result.get("text"), str):
+            return super().summarise(config, result)
+        return shorten(result["text"])
+
     def result_from_form(self, config: WritingConfig, form: Any) -> dict:
         out: dict[str, Any] = {"text": str(form.get("text", ""))}
         if form.get("draft"):
@@ -154,9 +160,12 @@ class Writing(TaskType):
         return conv.sample_prompt(config.prompt_field)
 
     def widget_context(self, config: WritingConfig, data: dict, *, predictions: list | None = None, **_: Any) -> dict:
+        """The editor starts from the prediction's text (a draft to improve) — or from a result given
+        earlier (an answer being changed), which keeps the draft it was made from."""
         pred = (predictions or [{}])[0] if predictions else {}
-        draft = pred.get("text") if isinstance(pred.get("text"), str) else ""
-        return {"turns": conv.turns(data, config.prompt_field), "draft": draft, "text": draft, "checked": []}
+        text = pred.get("text") if isinstance(pred.get("text"), str) else ""
+        draft = pred["draft"] if isinstance(pred.get("draft"), str) else text
+        return {"turns": conv.turns(data, config.prompt_field), "draft": draft, "text": text, "checked": []}
 
     def result_widget_context(
         self, config: WritingConfig, data: dict, result: Any, *, task_id: str = "", user_id: str = ""

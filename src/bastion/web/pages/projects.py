@@ -27,7 +27,17 @@ from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, Conflict, InvalidAnswer, InvalidInput
 from ...services import annotations as annotations_service
-from ...services import import_keys, imports, labelling, projects, qualification, queue, tasks, workspaces
+from ...services import (
+    import_keys,
+    imports,
+    labelling,
+    own_annotations,
+    projects,
+    qualification,
+    queue,
+    tasks,
+    workspaces,
+)
 from ...sources import detect_format, iter_bytes
 
 router = APIRouter(include_in_schema=False)
@@ -38,6 +48,8 @@ def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None
     project = projects.get_project(ctx, project_id)
     allowed = workspaces.allowed_actions(ctx, project.workspace_id)
     results = qualification.results(ctx, project_id) if project.settings.qualification else None
+    # The person's own work here (the project's counts say how complete it is, not what they did).
+    progress = own_annotations.my_progress(ctx, project_id) if Action.TASK_WORK in allowed else None
     return render(
         request,
         "project.html",
@@ -50,6 +62,7 @@ def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None
         error=error,
         qualification_results=results,
         import_key=secrets.token_urlsafe(18),  # this form's import, whatever sends it again (module docstring)
+        progress=progress,
     )
 
 
@@ -167,11 +180,19 @@ def _label_view(
     error: str | None = None,
     status: int = 200,
     finished: bool = False,
+    event: str | None = None,
+    notice: str | None = None,
+    shown: labelling.LabellingView | None = None,
 ):
-    """The labelling view. ``lease``: in a POST, lease (or renew) the next task; else show what is held."""
+    """The labelling view. ``lease``: in a POST, lease (or renew) the next task; else show what is held
+    (the page's GET: with the person's progress). ``shown``: already made by the POST's own call.
+
+    ``event`` (submitted, skipped, undone, asked) tells the page's script what the POST did, so the
+    progress the GET showed counts on without the submit path counting anything."""
     try:
         # Leasing binds on a first access (a POST); showing what is held never does.
-        shown = labelling.labelling_view(ctx, project_id, lease=lease)
+        if shown is None:
+            shown = labelling.labelling_view(ctx, project_id, lease=lease, with_progress=not lease)
     except FirstAccessRequired:
         if lease:
             raise
@@ -192,6 +213,10 @@ def _label_view(
             view={},
             shown_at=0,
             overlay=None,
+            progress=None,
+            unseen_answers=0,
+            event=None,
+            notice=None,
         )
     context = dict(
         project=shown.project,
@@ -206,6 +231,10 @@ def _label_view(
         view=shown.widget_context,
         shown_at=int(time.time() * 1000),
         overlay=shown.overlay,
+        progress=shown.progress,
+        unseen_answers=shown.unseen_answers,
+        event=None if error else event,
+        notice=notice,
     )
     name = "_task.html" if request.headers.get("hx-request") else "label.html"
     return render(request, name, status_code=status, **context)
@@ -229,9 +258,23 @@ def start_labelling(request: Request, project_id: str, session: Session, csrf_to
     return _after_post(request, ctx, csrf, project_id)
 
 
-def _after_post(request: Request, ctx, csrf, project_id: str, error: str | None = None):
+def _after_post(
+    request: Request,
+    ctx,
+    csrf,
+    project_id: str,
+    error: str | None = None,
+    *,
+    event: str | None = None,
+    shown: labelling.LabellingView | None = None,
+    notice: str | None = None,
+):
     if request.headers.get("hx-request"):
-        return _label_view(request, ctx, csrf, project_id, lease=True, error=error, status=200)
+        return _label_view(
+            request, ctx, csrf, project_id, lease=True, error=error, status=200, event=event, shown=shown, notice=notice
+        )
+    if shown is not None:  # the POST's own call showed the task already: the GET shows what is held
+        return RedirectResponse(f"/projects/{project_id}/label", status_code=303)
     if error:
         return _label_view(request, ctx, csrf, project_id, lease=True, error=error, status=422)
     leased = queue.next_task(ctx, project_id)  # lease the next one here, in the POST; the GET only shows it
@@ -266,7 +309,7 @@ async def submit_label(request: Request, project_id: str, session: Session):
             if exc.code in ("conflict",):
                 return _after_post(request, ctx, csrf, project_id, error=exc.message)
             raise
-        return _after_post(request, ctx, csrf, project_id)
+        return _after_post(request, ctx, csrf, project_id, event="submitted")
 
     return await run_in_threadpool(work)
 
@@ -282,4 +325,42 @@ def skip(
     ctx, csrf = session
     require_form_csrf(csrf, csrf_token)
     queue.skip_task(ctx, task_id)
-    return _after_post(request, ctx, csrf, project_id)
+    return _after_post(request, ctx, csrf, project_id, event="skipped")
+
+
+@router.post("/projects/{project_id}/undo")
+def undo(request: Request, project_id: str, session: Session, csrf_token: str = Form("", max_length=200)):
+    """Undo (Backspace): take back your last annotation here; its task is shown again, your result in the widget."""
+    ctx, csrf = session
+    require_form_csrf(csrf, csrf_token)
+    try:
+        shown = labelling.undo_view(ctx, project_id)
+    except Conflict as exc:  # nothing to undo, or it can no longer change (reviewed, final)
+        return _after_post(request, ctx, csrf, project_id, error=exc.message)
+    return _after_post(request, ctx, csrf, project_id, event="undone", shown=shown)
+
+
+@router.post("/projects/{project_id}/ask")
+def ask(
+    request: Request,
+    project_id: str,
+    session: Session,
+    task_id: str = Form(..., max_length=60),
+    text: str = Form("", max_length=20_000),
+    keep: str = Form("yes", max_length=10),
+    csrf_token: str = Form("", max_length=200),
+):
+    """Ask the project's managers about the task in front of you; keep it, or give it back."""
+    ctx, csrf = session
+    require_form_csrf(csrf, csrf_token)
+    keep_lease = keep != "no"
+    try:
+        shown = labelling.ask_view(ctx, project_id, task_id, text, keep_lease=keep_lease)
+    except (InvalidInput, Conflict) as exc:
+        return _after_post(request, ctx, csrf, project_id, error=exc.message)
+    notice = "Your question went to the project's managers: their answer will be on your list of annotations." + (
+        "" if keep_lease else " The task went back to the queue."
+    )
+    return _after_post(
+        request, ctx, csrf, project_id, event="asked" if keep_lease else "skipped", shown=shown, notice=notice
+    )

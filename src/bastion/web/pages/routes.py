@@ -2,8 +2,34 @@
 
 from fastapi import APIRouter
 
-from . import approvals, auth, exports, home, members, project_setup, projects, quality, task, walls
+from . import (
+    approvals,
+    auth,
+    exports,
+    home,
+    members,
+    own_annotations,
+    project_setup,
+    projects,
+    quality,
+    questions,
+    task,
+    walls,
+)
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, home, projects, project_setup, members, exports, walls, quality, approvals, task):
+for _module in (
+    auth,
+    home,
+    projects,
+    project_setup,
+    members,
+    exports,
+    own_annotations,
+    questions,
+    walls,
+    quality,
+    approvals,
+    task,
+):
     router.include_router(_module.router)

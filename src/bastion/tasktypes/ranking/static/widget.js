@@ -1,6 +1,7 @@
 // Ranking widget: the card list is the ranking, best first.
 // Keys: a card's number places it next (press them in order of preference);
-// "=" ties the last placed card with the one before it; Backspace starts over;
+// "=" ties the last placed card with the one before it; Backspace starts over (with
+// nothing placed yet it is the page's: undo the last answer);
 // Up/Down (or K/J) move the focus; Alt+Up/Down move the focused card.
 // Cards can be dragged. Every change writes the ranks into the per-response
 // <select name="rank_<index>"> fields, which are what the form submits (and
@@ -128,6 +129,7 @@
       return;
     }
     if (key === "Backspace") {
+      if (!r.placed && !r.touched && !r.tied.size) return;  // nothing to start over: the page's undo
       event.preventDefault();
       r.placed = 0; r.touched = false; r.tied.clear();
       sync(r);

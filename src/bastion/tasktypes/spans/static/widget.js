@@ -427,6 +427,7 @@
       move(w, key === "ArrowRight" ? 1 : -1, event.shiftKey);
       return;
     }
+    if (key === "Backspace" && !w.picked && !currentRange(w)) return;  // nothing to remove: the page's undo
     if (key === "Delete" || key === "Backspace") { event.preventDefault(); removeAtSelection(w); return; }
     if (key === "Escape") {
       w.sel = null; w.mouse = null; w.picked = null;
