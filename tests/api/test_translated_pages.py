@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from bastion.demo import setup_demo
-from bastion.services import content, projects, queue, users, workspaces
+from bastion.services import content, projects, queue, users, workforce, workspaces
 from factories import add_tasks, as_user, make_project, make_user, system
 
 PASSWORD = "translated pages password"
@@ -70,6 +70,64 @@ def test_the_htmx_fragment_and_the_error_pages_are_translated_too(client, rt):
     assert "Ihre Arbeitsbereiche" in home.text and "Annotieren" in home.text
 
 
+def test_the_annotators_own_pages_are_in_german_too(client, rt):
+    """Progress, asking, undo (with the services' refusals) on the labelling page; their annotations and the edit page."""
+    _owner, person, project = _annotator_holding_a_task(rt)
+    _sign_in(client, rt, person.email)
+    page = client.get(f"/projects/{project.id}/label", headers=GERMAN)
+    for words in ("Ihr Fortschritt", "Heute von Ihnen annotiert", "Ihre Annotationen", "Ihre Frage", "Tasten"):
+        assert words in page.text, words
+    assert (
+        "Die Manager zu dieser Aufgabe fragen" in page.text and "Meine letzte Annotation rückgängig machen" in page.text
+    )
+    assert not re.search(
+        r">\s*(Your annotations|Undo my last annotation|Keep this task|Send the question)\b", page.text
+    )
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    task_id = re.search(r'data-task-id="([^"]+)"', page.text).group(1)
+    hx = {**GERMAN, "HX-Request": "true"}
+    url = f"/projects/{project.id}"
+    nothing = client.post(f"{url}/undo", data={"csrf_token": csrf}, headers=hx)
+    assert 'class="error"' in nothing.text and "Sie haben hier keine Annotation" in nothing.text
+    blank = client.post(f"{url}/ask", data={"csrf_token": csrf, "task_id": task_id, "text": " "}, headers=hx)
+    assert "Ihre Frage: Schreiben Sie ein paar Worte" in blank.text and "write a few words" not in blank.text
+    asked = client.post(
+        f"{url}/ask", data={"csrf_token": csrf, "task_id": task_id, "text": "Ironie?", "keep": "no"}, headers=hx
+    )
+    assert (
+        "Ihre Frage ging an die Manager" in asked.text and "Die Aufgabe ist zurück in der Warteschlange" in asked.text
+    )
+    held = re.search(r'data-task-id="([^"]+)"', asked.text).group(1)
+    client.post(f"{url}/label", data={"csrf_token": csrf, "task_id": held, "label": "pos", "shown_at": "0"}, headers=hx)
+
+    mine = client.get(f"{url}/mine", headers=GERMAN)
+    assert '<html lang="de">' in mine.text and mine.headers["content-language"] == "de"
+    for words in ("Ihre Annotationen", "Ihre Fragen", "wartet auf Antwort", "nicht geprüft", "Zurück zum Annotieren"):
+        assert words in mine.text, words
+    assert "Ironie?" in mine.text  # the question itself, as it was asked
+    edit = re.search(r'href="(/projects/[^"]+/mine/ann_\w+/edit)"', mine.text).group(1)
+    form = client.get(edit, headers=GERMAN)
+    assert '<html lang="de">' in form.text and "Änderung speichern" in form.text and "Abbrechen" in form.text
+    assert "Eine Antwort wählen" in form.text  # the widget in the page's language
+    assert "Your annotations" in client.get(f"{url}/mine").text  # English without the header
+
+
+def test_the_walled_off_workspaces_line_is_in_german(client, rt):
+    a = make_project(rt, workspaces.create_workspace(system(rt), "Acme", owner=make_user(rt, "o.a.i18n@x.org").id).id)
+    b_ws = workspaces.create_workspace(system(rt), "Globex", owner=make_user(rt, "o.b.i18n@x.org").id)
+    add_tasks(rt, a.id, 1)
+    workforce.add_conflict(system(rt), a.workspace_id, b_ws.id)
+    person = make_user(rt, "walled.i18n@example.com", password=PASSWORD)
+    for ws in (a.workspace_id, b_ws.id):
+        workspaces.add_member(system(rt), ws, person.id, "annotator")
+    assert queue.next_task(as_user(rt, person.id), a.id) is not None  # works for Acme: Globex is walled off
+    _sign_in(client, rt, person.email)
+    page = client.get("/", headers=GERMAN)
+    section = page.text[page.text.index('id="walled-off"') :].split("</section>")[0]
+    assert "Für Sie gesperrt" in section and "Sie sind Mitglied dieses Arbeitsbereichs" in section
+    assert "Globex" in section
+
+
 def test_a_data_leads_page_stays_english_whole(client, rt):
     owner, _person, project = _annotator_holding_a_task(rt)
     _sign_in(client, rt, owner.email)
@@ -126,3 +184,15 @@ def test_every_task_types_widget_is_translated(client, rt):
         assert page.status_code == 200 and 'lang="de"' in page.text, project.task_type
         found[project.task_type] = WIDGET_PHRASES[project.task_type] in page.text
     assert found == dict.fromkeys(WIDGET_PHRASES, True)
+
+
+def test_each_refusal_the_labelling_page_translates_is_one_a_service_says():
+    """REFUSALS are the services' own words: a reworded refusal would silently go untranslated."""
+    from pathlib import Path
+
+    from bastion.web.pages.projects import REFUSALS
+
+    services = Path(__file__).resolve().parents[2] / "src" / "bastion" / "services"
+    said = "\n".join(path.read_text() for path in services.glob("*.py"))
+    named = {m: m.replace("text: ", "{field}: ", 1) for m in REFUSALS}  # services/questions.py names its field
+    assert [m for m in REFUSALS if m not in said and named[m] not in said] == []

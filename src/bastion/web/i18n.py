@@ -1,7 +1,8 @@
 """Translations of the annotator-facing pages: gettext catalogues and the language of a request.
 
 Concept: the pages annotators read — the header, sign-in, the start page, labelling with every
-task type's widget, the error and first-access pages (``TRANSLATED_PAGES``) — mark their words
+task type's widget and their progress, their own annotations and the page changing one, the error
+and first-access pages (``TRANSLATED_PAGES``) — mark their words
 with jinja2's i18n extension (``{% trans %}…{% endtrans %}``, ``_("…")``); the page modules mark
 the few messages they pass to those pages with ``N_("…")``. Babel extracts them
 (``babel.cfg``) into ``locale/messages.pot``; each shipped language has a catalogue
@@ -11,7 +12,7 @@ marked message has no translation, or when a ``.mo`` disagrees with its ``.po``.
 
 The language of a page: the person's ``Accept-Language``, its best match among ``LANGUAGES``,
 else English. The other pages (a data lead's: project set-up, the data browser, quality,
-review, walls, approvals, people) are English throughout, ``<html lang="en">`` included, rather
+review, questions, walls, approvals, people) are English throughout, ``<html lang="en">`` included, rather
 than half translated.
 
 Design choice: compiled catalogues are read with the standard library's gettext, once per
@@ -35,7 +36,19 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
 DEFAULT_LANGUAGE = "en"
 LANGUAGES = ("en", "de")  # the messages are written in English; each other language ships a catalogue
-TRANSLATED_PAGES = frozenset({"login.html", "home.html", "label.html", "_task.html", "error.html", "first_access.html"})
+TRANSLATED_PAGES = frozenset(
+    {
+        "login.html",
+        "home.html",
+        "label.html",
+        "_task.html",
+        "_progress.html",
+        "mine.html",  # the annotator's own annotations and questions
+        "edit.html",  # changing one of them
+        "error.html",
+        "first_access.html",
+    }
+)
 _MAX_RANGES = 40  # an Accept-Language header is short; a long one is read this far and no further
 
 

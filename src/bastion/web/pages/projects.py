@@ -23,6 +23,7 @@ from starlette.responses import RedirectResponse
 
 from .common import render
 from ..auth import page_session, require_form_csrf
+from ..i18n import N_, translate
 from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, Conflict, InvalidAnswer, InvalidInput
@@ -328,6 +329,32 @@ def skip(
     return _after_post(request, ctx, csrf, project_id, event="skipped")
 
 
+# The labelling page is translated (web/i18n.py): what this module tells an annotator there is marked for the
+# catalogues, and so are the services' refusals of undo and of a question with a fixed wording (in their words:
+# services/own_annotations.py, services/questions.py). A refusal with values in it is shown as it is.
+ASKED = N_("Your question went to the project's managers: their answer will be on your list of annotations.")
+ASKED_GIVEN_BACK = N_(
+    "Your question went to the project's managers: their answer will be on your list of annotations. "
+    "The task went back to the queue."
+)
+REFUSALS = frozenset(
+    {
+        N_("you have no annotation here to take back"),
+        N_("this annotation was reviewed a moment ago: it can no longer change"),
+        N_("a reviewer has this annotation open: it can change again once they are done"),
+        N_("annotations in a qualification test are final"),
+        N_("the expected answer was shown to you after this annotation: it is final"),
+        N_("text: write a few words"),
+        N_("this task is not leased to you: there is nothing to give back"),
+    }
+)
+
+
+def _refusal(request: Request, message: str) -> str:
+    """A service's refusal on the labelling page, in the person's language where the catalogues have it."""
+    return translate(request, message) if message in REFUSALS else message
+
+
 @router.post("/projects/{project_id}/undo")
 def undo(request: Request, project_id: str, session: Session, csrf_token: str = Form("", max_length=200)):
     """Undo (Backspace): take back your last annotation here; its task is shown again, your result in the widget."""
@@ -336,7 +363,7 @@ def undo(request: Request, project_id: str, session: Session, csrf_token: str = 
     try:
         shown = labelling.undo_view(ctx, project_id)
     except Conflict as exc:  # nothing to undo, or it can no longer change (reviewed, final)
-        return _after_post(request, ctx, csrf, project_id, error=exc.message)
+        return _after_post(request, ctx, csrf, project_id, error=_refusal(request, exc.message))
     return _after_post(request, ctx, csrf, project_id, event="undone", shown=shown)
 
 
@@ -357,10 +384,8 @@ def ask(
     try:
         shown = labelling.ask_view(ctx, project_id, task_id, text, keep_lease=keep_lease)
     except (InvalidInput, Conflict) as exc:
-        return _after_post(request, ctx, csrf, project_id, error=exc.message)
-    notice = "Your question went to the project's managers: their answer will be on your list of annotations." + (
-        "" if keep_lease else " The task went back to the queue."
-    )
+        return _after_post(request, ctx, csrf, project_id, error=_refusal(request, exc.message))
+    notice = translate(request, ASKED if keep_lease else ASKED_GIVEN_BACK)
     return _after_post(
         request, ctx, csrf, project_id, event="asked" if keep_lease else "skipped", shown=shown, notice=notice
     )
