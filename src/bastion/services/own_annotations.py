@@ -325,6 +325,7 @@ class AnnotationToEdit:
     widget_script: str
     widget_context: dict[str, Any]
     overlay: dict[str, Any] | None  # as on the labelling page (services/tracing.py)
+    shown: Any = None  # the widget to change it in (services/labelling.Widget, mode "label")
 
 
 def annotation_to_edit(ctx: Context, project_id: str, annotation_id: str) -> AnnotationToEdit:
@@ -346,6 +347,9 @@ def annotation_to_edit(ctx: Context, project_id: str, annotation_id: str) -> Ann
         task = task_dict(w, found, found.key_id, full=False, config=config)
         task["predictions"] = [shown]
         w.audit(ws, "task.shown", found.id, via="edit")
+        from .labelling import label_widget  # labelling imports this module (undo)
+
+        widget = label_widget(task_type, config, task, user_id=ctx.actor.user_id)
         return AnnotationToEdit(
             project=project,
             config=config,
@@ -357,10 +361,9 @@ def annotation_to_edit(ctx: Context, project_id: str, annotation_id: str) -> Ann
             },
             widget=f"tasktypes/{task_type.name}/widget.html",
             widget_script=f"/static/tasktypes/{task_type.name}/widget.js",
-            widget_context=task_type.widget_context(
-                config, task["data"], task_id=found.id, user_id=ctx.actor.user_id, predictions=[shown]
-            ),
+            widget_context=widget.view,
             overlay=overlay_of(w, project.id),
+            shown=widget,
         )
 
 

@@ -85,6 +85,7 @@ def _edit_page(request: Request, ctx, csrf: str, project_id: str, annotation_id:
         widget_script=shown.widget_script,
         view=shown.widget_context,
         overlay=shown.overlay,
+        shown=shown.shown,
         error=error,
         csrf_token=csrf,
     )
