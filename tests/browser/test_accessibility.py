@@ -25,7 +25,18 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from bastion.demo import setup_demo
-from bastion.services import annotations, approvals, projects, queue, reviews, tasks, workforce, workspaces
+from bastion.services import (
+    annotations,
+    approvals,
+    exports,
+    labelling,
+    projects,
+    queue,
+    reviews,
+    tasks,
+    workforce,
+    workspaces,
+)
 from bastion.tasktypes import installed
 from browser_support import PASSWORD, login
 from environment import IN_CI
@@ -54,7 +65,7 @@ def page(browser):
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []
-    expected = re.compile(r"Failed to load resource: the server responded with a status of 40[134]")
+    expected = re.compile(r"Failed to load resource: the server responded with a status of (40[134]|422)")
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
@@ -138,13 +149,32 @@ def _world(rt) -> World:
     # A request for approval by another owner: pending on the approvals page, an alert on the lead's home.
     pending = approvals.request(as_user(rt, co_owner.id), demo.id, "keys.rotate", {}, "yearly rotation")
 
+    # The lead's own annotation (their list, its edit page), a question to answer, and a finished export.
+    own_task = queue.next_task(lead_ctx, reviewed.id)
+    assert own_task is not None
+    own = annotations.submit_annotation(lead_ctx, own_task["id"], {"label": "math"})
+    asker = make_user(rt, "asker.a11y@example.com")
+    workspaces.add_member(sys, demo.id, asker.id, "annotator")
+    asked = queue.next_task(as_user(rt, asker.id), demo_projects["classification"].id)
+    assert asked is not None
+    labelling.ask_view(
+        as_user(rt, asker.id),
+        demo_projects["classification"].id,
+        asked["id"],
+        "Is sarcasm negative?",
+        keep_lease=True,
+    )
+    export = exports.start_export(lead_ctx, reviewed.id, fmt="jsonl")
+    b"".join(export.chunks())
+
     # The ids a route's parameters are filled with, all of one project (annotated, reviewed, with figures).
     a_task = tasks.list_tasks(lead_ctx, reviewed.id, limit=1)["items"][0]
     ids = {
         "workspace_id": demo.id,
         "project_id": reviewed.id,
         "task_id": a_task["id"],
-        "annotation_id": held["annotation"]["id"],
+        "annotation_id": own["id"],
+        "export_id": export.id,
         "user_id": newcomer.id,
         "approval_id": pending["id"],
     }
@@ -160,7 +190,8 @@ def _world(rt) -> World:
         Visit("label: start", f"/projects/{reviewed.id}/label", "lead", "#start"),
         Visit("review: an annotation held", f"/projects/{reviewed.id}/review", "lead", review),
         Visit("review: start", f"/projects/{spans}/review", "lead", "#start-review"),
-        Visit("review: nothing waits", f"/projects/{spans}/review?finished=1", "lead", "#review-empty"),
+        Visit("review: off here", f"/projects/{spans}/review?finished=1", "lead", "#review-off"),
+        Visit("review: nothing waits", f"/projects/{reviewed.id}/review?finished=1", "lead", "#review, #review-empty"),
         Visit("quality: agreement and review figures", f"/projects/{reviewed.id}/quality", "lead", "table.confusion"),
         Visit("data browser: reviewed", f"/projects/{reviewed.id}/tasks", "lead", "#task-table"),
         Visit(
@@ -178,6 +209,9 @@ def _world(rt) -> World:
         Visit("first access", f"/projects/{rival_project.id}", "newcomer", "#first-access"),
         Visit("label: first access", f"/projects/{classification}/label", "newcomer", "#start-form p.muted"),
         Visit("login: an error", "/login", None, "form", "login-wrong"),
+        Visit("questions: one to answer", f"/projects/{classification}/questions", "lead", "form"),
+        Visit("mine: the lead's annotations", f"/projects/{reviewed.id}/mine", "lead", "table, ol, ul"),
+        Visit("task page: annotations in their widgets", f"/tasks/{own_task['id']}", "lead", ".widget"),
     ]
     world.visits += [
         Visit(f"quality: {kind}", f"/projects/{p.id}/quality", "lead", "#agreement")

@@ -21,7 +21,7 @@ from .common import render
 from ..api.projects import export_response
 from ..auth import page_session, require_form_csrf
 from ...domain.errors import InvalidInput
-from ...services import export_downloads, exports
+from ...services import export_downloads, exports, projects
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -142,9 +142,12 @@ def export_progress(
     """Where the export stands: polled every second by the page until it is complete or has stopped."""
     ctx, _csrf = session
     progress = export_downloads.export_progress(ctx, project_id, export_id, seen=seen, seen_since=since)
+    # htmx polls the fragment; a link (its "progress" link, a bookmark) opens it as a page.
+    page = not request.headers.get("hx-request")
     return render(
         request,
-        "_export_progress.html",
+        "export_status.html" if page else "_export_progress.html",
+        project=projects.get_project_summary(ctx, project_id) if page else None,
         project_id=project_id,
         export_id=export_id,
         p=progress,
