@@ -62,15 +62,18 @@ def test_the_page_escapes_task_text(client, rt):
 
 def test_only_roles_that_may_browse_see_it(client, rt):
     side, other = make_side(rt, "rol", n_tasks=3), make_side(rt, "oth", n_tasks=3)
+    people = {}
     for role, status in (("owner", 200), ("manager", 200), ("reviewer", 200), ("annotator", 403), ("auditor", 403)):
-        person = _member(rt, side, role)
+        person = people[role] = _member(rt, side, role)
         _sign_in(client, rt, person.email)
         assert client.get(f"/projects/{side.project_id}/tasks").status_code == status, role
         # Another workspace's project does not exist for them.
         assert client.get(f"/projects/{other.project_id}/tasks").status_code == 404, role
-    too_long = "x" * 61
-    r = client.get(f"/projects/{side.project_id}/tasks", params={"cursor": too_long})
-    assert r.status_code == 422 and "cursor" in r.text
+    # A refused filter: the form again with the message naming the field (422), for those who may browse.
+    _sign_in(client, rt, people["manager"].email)
+    for params, field in (({"cursor": "x" * 61}, "cursor"), ({"agreement_below": "high"}, "agreement_below")):
+        r = client.get(f"/projects/{side.project_id}/tasks", params=params)
+        assert r.status_code == 422 and field in r.text and 'id="browse-filters"' in r.text, r.text
     client.cookies.clear()
     assert client.get(f"/projects/{side.project_id}/tasks", follow_redirects=False).status_code in (303, 401)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from . import search
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
 from .tasks import find_task_row, task_dict
@@ -214,6 +215,8 @@ def review_annotation(
             still_done = rs.UNCOUNT.scalar(w.tx, ws=ws, id=task_id, overlap=found.overlap, yes=True, no=False)
             bump_counts(w, ws, project_id, annotations=-1, done=-1 if was_done and not still_done else 0)
         rs.RELEASE.run(w.tx, ws=ws, id=annotation_id)
+        # A rejected answer no longer counts, a correction adds its labels: the index follows.
+        search.settle_answers(w, found, ctx.rt.task_types.get(project.task_type), config_of(w, found))
         w.audit(ws, "annotation.reviewed", annotation_id, decision=status, task=task_id)
         return {
             "id": review_id,

@@ -1,12 +1,12 @@
-"""Project pages: overview with counts, import by upload, export links, and labelling."""
+"""Project pages: overview with counts, import by upload, export links, and labelling (the data browser:
+``pages/browse.py``)."""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse
@@ -17,7 +17,7 @@ from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, InvalidAnswer, InvalidInput
 from ...services import annotations as annotations_service
-from ...services import imports, labelling, projects, qualification, queue, tasks, workspaces
+from ...services import imports, labelling, projects, qualification, queue, workspaces
 from ...sources import detect_format, iter_bytes
 
 router = APIRouter(include_in_schema=False)
@@ -46,39 +46,6 @@ def _project_page(request: Request, ctx, csrf: str, project_id: str, report=None
 def project_page(request: Request, project_id: str, session: Session):
     ctx, csrf = session
     return _project_page(request, ctx, csrf, project_id)
-
-
-BROWSE_PAGE = 50
-
-
-def _preview(data, limit: int = 160) -> str:
-    """The first text of a task's data, shortened (the data browser shows one line per task)."""
-    if isinstance(data, dict):
-        for value in data.values():
-            if isinstance(value, str) and value.strip():
-                text = " ".join(value.split())
-                return text if len(text) <= limit else text[: limit - 1] + "…"
-    text = orjson.dumps(data).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@router.get("/projects/{project_id}/tasks")
-def browse_page(request: Request, project_id: str, session: Session, cursor: str | None = Query(None, max_length=60)):
-    """The data browser: the project's tasks in id order, a page at a time (keyset: the same cost
-    at any depth), for those who may browse them (the access module decides; reads are audited)."""
-    ctx, csrf = session
-    project = projects.project_for_work(ctx, project_id, Action.TASK_BROWSE)
-    page = tasks.list_tasks(ctx, project_id, cursor=cursor, limit=BROWSE_PAGE)
-    rows = [{**item, "preview": _preview(item["data"])} for item in page["items"]]
-    return render(
-        request,
-        "tasks.html",
-        project=project,
-        rows=rows,
-        cursor=cursor,
-        next_cursor=page["next_cursor"],
-        csrf_token=csrf,
-    )
 
 
 @router.post("/projects/{project_id}/import")
