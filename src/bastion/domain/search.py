@@ -73,6 +73,7 @@ _WORD = re.compile(r"\w+")
 # ASCII bytes that are word characters (\w on ASCII: letters, digits, underscore) stay; the rest
 # become spaces, so ``bytes.split()`` gives the words (the fast path for ASCII text).
 _ASCII_WORDS = bytes(c if (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(128)) + bytes(range(128, 256))
+_ASCII_WORDS_BY_NUL = b"\x00" + _ASCII_WORDS[1:]  # the same, NUL kept: it separates a block's tasks
 _U16 = "H"
 assert array(_U16).itemsize == 2
 
@@ -296,7 +297,7 @@ def block_postings(tasks: Sequence[tuple[Any, Mapping[str, Any] | None]]) -> dic
     texts = [_task_text(data, meta) for data, meta in tasks]
     joined = "\x00".join(texts)
     if joined.isascii() and joined.count("\x00") == len(texts) - 1:
-        chunks: Iterable[Iterable[bytes]] = joined.lower().encode().translate(_ASCII_WORDS).split(b"\x00")
+        chunks: Iterable[Iterable[bytes]] = joined.lower().encode().translate(_ASCII_WORDS_BY_NUL).split(b"\x00")
         split = bytes.split
     else:
         chunks = [words(text) for text in texts]
