@@ -8,8 +8,18 @@ from sqlalchemy import func, select
 
 from bastion.domain.errors import InvalidInput, NotFound, PermissionDenied
 from bastion.leaks.simulation import generate_items
-from bastion.services import annotations, audit, browse, content, imports, queue, reviews, search, task_changes
-from bastion.services import workspaces
+from bastion.services import (
+    annotations,
+    audit,
+    browse,
+    content,
+    imports,
+    queue,
+    reviews,
+    search,
+    task_changes,
+    workspaces,
+)
 from bastion.storage import schema
 from factories import as_user, make_project, make_side, make_user, operator_tx, system
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bastion.domain import search
-from bastion.services.browse import parse_query, preview
 from bastion.domain.errors import InvalidInput
+from bastion.services.browse import parse_query, preview
 from bastion.tasktypes import installed
 
 

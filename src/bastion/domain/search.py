@@ -297,14 +297,12 @@ def block_postings(tasks: Sequence[tuple[Any, Mapping[str, Any] | None]]) -> dic
     texts = [_task_text(data, meta) for data, meta in tasks]
     joined = "\x00".join(texts)
     if joined.isascii() and joined.count("\x00") == len(texts) - 1:
-        chunks: Iterable[Iterable[bytes]] = joined.lower().encode().translate(_ASCII_WORDS_BY_NUL).split(b"\x00")
-        split = bytes.split
+        chunks = joined.lower().encode().translate(_ASCII_WORDS_BY_NUL).split(b"\x00")
+        token_sets: Iterable[set[bytes]] = map(set, map(bytes.split, chunks))
     else:
-        chunks = [words(text) for text in texts]
-        split = list
+        token_sets = (set(words(text)) for text in texts)
     postings: defaultdict[bytes, list[int]] = defaultdict(list)
-    for ordinal, chunk in enumerate(chunks):
-        tokens = set(split(chunk))  # type: ignore[operator]
+    for ordinal, tokens in enumerate(token_sets):
         meta = tasks[ordinal][1]
         if meta:
             tokens.update(_meta_tokens(meta))
@@ -340,7 +338,7 @@ def encode_buckets(hashed: Iterable[tuple[bytes, Sequence[int]]]) -> dict[int, b
     return out
 
 
-def _little(values: array) -> array:
+def _little(values: array[Any]) -> array[Any]:
     if _BIG_ENDIAN:  # pragma: no cover - stored little-endian whatever the machine
         values = array(values.typecode, values)
         values.byteswap()
@@ -350,7 +348,7 @@ def _little(values: array) -> array:
 _BIG_ENDIAN = array("H", [1]).tobytes() == b"\x00\x01"
 
 
-def find_posting(blob: bytes, digest: bytes) -> array | None:
+def find_posting(blob: bytes, digest: bytes) -> array[int] | None:
     """The ordinals a bucket blob holds for ``digest`` (ascending), or None when the block lacks it."""
     count = int.from_bytes(blob[:4], "little")
     directory_end = 4 + count * HASH_BYTES
@@ -415,11 +413,10 @@ def candidates(
         if ordinals is not None and not ordinals:
             continue
         ids = load(info.block)
-        if ordinals is None:
-            ordinals = range(len(ids.ids) // ID_BYTES)
+        chosen: Iterable[int] = range(len(ids.ids) // ID_BYTES) if ordinals is None else ordinals
         found = [
             task_id
-            for task_id in (unpack_id(ids.ids, o) for o in ordinals if not is_dead(ids.dead, o))
+            for task_id in (unpack_id(ids.ids, o) for o in chosen if not is_dead(ids.dead, o))
             if task_id > after
         ]
         if not pending:

@@ -429,7 +429,8 @@ def answers(task_type, config, task_ids: Sequence[str], items, batch: Batch, pro
     for task_id, (_line, item) in zip(task_ids, items):
         if not item.annotations:
             continue
-        results, corrections = [], []
+        results: list[dict] = []
+        corrections: list[dict] = []
         for a in item.annotations:
             if a.result is None:
                 continue
