@@ -114,6 +114,14 @@ class Index:
             if ordinal is not None:
                 block["dead"] = search.mark_dead(block["dead"], len(block["ids"]) // 16, [ordinal])
 
+    def load(self, name: str, ordinals: list[int] | None) -> search.BlockIds:
+        """As the store does: a few ids one by one (``picked``), or the whole list."""
+        block = self.blocks[name]
+        if ordinals is None or len(ordinals) % 2:
+            return search.BlockIds(block["ids"], block["dead"])
+        picked = b"".join(block["ids"][16 * o : 16 * o + 16] for o in ordinals)
+        return search.BlockIds(picked, block["dead"], ordinals)
+
     def find(self, terms: list[bytes], after: str = "") -> list[str]:
         digests = [[self.hash(t)] for t in terms]
         postings = [
@@ -127,7 +135,7 @@ class Index:
             search.candidates(
                 infos,
                 postings,
-                lambda name: search.BlockIds(self.blocks[name]["ids"], self.blocks[name]["dead"]),
+                self.load,
                 after=after,
                 digests=digests,
             )

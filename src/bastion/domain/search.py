@@ -49,9 +49,9 @@ path below equals the regular expression on ASCII text (a test checks it on rand
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
-import re
 import unicodedata
 from array import array
 from collections import defaultdict
@@ -69,7 +69,6 @@ MAX_TERM_CHARS = 200
 META_PREFIX = b"meta:"
 LABEL_PREFIX = b"label:"
 
-_WORD = re.compile(r"\w+")
 # ASCII bytes that are word characters (\w on ASCII: letters, digits, underscore) stay; the rest
 # become spaces, so ``bytes.split()`` gives the words (the fast path for ASCII text).
 _ASCII_WORDS = bytes(c if (chr(c).isalnum() or c == 0x5F) else 0x20 for c in range(128)) + bytes(range(128, 256))
@@ -90,9 +89,29 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> list[bytes]:
     """The word tokens of a text, in order (repeats kept)."""
+    return _word_bytes(text, _ASCII_WORDS).split()
+
+
+_ASCII_BYTES = bytes(range(128))
+
+
+def _word_bytes(text: str, table: bytes) -> bytes:
+    """The normalised text as UTF-8 with every non-word character a space: ``split()`` gives its words.
+
+    C calls only, whatever the text's length: word characters are those ``\\w`` matches (letters,
+    digits, numerics, underscore: ``str.isalnum() or "_"``). ASCII ones by ``table``; the few
+    distinct other characters a text holds are looked at one by one, and those that are not word
+    characters replaced by a space (UTF-8 is self-synchronising: a character's bytes match only
+    at a character). The regular expression ``\\w+`` reads the same words (a property test).
+    """
     if text.isascii():
-        return text.lower().encode().translate(_ASCII_WORDS).split()
-    return [w.encode() for w in _WORD.findall(normalise(text))]
+        return text.lower().encode().translate(table)
+    data = normalise(text).encode()
+    others = data.translate(None, _ASCII_BYTES).decode()  # the non-ASCII characters alone
+    for char in set(others):
+        if not char.isalnum():
+            data = data.replace(char.encode(), b" ")
+    return data.translate(table)
 
 
 def _scalar_text(value: Any) -> str | None:
@@ -155,16 +174,39 @@ def _task_text(data: Any, meta: Mapping[str, Any] | None) -> str:
     if text is None:
         text = " ".join(_strings(data))
     if meta:
-        text = text + " " + " ".join(_strings(meta))
+        try:
+            return text + " " + " ".join(meta.values())  # flat text meta: one C call too
+        except TypeError:
+            return text + " " + " ".join(_strings(meta))
     return text
 
 
-def _meta_tokens(meta: Mapping[str, Any] | None) -> Iterator[bytes]:
-    if meta:
-        for key, value in _meta_pairs(meta):
-            token = meta_token(key, value)
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _meta_tokens(
+    meta: Mapping[str, Any] | None, cache: dict[tuple[str, type, Any], bytes | None] | None = None
+) -> Iterator[bytes]:
+    """The ``meta:key=value`` tokens of a task's meta (``cache``: a block's, keyed by key, type and value:
+    the same pairs come back on most tasks)."""
+    if not meta:
+        return
+    for key, value in meta.items():
+        if type(value) in _SCALARS and type(key) is str:
+            if cache is None:
+                token = meta_token(key, value)
+            else:
+                pair = (key, type(value), value)
+                token = cache.get(pair)
+                if token is None:
+                    token = cache[pair] = meta_token(key, value)
             if token is not None:
                 yield token
+        else:
+            for path, scalar in _meta_pairs({key: value}):
+                token = meta_token(path, scalar)
+                if token is not None:
+                    yield token
 
 
 def task_tokens(data: Any, meta: Mapping[str, Any] | None = None) -> set[bytes]:
@@ -287,28 +329,68 @@ def all_dead(dead: bytes | None, size: int) -> bool:
 
 def block_postings(tasks: Sequence[tuple[Any, Mapping[str, Any] | None]]) -> dict[bytes, list[int]]:
     """Token -> ascending ordinals of the tasks (``(data, meta)`` in block order) that hold it: the same
-    tokens as ``task_tokens`` of each task (a property test holds them equal).
+    tokens as ``task_tokens`` of each task (a property test holds them equal)."""
+    return postings_of_texts(block_texts(tasks), [meta for _, meta in tasks])
 
-    The import's path, so written for speed: the texts of the whole block are lowered, encoded and
-    split into words by a few C calls when they are ASCII (NUL, refused in any imported text,
+
+def block_texts(tasks: Sequence[tuple[Any, Mapping[str, Any] | None]]) -> list[str]:
+    """Each task's strings, space-separated: what its words are read from."""
+    return [_task_text(data, meta) for data, meta in tasks]
+
+
+def postings_of_texts(texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None]) -> dict[bytes, list[int]]:
+    """``block_postings`` from the tasks' texts (``block_texts``) and metas.
+
+    The import's path, so written for speed: the texts of the whole block are normalised, encoded
+    and split into words by a few C calls (``_word_bytes``; NUL, refused in any imported text,
     separates the tasks); the loop per token is the plain one (on CPython 3.11 it beats every
-    C-level ``map`` arrangement tried).
+    C-level ``map`` arrangement and a NumPy sort tried).
     """
-    texts = [_task_text(data, meta) for data, meta in tasks]
     joined = "\x00".join(texts)
-    if joined.isascii() and joined.count("\x00") == len(texts) - 1:
-        chunks = joined.lower().encode().translate(_ASCII_WORDS_BY_NUL).split(b"\x00")
+    chunks = _word_bytes(joined, _ASCII_WORDS_BY_NUL).split(b"\x00")
+    if len(chunks) == len(texts):
         token_sets: Iterable[set[bytes]] = map(set, map(bytes.split, chunks))
-    else:
+    else:  # a NUL inside a text (refused at import; a stored task could still hold one): task by task
         token_sets = (set(words(text)) for text in texts)
     postings: defaultdict[bytes, list[int]] = defaultdict(list)
+    cache: dict[tuple[str, type, Any], bytes | None] = {}
     for ordinal, tokens in enumerate(token_sets):
-        meta = tasks[ordinal][1]
+        meta = metas[ordinal]
         if meta:
-            tokens.update(_meta_tokens(meta))
+            tokens.update(_meta_tokens(meta, cache))
         for token in tokens:
             postings[token].append(ordinal)
     return postings
+
+
+# A process's token hashes by key (the import's helper process keeps them between batches:
+# most words come back in every batch).
+_HASHES: dict[bytes, dict[bytes, bytes]] = {}
+HASH_CACHE_LIMIT = 500_000
+
+
+def hash_tokens(key: bytes, tokens: Iterable[bytes]) -> list[bytes]:
+    """The keyed hashes of ``tokens``, remembered per key in this process (bounded)."""
+    cache = _HASHES.get(key)
+    if cache is None or len(cache) > HASH_CACHE_LIMIT:
+        if len(_HASHES) > 16:
+            _HASHES.clear()
+        cache = _HASHES[key] = {}
+    tokens = list(tokens)
+    found = list(map(cache.get, tokens))
+    if None in found:
+        digest = token_hasher(key)
+        for i, value in enumerate(found):
+            if value is None:
+                found[i] = cache[tokens[i]] = digest(tokens[i])
+    return found  # type: ignore[return-value]  # no None left
+
+
+def block_buckets(key: bytes, texts: Sequence[str], metas: Sequence[Mapping[str, Any] | None]) -> dict[int, bytes]:
+    """A block's bucket rows from its tasks' texts and metas, hashed with ``key``: the whole of a
+    block's CPU work, in one call that a helper process can run (picklable in and out)."""
+    postings = postings_of_texts(texts, metas)
+    return encode_buckets(zip(hash_tokens(key, postings), postings.values()))
 
 
 def encode_buckets(hashed: Iterable[tuple[bytes, Sequence[int]]]) -> dict[int, bytes]:
@@ -383,16 +465,27 @@ class BlockInfo(NamedTuple):
 
 
 class BlockIds(NamedTuple):
-    """A block's ascending id list (16 bytes each) and its dead bitmap (None: none dead)."""
+    """A block's ids and its dead bitmap (None: none dead). ``ids``: the whole ascending id list
+    (16 bytes each), or — when ``picked`` — the ids of those ordinals only, in that order (a query
+    that needs a few ids of a block reads 16 bytes each, not the block's list)."""
 
     ids: bytes
     dead: bytes | None
+    picked: Sequence[int] | None = None
+
+    def id_of(self, ordinal: int) -> str:
+        if self.picked is None:
+            return unpack_id(self.ids, ordinal)
+        return unpack_id(self.ids, self.picked.index(ordinal) if len(self.picked) < 8 else self._at(ordinal))
+
+    def _at(self, ordinal: int) -> int:
+        return bisect.bisect_left(self.picked, ordinal)  # type: ignore[arg-type]  # picked is ascending
 
 
 def candidates(
     blocks: Sequence[BlockInfo],
     postings: Sequence[Mapping[str, Sequence[bytes]]],
-    load: Callable[[str], BlockIds],
+    load: Callable[[str, list[int] | None], BlockIds],
     *,
     after: str = "",
     digests: Sequence[Sequence[bytes]] = (),
@@ -401,8 +494,9 @@ def candidates(
 
     ``blocks``: every block of the project, in any order. ``postings[i]``: term i's bucket
     blobs by block (one per key the term was hashed under); ``digests[i]``: term i's hashes
-    (one per key). With no terms, every live task of the blocks is a candidate. ``load``
-    reads a block's id list and dead bitmap (called only for blocks with a candidate).
+    (one per key). With no terms, every live task of the blocks is a candidate. ``load(block,
+    ordinals)`` reads a block's ids (of those ordinals, or all: None) and its dead bitmap, only
+    for blocks with a candidate.
     """
     order = sorted((b for b in blocks if b.last_id > after), key=lambda b: b.first_id)
     pending: list[str] = []  # candidates of overlapping blocks, merged on the way out
@@ -412,13 +506,9 @@ def candidates(
         ordinals = _intersect(info, postings, digests)
         if ordinals is not None and not ordinals:
             continue
-        ids = load(info.block)
-        chosen: Iterable[int] = range(len(ids.ids) // ID_BYTES) if ordinals is None else ordinals
-        found = [
-            task_id
-            for task_id in (unpack_id(ids.ids, o) for o in chosen if not is_dead(ids.dead, o))
-            if task_id > after
-        ]
+        ids = load(info.block, ordinals)
+        chosen: Iterable[int] = range(info.size) if ordinals is None else ordinals
+        found = [task_id for task_id in (ids.id_of(o) for o in chosen if not is_dead(ids.dead, o)) if task_id > after]
         if not pending:
             pending = found
         else:

@@ -375,7 +375,7 @@ def _candidates(w: Unit, project: Project, terms: tuple[bytes, ...], hashers, *,
     return search.candidates(
         blocks,
         postings,
-        lambda block: search_store.block_ids(w.tx, ws, project.id, block),
+        lambda block, ordinals: search_store.block_ids(w.tx, ws, project.id, block, ordinals),
         after=after,
         digests=digests,
     )

@@ -39,36 +39,22 @@ from ..storage import search_store
 from ..storage.search_store import HoldingBlock
 
 REINDEX_BATCH = 10_000
-HASH_CACHE_LIMIT = 500_000
 
 
 class TokenHashes:
-    """A project's token hasher under one key, with a cache (an import meets the same words again)."""
+    """A project's token hashes under one key (remembered in this process: ``domain.search.hash_tokens``)."""
 
-    __slots__ = ("key_id", "_hash", "_cache")
+    __slots__ = ("key", "key_id")
 
     def __init__(self, search_key: bytes, key_id: str) -> None:
+        self.key = search_key
         self.key_id = key_id
-        self._hash = search.token_hasher(search_key)
-        self._cache: dict[bytes, bytes] = {}
 
     def __call__(self, token: bytes) -> bytes:
-        found = self._cache.get(token)
-        if found is None:
-            if len(self._cache) >= HASH_CACHE_LIMIT:
-                self._cache.clear()
-            found = self._cache[token] = self._hash(token)
-        return found
+        return search.hash_tokens(self.key, (token,))[0]
 
     def many(self, tokens: Iterable[bytes]) -> list[bytes]:
-        """The hashes of many tokens (cache hits in one C loop; misses hashed one by one)."""
-        tokens = list(tokens)
-        found = list(map(self._cache.get, tokens))
-        if None in found:
-            for i, digest in enumerate(found):
-                if digest is None:
-                    found[i] = self(tokens[i])
-        return found  # type: ignore[return-value]  # no None left
+        return search.hash_tokens(self.key, tokens)
 
 
 def hashes_for(u: Unit, workspace_id: str, key_id: str) -> TokenHashes:
@@ -87,19 +73,12 @@ class PreparedBlock:
     buckets: dict[int, bytes]
 
 
-def prepare_block(
-    hashes: TokenHashes, task_ids: Sequence[str], tasks: Sequence[tuple[Any, dict[str, Any] | None]]
-) -> PreparedBlock:
+def prepare_block(hashes: TokenHashes, task_ids: Sequence[str], tasks: Sequence[tuple[Any, Any]]) -> PreparedBlock:
     """The block of these tasks (``task_ids`` ascending, ``(data, meta)`` in the same order). CPU only."""
-    postings = search.block_postings(tasks)
-    hashed = zip(hashes.many(postings), postings.values())
+    texts = search.block_texts(tasks)
+    buckets = search.block_buckets(hashes.key, texts, [meta for _, meta in tasks])
     return PreparedBlock(
-        ids.new_id("blk"),
-        search.pack_ids(task_ids),
-        task_ids[0],
-        task_ids[-1],
-        len(task_ids),
-        search.encode_buckets(hashed),
+        ids.new_id("blk"), search.pack_ids(task_ids), task_ids[0], task_ids[-1], len(task_ids), buckets
     )
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, insert, select, update
 from . import schema
 from .database import Tx
 from .fast import Statement
-from ..domain.search import BlockIds, BlockInfo
+from ..domain.search import ID_BYTES, BlockIds, BlockInfo
 
 B = schema.search_blocks
 P = schema.search_postings
@@ -88,13 +88,20 @@ def list_blocks(tx: Tx, workspace_id: str, project_id: str) -> list[BlockInfo]:
     return [BlockInfo(*row) for row in rows]
 
 
-def block_ids(tx: Tx, workspace_id: str, project_id: str, block_id: str) -> BlockIds:
-    row = tx.execute(
-        select(B.c.task_ids, B.c.dead).where(
-            B.c.workspace_id == workspace_id, B.c.project_id == project_id, B.c.id == block_id
-        )
-    ).one()
-    return BlockIds(row.task_ids, row.dead)
+# Up to this many ids of a block are read one by one (16 bytes each); more, and the whole list.
+PICK_AT_MOST = 64
+
+
+def block_ids(tx: Tx, workspace_id: str, project_id: str, block_id: str, ordinals: list[int] | None = None) -> BlockIds:
+    """A block's ids — of ``ordinals`` only (ascending, a few: ``substr`` of the list), or all — and its
+    dead bitmap."""
+    where = (B.c.workspace_id == workspace_id, B.c.project_id == project_id, B.c.id == block_id)
+    if ordinals is None or len(ordinals) > PICK_AT_MOST:
+        row = tx.execute(select(B.c.task_ids, B.c.dead).where(*where)).one()
+        return BlockIds(row.task_ids, row.dead)
+    picks = [func.substr(B.c.task_ids, ID_BYTES * o + 1, ID_BYTES) for o in ordinals]
+    row = tx.execute(select(B.c.dead, *picks).where(*where)).one()
+    return BlockIds(b"".join(bytes(part) for part in row[1:]), row[0], ordinals)
 
 
 class HoldingBlock(NamedTuple):
