@@ -363,14 +363,16 @@ def postings_of_texts(texts: Sequence[str], metas: Sequence[Mapping[str, Any] | 
     return postings
 
 
-# A process's token hashes by key (the import's helper process keeps them between batches:
-# most words come back in every batch).
+# A process's token hashes by key: most words come back in every batch of an import. Only tokens
+# more than one task of a block holds are kept (ids and order numbers, one task's each, would
+# fill it with what never comes back).
 _HASHES: dict[bytes, dict[bytes, bytes]] = {}
-HASH_CACHE_LIMIT = 500_000
+HASH_CACHE_LIMIT = 200_000
 
 
-def hash_tokens(key: bytes, tokens: Iterable[bytes]) -> list[bytes]:
-    """The keyed hashes of ``tokens``, remembered per key in this process (bounded)."""
+def hash_tokens(key: bytes, tokens: Iterable[bytes], keep: Sequence[bool] | None = None) -> list[bytes]:
+    """The keyed hashes of ``tokens``, remembered per key in this process (bounded; ``keep``: which
+    of them to remember, all by default)."""
     cache = _HASHES.get(key)
     if cache is None or len(cache) > HASH_CACHE_LIMIT:
         if len(_HASHES) > 16:
@@ -382,7 +384,9 @@ def hash_tokens(key: bytes, tokens: Iterable[bytes]) -> list[bytes]:
         digest = token_hasher(key)
         for i, value in enumerate(found):
             if value is None:
-                found[i] = cache[tokens[i]] = digest(tokens[i])
+                found[i] = digest(tokens[i])
+                if keep is None or keep[i]:
+                    cache[tokens[i]] = found[i]  # type: ignore[assignment]  # just made
     return found  # type: ignore[return-value]  # no None left
 
 
@@ -390,7 +394,8 @@ def block_buckets(key: bytes, texts: Sequence[str], metas: Sequence[Mapping[str,
     """A block's bucket rows from its tasks' texts and metas, hashed with ``key``: the whole of a
     block's CPU work, in one call that a helper process can run (picklable in and out)."""
     postings = postings_of_texts(texts, metas)
-    return encode_buckets(zip(hash_tokens(key, postings), postings.values()))
+    keep = [len(ordinals) > 1 for ordinals in postings.values()]
+    return encode_buckets(zip(hash_tokens(key, postings, keep), postings.values()))
 
 
 def encode_buckets(hashed: Iterable[tuple[bytes, Sequence[int]]]) -> dict[int, bytes]:

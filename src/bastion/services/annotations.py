@@ -129,7 +129,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
         bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
         # The data browser's index: the answer's labels; at the overlap, the task's agreement.
         if completed:
-            search.settle_answers(w, found, task_type, config)
+            search.complete_task(w, found, task_type, config, normalised)
         else:
             search.label_answer(
                 w, ws, task.project_id, found.key_id, task_id, task_type.result_labels(config, normalised)

@@ -187,6 +187,20 @@ def answers_of(task_type, config, results: Sequence[dict], corrections: Sequence
     return Answers(list(dict.fromkeys(labels)), agreement)
 
 
+def complete_task(w: Unit, found, task_type, config, result: dict) -> None:
+    """A submit brought the task to its overlap: its answer's labels, and the task's agreement over
+    its usable answers (the submit's hot path: one read of the task's answers, two writes)."""
+    ws = found.workspace_id
+    label_answer(w, ws, found.project_id, found.key_id, found.id, task_type.result_labels(config, result))
+    sealer = w.sealer(ws, found.key_id)
+    results = [
+        sealer.open_json("annotations", row.id, "result", row.result)
+        for row in search_store.task_answers(w.tx, ws, found.id)
+        if row.review_status != "rejected"
+    ]
+    search_store.set_agreement(w.tx, ws, found.id, task_type.task_agreement(config, results))
+
+
 def settle_answers(w: Unit, found, task_type, config) -> None:
     """Recompute a task's labels and agreement from its answers (after a submit that completed it, or a
     review decision). ``found``: the task's ``TaskRecord``."""
