@@ -9,9 +9,10 @@ value and id, so a page costs the same at any depth wherever an index serves the
 priority or by annotation count has no index (one would slow every import): those
 orders read the project's matching tasks once per page.
 
-The traps: keep a range on ``id`` in every query (SQLite and PostgreSQL then stay on
-ix_tasks_project instead of walking the workspace's primary key), and never let a
-canary in (they are not the project's tasks).
+The traps: keep a range on ``id`` in every query that scans (SQLite and PostgreSQL then stay
+on ix_tasks_project instead of walking the workspace's primary key) — but never beside a list
+of ids, which must be looked up by key; and never let a canary in (they are not the
+project's tasks).
 """
 
 from __future__ import annotations
@@ -155,13 +156,16 @@ def page(
 ) -> list[BrowseRow]:
     """Up to ``limit`` matching tasks in the sort's order after ``after`` (``ids``: only these)."""
     conditions = _conditions(workspace_id, project_id, where)
-    conditions.append(T.c.id >= where.id_from)  # always a range on id (see the module's trap)
+    if ids is None:
+        conditions.append(T.c.id >= where.id_from)  # always a range on id (see the module's trap)
+    else:
+        # Only these: looked up by the primary key. A range on id here would let the planner walk
+        # the project's ids and test each against the list (a million rows for a rare word).
+        conditions.append(T.c.id.in_(list(ids)))
     if sort == "agreement":
         conditions.append(T.c.agreement.is_not(None))
     if after is not None:
         conditions.append(_after(sort, after[0], after[1]))
-    if ids is not None:
-        conditions.append(T.c.id.in_(list(ids)))
     _, order = _order(sort)
     rows = tx.execute(select(*_COLUMNS).where(*conditions).order_by(*order).limit(limit)).all()
     return [BrowseRow._make(row) for row in rows]
