@@ -201,3 +201,10 @@ def test_bucket_blobs_give_back_every_posting(entries):
         found = search.find_posting(blobs[digest[0]], digest)
         assert found is not None and list(found) == sorted(set(ordinals))
     assert search.find_posting(blobs.get(0, b"\x00\x00\x00\x00"), b"\xff" * 8) is None or b"\xff" * 8 in entries
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sets(st.integers(0, 60), max_size=40), min_size=1, max_size=4))
+def test_sorted_streams_intersect_to_what_they_all_hold(sets):
+    streams = [iter([task_id(n) for n in sorted(s)]) for s in sets]
+    assert list(search.intersect_sorted(streams)) == [task_id(n) for n in sorted(set.intersection(*sets))]

@@ -547,3 +547,34 @@ def _intersect(
             return []
     assert result is not None
     return sorted(result)
+
+
+def intersect_sorted(streams: Sequence[Iterator[str]]) -> Iterator[str]:
+    """The values every ascending stream holds, ascending (leapfrog: each stream is read only as far
+    as the others' values require)."""
+    if not streams:
+        return
+    if len(streams) == 1:
+        yield from streams[0]
+        return
+    heads: list[str] = []
+    for stream in streams:
+        head = next(stream, None)
+        if head is None:
+            return
+        heads.append(head)
+    while True:
+        top = max(heads)
+        for i, stream in enumerate(streams):
+            while heads[i] < top:
+                found = next(stream, None)
+                if found is None:
+                    return
+                heads[i] = found
+        if all(head == top for head in heads):
+            yield top
+            for i, stream in enumerate(streams):
+                found = next(stream, None)
+                if found is None:
+                    return
+                heads[i] = found

@@ -15,9 +15,9 @@ How a page is found:
   them in chunks (``storage/browse_store.py``) until the page is full. In id order this
   reads only the blocks the page needs; in another order every candidate is gathered
   first (a common word then costs a scan of the project in that order);
-* **labels** are their own rows of the index (one per label and task), a condition of
-  the page's query like the clear filters (state, gold, annotator, review, agreement,
-  import, dates);
+* **labels** are their own rows of the index (one per label and task), read in id order
+  and intersected with the terms' candidates (leapfrog); the clear filters (state, gold,
+  annotator, review, agreement, import, dates) are conditions of the page's query;
 * **the order**: id (creation; the default), priority or annotation count (highest first),
   agreement (lowest first; tasks that have one). Pages are keyset pages (``cursor``).
 
@@ -345,10 +345,17 @@ def _find(w: Unit, project: Project, query: BrowseQuery, people: list[Person]) -
     where, parsed = _where(w, project, query, people, hashers)
     after = _cursor(query)
     ws, limit, sort = project.workspace_id, query.limit, query.sort
-    if not parsed.terms:
+    if not parsed.terms and not where.labels:
         rows = browse_store.page(w.tx, ws, project.id, where, sort=sort, after=after, limit=limit + 1)
     else:
-        found = _candidates(w, project, parsed.terms, hashers, after=after[1] if after and sort == "id" else "")
+        # The index gives candidates in id order (words and meta from the posting blocks, each label
+        # from its rows); the page's query checks the other filters on them by primary key.
+        start = after[1] if after and sort == "id" else ""
+        streams = [_labelled(w, project, hashes, after=start) for hashes in where.labels]
+        if parsed.terms:
+            streams.insert(0, _candidates(w, project, parsed.terms, hashers, after=start))
+        where = where._replace(labels=())
+        found = search.intersect_sorted(streams)
         if sort == "id":
             rows = _by_id(w, project, where, found, limit + 1)
         else:
@@ -379,6 +386,17 @@ def _candidates(w: Unit, project: Project, terms: tuple[bytes, ...], hashers, *,
         after=after,
         digests=digests,
     )
+
+
+def _labelled(w: Unit, project: Project, hashes: tuple[bytes, ...], *, after: str) -> Iterator[str]:
+    """The ids of the tasks with a label (its hash under each key), ascending, read a page at a time."""
+    size = 256
+    while True:
+        found = search_store.labelled_task_ids(w.tx, project.workspace_id, project.id, hashes, after=after, limit=size)
+        yield from found
+        if len(found) < size:
+            return
+        after, size = found[-1], min(size * 4, 8192)
 
 
 def _by_id(w: Unit, project: Project, where: Where, found: Iterator[str], wanted: int) -> list[BrowseRow]:

@@ -248,6 +248,26 @@ def add_labels(tx: Tx, workspace_id: str, project_id: str, rows: Sequence[tuple[
         _ADD_LABEL.many(tx, [{"ws": workspace_id, "project": project_id, "token": t, "task": task} for t, task in rows])
 
 
+def labelled_task_ids(
+    tx: Tx, workspace_id: str, project_id: str, tokens: Sequence[bytes], *, after: str, limit: int
+) -> list[str]:
+    """Up to ``limit`` ids of the project's tasks with one of these label hashes (one label under each
+    key), after ``after``, ascending, each once (the primary key's order for one token)."""
+    rows = tx.execute(
+        select(L.c.task_id)
+        .where(
+            L.c.workspace_id == workspace_id,
+            L.c.project_id == project_id,
+            L.c.token.in_(list(tokens)),
+            L.c.task_id > after,
+        )
+        .group_by(L.c.task_id)
+        .order_by(L.c.task_id)
+        .limit(limit)
+    ).all()
+    return [row.task_id for row in rows]
+
+
 def delete_task_labels(tx: Tx, workspace_id: str, task_id: str) -> None:
     _DELETE_LABELS.run(tx, ws=workspace_id, task=task_id)
 
