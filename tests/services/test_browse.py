@@ -279,3 +279,17 @@ def test_the_import_path_indexes_imported_answers(rt):
     # External annotators are among the people the annotator filter offers.
     external = next(p.email for p in browse.browse(ctx, project.id, {}).people if p.email.startswith("ext:v/1 "))
     assert [i["preview"] for i in browse.browse(ctx, project.id, {"annotator": external}).items] == ["one", "two"]
+
+
+def test_a_bulk_import_indexes_in_a_helper_process_as_it_would_here(rt):
+    """``bastion import`` makes its blocks from the second batch on in a helper process: the same index."""
+    side = make_side(rt, "hlp", n_tasks=0)
+    lines = [(i + 1, {"data": {"text": f"row {i} {'refund' if i % 4 == 0 else 'other'} café"}}) for i in range(35)]
+    imports.import_tasks(system(rt), side.project_id, lines, batch_size=10, index_helper=True)
+    ctx = side.ctx(rt, "owner")
+    content.open_workspace(ctx, side.workspace_id)
+    found = browse.browse(ctx, side.project_id, {"q": "refund CAFÉ", "limit": "200"})
+    assert sorted(int(item["preview"].split()[1]) for item in found.items) == list(range(0, 35, 4))
+    with operator_tx(rt, write=False) as tx:
+        blocks = tx.execute(select(func.count()).where(schema.search_blocks.c.project_id == side.project_id)).scalar()
+    assert blocks == 4

@@ -134,10 +134,12 @@ class Importer:
         *,
         batch_size: int = DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
+        index_helper: bool = False,
     ) -> None:
         with ctx.read() as r:
             self.project = load_project(r, project_id, Action.TASK_IMPORT)
-            self.hashes = search.hashes_for(r, self.project.workspace_id, self.project.key_id)
+            hashes = search.hashes_for(r, self.project.workspace_id, self.project.key_id)
+        self.blocks = search.BlockMaker(hashes, helper=index_helper)
         task_type = ctx.rt.task_types.get(self.project.task_type)
         self.validator = _Validator(self.project, task_type, task_type.parse_config(self.project.config))
         self.ctx = ctx
@@ -191,7 +193,7 @@ class Importer:
                 attributed.require_import(r, self.project.workspace_id)
             batch = self.authors.resolve(batch, self.report.reject)
         prepared = _prepare_rows(
-            self.ctx, self.project, batch, self.validator, self.authors, self.hashes, self.report.import_id
+            self.ctx, self.project, batch, self.validator, self.authors, self.blocks, self.report.import_id
         )
         self._drain()
         self._pending = self._writer.submit(
@@ -208,6 +210,7 @@ class Importer:
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+        self.blocks.close()
 
 
 def import_tasks(
@@ -219,6 +222,7 @@ def import_tasks(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
     file_sha256: str | None = None,
+    index_helper: bool = False,
 ) -> ImportReport:
     """Import tasks into a project; returns counts and per-line errors.
 
@@ -226,8 +230,10 @@ def import_tasks(
     ``strict``, pass a callable returning a fresh iterable: it is read twice, and
     nothing is written unless every line is good. ``file_sha256``: the digest of the
     file the items came from, audited with attributed annotations (services/attributed.py).
+    ``index_helper``: a bulk import that is its process's only job (``bastion import``) makes its
+    search index in a helper process (``services/search.BlockMaker``).
     """
-    importer = Importer(ctx, project_id, batch_size=batch_size, progress=progress)
+    importer = Importer(ctx, project_id, batch_size=batch_size, progress=progress, index_helper=index_helper)
     try:
         if strict:
             if not callable(items):
@@ -264,7 +270,7 @@ def _prepare_rows(
     batch: list[tuple[int, TaskInput]],
     validator: _Validator,
     authors: attributed.Authors,
-    hashes: search.TokenHashes,
+    blocks: search.BlockMaker,
     import_id: str,
 ) -> _Prepared:
     """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed; its
@@ -328,7 +334,7 @@ def _prepare_rows(
             )
         )
     records = redacted.sealed_records(sealer, task_ids) if redacted is not None else {}
-    block = search.prepare_block(hashes, task_ids, [(task.data, task.meta) for _, task in batch])
+    block = blocks.make(task_ids, [(task.data, task.meta) for _, task in batch])
     if any(item.annotations for _, item in batch):
         annotations = attributed.prepare(
             sealer, project, validator.task_type, validator.config, task_ids, batch, authors

@@ -26,7 +26,11 @@ redaction removed.
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +41,8 @@ from ..access import Action
 from ..domain import search
 from ..storage import search_store
 from ..storage.search_store import HoldingBlock
+
+log = logging.getLogger(__name__)
 
 REINDEX_BATCH = 10_000
 
@@ -71,6 +77,7 @@ class PreparedBlock:
     last_id: str
     size: int
     buckets: dict[int, bytes]
+    pending: _Pending | None = None  # the helper process's promise of ``buckets``
 
 
 def prepare_block(hashes: TokenHashes, task_ids: Sequence[str], tasks: Sequence[tuple[Any, Any]]) -> PreparedBlock:
@@ -80,6 +87,68 @@ def prepare_block(hashes: TokenHashes, task_ids: Sequence[str], tasks: Sequence[
     return PreparedBlock(
         ids.new_id("blk"), search.pack_ids(task_ids), task_ids[0], task_ids[-1], len(task_ids), buckets
     )
+
+
+class BlockMaker:
+    """Makes an import's blocks: in this process, or — for a bulk import that asks for it (``bastion
+    import``: the process's only job) — from its second batch on in one helper process, while this
+    one parses and seals the next batch and the writer thread inserts the previous one. A block's
+    CPU work is Python (the GIL: a thread would not overlap it), and during an import the second
+    core is mostly idle. Small imports, and the server's (its memory is measured with its
+    children), never start a process; if the helper fails, the block is made here."""
+
+    def __init__(self, hashes: TokenHashes, *, helper: bool = False) -> None:
+        self.hashes = hashes
+        self.helper = helper
+        self._pool: ProcessPoolExecutor | None = None
+        self._made = 0
+
+    def make(self, task_ids: Sequence[str], tasks: Sequence[tuple[Any, Any]]) -> PreparedBlock:
+        self._made += 1
+        if not self.helper or self._made < 2:
+            return prepare_block(self.hashes, task_ids, tasks)
+        texts = search.block_texts(tasks)
+        metas = [meta for _, meta in tasks]
+        key = self.hashes.key
+        try:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            pending = self._pool.submit(search.block_buckets, key, texts, metas)
+        except (OSError, RuntimeError, BrokenProcessPool) as exc:
+            log.warning("no helper process for the import's search index (%s): made here", exc)
+            self.helper = False
+            return prepare_block(self.hashes, task_ids, tasks)
+        return PreparedBlock(
+            ids.new_id("blk"),
+            search.pack_ids(task_ids),
+            task_ids[0],
+            task_ids[-1],
+            len(task_ids),
+            {},
+            _Pending(pending, key, texts, metas),
+        )
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A block's bucket rows the helper process is making (the inputs kept: made here if it fails)."""
+
+    future: Future
+    key: bytes
+    texts: Sequence[str]
+    metas: Sequence[Any]
+
+    def result(self) -> dict[int, bytes]:
+        try:
+            return self.future.result()
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning("the import's helper process failed (%s): this block is indexed here", exc)
+            return search.block_buckets(self.key, self.texts, self.metas)
 
 
 def store_block(
@@ -95,7 +164,7 @@ def store_block(
         first_id=block.first_id,
         last_id=block.last_id,
         size=block.size,
-        buckets=block.buckets,
+        buckets=block.buckets if block.pending is None else block.pending.result(),
         now=w.now,
     )
     search_store.remember_key(w.tx, workspace_id, project_id, key_id)
