@@ -1,6 +1,6 @@
 """The benchmark suite: import, annotate, export and memory at a million tasks.
 
-    python -m benchmarks [--db sqlite,postgresql] [--quick] [--only import,annotate,export,memory]
+    python -m benchmarks [--db sqlite,postgresql] [--quick] [--only import,annotate,export,memory,browse]
 
 Every figure is measured in the run that prints it, against real processes:
 
@@ -22,6 +22,11 @@ Every figure is measured in the run that prints it, against real processes:
   file is then read back and checked (row count, every annotation decrypted). The
   annotated projects are built in-process by ``seeding.annotate_in_bulk`` —
   benchmark setup, not measured (see that module).
+
+* **browse** — the data browser's first page of a filtered view (a search term, a rare term, a
+  meta filter, "agreement below 0.5", an answer filter, a term with a meta filter, none) at
+  1M tasks with varied text and meta, 2,000 of them answered twice through the services:
+  p50/p99 through the service, and the search-term page through HTTP (``benchmarks/browse.py``).
 
 ``--quick`` shrinks every size (10k/20k tasks, 3 s of annotating) for a smoke run.
 Prints a table with the target beside each figure and writes
@@ -46,14 +51,14 @@ import httpx
 import orjson
 from sqlalchemy import func, select
 
-from . import seeding
+from . import browse, seeding
 from .machine import describe as machine
 from .servers import MemoryWatch, Server, postgres_database, rss_bytes, server_env, timed_cli
 from .workload import BastionProtocol, download, run_annotators, write_tasks
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
-SECTIONS = ("import", "memory", "annotate", "export")
+SECTIONS = ("import", "memory", "annotate", "export", "browse")
 MB = 1024 * 1024
 
 SIZES = {
@@ -64,6 +69,7 @@ SIZES = {
         "annotate_seconds": 15.0,
         "clients": (1, 8, 64),
         "export": (10_000, 1_000_000),
+        "browse": (1_000_000, 2_000),  # tasks, tasks answered twice
     },
     "quick": {
         "import": (10_000, 20_000),
@@ -72,6 +78,7 @@ SIZES = {
         "annotate_seconds": 3.0,
         "clients": (1, 8, 64),
         "export": (10_000, 20_000),
+        "browse": (20_000, 200),
     },
 }
 OVERLAP = 2
@@ -287,6 +294,11 @@ class Run:
                     server.stop()
                 out[str(n)] = entry
         self.results["export"] = out
+
+    def run_browse(self) -> None:
+        n, answered = self.sizes["browse"]
+        with self.fresh("browse") as settings:
+            self.results["browse"] = browse.run(settings, self.work, n, answered)
 
 
 PAGES = ("home", "project", "data browser, first", "data browser, middle")
@@ -522,6 +534,25 @@ def table(results: dict) -> list[tuple[str, str, str, str]]:
                 )
             )
             rows.append(_row(f"  server peak RSS (export {fmt}, {n:,})", f"{e['server_peak_rss_mb']} MB", "", None))
+    brw = results.get("browse")
+    if brw:
+        n = brw["tasks"]
+        big = n == 1_000_000
+        for name, figures in brw["service"].items():
+            rows.append(
+                _row(
+                    f"browse {n:,}: first page, {name} (p50 / p99)",
+                    f"{figures['p50_ms']} / {figures['p99_ms']} ms",
+                    "p50 ≤ 200 ms" if big else "",
+                    judged(figures["p50_ms"] <= 200) if big else None,
+                )
+            )
+        http = brw["http"]
+        rows.append(
+            _row(
+                f"browse {n:,}: search page over HTTP (p50 / p99)", f"{http['p50_ms']} / {http['p99_ms']} ms", "", None
+            )
+        )
     return rows
 
 

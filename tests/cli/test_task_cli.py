@@ -39,3 +39,20 @@ def test_task_update_delete_assign(cli, tmp_path):
     assert refused.exit_code != 0  # asks first; no answer, nothing deleted
     out = cli("task", "delete", "--project", project, "--priority-min", "3", "--yes").stdout
     assert out.startswith("deleted 2 tasks")
+
+
+def test_task_reindex(cli, tmp_path):
+    cli("init")
+    cli("user", "create", "owner@example.com", "--name", "Owner")
+    ws = cli("workspace", "create", "Acme", "--owner", "owner@example.com").stdout.strip()
+    config = tmp_path / "config.json"
+    config.write_text('{"type": "classification", "field": "text", "labels": ["pos", "neg"]}')
+    project = cli("project", "create", ws, "--config", str(config), "--name", "T").stdout.strip()
+    data = tmp_path / "tasks.jsonl"
+    data.write_text("".join(f'{{"data": {{"text": "t{i} refund"}}}}\n' for i in range(5)))
+    cli("import", project, str(data))
+    answer = orjson.loads(cli("task", "reindex", "--project", project, "--json").stdout)
+    assert answer == {"tasks": 5, "blocks": 1, "labelled": 0, "agreements": 0}
+    assert "indexed 5 tasks in 1 blocks" in cli("task", "reindex", "--project", project).stdout
+    missing = cli("task", "reindex", "--project", "prj_" + "0" * 32, ok=False)
+    assert missing.exit_code == 1 and "not found" in missing.stderr

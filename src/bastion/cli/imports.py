@@ -127,6 +127,7 @@ def import_(
             batch_size=batch_size,
             progress=lambda n: progress.advance(bar, n),
             file_sha256=_sha256(file),
+            index_helper=True,  # this process's only job: its search index is made beside it
         )
     _report(file, report)
     if as_json:

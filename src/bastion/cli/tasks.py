@@ -1,5 +1,6 @@
 """``bastion task …``: change, delete and assign tasks after import (services/task_changes.py,
-services/task_assignees.py), one by id or many by a filter (``--project`` with conditions)."""
+services/task_assignees.py), one by id or many by a filter (``--project`` with conditions); rebuild
+a project's search index (services/search.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from ._output import out
+from ._output import out, progress_bar
 from ._runtime import context, runtime
-from ..services import task_assignees, task_changes
+from ..services import search, task_assignees, task_changes
 
-task_app = typer.Typer(help="Change, delete and assign tasks after import.", no_args_is_help=True)
+task_app = typer.Typer(help="Change, delete and assign tasks after import; reindex them.", no_args_is_help=True)
 
 TaskArg = Annotated[str | None, typer.Argument(help="The task's id (or --project with a filter).", show_default=False)]
 ProjectOpt = Annotated[
@@ -161,3 +162,22 @@ def task_assign(
         assert user is not None
         answer = task_assignees.assign_task(ctx, task_id, user)
         _print(answer, as_json, f"{task_id}: assigned to {answer['user']}")
+
+
+@task_app.command("reindex")
+def task_reindex(
+    project_id: Annotated[str, typer.Option("--project", help="The project whose search index to rebuild.")],
+    as_json: JsonOpt = False,
+):
+    """Rebuild a project's search index from its sealed tasks and answers: for tasks imported before the
+    index existed (the data browser says so), and after a project's data key changed (audited)."""
+    ctx = context(runtime())
+    with progress_bar("indexing") as progress:
+        bar = progress.add_task("reindex", total=None)
+        answer = search.reindex_project(ctx, project_id, progress=lambda n: progress.advance(bar, n))
+    _print(
+        answer,
+        as_json,
+        f"indexed {answer['tasks']} tasks in {answer['blocks']} blocks; "
+        f"{answer['labelled']} with labels, {answer['agreements']} with an agreement",
+    )

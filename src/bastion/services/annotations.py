@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from . import search
 from .canaries import answer_canary
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
@@ -132,6 +133,13 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
         raise Conflict("you have already annotated this task") from exc
     if not found.is_gold:  # gold answers are calibration, not among the project's annotations
         bump_counts(w, ws, task.project_id, annotations=1, done=1 if completed else 0)
+        # The data browser's index: the answer's labels; at the overlap, the task's agreement.
+        if completed:
+            search.complete_task(w, found, task_type, config, normalised)
+        else:
+            search.label_answer(
+                w, ws, task.project_id, found.key_id, task_id, task_type.result_labels(config, normalised)
+            )
     w.audit(ws, "annotation.submitted", annotation_id, task=task_id)
     if qualification:
         grade_if_complete(w, project, me, task_type, config)

@@ -38,6 +38,7 @@ import orjson
 from .annotations import MAX_LEAD_TIME_MS, review_status
 from .context import Context, Unit
 from .projects import bump_counts
+from .search import answers_of
 from .. import ids
 from ..access import Action
 from ..domain.errors import InvalidAnswer, InvalidInput, PermissionDenied
@@ -392,8 +393,11 @@ class Tally:
     authors: set[str] = field(default_factory=set)
 
 
-def write_batch(w: Unit, project, prepared, inserted: int, tally: Tally) -> None:
-    """After a batch's tasks went in: its annotations, and the project's counters for them."""
+def write_batch(w: Unit, project, prepared, inserted: int, tally: Tally) -> set[str] | None:
+    """After a batch's tasks went in: its annotations, and the project's counters for them.
+
+    Returns the batch's annotated tasks that went in now (None: all of them).
+    """
     batch: Batch = prepared.annotations
     ws = project.workspace_id
     kept = None
@@ -414,6 +418,29 @@ def write_batch(w: Unit, project, prepared, inserted: int, tally: Tally) -> None
     tally.skips += sum(1 for r in batch.assignments if r["state"] == "skipped" and (kept is None or r["task"] in kept))
     tally.reviews += sum(1 for r in batch.reviews if kept is None or r["task"] in kept)
     tally.authors |= batch.authors
+    return kept
+
+
+def answers(task_type, config, task_ids: Sequence[str], items, batch: Batch, project) -> list:
+    """What each annotated task's imported answers make of it for the search index: the labels of its
+    usable answers (not rejected; gold tasks' answers are calibration) and corrections, and its
+    agreement when they bring it to its overlap (``services/search.py``)."""
+    out = []
+    for task_id, (_line, item) in zip(task_ids, items):
+        if not item.annotations:
+            continue
+        results: list[dict] = []
+        corrections: list[dict] = []
+        for a in item.annotations:
+            if a.result is None:
+                continue
+            status = a.reviews[-1].decision if a.reviews else a.review_status
+            if status != "rejected" and item.gold is None:
+                results.append(a.result)
+            corrections.extend(r.correction for r in a.reviews if r.correction is not None)
+        complete = item.gold is None and batch.counts.get(task_id, 0) >= project.overlap
+        out.append((task_id, answers_of(task_type, config, results, corrections, complete=complete)))
+    return out
 
 
 def audit_import(ctx: Context, project, import_id: str, tally: Tally, file_sha256: str | None) -> None:

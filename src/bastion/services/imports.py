@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from . import attributed, redaction
+from . import attributed, redaction, search
 from .context import Context
 from .projects import bump_counts, load_project
 from .. import ids
@@ -134,9 +134,12 @@ class Importer:
         *,
         batch_size: int = DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
+        index_helper: bool = False,
     ) -> None:
         with ctx.read() as r:
             self.project = load_project(r, project_id, Action.TASK_IMPORT)
+            hashes = search.hashes_for(r, self.project.workspace_id, self.project.key_id)
+        self.blocks = search.BlockMaker(hashes, helper=index_helper)
         task_type = ctx.rt.task_types.get(self.project.task_type)
         self.validator = _Validator(self.project, task_type, task_type.parse_config(self.project.config))
         self.ctx = ctx
@@ -189,7 +192,9 @@ class Importer:
             with self.ctx.read() as r:
                 attributed.require_import(r, self.project.workspace_id)
             batch = self.authors.resolve(batch, self.report.reject)
-        prepared = _prepare_rows(self.ctx, self.project, batch, self.validator, self.authors)
+        prepared = _prepare_rows(
+            self.ctx, self.project, batch, self.validator, self.authors, self.blocks, self.report.import_id
+        )
         self._drain()
         self._pending = self._writer.submit(
             _insert_rows, self.ctx, self.project, prepared, self.report, self.attributed
@@ -205,6 +210,7 @@ class Importer:
 
     def close(self) -> None:
         self._writer.shutdown(wait=True)
+        self.blocks.close()
 
 
 def import_tasks(
@@ -216,6 +222,7 @@ def import_tasks(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
     file_sha256: str | None = None,
+    index_helper: bool = False,
 ) -> ImportReport:
     """Import tasks into a project; returns counts and per-line errors.
 
@@ -223,8 +230,10 @@ def import_tasks(
     ``strict``, pass a callable returning a fresh iterable: it is read twice, and
     nothing is written unless every line is good. ``file_sha256``: the digest of the
     file the items came from, audited with attributed annotations (services/attributed.py).
+    ``index_helper``: a bulk import that is its process's only job (``bastion import``) makes its
+    search index in a helper process (``services/search.BlockMaker``).
     """
-    importer = Importer(ctx, project_id, batch_size=batch_size, progress=progress)
+    importer = Importer(ctx, project_id, batch_size=batch_size, progress=progress, index_helper=index_helper)
     try:
         if strict:
             if not callable(items):
@@ -240,13 +249,15 @@ def import_tasks(
 
 @dataclass
 class _Prepared:
-    """A batch ready to write: its task rows (``tasks_store.NEW_TASK_COLUMNS``), gold tasks apart, and its
-    sealed redaction records."""
+    """A batch ready to write: its task rows (``tasks_store.NEW_TASK_COLUMNS``), gold tasks apart, its
+    sealed redaction records and its block of the search index."""
 
     regular: list[tuple]
     gold: list[tuple]
     records: dict[str, bytes]
+    block: search.PreparedBlock
     annotations: attributed.Batch | None = None  # annotations made elsewhere, with their authors
+    answers: list[tuple[str, search.Answers]] | None = None  # what those make of their tasks
 
     @property
     def size(self) -> int:
@@ -254,9 +265,16 @@ class _Prepared:
 
 
 def _prepare_rows(
-    ctx: Context, project, batch: list[tuple[int, TaskInput]], validator: _Validator, authors: attributed.Authors
+    ctx: Context,
+    project,
+    batch: list[tuple[int, TaskInput]],
+    validator: _Validator,
+    authors: attributed.Authors,
+    blocks: search.BlockMaker,
+    import_id: str,
 ) -> _Prepared:
-    """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed. CPU only."""
+    """Ids, keyed dedupe hashes and sealed payloads for a batch; its redaction records, sealed; its
+    search block (of the task as stored: redacted where the project redacts). CPU only."""
     # Redaction comes first: nothing human-facing is ever made from the original text.
     redacted = redaction.redact_batch(project, validator.task_type, validator.config, batch)
     originals = batch
@@ -312,16 +330,19 @@ def _prepare_rows(
                 0,
                 is_gold or is_held,
                 is_held,
+                import_id,
             )
         )
     records = redacted.sealed_records(sealer, task_ids) if redacted is not None else {}
+    block = blocks.make(task_ids, [(task.data, task.meta) for _, task in batch])
     if any(item.annotations for _, item in batch):
         annotations = attributed.prepare(
             sealer, project, validator.task_type, validator.config, task_ids, batch, authors
         )
         attributed.fill_slots(regular, gold, annotations, project.overlap)
-        return _Prepared(regular, gold, records, annotations)
-    return _Prepared(regular, gold, records)
+        answers = attributed.answers(validator.task_type, validator.config, task_ids, batch, annotations, project)
+        return _Prepared(regular, gold, records, block, annotations, answers)
+    return _Prepared(regular, gold, records, block)
 
 
 def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportReport, tally: attributed.Tally) -> int:
@@ -339,9 +360,11 @@ def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportRepor
             qs.BUMP_EPOCH.run(w.tx, ws=ws, project=project.id)
         if prepared.records:
             redaction.store_records(w, project, prepared.records)
+        search.store_block(w, ws, project.id, prepared.block, import_id=report.import_id, key_id=project.key_id)
         if prepared.annotations is not None:
             attributed.require_import(w, ws)
-            attributed.write_batch(w, project, prepared, inserted, tally)
+            kept = attributed.write_batch(w, project, prepared, inserted, tally)
+            search.store_answers(w, project, prepared.answers or [], kept)
         w.audit(
             ws,
             "tasks.imported",

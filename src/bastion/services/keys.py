@@ -21,12 +21,12 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from . import approvals
+from . import approvals, search
 from .context import Context
 from .projects import load_project
 from ..access import Action
 from ..domain.errors import InvalidInput
-from ..storage import keys_store, workspaces_store
+from ..storage import keys_store, search_store, workspaces_store
 from ..storage.crypto import key_id_of
 from ..storage.keyproviders import FileKeyProvider, PassphraseKeyProvider
 from ..storage.keyring import set_meta
@@ -102,6 +102,7 @@ def start_new_data_keys(
         key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
         with ctx.write() as w:
             w.access.require(Action.PROJECT_MANAGE, workspace_id)
+            search_store.remember_project_key(w.tx, workspace_id, project_id)  # its index stays findable
             keys_store.set_project_key(w.tx, workspace_id, project_id, key_id)
             w.audit(workspace_id, "keys.data_key_started", project_id, key=key_id)
     return project_ids
@@ -165,6 +166,9 @@ def reencrypt_project(
     for table in keys_store.SEALED_COLUMNS:
         counts.setdefault(table, 0)
         sweep(table)
+    # The search index is keyed hashes under the keys it was written with: rebuilt under the current
+    # one before the others go, or search would stop finding what they hashed.
+    counts["search_reindexed"] = search.reindex_project(ctx, project_id)["tasks"]
     retired = [k["id"] for k in ctx.rt.keyring.keys_of(ws) if k["project_id"] == project_id and k["id"] != current]
     for key_id in retired:
         ctx.rt.keyring.destroy_key(ws, key_id)

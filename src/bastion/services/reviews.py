@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import search
 from .context import Context, Unit
 from .labelling import Widget, compared_widgets
 from .projects import bump_counts, config_of, load_project, work_project
@@ -295,6 +296,8 @@ def review_annotation(
             still_done = rs.UNCOUNT.scalar(w.tx, ws=ws, id=task_id, overlap=found.overlap, yes=True, no=False)
             bump_counts(w, ws, project_id, annotations=-1, done=-1 if was_done and not still_done else 0)
         rs.RELEASE.run(w.tx, ws=ws, id=annotation_id)
+        # A rejected answer no longer counts, a correction adds its labels: the index follows.
+        search.settle_answers(w, found, ctx.rt.task_types.get(project.task_type), config_of(w, found))
         w.audit(ws, "annotation.reviewed", annotation_id, decision=status, task=task_id)
         return {
             "id": review_id,

@@ -33,6 +33,7 @@ from typing import Any
 
 import orjson
 
+from . import search
 from .context import Context, Unit
 from .files import blobs
 from .projects import bump_counts, load_project
@@ -161,6 +162,7 @@ def _apply(w: Unit, project, picked: list[PickedTask], patch: TaskPatch) -> None
         raise Conflict("this project redacts its tasks at import: predictions come in with an import only")
     sealer = w.sealer(ws, project.key_id)
     changes: list[tuple[str, dict[str, bytes | None]]] = []
+    reindexed: list[tuple[str, dict]] = []
     for task in picked:
         body = sealer.open_json("tasks", task.id, "payload", task.payload)
         values: dict[str, bytes | None] = {}
@@ -178,8 +180,10 @@ def _apply(w: Unit, project, picked: list[PickedTask], patch: TaskPatch) -> None
             else:
                 body["meta"] = patch.meta
             values["payload"] = sealer.seal("tasks", task.id, "payload", orjson.dumps(body))
+            reindexed.append((task.id, body))
         changes.append((task.id, values))
     tasks_store.set_sealed(w.tx, changes, workspace_id=ws)
+    search.reindex_tasks(w, project, reindexed)  # meta words and meta:key=value tokens changed
 
 
 def update_task(ctx: Context, task_id: str, patch: Any) -> dict[str, Any]:
@@ -221,6 +225,7 @@ def _delete(w: Unit, project, picked: list[PickedTask]) -> tuple[dict[str, int],
     ids = [task.id for task in picked]
     gone = tasks_store.count_dependents(w.tx, ids, workspace_id=ws)
     files = _orphaned_files(w, project, picked)
+    search.forget_tasks(w, project, ids)  # their label rows go by cascade
     deleted = tasks_store.delete_tasks(w.tx, ids, workspace_id=ws)
     files_deleted = files_store.delete_files(w.tx, ws, project.id, files)
     # The counters count what import and submit counted: gold tasks are not among the

@@ -28,11 +28,14 @@ def find_task_row(u: Unit, task_id: str) -> TaskRecord:
     return found
 
 
-def task_dict(u: Unit, row: Any, key_id: str, *, full: bool, config: Any = None) -> dict[str, Any]:
+def task_dict(
+    u: Unit, row: Any, key_id: str, *, full: bool, config: Any = None, original: bool = False
+) -> dict[str, Any]:
     """Decrypt a task row into its API shape, as the asking person is shown it; ``full`` adds meta and counters.
 
     Shown means: the person's own variant of every text (services/variants.py); a
-    held task only to owners, a canary only to its recipients.
+    held task only to owners, a canary only to its recipients. ``original``: the stored
+    data as it is (an owner's data browser; the caller has decided they may see it).
     """
     sealer = u.sealer(row.workspace_id, key_id)
     body = sealer.open_json("tasks", row.id, "payload", row.payload)
@@ -53,6 +56,8 @@ def task_dict(u: Unit, row: Any, key_id: str, *, full: bool, config: Any = None)
             done=bool(row.done),
             created_at=row.created_at,
         )
+    if original:
+        return out
     return present_task(u, row, out, key_id=key_id, config=config)
 
 

@@ -17,6 +17,7 @@ to seal: both are part of what is authenticated.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -108,6 +109,14 @@ class Sealer:
             message += len(data).to_bytes(4, "big")
             message += data
         return hashlib.blake2b(message, key=self.material.index_key, digest_size=16).digest()
+
+    def search_key(self) -> bytes:
+        """The key of the project's search index (keyed token hashes: ``domain/search.py``).
+
+        Derived from the index key, so it is a different key per project and per data key,
+        and it goes with them: destroying the data key makes the index meaningless.
+        """
+        return hmac.new(self.material.index_key, b"bastion-search-key", hashlib.sha256).digest()
 
 
 def key_id_of(sealed: bytes) -> str:

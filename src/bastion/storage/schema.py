@@ -220,6 +220,13 @@ tasks = Table(
     # ix_tasks_queue; releasing a held item re-derives done.
     Column("held", Boolean, nullable=False, server_default=text("false")),
     Column("is_canary", Boolean, nullable=False, server_default=text("false")),
+    # The import call that brought the task (``imp_…``, its report's import_id); NULL for
+    # tasks imported before imports were recorded, and for canaries.
+    Column("import_id", ID, nullable=True),
+    # How far the task's annotators agree, 0..1 (``TaskType.task_agreement``), set when the
+    # task reaches its overlap; NULL until then, or when its answers are not compared. A
+    # clear float (docs/security.md): the data browser filters and sorts by it.
+    Column("agreement", Float, nullable=True),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(
         ["workspace_id", "project_id"],
@@ -250,6 +257,16 @@ tasks = Table(
         "id",
         sqlite_where=text("held = 1"),
         postgresql_where=text("held"),
+    ),
+    # Only tasks with an agreement value (set once a task reaches its overlap): empty at import.
+    Index(
+        "ix_tasks_agreement",
+        "workspace_id",
+        "project_id",
+        "agreement",
+        "id",
+        sqlite_where=text("agreement IS NOT NULL"),
+        postgresql_where=text("agreement IS NOT NULL"),
     ),
     Index(
         "ix_tasks_queue",
@@ -707,6 +724,80 @@ import_keys = Table(
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )
 
+# -- the search index: a keyed blind index over sealed tasks (domain/search.py) ---------
+# No plaintext: tokens are keyed hashes (the key derived from the project's data key), and
+# what is stored is which tasks hold which hash. docs/security.md says what that reveals.
+
+# One block per import batch (or per task change): its task ids (16 bytes each, ascending),
+# which the postings name by ordinal, and which of them changed or went away (``dead``).
+search_blocks = Table(
+    "search_blocks",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("id", ID, nullable=False),  # blk_…
+    Column("import_id", ID, nullable=True),  # the import that made it; NULL: a change or a reindex
+    Column("first_id", ID, nullable=False),
+    Column("last_id", ID, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("task_ids", LargeBinary, nullable=False),
+    Column("dead", LargeBinary, nullable=True),  # one bit per ordinal; NULL: none dead
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+)
+
+# A block's postings, in at most 256 rows: those of the tokens whose hash starts with ``bucket``.
+search_postings = Table(
+    "search_postings",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("bucket", SmallInteger, nullable=False),
+    Column("block_id", ID, nullable=False),
+    Column("postings", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id", "bucket", "block_id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+)
+
+# Labels of a task's answers (``label:value`` tokens, hashed like the others): one row per
+# (label, task), kept in step as annotations and reviews come one by one.
+search_labels = Table(
+    "search_labels",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("token", LargeBinary, nullable=False),
+    Column("task_id", ID, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id", "token", "task_id"),
+    ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
+    Index("ix_search_labels_task", "workspace_id", "task_id"),
+)
+
+# The data keys a project's index was hashed under besides its current one (a query hashes
+# its terms under each); emptied when the project is reindexed.
+search_keys = Table(
+    "search_keys",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("key_id", ID, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id", "key_id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+)
+
+# Projects whose tasks are not all in the index (imported before it existed): search there
+# finds only what was imported since, until ``bastion task reindex --project`` runs.
+search_reindex = Table(
+    "search_reindex",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("since", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+)
+
 # -- two-person approval, alerts ------------------------------------------------
 
 approvals = Table(
@@ -855,4 +946,9 @@ WORKSPACE_TABLES = (
     "external_annotators",
     "annotation_versions",
     "questions",
+    "search_blocks",
+    "search_postings",
+    "search_labels",
+    "search_keys",
+    "search_reindex",
 )

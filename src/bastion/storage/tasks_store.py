@@ -35,6 +35,7 @@ NEW_TASK_COLUMNS = (
     "lease_count",
     "done",
     "held",
+    "import_id",
 )
 _INSERT_COLUMNS = ("workspace_id", *NEW_TASK_COLUMNS, "created_at")
 _UNIQUE = ("workspace_id", "dedupe_key")

@@ -59,6 +59,7 @@ from typing import Any, ClassVar, NamedTuple
 from pydantic import BaseModel, ValidationError, model_serializer
 
 from . import _labelstudio
+from ._labels import Label
 from ..domain.errors import InvalidAnswer, InvalidConfig, InvalidInput
 from ..domain.fieldpaths import selected, walk_strings
 from ..domain.validation import describe_validation_error, validation_problems
@@ -271,6 +272,53 @@ class TaskType:
         reason, never NaN); called only when ``agreement_measures`` is not empty."""
         return {"kind": "none", "note": f"{self.name} answers are not compared: agreement is not computed"}
 
+    def task_agreement(self, config: Any, results: Sequence[dict]) -> float | None:
+        """How far one task's answers agree, from 0 (nothing in common) to 1 (all the same): the mean,
+        over pairs of answers, of the Jaccard similarity of their parts (``answer_parts``). The data
+        browser filters and sorts by it. None with fewer than two answers, or when the type compares
+        none (``agreement_measures`` empty)."""
+        if not self.agreement_measures or len(results) < 2:
+            return None
+        parts = [self.answer_parts(config, result) for result in results]
+        total, pairs = 0.0, 0
+        for i, first in enumerate(parts):
+            for second in parts[i + 1 :]:
+                union = first | second
+                total += len(first & second) / len(union) if union else 1.0
+                pairs += 1
+        return total / pairs
+
+    def answer_parts(self, config: Any, result: dict) -> frozenset:
+        """What ``task_agreement`` compares of an answer: its categorical value when it has one; else each
+        of its values by path (a list's items as a set; free text left out), in canonical JSON."""
+        value = self.categorical_value(config, result)
+        if value is not None:
+            return frozenset([("", _canonical(value))])
+        return frozenset(_answer_parts(result))
+
+    def result_labels(self, config: Any, result: dict) -> list[Any]:
+        """The labels an answer gives (the data browser's label filter): its categorical value, and every
+        string under a ``label`` or ``labels`` key at any depth (a span's, a box's, a set's)."""
+        found: list[Any] = []
+        value = self.categorical_value(config, result)
+        if value is not None:
+            found.append(value)
+        for _path, segments, text in walk_strings(result):
+            if segments and segments[-1].rstrip("[]") in ("label", "labels"):
+                found.append(text)
+        return list(dict.fromkeys(found))
+
+    def label_values(self, config: Any) -> list[str]:
+        """The labels this project's answers can give (the choices of the data browser's label filter):
+        by default every label (``{"value", …}``) the config declares."""
+        found: list[str] = []
+        for name in type(config).model_fields:
+            value = getattr(config, name, None)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, Label):
+                    found.append(item.value)
+        return list(dict.fromkeys(found))
+
     def aggregate(self, config: Any, ratings: Sequence[Rating], method: str, *, seed: str) -> dict[str, dict[str, Any]]:
         """One answer per task by ``method`` (one of ``aggregation_methods``): task id -> ``{"label", "n",
         "method", …}`` (categorical answers add ``confidence`` and ``tie``). ``seed`` keys any random choice
@@ -456,6 +504,28 @@ def flat_facts(value: Any, path: str = "") -> dict[str, str]:
     else:
         out[f"{path}={orjson.dumps(value).decode()}"] = f"{path or 'result'}: {show(value)}"
     return out
+
+
+def _canonical(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _answer_parts(result: Any) -> Iterator[tuple[str, str]]:
+    """(path, canonical value) for each value of an answer; a list's items under its path; free text left out."""
+    stack: list[tuple[str, Any]] = [("", result)]
+    while stack:
+        path, value = stack.pop()
+        if path.rsplit(".", 1)[-1] in FREE_TEXT_KEYS:
+            continue
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{key}" if path else str(key), sub) for key, sub in value.items())
+        elif isinstance(value, list):
+            for item in value:
+                yield path, _canonical(item)
+        else:
+            yield path, _canonical(value)
 
 
 class Rating(NamedTuple):

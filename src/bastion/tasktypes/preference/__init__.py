@@ -140,6 +140,14 @@ class Preference(TaskType):
     def value_name(self, config: PreferenceConfig, value: Any) -> str:
         return value_name(value)
 
+    def label_values(self, config: PreferenceConfig) -> list[str]:
+        """The preferred response: 0 or 1 (their indices in the data), or a tie (criteria are not labels)."""
+        return ["0", "1", *(["tie"] if config.allow_tie else [])]
+
+    def result_labels(self, config: PreferenceConfig, result: dict) -> list:
+        value = self.categorical_value(config, result)
+        return [] if value is None else [value]
+
     def agreement(self, config: PreferenceConfig, ratings) -> dict:
         from . import quality  # NumPy: loaded when a figure is first asked for
 

@@ -89,6 +89,10 @@ class Ranking(TaskType):
 
         return quality.agreement(ratings)
 
+    def answer_parts(self, config: RankingConfig, result: dict) -> frozenset:
+        """Each response's rank (two rankings agree on the responses they rank alike)."""
+        return frozenset(enumerate(result.get("ranks") or ()))
+
     def aggregate(self, config: RankingConfig, ratings, method: str, *, seed: str) -> dict:
         """Bradley–Terry per task (the only method; no random choice, so ``seed`` is not needed)."""
         from . import quality  # NumPy: loaded when a figure is first asked for

@@ -1,4 +1,5 @@
-"""Project pages: overview with counts, import by upload, export links, and labelling.
+"""Project pages: overview with counts, import by upload, export links, and labelling (the data browser:
+``pages/browse.py``).
 
 An import from the page is Post/Redirect/Get: the form carries a random key (made as the page is
 shown); the POST imports under it as the API's ``Idempotency-Key`` does (services/import_keys.py:
@@ -15,7 +16,6 @@ import secrets
 import time
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -36,7 +36,6 @@ from ...services import (
     projects,
     qualification,
     queue,
-    tasks,
     workspaces,
 )
 from ...sources import detect_format, iter_bytes
@@ -87,39 +86,6 @@ def project_page(
         gone = "this import's report is no longer kept (24 hours) or is not yours: the project's counts are current"
         return _project_page(request, ctx, csrf, project_id, error=gone)
     return _project_page(request, ctx, csrf, project_id, report=past.report)
-
-
-BROWSE_PAGE = 50
-
-
-def _preview(data, limit: int = 160) -> str:
-    """The first text of a task's data, shortened (the data browser shows one line per task)."""
-    if isinstance(data, dict):
-        for value in data.values():
-            if isinstance(value, str) and value.strip():
-                text = " ".join(value.split())
-                return text if len(text) <= limit else text[: limit - 1] + "…"
-    text = orjson.dumps(data).decode()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@router.get("/projects/{project_id}/tasks")
-def browse_page(request: Request, project_id: str, session: Session, cursor: str | None = Query(None, max_length=60)):
-    """The data browser: the project's tasks in id order, a page at a time (keyset: the same cost
-    at any depth), for those who may browse them (the access module decides; reads are audited)."""
-    ctx, csrf = session
-    project = projects.project_for_work(ctx, project_id, Action.TASK_BROWSE)
-    page = tasks.list_tasks(ctx, project_id, cursor=cursor, limit=BROWSE_PAGE)
-    rows = [{**item, "preview": _preview(item["data"])} for item in page["items"]]
-    return render(
-        request,
-        "tasks.html",
-        project=project,
-        rows=rows,
-        cursor=cursor,
-        next_cursor=page["next_cursor"],
-        csrf_token=csrf,
-    )
 
 
 @router.post("/projects/{project_id}/import")

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from . import (
     approvals,
     auth,
+    browse,
     exports,
     home,
     members,
@@ -22,6 +23,7 @@ for _module in (
     auth,
     home,
     projects,
+    browse,
     project_setup,
     members,
     exports,

@@ -3,7 +3,7 @@ undo took back) and questions (a person's question to the project's managers on 
 answer, both sealed). Both workspace-owned, with row-level security.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 """
 
 import sqlalchemy as sa
@@ -12,7 +12,7 @@ from alembic import op
 from bastion.storage import rls
 
 revision = "0015"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
