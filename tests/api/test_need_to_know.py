@@ -377,7 +377,9 @@ def _what_a_manager_reads(client, headers, project_id: str, before: set[str], co
         ).content.splitlines()
     ]
     page = client.get(f"/projects/{project_id}/tasks").text
-    rows = re.findall(r"<tr><td><code>(tsk_\w+)</code>(.*?)</tr>", page, re.S)
+    rows = re.findall(
+        r"<tr><td><a class=\"task-link\" href=\"/tasks/tsk_\w+\"><code>(tsk_\w+)</code></a>(.*?)</tr>", page, re.S
+    )
     project = client.get(f"/api/v1/projects/{project_id}", headers=headers).json()
     return neutral(
         {
