@@ -105,6 +105,7 @@ def _translated_templates() -> dict[str, str]:
     """The translated pages' templates, with what they extend and include, and every built-in widget."""
     from jinja2 import meta
 
+    import bastion
     from bastion.tasktypes import installed
     from bastion.web.pages.common import TEMPLATE_DIR, templates
 
@@ -119,10 +120,11 @@ def _translated_templates() -> dict[str, str]:
         source = (TEMPLATE_DIR / name).read_text()
         todo += [n for n in meta.find_referenced_templates(env.parse(source)) if n]  # None: a computed name
     found = {name: (TEMPLATE_DIR / name).read_text() for name in names}
+    package = Path(bastion.__file__).resolve().parent  # src/bastion here, site-packages/bastion where installed
     for task_type in installed():
-        widget = Path(task_type.template_dir) / "widget.html"
-        if widget.is_relative_to(ROOT / "src"):
-            found[str(widget.relative_to(ROOT))] = widget.read_text()
+        widget = (Path(task_type.template_dir) / "widget.html").resolve()
+        if widget.is_relative_to(package):
+            found[str(widget.relative_to(package.parent))] = widget.read_text()
     return found
 
 
