@@ -133,7 +133,9 @@ POLICY: dict[Role, frozenset[Action]] = {
 }
 
 # Deployment-level actions, not tied to one workspace: platform admins only.
-ADMIN_ACTIONS = frozenset({"user.manage", "workspace.create", "workspace.list_all", "workforce.manage"})
+ADMIN_ACTIONS = frozenset(
+    {"user.manage", "workspace.create", "workspace.list_all", "workforce.manage", "member.groups"}
+)
 # Workspace actions a platform admin may take without being a member (no content).
 ADMIN_WORKSPACE_ACTIONS = frozenset(
     {Action.WORKSPACE_READ, Action.WORKSPACE_DELETE, Action.MEMBER_READ, Action.MEMBER_MANAGE, Action.WALLS_READ}

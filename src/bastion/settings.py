@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         description="Hours a two-person approval request may wait for its decision, and an approval for its use.",
     )
 
+    group_roles: str | None = Field(
+        default=None,
+        description="Workspace roles granted by identity-provider groups (single sign-on claims, SCIM groups), as "
+        'JSON: {"group": {"ws_…": "role"}}; a workspace named here is managed by groups (domain/group_roles.py).',
+    )
+
     # -- the blob store (storage/blobs.py): where sealed files are kept
     blob_store: str = Field(
         default="disk",
