@@ -136,11 +136,15 @@ def test_a_workspace_on_the_clients_hsm_key_then_the_client_destroys_it(hsm_rt, 
     with pytest.raises(KeyUnavailable):
         queue.next_task(annotator, client.project_id)  # handing out a task shows its content
     with operator_tx(rt, write=False) as tx:
-        leased = tx.execute(
-            select(schema.tasks.c.id).where(
-                schema.tasks.c.workspace_id == client.workspace_id, schema.tasks.c.id != task["id"]
+        leased = (
+            tx.execute(
+                select(schema.tasks.c.id).where(
+                    schema.tasks.c.workspace_id == client.workspace_id, schema.tasks.c.id != task["id"]
+                )
             )
-        ).scalars().first()
+            .scalars()
+            .first()
+        )
     with pytest.raises(KeyUnavailable):
         annotations.submit_annotation(client.ctx(rt, "owner"), leased, {"label": "neg"})
     assert len(_sealed(rt, client.workspace_id)) == 5
@@ -187,7 +191,9 @@ def test_binding_is_for_platform_admins_and_all_or_nothing(hsm_rt, softhsm):  # 
     with pytest.raises(PermissionDenied):
         keys.key_status(side.ctx(rt, "owner"))
     with pytest.raises(InvalidConfig, match="config.key_label: required"):
-        keys.bind_client_key(system(rt), side.workspace_id, "pkcs11", {k: v for k, v in config.items() if k != "key_label"})
+        keys.bind_client_key(
+            system(rt), side.workspace_id, "pkcs11", {k: v for k, v in config.items() if k != "key_label"}
+        )
     with pytest.raises(InvalidConfig, match="config: not valid JSON"):
         keys.bind_client_key(system(rt), side.workspace_id, "pkcs11", "{nope")
     with pytest.raises(KeyUnavailable, match="destroyed: no AES key labelled 'missing'"):
@@ -199,3 +205,26 @@ def test_binding_is_for_platform_admins_and_all_or_nothing(hsm_rt, softhsm):  # 
     admin = make_user(rt, "keys-admin@example.com", admin=True)
     assert keys.bind_client_key(as_user(rt, admin.id, is_admin=True), side.workspace_id, "pkcs11", config)["keys"] >= 1
     assert _texts(rt, side.project_id) == ["bd 0"]
+
+
+def test_the_api_answers_503_key_unavailable_and_writes_nothing(hsm_rt, softhsm):  # noqa: F811
+    from starlette.testclient import TestClient
+
+    from bastion.web.app import create_app
+
+    rt = hsm_rt
+    side = make_side(rt, "api", n_tasks=2)
+    config = _client_key(softhsm)
+    keys.bind_client_key(system(rt), side.workspace_id, "pkcs11", config)
+    with TestClient(create_app(rt), raise_server_exceptions=False) as http:
+        url = f"/api/v1/projects/{side.project_id}/tasks"
+        assert http.get(url, headers=side.headers("owner")).status_code == 200
+        softhsm.destroy_key("client", CLIENT_PIN, config["key_label"])
+        answer = http.get(url, headers=side.headers("owner"))
+        assert answer.status_code == 503
+        error = answer.json()["error"]
+        assert error["code"] == "key_unavailable" and error["details"] == {"provider": "pkcs11", "reason": "destroyed"}
+        assert "nothing was written" in error["message"]
+        posted = http.post(url, headers=side.headers("owner"), json=[{"data": {"text": "late"}}])
+        assert posted.status_code == 503 and posted.json()["error"]["code"] == "key_unavailable"
+    assert len(_sealed(rt, side.workspace_id)) == 2

@@ -136,7 +136,11 @@ def test_cloud_kms_requests_round_trip_and_refusals(kms, monkeypatch):
     [
         ("vault-transit", {"key": "k", "token_env": "T"}, "config.address: required"),
         ("vault-transit", {"address": "ftp://x", "key": "k", "token_env": "T"}, "config.address: must be an http"),
-        ("vault-transit", {"address": "http://127.0.0.1:1", "key": "k", "token": "s.x"}, "config.token: secrets are never stored"),
+        (
+            "vault-transit",
+            {"address": "http://127.0.0.1:1", "key": "k", "token": "s.x"},
+            "config.token: secrets are never stored",
+        ),
         ("vault-transit", {"address": "http://127.0.0.1:1", "key": "k"}, "config.token_env: give exactly one"),
         ("gcp-kms", {"key": "projects/p/keyRings/r", "token_env": "T"}, "config.key: must be projects/P/locations/L"),
         ("gcp-kms", {"key": "", "token_env": "T"}, "config.key: must be a non-empty string"),
@@ -156,7 +160,11 @@ def test_aws_kms_against_moto(monkeypatch):
     import boto3
     from moto.server import ThreadedMotoServer
 
-    for name, value in (("AWS_ACCESS_KEY_ID", "client"), ("AWS_SECRET_ACCESS_KEY", "client"), ("AWS_DEFAULT_REGION", "eu-west-1")):
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "client"),
+        ("AWS_SECRET_ACCESS_KEY", "client"),
+        ("AWS_DEFAULT_REGION", "eu-west-1"),
+    ):
         monkeypatch.setenv(name, value)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -179,7 +187,8 @@ def test_aws_kms_against_moto(monkeypatch):
         with pytest.raises(KeyUnavailable, match="destroyed: key .* is scheduled for deletion"):
             provider.unwrap(wrapped, CTX)
         missing = make_client_provider(
-            "aws-kms", {"key_id": "11111111-2222-3333-4444-555555555555", "region": "eu-west-1", "endpoint_url": endpoint}
+            "aws-kms",
+            {"key_id": "11111111-2222-3333-4444-555555555555", "region": "eu-west-1", "endpoint_url": endpoint},
         )
         assert _reason(lambda: missing.wrap(KEY, CTX)) == "destroyed"
     finally:

@@ -96,7 +96,5 @@ def keys_status(as_json: AsJson = False):
         return
     table = listing("workspace", "name", "key held by", "provider", "key id", "bound at", ids=("workspace", "key id"))
     for row in rows:
-        table.add_row(
-            row["workspace"], row["name"], row["holder"], row["provider"], row["kek"], when(row["bound_at"])
-        )
+        table.add_row(row["workspace"], row["name"], row["holder"], row["provider"], row["kek"], when(row["bound_at"]))
     print_table(table)

@@ -30,9 +30,9 @@ from .projects import load_project
 from ..access import Action
 from ..domain.errors import InvalidInput, NotFound, PermissionDenied
 from ..storage import keys_store, search_store, workspaces_store
+from ..storage.clientkeys import parse_config
 from ..storage.crypto import key_id_of
 from ..storage.keyproviders import FileKeyProvider, PassphraseKeyProvider
-from ..storage.clientkeys import parse_config
 from ..storage.keyring import set_meta
 
 BATCH = 1000

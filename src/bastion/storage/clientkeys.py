@@ -40,6 +40,7 @@ from typing import Any
 
 import orjson
 
+from .keyproviders import KeyProvider
 from ..domain.errors import InvalidConfig, Unavailable
 
 WRAP_VERSION = b"\x01"
@@ -188,7 +189,7 @@ class Pkcs11KeyProvider:
     def kek_id(self) -> str:
         return self._kek_id
 
-    def _lib(self):
+    def _lib(self) -> Any:
         import pkcs11
 
         with _LIBS_LOCK:
@@ -292,7 +293,7 @@ class AwsKmsKeyProvider:
     def kek_id(self) -> str:
         return self._kek_id
 
-    def _kms(self):
+    def _kms(self) -> Any:
         if self._client is None:
             import boto3
             from botocore.config import Config
@@ -302,7 +303,9 @@ class AwsKmsKeyProvider:
                 "kms",
                 region_name=self.region,
                 endpoint_url=self.endpoint_url,
-                config=Config(connect_timeout=TIMEOUT_SECONDS, read_timeout=TIMEOUT_SECONDS, retries={"max_attempts": 2}),
+                config=Config(
+                    connect_timeout=TIMEOUT_SECONDS, read_timeout=TIMEOUT_SECONDS, retries={"max_attempts": 2}
+                ),
             )
         return self._client
 
@@ -338,7 +341,7 @@ class AwsKmsKeyProvider:
         answer = self._call(
             lambda kms: kms.encrypt(KeyId=self.key_id, Plaintext=key, EncryptionContext=self._context(context))
         )
-        return WRAP_VERSION + answer["CiphertextBlob"]
+        return WRAP_VERSION + bytes(answer["CiphertextBlob"])
 
     def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
         body = _body(wrapped, self.name)
@@ -348,11 +351,9 @@ class AwsKmsKeyProvider:
         if state != "Enabled":
             raise KeyUnavailable(self.name, "refused", f"key {self.key_id} is {state}")
         answer = self._call(
-            lambda kms: kms.decrypt(
-                KeyId=self.key_id, CiphertextBlob=body, EncryptionContext=self._context(context)
-            )
+            lambda kms: kms.decrypt(KeyId=self.key_id, CiphertextBlob=body, EncryptionContext=self._context(context))
         )
-        return answer["Plaintext"]
+        return bytes(answer["Plaintext"])
 
 
 # -- HTTP key services (Cloud KMS, Vault Transit) ------------------------------
@@ -364,7 +365,7 @@ class _HttpKeyService:
     def __init__(self) -> None:
         self._http: Any = None
 
-    def _post(self, url: str, headers: dict[str, str], body: dict) -> dict:
+    def _post(self, url: str, headers: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
         import httpx
 
         if self._http is None:
@@ -383,7 +384,7 @@ class _HttpKeyService:
             self._failed(response.status_code, answer)
         return answer
 
-    def _failed(self, status: int, answer: dict) -> None:
+    def _failed(self, status: int, answer: dict[str, Any]) -> None:
         raise NotImplementedError
 
 
@@ -419,8 +420,9 @@ class GcpKmsKeyProvider(_HttpKeyService):
         token = _read_secret(self.name, self._token, "access token")
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def _failed(self, status: int, answer: dict) -> None:
-        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    def _failed(self, status: int, answer: dict[str, Any]) -> None:
+        found = answer.get("error")
+        error: dict[str, Any] = found if isinstance(found, dict) else {}
         text = str(error.get("message") or f"HTTP {status}")
         kind = str(error.get("status") or "")
         if status in (401, 403):
@@ -486,7 +488,7 @@ class VaultTransitKeyProvider(_HttpKeyService):
             headers["X-Vault-Namespace"] = self.namespace
         return headers
 
-    def _failed(self, status: int, answer: dict) -> None:
+    def _failed(self, status: int, answer: dict[str, Any]) -> None:
         errors = answer.get("errors")
         text = "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else f"HTTP {status}"
         if status in (401, 403):
@@ -515,11 +517,13 @@ class VaultTransitKeyProvider(_HttpKeyService):
         framed = _unb64(self.name, (answer.get("data") or {}).get("plaintext"), "plaintext")
         size = int.from_bytes(framed[:2], "big")
         if not hmac.compare_digest(framed[2 : 2 + size], context) or len(framed) != 2 + size + 32:
-            raise KeyUnavailable(self.name, "refused", "the unwrapped key belongs to another data key (tampered keyring)")
+            raise KeyUnavailable(
+                self.name, "refused", "the unwrapped key belongs to another data key (tampered keyring)"
+            )
         return framed[2 + size :]
 
 
-CLIENT_KEY_PROVIDERS: dict[str, Callable[[Any], Any]] = {
+CLIENT_KEY_PROVIDERS: dict[str, Callable[[Any], KeyProvider]] = {
     "pkcs11": Pkcs11KeyProvider,
     "aws-kms": AwsKmsKeyProvider,
     "gcp-kms": GcpKmsKeyProvider,
@@ -527,11 +531,13 @@ CLIENT_KEY_PROVIDERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def make_client_provider(name: str, config: Any):
+def make_client_provider(name: str, config: Any) -> KeyProvider:
     """A client key provider from its name and non-secret config (``InvalidConfig`` names the bad field)."""
     factory = CLIENT_KEY_PROVIDERS.get(name)
     if factory is None:
-        raise InvalidConfig(f"provider: no client key provider named {name!r} (known: {', '.join(CLIENT_KEY_PROVIDERS)})")
+        raise InvalidConfig(
+            f"provider: no client key provider named {name!r} (known: {', '.join(CLIENT_KEY_PROVIDERS)})"
+        )
     return factory(config)
 
 

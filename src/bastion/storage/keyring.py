@@ -266,7 +266,9 @@ class Keyring:
             self._load_bindings()  # bound by another process since
             binding = self._bindings.get(workspace_id)
         if binding is None or binding.provider_name != client:
-            raise KeyProviderError(f"workspace {workspace_id}: its keys are wrapped by a {client} key it is not bound to")
+            raise KeyProviderError(
+                f"workspace {workspace_id}: its keys are wrapped by a {client} key it is not bound to"
+            )
         return binding.provider
 
     def _binding_of(self, row: Any) -> ClientBinding:
