@@ -12,9 +12,21 @@ The keyring also keeps the deployment's own secrets, wrapped the same way: the
 key that signs audit checkpoints, and keys for keyed hashes (the sign-in limits
 store only a keyed hash of what was typed into the e-mail field).
 
+A workspace may be bound to a key in its client's own key service
+(``workspace_keks``; ``bind``/``unbind``): its data keys are then wrapped by that
+key (``data_keys.provider`` is ``client:<provider>``) and the deployment's key
+never sees them. The bindings are few: all are cached in the process and reloaded
+when a key names a binding the cache lacks.
+
 Unwrapped keys are cached per process (unwrapping on every request would cost a
-keyring query). The keyring SQLite file runs with ``secure_delete`` so that a
-destroyed key is overwritten, and its WAL is truncated after every destruction.
+keyring query). A cached key is re-checked: against the keyring every
+``RECHECK_SECONDS`` (destroyed by another process?), and for a client-bound
+workspace with the client's key service every ``client_check_seconds`` (one
+unwrap: revoked, disabled or destroyed by the client?) — a key that fails is
+dropped from the cache, so nothing of that workspace reads or writes until it
+answers again. A deployment-key workspace pays one attribute test for this. The
+keyring SQLite file runs with ``secure_delete`` so that a destroyed key is
+overwritten, and its WAL is truncated after every destruction.
 """
 
 from __future__ import annotations
