@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from bastion.domain.errors import InvalidConfig, PermissionDenied
-from bastion.services import annotations, audit, imports, keys, queue, tasks
+from bastion.services import annotations, audit, imports, keys, queue, tasks, workspaces
 from bastion.services.runtime import Runtime
 from bastion.settings import Settings
 from bastion.storage import schema
@@ -205,6 +205,11 @@ def test_binding_is_for_platform_admins_and_all_or_nothing(hsm_rt, softhsm):  # 
     admin = make_user(rt, "keys-admin@example.com", admin=True)
     assert keys.bind_client_key(as_user(rt, admin.id, is_admin=True), side.workspace_id, "pkcs11", config)["keys"] >= 1
     assert _texts(rt, side.project_id) == ["bd 0"]
+    # Deleting the workspace destroys its keys and its binding with them.
+    workspaces.delete_workspace(system(rt), side.workspace_id)
+    with rt.keyring.engine.connect() as conn:
+        assert conn.execute(select(workspace_keks)).all() == []
+    assert rt.keyring.binding(side.workspace_id) is None
 
 
 def test_the_api_answers_503_key_unavailable_and_writes_nothing(hsm_rt, softhsm):  # noqa: F811

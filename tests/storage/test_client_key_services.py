@@ -197,3 +197,16 @@ def test_aws_kms_against_moto(monkeypatch):
         "aws-kms", {"key_id": key_id, "region": "eu-west-1", "endpoint_url": closed_port_url()}
     )
     assert _reason(lambda: unreachable.unwrap(wrapped, CTX)) == "unreachable"
+
+
+def test_a_deployment_key_provider_config_error_names_the_setting(tmp_path):
+    from bastion.settings import Settings
+    from bastion.storage.keyring import Keyring
+
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        key_provider="vault-transit",
+        key_provider_config='{"address": "http://127.0.0.1:1"}',
+    )
+    with pytest.raises(InvalidConfig, match=r"BASTION_KEY_PROVIDER_CONFIG: config\.key: required"):
+        Keyring.open(settings)

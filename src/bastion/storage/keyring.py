@@ -74,7 +74,7 @@ from .keyproviders import (
     create_master_key_file,
 )
 from .. import ids
-from ..domain.errors import BastionError, NotFound
+from ..domain.errors import BastionError, InvalidConfig, NotFound
 from ..settings import Settings
 
 keyring_metadata = MetaData()
@@ -180,8 +180,13 @@ class Keyring:
             return keyring
         if settings.key_provider in CLIENT_KEY_PROVIDERS:
             # The same providers hold the deployment's own key (an HSM, a KMS of the operator's).
-            config = parse_config(settings.key_provider_config or "{}")
-            return cls(url, make_client_provider(settings.key_provider, config), client_check_seconds=check)
+            try:
+                provider = make_client_provider(
+                    settings.key_provider, parse_config(settings.key_provider_config or "{}")
+                )
+            except InvalidConfig as exc:
+                raise InvalidConfig(f"BASTION_KEY_PROVIDER_CONFIG: {exc.message}") from exc
+            return cls(url, provider, client_check_seconds=check)
         from ..plugins import key_provider_factory
 
         factory = key_provider_factory(settings.key_provider)
@@ -450,9 +455,13 @@ class Keyring:
                 .all()
             )
             conn.execute(stmt)
+            if project_id is None:  # the whole workspace: its client key binding goes too
+                conn.execute(delete(workspace_keks).where(workspace_keks.c.workspace_id == workspace_id))
         with self._lock:
             for key_id in gone:
                 self._cache.pop(key_id, None)
+            if project_id is None:
+                self._bindings.pop(workspace_id, None)
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
