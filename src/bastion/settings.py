@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         description="JSON config of a key provider that takes one ('pkcs11', 'aws-kms', 'gcp-kms', "
         "'vault-transit'): non-secret fields only; secrets are named by environment variable or file.",
     )
+    pkcs11_modules: str = Field(
+        default="",
+        description="PKCS#11 libraries (paths, separated by ':') a platform admin may name when binding a "
+        "workspace to a client's HSM key; the local operator's CLI may name any.",
+    )
     client_key_check_seconds: float = Field(
         default=5.0,
         ge=0,

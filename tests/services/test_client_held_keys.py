@@ -42,6 +42,7 @@ def hsm_rt(softhsm, tmp_path, database_url, monkeypatch):  # noqa: F811
         key_provider="pkcs11",
         key_provider_config=orjson.dumps(config).decode(),
         client_key_check_seconds=0,
+        pkcs11_modules=softhsm.module,
     )
     runtime = Runtime.open(settings, migrate_schema="never")
     yield runtime
@@ -201,8 +202,12 @@ def test_binding_is_for_platform_admins_and_all_or_nothing(hsm_rt, softhsm):  # 
     with rt.keyring.engine.connect() as conn:
         assert conn.execute(select(data_keys.c.id, data_keys.c.wrapped).order_by(data_keys.c.id)).all() == before
         assert conn.execute(select(workspace_keks)).all() == []
-    # A platform admin who is no member of the workspace binds it.
+    # A platform admin who is no member of the workspace binds it, to a PKCS#11 library the operator allows.
     admin = make_user(rt, "keys-admin@example.com", admin=True)
+    with pytest.raises(PermissionDenied, match="config.module: not one of the PKCS#11 libraries"):
+        keys.bind_client_key(
+            as_user(rt, admin.id, is_admin=True), side.workspace_id, "pkcs11", {**config, "module": "/tmp/evil.so"}
+        )
     assert keys.bind_client_key(as_user(rt, admin.id, is_admin=True), side.workspace_id, "pkcs11", config)["keys"] >= 1
     assert _texts(rt, side.project_id) == ["bd 0"]
     # Deleting the workspace destroys its keys and its binding with them.

@@ -210,3 +210,42 @@ def test_a_deployment_key_provider_config_error_names_the_setting(tmp_path):
     )
     with pytest.raises(InvalidConfig, match=r"BASTION_KEY_PROVIDER_CONFIG: config\.key: required"):
         Keyring.open(settings)
+
+
+def test_keyring_bindings_across_processes_and_an_unusable_binding(vault, tmp_path):
+    """Two keyrings on one database stand for two server processes."""
+    from sqlalchemy import update
+
+    from bastion.storage.keyproviders import FileKeyProvider
+    from bastion.storage.keyring import Keyring, workspace_keks
+
+    url = f"sqlite:///{tmp_path / 'keyring.db'}"
+    here = Keyring(url, FileKeyProvider.from_hex("22" * 32), client_check_seconds=0)
+    there = Keyring(url, FileKeyProvider.from_hex("22" * 32), client_check_seconds=0)
+    bound, other = here.create_key("ws_bound", "prj_a"), here.create_key("ws_other", "prj_b")
+    before = here.material("ws_bound", bound).index_key
+    config = {"address": vault.url, "key": "bastion-ws", "token_env": "TEST_VAULT_TOKEN"}
+    assert there.bind("ws_bound", "vault-transit", config) == 1
+    # This process still holds the key from before; its next re-check finds the binding and asks the client.
+    here.RECHECK_SECONDS = 0
+    calls = len(vault.seen)
+    assert here.material("ws_bound", bound).index_key == before
+    assert here.material("ws_bound", bound).client == "vault-transit" and len(vault.seen) > calls
+    assert here.material("ws_other", other).client is None
+    # A key made now for the bound workspace is wrapped by the client's key, in either process.
+    later = here.create_key("ws_bound", "prj_c")
+    assert there.material("ws_bound", later).client == "vault-transit"
+    del vault.keys["bastion-ws"]
+    with pytest.raises(KeyUnavailable, match="destroyed"):
+        here.material("ws_bound", bound)
+    assert here.material("ws_other", other).client is None
+    # A binding this server cannot use (a bad config): that workspace fails closed, the keyring still opens.
+    with here.engine.begin() as conn:
+        conn.execute(update(workspace_keks).values(config='{"address": "nowhere"}'))
+    third = Keyring(url, FileKeyProvider.from_hex("22" * 32))
+    with pytest.raises(KeyUnavailable, match="unreachable: this server cannot use it") as caught:
+        third.material("ws_bound", bound)
+    assert caught.value.reason == "unreachable"
+    assert third.material("ws_other", other).client is None
+    for keyring in (here, there, third):
+        keyring.dispose()

@@ -202,6 +202,14 @@ def bind_client_key(ctx: Context, workspace_id: str, provider: str, config: dict
     """
     _require_admin(ctx, "binding a workspace to a client key")
     parsed = parse_config(config) if isinstance(config, str) else config
+    if provider == "pkcs11" and not ctx.actor.is_system and isinstance(parsed, dict):
+        # Loading a PKCS#11 library runs its code in the server: a platform admin names only the
+        # libraries the operator listed; the local operator (the CLI on the server) any.
+        allowed = [p for p in ctx.rt.settings.pkcs11_modules.split(":") if p]
+        if parsed.get("module") not in allowed:
+            raise PermissionDenied(
+                "config.module: not one of the PKCS#11 libraries this deployment allows (BASTION_PKCS11_MODULES)"
+            )
     _require_workspace(ctx, workspace_id)
     keyring = ctx.rt.keyring
     previous = keyring.binding(workspace_id)

@@ -293,13 +293,18 @@ class Keyring:
         if cached is not None and cached.kek_id == row.kek_id and cached.provider_name == row.provider:
             return cached
         config = orjson.loads(row.config)
+        provider: KeyProvider
+        try:
+            provider = make_client_provider(row.provider, config)
+        except InvalidConfig as exc:  # this server cannot use it: that workspace fails closed, the others run
+            provider = _UnusableProvider(row.provider, row.kek_id, exc.message)
         return ClientBinding(
             workspace_id=row.workspace_id,
             provider_name=row.provider,
             config=config,
             kek_id=row.kek_id,
             created_at=row.created_at,
-            provider=make_client_provider(row.provider, config),
+            provider=provider,
         )
 
     def _load_bindings(self) -> None:
@@ -554,6 +559,25 @@ class Keyring:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _UnusableProvider:
+    """A workspace's client key provider this server cannot build (a missing library): every use is refused."""
+
+    def __init__(self, name: str, kek_id: str, problem: str) -> None:
+        self.name = name
+        self._kek_id = kek_id
+        self.problem = problem
+
+    @property
+    def kek_id(self) -> str:
+        return self._kek_id
+
+    def wrap(self, key: bytes, context: bytes) -> bytes:
+        raise KeyUnavailable(self.name, "unreachable", f"this server cannot use it ({self.problem})")
+
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        raise KeyUnavailable(self.name, "unreachable", f"this server cannot use it ({self.problem})")
 
 
 def require_key(keyring: Keyring, workspace_id: str, key_id: str) -> KeyMaterial:
