@@ -31,7 +31,10 @@ def key_provider_factory(name: str):
     for provided in plugin_manager().hook.bastion_key_providers():
         if provided and name in provided:
             return provided[name]
-    raise InvalidConfig(f"key_provider: no key provider named {name!r} (built in: file, passphrase)")
+    raise InvalidConfig(
+        f"key_provider: no key provider named {name!r} "
+        "(built in: file, passphrase, pkcs11, aws-kms, gcp-kms, vault-transit)"
+    )
 
 
 def blob_store_factory(name: str):

@@ -45,6 +45,22 @@ class Settings(BaseSettings):
         "(key derived from BASTION_PASSPHRASE), or a plugin's name.",
     )
     passphrase: str | None = Field(default=None, description="Passphrase for the 'passphrase' key provider.")
+    key_provider_config: str | None = Field(
+        default=None,
+        description="JSON config of a key provider that takes one ('pkcs11', 'aws-kms', 'gcp-kms', "
+        "'vault-transit'): non-secret fields only; secrets are named by environment variable or file.",
+    )
+    pkcs11_modules: str = Field(
+        default="",
+        description="PKCS#11 libraries (paths, separated by ':') a platform admin may name when binding a "
+        "workspace to a client's HSM key; the local operator's CLI may name any.",
+    )
+    client_key_check_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="Unwrapped keys of a workspace bound to a client-held key are re-checked with the "
+        "client's key service this often; a revoked or destroyed key stops reads and writes within it.",
+    )
     max_body_bytes: int = Field(
         default=256 * 1024 * 1024,
         description="Largest request body accepted; larger ones answer 413.",

@@ -1,4 +1,4 @@
-"""``bastion keys …``: the master key and the workspaces' data keys."""
+"""``bastion keys …``: the master key, the workspaces' data keys, and client-held keys."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._output import out, progress_bar
+from ._options import AsJson
+from ._output import listing, out, print_json, print_table, progress_bar, when
 from ._runtime import context, runtime
 from ..services import keys
 
@@ -58,3 +59,42 @@ def keys_new_data_keys(
                     f"{project_id}: re-sealed {done['tasks']} task(s), {done['annotations']} annotation(s); "
                     f"destroyed {len(done['retired_keys'])} old key(s)"
                 )
+
+
+@keys_app.command("bind")
+def keys_bind(
+    workspace_id: str,
+    provider: Annotated[
+        str, typer.Option("--provider", help="The client's key service: pkcs11, aws-kms, gcp-kms or vault-transit.")
+    ],
+    config: Annotated[
+        str,
+        typer.Option(
+            "--config",
+            help="The provider's non-secret config as a JSON object (secrets are named by *_env or *_file fields).",
+        ),
+    ],
+):
+    """Wrap a workspace's data keys by a key in the client's own key service (re-wrapped at once)."""
+    done = keys.bind_client_key(context(runtime()), workspace_id, provider, config)
+    out.print(f"{workspace_id}: {done['keys']} data key(s) now wrapped by the client's {provider} key {done['kek']}")
+
+
+@keys_app.command("unbind")
+def keys_unbind(workspace_id: str):
+    """Wrap a workspace's data keys by the deployment's key again (the client's key must still answer)."""
+    done = keys.unbind_client_key(context(runtime()), workspace_id)
+    out.print(f"{workspace_id}: {done['keys']} data key(s) now wrapped by the deployment's key {done['kek']}")
+
+
+@keys_app.command("status")
+def keys_status(as_json: AsJson = False):
+    """Which key wraps each workspace's data keys: the deployment's, or the client's own."""
+    rows = keys.key_status(context(runtime()))
+    if as_json:
+        print_json(rows)
+        return
+    table = listing("workspace", "name", "key held by", "provider", "key id", "bound at", ids=("workspace", "key id"))
+    for row in rows:
+        table.add_row(row["workspace"], row["name"], row["holder"], row["provider"], row["kek"], when(row["bound_at"]))
+    print_table(table)

@@ -69,8 +69,8 @@ class Unit:
     def sealer(self, workspace_id: str, key_id: str) -> Sealer:
         sealer = self._sealers.get(key_id)
         if sealer is None:
-            require_key(self.rt.keyring, workspace_id, key_id)
-            sealer = Sealer(self.rt.keyring, workspace_id, key_id)
+            material = require_key(self.rt.keyring, workspace_id, key_id)
+            sealer = Sealer(self.rt.keyring, workspace_id, key_id, material)
             self._sealers[key_id] = sealer
         return sealer
 

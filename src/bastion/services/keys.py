@@ -10,6 +10,9 @@
   value names its key).
 * ``reencrypt_project`` re-seals a project's rows under its current key in
   bounded batches, then destroys the keys no row uses any more.
+* ``bind_client_key`` / ``unbind_client_key`` move a workspace's data keys onto a
+  key in the client's own key service and back (storage/clientkeys.py): every
+  key of the workspace re-wrapped in one keyring transaction. Platform admins only.
 
 Every operation is recorded in the affected workspaces' audit logs.
 """
@@ -25,8 +28,9 @@ from . import approvals, search
 from .context import Context
 from .projects import load_project
 from ..access import Action
-from ..domain.errors import InvalidInput
+from ..domain.errors import InvalidInput, NotFound, PermissionDenied
 from ..storage import keys_store, search_store, workspaces_store
+from ..storage.clientkeys import parse_config
 from ..storage.crypto import key_id_of
 from ..storage.keyproviders import FileKeyProvider, PassphraseKeyProvider
 from ..storage.keyring import set_meta
@@ -175,3 +179,98 @@ def reencrypt_project(
     with ctx.write() as w:
         w.audit(ws, "keys.reencrypted", project_id, key=current, retired=retired, **counts)
     return {**counts, "retired_keys": retired}
+
+
+def _require_admin(ctx: Context, what: str) -> None:
+    if not ctx.actor.is_admin:
+        raise PermissionDenied(f"{what} is for platform admins")
+
+
+def _require_workspace(ctx: Context, workspace_id: str) -> None:
+    with ctx.read() as r:
+        if workspaces_store.find_workspace(r.tx, workspace_id) is None:
+            raise NotFound(f"workspace {workspace_id} not found")
+
+
+def bind_client_key(ctx: Context, workspace_id: str, provider: str, config: dict | str) -> dict:
+    """Wrap a workspace's data keys by a key in the client's own key service (platform admins).
+
+    ``config`` is the provider's non-secret config (a dict, or its JSON text): a bad
+    field is an ``InvalidConfig`` naming it, and the client's key must wrap and unwrap
+    before anything changes. The re-wrap is one keyring transaction; it is audited in
+    the workspace's log.
+    """
+    _require_admin(ctx, "binding a workspace to a client key")
+    parsed = parse_config(config) if isinstance(config, str) else config
+    if provider == "pkcs11" and not ctx.actor.is_system and isinstance(parsed, dict):
+        # Loading a PKCS#11 library runs its code in the server: a platform admin names only the
+        # libraries the operator listed; the local operator (the CLI on the server) any.
+        allowed = [p for p in ctx.rt.settings.pkcs11_modules.split(":") if p]
+        if parsed.get("module") not in allowed:
+            raise PermissionDenied(
+                "config.module: not one of the PKCS#11 libraries this deployment allows (BASTION_PKCS11_MODULES)"
+            )
+    _require_workspace(ctx, workspace_id)
+    keyring = ctx.rt.keyring
+    previous = keyring.binding(workspace_id)
+    count = keyring.bind(workspace_id, provider, parsed)
+    binding = keyring.binding(workspace_id)
+    assert binding is not None
+    with ctx.write() as w:
+        w.audit(
+            workspace_id,
+            "keys.client_key_bound",
+            None,
+            provider=provider,
+            config=binding.config,
+            kek=binding.kek_id,
+            previous=previous.kek_id if previous is not None else keyring.provider.kek_id,
+            keys=count,
+        )
+    return {"workspace": workspace_id, "provider": provider, "kek": binding.kek_id, "keys": count}
+
+
+def unbind_client_key(ctx: Context, workspace_id: str) -> dict:
+    """Wrap a workspace's data keys by the deployment's key again (platform admins); audited."""
+    _require_admin(ctx, "unbinding a workspace from its client key")
+    _require_workspace(ctx, workspace_id)
+    keyring = ctx.rt.keyring
+    previous = keyring.binding(workspace_id)
+    if previous is None:
+        raise InvalidInput(f"workspace {workspace_id} is not bound to a client key")
+    count = keyring.unbind(workspace_id)
+    with ctx.write() as w:
+        w.audit(
+            workspace_id,
+            "keys.client_key_unbound",
+            None,
+            provider=previous.provider_name,
+            previous=previous.kek_id,
+            kek=keyring.provider.kek_id,
+            keys=count,
+        )
+    return {"workspace": workspace_id, "provider": keyring.provider.name, "kek": keyring.provider.kek_id, "keys": count}
+
+
+def key_status(ctx: Context) -> list[dict]:
+    """Each workspace's key provider: its client's (with the non-secret config) or the deployment's."""
+    _require_admin(ctx, "the key status")
+    with ctx.read() as r:
+        workspaces = workspaces_store.list_workspaces(r.tx, None)
+    keyring = ctx.rt.keyring
+    bindings = keyring.bindings()
+    rows = []
+    for ws in workspaces:
+        binding = bindings.get(ws.id)
+        rows.append(
+            {
+                "workspace": ws.id,
+                "name": ws.name,
+                "holder": "client" if binding is not None else "deployment",
+                "provider": binding.provider_name if binding is not None else keyring.provider.name,
+                "kek": binding.kek_id if binding is not None else keyring.provider.kek_id,
+                "config": binding.config if binding is not None else None,
+                "bound_at": binding.created_at if binding is not None else None,
+            }
+        )
+    return rows

@@ -45,10 +45,13 @@ class Sealer:
 
     __slots__ = ("keyring", "workspace_id", "material", "_prefix")
 
-    def __init__(self, keyring: Keyring, workspace_id: str, key_id: str) -> None:
+    def __init__(self, keyring: Keyring, workspace_id: str, key_id: str, material: KeyMaterial | None = None) -> None:
+        """``material``: the key's, just fetched (``keyring.material``), so it is not fetched twice."""
         self.keyring = keyring
         self.workspace_id = workspace_id
-        self.material: KeyMaterial = keyring.material(workspace_id, key_id)
+        if material is None or material.key_id != key_id or material.workspace_id != workspace_id:
+            material = keyring.material(workspace_id, key_id)
+        self.material: KeyMaterial = material
         self._prefix = VERSION + bytes.fromhex(key_id[4:])
 
     @property

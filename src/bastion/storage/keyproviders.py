@@ -8,12 +8,24 @@ ship with Bastion, proving the interface with two implementations:
 * ``passphrase`` — the KEK derived from ``BASTION_PASSPHRASE`` with scrypt and a
   random salt kept in the keyring.
 
-An external KMS (Vault transit, a cloud KMS, a key the client holds) plugs in
-through the ``bastion_key_providers`` hook: a class with ``name``, ``kek_id``,
-``wrap(key, context)`` and ``unwrap(wrapped, context)``; docs/security.md shows one.
+Four more wrap with a key in a key service, on the same interface (``name``,
+``kek_id``, ``wrap(key, context)``, ``unwrap(wrapped, context)``), built from a
+non-secret JSON config (storage/clientkeys.py): ``pkcs11`` (an AES key on an HSM
+token), ``aws-kms``, ``gcp-kms`` and ``vault-transit``. Each can hold the
+deployment's key (``BASTION_KEY_PROVIDER`` + ``BASTION_KEY_PROVIDER_CONFIG``) or,
+per workspace, a key in the *client's own* key service (``bastion keys bind``;
+``Keyring.bind``): then that workspace's data keys are wrapped by the client's key,
+re-checked with the client's service every ``BASTION_CLIENT_KEY_CHECK_SECONDS``,
+and the client can revoke or destroy it (crypto-shredding) without the operator.
 
-The trap: ``context`` (the data key's id) is bound into every wrap as associated
-data, so a wrapped key copied onto another key id does not unwrap.
+Other providers plug in through the ``bastion_key_providers`` hook: a class with
+``name``, ``kek_id``, ``wrap(key, context)`` and ``unwrap(wrapped, context)``.
+
+The trap: ``context`` (the data key's id) is bound into every wrap — as associated
+data where the service has it (AES-GCM here and on a PKCS#11 token, the AWS
+EncryptionContext, Cloud KMS additionalAuthenticatedData), otherwise wrapped with
+the key and compared on unwrap (Vault Transit) — so a wrapped key copied onto
+another key id does not unwrap.
 """
 
 from __future__ import annotations

@@ -12,9 +12,21 @@ The keyring also keeps the deployment's own secrets, wrapped the same way: the
 key that signs audit checkpoints, and keys for keyed hashes (the sign-in limits
 store only a keyed hash of what was typed into the e-mail field).
 
+A workspace may be bound to a key in its client's own key service
+(``workspace_keks``; ``bind``/``unbind``): its data keys are then wrapped by that
+key (``data_keys.provider`` is ``client:<provider>``) and the deployment's key
+never sees them. The bindings are few: all are cached in the process and reloaded
+when a key names a binding the cache lacks.
+
 Unwrapped keys are cached per process (unwrapping on every request would cost a
-keyring query). The keyring SQLite file runs with ``secure_delete`` so that a
-destroyed key is overwritten, and its WAL is truncated after every destruction.
+keyring query). A cached key is re-checked: against the keyring every
+``RECHECK_SECONDS`` (destroyed by another process?), and for a client-bound
+workspace with the client's key service every ``client_check_seconds`` (one
+unwrap: revoked, disabled or destroyed by the client?) — a key that fails is
+dropped from the cache, so nothing of that workspace reads or writes until it
+answers again. A deployment-key workspace pays one attribute test for this. The
+keyring SQLite file runs with ``secure_delete`` so that a destroyed key is
+overwritten, and its WAL is truncated after every destruction.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import (
@@ -38,6 +51,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     create_engine,
     delete,
     event,
@@ -49,6 +63,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError
 
+from .clientkeys import CLIENT_KEY_PROVIDERS, KeyUnavailable, make_client_provider, parse_config
 from .database import now_ms
 from .datadir import private_sqlite_files
 from .keyproviders import (
@@ -59,7 +74,7 @@ from .keyproviders import (
     create_master_key_file,
 )
 from .. import ids
-from ..domain.errors import BastionError, NotFound
+from ..domain.errors import BastionError, InvalidConfig, NotFound
 from ..settings import Settings
 
 keyring_metadata = MetaData()
@@ -84,6 +99,21 @@ keyring_meta = Table(
 )
 
 
+# A workspace whose data keys are wrapped by a key in the client's own key service
+# (storage/clientkeys.py). The config is non-secret (it names where secrets are read from).
+workspace_keks = Table(
+    "workspace_keks",
+    keyring_metadata,
+    Column("workspace_id", String(40), primary_key=True),
+    Column("provider", String(64), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("kek_id", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# data_keys.provider of a key wrapped by a workspace's client key: "client:<provider name>".
+CLIENT_PREFIX = "client:"
+
 # keyring_meta rows holding deployment secrets (wrapped): "secret:<purpose>".
 SECRET_PREFIX = "secret:"
 
@@ -98,10 +128,21 @@ class KeyMaterial:
     workspace_id: str
     aead: AESGCM
     index_key: bytes
+    client: str | None = None  # the client key provider's name when the workspace holds its own key
+
+
+@dataclass(frozen=True, slots=True)
+class ClientBinding:
+    workspace_id: str
+    provider_name: str
+    config: dict[str, Any]
+    kek_id: str
+    created_at: int
+    provider: KeyProvider
 
 
 class Keyring:
-    def __init__(self, url: str, provider: KeyProvider) -> None:
+    def __init__(self, url: str, provider: KeyProvider, *, client_check_seconds: float = 5.0) -> None:
         self.url = url
         self.provider = provider
         self.engine = _make_engine(url)
@@ -110,6 +151,10 @@ class Keyring:
         self._checked: dict[str, float] = {}
         self._secrets: dict[str, bytes] = {}
         self._lock = threading.Lock()
+        # Keys of workspaces bound to a client key are re-checked with the client's key service this often.
+        self.client_check_seconds = client_check_seconds
+        self._bindings: dict[str, ClientBinding] = {}
+        self._load_bindings()
 
     # -- construction ---------------------------------------------------------
 
@@ -117,48 +162,64 @@ class Keyring:
     def open(cls, settings: Settings, *, create: bool = False) -> Keyring:
         """Open the keyring the settings describe; ``create`` makes a master key file."""
         url = settings.resolved_keyring_url
+        check = settings.client_key_check_seconds
         if settings.key_provider == "passphrase":
             engine = _make_engine(url)
             keyring_metadata.create_all(engine)
             salt = _meta_value(engine, "scrypt_salt", create=lambda: os.urandom(16))
             engine.dispose()
-            return cls(url, PassphraseKeyProvider(settings.passphrase or "", salt))
+            return cls(url, PassphraseKeyProvider(settings.passphrase or "", salt), client_check_seconds=check)
         if settings.key_provider == "file":
             if settings.master_key:
-                return cls(url, FileKeyProvider.from_hex(settings.master_key))
+                return cls(url, FileKeyProvider.from_hex(settings.master_key), client_check_seconds=check)
             path = Path(settings.resolved_master_key_file)
             if create:
                 create_master_key_file(path)
-            keyring = cls(url, FileKeyProvider.from_file(path))
+            keyring = cls(url, FileKeyProvider.from_file(path), client_check_seconds=check)
             keyring._finish_interrupted_rotation(path)
             return keyring
+        if settings.key_provider in CLIENT_KEY_PROVIDERS:
+            # The same providers hold the deployment's own key (an HSM, a KMS of the operator's).
+            try:
+                provider = make_client_provider(
+                    settings.key_provider, parse_config(settings.key_provider_config or "{}")
+                )
+            except InvalidConfig as exc:
+                raise InvalidConfig(f"BASTION_KEY_PROVIDER_CONFIG: {exc.message}") from exc
+            return cls(url, provider, client_check_seconds=check)
         from ..plugins import key_provider_factory
 
         factory = key_provider_factory(settings.key_provider)
-        return cls(url, factory(settings))
+        return cls(url, factory(settings), client_check_seconds=check)
 
     # -- keys -----------------------------------------------------------------
 
     def create_key(self, workspace_id: str, project_id: str | None = None) -> str:
         key_id = ids.new_id("key")
-        key = os.urandom(32)
-        wrapped = self.provider.wrap(key, key_id.encode())
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(data_keys).values(
-                    id=key_id,
-                    workspace_id=workspace_id,
-                    project_id=project_id,
-                    wrapped=wrapped,
-                    kek_id=self.provider.kek_id,
-                    provider=self.provider.name,
-                    created_at=now_ms(),
-                )
-            )
+            conn.execute(insert(data_keys).values(self.new_key_row(workspace_id, project_id, key_id)))
         return key_id
 
+    def new_key_row(self, workspace_id: str, project_id: str | None, key_id: str) -> dict[str, Any]:
+        """A new random data key's ``data_keys`` row, wrapped by the workspace's key (its client's, if bound)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(workspace_keks).where(workspace_keks.c.workspace_id == workspace_id)).first()
+        binding = self._binding_of(row) if row is not None else None
+        provider = binding.provider if binding is not None else self.provider
+        return {
+            "id": key_id,
+            "workspace_id": workspace_id,
+            "project_id": project_id,
+            "wrapped": provider.wrap(os.urandom(32), key_id.encode()),
+            "kek_id": provider.kek_id,
+            "provider": CLIENT_PREFIX + binding.provider_name if binding is not None else self.provider.name,
+            "created_at": now_ms(),
+        }
+
     # Unwrapped keys are re-checked against the keyring this often, so a key destroyed
-    # by another server process stops working here within that time.
+    # by another server process stops working here within that time. Keys of a workspace
+    # bound to a client key are re-checked with the client's key service every
+    # ``client_check_seconds`` (BASTION_CLIENT_KEY_CHECK_SECONDS).
     RECHECK_SECONDS = 30.0
 
     def material(self, workspace_id: str, key_id: str) -> KeyMaterial:
@@ -166,35 +227,163 @@ class Keyring:
         if found is not None:
             if found.workspace_id != workspace_id:
                 raise KeyDestroyed("ciphertext was sealed for another workspace")
-            if time.monotonic() - self._checked.get(key_id, 0.0) < self.RECHECK_SECONDS:
+            limit = self.RECHECK_SECONDS if found.client is None else self.client_check_seconds
+            if time.monotonic() - self._checked.get(key_id, 0.0) < limit:
                 return found
-            with self.engine.connect() as conn:
-                alive = conn.execute(select(data_keys.c.id).where(data_keys.c.id == key_id)).first()
-            if alive is None:
-                with self._lock:
-                    self._cache.pop(key_id, None)
-                raise KeyDestroyed(f"data key {key_id} has been destroyed")
-            self._checked[key_id] = time.monotonic()
-            return found
+        return self._load(workspace_id, key_id, found)
+
+    def _load(self, workspace_id: str, key_id: str, cached: KeyMaterial | None) -> KeyMaterial:
+        """Read the key's row and unwrap it (a re-check of a cached key unwraps only when it must)."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(data_keys.c.workspace_id, data_keys.c.wrapped).where(data_keys.c.id == key_id)
+                select(data_keys.c.workspace_id, data_keys.c.wrapped, data_keys.c.provider, data_keys.c.kek_id).where(
+                    data_keys.c.id == key_id
+                )
             ).first()
         if row is None:
+            self._drop(key_id)
+            if cached is not None:
+                raise KeyDestroyed(f"data key {key_id} has been destroyed")
             raise KeyDestroyed(f"data key {key_id} does not exist (destroyed or never made)")
         if row.workspace_id != workspace_id:
             raise KeyDestroyed("ciphertext was sealed for another workspace")
-        key = self.provider.unwrap(row.wrapped, key_id.encode())
+        client = row.provider[len(CLIENT_PREFIX) :] if row.provider.startswith(CLIENT_PREFIX) else None
+        if cached is not None and client is None and cached.client is None:
+            self._checked[key_id] = time.monotonic()  # still there, on the deployment's key: nothing to unwrap
+            return cached
+        try:
+            key = self._unwrapper(workspace_id, client).unwrap(row.wrapped, key_id.encode())
+        except KeyUnavailable:
+            self._drop(key_id)  # fail closed: nothing of this workspace reads or writes until it answers
+            raise
         material = KeyMaterial(
             key_id=key_id,
             workspace_id=workspace_id,
             aead=AESGCM(key),
             index_key=hmac.new(key, b"bastion-index-key", hashlib.sha256).digest(),
+            client=client,
         )
         with self._lock:
             self._cache[key_id] = material
             self._checked[key_id] = time.monotonic()
         return material
+
+    def _drop(self, key_id: str) -> None:
+        with self._lock:
+            self._cache.pop(key_id, None)
+            self._checked.pop(key_id, None)
+
+    # -- client-held keys ------------------------------------------------------
+
+    def _unwrapper(self, workspace_id: str, client: str | None) -> KeyProvider:
+        if client is None:
+            return self.provider
+        binding = self._bindings.get(workspace_id)
+        if binding is None or binding.provider_name != client:
+            self._load_bindings()  # bound by another process since
+            binding = self._bindings.get(workspace_id)
+        if binding is None or binding.provider_name != client:
+            raise KeyProviderError(
+                f"workspace {workspace_id}: its keys are wrapped by a {client} key it is not bound to"
+            )
+        return binding.provider
+
+    def _binding_of(self, row: Any) -> ClientBinding:
+        cached = self._bindings.get(row.workspace_id)
+        if cached is not None and cached.kek_id == row.kek_id and cached.provider_name == row.provider:
+            return cached
+        config = orjson.loads(row.config)
+        provider: KeyProvider
+        try:
+            provider = make_client_provider(row.provider, config)
+        except InvalidConfig as exc:  # this server cannot use it: that workspace fails closed, the others run
+            provider = _UnusableProvider(row.provider, row.kek_id, exc.message)
+        return ClientBinding(
+            workspace_id=row.workspace_id,
+            provider_name=row.provider,
+            config=config,
+            kek_id=row.kek_id,
+            created_at=row.created_at,
+            provider=provider,
+        )
+
+    def _load_bindings(self) -> None:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(workspace_keks)).all()
+        bindings = {row.workspace_id: self._binding_of(row) for row in rows}
+        with self._lock:
+            self._bindings = bindings
+
+    def binding(self, workspace_id: str) -> ClientBinding | None:
+        """The workspace's client key binding (None: the deployment's key)."""
+        return self._bindings.get(workspace_id)
+
+    def bindings(self) -> dict[str, ClientBinding]:
+        self._load_bindings()
+        return dict(self._bindings)
+
+    def bind(self, workspace_id: str, provider_name: str, config: dict[str, Any]) -> int:
+        """Wrap the workspace's data keys by the client's key instead; returns the keys re-wrapped.
+
+        The config is checked and the client's key proven (a wrap and an unwrap) before
+        anything is touched; then every key of the workspace is unwrapped with its current
+        key and wrapped with the client's, and the binding recorded, in one transaction.
+        """
+        provider = make_client_provider(provider_name, config)
+        probe, context = os.urandom(32), b"bastion-bind-probe|" + workspace_id.encode()
+        if provider.unwrap(provider.wrap(probe, context), context) != probe:
+            raise KeyProviderError(f"the {provider_name} key does not give back what it wrapped")
+        binding = ClientBinding(workspace_id, provider_name, config, provider.kek_id, now_ms(), provider)
+        return self._rewrap_workspace(workspace_id, binding)
+
+    def unbind(self, workspace_id: str) -> int:
+        """Wrap the workspace's data keys by the deployment's key again; returns the keys re-wrapped."""
+        return self._rewrap_workspace(workspace_id, None)
+
+    def _rewrap_workspace(self, workspace_id: str, binding: ClientBinding | None) -> int:
+        new = binding.provider if binding is not None else self.provider
+        label = CLIENT_PREFIX + binding.provider_name if binding is not None else self.provider.name
+        count = 0
+        with self.engine.begin() as conn:
+            current = conn.execute(select(workspace_keks).where(workspace_keks.c.workspace_id == workspace_id)).first()
+            old = self._binding_of(current).provider if current is not None else self.provider
+            rows = conn.execute(
+                select(data_keys.c.id, data_keys.c.wrapped, data_keys.c.provider).where(
+                    data_keys.c.workspace_id == workspace_id
+                )
+            ).all()
+            for row in rows:
+                unwrapper = old if row.provider.startswith(CLIENT_PREFIX) else self.provider
+                key = unwrapper.unwrap(row.wrapped, row.id.encode())
+                conn.execute(
+                    update(data_keys)
+                    .where(data_keys.c.id == row.id)
+                    .values(wrapped=new.wrap(key, row.id.encode()), kek_id=new.kek_id, provider=label)
+                )
+                count += 1
+            conn.execute(delete(workspace_keks).where(workspace_keks.c.workspace_id == workspace_id))
+            if binding is not None:
+                conn.execute(
+                    insert(workspace_keks).values(
+                        workspace_id=workspace_id,
+                        provider=binding.provider_name,
+                        config=orjson.dumps(binding.config, option=orjson.OPT_SORT_KEYS).decode(),
+                        kek_id=binding.kek_id,
+                        created_at=binding.created_at,
+                    )
+                )
+        with self._lock:
+            if binding is not None:
+                self._bindings[workspace_id] = binding
+            else:
+                self._bindings.pop(workspace_id, None)
+            for row in rows:
+                self._cache.pop(row.id, None)
+                self._checked.pop(row.id, None)
+        if self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return count
 
     def audit_signer(self, default_name: str) -> tuple[str, Ed25519PrivateKey]:
         """The deployment's Ed25519 key that signs audit checkpoints: (name, private key).
@@ -271,9 +460,13 @@ class Keyring:
                 .all()
             )
             conn.execute(stmt)
+            if project_id is None:  # the whole workspace: its client key binding goes too
+                conn.execute(delete(workspace_keks).where(workspace_keks.c.workspace_id == workspace_id))
         with self._lock:
             for key_id in gone:
                 self._cache.pop(key_id, None)
+            if project_id is None:
+                self._bindings.pop(workspace_id, None)
         if self.engine.dialect.name == "sqlite":
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -293,10 +486,15 @@ class Keyring:
         return bool(gone)
 
     def rewrap(self, new_provider: KeyProvider) -> int:
-        """Re-wrap every data key under a new key-encryption key (data untouched)."""
+        """Re-wrap every data key under a new key-encryption key (data untouched).
+
+        Keys of workspaces bound to a client key are the client's: they are left as they are.
+        """
         count = 0
         with self.engine.begin() as conn:
-            rows = conn.execute(select(data_keys.c.id, data_keys.c.wrapped)).all()
+            rows = conn.execute(
+                select(data_keys.c.id, data_keys.c.wrapped).where(~data_keys.c.provider.startswith(CLIENT_PREFIX))
+            ).all()
             for row in rows:
                 key = self.provider.unwrap(row.wrapped, row.id.encode())
                 conn.execute(
@@ -331,9 +529,11 @@ class Keyring:
         return count
 
     def check(self) -> int:
-        """Unwrap every key once; raises KeyProviderError if the KEK does not match."""
+        """Unwrap every deployment-wrapped key once; raises KeyProviderError if the KEK does not match."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(data_keys.c.id, data_keys.c.wrapped)).all()
+            rows = conn.execute(
+                select(data_keys.c.id, data_keys.c.wrapped).where(~data_keys.c.provider.startswith(CLIENT_PREFIX))
+            ).all()
         for row in rows:
             self.provider.unwrap(row.wrapped, row.id.encode())
         return len(rows)
@@ -359,6 +559,25 @@ class Keyring:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+class _UnusableProvider:
+    """A workspace's client key provider this server cannot build (a missing library): every use is refused."""
+
+    def __init__(self, name: str, kek_id: str, problem: str) -> None:
+        self.name = name
+        self._kek_id = kek_id
+        self.problem = problem
+
+    @property
+    def kek_id(self) -> str:
+        return self._kek_id
+
+    def wrap(self, key: bytes, context: bytes) -> bytes:
+        raise KeyUnavailable(self.name, "unreachable", f"this server cannot use it ({self.problem})")
+
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        raise KeyUnavailable(self.name, "unreachable", f"this server cannot use it ({self.problem})")
 
 
 def require_key(keyring: Keyring, workspace_id: str, key_id: str) -> KeyMaterial:
@@ -404,7 +623,9 @@ def _meta_value(engine: Engine, name: str, *, create: Callable[[], bytes]) -> by
 
 
 __all__ = [
+    "ClientBinding",
     "KeyDestroyed",
+    "KeyUnavailable",
     "KeyMaterial",
     "KeyProviderError",
     "Keyring",

@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from .database import now_ms
 from .keyring import KeyDestroyed, Keyring, data_keys
 
 SECRET_BYTES = 32
@@ -51,19 +49,9 @@ def workspace_secret(keyring: Keyring, workspace_id: str) -> bytes:
 
 
 def _create(keyring: Keyring, workspace_id: str, key_id: str) -> None:
-    wrapped = keyring.provider.wrap(os.urandom(32), key_id.encode())
+    row = keyring.new_key_row(workspace_id, None, key_id)  # wrapped by the workspace's key (its client's, if bound)
     try:
         with keyring.engine.begin() as conn:
-            conn.execute(
-                insert(data_keys).values(
-                    id=key_id,
-                    workspace_id=workspace_id,
-                    project_id=None,
-                    wrapped=wrapped,
-                    kek_id=keyring.provider.kek_id,
-                    provider=keyring.provider.name,
-                    created_at=now_ms(),
-                )
-            )
+            conn.execute(insert(data_keys).values(row))
     except IntegrityError:
         pass  # another process made it first: theirs is the one
