@@ -66,6 +66,8 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, server_default=text("false")),
     Column("is_active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", BigInteger, nullable=False),
+    # When the person was deactivated (None while active); services/users.py deactivate_user.
+    Column("deactivated_at", BigInteger, nullable=True),
     # Sessions and tokens issued before this instant are void (logout everywhere,
     # password change).
     Column("sessions_valid_after", BigInteger, nullable=False, server_default=text("0")),
