@@ -111,6 +111,7 @@ def test_every_table_has_a_row_security_decision_and_rls_is_forced_where_it_appl
         set(rls.PER_WORKSPACE),
         set(rls.PER_PERSON),
         set(rls.UNRESTRICTED),
+        set(rls.DEPLOYMENT_ADMIN),
     ]
     with rt.db.engine.connect() as conn:
         rows = conn.exec_driver_sql(

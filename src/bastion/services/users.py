@@ -299,16 +299,21 @@ def deactivate_user(ctx: Context, user_id: str, *, via: str = "admin") -> bool:
         person = users_store.find_user(w.tx, user_id)
         if person is None:
             raise NotFound("user not found")
-        if not users_store.set_active(w.tx, user_id, False, w.now):
-            return False
-        users_store.delete_sessions_of(w.tx, user_id)
-        revoked = users_store.revoke_tokens_of(w.tx, user_id, w.now)
-        workspace_ids = memberships_store.list_workspace_ids_of(w.tx, user_id)
-        released = {ws: _release_all(w, ws, user_id) for ws in workspace_ids}
-        for workspace_id in workspace_ids:
-            extra = {"leases_released": released[workspace_id]} if released[workspace_id] else {}
-            w.audit(workspace_id, "person.deactivated", user_id, via=via, tokens_revoked=len(revoked), **extra)
-        return True
+        return deactivate_in(w, user_id, via=via)
+
+
+def deactivate_in(w: Unit, user_id: str, *, via: str) -> bool:
+    """``deactivate_user``'s work, in the caller's transaction (the caller has decided)."""
+    if not users_store.set_active(w.tx, user_id, False, w.now):
+        return False
+    users_store.delete_sessions_of(w.tx, user_id)
+    revoked = users_store.revoke_tokens_of(w.tx, user_id, w.now)
+    workspace_ids = memberships_store.list_workspace_ids_of(w.tx, user_id)
+    released = {ws: _release_all(w, ws, user_id) for ws in workspace_ids}
+    for workspace_id in workspace_ids:
+        extra = {"leases_released": released[workspace_id]} if released[workspace_id] else {}
+        w.audit(workspace_id, "person.deactivated", user_id, via=via, tokens_revoked=len(revoked), **extra)
+    return True
 
 
 def _release_all(w: Unit, workspace_id: str, user_id: str) -> int:
@@ -327,10 +332,15 @@ def activate_user(ctx: Context, user_id: str, *, via: str = "admin") -> bool:
             raise NotFound("user not found")
         if is_external_email(person.email):
             raise InvalidInput("an external annotator cannot sign in: there is nothing to activate")
-        if not users_store.set_active(w.tx, user_id, True, w.now):
-            return False
-        record_for_person(w, user_id, "person.activated", user_id, via=via)
-        return True
+        return activate_in(w, user_id, via=via)
+
+
+def activate_in(w: Unit, user_id: str, *, via: str) -> bool:
+    """``activate_user``'s work, in the caller's transaction (the caller has decided)."""
+    if not users_store.set_active(w.tx, user_id, True, w.now):
+        return False
+    record_for_person(w, user_id, "person.activated", user_id, via=via)
+    return True
 
 
 def record_for_person(w: Unit, user_id: str, action: str, target: str | None = None, **details) -> None:
