@@ -75,7 +75,7 @@ def test_only_a_scim_token_opens_scim_and_it_opens_nothing_else(client, rt, scim
     [token] = [t for t in scim.list_tokens(system(rt)) if t.name == "idp"]
     scim.revoke_token(system(rt), token.id)
     _error(_send(client, "GET", "/Users", scim_headers), 401)
-    _error(_send(client, "GET", "/NoSuchThing", scim_headers), 401)  # authentication comes first
+    _error(_send(client, "GET", "/NoSuchThing", scim_headers), 404)  # unknown paths answer as SCIM too
 
 
 def test_users_create_filter_page_replace_and_errors(client, rt, scim_headers):

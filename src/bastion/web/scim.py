@@ -12,9 +12,11 @@ it reads there:
   person's one name: a change to either sets it), ``active``, ``emails`` (read-only: the
   ``userName``, primary), ``groups`` (read-only), ``externalId``. Other attributes a client sends
   (``name.givenName``/``familyName``, phone numbers, …) are not kept; a given and family name
-  make the name when neither ``displayName`` nor ``name.formatted`` is given.
-* Group: ``displayName`` (unique, case-insensitively), ``members`` (people; ``display``
-  read-only), ``externalId``.
+  make the name when neither ``displayName`` nor ``name.formatted`` is given. ``active`` is
+  published as required (every person is active or not): a POST without it means active, and
+  a PATCH cannot remove it.
+* Group: ``displayName`` (unique, case-insensitively), ``members`` (people: ``value``, ``$ref``,
+  ``type`` as RFC 7643 §8.7.1 lists them), ``externalId``.
 
 Lists: ``filter`` (any RFC 7644 filter; ``userName eq``, ``emails.value eq``, ``externalId eq``
 and ``displayName eq`` are index look-ups, anything else is evaluated over the people or groups),
@@ -48,6 +50,7 @@ from scim2_models import (
     Mutability,
     Name,
     Patch,
+    Required,
     PatchOp,
     ResourceType,
     ResponseParameters,
@@ -178,7 +181,7 @@ def _user(view: svc.PersonView, base: str) -> User:
 def _group(view: svc.GroupView, base: str) -> Group:
     g = view.group
     members = [
-        GroupMember(value=m.user_id, ref=f"{base}/Users/{m.user_id}", type="User", display=m.name or m.email)
+        GroupMember(value=m.user_id, ref=f"{base}/Users/{m.user_id}", type="User")
         for m in view.members
     ]
     return Group(
@@ -225,21 +228,26 @@ def _group_in(group: Group) -> svc.GroupIn:
 # -- what the service provider publishes ---------------------------------------------------------
 
 
-def _keep(schema: Schema, attributes: dict[str, set[str] | None], read_only: set[str]) -> Schema:
+def _keep(
+    schema: Schema, attributes: dict[str, set[str] | None], read_only: set[str], required: frozenset[str] = frozenset()
+) -> Schema:
     """The schema with only the attributes Bastion keeps (and these sub-attributes); ``read_only``:
-    attributes (or ``attr.sub``) Bastion derives."""
+    attributes (or ``attr.sub``) Bastion derives; ``required``: attributes every resource has."""
     kept = []
     for attribute in schema.attributes or []:
         if attribute.name not in attributes:
             continue
         subs = attributes[attribute.name]
-        if attribute.sub_attributes is not None and subs is not None:
-            attribute.sub_attributes = [s for s in attribute.sub_attributes if s.name in subs]
+        if attribute.sub_attributes is not None:
+            if subs is not None:
+                attribute.sub_attributes = [s for s in attribute.sub_attributes if s.name in subs]
             for sub in attribute.sub_attributes:
                 if f"{attribute.name}.{sub.name}" in read_only or attribute.name in read_only:
                     sub.mutability = Mutability.read_only
         if attribute.name in read_only:
             attribute.mutability = Mutability.read_only
+        if attribute.name in required:
+            attribute.required = Required.true
         kept.append(attribute)
     schema.attributes = kept
     return schema
@@ -257,9 +265,12 @@ def _schemas(base: str) -> list[Schema]:
             "groups": None,
         },
         {"emails", "groups"},
+        # Every person is active or not: a PATCH cannot remove it (a POST without it means active).
+        frozenset({"active"}),
     )
     user.description = "A person; userName is their e-mail address."
-    group = _keep(Group.to_schema(), {"displayName": None, "members": None}, {"members.display"})
+    # Members as RFC 7643 §8.7.1 has them: value, $ref, type (no display name).
+    group = _keep(Group.to_schema(), {"displayName": None, "members": {"value", "$ref", "type"}}, set())
     group.description = "A group of people; BASTION_GROUP_ROLES maps its displayName to workspace roles."
     for schema in (user, group):
         schema.meta = Meta(resource_type="Schema", location=f"{base}/Schemas/{schema.id}")
@@ -588,12 +599,25 @@ def create_scim_app(rt: Runtime) -> FastAPI:
 
         return await serve(request, work)
 
-    @app.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-    async def unknown(request: Request, rest: str):
-        def work(ctx, base, _):
-            raise ScimError(404, f"no such SCIM endpoint: {request.url.path}")
+    @app.post("/.search")
+    async def search_all(request: Request):
+        """Both resource types at once (RFC 7644 §3.4.3): people first, then groups."""
 
-        return await serve(request, work)
+        def work(ctx, base, body):
+            asked = SearchRequest.model_validate(body, scim_ctx=ScimCtx.SEARCH_REQUEST)
+            text = str(asked.filter) if asked.filter else None
+            start, size = _paging(asked.start_index, asked.count)
+            user_filter, group_filter = _parse_filter(User, text), _parse_filter(Group, text)
+            users_total, people = _list_users(ctx, user_filter, 1, MAX_RESULTS)
+            groups_total, groups = _list_groups(ctx, group_filter, 1, MAX_RESULTS)
+            found = [_user(v, base) for v in people] + [_group(v, base) for v in groups]
+            page = found[start - 1 : start - 1 + size]
+            shown = ResponseParameters.model_validate(
+                {"attributes": asked.attributes, "excludedAttributes": asked.excluded_attributes}
+            )
+            return _json(_list(page, len(found), start, shown))
+
+        return await serve(request, work, body=True)
 
     return app
 
