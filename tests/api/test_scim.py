@@ -101,10 +101,16 @@ def test_users_create_filter_page_replace_and_errors(client, rt, scim_headers):
     everyone = _send(client, "GET", "/Users", scim_headers).json()["Resources"]
     assert [u["id"] for u in page["Resources"]] == [u["id"] for u in everyone[1:3]]
 
-    _error(_send(client, "POST", "/Users", scim_headers, {"schemas": [USER], "userName": "ada@example.com"}), 409,
-           "uniqueness")
-    _error(_send(client, "POST", "/Users", scim_headers, {"schemas": [USER], "userName": "not an e-mail"}), 400,
-           "invalidValue")
+    _error(
+        _send(client, "POST", "/Users", scim_headers, {"schemas": [USER], "userName": "ada@example.com"}),
+        409,
+        "uniqueness",
+    )
+    _error(
+        _send(client, "POST", "/Users", scim_headers, {"schemas": [USER], "userName": "not an e-mail"}),
+        400,
+        "invalidValue",
+    )
     _error(_send(client, "GET", "/Users", scim_headers, filter='userName eq "unterminated'), 400, "invalidFilter")
     _error(_send(client, "GET", "/Users/usr_nobody", scim_headers), 404)
     r = client.post("/scim/v2/Users", headers=scim_headers, content=b"{not json")
@@ -127,13 +133,21 @@ def test_deactivation_through_scim_refuses_the_next_request_and_delete_keeps_his
     assert queue.next_task(as_user(rt, person["id"]), side.project_id) is not None
     assert client.get("/api/v1/me", headers=token).status_code == 200
 
-    r = _send(client, "PATCH", f"/Users/{person['id']}", scim_headers, _patch({"op": "replace", "value": {"active": False}}))
+    r = _send(
+        client, "PATCH", f"/Users/{person['id']}", scim_headers, _patch({"op": "replace", "value": {"active": False}})
+    )
     assert r.status_code == 200 and r.json()["active"] is False
     assert client.get("/api/v1/me", headers=token).status_code == 401  # the very next request
     actions = _actions(rt, side.workspace_id)
     assert "person.deactivated" in actions and "scim.user_changed" in actions
 
-    r = _send(client, "PATCH", f"/Users/{person['id']}", scim_headers, _patch({"op": "replace", "path": "active", "value": True}))
+    r = _send(
+        client,
+        "PATCH",
+        f"/Users/{person['id']}",
+        scim_headers,
+        _patch({"op": "replace", "path": "active", "value": True}),
+    )
     assert r.status_code == 200 and r.json()["active"] is True
     assert client.get("/api/v1/me", headers=token).status_code == 401  # the old token stays revoked
 
@@ -166,8 +180,11 @@ def test_group_membership_grants_and_removes_workspace_roles(client, rt, scim_he
     r = _send(client, "POST", "/Groups", scim_headers, {"schemas": [GROUP], "displayName": "Labellers"})
     assert r.status_code == 201 and r.headers["location"].endswith(r.json()["id"])
     group = r.json()
-    _error(_send(client, "POST", "/Groups", scim_headers, {"schemas": [GROUP], "displayName": "labellers"}), 409,
-           "uniqueness")
+    _error(
+        _send(client, "POST", "/Groups", scim_headers, {"schemas": [GROUP], "displayName": "labellers"}),
+        409,
+        "uniqueness",
+    )
     assert role(alice) is None
 
     add = _patch({"op": "add", "path": "members", "value": [{"value": alice["id"]}, {"value": bob["id"]}]})

@@ -341,9 +341,7 @@ def replace_group(ctx: Context, group_id: str, data: GroupIn) -> GroupView:
         joining = set(data.members) - held
         _require_people(w, frozenset(joining))
         leaving = held - set(data.members)
-        scim_store.update_group(
-            w.tx, group_id, display_name=data.display_name, external_id=data.external_id, now=w.now
-        )
+        scim_store.update_group(w.tx, group_id, display_name=data.display_name, external_id=data.external_id, now=w.now)
         scim_store.add_members(w.tx, group_id, joining)
         scim_store.remove_members(w.tx, group_id, leaving)
         renamed = before.display_name != data.display_name

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, Select, delete, func, insert, select, update
 
 from . import schema
 from .database import Tx
@@ -39,9 +39,7 @@ def _token(row: Row[Any]) -> ScimToken:
 
 
 def insert_token(tx: Tx, token_id: str, *, name: str, token_hash: str, created_by: str, now: int) -> None:
-    tx.execute(
-        insert(tok).values(id=token_id, name=name, token_hash=token_hash, created_by=created_by, created_at=now)
-    )
+    tx.execute(insert(tok).values(id=token_id, name=name, token_hash=token_hash, created_by=created_by, created_at=now))
 
 
 def find_token_by_hash(tx: Tx, token_hash: str) -> ScimToken | None:
@@ -94,7 +92,7 @@ _PERSON = (
 _EXTERNAL_ANNOTATOR = "ext:%"  # imported annotators (domain/users.py): never people of the identity provider
 
 
-def _people(*where):
+def _people(*where: Any) -> Select[Any]:
     return (
         select(*_PERSON)
         .select_from(u.outerjoin(su, su.c.user_id == u.c.id))
@@ -103,9 +101,7 @@ def _people(*where):
 
 
 def _person(row: Row[Any]) -> ScimPerson:
-    return ScimPerson(
-        row.id, row.email, row.name, bool(row.is_active), row.external_id, row.created_at, row.updated_at
-    )
+    return ScimPerson(row.id, row.email, row.name, bool(row.is_active), row.external_id, row.created_at, row.updated_at)
 
 
 def find_person(tx: Tx, user_id: str) -> ScimPerson | None:

@@ -38,7 +38,6 @@ from scim2_models import (
     AuthenticationScheme,
     Bulk,
     ChangePassword,
-    Context as ScimCtx,
     Email,
     Error,
     ETag,
@@ -50,8 +49,8 @@ from scim2_models import (
     Mutability,
     Name,
     Patch,
-    Required,
     PatchOp,
+    Required,
     ResourceType,
     ResponseParameters,
     Schema,
@@ -62,7 +61,10 @@ from scim2_models import (
     Sort,
     User,
 )
-from scim2_models.path import Comparison, CompareOperator
+from scim2_models import (
+    Context as ScimCtx,
+)
+from scim2_models.path import CompareOperator, Comparison
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -126,7 +128,7 @@ def _from_scim(exc: SCIMException) -> Response:
 
 
 def _from_validation(exc: ValidationError) -> Response:
-    first = exc.errors()[0] if exc.errors() else {}
+    first: dict[str, Any] = dict(exc.errors()[0]) if exc.errors() else {}
     where = ".".join(str(x) for x in first.get("loc", ()) if x != "__root__")
     message = first.get("msg", "invalid value")
     scim_type = (first.get("ctx") or {}).get("scim_type") if isinstance(first.get("ctx"), dict) else None
@@ -180,10 +182,7 @@ def _user(view: svc.PersonView, base: str) -> User:
 
 def _group(view: svc.GroupView, base: str) -> Group:
     g = view.group
-    members = [
-        GroupMember(value=m.user_id, ref=f"{base}/Users/{m.user_id}", type="User")
-        for m in view.members
-    ]
+    members = [GroupMember(value=m.user_id, ref=f"{base}/Users/{m.user_id}", type="User") for m in view.members]
     return Group(
         id=g.id,
         external_id=g.external_id,
@@ -489,11 +488,11 @@ def create_scim_app(rt: Runtime) -> FastAPI:
     @app.post("/Users")
     async def users_create(request: Request):
         def work(ctx, base, body):
-            user = User.model_validate(body, scim_ctx=ScimCtx.RESOURCE_CREATION_REQUEST)
+            user: User = User.model_validate(body, scim_ctx=ScimCtx.RESOURCE_CREATION_REQUEST)
             view = svc.create_person(ctx, _person_in(user))
             made = _user(view, base)
             return _json(
-                _dump(made, ScimCtx.RESOURCE_CREATION_RESPONSE), 201, {"Location": made.meta.location or ""}
+                _dump(made, ScimCtx.RESOURCE_CREATION_RESPONSE), 201, {"Location": f"{base}/Users/{view.person.id}"}
             )
 
         return await serve(request, work, body=True)
@@ -509,7 +508,7 @@ def create_scim_app(rt: Runtime) -> FastAPI:
     @app.put("/Users/{user_id}")
     async def users_put(request: Request, user_id: str):
         def work(ctx, base, body):
-            user = User.model_validate(body, scim_ctx=ScimCtx.RESOURCE_REPLACEMENT_REQUEST)
+            user: User = User.model_validate(body, scim_ctx=ScimCtx.RESOURCE_REPLACEMENT_REQUEST)
             view = svc.replace_person(ctx, user_id, _person_in(user))
             return _json(_dump(_user(view, base), ScimCtx.RESOURCE_REPLACEMENT_RESPONSE))
 
@@ -557,9 +556,7 @@ def create_scim_app(rt: Runtime) -> FastAPI:
         def work(ctx, base, body):
             group = Group.model_validate(body, scim_ctx=ScimCtx.RESOURCE_CREATION_REQUEST)
             made = _group(svc.create_group(ctx, _group_in(group)), base)
-            return _json(
-                _dump(made, ScimCtx.RESOURCE_CREATION_RESPONSE), 201, {"Location": made.meta.location or ""}
-            )
+            return _json(_dump(made, ScimCtx.RESOURCE_CREATION_RESPONSE), 201, {"Location": f"{base}/Groups/{made.id}"})
 
         return await serve(request, work, body=True)
 
@@ -604,7 +601,7 @@ def create_scim_app(rt: Runtime) -> FastAPI:
         """Both resource types at once (RFC 7644 §3.4.3): people first, then groups."""
 
         def work(ctx, base, body):
-            asked = SearchRequest.model_validate(body, scim_ctx=ScimCtx.SEARCH_REQUEST)
+            asked: SearchRequest = SearchRequest.model_validate(body, scim_ctx=ScimCtx.SEARCH_REQUEST)
             text = str(asked.filter) if asked.filter else None
             start, size = _paging(asked.start_index, asked.count)
             user_filter, group_filter = _parse_filter(User, text), _parse_filter(Group, text)
@@ -612,7 +609,7 @@ def create_scim_app(rt: Runtime) -> FastAPI:
             groups_total, groups = _list_groups(ctx, group_filter, 1, MAX_RESULTS)
             found = [_user(v, base) for v in people] + [_group(v, base) for v in groups]
             page = found[start - 1 : start - 1 + size]
-            shown = ResponseParameters.model_validate(
+            shown: ResponseParameters = ResponseParameters.model_validate(
                 {"attributes": asked.attributes, "excludedAttributes": asked.excluded_attributes}
             )
             return _json(_list(page, len(found), start, shown))
@@ -662,4 +659,3 @@ def _patched_person(before: User, after: User) -> svc.PersonIn:
     if after.active is None:
         raise ScimError(400, "active: a person is active or not; replace it instead of removing it", "mutability")
     return _person_in(after)
-

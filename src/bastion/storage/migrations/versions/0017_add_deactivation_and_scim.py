@@ -60,7 +60,10 @@ def upgrade() -> None:
         sa.Column("group_id", sa.String(length=40), nullable=False),
         sa.Column("user_id", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
-            ["group_id"], ["scim_groups.id"], name=op.f("fk_scim_group_members_group_id_scim_groups"), ondelete="CASCADE"
+            ["group_id"],
+            ["scim_groups.id"],
+            name=op.f("fk_scim_group_members_group_id_scim_groups"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_scim_group_members_user_id_users"), ondelete="CASCADE"
