@@ -141,13 +141,12 @@ def test_deactivation_through_scim_refuses_the_next_request_and_delete_keeps_his
     actions = _actions(rt, side.workspace_id)
     assert "person.deactivated" in actions and "scim.user_changed" in actions
 
-    r = _send(
-        client,
-        "PATCH",
-        f"/Users/{person['id']}",
-        scim_headers,
-        _patch({"op": "replace", "path": "active", "value": True}),
+    entra = _patch(  # as Entra ID sends it: "Replace", a string boolean, an e-mail Bastion derives
+        {"op": "Replace", "path": "active", "value": "True"},
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "worker@example.com"},
+        {"op": "Add", "path": "title", "value": "Annotator"},
     )
+    r = _send(client, "PATCH", f"/Users/{person['id']}", scim_headers, entra)
     assert r.status_code == 200 and r.json()["active"] is True
     assert client.get("/api/v1/me", headers=token).status_code == 401  # the old token stays revoked
 

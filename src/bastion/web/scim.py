@@ -517,8 +517,11 @@ def create_scim_app(rt: Runtime) -> FastAPI:
     @app.patch("/Users/{user_id}")
     async def users_patch(request: Request, user_id: str):
         def work(ctx, base, body):
-            patch = PatchOp[User].model_validate(body, scim_ctx=ScimCtx.RESOURCE_PATCH_REQUEST)
+            kept = _kept_operations(body)
             before = _user(svc.get_person(ctx, user_id), base)
+            if kept is not body and not next(v for k, v in kept.items() if k.lower() == "operations"):
+                return _json(_dump(before, ScimCtx.RESOURCE_PATCH_RESPONSE))  # only attributes Bastion does not keep
+            patch = PatchOp[User].model_validate(kept, scim_ctx=ScimCtx.RESOURCE_PATCH_REQUEST)
             after = before.model_copy(deep=True)
             patch.patch(after)
             view = svc.replace_person(ctx, user_id, _patched_person(before, after))
@@ -644,6 +647,31 @@ def _search(model: type, body: dict) -> dict:
         "attributes": [str(a) for a in request.attributes] if request.attributes else None,
         "excludedAttributes": [str(a) for a in request.excluded_attributes] if request.excluded_attributes else None,
     }
+
+
+# The User attributes Bastion keeps (lower-cased); a PATCH operation on any other is ignored, as the
+# attributes themselves are when a POST or PUT carries them (identity providers send their defaults:
+# Entra ID's ``emails[type eq "work"].value``, ``phoneNumbers``, ``title``, the enterprise extension).
+KEPT_USER_ATTRIBUTES = frozenset({"username", "name", "displayname", "active", "externalid"})
+
+
+def _kept_operations(body: dict) -> dict:
+    """A User PatchOp body without the operations on attributes Bastion does not keep."""
+    key = next((k for k in body if k.lower() == "operations"), None)
+    if key is None or not isinstance(body[key], list):
+        return body
+    kept = []
+    for operation in body[key]:
+        path = operation.get("path") if isinstance(operation, dict) else None
+        if isinstance(path, str) and path:
+            bare = path.removeprefix(USER_URN + ":") if path.startswith(USER_URN + ":") else path
+            if bare.startswith("urn:"):
+                continue  # an extension's attribute (enterprise user, …): not kept
+            root = bare.split("[", 1)[0].split(".", 1)[0].lower()
+            if root not in KEPT_USER_ATTRIBUTES:
+                continue
+        kept.append(operation)
+    return {**body, key: kept}
 
 
 def _patched_person(before: User, after: User) -> svc.PersonIn:
