@@ -205,6 +205,15 @@ def test_group_membership_grants_and_removes_workspace_roles(client, rt, scim_he
     assert _send(client, "PATCH", f"/Groups/{group['id']}", scim_headers, rename).status_code == 200
     assert role(bob) == "manager"  # the group's new name maps to another role
 
+    carol = _new_user(client, scim_headers, "carol@example.com", active=False)
+    join = _patch({"op": "add", "path": "members", "value": [{"value": carol["id"]}]})
+    assert _send(client, "PATCH", f"/Groups/{group['id']}", scim_headers, join).status_code == 200
+    assert role(carol) is None  # a deactivated person gets no role from a group ...
+    assert "member.group_refused" in _actions(rt, side.workspace_id)
+    on = _patch({"op": "replace", "path": "active", "value": True})
+    assert _send(client, "PATCH", f"/Users/{carol['id']}", scim_headers, on).status_code == 200
+    assert role(carol) == "manager"  # ... until they are reactivated
+
     bad = _patch({"op": "add", "path": "members", "value": [{"value": "usr_nobody"}]})
     _error(_send(client, "PATCH", f"/Groups/{group['id']}", scim_headers, bad), 400, "invalidValue")
 

@@ -228,7 +228,10 @@ def replace_person(ctx: Context, user_id: str, data: PersonIn) -> PersonView:
         _set_active(w, user_id, data.active)
         if changed:
             users.record_for_person(w, user_id, "scim.user_changed", user_id, changed=changed)
-        return _view(w, user_id)
+        view = _view(w, user_id)
+    if data.active and not before.is_active:  # groups grant no role while deactivated: now they do
+        _sync_roles(ctx, {user_id})
+    return view
 
 
 def _set_active(w: Unit, user_id: str, active: bool) -> None:
