@@ -19,15 +19,15 @@ import threading
 import time
 import uuid
 
+import httpx2
 import pytest
 import uvicorn
+from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_tester import Status, check_server
 
 from bastion.services import scim
 from bastion.web.app import create_app
 from factories import system
-
-scim2_tester = pytest.importorskip("scim2_tester", reason="scim2-tester is in the test extra")
-httpx2 = pytest.importorskip("httpx2", reason="httpx2 is in the test extra")
 
 
 @pytest.fixture
@@ -73,9 +73,6 @@ def e_mail_user_names(monkeypatch):
 
 
 def test_every_scim2_tester_check_passes(rt, live_server, e_mail_user_names):
-    from scim2_client.engines.httpx2 import SyncSCIMClient
-    from scim2_tester import Status, check_server
-
     secret, _ = scim.create_token(system(rt), "scim2-tester")
     http = httpx2.Client(base_url=f"{live_server}/scim/v2", headers={"Authorization": f"Bearer {secret}"})
     with http:
