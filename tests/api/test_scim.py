@@ -120,6 +120,15 @@ def test_users_create_filter_page_replace_and_errors(client, rt, scim_headers):
     r = _send(client, "PUT", f"/Users/{made['id']}", scim_headers, body)
     assert r.status_code == 200 and r.json()["userName"] == "ada.l@example.com"
     assert r.json()["displayName"] == "Ada Lovelace" and "externalId" not in r.json()  # PUT replaces
+    _send(
+        client,
+        "PATCH",
+        f"/Users/{made['id']}",
+        scim_headers,
+        _patch({"op": "replace", "path": "active", "value": False}),
+    )
+    body.pop("active")  # a PUT without active keeps the state: it never reactivates by omission
+    assert _send(client, "PUT", f"/Users/{made['id']}", scim_headers, body).json()["active"] is False
     body["userName"] = "p0@example.com"
     _error(_send(client, "PUT", f"/Users/{made['id']}", scim_headers, body), 409, "uniqueness")
     assert users.get_user(system(rt), made["id"]).email == "ada.l@example.com"  # nothing half-written

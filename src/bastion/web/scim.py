@@ -80,6 +80,7 @@ log = logging.getLogger("bastion.web")
 SCIM_JSON = "application/scim+json"
 PREFIX = "/scim/v2"
 MAX_RESULTS = 200
+EVERYTHING = 2**62  # a page size that is no limit (the root search pages over both types itself)
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
@@ -197,7 +198,8 @@ def _group(view: svc.GroupView, base: str) -> Group:
     )
 
 
-def _person_in(user: User) -> svc.PersonIn:
+def _person_in(user: User, *, active_if_absent: bool = True) -> svc.PersonIn:
+    """``active_if_absent``: a POST without ``active`` makes an active person; a PUT keeps the state."""
     name = user.display_name or (user.name.formatted if user.name else None)
     if not name and user.name and (user.name.given_name or user.name.family_name):
         name = " ".join(x for x in (user.name.given_name, user.name.family_name) if x)
@@ -206,7 +208,7 @@ def _person_in(user: User) -> svc.PersonIn:
     return svc.PersonIn(
         email=user.user_name,
         name=name or "",
-        active=True if user.active is None else bool(user.active),
+        active=active_if_absent if user.active is None else bool(user.active),
         external_id=user.external_id,
     )
 
@@ -509,7 +511,8 @@ def create_scim_app(rt: Runtime) -> FastAPI:
     async def users_put(request: Request, user_id: str):
         def work(ctx, base, body):
             user: User = User.model_validate(body, scim_ctx=ScimCtx.RESOURCE_REPLACEMENT_REQUEST)
-            view = svc.replace_person(ctx, user_id, _person_in(user))
+            current = svc.get_person(ctx, user_id).person.is_active
+            view = svc.replace_person(ctx, user_id, _person_in(user, active_if_absent=current))
             return _json(_dump(_user(view, base), ScimCtx.RESOURCE_REPLACEMENT_RESPONSE))
 
         return await serve(request, work, body=True)
@@ -608,8 +611,8 @@ def create_scim_app(rt: Runtime) -> FastAPI:
             text = str(asked.filter) if asked.filter else None
             start, size = _paging(asked.start_index, asked.count)
             user_filter, group_filter = _parse_filter(User, text), _parse_filter(Group, text)
-            users_total, people = _list_users(ctx, user_filter, 1, MAX_RESULTS)
-            groups_total, groups = _list_groups(ctx, group_filter, 1, MAX_RESULTS)
+            users_total, people = _list_users(ctx, user_filter, 1, EVERYTHING)
+            groups_total, groups = _list_groups(ctx, group_filter, 1, EVERYTHING)
             found = [_user(v, base) for v in people] + [_group(v, base) for v in groups]
             page = found[start - 1 : start - 1 + size]
             shown: ResponseParameters = ResponseParameters.model_validate(
