@@ -289,7 +289,6 @@ def _resource_types(base: str) -> list[ResourceType]:
 
 def _service_provider_config(base: str) -> ServiceProviderConfig:
     return ServiceProviderConfig(
-        documentation_uri="https://github.com/bastion/bastion/blob/main/docs/operations.md",
         patch=Patch(supported=True),
         bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
         filter=Filter(supported=True, max_results=MAX_RESULTS),
