@@ -134,7 +134,7 @@ POLICY: dict[Role, frozenset[Action]] = {
 
 # Deployment-level actions, not tied to one workspace: platform admins only.
 ADMIN_ACTIONS = frozenset(
-    {"user.manage", "workspace.create", "workspace.list_all", "workforce.manage", "member.groups"}
+    {"user.manage", "workspace.create", "workspace.list_all", "workforce.manage", "member.groups", "scim.manage"}
 )
 # Workspace actions a platform admin may take without being a member (no content).
 ADMIN_WORKSPACE_ACTIONS = frozenset(

@@ -111,6 +111,7 @@ def test_every_table_has_a_row_security_decision_and_rls_is_forced_where_it_appl
         set(rls.PER_WORKSPACE),
         set(rls.PER_PERSON),
         set(rls.UNRESTRICTED),
+        set(rls.DEPLOYMENT_ADMIN),
     ]
     with rt.db.engine.connect() as conn:
         rows = conn.exec_driver_sql(
@@ -314,3 +315,33 @@ def test_a_backup_as_the_app_role_is_refused_with_the_reason(rt, tmp_path):
     with pytest.raises(InvalidInput, match="row-level security.*BYPASSRLS"):
         backups.backup(rt, out)
     assert not out.exists() and not (tmp_path / "backup.tar.partial").exists()
+
+
+def test_scim_tables_are_for_platform_admins_and_the_operator_alone(rt):
+    """SCIM's tokens, linked people, groups and members: a person's transaction (an owner's
+    included) sees none of it and cannot write it; platform admins and the operator do."""
+    from bastion.services import scim
+
+    side = make_side(rt, "sr", n_tasks=0)
+    scim.create_token(system(rt), "idp")
+    person = scim.create_person(system(rt), scim.PersonIn(email="linked@example.com", name="L", external_id="x1"))
+    scim.create_group(system(rt), scim.GroupIn("Labellers", members=frozenset({person.person.id})))
+    tables = (schema.scim_tokens, schema.scim_users, schema.scim_groups, schema.scim_group_members)
+    admin = make_user(rt, "rlsadmin@example.com", admin=True)
+
+    def counts(actor):
+        with rt.db.transaction(write=False) as tx:
+            unit = Unit(tx, rt, actor)
+            return [unit.tx.execute(select(func.count()).select_from(t)).scalar() for t in tables]
+
+    assert counts(as_user(rt, side.users["owner"]).actor) == [0, 0, 0, 0]
+    assert counts(as_user(rt, person.person.id).actor) == [0, 0, 0, 0]  # not even their own link
+    assert counts(as_user(rt, admin.id, is_admin=True).actor) == [1, 1, 1, 1]
+    assert counts(system(rt).actor) == [1, 1, 1, 1]
+    with rt.db.transaction(write=False) as tx:  # no scope at all: nothing
+        assert tx.execute(select(func.count()).select_from(schema.scim_tokens)).scalar() == 0
+    with pytest.raises(Exception, match="row-level security"), rt.db.transaction() as tx:
+        unit = Unit(tx, rt, as_user(rt, side.users["owner"]).actor)
+        unit.tx.execute(
+            schema.scim_tokens.insert().values(id="stk_x", name="", token_hash="0" * 64, created_by="x", created_at=0)
+        )

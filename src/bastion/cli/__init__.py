@@ -54,6 +54,7 @@ COMMANDS: dict[str, _Lazy] = {
     "quality": _Lazy("quality", "quality_"),
     "user": _Lazy("users", "user_app", group=True),
     "token": _Lazy("users", "token_app", group=True),
+    "scim": _Lazy("scim", "scim_app", group=True),
     "workspace": _Lazy("workspaces", "workspace_app", group=True),
     "member": _Lazy("workspaces", "member_app", group=True),
     "project": _Lazy("projects", "project_app", group=True),

@@ -52,10 +52,27 @@ def user_list(as_json: AsJson = False):
     if as_json:
         print_json([_json.user(user) for user in found])
         return
-    table = listing("id", "e-mail", "name", "admin")
+    table = listing("id", "e-mail", "name", "admin", "active")
     for user in found:
-        table.add_row(user.id, user.email, user.name, "yes" if user.is_admin else "")
+        table.add_row(user.id, user.email, user.name, "yes" if user.is_admin else "", "" if user.is_active else "no")
     print_table(table)
+
+
+@user_app.command("deactivate")
+def user_deactivate(email: str):
+    """Deactivate a person: their sessions end, their tokens are revoked, their leases return to the pool,
+    and every request they make from now on is refused. Their history stays."""
+    ctx = context(runtime())
+    changed = users.deactivate_user(ctx, user_id(ctx, email), via="cli")
+    out.print(f"{email} deactivated" if changed else f"{email} was already deactivated")
+
+
+@user_app.command("activate")
+def user_activate(email: str):
+    """Reactivate a deactivated person (they sign in afresh: old sessions and tokens stay dead)."""
+    ctx = context(runtime())
+    changed = users.activate_user(ctx, user_id(ctx, email), via="cli")
+    out.print(f"{email} activated" if changed else f"{email} was already active")
 
 
 @token_app.command("create")

@@ -49,6 +49,7 @@ class User:
     is_admin: bool
     is_active: bool
     created_at: int
+    deactivated_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from . import workforce
 from .context import Context
 from ..domain.group_roles import GroupRoles, parse_group_roles
 from ..domain.workspaces import Role
-from ..storage import memberships_store, queue_store, workspaces_store
+from ..storage import memberships_store, queue_store, users_store, workspaces_store
 
 
 @dataclass(slots=True)
@@ -88,6 +88,9 @@ def apply_group_roles(ctx: Context, user_id: str, groups, *, via: str, mapping: 
 
 
 def _refusal(w, user_id: str, workspace_id: str) -> str | None:
+    person = users_store.find_user(w.tx, user_id)
+    if person is not None and not person.is_active:
+        return "this person is deactivated"
     if workforce.is_excluded(w, user_id, workspace_id):
         return "this person holds an affiliation this workspace excludes"
     if workforce.competitor_ties(w, user_id, workspace_id):

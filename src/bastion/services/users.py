@@ -21,7 +21,7 @@ from .. import ids
 from ..access import Actor
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
 from ..domain.users import ApiToken, User, check_password, is_external_email, normalise_email
-from ..storage import memberships_store, users_store
+from ..storage import memberships_store, queue_store, users_store
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 
@@ -276,6 +276,71 @@ def end_all_sessions(ctx: Context, user_id: str) -> None:
         users_store.void_sessions(w.tx, user_id, w.now)
         users_store.delete_sessions_of(w.tx, user_id)
         record_for_person(w, user_id, "auth.logout", user_id)
+
+
+# -- deactivation ------------------------------------------------------------------------
+
+
+def deactivate_user(ctx: Context, user_id: str, *, via: str = "admin") -> bool:
+    """Deactivate a person (platform admins, the operator, SCIM); returns whether they were active.
+
+    In one transaction: every browser session ends (and any issued before now is void), every
+    API token is revoked, every queue lease they hold in any workspace ends (the tasks return
+    to the pool; each workspace's log records it), and the person is marked inactive, so
+    ``sign_in``, ``resolve_session`` and ``resolve_token`` refuse them from the next request on
+    (the check is part of the one query that resolves a cookie or token). Their rows, memberships
+    and history stay: the audit trail of what they did is never lost. Reactivating them
+    (``activate_user``) revives none of the old sessions or tokens.
+    """
+    with ctx.write() as w:
+        w.access.require_admin("user.manage")
+        if not ctx.actor.is_system and ctx.actor.user_id == user_id:
+            raise InvalidInput("you cannot deactivate yourself; another platform admin can")
+        person = users_store.find_user(w.tx, user_id)
+        if person is None:
+            raise NotFound("user not found")
+        return deactivate_in(w, user_id, via=via)
+
+
+def deactivate_in(w: Unit, user_id: str, *, via: str) -> bool:
+    """``deactivate_user``'s work, in the caller's transaction (the caller has decided)."""
+    if not users_store.set_active(w.tx, user_id, False, w.now):
+        return False
+    users_store.delete_sessions_of(w.tx, user_id)
+    revoked = users_store.revoke_tokens_of(w.tx, user_id, w.now)
+    workspace_ids = memberships_store.list_workspace_ids_of(w.tx, user_id)
+    released = {ws: _release_all(w, ws, user_id) for ws in workspace_ids}
+    for workspace_id in workspace_ids:
+        extra = {"leases_released": released[workspace_id]} if released[workspace_id] else {}
+        w.audit(workspace_id, "person.deactivated", user_id, via=via, tokens_revoked=len(revoked), **extra)
+    return True
+
+
+def _release_all(w: Unit, workspace_id: str, user_id: str) -> int:
+    """A person's open leases in a workspace end now (the caller may be no member of it)."""
+    with w.acting_in((workspace_id,)):
+        return queue_store.release_leases(w.tx, workspace_id, user_id)
+
+
+def activate_user(ctx: Context, user_id: str, *, via: str = "admin") -> bool:
+    """Reactivate a deactivated person; returns whether they were inactive. They sign in afresh:
+    no session or token from before comes back."""
+    with ctx.write() as w:
+        w.access.require_admin("user.manage")
+        person = users_store.find_user(w.tx, user_id)
+        if person is None:
+            raise NotFound("user not found")
+        if is_external_email(person.email):
+            raise InvalidInput("an external annotator cannot sign in: there is nothing to activate")
+        return activate_in(w, user_id, via=via)
+
+
+def activate_in(w: Unit, user_id: str, *, via: str) -> bool:
+    """``activate_user``'s work, in the caller's transaction (the caller has decided)."""
+    if not users_store.set_active(w.tx, user_id, True, w.now):
+        return False
+    record_for_person(w, user_id, "person.activated", user_id, via=via)
+    return True
 
 
 def record_for_person(w: Unit, user_id: str, action: str, target: str | None = None, **details) -> None:

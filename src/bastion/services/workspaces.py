@@ -18,7 +18,7 @@ from ..access import Action, policy_table_roles
 from ..audit import checkpoint_to_json
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from ..domain.projects import check_name
-from ..domain.users import User, normalise_email
+from ..domain.users import User, is_external_email, normalise_email
 from ..domain.workspaces import Member, Role, Workspace
 from ..storage import memberships_store, queue_store, users_store, workspaces_store
 
@@ -28,6 +28,14 @@ def _role(value) -> Role:
         return Role(value)
     except ValueError:
         raise InvalidInput(f"role: {value!r} is not a role (one of: {', '.join(r.value for r in Role)})") from None
+
+
+def _require_active(user: User, what: str = "user") -> None:
+    if not user.is_active and not is_external_email(user.email):
+        raise Conflict(
+            f"{what}: {user.email} is deactivated; a platform admin reactivates them "
+            f"(bastion user activate {user.email}) before they can join a workspace"
+        )
 
 
 def _find_user(w: Unit, user_ref: str, what: str = "user") -> User:
@@ -53,7 +61,9 @@ def create_workspace(ctx: Context, name: str, *, owner: str | None = None) -> Wo
     with ctx.write() as w:
         w.access.require_admin("workspace.create")
         if owner is not None:
-            owner = _find_user(w, owner, "owner").id
+            found = _find_user(w, owner, "owner")
+            _require_active(found, "owner")
+            owner = found.id
         elif not ctx.actor.is_system:
             owner = ctx.actor.user_id
         ws_id = ids.new_id("ws")
@@ -160,6 +170,7 @@ def add_member(
         if role_v is Role.OWNER and acting_role not in (Role.OWNER, None):
             raise PermissionDenied("only owners and platform admins may make owners")
         user = _find_user(w, user_ref)
+        _require_active(user)
         if workforce.is_excluded(w, user.id, workspace_id):
             raise Conflict("this person holds an affiliation this workspace excludes; they cannot be a member")
         existing = memberships_store.find_role(w.tx, workspace_id, user.id)

@@ -31,6 +31,10 @@ last):
   (their transactions load them for every wall decision), platform admins and the
   operator, nothing else; ``workspace_tombstone_readers`` likewise; ``alerts`` — a
   person's own, inserted for them by whoever acts in the workspace an alert is about.
+* **Deployment tables for platform admins and the operator** (policy ``admin``): ``scim_tokens``,
+  ``scim_users``, ``scim_groups`` and ``scim_group_members``. A SCIM request is looked up and served
+  in the operator's scope (services/scim.py); no person's transaction sees who the identity
+  provider grouped how, nor a SCIM token's digest.
 * **Deployment tables the app role reads unrestricted**, holding no client
   content: ``users``, ``web_sessions``, ``api_tokens`` and ``login_failures``
   (sign-in and token checks look them up before anyone is known); ``skills``
@@ -101,6 +105,9 @@ $$
 """
 
 # Besides schema.WORKSPACE_TABLES and ``workspaces``:
+# Deployment tables only platform admins and the local operator see (policy ``admin``): SCIM
+# provisioning's tokens, people and groups (``scim_policies``).
+DEPLOYMENT_ADMIN = ("scim_tokens", "scim_users", "scim_groups", "scim_group_members")
 PER_WORKSPACE = ("conflict_declarations", "conflict_group_members", "workspace_tombstones")
 PER_PERSON = ("person_history", "workspace_tombstone_readers", "alerts")
 UNRESTRICTED = (
@@ -246,6 +253,17 @@ def two_person_policies() -> list[str]:
             "INSERT",
         )
     )
+    return statements
+
+
+def scim_policies() -> list[str]:
+    """Migration ``add_deactivation_and_scim``: SCIM tables, forced, for platform admins and the operator
+    alone (SCIM requests run in the operator's scope; a person's transaction sees none of it)."""
+    statements: list[str] = []
+    for table in DEPLOYMENT_ADMIN:
+        statements += _force(table)
+        statements.append(f"DROP POLICY IF EXISTS admin ON {table}")
+        statements.append(_policy(table, "admin", f"{ADMIN} OR {OPERATOR}", f"{ADMIN} OR {OPERATOR}"))
     return statements
 
 

@@ -66,6 +66,8 @@ users = Table(
     Column("is_admin", Boolean, nullable=False, server_default=text("false")),
     Column("is_active", Boolean, nullable=False, server_default=text("true")),
     Column("created_at", BigInteger, nullable=False),
+    # When the person was deactivated (None while active); services/users.py deactivate_user.
+    Column("deactivated_at", BigInteger, nullable=True),
     # Sessions and tokens issued before this instant are void (logout everywhere,
     # password change).
     Column("sessions_valid_after", BigInteger, nullable=False, server_default=text("0")),
@@ -428,6 +430,58 @@ login_failures = Table(
     Column("window_start", BigInteger, nullable=False),
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint("subject"),
+)
+
+# SCIM 2.0 provisioning (services/scim.py, web/scim.py). Deployment tables that only platform admins
+# and the operator see (storage/rls.py ``DEPLOYMENT_ADMIN``): the identity provider acts for the
+# deployment. A SCIM token is not a person's API token: it calls /scim/v2 alone, and no other route.
+scim_tokens = Table(
+    "scim_tokens",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the secret
+    Column("created_by", ID, nullable=False),  # usr_… or "system"
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+# A person as the identity provider knows them. No row: never touched by SCIM (still listed).
+# ``unlinked_at``: deleted through SCIM — deactivated, hidden from SCIM (404), the person's row and
+# history kept.
+scim_users = Table(
+    "scim_users",
+    metadata,
+    Column("user_id", ID, primary_key=True),
+    Column("external_id", String(200), nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("unlinked_at", BigInteger, nullable=True),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index("ix_scim_users_external_id", "external_id"),
+)
+
+scim_groups = Table(
+    "scim_groups",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    # The display name lower-cased: unique, as SCIM compares it case-insensitively.
+    Column("name_key", String(200), nullable=False, unique=True),
+    Column("external_id", String(200), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+scim_group_members = Table(
+    "scim_group_members",
+    metadata,
+    Column("group_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    PrimaryKeyConstraint("group_id", "user_id"),
+    ForeignKeyConstraint(["group_id"], ["scim_groups.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    Index("ix_scim_group_members_user_id", "user_id"),
 )
 
 # Sealed files (images) that tasks reference by id (``fil_…``). The bytes live on

@@ -31,7 +31,9 @@ f = schema.login_failures
 
 
 def _user(row: Row[Any]) -> User:
-    return User(row.id, row.email, row.name, bool(row.is_admin), bool(row.is_active), row.created_at)
+    return User(
+        row.id, row.email, row.name, bool(row.is_admin), bool(row.is_active), row.created_at, row.deactivated_at
+    )
 
 
 # -- users ---------------------------------------------------------------------------
@@ -131,6 +133,26 @@ def update_password(tx: Tx, user_id: str, password_hash: str, *, replacing: str 
     return bool(tx.execute(stmt.values(password_hash=password_hash, sessions_valid_after=now)).rowcount)
 
 
+def set_active(tx: Tx, user_id: str, active: bool, now: int) -> bool:
+    """Deactivate (every session issued before ``now`` void too) or reactivate a person; returns whether
+    the state changed (False: it already was so)."""
+    stmt = update(u).where(u.c.id == user_id, u.c.is_active == (not active))
+    values: dict[str, Any] = {"is_active": active, "deactivated_at": None if active else now}
+    if not active:
+        values["sessions_valid_after"] = now
+    return bool(tx.execute(stmt.values(**values)).rowcount)
+
+
+def update_name(tx: Tx, user_id: str, name: str) -> None:
+    tx.execute(update(u).where(u.c.id == user_id).values(name=name))
+
+
+def update_email(tx: Tx, user_id: str, email: str) -> None:
+    """Conflict when someone else has the e-mail."""
+    with refused_as(tx, Conflict(f"email: a user with e-mail {email} already exists")):
+        tx.execute(update(u).where(u.c.id == user_id).values(email=email))
+
+
 def void_sessions(tx: Tx, user_id: str, now: int) -> None:
     """Sessions and tokens issued before ``now`` no longer count (signing out everywhere)."""
     tx.execute(update(u).where(u.c.id == user_id).values(sessions_valid_after=now))
@@ -193,6 +215,15 @@ def list_tokens_of(tx: Tx, user_id: str) -> list[ApiToken]:
 
 def revoke_token(tx: Tx, token_id: str, now: int) -> None:
     tx.execute(update(t).where(t.c.id == token_id).values(revoked_at=now))
+
+
+def revoke_tokens_of(tx: Tx, user_id: str, now: int) -> list[str]:
+    """Revoke every live token of a person; returns their ids."""
+    live = t.c.user_id == user_id, t.c.revoked_at.is_(None)
+    token_ids = list(tx.execute(select(t.c.id).where(*live).order_by(t.c.id)).scalars().all())
+    if token_ids:
+        tx.execute(update(t).where(*live).values(revoked_at=now))
+    return token_ids
 
 
 # -- browser sessions ------------------------------------------------------------------

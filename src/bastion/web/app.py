@@ -20,6 +20,8 @@ from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
+from .scim import PREFIX as SCIM_PREFIX
+from .scim import create_scim_app
 from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
@@ -98,6 +100,8 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         with rt.db.transaction(write=False) as tx:
             tx.conn.exec_driver_sql("SELECT 1")
         return Response(b'{"status":"ok"}', media_type="application/json")
+
+    app.mount(SCIM_PREFIX, create_scim_app(rt))  # SCIM 2.0 provisioning, answered as SCIM (web/scim.py)
 
     # Task types' folders first: the /static mount would otherwise answer their paths.
     for tt in rt.task_types:

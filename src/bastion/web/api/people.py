@@ -86,3 +86,18 @@ def create_user(body: UserIn, ctx: Ctx):
     """Create a person (platform admins)."""
     user = _user(svc.create_user(ctx, body.email, name=body.name, password=body.password, is_admin=body.is_admin))
     return created(user.model_dump(), f"/users/{user.id}")
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserOut)
+def deactivate_user(user_id: str, ctx: Ctx):
+    """Deactivate a person (platform admins): their sessions end, their tokens are revoked, their leases
+    return to the pool, and every request they make from now on is refused (401). Their history stays."""
+    svc.deactivate_user(ctx, user_id, via="api")
+    return _user(svc.get_user(ctx, user_id))
+
+
+@router.post("/users/{user_id}/activate", response_model=UserOut)
+def activate_user(user_id: str, ctx: Ctx):
+    """Reactivate a person (platform admins); none of their old sessions or tokens come back."""
+    svc.activate_user(ctx, user_id, via="api")
+    return _user(svc.get_user(ctx, user_id))

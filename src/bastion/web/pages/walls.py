@@ -11,7 +11,7 @@ from ._forms import redirect_after_post, refused_status
 from .common import render
 from ..auth import page_session, require_form_csrf
 from ...access import Action
-from ...domain.errors import BastionError, NotFound
+from ...domain.errors import BastionError, InvalidInput, NotFound
 from ...services import approvals, users, workforce, workspaces
 
 router = APIRouter(include_in_schema=False)
@@ -120,13 +120,44 @@ async def walls_change(request: Request, workspace_id: str, session: Session):
 
 
 @router.get("/people")
-def people_page(request: Request, session: Session):
+def people_page(request: Request, session: Session, done: str | None = Query(None, max_length=20)):
     """Platform admins: everyone, with their skills, affiliations and history."""
     ctx, csrf = session
+    return _people_page(request, ctx, csrf, done=done)
+
+
+def _people_page(request, ctx, csrf, *, error=None, status=200, done=None):
     people = users.list_users(ctx)
     rows = [
         (p, workforce.list_skills(ctx, p.id), workforce.list_affiliations(ctx, p.id), workforce.history(ctx, p.id))
         for p in people
     ]
     names = workspaces.names_known(ctx, {h["workspace_id"] for _, _, _, history in rows for h in history})
-    return render(request, "people.html", people=rows, names=names, csrf_token=csrf)
+    return render(
+        request, "people.html", status_code=status, people=rows, names=names, csrf_token=csrf, error=error, done=done
+    )
+
+
+@router.post("/people/{user_id}/active")
+async def people_set_active(request: Request, user_id: str, session: Session):
+    """Platform admins: deactivate (``active=0``) or reactivate (``active=1``) a person."""
+    ctx, csrf = session
+    form = await request.form()
+    require_form_csrf(csrf, str(form.get("csrf_token", "")))
+    active = str(form.get("active", ""))
+
+    def work():
+        try:
+            if active == "0":
+                users.deactivate_user(ctx, user_id, via="page")
+            elif active == "1":
+                users.activate_user(ctx, user_id, via="page")
+            else:
+                raise InvalidInput("active: 0 (deactivate) or 1 (activate)")
+        except BastionError as exc:
+            if exc.code == "forbidden":
+                raise
+            return _people_page(request, ctx, csrf, error=exc.message, status=refused_status(request))
+        return redirect_after_post(request, "/people?done=" + ("deactivated" if active == "0" else "activated"))
+
+    return await run_in_threadpool(work)
