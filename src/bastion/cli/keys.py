@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._output import out, progress_bar
-from ._runtime import context, runtime
+from ._runtime import context, runtime, settings
+from ._secrets import PASSPHRASE_ENV, read_passphrase
+from ..domain.errors import InvalidInput
 from ..services import keys
 
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
@@ -58,3 +61,41 @@ def keys_new_data_keys(
                     f"{project_id}: re-sealed {done['tasks']} task(s), {done['annotations']} annotation(s); "
                     f"destroyed {len(done['retired_keys'])} old key(s)"
                 )
+
+
+@keys_app.command("backup")
+def keys_backup(
+    out_file: Path,
+    seal: Annotated[
+        str,
+        typer.Option(
+            "--seal",
+            help="passphrase: a backup passphrase of its own (scrypt); provider: the deployment's key provider.",
+        ),
+    ] = "passphrase",
+    passphrase_env: Annotated[
+        str, typer.Option("--passphrase-env", help="Environment variable holding the backup passphrase.")
+    ] = PASSPHRASE_ENV,
+):
+    """Write a sealed, consistent copy of the keyring (online); never the master key."""
+    from ..services import keyring_backups
+    from ..storage.keyring import Keyring
+
+    if seal not in ("passphrase", "provider"):
+        raise InvalidInput(f"--seal: {seal!r} is not one of passphrase, provider")
+    config = settings()
+    if seal == "provider":
+        keyring = Keyring.open(config)
+        try:
+            manifest = keyring_backups.backup_keyring(config, out_file, provider=keyring.provider)
+        finally:
+            keyring.dispose()
+    else:
+        manifest = keyring_backups.backup_keyring(
+            config, out_file, passphrase=read_passphrase(passphrase_env, confirm=True)
+        )
+    out.print(
+        f"wrote {out_file}: the keyring of deployment {manifest['deployment_id']} ({len(manifest['keys'])} key(s)), "
+        f"sealed by {'the key provider' if seal == 'provider' else 'the backup passphrase'}; keep it apart from "
+        "the data backups, and the master key apart from both"
+    )
