@@ -154,9 +154,8 @@ def test_a_flipped_byte_anywhere_in_either_archive_is_found_and_named(rt, tmp_pa
         assert not (tmp_path / "never" / "bastion.db").exists() and not (tmp_path / "never" / "keyring.db").exists()
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # edits the SQLite file inside the archive
 def test_a_changed_record_is_named_by_table_and_id(rt, tmp_path):
-    if not rt.db.is_sqlite:
-        pytest.skip("edits the SQLite file inside the archive")
     import sqlite3
 
     side, done = _seed(rt)
@@ -214,6 +213,7 @@ def test_keys_destroyed_after_the_data_backup_are_reported_as_destroyed_not_as_c
     assert any("not in the keyring (missing)" in p for p in report.problems)
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # where files go: the database plays no part
 def test_where_a_keyring_backup_may_not_go_and_what_it_needs(rt, tmp_path):
     _seed(rt)
     data_dir = rt.settings.data_dir
@@ -237,6 +237,7 @@ def test_where_a_keyring_backup_may_not_go_and_what_it_needs(rt, tmp_path):
     assert report.ok, report.problems
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # the matching reads the archives alone
 def test_a_keyring_of_another_deployment_does_not_match(rt, tmp_path):
     _seed(rt)
     data, _ = _archives(rt, tmp_path)

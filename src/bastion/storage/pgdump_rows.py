@@ -134,7 +134,8 @@ def load_postgresql_dump(copy: Path, target: Path, metadata: MetaData = schema.m
         raise InvalidInput(f"the dump holds a value that does not parse ({exc})") from exc
     finally:
         proc.stdout.close()
-        stderr = proc.stderr.read()
+        with proc.stderr:
+            stderr = proc.stderr.read()
         proc.wait()
         db.close()
     if proc.returncode != 0:
