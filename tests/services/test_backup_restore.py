@@ -191,7 +191,9 @@ def test_keys_destroyed_after_the_data_backup_are_reported_as_destroyed_not_as_c
     data = tmp_path / "d" / "data.tar"
     with _owner(rt) as owner:
         backups.backup(owner, data)
-    workspaces.delete_workspace(side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "workspace.delete"))
+    workspaces.delete_workspace(
+        side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "workspace.delete")
+    )
     (tmp_path / "k").mkdir()
     keys = tmp_path / "k" / "keyring.bkr"
     manifest = keyring_backups.backup_keyring(rt.settings, keys, passphrase=PASSPHRASE)
@@ -226,14 +228,16 @@ def test_where_a_keyring_backup_may_not_go_and_what_it_needs(rt, tmp_path):
     (tmp_path / "k").mkdir()
     with pytest.raises(InvalidInput, match="at least 12"):
         keyring_backups.backup_keyring(rt.settings, tmp_path / "k" / "keys.bkr", passphrase="short")
-    keyring_backups.backup_keyring(rt.settings, tmp_path / "k" / "keys.bkr", provider=rt.keyring.provider)
+    keyring_backups.backup_keyring(rt.settings, tmp_path / "k" / "keys.bkr", seal="provider")
     with pytest.raises(Conflict, match="exists"):
         keyring_backups.backup_keyring(rt.settings, tmp_path / "k" / "keys.bkr", passphrase=PASSPHRASE)
     with _owner(rt) as owner, pytest.raises(InvalidInput, match="keyring backup"):
         backups.backup(owner, tmp_path / "k" / "data.tar")  # nor a data backup beside a keyring backup
     assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["keys.bkr"]
     # Sealed by the provider: opens with the deployment's master key and no passphrase.
-    report = restore_checks.check_backup(rt.settings, tmp_path / "data.tar", keyring_archive=tmp_path / "k" / "keys.bkr")
+    report = restore_checks.check_backup(
+        rt.settings, tmp_path / "data.tar", keyring_archive=tmp_path / "k" / "keys.bkr"
+    )
     assert report.ok, report.problems
 
 

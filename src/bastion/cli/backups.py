@@ -58,7 +58,9 @@ def restore_(
         if not report.ok:
             raise typer.Exit(1)
         return
-    manifest = backups.restore(settings(), backup_file, force=force, keyring_archive=keyring_file, passphrase=passphrase)
+    manifest = backups.restore(
+        settings(), backup_file, force=force, keyring_archive=keyring_file, passphrase=passphrase
+    )
     restored = f"{backup_file} and the keyring {keyring_file}" if keyring_file else str(backup_file)
     out.print(f"restored {restored} (taken {when(manifest['created_at'])})")
 

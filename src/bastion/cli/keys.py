@@ -79,21 +79,11 @@ def keys_backup(
 ):
     """Write a sealed, consistent copy of the keyring (online); never the master key."""
     from ..services import keyring_backups
-    from ..storage.keyring import Keyring
 
     if seal not in ("passphrase", "provider"):
         raise InvalidInput(f"--seal: {seal!r} is not one of passphrase, provider")
-    config = settings()
-    if seal == "provider":
-        keyring = Keyring.open(config)
-        try:
-            manifest = keyring_backups.backup_keyring(config, out_file, provider=keyring.provider)
-        finally:
-            keyring.dispose()
-    else:
-        manifest = keyring_backups.backup_keyring(
-            config, out_file, passphrase=read_passphrase(passphrase_env, confirm=True)
-        )
+    passphrase = read_passphrase(passphrase_env, confirm=True) if seal == "passphrase" else None
+    manifest = keyring_backups.backup_keyring(settings(), out_file, passphrase=passphrase, seal=seal)
     out.print(
         f"wrote {out_file}: the keyring of deployment {manifest['deployment_id']} ({len(manifest['keys'])} key(s)), "
         f"sealed by {'the key provider' if seal == 'provider' else 'the backup passphrase'}; keep it apart from "

@@ -334,9 +334,7 @@ def _stage_keyring(settings: Settings, archive: Path, work: Path, manifest: dict
     opened = keyring_backups.open_keyring_archive(archive, work, passphrase=passphrase, provider=provider)
     ours, theirs = manifest.get("deployment_id"), opened.manifest.get("deployment_id")
     if ours and theirs and ours != theirs:
-        raise InvalidInput(
-            f"{archive} is the keyring of deployment {theirs}; the data backup is of deployment {ours}"
-        )
+        raise InvalidInput(f"{archive} is the keyring of deployment {theirs}; the data backup is of deployment {ours}")
     # The configured master key (or passphrase, or KMS) must open every key of the copy.
     probe = keyring.Keyring.open(settings.model_copy(update={"keyring_url": f"sqlite:///{opened.sqlite_copy}"}))
     try:

@@ -197,15 +197,27 @@ def _unseal(source: Path, *, passphrase: str | None, provider: Any | None) -> by
 
 
 def backup_keyring(
-    settings: Settings, out: Path, *, passphrase: str | None = None, provider: Any | None = None
+    settings: Settings, out: Path, *, passphrase: str | None = None, seal: str = "passphrase"
 ) -> dict[str, Any]:
     """Write a sealed copy of the keyring to ``out`` (atomically). Returns its manifest.
 
-    Sealed under ``passphrase`` (scrypt + AES-256-GCM), or by ``provider`` (the
-    deployment's key provider) when it is given instead.
+    ``seal``: "passphrase" (scrypt + AES-256-GCM under ``passphrase``) or "provider"
+    (an archive key wrapped by the deployment's key provider).
     """
-    if (passphrase is None) == (provider is None):
-        raise InvalidInput("seal the keyring backup with a passphrase or with the key provider (one of them)")
+    if seal not in ("passphrase", "provider"):
+        raise InvalidInput(f"--seal: {seal!r} is not one of passphrase, provider")
+    if seal == "provider":
+        opened = keyring.Keyring.open(settings)
+        try:
+            return _backup(settings, out, passphrase=None, provider=opened.provider)
+        finally:
+            opened.dispose()
+    if not passphrase:
+        raise InvalidInput("the keyring backup passphrase is empty")
+    return _backup(settings, out, passphrase=passphrase, provider=None)
+
+
+def _backup(settings: Settings, out: Path, *, passphrase: str | None, provider: Any | None) -> dict[str, Any]:
     if passphrase is not None and len(passphrase) < MIN_PASSPHRASE:
         raise InvalidInput(f"the keyring backup passphrase needs at least {MIN_PASSPHRASE} characters")
     if out.exists():

@@ -30,7 +30,7 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -447,7 +447,7 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-def _record_destroyed(conn: Any, key_ids: list[str]) -> None:
+def _record_destroyed(conn: Any, key_ids: Sequence[str]) -> None:
     """Remember that these keys were destroyed, and when (in the transaction that destroys them)."""
     at = str(now_ms()).encode()
     for key_id in key_ids:

@@ -123,7 +123,9 @@ def load_postgresql_dump(copy: Path, target: Path, metadata: MetaData = schema.m
                 batch: list[list[Any]] = []
                 for row in rows:
                     if len(row) != len(columns):
-                        raise InvalidInput(f"the dump's table {table} has a row of {len(row)} fields, not {len(columns)}")
+                        raise InvalidInput(
+                            f"the dump's table {table} has a row of {len(row)} fields, not {len(columns)}"
+                        )
                     batch.append([None if v is None else f(v) for f, v in zip(convert, row)])
                     if len(batch) >= BATCH:
                         db.executemany(sql, batch)
