@@ -81,7 +81,9 @@ def backup(rt: Runtime, out: Path) -> dict:
         db_member = dumps.dump(rt.db, work)
         manifest["database_file"] = db_member
         members: dict[str, str] = {}
-        with tarfile.open(partial, "w") as tar:
+        # Plain ustar: one 512-byte header per member, each with its checksum, and no extended
+        # (pax) headers, whose contents no checksum would cover.
+        with tarfile.open(partial, "w", format=tarfile.USTAR_FORMAT) as tar:
             members[db_member] = _add_file(tar, work / db_member, db_member)
             _add_blobs(tar, rt.blobs, members)
             manifest["key_ids"] = sorted(_referenced_keys(rt, work / db_member))
@@ -126,7 +128,10 @@ def _add_file(tar: tarfile.TarFile, path: Path, name: str) -> str:
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
-    tar.add(path, arcname=name)
+        info = tarfile.TarInfo(name)
+        info.size, info.mode, info.mtime = path.stat().st_size, 0o600, int(time.time())
+        f.seek(0)
+        tar.addfile(info, f)
     return digest.hexdigest()
 
 
@@ -222,13 +227,20 @@ def _check_members(source: Path, work: Path, manifest: dict, raw: bytes, infos: 
 
 
 def _check_padding(source: Path, infos: list[tarfile.TarInfo]) -> list[str]:
-    """Every byte no header or member covers must be zero (a flipped byte there is found too)."""
-    covered = sorted((i.offset_data, i.offset_data + i.size) for i in infos)
-    ends = [end for _, end in covered]
-    starts = [i.offset for i in sorted(infos, key=lambda i: i.offset)][1:]
-    gaps = list(zip(ends, [*starts, source.stat().st_size]))
+    """Every byte of the tar is accounted for: each member's one 512-byte header must be exactly
+    what its parsed fields give (a tar checksum skips some bytes of it), and every byte no header
+    or member covers must be zero. An extended (pax) header, whose contents no checksum would
+    cover, is refused: the archive ``backup`` writes has none."""
     with source.open("rb") as f:
-        for begin, end in gaps:
+        for info in infos:
+            if info.offset_data - info.offset != _TAR_BLOCK:
+                return [f"{source}: member {info.name} has an extended header (not as written by bastion backup)"]
+            f.seek(info.offset)
+            if f.read(_TAR_BLOCK) != info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"):
+                return [f"{source}: the tar header of member {info.name} was changed"]
+        ends = sorted(i.offset_data + i.size for i in infos)
+        starts = sorted(i.offset for i in infos)[1:]
+        for begin, end in zip(ends, [*starts, source.stat().st_size]):
             f.seek(begin)
             chunk = f.read(max(0, end - begin))
             if chunk.strip(b"\0"):
