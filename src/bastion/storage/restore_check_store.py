@@ -9,7 +9,8 @@ checked from the backup's ``files/`` members.
 
 The trap: add a table here (or to ``keys_store.SEALED_COLUMNS``) when you add one
 with sealed columns, or the check would pass a backup whose new records do not
-open; a test compares this list with the schema's comments.
+open; tests/storage/test_restore_check_store.py holds every binary column of the schema to
+being listed here or named there as not sealed.
 """
 
 from __future__ import annotations
