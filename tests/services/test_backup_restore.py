@@ -289,3 +289,40 @@ def test_no_flipped_byte_of_the_data_archive_goes_unnoticed(rt, tmp_path):
         except InvalidInput:
             pass  # refused outright: found too
     assert missed == []
+
+
+@pytest.mark.postgres
+def test_a_keyring_on_postgresql_is_dumped_sealed_checked_and_restored(tmp_path):
+    """``BASTION_KEYRING_URL`` on PostgreSQL: ``pg_dump`` of the keyring database, as the role its URL names."""
+    from environment import make_settings, pg_admin, pg_url, require_postgres
+
+    require_postgres()
+    names = [f"keyring_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    for name in names:
+        pg_admin(f"CREATE DATABASE {name}")
+    try:
+        settings = make_settings(tmp_path / "live", None, keyring_url=pg_url(names[0]))
+        rt = Runtime.open(settings, migrate_schema="always")
+        try:
+            side, done = _seed(rt, "pgk")
+            data, keys = _archives(rt, tmp_path)
+        finally:
+            rt.close()
+        report = restore_checks.check_backup(settings, data, keyring_archive=keys, passphrase=PASSPHRASE)
+        assert report.ok, report.problems
+        assert report.keyring_manifest["keyring_file"] == "keyring.pgdump"
+        assert report.counts["annotations.result"] == 2
+        target = make_settings(tmp_path / "restored", None, keyring_url=pg_url(names[1]))
+        backups.restore(target, data, keyring_archive=keys, passphrase=PASSPHRASE)
+        restored = Runtime.open(target, migrate_schema="never")
+        try:
+            for annotation_id, task_id in done:
+                found = {a["id"]: a["result"] for a in annotations.list_annotations(system(restored), task_id)}
+                assert found[annotation_id] == {"label": "pos"}
+        finally:
+            restored.close()
+        with pytest.raises(Conflict, match="keyring holds keys"):
+            backups.restore(target, data, keyring_archive=keys, passphrase=PASSPHRASE)
+    finally:
+        for name in names:
+            pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
