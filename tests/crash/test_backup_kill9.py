@@ -122,7 +122,9 @@ def test_backups_under_load_survive_kill9_and_restore_everything_acknowledged(da
     server = Server(data_dir, settings.database_url, name="backup-load")
     # The backups: as the owner on PostgreSQL; the keyring's passphrase from the environment.
     backup_url = owner_url(database_url) if db_kind == "postgresql" else None
-    env = server_env(data_dir, backup_url, BASTION_KEYRING_BACKUP_PASSPHRASE=PASSPHRASE)
+    scratch = tmp_path / "tmp"  # the backups' temporary folders: seen there as they start copying
+    scratch.mkdir()
+    env = server_env(data_dir, backup_url, BASTION_KEYRING_BACKUP_PASSPHRASE=PASSPHRASE, TMPDIR=str(scratch))
     (tmp_path / "data-backups").mkdir()
     (tmp_path / "key-backups").mkdir()
     data_archive = tmp_path / "data-backups" / "data.tar"
@@ -135,7 +137,11 @@ def test_backups_under_load_survive_kill9_and_restore_everything_acknowledged(da
         backup_started = time.monotonic()
         data_backup = _cli(env, "backup", str(data_archive))
         keyring_backup = _cli(env, "keys", "backup", str(keyring_archive))
-        time.sleep(0.3)  # the backups are starting (importing, connecting, copying) as the server dies
+        # The server dies the moment a backup starts copying (its scratch folder appears), under load.
+        deadline = time.monotonic() + 60
+        while not any(scratch.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert any(scratch.iterdir()), "no backup started copying"
         server.kill()
         _finish(data_backup, "bastion backup")
         _finish(keyring_backup, "bastion keys backup")
