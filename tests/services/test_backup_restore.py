@@ -18,6 +18,7 @@ import pytest
 from bastion.domain.errors import Conflict, InvalidInput
 from bastion.services import annotations, backups, keyring_backups, queue, restore_checks, tasks, workspaces
 from bastion.services.runtime import Runtime
+from bastion.storage.keyproviders import KeyProviderError
 from environment import owner_url
 from factories import make_side, system
 
@@ -328,3 +329,19 @@ def test_a_keyring_on_postgresql_is_dumped_sealed_checked_and_restored(tmp_path)
     finally:
         for name in names:
             pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # the keys, not the database
+def test_without_the_master_key_nothing_is_restored_and_the_check_says_why(rt, tmp_path):
+    _seed(rt)
+    data, keys = _archives(rt, tmp_path)
+    wrong = rt.settings.model_copy(update={"master_key": "22" * 32})
+    report = restore_checks.check_backup(wrong, data, keyring_archive=keys, passphrase=PASSPHRASE)
+    assert any("master key" in p for p in report.problems), report.problems
+    with _empty_place(rt, tmp_path) as target:
+        target = target.model_copy(update={"master_key": None})  # the key file is not there yet
+        with pytest.raises(InvalidInput, match="restore the master key file first"):
+            backups.restore(target, data, keyring_archive=keys, passphrase=PASSPHRASE)
+        assert not (tmp_path / "restored").exists() or not any((tmp_path / "restored").rglob("*.db"))
+        with pytest.raises(KeyProviderError, match="master key file .* not found"):  # sealed by the provider
+            keyring_backups.backup_keyring(target, tmp_path / "key-backups" / "p.bkr", seal="provider")

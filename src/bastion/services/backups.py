@@ -342,22 +342,23 @@ def _stage_keyring(settings: Settings, archive: Path, work: Path, manifest: dict
     work.mkdir()
     provider = None
     if not keyring_backups.passphrase_needed(archive):
-        provider = keyring.Keyring.open(settings).provider
+        provider = keyring.open_provider(settings)
     opened = keyring_backups.open_keyring_archive(archive, work, passphrase=passphrase, provider=provider)
     ours, theirs = manifest.get("deployment_id"), opened.manifest.get("deployment_id")
     if ours and theirs and ours != theirs:
         raise InvalidInput(f"{archive} is the keyring of deployment {theirs}; the data backup is of deployment {ours}")
     # The configured master key (or passphrase, or KMS) must open every key of the copy.
-    probe = keyring.Keyring.open(settings.model_copy(update={"keyring_url": f"sqlite:///{opened.sqlite_copy}"}))
     try:
-        probe.check()
+        probe = keyring.Keyring.open(settings.model_copy(update={"keyring_url": f"sqlite:///{opened.sqlite_copy}"}))
+        try:
+            probe.check()
+        finally:
+            probe.dispose()
     except keyring.KeyProviderError as exc:
         raise InvalidInput(
             f"{archive}: the configured master key does not unwrap this keyring's keys (restore the master "
             f"key file first, or set BASTION_MASTER_KEY): {exc}"
         ) from exc
-    finally:
-        probe.dispose()
     url = settings.resolved_keyring_url
     is_sqlite = url.startswith("sqlite")
     if is_sqlite != (opened.manifest["database"] == "sqlite"):

@@ -207,11 +207,7 @@ def backup_keyring(
     if seal not in ("passphrase", "provider"):
         raise InvalidInput(f"--seal: {seal!r} is not one of passphrase, provider")
     if seal == "provider":
-        opened = keyring.Keyring.open(settings)
-        try:
-            return _backup(settings, out, passphrase=None, provider=opened.provider)
-        finally:
-            opened.dispose()
+        return _backup(settings, out, passphrase=None, provider=keyring.open_provider(settings))
     if not passphrase:
         raise InvalidInput("the keyring backup passphrase is empty")
     return _backup(settings, out, passphrase=passphrase, provider=None)

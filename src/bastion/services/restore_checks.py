@@ -128,7 +128,7 @@ def _keyring_copy(
     if archive is not None:
         provider = None
         if not keyring_backups.passphrase_needed(archive):
-            provider = keyring.Keyring.open(settings).provider
+            provider = keyring.open_provider(settings)
         opened = keyring_backups.open_keyring_archive(archive, folder, passphrase=passphrase, provider=provider)
         report.keyring_manifest = opened.manifest
         return opened.sqlite_copy
@@ -158,17 +158,18 @@ def _check_copies(
     try:
         rt = Runtime.open(scratch, migrate_schema="never")
     except BastionError as exc:
-        report.problem("database", f"the backed-up database does not open with this version: {exc.message}")
+        report.problem("database", f"the copies of the database and keyring do not open: {exc.message}")
         return
     try:
-        _check_keys(rt, opened, report)
-        _check_sealed(rt, opened, source, report)
-        _check_audit(rt, report)
+        if _check_keys(rt, opened, report):  # else nothing sealed can open: the one problem says why
+            _check_sealed(rt, opened, source, report)
+            _check_audit(rt, report)
     finally:
         rt.close()
 
 
-def _check_keys(rt: Runtime, opened: OpenedData, report: CheckReport) -> None:
+def _check_keys(rt: Runtime, opened: OpenedData, report: CheckReport) -> bool:
+    """Deployment, key lists, the master key; False when the keys do not unwrap at all."""
     held = rt.keyring.inventory()
     ours = opened.manifest.get("deployment_id")
     if ours and held["deployment_id"] and ours != held["deployment_id"]:
@@ -181,7 +182,7 @@ def _check_keys(rt: Runtime, opened: OpenedData, report: CheckReport) -> None:
         rt.keyring.check()
     except keyring.KeyProviderError as exc:
         report.problem("keyring", f"the configured master key does not unwrap the keyring's keys: {exc}")
-        return
+        return False
     with rt.db.transaction(write=False) as tx:
         referenced = restore_check_store.referenced_key_ids(tx)
     listed = set(opened.manifest.get("key_ids", referenced))
@@ -192,6 +193,7 @@ def _check_keys(rt: Runtime, opened: OpenedData, report: CheckReport) -> None:
             report.destroyed_keys[key_id] = held["destroyed"][key_id]
         else:
             report.problem("keyring", f"data key {key_id} is referenced by the data but not in the keyring (missing)")
+    return True
 
 
 def _check_sealed(rt: Runtime, opened: OpenedData, source: Path, report: CheckReport) -> None:

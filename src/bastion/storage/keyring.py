@@ -65,7 +65,7 @@ from .keyproviders import (
     create_master_key_file,
 )
 from .. import ids
-from ..domain.errors import BastionError, NotFound
+from ..domain.errors import BastionError, InvalidInput, NotFound
 from ..settings import Settings
 
 keyring_metadata = MetaData()
@@ -438,6 +438,26 @@ def inventory(engine: Engine) -> dict[str, Any]:
     destroyed = {n[len(DESTROYED_PREFIX) :]: int(bytes(v).decode()) for n, v in meta if n.startswith(DESTROYED_PREFIX)}
     deployment = next((bytes(v).decode() for n, v in meta if n == DEPLOYMENT_ID), None)
     return {"deployment_id": deployment, "keys": keys, "destroyed": destroyed}
+
+
+def open_provider(settings: Settings) -> KeyProvider:
+    """The deployment's key provider alone, opening no keyring (sealing and opening keyring backups).
+
+    Not for the passphrase provider: its salt lives in the keyring, so a keyring backup
+    sealed by it could not be opened once the keyring is lost.
+    """
+    if settings.key_provider == "passphrase":
+        raise InvalidInput(
+            "the passphrase key provider keeps its salt in the keyring itself: seal the keyring backup "
+            "with a backup passphrase instead (--seal passphrase)"
+        )
+    if settings.key_provider == "file":
+        if settings.master_key:
+            return FileKeyProvider.from_hex(settings.master_key)
+        return FileKeyProvider.from_file(Path(settings.resolved_master_key_file))
+    from ..plugins import key_provider_factory
+
+    return key_provider_factory(settings.key_provider)(settings)
 
 
 def open_engine(url: str) -> Engine:
