@@ -1,4 +1,4 @@
-"""``bastion keys …``: the master key and the workspaces' data keys."""
+"""``bastion keys …``: the master key, the workspaces' data keys, and the keyring's sealed backup (``keys backup``)."""
 
 from __future__ import annotations
 

@@ -286,6 +286,8 @@ def restore(
     stack = ExitStack()
     try:
         opened = open_data_archive(source, work / "data")
+        files = work / "data" / "files"
+        blobs = _backed_up_blobs(files, source) if files.is_dir() else None  # checked before any write
         if opened.problems:
             raise InvalidInput("the backup is damaged: " + "; ".join(opened.problems[:5]))
         manifest = opened.manifest
@@ -296,8 +298,6 @@ def restore(
                 f"this backup is of a {manifest['database']} database; "
                 f"the configured database is {'sqlite' if is_sqlite else 'postgresql'}"
             )
-        files = work / "data" / "files"
-        blobs = _backed_up_blobs(files, source) if files.is_dir() else None  # checked before any write
         store = open_blob_store(rt_settings)  # a store badly configured stops the restore here too
         stack.callback(store.close)
         staged_keyring = None
