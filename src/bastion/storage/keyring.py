@@ -457,7 +457,8 @@ def open_provider(settings: Settings) -> KeyProvider:
         return FileKeyProvider.from_file(Path(settings.resolved_master_key_file))
     from ..plugins import key_provider_factory
 
-    return key_provider_factory(settings.key_provider)(settings)
+    provider: KeyProvider = key_provider_factory(settings.key_provider)(settings)
+    return provider
 
 
 def open_engine(url: str) -> Engine:
