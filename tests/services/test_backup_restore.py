@@ -345,3 +345,17 @@ def test_without_the_master_key_nothing_is_restored_and_the_check_says_why(rt, t
         assert not (tmp_path / "restored").exists() or not any((tmp_path / "restored").rglob("*.db"))
         with pytest.raises(KeyProviderError, match="master key file .* not found"):  # sealed by the provider
             keyring_backups.backup_keyring(target, tmp_path / "key-backups" / "p.bkr", seal="provider")
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_restored_files_are_private_and_no_scratch_file_is_left(rt, tmp_path):
+    _seed(rt)
+    data, keys = _archives(rt, tmp_path)
+    with _empty_place(rt, tmp_path) as target:
+        backups.restore(target, data, keyring_archive=keys, passphrase=PASSPHRASE)
+    place = tmp_path / "restored"
+    assert {p.name for p in place.iterdir()} >= {"bastion.db", "keyring.db"}
+    assert not list(place.glob("*.restoring"))
+    for name in ("bastion.db", "keyring.db"):
+        assert (place / name).stat().st_mode & 0o777 == 0o600, name
+    assert (keys.stat().st_mode & 0o777) == 0o600 and not list(keys.parent.glob("*.partial"))

@@ -103,12 +103,15 @@ def _dump_url(url: str, folder: Path, sqlite_name: str, postgresql_name: str) ->
 
 
 def restore_sqlite(copy: Path, url: str) -> None:
-    """Put a dumped SQLite file in the place of the configured database (its ``-wal``/``-shm`` go)."""
+    """Put a dumped SQLite file in the place of the configured database (its ``-wal``/``-shm`` go):
+    written 0600 beside it, then renamed over it."""
     target = sqlite_file(url)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".restoring")
-    shutil.copyfile(copy, partial)
-    with partial.open("rb+") as f:
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private from the first byte
+    with os.fdopen(fd, "wb") as f, copy.open("rb") as source:
+        shutil.copyfileobj(source, f, 1 << 20)
+        f.flush()
         os.fsync(f.fileno())
     for suffix in ("-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
