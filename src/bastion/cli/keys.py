@@ -1,15 +1,19 @@
-"""``bastion keys …``: the master key, the workspaces' data keys, and client-held keys."""
+"""``bastion keys …``: the master key, the workspaces' data keys, client-held keys, and the keyring's sealed
+backup (``keys backup``)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ._options import AsJson
 from ._output import listing, out, print_json, print_table, progress_bar, when
-from ._runtime import context, runtime
+from ._runtime import context, runtime, settings
+from ._secrets import PASSPHRASE_ENV, read_passphrase
+from ..domain.errors import InvalidInput
 from ..services import keys
 
 keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
@@ -98,3 +102,31 @@ def keys_status(as_json: AsJson = False):
     for row in rows:
         table.add_row(row["workspace"], row["name"], row["holder"], row["provider"], row["kek"], when(row["bound_at"]))
     print_table(table)
+
+
+@keys_app.command("backup")
+def keys_backup(
+    out_file: Path,
+    seal: Annotated[
+        str,
+        typer.Option(
+            "--seal",
+            help="passphrase: a backup passphrase of its own (scrypt); provider: the deployment's key provider.",
+        ),
+    ] = "passphrase",
+    passphrase_env: Annotated[
+        str, typer.Option("--passphrase-env", help="Environment variable holding the backup passphrase.")
+    ] = PASSPHRASE_ENV,
+):
+    """Write a sealed, consistent copy of the keyring (online); never the master key."""
+    from ..services import keyring_backups
+
+    if seal not in ("passphrase", "provider"):
+        raise InvalidInput(f"--seal: {seal!r} is not one of passphrase, provider")
+    passphrase = read_passphrase(passphrase_env, confirm=True) if seal == "passphrase" else None
+    manifest = keyring_backups.backup_keyring(settings(), out_file, passphrase=passphrase, seal=seal)
+    out.print(
+        f"wrote {out_file}: the keyring of deployment {manifest['deployment_id']} ({len(manifest['keys'])} key(s)), "
+        f"sealed by {'the key provider' if seal == 'provider' else 'the backup passphrase'}; keep it apart from "
+        "the data backups, and the master key apart from both"
+    )

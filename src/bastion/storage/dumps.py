@@ -2,8 +2,13 @@
 
 SQLite: the online backup API copies a live database page by page into one
 self-contained file (journal mode DELETE: no ``-wal`` beside it). PostgreSQL:
-``pg_dump --format=custom`` and ``pg_restore --clean``. The keyring is no part of
-either (a backup alone opens nothing).
+``pg_dump --format=custom`` and ``pg_restore --clean``. The same two copy the
+keyring database (``bastion keys backup``: ``dump_keyring`` / ``restore_keyring``),
+into an archive of its own: the keyring is no part of a data backup (a data backup
+alone opens nothing).
+
+A restored SQLite file is written beside its target and renamed over it, so a
+restore cut short leaves the old file or the new one, never half of one.
 
 The trap: on PostgreSQL ``pg_dump`` refuses a table whose row-level security
 policies would hide rows from it rather than write a partial dump, so both tools
@@ -13,6 +18,7 @@ must run as a role the policies do not apply to (a superuser, or the owner with
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -25,6 +31,8 @@ from ..domain.errors import InvalidInput
 
 SQLITE_MEMBER = "bastion.db"
 POSTGRESQL_MEMBER = "database.pgdump"
+KEYRING_SQLITE_MEMBER = "keyring.db"
+KEYRING_POSTGRESQL_MEMBER = "keyring.pgdump"
 
 
 def _pg_dsn(url: str) -> str:
@@ -53,48 +61,80 @@ def sqlite_file(url: str) -> Path:
 
 def dump(db: Database, folder: Path) -> str:
     """Write a consistent copy of the database into ``folder``; returns the file's name there."""
-    if db.is_sqlite:
-        source = sqlite3.connect(sqlite_file(db.url))
-        target = sqlite3.connect(folder / SQLITE_MEMBER)
-        with target:
-            source.backup(target)
-        source.close()
-        target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL
-        target.close()
-        return SQLITE_MEMBER
+    return _dump_url(db.url, folder, SQLITE_MEMBER, POSTGRESQL_MEMBER)
+
+
+def dump_keyring(url: str, folder: Path) -> str:
+    """Write a consistent copy of the keyring database (``url``) into ``folder``; returns its name there."""
+    return _dump_url(url, folder, KEYRING_SQLITE_MEMBER, KEYRING_POSTGRESQL_MEMBER)
+
+
+def _dump_url(url: str, folder: Path, sqlite_name: str, postgresql_name: str) -> str:
+    if url.startswith("sqlite"):
+        path = sqlite_file(url)
+        if not path.is_file():
+            raise InvalidInput(f"{path}: no such database file")
+        source = sqlite3.connect(path, timeout=30)  # a reader: it waits out a writer's short lock
+        target = sqlite3.connect(folder / sqlite_name)
+        try:
+            with target:
+                source.backup(target)
+            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no WAL
+        finally:
+            source.close()
+            target.close()
+        return sqlite_name
     done = subprocess.run(
         [
             "pg_dump",
             "--format=custom",
             "--no-owner",
             "--file",
-            str(folder / POSTGRESQL_MEMBER),
+            str(folder / postgresql_name),
             "--dbname",
-            _pg_dsn(db.url),
+            _pg_dsn(url),
         ],
         capture_output=True,
         text=True,
     )
     if done.returncode != 0:
         raise _tool_failed("pg_dump", done.stderr, done.returncode)
-    return POSTGRESQL_MEMBER
+    return postgresql_name
 
 
 def restore_sqlite(copy: Path, url: str) -> None:
-    """Put a dumped SQLite file in the place of the configured database (its ``-wal``/``-shm`` go)."""
+    """Put a dumped SQLite file in the place of the configured database (its ``-wal``/``-shm`` go):
+    written 0600 beside it, then renamed over it."""
     target = sqlite_file(url)
     target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".restoring")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private from the first byte
+    with os.fdopen(fd, "wb") as f, copy.open("rb") as source:
+        shutil.copyfileobj(source, f, 1 << 20)
+        f.flush()
+        os.fsync(f.fileno())
     for suffix in ("-wal", "-shm"):
         Path(str(target) + suffix).unlink(missing_ok=True)
-    shutil.copyfile(copy, target)
+    partial.replace(target)
 
 
-def restore_postgresql(copy: Path, url: str) -> None:
-    """Restore a ``pg_dump`` into the configured database, replacing what it holds."""
+def restore_postgresql(copy: Path, url: str, *, single_transaction: bool = False) -> None:
+    """Restore a ``pg_dump`` into the configured database, replacing what it holds.
+
+    ``single_transaction``: all of it or nothing (a failure leaves the database as it was).
+    """
+    extra = ["--single-transaction"] if single_transaction else []
     done = subprocess.run(
-        ["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname", _pg_dsn(url), str(copy)],
+        ["pg_restore", "--clean", "--if-exists", "--no-owner", *extra, "--dbname", _pg_dsn(url), str(copy)],
         capture_output=True,
         text=True,
     )
+    if done.returncode != 0:
+        raise _tool_failed("pg_restore", done.stderr, done.returncode)
+
+
+def list_postgresql_dump(copy: Path) -> None:
+    """Read a ``pg_dump`` archive's table of contents: raises InvalidInput when it is not one."""
+    done = subprocess.run(["pg_restore", "--list", str(copy)], capture_output=True, text=True)
     if done.returncode != 0:
         raise _tool_failed("pg_restore", done.stderr, done.returncode)

@@ -10,7 +10,13 @@ in backups, free pages and WAL files of the data database.
 
 The keyring also keeps the deployment's own secrets, wrapped the same way: the
 key that signs audit checkpoints, and keys for keyed hashes (the sign-in limits
-store only a keyed hash of what was typed into the e-mail field).
+store only a keyed hash of what was typed into the e-mail field). In the clear it
+keeps the deployment's id and, for each destroyed data key, its id and when it was
+destroyed (never the key): a restore check (``services/restore_checks.py``) tells
+data crypto-shredded on purpose from data whose key is missing.
+
+``bastion keys backup`` (``services/keyring_backups.py``) copies the keyring online
+and seals the copy; the master key is never in it.
 
 A workspace may be bound to a key in its client's own key service
 (``workspace_keks``; ``bind``/``unbind``): its data keys are then wrapped by that
@@ -36,7 +42,7 @@ import hmac
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +80,7 @@ from .keyproviders import (
     create_master_key_file,
 )
 from .. import ids
-from ..domain.errors import BastionError, InvalidConfig, NotFound
+from ..domain.errors import BastionError, InvalidConfig, InvalidInput, NotFound
 from ..settings import Settings
 
 keyring_metadata = MetaData()
@@ -116,6 +122,11 @@ CLIENT_PREFIX = "client:"
 
 # keyring_meta rows holding deployment secrets (wrapped): "secret:<purpose>".
 SECRET_PREFIX = "secret:"
+# keyring_meta rows recording a destroyed data key: "destroyed:<key id>" -> when (epoch ms, ASCII).
+# Only the id and the time stay: what lets a restore check tell a crypto-shredded key from a lost one.
+DESTROYED_PREFIX = "destroyed:"
+# The deployment's id (plain ASCII), made on first use: data and keyring backups both carry it.
+DEPLOYMENT_ID = "deployment_id"
 
 
 class KeyDestroyed(BastionError):
@@ -437,6 +448,14 @@ class Keyring:
             self._secrets[purpose] = secret
         return secret
 
+    def deployment_id(self) -> str:
+        """The deployment's id (``dep_…``), made on first use; every backup names it."""
+        return deployment_id(self.engine)
+
+    def inventory(self) -> dict[str, Any]:
+        """What the keyring holds (no key material): see ``inventory``."""
+        return inventory(self.engine)
+
     def keys_of(self, workspace_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -462,6 +481,7 @@ class Keyring:
             conn.execute(stmt)
             if project_id is None:  # the whole workspace: its client key binding goes too
                 conn.execute(delete(workspace_keks).where(workspace_keks.c.workspace_id == workspace_id))
+            _record_destroyed(conn, gone)
         with self._lock:
             for key_id in gone:
                 self._cache.pop(key_id, None)
@@ -478,6 +498,8 @@ class Keyring:
             gone = conn.execute(
                 delete(data_keys).where(data_keys.c.workspace_id == workspace_id, data_keys.c.id == key_id)
             ).rowcount
+            if gone:
+                _record_destroyed(conn, [key_id])
         with self._lock:
             self._cache.pop(key_id, None)
         if self.engine.dialect.name == "sqlite":
@@ -605,6 +627,72 @@ def _make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def deployment_id(engine: Engine) -> str:
+    """The keyring's deployment id (``dep_…``), made on first use (two racing processes: one wins)."""
+    with engine.connect() as conn:
+        value = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == DEPLOYMENT_ID)).scalar()
+    if value is None:
+        try:
+            with engine.begin() as conn:
+                conn.execute(insert(keyring_meta).values(name=DEPLOYMENT_ID, value=ids.new_id("dep").encode()))
+        except IntegrityError:
+            pass  # another process made it first: theirs is the one
+        with engine.connect() as conn:
+            value = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == DEPLOYMENT_ID)).scalar_one()
+    return bytes(value).decode()
+
+
+def inventory(engine: Engine) -> dict[str, Any]:
+    """What a keyring holds, for backups and their checks (no key material): its deployment id
+    (None if never made), ``keys`` (data-key id -> workspace) and ``destroyed`` (key id -> when, ms)."""
+    with engine.connect() as conn:
+        keys = {row.id: row.workspace_id for row in conn.execute(select(data_keys.c.id, data_keys.c.workspace_id))}
+        meta = conn.execute(
+            select(keyring_meta.c.name, keyring_meta.c.value).where(
+                keyring_meta.c.name.startswith(DESTROYED_PREFIX) | (keyring_meta.c.name == DEPLOYMENT_ID)
+            )
+        ).all()
+    destroyed = {n[len(DESTROYED_PREFIX) :]: int(bytes(v).decode()) for n, v in meta if n.startswith(DESTROYED_PREFIX)}
+    deployment = next((bytes(v).decode() for n, v in meta if n == DEPLOYMENT_ID), None)
+    return {"deployment_id": deployment, "keys": keys, "destroyed": destroyed}
+
+
+def open_provider(settings: Settings) -> KeyProvider:
+    """The deployment's key provider alone, opening no keyring (sealing and opening keyring backups).
+
+    Not for the passphrase provider: its salt lives in the keyring, so a keyring backup
+    sealed by it could not be opened once the keyring is lost.
+    """
+    if settings.key_provider == "passphrase":
+        raise InvalidInput(
+            "the passphrase key provider keeps its salt in the keyring itself: seal the keyring backup "
+            "with a backup passphrase instead (--seal passphrase)"
+        )
+    if settings.key_provider == "file":
+        if settings.master_key:
+            return FileKeyProvider.from_hex(settings.master_key)
+        return FileKeyProvider.from_file(Path(settings.resolved_master_key_file))
+    from ..plugins import key_provider_factory
+
+    provider: KeyProvider = key_provider_factory(settings.key_provider)(settings)
+    return provider
+
+
+def open_engine(url: str) -> Engine:
+    """An engine on a keyring database (its tables made if missing), for backups and restore checks."""
+    engine = _make_engine(url)
+    keyring_metadata.create_all(engine)
+    return engine
+
+
+def _record_destroyed(conn: Any, key_ids: Sequence[str]) -> None:
+    """Remember that these keys were destroyed, and when (in the transaction that destroys them)."""
+    at = str(now_ms()).encode()
+    for key_id in key_ids:
+        conn.execute(delete(keyring_meta).where(keyring_meta.c.name == DESTROYED_PREFIX + key_id))
+        conn.execute(insert(keyring_meta).values(name=DESTROYED_PREFIX + key_id, value=at))
 
 
 def set_meta(engine: Engine, name: str, value: bytes) -> None:
