@@ -32,8 +32,9 @@ last):
   operator, nothing else; ``workspace_tombstone_readers`` likewise; ``alerts`` — a
   person's own, inserted for them by whoever acts in the workspace an alert is about.
 * **Deployment tables the app role reads unrestricted**, holding no client
-  content: ``users``, ``web_sessions``, ``api_tokens`` and ``login_failures``
-  (sign-in and token checks look them up before anyone is known); ``skills``
+  content: ``users``, ``web_sessions``, ``api_tokens``, ``login_failures``,
+  ``user_identities`` and ``oidc_sign_ins`` (sign-in and token checks look them up
+  before anyone is known); ``skills``
   and ``affiliations`` (routing and exclusion checks read *any* member's or
   candidate's ties: an owner adding a member or excluding an organisation must
   see them, and a per-person policy would make those checks fail open);
@@ -108,6 +109,8 @@ UNRESTRICTED = (
     "web_sessions",
     "api_tokens",
     "login_failures",
+    "user_identities",
+    "oidc_sign_ins",
     "skills",
     "affiliations",
     "conflict_groups",
