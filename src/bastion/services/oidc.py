@@ -3,7 +3,8 @@
 Concept: ``begin_sign_in`` records a sign-in under way (state, nonce, PKCE verifier: in the
 database, so every server process sees it) and answers the provider's authorisation URL and a
 browser secret for a short-lived cookie; ``complete_sign_in`` takes that record back — once, and
-only for the browser holding the cookie — trades the code for tokens (Authlib), verifies the ID
+only for the browser holding the cookie — trades the code for tokens (the requests built by Authlib's RFC 6749/7636 functions, sent
+with httpx), verifies the ID
 token (joserfc, which Authlib recommends for JOSE), finds or links the person, applies their
 groups to the managed workspaces (services/group_roles.py) and starts a session like a password
 sign-in does. ``sign_out`` ends the sessions and answers the provider's end-session URL.
@@ -24,22 +25,23 @@ sign anyone in — hence the one-use, browser-bound record — and must not answ
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.httpx_client import OAuth2Client
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from . import users
 from .context import Context
 from .group_roles import apply_group_roles
-from .oidc_providers import HTTP_TIMEOUT_SECONDS, OidcClients, validate_id_token
+from .oidc_providers import OidcClients, validate_id_token
 from .. import ids
 from ..access import Actor
 from ..domain.errors import BastionError, InvalidInput, SignInRefused, Unavailable
@@ -74,21 +76,40 @@ class SignedIn:
     next_path: str
 
 
-def _oauth_client(provider: Provider, metadata: dict[str, Any], clients: OidcClients) -> OAuth2Client:
-    method = "none"
-    if provider.client_secret is not None:
+def _token_request(provider: Provider, metadata: dict[str, Any], *, code: str, pending: PendingSignIn):
+    """The token request's form and headers (RFC 6749 4.1.3, RFC 7636 4.5): client_secret_basic when the
+    client has a secret (client_secret_post when the provider offers only that), the client id alone when not."""
+    form = {"code": code, "code_verifier": pending.code_verifier}
+    headers = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+    if provider.client_secret is None:
+        form["client_id"] = provider.client_id
+    else:
         supported = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-        method = "client_secret_post" if "client_secret_basic" not in supported else "client_secret_basic"
-    return OAuth2Client(
-        client_id=provider.client_id,
-        client_secret=provider.client_secret,
-        token_endpoint_auth_method=method,
-        code_challenge_method="S256",
-        scope=" ".join(provider.scopes),
-        transport=clients.transport,
-        timeout=HTTP_TIMEOUT_SECONDS,
-        follow_redirects=False,
-    )
+        if "client_secret_basic" in supported:
+            pair = f"{quote(provider.client_id, safe='')}:{quote(provider.client_secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            form.update(client_id=provider.client_id, client_secret=provider.client_secret)
+    body = prepare_token_request("authorization_code", redirect_uri=pending.redirect_uri, **form)
+    return body, headers
+
+
+def _fetch_token(clients: OidcClients, provider: Provider, metadata: dict[str, Any], body: str, headers) -> dict:
+    try:
+        with clients.http() as http:
+            response = http.post(metadata["token_endpoint"], content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise Unavailable(f"sign-in provider {provider.name}: its token endpoint could not be reached") from exc
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise Unavailable(f"sign-in provider {provider.name}: its token endpoint answered HTTP {response.status_code}")
+    if response.status_code != 200 or "error" in answer:
+        error = str(answer.get("error", response.status_code))[:100]
+        raise SignInRefused(f"the provider refused the authorisation code ({error})")
+    return answer
 
 
 def begin_sign_in(rt: Runtime, provider_name: str, *, redirect_uri: str, next_path: str) -> SignInStart:
@@ -98,14 +119,17 @@ def begin_sign_in(rt: Runtime, provider_name: str, *, redirect_uri: str, next_pa
     metadata = clients.metadata(provider)
     state, nonce, browser = (secrets.token_urlsafe(32) for _ in range(3))
     verifier = secrets.token_urlsafe(64)  # 86 characters: RFC 7636 asks for 43 to 128
-    with _oauth_client(provider, metadata, clients) as client:
-        url, _state = client.create_authorization_url(
-            metadata["authorization_endpoint"],
-            state=state,
-            nonce=nonce,
-            code_verifier=verifier,
-            redirect_uri=redirect_uri,
-        )
+    url = prepare_grant_uri(
+        metadata["authorization_endpoint"],
+        provider.client_id,
+        "code",
+        redirect_uri=redirect_uri,
+        scope=" ".join(provider.scopes),
+        state=state,
+        nonce=nonce,
+        code_challenge=create_s256_code_challenge(verifier),
+        code_challenge_method="S256",
+    )
     pending = PendingSignIn(
         browser_hash=_digest(browser),
         provider=provider.name,
@@ -153,19 +177,8 @@ def complete_sign_in(
     if not code or len(code) > 2000:
         raise SignInRefused("the provider's answer has no authorisation code")
     metadata = clients.metadata(provider)
-    try:
-        with _oauth_client(provider, metadata, clients) as client:
-            token = client.fetch_token(
-                metadata["token_endpoint"],
-                code=code,
-                code_verifier=pending.code_verifier,
-                redirect_uri=pending.redirect_uri,
-                grant_type="authorization_code",
-            )
-    except httpx.HTTPError as exc:
-        raise Unavailable(f"sign-in provider {provider.name}: its token endpoint could not be reached") from exc
-    except (AuthlibBaseError, ValueError) as exc:
-        raise SignInRefused(f"the provider refused the authorisation code ({exc})") from exc
+    body, headers = _token_request(provider, metadata, code=code, pending=pending)
+    token = _fetch_token(clients, provider, metadata, body, headers)
     id_token = token.get("id_token")
     claims = validate_id_token(clients, provider, id_token, nonce=pending.nonce)
     user = link_account(rt, provider, claims, address=address)
