@@ -1,6 +1,6 @@
 """Sign in and out (session cookie, CSRF-protected forms), with a password or a single sign-on provider.
 
-Single sign-on (services/oidc.py): ``/login/oidc/<provider>`` records the sign-in and sends the
+Single sign-on (services/oidc.py): a POST to ``/login/oidc/<provider>`` records the sign-in and sends the
 browser to the provider with a short-lived cookie (HttpOnly, SameSite=Lax, only for /login/oidc)
 that binds the answer to this browser; ``/login/oidc/<provider>/callback`` finishes it. A refusal
 shows the sign-in page with the reason, never a 500.
@@ -135,10 +135,19 @@ def _sso_refused(request: Request, status_code: int, message: str):
     return response
 
 
-@router.get("/login/oidc/{provider}")
-def sso_start(request: Request, provider: str, next: str | None = None):
-    """Send the browser to the provider; the cookie binds its answer to this browser."""
+@router.post("/login/oidc/{provider}")
+def sso_start(
+    request: Request,
+    provider: str,
+    csrf_token: str = Form("", max_length=200),
+    next: str = Form("/", max_length=2000),
+):
+    """Send the browser to the provider; the cookie binds its answer to this browser.
+
+    A form (POST, the sign-in page's CSRF token) rather than a link: no GET changes anything."""
     rt = request.app.state.rt
+    if not csrf_matches(request.cookies.get(LOGIN_CSRF_COOKIE, ""), csrf_token):
+        return _sso_refused(request, 403, translate(request, FORM_EXPIRED))
     try:
         start = oidc.begin_sign_in(
             rt,
