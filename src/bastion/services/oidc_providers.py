@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from joserfc import jws, jwt
@@ -44,11 +45,17 @@ class OidcClients:
     _metadata: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
     _keys: dict[str, tuple[float, KeySet]] = field(default_factory=dict)
     _refreshed: dict[str, float] = field(default_factory=dict)
+    _origins: frozenset[str] = frozenset()  # learned from discovery documents (see form_origins)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, text: str | None, environ: Mapping[str, str]) -> OidcClients:
         return cls(parse_providers(text, environ))
+
+    def form_origins(self) -> frozenset[str]:
+        """Where the pages' forms may redirect: the issuers' origins, and their authorisation and end-session
+        endpoints' once discovered (the pages' Content-Security-Policy ``form-action``, web/middleware.py)."""
+        return frozenset(_origin(p.issuer) for p in self.providers.values()) | self._origins
 
     def provider(self, name: str) -> Provider:
         found = self.providers.get(name)
@@ -103,6 +110,8 @@ class OidcClients:
             raise Unavailable(f"{where}: the provider does not support PKCE with S256")
         with self._lock:
             self._metadata[provider.name] = (now, document)
+            endpoints = (document["authorization_endpoint"], document.get("end_session_endpoint"))
+            self._origins = self._origins | {_origin(url) for url in endpoints if url}
         return document
 
     def keys(self, provider: Provider, *, refresh: bool = False) -> KeySet:
@@ -128,6 +137,11 @@ class OidcClients:
                 return False
             self._refreshed[provider.name] = now
         return True
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def validate_id_token(clients: OidcClients, provider: Provider, id_token: str, *, nonce: str) -> dict[str, Any]:
