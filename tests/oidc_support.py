@@ -145,8 +145,31 @@ def free_port() -> int:
 
 
 @contextmanager
+def serving(rt, port: int) -> Iterator[str]:
+    """Bastion on 127.0.0.1:``port`` (the provider must know the callback's address before it starts)."""
+    import threading
+
+    import uvicorn
+
+    from bastion.web.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not server.started:
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextmanager
 def running_provider(
-    tmp_path: Path, *, redirect_uri: str, post_logout_redirect_uri: str, accounts: dict, client_secret: str
+    tmp_path: Path, *, redirect_uri: str, post_logout_redirect_uri: str, accounts: dict, client_secret: str | None
 ) -> Iterator[str]:
     """oidc-provider on 127.0.0.1 with one client; yields its issuer."""
     require_oidc_provider()

@@ -10,30 +10,23 @@ pages would load web fonts).
 from __future__ import annotations
 
 import json
-import threading
-import time
-
-import uvicorn
+from contextlib import contextmanager
 
 from bastion.services import workspaces
 from bastion.services.oidc_providers import OidcClients
 from factories import make_user, system
-from oidc_support import CLIENT_ID, free_port, require_oidc_provider, running_provider
+from oidc_support import CLIENT_ID, free_port, require_oidc_provider, running_provider, serving
 
 SECRET = "a-client-secret-for-the-test-provider"
 
 
-def _serve(rt, port: int):
-    from bastion.web.app import create_app
-
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.02)
-    return server, thread
+@contextmanager
+def _context(browser):
+    context = browser.new_context()
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def test_sign_in_with_a_provider_lands_in_the_mapped_workspace_and_sign_out_ends_the_session(browser, rt, tmp_path):
@@ -64,14 +57,10 @@ def test_sign_in_with_a_provider_lands_in_the_mapped_workspace_and_sign_out_ends
             }
         ]
         rt.oidc = OidcClients.from_settings(json.dumps(providers), {"CORP_OIDC_SECRET": SECRET})
-        server, thread = _serve(rt, port)
-        context = browser.new_context()
-        try:
+        with serving(rt, port), _context(browser) as context:
             context.route(
                 "**/*",
-                lambda route: (
-                    route.continue_() if route.request.url.startswith("http://127.0.0.1:") else route.abort()
-                ),
+                lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1:") else route.abort(),
             )
             page = context.new_page()
             page.set_default_timeout(10_000)
@@ -107,7 +96,3 @@ def test_sign_in_with_a_provider_lands_in_the_mapped_workspace_and_sign_out_ends
             page.wait_for_url(f"{base}/login**")
             assert page.request.get(f"{base}/api/v1/workspaces").status == 401
             assert not errors, errors
-        finally:
-            context.close()
-            server.should_exit = True
-            thread.join(10)
