@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bastion.domain.errors import InvalidConfig, SignInRefused
-from bastion.domain.oidc import groups_of, parse_providers
+from bastion.domain.oidc import email_is_verified, groups_of, parse_providers
 
 GOOD = {"name": "corp", "label": "Corp", "issuer": "https://id.example.com", "client_id": "bastion"}
 
@@ -83,3 +83,12 @@ def test_a_bad_provider_setting_stops_the_start(tmp_path):
     settings = Settings(data_dir=tmp_path, master_key="11" * 32, oidc_providers='[{"name": "x"}]')
     with pytest.raises(InvalidConfig, match=r"BASTION_OIDC_PROVIDERS\[0\]\.label"):
         Runtime.open(settings)
+
+
+def test_an_email_counts_as_verified_only_when_the_provider_says_so_or_is_trusted_to():
+    plain, trusted = _parse(GOOD)["corp"], _parse({**GOOD, "trust_email": True})["corp"]
+    assert email_is_verified({"email_verified": True}, plain) and not email_is_verified({}, plain)
+    assert not email_is_verified({"email_verified": False}, plain)
+    assert email_is_verified({}, trusted) and not email_is_verified({"email_verified": False}, trusted)
+    with pytest.raises(InvalidConfig, match=r"\[0\]\.trust_email"):
+        _parse({**GOOD, "trust_email": "yes"})

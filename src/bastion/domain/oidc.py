@@ -37,6 +37,7 @@ _FIELDS = {
     "scopes",
     "groups_claim",
     "accounts",
+    "trust_email",
 }
 LEEWAY_SECONDS = 60  # clock skew tolerated on exp and iat
 MAX_AGE_SECONDS = 24 * 3600  # an ID token issued longer ago than this is refused, whatever its exp
@@ -54,6 +55,9 @@ class Provider:
     scopes: tuple[str, ...]
     groups_claim: str
     accounts: str  # 'jit' or 'invited'
+    # The provider vouches for every e-mail it sends (an organisation's own directory) although it sends no
+    # ``email_verified`` (Entra ID): an absent claim counts as verified; an explicit false never does.
+    trust_email: bool = False
 
     def __repr__(self) -> str:  # never show the secret in a log or a traceback
         return f"Provider(name={self.name!r}, issuer={self.issuer!r}, client_id={self.client_id!r})"
@@ -136,6 +140,9 @@ def parse_providers(text: str | None, environ: Mapping[str, str]) -> dict[str, P
         accounts = entry.get("accounts", "invited")
         if accounts not in ACCOUNT_POLICIES:
             raise InvalidConfig(f"{where}.accounts: 'jit' or 'invited', not {accounts!r}")
+        trust_email = entry.get("trust_email", False)
+        if not isinstance(trust_email, bool):
+            raise InvalidConfig(f"{where}.trust_email: true or false")
         providers[name] = Provider(
             name=name,
             label=label,
@@ -145,6 +152,7 @@ def parse_providers(text: str | None, environ: Mapping[str, str]) -> dict[str, P
             scopes=tuple(dict.fromkeys(scopes)),
             groups_claim=groups_claim,
             accounts=accounts,
+            trust_email=trust_email,
         )
     return providers
 
@@ -177,6 +185,14 @@ def check_id_token_claims(
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > 255:
         raise SignInRefused("the ID token names no subject (sub)")
+
+
+def email_is_verified(claims: Mapping[str, Any], provider: Provider) -> bool:
+    """Whether the provider vouches for the e-mail of these claims (see ``Provider.trust_email``)."""
+    verified = claims.get("email_verified")
+    if verified is None and provider.trust_email:
+        return True
+    return verified is True or verified == "true"  # some providers send the string
 
 
 def _is_time(value: object) -> bool:

@@ -45,7 +45,7 @@ from .oidc_providers import OidcClients, validate_id_token
 from .. import ids
 from ..access import Actor
 from ..domain.errors import BastionError, InvalidInput, SignInRefused, Unavailable
-from ..domain.oidc import Provider, groups_of
+from ..domain.oidc import Provider, email_is_verified, groups_of
 from ..domain.users import User, normalise_email
 from ..storage import identities_store, users_store
 from ..storage.identities_store import PendingSignIn
@@ -227,7 +227,7 @@ def _find_or_link(rt: Runtime, provider: Provider, claims: Mapping[str, Any]) ->
             return
         email = _email_of(claims)
         existing = users_store.find_user_by_email(w.tx, email) if email else None
-        if claims.get("email_verified") is not True:
+        if not email_is_verified(claims, provider):
             raise SignInRefusedFor(
                 "the provider has not verified your e-mail address, so it cannot be linked to an account",
                 existing.id if existing else None,
