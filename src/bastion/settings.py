@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     oidc_providers: str | None = Field(
         default=None,
         description="Single sign-on providers (OpenID Connect), as a JSON list of "
-        '{"name", "label", "issuer", "client_id", "client_secret_env", "scopes", "groups_claim", "accounts"} '
+        '{"name", "label", "issuer", "client_id", "client_secret_env", "scopes", "groups_claim", "accounts", "trust_email"} '
         "(domain/oidc.py; docs/operations.md).",
     )
     password_sign_in: bool = Field(

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from .errors import InvalidConfig, SignInRefused
@@ -195,7 +195,7 @@ def email_is_verified(claims: Mapping[str, Any], provider: Provider) -> bool:
     return verified is True or verified == "true"  # some providers send the string
 
 
-def _is_time(value: object) -> bool:
+def _is_time(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

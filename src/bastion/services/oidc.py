@@ -180,6 +180,8 @@ def complete_sign_in(
     body, headers = _token_request(provider, metadata, code=code, pending=pending)
     token = _fetch_token(clients, provider, metadata, body, headers)
     id_token = token.get("id_token")
+    if not isinstance(id_token, str):
+        raise SignInRefused("the provider sent no ID token (is 'openid' among the scopes?)")
     claims = validate_id_token(clients, provider, id_token, nonce=pending.nonce)
     user = link_account(rt, provider, claims, address=address)
     apply_group_roles(Context(rt, Actor.system()), user.id, groups_of(claims, provider.groups_claim), via="oidc")
