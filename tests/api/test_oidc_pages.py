@@ -40,6 +40,8 @@ def test_the_login_page_offers_each_provider_in_the_persons_language(client, idp
     page = client.get("/login?next=/projects")
     assert "Sign in with Example IdP" in page.text and 'action="/login/oidc/idp"' in page.text
     assert 'name="password"' in page.text  # passwords stay on unless switched off
+    # The button's POST redirects to the provider, and browsers check a form's redirects against form-action.
+    assert "form-action 'self' https://idp.example.test;" in page.headers["content-security-policy"]
     assert "Anmelden mit Example IdP" in client.get("/login", headers=GERMAN).text
 
 
@@ -89,6 +91,10 @@ def test_an_unknown_provider_and_an_unreachable_one_are_pages_too(client, rt, id
     rt.oidc.transport = httpx.MockTransport(unreachable)
     answer = client.post("/login/oidc/idp", data={"csrf_token": _form_token(client)}, follow_redirects=False)
     assert answer.status_code == 503 and "discovery document could not be fetched" in answer.text
+
+
+def test_without_providers_forms_go_nowhere_but_here(client):
+    assert "form-action 'self';" in client.get("/login").headers["content-security-policy"]
 
 
 def test_passwords_switched_off_leave_only_the_buttons_and_refuse_a_password(client, rt, idp):
