@@ -51,6 +51,7 @@ class FakeIdP:
         self.published = [self.signing_key]
         self.jwks_fetches = 0
         self.requests: dict[str, dict[str, str]] = {}  # code -> the authorisation request's parameters
+        self.issued = 0
         self.claims: dict = {}
         self.token_requests: list[dict[str, str]] = []
         self.transport = httpx.MockTransport(self._handle)
@@ -71,7 +72,8 @@ class FakeIdP:
     def authorise(self, url: str, claims: dict) -> str:
         """Play the provider's side of an authorisation request: the code it would send back."""
         params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-        code = f"code-{len(self.requests)}"
+        self.issued += 1
+        code = f"code-{self.issued}"
         self.requests[code] = params
         self.claims = {"nonce": params["nonce"], **claims}
         return code

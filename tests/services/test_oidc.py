@@ -191,6 +191,14 @@ def test_a_sign_in_record_is_used_once_and_only_by_the_browser_that_started_it(r
         oidc.complete_sign_in(
             rt, "idp", state=state, code=None, error="access_denied", browser_secret=start.browser_secret
         )
+    start = oidc.begin_sign_in(rt, "idp", redirect_uri=REDIRECT, next_path="/")
+    state = parse_qs(urlsplit(start.url).query)["state"][0]
+    code = idp.authorise(start.url, VERIFIED)
+    with pytest.raises(SignInRefused, match="another issuer"):  # RFC 9207: a mix-up between providers
+        oidc.complete_sign_in(
+            rt, "idp", state=state, code=code, error=None, browser_secret=start.browser_secret, iss="https://evil.test"
+        )
+    assert idp.token_requests[-1]["code"] != code  # the code never went to a token endpoint
     with pytest.raises(NotFound):
         oidc.begin_sign_in(rt, "nobody", redirect_uri=REDIRECT, next_path="/")
 

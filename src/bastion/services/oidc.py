@@ -156,8 +156,12 @@ def complete_sign_in(
     error: str | None,
     browser_secret: str,
     address: str | None = None,
+    iss: str | None = None,
 ) -> SignedIn:
-    """Finish a sign-in at the provider's callback: a session for the person, or SignInRefused."""
+    """Finish a sign-in at the provider's callback: a session for the person, or SignInRefused.
+
+    ``iss``: the issuer the answer names (RFC 9207), when the provider sends it; it must be this one's
+    (a mix-up between providers is refused before the code goes anywhere)."""
     clients = rt.oidc
     provider = clients.provider(provider_name)
     if not state or len(state) > 200:
@@ -172,6 +176,8 @@ def complete_sign_in(
         or not hmac.compare_digest(pending.browser_hash, _digest(browser_secret or ""))
     ):
         raise SignInRefused("this sign-in has expired, was used already or was started in another browser; start again")
+    if iss is not None and iss != provider.issuer:
+        raise SignInRefused("the answer comes from another issuer than the one this sign-in went to")
     if error:
         raise SignInRefused(f"the provider did not sign you in ({error[:100]})")
     if not code or len(code) > 2000:

@@ -179,6 +179,7 @@ def sso_callback(
     state: str = "",
     code: str | None = None,
     error: str | None = None,
+    iss: str | None = None,
 ):
     """The provider's answer: a session and the page asked for, or the sign-in page with the reason."""
     rt = request.app.state.rt
@@ -191,6 +192,7 @@ def sso_callback(
             error=error,
             browser_secret=request.cookies.get(OIDC_COOKIE, ""),
             address=request.client.host if request.client else None,
+            iss=iss,
         )
     except NotFound as exc:
         return _sso_refused(request, 404, exc.message)
