@@ -116,6 +116,18 @@ class Settings(BaseSettings):
         'JSON: {"group": {"ws_…": "role"}}; a workspace named here is managed by groups (domain/group_roles.py).',
     )
 
+    oidc_providers: str | None = Field(
+        default=None,
+        description="Single sign-on providers (OpenID Connect), as a JSON list of "
+        '{"name", "label", "issuer", "client_id", "client_secret_env", "scopes", "groups_claim", "accounts", "trust_email"} '
+        "(domain/oidc.py; docs/operations.md).",
+    )
+    password_sign_in: bool = Field(
+        default=True,
+        description="Whether people may sign in to the web pages with a password (off: single sign-on only; "
+        "API tokens keep working).",
+    )
+
     # -- the blob store (storage/blobs.py): where sealed files are kept
     blob_store: str = Field(
         default="disk",

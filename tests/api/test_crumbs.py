@@ -13,7 +13,8 @@ from factories import as_user, make_export, make_side, make_user, system
 from page_routes import page_gets
 
 PASSWORD = "crumbs password"
-NO_CRUMBS = {"/", "/login", "/healthz", "/metrics"}  # the start page is the root; the others are not pages
+# The start page is the root; the others are not pages (single sign-on's callback answers with the sign-in page).
+NO_CRUMBS = {"/", "/login", "/login/oidc/{provider}/callback", "/healthz", "/metrics"}
 CRUMBS = re.compile(r'<p class="crumbs">(.*?)</p>', re.S)
 
 

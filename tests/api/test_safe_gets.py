@@ -93,6 +93,7 @@ def test_no_get_changes_anything(client, rt, who):
         "competitor_id": side.workspace_id,
         "group_id": "grp_" + "0" * 32,
         "skill": "history",
+        "provider": "no-such-provider",  # single sign-on's callback: 404, nothing changes
         "canary_id": canary["id"],
         "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
         "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"],

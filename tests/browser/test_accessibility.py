@@ -177,6 +177,7 @@ def _world(rt) -> World:
         "export_id": export.id,
         "user_id": newcomer.id,
         "approval_id": pending["id"],
+        "provider": "no-such-provider",  # single sign-on's callback: the sign-in page with the reason
     }
     world = World(ids, {"lead": lead.email, "newcomer": newcomer.email})
     label, review = "#task[data-task-id]", "#review[data-annotation-id]"

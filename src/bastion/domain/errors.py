@@ -9,6 +9,7 @@ exit code, the SDK back to exceptions of the same names).
      ├── PermissionDenied        "forbidden"        (a known object, too weak a role)
      │    └── ApprovalRequired   "approval_required" (needs a second person's approval first)
      ├── Unauthenticated         "unauthenticated"  (no or bad credentials)
+     │    └── SignInRefused      "sign_in_refused"  (single sign-on: the provider's answer is not accepted)
      ├── Conflict                "conflict"         (state forbids it: already done, duplicate)
      ├── RateLimited             "rate_limited"
      ├── PayloadTooLarge         "payload_too_large"
@@ -54,6 +55,12 @@ class ApprovalRequired(PermissionDenied):
 
 class Unauthenticated(BastionError):
     code = "unauthenticated"
+
+
+class SignInRefused(Unauthenticated):
+    """A single sign-on answer that cannot sign anyone in (a bad ID token, no account the policy allows)."""
+
+    code = "sign_in_refused"
 
 
 class Conflict(BastionError):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
+from .oidc_providers import OidcClients
 from ..domain.errors import BastionError, InvalidInput
 from ..exporting import ExportFormats
 from ..exporting import installed as installed_export_formats
@@ -33,6 +35,8 @@ class Runtime:
     export_formats: ExportFormats = field(default_factory=installed_export_formats)
     # Parsed leak-tracing settings and the variant slots of texts shown (services/variants.py).
     leak_cache: LeakCache = field(default_factory=LeakCache)
+    # Single sign-on providers (BASTION_OIDC_PROVIDERS), their discovery documents and keys (services/oidc.py).
+    oidc: OidcClients = field(default_factory=OidcClients)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> Runtime:
@@ -43,6 +47,7 @@ class Runtime:
         """
         datadir.prepare(settings)  # folders 0700 (the database files: storage/datadir.py)
         blobs = open_blob_store(settings)  # first: a store badly configured stops the start before anything opens
+        oidc = OidcClients.from_settings(settings.oidc_providers, os.environ)  # likewise a bad provider
         db = Database(settings.resolved_database_url, sqlite_cache_mb=settings.sqlite_cache_mb)
         state = migrate.status(db)
         if state != "current":
@@ -53,7 +58,7 @@ class Runtime:
             else:
                 raise SchemaNotReady("the database schema is older than this version: run `bastion init`")
         keyring = Keyring.open(settings, create=migrate_schema != "never")
-        return cls(settings=settings, db=db, keyring=keyring, task_types=installed(), blobs=blobs)
+        return cls(settings=settings, db=db, keyring=keyring, task_types=installed(), blobs=blobs, oidc=oidc)
 
     def close(self) -> None:
         self.db.dispose()

@@ -233,8 +233,18 @@ def resolve_token(rt: Runtime, secret: str) -> Actor:
 # -- browser sessions ----------------------------------------------------------
 
 
-def create_session(rt: Runtime, user: User) -> tuple[str, str]:
-    """Start a browser session; returns (cookie secret, CSRF token)."""
+def session_id(secret: str) -> str:
+    """The stored id of a session cookie's secret (its digest: the secret itself is never stored)."""
+    return _digest(secret)
+
+
+def create_session(
+    rt: Runtime, user: User, *, provider: str | None = None, id_token: str | None = None
+) -> tuple[str, str]:
+    """Start a browser session; returns (cookie secret, CSRF token).
+
+    ``provider`` and ``id_token``: the single sign-on that started it (services/oidc.py), kept with the
+    session for the provider's sign-out and gone with it."""
     secret = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     with rt.db.transaction(write=True) as tx:
@@ -245,6 +255,8 @@ def create_session(rt: Runtime, user: User) -> tuple[str, str]:
             csrf_token=csrf,
             now=tx.now,
             expires_at=tx.now + rt.settings.session_seconds * 1000,
+            provider=provider,
+            id_token=id_token,
         )
         # Housekeeping: expired sessions of this person go now.
         users_store.delete_expired_sessions(tx, user.id, tx.now)

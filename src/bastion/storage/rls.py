@@ -36,8 +36,9 @@ last):
   in the operator's scope (services/scim.py); no person's transaction sees who the identity
   provider grouped how, nor a SCIM token's digest.
 * **Deployment tables the app role reads unrestricted**, holding no client
-  content: ``users``, ``web_sessions``, ``api_tokens`` and ``login_failures``
-  (sign-in and token checks look them up before anyone is known); ``skills``
+  content: ``users``, ``web_sessions``, ``api_tokens``, ``login_failures``,
+  ``user_identities`` and ``oidc_sign_ins`` (sign-in and token checks look them up
+  before anyone is known); ``skills``
   and ``affiliations`` (routing and exclusion checks read *any* member's or
   candidate's ties: an owner adding a member or excluding an organisation must
   see them, and a per-person policy would make those checks fail open);
@@ -115,6 +116,8 @@ UNRESTRICTED = (
     "web_sessions",
     "api_tokens",
     "login_failures",
+    "user_identities",
+    "oidc_sign_ins",
     "skills",
     "affiliations",
     "conflict_groups",

@@ -124,8 +124,46 @@ web_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+    # Signed in through a single sign-on provider: its name and the ID token, kept only for the
+    # provider's sign-out (id_token_hint) and gone with the session.
+    Column("provider", String(32), nullable=True),
+    Column("id_token", Text, nullable=True),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
     Index("ix_web_sessions_user_id", "user_id"),
+)
+
+# A person as an OpenID Connect provider knows them: (issuer, subject), never the e-mail alone.
+# One subject per issuer and person: a second identity of the same issuer cannot take an account over.
+user_identities = Table(
+    "user_identities",
+    metadata,
+    Column("issuer", String(500), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("last_sign_in_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("issuer", "subject"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    UniqueConstraint("issuer", "user_id", name="uq_user_identities_issuer_user"),
+    Index("ix_user_identities_user_id", "user_id"),
+)
+
+# Single sign-ons under way: state, nonce and PKCE verifier, kept here (every server process
+# sees them) and deleted by the callback that uses them. The id is the SHA-256 of the state,
+# ``browser_hash`` that of a cookie only the browser that started the sign-in holds.
+oidc_sign_ins = Table(
+    "oidc_sign_ins",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("browser_hash", String(64), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("nonce", String(100), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("redirect_uri", String(1000), nullable=False),
+    Column("next_path", String(2000), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_oidc_sign_ins_expires_at", "expires_at"),
 )
 
 projects = Table(

@@ -243,9 +243,27 @@ class SessionActor(NamedTuple):
     sessions_valid_after: int
 
 
-def insert_session(tx: Tx, session_id: str, user_id: str, *, csrf_token: str, now: int, expires_at: int) -> None:
+def insert_session(
+    tx: Tx,
+    session_id: str,
+    user_id: str,
+    *,
+    csrf_token: str,
+    now: int,
+    expires_at: int,
+    provider: str | None = None,
+    id_token: str | None = None,
+) -> None:
     tx.execute(
-        insert(s).values(id=session_id, user_id=user_id, csrf_token=csrf_token, created_at=now, expires_at=expires_at)
+        insert(s).values(
+            id=session_id,
+            user_id=user_id,
+            csrf_token=csrf_token,
+            created_at=now,
+            expires_at=expires_at,
+            provider=provider,
+            id_token=id_token,
+        )
     )
 
 

@@ -108,6 +108,8 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         app.mount(f"/static/tasktypes/{tt.name}", StaticFiles(directory=tt.static_dir), name=f"tt-{tt.name}")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    app.add_middleware(LimitsMiddleware, max_body_bytes=rt.settings.max_body_bytes)
+    app.add_middleware(
+        LimitsMiddleware, max_body_bytes=rt.settings.max_body_bytes, form_origins=lambda: rt.oidc.form_origins()
+    )
     logging.getLogger("bastion").setLevel(rt.settings.log_level.upper())
     return app

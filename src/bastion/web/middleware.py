@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import orjson
 
 from ..domain.errors import PayloadTooLarge
@@ -19,16 +21,39 @@ SECURITY_HEADERS = [
 ]
 
 
+def csp_allowing_forms_to(origins: frozenset[str]) -> bytes:
+    """The policy, with single sign-on providers' origins added to ``form-action``: a sign-in button and the
+    sign-out form redirect there, and browsers check a form's redirects against ``form-action`` too."""
+    if not origins:
+        return CSP.encode()
+    return CSP.replace("form-action 'self'", "form-action 'self' " + " ".join(sorted(origins))).encode()
+
+
 class BodyTooLarge(PayloadTooLarge):
     """Raised from ``receive`` when a streamed body passes the limit (handled as 413)."""
 
 
 class LimitsMiddleware:
-    """413 for bodies over ``max_body_bytes`` (declared or streamed); security headers."""
+    """413 for bodies over ``max_body_bytes`` (declared or streamed); security headers.
 
-    def __init__(self, app, max_body_bytes: int) -> None:
+    ``form_origins``: the origins forms may also go to (single sign-on providers), asked per response."""
+
+    def __init__(self, app, max_body_bytes: int, form_origins: Callable[[], frozenset[str]] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.form_origins = form_origins
+        self._policies: dict[frozenset[str], bytes] = {}
+
+    def _headers(self) -> list[tuple[bytes, bytes]]:
+        if self.form_origins is None:
+            return SECURITY_HEADERS
+        origins = self.form_origins()
+        if not origins:
+            return SECURITY_HEADERS
+        policy = self._policies.get(origins)
+        if policy is None:
+            policy = self._policies[origins] = csp_allowing_forms_to(origins)
+        return [(b"content-security-policy", policy), *SECURITY_HEADERS[1:]]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -62,7 +87,7 @@ class LimitsMiddleware:
                 started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                headers.extend(h for h in self._headers() if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 

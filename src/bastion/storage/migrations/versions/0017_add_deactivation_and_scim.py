@@ -4,7 +4,7 @@ their members. The SCIM tables are for platform admins and the operator alone (r
 policy ``admin``: storage/rls.py).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from alembic import op
 from bastion.storage import rls
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
