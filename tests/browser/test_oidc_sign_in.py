@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from contextlib import contextmanager
 
-from bastion.services import workspaces
+import httpx
+
+from bastion.services import scim, workspaces
 from bastion.services.oidc_providers import OidcClients
 from factories import make_user, system
 from oidc_support import CLIENT_ID, free_port, require_oidc_provider, running_provider, serving
@@ -29,9 +31,10 @@ def _context(browser):
         context.close()
 
 
-def test_sign_in_with_a_provider_lands_in_the_mapped_workspace_and_sign_out_ends_the_session(browser, rt, tmp_path):
-    require_oidc_provider()
-    owner = make_user(rt, "owner@example.org")
+@contextmanager
+def _signed_in(browser, rt, tmp_path, owner_email: str):
+    """A workspace whose reviewers' group is mapped, and Ada signed in through the provider's own pages."""
+    owner = make_user(rt, owner_email)
     ws = workspaces.create_workspace(system(rt), "Acme labs", owner=owner.id)
     other = workspaces.create_workspace(system(rt), "Other client", owner=owner.id)
     port = free_port()
@@ -85,14 +88,52 @@ def test_sign_in_with_a_provider_lands_in_the_mapped_workspace_and_sign_out_ends
             assert page.locator(f"section[data-workspace='{other.id}']").count() == 0
             listed = page.request.get(f"{base}/api/v1/workspaces").json()  # the API agrees, in the same session
             assert [(w["id"], w["role"]) for w in listed] == [(ws.id, "reviewer")]
-
-            page.click("form[action='/logout'] button")
-            page.wait_for_selector("text=Yes, sign me out")  # the provider's end-session page
-            assert page.url.startswith(f"{issuer}/session/end")
-            page.click("text=Yes, sign me out")
-            page.wait_for_url(f"{base}/login")
-
-            page.goto(f"{base}/")  # Bastion's session is gone
-            page.wait_for_url(f"{base}/login**")
-            assert page.request.get(f"{base}/api/v1/workspaces").status == 401
+            yield page, base, issuer
             assert not errors, errors
+
+
+def test_sign_in_with_a_provider_lands_in_the_mapped_workspace_and_sign_out_ends_the_session(browser, rt, tmp_path):
+    require_oidc_provider()
+    with _signed_in(browser, rt, tmp_path, "owner@example.org") as (page, base, issuer):
+        page.click("form[action='/logout'] button")
+        page.wait_for_selector("text=Yes, sign me out")  # the provider's end-session page
+        assert page.url.startswith(f"{issuer}/session/end")
+        page.click("text=Yes, sign me out")
+        page.wait_for_url(f"{base}/login")
+
+        page.goto(f"{base}/")  # Bastion's session is gone
+        page.wait_for_url(f"{base}/login**")
+        assert page.request.get(f"{base}/api/v1/workspaces").status == 401
+
+
+def test_scim_deactivation_refuses_the_signed_in_persons_next_request(browser, rt, tmp_path):
+    """The identity provider deactivates Ada over SCIM while her browser session is live: her next page and her
+    next API call are refused, and signing in again through the provider is refused too."""
+    require_oidc_provider()
+    secret, _ = scim.create_token(system(rt), "idp")
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/scim+json"}
+    with _signed_in(browser, rt, tmp_path, "owner@example.net") as (page, base, issuer):
+        found = httpx.get(f"{base}/scim/v2/Users", params={"filter": 'userName eq "ada@example.org"'}, headers=headers)
+        assert found.status_code == 200 and found.json()["totalResults"] == 1, found.text
+        ada_id = found.json()["Resources"][0]["id"]
+        patch = {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}],
+        }
+        r = httpx.patch(f"{base}/scim/v2/Users/{ada_id}", json=patch, headers=headers)
+        assert r.status_code == 200 and r.json()["active"] is False, r.text
+
+        assert page.request.get(f"{base}/api/v1/workspaces").status == 401  # the very next request
+        page.goto(f"{base}/")
+        page.wait_for_url(f"{base}/login**")
+
+        page.click("text=Sign in with Corp SSO")  # the provider still knows her; Bastion does not let her in
+        page.wait_for_load_state()
+        if page.url.startswith(issuer):  # the provider asks again only if its own session ended
+            page.wait_for_selector("input[name=login]")
+            page.fill("input[name=login]", "ada")
+            page.fill("input[name=password]", "anything")
+            page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/login/oidc/corp/callback**")
+        assert "this account is deactivated" in page.content()
+        assert page.request.get(f"{base}/api/v1/workspaces").status == 401
