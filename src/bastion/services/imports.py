@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from . import attributed, redaction, search
+from . import attributed, redaction, search, telemetry
 from .context import Context
 from .projects import bump_counts, load_project
 from .. import ids
@@ -245,6 +245,8 @@ def import_tasks(
         return importer.finish(file_sha256=file_sha256)
     finally:
         importer.close()
+        report = importer.report  # what was written, also when the import stopped on an error (/metrics)
+        telemetry.count_import(report.imported, report.duplicates, report.rejected_count)
 
 
 @dataclass

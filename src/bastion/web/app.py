@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from . import errors, openapi
+from . import errors, health, openapi
 from .api import annotations as annotations_api
 from .api import approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .api.common import API_PREFIX
@@ -18,8 +18,10 @@ from .api.models import HealthOut
 from .auth import LoginRequired
 from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
+from .observability import ObservabilityMiddleware, parse_networks
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
+from .ratelimit import RateLimitMiddleware, parse_limits
 from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
@@ -99,11 +101,24 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
             tx.conn.exec_driver_sql("SELECT 1")
         return Response(b'{"status":"ok"}', media_type="application/json")
 
+    health.install(app, rt)  # /readyz and /metrics (web/health.py)
+
     # Task types' folders first: the /static mount would otherwise answer their paths.
     for tt in rt.task_types:
         app.mount(f"/static/tasktypes/{tt.name}", StaticFiles(directory=tt.static_dir), name=f"tt-{tt.name}")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    app.add_middleware(LimitsMiddleware, max_body_bytes=rt.settings.max_body_bytes)
+    # Outermost last: request id, client address and timing see every answer, 413 and 429 included.
+    s = rt.settings
+    parse_networks(s.trusted_proxies)  # bad settings stop the start, not the first request
+    if parse_limits("rate_limit_token", s.rate_limit_token) or parse_limits("rate_limit_address", s.rate_limit_address):
+        app.add_middleware(
+            RateLimitMiddleware,
+            per_token=s.rate_limit_token,
+            per_address=s.rate_limit_address,
+            storage=s.rate_limit_storage,
+        )
+    app.add_middleware(LimitsMiddleware, max_body_bytes=s.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, trusted_proxies=s.trusted_proxies, log_requests=s.access_log)
     logging.getLogger("bastion").setLevel(rt.settings.log_level.upper())
     return app
