@@ -118,7 +118,11 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         "root": {"handlers": ["stderr"], "level": level.upper()},
         # uvicorn's loggers hand their records to the root's handler (they have none of their own).
         "loggers": {
-            name: {"handlers": [], "propagate": True, "level": level.upper()}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            **{
+                name: {"handlers": [], "propagate": True, "level": level.upper()}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+            },
+            # At info and below SQLAlchemy logs every statement's parameters: e-mail addresses, names.
+            "sqlalchemy": {"level": "WARNING"},
         },
     }
