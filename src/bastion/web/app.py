@@ -21,7 +21,7 @@ from .middleware import LimitsMiddleware
 from .observability import ObservabilityMiddleware, parse_networks
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
-from .ratelimit import RateLimitMiddleware, parse_limits
+from .ratelimit import RateLimitMiddleware, open_storage, parse_limits
 from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
@@ -116,7 +116,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
             RateLimitMiddleware,
             per_token=s.rate_limit_token,
             per_address=s.rate_limit_address,
-            storage=s.rate_limit_storage,
+            storage=open_storage(s.rate_limit_storage),
         )
     app.add_middleware(LimitsMiddleware, max_body_bytes=s.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware, trusted_proxies=s.trusted_proxies, log_requests=s.access_log)

@@ -26,7 +26,7 @@ import time
 
 import orjson
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
@@ -49,15 +49,20 @@ def parse_limits(setting: str, value: str) -> list[RateLimitItem]:
         ) from exc
 
 
+def open_storage(uri: str) -> Storage:
+    """The counts' store ``BASTION_RATE_LIMIT_STORAGE`` names (refused with the setting's name)."""
+    try:
+        return storage_from_string(uri)
+    except Exception as exc:  # an unknown scheme, or the redis package missing
+        raise InvalidConfig(f"BASTION_RATE_LIMIT_STORAGE: cannot use {uri!r}: {exc}") from exc
+
+
 class RateLimitMiddleware:
-    def __init__(self, app, *, per_token: str, per_address: str, storage: str) -> None:
+    def __init__(self, app, *, per_token: str, per_address: str, storage: Storage) -> None:
         self.app = app
         self.per_token = parse_limits("rate_limit_token", per_token)
         self.per_address = parse_limits("rate_limit_address", per_address)
-        try:
-            self.storage = storage_from_string(storage)
-        except Exception as exc:  # an unknown scheme, or the redis package missing
-            raise InvalidConfig(f"BASTION_RATE_LIMIT_STORAGE: cannot use {storage!r}: {exc}") from exc
+        self.storage = storage
         self.limiter = FixedWindowRateLimiter(self.storage)
         # Memory counts are a dictionary lookup: done in the event loop. A network store is asked
         # from a worker thread, so that a slow answer holds up this request only.
