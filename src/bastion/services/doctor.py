@@ -159,8 +159,9 @@ def check_database(settings: Settings, *, clock: Callable[[], float] = time.time
     path = _sqlite_path(url)
     if path is not None and not path.is_file():
         return [Finding("database", "fail", f"no database at {path}: run `bastion init`")]
-    db = Database(url, pool_size=1)
+    db = None
     try:
+        db = Database(url, pool_size=1)
         if db.is_sqlite:
             return [_sqlite_finding(diagnostics_store.sqlite_settings(db)), _sqlite_clock()]
         before = clock()
@@ -173,7 +174,8 @@ def check_database(settings: Settings, *, clock: Callable[[], float] = time.time
             Finding("database", "fail", f"cannot use {make_url(url).render_as_string()}: {type(exc).__name__}: {first}")
         ]
     finally:
-        db.dispose()
+        if db is not None:
+            db.dispose()
 
 
 def _sqlite_finding(found: diagnostics_store.SqliteSettings) -> Finding:
@@ -200,22 +202,18 @@ def _sqlite_clock() -> Finding:
 
 def _postgres_findings(facts: diagnostics_store.PostgresFacts) -> list[Finding]:
     found = []
+    problems = []
     if facts.autovacuum != "on":
-        found.append(
-            Finding(
-                "autovacuum",
-                "fail",
-                "PostgreSQL's autovacuum is off: leases and submits leave dead rows and the queue slows down; "
-                "set autovacuum = on",
-            )
-        )
-    elif facts.tables_without_autovacuum:
+        problems.append("PostgreSQL's autovacuum is off (set autovacuum = on)")
+    if facts.tables_without_autovacuum:
         tables = ", ".join(facts.tables_without_autovacuum)
+        problems.append(f"autovacuum is off for {tables} (run `ALTER TABLE … RESET (autovacuum_enabled)` on each)")
+    if problems:
         found.append(
             Finding(
                 "autovacuum",
                 "fail",
-                f"autovacuum is off for {tables}: run `ALTER TABLE … RESET (autovacuum_enabled)` on each",
+                "; ".join(problems) + ": leases and submits leave dead rows behind and the queue slows down",
             )
         )
     else:
