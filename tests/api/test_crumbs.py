@@ -13,7 +13,7 @@ from factories import as_user, make_export, make_side, make_user, system
 from page_routes import page_gets
 
 PASSWORD = "crumbs password"
-NO_CRUMBS = {"/", "/login", "/healthz", "/metrics"}  # the start page is the root; the others are not pages
+NO_CRUMBS = {"/", "/login", "/healthz", "/readyz", "/metrics"}  # the start page is the root; the others are not pages
 CRUMBS = re.compile(r'<p class="crumbs">(.*?)</p>', re.S)
 
 

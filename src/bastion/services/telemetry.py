@@ -91,9 +91,9 @@ class DatabaseCollector(Collector):
             yield up
             return
         for row in facts["open_tasks"]:
-            depth.add_metric([row.workspace_id, row.project_id], row.count)
+            depth.add_metric([row.workspace_id, row.project_id], row.number)
         for row in facts["leases"]:
-            leases.add_metric([row.workspace_id, row.project_id], row.count)
+            leases.add_metric([row.workspace_id, row.project_id], row.number)
         for workspace_id, size in facts["audit"]:
             audit.add_metric([workspace_id], size)
         up.add_metric([], 1)

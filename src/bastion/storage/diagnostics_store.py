@@ -52,5 +52,5 @@ def postgres_facts(db: Database) -> PostgresFacts:
             .scalars()
             .all()
         )
-        epoch = conn.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())").scalar()
+        epoch = conn.exec_driver_sql("SELECT extract(epoch FROM clock_timestamp())").scalar_one()
     return PostgresFacts(str(autovacuum), str(role), bool(is_superuser), bool(bypasses), list(off), float(epoch))

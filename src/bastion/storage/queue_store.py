@@ -405,7 +405,7 @@ def release_task_leases(tx: Tx, workspace_id: str, task_id: str) -> list[str]:
 class ProjectCount(NamedTuple):
     workspace_id: str
     project_id: str
-    count: int
+    number: int
 
 
 # Reads ix_tasks_queue (partial: open tasks only) and nothing else: its size is the work left.

@@ -52,9 +52,12 @@ def parse_limits(setting: str, value: str) -> list[RateLimitItem]:
 def open_storage(uri: str) -> Storage:
     """The counts' store ``BASTION_RATE_LIMIT_STORAGE`` names (refused with the setting's name)."""
     try:
-        return storage_from_string(uri)
+        storage = storage_from_string(uri)
     except Exception as exc:  # an unknown scheme, or the redis package missing
         raise InvalidConfig(f"BASTION_RATE_LIMIT_STORAGE: cannot use {uri!r}: {exc}") from exc
+    if not isinstance(storage, Storage):
+        raise InvalidConfig(f"BASTION_RATE_LIMIT_STORAGE: {uri!r} is an async+ store; name it without 'async+'")
+    return storage
 
 
 class RateLimitMiddleware:
