@@ -148,12 +148,16 @@ class ObservabilityMiddleware:
             child.observe(seconds)  # type: ignore[attr-defined]
             if self.log_requests and access_log.isEnabledFor(logging.INFO):
                 actor = scope.get("state", {}).get("actor")
-                access_log.info(
+                # The record is made here, not through access_log.info(): that would walk the stack
+                # for the caller's file and line on every request (they would always be these).
+                record = access_log.makeRecord(
+                    access_log.name,
+                    logging.INFO,
+                    __file__,
+                    0,
                     "%s %s %d %.1f ms",
-                    method,
-                    template,
-                    status,
-                    seconds * 1000,
+                    (method, template, status, seconds * 1000),
+                    None,
                     extra={
                         "method": method,
                         "route": template,
@@ -162,4 +166,5 @@ class ObservabilityMiddleware:
                         "user_id": getattr(actor, "user_id", None),
                     },
                 )
+                access_log.handle(record)
             REQUEST_ID.reset(token)
