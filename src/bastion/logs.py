@@ -124,5 +124,6 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
             },
             # At info and below SQLAlchemy logs every statement's parameters: e-mail addresses, names.
             "sqlalchemy": {"level": "WARNING"},
+            "alembic": {"level": "WARNING"},  # each worker checks the schema's version as it starts
         },
     }
