@@ -8,6 +8,7 @@ keyring and the master key file by default, and uploaded files.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,6 +75,38 @@ class Settings(BaseSettings):
         default=None, description="External URL of this deployment, used in audit checkpoints."
     )
     log_level: str = Field(default="info", description="Server log level.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Server log lines: 'text' for people, 'json' for one JSON object a line (docs/operations.md).",
+    )
+    access_log: bool = Field(
+        default=True,
+        description="Log one line per request (method, route template, status, duration, request id; "
+        "never the path's ids, the query or any content).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires; unset: /metrics answers only clients on this machine "
+        "(loopback, not through a proxy).",
+    )
+    rate_limit_token: str = Field(
+        default="",
+        description="Requests to /api/ per API token, e.g. '600/minute' or '20/second;600/minute' (empty: no limit).",
+    )
+    rate_limit_address: str = Field(
+        default="",
+        description="Requests to /api/ per client address, e.g. '1200/minute' (empty: no limit).",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counts live: 'memory://' (each process its own) or 'redis://host:6379' "
+        "(shared by every server process).",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks (comma-separated, e.g. '127.0.0.1,10.0.0.0/8') of reverse proxies "
+        "whose X-Forwarded-For names the client; empty: the header is ignored.",
+    )
     sqlite_cache_mb: int = Field(
         default=32,
         ge=2,

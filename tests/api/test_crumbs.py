@@ -14,7 +14,7 @@ from page_routes import page_gets
 
 PASSWORD = "crumbs password"
 # The start page is the root; the others are not pages (single sign-on's callback answers with the sign-in page).
-NO_CRUMBS = {"/", "/login", "/login/oidc/{provider}/callback", "/healthz", "/metrics"}
+NO_CRUMBS = {"/", "/login", "/login/oidc/{provider}/callback", "/healthz", "/readyz", "/metrics"}
 CRUMBS = re.compile(r'<p class="crumbs">(.*?)</p>', re.S)
 
 

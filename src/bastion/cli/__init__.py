@@ -46,6 +46,7 @@ class _Lazy(NamedTuple):
 COMMANDS: dict[str, _Lazy] = {
     "init": _Lazy("db", "init"),
     "serve": _Lazy("serve", "serve"),
+    "doctor": _Lazy("doctor", "doctor"),
     "demo": _Lazy("demo", "demo"),
     "import": _Lazy("imports", "import_"),
     "trace": _Lazy("leaks", "trace_"),

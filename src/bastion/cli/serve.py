@@ -10,6 +10,7 @@ import typer
 from ._output import err, out
 from ._runtime import open_runtime, settings
 from .. import __version__
+from ..logs import logging_config
 from ..settings import Settings
 
 
@@ -35,10 +36,21 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level=s.log_level,
-        access_log=False,
-        proxy_headers=False,
+        **uvicorn_options(s),
     )
+
+
+def uvicorn_options(s: Settings) -> dict:
+    """How every server process logs and what it trusts (tests run uvicorn with the same)."""
+    return {
+        "log_level": s.log_level,
+        # Bastion's own access log (web/observability.py) logs route templates; uvicorn's would log
+        # paths with their ids and query strings.
+        "access_log": False,
+        # X-Forwarded-For is read by web/observability.py, from BASTION_TRUSTED_PROXIES only.
+        "proxy_headers": False,
+        "log_config": logging_config(s.log_format, s.log_level),
+    }
 
 
 def _export_env(s: Settings) -> None:

@@ -51,7 +51,7 @@ from typing import Any
 
 import orjson
 
-from . import approvals, quality
+from . import approvals, quality, telemetry
 from .audit import checkpoint_now, signer
 from .context import Context
 from .files import MEDIA_EXTENSIONS, file_facts
@@ -437,6 +437,7 @@ class Export:
             self.manifest = self._sign_manifest(digest.hexdigest(), size)
             finished = True
         finally:
+            telemetry.count_export(self.format.name, self.tally.rows)  # the rows sent, finished or not
             if not finished:
                 self._record_incomplete(size)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from . import attributed, redaction, search
+from . import attributed, redaction, search, telemetry
 from .context import Context
 from .projects import bump_counts, load_project
 from .. import ids
@@ -152,6 +152,7 @@ class Importer:
         self._pending_size = 0
         self.authors = attributed.Authors(ctx, self.project.workspace_id)
         self.attributed = attributed.Tally()
+        self._counted = (0, 0, 0)  # (imported, duplicates, rejected) already added to /metrics' counters
 
     def check(self, items: Iterable[Item]) -> bool:
         """Validate only (strict mode's first pass); True when every line is good."""
@@ -159,6 +160,8 @@ class Importer:
             checked = self.validator.check(line, obj)
             if isinstance(checked, str):
                 self.report.reject(line, checked)
+        if self.report.rejected_count:
+            self._count()
         return self.report.rejected_count == 0
 
     def add(self, items: Iterable[Item]) -> None:
@@ -177,9 +180,18 @@ class Importer:
         if self._batch:
             self._flush()
         self._drain()
+        self._count()
         if self.attributed.tasks:
             attributed.audit_import(self.ctx, self.project, self.report.import_id, self.attributed, file_sha256)
         return self.report
+
+    def _count(self) -> None:
+        """Add what was written and refused since the last call to /metrics' counters."""
+        report, (imported, duplicates, rejected) = self.report, self._counted
+        telemetry.count_import(
+            report.imported - imported, report.duplicates - duplicates, report.rejected_count - rejected
+        )
+        self._counted = (report.imported, report.duplicates, report.rejected_count)
 
     def _flush(self) -> None:
         """Prepare this batch here while the previous one is written by the writer thread.
@@ -205,6 +217,7 @@ class Importer:
         if self._pending is not None:
             pending, self._pending = self._pending, None
             pending.result()  # re-raises a failed batch here, before anything else is written
+            self._count()
             if self.progress:
                 self.progress(self._pending_size)
 

@@ -15,6 +15,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from . import telemetry
 from .context import Context, Unit
 from .runtime import Runtime
 from .. import ids
@@ -211,10 +212,12 @@ def revoke_token(ctx: Context, token_id: str) -> None:
 def resolve_token(rt: Runtime, secret: str) -> Actor:
     """The actor an API token stands for; Unauthenticated if unknown, revoked or inactive."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        telemetry.count_auth_failure("token")
         raise Unauthenticated("invalid API token")
     with rt.db.transaction(write=False) as tx:
         token = users_store.find_token_actor(tx, _digest(secret))
     if token is None or token.revoked_at is not None or not token.is_active:
+        telemetry.count_auth_failure("token")
         raise Unauthenticated("invalid or revoked API token")
     if token.last_used_at is None or tx.now - token.last_used_at > LAST_USED_RESOLUTION_MS:
         with rt.db.transaction(write=True) as wtx:
@@ -266,10 +269,12 @@ def create_session(
 def resolve_session(rt: Runtime, secret: str) -> tuple[Actor, str]:
     """The actor and CSRF token of a session cookie; Unauthenticated when not valid."""
     if not secret or len(secret) > 100:
+        telemetry.count_auth_failure("session")
         raise Unauthenticated("not signed in")
     with rt.db.transaction(write=False) as tx:
         row = users_store.find_session_actor(tx, _digest(secret))
     if row is None or row.expires_at < tx.now or not row.is_active or row.created_at < row.sessions_valid_after:
+        telemetry.count_auth_failure("session")
         raise Unauthenticated("your session has ended; sign in again")
     # Sliding expiry, refreshed at most once a minute.
     new_expiry = tx.now + rt.settings.session_seconds * 1000
@@ -422,11 +427,13 @@ def sign_in(rt: Runtime, email: str, password: str, address: str | None = None) 
     if _over_limit(counts):
         if counts["email"][0] == MAX_FAILURES["email"] + 1:  # the first refusal of this window
             _audit_account(rt, key, "auth.login_locked", address)
+        telemetry.count_auth_failure("sign_in_locked")
         raise RateLimited(f"too many failed sign-ins; try again in {_minutes_left(counts, now)} minute(s)")
     try:
         user = authenticate(rt, email, password)
     except Unauthenticated:
         _audit_account(rt, key, "auth.login_failed", address)
+        telemetry.count_auth_failure("sign_in")
         raise
     actor = Actor(kind="user", user_id=user.id, email=user.email, is_admin=user.is_admin, via="session")
     with Context(rt, actor).write() as w:

@@ -232,3 +232,8 @@ def list_node_hashes(tx: Tx, workspace_id: str, level: int, start: int, end: int
 
 def count_entries(tx: Tx, workspace_id: str) -> int:
     return tx.execute(select(func.count()).select_from(E).where(E.c.workspace_id == workspace_id)).scalar_one()
+
+
+def list_head_sizes(tx: Tx) -> list[tuple[str, int]]:
+    """(workspace id, entries in its log) for every workspace: the heads' sizes (/metrics)."""
+    return [(row[0], int(row[1])) for row in tx.execute(select(H.c.workspace_id, H.c.size)).all()]

@@ -271,6 +271,11 @@ class Database:
             with conn.begin():
                 yield tx
 
+    def ping(self) -> None:
+        """One round trip to the database (raises when it does not answer)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def dispose(self) -> None:
         if self._writer is not None:
             self._writer.dispose()

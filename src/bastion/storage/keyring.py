@@ -430,6 +430,20 @@ class Keyring:
             cached = self._secrets.get(purpose)
         if cached is not None:
             return cached
+        secret = self._unwrap_secret(purpose)
+        with self._lock:
+            self._secrets[purpose] = secret
+        return secret
+
+    def probe(self) -> None:
+        """Unwrap a secret of the keyring through the key provider, uncached (readiness, doctor).
+
+        Works the same for every provider, plugins' included: it raises what the provider
+        raises when it cannot be reached or its key does not open the keyring.
+        """
+        self._unwrap_secret("readiness-probe")
+
+    def _unwrap_secret(self, purpose: str) -> bytes:
         name, context = SECRET_PREFIX + purpose, (SECRET_PREFIX + purpose).encode()
         with self.engine.connect() as conn:
             wrapped = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == name)).scalar()
@@ -443,10 +457,7 @@ class Keyring:
                 pass  # another process made it first: theirs is the one
             with self.engine.connect() as conn:
                 wrapped = conn.execute(select(keyring_meta.c.value).where(keyring_meta.c.name == name)).scalar_one()
-        secret = self.provider.unwrap(wrapped, context)
-        with self._lock:
-            self._secrets[purpose] = secret
-        return secret
+        return self.provider.unwrap(wrapped, context)
 
     def deployment_id(self) -> str:
         """The deployment's id (``dep_…``), made on first use; every backup names it."""

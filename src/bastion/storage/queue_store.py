@@ -397,3 +397,34 @@ def release_task_leases(tx: Tx, workspace_id: str, task_id: str) -> list[str]:
             RELEASE_SLOT.run(tx, ws=workspace_id, id=task_id)
             released.append(user_id)
     return released
+
+
+# -- what /metrics reports (services/telemetry.py): one grouped query each, across workspaces ------
+
+
+class ProjectCount(NamedTuple):
+    workspace_id: str
+    project_id: str
+    number: int
+
+
+# Reads ix_tasks_queue (partial: open tasks only) and nothing else: its size is the work left.
+_OPEN_TASKS_BY_PROJECT = Statement(
+    "SELECT workspace_id, project_id, count(*) FROM tasks WHERE done = 0 GROUP BY workspace_id, project_id",
+    postgresql="SELECT workspace_id, project_id, count(*) FROM tasks WHERE NOT done GROUP BY workspace_id, project_id",
+)
+# Reads ix_assignments_expiry (partial: leased rows only).
+_LIVE_LEASES_BY_PROJECT = Statement(
+    "SELECT workspace_id, project_id, count(*) FROM assignments WHERE state = 'leased' AND expires_at > :now "
+    "GROUP BY workspace_id, project_id"
+)
+
+
+def count_open_tasks_by_project(tx: Tx) -> list[ProjectCount]:
+    """Tasks still to do (not done: below their overlap, not held, not gold) per project, every workspace."""
+    return [ProjectCount(*row) for row in _OPEN_TASKS_BY_PROJECT.rows(tx)]
+
+
+def count_live_leases_by_project(tx: Tx, *, now: int) -> list[ProjectCount]:
+    """Leases not yet expired per project, every workspace (expired ones are reclaimed lazily)."""
+    return [ProjectCount(*row) for row in _LIVE_LEASES_BY_PROJECT.rows(tx, now=now)]

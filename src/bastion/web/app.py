@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import RedirectResponse, Response
 
-from . import errors, openapi
+from . import errors, health, openapi
 from .api import annotations as annotations_api
 from .api import approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
 from .api.common import API_PREFIX
@@ -18,10 +18,12 @@ from .api.models import HealthOut
 from .auth import LoginRequired
 from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
+from .observability import ObservabilityMiddleware, parse_networks
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
 from .scim import PREFIX as SCIM_PREFIX
 from .scim import create_scim_app
+from .ratelimit import RateLimitMiddleware, open_storage, parse_limits
 from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
@@ -102,14 +104,24 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     app.mount(SCIM_PREFIX, create_scim_app(rt))  # SCIM 2.0 provisioning, answered as SCIM (web/scim.py)
+    health.install(app, rt)  # /readyz and /metrics (web/health.py)
 
     # Task types' folders first: the /static mount would otherwise answer their paths.
     for tt in rt.task_types:
         app.mount(f"/static/tasktypes/{tt.name}", StaticFiles(directory=tt.static_dir), name=f"tt-{tt.name}")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    app.add_middleware(
-        LimitsMiddleware, max_body_bytes=rt.settings.max_body_bytes, form_origins=lambda: rt.oidc.form_origins()
-    )
+    # Outermost last: request id, client address and timing see every answer, 413 and 429 included.
+    s = rt.settings
+    parse_networks(s.trusted_proxies)  # bad settings stop the start, not the first request
+    if parse_limits("rate_limit_token", s.rate_limit_token) or parse_limits("rate_limit_address", s.rate_limit_address):
+        app.add_middleware(
+            RateLimitMiddleware,
+            per_token=s.rate_limit_token,
+            per_address=s.rate_limit_address,
+            storage=open_storage(s.rate_limit_storage),
+        )
+    app.add_middleware(LimitsMiddleware, max_body_bytes=s.max_body_bytes, form_origins=lambda: rt.oidc.form_origins())
+    app.add_middleware(ObservabilityMiddleware, trusted_proxies=s.trusted_proxies, log_requests=s.access_log)
     logging.getLogger("bastion").setLevel(rt.settings.log_level.upper())
     return app

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from ..access import FirstAccessRequired
 from ..domain import errors as e
 from ..domain.validation import error_path
+from ..logs import REQUEST_ID
 
 log = logging.getLogger("bastion.web")
 
@@ -113,5 +114,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "internal error; the server log has the details")
+        # The route's template, not the path: a path holds ids, and whatever a client typed into it.
+        from .observability import route_template
+
+        template = route_template(request.scope)
+        log.exception("unexpected error on %s %s", request.method, template)
+        request_id = REQUEST_ID.get()
+        where = f" (request id {request_id})" if request_id else ""
+        return error_response(500, "internal", f"internal error; the server log has the details{where}")
