@@ -21,9 +21,9 @@ from .middleware import LimitsMiddleware
 from .observability import ObservabilityMiddleware, parse_networks
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
+from .ratelimit import RateLimitMiddleware, open_storage, parse_limits
 from .scim import PREFIX as SCIM_PREFIX
 from .scim import create_scim_app
-from .ratelimit import RateLimitMiddleware, open_storage, parse_limits
 from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
