@@ -54,12 +54,17 @@ def _client(rt, client=LOCAL):
 
 
 def _sample(text: str, name: str, **labels) -> float | None:
-    """The value of one sample of a Prometheus text exposition (None when absent)."""
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            found = dict(re.findall(r'(\w+)="([^"]*)"', line.rsplit(" ", 1)[0]))
-            if all(found.get(k) == v for k, v in labels.items()):
-                return float(line.rsplit(" ", 1)[1])
+    """The value of one sample, read by Prometheus' own text-format parser (None when absent).
+
+    The parser refuses what a Prometheus server would refuse (a malformed line, a bad escape),
+    so every scrape a test reads is also a well-formed exposition.
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
     return None
 
 
