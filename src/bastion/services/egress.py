@@ -121,7 +121,7 @@ class Answer:
 
     def iter_bytes(self) -> Iterator[bytes]:
         try:
-            for chunk in self._response.iter_raw():
+            for chunk in self._response.iter_bytes():
                 self.received += len(chunk)
                 if self.received > self._limits.max_bytes:
                     raise RemoteError(
