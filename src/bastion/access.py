@@ -100,7 +100,11 @@ class Action(Enum):
         False,
         "Add, change, test and remove model endpoints, and so the hosts Bastion may send the workspace's data to",
     )
-    MODEL_USE = ("model.use", False, "Send prompts to the workspace's model endpoints (through the features that call them)")
+    MODEL_USE = (
+        "model.use",
+        False,
+        "Send prompts to the workspace's model endpoints (through the features that call them)",
+    )
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
         self.label = label

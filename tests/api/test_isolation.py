@@ -96,7 +96,12 @@ def _bodies(method: str, path: str):
     if path.endswith("/two-person-approval") and method == "put":
         return {"enabled": False}
     if path.endswith("/model-endpoints") and method == "post":
-        return {"name": "n", "base_url": "http://127.0.0.1:9/v1", "default_model": "m", "allowed_hosts": ["127.0.0.1:9"]}
+        return {
+            "name": "n",
+            "base_url": "http://127.0.0.1:9/v1",
+            "default_model": "m",
+            "allowed_hosts": ["127.0.0.1:9"],
+        }
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if path.endswith("/tasks") and method == "patch":

@@ -38,8 +38,11 @@ def test_create_patch_test_delete(client, rt, served):
     client.patch(
         f"/api/v1/model-endpoints/{endpoint}",
         headers=owner,
-        json={"default_model": "lab-7b", "base_url": f"http://localhost:{served.port}/v1",
-              "allowed_hosts": [f"localhost:{served.port}"]},
+        json={
+            "default_model": "lab-7b",
+            "base_url": f"http://localhost:{served.port}/v1",
+            "allowed_hosts": [f"localhost:{served.port}"],
+        },
     )
     refused = client.post(f"/api/v1/model-endpoints/{endpoint}/test", headers=owner)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "egress_refused"

@@ -13,13 +13,39 @@ def test_add_list_test_remove(cli, served, monkeypatch):
     cli("user", "create", "o@example.com")
     ws = cli("workspace", "create", "Client", "--owner", "o@example.com").stdout.strip()
     allow = f"127.0.0.1:{served.port}"
-    bad = cli("model", "add", ws, "--name", "lab", "--base-url", "http://other.example/v1", "--model", "m",
-              "--allow", allow, ok=False)
+    bad = cli(
+        "model",
+        "add",
+        ws,
+        "--name",
+        "lab",
+        "--base-url",
+        "http://other.example/v1",
+        "--model",
+        "m",
+        "--allow",
+        allow,
+        ok=False,
+    )
     assert bad.exit_code != 0 and "not on the allow-list" in bad.stderr and "Traceback" not in bad.stderr
     monkeypatch.setenv("LAB_KEY", "sk-cli-secret")
     made = orjson.loads(
-        cli("model", "add", ws, "--name", "lab", "--base-url", served.url(), "--model", "lab-7b", "--allow", allow,
-            "--api-key-env", "LAB_KEY", "--json").stdout
+        cli(
+            "model",
+            "add",
+            ws,
+            "--name",
+            "lab",
+            "--base-url",
+            served.url(),
+            "--model",
+            "lab-7b",
+            "--allow",
+            allow,
+            "--api-key-env",
+            "LAB_KEY",
+            "--json",
+        ).stdout
     )
     EndpointOut.model_validate(made)
     assert made["has_api_key"] and made["allowed_hosts"] == [allow]

@@ -74,7 +74,9 @@ def test_only_http_and_https(served):
 
 def test_localhost_is_refused_unless_its_exact_address_is_allowed(served):
     # the system's own resolver: whatever localhost resolves to here is loopback
-    error = refused("loopback", f"http://localhost:{served.port}/v1/chat/completions", [f"localhost:{served.port}"], served)
+    error = refused(
+        "loopback", f"http://localhost:{served.port}/v1/chat/completions", [f"localhost:{served.port}"], served
+    )
     assert "localhost resolves to it" in error.message
 
 
@@ -95,7 +97,7 @@ def test_every_resolved_address_is_checked(served, names):
     error = refused("private", url, [f"models.lab.test:{served.port}", "127.0.0.1"], served)
     assert "10.0.0.8" in error.message
     table["metadata.lab.test"] = [["169.254.169.254"]]
-    refused("link_local", f"http://metadata.lab.test/latest", ["metadata.lab.test"], served)
+    refused("link_local", "http://metadata.lab.test/latest", ["metadata.lab.test"], served)
     table["cgnat.lab.test"] = [["100.64.1.1"]]
     refused("shared", "http://cgnat.lab.test/", ["cgnat.lab.test"], served)
     refused("no_address", "http://nowhere.lab.test/", ["nowhere.lab.test"], served)
@@ -114,7 +116,9 @@ def test_dns_rebinding_the_name_is_resolved_once(served, names, monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    reply = post(f"http://rebind.lab.test:{served.port}/v1/chat/completions", [f"rebind.lab.test:{served.port}", "127.0.0.1"])
+    reply = post(
+        f"http://rebind.lab.test:{served.port}/v1/chat/completions", [f"rebind.lab.test:{served.port}", "127.0.0.1"]
+    )
     assert reply.status == 200
     assert asked == ["rebind.lab.test"]
     assert "rebind.lab.test" not in looked_up  # httpx connected to the checked address itself

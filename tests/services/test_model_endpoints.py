@@ -106,7 +106,12 @@ def _refused_everything(rt, ctx, b, theirs, served):
         lambda: completions.probe_endpoint(ctx, theirs),
         lambda: model_endpoints.list_endpoints(ctx, b.workspace_id),
         lambda: model_endpoints.create_endpoint(
-            ctx, b.workspace_id, name="n", base_url=served.url(), default_model="m", allowed_hosts=[f"127.0.0.1:{served.port}"]
+            ctx,
+            b.workspace_id,
+            name="n",
+            base_url=served.url(),
+            default_model="m",
+            allowed_hosts=[f"127.0.0.1:{served.port}"],
         ),
     ):
         with pytest.raises(NotFound):
@@ -147,9 +152,11 @@ def test_a_call_is_answered_and_audited_without_its_text(rt, served):
     (entry,) = calls(rt, side)
     details = entry["details"]
     assert entry["target"] == endpoint
-    assert details["messages_sha256"] == messages_digest(MESSAGES) == hashlib.sha256(
-        json.dumps(MESSAGES, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
+    assert (
+        details["messages_sha256"]
+        == messages_digest(MESSAGES)
+        == hashlib.sha256(json.dumps(MESSAGES, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    )
     assert (details["prompt_tokens"], details["completion_tokens"], details["outcome"]) == (6, 4, "ok")
     assert details["model"] == "lab-7b" and isinstance(details["latency_ms"], int)
     log = json.dumps(audit.list_entries(side.ctx(rt, "owner"), side.workspace_id, limit=1000)["items"])
@@ -205,7 +212,9 @@ def test_endpoint_failures_are_clear_errors_and_audited(rt, served):
 
 def test_a_refused_call_never_leaves_and_is_audited(rt, served):
     side = make_side(rt, "ref", n_tasks=1)
-    endpoint = add(rt, side, served, base_url=f"http://localhost:{served.port}/v1", allowed_hosts=[f"localhost:{served.port}"])
+    endpoint = add(
+        rt, side, served, base_url=f"http://localhost:{served.port}/v1", allowed_hosts=[f"localhost:{served.port}"]
+    )
     with pytest.raises(EgressRefused) as caught:
         completions.complete(side.ctx(rt, "owner"), endpoint["id"], MESSAGES)
     assert caught.value.rule == "loopback" and served.requests == []

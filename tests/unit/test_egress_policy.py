@@ -90,7 +90,12 @@ def test_deny_by_default_and_exact_ports():
     require_allowed_host(target, parse_allow_list(["models.example"]))
     require_allowed_host(target, parse_allow_list(["models.example:443"]))
     # no port in the entry: the scheme's default port only
-    refused("host_not_allowed", require_allowed_host, parse_target("https://models.example:8443/"), parse_allow_list(["models.example"]))
+    refused(
+        "host_not_allowed",
+        require_allowed_host,
+        parse_target("https://models.example:8443/"),
+        parse_allow_list(["models.example"]),
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,7 +169,17 @@ def test_every_rule_is_documented():
 # -- properties ------------------------------------------------------------------------
 
 REFUSED_V4 = st.sampled_from(
-    ["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10", "224.0.0.0/4", "240.0.0.0/4", "0.0.0.0/8"]
+    [
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "100.64.0.0/10",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "0.0.0.0/8",
+    ]
 ).flatmap(
     lambda net: st.integers(
         int(ipaddress.ip_network(net).network_address), int(ipaddress.ip_network(net).broadcast_address)

@@ -137,7 +137,10 @@ def parse_usage(value: Any) -> Usage | None:
         return None
     if not isinstance(value, dict):
         raise RemoteError("the endpoint's answer has a usage that is not an object")
-    return Usage(_count(value.get("prompt_tokens"), "usage.prompt_tokens"), _count(value.get("completion_tokens"), "usage.completion_tokens"))
+    return Usage(
+        _count(value.get("prompt_tokens"), "usage.prompt_tokens"),
+        _count(value.get("completion_tokens"), "usage.completion_tokens"),
+    )
 
 
 def _first_choice(data: Any, *, streamed: bool) -> dict[str, Any] | None:

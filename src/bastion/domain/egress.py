@@ -98,7 +98,9 @@ _SIX_TO_FOUR = _V6("2002::/16")
 
 _DOTTED_QUAD = re.compile(r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
 _NUMBER = re.compile(r"^(0x[0-9a-f]*|\d+)$")
-_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$")
+_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$"
+)
 
 
 class EgressRefused(PermissionDenied):
@@ -145,7 +147,9 @@ def legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
     if not parts or len(parts) > 4 or not all(_NUMBER.match(p) for p in parts):
         return None
     try:
-        numbers = [int(p, 16) if p.startswith("0x") else int(p, 8) if len(p) > 1 and p[0] == "0" else int(p) for p in parts]
+        numbers = [
+            int(p, 16) if p.startswith("0x") else int(p, 8) if len(p) > 1 and p[0] == "0" else int(p) for p in parts
+        ]
     except ValueError:
         return None  # "0x" alone, or 08/09 read as octal
     *head, last = numbers
@@ -195,7 +199,9 @@ def parse_target(url: str) -> Target:
         raise EgressRefused("malformed", f"{url!r} cannot be read: {exc}") from exc
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
-        raise EgressRefused("scheme", f"only http and https URLs may be reached, not {scheme or 'a URL without a scheme'!r}")
+        raise EgressRefused(
+            "scheme", f"only http and https URLs may be reached, not {scheme or 'a URL without a scheme'!r}"
+        )
     if "@" in parts.netloc:
         raise EgressRefused("credentials", "the URL carries a user name or password; give an API key instead")
     raw_host = parts.netloc.rsplit(":", 1)[0] if port is not None or parts.netloc.endswith(":") else parts.netloc
@@ -319,4 +325,6 @@ def refuse_redirect(status: int, location: str | None, base_url: str) -> EgressR
             where = f"to {target.hostname or '?'}" + (f":{target.port}" if target.port else "")
         except ValueError:
             where = "to an unreadable Location"
-    return EgressRefused("redirect", f"the server answered {status}, a redirect {where}; redirects are never followed", status=status)
+    return EgressRefused(
+        "redirect", f"the server answered {status}, a redirect {where}; redirects are never followed", status=status
+    )

@@ -176,7 +176,9 @@ def open_request(
     extensions: dict[str, Any] = {}
     if target.scheme == "https" and target.address is None:
         extensions["sni_hostname"] = target.host  # TLS checks the certificate against the name
-    timeout = httpx.Timeout(connect=limits.connect_seconds, read=limits.read_seconds, write=limits.read_seconds, pool=1.0)
+    timeout = httpx.Timeout(
+        connect=limits.connect_seconds, read=limits.read_seconds, write=limits.read_seconds, pool=1.0
+    )
     deadline = time.monotonic() + limits.total_seconds
     client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
     try:

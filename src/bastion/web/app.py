@@ -12,7 +12,19 @@ from starlette.responses import RedirectResponse, Response
 
 from . import errors, openapi
 from .api import annotations as annotations_api
-from .api import approvals, audit, files, leaks, model_endpoints, people, projects, quality, tasks, workforce, workspaces
+from .api import (
+    approvals,
+    audit,
+    files,
+    leaks,
+    model_endpoints,
+    people,
+    projects,
+    quality,
+    tasks,
+    workforce,
+    workspaces,
+)
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired

@@ -68,14 +68,21 @@ class ProbeOut(BaseModel):
     reply: str = Field(description="The start of the model's reply to the fixed test prompt.")
 
 
-@router.post("/workspaces/{workspace_id}/model-endpoints", response_model=EndpointOut, status_code=201, operation_id="model_endpoints_create")
+@router.post(
+    "/workspaces/{workspace_id}/model-endpoints",
+    response_model=EndpointOut,
+    status_code=201,
+    operation_id="model_endpoints_create",
+)
 def create_endpoint(workspace_id: str, body: EndpointIn, ctx: Ctx):
     """Add a model endpoint (owners). Its base URL's host must be on its allow-list."""
     made = model_endpoints.create_endpoint(ctx, workspace_id, **body.model_dump())
     return created(made, f"/model-endpoints/{made['id']}")
 
 
-@router.get("/workspaces/{workspace_id}/model-endpoints", response_model=list[EndpointOut], operation_id="model_endpoints_list")
+@router.get(
+    "/workspaces/{workspace_id}/model-endpoints", response_model=list[EndpointOut], operation_id="model_endpoints_list"
+)
 def list_endpoints(workspace_id: str, ctx: Ctx):
     return to_json(model_endpoints.list_endpoints(ctx, workspace_id))
 
@@ -101,7 +108,12 @@ def delete_endpoint(endpoint_id: str, ctx: Ctx):
     return Response(status_code=204)
 
 
-@router.post("/model-endpoints/{endpoint_id}/test", response_model=ProbeOut, responses=error_docs(502, 504), operation_id="model_endpoints_test")
+@router.post(
+    "/model-endpoints/{endpoint_id}/test",
+    response_model=ProbeOut,
+    responses=error_docs(502, 504),
+    operation_id="model_endpoints_test",
+)
 def test_endpoint(endpoint_id: str, ctx: Ctx):
     """Send a tiny fixed prompt (no workspace data) through the egress guard; report model, latency, tokens (owners)."""
     return to_json(completions.probe_endpoint(ctx, endpoint_id))
