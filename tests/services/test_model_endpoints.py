@@ -14,17 +14,18 @@ import json
 import pytest
 from sqlalchemy import select
 
+from bastion.access import WallDenied
 from bastion.domain.completions import Completion, messages_digest
 from bastion.domain.egress import EgressRefused
 from bastion.domain.errors import InvalidInput, NotFound, PermissionDenied, RemoteError, RemoteTimeout
-from bastion.services import audit, completions, model_endpoints, workspaces
+from bastion.services import audit, completions, model_endpoints, queue, workforce, workspaces
 from bastion.services.egress import Limits
 from bastion.storage import schema
-from factories import ROLES, make_side, operator_tx, system
+from factories import ROLES, as_user, make_side, make_user, operator_tx, system
 from model_server import model_server, reply_for, served  # noqa: F401  (fixtures)
 
 KEY = "sk-test-0123456789abcdef"
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Secret prompt words here"}]
+MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Secret prompt wörds here"}]
 
 
 def add(rt, side, served, **overrides):
@@ -118,6 +119,22 @@ def _refused_everything(rt, ctx, b, theirs, served):
             attempt()
 
 
+def test_a_walled_off_person_cannot_call_the_competitors_model(rt, served):
+    a = make_side(rt, "wall-a", n_tasks=1)
+    b = make_side(rt, "wall-b", n_tasks=1)
+    workforce.add_conflict(a.ctx(rt, "owner"), a.workspace_id, b.workspace_id)
+    person = make_user(rt, "both.sides@example.com")
+    for side in (a, b):
+        workspaces.add_member(system(rt), side.workspace_id, person.id, "annotator")
+    assert queue.next_task(as_user(rt, person.id), a.project_id) is not None  # bound to A
+    endpoint = add(rt, b, served)["id"]
+    with pytest.raises(WallDenied):
+        completions.complete(as_user(rt, person.id), endpoint, MESSAGES)
+    assert served.requests == [] and calls(rt, b) == []
+    log = audit.list_entries(b.ctx(rt, "owner"), b.workspace_id, limit=1000)["items"]
+    assert any(e["action"] == "wall.denied" and e["actor"] == person.id for e in log)
+
+
 def test_roles(rt, served):
     side = make_side(rt, "roles", n_tasks=1)
     endpoint = add(rt, side, served)["id"]
@@ -155,7 +172,9 @@ def test_a_call_is_answered_and_audited_without_its_text(rt, served):
     assert (
         details["messages_sha256"]
         == messages_digest(MESSAGES)
-        == hashlib.sha256(json.dumps(MESSAGES, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        == hashlib.sha256(
+            json.dumps(MESSAGES, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        ).hexdigest()
     )
     assert (details["prompt_tokens"], details["completion_tokens"], details["outcome"]) == (6, 4, "ok")
     assert details["model"] == "lab-7b" and isinstance(details["latency_ms"], int)

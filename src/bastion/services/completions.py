@@ -15,6 +15,9 @@ milliseconds and the outcome: ``ok``, ``refused`` (the egress guard; with its ru
 A failed call raises a domain error (``EgressRefused``, ``RemoteError``, ``RemoteTimeout``)
 after it is recorded; nothing becomes a 500.
 
+Walls apply (``Unit.see_content``): a person walled off from the endpoint's workspace cannot
+call its models, and the refusal is recorded (``wall.denied``), like any read of its content.
+
 The trap: a stream is recorded when it ends — read to the end, closed, or collected — so a
 reader must close a stream it stops reading (``with complete(…, stream=True) as s:``).
 """
@@ -152,6 +155,8 @@ def complete(
     chosen_model = None if model is None else check_model(model)
     with ctx.read() as r:
         target = load_for_call(r, endpoint_id, Action.MODEL_MANAGE if purpose == "probe" else Action.MODEL_USE)
+        if purpose != "probe":  # the prompt and the reply are the workspace's data: walls decide (a probe sends none)
+            r.see_content(target.workspace_id)
     chosen = chosen_model or target.default_model
     body = request_body(chosen, checked, extra, stream=stream)
     digest = messages_digest(checked)

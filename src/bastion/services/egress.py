@@ -101,7 +101,7 @@ def pin(url: str, allowed: list[str] | list[AllowEntry]) -> Pinned:
     for address in addresses:  # every one: a refused address among them refuses the host
         require_public_address(address, parsed, host=target.host)
     try:
-        pinned = httpx.URL(url).copy_with(host=str(addresses[0]))
+        pinned = httpx.URL(url).copy_with(host=str(addresses[0]), port=target.port)
     except (httpx.InvalidURL, ValueError) as exc:
         raise EgressRefused("malformed", f"{url!r} cannot be read: {exc}") from exc
     return Pinned(target, addresses[0], pinned)
