@@ -17,14 +17,20 @@ uvicorn serves the app from a thread of the test process, on sockets bound to po
 from __future__ import annotations
 
 import asyncio
+import datetime
 import hashlib
 import json
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
@@ -40,13 +46,40 @@ def _words(messages: list[dict]) -> int:
     return sum(len(str(m.get("content", "")).split()) for m in messages)
 
 
+def make_certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate (its own CA) for ``name``: (certificate file, key file)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
 class ModelServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         self.requests: list[dict] = []
+        self.certificate: Path | None = None
         self.app = Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
         self.v4 = self._bind(socket.AF_INET, "127.0.0.1")
         self.v6 = self._bind(socket.AF_INET6, "::1")
-        config = uvicorn.Config(self.app, log_level="error", lifespan="off")
+        files = {"ssl_certfile": str(tls[0]), "ssl_keyfile": str(tls[1])} if tls else {}
+        config = uvicorn.Config(self.app, log_level="error", lifespan="off", **files)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [s for s in (self.v4, self.v6) if s]}, daemon=True
@@ -142,6 +175,16 @@ class ModelServer:
 @pytest.fixture(scope="session")
 def model_server():
     server = ModelServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_model_server(tmp_path_factory):
+    """The same server over https, with a certificate for ``models.lab.test`` (its file: ``.certificate``)."""
+    cert, key = make_certificate(tmp_path_factory.mktemp("tls"), "models.lab.test")
+    server = ModelServer(tls=(cert, key)).start()
+    server.certificate = cert
     yield server
     server.stop()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from bastion.domain.egress import EgressRefused
 from bastion.domain.errors import RemoteError, RemoteTimeout
 from bastion.services import egress
-from model_server import model_server, served  # noqa: F401  (fixtures)
+from model_server import model_server, served, tls_model_server  # noqa: F401  (fixtures)
 
 BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -215,3 +216,32 @@ def test_no_proxy_from_the_environment(served, monkeypatch):
     monkeypatch.setenv("ALL_PROXY", "http://10.9.9.9:3128")
     reply = post(served.url() + "/chat/completions", [f"127.0.0.1:{served.port}"])
     assert reply.status == 200
+
+
+def test_tls_checks_the_certificate_for_the_name_at_the_pinned_address(tls_model_server, names, monkeypatch):
+    """A real TLS handshake with 127.0.0.1: SNI and the certificate check use the name, so the
+    certificate for models.lab.test is accepted there, and the same server under another name is not."""
+    table, asked = names
+    table["models.lab.test"] = [["127.0.0.1"]]
+    table["other.lab.test"] = [["127.0.0.1"]]
+    monkeypatch.setattr(egress, "tls_verify", ssl.create_default_context(cafile=str(tls_model_server.certificate)))
+    port = tls_model_server.port
+    reply = egress.send(
+        "POST",
+        f"https://models.lab.test:{port}/v1/chat/completions",
+        [f"models.lab.test:{port}", "127.0.0.1"],
+        json=BODY,
+    )
+    assert reply.status == 200 and b"echo" in reply.body
+    assert tls_model_server.requests[-1]["headers"]["host"] == f"models.lab.test:{port}"
+    with pytest.raises(RemoteError, match="(?i)could not reach.*certificate"):
+        egress.send(
+            "POST",
+            f"https://other.lab.test:{port}/v1/chat/completions",
+            [f"other.lab.test:{port}", "127.0.0.1"],
+            json=BODY,
+        )
+    # the address itself is not the certificate's name either
+    with pytest.raises(RemoteError, match="(?i)could not reach.*certificate"):
+        egress.send("POST", f"https://127.0.0.1:{port}/v1/chat/completions", [f"127.0.0.1:{port}"], json=BODY)
+    assert asked == ["models.lab.test", "other.lab.test"]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,6 +67,8 @@ def system_resolver(host: str, port: int) -> list[IPAddress]:
 
 # The resolver the guard asks (tests replace it); called once per request, with the name only.
 resolve_host: Callable[[str, int], list[IPAddress]] = system_resolver
+# How https answers are verified: the system's trusted certificates (tests trust their own CA).
+tls_verify: ssl.SSLContext | bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +183,7 @@ def open_request(
         connect=limits.connect_seconds, read=limits.read_seconds, write=limits.read_seconds, pool=1.0
     )
     deadline = time.monotonic() + limits.total_seconds
-    client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
+    client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_verify)
     try:
         request = client.build_request(
             method, pinned.url, headers=sent_headers, json=json, content=content, extensions=extensions
