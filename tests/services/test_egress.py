@@ -245,3 +245,14 @@ def test_tls_checks_the_certificate_for_the_name_at_the_pinned_address(tls_model
     with pytest.raises(RemoteError, match="(?i)could not reach.*certificate"):
         egress.send("POST", f"https://127.0.0.1:{port}/v1/chat/completions", [f"127.0.0.1:{port}"], json=BODY)
     assert asked == ["models.lab.test", "other.lab.test"]
+
+
+def test_the_next_checked_address_is_tried_only_when_no_connection_was_made(served, names):
+    table, asked = names
+    table["two.lab.test"] = [["127.0.0.2", "127.0.0.1"]]  # nothing listens on 127.0.0.2
+    url = f"http://two.lab.test:{served.port}/v1/chat/completions"
+    reply = post(url, [f"two.lab.test:{served.port}", "127.0.0.1", "127.0.0.2"])
+    assert reply.status == 200 and len(served.requests) == 1 and asked == ["two.lab.test"]
+    table["none.lab.test"] = [["127.0.0.2", "127.0.0.3"]]
+    with pytest.raises(RemoteError, match="127.0.0.2: .*; 127.0.0.3: "):
+        post(f"http://none.lab.test:{served.port}/v1", [f"none.lab.test:{served.port}", "127.0.0.2", "127.0.0.3"])

@@ -5,8 +5,8 @@ the allow-list of the workspace's endpoint and perform exactly one HTTP request:
 
 * the policy of ``domain/egress.py`` decides the URL and the host (deny by default);
 * the host name is resolved **once** (``resolve_host``); every address it resolves to is
-  checked, and the connection goes to the first one — the URL handed to httpx names the
-  checked IP address, so nothing resolves the name again (DNS rebinding: a second answer
+  checked, and the connection goes to the checked addresses in order (the next only when no
+  connection could be made) — the URL handed to httpx names the checked IP address, so nothing resolves the name again (DNS rebinding: a second answer
   pointing elsewhere is never asked for). TLS still checks the certificate against the
   name (the ``sni_hostname`` request extension: httpcore sends it as SNI and verifies the
   certificate for it) and the ``Host`` header carries the name;
@@ -83,15 +83,23 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Pinned:
-    """A decided request: the target, the checked address it connects to, and the URL httpx is given."""
+    """A decided request: the target, and the checked addresses with the URL httpx is given for each."""
 
     target: Target
-    address: IPAddress
-    url: httpx.URL
+    addresses: tuple[IPAddress, ...]
+    urls: tuple[httpx.URL, ...]
+
+    @property
+    def address(self) -> IPAddress:
+        return self.addresses[0]
+
+    @property
+    def url(self) -> httpx.URL:
+        return self.urls[0]
 
 
 def pin(url: str, allowed: list[str] | list[AllowEntry]) -> Pinned:
-    """Decide ``url`` against the allow-list and pin it to a checked address (resolving the name once)."""
+    """Decide ``url`` against the allow-list and pin it to the checked addresses (resolving the name once)."""
     parsed = [e if isinstance(e, AllowEntry) else parse_allow_list([e])[0] for e in allowed]
     target = parse_target(url)
     require_allowed_host(target, parsed)
@@ -104,10 +112,11 @@ def pin(url: str, allowed: list[str] | list[AllowEntry]) -> Pinned:
     for address in addresses:  # every one: a refused address among them refuses the host
         require_public_address(address, parsed, host=target.host)
     try:
-        pinned = httpx.URL(url).copy_with(host=str(addresses[0]), port=target.port)
+        base = httpx.URL(url)
+        urls = tuple(base.copy_with(host=str(a), port=target.port) for a in addresses)
     except (httpx.InvalidURL, ValueError) as exc:
         raise EgressRefused("malformed", f"{url!r} cannot be read: {exc}") from exc
-    return Pinned(target, addresses[0], pinned)
+    return Pinned(target, tuple(addresses), urls)
 
 
 class Answer:
@@ -185,21 +194,7 @@ def open_request(
     deadline = time.monotonic() + limits.total_seconds
     client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_verify)
     try:
-        request = client.build_request(
-            method, pinned.url, headers=sent_headers, json=json, content=content, extensions=extensions
-        )
-        try:
-            response = client.send(request, stream=True)
-        except httpx.ConnectTimeout as exc:
-            raise RemoteTimeout(
-                f"{where} did not accept a connection in {limits.connect_seconds:g} s", details={"phase": "connect"}
-            ) from exc
-        except httpx.TimeoutException as exc:
-            raise RemoteTimeout(
-                f"{where} did not answer in {limits.read_seconds:g} s", details={"phase": "read"}
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise RemoteError(f"could not reach {where} at {pinned.address}: {exc or type(exc).__name__}") from exc
+        response = _connect(client, pinned, method, sent_headers, json, content, extensions, limits, deadline)
         try:
             if 300 <= response.status_code < 400:
                 raise refuse_redirect(response.status_code, response.headers.get("location"), url)
@@ -208,6 +203,44 @@ def open_request(
             response.close()
     finally:
         client.close()
+
+
+def _connect(
+    client: httpx.Client,
+    pinned: Pinned,
+    method: str,
+    headers: dict[str, str],
+    json: Any,
+    content: bytes | None,
+    extensions: dict[str, Any],
+    limits: Limits,
+    deadline: float,
+) -> httpx.Response:
+    """Send to the checked addresses in the resolver's order: the next one only when a connection could
+    not be made (nothing was sent), as long as time is left."""
+    where = pinned.target.authority
+    failures: list[str] = []
+    for address, url in zip(pinned.addresses, pinned.urls):
+        request = client.build_request(method, url, headers=headers, json=json, content=content, extensions=extensions)
+        try:
+            return client.send(request, stream=True)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            failures.append(f"{address}: {exc or type(exc).__name__}")
+            if time.monotonic() < deadline and address != pinned.addresses[-1]:
+                continue
+            if isinstance(exc, httpx.ConnectTimeout) and len(failures) == 1:
+                raise RemoteTimeout(
+                    f"{where} did not accept a connection in {limits.connect_seconds:g} s",
+                    details={"phase": "connect"},
+                ) from exc
+            raise RemoteError(f"could not reach {where} at {'; '.join(failures)}") from exc
+        except httpx.TimeoutException as exc:
+            raise RemoteTimeout(
+                f"{where} did not answer in {limits.read_seconds:g} s", details={"phase": "read"}
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"{where} at {address}: {exc or type(exc).__name__}") from exc
+    raise RemoteError(f"could not reach {where}")  # no address: pin() refuses that first
 
 
 @dataclass(frozen=True, slots=True)
