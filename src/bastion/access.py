@@ -90,6 +90,21 @@ class Action(Enum):
         "(and see the requests)",
     )
     APPROVAL_DECIDE = ("approval.decide", False, "Approve or refuse another owner's request")
+    MODEL_READ = (
+        "model.read",
+        True,
+        "See the workspace's model endpoints and the hosts their calls may reach (never their API keys)",
+    )
+    MODEL_MANAGE = (
+        "model.manage",
+        False,
+        "Add, change, test and remove model endpoints, and so the hosts Bastion may send the workspace's data to",
+    )
+    MODEL_USE = (
+        "model.use",
+        False,
+        "Send prompts to the workspace's model endpoints (through the features that call them)",
+    )
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
         self.label = label
@@ -114,6 +129,8 @@ POLICY: dict[Role, frozenset[Action]] = {
         # two-person approval is between owners (services/approvals.py)
         Action.APPROVAL_REQUEST,
         Action.APPROVAL_DECIDE,
+        # where the workspace's data may be sent (the egress allow-list) is the owners' to decide
+        Action.MODEL_MANAGE,
     },
     Role.REVIEWER: frozenset(
         {
@@ -124,11 +141,19 @@ POLICY: dict[Role, frozenset[Action]] = {
             Action.ANNOTATION_BROWSE,
             Action.ANNOTATION_REVIEW,
             Action.QUALITY_READ,
+            Action.MODEL_USE,
         }
     ),
-    Role.ANNOTATOR: frozenset({Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK}),
+    Role.ANNOTATOR: frozenset({Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK, Action.MODEL_USE}),
     Role.AUDITOR: frozenset(
-        {Action.WORKSPACE_READ, Action.MEMBER_READ, Action.PROJECT_READ, Action.AUDIT_READ, Action.WALLS_READ}
+        {
+            Action.WORKSPACE_READ,
+            Action.MEMBER_READ,
+            Action.PROJECT_READ,
+            Action.AUDIT_READ,
+            Action.WALLS_READ,
+            Action.MODEL_READ,
+        }
     ),
 }
 

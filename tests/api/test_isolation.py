@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from bastion.services import approvals
+from bastion.services import approvals, model_endpoints
 from factories import ROLES, make_side
 
 ALLOWED = {404}
@@ -52,6 +52,15 @@ def _ids_of_b(rt, client, b):
         "canary_id": canary["id"],
         "export_id": export.headers["x-bastion-export-id"],
         "approval_id": approvals.request(b.ctx(rt, "owner"), b.workspace_id, "workspace.delete", {}, "pending")["id"],
+        "endpoint_id": model_endpoints.create_endpoint(
+            b.ctx(rt, "owner"),
+            b.workspace_id,
+            name="b's model",
+            base_url="http://127.0.0.1:9/v1",
+            default_model="m",
+            allowed_hosts=["127.0.0.1:9"],
+            api_key="sk-b",
+        )["id"],
     }
 
 
@@ -86,6 +95,13 @@ def _bodies(method: str, path: str):
         return {"kind": "workspace.delete", "params": {}, "reason": "x"}
     if path.endswith("/two-person-approval") and method == "put":
         return {"enabled": False}
+    if path.endswith("/model-endpoints") and method == "post":
+        return {
+            "name": "n",
+            "base_url": "http://127.0.0.1:9/v1",
+            "default_model": "m",
+            "allowed_hosts": ["127.0.0.1:9"],
+        }
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if path.endswith("/tasks") and method == "patch":

@@ -219,6 +219,18 @@ def _created_calls(rt, client, side):
             f"/api/v1/projects/{side.project_id}/canaries",
             {"json": {"data": {"text": "{name} {figure} {date} {place}"}}},
         ),
+        "model_endpoints_create": (
+            owner,
+            f"/api/v1/workspaces/{ws}/model-endpoints",
+            {
+                "json": {
+                    "name": "lab",
+                    "base_url": "http://127.0.0.1:9/v1",
+                    "default_model": "m",
+                    "allowed_hosts": ["127.0.0.1:9"],
+                }
+            },
+        ),
         "approvals_request": (
             owner,
             f"/api/v1/workspaces/{ws}/approvals",

@@ -16,7 +16,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bastion.services import annotations, approvals, canaries, projects, queue, users, workspaces
+from bastion.services import annotations, approvals, canaries, model_endpoints, projects, queue, users, workspaces
 from bastion.storage import schema
 from factories import ROLES, as_user, make_export, make_side, make_user, operator_tx, system
 from page_routes import page_gets
@@ -97,6 +97,14 @@ def test_no_get_changes_anything(client, rt, who):
         "canary_id": canary["id"],
         "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
         "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"],
+        "endpoint_id": model_endpoints.create_endpoint(
+            side.ctx(rt, "owner"),
+            side.workspace_id,
+            name="lab",
+            base_url="http://127.0.0.1:9/v1",
+            default_model="m",
+            allowed_hosts=["127.0.0.1:9"],
+        )["id"],
     }
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
     client.cookies.set("bastion_session", secret)

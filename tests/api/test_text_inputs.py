@@ -124,6 +124,20 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
         },
         ("post", "/api/v1/projects/{project_id}/tasks/delete"): {"filter": {"ids": ["tsk_1"], "external_ids": ["e-1"]}},
         ("post", "/api/v1/tasks/{task_id}/assignee"): {"user": "boss.nul@example.com"},
+        ("post", "/api/v1/workspaces/{workspace_id}/model-endpoints"): {
+            "name": "lab",
+            "base_url": "http://models.example/v1",
+            "default_model": "m",
+            "allowed_hosts": ["models.example"],
+            "api_key": "sk-1",
+        },
+        ("patch", "/api/v1/model-endpoints/{endpoint_id}"): {
+            "name": "lab",
+            "base_url": "http://models.example/v1",
+            "default_model": "m",
+            "allowed_hosts": ["models.example"],
+            "api_key": "sk-1",
+        },
     }
 
 

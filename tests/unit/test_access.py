@@ -8,7 +8,7 @@ from bastion.domain.workspaces import Role
 
 def test_owner_can_do_everything_and_auditor_never_sees_content():
     assert POLICY[Role.OWNER] == frozenset(Action)
-    content = {Action.TASK_BROWSE, Action.TASK_WORK, Action.ANNOTATION_BROWSE, Action.EXPORT}
+    content = {Action.TASK_BROWSE, Action.TASK_WORK, Action.ANNOTATION_BROWSE, Action.EXPORT, Action.MODEL_USE}
     assert not POLICY[Role.AUDITOR] & content
     assert not ADMIN_WORKSPACE_ACTIONS & content
 
@@ -19,7 +19,7 @@ def test_every_role_reads_its_workspace(role):
 
 
 def test_annotators_only_work():
-    assert POLICY[Role.ANNOTATOR] == {Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK}
+    assert POLICY[Role.ANNOTATOR] == {Action.WORKSPACE_READ, Action.PROJECT_READ, Action.TASK_WORK, Action.MODEL_USE}
 
 
 def test_system_actor():

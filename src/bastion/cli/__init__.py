@@ -68,6 +68,7 @@ COMMANDS: dict[str, _Lazy] = {
     "task": _Lazy("tasks", "task_app", group=True),
     "approval": _Lazy("approvals", "approval_app", group=True),
     "export": _Lazy("exports", "export_app", group=True),
+    "model": _Lazy("models", "model_app", group=True),
 }
 
 

@@ -7,13 +7,16 @@ exit code, the SDK back to exceptions of the same names).
     BastionError                 code "error"
      ├── NotFound                "not_found"        (also: another workspace's object)
      ├── PermissionDenied        "forbidden"        (a known object, too weak a role)
-     │    └── ApprovalRequired   "approval_required" (needs a second person's approval first)
+     │    ├── ApprovalRequired   "approval_required" (needs a second person's approval first)
+     │    └── EgressRefused      "egress_refused"   (the egress guard: domain/egress.py)
      ├── Unauthenticated         "unauthenticated"  (no or bad credentials)
      │    └── SignInRefused      "sign_in_refused"  (single sign-on: the provider's answer is not accepted)
      ├── Conflict                "conflict"         (state forbids it: already done, duplicate)
      ├── RateLimited             "rate_limited"
      ├── PayloadTooLarge         "payload_too_large"
      ├── Unavailable             "unavailable"      (a service Bastion relies on is down: the blob store)
+     ├── RemoteError             "remote_error"     (a server Bastion called answered badly: a model endpoint)
+     │    └── RemoteTimeout      "remote_timeout"   (… or not in time)
      └── InvalidInput            "invalid_input"    (bad request content)
           ├── InvalidConfig      "invalid_config"   (a project's labelling config)
           └── InvalidAnswer      "invalid_answer"   (an annotation result)
@@ -79,6 +82,19 @@ class Unavailable(BastionError):
     """Something the deployment relies on (the blob store) is down or refuses; trying again later may work."""
 
     code = "unavailable"
+
+
+class RemoteError(BastionError):
+    """A server Bastion reached out to (through the egress guard) failed: an HTTP error, an answer that
+    cannot be read, a connection that failed, an answer over the size cap (HTTP 502)."""
+
+    code = "remote_error"
+
+
+class RemoteTimeout(RemoteError):
+    """A server Bastion reached out to did not connect or answer in time (HTTP 504)."""
+
+    code = "remote_timeout"
 
 
 class InvalidInput(BastionError):

@@ -1011,6 +1011,30 @@ questions = Table(
     Index("ix_questions_task", "workspace_id", "task_id"),
 )
 
+# -- model endpoints: the workspace's OpenAI-compatible chat-completions servers -----------
+# One endpoint: where (base_url), which model by default, and the egress allow-list its calls
+# go through (domain/egress.py; a JSON list of exact host[:port] entries). The API key is
+# sealed with the workspace's own data key (storage/workspace_secret.py) under the endpoint's
+# id, and never leaves the server. Names are unique within a workspace.
+model_endpoints = Table(
+    "model_endpoints",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("base_url", String(2000), nullable=False),
+    Column("default_model", String(200), nullable=False),
+    Column("allowed_hosts", Text, nullable=False),  # JSON list
+    Column("api_key", LargeBinary, nullable=True),  # sealed; None: the server needs none
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="SET NULL"),
+    UniqueConstraint("workspace_id", "name", name="uq_model_endpoints_name"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -1043,4 +1067,5 @@ WORKSPACE_TABLES = (
     "search_labels",
     "search_keys",
     "search_reindex",
+    "model_endpoints",
 )

@@ -48,6 +48,17 @@ def workspace_secret(keyring: Keyring, workspace_id: str) -> bytes:
     return hmac.new(material.index_key, _DERIVE + b"|" + workspace_id.encode(), hashlib.sha256).digest()
 
 
+def workspace_key(keyring: Keyring, workspace_id: str) -> str:
+    """The id of the workspace's own data key (made on first use): what seals workspace-level secrets,
+    such as model endpoints' API keys (services/model_endpoints.py)."""
+    key_id = workspace_key_id(workspace_id)
+    try:
+        keyring.material(workspace_id, key_id)
+    except KeyDestroyed:
+        _create(keyring, workspace_id, key_id)
+    return key_id
+
+
 def _create(keyring: Keyring, workspace_id: str, key_id: str) -> None:
     row = keyring.new_key_row(workspace_id, None, key_id)  # wrapped by the workspace's key (its client's, if bound)
     try:

@@ -12,7 +12,19 @@ from starlette.responses import RedirectResponse, Response
 
 from . import errors, health, openapi
 from .api import annotations as annotations_api
-from .api import approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
+from .api import (
+    approvals,
+    audit,
+    files,
+    leaks,
+    model_endpoints,
+    people,
+    projects,
+    quality,
+    tasks,
+    workforce,
+    workspaces,
+)
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired
@@ -90,6 +102,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         quality,
         leaks,
         approvals,
+        model_endpoints,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model

@@ -25,6 +25,8 @@ STATUS = {
     e.RateLimited: 429,
     e.PayloadTooLarge: 413,
     e.Unavailable: 503,
+    e.RemoteTimeout: 504,
+    e.RemoteError: 502,
     e.InvalidConfig: 422,
     e.InvalidAnswer: 422,
     e.InvalidInput: 422,
@@ -41,7 +43,9 @@ HTTP_CODES = {
     415: "unsupported_media_type",
     422: "invalid_input",
     429: "rate_limited",
+    502: "remote_error",
     503: "unavailable",
+    504: "remote_timeout",
 }
 
 

@@ -37,7 +37,9 @@ def error_docs(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body too large",
         422: "Invalid input",
         429: "Too many attempts; try again later",
+        502: "A server Bastion called (a model endpoint) failed or answered badly",
         503: "The file store is unavailable; nothing was stored, try again later",
+        504: "A server Bastion called (a model endpoint) did not answer in time",
     }
     return {s: {"model": ErrorResponse, "description": names.get(s, "Error")} for s in statuses}
 
