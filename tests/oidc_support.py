@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,6 +28,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
 from environment import IN_CI
+from live_server import free_port, serving  # noqa: F401 (the tests import them from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 ISSUER = "https://idp.example.test"
@@ -138,35 +138,6 @@ def require_oidc_provider() -> None:
         if IN_CI:
             pytest.fail(f"CI must run the single sign-on tests: {problem}")
         pytest.skip(problem)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(rt, port: int) -> Iterator[str]:
-    """Bastion on 127.0.0.1:``port`` (the provider must know the callback's address before it starts)."""
-    import threading
-
-    import uvicorn
-
-    from bastion.web.app import create_app
-
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started:
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @contextmanager

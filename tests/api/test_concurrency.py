@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections import Counter
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from bastion.services import workspaces
 from bastion.storage import schema
-from bastion.web.app import create_app
 from factories import make_side, make_token, make_user, operator_tx, system
+from live_server import serving
 
 CLIENTS = 12
 TASKS = 60
 OVERLAP = 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(rt):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(rt) as url:
+        yield url
 
 
 def test_parallel_annotators_never_exceed_overlap(rt, live_server):

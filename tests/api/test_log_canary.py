@@ -10,9 +10,7 @@ strings; no record, formatted as text or as JSON, holds it.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
-import time
 import uuid
 
 import httpx
@@ -26,6 +24,7 @@ from bastion.services.runtime import Runtime
 from bastion.web.app import create_app
 from environment import make_settings
 from factories import make_project, make_side, make_token
+from live_server import free_port, running
 
 
 class Capture(logging.Handler):
@@ -46,12 +45,6 @@ class Capture(logging.Handler):
         self.lines += [record.getMessage(), self.text.format(record), self.json.format(record)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path, sqlite_template):
     import shutil
@@ -63,7 +56,7 @@ def served(tmp_path, sqlite_template):
         tmp_path, f"sqlite:///{target}", log_format="json", log_level="debug", max_body_bytes=20_000
     )
     rt = Runtime.open(settings, migrate_schema="never")
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, lifespan="off", **uvicorn_options(settings))
     server = uvicorn.Server(config)  # the config applied the server's logging (dictConfig) just now
     # uvicorn's own access log would write each raw path and query string: serve turns it off
@@ -77,17 +70,10 @@ def served(tmp_path, sqlite_template):
     root.setLevel(logging.DEBUG)
     for name in saved:
         logging.getLogger(name).setLevel(logging.DEBUG)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield rt, f"http://127.0.0.1:{port}", capture
+        with running(server) as url:
+            yield rt, url, capture
     finally:
-        server.should_exit = True
-        thread.join(10)
         root.removeHandler(capture)
         root.setLevel(saved_root)
         for name, level in saved.items():

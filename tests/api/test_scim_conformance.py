@@ -14,20 +14,16 @@ other value, and every check, is the tester's own. Nothing is filtered out.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 
 import httpx2
 import pytest
-import uvicorn
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
 from bastion.services import scim
-from bastion.web.app import create_app
 from factories import system
+from live_server import serving
 
 
 @pytest.fixture
@@ -37,20 +33,8 @@ def db_kind():
 
 @pytest.fixture
 def live_server(rt):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(rt) as url:
+        yield url
 
 
 @pytest.fixture
