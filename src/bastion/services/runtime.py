@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..domain.errors import BastionError, InvalidInput
 from ..exporting import ExportFormats
@@ -33,6 +34,8 @@ class Runtime:
     export_formats: ExportFormats = field(default_factory=installed_export_formats)
     # Parsed leak-tracing settings and the variant slots of texts shown (services/variants.py).
     leak_cache: LeakCache = field(default_factory=LeakCache)
+    # The installed job kinds (services/job_kinds.py ``kinds_of``: looked up on first use).
+    job_kinds: Any = None
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> Runtime:
