@@ -46,6 +46,7 @@ class _Lazy(NamedTuple):
 COMMANDS: dict[str, _Lazy] = {
     "init": _Lazy("db", "init"),
     "serve": _Lazy("serve", "serve"),
+    "worker": _Lazy("jobs", "worker"),
     "demo": _Lazy("demo", "demo"),
     "import": _Lazy("imports", "import_"),
     "trace": _Lazy("leaks", "trace_"),
@@ -66,6 +67,7 @@ COMMANDS: dict[str, _Lazy] = {
     "task": _Lazy("tasks", "task_app", group=True),
     "approval": _Lazy("approvals", "approval_app", group=True),
     "export": _Lazy("exports", "export_app", group=True),
+    "job": _Lazy("jobs", "job_app", group=True),
 }
 
 

@@ -259,3 +259,24 @@ class RunnerThreads:
             runner.stop()
         for thread in self.threads:
             thread.join(timeout)
+
+
+def run_until_finished(
+    rt: Runtime, job_id: str, progress: Callable[[int, int | None], None] | None = None, *, poll_seconds: float = 0.5
+) -> JobRow:
+    """Run this job here until it ends — or, when another runner (a server's, a worker's) holds it,
+    wait for it, reporting its progress. A retry after a back-off runs here when it is due.
+    Returns the finished job (succeeded, failed or cancelled)."""
+    runner = Runner(rt, name="cli")
+    ctx = Context(rt, Actor.system())
+    while True:
+        runner.run_once(job_id, progress)
+        with ctx.read() as r:
+            job = jobs_store.find_job(r.tx, job_id, workspace_ids=None)
+        if job is None:
+            raise NotFound("job not found")
+        if job.state in jobs_store.FINISHED:
+            return job
+        if progress is not None:
+            progress(job.progress_done, job.progress_total)
+        runner._stop.wait(poll_seconds)

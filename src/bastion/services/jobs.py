@@ -170,3 +170,15 @@ def retry(ctx: Context, job_id: str) -> dict[str, Any]:
 
 def _ended(state: str) -> str:
     return {"succeeded": "succeeded", "failed": "failed", "cancelled": "been cancelled"}[state]
+
+
+def submit_reindex(ctx: Context, project_id: str, *, batch: int | None = None) -> dict[str, Any]:
+    """Queue a ``search.reindex`` job for a project (``bastion task reindex``): its workspace is the project's."""
+    from .projects import load_project
+
+    with ctx.read() as r:
+        project = load_project(r, project_id, Action.TASK_MANAGE)
+    params: dict[str, Any] = {"project_id": project.id}
+    if batch is not None:
+        params["batch"] = batch
+    return submit(ctx, project.workspace_id, "search.reindex", params)

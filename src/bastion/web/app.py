@@ -27,7 +27,8 @@ from ..settings import Settings
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Background duty of a server: sign audit checkpoints for logs that grew."""
+    """Background duties of a server: sign audit checkpoints for logs that grew; run jobs
+    (``BASTION_JOB_WORKERS`` runner threads, services/job_runner.py)."""
     rt = app.state.rt
     stop = threading.Event()
 
@@ -44,10 +45,18 @@ async def _lifespan(app: FastAPI):
     if rt.settings.checkpoint_seconds > 0:
         thread = threading.Thread(target=sign_periodically, name="bastion-checkpoints", daemon=True)
         thread.start()
+    runners = None
+    if rt.settings.job_workers > 0:
+        from ..services.job_runner import RunnerThreads
+
+        runners = RunnerThreads(rt, rt.settings.job_workers)
+        runners.start()
     try:
         yield
     finally:
         stop.set()
+        if runners is not None:
+            runners.stop()  # each finishes or releases its current chunk
         if thread is not None:
             thread.join(5)
 
