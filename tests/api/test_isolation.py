@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from bastion.services import approvals
+from bastion.services import approvals, jobs
 from factories import ROLES, make_side
 
 ALLOWED = {404}
@@ -52,6 +52,7 @@ def _ids_of_b(rt, client, b):
         "canary_id": canary["id"],
         "export_id": export.headers["x-bastion-export-id"],
         "approval_id": approvals.request(b.ctx(rt, "owner"), b.workspace_id, "workspace.delete", {}, "pending")["id"],
+        "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
     }
 
 
@@ -84,6 +85,8 @@ def _bodies(method: str, path: str):
         return {"data": {"text": "{name} {figure} {date} {place}"}}
     if path.endswith("/approvals") and method == "post":
         return {"kind": "workspace.delete", "params": {}, "reason": "x"}
+    if path.endswith("/jobs") and method == "post":
+        return {"kind": "search.reindex", "params": {"project_id": "prj_" + "0" * 32}}
     if path.endswith("/two-person-approval") and method == "put":
         return {"enabled": False}
     if path.endswith("/trace"):

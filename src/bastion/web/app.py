@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from . import errors, openapi
 from .api import annotations as annotations_api
-from .api import approvals, audit, files, leaks, people, projects, quality, tasks, workforce, workspaces
+from .api import approvals, audit, files, jobs, leaks, people, projects, quality, tasks, workforce, workspaces
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired
@@ -95,6 +95,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         quality,
         leaks,
         approvals,
+        jobs,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model
