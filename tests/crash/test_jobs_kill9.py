@@ -88,3 +88,53 @@ def test_a_job_killed_mid_way_resumes_and_processes_each_task_once(tmp_path, dat
         assert actions.count("job.started") == 2 and actions[-1] == "job.succeeded"
     finally:
         rt.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_sigterm_stops_a_worker_cleanly_releasing_its_job(tmp_path, database_url):
+    """``bastion worker`` on SIGTERM: the current chunk ends, the lease is released (the job queued
+    again, the attempt not counted), the process exits 0; the job then finishes elsewhere, once."""
+    import signal
+    import subprocess
+    import sys
+
+    from benchmarks.servers import server_env
+
+    from bastion.services.job_runner import Runner
+
+    settings = make_settings(tmp_path, database_url)
+    rt = Runtime.open(settings, migrate_schema="never")
+    try:
+        side = make_side(rt, "term", n_tasks=0)
+        add_tasks(rt, side.project_id, TASKS)
+        job = jobs.submit(system(rt), side.workspace_id, "search.reindex", {"project_id": side.project_id, "batch": 10})
+        env = server_env(
+            settings.data_dir, database_url, BASTION_MASTER_KEY=MASTER_KEY, BASTION_JOB_POLL_SECONDS="0.1"
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bastion.cli", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while _job(rt, job["id"])["progress"]["done"] < 5 * BATCH:
+                assert time.monotonic() < deadline and worker.poll() is None
+                time.sleep(0.01)
+            worker.send_signal(signal.SIGTERM)
+            output, _ = worker.communicate(timeout=60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        assert worker.returncode == 0, output
+        released = _job(rt, job["id"])
+        assert released["state"] == "queued" and released["attempts"] == 0, released
+        assert 0 < released["progress"]["done"] < TASKS
+        assert Runner(rt).run_once()
+        done = _job(rt, job["id"])
+        assert done["state"] == "succeeded" and done["checkpoint"]["counts"]["tasks"] == TASKS
+        B = schema.search_blocks
+        with operator_tx(rt, write=False) as tx:
+            sizes = tx.execute(select(B.c.size).where(B.c.project_id == side.project_id)).scalars().all()
+        assert sum(sizes) == TASKS and len(sizes) == TASKS // BATCH
+    finally:
+        rt.close()
