@@ -96,9 +96,9 @@ def test_no_get_changes_anything(client, rt, who):
         "canary_id": canary["id"],
         "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
         "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"],
-        "job_id": jobs.submit(side.ctx(rt, "owner"), side.workspace_id, "search.reindex", {"project_id": side.project_id})[
-            "id"
-        ],
+        "job_id": jobs.submit(
+            side.ctx(rt, "owner"), side.workspace_id, "search.reindex", {"project_id": side.project_id}
+        )["id"],
     }
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
     client.cookies.set("bastion_session", secret)

@@ -109,9 +109,7 @@ def test_sigterm_stops_a_worker_cleanly_releasing_its_job(tmp_path, database_url
         side = make_side(rt, "term", n_tasks=0)
         add_tasks(rt, side.project_id, TASKS)
         job = jobs.submit(system(rt), side.workspace_id, "search.reindex", {"project_id": side.project_id, "batch": 10})
-        env = server_env(
-            settings.data_dir, database_url, BASTION_MASTER_KEY=MASTER_KEY, BASTION_JOB_POLL_SECONDS="0.1"
-        )
+        env = server_env(settings.data_dir, database_url, BASTION_MASTER_KEY=MASTER_KEY, BASTION_JOB_POLL_SECONDS="0.1")
         worker = subprocess.Popen(
             [sys.executable, "-m", "bastion.cli", "worker"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )

@@ -38,7 +38,8 @@ def _line(job: dict[str, Any]) -> str:
 def job_list(
     workspace_id: Annotated[str, typer.Argument(help="The workspace (ws_…).")],
     state: Annotated[
-        str | None, typer.Option("--state", help="Only jobs in this state: queued, running, succeeded, failed, cancelled.")
+        str | None,
+        typer.Option("--state", help="Only jobs in this state: queued, running, succeeded, failed, cancelled."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
     as_json: JsonOpt = False,

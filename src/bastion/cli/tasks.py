@@ -180,7 +180,8 @@ def task_reindex(
     job = wait_with_progress(rt, jobs.submit_reindex(ctx, project_id), "indexing")
     if job["state"] != "succeeded":
         raise BastionError(
-            f"job {job['id']} {job['state']}" + (f": {job['last_error']}" if job["last_error"] else "")
+            f"job {job['id']} {job['state']}"
+            + (f": {job['last_error']}" if job["last_error"] else "")
             + f" (see `bastion job show {job['id']}`; `bastion job retry {job['id']}` resumes it)"
         )
     answer = {"job": job["id"], **job["checkpoint"]["counts"]}

@@ -137,7 +137,14 @@ class Runner:
                 jobs_store.finish(w.tx, job.workspace_id, job.id, "failed", now=w.now, error=error)
                 w.audit(job.workspace_id, "job.failed", job.id, kind=job.kind, attempts=job.attempts - 1)
                 return None
-            w.audit(job.workspace_id, "job.started", job.id, kind=job.kind, attempt=job.attempts, resumed=job.checkpoint is not None)
+            w.audit(
+                job.workspace_id,
+                "job.started",
+                job.id,
+                kind=job.kind,
+                attempt=job.attempts,
+                resumed=job.checkpoint is not None,
+            )
             return job
 
     def _run(self, job: JobRow, kind: JobKind, progress: Callable[[int, int | None], None] | None) -> None:

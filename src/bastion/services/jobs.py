@@ -77,9 +77,7 @@ def _load(u: Unit, job_id: str) -> tuple[JobRow, JobKind | None]:
     return row, kind
 
 
-def submit(
-    ctx: Context, workspace_id: str, kind_name: str, params: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def submit(ctx: Context, workspace_id: str, kind_name: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Queue a job of ``kind_name`` in the workspace (the kind's action decides who may). A job with the
     same dedupe key already queued or running is answered instead of a second one."""
     if not isinstance(params, Mapping | None):

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import Row, Select, and_, case, func, insert, or_, select, update
 
 from . import schema
 from .database import Tx
@@ -64,7 +64,7 @@ class JobRow(NamedTuple):
 _COLUMNS = [getattr(J.c, name) for name in JobRow._fields]
 
 
-def _row(row) -> JobRow:
+def _row(row: Row[Any]) -> JobRow:
     values = dict(row._mapping)
     values["params"] = orjson.loads(values["params"])
     values["checkpoint"] = None if values["checkpoint"] is None else orjson.loads(values["checkpoint"])
@@ -167,7 +167,7 @@ def count_active(tx: Tx, workspace_id: str) -> int:
 # -- the runner's side ----------------------------------------------------------------------------
 
 
-def _due(now: int, kinds: Sequence[str], job_id: str | None):
+def _due(now: int, kinds: Sequence[str], job_id: str | None) -> Select[tuple[str, str]]:
     due = or_(
         and_(J.c.state == "queued", J.c.run_after <= now),
         and_(J.c.state == "running", J.c.lease_expires_at < now),
@@ -273,7 +273,9 @@ def requeue(
 
 def request_cancel(tx: Tx, workspace_id: str, job_id: str, *, now: int) -> None:
     tx.execute(
-        update(J).where(J.c.workspace_id == workspace_id, J.c.id == job_id).values(cancel_requested=True, updated_at=now)
+        update(J)
+        .where(J.c.workspace_id == workspace_id, J.c.id == job_id)
+        .values(cancel_requested=True, updated_at=now)
     )
 
 
