@@ -7,6 +7,7 @@ from bastion.services.job_runner import Runner
 from factories import make_side, make_user, system
 
 PASSWORD = "jobs page password"
+HTMX = {"HX-Request": "true"}
 
 
 def _sign_in(client, rt, email):
@@ -60,16 +61,16 @@ def test_the_jobs_page_polls_while_a_job_is_active_and_cancels_and_retries(clien
     form = {"csrf_token": csrf, "job": job_id, "action": "cancel"}
     r = client.post(f"/workspaces/{side.workspace_id}/jobs", data=form, follow_redirects=False)
     assert r.status_code == 303
-    table = client.get(f"/workspaces/{side.workspace_id}/jobs/table")
+    table = client.get(f"/workspaces/{side.workspace_id}/jobs", headers=HTMX)
     assert 'data-state="cancelled"' in table.text and "hx-get" not in table.text and "<h1" not in table.text
     r = client.post(f"/workspaces/{side.workspace_id}/jobs", data={**form, "action": "cancel"})
     assert r.status_code == 409 and "already been cancelled" in r.text
     r = client.post(f"/workspaces/{side.workspace_id}/jobs", data={**form, "action": "retry"}, follow_redirects=False)
     assert r.status_code == 303
     Runner(rt).run_once()
-    table = client.get(f"/workspaces/{side.workspace_id}/jobs/table").text
+    table = client.get(f"/workspaces/{side.workspace_id}/jobs", headers=HTMX).text
     assert 'data-state="succeeded"' in table and 'value="3"' in table and "3 / 3" in table
     assert client.post(f"/workspaces/{side.workspace_id}/jobs", data={**form, "csrf_token": "x"}).status_code == 403
     other = make_side(rt, "other", n_tasks=1)
     assert client.get(f"/workspaces/{other.workspace_id}/jobs").status_code == 404
-    assert client.get(f"/workspaces/{other.workspace_id}/jobs/table").status_code == 404
+    assert client.get(f"/workspaces/{other.workspace_id}/jobs", headers=HTMX).status_code == 404

@@ -1,8 +1,8 @@
 """The workspace's jobs page: long work, its progress (refreshed by htmx while a job is active), cancel and retry.
 
 One service call per action (services/jobs.py decides who sees which job); the table is a
-fragment of its own (``/workspaces/{ws}/jobs/table``) that the page polls every two seconds
-while a job is queued or running, and stops polling once none is.
+fragment that the page polls (the same URL, asked by htmx) every two seconds while a job is
+queued or running, and stops polling once none is.
 """
 
 from __future__ import annotations
@@ -45,14 +45,10 @@ def _page(request, ctx, csrf, workspace_id, *, error=None, status=200):
 
 @router.get("/workspaces/{workspace_id}/jobs")
 def jobs_page(request: Request, workspace_id: str, session: Session):
+    """The page; htmx's polls get the table alone (a link or a bookmark opens the page)."""
     ctx, csrf = session
-    return _page(request, ctx, csrf, workspace_id)
-
-
-@router.get("/workspaces/{workspace_id}/jobs/table")
-def jobs_table(request: Request, workspace_id: str, session: Session):
-    """The table alone (htmx polls it while a job is active)."""
-    ctx, csrf = session
+    if not request.headers.get("hx-request"):
+        return _page(request, ctx, csrf, workspace_id)
     workspaces.get_workspace(ctx, workspace_id)
     return render(
         request,
