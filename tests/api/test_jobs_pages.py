@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bastion.services import users, workspaces
 from bastion.services.job_runner import Runner
-from factories import make_side, make_user, system
+from factories import as_user, make_side, make_user, system
 
 PASSWORD = "jobs page password"
 HTMX = {"HX-Request": "true"}
@@ -74,3 +74,33 @@ def test_the_jobs_page_polls_while_a_job_is_active_and_cancels_and_retries(clien
     other = make_side(rt, "other", n_tasks=1)
     assert client.get(f"/workspaces/{other.workspace_id}/jobs").status_code == 404
     assert client.get(f"/workspaces/{other.workspace_id}/jobs", headers=HTMX).status_code == 404
+
+
+def test_the_data_browser_starts_a_reindex_job_when_its_index_lacks_tasks(client, rt):
+    from sqlalchemy import insert
+
+    from bastion.storage import schema
+    from factories import operator_tx
+
+    side = make_side(rt, "dbr", n_tasks=2)
+    person = make_user(rt, "jobs.manager@example.com", password=PASSWORD)
+    workspaces.add_member(system(rt), side.workspace_id, person.id, "manager")
+    with operator_tx(rt) as tx:  # as migration 0014 leaves a project imported before the index
+        tx.execute(
+            insert(schema.search_reindex).values(workspace_id=side.workspace_id, project_id=side.project_id, since=1)
+        )
+    csrf = _sign_in(client, rt, person.email)
+    from bastion.services import content
+
+    content.open_workspace(as_user(rt, person.id), side.workspace_id)
+    page = client.get(f"/projects/{side.project_id}/tasks")
+    assert 'id="reindex-form"' in page.text
+    form = {"csrf_token": csrf, "action": "reindex", "project": side.project_id}
+    other = make_side(rt, "dbr2", n_tasks=1)
+    r = client.post(f"/workspaces/{side.workspace_id}/jobs", data={**form, "project": other.project_id})
+    assert r.status_code == 404  # not a project of this workspace: nothing queued
+    r = client.post(f"/workspaces/{side.workspace_id}/jobs", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/workspaces/{side.workspace_id}/jobs"
+    Runner(rt).run_once()
+    assert 'id="reindex-note"' not in client.get(f"/projects/{side.project_id}/tasks").text
+    assert 'data-state="succeeded"' in client.get(f"/workspaces/{side.workspace_id}/jobs").text

@@ -62,7 +62,8 @@ def jobs_page(request: Request, workspace_id: str, session: Session):
 
 @router.post("/workspaces/{workspace_id}/jobs")
 async def jobs_change(request: Request, workspace_id: str, session: Session):
-    """Cancel or retry one job (``action`` and ``job`` from the form)."""
+    """Cancel or retry one job (``action`` and ``job`` from the form), or start a project's reindex
+    (``action=reindex``, ``project``: the data browser's button when its index lacks tasks)."""
     ctx, csrf = session
     form = await request.form()
     require_form_csrf(csrf, str(form.get("csrf_token", "")))
@@ -76,6 +77,8 @@ async def jobs_change(request: Request, workspace_id: str, session: Session):
                 jobs.cancel(ctx, job_id)
             elif action == "retry":
                 jobs.retry(ctx, job_id)
+            elif action == "reindex":
+                jobs.submit(ctx, workspace_id, "search.reindex", {"project_id": str(form.get("project", ""))})
             else:
                 return _page(request, ctx, csrf, workspace_id, error=f"unknown action {action!r}", status=422)
         except BastionError as exc:
