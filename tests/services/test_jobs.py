@@ -230,3 +230,57 @@ def test_the_old_entry_point_still_reindexes_in_process(rt):
     add_tasks(rt, side.project_id, 3, start=100)
     assert search.reindex_project(system(rt), side.project_id)["tasks"] == 10
     assert _blocks(rt, side) == (1, 10)
+
+
+def test_a_plugin_kind_registers_through_the_hook_like_the_built_in():
+    import types
+
+    from bastion.plugins import hookimpl, plugin_manager
+    from bastion.services.job_kinds import installed
+
+    plugin = types.ModuleType("bastion_test_job_plugin")
+    plugin.bastion_job_kinds = hookimpl(lambda: [Flaky()])  # type: ignore[attr-defined]
+    pm = plugin_manager()
+    pm.register(plugin)
+    try:
+        assert installed().names == ["search.reindex", "test.flaky"]
+        twice = types.ModuleType("bastion_test_job_plugin_twice")
+        twice.bastion_job_kinds = hookimpl(lambda: [Flaky()])  # type: ignore[attr-defined]
+        pm.register(twice)
+        try:
+            with pytest.raises(ValueError, match="two job kinds named 'test.flaky'"):
+                installed()
+        finally:
+            pm.unregister(twice)
+    finally:
+        pm.unregister(plugin)
+    assert installed().names == ["search.reindex"]
+
+
+def test_concurrent_runners_claim_each_job_once(rt, flaky):
+    import threading
+
+    side = make_side(rt, "cc", n_tasks=0)
+    owner = side.ctx(rt, "owner")
+    submitted = [jobs.submit(owner, side.workspace_id, "test.flaky", {"chunks": 3})["id"] for _ in range(6)]
+    runners = [Runner(rt, name=f"r{n}") for n in range(3)]
+    claimed: dict[str, list[str]] = {r.owner: [] for r in runners}
+
+    def work(runner: Runner) -> None:
+        while True:
+            job = runner._claim(None)
+            if job is None:
+                return
+            claimed[runner.owner].append(job.id)
+            runner._run(job, flaky, None)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    ran = sorted(job_id for ids_ in claimed.values() for job_id in ids_)
+    assert ran == sorted(submitted)  # each claimed by exactly one runner
+    for job_id in submitted:
+        job = jobs.get(owner, job_id)
+        assert job["state"] == "succeeded" and job["attempts"] == 1 and job["progress"]["done"] == 3
