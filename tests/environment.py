@@ -69,4 +69,6 @@ def pg_admin(sql: str) -> None:
 
 
 def make_settings(tmp_path: Path, database_url: str | None, **extra) -> Settings:
+    # No job runner thread in the test apps: a test runs the jobs it submits (services/job_runner.py).
+    extra.setdefault("job_workers", 0)
     return Settings(data_dir=tmp_path / "data", database_url=database_url, master_key=MASTER_KEY, **extra)

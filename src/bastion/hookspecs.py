@@ -28,3 +28,9 @@ def bastion_blob_stores():
 @hookspec
 def bastion_export_formats():
     """Return a list of bastion.exporting.ExportFormat objects this plugin provides."""
+
+
+@hookspec
+def bastion_job_kinds():
+    """Return a list of job kinds (bastion.services.job_kinds.JobKind) this plugin provides: long work
+    the jobs runner runs in resumable chunks (docs/jobs.md)."""

@@ -10,7 +10,12 @@ from . import hookspecs
 
 hookimpl = pluggy.HookimplMarker("bastion")
 
-DEFAULT_PLUGINS = ("bastion.tasktypes.builtin", "bastion.storage.blobs", "bastion.exporting.builtin")
+DEFAULT_PLUGINS = (
+    "bastion.tasktypes.builtin",
+    "bastion.storage.blobs",
+    "bastion.exporting.builtin",
+    "bastion.services.job_kinds",
+)
 
 
 @functools.cache

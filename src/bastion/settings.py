@@ -143,6 +143,32 @@ class Settings(BaseSettings):
         description="Hours a two-person approval request may wait for its decision, and an approval for its use.",
     )
 
+    # -- the jobs runner (services/job_runner.py, docs/jobs.md)
+    job_workers: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Job runner threads in each `bastion serve` process (0: this process runs no jobs; "
+        "`bastion worker` runs them instead).",
+    )
+    job_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=86400,
+        description="How long a runner's claim on a job lasts without a heartbeat; a job whose runner died "
+        "is taken up by another runner after this.",
+    )
+    job_poll_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="How often an idle job runner looks for due jobs."
+    )
+    job_retry_seconds: float = Field(
+        default=10,
+        ge=0,
+        le=86400,
+        description="Back-off before a failed job's first retry; it doubles with each attempt (with jitter, "
+        "at most an hour).",
+    )
+
     group_roles: str | None = Field(
         default=None,
         description="Workspace roles granted by identity-provider groups (single sign-on claims, SCIM groups), as "

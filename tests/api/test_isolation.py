@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from bastion.services import approvals, model_endpoints
+from bastion.services import approvals, jobs, model_endpoints
 from factories import ROLES, make_side
 
 ALLOWED = {404}
@@ -61,6 +61,7 @@ def _ids_of_b(rt, client, b):
             allowed_hosts=["127.0.0.1:9"],
             api_key="sk-b",
         )["id"],
+        "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
     }
 
 
@@ -93,6 +94,8 @@ def _bodies(method: str, path: str):
         return {"data": {"text": "{name} {figure} {date} {place}"}}
     if path.endswith("/approvals") and method == "post":
         return {"kind": "workspace.delete", "params": {}, "reason": "x"}
+    if path.endswith("/jobs") and method == "post":
+        return {"kind": "search.reindex", "params": {"project_id": "prj_" + "0" * 32}}
     if path.endswith("/two-person-approval") and method == "put":
         return {"enabled": False}
     if path.endswith("/model-endpoints") and method == "post":

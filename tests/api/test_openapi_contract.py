@@ -189,6 +189,11 @@ def _created_calls(rt, client, side):
             {"json": {"result": {"label": "neg"}}},
         ),
         "people_create_token": (owner, "/api/v1/tokens", {"json": {"name": "ci"}}),
+        "jobs_submit": (
+            owner,
+            f"/api/v1/workspaces/{ws}/jobs",
+            {"json": {"kind": "search.reindex", "params": {"project_id": side.project_id}}},
+        ),
         "people_create_user": (root, "/api/v1/users", {"json": {"email": "new.loc@example.com"}}),
         "files_upload": (
             owner,

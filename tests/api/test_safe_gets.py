@@ -16,7 +16,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from bastion.services import annotations, approvals, canaries, model_endpoints, projects, queue, users, workspaces
+from bastion.services import annotations, approvals, canaries, jobs, model_endpoints, projects, queue, users, workspaces
 from bastion.storage import schema
 from factories import ROLES, as_user, make_export, make_side, make_user, operator_tx, system
 from page_routes import page_gets
@@ -104,6 +104,9 @@ def test_no_get_changes_anything(client, rt, who):
             base_url="http://127.0.0.1:9/v1",
             default_model="m",
             allowed_hosts=["127.0.0.1:9"],
+        )["id"],
+        "job_id": jobs.submit(
+            side.ctx(rt, "owner"), side.workspace_id, "search.reindex", {"project_id": side.project_id}
         )["id"],
     }
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))

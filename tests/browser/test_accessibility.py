@@ -29,6 +29,7 @@ from bastion.services import (
     annotations,
     approvals,
     exports,
+    jobs,
     labelling,
     projects,
     queue,
@@ -149,6 +150,9 @@ def _world(rt) -> World:
     # A request for approval by another owner: pending on the approvals page, an alert on the lead's home.
     pending = approvals.request(as_user(rt, co_owner.id), demo.id, "keys.rotate", {}, "yearly rotation")
 
+    # A job with its progress bar (a reindex of the reviewed project, queued: the page polls while it waits).
+    jobs.submit(lead_ctx, demo.id, "search.reindex", {"project_id": reviewed.id})
+
     # The lead's own annotation (their list, its edit page), a question to answer, and a finished export.
     own_task = queue.next_task(lead_ctx, reviewed.id)
     assert own_task is not None
@@ -204,6 +208,7 @@ def _world(rt) -> World:
         Visit("people", "/people", "lead", "#people"),
         Visit("home: alerts", "/", "lead", "#alerts"),
         Visit("approvals: one pending", f"/workspaces/{demo.id}/approvals", "lead", "#pending"),
+        Visit("jobs: one queued", f"/workspaces/{demo.id}/jobs", "lead", "#job-table"),
         Visit("error 403: walled off", f"/projects/{rival_project.id}", "lead", "main h1 >> text=Not allowed"),
         Visit("error 404", "/projects/prj_00000000000000000000000000", "lead", "main h1 >> text=Not found"),
         Visit("home: a newcomer choosing a side", "/", "newcomer", "section.card .wall-note"),

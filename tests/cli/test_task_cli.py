@@ -52,7 +52,21 @@ def test_task_reindex(cli, tmp_path):
     data.write_text("".join(f'{{"data": {{"text": "t{i} refund"}}}}\n' for i in range(5)))
     cli("import", project, str(data))
     answer = orjson.loads(cli("task", "reindex", "--project", project, "--json").stdout)
+    job = answer.pop("job")  # it ran as a job (services/job_kinds.py), here in the command's process
     assert answer == {"tasks": 5, "blocks": 1, "labelled": 0, "agreements": 0}
     assert "indexed 5 tasks in 1 blocks" in cli("task", "reindex", "--project", project).stdout
     missing = cli("task", "reindex", "--project", "prj_" + "0" * 32, ok=False)
     assert missing.exit_code == 1 and "not found" in missing.stderr
+
+    # bastion job list|show|cancel|retry
+    listed = orjson.loads(cli("job", "list", ws, "--json").stdout)
+    assert [j["state"] for j in listed] == ["succeeded", "succeeded"] and listed[1]["id"] == job
+    shown = cli("job", "show", job).stdout
+    assert job in shown and "search.reindex  succeeded  5/5" in shown
+    assert orjson.loads(cli("job", "show", job, "--json").stdout)["progress"] == {"done": 5, "total": 5}
+    assert job in cli("job", "list", ws).stdout
+    done = cli("job", "cancel", job, ok=False)
+    assert done.exit_code == 1 and "already succeeded" in done.stderr
+    assert "only a failed or cancelled job" in cli("job", "retry", job, ok=False).stderr
+    assert "not found" in cli("job", "show", "job_" + "0" * 32, ok=False).stderr
+    assert "state: one of" in cli("job", "list", ws, "--state", "done", ok=False).stderr

@@ -47,6 +47,7 @@ COMMANDS: dict[str, _Lazy] = {
     "init": _Lazy("db", "init"),
     "serve": _Lazy("serve", "serve"),
     "doctor": _Lazy("doctor", "doctor"),
+    "worker": _Lazy("jobs", "worker"),
     "demo": _Lazy("demo", "demo"),
     "import": _Lazy("imports", "import_"),
     "trace": _Lazy("leaks", "trace_"),
@@ -69,6 +70,7 @@ COMMANDS: dict[str, _Lazy] = {
     "approval": _Lazy("approvals", "approval_app", group=True),
     "export": _Lazy("exports", "export_app", group=True),
     "model": _Lazy("models", "model_app", group=True),
+    "job": _Lazy("jobs", "job_app", group=True),
 }
 
 

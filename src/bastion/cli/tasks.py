@@ -9,9 +9,10 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from ._output import out, progress_bar
+from ._output import out
 from ._runtime import context, runtime
-from ..services import search, task_assignees, task_changes
+from ..domain.errors import BastionError
+from ..services import jobs, task_assignees, task_changes
 
 task_app = typer.Typer(help="Change, delete and assign tasks after import; reindex them.", no_args_is_help=True)
 
@@ -170,11 +171,20 @@ def task_reindex(
     as_json: JsonOpt = False,
 ):
     """Rebuild a project's search index from its sealed tasks and answers: for tasks imported before the
-    index existed (the data browser says so), and after a project's data key changed (audited)."""
-    ctx = context(runtime())
-    with progress_bar("indexing") as progress:
-        bar = progress.add_task("reindex", total=None)
-        answer = search.reindex_project(ctx, project_id, progress=lambda n: progress.advance(bar, n))
+    index existed (the data browser says so), and after a project's data key changed (audited). Runs as a
+    job (``search.reindex``, resumable: see ``bastion job``), here unless a server's runner has it already."""
+    from .jobs import wait_with_progress
+
+    rt = runtime()
+    ctx = context(rt)
+    job = wait_with_progress(rt, jobs.submit_reindex(ctx, project_id), "indexing")
+    if job["state"] != "succeeded":
+        raise BastionError(
+            f"job {job['id']} {job['state']}"
+            + (f": {job['last_error']}" if job["last_error"] else "")
+            + f" (see `bastion job show {job['id']}`; `bastion job retry {job['id']}` resumes it)"
+        )
+    answer = {"job": job["id"], **job["checkpoint"]["counts"]}
     _print(
         answer,
         as_json,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from .oidc_providers import OidcClients
 from ..domain.errors import BastionError, InvalidInput
@@ -37,6 +38,8 @@ class Runtime:
     leak_cache: LeakCache = field(default_factory=LeakCache)
     # Single sign-on providers (BASTION_OIDC_PROVIDERS), their discovery documents and keys (services/oidc.py).
     oidc: OidcClients = field(default_factory=OidcClients)
+    # The installed job kinds (services/job_kinds.py ``kinds_of``: looked up on first use).
+    job_kinds: Any = None
 
     @classmethod
     def open(cls, settings: Settings, *, migrate_schema: str = "if-empty") -> Runtime:

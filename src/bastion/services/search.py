@@ -299,39 +299,80 @@ def reindex_project(ctx: Context, project_id: str, progress: Callable[[int], Non
     In one transaction per batch of tasks after a first one that clears the index: a search
     meanwhile finds what is indexed so far; the project stays marked for reindexing until the
     last batch. Returns the counts: tasks, blocks, labelled tasks, tasks with an agreement.
+    In this call's process, start to end (a key change runs it so); ``bastion task reindex``
+    runs the same steps as a job (``services/job_kinds.py``: resumable, one batch a chunk).
     """
     with ctx.write() as w:
         project = load_project(w, project_id, Action.TASK_MANAGE)
-        ws = project.workspace_id
-        search_store.clear_index(w.tx, ws, project.id)
-        search_store.mark_reindex(w.tx, ws, project.id, w.now)
-        w.audit(ws, "search.reindex_started", project.id)
-    task_type = ctx.rt.task_types.get(project.task_type)
-    config = task_type.parse_config(project.config)
+        begin_reindex(w, project)
     counts = {"tasks": 0, "blocks": 0, "labelled": 0, "agreements": 0}
     after = ""
     while True:
         with ctx.write() as w:
-            w.access.require(Action.TASK_MANAGE, ws, what="project")
-            sealer = w.sealer(ws, project.key_id)
-            hashes = hashes_for(w, ws, project.key_id)
-            rows = search_store.task_bodies(w.tx, ws, project.id, after=after, limit=REINDEX_BATCH)
-            if not rows:
-                search_store.clear_reindex(w.tx, ws, project.id)
-                w.audit(ws, "search.reindexed", project.id, **counts)
+            w.access.require(Action.TASK_MANAGE, project.workspace_id, what="project")
+            batch = reindex_batch(w, project, after=after, limit=REINDEX_BATCH)
+            if batch is None:
+                end_reindex(w, project, counts)
                 break
-            docs = [body_doc(sealer.open_json("tasks", row.id, "payload", row.payload)) for row in rows]
-            block = prepare_block(hashes, [row.id for row in rows], docs)
-            store_block(w, ws, project.id, block, import_id=None, key_id=project.key_id)
-            labelled, agreed = _reindex_answers(w, project, task_type, config, rows, hashes)
-            counts["tasks"] += len(rows)
-            counts["blocks"] += 1
-            counts["labelled"] += labelled
-            counts["agreements"] += agreed
-            after = rows[-1].id
+            add_counts(counts, batch)
+            after = batch.last_id
         if progress:
-            progress(len(rows))
+            progress(batch.tasks)
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexBatch:
+    """What one batch of a reindex did: its tasks, the last one's id, labelled tasks, agreements."""
+
+    tasks: int
+    last_id: str
+    labelled: int
+    agreements: int
+
+
+def begin_reindex(w: Unit, project) -> None:
+    """A reindex's first step: the project's index emptied, and the project marked until the last batch."""
+    ws = project.workspace_id
+    search_store.clear_index(w.tx, ws, project.id)
+    search_store.mark_reindex(w.tx, ws, project.id, w.now)
+    w.audit(ws, "search.reindex_started", project.id)
+
+
+def reindex_batch(w: Unit, project, *, after: str, limit: int) -> ReindexBatch | None:
+    """Index the project's next ``limit`` tasks after ``after`` (one block) with their answers' labels
+    and agreements; None when no task is left. Nothing here is kept outside the transaction."""
+    ws = project.workspace_id
+    task_type = w.rt.task_types.get(project.task_type)
+    config = task_type.parse_config(project.config)
+    sealer = w.sealer(ws, project.key_id)
+    hashes = hashes_for(w, ws, project.key_id)
+    rows = search_store.task_bodies(w.tx, ws, project.id, after=after, limit=limit)
+    if not rows:
+        return None
+    docs = [body_doc(sealer.open_json("tasks", row.id, "payload", row.payload)) for row in rows]
+    block = prepare_block(hashes, [row.id for row in rows], docs)
+    store_block(w, ws, project.id, block, import_id=None, key_id=project.key_id)
+    labelled, agreed = _reindex_answers(w, project, task_type, config, rows, hashes)
+    return ReindexBatch(len(rows), rows[-1].id, labelled, agreed)
+
+
+def add_counts(counts: dict[str, int], batch: ReindexBatch) -> None:
+    counts["tasks"] += batch.tasks
+    counts["blocks"] += 1
+    counts["labelled"] += batch.labelled
+    counts["agreements"] += batch.agreements
+
+
+def end_reindex(w: Unit, project, counts: dict[str, int]) -> None:
+    """The last step: the project's reindex mark goes, the counts are audited."""
+    search_store.clear_reindex(w.tx, project.workspace_id, project.id)
+    w.audit(project.workspace_id, "search.reindexed", project.id, **counts)
+
+
+def count_tasks(u: Unit, project) -> int:
+    """How many tasks a reindex of the project goes through (canaries are not its tasks)."""
+    return search_store.count_tasks(u.tx, project.workspace_id, project.id)
 
 
 def _reindex_answers(w: Unit, project, task_type, config, rows, hashes: TokenHashes) -> tuple[int, int]:

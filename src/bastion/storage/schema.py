@@ -1035,6 +1035,55 @@ model_endpoints = Table(
     UniqueConstraint("workspace_id", "name", name="uq_model_endpoints_name"),
 )
 
+# -- the jobs runner: long work, durable, leased, resumable (services/job_runner.py) ------
+# One row per job. ``params`` and ``checkpoint`` are JSON of ids, counts and settings only,
+# never task content; ``last_error`` is a message without content. A job is claimed by a
+# runner for a lease (``lease_owner`` until ``lease_expires_at``), renewed while it runs; an
+# expired lease is any runner's to reclaim. ``dedupe_key``: at most one queued or running job
+# per key and workspace (a finished one does not block the next).
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("params", Text, nullable=False),  # JSON: ids and settings
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False),
+    Column("run_after", BigInteger, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_at", BigInteger, nullable=True),
+    Column("heartbeat_at", BigInteger, nullable=True),
+    Column("progress_done", BigInteger, nullable=False, server_default=text("0")),
+    Column("progress_total", BigInteger, nullable=True),
+    Column("checkpoint", Text, nullable=True),  # JSON: where the next chunk starts
+    Column("last_error", Text, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    Column("dedupe_key", String(200), nullable=True),
+    Column("created_by", ID, nullable=False),  # usr_… or "system"
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=True),
+    Column("finished_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    CheckConstraint("state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name="state"),
+    CheckConstraint("max_attempts >= 1 AND attempts >= 0", name="attempts"),
+    Index("ix_jobs_id", "id", unique=True),
+    # What a runner claims: queued jobs that are due, running ones whose lease expired.
+    Index("ix_jobs_due", "state", "run_after"),
+    Index(
+        "uq_jobs_dedupe",
+        "workspace_id",
+        "dedupe_key",
+        unique=True,
+        sqlite_where=text("dedupe_key IS NOT NULL AND state IN ('queued', 'running')"),
+        postgresql_where=text("dedupe_key IS NOT NULL AND state IN ('queued', 'running')"),
+    ),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -1068,4 +1117,5 @@ WORKSPACE_TABLES = (
     "search_keys",
     "search_reindex",
     "model_endpoints",
+    "jobs",
 )

@@ -333,6 +333,17 @@ def task_bodies(tx: Tx, workspace_id: str, project_id: str, *, after: str, limit
     return [TaskBody(row.id, row.payload, row.annotation_count, bool(row.is_gold), row.agreement) for row in rows]
 
 
+def count_tasks(tx: Tx, workspace_id: str, project_id: str) -> int:
+    """How many tasks ``task_bodies`` goes through (the project's, canaries left out)."""
+    return int(
+        tx.execute(
+            select(func.count())
+            .select_from(T)
+            .where(T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.is_canary.is_(False))
+        ).scalar_one()
+    )
+
+
 class AnswerRow(NamedTuple):
     id: str
     task_id: str

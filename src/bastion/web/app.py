@@ -16,6 +16,7 @@ from .api import (
     approvals,
     audit,
     files,
+    jobs,
     leaks,
     model_endpoints,
     people,
@@ -43,7 +44,8 @@ from ..settings import Settings
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Background duty of a server: sign audit checkpoints for logs that grew."""
+    """Background duties of a server: sign audit checkpoints for logs that grew; run jobs
+    (``BASTION_JOB_WORKERS`` runner threads, services/job_runner.py)."""
     rt = app.state.rt
     stop = threading.Event()
 
@@ -60,10 +62,18 @@ async def _lifespan(app: FastAPI):
     if rt.settings.checkpoint_seconds > 0:
         thread = threading.Thread(target=sign_periodically, name="bastion-checkpoints", daemon=True)
         thread.start()
+    runners = None
+    if rt.settings.job_workers > 0:
+        from ..services.job_runner import RunnerThreads
+
+        runners = RunnerThreads(rt, rt.settings.job_workers)
+        runners.start()
     try:
         yield
     finally:
         stop.set()
+        if runners is not None:
+            runners.stop()  # each finishes or releases its current chunk
         if thread is not None:
             thread.join(5)
 
@@ -103,6 +113,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         leaks,
         approvals,
         model_endpoints,
+        jobs,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model

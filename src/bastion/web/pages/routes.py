@@ -8,6 +8,7 @@ from . import (
     browse,
     exports,
     home,
+    jobs,
     members,
     own_annotations,
     project_setup,
@@ -32,6 +33,7 @@ for _module in (
     walls,
     quality,
     approvals,
+    jobs,
     task,
 ):
     router.include_router(_module.router)
