@@ -15,7 +15,18 @@ import re
 
 from sqlalchemy import select
 
-from bastion.services import annotations, approvals, canaries, queue, reviews, users, workforce, workspaces
+from bastion.services import (
+    annotations,
+    approvals,
+    canaries,
+    jobs,
+    model_endpoints,
+    queue,
+    reviews,
+    users,
+    workforce,
+    workspaces,
+)
 from bastion.storage import schema
 from factories import (
     add_tasks,
@@ -79,6 +90,15 @@ def _world(rt):
         "canary_id": canary["id"],
         "export_id": make_export(b.ctx(rt, "owner"), project.id),
         "approval_id": approvals.request(b.ctx(rt, "owner"), b.workspace_id, "keys.rotate", {}, "yearly")["id"],
+        "endpoint_id": model_endpoints.create_endpoint(
+            b.ctx(rt, "owner"),
+            b.workspace_id,
+            name="b model",  # a name is metadata, as a project's is
+            base_url="http://127.0.0.1:9/v1",
+            default_model="m",
+            allowed_hosts=["127.0.0.1:9"],
+        )["id"],
+        "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": project.id})["id"],
     }
     return a, b, ids
 

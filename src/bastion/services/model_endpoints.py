@@ -151,7 +151,8 @@ def create_endpoint(
             workspace_id,
             "model_endpoint.created",
             row.id,
-            name=row.name,
+            # Where data may go is the auditor's business (base URL, allowed hosts); names are the client's
+            # words and stay out of the log, as workspace and project names do.
             base_url=row.base_url,
             allowed_hosts=row.allowed_hosts,
             default_model=row.default_model,
@@ -203,7 +204,9 @@ def update_endpoint(
         if changes:
             changes["updated_at"] = w.now
             store.update_endpoint(w.tx, ws, row.id, **changes)
-            audited = {k: v for k, v in changes.items() if k not in ("api_key", "updated_at")}
+            audited = {k: v for k, v in changes.items() if k not in ("api_key", "updated_at", "name")}
+            if "name" in changes:
+                audited["renamed"] = True
             if "api_key" in changes:
                 audited["api_key"] = "set" if changes["api_key"] is not None else "removed"
             w.audit(ws, "model_endpoint.updated", row.id, **audited)
@@ -215,7 +218,7 @@ def delete_endpoint(ctx: Context, endpoint_id: str) -> None:
     with ctx.write() as w:
         row = _find(w, endpoint_id, Action.MODEL_MANAGE)
         store.delete_endpoint(w.tx, row.workspace_id, row.id)
-        w.audit(row.workspace_id, "model_endpoint.deleted", row.id, name=row.name)
+        w.audit(row.workspace_id, "model_endpoint.deleted", row.id, base_url=row.base_url)
 
 
 def load_for_call(u: Unit, endpoint_id: str, action: Action) -> CallTarget:
