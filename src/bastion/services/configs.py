@@ -116,6 +116,7 @@ def _check(u: Unit, workspace_id: str, text: str) -> ConfigCheck:
         for key in CONFIG_SECTIONS
         if raw.get(key) is not None and not u.access.allows(Action.REDACTION_REVIEW, workspace_id)
     ]
+    problems.extend(projects.model_endpoint_problems(u, workspace_id, task_type, parsed))
     data = task_type.sample_data(parsed)
     preview = Preview(
         widget=f"tasktypes/{task_type.name}/widget.html",
