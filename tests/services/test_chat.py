@@ -264,7 +264,7 @@ def test_exports_sft_dpo_and_lossless_load_with_datasets(rt, served, tmp_path):
          "rejected": [{"role": "assistant", "content": first["replies"][1]["content"]}]},
     ]
     lossless = rows("jsonl", per="annotation")
-    kept = lossless[0]["result"]
+    kept = lossless[0]["annotation"]["result"]
     assert kept["turns"][0]["replies"][1]["content"] == first["replies"][1]["content"]
     assert kept["turns"][0]["rewrite"] == {"reply": 1, "content": "Processes."}
     assert kept["turns"][1]["ratings"] == [5, None] and kept["turns"][0]["replies"][0]["usage"]["prompt_tokens"]

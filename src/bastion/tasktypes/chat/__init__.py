@@ -419,17 +419,22 @@ class Chat(TaskType):
     def widget_context(
         self, config: ChatConfig, data: dict, *, task_id: str = "", user_id: str = "", predictions: list | None = None
     ) -> dict:
-        """The seed and opening message; the live transcript is the server's draft, which the widget loads."""
+        """The seed and the opening message; a result shown (read, corrected) with its turns. The live
+        transcript is the server's draft, which the widget loads (services/chat.py)."""
+        import orjson
+
         seed, opening = seed_of(config, data)
         shown = (predictions or [None])[0] if predictions else None
+        turns = shown.get("turns") if isinstance(shown, dict) and isinstance(shown.get("turns"), list) else []
         return {
             "seed": seed,
             "opening": opening,
             "labels": config.labels(),
-            "turns": shown.get("turns", []) if isinstance(shown, dict) else [],
+            "labels_json": orjson.dumps(config.labels()).decode(),
+            "criteria_json": orjson.dumps(config.criteria).decode(),
+            "turns": turns,
+            "result_json": orjson.dumps(shown).decode() if turns else "",
             "strengths": STRENGTHS,
             "scale": list(range(config.rating.min, config.rating.max + 1)),
         }
 
-    def result_from_form(self, config: ChatConfig, form: Any) -> Any:
-        return super().result_from_form(config, form)
