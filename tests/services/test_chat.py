@@ -17,6 +17,7 @@ from bastion.storage import schema
 from bastion.tasktypes import installed
 from factories import as_user, make_project, make_side, make_user, operator_tx, system
 from model_server import model_server, reply_for, served  # noqa: F401  (fixtures)
+from trl_formats import check_trl_conversational
 
 OPENING = "Which is faster for CPU-bound Python: threads or processes?"
 
@@ -274,25 +275,3 @@ def test_exports_sft_dpo_and_lossless_load_with_datasets(rt, served, tmp_path):
         loaded = datasets.load_dataset("json", data_files=str(path), split="train")
         assert loaded.num_rows == len(data)
     check_trl_conversational(sft, dpo)
-
-
-def check_trl_conversational(sft: dict, dpo: list[dict]) -> None:
-    """TRL's conversational dataset types (docs: "Dataset formats and types"): language modeling
-    ``{"messages": [{role, content}…]}``, preference with an explicit prompt ``{"prompt": [...],
-    "chosen": [assistant turn], "rejected": [assistant turn]}``. With trl installed its own
-    ``is_conversational`` decides too."""
-    def messages(value):
-        return isinstance(value, list) and value and all(
-            isinstance(m, dict) and set(m) == {"role", "content"} and isinstance(m["content"], str) for m in value
-        )
-
-    assert messages(sft["messages"]) and sft["messages"][-1]["role"] == "assistant"
-    for row in dpo:
-        assert messages(row["prompt"]) and row["prompt"][-1]["role"] == "user"
-        for key in ("chosen", "rejected"):
-            assert messages(row[key]) and [m["role"] for m in row[key]] == ["assistant"]
-    try:
-        from trl.data_utils import is_conversational
-    except ImportError:
-        return
-    assert is_conversational(sft) and all(is_conversational(row) for row in dpo)

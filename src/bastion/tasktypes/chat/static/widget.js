@@ -282,6 +282,9 @@
           st.editAt = null;
           input.value = "";
           render(root);
+          // the keys now judge this turn: focus leaves the message box for the new replies
+          var first = list.lastElementChild && list.lastElementChild.querySelector(".response");
+          if (first && document.activeElement === input) first.focus();
           status(root, st.turns.length >= st.max ? t(root, "full") : "");
         } else if (event.event === "error") {
           status(root, event.message, true);
