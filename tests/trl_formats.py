@@ -15,9 +15,14 @@ def check_trl_conversational(sft: dict, dpo: list[dict]) -> None:
     ``{"messages": [{role, content}…]}``, preference with an explicit prompt ``{"prompt": [...],
     "chosen": [assistant turn], "rejected": [assistant turn]}``. With trl installed its own
     ``is_conversational`` decides too."""
+
     def messages(value):
-        return isinstance(value, list) and value and all(
-            isinstance(m, dict) and set(m) == {"role", "content"} and isinstance(m["content"], str) for m in value
+        return (
+            isinstance(value, list)
+            and value
+            and all(
+                isinstance(m, dict) and set(m) == {"role", "content"} and isinstance(m["content"], str) for m in value
+            )
         )
 
     assert messages(sft["messages"]) and sft["messages"][-1]["role"] == "assistant"

@@ -34,7 +34,9 @@ def endpoint(rt, side, served, name: str, model: str) -> str:
 
 
 def chat_config(a: str, b: str | None = None, **extra) -> dict:
-    models = [{"endpoint": a, "label": "Lab"}] + ([{"endpoint": b, "model": "vendor-x", "label": "Vendor"}] if b else [])
+    models = [{"endpoint": a, "label": "Lab"}] + (
+        [{"endpoint": b, "model": "vendor-x", "label": "Vendor"}] if b else []
+    )
     config = {"type": "chat", "models": models, "system_prompt": "Be brief.", "max_turns": 3, "criteria": ["correct"]}
     if b is None:
         config["actions"] = ["rate", "rewrite"]
@@ -89,8 +91,13 @@ def test_a_turn_streams_both_replies_and_is_kept_sealed(rt, served):
     assert chat.load_chat(me, task["id"])["turns"][0]["replies"] == replies
 
     # the next turn carries the rewrite of the reply the expert preferred
-    judged = [{"choice": {"preferred": 1, "strength": "clearly", "criteria": ["correct"]}, "ratings": [3, 6],
-               "rewrite": {"reply": 1, "content": "Processes: the GIL runs one thread at a time."}}]
+    judged = [
+        {
+            "choice": {"preferred": 1, "strength": "clearly", "criteria": ["correct"]},
+            "ratings": [3, 6],
+            "rewrite": {"reply": 1, "content": "Processes: the GIL runs one thread at a time."},
+        }
+    ]
     events(chat.open_turn(me, task["id"], "Why?", judgements=judged, version=1))
     last_request = served.requests[-1]["body"]["messages"]
     assert last_request[-2:] == [
@@ -226,8 +233,19 @@ def test_the_validator_names_what_is_wrong():
             tt.validate_result(config, {}, bad)
     single = tt.parse_config(chat_config(a))
     with pytest.raises(InvalidAnswer, match="does not ask to choose"):
-        tt.validate_result(single, {}, {"turns": [{"user": "x", "replies": [_turn(a, b)["replies"][0]],
-                                                   "choice": {"preferred": 0, "strength": "much"}}]})
+        tt.validate_result(
+            single,
+            {},
+            {
+                "turns": [
+                    {
+                        "user": "x",
+                        "replies": [_turn(a, b)["replies"][0]],
+                        "choice": {"preferred": 0, "strength": "much"},
+                    }
+                ]
+            },
+        )
 
 
 def test_exports_sft_dpo_and_lossless_load_with_datasets(rt, served, tmp_path):
@@ -236,8 +254,12 @@ def test_exports_sft_dpo_and_lossless_load_with_datasets(rt, served, tmp_path):
     me = side.ctx(rt, "annotator")
     task = queue.next_task(me, project.id)
     first = events(chat.open_turn(me, task["id"], OPENING))[-1]["data"]
-    judged = [{"choice": {"preferred": 1, "strength": "much", "criteria": ["correct"]},
-               "rewrite": {"reply": 1, "content": "Processes."}}]
+    judged = [
+        {
+            "choice": {"preferred": 1, "strength": "much", "criteria": ["correct"]},
+            "rewrite": {"reply": 1, "content": "Processes."},
+        }
+    ]
     second = events(chat.open_turn(me, task["id"], "Why?", judgements=judged))[-1]["data"]
     result = {"turns": [{**first, **judged[0]}, {**second, "choice": {"preferred": "tie"}, "ratings": [5, None]}]}
     from bastion.services import annotations
@@ -245,24 +267,34 @@ def test_exports_sft_dpo_and_lossless_load_with_datasets(rt, served, tmp_path):
     annotations.submit_annotation(me, task["id"], result)
 
     def rows(fmt, **options):
-        body = b"".join(exports.start_export(system(rt), project.id, request=ExportRequest(fmt=fmt, **options)).chunks())
+        body = b"".join(
+            exports.start_export(system(rt), project.id, request=ExportRequest(fmt=fmt, **options)).chunks()
+        )
         return [orjson.loads(x) for x in body.splitlines()]
 
     (sft,) = rows("sft")
-    assert sft == {"messages": [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": OPENING},
-        {"role": "assistant", "content": "Processes."},
-        {"role": "user", "content": "Why?"},
-        {"role": "assistant", "content": second["replies"][0]["content"]},
-    ]}
+    assert sft == {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": OPENING},
+            {"role": "assistant", "content": "Processes."},
+            {"role": "user", "content": "Why?"},
+            {"role": "assistant", "content": second["replies"][0]["content"]},
+        ]
+    }
     dpo = rows("dpo")
     prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": OPENING}]
     assert dpo == [
-        {"prompt": prompt, "chosen": [{"role": "assistant", "content": "Processes."}],
-         "rejected": [{"role": "assistant", "content": first["replies"][0]["content"]}]},
-        {"prompt": prompt, "chosen": [{"role": "assistant", "content": "Processes."}],
-         "rejected": [{"role": "assistant", "content": first["replies"][1]["content"]}]},
+        {
+            "prompt": prompt,
+            "chosen": [{"role": "assistant", "content": "Processes."}],
+            "rejected": [{"role": "assistant", "content": first["replies"][0]["content"]}],
+        },
+        {
+            "prompt": prompt,
+            "chosen": [{"role": "assistant", "content": "Processes."}],
+            "rejected": [{"role": "assistant", "content": first["replies"][1]["content"]}],
+        },
     ]
     lossless = rows("jsonl", per="annotation")
     kept = lossless[0]["annotation"]["result"]

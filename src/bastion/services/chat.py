@@ -68,9 +68,7 @@ class _Held:
         if found.task_type != "chat":
             raise InvalidInput(f"task {task_id} is not a chat task")
         u.see_content(self.workspace_id)
-        if not chat_store.holds_lease(
-            u.tx, found.id, workspace_id=self.workspace_id, user_id=self.user_id, now=u.now
-        ):
+        if not chat_store.holds_lease(u.tx, found.id, workspace_id=self.workspace_id, user_id=self.user_id, now=u.now):
             raise PermissionDenied("you do not hold this task: start labelling to take it first")
         self.config: ChatConfig = config_of(u, found)
         data = task_dict(u, found, found.key_id, full=False)["data"]
@@ -87,7 +85,9 @@ class _Held:
         sealed = u.sealer(self.workspace_id, self.key_id).seal_json(
             TABLE, _draft_id(self.task_id, self.user_id), "body", draft
         )
-        chat_store.save_draft(u.tx, self.task_id, sealed, workspace_id=self.workspace_id, user_id=self.user_id, now=u.now)
+        chat_store.save_draft(
+            u.tx, self.task_id, sealed, workspace_id=self.workspace_id, user_id=self.user_id, now=u.now
+        )
 
     def view(self) -> dict[str, Any]:
         return {

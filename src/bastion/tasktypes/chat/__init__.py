@@ -55,7 +55,8 @@ from ..base import TaskType, shorten
 from ...domain.completions import PARAMS
 from ...domain.errors import InvalidAnswer
 
-ACTIONS = ("choose", "rate", "rewrite")
+Action = Literal["choose", "rate", "rewrite"]
+ACTIONS: tuple[Action, ...] = ("choose", "rate", "rewrite")
 STRENGTHS = ("slightly", "clearly", "much")
 MAX_TEXT = 100_000
 HARD_MAX_TURNS = 50
@@ -91,7 +92,7 @@ class ChatConfig(BaseModel):
     models: list[ChatModel] = Field(min_length=1, max_length=2)
     system_prompt: str = Field(default="", max_length=20_000)
     max_turns: int = Field(default=10, ge=1, le=HARD_MAX_TURNS)
-    actions: list[Literal["choose", "rate", "rewrite"]] = Field(default_factory=lambda: list(ACTIONS))
+    actions: list[Action] = Field(default_factory=lambda: list(ACTIONS))
     criteria: list[str] = Field(default_factory=list, max_length=20)
     rating: RatingScale = Field(default_factory=RatingScale)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -110,7 +111,7 @@ class ChatConfig(BaseModel):
 
     @field_validator("actions")
     @classmethod
-    def _actions(cls, value: list[str]) -> list[str]:
+    def _actions(cls, value: list[Action]) -> list[Action]:
         if len(set(value)) != len(value):
             raise ValueError("actions: an action is repeated")
         return [a for a in ACTIONS if a in value]
@@ -437,4 +438,3 @@ class Chat(TaskType):
             "strengths": STRENGTHS,
             "scale": list(range(config.rating.min, config.rating.max + 1)),
         }
-

@@ -55,7 +55,9 @@ def dpo_rows(config, task: dict, annotation: dict, options: ExportOptions) -> It
         replies = turn["replies"]
         rewrite = turn.get("rewrite")
         choice = turn.get("choice")
-        final = [rewrite["content"] if rewrite and rewrite["reply"] == i else r["content"] for i, r in enumerate(replies)]
+        final = [
+            rewrite["content"] if rewrite and rewrite["reply"] == i else r["content"] for i, r in enumerate(replies)
+        ]
         if choice and choice["preferred"] in (0, 1):
             other = 1 - choice["preferred"]
             if replies[other].get("error") is None and strong_enough(

@@ -32,7 +32,9 @@ def upgrade() -> None:
             name=op.f("fk_chat_drafts_workspace_id_task_id_tasks"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_chat_drafts_user_id_users"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_chat_drafts_user_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("workspace_id", "task_id", "user_id", name=op.f("pk_chat_drafts")),
     )
     rls.enable(op, ["chat_drafts"])
