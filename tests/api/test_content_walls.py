@@ -15,7 +15,17 @@ import re
 
 from sqlalchemy import select
 
-from bastion.services import annotations, approvals, canaries, queue, reviews, users, workforce, workspaces
+from bastion.services import (
+    annotations,
+    approvals,
+    canaries,
+    model_endpoints,
+    queue,
+    reviews,
+    users,
+    workforce,
+    workspaces,
+)
 from bastion.storage import schema
 from factories import (
     add_tasks,
@@ -79,6 +89,14 @@ def _world(rt):
         "canary_id": canary["id"],
         "export_id": make_export(b.ctx(rt, "owner"), project.id),
         "approval_id": approvals.request(b.ctx(rt, "owner"), b.workspace_id, "keys.rotate", {}, "yearly")["id"],
+        "endpoint_id": model_endpoints.create_endpoint(
+            b.ctx(rt, "owner"),
+            b.workspace_id,
+            name="lab model",
+            base_url="http://127.0.0.1:9/v1",
+            default_model="lab-7b",
+            allowed_hosts=["127.0.0.1:9"],
+        )["id"],
     }
     return a, b, ids
 

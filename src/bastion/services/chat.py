@@ -65,9 +65,9 @@ class _Held:
         self.key_id = found.key_id
         self.user_id = u.actor.user_id
         u.access.require(Action.TASK_WORK, self.workspace_id, what="task")
+        u.see_content(self.workspace_id)
         if found.task_type != "chat":
             raise InvalidInput(f"task {task_id} is not a chat task")
-        u.see_content(self.workspace_id)
         if not chat_store.holds_lease(u.tx, found.id, workspace_id=self.workspace_id, user_id=self.user_id, now=u.now):
             raise PermissionDenied("you do not hold this task: start labelling to take it first")
         self.config: ChatConfig = config_of(u, found)
