@@ -92,7 +92,7 @@ class ChatConfig(BaseModel):
     models: list[ChatModel] = Field(min_length=1, max_length=2)
     system_prompt: str = Field(default="", max_length=20_000)
     max_turns: int = Field(default=10, ge=1, le=HARD_MAX_TURNS)
-    actions: list[Action] = Field(default_factory=lambda: list(ACTIONS))
+    actions: list[Action] = Field(default_factory=list)  # none given: every action that fits the models
     criteria: list[str] = Field(default_factory=list, max_length=20)
     rating: RatingScale = Field(default_factory=RatingScale)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -131,6 +131,8 @@ class ChatConfig(BaseModel):
 
     @model_validator(mode="after")
     def _fit(self) -> ChatConfig:
+        if not self.actions:
+            self.actions = [a for a in ACTIONS if a != "choose" or len(self.models) > 1]
         if "choose" in self.actions and len(self.models) < 2:
             raise ValueError("actions: 'choose' needs two models to choose between")
         if self.criteria and "choose" not in self.actions:
