@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from bastion.services import imports, model_endpoints, queue, users
 from factories import as_user, make_project, make_side, make_user, system
@@ -10,6 +11,12 @@ from model_server import model_server, reply_for, served  # noqa: F401  (fixture
 
 PASSWORD = "correct horse battery"
 JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture
+def db_kind() -> str:
+    """SQLite only: the routes add HTTP to services/chat.py, whose tests run on both databases."""
+    return "sqlite"
 
 
 def test_turns_stream_only_for_the_holder_with_the_csrf_token(client, rt, served):

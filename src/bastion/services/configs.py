@@ -6,7 +6,8 @@ typed so far; :func:`check_config` answers every problem with its field path
 stops parsing) and, when the config is valid, a preview: the task type's widget
 on the type's own made-up item (``TaskType.sample_data``).
 
-Checking reads and writes nothing stored — no project, no task, no lease — so it
+Checking reads and writes nothing stored — no project, no task, no lease; only whether the
+model endpoints a config names are the workspace's (names and ids, no content) — so it
 passes no wall and is not audited; it is still decided by the access module
 (``project.manage`` in the workspace, as saving would be), so the editor and its
 preview are for those who may save what they type. Saving goes through
@@ -137,7 +138,7 @@ def editor_text(project: Project) -> str:
 def check_config(ctx: Context, workspace_id: str, text: str) -> ConfigCheck:
     """The editor's check as you type: every problem with its path, and the widget's preview when valid.
 
-    Changes nothing and reads nothing stored (see the module docstring); refused like
+    Changes nothing and reads no content (see the module docstring); refused like
     creating a project would be (``project.manage``; another workspace: NotFound).
     """
     with ctx.read() as r:
