@@ -1,7 +1,9 @@
 """Chat rows: TRL's conversational SFT rows (the final transcript) and preference rows (one per judged turn).
 
 * ``sft`` — ``{"messages": [...]}``: system prompt, seed, then every turn's user message and
-  the assistant message it carried on (a rewrite replaces the original reply).
+  the assistant message it carried on (a rewrite replaces the original reply); with
+  ``sft_form=prompt-completion``, ``{"prompt": [...], "completion": [last reply]}``. Rows are
+  always conversational (a conversation has no standard string form without a chat template).
 * ``dpo`` — per turn, ``{"prompt": [...history...], "chosen": [{"role": "assistant", …}],
   "rejected": [...]}`` (TRL's conversational preference type, explicit prompt): where the
   expert chose between two replies, the preferred reply (its rewrite, if it was rewritten)
@@ -44,6 +46,9 @@ def sft_rows(config, task: dict, annotation: dict, options: ExportOptions) -> It
     for turn in annotation["result"]["turns"]:
         messages.append({"role": "user", "content": turn["user"]})
         messages.append({"role": "assistant", "content": _carried(turn)})
+    if options.sft_form == "prompt-completion":  # the last reply is the completion, all before it the prompt
+        yield {"prompt": messages[:-1], "completion": messages[-1:], **ids(task, annotation, options)}
+        return
     yield {"messages": messages, **ids(task, annotation, options)}
 
 
