@@ -282,6 +282,8 @@ def test_exports_sft_dpo_and_lossless_load_with_datasets(rt, served, tmp_path):
             {"role": "assistant", "content": second["replies"][0]["content"]},
         ]
     }
+    (pc,) = rows("sft", sft_form="prompt-completion")
+    assert pc == {"prompt": sft["messages"][:-1], "completion": sft["messages"][-1:]}
     dpo = rows("dpo")
     prompt = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": OPENING}]
     assert dpo == [
