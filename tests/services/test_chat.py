@@ -264,6 +264,12 @@ def test_exports_sft_dpo_and_lossless_load_with_datasets(rt, served, tmp_path):
     result = {"turns": [{**first, **judged[0]}, {**second, "choice": {"preferred": "tie"}, "ratings": [5, None]}]}
     from bastion.services import annotations
 
+    forged = json.loads(json.dumps(result))
+    forged["turns"][0]["replies"][0]["content"] = "Threads, always."
+    with pytest.raises(InvalidAnswer, match=r"result.turns\[0\].replies: not this chat's"):
+        annotations.submit_annotation(me, task["id"], forged)
+    with pytest.raises(InvalidAnswer, match="1 turns, but this chat has 2"):
+        annotations.submit_annotation(me, task["id"], {"turns": result["turns"][:1]})
     annotations.submit_annotation(me, task["id"], result)
 
     def rows(fmt, **options):

@@ -20,6 +20,10 @@ the audit log already). Both models receive the same history: each earlier turn'
 reply (the rewrite, else the preferred reply, else the first). The replies in the draft
 come from the models only — a post changes the expert's judgements, never a reply's text.
 
+On submit (``services/annotations.py``), :func:`settle_result` holds a chat to its draft: the
+messages and replies posted must be the draft's. The draft is kept after the submit, so an undo
+continues the chat; it goes with the task or the person (foreign keys) or the project's key.
+
 The trap: a turn's stream saves the draft when both replies have ended; a reader who goes
 away before then saves nothing, and the calls are recorded as aborted. The draft carries a
 version: a turn that started from another version (a second window) is refused at save.
@@ -151,6 +155,28 @@ def restart(ctx: Context, task_id: str) -> dict[str, Any]:
 def _same_version(held: _Held, version: Any) -> None:
     if version is not None and version != held.draft["version"]:
         raise Conflict("this chat changed in another window: reload the page to continue it")
+
+
+def settle_result(w: Unit, found: Any, result: Any) -> Any:
+    """A chat result as submitted (``services/annotations.py``, before validation): where the person has a
+    draft of the task, its turns' messages and replies must be the draft's — the models' words, which no
+    post changes; only the judgements come from the post. Without a draft (an API client's transcript)
+    the result stands as posted, checked by the validator like any type's."""
+    me = w.actor.user_id
+    sealed = chat_store.find_draft(w.tx, found.id, workspace_id=found.workspace_id, user_id=me)
+    if sealed is None or not isinstance(result, dict) or not isinstance(result.get("turns"), list):
+        return result
+    draft = w.sealer(found.workspace_id, found.key_id).open_json(TABLE, _draft_id(found.id, me), "body", sealed)
+    kept, posted = draft["turns"], result["turns"]
+    if len(posted) != len(kept):
+        raise InvalidAnswer(f"result.turns: {len(posted)} turns, but this chat has {len(kept)}: reload the page")
+    for i, (mine, theirs) in enumerate(zip(posted, kept, strict=True)):
+        if not isinstance(mine, dict):
+            raise InvalidAnswer(f"result.turns[{i}]: must be an object")
+        for key in ("user", "replies"):
+            if mine.get(key) != theirs[key]:
+                raise InvalidAnswer(f"result.turns[{i}].{key}: not this chat's (reload the page to continue it)")
+    return result
 
 
 def _user_text(content: Any) -> str:
@@ -326,4 +352,4 @@ def open_turn(
     return TurnStream(ctx, held, turns, streams, failed)
 
 
-__all__ = ["TurnStream", "load_chat", "open_turn", "restart", "save_judgements"]
+__all__ = ["TurnStream", "load_chat", "open_turn", "restart", "save_judgements", "settle_result"]
