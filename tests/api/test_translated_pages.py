@@ -163,6 +163,7 @@ WIDGET_PHRASES = {
     "writing": "Vor dem Absenden bestätigen",
     "rubric": "zu bewertende Antwort",
     "image": "Das zu annotierende Bild",
+    "chat": "Ihre Nachricht",
 }
 
 

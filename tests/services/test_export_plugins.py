@@ -210,7 +210,10 @@ def test_the_cli_lists_it_exports_a_file_and_verifies_it(fasttext_rt, tmp_path, 
     rt = fasttext_rt
     side, project, preference = _labelled(rt, "ftcli")
     code, out, _ = cli("export", "project", "--help")
-    assert code == 0 and "coco (image), conll (spans), label-studio, fasttext (classification)" in " ".join(out.split())
+    assert code == 0 and (
+        "coco (image), conll (spans), label-studio (classification, spans, preference, ranking, writing, rubric, "
+        "image), fasttext (classification)"
+    ) in " ".join(out.split())
 
     target = tmp_path / "reviews.txt"
     code, _, err = cli("export", project.id, "--format", "fasttext", "--out", str(target))

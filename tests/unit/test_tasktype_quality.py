@@ -20,6 +20,7 @@ def rows(results: dict[tuple[str, str], dict]) -> list[ProjectAnnotation]:
 
 def test_every_type_declares_what_fits() -> None:
     assert {tt.name: list(tt.aggregation_methods) for tt in installed()} == {
+        "chat": [],
         "classification": ["ds", "mv", "onecoin", "glad", "mace"],
         "image": ["ds", "mv", "onecoin", "glad", "mace"],
         "preference": ["ds", "mv", "onecoin", "glad", "mace"],
@@ -90,3 +91,26 @@ def test_gold_and_rejected_answers_are_left_out_of_agreement() -> None:
         {"task": "t1", "user": "c", "result": {"label": "negative"}, "is_gold": True, "review": "none"},
     ]
     assert agreement_of("classification", config, answers)["n_ratings"] == 1
+
+
+def test_chat_agreement_compares_the_choices_turn_by_turn() -> None:
+    from bastion.tasktypes.base import Rating
+
+    tt = installed().get("chat")
+    config = tt.parse_config({"type": "chat", "models": [{"endpoint": "mep_0a"}, {"endpoint": "mep_0b"}]})
+
+    def chat(*picks):
+        return {"turns": [{"choice": {"preferred": p}} if p is not None else {} for p in picks]}
+
+    ratings = [
+        Rating("t1", "u1", chat(0, 1, "tie")),
+        Rating("t1", "u2", chat(0, 0)),  # the same at turn 1, not at turn 2; no turn 3
+        Rating("t2", "u1", chat(1)),
+        Rating("t2", "u2", chat(None)),  # turn 1 not judged: nothing to compare
+        Rating("t3", "u1", chat(1)),  # alone on its task
+    ]
+    report = tt.agreement(config, ratings)
+    assert report["turn_choice_agreement"] == 0.5 and report["n_turn_pairs"] == 2 and report["n_tasks"] == 1
+    assert tt.task_agreement(config, [chat(0, 1), chat(0, 1)]) == 1.0
+    assert tt.task_agreement(config, [chat(0)]) is None
+    assert tt.agreement(config, ratings[2:])["turn_choice_agreement"] is None

@@ -51,6 +51,23 @@ SAMPLES = {
             "comments": {"accuracy": "exact", "safety": "harmless"},
         },
     ),
+    "chat": (
+        {"prompt": "Say hello."},
+        {
+            "turns": [
+                {
+                    "user": "Say hello.",
+                    "replies": [
+                        {"content": "Hello!", "model": "lab-7b", "endpoint": "mep_0", "usage": {"prompt_tokens": 2}},
+                        {"content": "Hi.", "model": "vendor", "endpoint": "mep_1", "error": None},
+                    ],
+                    "choice": {"preferred": 1, "strength": "much", "criteria": ["helpful", "correct"]},
+                    "ratings": [3, None],
+                    "rewrite": {"reply": 1, "content": "Hi there."},
+                }
+            ]
+        },
+    ),
     "writing": (
         {"prompt": "Explain rain in a sentence."},
         {

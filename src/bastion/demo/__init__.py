@@ -1,7 +1,9 @@
 """``bastion demo``: a ready-to-try deployment with demo people, workspaces and projects.
 
 * **Demo Lab** — one project per task type, each with items written for the demo
-  (see ``data/README.md``); the images are sealed into the file store at import.
+  (see ``data/README.md``); the images are sealed into the file store at import. The
+  chat project talks with a model endpoint at a local OpenAI-compatible server
+  (``LOCAL_MODEL``: Ollama's address); none is needed to try the rest.
 * **Two competing clients** — *Northwind Models* and *Contoso AI*, each with its
   own owner and one project, behind a declared conflict-of-interest wall. Ana
   annotates for Demo Lab and for both clients: the first client whose data she
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..access import Actor
-from ..services import imports, projects, users, workforce, workspaces
+from ..services import imports, model_endpoints, projects, users, workforce, workspaces
 from ..services.context import Context
 from ..services.files import FileReferences
 from ..services.runtime import Runtime
@@ -296,6 +298,43 @@ def _first(source, n: int):
     return items
 
 
+# The chat project's model: a local OpenAI-compatible server (Ollama's address); without one, replies say so.
+LOCAL_MODEL = {
+    "name": "Local model",
+    "base_url": "http://127.0.0.1:11434/v1",
+    "default_model": "llama3.2",
+    "allowed_hosts": ["127.0.0.1:11434"],
+}
+
+
+def chat_project(endpoint_id: str) -> dict:
+    """The demo's chat project, talking with the workspace's local model endpoint."""
+    return {
+        "name": "Chat with a model",
+        "file": "chat.jsonl",
+        "config": {
+            "type": "chat",
+            "models": [{"endpoint": endpoint_id, "label": "Local"}],
+            "max_turns": 6,
+            "actions": ["rate", "rewrite"],
+            "rating": {"min": 1, "max": 5},
+            "params": {"max_tokens": 400},
+            "instructions": (
+                "Talk with the model as a demanding expert would: **M** writes, **Ctrl+Enter** sends. Rate each "
+                "reply and rewrite (**R**) the ones that fall short."
+            ),
+        },
+        "settings": {"overlap": 1},
+    }
+
+
+def _local_model(ctx: Context, workspace_id: str) -> str:
+    for endpoint in model_endpoints.list_endpoints(ctx, workspace_id):
+        if endpoint["name"] == LOCAL_MODEL["name"]:
+            return endpoint["id"]
+    return model_endpoints.create_endpoint(ctx, workspace_id, **LOCAL_MODEL)["id"]
+
+
 def _workspace(ctx: Context, name: str, owner_id: str, existing: dict[str, str]) -> str:
     if name in existing:
         return existing[name]
@@ -339,7 +378,7 @@ def setup_demo(rt: Runtime) -> list[DemoLogin]:
             workspaces.add_member(ctx, spaces[workspace], email, role)
     workforce.add_conflict(ctx, spaces[NORTHWIND], spaces[CONTOSO])  # again: already declared, nothing changes
     lab = {p.name: p for p in projects.list_projects(ctx, spaces[WORKSPACE])}
-    for spec in demo_projects():
+    for spec in [*demo_projects(), chat_project(_local_model(ctx, spaces[WORKSPACE]))]:
         _project(ctx, spaces[WORKSPACE], spec, lab)
     for client, spec in client_projects().items():
         _project(ctx, spaces[client], spec, {p.name: p for p in projects.list_projects(ctx, spaces[client])})

@@ -14,6 +14,7 @@ from typing import Any
 
 from . import search
 from .canaries import answer_canary
+from .chat import settle_result
 from .context import Context, Unit
 from .projects import bump_counts, config_of, load_project
 from .qualification import grade_if_complete
@@ -89,6 +90,8 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
     view = viewed_by(w, found, task_type, config, data)
     if view.is_canary:
         return answer_canary(w, found, view, task_type, config, data, result, lead_time_ms, mine)
+    if found.task_type == "chat":  # a chat's replies are the models', kept server-side (services/chat.py)
+        result = settle_result(w, found, result)
     normalised = task_type.validate_result(config, data, view.to_canonical(result))
 
     # Consume the lease with a guarded transition, so a concurrent reclaim of the

@@ -6,7 +6,8 @@ typed so far; :func:`check_config` answers every problem with its field path
 stops parsing) and, when the config is valid, a preview: the task type's widget
 on the type's own made-up item (``TaskType.sample_data``).
 
-Checking reads and writes nothing stored — no project, no task, no lease — so it
+Checking reads and writes nothing stored — no project, no task, no lease; only whether the
+model endpoints a config names are the workspace's (names and ids, no content) — so it
 passes no wall and is not audited; it is still decided by the access module
 (``project.manage`` in the workspace, as saving would be), so the editor and its
 preview are for those who may save what they type. Saving goes through
@@ -116,6 +117,7 @@ def _check(u: Unit, workspace_id: str, text: str) -> ConfigCheck:
         for key in CONFIG_SECTIONS
         if raw.get(key) is not None and not u.access.allows(Action.REDACTION_REVIEW, workspace_id)
     ]
+    problems.extend(projects.model_endpoint_problems(u, workspace_id, task_type, parsed))
     data = task_type.sample_data(parsed)
     preview = Preview(
         widget=f"tasktypes/{task_type.name}/widget.html",
@@ -136,7 +138,7 @@ def editor_text(project: Project) -> str:
 def check_config(ctx: Context, workspace_id: str, text: str) -> ConfigCheck:
     """The editor's check as you type: every problem with its path, and the widget's preview when valid.
 
-    Changes nothing and reads nothing stored (see the module docstring); refused like
+    Changes nothing and reads no content (see the module docstring); refused like
     creating a project would be (``project.manage``; another workspace: NotFound).
     """
     with ctx.read() as r:

@@ -221,6 +221,12 @@ def delete_endpoint(ctx: Context, endpoint_id: str) -> None:
         w.audit(row.workspace_id, "model_endpoint.deleted", row.id, base_url=row.base_url)
 
 
+def require_usable(u: Unit, endpoint_id: str) -> None:
+    """The caller may call this endpoint's models (``model.use`` in its workspace); NotFound otherwise. For a
+    feature calling several endpoints at once, so that none is called when one would be refused."""
+    _find(u, endpoint_id, Action.MODEL_USE)
+
+
 def load_for_call(u: Unit, endpoint_id: str, action: Action) -> CallTarget:
     """The endpoint ready for one call (``services/completions.py``): access decided, API key opened."""
     row = _find(u, endpoint_id, action)

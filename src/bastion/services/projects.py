@@ -30,7 +30,7 @@ from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidConfig, InvalidInput, NotFound
 from ..domain.projects import Counts, Project, ProjectSummary, check_name, parse_settings
-from ..storage import projects_store, tasks_store, workspaces_store
+from ..storage import model_endpoints_store, projects_store, tasks_store, workspaces_store
 from ..storage.crypto import key_id_of
 from ..storage.projects_store import ProjectRecord, settings_of
 from ..tasktypes.base import CONFIG_SECTIONS
@@ -99,6 +99,23 @@ def config_of(u: Unit, record) -> Any:
     return parsed
 
 
+def model_endpoint_problems(u: Unit, workspace_id: str, task_type, parsed) -> list[dict[str, str]]:
+    """The config's model endpoints (``TaskType.model_endpoints``) that are not this workspace's, by path."""
+    problems = []
+    for path, endpoint_id in task_type.model_endpoints(parsed):
+        if model_endpoints_store.find_endpoint(u.tx, endpoint_id, workspace_ids=[workspace_id]) is None:
+            problems.append({"path": path, "message": f"{endpoint_id!r} is not a model endpoint of this workspace"})
+    return problems
+
+
+def check_model_endpoints(u: Unit, workspace_id: str, task_type, parsed) -> None:
+    """Refuse a config naming a model endpoint of another workspace, or none at all (InvalidConfig, by path)."""
+    problems = model_endpoint_problems(u, workspace_id, task_type, parsed)
+    if problems:
+        first = problems[0]
+        raise InvalidConfig(f"{first['path']}: {first['message']}", details=problems)
+
+
 def counts_of(u: Unit, workspace_id: str, project_ids: list[str]) -> dict[str, Counts]:
     """The projects' counters (a project without any is left out)."""
     if not project_ids:
@@ -134,6 +151,7 @@ def create_project(ctx: Context, workspace_id: str, *, name: str, config: Any, s
         # Only the system (the CLI) passes the access check for a workspace that does not exist.
         if workspaces_store.find_workspace(r.tx, workspace_id) is None:
             raise NotFound(f"workspace {workspace_id} not found")
+        check_model_endpoints(r, workspace_id, task_type, parsed)
     project_id = ids.new_id("prj")
     key_id = ctx.rt.keyring.create_key(workspace_id, project_id)
     try:
@@ -295,6 +313,7 @@ def update_project(
                 kept = {k: project.config[k] for k in CONFIG_SECTIONS if k in project.config and config.get(k) is None}
                 config = {**config, **kept}
             task_type, parsed = ctx.rt.task_types.parse_config(config)
+            check_model_endpoints(w, project.workspace_id, task_type, parsed)
             if task_type.name != project.task_type:
                 if tasks_store.has_tasks(w.tx, project.id, workspace_id=project.workspace_id):
                     raise Conflict("config.type: the task type cannot change once the project has tasks")

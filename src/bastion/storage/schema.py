@@ -1084,6 +1084,21 @@ jobs = Table(
     ),
 )
 
+# A person's chat in progress on a task they hold (tasktypes/chat, services/chat.py): the transcript so
+# far, sealed with the project's key; replaced at every turn, gone with the task or the person.
+chat_drafts = Table(
+    "chat_drafts",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("task_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "task_id", "user_id"),
+    ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -1118,4 +1133,5 @@ WORKSPACE_TABLES = (
     "search_reindex",
     "model_endpoints",
     "jobs",
+    "chat_drafts",
 )

@@ -22,6 +22,8 @@ A task type is an object with:
   fit a type whose widget reads one text field);
 * ``summarise(config, result)`` — a result in one short line (an annotator's
   list of their annotations);
+* ``model_endpoints(config)`` — the model endpoints a config names, by config path (checked
+  against the project's workspace where configs are saved);
 * ``file_fields(config)`` — the ``data`` keys that hold references to sealed
   files (images), so imports can store the files they name;
 * text and offsets — ``offset_fields``, ``data_texts``, ``result_texts``,
@@ -396,6 +398,11 @@ class TaskType:
         import orjson
 
         return shorten(orjson.dumps(result).decode())
+
+    def model_endpoints(self, config: Any) -> list[tuple[str, str]]:
+        """``(config path, endpoint id)`` for each model endpoint the config names (``chat``): the project
+        service checks each belongs to the project's own workspace when a config is saved. Default: none."""
+        return []
 
     def file_fields(self, config: Any) -> tuple[str, ...]:
         """Keys of ``data`` holding sealed file references (``fil_…``)."""

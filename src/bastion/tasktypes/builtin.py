@@ -5,6 +5,7 @@ from ..plugins import hookimpl
 
 @hookimpl
 def bastion_task_types():
+    from .chat import Chat
     from .classification import Classification
     from .image import Image
     from .preference import Preference
@@ -13,4 +14,4 @@ def bastion_task_types():
     from .spans import Spans
     from .writing import Writing
 
-    return [Classification(), Spans(), Preference(), Ranking(), Writing(), Rubric(), Image()]
+    return [Classification(), Spans(), Preference(), Ranking(), Writing(), Rubric(), Image(), Chat()]
