@@ -1,7 +1,8 @@
 """A webhook receiver for the tests, on 127.0.0.1 only, that checks every request's signature the way
 the Standard Webhooks spec says — written from the spec, sharing no code with the server.
 
-``Receiver.mode``: ``"ok"`` (204), ``"fail"`` (500), ``"redirect"`` (302 elsewhere). Every request is
+``Receiver.mode``: ``"ok"`` (204), ``"fail"`` (500), ``"redirect"`` (302 elsewhere); ``delay`` holds each
+answer back. Every request is
 kept in ``received`` with whether its signature verified; ``by_id`` groups them by ``webhook-id``.
 """
 
@@ -12,6 +13,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -44,6 +46,7 @@ class Receiver:
     server: ThreadingHTTPServer
     secret: str = ""
     mode: str = "ok"
+    delay: float = 0.0  # seconds before answering
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,6 +80,8 @@ def start_receiver() -> Receiver:
                 receiver.received.append(
                     Received(headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""), json.loads(body), valid)
                 )
+            if receiver.delay:
+                time.sleep(receiver.delay)
             if receiver.mode == "redirect":
                 self.send_response(302)
                 self.send_header("Location", "http://example.com/elsewhere")
