@@ -106,7 +106,7 @@ def list_events(workspace_id: str, ctx: Ctx, after: str = "0", limit: str = "100
 def create_webhook(workspace_id: str, body: WebhookIn, ctx: Ctx):
     """Register an endpoint (owners); the answer carries its signing secret, shown this once."""
     made = webhooks.create_webhook(ctx, workspace_id, **body.model_dump())
-    return created(made, f"/api/v1/webhooks/{made['id']}")
+    return created(made, f"/webhooks/{made['id']}")
 
 
 @router.get("/workspaces/{workspace_id}/webhooks", response_model=list[WebhookOut], operation_id="webhooks_list")
