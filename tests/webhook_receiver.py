@@ -78,7 +78,9 @@ def start_receiver() -> Receiver:
             valid = verify(receiver.secret, headers, body)
             with receiver.lock:
                 receiver.received.append(
-                    Received(headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""), json.loads(body), valid)
+                    Received(
+                        headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""), json.loads(body), valid
+                    )
                 )
             if receiver.delay:
                 time.sleep(receiver.delay)

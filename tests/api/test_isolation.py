@@ -39,7 +39,11 @@ def _ids_of_b(rt, client, b):
     ).json()
     export = client.get(f"/api/v1/projects/{b.project_id}/export", headers=owner)
     hook = webhooks.create_webhook(
-        b.ctx(rt, "owner"), b.workspace_id, url="http://127.0.0.1:9/h", events=["tasks.imported"], allowed_hosts=["127.0.0.1:9"]
+        b.ctx(rt, "owner"),
+        b.workspace_id,
+        url="http://127.0.0.1:9/h",
+        events=["tasks.imported"],
+        allowed_hosts=["127.0.0.1:9"],
     )
     with system(rt).write() as w:  # an event, so a delivery (B's task count stays as the end checks it)
         w.event(b.workspace_id, "tasks.imported", b.project_id, project=b.project_id, count=0, batch="x")

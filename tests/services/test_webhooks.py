@@ -76,7 +76,12 @@ def test_events_come_with_their_change_and_only_then(hrt):
         task = queue.next_task(ctx, side.project_id)
         annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
     feed = events.list_events(side.ctx(hrt, "owner"), side.workspace_id)
-    assert [e["kind"] for e in feed["events"]] == ["tasks.imported", "task.completed", "task.completed", "project.completed"]
+    assert [e["kind"] for e in feed["events"]] == [
+        "tasks.imported",
+        "task.completed",
+        "task.completed",
+        "project.completed",
+    ]
     assert [e["seq"] for e in feed["events"]] == [1, 2, 3, 4] and feed["next"] == 4
     first = feed["events"][0]
     assert first["data"]["count"] == 2 and first["data"]["project"] == side.project_id and first["data"]["batch"]
@@ -116,14 +121,14 @@ def test_who_reads_the_feed_and_manages_webhooks(hrt, receiver):
         other = b.ctx(hrt, role)
         with pytest.raises(NotFound):
             events.list_events(other, a.workspace_id)
-        for call in (
-            lambda: webhooks.get_webhook(other, made["id"]),
-            lambda: webhooks.list_deliveries(other, made["id"]),
-            lambda: webhooks.delete_webhook(other, made["id"]),
-            lambda: webhooks.replay(other, made["id"], "whd_x"),
+        for call, args in (
+            (webhooks.get_webhook, ()),
+            (webhooks.list_deliveries, ()),
+            (webhooks.delete_webhook, ()),
+            (webhooks.replay, ("whd_x",)),
         ):
             with pytest.raises(NotFound):
-                call()
+                call(other, made["id"], *args)
     assert "secret" not in webhooks.list_webhooks(a.ctx(hrt, "owner"), a.workspace_id)[0]
     with operator_tx(hrt, write=False) as tx:
         sealed = tx.execute(select(schema.webhook_endpoints.c.secret)).scalar_one()
@@ -206,7 +211,7 @@ def test_receiver_down_redirects_and_hosts_are_refused(hrt, receiver):
     assert all(a["status"] is None for a in newest["history"])
     # an allow-list that no longer names the URL's host (changed under it): the guard refuses, nothing sent
     with operator_tx(hrt) as tx:
-        tx.execute(schema.webhook_endpoints.update().values(allowed_hosts='["127.0.0.2:%d"]' % port))
+        tx.execute(schema.webhook_endpoints.update().values(allowed_hosts=f'["127.0.0.2:{port}"]'))
     add_tasks(hrt, side.project_id, 1, start=30)
     drain(hrt)
     assert {a["error"] for a in webhooks.list_deliveries(owner, made["id"])[0]["history"]} == {"egress_refused"}
