@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
+def verify(secret: str, headers: dict[str, str], body: bytes, tolerance: float | None = 300) -> bool:
     """The spec's check: HMAC-SHA256 with the base64-decoded part of ``whsec_…`` over
     ``{webhook-id}.{webhook-timestamp}.{body}``; any ``v1,`` signature in the space-separated list may match."""
     msg_id, stamp = headers.get("webhook-id"), headers.get("webhook-timestamp")
     if not msg_id or not stamp or not stamp.isdigit() or not secret.startswith("whsec_"):
+        return False
+    if tolerance is not None and abs(time.time() - int(stamp)) > tolerance:  # the spec's replay window
         return False
     key = base64.b64decode(secret[len("whsec_") :])
     expected = base64.b64encode(hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest())
