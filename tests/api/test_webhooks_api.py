@@ -3,11 +3,14 @@ JSON errors for bad input, a delivery replayed through the route."""
 
 from __future__ import annotations
 
+import pytest
+
 from bastion.services.job_runner import Runner
 from factories import add_tasks, make_side
 from webhook_receiver import start_receiver
 
 
+@pytest.mark.parametrize("db_kind", ["sqlite"])  # the services tests cover PostgreSQL
 def test_feed_webhooks_deliveries_and_replay_over_http(client, rt):
     rt.settings = rt.settings.model_copy(update={"job_retry_seconds": 0, "webhook_attempts": 2})  # retry at once
     receiver = start_receiver()

@@ -24,7 +24,7 @@ from environment import MASTER_KEY, make_settings
 from factories import add_tasks, make_side
 from webhook_receiver import start_receiver
 
-BEFORE, DURING, AFTER = 12, 12, 6
+BEFORE, DURING, AFTER = 8, 8, 4
 
 
 @pytest.mark.slow
