@@ -237,3 +237,33 @@ def test_the_receiver_verification_rejects_tampering():
     assert not verify(secret, {**signed, "webhook-id": "evt_2"}, body, tolerance=None)
     assert not verify(secret, {**signed, "webhook-timestamp": "1700000001"}, body, tolerance=None)
     assert not verify(webhooks.new_secret(), signed, body, tolerance=None)
+
+
+@pytest.mark.parametrize("db_kind", ["sqlite"])
+def test_reviewed_export_ready_and_paused_are_announced(hrt):
+    from bastion.services import imports, reviews
+    from factories import make_export, make_project
+
+    side = make_side(hrt, "rx", n_tasks=1, settings={"quality": {"review": "all"}})
+    ctx = side.ctx(hrt, "annotator")
+    task = queue.next_task(ctx, side.project_id)
+    answer = annotations.submit_annotation(ctx, task["id"], {"label": "pos"})
+    reviews.review_annotation(side.ctx(hrt, "reviewer"), answer["id"], "accept")
+    export_id = make_export(side.ctx(hrt, "owner"), side.project_id)
+    gold = make_project(
+        hrt, side.workspace_id, name="gold",
+        settings={"overlap": 1, "quality": {"gold_rate": 1.0, "pause_below": 0.9, "pause_after": 2}},
+    )  # fmt: skip
+    items = [(1, {"data": {"text": "regular"}})]
+    items += [(10 + i, {"data": {"text": f"known {i}"}, "gold": {"label": "pos"}}) for i in range(2)]
+    imports.import_tasks(system(hrt), gold.id, items)
+    for _ in range(2):
+        shown = queue.next_task(ctx, gold.id)
+        annotations.submit_annotation(ctx, shown["id"], {"label": "neg"})
+    feed = {e["kind"]: e for e in events.list_events(side.ctx(hrt, "owner"), side.workspace_id)["events"]}
+    assert feed["annotation.reviewed"]["data"] == {
+        "annotation": answer["id"], "task": task["id"], "project": side.project_id, "decision": "accepted"
+    }  # fmt: skip
+    assert feed["export.ready"]["subject"] == export_id and feed["export.ready"]["data"]["sha256"]
+    assert feed["annotator.paused"]["data"]["user"] == side.users["annotator"]
+    assert feed["annotator.paused"]["data"]["project"] == gold.id
