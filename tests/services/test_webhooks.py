@@ -184,6 +184,9 @@ def test_each_attempt_is_signed_retried_dead_lettered_and_replayed(hrt, receiver
         add_tasks(hrt, side.project_id, 1, start=30)
         pending = webhooks.list_deliveries(owner, made["id"], state="pending")[0]
         webhooks.replay(owner, made["id"], pending["id"])
+    with operator_tx(hrt) as tx:  # its job failed for good (runners went away too often): nobody tries it now
+        tx.execute(schema.jobs.update().where(schema.jobs.c.id == pending["job_id"]).values(state="failed"))
+    assert webhooks.replay(owner, made["id"], pending["id"])["state"] == "pending"
     with pytest.raises(PermissionDenied):
         webhooks.replay(side.ctx(hrt, "manager"), made["id"], dead[0]["id"])
     receiver.mode = "ok"

@@ -249,6 +249,7 @@ def _delivery_out(row: DeliveryRow, event_id: str | None, attempts: list[Attempt
         "attempts": row.attempts,
         "last_status": row.last_status,
         "last_error": row.last_error,
+        "job_id": row.job_id,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
         "history": [
@@ -278,9 +279,16 @@ def list_deliveries(ctx: Context, webhook_id: str, *, state: Any = None, limit: 
         return out
 
 
+def _still_tried(u: Unit, workspace_id: str, job_id: str | None) -> bool:
+    """Whether the delivery's job is queued or running (a job that failed for good — its runners went away
+    too often — leaves its delivery pending with nobody trying it: that one may be replayed)."""
+    job = None if job_id is None else jobs_store.find_job(u.tx, job_id, workspace_ids=[workspace_id])
+    return job is not None and job.state in jobs_store.ACTIVE
+
+
 def replay(ctx: Context, webhook_id: str, delivery_id: Any) -> dict[str, Any]:
     """Deliver again (owners): a dead delivery — or a delivered one, asked again — starts a new round of tries
-    with the same ``webhook-id``. A delivery still pending is refused (Conflict): it is being tried."""
+    with the same ``webhook-id``. A delivery still being tried is refused (Conflict)."""
     if not ids.has_prefix(delivery_id, "whd"):
         raise NotFound("delivery not found")
     with ctx.write() as w:
@@ -288,7 +296,7 @@ def replay(ctx: Context, webhook_id: str, delivery_id: Any) -> dict[str, Any]:
         row = store.find_delivery(w.tx, hook.workspace_id, str(delivery_id))
         if row is None or row.endpoint_id != hook.id:
             raise NotFound("delivery not found")
-        if row.state == "pending":
+        if row.state == "pending" and _still_tried(w, hook.workspace_id, row.job_id):
             raise Conflict("this delivery is still being tried; replay it once it is delivered or dead")
         job_id = _submit(w, hook.workspace_id, row.id)
         store.update_delivery(

@@ -79,6 +79,7 @@ class DeliveryOut(BaseModel):
     attempts: int
     last_status: int | None
     last_error: str | None
+    job_id: str | None
     created_at: int
     updated_at: int
     history: list[AttemptOut]
