@@ -106,6 +106,17 @@ class Action(Enum):
         "Send prompts to the workspace's model endpoints (through the features that call them)",
     )
 
+    EVENT_READ = (
+        "event.read",
+        True,
+        "Read the workspace's event feed (ids and counts of what changed) and its webhooks' deliveries",
+    )
+    WEBHOOK_MANAGE = (
+        "webhook.manage",
+        False,
+        "Add and remove webhooks (where the workspace's events are sent) and replay their deliveries",
+    )
+
     def __init__(self, label: str, is_read: bool, description: str) -> None:
         self.label = label
         self.is_read = is_read
@@ -131,6 +142,8 @@ POLICY: dict[Role, frozenset[Action]] = {
         Action.APPROVAL_DECIDE,
         # where the workspace's data may be sent (the egress allow-list) is the owners' to decide
         Action.MODEL_MANAGE,
+        # where the workspace's events are sent is the owners' to decide too
+        Action.WEBHOOK_MANAGE,
     },
     Role.REVIEWER: frozenset(
         {
@@ -153,6 +166,7 @@ POLICY: dict[Role, frozenset[Action]] = {
             Action.AUDIT_READ,
             Action.WALLS_READ,
             Action.MODEL_READ,
+            Action.EVENT_READ,
         }
     ),
 }

@@ -168,6 +168,13 @@ class Settings(BaseSettings):
         description="Back-off before a failed job's first retry; it doubles with each attempt (with jitter, "
         "at most an hour).",
     )
+    webhook_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=50,
+        description="Tries of a webhook delivery (back-off as for jobs, from `job_retry_seconds`) before it goes "
+        "to the dead-letter list (docs/webhooks.md).",
+    )
 
     group_roles: str | None = Field(
         default=None,

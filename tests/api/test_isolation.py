@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from bastion.services import approvals, jobs, model_endpoints
-from factories import ROLES, make_side
+from bastion.services import approvals, jobs, model_endpoints, webhooks
+from factories import ROLES, make_side, system
 
 ALLOWED = {404}
 QUERIES = {  # required query parameters, so that requests reach the access check
@@ -38,6 +38,16 @@ def _ids_of_b(rt, client, b):
         json={"data": {"text": "{name} {figure} {date} {place}"}},
     ).json()
     export = client.get(f"/api/v1/projects/{b.project_id}/export", headers=owner)
+    hook = webhooks.create_webhook(
+        b.ctx(rt, "owner"),
+        b.workspace_id,
+        url="http://127.0.0.1:9/h",
+        events=["tasks.imported"],
+        allowed_hosts=["127.0.0.1:9"],
+    )
+    with system(rt).write() as w:  # an event, so a delivery (B's task count stays as the end checks it)
+        w.event(b.workspace_id, "tasks.imported", b.project_id, project=b.project_id, count=0, batch="x")
+    delivery = webhooks.list_deliveries(b.ctx(rt, "owner"), hook["id"])[0]
     return {
         "workspace_id": b.workspace_id,
         "project_id": b.project_id,
@@ -61,6 +71,8 @@ def _ids_of_b(rt, client, b):
             allowed_hosts=["127.0.0.1:9"],
             api_key="sk-b",
         )["id"],
+        "webhook_id": hook["id"],
+        "delivery_id": delivery["id"],
         "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
     }
 
@@ -105,6 +117,8 @@ def _bodies(method: str, path: str):
             "default_model": "m",
             "allowed_hosts": ["127.0.0.1:9"],
         }
+    if path.endswith("/webhooks") and method == "post":
+        return {"url": "http://127.0.0.1:9/h", "events": ["tasks.imported"], "allowed_hosts": ["127.0.0.1:9"]}
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if path.endswith("/tasks") and method == "patch":

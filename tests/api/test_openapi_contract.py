@@ -236,6 +236,11 @@ def _created_calls(rt, client, side):
                 }
             },
         ),
+        "webhooks_create": (
+            owner,
+            f"/api/v1/workspaces/{ws}/webhooks",
+            {"json": {"url": "http://127.0.0.1:9/h", "events": ["task.completed"], "allowed_hosts": ["127.0.0.1:9"]}},
+        ),
         "approvals_request": (
             owner,
             f"/api/v1/workspaces/{ws}/approvals",

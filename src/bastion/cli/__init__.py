@@ -71,6 +71,7 @@ COMMANDS: dict[str, _Lazy] = {
     "export": _Lazy("exports", "export_app", group=True),
     "model": _Lazy("models", "model_app", group=True),
     "job": _Lazy("jobs", "job_app", group=True),
+    "webhook": _Lazy("webhooks", "webhook_app", group=True),
 }
 
 

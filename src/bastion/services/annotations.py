@@ -25,7 +25,7 @@ from .workforce import release_leases
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidInput, PermissionDenied
-from ..storage import annotations_store, own_annotations_store
+from ..storage import annotations_store, own_annotations_store, projects_store
 from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
 
@@ -144,6 +144,9 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
                 w, ws, task.project_id, found.key_id, task_id, task_type.result_labels(config, normalised)
             )
     w.audit(ws, "annotation.submitted", annotation_id, task=task_id)
+    if completed and not found.is_gold:
+        w.event(ws, "task.completed", task_id, project=task.project_id, task=task_id, overlap=found.overlap)
+        announce_if_project_done(w, ws, task.project_id)
     if qualification:
         grade_if_complete(w, project, me, task_type, config)
     out = {
@@ -174,6 +177,14 @@ def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:
     return "pending" if draw < quality.review_fraction else "none"
 
 
+def announce_if_project_done(w: Unit, workspace_id: str, project_id: str) -> None:
+    """``project.completed`` when the task just completed was the project's last one left to do (its
+    counters, summed in this transaction, say every task is done)."""
+    counts = projects_store.sum_counts(w.tx, [project_id], workspace_id=workspace_id).get(project_id)
+    if counts is not None and counts.tasks > 0 and counts.done >= counts.tasks:
+        w.event(workspace_id, "project.completed", project_id, project=project_id, tasks=counts.tasks)
+
+
 def pause_if_below(w: Unit, project, user_id: str) -> bool:
     """Auto-pause: after K gold answers, accuracy below the threshold stops the person's work here."""
     quality = project.settings.quality
@@ -193,6 +204,7 @@ def pause_if_below(w: Unit, project, user_id: str) -> bool:
             accuracy=round(total / count, 4),
             gold_answers=count,
         )
+        w.event(project.workspace_id, "annotator.paused", user_id, project=project.id, user=user_id, gold_answers=count)
     return True
 
 

@@ -39,7 +39,7 @@ TOUCH_EVERY_MS = 60_000
 class Unit:
     """One service call's transaction, with the actor's access decisions."""
 
-    __slots__ = ("tx", "rt", "actor", "access", "may_bind", "_sealers", "_events", "_scope")
+    __slots__ = ("tx", "rt", "actor", "access", "may_bind", "_sealers", "_events", "_feed", "_scope")
 
     def __init__(self, tx: Tx, rt: Runtime, actor: Actor, *, may_bind: bool = True) -> None:
         self.tx = tx
@@ -49,6 +49,7 @@ class Unit:
         self.access = Access(actor, tx)
         self._sealers: dict[str, Sealer] = {}
         self._events: list[PendingEvent] = []
+        self._feed: list[tuple[str, str, str | None, dict]] = []
         self._scope: frozenset[str] | None = None  # the workspaces RLS shows; None: all (or SQLite)
         if rt.db.dialect.name == "postgresql":
             # Row-level security: who asks first (their memberships are readable), then
@@ -82,6 +83,12 @@ class Unit:
         if self.actor.token_id:
             details["token"] = self.actor.token_id
         self._events.append(PendingEvent(workspace_id, self.tx.now, self.actor.user_id, action, target, details))
+
+    def event(self, workspace_id: str, kind: str, subject: str | None = None, **ids) -> None:
+        """Announce a change in the workspace's event feed (``services/events.py``): appended, with the
+        webhook deliveries it starts, just before this transaction commits — so an acknowledged change
+        always has its event and a rolled-back one never does. ``ids``: ids and counts, never content."""
+        self._feed.append((workspace_id, kind, subject, ids))
 
     def hold_person(self) -> None:
         """Take the person's wall lock first (before any task row), so locks always come in one order."""
@@ -176,6 +183,11 @@ class Unit:
         if self._events:
             events, self._events = self._events, []
             append_events(self, events)
+        if self._feed:
+            from .events import append_feed  # the feed needs the unit; imported late to keep one direction
+
+            feed, self._feed = self._feed, []
+            append_feed(self, feed)
 
 
 class Context:

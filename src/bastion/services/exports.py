@@ -486,6 +486,10 @@ class Export:
                 rows=tally.rows,
                 annotations=tally.annotations,
             )
+            w.event(
+                ws, "export.ready", self.id, export=self.id, project=self.project.id, rows=tally.rows,
+                annotations=tally.annotations, bytes=size, sha256=sha256,
+            )  # fmt: skip
         return manifest
 
     def _record_progress(self, size: int) -> None:

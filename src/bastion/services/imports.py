@@ -386,6 +386,8 @@ def _insert_rows(ctx: Context, project, prepared: _Prepared, report: ImportRepor
             imported=inserted,
             duplicates=prepared.size - inserted,
         )
+        if inserted:
+            w.event(ws, "tasks.imported", project.id, project=project.id, count=inserted, batch=report.import_id)
     report.imported += inserted
     report.duplicates += prepared.size - inserted
     return inserted

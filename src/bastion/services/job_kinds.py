@@ -55,13 +55,15 @@ class RunningJob:
 class Step:
     """What a chunk did: the checkpoint the next chunk starts from, the progress so far (``done`` of
     ``total``, in the kind's own unit: tasks, rows), and whether the job is finished (``result``:
-    counts kept with the finished job, metadata only)."""
+    counts kept with the finished job, metadata only). ``wait_ms``: the job is not finished but has nothing to
+    do for a while (a webhook delivery's back-off): it goes back to the queue, due then, the attempt uncounted."""
 
     checkpoint: dict[str, Any]
     done: int
     total: int | None = None
     finished: bool = False
     result: dict[str, Any] = field(default_factory=dict)
+    wait_ms: int | None = None
 
 
 class JobKind(Protocol):
@@ -174,4 +176,6 @@ REINDEX_SEARCH = ReindexSearch()
 
 @hookimpl
 def bastion_job_kinds():
-    return [REINDEX_SEARCH]
+    from .webhooks import DELIVER_WEBHOOK
+
+    return [REINDEX_SEARCH, DELIVER_WEBHOOK]

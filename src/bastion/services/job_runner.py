@@ -12,6 +12,7 @@ One job's life in a runner::
                kind.run_chunk(unit, job, checkpoint)
                save the new checkpoint and progress
                finished?          -> succeeded            -- job.succeeded
+               waiting (Step.wait_ms)? -> queued again, due then, the attempt uncounted
       a chunk raised:  attempts left -> queued again after a back-off  -- job.retry_scheduled
                        none left, or an error no retry can mend -> failed  -- job.failed
       asked to stop (SIGTERM): the lease is released, the job queued again -- job.released
@@ -173,12 +174,15 @@ class Runner:
                     if step.finished:
                         jobs_store.finish(w.tx, ws, job_id, "succeeded", now=w.now)
                         w.audit(ws, "job.succeeded", job_id, kind=held.kind, done=step.done, **step.result)
+                    elif step.wait_ms is not None:
+                        run_after = w.now + max(int(step.wait_ms), 0)
+                        jobs_store.requeue(w.tx, ws, job_id, run_after=run_after, now=w.now, error=None, uncount=True)
             except Exception as exc:
                 self._failed(job, exc)
                 return
             if progress is not None:
                 progress(step.done, step.total)
-            if step.finished:
+            if step.finished or step.wait_ms is not None:
                 return
 
     def _failed(self, job: JobRow, exc: Exception) -> None:

@@ -299,6 +299,10 @@ def review_annotation(
         # A rejected answer no longer counts, a correction adds its labels: the index follows.
         search.settle_answers(w, found, ctx.rt.task_types.get(project.task_type), config_of(w, found))
         w.audit(ws, "annotation.reviewed", annotation_id, decision=status, task=task_id)
+        w.event(
+            ws, "annotation.reviewed", annotation_id, annotation=annotation_id, task=task_id, project=project_id,
+            decision=status,
+        )  # fmt: skip
         return {
             "id": review_id,
             "annotation_id": annotation_id,

@@ -1099,6 +1099,91 @@ chat_drafts = Table(
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )
 
+# -- the event feed and webhooks (services/events.py, services/webhooks.py) -------------------------
+# ``events``: append-only, one row per change announced, in the transaction of the change; ``seq``
+# counts per workspace from 1 (the feed's cursor), ``id`` (evt_…) is the webhook-id receivers dedupe
+# by. ``data`` is JSON of ids and counts, never task content.
+events = Table(
+    "events",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("subject", ID, nullable=True),
+    Column("data", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "seq"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    UniqueConstraint("workspace_id", "id", name="uq_events_id"),
+)
+
+# A workspace's webhook endpoints: where to POST which kinds, through which egress allow-list, the
+# signing secret sealed with the workspace's data key under the endpoint's id.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("kinds", Text, nullable=False),  # JSON list of event kinds
+    Column("allowed_hosts", Text, nullable=False),  # JSON list
+    Column("secret", LargeBinary, nullable=False),  # sealed whsec_…
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="SET NULL"),
+)
+
+# One delivery per (endpoint, event): made with the event, delivered by a ``webhook.deliver`` job.
+# ``state``: pending (attempts left), delivered (a 2xx), dead (the dead-letter list: out of attempts).
+# ``round_attempts`` counts the attempts since the delivery was made or last replayed.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("endpoint_id", ID, nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("round_attempts", Integer, nullable=False),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("job_id", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(
+        ["workspace_id", "endpoint_id"], ["webhook_endpoints.workspace_id", "webhook_endpoints.id"], ondelete="CASCADE"
+    ),
+    ForeignKeyConstraint(["workspace_id", "event_seq"], ["events.workspace_id", "events.seq"], ondelete="CASCADE"),
+    CheckConstraint("state IN ('pending', 'delivered', 'dead')", name="state"),
+    UniqueConstraint("workspace_id", "endpoint_id", "event_seq", name="uq_webhook_deliveries_event"),
+    Index("ix_webhook_deliveries_id", "id", unique=True),
+)
+
+# Every delivery attempt: when, the HTTP status (None: no answer), the error's code, how long it took.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("delivery_id", ID, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("latency_ms", Integer, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "delivery_id", "n"),
+    ForeignKeyConstraint(
+        ["workspace_id", "delivery_id"],
+        ["webhook_deliveries.workspace_id", "webhook_deliveries.id"],
+        ondelete="CASCADE",
+    ),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -1134,4 +1219,8 @@ WORKSPACE_TABLES = (
     "model_endpoints",
     "jobs",
     "chat_drafts",
+    "events",
+    "webhook_endpoints",
+    "webhook_deliveries",
+    "webhook_attempts",
 )

@@ -23,6 +23,7 @@ from .api import (
     projects,
     quality,
     tasks,
+    webhooks,
     workforce,
     workspaces,
 )
@@ -114,6 +115,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         approvals,
         model_endpoints,
         jobs,
+        webhooks,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model

@@ -1,0 +1,188 @@
+"""The event feed and webhooks (``schema.events``, ``webhook_endpoints``, ``webhook_deliveries``,
+``webhook_attempts``): services/events.py and services/webhooks.py.
+
+Every function names the workspace or the workspaces the caller may see, so a foreign id finds
+nothing. ``next_seq`` is called only after the workspace's audit head is locked (``Unit.flush_audit``
+appends events after the audit entries), so two transactions never take the same number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, NamedTuple
+
+import orjson
+from sqlalchemy import delete, func, insert, select, update
+
+from . import schema
+from .database import Tx
+
+E = schema.events
+W = schema.webhook_endpoints
+D = schema.webhook_deliveries
+A = schema.webhook_attempts
+
+
+class EventRow(NamedTuple):
+    workspace_id: str
+    seq: int
+    id: str
+    kind: str
+    subject: str | None
+    data: dict[str, Any]
+    created_at: int
+
+
+class WebhookRow(NamedTuple):
+    workspace_id: str
+    id: str
+    url: str
+    kinds: list[str]
+    allowed_hosts: list[str]
+    secret: bytes
+    created_by: str | None
+    created_at: int
+    updated_at: int
+
+
+class DeliveryRow(NamedTuple):
+    workspace_id: str
+    id: str
+    endpoint_id: str
+    event_seq: int
+    state: str
+    attempts: int
+    round_attempts: int
+    last_status: int | None
+    last_error: str | None
+    job_id: str | None
+    created_at: int
+    updated_at: int
+
+
+class AttemptRow(NamedTuple):
+    workspace_id: str
+    delivery_id: str
+    n: int
+    at: int
+    status: int | None
+    error: str | None
+    latency_ms: int
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+# -- events ------------------------------------------------------------------------------------------
+
+
+def next_seq(tx: Tx, workspace_id: str) -> int:
+    last = tx.execute(select(func.max(E.c.seq)).where(E.c.workspace_id == workspace_id)).scalar()
+    return int(last or 0) + 1
+
+
+def insert_events(tx: Tx, rows: Sequence[EventRow]) -> None:
+    if rows:
+        tx.execute(insert(E), [{**r._asdict(), "data": _json(r.data)} for r in rows])
+
+
+def _event(row: Any) -> EventRow:
+    values = list(row)
+    values[5] = orjson.loads(values[5])
+    return EventRow._make(values)
+
+
+def list_events(tx: Tx, workspace_id: str, *, after: int, limit: int) -> list[EventRow]:
+    query = (
+        select(*[getattr(E.c, f) for f in EventRow._fields])
+        .where(E.c.workspace_id == workspace_id, E.c.seq > after)
+        .order_by(E.c.seq)
+        .limit(limit)
+    )
+    return [_event(r) for r in tx.execute(query)]
+
+
+def find_event(tx: Tx, workspace_id: str, seq: int) -> EventRow | None:
+    query = select(*[getattr(E.c, f) for f in EventRow._fields]).where(E.c.workspace_id == workspace_id, E.c.seq == seq)
+    row = tx.execute(query).first()
+    return None if row is None else _event(row)
+
+
+# -- endpoints ---------------------------------------------------------------------------------------
+
+_W_COLUMNS = [getattr(W.c, f) for f in WebhookRow._fields]
+
+
+def _webhook(row: Any) -> WebhookRow:
+    values = list(row)
+    values[3] = orjson.loads(values[3])
+    values[4] = orjson.loads(values[4])
+    values[5] = bytes(values[5])
+    return WebhookRow._make(values)
+
+
+def insert_webhook(tx: Tx, row: WebhookRow) -> None:
+    values = row._asdict()
+    values["kinds"] = _json(row.kinds)
+    values["allowed_hosts"] = _json(row.allowed_hosts)
+    tx.execute(insert(W).values(**values))
+
+
+def find_webhook(tx: Tx, webhook_id: str, *, workspace_ids: Collection[str] | None) -> WebhookRow | None:
+    query = select(*_W_COLUMNS).where(W.c.id == webhook_id)
+    if workspace_ids is not None:
+        query = query.where(W.c.workspace_id.in_(list(workspace_ids)))
+    row = tx.execute(query).first()
+    return None if row is None else _webhook(row)
+
+
+def list_webhooks(tx: Tx, workspace_id: str) -> list[WebhookRow]:
+    query = select(*_W_COLUMNS).where(W.c.workspace_id == workspace_id).order_by(W.c.created_at, W.c.id)
+    return [_webhook(r) for r in tx.execute(query)]
+
+
+def delete_webhook(tx: Tx, workspace_id: str, webhook_id: str) -> None:
+    tx.execute(delete(W).where(W.c.workspace_id == workspace_id, W.c.id == webhook_id))
+
+
+# -- deliveries --------------------------------------------------------------------------------------
+
+_D_COLUMNS = [getattr(D.c, f) for f in DeliveryRow._fields]
+
+
+def insert_delivery(tx: Tx, row: DeliveryRow) -> None:
+    tx.execute(insert(D).values(**row._asdict()))
+
+
+def find_delivery(tx: Tx, workspace_id: str, delivery_id: str) -> DeliveryRow | None:
+    query = select(*_D_COLUMNS).where(D.c.workspace_id == workspace_id, D.c.id == delivery_id)
+    row = tx.execute(query).first()
+    return None if row is None else DeliveryRow._make(row)
+
+
+def list_deliveries(tx: Tx, workspace_id: str, webhook_id: str, *, state: str | None, limit: int) -> list[DeliveryRow]:
+    query = select(*_D_COLUMNS).where(D.c.workspace_id == workspace_id, D.c.endpoint_id == webhook_id)
+    if state is not None:
+        query = query.where(D.c.state == state)
+    query = query.order_by(D.c.event_seq.desc()).limit(limit)
+    return [DeliveryRow._make(r) for r in tx.execute(query)]
+
+
+def update_delivery(tx: Tx, workspace_id: str, delivery_id: str, **values: Any) -> None:
+    tx.execute(update(D).where(D.c.workspace_id == workspace_id, D.c.id == delivery_id).values(**values))
+
+
+def insert_attempt(tx: Tx, row: AttemptRow) -> None:
+    tx.execute(insert(A).values(**row._asdict()))
+
+
+def list_attempts(tx: Tx, workspace_id: str, delivery_ids: Collection[str]) -> list[AttemptRow]:
+    if not delivery_ids:
+        return []
+    query = (
+        select(*[getattr(A.c, f) for f in AttemptRow._fields])
+        .where(A.c.workspace_id == workspace_id, A.c.delivery_id.in_(list(delivery_ids)))
+        .order_by(A.c.delivery_id, A.c.n)
+    )
+    return [AttemptRow._make(r) for r in tx.execute(query)]
