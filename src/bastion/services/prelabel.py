@@ -29,6 +29,7 @@ cannot both add one.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +52,7 @@ KIND = "prelabel.run"
 CHUNK = 20
 MAX_CHUNK = 100
 MAX_REPLY_TOKENS = 1024
+CALLS_AT_ONCE = 4  # model calls in flight at once, within one chunk
 
 
 def prompt_hash(system: str) -> str:
@@ -164,13 +166,13 @@ class PrelabelRun:
                     skipped.append(row.id)
                 else:
                     todo.append((row.id, sealer.open_json("tasks", row.id, "payload", row.payload)["data"]))
-        outcomes: dict[str, dict | str] = {}
-        for task_id, data in todo:
-            messages = task_type.prelabel_prompt(config, data, template)
+
+        def label(item: tuple[str, dict]) -> dict | str:
+            task_id, data = item
             reply = complete(
                 ctx,
                 str(job.params["endpoint"]),
-                messages,
+                task_type.prelabel_prompt(config, data, template),
                 model=str(job.params["model"]),
                 params={"max_tokens": MAX_REPLY_TOKENS, "temperature": 0},
                 limits=egress.Limits(),
@@ -178,10 +180,14 @@ class PrelabelRun:
             )
             assert isinstance(reply, Completion)
             try:
-                parsed = task_type.parse_prelabel(config, data, reply.text)
-                outcomes[task_id] = task_type.validate_result(config, data, parsed)
+                return task_type.validate_result(config, data, task_type.parse_prelabel(config, data, reply.text))
             except InvalidAnswer as exc:
-                outcomes[task_id] = exc.message[:200]
+                return exc.message[:200]
+
+        # A few calls at once (a model endpoint's latency, not our CPU, bounds a chunk); a call that fails
+        # (the endpoint down, a timeout) fails the chunk: nothing of it is written, the job retries.
+        with ThreadPoolExecutor(max_workers=max(1, min(CALLS_AT_ONCE, len(todo)))) as pool:
+            outcomes = dict(zip((task_id for task_id, _ in todo), pool.map(label, todo), strict=True))
         return {"last": rows[-1].id if rows else None, "outcomes": outcomes, "skipped": skipped}
 
     def run_chunk(self, u: Unit, job: RunningJob, checkpoint: dict[str, Any] | None) -> Step:
