@@ -4,7 +4,8 @@ Concept. A project's ``prelabel`` setting names a model endpoint of its workspac
 model (the endpoint's default when none), a system prompt template (the task type's own when
 none) and ``on_import`` (each import is followed by a job). The task type builds the messages
 for one task and reads the reply back (``TaskType.prelabel_prompt`` / ``parse_prelabel``); its
-``validate_result`` checks the result like any other answer. The job kind ``prelabel.run`` goes
+``validate_prediction`` (``validate_result`` unless the type holds predictions to other rules)
+checks the result like an imported prediction. The job kind ``prelabel.run`` goes
 through the project's tasks in id order, 20 a chunk: the model calls are made before the chunk's
 transaction (``before_chunk``: remote calls never hold the write lock), each audited as
 ``model.called``; the predictions ``{"result", "model_version"}`` are appended to the tasks'
@@ -180,7 +181,7 @@ class PrelabelRun:
             )
             assert isinstance(reply, Completion)
             try:
-                return task_type.validate_result(config, data, task_type.parse_prelabel(config, data, reply.text))
+                return task_type.validate_prediction(config, data, task_type.parse_prelabel(config, data, reply.text))
             except InvalidAnswer as exc:
                 return exc.message[:200]
 

@@ -207,7 +207,7 @@ class TaskType:
         raise InvalidInput(self.prelabel_refusal(config) or f"task type {self.name} does not offer pre-labels")
 
     def parse_prelabel(self, config: Any, data: dict, reply: str) -> dict:
-        """The model's ``reply`` as a result (validated by the caller); InvalidAnswer when it cannot be read."""
+        """The model's ``reply`` as a result (checked by the caller with ``validate_prediction``); InvalidAnswer when it cannot be read."""
         raise InvalidAnswer(f"task type {self.name} does not offer pre-labels")
 
     # -- text and offsets

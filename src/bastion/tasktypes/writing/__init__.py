@@ -100,14 +100,12 @@ class Writing(TaskType):
         return conv.check_prompt(data, config.prompt_field)
 
     # -- pre-labels: the prompt (or conversation) as the model's own turns after a system prompt; the
-    # reply is the answer (a draft the writer improves). Not offered with a checklist: a model's
-    # answer would confirm the checklist on the writer's behalf.
+    # reply is the answer, stored as a prediction: a draft the writer improves (``validate_prediction``:
+    # held to no length or checklist — the writer's answer is).
     prelabel_values = ("instructions",)
     PRELABEL_PROMPT = "Write the ideal assistant reply to the conversation that follows.{{instructions}}"
 
     def prelabel_refusal(self, config: WritingConfig) -> str | None:
-        if config.checklist:
-            return "a writing project with a checklist is not pre-labelled (a model cannot confirm the checklist)"
         return None
 
     def prelabel_prompt(self, config: WritingConfig, data: dict, template: str | None = None) -> list[dict]:
