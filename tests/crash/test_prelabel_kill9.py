@@ -15,7 +15,7 @@ from benchmarks.prelabel import run_case
 
 from model_server import model_server  # noqa: F401  (fixture)
 
-TASKS = 300
+TASKS = 200
 
 
 @pytest.mark.slow

@@ -158,3 +158,33 @@ def test_an_import_starts_one_job_when_on_import_is_set(rt, served):
     assert third.prelabel_job not in (None, first.prelabel_job)
     run(rt)
     assert all(len(p) == 1 for p in predictions(rt, side).values())
+
+
+def test_quality_reports_acceptance_and_agreement_per_model_version(rt, served):
+    from bastion.services import annotations, quality, queue
+
+    side = make_side(rt, "q", n_tasks=6)
+    set_prelabel(rt, side, {"endpoint": endpoint(rt, side, served)})
+    job = prelabel.submit(side.ctx(rt, "owner"), side.project_id)
+    run(rt)
+    version = jobs.get(system(rt), job["id"])["params"]["version"]
+    annotator = side.ctx(rt, "annotator")
+    for n in range(6):
+        task = queue.next_task(annotator, side.project_id)
+        (prediction,) = task["predictions"]
+        assert prediction["model_version"] == version
+        suggested = prediction["result"]["label"]
+        other = next(label for label in ("pos", "neg", "neutral") if label != suggested)
+        annotations.submit_annotation(annotator, task["id"], {"label": suggested if n % 2 == 0 else other})
+    report = quality.quality_report(side.ctx(rt, "manager"), side.project_id)
+    assert report["prelabels"] == [
+        {
+            "model_version": version,
+            "tasks": 6,
+            "tasks_answered": 6,
+            "answers": 6,
+            "accepted": 3,
+            "acceptance_rate": 0.5,
+            "agreement": 0.5,
+        }
+    ]

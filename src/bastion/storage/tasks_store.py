@@ -265,3 +265,14 @@ def sealed_predictions(tx: Tx, task_ids: Sequence[str], *, workspace_id: str) ->
         rows = tx.execute(select(T.c.id, T.c.predictions).where(T.c.workspace_id == workspace_id, T.c.id.in_(chunk)))
         found.update({row.id: row.predictions for row in rows})
     return found
+
+
+def iter_predictions(tx: Tx, project_id: str, *, workspace_id: str) -> Iterator[tuple[str, bytes]]:
+    """``(task id, sealed predictions)`` of the project's tasks that have predictions, in id order."""
+    rows = tx.execute(
+        select(T.c.id, T.c.predictions)
+        .where(T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.predictions.is_not(None))
+        .order_by(T.c.id)
+    )
+    for row in rows:
+        yield row.id, row.predictions
