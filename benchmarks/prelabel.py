@@ -80,7 +80,9 @@ def prediction_counts(rt, project_id: str, version: str) -> Counter:
             r.tx, project.id, workspace_id=project.workspace_id, after=after, limit=1000
         ):
             for row in rows:
-                preds = [] if row.predictions is None else sealer.open_json("tasks", row.id, "predictions", row.predictions)
+                preds = (
+                    [] if row.predictions is None else sealer.open_json("tasks", row.id, "predictions", row.predictions)
+                )
                 counts[row.id] = sum(1 for p in preds if isinstance(p, dict) and p.get("model_version") == version)
             after = rows[-1].id
     return counts

@@ -15,8 +15,7 @@ from bastion.services import imports, jobs, model_endpoints, prelabel, projects
 from bastion.services.job_runner import Runner
 from bastion.storage import schema
 from factories import ROLES, add_tasks, make_side, operator_tx, system
-from model_server import model_server, served  # noqa: F401  (fixtures)
-from model_server import label_reply
+from model_server import label_reply, model_server, served  # noqa: F401  (fixtures)
 
 
 def endpoint(rt, side, served) -> str:
@@ -63,9 +62,10 @@ def test_a_job_pre_labels_each_task_once_in_chunks_and_counts_unreadable_replies
     add_tasks(rt, side.project_id, 2, prefix="UNPARSABLE")
     set_prelabel(rt, side, {"endpoint": endpoint(rt, side, served)})
     job = prelabel.submit(side.ctx(rt, "manager"), side.project_id, chunk=5)
-    assert jobs.submit(side.ctx(rt, "owner"), side.workspace_id, "prelabel.run", {"project_id": side.project_id})[
-        "id"
-    ] == job["id"]  # one at a time per project
+    assert (
+        jobs.submit(side.ctx(rt, "owner"), side.workspace_id, "prelabel.run", {"project_id": side.project_id})["id"]
+        == job["id"]
+    )  # one at a time per project
     run(rt)
     done = jobs.get(system(rt), job["id"])
     assert done["state"] == "succeeded", done["last_error"]
@@ -78,7 +78,9 @@ def test_a_job_pre_labels_each_task_once_in_chunks_and_counts_unreadable_replies
         if text.startswith("UNPARSABLE"):
             assert found == []
             continue
-        expected = label_reply([{"role": "system", "content": "- pos\n- neg\n- neutral"}, {"role": "user", "content": text}])
+        expected = label_reply(
+            [{"role": "system", "content": "- pos\n- neg\n- neutral"}, {"role": "user", "content": text}]
+        )
         assert found == [{"result": {"label": expected}, "model_version": version}]
     # 45 + 2 calls, each audited; a second job for the same version calls only for the unreadable two
     served.requests.clear()
@@ -124,7 +126,11 @@ def test_the_setting_is_checked_and_names_the_field(rt, served):
     spans = {"type": "spans", "field": "text", "labels": ["PER", "ORG"]}
     with pytest.raises(InvalidInput, match="settings.prelabel: task type spans does not offer pre-labels"):
         projects.create_project(
-            side.ctx(rt, "owner"), side.workspace_id, name="spans", config=spans, settings={"prelabel": {"endpoint": mine}}
+            side.ctx(rt, "owner"),
+            side.workspace_id,
+            name="spans",
+            config=spans,
+            settings={"prelabel": {"endpoint": mine}},
         )
     set_prelabel(rt, side, {"endpoint": mine, "prompt": "Pick one of:\n{{labels}}", "on_import": True})
     assert projects.get_project(system(rt), side.project_id).settings.prelabel.on_import is True

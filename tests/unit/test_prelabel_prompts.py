@@ -17,7 +17,8 @@ def parsed(name: str, raw: dict):
 
 def test_classification_lists_the_labels_and_reads_one_back():
     tt, config = parsed(
-        "classification", {"labels": ["billing", {"value": "shipping", "description": "parcels"}], "instructions": "Be strict."}
+        "classification",
+        {"labels": ["billing", {"value": "shipping", "description": "parcels"}], "instructions": "Be strict."},
     )
     messages = tt.prelabel_prompt(config, {"text": "Where is my parcel?"})
     assert messages[0]["role"] == "system" and "- billing\n- shipping: parcels" in messages[0]["content"]
@@ -52,11 +53,19 @@ def test_a_template_replaces_the_system_prompt_and_names_only_offered_values():
 
 def test_writing_sends_the_conversation_and_the_reply_is_the_draft():
     tt, config = parsed("writing", {"checklist": ["Polite"], "instructions": "Short."})
-    data = {"conversation": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "Help"}]}
+    data = {
+        "conversation": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Help"},
+        ]
+    }
     messages = tt.prelabel_prompt(config, data)
     assert messages[0]["role"] == "system" and "Short." in messages[0]["content"]
     assert [m["content"] for m in messages[1:]] == ["Hi", "Hello", "Help"]
-    assert tt.validate_prediction(config, data, tt.parse_prelabel(config, data, "Sure.\r\nHere.")) == {"text": "Sure.\nHere."}
+    assert tt.validate_prediction(config, data, tt.parse_prelabel(config, data, "Sure.\r\nHere.")) == {
+        "text": "Sure.\nHere."
+    }
     with pytest.raises(InvalidAnswer):
         tt.parse_prelabel(config, data, "   ")
 

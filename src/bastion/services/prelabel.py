@@ -30,8 +30,8 @@ cannot both add one.
 from __future__ import annotations
 
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -162,7 +162,9 @@ class PrelabelRun:
             todo: list[tuple[str, dict]] = []
             skipped: list[str] = []
             for row in rows:
-                preds = [] if row.predictions is None else sealer.open_json("tasks", row.id, "predictions", row.predictions)
+                preds = (
+                    [] if row.predictions is None else sealer.open_json("tasks", row.id, "predictions", row.predictions)
+                )
                 if any(_version_of(p) == version for p in preds):
                     skipped.append(row.id)
                 else:
@@ -260,8 +262,8 @@ def after_import(ctx: Context, project: Project) -> str | None:
     setting = project.settings.prelabel
     if setting is None or not setting.on_import:
         return None
-    from ..access import Actor
     from .jobs import submit as submit_job
+    from ..access import Actor
 
     try:
         job = submit_job(Context(ctx.rt, Actor.system()), project.workspace_id, KIND, {"project_id": project.id})

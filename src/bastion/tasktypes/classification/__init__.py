@@ -157,8 +157,7 @@ class Classification(TaskType):
     # read as one label (several, one a line, for ``multiple``), matched without regard to case.
     prelabel_values = ("labels", "instructions")
     PRELABEL_PROMPT = (
-        "You classify texts.{{instructions}}\n"
-        "Answer with exactly one of these labels and nothing else:\n{{labels}}"
+        "You classify texts.{{instructions}}\nAnswer with exactly one of these labels and nothing else:\n{{labels}}"
     )
     PRELABEL_PROMPT_MULTIPLE = (
         "You classify texts.{{instructions}}\n"

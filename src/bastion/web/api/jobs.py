@@ -98,9 +98,7 @@ class PrelabelIn(Strict):
     chunk: int | None = Field(None, ge=1, le=100, description="Tasks a chunk (default 20).")
 
 
-@router.post(
-    "/projects/{project_id}/prelabel", response_model=JobOut, status_code=201, responses=error_docs(409, 422)
-)
+@router.post("/projects/{project_id}/prelabel", response_model=JobOut, status_code=201, responses=error_docs(409, 422))
 def submit_prelabel(project_id: str, ctx: Ctx, body: PrelabelIn | None = None):
     """Pre-label the project's tasks with the model its ``prelabel`` setting names (owners, managers;
     docs/prelabel.md): a ``prelabel.run`` job; one already queued or running for the project is answered."""
