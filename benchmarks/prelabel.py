@@ -1,6 +1,6 @@
 """Pre-labels under kill -9: a ``bastion serve`` runs a ``prelabel.run`` job, is SIGKILLed mid-way, restarts.
 
-    python -m benchmarks.prelabel [--tasks 10000] [--chunk 20] [--kill-at 0.3] [--database-url URL]
+    python -m benchmarks.prelabel [--tasks 10000] [--chunk 20] [--kill-at 0.3] [--database-url URL] [--timeout S]
 
 A fresh data directory (SQLite unless ``--database-url``), one workspace, a classification
 project of ``--tasks`` tasks whose ``prelabel`` setting names an endpoint served by
@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=20)
     parser.add_argument("--kill-at", type=float, default=0.3, help="the share of tasks done when the kill comes")
     parser.add_argument("--database-url", default=None, help="PostgreSQL (migrated, empty); SQLite when absent")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before the run is given up")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
     from model_server import ModelServer
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 model_url=models.url(),
                 allowed_host=f"127.0.0.1:{models.port}",
                 migrate="never" if args.database_url else "if-empty",
+                timeout=args.timeout,
             )
         figures["model_calls"] = len(models.requests)
     finally:
