@@ -36,3 +36,37 @@ def test_set_the_setting_start_a_job_and_read_the_quality_figures(client, rt, se
     assert [(f["model_version"], f["tasks"], f["answers"]) for f in figures] == [(job["params"]["version"], 3, 0)]
     removed = client.patch(url, headers=owner, json={"settings": {"prelabel": None}})
     assert removed.status_code == 200 and removed.json()["settings"]["prelabel"] is None
+
+
+def test_the_labelling_page_starts_from_the_models_label_marked_as_a_suggestion(client, rt, served):
+    import re
+
+    from bastion.services import content, projects, users, workspaces
+    from factories import as_user, make_user, system
+
+    side = make_side(rt, "lp", n_tasks=1)
+    made = client.post(
+        f"/api/v1/workspaces/{side.workspace_id}/model-endpoints",
+        headers=side.headers("owner"),
+        json={
+            "name": "labeller",
+            "base_url": served.url(),
+            "default_model": "labeller",
+            "allowed_hosts": [f"127.0.0.1:{served.port}"],
+        },
+    ).json()["id"]
+    projects.update_project(system(rt), side.project_id, settings={"prelabel": {"endpoint": made}})
+    client.post(f"/api/v1/projects/{side.project_id}/prelabel", headers=side.headers("owner"))
+    assert Runner(rt).run_once()
+    person = make_user(rt, "annotator.lp.page@example.com", password="prelabel page password")
+    workspaces.add_member(system(rt), side.workspace_id, person.id, "annotator")
+    content.open_workspace(as_user(rt, person.id), side.workspace_id)
+    secret, csrf = users.create_session(rt, users.authenticate(rt, person.email, "prelabel page password"))
+    client.cookies.set("bastion_session", secret)
+    page = client.post(
+        f"/projects/{side.project_id}/next", data={"csrf_token": csrf}, headers={"HX-Request": "true"}
+    ).text
+    client.cookies.clear()
+    assert "Pre-filled with a model&#39;s suggestion" in page or "Pre-filled with a model's suggestion" in page
+    checked = re.findall(r'name="label"\s+value="(\w+)"[^>]*?checked', page)
+    assert len(checked) == 1 and checked[0] in ("pos", "neg", "neutral")
