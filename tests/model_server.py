@@ -5,7 +5,8 @@
 the messages (prompt) and of the reply (completion). ``stream: true`` sends the reply
 word by word as Server-Sent Events, a usage chunk, then ``data: [DONE]``.
 
-The model name asks for misbehaviour: ``slow`` (waits 3 s before answering), ``slow-stream``
+The model ``labeller`` answers like a labeller instead (``label_reply``: pre-label tests). The
+model name asks for misbehaviour: ``slow`` (waits 3 s before answering), ``slow-stream``
 (one piece, then waits), ``error-500``, ``error-401``, ``malformed-json``, ``malformed-sse``,
 ``no-done`` (a stream without ``[DONE]``), ``redirect`` (302 to another host), ``huge`` (a
 body of 2 MB). Every request is kept in ``ModelServer.requests`` (headers and body), so a
@@ -37,7 +38,24 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 
+def label_reply(messages: list[dict]) -> str:
+    """The ``labeller`` model: one of the labels the system message lists (``- label`` lines), chosen by a
+    hash of the last message; ``unreadable`` when that message says UNPARSABLE; for a system message
+    that lists none (a writing prompt), a short answer naming the digest."""
+    system = next((str(m.get("content", "")) for m in messages if m.get("role") == "system"), "")
+    last = str(messages[-1].get("content", "")) if messages else ""
+    if "UNPARSABLE" in last:
+        return "I cannot tell."
+    labels = [line[2:].split(":", 1)[0].strip() for line in system.split("\n") if line.startswith("- ")]
+    digest = hashlib.sha256(last.encode()).digest()
+    if not labels:
+        return f"An answer to {hashlib.sha256(last.encode()).hexdigest()[:8]}."
+    return labels[digest[0] % len(labels)]
+
+
 def reply_for(model: str, messages: list[dict]) -> str:
+    if model == "labeller":
+        return label_reply(messages)
     digest = hashlib.sha256(json.dumps(messages, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f"echo {digest[:12]} from {model}"
 

@@ -15,6 +15,7 @@ DEFAULT_PLUGINS = (
     "bastion.storage.blobs",
     "bastion.exporting.builtin",
     "bastion.services.job_kinds",
+    "bastion.services.prelabel",
 )
 
 

@@ -160,7 +160,21 @@ def _created_calls(rt, client, side):
     ).json()["annotation"]["id"]
     group = client.post("/api/v1/conflict-groups", headers=root, json={"name": "Sector"}).json()["id"]
     ws, user = side.workspace_id, side.users["annotator"]
+    endpoint = client.post(
+        f"/api/v1/workspaces/{ws}/model-endpoints",
+        headers=owner,
+        json={
+            "name": "pre",
+            "base_url": "http://127.0.0.1:9/v1",
+            "default_model": "m",
+            "allowed_hosts": ["127.0.0.1:9"],
+        },
+    ).json()["id"]
+    client.patch(
+        f"/api/v1/projects/{side.project_id}", headers=owner, json={"settings": {"prelabel": {"endpoint": endpoint}}}
+    )
     return {
+        "jobs_submit_prelabel": (owner, f"/api/v1/projects/{side.project_id}/prelabel", {"json": {}}),
         "workspaces_create": (root, "/api/v1/workspaces", {"json": {"name": "New"}}),
         "workspaces_add_member": (
             owner,

@@ -243,7 +243,7 @@ def test_a_plugin_kind_registers_through_the_hook_like_the_built_in():
     pm = plugin_manager()
     pm.register(plugin)
     try:
-        assert installed().names == ["search.reindex", "test.flaky", "webhook.deliver"]
+        assert installed().names == ["prelabel.run", "search.reindex", "test.flaky", "webhook.deliver"]
         twice = types.ModuleType("bastion_test_job_plugin_twice")
         twice.bastion_job_kinds = hookimpl(lambda: [Flaky()])  # type: ignore[attr-defined]
         pm.register(twice)
@@ -254,7 +254,7 @@ def test_a_plugin_kind_registers_through_the_hook_like_the_built_in():
             pm.unregister(twice)
     finally:
         pm.unregister(plugin)
-    assert installed().names == ["search.reindex", "webhook.deliver"]
+    assert installed().names == ["prelabel.run", "search.reindex", "webhook.deliver"]
 
 
 def test_concurrent_runners_claim_each_job_once(rt, flaky):

@@ -191,3 +191,32 @@ def task_reindex(
         f"indexed {answer['tasks']} tasks in {answer['blocks']} blocks; "
         f"{answer['labelled']} with labels, {answer['agreements']} with an agreement",
     )
+
+
+@task_app.command("prelabel")
+def task_prelabel(
+    project_id: Annotated[str, typer.Option("--project", help="The project whose tasks to pre-label.")],
+    as_json: JsonOpt = False,
+):
+    """Pre-label a project's tasks with the model its ``prelabel`` setting names (docs/prelabel.md): each
+    task without a prediction of this model version gets one. Runs as a job (``prelabel.run``, resumable:
+    see ``bastion job``), here unless a server's runner has it already. Unreadable replies are counted."""
+    from .jobs import wait_with_progress
+    from ..services import prelabel
+
+    rt = runtime()
+    ctx = context(rt)
+    job = wait_with_progress(rt, prelabel.submit(ctx, project_id), "pre-labelling")
+    if job["state"] != "succeeded":
+        raise BastionError(
+            f"job {job['id']} {job['state']}"
+            + (f": {job['last_error']}" if job["last_error"] else "")
+            + f" (see `bastion job show {job['id']}`; `bastion job retry {job['id']}` resumes it)"
+        )
+    answer = {"job": job["id"], "version": job["params"]["version"], **job["checkpoint"]["counts"]}
+    _print(
+        answer,
+        as_json,
+        f"pre-labelled {answer['labelled']} tasks with {answer['version']}; "
+        f"{answer['failed']} replies could not be read, {answer['skipped']} tasks had one already",
+    )

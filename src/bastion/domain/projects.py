@@ -79,6 +79,19 @@ class QualitySettings(BaseModel):
     review_fraction: float = Field(default=0.1, gt=0, le=1, description="Share reviewed when review is 'sample'.")
 
 
+class PrelabelSetting(BaseModel):
+    """A model pre-labels the project's tasks (docs/prelabel.md): which endpoint of the workspace, which
+    model (the endpoint's default when None), the system prompt's template (the task type's when None),
+    and whether each import is followed by a pre-label job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    endpoint: str = Field(pattern=r"^mep_[0-9a-f]{8,64}$", description="A model endpoint of the workspace.")
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    prompt: str | None = Field(default=None, min_length=1, max_length=8000)
+    on_import: bool = False
+
+
 class ProjectSettings(BaseModel):
     """Queue, routing and need-to-know settings (clear metadata; the config itself is sealed)."""
 
@@ -98,6 +111,7 @@ class ProjectSettings(BaseModel):
     )
     qualification: Qualification | None = None
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    prelabel: PrelabelSetting | None = None
 
 
 def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSettings:

@@ -53,6 +53,7 @@ class ImportReport:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     lines: int = 0
     import_id: str = ""
+    prelabel_job: str | None = None  # the pre-label job this import started (the project's ``on_import``)
 
     def reject(self, line: int, error: str) -> None:
         self.rejected_count += 1
@@ -66,6 +67,7 @@ class ImportReport:
             "rejected_count": self.rejected_count,
             "rejected": self.rejected,
             "import_id": self.import_id,
+            **({"prelabel_job": self.prelabel_job} if self.prelabel_job else {}),
         }
 
 
@@ -183,6 +185,10 @@ class Importer:
         self._count()
         if self.attributed.tasks:
             attributed.audit_import(self.ctx, self.project, self.report.import_id, self.attributed, file_sha256)
+        if self.report.imported:
+            from .prelabel import after_import
+
+            self.report.prelabel_job = after_import(self.ctx, self.project)
         return self.report
 
     def _count(self) -> None:

@@ -10,7 +10,13 @@ exactly like a plugin's (docs/jobs.md shows one).
 The contract the runner relies on (``services/job_runner.py``): ``run_chunk`` writes only
 through the unit it is given, so its work, the new checkpoint and the progress commit in one
 transaction — a runner killed mid-chunk leaves nothing of that chunk, and the job resumes
-from the last checkpoint. The trap: a kind that keeps state elsewhere (a file, a remote
+from the last checkpoint. A kind whose chunk must call out (a model endpoint) may also define ``before_chunk(ctx, job,
+checkpoint)``: the runner calls it outside any transaction (remote calls must not hold the
+database's write lock), then ``run_chunk`` in the chunk's transaction with its answer as
+``job.prefetched`` — only when the checkpoint is still the one ``before_chunk`` saw; otherwise
+the prefetched answer is dropped and the chunk starts again from the new checkpoint.
+
+The trap: a kind that keeps state elsewhere (a file, a remote
 call) must make that part idempotent itself, keyed by something in its checkpoint.
 """
 
@@ -49,6 +55,8 @@ class RunningJob:
     attempts: int
     progress_done: int
     progress_total: int | None
+    # What the kind's ``before_chunk`` fetched for this chunk outside the transaction (None without one).
+    prefetched: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from .context import Context
 from .job_kinds import JobKind, RunningJob, Step, kinds_of
@@ -154,6 +155,16 @@ class Runner:
             if self._stop.is_set():
                 self._release(job)
                 return
+            before = getattr(kind, "before_chunk", None)
+            prefetched, seen = None, None
+            if before is not None:  # remote work first, outside any transaction (job_kinds.py)
+                try:
+                    with self.ctx.read() as r:
+                        seen = jobs_store.get_job(r.tx, ws, job_id)
+                    prefetched = before(self.ctx, _running(seen), seen.checkpoint)
+                except Exception as exc:
+                    self._failed(job, exc)
+                    return
             try:
                 with self.ctx.write() as w:
                     held = jobs_store.hold(w.tx, ws, job_id, self.owner, now=w.now, lease_ms=self.lease_ms)
@@ -164,9 +175,9 @@ class Runner:
                         jobs_store.finish(w.tx, ws, job_id, "cancelled", now=w.now)
                         w.audit(ws, "job.cancelled", job_id, kind=held.kind, done=held.progress_done)
                         return
-                    running = RunningJob(
-                        ws, job_id, held.kind, held.params, held.attempts, held.progress_done, held.progress_total
-                    )
+                    if seen is not None and held.checkpoint != seen.checkpoint:
+                        continue  # the job moved on meanwhile: fetch again from where it is now
+                    running = _running(held, prefetched)
                     step: Step = kind.run_chunk(w, running, held.checkpoint)
                     jobs_store.save_progress(
                         w.tx, ws, job_id, checkpoint=step.checkpoint, done=step.done, total=step.total, now=w.now
@@ -223,6 +234,19 @@ class Runner:
         with self.ctx.write() as w:
             held = jobs_store.hold(w.tx, job.workspace_id, job.id, self.owner, now=w.now, lease_ms=self.lease_ms)
             return held is not None
+
+
+def _running(row: JobRow, prefetched: Any = None) -> RunningJob:
+    return RunningJob(
+        row.workspace_id,
+        row.id,
+        row.kind,
+        row.params,
+        row.attempts,
+        row.progress_done,
+        row.progress_total,
+        prefetched,
+    )
 
 
 class _Heartbeat:

@@ -66,6 +66,7 @@ class Widget:
     differs: frozenset[str] = frozenset()  # keys of this result's facts that not every compared result holds
     disputed: tuple[str, ...] = ()  # the words of those facts, for a list under the widget
     locked: bool = True  # a correction form starts locked (the page unlocks it); False: editable at once
+    suggested_by: str | None = None  # the model version whose pre-label the widget starts from
 
 
 def widget_script(task_type_name: str) -> str:
@@ -94,13 +95,27 @@ def _widget(task_type, config, task: dict, view: dict, mode: str, prefix: str, *
     )
 
 
+def starting_values(predictions: Sequence[Any] | None) -> tuple[list[Any], str | None]:
+    """Predictions as widgets read them — each a result (one stored with its model,
+    ``{"result", "model_version", …}``, gives its result) — and the model version of the first
+    when it came from a model (a pre-label: docs/prelabel.md), so the page can say so."""
+    shown: list[Any] = []
+    for p in predictions or []:
+        wrapped = isinstance(p, dict) and isinstance(p.get("result"), dict) and "model_version" in p
+        shown.append(p["result"] if wrapped else p)
+    first = (predictions or [None])[0]
+    version = first.get("model_version") if isinstance(first, dict) and isinstance(first.get("result"), dict) else None
+    return shown, version if isinstance(version, str) else None
+
+
 def label_widget(task_type, config, task: dict[str, Any], *, user_id: str, prefix: str = "") -> Widget:
-    """The widget to label ``task`` (as ``user_id`` is shown it), starting from its predictions."""
+    """The widget to label ``task`` (as ``user_id`` is shown it), starting from its predictions (a model's
+    pre-label marked as its suggestion)."""
     _check("label", prefix)
-    view = task_type.widget_context(
-        config, task["data"], task_id=task["id"], user_id=user_id, predictions=task.get("predictions")
-    )
-    return _widget(task_type, config, task, view, "label", prefix)
+    predictions, suggested_by = starting_values(task.get("predictions"))
+    task = {**task, "predictions": predictions}
+    view = task_type.widget_context(config, task["data"], task_id=task["id"], user_id=user_id, predictions=predictions)
+    return _widget(task_type, config, task, view, "label", prefix, suggested_by=suggested_by)
 
 
 def result_widget(

@@ -29,7 +29,7 @@ from .context import Context, Unit
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, InvalidConfig, InvalidInput, NotFound
-from ..domain.projects import Counts, Project, ProjectSummary, check_name, parse_settings
+from ..domain.projects import Counts, Project, ProjectSettings, ProjectSummary, check_name, parse_settings
 from ..storage import model_endpoints_store, projects_store, tasks_store, workspaces_store
 from ..storage.crypto import key_id_of
 from ..storage.projects_store import ProjectRecord, settings_of
@@ -146,6 +146,7 @@ def create_project(ctx: Context, workspace_id: str, *, name: str, config: Any, s
     proj_settings = parse_settings(settings)
     with ctx.read() as r:  # check before making a key, so a refusal leaves nothing behind
         r.access.require(Action.PROJECT_MANAGE, workspace_id)
+        _check_prelabel(r, workspace_id, task_type, parsed, proj_settings)
         if isinstance(config, dict) and any(config.get(k) is not None for k in CONFIG_SECTIONS):
             r.access.require(Action.REDACTION_REVIEW, workspace_id)  # need-to-know sections: owners
         # Only the system (the CLI) passes the access check for a workspace that does not exist.
@@ -327,6 +328,10 @@ def update_project(
             changed.append("settings")
         if not changes:
             raise InvalidInput("nothing to change: give name, config or settings")
+        if "settings" in changes or "config" in changes:
+            new_type = ctx.rt.task_types.get(changes.get("task_type", project.task_type))
+            new_config = new_type.parse_config(config if config is not None else project.config)
+            _check_prelabel(w, project.workspace_id, new_type, new_config, new_settings)
         projects_store.update_project(w.tx, project.id, workspace_id=project.workspace_id, now=w.now, **changes)
         if new_settings.overlap != project.settings.overlap:
             _rederive_done(w, project.workspace_id, project.id, new_settings.overlap)
@@ -338,6 +343,12 @@ def update_project(
             settings=new_settings.model_dump(mode="json"),
         )
     return get_project(ctx, project_id)
+
+
+def _check_prelabel(u: Unit, workspace_id: str, task_type: Any, config: Any, settings: ProjectSettings) -> None:
+    from .prelabel import check_setting
+
+    check_setting(u, workspace_id, task_type, config, settings.prelabel)
 
 
 def _rederive_done(w: Unit, workspace_id: str, project_id: str, overlap: int) -> None:

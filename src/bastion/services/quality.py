@@ -33,7 +33,7 @@ from .context import Context, Unit
 from .projects import Project, load_project
 from ..access import Action
 from ..domain.errors import InvalidConfig, InvalidInput, NotFound
-from ..storage import authors_store, quality_store
+from ..storage import authors_store, quality_store, tasks_store
 from ..tasktypes import Rating, TaskType, installed
 
 DAY_MS = 24 * 3600 * 1000
@@ -317,6 +317,7 @@ def quality_report(ctx: Context, project_id: str, *, method: str | None = None) 
             **quality_store.member_emails(w.tx, project.workspace_id),
         }
         pauses = quality_store.list_pauses(w.tx, project.workspace_id, project.id)
+        model_predictions = load_model_predictions(w, project)
         w.audit(project.workspace_id, "quality.read", project.id)
         now = w.now
     config = task_type.parse_config(project.config)
@@ -338,11 +339,80 @@ def quality_report(ctx: Context, project_id: str, *, method: str | None = None) 
             for p in pauses
         ],
     }
+    report["prelabels"] = prelabel_figures(task_type, config, model_predictions, kept)
     if method is not None and ratings:
         aggregated = task_type.aggregate(config, ratings, method, seed=project.id)
         if aggregated:
             report["aggregation"] = _aggregation_summary(task_type, config, ratings, aggregated, method, emails)
     return report
+
+
+# -- pre-labels: how a model's predictions fared with the people (docs/prelabel.md) -------------------
+
+
+def load_model_predictions(u: Unit, project: Project) -> dict[str, list[tuple[str, dict]]]:
+    """Each task's predictions that name their model: task id -> [(model version, result)]."""
+    sealer = u.sealer(project.workspace_id, project.key_id)
+    found: dict[str, list[tuple[str, dict]]] = {}
+    for task_id, sealed in tasks_store.iter_predictions(u.tx, project.id, workspace_id=project.workspace_id):
+        for p in sealer.open_json("tasks", task_id, "predictions", sealed):
+            if isinstance(p, dict) and isinstance(p.get("result"), dict) and isinstance(p.get("model_version"), str):
+                found.setdefault(task_id, []).append((p["model_version"], p["result"]))
+    return found
+
+
+def accepted(task_type: TaskType, config: Any, prediction: dict, result: dict) -> bool:
+    """Whether a person's answer is the model's: the same category, or every part the prediction gives the
+    same in the answer (a writer who kept the draft as it was)."""
+    mine = task_type.categorical_value(config, prediction)
+    if mine is not None:
+        return mine == task_type.categorical_value(config, result)
+    return all(result.get(key) == value for key, value in prediction.items())
+
+
+def prelabel_figures(
+    task_type: TaskType,
+    config: Any,
+    predictions: dict[str, list[tuple[str, dict]]],
+    annotations: Sequence[ProjectAnnotation],
+) -> list[dict[str, Any]]:
+    """Per model version: tasks it pre-labelled, how many of those people answered, the share of their
+    answers equal to the model's (acceptance) and the mean agreement of each answer with the model's
+    (the type's ``task_agreement`` of the pair; null where the type compares no answers)."""
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for a in annotations:
+        by_task[a.task].append(a.result)
+    stats: dict[str, dict[str, Any]] = {}
+    for task_id, found in predictions.items():
+        for version, prediction in found:
+            s = stats.setdefault(version, {"tasks": 0, "answered": 0, "answers": 0, "accepted": 0, "agreements": []})
+            s["tasks"] += 1
+            answers = by_task.get(task_id, [])
+            s["answered"] += 1 if answers else 0
+            for result in answers:
+                s["answers"] += 1
+                s["accepted"] += accepted(task_type, config, prediction, result)
+                value = task_type.task_agreement(config, [prediction, result])
+                if value is not None:
+                    s["agreements"].append(value)
+    out = []
+    for version in sorted(stats):
+        s = stats[version]
+        item: dict[str, Any] = {
+            "model_version": version,
+            "tasks": s["tasks"],
+            "tasks_answered": s["answered"],
+            "answers": s["answers"],
+            "accepted": s["accepted"],
+            "acceptance_rate": round(s["accepted"] / s["answers"], 4) if s["answers"] else None,
+            "agreement": round(statistics.fmean(s["agreements"]), 4) if s["agreements"] else None,
+        }
+        if not s["answers"]:
+            item["note"] = "no person has answered a task this model pre-labelled yet"
+        elif not task_type.agreement_measures:
+            item["note"] = f"{task_type.name} answers are not compared: agreement is not computed"
+        out.append(item)
+    return out
 
 
 # -- pauses ------------------------------------------------------------------------------

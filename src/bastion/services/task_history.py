@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .context import Context
-from .labelling import Widget, compared_widgets, result_widget
+from .labelling import Widget, compared_widgets, result_widget, starting_values
 from .projects import config_of, work_project
 from .reviews import review_dicts
 from .tasks import find_task_row
@@ -195,7 +195,9 @@ def task_history(ctx: Context, task_id: str, *, as_user: str | None = None) -> T
                 ReviewEntry(review, name(review["reviewer_id"]), name(author.get(review["annotation_id"], "")), widget)
             )
         prediction_widget = (
-            result_widget(task_type, config, shown_task, shown_task["predictions"][0], prefix="pred-")
+            result_widget(
+                task_type, config, shown_task, starting_values(shown_task["predictions"])[0][0], prefix="pred-"
+            )
             if shown_task["predictions"]
             else None
         )

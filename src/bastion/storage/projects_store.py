@@ -25,7 +25,7 @@ C = schema.project_counters
 _PROJECT_COLUMNS = (
     "workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, "
     "priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
-    "created_at, updated_at"
+    "prelabel, created_at, updated_at"
 )
 PROJECT_ROW = Statement(
     f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = :id "
@@ -57,6 +57,7 @@ class ProjectRecord(NamedTuple):
     max_tasks_per_day: int | None
     qualification: str | None
     quality: str
+    prelabel: str | None
     created_at: int
     updated_at: int
 
@@ -90,6 +91,7 @@ def settings_of(record: ProjectRecord) -> ProjectSettings:
         max_tasks_per_day=record.max_tasks_per_day,
         qualification=orjson.loads(record.qualification) if record.qualification else None,
         quality=orjson.loads(record.quality or "{}"),
+        prelabel=orjson.loads(record.prelabel) if record.prelabel else None,
     )
 
 
@@ -104,6 +106,7 @@ def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
         "max_tasks_per_day": settings.max_tasks_per_day,
         "qualification": orjson.dumps(settings.qualification.model_dump()).decode() if settings.qualification else None,
         "quality": orjson.dumps(settings.quality.model_dump()).decode(),
+        "prelabel": orjson.dumps(settings.prelabel.model_dump()).decode() if settings.prelabel else None,
     }
 
 

@@ -188,6 +188,7 @@ projects = Table(
     Column("qualification", Text, nullable=True),
     # Quality control (JSON): gold rate, feedback, auto-pause, review mode.
     Column("quality", Text, nullable=False, server_default="{}"),
+    Column("prelabel", Text, nullable=True),  # the pre-label setting (JSON; docs/prelabel.md), null: none
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("created_by", ID, nullable=True),

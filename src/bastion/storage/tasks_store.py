@@ -239,3 +239,40 @@ def iter_payloads(tx: Tx, project_id: str, *, workspace_id: str) -> Iterator[tup
         select(T.c.id, T.c.payload).where(T.c.workspace_id == workspace_id, T.c.project_id == project_id)
     ):
         yield row.id, row.payload
+
+
+def count_listed_tasks(tx: Tx, project_id: str, *, workspace_id: str) -> int:
+    """How many tasks ``list_task_page`` walks through (no canaries, no held tasks)."""
+    return int(
+        tx.execute(
+            select(func.count())
+            .select_from(T)
+            .where(
+                T.c.workspace_id == workspace_id,
+                T.c.project_id == project_id,
+                T.c.is_canary.is_(False),
+                T.c.held.is_(False),
+            )
+        ).scalar_one()
+    )
+
+
+def sealed_predictions(tx: Tx, task_ids: Sequence[str], *, workspace_id: str) -> dict[str, bytes | None]:
+    """The tasks' sealed predictions by id (None: none); ids not found are left out."""
+    found: dict[str, bytes | None] = {}
+    for start in range(0, len(task_ids), _CHUNK):
+        chunk = task_ids[start : start + _CHUNK]
+        rows = tx.execute(select(T.c.id, T.c.predictions).where(T.c.workspace_id == workspace_id, T.c.id.in_(chunk)))
+        found.update({row.id: row.predictions for row in rows})
+    return found
+
+
+def iter_predictions(tx: Tx, project_id: str, *, workspace_id: str) -> Iterator[tuple[str, bytes]]:
+    """``(task id, sealed predictions)`` of the project's tasks that have predictions, in id order."""
+    rows = tx.execute(
+        select(T.c.id, T.c.predictions)
+        .where(T.c.workspace_id == workspace_id, T.c.project_id == project_id, T.c.predictions.is_not(None))
+        .order_by(T.c.id)
+    )
+    for row in rows:
+        yield row.id, row.predictions

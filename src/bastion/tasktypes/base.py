@@ -190,6 +190,28 @@ class TaskType:
         """How right ``result`` is against a gold answer, from 0 to 1 (default: exact match)."""
         return 1.0 if result == gold else 0.0
 
+    # -- pre-labels (docs/prelabel.md)
+    #
+    # A project may have a model pre-label its tasks (services/prelabel.py): the type builds the
+    # messages sent for one task and reads the reply back as a result, which ``validate_result``
+    # then checks like any other. A reply that cannot be read raises InvalidAnswer naming why:
+    # that task's pre-label is counted as failed, the job goes on. Default: not offered.
+
+    # The ``{{name}}`` values a prompt template may use (``_prelabel.render``).
+    prelabel_values: ClassVar[tuple[str, ...]] = ()
+
+    def prelabel_refusal(self, config: Any) -> str | None:
+        """Why a project with this config cannot be pre-labelled, or None when it can."""
+        return f"task type {self.name} does not offer pre-labels"
+
+    def prelabel_prompt(self, config: Any, data: dict, template: str | None = None) -> list[dict[str, str]]:
+        """The chat messages asking a model to label ``data`` (``template``: the project's system prompt)."""
+        raise InvalidInput(self.prelabel_refusal(config) or f"task type {self.name} does not offer pre-labels")
+
+    def parse_prelabel(self, config: Any, data: dict, reply: str) -> dict:
+        """The model's ``reply`` as a result (checked by the caller with ``validate_prediction``); InvalidAnswer when it cannot be read."""
+        raise InvalidAnswer(f"task type {self.name} does not offer pre-labels")
+
     # -- text and offsets
     #
     # What redaction, variants and leak tracing need to know of a type's texts, so that no

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import _labelstudio as ls
+from .. import _prelabel
 from .._labels import Label, check_labels, labels_as_objects
 from .._quality import (
     CATEGORICAL_MEASURES,
@@ -151,6 +152,49 @@ class Classification(TaskType):
         elif text not in (None, ""):
             raise InvalidAnswer("result.other_text: only with the 'other' label")
         return out
+
+    # -- pre-labels: the labels listed in the system prompt, the text as the user's message; the reply
+    # read as one label (several, one a line, for ``multiple``), matched without regard to case.
+    prelabel_values = ("labels", "instructions")
+    PRELABEL_PROMPT = (
+        "You classify texts.{{instructions}}\nAnswer with exactly one of these labels and nothing else:\n{{labels}}"
+    )
+    PRELABEL_PROMPT_MULTIPLE = (
+        "You classify texts.{{instructions}}\n"
+        "Answer with every label that applies, one a line, and nothing else:\n{{labels}}"
+    )
+
+    def prelabel_refusal(self, config: ClassificationConfig) -> str | None:
+        return None
+
+    def prelabel_prompt(self, config: ClassificationConfig, data: dict, template: str | None = None) -> list[dict]:
+        default = self.PRELABEL_PROMPT_MULTIPLE if config.multiple else self.PRELABEL_PROMPT
+        listed = "\n".join(
+            f"- {label.value}" + (f": {label.description}" if label.description else "") for label in config.labels
+        )
+        instructions = f"\n\nInstructions:\n{config.instructions.strip()}" if config.instructions.strip() else ""
+        system = _prelabel.render(template or default, {"labels": listed, "instructions": instructions})
+        return [{"role": "system", "content": system}, {"role": "user", "content": str(data.get(config.field, ""))}]
+
+    def parse_prelabel(self, config: ClassificationConfig, data: dict, reply: str) -> dict:
+        by_folded = {label.casefold(): label for label in config.values()}
+        if config.multiple:
+            chosen: list[str] = []
+            for line in reply.replace(",", "\n").split("\n"):
+                text = _prelabel.first_line(line)
+                if not text:
+                    continue
+                if text.casefold() not in by_folded:
+                    raise InvalidAnswer(f"reply: {text[:60]!r} is not a label of this project")
+                if by_folded[text.casefold()] not in chosen:
+                    chosen.append(by_folded[text.casefold()])
+            if not chosen:
+                raise InvalidAnswer("reply: no label")
+            return {"labels": chosen}
+        text = _prelabel.first_line(reply)
+        if text.casefold() not in by_folded:
+            raise InvalidAnswer(f"reply: {text[:60]!r} is not a label of this project")
+        return {"label": by_folded[text.casefold()]}
 
     def summarise(self, config: ClassificationConfig, result: Any) -> str:
         """The chosen label(s), and what "other" is."""

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from . import exports
 from .. import _conversation as conv
 from .. import _labelstudio as ls
+from .. import _prelabel
 from ..base import TaskType, shorten
 from ...domain.errors import InvalidAnswer
 
@@ -97,6 +98,25 @@ class Writing(TaskType):
 
     def check_data(self, config: WritingConfig, data: dict) -> str | None:
         return conv.check_prompt(data, config.prompt_field)
+
+    # -- pre-labels: the prompt (or conversation) as the model's own turns after a system prompt; the
+    # reply is the answer, stored as a prediction: a draft the writer improves (``validate_prediction``:
+    # held to no length or checklist — the writer's answer is).
+    prelabel_values = ("instructions",)
+    PRELABEL_PROMPT = "Write the ideal assistant reply to the conversation that follows.{{instructions}}"
+
+    def prelabel_refusal(self, config: WritingConfig) -> str | None:
+        return None
+
+    def prelabel_prompt(self, config: WritingConfig, data: dict, template: str | None = None) -> list[dict]:
+        instructions = f"\n\nInstructions:\n{config.instructions.strip()}" if config.instructions.strip() else ""
+        system = _prelabel.render(template or self.PRELABEL_PROMPT, {"instructions": instructions})
+        return [{"role": "system", "content": system}, *conv.turns(data, config.prompt_field)]
+
+    def parse_prelabel(self, config: WritingConfig, data: dict, reply: str) -> dict:
+        if not reply.strip():
+            raise InvalidAnswer("reply: empty")
+        return {"text": reply}
 
     def validate_result(self, config: WritingConfig, data: dict, result: Any) -> dict:
         if not isinstance(result, dict):

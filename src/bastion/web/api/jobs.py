@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from .common import COMMON_ERRORS, Ctx, created, error_docs, to_json
 from .models import Strict
-from ...services import jobs
+from ...services import jobs, prelabel
 
 router = APIRouter(tags=["jobs"], responses=COMMON_ERRORS)
 
@@ -92,3 +92,15 @@ def cancel_job(job_id: str, ctx: Ctx):
 def retry_job(job_id: str, ctx: Ctx):
     """Queue a failed or cancelled job again; it resumes from its last checkpoint (409 otherwise)."""
     return to_json(jobs.retry(ctx, job_id))
+
+
+class PrelabelIn(Strict):
+    chunk: int | None = Field(None, ge=1, le=100, description="Tasks a chunk (default 20).")
+
+
+@router.post("/projects/{project_id}/prelabel", response_model=JobOut, status_code=201, responses=error_docs(409, 422))
+def submit_prelabel(project_id: str, ctx: Ctx, body: PrelabelIn | None = None):
+    """Pre-label the project's tasks with the model its ``prelabel`` setting names (owners, managers;
+    docs/prelabel.md): a ``prelabel.run`` job; one already queued or running for the project is answered."""
+    job = prelabel.submit(ctx, project_id, chunk=body.chunk if body is not None else None)
+    return created(job, f"/jobs/{job['id']}")

@@ -80,6 +80,15 @@ class QualitySettingsModel(Strict):
     review_fraction: float = Field(default=0.1, gt=0, le=1)
 
 
+class PrelabelSettingModel(Strict):
+    endpoint: str = Field(max_length=100, description="A model endpoint of the project's workspace (mep_…).")
+    model: str | None = Field(default=None, max_length=200, description="The model; default: the endpoint's.")
+    prompt: str | None = Field(
+        default=None, max_length=8000, description="The system prompt's template; default: the task type's."
+    )
+    on_import: bool = Field(default=False, description="Pre-label each import's tasks (a prelabel.run job).")
+
+
 class ProjectSettingsIn(Strict):
     overlap: int | None = Field(default=None, ge=1, le=100)
     lease_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
@@ -89,6 +98,9 @@ class ProjectSettingsIn(Strict):
     max_tasks_per_day: int | None = Field(default=None, ge=1)
     qualification: QualificationModel | None = None
     quality: QualitySettingsModel | None = None
+    prelabel: PrelabelSettingModel | None = Field(
+        default=None, description="A model pre-labels the tasks (docs/prelabel.md); null removes it."
+    )
 
 
 class ProjectIn(Strict):
@@ -132,6 +144,7 @@ class ProjectSettingsOut(BaseModel):
     max_tasks_per_day: int | None
     qualification: QualificationModel | None
     quality: QualitySettingsModel
+    prelabel: PrelabelSettingModel | None = None
 
 
 class ProjectOut(BaseModel):

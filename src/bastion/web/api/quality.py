@@ -61,7 +61,8 @@ def quality_report(
         description=("Aggregation method; it must fit the project's task type (default: the type's first)."),
     ),
 ):
-    """Agreement (with its meaning in words), accuracy on gold, aggregation, throughput, pauses."""
+    """Agreement (with its meaning in words), accuracy on gold, aggregation, throughput, pauses, and per model
+    version of pre-labels: tasks, acceptance and agreement with people (docs/prelabel.md)."""
     return to_json(quality.quality_report(ctx, project_id, method=method))
 
 
