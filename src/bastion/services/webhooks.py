@@ -17,11 +17,13 @@ connection, a refusal of the guard) waits a back-off (``Step.wait_ms``: the job 
 due then) and tries again, up to ``webhook_attempts`` tries; then the delivery is dead (the dead-letter
 list, ``webhook.dead_lettered``) until an owner replays it, which starts a new round of tries.
 
-Exactly once per attempt, at least once per event: an attempt's POST and its record commit together
-with the job's checkpoint; a runner killed after the POST but before the commit leaves no record, and
-the job, taken up again after its lease, sends that attempt again — with the same ``webhook-id``
-(the event's id), as the spec allows: receivers dedupe by it. The trap: the POST happens inside the
-chunk's transaction (on SQLite, under the write lock), so its time limits are kept short (``LIMITS``).
+Exactly once per attempt record, at least once per event: the POST is the kind's ``before_chunk``
+(job_kinds.py), made outside any transaction — a slow or silent receiver never holds a database lock
+(on SQLite the write lock would stop every writer of the deployment for as long as it takes). The
+attempt's record, its audit entry and the job's checkpoint then commit together in the chunk. A runner
+killed after the POST but before that commit leaves no record, and the job, taken up again after its
+lease, sends that attempt again — with the same ``webhook-id`` (the event's id), as the spec allows:
+receivers dedupe by it.
 
 Who: owners add, list and remove endpoints and replay deliveries (``webhook.manage``); owners,
 managers and auditors list endpoints and deliveries (``event.read``). An id of another workspace's
@@ -36,6 +38,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -330,20 +333,20 @@ class DeliverWebhook:
     def prepare(self, u: Unit, workspace_id: str, params: Mapping[str, Any]) -> Prepared:
         raise InvalidInput("webhook deliveries are queued by the events they deliver; replay one instead")
 
-    def run_chunk(self, u: Unit, job: RunningJob, checkpoint: dict[str, Any] | None) -> Step:
+    def before_chunk(self, ctx: Context, job: RunningJob, checkpoint: dict[str, Any] | None) -> Posted | None:
+        """This attempt's POST, outside any transaction; None when there is nothing to send."""
         ws = job.workspace_id
-        delivery = store.find_delivery(u.tx, ws, str(job.params["delivery_id"]))
-        if delivery is None:
-            raise NotFound("delivery not found (its webhook was removed)")
-        if delivery.state != "pending" or delivery.job_id != job.id:
-            return Step({"skipped": delivery.state}, done=0, total=1, finished=True)
-        hook = store.find_webhook(u.tx, delivery.endpoint_id, workspace_ids=[ws])
-        event = store.find_event(u.tx, ws, delivery.event_seq)
-        if hook is None or event is None:
-            raise NotFound("delivery not found (its webhook was removed)")
+        with ctx.read() as r:
+            delivery = store.find_delivery(r.tx, ws, str(job.params["delivery_id"]))
+            if delivery is None or delivery.state != "pending" or delivery.job_id != job.id:
+                return None  # the chunk says why
+            hook = store.find_webhook(r.tx, delivery.endpoint_id, workspace_ids=[ws])
+            event = store.find_event(r.tx, ws, delivery.event_seq)
+            if hook is None or event is None:
+                return None
+            secret = _open_secret(r, hook)
         body = orjson.dumps(payload(event))
-        sent_at = int(time.time())
-        signed = headers(_open_secret(u, hook), event.id, sent_at, body)
+        signed = headers(secret, event.id, int(time.time()), body)
         started = time.monotonic()
         status: int | None = None
         error: str | None = None
@@ -354,12 +357,25 @@ class DeliverWebhook:
                 error = f"http_{status}"
         except BastionError as exc:
             error = exc.code
-        latency = int((time.monotonic() - started) * 1000)
+        return Posted(hook.id, event.id, status, error, int((time.monotonic() - started) * 1000))
+
+    def run_chunk(self, u: Unit, job: RunningJob, checkpoint: dict[str, Any] | None) -> Step:
+        """Record the attempt ``before_chunk`` made (the POST's outcome), in the chunk's transaction."""
+        ws = job.workspace_id
+        delivery = store.find_delivery(u.tx, ws, str(job.params["delivery_id"]))
+        if delivery is None:
+            raise NotFound("delivery not found (its webhook was removed)")
+        if delivery.state != "pending" or delivery.job_id != job.id:
+            return Step({"skipped": delivery.state}, done=0, total=1, finished=True)
+        posted: Posted | None = job.prefetched
+        if posted is None or posted.webhook_id != delivery.endpoint_id:
+            raise NotFound("delivery not found (its webhook was removed)")
+        status, error, latency = posted.status, posted.error, posted.latency_ms
         n = delivery.attempts + 1
         store.insert_attempt(u.tx, AttemptRow(ws, delivery.id, n, u.now, status, error, latency))
         u.audit(
-            ws, "webhook.attempt", delivery.id, webhook=hook.id, event=event.id, attempt=n, status=status,
-            error=error, latency_ms=latency,
+            ws, "webhook.attempt", delivery.id, webhook=posted.webhook_id, event=posted.event_id, attempt=n,
+            status=status, error=error, latency_ms=latency,
         )  # fmt: skip
         round_attempts = delivery.round_attempts + 1
         if error is None:
@@ -375,10 +391,24 @@ class DeliverWebhook:
             last_status=status, last_error=error, updated_at=u.now,
         )  # fmt: skip
         if dead:
-            u.audit(ws, "webhook.dead_lettered", delivery.id, webhook=hook.id, event=event.id, attempts=round_attempts)
+            u.audit(
+                ws, "webhook.dead_lettered", delivery.id, webhook=posted.webhook_id, event=posted.event_id,
+                attempts=round_attempts,
+            )  # fmt: skip
             return Step({"attempts": n}, done=1, total=1, finished=True, result={"dead": 1})
         wait = backoff_ms(u.rt.settings.job_retry_seconds, round_attempts)
         return Step({"attempts": n}, done=0, total=1, wait_ms=wait)
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """One attempt's POST, as ``before_chunk`` made it: no body, no secret."""
+
+    webhook_id: str
+    event_id: str
+    status: int | None
+    error: str | None
+    latency_ms: int
 
 
 DELIVER_WEBHOOK = DeliverWebhook()
