@@ -24,6 +24,7 @@ from bastion.services import (
     queue,
     reviews,
     users,
+    webhooks,
     workforce,
     workspaces,
 )
@@ -100,6 +101,16 @@ def _world(rt):
         )["id"],
         "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": project.id})["id"],
     }
+    hook = webhooks.create_webhook(
+        b.ctx(rt, "owner"),
+        b.workspace_id,
+        url="http://127.0.0.1:9/h",
+        events=["tasks.imported"],
+        allowed_hosts=["127.0.0.1:9"],
+    )
+    add_tasks(rt, project.id, 1, prefix=MARK)  # an event, so a delivery
+    ids["webhook_id"] = hook["id"]
+    ids["delivery_id"] = webhooks.list_deliveries(b.ctx(rt, "owner"), hook["id"])[0]["id"]
     return a, b, ids
 
 

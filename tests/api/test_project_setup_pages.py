@@ -10,7 +10,7 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from bastion.services import content, projects, users, workspaces
+from bastion.services import content, model_endpoints, projects, users, workspaces
 from bastion.storage import schema
 from bastion.tasktypes import installed
 from factories import ROLES, as_user, make_side, make_user, operator_tx, system
@@ -131,6 +131,17 @@ def test_a_refused_project_leaves_nothing_behind(client, rt):
 
 def test_the_check_names_paths_previews_and_changes_nothing(client, rt):
     side = make_side(rt, "chk", 1)
+    endpoints = [  # the chat template names the workspace's model endpoints
+        model_endpoints.create_endpoint(
+            side.ctx(rt, "owner"),
+            side.workspace_id,
+            name=f"model {n}",
+            base_url="http://127.0.0.1:9/v1",
+            default_model="m",
+            allowed_hosts=["127.0.0.1:9"],
+        )["id"]
+        for n in (1, 2)
+    ]
     manager = _member(rt, side, "manager")
     csrf = _sign_in(client, rt, manager)
     url = f"/workspaces/{side.workspace_id}/config-check"
@@ -161,7 +172,12 @@ def test_the_check_names_paths_previews_and_changes_nothing(client, rt):
     # Every built-in template previews on its own sample item.
     for tt in installed():
         if tt.template:
-            r = client.post(url, data={"csrf_token": csrf, "config": orjson.dumps(tt.template).decode()})
+            template = tt.template
+            if tt.name == "chat":  # its placeholders are no endpoints of this workspace: said so, by path
+                r = client.post(url, data={"csrf_token": csrf, "config": orjson.dumps(template).decode()})
+                assert '<code class="path">models[0].endpoint</code>' in r.text, r.text
+                template = {**template, "models": [{"endpoint": e, "label": n} for e, n in zip(endpoints, "AB")]}
+            r = client.post(url, data={"csrf_token": csrf, "config": orjson.dumps(template).decode()})
             assert 'id="config-valid"' in r.text and f'data-task-type="{tt.name}"' in r.text, tt.name
     r = client.post(url, data={"csrf_token": csrf, "config": orjson.dumps(installed().get("image").template).decode()})
     assert 'src="/static/tasktypes/image/sample.svg"' in r.text

@@ -29,6 +29,7 @@ SETTINGS = {
     "required_skills": {"all": ["history:1"], "any": ["law:1"]},
     "qualification": {"grants": "history:2"},
     "quality": {"review": "sample"},
+    "prelabel": {"endpoint": "mep_1", "model": "m", "prompt": "Label it."},
 }
 
 
@@ -130,6 +131,16 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "default_model": "m",
             "allowed_hosts": ["models.example"],
             "api_key": "sk-1",
+        },
+        ("post", "/api/v1/workspaces/{workspace_id}/jobs"): {
+            "kind": "search.reindex",
+            "params": {"project_id": ids["project_id"]},
+        },
+        ("post", "/api/v1/projects/{project_id}/prelabel"): {"chunk": 20},
+        ("post", "/api/v1/workspaces/{workspace_id}/webhooks"): {
+            "url": "https://hooks.example/bastion",
+            "events": ["tasks.imported"],
+            "allowed_hosts": ["hooks.example"],
         },
         ("patch", "/api/v1/model-endpoints/{endpoint_id}"): {
             "name": "lab",
