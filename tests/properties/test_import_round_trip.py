@@ -40,7 +40,40 @@ SAMPLES = {
         {"image": FILE, "width": 640, "height": 480},
         [{"boxes": [{"x": 10, "y": 20, "w": 100, "h": 30, "label": "sign"}], "label": "night"}],
     ),
+    # No Label Studio counterpart: its config names two model endpoints the test makes (``_chat``).
+    "chat": (None, {"prompt": "Q?"}, []),
 }
+
+
+def _chat(rt, workspace_id: str) -> tuple[dict, list[dict]]:
+    """A chat config over two endpoints of the workspace, and two transcripts to draw from."""
+    from bastion.services import model_endpoints
+
+    a, b = (
+        model_endpoints.create_endpoint(
+            system(rt),
+            workspace_id,
+            name=name,
+            base_url="http://127.0.0.1:9/v1",
+            default_model="m",
+            allowed_hosts=["127.0.0.1:9"],
+        )["id"]
+        for name in ("A", "B")
+    )
+    config = {"type": "chat", "models": [{"endpoint": a, "label": "A"}, {"endpoint": b, "label": "B"}]}
+
+    def turn(user: str) -> dict:
+        replies = [
+            {"content": f"{user} one", "model": "m", "endpoint": a},
+            {"content": "two", "model": "m", "endpoint": b},
+        ]
+        return {"user": user, "replies": replies}
+
+    chosen = {**turn("hi"), "choice": {"preferred": 1, "strength": "clearly", "criteria": []}}
+    rewritten = {**turn("and then?"), "rewrite": {"reply": 0, "content": "better"}}
+    return config, [{"turns": [chosen]}, {"turns": [chosen, rewritten]}]
+
+
 RENEWED = ("id", "project_id", "created_at")  # docs/import.md: renewed by the new project
 RENEWED_ANNOTATION = ("id", "task_id", "project_id")
 _counter = itertools.count()
@@ -87,7 +120,10 @@ def test_lossless_export_reimports_to_the_same_work(rt, type_name, tasks):
     for email in [*people, f"rev{n}@example.com"]:
         workspaces.add_member(system(rt), ws.id, make_user(rt, email).id, "reviewer")
     authors = [*people, "ext:vendor/7", "ext:vendor/8"]
-    config = convert_config((FIXTURES / kind / "config.xml").read_text())[0]
+    if kind is None:
+        config, results = _chat(rt, ws.id)
+    else:
+        config = convert_config((FIXTURES / kind / "config.xml").read_text())[0]
     first = projects.create_project(system(rt), ws.id, name="First", config=config, settings={"overlap": 2})
     lines = []
     for t, (work_of,) in enumerate(tasks):
