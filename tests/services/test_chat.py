@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bastion.access import WallDenied
 from bastion.domain.errors import Conflict, InvalidAnswer, InvalidConfig, InvalidInput, NotFound, PermissionDenied
-from bastion.services import chat, exports, imports, model_endpoints, projects, queue, workforce, workspaces
+from bastion.services import chat, exports, imports, keys, model_endpoints, projects, queue, workforce, workspaces
 from bastion.services.exports import ExportRequest
 from bastion.storage import schema
 from bastion.tasktypes import installed
@@ -120,6 +120,15 @@ def test_a_turn_streams_both_replies_and_is_kept_sealed(rt, served):
         chat.save_judgements(me, task["id"], [{"replies": []}], version=3)
     log = [e for e in _log(rt, side) if e["action"] == "model.called"]
     assert len(log) == 6 and {e["details"]["purpose"] for e in log} == {"chat"}
+    # re-encrypting the project re-seals the draft too (keys_store.SEALED_COLUMNS): the chat goes on
+    before = chat.load_chat(me, task["id"])
+    keys.start_new_data_keys(side.ctx(rt, "owner"), side.workspace_id, approval=side.approval(rt, "keys.rotate"))
+    done = keys.reencrypt_project(
+        side.ctx(rt, "owner"), project.id, approval=side.approval(rt, "keys.reencrypt", {"project": project.id})
+    )
+    assert done["tasks"] >= 1 and done["retired_keys"]  # the old key is gone
+    rt.keyring.forget_cache()
+    assert chat.load_chat(me, task["id"]) == before
 
 
 def _log(rt, side):

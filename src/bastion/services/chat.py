@@ -66,6 +66,7 @@ class _Held:
         found = find_task_row(u, task_id)
         self.workspace_id = found.workspace_id
         self.task_id = found.id
+        self.project_id = found.project_id
         self.key_id = found.key_id
         self.user_id = u.actor.user_id
         u.access.require(Action.TASK_WORK, self.workspace_id, what="task")
@@ -90,7 +91,14 @@ class _Held:
             TABLE, _draft_id(self.task_id, self.user_id), "body", draft
         )
         chat_store.save_draft(
-            u.tx, self.task_id, sealed, workspace_id=self.workspace_id, user_id=self.user_id, now=u.now
+            u.tx,
+            self.task_id,
+            sealed,
+            workspace_id=self.workspace_id,
+            project_id=self.project_id,
+            user_id=self.user_id,
+            draft_id=_draft_id(self.task_id, self.user_id),
+            now=u.now,
         )
 
     def view(self) -> dict[str, Any]:

@@ -19,10 +19,22 @@ def find_draft(tx: Tx, task_id: str, *, workspace_id: str, user_id: str) -> byte
     ).scalar_one_or_none()
 
 
-def save_draft(tx: Tx, task_id: str, body: bytes, *, workspace_id: str, user_id: str, now: int) -> None:
+def save_draft(
+    tx: Tx, task_id: str, body: bytes, *, workspace_id: str, project_id: str, user_id: str, draft_id: str, now: int
+) -> None:
     """Replace the person's draft of the task (a write transaction: nobody else writes between the two)."""
     delete_draft(tx, task_id, workspace_id=workspace_id, user_id=user_id)
-    tx.execute(insert(D).values(workspace_id=workspace_id, task_id=task_id, user_id=user_id, body=body, updated_at=now))
+    tx.execute(
+        insert(D).values(
+            workspace_id=workspace_id,
+            task_id=task_id,
+            user_id=user_id,
+            id=draft_id,
+            project_id=project_id,
+            body=body,
+            updated_at=now,
+        )
+    )
 
 
 def delete_draft(tx: Tx, task_id: str, *, workspace_id: str, user_id: str) -> None:

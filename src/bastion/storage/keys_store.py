@@ -27,6 +27,7 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "canary_issues": ("result",),
     "annotation_versions": ("result",),
     "questions": ("text", "answer"),
+    "chat_drafts": ("body",),
 }
 
 

@@ -30,6 +30,9 @@ SEALED_PLACES: dict[str, tuple[str, tuple[str, ...]]] = {
     "projects": ("id", ("config",)),
     "exports": ("id", ("manifest",)),
     "import_keys": ("import_id", ("report",)),
+    # sealed with the workspace's own key (storage/workspace_secret.py), each under its record's id
+    "model_endpoints": ("id", ("api_key",)),
+    "webhook_endpoints": ("id", ("secret",)),
 }
 
 

@@ -1093,9 +1093,14 @@ chat_drafts = Table(
     Column("workspace_id", ID, nullable=False),
     Column("task_id", ID, nullable=False),
     Column("user_id", ID, nullable=False),
+    # The draft's record id ("<task>/<person>", sealed into its body) and its project: re-encryption
+    # re-seals a project's drafts as it does its tasks (keys_store.SEALED_COLUMNS).
+    Column("id", String(100), nullable=False),
+    Column("project_id", ID, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     PrimaryKeyConstraint("workspace_id", "task_id", "user_id"),
+    Index("ix_chat_drafts_project", "workspace_id", "project_id", "id"),
     ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
 )

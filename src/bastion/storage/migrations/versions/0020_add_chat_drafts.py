@@ -24,6 +24,8 @@ def upgrade() -> None:
         sa.Column("workspace_id", ID, nullable=False),
         sa.Column("task_id", ID, nullable=False),
         sa.Column("user_id", ID, nullable=False),
+        sa.Column("id", sa.String(length=100), nullable=False),
+        sa.Column("project_id", ID, nullable=False),
         sa.Column("body", sa.LargeBinary(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -37,6 +39,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("workspace_id", "task_id", "user_id", name=op.f("pk_chat_drafts")),
     )
+    op.create_index("ix_chat_drafts_project", "chat_drafts", ["workspace_id", "project_id", "id"])
     rls.enable(op, ["chat_drafts"])
 
 
