@@ -117,6 +117,19 @@ class Action(Enum):
         "Add and remove webhooks (where the workspace's events are sent) and replay their deliveries",
     )
 
+    PEOPLE_READ = (
+        "people.read",
+        True,
+        "See people's working time, pay rates and statements, credentials and the workforce dashboard "
+        "(never task content)",
+    )
+    PEOPLE_MANAGE = (
+        "people.manage",
+        False,
+        "Set pay rates, approve and lock pay statements, record people's credentials and the credentials "
+        "a project requires",
+    )
+
     def __init__(self, label: str, is_read: bool, description: str) -> None:
         self.label = label
         self.is_read = is_read
@@ -167,6 +180,17 @@ POLICY: dict[Role, frozenset[Action]] = {
             Action.WALLS_READ,
             Action.MODEL_READ,
             Action.EVENT_READ,
+        }
+    ),
+    # Time, pay and credentials across the workspaces they manage; never task content (no task,
+    # annotation, export or quality reads).
+    Role.WORKFORCE_MANAGER: frozenset(
+        {
+            Action.WORKSPACE_READ,
+            Action.MEMBER_READ,
+            Action.PROJECT_READ,
+            Action.PEOPLE_READ,
+            Action.PEOPLE_MANAGE,
         }
     ),
 }

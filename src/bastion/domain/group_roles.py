@@ -24,7 +24,14 @@ from .workspaces import Role
 
 # When several groups grant roles in one workspace, the strongest wins. An auditor reads the log and
 # nothing else, so any working role outranks it.
-STRENGTH = {Role.AUDITOR: 0, Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.MANAGER: 3, Role.OWNER: 4}
+STRENGTH = {
+    Role.AUDITOR: 0,
+    Role.WORKFORCE_MANAGER: 1,
+    Role.ANNOTATOR: 2,
+    Role.REVIEWER: 3,
+    Role.MANAGER: 4,
+    Role.OWNER: 5,
+}
 
 
 @dataclass(frozen=True, slots=True)

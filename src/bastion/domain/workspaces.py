@@ -12,6 +12,8 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     ANNOTATOR = "annotator"
     AUDITOR = "auditor"
+    # Sees people's time, pay and credentials across the workspaces they manage, never task content.
+    WORKFORCE_MANAGER = "workforce_manager"
 
 
 @dataclass(frozen=True, slots=True)

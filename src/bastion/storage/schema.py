@@ -54,7 +54,7 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 ID = String(40)
-ROLE = String(16)
+ROLE = String(24)
 
 users = Table(
     "users",
@@ -95,7 +95,9 @@ memberships = Table(
     PrimaryKeyConstraint("workspace_id", "user_id"),
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
-    CheckConstraint("role IN ('owner', 'manager', 'reviewer', 'annotator', 'auditor')", name="role"),
+    CheckConstraint(
+        "role IN ('owner', 'manager', 'reviewer', 'annotator', 'auditor', 'workforce_manager')", name="role"
+    ),
     Index("ix_memberships_user_id", "user_id"),
 )
 

@@ -43,7 +43,7 @@ class WorkspaceOut(BaseModel):
 
 class MemberIn(Strict):
     user: str = Field(min_length=1, max_length=320, description="User id or e-mail.")
-    role: Literal["owner", "manager", "reviewer", "annotator", "auditor"]
+    role: Literal["owner", "manager", "reviewer", "annotator", "auditor", "workforce_manager"]
     approval: str | None = Field(
         default=None, max_length=60, description="Adding someone tied to a competitor: a two-person approval's id."
     )
