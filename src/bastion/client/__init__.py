@@ -34,9 +34,13 @@ from .errors import (
 )
 from .models import (
     Annotation,
+    Delivery,
+    Event,
     ExportInfo,
     HeldTask,
     ImportReport,
+    Job,
+    JobProgress,
     LabelStudioProject,
     Lease,
     Me,
@@ -56,6 +60,7 @@ from .models import (
     TaskUnassigned,
     TaskUpdated,
     User,
+    Webhook,
     Workspace,
 )
 
@@ -67,10 +72,14 @@ __all__ = [
     "BastionError",
     "Client",
     "Conflict",
+    "Delivery",
+    "Event",
     "ExportInfo",
     "HeldTask",
     "ImportReport",
     "InvalidInput",
+    "Job",
+    "JobProgress",
     "LabelStudioProject",
     "Lease",
     "Me",
@@ -101,5 +110,6 @@ __all__ = [
     "Unavailable",
     "UnsupportedMediaType",
     "User",
+    "Webhook",
     "Workspace",
 ]
