@@ -177,11 +177,27 @@ def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:
     return "pending" if draw < quality.review_fraction else "none"
 
 
+# How many tasks short of done a completion takes the project's completion lock (PostgreSQL): more
+# transactions than this completing tasks of one project at the same moment is beyond any pool here.
+COMPLETION_WINDOW = 1024
+
+
 def announce_if_project_done(w: Unit, workspace_id: str, project_id: str) -> None:
     """``project.completed`` when the task just completed was the project's last one left to do (its
-    counters, summed in this transaction, say every task is done)."""
+    counters, summed in this transaction, say every task is done).
+
+    On PostgreSQL two transactions completing the last two tasks each see the other's counter shard
+    uncommitted, so neither would see the project done. Near the end (within ``COMPLETION_WINDOW``
+    tasks) a completion therefore takes the project's completion lock (held to commit) and sums again:
+    in READ COMMITTED that second sum sees every completion committed before the lock was granted,
+    so exactly one of them — the last to get the lock — announces it."""
     counts = projects_store.sum_counts(w.tx, [project_id], workspace_id=workspace_id).get(project_id)
-    if counts is not None and counts.tasks > 0 and counts.done >= counts.tasks:
+    if counts is None or counts.tasks == 0 or counts.done + COMPLETION_WINDOW < counts.tasks:
+        return
+    projects_store.lock_completion(w.tx, project_id, workspace_id=workspace_id)  # SQLite: one writer already
+    counts = projects_store.sum_counts(w.tx, [project_id], workspace_id=workspace_id).get(project_id)
+    assert counts is not None  # the project's counter rows exist: one was just bumped
+    if counts.done >= counts.tasks:
         w.event(workspace_id, "project.completed", project_id, project=project_id, tasks=counts.tasks)
 
 

@@ -229,6 +229,17 @@ def sum_counts(tx: Tx, project_ids: list[str], *, workspace_id: str) -> dict[str
     }
 
 
+# Serialises the transactions that may complete a project (PostgreSQL; SQLite has one writer already):
+# held until commit, so the second of two near-final completions reads the first one's counters.
+_LOCK_COMPLETION = Statement("SELECT 1", postgresql="SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def lock_completion(tx: Tx, project_id: str, *, workspace_id: str) -> None:
+    """Take the project's completion lock for the rest of the transaction (a no-op on SQLite)."""
+    if not tx.db.is_sqlite:
+        _LOCK_COMPLETION.run(tx, key=f"project-completion:{workspace_id}:{project_id}")
+
+
 def bump_counts(
     tx: Tx, project_id: str, *, workspace_id: str, shard: int, tasks: int, done: int, annotations: int, skips: int
 ) -> None:
