@@ -381,7 +381,7 @@ def record_for_person(w: Unit, user_id: str, action: str, target: str | None = N
 # before any argon2 work — so at most MAX_FAILURES attempts per window are checked.
 
 LOGIN_WINDOW_MS = 15 * 60 * 1000
-MAX_FAILURES = {"email": 5, "address": 50, "password": 5}
+MAX_FAILURES = {"email": 5, "address": 50, "password": 5, "sso": 100}
 
 
 def _subject(rt: Runtime, kind: str, value: str) -> str:
@@ -442,6 +442,29 @@ def sign_in(rt: Runtime, email: str, password: str, address: str | None = None) 
             users_store.refund_attempt(w.tx, subjects[1][1])
         record_for_person(w, user.id, "auth.login", user.id, address=address)
     return user
+
+
+def reserve_sso_start(rt: Runtime, address: str | None) -> None:
+    """A sign-in through an identity provider is starting from ``address``: each start writes a pending
+    row before anyone is known, so at most ``MAX_FAILURES["sso"]`` unfinished starts per address and
+    window are let through (a finished sign-in gives its start back: ``refund_sso_start``)."""
+    if not address:
+        return
+    subject = _subject(rt, "sso", address)
+    counts, now = _reserve(rt, [("sso", subject)])
+    if _over_limit(counts):
+        with rt.db.transaction(write=True) as tx:  # a refused start writes no pending row: it does not count
+            users_store.refund_attempt(tx, subject)
+        telemetry.count_auth_failure("sso_start_limited")
+        raise RateLimited(
+            f"too many sign-ins started from this address; try again in {_minutes_left(counts, now)} minute(s)"
+        )
+
+
+def refund_sso_start(w: Unit, address: str | None) -> None:
+    """A sign-in through a provider finished: its start no longer counts against the address."""
+    if address:
+        users_store.refund_attempt(w.tx, _subject(w.rt, "sso", address))
 
 
 def _audit_account(rt: Runtime, email: str, action: str, address: str | None) -> None:
