@@ -86,7 +86,7 @@ def _bodies(method: str, path: str):
         return {"name": "n", "config": {"type": "classification", "labels": ["a"]}}
     if path.endswith("/projects/from-label-studio"):
         return {"name": "n", "label_config": '<View><Text name="t" value="$t"/><TextArea name="a" toName="t"/></View>'}
-    if path.endswith(("/annotations", "/submit-and-next")):
+    if path.endswith(("/annotations", "/submit-and-next", "/me/annotations/{annotation_id}")):
         return {"result": {"label": "pos"}}
     if path.endswith("/conflicts"):
         return {"competitor": "ws_x"}

@@ -115,6 +115,7 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "comment": "close",
             "correction": {"label": "neg"},
         },
+        ("patch", "/api/v1/projects/{project_id}/me/annotations/{annotation_id}"): {"result": {"label": "neg"}},
         ("post", "/api/v1/projects/{project_id}/canaries"): {"data": {"text": "{name} {figure} {date} {place}"}},
         ("post", "/api/v1/projects/{project_id}/trace"): {"excerpts": ["a leaked text"]},
         IMPORT: [{"data": {"text": "hello"}, "external_id": "e-1", "meta": {"source": "web"}}],

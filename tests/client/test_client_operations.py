@@ -93,6 +93,27 @@ def test_the_async_client_reads_events_and_jobs(served):
     assert done.state == "succeeded"
 
 
+def test_an_annotators_own_work_progress_list_edit_and_undo(served, admin):
+    workspace, project = _project_with_tasks(admin, 3)
+    admin.add_member(workspace.id, served.annotator_email, "annotator")
+    with Client(served.url, served.annotator_token) as me:
+        made = []
+        for label in ("pos", "neg"):
+            task = me.next_task(project.id)
+            made.append(me.submit_annotation(task.id, {"label": label}))
+        progress = me.my_progress(project.id)
+        assert (progress.done, progress.left, progress.paused) == (2, 1, None)
+        mine = list(me.iter_my_annotations(project.id, page_size=1))
+        assert [a.id for a in mine] == [made[1].id, made[0].id] and all(a.can_change for a in mine)
+        edited = me.edit_annotation(project.id, made[0].id, {"label": "neg"})
+        assert edited.result == {"label": "neg"} and edited.version == 2
+        taken = me.undo_last(project.id)
+        assert taken.task.id == made[1].task_id and taken.previous == {"label": "neg"} and taken.task.lease
+        assert me.my_progress(project.id).done == 1
+        with pytest.raises(NotFound):
+            me.edit_annotation(project.id, "ann_" + "0" * 32, {"label": "pos"})
+
+
 def test_deactivating_a_person_refuses_their_token_and_reactivating_revives_none(served, admin):
     with Client(served.url, served.annotator_token) as annotator:
         me = annotator.me().user

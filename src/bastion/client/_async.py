@@ -388,6 +388,31 @@ class AsyncClient:
         """An export's signed manifest (stored when its last byte was sent)."""
         return await self._run(calls.export_manifest(export_id))
 
+    # Your own work in a project.
+
+    async def my_progress(self, project_id: str) -> m.Progress:
+        """Your progress in the project: done, done in the last day, about how many are left, a pause."""
+        return await self._run(calls.my_progress(project_id))
+
+    async def iter_my_annotations(self, project_id: str, *, page_size: int = 50) -> AsyncIterator[m.OwnAnnotation]:
+        """Your annotations in the project, newest first, with their review state."""
+        cursor = None
+        while True:
+            page = await self._run(calls.my_annotations(project_id, cursor, page_size))
+            for x in page["items"]:
+                yield m.OwnAnnotation.model_validate(x)
+            if not page.get("next_cursor"):
+                return
+            cursor = page["next_cursor"]
+
+    async def edit_annotation(self, project_id: str, annotation_id: str, result: Any) -> m.Annotation:
+        """Change your annotation's result until it is reviewed (the old one is kept as a version)."""
+        return await self._run(calls.edit_annotation(project_id, annotation_id, result))
+
+    async def undo_last(self, project_id: str) -> m.TakenBack:
+        """Take back your newest annotation in the project; its task is leased to you again."""
+        return await self._run(calls.undo_last(project_id))
+
     # People (platform admins).
 
     async def deactivate_user(self, user_id: str) -> m.User:

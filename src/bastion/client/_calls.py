@@ -337,6 +337,23 @@ def list_held(project_id: str, cursor: str | None, limit: int) -> Call:
     return get(f"/projects/{seg(project_id)}/held", as_json, cursor=cursor, limit=limit)
 
 
+def my_progress(project_id: str) -> Call:
+    return get(f"/projects/{seg(project_id)}/me/progress", model(m.Progress))
+
+
+def my_annotations(project_id: str, cursor: str | None, limit: int) -> Call:
+    return get(f"/projects/{seg(project_id)}/me/annotations", as_json, cursor=cursor, limit=limit)
+
+
+def edit_annotation(project_id: str, annotation_id: str, result: Any) -> Call:
+    path = f"{API}/projects/{seg(project_id)}/me/annotations/{seg(annotation_id)}"
+    return Call("PATCH", path, model(m.Annotation), json={"result": result})
+
+
+def undo_last(project_id: str) -> Call:
+    return post(f"/projects/{seg(project_id)}/me/undo", model(m.TakenBack))
+
+
 def deactivate_user(user_id: str) -> Call:
     return post(f"/users/{seg(user_id)}/deactivate", model(m.User))
 

@@ -392,6 +392,30 @@ class Client:
         """An export's signed manifest (stored when its last byte was sent)."""
         return self._run(calls.export_manifest(export_id))
 
+    # Your own work in a project.
+
+    def my_progress(self, project_id: str) -> m.Progress:
+        """Your progress in the project: done, done in the last day, about how many are left, a pause."""
+        return self._run(calls.my_progress(project_id))
+
+    def iter_my_annotations(self, project_id: str, *, page_size: int = 50) -> Iterator[m.OwnAnnotation]:
+        """Your annotations in the project, newest first, with their review state."""
+        cursor = None
+        while True:
+            page = self._run(calls.my_annotations(project_id, cursor, page_size))
+            yield from (m.OwnAnnotation.model_validate(x) for x in page["items"])
+            if not page.get("next_cursor"):
+                return
+            cursor = page["next_cursor"]
+
+    def edit_annotation(self, project_id: str, annotation_id: str, result: Any) -> m.Annotation:
+        """Change your annotation's result until it is reviewed (the old one is kept as a version)."""
+        return self._run(calls.edit_annotation(project_id, annotation_id, result))
+
+    def undo_last(self, project_id: str) -> m.TakenBack:
+        """Take back your newest annotation in the project; its task is leased to you again."""
+        return self._run(calls.undo_last(project_id))
+
     # People (platform admins).
 
     def deactivate_user(self, user_id: str) -> m.User:

@@ -270,3 +270,34 @@ class Delivery(Model):
     last_status: int | None = None
     last_error: str | None = None
     history: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Progress(Model):
+    """Your progress in a project."""
+
+    done: int
+    done_last_day: int
+    left: int
+    paused: str | None = None
+
+
+class OwnAnnotation(Model):
+    """One of your annotations, with the task's data as you were shown it and its review state."""
+
+    id: str
+    task_id: str
+    data: dict[str, Any]
+    result: Any
+    summary: str = ""
+    review_status: str
+    review: dict[str, Any] | None = None
+    version: int
+    created_at: int
+    can_change: bool
+
+
+class TakenBack(Model):
+    """An undone annotation: the task, leased to you again, and the result taken back."""
+
+    task: Task
+    previous: Any

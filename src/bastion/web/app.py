@@ -27,6 +27,7 @@ from .api import (
     workforce,
     workspaces,
 )
+from .api import own_annotations as own_annotations_api
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired
@@ -106,6 +107,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         projects,
         tasks,
         annotations_api,
+        own_annotations_api,
         people,
         audit,
         files,
