@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import queue
 import shutil
+import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -51,6 +52,47 @@ def pg_template():
     init_database(pg_url(name))  # as the owner, exactly as docs/security.md deploys it
     yield name
     pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+MEMORY_TMP_MIN_FREE = 8 * 2**30
+_MEMORY_TMP = pytest.StashKey[str]()
+
+
+def _memory_tmp() -> str | None:
+    """A folder in memory (tmpfs at /dev/shm) for the tests' files, when the machine has one with room for them
+    that allows running programs from it; None otherwise, or when ``BASTION_TEST_TMPFS=0``.
+
+    SQLite commits with ``synchronous=FULL`` (storage/database.py): every commit of every test
+    waits for an fsync, a few milliseconds on a disk and nothing in memory. What the tests check is
+    the same (fsync is called either way; the kill -9 tests kill processes, not the machine).
+    """
+    if os.environ.get("BASTION_TEST_TMPFS", "1") == "0":
+        return None
+    try:
+        room = os.statvfs("/dev/shm")
+    except OSError:
+        return None
+    if room.f_flag & (os.ST_NOEXEC | os.ST_RDONLY) or room.f_bavail * room.f_frsize < MEMORY_TMP_MIN_FREE:
+        return None
+    return tempfile.mkdtemp(prefix="bastion-tests-", dir="/dev/shm")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the tmp_path plugin reads --basetemp
+def pytest_configure(config):
+    if config.option.basetemp is not None or "PYTEST_XDIST_WORKER" in os.environ:
+        return
+    folder = _memory_tmp()
+    if folder:
+        config.option.basetemp = folder
+        os.environ["TMPDIR"] = folder  # tempfile here and in the programs the tests start
+        tempfile.tempdir = None
+        config.stash[_MEMORY_TMP] = folder
+
+
+def pytest_sessionfinish(session, exitstatus):
+    folder = session.config.stash.get(_MEMORY_TMP, None)
+    if folder and exitstatus == 0:
+        shutil.rmtree(folder, ignore_errors=True)  # kept, in memory, for a look when something failed
 
 
 # Everything about a database's schema that a test could change (tables, columns, keys, indexes,
