@@ -114,6 +114,7 @@ def _settings_from_form(form: FormData) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "overlap": text("overlap"),
         "lease_seconds": text("lease_seconds"),
+        "idle_after_s": text("idle_after_s"),
         "priority": text("priority"),
         "max_tasks_per_person": optional("max_tasks_per_person"),
         "max_tasks_per_day": optional("max_tasks_per_day"),
@@ -149,6 +150,7 @@ def _values_of(project: Project) -> dict[str, str]:
         "name": project.name,
         "overlap": shown(s.overlap),
         "lease_seconds": shown(s.lease_seconds),
+        "idle_after_s": shown(s.idle_after_s),
         "priority": shown(s.priority),
         "max_tasks_per_person": shown(s.max_tasks_per_person),
         "max_tasks_per_day": shown(s.max_tasks_per_day),
