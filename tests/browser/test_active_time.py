@@ -7,12 +7,12 @@ The page's clock is Playwright's (``page.clock``): paused and moved by hand, so 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 from playwright.sync_api import expect
 
-from bastion.services import annotations, workspaces
+from bastion.services import annotations, imports, time_report, workspaces
 from browser_support import PASSWORD, login, start_labelling
 from factories import add_tasks, as_user, make_project, make_user, system
 
@@ -24,7 +24,7 @@ HIDE = (
 
 def _pause(page) -> None:
     """Stop the page's clock a second ahead of where it is."""
-    page.clock.pause_at(datetime.fromtimestamp(page.evaluate("Date.now()") / 1000 + 1, tz=timezone.utc))
+    page.clock.pause_at(datetime.fromtimestamp(page.evaluate("Date.now()") / 1000 + 1, tz=UTC))
 
 
 def _posted(request) -> dict[str, str]:
@@ -94,8 +94,6 @@ def test_a_paste_into_a_writing_task_is_recorded_and_kept(rt, live_url, page):
     owner = make_user(rt, "paste.owner@example.com", password=PASSWORD)
     ws = workspaces.create_workspace(system(rt), "Paste WS", owner=owner.id)
     project = make_project(rt, ws.id, name="Write", config={"type": "writing", "min_length": 5})
-    from bastion.services import imports
-
     imports.import_tasks(
         system(rt),
         project.id,
@@ -114,11 +112,8 @@ def test_a_paste_into_a_writing_task_is_recorded_and_kept(rt, live_url, page):
     expect(answer).to_have_value("Hello there")
     page.keyboard.press("Control+Enter")
     expect(page.locator("#task")).not_to_have_attribute("data-task-id", task_id)
-    row = _pasted(rt, owner.id, task_id)
-    assert row == (1, len("Hello from elsewhere"))
-
-
-def _pasted(rt, user_id: str, task_id: str):
-    from bastion.services import time_report
-
-    return time_report.paste_record(as_user(rt, user_id), task_id)
+    (mine,) = annotations.list_annotations(as_user(rt, owner.id), task_id)
+    report = time_report.time_report(as_user(rt, owner.id), ws.id)
+    (flag,) = report["flags"]
+    assert flag["annotation_id"] == mine["id"] and flag["reason"] == "pasted"
+    assert (flag["paste_count"], flag["pasted_chars"]) == (1, len("Hello from elsewhere"))
