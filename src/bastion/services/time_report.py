@@ -154,6 +154,7 @@ def build_report(
                     "annotation_id": row.id,
                     "project_id": row.project_id,
                     "user_id": row.user_id,
+                    "person": people.get(row.user_id, row.user_id),
                     "day": day,
                     "reason": reason,
                     "lead_time_ms": row.lead_time_ms,
