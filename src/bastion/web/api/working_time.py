@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from .common import COMMON_ERRORS, Ctx, to_json
@@ -13,9 +14,70 @@ from ...services import time_report
 router = APIRouter(tags=["workforce"], responses=COMMON_ERRORS)
 
 
+class TimeRowOut(BaseModel):
+    day: str
+    project_id: str
+    project: str
+    user_id: str
+    person: str
+    annotations: int
+    timed: int
+    active_ms: int
+    median_ms: int | None
+    fast: int
+    pasted: int
+    pasted_chars: int
+
+
+class TimePersonOut(BaseModel):
+    user_id: str
+    person: str
+    annotations: int
+    active_ms: int
+    fast: int
+    pasted: int
+
+
+class TimeProjectOut(BaseModel):
+    project_id: str
+    project: str
+    timed: int
+    median_ms: int | None
+    fast_below_ms: int | None
+
+
+class TimeFlagOut(BaseModel):
+    annotation_id: str
+    project_id: str
+    user_id: str
+    person: str
+    day: str
+    reason: Literal["fast", "pasted"]
+    lead_time_ms: int | None
+    project_median_ms: int | None
+    paste_count: int | None
+    pasted_chars: int | None
+
+
+class TimeRulesOut(BaseModel):
+    fast_share: float
+    min_for_median: int
+
+
+class TimeReportOut(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    rows: list[TimeRowOut]
+    people: list[TimePersonOut]
+    projects: list[TimeProjectOut]
+    flags: list[TimeFlagOut]
+    flags_total: int
+    rules: TimeRulesOut
+
+
 @router.get(
     "/workspaces/{workspace_id}/time",
-    response_model=dict[str, Any],
+    response_model=TimeReportOut,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 def working_time(
