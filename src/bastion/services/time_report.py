@@ -99,14 +99,14 @@ def time_report(
             workspace_id=workspace_id,
             since=_ms(first),
             until=_ms(last) + DAY_MS,
-            project_ids=None if project_id is None else [project_id],
+            project_id=project_id,
         )
-        people = users_store.names_of(r.tx, sorted({row.user_id for row in rows}))
+        people = users_store.names_of(r.tx, sorted({row[2] for row in rows}))
     return build_report(rows, first=first, last=last, projects=names, people=people, user_id=user_id)
 
 
 def build_report(
-    rows: list[time_store.Timing],
+    rows: list[time_store.Timing] | list[tuple],
     *,
     first: date,
     last: date,
@@ -116,9 +116,9 @@ def build_report(
 ) -> dict[str, Any]:
     """The report from the span's timings (pure: the aggregation the tests pin)."""
     timed: dict[str, list[int]] = defaultdict(list)
-    for row in rows:
-        if row.lead_time_ms is not None:
-            timed[row.project_id].append(row.lead_time_ms)
+    for _, project, _, _, lead, _, _ in rows:
+        if lead is not None:
+            timed[project].append(lead)
     medians = {project: _median(values) for project, values in timed.items()}
     fast_below = {
         project: medians[project] * FAST_SHARE
@@ -126,47 +126,36 @@ def build_report(
         if len(values) >= MIN_FOR_MEDIAN and medians[project]
     }
 
-    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    # One pass, lean (a span may hold hundreds of thousands of annotations): per (day, project, person)
+    # [times, annotations, fast, pasted, pasted characters].
+    groups: dict[tuple[str, str, str], list[Any]] = {}
+    days: dict[int, str] = {}
     flags: list[dict[str, Any]] = []
     for row in rows:
-        if user_id is not None and row.user_id != user_id:
+        _, project, person, created_at, lead, _, pasted_chars = row
+        if user_id is not None and person != user_id:
             continue
-        day = _day(row.created_at)
-        key = (day, row.project_id, row.user_id)
+        day = days.get(created_at // DAY_MS)
+        if day is None:
+            day = days[created_at // DAY_MS] = _day(created_at)
+        key = (day, project, person)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = {"times": [], "annotations": 0, "fast": 0, "pasted": 0, "pasted_chars": 0}
-        group["annotations"] += 1
-        reasons = []
-        if row.lead_time_ms is not None:
-            group["times"].append(row.lead_time_ms)
-            threshold = fast_below.get(row.project_id)
-            if threshold is not None and row.lead_time_ms < threshold:
-                group["fast"] += 1
-                reasons.append("fast")
-        if row.pasted_chars:
-            group["pasted"] += 1
-            group["pasted_chars"] += row.pasted_chars
-            reasons.append("pasted")
-        for reason in reasons:
-            flags.append(
-                {
-                    "annotation_id": row.id,
-                    "project_id": row.project_id,
-                    "user_id": row.user_id,
-                    "person": people.get(row.user_id, row.user_id),
-                    "day": day,
-                    "reason": reason,
-                    "lead_time_ms": row.lead_time_ms,
-                    "project_median_ms": medians.get(row.project_id),
-                    "paste_count": row.paste_count,
-                    "pasted_chars": row.pasted_chars,
-                }
-            )
+            group = groups[key] = [[], 0, 0, 0, 0]
+        group[1] += 1
+        if lead is not None:
+            group[0].append(lead)
+            threshold = fast_below.get(project)
+            if threshold is not None and lead < threshold:
+                group[2] += 1
+                flags.append(_flag(row, day, "fast", medians, people))
+        if pasted_chars:
+            group[3] += 1
+            group[4] += pasted_chars
+            flags.append(_flag(row, day, "pasted", medians, people))
 
     out_rows = []
-    for (day, project, person), group in groups.items():
-        times = group.pop("times")
+    for (day, project, person), (times, count, fast, pasted, pasted_chars) in groups.items():
         out_rows.append(
             {
                 "day": day,
@@ -174,13 +163,13 @@ def build_report(
                 "project": projects.get(project, project),
                 "user_id": person,
                 "person": people.get(person, person),
-                "annotations": group["annotations"],
+                "annotations": count,
                 "timed": len(times),
                 "active_ms": sum(times),
                 "median_ms": _median(times),
-                "fast": group["fast"],
-                "pasted": group["pasted"],
-                "pasted_chars": group["pasted_chars"],
+                "fast": fast,
+                "pasted": pasted,
+                "pasted_chars": pasted_chars,
             }
         )
     out_rows.sort(key=lambda x: (x["day"], x["project"], x["person"], x["user_id"]))
@@ -218,6 +207,22 @@ def build_report(
         "flags": flags[:MAX_FLAGS],
         "flags_total": len(flags),
         "rules": {"fast_share": FAST_SHARE, "min_for_median": MIN_FOR_MEDIAN},
+    }
+
+
+def _flag(row: tuple, day: str, reason: str, medians: dict, people: dict) -> dict[str, Any]:
+    annotation_id, project, person, _, lead, pastes, pasted_chars = row
+    return {
+        "annotation_id": annotation_id,
+        "project_id": project,
+        "user_id": person,
+        "person": people.get(person, person),
+        "day": day,
+        "reason": reason,
+        "lead_time_ms": lead,
+        "project_median_ms": medians.get(project),
+        "paste_count": pastes,
+        "pasted_chars": pasted_chars,
     }
 
 
