@@ -114,7 +114,6 @@ def _settings_from_form(form: FormData) -> dict[str, Any]:
     settings: dict[str, Any] = {
         "overlap": text("overlap"),
         "lease_seconds": text("lease_seconds"),
-        "idle_after_s": text("idle_after_s"),
         "priority": text("priority"),
         "max_tasks_per_person": optional("max_tasks_per_person"),
         "max_tasks_per_day": optional("max_tasks_per_day"),
@@ -129,6 +128,8 @@ def _settings_from_form(form: FormData) -> dict[str, Any]:
         },
         "qualification": None,
     }
+    if text("idle_after_s"):  # left empty (or a form from before it): the project keeps its own
+        settings["idle_after_s"] = text("idle_after_s")
     if text("qualification.grants"):
         settings["qualification"] = {
             "grants": text("qualification.grants"),
