@@ -120,11 +120,11 @@ def build_report(
         if lead is not None:
             timed[project].append(lead)
     medians = {project: _median(values) for project, values in timed.items()}
-    fast_below = {
-        project: medians[project] * FAST_SHARE
-        for project, values in timed.items()
-        if len(values) >= MIN_FOR_MEDIAN and medians[project]
-    }
+    fast_below: dict[str, float] = {}
+    for project, values in timed.items():
+        median = medians[project]
+        if len(values) >= MIN_FOR_MEDIAN and median:
+            fast_below[project] = median * FAST_SHARE
 
     # One pass, lean (a span may hold hundreds of thousands of annotations): per (day, project, person)
     # [times, annotations, fast, pasted, pasted characters].
@@ -154,7 +154,7 @@ def build_report(
             group[4] += pasted_chars
             flags.append(_flag(row, day, "pasted", medians, people))
 
-    out_rows = []
+    out_rows: list[dict[str, Any]] = []
     for (day, project, person), (times, count, fast, pasted, pasted_chars) in groups.items():
         out_rows.append(
             {
@@ -175,12 +175,12 @@ def build_report(
     out_rows.sort(key=lambda x: (x["day"], x["project"], x["person"], x["user_id"]))
 
     totals: dict[str, dict[str, Any]] = {}
-    for row in out_rows:
+    for line in out_rows:
         person = totals.setdefault(
-            row["user_id"],
+            line["user_id"],
             {
-                "user_id": row["user_id"],
-                "person": row["person"],
+                "user_id": line["user_id"],
+                "person": line["person"],
                 "annotations": 0,
                 "active_ms": 0,
                 "fast": 0,
@@ -188,7 +188,7 @@ def build_report(
             },
         )
         for name in ("annotations", "active_ms", "fast", "pasted"):
-            person[name] += row[name]
+            person[name] += line[name]
     return {
         "from": first.isoformat(),
         "to": last.isoformat(),
