@@ -209,6 +209,7 @@ def _world(rt) -> World:
         Visit("home: alerts", "/", "lead", "#alerts"),
         Visit("approvals: one pending", f"/workspaces/{demo.id}/approvals", "lead", "#pending"),
         Visit("jobs: one queued", f"/workspaces/{demo.id}/jobs", "lead", "#job-table"),
+        Visit("working time: a day's rows", f"/workspaces/{demo.id}/time", "lead", "#time-people, #time-rows"),
         Visit("error 403: walled off", f"/projects/{rival_project.id}", "lead", "main h1 >> text=Not allowed"),
         Visit("error 404", "/projects/prj_00000000000000000000000000", "lead", "main h1 >> text=Not found"),
         Visit("home: a newcomer choosing a side", "/", "newcomer", "section.card .wall-note"),

@@ -101,6 +101,12 @@ class ProjectSettings(BaseModel):
     lease_seconds: int = Field(
         default=1800, ge=10, le=7 * 24 * 3600, description="How long a leased task stays reserved."
     )
+    idle_after_s: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="The labelling page stops counting active time after this many seconds without input.",
+    )
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher is served first.")
     required_skills: SkillRequirement = Field(default_factory=SkillRequirement)
     max_tasks_per_person: int | None = Field(

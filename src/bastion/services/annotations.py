@@ -30,6 +30,12 @@ from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
 
 MAX_LEAD_TIME_MS = 7 * 24 * 3600 * 1000
+# A submit may not claim more active time (``lead_time_ms``) than its lease has lasted, lease start to
+# now, give or take this much for clock rounding (docs/workforce.md, "Time"). Without a lease on the
+# task (people who may work without one) only this much may be claimed.
+CLAIM_TOLERANCE_MS = 1000
+MAX_PASTES = 100_000
+MAX_PASTED_CHARS = 100_000_000
 
 
 def annotation_dict(u: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
@@ -45,30 +51,71 @@ def annotation_dict(u: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
     }
 
 
-def submit_annotation(ctx: Context, task_id: str, result: Any, *, lead_time_ms: int | None = None) -> dict[str, Any]:
+def submit_annotation(
+    ctx: Context,
+    task_id: str,
+    result: Any,
+    *,
+    lead_time_ms: int | None = None,
+    paste_count: int | None = None,
+    pasted_chars: int | None = None,
+) -> dict[str, Any]:
     """Record the caller's result for a task."""
     with ctx.write() as w:
-        return record_annotation(w, task_id, result, lead_time_ms)
+        return record_annotation(w, task_id, result, lead_time_ms, paste_count=paste_count, pasted_chars=pasted_chars)
 
 
 def submit_and_next(
-    ctx: Context, task_id: str, result: Any, *, lead_time_ms: int | None = None
+    ctx: Context,
+    task_id: str,
+    result: Any,
+    *,
+    lead_time_ms: int | None = None,
+    paste_count: int | None = None,
+    pasted_chars: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Submit a result and lease the next task of the same project, in one transaction.
 
     One durable commit instead of two: the labelling loop's natural step.
     """
     with ctx.write() as w:
-        annotation = record_annotation(w, task_id, result, lead_time_ms)
+        annotation = record_annotation(
+            w, task_id, result, lead_time_ms, paste_count=paste_count, pasted_chars=pasted_chars
+        )
         return annotation, lease_next(w, annotation["project_id"])
 
 
-def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | None) -> dict[str, Any]:
+def _count(name: str, value: Any, most: int) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most):
+        raise InvalidInput(f"{name}: an integer from 0 to {most}")
+
+
+def check_time_claim(lead_time_ms: int | None, leased_at: int | None, now: int) -> None:
+    """Refuse a claim of more active time than the lease has lasted (``leased_at`` None: no lease)."""
+    if lead_time_ms is None:
+        return
+    most = CLAIM_TOLERANCE_MS + (max(now - leased_at, 0) if leased_at is not None else 0)
+    if lead_time_ms > most:
+        held = "how long your lease on this task has lasted" if leased_at is not None else "no lease on this task"
+        raise InvalidInput(
+            f"lead_time_ms: at most {most} ms ({held}, with {CLAIM_TOLERANCE_MS} ms for clock rounding)",
+            details=[{"path": "lead_time_ms", "message": f"at most {most}", "limit": most}],
+        )
+
+
+def record_annotation(
+    w: Unit,
+    task_id: str,
+    result: Any,
+    lead_time_ms: int | None,
+    *,
+    paste_count: int | None = None,
+    pasted_chars: int | None = None,
+) -> dict[str, Any]:
     """``submit_annotation`` inside an open transaction."""
-    if lead_time_ms is not None and (
-        not isinstance(lead_time_ms, int) or isinstance(lead_time_ms, bool) or not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS
-    ):
-        raise InvalidInput(f"lead_time_ms: an integer from 0 to {MAX_LEAD_TIME_MS}")
+    _count("lead_time_ms", lead_time_ms, MAX_LEAD_TIME_MS)
+    _count("paste_count", paste_count, MAX_PASTES)
+    _count("pasted_chars", pasted_chars, MAX_PASTED_CHARS)
     me = w.actor.user_id
     w.hold_person()
     found = find_task_row(w, task_id)
@@ -80,6 +127,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
         raise PermissionDenied("this task was not assigned to you")
     if mine is not None and mine.state == "submitted":
         raise Conflict("you have already annotated this task")
+    check_time_claim(lead_time_ms, mine.leased_at if mine is not None else None, w.now)
 
     task_type = w.rt.task_types.get(found.task_type)
     sealer = w.sealer(ws, found.key_id)
@@ -131,6 +179,8 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
             review=review,
             gold_score=gold_score,
             now=w.now,
+            pastes=paste_count,
+            pasted=pasted_chars,
         )
     except w.tx.db.integrity_errors as exc:  # a concurrent submit by the same person won the race
         raise Conflict("you have already annotated this task") from exc

@@ -24,7 +24,7 @@ C = schema.project_counters
 
 _PROJECT_COLUMNS = (
     "workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, "
-    "priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
+    "idle_after_s, priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
     "prelabel, created_at, updated_at"
 )
 PROJECT_ROW = Statement(
@@ -51,6 +51,7 @@ class ProjectRecord(NamedTuple):
     config_version: int
     overlap: int
     lease_seconds: int
+    idle_after_s: int
     priority: int
     required_skills: str
     max_tasks_per_person: int | None
@@ -85,6 +86,7 @@ def settings_of(record: ProjectRecord) -> ProjectSettings:
     return ProjectSettings(
         overlap=record.overlap,
         lease_seconds=record.lease_seconds,
+        idle_after_s=record.idle_after_s,
         priority=record.priority,
         required_skills=orjson.loads(record.required_skills or "{}"),
         max_tasks_per_person=record.max_tasks_per_person,
@@ -100,6 +102,7 @@ def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
     return {
         "overlap": settings.overlap,
         "lease_seconds": settings.lease_seconds,
+        "idle_after_s": settings.idle_after_s,
         "priority": settings.priority,
         "required_skills": orjson.dumps(settings.required_skills.model_dump()).decode(),
         "max_tasks_per_person": settings.max_tasks_per_person,

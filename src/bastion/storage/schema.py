@@ -180,6 +180,8 @@ projects = Table(
     Column("config_version", Integer, nullable=False, server_default=text("1")),
     Column("overlap", Integer, nullable=False, server_default=text("1")),
     Column("lease_seconds", Integer, nullable=False, server_default=text("1800")),
+    # The labelling page's active-time measure stops counting after this many seconds without input.
+    Column("idle_after_s", Integer, nullable=False, server_default=text("60")),
     Column("priority", Integer, nullable=False, server_default=text("0")),
     # Routing and need-to-know (clear metadata): required skills as JSON
     # {"all": ["history:3"], "any": [...]}, caps on what one person may see,
@@ -336,6 +338,9 @@ assignments = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # When it was last leased (a submit may not claim more active time than this lease has lasted);
+    # null: written without a lease (imports), read as created_at.
+    Column("leased_at", BigInteger, nullable=True),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
@@ -367,6 +372,10 @@ annotations = Table(
     # Gold tasks: how right the answer was (0..1), computed at submit.
     Column("gold_score", Float, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # Pastes into the answer's text fields on the labelling page and the characters they brought
+    # (recorded, never blocked; null: none recorded). docs/workforce.md, "Time".
+    Column("paste_count", Integer, nullable=True),
+    Column("pasted_chars", Integer, nullable=True),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),

@@ -25,6 +25,7 @@ from .api import (
     tasks,
     webhooks,
     workforce,
+    working_time,
     workspaces,
 )
 from .api import own_annotations as own_annotations_api
@@ -118,6 +119,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         model_endpoints,
         jobs,
         webhooks,
+        working_time,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model

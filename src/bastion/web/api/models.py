@@ -92,6 +92,9 @@ class PrelabelSettingModel(Strict):
 class ProjectSettingsIn(Strict):
     overlap: int | None = Field(default=None, ge=1, le=100)
     lease_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
+    idle_after_s: int | None = Field(
+        default=None, ge=5, le=3600, description="Seconds without input after which active time stops counting."
+    )
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     required_skills: SkillRequirementModel | None = None
     max_tasks_per_person: int | None = Field(default=None, ge=1)
@@ -138,6 +141,7 @@ class CountsOut(BaseModel):
 class ProjectSettingsOut(BaseModel):
     overlap: int
     lease_seconds: int
+    idle_after_s: int = 60
     priority: int
     required_skills: SkillRequirementModel
     max_tasks_per_person: int | None
@@ -240,7 +244,17 @@ class TaskPage(BaseModel):
 
 class AnnotationIn(Strict):
     result: Any = Field(description="The answer, in the shape the project's task type defines.")
-    lead_time_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
+    lead_time_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600 * 1000,
+        description="Active time on the task (ms); at most how long your lease on it has lasted, plus 1000 ms "
+        "for clock rounding (docs/workforce.md, 'Time').",
+    )
+    paste_count: int | None = Field(
+        default=None, ge=0, le=100_000, description="Pastes into the answer's text fields (recorded, never refused)."
+    )
+    pasted_chars: int | None = Field(default=None, ge=0, le=100_000_000, description="Characters those pastes brought.")
 
 
 class AnnotationOut(BaseModel):

@@ -128,6 +128,8 @@ def _settings_from_form(form: FormData) -> dict[str, Any]:
         },
         "qualification": None,
     }
+    if text("idle_after_s"):  # left empty (or a form from before it): the project keeps its own
+        settings["idle_after_s"] = text("idle_after_s")
     if text("qualification.grants"):
         settings["qualification"] = {
             "grants": text("qualification.grants"),
@@ -149,6 +151,7 @@ def _values_of(project: Project) -> dict[str, str]:
         "name": project.name,
         "overlap": shown(s.overlap),
         "lease_seconds": shown(s.lease_seconds),
+        "idle_after_s": shown(s.idle_after_s),
         "priority": shown(s.priority),
         "max_tasks_per_person": shown(s.max_tasks_per_person),
         "max_tasks_per_day": shown(s.max_tasks_per_day),

@@ -18,6 +18,7 @@ from . import (
     questions,
     task,
     walls,
+    working_time,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -37,5 +38,6 @@ for _module in (
     approvals,
     jobs,
     task,
+    working_time,
 ):
     router.include_router(_module.router)
