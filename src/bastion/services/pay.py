@@ -37,6 +37,7 @@ from ..storage import memberships_store, pay_store, projects_store, users_store
 from ..storage.pay_store import SettingsRow, StatementRow
 
 MAX_AMOUNT = 10**12  # minor units: a rate or bonus beyond this is a typo
+MAX_INSTANT = 253_402_300_800_000  # epoch ms of 10000-01-01: times shown as dates must be dates
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _UNSAFE = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
@@ -88,8 +89,8 @@ def _amount(value: Any, field: str, *, optional: bool = True) -> int | None:
 
 
 def _instant(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
-        raise InvalidInput(f"{field}: a time in epoch milliseconds")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_INSTANT:
+        raise InvalidInput(f"{field}: a time in epoch milliseconds (before the year 10000)")
     return value
 
 

@@ -20,7 +20,7 @@ from ...services import pay
 
 router = APIRouter(tags=["pay"], responses=COMMON_ERRORS)
 
-INSTANT = Field(ge=0, lt=2**53, description="Epoch milliseconds (UTC).")
+INSTANT = Field(ge=0, lt=pay.MAX_INSTANT, description="Epoch milliseconds (UTC).")
 
 
 class SettingsIn(Strict):
@@ -45,7 +45,7 @@ class RateIn(Strict):
     project_id: str | None = Field(default=None, max_length=40, description="Or this project's own rate.")
     per_task: int | None = Field(default=None, ge=0, le=pay.MAX_AMOUNT)
     per_hour: int | None = Field(default=None, ge=0, le=pay.MAX_AMOUNT)
-    effective_from: int | None = Field(default=None, ge=0, lt=2**53, description="Default: now.")
+    effective_from: int | None = Field(default=None, ge=0, lt=pay.MAX_INSTANT, description="Default: now.")
 
 
 class RateOut(BaseModel):
