@@ -86,3 +86,51 @@ def test_foreign_statements_are_not_found_and_own_approval_is_refused(rt, client
     bad = client.post(f"/api/v1/workspaces/{a.workspace_id}/pay/rates", headers=a.headers("owner"),
                       json={"task_type": "classification", "per_task": -5})  # fmt: skip
     assert bad.status_code == 422 and "per_task" in bad.text
+
+
+PASSWORD = "pay pages password"
+
+
+def _sign_in(client, rt, email):
+    from bastion.services import users
+
+    secret, csrf = users.create_session(rt, users.authenticate(rt, email, PASSWORD))
+    client.cookies.set("bastion_session", secret)
+    return csrf
+
+
+def test_pages_list_open_approve_lock_and_download(rt, client):
+    side, done = _setup(rt, client, "pg")
+    boss = make_user(rt, "pay.boss@example.com", password=PASSWORD)
+    workspaces.add_member(system(rt), side.workspace_id, boss.id, "workforce_manager")
+    csrf = _sign_in(client, rt, boss.email)
+    page = client.get(f"/workspaces/{side.workspace_id}/pay")
+    assert page.status_code == 200 and "No statements yet" in page.text
+    r = client.post(f"/workspaces/{side.workspace_id}/pay", follow_redirects=False,
+                    data={"csrf_token": csrf, "person": "", "period_start": "1970-01-01", "period_end": "2200-01-01"})  # fmt: skip
+    assert r.status_code == 303
+    listed = pay.list_statements(system(rt), side.workspace_id)
+    assert [s["user_id"] for s in listed] == [side.users["annotator"]]
+    sid = listed[0]["id"]
+    bad = client.post(f"/workspaces/{side.workspace_id}/pay",
+                      data={"csrf_token": csrf, "person": "", "period_start": "soon", "period_end": "2200-01-01"})  # fmt: skip
+    assert bad.status_code == 422 and "period_start" in bad.text
+    shown = client.get(f"/pay-statements/{sid}")
+    assert shown.status_code == 200 and all(a in shown.text for a in done) and 'id="approve"' in shown.text
+    r = client.post(f"/pay-statements/{sid}", data={"csrf_token": csrf, "action": "approve"}, follow_redirects=False)
+    assert r.status_code == 303
+    r = client.post(f"/pay-statements/{sid}", data={"csrf_token": csrf, "action": "lock"}, follow_redirects=False)
+    assert r.status_code == 303
+    again = client.post(f"/pay-statements/{sid}", data={"csrf_token": csrf, "action": "approve"})
+    assert again.status_code == 409 and "locked" in again.text
+    got = client.get(f"/pay-statements/{sid}/csv")
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(got.text)))
+    assert [row["annotation_id"] for row in rows if row["kind"] == "annotation"] == done
+    # a reviewer signed in sees no pay page and no one else's statement
+    reviewer = make_user(rt, "pay.reviewer@example.com", password=PASSWORD)
+    workspaces.add_member(system(rt), side.workspace_id, reviewer.id, "reviewer")
+    _sign_in(client, rt, reviewer.email)
+    assert client.get(f"/workspaces/{side.workspace_id}/pay").status_code == 403
+    assert client.get(f"/pay-statements/{sid}").status_code == 403
+    assert client.get(f"/pay-statements/{sid}/csv").status_code == 403

@@ -352,10 +352,15 @@ def list_statements(
 
 
 def get_statement(ctx: Context, statement_id: str) -> dict[str, Any]:
-    """One statement with its lines (a draft's computed now). ``people.read``, or the person paid."""
+    """One statement with its lines (a draft's computed now). ``people.read``, or the person paid.
+    ``can_manage``: whether the caller may approve and lock it (people.manage, and not their own)."""
     with ctx.read() as r:
         row = _statement(r, statement_id, Action.PEOPLE_READ)
-        return _statement_dict(r, row, _lines(r, row))
+        out = _statement_dict(r, row, _lines(r, row))
+        out["can_manage"] = r.access.allows(Action.PEOPLE_MANAGE, row.workspace_id) and (
+            r.actor.is_system or row.user_id != r.actor.user_id
+        )
+        return out
 
 
 def approve_statement(ctx: Context, statement_id: str) -> dict[str, Any]:

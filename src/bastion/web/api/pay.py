@@ -98,6 +98,7 @@ class StatementOut(BaseModel):
     locked_at: int | None
     lines: list[LineOut] | None = None
     annotations: int | None = None
+    can_manage: bool | None = Field(default=None, description="Whether you may approve and lock it.")
 
 
 @router.get("/workspaces/{workspace_id}/pay/settings", response_model=SettingsOut, operation_id="pay_settings_get")

@@ -12,6 +12,7 @@ from . import (
     jobs,
     members,
     own_annotations,
+    pay,
     project_setup,
     projects,
     quality,
@@ -36,6 +37,7 @@ for _module in (
     quality,
     approvals,
     jobs,
+    pay,
     task,
 ):
     router.include_router(_module.router)
