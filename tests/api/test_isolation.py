@@ -12,7 +12,7 @@ import re
 import pytest
 
 from bastion.services import approvals, jobs, model_endpoints, webhooks
-from factories import ROLES, make_side, system
+from factories import ROLES, make_side, make_statement, system
 
 ALLOWED = {404}
 QUERIES = {  # required query parameters, so that requests reach the access check
@@ -74,6 +74,7 @@ def _ids_of_b(rt, client, b):
         "webhook_id": hook["id"],
         "delivery_id": delivery["id"],
         "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
+        "statement_id": make_statement(rt, b.workspace_id, b.users["annotator"]),
     }
 
 
@@ -119,6 +120,12 @@ def _bodies(method: str, path: str):
         }
     if path.endswith("/webhooks") and method == "post":
         return {"url": "http://127.0.0.1:9/h", "events": ["tasks.imported"], "allowed_hosts": ["127.0.0.1:9"]}
+    if path.endswith("/pay/settings") and method == "put":
+        return {"currency": "EUR"}
+    if path.endswith("/pay/rates") and method == "post":
+        return {"task_type": "classification", "per_task": 1}
+    if path.endswith("/pay/statements") and method == "post":
+        return {"user_id": "usr_x", "period_start": 0, "period_end": 1}
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if path.endswith("/tasks") and method == "patch":

@@ -138,6 +138,17 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "params": {"project_id": ids["project_id"]},
         },
         ("post", "/api/v1/projects/{project_id}/prelabel"): {"chunk": 20},
+        ("put", "/api/v1/workspaces/{workspace_id}/pay/settings"): {"currency": "EUR"},
+        ("post", "/api/v1/workspaces/{workspace_id}/pay/rates"): {
+            "task_type": "classification",
+            "project_id": ids["project_id"],
+            "per_task": 1,
+        },
+        ("post", "/api/v1/workspaces/{workspace_id}/pay/statements"): {
+            "user_id": ids["user_id"],
+            "period_start": 0,
+            "period_end": 1,
+        },
         ("post", "/api/v1/workspaces/{workspace_id}/webhooks"): {
             "url": "https://hooks.example/bastion",
             "events": ["tasks.imported"],

@@ -31,6 +31,7 @@ from bastion.services import (
     exports,
     jobs,
     labelling,
+    pay,
     projects,
     queue,
     reviews,
@@ -171,6 +172,11 @@ def _world(rt) -> World:
     export = exports.start_export(lead_ctx, reviewed.id, fmt="jsonl")
     b"".join(export.chunks())
 
+    # A pay statement of the last annotator, with a line per annotation (a draft, computed when shown).
+    pay.set_settings(sys, demo.id, currency="EUR", bonus_threshold=0.9, bonus_amount=500)
+    pay.set_rate(sys, demo.id, task_type="classification", per_task=120, per_hour=1800, effective_from=0)
+    statement = pay.create_statement(sys, demo.id, annotator.id, 0, 10**13)
+
     # The ids a route's parameters are filled with, all of one project (annotated, reviewed, with figures).
     a_task = tasks.list_tasks(lead_ctx, reviewed.id, limit=1)["items"][0]
     ids = {
@@ -182,6 +188,7 @@ def _world(rt) -> World:
         "user_id": newcomer.id,
         "approval_id": pending["id"],
         "provider": "no-such-provider",  # single sign-on's callback: the sign-in page with the reason
+        "statement_id": statement["id"],
     }
     world = World(ids, {"lead": lead.email, "newcomer": newcomer.email})
     label, review = "#task[data-task-id]", "#review[data-annotation-id]"
@@ -210,6 +217,8 @@ def _world(rt) -> World:
         Visit("approvals: one pending", f"/workspaces/{demo.id}/approvals", "lead", "#pending"),
         Visit("jobs: one queued", f"/workspaces/{demo.id}/jobs", "lead", "#job-table"),
         Visit("working time: a day's rows", f"/workspaces/{demo.id}/time", "lead", "#time-people, #time-rows"),
+        Visit("pay: statements and rates", f"/workspaces/{demo.id}/pay", "lead", "#statements"),
+        Visit("pay statement: a draft with its lines", f"/pay-statements/{statement['id']}", "lead", "#lines"),
         Visit("error 403: walled off", f"/projects/{rival_project.id}", "lead", "main h1 >> text=Not allowed"),
         Visit("error 404", "/projects/prj_00000000000000000000000000", "lead", "main h1 >> text=Not found"),
         Visit("home: a newcomer choosing a side", "/", "newcomer", "section.card .wall-note"),

@@ -72,6 +72,7 @@ COMMANDS: dict[str, _Lazy] = {
     "model": _Lazy("models", "model_app", group=True),
     "job": _Lazy("jobs", "job_app", group=True),
     "webhook": _Lazy("webhooks", "webhook_app", group=True),
+    "pay": _Lazy("pay", "pay_app", group=True),
 }
 
 

@@ -1201,6 +1201,95 @@ webhook_attempts = Table(
     ),
 )
 
+# -- pay (services/pay.py, docs/workforce.md#pay) -----------------------------------------------------
+# Money is integer minor units in the workspace's currency. ``pay_settings``: the currency and the
+# gold bonus. ``pay_rates``: append-only (history kept); a change is a new row from an instant on.
+pay_settings = Table(
+    "pay_settings",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("bonus_threshold", Float, nullable=True),  # gold accuracy 0..1; null: no bonus
+    Column("bonus_min_gold", Integer, nullable=False, server_default=text("1")),
+    Column("bonus_amount", BigInteger, nullable=False, server_default=text("0")),
+    Column("updated_by", ID, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+pay_rates = Table(
+    "pay_rates",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=True),  # null: the workspace's default for the task type
+    Column("task_type", String(64), nullable=False),
+    Column("per_task", BigInteger, nullable=True),
+    Column("per_hour", BigInteger, nullable=True),
+    Column("effective_from", BigInteger, nullable=False),
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    CheckConstraint("per_task IS NOT NULL OR per_hour IS NOT NULL", name="amount"),
+    CheckConstraint("(per_task IS NULL OR per_task >= 0) AND (per_hour IS NULL OR per_hour >= 0)", name="sign"),
+    Index("ix_pay_rates_task_type", "workspace_id", "task_type", "effective_from"),
+)
+
+# A statement: one person, one period [period_start, period_end). Draft: computed on view (no lines
+# stored); approved: lines frozen; locked: final. ``user_id`` has no foreign key: a pay record
+# outlives the account it paid.
+pay_statements = Table(
+    "pay_statements",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("period_start", BigInteger, nullable=False),
+    Column("period_end", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", BigInteger, nullable=True),  # set when frozen
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("approved_by", ID, nullable=True),
+    Column("approved_at", BigInteger, nullable=True),
+    Column("locked_by", ID, nullable=True),
+    Column("locked_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    CheckConstraint("status IN ('draft', 'approved', 'locked')", name="status"),
+    CheckConstraint("period_end > period_start", name="period"),
+    Index("ix_pay_statements_user", "workspace_id", "user_id", "period_start"),
+)
+
+# A frozen statement's lines (a draft's are computed, never stored).
+pay_lines = Table(
+    "pay_lines",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("statement_id", ID, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("annotation_id", ID, nullable=True),
+    Column("project_id", ID, nullable=True),
+    Column("review_id", ID, nullable=True),
+    Column("annotated_at", BigInteger, nullable=True),
+    Column("active_ms", BigInteger, nullable=True),
+    Column("task_amount", BigInteger, nullable=False),
+    Column("hour_amount", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("note", String(200), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "statement_id", "n"),
+    ForeignKeyConstraint(
+        ["workspace_id", "statement_id"], ["pay_statements.workspace_id", "pay_statements.id"], ondelete="CASCADE"
+    ),
+    CheckConstraint("kind IN ('annotation', 'rejected', 'adjustment', 'bonus')", name="kind"),
+    Index("ix_pay_lines_annotation", "workspace_id", "annotation_id"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -1240,4 +1329,8 @@ WORKSPACE_TABLES = (
     "webhook_endpoints",
     "webhook_deliveries",
     "webhook_attempts",
+    "pay_settings",
+    "pay_rates",
+    "pay_statements",
+    "pay_lines",
 )

@@ -19,6 +19,7 @@ from .api import (
     jobs,
     leaks,
     model_endpoints,
+    pay,
     people,
     projects,
     quality,
@@ -120,6 +121,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         jobs,
         webhooks,
         working_time,
+        pay,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model

@@ -12,6 +12,7 @@ from . import (
     jobs,
     members,
     own_annotations,
+    pay,
     project_setup,
     projects,
     quality,
@@ -37,6 +38,7 @@ for _module in (
     quality,
     approvals,
     jobs,
+    pay,
     task,
     working_time,
 ):
