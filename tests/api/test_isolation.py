@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from bastion.services import approvals, jobs, model_endpoints, webhooks
+from bastion.services import approvals, credentials, jobs, model_endpoints, webhooks
 from factories import ROLES, make_side, system
 
 ALLOWED = {404}
@@ -74,6 +74,9 @@ def _ids_of_b(rt, client, b):
         "webhook_id": hook["id"],
         "delivery_id": delivery["id"],
         "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
+        "credential_id": credentials.add_credential(
+            b.ctx(rt, "owner"), b.users["annotator"], kind="nda", name="B NDA", issuer="B", workspace_id=b.workspace_id
+        )["id"],
     }
 
 
@@ -119,6 +122,8 @@ def _bodies(method: str, path: str):
         }
     if path.endswith("/webhooks") and method == "post":
         return {"url": "http://127.0.0.1:9/h", "events": ["tasks.imported"], "allowed_hosts": ["127.0.0.1:9"]}
+    if path.endswith("/credentials") and method == "post":
+        return {"person": "annotator.a@example.com", "kind": "nda", "name": "n", "issuer": "i"}
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if path.endswith("/tasks") and method == "patch":

@@ -30,6 +30,14 @@ SETTINGS = {
     "qualification": {"grants": "history:2"},
     "quality": {"review": "sample"},
     "prelabel": {"endpoint": "mep_1", "model": "m", "prompt": "Label it."},
+    "required_credentials": [{"kind": "nda", "name": "Acme NDA"}],
+}
+CREDENTIAL = {
+    "person": "annotator.nul@example.com",
+    "kind": "nda",
+    "name": "Acme NDA",
+    "issuer": "Acme",
+    "document": "d-1",
 }
 
 
@@ -110,6 +118,8 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "approved_by": "Jane at the client",
         },
         ("post", "/api/v1/users/{user_id}/skills"): {"skill": "history:3"},
+        ("post", "/api/v1/workspaces/{workspace_id}/credentials"): CREDENTIAL,
+        ("post", "/api/v1/credentials"): CREDENTIAL,
         ("post", "/api/v1/annotations/{annotation_id}/review"): {
             "decision": "correct",
             "comment": "close",
