@@ -219,7 +219,7 @@ def add_credential(
             revoked_at=None,
             document=document_v,
             reminded_days=None,
-            created_by=ctx.actor.user_id,
+            created_by=None if ctx.actor.is_system else ctx.actor.user_id,
             created_at=w.now,
         )
         credentials_store.insert_credential(w.tx, record)
