@@ -344,6 +344,18 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
             "approval": "apr_1",
             "user": "usr_1",
         },
+        "/workspaces/{workspace_id}/credentials": {
+            "csrf_token": csrf,
+            "action": "add",
+            "email": "annotator.nul@example.com",
+            "kind": "nda",
+            "name": "Acme NDA",
+            "issuer": "Acme",
+            "issued": "2026-01-01",
+            "expires": "2099-01-01",
+            "document": "d-1",
+            "credential": "crd_1",
+        },
         "/workspaces/{workspace_id}/approvals": {
             "csrf_token": csrf,
             "action": "request",
@@ -365,6 +377,7 @@ PAGE_QUERIES = {
     "/workspaces/{workspace_id}/projects/new": "template",
     "/projects/{project_id}/settings": "saved",
     "/workspaces/{workspace_id}/members": "done",
+    "/workspaces/{workspace_id}/credentials": "done",
 }
 
 
