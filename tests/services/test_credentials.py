@@ -295,3 +295,16 @@ def test_project_settings_validate_required_credentials(rt):
             projects.update_project(owner, side.project_id, settings={"required_credentials": bad})
     cleared = projects.update_project(owner, side.project_id, settings={"required_credentials": None})
     assert cleared.settings.required_credentials == []
+
+
+def test_assigning_a_task_needs_the_credentials_too(rt):
+    from bastion.domain.errors import Conflict
+    from bastion.services import task_assignees, tasks
+
+    side = make_side(rt, "asg", 1, settings=NDA)
+    task_id = tasks.list_tasks(side.ctx(rt, "owner"), side.project_id, limit=1)["items"][0]["id"]
+    with pytest.raises(Conflict, match='cannot be served this project.s tasks: .*nda "Acme NDA": none is recorded'):
+        task_assignees.assign_task(side.ctx(rt, "owner"), task_id, "annotator.asg@example.com")
+    _nda(rt, side, side.users["annotator"])
+    assigned = task_assignees.assign_task(side.ctx(rt, "owner"), task_id, "annotator.asg@example.com")
+    assert assigned["user_id"] == side.users["annotator"]
