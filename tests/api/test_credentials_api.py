@@ -41,7 +41,7 @@ def test_record_require_refuse_and_revoke(client, rt):
     made = client.post(f"/api/v1/workspaces/{side.workspace_id}/credentials", headers=manager, json=body)
     assert made.status_code == 201, made.text
     credential = made.json()
-    assert made.headers["location"].endswith(f"/credentials/{credential['id']}")
+    assert made.headers["location"].endswith(f"/credentials?person={side.users['annotator']}")
     assert credential["state"] == "valid" and credential["scope"] == "workspace"
     assert client.post(f"{url}/next", headers=annotator).status_code == 200
 

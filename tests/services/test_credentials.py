@@ -308,3 +308,17 @@ def test_assigning_a_task_needs_the_credentials_too(rt):
     _nda(rt, side, side.users["annotator"])
     assigned = task_assignees.assign_task(side.ctx(rt, "owner"), task_id, "annotator.asg@example.com")
     assert assigned["user_id"] == side.users["annotator"]
+
+
+def test_revoking_one_of_two_keeps_the_leases_the_other_covers(rt):
+    side = make_side(rt, "two", 2, settings={"required_credentials": [{"kind": "nda"}, {"kind": "clearance"}]})
+    person = side.users["annotator"]
+    first = _nda(rt, side, person, name="Old NDA")
+    _nda(rt, side, person, name="New NDA")
+    credentials.add_credential(
+        side.ctx(rt, "manager"), person, kind="clearance", name="SC", issuer="Gov", workspace_id=side.workspace_id
+    )
+    task = queue.next_task(side.ctx(rt, "annotator"), side.project_id)
+    assert task is not None
+    assert credentials.revoke_credential(side.ctx(rt, "owner"), first["id"])["released_leases"] == 0
+    assert queue.next_task(side.ctx(rt, "annotator"), side.project_id)["id"] == task["id"]

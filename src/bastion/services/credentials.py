@@ -19,7 +19,7 @@ a valid (unrevoked, begun, unexpired) credential of each in scope; the refusal
 check runs on every ``next`` — also when the person already holds a lease — on the labelling page's
 showing of a held task and on every submit, so an expired NDA refuses the very next request: the
 person reads and answers nothing more. A project requiring nothing pays nothing (no query); one
-requiring something pays one indexed query (``credentials_store.IN_SCOPE``).
+requiring something pays one indexed query (``credentials_store.held_in_scope``).
 
 Leases: a revocation ends the person's leases, at once, in the projects the credential no longer
 lets them work on; an expiry ends them at the next sweep (``sweep``: every
@@ -75,7 +75,8 @@ def require_credentials(w: Unit, project, user_id: str) -> None:
     required = project.settings.required_credentials
     if not required:
         return
-    missing = unmet(required, credentials_store.held_in_scope(w.tx, user_id, project.workspace_id), w.now)
+    kinds = [r.kind for r in required]
+    missing = unmet(required, credentials_store.held_in_scope(w.tx, user_id, project.workspace_id, kinds), w.now)
     if missing:
         raise CredentialRequired.of(missing)
 
@@ -319,14 +320,12 @@ def _release_unmet(w: Unit, user_id: str, workspace_id: str, kind: str, *, reaso
 
     with w.acting_in((workspace_id,)):  # a platform admin's revocation reaches workspaces they are no member of
         records = projects_store.list_projects(w.tx, workspace_id=workspace_id)
-    held: list[Held] | None = None
     released = 0
     for record in records:
         required = settings_of(record).required_credentials
         if not any(r.kind == kind for r in required):
             continue
-        if held is None:
-            held = credentials_store.held_in_scope(w.tx, user_id, workspace_id)
+        held = credentials_store.held_in_scope(w.tx, user_id, workspace_id, [r.kind for r in required])
         if unmet(required, held, w.now):
             released += release_leases(w, user_id, workspace_id, reason=reason, project_id=record.id)
     return released

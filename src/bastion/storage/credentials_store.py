@@ -1,7 +1,7 @@
 """People's credentials (``schema.credentials``; services/credentials.py decides who may do what).
 
-Routing reads a person's credentials in one workspace's scope with one indexed statement
-(``IN_SCOPE``: ix_credentials_user), only for projects that require any; the reminder sweep reads
+Routing reads a person's credentials of the kinds a project requires, in one workspace's scope, with
+one indexed statement (``_in_scope``: ix_credentials_user), only for projects that require any; the reminder sweep reads
 the unrevoked ones whose expiry is near by ix_credentials_expiry and marks each announcement with a
 guarded update (``mark_reminded``), so two runners never announce the same threshold twice.
 """
@@ -19,10 +19,20 @@ from ..domain.credentials import Held
 
 CR = schema.credentials
 
-IN_SCOPE = Statement(
-    "SELECT kind, name, issued_at, expires_at, revoked_at FROM credentials "
-    "WHERE user_id = :user AND (workspace_id IS NULL OR workspace_id = :ws)"
-)
+_IN_SCOPE: dict[int, Statement] = {}
+
+
+def _in_scope(kinds: int) -> Statement:
+    """The person's credentials of these kinds that count in a workspace (ix_credentials_user: the
+    person, then each kind); one statement per number of kinds, made once."""
+    statement = _IN_SCOPE.get(kinds)
+    if statement is None:
+        wanted = ", ".join(f":k{i}" for i in range(kinds))
+        statement = _IN_SCOPE[kinds] = Statement(
+            "SELECT kind, name, issued_at, expires_at, revoked_at FROM credentials "
+            f"WHERE user_id = :user AND kind IN ({wanted}) AND (workspace_id IS NULL OR workspace_id = :ws)"
+        )
+    return statement
 
 
 class CredentialRow(NamedTuple):
@@ -44,9 +54,14 @@ class CredentialRow(NamedTuple):
 _COLUMNS = [getattr(CR.c, name) for name in CredentialRow._fields]
 
 
-def held_in_scope(tx: Tx, user_id: str, workspace_id: str) -> list[Held]:
-    """The person's credentials that count in this workspace (its own and the deployment-wide ones)."""
-    return [Held(*row) for row in IN_SCOPE.rows(tx, user=user_id, ws=workspace_id)]
+def held_in_scope(tx: Tx, user_id: str, workspace_id: str, kinds: list[str]) -> list[Held]:
+    """The person's credentials of these kinds that count in this workspace (its own and the
+    deployment-wide ones)."""
+    wanted = sorted(set(kinds))
+    if not wanted:
+        return []
+    params = {f"k{i}": kind for i, kind in enumerate(wanted)}
+    return [Held(*row) for row in _in_scope(len(wanted)).rows(tx, user=user_id, ws=workspace_id, **params)]
 
 
 def insert_credential(tx: Tx, row: CredentialRow) -> None:

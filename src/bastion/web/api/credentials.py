@@ -11,6 +11,7 @@ without a valid one (403 ``credential_required``).
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -84,14 +85,14 @@ def list_workspace_credentials(
 def add_workspace_credential(workspace_id: str, body: CredentialIn, ctx: Ctx):
     """Record a member's credential for this workspace (``people.manage``; never your own)."""
     made = _add(ctx, body, workspace_id)
-    return created(made, f"/credentials/{made['id']}")
+    return created(made, f"/workspaces/{quote(workspace_id, safe='')}/credentials?person={made['user_id']}")
 
 
 @router.post("/credentials", response_model=CredentialOut, status_code=201)
 def add_deployment_credential(body: CredentialIn, ctx: Ctx):
     """Record a person's credential for every workspace (platform admins)."""
     made = _add(ctx, body, None)
-    return created(made, f"/credentials/{made['id']}")
+    return created(made, f"/users/{made['user_id']}/credentials")
 
 
 @router.post("/credentials/{credential_id}/revoke", response_model=CredentialRevoked, responses=error_docs(409))
@@ -102,12 +103,12 @@ def revoke_credential(credential_id: str, ctx: Ctx):
 
 
 @router.get("/me/credentials", response_model=list[CredentialOut])
-def my_credentials(ctx: Ctx):
+def list_mine(ctx: Ctx):
     """Your own credentials, every scope."""
     return credentials.mine(ctx)
 
 
 @router.get("/users/{user_id}/credentials", response_model=list[CredentialOut])
-def user_credentials(user_id: str, ctx: Ctx):
+def list_person(user_id: str, ctx: Ctx):
     """Every credential of a person, every scope (platform admins; yourself)."""
     return credentials.person_credentials(ctx, user_id)
