@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from bastion.services import approvals, jobs, model_endpoints, webhooks
+from bastion.services import approvals, credentials, jobs, model_endpoints, webhooks
 from factories import ROLES, make_side, make_statement, system
 
 ALLOWED = {404}
@@ -75,6 +75,9 @@ def _ids_of_b(rt, client, b):
         "delivery_id": delivery["id"],
         "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
         "statement_id": make_statement(rt, b.workspace_id, b.users["annotator"]),
+        "credential_id": credentials.add_credential(
+            b.ctx(rt, "owner"), b.users["annotator"], kind="nda", name="B NDA", issuer="B", workspace_id=b.workspace_id
+        )["id"],
     }
 
 
@@ -126,6 +129,8 @@ def _bodies(method: str, path: str):
         return {"task_type": "classification", "per_task": 1}
     if path.endswith("/pay/statements") and method == "post":
         return {"user_id": "usr_x", "period_start": 0, "period_end": 1}
+    if path.endswith("/credentials") and method == "post":
+        return {"person": "annotator.a@example.com", "kind": "nda", "name": "n", "issuer": "i"}
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if path.endswith("/tasks") and method == "patch":

@@ -214,6 +214,16 @@ def _created_calls(rt, client, side):
             {"json": {"result": {"label": "neg"}}},
         ),
         "people_create_token": (owner, "/api/v1/tokens", {"json": {"name": "ci"}}),
+        "credentials_add_workspace": (
+            owner,
+            f"/api/v1/workspaces/{ws}/credentials",
+            {"json": {"person": "reviewer.loc@example.com", "kind": "nda", "name": "NDA", "issuer": "Client"}},
+        ),
+        "credentials_add_deployment": (
+            root,
+            "/api/v1/credentials",
+            {"json": {"person": "reviewer.loc@example.com", "kind": "clearance", "name": "SC", "issuer": "Gov"}},
+        ),
         "jobs_submit": (
             owner,
             f"/api/v1/workspaces/{ws}/jobs",

@@ -30,6 +30,14 @@ SETTINGS = {
     "qualification": {"grants": "history:2"},
     "quality": {"review": "sample"},
     "prelabel": {"endpoint": "mep_1", "model": "m", "prompt": "Label it."},
+    "required_credentials": [{"kind": "nda", "name": "Acme NDA"}],
+}
+CREDENTIAL = {
+    "person": "annotator.nul@example.com",
+    "kind": "nda",
+    "name": "Acme NDA",
+    "issuer": "Acme",
+    "document": "d-1",
 }
 
 
@@ -110,6 +118,8 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "approved_by": "Jane at the client",
         },
         ("post", "/api/v1/users/{user_id}/skills"): {"skill": "history:3"},
+        ("post", "/api/v1/workspaces/{workspace_id}/credentials"): CREDENTIAL,
+        ("post", "/api/v1/credentials"): CREDENTIAL,
         ("post", "/api/v1/annotations/{annotation_id}/review"): {
             "decision": "correct",
             "comment": "close",
@@ -347,6 +357,18 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
             "approval": "apr_1",
             "user": "usr_1",
         },
+        "/workspaces/{workspace_id}/credentials": {
+            "csrf_token": csrf,
+            "action": "add",
+            "email": "annotator.nul@example.com",
+            "kind": "nda",
+            "name": "Acme NDA",
+            "issuer": "Acme",
+            "issued": "2026-01-01",
+            "expires": "2099-01-01",
+            "document": "d-1",
+            "credential": "crd_1",
+        },
         "/workspaces/{workspace_id}/approvals": {
             "csrf_token": csrf,
             "action": "request",
@@ -368,6 +390,7 @@ PAGE_QUERIES = {
     "/workspaces/{workspace_id}/projects/new": "template",
     "/projects/{project_id}/settings": "saved",
     "/workspaces/{workspace_id}/members": "done",
+    "/workspaces/{workspace_id}/credentials": "done",
 }
 
 

@@ -28,6 +28,7 @@ from bastion.demo import setup_demo
 from bastion.services import (
     annotations,
     approvals,
+    credentials,
     exports,
     jobs,
     labelling,
@@ -39,6 +40,7 @@ from bastion.services import (
     workforce,
     workspaces,
 )
+from bastion.storage.database import now_ms
 from bastion.tasktypes import installed
 from browser_support import PASSWORD, login
 from environment import IN_CI
@@ -151,6 +153,21 @@ def _world(rt) -> World:
     # A request for approval by another owner: pending on the approvals page, an alert on the lead's home.
     pending = approvals.request(as_user(rt, co_owner.id), demo.id, "keys.rotate", {}, "yearly rotation")
 
+    # Credentials: a member's NDA on the credentials page; a project requiring one the lead lacks (its refusal).
+    credentials.add_credential(
+        sys,
+        co_owner.email,
+        kind="nda",
+        name="Demo NDA",
+        issuer="Demo Legal",
+        workspace_id=demo.id,
+        expires_at=now_ms() + 30 * 24 * 3600 * 1000,
+    )
+    needs_nda = make_project(
+        rt, demo.id, name="NDA only", settings={"required_credentials": [{"kind": "nda", "name": "Demo NDA"}]}
+    )
+    add_tasks(rt, needs_nda.id, 1, prefix="NDA request")
+
     # A job with its progress bar (a reindex of the reviewed project, queued: the page polls while it waits).
     jobs.submit(lead_ctx, demo.id, "search.reindex", {"project_id": reviewed.id})
 
@@ -213,6 +230,8 @@ def _world(rt) -> World:
             "#explanation",
         ),
         Visit("people", "/people", "lead", "#people"),
+        Visit("credentials: a member's NDA", f"/workspaces/{demo.id}/credentials", "lead", "#credentials"),
+        Visit("label: a credential required", f"/projects/{needs_nda.id}/label", "lead", "main h1 >> text=Not allowed"),
         Visit("home: alerts", "/", "lead", "#alerts"),
         Visit("approvals: one pending", f"/workspaces/{demo.id}/approvals", "lead", "#pending"),
         Visit("jobs: one queued", f"/workspaces/{demo.id}/jobs", "lead", "#job-table"),

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .credentials import MAX_REQUIRED, CredentialRequirement
 from .errors import InvalidInput
 from .validation import describe_validation_error, validation_problems
 
@@ -118,6 +119,16 @@ class ProjectSettings(BaseModel):
     qualification: Qualification | None = None
     quality: QualitySettings = Field(default_factory=QualitySettings)
     prelabel: PrelabelSetting | None = None
+    required_credentials: list[CredentialRequirement] = Field(
+        default_factory=list,
+        max_length=MAX_REQUIRED,
+        description="Credentials a person needs, valid and in scope, to be routed tasks (docs/workforce.md).",
+    )
+
+    @field_validator("required_credentials", mode="before")
+    @classmethod
+    def _no_credentials(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSettings:

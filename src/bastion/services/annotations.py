@@ -16,6 +16,7 @@ from . import search
 from .canaries import answer_canary
 from .chat import settle_result
 from .context import Context, Unit
+from .credentials import require_credentials
 from .projects import bump_counts, config_of, load_project
 from .qualification import grade_if_complete
 from .queue import lease_next, take_slot
@@ -147,6 +148,7 @@ def record_annotation(
     consumed = mine is not None and mine.state == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine.id, now=w.now))
     qualification = found.is_qualification
     project = load_project(w, task.project_id, Action.TASK_WORK)
+    require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
     # Gold tasks are for everyone (no overlap) and are graded on the spot.
     unlimited = qualification or bool(found.is_gold)
     completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=unlimited)

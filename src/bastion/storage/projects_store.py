@@ -25,7 +25,7 @@ C = schema.project_counters
 _PROJECT_COLUMNS = (
     "workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, "
     "idle_after_s, priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
-    "prelabel, created_at, updated_at"
+    "prelabel, required_credentials, created_at, updated_at"
 )
 PROJECT_ROW = Statement(
     f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = :id "
@@ -59,6 +59,7 @@ class ProjectRecord(NamedTuple):
     qualification: str | None
     quality: str
     prelabel: str | None
+    required_credentials: str | None
     created_at: int
     updated_at: int
 
@@ -94,6 +95,7 @@ def settings_of(record: ProjectRecord) -> ProjectSettings:
         qualification=orjson.loads(record.qualification) if record.qualification else None,
         quality=orjson.loads(record.quality or "{}"),
         prelabel=orjson.loads(record.prelabel) if record.prelabel else None,
+        required_credentials=orjson.loads(record.required_credentials) if record.required_credentials else [],
     )
 
 
@@ -110,6 +112,9 @@ def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
         "qualification": orjson.dumps(settings.qualification.model_dump()).decode() if settings.qualification else None,
         "quality": orjson.dumps(settings.quality.model_dump()).decode(),
         "prelabel": orjson.dumps(settings.prelabel.model_dump()).decode() if settings.prelabel else None,
+        "required_credentials": orjson.dumps([r.model_dump() for r in settings.required_credentials]).decode()
+        if settings.required_credentials
+        else None,
     }
 
 

@@ -193,6 +193,7 @@ projects = Table(
     # Quality control (JSON): gold rate, feedback, auto-pause, review mode.
     Column("quality", Text, nullable=False, server_default="{}"),
     Column("prelabel", Text, nullable=True),  # the pre-label setting (JSON; docs/prelabel.md), null: none
+    Column("required_credentials", Text, nullable=True),  # JSON [{"kind", "name"}] (docs/workforce.md), null: none
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("created_by", ID, nullable=True),
@@ -769,6 +770,35 @@ skills = Table(
     PrimaryKeyConstraint("user_id", "skill"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
     CheckConstraint("level >= 0 AND level <= 10", name="level"),
+)
+
+# People's credentials: NDAs, clearances, certificates (services/credentials.py). A person's, like
+# skills; ``workspace_id`` is the scope: one client workspace, or NULL for every workspace (platform
+# admins record those). Routing reads a person's rows by ``user_id`` (ix_credentials_user); the
+# reminder sweep reads by expiry (ix_credentials_expiry). No client content: kinds, names, dates.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("workspace_id", ID, nullable=True),  # NULL: every workspace
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("issuer", String(200), nullable=False),
+    Column("issued_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),  # NULL: does not expire
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("document", String(500), nullable=True),  # a reference (an id or a link), never the document
+    # The smallest reminder threshold (days before expiry) already announced; 0: the expiry itself.
+    Column("reminded_days", Integer, nullable=True),
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="SET NULL"),
+    Index("ix_credentials_user", "user_id", "kind"),
+    Index("ix_credentials_expiry", "expires_at"),
+    Index("ix_credentials_workspace", "workspace_id"),
 )
 
 qualification_results = Table(

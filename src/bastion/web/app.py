@@ -30,6 +30,7 @@ from .api import (
     workspaces,
 )
 from .api import own_annotations as own_annotations_api
+from .api import credentials as credentials_api
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired
@@ -122,6 +123,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         webhooks,
         working_time,
         pay,
+        credentials_api,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model

@@ -89,6 +89,11 @@ class PrelabelSettingModel(Strict):
     on_import: bool = Field(default=False, description="Pre-label each import's tasks (a prelabel.run job).")
 
 
+class CredentialRequirementModel(Strict):
+    kind: str = Field(max_length=32, description="nda, clearance, certificate or another lower-case word.")
+    name: str | None = Field(default=None, max_length=200, description="Only a credential of this name (any case).")
+
+
 class ProjectSettingsIn(Strict):
     overlap: int | None = Field(default=None, ge=1, le=100)
     lease_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
@@ -103,6 +108,12 @@ class ProjectSettingsIn(Strict):
     quality: QualitySettingsModel | None = None
     prelabel: PrelabelSettingModel | None = Field(
         default=None, description="A model pre-labels the tasks (docs/prelabel.md); null removes it."
+    )
+    required_credentials: list[CredentialRequirementModel] | None = Field(
+        default=None,
+        max_length=10,
+        description="Credentials a person needs, valid and in scope, to be routed tasks (docs/workforce.md); "
+        "[] removes them.",
     )
 
 
@@ -149,6 +160,7 @@ class ProjectSettingsOut(BaseModel):
     qualification: QualificationModel | None
     quality: QualitySettingsModel
     prelabel: PrelabelSettingModel | None = None
+    required_credentials: list[CredentialRequirementModel] = Field(default_factory=list)
 
 
 class ProjectOut(BaseModel):
