@@ -126,8 +126,7 @@ class Action(Enum):
     PEOPLE_MANAGE = (
         "people.manage",
         False,
-        "Set pay rates, approve and lock pay statements, record people's credentials and the credentials "
-        "a project requires",
+        "Set pay rates, make, approve and lock pay statements, record and revoke people's credentials",
     )
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:

@@ -29,8 +29,8 @@ from .api import (
     working_time,
     workspaces,
 )
-from .api import own_annotations as own_annotations_api
 from .api import credentials as credentials_api
+from .api import own_annotations as own_annotations_api
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired
