@@ -99,6 +99,7 @@ def page_session(request: Request) -> tuple[Context, str]:
     except Unauthenticated:
         raise LoginRequired() from None
     request.state.csrf = csrf  # for pages rendered by the error handlers (a first access offers a form)
+    request.state.page_session = True  # a session found ended later sends to the sign-in page too
     return _held(request, ctx), csrf
 
 
@@ -145,4 +146,4 @@ class ConfirmCredentials:
 def _refusal(scope, refused: Unauthenticated):
     if scope["path"].startswith("/api/"):
         return error_response(401, "unauthenticated", str(refused))
-    return RedirectResponse("/login", status_code=303)
+    return RedirectResponse(f"/login?next={scope['path']}", status_code=303)
