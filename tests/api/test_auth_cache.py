@@ -230,3 +230,26 @@ def test_pending_checks_refuse_a_revoked_credential_inside_the_requests_transact
     assert rt.auth_cache.credential(users.session_id(token)) is None
     with pytest.raises(Unauthenticated):
         users.token_context(rt, token)
+
+
+def test_a_real_second_server_process_refuses_the_next_request(client, world, settings, database_url):
+    """``bastion serve`` in a process of its own, on the same database: a revocation made through
+    either server is seen by the other on the next request."""
+    import httpx
+    from benchmarks.servers import Server
+
+    from environment import MASTER_KEY
+
+    server = Server(settings.data_dir, database_url, name="auth-cache", extra_env={"BASTION_MASTER_KEY": MASTER_KEY})
+    with server, httpx.Client(base_url=server.url, timeout=30) as http:
+        for role in ("annotator", "reviewer"):
+            headers = world.a.headers(role)
+            for _ in range(2):
+                assert http.get(ME, headers=headers).status_code == 200
+                assert client.get(ME, headers=headers).status_code == 200
+        (token,) = client.get("/api/v1/tokens", headers=world.a.headers("annotator")).json()
+        assert client.delete(f"/api/v1/tokens/{token['id']}", headers=world.a.headers("annotator")).status_code == 204
+        assert http.get(ME, headers=world.a.headers("annotator")).status_code == 401
+        (token,) = http.get("/api/v1/tokens", headers=world.a.headers("reviewer")).json()
+        assert http.delete(f"/api/v1/tokens/{token['id']}", headers=world.a.headers("reviewer")).status_code == 204
+        assert client.get(ME, headers=world.a.headers("reviewer")).status_code == 401
