@@ -294,10 +294,12 @@ class Access:
 
     __slots__ = ("actor", "_tx", "_roles")
 
-    def __init__(self, actor: Actor, tx: Tx) -> None:
+    def __init__(self, actor: Actor, tx: Tx, roles: dict[str, Role] | None = None) -> None:
         self.actor = actor
         self._tx = tx
-        self._roles: dict[str, Role] | None = None
+        # ``roles``: the person's memberships as already read at this transaction's auth generation
+        # (services/auth_cache.py); loaded from the database on first use otherwise.
+        self._roles: dict[str, Role] | None = roles
 
     @property
     def roles(self) -> dict[str, Role]:

@@ -39,7 +39,7 @@ last):
   provider grouped how, nor a SCIM token's digest.
 * **Deployment tables the app role reads unrestricted**, holding no client
   content: ``users``, ``web_sessions``, ``api_tokens``, ``login_failures``,
-  ``user_identities`` and ``oidc_sign_ins`` (sign-in and token checks look them up
+  ``user_identities``, ``oidc_sign_ins`` and ``auth_generation`` (sign-in and token checks look them up
   before anyone is known); ``skills``
   and ``affiliations`` (routing and exclusion checks read *any* member's or
   candidate's ties: an owner adding a member or excluding an organisation must
@@ -120,6 +120,7 @@ UNRESTRICTED = (
     "login_failures",
     "user_identities",
     "oidc_sign_ins",
+    "auth_generation",
     "skills",
     "affiliations",
     "conflict_groups",

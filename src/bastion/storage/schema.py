@@ -73,6 +73,20 @@ users = Table(
     Column("sessions_valid_after", BigInteger, nullable=False, server_default=text("0")),
 )
 
+# One row: the deployment's authentication generation. Triggers (storage/auth_store.py) give it a
+# new random value in the same transaction as any write that changes what a token or session
+# cookie resolves to — a token revoked, a session ended, a person deactivated or made admin, a
+# membership added, removed or given another role. Each server process caches resolved
+# credentials and roles while the generation it reads in the request's transaction is unchanged
+# (services/auth_cache.py).
+auth_generation = Table(
+    "auth_generation",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False, server_default=text("0")),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 workspaces = Table(
     "workspaces",
     metadata,
