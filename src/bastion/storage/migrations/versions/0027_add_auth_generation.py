@@ -1,8 +1,8 @@
 """Add the deployment's authentication generation and the triggers that move it (every server
 process caches resolved tokens, sessions and roles while it is unchanged: services/auth_cache.py).
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0027
+Revises: 0026
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from bastion.storage import auth_store
 
-revision = "0024"
-down_revision = "0023"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
