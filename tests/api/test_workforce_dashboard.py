@@ -55,6 +55,7 @@ def test_roles_that_see_it_never_see_content(rt, client, side):
         assert everywhere.status_code == 200 and CANARY not in everywhere.text
         assert [s["workspace_id"] for s in everywhere.json()["workspaces"]] == [ws]
         _session(rt, client, role)
+        assert f'href="/workspaces/{ws}/workforce"' in client.get("/").text  # the home page links it
         for path in (f"/workspaces/{ws}/workforce", "/workforce"):
             page = client.get(path)
             assert page.status_code == 200, (role, path, page.text[:300])
@@ -71,6 +72,7 @@ def test_other_roles_are_refused_and_other_workspaces_do_not_exist(rt, client, s
         assert r.status_code == 403, (role, r.text)
         assert client.get("/api/v1/workforce", headers=side.headers(role)).json()["workspaces"] == []
         _session(rt, client, role)
+        assert "/workforce" not in client.get("/").text
         assert client.get(f"/workspaces/{ws}/workforce").status_code == 403
         empty = client.get("/workforce")
         assert empty.status_code == 200 and "You manage people in no workspace" in empty.text
