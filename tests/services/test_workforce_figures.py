@@ -134,6 +134,10 @@ def test_figures_on_a_controlled_clock(rt, clock):
     later = dashboard.workspace_dashboard(side.ctx(rt, "manager"), side.workspace_id)
     assert later["active_now"] == []
     assert later["throughput"]["per_hour"][-5:] == [2, 2, 1, 0, 0]
+    _work(rt, side.ctx(rt, "annotator"), side.project_id)  # made at the very instant the dashboard is read
+    now = dashboard.workspace_dashboard(side.ctx(rt, "manager"), side.workspace_id)
+    assert now["throughput"]["per_hour"][-1] == 1 and now["throughput"]["total"] == 6
+    assert [a["user_id"] for a in now["active_now"]] == [side.users["annotator"]]
 
 
 def test_no_recent_work_and_the_earnings_hook(rt, clock):

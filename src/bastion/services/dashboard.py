@@ -165,9 +165,11 @@ def _section(r: Unit, workspace_id: str, name: str) -> dict[str, Any]:
     by_project: dict[str, list[int]] = defaultdict(lambda: [0] * FORECAST_HOURS)
     regular: dict[str, list[int]] = defaultdict(lambda: [0] * FORECAST_HOURS)
     for c in hours:
-        if 0 <= c.hour < FORECAST_HOURS:
-            by_project[c.project_id][c.hour] += c.annotations
-            regular[c.project_id][c.hour] += c.annotations - c.gold_answers
+        if c.hour < 0:
+            continue
+        hour = min(c.hour, FORECAST_HOURS - 1)  # made at this very millisecond: the hour ending now
+        by_project[c.project_id][hour] += c.annotations
+        regular[c.project_id][hour] += c.annotations - c.gold_answers
     hour_starts = [since_fc + h * HOUR_MS for h in range(first_24, FORECAST_HOURS)]
     workspace_hours = [sum(by_project[p][h] for p in by_project) for h in range(first_24, FORECAST_HOURS)]
     throughput = {
