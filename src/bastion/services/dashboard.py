@@ -108,7 +108,7 @@ def _section(r: Unit, workspace_id: str, name: str) -> dict[str, Any]:
     projects = dashboard_store.list_projects(tx, workspace_id)
     members = dashboard_store.list_members(tx, workspace_id)
     handles = authors_store.external_handles(tx, workspace_id)
-    leases = dashboard_store.list_live_leases(tx, workspace_id, now)
+    leases = dashboard_store.list_live_leases(tx, workspace_id, [p.id for p in projects], now)
     recent = dashboard_store.list_recent_work(tx, workspace_id, since_24)
     hours = dashboard_store.hourly_counts(tx, workspace_id, since_fc)
     gold = {g.user_id: g for g in dashboard_store.gold_tallies(tx, workspace_id, CORRECT_AT)}

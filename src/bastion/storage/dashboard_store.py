@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, literal_column, select
 
 from . import schema
 from .database import Tx
@@ -32,6 +32,10 @@ M = schema.memberships
 U = schema.users
 
 HOUR_MS = 3600 * 1000
+# Written as literals, not bound parameters, so that the planners match the partial indexes' predicates
+# (``state = 'leased'``, ``review_status != 'none'``) whatever the parameters would be.
+LEASED = literal_column("'leased'")
+NOT_SAMPLED = literal_column("'none'")
 
 
 class ProjectFigures(NamedTuple):
@@ -99,13 +103,24 @@ class HeldLeases(NamedTuple):
     reviews: int
 
 
-def list_live_leases(tx: Tx, workspace_id: str, now: int) -> list[HeldLeases]:
-    """Every unexpired task and review lease of the workspace, counted per person and project."""
-    tasks = tx.execute(
-        select(A.c.user_id, A.c.project_id, func.count())
-        .where(A.c.workspace_id == workspace_id, A.c.state == "leased", A.c.expires_at > now)
-        .group_by(A.c.user_id, A.c.project_id)
-    ).all()
+def list_live_leases(tx: Tx, workspace_id: str, project_ids: list[str], now: int) -> list[HeldLeases]:
+    """Every unexpired task and review lease of these projects, counted per person and project.
+
+    Task leases are read project by project from ``ix_assignments_expiry`` (workspace, project,
+    expires_at; leased rows only): a range of the live ones, never the project's submitted assignments.
+    """
+    tasks = []
+    for project_id in project_ids:
+        tasks += tx.execute(
+            select(A.c.user_id, A.c.project_id, func.count())
+            .where(
+                A.c.workspace_id == workspace_id,
+                A.c.project_id == project_id,
+                A.c.state == LEASED,
+                A.c.expires_at > now,
+            )
+            .group_by(A.c.user_id, A.c.project_id)
+        ).all()
     reviews = tx.execute(
         select(RL.c.reviewer_id, RL.c.project_id, func.count())
         .where(RL.c.workspace_id == workspace_id, RL.c.expires_at > now)
@@ -186,7 +201,7 @@ def review_tallies(tx: Tx, workspace_id: str) -> dict[str, dict[str, int]]:
     """user id -> review status -> annotations, for annotations sampled for review (``ix_annotations_reviewed``)."""
     rows = tx.execute(
         select(N.c.user_id, N.c.review_status, func.count())
-        .where(N.c.workspace_id == workspace_id, N.c.review_status != "none")
+        .where(N.c.workspace_id == workspace_id, N.c.review_status != NOT_SAMPLED)
         .group_by(N.c.user_id, N.c.review_status)
     ).all()
     out: dict[str, dict[str, int]] = {}
