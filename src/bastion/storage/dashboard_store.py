@@ -16,9 +16,10 @@ the same at a million annotations as at a thousand (benchmarks/workforce.py):
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, func, literal_column, select
+from sqlalchemy.sql.expression import ColumnClause
 
 from . import schema
 from .database import Tx
@@ -34,8 +35,8 @@ U = schema.users
 HOUR_MS = 3600 * 1000
 # Written as literals, not bound parameters, so that the planners match the partial indexes' predicates
 # (``state = 'leased'``, ``review_status != 'none'``) whatever the parameters would be.
-LEASED = literal_column("'leased'")
-NOT_SAMPLED = literal_column("'none'")
+LEASED: ColumnClause[str] = literal_column("'leased'")
+NOT_SAMPLED: ColumnClause[str] = literal_column("'none'")
 
 
 class ProjectFigures(NamedTuple):
@@ -109,7 +110,7 @@ def list_live_leases(tx: Tx, workspace_id: str, project_ids: list[str], now: int
     Task leases are read project by project from ``ix_assignments_expiry`` (workspace, project,
     expires_at; leased rows only): a range of the live ones, never the project's submitted assignments.
     """
-    tasks = []
+    tasks: list[Any] = []
     for project_id in project_ids:
         tasks += tx.execute(
             select(A.c.user_id, A.c.project_id, func.count())
