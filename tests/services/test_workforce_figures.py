@@ -195,3 +195,42 @@ def test_who_may_see_it_and_the_audit_record(rt, clock):
     views = _entries(rt, a.workspace_id, "workforce.dashboard_read")
     assert len(views) == 6 and wm.id in {v["actor"] for v in views}
     assert len(_entries(rt, b.workspace_id, "workforce.dashboard_read")) == 1
+
+
+def test_every_statement_reads_an_index_not_a_table(rt):
+    """What keeps the dashboard cheap at a million annotations (benchmarks/workforce.py): each statement on
+    annotations and assignments reads one of its indexes — the recent annotations by time, gold answers,
+    reviewed annotations, live leases — and never scans the table."""
+    if not rt.db.is_sqlite:
+        pytest.skip("PostgreSQL's planner picks from table statistics, and an empty table says nothing")
+    from sqlalchemy import event
+
+    side = make_side(rt, "plans", n_tasks=2)
+    seen: list[tuple[str, object]] = []
+
+    def grab(conn, cursor, statement, params, context, executemany):
+        if " annotations " in statement or " assignments " in statement:
+            seen.append((statement, params))
+
+    event.listen(rt.db.engine, "before_cursor_execute", grab)
+    try:
+        dashboard.workspace_dashboard(side.ctx(rt, "owner"), side.workspace_id)
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", grab)
+    reads = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
+    used = set()
+    with operator_tx(rt, write=False) as tx:
+        for statement, params in reads:
+            plan = " ".join(row[-1] for row in tx.raw.execute("EXPLAIN QUERY PLAN " + statement, params).fetchall())
+            assert "SCAN annotations" not in plan and "SCAN assignments" not in plan, (statement, plan)
+            used |= {
+                ix
+                for ix in (
+                    "ix_annotations_recent",
+                    "ix_annotations_gold",
+                    "ix_annotations_reviewed",
+                    "ix_assignments_expiry",
+                )
+                if f"INDEX {ix} " in plan + " "
+            }
+    assert used == {"ix_annotations_recent", "ix_annotations_gold", "ix_annotations_reviewed", "ix_assignments_expiry"}
