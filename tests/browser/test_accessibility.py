@@ -207,7 +207,10 @@ def _world(rt) -> World:
         "provider": "no-such-provider",  # single sign-on's callback: the sign-in page with the reason
         "statement_id": statement["id"],
     }
-    world = World(ids, {"lead": lead.email, "newcomer": newcomer.email})
+    # A workforce manager of the demo: the dashboard without any content.
+    people_manager = make_user(rt, "workforce.a11y@example.com", password=PASSWORD)
+    workspaces.add_member(sys, demo.id, people_manager.id, "workforce_manager")
+    world = World(ids, {"lead": lead.email, "newcomer": newcomer.email, "workforce": people_manager.email})
     label, review = "#task[data-task-id]", "#review[data-annotation-id]"
     classification, spans = demo_projects["classification"].id, demo_projects["spans"].id
     world.visits += [
@@ -232,6 +235,9 @@ def _world(rt) -> World:
         Visit("people", "/people", "lead", "#people"),
         Visit("credentials: a member's NDA", f"/workspaces/{demo.id}/credentials", "lead", "#credentials"),
         Visit("label: a credential required", f"/projects/{needs_nda.id}/label", "lead", "main h1 >> text=Not allowed"),
+        Visit("workforce: a workspace", f"/workspaces/{demo.id}/workforce", "lead", "table.active-now"),
+        Visit("workforce: every workspace", "/workforce", "workforce", "table.people"),
+        Visit("workforce: none managed", "/workforce", "newcomer", "main h1"),
         Visit("home: alerts", "/", "lead", "#alerts"),
         Visit("approvals: one pending", f"/workspaces/{demo.id}/approvals", "lead", "#pending"),
         Visit("jobs: one queued", f"/workspaces/{demo.id}/jobs", "lead", "#job-table"),

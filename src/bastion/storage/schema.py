@@ -405,6 +405,25 @@ annotations = Table(
         postgresql_where=text("review_status = 'pending'"),
     ),
     Index("ix_annotations_user", "workspace_id", "user_id", "id"),
+    # The workforce dashboard (storage/dashboard_store.py): the last hours' work read from the index
+    # alone, and each person's gold answers and reviewed annotations from indexes of just those.
+    Index("ix_annotations_recent", "workspace_id", "created_at", "project_id", "user_id", "gold_score"),
+    Index(
+        "ix_annotations_gold",
+        "workspace_id",
+        "user_id",
+        "gold_score",
+        sqlite_where=text("gold_score IS NOT NULL"),
+        postgresql_where=text("gold_score IS NOT NULL"),
+    ),
+    Index(
+        "ix_annotations_reviewed",
+        "workspace_id",
+        "user_id",
+        "review_status",
+        sqlite_where=text("review_status != 'none'"),
+        postgresql_where=text("review_status <> 'none'"),
+    ),
 )
 
 audit_events = Table(

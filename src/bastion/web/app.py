@@ -15,6 +15,7 @@ from .api import annotations as annotations_api
 from .api import (
     approvals,
     audit,
+    dashboard,
     files,
     jobs,
     leaks,
@@ -115,6 +116,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         audit,
         files,
         workforce,
+        dashboard,
         quality,
         leaks,
         approvals,
