@@ -161,6 +161,34 @@ def test_no_recent_work_and_the_earnings_hook(rt, clock):
     assert people[side.users["reviewer"]]["earnings"] is None
 
 
+def test_earnings_come_from_the_pay_statements_once_the_workspace_pays(rt, clock):
+    from bastion.services import pay
+
+    side = make_side(rt, "paid", n_tasks=3)
+    owner, annotator = side.ctx(rt, "owner"), side.ctx(rt, "annotator")
+    start = clock.now
+    clock.now += 60_000
+    for _ in range(2):
+        _work(rt, annotator, side.project_id)
+    no_currency = dashboard.workspace_dashboard(owner, side.workspace_id)
+    assert no_currency["earnings_shown"] is False  # the workspace does not pay through Bastion
+
+    pay.set_settings(owner, side.workspace_id, currency="EUR")
+    pay.set_rate(owner, side.workspace_id, task_type="classification", per_task=125, effective_from=start)
+    shown = dashboard.workspace_dashboard(owner, side.workspace_id)
+    people = {p["user_id"]: p for p in shown["people"]}
+    assert shown["earnings_shown"] is True and people[side.users["annotator"]]["earnings"] is None  # no statement
+
+    pay.create_statement(owner, side.workspace_id, side.users["annotator"], start, clock.now + 60_000)
+    people = {p["user_id"]: p for p in dashboard.workspace_dashboard(owner, side.workspace_id)["people"]}
+    assert people[side.users["annotator"]]["earnings"] == {
+        "amount": "2.50",
+        "currency": "EUR",
+        "minor_units": {"EUR": 250},
+    }
+    assert people[side.users["reviewer"]]["earnings"] is None
+
+
 def test_who_may_see_it_and_the_audit_record(rt, clock):
     a = make_side(rt, "wa", n_tasks=2)
     b = make_side(rt, "wb", n_tasks=2)

@@ -16,8 +16,10 @@ managers), and across all of them at once (``dashboard``, one section per worksp
   hours (or the project's life, when shorter), with the rate's 95% interval and so the
   finish's; gold answers count in throughput but not in the forecast (the counters leave
   them out too);
-* **earnings to date** — from the pay service, through ``earnings_provider`` (a hook:
-  by default nothing, and the page leaves the column out).
+* **earnings to date** — from the pay service (``pay_earnings``: its draft, approved and
+  locked statements, services/pay.py ``earnings_to_date``), through ``earnings_provider``;
+  a workspace with no pay currency set does not pay through Bastion, and the page leaves
+  the column out.
 
 Only metadata is read — ids, names, e-mails, times, counts, review states and gold
 scores — never a task, an answer, a comment or a config, so a workforce manager (who
@@ -32,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import pay
 from .context import Context, Unit
 from .quality import CORRECT_AT, accuracy_figures
 from ..access import Action
@@ -53,8 +56,31 @@ def no_earnings(ctx: Context, workspace_id: str) -> Earnings | None:
     return None
 
 
-# The hook the pay service plugs into: ``earnings_provider(ctx, workspace_id)`` -> user id -> earnings to date.
-earnings_provider: EarningsProvider = no_earnings
+def _major(minor: int) -> str:
+    """Minor units (cents) as the amount a person reads: ``12345`` -> ``123.45``."""
+    whole, cents = divmod(abs(minor), 100)
+    return f"{'-' if minor < 0 else ''}{whole}.{cents:02d}"
+
+
+def pay_earnings(ctx: Context, workspace_id: str) -> Earnings | None:
+    """Earnings to date from the workspace's pay statements (drafts computed now, approved, locked):
+    person -> ``{"amount", "currency", "minor_units"}``. None while the workspace has no pay currency
+    (it does not pay through Bastion). Work on no statement yet is not counted (services/pay.py)."""
+    if pay.get_settings(ctx, workspace_id)["currency"] is None:
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for user_id, by_currency in pay.earnings_to_date(ctx, workspace_id).items():
+        if len(by_currency) == 1:  # one currency per workspace: the usual case
+            ((currency, minor),) = by_currency.items()
+            out[user_id] = {"amount": _major(minor), "currency": currency, "minor_units": dict(by_currency)}
+        else:  # the currency changed before anything was approved: each amount with its own
+            amount = ", ".join(f"{_major(m)} {c}" for c, m in sorted(by_currency.items()))
+            out[user_id] = {"amount": amount, "currency": "", "minor_units": dict(by_currency)}
+    return out
+
+
+# Where the dashboard takes earnings from (tests swap it): ``earnings_provider(ctx, workspace_id)``.
+earnings_provider: EarningsProvider = pay_earnings
 
 
 def workspace_dashboard(ctx: Context, workspace_id: str, *, earnings: EarningsProvider | None = None) -> dict[str, Any]:
