@@ -8,11 +8,12 @@ import csv
 from playwright.sync_api import expect
 
 from bastion.services import annotations, pay, queue, reviews, workspaces
+from bastion.storage import database
 from browser_support import PASSWORD, login
 from factories import add_tasks, as_user, make_project, make_user, system
 
 
-def test_a_manager_approves_a_statement_and_downloads_its_csv(rt, live_url, page):
+def test_a_manager_approves_a_statement_and_downloads_its_csv(rt, live_url, page, monkeypatch):
     owner = make_user(rt, "pay.owner@example.com")
     boss = make_user(rt, "pay.manager@example.com", password=PASSWORD)
     worker = make_user(rt, "pay.worker@example.com")
@@ -26,8 +27,11 @@ def test_a_manager_approves_a_statement_and_downloads_its_csv(rt, live_url, page
     pay.set_settings(system(rt), ws.id, currency="EUR")
     pay.set_rate(system(rt), ws.id, task_type="classification", per_task=125, per_hour=1800, effective_from=0)
     made = []
+    clock = [database.now_ms()]
+    monkeypatch.setattr(database, "now_ms", lambda: clock[0])  # here, not in the server: the work's own time
     for ms in (60_000, 120_000, None):
         task = queue.next_task(as_user(rt, worker.id), project.id)
+        clock[0] += ms or 1  # the active time claimed passes on the lease (it is checked against its age)
         made.append(
             annotations.submit_annotation(as_user(rt, worker.id), task["id"], {"label": "pos"}, lead_time_ms=ms)
         )

@@ -124,6 +124,7 @@ class PayHistory(RuleBasedStateMachine):
             task = queue.next_task(ctx, self.project)
             if task is None:
                 return
+            self.now += ms or 0  # the active time claimed passes on the lease (it is checked against its age)
             made = annotations.submit_annotation(ctx, task["id"], {"label": "pos"}, lead_time_ms=ms)
             self.work[made["id"]] = (self.people[who], self.now, ms)
             self.now += 1
