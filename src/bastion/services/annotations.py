@@ -16,6 +16,7 @@ from . import search
 from .canaries import answer_canary
 from .chat import settle_result
 from .context import Context, Unit
+from .guidelines import version_in_force
 from .projects import bump_counts, config_of, load_project
 from .qualification import grade_if_complete
 from .queue import lease_next, take_slot
@@ -24,7 +25,7 @@ from .variants import annotations_as_shown, viewed_by
 from .workforce import release_leases
 from .. import ids
 from ..access import Action
-from ..domain.errors import Conflict, InvalidInput, PermissionDenied
+from ..domain.errors import Conflict, GuidelinesUnacknowledged, InvalidInput, PermissionDenied
 from ..storage import annotations_store, own_annotations_store, projects_store
 from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
@@ -56,11 +57,16 @@ def submit_and_next(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Submit a result and lease the next task of the same project, in one transaction.
 
-    One durable commit instead of two: the labelling loop's natural step.
+    One durable commit instead of two: the labelling loop's natural step. When new guidelines wait
+    to be acknowledged, the submit stands and no next task comes (the annotation says which version:
+    ``guidelines_owed``); the gate refuses before the queue writes anything.
     """
     with ctx.write() as w:
         annotation = record_annotation(w, task_id, result, lead_time_ms)
-        return annotation, lease_next(w, annotation["project_id"])
+        try:
+            return annotation, lease_next(w, annotation["project_id"])
+        except GuidelinesUnacknowledged as exc:
+            return {**annotation, "guidelines_owed": exc.details["version"]}, None
 
 
 def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | None) -> dict[str, Any]:
@@ -131,6 +137,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
             review=review,
             gold_score=gold_score,
             now=w.now,
+            guidelines=version_in_force(w, ws, task.project_id),
         )
     except w.tx.db.integrity_errors as exc:  # a concurrent submit by the same person won the race
         raise Conflict("you have already annotated this task") from exc

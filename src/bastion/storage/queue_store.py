@@ -118,7 +118,8 @@ COUNT_ANY = Statement(
 )
 INSERT_ANNOTATION = Statement(
     "INSERT INTO annotations (workspace_id, id, project_id, task_id, user_id, result, lead_time_ms, review_status, "
-    "gold_score, created_at) VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now)"
+    "gold_score, created_at, guideline_version) "
+    "VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now, :guidelines)"
 )
 GOLD_CANDIDATE = Statement(
     f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold = 1 "
