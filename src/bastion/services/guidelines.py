@@ -220,7 +220,9 @@ def add_version(w: Unit, project: Project, body: str, *, requires_ack: bool, **a
         guidelines_store.acknowledge(
             w.tx, project.id, workspace_id=ws, user_id=w.actor.user_id, version=version, now=w.now
         )
-    w.audit(ws, "guidelines.created", version_id, project=project.id, version=version, requires_ack=requires_ack, **audit)
+    w.audit(
+        ws, "guidelines.created", version_id, project=project.id, version=version, requires_ack=requires_ack, **audit
+    )
     return {
         "id": version_id,
         "project_id": project.id,
@@ -317,9 +319,7 @@ def diff_versions(ctx: Context, project_id: str, old: Any, new: Any) -> Diff:
     with ctx.write() as w:
         project = _for_reading(w, project_id)
         texts = [watermark(w, project, _open(w, project, _find(w, project, n))).split("\n") for n in (a, b)]
-        unified = list(
-            difflib.unified_diff(texts[0], texts[1], f"version {a}", f"version {b}", n=3, lineterm="")
-        )
+        unified = list(difflib.unified_diff(texts[0], texts[1], f"version {a}", f"version {b}", n=3, lineterm=""))
         lines: list[tuple[str, str]] = []
         for line in unified[2:]:
             kind = {"@": "hunk", "+": "added", "-": "removed"}.get(line[:1], "same")

@@ -152,7 +152,9 @@ def acknowledge(tx: Tx, project_id: str, *, workspace_id: str, user_id: str, ver
     if moved:
         return True
     exists = tx.execute(
-        select(A.c.version).where(A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id)
+        select(A.c.version).where(
+            A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id
+        )
     ).first()
     if exists is not None:
         return False
