@@ -146,11 +146,11 @@ def test_who_may_write_and_read(rt):
     outsider = as_user(rt, make_user(rt, "stranger.ga@example.com").id)
     for ctx in (b.ctx(rt, "owner"), b.ctx(rt, "annotator"), outsider):
         for call in (
-            lambda: guidelines.read_version(ctx, a.project_id),
-            lambda: guidelines.list_versions(ctx, a.project_id),
-            lambda: guidelines.diff_versions(ctx, a.project_id, 1, 2),
-            lambda: guidelines.acknowledge(ctx, a.project_id, 1),
-            lambda: guidelines.create_version(ctx, a.project_id, V2),
+            lambda ctx=ctx: guidelines.read_version(ctx, a.project_id),
+            lambda ctx=ctx: guidelines.list_versions(ctx, a.project_id),
+            lambda ctx=ctx: guidelines.diff_versions(ctx, a.project_id, 1, 2),
+            lambda ctx=ctx: guidelines.acknowledge(ctx, a.project_id, 1),
+            lambda ctx=ctx: guidelines.create_version(ctx, a.project_id, V2),
         ):
             with pytest.raises(NotFound):
                 call()

@@ -328,6 +328,21 @@ def diff_versions(ctx: Context, project_id: str, old: Any, new: Any) -> Diff:
         return Diff(a, b, "\n".join(unified) + ("\n" if unified else ""), lines, overlay_of(w, project.id), project)
 
 
+def source_for_editing(ctx: Context, project_id: str) -> tuple[Project, int | None, str]:
+    """The newest version as written (no variant: the next version starts from it), for its editors
+    (``project.manage``): the project, the version number (None: none yet) and the text; audited."""
+    with ctx.write() as w:
+        project = load_project(w, project_id, Action.PROJECT_MANAGE)
+        ws = project.workspace_id
+        w.see_content(ws)
+        newest = guidelines_store.newest_version(w.tx, project.id, workspace_id=ws)
+        if newest is None:
+            return project, None, ""
+        row = _find(w, project, newest)
+        w.audit(ws, "guidelines.read", row.id, project=project.id, version=newest, via="edit")
+        return project, newest, _open(w, project, row)
+
+
 def acknowledge(ctx: Context, project_id: str, version: Any) -> dict[str, Any]:
     """The caller has read ``version`` (it must exist; acknowledging an older one than theirs changes nothing)."""
     number = _version(version)
@@ -432,6 +447,7 @@ __all__ = [
     "read_version",
     "require_acknowledged",
     "show_version",
+    "source_for_editing",
     "standing",
     "version_in_force",
     "watermark",

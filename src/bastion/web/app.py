@@ -27,6 +27,7 @@ from .api import (
     workforce,
     workspaces,
 )
+from .api import guidelines as guidelines_api
 from .api.common import API_PREFIX
 from .api.models import HealthOut
 from .auth import LoginRequired
@@ -116,6 +117,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         model_endpoints,
         jobs,
         webhooks,
+        guidelines_api,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model
