@@ -4,8 +4,6 @@ comparing pages, writing a version and adding an FAQ entry from the questions pa
 
 from __future__ import annotations
 
-import re
-
 from bastion.services import content, guidelines, questions, queue, users, workspaces
 from factories import as_user, make_side, make_user, system
 
