@@ -58,11 +58,19 @@ def guidelines_diff_page(
     request: Request,
     project_id: str,
     session: Session,
-    old: int = Query(..., alias="from", ge=1, le=1_000_000_000),
-    new: int = Query(..., alias="to", ge=1, le=1_000_000_000),
+    old: int | None = Query(None, alias="from", ge=1, le=1_000_000_000),
+    new: int | None = Query(None, alias="to", ge=1, le=1_000_000_000),
 ):
-    """What changed between two versions, line by line."""
+    """What changed between two versions, line by line (by default: the newest version's change)."""
     ctx, csrf = session
+    if new is None:
+        new = guidelines.list_versions(ctx, project_id)["newest"]
+        if new is None:
+            raise NotFound("this project has no guidelines yet")
+    if old is None:
+        old = new - 1
+        if old < 1:
+            raise NotFound("there is only one version of the guidelines: nothing to compare")
     diff = guidelines.diff_versions(ctx, project_id, old, new)
     return render(
         request, "guidelines_diff.html", project=diff.project, diff=diff, overlay=diff.overlay, csrf_token=csrf
