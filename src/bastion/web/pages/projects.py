@@ -29,6 +29,7 @@ from ...access import Action, FirstAccessRequired
 from ...domain.errors import BastionError, Conflict, GuidelinesUnacknowledged, InvalidAnswer, InvalidInput
 from ...services import annotations as annotations_service
 from ...services import (
+    content,
     import_keys,
     imports,
     labelling,
@@ -249,6 +250,9 @@ def _after_post(
     try:
         leased = queue.next_task(ctx, project_id)  # lease the next one here, in the POST; the GET only shows it
     except GuidelinesUnacknowledged:  # the GET shows the new guidelines and the button to acknowledge them
+        # Start is a deliberate POST: it opens the client's data for a first access (the refused lease did not),
+        # so the GET may show the guidelines.
+        content.open_workspace(ctx, projects.get_project_summary(ctx, project_id).workspace_id)
         return RedirectResponse(f"/projects/{project_id}/label", status_code=303)
     return RedirectResponse(f"/projects/{project_id}/label" + ("" if leased else "?finished=1"), status_code=303)
 
