@@ -7,9 +7,9 @@ one statement of three primary-key or index probes. Every function takes ``works
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, insert, select, true, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, true, update
 
 from . import schema
 from .database import Tx
@@ -42,7 +42,7 @@ class Standing(NamedTuple):
 _META = [G.c.workspace_id, G.c.id, G.c.project_id, G.c.version, G.c.body, G.c.requires_ack, G.c.created_by]
 
 
-def _row(row, *, with_body: bool = True) -> GuidelineRow:
+def _row(row: Any, *, with_body: bool = True) -> GuidelineRow:
     return GuidelineRow(
         row.workspace_id,
         row.id,
@@ -55,7 +55,7 @@ def _row(row, *, with_body: bool = True) -> GuidelineRow:
     )
 
 
-def _scope(workspace_id: str, project_id: str):
+def _scope(workspace_id: str, project_id: str) -> ColumnElement[bool]:
     return and_(G.c.workspace_id == workspace_id, G.c.project_id == project_id)
 
 
