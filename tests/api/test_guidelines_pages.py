@@ -4,6 +4,8 @@ comparing pages, writing a version and adding an FAQ entry from the questions pa
 
 from __future__ import annotations
 
+from bastion.client import Conflict, GuidelinesUnacknowledged
+from bastion.client.errors import error_from_response
 from bastion.services import content, guidelines, questions, queue, users, workspaces
 from factories import as_user, make_side, make_user, system
 
@@ -120,6 +122,9 @@ def test_the_api(client, rt):
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "guidelines_unacknowledged"
     assert refused.json()["error"]["details"] == {"project_id": side.project_id, "version": 1}
+    raised = error_from_response(refused)  # the SDK raises it by its own name
+    assert isinstance(raised, GuidelinesUnacknowledged) and isinstance(raised, Conflict)
+    assert raised.details["version"] == 1
     listed = client.get(f"{base}/guidelines", headers=worker).json()
     assert listed["owed"] == 1 and [v["version"] for v in listed["items"]] == [1]
     read = client.get(f"{base}/guidelines/1", headers=worker).json()
