@@ -145,3 +145,12 @@ def make_export(ctx, project_id: str) -> str:
     for _ in export.stream():
         pass
     return export.id
+
+
+def make_statement(rt, workspace_id: str, user_id: str, *, start: int = 0, end: int = 86_400_000) -> str:
+    """A draft pay statement of ``user_id`` (the workspace's currency set to EUR if unset): its id."""
+    from bastion.services import pay
+
+    if pay.get_settings(system(rt), workspace_id)["currency"] is None:
+        pay.set_settings(system(rt), workspace_id, currency="EUR")
+    return pay.create_statement(system(rt), workspace_id, user_id, start, end)["id"]

@@ -126,8 +126,7 @@ class Action(Enum):
     PEOPLE_MANAGE = (
         "people.manage",
         False,
-        "Set pay rates, approve and lock pay statements, record people's credentials and the credentials "
-        "a project requires",
+        "Set pay rates, make, approve and lock pay statements, record and revoke people's credentials",
     )
 
     def __init__(self, label: str, is_read: bool, description: str) -> None:
@@ -295,10 +294,12 @@ class Access:
 
     __slots__ = ("actor", "_tx", "_roles")
 
-    def __init__(self, actor: Actor, tx: Tx) -> None:
+    def __init__(self, actor: Actor, tx: Tx, roles: dict[str, Role] | None = None) -> None:
         self.actor = actor
         self._tx = tx
-        self._roles: dict[str, Role] | None = None
+        # ``roles``: the person's memberships as already read at this transaction's auth generation
+        # (services/auth_cache.py); loaded from the database on first use otherwise.
+        self._roles: dict[str, Role] | None = roles
 
     @property
     def roles(self) -> dict[str, Role]:

@@ -176,6 +176,21 @@ class Settings(BaseSettings):
         "to the dead-letter list (docs/webhooks.md).",
     )
 
+    # -- credentials (services/credentials.py, docs/workforce.md)
+    credential_reminder_days: str = Field(
+        default="30,7",
+        pattern=r"^\s*([0-9]{1,4}\s*(,\s*[0-9]{1,4}\s*)*)?$",
+        description="Days before a credential expires when a `credential.expiring` event announces it, "
+        "comma-separated (each once per credential; empty: only the expiry itself, `credential.expired`).",
+    )
+    credential_sweep_seconds: float = Field(
+        default=300,
+        gt=0,
+        le=86400,
+        description="How often a job runner looks for credentials to announce (expiring soon, expired) and "
+        "ends the leases an expired one no longer covers.",
+    )
+
     group_roles: str | None = Field(
         default=None,
         description="Workspace roles granted by identity-provider groups (single sign-on claims, SCIM groups), as "

@@ -52,7 +52,7 @@ def test_full_round_trip(client, rt):
     r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "bogus"}})
     assert r.status_code == 422 and r.json()["error"]["message"].startswith("result.label")
     r = client.post(
-        f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "pos"}, "lead_time_ms": 1200}
+        f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "pos"}, "lead_time_ms": 900}
     )
     assert r.status_code == 201 and r.json()["result"] == {"label": "pos"}
     r = client.post(f"/api/v1/tasks/{task['id']}/annotations", headers=ann, json={"result": {"label": "pos"}})
@@ -67,7 +67,7 @@ def test_full_round_trip(client, rt):
     assert [row["data"]["text"] for row in rows] == ["good", "fine"]
     assert rows[0]["external_id"] == "g1"
     assert rows[0]["annotations"][0]["result"] == {"label": "pos"}
-    assert rows[0]["annotations"][0]["lead_time_ms"] == 1200
+    assert rows[0]["annotations"][0]["lead_time_ms"] == 900
     r = client.get(f"/api/v1/projects/{side.project_id}/export?format=json&annotated_only=true", headers=mgr)
     assert [row["id"] for row in r.json()] == [task["id"]]
     assert client.get(f"/api/v1/projects/{side.project_id}/export", headers=ann).status_code == 403

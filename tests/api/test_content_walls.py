@@ -36,6 +36,7 @@ from factories import (
     make_export,
     make_project,
     make_side,
+    make_statement,
     make_token,
     make_user,
     operator_tx,
@@ -116,6 +117,7 @@ def _world(rt):
     add_tasks(rt, project.id, 1, prefix=MARK)  # an event, so a delivery
     ids["webhook_id"] = hook["id"]
     ids["delivery_id"] = webhooks.list_deliveries(b.ctx(rt, "owner"), hook["id"])[0]["id"]
+    ids["statement_id"] = make_statement(rt, b.workspace_id, b.users["annotator"])
     return a, b, ids
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from bastion.services import annotations, approvals, projects, queue, users
-from factories import as_user, make_export, make_side, make_user, system
+from factories import as_user, make_export, make_side, make_statement, make_user, system
 from page_routes import page_gets
 
 PASSWORD = "crumbs password"
@@ -36,6 +36,7 @@ def test_every_page_ends_its_crumbs_with_itself(client, rt):
         "user_id": person.id,
         "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
         "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"],
+        "statement_id": make_statement(rt, side.workspace_id, side.users["annotator"]),
     }
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
     client.cookies.set("bastion_session", secret)
@@ -55,5 +56,12 @@ def test_every_page_ends_its_crumbs_with_itself(client, rt):
         assert crumbs.startswith('<a href="/">Workspaces</a>'), f"{path}: {crumbs}"
         checked.append(path)
     client.cookies.clear()
-    for page in ("/projects/{project_id}", "/projects/{project_id}/tasks", "/projects/{project_id}/quality", "/people"):
+    for page in (
+        "/projects/{project_id}",
+        "/projects/{project_id}/tasks",
+        "/projects/{project_id}/quality",
+        "/people",
+        "/workspaces/{workspace_id}/pay",
+        "/pay-statements/{statement_id}",
+    ):
         assert page in checked, (page, checked)

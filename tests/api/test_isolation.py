@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from bastion.services import approvals, guidelines, jobs, model_endpoints, questions, webhooks
-from factories import ROLES, make_side, system
+from bastion.services import approvals, credentials, guidelines, jobs, model_endpoints, questions, webhooks
+from factories import ROLES, make_side, make_statement, system
 
 ALLOWED = {404}
 QUERIES = {  # required query parameters, so that requests reach the access check
@@ -81,6 +81,10 @@ def _ids_of_b(rt, client, b):
         "question_id": question["id"],
         "version": "1",
         "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
+        "statement_id": make_statement(rt, b.workspace_id, b.users["annotator"]),
+        "credential_id": credentials.add_credential(
+            b.ctx(rt, "owner"), b.users["annotator"], kind="nda", name="B NDA", issuer="B", workspace_id=b.workspace_id
+        )["id"],
     }
 
 
@@ -93,7 +97,7 @@ def _bodies(method: str, path: str):
         return {"name": "n", "config": {"type": "classification", "labels": ["a"]}}
     if path.endswith("/projects/from-label-studio"):
         return {"name": "n", "label_config": '<View><Text name="t" value="$t"/><TextArea name="a" toName="t"/></View>'}
-    if path.endswith(("/annotations", "/submit-and-next")):
+    if path.endswith(("/annotations", "/submit-and-next", "/me/annotations/{annotation_id}")):
         return {"result": {"label": "pos"}}
     if path.endswith("/conflicts"):
         return {"competitor": "ws_x"}
@@ -132,6 +136,14 @@ def _bodies(method: str, path: str):
         return {"version": 1}
     if path.endswith("/promote"):
         return {"question": "q?", "answer": "a."}
+    if path.endswith("/pay/settings") and method == "put":
+        return {"currency": "EUR"}
+    if path.endswith("/pay/rates") and method == "post":
+        return {"task_type": "classification", "per_task": 1}
+    if path.endswith("/pay/statements") and method == "post":
+        return {"user_id": "usr_x", "period_start": 0, "period_end": 1}
+    if path.endswith("/credentials") and method == "post":
+        return {"person": "annotator.a@example.com", "kind": "nda", "name": "n", "issuer": "i"}
     if path.endswith("/trace"):
         return {"excerpts": ["leaked text"]}
     if path.endswith("/tasks") and method == "patch":

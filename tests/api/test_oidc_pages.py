@@ -93,6 +93,15 @@ def test_an_unknown_provider_and_an_unreachable_one_are_pages_too(client, rt, id
     assert answer.status_code == 503 and "discovery document could not be fetched" in answer.text
 
 
+def test_too_many_unfinished_sign_ins_from_one_address_are_a_page_that_says_so(client, idp, monkeypatch):
+    monkeypatch.setitem(users.MAX_FAILURES, "sso", 2)
+    for _ in range(2):
+        answer = client.post("/login/oidc/idp", data={"csrf_token": _form_token(client)}, follow_redirects=False)
+        assert answer.status_code == 303
+    answer = client.post("/login/oidc/idp", data={"csrf_token": _form_token(client)}, follow_redirects=False)
+    assert answer.status_code == 429 and "too many sign-ins started from this address" in answer.text
+
+
 def test_without_providers_forms_go_nowhere_but_here(client):
     assert "form-action 'self';" in client.get("/login").headers["content-security-policy"]
 

@@ -174,7 +174,18 @@ def _created_calls(rt, client, side):
     client.patch(
         f"/api/v1/projects/{side.project_id}", headers=owner, json={"settings": {"prelabel": {"endpoint": endpoint}}}
     )
+    client.put(f"/api/v1/workspaces/{ws}/pay/settings", headers=owner, json={"currency": "EUR"})
     return {
+        "pay_rates_set": (
+            owner,
+            f"/api/v1/workspaces/{ws}/pay/rates",
+            {"json": {"task_type": "classification", "per_task": 1}},
+        ),
+        "pay_statements_create": (
+            owner,
+            f"/api/v1/workspaces/{ws}/pay/statements",
+            {"json": {"user_id": user, "period_start": 0, "period_end": 1}},
+        ),
         "jobs_submit_prelabel": (owner, f"/api/v1/projects/{side.project_id}/prelabel", {"json": {}}),
         "workspaces_create": (root, "/api/v1/workspaces", {"json": {"name": "New"}}),
         "workspaces_add_member": (
@@ -204,6 +215,16 @@ def _created_calls(rt, client, side):
             {"json": {"result": {"label": "neg"}}},
         ),
         "people_create_token": (owner, "/api/v1/tokens", {"json": {"name": "ci"}}),
+        "credentials_add_workspace": (
+            owner,
+            f"/api/v1/workspaces/{ws}/credentials",
+            {"json": {"person": "reviewer.loc@example.com", "kind": "nda", "name": "NDA", "issuer": "Client"}},
+        ),
+        "credentials_add_deployment": (
+            root,
+            "/api/v1/credentials",
+            {"json": {"person": "reviewer.loc@example.com", "kind": "clearance", "name": "SC", "issuer": "Gov"}},
+        ),
         "jobs_submit": (
             owner,
             f"/api/v1/workspaces/{ws}/jobs",

@@ -240,6 +240,7 @@ def _settings_form(csrf, **changes) -> dict[str, str]:
         "name": "Renamed",
         "overlap": "3",
         "lease_seconds": "600",
+        "idle_after_s": "90",
         "priority": "5",
         "max_tasks_per_person": "",
         "max_tasks_per_day": "40",
@@ -281,12 +282,16 @@ def test_settings_forms_save_and_name_each_bad_field(client, rt):
     assert (after.name, after.settings, after.updated_at) == (before.name, before.settings, before.updated_at)
     r = client.post(url, data=_settings_form(csrf, **{"required_skills.all": "Not A Skill"}), headers=HTML)
     assert r.status_code == 422 and "required_skills.all" in r.text
+    r = client.post(url, data=_settings_form(csrf, idle_after_s="2"), headers=HTML)
+    assert r.status_code == 422 and "(idle_after_s): Input should be greater than or equal to 5" in html.unescape(
+        r.text
+    )
 
     r = client.post(url, data=_settings_form(csrf), follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].endswith("?saved=settings")
     saved = projects.get_project(system(rt), side.project_id)
     s = saved.settings
-    assert saved.name == "Renamed" and (s.overlap, s.lease_seconds, s.priority) == (3, 600, 5)
+    assert saved.name == "Renamed" and (s.overlap, s.lease_seconds, s.priority, s.idle_after_s) == (3, 600, 5, 90)
     assert (s.max_tasks_per_person, s.max_tasks_per_day) == (None, 40)
     assert s.required_skills.all == ["history:3", "law"] and s.quality.gold_feedback is True
     assert (s.quality.gold_rate, s.quality.review, s.quality.review_fraction) == (0.1, "sample", 0.25)

@@ -30,7 +30,17 @@ from bastion.services import (
     workspaces,
 )
 from bastion.storage import schema
-from factories import ROLES, add_tasks, as_user, make_export, make_side, make_user, operator_tx, system
+from factories import (
+    ROLES,
+    add_tasks,
+    as_user,
+    make_export,
+    make_side,
+    make_statement,
+    make_user,
+    operator_tx,
+    system,
+)
 from page_routes import page_gets
 
 PASSWORD = "safe gets password"
@@ -141,6 +151,7 @@ def test_no_get_changes_anything(client, rt, who):
     add_tasks(rt, side.project_id, 1, prefix="hooked")  # an event, so a delivery
     ids["webhook_id"] = hook["id"]
     ids["delivery_id"] = webhooks.list_deliveries(side.ctx(rt, "owner"), hook["id"])[0]["id"]
+    ids["statement_id"] = make_statement(rt, side.workspace_id, side.users["annotator"])
     secret, _ = users.create_session(rt, users.authenticate(rt, person.email, PASSWORD))
     client.cookies.set("bastion_session", secret)
     checked = 0

@@ -73,7 +73,7 @@ def test_every_annotation_in_its_widget_with_the_review_history_and_who_was_show
     (task_id,) = _task_ids(rt, side.project_id)
     worker = side.ctx(rt, "annotator")
     queue.next_task(worker, side.project_id)
-    annotations.submit_annotation(worker, task_id, {"label": "pos"}, lead_time_ms=4200)
+    annotations.submit_annotation(worker, task_id, {"label": "pos"}, lead_time_ms=800)
     second = make_user(rt, "second.hist@example.com", password=PASSWORD)
     workspaces.add_member(system(rt), side.workspace_id, second.id, "annotator")
     queue.next_task(as_user(rt, second.id), side.project_id)
@@ -97,7 +97,7 @@ def test_every_annotation_in_its_widget_with_the_review_history_and_who_was_show
     )
     assert sorted(_checked(w)[0] for w in shown) == ["neg", "pos"]  # each in its own widget, its own answer
     assert all('class="choice differs"' in w for w in shown)  # the labels they differ on are marked
-    assert "annotator.hist" in page and "second.hist" in page and "4.2 s" in page
+    assert "annotator.hist" in page and "second.hist" in page and "0.8 s" in page
     assert "corrected" in page and "waiting for review" in page
     (correction,) = _widgets(page, "reviews")
     assert _checked(correction) == ["neutral"]

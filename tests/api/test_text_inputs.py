@@ -30,6 +30,14 @@ SETTINGS = {
     "qualification": {"grants": "history:2"},
     "quality": {"review": "sample"},
     "prelabel": {"endpoint": "mep_1", "model": "m", "prompt": "Label it."},
+    "required_credentials": [{"kind": "nda", "name": "Acme NDA"}],
+}
+CREDENTIAL = {
+    "person": "annotator.nul@example.com",
+    "kind": "nda",
+    "name": "Acme NDA",
+    "issuer": "Acme",
+    "document": "d-1",
 }
 
 
@@ -110,11 +118,14 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "approved_by": "Jane at the client",
         },
         ("post", "/api/v1/users/{user_id}/skills"): {"skill": "history:3"},
+        ("post", "/api/v1/workspaces/{workspace_id}/credentials"): CREDENTIAL,
+        ("post", "/api/v1/credentials"): CREDENTIAL,
         ("post", "/api/v1/annotations/{annotation_id}/review"): {
             "decision": "correct",
             "comment": "close",
             "correction": {"label": "neg"},
         },
+        ("patch", "/api/v1/projects/{project_id}/me/annotations/{annotation_id}"): {"result": {"label": "neg"}},
         ("post", "/api/v1/projects/{project_id}/canaries"): {"data": {"text": "{name} {figure} {date} {place}"}},
         ("post", "/api/v1/projects/{project_id}/trace"): {"excerpts": ["a leaked text"]},
         IMPORT: [{"data": {"text": "hello"}, "external_id": "e-1", "meta": {"source": "web"}}],
@@ -137,6 +148,17 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "params": {"project_id": ids["project_id"]},
         },
         ("post", "/api/v1/projects/{project_id}/prelabel"): {"chunk": 20},
+        ("put", "/api/v1/workspaces/{workspace_id}/pay/settings"): {"currency": "EUR"},
+        ("post", "/api/v1/workspaces/{workspace_id}/pay/rates"): {
+            "task_type": "classification",
+            "project_id": ids["project_id"],
+            "per_task": 1,
+        },
+        ("post", "/api/v1/workspaces/{workspace_id}/pay/statements"): {
+            "user_id": ids["user_id"],
+            "period_start": 0,
+            "period_end": 1,
+        },
         ("post", "/api/v1/workspaces/{workspace_id}/webhooks"): {
             "url": "https://hooks.example/bastion",
             "events": ["tasks.imported"],
@@ -299,7 +321,8 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
             "csrf_token": csrf,
             "task_id": ids["task_id"],
             "label": "pos",
-            "shown_at": "1",
+            "lead_time_ms": "1",
+            "pasted_chars": "0",
         },
         "/projects/{project_id}/skip": {"csrf_token": csrf, "task_id": ids["task_id"]},
         "/projects/{project_id}/ask": {"csrf_token": csrf, "task_id": ids["task_id"], "text": "why?", "keep": "yes"},
@@ -349,6 +372,18 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
             "approval": "apr_1",
             "user": "usr_1",
         },
+        "/workspaces/{workspace_id}/credentials": {
+            "csrf_token": csrf,
+            "action": "add",
+            "email": "annotator.nul@example.com",
+            "kind": "nda",
+            "name": "Acme NDA",
+            "issuer": "Acme",
+            "issued": "2026-01-01",
+            "expires": "2099-01-01",
+            "document": "d-1",
+            "credential": "crd_1",
+        },
         "/workspaces/{workspace_id}/approvals": {
             "csrf_token": csrf,
             "action": "request",
@@ -370,6 +405,7 @@ PAGE_QUERIES = {
     "/workspaces/{workspace_id}/projects/new": "template",
     "/projects/{project_id}/settings": "saved",
     "/workspaces/{workspace_id}/members": "done",
+    "/workspaces/{workspace_id}/credentials": "done",
 }
 
 

@@ -28,10 +28,12 @@ from bastion.demo import setup_demo
 from bastion.services import (
     annotations,
     approvals,
+    credentials,
     exports,
     guidelines,
     jobs,
     labelling,
+    pay,
     projects,
     questions,
     queue,
@@ -40,6 +42,7 @@ from bastion.services import (
     workforce,
     workspaces,
 )
+from bastion.storage.database import now_ms
 from bastion.tasktypes import installed
 from browser_support import PASSWORD, login
 from environment import IN_CI
@@ -152,6 +155,21 @@ def _world(rt) -> World:
     # A request for approval by another owner: pending on the approvals page, an alert on the lead's home.
     pending = approvals.request(as_user(rt, co_owner.id), demo.id, "keys.rotate", {}, "yearly rotation")
 
+    # Credentials: a member's NDA on the credentials page; a project requiring one the lead lacks (its refusal).
+    credentials.add_credential(
+        sys,
+        co_owner.email,
+        kind="nda",
+        name="Demo NDA",
+        issuer="Demo Legal",
+        workspace_id=demo.id,
+        expires_at=now_ms() + 30 * 24 * 3600 * 1000,
+    )
+    needs_nda = make_project(
+        rt, demo.id, name="NDA only", settings={"required_credentials": [{"kind": "nda", "name": "Demo NDA"}]}
+    )
+    add_tasks(rt, needs_nda.id, 1, prefix="NDA request")
+
     # A job with its progress bar (a reindex of the reviewed project, queued: the page polls while it waits).
     jobs.submit(lead_ctx, demo.id, "search.reindex", {"project_id": reviewed.id})
 
@@ -187,6 +205,11 @@ def _world(rt) -> World:
     second = [q for q in questions.my_questions(as_user(rt, asker.id), demo_projects["classification"].id)][0]
     questions.answer_question(lead_ctx, demo_projects["classification"].id, second["id"], "Negative too.")
 
+    # A pay statement of the last annotator, with a line per annotation (a draft, computed when shown).
+    pay.set_settings(sys, demo.id, currency="EUR", bonus_threshold=0.9, bonus_amount=500)
+    pay.set_rate(sys, demo.id, task_type="classification", per_task=120, per_hour=1800, effective_from=0)
+    statement = pay.create_statement(sys, demo.id, annotator.id, 0, 10**13)
+
     # The ids a route's parameters are filled with, all of one project (annotated, reviewed, with figures).
     a_task = tasks.list_tasks(lead_ctx, reviewed.id, limit=1)["items"][0]
     ids = {
@@ -198,8 +221,12 @@ def _world(rt) -> World:
         "user_id": newcomer.id,
         "approval_id": pending["id"],
         "provider": "no-such-provider",  # single sign-on's callback: the sign-in page with the reason
+        "statement_id": statement["id"],
     }
-    world = World(ids, {"lead": lead.email, "newcomer": newcomer.email})
+    # A workforce manager of the demo: the dashboard without any content.
+    people_manager = make_user(rt, "workforce.a11y@example.com", password=PASSWORD)
+    workspaces.add_member(sys, demo.id, people_manager.id, "workforce_manager")
+    world = World(ids, {"lead": lead.email, "newcomer": newcomer.email, "workforce": people_manager.email})
     label, review = "#task[data-task-id]", "#review[data-annotation-id]"
     classification, spans = demo_projects["classification"].id, demo_projects["spans"].id
     world.visits += [
@@ -222,9 +249,17 @@ def _world(rt) -> World:
             "#explanation",
         ),
         Visit("people", "/people", "lead", "#people"),
+        Visit("credentials: a member's NDA", f"/workspaces/{demo.id}/credentials", "lead", "#credentials"),
+        Visit("label: a credential required", f"/projects/{needs_nda.id}/label", "lead", "main h1 >> text=Not allowed"),
+        Visit("workforce: a workspace", f"/workspaces/{demo.id}/workforce", "lead", "table.active-now"),
+        Visit("workforce: every workspace", "/workforce", "workforce", "table.people"),
+        Visit("workforce: none managed", "/workforce", "newcomer", "main h1"),
         Visit("home: alerts", "/", "lead", "#alerts"),
         Visit("approvals: one pending", f"/workspaces/{demo.id}/approvals", "lead", "#pending"),
         Visit("jobs: one queued", f"/workspaces/{demo.id}/jobs", "lead", "#job-table"),
+        Visit("working time: a day's rows", f"/workspaces/{demo.id}/time", "lead", "#time-people, #time-rows"),
+        Visit("pay: statements and rates", f"/workspaces/{demo.id}/pay", "lead", "#statements"),
+        Visit("pay statement: a draft with its lines", f"/pay-statements/{statement['id']}", "lead", "#lines"),
         Visit("error 403: walled off", f"/projects/{rival_project.id}", "lead", "main h1 >> text=Not allowed"),
         Visit("error 404", "/projects/prj_00000000000000000000000000", "lead", "main h1 >> text=Not found"),
         Visit("home: a newcomer choosing a side", "/", "newcomer", "section.card .wall-note"),

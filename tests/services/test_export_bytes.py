@@ -69,7 +69,7 @@ def _labelled(rt, tag: str, config: dict, items: list[dict], results: list[list]
         for person, result in zip((owner.id, second.id), per_item):
             made.append(
                 annotations.submit_annotation(
-                    as_user(rt, person), by_external[item["external_id"]], result, lead_time_ms=1234
+                    as_user(rt, person), by_external[item["external_id"]], result, lead_time_ms=1000
                 )
             )
     return project, owner, second, made
@@ -197,12 +197,12 @@ PROJECTS = {"preference": _preference, "spans": _spans, "writing": _writing, "im
 
 # (project, request options) -> SHA-256 of the exported bytes ("parquet:" digests: of what the file decodes to)
 DIGESTS = {
-    "preference {}": "d5240f691f6d30393065e0cd9a75d5a33756bfc264f16a387588249318d85f75",
-    'preference {"per":"annotation"}': "5ea96cd06a59d625958e3975e5424db80234594170e55662c5dad0871b624e3a",
-    'preference {"fmt":"json"}': "e30affb06fc05522f1b7097ef5cbb30891fdc4dd1357dd8ed1ec101fcdffd081",
-    'preference {"accepted_only":true,"annotated_only":true,"fmt":"json"}': "a25285df70b8fb44b809dbf2a954b011882237b2d618bdc309d03cb1a01445cf",
-    'preference {"fmt":"jsonl","seed":3,"split":"validation=0.4"}': "3072dce7e4d44a1ded1f7f512b00be8306d0f0bfec0c0f667dab5be6d4b8e84e",
-    'preference {"fmt":"parquet"}': "parquet:e82088dfbea288c0ba4902a450883950f23fb63db3a0865c49fbb3c7fe4f9e49",
+    "preference {}": "f984d2dbba83cf39f42612bef4ee019d1d69ca5774807e0dafda9c82b3fc97a5",
+    'preference {"per":"annotation"}': "6bc398d3b952c04050051b0a644604910768aa4addc028eaa72c58b3fcd44ce4",
+    'preference {"fmt":"json"}': "8937e1280f0e85d1ba045484afad48af5146d2dab4e6e32d39c5d15fcb835a82",
+    'preference {"accepted_only":true,"annotated_only":true,"fmt":"json"}': "9b5d7afae455f3e1f8392087bbf3f01f32d35b502bb70c7a5a06c5a38d7862e3",
+    'preference {"fmt":"jsonl","seed":3,"split":"validation=0.4"}': "46269363710dfd9d9b50894f0c4806403fd9881dc2c4e7e4886f8242ac7b4278",
+    'preference {"fmt":"parquet"}': "parquet:2609c2d9ba47020188c830a784fa8de67d84f9500103674e5d6d5fa1e8d03a39",
     'preference {"chat":"conversational","fmt":"parquet","rows":"dpo"}': "parquet:71a34d01acf13d89a74151453dc736bbfaa217b305f96a87398c4d71d65ed8c8",
     'preference {"chat":"conversational","fmt":"parquet","rows":"sft","sft_form":"prompt-completion"}': "parquet:5d5ece884b54d919c61f86f91f378f9d46609d067d996a444fe1b3619fb47515",
     'preference {"chat":"conversational","fmt":"dpo"}': "9f519d4311157664bb865540dc0db03b2dc9e7142bb259b2a170ae5de5ffa352",
@@ -210,15 +210,15 @@ DIGESTS = {
     'preference {"chat":"conversational","fmt":"dpo","min_strength":"clear","part":"train","seed":3,"split":"validation=0.4"}': "4da7d275f7b931b6f866e55527ea01594e1d904b90c46a35f000812315e8d53c",
     'preference {"fmt":"sft"}': "35bd24957f20f05603ef56d1f176edc59ee697dfef32eeda322876e18191e167",
     'preference {"chat":"conversational","fmt":"sft","sft_form":"prompt-completion","with_ids":true}': "a153d5f3e01232e6211733fab9e7759a6e33d4cd6fc515c3ed8d5487ff237f8f",
-    "spans {}": "1e59943e9b867dc144228fcda7708ef177aca7bad07d058b5b38b44c77ba12a5",
+    "spans {}": "350d94816996a00f454d2be0e5ba37db61c858e2a321bd14b185d9ed46ea096b",
     'spans {"fmt":"spacy"}': "d144ee09823e4ac8a6aaadd275872addcda15086afebec4b572acae30df35601",
     'spans {"fmt":"spacy","seed":1,"split":"test=0.5","with_ids":true}': "7f4fc4137fa13492d95f6c1305d8a398f5d12db51db877625dd3c3665149843f",
     'spans {"fmt":"conll"}': "af6c270e8abe4d008d09a71754e79074be499e22b0c5faf00fd230b065a6b25f",
     'spans {"fmt":"conll","part":"test","seed":1,"split":"test=0.5"}': "852aa15ae5c3e034f6f10ac178fafe938e1c47c2d708ca170203c335d47ff6b8",
-    'spans {"fmt":"parquet"}': "parquet:98bac178163eeae99109af48eb89eb825381165f57e07d1e2eccc20a719e4ea1",
+    'spans {"fmt":"parquet"}': "parquet:74a7c85636d3ff4f68d93f9ffaee8856476e3878cb3aa08f3b1e46910e88e191",
     'writing {"fmt":"sft"}': "c0a7c3d2b78cdeb5af323531b5658feb28eb44033d6ffbebca5a350f35c98f7e",
     'writing {"fmt":"sft","sft_form":"prompt-completion"}': "7142758a770eac80488c5e27c51c4f721a332d59f3bd5926450017d84cd451f4",
-    'writing {"fmt":"json","per":"annotation"}': "fa44a892ed608dd0a42c5fddd607222ef684653485d1e6b9cb3da29e201cb3e3",
+    'writing {"fmt":"json","per":"annotation"}': "c62dbd8eadce0eace4848f21c96b688f821aec04c97eb5f96595ecee79422e84",
     'image {"fmt":"coco"}': "c545777027307cef34b8a8090a93c8dfd3e597dd1b8059d25c95f59d9d035973",
     'image {"annotated_only":true,"fmt":"coco"}': "98f98020a7232e69fae677bb5430ad31146dd9946a0922a4d9b61ba398ddbab5",
     "image {}": "40e65852d151b4496219d9d3a952ab5918a6ad5a3fd3dfe0357a42b46fda1303",

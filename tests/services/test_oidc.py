@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from bastion.domain.errors import NotFound, SignInRefused, Unauthenticated, Unavailable
+from bastion.domain.errors import NotFound, RateLimited, SignInRefused, Unauthenticated, Unavailable
 from bastion.services import audit, oidc, users, workspaces
 from bastion.services.context import Context
 from bastion.services.oidc_providers import OidcClients, validate_id_token
@@ -241,3 +241,22 @@ def test_sign_out_ends_the_session_and_answers_the_providers_end_session_url(rt,
     assert json.loads(base64.urlsafe_b64decode(hint + "=" * (-len(hint) % 4)))["sub"] == "s-ada"
     with pytest.raises(Unauthenticated):
         users.resolve_session(rt, done.session_secret)
+
+
+def test_unfinished_sign_ins_are_limited_per_address_and_a_finished_one_gives_its_start_back(rt, idp, monkeypatch):
+    _use(rt, idp)
+    monkeypatch.setitem(users.MAX_FAILURES, "sso", 3)
+    here, there = "198.51.100.7", "198.51.100.8"
+    starts = [oidc.begin_sign_in(rt, "idp", redirect_uri=REDIRECT, next_path="/", address=here) for _ in range(3)]
+    with pytest.raises(RateLimited, match="too many sign-ins started from this address"):
+        oidc.begin_sign_in(rt, "idp", redirect_uri=REDIRECT, next_path="/", address=here)
+    oidc.begin_sign_in(rt, "idp", redirect_uri=REDIRECT, next_path="/", address=there)  # another address: its own
+    # Finishing one of the started sign-ins gives its start back to the address.
+    state = parse_qs(urlsplit(starts[0].url).query)["state"][0]
+    code = idp.authorise(starts[0].url, VERIFIED)
+    oidc.complete_sign_in(
+        rt, "idp", state=state, code=code, error=None, browser_secret=starts[0].browser_secret, address=here
+    )
+    oidc.begin_sign_in(rt, "idp", redirect_uri=REDIRECT, next_path="/", address=here)
+    with pytest.raises(RateLimited):
+        oidc.begin_sign_in(rt, "idp", redirect_uri=REDIRECT, next_path="/", address=here)

@@ -65,6 +65,7 @@ COMMANDS: dict[str, _Lazy] = {
     "walls": _Lazy("walls", "walls_app", group=True),
     "person": _Lazy("people", "person_app", group=True),
     "skills": _Lazy("people", "skills_app", group=True),
+    "credential": _Lazy("credentials", "credential_app", group=True),
     "held": _Lazy("held", "held_app", group=True),
     "task": _Lazy("tasks", "task_app", group=True),
     "approval": _Lazy("approvals", "approval_app", group=True),
@@ -72,6 +73,7 @@ COMMANDS: dict[str, _Lazy] = {
     "model": _Lazy("models", "model_app", group=True),
     "job": _Lazy("jobs", "job_app", group=True),
     "webhook": _Lazy("webhooks", "webhook_app", group=True),
+    "pay": _Lazy("pay", "pay_app", group=True),
 }
 
 

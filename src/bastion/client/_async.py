@@ -388,6 +388,115 @@ class AsyncClient:
         """An export's signed manifest (stored when its last byte was sent)."""
         return await self._run(calls.export_manifest(export_id))
 
+    # Your own work in a project.
+
+    async def my_progress(self, project_id: str) -> m.Progress:
+        """Your progress in the project: done, done in the last day, about how many are left, a pause."""
+        return await self._run(calls.my_progress(project_id))
+
+    async def iter_my_annotations(self, project_id: str, *, page_size: int = 50) -> AsyncIterator[m.OwnAnnotation]:
+        """Your annotations in the project, newest first, with their review state."""
+        cursor = None
+        while True:
+            page = await self._run(calls.my_annotations(project_id, cursor, page_size))
+            for x in page["items"]:
+                yield m.OwnAnnotation.model_validate(x)
+            if not page.get("next_cursor"):
+                return
+            cursor = page["next_cursor"]
+
+    async def edit_annotation(self, project_id: str, annotation_id: str, result: Any) -> m.Annotation:
+        """Change your annotation's result until it is reviewed (the old one is kept as a version)."""
+        return await self._run(calls.edit_annotation(project_id, annotation_id, result))
+
+    async def undo_last(self, project_id: str) -> m.TakenBack:
+        """Take back your newest annotation in the project; its task is leased to you again."""
+        return await self._run(calls.undo_last(project_id))
+
+    # People (platform admins).
+
+    async def deactivate_user(self, user_id: str) -> m.User:
+        """Deactivate a person: their sessions end, tokens are revoked and leases released (platform admins)."""
+        return await self._run(calls.deactivate_user(user_id))
+
+    async def activate_user(self, user_id: str) -> m.User:
+        """Reactivate a person; none of their old sessions or tokens come back (platform admins)."""
+        return await self._run(calls.activate_user(user_id))
+
+    # Jobs (docs/jobs.md).
+
+    async def submit_job(self, workspace_id: str, kind: str, params: dict[str, Any] | None = None) -> m.Job:
+        """Queue a job (e.g. ``search.reindex`` with ``{"project_id": …}``); one already queued or running
+        for the same target is answered instead."""
+        return await self._run(calls.submit_job(workspace_id, kind, params or {}))
+
+    async def list_jobs(
+        self, workspace_id: str, *, state: str | None = None, before: str | None = None, limit: int = 50
+    ) -> list[m.Job]:
+        """The workspace's jobs your role may see, newest first."""
+        return await self._run(calls.list_jobs(workspace_id, state, before, limit))
+
+    async def get_job(self, job_id: str) -> m.Job:
+        return await self._run(calls.get_job(job_id))
+
+    async def cancel_job(self, job_id: str) -> m.Job:
+        """Cancel: a queued job at once, a running one when its current chunk ends."""
+        return await self._run(calls.cancel_job(job_id))
+
+    async def retry_job(self, job_id: str) -> m.Job:
+        """Queue a failed or cancelled job again; it resumes from its last checkpoint."""
+        return await self._run(calls.retry_job(job_id))
+
+    async def wait_job(self, job_id: str, *, timeout: float = 600.0, poll_seconds: float = 0.5) -> m.Job:
+        """Poll a job until it has finished (succeeded, failed or cancelled); TimeoutError after ``timeout``."""
+        deadline = anyio.current_time() + timeout
+        while True:
+            job = await self.get_job(job_id)
+            if job.finished:
+                return job
+            if anyio.current_time() >= deadline:
+                raise TimeoutError(f"job {job_id} is still {job.state} after {timeout} s")
+            await anyio.sleep(poll_seconds)
+
+    async def prelabel(self, project_id: str, *, chunk: int | None = None) -> m.Job:
+        """Pre-label the project's tasks with the model its ``prelabel`` setting names (docs/prelabel.md)."""
+        return await self._run(calls.prelabel(project_id, chunk))
+
+    # Events and webhooks (docs/events.md).
+
+    async def iter_events(self, workspace_id: str, *, after: int = 0, page_size: int = 100) -> AsyncIterator[m.Event]:
+        """The workspace's events after the cursor ``after`` (an event's ``seq``), oldest first."""
+        while True:
+            page = await self._run(calls.list_events(workspace_id, after, page_size))
+            for e in page["events"]:
+                yield m.Event.model_validate(e)
+            if len(page["events"]) < page_size:
+                return
+            after = page["next"]
+
+    async def create_webhook(
+        self, workspace_id: str, url: str, events: list[str], *, allowed_hosts: list[str] | None = None
+    ) -> m.Webhook:
+        """Register an endpoint (owners); the answer's ``secret`` is shown this once."""
+        return await self._run(calls.create_webhook(workspace_id, url, events, allowed_hosts))
+
+    async def list_webhooks(self, workspace_id: str) -> list[m.Webhook]:
+        return await self._run(calls.list_webhooks(workspace_id))
+
+    async def get_webhook(self, webhook_id: str) -> m.Webhook:
+        return await self._run(calls.get_webhook(webhook_id))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        return await self._run(calls.delete_webhook(webhook_id))
+
+    async def list_deliveries(self, webhook_id: str, *, state: str | None = None, limit: int = 100) -> list[m.Delivery]:
+        """The endpoint's deliveries with their attempts, newest event first (``state="dead"``: dead letters)."""
+        return await self._run(calls.list_deliveries(webhook_id, state, limit))
+
+    async def replay_dead(self, webhook_id: str) -> int:
+        """Deliver every dead letter of the endpoint again (owners); answers how many."""
+        return (await self._run(calls.replay_dead(webhook_id)))["replayed"]
+
     # The audit log and held tasks (cursor-paged).
 
     async def iter_audit(self, workspace_id: str, *, page_size: int = 1000) -> AsyncIterator[dict[str, Any]]:

@@ -337,6 +337,84 @@ def list_held(project_id: str, cursor: str | None, limit: int) -> Call:
     return get(f"/projects/{seg(project_id)}/held", as_json, cursor=cursor, limit=limit)
 
 
+def my_progress(project_id: str) -> Call:
+    return get(f"/projects/{seg(project_id)}/me/progress", model(m.Progress))
+
+
+def my_annotations(project_id: str, cursor: str | None, limit: int) -> Call:
+    return get(f"/projects/{seg(project_id)}/me/annotations", as_json, cursor=cursor, limit=limit)
+
+
+def edit_annotation(project_id: str, annotation_id: str, result: Any) -> Call:
+    path = f"{API}/projects/{seg(project_id)}/me/annotations/{seg(annotation_id)}"
+    return Call("PATCH", path, model(m.Annotation), json={"result": result})
+
+
+def undo_last(project_id: str) -> Call:
+    return post(f"/projects/{seg(project_id)}/me/undo", model(m.TakenBack))
+
+
+def deactivate_user(user_id: str) -> Call:
+    return post(f"/users/{seg(user_id)}/deactivate", model(m.User))
+
+
+def activate_user(user_id: str) -> Call:
+    return post(f"/users/{seg(user_id)}/activate", model(m.User))
+
+
+def submit_job(workspace_id: str, kind: str, params: dict[str, Any]) -> Call:
+    return post(f"/workspaces/{seg(workspace_id)}/jobs", model(m.Job), {"kind": kind, "params": params})
+
+
+def list_jobs(workspace_id: str, state: str | None, before: str | None, limit: int) -> Call:
+    return get(f"/workspaces/{seg(workspace_id)}/jobs", models(m.Job), state=state, before=before, limit=limit)
+
+
+def get_job(job_id: str) -> Call:
+    return get(f"/jobs/{seg(job_id)}", model(m.Job))
+
+
+def cancel_job(job_id: str) -> Call:
+    return post(f"/jobs/{seg(job_id)}/cancel", model(m.Job))
+
+
+def retry_job(job_id: str) -> Call:
+    return post(f"/jobs/{seg(job_id)}/retry", model(m.Job))
+
+
+def prelabel(project_id: str, chunk: int | None) -> Call:
+    return post(f"/projects/{seg(project_id)}/prelabel", model(m.Job), drop_none(chunk=chunk))
+
+
+def list_events(workspace_id: str, after: int, limit: int) -> Call:
+    return get(f"/workspaces/{seg(workspace_id)}/events", as_json, after=after, limit=limit)
+
+
+def create_webhook(workspace_id: str, url: str, events: list[str], allowed_hosts: list[str] | None) -> Call:
+    body = drop_none(url=url, events=events, allowed_hosts=allowed_hosts)
+    return post(f"/workspaces/{seg(workspace_id)}/webhooks", model(m.Webhook), body)
+
+
+def list_webhooks(workspace_id: str) -> Call:
+    return get(f"/workspaces/{seg(workspace_id)}/webhooks", models(m.Webhook))
+
+
+def get_webhook(webhook_id: str) -> Call:
+    return get(f"/webhooks/{seg(webhook_id)}", model(m.Webhook))
+
+
+def delete_webhook(webhook_id: str) -> Call:
+    return delete(f"/webhooks/{seg(webhook_id)}")
+
+
+def list_deliveries(webhook_id: str, state: str | None, limit: int) -> Call:
+    return get(f"/webhooks/{seg(webhook_id)}/deliveries", models(m.Delivery), state=state, limit=limit)
+
+
+def replay_dead(webhook_id: str) -> Call:
+    return post(f"/webhooks/{seg(webhook_id)}/replay-dead", as_json)
+
+
 def import_path(project_id: str) -> str:
     return f"{API}/projects/{seg(project_id)}/tasks"
 

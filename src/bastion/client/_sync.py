@@ -392,6 +392,113 @@ class Client:
         """An export's signed manifest (stored when its last byte was sent)."""
         return self._run(calls.export_manifest(export_id))
 
+    # Your own work in a project.
+
+    def my_progress(self, project_id: str) -> m.Progress:
+        """Your progress in the project: done, done in the last day, about how many are left, a pause."""
+        return self._run(calls.my_progress(project_id))
+
+    def iter_my_annotations(self, project_id: str, *, page_size: int = 50) -> Iterator[m.OwnAnnotation]:
+        """Your annotations in the project, newest first, with their review state."""
+        cursor = None
+        while True:
+            page = self._run(calls.my_annotations(project_id, cursor, page_size))
+            yield from (m.OwnAnnotation.model_validate(x) for x in page["items"])
+            if not page.get("next_cursor"):
+                return
+            cursor = page["next_cursor"]
+
+    def edit_annotation(self, project_id: str, annotation_id: str, result: Any) -> m.Annotation:
+        """Change your annotation's result until it is reviewed (the old one is kept as a version)."""
+        return self._run(calls.edit_annotation(project_id, annotation_id, result))
+
+    def undo_last(self, project_id: str) -> m.TakenBack:
+        """Take back your newest annotation in the project; its task is leased to you again."""
+        return self._run(calls.undo_last(project_id))
+
+    # People (platform admins).
+
+    def deactivate_user(self, user_id: str) -> m.User:
+        """Deactivate a person: their sessions end, tokens are revoked and leases released (platform admins)."""
+        return self._run(calls.deactivate_user(user_id))
+
+    def activate_user(self, user_id: str) -> m.User:
+        """Reactivate a person; none of their old sessions or tokens come back (platform admins)."""
+        return self._run(calls.activate_user(user_id))
+
+    # Jobs (docs/jobs.md).
+
+    def submit_job(self, workspace_id: str, kind: str, params: dict[str, Any] | None = None) -> m.Job:
+        """Queue a job (e.g. ``search.reindex`` with ``{"project_id": …}``); one already queued or running
+        for the same target is answered instead."""
+        return self._run(calls.submit_job(workspace_id, kind, params or {}))
+
+    def list_jobs(
+        self, workspace_id: str, *, state: str | None = None, before: str | None = None, limit: int = 50
+    ) -> list[m.Job]:
+        """The workspace's jobs your role may see, newest first."""
+        return self._run(calls.list_jobs(workspace_id, state, before, limit))
+
+    def get_job(self, job_id: str) -> m.Job:
+        return self._run(calls.get_job(job_id))
+
+    def cancel_job(self, job_id: str) -> m.Job:
+        """Cancel: a queued job at once, a running one when its current chunk ends."""
+        return self._run(calls.cancel_job(job_id))
+
+    def retry_job(self, job_id: str) -> m.Job:
+        """Queue a failed or cancelled job again; it resumes from its last checkpoint."""
+        return self._run(calls.retry_job(job_id))
+
+    def wait_job(self, job_id: str, *, timeout: float = 600.0, poll_seconds: float = 0.5) -> m.Job:
+        """Poll a job until it has finished (succeeded, failed or cancelled); TimeoutError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id)
+            if job.finished:
+                return job
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"job {job_id} is still {job.state} after {timeout} s")
+            time.sleep(poll_seconds)
+
+    def prelabel(self, project_id: str, *, chunk: int | None = None) -> m.Job:
+        """Pre-label the project's tasks with the model its ``prelabel`` setting names (docs/prelabel.md)."""
+        return self._run(calls.prelabel(project_id, chunk))
+
+    # Events and webhooks (docs/events.md).
+
+    def iter_events(self, workspace_id: str, *, after: int = 0, page_size: int = 100) -> Iterator[m.Event]:
+        """The workspace's events after the cursor ``after`` (an event's ``seq``), oldest first."""
+        while True:
+            page = self._run(calls.list_events(workspace_id, after, page_size))
+            yield from (m.Event.model_validate(e) for e in page["events"])
+            if len(page["events"]) < page_size:
+                return
+            after = page["next"]
+
+    def create_webhook(
+        self, workspace_id: str, url: str, events: list[str], *, allowed_hosts: list[str] | None = None
+    ) -> m.Webhook:
+        """Register an endpoint (owners); the answer's ``secret`` is shown this once."""
+        return self._run(calls.create_webhook(workspace_id, url, events, allowed_hosts))
+
+    def list_webhooks(self, workspace_id: str) -> list[m.Webhook]:
+        return self._run(calls.list_webhooks(workspace_id))
+
+    def get_webhook(self, webhook_id: str) -> m.Webhook:
+        return self._run(calls.get_webhook(webhook_id))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        return self._run(calls.delete_webhook(webhook_id))
+
+    def list_deliveries(self, webhook_id: str, *, state: str | None = None, limit: int = 100) -> list[m.Delivery]:
+        """The endpoint's deliveries with their attempts, newest event first (``state="dead"``: dead letters)."""
+        return self._run(calls.list_deliveries(webhook_id, state, limit))
+
+    def replay_dead(self, webhook_id: str) -> int:
+        """Deliver every dead letter of the endpoint again (owners); answers how many."""
+        return self._run(calls.replay_dead(webhook_id))["replayed"]
+
     # The audit log and held tasks (cursor-paged).
 
     def iter_audit(self, workspace_id: str, *, page_size: int = 1000) -> Iterator[dict[str, Any]]:

@@ -209,3 +209,95 @@ class TaskAssigned(Model):
 class TaskUnassigned(Model):
     id: str
     released: int
+
+
+class JobProgress(Model):
+    done: int
+    total: int | None = None
+
+
+class Job(Model):
+    """Long work run by the jobs runner: its state, progress, attempts and last error (docs/jobs.md)."""
+
+    id: str
+    workspace_id: str
+    kind: str
+    params: dict[str, Any]
+    state: str = Field(description="queued, running, succeeded, failed or cancelled")
+    attempts: int
+    progress: JobProgress
+    last_error: str | None = None
+    cancel_requested: bool = False
+    created_at: int
+    finished_at: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("succeeded", "failed", "cancelled")
+
+
+class Event(Model):
+    """One entry of a workspace's event feed: ids and counts of what changed, never content."""
+
+    seq: int
+    id: str
+    kind: str
+    subject: str | None = None
+    data: dict[str, Any]
+    created_at: int
+
+
+class Webhook(Model):
+    """An endpoint the workspace's events are POSTed to; ``secret`` only in the answer that made it."""
+
+    id: str
+    workspace_id: str
+    url: str
+    events: list[str]
+    allowed_hosts: list[str]
+    created_at: int
+    secret: str | None = None
+
+
+class Delivery(Model):
+    """One event's delivery to a webhook, with its attempts."""
+
+    id: str
+    webhook_id: str
+    event_seq: int
+    state: str
+    attempts: int
+    last_status: int | None = None
+    last_error: str | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Progress(Model):
+    """Your progress in a project."""
+
+    done: int
+    done_last_day: int
+    left: int
+    paused: str | None = None
+
+
+class OwnAnnotation(Model):
+    """One of your annotations, with the task's data as you were shown it and its review state."""
+
+    id: str
+    task_id: str
+    data: dict[str, Any]
+    result: Any
+    summary: str = ""
+    review_status: str
+    review: dict[str, Any] | None = None
+    version: int
+    created_at: int
+    can_change: bool
+
+
+class TakenBack(Model):
+    """An undone annotation: the task, leased to you again, and the result taken back."""
+
+    task: Task
+    previous: Any

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .credentials import MAX_REQUIRED, CredentialRequirement
 from .errors import InvalidInput
 from .validation import describe_validation_error, validation_problems
 
@@ -101,6 +102,12 @@ class ProjectSettings(BaseModel):
     lease_seconds: int = Field(
         default=1800, ge=10, le=7 * 24 * 3600, description="How long a leased task stays reserved."
     )
+    idle_after_s: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="The labelling page stops counting active time after this many seconds without input.",
+    )
     priority: int = Field(default=0, ge=-1000, le=1000, description="Higher is served first.")
     required_skills: SkillRequirement = Field(default_factory=SkillRequirement)
     max_tasks_per_person: int | None = Field(
@@ -112,6 +119,16 @@ class ProjectSettings(BaseModel):
     qualification: Qualification | None = None
     quality: QualitySettings = Field(default_factory=QualitySettings)
     prelabel: PrelabelSetting | None = None
+    required_credentials: list[CredentialRequirement] = Field(
+        default_factory=list,
+        max_length=MAX_REQUIRED,
+        description="Credentials a person needs, valid and in scope, to be routed tasks (docs/workforce.md).",
+    )
+
+    @field_validator("required_credentials", mode="before")
+    @classmethod
+    def _no_credentials(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 def parse_settings(raw: Any, base: ProjectSettings | None = None) -> ProjectSettings:

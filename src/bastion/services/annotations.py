@@ -16,6 +16,7 @@ from . import search
 from .canaries import answer_canary
 from .chat import settle_result
 from .context import Context, Unit
+from .credentials import require_credentials
 from .guidelines import version_in_force
 from .projects import bump_counts, config_of, load_project
 from .qualification import grade_if_complete
@@ -31,6 +32,12 @@ from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
 
 MAX_LEAD_TIME_MS = 7 * 24 * 3600 * 1000
+# A submit may not claim more active time (``lead_time_ms``) than its lease has lasted, lease start to
+# now, give or take this much for clock rounding (docs/workforce.md, "Time"). Without a lease on the
+# task (people who may work without one) only this much may be claimed.
+CLAIM_TOLERANCE_MS = 1000
+MAX_PASTES = 100_000
+MAX_PASTED_CHARS = 100_000_000
 
 
 def annotation_dict(u: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
@@ -46,14 +53,28 @@ def annotation_dict(u: Unit, row: AnnotationRow, key_id: str) -> dict[str, Any]:
     }
 
 
-def submit_annotation(ctx: Context, task_id: str, result: Any, *, lead_time_ms: int | None = None) -> dict[str, Any]:
+def submit_annotation(
+    ctx: Context,
+    task_id: str,
+    result: Any,
+    *,
+    lead_time_ms: int | None = None,
+    paste_count: int | None = None,
+    pasted_chars: int | None = None,
+) -> dict[str, Any]:
     """Record the caller's result for a task."""
     with ctx.write() as w:
-        return record_annotation(w, task_id, result, lead_time_ms)
+        return record_annotation(w, task_id, result, lead_time_ms, paste_count=paste_count, pasted_chars=pasted_chars)
 
 
 def submit_and_next(
-    ctx: Context, task_id: str, result: Any, *, lead_time_ms: int | None = None
+    ctx: Context,
+    task_id: str,
+    result: Any,
+    *,
+    lead_time_ms: int | None = None,
+    paste_count: int | None = None,
+    pasted_chars: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Submit a result and lease the next task of the same project, in one transaction.
 
@@ -62,19 +83,46 @@ def submit_and_next(
     ``guidelines_owed``); the gate refuses before the queue writes anything.
     """
     with ctx.write() as w:
-        annotation = record_annotation(w, task_id, result, lead_time_ms)
+        annotation = record_annotation(
+            w, task_id, result, lead_time_ms, paste_count=paste_count, pasted_chars=pasted_chars
+        )
         try:
             return annotation, lease_next(w, annotation["project_id"])
         except GuidelinesUnacknowledged as exc:
             return {**annotation, "guidelines_owed": exc.details["version"]}, None
 
 
-def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | None) -> dict[str, Any]:
+def _count(name: str, value: Any, most: int) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= most):
+        raise InvalidInput(f"{name}: an integer from 0 to {most}")
+
+
+def check_time_claim(lead_time_ms: int | None, leased_at: int | None, now: int) -> None:
+    """Refuse a claim of more active time than the lease has lasted (``leased_at`` None: no lease)."""
+    if lead_time_ms is None:
+        return
+    most = CLAIM_TOLERANCE_MS + (max(now - leased_at, 0) if leased_at is not None else 0)
+    if lead_time_ms > most:
+        held = "how long your lease on this task has lasted" if leased_at is not None else "no lease on this task"
+        raise InvalidInput(
+            f"lead_time_ms: at most {most} ms ({held}, with {CLAIM_TOLERANCE_MS} ms for clock rounding)",
+            details=[{"path": "lead_time_ms", "message": f"at most {most}", "limit": most}],
+        )
+
+
+def record_annotation(
+    w: Unit,
+    task_id: str,
+    result: Any,
+    lead_time_ms: int | None,
+    *,
+    paste_count: int | None = None,
+    pasted_chars: int | None = None,
+) -> dict[str, Any]:
     """``submit_annotation`` inside an open transaction."""
-    if lead_time_ms is not None and (
-        not isinstance(lead_time_ms, int) or isinstance(lead_time_ms, bool) or not 0 <= lead_time_ms <= MAX_LEAD_TIME_MS
-    ):
-        raise InvalidInput(f"lead_time_ms: an integer from 0 to {MAX_LEAD_TIME_MS}")
+    _count("lead_time_ms", lead_time_ms, MAX_LEAD_TIME_MS)
+    _count("paste_count", paste_count, MAX_PASTES)
+    _count("pasted_chars", pasted_chars, MAX_PASTED_CHARS)
     me = w.actor.user_id
     w.hold_person()
     found = find_task_row(w, task_id)
@@ -86,6 +134,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
         raise PermissionDenied("this task was not assigned to you")
     if mine is not None and mine.state == "submitted":
         raise Conflict("you have already annotated this task")
+    check_time_claim(lead_time_ms, mine.leased_at if mine is not None else None, w.now)
 
     task_type = w.rt.task_types.get(found.task_type)
     sealer = w.sealer(ws, found.key_id)
@@ -105,6 +154,7 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
     consumed = mine is not None and mine.state == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine.id, now=w.now))
     qualification = found.is_qualification
     project = load_project(w, task.project_id, Action.TASK_WORK)
+    require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
     # Gold tasks are for everyone (no overlap) and are graded on the spot.
     unlimited = qualification or bool(found.is_gold)
     completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=unlimited)
@@ -138,6 +188,8 @@ def record_annotation(w: Unit, task_id: str, result: Any, lead_time_ms: int | No
             gold_score=gold_score,
             now=w.now,
             guidelines=version_in_force(w, ws, task.project_id),
+            pastes=paste_count,
+            pasted=pasted_chars,
         )
     except w.tx.db.integrity_errors as exc:  # a concurrent submit by the same person won the race
         raise Conflict("you have already annotated this task") from exc
@@ -184,11 +236,27 @@ def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:
     return "pending" if draw < quality.review_fraction else "none"
 
 
+# How many tasks short of done a completion takes the project's completion lock (PostgreSQL): more
+# transactions than this completing tasks of one project at the same moment is beyond any pool here.
+COMPLETION_WINDOW = 1024
+
+
 def announce_if_project_done(w: Unit, workspace_id: str, project_id: str) -> None:
     """``project.completed`` when the task just completed was the project's last one left to do (its
-    counters, summed in this transaction, say every task is done)."""
+    counters, summed in this transaction, say every task is done).
+
+    On PostgreSQL two transactions completing the last two tasks each see the other's counter shard
+    uncommitted, so neither would see the project done. Near the end (within ``COMPLETION_WINDOW``
+    tasks) a completion therefore takes the project's completion lock (held to commit) and sums again:
+    in READ COMMITTED that second sum sees every completion committed before the lock was granted,
+    so exactly one of them — the last to get the lock — announces it."""
     counts = projects_store.sum_counts(w.tx, [project_id], workspace_id=workspace_id).get(project_id)
-    if counts is not None and counts.tasks > 0 and counts.done >= counts.tasks:
+    if counts is None or counts.tasks == 0 or counts.done + COMPLETION_WINDOW < counts.tasks:
+        return
+    projects_store.lock_completion(w.tx, project_id, workspace_id=workspace_id)  # SQLite: one writer already
+    counts = projects_store.sum_counts(w.tx, [project_id], workspace_id=workspace_id).get(project_id)
+    assert counts is not None  # the project's counter rows exist: one was just bumped
+    if counts.done >= counts.tasks:
         w.event(workspace_id, "project.completed", project_id, project=project_id, tasks=counts.tasks)
 
 

@@ -23,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from . import auth_cache
 from ._audit_append import PendingEvent, append_events
+from .auth_cache import Pending
 from .runtime import Runtime
 from ..access import Access, Actor, FirstAccessRequired, WallDenied
 from ..storage import workforce_store
@@ -41,12 +43,12 @@ class Unit:
 
     __slots__ = ("tx", "rt", "actor", "access", "may_bind", "_sealers", "_events", "_feed", "_scope")
 
-    def __init__(self, tx: Tx, rt: Runtime, actor: Actor, *, may_bind: bool = True) -> None:
+    def __init__(self, tx: Tx, rt: Runtime, actor: Actor, *, may_bind: bool = True, roles: dict | None = None) -> None:
         self.tx = tx
         self.rt = rt
         self.actor = actor
         self.may_bind = may_bind
-        self.access = Access(actor, tx)
+        self.access = Access(actor, tx, roles)
         self._sealers: dict[str, Sealer] = {}
         self._events: list[PendingEvent] = []
         self._feed: list[tuple[str, str, str | None, dict]] = []
@@ -191,20 +193,50 @@ class Unit:
 
 
 class Context:
-    """Who is asking, and whether this request may bind them to a workspace (see the module docstring)."""
+    """Who is asking, and whether this request may bind them to a workspace (see the module docstring).
 
-    __slots__ = ("rt", "actor", "may_bind")
+    ``pending``: the actor came from the credential cache (``services/auth_cache.py``); the first
+    transaction this context opens checks that the auth generation has not moved since, resolving
+    the credential again in that transaction if it has (``Unauthenticated`` when it is no longer
+    valid). ``confirm`` makes the check in a transaction of its own, for a request that opened none.
+    """
 
-    def __init__(self, rt: Runtime, actor: Actor, *, may_bind: bool = True) -> None:
+    __slots__ = ("rt", "actor", "may_bind", "pending")
+
+    def __init__(self, rt: Runtime, actor: Actor, *, may_bind: bool = True, pending: Pending | None = None) -> None:
         self.rt = rt
         self.actor = actor
         self.may_bind = may_bind
+        self.pending = pending
+
+    def _unit(self, tx: Tx) -> Unit:
+        """The unit of a transaction this context opened: the pending check first, then the
+        person's roles from the cache when they were read at the generation this transaction sees."""
+        pending = self.pending
+        if pending is None:
+            return Unit(tx, self.rt, self.actor, may_bind=self.may_bind)
+        generation, actor = auth_cache.confirm(self.rt.auth_cache, pending, tx)
+        if actor is not None:
+            self.actor = actor
+        self.pending = None
+        roles = self.rt.auth_cache.roles(self.actor.user_id, generation)
+        unit = Unit(tx, self.rt, self.actor, may_bind=self.may_bind, roles=roles)
+        if roles is None and not tx.write:
+            unit.access.roles  # noqa: B018  (loaded now, in this read-only snapshot, to be cached)
+            self.rt.auth_cache.keep_roles(self.actor.user_id, generation, unit.access.roles)
+        return unit
+
+    def confirm(self) -> None:
+        """Make the pending check now, in a read-only transaction of its own (nothing when none is pending)."""
+        if self.pending is not None:
+            with self.rt.db.transaction(write=False) as tx:
+                self._unit(tx)
 
     @contextmanager
     def write(self) -> Iterator[Unit]:
         try:
             with self.rt.db.transaction(write=True) as tx:
-                unit = Unit(tx, self.rt, self.actor, may_bind=self.may_bind)
+                unit = self._unit(tx)
                 yield unit
                 unit.flush_audit()
         except WallDenied as denied:
@@ -228,7 +260,7 @@ class Context:
         """A read-only transaction: no audit events; walls decide without writing (``Unit.see_content``)."""
         try:
             with self.rt.db.transaction(write=False) as tx:
-                yield Unit(tx, self.rt, self.actor, may_bind=self.may_bind)
+                yield self._unit(tx)
         except WallDenied as denied:
             self._record_denial(denied)
             raise

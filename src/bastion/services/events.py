@@ -10,7 +10,8 @@ Kinds (``KINDS``) and where they are announced: ``tasks.imported`` (services/imp
 ``task.completed`` (a task reached its overlap: services/annotations.py), ``project.completed`` (no task
 of the project is left to do, same place), ``annotation.reviewed`` (services/reviews.py),
 ``export.ready`` (services/exports.py), ``annotator.paused`` (services/qualification.py's automatic
-pause on gold).
+pause on gold), ``credential.expiring`` and ``credential.expired`` (services/credentials.py's sweep:
+a credential's approach to its expiry, once per reminder threshold, and the expiry itself).
 
 Who reads the feed: ``event.read`` — owners, managers and auditors (the ids in it say who was paused
 and what was reviewed; annotators and reviewers see their own work elsewhere). A workspace the caller
@@ -40,6 +41,8 @@ KINDS = (
     "annotation.reviewed",
     "export.ready",
     "annotator.paused",
+    "credential.expiring",
+    "credential.expired",
 )
 MAX_LIMIT = 500
 

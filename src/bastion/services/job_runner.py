@@ -38,6 +38,7 @@ import random
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -77,8 +78,11 @@ def is_permanent(exc: BaseException) -> bool:
 class Runner:
     """One runner: ``run_once`` runs one due job (or this one); ``run_forever`` until ``stop``."""
 
-    def __init__(self, rt: Runtime, *, name: str = "runner") -> None:
+    def __init__(self, rt: Runtime, *, name: str = "runner", sweeps: bool = False) -> None:
         self.rt = rt
+        # The credential sweep (services/credentials.py): reminders before expiry, leases an expiry ended.
+        self.sweeps = sweeps
+        self._next_sweep = 0.0
         self.ctx = Context(rt, Actor.system())
         self.owner = f"{socket.gethostname()[:24]}:{os.getpid()}:{name[:12]}:{secrets.token_hex(4)}"
         self.lease_ms = max(int(rt.settings.job_lease_seconds * 1000), 1)
@@ -98,6 +102,7 @@ class Runner:
     def run_forever(self) -> None:
         poll = self.rt.settings.job_poll_seconds
         while not self._stop.is_set():
+            self.maybe_sweep()
             try:
                 ran = self.run_once()
             except Exception:  # a database blip must not end the runner
@@ -105,6 +110,20 @@ class Runner:
                 ran = False
             if not ran:
                 self._stop.wait(poll)
+
+    def maybe_sweep(self, clock: Callable[[], float] = time.monotonic) -> bool:
+        """Run the credential sweep when it is due (every ``credential_sweep_seconds``); whether it ran.
+        Idempotent, so several runners sweeping at once announce nothing twice."""
+        if not self.sweeps or clock() < self._next_sweep:
+            return False
+        self._next_sweep = clock() + self.rt.settings.credential_sweep_seconds
+        from .credentials import sweep
+
+        try:
+            sweep(self.ctx)
+        except Exception:  # a database blip must not end the runner; the next sweep catches up
+            log.exception("the credential sweep failed")
+        return True
 
     # -- one job ------------------------------------------------------------------------------------
 
@@ -279,7 +298,7 @@ class RunnerThreads:
     """``count`` runners in daemon threads (a server's); ``stop`` lets each finish or release its chunk."""
 
     def __init__(self, rt: Runtime, count: int) -> None:
-        self.runners = [Runner(rt, name=f"t{n}") for n in range(count)]
+        self.runners = [Runner(rt, name=f"t{n}", sweeps=n == 0) for n in range(count)]
         self.threads = [
             threading.Thread(target=r.run_forever, name=f"bastion-jobs-{n}", daemon=True)
             for n, r in enumerate(self.runners)

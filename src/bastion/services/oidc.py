@@ -112,11 +112,16 @@ def _fetch_token(clients: OidcClients, provider: Provider, metadata: dict[str, A
     return answer
 
 
-def begin_sign_in(rt: Runtime, provider_name: str, *, redirect_uri: str, next_path: str) -> SignInStart:
-    """Start a sign-in with a provider: where to send the browser, and the secret its cookie holds."""
+def begin_sign_in(
+    rt: Runtime, provider_name: str, *, redirect_uri: str, next_path: str, address: str | None = None
+) -> SignInStart:
+    """Start a sign-in with a provider: where to send the browser, and the secret its cookie holds.
+
+    Unfinished starts are limited per client ``address`` (services/users.py ``reserve_sso_start``)."""
     clients = rt.oidc
     provider = clients.provider(provider_name)
     metadata = clients.metadata(provider)
+    users.reserve_sso_start(rt, address)
     state, nonce, browser = (secrets.token_urlsafe(32) for _ in range(3))
     verifier = secrets.token_urlsafe(64)  # 86 characters: RFC 7636 asks for 43 to 128
     url = prepare_grant_uri(
@@ -195,6 +200,7 @@ def complete_sign_in(
     actor = Actor(kind="user", user_id=user.id, email=user.email, is_admin=user.is_admin, via="session")
     with Context(rt, actor).write() as w:
         users.record_for_person(w, user.id, "auth.login", user.id, address=address, via="oidc", provider=provider.name)
+        users.refund_sso_start(w, address)
     return SignedIn(user=user, session_secret=secret, next_path=pending.next_path)
 
 

@@ -239,18 +239,27 @@ def _confusion(
 # -- gold, throughput --------------------------------------------------------------------
 
 
-def _accuracy(scores: list[float]) -> dict[str, Any]:
+# A gold answer counts as right when its score reaches this (scores are 0..1; partial credit below).
+CORRECT_AT = 0.999
+
+
+def accuracy_figures(correct: int, n: int, mean_score: float) -> dict[str, Any]:
+    """Accuracy on gold from tallies (``n`` > 0 answers, ``correct`` of them right, their mean score),
+    with a 95% Wilson interval: the quality report's figures, and the workforce dashboard's."""
     from ..quality import wilson_interval  # NumPy: loaded with the report, not at start-up
 
-    correct = sum(1 for s in scores if s >= 0.999)
-    interval = wilson_interval(correct, len(scores))
+    interval = wilson_interval(correct, n)
     return {
-        "gold_answers": len(scores),
-        "mean_score": round(statistics.fmean(scores), 4),
-        "accuracy": round(correct / len(scores), 4),
+        "gold_answers": n,
+        "mean_score": round(mean_score, 4),
+        "accuracy": round(correct / n, 4),
         "low": round(interval.low, 4),
         "high": round(interval.high, 4),
     }
+
+
+def _accuracy(scores: list[float]) -> dict[str, Any]:
+    return accuracy_figures(sum(1 for s in scores if s >= CORRECT_AT), len(scores), statistics.fmean(scores))
 
 
 def _gold_accuracy(

@@ -29,6 +29,7 @@ from typing import Any
 
 from .canaries import maybe_issue_canary
 from .context import Context, Unit
+from .credentials import require_credentials
 from .guidelines import require_acknowledged
 from .projects import bump_counts, load_project
 from .qualification import may_take
@@ -103,6 +104,7 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     project = load_project(w, project_id, Action.TASK_WORK)
     ws, me = project.workspace_id, w.actor.user_id
     w.hold_person()
+    require_credentials(w, project, me)  # before a held lease is renewed too: an expired NDA stops at once
     lease_ms = project.settings.lease_seconds * 1000
     held = qs.find_lease(w.tx, project.id, workspace_id=ws, user_id=me)
     task_id: str | None
@@ -163,6 +165,7 @@ def show_held(w: Unit, project_id: str) -> dict[str, Any] | None:
     """``held_task`` inside an open transaction (the labelling page's one call: services/labelling.py)."""
     project = load_project(w, project_id, Action.TASK_WORK)
     ws = project.workspace_id
+    require_credentials(w, project, w.actor.user_id)
     w.see_content(ws)
     held = qs.find_live_lease(w.tx, project.id, workspace_id=ws, user_id=w.actor.user_id, now=w.now)
     if held is None:
@@ -223,7 +226,7 @@ def next_any(ctx: Context) -> dict[str, Any] | None:
         try:
             task = next_task(ctx, project_id)
         except PermissionDenied:
-            continue  # skills missing, or a wall raised since the check above
+            continue  # skills or a credential missing, or a wall raised since the check above
         except GuidelinesUnacknowledged as exc:  # passed over; said when no other project has a task
             owed = owed or exc
             continue

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from .auth_cache import AuthCache
 from .oidc_providers import OidcClients
 from ..domain.errors import BastionError, InvalidInput
 from ..exporting import ExportFormats
@@ -38,6 +39,8 @@ class Runtime:
     leak_cache: LeakCache = field(default_factory=LeakCache)
     # Single sign-on providers (BASTION_OIDC_PROVIDERS), their discovery documents and keys (services/oidc.py).
     oidc: OidcClients = field(default_factory=OidcClients)
+    # Resolved tokens, session cookies and roles while the auth generation stands (services/auth_cache.py).
+    auth_cache: AuthCache = field(default_factory=AuthCache)
     # The installed job kinds (services/job_kinds.py ``kinds_of``: looked up on first use).
     job_kinds: Any = None
 

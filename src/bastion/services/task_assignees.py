@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from .context import Context
+from .credentials import require_credentials
 from .queue import may_work_on
 from .task_changes import find_managed_task
 from ..access import POLICY, Action
@@ -79,6 +80,7 @@ def assign_task(ctx: Context, task_id: str, user: Any) -> dict[str, Any]:
         if not walls.allowed:
             raise Conflict("walls keep this person from this workspace's data (see `bastion walls explain`)")
         try:
+            require_credentials(w, project, person.id)
             may = may_work_on(w, project, person.id)
         except PermissionDenied as exc:
             raise Conflict(f"this person cannot be served this project's tasks: {exc.message}") from None

@@ -11,18 +11,21 @@ import functools
 import hashlib
 import hmac
 import secrets
+from dataclasses import replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from . import telemetry
+from . import auth_cache, telemetry
+from .auth_cache import Credential, Kind, Pending
 from .context import Context, Unit
 from .runtime import Runtime
 from .. import ids
 from ..access import Actor
 from ..domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited, Unauthenticated
 from ..domain.users import ApiToken, User, check_password, is_external_email, normalise_email
-from ..storage import memberships_store, queue_store, users_store
+from ..storage import auth_store, memberships_store, queue_store, users_store
+from ..storage.database import now_ms
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 
@@ -210,27 +213,55 @@ def revoke_token(ctx: Context, token_id: str) -> None:
 
 
 def resolve_token(rt: Runtime, secret: str) -> Actor:
-    """The actor an API token stands for; Unauthenticated if unknown, revoked or inactive."""
+    """The actor an API token stands for; Unauthenticated if unknown, revoked or inactive.
+
+    Always resolved in a transaction of its own (and cached: ``auth_cache``); requests use
+    ``token_context``, which does without that transaction while the cached resolution stands."""
+    digest = _token_digest(secret)
+    return _resolve_apart(rt, "token", digest).actor
+
+
+def token_context(rt: Runtime, secret: str, *, may_bind: bool = True) -> Context:
+    """A request's context for an API token: from the cache, checked in the request's first
+    transaction (``auth_cache``), or resolved now when not cached or its last use is to be marked."""
+    digest = _token_digest(secret)
+    cached = rt.auth_cache.credential(digest)
+    if cached is not None and now_ms() - cached.marked_at <= LAST_USED_RESOLUTION_MS:
+        return Context(rt, cached.actor, may_bind=may_bind, pending=Pending("token", digest, cached.generation))
+    return Context(rt, _resolve_apart(rt, "token", digest).actor, may_bind=may_bind)
+
+
+def _token_digest(secret: str) -> str:
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         telemetry.count_auth_failure("token")
         raise Unauthenticated("invalid API token")
-    with rt.db.transaction(write=False) as tx:
-        token = users_store.find_token_actor(tx, _digest(secret))
-    if token is None or token.revoked_at is not None or not token.is_active:
-        telemetry.count_auth_failure("token")
-        raise Unauthenticated("invalid or revoked API token")
-    if token.last_used_at is None or tx.now - token.last_used_at > LAST_USED_RESOLUTION_MS:
-        with rt.db.transaction(write=True) as wtx:
-            users_store.touch_token(wtx, token.token_id, wtx.now)
-    return Actor(
-        kind="user",
-        user_id=token.user_id,
-        email=token.email,
-        is_admin=token.is_admin,
-        read_only=token.scope == "read",
-        via="token",
-        token_id=token.token_id,
-    )
+    return _digest(secret)
+
+
+def _resolve_apart(rt: Runtime, kind: Kind, digest: str) -> Credential:
+    """Resolve a credential in a read-only transaction of its own and cache it; then mark a token's
+    use, or slide a session's expiry, at most once a minute (a short write of its own)."""
+    try:
+        with rt.db.transaction(write=False) as tx:
+            generation = auth_store.generation(tx)  # before the rows: the cache never holds rows older than it
+            credential = auth_cache.resolve_in(tx, kind, digest, generation)
+    except Unauthenticated:
+        rt.auth_cache.forget(digest)
+        telemetry.count_auth_failure(kind)
+        raise
+    if kind == "token":
+        if tx.now - credential.marked_at > LAST_USED_RESOLUTION_MS:
+            with rt.db.transaction(write=True) as wtx:
+                users_store.touch_token(wtx, credential.actor.token_id or "", wtx.now)
+            credential = replace(credential, marked_at=wtx.now)
+    else:
+        new_expiry = tx.now + rt.settings.session_seconds * 1000
+        if new_expiry - credential.marked_at > LAST_USED_RESOLUTION_MS:
+            with rt.db.transaction(write=True) as wtx:
+                users_store.extend_session(wtx, digest, new_expiry)
+            credential = replace(credential, marked_at=new_expiry)
+    rt.auth_cache.keep(digest, credential)
+    return credential
 
 
 # -- browser sessions ----------------------------------------------------------
@@ -267,22 +298,35 @@ def create_session(
 
 
 def resolve_session(rt: Runtime, secret: str) -> tuple[Actor, str]:
-    """The actor and CSRF token of a session cookie; Unauthenticated when not valid."""
+    """The actor and CSRF token of a session cookie; Unauthenticated when not valid (resolved in a
+    transaction of its own, like ``resolve_token``; requests use ``session_context``)."""
+    credential = _resolve_apart(rt, "session", _session_digest(secret))
+    return credential.actor, credential.csrf
+
+
+def session_context(rt: Runtime, secret: str, *, may_bind: bool = True) -> tuple[Context, str]:
+    """A request's context and CSRF token for a session cookie: from the cache while its sliding
+    expiry needs no refresh (checked in the request's first transaction), else resolved now."""
+    digest = _session_digest(secret)
+    cached = rt.auth_cache.credential(digest)
+    if cached is not None:
+        now = now_ms()
+        # Expired, or the expiry is to slide: resolve (the stored expiry may have slid elsewhere).
+        if (
+            cached.marked_at >= now
+            and now + rt.settings.session_seconds * 1000 - cached.marked_at <= LAST_USED_RESOLUTION_MS
+        ):
+            pending = Pending("session", digest, cached.generation)
+            return Context(rt, cached.actor, may_bind=may_bind, pending=pending), cached.csrf
+    credential = _resolve_apart(rt, "session", digest)
+    return Context(rt, credential.actor, may_bind=may_bind), credential.csrf
+
+
+def _session_digest(secret: str) -> str:
     if not secret or len(secret) > 100:
         telemetry.count_auth_failure("session")
         raise Unauthenticated("not signed in")
-    with rt.db.transaction(write=False) as tx:
-        row = users_store.find_session_actor(tx, _digest(secret))
-    if row is None or row.expires_at < tx.now or not row.is_active or row.created_at < row.sessions_valid_after:
-        telemetry.count_auth_failure("session")
-        raise Unauthenticated("your session has ended; sign in again")
-    # Sliding expiry, refreshed at most once a minute.
-    new_expiry = tx.now + rt.settings.session_seconds * 1000
-    if new_expiry - row.expires_at > LAST_USED_RESOLUTION_MS:
-        with rt.db.transaction(write=True) as wtx:
-            users_store.extend_session(wtx, row.id, new_expiry)
-    actor = Actor(kind="user", user_id=row.user_id, email=row.email, is_admin=bool(row.is_admin), via="session")
-    return actor, row.csrf_token
+    return _digest(secret)
 
 
 def end_all_sessions(ctx: Context, user_id: str) -> None:
@@ -381,7 +425,7 @@ def record_for_person(w: Unit, user_id: str, action: str, target: str | None = N
 # before any argon2 work — so at most MAX_FAILURES attempts per window are checked.
 
 LOGIN_WINDOW_MS = 15 * 60 * 1000
-MAX_FAILURES = {"email": 5, "address": 50, "password": 5}
+MAX_FAILURES = {"email": 5, "address": 50, "password": 5, "sso": 100}
 
 
 def _subject(rt: Runtime, kind: str, value: str) -> str:
@@ -442,6 +486,29 @@ def sign_in(rt: Runtime, email: str, password: str, address: str | None = None) 
             users_store.refund_attempt(w.tx, subjects[1][1])
         record_for_person(w, user.id, "auth.login", user.id, address=address)
     return user
+
+
+def reserve_sso_start(rt: Runtime, address: str | None) -> None:
+    """A sign-in through an identity provider is starting from ``address``: each start writes a pending
+    row before anyone is known, so at most ``MAX_FAILURES["sso"]`` unfinished starts per address and
+    window are let through (a finished sign-in gives its start back: ``refund_sso_start``)."""
+    if not address:
+        return
+    subject = _subject(rt, "sso", address)
+    counts, now = _reserve(rt, [("sso", subject)])
+    if _over_limit(counts):
+        with rt.db.transaction(write=True) as tx:  # a refused start writes no pending row: it does not count
+            users_store.refund_attempt(tx, subject)
+        telemetry.count_auth_failure("sso_start_limited")
+        raise RateLimited(
+            f"too many sign-ins started from this address; try again in {_minutes_left(counts, now)} minute(s)"
+        )
+
+
+def refund_sso_start(w: Unit, address: str | None) -> None:
+    """A sign-in through a provider finished: its start no longer counts against the address."""
+    if address:
+        users_store.refund_attempt(w.tx, _subject(w.rt, "sso", address))
 
 
 def _audit_account(rt: Runtime, email: str, action: str, address: str | None) -> None:

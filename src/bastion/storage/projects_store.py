@@ -24,8 +24,8 @@ C = schema.project_counters
 
 _PROJECT_COLUMNS = (
     "workspace_id, id, name, task_type, key_id, config, config_version, overlap, lease_seconds, "
-    "priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
-    "prelabel, created_at, updated_at"
+    "idle_after_s, priority, required_skills, max_tasks_per_person, max_tasks_per_day, qualification, quality, "
+    "prelabel, required_credentials, created_at, updated_at"
 )
 PROJECT_ROW = Statement(
     f"SELECT {_PROJECT_COLUMNS} FROM projects WHERE id = :id "
@@ -51,6 +51,7 @@ class ProjectRecord(NamedTuple):
     config_version: int
     overlap: int
     lease_seconds: int
+    idle_after_s: int
     priority: int
     required_skills: str
     max_tasks_per_person: int | None
@@ -58,6 +59,7 @@ class ProjectRecord(NamedTuple):
     qualification: str | None
     quality: str
     prelabel: str | None
+    required_credentials: str | None
     created_at: int
     updated_at: int
 
@@ -85,6 +87,7 @@ def settings_of(record: ProjectRecord) -> ProjectSettings:
     return ProjectSettings(
         overlap=record.overlap,
         lease_seconds=record.lease_seconds,
+        idle_after_s=record.idle_after_s,
         priority=record.priority,
         required_skills=orjson.loads(record.required_skills or "{}"),
         max_tasks_per_person=record.max_tasks_per_person,
@@ -92,6 +95,7 @@ def settings_of(record: ProjectRecord) -> ProjectSettings:
         qualification=orjson.loads(record.qualification) if record.qualification else None,
         quality=orjson.loads(record.quality or "{}"),
         prelabel=orjson.loads(record.prelabel) if record.prelabel else None,
+        required_credentials=orjson.loads(record.required_credentials) if record.required_credentials else [],
     )
 
 
@@ -100,6 +104,7 @@ def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
     return {
         "overlap": settings.overlap,
         "lease_seconds": settings.lease_seconds,
+        "idle_after_s": settings.idle_after_s,
         "priority": settings.priority,
         "required_skills": orjson.dumps(settings.required_skills.model_dump()).decode(),
         "max_tasks_per_person": settings.max_tasks_per_person,
@@ -107,6 +112,9 @@ def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
         "qualification": orjson.dumps(settings.qualification.model_dump()).decode() if settings.qualification else None,
         "quality": orjson.dumps(settings.quality.model_dump()).decode(),
         "prelabel": orjson.dumps(settings.prelabel.model_dump()).decode() if settings.prelabel else None,
+        "required_credentials": orjson.dumps([r.model_dump() for r in settings.required_credentials]).decode()
+        if settings.required_credentials
+        else None,
     }
 
 
@@ -227,6 +235,17 @@ def sum_counts(tx: Tx, project_ids: list[str], *, workspace_id: str) -> dict[str
         row.project_id: Counts(int(row.tasks or 0), int(row.done or 0), int(row.annotations or 0), int(row.skips or 0))
         for row in rows
     }
+
+
+# Serialises the transactions that may complete a project (PostgreSQL; SQLite has one writer already):
+# held until commit, so the second of two near-final completions reads the first one's counters.
+_LOCK_COMPLETION = Statement("SELECT 1", postgresql="SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def lock_completion(tx: Tx, project_id: str, *, workspace_id: str) -> None:
+    """Take the project's completion lock for the rest of the transaction (a no-op on SQLite)."""
+    if not tx.db.is_sqlite:
+        _LOCK_COMPLETION.run(tx, key=f"project-completion:{workspace_id}:{project_id}")
 
 
 def bump_counts(

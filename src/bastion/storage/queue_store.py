@@ -84,19 +84,24 @@ TAKE_SLOT = Statement(
     "AND annotation_count + lease_count < :overlap"
 )
 TAKE_ANY = Statement("UPDATE tasks SET lease_count = lease_count + 1 WHERE workspace_id = :ws AND id = :id")
+# leased_at: when a lease begins (a submit may not claim more active time than it has lasted).
 MOVE_ASSIGNMENT = Statement(
-    "UPDATE assignments SET state = :state, expires_at = :expires, updated_at = :now "
+    "UPDATE assignments SET state = :state, expires_at = :expires, updated_at = :now, "
+    "leased_at = coalesce(:leased_at, leased_at) "
     "WHERE workspace_id = :ws AND task_id = :task AND user_id = :user"
 )
 INSERT_ASSIGNMENT = Statement(
     "INSERT INTO assignments (workspace_id, id, project_id, task_id, user_id, state, expires_at, created_at, "
-    "updated_at) VALUES (:ws, :id, :project, :task, :user, :state, :expires, :now, :now)"
+    "updated_at, leased_at) VALUES (:ws, :id, :project, :task, :user, :state, :expires, :now, :now, :leased_at)"
 )
 SKIP = Statement(
     "UPDATE assignments SET state = 'skipped', updated_at = :now WHERE workspace_id = :ws AND id = :id "
     "AND state = 'leased'"
 )
-MINE = Statement("SELECT id, state FROM assignments WHERE workspace_id = :ws AND task_id = :task AND user_id = :user")
+MINE = Statement(
+    "SELECT id, state, coalesce(leased_at, created_at) FROM assignments "
+    "WHERE workspace_id = :ws AND task_id = :task AND user_id = :user"
+)
 CONSUME = Statement(
     "UPDATE assignments SET state = 'submitted', updated_at = :now WHERE workspace_id = :ws AND id = :id "
     "AND state = 'leased'"
@@ -118,8 +123,8 @@ COUNT_ANY = Statement(
 )
 INSERT_ANNOTATION = Statement(
     "INSERT INTO annotations (workspace_id, id, project_id, task_id, user_id, result, lead_time_ms, review_status, "
-    "gold_score, created_at, guideline_version) "
-    "VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now, :guidelines)"
+    "gold_score, created_at, guideline_version, paste_count, pasted_chars) "
+    "VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now, :guidelines, :pastes, :pasted)"
 )
 GOLD_CANDIDATE = Statement(
     f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold = 1 "
@@ -155,6 +160,7 @@ TASK_ROW_ANY = Statement(  # the local operator: every workspace
 def set_assignment(tx: Tx, ws: str, project_id: str, task_id: str, user_id: str, state: str, expires_at: int) -> None:
     """Insert the (task, person) assignment, or move an expired/skipped one to ``state``."""
     params = {"ws": ws, "task": task_id, "user": user_id, "state": state, "expires": expires_at, "now": tx.now}
+    params["leased_at"] = tx.now if state == "leased" else None
     if not MOVE_ASSIGNMENT.run(tx, **params):
         INSERT_ASSIGNMENT.run(tx, id=ids.new_id("asg"), project=project_id, **params)
 
@@ -302,6 +308,7 @@ class Assignment(NamedTuple):
 
     id: str
     state: str  # leased | submitted | skipped | expired
+    leased_at: int  # when it was last leased (ms)
 
 
 class Lease(NamedTuple):

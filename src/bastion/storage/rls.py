@@ -26,7 +26,9 @@ last):
   (the holders of an edge are seen from either end, and by admins); ``conflict_group_members`` (a workspace's own sector group, and
   admins); ``workspace_tombstones`` (while the workspace lives, then only its
   recorded readers — the owners and auditors at deletion and whoever deleted it
-  — admins and the operator).
+  — admins and the operator); ``credentials`` (``credential_policies``: a workspace's
+  scoped credentials in its scope, the deployment-wide ones — ``workspace_id`` NULL,
+  like skills — to anyone, and admins, who record those, every row).
 * **Per person** (policy ``person``): ``person_history`` — a person's own rows
   (their transactions load them for every wall decision), platform admins and the
   operator, nothing else; ``workspace_tombstone_readers`` likewise; ``alerts`` — a
@@ -37,7 +39,7 @@ last):
   provider grouped how, nor a SCIM token's digest.
 * **Deployment tables the app role reads unrestricted**, holding no client
   content: ``users``, ``web_sessions``, ``api_tokens``, ``login_failures``,
-  ``user_identities`` and ``oidc_sign_ins`` (sign-in and token checks look them up
+  ``user_identities``, ``oidc_sign_ins`` and ``auth_generation`` (sign-in and token checks look them up
   before anyone is known); ``skills``
   and ``affiliations`` (routing and exclusion checks read *any* member's or
   candidate's ties: an owner adding a member or excluding an organisation must
@@ -109,7 +111,7 @@ $$
 # Deployment tables only platform admins and the local operator see (policy ``admin``): SCIM
 # provisioning's tokens, people and groups (``scim_policies``).
 DEPLOYMENT_ADMIN = ("scim_tokens", "scim_users", "scim_groups", "scim_group_members")
-PER_WORKSPACE = ("conflict_declarations", "conflict_group_members", "workspace_tombstones")
+PER_WORKSPACE = ("conflict_declarations", "conflict_group_members", "workspace_tombstones", "credentials")
 PER_PERSON = ("person_history", "workspace_tombstone_readers", "alerts")
 UNRESTRICTED = (
     "users",
@@ -118,6 +120,7 @@ UNRESTRICTED = (
     "login_failures",
     "user_identities",
     "oidc_sign_ins",
+    "auth_generation",
     "skills",
     "affiliations",
     "conflict_groups",
@@ -267,6 +270,22 @@ def scim_policies() -> list[str]:
         statements += _force(table)
         statements.append(f"DROP POLICY IF EXISTS admin ON {table}")
         statements.append(_policy(table, "admin", f"{ADMIN} OR {OPERATOR}", f"{ADMIN} OR {OPERATOR}"))
+    return statements
+
+
+def credential_policies() -> list[str]:
+    """Migration ``add_credentials``: people's credentials. A workspace-scoped row is the workspace's
+    (its scope sees and writes it; platform admins too, who record credentials for any workspace);
+    a deployment-wide row (``workspace_id`` NULL) is read by anyone, like skills (routing checks read
+    the person's own), and written by platform admins and the operator alone."""
+    scoped = f"bastion_can_see(workspace_id) OR {ADMIN}"
+    statements = _force("credentials")
+    statements.append("DROP POLICY IF EXISTS tenant ON credentials")
+    statements.append(_policy("credentials", "tenant", f"workspace_id IS NULL OR {scoped}", None, "SELECT"))
+    for command in ("INSERT", "UPDATE", "DELETE"):
+        using = None if command == "INSERT" else f"({scoped}) OR (workspace_id IS NULL AND ({ADMIN} OR {OPERATOR}))"
+        check = None if command == "DELETE" else f"({scoped}) OR (workspace_id IS NULL AND ({ADMIN} OR {OPERATOR}))"
+        statements.append(_policy("credentials", f"tenant_{command.lower()}", using, check, command))
     return statements
 
 

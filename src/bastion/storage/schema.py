@@ -73,6 +73,20 @@ users = Table(
     Column("sessions_valid_after", BigInteger, nullable=False, server_default=text("0")),
 )
 
+# One row: the deployment's authentication generation. Triggers (storage/auth_store.py) give it a
+# new random value in the same transaction as any write that changes what a token or session
+# cookie resolves to — a token revoked, a session ended, a person deactivated or made admin, a
+# membership added, removed or given another role. Each server process caches resolved
+# credentials and roles while the generation it reads in the request's transaction is unchanged
+# (services/auth_cache.py).
+auth_generation = Table(
+    "auth_generation",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("generation", BigInteger, nullable=False, server_default=text("0")),
+    CheckConstraint("id = 1", name="single_row"),
+)
+
 workspaces = Table(
     "workspaces",
     metadata,
@@ -180,6 +194,8 @@ projects = Table(
     Column("config_version", Integer, nullable=False, server_default=text("1")),
     Column("overlap", Integer, nullable=False, server_default=text("1")),
     Column("lease_seconds", Integer, nullable=False, server_default=text("1800")),
+    # The labelling page's active-time measure stops counting after this many seconds without input.
+    Column("idle_after_s", Integer, nullable=False, server_default=text("60")),
     Column("priority", Integer, nullable=False, server_default=text("0")),
     # Routing and need-to-know (clear metadata): required skills as JSON
     # {"all": ["history:3"], "any": [...]}, caps on what one person may see,
@@ -191,6 +207,7 @@ projects = Table(
     # Quality control (JSON): gold rate, feedback, auto-pause, review mode.
     Column("quality", Text, nullable=False, server_default="{}"),
     Column("prelabel", Text, nullable=True),  # the pre-label setting (JSON; docs/prelabel.md), null: none
+    Column("required_credentials", Text, nullable=True),  # JSON [{"kind", "name"}] (docs/workforce.md), null: none
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
     Column("created_by", ID, nullable=True),
@@ -336,6 +353,9 @@ assignments = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # When it was last leased (a submit may not claim more active time than this lease has lasted);
+    # null: written without a lease (imports), read as created_at.
+    Column("leased_at", BigInteger, nullable=True),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
@@ -369,6 +389,10 @@ annotations = Table(
     Column("created_at", BigInteger, nullable=False),
     # The project's guideline version the annotation was made under (services/guidelines.py); None: none.
     Column("guideline_version", Integer, nullable=True),
+    # Pastes into the answer's text fields on the labelling page and the characters they brought
+    # (recorded, never blocked; null: none recorded). docs/workforce.md, "Time".
+    Column("paste_count", Integer, nullable=True),
+    Column("pasted_chars", Integer, nullable=True),
     PrimaryKeyConstraint("workspace_id", "id"),
     ForeignKeyConstraint(["workspace_id", "task_id"], ["tasks.workspace_id", "tasks.id"], ondelete="CASCADE"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
@@ -383,6 +407,25 @@ annotations = Table(
         postgresql_where=text("review_status = 'pending'"),
     ),
     Index("ix_annotations_user", "workspace_id", "user_id", "id"),
+    # The workforce dashboard (storage/dashboard_store.py): the last hours' work read from the index
+    # alone, and each person's gold answers and reviewed annotations from indexes of just those.
+    Index("ix_annotations_recent", "workspace_id", "created_at", "project_id", "user_id", "gold_score"),
+    Index(
+        "ix_annotations_gold",
+        "workspace_id",
+        "user_id",
+        "gold_score",
+        sqlite_where=text("gold_score IS NOT NULL"),
+        postgresql_where=text("gold_score IS NOT NULL"),
+    ),
+    Index(
+        "ix_annotations_reviewed",
+        "workspace_id",
+        "user_id",
+        "review_status",
+        sqlite_where=text("review_status != 'none'"),
+        postgresql_where=text("review_status <> 'none'"),
+    ),
 )
 
 audit_events = Table(
@@ -762,6 +805,35 @@ skills = Table(
     PrimaryKeyConstraint("user_id", "skill"),
     ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
     CheckConstraint("level >= 0 AND level <= 10", name="level"),
+)
+
+# People's credentials: NDAs, clearances, certificates (services/credentials.py). A person's, like
+# skills; ``workspace_id`` is the scope: one client workspace, or NULL for every workspace (platform
+# admins record those). Routing reads a person's rows by ``user_id`` (ix_credentials_user); the
+# reminder sweep reads by expiry (ix_credentials_expiry). No client content: kinds, names, dates.
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, nullable=False),
+    Column("workspace_id", ID, nullable=True),  # NULL: every workspace
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("issuer", String(200), nullable=False),
+    Column("issued_at", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=True),  # NULL: does not expire
+    Column("revoked_at", BigInteger, nullable=True),
+    Column("document", String(500), nullable=True),  # a reference (an id or a link), never the document
+    # The smallest reminder threshold (days before expiry) already announced; 0: the expiry itself.
+    Column("reminded_days", Integer, nullable=True),
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="SET NULL"),
+    Index("ix_credentials_user", "user_id", "kind"),
+    Index("ix_credentials_expiry", "expires_at"),
+    Index("ix_credentials_workspace", "workspace_id"),
 )
 
 qualification_results = Table(
@@ -1231,6 +1303,95 @@ webhook_attempts = Table(
     ),
 )
 
+# -- pay (services/pay.py, docs/workforce.md#pay) -----------------------------------------------------
+# Money is integer minor units in the workspace's currency. ``pay_settings``: the currency and the
+# gold bonus. ``pay_rates``: append-only (history kept); a change is a new row from an instant on.
+pay_settings = Table(
+    "pay_settings",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("bonus_threshold", Float, nullable=True),  # gold accuracy 0..1; null: no bonus
+    Column("bonus_min_gold", Integer, nullable=False, server_default=text("1")),
+    Column("bonus_amount", BigInteger, nullable=False, server_default=text("0")),
+    Column("updated_by", ID, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+)
+
+pay_rates = Table(
+    "pay_rates",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=True),  # null: the workspace's default for the task type
+    Column("task_type", String(64), nullable=False),
+    Column("per_task", BigInteger, nullable=True),
+    Column("per_hour", BigInteger, nullable=True),
+    Column("effective_from", BigInteger, nullable=False),
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    CheckConstraint("per_task IS NOT NULL OR per_hour IS NOT NULL", name="amount"),
+    CheckConstraint("(per_task IS NULL OR per_task >= 0) AND (per_hour IS NULL OR per_hour >= 0)", name="sign"),
+    Index("ix_pay_rates_task_type", "workspace_id", "task_type", "effective_from"),
+)
+
+# A statement: one person, one period [period_start, period_end). Draft: computed on view (no lines
+# stored); approved: lines frozen; locked: final. ``user_id`` has no foreign key: a pay record
+# outlives the account it paid.
+pay_statements = Table(
+    "pay_statements",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("period_start", BigInteger, nullable=False),
+    Column("period_end", BigInteger, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total", BigInteger, nullable=True),  # set when frozen
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("approved_by", ID, nullable=True),
+    Column("approved_at", BigInteger, nullable=True),
+    Column("locked_by", ID, nullable=True),
+    Column("locked_at", BigInteger, nullable=True),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    CheckConstraint("status IN ('draft', 'approved', 'locked')", name="status"),
+    CheckConstraint("period_end > period_start", name="period"),
+    Index("ix_pay_statements_user", "workspace_id", "user_id", "period_start"),
+)
+
+# A frozen statement's lines (a draft's are computed, never stored).
+pay_lines = Table(
+    "pay_lines",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("statement_id", ID, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("annotation_id", ID, nullable=True),
+    Column("project_id", ID, nullable=True),
+    Column("review_id", ID, nullable=True),
+    Column("annotated_at", BigInteger, nullable=True),
+    Column("active_ms", BigInteger, nullable=True),
+    Column("task_amount", BigInteger, nullable=False),
+    Column("hour_amount", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("note", String(200), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "statement_id", "n"),
+    ForeignKeyConstraint(
+        ["workspace_id", "statement_id"], ["pay_statements.workspace_id", "pay_statements.id"], ondelete="CASCADE"
+    ),
+    CheckConstraint("kind IN ('annotation', 'rejected', 'adjustment', 'bonus')", name="kind"),
+    Index("ix_pay_lines_annotation", "workspace_id", "annotation_id"),
+)
+
 WORKSPACE_TABLES = (
     "memberships",
     "projects",
@@ -1272,4 +1433,8 @@ WORKSPACE_TABLES = (
     "webhook_attempts",
     "guidelines",
     "guideline_acks",
+    "pay_settings",
+    "pay_rates",
+    "pay_statements",
+    "pay_lines",
 )

@@ -15,22 +15,27 @@ from .api import annotations as annotations_api
 from .api import (
     approvals,
     audit,
+    dashboard,
     files,
     jobs,
     leaks,
     model_endpoints,
+    pay,
     people,
     projects,
     quality,
     tasks,
     webhooks,
     workforce,
+    working_time,
     workspaces,
 )
+from .api import credentials as credentials_api
 from .api import guidelines as guidelines_api
+from .api import own_annotations as own_annotations_api
 from .api.common import API_PREFIX
 from .api.models import HealthOut
-from .auth import LoginRequired
+from .auth import ConfirmCredentials, LoginRequired
 from .inputs import refuse_nul
 from .middleware import LimitsMiddleware
 from .observability import ObservabilityMiddleware, parse_networks
@@ -107,10 +112,12 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         projects,
         tasks,
         annotations_api,
+        own_annotations_api,
         people,
         audit,
         files,
         workforce,
+        dashboard,
         quality,
         leaks,
         approvals,
@@ -118,6 +125,9 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         jobs,
         webhooks,
         guidelines_api,
+        working_time,
+        pay,
+        credentials_api,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     openapi.install(app)  # bearer security, Location headers, the import line's model
@@ -142,6 +152,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
     # Outermost last: request id, client address and timing see every answer, 413 and 429 included.
     s = rt.settings
     parse_networks(s.trusted_proxies)  # bad settings stop the start, not the first request
+    app.add_middleware(ConfirmCredentials)  # innermost: sees every answer the handlers and error handlers make
     if parse_limits("rate_limit_token", s.rate_limit_token) or parse_limits("rate_limit_address", s.rate_limit_address):
         app.add_middleware(
             RateLimitMiddleware,

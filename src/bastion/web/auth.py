@@ -17,7 +17,10 @@ from typing import Annotated
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse
 
+from .errors import error_response
 from ..domain.errors import PermissionDenied, Unauthenticated
 from ..services import users
 from ..services.context import Context
@@ -66,16 +69,23 @@ def api_context(
     rt = request.app.state.rt
     token = _bearer(request)
     if token is not None:
-        actor = users.resolve_token(rt, token)
+        ctx = users.token_context(rt, token)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise Unauthenticated("sign in, or send 'Authorization: Bearer <token>'")
-        actor, csrf = users.resolve_session(rt, cookie)
+        ctx, csrf = users.session_context(rt, cookie, may_bind=request.method not in SAFE_METHODS)
         if request.method not in SAFE_METHODS and not csrf_matches(csrf, request.headers.get(CSRF_HEADER)):
             raise PermissionDenied("missing or wrong CSRF token (send the X-CSRF-Token header)")
-    request.state.actor = actor
-    return Context(rt, actor, may_bind=token is not None or request.method not in SAFE_METHODS)
+    return _held(request, ctx)
+
+
+def _held(request: Request, ctx: Context) -> Context:
+    """Note the request's context: ``ConfirmCredentials`` checks, before the response starts, a cached
+    credential no transaction of the request has checked."""
+    request.state.actor = ctx.actor
+    request.state.auth_context = ctx
+    return ctx
 
 
 def page_session(request: Request) -> tuple[Context, str]:
@@ -85,14 +95,55 @@ def page_session(request: Request) -> tuple[Context, str]:
     if not cookie:
         raise LoginRequired()
     try:
-        actor, csrf = users.resolve_session(rt, cookie)
+        ctx, csrf = users.session_context(rt, cookie, may_bind=request.method not in SAFE_METHODS)
     except Unauthenticated:
         raise LoginRequired() from None
-    request.state.actor = actor
     request.state.csrf = csrf  # for pages rendered by the error handlers (a first access offers a form)
-    return Context(rt, actor, may_bind=request.method not in SAFE_METHODS), csrf
+    request.state.page_session = True  # a session found ended later sends to the sign-in page too
+    return _held(request, ctx), csrf
 
 
 def require_form_csrf(csrf: str, given: str | None) -> None:
     if not csrf_matches(csrf, given):
         raise PermissionDenied("this form has expired or did not come from Bastion; reload the page")
+
+
+class ConfirmCredentials:
+    """Pure-ASGI middleware: no response starts while the request's credential is unchecked.
+
+    A cached credential (``services/auth_cache.py``) is checked by the request's first
+    transaction. A request that opened none — its answer built from the actor alone — is
+    checked here, in a transaction of its own, before its response starts; if the credential
+    is no longer valid the response is replaced: 401 for the API, the sign-in page for pages.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        replaced = False
+
+        async def checked_send(message):
+            nonlocal replaced
+            if replaced:
+                return
+            if message["type"] == "http.response.start":
+                ctx = scope.get("state", {}).get("auth_context")
+                if ctx is not None and ctx.pending is not None:
+                    try:
+                        await run_in_threadpool(ctx.confirm)
+                    except Unauthenticated as refused:
+                        replaced = True
+                        await _refusal(scope, refused)(scope, receive, send)
+                        return
+            await send(message)
+
+        await self.app(scope, receive, checked_send)
+
+
+def _refusal(scope, refused: Unauthenticated):
+    if scope["path"].startswith("/api/"):
+        return error_response(401, "unauthenticated", str(refused))
+    return RedirectResponse(f"/login?next={scope['path']}", status_code=303)

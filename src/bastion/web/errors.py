@@ -8,7 +8,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from ..access import FirstAccessRequired
 from ..domain import errors as e
@@ -71,6 +71,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(e.BastionError)
     async def _domain(request: Request, exc: e.BastionError):
         status = status_of(exc)
+        if isinstance(exc, e.Unauthenticated) and getattr(request.state, "page_session", False):
+            # A page's cached session found ended by the request's first transaction (web/auth.py).
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         if isinstance(exc, FirstAccessRequired) and wants_html(request) and getattr(request.state, "csrf", None):
             from starlette.concurrency import run_in_threadpool
 

@@ -15,7 +15,14 @@ router = APIRouter(tags=["annotations"], responses=COMMON_ERRORS)
 @router.post("/tasks/{task_id}/annotations", response_model=AnnotationOut, status_code=201, responses=error_docs(409))
 def submit_annotation(task_id: str, body: AnnotationIn, ctx: Ctx):
     """Submit your result for a task (validated against the project's config)."""
-    annotation = svc.submit_annotation(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms)
+    annotation = svc.submit_annotation(
+        ctx,
+        task_id,
+        body.result,
+        lead_time_ms=body.lead_time_ms,
+        paste_count=body.paste_count,
+        pasted_chars=body.pasted_chars,
+    )
     return created(annotation, f"/annotations/{annotation['id']}")
 
 
@@ -31,7 +38,14 @@ class SubmittedAndNext(BaseModel):
 @router.post("/tasks/{task_id}/submit-and-next", response_model=SubmittedAndNext, responses=error_docs(409))
 def submit_and_next(task_id: str, body: AnnotationIn, ctx: Ctx):
     """Submit your result and lease your next task of the project, in one transaction (one durable commit)."""
-    annotation, task = svc.submit_and_next(ctx, task_id, body.result, lead_time_ms=body.lead_time_ms)
+    annotation, task = svc.submit_and_next(
+        ctx,
+        task_id,
+        body.result,
+        lead_time_ms=body.lead_time_ms,
+        paste_count=body.paste_count,
+        pasted_chars=body.pasted_chars,
+    )
     owed = annotation.pop("guidelines_owed", None)
     return to_json({"annotation": annotation, "next": task, "guidelines_owed": owed})
 

@@ -89,9 +89,17 @@ class PrelabelSettingModel(Strict):
     on_import: bool = Field(default=False, description="Pre-label each import's tasks (a prelabel.run job).")
 
 
+class CredentialRequirementModel(Strict):
+    kind: str = Field(max_length=32, description="nda, clearance, certificate or another lower-case word.")
+    name: str | None = Field(default=None, max_length=200, description="Only a credential of this name (any case).")
+
+
 class ProjectSettingsIn(Strict):
     overlap: int | None = Field(default=None, ge=1, le=100)
     lease_seconds: int | None = Field(default=None, ge=10, le=7 * 24 * 3600)
+    idle_after_s: int | None = Field(
+        default=None, ge=5, le=3600, description="Seconds without input after which active time stops counting."
+    )
     priority: int | None = Field(default=None, ge=-1000, le=1000)
     required_skills: SkillRequirementModel | None = None
     max_tasks_per_person: int | None = Field(default=None, ge=1)
@@ -100,6 +108,12 @@ class ProjectSettingsIn(Strict):
     quality: QualitySettingsModel | None = None
     prelabel: PrelabelSettingModel | None = Field(
         default=None, description="A model pre-labels the tasks (docs/prelabel.md); null removes it."
+    )
+    required_credentials: list[CredentialRequirementModel] | None = Field(
+        default=None,
+        max_length=10,
+        description="Credentials a person needs, valid and in scope, to be routed tasks (docs/workforce.md); "
+        "[] removes them.",
     )
 
 
@@ -138,6 +152,7 @@ class CountsOut(BaseModel):
 class ProjectSettingsOut(BaseModel):
     overlap: int
     lease_seconds: int
+    idle_after_s: int = 60
     priority: int
     required_skills: SkillRequirementModel
     max_tasks_per_person: int | None
@@ -145,6 +160,7 @@ class ProjectSettingsOut(BaseModel):
     qualification: QualificationModel | None
     quality: QualitySettingsModel
     prelabel: PrelabelSettingModel | None = None
+    required_credentials: list[CredentialRequirementModel] = Field(default_factory=list)
 
 
 class ProjectOut(BaseModel):
@@ -240,7 +256,17 @@ class TaskPage(BaseModel):
 
 class AnnotationIn(Strict):
     result: Any = Field(description="The answer, in the shape the project's task type defines.")
-    lead_time_ms: int | None = Field(default=None, ge=0, le=7 * 24 * 3600 * 1000)
+    lead_time_ms: int | None = Field(
+        default=None,
+        ge=0,
+        le=7 * 24 * 3600 * 1000,
+        description="Active time on the task (ms); at most how long your lease on it has lasted, plus 1000 ms "
+        "for clock rounding (docs/workforce.md, 'Time').",
+    )
+    paste_count: int | None = Field(
+        default=None, ge=0, le=100_000, description="Pastes into the answer's text fields (recorded, never refused)."
+    )
+    pasted_chars: int | None = Field(default=None, ge=0, le=100_000_000, description="Characters those pastes brought.")
 
 
 class AnnotationOut(BaseModel):

@@ -154,9 +154,12 @@ def sso_start(
             provider,
             redirect_uri=f"{_base_url(request)}/login/oidc/{provider}/callback",
             next_path=_safe_next(next),
+            address=request.client.host if request.client else None,
         )
     except NotFound as exc:
         return _sso_refused(request, 404, exc.message)
+    except RateLimited as exc:
+        return _sso_refused(request, 429, exc.message)
     except Unavailable as exc:
         return _sso_refused(request, 503, exc.message)
     response = RedirectResponse(start.url, status_code=303)

@@ -102,6 +102,16 @@ def _skills(text: str) -> list[str]:
     return [part for part in text.replace(",", " ").split() if part]
 
 
+def _credentials(text: str) -> list[dict[str, str]]:
+    """'nda: Acme NDA; clearance' -> [{"kind": "nda", "name": "Acme NDA"}, {"kind": "clearance"}]."""
+    out: list[dict[str, str]] = []
+    for part in text.replace("\n", ";").split(";"):
+        kind, _, name = part.partition(":")
+        if kind.strip() or name.strip():
+            out.append({"kind": kind.strip().lower(), **({"name": name.strip()} if name.strip() else {})})
+    return out
+
+
 def _settings_from_form(form: FormData) -> dict[str, Any]:
     """The posted settings as ``parse_settings`` reads them (numbers stay text: it names what is wrong)."""
 
@@ -118,6 +128,7 @@ def _settings_from_form(form: FormData) -> dict[str, Any]:
         "max_tasks_per_person": optional("max_tasks_per_person"),
         "max_tasks_per_day": optional("max_tasks_per_day"),
         "required_skills": {"all": _skills(text("required_skills.all")), "any": _skills(text("required_skills.any"))},
+        "required_credentials": _credentials(text("required_credentials")),
         "quality": {
             "gold_rate": text("quality.gold_rate"),
             "gold_feedback": form.get("quality.gold_feedback") == "on",
@@ -128,6 +139,8 @@ def _settings_from_form(form: FormData) -> dict[str, Any]:
         },
         "qualification": None,
     }
+    if text("idle_after_s"):  # left empty (or a form from before it): the project keeps its own
+        settings["idle_after_s"] = text("idle_after_s")
     if text("qualification.grants"):
         settings["qualification"] = {
             "grants": text("qualification.grants"),
@@ -149,11 +162,13 @@ def _values_of(project: Project) -> dict[str, str]:
         "name": project.name,
         "overlap": shown(s.overlap),
         "lease_seconds": shown(s.lease_seconds),
+        "idle_after_s": shown(s.idle_after_s),
         "priority": shown(s.priority),
         "max_tasks_per_person": shown(s.max_tasks_per_person),
         "max_tasks_per_day": shown(s.max_tasks_per_day),
         "required_skills.all": ", ".join(s.required_skills.all),
         "required_skills.any": ", ".join(s.required_skills.any),
+        "required_credentials": "; ".join(f"{r.kind}: {r.name}" if r.name else r.kind for r in s.required_credentials),
         "quality.gold_rate": shown(s.quality.gold_rate),
         "quality.gold_feedback": "on" if s.quality.gold_feedback else "",
         "quality.pause_below": shown(s.quality.pause_below),
@@ -171,6 +186,8 @@ def _field_errors(problems: list[dict[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in problems:
         field = p["path"].removeprefix("settings.")
+        if field.startswith("required_credentials"):  # one field holds the whole list
+            field = "required_credentials"
         out.setdefault(field, p["message"])
     return out
 

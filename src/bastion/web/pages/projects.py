@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -179,7 +178,7 @@ def _label_view(
             widget=None,
             widget_script=None,
             view={},
-            shown_at=0,
+            idle_after_s=None,
             overlay=None,
             progress=None,
             unseen_answers=0,
@@ -198,7 +197,7 @@ def _label_view(
         widget=shown.shown,  # a services.labelling.Widget (render_widget draws it)
         widget_script=shown.widget_script,
         view=shown.widget_context,
-        shown_at=int(time.time() * 1000),
+        idle_after_s=shown.project.settings.idle_after_s,
         overlay=shown.overlay,
         progress=shown.progress,
         unseen_answers=shown.unseen_answers,
@@ -257,12 +256,20 @@ def _after_post(
     return RedirectResponse(f"/projects/{project_id}/label" + ("" if leased else "?finished=1"), status_code=303)
 
 
-def _lead_time(form: FormData) -> int | None:
-    try:
-        shown = int(str(form.get("shown_at", "")))
-    except ValueError:
+def _form_count(form: FormData, name: str) -> int | None:
+    """A count the labelling page's script (static/activetime.js) posts; empty or absent: not measured."""
+    raw = str(form.get(name, "")).strip()
+    if not raw:
         return None
-    return max(0, min(int(time.time() * 1000) - shown, annotations_service.MAX_LEAD_TIME_MS))
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: an integer") from None
+
+
+def _time_fields(form: FormData) -> dict[str, int | None]:
+    """Active time and pastes as the page measured them (docs/workforce.md, "Time"); the service checks them."""
+    return {name: _form_count(form, name) for name in ("lead_time_ms", "paste_count", "pasted_chars")}
 
 
 @router.post("/projects/{project_id}/label")
@@ -278,8 +285,12 @@ async def submit_label(request: Request, project_id: str, session: Session):
         config = tt.parse_config(project.config)
         try:
             result = tt.result_from_form(config, form)
-            annotations_service.submit_annotation(ctx, task_id, result, lead_time_ms=_lead_time(form))
+            annotations_service.submit_annotation(ctx, task_id, result, **_time_fields(form))
         except InvalidAnswer as exc:
+            return _after_post(request, ctx, csrf, project_id, error=exc.message)
+        except InvalidInput as exc:
+            if not exc.message.startswith(("lead_time_ms:", "paste_count:", "pasted_chars:")):
+                raise
             return _after_post(request, ctx, csrf, project_id, error=exc.message)
         except BastionError as exc:
             if exc.code in ("conflict",):

@@ -2,8 +2,8 @@
 guideline_acks (the newest version each person acknowledged), both workspace-owned with row-level
 security, and annotations.guideline_version (the version an annotation was made under).
 
-Revision ID: 0027
-Revises: 0023
+Revision ID: 0029
+Revises: 0028
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 
 from bastion.storage import rls
 
-revision = "0027"
-down_revision = "0023"
+revision = "0029"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
