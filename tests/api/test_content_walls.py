@@ -19,6 +19,7 @@ from bastion.services import (
     annotations,
     approvals,
     canaries,
+    guidelines,
     jobs,
     model_endpoints,
     queue,
@@ -48,6 +49,7 @@ PASSWORD = "content walls password"
 QUERIES = {
     "/api/v1/workspaces/{workspace_id}/audit/proof/inclusion": {"seq": 0},
     "/api/v1/workspaces/{workspace_id}/audit/proof/consistency": {"old_size": 1},
+    "/api/v1/projects/{project_id}/guidelines/diff": {"from": 1, "to": 2},
 }
 
 
@@ -78,7 +80,10 @@ def _world(rt):
     canary = canaries.create_canary(
         b.ctx(rt, "owner"), project.id, {"text": f"{MARK} {{name}} {{figure}} {{date}} {{place}}"}
     )
+    guidelines.create_version(b.ctx(rt, "owner"), project.id, f"# The {MARK} rules\n")
+    guidelines.create_version(b.ctx(rt, "owner"), project.id, f"# The {MARK} rules\n\nAnd {MARK} more.\n")
     ids = {
+        "version": "1",
         "workspace_id": b.workspace_id,
         "project_id": project.id,
         "task_id": done[1]["task_id"],
@@ -193,6 +198,10 @@ def test_people_bound_to_a_competitor_never_read_b_content(client, rt):
         "GET /api/v1/tasks/{task_id}",
         "page /projects/{project_id}",
         "page /tasks/{task_id}",
+        "GET /api/v1/projects/{project_id}/guidelines/{version}",
+        "GET /api/v1/projects/{project_id}/guidelines/diff",
+        "page /projects/{project_id}/guidelines",
+        "page /projects/{project_id}/guidelines/diff",
     } <= leaking, leaking
     for who, person in people.items():
         for name, r in _read_everything(client, rt, person, ids, explain_user=b.users["annotator"]):

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from bastion.services import approvals, credentials, jobs, model_endpoints, webhooks
+from bastion.services import approvals, credentials, guidelines, jobs, model_endpoints, questions, webhooks
 from factories import ROLES, make_side, make_statement, system
 
 ALLOWED = {404}
@@ -20,6 +20,7 @@ QUERIES = {  # required query parameters, so that requests reach the access chec
     "consistency:get": {"old_size": 1},
     "explain:get": {"user": "annotator.a@example.com"},
     "exclusions:delete": {"org": "Acme"},
+    "diff:get": {"from": 1, "to": 2},
 }
 # Person- and deployment-level routes (not objects of a workspace): a non-admin gets 403 or 404.
 NOT_WORKSPACE_OBJECTS = ("/api/v1/conflict-groups/", "/api/v1/users/")
@@ -48,6 +49,10 @@ def _ids_of_b(rt, client, b):
     with system(rt).write() as w:  # an event, so a delivery (B's task count stays as the end checks it)
         w.event(b.workspace_id, "tasks.imported", b.project_id, project=b.project_id, count=0, batch="x")
     delivery = webhooks.list_deliveries(b.ctx(rt, "owner"), hook["id"])[0]
+    question = questions.ask_question(b.ctx(rt, "annotator"), b.project_id, task["id"], "B's question?")
+    questions.answer_question(b.ctx(rt, "owner"), b.project_id, question["id"], "B's answer.")
+    guidelines.create_version(b.ctx(rt, "owner"), b.project_id, "B's guidelines.")
+    guidelines.create_version(b.ctx(rt, "owner"), b.project_id, "B's guidelines, again.")
     return {
         "workspace_id": b.workspace_id,
         "project_id": b.project_id,
@@ -73,6 +78,8 @@ def _ids_of_b(rt, client, b):
         )["id"],
         "webhook_id": hook["id"],
         "delivery_id": delivery["id"],
+        "question_id": question["id"],
+        "version": "1",
         "job_id": jobs.submit(b.ctx(rt, "owner"), b.workspace_id, "search.reindex", {"project_id": b.project_id})["id"],
         "statement_id": make_statement(rt, b.workspace_id, b.users["annotator"]),
         "credential_id": credentials.add_credential(
@@ -123,6 +130,12 @@ def _bodies(method: str, path: str):
         }
     if path.endswith("/webhooks") and method == "post":
         return {"url": "http://127.0.0.1:9/h", "events": ["tasks.imported"], "allowed_hosts": ["127.0.0.1:9"]}
+    if path.endswith("/guidelines") and method == "post":
+        return {"body": "A's rules."}
+    if path.endswith("/guidelines/acknowledge"):
+        return {"version": 1}
+    if path.endswith("/promote"):
+        return {"question": "q?", "answer": "a."}
     if path.endswith("/pay/settings") and method == "put":
         return {"currency": "EUR"}
     if path.endswith("/pay/rates") and method == "post":

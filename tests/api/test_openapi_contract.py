@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from bastion.domain.tasks import ITEM_KEYS, RENEWED_KEYS, parse_item
+from bastion.services import questions
 from bastion.storage import schema
 from bastion.web.api.models import TaskLine
 from factories import make_side, make_token, make_user, operator_tx
@@ -281,7 +282,23 @@ def _created_calls(rt, client, side):
             f"/api/v1/workspaces/{ws}/approvals",
             {"json": {"kind": "workspace.delete", "params": {}, "reason": "x"}},
         ),
+        "guidelines_create_version": (
+            owner,
+            f"/api/v1/projects/{side.project_id}/guidelines",
+            {"json": {"body": "# Rules\n\nBe kind.\n"}},
+        ),
+        "guidelines_promote_question": (
+            owner,
+            f"/api/v1/projects/{side.project_id}/questions/{_answered_question(rt, client, side)}/promote",
+            {"json": {"question": "Which label?", "answer": "The first.", "requires_ack": False}},
+        ),
     }
+
+
+def _answered_question(rt, client, side) -> str:
+    asked = questions.ask_question(side.ctx(rt, "annotator"), side.project_id, _next(client, side), "Which one?")
+    questions.answer_question(side.ctx(rt, "owner"), side.project_id, asked["id"], "The first.")
+    return asked["id"]
 
 
 def _next(client, side) -> str:

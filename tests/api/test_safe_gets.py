@@ -20,6 +20,7 @@ from bastion.services import (
     annotations,
     approvals,
     canaries,
+    guidelines,
     jobs,
     model_endpoints,
     projects,
@@ -51,6 +52,7 @@ IGNORED_COLUMNS = {("web_sessions", "expires_at"), ("person_history", "last_at")
 QUERIES = {
     "/api/v1/workspaces/{workspace_id}/audit/proof/inclusion": {"seq": 0},
     "/api/v1/workspaces/{workspace_id}/audit/proof/consistency": {"old_size": 1},
+    "/api/v1/projects/{project_id}/guidelines/diff": {"from": 1, "to": 2},
 }
 
 
@@ -108,6 +110,9 @@ def test_no_get_changes_anything(client, rt, who):
         workspaces.add_member(system(rt), side.workspace_id, person.id, "annotator")
         if who == "holding a lease":
             assert queue.next_task(as_user(rt, person.id), side.project_id) is not None
+    # Made after the lease: the person holding it owes an acknowledgement, which a GET must not give.
+    guidelines.create_version(side.ctx(rt, "owner"), side.project_id, "# Rules\n\nBe kind.\n")
+    guidelines.create_version(side.ctx(rt, "owner"), side.project_id, "# Rules\n\nBe kind, and brief.\n")
     ids = {
         "workspace_id": side.workspace_id,
         "project_id": side.project_id,
@@ -121,6 +126,7 @@ def test_no_get_changes_anything(client, rt, who):
         "skill": "history",
         "provider": "no-such-provider",  # single sign-on's callback: 404, nothing changes
         "canary_id": canary["id"],
+        "version": "1",
         "export_id": make_export(side.ctx(rt, "owner"), side.project_id),
         "approval_id": approvals.request(side.ctx(rt, "owner"), side.workspace_id, "keys.rotate", {}, "x")["id"],
         "endpoint_id": model_endpoints.create_endpoint(

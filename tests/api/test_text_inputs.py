@@ -164,6 +164,13 @@ def _valid_bodies(w) -> dict[tuple[str, str], dict]:
             "events": ["tasks.imported"],
             "allowed_hosts": ["hooks.example"],
         },
+        ("post", "/api/v1/projects/{project_id}/guidelines"): {"body": "Rules.", "requires_ack": True},
+        ("post", "/api/v1/projects/{project_id}/guidelines/acknowledge"): {"version": 1},
+        ("post", "/api/v1/projects/{project_id}/questions/{question_id}/promote"): {
+            "question": "q?",
+            "answer": "a.",
+            "requires_ack": True,
+        },
         ("patch", "/api/v1/model-endpoints/{endpoint_id}"): {
             "name": "lab",
             "base_url": "http://models.example/v1",
@@ -321,6 +328,14 @@ def _page_forms(w, csrf: str) -> dict[str, dict[str, str]]:
         "/projects/{project_id}/ask": {"csrf_token": csrf, "task_id": ids["task_id"], "text": "why?", "keep": "yes"},
         "/projects/{project_id}/mine/{annotation_id}/edit": {"csrf_token": csrf, "label": "neg"},
         "/projects/{project_id}/questions/{question_id}/answer": {"csrf_token": csrf, "answer": "so", "state": "open"},
+        "/projects/{project_id}/questions/{question_id}/promote": {
+            "csrf_token": csrf,
+            "question": "q?",
+            "answer": "a.",
+            "minor": "yes",
+        },
+        "/projects/{project_id}/guidelines": {"csrf_token": csrf, "body": "Rules.", "minor": "yes"},
+        "/projects/{project_id}/guidelines/acknowledge": {"csrf_token": csrf, "version": "1"},
         "/projects/{project_id}/review": {
             "csrf_token": csrf,
             "annotation_id": ids["annotation_id"],

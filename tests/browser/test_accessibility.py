@@ -30,10 +30,12 @@ from bastion.services import (
     approvals,
     credentials,
     exports,
+    guidelines,
     jobs,
     labelling,
     pay,
     projects,
+    questions,
     queue,
     reviews,
     tasks,
@@ -188,6 +190,20 @@ def _world(rt) -> World:
     )
     export = exports.start_export(lead_ctx, reviewed.id, fmt="jsonl")
     b"".join(export.chunks())
+    # Guidelines: two versions on the reviewed project (written by the lead, who has read them), and a project
+    # whose guidelines the lead has not acknowledged yet (the labelling page waits for them); an answered question.
+    rules = "# How to label\n\nPick **coding** for code, **math** for sums.\n\n- Be brief.\n- Ask when unsure.\n"
+    guidelines.create_version(lead_ctx, reviewed.id, rules)
+    guidelines.create_version(lead_ctx, reviewed.id, rules + "\n## FAQ\n\n**Q:** Proofs?\n\n**A:** math.\n")
+    guided = make_project(rt, demo.id, name="Guided requests")
+    add_tasks(rt, guided.id, 2, prefix="Explain recursion, request")
+    guidelines.create_version(as_user(rt, co_owner.id), guided.id, rules)
+    answered = labelling.ask_view(
+        as_user(rt, asker.id), demo_projects["classification"].id, asked["id"], "And irony?", keep_lease=True
+    )
+    assert answered.task is not None
+    second = [q for q in questions.my_questions(as_user(rt, asker.id), demo_projects["classification"].id)][0]
+    questions.answer_question(lead_ctx, demo_projects["classification"].id, second["id"], "Negative too.")
 
     # A pay statement of the last annotator, with a line per annotation (a draft, computed when shown).
     pay.set_settings(sys, demo.id, currency="EUR", bonus_threshold=0.9, bonus_amount=500)
@@ -251,6 +267,19 @@ def _world(rt) -> World:
         Visit("label: first access", f"/projects/{classification}/label", "newcomer", "#start-form p.muted"),
         Visit("login: an error", "/login", None, "form", "login-wrong"),
         Visit("questions: one to answer", f"/projects/{classification}/questions", "lead", "form"),
+        Visit(
+            "questions: answered, with the FAQ form",
+            f"/projects/{classification}/questions?state=answered",
+            "lead",
+            "details.promote",
+        ),
+        Visit("label: new guidelines to acknowledge", f"/projects/{guided.id}/label", "lead", "#acknowledge-form"),
+        Visit("guidelines: a version to acknowledge", f"/projects/{guided.id}/guidelines", "lead", "#guidelines-owed"),
+        Visit("guidelines: read", f"/projects/{reviewed.id}/guidelines", "lead", "#guidelines-body"),
+        Visit(
+            "guidelines: the change", f"/projects/{reviewed.id}/guidelines/diff?from=1&to=2", "lead", "ins.diff-added"
+        ),
+        Visit("guidelines: write the next", f"/projects/{reviewed.id}/guidelines/edit", "lead", "#guidelines-form"),
         Visit("mine: the lead's annotations", f"/projects/{reviewed.id}/mine", "lead", "table, ol, ul"),
         Visit("task page: annotations in their widgets", f"/tasks/{own_task['id']}", "lead", ".widget"),
     ]

@@ -11,6 +11,7 @@ status; the client raises the class for that status, carrying all four::
      │    └── ApprovalRequired   403 with code approval_required (two-person approval)
      ├── NotFound                404 (also: another workspace's object)
      ├── Conflict                409 conflicts with the current state
+     │    └── GuidelinesUnacknowledged 409 with code guidelines_unacknowledged (read the new guidelines first)
      ├── PayloadTooLarge         413
      ├── UnsupportedMediaType    415
      ├── InvalidInput            422 the message names the field
@@ -75,6 +76,10 @@ class Conflict(BastionError):
     pass
 
 
+class GuidelinesUnacknowledged(Conflict):
+    """The project's guidelines have a version to acknowledge before the next task (``details["version"]``)."""
+
+
 class PayloadTooLarge(BastionError):
     pass
 
@@ -117,7 +122,10 @@ BY_STATUS: dict[int, type[BastionError]] = {
     503: Unavailable,
     504: Unavailable,
 }
-BY_CODE: dict[str, type[BastionError]] = {"approval_required": ApprovalRequired}
+BY_CODE: dict[str, type[BastionError]] = {
+    "approval_required": ApprovalRequired,
+    "guidelines_unacknowledged": GuidelinesUnacknowledged,
+}
 
 
 def error_from_response(response: httpx.Response) -> BastionError:

@@ -12,6 +12,7 @@ exit code, the SDK back to exceptions of the same names).
      ├── Unauthenticated         "unauthenticated"  (no or bad credentials)
      │    └── SignInRefused      "sign_in_refused"  (single sign-on: the provider's answer is not accepted)
      ├── Conflict                "conflict"         (state forbids it: already done, duplicate)
+     │    └── GuidelinesUnacknowledged "guidelines_unacknowledged" (read the new guidelines first)
      ├── RateLimited             "rate_limited"
      ├── PayloadTooLarge         "payload_too_large"
      ├── Unavailable             "unavailable"      (a service Bastion relies on is down: the blob store)
@@ -68,6 +69,13 @@ class SignInRefused(Unauthenticated):
 
 class Conflict(BastionError):
     code = "conflict"
+
+
+class GuidelinesUnacknowledged(Conflict):
+    """The project's guidelines have a version the person must acknowledge before their next task;
+    ``details``: ``{"project_id", "version"}``."""
+
+    code = "guidelines_unacknowledged"
 
 
 class RateLimited(BastionError):

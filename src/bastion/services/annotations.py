@@ -17,6 +17,7 @@ from .canaries import answer_canary
 from .chat import settle_result
 from .context import Context, Unit
 from .credentials import require_credentials
+from .guidelines import version_in_force
 from .projects import bump_counts, config_of, load_project
 from .qualification import grade_if_complete
 from .queue import lease_next, take_slot
@@ -25,7 +26,7 @@ from .variants import annotations_as_shown, viewed_by
 from .workforce import release_leases
 from .. import ids
 from ..access import Action
-from ..domain.errors import Conflict, InvalidInput, PermissionDenied
+from ..domain.errors import Conflict, GuidelinesUnacknowledged, InvalidInput, PermissionDenied
 from ..storage import annotations_store, own_annotations_store, projects_store
 from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
@@ -77,13 +78,18 @@ def submit_and_next(
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Submit a result and lease the next task of the same project, in one transaction.
 
-    One durable commit instead of two: the labelling loop's natural step.
+    One durable commit instead of two: the labelling loop's natural step. When new guidelines wait
+    to be acknowledged, the submit stands and no next task comes (the annotation says which version:
+    ``guidelines_owed``); the gate refuses before the queue writes anything.
     """
     with ctx.write() as w:
         annotation = record_annotation(
             w, task_id, result, lead_time_ms, paste_count=paste_count, pasted_chars=pasted_chars
         )
-        return annotation, lease_next(w, annotation["project_id"])
+        try:
+            return annotation, lease_next(w, annotation["project_id"])
+        except GuidelinesUnacknowledged as exc:
+            return {**annotation, "guidelines_owed": exc.details["version"]}, None
 
 
 def _count(name: str, value: Any, most: int) -> None:
@@ -181,6 +187,7 @@ def record_annotation(
             review=review,
             gold_score=gold_score,
             now=w.now,
+            guidelines=version_in_force(w, ws, task.project_id),
             pastes=paste_count,
             pasted=pasted_chars,
         )

@@ -18,6 +18,10 @@ ids inside a widget's template are scoped by its ``prefix``, so several widgets
 share a page. A plugin's widget works unchanged: its template reads the result as
 ``task.predictions[0]``, as it reads a pre-annotation.
 
+When the project's guidelines have a version the person has not acknowledged yet
+(services/guidelines.py), the view carries it (``guidelines``) and a lease is refused: the
+page shows the guidelines and an "I have read them" button instead of the next task.
+
 The labelling page's other POSTs are one call each too: :func:`undo_view` takes back the
 person's newest annotation (services/own_annotations.py) and shows its task with
 their result in the widget; :func:`ask_view` records a question about the task
@@ -38,13 +42,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .context import Context, Unit
+from .guidelines import Notice, notice_for
 from .own_annotations import Progress, progress_of, take_back_last
-from .projects import work_project
+from .projects import load_project, work_project
 from .questions import record_question, unseen_answers
 from .queue import lease_next, show_held
 from .tracing import overlay_of
 from ..access import Action
-from ..domain.errors import InvalidInput
+from ..domain.errors import GuidelinesUnacknowledged, InvalidInput
 from ..domain.projects import Project
 
 MODES = ("label", "read", "correct")
@@ -202,6 +207,8 @@ class LabellingView:
     # (the submit path never counts; the page counts on in the browser).
     progress: Progress | None = None
     unseen_answers: int = 0
+    # The project's guidelines: the newest version, and the one owed before the next task (with its text).
+    guidelines: Notice | None = None
 
 
 def labelling_view(ctx: Context, project_id: str, *, lease: bool, with_progress: bool = False) -> LabellingView:
@@ -210,7 +217,10 @@ def labelling_view(ctx: Context, project_id: str, *, lease: bool, with_progress:
     ``with_progress``: add the person's progress and the unread answers to their questions (the page's GET).
     """
     with ctx.write() as w:
-        task = lease_next(w, project_id) if lease else show_held(w, project_id)
+        try:
+            task = lease_next(w, project_id) if lease else show_held(w, project_id)
+        except GuidelinesUnacknowledged:  # no lease: the view shows the guidelines to acknowledge
+            task = None
         return _view(w, project_id, task, with_progress=with_progress)
 
 
@@ -228,7 +238,11 @@ def ask_view(ctx: Context, project_id: str, task_id: str, text: Any, *, keep_lea
     (``keep_lease``) or the next one."""
     with ctx.write() as w:
         record_question(w, project_id, task_id, text, keep_lease=keep_lease)
-        return _view(w, project_id, lease_next(w, project_id))
+        try:
+            task = lease_next(w, project_id)
+        except GuidelinesUnacknowledged:  # refused before the queue wrote anything: the question stands
+            task = None
+        return _view(w, project_id, task)
 
 
 def _view(w: Unit, project_id: str, task: dict[str, Any] | None, *, with_progress: bool = False) -> LabellingView:
@@ -236,7 +250,8 @@ def _view(w: Unit, project_id: str, task: dict[str, Any] | None, *, with_progres
     task_type = w.rt.task_types.get(project.task_type)
     config = task_type.parse_config(project.config)
     shown = label_widget(task_type, config, task, user_id=w.actor.user_id) if task else None
-    overlay = overlay_of(w, project_id) if task else None
+    guidelines = None if w.actor.is_system else notice_for(w, load_project(w, project_id, Action.TASK_WORK))
+    overlay = overlay_of(w, project_id) if task or (guidelines and guidelines.body) else None
     return LabellingView(
         project=project,
         config=config,
@@ -248,6 +263,7 @@ def _view(w: Unit, project_id: str, task: dict[str, Any] | None, *, with_progres
         shown=shown,
         progress=progress_of(w, project) if with_progress else None,
         unseen_answers=unseen_answers(w, project.id, workspace_id=project.workspace_id) if with_progress else 0,
+        guidelines=guidelines,
     )
 
 

@@ -30,12 +30,13 @@ from typing import Any
 from .canaries import maybe_issue_canary
 from .context import Context, Unit
 from .credentials import require_credentials
+from .guidelines import require_acknowledged
 from .projects import bump_counts, load_project
 from .qualification import may_take
 from .tasks import find_task_row, task_dict
 from .workforce import skills_of
 from ..access import Action
-from ..domain.errors import Conflict, PermissionDenied
+from ..domain.errors import Conflict, GuidelinesUnacknowledged, PermissionDenied
 from ..storage import projects_store
 from ..storage import queue_store as qs
 
@@ -111,6 +112,7 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     if held is not None and qs.RENEW.run(w.tx, ws=ws, id=held.id, expires=w.now + lease_ms, now=w.now):
         task_id, expires_at = held.task_id, w.now + lease_ms
     else:
+        require_acknowledged(w, ws, project.id)  # new guidelines are read before a new task (services/guidelines.py)
         if not may_work_on(w, project, me):
             return None
         reclaim_expired(w, ws, project.id)
@@ -219,13 +221,19 @@ def next_any(ctx: Context) -> dict[str, Any] | None:
         rows = projects_store.list_projects_by_priority(r.tx, workspace_ids=workspace_ids)
         open_walls = {ws: r.access.content_allowed(ws, r.now) for ws in {row.workspace_id for row in rows}}
     order = ([held] if held else []) + [row.id for row in rows if open_walls[row.workspace_id] and row.id != held]
+    owed: GuidelinesUnacknowledged | None = None
     for project_id in order:
         try:
             task = next_task(ctx, project_id)
         except PermissionDenied:
             continue  # skills or a credential missing, or a wall raised since the check above
+        except GuidelinesUnacknowledged as exc:  # passed over; said when no other project has a task
+            owed = owed or exc
+            continue
         if task is not None:
             return task
+    if owed is not None:
+        raise owed
     return None
 
 

@@ -164,6 +164,8 @@ def _check_copies(
         if _check_keys(rt, opened, report):  # else nothing sealed can open: the one problem says why
             _check_sealed(rt, opened, source, report)
             _check_audit(rt, report)
+    except rt.db.database_errors as exc:  # a damaged page: the copy does not read past it
+        report.problem("database", f"the copy of the database does not read: {getattr(exc, 'orig', exc)}")
     finally:
         rt.close()
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVarTuple, cast, overload
 from sqlalchemy import Connection, CursorResult, RootTransaction, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
@@ -256,6 +256,8 @@ class Database:
         self.dialect = dialects.for_name(self.engine.dialect.name)
         # The driver's own integrity errors, for statements run outside SQLAlchemy (fast.py).
         self.integrity_errors = (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError)
+        # Any error of the database itself (a damaged file reads as one: restore --check reports it).
+        self.database_errors = (DatabaseError, self.engine.dialect.loaded_dbapi.DatabaseError)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Tx]:

@@ -28,6 +28,7 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "annotation_versions": ("result",),
     "questions": ("text", "answer"),
     "chat_drafts": ("body",),
+    "guidelines": ("body",),
 }
 
 

@@ -123,8 +123,8 @@ COUNT_ANY = Statement(
 )
 INSERT_ANNOTATION = Statement(
     "INSERT INTO annotations (workspace_id, id, project_id, task_id, user_id, result, lead_time_ms, review_status, "
-    "gold_score, created_at, paste_count, pasted_chars) "
-    "VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now, :pastes, :pasted)"
+    "gold_score, created_at, guideline_version, paste_count, pasted_chars) "
+    "VALUES (:ws, :id, :project, :task, :user, :result, :lead, :review, :gold_score, :now, :guidelines, :pastes, :pasted)"
 )
 GOLD_CANDIDATE = Statement(
     f"SELECT t.id FROM tasks t WHERE t.workspace_id = :ws AND t.project_id = :project AND t.is_gold = 1 "

@@ -387,6 +387,8 @@ annotations = Table(
     # Gold tasks: how right the answer was (0..1), computed at submit.
     Column("gold_score", Float, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    # The project's guideline version the annotation was made under (services/guidelines.py); None: none.
+    Column("guideline_version", Integer, nullable=True),
     # Pastes into the answer's text fields on the labelling page and the characters they brought
     # (recorded, never blocked; null: none recorded). docs/workforce.md, "Time".
     Column("paste_count", Integer, nullable=True),
@@ -1086,6 +1088,43 @@ questions = Table(
     Index("ix_questions_task", "workspace_id", "task_id"),
 )
 
+# -- guidelines: a project's versioned Markdown document, and who acknowledged which version ------
+# services/guidelines.py. ``body`` is sealed with the project's key under the version's id (client
+# content: it may quote tasks); versions count 1, 2, … per project. ``requires_ack``: people must
+# acknowledge this version before their next task (false for a typo fix).
+guidelines = Table(
+    "guidelines",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),  # sealed Markdown
+    Column("requires_ack", Boolean, nullable=False),
+    Column("created_by", ID, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="SET NULL"),
+    UniqueConstraint("workspace_id", "project_id", "version", name="uq_guidelines_version"),
+    CheckConstraint("version >= 1", name="version"),
+)
+
+# The newest version of a project's guidelines each person acknowledged (one row per person and
+# project: the queue's gate reads it by primary key; the audit log keeps every acknowledgement).
+guideline_acks = Table(
+    "guideline_acks",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("project_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("acknowledged_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "project_id", "user_id"),
+    ForeignKeyConstraint(["workspace_id", "project_id"], ["projects.workspace_id", "projects.id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+)
+
 # -- model endpoints: the workspace's OpenAI-compatible chat-completions servers -----------
 # One endpoint: where (base_url), which model by default, and the egress allow-list its calls
 # go through (domain/egress.py; a JSON list of exact host[:port] entries). The API key is
@@ -1392,6 +1431,8 @@ WORKSPACE_TABLES = (
     "webhook_endpoints",
     "webhook_deliveries",
     "webhook_attempts",
+    "guidelines",
+    "guideline_acks",
     "pay_settings",
     "pay_rates",
     "pay_statements",

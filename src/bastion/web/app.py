@@ -31,6 +31,7 @@ from .api import (
     workspaces,
 )
 from .api import credentials as credentials_api
+from .api import guidelines as guidelines_api
 from .api import own_annotations as own_annotations_api
 from .api.common import API_PREFIX
 from .api.models import HealthOut
@@ -123,6 +124,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
         model_endpoints,
         jobs,
         webhooks,
+        guidelines_api,
         working_time,
         pay,
         credentials_api,

@@ -45,6 +45,8 @@ TRANSLATED_PAGES = frozenset(
         "_progress.html",
         "mine.html",  # the annotator's own annotations and questions
         "edit.html",  # changing one of them
+        "guidelines.html",  # the project's guidelines (writing them is English: guidelines_edit.html)
+        "guidelines_diff.html",
         "error.html",
         "first_access.html",
     }

@@ -24,7 +24,16 @@ def _link_open(renderer, tokens, idx, options, env):
 _md.add_render_rule("link_open", _link_open)
 
 
-def render_markdown(text: str | None) -> Markup:
+def render_markdown(text: str | None, shift: int = 0) -> Markup:
+    """``text`` as HTML; ``shift``: headings go that many levels down (a document's ``#`` under a page's own
+    ``h1`` becomes ``h2`` with 1), never below ``h6``."""
     if not text:
         return Markup("")
-    return Markup(_md.render(text))
+    if not shift:
+        return Markup(_md.render(text))
+    env: dict = {}
+    tokens = _md.parse(text, env)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + shift, 6)}"
+    return Markup(_md.renderer.render(tokens, _md.options, env))

@@ -29,6 +29,10 @@ def submit_annotation(task_id: str, body: AnnotationIn, ctx: Ctx):
 class SubmittedAndNext(BaseModel):
     annotation: AnnotationOut
     next: TaskOut | None = Field(description="Your next task of the same project (null when none is left).")
+    guidelines_owed: int | None = Field(
+        None,
+        description="When set, no next task came: acknowledge this version of the project's guidelines first.",
+    )
 
 
 @router.post("/tasks/{task_id}/submit-and-next", response_model=SubmittedAndNext, responses=error_docs(409))
@@ -42,7 +46,8 @@ def submit_and_next(task_id: str, body: AnnotationIn, ctx: Ctx):
         paste_count=body.paste_count,
         pasted_chars=body.pasted_chars,
     )
-    return to_json({"annotation": annotation, "next": task})
+    owed = annotation.pop("guidelines_owed", None)
+    return to_json({"annotation": annotation, "next": task, "guidelines_owed": owed})
 
 
 @router.get("/tasks/{task_id}/annotations", response_model=list[AnnotationOut])

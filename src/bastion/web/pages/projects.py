@@ -25,9 +25,10 @@ from ..auth import page_session, require_form_csrf
 from ..i18n import N_, translate
 from ..uploads import read_upload
 from ...access import Action, FirstAccessRequired
-from ...domain.errors import BastionError, Conflict, InvalidAnswer, InvalidInput
+from ...domain.errors import BastionError, Conflict, GuidelinesUnacknowledged, InvalidAnswer, InvalidInput
 from ...services import annotations as annotations_service
 from ...services import (
+    content,
     import_keys,
     imports,
     labelling,
@@ -183,6 +184,7 @@ def _label_view(
             unseen_answers=0,
             event=None,
             notice=None,
+            guidelines=None,
         )
     context = dict(
         project=shown.project,
@@ -201,6 +203,7 @@ def _label_view(
         unseen_answers=shown.unseen_answers,
         event=None if error else event,
         notice=notice,
+        guidelines=shown.guidelines,
     )
     name = "_task.html" if request.headers.get("hx-request") else "label.html"
     return render(request, name, status_code=status, **context)
@@ -243,7 +246,13 @@ def _after_post(
         return RedirectResponse(f"/projects/{project_id}/label", status_code=303)
     if error:
         return _label_view(request, ctx, csrf, project_id, lease=True, error=error, status=422)
-    leased = queue.next_task(ctx, project_id)  # lease the next one here, in the POST; the GET only shows it
+    try:
+        leased = queue.next_task(ctx, project_id)  # lease the next one here, in the POST; the GET only shows it
+    except GuidelinesUnacknowledged:  # the GET shows the new guidelines and the button to acknowledge them
+        # Start is a deliberate POST: it opens the client's data for a first access (the refused lease did not),
+        # so the GET may show the guidelines.
+        content.open_workspace(ctx, projects.get_project_summary(ctx, project_id).workspace_id)
+        return RedirectResponse(f"/projects/{project_id}/label", status_code=303)
     return RedirectResponse(f"/projects/{project_id}/label" + ("" if leased else "?finished=1"), status_code=303)
 
 

@@ -13,7 +13,7 @@ from .own_annotations import preview_of, when
 from ..auth import page_session, require_form_csrf
 from ...access import Action
 from ...domain.errors import Conflict, InvalidInput
-from ...services import projects, questions
+from ...services import projects, questions, workspaces
 
 router = APIRouter(include_in_schema=False)
 Session = Annotated[tuple, Depends(page_session)]
@@ -45,6 +45,7 @@ def _questions_page(request: Request, ctx, csrf: str, project_id: str, state: st
         next_cursor=page["next_cursor"],
         error=error,
         csrf_token=csrf,
+        may_promote=Action.PROJECT_MANAGE in workspaces.allowed_actions(ctx, project.workspace_id),
     )
 
 
