@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
@@ -17,24 +19,20 @@ from ..services.files import FileReferences
 from ..sources import detect_format, iter_file
 
 
-def _sha256(path: Path) -> str:
-    """The file's digest: provenance of the annotations it brings (audited, services/attributed.py)."""
+def _survey(path: Path, count: bool, lines: Callable[[int], None]) -> str:
+    """The file's digest (provenance of the annotations it brings, audited: services/attributed.py) and,
+    with ``count``, its number of lines, given to ``lines`` (the progress bar's total). One read, in a
+    thread beside the import: hashing lets go of the GIL, so it costs the import next to nothing."""
     digest = hashlib.sha256()
+    newlines = 0
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+            if count:
+                newlines += block.count(b"\n")
+    if count:
+        lines(newlines)
     return digest.hexdigest()
-
-
-def _count_lines(path: Path) -> int | None:
-    """Lines in the file, for the progress bar's total (None above 2 GiB: not worth the read)."""
-    if path.stat().st_size > 2 * 1024**3:
-        return None
-    count = 0
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            count += block.count(b"\n")
-    return count
 
 
 def _report(file: Path, report: imports.ImportReport) -> None:
@@ -113,9 +111,11 @@ def import_(
     base = settings()
     # A bulk import is this process's only job: give SQLite a bigger page cache.
     rt = open_runtime(base.model_copy(update={"sqlite_cache_mb": max(base.sqlite_cache_mb, 256)}))
-    total = _count_lines(file) if fmt in ("jsonl", "csv") else None
-    with progress_bar("importing") as progress:
-        bar = progress.add_task("import", total=total)
+    # Lines in the file, for the progress bar's total (not above 2 GiB: not worth the count).
+    count = fmt in ("jsonl", "csv") and file.stat().st_size <= 2 * 1024**3
+    with progress_bar("importing") as progress, ThreadPoolExecutor(1, thread_name_prefix="bastion-survey") as pool:
+        bar = progress.add_task("import", total=None)
+        survey = pool.submit(_survey, file, count, lambda n: progress.update(bar, total=n))
         source = lambda: iter_file(file, fmt)  # noqa: E731
         if files is not None:
             source = FileReferences(context(rt), project_id, files, source, strict=strict)
@@ -126,9 +126,10 @@ def import_(
             strict=strict,
             batch_size=batch_size,
             progress=lambda n: progress.advance(bar, n),
-            file_sha256=_sha256(file),
+            file_sha256=survey.result,
             index_helper=True,  # this process's only job: its search index is made beside it
         )
+        survey.result()  # a file that could not be read through says so
     _report(file, report)
     if as_json:
         print_json(report.as_dict())

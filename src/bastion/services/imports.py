@@ -177,14 +177,16 @@ class Importer:
             if len(self._batch) >= self.batch_size:
                 self._flush()
 
-    def finish(self, *, file_sha256: str | None = None) -> ImportReport:
-        """Write what is left; ``file_sha256`` (the file's digest) goes into the audit of attributed annotations."""
+    def finish(self, *, file_sha256: str | Callable[[], str] | None = None) -> ImportReport:
+        """Write what is left; ``file_sha256`` (the file's digest, or what waits for it) goes into the audit
+        of attributed annotations."""
         if self._batch:
             self._flush()
         self._drain()
         self._count()
         if self.attributed.tasks:
-            attributed.audit_import(self.ctx, self.project, self.report.import_id, self.attributed, file_sha256)
+            digest = file_sha256() if callable(file_sha256) else file_sha256
+            attributed.audit_import(self.ctx, self.project, self.report.import_id, self.attributed, digest)
         if self.report.imported:
             from .prelabel import after_import
 
@@ -240,7 +242,7 @@ def import_tasks(
     strict: bool = False,
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
-    file_sha256: str | None = None,
+    file_sha256: str | Callable[[], str] | None = None,
     index_helper: bool = False,
 ) -> ImportReport:
     """Import tasks into a project; returns counts and per-line errors.
@@ -248,7 +250,8 @@ def import_tasks(
     ``items`` yields ``(line, object)`` pairs (see ``bastion.sources``). With
     ``strict``, pass a callable returning a fresh iterable: it is read twice, and
     nothing is written unless every line is good. ``file_sha256``: the digest of the
-    file the items came from, audited with attributed annotations (services/attributed.py).
+    file the items came from (or a callable that waits for it: ``bastion import`` reads it beside the
+    import), audited with attributed annotations (services/attributed.py).
     ``index_helper``: a bulk import that is its process's only job (``bastion import``) makes its
     search index in a helper process (``services/search.BlockMaker``).
     """
