@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bastion.domain.errors import InvalidInput
-from bastion.services import annotations, imports, own_annotations, queue, tasks, time_report, users, workspaces
+from bastion.services import annotations, audit, imports, own_annotations, queue, tasks, time_report, users, workspaces
 from bastion.services.annotations import CLAIM_TOLERANCE_MS
 from bastion.storage import database
 from bastion.storage.time_store import Timing
@@ -244,6 +244,9 @@ def test_who_may_read_the_time_report(client, rt):
     assert r.status_code == 422 and r.json()["error"]["message"].startswith("from:")
     r = client.get(url, headers=side.headers("owner"), params={"format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    reads = [e for e in audit.list_entries(system(rt), side.workspace_id, limit=200)["items"]
+             if e["action"] == "time.report_read"]  # fmt: skip
+    assert len(reads) == 4 and {e["actor"] for e in reads} == {side.users["owner"], side.users["manager"], wfm.id}
 
     # The page: the same people.
     csrf = _sign_in(client, rt, wfm.email)

@@ -15,6 +15,7 @@ Flags, for a person to look at (never a verdict):
 
 Days are UTC days. Only metadata is read: ids, times, counts — never a result or a task's data, so the
 report is open to ``people.read`` (owners, managers, workforce managers), who may not read content.
+Each report read is audited (``time.report_read``, with its span and filters).
 """
 
 from __future__ import annotations
@@ -102,7 +103,19 @@ def time_report(
             project_id=project_id,
         )
         people = users_store.names_of(r.tx, sorted({row[2] for row in rows}))
-    return build_report(rows, first=first, last=last, projects=names, people=people, user_id=user_id)
+    report = build_report(rows, first=first, last=last, projects=names, people=people, user_id=user_id)
+    with ctx.write() as w:  # the read, in the workspace's log (a short write apart: the report reads a lot)
+        w.access.require(Action.PEOPLE_READ, workspace_id)
+        w.audit(
+            workspace_id,
+            "time.report_read",
+            workspace_id,
+            since=first.isoformat(),
+            until=last.isoformat(),
+            project=project_id,
+            user=user_id,
+        )
+    return report
 
 
 def build_report(
