@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, true, update
 
 from . import schema
 from .database import Tx
+from .fast import Statement
 
 G = schema.guidelines
 A = schema.guideline_acks
@@ -107,18 +108,16 @@ def find_version(tx: Tx, project_id: str, version: int, *, workspace_id: str) ->
     return None if row is None else _row(row)
 
 
+# The queue asks this on every next and submit: plain SQL on the driver (storage/fast.py), no Core compile.
+_STANDING = "SELECT (SELECT max(version) FROM guidelines WHERE workspace_id = :ws AND project_id = :project), " \
+    "(SELECT max(version) FROM guidelines WHERE workspace_id = :ws AND project_id = :project AND requires_ack = {true}), " \
+    "(SELECT version FROM guideline_acks WHERE workspace_id = :ws AND project_id = :project AND user_id = :user)"  # fmt: skip
+STANDING = Statement(_STANDING.format(true="1"), postgresql=_STANDING.format(true="true"))
+
+
 def standing(tx: Tx, project_id: str, *, workspace_id: str, user_id: str) -> Standing:
     """The newest version, the newest one to acknowledge, and the person's acknowledged one: one statement."""
-    newest = select(func.max(G.c.version)).where(_scope(workspace_id, project_id)).scalar_subquery()
-    required = (
-        select(func.max(G.c.version)).where(_scope(workspace_id, project_id), G.c.requires_ack == true())
-    ).scalar_subquery()
-    acked = (
-        select(A.c.version)
-        .where(A.c.workspace_id == workspace_id, A.c.project_id == project_id, A.c.user_id == user_id)
-        .scalar_subquery()
-    )
-    row = tx.execute(select(newest, required, acked)).one()
+    row = STANDING.one_row(tx, ws=workspace_id, project=project_id, user=user_id)
     return Standing(*(None if value is None else int(value) for value in row))
 
 
