@@ -73,3 +73,12 @@ def test_the_package_imports_itself_relatively():
         for line in _absolute_imports(path)
     ]
     assert not found, "import relatively inside the package:\n" + "\n".join(found)
+
+
+def test_every_test_module_has_a_name_of_its_own():
+    """pytest imports test modules by basename (rootdir-relative packages are not used here): two files of
+    one name in different folders stop the whole run at collection."""
+    seen: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        seen.setdefault(path.name, []).append(str(path.relative_to(ROOT)))
+    assert not {name: paths for name, paths in seen.items() if len(paths) > 1}
