@@ -38,6 +38,7 @@ from .workload import HttpConnection, HttpError, pct
 
 ROOT = Path(__file__).resolve().parent
 OVERLAP = 2
+IDLE_RECONNECT_S = 4.0  # below the server's keep-alive timeout (uvicorn's default: 5 s)
 # Text with the contractions and phrasings the wording variants rewrite, so each person's copy differs.
 TEXT = (
     "Ticket {i}: I'm writing because the refund for order {o} didn't arrive. We don't ship on "
@@ -135,6 +136,10 @@ async def annotator(person: dict, world: dict, url: str, think: float, stop_at: 
                 continue
             task_id = r.json()["id"]
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            # The server closes a connection idle for its keep-alive (uvicorn: 5 s); a browser would have
+            # seen that close and opened a new one, so this client does too after a long think.
+            if time.perf_counter() - started > IDLE_RECONNECT_S:
+                conn.close()
             started = time.perf_counter()
             try:
                 r = await conn.request("POST", f"/api/v1/tasks/{task_id}/annotations", body)
