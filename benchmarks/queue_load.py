@@ -192,7 +192,9 @@ def drive(world: dict, urls: list[str]) -> dict:
     }
 
 
-def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
+def stored_rows(settings, *, with_tasks: bool = False) -> tuple[list, list]:
+    """Every stored annotation (id, task, person, workspace) and, when asked, every task's counters,
+    read after the run in the operator's scope (all workspaces)."""
     from sqlalchemy import select
 
     from bastion.access import Actor
@@ -201,24 +203,21 @@ def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
     from bastion.storage import schema
 
     rt = Runtime.open(settings, migrate_schema="never")
-    with Context(rt, Actor.system()).read() as unit:  # the operator's scope: every workspace
-        anns = unit.tx.execute(
-            select(
-                schema.annotations.c.id,
-                schema.annotations.c.task_id,
-                schema.annotations.c.user_id,
-                schema.annotations.c.workspace_id,
-            )
-        ).all()
-        tasks = unit.tx.execute(
-            select(
-                schema.tasks.c.id,
-                schema.tasks.c.workspace_id,
-                schema.tasks.c.annotation_count,
-                schema.tasks.c.lease_count,
-            )
-        ).all()
-    rt.close()
+    try:
+        with Context(rt, Actor.system()).read() as unit:  # the operator's scope: every workspace
+            a = schema.annotations.c
+            anns = list(unit.tx.execute(select(a.id, a.task_id, a.user_id, a.workspace_id)).all())
+            tasks: list = []
+            if with_tasks:
+                t = schema.tasks.c
+                tasks = list(unit.tx.execute(select(t.id, t.workspace_id, t.annotation_count, t.lease_count)).all())
+    finally:
+        rt.close()
+    return anns, tasks
+
+
+def check(settings, world: dict, acknowledged: list[str], walls: bool) -> dict:
+    anns, tasks = stored_rows(settings, with_tasks=True)
     per_task = Counter(a.task_id for a in anns)
     pairs = Counter((a.task_id, a.user_id) for a in anns)
     sides = defaultdict(set)

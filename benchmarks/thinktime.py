@@ -33,7 +33,7 @@ from pathlib import Path
 
 import orjson
 
-from .queue_load import _settings, serve
+from .queue_load import _settings, serve, stored_rows
 from .workload import HttpConnection, HttpError, pct
 
 ROOT = Path(__file__).resolve().parent
@@ -194,24 +194,7 @@ async def drive(world: dict, urls: list[str], think: float, seconds: float, warm
 
 
 def check(settings, world: dict, acknowledged: list[str]) -> dict:
-    from sqlalchemy import select
-
-    from bastion.access import Actor
-    from bastion.services.context import Context
-    from bastion.services.runtime import Runtime
-    from bastion.storage import schema
-
-    rt = Runtime.open(settings, migrate_schema="never")
-    with Context(rt, Actor.system()).read() as unit:  # the operator's scope: every workspace
-        anns = unit.tx.execute(
-            select(
-                schema.annotations.c.id,
-                schema.annotations.c.task_id,
-                schema.annotations.c.user_id,
-                schema.annotations.c.workspace_id,
-            )
-        ).all()
-    rt.close()
+    anns, _ = stored_rows(settings)
     per_task = Counter(a.task_id for a in anns)
     sides = defaultdict(set)
     for a in anns:
