@@ -6,8 +6,10 @@ Needs py-spy in the environment (``pip install py-spy``; a profiling tool, not a
 dependency of the project). Samples the ``bastion serve`` process while N clients
 loop next + submit and while it streams an export, and the ``bastion import``
 process of a generated file, then
-prints the functions with the most samples — on the CPU (``--idle`` off) and
-including waits (``--idle`` on: lock and fsync waits show up there) — grouped by
+prints the functions with the most samples — on the CPU (``--idle`` off), including
+waits (``--idle`` on: lock and fsync waits show up there) and, for the annotate load,
+only the thread holding the GIL (``--gil``: what one process's Python can do per
+second is bounded by these samples, whatever the number of cores) — grouped by
 the frame they end in and by what they pass through. Writes the collapsed stacks
 to ``benchmarks/results/profile-*.txt`` (``flamegraph.pl`` or speedscope reads them).
 """
@@ -39,7 +41,7 @@ def py_spy() -> str:
     return exe
 
 
-def record(pid: int, seconds: float, out: Path, *, idle: bool) -> subprocess.Popen:
+def record(pid: int, seconds: float, out: Path, *, idle: bool, gil: bool = False) -> subprocess.Popen:
     args = [
         py_spy(),
         "record",
@@ -57,6 +59,8 @@ def record(pid: int, seconds: float, out: Path, *, idle: bool) -> subprocess.Pop
     ]
     if idle:
         args.append("--idle")
+    if gil:
+        args.append("--gil")
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -120,15 +124,17 @@ def profile_annotate(work: Path, clients: int, seconds: float, tasks: int) -> No
     server = Server(settings.data_dir, name="profile")
     server.start()
     try:
-        for idle in (False, True):
-            out = RESULTS / f"profile-annotate-{clients}{'-idle' if idle else ''}.txt"
-            spy = record(server.pid, seconds, out, idle=idle)
+        for mode in ("cpu", "idle", "gil"):
+            idle, gil = mode == "idle", mode == "gil"
+            out = RESULTS / f"profile-annotate-{clients}{'' if mode == 'cpu' else '-' + mode}.txt"
+            spy = record(server.pid, seconds, out, idle=idle, gil=gil)
             time.sleep(0.5)
             load = run_annotators([server.url], world.annotator_tokens, BastionProtocol(project), seconds=seconds)
             spy.wait()
             f = load.figures()
             show(
-                f"server, {clients} clients next + submit, {'with waits' if idle else 'on CPU'} "
+                f"server, {clients} clients next + submit, "
+                f"{'with waits' if idle else 'holding the GIL' if gil else 'on CPU'} "
                 f"({f['submissions_per_s']}/s, p50 {f['pair_p50_ms']} ms, p99 {f['pair_p99_ms']} ms)",
                 summarise(out),
             )

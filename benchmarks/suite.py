@@ -218,8 +218,14 @@ class Run:
                     if servers > 1 and pool[1].proc is None:
                         pool[1].start()
                     urls = [s.url for s in pool[:servers]]
+                    cpu_before = sum(_cpu_seconds(s.pid) for s in pool[:servers])
                     load = run_annotators(urls, tokens, BastionProtocol(project), seconds=sizes["annotate_seconds"])
+                    cpu_s = sum(_cpu_seconds(s.pid) for s in pool[:servers]) - cpu_before
                     figures = load.figures()
+                    # The servers' CPU (user + system) per acknowledged pair: unlike latency, it barely
+                    # moves with what else runs on the machine, so it compares code on a shared one.
+                    pairs = len(load.acknowledged)
+                    figures["server_cpu_ms_per_pair"] = round(1000 * cpu_s / pairs, 2) if pairs else None
                     figures.update(
                         _check_annotations(
                             pool[0].url, world.owner_token, project, [a for a, _, _ in load.acknowledged]
@@ -231,7 +237,8 @@ class Run:
                         f"  annotate {clients:>2} client(s) on {servers} server(s): "
                         f"{figures['submissions_per_s']}/s, p50 {figures['pair_p50_ms']} ms, "
                         f"p99 {figures['pair_p99_ms']} ms, over-annotated {figures['tasks_over_overlap']}, "
-                        f"lost {figures['lost_acknowledged']}, failures {figures['failures']}",
+                        f"lost {figures['lost_acknowledged']}, failures {figures['failures']}, "
+                        f"server CPU {figures['server_cpu_ms_per_pair']} ms/pair",
                         flush=True,
                     )
             finally:
@@ -626,3 +633,9 @@ def main(argv: list[str] | None = None) -> int:
         print_table(results)
         print(f"\nwritten to {out.relative_to(ROOT.parent)} ({results['seconds']} s)")
     return 0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux: /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -19,6 +19,7 @@ it from the other columns.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -62,8 +63,11 @@ def signer(rt):
 
 
 def _timestamp(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=(ms % 1000) * 1000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond:06d}Z"
+    """``2026-12-06T09:30:00.123000Z``: an entry's time, part of its leaf (so its format is fixed).
+
+    Every audited write formats one: ``time.gmtime`` and one ``strftime`` instead of an
+    aware ``datetime`` built, replaced and formatted (the same string, in less than half the time)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}000Z"
 
 
 def load_head(u: Unit, workspace_id: str) -> Frontier:

@@ -225,10 +225,22 @@ def token_context(rt: Runtime, secret: str, *, may_bind: bool = True) -> Context
     """A request's context for an API token: from the cache, checked in the request's first
     transaction (``auth_cache``), or resolved now when not cached or its last use is to be marked."""
     digest = _token_digest(secret)
+    return _cached_token(rt, digest, may_bind) or Context(
+        rt, _resolve_apart(rt, "token", digest).actor, may_bind=may_bind
+    )
+
+
+def cached_token_context(rt: Runtime, secret: str, *, may_bind: bool = True) -> Context | None:
+    """``token_context`` when it needs no database (the token is cached and its use marked recently);
+    None when it does. Without I/O, so the web layer may call it on the event loop."""
+    return _cached_token(rt, _token_digest(secret), may_bind)
+
+
+def _cached_token(rt: Runtime, digest: str, may_bind: bool) -> Context | None:
     cached = rt.auth_cache.credential(digest)
     if cached is not None and now_ms() - cached.marked_at <= LAST_USED_RESOLUTION_MS:
         return Context(rt, cached.actor, may_bind=may_bind, pending=Pending("token", digest, cached.generation))
-    return Context(rt, _resolve_apart(rt, "token", digest).actor, may_bind=may_bind)
+    return None
 
 
 def _token_digest(secret: str) -> str:
@@ -308,18 +320,31 @@ def session_context(rt: Runtime, secret: str, *, may_bind: bool = True) -> tuple
     """A request's context and CSRF token for a session cookie: from the cache while its sliding
     expiry needs no refresh (checked in the request's first transaction), else resolved now."""
     digest = _session_digest(secret)
-    cached = rt.auth_cache.credential(digest)
-    if cached is not None:
-        now = now_ms()
-        # Expired, or the expiry is to slide: resolve (the stored expiry may have slid elsewhere).
-        if (
-            cached.marked_at >= now
-            and now + rt.settings.session_seconds * 1000 - cached.marked_at <= LAST_USED_RESOLUTION_MS
-        ):
-            pending = Pending("session", digest, cached.generation)
-            return Context(rt, cached.actor, may_bind=may_bind, pending=pending), cached.csrf
+    found = _cached_session(rt, digest, may_bind)
+    if found is not None:
+        return found
     credential = _resolve_apart(rt, "session", digest)
     return Context(rt, credential.actor, may_bind=may_bind), credential.csrf
+
+
+def cached_session_context(rt: Runtime, secret: str, *, may_bind: bool = True) -> tuple[Context, str] | None:
+    """``session_context`` when it needs no database; None when it does (no I/O: see ``cached_token_context``)."""
+    return _cached_session(rt, _session_digest(secret), may_bind)
+
+
+def _cached_session(rt: Runtime, digest: str, may_bind: bool) -> tuple[Context, str] | None:
+    cached = rt.auth_cache.credential(digest)
+    if cached is None:
+        return None
+    now = now_ms()
+    # Expired, or the expiry is to slide: resolve (the stored expiry may have slid elsewhere).
+    if (
+        cached.marked_at >= now
+        and now + rt.settings.session_seconds * 1000 - cached.marked_at <= LAST_USED_RESOLUTION_MS
+    ):
+        pending = Pending("session", digest, cached.generation)
+        return Context(rt, cached.actor, may_bind=may_bind, pending=pending), cached.csrf
+    return None
 
 
 def _session_digest(secret: str) -> str:

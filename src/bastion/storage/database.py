@@ -135,6 +135,9 @@ class _GroupCommitWriter:
 
     MAX_MEMBERS = 256
     MAX_AGE_S = 0.05
+    SAVEPOINT = "SAVEPOINT bastion_member"
+    RELEASE = "RELEASE SAVEPOINT bastion_member"
+    ROLLBACK_TO = "ROLLBACK TO SAVEPOINT bastion_member"
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -176,14 +179,18 @@ class _GroupCommitWriter:
             batch = self.batch
             batch.members += 1
             tx = Tx(conn, db, True)
-            savepoint = conn.begin_nested()
+            # The member's savepoint, on the driver: SQLAlchemy's begin_nested() compiles and wraps
+            # each SAVEPOINT / RELEASE as a statement of its own (two per write, in the writer).
+            raw = tx.raw
+            raw.execute(self.SAVEPOINT, {})
             try:
                 yield tx
-                savepoint.commit()
+                raw.execute(self.RELEASE, {})
             except BaseException as exc:
                 failure = exc
                 try:
-                    savepoint.rollback()
+                    raw.execute(self.ROLLBACK_TO, {})
+                    raw.execute(self.RELEASE, {})
                 except BaseException as rollback_error:  # the connection itself is broken
                     batch.error = rollback_error
                 raise

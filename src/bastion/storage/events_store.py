@@ -12,10 +12,11 @@ from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from . import schema
 from .database import Tx
+from .fast import Statement
 
 E = schema.events
 W = schema.webhook_endpoints
@@ -77,14 +78,23 @@ def _json(value: Any) -> str:
 # -- events ------------------------------------------------------------------------------------------
 
 
+# Appending events runs in every write that announces one (a task completed: every other submit
+# of an overlap-2 project), inside the SQLite writer: plain statements on the driver (fast.py).
+NEXT_SEQ = Statement("SELECT MAX(seq) FROM events WHERE workspace_id = :ws")
+INSERT_EVENT = Statement(
+    "INSERT INTO events (workspace_id, seq, id, kind, subject, data, created_at) "
+    "VALUES (:workspace_id, :seq, :id, :kind, :subject, :data, :created_at)"
+)
+
+
 def next_seq(tx: Tx, workspace_id: str) -> int:
-    last = tx.execute(select(func.max(E.c.seq)).where(E.c.workspace_id == workspace_id)).scalar()
+    last = NEXT_SEQ.scalar(tx, ws=workspace_id)
     return int(last or 0) + 1
 
 
 def insert_events(tx: Tx, rows: Sequence[EventRow]) -> None:
     if rows:
-        tx.execute(insert(E), [{**r._asdict(), "data": _json(r.data)} for r in rows])
+        INSERT_EVENT.many(tx, [{**r._asdict(), "data": _json(r.data)} for r in rows])
 
 
 def _event(row: Any) -> EventRow:
@@ -137,9 +147,14 @@ def find_webhook(tx: Tx, webhook_id: str, *, workspace_ids: Collection[str] | No
     return None if row is None else _webhook(row)
 
 
+LIST_WEBHOOKS = Statement(
+    f"SELECT {', '.join(WebhookRow._fields)} FROM webhook_endpoints WHERE workspace_id = :ws ORDER BY created_at, id"
+)
+
+
 def list_webhooks(tx: Tx, workspace_id: str) -> list[WebhookRow]:
-    query = select(*_W_COLUMNS).where(W.c.workspace_id == workspace_id).order_by(W.c.created_at, W.c.id)
-    return [_webhook(r) for r in tx.execute(query)]
+    """The workspace's endpoints (asked by every event append: a plain statement on the driver)."""
+    return [_webhook(r) for r in LIST_WEBHOOKS.rows(tx, ws=workspace_id)]
 
 
 def delete_webhook(tx: Tx, workspace_id: str, webhook_id: str) -> None:

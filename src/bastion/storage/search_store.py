@@ -351,13 +351,16 @@ class AnswerRow(NamedTuple):
     review_status: str
 
 
+TASK_ANSWERS = Statement(
+    "SELECT id, task_id, result, review_status FROM annotations WHERE workspace_id = :ws AND task_id = :task"
+)
+
+
 def task_answers(tx: Tx, workspace_id: str, task_id: str) -> list[AnswerRow]:
-    rows = tx.execute(
-        select(A.c.id, A.c.task_id, A.c.result, A.c.review_status).where(
-            A.c.workspace_id == workspace_id, A.c.task_id == task_id
-        )
-    ).all()
-    return [AnswerRow(*row) for row in rows]
+    """A task's annotations, sealed (the submit that completes a task reads them: on the driver)."""
+    return [
+        AnswerRow(row[0], row[1], bytes(row[2]), row[3]) for row in TASK_ANSWERS.rows(tx, ws=workspace_id, task=task_id)
+    ]
 
 
 def answers_between(tx: Tx, workspace_id: str, project_id: str, low: str, high: str) -> list[AnswerRow]:

@@ -58,23 +58,33 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
 
 
-def api_context(
+async def api_context(
     request: Request, declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None
 ) -> Context:
     """FastAPI dependency for /api/v1 routes.
 
     ``declared`` puts the bearer scheme in the OpenAPI document (web/openapi.py); the header
     itself is read by ``_bearer``, which refuses a malformed one where HTTPBearer would ignore it.
+
+    A dependency declared with ``def`` costs every request a hop to a worker thread and back
+    (FastAPI runs it in the thread pool). A cached credential needs no database, so it is taken
+    here on the event loop; only a credential to resolve goes to a thread.
     """
     rt = request.app.state.rt
     token = _bearer(request)
+    may_bind = request.method not in SAFE_METHODS
     if token is not None:
-        ctx = users.token_context(rt, token)
+        ctx = users.cached_token_context(rt, token)
+        if ctx is None:
+            ctx = await run_in_threadpool(users.token_context, rt, token)
     else:
         cookie = request.cookies.get(SESSION_COOKIE)
         if not cookie:
             raise Unauthenticated("sign in, or send 'Authorization: Bearer <token>'")
-        ctx, csrf = users.session_context(rt, cookie, may_bind=request.method not in SAFE_METHODS)
+        found = users.cached_session_context(rt, cookie, may_bind=may_bind)
+        if found is None:
+            found = await run_in_threadpool(users.session_context, rt, cookie, may_bind=may_bind)
+        ctx, csrf = found
         if request.method not in SAFE_METHODS and not csrf_matches(csrf, request.headers.get(CSRF_HEADER)):
             raise PermissionDenied("missing or wrong CSRF token (send the X-CSRF-Token header)")
     return _held(request, ctx)
