@@ -32,7 +32,9 @@ close. Just before each kill the harness notes the server's sessions
 (``pg_stat_activity``, by the ``application_name`` the server's URL gives them):
 how many were in a transaction, held locks (advisory ones apart), or were
 running the import's ``COPY`` (``pg_stat_progress_copy``), and that every one
-connected as a role that is not a superuser. The server is restarted at once,
+connected as a role that is neither a superuser nor BYPASSRLS. Every other import
+cycle (the 1st, 5th, 9th…) the kill, after its drawn delay, waits for the server
+to be in a ``COPY`` (the import service's bulk insert) and comes then. The server is restarted at once,
 while those sessions may still be there; then one audited write (a new project,
 which takes the workspace's audit head row ``FOR UPDATE``) must go through, and
 every one of the dead server's sessions must be gone within 60 s (the time from
