@@ -353,9 +353,9 @@ class Harness:
         self._top_up_start = 0
         self._new_load_project()
         self.pg: PgSessions | None = None
-        if database_url:
+        if database_url and owner_url:
             self.report.pg = {}
-            self.pg = PgSessions(owner_url)  # type: ignore[arg-type]
+            self.pg = PgSessions(owner_url)
         self.server = Server(
             self.settings.data_dir, _with_app_name(database_url) if database_url else None, name="crash"
         )
