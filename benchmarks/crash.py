@@ -1,8 +1,12 @@
 """Nothing lost under kill -9: SIGKILL ``bastion serve`` at random moments, restart, check.
 
-    python -m benchmarks.crash [--cycles 200] [--seed N] [--import-tasks 30000] [--clients 8]
+    python -m benchmarks.crash [--db sqlite|postgresql] [--cycles 200] [--seed N] [--import-tasks 30000] [--clients 8]
 
-One ``bastion serve`` process on a fresh SQLite data directory. Cycles alternate:
+One ``bastion serve`` process on a fresh SQLite data directory (``--db sqlite``, the
+default) or on a fresh PostgreSQL database on 127.0.0.1:5432 (``--db postgresql``; the
+server at ``BASTION_BENCH_PG``, set up as docs/security.md deploys it, the server
+connecting as the application role ``bastion_app``, never a superuser: see below).
+Cycles alternate:
 
 * **import** — a new project; a JSON Lines import of ``--import-tasks`` tasks in one
   HTTP request (several of the import service's batches, each its own transaction); SIGKILL at a
@@ -21,6 +25,24 @@ One ``bastion serve`` process on a fresh SQLite data directory. Cycles alternate
   leases).
 
 After every kill, before the restart, ``PRAGMA integrity_check`` must answer ``ok``.
+
+On PostgreSQL the kill takes Bastion's process only: PostgreSQL stays up, as it
+would in a deployment, and ends the dead server's sessions when their sockets
+close. Just before each kill the harness notes the server's sessions
+(``pg_stat_activity``, by the ``application_name`` the server's URL gives them):
+how many were in a transaction, held locks (advisory ones apart), or were
+running the import's ``COPY`` (``pg_stat_progress_copy``), and that every one
+connected as a role that is neither a superuser nor BYPASSRLS. Every other import
+cycle (the 1st, 5th, 9th…) the kill, after its drawn delay, waits for the server
+to be in a ``COPY`` (the import service's bulk insert) and comes then. The server is restarted at once,
+while those sessions may still be there; then one audited write (a new project,
+which takes the workspace's audit head row ``FOR UPDATE``) must go through, and
+every one of the dead server's sessions must be gone within 60 s (the time from
+the kill is reported). The integrity check is ``amcheck``'s ``verify_heapam`` on
+every table (with its TOAST) and ``bt_index_check`` on every B-tree index, run as
+the database's owner (skipped, and said so, if the server has no ``amcheck``);
+everything else is checked as on SQLite.
+
 Every ``--lease-check-every`` cycles and at the end: wait ``lease_seconds``, let a
 person who never worked the project call next (each call reclaims expired leases)
 and skip, until no lease is left; every task's ``lease_count`` must then be 0 —
@@ -28,8 +50,8 @@ every slot held by a killed client has returned to the pool. At the end,
 ``bastion audit verify WS`` must pass for every workspace. The report gives the
 number of kill cycles and the restart time (spawn to ``/healthz`` 200).
 
-Writes ``benchmarks/results/crash-sqlite.json`` (``--cycles 200``) and exits 1 if
-any invariant failed. ``tests/crash/test_kill9.py`` runs it at a CI size.
+Writes ``benchmarks/results/crash-<db>.json`` and exits 1 if any invariant
+failed. ``tests/crash/test_kill9.py`` runs it at a CI size, on both databases.
 """
 
 from __future__ import annotations
@@ -54,12 +76,14 @@ import httpx
 import orjson
 
 from . import seeding
-from .servers import Server, server_env
+from .servers import Server, postgres_database, server_env
 from .workload import BastionProtocol, annotate_async, write_tasks
 
 ROOT = Path(__file__).resolve().parent
 LEASE_SECONDS = 10
 OVERLAP = 2
+SERVER_APP_NAME = "bastion-crash-server"  # the server's PostgreSQL sessions, in pg_stat_activity
+SESSIONS_GONE_WITHIN_S = 60
 
 
 @dataclass
@@ -79,6 +103,16 @@ class Report:
     integrity_checks: int = 0
     audit_verified: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # PostgreSQL only: the killed server's sessions, noted just before each kill
+    pg: dict | None = None
+
+    def count_pg(self, key: str, n: int) -> None:
+        assert self.pg is not None
+        self.pg[key] = self.pg.get(key, 0) + n
+
+    def note_pg(self, key: str, value: object) -> None:
+        assert self.pg is not None
+        self.pg.setdefault(key, []).append(value)
 
     def problem(self, text: str) -> None:
         self.problems.append(text)
@@ -106,20 +140,208 @@ class Report:
             "leases_reclaimed": self.leases_reclaimed,
             "audit_verified_workspaces": len(self.audit_verified),
             "lost_acknowledged": sum(1 for p in self.problems if p.startswith("lost")),
+            **({"postgresql": _pg_summary(self.pg)} if self.pg is not None else {}),
             "problems": self.problems[:50],
             "problem_count": len(self.problems),
         }
 
 
+def _pg_summary(pg: dict) -> dict:
+    gone = pg.get("sessions_gone_s", [])
+    probe = pg.get("first_write_s", [])
+    return {
+        "kills": pg.get("kills", 0),
+        "server_sessions_at_kill": pg.get("sessions", 0),
+        "server_sessions_max": max(pg.get("sessions_per_kill", [0])),
+        "sessions_in_transaction_at_kill": pg.get("in_transaction", 0),
+        "sessions_holding_locks_at_kill": pg.get("holding_locks", 0),
+        "sessions_holding_advisory_locks_at_kill": pg.get("holding_advisory", 0),
+        "kills_aimed_at_copy": pg.get("kills_aimed_at_copy", 0),
+        "kills_during_copy": pg.get("kills_during_copy", 0),
+        "kills_with_a_transaction_open": pg.get("kills_in_transaction", 0),
+        "server_roles": sorted(set(pg.get("roles", []))),
+        "dead_sessions_gone_after_kill_mean_s": round(statistics.mean(gone), 3) if gone else None,
+        "dead_sessions_gone_after_kill_max_s": round(max(gone), 3) if gone else None,
+        "first_write_after_restart_mean_s": round(statistics.mean(probe), 3) if probe else None,
+        "first_write_after_restart_max_s": round(max(probe), 3) if probe else None,
+        "integrity_check": pg.get("integrity", ["not run"])[-1],
+    }
+
+
+class PgSessions:
+    """The killed server's PostgreSQL sessions, seen as the database's owner (PostgreSQL only)."""
+
+    SESSIONS = """
+        SELECT a.pid, a.usename, r.rolsuper OR r.rolbypassrls, a.state, a.xact_start IS NOT NULL,
+               EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted
+                       AND l.locktype NOT IN ('virtualxid', 'advisory')),
+               EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND l.locktype = 'advisory'),
+               EXISTS (SELECT 1 FROM pg_stat_progress_copy c WHERE c.pid = a.pid),
+               clock_timestamp()
+        FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.rolname = a.usename
+        WHERE a.datname = current_database() AND a.application_name = %s
+    """
+
+    def __init__(self, owner_url: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(_libpq_url(owner_url), autocommit=True)
+        self.watch_conn = psycopg.connect(_libpq_url(owner_url), autocommit=True)  # the watcher thread's
+        self._watcher: threading.Thread | None = None
+        self.pids: list[int] = []
+        self.seen_at = None  # when the sessions were noted (a pid PostgreSQL gives again later is not theirs)
+        self.amcheck = self._amcheck()
+
+    def _amcheck(self) -> str | None:
+        """Make ``amcheck`` available in a schema of its own; None, or why it cannot be."""
+        import psycopg
+
+        if not self.conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'").fetchone():
+            return "the PostgreSQL server has no amcheck extension"
+        try:
+            self.conn.execute("CREATE SCHEMA IF NOT EXISTS crash_amcheck")
+            self.conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck WITH SCHEMA crash_amcheck")
+        except psycopg.Error as exc:
+            return f"cannot create the amcheck extension: {exc}".splitlines()[0]
+        return None
+
+    def wait_for_copy(self, busy: threading.Thread, limit_s: float) -> float:
+        """Poll until one of the server's sessions runs a ``COPY`` (or the import ends); the seconds waited."""
+        began = time.perf_counter()
+        while busy.is_alive() and time.perf_counter() - began < limit_s:
+            if self.conn.execute(
+                "SELECT 1 FROM pg_stat_progress_copy c JOIN pg_stat_activity a ON a.pid = c.pid "
+                "WHERE a.datname = current_database() AND a.application_name = %s",
+                (SERVER_APP_NAME,),
+            ).fetchone():
+                break
+        return time.perf_counter() - began
+
+    def before_kill(self, report: Report) -> None:
+        rows = self.conn.execute(self.SESSIONS, (SERVER_APP_NAME,)).fetchall()
+        self.pids = [row[0] for row in rows]
+        self.seen_at = rows[0][8] if rows else None
+        report.count_pg("kills", 1)
+        report.count_pg("sessions", len(rows))
+        report.note_pg("sessions_per_kill", len(rows))
+        report.count_pg("in_transaction", sum(1 for row in rows if row[4]))
+        report.count_pg("holding_locks", sum(1 for row in rows if row[5]))
+        report.count_pg("holding_advisory", sum(1 for row in rows if row[6]))
+        report.count_pg("kills_during_copy", int(any(row[7] for row in rows)))
+        report.count_pg("kills_in_transaction", int(any(row[4] for row in rows)))
+        for row in rows:
+            report.note_pg("roles", row[1])
+            if row[2] is not False:
+                report.problem(f"the server's session {row[0]} connects as {row[1]}, a superuser or BYPASSRLS role")
+
+    def watch(self, killed_at: float, report: Report) -> None:
+        """From the kill on, in a thread (the restart goes on meanwhile): when the killed server's sessions end."""
+        self._watcher = threading.Thread(target=self._wait_gone, args=(killed_at, report), daemon=True)
+        self._watcher.start()
+
+    def wait_gone(self) -> None:
+        assert self._watcher is not None
+        self._watcher.join()
+        self._watcher = None
+
+    def _wait_gone(self, killed_at: float, report: Report) -> None:
+        """Every session of the killed server ends (PostgreSQL sees their sockets close)."""
+        while True:
+            left = (
+                self.watch_conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND backend_start <= %s",
+                    (self.pids, self.seen_at),
+                ).fetchone()[0]
+                if self.pids
+                else 0
+            )
+            took = time.perf_counter() - killed_at
+            if not left:
+                report.note_pg("sessions_gone_s", took)
+                return
+            if took > SESSIONS_GONE_WITHIN_S:
+                report.problem(f"{left} sessions of the killed server still there {took:.0f} s after the kill")
+                return
+            time.sleep(0.005)
+
+    def integrity_check(self, report: Report) -> None:
+        """``amcheck`` on every table and B-tree index of the database (not other sessions' temporary tables)."""
+        import psycopg
+
+        if self.amcheck:
+            report.note_pg("integrity", f"skipped: {self.amcheck}")
+            return
+        where = (
+            "c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, "
+            "'pg_toast'::regnamespace, 'crash_amcheck'::regnamespace) AND c.relpersistence <> 't'"
+        )
+        try:
+            heap = self.conn.execute(
+                "SELECT c.oid::regclass::text, v.blkno, v.offnum, v.msg FROM pg_class c, "
+                f"crash_amcheck.verify_heapam(c.oid) v WHERE c.relkind IN ('r', 'm') AND {where}"
+            ).fetchall()
+            tables = self.conn.execute(
+                f"SELECT count(*) FROM pg_class c WHERE c.relkind IN ('r', 'm') AND {where}"
+            ).fetchone()[0]
+            indexes = self.conn.execute(
+                "SELECT count(crash_amcheck.bt_index_check(c.oid, true)) FROM pg_class c "
+                "JOIN pg_index i ON i.indexrelid = c.oid JOIN pg_am am ON am.oid = c.relam "
+                f"WHERE c.relkind = 'i' AND am.amname = 'btree' AND i.indisvalid AND i.indisready AND {where}"
+            ).fetchone()[0]
+        except psycopg.Error as exc:
+            report.problem(f"amcheck: {exc}".splitlines()[0])
+            return
+        report.integrity_checks += 1
+        report.note_pg(
+            "integrity",
+            f"amcheck: verify_heapam on {tables} tables, bt_index_check (heapallindexed) on {indexes} indexes",
+        )
+        if heap:
+            report.problem(f"amcheck verify_heapam: {heap[:5]}")
+
+    def close(self) -> None:
+        self.conn.close()
+        self.watch_conn.close()
+
+
+def _libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg://``) as the libpq URL psycopg takes."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _with_app_name(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).update_query_dict({"application_name": SERVER_APP_NAME}).render_as_string(hide_password=False)
+
+
 class Harness:
-    def __init__(self, work: Path, *, import_tasks: int, clients: int, seed: int, load_tasks: int) -> None:
+    def __init__(
+        self,
+        work: Path,
+        *,
+        import_tasks: int,
+        clients: int,
+        seed: int,
+        load_tasks: int,
+        database_url: str | None = None,
+        owner_url: str | None = None,
+    ) -> None:
+        """SQLite in ``work / "data"``; or PostgreSQL at ``database_url`` (the application role's URL, which
+        the server and the checks connect as), with ``owner_url`` (the database's owner) for the sessions
+        view and ``amcheck``."""
         self.work = work
         self.rng = random.Random(seed)
         self.import_tasks = import_tasks
         self.clients = clients
         self.load_tasks = load_tasks
         self.report = Report()
-        self.settings = seeding.settings_for(work / "data")
+        self.db = "postgresql" if database_url else "sqlite"
+        if database_url and not owner_url:
+            raise ValueError("PostgreSQL needs the database owner's URL too (owner_url)")
+        self.settings = seeding.settings_for(work / "data", database_url)
         self.file = write_tasks(work / "import.jsonl", import_tasks)
         self.file_ids = {f"t-{i}" for i in range(import_tasks)}
         self.acknowledged: dict[str, str] = {}  # annotation id -> task id
@@ -130,8 +352,15 @@ class Harness:
         self.load_projects: list[str] = []
         self._top_up_start = 0
         self._new_load_project()
-        self.server = Server(self.settings.data_dir, name="crash")
+        self.pg: PgSessions | None = None
+        if database_url and owner_url:
+            self.report.pg = {}
+            self.pg = PgSessions(owner_url)
+        self.server = Server(
+            self.settings.data_dir, _with_app_name(database_url) if database_url else None, name="crash"
+        )
         self.import_estimate_s = 1.0
+        self._killed_at = 0.0
 
     # -- helpers ------------------------------------------------------------------
 
@@ -153,7 +382,12 @@ class Harness:
         self.report.restarts_s.append(took)
 
     def kill(self) -> None:
+        if self.pg is not None:
+            self.pg.before_kill(self.report)
         self.server.kill()
+        self._killed_at = time.perf_counter()
+        if self.pg is not None:
+            self.pg.watch(self._killed_at, self.report)
 
     def import_once(self, project: str) -> tuple[int | None, dict | None, str]:
         try:
@@ -200,6 +434,9 @@ class Harness:
         delay = self.rng.uniform(0, self.import_estimate_s)
         thread.start()
         time.sleep(delay)
+        if self.pg is not None and n % 4 == 1:  # every other import on PostgreSQL: the kill waits for a COPY
+            self.report.count_pg("kills_aimed_at_copy", 1)
+            delay += self.pg.wait_for_copy(thread, self.import_estimate_s * 2)
         self.kill()
         thread.join()
         self.report.kill_after_s.append(delay)
@@ -259,12 +496,28 @@ class Harness:
             self._new_load_project()
 
     def after_kill(self) -> None:
-        self.integrity_check()
+        if self.pg is None:
+            self.integrity_check()
+            self.start()
+            return
+        # PostgreSQL: restart at once (the dead server's sessions may still be there), write, then check.
         self.start()
+        began = time.perf_counter()
+        try:
+            self.create_project(f"After restart {len(self.report.restarts_s)}")
+        except httpx.HTTPError as exc:
+            self.report.problem(f"first write after the restart: {exc!r}")
+        else:
+            self.report.note_pg("first_write_s", time.perf_counter() - began)
+        self.pg.wait_gone()
+        self.integrity_check()
 
     # -- checks ---------------------------------------------------------------------
 
     def integrity_check(self) -> None:
+        if self.pg is not None:
+            self.pg.integrity_check(self.report)
+            return
         db = self.settings.data_dir / "bastion.db"
         conn = sqlite3.connect(db)
         try:
@@ -453,7 +706,7 @@ class Harness:
 
         with seeding.system(self.rt).read() as r:
             workspaces = r.tx.execute(select(schema.workspaces.c.id)).scalars().all()
-        env = server_env(self.settings.data_dir, None)
+        env = server_env(self.settings.data_dir, self.settings.database_url)
         for ws in workspaces:
             done = subprocess.run(
                 [sys.executable, "-m", "bastion.cli", "audit", "verify", ws],
@@ -470,6 +723,8 @@ class Harness:
     def close(self) -> None:
         self.server.stop()
         self.rt.close()
+        if self.pg is not None:
+            self.pg.close()
 
 
 def _chunks(path: Path, size: int = 256 * 1024):
@@ -488,12 +743,25 @@ def run(
     lease_check_every: int = 50,
     work: Path | None = None,
     verbose: bool = True,
+    database_url: str | None = None,
+    owner_url: str | None = None,
 ) -> dict:
-    """Run the harness; returns the report (see ``Report.as_dict``)."""
+    """Run the harness; returns the report (see ``Report.as_dict``).
+
+    SQLite unless ``database_url`` names a PostgreSQL database (the application role's URL; ``owner_url``,
+    its owner's, for the sessions view and ``amcheck``)."""
     own_work = work is None
     work = Path(tempfile.mkdtemp(prefix="bastion-crash-")) if work is None else work
     started = time.perf_counter()
-    harness = Harness(work, import_tasks=import_tasks, clients=clients, seed=seed, load_tasks=load_tasks)
+    harness = Harness(
+        work,
+        import_tasks=import_tasks,
+        clients=clients,
+        seed=seed,
+        load_tasks=load_tasks,
+        database_url=database_url,
+        owner_url=owner_url,
+    )
     try:
         harness.start()
         harness.calibrate()
@@ -524,6 +792,7 @@ def run(
 
         result.update(
             {
+                "db": harness.db,
                 "seed": seed,
                 "import_tasks": import_tasks,
                 "import_batch": DEFAULT_BATCH,
@@ -543,8 +812,10 @@ def run(
 
 
 def _synchronous(rt) -> str:
-    """What the server's own connection setup gives SQLite writes (2 = FULL)."""
+    """What the server's own connection setup gives SQLite writes (2 = FULL); PostgreSQL's synchronous_commit."""
     with rt.db.engine.connect() as conn:
+        if not rt.db.is_sqlite:
+            return "synchronous_commit=" + str(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
         value = conn.exec_driver_sql("PRAGMA synchronous").scalar()
     return {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(value, str(value))
 
@@ -552,6 +823,13 @@ def _synchronous(rt) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.crash", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="sqlite (a fresh data directory) or postgresql (a fresh database at BASTION_BENCH_PG's server, "
+        "the server connecting as bastion_app); default sqlite",
     )
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
@@ -562,16 +840,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import datetime as dt
     import os
+    from contextlib import ExitStack
 
     load_before = os.getloadavg()
-    result = run(
-        args.cycles,
-        import_tasks=args.import_tasks,
-        clients=args.clients,
-        seed=args.seed,
-        load_tasks=args.load_tasks,
-        lease_check_every=args.lease_check_every,
-    )
+    with ExitStack() as stack:
+        url = owner = None
+        if args.db == "postgresql":
+            url = stack.enter_context(postgres_database("bastion_crash"))
+            owner = _owner_url(url)
+        result = run(
+            args.cycles,
+            import_tasks=args.import_tasks,
+            clients=args.clients,
+            seed=args.seed,
+            load_tasks=args.load_tasks,
+            lease_check_every=args.lease_check_every,
+            database_url=url,
+            owner_url=owner,
+        )
     import bastion
 
     result["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -579,12 +865,21 @@ def main(argv: list[str] | None = None) -> int:
     result["load"] = [round(x, 2) for x in load_before] + [round(x, 2) for x in os.getloadavg()]
     result["command"] = " ".join(["python -m benchmarks.crash", *(argv if argv is not None else sys.argv[1:])])
     (ROOT / "results").mkdir(exist_ok=True)
-    out = ROOT / "results" / "crash-sqlite.json"
+    out = ROOT / "results" / f"crash-{args.db}.json"
     out.write_text(json.dumps(result, indent=2))
     width = max(map(len, result))
     for key, value in result.items():
         print(f"{key:<{width}}  {value}")
     return 1 if result["problem_count"] else 0
+
+
+def _owner_url(url: str) -> str:
+    """The database's owner: ``postgres_database`` creates and migrates it as ``BASTION_BENCH_PG``'s role."""
+    from sqlalchemy.engine import make_url
+
+    from .servers import PG_ADMIN
+
+    return make_url(PG_ADMIN).set(database=make_url(url).database).render_as_string(hide_password=False)
 
 
 if __name__ == "__main__":

@@ -60,9 +60,17 @@ RENEW = Statement(
     "UPDATE assignments SET expires_at = :expires, updated_at = :now "
     "WHERE workspace_id = :ws AND id = :id AND state = 'leased'"
 )
-EXPIRED = Statement(
+_EXPIRED_LEASES = (
     "SELECT id, task_id FROM assignments WHERE workspace_id = :ws AND project_id = :project "
     "AND state = 'leased' AND expires_at < :now LIMIT :limit"
+)
+# PostgreSQL: the reclaim takes the expired rows' locks here, passing over any another transaction holds (a lease
+# being submitted or renewed: not the reclaim's to expire), so it never waits for an assignment row while holding
+# a task row — a late submit takes its assignment row, then its task row, and the two would deadlock
+# (tests/services/test_reclaim_lock_order.py). In task order, so two reclaims take task rows in the same order.
+EXPIRED = Statement(
+    _EXPIRED_LEASES,
+    postgresql=f"SELECT id, task_id FROM ({_EXPIRED_LEASES} FOR UPDATE SKIP LOCKED) expired ORDER BY task_id, id",
 )
 EXPIRE = Statement(
     "UPDATE assignments SET state = 'expired', updated_at = :now WHERE workspace_id = :ws AND id = :id "
