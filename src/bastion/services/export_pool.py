@@ -29,7 +29,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from .export_rows import OpenedPage, RowPlan, Tally, build_records, make_rows
+from .export_rows import OpenedPage, RowPlan, Tally, build_records, make_rows, tally_for
 
 log = logging.getLogger("bastion.exports")
 
@@ -45,7 +45,7 @@ def default_workers() -> int:
 def encode_page(page: OpenedPage, plan: RowPlan, encode, encoding, fixed) -> tuple[Any, Tally]:
     """One page: its encoded part (None: no rows) and what it counted (``Export._parts`` does the
     same in the exporting process, where it also fixes what the first rows decide)."""
-    tally = Tally(answers=[] if plan.keep_answers else None)
+    tally = tally_for(plan)
     rows = list(make_rows(build_records(page, plan), plan, tally))
     return (encode(rows, encoding, fixed) if rows else None), tally
 

@@ -25,9 +25,6 @@ from typing import Any
 import orjson
 
 LOSSLESS = "lossless"  # exporting.LOSSLESS (not imported: a worker imports as little as it can)
-# The manifest's agreement figures are computed from the exported answers, kept as they
-# stream by; past this many the export stops keeping them (bounded memory) and says so.
-QUALITY_MAX_ANNOTATIONS = 200_000
 
 
 @dataclass(frozen=True)
@@ -61,13 +58,15 @@ class Tally:
     annotations: int = 0
     per_annotator: Counter = field(default_factory=Counter)
     answers: list[dict] | None = None
+    # Past this many annotations the answers are no longer kept (services/exports.py QUALITY_MAX_ANNOTATIONS).
+    keep_at_most: int = 0
 
     def add(self, record: dict, annotations: list[dict]) -> None:
         self.annotations += len(annotations)
         for annotation in annotations:
             self.per_annotator[annotation["user_id"]] += 1
         if self.answers is not None:
-            if self.annotations > QUALITY_MAX_ANNOTATIONS:
+            if self.annotations > self.keep_at_most:
                 self.answers = None  # bounded memory: the manifest says the figures were not computed
                 return
             self.answers.extend(
@@ -88,7 +87,7 @@ class Tally:
         self.annotations += page.annotations
         self.per_annotator.update(page.per_annotator)
         if self.answers is not None:
-            if page.answers is None or self.annotations > QUALITY_MAX_ANNOTATIONS:
+            if page.answers is None or self.annotations > self.keep_at_most:
                 self.answers = None
             else:
                 self.answers.extend(page.answers)
@@ -108,7 +107,7 @@ class RowPlan:
     accepted_only: bool
     per_task: bool  # the task type's rows asked once per task (coco)
     options: Any  # tasktypes/_export.py ExportOptions
-    keep_answers: bool  # the tally keeps the answers (agreement figures)
+    keep_answers: int | None  # the tally keeps the answers (agreement figures) up to this many (None: not)
     task_type: Any  # the project's task type (tasktypes/base.py TaskType)
     raw_config: dict  # the project's config as stored
     config: Any  # the project's config, parsed by its task type
@@ -140,7 +139,7 @@ def planned(
     accepted_only: bool,
     per_task: bool,
     options: Any,
-    keep_answers: bool,
+    keep_answers: int | None,
     task_type: Any,
     raw_config: dict,
     config: Any = None,
@@ -255,6 +254,13 @@ def build_records(page: OpenedPage, plan: RowPlan) -> list[dict[str, Any]]:
             record["aggregate"] = aggregated.get(task_id)
         records.append(record)
     return records
+
+
+def tally_for(plan: RowPlan) -> Tally:
+    """A page's tally: it keeps the answers if the export does."""
+    if plan.keep_answers is None:
+        return Tally()
+    return Tally(answers=[], keep_at_most=plan.keep_answers)
 
 
 def make_rows(records: Iterable[dict], plan: RowPlan, tally: Tally) -> Iterator[dict]:

@@ -56,7 +56,7 @@ from . import approvals, quality, telemetry
 from .audit import checkpoint_now, signer
 from .context import Context
 from .export_pool import PagePool, default_workers
-from .export_rows import QUALITY_MAX_ANNOTATIONS, OpenedPage, RowPlan, Split, build_records, make_rows, planned
+from .export_rows import OpenedPage, RowPlan, Split, build_records, make_rows, planned, tally_for
 from .export_rows import Tally as _Tally
 from .files import MEDIA_EXTENSIONS, file_facts
 from .projects import Project, load_project
@@ -75,6 +75,9 @@ from ..tasktypes._export import STRENGTHS, ExportOptions
 from ..tasktypes.base import CONFIG_SECTIONS, TaskType
 
 PAGE = 2000
+# The manifest's agreement figures are computed from the exported answers, kept as they
+# stream by; past this many the export stops keeping them (bounded memory) and says so.
+QUALITY_MAX_ANNOTATIONS = 200_000
 PROGRESS_EVERY_S = 1.0  # how often a streaming export writes its bytes so far on its record
 FIRST_PAGE = 100  # pages grow from this to PAGE: the first bytes leave after a small read
 PER = ("annotation", "task")
@@ -264,7 +267,7 @@ class Export:
             accepted_only=self.request.accepted_only,
             per_task=self.format.per_task,
             options=self.options,
-            keep_answers=self.tally.answers is not None,
+            keep_answers=self.tally.keep_at_most if self.tally.answers is not None else None,
             task_type=self.task_type,
             raw_config=self.project.config,
             config=self.config,
@@ -340,7 +343,7 @@ class Export:
 
         def here(page: OpenedPage) -> Any:
             nonlocal fixed, have_rows
-            tally = _Tally(answers=[] if plan.keep_answers else None)
+            tally = tally_for(plan)
             rows = list(make_rows(build_records(page, plan), plan, tally))
             if rows and not have_rows:
                 fixed, have_rows = paging.fix(rows, here_encoding), True
@@ -727,7 +730,7 @@ def start_export(
             id=export_id,
         )
         if project.task_type in quality.AGREEMENT_TYPES:
-            export.tally.answers = []
+            export.tally.answers, export.tally.keep_at_most = [], QUALITY_MAX_ANNOTATIONS
         export.facts = _facts(ctx, w, project, writer, req, export_id, per, row_kind, checkpoint, export.filename)
     return export
 
