@@ -59,7 +59,17 @@ def _seed(args) -> None:
 
 
 def _children_rss(pid: int) -> int:
-    """The resident memory of ``pid`` and its children (the export's workers), in bytes."""
+    """The resident memory of ``pid`` and its descendants (the export's workers), in bytes."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
     total = 0
     todo = [pid]
     while todo:
@@ -67,19 +77,16 @@ def _children_rss(pid: int) -> int:
         try:
             with open(f"/proc/{p}/statm") as fh:
                 total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            with open(f"/proc/{p}/task/{p}/children") as fh:
-                todo.extend(int(c) for c in fh.read().split())
-        except (FileNotFoundError, ProcessLookupError, ValueError):
+        except (OSError, ValueError):
             continue
+        todo.extend(parents.get(p, ()))
     return total
 
 
 def _one(data: Path, seeded: dict, src: str, fmt: str, env: dict[str, str]) -> dict:
     import threading
 
-    server = Server(
-        data / "data", seeded["database_url"], name="export-bench", extra_env={"PYTHONPATH": src, **env}
-    )
+    server = Server(data / "data", seeded["database_url"], name="export-bench", extra_env={"PYTHONPATH": src, **env})
     server.start()
     try:
         peak = 0
@@ -89,7 +96,7 @@ def _one(data: Path, seeded: dict, src: str, fmt: str, env: dict[str, str]) -> d
             nonlocal peak
             while not done.is_set():
                 peak = max(peak, _children_rss(server.pid))
-                time.sleep(0.05)
+                time.sleep(0.1)
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()

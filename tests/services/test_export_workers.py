@@ -181,3 +181,30 @@ def pq_groups(data: bytes) -> int:
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(io.BytesIO(data)).num_row_groups
+
+
+def test_an_opener_opens_what_open_opens_and_refuses_what_it_refuses(rt):
+    """Sealer.opener (an export's pages): the same associated data and the same refusals as Sealer.open."""
+    from bastion.storage.crypto import Sealer, TamperedCiphertext
+
+    project = _project(rt, 1)
+    ws = project.workspace_id
+    sealer = Sealer(rt.keyring, ws, project.key_id)
+    older = Sealer(rt.keyring, ws, rt.keyring.create_key(ws, project.id))  # a value sealed under another key
+    blob, old_blob = sealer.seal("tasks", "tsk_1", "payload", b"one"), older.seal("tasks", "tsk_2", "payload", b"two")
+    opener = sealer.opener("tasks", "payload")
+    assert opener("tsk_1", blob) == b"one" == sealer.open("tasks", "tsk_1", "payload", blob)
+    assert opener("tsk_2", old_blob) == b"two"
+    tampered = blob[:-1] + bytes([blob[-1] ^ 1])
+    for table, column, record_id, value in (
+        ("tasks", "payload", "tsk_9", blob),  # copied onto another record
+        ("tasks", "predictions", "tsk_1", blob),  # another column
+        ("annotations", "payload", "tsk_1", blob),  # another table
+        ("tasks", "payload", "tsk_1", tampered),
+        ("tasks", "payload", "tsk_2", old_blob[:-1] + bytes([old_blob[-1] ^ 1])),
+        ("tasks", "payload", "tsk_1", blob[:20]),  # not a sealed value
+    ):
+        with pytest.raises(TamperedCiphertext):
+            sealer.opener(table, column)(record_id, value)
+        with pytest.raises(TamperedCiphertext):
+            sealer.open(table, record_id, column, value)

@@ -204,7 +204,9 @@ class Export:
                 limit = min(PAGE, limit * 2)
                 if not tasks:
                     return
-                open_ = r.sealer(ws, self.project.key_id).open
+                sealer = r.sealer(ws, self.project.key_id)
+                payload_of, predictions_of = sealer.opener("tasks", "payload"), sealer.opener("tasks", "predictions")
+                gold_of, result_of = sealer.opener("tasks", "gold"), sealer.opener("annotations", "result")
                 first, last = tasks.first_id, tasks.last_id
                 reviews: dict[str, dict] = {}
                 for review in review_dicts(
@@ -218,19 +220,19 @@ class Export:
                     opened.append(
                         (
                             task_id,
-                            open_("tasks", task_id, "payload", payload),
-                            open_("tasks", task_id, "predictions", predictions) if predictions is not None else None,
+                            payload_of(task_id, payload),
+                            predictions_of(task_id, predictions) if predictions is not None else None,
                             priority,
                             count,
                             done,
                             created,
                             is_gold,
-                            open_("tasks", task_id, "gold", gold) if is_gold and gold is not None else None,
+                            gold_of(task_id, gold) if is_gold and gold is not None else None,
                         )
                     )
                 wanted = {t[0] for t in opened} if split and part else None
                 annotations = [
-                    (ann_id, task_id, user_id, open_("annotations", ann_id, "result", result), lead, at, status, score)
+                    (ann_id, task_id, user_id, result_of(ann_id, result), lead, at, status, score)
                     for ann_id, task_id, user_id, result, lead, at, status, score in store.iter_annotations_in_range(
                         r.tx, ws, pid, first, last
                     )
