@@ -85,7 +85,7 @@ class PagePool:
         return self._pool.submit(_work, page)
 
     def pids(self) -> list[int]:
-        """The worker processes' ids (started as the first pages are submitted)."""
+        """The worker processes' ids (they start with the pool)."""
         processes = getattr(self._pool, "_processes", None) or {}
         return [p.pid for p in list(processes.values()) if p.pid is not None]
 

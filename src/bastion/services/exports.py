@@ -46,7 +46,7 @@ import pickle
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
@@ -365,8 +365,10 @@ class Export:
         def taken(page: OpenedPage, future: Future) -> Any:
             try:
                 part, tally = future.result()
-            except (BrokenProcessPool, OSError) as exc:  # a worker died: this page and the rest are made here
-                drop_pool(exc)
+            except (BrokenProcessPool, OSError, CancelledError) as exc:
+                # A worker died (or the pool was ended for that while this page waited): made here.
+                if pool is not None:
+                    drop_pool(exc)
                 return here(page)
             self.tally.merge(tally)
             return part
