@@ -3,6 +3,7 @@
     python -m benchmarks.export_parallel seed --data DIR --tasks 100000 [--db postgresql]
     python -m benchmarks.export_parallel run --data DIR --tree base=/path/to/base/src \\
         --tree new=/path/to/new/src [--rounds 3] [--formats jsonl,parquet] [--env new:BASTION_EXPORT_WORKERS=2]
+    PYTHONPATH=TREE/src python -m benchmarks.export_parallel cpu --data DIR [--format parquet] [--workers 2 --wait]
 
 ``seed`` makes a data directory (and, with ``--db postgresql``, a database kept until
 ``drop``) holding one project of ``--tasks`` tasks, every one answered once, as the
@@ -10,7 +11,8 @@ suite's export section does. ``run`` starts ``bastion serve`` from each tree in 
 (``PYTHONPATH`` = the tree's ``src``) on that same data, round after round (base, new,
 base, new…), downloads each format and prints the first byte, the total and the
 server's peak memory with its children (the export's worker processes), then the
-medians. Both builds must read the same schema.
+medians. Both builds must read the same schema. ``cpu`` exports through the service in one
+process (no HTTP) and prints the CPU seconds of that process and of its export workers.
 """
 
 from __future__ import annotations
@@ -152,6 +154,45 @@ def _run(args) -> None:
             )
 
 
+def _cpu(args) -> None:
+    """One format exported through the service in this process, twice (the second measured: a warm
+    process, as a server is): wall time, first byte, CPU seconds of this process and of its workers."""
+    import resource
+
+    from bastion.services import exports
+    from bastion.services.exports import ExportRequest
+
+    data = Path(args.data)
+    seeded = json.loads((data / "seeded.json").read_text())
+    settings = seeding.settings_for(data / "data", seeded["database_url"])
+    if hasattr(settings, "export_workers"):  # a build from before export workers has none
+        settings.export_workers = args.workers
+    exports.WAIT_FOR_WORKERS = args.wait  # every page past the first 10,000 tasks to the workers
+    rt = seeding.open_runtime(settings)
+    ctx = seeding.system(rt)
+    for _ in range(2):
+        began, cpu = time.perf_counter(), time.process_time()
+        children = sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+        export = exports.start_export(ctx, seeded["project"], request=ExportRequest(fmt=args.format))
+        first, size = None, 0
+        for chunk in export.stream():
+            if first is None:
+                first = time.perf_counter() - began
+            size += len(chunk)
+        result = {
+            "format": args.format,
+            "workers": args.workers,
+            "seconds": round(time.perf_counter() - began, 2),
+            "first_byte_ms": round(1000 * (first or 0)),
+            "process_cpu_s": round(time.process_time() - cpu, 2),
+            "workers_cpu_s": round(sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2]) - children, 2),
+            "mb": round(size / MB, 1),
+            "worker_pids": getattr(export, "worker_pids", None),
+        }
+    rt.close()
+    print(json.dumps(result), flush=True)
+
+
 def _drop(args) -> None:
     seeded = json.loads((Path(args.data) / "seeded.json").read_text())
     if seeded["database_url"]:
@@ -175,10 +216,15 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--rounds", type=int, default=3)
     run.add_argument("--formats", default="jsonl,parquet")
     run.add_argument("--env", action="append", default=[], help="NAME:KEY=VALUE for that tree's server")
+    cpu = sub.add_parser("cpu")
+    cpu.add_argument("--data", required=True)
+    cpu.add_argument("--format", default="jsonl")
+    cpu.add_argument("--workers", type=int, default=0)
+    cpu.add_argument("--wait", action="store_true", help="wait for the workers to start (tests do)")
     drop = sub.add_parser("drop")
     drop.add_argument("--data", required=True)
     args = parser.parse_args(argv)
-    {"seed": _seed, "run": _run, "drop": _drop}[args.command](args)
+    {"seed": _seed, "run": _run, "cpu": _cpu, "drop": _drop}[args.command](args)
 
 
 if __name__ == "__main__":
