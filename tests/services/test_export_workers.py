@@ -208,3 +208,30 @@ def test_an_opener_opens_what_open_opens_and_refuses_what_it_refuses(rt):
             sealer.opener(table, column)(record_id, value)
         with pytest.raises(TamperedCiphertext):
             sealer.open(table, record_id, column, value)
+
+
+def test_workers_end_themselves_when_the_exporting_process_is_killed(tmp_path):
+    """A process killed outright cannot end its pool: its export workers notice and exit."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, time, types\n"
+        "from bastion.exporting.base import Encoding\n"
+        "from bastion.services.export_pool import PagePool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = PagePool(2, types.SimpleNamespace(config=None), len, Encoding('lossless', 'x'), None)\n"
+        "    while not pool.ready():\n"
+        "        time.sleep(0.05)\n"
+        "    time.sleep(0.5)\n"
+        "    print(*pool.pids(), flush=True)\n"
+        "    os.kill(os.getpid(), 9)\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    pids = [int(p) for p in done.stdout.split()]
+    assert pids, done.stderr  # (processes are started as pages need them: one at least)
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)

@@ -16,7 +16,8 @@ the key (a client-held key revoked mid-export stops it).
 
 The pool is the export's own: started when the export has read enough to be worth it,
 ended with it — finished, failed, or closed because the client went away — and its
-processes are terminated, not left to finish pages nobody will read. Processes are
+processes are terminated, not left to finish pages nobody will read. A worker also ends
+itself when the exporting process dies without ending it (killed outright). Processes are
 started with ``spawn`` (a server has threads; ``fork`` would copy their locks).
 """
 
@@ -24,7 +25,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -53,6 +56,14 @@ def encode_page(page: OpenedPage, plan: RowPlan, encode, encoding, fixed) -> tup
 def _start(plan: RowPlan, encode, encoding, fixed) -> None:
     global _job
     _job = (plan, encode, replace(encoding, config=plan.config), fixed)  # the config as parsed here
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # an exporting process killed outright cannot end its workers: they end themselves
+        threading.Thread(target=_end_with, args=(parent.sentinel,), name="export-parent", daemon=True).start()
+
+
+def _end_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)
 
 
 def _ready() -> bool:
