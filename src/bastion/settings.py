@@ -113,6 +113,14 @@ class Settings(BaseSettings):
         le=65536,
         description="SQLite page cache per connection, in MiB (bulk imports from the CLI use at least 256).",
     )
+    export_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Worker processes that build and encode the pages of a large export (past 10,000 tasks) "
+        "while the exporting process reads; 0 or 1: none, all of it in the exporting process; "
+        "default: one a core, at most 4.",
+    )
     checkpoint_seconds: int = Field(
         default=60,
         ge=0,

@@ -320,3 +320,34 @@ def test_documents_count_the_rows_they_hold(rt):
         "per_annotator": None,
     }
     assert documents == 4  # the task nobody labelled has no document
+
+
+# The cases above the workers are tried on (each export starts its workers: a second or two).
+PAGED_CASES = [CASES[i] for i in (1, 3, 4, 5, 6, 9, 12, 15, 17, 18, 21, 24)] + [("preference", {"aggregate": "mv"})]
+
+
+def test_worker_processes_export_the_same_bytes(rt, steady, monkeypatch):
+    """Every case above, every format: pages built and encoded in worker processes make the very
+    bytes (and the same manifest counts and agreement figures) as the whole export made in-process."""
+    monkeypatch.setattr(exports, "FIRST_PAGE", 1)  # pages of one, then two tasks: many pages
+    monkeypatch.setattr(exports, "PAGE", 2)
+    monkeypatch.setattr(exports, "PARALLEL_AFTER_TASKS", 1)  # workers from the second page on
+    monkeypatch.setattr(exports, "WAIT_FOR_WORKERS", True)
+    made = {name: make(rt) for name, make in PROJECTS.items()}
+    paged = {fmt.name for fmt in rt.export_formats if fmt.pages is not None}
+    assert paged >= {"jsonl", "json", "parquet", "sft", "dpo", "spacy", "conll"}
+    assert paged <= {options.get("fmt", "jsonl") for _, options in PAGED_CASES}  # each such format is a case
+    for name, options in PAGED_CASES:
+        got = {}
+        for workers in (0, 2):
+            monkeypatch.setattr(rt.settings, "export_workers", workers)
+            export = exports.start_export(system(rt), made[name].id, request=ExportRequest(**options))
+            data = b"".join(export.stream())
+            manifest = export.manifest
+            assert manifest is not None
+            got[workers] = (data, manifest["counts"], manifest["quality"])
+            if workers and export.format.pages is not None:
+                assert export.worker_pids, f"{name} {options}: no worker process built a page"
+            else:
+                assert export.worker_pids is None
+        assert got[2] == got[0], f"{name} {options}"

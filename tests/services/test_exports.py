@@ -194,6 +194,7 @@ def test_growing_pages_export_every_task_once_in_order(rt, monkeypatch):
     items = [{"external_id": f"e{i}", "data": {"text": f"text {i}"}} for i in range(90)]
     results = [[{"label": "a"}] if i % 3 == 0 else [] for i in range(90)]
     project, owner, by_external = _project(rt, config, items, results)
+    monkeypatch.setattr(rt.settings, "export_workers", 0)  # the whole export in this process
     export = exports.start_export(as_user(rt, owner.id), project.id, fmt="jsonl")
     chunks = list(export.chunks())
     assert chunks[0].count(b"\n") == 50  # the first chunk leaves early
@@ -202,3 +203,7 @@ def test_growing_pages_export_every_task_once_in_order(rt, monkeypatch):
     labelled = {r["external_id"] for r in rows if r["annotations"]}
     assert labelled == {f"e{i}" for i in range(0, 90, 3)}
     assert all(a["task_id"] == r["id"] for r in rows for a in r["annotations"])
+    # Encoded a page at a time (an export that may use worker processes): the first page is the first chunk.
+    monkeypatch.setattr(rt.settings, "export_workers", 2)
+    paged = list(exports.start_export(as_user(rt, owner.id), project.id, fmt="jsonl").chunks())
+    assert paged[0].count(b"\n") == 3 and b"".join(paged) == b"".join(chunks)

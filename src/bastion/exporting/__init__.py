@@ -6,6 +6,6 @@ family of encoders — ``jsonrows`` (JSON Lines, JSON), ``parquet``, ``coco``,
 ``bastion_export_formats`` hook like any plugin.
 """
 
-from .base import LOSSLESS, ROW_OPTIONS, Encoding, ExportFormat, ExportFormats, installed
+from .base import LOSSLESS, ROW_OPTIONS, Encoding, ExportFormat, ExportFormats, PageEncoding, installed
 
-__all__ = ["LOSSLESS", "ROW_OPTIONS", "Encoding", "ExportFormat", "ExportFormats", "installed"]
+__all__ = ["LOSSLESS", "ROW_OPTIONS", "Encoding", "ExportFormat", "ExportFormats", "PageEncoding", "installed"]

@@ -25,7 +25,12 @@ file's bytes as they are made. A format (:class:`ExportFormat`) declares:
   than once per annotation: ``coco``, an image per task), ``split_column``
   (False: the file has no place for a ``split`` column, so a split is exported one
   part at a time) and ``file_facts`` (records carry the extension, width and
-  height of the file they name: ``coco``'s ``file_name`` and sizes).
+  height of the file they name: ``coco``'s ``file_name`` and sizes);
+* ``pages`` (optional, :class:`PageEncoding`): how it encodes one page of rows on its
+  own and joins the pages' parts, so that a large export can encode its pages in worker
+  processes (``services/export_pool.py``). The parts joined must be the very bytes
+  ``encode`` makes of the same rows, however the rows fall into pages (a test checks
+  each built-in format). A format without it is encoded in the exporting process.
 
 Built-ins register through the ``bastion_export_formats`` hook exactly like
 third-party packages (``exporting/builtin.py``), so adding a format never
@@ -84,6 +89,29 @@ class Encoding:
 Encoder = Callable[[Iterator[dict], Encoding], Iterator[bytes]]
 
 
+def no_state(rows: list[dict], encoding: Encoding) -> None:
+    """What the first rows fix for a format whose pages need nothing of them: nothing."""
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PageEncoding:
+    """How a format encodes one page of rows by itself (in a worker process) and joins the parts.
+
+    ``fix(first_rows, encoding)`` — what the export's first rows decide for every later
+    page (Parquet: the columns), computed once in the exporting process; it must pickle.
+    ``encode(rows, encoding, fixed)`` — a page's part (bytes, or what ``join`` takes),
+    for a page of at least one row; it runs in a worker, so it and its result must pickle
+    and it must not touch anything but its arguments. ``join(parts, encoding)`` — the
+    file's bytes from the parts in the file's order (None for a page without rows), in
+    the exporting process.
+    """
+
+    encode: Callable[[list[dict], Encoding, Any], Any]
+    join: Callable[[Iterator[Any], Encoding], Iterator[bytes]]
+    fix: Callable[[list[dict], Encoding], Any] = no_state
+
+
 @dataclass(frozen=True, kw_only=True)
 class ExportFormat:
     """One export format (see the module docstring for what each part means)."""
@@ -99,6 +127,7 @@ class ExportFormat:
     per_task: bool = False
     split_column: bool = True
     file_facts: bool = False
+    pages: PageEncoding | None = None
 
     def kinds_for(self, task_type: TaskTypeRows) -> tuple[str, ...]:
         """The kinds of rows this format can encode for projects of ``task_type`` (none: it does not apply)."""
@@ -139,6 +168,8 @@ def _check(fmt: Any) -> ExportFormat:
             )
     if not callable(fmt.encode):
         problems.append("encode: a function (rows, encoding) -> iterator of bytes")
+    if fmt.pages is not None and not isinstance(fmt.pages, PageEncoding):
+        problems.append("pages: a bastion.exporting.PageEncoding, or None")
     if problems:
         raise RuntimeError(f"{where}: " + "; ".join(problems))
     return fmt

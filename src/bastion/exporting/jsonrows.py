@@ -6,16 +6,19 @@ preference columns, spaCy's offsets: ``tasktypes/_export.py``).
 
 The trap: the first chunk leaves after a few rows (the time to the first byte is
 measured), then rows go out in chunks of 500 — one ``write`` per row would cost
-more than encoding them.
+more than encoding them. A page of rows encodes the same lines by itself
+(:data:`JSONL_PAGES`, :data:`JSON_PAGES`): that is how a large export encodes its
+pages in worker processes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
-from .base import LOSSLESS, Encoding, ExportFormat
+from .base import LOSSLESS, Encoding, ExportFormat, PageEncoding
 
 FIRST_CHUNK_ROWS = 50
 CHUNK_ROWS = 500
@@ -46,11 +49,39 @@ def encode_json_array(rows: Iterator[dict], encoding: Encoding | None = None) ->
     yield b"]\n"
 
 
+def _jsonl_page(rows: list[dict], encoding: Encoding, fixed: Any = None) -> bytes:
+    return b"\n".join(map(orjson.dumps, rows)) + b"\n"
+
+
+def _jsonl_join(parts: Iterator[bytes | None], encoding: Encoding) -> Iterator[bytes]:
+    for part in parts:
+        if part:
+            yield part
+
+
+def _json_array_page(rows: list[dict], encoding: Encoding, fixed: Any = None) -> bytes:
+    return b",\n".join(map(orjson.dumps, rows))
+
+
+def _json_array_join(parts: Iterator[bytes | None], encoding: Encoding) -> Iterator[bytes]:
+    first = True
+    yield b"["
+    for part in parts:
+        if part:
+            yield part if first else b",\n" + part
+            first = False
+    yield b"]\n"
+
+
+JSONL_PAGES = PageEncoding(encode=_jsonl_page, join=_jsonl_join)
+JSON_PAGES = PageEncoding(encode=_json_array_page, join=_json_array_join)
+
 JSONL = ExportFormat(
     name="jsonl",
     media_type="application/x-ndjson",
     extension="jsonl",
     encode=encode_jsonl,
+    pages=JSONL_PAGES,
     description="every task with its annotations and metadata, one per line (lossless)",
 )
 JSON = ExportFormat(
@@ -58,6 +89,7 @@ JSON = ExportFormat(
     media_type="application/json",
     extension="json",
     encode=encode_json_array,
+    pages=JSON_PAGES,
     description="the same as one JSON array",
 )
 SFT = ExportFormat(
@@ -65,6 +97,7 @@ SFT = ExportFormat(
     media_type="application/x-ndjson",
     extension="sft.jsonl",
     encode=encode_jsonl,
+    pages=JSONL_PAGES,
     rows=("sft",),
     options=("chat", "sft_form", "with_ids"),
     description="TRL SFT rows: {messages} or {prompt, completion}",
@@ -74,6 +107,7 @@ DPO = ExportFormat(
     media_type="application/x-ndjson",
     extension="dpo.jsonl",
     encode=encode_jsonl,
+    pages=JSONL_PAGES,
     rows=("dpo",),
     options=("chat", "dpo_min_strength", "include_ties", "with_ids"),
     description="TRL preference rows {prompt, chosen, rejected}",
@@ -83,9 +117,21 @@ SPACY = ExportFormat(
     media_type="application/x-ndjson",
     extension="spacy.jsonl",
     encode=encode_jsonl,
+    pages=JSONL_PAGES,
     rows=("spacy",),
     options=("with_ids",),
     description="spaCy-style {text, entities: [[start, end, label]]}",
 )
 
-__all__ = ["DPO", "JSON", "JSONL", "LOSSLESS", "SFT", "SPACY", "encode_json_array", "encode_jsonl"]
+__all__ = [
+    "DPO",
+    "JSON",
+    "JSONL",
+    "JSONL_PAGES",
+    "JSON_PAGES",
+    "LOSSLESS",
+    "SFT",
+    "SPACY",
+    "encode_json_array",
+    "encode_jsonl",
+]

@@ -42,18 +42,22 @@ import functools
 import hashlib
 import hmac
 import logging
+import pickle
 import time
-from collections import Counter, defaultdict
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import CancelledError, Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
 from . import approvals, quality, telemetry
 from .audit import checkpoint_now, signer
 from .context import Context
+from .export_pool import PagePool, default_workers
+from .export_rows import OpenedPage, RowPlan, Split, build_records, make_rows, planned, tally_for
+from .export_rows import Tally as _Tally
 from .files import MEDIA_EXTENSIONS, file_facts
 from .projects import Project, load_project
 from .redaction import reidentify_records, require_reidentify
@@ -81,27 +85,14 @@ CHAT = ("auto", "conversational", "standard")
 SFT_FORMS = ("messages", "prompt-completion")
 # The ``rows`` option names the lossless rows after the format they are best known by.
 ROWS_LOSSLESS = "jsonl"
-
-
-@dataclass(frozen=True)
-class Split:
-    """Named parts with fractions (the rest is ``train``), decided per task by a seeded hash."""
-
-    parts: tuple[tuple[str, float], ...]
-    seed: int = 0
-
-    def part_of(self, task_id: str) -> str:
-        digest = hashlib.sha256(f"bastion/split/1|{self.seed}|{task_id}".encode()).digest()
-        u = int.from_bytes(digest[:8], "big") / 2**64
-        edge = 0.0
-        for name, fraction in self.parts:
-            edge += fraction
-            if u < edge:
-                return name
-        return "train"
-
-    def names(self) -> list[str]:
-        return ["train", *(name for name, _ in self.parts)]
+# A large export builds and encodes its pages in worker processes (services/export_pool.py)
+# once it has read this many tasks in this process: a small one never starts a process, and
+# the first bytes of every export leave from here, after the first small page.
+PARALLEL_AFTER_TASKS = 10_000
+PAGES_IN_FLIGHT_PER_WORKER = 2  # the window of pages handed to the workers and not yet joined
+# While the workers start (a second or so: each imports Bastion), the pages are made here; tests
+# set this to wait for them instead, so that exports of a few tasks are built by the workers.
+WAIT_FOR_WORKERS = False
 
 
 def parse_split(text: str | None, seed: int = 0) -> Split | None:
@@ -164,36 +155,7 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 # -- the export -----------------------------------------------------------------
 
-
-@dataclass
-class _Tally:
-    """What the file holds, counted as it is made (the manifest's ``counts``), and the
-    answers its agreement figures are computed from (``None``: not kept)."""
-
-    rows: int = 0
-    tasks: int = 0
-    annotations: int = 0
-    per_annotator: Counter = field(default_factory=Counter)
-    answers: list[dict] | None = None
-
-    def add(self, record: dict, annotations: list[dict]) -> None:
-        self.annotations += len(annotations)
-        for annotation in annotations:
-            self.per_annotator[annotation["user_id"]] += 1
-        if self.answers is not None:
-            if self.annotations > QUALITY_MAX_ANNOTATIONS:
-                self.answers = None  # bounded memory: the manifest says the figures were not computed
-                return
-            self.answers.extend(
-                {
-                    "task": a["task_id"],
-                    "user": a["user_id"],
-                    "result": a["result"],
-                    "is_gold": "gold" in record,
-                    "review": a["review"]["status"],
-                }
-                for a in annotations
-            )
+log = logging.getLogger("bastion.exports")
 
 
 @dataclass
@@ -209,6 +171,8 @@ class Export:
     facts: dict[str, Any] = field(default_factory=dict)  # the manifest's parts known at the start
     tally: _Tally = field(default_factory=_Tally)
     manifest: dict[str, Any] | None = None  # signed when the stream ends
+    worker_pids: list[int] | None = None  # the worker processes this export used (None: none)
+    _gave_up_pool: bool = False
 
     @property
     def filename(self) -> str:
@@ -223,11 +187,12 @@ class Export:
     def config(self) -> Any:
         return self.task_type.parse_config(self.project.config)
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def pages(self) -> Generator[OpenedPage, None, None]:
+        """The project's tasks page by page (keyset, each page in its own read transaction, access
+        re-checked), the sealed columns opened; only the tasks of the part asked for."""
         ws, pid = self.project.workspace_id, self.project.id
         annotated_only = self.request.annotated_only
         after = ""
-        loads = orjson.loads
         split, part = self.split, self.request.part
         method = self.request.aggregate
         aggregated = self._aggregated(method) if method else None
@@ -240,68 +205,75 @@ class Export:
                 if not tasks:
                     return
                 sealer = r.sealer(ws, self.project.key_id)
-                open_ = sealer.open
+                payload_of, predictions_of = sealer.opener("tasks", "payload"), sealer.opener("tasks", "predictions")
+                gold_of, result_of = sealer.opener("tasks", "gold"), sealer.opener("annotations", "result")
                 first, last = tasks.first_id, tasks.last_id
                 reviews: dict[str, dict] = {}
                 for review in review_dicts(
                     r, ws, self.project.key_id, store.list_reviews_in_range(r.tx, ws, pid, first, last)
                 ):
                     reviews[review["annotation_id"]] = review  # the latest decision wins
-                by_task: dict[str, list] = defaultdict(list)
-                in_range = store.iter_annotations_in_range(r.tx, ws, pid, first, last)
-                for ann_id, task_id, user_id, result, lead, created, status, gold_score in in_range:
-                    decided = reviews.get(ann_id)
-                    item = {
-                        "id": ann_id,
-                        "task_id": task_id,
-                        "project_id": pid,
-                        "user_id": user_id,
-                        "result": loads(open_("annotations", ann_id, "result", result)),
-                        "lead_time_ms": lead,
-                        "created_at": created,
-                        "review": {"status": status}
-                        if decided is None
-                        else {
-                            "status": status,
-                            "reviewer_id": decided["reviewer_id"],
-                            "comment": decided["comment"],
-                            "correction": decided["correction"],
-                            "reviewed_at": decided["created_at"],
-                        },
-                    }
-                    if gold_score is not None:
-                        item["gold_score"] = gold_score
-                    by_task[task_id].append(item)
-                page = []
+                opened = []
                 for task_id, payload, predictions, priority, count, done, created, is_gold, gold in tasks:
                     if split and part and split.part_of(task_id) != part:
                         continue
-                    body = loads(open_("tasks", task_id, "payload", payload))
-                    record = {
-                        "id": task_id,
-                        "project_id": pid,
-                        "data": body["data"],
-                        "predictions": loads(open_("tasks", task_id, "predictions", predictions))
-                        if predictions is not None
-                        else [],
-                        "external_id": body.get("external_id"),
-                        "meta": body.get("meta"),
-                        "priority": priority,
-                        "annotation_count": count,
-                        "done": bool(done),
-                        "created_at": created,
-                        "annotations": self._kept(by_task.get(task_id, [])),
-                    }
-                    if is_gold:
-                        assert gold is not None  # a gold task is stored with its answer
-                        record["gold"] = loads(open_("tasks", task_id, "gold", gold))
-                    if aggregated is not None:
-                        record["aggregate"] = aggregated.get(task_id)
-                    page.append(record)
-                if self.request.reidentify:
-                    reidentify_records(r, self.project, self.task_type, self.config, page)
-            yield from page
+                    opened.append(
+                        (
+                            task_id,
+                            payload_of(task_id, payload),
+                            predictions_of(task_id, predictions) if predictions is not None else None,
+                            priority,
+                            count,
+                            done,
+                            created,
+                            is_gold,
+                            gold_of(task_id, gold) if is_gold and gold is not None else None,
+                        )
+                    )
+                wanted = {t[0] for t in opened} if split and part else None
+                annotations = [
+                    (ann_id, task_id, user_id, result_of(ann_id, result), lead, at, status, score)
+                    for ann_id, task_id, user_id, result, lead, at, status, score in store.iter_annotations_in_range(
+                        r.tx, ws, pid, first, last
+                    )
+                    if wanted is None or task_id in wanted
+                ]
+                page = OpenedPage(
+                    opened,
+                    annotations,
+                    reviews,
+                    {t[0]: aggregated.get(t[0]) for t in opened} if aggregated is not None else None,
+                    len(tasks),
+                )
+            yield page
             after = tasks.last_id
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The records of the export, a page at a time (re-identified when asked: owners)."""
+        plan = self._plan()
+        for page in self.pages():
+            records = build_records(page, plan)
+            if self.request.reidentify:
+                with self.ctx.read() as r:
+                    r.access.require(Action.EXPORT, self.project.workspace_id, what="project")
+                    reidentify_records(r, self.project, self.task_type, self.config, records)
+            yield from records
+
+    def _plan(self) -> RowPlan:
+        """How this export makes its records and rows (what a worker process is given)."""
+        return planned(
+            project_id=self.project.id,
+            kind=self.row_kind,
+            per=self.options.per,
+            split=self.split if self.format.split_column else None,
+            accepted_only=self.request.accepted_only,
+            per_task=self.format.per_task,
+            options=self.options,
+            keep_answers=self.tally.keep_at_most if self.tally.answers is not None else None,
+            task_type=self.task_type,
+            raw_config=self.project.config,
+            config=self.config,
+        )
 
     def _aggregated(self, method: str) -> dict[str, dict]:
         """One answer per task for the whole project by ``method`` (aggregation needs every label at once)."""
@@ -310,68 +282,9 @@ class Export:
             annotations = quality.usable(quality.load_annotations(r, self.project))
         return quality.aggregate(self.project.task_type, self.project.config, annotations, method)
 
-    def _kept(self, annotations: list[dict]) -> list[dict]:
-        """Only accepted (or corrected) annotations when asked; a correction replaces the result."""
-        if not self.request.accepted_only:
-            return annotations
-        kept = []
-        for a in annotations:
-            status = a["review"]["status"]
-            if status == "accepted":
-                kept.append(a)
-            elif status == "corrected":
-                kept.append({**a, "result": a["review"]["correction"], "original_result": a["result"]})
-        return kept
-
-    def rows(self, records: Iterator[dict]) -> Iterator[dict]:
+    def rows(self, records: Iterable[dict]) -> Iterator[dict]:
         """The rows of the file, counted: a task or annotation counts when a row came of it."""
-        kind = self.row_kind
-        split = self.split if self.format.split_column else None
-        tally = self.tally
-        if kind == LOSSLESS:
-            for record in records:
-                extra = {"split": split.part_of(record["id"])} if split else {}
-                annotations = record["annotations"]
-                if self.options.per == "task":
-                    tally.rows += 1
-                    tally.tasks += 1
-                    tally.add(record, annotations)
-                    yield {**record, **extra}
-                    continue
-                task = {k: v for k, v in record.items() if k != "annotations"}
-                tally.tasks += 1 if annotations else 0
-                for ann in annotations:
-                    tally.rows += 1
-                    tally.add(record, [ann])
-                    yield {**task, "annotation": ann, **extra}
-            return
-        config, options = self.config, self.options
-        make = self._row_maker(kind)
-        if self.format.per_task:  # one call per task: every annotation of a task with a row counts
-            for record in records:
-                extra = {"split": split.part_of(record["id"])} if split else {}
-                made = 0
-                for row in make(config, record, None, options):
-                    made += 1
-                    tally.rows += 1
-                    yield {**row, **extra}
-                if made:
-                    tally.tasks += 1
-                    tally.add(record, record["annotations"])
-            return
-        for record in records:
-            extra = {"split": split.part_of(record["id"])} if split else {}
-            used = False
-            for ann in record["annotations"]:
-                made = 0
-                for row in make(config, record, ann, options):
-                    made += 1
-                    tally.rows += 1
-                    yield {**row, **extra}
-                if made:
-                    tally.add(record, [ann])
-                    used = True
-            tally.tasks += used
+        return make_rows(records, self._plan(), self.tally)
 
     def _row_maker(self, kind: str) -> Callable[..., Iterable[dict]]:
         """How the task type makes rows of ``kind`` (the format was chosen for a kind it makes)."""
@@ -390,10 +303,126 @@ class Export:
         )
 
     def chunks(self) -> Iterator[bytes]:
+        if self._workers() > 1:
+            return self._paged_chunks()
         records = self.records()
         if self.format.file_facts:
             records = self._with_file_facts(records)
         return self.format.encode(self.rows(records), self.encoding())
+
+    def _workers(self) -> int:
+        """How many worker processes may build this export's pages (0 or 1: none, all of it here).
+
+        Only where the format encodes a page by itself, and nothing a page needs is read from the
+        database after it was opened (re-identification, the files' sizes)."""
+        if self.format.pages is None or self.format.file_facts or self.request.reidentify:
+            return 0
+        setting = self.ctx.rt.settings.export_workers
+        return default_workers() if setting is None else setting
+
+    def _paged_chunks(self) -> Iterator[bytes]:
+        """The file's bytes, its pages built and encoded in worker processes once the export is large
+        (``PARALLEL_AFTER_TASKS`` read): the same bytes as ``format.encode`` makes here."""
+        paging = self.format.pages
+        assert paging is not None  # _workers said so
+        # What workers are told: no head (it is for whole files), the config parsed there (services/export_pool.py).
+        encoding = replace(self.encoding(), head=list, config=None)
+        return paging.join(self._parts(paging, encoding), encoding)
+
+    def _parts(self, paging, encoding: Encoding) -> Iterator[Any]:
+        """Each page's part, in the file's order (None: a page without rows)."""
+        plan = self._plan()
+        fixed: Any = None
+        have_rows = False
+        read = 0
+        pool: PagePool | None = None
+        pending: deque[tuple[OpenedPage, Future]] = deque()
+        window = PAGES_IN_FLIGHT_PER_WORKER * self._workers()
+        pages = self.pages()
+        finished = False
+
+        here_encoding = replace(encoding, config=plan.config)
+
+        def here(page: OpenedPage) -> Any:
+            nonlocal fixed, have_rows
+            tally = tally_for(plan)
+            rows = list(make_rows(build_records(page, plan), plan, tally))
+            if rows and not have_rows:
+                fixed, have_rows = paging.fix(rows, here_encoding), True
+            part = paging.encode(rows, here_encoding, fixed) if rows else None
+            self.tally.merge(tally)
+            return part
+
+        def drop_pool(exc: BaseException) -> None:
+            nonlocal pool
+            log.warning("export %s: its worker processes failed (%s); the rest is made here", self.id, exc)
+            self._gave_up_pool = True
+            if pool is not None:
+                self.worker_pids = pool.pids() or self.worker_pids
+                pool.close()
+                pool = None
+
+        def taken(page: OpenedPage, future: Future) -> Any:
+            try:
+                part, tally = future.result()
+            except (BrokenProcessPool, OSError, CancelledError) as exc:
+                # A worker died (or the pool was ended for that while this page waited): made here.
+                if pool is not None:
+                    drop_pool(exc)
+                return here(page)
+            self.tally.merge(tally)
+            return part
+
+        try:
+            for page in pages:
+                read += page.read
+                if pool is None:
+                    while pending:  # the pool failed: what it was given is made here, in order
+                        yield here(pending.popleft()[0])
+                    yield here(page)
+                    if have_rows and read >= PARALLEL_AFTER_TASKS and window and not self._gave_up_pool:
+                        pool = self._start_pool(plan, paging, encoding, fixed)
+                    continue
+                if not pending and not pool.ready() and not WAIT_FOR_WORKERS:
+                    yield here(page)  # the workers are still starting: meanwhile pages are made here
+                    continue
+                try:
+                    pending.append((page, pool.submit(page)))
+                except (BrokenProcessPool, RuntimeError, OSError) as exc:
+                    drop_pool(exc)
+                    while pending:
+                        yield taken(*pending.popleft())
+                    yield here(page)
+                    continue
+                if not self.worker_pids:
+                    self.worker_pids = pool.pids()
+                while len(pending) >= window:
+                    yield taken(*pending.popleft())
+            while pending:
+                yield taken(*pending.popleft())
+            finished = True
+        finally:
+            pages.close()
+            if pool is not None:
+                self.worker_pids = pool.pids() or self.worker_pids
+                pool.close(finished=finished)
+
+    def _start_pool(self, plan: RowPlan, paging, encoding: Encoding, fixed: Any) -> PagePool | None:
+        """The export's worker processes, or None (the rest is made here) where they cannot be had."""
+        try:
+            pickle.dumps((plan, paging.encode, encoding, fixed))
+        except Exception as exc:  # noqa: BLE001 — a plugin's row maker or config that does not pickle
+            log.info("export %s: built in this process (%s does not pickle)", self.id, exc)
+            self._gave_up_pool = True
+            return None
+        try:
+            pool = PagePool(self._workers(), plan, paging.encode, encoding, fixed)
+        except (OSError, RuntimeError) as exc:
+            log.warning("export %s: no worker processes (%s); built in this process", self.id, exc)
+            self._gave_up_pool = True
+            return None
+        self.worker_pids = []
+        return pool
 
     def _with_file_facts(self, records: Iterator[dict]) -> Iterator[dict]:
         """Records with the extension and pixel size of the file their first file field names."""
@@ -705,7 +734,7 @@ def start_export(
             id=export_id,
         )
         if project.task_type in quality.AGREEMENT_TYPES:
-            export.tally.answers = []
+            export.tally.answers, export.tally.keep_at_most = [], QUALITY_MAX_ANNOTATIONS
         export.facts = _facts(ctx, w, project, writer, req, export_id, per, row_kind, checkpoint, export.filename)
     return export
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -92,6 +92,30 @@ class Sealer:
                 f"{table}.{column} of {record_id} does not authenticate "
                 "(tampered, or copied from another record or workspace)"
             ) from exc
+
+    def opener(self, table: str, column: str) -> Callable[[str, bytes], bytes]:
+        """``open`` for many records of one table and column (an export's pages): the associated data's
+        fixed parts made once, a value sealed with the current key opened without looking the key up.
+        The same checks and the same associated data as ``open``; any other value goes to ``open``."""
+        key_id = self.material.key_id
+        decrypt = self.material.aead.decrypt
+        prefix = self._prefix
+        head = f"bastion/1|{self.workspace_id}|{table}|".encode()
+        tail = f"|{column}|{key_id}".encode()
+        slow = self.open
+
+        def open_one(record_id: str, sealed: bytes) -> bytes:
+            if len(sealed) < _HEADER + 16 or sealed[:17] != prefix:
+                return slow(table, record_id, column, sealed)  # another key, or not a sealed value
+            try:
+                return decrypt(sealed[17:29], sealed[29:], head + record_id.encode() + tail)
+            except InvalidTag as exc:
+                raise TamperedCiphertext(
+                    f"{table}.{column} of {record_id} does not authenticate "
+                    "(tampered, or copied from another record or workspace)"
+                ) from exc
+
+        return open_one
 
     def seal_json(self, table: str, record_id: str, column: str, value: object) -> bytes:
         return self.seal(table, record_id, column, orjson.dumps(value))
