@@ -104,7 +104,8 @@ def lock_head(tx: Tx, workspace_id: str) -> Head:
 
 
 def insert_entries(tx: Tx, workspace_id: str, entries: Sequence[NewEntry]) -> None:
-    INSERT_EVENT.many(
+    """Sent with the COMMIT (or the transaction's next statement): ``Statement.defer``."""
+    INSERT_EVENT.defer_many(
         tx,
         [
             {
@@ -125,13 +126,13 @@ def insert_entries(tx: Tx, workspace_id: str, entries: Sequence[NewEntry]) -> No
 
 def insert_nodes(tx: Tx, workspace_id: str, nodes: Sequence[NewNode]) -> None:
     if nodes:
-        INSERT_NODE.many(
+        INSERT_NODE.defer_many(
             tx, [{"workspace_id": workspace_id, "level": n.level, "idx": n.idx, "hash": n.hash} for n in nodes]
         )
 
 
 def set_head(tx: Tx, workspace_id: str, *, size: int, frontier: bytes, now: int) -> None:
-    SET_HEAD.run(tx, ws=workspace_id, size=size, frontier=frontier, now=now)
+    SET_HEAD.defer(tx, ws=workspace_id, size=size, frontier=frontier, now=now)
 
 
 # -- checkpoints ------------------------------------------------------------------------------

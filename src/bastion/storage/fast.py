@@ -18,9 +18,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .database import DriverCursor, Tx
+from .dialects import pipeline_supported, send_pending
+
+if TYPE_CHECKING:
+    import psycopg
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
@@ -39,9 +44,32 @@ class Statement:
         self.postgresql = _pyformat(postgresql if postgresql is not None else sql)
 
     def _cursor(self, tx: Tx, params: Mapping[str, Any]) -> DriverCursor:
-        raw = tx.raw
-        sql = self.sqlite if tx.db.is_sqlite else self.postgresql
-        return raw.execute(sql, params)
+        if tx.db.is_sqlite:
+            return tx.raw.execute(self.sqlite, params)
+        if tx.pending:  # the writes waiting, then this, in one round trip
+            cursor = send_pending(tx.conn, self.postgresql, params)
+            assert cursor is not None  # a statement was given
+            return cast(DriverCursor, cursor)
+        return tx.raw.execute(self.postgresql, params)
+
+    def defer(self, tx: Tx, **params: Any) -> None:
+        """A write whose outcome nothing reads (no row count, no rows): on PostgreSQL it waits and
+        goes with the transaction's next statement, or its COMMIT, in that round trip (``Tx.pending``);
+        SQLite runs it now. The server still runs everything in the order it was asked.
+
+        The trap: an error in it (a constraint) surfaces at that later statement and fails the
+        transaction there — defer only writes whose failure nobody catches to carry on."""
+        if tx.db.is_sqlite:
+            tx.raw.execute(self.sqlite, params)
+        else:
+            tx.pending.append((self.postgresql, params))
+
+    def defer_many(self, tx: Tx, rows: Iterable[Mapping[str, Any]]) -> None:
+        """``defer`` for each of ``rows``."""
+        if tx.db.is_sqlite:
+            tx.raw.executemany(self.sqlite, list(rows))
+        else:
+            tx.pending.extend((self.postgresql, row) for row in rows)
 
     def rows(self, tx: Tx, **params: Any) -> list[tuple[Any, ...]]:
         return self._cursor(tx, params).fetchall()
@@ -70,5 +98,42 @@ class Statement:
         if tx.db.is_sqlite:
             raw.executemany(sql, list(rows))
         else:
-            with raw.cursor() as cur:
+            waiting = list(tx.pending)
+            tx.pending.clear()
+            # psycopg's executemany is a pipeline of its own (it rides one already open): the waiting
+            # writes go first in it.
+            with raw.pipeline() if waiting and pipeline_supported() else nullcontext(), raw.cursor() as cur:
+                for text, values in waiting:
+                    cur.execute(text, values)
                 cur.executemany(sql, list(rows))
+
+
+class Done(NamedTuple):
+    """What one statement of a batch gave: its rows (none for a write without RETURNING) and its row count."""
+
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+
+
+def together(tx: Tx, calls: Sequence[tuple[Statement, Mapping[str, Any]]]) -> list[Done]:
+    """Run statements in one round trip (PostgreSQL: psycopg's pipeline mode), in order; what each gave.
+
+    The server runs them one after the other, as if sent one by one: a lock taken by one is held
+    when the next runs, and a setting one makes is in force for the next. Use it for statements
+    whose parameters do not depend on each other's results. An error in one fails the batch (and,
+    on PostgreSQL, the transaction, as it would have anyway). SQLite runs them one by one.
+    """
+    if tx.db.is_sqlite or not pipeline_supported():
+        out = []
+        for statement, params in calls:
+            cursor = statement._cursor(tx, params)
+            out.append(Done(cursor.fetchall() if cursor.description is not None else [], cursor.rowcount))
+        return out
+    raw = cast("psycopg.Connection[Any]", tx.raw)
+    waiting = list(tx.pending)
+    tx.pending.clear()
+    with raw.pipeline():
+        for sql, values in waiting:
+            raw.execute(sql, values)
+        cursors = [raw.execute(statement.postgresql, params) for statement, params in calls]
+    return [Done(c.fetchall() if c.description is not None else [], c.rowcount) for c in cursors]
