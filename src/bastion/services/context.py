@@ -253,10 +253,10 @@ class Context:
             )
             if generation == pending.generation:
                 self.pending = None
-                roles = {row.workspace_id: Role(row.role) for row in rows}
+                known = {row.workspace_id: Role(row.role) for row in rows}
                 if not tx.write:
-                    self.rt.auth_cache.keep_roles(self.actor.user_id, generation, roles)
-                return Unit(tx, self.rt, self.actor, may_bind=self.may_bind, roles=roles, scoped=True)
+                    self.rt.auth_cache.keep_roles(self.actor.user_id, generation, known)
+                return Unit(tx, self.rt, self.actor, may_bind=self.may_bind, roles=known, scoped=True)
             tx.set_scope("", "", False)  # moved: nobody asks until the credential is resolved again
         generation, actor = auth_cache.confirm(self.rt.auth_cache, pending, tx)
         if actor is not None:

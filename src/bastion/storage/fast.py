@@ -98,11 +98,12 @@ class Statement:
         if tx.db.is_sqlite:
             raw.executemany(sql, list(rows))
         else:
+            driver = cast("psycopg.Connection[Any]", raw)
             waiting = list(tx.pending)
             tx.pending.clear()
             # psycopg's executemany is a pipeline of its own (it rides one already open): the waiting
             # writes go first in it.
-            with raw.pipeline() if waiting and pipeline_supported() else nullcontext(), raw.cursor() as cur:
+            with driver.pipeline() if waiting and pipeline_supported() else nullcontext(), driver.cursor() as cur:
                 for text, values in waiting:
                     cur.execute(text, values)
                 cur.executemany(sql, list(rows))

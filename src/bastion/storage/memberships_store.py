@@ -60,7 +60,7 @@ def scope_to_roles(tx: Tx, user_id: str, is_admin: bool, *, generation: bool) ->
     ``Dialect.set_scope`` twice and ``list_roles`` between them do, in one pipelined batch.
     ``generation``: the auth generation is read in the same batch (first; None otherwise).
     """
-    calls = [(GENERATION, {})] if generation else []
+    calls: list[tuple[Statement, dict[str, str]]] = [(GENERATION, {})] if generation else []
     calls += [(_ASKER, {"user": user_id, "admin": "on" if is_admin else "off"}), (_ROLES_AS_SCOPE, {"user": user_id})]
     done = together(tx, calls)
     value = (int(done[0].rows[0][0]) if done[0].rows else 0) if generation else None
