@@ -116,8 +116,15 @@ class Unit:
     def hold_person(self) -> None:
         """Take the person's wall lock first (before any task row), so locks always come in one order."""
         if not self.actor.is_system and not self._held:
-            workforce_store.lock_person(self.tx, self.actor.user_id)
+            workforce_store.lock_person(self.tx, self.actor.user_id, defer=True)  # taken before what follows
             self._held = True  # a row lock lasts until the transaction ends
+
+    def wall_reads(self, workspace_id: str) -> list:
+        """The reads ``see_content`` will make for this workspace, to ask ahead with others
+        (``fast.prefetch``): none for the operator or once this write unit has passed the wall."""
+        if self.actor.is_system or (self.tx.write and workspace_id in self._seen):
+            return []
+        return workforce_store.wall_reads(self.actor.user_id, workspace_id, self.tx.now)
 
     def see_content(self, workspace_id: str) -> None:
         """This person is about to be shown the workspace's data: walls decide (access.py).

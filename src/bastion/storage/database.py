@@ -70,7 +70,7 @@ class DriverConnection(Protocol):
 class Tx:
     """One open transaction."""
 
-    __slots__ = ("conn", "db", "now", "write", "_raw", "pending")
+    __slots__ = ("conn", "db", "now", "write", "_raw", "pending", "answers")
 
     def __init__(self, conn: Connection, db: Database, write: bool) -> None:
         self.conn = conn
@@ -80,6 +80,8 @@ class Tx:
         self._raw: DriverConnection | None = None
         # PostgreSQL: writes sent later (``fast.Statement.defer``), with the next statement or the commit.
         self.pending: list[tuple[str, Any]] = []
+        # PostgreSQL: reads already answered, in a ``fast.prefetch`` block (None outside one).
+        self.answers: dict[tuple[int, tuple[tuple[str, Any], ...]], list[tuple[Any, ...]]] | None = None
 
     @property
     def raw(self) -> DriverConnection:

@@ -17,8 +17,8 @@ every statement on both databases.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from .database import DriverCursor, Tx
@@ -59,40 +59,64 @@ class Statement:
 
         The trap: an error in it (a constraint) surfaces at that later statement and fails the
         transaction there — defer only writes whose failure nobody catches to carry on."""
+        tx.answers = None
         if tx.db.is_sqlite:
             tx.raw.execute(self.sqlite, params)
         else:
             tx.pending.append((self.postgresql, params))
 
+    def defer_apart(self, tx: Tx, **params: Any) -> None:
+        """``defer`` for a write (or a lock) that no read of an open ``prefetch`` block reads: the block's
+        answers stand (the caller vouches for it: the person's lock, their last access)."""
+        answers = tx.answers
+        self.defer(tx, **params)
+        tx.answers = answers
+
     def defer_many(self, tx: Tx, rows: Iterable[Mapping[str, Any]]) -> None:
         """``defer`` for each of ``rows``."""
+        tx.answers = None
         if tx.db.is_sqlite:
             tx.raw.executemany(self.sqlite, list(rows))
         else:
             tx.pending.extend((self.postgresql, row) for row in rows)
 
+    def _answered(self, tx: Tx, params: Mapping[str, Any]) -> list[tuple[Any, ...]] | None:
+        """This read's rows when a ``prefetch`` block already has them (each answer is given once)."""
+        answers = tx.answers
+        if answers is None:
+            return None
+        return answers.pop((id(self), _key(params)), None)
+
     def rows(self, tx: Tx, **params: Any) -> list[tuple[Any, ...]]:
+        answered = self._answered(tx, params)
+        if answered is not None:
+            return answered
         return self._cursor(tx, params).fetchall()
 
     def one(self, tx: Tx, **params: Any) -> tuple[Any, ...] | None:
+        answered = self._answered(tx, params)
+        if answered is not None:
+            return answered[0] if answered else None
         return self._cursor(tx, params).fetchone()
 
     def one_row(self, tx: Tx, **params: Any) -> tuple[Any, ...]:
         """The row a statement always returns (an aggregate, an upsert's ``RETURNING``)."""
-        row = self._cursor(tx, params).fetchone()
+        row = self.one(tx, **params)
         if row is None:
             raise RuntimeError("the statement returned no row")
         return row
 
     def scalar(self, tx: Tx, **params: Any) -> Any:
-        row = self._cursor(tx, params).fetchone()
+        row = self.one(tx, **params)
         return None if row is None else row[0]
 
     def run(self, tx: Tx, **params: Any) -> int:
         """Execute; returns the number of rows changed."""
+        tx.answers = None  # a write: what was read ahead may no longer be what a read would see
         return self._cursor(tx, params).rowcount
 
     def many(self, tx: Tx, rows: Iterable[Mapping[str, Any]] | Sequence[Mapping[str, Any]]) -> None:
+        tx.answers = None
         sql = self.sqlite if tx.db.is_sqlite else self.postgresql
         raw = tx.raw
         if tx.db.is_sqlite:
@@ -107,6 +131,32 @@ class Statement:
                 for text, values in waiting:
                     cur.execute(text, values)
                 cur.executemany(sql, list(rows))
+
+
+def _key(params: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted(params.items()))
+
+
+@contextmanager
+def prefetch(tx: Tx, calls: Sequence[tuple[Statement, Mapping[str, Any]]]) -> Iterator[None]:
+    """Within the block, these reads are answered from one round trip made now (PostgreSQL; SQLite:
+    nothing is read ahead), each to the first identical call (same statement, same parameters).
+
+    For a path whose next reads do not depend on each other: the server runs them now, after
+    everything asked before (a lock taken, a pending write), as it would have a moment later. The
+    first write through a ``Statement`` (``run``, ``defer``, ``many``) drops what is left, so no read
+    is answered from before the transaction's own write. Writes through SQLAlchemy are not seen:
+    keep the block to the hot path's own statements.
+    """
+    if tx.db.is_sqlite:
+        yield
+        return
+    done = together(tx, calls)
+    tx.answers = {(id(statement), _key(params)): d.rows for (statement, params), d in zip(calls, done)}
+    try:
+        yield
+    finally:
+        tx.answers = None
 
 
 class Done(NamedTuple):
@@ -130,11 +180,19 @@ def together(tx: Tx, calls: Sequence[tuple[Statement, Mapping[str, Any]]]) -> li
             cursor = statement._cursor(tx, params)
             out.append(Done(cursor.fetchall() if cursor.description is not None else [], cursor.rowcount))
         return out
+    # Reads a ``prefetch`` block has answered already are not asked again.
+    answered = [statement._answered(tx, params) for statement, params in calls]
+    asked = [(i, call) for i, call in enumerate(calls) if answered[i] is None]
+    out = [Done(rows, len(rows)) if rows is not None else Done([], 0) for rows in answered]
+    if not asked and not tx.pending:
+        return out
     raw = cast("psycopg.Connection[Any]", tx.raw)
     waiting = list(tx.pending)
     tx.pending.clear()
     with raw.pipeline():
         for sql, values in waiting:
             raw.execute(sql, values)
-        cursors = [raw.execute(statement.postgresql, params) for statement, params in calls]
-    return [Done(c.fetchall() if c.description is not None else [], c.rowcount) for c in cursors]
+        cursors = [(i, raw.execute(statement.postgresql, params)) for i, (statement, params) in asked]
+    for i, c in cursors:
+        out[i] = Done(c.fetchall() if c.description is not None else [], c.rowcount)
+    return out
