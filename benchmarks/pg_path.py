@@ -54,8 +54,13 @@ def _label(sql) -> str:
     return _SPACE.sub(" ", sql).strip()[:110]
 
 
+def _background() -> bool:
+    """The server's own threads (job runners, checkpoint signer: ``bastion-*``), not the requests'."""
+    return threading.current_thread().name.startswith("bastion-")
+
+
 class Counts:
-    """What the driver was asked to do, by the thread that serves the measured requests."""
+    """What the driver was asked to do for the requests (the server's background threads left out)."""
 
     def __init__(self) -> None:
         self.statements: Counter[str] = Counter()
@@ -64,10 +69,14 @@ class Counts:
         self.lock = threading.Lock()
 
     def statement(self, sql, n: int = 1) -> None:
+        if _background():
+            return
         with self.lock:
             self.statements[_label(sql)] += n
 
     def trip(self) -> None:
+        if _background():
+            return
         with self.lock:
             self.round_trips += 1
 
@@ -155,6 +164,8 @@ def counting(engine):
     }
 
     def on_execute(*_args) -> None:
+        if _background():
+            return
         with counts.lock:
             counts.sqlalchemy += 1
 

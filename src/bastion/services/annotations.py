@@ -20,7 +20,7 @@ from .credentials import require_credentials
 from .guidelines import version_in_force
 from .projects import bump_counts, config_of, load_project
 from .qualification import grade_if_complete
-from .queue import lease_next, take_slot
+from .queue import consume_and_count, lease_next, take_slot
 from .tasks import find_task_row
 from .variants import annotations_as_shown, viewed_by
 from .workforce import release_leases
@@ -162,14 +162,23 @@ def record_annotation(
         project = load_project(w, task.project_id, Action.TASK_WORK)
         guidelines = version_in_force(w, ws, task.project_id)
 
-    # Consume the lease with a guarded transition, so a concurrent reclaim of the
-    # same lease cannot also give its slot back.
-    consumed = mine is not None and mine.state == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine.id, now=w.now))
     qualification = found.is_qualification
-    require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
     # Gold tasks are for everyone (no overlap) and are graded on the spot.
     unlimited = qualification or bool(found.is_gold)
-    completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=unlimited)
+    leased = mine is not None and mine.state == "leased"
+    if leased and not unlimited and not w.tx.db.is_sqlite:
+        assert mine is not None  # leased
+        require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
+        # The two steps below in one statement (queue_store.CONSUME_AND_COUNT).
+        consumed, completed = consume_and_count(w, ws, task_id, mine.id, found.overlap)
+    else:
+        # Consume the lease with a guarded transition, so a concurrent reclaim of the
+        # same lease cannot also give its slot back.
+        consumed = (
+            mine is not None and mine.state == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine.id, now=w.now))
+        )
+        require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
+        completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=unlimited)
     if completed is None:
         raise Conflict("this task already has all the annotations it needs")
     if not consumed:

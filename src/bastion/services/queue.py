@@ -298,4 +298,15 @@ def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, 
     return bool(done) and count - 1 < overlap
 
 
-__all__ = ["held_task", "next_task", "show_held", "skip_task", "reclaim_expired", "take_slot"]
+def consume_and_count(w: Unit, ws: str, task_id: str, assignment_id: str, overlap: int) -> tuple[bool, bool | None]:
+    """PostgreSQL: consume the caller's lease (guarded: a concurrent reclaim cannot also give its slot
+    back) and count the annotation in its slot — or in a free one when the lease was reclaimed meanwhile
+    — in one statement. (whether the lease was consumed, ``take_slot``'s answer)."""
+    row = qs.CONSUME_AND_COUNT.one(w.tx, ws=ws, id=task_id, assignment=assignment_id, now=w.now, overlap=overlap)
+    if row is None:  # full, and the lease was not there to consume
+        return False, None
+    count, done, consumed = row
+    return bool(consumed), bool(done) and count - 1 < overlap
+
+
+__all__ = ["held_task", "next_task", "show_held", "skip_task", "reclaim_expired", "take_slot", "consume_and_count"]

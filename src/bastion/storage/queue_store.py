@@ -126,6 +126,19 @@ COUNT_SLOT_FREE = Statement(
     "WHERE workspace_id = :ws AND id = :id AND annotation_count + lease_count < :overlap "
     "RETURNING annotation_count, done"
 )
+# PostgreSQL: CONSUME, then COUNT_SLOT_LEASED if it consumed the lease or COUNT_SLOT_FREE if not, in
+# one statement (both tables are written from one snapshot; they are different rows, as apart).
+# No row: the task is full and the lease was not consumed (the caller refuses the submit).
+CONSUME_AND_COUNT = Statement(
+    "SELECT 1",
+    postgresql="WITH c AS (UPDATE assignments SET state = 'submitted', updated_at = :now "
+    "WHERE workspace_id = :ws AND id = :assignment AND state = 'leased' RETURNING 1) "
+    "UPDATE tasks SET annotation_count = annotation_count + 1, lease_count = lease_count - (SELECT count(*) FROM c), "
+    "done = CASE WHEN annotation_count + 1 >= :overlap THEN true ELSE false END "
+    "WHERE workspace_id = :ws AND id = :id "
+    "AND (EXISTS (SELECT 1 FROM c) OR annotation_count + lease_count < :overlap) "
+    "RETURNING annotation_count, done, (SELECT count(*) FROM c)",
+)
 COUNT_ANY = Statement(
     "UPDATE tasks SET annotation_count = annotation_count + 1 WHERE workspace_id = :ws AND id = :id "
     "RETURNING annotation_count"
