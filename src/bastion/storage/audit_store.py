@@ -2,8 +2,9 @@
 
 Appending runs with every audited action, so its statements are driver-level
 (``fast.py``): ``lock_head`` takes the workspace's head row (``FOR UPDATE`` on
-PostgreSQL; creating it on the log's first entry), then the entries, the completed
-subtree hashes and the new head are written. Reading (pages of the log, proofs,
+PostgreSQL; creating it on the log's first entry; the transaction's waiting writes go in the
+same round trip), then the entries, the completed subtree hashes and the new head are
+written — on PostgreSQL deferred, sent with the COMMIT in one round trip. Reading (pages of the log, proofs,
 checkpoints) is plain SQLAlchemy Core.
 
 The trap: ``leaf`` is the entry's canonical JSON, the Merkle leaf itself; pages of

@@ -8,6 +8,13 @@ parameters (``:name``), converted per dialect when defined and executed on the
 raw DBAPI connection of the current transaction (same connection, same
 transaction, same row-level-security settings as everything else).
 
+PostgreSQL's round trips (each one a network exchange and a wait): ``together`` sends
+several statements in one (psycopg's pipeline mode: the server runs them in order, as if
+sent one by one); ``Statement.defer`` keeps a write nobody reads back until the
+transaction's next statement — or its COMMIT — and sends it in that round trip;
+``prefetch`` asks a path's next reads at once and answers each call from them. SQLite
+runs everything at once, one by one: there is no network to save.
+
 The trap: these bypass SQLAlchemy's type processing. Booleans come back as
 0/1 from SQLite and as ``bool`` from PostgreSQL (wrap them in ``bool()``), and
 every table and column name here must match ``schema.py`` — the storage tests run
