@@ -281,13 +281,21 @@ class Database:
                 with conn.begin():
                     yield tx
                 return
+            # PostgreSQL: the driver in autocommit mode, the transaction's BEGIN sent by us, with its
+            # first statement (psycopg's own BEGIN would be a round trip of its own), and its COMMIT
+            # with the writes still waiting. A READ COMMITTED transaction as before, in fewer trips.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             tx = Tx(conn, self, write)
+            tx.pending.append(dialects.BEGIN)
             conn.info[dialects.PENDING] = tx.pending
             try:
                 with conn.begin():
-                    yield tx
-                    if tx.pending:  # the waiting writes and the COMMIT in one round trip
-                        dialects.send_pending(conn, commit=True)
+                    try:
+                        yield tx
+                    except BaseException:
+                        dialects.end_transaction(conn, commit=False)
+                        raise
+                    dialects.end_transaction(conn, commit=True)
             finally:
                 conn.info.pop(dialects.PENDING, None)
 

@@ -141,6 +141,28 @@ class PostgresDialect(Dialect):
 PENDING = "bastion_pending_writes"
 
 
+# The statement opening a transaction on a connection in autocommit mode (``Database.transaction``).
+BEGIN = ("BEGIN", None)
+
+
+def end_transaction(conn: Connection, *, commit: bool) -> None:
+    """PostgreSQL, autocommit mode: COMMIT (with the writes waiting, in one round trip) or ROLLBACK
+    the transaction ``Database.transaction`` opened; nothing when it never reached the server."""
+    pending: list[tuple[str, Any]] = conn.info.get(PENDING, [])
+    if pending and pending[0] is BEGIN:  # nothing was sent: no transaction to end
+        pending.clear()
+        return
+    if commit:
+        send_pending(conn, "COMMIT")
+        return
+    pending.clear()
+    from psycopg.pq import ConnStatus, TransactionStatus
+
+    raw = _psycopg(conn)
+    if raw.pgconn.status == ConnStatus.OK and raw.info.transaction_status != TransactionStatus.IDLE:
+        raw.execute("ROLLBACK")
+
+
 def send_pending(
     conn: Connection, sql: str | None = None, params: Any = None, *, commit: bool = False
 ) -> psycopg.Cursor[Any] | None:
