@@ -24,7 +24,8 @@ statements and the raw ones of ``storage/fast.py`` alike; SQLAlchemy's
   COMMIT, and one per pipeline sync (or flush) however many statements it carries.
 
 Latency: each cycle's wall time in process, p50 and p99 (without the network of a
-real server, which adds its own). ``--verbose``: the statements by count.
+real server, which adds its own), and this process's CPU time a cycle (the client's and the
+server's threads; PostgreSQL's backend not included). ``--verbose``: the statements by count.
 """
 
 from __future__ import annotations
@@ -224,10 +225,12 @@ def run(args) -> dict:
 
         task_id, _ = measured(lease)
         total = args.warmup + args.cycles
+        cpu_start = 0.0
         for i in range(total):
             keep = i >= args.warmup
             if i == args.warmup:
                 breakdown.clear()
+                cpu_start = time.process_time()
             start = time.perf_counter()
             if args.mode == "pair":
                 if i > 0:
@@ -250,6 +253,8 @@ def run(args) -> dict:
                 cycle.append(time.perf_counter() - start)
                 per_submit.append(s)
 
+        cpu = time.process_time() - cpu_start
+
     def median(rows, k):
         return statistics.median(row[k] for row in rows) if rows else None
 
@@ -266,6 +271,7 @@ def run(args) -> dict:
         else median(per_submit, 2),
         "cycle_p50_ms": round(1000 * statistics.median(cycle), 2),
         "cycle_p99_ms": round(1000 * (pct(cycle, 99) or 0), 2),
+        "cpu_ms_per_cycle": round(1000 * cpu / args.cycles, 2),
         "breakdown": breakdown,
     }
 
@@ -298,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  submit-and-next: {out['submit_statements']} statements, {out['submit_round_trips']} round trips")
         print(f"  (SQLAlchemy's before_cursor_execute saw {out['sqlalchemy_statements_per_cycle']} of them a cycle)")
     print(f"  cycle latency: p50 {out['cycle_p50_ms']} ms, p99 {out['cycle_p99_ms']} ms")
+    print(f"  this process's CPU (client and server threads, not PostgreSQL's): {out['cpu_ms_per_cycle']} ms a cycle")
     if args.verbose and out["breakdown"]:
         print("  statements by count (per cycle):")
         for sql, n in out["breakdown"].most_common(40):
