@@ -64,3 +64,30 @@ def test_next_and_submit_round_trips(rt, client, world):
     assert next_trips <= NEXT_ROUND_TRIPS, counts.statements
     assert submit_trips <= SUBMIT_ROUND_TRIPS, "\n".join(f"{n} {sql}" for sql, n in submitted.items())
     assert loop_trips <= SUBMIT_AND_NEXT_ROUND_TRIPS, counts.statements
+
+
+@pytest.mark.parametrize("db_kind", ["postgresql"], indirect=True)
+def test_a_transaction_of_deferred_writes_only_commits_them(rt):
+    """Writes sent later (``Statement.defer``) that nothing followed still go with the COMMIT; a
+    transaction that fails takes them with it."""
+    from bastion.storage.fast import Statement
+    from factories import make_user
+
+    person = make_user(rt, "deferred@example.com").id
+    rename = Statement("UPDATE users SET name = :name WHERE id = :id")
+
+    def name() -> str:
+        with rt.db.transaction(write=False) as tx:
+            return Statement("SELECT name FROM users WHERE id = :id").scalar(tx, id=person)
+
+    with rt.db.transaction() as tx:
+        rename.defer(tx, name="First", id=person)  # the only thing the transaction asks
+    assert name() == "First"
+    with pytest.raises(RuntimeError), rt.db.transaction() as tx:
+        rename.defer(tx, name="Never", id=person)
+        raise RuntimeError("rolled back")
+    assert name() == "First"
+    with rt.db.transaction() as tx:
+        rename.defer(tx, name="Second", id=person)
+        rename.defer(tx, name="Third", id=person)  # in the order asked
+    assert name() == "Third"

@@ -149,7 +149,10 @@ def end_transaction(conn: Connection, *, commit: bool) -> None:
     """PostgreSQL, autocommit mode: COMMIT (with the writes waiting, in one round trip) or ROLLBACK
     the transaction ``Database.transaction`` opened; nothing when it never reached the server."""
     pending: list[tuple[str, Any]] = conn.info.get(PENDING, [])
-    if pending and pending[0] is BEGIN:  # nothing was sent: no transaction to end
+    if pending == [BEGIN]:  # nothing was asked at all: no transaction to end
+        pending.clear()
+        return
+    if pending and pending[0] is BEGIN and not commit:  # only deferred writes, never sent: dropped
         pending.clear()
         return
     if commit:
