@@ -292,10 +292,10 @@ class Database:
                 with conn.begin():
                     try:
                         yield tx
-                    except BaseException:
+                        dialects.end_transaction(conn, commit=True)
+                    except BaseException:  # the service's error, or a waiting write's at the COMMIT
                         dialects.end_transaction(conn, commit=False)
                         raise
-                    dialects.end_transaction(conn, commit=True)
             finally:
                 conn.info.pop(dialects.PENDING, None)
 
