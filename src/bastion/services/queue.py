@@ -102,13 +102,14 @@ def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
 
 def _reads_ahead(w: Unit, ws: str, project_id: str, me: str) -> list[tuple[Statement, dict[str, Any]]]:
     """What ``_lease`` reads first, whatever it finds: the held lease, the guidelines' standing, a
-    pause, expired leases, the queue's epoch (the same statements and parameters as its calls)."""
+    pause, the queue's epoch (the same statements and parameters as its calls). Not the expired
+    leases: the reclaim's read of them may lock them (it does on main since 52c9020), and a
+    lock is taken only where the reclaim runs."""
     mine = {"ws": ws, "project": project_id, "user": me}
     return [
         (qs.HELD, mine),
         (guidelines_store.STANDING, mine),
         (qs.PAUSED, mine),
-        (qs.EXPIRED, {"ws": ws, "project": project_id, "now": w.now, "limit": RECLAIM_BATCH}),
         (qs.EPOCH, {"ws": ws, "project": project_id}),
     ]
 
