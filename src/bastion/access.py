@@ -365,16 +365,8 @@ class Access:
         decide with it, and bind apart when it says ``binds`` (``services/context.py``)."""
         if self.actor.is_system:
             return Decision(True)
-        user = self.actor.user_id
-        tx = self._tx
-        return decide(
-            workspace_id,
-            workforce_store.list_history(tx, user),
-            workforce_store.list_edges(tx, workspace_id, now),
-            workforce_store.list_affiliations(tx, user),
-            workforce_store.list_exclusions(tx, workspace_id),
-            now,
-        )
+        found = workforce_store.wall_inputs(self._tx, self.actor.user_id, workspace_id, now, lock=False)
+        return decide(workspace_id, found.history, found.edges, found.affiliations, found.exclusions, now)
 
     def wall_denied(self, workspace_id: str, decision: Decision) -> WallDenied:
         """The refusal for ``decision``, naming the workspaces the person is a member of (names they know)."""
@@ -388,7 +380,13 @@ class Access:
         return self.decide_content(workspace_id, now).allowed
 
     def require_content(
-        self, workspace_id: str, now: int, audit: Callable[..., object], *, may_bind: bool = True
+        self,
+        workspace_id: str,
+        now: int,
+        audit: Callable[..., object],
+        *,
+        may_bind: bool = True,
+        person_locked: bool = False,
     ) -> None:
         """The conflict-of-interest rule, at every point where a person is shown data.
 
@@ -399,21 +397,15 @@ class Access:
         periods count from. Applies to every human, platform admins included; the
         local operator (system actor) has no history. ``may_bind=False`` (a GET in a
         browser session): a first access raises ``FirstAccessRequired`` instead of binding.
+        ``person_locked``: this transaction holds the person's lock already (``Unit.hold_person``).
+        The lock and the reads go in one round trip (``workforce_store.wall_inputs``).
         """
         if self.actor.is_system:
             return
         user = self.actor.user_id
         tx = self._tx
-        workforce_store.lock_person(tx, user)
-        history = workforce_store.list_history(tx, user)
-        decision = decide(
-            workspace_id,
-            history,
-            workforce_store.list_edges(tx, workspace_id, now),
-            workforce_store.list_affiliations(tx, user),
-            workforce_store.list_exclusions(tx, workspace_id),
-            now,
-        )
+        found = workforce_store.wall_inputs(tx, user, workspace_id, now, lock=not person_locked)
+        decision = decide(workspace_id, found.history, found.edges, found.affiliations, found.exclusions, now)
         if not decision.allowed:
             raise self.wall_denied(workspace_id, decision)
         if decision.binds and not may_bind:

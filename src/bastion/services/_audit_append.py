@@ -8,7 +8,9 @@ module level: ``audit.py`` (reading the log) takes a ``Context`` and imports
 Appending (``append_events``): the events of one transaction, grouped by
 workspace, each workspace's log extended in a fixed order (no lock-order
 deadlocks). Per log: its head row is locked (``audit_store.lock_head``), each entry
-costs a leaf hash, O(1) amortised node hashes and one row; the completed subtrees
+costs a leaf hash, O(1) amortised node hashes and one row; on PostgreSQL the rows and the
+new head are sent with the COMMIT (``Statement.defer``), so the lock is held for two round
+trips (the lock itself, the commit) whatever the transaction did before; the completed subtrees
 at levels 4, 8, 12, … are stored so proofs need O(log n) reads; every
 ``CHECKPOINT_EVERY`` entries a checkpoint (a signed tree head, C2SP signed-note
 format, Ed25519) is signed.

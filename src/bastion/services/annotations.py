@@ -20,16 +20,23 @@ from .credentials import require_credentials
 from .guidelines import version_in_force
 from .projects import bump_counts, config_of, load_project
 from .qualification import grade_if_complete
-from .queue import lease_next, take_slot
+from .queue import consume_and_count, lease_next, take_slot
 from .tasks import find_task_row
 from .variants import annotations_as_shown, viewed_by
 from .workforce import release_leases
 from .. import ids
 from ..access import Action
 from ..domain.errors import Conflict, GuidelinesUnacknowledged, InvalidInput, PermissionDenied
-from ..storage import annotations_store, own_annotations_store, projects_store
+from ..storage import (
+    annotations_store,
+    guidelines_store,
+    own_annotations_store,
+    projects_store,
+    redaction_store,
+)
 from ..storage import queue_store as qs
 from ..storage.annotations_store import AnnotationRow
+from ..storage.fast import Statement, prefetch
 
 MAX_LEAD_TIME_MS = 7 * 24 * 3600 * 1000
 # A submit may not claim more active time (``lead_time_ms``) than its lease has lasted, lease start to
@@ -128,36 +135,50 @@ def record_annotation(
     found = find_task_row(w, task_id)
     task, ws = found, found.workspace_id
     w.access.require(Action.TASK_WORK, ws, what="task")
-    w.see_content(ws)
-    mine = qs.find_assignment(w.tx, task_id, workspace_id=ws, user_id=me)
-    if mine is None and not w.access.can_browse(ws):
-        raise PermissionDenied("this task was not assigned to you")
-    if mine is not None and mine.state == "submitted":
-        raise Conflict("you have already annotated this task")
-    check_time_claim(lead_time_ms, mine.leased_at if mine is not None else None, w.now)
+    # PostgreSQL: what the checks below read, in one round trip (fast.prefetch): the wall's inputs, the
+    # person's assignment, the task's flags, the project, the guidelines' standing.
+    with prefetch(w.tx, _reads_ahead(w, found)):
+        w.see_content(ws)
+        mine = qs.find_assignment(w.tx, task_id, workspace_id=ws, user_id=me)
+        if mine is None and not w.access.can_browse(ws):
+            raise PermissionDenied("this task was not assigned to you")
+        if mine is not None and mine.state == "submitted":
+            raise Conflict("you have already annotated this task")
+        check_time_claim(lead_time_ms, mine.leased_at if mine is not None else None, w.now)
 
-    task_type = w.rt.task_types.get(found.task_type)
-    sealer = w.sealer(ws, found.key_id)
-    config = config_of(w, found)
-    data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
-    # What this person was shown (services/variants.py): offsets on their variant map back to the
-    # canonical text before validation; a canary's answer is kept apart, never an annotation.
-    view = viewed_by(w, found, task_type, config, data)
-    if view.is_canary:
-        return answer_canary(w, found, view, task_type, config, data, result, lead_time_ms, mine)
-    if found.task_type == "chat":  # a chat's replies are the models', kept server-side (services/chat.py)
-        result = settle_result(w, found, result)
-    normalised = task_type.validate_result(config, data, view.to_canonical(result))
+        task_type = w.rt.task_types.get(found.task_type)
+        sealer = w.sealer(ws, found.key_id)
+        config = config_of(w, found)
+        data = sealer.open_json("tasks", task.id, "payload", task.payload)["data"]
+        # What this person was shown (services/variants.py): offsets on their variant map back to the
+        # canonical text before validation; a canary's answer is kept apart, never an annotation.
+        view = viewed_by(w, found, task_type, config, data)
+        if view.is_canary:
+            return answer_canary(w, found, view, task_type, config, data, result, lead_time_ms, mine)
+        if found.task_type == "chat":  # a chat's replies are the models', kept server-side (services/chat.py)
+            result = settle_result(w, found, result)
+        normalised = task_type.validate_result(config, data, view.to_canonical(result))
+        # Read before the first write (nothing this transaction writes changes them).
+        project = load_project(w, task.project_id, Action.TASK_WORK)
+        guidelines = version_in_force(w, ws, task.project_id)
 
-    # Consume the lease with a guarded transition, so a concurrent reclaim of the
-    # same lease cannot also give its slot back.
-    consumed = mine is not None and mine.state == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine.id, now=w.now))
     qualification = found.is_qualification
-    project = load_project(w, task.project_id, Action.TASK_WORK)
-    require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
     # Gold tasks are for everyone (no overlap) and are graded on the spot.
     unlimited = qualification or bool(found.is_gold)
-    completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=unlimited)
+    leased = mine is not None and mine.state == "leased"
+    if leased and not unlimited and not w.tx.db.is_sqlite:
+        assert mine is not None  # leased
+        require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
+        # The two steps below in one statement (queue_store.CONSUME_AND_COUNT).
+        consumed, completed = consume_and_count(w, ws, task_id, mine.id, found.overlap)
+    else:
+        # Consume the lease with a guarded transition, so a concurrent reclaim of the
+        # same lease cannot also give its slot back.
+        consumed = (
+            mine is not None and mine.state == "leased" and bool(qs.CONSUME.run(w.tx, ws=ws, id=mine.id, now=w.now))
+        )
+        require_credentials(w, project, me)  # a lease taken before an NDA expired takes no answer after
+        completed = take_slot(w, ws, task_id, found.overlap, had_lease=consumed, unlimited=unlimited)
     if completed is None:
         raise Conflict("this task already has all the annotations it needs")
     if not consumed:
@@ -187,7 +208,7 @@ def record_annotation(
             review=review,
             gold_score=gold_score,
             now=w.now,
-            guidelines=version_in_force(w, ws, task.project_id),
+            guidelines=guidelines,
             pastes=paste_count,
             pasted=pasted_chars,
         )
@@ -224,6 +245,21 @@ def record_annotation(
         if quality.pause_below is not None:
             pause_if_below(w, project, me)
     return view.annotation_as_shown(out)
+
+
+def _reads_ahead(w: Unit, found) -> list[tuple[Statement, dict[str, Any]]]:
+    """What ``record_annotation`` reads after the task row, whatever it finds (the same statements and
+    parameters as its calls; fast.prefetch)."""
+    ws, me = found.workspace_id, w.actor.user_id
+    if w.actor.is_system:
+        return []
+    return [
+        *w.wall_reads(ws),
+        (qs.MINE, {"ws": ws, "task": found.id, "user": me}),
+        (redaction_store.TASK_FLAGS, {"ws": ws, "id": found.id}),
+        (projects_store.PROJECT_ROW, {"id": found.project_id, "user": me}),
+        (guidelines_store.STANDING, {"ws": ws, "project": found.project_id, "user": me}),
+    ]
 
 
 def review_status(quality, annotation_id: str, *, is_gold: bool) -> str:

@@ -28,7 +28,8 @@ from ._audit_append import PendingEvent, append_events
 from .auth_cache import Pending
 from .runtime import Runtime
 from ..access import Access, Actor, FirstAccessRequired, WallDenied
-from ..storage import workforce_store
+from ..domain.workspaces import Role
+from ..storage import memberships_store, workforce_store
 from ..storage.crypto import Sealer
 from ..storage.database import Tx
 from ..storage.keyring import require_key
@@ -41,9 +42,20 @@ TOUCH_EVERY_MS = 60_000
 class Unit:
     """One service call's transaction, with the actor's access decisions."""
 
-    __slots__ = ("tx", "rt", "actor", "access", "may_bind", "_sealers", "_events", "_feed", "_scope")
+    __slots__ = ("tx", "rt", "actor", "access", "may_bind", "_sealers", "_events", "_feed", "_scope", "_held", "_seen")
 
-    def __init__(self, tx: Tx, rt: Runtime, actor: Actor, *, may_bind: bool = True, roles: dict | None = None) -> None:
+    def __init__(
+        self,
+        tx: Tx,
+        rt: Runtime,
+        actor: Actor,
+        *,
+        may_bind: bool = True,
+        roles: dict | None = None,
+        scoped: bool = False,
+    ) -> None:
+        """``roles``: the person's memberships, already read at this transaction's auth generation;
+        ``scoped``: row-level security's scope is already bound to exactly those (``Context._unit``)."""
         self.tx = tx
         self.rt = rt
         self.actor = actor
@@ -53,13 +65,22 @@ class Unit:
         self._events: list[PendingEvent] = []
         self._feed: list[tuple[str, str, str | None, dict]] = []
         self._scope: frozenset[str] | None = None  # the workspaces RLS shows; None: all (or SQLite)
+        self._held = False  # the person's lock is held (``hold_person``)
+        self._seen: set[str] = set()  # workspaces whose wall this write unit has passed (``see_content``)
         if rt.db.dialect.name == "postgresql":
             # Row-level security: who asks first (their memberships are readable), then
             # the workspaces they belong to. Both are local to this transaction.
-            tx.set_scope(actor.user_id, "*" if actor.is_system else "", actor.is_admin)
-            if not actor.is_system:
-                self._scope = frozenset(self.access.roles)
+            if actor.is_system:
+                tx.set_scope(actor.user_id, "*", actor.is_admin)
+            elif scoped and roles is not None:
+                self._scope = frozenset(roles)
+            elif roles is not None:  # read already: one setting
+                self._scope = frozenset(roles)
                 tx.set_scope(actor.user_id, ",".join(self._scope), actor.is_admin)
+            else:  # who asks, their memberships and the scope, in one round trip
+                _, rows = memberships_store.scope_to_roles(tx, actor.user_id, actor.is_admin, generation=False)
+                self.access = Access(actor, tx, {row.workspace_id: Role(row.role) for row in rows})
+                self._scope = frozenset(self.access.roles)
 
     @property
     def conn(self):
@@ -94,8 +115,16 @@ class Unit:
 
     def hold_person(self) -> None:
         """Take the person's wall lock first (before any task row), so locks always come in one order."""
-        if not self.actor.is_system:
-            workforce_store.lock_person(self.tx, self.actor.user_id)
+        if not self.actor.is_system and not self._held:
+            workforce_store.lock_person(self.tx, self.actor.user_id, defer=True)  # taken before what follows
+            self._held = True  # a row lock lasts until the transaction ends
+
+    def wall_reads(self, workspace_id: str) -> list:
+        """The reads ``see_content`` will make for this workspace, to ask ahead with others
+        (``fast.prefetch``): none for the operator or once this write unit has passed the wall."""
+        if self.actor.is_system or (self.tx.write and workspace_id in self._seen):
+            return []
+        return workforce_store.wall_reads(self.actor.user_id, workspace_id, self.tx.now)
 
     def see_content(self, workspace_id: str) -> None:
         """This person is about to be shown the workspace's data: walls decide (access.py).
@@ -107,7 +136,15 @@ class Unit:
         if self.actor.is_system:
             return
         if self.tx.write:
-            self.access.require_content(workspace_id, self.tx.now, self.audit, may_bind=self.may_bind)
+            # Once per workspace and transaction: the person's lock is held to the commit, so nothing
+            # a second decision would read can have changed but by this transaction itself.
+            if workspace_id in self._seen:
+                return
+            self.access.require_content(
+                workspace_id, self.tx.now, self.audit, may_bind=self.may_bind, person_locked=self._held
+            )
+            self._held = True
+            self._seen.add(workspace_id)
             return
         decision = self.access.decide_content(workspace_id, self.tx.now)
         if not decision.allowed:
@@ -215,6 +252,19 @@ class Context:
         pending = self.pending
         if pending is None:
             return Unit(tx, self.rt, self.actor, may_bind=self.may_bind)
+        if not tx.db.is_sqlite and not self.actor.is_system:
+            # PostgreSQL: the generation, who asks, their roles and the scope in one round trip, for
+            # the cached actor; kept when the generation has not moved (the actor stands as cached).
+            generation, rows = memberships_store.scope_to_roles(
+                tx, self.actor.user_id, self.actor.is_admin, generation=True
+            )
+            if generation == pending.generation:
+                self.pending = None
+                known = {row.workspace_id: Role(row.role) for row in rows}
+                if not tx.write:
+                    self.rt.auth_cache.keep_roles(self.actor.user_id, generation, known)
+                return Unit(tx, self.rt, self.actor, may_bind=self.may_bind, roles=known, scoped=True)
+            tx.set_scope("", "", False)  # moved: nobody asks until the credential is resolved again
         generation, actor = auth_cache.confirm(self.rt.auth_cache, pending, tx)
         if actor is not None:
             self.actor = actor

@@ -37,8 +37,9 @@ from .tasks import find_task_row, task_dict
 from .workforce import skills_of
 from ..access import Action
 from ..domain.errors import Conflict, GuidelinesUnacknowledged, PermissionDenied
-from ..storage import projects_store
+from ..storage import guidelines_store, projects_store, redaction_store
 from ..storage import queue_store as qs
+from ..storage.fast import Statement, prefetch
 
 RECLAIM_BATCH = 100
 DAY_MS = 24 * 3600 * 1000
@@ -99,12 +100,22 @@ def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
         return lease_next(w, project_id)
 
 
-def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
-    """``next_task`` inside an open transaction (also used right after a submit)."""
-    project = load_project(w, project_id, Action.TASK_WORK)
-    ws, me = project.workspace_id, w.actor.user_id
-    w.hold_person()
-    require_credentials(w, project, me)  # before a held lease is renewed too: an expired NDA stops at once
+def _reads_ahead(w: Unit, ws: str, project_id: str, me: str) -> list[tuple[Statement, dict[str, Any]]]:
+    """What ``_lease`` reads first, whatever it finds: the held lease, the guidelines' standing, a
+    pause, the queue's epoch (the same statements and parameters as its calls). Not the expired
+    leases: the reclaim's read of them may lock them (it does on main since 52c9020), and a
+    lock is taken only where the reclaim runs."""
+    mine = {"ws": ws, "project": project_id, "user": me}
+    return [
+        (qs.HELD, mine),
+        (guidelines_store.STANDING, mine),
+        (qs.PAUSED, mine),
+        (qs.EPOCH, {"ws": ws, "project": project_id}),
+    ]
+
+
+def _lease(w: Unit, project, ws: str, me: str) -> tuple[str, int] | None:
+    """Renew the caller's lease or claim a new task: (task id, lease expiry), or None."""
     lease_ms = project.settings.lease_seconds * 1000
     held = qs.find_lease(w.tx, project.id, workspace_id=ws, user_id=me)
     task_id: str | None
@@ -140,10 +151,30 @@ def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
         if task_id is None:
             return None
         expires_at = w.now + lease_ms
-        qs.set_assignment(w.tx, ws, project.id, task_id, me, "leased", expires_at)
-    w.see_content(ws)  # walls and exclusions decide before anything is shown
-    found = find_task_row(w, task_id)
-    task = task_dict(w, found, found.key_id, full=False)
+        qs.set_assignment(w.tx, ws, project.id, task_id, me, "leased", expires_at, defer=True)
+    return task_id, expires_at
+
+
+def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
+    """``next_task`` inside an open transaction (also used right after a submit)."""
+    project = load_project(w, project_id, Action.TASK_WORK)
+    ws, me = project.workspace_id, w.actor.user_id
+    w.hold_person()
+    require_credentials(w, project, me)  # before a held lease is renewed too: an expired NDA stops at once
+    # PostgreSQL: the reads below that depend on nothing read here, in one round trip after the
+    # person's lock (fast.prefetch; the first write drops what is left unread).
+    with prefetch(w.tx, _reads_ahead(w, ws, project.id, me)):
+        leased = _lease(w, project, ws, me)
+    if leased is None:
+        return None
+    task_id, expires_at = leased
+    # PostgreSQL: the wall's inputs, the task's row and flags in one round trip (the row is only
+    # opened once the wall has decided).
+    shown = [(qs.TASK_ROW, {"id": task_id, "user": me}), (redaction_store.TASK_FLAGS, {"ws": ws, "id": task_id})]
+    with prefetch(w.tx, [*w.wall_reads(ws), *([] if w.actor.is_system else shown)]):
+        w.see_content(ws)  # walls and exclusions decide before anything is shown
+        found = find_task_row(w, task_id)
+        task = task_dict(w, found, found.key_id, full=False)
     task["lease"] = {"expires_at": expires_at}
     w.audit(ws, "task.shown", task_id, via="queue")
     return task
@@ -268,4 +299,15 @@ def take_slot(w: Unit, ws: str, task_id: str, overlap: int, *, had_lease: bool, 
     return bool(done) and count - 1 < overlap
 
 
-__all__ = ["held_task", "next_task", "show_held", "skip_task", "reclaim_expired", "take_slot"]
+def consume_and_count(w: Unit, ws: str, task_id: str, assignment_id: str, overlap: int) -> tuple[bool, bool | None]:
+    """PostgreSQL: consume the caller's lease (guarded: a concurrent reclaim cannot also give its slot
+    back) and count the annotation in its slot — or in a free one when the lease was reclaimed meanwhile
+    — in one statement. (whether the lease was consumed, ``take_slot``'s answer)."""
+    row = qs.CONSUME_AND_COUNT.one(w.tx, ws=ws, id=task_id, assignment=assignment_id, now=w.now, overlap=overlap)
+    if row is None:  # full, and the lease was not there to consume
+        return False, None
+    count, done, consumed = row
+    return bool(consumed), bool(done) and count - 1 < overlap
+
+
+__all__ = ["held_task", "next_task", "show_held", "skip_task", "reclaim_expired", "take_slot", "consume_and_count"]

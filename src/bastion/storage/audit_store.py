@@ -2,8 +2,9 @@
 
 Appending runs with every audited action, so its statements are driver-level
 (``fast.py``): ``lock_head`` takes the workspace's head row (``FOR UPDATE`` on
-PostgreSQL; creating it on the log's first entry), then the entries, the completed
-subtree hashes and the new head are written. Reading (pages of the log, proofs,
+PostgreSQL; creating it on the log's first entry; the transaction's waiting writes go in the
+same round trip), then the entries, the completed subtree hashes and the new head are
+written — on PostgreSQL deferred, sent with the COMMIT in one round trip. Reading (pages of the log, proofs,
 checkpoints) is plain SQLAlchemy Core.
 
 The trap: ``leaf`` is the entry's canonical JSON, the Merkle leaf itself; pages of
@@ -104,7 +105,8 @@ def lock_head(tx: Tx, workspace_id: str) -> Head:
 
 
 def insert_entries(tx: Tx, workspace_id: str, entries: Sequence[NewEntry]) -> None:
-    INSERT_EVENT.many(
+    """Sent with the COMMIT (or the transaction's next statement): ``Statement.defer``."""
+    INSERT_EVENT.defer_many(
         tx,
         [
             {
@@ -125,13 +127,13 @@ def insert_entries(tx: Tx, workspace_id: str, entries: Sequence[NewEntry]) -> No
 
 def insert_nodes(tx: Tx, workspace_id: str, nodes: Sequence[NewNode]) -> None:
     if nodes:
-        INSERT_NODE.many(
+        INSERT_NODE.defer_many(
             tx, [{"workspace_id": workspace_id, "level": n.level, "idx": n.idx, "hash": n.hash} for n in nodes]
         )
 
 
 def set_head(tx: Tx, workspace_id: str, *, size: int, frontier: bytes, now: int) -> None:
-    SET_HEAD.run(tx, ws=workspace_id, size=size, frontier=frontier, now=now)
+    SET_HEAD.defer(tx, ws=workspace_id, size=size, frontier=frontier, now=now)
 
 
 # -- checkpoints ------------------------------------------------------------------------------

@@ -13,12 +13,18 @@
   write lock already excludes every other claimer.
 * Bulk insert: ``executemany`` on SQLite, ``COPY`` into a temporary table then
   ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL.
+* Writes sent later (``fast.Statement.defer``): PostgreSQL keeps them on the connection
+  (``PENDING`` in its ``info``) and sends them, in one pipelined round trip, with the next
+  statement that needs an answer — the hot path's own ones, SQLAlchemy's (an event
+  hook), a ``COPY`` — or with the COMMIT (``send_pending``). SQLite runs them at once.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from contextlib import nullcontext
+from functools import cache
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection
@@ -108,6 +114,7 @@ class PostgresDialect(Dialect):
     ) -> int:
         if not rows:
             return 0
+        send_pending(conn)
         raw = _psycopg(conn)
         cols = ", ".join(columns)
         staging = f"_staging_{table}"
@@ -127,6 +134,68 @@ class PostgresDialect(Dialect):
             inserted = cur.rowcount
             cur.execute(f"TRUNCATE {staging}")
             return inserted
+
+
+# The key of a PostgreSQL connection's ``info`` under which its transaction's writes wait (a list of
+# (SQL, parameters)); set for the transaction's length by ``Database.transaction``.
+PENDING = "bastion_pending_writes"
+
+
+# The statement opening a transaction on a connection in autocommit mode (``Database.transaction``).
+BEGIN = ("BEGIN", None)
+
+
+def end_transaction(conn: Connection, *, commit: bool) -> None:
+    """PostgreSQL, autocommit mode: COMMIT (with the writes waiting, in one round trip) or ROLLBACK
+    the transaction ``Database.transaction`` opened; nothing when it never reached the server."""
+    pending: list[tuple[str, Any]] = conn.info.get(PENDING, [])
+    if pending == [BEGIN]:  # nothing was asked at all: no transaction to end
+        pending.clear()
+        return
+    if pending and pending[0] is BEGIN and not commit:  # only deferred writes, never sent: dropped
+        pending.clear()
+        return
+    if commit:
+        send_pending(conn, "COMMIT")
+        return
+    pending.clear()
+    from psycopg.pq import ConnStatus, TransactionStatus
+
+    raw = _psycopg(conn)
+    if raw.pgconn.status == ConnStatus.OK and raw.info.transaction_status != TransactionStatus.IDLE:
+        raw.execute("ROLLBACK")
+
+
+def send_pending(
+    conn: Connection, sql: str | None = None, params: Any = None, *, commit: bool = False
+) -> psycopg.Cursor[Any] | None:
+    """PostgreSQL: the writes waiting on ``conn``, then ``sql`` (its cursor is returned, results in)
+    or the COMMIT, in one round trip (psycopg's pipeline mode: the server runs them in order, as if
+    sent one by one). Nothing waiting and nothing else asked: no round trip."""
+    pending: list[tuple[str, Any]] | None = conn.info.get(PENDING)
+    if not pending and sql is None and not commit:
+        return None
+    waiting = list(pending or ())
+    if pending:
+        pending.clear()  # an error below fails the transaction: nothing is sent twice
+    raw = _psycopg(conn)
+    cursor = None
+    with raw.pipeline() if pipeline_supported() else nullcontext():  # libpq before 14: one by one
+        for text, values in waiting:
+            raw.execute(text, values)
+        if sql is not None:
+            cursor = raw.execute(sql, params)
+        if commit:
+            raw.commit()
+    return cursor
+
+
+@cache
+def pipeline_supported() -> bool:
+    """Whether psycopg's libpq has pipeline mode (14 or later)."""
+    import psycopg
+
+    return psycopg.Pipeline.is_supported()
 
 
 def _psycopg(conn: Connection) -> psycopg.Connection[Any]:

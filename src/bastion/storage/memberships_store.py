@@ -18,8 +18,9 @@ from typing import NamedTuple
 from sqlalchemy import delete, insert, select, update
 
 from . import schema
+from .auth_store import GENERATION
 from .database import Tx
-from .fast import Statement
+from .fast import Statement, together
 from .integrity import refused_as
 from ..domain.errors import Conflict
 from ..domain.workspaces import Member, Role
@@ -33,6 +34,37 @@ ROLES = Statement("SELECT workspace_id, role FROM memberships WHERE user_id = :u
 class Membership(NamedTuple):
     workspace_id: str
     role: str
+
+
+# PostgreSQL only (row-level security): who asks, with no workspace in scope yet (their own memberships
+# are readable), then their memberships read and the scope set to those workspaces in one statement
+# (one snapshot: the roles returned are exactly the workspaces put in scope).
+_ASKER = Statement(
+    "SELECT 1",
+    postgresql="SELECT set_config('app.user_id', :user, true), set_config('app.workspace_ids', '', true), "
+    "set_config('app.is_admin', :admin, true)",
+)
+_ROLES_AS_SCOPE = Statement(
+    "SELECT 1",
+    postgresql="WITH m AS MATERIALIZED (SELECT workspace_id, role FROM memberships WHERE user_id = :user) "
+    "SELECT set_config('app.workspace_ids', coalesce((SELECT string_agg(workspace_id, ',') FROM m), ''), true), "
+    "(SELECT coalesce(json_agg(json_build_array(workspace_id, role)), '[]'::json) FROM m)",
+)
+
+
+def scope_to_roles(tx: Tx, user_id: str, is_admin: bool, *, generation: bool) -> tuple[int | None, list[Membership]]:
+    """PostgreSQL: bind row-level security's scope to the person's workspaces, in one round trip.
+
+    Sets who asks (``app.user_id``, ``app.is_admin``), reads their memberships and makes those
+    workspaces the scope (``app.workspace_ids``), all local to the transaction — what
+    ``Dialect.set_scope`` twice and ``list_roles`` between them do, in one pipelined batch.
+    ``generation``: the auth generation is read in the same batch (first; None otherwise).
+    """
+    calls: list[tuple[Statement, dict[str, str]]] = [(GENERATION, {})] if generation else []
+    calls += [(_ASKER, {"user": user_id, "admin": "on" if is_admin else "off"}), (_ROLES_AS_SCOPE, {"user": user_id})]
+    done = together(tx, calls)
+    value = (int(done[0].rows[0][0]) if done[0].rows else 0) if generation else None
+    return value, [Membership(ws, role) for ws, role in done[-1].rows[0][1]]
 
 
 def list_roles(tx: Tx, user_id: str) -> list[Membership]:

@@ -264,8 +264,8 @@ def lock_completion(tx: Tx, project_id: str, *, workspace_id: str) -> None:
 def bump_counts(
     tx: Tx, project_id: str, *, workspace_id: str, shard: int, tasks: int, done: int, annotations: int, skips: int
 ) -> None:
-    """Add to one shard of the project's counters."""
-    BUMP_COUNTS.run(
+    """Add to one shard of the project's counters (sent with the transaction's next statement: ``defer``)."""
+    BUMP_COUNTS.defer(
         tx,
         ws=workspace_id,
         project=project_id,

@@ -98,6 +98,15 @@ MOVE_ASSIGNMENT = Statement(
     "leased_at = coalesce(:leased_at, leased_at) "
     "WHERE workspace_id = :ws AND task_id = :task AND user_id = :user"
 )
+# PostgreSQL: both in one statement (the update when the (task, person) row is there already).
+UPSERT_ASSIGNMENT = Statement(
+    "SELECT 1",
+    postgresql="INSERT INTO assignments (workspace_id, id, project_id, task_id, user_id, state, expires_at, "
+    "created_at, updated_at, leased_at) VALUES (:ws, :id, :project, :task, :user, :state, :expires, :now, :now, "
+    ":leased_at) ON CONFLICT (workspace_id, task_id, user_id) DO UPDATE SET state = EXCLUDED.state, "
+    "expires_at = EXCLUDED.expires_at, updated_at = EXCLUDED.updated_at, "
+    "leased_at = coalesce(EXCLUDED.leased_at, assignments.leased_at)",
+)
 INSERT_ASSIGNMENT = Statement(
     "INSERT INTO assignments (workspace_id, id, project_id, task_id, user_id, state, expires_at, created_at, "
     "updated_at, leased_at) VALUES (:ws, :id, :project, :task, :user, :state, :expires, :now, :now, :leased_at)"
@@ -124,6 +133,19 @@ COUNT_SLOT_FREE = Statement(
     "done = CASE WHEN annotation_count + 1 >= :overlap THEN :yes ELSE :no END "
     "WHERE workspace_id = :ws AND id = :id AND annotation_count + lease_count < :overlap "
     "RETURNING annotation_count, done"
+)
+# PostgreSQL: CONSUME, then COUNT_SLOT_LEASED if it consumed the lease or COUNT_SLOT_FREE if not, in
+# one statement (both tables are written from one snapshot; they are different rows, as apart).
+# No row: the task is full and the lease was not consumed (the caller refuses the submit).
+CONSUME_AND_COUNT = Statement(
+    "SELECT 1",
+    postgresql="WITH c AS (UPDATE assignments SET state = 'submitted', updated_at = :now "
+    "WHERE workspace_id = :ws AND id = :assignment AND state = 'leased' RETURNING 1) "
+    "UPDATE tasks SET annotation_count = annotation_count + 1, lease_count = lease_count - (SELECT count(*) FROM c), "
+    "done = CASE WHEN annotation_count + 1 >= :overlap THEN true ELSE false END "
+    "WHERE workspace_id = :ws AND id = :id "
+    "AND (EXISTS (SELECT 1 FROM c) OR annotation_count + lease_count < :overlap) "
+    "RETURNING annotation_count, done, (SELECT count(*) FROM c)",
 )
 COUNT_ANY = Statement(
     "UPDATE tasks SET annotation_count = annotation_count + 1 WHERE workspace_id = :ws AND id = :id "
@@ -165,10 +187,27 @@ TASK_ROW_ANY = Statement(  # the local operator: every workspace
 )
 
 
-def set_assignment(tx: Tx, ws: str, project_id: str, task_id: str, user_id: str, state: str, expires_at: int) -> None:
-    """Insert the (task, person) assignment, or move an expired/skipped one to ``state``."""
+def set_assignment(
+    tx: Tx,
+    ws: str,
+    project_id: str,
+    task_id: str,
+    user_id: str,
+    state: str,
+    expires_at: int,
+    *,
+    defer: bool = False,
+) -> None:
+    """Insert the (task, person) assignment, or move an expired/skipped one to ``state``.
+
+    PostgreSQL: one upsert; ``defer``: sent with the transaction's next statement (``Statement.defer``:
+    only where no error of it is caught to carry on)."""
     params = {"ws": ws, "task": task_id, "user": user_id, "state": state, "expires": expires_at, "now": tx.now}
     params["leased_at"] = tx.now if state == "leased" else None
+    if not tx.db.is_sqlite:
+        params["id"], params["project"] = ids.new_id("asg"), project_id
+        (UPSERT_ASSIGNMENT.defer if defer else UPSERT_ASSIGNMENT.run)(tx, **params)
+        return
     if not MOVE_ASSIGNMENT.run(tx, **params):
         INSERT_ASSIGNMENT.run(tx, id=ids.new_id("asg"), project=project_id, **params)
 

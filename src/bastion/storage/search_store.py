@@ -245,7 +245,9 @@ _DELETE_LABELS = Statement("DELETE FROM search_labels WHERE workspace_id = :ws A
 def add_labels(tx: Tx, workspace_id: str, project_id: str, rows: Sequence[tuple[bytes, str]]) -> None:
     """(token hash, task id) rows; those already there are left."""
     if rows:
-        _ADD_LABEL.many(tx, [{"ws": workspace_id, "project": project_id, "token": t, "task": task} for t, task in rows])
+        _ADD_LABEL.defer_many(
+            tx, [{"ws": workspace_id, "project": project_id, "token": t, "task": task} for t, task in rows]
+        )
 
 
 def labelled_task_ids(
