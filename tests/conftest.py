@@ -89,6 +89,23 @@ def pytest_configure(config):
         config.stash[_MEMORY_TMP] = folder
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups into the tests' ids
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (pyproject's ``-n auto --dist loadgroup``), the tests of a module that share a
+    module- or class-scoped fixture (a ``bastion serve`` per module, a page set up once) run on one
+    worker, so it is made once, not once per worker. Every other test goes to whichever worker is free.
+    Session-scoped fixtures (templates, Chromium, SoftHSM, moto) are made once per worker: each worker
+    is a process of its own, with its own databases, files (its own ``--basetemp``) and ports."""
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not config.getvalue("loadgroup"):
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        if any(d.scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 def pytest_sessionfinish(session, exitstatus):
     folder = session.config.stash.get(_MEMORY_TMP, None)
     if folder and exitstatus == 0:
