@@ -44,7 +44,9 @@ _next_port: list[int] = []
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing is bound to now."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not worker.startswith("gw") or not worker[2:].isdigit() or int(worker[2:]) >= 20:
+    # (a program a worker starts inherits the variable, not the worker's next port: it binds port 0)
+    in_worker = "xdist" in sys.modules and worker.startswith("gw") and worker[2:].isdigit() and int(worker[2:]) < 20
+    if not in_worker:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             return s.getsockname()[1]
