@@ -77,6 +77,30 @@ def _memory_tmp() -> str | None:
     return tempfile.mkdtemp(prefix="bastion-tests-", dir="/dev/shm")
 
 
+_TERMINAL = ("COLUMNS", "LINES")
+
+
+def _same_terminal_as_the_run() -> None:
+    """A pytest-xdist worker starts with ``COLUMNS=80 LINES=24`` in its environment (set as it starts, its
+    input being a pipe); rich's consoles made at import (the CLI's, ``cli/_output.py``) would then keep 80
+    columns whatever a test sets. The worker gets back the terminal settings the run was started with."""
+    started = os.environ.get("BASTION_TEST_TERMINAL")
+    if started is None:
+        return
+    for name, value in zip(_TERMINAL, started.split(",")):
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
+
+
+# At import: before any module that makes a console (a conftest further down imports the CLI).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    _same_terminal_as_the_run()
+else:
+    os.environ["BASTION_TEST_TERMINAL"] = ",".join(os.environ.get(name, "") for name in _TERMINAL)
+
+
 @pytest.hookimpl(tryfirst=True)  # before the tmp_path plugin reads --basetemp
 def pytest_configure(config):
     if config.option.basetemp is not None or "PYTEST_XDIST_WORKER" in os.environ:
@@ -87,23 +111,6 @@ def pytest_configure(config):
         os.environ["TMPDIR"] = folder  # tempfile here and in the programs the tests start
         tempfile.tempdir = None
         config.stash[_MEMORY_TMP] = folder
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups into the tests' ids
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (pyproject's ``-n auto --dist loadgroup``), the tests of a module that share a
-    module- or class-scoped fixture (a ``bastion serve`` per module, a page set up once) run on one
-    worker, so it is made once, not once per worker. Every other test goes to whichever worker is free.
-    Session-scoped fixtures (templates, Chromium, SoftHSM, moto) are made once per worker: each worker
-    is a process of its own, with its own databases, files (its own ``--basetemp``) and ports."""
-    if not os.environ.get("PYTEST_XDIST_WORKER") or not config.getvalue("loadgroup"):
-        return
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        if any(d.scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 def pytest_sessionfinish(session, exitstatus):

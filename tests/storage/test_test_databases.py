@@ -3,8 +3,8 @@
 tests/conftest.py hands each test a fresh copy of the migrated template (a file copy on SQLite, a
 ``CREATE DATABASE … TEMPLATE`` copy made ahead of need on PostgreSQL). Two tests write the same
 person and each first checks the other's write is not there, so whichever runs second, in any order,
-proves its database was not the other's (under pytest-xdist both run on one worker, since each worker
-has databases of its own).
+proves its database was not the other's (under pytest-xdist both run on one worker: ``--dist loadscope``
+sends a module's tests to one worker, and each worker has databases of its own).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from factories import make_user, make_world, system
 EMAIL = "isolation-probe@example.com"
 
 
-@pytest.mark.xdist_group("isolation-probe")  # both in one process, one after the other (pytest-xdist)
 @pytest.mark.parametrize("writer", ["first", "second"])
 def test_a_write_in_one_test_is_absent_from_the_next(rt, database_url, writer):
     assert users.find_user_by_email(system(rt), EMAIL) is None, f"a previous test's write is visible at {database_url}"
