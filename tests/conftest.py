@@ -81,9 +81,10 @@ _TERMINAL = ("COLUMNS", "LINES")
 
 
 def _same_terminal_as_the_run() -> None:
-    """A pytest-xdist worker starts with ``COLUMNS=80 LINES=24`` in its environment (set as it starts, its
-    input being a pipe); rich's consoles made at import (the CLI's, ``cli/_output.py``) would then keep 80
-    columns whatever a test sets. The worker gets back the terminal settings the run was started with."""
+    """A pytest-xdist worker (3.8) finds ``COLUMNS=80 LINES=24`` in its environment by the time this file is
+    imported, though the run had neither; rich's consoles made at import (the CLI's, ``cli/_output.py``)
+    then keep 80 columns whatever a test sets, and wrap a long path in two. The worker gets back the
+    terminal settings the run was started with (the controller notes them in ``BASTION_TEST_TERMINAL``)."""
     started = os.environ.get("BASTION_TEST_TERMINAL")
     if started is None:
         return
