@@ -33,10 +33,36 @@ PG_ADMIN = os.environ.get("BASTION_BENCH_PG", "postgresql://postgres@127.0.0.1:5
 MASTER_KEY = "33" * 32
 
 
+# Under pytest-xdist each worker picks ports from a block of its own, below the kernel's range for
+# outgoing connections (32768 and up on Linux): two workers never pick the same port between one
+# picking it and its server binding it, nor does a connection's own port take it meanwhile.
+_WORKER_PORTS = 1000
+_WORKER_PORTS_FROM = 12000
+_next_port: list[int] = []
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that nothing is bound to now."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    # (a program a worker starts inherits the variable, not the worker's next port: it binds port 0)
+    in_worker = "xdist" in sys.modules and worker.startswith("gw") and worker[2:].isdigit() and int(worker[2:]) < 20
+    if not in_worker:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    first = _WORKER_PORTS_FROM + int(worker[2:]) * _WORKER_PORTS
+    if not _next_port:  # a random start: runs at the same time on one machine rarely meet
+        _next_port.append(first + int.from_bytes(os.urandom(2), "big") % _WORKER_PORTS)
+    for _ in range(_WORKER_PORTS):
+        port = _next_port[0]
+        _next_port[0] = first + (port + 1 - first) % _WORKER_PORTS
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}..{first + _WORKER_PORTS - 1} for pytest-xdist worker {worker}")
 
 
 def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[str, str]:

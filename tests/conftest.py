@@ -77,6 +77,31 @@ def _memory_tmp() -> str | None:
     return tempfile.mkdtemp(prefix="bastion-tests-", dir="/dev/shm")
 
 
+_TERMINAL = ("COLUMNS", "LINES")
+
+
+def _same_terminal_as_the_run() -> None:
+    """A pytest-xdist worker (3.8) finds ``COLUMNS=80 LINES=24`` in its environment by the time this file is
+    imported, though the run had neither; rich's consoles made at import (the CLI's, ``cli/_output.py``)
+    then keep 80 columns whatever a test sets, and wrap a long path in two. The worker gets back the
+    terminal settings the run was started with (the controller notes them in ``BASTION_TEST_TERMINAL``)."""
+    started = os.environ.get("BASTION_TEST_TERMINAL")
+    if started is None:
+        return
+    for name, value in zip(_TERMINAL, started.split(",")):
+        if value:
+            os.environ[name] = value
+        else:
+            os.environ.pop(name, None)
+
+
+# At import: before any module that makes a console (a conftest further down imports the CLI).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    _same_terminal_as_the_run()
+else:
+    os.environ["BASTION_TEST_TERMINAL"] = ",".join(os.environ.get(name, "") for name in _TERMINAL)
+
+
 @pytest.hookimpl(tryfirst=True)  # before the tmp_path plugin reads --basetemp
 def pytest_configure(config):
     if config.option.basetemp is not None or "PYTEST_XDIST_WORKER" in os.environ:

@@ -3,7 +3,8 @@
 tests/conftest.py hands each test a fresh copy of the migrated template (a file copy on SQLite, a
 ``CREATE DATABASE … TEMPLATE`` copy made ahead of need on PostgreSQL). Two tests write the same
 person and each first checks the other's write is not there, so whichever runs second, in any order,
-proves its database was not the other's.
+proves its database was not the other's (under pytest-xdist both run on one worker: ``--dist loadscope``
+sends a module's tests to one worker, and each worker has databases of its own).
 """
 
 from __future__ import annotations
