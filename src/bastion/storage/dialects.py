@@ -155,7 +155,7 @@ def _json_safe(values: tuple[Any, ...], kinds: set[type]) -> bool:
     if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
         return False
     whole = [v for v in numbers if isinstance(v, int)]
-    return not whole or (-(2**63) <= min(whole) and max(whole) < 2**63)
+    return not whole or (min(whole) >= -(2**63) and max(whole) < 2**63)
 
 
 def _bulk_statement(
