@@ -285,7 +285,7 @@ def test_a_bulk_import_indexes_in_a_helper_process_as_it_would_here(rt):
     """``bastion import`` makes its blocks from the second batch on in a helper process: the same index."""
     side = make_side(rt, "hlp", n_tasks=0)
     lines = [(i + 1, {"data": {"text": f"row {i} {'refund' if i % 4 == 0 else 'other'} café"}}) for i in range(35)]
-    imports.import_tasks(system(rt), side.project_id, lines, batch_size=10, index_helper=True)
+    imports.import_tasks(system(rt), side.project_id, lines, batch_size=10, bulk_process=True)
     ctx = side.ctx(rt, "owner")
     content.open_workspace(ctx, side.workspace_id)
     found = browse.browse(ctx, side.project_id, {"q": "refund CAFÉ", "limit": "200"})

@@ -127,7 +127,7 @@ def import_(
             batch_size=batch_size,
             progress=lambda n: progress.advance(bar, n),
             file_sha256=survey.result,
-            index_helper=True,  # this process's only job: its search index is made beside it
+            bulk_process=True,  # this process's only job: its search index is made beside it, the collector rarely runs
         )
         survey.result()  # a file that could not be read through says so
     _report(file, report)
