@@ -25,13 +25,14 @@ Design note — see docs/queue.md for the diagram.
 from __future__ import annotations
 
 import random
+from contextlib import nullcontext
 from typing import Any
 
 from .canaries import maybe_issue_canary
 from .context import Context, Unit
 from .credentials import require_credentials
 from .guidelines import require_acknowledged
-from .projects import bump_counts, load_project
+from .projects import bump_counts, load_project, project_read, workspace_hint
 from .qualification import may_take
 from .tasks import find_task_row, task_dict
 from .workforce import skills_of
@@ -157,14 +158,20 @@ def _lease(w: Unit, project, ws: str, me: str) -> tuple[str, int] | None:
 
 def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     """``next_task`` inside an open transaction (also used right after a submit)."""
-    project = load_project(w, project_id, Action.TASK_WORK)
-    ws, me = project.workspace_id, w.actor.user_id
+    me = w.actor.user_id
     w.hold_person()
-    require_credentials(w, project, me)  # before a held lease is renewed too: an expired NDA stops at once
-    # PostgreSQL: the reads below that depend on nothing read here, in one round trip after the
-    # person's lock (fast.prefetch; the first write drops what is left unread).
-    with prefetch(w.tx, _reads_ahead(w, ws, project.id, me)):
-        leased = _lease(w, project, ws, me)
+    # PostgreSQL: the project and the lease's first reads (which depend on nothing read here) in one
+    # round trip after the person's lock (fast.prefetch; the first write drops what is left unread).
+    # The lease's reads need the project's workspace: as this process last read it (a project never
+    # moves). On the first call here, or with a wrong hint, they are asked apart once the project is read.
+    hint = workspace_hint(project_id)
+    ahead = _reads_ahead(w, hint, project_id, me) if hint is not None else []
+    with prefetch(w.tx, [project_read(w, project_id), *ahead]):
+        project = load_project(w, project_id, Action.TASK_WORK)
+        ws = project.workspace_id
+        require_credentials(w, project, me)  # before a held lease is renewed too: an expired NDA stops at once
+        with nullcontext() if ws == hint else prefetch(w.tx, _reads_ahead(w, ws, project.id, me)):
+            leased = _lease(w, project, ws, me)
     if leased is None:
         return None
     task_id, expires_at = leased
