@@ -59,8 +59,11 @@ def reclaim_expired(u: Unit, workspace_id: str, project_id: str, limit: int = RE
 MARKS_LIMIT = 100_000
 
 
-def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None, user_id: str) -> str | None:
-    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched.
+def _candidate(
+    u: Unit, workspace_id: str, project_id: str, overlap: int | None, user_id: str
+) -> tuple[str, bool] | None:
+    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched; with
+    whether its slot is taken already (PostgreSQL claims it with its slot in one statement).
 
     The scan starts where the person's previous one ended (their *mark*) while the
     project's queue epoch is unchanged: nothing before the mark can have become a
@@ -72,7 +75,8 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None,
     """
     tx = u.tx
     if overlap is None:
-        return qs.CANDIDATE_ANY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
+        anyone = qs.CANDIDATE_ANY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
+        return None if anyone is None else (anyone, False)
     marks, key = u.rt.queue_marks, (workspace_id, project_id, user_id)
     epoch = qs.EPOCH.scalar(tx, ws=workspace_id, project=project_id)
     mark = marks.get(key)
@@ -90,9 +94,13 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None,
             marks.clear()
         marks[key] = (epoch, (found[0], found[1]))
     if tx.db.is_sqlite:  # one writer at a time: what was read is what is taken
-        return found[1]
-    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, (found[0], found[1]), lock=True)
-    return None if claimed is None else claimed[1]
+        return found[1], False
+    # PostgreSQL: claimed (SKIP LOCKED) and its slot taken in one statement (queue_store.CLAIM_SLOT: why
+    # two annotators racing for a last slot cannot both take it). The peek above stays a statement of its
+    # own: it places the mark, so it must see the rows others are claiming, which the claim passes over
+    # (a mark moved past a locked task that still has a slot would hide it from this person).
+    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, (found[0], found[1]), take=True)
+    return None if claimed is None else (claimed[1], True)
 
 
 def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
@@ -138,14 +146,16 @@ def _lease(w: Unit, project, ws: str, me: str) -> tuple[str, int] | None:
             if gold is not None and qs.TAKE_ANY.run(w.tx, ws=ws, id=gold):
                 task_id = gold
         for _ in range(0 if task_id else CLAIM_ATTEMPTS):
-            candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
-            if candidate is None:
+            found = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
+            if found is None:
                 return None
-            taken = (
-                qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate)
-                if unlimited
-                else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap)
-            )
+            candidate, taken = found
+            if not taken:
+                taken = bool(
+                    qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate)
+                    if unlimited
+                    else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap)
+                )
             if taken:
                 task_id = candidate
                 break
