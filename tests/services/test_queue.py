@@ -171,7 +171,7 @@ def test_queue_statements_read_their_indexes(rt):
         "now": 0,
         "limit": 10,
     }
-    for statements in (qs.PEEK, qs.CLAIM):
+    for statements in (qs.PEEK, *([] if rt.db.is_sqlite else [qs.CLAIM_SLOT])):
         for start, statement in statements.items():
             plan = _plan(rt, statement.sqlite if rt.db.is_sqlite else statement.postgresql, params)
             assert "ix_tasks_queue" in plan, (start, plan)

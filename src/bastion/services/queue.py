@@ -25,13 +25,14 @@ Design note — see docs/queue.md for the diagram.
 from __future__ import annotations
 
 import random
+from contextlib import nullcontext
 from typing import Any
 
 from .canaries import maybe_issue_canary
 from .context import Context, Unit
 from .credentials import require_credentials
 from .guidelines import require_acknowledged
-from .projects import bump_counts, load_project
+from .projects import bump_counts, load_project, project_read, workspace_hint
 from .qualification import may_take
 from .tasks import find_task_row, task_dict
 from .workforce import skills_of
@@ -58,8 +59,11 @@ def reclaim_expired(u: Unit, workspace_id: str, project_id: str, limit: int = RE
 MARKS_LIMIT = 100_000
 
 
-def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None, user_id: str) -> str | None:
-    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched.
+def _candidate(
+    u: Unit, workspace_id: str, project_id: str, overlap: int | None, user_id: str
+) -> tuple[str, bool] | None:
+    """The next open task for ``user_id``: the head of ix_tasks_queue, minus what they touched; with
+    whether its slot is taken already (PostgreSQL claims it with its slot in one statement).
 
     The scan starts where the person's previous one ended (their *mark*) while the
     project's queue epoch is unchanged: nothing before the mark can have become a
@@ -71,7 +75,8 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None,
     """
     tx = u.tx
     if overlap is None:
-        return qs.CANDIDATE_ANY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
+        anyone = qs.CANDIDATE_ANY.scalar(tx, ws=workspace_id, project=project_id, user=user_id)
+        return None if anyone is None else (anyone, False)
     marks, key = u.rt.queue_marks, (workspace_id, project_id, user_id)
     epoch = qs.EPOCH.scalar(tx, ws=workspace_id, project=project_id)
     mark = marks.get(key)
@@ -89,9 +94,13 @@ def _candidate(u: Unit, workspace_id: str, project_id: str, overlap: int | None,
             marks.clear()
         marks[key] = (epoch, (found[0], found[1]))
     if tx.db.is_sqlite:  # one writer at a time: what was read is what is taken
-        return found[1]
-    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, (found[0], found[1]), lock=True)
-    return None if claimed is None else claimed[1]
+        return found[1], False
+    # PostgreSQL: claimed (SKIP LOCKED) and its slot taken in one statement (queue_store.CLAIM_SLOT: why
+    # two annotators racing for a last slot cannot both take it). The peek above stays a statement of its
+    # own: it places the mark, so it must see the rows others are claiming, which the claim passes over
+    # (a mark moved past a locked task that still has a slot would hide it from this person).
+    claimed = qs.first_open(tx, workspace_id, project_id, user_id, overlap, (found[0], found[1]), take=True)
+    return None if claimed is None else (claimed[1], True)
 
 
 def next_task(ctx: Context, project_id: str) -> dict[str, Any] | None:
@@ -137,14 +146,16 @@ def _lease(w: Unit, project, ws: str, me: str) -> tuple[str, int] | None:
             if gold is not None and qs.TAKE_ANY.run(w.tx, ws=ws, id=gold):
                 task_id = gold
         for _ in range(0 if task_id else CLAIM_ATTEMPTS):
-            candidate = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
-            if candidate is None:
+            found = _candidate(w, ws, project.id, None if unlimited else project.overlap, me)
+            if found is None:
                 return None
-            taken = (
-                qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate)
-                if unlimited
-                else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap)
-            )
+            candidate, taken = found
+            if not taken:
+                taken = bool(
+                    qs.TAKE_ANY.run(w.tx, ws=ws, id=candidate)
+                    if unlimited
+                    else qs.TAKE_SLOT.run(w.tx, ws=ws, id=candidate, overlap=project.overlap)
+                )
             if taken:
                 task_id = candidate
                 break
@@ -157,14 +168,20 @@ def _lease(w: Unit, project, ws: str, me: str) -> tuple[str, int] | None:
 
 def lease_next(w: Unit, project_id: str) -> dict[str, Any] | None:
     """``next_task`` inside an open transaction (also used right after a submit)."""
-    project = load_project(w, project_id, Action.TASK_WORK)
-    ws, me = project.workspace_id, w.actor.user_id
+    me = w.actor.user_id
     w.hold_person()
-    require_credentials(w, project, me)  # before a held lease is renewed too: an expired NDA stops at once
-    # PostgreSQL: the reads below that depend on nothing read here, in one round trip after the
-    # person's lock (fast.prefetch; the first write drops what is left unread).
-    with prefetch(w.tx, _reads_ahead(w, ws, project.id, me)):
-        leased = _lease(w, project, ws, me)
+    # PostgreSQL: the project and the lease's first reads (which depend on nothing read here) in one
+    # round trip after the person's lock (fast.prefetch; the first write drops what is left unread).
+    # The lease's reads need the project's workspace: as this process last read it (a project never
+    # moves). On the first call here, or with a wrong hint, they are asked apart once the project is read.
+    hint = workspace_hint(project_id)
+    ahead = _reads_ahead(w, hint, project_id, me) if hint is not None else []
+    with prefetch(w.tx, [project_read(w, project_id), *ahead]):
+        project = load_project(w, project_id, Action.TASK_WORK)
+        ws = project.workspace_id
+        require_credentials(w, project, me)  # before a held lease is renewed too: an expired NDA stops at once
+        with nullcontext() if ws == hint else prefetch(w.tx, _reads_ahead(w, ws, project.id, me)):
+            leased = _lease(w, project, ws, me)
     if leased is None:
         return None
     task_id, expires_at = leased

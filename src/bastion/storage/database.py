@@ -25,7 +25,8 @@ from typing import Any, Protocol, TypeVarTuple, cast, overload
 from sqlalchemy import Connection, CursorResult, RootTransaction, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError, InvalidatePoolError
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
@@ -265,8 +266,9 @@ class Database:
             _configure_sqlite(self.engine, sqlite_cache_mb)
             self._writer: _GroupCommitWriter | None = _GroupCommitWriter(self.engine)
         else:
-            self.engine = create_engine(url, pool_size=pool_size, max_overflow=32, pool_pre_ping=True, echo=echo)
+            self.engine = create_engine(url, pool_size=pool_size, max_overflow=32, echo=echo)
             self._writer = None
+            _ping_when_idle(self.engine)
             _send_pending_first(self.engine)
         self.dialect = dialects.for_name(self.engine.dialect.name)
         # The driver's own integrity errors, for statements run outside SQLAlchemy (fast.py).
@@ -329,6 +331,40 @@ class Database:
             "planner's statistics go stale, so the next-task and lease lookups slow down as work goes on "
             "(see docs/benchmarks.md). Turn it on (autovacuum = on) or run VACUUM ANALYZE on a schedule."
         ]
+
+
+# PostgreSQL: a pooled connection idle longer than this is pinged before it is handed out. A ping
+# per checkout (``pool_pre_ping``) was one round trip of every transaction; a connection returned a
+# moment ago was working then, and what ends connections behind the pool's back — a server restart,
+# a failover, an idle timeout of the server or of a proxy between — mostly finds them idle, for longer
+# than this. One that dies in between (or while busy) fails the statement that finds it, as a
+# connection broken mid-transaction always did: the request errors and the pool discards it.
+IDLE_PING_S = 10.0
+_IDLE_SINCE = "bastion_idle_since"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """PostgreSQL: ping a connection at checkout only when it has been idle past ``IDLE_PING_S``
+    (``pool_pre_ping``, for idle ones only); a fresh one is not pinged. A failed ping invalidates the
+    pool, as SQLAlchemy's pre-ping does: the others were likely ended by the same cause."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info.pop(_IDLE_SINCE, None)  # a new connection (also after an invalidation): no ping
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _proxy: object) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since <= IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise InvalidatePoolError(f"an idle connection did not answer: {exc}") from exc
 
 
 def _send_pending_first(engine: Engine) -> None:

@@ -304,26 +304,45 @@ _STARTS = {
 }
 
 
-def _open_statement(start: str, *, lock: bool) -> Statement:
+def _open_sql(start: str, dialect: str) -> str:
     where, order = _STARTS[start]
-    sqlite = _OPEN.format(done="t.done = 0", touched=_TOUCHED, start=where, order=order)
-    postgresql = _OPEN.format(done="NOT t.done", touched=_TOUCHED[:-1] + " OFFSET 0)", start=where, order=order)
-    return Statement(sqlite, postgresql=postgresql + (" FOR UPDATE OF t SKIP LOCKED" if lock else ""))
+    if dialect == "sqlite":
+        return _OPEN.format(done="t.done = 0", touched=_TOUCHED, start=where, order=order)
+    return _OPEN.format(done="NOT t.done", touched=_TOUCHED[:-1] + " OFFSET 0)", start=where, order=order)
 
 
-PEEK = {start: _open_statement(start, lock=False) for start in _STARTS}
-CLAIM = {start: _open_statement(start, lock=True) for start in _STARTS}
+# PostgreSQL: claim the first candidate and take its slot in one statement. The CTE locks the row
+# ``FOR UPDATE SKIP LOCKED`` (a task another transaction is claiming or counting is passed over) and,
+# READ COMMITTED, re-checks its conditions on the row's newest version once locked; the UPDATE takes the
+# slot guarded by the same ``annotation_count + lease_count < :overlap``, evaluated on that newest
+# version too (a row changed since the statement's snapshot is re-read and re-checked), and nobody can
+# change it in between: the lock is this transaction's. So the slot is still only ever taken by a
+# guarded UPDATE under the row's lock: of two annotators racing for a task's last slot, one locks it
+# first and takes it; the other passes over the locked row, or — once the first has committed — finds
+# the slot gone and the guard refuses it. No row: no unlocked candidate with a slot from ``start`` on.
+_CLAIM_SLOT = (
+    "WITH c AS ({claim} FOR UPDATE OF t SKIP LOCKED) "
+    "UPDATE tasks SET lease_count = tasks.lease_count + 1 FROM c "
+    "WHERE tasks.workspace_id = :ws AND tasks.id = c.id AND tasks.annotation_count + tasks.lease_count < :overlap "
+    "RETURNING c.priority, c.id"
+)
+
+PEEK = {start: Statement(_open_sql(start, "sqlite"), postgresql=_open_sql(start, "postgresql")) for start in _STARTS}
+CLAIM_SLOT = {  # never run on SQLite: one writer at a time, what was read is what is taken
+    start: Statement("SELECT 1", postgresql=_CLAIM_SLOT.format(claim=_open_sql(start, "postgresql")))
+    for start in _STARTS
+}
 
 
 def first_open(
-    tx: Tx, ws: str, project: str, user: str, overlap: int, start: tuple[int, str] | None, *, lock: bool = False
+    tx: Tx, ws: str, project: str, user: str, overlap: int, start: tuple[int, str] | None, *, take: bool = False
 ) -> tuple[int, str] | None:
     """The first candidate (priority, id) for ``user`` at or after ``start`` (None: from the head).
 
-    ``lock`` (PostgreSQL): claim it ``FOR UPDATE SKIP LOCKED``; without, a plain read
-    that sees rows other transactions are claiming.
+    Without ``take``, a plain read that sees rows other transactions are claiming. ``take``
+    (PostgreSQL only): claim it ``FOR UPDATE SKIP LOCKED`` and take its slot (``CLAIM_SLOT``).
     """
-    statements = CLAIM if lock else PEEK
+    statements = CLAIM_SLOT if take else PEEK
     params = {"ws": ws, "project": project, "user": user, "overlap": overlap}
     if start is None:
         return statements["first"].one(tx, **params)
