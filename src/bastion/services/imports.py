@@ -14,7 +14,8 @@ that differ only in redacted values stay two tasks), and a task without an
 who may import but not re-identify) that the guess is right.
 
 Speed: no per-row ORM objects; ids, nonces and ciphertexts are made in bulk per
-batch; SQLite inserts with ``executemany``, PostgreSQL with ``COPY``.
+batch; SQLite inserts a batch in one statement (``dialects._sqlite_bulk``: the GIL is released once, not
+once a row, so the next batch is prepared while this one is written), PostgreSQL with ``COPY``.
 """
 
 from __future__ import annotations

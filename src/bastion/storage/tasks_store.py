@@ -1,8 +1,8 @@
 """Tasks' storage: bulk inserts of imported tasks, pages of a project's tasks, gold tasks, 'done'.
 
 Payloads, predictions and gold answers stay sealed here (the services seal and
-open them with the project's key). An import inserts whole batches: SQLite with
-``executemany``, PostgreSQL with ``COPY`` into a staging table (``dialects.py``),
+open them with the project's key). An import inserts whole batches: SQLite in one
+``INSERT … SELECT … FROM json_each`` a batch, PostgreSQL with ``COPY`` into a staging table (``dialects.py``),
 skipping rows whose ``(workspace_id, dedupe_key)`` is already there — so the rows
 go in as plain tuples in ``NEW_TASK_COLUMNS`` order (a NamedTuple a row would
 cost a Python call per task on the import path).
