@@ -14,9 +14,7 @@ from bastion.storage import dialects
 from bastion.storage.database import Database
 
 COLUMNS = ("k", "b", "n", "r", "flag", "maybe", "label")
-SCHEMA = (
-    "CREATE TABLE t (k TEXT PRIMARY KEY, b BLOB NOT NULL, n INTEGER, r REAL, flag BOOLEAN, maybe BLOB, label TEXT)"
-)
+SCHEMA = "CREATE TABLE t (k TEXT PRIMARY KEY, b BLOB NOT NULL, n INTEGER, r REAL, flag BOOLEAN, maybe BLOB, label TEXT)"
 READ = (
     "SELECT k, b, typeof(b), n, typeof(n), r, typeof(r), flag, typeof(flag), maybe, typeof(maybe), label, "
     "typeof(label) FROM t ORDER BY rowid"
@@ -32,7 +30,7 @@ def _rows(count: int, prefix: str = "k") -> list[tuple]:
             i / 7,
             i % 2 == 0,
             None if i % 3 else b"\x00\xff" * (i % 4),
-            None if i % 4 else "é ✓ \U0001f600 \"quoted\" \\ back",
+            None if i % 4 else 'é ✓ \U0001f600 "quoted" \\ back',
         )
         for i in range(count)
     ]
@@ -76,7 +74,7 @@ def test_conflicts_are_skipped_and_not_counted():
 
 def test_a_batch_past_the_byte_bound_is_split(monkeypatch):
     monkeypatch.setattr(dialects, "BULK_MAX_BYTES", 1000)
-    rows = [(f"s{i}", b"x" * 300, i, 0.5, True, b"y" * 100, None) for i in range(50)]
+    rows = [(f"s{i}", bytes([i]) * 300, i, 0.5, True, bytes([i]) * 100, None) for i in range(50)]
     statements = dialects._sqlite_bulk("t", COLUMNS, rows, ("k",))
     assert statements is not None and len(statements) == 25  # two rows (800 bytes) a statement
     conn, many = _fresh(), _fresh()
@@ -164,3 +162,19 @@ def test_the_dialect_uses_one_statement_for_a_batch_and_executemany_for_a_few(tm
     finally:
         db.dispose()
 
+
+def test_rows_carry_only_what_differs():
+    """A column with one value in every row is a parameter; blobs of one width are sliced by position;
+    blobs of several widths by offset and length; the rest is read from each row's JSON."""
+    rows = [(f"k{i}", bytes([i % 256]) * 16, 7, 0.5, True, bytes([i % 256]) * (i % 3 + 1), None) for i in range(300)]
+    statements = dialects._sqlite_bulk("t", COLUMNS, rows, ("k",))
+    assert statements is not None and len(statements) == 1
+    sql, params = statements[0]
+    select = sql.split(" SELECT ", 1)[1].split(" FROM ", 1)[0]
+    assert select == (
+        "j.value ->> 0, substr(?1, j.key * 16 + 1, 16), ?2, ?3, ?4, substr(?5, j.value ->> 1, j.value ->> 2), ?6"
+    )
+    assert params[1:4] == (7, 0.5, True) and params[5] is None
+    conn, many = _fresh(), _fresh()
+    assert _through_bulk(conn, rows) == _through_executemany(many, rows) == 300
+    assert conn.execute(READ).fetchall() == many.execute(READ).fetchall()

@@ -27,7 +27,7 @@ import sqlite3
 from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import orjson
 from sqlalchemy import Connection
@@ -104,6 +104,14 @@ BULK_MAX_BYTES = 64 * 1024 * 1024
 _PLAIN = (str, int, float)
 
 
+class _Column(NamedTuple):
+    """How one column travels in a bulk statement."""
+
+    how: str  # "same": one value for every row, a parameter; "fixed": a blob column of one width,
+    # sliced by the row's position; "blob": a blob column, sliced by the row's offset and length; "json"
+    value: Any = None  # "same": the value; "fixed": the width
+
+
 def _sqlite_bulk(
     table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], conflict: Sequence[str]
 ) -> list[tuple[str, tuple[Any, ...]]] | None:
@@ -114,47 +122,59 @@ def _sqlite_bulk(
     one is written) each take waits its turn: a 300k-row insert took 3 s alone and 32 s beside such a
     thread. One statement releases the GIL once for the whole batch.
 
-    How: the rows' text, numbers, booleans and NULLs go as one JSON array of arrays (encoded in C);
-    each blob column goes as one blob parameter, its values concatenated, and each row names its
-    value's offset and length (``substr`` of a blob is a blob; a NULL offset gives NULL). None when a
-    value is of another type (the caller falls back to ``executemany``, which binds it as it always did).
+    How: what differs between rows (text, numbers, booleans, NULLs) goes as one JSON array of arrays,
+    encoded in C; each ``->>`` reads a row's JSON, so a column with one value in every row is a
+    parameter instead. Each blob column goes as one blob parameter, its values concatenated: sliced by
+    the row's position (``j.key``) when they all have one length, else each row names its value's
+    offset and length (``substr`` of a blob is a blob; a NULL offset gives NULL). None when a value is
+    of another type, or one JSON would not carry unchanged (the caller falls back to ``executemany``,
+    which binds it as it always did).
     """
-    width = len(columns)
-    by_column = list(zip(*rows, strict=True)) if rows else []
-    if len(by_column) != width:
+    by_column = list(zip(*rows, strict=True))
+    if len(by_column) != len(columns):
         return None
-    blob_columns: list[int] = []
-    for index, values in enumerate(by_column):
-        kinds = {type(v) for v in values} - {type(None)}
-        if kinds <= {bytes}:
-            if kinds:
-                blob_columns.append(index)
-        elif not all(issubclass(k, _PLAIN) for k in kinds) or bytes in kinds or not _json_safe(values, kinds):
+    plan: list[_Column] = []
+    blob_bytes = 0
+    for values in by_column:
+        kinds = set(map(type, values))
+        if len(kinds) == 1 and len(set(values)) == 1:
+            plan.append(_Column("same", values[0]))
+            continue
+        kinds.discard(type(None))
+        if kinds == {bytes}:
+            widths = {-1 if v is None else len(v) for v in values}
+            blob_bytes += sum(map(len, filter(None, values)))
+            only = next(iter(widths))
+            plan.append(_Column("fixed", only) if len(widths) == 1 and only > 0 else _Column("blob"))
+        elif all(issubclass(k, _PLAIN) and k is not bytes for k in kinds) and _json_safe(values, kinds):
+            plan.append(_Column("json"))
+        else:
             return None
+    if blob_bytes <= BULK_MAX_BYTES:
+        return [_bulk_statement(table, columns, by_column, plan, 0, len(rows), conflict)]
     sizes = [0] * len(rows)
-    for index in blob_columns:
-        sizes = [s + (0 if v is None else len(v)) for s, v in zip(sizes, by_column[index], strict=True)]
+    for values, column in zip(by_column, plan, strict=True):
+        if column.how in ("fixed", "blob"):
+            sizes = [s + (0 if v is None else len(v)) for s, v in zip(sizes, values, strict=True)]
     statements: list[tuple[str, tuple[Any, ...]]] = []
     start, total = 0, 0
     for end, size in enumerate(sizes):
         if total and total + size > BULK_MAX_BYTES:
-            statements.append(_bulk_statement(table, columns, by_column, blob_columns, start, end, conflict))
+            statements.append(_bulk_statement(table, columns, by_column, plan, start, end, conflict))
             start, total = end, 0
         total += size
-    statements.append(_bulk_statement(table, columns, by_column, blob_columns, start, len(rows), conflict))
+    statements.append(_bulk_statement(table, columns, by_column, plan, start, len(rows), conflict))
     return statements
 
 
 def _json_safe(values: tuple[Any, ...], kinds: set[type]) -> bool:
     """Whether JSON carries these values to SQLite unchanged: integers within 64 bits, finite floats (JSON
     has no NaN: it would arrive NULL), text without NUL characters."""
-    present = [v for v in values if v is not None]
-    if any(issubclass(k, str) for k in kinds) and any("\x00" in v for v in present if isinstance(v, str)):
+    if str in kinds and "\x00" in "".join(v for v in values if isinstance(v, str)):
         return False
-    numbers = [v for v in present if not isinstance(v, str)]
-    if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+    if float in kinds and not all(map(math.isfinite, (v for v in values if isinstance(v, float)))):
         return False
-    whole = [v for v in numbers if isinstance(v, int)]
+    whole = [v for v in values if isinstance(v, int)] if kinds - {str, float} else []
     return not whole or (min(whole) >= -(2**63) and max(whole) < 2**63)
 
 
@@ -162,17 +182,25 @@ def _bulk_statement(
     table: str,
     columns: Sequence[str],
     by_column: list[tuple[Any, ...]],
-    blob_columns: list[int],
+    plan: list[_Column],
     start: int,
     end: int,
     conflict: Sequence[str],
 ) -> tuple[str, tuple[Any, ...]]:
-    fields: list[list[Any] | tuple[Any, ...]] = []
+    """One statement for rows ``start:end`` (``_sqlite_bulk``)."""
+    fields: list[Sequence[Any]] = []
     selects: list[str] = []
     params: list[Any] = []
-    for index, values in enumerate(by_column):
+    for values, column in zip(by_column, plan, strict=True):
+        if column.how == "same":
+            params.append(column.value)
+            selects.append(f"?{len(params)}")
+            continue
         part = values[start:end]
-        if index in blob_columns:
+        if column.how == "fixed":
+            params.append(b"".join(part))
+            selects.append(f"substr(?{len(params)}, j.key * {column.value} + 1, {column.value})")
+        elif column.how == "blob":
             offsets: list[int | None] = []
             lengths: list[int] = []
             at = 1  # substr counts from 1
@@ -191,7 +219,8 @@ def _bulk_statement(
         else:
             selects.append(f"j.value ->> {len(fields)}")
             fields.append(part)
-    params.append(orjson.dumps(list(zip(*fields, strict=True))).decode())
+    rows = list(zip(*fields, strict=True)) if fields else [()] * (end - start)
+    params.append(orjson.dumps(rows).decode())
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)} "
         f"FROM json_each(?{len(params)}) AS j WHERE true "  # WHERE: how SQLite parses an upsert after SELECT
