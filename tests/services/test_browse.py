@@ -37,8 +37,17 @@ def lab(rt):
     annotators who agree on even tasks and disagree on odd ones; one answer rejected."""
     side = make_side(rt, "lab", n_tasks=0)
     project = make_project(rt, side.workspace_id, config=CONFIG, settings={"overlap": 2, "quality": {"review": "all"}})
+    # Priorities fix the queue's order (0, 1, 2, …): ids alone would not, as batches made in one
+    # millisecond interleave.
     first = [
-        (i + 1, {"data": {"text": f"Ticket {i} about {TOPICS[i % 3]}"}, "meta": {"lang": "fr" if i % 2 else "en"}})
+        (
+            i + 1,
+            {
+                "data": {"text": f"Ticket {i} about {TOPICS[i % 3]}"},
+                "meta": {"lang": "fr" if i % 2 else "en"},
+                "priority": 100 - i,
+            },
+        )
         for i in range(8)
     ]
     second = [

@@ -146,7 +146,7 @@ def _sqlite_bulk(
             blob_bytes += sum(map(len, filter(None, values)))
             only = next(iter(widths))
             plan.append(_Column("fixed", only) if len(widths) == 1 and only > 0 else _Column("blob"))
-        elif all(issubclass(k, _PLAIN) and k is not bytes for k in kinds) and _json_safe(values, kinds):
+        elif all(issubclass(k, _PLAIN) for k in kinds) and _json_safe(values, kinds):
             plan.append(_Column("json"))
         else:
             return None
