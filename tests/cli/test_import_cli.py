@@ -44,3 +44,13 @@ def test_the_survey_counts_lines_and_digests_in_one_read(tmp_path):
     assert counted == [300_000]
     assert cli_imports._survey(data, False, counted.append) == hashlib.sha256(body).hexdigest()
     assert counted == [300_000]  # not counted again when not asked
+
+
+def test_a_batch_size_past_one_search_block_is_a_usage_error(cli, tmp_path):
+    cli("init")
+    data = tmp_path / "tasks.jsonl"
+    data.write_bytes(b'{"data": {"text": "one"}}\n')
+    result = cli("import", "prj_0123456789abcdef0123456789abcdef", str(data), "--batch-size", "100000", ok=False)
+    assert result.exit_code == 2
+    assert "--batch-size" in result.stderr and "65536" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select
 
-from bastion.domain.errors import NotFound, PermissionDenied
+from bastion.domain.errors import InvalidInput, NotFound, PermissionDenied
 from bastion.services import imports, projects
 from bastion.sources import iter_bytes, iter_file
 from bastion.storage import schema
@@ -135,3 +135,24 @@ def test_payload_is_sealed_at_rest(rt):
             if isinstance(value, (bytes, str)):
                 raw = value if isinstance(value, bytes) else value.encode()
                 assert b"CANARY" not in raw
+
+
+@pytest.mark.parametrize("size", [0, -5, imports.MAX_BATCH + 1, True, 2.5])
+def test_a_batch_size_out_of_range_is_refused_before_anything_is_written(rt, size):
+    side = make_side(rt, "bs", n_tasks=0)
+    with pytest.raises(InvalidInput, match="batch size: a whole number from 1 to 65,536"):
+        imports.import_tasks(
+            side.ctx(rt, "manager"), side.project_id, iter_bytes(b'{"data": {"text": "one"}}', "jsonl"), batch_size=size
+        )
+    with operator_tx(rt, write=False) as tx:
+        count = select(func.count()).select_from(schema.tasks).where(schema.tasks.c.project_id == side.project_id)
+        assert tx.conn.execute(count).scalar() == 0
+
+
+def test_the_largest_batch_is_one_search_block(rt):
+    side = make_side(rt, "bm", n_tasks=0)
+    body = b"\n".join(b'{"data": {"text": "t%d"}}' % i for i in range(imports.MAX_BATCH + 3))
+    report = imports.import_tasks(
+        side.ctx(rt, "manager"), side.project_id, iter_bytes(body, "jsonl"), batch_size=imports.MAX_BATCH
+    )
+    assert report.imported == imports.MAX_BATCH + 3

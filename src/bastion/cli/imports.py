@@ -87,7 +87,9 @@ def import_(
         typer.Option(help="With --from label-studio: the export's labelling config (XML), for Pairwise projects."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Write nothing if any line is bad.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Tasks per transaction (each batch is atomic).")] = 50_000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=imports.MAX_BATCH, help="Tasks per transaction (each batch is atomic).")
+    ] = 50_000,
     files: Annotated[
         Path | None,
         typer.Option(

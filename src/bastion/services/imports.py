@@ -34,6 +34,7 @@ from .context import Context
 from .projects import bump_counts, load_project
 from .. import ids
 from ..access import Action
+from ..domain import search as search_index
 from ..domain.errors import InvalidAnswer, InvalidInput
 from ..domain.tasks import TaskInput, content_digest, parse_item
 from ..sources import BadLine, Item
@@ -45,6 +46,8 @@ MAX_REJECTED_REPORTED = 1000
 MAX_TASK_BYTES = 10 * 1024 * 1024
 
 DEFAULT_BATCH = 10_000
+# A batch is one block of the search index, whose ordinals are 16 bits.
+MAX_BATCH = search_index.MAX_BLOCK
 PREDICTION_KEYS = frozenset({"result", "model_version", "score"})
 
 
@@ -141,6 +144,8 @@ class Importer:
         progress: Callable[[int], None] | None = None,
         bulk_process: bool = False,
     ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH:
+            raise InvalidInput(f"batch size: a whole number from 1 to {MAX_BATCH:,}")
         with ctx.read() as r:
             self.project = load_project(r, project_id, Action.TASK_IMPORT)
             hashes = search.hashes_for(r, self.project.workspace_id, self.project.key_id)
