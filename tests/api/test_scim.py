@@ -243,3 +243,21 @@ def test_discovery_endpoints(client, rt, scim_headers):
     assert set(names) == {"userName", "name", "displayName", "active", "emails", "groups"}
     assert names["emails"]["mutability"] == "readOnly"  # derived from userName
     _error(_send(client, "GET", "/Schemas/urn:nope", scim_headers), 404)
+
+
+def test_the_scim_app_is_made_at_its_first_request(tmp_path):
+    # web/app.py mounts /scim/v2 without importing web/scim.py (scim2-models, Lark): a server no
+    # identity provider provisions never loads them; the mount's prefix is web/scim.py's own
+    import subprocess
+    import sys
+
+    from bastion.web import app
+    from bastion.web import scim as scim_web
+
+    assert app.SCIM_PREFIX == scim_web.PREFIX
+    code = (
+        "import sys; from bastion.web.app import create_app; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scim2_models', 'lark') or m == 'bastion.web.scim'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

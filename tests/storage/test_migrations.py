@@ -58,3 +58,21 @@ def test_every_workspace_table_keys_on_workspace_id():
             cols = [c.name for c in fk.columns]
             if fk.referred_table.name != "users":
                 assert cols[0] == "workspace_id" or fk.referred_table.name == "workspaces", (name, cols)
+
+
+def test_the_newest_file_is_alembics_head():
+    # migrate.status answers "current" from the file names without loading Alembic: they must agree
+    assert migrate.newest_file_revision() == migrate.head_revision()
+
+
+def test_status_without_alembic_on_a_current_database(rt):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from bastion.storage import migrate; from bastion.storage.database import Database; "
+        f"print(migrate.status(Database({rt.db.url!r}))); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["current", "[]"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import errors, health, openapi
 from .api import annotations as annotations_api
@@ -42,11 +45,35 @@ from .observability import ObservabilityMiddleware, parse_networks
 from .pages import routes as pages
 from .pages.common import STATIC_DIR
 from .ratelimit import RateLimitMiddleware, open_storage, parse_limits
-from .scim import PREFIX as SCIM_PREFIX
-from .scim import create_scim_app
 from .. import __version__
 from ..services.runtime import Runtime
 from ..settings import Settings
+
+SCIM_PREFIX = "/scim/v2"  # web/scim.py's PREFIX (tests/api/test_scim.py checks they agree)
+
+
+class _ScimOnFirstUse:
+    """The /scim/v2 app, made at its first request: web/scim.py and scim2-models (with Lark, its
+    filter grammar: ~8 MB and ~600 modules, docs/benchmarks.md) are loaded only by a server that an
+    identity provider provisions. Made in a thread (the import takes a few hundred milliseconds),
+    once."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._app: ASGIApp | None = None
+        self._making = asyncio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            async with self._making:
+                if self._app is None:
+                    self._app = await run_in_threadpool(self._make)
+        await self._app(scope, receive, send)
+
+    def _make(self) -> ASGIApp:
+        from .scim import create_scim_app
+
+        return create_scim_app(self.rt)
 
 
 @contextlib.asynccontextmanager
@@ -141,7 +168,7 @@ def create_app(rt: Runtime | None = None, settings: Settings | None = None) -> F
             tx.conn.exec_driver_sql("SELECT 1")
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    app.mount(SCIM_PREFIX, create_scim_app(rt))  # SCIM 2.0 provisioning, answered as SCIM (web/scim.py)
+    app.mount(SCIM_PREFIX, _ScimOnFirstUse(rt))  # SCIM 2.0 provisioning, answered as SCIM (web/scim.py)
     health.install(app, rt)  # /readyz and /metrics (web/health.py)
 
     # Task types' folders first: the /static mount would otherwise answer their paths.

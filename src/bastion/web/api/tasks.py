@@ -140,25 +140,28 @@ async def import_tasks(
     file_digest = hashlib.sha256()  # the body's sha256: provenance of annotations it brings (services/attributed.py)
     if fmt == "jsonl" and not strict:
         importer = await run_in_threadpool(imports.Importer, ctx, project_id)
-        pending: list[bytes] = []
-        rest = b""
-        next_line = 1
-        async for chunk in request.stream():
-            if digest is not None:
-                digest.update(chunk)
-            file_digest.update(chunk)
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            pending.extend(lines)
-            if len(pending) >= STREAM_LINES:
-                batch, pending = pending, []
-                await run_in_threadpool(importer.add, list(iter_jsonl(batch, start=next_line)))
-                next_line += len(batch)
-        if rest:
-            pending.append(rest)
-        if pending:
-            await run_in_threadpool(importer.add, list(iter_jsonl(pending, start=next_line)))
-        report = await run_in_threadpool(lambda: importer.finish(file_sha256=file_digest.hexdigest()))
+        try:  # closed as services/imports.import_tasks closes it: its writer thread ends with the request
+            pending: list[bytes] = []
+            rest = b""
+            next_line = 1
+            async for chunk in request.stream():
+                if digest is not None:
+                    digest.update(chunk)
+                file_digest.update(chunk)
+                lines = (rest + chunk).split(b"\n")
+                rest = lines.pop()
+                pending.extend(lines)
+                if len(pending) >= STREAM_LINES:
+                    batch, pending = pending, []
+                    await run_in_threadpool(importer.add, list(iter_jsonl(batch, start=next_line)))
+                    next_line += len(batch)
+            if rest:
+                pending.append(rest)
+            if pending:
+                await run_in_threadpool(importer.add, list(iter_jsonl(pending, start=next_line)))
+            report = await run_in_threadpool(lambda: importer.finish(file_sha256=file_digest.hexdigest()))
+        finally:
+            await run_in_threadpool(importer.close)
     else:
         body = await request.body()
         if digest is not None:
