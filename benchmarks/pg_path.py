@@ -15,8 +15,8 @@ calls as ``bastion serve``, without a socket):
 * ``loop``: ``POST /tasks/{id}/submit-and-next`` — the labelling loop's one transaction.
 
 Counted on the driver itself (psycopg 3's cursor and connection, so SQLAlchemy's
-statements and the raw ones of ``storage/fast.py`` alike; SQLAlchemy's
-``before_cursor_execute`` is counted beside it as a cross-check):
+statements and the raw ones of ``storage/fast.py`` alike; the server's own threads,
+``bastion-*``, left out):
 
 * statements: every statement sent (``executemany`` counts each row), BEGIN, COMMIT and
   ROLLBACK included;
@@ -66,7 +66,6 @@ class Counts:
     def __init__(self) -> None:
         self.statements: Counter[str] = Counter()
         self.round_trips = 0
-        self.sqlalchemy = 0
         self.lock = threading.Lock()
 
     def statement(self, sql, n: int = 1) -> None:
@@ -81,16 +80,15 @@ class Counts:
         with self.lock:
             self.round_trips += 1
 
-    def snapshot(self) -> tuple[int, int, int]:
+    def snapshot(self) -> tuple[int, int]:
         with self.lock:
-            return sum(self.statements.values()), self.round_trips, self.sqlalchemy
+            return sum(self.statements.values()), self.round_trips
 
 
 @contextmanager
 def counting(engine):
     """Count statements and round trips on psycopg (and SQLAlchemy's cursor executions)."""
     from psycopg import _connection_base, _cursor_base, _pipeline_base
-    from sqlalchemy import event
 
     counts = Counts()
     conn_cls, cur_cls, pipe_cls = _connection_base.BaseConnection, _cursor_base.BaseCursor, _pipeline_base.BasePipeline
@@ -164,19 +162,11 @@ def counting(engine):
         (pipe_cls, "_fetch_gen"): fetch_gen,
     }
 
-    def on_execute(*_args) -> None:
-        if _background():
-            return
-        with counts.lock:
-            counts.sqlalchemy += 1
-
     for (cls, name), fn in patches.items():
         setattr(cls, name, fn)
-    event.listen(engine, "before_cursor_execute", on_execute)
     try:
         yield counts
     finally:
-        event.remove(engine, "before_cursor_execute", on_execute)
         for (cls, name), fn in saved.items():
             setattr(cls, name, fn)
 
@@ -209,10 +199,10 @@ def run(args) -> dict:
         breakdown: Counter[str] = Counter()
 
         def measured(fn):
-            before = counts.snapshot() if counts else (0, 0, 0)
+            before = counts.snapshot() if counts else (0, 0)
             mark = Counter(counts.statements) if counts else Counter()
             out = fn()
-            after = counts.snapshot() if counts else (0, 0, 0)
+            after = counts.snapshot() if counts else (0, 0)
             if counts:
                 breakdown.update(counts.statements - mark)
             return out, tuple(a - b for a, b in zip(after, before))
@@ -266,9 +256,6 @@ def run(args) -> dict:
         "next_round_trips": median(per_next, 1),
         "submit_statements": median(per_submit, 0),
         "submit_round_trips": median(per_submit, 1),
-        "sqlalchemy_statements_per_cycle": median([(a[2] + b[2],) for a, b in zip(per_next, per_submit)], 0)
-        if per_next
-        else median(per_submit, 2),
         "cycle_p50_ms": round(1000 * statistics.median(cycle), 2),
         "cycle_p99_ms": round(1000 * (pct(cycle, 99) or 0), 2),
         "cpu_ms_per_cycle": round(1000 * cpu / args.cycles, 2),
@@ -302,7 +289,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  next + submit: {both[0]} statements, {both[1]} round trips")
         else:
             print(f"  submit-and-next: {out['submit_statements']} statements, {out['submit_round_trips']} round trips")
-        print(f"  (SQLAlchemy's before_cursor_execute saw {out['sqlalchemy_statements_per_cycle']} of them a cycle)")
     print(f"  cycle latency: p50 {out['cycle_p50_ms']} ms, p99 {out['cycle_p99_ms']} ms")
     print(f"  this process's CPU (client and server threads, not PostgreSQL's): {out['cpu_ms_per_cycle']} ms a cycle")
     if args.verbose and out["breakdown"]:

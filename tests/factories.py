@@ -49,6 +49,14 @@ def make_project(rt, workspace_id: str, *, config=None, settings=None, name: str
     )
 
 
+def fold_audit(rt) -> int:
+    """Fold every queued audit entry and feed event into its log (PostgreSQL; nothing is queued on
+    SQLite), for tests that read the log's tables directly: the services' readers fold themselves."""
+    from bastion.services import audit
+
+    return audit.fold_apart(rt)
+
+
 def add_tasks(rt, project_id: str, n: int, *, start: int = 0, prefix: str = "item"):
     items = [
         (i + 1, {"data": {"text": f"{prefix} {start + i}"}, "external_id": f"{prefix}-{start + i}"}) for i in range(n)

@@ -126,6 +126,15 @@ class Settings(BaseSettings):
         ge=0,
         description="How often the server signs audit checkpoints for logs that grew (0: never by timer).",
     )
+    audit_fold_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=3_600_000,
+        description=(
+            "PostgreSQL: how often the server folds queued audit entries and feed events into their logs "
+            "(readers fold first anyway; 0: only they do)."
+        ),
+    )
     max_image_side_px: int = Field(
         default=20_000,
         ge=1,

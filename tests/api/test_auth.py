@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bastion.services import users, workspaces
 from bastion.storage import schema
-from factories import make_side, make_user, operator_tx, system
+from factories import fold_audit, make_side, make_user, operator_tx, system
 
 PASSWORD = "a good long password"
 
@@ -23,6 +23,7 @@ def _login(client, email, password):
 
 
 def _actions(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = (
             tx.execute(
@@ -97,6 +98,7 @@ def test_token_events_carry_the_token_id(client, rt):
     side = make_side(rt, "tk", n_tasks=1)
     r = client.post(f"/api/v1/projects/{side.project_id}/next", headers=side.headers("annotator"))
     assert r.status_code == 200
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaf = tx.execute(
             select(schema.audit_events.c.leaf).where(

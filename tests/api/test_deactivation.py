@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bastion.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.services import queue, users, workspaces
 from bastion.storage import schema
-from factories import as_user, make_side, make_token, make_user, operator_tx, system
+from factories import as_user, fold_audit, make_side, make_token, make_user, operator_tx, system
 
 PASSWORD = "a good long password"
 
@@ -30,6 +30,7 @@ def _login(client, email, password):
 
 
 def _events(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = tx.execute(
             select(schema.audit_events.c.leaf)

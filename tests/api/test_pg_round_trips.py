@@ -17,9 +17,9 @@ from factories import add_tasks, make_project
 
 # The figures of docs/benchmarks.md ("PostgreSQL's path", "2026-12-06, later"), steady state (past the
 # first access, connections used a moment ago: no pre-ping).
-NEXT_ROUND_TRIPS = 8
-SUBMIT_ROUND_TRIPS = 7
-SUBMIT_AND_NEXT_ROUND_TRIPS = 12
+NEXT_ROUND_TRIPS = 7
+SUBMIT_ROUND_TRIPS = 6
+SUBMIT_AND_NEXT_ROUND_TRIPS = 11
 
 pytestmark = pytest.mark.postgres
 

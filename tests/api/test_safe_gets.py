@@ -45,7 +45,7 @@ from page_routes import page_gets
 
 PASSWORD = "safe gets password"
 # Records of reads: the audit log, and the export records (with their manifests) that an export GET writes.
-IGNORED_TABLES = {"audit_events", "audit_heads", "audit_nodes", "audit_checkpoints", "exports"}
+IGNORED_TABLES = {"audit_events", "audit_heads", "audit_nodes", "audit_checkpoints", "audit_queue", "exports"}
 # ... and the event announcing such an export ready: no other event may come of a GET.
 IGNORED_EVENTS = {"export.ready"}
 IGNORED_COLUMNS = {("web_sessions", "expires_at"), ("person_history", "last_at")}
@@ -64,7 +64,7 @@ def _state(rt) -> dict[str, list[tuple]]:
                 continue
             columns = [c for c in table.columns if (table.name, c.name) not in IGNORED_COLUMNS]
             query = select(*columns)
-            if table is schema.events:
+            if table is schema.events or table is schema.event_queue:
                 query = query.where(table.c.kind.not_in(IGNORED_EVENTS))
             out[table.name] = sorted(tx.execute(query).all(), key=repr)
     return out

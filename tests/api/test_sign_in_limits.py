@@ -18,13 +18,14 @@ from sqlalchemy import select, text
 from bastion.domain.errors import PermissionDenied, RateLimited, Unauthenticated
 from bastion.services import users, workspaces
 from bastion.storage import schema
-from factories import as_user, make_side, make_user, operator_tx, system
+from factories import as_user, fold_audit, make_side, make_user, operator_tx, system
 
 PASSWORD = "a good long password"
 PARALLEL = 24
 
 
 def _actions(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = (
             tx.execute(

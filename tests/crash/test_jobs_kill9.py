@@ -21,7 +21,7 @@ from bastion.services import jobs
 from bastion.services.runtime import Runtime
 from bastion.storage import schema
 from environment import MASTER_KEY, make_settings
-from factories import add_tasks, make_side, operator_tx, system
+from factories import add_tasks, fold_audit, make_side, operator_tx, system
 
 TASKS = 2000
 BATCH = 10
@@ -72,6 +72,7 @@ def test_a_job_killed_mid_way_resumes_and_processes_each_task_once(tmp_path, dat
         assert now["checkpoint"]["counts"] == {"tasks": TASKS, "blocks": TASKS // BATCH, "labelled": 0, "agreements": 0}
 
         B, E = schema.search_blocks, schema.audit_events
+        fold_audit(rt)  # queued entries (PostgreSQL) into the log first
         with operator_tx(rt, write=False) as tx:
             blocks = tx.execute(
                 select(B.c.first_id, B.c.last_id, B.c.size)

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from bastion.domain.errors import ApprovalRequired, Conflict, InvalidInput, NotFound, PermissionDenied
 from bastion.services import alerts, approvals, canaries, exports, keys, redaction, workforce, workspaces
 from bastion.storage import schema
-from factories import approval, as_user, co_owner, make_side, make_user, operator_tx, system
+from factories import approval, as_user, co_owner, fold_audit, make_side, make_user, operator_tx, system
 
 CANARY = {"text": "{name} reported {figure} on {date} in {place}."}
 
@@ -98,6 +98,7 @@ def _competitor_workspace(rt, side):
 
 
 def _log(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = (
             tx.execute(

@@ -13,10 +13,11 @@ from bastion.audit.errors import ProofError
 from bastion.domain.errors import InvalidInput, NotFound, PermissionDenied
 from bastion.services import _audit_append, annotations, audit, queue
 from bastion.storage import schema
-from factories import add_tasks, make_side, operator_tx, system
+from factories import add_tasks, fold_audit, make_side, operator_tx, system
 
 
 def _entries(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         rows = tx.execute(
             select(schema.audit_events.c.seq, schema.audit_events.c.leaf)

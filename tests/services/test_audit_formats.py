@@ -8,10 +8,11 @@ from sqlalchemy import select, update
 from bastion.audit import verify_log
 from bastion.services import _audit_append, annotations, audit, queue
 from bastion.storage import schema
-from factories import add_tasks, make_side, operator_tx
+from factories import add_tasks, fold_audit, make_side, operator_tx
 
 
 def _entries(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         rows = tx.execute(
             select(schema.audit_events.c.seq, schema.audit_events.c.leaf)

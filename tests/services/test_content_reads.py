@@ -10,10 +10,11 @@ from bastion.access import FirstAccessRequired, WallDenied
 from bastion.services import annotations, audit, projects, queue, reviews, workforce, workspaces
 from bastion.services.context import Context
 from bastion.storage import schema
-from factories import add_tasks, as_user, make_side, make_user, operator_tx, system
+from factories import add_tasks, as_user, fold_audit, make_side, make_user, operator_tx, system
 
 
 def _log(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = (
             tx.execute(

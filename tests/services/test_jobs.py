@@ -14,7 +14,7 @@ from bastion.services import jobs
 from bastion.services.job_kinds import REINDEX_SEARCH, JobKinds, Prepared, Step
 from bastion.services.job_runner import Runner, backoff_ms, error_text
 from bastion.storage import schema
-from factories import ROLES, add_tasks, as_user, make_side, make_user, operator_tx, system
+from factories import ROLES, add_tasks, as_user, fold_audit, make_side, make_user, operator_tx, system
 
 
 class Flaky:
@@ -60,6 +60,7 @@ def _blocks(rt, side) -> tuple[int, int]:
 
 
 def _actions(rt, side, job_id: str) -> list[str]:
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     E = schema.audit_events
     with operator_tx(rt, write=False) as tx:
         return list(

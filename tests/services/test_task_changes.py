@@ -24,7 +24,7 @@ from bastion.services import (
     workspaces,
 )
 from bastion.storage import schema
-from factories import as_user, make_project, make_side, make_user, operator_tx, system
+from factories import as_user, fold_audit, make_project, make_side, make_user, operator_tx, system
 
 IMAGES = Path(__file__).resolve().parents[2] / "src" / "bastion" / "demo" / "data" / "images"
 
@@ -34,6 +34,7 @@ def _ids(rt, side) -> list[str]:
 
 
 def _audit(rt, workspace_id: str) -> list[dict]:
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = tx.execute(
             select(schema.audit_events.c.leaf)

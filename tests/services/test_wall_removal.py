@@ -14,7 +14,7 @@ from bastion.access import WallDenied
 from bastion.domain.errors import ApprovalRequired, Conflict, NotFound, PermissionDenied
 from bastion.services import approvals, queue, workforce, workspaces
 from bastion.storage import schema
-from factories import approval, as_user, co_owner, make_side, make_user, operator_tx, system
+from factories import approval, as_user, co_owner, fold_audit, make_side, make_user, operator_tx, system
 
 DAY_MS = 24 * 3600 * 1000
 WEEK_MS = 7 * DAY_MS
@@ -37,6 +37,7 @@ def clock(monkeypatch):
 
 
 def _entries(rt, ws, action):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = (
             tx.execute(

@@ -12,7 +12,7 @@ from bastion.access import WallDenied
 from bastion.domain.errors import Conflict, PermissionDenied
 from bastion.services import annotations, imports, queue, tasks, workforce, workspaces
 from bastion.storage import schema
-from factories import add_tasks, as_user, make_project, make_side, make_user, operator_tx, system
+from factories import add_tasks, as_user, fold_audit, make_project, make_side, make_user, operator_tx, system
 
 
 def _member(rt, side, email, role="annotator", admin=False):
@@ -22,6 +22,7 @@ def _member(rt, side, email, role="annotator", admin=False):
 
 
 def _actions(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = (
             tx.execute(
@@ -104,6 +105,7 @@ def test_cooling_off_lifts_with_an_audit_event(rt):
 
 
 def _leaves(rt, ws):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         return (
             tx.execute(

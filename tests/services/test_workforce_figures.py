@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bastion.domain.errors import NotFound, PermissionDenied
 from bastion.services import annotations, dashboard, imports, queue, reviews, workspaces
 from bastion.storage import schema
-from factories import as_user, make_project, make_side, make_user, operator_tx, system
+from factories import as_user, fold_audit, make_project, make_side, make_user, operator_tx, system
 
 HOUR = 3600 * 1000
 MINUTE = 60 * 1000
@@ -33,6 +33,7 @@ def clock(monkeypatch):
 
 
 def _entries(rt, ws, action):
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         leaves = (
             tx.execute(select(schema.audit_events.c.leaf).where(schema.audit_events.c.workspace_id == ws))

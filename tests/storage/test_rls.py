@@ -18,7 +18,7 @@ from bastion.domain.errors import Conflict, InvalidInput
 from bastion.services import annotations, backups, queue, workforce, workspaces
 from bastion.services.context import Unit
 from bastion.storage import rls, schema
-from factories import as_user, make_side, make_token, make_user, operator_tx, system
+from factories import as_user, fold_audit, make_side, make_token, make_user, operator_tx, system
 
 
 @pytest.fixture
@@ -196,6 +196,7 @@ def test_walls_still_refuse_as_the_app_role_after_leaving_the_other_side(rt):
 
 
 def _actions(rt, workspace_id: str) -> list[str]:
+    fold_audit(rt)  # queued entries (PostgreSQL) into the log first
     with operator_tx(rt, write=False) as tx:
         return [
             orjson.loads(leaf)["action"]

@@ -5,32 +5,50 @@ module level: ``audit.py`` (reading the log) takes a ``Context`` and imports
 ``context.py``; this module takes the ``Unit`` it is given and imports nothing of
 ``context.py`` (only its name, for type checking).
 
-Appending (``append_events``): the events of one transaction, grouped by
-workspace, each workspace's log extended in a fixed order (no lock-order
-deadlocks). Per log: its head row is locked (``audit_store.lock_head``), each entry
-costs a leaf hash, O(1) amortised node hashes and one row; on PostgreSQL the rows and the
-new head are sent with the COMMIT (``Statement.defer``), so the lock is held for two round
-trips (the lock itself, the commit) whatever the transaction did before; the completed subtrees
-at levels 4, 8, 12, … are stored so proofs need O(log n) reads; every
-``CHECKPOINT_EVERY`` entries a checkpoint (a signed tree head, C2SP signed-note
-format, Ed25519) is signed.
+Appending (``append_events``): the events of one transaction, grouped by workspace. An entry's
+place in the tree (its ``seq``, part of its leaf) is given under the log's head lock, one log at a
+time, in a fixed order of workspaces (no lock-order deadlocks):
+
+* **SQLite** has one writer, so the writing transaction appends in place: the head row is read
+  (``audit_store.lock_head``), each entry costs a leaf hash, O(1) amortised node hashes and one row.
+* **PostgreSQL** writers run side by side, and a head locked by each of them until its commit
+  made every audited write of a workspace wait for the one before (two round trips each). There a
+  writer only *queues* its entries (``audit_queue``, numbered by the database in insert order, sent
+  with the COMMIT: no lock, no round trip of its own). ``fold`` — one transaction, under the head's
+  lock — reads the queue in order, gives each entry its ``seq``, writes entries, nodes and head, and
+  deletes what it folded; the feed's queued events are numbered in the same transaction
+  (``events.fold_feed``). Who folds: the server's folder thread (``BASTION_AUDIT_FOLD_MS``), every
+  reader of the log or the feed before it reads (so a reader sees everything committed before it
+  asked), the checkpoint signer, and a write that announced a feed event, right after its commit
+  (its deliveries exist when it answers). An entry queued by a transaction that commits after a fold
+  began is simply folded by the next one.
+
+Each entry is checked when it is queued (its leaf is built once with a stand-in place), so a
+value the log cannot hold fails the writing transaction, never the folder. The completed subtrees at
+levels 4, 8, 12, … are stored so proofs need O(log n) reads; every ``CHECKPOINT_EVERY`` entries a
+checkpoint (a signed tree head, C2SP signed-note format, Ed25519) is signed, in the transaction
+that appends or folds that entry.
 
 The trap: an entry's leaf is its canonical JSON, stored verbatim; nothing rebuilds
-it from the other columns.
+it from the other columns (the folder builds each leaf once, from the queued entry).
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import orjson
+
 from .. import ids
 from ..audit import AuditEntry, Frontier, checkpoint_origin, hash_children, leaf_bytes, leaf_hash, sign_checkpoint
 from ..storage import audit_store
-from ..storage.audit_store import NewEntry, NewNode
+from ..storage.audit_store import NewEntry, NewNode, QueuedEntry
 
 if TYPE_CHECKING:  # the type only: context.py imports this module
     from .context import Unit
@@ -79,32 +97,67 @@ def load_head(u: Unit, workspace_id: str) -> Frontier:
 
 
 def append_events(u: Unit, events: list[PendingEvent]) -> None:
-    """Append events to their workspaces' logs (called by the unit before commit)."""
+    """Append events to their workspaces' logs (called by the unit before commit): in place on
+    SQLite, queued for the folder on PostgreSQL (module docstring)."""
     by_workspace: dict[str, list[PendingEvent]] = {}
     for event in events:
         by_workspace.setdefault(event.workspace_id, []).append(event)
+    in_place = u.tx.db.is_sqlite
     with u.audit_scope(by_workspace):
         for workspace_id in sorted(by_workspace):  # a fixed order: no lock-order deadlocks
-            _append(u, workspace_id, by_workspace[workspace_id])
+            batch = [(ids.new_id("aud"), event) for event in by_workspace[workspace_id]]
+            if in_place:
+                _extend(u, workspace_id, audit_store.lock_head(u.tx, workspace_id), batch)
+            else:
+                _queue(u, workspace_id, batch)
 
 
-def _append(u: Unit, workspace_id: str, events: list[PendingEvent]) -> None:
-    head = audit_store.lock_head(u.tx, workspace_id)
+def _entry(workspace_id: str, seq: int, entry_id: str, event: PendingEvent) -> AuditEntry:
+    return AuditEntry(
+        seq=seq,
+        id=entry_id,
+        at=_timestamp(event.at),
+        workspace=workspace_id,
+        actor=event.actor,
+        action=event.action,
+        target=event.target,
+        details=event.details,
+    )
+
+
+_ord_lock = threading.Lock()
+_last_ord = 0
+
+
+def queue_ords(count: int) -> range:
+    """``count`` queue positions: this process's clock in microseconds, strictly increasing here (what a
+    transaction queues keeps its order; another process's entries of the same moment sort by id)."""
+    global _last_ord
+    with _ord_lock:
+        first = max(_last_ord + 1, time.time_ns() // 1000)
+        _last_ord = first + count - 1
+    return range(first, first + count)
+
+
+def _queue(u: Unit, workspace_id: str, batch: list[tuple[str, PendingEvent]]) -> None:
+    rows = []
+    for ord_, (entry_id, event) in zip(queue_ords(len(batch)), batch, strict=True):
+        leaf_bytes(_entry(workspace_id, 0, entry_id, event))  # checked now: the folder must not meet it first
+        details = orjson.dumps(event.details).decode()
+        rows.append(QueuedEntry(ord_, entry_id, event.at, event.actor, event.action, event.target, details))
+    audit_store.queue_entries(u.tx, workspace_id, rows)
+
+
+def _extend(
+    u: Unit, workspace_id: str, head: audit_store.Head, batch: list[tuple[str, PendingEvent]]
+) -> audit_store.Head:
+    """Append ``batch`` to the log whose head (locked) is ``head``; returns the new head."""
     frontier = Frontier.from_bytes(head.size, head.frontier)
     nodes = list(frontier.hashes)
     size = frontier.size
     rows, node_rows, checkpoints = [], [], []
-    for event in events:
-        entry = AuditEntry(
-            seq=size,
-            id=ids.new_id("aud"),
-            at=_timestamp(event.at),
-            workspace=workspace_id,
-            actor=event.actor,
-            action=event.action,
-            target=event.target,
-            details=event.details,
-        )
+    for entry_id, event in batch:
+        entry = _entry(workspace_id, size, entry_id, event)
         data = leaf_bytes(entry)
         node = leaf_hash(entry)
         rows.append(NewEntry(size, entry.id, event.at, event.actor, event.action, event.target, data, node))
@@ -120,11 +173,72 @@ def _append(u: Unit, workspace_id: str, events: list[PendingEvent]) -> None:
         size += 1
         if size % CHECKPOINT_EVERY == 0:
             checkpoints.append((size, Frontier.from_hashes(size, nodes).root()))
+    frontier_bytes = b"".join(nodes)
     audit_store.insert_entries(u.tx, workspace_id, rows)
     audit_store.insert_nodes(u.tx, workspace_id, node_rows)
-    audit_store.set_head(u.tx, workspace_id, size=size, frontier=b"".join(nodes), now=u.now)
+    audit_store.set_head(u.tx, workspace_id, size=size, frontier=frontier_bytes, now=u.now)
     for cp_size, root in checkpoints:
         _store_checkpoint(u, workspace_id, cp_size, root)
+    return audit_store.Head(size, frontier_bytes)
+
+
+FOLD_BATCH = 5000  # queued entries read at a time
+
+
+def fold(u: Unit, workspace_id: str) -> int:
+    """Give the log's queued entries their places, and the feed's queued events their numbers, in
+    this (write) transaction, under the head's lock, which it then holds to the commit. Returns how
+    many entries it folded; nothing is queued on SQLite, where this is a no-op."""
+    if u.tx.db.is_sqlite:
+        return 0
+    from .events import fold_feed  # events.py imports context.py, which imports this module
+
+    folded = 0
+    with u.audit_scope((workspace_id,)):
+        head = audit_store.lock_head(u.tx, workspace_id)
+        while True:
+            queued = audit_store.list_queued(u.tx, workspace_id, FOLD_BATCH)
+            if not queued:
+                break
+            batch = [
+                (q.id, PendingEvent(workspace_id, q.at, q.actor, q.action, q.target, orjson.loads(q.details)))
+                for q in queued
+            ]
+            head = _extend(u, workspace_id, head, batch)
+            audit_store.delete_queued(u.tx, workspace_id, [q.id for q in queued])
+            folded += len(queued)
+            if len(queued) < FOLD_BATCH:
+                break
+        fold_feed(u, workspace_id)
+    return folded
+
+
+def fold_apart(rt, workspace_ids=None) -> int:
+    """Fold these workspaces' queues (None: every workspace with something queued), each in a
+    transaction of its own, as the operator. Returns the entries folded; 0 on SQLite."""
+    if rt.db.is_sqlite:
+        return 0
+    from .context import Context
+    from ..access import Actor
+
+    ctx = Context(rt, Actor.system())
+    if workspace_ids is None:
+        with ctx.read() as r:
+            workspace_ids = audit_store.list_queued_workspace_ids(r.tx)
+    folded = 0
+    for workspace_id in sorted(set(workspace_ids)):
+        with ctx.write() as w:
+            folded += fold(w, workspace_id)
+    return folded
+
+
+def fold_after_commit(rt, workspace_ids) -> None:
+    """``fold_apart`` for a write that has committed and announced feed events: the change stands
+    whatever happens here, so a failure is logged and left to the folder thread or the next reader."""
+    try:
+        fold_apart(rt, workspace_ids)
+    except Exception:
+        logging.getLogger("bastion.audit").exception("folding after a commit failed; the folder will retry")
 
 
 def _store_checkpoint(u: Unit, workspace_id: str, size: int, root: bytes) -> str:
@@ -137,7 +251,9 @@ def _store_checkpoint(u: Unit, workspace_id: str, size: int, root: bytes) -> str
 
 
 def checkpoint_now(u: Unit, workspace_id: str) -> str | None:
-    """Sign the current head unless it is already signed; returns the latest note."""
+    """Sign the current head (everything queued folded first) unless it is already signed; returns
+    the latest note."""
+    fold(u, workspace_id)  # before the scope below: a nested one would close it on leaving
     with u.audit_scope((workspace_id,)):
         frontier = load_head(u, workspace_id)
         latest = audit_store.find_latest_checkpoint(u.tx, workspace_id)

@@ -38,6 +38,8 @@ from ._audit_append import (
     append_events,
     checkpoint_now,
     deployment_name,
+    fold,
+    fold_apart,
     load_head,
     signer,
 )
@@ -65,7 +67,9 @@ def public_key(rt) -> str:
 
 
 def sign_pending_checkpoints(rt) -> int:
-    """Sign a checkpoint for every workspace whose log grew since its last one (server timer)."""
+    """Sign a checkpoint for every workspace whose log grew since its last one (server timer);
+    what is queued is folded first."""
+    fold_apart(rt)
     ctx = Context(rt, Actor.system())
     with ctx.read() as r:
         stale = audit_store.list_unsigned_workspace_ids(r.tx)
@@ -79,7 +83,11 @@ def sign_pending_checkpoints(rt) -> int:
 
 
 def _require(u: Unit, workspace_id: str) -> None:
+    """Who may read the log; in a write unit, the queued entries are then folded (PostgreSQL), so the
+    reader sees every entry committed before it asked."""
     u.access.require(Action.AUDIT_READ, workspace_id)
+    if u.tx.write:
+        fold(u, workspace_id)
 
 
 def _record_read(w: Unit, workspace_id: str, what: str) -> None:
@@ -200,6 +208,9 @@ def consistency(ctx: Context, workspace_id: str, old_size: int, new_size: int | 
 
 def verify_stored(ctx: Context, workspace_id: str):
     """Verify a workspace's log in the database: every leaf, the head and every checkpoint."""
+    if not ctx.rt.db.is_sqlite:
+        with ctx.write() as w:
+            _require(w, workspace_id)  # folds what is queued
     with ctx.read() as r:
         _require(r, workspace_id)
         notes = audit_store.list_checkpoint_notes(r.tx, workspace_id)
@@ -222,6 +233,7 @@ def verify_stored(ctx: Context, workspace_id: str):
 
 
 def count_entries(ctx: Context, workspace_id: str) -> int:
+    """Entries in the log, queued ones included (not folded here: counting writes nothing)."""
     with ctx.read() as r:
         _require(r, workspace_id)
         return audit_store.count_entries(r.tx, workspace_id)
@@ -235,6 +247,8 @@ __all__ = [
     "consistency",
     "count_entries",
     "deployment_name",
+    "fold",
+    "fold_apart",
     "inclusion",
     "iter_export",
     "latest_checkpoint",

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import auth_cache
-from ._audit_append import PendingEvent, append_events
+from ._audit_append import PendingEvent, append_events, fold_after_commit
 from .auth_cache import Pending
 from .runtime import Runtime
 from ..access import Access, Actor, FirstAccessRequired, WallDenied
@@ -42,7 +42,20 @@ TOUCH_EVERY_MS = 60_000
 class Unit:
     """One service call's transaction, with the actor's access decisions."""
 
-    __slots__ = ("tx", "rt", "actor", "access", "may_bind", "_sealers", "_events", "_feed", "_scope", "_held", "_seen")
+    __slots__ = (
+        "tx",
+        "rt",
+        "actor",
+        "access",
+        "may_bind",
+        "_sealers",
+        "_events",
+        "_feed",
+        "_scope",
+        "_held",
+        "_seen",
+        "fold_after",
+    )
 
     def __init__(
         self,
@@ -67,6 +80,7 @@ class Unit:
         self._scope: frozenset[str] | None = None  # the workspaces RLS shows; None: all (or SQLite)
         self._held = False  # the person's lock is held (``hold_person``)
         self._seen: set[str] = set()  # workspaces whose wall this write unit has passed (``see_content``)
+        self.fold_after: set[str] = set()  # PostgreSQL: logs to fold once this commits (``fold_after_commit``)
         if rt.db.dialect.name == "postgresql":
             # Row-level security: who asks first (their memberships are readable), then
             # the workspaces they belong to. Both are local to this transaction.
@@ -112,6 +126,11 @@ class Unit:
         webhook deliveries it starts, just before this transaction commits — so an acknowledged change
         always has its event and a rolled-back one never does. ``ids``: ids and counts, never content."""
         self._feed.append((workspace_id, kind, subject, ids))
+
+    def fold_after_commit(self, workspace_ids) -> None:
+        """Fold these workspaces' queued entries and feed events once this transaction has committed
+        (``Context.write``; services/_audit_append.py): a write that announced feed events."""
+        self.fold_after.update(workspace_ids)
 
     def hold_person(self) -> None:
         """Take the person's wall lock first (before any task row), so locks always come in one order."""
@@ -292,6 +311,8 @@ class Context:
         except WallDenied as denied:
             self._record_denial(denied)
             raise
+        if unit.fold_after:
+            fold_after_commit(self.rt, unit.fold_after)
 
     def _record_denial(self, denied: WallDenied) -> None:
         """A refused access rolled back with its transaction; its record must not."""

@@ -17,9 +17,12 @@ Who reads the feed: ``event.read`` — owners, managers and auditors (the ids in
 and what was reviewed; annotators and reviewers see their own work elsewhere). A workspace the caller
 is not a member of is not found.
 
-Numbers are allocated after the workspace's audit head is locked (``audit_store.lock_head``), the
-lock every write announcing something takes anyway, so concurrent writers never take the same one
-and a reader polling ``after=`` never skips an event committed later with a smaller number.
+Numbers are allocated under the workspace's audit head lock, so two transactions never take the
+same one and a reader polling ``after=`` never skips an event committed later with a smaller number.
+On SQLite the one writer numbers its events in place. On PostgreSQL a writer queues them
+(``event_queue``) and the audit folder numbers them (``fold_feed``, within ``_audit_append.fold``):
+right after the announcing write commits (so its webhook deliveries exist when it answers), and
+before every read of the feed.
 """
 
 from __future__ import annotations
@@ -27,12 +30,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from ._audit_append import fold, queue_ords
 from .context import Context, Unit
 from ..access import Action
 from ..domain.errors import InvalidInput
 from ..ids import new_id
 from ..storage import audit_store, events_store
-from ..storage.events_store import EventRow
+from ..storage.events_store import EventRow, QueuedEvent
 
 KINDS = (
     "tasks.imported",
@@ -48,24 +52,59 @@ MAX_LIMIT = 500
 
 
 def append_feed(u: Unit, feed: list[tuple[str, str, str | None, dict[str, Any]]]) -> None:
-    """Append the unit's pending events (called by ``Unit.flush_audit``) and start their webhook deliveries."""
-    from .webhooks import enqueue_deliveries
-
+    """Append the unit's pending events (called by ``Unit.flush_audit``) and start their webhook deliveries
+    (SQLite); queue them for the folder (PostgreSQL: numbered, and their deliveries made, by ``fold_feed``)."""
     by_workspace: dict[str, list[tuple[str, str | None, dict[str, Any]]]] = {}
     for workspace_id, kind, subject, data in feed:
         if kind not in KINDS:
             raise ValueError(f"unknown event kind {kind!r}")
         by_workspace.setdefault(workspace_id, []).append((kind, subject, data))
+    if not u.tx.db.is_sqlite:
+        for workspace_id in sorted(by_workspace):
+            events = by_workspace[workspace_id]
+            rows = [
+                QueuedEvent(ord_, new_id("evt"), kind, subject, data, u.now)
+                for ord_, (kind, subject, data) in zip(queue_ords(len(events)), events, strict=True)
+            ]
+            events_store.queue_events(u.tx, workspace_id, rows)
+        u.fold_after_commit(by_workspace)
+        return
     for workspace_id in sorted(by_workspace):  # the audit append's order: no lock-order deadlocks
         with u.audit_scope([workspace_id]):
             audit_store.lock_head(u.tx, workspace_id)
-        seq = events_store.next_seq(u.tx, workspace_id)
-        rows = []
-        for kind, subject, data in by_workspace[workspace_id]:
-            rows.append(EventRow(workspace_id, seq, new_id("evt"), kind, subject, data, u.now))
-            seq += 1
-        events_store.insert_events(u.tx, rows)
-        enqueue_deliveries(u, rows)
+        _number(
+            u,
+            workspace_id,
+            [(new_id("evt"), kind, subject, data, u.now) for kind, subject, data in by_workspace[workspace_id]],
+        )
+
+
+def _number(u: Unit, workspace_id: str, events: list[tuple[str, str, str | None, dict[str, Any], int]]) -> None:
+    """Give events (id, kind, subject, data, created_at) the next numbers and start their deliveries (head locked)."""
+    from .webhooks import enqueue_deliveries
+
+    seq = events_store.next_seq(u.tx, workspace_id)
+    rows = [EventRow(workspace_id, seq + i, *event) for i, event in enumerate(events)]
+    events_store.insert_events(u.tx, rows)
+    enqueue_deliveries(u, rows)
+
+
+FOLD_BATCH = 5000
+
+
+def fold_feed(u: Unit, workspace_id: str) -> int:
+    """Number the workspace's queued events in insert order (PostgreSQL; the caller holds the audit
+    head's lock: ``_audit_append.fold``). Returns how many."""
+    numbered = 0
+    while True:
+        queued = events_store.list_queued(u.tx, workspace_id, FOLD_BATCH)
+        if not queued:
+            return numbered
+        _number(u, workspace_id, [(q.id, q.kind, q.subject, q.data, q.created_at) for q in queued])
+        events_store.delete_queued(u.tx, workspace_id, [q.id for q in queued])
+        numbered += len(queued)
+        if len(queued) < FOLD_BATCH:
+            return numbered
 
 
 def _out(row: EventRow) -> dict[str, Any]:
@@ -106,6 +145,10 @@ def list_events(ctx: Context, workspace_id: str, *, after: Any = 0, limit: Any =
     to ask with next time (the last one returned, or ``after`` when none was new)."""
     after_n = whole_number(after, "after", 0, 2**62)
     limit_n = whole_number(limit, "limit", 1, MAX_LIMIT)
+    if not ctx.rt.db.is_sqlite:  # what is queued gets its number first: a reader sees every committed event
+        with ctx.write() as w:
+            w.access.require(Action.EVENT_READ, workspace_id, what="event feed")
+            fold(w, workspace_id)
     with ctx.read() as r:
         r.access.require(Action.EVENT_READ, workspace_id, what="event feed")
         rows = events_store.list_events(r.tx, workspace_id, after=after_n, limit=limit_n)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ._audit_append import fold
 from .context import Context
 from .labelling import Widget, compared_widgets, result_widget, starting_values
 from .projects import config_of, work_project
@@ -124,6 +125,8 @@ def task_history(ctx: Context, task_id: str, *, as_user: str | None = None) -> T
         config = config_of(w, found)
 
         may_trace = w.actor.is_system or w.access.allows(Action.LEAKS_TRACE, ws)
+        if may_trace:
+            fold(w, ws)  # who was shown the task is in the log: the queued entries too (PostgreSQL)
         showings = redaction_store.showings_of(w.tx, ws, found.project_id, task_id) if may_trace else []
         shown_ids = sorted({s.user_id for s in showings})
         if as_user is not None:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ._audit_append import fold
 from .context import Context, Unit
 from .projects import load_project
 from .variants import protected_ranges, text_fields, tracing_settings
@@ -83,6 +84,7 @@ def trace(ctx: Context, project_id: str, excerpts: Any, *, alpha: float = DEFAUL
     with ctx.write() as w:
         w.access.require(Action.LEAKS_TRACE, ws, what="project")
         task_ids = sorted({s.task_id for s in located.sources}) if located else []
+        fold(w, ws)  # who was shown what is in the log: the queued entries too (PostgreSQL)
         viewers = redaction_store.viewers_of(w.tx, ws, project.id, task_ids)
         report = (
             trace_leak(texts, index.with_recipients({t: sorted(v) for t, v in viewers.items()}), secret, alpha=alpha)

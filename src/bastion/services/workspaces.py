@@ -112,6 +112,9 @@ def delete_workspace(
     destroyed = ctx.rt.keyring.destroy(workspace_id)
     with ctx.write() as w:
         w.access.require(Action.WORKSPACE_DELETE, workspace_id)
+        # Every write acknowledged in the workspace is in the log before it is signed for the last
+        # time: the writes still in flight (their queued audit entries reference this row) finish first.
+        workspaces_store.lock_workspace(w.tx, workspace_id)
         # The log's last entry records the deletion; its final signed checkpoint outlives
         # the workspace in a tombstone, so the client can prove how its log ended.
         w.audit(workspace_id, "workspace.deleted", workspace_id, keys_destroyed=destroyed)

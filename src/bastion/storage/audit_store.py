@@ -1,11 +1,13 @@
-"""The audit log's rows: entries, the head of each workspace's tree, stored subtree hashes, checkpoints.
+"""The audit log's rows: entries, the head of each workspace's tree, stored subtree hashes, checkpoints,
+and (PostgreSQL) the queue of entries waiting for their place.
 
 Appending runs with every audited action, so its statements are driver-level
-(``fast.py``): ``lock_head`` takes the workspace's head row (``FOR UPDATE`` on
-PostgreSQL; creating it on the log's first entry; the transaction's waiting writes go in the
-same round trip), then the entries, the completed subtree hashes and the new head are
-written — on PostgreSQL deferred, sent with the COMMIT in one round trip. Reading (pages of the log, proofs,
-checkpoints) is plain SQLAlchemy Core.
+(``fast.py``). On SQLite the one writer appends in place: ``lock_head`` reads the workspace's
+head row (creating it on the log's first entry), then the entries, the completed subtree hashes and
+the new head are written. On PostgreSQL a writer only queues its entries (``queue_entries``, sent
+with the COMMIT); the folder (services/_audit_append.py) locks the head (``FOR UPDATE``), reads the
+queue in order, writes the entries, nodes and head and deletes what it folded (deferred, sent with
+its COMMIT). Reading (pages of the log, proofs, checkpoints) is plain SQLAlchemy Core.
 
 The trap: ``leaf`` is the entry's canonical JSON, the Merkle leaf itself; pages of
 the log return it verbatim and nothing here rebuilds it from the other columns.
@@ -27,6 +29,7 @@ E = schema.audit_events
 H = schema.audit_heads
 N = schema.audit_nodes
 K = schema.audit_checkpoints
+Q = schema.audit_queue
 
 HEAD = Statement("SELECT size, frontier FROM audit_heads WHERE workspace_id = :ws")
 HEAD_FOR_UPDATE = Statement(
@@ -43,6 +46,22 @@ SET_HEAD = Statement(
 INSERT_EVENT = Statement(
     "INSERT INTO audit_events (workspace_id, seq, id, at, actor, action, target, leaf, leaf_hash) "
     "VALUES (:workspace_id, :seq, :id, :at, :actor, :action, :target, :leaf, :leaf_hash)"
+)
+QUEUE_ENTRY = Statement(  # PostgreSQL only
+    "INSERT INTO audit_queue (workspace_id, ord, id, at, actor, action, target, details) "
+    "VALUES (:workspace_id, :ord, :id, :at, :actor, :action, :target, :details)"
+)
+LIST_QUEUED = Statement(
+    "SELECT ord, id, at, actor, action, target, details FROM audit_queue WHERE workspace_id = :ws "
+    "ORDER BY ord, id LIMIT :limit"
+)
+DELETE_QUEUED = Statement(
+    "SELECT 1",  # never run on SQLite: nothing is queued there
+    postgresql="DELETE FROM audit_queue WHERE workspace_id = :ws AND id = ANY(:ids)",
+)
+QUEUED_WORKSPACES = Statement(
+    "SELECT DISTINCT workspace_id FROM audit_queue",
+    postgresql="SELECT workspace_id FROM audit_queue UNION SELECT workspace_id FROM event_queue",
 )
 INSERT_NODE = Statement(
     "INSERT INTO audit_nodes (workspace_id, level, idx, hash) VALUES (:workspace_id, :level, :idx, :hash)"
@@ -73,6 +92,16 @@ class NewEntry(NamedTuple):
     target: str | None
     leaf: bytes  # canonical JSON of the entry
     leaf_hash: bytes
+
+
+class QueuedEntry(NamedTuple):
+    ord: int  # the queueing process's clock (µs), strictly increasing within a process
+    id: str
+    at: int
+    actor: str
+    action: str
+    target: str | None
+    details: str  # JSON
 
 
 class NewNode(NamedTuple):
@@ -134,6 +163,30 @@ def insert_nodes(tx: Tx, workspace_id: str, nodes: Sequence[NewNode]) -> None:
 
 def set_head(tx: Tx, workspace_id: str, *, size: int, frontier: bytes, now: int) -> None:
     SET_HEAD.defer(tx, ws=workspace_id, size=size, frontier=frontier, now=now)
+
+
+# -- the queue (PostgreSQL) ------------------------------------------------------------------------
+
+
+def queue_entries(tx: Tx, workspace_id: str, rows: Sequence[QueuedEntry]) -> None:
+    """Sent with the COMMIT (``defer``)."""
+    QUEUE_ENTRY.defer_many(tx, [{"workspace_id": workspace_id, **row._asdict()} for row in rows])
+
+
+def list_queued(tx: Tx, workspace_id: str, limit: int) -> list[QueuedEntry]:
+    """The oldest ``limit`` queued entries of the log that this transaction sees, in insert order."""
+    return [QueuedEntry._make(row) for row in LIST_QUEUED.rows(tx, ws=workspace_id, limit=limit)]
+
+
+def delete_queued(tx: Tx, workspace_id: str, entry_ids: Sequence[str]) -> None:
+    """Exactly the folded ones: one queued earlier but committed later is still to come."""
+    if entry_ids:
+        DELETE_QUEUED.defer(tx, ws=workspace_id, ids=list(entry_ids))
+
+
+def list_queued_workspace_ids(tx: Tx) -> list[str]:
+    """Workspaces with entries or feed events waiting to be folded."""
+    return sorted(row[0] for row in QUEUED_WORKSPACES.rows(tx))
 
 
 # -- checkpoints ------------------------------------------------------------------------------
@@ -233,7 +286,12 @@ def list_node_hashes(tx: Tx, workspace_id: str, level: int, start: int, end: int
 
 
 def count_entries(tx: Tx, workspace_id: str) -> int:
-    return tx.execute(select(func.count()).select_from(E).where(E.c.workspace_id == workspace_id)).scalar_one()
+    """Entries in the log, the queued ones included."""
+    counts = [
+        tx.execute(select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id)).scalar_one()
+        for table in (E, Q)
+    ]
+    return sum(counts)
 
 
 def list_head_sizes(tx: Tx) -> list[tuple[str, int]]:

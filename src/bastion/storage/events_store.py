@@ -2,8 +2,9 @@
 ``webhook_attempts``): services/events.py and services/webhooks.py.
 
 Every function names the workspace or the workspaces the caller may see, so a foreign id finds
-nothing. ``next_seq`` is called only after the workspace's audit head is locked (``Unit.flush_audit``
-appends events after the audit entries), so two transactions never take the same number.
+nothing. ``next_seq`` is called only under the workspace's audit head lock (SQLite: its one writer;
+PostgreSQL: the folder, which numbers the queued events, ``event_queue``), so two transactions never
+take the same number and numbers follow commit order.
 """
 
 from __future__ import annotations
@@ -85,6 +86,50 @@ INSERT_EVENT = Statement(
     "INSERT INTO events (workspace_id, seq, id, kind, subject, data, created_at) "
     "VALUES (:workspace_id, :seq, :id, :kind, :subject, :data, :created_at)"
 )
+
+
+QUEUE_EVENT = Statement(  # PostgreSQL only
+    "INSERT INTO event_queue (workspace_id, ord, id, kind, subject, data, created_at) "
+    "VALUES (:workspace_id, :ord, :id, :kind, :subject, :data, :created_at)"
+)
+LIST_QUEUED = Statement(
+    "SELECT ord, id, kind, subject, data, created_at FROM event_queue WHERE workspace_id = :ws "
+    "ORDER BY ord, id LIMIT :limit"
+)
+DELETE_QUEUED = Statement(
+    "SELECT 1",  # never run on SQLite: nothing is queued there
+    postgresql="DELETE FROM event_queue WHERE workspace_id = :ws AND id = ANY(:ids)",
+)
+
+
+class QueuedEvent(NamedTuple):
+    ord: int  # the queueing process's clock (µs), strictly increasing within a process
+    id: str
+    kind: str
+    subject: str | None
+    data: dict[str, Any]
+    created_at: int
+
+
+def queue_events(tx: Tx, workspace_id: str, rows: Sequence[QueuedEvent]) -> None:
+    """Sent with the COMMIT (``defer``)."""
+    QUEUE_EVENT.defer_many(
+        tx, [{**row._asdict(), "workspace_id": workspace_id, "data": _json(row.data)} for row in rows]
+    )
+
+
+def list_queued(tx: Tx, workspace_id: str, limit: int) -> list[QueuedEvent]:
+    """The oldest ``limit`` queued events of the workspace that this transaction sees, in insert order."""
+    return [
+        QueuedEvent(row[0], row[1], row[2], row[3], orjson.loads(row[4]), row[5])
+        for row in LIST_QUEUED.rows(tx, ws=workspace_id, limit=limit)
+    ]
+
+
+def delete_queued(tx: Tx, workspace_id: str, event_ids: Sequence[str]) -> None:
+    """Exactly the numbered ones: one queued earlier but committed later is still to come."""
+    if event_ids:
+        DELETE_QUEUED.defer(tx, ws=workspace_id, ids=list(event_ids))
 
 
 def next_seq(tx: Tx, workspace_id: str) -> int:

@@ -55,8 +55,9 @@ setting set just before and cleared just after:
   a competitor (the other side's log records it too), an admin adding a
   workspace to a sector group. It opens those logs' *heads and checkpoints*
   (the size and Merkle frontier the append extends, the signed tree heads) and
-  lets entries and tree nodes be *inserted*; the entries themselves stay
-  unreadable. Chosen over a ``SECURITY DEFINER`` append function: the append
+  lets entries and tree nodes be *inserted*, and (PostgreSQL's queue of entries waiting for
+  their place) queued entries inserted, read and deleted by the fold; the log's entries
+  themselves stay unreadable. Chosen over a ``SECURITY DEFINER`` append function: the append
   (Merkle frontier, canonical JSON, Ed25519 checkpoint signatures) is Python and
   stays one code path on both databases; a definer function owned by the
   migration owner would also run under ``FORCE ROW LEVEL SECURITY`` and need its
@@ -287,6 +288,19 @@ def credential_policies() -> list[str]:
         check = None if command == "DELETE" else f"({scoped}) OR (workspace_id IS NULL AND ({ADMIN} OR {OPERATOR}))"
         statements.append(_policy("credentials", f"tenant_{command.lower()}", using, check, command))
     return statements
+
+
+def queue_policies() -> list[str]:
+    """Migration ``add_audit_queues``: within ``Unit.audit_scope`` an entry for a log outside the caller's
+    scope may be queued, and that log's queue read and emptied by the fold that gives the entries their
+    places before a checkpoint is signed (a workspace deleted by an admin who is no member of it: its
+    final checkpoint covers the deletion). Its folded entries stay unreadable there."""
+    may = "bastion_may_audit(workspace_id)"
+    return [
+        _policy("audit_queue", "audit_append", None, may, "INSERT"),
+        _policy("audit_queue", "audit_fold", may, None, "SELECT"),
+        _policy("audit_queue", "audit_fold_delete", may, None, "DELETE"),
+    ]
 
 
 def grant_sql(role: str) -> list[str]:

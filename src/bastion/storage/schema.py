@@ -482,6 +482,27 @@ audit_checkpoints = Table(
     ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
 )
 
+# PostgreSQL: what a transaction appends to a log waits here until the folder (services/_audit_append.py)
+# gives it its place in the tree, under the head's lock, in ``ord`` order (the writing process's clock in
+# microseconds, strictly increasing within a process; the id breaks ties), and deletes it — so no writer
+# locks the head. SQLite's one writer appends directly and leaves this table empty. ``details``: the
+# entry's details as JSON (metadata only). No sequence: the app role needs no privilege beyond its rows.
+audit_queue = Table(
+    "audit_queue",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("ord", BigInteger, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", ID, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(80), nullable=True),
+    Column("details", Text, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    Index("ix_audit_queue_ord", "workspace_id", "ord", "id"),
+)
+
 # What remains of a deleted workspace: who deleted it, when, and the final signed
 # checkpoint of its audit log (its last entry records the deletion).
 workspace_tombstones = Table(
@@ -1237,6 +1258,23 @@ events = Table(
     UniqueConstraint("workspace_id", "id", name="uq_events_id"),
 )
 
+# PostgreSQL: the feed's events waiting for their number (``audit_queue``'s twin, numbered in the same
+# fold under the audit head's lock, which keeps the numbers in commit order); SQLite numbers them directly.
+event_queue = Table(
+    "event_queue",
+    metadata,
+    Column("workspace_id", ID, nullable=False),
+    Column("ord", BigInteger, nullable=False),
+    Column("id", ID, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("subject", ID, nullable=True),
+    Column("data", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "id"),
+    ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE"),
+    Index("ix_event_queue_ord", "workspace_id", "ord", "id"),
+)
+
 # A workspace's webhook endpoints: where to POST which kinds, through which egress allow-list, the
 # signing secret sealed with the workspace's data key under the endpoint's id.
 webhook_endpoints = Table(
@@ -1404,6 +1442,7 @@ WORKSPACE_TABLES = (
     "audit_heads",
     "audit_nodes",
     "audit_checkpoints",
+    "audit_queue",
     "files",
     "workspace_exclusions",
     "qualification_results",
@@ -1428,6 +1467,7 @@ WORKSPACE_TABLES = (
     "jobs",
     "chat_drafts",
     "events",
+    "event_queue",
     "webhook_endpoints",
     "webhook_deliveries",
     "webhook_attempts",

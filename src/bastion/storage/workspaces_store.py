@@ -51,6 +51,12 @@ def workspace_exists(tx: Tx, workspace_id: str) -> bool:
     return tx.execute(select(W.c.id).where(W.c.id == workspace_id)).first() is not None
 
 
+def lock_workspace(tx: Tx, workspace_id: str) -> None:
+    """Lock the workspace's row to the end of the transaction (PostgreSQL; SQLite has one writer): a
+    write in flight that references it (its audit queue row does) finishes first, a later one waits."""
+    tx.execute(select(W.c.id).where(W.c.id == workspace_id).with_for_update())
+
+
 def list_workspaces(tx: Tx, workspace_ids: Iterable[str] | None) -> list[WorkspaceRecord]:
     """These workspaces by id (``None``: every workspace of the deployment, for admins and the operator)."""
     query = select(W)

@@ -78,7 +78,8 @@ class _ScimOnFirstUse:
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Background duties of a server: sign audit checkpoints for logs that grew; run jobs
+    """Background duties of a server: sign audit checkpoints for logs that grew; on PostgreSQL, fold the
+    queued audit entries and feed events (services/_audit_append.py); run jobs
     (``BASTION_JOB_WORKERS`` runner threads, services/job_runner.py)."""
     rt = app.state.rt
     stop = threading.Event()
@@ -92,9 +93,21 @@ async def _lifespan(app: FastAPI):
             except Exception:  # a database blip must not kill the timer
                 logging.getLogger("bastion.audit").exception("signing checkpoints failed")
 
-    thread = None
+    def fold_periodically() -> None:
+        from ..services.audit import fold_apart
+
+        while not stop.wait(rt.settings.audit_fold_ms / 1000):
+            try:
+                fold_apart(rt)
+            except Exception:  # a database blip must not kill the folder
+                logging.getLogger("bastion.audit").exception("folding the audit queues failed")
+
+    threads = []
     if rt.settings.checkpoint_seconds > 0:
-        thread = threading.Thread(target=sign_periodically, name="bastion-checkpoints", daemon=True)
+        threads.append(threading.Thread(target=sign_periodically, name="bastion-checkpoints", daemon=True))
+    if rt.settings.audit_fold_ms > 0 and not rt.db.is_sqlite:
+        threads.append(threading.Thread(target=fold_periodically, name="bastion-audit-folder", daemon=True))
+    for thread in threads:
         thread.start()
     runners = None
     if rt.settings.job_workers > 0:
@@ -108,7 +121,7 @@ async def _lifespan(app: FastAPI):
         stop.set()
         if runners is not None:
             runners.stop()  # each finishes or releases its current chunk
-        if thread is not None:
+        for thread in threads:
             thread.join(5)
 
 
