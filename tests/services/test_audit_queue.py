@@ -277,3 +277,24 @@ def test_the_servers_folder_folds_without_a_reader(tmp_path, database_url):
         assert _log(rt, side.workspace_id)[-1]["action"] == "test.left_for_the_folder"
     finally:
         rt.close()
+
+
+def test_a_fold_that_need_not_wait_leaves_a_log_being_folded(rt):
+    """After a commit and on the server's timer, a fold in progress is left to run (no writer queues
+    behind another's fold); a reader's fold waits for it and then sees what it could not."""
+    _require_postgres(rt)
+    side = make_side(rt, "busy", n_tasks=0)
+    ws = side.workspace_id
+    fold_audit(rt)
+    answered: list[int] = []
+    with system(rt).write() as holder:
+        _audit_append.fold(holder, ws)  # holds the head to its commit
+        with system(rt).write() as w:
+            w.audit(ws, "test.while_folding", None)
+        thread = threading.Thread(target=lambda: answered.append(audit.fold_apart(rt, [ws], wait=False)))
+        thread.start()
+        thread.join(30)
+        assert answered == [0], "a fold that need not wait waited (or folded under another's lock)"
+        assert _queued(rt) == 1
+    assert audit.fold_apart(rt, [ws]) == 1
+    assert _log(rt, ws)[-1]["action"] == "test.while_folding"

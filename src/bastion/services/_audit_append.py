@@ -17,11 +17,12 @@ time, in a fixed order of workspaces (no lock-order deadlocks):
   with the COMMIT: no lock, no round trip of its own). ``fold`` — one transaction, under the head's
   lock — reads the queue in order, gives each entry its ``seq``, writes entries, nodes and head, and
   deletes what it folded; the feed's queued events are numbered in the same transaction
-  (``events.fold_feed``). Who folds: the server's folder thread (``BASTION_AUDIT_FOLD_MS``), every
-  reader of the log or the feed before it reads (so a reader sees everything committed before it
-  asked), the checkpoint signer, and a write that announced a feed event, right after its commit
-  (its deliveries exist when it answers). An entry queued by a transaction that commits after a fold
-  began is simply folded by the next one.
+  (``events.fold_feed``). Who folds: every reader of the log or the feed before it reads, waiting
+  for a fold in progress (so a reader sees everything committed before it asked); the checkpoint
+  signer, likewise; and, without waiting (a fold in progress is left to run), the server's folder
+  thread (``BASTION_AUDIT_FOLD_MS``) and a write that announced a feed event, right after its commit
+  (so its deliveries exist when it answers, unless a fold was running). An entry queued by a
+  transaction that commits after a fold began is simply folded by the next one.
 
 Each entry is checked when it is queued (its leaf is built once with a stand-in place), so a
 value the log cannot hold fails the writing transaction, never the folder. The completed subtrees at
@@ -185,17 +186,23 @@ def _extend(
 FOLD_BATCH = 5000  # queued entries read at a time
 
 
-def fold(u: Unit, workspace_id: str) -> int:
+def fold(u: Unit, workspace_id: str, *, wait: bool = True) -> int:
     """Give the log's queued entries their places, and the feed's queued events their numbers, in
     this (write) transaction, under the head's lock, which it then holds to the commit. Returns how
-    many entries it folded; nothing is queued on SQLite, where this is a no-op."""
+    many entries it folded; nothing is queued on SQLite, where this is a no-op.
+
+    ``wait=False``: when another fold holds the head, leave it (0) rather than queue behind it — for
+    folds that only keep the queue short (after a commit, the server's timer), never for a reader,
+    which must see what was committed before it asked."""
     if u.tx.db.is_sqlite:
         return 0
     from .events import fold_feed  # events.py imports context.py, which imports this module
 
     folded = 0
     with u.audit_scope((workspace_id,)):
-        head = audit_store.lock_head(u.tx, workspace_id)
+        head = audit_store.lock_head(u.tx, workspace_id) if wait else audit_store.try_lock_head(u.tx, workspace_id)
+        if head is None:
+            return 0
         while True:
             queued = audit_store.list_queued(u.tx, workspace_id, FOLD_BATCH)
             if not queued:
@@ -213,9 +220,10 @@ def fold(u: Unit, workspace_id: str) -> int:
     return folded
 
 
-def fold_apart(rt, workspace_ids=None) -> int:
+def fold_apart(rt, workspace_ids=None, *, wait: bool = True) -> int:
     """Fold these workspaces' queues (None: every workspace with something queued), each in a
-    transaction of its own, as the operator. Returns the entries folded; 0 on SQLite."""
+    transaction of its own, as the operator (``wait``: as ``fold``). Returns the entries folded; 0
+    on SQLite."""
     if rt.db.is_sqlite:
         return 0
     from .context import Context
@@ -228,15 +236,19 @@ def fold_apart(rt, workspace_ids=None) -> int:
     folded = 0
     for workspace_id in sorted(set(workspace_ids)):
         with ctx.write() as w:
-            folded += fold(w, workspace_id)
+            folded += fold(w, workspace_id, wait=wait)
     return folded
 
 
 def fold_after_commit(rt, workspace_ids) -> None:
-    """``fold_apart`` for a write that has committed and announced feed events: the change stands
-    whatever happens here, so a failure is logged and left to the folder thread or the next reader."""
+    """``fold_apart`` for a write that has committed and announced feed events, so that they have their
+    numbers and deliveries when it answers. It does not queue behind a fold in progress (``wait=False``:
+    under load, writers waiting on each other's folds is what queueing is for avoiding); what that fold
+    began too early to see is left to the next one (another write's, the server's within
+    ``BASTION_AUDIT_FOLD_MS``, or a reader's). The change stands whatever happens here, so a failure is
+    logged and left likewise."""
     try:
-        fold_apart(rt, workspace_ids)
+        fold_apart(rt, workspace_ids, wait=False)
     except Exception:
         logging.getLogger("bastion.audit").exception("folding after a commit failed; the folder will retry")
 

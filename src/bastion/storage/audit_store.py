@@ -36,6 +36,10 @@ HEAD_FOR_UPDATE = Statement(
     "SELECT size, frontier FROM audit_heads WHERE workspace_id = :ws",
     postgresql="SELECT size, frontier FROM audit_heads WHERE workspace_id = :ws FOR UPDATE",
 )
+HEAD_SKIP_LOCKED = Statement(
+    "SELECT size, frontier FROM audit_heads WHERE workspace_id = :ws",
+    postgresql="SELECT size, frontier FROM audit_heads WHERE workspace_id = :ws FOR UPDATE SKIP LOCKED",
+)
 NEW_HEAD = Statement(
     "INSERT INTO audit_heads (workspace_id, size, frontier, updated_at) VALUES (:ws, 0, :empty, :now) "
     "ON CONFLICT (workspace_id) DO NOTHING"
@@ -131,6 +135,16 @@ def lock_head(tx: Tx, workspace_id: str) -> Head:
         NEW_HEAD.run(tx, ws=workspace_id, empty=b"", now=tx.now)
         row = HEAD_FOR_UPDATE.one_row(tx, ws=workspace_id)
     return Head(row[0], bytes(row[1]))
+
+
+def try_lock_head(tx: Tx, workspace_id: str) -> Head | None:
+    """``lock_head`` unless another transaction holds the head (None then; PostgreSQL)."""
+    row = HEAD_SKIP_LOCKED.one(tx, ws=workspace_id)
+    if row is not None:
+        return Head(row[0], bytes(row[1]))
+    if HEAD.one(tx, ws=workspace_id) is not None:
+        return None  # there, and locked
+    return lock_head(tx, workspace_id)
 
 
 def insert_entries(tx: Tx, workspace_id: str, entries: Sequence[NewEntry]) -> None:

@@ -98,7 +98,7 @@ async def _lifespan(app: FastAPI):
 
         while not stop.wait(rt.settings.audit_fold_ms / 1000):
             try:
-                fold_apart(rt)
+                fold_apart(rt, wait=False)  # a log being folded is left to that fold
             except Exception:  # a database blip must not kill the folder
                 logging.getLogger("bastion.audit").exception("folding the audit queues failed")
 
