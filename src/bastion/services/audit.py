@@ -2,9 +2,10 @@
 
 Every security-relevant action calls ``Unit.audit(...)``; the events are
 appended (``services/_audit_append.py``, which ``context.py`` imports: this module
-reads the log and imports ``context.py``) when the action's transaction is about to commit (so the head row of
-the workspace's log is locked only for the commit itself) and commit or roll
-back with it. Appending one event costs a leaf hash, O(1) amortised node
+reads the log and imports ``context.py``) when the action's transaction is about to commit,
+and commit or roll back with it: in place on SQLite, queued on PostgreSQL, where a fold gives
+them their places (so no writer locks the log's head; every reader here folds first, in its own
+write transaction). Appending one event costs a leaf hash, O(1) amortised node
 hashes and one row; the head row keeps the tree's size and frontier.
 
 Checkpoints (signed tree heads, C2SP signed-note format, Ed25519) are made
