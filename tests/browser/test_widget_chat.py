@@ -66,7 +66,9 @@ def test_three_turns_with_two_models(rt, live_url, page, served, tmp_path):
     expect(turns.nth(0).locator(".chatw-criteria input").nth(0)).to_be_checked()
 
     # the draft is the server's: a reload continues it, judgements included
-    page.wait_for_timeout(900)  # the judgements are saved a moment after the last change
+    # saved a moment after the last change: the widget says when the server has them (not a fixed wait,
+    # which a loaded machine outruns — and a change made during a save used to be dropped)
+    expect(page.locator(".chatw[data-saving]")).to_have_count(0, timeout=15_000)
     page.reload()
     expect(page.locator(".chatw-turn")).to_have_count(1)
     expect(page.locator(".chatw-turn").nth(0).locator('.chatw-choice input[value="1"]')).to_be_checked()

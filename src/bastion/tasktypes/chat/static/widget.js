@@ -217,12 +217,19 @@
     st.version = state.version;
     st.turns = state.turns;
   }
+  // Judgements are saved a moment after the last change. A change made while a save or a turn is in
+  // flight is saved once that is done (``again``), never dropped; ``data-saving`` is on the widget from
+  // a change until the server has it.
   function saveJudgements(root) {
     var st = states.get(root);
-    if (!st || st.busy || !st.turns.length) return;
+    if (!st || st.closed || !st.turns.length) return;
+    root.setAttribute("data-saving", "");
+    if (st.busy) { st.again = true; return; }
     clearTimeout(st.timer);
     st.timer = setTimeout(function () {
-      if (st.busy) return;
+      st.timer = null;
+      if (st.closed || !root.isConnected) return;  // submitted (the result carries them), or gone
+      if (st.busy) { st.again = true; return; }
       st.busy = true;
       post(root, "judgements", { judgements: judgements(root), version: st.version }).then(function (r) {
         return r.json().then(function (body) {
@@ -230,8 +237,32 @@
           st.version = body.version;
           st.turns = body.turns;
         });
-      }).catch(function () {}).then(function () { st.busy = false; });
+      }).catch(function () {}).then(function () { settle(root, st); });
     }, 600);
+  }
+  // The form is submitted: its result carries the judgements, and the draft ends with the task, so
+  // nothing more is saved (a save arriving after the submit would be refused).
+  function close(root) {
+    var st = states.get(root);
+    if (!st) return;
+    st.closed = true;
+    st.again = false;
+    clearTimeout(st.timer);
+    st.timer = null;
+    root.removeAttribute("data-saving");
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form && form.querySelectorAll) form.querySelectorAll(".chatw").forEach(close);
+  }, true);
+  function settle(root, st) {
+    st.busy = false;
+    if (st.again && !st.closed) {
+      st.again = false;
+      saveJudgements(root);
+    } else if (st.timer === null) {
+      root.removeAttribute("data-saving");
+    }
   }
   function post(root, what, body) {
     return fetch("/tasks/" + encodeURIComponent(root.getAttribute("data-task-id")) + "/chat/" + what, {
@@ -245,7 +276,8 @@
     var st = states.get(root);
     var input = root.querySelector(".chatw-input");
     if (!st || st.busy || !input.value.trim()) return;
-    clearTimeout(st.timer);
+    clearTimeout(st.timer);  // the turn carries the judgements
+    st.timer = null;
     var at = st.editAt;
     var body = { content: input.value, judgements: judgements(root), version: st.version };
     if (at !== null) body.at = at;
@@ -304,8 +336,8 @@
     }).catch(function (err) {
       status(root, err.message, true);
     }).then(function () {
-      st.busy = false;
       root.classList.remove("busy");
+      settle(root, st);
       refreshResult(root);
     });
   }
@@ -326,7 +358,7 @@
   function init(root) {
     if (states.has(root) || root.getAttribute("data-live") !== "yes") return;
     var st = {
-      turns: [], version: null, editAt: null, busy: false, timer: null, opening: "",
+      turns: [], version: null, editAt: null, busy: false, again: false, closed: false, timer: null, opening: "",
       max: parseInt(root.getAttribute("data-max") || "10", 10), scale: [], criteria: [],
     };
     states.set(root, st);
