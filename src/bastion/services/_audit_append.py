@@ -183,7 +183,7 @@ def _extend(
     return audit_store.Head(size, frontier_bytes)
 
 
-FOLD_BATCH = 5000  # queued entries read at a time
+FOLD_BATCH = 5000  # queued entries (and feed events: events.fold_feed) read at a time
 
 
 def fold(u: Unit, workspace_id: str, *, wait: bool = True) -> int:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ._audit_append import fold, queue_ords
+from ._audit_append import FOLD_BATCH, fold, queue_ords
 from .context import Context, Unit
 from ..access import Action
 from ..domain.errors import InvalidInput
@@ -87,9 +87,6 @@ def _number(u: Unit, workspace_id: str, events: list[tuple[str, str, str | None,
     rows = [EventRow(workspace_id, seq + i, *event) for i, event in enumerate(events)]
     events_store.insert_events(u.tx, rows)
     enqueue_deliveries(u, rows)
-
-
-FOLD_BATCH = 5000
 
 
 def fold_feed(u: Unit, workspace_id: str) -> int:
